@@ -1,0 +1,101 @@
+//! The error every shell sees: a stable [`ErrorKind`] the UI can act on, and a message a person can read.
+//!
+//! Module errors (`identity`, `store`, `config`) convert into [`Error`]; shells never match on strings.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{config::ConfigError, identity::KeystoreError, store::StoreError};
+
+/// What went wrong, as a machine-readable category. Serialised in `snake_case` over every boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    WrongPassphrase,
+    KeystoreCorrupt,
+    AlreadyInitialized,
+    NotInitialized,
+    InvalidSeedPhrase,
+    InvalidInput,
+    NewerSchema,
+    Storage,
+    Io,
+    Internal,
+}
+
+impl ErrorKind {
+    /// `true` when the user (not the program) can fix it: exit code 1 in the CLI, 2 otherwise.
+    pub fn is_user_error(self) -> bool {
+        !matches!(self, Self::Storage | Self::Io | Self::Internal)
+    }
+}
+
+/// The error crossing IPC / HTTP / JSON output: `{ kind, message }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ErrorPayload {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Keystore(#[from] KeystoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("no identity in {0}: run `souk init` or `souk restore` first")]
+    NotInitialized(std::path::PathBuf),
+    #[error("an identity already exists in {0}; choose another data directory to create a new one")]
+    AlreadyInitialized(std::path::PathBuf),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Keystore(e) => e.kind(),
+            Self::Store(e) => e.kind(),
+            Self::Config(e) => e.kind(),
+            Self::InvalidInput(_) => ErrorKind::InvalidInput,
+            Self::NotInitialized(_) => ErrorKind::NotInitialized,
+            Self::AlreadyInitialized(_) => ErrorKind::AlreadyInitialized,
+            Self::Io { .. } => ErrorKind::Io,
+            Self::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    pub fn payload(&self) -> ErrorPayload {
+        ErrorPayload {
+            kind: self.kind(),
+            message: self.to_string(),
+        }
+    }
+}
+
+impl From<Error> for ErrorPayload {
+    fn from(e: Error) -> Self {
+        e.payload()
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,15 @@
+//! Souk's core: every behaviour of the app lives here, behind the [`node::Node`] facade.
+//!
+//! The shells (the `souk` CLI, the Tauri desktop app, later `souk serve`) are thin adapters over this
+//! crate. It must never know about Tauri, HTTP or any particular UI.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod bindings;
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod logging;
+pub mod node;
+pub mod store;
+
+pub use error::{Error, ErrorKind, ErrorPayload};

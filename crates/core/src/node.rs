@@ -1,0 +1,344 @@
+//! [`Node`]: the one facade every shell (CLI, desktop, `souk serve`) calls.
+//!
+//! A node starts locked: it knows its data directory and config but holds no keys. Creating, restoring
+//! or unlocking an identity opens the keystore and the database; everything later (network, offers,
+//! trades) hangs off the unlocked state. The facade never prints, prompts or exits: shells do that.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use ts_rs::TS;
+
+use crate::{
+    config::Config,
+    error::{Error, Result},
+    identity::{Identity, KdfCost, SeedPhrase, keystore},
+    store::{self, Store},
+};
+
+/// What a shell shows first: set-up, the unlock screen, or the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AppStatus {
+    NeedsSetup { data_dir: String },
+    Locked { data_dir: String, peer_id: String },
+    Unlocked { identity: IdentityInfo },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct IdentityInfo {
+    pub peer_id: String,
+    pub data_dir: String,
+    pub schema_version: u32,
+}
+
+/// A new identity and, this once, its seed words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CreatedIdentity {
+    pub identity: IdentityInfo,
+    pub words: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Node {
+    data_dir: PathBuf,
+    config: Config,
+    kdf_cost: KdfCost,
+    unlocked: Mutex<Option<Unlocked>>,
+}
+
+#[derive(Debug)]
+struct Unlocked {
+    identity: Identity,
+    store: Store,
+}
+
+impl Node {
+    pub fn new(data_dir: impl Into<PathBuf>, config: Config) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            config,
+            kdf_cost: KdfCost::DEFAULT,
+            unlocked: Mutex::new(None),
+        }
+    }
+
+    /// A cheaper key derivation for tests of everything but the keystore's strength.
+    #[doc(hidden)]
+    pub fn with_kdf_cost(mut self, cost: KdfCost) -> Self {
+        self.kdf_cost = cost;
+        self
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn keystore_path(&self) -> PathBuf {
+        self.data_dir.join(keystore::FILE_NAME)
+    }
+
+    fn db_path(&self) -> PathBuf {
+        self.data_dir.join(store::FILE_NAME)
+    }
+
+    fn data_dir_string(&self) -> String {
+        self.data_dir.display().to_string()
+    }
+
+    pub async fn status(&self) -> Result<AppStatus> {
+        if let Some(u) = self.unlocked.lock().await.as_ref() {
+            return Ok(AppStatus::Unlocked {
+                identity: self.info(u).await?,
+            });
+        }
+        let path = self.keystore_path();
+        let status = match tokio::task::spawn_blocking(move || keystore::peer_id(&path))
+            .await
+            .map_err(join_error)?
+        {
+            Ok(peer_id) => AppStatus::Locked {
+                data_dir: self.data_dir_string(),
+                peer_id: peer_id.to_string(),
+            },
+            Err(Error::NotInitialized(_)) => AppStatus::NeedsSetup {
+                data_dir: self.data_dir_string(),
+            },
+            Err(e) => return Err(e),
+        };
+        Ok(status)
+    }
+
+    /// Creates a new identity in an empty data directory. The words are returned once and never stored
+    /// in the clear.
+    pub async fn create_identity(&self, passphrase: &str) -> Result<CreatedIdentity> {
+        let identity =
+            tokio::task::spawn_blocking(|| SeedPhrase::generate().and_then(Identity::from_phrase))
+                .await
+                .map_err(join_error)??;
+        let words = identity.seed_words();
+        let info = self.install(identity, passphrase).await?;
+        Ok(CreatedIdentity {
+            identity: info,
+            words,
+        })
+    }
+
+    /// Re-creates an identity from its seed words. A database left in the data directory by the same
+    /// identity is kept, with all its trades; one of another identity is refused.
+    pub async fn restore_identity(&self, words: &str, passphrase: &str) -> Result<IdentityInfo> {
+        let words = words.to_owned();
+        let identity = tokio::task::spawn_blocking(move || {
+            SeedPhrase::parse(&words).and_then(Identity::from_phrase)
+        })
+        .await
+        .map_err(join_error)??;
+        self.install(identity, passphrase).await
+    }
+
+    async fn install(&self, identity: Identity, passphrase: &str) -> Result<IdentityInfo> {
+        let keystore_path = self.keystore_path();
+        if keystore_path.exists() {
+            return Err(Error::AlreadyInitialized(self.data_dir.clone()));
+        }
+        if passphrase.chars().count() < crate::identity::MIN_PASSPHRASE_CHARS {
+            return Err(crate::identity::KeystoreError::WeakPassphrase.into());
+        }
+        create_private_dir(&self.data_dir)?;
+        // The database is checked before the keystore is written, so a refusal leaves no keystore behind.
+        let store = self.open_store_for(&identity).await?;
+        let (cost, pass) = (self.kdf_cost, passphrase.to_owned());
+        let identity = tokio::task::spawn_blocking(move || {
+            keystore::create(&keystore_path, &identity, &pass, cost).map(|()| identity)
+        })
+        .await
+        .map_err(join_error)??;
+        store.bind_identity(&identity.peer_id().to_string()).await?;
+        tracing::info!(peer_id = %identity.peer_id(), data_dir = %self.data_dir.display(), "identity installed");
+        self.finish_unlock(identity, store).await
+    }
+
+    /// Opens the keystore with `passphrase` and the database behind it.
+    pub async fn unlock(&self, passphrase: &str) -> Result<IdentityInfo> {
+        let (path, pass) = (self.keystore_path(), passphrase.to_owned());
+        let identity = tokio::task::spawn_blocking(move || keystore::open(&path, &pass))
+            .await
+            .map_err(join_error)??;
+        let store = self.open_store_for(&identity).await?;
+        store.bind_identity(&identity.peer_id().to_string()).await?;
+        self.finish_unlock(identity, store).await
+    }
+
+    async fn open_store_for(&self, identity: &Identity) -> Result<Store> {
+        let store = Store::open(&self.db_path()).await?;
+        let peer_id = identity.peer_id().to_string();
+        let owner: Option<String> = sqlx::query_scalar("SELECT peer_id FROM identity WHERE id = 1")
+            .fetch_optional(store.pool())
+            .await
+            .map_err(store::StoreError::from)?;
+        if let Some(owner) = owner.filter(|o| *o != peer_id) {
+            store.close().await;
+            return Err(Error::InvalidInput(format!(
+                "the database in {} belongs to identity {owner}, not {peer_id}; use another data directory",
+                self.data_dir.display()
+            )));
+        }
+        Ok(store)
+    }
+
+    async fn finish_unlock(&self, identity: Identity, store: Store) -> Result<IdentityInfo> {
+        let unlocked = Unlocked { identity, store };
+        let info = self.info(&unlocked).await?;
+        if let Some(previous) = self.unlocked.lock().await.replace(unlocked) {
+            previous.store.close().await;
+        }
+        Ok(info)
+    }
+
+    async fn info(&self, u: &Unlocked) -> Result<IdentityInfo> {
+        let version = u.store.schema_version().await?;
+        Ok(IdentityInfo {
+            peer_id: u.identity.peer_id().to_string(),
+            data_dir: self.data_dir_string(),
+            schema_version: u32::try_from(version)
+                .map_err(|_| Error::Internal(format!("schema version {version}")))?,
+        })
+    }
+
+    /// Closes the database cleanly (checkpointing the WAL) and forgets the keys.
+    pub async fn shutdown(&self) {
+        if let Some(u) = self.unlocked.lock().await.take() {
+            u.store.close().await;
+        }
+    }
+}
+
+fn join_error(e: tokio::task::JoinError) -> Error {
+    Error::Internal(format!("background task failed: {e}"))
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    const FAST: KdfCost = KdfCost {
+        memory_kib: 64,
+        iterations: 1,
+        lanes: 1,
+    };
+
+    fn node(dir: &Path) -> Node {
+        Node::new(dir, Config::default()).with_kdf_cost(FAST)
+    }
+
+    #[tokio::test]
+    async fn create_lock_unlock_and_restore() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a");
+        let n = node(&a);
+        assert!(matches!(
+            n.status().await.unwrap(),
+            AppStatus::NeedsSetup { .. }
+        ));
+        let created = n.create_identity("passphrase-1").await.unwrap();
+        assert_eq!(created.words.len(), 24);
+        assert!(
+            matches!(n.status().await.unwrap(), AppStatus::Unlocked { identity } if identity == created.identity)
+        );
+        let err = n.create_identity("passphrase-1").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AlreadyInitialized);
+        n.shutdown().await;
+
+        let n = node(&a);
+        assert_eq!(
+            n.status().await.unwrap(),
+            AppStatus::Locked {
+                data_dir: a.display().to_string(),
+                peer_id: created.identity.peer_id.clone()
+            }
+        );
+        assert_eq!(
+            n.unlock("passphrase-2").await.unwrap_err().kind(),
+            ErrorKind::WrongPassphrase
+        );
+        assert_eq!(n.unlock("passphrase-1").await.unwrap(), created.identity);
+
+        let b = tmp.path().join("b");
+        let restored = node(&b)
+            .restore_identity(&created.words.join(" "), "other passphrase")
+            .await
+            .unwrap();
+        assert_eq!(restored.peer_id, created.identity.peer_id);
+    }
+
+    #[tokio::test]
+    async fn restore_keeps_the_same_identitys_database_and_refuses_anothers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        let n = node(&dir);
+        let created = n.create_identity("passphrase-1").await.unwrap();
+        n.shutdown().await;
+        // The keystore is lost; the database with its trades is not.
+        std::fs::remove_file(dir.join(keystore::FILE_NAME)).unwrap();
+        let n = node(&dir);
+        assert!(matches!(
+            n.status().await.unwrap(),
+            AppStatus::NeedsSetup { .. }
+        ));
+        let other = SeedPhrase::generate().unwrap().words().join(" ");
+        let err = n
+            .restore_identity(&other, "passphrase-2")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("belongs to identity"), "{err}");
+        assert!(
+            !dir.join(keystore::FILE_NAME).exists(),
+            "a refused restore left a keystore behind"
+        );
+        let info = n
+            .restore_identity(&created.words.join(" "), "passphrase-2")
+            .await
+            .unwrap();
+        assert_eq!(info.peer_id, created.identity.peer_id);
+    }
+
+    #[tokio::test]
+    async fn bad_inputs_store_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        let n = node(&dir);
+        assert_eq!(
+            n.create_identity("short").await.unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            n.restore_identity("not words at all", "long enough")
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidSeedPhrase
+        );
+        assert!(!dir.exists());
+        assert_eq!(
+            n.unlock("whatever1").await.unwrap_err().kind(),
+            ErrorKind::NotInitialized
+        );
+    }
+}

@@ -1,0 +1,422 @@
+//! `cargo xtask`: the project's two front doors and their helpers.
+//!
+//! - `run`      installs what is missing, builds the UI and the desktop app, and starts it.
+//! - `test`     installs what is missing and runs every check CI runs.
+//! - `bindings` regenerates `ui/src/bindings.ts` from the Rust types.
+//! - `icons`    regenerates the app icons from `icons/souk.svg`.
+//!
+//! Every step is safe to repeat: installs are skipped when already done. Standard library only, so this
+//! compiles in seconds on a fresh clone.
+
+use std::{
+    env,
+    ffi::OsStr,
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+    time::Instant,
+};
+
+/// Debian packages needed to build the desktop app.
+const BUILD_PACKAGES: &[&str] = &[
+    "build-essential",
+    "pkg-config",
+    "libssl-dev",
+    "curl",
+    "file",
+    "libwebkit2gtk-4.1-dev",
+    "librsvg2-dev",
+    "libayatana-appindicator3-dev",
+];
+/// Debian packages the tests use on top: a virtual display and WebKitGTK's WebDriver.
+const TEST_PACKAGES: &[&str] = &["xvfb", "xauth", "webkit2gtk-driver"];
+/// The oldest Node.js the UI toolchain (Vite 8) runs on.
+const MIN_NODE: (u32, u32) = (20, 19);
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        Some("bindings") => bindings(),
+        Some("icons") => icons(),
+        _ => {
+            eprintln!("usage: cargo xtask <run [ARGS…] | test | bindings | icons>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn ui_dir() -> PathBuf {
+    root().join("ui")
+}
+
+/// CI gets a build cache outside the clone when the machine has one (it is created on first use and never
+/// required); developers keep `target/` in the work tree.
+fn target_dir() -> PathBuf {
+    if let Some(dir) = env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let (Some(_), Some(home)) = (env::var_os("CI"), env::var_os("HOME")) {
+        return Path::new(&home).join(".cache/souk/ci-target");
+    }
+    root().join("target")
+}
+
+fn artifacts_dir() -> PathBuf {
+    root().join("artifacts")
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root())
+        .env("CARGO_TARGET_DIR", target_dir());
+    cmd
+}
+
+fn npm() -> Command {
+    let mut cmd = Command::new("npm");
+    cmd.current_dir(ui_dir());
+    cmd
+}
+
+/// Runs `cmd` with inherited output; a non-zero exit is an error naming the command.
+fn exec(cmd: &mut Command) -> Result {
+    let shown = describe(cmd);
+    println!("$ {shown}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(OsStr::to_string_lossy)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Named, timed steps with a summary at the end.
+struct Steps {
+    done: Vec<(String, f64)>,
+}
+
+impl Steps {
+    fn new() -> Self {
+        Self { done: Vec::new() }
+    }
+
+    fn step(&mut self, name: &str, f: impl FnOnce() -> Result) -> Result {
+        println!("\n==> {name}");
+        let started = Instant::now();
+        let result = f();
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "<== {name}: {} in {secs:.1} s",
+            if result.is_ok() { "ok" } else { "FAILED" }
+        );
+        self.done.push((name.to_owned(), secs));
+        result.map_err(|e| format!("{name}: {e}"))
+    }
+
+    fn summary(&self) {
+        println!("\nxtask summary:");
+        for (name, secs) in &self.done {
+            println!("  {secs:>7.1} s  {name}");
+        }
+        let total: f64 = self.done.iter().map(|(_, s)| s).sum();
+        println!("  {total:>7.1} s  total");
+    }
+}
+
+// ---------------------------------------------------------------- installing what is missing
+
+fn missing_packages(packages: &[&str]) -> Vec<String> {
+    packages
+        .iter()
+        .filter(|p| {
+            output("dpkg-query", &["-W", "-f=${Status}", p])
+                .is_none_or(|s| !s.contains("install ok installed"))
+        })
+        .map(|p| (*p).to_owned())
+        .collect()
+}
+
+fn ensure_packages(packages: &[&str]) -> Result {
+    if output("dpkg-query", &["--version"]).is_none() {
+        println!(
+            "not a Debian-based system: make sure these are installed: {}",
+            packages.join(" ")
+        );
+        return Ok(());
+    }
+    let missing = missing_packages(packages);
+    if missing.is_empty() {
+        println!("apt packages present: {}", packages.join(" "));
+        return Ok(());
+    }
+    let root = output("id", &["-u"]).as_deref() == Some("0");
+    let sudo = |cmd: &str| -> Command {
+        if root {
+            Command::new(cmd)
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg(cmd);
+            c
+        }
+    };
+    if !root && output("sudo", &["-n", "true"]).is_none() {
+        return Err(format!(
+            "missing apt packages and no password-less sudo; run:\n  sudo apt-get update && sudo apt-get install -y {}",
+            missing.join(" ")
+        ));
+    }
+    exec(sudo("apt-get").args(["update", "-qq"]))?;
+    exec(
+        sudo("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing),
+    )
+}
+
+fn ensure_node() -> Result {
+    let version = output("node", &["--version"]).ok_or(
+        "Node.js is not installed: install Node.js 20.19 or newer (and npm), then run this again",
+    )?;
+    let mut parts = version
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if found < MIN_NODE {
+        return Err(format!(
+            "Node.js {version} is too old: the UI needs {}.{} or newer",
+            MIN_NODE.0, MIN_NODE.1
+        ));
+    }
+    output("npm", &["--version"]).ok_or("npm is not installed")?;
+    Ok(())
+}
+
+/// `npm ci` when `node_modules` is missing or older than the lock file.
+fn ensure_npm_packages() -> Result {
+    ensure_node()?;
+    let lock = ui_dir().join("package-lock.json");
+    let installed = ui_dir().join("node_modules/.package-lock.json");
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let fresh = matches!((modified(&lock), modified(&installed)), (Some(l), Some(i)) if i >= l);
+    if fresh {
+        println!("npm packages present");
+        return Ok(());
+    }
+    exec(npm().args(["ci", "--no-audit", "--no-fund"]))
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let cargo_bin = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .map(|d| d.join("bin"));
+    env::var_os("PATH")
+        .map(|p| env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(cargo_bin)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+fn ensure_tauri_driver() -> Result<PathBuf> {
+    if let Some(path) = which("tauri-driver") {
+        println!("tauri-driver present: {}", path.display());
+        return Ok(path);
+    }
+    // Its own target dir: a `cargo install` build must not disturb the workspace's.
+    let mut install = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    install
+        .args(["install", "tauri-driver", "--locked", "--version", "^2"])
+        .env_remove("CARGO_TARGET_DIR");
+    exec(&mut install)?;
+    which("tauri-driver")
+        .ok_or_else(|| "tauri-driver was installed but is not on PATH or in ~/.cargo/bin".into())
+}
+
+// ---------------------------------------------------------------- commands
+
+fn build_ui() -> Result {
+    exec(npm().args(["run", "build"]))
+}
+
+fn build_desktop() -> Result<PathBuf> {
+    exec(cargo().args([
+        "build",
+        "-p",
+        "souk-desktop",
+        "--features",
+        "custom-protocol",
+    ]))?;
+    Ok(target_dir().join("debug/souk-desktop"))
+}
+
+fn run(args: &[String]) -> Result {
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| env::var_os(v).is_some_and(|d| !d.is_empty()));
+    if !has_display {
+        return Err("no display: DISPLAY and WAYLAND_DISPLAY are unset, so the desktop window cannot open.\n\
+             Run Souk headless instead:\n\
+             \x20 cargo run -p souk-cli -- init        # create an identity (SOUK_PASSPHRASE or a prompt)\n\
+             \x20 cargo run -p souk-cli -- id          # show it\n\
+             or give the window a virtual display:  xvfb-run -a cargo xtask run"
+            .into());
+    }
+    let mut steps = Steps::new();
+    steps.step("apt packages", || ensure_packages(BUILD_PACKAGES))?;
+    steps.step("npm packages", ensure_npm_packages)?;
+    steps.step("UI build", build_ui)?;
+    let bin = {
+        let mut bin = PathBuf::new();
+        steps.step("desktop build", || build_desktop().map(|b| bin = b))?;
+        bin
+    };
+    steps.summary();
+    exec(Command::new(&bin).args(args))
+}
+
+fn test() -> Result {
+    let mut steps = Steps::new();
+    let result = test_steps(&mut steps);
+    steps.summary();
+    result
+}
+
+fn test_steps(steps: &mut Steps) -> Result {
+    let packages: Vec<&str> = BUILD_PACKAGES
+        .iter()
+        .chain(TEST_PACKAGES)
+        .copied()
+        .collect();
+    steps.step("apt packages", || ensure_packages(&packages))?;
+    steps.step("npm packages", ensure_npm_packages)?;
+    let driver = {
+        let mut driver = PathBuf::new();
+        steps.step("tauri-driver", || ensure_tauri_driver().map(|d| driver = d))?;
+        driver
+    };
+    steps.step("UI lint", || exec(npm().args(["run", "lint"])))?;
+    steps.step("UI type check", || exec(npm().args(["run", "typecheck"])))?;
+    steps.step("UI unit tests (Vitest)", || exec(npm().args(["test"])))?;
+    // The desktop crate embeds ui/dist at compile time, so the UI is built before any cargo step.
+    steps.step("UI build", build_ui)?;
+    steps.step("cargo fmt", || {
+        exec(cargo().args(["fmt", "--all", "--", "--check"]))
+    })?;
+    let features = ["--features", "souk-desktop/custom-protocol"];
+    steps.step("cargo clippy", || {
+        exec(
+            cargo()
+                .args(["clippy", "--workspace", "--all-targets"])
+                .args(features)
+                .args(["--", "-D", "warnings"]),
+        )
+    })?;
+    // Includes souk-core's bindings test: it fails when ui/src/bindings.ts is stale.
+    steps.step("cargo test", || {
+        exec(cargo().args(["test", "--workspace"]).args(features))
+    })?;
+    let bin = {
+        let mut bin = PathBuf::new();
+        steps.step("desktop build", || build_desktop().map(|b| bin = b))?;
+        bin
+    };
+    steps.step("desktop smoke test (Xvfb + WebDriver)", || {
+        desktop_smoke(&bin, &driver)
+    })
+}
+
+fn desktop_smoke(bin: &Path, driver: &Path) -> Result {
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts)
+        .map_err(|e| format!("creating {}: {e}", artifacts.display()))?;
+    exec(
+        Command::new("xvfb-run")
+            .args([
+                "--auto-servernum",
+                "--server-args=-screen 0 1280x800x24",
+                "node",
+                "--test",
+            ])
+            .arg(ui_dir().join("e2e/desktop.smoke.test.mjs"))
+            .current_dir(root())
+            .env("SOUK_DESKTOP_BIN", bin)
+            .env("TAURI_DRIVER", driver)
+            .env("SOUK_ARTIFACTS", &artifacts),
+    )?;
+    println!("screenshots in {}", artifacts.display());
+    Ok(())
+}
+
+fn bindings() -> Result {
+    exec(
+        cargo()
+            .args(["test", "-p", "souk-core", "--lib", "bindings::"])
+            .env("SOUK_UPDATE_BINDINGS", "1"),
+    )?;
+    println!("wrote ui/src/bindings.ts");
+    Ok(())
+}
+
+fn icons() -> Result {
+    ensure_npm_packages()?;
+    let out = env::temp_dir().join(format!("souk-icons-{}", std::process::id()));
+    exec(
+        Command::new(ui_dir().join("node_modules/.bin/tauri"))
+            .args(["icon"])
+            .arg(root().join("icons/souk.svg"))
+            .arg("-o")
+            .arg(&out),
+    )?;
+    for name in [
+        "32x32.png",
+        "128x128.png",
+        "128x128@2x.png",
+        "icon.png",
+        "icon.ico",
+        "icon.icns",
+    ] {
+        std::fs::copy(out.join(name), root().join("icons").join(name))
+            .map_err(|e| format!("copying {name}: {e}"))?;
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    println!("icons regenerated from icons/souk.svg");
+    Ok(())
+}
