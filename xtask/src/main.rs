@@ -378,6 +378,7 @@ fn desktop_smoke(bin: &Path, driver: &Path) -> Result {
             .arg(ui_dir().join("e2e/desktop.smoke.test.mjs"))
             .current_dir(root())
             .env("SOUK_DESKTOP_BIN", bin)
+            .env("SOUK_CLI_BIN", target_dir().join("debug/souk"))
             .env("TAURI_DRIVER", driver)
             .env("SOUK_ARTIFACTS", &artifacts),
     )?;

@@ -1,0 +1,187 @@
+// Desktop smoke test: the real souk-desktop binary in a real WebKitGTK window (under Xvfb, started by
+// `cargo xtask test`), driven through WebDriver (tauri-driver in front of Debian's WebKitWebDriver).
+// Env: SOUK_DESKTOP_BIN (the app), TAURI_DRIVER (the driver), SOUK_ARTIFACTS (where screenshots go).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const app = process.env.SOUK_DESKTOP_BIN;
+const driverBin = process.env.TAURI_DRIVER ?? 'tauri-driver';
+const cli = process.env.SOUK_CLI_BIN;
+const artifacts = process.env.SOUK_ARTIFACTS ?? join(tmpdir(), 'souk-artifacts');
+
+/** A port the kernel says is free right now (tauri-driver takes ports, not port 0). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Retries `probe` until it returns a value or `ms` pass; waits on a condition, not a fixed sleep. */
+async function until(what, ms, probe) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== null) return value;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+let driver;
+let base;
+let session;
+let dataDir;
+let driverLog = '';
+
+async function wd(method, path, body) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json)}`);
+  return json.value;
+}
+
+before(async () => {
+  assert.ok(app, 'SOUK_DESKTOP_BIN must name the souk-desktop binary (run through `cargo xtask test`)');
+  dataDir = mkdtempSync(join(tmpdir(), 'souk-desktop-'));
+  const [port, nativePort] = [await freePort(), await freePort()];
+  driver = spawn(driverBin, ['--port', String(port), '--native-port', String(nativePort)], {
+    env: { ...process.env, SOUK_DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  driver.stdout.on('data', (d) => (driverLog += d));
+  driver.stderr.on('data', (d) => (driverLog += d));
+  base = `http://127.0.0.1:${port}`;
+  await until('tauri-driver to listen', 30_000, async () => (await fetch(`${base}/status`)).ok || undefined);
+  const created = await wd('POST', '/session', {
+    capabilities: { alwaysMatch: { browserName: 'wry', 'tauri:options': { application: app } } },
+  });
+  session = created.sessionId;
+});
+
+after(async () => {
+  if (session) await wd('DELETE', `/session/${session}`).catch(() => {});
+  driver?.kill();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Resolves after the page has painted twice, so a screenshot shows what a person would see. */
+async function painted() {
+  await wd('POST', `/session/${session}/execute/async`, {
+    script: 'const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));',
+    args: [],
+  });
+}
+
+async function screenshot(name) {
+  await painted();
+  const png = await wd('GET', `/session/${session}/screenshot`);
+  mkdirSync(artifacts, { recursive: true });
+  const file = join(artifacts, `${name}.png`);
+  writeFileSync(file, Buffer.from(png, 'base64'));
+  return file;
+}
+
+async function findAll(css, using = 'css selector') {
+  const found = await wd('POST', `/session/${session}/elements`, { using, value: css });
+  return found.map((el) => Object.values(el)[0]);
+}
+
+async function find(css, { using = 'css selector', ms = 30_000 } = {}) {
+  return until(`element ${css}`, ms, async () => (await findAll(css, using))[0]);
+}
+
+const el = (id, rest = '') => `/session/${session}/element/${id}${rest}`;
+const click = (id) => wd('POST', el(id, '/click'), {});
+const type = (id, text) => wd('POST', el(id, '/value'), { text });
+const text = (id) => wd('GET', el(id, '/text'));
+
+/** Runs a test step, and on failure saves a screenshot and the driver's output next to the others. */
+async function step(t, name, body) {
+  try {
+    await body();
+  } catch (e) {
+    t.diagnostic(`tauri-driver output:\n${driverLog}`);
+    await screenshot(`${name}-failure`).catch(() => {});
+    throw e;
+  }
+}
+
+test('the first start shows the first-run screen in the real window', async (t) => {
+  await step(t, 'desktop-first-run', async () => {
+    const firstRun = await find('[data-testid="first-run"]');
+    const shown = await text(firstRun);
+    assert.match(shown, /Welcome to Souk/);
+    assert.match(shown, /Create a new identity/);
+    assert.match(shown, /Restore from seed words/);
+    assert.equal(await wd('GET', `/session/${session}/title`), 'Souk');
+    t.diagnostic(`screenshot: ${await screenshot('desktop-first-run')}`);
+  });
+});
+
+test('creating an identity in the window writes it through the core', async (t) => {
+  const passphrase = 'desktop smoke passphrase';
+  await step(t, 'desktop-create', async () => {
+    await click(await find("//button[contains(., 'Create a new identity')]", { using: 'xpath' }));
+    const fields = await until('two passphrase fields', 10_000, async () => {
+      const found = await findAll('input[type="password"]');
+      return found.length === 2 ? found : undefined;
+    });
+    for (const field of fields) await type(field, passphrase);
+    await click(await find('button[type="submit"]'));
+
+    // The seed words come from the Rust core through IPC: 24 of them, shown once.
+    await find('.seed-word');
+    const words = await Promise.all((await findAll('.seed-word')).map(text));
+    assert.equal(words.length, 24);
+    assert.ok(words.every((w) => /^[a-z]+$/.test(w)), `unexpected words: ${words.join(' ')}`);
+    await screenshot('desktop-seed-words');
+    await click(await find('.checkbox input'));
+    await click(await find("//button[contains(., 'Continue')]", { using: 'xpath' }));
+
+    // Type back the words the confirmation asks for, by number.
+    await find("//label[starts-with(normalize-space(.), 'Word #')]", { using: 'xpath' });
+    const labels = await findAll("//label[starts-with(normalize-space(.), 'Word #')]", 'xpath');
+    for (const label of labels) {
+      const n = Number((await text(label)).replace(/\D+/g, ''));
+      const input = await wd('GET', el(label, '/attribute/for'));
+      const field = await find(`[id="${input}"]`);
+      await type(field, words[n - 1]);
+    }
+    await click(await find('button[type="submit"]'));
+
+    const peerIdEl = await find('[data-testid="peer-id"]');
+    const peerId = await wd('GET', el(peerIdEl, '/attribute/title'));
+    assert.match(peerId, /^12D3KooW/);
+    t.diagnostic(`screenshot: ${await screenshot('desktop-app-frame')}`);
+
+    // The identity is really on disk, and the CLI opens it with the same passphrase.
+    assert.ok(existsSync(join(dataDir, 'identity.keystore')), 'no keystore in the data dir');
+    if (cli) {
+      const out = spawnSync(cli, ['--data-dir', dataDir, '--json', 'id'], {
+        env: { ...process.env, SOUK_PASSPHRASE: passphrase },
+        encoding: 'utf8',
+      });
+      assert.equal(out.status, 0, out.stderr);
+      assert.equal(JSON.parse(out.stdout).peer_id, peerId);
+    }
+  });
+});

@@ -1,0 +1,70 @@
+import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BackendError } from './errors';
+import { selectBackend } from './select';
+import { call, hasTauriBridge, tauriBackend } from './tauri';
+
+afterEach(() => {
+  clearMocks();
+  // clearMocks keeps an empty object; remove it so detection tests start clean.
+  delete (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__;
+});
+
+describe('tauriBackend', () => {
+  it('invokes each command by name with its arguments', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, payload) => {
+      seen.push([cmd, payload]);
+      switch (cmd) {
+        case 'app_status':
+          return { state: 'needs_setup', data_dir: '/d' };
+        case 'create_identity':
+          return { identity: { peer_id: 'p', data_dir: '/d', schema_version: 1 }, words: ['a'] };
+        default:
+          return { peer_id: 'p', data_dir: '/d', schema_version: 1 };
+      }
+    });
+
+    await expect(tauriBackend.appStatus()).resolves.toEqual({ state: 'needs_setup', data_dir: '/d' });
+    await expect(tauriBackend.createIdentity('secret12')).resolves.toMatchObject({ words: ['a'] });
+    await tauriBackend.restoreIdentity('a b c', 'secret12');
+    await tauriBackend.unlock('secret12');
+
+    expect(seen).toEqual([
+      ['app_status', {}],
+      ['create_identity', { passphrase: 'secret12' }],
+      ['restore_identity', { words: 'a b c', passphrase: 'secret12' }],
+      ['unlock', { passphrase: 'secret12' }],
+    ]);
+  });
+
+  it('turns a rejected ErrorPayload into a BackendError with its kind', async () => {
+    // Tauri commands reject with a plain { kind, message } object, not an Error.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    mockIPC(() => Promise.reject({ kind: 'wrong_passphrase', message: 'nope' }));
+    const error: unknown = await tauriBackend.unlock('x').catch((thrown: unknown) => thrown);
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toMatchObject({ kind: 'wrong_passphrase', message: 'nope' });
+  });
+
+  it('turns any other rejection into kind "internal"', async () => {
+    mockIPC(() => Promise.reject(new Error('command app_status not found')));
+    await expect(call('app_status', {})).rejects.toMatchObject({
+      kind: 'internal',
+      message: 'command app_status not found',
+    });
+  });
+});
+
+describe('backend selection', () => {
+  it('finds no backend in a plain browser', () => {
+    expect(hasTauriBridge()).toBe(false);
+    expect(selectBackend()).toBeNull();
+  });
+
+  it('uses the Tauri backend inside the Tauri webview', () => {
+    mockIPC(() => null);
+    expect(hasTauriBridge()).toBe(true);
+    expect(selectBackend()).toBe(tauriBackend);
+  });
+});

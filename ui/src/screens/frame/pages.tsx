@@ -1,0 +1,71 @@
+import type { IdentityInfo } from '../../bindings';
+import { CopyButton } from '../../components/CopyButton';
+import { PeerId } from '../../components/PeerId';
+import { EmptyState } from './EmptyState';
+import { SectionPage } from './SectionPage';
+
+export function MarketPage() {
+  return (
+    <SectionPage title="Market">
+      <EmptyState title="No offers yet">
+        Offers from other peers appear here once Souk connects to the network, which arrives in
+        the next release.
+      </EmptyState>
+    </SectionPage>
+  );
+}
+
+export function OffersPage() {
+  return (
+    <SectionPage title="My offers">
+      <EmptyState title="You have no offers">
+        Offers you publish will be listed here, together with their status.
+      </EmptyState>
+    </SectionPage>
+  );
+}
+
+export function TradesPage() {
+  return (
+    <SectionPage title="Trades">
+      <EmptyState title="No trades yet">
+        Your open and completed trades will be listed here.
+      </EmptyState>
+    </SectionPage>
+  );
+}
+
+export function NetworkPage() {
+  return (
+    <SectionPage title="Network">
+      <EmptyState title="Not connected to any peers">
+        Peer-to-peer networking arrives in the next release. Your identity is ready for it.
+      </EmptyState>
+    </SectionPage>
+  );
+}
+
+export function SettingsPage({ identity }: { identity: IdentityInfo }) {
+  return (
+    <SectionPage title="Settings">
+      <h2>Identity</h2>
+      <dl className="details">
+        <div>
+          <dt>Peer ID</dt>
+          <dd className="details-row">
+            <PeerId peerId={identity.peer_id} full />
+            <CopyButton text={identity.peer_id} label="Copy Peer ID" />
+          </dd>
+        </div>
+        <div>
+          <dt>Data folder</dt>
+          <dd className="path">{identity.data_dir}</dd>
+        </div>
+        <div>
+          <dt>Schema version</dt>
+          <dd>{identity.schema_version}</dd>
+        </div>
+      </dl>
+    </SectionPage>
+  );
+}

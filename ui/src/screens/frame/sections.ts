@@ -1,0 +1,14 @@
+export type SectionId = 'market' | 'offers' | 'trades' | 'network' | 'settings';
+
+export interface Section {
+  id: SectionId;
+  label: string;
+}
+
+export const SECTIONS: readonly Section[] = [
+  { id: 'market', label: 'Market' },
+  { id: 'offers', label: 'My offers' },
+  { id: 'trades', label: 'Trades' },
+  { id: 'network', label: 'Network' },
+  { id: 'settings', label: 'Settings' },
+];

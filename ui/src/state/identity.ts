@@ -1,0 +1,65 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { QueryClient } from '@tanstack/react-query';
+import { BackendError } from '../backend/errors';
+import { useBackend } from '../backend/context';
+import type { AppStatus, CreatedIdentity, IdentityInfo } from '../bindings';
+
+export const appStatusKey = ['app_status'] as const;
+
+/** Re-throws anything as a BackendError so every query/mutation error has a kind. */
+async function asBackendCall<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (thrown) {
+    throw BackendError.from(thrown);
+  }
+}
+
+export function useAppStatus() {
+  const backend = useBackend();
+  return useQuery({
+    queryKey: appStatusKey,
+    queryFn: () => asBackendCall(backend.appStatus()),
+  });
+}
+
+/** Records that the identity is now unlocked, without another round trip. */
+export function markUnlocked(queryClient: QueryClient, identity: IdentityInfo): void {
+  const status: AppStatus = { state: 'unlocked', identity };
+  queryClient.setQueryData(appStatusKey, status);
+}
+
+/** Asks the backend for the status again (e.g. after "already_initialized"). */
+export function useRefreshStatus(): () => Promise<void> {
+  const queryClient = useQueryClient();
+  return () => queryClient.invalidateQueries({ queryKey: appStatusKey });
+}
+
+/**
+ * Creating does not change the cached status: the seed words must be shown
+ * and confirmed first; StatusGate then calls markUnlocked.
+ */
+export function useCreateIdentity() {
+  const backend = useBackend();
+  return useMutation<CreatedIdentity, BackendError, { passphrase: string }>({
+    mutationFn: ({ passphrase }) => asBackendCall(backend.createIdentity(passphrase)),
+  });
+}
+
+export function useRestoreIdentity() {
+  const backend = useBackend();
+  const queryClient = useQueryClient();
+  return useMutation<IdentityInfo, BackendError, { words: string; passphrase: string }>({
+    mutationFn: ({ words, passphrase }) => asBackendCall(backend.restoreIdentity(words, passphrase)),
+    onSuccess: (identity) => markUnlocked(queryClient, identity),
+  });
+}
+
+export function useUnlock() {
+  const backend = useBackend();
+  const queryClient = useQueryClient();
+  return useMutation<IdentityInfo, BackendError, { passphrase: string }>({
+    mutationFn: ({ passphrase }) => asBackendCall(backend.unlock(passphrase)),
+    onSuccess: (identity) => markUnlocked(queryClient, identity),
+  });
+}
