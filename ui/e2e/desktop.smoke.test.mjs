@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,7 @@ let driverLog = '';
 async function wd(method, path, body) {
   const res = await fetch(`${base}${path}`, {
     method,
+    signal: AbortSignal.timeout(60_000),
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
@@ -63,9 +64,11 @@ before(async () => {
   assert.ok(app, 'SOUK_DESKTOP_BIN must name the souk-desktop binary (run through `cargo xtask test`)');
   dataDir = mkdtempSync(join(tmpdir(), 'souk-desktop-'));
   const [port, nativePort] = [await freePort(), await freePort()];
+  // Its own process group, so the driver, WebKitWebDriver and the app all go down together.
   driver = spawn(driverBin, ['--port', String(port), '--native-port', String(nativePort)], {
     env: { ...process.env, SOUK_DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   driver.stdout.on('data', (d) => (driverLog += d));
   driver.stderr.on('data', (d) => (driverLog += d));
@@ -79,7 +82,15 @@ before(async () => {
 
 after(async () => {
   if (session) await wd('DELETE', `/session/${session}`).catch(() => {});
-  driver?.kill();
+  if (driver?.pid) {
+    try {
+      process.kill(-driver.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  driver?.stdout.destroy();
+  driver?.stderr.destroy();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -175,6 +186,12 @@ test('creating an identity in the window writes it through the core', async (t) 
 
     // The identity is really on disk, and the CLI opens it with the same passphrase.
     assert.ok(existsSync(join(dataDir, 'identity.keystore')), 'no keystore in the data dir');
+    // The window logs to a rolling file in the data dir as well as to stderr.
+    await until('the identity to be logged to logs/', 10_000, () => {
+      const logs = join(dataDir, 'logs');
+      const files = existsSync(logs) ? readdirSync(logs).filter((f) => f.startsWith('souk')) : [];
+      return files.some((f) => readFileSync(join(logs, f), 'utf8').includes(peerId)) || undefined;
+    });
     if (cli) {
       const out = spawnSync(cli, ['--data-dir', dataDir, '--json', 'id'], {
         env: { ...process.env, SOUK_PASSPHRASE: passphrase },
