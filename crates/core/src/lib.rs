@@ -9,7 +9,10 @@ pub mod config;
 pub mod error;
 pub mod identity;
 pub mod logging;
+pub mod net;
 pub mod node;
+pub mod offer;
+pub mod price;
 pub mod store;
 
 pub use error::{Error, ErrorKind, ErrorPayload};

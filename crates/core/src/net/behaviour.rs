@@ -1,0 +1,111 @@
+//! The composed libp2p behaviour and its wire protocol names. Construction only: events are routed
+//! by the event loop.
+
+use libp2p::{
+    StreamProtocol, autonat, dcutr, gossipsub, identify,
+    identity::Keypair,
+    kad::{self, store::MemoryStore},
+    mdns, ping, relay,
+    swarm::{NetworkBehaviour, behaviour::toggle::Toggle},
+};
+
+use super::{DhtMode, NetConfig};
+
+/// Identify protocol version: peers speaking another Souk wire version ignore each other.
+pub const IDENTIFY_PROTOCOL: &str = "/souk/id/1.0.0";
+/// Kademlia protocol name: keeps Souk's DHT apart from IPFS and every other libp2p network.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/souk/kad/1.0.0");
+
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub(crate) identify: identify::Behaviour,
+    pub(crate) ping: ping::Behaviour,
+    pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
+    pub(crate) kad: kad::Behaviour<MemoryStore>,
+    pub(crate) gossipsub: gossipsub::Behaviour,
+    pub(crate) autonat: autonat::Behaviour,
+    pub(crate) relay_client: relay::client::Behaviour,
+    pub(crate) relay_server: Toggle<relay::Behaviour>,
+    pub(crate) dcutr: dcutr::Behaviour,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl Behaviour {
+    pub(crate) fn new(
+        config: &NetConfig,
+        key: &Keypair,
+        relay_client: relay::client::Behaviour,
+    ) -> Result<Self, BoxError> {
+        let peer_id = key.public().to_peer_id();
+
+        let identify = identify::Behaviour::new(
+            identify::Config::new(IDENTIFY_PROTOCOL.to_string(), key.public())
+                .with_agent_version(config.agent_version.clone()),
+        );
+
+        let mdns = if config.mdns {
+            Some(mdns::tokio::Behaviour::new(
+                mdns::Config::default(),
+                peer_id,
+            )?)
+        } else {
+            None
+        };
+
+        let store = MemoryStore::with_config(
+            peer_id,
+            kad::store::MemoryStoreConfig {
+                max_records: config.max_records_total,
+                // MemoryStore refuses values whose length is >= this bound.
+                max_value_bytes: config.max_value_bytes.saturating_add(1),
+                max_provided_keys: config.max_records_total,
+                ..Default::default()
+            },
+        );
+        let mut kad_config = kad::Config::new(KAD_PROTOCOL);
+        kad_config
+            .set_record_filtering(kad::StoreInserts::FilterBoth)
+            .set_record_ttl(Some(config.record_ttl))
+            .set_publication_interval(Some(config.record_republish_interval))
+            .set_replication_interval(Some(config.record_replication_interval))
+            .set_provider_publication_interval(Some(config.provider_republish_interval))
+            .set_provider_record_ttl(Some(config.provider_ttl))
+            .set_query_timeout(config.query_timeout)
+            // Room for a full-size value plus key, publisher and protobuf framing.
+            .set_max_packet_size(config.max_value_bytes.saturating_mul(2).max(16 * 1024));
+        let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
+        match config.effective_dht_mode() {
+            DhtMode::Auto => kad.set_mode(None),
+            DhtMode::Server => kad.set_mode(Some(kad::Mode::Server)),
+            DhtMode::Client => kad.set_mode(Some(kad::Mode::Client)),
+        }
+
+        let gossip_config = gossipsub::ConfigBuilder::default()
+            .heartbeat_interval(config.gossip_heartbeat)
+            .validation_mode(gossipsub::ValidationMode::Strict)
+            .validate_messages()
+            .max_transmit_size(config.max_gossip_bytes)
+            .build()?;
+        let gossipsub = gossipsub::Behaviour::new(
+            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            gossip_config,
+        )?;
+
+        let relay_server = config
+            .relay_server
+            .then(|| relay::Behaviour::new(peer_id, relay::Config::default()));
+
+        Ok(Self {
+            identify,
+            ping: ping::Behaviour::new(ping::Config::new()),
+            mdns: Toggle::from(mdns),
+            kad,
+            gossipsub,
+            autonat: autonat::Behaviour::new(peer_id, autonat::Config::default()),
+            relay_client,
+            relay_server: Toggle::from(relay_server),
+            dcutr: dcutr::Behaviour::new(peer_id),
+        })
+    }
+}

@@ -1,0 +1,166 @@
+//! The handle the rest of the app holds: every method sends one [`Command`] to the network task and
+//! awaits its reply. Cheap to clone; all clones talk to the same task.
+
+use std::{collections::HashSet, time::Duration};
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::{NetError, NetEvent, NetStats, event_loop::Command};
+
+#[derive(Clone)]
+pub struct NetClient {
+    tx: mpsc::Sender<Command>,
+    events: broadcast::Sender<NetEvent>,
+    cancel: CancellationToken,
+    done: watch::Receiver<()>,
+    local_peer_id: PeerId,
+}
+
+impl std::fmt::Debug for NetClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetClient")
+            .field("local_peer_id", &self.local_peer_id)
+            .field("stopped", &self.cancel.is_cancelled())
+            .finish()
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, NetError>>;
+
+impl NetClient {
+    pub(crate) fn new(
+        tx: mpsc::Sender<Command>,
+        events: broadcast::Sender<NetEvent>,
+        cancel: CancellationToken,
+        done: watch::Receiver<()>,
+        local_peer_id: PeerId,
+    ) -> Self {
+        Self {
+            tx,
+            events,
+            cancel,
+            done,
+            local_peer_id,
+        }
+    }
+
+    async fn request<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, NetError> {
+        if self.cancel.is_cancelled() {
+            return Err(NetError::Stopped);
+        }
+        let (reply, response) = oneshot::channel();
+        self.tx
+            .send(command(reply))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        response.await.map_err(|_| NetError::Stopped)?
+    }
+
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    /// A new receiver of [`NetEvent`]s (from now on).
+    pub fn subscribe_events(&self) -> broadcast::Receiver<NetEvent> {
+        self.events.subscribe()
+    }
+
+    /// The addresses we listen on (without `/p2p`; see [`Self::local_peer_id`]).
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
+        self.request(Command::ListenAddrs).await
+    }
+
+    /// Connect to `addr`; returns the peer once a connection is established.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
+        self.request(|r| Command::Dial(addr, r)).await
+    }
+
+    /// Run a Kademlia bootstrap; `Err(NoKnownPeers)` when the routing table is empty.
+    pub async fn bootstrap(&self) -> Result<(), NetError> {
+        self.request(Command::Bootstrap).await
+    }
+
+    /// Store a record locally (expiring after `ttl`) and replicate it to the closest peers
+    /// (quorum one). Succeeds even with no peer; returns on how many peers it is known to be stored
+    /// (0, or 1 when the quorum was reached).
+    ///
+    /// A peer confirms a put before its own filter has judged it: a confirmation means "received",
+    /// not "will serve".
+    pub async fn put_record(
+        &self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<usize, NetError> {
+        self.request(|reply| Command::PutRecord {
+            key,
+            value,
+            ttl,
+            reply,
+        })
+        .await
+    }
+
+    /// The value for `key`: from the local store if present, otherwise from the DHT. Every record
+    /// returned passes the [`super::InboundFilter`] again.
+    pub async fn get_record(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, NetError> {
+        self.request(|r| Command::GetRecord(key, r)).await
+    }
+
+    /// The value for `key` in the local store only (no network).
+    pub async fn local_record(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, NetError> {
+        self.request(|r| Command::LocalRecord(key, r)).await
+    }
+
+    /// Announce this node as a provider of `key` (renewed on schedule while running).
+    pub async fn start_providing(&self, key: Vec<u8>) -> Result<(), NetError> {
+        self.request(|r| Command::StartProviding(key, r)).await
+    }
+
+    pub async fn stop_providing(&self, key: Vec<u8>) -> Result<(), NetError> {
+        self.request(|r| Command::StopProviding(key, r)).await
+    }
+
+    /// Every provider of `key` found locally and in the DHT.
+    pub async fn get_providers(&self, key: Vec<u8>) -> Result<HashSet<PeerId>, NetError> {
+        self.request(|r| Command::GetProviders(key, r)).await
+    }
+
+    /// Subscribe to a gossip topic; `Ok(false)` if already subscribed.
+    pub async fn subscribe(&self, topic: &str) -> Result<bool, NetError> {
+        let topic = topic.to_owned();
+        self.request(|r| Command::Subscribe(topic, r)).await
+    }
+
+    /// Unsubscribe; `Ok(false)` if we were not subscribed.
+    pub async fn unsubscribe(&self, topic: &str) -> Result<bool, NetError> {
+        let topic = topic.to_owned();
+        self.request(|r| Command::Unsubscribe(topic, r)).await
+    }
+
+    /// Publish on `topic`. Returns how many known peers are subscribed to it; `Ok(0)` when nobody
+    /// is (not an error: a fresh node often has no gossip peers yet).
+    pub async fn publish(&self, topic: &str, data: Vec<u8>) -> Result<usize, NetError> {
+        let topic = topic.to_owned();
+        self.request(|r| Command::Publish(topic, data, r)).await
+    }
+
+    pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        self.request(Command::ConnectedPeers).await
+    }
+
+    pub async fn stats(&self) -> Result<NetStats, NetError> {
+        self.request(Command::Stats).await
+    }
+
+    /// Stop the network task and wait until it has ended (all connections dropped). Idempotent;
+    /// afterwards every method returns [`NetError::Stopped`].
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        let mut done = self.done.clone();
+        // `changed` fails once the task has dropped its sender, i.e. has ended.
+        while done.changed().await.is_ok() {}
+    }
+}

@@ -1,0 +1,140 @@
+//! Settings of the network layer. Plain data: reading them from TOML / environment is `config`'s job.
+
+use std::time::Duration;
+
+use libp2p::{Multiaddr, multiaddr::Protocol};
+
+/// Whether this node answers Kademlia queries from others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DhtMode {
+    /// Client until AutoNAT confirms a public address, then server (libp2p's own rule); server
+    /// straight away when every listen address is loopback.
+    #[default]
+    Auto,
+    /// Always serve the DHT: bootstrap nodes, LAN setups, loopback tests.
+    Server,
+    /// Never serve the DHT (only query it).
+    Client,
+}
+
+/// Network settings; see [`NetConfig::default`] for the values a desktop node starts with.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Addresses to listen on. A `<relay addr>/p2p/<relay id>/p2p-circuit` entry asks that relay for a
+    /// reservation (reachability behind NAT); it is not waited for at start.
+    pub listen: Vec<Multiaddr>,
+    /// Bootstrap peers, each ending in `/p2p/<peer id>`; dialled at start.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Discover peers on the local network with mDNS.
+    pub mdns: bool,
+    /// Act as a circuit-relay v2 server for peers behind NAT (headless / bootstrap nodes).
+    pub relay_server: bool,
+    pub dht_mode: DhtMode,
+    /// Keep loopback addresses learned from peers (tests and single-machine setups only).
+    pub allow_loopback_peers: bool,
+    /// The longest a stored record lives here without being republished; also caps inbound TTLs.
+    pub record_ttl: Duration,
+    /// How often our own records are republished to the DHT.
+    pub record_republish_interval: Duration,
+    /// How often records stored for others are re-replicated to the closest peers.
+    pub record_replication_interval: Duration,
+    /// How often our provider announcements are renewed, and how long others' announcements live.
+    pub provider_republish_interval: Duration,
+    pub provider_ttl: Duration,
+    /// Timeout of one DHT query (get/put/providers/bootstrap).
+    pub query_timeout: Duration,
+    /// Largest record value accepted, in bytes.
+    pub max_value_bytes: usize,
+    /// Inbound quota per sending peer: number of records plus provider announcements...
+    pub max_records_per_peer: usize,
+    /// ...and the bytes of their values.
+    pub max_bytes_per_peer: usize,
+    /// Capacity of the local record store (ours and others').
+    pub max_records_total: usize,
+    /// Gossipsub heartbeat; the mesh forms over a few of these.
+    pub gossip_heartbeat: Duration,
+    /// Largest gossip message, in bytes.
+    pub max_gossip_bytes: usize,
+    /// Connections with no protocol activity close after this long.
+    pub idle_connection_timeout: Duration,
+    /// Capacity of the command channel and of the event broadcast.
+    pub command_buffer: usize,
+    pub event_buffer: usize,
+    /// Identify agent version reported to peers.
+    pub agent_version: String,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![
+                Multiaddr::empty()
+                    .with(Protocol::Ip4([0, 0, 0, 0].into()))
+                    .with(Protocol::Tcp(0)),
+                Multiaddr::empty()
+                    .with(Protocol::Ip4([0, 0, 0, 0].into()))
+                    .with(Protocol::Udp(0))
+                    .with(Protocol::QuicV1),
+            ],
+            bootstrap: Vec::new(),
+            mdns: true,
+            relay_server: false,
+            dht_mode: DhtMode::Auto,
+            allow_loopback_peers: false,
+            record_ttl: Duration::from_secs(24 * 60 * 60),
+            record_republish_interval: Duration::from_secs(60 * 60),
+            record_replication_interval: Duration::from_secs(60 * 60),
+            provider_republish_interval: Duration::from_secs(60 * 60),
+            provider_ttl: Duration::from_secs(4 * 60 * 60),
+            query_timeout: Duration::from_secs(30),
+            max_value_bytes: 16 * 1024,
+            max_records_per_peer: 256,
+            max_bytes_per_peer: 1024 * 1024,
+            max_records_total: 65_536,
+            gossip_heartbeat: Duration::from_secs(1),
+            max_gossip_bytes: 64 * 1024,
+            idle_connection_timeout: Duration::from_secs(60),
+            command_buffer: 64,
+            event_buffer: 1024,
+            agent_version: format!("souk/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+impl NetConfig {
+    /// One node on 127.0.0.1 (TCP, port chosen by the OS): no mDNS, no QUIC, DHT server forced on,
+    /// fast gossip heartbeat and short query timeout, so in-process tests converge in milliseconds.
+    pub fn loopback_for_tests() -> Self {
+        Self {
+            listen: vec![
+                Multiaddr::empty()
+                    .with(Protocol::Ip4([127, 0, 0, 1].into()))
+                    .with(Protocol::Tcp(0)),
+            ],
+            mdns: false,
+            dht_mode: DhtMode::Server,
+            allow_loopback_peers: true,
+            gossip_heartbeat: Duration::from_millis(100),
+            query_timeout: Duration::from_secs(5),
+            ..Self::default()
+        }
+    }
+
+    /// [`DhtMode::Auto`] on a node that only listens on loopback means server: nobody could ever
+    /// confirm it reachable, yet its local peers need it to serve the DHT.
+    pub(crate) fn effective_dht_mode(&self) -> DhtMode {
+        let loopback_only = !self.listen.is_empty() && self.listen.iter().all(is_loopback);
+        match self.dht_mode {
+            DhtMode::Auto if loopback_only => DhtMode::Server,
+            mode => mode,
+        }
+    }
+}
+
+fn is_loopback(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
+}

@@ -1,0 +1,191 @@
+//! The libp2p network: one task owns the `Swarm` (TCP + QUIC, Noise, Yamux, identify, ping, mDNS,
+//! Kademlia, gossipsub, AutoNAT, circuit relay v2 and DCUtR); the rest of the app holds a cloneable
+//! [`NetClient`] and listens to [`NetEvent`]s.
+//!
+//! Everything a peer sends is checked before it is stored, forwarded or shown: Kademlia runs with
+//! manual insert filtering, gossipsub with application validation, both through one
+//! [`InboundFilter`], plus per-peer quotas on what we store for others. This module must never know
+//! about offers, trades or the database: it moves opaque bytes and lets the filter judge them.
+
+mod behaviour;
+mod client;
+mod config;
+mod error;
+mod event_loop;
+mod filter;
+mod quota;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use libp2p::{
+    Multiaddr, PeerId, SwarmBuilder, identity::Keypair, multiaddr::Protocol, noise, tcp, yamux,
+};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use behaviour::{IDENTIFY_PROTOCOL, KAD_PROTOCOL};
+pub use client::NetClient;
+pub use config::{DhtMode, NetConfig};
+pub use error::NetError;
+pub use filter::{AcceptAll, InboundFilter};
+
+use behaviour::Behaviour;
+use event_loop::{EventLoop, LoopSettings, peer_id_of};
+
+/// How long `Network::start` waits for its listeners to report an address.
+const LISTEN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// What the network tells the rest of the app. Lagging receivers lose the oldest events
+/// (`broadcast` semantics); nothing here is needed for correctness of the network itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetEvent {
+    Listening(Multiaddr),
+    PeerConnected(PeerId),
+    PeerDisconnected(PeerId),
+    /// A peer serving the DHT entered our routing table.
+    DhtPeerAdded(PeerId),
+    /// A gossip message that passed the filter (`source` is its signed author).
+    Gossip {
+        topic: String,
+        source: PeerId,
+        data: Vec<u8>,
+    },
+    /// A record a peer asked us to store passed the filter and the quota and is now stored.
+    RecordStored {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        from: PeerId,
+    },
+    /// Inbound data was refused (filter, quota or store capacity).
+    Refused {
+        from: PeerId,
+        reason: String,
+    },
+}
+
+/// A snapshot of the network's state and counters since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub connected_peers: usize,
+    pub routing_table_size: usize,
+    /// Value records in the local store (ours and others').
+    pub stored_records: usize,
+    /// Inbound records stored for other peers.
+    pub records_accepted: u64,
+    /// Records refused by the filter (inbound puts, and records returned by lookups).
+    pub records_refused: u64,
+    /// Provider announcements refused by the filter.
+    pub providers_refused: u64,
+    /// Inbound records / announcements refused by a per-peer quota, the size limit or a full store.
+    pub quota_refused: u64,
+    pub gossip_accepted: u64,
+    pub gossip_refused: u64,
+}
+
+impl NetStats {
+    pub fn refused_total(&self) -> u64 {
+        self.records_refused + self.providers_refused + self.quota_refused + self.gossip_refused
+    }
+}
+
+/// Starts the network task.
+#[derive(Debug)]
+pub struct Network;
+
+impl Network {
+    /// Build the swarm, start listening (waiting until every listener has an address), dial the
+    /// bootstrap peers and spawn the event loop on the current tokio runtime.
+    pub async fn start(
+        config: NetConfig,
+        keypair: Keypair,
+        filter: Arc<dyn InboundFilter>,
+    ) -> Result<(NetClient, broadcast::Receiver<NetEvent>), NetError> {
+        let bootstrap = parse_bootstrap(&config.bootstrap)?;
+        let idle = config.idle_connection_timeout;
+        let mut swarm = SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| NetError::Transport(e.to_string()))?
+            .with_quic()
+            .with_dns()
+            .map_err(|e| NetError::Transport(e.to_string()))?
+            .with_relay_client(noise::Config::new, yamux::Config::default)
+            .map_err(|e| NetError::Transport(e.to_string()))?
+            .with_behaviour(|key, relay_client| Behaviour::new(&config, key, relay_client))
+            .map_err(|e| NetError::Transport(e.to_string()))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .build();
+
+        let mut listeners = HashMap::new();
+        for addr in &config.listen {
+            let id = swarm
+                .listen_on(addr.clone())
+                .map_err(|e| NetError::Listen {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                })?;
+            // A relayed (`/p2p-circuit`) address needs a reservation on the relay first: it is
+            // reported later, or never, and must not hold up the start.
+            if !addr.iter().any(|p| p == Protocol::P2pCircuit) {
+                listeners.insert(id, addr.clone());
+            }
+        }
+
+        let local_peer_id = *swarm.local_peer_id();
+        let (command_tx, command_rx) = mpsc::channel(config.command_buffer.max(1));
+        let (event_tx, event_rx) = broadcast::channel(config.event_buffer.max(1));
+        let cancel = CancellationToken::new();
+        let (done_tx, done_rx) = watch::channel(());
+
+        let mut event_loop = EventLoop::new(
+            swarm,
+            command_rx,
+            event_tx.clone(),
+            cancel.clone(),
+            filter,
+            LoopSettings {
+                allow_loopback_peers: config.allow_loopback_peers,
+                auto_dht_mode: config.effective_dht_mode() == DhtMode::Auto,
+                max_value_bytes: config.max_value_bytes,
+                max_gossip_bytes: config.max_gossip_bytes,
+                max_records_per_peer: config.max_records_per_peer,
+                max_bytes_per_peer: config.max_bytes_per_peer,
+            },
+        );
+        event_loop
+            .wait_listening(listeners, LISTEN_DEADLINE)
+            .await?;
+
+        let swarm = event_loop.swarm_mut();
+        for (peer, addr) in bootstrap {
+            swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+            if let Err(e) = swarm.dial(addr.clone()) {
+                tracing::warn!(%addr, %e, "bootstrap peer not dialled");
+            }
+        }
+
+        tokio::spawn(event_loop.run(done_tx));
+        tracing::info!(peer = %local_peer_id, "network started");
+        let client = NetClient::new(command_tx, event_tx, cancel, done_rx, local_peer_id);
+        Ok((client, event_rx))
+    }
+}
+
+fn parse_bootstrap(addrs: &[Multiaddr]) -> Result<Vec<(PeerId, Multiaddr)>, NetError> {
+    addrs
+        .iter()
+        .map(|addr| {
+            peer_id_of(addr)
+                .map(|peer| (peer, addr.clone()))
+                .ok_or_else(|| NetError::InvalidAddress {
+                    addr: addr.to_string(),
+                    reason: "a bootstrap address must end with /p2p/<peer id>".into(),
+                })
+        })
+        .collect()
+}

@@ -1,0 +1,480 @@
+//! Protocol tests of `souk_core::net` between real swarms on 127.0.0.1 (OS-chosen ports). No sleeps:
+//! every wait is for an event, under a deadline.
+
+use std::{sync::Arc, time::Duration};
+
+use libp2p::{Multiaddr, PeerId, identity::Keypair, kad, multiaddr::Protocol};
+use souk_core::{
+    ErrorKind,
+    net::{AcceptAll, DhtMode, InboundFilter, NetClient, NetConfig, NetError, NetEvent, Network},
+};
+use tokio::sync::broadcast;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+const TTL: Duration = Duration::from_secs(300);
+const TOPIC: &str = "souk/market/BTC/EUR";
+
+struct Node {
+    client: NetClient,
+    events: broadcast::Receiver<NetEvent>,
+    peer: PeerId,
+    addr: Multiaddr,
+}
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+async fn start(config: NetConfig, filter: Arc<dyn InboundFilter>) -> Node {
+    init_tracing();
+    let (client, events) = Network::start(config, Keypair::generate_ed25519(), filter)
+        .await
+        .expect("network starts");
+    let peer = client.local_peer_id();
+    let listen = client.listen_addrs().await.expect("listen addrs");
+    let addr = listen
+        .first()
+        .expect("one listen address")
+        .clone()
+        .with(Protocol::P2p(peer));
+    Node {
+        client,
+        events,
+        peer,
+        addr,
+    }
+}
+
+/// `n` nodes with the same config and filter.
+async fn start_n(n: usize, config: &NetConfig, filter: Arc<dyn InboundFilter>) -> Vec<Node> {
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        nodes.push(start(config.clone(), filter.clone()).await);
+    }
+    nodes
+}
+
+/// Wait until `pick` returns `Some` for an event of `node`, or fail after [`DEADLINE`].
+async fn wait_for<T>(
+    node: &mut Node,
+    what: &str,
+    mut pick: impl FnMut(&NetEvent) -> Option<T>,
+) -> T {
+    let found = tokio::time::timeout(DEADLINE, async {
+        loop {
+            match node.events.recv().await {
+                Ok(event) => {
+                    if let Some(t) = pick(&event) {
+                        return t;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => panic!("event stream closed"),
+            }
+        }
+    })
+    .await;
+    found.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// `dialer` dials `listener`; waits until both see the connection and, when `dht`, until each has
+/// the other in its Kademlia routing table.
+async fn connect(dialer: &mut Node, listener: &mut Node, dht: bool) {
+    let peer = dialer
+        .client
+        .dial(listener.addr.clone())
+        .await
+        .expect("dial");
+    assert_eq!(peer, listener.peer);
+    let (dialer_peer, listener_peer) = (dialer.peer, listener.peer);
+    for (node, other) in [(&mut *dialer, listener_peer), (&mut *listener, dialer_peer)] {
+        let mut connected = false;
+        let mut routable = !dht;
+        wait_for(node, "connection (and DHT routing)", |e| {
+            match e {
+                NetEvent::PeerConnected(p) if *p == other => connected = true,
+                NetEvent::DhtPeerAdded(p) if *p == other => routable = true,
+                _ => {}
+            }
+            (connected && routable).then_some(())
+        })
+        .await;
+    }
+}
+
+/// Refuses record values and gossip starting with `bad`.
+struct RefuseBad;
+
+impl InboundFilter for RefuseBad {
+    fn check_record(&self, _from: &PeerId, record: &kad::Record) -> Result<(), String> {
+        if record.value.starts_with(b"bad") {
+            Err("value is bad".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_gossip(&self, _topic: &str, data: &[u8], _from: &PeerId) -> Result<(), String> {
+        if data.starts_with(b"bad") {
+            Err("message is bad".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn gossip_config() -> NetConfig {
+    // Nobody serves the DHT, so no peer discovers another through it: the line A–B–C stays a line
+    // and anything C receives from A went through B.
+    NetConfig {
+        dht_mode: DhtMode::Client,
+        ..NetConfig::loopback_for_tests()
+    }
+}
+
+/// Builds A–B–C (B dials A, C dials B), all subscribed to [`TOPIC`].
+async fn gossip_line(filter: Arc<dyn InboundFilter>) -> (Node, Node, Node) {
+    let mut nodes = start_n(3, &gossip_config(), filter).await;
+    let mut c = nodes.pop().expect("c");
+    let mut b = nodes.pop().expect("b");
+    let mut a = nodes.pop().expect("a");
+    connect(&mut b, &mut a, false).await;
+    connect(&mut c, &mut b, false).await;
+    for n in [&a, &b, &c] {
+        assert!(n.client.subscribe(TOPIC).await.expect("subscribe"));
+    }
+    (a, b, c)
+}
+
+/// A publishes `prefix-<i>` every 50 ms until C receives one of them from A: the mesh needs a
+/// heartbeat or two after the subscriptions.
+async fn warm_up_mesh(a: &Node, c: &mut Node, prefix: &str) {
+    let a_peer = a.peer;
+    let got = tokio::time::timeout(DEADLINE, async {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let mut i = 0u32;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    a.client.publish(TOPIC, format!("{prefix}-{i}").into_bytes()).await.expect("publish");
+                    i += 1;
+                }
+                event = c.events.recv() => {
+                    if let Ok(NetEvent::Gossip { topic, source, data }) = event
+                        && topic == TOPIC && source == a_peer && data.starts_with(prefix.as_bytes())
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(got.is_ok(), "gossip from A never reached C");
+}
+
+#[tokio::test]
+async fn two_nodes_store_and_find_records_and_providers() {
+    let mut nodes = start_n(2, &NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+    let mut b = nodes.pop().expect("b");
+    let mut a = nodes.pop().expect("a");
+
+    // Alone, A still stores its record: reported as held by 0 peers.
+    let stored_on = a
+        .client
+        .put_record(b"offer-0".to_vec(), b"value-0".to_vec(), TTL)
+        .await
+        .unwrap();
+    assert_eq!(stored_on, 0);
+
+    connect(&mut b, &mut a, true).await;
+    assert_eq!(a.client.connected_peers().await.unwrap(), vec![b.peer]);
+
+    // Not replicated to B (B arrived later): B's lookup fetches it from A over the DHT.
+    assert_eq!(
+        b.client.local_record(b"offer-0".to_vec()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        b.client.get_record(b"offer-0".to_vec()).await.unwrap(),
+        Some(b"value-0".to_vec())
+    );
+
+    let stored_on = a
+        .client
+        .put_record(b"offer-1".to_vec(), b"value-1".to_vec(), TTL)
+        .await
+        .unwrap();
+    assert_eq!(stored_on, 1, "B holds a replica");
+    assert_eq!(
+        b.client.get_record(b"offer-1".to_vec()).await.unwrap(),
+        Some(b"value-1".to_vec())
+    );
+    assert_eq!(
+        b.client.local_record(b"offer-1".to_vec()).await.unwrap(),
+        Some(b"value-1".to_vec()),
+        "replicated into B's own store"
+    );
+    assert_eq!(
+        b.client.get_record(b"missing".to_vec()).await.unwrap(),
+        None
+    );
+
+    a.client
+        .start_providing(b"market/BTC/EUR".to_vec())
+        .await
+        .unwrap();
+    let providers = b
+        .client
+        .get_providers(b"market/BTC/EUR".to_vec())
+        .await
+        .unwrap();
+    assert!(
+        providers.contains(&a.peer),
+        "A is a provider: {providers:?}"
+    );
+
+    let stats = b.client.stats().await.unwrap();
+    assert_eq!(stats.connected_peers, 1);
+    assert_eq!(stats.routing_table_size, 1);
+    assert_eq!(stats.stored_records, 1);
+    assert_eq!(stats.records_accepted, 1);
+    assert_eq!(stats.refused_total(), 0);
+}
+
+#[tokio::test]
+async fn gossip_crosses_a_line_of_three() {
+    let (a, b, mut c) = gossip_line(Arc::new(AcceptAll)).await;
+    warm_up_mesh(&a, &mut c, "hello").await;
+    let c_peers = c.client.connected_peers().await.unwrap();
+    assert_eq!(
+        c_peers,
+        vec![b.peer],
+        "C only knows B: the message was relayed"
+    );
+    assert!(b.client.stats().await.unwrap().gossip_accepted >= 1);
+}
+
+#[tokio::test]
+async fn filter_keeps_bad_records_out_of_the_store() {
+    let mut nodes = start_n(2, &NetConfig::loopback_for_tests(), Arc::new(RefuseBad)).await;
+    let mut b = nodes.pop().expect("b");
+    let mut a = nodes.pop().expect("a");
+    connect(&mut b, &mut a, true).await;
+
+    // A's own put is not filtered (it is A's data); B judges what it receives.
+    a.client
+        .put_record(b"k-bad".to_vec(), b"bad value".to_vec(), TTL)
+        .await
+        .unwrap();
+    let reason = wait_for(&mut b, "refusal of the bad record", |e| match e {
+        NetEvent::Refused { from, reason } if *from == a.peer => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("value is bad"), "{reason}");
+    assert_eq!(
+        b.client.local_record(b"k-bad".to_vec()).await.unwrap(),
+        None
+    );
+    assert_eq!(b.client.stats().await.unwrap().records_refused, 1);
+
+    a.client
+        .put_record(b"k-good".to_vec(), b"good value".to_vec(), TTL)
+        .await
+        .unwrap();
+    wait_for(&mut b, "the good record", |e| match e {
+        NetEvent::RecordStored { key, from, .. } if key == b"k-good" && *from == a.peer => Some(()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        b.client.local_record(b"k-good".to_vec()).await.unwrap(),
+        Some(b"good value".to_vec())
+    );
+
+    // A lookup finds the bad record on A, and B's filter refuses it again.
+    assert_eq!(b.client.get_record(b"k-bad".to_vec()).await.unwrap(), None);
+    let stats = b.client.stats().await.unwrap();
+    assert_eq!(stats.records_refused, 2);
+    assert_eq!(stats.records_accepted, 1);
+    assert_eq!(stats.stored_records, 1);
+}
+
+#[tokio::test]
+async fn filter_stops_bad_gossip_at_the_relaying_peer() {
+    let (a, mut b, mut c) = gossip_line(Arc::new(RefuseBad)).await;
+    warm_up_mesh(&a, &mut c, "warm").await;
+
+    a.client
+        .publish(TOPIC, b"bad offer".to_vec())
+        .await
+        .unwrap();
+    a.client
+        .publish(TOPIC, b"good offer".to_vec())
+        .await
+        .unwrap();
+
+    wait_for(&mut b, "B refusing the bad message", |e| match e {
+        NetEvent::Refused { from, reason } if *from == a.peer => {
+            assert!(reason.contains("message is bad"), "{reason}");
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    // Messages from A reach C in order through B: once "good offer" is in, "bad offer" would have
+    // arrived before it.
+    wait_for(&mut c, "the good message on C", |e| match e {
+        NetEvent::Gossip { data, .. } => {
+            assert!(!data.starts_with(b"bad"), "bad gossip delivered to C");
+            (data == b"good offer").then_some(())
+        }
+        NetEvent::Refused { reason, .. } => panic!("B forwarded a rejected message: {reason}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(b.client.stats().await.unwrap().gossip_refused, 1);
+    assert_eq!(
+        c.client.stats().await.unwrap().gossip_refused,
+        0,
+        "never reached C"
+    );
+}
+
+#[tokio::test]
+async fn per_peer_quota_refuses_the_fourth_record() {
+    let a = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+    let config = NetConfig {
+        max_records_per_peer: 3,
+        ..NetConfig::loopback_for_tests()
+    };
+    let mut b = start(config, Arc::new(AcceptAll)).await;
+    let mut a = a;
+    connect(&mut b, &mut a, true).await;
+
+    for i in 0..4u8 {
+        let key = vec![b'q', i];
+        a.client
+            .put_record(key.clone(), vec![i; 100], TTL)
+            .await
+            .unwrap();
+        let a_peer = a.peer;
+        let outcome = wait_for(&mut b, "B's verdict on the put", |e| match e {
+            NetEvent::RecordStored { key: k, from, .. } if *k == key && *from == a_peer => {
+                Some(Ok(()))
+            }
+            NetEvent::Refused { from, reason } if *from == a_peer => Some(Err(reason.clone())),
+            _ => None,
+        })
+        .await;
+        if i < 3 {
+            assert_eq!(outcome, Ok(()), "record {i} is within the quota");
+        } else {
+            let reason = outcome.expect_err("fourth record is over the quota");
+            assert!(reason.contains("quota"), "{reason}");
+        }
+    }
+    let stats = b.client.stats().await.unwrap();
+    assert_eq!(stats.records_accepted, 3);
+    assert_eq!(stats.quota_refused, 1);
+    assert_eq!(stats.stored_records, 3);
+    assert_eq!(b.client.local_record(vec![b'q', 3]).await.unwrap(), None);
+
+    // Replacing a record A already has here fits in its quota.
+    a.client
+        .put_record(vec![b'q', 0], vec![9; 50], TTL)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.client.local_record(vec![b'q', 0]).await.unwrap(),
+        Some(vec![9; 50])
+    );
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_node_and_later_calls_fail_clearly() {
+    let mut nodes = start_n(2, &NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+    let mut b = nodes.pop().expect("b");
+    let mut a = nodes.pop().expect("a");
+    connect(&mut b, &mut a, true).await;
+
+    let a_clone = a.client.clone();
+    tokio::time::timeout(DEADLINE, a.client.shutdown())
+        .await
+        .expect("shutdown returns");
+    let a_peer = a.peer;
+    wait_for(&mut b, "B seeing A leave", |e| {
+        matches!(e, NetEvent::PeerDisconnected(p) if *p == a_peer).then_some(())
+    })
+    .await;
+
+    let err = a_clone.stats().await.expect_err("stopped");
+    assert!(matches!(err, NetError::Stopped));
+    assert_eq!(err.to_string(), "network stopped");
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert!(matches!(
+        a_clone.put_record(b"k".to_vec(), b"v".to_vec(), TTL).await,
+        Err(NetError::Stopped)
+    ));
+    // Idempotent.
+    a_clone.shutdown().await;
+    assert!(b.client.stats().await.is_ok(), "B is unaffected");
+}
+
+#[tokio::test]
+async fn bootstrap_peers_from_config_and_lonely_node_errors() {
+    let mut a = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+
+    // Alone: nothing to bootstrap from, nobody to gossip to (not an error), empty lookups.
+    assert!(matches!(
+        a.client.bootstrap().await,
+        Err(NetError::NoKnownPeers)
+    ));
+    assert_eq!(
+        a.client.publish(TOPIC, b"anyone?".to_vec()).await.unwrap(),
+        0
+    );
+    assert!(
+        a.client
+            .get_providers(b"nobody".to_vec())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A bootstrap address must name its peer.
+    let without_peer_id = a.client.listen_addrs().await.unwrap();
+    let bad = NetConfig {
+        bootstrap: without_peer_id,
+        ..NetConfig::loopback_for_tests()
+    };
+    let err = Network::start(bad, Keypair::generate_ed25519(), Arc::new(AcceptAll))
+        .await
+        .expect_err("bootstrap address without /p2p");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+
+    // B joins through its configured bootstrap peer, without an explicit dial.
+    let config = NetConfig {
+        bootstrap: vec![a.addr.clone()],
+        ..NetConfig::loopback_for_tests()
+    };
+    let mut b = start(config, Arc::new(AcceptAll)).await;
+    let (a_peer, b_peer) = (a.peer, b.peer);
+    wait_for(&mut a, "B connecting to its bootstrap peer", |e| {
+        matches!(e, NetEvent::DhtPeerAdded(p) if *p == b_peer).then_some(())
+    })
+    .await;
+    wait_for(&mut b, "A in B's routing table", |e| {
+        matches!(e, NetEvent::DhtPeerAdded(p) if *p == a_peer).then_some(())
+    })
+    .await;
+    b.client
+        .bootstrap()
+        .await
+        .expect("bootstrap with a known peer");
+    assert_eq!(b.client.stats().await.unwrap().routing_table_size, 1);
+}
