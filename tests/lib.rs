@@ -1,8 +1,20 @@
-//! Harness for Souk's end-to-end scenarios: every node gets its own temp data dir; nothing is shared.
+//! Harness for Souk's end-to-end scenarios: real nodes (real SQLite files, real libp2p swarms on
+//! loopback, port 0), each in its own temp data dir; helpers await events instead of sleeping.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use souk_core::{config::Config, identity::KdfCost, node::Node};
+use souk_core::{
+    book::{BookEntry, BookQuery},
+    config::Config,
+    identity::KdfCost,
+    net::NetConfig,
+    node::{NetInfo, Node},
+    offer::{Asset, EscrowKind, Fiat, NewOffer, PaymentMethod, Price, Quote, Side},
+};
+use uuid::Uuid;
 
 /// The keystore's strength is tested in souk-core; scenarios use a cheap KDF so they stay fast.
 pub const TEST_KDF: KdfCost = KdfCost {
@@ -11,6 +23,9 @@ pub const TEST_KDF: KdfCost = KdfCost {
     lanes: 1,
 };
 pub const PASSPHRASE: &str = "scenario passphrase";
+/// How long any awaited condition may take before a scenario fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+pub const BTC_EUR: (Asset, Quote) = (Asset::Btc, Quote::Fiat(Fiat::Eur));
 
 /// A data directory that disappears with the test.
 #[derive(Debug)]
@@ -39,4 +54,135 @@ impl Default for TestDir {
 /// A node over `data_dir` with default config and the cheap KDF.
 pub fn node(data_dir: &Path) -> Node {
     Node::new(data_dir, Config::default()).with_kdf_cost(TEST_KDF)
+}
+
+/// One running node of a [`TestNet`].
+#[derive(Debug)]
+pub struct TestNode {
+    pub node: Node,
+    pub data_dir: PathBuf,
+    pub info: NetInfo,
+}
+
+impl TestNode {
+    /// Creates (first time) or unlocks (restart) the identity in `data_dir` and starts its network.
+    pub async fn start(data_dir: PathBuf, bootstrap: &[String]) -> Self {
+        let node = node(&data_dir);
+        if data_dir.join("identity.keystore").exists() {
+            node.unlock(PASSPHRASE).await.expect("unlock");
+        } else {
+            node.create_identity(PASSPHRASE)
+                .await
+                .expect("create identity");
+        }
+        let mut config = NetConfig::loopback_for_tests();
+        config.bootstrap = bootstrap
+            .iter()
+            .map(|a| a.parse().expect("multiaddr"))
+            .collect();
+        let info = node
+            .start_network(config, &[BTC_EUR])
+            .await
+            .expect("start network");
+        Self {
+            node,
+            data_dir,
+            info,
+        }
+    }
+
+    /// This node's dialable address, `/ip4/127.0.0.1/tcp/PORT/p2p/PEER`.
+    pub fn address(&self) -> String {
+        let addr = self
+            .info
+            .listen_addrs
+            .iter()
+            .find(|a| a.contains("127.0.0.1"))
+            .expect("a loopback address");
+        format!("{addr}/p2p/{}", self.info.peer_id)
+    }
+
+    pub async fn book(&self) -> Vec<BookEntry> {
+        self.node
+            .offers(&BookQuery::default())
+            .await
+            .expect("query the book")
+    }
+
+    pub async fn has_offer(&self, id: Uuid) -> bool {
+        self.book().await.iter().any(|e| e.offer.id == id)
+    }
+
+    /// Waits until `check` holds for this node's book, re-checking on every market event.
+    pub async fn await_book(&self, what: &str, check: impl Fn(&[BookEntry]) -> bool) {
+        let mut events = self.node.market_events().await.expect("market events");
+        let wait = async {
+            loop {
+                if check(&self.book().await) {
+                    return;
+                }
+                // Any event (or a lag) is a reason to look again.
+                let _ = events.recv().await;
+            }
+        };
+        if tokio::time::timeout(DEADLINE, wait).await.is_err() {
+            panic!(
+                "{} timed out waiting for {what}; its book: {:?}",
+                self.info.peer_id,
+                self.book().await
+            );
+        }
+    }
+
+    pub async fn stop(self) -> PathBuf {
+        self.node.shutdown().await;
+        self.data_dir
+    }
+}
+
+/// N real nodes on loopback: node 0 is everyone's bootstrap peer.
+#[derive(Debug)]
+pub struct TestNet {
+    pub nodes: Vec<TestNode>,
+    pub dir: TestDir,
+}
+
+impl TestNet {
+    pub async fn start(n: usize) -> Self {
+        let dir = TestDir::new();
+        let mut nodes = vec![TestNode::start(dir.path("node-0"), &[]).await];
+        let bootstrap = vec![nodes[0].address()];
+        let rest = (1..n).map(|i| TestNode::start(dir.path(&format!("node-{i}")), &bootstrap));
+        nodes.extend(futures::future::join_all(rest).await);
+        Self { nodes, dir }
+    }
+
+    /// Starts one more node that joins through node 0.
+    pub async fn join(&mut self, name: &str) -> &TestNode {
+        let node = TestNode::start(self.dir.path(name), &[self.nodes[0].address()]).await;
+        self.nodes.push(node);
+        self.nodes.last().expect("just pushed")
+    }
+
+    pub async fn shutdown(self) {
+        futures::future::join_all(self.nodes.into_iter().map(TestNode::stop)).await;
+    }
+}
+
+/// A BTC/EUR sell offer at a fixed price, 0.01–0.1 BTC by SEPA.
+pub fn sell_offer(price_eur: u32) -> NewOffer {
+    NewOffer {
+        side: Side::Sell,
+        base: Asset::Btc,
+        quote: Quote::Fiat(Fiat::Eur),
+        price: Price::Fixed(price_eur.into()),
+        min_amount: 1_000_000,
+        max_amount: 10_000_000,
+        payment_methods: vec![PaymentMethod::new("SEPA").expect("valid method")],
+        escrow: EscrowKind::None,
+        deposit_bps: 1_500,
+        maker_x25519: [0; 32],
+        ttl_ms: 24 * 3_600_000,
+        terms: String::new(),
+    }
 }

@@ -2,7 +2,7 @@
 export type AppStatus = { "state": "needs_setup", data_dir: string, } | { "state": "locked", data_dir: string, peer_id: string, } | { "state": "unlocked", identity: IdentityInfo, };
 export type IdentityInfo = { peer_id: string, data_dir: string, schema_version: number, };
 export type CreatedIdentity = { identity: IdentityInfo, words: Array<string>, };
-export type ErrorKind = "wrong_passphrase" | "keystore_corrupt" | "already_initialized" | "not_initialized" | "invalid_seed_phrase" | "invalid_input" | "newer_schema" | "storage" | "io" | "internal";
+export type ErrorKind = "wrong_passphrase" | "keystore_corrupt" | "already_initialized" | "not_initialized" | "invalid_seed_phrase" | "invalid_input" | "newer_schema" | "offline" | "storage" | "io" | "internal";
 export type ErrorPayload = { kind: ErrorKind, message: string, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };

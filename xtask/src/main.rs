@@ -4,6 +4,8 @@
 //! - `test`     installs what is missing and runs every check CI runs.
 //! - `bindings` regenerates `ui/src/bindings.ts` from the Rust types.
 //! - `icons`    regenerates the app icons from `icons/souk.svg`.
+//! - `bench`    measures gossip propagation across 100 in-process nodes (release build) and writes
+//!   `artifacts/bench-propagation.json`. Not part of `test`: benchmarks report numbers, they do not gate.
 //!
 //! Every step is safe to repeat: installs are skipped when already done. Standard library only, so this
 //! compiles in seconds on a fresh clone.
@@ -41,8 +43,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bindings") => bindings(),
         Some("icons") => icons(),
+        Some("bench") => bench(),
         _ => {
-            eprintln!("usage: cargo xtask <run [ARGS…] | test | bindings | icons>");
+            eprintln!("usage: cargo xtask <run [ARGS…] | test | bindings | icons | bench>");
             return ExitCode::from(2);
         }
     };
@@ -419,5 +422,17 @@ fn icons() -> Result {
     }
     let _ = std::fs::remove_dir_all(&out);
     println!("icons regenerated from icons/souk.svg");
+    Ok(())
+}
+
+fn bench() -> Result {
+    let json = artifacts_dir().join("bench-propagation.json");
+    exec(
+        cargo()
+            .args(["run", "--release", "-p", "souk-bench", "--"])
+            .args(["propagation", "--nodes", "100", "--offers", "50", "--json"])
+            .arg(&json),
+    )?;
+    println!("propagation results in {}", json.display());
     Ok(())
 }

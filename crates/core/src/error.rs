@@ -5,7 +5,10 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::{config::ConfigError, identity::KeystoreError, store::StoreError};
+use crate::{
+    config::ConfigError, identity::KeystoreError, net::NetError, price::PriceError,
+    store::StoreError,
+};
 
 /// What went wrong, as a machine-readable category. Serialised in `snake_case` over every boundary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -19,6 +22,8 @@ pub enum ErrorKind {
     InvalidSeedPhrase,
     InvalidInput,
     NewerSchema,
+    /// The action needs the network, which is not running.
+    Offline,
     Storage,
     Io,
     Internal,
@@ -47,6 +52,12 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error(transparent)]
+    Price(#[from] PriceError),
+    #[error("the network is not running: unlock the identity and start the node first")]
+    Offline,
     #[error("{0}")]
     InvalidInput(String),
     #[error("no identity in {0}: run `souk init` or `souk restore` first")]
@@ -76,6 +87,9 @@ impl Error {
             Self::Keystore(e) => e.kind(),
             Self::Store(e) => e.kind(),
             Self::Config(e) => e.kind(),
+            Self::Net(e) => e.kind(),
+            Self::Price(e) => e.kind(),
+            Self::Offline => ErrorKind::Offline,
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::NotInitialized(_) => ErrorKind::NotInitialized,
             Self::AlreadyInitialized(_) => ErrorKind::AlreadyInitialized,

@@ -26,6 +26,8 @@ pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
 /// Domain separation for the identity key, so the same seed never yields the same bytes for two purposes.
 const IDENTITY_KEY_TAG: &[u8] = b"souk/identity/ed25519/v1";
+/// Domain separation for the static X25519 key offers publish for sealed take requests.
+const CHANNEL_KEY_TAG: &[u8] = b"souk/identity/x25519/v1";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -125,26 +127,37 @@ fn describe_bip39_error(e: bip39::Error) -> String {
 pub struct Identity {
     keypair: Keypair,
     escrow_root: Xpriv,
+    channel_secret: x25519_dalek::StaticSecret,
     phrase: SeedPhrase,
+}
+
+/// HMAC-SHA512(tag, seed), first 32 bytes: one independent secret per purpose from one seed.
+fn derive_secret(tag: &[u8], seed: &[u8]) -> Result<Zeroizing<[u8; 32]>, KeystoreError> {
+    let mut mac = <Hmac<Sha512> as hmac::KeyInit>::new_from_slice(tag)
+        .map_err(|e| KeystoreError::Kdf(e.to_string()))?;
+    mac.update(seed);
+    let mut okm = mac.finalize().into_bytes();
+    let mut secret = Zeroizing::new([0u8; 32]);
+    secret.copy_from_slice(&okm[..32]);
+    okm.as_mut_slice().zeroize();
+    Ok(secret)
 }
 
 impl Identity {
     pub fn from_phrase(phrase: SeedPhrase) -> Result<Self, KeystoreError> {
         let seed = Zeroizing::new(phrase.0.to_seed(""));
-        let mut mac = <Hmac<Sha512> as hmac::KeyInit>::new_from_slice(IDENTITY_KEY_TAG)
+        let mut secret = derive_secret(IDENTITY_KEY_TAG, seed.as_ref())?;
+        // `ed25519_from_bytes` zeroes the buffer it is given.
+        let keypair = Keypair::ed25519_from_bytes(&mut secret[..])
             .map_err(|e| KeystoreError::Kdf(e.to_string()))?;
-        mac.update(seed.as_ref());
-        let mut okm = mac.finalize().into_bytes();
-        let mut secret = [0u8; 32];
-        secret.copy_from_slice(&okm[..32]);
-        okm.as_mut_slice().zeroize();
-        let keypair = Keypair::ed25519_from_bytes(&mut secret)
-            .map_err(|e| KeystoreError::Kdf(e.to_string()))?;
+        let channel_secret =
+            x25519_dalek::StaticSecret::from(*derive_secret(CHANNEL_KEY_TAG, seed.as_ref())?);
         let escrow_root = Xpriv::new_master(bitcoin::NetworkKind::Main, seed.as_ref())
             .map_err(|e| KeystoreError::Kdf(e.to_string()))?;
         Ok(Self {
             keypair,
             escrow_root,
+            channel_secret,
             phrase,
         })
     }
@@ -160,6 +173,15 @@ impl Identity {
     /// Root of the per-trade escrow keys (BIP-32).
     pub fn escrow_root(&self) -> &Xpriv {
         &self.escrow_root
+    }
+
+    /// The static X25519 public key offers carry, so takers can seal take requests to this node.
+    pub fn channel_public_key(&self) -> [u8; 32] {
+        x25519_dalek::PublicKey::from(&self.channel_secret).to_bytes()
+    }
+
+    pub fn channel_secret(&self) -> &x25519_dalek::StaticSecret {
+        &self.channel_secret
     }
 
     pub fn seed_words(&self) -> Vec<String> {
@@ -513,6 +535,11 @@ mod tests {
         .unwrap();
         assert_eq!(a.peer_id(), b.peer_id());
         assert_eq!(a.escrow_root(), b.escrow_root());
+        assert_eq!(a.channel_public_key(), b.channel_public_key());
+        assert_ne!(
+            a.channel_public_key(),
+            a.keypair().public().encode_protobuf()[4..]
+        );
         let other = Identity::from_phrase(SeedPhrase::generate().unwrap()).unwrap();
         assert_ne!(a.peer_id(), other.peer_id());
     }

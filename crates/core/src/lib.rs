@@ -5,10 +5,12 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod bindings;
+pub mod book;
 pub mod config;
 pub mod error;
 pub mod identity;
 pub mod logging;
+pub mod market;
 pub mod net;
 pub mod node;
 pub mod offer;

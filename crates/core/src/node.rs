@@ -4,16 +4,23 @@
 //! or unlocking an identity opens the keystore and the database; everything later (network, offers,
 //! trades) hangs off the unlocked state. The facade never prints, prompts or exits: shells do that.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use ts_rs::TS;
 
 use crate::{
+    book::{Book, BookEntry, BookQuery},
     config::Config,
     error::{Error, Result},
     identity::{Identity, KdfCost, SeedPhrase, keystore},
+    market::{Market, MarketEvent, OfferFilter},
+    net::{NetConfig, Network},
+    offer::{Asset, NewOffer, Offer, Quote},
     store::{self, Store},
 };
 
@@ -52,6 +59,15 @@ pub struct Node {
 struct Unlocked {
     identity: Identity,
     store: Store,
+    book: Book,
+    market: Option<Arc<Market>>,
+}
+
+/// Where a started network listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NetInfo {
+    pub peer_id: String,
+    pub listen_addrs: Vec<String>,
 }
 
 impl Node {
@@ -192,12 +208,89 @@ impl Node {
     }
 
     async fn finish_unlock(&self, identity: Identity, store: Store) -> Result<IdentityInfo> {
-        let unlocked = Unlocked { identity, store };
+        let book = Book::new(&store);
+        let unlocked = Unlocked {
+            identity,
+            store,
+            book,
+            market: None,
+        };
         let info = self.info(&unlocked).await?;
         if let Some(previous) = self.unlocked.lock().await.replace(unlocked) {
-            previous.store.close().await;
+            close(previous).await;
         }
         Ok(info)
+    }
+
+    /// Starts the peer-to-peer network and the marketplace on it, watching `markets` for offers.
+    /// The book answers from its cache before and while the network comes up.
+    pub async fn start_network(&self, config: NetConfig, markets: &[(Asset, Quote)]) -> Result<NetInfo> {
+        // The lock is not held while the network starts and re-announces (that waits on peers), so
+        // status and book queries stay answered meanwhile.
+        let (keypair, channel_key, book) = {
+            let guard = self.unlocked.lock().await;
+            let u = guard.as_ref().ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            if let Some(market) = &u.market {
+                return net_info(market).await;
+            }
+            (u.identity.keypair().clone(), u.identity.channel_public_key(), u.book.clone())
+        };
+        let (net, _events) = Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?;
+        let market = Arc::new(Market::start(net, book, keypair, channel_key, markets).await?);
+        let mut guard = self.unlocked.lock().await;
+        match guard.as_mut() {
+            Some(u) if u.market.is_none() => u.market = Some(market.clone()),
+            // Started twice at once, or locked meanwhile: keep the first, stop this one.
+            _ => {
+                drop(guard);
+                market.shutdown().await;
+                return Err(Error::InvalidInput("the network was started twice at once".into()));
+            }
+        }
+        drop(guard);
+        net_info(&market).await
+    }
+
+    async fn market(&self) -> Result<Arc<Market>> {
+        let guard = self.unlocked.lock().await;
+        let u = guard
+            .as_ref()
+            .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+        u.market.clone().ok_or(Error::Offline)
+    }
+
+    /// The local order book (works offline, from the cache).
+    pub async fn offers(&self, query: &BookQuery) -> Result<Vec<BookEntry>> {
+        let book = {
+            let guard = self.unlocked.lock().await;
+            guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?
+                .book
+                .clone()
+        };
+        Ok(book.query(query, store::now_ms(), None).await?)
+    }
+
+    pub async fn post_offer(&self, new: NewOffer) -> Result<Offer> {
+        self.market().await?.post(new).await
+    }
+
+    pub async fn withdraw_offer(&self, id: uuid::Uuid) -> Result<()> {
+        self.market().await?.withdraw(id).await
+    }
+
+    /// Asks the makers of a market for their offers; returns how many were new.
+    pub async fn refresh_market(&self, base: Asset, quote: Quote) -> Result<usize> {
+        self.market().await?.refresh(base, quote).await
+    }
+
+    pub async fn market_events(&self) -> Result<tokio::sync::broadcast::Receiver<MarketEvent>> {
+        Ok(self.market().await?.subscribe())
+    }
+
+    pub async fn net(&self) -> Result<crate::net::NetClient> {
+        Ok(self.market().await?.net().clone())
     }
 
     async fn info(&self, u: &Unlocked) -> Result<IdentityInfo> {
@@ -213,9 +306,24 @@ impl Node {
     /// Closes the database cleanly (checkpointing the WAL) and forgets the keys.
     pub async fn shutdown(&self) {
         if let Some(u) = self.unlocked.lock().await.take() {
-            u.store.close().await;
+            close(u).await;
         }
     }
+}
+
+async fn close(u: Unlocked) {
+    if let Some(market) = u.market {
+        market.shutdown().await;
+    }
+    u.store.close().await;
+}
+
+async fn net_info(market: &Market) -> Result<NetInfo> {
+    let addrs = market.net().listen_addrs().await?;
+    Ok(NetInfo {
+        peer_id: market.net().local_peer_id().to_string(),
+        listen_addrs: addrs.iter().map(ToString::to_string).collect(),
+    })
 }
 
 fn join_error(e: tokio::task::JoinError) -> Error {

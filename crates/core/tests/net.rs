@@ -1,12 +1,18 @@
 //! Protocol tests of `souk_core::net` between real swarms on 127.0.0.1 (OS-chosen ports). No sleeps:
 //! every wait is for an event, under a deadline.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use libp2p::{Multiaddr, PeerId, identity::Keypair, kad, multiaddr::Protocol};
 use souk_core::{
     ErrorKind,
-    net::{AcceptAll, DhtMode, InboundFilter, NetClient, NetConfig, NetError, NetEvent, Network},
+    net::{
+        AcceptAll, DhtMode, InboundFilter, InboundId, NetClient, NetConfig, NetError, NetEvent,
+        Network,
+    },
 };
 use tokio::sync::broadcast;
 
@@ -477,4 +483,277 @@ async fn bootstrap_peers_from_config_and_lonely_node_errors() {
         .await
         .expect("bootstrap with a known peer");
     assert_eq!(b.client.stats().await.unwrap().routing_table_size, 1);
+}
+
+// ---------------------------------------------------------------- direct request-response
+
+/// The next direct request `node` receives: (from, id, data).
+async fn next_request(node: &mut Node) -> (PeerId, InboundId, Vec<u8>) {
+    wait_for(node, "a direct request", |e| match e {
+        NetEvent::Request { peer, id, data } => Some((*peer, *id, data.clone())),
+        _ => None,
+    })
+    .await
+}
+
+/// Two connected nodes (A dialled B) with these configs.
+async fn direct_pair(a: NetConfig, b: NetConfig) -> (Node, Node) {
+    let mut a = start(a, Arc::new(AcceptAll)).await;
+    let mut b = start(b, Arc::new(AcceptAll)).await;
+    connect(&mut a, &mut b, false).await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn direct_request_gets_the_answer_of_the_application() {
+    let config = NetConfig::loopback_for_tests();
+    let (a, b) = direct_pair(config.clone(), config).await;
+
+    // The application on B: answers every request with its bytes reversed.
+    let mut b_events = b.client.subscribe_events();
+    let b_client = b.client.clone();
+    let responder = tokio::spawn(async move {
+        while let Ok(event) = b_events.recv().await {
+            if let NetEvent::Request { id, mut data, .. } = event {
+                data.reverse();
+                b_client.respond(id, data).await.expect("respond");
+            }
+        }
+    });
+
+    let started = Instant::now();
+    let answer = a
+        .client
+        .request(b.peer, b"offers in BTC/EUR?".to_vec())
+        .await;
+    assert_eq!(answer.unwrap(), b"?RUE/CTB ni sreffo".to_vec());
+    let answer = a.client.request(b.peer, Vec::new()).await;
+    assert_eq!(answer.unwrap(), Vec::<u8>::new(), "empty both ways");
+    tracing::info!(elapsed = ?started.elapsed(), "two round trips");
+
+    let a_stats = a.client.stats().await.unwrap();
+    assert_eq!(a_stats.requests_sent, 2);
+    let b_stats = b.client.stats().await.unwrap();
+    assert_eq!(b_stats.requests_answered, 2);
+    assert_eq!(b_stats.requests_refused, 0);
+    assert_eq!(b_stats.pending_inbound, 0);
+    responder.abort();
+}
+
+#[tokio::test]
+async fn oversized_requests_and_answers_are_refused() {
+    let a_config = NetConfig {
+        max_response_bytes: 1024,
+        ..NetConfig::loopback_for_tests()
+    };
+    let b_config = NetConfig {
+        max_response_bytes: 4096,
+        ..NetConfig::loopback_for_tests()
+    };
+    let (a, mut b) = direct_pair(a_config, b_config).await;
+
+    // Over our own request limit (64 KiB by default): refused before anything is sent.
+    let max = NetConfig::default().max_request_bytes;
+    let err = a
+        .client
+        .request(b.peer, vec![0; max + 1])
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(err, NetError::RequestTooLarge { size, max: m } if size == max + 1 && m == max),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(a.client.stats().await.unwrap().requests_sent, 0);
+
+    // B answers 2 KiB (within B's limit, over A's): A refuses to read it.
+    let a_client = a.client.clone();
+    let b_peer = b.peer;
+    let asking = tokio::spawn(async move { a_client.request(b_peer, b"big?".to_vec()).await });
+    let (from, id, data) = next_request(&mut b).await;
+    assert_eq!((from, data.as_slice()), (a.peer, &b"big?"[..]));
+    // Over B's own limit: refused locally, and the request can still be answered.
+    let err = b
+        .client
+        .respond(id, vec![1; 4097])
+        .await
+        .expect_err("over B's limit");
+    assert!(
+        matches!(
+            err,
+            NetError::AnswerTooLarge {
+                size: 4097,
+                max: 4096
+            }
+        ),
+        "{err}"
+    );
+    b.client.respond(id, vec![1; 2048]).await.unwrap();
+
+    let err = asking.await.unwrap().expect_err("over A's limit");
+    assert!(
+        matches!(err, NetError::ResponseTooLarge { peer, size: 2048, max: 1024 } if peer == b.peer),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Io);
+}
+
+#[tokio::test]
+async fn unanswered_request_times_out_and_leaves_nothing_behind() {
+    let config = NetConfig {
+        request_timeout: Duration::from_secs(1),
+        ..NetConfig::loopback_for_tests()
+    };
+    let (a, mut b) = direct_pair(config.clone(), config).await;
+
+    let a_client = a.client.clone();
+    let b_peer = b.peer;
+    let asking = tokio::spawn(async move {
+        let started = Instant::now();
+        let result = a_client.request(b_peer, b"anyone?".to_vec()).await;
+        (result, started.elapsed())
+    });
+    let (_, id, _) = next_request(&mut b).await;
+    assert_eq!(b.client.stats().await.unwrap().pending_inbound, 1);
+
+    // B never answers.
+    let (result, elapsed) = tokio::time::timeout(DEADLINE, asking)
+        .await
+        .expect("A gives up")
+        .unwrap();
+    let err = result.expect_err("no answer");
+    assert!(
+        matches!(err, NetError::RequestTimedOut { peer, .. } if peer == b.peer),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(3),
+        "timed out after {elapsed:?}"
+    );
+
+    let reason = wait_for(&mut b, "B dropping the unanswered request", |e| match e {
+        NetEvent::RequestExpired {
+            id: gone, reason, ..
+        } if *gone == id => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("Timeout"), "{reason}");
+    assert_eq!(b.client.stats().await.unwrap().pending_inbound, 0);
+    let err = b
+        .client
+        .respond(id, b"too late".to_vec())
+        .await
+        .expect_err("expired");
+    assert!(matches!(err, NetError::UnknownRequest { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn answering_twice_or_an_unknown_peer_fails_clearly() {
+    let config = NetConfig::loopback_for_tests();
+    let (a, mut b) = direct_pair(config.clone(), config).await;
+
+    let a_client = a.client.clone();
+    let b_peer = b.peer;
+    let asking = tokio::spawn(async move { a_client.request(b_peer, b"once".to_vec()).await });
+    let (_, id, _) = next_request(&mut b).await;
+    b.client.respond(id, b"first".to_vec()).await.unwrap();
+    assert_eq!(asking.await.unwrap().unwrap(), b"first".to_vec());
+
+    let err = b
+        .client
+        .respond(id, b"second".to_vec())
+        .await
+        .expect_err("already answered");
+    assert!(
+        matches!(err, NetError::UnknownRequest { id: gone } if gone == id),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("already answered"), "{err}");
+    assert_eq!(b.client.stats().await.unwrap().requests_answered, 1);
+
+    // A peer nobody knows an address for: fails at the dial, long before the request timeout.
+    let stranger = PeerId::random();
+    let started = Instant::now();
+    let err = a
+        .client
+        .request(stranger, b"hello?".to_vec())
+        .await
+        .expect_err("unreachable");
+    assert!(
+        matches!(err, NetError::RequestFailed { peer, .. } if peer == stranger),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn per_peer_limit_refuses_the_third_pending_request() {
+    let b_config = NetConfig {
+        max_pending_requests_per_peer: 2,
+        ..NetConfig::loopback_for_tests()
+    };
+    let (a, mut b) = direct_pair(NetConfig::loopback_for_tests(), b_config).await;
+
+    // Two requests B does not answer yet fill A's allowance on B.
+    let mut asking = Vec::new();
+    for i in 0..2u8 {
+        let client = a.client.clone();
+        let b_peer = b.peer;
+        asking.push(tokio::spawn(async move {
+            client.request(b_peer, vec![i]).await
+        }));
+    }
+    let mut pending = vec![next_request(&mut b).await, next_request(&mut b).await];
+    assert_eq!(b.client.stats().await.unwrap().pending_inbound, 2);
+
+    let started = Instant::now();
+    let err = a
+        .client
+        .request(b.peer, vec![2])
+        .await
+        .expect_err("over the per-peer limit");
+    let elapsed = started.elapsed();
+    assert!(
+        matches!(err, NetError::RequestRefused { peer } if peer == b.peer),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "refused after {elapsed:?}"
+    );
+
+    let a_peer = a.peer;
+    let reason = wait_for(&mut b, "B reporting the refusal", |e| match e {
+        NetEvent::Refused { from, reason } if *from == a_peer => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("limit 2"), "{reason}");
+    let stats = b.client.stats().await.unwrap();
+    assert_eq!(stats.requests_refused, 1);
+    assert_eq!(stats.pending_inbound, 2);
+
+    // Answering frees the slots: the two waiting requesters get their answers, a new one fits.
+    pending.sort_by_key(|(_, _, data)| data.clone());
+    for (_, id, data) in pending {
+        b.client.respond(id, data).await.unwrap();
+    }
+    for (i, task) in asking.into_iter().enumerate() {
+        assert_eq!(task.await.unwrap().unwrap(), vec![u8::try_from(i).unwrap()]);
+    }
+    let client = a.client.clone();
+    let b_peer = b.peer;
+    let again = tokio::spawn(async move { client.request(b_peer, vec![3]).await });
+    let (_, id, _) = next_request(&mut b).await;
+    b.client.respond(id, b"ok".to_vec()).await.unwrap();
+    assert_eq!(again.await.unwrap().unwrap(), b"ok".to_vec());
+    assert_eq!(b.client.stats().await.unwrap().pending_inbound, 0);
 }

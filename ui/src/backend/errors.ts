@@ -12,6 +12,7 @@ const KNOWN_KINDS: Record<ErrorKind, true> = {
   invalid_seed_phrase: true,
   invalid_input: true,
   newer_schema: true,
+  offline: true,
   storage: true,
   io: true,
   internal: true,

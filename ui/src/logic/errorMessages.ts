@@ -13,6 +13,7 @@ const MESSAGES: Record<ErrorKind, (detail: string) => string> = {
   invalid_input: (detail) => withDetail('The input was not accepted.', detail),
   newer_schema: () =>
     'This data was written by a newer version of Souk. Update Souk to open it.',
+  offline: () => 'Souk is not connected to the network yet. Wait for it to connect and try again.',
   storage: (detail) => withDetail('Souk could not read or write its data.', detail),
   io: (detail) => withDetail('A file operation failed.', detail),
   internal: (detail) => withDetail('Something went wrong.', detail),

@@ -6,10 +6,14 @@ use libp2p::{
     identity::Keypair,
     kad::{self, store::MemoryStore},
     mdns, ping, relay,
+    request_response::{self, ProtocolSupport},
     swarm::{NetworkBehaviour, behaviour::toggle::Toggle},
 };
 
-use super::{DhtMode, NetConfig};
+use super::{
+    DhtMode, NetConfig,
+    direct::{DIRECT_PROTOCOL, DirectCodec},
+};
 
 /// Identify protocol version: peers speaking another Souk wire version ignore each other.
 pub const IDENTIFY_PROTOCOL: &str = "/souk/id/1.0.0";
@@ -27,6 +31,7 @@ pub(crate) struct Behaviour {
     pub(crate) relay_client: relay::client::Behaviour,
     pub(crate) relay_server: Toggle<relay::Behaviour>,
     pub(crate) dcutr: dcutr::Behaviour,
+    pub(crate) direct: request_response::Behaviour<DirectCodec>,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -96,6 +101,12 @@ impl Behaviour {
             .relay_server
             .then(|| relay::Behaviour::new(peer_id, relay::Config::default()));
 
+        let direct = request_response::Behaviour::with_codec(
+            DirectCodec::new(config.max_request_bytes, config.max_response_bytes),
+            [(DIRECT_PROTOCOL, ProtocolSupport::Full)],
+            request_response::Config::default().with_request_timeout(config.request_timeout),
+        );
+
         Ok(Self {
             identify,
             ping: ping::Behaviour::new(ping::Config::new()),
@@ -106,6 +117,7 @@ impl Behaviour {
             relay_client,
             relay_server: Toggle::from(relay_server),
             dcutr: dcutr::Behaviour::new(peer_id),
+            direct,
         })
     }
 }

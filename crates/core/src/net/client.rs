@@ -7,7 +7,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{NetError, NetEvent, NetStats, event_loop::Command};
+use super::{InboundId, NetError, NetEvent, NetStats, event_loop::Command};
 
 #[derive(Clone)]
 pub struct NetClient {
@@ -46,7 +46,7 @@ impl NetClient {
         }
     }
 
-    async fn request<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, NetError> {
+    async fn call<T>(&self, command: impl FnOnce(Reply<T>) -> Command) -> Result<T, NetError> {
         if self.cancel.is_cancelled() {
             return Err(NetError::Stopped);
         }
@@ -69,17 +69,17 @@ impl NetClient {
 
     /// The addresses we listen on (without `/p2p`; see [`Self::local_peer_id`]).
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, NetError> {
-        self.request(Command::ListenAddrs).await
+        self.call(Command::ListenAddrs).await
     }
 
     /// Connect to `addr`; returns the peer once a connection is established.
     pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, NetError> {
-        self.request(|r| Command::Dial(addr, r)).await
+        self.call(|r| Command::Dial(addr, r)).await
     }
 
     /// Run a Kademlia bootstrap; `Err(NoKnownPeers)` when the routing table is empty.
     pub async fn bootstrap(&self) -> Result<(), NetError> {
-        self.request(Command::Bootstrap).await
+        self.call(Command::Bootstrap).await
     }
 
     /// Store a record locally (expiring after `ttl`) and replicate it to the closest peers
@@ -94,7 +94,7 @@ impl NetClient {
         value: Vec<u8>,
         ttl: Duration,
     ) -> Result<usize, NetError> {
-        self.request(|reply| Command::PutRecord {
+        self.call(|reply| Command::PutRecord {
             key,
             value,
             ttl,
@@ -106,53 +106,75 @@ impl NetClient {
     /// The value for `key`: from the local store if present, otherwise from the DHT. Every record
     /// returned passes the [`super::InboundFilter`] again.
     pub async fn get_record(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, NetError> {
-        self.request(|r| Command::GetRecord(key, r)).await
+        self.call(|r| Command::GetRecord(key, r)).await
     }
 
     /// The value for `key` in the local store only (no network).
     pub async fn local_record(&self, key: Vec<u8>) -> Result<Option<Vec<u8>>, NetError> {
-        self.request(|r| Command::LocalRecord(key, r)).await
+        self.call(|r| Command::LocalRecord(key, r)).await
     }
 
     /// Announce this node as a provider of `key` (renewed on schedule while running).
     pub async fn start_providing(&self, key: Vec<u8>) -> Result<(), NetError> {
-        self.request(|r| Command::StartProviding(key, r)).await
+        self.call(|r| Command::StartProviding(key, r)).await
     }
 
     pub async fn stop_providing(&self, key: Vec<u8>) -> Result<(), NetError> {
-        self.request(|r| Command::StopProviding(key, r)).await
+        self.call(|r| Command::StopProviding(key, r)).await
     }
 
     /// Every provider of `key` found locally and in the DHT.
     pub async fn get_providers(&self, key: Vec<u8>) -> Result<HashSet<PeerId>, NetError> {
-        self.request(|r| Command::GetProviders(key, r)).await
+        self.call(|r| Command::GetProviders(key, r)).await
     }
 
     /// Subscribe to a gossip topic; `Ok(false)` if already subscribed.
     pub async fn subscribe(&self, topic: &str) -> Result<bool, NetError> {
         let topic = topic.to_owned();
-        self.request(|r| Command::Subscribe(topic, r)).await
+        self.call(|r| Command::Subscribe(topic, r)).await
     }
 
     /// Unsubscribe; `Ok(false)` if we were not subscribed.
     pub async fn unsubscribe(&self, topic: &str) -> Result<bool, NetError> {
         let topic = topic.to_owned();
-        self.request(|r| Command::Unsubscribe(topic, r)).await
+        self.call(|r| Command::Unsubscribe(topic, r)).await
     }
 
     /// Publish on `topic`. Returns how many known peers are subscribed to it; `Ok(0)` when nobody
     /// is (not an error: a fresh node often has no gossip peers yet).
     pub async fn publish(&self, topic: &str, data: Vec<u8>) -> Result<usize, NetError> {
         let topic = topic.to_owned();
-        self.request(|r| Command::Publish(topic, data, r)).await
+        self.call(|r| Command::Publish(topic, data, r)).await
+    }
+
+    /// Ask `peer` over [`super::DIRECT_PROTOCOL`] and wait for its answer. Dials the peer if we
+    /// are not connected (addresses from Kademlia, mDNS or earlier connections); the
+    /// [`super::NetConfig::request_timeout`] runs once the request is on its way, dialing comes
+    /// before it.
+    ///
+    /// Fails with [`NetError::RequestTooLarge`] before sending anything,
+    /// [`NetError::RequestTimedOut`], [`NetError::RequestRefused`] (the peer is busy or has nobody
+    /// to answer: retry later), [`NetError::ResponseTooLarge`], or [`NetError::RequestFailed`].
+    pub async fn request(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, NetError> {
+        self.call(|reply| Command::Request { peer, data, reply })
+            .await
+    }
+
+    /// Answer the inbound request `id` (from a [`NetEvent::Request`]). Fails with
+    /// [`NetError::UnknownRequest`] when it was already answered or has expired,
+    /// [`NetError::RequestClosed`] when it expired just now, and [`NetError::AnswerTooLarge`]
+    /// (the request stays answerable) when `data` is over our limit.
+    pub async fn respond(&self, id: InboundId, data: Vec<u8>) -> Result<(), NetError> {
+        self.call(|reply| Command::Respond { id, data, reply })
+            .await
     }
 
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
-        self.request(Command::ConnectedPeers).await
+        self.call(Command::ConnectedPeers).await
     }
 
     pub async fn stats(&self) -> Result<NetStats, NetError> {
-        self.request(Command::Stats).await
+        self.call(Command::Stats).await
     }
 
     /// Stop the network task and wait until it has ended (all connections dropped). Idempotent;

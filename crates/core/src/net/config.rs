@@ -62,6 +62,17 @@ pub struct NetConfig {
     pub event_buffer: usize,
     /// Identify agent version reported to peers.
     pub agent_version: String,
+    /// Largest direct-protocol request, in bytes, sent or accepted.
+    pub max_request_bytes: usize,
+    /// Largest direct-protocol answer, in bytes, sent or accepted.
+    pub max_response_bytes: usize,
+    /// How long a direct request may wait for its answer once sent (both ways: our requests give up,
+    /// and inbound requests we have not answered by then are dropped).
+    pub request_timeout: Duration,
+    /// Inbound direct requests waiting for our answer, in total...
+    pub max_pending_requests: usize,
+    /// ...and from one peer; beyond either, new ones are dropped unanswered.
+    pub max_pending_requests_per_peer: usize,
 }
 
 impl Default for NetConfig {
@@ -97,13 +108,18 @@ impl Default for NetConfig {
             command_buffer: 64,
             event_buffer: 1024,
             agent_version: format!("souk/{}", env!("CARGO_PKG_VERSION")),
+            max_request_bytes: 64 * 1024,
+            max_response_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_pending_requests: 1024,
+            max_pending_requests_per_peer: 16,
         }
     }
 }
 
 impl NetConfig {
     /// One node on 127.0.0.1 (TCP, port chosen by the OS): no mDNS, no QUIC, DHT server forced on,
-    /// fast gossip heartbeat and short query timeout, so in-process tests converge in milliseconds.
+    /// fast gossip heartbeat, short query and request timeouts, so in-process tests converge in milliseconds.
     pub fn loopback_for_tests() -> Self {
         Self {
             listen: vec![
@@ -116,6 +132,7 @@ impl NetConfig {
             allow_loopback_peers: true,
             gossip_heartbeat: Duration::from_millis(100),
             query_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
             ..Self::default()
         }
     }

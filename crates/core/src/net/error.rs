@@ -1,5 +1,10 @@
 //! Errors of the network layer, each with a stable [`ErrorKind`].
 
+use std::time::Duration;
+
+use libp2p::PeerId;
+
+use super::InboundId;
 use crate::ErrorKind;
 
 /// Why a network operation failed.
@@ -29,6 +34,36 @@ pub enum NetError {
     InvalidTopic { topic: String, reason: String },
     #[error("message of {size} bytes is too large to gossip")]
     MessageTooLarge { size: usize },
+    /// Refused locally, before anything was sent.
+    #[error("request of {size} bytes is too large (limit {max} bytes)")]
+    RequestTooLarge { size: usize, max: usize },
+    /// Our own answer is over our limit; the request stays pending, a smaller answer can follow.
+    #[error("answer of {size} bytes is too large (limit {max} bytes)")]
+    AnswerTooLarge { size: usize, max: usize },
+    /// The peer's answer is over our limit; it was not read.
+    #[error("{peer} answered with {size} bytes, over the limit of {max} bytes")]
+    ResponseTooLarge {
+        peer: PeerId,
+        size: usize,
+        max: usize,
+    },
+    /// No answer in time: our request timeout ran out, or the peer's own did first.
+    #[error("{peer} did not answer within {after:?}")]
+    RequestTimedOut { peer: PeerId, after: Duration },
+    /// The peer said "not now" (too many of our requests pending there, or nobody to answer):
+    /// worth retrying later.
+    #[error("{peer} refused the request")]
+    RequestRefused { peer: PeerId },
+    #[error("request to {peer} failed: {reason}")]
+    RequestFailed { peer: PeerId, reason: String },
+    #[error(
+        "no inbound request {id} waits for an answer: already answered, expired, or its connection closed"
+    )]
+    UnknownRequest { id: InboundId },
+    #[error(
+        "inbound request {id} expired or its connection closed before the answer could be sent"
+    )]
+    RequestClosed { id: InboundId },
     #[error("network error: {0}")]
     Internal(String),
 }
@@ -39,11 +74,19 @@ impl NetError {
             Self::InvalidAddress { .. }
             | Self::RecordTooLarge { .. }
             | Self::InvalidTopic { .. }
-            | Self::MessageTooLarge { .. } => ErrorKind::InvalidInput,
+            | Self::MessageTooLarge { .. }
+            | Self::RequestTooLarge { .. }
+            | Self::AnswerTooLarge { .. }
+            | Self::UnknownRequest { .. } => ErrorKind::InvalidInput,
             Self::Listen { .. }
             | Self::Dial { .. }
             | Self::NoKnownPeers
-            | Self::QueryTimedOut { .. } => ErrorKind::Io,
+            | Self::QueryTimedOut { .. }
+            | Self::ResponseTooLarge { .. }
+            | Self::RequestTimedOut { .. }
+            | Self::RequestRefused { .. }
+            | Self::RequestFailed { .. }
+            | Self::RequestClosed { .. } => ErrorKind::Io,
             Self::Stopped | Self::Transport(_) | Self::StoreFull | Self::Internal(_) => {
                 ErrorKind::Internal
             }

@@ -17,6 +17,7 @@ use libp2p::{
     },
     mdns,
     multiaddr::Protocol,
+    request_response::{self, InboundRequestId, OutboundRequestId, ResponseChannel},
     swarm::{
         ConnectionId, SwarmEvent,
         dial_opts::{DialOpts, PeerCondition},
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     InboundFilter, NetError, NetEvent, NetStats,
     behaviour::{Behaviour, BehaviourEvent, KAD_PROTOCOL},
+    direct::{DirectResponse, InboundId, PendingInbound, outbound_error},
     quota::{Entry, Quotas},
 };
 
@@ -57,6 +59,16 @@ pub(crate) enum Command {
     Publish(String, Vec<u8>, Reply<usize>),
     ConnectedPeers(Reply<Vec<PeerId>>),
     Stats(Reply<NetStats>),
+    Request {
+        peer: PeerId,
+        data: Vec<u8>,
+        reply: Reply<Vec<u8>>,
+    },
+    Respond {
+        id: InboundId,
+        data: Vec<u8>,
+        reply: Reply<()>,
+    },
 }
 
 pub(crate) struct EventLoop {
@@ -79,6 +91,13 @@ pub(crate) struct EventLoop {
     pending_providing: HashMap<QueryId, Reply<()>>,
     pending_providers: HashMap<QueryId, (HashSet<PeerId>, Reply<HashSet<PeerId>>)>,
     pending_bootstrap: HashMap<QueryId, Reply<()>>,
+    max_request_bytes: usize,
+    max_response_bytes: usize,
+    /// Our direct requests waiting for an answer. libp2p always ends each one (answer, failure or
+    /// timeout), so this cannot grow without bound.
+    pending_requests: HashMap<OutboundRequestId, (Instant, Reply<Vec<u8>>)>,
+    /// Inbound direct requests waiting for the application's answer.
+    pending_inbound: PendingInbound<InboundRequestId, ResponseChannel<DirectResponse>>,
 }
 
 pub(crate) struct LoopSettings {
@@ -88,6 +107,10 @@ pub(crate) struct LoopSettings {
     pub(crate) max_gossip_bytes: usize,
     pub(crate) max_records_per_peer: usize,
     pub(crate) max_bytes_per_peer: usize,
+    pub(crate) max_request_bytes: usize,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) max_pending_requests: usize,
+    pub(crate) max_pending_requests_per_peer: usize,
 }
 
 impl EventLoop {
@@ -119,6 +142,13 @@ impl EventLoop {
             pending_providing: HashMap::new(),
             pending_providers: HashMap::new(),
             pending_bootstrap: HashMap::new(),
+            max_request_bytes: settings.max_request_bytes,
+            max_response_bytes: settings.max_response_bytes,
+            pending_requests: HashMap::new(),
+            pending_inbound: PendingInbound::new(
+                settings.max_pending_requests,
+                settings.max_pending_requests_per_peer,
+            ),
         }
     }
 
@@ -279,6 +309,58 @@ impl EventLoop {
             Command::Stats(reply) => {
                 let _ = reply.send(Ok(self.stats()));
             }
+            Command::Request { peer, data, reply } => self.send_request(peer, data, reply),
+            Command::Respond { id, data, reply } => {
+                let _ = reply.send(self.respond(id, data));
+            }
+        }
+    }
+
+    fn send_request(&mut self, peer: PeerId, data: Vec<u8>, reply: Reply<Vec<u8>>) {
+        if data.len() > self.max_request_bytes {
+            let _ = reply.send(Err(NetError::RequestTooLarge {
+                size: data.len(),
+                max: self.max_request_bytes,
+            }));
+            return;
+        }
+        if peer == self.local_peer_id {
+            let _ = reply.send(Err(NetError::RequestFailed {
+                peer,
+                reason: "a node cannot send a request to itself".into(),
+            }));
+            return;
+        }
+        // Dials when not connected, with the addresses every behaviour (Kademlia, mDNS) knows.
+        let id = self.swarm.behaviour_mut().direct.send_request(&peer, data);
+        self.counters.requests_sent += 1;
+        self.pending_requests.insert(id, (Instant::now(), reply));
+    }
+
+    fn respond(&mut self, id: InboundId, data: Vec<u8>) -> Result<(), NetError> {
+        if data.len() > self.max_response_bytes {
+            return Err(NetError::AnswerTooLarge {
+                size: data.len(),
+                max: self.max_response_bytes,
+            });
+        }
+        let (peer, channel) = self
+            .pending_inbound
+            .take(&id.0)
+            .ok_or(NetError::UnknownRequest { id })?;
+        match self
+            .swarm
+            .behaviour_mut()
+            .direct
+            .send_response(channel, DirectResponse::Answer(data))
+        {
+            Ok(()) => {
+                self.counters.requests_answered += 1;
+                tracing::debug!(%peer, %id, "answered direct request");
+                Ok(())
+            }
+            // Timed out or disconnected a moment ago; libp2p's failure event follows.
+            Err(_) => Err(NetError::RequestClosed { id }),
         }
     }
 
@@ -411,6 +493,7 @@ impl EventLoop {
             connected_peers,
             routing_table_size,
             stored_records,
+            pending_inbound: self.pending_inbound.len(),
             ..self.counters.clone()
         }
     }
@@ -421,6 +504,14 @@ impl EventLoop {
         let store = swarm.behaviour_mut().kad.store_mut();
         store.retain(|_, r| !r.is_expired(now));
         quotas.reconcile(None, |peer, entry| still_stored(store, peer, entry, now));
+        // libp2p reports every expiry as an `InboundFailure`; this only guards against a missed one.
+        for (id, peer) in self.pending_inbound.retain_open(ResponseChannel::is_open) {
+            self.emit(NetEvent::RequestExpired {
+                peer,
+                id: InboundId(id),
+                reason: "closed without a failure report".into(),
+            });
+        }
     }
 
     // ---------------------------------------------------------------- swarm events
@@ -485,6 +576,7 @@ impl EventLoop {
         match event {
             BehaviourEvent::Kad(event) => self.on_kad_event(event),
             BehaviourEvent::Gossipsub(event) => self.on_gossip_event(event),
+            BehaviourEvent::Direct(event) => self.on_direct_event(event),
             BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 // Only peers that serve our DHT belong in the routing table; a listener learns the
                 // dialer's addresses only from identify.
@@ -797,6 +889,101 @@ impl EventLoop {
                 }
             }
             other => tracing::trace!(event = ?other, "gossipsub event"),
+        }
+    }
+
+    fn on_direct_event(&mut self, event: request_response::Event<Vec<u8>, DirectResponse>) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request_id,
+                        request,
+                        channel,
+                    },
+                ..
+            } => self.on_inbound_request(peer, request_id, request, channel),
+            Event::Message {
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                peer,
+                ..
+            } => {
+                if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
+                    let _ = reply.send(match response {
+                        DirectResponse::Answer(data) => Ok(data),
+                        DirectResponse::Refused => Err(NetError::RequestRefused { peer }),
+                    });
+                }
+            }
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                tracing::debug!(%peer, %error, "direct request failed");
+                if let Some((sent, reply)) = self.pending_requests.remove(&request_id) {
+                    let _ = reply.send(Err(outbound_error(peer, error, sent.elapsed())));
+                }
+            }
+            Event::InboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if self.pending_inbound.take(&request_id).is_some() {
+                    tracing::debug!(%peer, %error, id = %request_id, "inbound request expired");
+                    self.emit(NetEvent::RequestExpired {
+                        peer,
+                        id: InboundId(request_id),
+                        reason: error.to_string(),
+                    });
+                }
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn on_inbound_request(
+        &mut self,
+        peer: PeerId,
+        id: InboundRequestId,
+        data: Vec<u8>,
+        channel: ResponseChannel<DirectResponse>,
+    ) {
+        // Nobody could ever answer: let the requester know now rather than at its timeout.
+        let refusal = if self.events.receiver_count() == 0 {
+            Err((
+                channel,
+                "no receiver of network events to answer it".to_owned(),
+            ))
+        } else {
+            self.pending_inbound.admit(id, peer, channel)
+        };
+        match refusal {
+            Ok(()) => self.emit(NetEvent::Request {
+                peer,
+                id: InboundId(id),
+                data,
+            }),
+            Err((channel, reason)) => {
+                // An explicit "not now", so the requester need not wait for its timeout. If the
+                // stream is already gone there is nobody left to tell.
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .direct
+                    .send_response(channel, DirectResponse::Refused);
+                self.counters.requests_refused += 1;
+                self.refuse(peer, format!("direct request: {reason}"));
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! The libp2p network: one task owns the `Swarm` (TCP + QUIC, Noise, Yamux, identify, ping, mDNS,
-//! Kademlia, gossipsub, AutoNAT, circuit relay v2 and DCUtR); the rest of the app holds a cloneable
+//! Kademlia, gossipsub, AutoNAT, circuit relay v2, DCUtR and the [`DIRECT_PROTOCOL`]
+//! request-response); the rest of the app holds a cloneable
 //! [`NetClient`] and listens to [`NetEvent`]s.
 //!
 //! Everything a peer sends is checked before it is stored, forwarded or shown: Kademlia runs with
@@ -10,6 +11,7 @@
 mod behaviour;
 mod client;
 mod config;
+mod direct;
 mod error;
 mod event_loop;
 mod filter;
@@ -26,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use behaviour::{IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 pub use client::NetClient;
 pub use config::{DhtMode, NetConfig};
+pub use direct::{DIRECT_PROTOCOL, InboundId};
 pub use error::NetError;
 pub use filter::{AcceptAll, InboundFilter};
 
@@ -57,9 +60,29 @@ pub enum NetEvent {
         value: Vec<u8>,
         from: PeerId,
     },
-    /// Inbound data was refused (filter, quota or store capacity).
+    /// Inbound data was refused (filter, quota, store capacity, or a direct request over the
+    /// pending limits).
     Refused {
         from: PeerId,
+        reason: String,
+    },
+    /// A peer asks something over the [`DIRECT_PROTOCOL`]; answer with [`NetClient::respond`]
+    /// before [`NetConfig::request_timeout`]. The network never answers on its own.
+    ///
+    /// Like every event this is broadcast: a receiver that lags misses it, and the requester then
+    /// times out (the id expires here with a [`NetEvent::RequestExpired`]). Exactly one receiver
+    /// should answer; a second `respond` with the same id fails with
+    /// [`NetError::UnknownRequest`].
+    Request {
+        peer: PeerId,
+        id: InboundId,
+        data: Vec<u8>,
+    },
+    /// An inbound request was dropped unanswered (timed out, or its connection closed): its id is
+    /// no longer valid.
+    RequestExpired {
+        peer: PeerId,
+        id: InboundId,
         reason: String,
     },
 }
@@ -81,11 +104,25 @@ pub struct NetStats {
     pub quota_refused: u64,
     pub gossip_accepted: u64,
     pub gossip_refused: u64,
+    /// Direct requests we sent (handed to libp2p; the oversized ones refused locally not counted).
+    pub requests_sent: u64,
+    /// Inbound direct requests we answered (answer handed to the stream).
+    pub requests_answered: u64,
+    /// Inbound direct requests dropped unanswered on arrival: over the total or per-peer pending
+    /// limit, or no event receiver to answer them. Requests over the size limit are refused inside
+    /// the codec and not counted.
+    pub requests_refused: u64,
+    /// Inbound direct requests waiting for our answer now.
+    pub pending_inbound: usize,
 }
 
 impl NetStats {
     pub fn refused_total(&self) -> u64 {
-        self.records_refused + self.providers_refused + self.quota_refused + self.gossip_refused
+        self.records_refused
+            + self.providers_refused
+            + self.quota_refused
+            + self.gossip_refused
+            + self.requests_refused
     }
 }
 
@@ -155,6 +192,10 @@ impl Network {
                 max_gossip_bytes: config.max_gossip_bytes,
                 max_records_per_peer: config.max_records_per_peer,
                 max_bytes_per_peer: config.max_bytes_per_peer,
+                max_request_bytes: config.max_request_bytes,
+                max_response_bytes: config.max_response_bytes,
+                max_pending_requests: config.max_pending_requests,
+                max_pending_requests_per_peer: config.max_pending_requests_per_peer,
             },
         );
         event_loop

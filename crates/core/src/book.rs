@@ -1,0 +1,659 @@
+//! The order book: every verified offer this node has seen (its own and others'), cached in SQLite so
+//! a restarted node shows its book at once, with queries by market, side, payment method and amount.
+//!
+//! Only [`VerifiedOffer`]s and [`VerifiedWithdrawal`]s get in: this module never parses bytes from the
+//! network itself. A withdrawal is kept as a tombstone, so an old copy of the offer that arrives later
+//! (from a cache, a slow peer) stays withdrawn.
+
+use std::cmp::Ordering;
+
+use libp2p::PeerId;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqlitePool};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::{
+    offer::{
+        Asset, Offer, PaymentMethod, Price, Quote, Side, SignedOffer, VerifiedOffer,
+        VerifiedWithdrawal,
+    },
+    price::apply_premium,
+    store::{Store, StoreError},
+};
+
+/// What a query asks for; `None` means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct BookQuery {
+    pub base: Option<Asset>,
+    pub quote: Option<Quote>,
+    pub side: Option<Side>,
+    #[ts(type = "string | null")]
+    pub method: Option<PaymentMethod>,
+    /// An amount (base units) the user wants to trade: only offers whose range contains it.
+    pub amount: Option<u64>,
+    /// Include this node's own offers (default true).
+    pub include_mine: Option<bool>,
+}
+
+/// One line of the book.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct BookEntry {
+    pub offer: Offer,
+    pub mine: bool,
+    /// When this node last heard from the maker (unix ms): the offer itself, or the maker online.
+    pub maker_last_seen: i64,
+    /// The price in quote units per whole base coin, when it can be known: a fixed price, or a
+    /// market-relative one with a market price at hand.
+    #[ts(type = "string | null")]
+    pub effective_price: Option<Decimal>,
+}
+
+/// What inserting an offer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// Already known; its last-seen time was refreshed.
+    Known,
+    /// A tombstone for it exists: not shown.
+    Withdrawn,
+}
+
+#[derive(Debug, Clone)]
+pub struct Book {
+    pool: SqlitePool,
+}
+
+impl Book {
+    pub fn new(store: &Store) -> Self {
+        Self {
+            pool: store.pool().clone(),
+        }
+    }
+
+    /// Adds a verified offer, or refreshes when already known. A withdrawn offer stays withdrawn.
+    /// Write transactions begin IMMEDIATE: a read that later upgrades to a write fails with "database
+    /// is locked" under WAL when another connection wrote in between, busy timeout or not.
+    pub async fn insert(
+        &self,
+        offer: &VerifiedOffer,
+        mine: bool,
+        now_ms: i64,
+    ) -> Result<Inserted, StoreError> {
+        let o = offer.offer();
+        let id = o.id.to_string();
+        let tombstone: Option<String> =
+            sqlx::query_scalar("SELECT maker FROM withdrawals WHERE offer_id = ?")
+                .bind(&id)
+                .fetch_optional(&self.pool)
+                .await?;
+        if tombstone.is_some_and(|maker| maker == o.maker.to_base58()) {
+            return Ok(Inserted::Withdrawn);
+        }
+        let json = serde_json::to_string(o).map_err(|source| StoreError::BadSetting {
+            key: format!("offer {id}"),
+            source,
+        })?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let known: Option<String> = sqlx::query_scalar("SELECT maker FROM offers WHERE id = ?")
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let outcome = match known {
+            // Same id from another maker cannot happen with honest v7 ids; the first one stays.
+            Some(maker) if maker != o.maker.to_base58() => Inserted::Known,
+            Some(_) => {
+                sqlx::query("UPDATE offers SET last_seen = MAX(last_seen, ?) WHERE id = ?")
+                    .bind(now_ms)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                Inserted::Known
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO offers (id, maker, side, base, quote, signed, is_mine, created_at, expires_at, \
+                     last_seen, offer_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&id)
+                .bind(o.maker.to_base58())
+                .bind(side_text(o.side))
+                .bind(o.base.code())
+                .bind(o.quote.code())
+                .bind(offer.to_bytes())
+                .bind(mine)
+                .bind(o.created_at)
+                .bind(o.expires_at)
+                .bind(now_ms)
+                .bind(json)
+                .execute(&mut *tx)
+                .await?;
+                Inserted::New
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Records a withdrawal. Returns whether it took a live offer out of the book (`false` when the
+    /// offer was unknown — the tombstone still waits for it — or already withdrawn).
+    pub async fn withdraw(
+        &self,
+        withdrawal: &VerifiedWithdrawal,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let w = withdrawal.withdrawal();
+        let id = w.offer_id.to_string();
+        let maker = w.maker.to_base58();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let stored = sqlx::query(
+            "INSERT INTO withdrawals (offer_id, maker, signed, withdrawn_at, received_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (offer_id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&maker)
+        .bind(withdrawal.to_bytes())
+        .bind(w.withdrawn_at)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        // Only the offer's own maker can withdraw it: the maker column must match the signer.
+        let removed = sqlx::query("UPDATE offers SET withdrawn_at = ? WHERE id = ? AND maker = ? AND withdrawn_at IS NULL")
+            .bind(w.withdrawn_at)
+            .bind(&id)
+            .bind(&maker)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(stored.rows_affected() > 0 && removed.rows_affected() > 0)
+    }
+
+    /// Live offers matching `query`, cheapest first for sell offers and highest first for buy offers.
+    /// `market_price` (quote per base) lets market-relative offers sort among fixed ones.
+    pub async fn query(
+        &self,
+        query: &BookQuery,
+        now_ms: i64,
+        market_price: Option<Decimal>,
+    ) -> Result<Vec<BookEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.offer_json, o.is_mine, MAX(o.last_seen, COALESCE(p.last_seen, 0)) AS seen \
+             FROM offers o LEFT JOIN peers p ON p.peer_id = o.maker \
+             WHERE o.withdrawn_at IS NULL AND o.expires_at > ? \
+               AND (? IS NULL OR o.base = ?) AND (? IS NULL OR o.quote = ?) \
+               AND (? IS NULL OR o.side = ?) AND (? OR o.is_mine = 0)",
+        )
+        .bind(now_ms)
+        .bind(query.base.map(Asset::code))
+        .bind(query.base.map(Asset::code))
+        .bind(query.quote.map(Quote::code))
+        .bind(query.quote.map(Quote::code))
+        .bind(query.side.map(side_text))
+        .bind(query.side.map(side_text))
+        .bind(query.include_mine.unwrap_or(true))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for row in rows {
+            let json: String = row.try_get("offer_json")?;
+            let offer: Offer =
+                serde_json::from_str(&json).map_err(|source| StoreError::BadSetting {
+                    key: "offers.offer_json".into(),
+                    source,
+                })?;
+            if query
+                .method
+                .as_ref()
+                .is_some_and(|m| !offer.payment_methods.contains(m))
+            {
+                continue;
+            }
+            if query
+                .amount
+                .is_some_and(|a| a < offer.min_amount || a > offer.max_amount)
+            {
+                continue;
+            }
+            let effective_price = match offer.price {
+                Price::Fixed(p) => Some(p),
+                Price::MarketRelative { premium_bps } => {
+                    market_price.map(|m| apply_premium(m, premium_bps))
+                }
+            };
+            entries.push(BookEntry {
+                offer,
+                mine: row.try_get("is_mine")?,
+                maker_last_seen: row.try_get("seen")?,
+                effective_price,
+            });
+        }
+        entries.sort_by(compare_entries);
+        Ok(entries)
+    }
+
+    /// One offer by id, live or not (`None` when never seen).
+    pub async fn get(&self, id: Uuid) -> Result<Option<(Offer, OfferState)>, StoreError> {
+        let row =
+            sqlx::query("SELECT offer_json, withdrawn_at, expires_at FROM offers WHERE id = ?")
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let json: String = row.try_get("offer_json")?;
+        let offer: Offer =
+            serde_json::from_str(&json).map_err(|source| StoreError::BadSetting {
+                key: "offers.offer_json".into(),
+                source,
+            })?;
+        let withdrawn: Option<i64> = row.try_get("withdrawn_at")?;
+        let state = match withdrawn {
+            Some(at) => OfferState::Withdrawn { at },
+            None if offer.expires_at <= crate::store::now_ms() => OfferState::Expired,
+            None => OfferState::Live,
+        };
+        Ok(Some((offer, state)))
+    }
+
+    /// This node's own live offers, as signed, for re-announcing after a restart.
+    pub async fn my_live_offers(&self, now_ms: i64) -> Result<Vec<SignedOffer>, StoreError> {
+        let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT signed FROM offers WHERE is_mine = 1 AND withdrawn_at IS NULL AND expires_at > ? ORDER BY created_at",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        // Our own rows were verified when stored; a row that no longer decodes is skipped, not fatal.
+        Ok(blobs
+            .iter()
+            .filter_map(|b| SignedOffer::decode(b).ok())
+            .collect())
+    }
+
+    /// Every live offer of `maker` in a market, as signed (what a maker serves to takers who ask).
+    pub async fn live_offers_of(
+        &self,
+        maker: &PeerId,
+        base: Asset,
+        quote: Quote,
+        now_ms: i64,
+    ) -> Result<Vec<SignedOffer>, StoreError> {
+        let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT signed FROM offers WHERE maker = ? AND base = ? AND quote = ? \
+             AND withdrawn_at IS NULL AND expires_at > ? ORDER BY created_at",
+        )
+        .bind(maker.to_base58())
+        .bind(base.code())
+        .bind(quote.code())
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(blobs
+            .iter()
+            .filter_map(|b| SignedOffer::decode(b).ok())
+            .collect())
+    }
+
+    /// Notes that a peer was online now (shown as the maker's last-seen time).
+    pub async fn saw_peer(&self, peer: &PeerId, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO peers (peer_id, first_seen, last_seen) VALUES (?, ?, ?) \
+             ON CONFLICT (peer_id) DO UPDATE SET last_seen = MAX(peers.last_seen, excluded.last_seen)",
+        )
+        .bind(peer.to_base58())
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Drops offers expired before `now_ms` and tombstones older than any offer they could cancel.
+    pub async fn expire(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let offers = sqlx::query("DELETE FROM offers WHERE expires_at <= ?")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        let horizon = now_ms - crate::offer::MAX_TTL_MS - crate::offer::MAX_CLOCK_SKEW_MS;
+        sqlx::query("DELETE FROM withdrawals WHERE withdrawn_at < ?")
+            .bind(horizon)
+            .execute(&self.pool)
+            .await?;
+        Ok(offers.rows_affected())
+    }
+}
+
+/// Where an offer stands in this node's book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum OfferState {
+    Live,
+    Expired,
+    Withdrawn { at: i64 },
+}
+
+fn side_text(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "buy",
+        Side::Sell => "sell",
+    }
+}
+
+/// Sell offers before buy offers; sells cheapest first, buys highest first; offers without a known
+/// price last (by premium), then oldest first so the order is stable.
+fn compare_entries(a: &BookEntry, b: &BookEntry) -> Ordering {
+    let side_rank = |e: &BookEntry| if e.offer.side == Side::Sell { 0 } else { 1 };
+    let premium = |e: &BookEntry| match e.offer.price {
+        Price::MarketRelative { premium_bps } => premium_bps,
+        Price::Fixed(_) => 0,
+    };
+    side_rank(a).cmp(&side_rank(b)).then_with(|| {
+        let by_price = match (a.effective_price, b.effective_price) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => return Ordering::Less,
+            (None, Some(_)) => return Ordering::Greater,
+            (None, None) => premium(a).cmp(&premium(b)),
+        };
+        let by_price = if a.offer.side == Side::Buy {
+            by_price.reverse()
+        } else {
+            by_price
+        };
+        by_price.then(a.offer.created_at.cmp(&b.offer.created_at))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use libp2p::identity::Keypair;
+
+    use super::*;
+    use crate::offer::{EscrowKind, Fiat, NewOffer, SignedWithdrawal, Withdrawal};
+
+    const NOW: i64 = 1_800_000_000_000;
+    const HOUR: i64 = 3_600_000;
+
+    fn new_offer(side: Side, price: Price, min: u64, max: u64, methods: &[&str]) -> NewOffer {
+        NewOffer {
+            side,
+            base: Asset::Btc,
+            quote: Quote::Fiat(Fiat::Eur),
+            price,
+            min_amount: min,
+            max_amount: max,
+            payment_methods: methods
+                .iter()
+                .map(|m| PaymentMethod::new(*m).unwrap())
+                .collect(),
+            escrow: EscrowKind::None,
+            deposit_bps: 1_500,
+            maker_x25519: [7; 32],
+            ttl_ms: 24 * HOUR,
+            terms: String::new(),
+        }
+    }
+
+    fn signed(key: &Keypair, new: NewOffer, created: i64) -> VerifiedOffer {
+        let offer = Offer::new(key.public().to_peer_id(), new, created).unwrap();
+        let bytes = SignedOffer::sign(&offer, key).unwrap().to_bytes();
+        SignedOffer::verify(&bytes, created, None).unwrap()
+    }
+
+    fn fixed(p: &str) -> Price {
+        Price::Fixed(Decimal::from_str(p).unwrap())
+    }
+
+    async fn book() -> (tempfile::TempDir, Book) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(crate::store::FILE_NAME))
+            .await
+            .unwrap();
+        (dir, Book::new(&store))
+    }
+
+    #[tokio::test]
+    async fn query_filters_and_sorts_by_price() {
+        let (_dir, book) = book().await;
+        let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let cheap = signed(
+            &a,
+            new_offer(Side::Sell, fixed("59000"), 100_000, 1_000_000, &["SEPA"]),
+            NOW,
+        );
+        let dear = signed(
+            &b,
+            new_offer(
+                Side::Sell,
+                fixed("61000"),
+                100_000,
+                5_000_000,
+                &["SEPA", "REVOLUT"],
+            ),
+            NOW,
+        );
+        let relative = signed(
+            &b,
+            new_offer(
+                Side::Sell,
+                Price::MarketRelative { premium_bps: 100 },
+                1,
+                10,
+                &["SEPA"],
+            ),
+            NOW,
+        );
+        let bid_low = signed(
+            &a,
+            new_offer(Side::Buy, fixed("55000"), 100_000, 1_000_000, &["SEPA"]),
+            NOW,
+        );
+        let bid_high = signed(
+            &b,
+            new_offer(Side::Buy, fixed("58000"), 100_000, 1_000_000, &["SEPA"]),
+            NOW,
+        );
+        for o in [&dear, &cheap, &relative, &bid_low, &bid_high] {
+            assert_eq!(book.insert(o, false, NOW).await.unwrap(), Inserted::New);
+        }
+        assert_eq!(
+            book.insert(&cheap, false, NOW + 1).await.unwrap(),
+            Inserted::Known
+        );
+
+        let ids =
+            |entries: Vec<BookEntry>| entries.into_iter().map(|e| e.offer.id).collect::<Vec<_>>();
+        let all = book.query(&BookQuery::default(), NOW, None).await.unwrap();
+        assert_eq!(
+            ids(all),
+            [
+                cheap.id(),
+                dear.id(),
+                relative.id(),
+                bid_high.id(),
+                bid_low.id()
+            ]
+        );
+        // With a market price, the relative offer (60000 + 1 %) sorts between the fixed ones.
+        let with_market = book
+            .query(&BookQuery::default(), NOW, Some(Decimal::from(60_000)))
+            .await
+            .unwrap();
+        assert_eq!(with_market[1].effective_price, Some(Decimal::from(60_600)));
+        assert_eq!(with_market[1].offer.id, relative.id());
+
+        let sells = BookQuery {
+            side: Some(Side::Sell),
+            ..Default::default()
+        };
+        assert_eq!(book.query(&sells, NOW, None).await.unwrap().len(), 3);
+        let revolut = BookQuery {
+            method: Some(PaymentMethod::new("REVOLUT").unwrap()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(book.query(&revolut, NOW, None).await.unwrap()),
+            [dear.id()]
+        );
+        let two_million = BookQuery {
+            amount: Some(2_000_000),
+            ..Default::default()
+        };
+        assert_eq!(
+            ids(book.query(&two_million, NOW, None).await.unwrap()),
+            [dear.id()]
+        );
+        let other_market = BookQuery {
+            base: Some(Asset::Ltc),
+            ..Default::default()
+        };
+        assert!(
+            book.query(&other_market, NOW, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let usd = BookQuery {
+            quote: Some(Quote::Fiat(Fiat::Usd)),
+            ..Default::default()
+        };
+        assert!(book.query(&usd, NOW, None).await.unwrap().is_empty());
+        // Expired offers vanish from queries, then from the table.
+        assert!(
+            book.query(&BookQuery::default(), NOW + 25 * HOUR, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(book.expire(NOW + 25 * HOUR).await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn withdrawal_removes_and_keeps_late_copies_out() {
+        let (_dir, book) = book().await;
+        let key = Keypair::generate_ed25519();
+        let offer = signed(
+            &key,
+            new_offer(Side::Sell, fixed("60000"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+        book.insert(&offer, true, NOW).await.unwrap();
+        assert_eq!(
+            book.my_live_offers(NOW).await.unwrap(),
+            vec![offer.signed().clone()]
+        );
+
+        let w = SignedWithdrawal::sign(&Withdrawal::of(offer.offer(), NOW + 5), &key)
+            .unwrap()
+            .to_bytes();
+        let w = SignedWithdrawal::verify(&w, NOW + 5).unwrap();
+        assert!(book.withdraw(&w, NOW + 5).await.unwrap());
+        assert!(
+            !book.withdraw(&w, NOW + 6).await.unwrap(),
+            "a repeated withdrawal changes nothing"
+        );
+        assert!(
+            book.query(&BookQuery::default(), NOW + 6, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(book.my_live_offers(NOW + 6).await.unwrap().is_empty());
+        assert_eq!(
+            book.get(offer.id()).await.unwrap().unwrap().1,
+            OfferState::Withdrawn { at: NOW + 5 }
+        );
+        // A stale copy arriving later stays out.
+        assert_eq!(
+            book.insert(&offer, false, NOW + 7).await.unwrap(),
+            Inserted::Withdrawn
+        );
+        assert!(
+            book.query(&BookQuery::default(), NOW + 7, None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tombstone_that_arrives_first_still_wins_and_others_cannot_withdraw() {
+        let (_dir, book) = book().await;
+        let (maker, mallory) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let offer = signed(
+            &maker,
+            new_offer(Side::Sell, fixed("60000"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+        let victim = signed(
+            &maker,
+            new_offer(Side::Sell, fixed("60001"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+
+        let w = SignedWithdrawal::sign(&Withdrawal::of(offer.offer(), NOW), &maker)
+            .unwrap()
+            .to_bytes();
+        let w = SignedWithdrawal::verify(&w, NOW).unwrap();
+        assert!(
+            !book.withdraw(&w, NOW).await.unwrap(),
+            "nothing to remove yet"
+        );
+        assert_eq!(
+            book.insert(&offer, false, NOW).await.unwrap(),
+            Inserted::Withdrawn
+        );
+
+        // Mallory signs a "withdrawal" of the maker's other offer with her own key.
+        book.insert(&victim, false, NOW).await.unwrap();
+        let forged = Withdrawal {
+            offer_id: victim.id(),
+            maker: mallory.public().to_peer_id(),
+            withdrawn_at: NOW,
+        };
+        let forged = SignedWithdrawal::sign(&forged, &mallory)
+            .unwrap()
+            .to_bytes();
+        let forged = SignedWithdrawal::verify(&forged, NOW).unwrap();
+        assert!(!book.withdraw(&forged, NOW).await.unwrap());
+        let live = book.query(&BookQuery::default(), NOW, None).await.unwrap();
+        assert_eq!(
+            live.iter().map(|e| e.offer.id).collect::<Vec<_>>(),
+            [victim.id()]
+        );
+    }
+
+    #[tokio::test]
+    async fn maker_last_seen_is_the_latest_sighting() {
+        let (_dir, book) = book().await;
+        let key = Keypair::generate_ed25519();
+        let offer = signed(
+            &key,
+            new_offer(Side::Sell, fixed("60000"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+        book.insert(&offer, false, NOW).await.unwrap();
+        assert_eq!(
+            book.query(&BookQuery::default(), NOW, None).await.unwrap()[0].maker_last_seen,
+            NOW
+        );
+        book.saw_peer(&key.public().to_peer_id(), NOW + HOUR)
+            .await
+            .unwrap();
+        assert_eq!(
+            book.query(&BookQuery::default(), NOW, None).await.unwrap()[0].maker_last_seen,
+            NOW + HOUR
+        );
+        book.insert(&offer, false, NOW + 2 * HOUR).await.unwrap();
+        assert_eq!(
+            book.query(&BookQuery::default(), NOW, None).await.unwrap()[0].maker_last_seen,
+            NOW + 2 * HOUR
+        );
+        let mine = BookQuery {
+            include_mine: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(book.query(&mine, NOW, None).await.unwrap().len(), 1);
+    }
+}

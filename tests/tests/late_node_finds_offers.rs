@@ -1,0 +1,40 @@
+//! A node that starts after offers were posted finds them: it asks the market's makers directly.
+
+use souk_tests::{BTC_EUR, TestNet, sell_offer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_started_later_finds_existing_offers() {
+    let mut net = TestNet::start(4).await;
+    let first = net.nodes[1]
+        .node
+        .post_offer(sell_offer(59_000))
+        .await
+        .expect("post");
+    let second = net.nodes[2]
+        .node
+        .post_offer(sell_offer(61_000))
+        .await
+        .expect("post");
+    // Let the offers settle in the network before the newcomer arrives.
+    for id in [first.id, second.id] {
+        net.nodes[3]
+            .await_book("the offers", |b| b.iter().any(|e| e.offer.id == id))
+            .await;
+    }
+
+    let late = net.join("late").await;
+    late.node
+        .refresh_market(BTC_EUR.0, BTC_EUR.1)
+        .await
+        .expect("refresh");
+    late.await_book("both offers", |b| {
+        [first.id, second.id]
+            .iter()
+            .all(|id| b.iter().any(|e| e.offer.id == *id))
+    })
+    .await;
+    let book = late.book().await;
+    assert_eq!(book[0].offer.id, first.id, "cheapest sell offer first");
+    assert!(book.iter().all(|e| !e.mine));
+    net.shutdown().await;
+}
