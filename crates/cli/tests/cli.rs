@@ -81,7 +81,10 @@ fn init_then_id_prints_the_same_peer_id() {
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
     let id = json(&out);
     assert_eq!(id["peer_id"], peer_id.as_str());
-    assert_eq!(id["schema_version"], souk_core::store::supported_schema_version());
+    assert_eq!(
+        id["schema_version"],
+        souk_core::store::supported_schema_version()
+    );
     assert_eq!(id["data_dir"], d.display().to_string());
 
     // The same through a passphrase file, in human-readable form.

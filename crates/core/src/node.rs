@@ -224,16 +224,26 @@ impl Node {
 
     /// Starts the peer-to-peer network and the marketplace on it, watching `markets` for offers.
     /// The book answers from its cache before and while the network comes up.
-    pub async fn start_network(&self, config: NetConfig, markets: &[(Asset, Quote)]) -> Result<NetInfo> {
+    pub async fn start_network(
+        &self,
+        config: NetConfig,
+        markets: &[(Asset, Quote)],
+    ) -> Result<NetInfo> {
         // The lock is not held while the network starts and re-announces (that waits on peers), so
         // status and book queries stay answered meanwhile.
         let (keypair, channel_key, book) = {
             let guard = self.unlocked.lock().await;
-            let u = guard.as_ref().ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            let u = guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
             if let Some(market) = &u.market {
                 return net_info(market).await;
             }
-            (u.identity.keypair().clone(), u.identity.channel_public_key(), u.book.clone())
+            (
+                u.identity.keypair().clone(),
+                u.identity.channel_public_key(),
+                u.book.clone(),
+            )
         };
         let (net, _events) = Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?;
         let market = Arc::new(Market::start(net, book, keypair, channel_key, markets).await?);
@@ -244,7 +254,9 @@ impl Node {
             _ => {
                 drop(guard);
                 market.shutdown().await;
-                return Err(Error::InvalidInput("the network was started twice at once".into()));
+                return Err(Error::InvalidInput(
+                    "the network was started twice at once".into(),
+                ));
             }
         }
         drop(guard);
