@@ -51,9 +51,15 @@ impl Default for TestDir {
     }
 }
 
-/// A node over `data_dir` with default config and the cheap KDF.
+/// A node over `data_dir` with the cheap KDF and no price feed (tests never leave loopback).
 pub fn node(data_dir: &Path) -> Node {
-    Node::new(data_dir, Config::default()).with_kdf_cost(TEST_KDF)
+    let mut config = Config::default();
+    config.price.url = String::new();
+    node_with(data_dir, config)
+}
+
+pub fn node_with(data_dir: &Path, config: Config) -> Node {
+    Node::new(data_dir, config).with_kdf_cost(TEST_KDF)
 }
 
 /// One running node of a [`TestNet`].

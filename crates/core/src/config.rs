@@ -13,6 +13,7 @@ pub const FILE_NAME: &str = "souk.toml";
 pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_LOG_LEVEL", "log.level"),
     ("SOUK_LOG_FILE", "log.file"),
+    ("SOUK_PRICE_URL", "price.url"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,26 @@ impl ConfigError {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub log: LogConfig,
+    pub price: PriceConfig,
+}
+
+/// Where market prices come from, for offers priced relative to the market.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PriceConfig {
+    /// A ticker URL with `{base}` and `{quote}` placeholders; empty turns market prices off.
+    pub url: String,
+    /// How often watched markets' prices are fetched again.
+    pub refresh_secs: u64,
+}
+
+impl Default for PriceConfig {
+    fn default() -> Self {
+        Self {
+            url: crate::price::HttpTicker::DEFAULT_TEMPLATE.into(),
+            refresh_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,11 @@
 //! its live offers. Everything from the network is verified again here before it reaches the book; the
 //! network's filter only keeps junk out of the DHT and the gossip mesh.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use futures::future::join_all;
 use libp2p::{PeerId, identity::Keypair, kad};
@@ -26,8 +30,16 @@ use crate::{
         Asset, MarketUpdate, NewOffer, Offer, Quote, SignedOffer, SignedWithdrawal,
         VerifiedMarketUpdate, VerifiedOffer, Withdrawal, market_key, market_topic,
     },
+    price::{HttpTicker, MarketPrice, PriceSource},
     store::now_ms,
 };
+
+/// Where prices come from and how often they are fetched again.
+#[derive(Debug, Clone)]
+pub struct PriceFeed {
+    pub source: HttpTicker,
+    pub every: Duration,
+}
 
 /// Most offers one maker serves in one answer.
 const MAX_OFFERS_PER_ANSWER: usize = 256;
@@ -44,6 +56,13 @@ pub enum MarketEvent {
     OfferWithdrawn {
         #[ts(type = "string")]
         id: Uuid,
+    },
+    /// A watched market's price was fetched.
+    PriceUpdated {
+        base: Asset,
+        quote: Quote,
+        #[ts(type = "string")]
+        price: rust_decimal::Decimal,
     },
 }
 
@@ -106,6 +125,9 @@ struct Inner {
     keypair: Keypair,
     channel_key: [u8; 32],
     events: broadcast::Sender<MarketEvent>,
+    /// Markets this node follows: subscribed topics, and the prices it keeps current.
+    watched: RwLock<HashSet<(Asset, Quote)>>,
+    prices: RwLock<HashMap<(Asset, Quote), MarketPrice>>,
 }
 
 impl Market {
@@ -116,6 +138,7 @@ impl Market {
         keypair: Keypair,
         channel_key: [u8; 32],
         markets: &[(Asset, Quote)],
+        prices: Option<PriceFeed>,
     ) -> Result<Self> {
         let (events, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
@@ -124,6 +147,8 @@ impl Market {
             keypair,
             channel_key,
             events,
+            watched: RwLock::new(markets.iter().copied().collect()),
+            prices: RwLock::new(HashMap::new()),
         });
         let cancel = CancellationToken::new();
         let pump = tokio::spawn(pump(
@@ -131,6 +156,9 @@ impl Market {
             inner.net.subscribe_events(),
             cancel.clone(),
         ));
+        if let Some(feed) = prices {
+            tokio::spawn(fetch_prices(inner.clone(), feed, cancel.clone()));
+        }
         let market = Self {
             inner,
             cancel,
@@ -149,6 +177,11 @@ impl Market {
 
     pub fn subscribe(&self) -> broadcast::Receiver<MarketEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// The latest known price of a market, if the price feed has one (no price is a normal state).
+    pub fn price(&self, base: Asset, quote: Quote) -> Option<MarketPrice> {
+        self.inner.prices.read().ok()?.get(&(base, quote)).cloned()
     }
 
     pub fn book(&self) -> &Book {
@@ -229,6 +262,9 @@ impl Market {
     pub async fn refresh(&self, base: Asset, quote: Quote) -> Result<usize> {
         let inner = &self.inner;
         inner.net.subscribe(&market_topic(base, quote)).await?;
+        if let Ok(mut watched) = inner.watched.write() {
+            watched.insert((base, quote));
+        }
         let me = inner.keypair.public().to_peer_id();
         let makers = inner
             .net
@@ -378,6 +414,56 @@ impl Inner {
             .map(SignedOffer::to_bytes)
             .collect();
         postcard::to_stdvec(&list).unwrap_or_default()
+    }
+}
+
+/// Keeps the prices of watched markets current. A failed fetch keeps the last price for a while (it
+/// carries its time), then drops it, so a stale price is never shown as current for long.
+async fn fetch_prices(inner: Arc<Inner>, feed: PriceFeed, cancel: CancellationToken) {
+    const KEEP_STALE_MS: i64 = 10 * 60 * 1000;
+    let mut tick = tokio::time::interval(feed.every);
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let markets: Vec<(Asset, Quote)> = inner
+            .watched
+            .read()
+            .map(|w| w.iter().copied().collect())
+            .unwrap_or_default();
+        for (base, quote) in markets {
+            let fetched = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return,
+                fetched = feed.source.price(base.code(), quote.code()) => fetched,
+            };
+            let Ok(mut prices) = inner.prices.write() else {
+                return;
+            };
+            match fetched {
+                Ok(price) => {
+                    let event = MarketEvent::PriceUpdated {
+                        base,
+                        quote,
+                        price: price.price,
+                    };
+                    prices.insert((base, quote), price);
+                    drop(prices);
+                    let _ = inner.events.send(event);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "no market price");
+                    if prices
+                        .get(&(base, quote))
+                        .is_some_and(|p| now_ms() - p.fetched_at_ms > KEEP_STALE_MS)
+                    {
+                        prices.remove(&(base, quote));
+                    }
+                }
+            }
+        }
     }
 }
 

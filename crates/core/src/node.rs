@@ -18,9 +18,10 @@ use crate::{
     config::Config,
     error::{Error, Result},
     identity::{Identity, KdfCost, SeedPhrase, keystore},
-    market::{Market, MarketEvent, OfferFilter},
+    market::{Market, MarketEvent, OfferFilter, PriceFeed},
     net::{NetConfig, Network},
     offer::{Asset, NewOffer, Offer, Quote},
+    price::{HttpTicker, MarketPrice},
     store::{self, Store},
 };
 
@@ -245,8 +246,16 @@ impl Node {
                 u.book.clone(),
             )
         };
+        let prices = match self.config.price.url.trim() {
+            "" => None,
+            url => Some(PriceFeed {
+                source: HttpTicker::new(url, std::time::Duration::from_secs(10))?,
+                every: std::time::Duration::from_secs(self.config.price.refresh_secs.max(1)),
+            }),
+        };
         let (net, _events) = Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?;
-        let market = Arc::new(Market::start(net, book, keypair, channel_key, markets).await?);
+        let market =
+            Arc::new(Market::start(net, book, keypair, channel_key, markets, prices).await?);
         let mut guard = self.unlocked.lock().await;
         match guard.as_mut() {
             Some(u) if u.market.is_none() => u.market = Some(market.clone()),
@@ -271,17 +280,26 @@ impl Node {
         u.market.clone().ok_or(Error::Offline)
     }
 
-    /// The local order book (works offline, from the cache).
+    /// The local order book (works offline, from the cache). With a market named in the query and a
+    /// price known for it, market-relative offers come with their current price.
     pub async fn offers(&self, query: &BookQuery) -> Result<Vec<BookEntry>> {
-        let book = {
+        let (book, market) = {
             let guard = self.unlocked.lock().await;
-            guard
+            let u = guard
                 .as_ref()
-                .ok_or(Error::NotInitialized(self.data_dir.clone()))?
-                .book
-                .clone()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            (u.book.clone(), u.market.clone())
         };
-        Ok(book.query(query, store::now_ms(), None).await?)
+        let price = match (query.base, query.quote, market) {
+            (Some(base), Some(quote), Some(market)) => market.price(base, quote).map(|p| p.price),
+            _ => None,
+        };
+        Ok(book.query(query, store::now_ms(), price).await?)
+    }
+
+    /// The current market price, when the price feed has one.
+    pub async fn market_price(&self, base: Asset, quote: Quote) -> Result<Option<MarketPrice>> {
+        Ok(self.market().await?.price(base, quote))
     }
 
     pub async fn post_offer(&self, new: NewOffer) -> Result<Offer> {
