@@ -1,15 +1,24 @@
 //! `souk`: the headless shell over souk-core. It parses flags, gathers secrets from the environment, a
 //! file or a prompt, calls the core's `Node`, and prints for people or, with `--json`, for scripts.
 //!
-//! Exit codes: 0 ok, 1 the user can fix it (bad input, wrong passphrase, …), 2 anything else.
+//! Exit codes: 0 ok, 1 the user can fix it (bad input, wrong passphrase, no running node, an API answer
+//! 4xx, …), 2 anything else.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod api;
+mod client;
+mod headless;
 
 use std::{
     io::{IsTerminal, Read},
+    net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
+    sync::Arc,
 };
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use libp2p::Multiaddr;
 use serde::Serialize;
 use souk_core::{
     Error, ErrorKind, ErrorPayload,
@@ -53,19 +62,175 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         words_file: Option<PathBuf>,
     },
+    /// Run a headless node in the foreground: the network, watched markets and a local API
+    /// (announced in api.json in the data directory) until SIGINT/SIGTERM
+    Node(NodeArgs),
+    /// Show the running node's PeerId, addresses, peers and DHT state
+    Status,
+    /// List the peers the running node is connected to
+    Peers,
+    /// Post, list, withdraw and refresh offers through the running node
+    #[command(subcommand)]
+    Offer(OfferCommand),
 }
 
-/// A failure with the exit code it maps to.
-struct Failure(ErrorPayload);
+#[derive(Debug, Clone, Args)]
+struct NodeArgs {
+    /// A multiaddr to listen on, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable) [default: all interfaces, TCP and QUIC, ports chosen by the OS]
+    #[arg(long, value_name = "MULTIADDR")]
+    listen: Vec<Multiaddr>,
+    /// A bootstrap peer, ending in /p2p/PEERID (repeatable)
+    #[arg(long, value_name = "MULTIADDR")]
+    bootstrap: Vec<Multiaddr>,
+    /// Serve as a circuit relay for peers behind NAT
+    #[arg(long)]
+    relay_server: bool,
+    /// Do not discover peers on the local network with mDNS
+    #[arg(long)]
+    no_mdns: bool,
+    /// Where the local API listens; loopback only [default: 127.0.0.1:0, a free port]
+    #[arg(long, value_name = "ADDR:PORT")]
+    api: Option<SocketAddr>,
+    /// A market to watch, e.g. BTC/EUR (repeatable) [default: BTC/EUR, BTC/USD, LTC/EUR, LTC/USD]
+    #[arg(long, value_name = "BASE/QUOTE")]
+    market: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum OfferCommand {
+    /// Sign and publish a new offer
+    Post(Box<PostArgs>),
+    /// Show the order book (this node's view of it)
+    List {
+        /// Only this market, e.g. BTC/EUR
+        #[arg(long, value_name = "BASE/QUOTE")]
+        market: Option<String>,
+        /// Only offers whose maker buys or sells
+        #[arg(long, value_parser = ["buy", "sell"])]
+        side: Option<String>,
+        /// Only offers paid by this method, e.g. SEPA
+        #[arg(long, value_name = "METHOD")]
+        method: Option<String>,
+        /// Only offers whose range contains this amount of the base asset, e.g. 0.05 (needs --market)
+        #[arg(long, value_name = "AMOUNT")]
+        amount: Option<String>,
+        /// Only this node's own offers
+        #[arg(long)]
+        mine: bool,
+    },
+    /// Withdraw one of your offers everywhere
+    Withdraw {
+        /// The offer id (from `souk offer list`)
+        id: String,
+    },
+    /// Ask the makers of a market for their offers now
+    Refresh {
+        #[arg(long, value_name = "BASE/QUOTE")]
+        market: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+struct PostArgs {
+    /// The maker's side: sell the base asset, or buy it
+    #[arg(long, value_parser = ["buy", "sell"])]
+    side: String,
+    /// The asset traded, e.g. BTC
+    #[arg(long)]
+    base: String,
+    /// What it is priced in and paid with, e.g. EUR
+    #[arg(long)]
+    quote: String,
+    /// A fixed price per whole coin, e.g. 60000
+    #[arg(long, required_unless_present = "premium", conflicts_with = "premium")]
+    price: Option<String>,
+    /// Or a premium over the market price in percent, e.g. 1.5 or -2
+    #[arg(long, allow_hyphen_values = true)]
+    premium: Option<String>,
+    /// Smallest amount of the base asset per trade, e.g. 0.01
+    #[arg(long)]
+    min: String,
+    /// Largest amount of the base asset per trade, e.g. 0.1
+    #[arg(long)]
+    max: String,
+    /// A payment method, e.g. SEPA (repeatable)
+    #[arg(long = "method", required = true, value_name = "METHOD")]
+    methods: Vec<String>,
+    /// How the coins are secured
+    #[arg(long, value_parser = ["none", "multisig"])]
+    escrow: Option<String>,
+    /// An arbitrator you accept for a multisig escrow (repeatable)
+    #[arg(long = "arbitrator", value_name = "PEERID")]
+    arbitrators: Vec<String>,
+    /// Security deposit in percent of the trade amount [default: 15]
+    #[arg(long)]
+    deposit: Option<String>,
+    /// How long the offer stays up: 30m, 24h, 7d [default: 24h]
+    #[arg(long)]
+    ttl: Option<String>,
+    /// Free-text terms shown to takers
+    #[arg(long)]
+    terms: Option<String>,
+}
+
+impl From<PostArgs> for api::OfferRequest {
+    fn from(a: PostArgs) -> Self {
+        Self {
+            side: a.side,
+            base: a.base,
+            quote: a.quote,
+            price: a.price,
+            premium: a.premium,
+            min: a.min,
+            max: a.max,
+            methods: a.methods,
+            escrow: a.escrow,
+            arbitrators: a.arbitrators,
+            deposit: a.deposit,
+            ttl: a.ttl,
+            terms: a.terms,
+        }
+    }
+}
+
+/// A failure: its kind (as the JSON output names it), a message, and the exit code it maps to.
+pub struct Failure {
+    kind: String,
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn internal(message: impl Into<String>) -> Self {
+        Self::from(ErrorPayload {
+            kind: ErrorKind::Internal,
+            message: message.into(),
+        })
+    }
+}
+
+impl From<ErrorPayload> for Failure {
+    fn from(payload: ErrorPayload) -> Self {
+        let kind = match serde_json::to_value(payload.kind) {
+            Ok(serde_json::Value::String(kind)) => kind,
+            _ => "internal".into(),
+        };
+        Self {
+            kind,
+            message: payload.message,
+            code: if payload.kind.is_user_error() { 1 } else { 2 },
+        }
+    }
+}
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
-        Self(e.payload())
+        Self::from(e.payload())
     }
 }
 
 fn user_error(message: impl Into<String>) -> Failure {
-    Failure(ErrorPayload {
+    Failure::from(ErrorPayload {
         kind: ErrorKind::InvalidInput,
         message: message.into(),
     })
@@ -89,15 +254,7 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => {
-            return report(
-                json,
-                &Failure(ErrorPayload {
-                    kind: ErrorKind::Internal,
-                    message: e.to_string(),
-                }),
-            );
-        }
+        Err(e) => return report(json, &Failure::internal(e.to_string())),
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
@@ -105,13 +262,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn report(json: bool, Failure(payload): &Failure) -> ExitCode {
+fn report(json: bool, failure: &Failure) -> ExitCode {
     if json {
-        println!("{}", serde_json::json!({ "error": payload }));
+        println!(
+            "{}",
+            serde_json::json!({ "error": { "kind": failure.kind, "message": failure.message } })
+        );
     } else {
-        eprintln!("error: {}", payload.message);
+        eprintln!("error: {}", failure.message);
     }
-    ExitCode::from(if payload.kind.is_user_error() { 1 } else { 2 })
+    ExitCode::from(failure.code)
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
@@ -129,6 +289,44 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         })
         .collect();
     let config = Config::load(&data_dir, &flags).map_err(Error::from)?;
+    match &cli.command {
+        Command::Node(args) => return run_node(&cli, args.clone(), data_dir, config).await,
+        Command::Status => {
+            return client::status(&client::ApiClient::open(&data_dir)?, cli.json).await;
+        }
+        Command::Peers => {
+            return client::peers(&client::ApiClient::open(&data_dir)?, cli.json).await;
+        }
+        Command::Offer(command) => {
+            let api = client::ApiClient::open(&data_dir)?;
+            return match command {
+                OfferCommand::Post(args) => {
+                    client::post_offer(&api, &PostArgs::clone(args).into(), cli.json).await
+                }
+                OfferCommand::List {
+                    market,
+                    side,
+                    method,
+                    amount,
+                    mine,
+                } => {
+                    let filter = client::ListFilter {
+                        market: market.clone(),
+                        side: side.clone(),
+                        method: method.clone(),
+                        amount: amount.clone(),
+                        mine: *mine,
+                    };
+                    client::list_offers(&api, filter, cli.json).await
+                }
+                OfferCommand::Withdraw { id } => client::withdraw_offer(&api, id, cli.json).await,
+                OfferCommand::Refresh { market } => {
+                    client::refresh_market(&api, market, cli.json).await
+                }
+            };
+        }
+        Command::Init | Command::Id | Command::Restore { .. } => {}
+    }
     // One-shot commands stay quiet unless asked; they never write log files, so a failed command leaves
     // the data directory exactly as it was.
     let filter = cli
@@ -159,6 +357,38 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print_info(cli.json, &info, "Restored identity\n");
             Ok(())
         }
+        Command::Node(_) | Command::Status | Command::Peers | Command::Offer(_) => Ok(()),
+    };
+    node.shutdown().await;
+    result
+}
+
+/// `souk node`: long-running, so it logs at the configured level and, unless `log.file` is off, to
+/// `logs/` in the data directory.
+async fn run_node(
+    cli: &Cli,
+    args: NodeArgs,
+    data_dir: PathBuf,
+    config: Config,
+) -> Result<(), Failure> {
+    let options = headless::NodeOptions {
+        listen: args.listen,
+        bootstrap: args.bootstrap,
+        relay_server: args.relay_server,
+        no_mdns: args.no_mdns,
+        api: args.api,
+        markets: args.market,
+    };
+    let markets = headless::check(&options, &data_dir)?;
+    let _logs = logging::init(
+        &config.log.level,
+        config.log.file.then_some(data_dir.as_path()),
+    );
+    let passphrase = passphrase(cli, Confirm::Once)?;
+    let node = Arc::new(Node::new(&data_dir, config));
+    let result = match node.unlock(&passphrase).await {
+        Ok(_) => headless::run(node.clone(), options, markets, cli.json).await,
+        Err(e) => Err(e.into()),
     };
     node.shutdown().await;
     result
@@ -226,7 +456,7 @@ fn seed_words(file: Option<&PathBuf>) -> Result<String, Failure> {
     Ok(all)
 }
 
-fn print_json<T: Serialize>(value: &T) {
+pub(crate) fn print_json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
         Ok(text) => println!("{text}"),
         Err(e) => eprintln!("error: cannot print JSON: {e}"),

@@ -1,0 +1,363 @@
+//! The scripting commands (`souk peers`, `souk status`, `souk offer …`): they talk to the running
+//! `souk node` of the same data directory through its local API, found in `api.json`, and print its
+//! answers as tables or, with `--json`, as the API's JSON.
+//!
+//! They never open the keystore or the database themselves: the node owns those.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use souk_core::{
+    book::BookEntry,
+    offer::{Offer, Price, format_amount},
+};
+
+use crate::{
+    Failure,
+    api::{OfferRequest, PeerInfo, Refreshed, Status, Withdrawn},
+    headless::read_api_file,
+    print_json,
+};
+
+pub struct ApiClient {
+    data_dir: PathBuf,
+    url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    /// Finds the running node of `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, Failure> {
+        let file = read_api_file(data_dir).ok_or_else(|| no_node(data_dir))?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| Failure::internal(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            url: file.url,
+            token: file.token,
+            http,
+        })
+    }
+
+    /// One API call; the answer's JSON on success, a [`Failure`] with the API's reason otherwise.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&OfferRequest>,
+    ) -> Result<Value, Failure> {
+        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.url), query)
+            .map_err(|e| Failure::internal(format!("bad API URL {}{path}: {e}", self.url)))?;
+        let mut request = self.http.request(method, url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let answer = request.send().await.map_err(|e| {
+            if e.is_connect() {
+                no_node(&self.data_dir)
+            } else {
+                Failure::internal(format!("talking to the node at {}: {e}", self.url))
+            }
+        })?;
+        let status = answer.status();
+        let text = answer.text().await.map_err(|e| {
+            Failure::internal(format!("reading the node's answer from {}: {e}", self.url))
+        })?;
+        if status.is_success() {
+            return serde_json::from_str(&text).map_err(|e| {
+                Failure::internal(format!("the node's answer is not JSON ({e}): {text}"))
+            });
+        }
+        Err(api_failure(status, &text))
+    }
+}
+
+fn no_node(data_dir: &Path) -> Failure {
+    Failure {
+        kind: "offline".into(),
+        message: format!(
+            "no running node for {}: start one with `souk node`",
+            data_dir.display()
+        ),
+        code: 1,
+    }
+}
+
+/// 4xx: the user can fix it (exit 1); anything else: exit 2.
+fn api_failure(status: StatusCode, text: &str) -> Failure {
+    let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let field = |name: &str| body[name].as_str().map(str::to_owned);
+    Failure {
+        kind: field("kind").unwrap_or_else(|| "internal".into()),
+        message: field("message").unwrap_or_else(|| format!("the node answered {status}: {text}")),
+        code: if status.is_client_error() { 1 } else { 2 },
+    }
+}
+
+fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, Failure> {
+    serde_json::from_value(value.clone())
+        .map_err(|e| Failure::internal(format!("unexpected answer from the node ({e}): {value}")))
+}
+
+pub async fn status(client: &ApiClient, json: bool) -> Result<(), Failure> {
+    let value = client
+        .call(Method::GET, "/api/v1/status", &[], None)
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let status: Status = decode(&value)?;
+    println!("PeerId:              {}", status.peer_id);
+    println!("API:                 {}", client.url);
+    println!("Connected peers:     {}", status.connected_peers);
+    println!("DHT routing table:   {} peers", status.routing_table_size);
+    println!("Stored DHT records:  {}", status.stored_records);
+    println!("Listening on:");
+    for addr in &status.listen_addrs {
+        println!("  {addr}");
+    }
+    Ok(())
+}
+
+pub async fn peers(client: &ApiClient, json: bool) -> Result<(), Failure> {
+    let value = client.call(Method::GET, "/api/v1/peers", &[], None).await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let peers: Vec<PeerInfo> = decode(&value)?;
+    if peers.is_empty() {
+        println!("No connected peers.");
+    }
+    for peer in peers {
+        println!("{}", peer.peer_id);
+    }
+    Ok(())
+}
+
+pub async fn post_offer(
+    client: &ApiClient,
+    request: &OfferRequest,
+    json: bool,
+) -> Result<(), Failure> {
+    let value = client
+        .call(Method::POST, "/api/v1/offers", &[], Some(request))
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let offer: Offer = decode(&value)?;
+    println!("Posted offer {}", offer.id);
+    println!(
+        "  {} {}–{} {} at {}, paid by {}",
+        offer.side,
+        format_amount(offer.min_amount, offer.base),
+        format_amount(offer.max_amount, offer.base),
+        offer.base,
+        price_text(&offer, None),
+        methods_text(&offer),
+    );
+    println!(
+        "  expires in {}",
+        duration_text((offer.expires_at - offer.created_at) / 1000)
+    );
+    Ok(())
+}
+
+pub struct ListFilter {
+    pub market: Option<String>,
+    pub side: Option<String>,
+    pub method: Option<String>,
+    pub amount: Option<String>,
+    pub mine: bool,
+}
+
+pub async fn list_offers(
+    client: &ApiClient,
+    filter: ListFilter,
+    json: bool,
+) -> Result<(), Failure> {
+    let mut query = Vec::new();
+    let fields = [
+        ("market", filter.market),
+        ("side", filter.side),
+        ("method", filter.method),
+        ("amount", filter.amount),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            query.push((name, value));
+        }
+    }
+    if filter.mine {
+        query.push(("mine", "true".to_owned()));
+    }
+    let value = client
+        .call(Method::GET, "/api/v1/offers", &query, None)
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let entries: Vec<BookEntry> = decode(&value)?;
+    if entries.is_empty() {
+        println!("No offers.");
+        return Ok(());
+    }
+    let now = now_ms();
+    let rows: Vec<[String; 8]> = entries
+        .iter()
+        .map(|e| {
+            let o = &e.offer;
+            [
+                o.id.to_string(),
+                o.side.to_string(),
+                format!("{}/{}", o.base, o.quote),
+                price_text(o, e.effective_price),
+                format!(
+                    "{}–{} {}",
+                    format_amount(o.min_amount, o.base),
+                    format_amount(o.max_amount, o.base),
+                    o.base
+                ),
+                methods_text(o),
+                if e.mine {
+                    "you".to_owned()
+                } else {
+                    abbreviate(&o.maker.to_string())
+                },
+                format!(
+                    "{} ago",
+                    duration_text((now - e.maker_last_seen).max(0) / 1000)
+                ),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID", "SIDE", "MARKET", "PRICE", "AMOUNT", "METHODS", "MAKER", "SEEN",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+pub async fn withdraw_offer(client: &ApiClient, id: &str, json: bool) -> Result<(), Failure> {
+    let value = client
+        .call(Method::DELETE, &format!("/api/v1/offers/{id}"), &[], None)
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let withdrawn: Withdrawn = decode(&value)?;
+    println!("Withdrew offer {}", withdrawn.id);
+    Ok(())
+}
+
+pub async fn refresh_market(client: &ApiClient, market: &str, json: bool) -> Result<(), Failure> {
+    let (base, quote) = crate::api::parse_market(market).map_err(crate::user_error)?;
+    let value = client
+        .call(
+            Method::POST,
+            &format!("/api/v1/markets/{base}/{quote}/refresh"),
+            &[],
+            None,
+        )
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let refreshed: Refreshed = decode(&value)?;
+    println!(
+        "{}: {} new offer{}",
+        refreshed.market,
+        refreshed.new_offers,
+        if refreshed.new_offers == 1 { "" } else { "s" }
+    );
+    Ok(())
+}
+
+fn price_text(offer: &Offer, effective: Option<rust_decimal::Decimal>) -> String {
+    match offer.price {
+        Price::Fixed(p) => format!("{p} {}", offer.quote),
+        Price::MarketRelative { premium_bps } => {
+            let premium = rust_decimal::Decimal::new(i64::from(premium_bps), 2).normalize();
+            let sign = if premium_bps >= 0 { "+" } else { "" };
+            match effective {
+                Some(p) => format!("{p} {} (market {sign}{premium}%)", offer.quote),
+                None => format!("market {sign}{premium}%"),
+            }
+        }
+    }
+}
+
+fn methods_text(offer: &Offer) -> String {
+    offer
+        .payment_methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `12D3KooWAbc…wxyz`.
+fn abbreviate(peer: &str) -> String {
+    let chars: Vec<char> = peer.chars().collect();
+    if chars.len() <= 16 {
+        return peer.to_owned();
+    }
+    let head: String = chars[..12].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// Seconds as `42s`, `5m`, `3h`, `2d`.
+fn duration_text(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3600 => format!("{}m", s / 60),
+        s if s < 2 * 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

@@ -1,0 +1,316 @@
+//! `souk node`: a long-running headless peer. It unlocks the identity, starts the network, watches
+//! markets, serves the local API (see `api`) and announces it in `api.json`, then waits for SIGINT or
+//! SIGTERM and shuts everything down in order.
+//!
+//! The API is for this machine only: it binds to loopback and every request needs the token that
+//! only `api.json` (mode 0600) holds. This module never decides anything about offers itself.
+
+use std::{
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use libp2p::{Multiaddr, multiaddr::Protocol};
+use serde::{Deserialize, Serialize};
+use souk_core::{
+    net::{DhtMode, NetConfig, NetEvent},
+    node::Node,
+    offer::{Asset, Quote},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Failure,
+    api::{self, ApiState},
+    user_error,
+};
+
+/// The file a running node announces its API in, inside the data directory.
+pub const API_FILE: &str = "api.json";
+/// Markets watched when none are named.
+pub const DEFAULT_MARKETS: &[&str] = &["BTC/EUR", "BTC/USD", "LTC/EUR", "LTC/USD"];
+/// How often watched markets are re-asked for offers (besides gossip, which pushes new ones).
+const REFRESH_EVERY: Duration = Duration::from_secs(10 * 60);
+/// How long open API connections get to finish once the node stops.
+const API_DRAIN: Duration = Duration::from_secs(5);
+
+/// What `api.json` holds: where the API is and how to be let in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiFile {
+    pub url: String,
+    pub token: String,
+    pub pid: u32,
+}
+
+pub struct NodeOptions {
+    pub listen: Vec<Multiaddr>,
+    pub bootstrap: Vec<Multiaddr>,
+    pub relay_server: bool,
+    pub no_mdns: bool,
+    pub api: Option<SocketAddr>,
+    pub markets: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Started {
+    peer_id: String,
+    listen_addrs: Vec<String>,
+    api: String,
+}
+
+/// Checks everything that needs no unlocking: bad flags fail before the passphrase is asked for.
+pub fn check(options: &NodeOptions, data_dir: &Path) -> Result<Vec<(Asset, Quote)>, Failure> {
+    if let Some(addr) = options.api
+        && !addr.ip().is_loopback()
+    {
+        return Err(user_error(format!(
+            "--api {addr} is not a loopback address: the API is for this machine only (use e.g. 127.0.0.1:{})",
+            addr.port()
+        )));
+    }
+    let names: Vec<&str> = if options.markets.is_empty() {
+        DEFAULT_MARKETS.to_vec()
+    } else {
+        options.markets.iter().map(String::as_str).collect()
+    };
+    let mut markets = Vec::new();
+    for name in names {
+        let market = api::parse_market(name).map_err(user_error)?;
+        if !markets.contains(&market) {
+            markets.push(market);
+        }
+    }
+    if let Some(running) = read_api_file(data_dir)
+        && let Ok(addr) = running
+            .url
+            .trim_start_matches("http://")
+            .parse::<SocketAddr>()
+        && std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()
+    {
+        return Err(user_error(format!(
+            "a node is already running for {} (pid {}, API {}); stop it first",
+            data_dir.display(),
+            running.pid,
+            running.url
+        )));
+    }
+    Ok(markets)
+}
+
+pub fn read_api_file(data_dir: &Path) -> Option<ApiFile> {
+    let text = std::fs::read_to_string(data_dir.join(API_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+pub fn net_config(options: &NodeOptions) -> NetConfig {
+    let mut config = NetConfig::default();
+    if !options.listen.is_empty() {
+        config.listen = options.listen.clone();
+    }
+    if config.listen.iter().any(is_loopback) {
+        config.allow_loopback_peers = true;
+        config.dht_mode = DhtMode::Server;
+    }
+    config.bootstrap = options.bootstrap.clone();
+    config.mdns = !options.no_mdns;
+    config.relay_server = options.relay_server;
+    config
+}
+
+fn is_loopback(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
+}
+
+/// Runs the node until a signal; `node` is already unlocked.
+pub async fn run(
+    node: Arc<Node>,
+    options: NodeOptions,
+    markets: Vec<(Asset, Quote)>,
+    json: bool,
+) -> Result<(), Failure> {
+    let data_dir = node.data_dir().to_path_buf();
+    let info = node.start_network(net_config(&options), &markets).await?;
+    let bind = options
+        .api
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| user_error(format!("cannot listen on {bind} for the API: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Failure::internal(format!("the API listener has no address: {e}")))?;
+    let url = format!("http://{local}");
+    let token = new_token()?;
+    let api_path = data_dir.join(API_FILE);
+    write_api_file(
+        &api_path,
+        &ApiFile {
+            url: url.clone(),
+            token: token.clone(),
+            pid: std::process::id(),
+        },
+    )?;
+
+    let stop = CancellationToken::new();
+    let state = ApiState {
+        node: node.clone(),
+        token: token.into(),
+        stop: stop.clone(),
+    };
+    let server = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            axum::serve(listener, api::router(state))
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+    });
+    let refresher = tokio::spawn(keep_markets_fresh(node.clone(), markets, stop.clone()));
+
+    let started = Started {
+        listen_addrs: api::dialable(&info.listen_addrs, &info.peer_id),
+        peer_id: info.peer_id,
+        api: url,
+    };
+    print_started(json, &started, &api_path);
+    tracing::info!(peer_id = %started.peer_id, api = %started.api, "node running");
+
+    let signal = wait_for_signal().await;
+    tracing::info!(signal, "stopping");
+    let _ = std::fs::remove_file(&api_path);
+    stop.cancel();
+    match tokio::time::timeout(API_DRAIN, server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the API server failed"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "the API server task failed"),
+        Err(_) => tracing::warn!("API connections still open after {API_DRAIN:?}; closing"),
+    }
+    let _ = refresher.await;
+    node.shutdown().await;
+    if !json {
+        println!("Stopped.");
+    }
+    Ok(())
+}
+
+fn print_started(json: bool, started: &Started, api_path: &Path) {
+    if json {
+        println!("{}", serde_json::to_string(started).unwrap_or_default());
+        return;
+    }
+    println!("PeerId:        {}", started.peer_id);
+    println!("Listening on:");
+    for addr in &started.listen_addrs {
+        println!("  {addr}");
+    }
+    println!("API:           {}", started.api);
+    println!("API token in:  {}", api_path.display());
+    println!("Press Ctrl-C to stop.");
+    let _ = std::io::stdout().flush();
+}
+
+/// 32 random bytes as hex.
+fn new_token() -> Result<String, Failure> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Failure::internal(format!("no randomness for the API token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Writes `api.json` readable by the owner only, created with that mode (never widened then
+/// narrowed), and moved into place whole so a reader never sees half a file.
+fn write_api_file(path: &Path, file: &ApiFile) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(file)
+        .map_err(|e| Failure::internal(format!("encoding {API_FILE}: {e}")))?;
+    let temp: PathBuf = path.with_extension(format!("json.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&temp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let io = |e: std::io::Error| {
+        Failure::from(souk_core::Error::io(
+            format!("writing {}", path.display()),
+            e,
+        ))
+    };
+    let mut out = options.open(&temp).map_err(io)?;
+    out.write_all(text.as_bytes()).map_err(io)?;
+    out.sync_all().map_err(io)?;
+    drop(out);
+    std::fs::rename(&temp, path).map_err(io)
+}
+
+async fn wait_for_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+/// Asks the makers of every watched market for their offers once the first peer connects (a node
+/// that comes up late learns what was posted before it), then every [`REFRESH_EVERY`]. Gossip
+/// brings what is posted meanwhile.
+async fn keep_markets_fresh(
+    node: Arc<Node>,
+    markets: Vec<(Asset, Quote)>,
+    stop: CancellationToken,
+) {
+    let Ok(net) = node.net().await else {
+        return;
+    };
+    let mut events = net.subscribe_events();
+    let mut every = tokio::time::interval(REFRESH_EVERY);
+    every.tick().await;
+    let mut waiting_for_first_peer = true;
+    loop {
+        let due = tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            _ = every.tick() => true,
+            event = events.recv() => match event {
+                Ok(NetEvent::PeerConnected(_)) if waiting_for_first_peer => {
+                    waiting_for_first_peer = false;
+                    true
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                _ => false,
+            },
+        };
+        if !due {
+            continue;
+        }
+        for (base, quote) in &markets {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return,
+                result = node.refresh_market(*base, *quote) => match result {
+                    Ok(n) => tracing::debug!(market = %format!("{base}/{quote}"), new_offers = n, "market refreshed"),
+                    Err(e) => tracing::debug!(market = %format!("{base}/{quote}"), error = %e, "market refresh failed"),
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,645 @@
+//! Black-box tests of `souk node` and the commands that talk to it: real `souk` processes on loopback,
+//! a temp dir each, port 0 everywhere. Where a test must wait it polls with a deadline.
+
+use std::{
+    fs::File,
+    io::{Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+const PASS: &str = "correct horse battery";
+const START_DEADLINE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(25);
+
+fn souk(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_souk"));
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .env_remove("SOUK_PASSPHRASE")
+        .env_remove("SOUK_DATA_DIR")
+        .env_remove("SOUK_LOG_LEVEL")
+        .env_remove("SOUK_LOG_FILE")
+        // Tests never leave loopback: no market price feed.
+        .env("SOUK_PRICE_URL", "")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("souk runs")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(out)
+        )
+    })
+}
+
+fn init(dir: &Path) {
+    let out = run(souk(dir)
+        .args(["--json", "init"])
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 0, "init failed: {}", stderr(&out));
+}
+
+/// A `souk node` child process, killed when dropped so a failed test leaves nothing running.
+struct NodeProcess {
+    child: Child,
+    dir: PathBuf,
+    log: PathBuf,
+    url: String,
+    token: String,
+    peer_id: String,
+    addrs: Vec<String>,
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl NodeProcess {
+    /// Inits `dir`, starts a node on loopback with `extra` flags and waits until its API answers.
+    fn start(dir: &Path, extra: &[&str]) -> Self {
+        init(dir);
+        let log = dir.with_extension("stderr.log");
+        let child = souk(dir)
+            .args([
+                "--json",
+                "node",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--no-mdns",
+            ])
+            .args(extra)
+            .env("SOUK_PASSPHRASE", PASS)
+            .stdout(File::create(dir.with_extension("stdout.log")).unwrap())
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .expect("souk node starts");
+        let mut node = Self {
+            child,
+            dir: dir.to_path_buf(),
+            log,
+            url: String::new(),
+            token: String::new(),
+            peer_id: String::new(),
+            addrs: Vec::new(),
+        };
+        let api: Value = node.wait_for("api.json", || {
+            let text = std::fs::read_to_string(dir.join("api.json")).ok()?;
+            serde_json::from_str(&text).ok()
+        });
+        node.url = api["url"].as_str().unwrap().to_owned();
+        node.token = api["token"].as_str().unwrap().to_owned();
+        assert_eq!(api["pid"], node.child.id());
+        let status = node.cli_json(&["status"]);
+        node.peer_id = status["peer_id"].as_str().unwrap().to_owned();
+        node.addrs = status["listen_addrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect();
+        node
+    }
+
+    /// Waits for the node to exit by itself.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node did not stop:\n{}",
+                self.log()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls `probe` until it gives a value, failing with the node's log after [`START_DEADLINE`] or
+    /// when the node exits.
+    fn wait_for<T>(&mut self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Some(value) = probe() {
+                return value;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("souk node exited ({status}) before {what}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {START_DEADLINE:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        run(souk(&self.dir).args(args))
+    }
+
+    fn cli_json(&self, args: &[&str]) -> Value {
+        let out = run(souk(&self.dir).arg("--json").args(args));
+        assert_eq!(
+            code(&out),
+            0,
+            "souk {args:?} failed: {}\nnode log:\n{}",
+            stderr(&out),
+            self.log()
+        );
+        json(&out)
+    }
+
+    fn host(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    fn bootstrap_addr(&self) -> String {
+        self.addrs[0].clone()
+    }
+}
+
+/// One plain HTTP/1.1 exchange: the status code and the body.
+fn http(
+    host: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    request.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+fn offer_ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["offer"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+const POST_SELL: &[&str] = &[
+    "offer", "post", "--side", "sell", "--base", "BTC", "--quote", "EUR", "--price", "60000",
+    "--min", "0.01", "--max", "0.1", "--method", "SEPA",
+];
+
+#[test]
+fn api_needs_the_token_and_api_json_is_private() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&tmp.path().join("a"), &[]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(node.dir.join("api.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "api.json mode {mode:o}");
+    }
+    assert_eq!(node.token.len(), 64);
+
+    for token in [None, Some("wrong"), Some(&node.token[..63])] {
+        let (status, body) = http(node.host(), "GET", "/api/v1/status", token, None);
+        assert_eq!(status, 401, "{token:?}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["kind"], "unauthorized");
+        assert!(body["message"].as_str().unwrap().contains("token"));
+    }
+    let (status, body) = http(
+        node.host(),
+        "GET",
+        "/api/v1/status",
+        Some(&node.token),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["peer_id"], node.peer_id.as_str());
+    assert!(body["routing_table_size"].is_u64());
+    // The browser form of the token works too.
+    let (status, _) = http(
+        node.host(),
+        "GET",
+        &format!("/api/v1/peers?token={}", node.token),
+        None,
+        None,
+    );
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn openapi_json_lists_every_route() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&tmp.path().join("a"), &[]);
+    let (status, body) = http(
+        node.host(),
+        "GET",
+        "/api/v1/openapi.json",
+        Some(&node.token),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let routes = [
+        ("get", "/api/v1/status"),
+        ("get", "/api/v1/peers"),
+        ("get", "/api/v1/offers"),
+        ("post", "/api/v1/offers"),
+        ("delete", "/api/v1/offers/{id}"),
+        ("post", "/api/v1/markets/{base}/{quote}/refresh"),
+        ("get", "/api/v1/events"),
+        ("get", "/api/v1/openapi.json"),
+    ];
+    for (method, path) in routes {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is not described"
+        );
+        // ...and each one is served: without a token it is refused, not unknown.
+        let concrete = path
+            .replace("{id}", "01a20a47-4623-73d0-bdf6-ddb5f50254d5")
+            .replace("{base}", "BTC")
+            .replace("{quote}", "EUR");
+        let (status, _) = http(node.host(), &method.to_uppercase(), &concrete, None, None);
+        assert_eq!(status, 401, "{method} {path}");
+    }
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 7);
+}
+
+#[test]
+fn bad_offers_get_400_with_a_reason_and_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&tmp.path().join("a"), &[]);
+    let cases = [
+        (
+            r#"{"side":"sell","base":"BTC","quote":"EUR","price":"60000","min":"0.2","max":"0.1","methods":["SEPA"]}"#,
+            "min 0.2 is above max 0.1",
+        ),
+        (
+            r#"{"side":"sell","base":"DOGE","quote":"EUR","price":"1","min":"1","max":"2","methods":["SEPA"]}"#,
+            "unknown asset DOGE",
+        ),
+        (
+            r#"{"side":"sell","base":"BTC","quote":"EUR","min":"0.01","max":"0.1","methods":["SEPA"]}"#,
+            "give a price",
+        ),
+        (r#"{"side":"sell""#, "JSON"),
+    ];
+    for (body, reason) in cases {
+        let (status, answer) = http(
+            node.host(),
+            "POST",
+            "/api/v1/offers",
+            Some(&node.token),
+            Some(body),
+        );
+        assert_eq!(status, 400, "{body}: {answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["kind"], "invalid_input");
+        assert!(
+            answer["message"].as_str().unwrap().contains(reason),
+            "{reason:?} not in {answer}"
+        );
+    }
+    let huge = format!(r#"{{"terms":"{}"}}"#, "x".repeat(70 * 1024));
+    let (status, _) = http(
+        node.host(),
+        "POST",
+        "/api/v1/offers",
+        Some(&node.token),
+        Some(&huge),
+    );
+    assert_eq!(status, 413);
+
+    let mut args = POST_SELL.to_vec();
+    let min = args.len() - 5;
+    args[min] = "0.2";
+    let out = node.cli(&args);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("min 0.2 is above max 0.1"),
+        "{}",
+        stderr(&out)
+    );
+    let out = node.cli(&["--json", "offer", "list", "--amount", "0.05"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(json(&out)["error"]["kind"], "invalid_input");
+    let out = node.cli(&["offer", "withdraw", "01a20a47-4623-73d0-bdf6-ddb5f50254d5"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+}
+
+/// Reads one WebSocket frame (server frames are unmasked) and returns its text.
+fn read_ws_text(stream: &mut TcpStream) -> String {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(head[0] & 0x0f, 1, "not a text frame: {head:?}");
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut n = [0u8; 2];
+            stream.read_exact(&mut n).unwrap();
+            u64::from(u16::from_be_bytes(n))
+        }
+        127 => {
+            let mut n = [0u8; 8];
+            stream.read_exact(&mut n).unwrap();
+            u64::from_be_bytes(n)
+        }
+        n => u64::from(n),
+    };
+    let mut payload = vec![0u8; usize::try_from(len).unwrap()];
+    stream.read_exact(&mut payload).unwrap();
+    String::from_utf8(payload).unwrap()
+}
+
+#[test]
+fn post_list_withdraw_with_events_then_sigterm_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut node = NodeProcess::start(&tmp.path().join("a"), &["--market", "BTC/EUR"]);
+
+    // A browser-style WebSocket: the token in the query string.
+    let mut ws = TcpStream::connect(node.host()).unwrap();
+    ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        ws,
+        "GET /api/v1/events?token={} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        node.token,
+        node.host()
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        ws.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+
+    let offer = node.cli_json(POST_SELL);
+    let id = offer["id"].as_str().unwrap().to_owned();
+    assert_eq!(offer["maker"], node.peer_id.as_str());
+    assert_eq!(offer["min_amount"], 1_000_000);
+    let event: Value = serde_json::from_str(&read_ws_text(&mut ws)).unwrap();
+    assert_eq!(event["kind"], "offer_added");
+    assert_eq!(event["offer"]["id"], id.as_str());
+
+    let premium = node.cli_json(&[
+        "offer",
+        "post",
+        "--side",
+        "buy",
+        "--base",
+        "BTC",
+        "--quote",
+        "EUR",
+        "--premium",
+        "-1.5",
+        "--min",
+        "0.02",
+        "--max",
+        "0.05",
+        "--method",
+        "revolut",
+        "--ttl",
+        "2h",
+        "--deposit",
+        "20",
+    ]);
+    assert_eq!(premium["price"]["market_relative"]["premium_bps"], -150);
+    assert_eq!(premium["deposit_bps"], 2000);
+    assert_eq!(premium["payment_methods"][0], "REVOLUT");
+    let event: Value = serde_json::from_str(&read_ws_text(&mut ws)).unwrap();
+    assert_eq!(event["offer"]["id"], premium["id"]);
+
+    let all = node.cli_json(&["offer", "list", "--market", "BTC/EUR"]);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let sells = node.cli_json(&["offer", "list", "--side", "sell", "--mine"]);
+    assert_eq!(offer_ids(&sells), [id.as_str()]);
+    let big = node.cli_json(&["offer", "list", "--market", "BTC/EUR", "--amount", "0.08"]);
+    assert_eq!(offer_ids(&big), [id.as_str()]);
+    let text = node.cli(&["offer", "list"]);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("0.01–0.1 BTC") && text.contains("60000 EUR"),
+        "{text}"
+    );
+    assert!(
+        text.contains("market -1.5%") && text.contains("0s ago"),
+        "{text}"
+    );
+
+    let withdrawn = node.cli_json(&["offer", "withdraw", &id]);
+    assert_eq!(withdrawn["withdrawn"], true);
+    let event: Value = serde_json::from_str(&read_ws_text(&mut ws)).unwrap();
+    assert_eq!(
+        event,
+        serde_json::json!({"kind": "offer_withdrawn", "id": id})
+    );
+    let sells = node.cli_json(&["offer", "list", "--side", "sell"]);
+    assert!(offer_ids(&sells).is_empty());
+    let refreshed = node.cli_json(&["offer", "refresh", "--market", "BTC/EUR"]);
+    assert_eq!(refreshed["market"], "BTC/EUR");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &node.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The open WebSocket must not hold the shutdown up.
+    let exit = node.wait_exit();
+    assert!(exit.success(), "{exit}:\n{}", node.log());
+    assert!(!node.dir.join("api.json").exists(), "api.json left behind");
+    assert!(node.dir.join("logs").is_dir(), "no log files");
+    assert_eq!(read_ws_closed(&mut ws), (), "the event stream did not end");
+    let out = node.cli(&["peers"]);
+    assert_eq!(code(&out), 1);
+}
+
+/// After the node stops, the WebSocket ends (a close frame, then end of stream).
+fn read_ws_closed(stream: &mut TcpStream) {
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    if let Some(first) = rest.first() {
+        assert_eq!(first & 0x0f, 8, "expected a close frame, got {rest:?}");
+    }
+}
+
+#[test]
+fn commands_without_a_running_node_exit_1_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    init(&dir);
+    let expected = format!(
+        "no running node for {}: start one with `souk node`",
+        dir.display()
+    );
+    let out = run(souk(&dir).args(["offer", "list"]));
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+
+    // A stale api.json from a node that died: the port refuses connections.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dir.join("api.json"),
+        format!(r#"{{"url":"http://127.0.0.1:{port}","token":"00","pid":1}}"#),
+    )
+    .unwrap();
+    for args in [&["offer", "list"][..], &["peers"], &["status"]] {
+        let out = run(souk(&dir).args(args));
+        assert_eq!(code(&out), 1, "{args:?}");
+        assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+    }
+    let out = run(souk(&dir).args(["--json", "offer", "list"]));
+    assert_eq!(code(&out), 1);
+    assert_eq!(json(&out)["error"]["message"], expected.as_str());
+}
+
+#[test]
+fn a_non_loopback_api_address_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    init(&dir);
+    let out = run(souk(&dir)
+        .args(["node", "--no-mdns", "--api", "0.0.0.0:0"])
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("not a loopback address"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.join("api.json").exists());
+    let out = run(souk(&dir)
+        .args(["node", "--market", "BTC/DOGE"])
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("DOGE"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_second_node_on_the_same_data_dir_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&tmp.path().join("a"), &[]);
+    let out = run(souk(&node.dir)
+        .args(["node", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("already running"), "{}", stderr(&out));
+    // The running node still answers.
+    node.cli_json(&["status"]);
+}
+
+/// The acceptance scenario: one bootstrap and three peers, separate processes on loopback. An offer
+/// posted on one peer shows in another's `offer list` within 5 s, and so does its withdrawal.
+#[test]
+fn four_nodes_on_loopback_see_an_offer_within_5s() {
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let bootstrap = NodeProcess::start(&tmp.path().join("boot"), &[]);
+    let addr = bootstrap.bootstrap_addr();
+    let peers: Vec<NodeProcess> = ["p1", "p2", "p3"]
+        .iter()
+        .map(|name| NodeProcess::start(&tmp.path().join(name), &["--bootstrap", &addr]))
+        .collect();
+    eprintln!("4 nodes up in {:?}", started.elapsed());
+    let (maker, taker) = (&peers[0], &peers[2]);
+
+    let offer = maker.cli_json(POST_SELL);
+    let id = offer["id"].as_str().unwrap().to_owned();
+    let posted = Instant::now();
+    let deadline = posted + Duration::from_secs(5);
+    loop {
+        let list = taker.cli_json(&["offer", "list", "--market", "BTC/EUR"]);
+        if offer_ids(&list).contains(&id) {
+            let entry = &list.as_array().unwrap()[0];
+            assert_eq!(entry["mine"], false);
+            assert_eq!(entry["offer"]["maker"], maker.peer_id.as_str());
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "offer {id} not in p3's book 5 s after posting\nmaker log:\n{}\ntaker log:\n{}",
+            maker.log(),
+            taker.log()
+        );
+        std::thread::sleep(POLL);
+    }
+    eprintln!("offer seen by p3 {:?} after posting", posted.elapsed());
+
+    let peers_of_taker = taker.cli_json(&["peers"]);
+    assert!(!peers_of_taker.as_array().unwrap().is_empty());
+    let status = taker.cli_json(&["status"]);
+    assert!(
+        status["routing_table_size"].as_u64().unwrap() >= 1,
+        "{status}"
+    );
+
+    maker.cli_json(&["offer", "withdraw", &id]);
+    let withdrawn = Instant::now();
+    let deadline = withdrawn + Duration::from_secs(5);
+    while offer_ids(&taker.cli_json(&["offer", "list", "--market", "BTC/EUR"])).contains(&id) {
+        assert!(
+            Instant::now() < deadline,
+            "withdrawal not seen by p3 within 5 s"
+        );
+        std::thread::sleep(POLL);
+    }
+    eprintln!(
+        "withdrawal seen by p3 {:?} after it was made",
+        withdrawn.elapsed()
+    );
+    eprintln!("whole scenario {:?}", started.elapsed());
+}
