@@ -298,7 +298,7 @@ fn price_text(offer: &Offer, effective: Option<rust_decimal::Decimal>) -> String
             let sign = if premium_bps >= 0 { "+" } else { "" };
             match effective {
                 Some(p) => format!("{p} {} (market {sign}{premium}%)", offer.quote),
-                None => format!("market {sign}{premium}%"),
+                None => format!("market {sign}{premium}% (no market price available)"),
             }
         }
     }
@@ -359,5 +359,46 @@ fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
     line(headers.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use libp2p::identity::Keypair;
+    use rust_decimal::Decimal;
+    use souk_core::offer::{Asset, EscrowKind, Fiat, NewOffer, PaymentMethod, Quote, Side};
+
+    use super::*;
+
+    fn offer(price: Price) -> Offer {
+        let new = NewOffer {
+            side: Side::Sell,
+            base: Asset::Btc,
+            quote: Quote::Fiat(Fiat::Eur),
+            price,
+            min_amount: 1,
+            max_amount: 2,
+            payment_methods: vec![PaymentMethod::new("SEPA").unwrap()],
+            escrow: EscrowKind::None,
+            deposit_bps: 0,
+            maker_x25519: [1; 32],
+            ttl_ms: 3_600_000,
+            terms: String::new(),
+        };
+        Offer::new(Keypair::generate_ed25519().public().to_peer_id(), new, 1_800_000_000_000).unwrap()
+    }
+
+    #[test]
+    fn prices_say_when_no_market_price_is_known() {
+        let fixed = offer(Price::Fixed(Decimal::from(60_000)));
+        assert_eq!(price_text(&fixed, Some(Decimal::from(60_000))), "60000 EUR");
+        let relative = offer(Price::MarketRelative { premium_bps: 150 });
+        assert_eq!(price_text(&relative, None), "market +1.5% (no market price available)");
+        let priced = Decimal::from_str("60900").unwrap();
+        assert_eq!(price_text(&relative, Some(priced)), "60900 EUR (market +1.5%)");
+        let below = offer(Price::MarketRelative { premium_bps: -200 });
+        assert_eq!(price_text(&below, None), "market -2% (no market price available)");
     }
 }
