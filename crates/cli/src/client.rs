@@ -387,7 +387,12 @@ mod tests {
             ttl_ms: 3_600_000,
             terms: String::new(),
         };
-        Offer::new(Keypair::generate_ed25519().public().to_peer_id(), new, 1_800_000_000_000).unwrap()
+        Offer::new(
+            Keypair::generate_ed25519().public().to_peer_id(),
+            new,
+            1_800_000_000_000,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -395,10 +400,19 @@ mod tests {
         let fixed = offer(Price::Fixed(Decimal::from(60_000)));
         assert_eq!(price_text(&fixed, Some(Decimal::from(60_000))), "60000 EUR");
         let relative = offer(Price::MarketRelative { premium_bps: 150 });
-        assert_eq!(price_text(&relative, None), "market +1.5% (no market price available)");
+        assert_eq!(
+            price_text(&relative, None),
+            "market +1.5% (no market price available)"
+        );
         let priced = Decimal::from_str("60900").unwrap();
-        assert_eq!(price_text(&relative, Some(priced)), "60900 EUR (market +1.5%)");
+        assert_eq!(
+            price_text(&relative, Some(priced)),
+            "60900 EUR (market +1.5%)"
+        );
         let below = offer(Price::MarketRelative { premium_bps: -200 });
-        assert_eq!(price_text(&below, None), "market -2% (no market price available)");
+        assert_eq!(
+            price_text(&below, None),
+            "market -2% (no market price available)"
+        );
     }
 }
