@@ -1,11 +1,17 @@
 //! `souk-bench`: runs one benchmark, prints a small table, and writes the full results as JSON when
-//! asked. Exits non-zero when a run did not deliver everything it sent, so a script can tell.
+//! asked. Exits non-zero when a run did not deliver everything it sent (or a book never filled), so a
+//! script can tell.
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use souk_bench::{PropagationSettings, run_propagation};
+use serde::Serialize;
+use souk_bench::{ColdStartSettings, PropagationSettings, run_cold_start, run_propagation};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +43,28 @@ enum Bench {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Opening the app: a cached book of N offers through `Node::unlock` (against sqlx reading the
+    /// same file), and an empty node filling its book from M makers on loopback.
+    ColdStart {
+        /// N: offers in the cached book, and spread over the makers.
+        #[arg(long, default_value_t = 500)]
+        offers: usize,
+        /// M: maker nodes holding the N offers between them (at most 256 each).
+        #[arg(long, default_value_t = 5)]
+        makers: usize,
+        /// Cold opens of the cached book (cheap KDF); one more runs with the default KDF.
+        #[arg(long, default_value_t = 10)]
+        repetitions: usize,
+        /// Fresh nodes joining the makers, one after another.
+        #[arg(long, default_value_t = 3)]
+        joins: usize,
+        /// Overall deadline: a book not full by then fails the run.
+        #[arg(long, default_value_t = 300)]
+        deadline_secs: u64,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -59,7 +87,7 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `Ok(false)` when the run did not deliver every offer.
+/// `Ok(false)` when the run did not deliver every offer, or a book never filled.
 async fn run(cli: Cli) -> anyhow::Result<bool> {
     match cli.bench {
         Bench::Propagation {
@@ -79,19 +107,46 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             let report = run_propagation(settings).await?;
             print!("{report}");
             if let Some(path) = json {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("creating {}", dir.display()))?;
-                }
-                let text = serde_json::to_string_pretty(&report)?;
-                std::fs::write(&path, text + "\n")
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!("results: {}", path.display());
+                write_json(&path, &report)?;
             }
             if !report.all_delivered() {
                 eprintln!("souk-bench: not every offer reached every node");
             }
             Ok(report.all_delivered())
         }
+        Bench::ColdStart {
+            offers,
+            makers,
+            repetitions,
+            joins,
+            deadline_secs,
+            json,
+        } => {
+            let settings = ColdStartSettings {
+                repetitions,
+                joins,
+                deadline: Duration::from_secs(deadline_secs),
+                ..ColdStartSettings::new(offers, makers)
+            };
+            let report = run_cold_start(settings).await?;
+            print!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            if !report.all_filled() {
+                eprintln!("souk-bench: a book did not hold every offer");
+            }
+            Ok(report.all_filled())
+        }
     }
+}
+
+fn write_json(path: &Path, report: &impl Serialize) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(report)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
+    println!("results: {}", path.display());
+    Ok(())
 }

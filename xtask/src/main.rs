@@ -425,14 +425,23 @@ fn icons() -> Result {
     Ok(())
 }
 
+/// Runs every benchmark, even after one fails, so one bad run does not hide the other's numbers.
 fn bench() -> Result {
-    let json = artifacts_dir().join("bench-propagation.json");
-    exec(
+    let propagation = artifacts_dir().join("bench-propagation.json");
+    let propagated = exec(
         cargo()
             .args(["run", "--release", "-p", "souk-bench", "--"])
             .args(["propagation", "--nodes", "100", "--offers", "50", "--json"])
-            .arg(&json),
-    )?;
-    println!("propagation results in {}", json.display());
-    Ok(())
+            .arg(&propagation),
+    );
+    let cold_start = artifacts_dir().join("bench-cold-start.json");
+    let cold_started = exec(
+        cargo()
+            .args(["run", "--release", "-p", "souk-bench", "--"])
+            .args(["cold-start", "--offers", "500", "--makers", "5", "--json"])
+            .arg(&cold_start),
+    );
+    println!("propagation results in {}", propagation.display());
+    println!("cold-start results in {}", cold_start.display());
+    propagated.and(cold_started)
 }
