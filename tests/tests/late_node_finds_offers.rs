@@ -4,7 +4,7 @@ use souk_tests::{BTC_EUR, TestNet, sell_offer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_started_later_finds_existing_offers() {
-    let mut net = TestNet::start(4).await;
+    let mut net = TestNet::start(20).await;
     let first = net.nodes[1]
         .node
         .post_offer(sell_offer(59_000))

@@ -2,28 +2,22 @@
 //! its book from its cache at once, before the network has said anything.
 
 use souk_core::book::BookQuery;
-use souk_tests::{TestNet, TestNode, sell_offer};
+use souk_tests::{TestDir, TestNet, TestNode, sell_offer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restarted_maker_reannounces_its_live_offers() {
-    let mut net = TestNet::start(2).await;
-    let maker = net.nodes.remove(1);
-    let offer = maker
+    // The maker posts while on its own (say, the network lost its records while it was away): no other
+    // node can know the offer except through the maker announcing it again after its restart.
+    let maker_home = TestDir::new();
+    let alone = TestNode::start(maker_home.path("maker"), &[]).await;
+    let offer = alone
         .node
         .post_offer(sell_offer(60_000))
         .await
         .expect("post");
-    net.nodes[0]
-        .await_book("the offer", |b| b.iter().any(|e| e.offer.id == offer.id))
-        .await;
-    let maker_dir = maker.stop().await;
+    let maker_dir = alone.stop().await;
 
-    // A node that never heard of the offer joins while the maker is away.
-    let bystander_addr = net.nodes[0].address();
-    let bystander = net.join("bystander").await;
-    assert!(!bystander.has_offer(offer.id).await);
-
-    // The maker comes back: its book is there at once, from SQLite...
+    // Back from a restart, its book is there at once, from SQLite, with the network still down...
     let cached = souk_tests::node(&maker_dir);
     cached.unlock(souk_tests::PASSPHRASE).await.expect("unlock");
     let from_cache = cached
@@ -36,13 +30,16 @@ async fn a_restarted_maker_reannounces_its_live_offers() {
     );
     cached.shutdown().await;
 
-    // ...and once its network is up, it announces the offer again, so the bystander learns it.
-    let maker = TestNode::start(maker_dir, &[bystander_addr]).await;
-    net.nodes[1]
-        .await_book("the re-announced offer", |b| {
+    // ...and once its network is up, it announces the offer again: all twenty nodes learn it.
+    let net = TestNet::start(20).await;
+    assert!(!net.nodes[0].has_offer(offer.id).await);
+    let maker = TestNode::start(maker_dir, &[net.nodes[0].address()]).await;
+    let learned = net.nodes.iter().map(|n| {
+        n.await_book("the re-announced offer", |b| {
             b.iter().any(|e| e.offer.id == offer.id)
         })
-        .await;
+    });
+    futures::future::join_all(learned).await;
     maker.stop().await;
     net.shutdown().await;
 }
