@@ -4,6 +4,49 @@ export type IdentityInfo = { peer_id: string, data_dir: string, schema_version: 
 export type CreatedIdentity = { identity: IdentityInfo, words: Array<string>, };
 export type ErrorKind = "wrong_passphrase" | "keystore_corrupt" | "already_initialized" | "not_initialized" | "invalid_seed_phrase" | "invalid_input" | "newer_schema" | "offline" | "storage" | "io" | "internal";
 export type ErrorPayload = { kind: ErrorKind, message: string, };
+export type NetInfo = { peer_id: string, listen_addrs: Array<string>, };
+export type Side = "buy" | "sell";
+export type Asset = "BTC" | "LTC";
+export type Fiat = "EUR" | "USD" | "GBP" | "CHF" | "JPY" | "CAD" | "AUD" | "BRL" | "ARS" | "NGN" | "KES" | "INR" | "CNY" | "MXN" | "ZAR" | "TRY" | "SEK" | "NOK" | "DKK" | "PLN" | "CZK" | "NZD" | "SGD" | "HKD" | "KRW" | "IDR" | "PHP" | "VND" | "AED" | "UAH";
+export type Quote = Fiat | Asset;
+export type Price = { "fixed": string } | { "market_relative": { premium_bps: number, } };
+export type EscrowKind = { "kind": "multisig", arbitrators: Array<string>, } | { "kind": "none" };
+export type PaymentMethod = string;
+export type Offer = { id: string, maker: string, side: Side, base: Asset, quote: Quote, price: Price, min_amount: number, max_amount: number, payment_methods: Array<PaymentMethod>, escrow: EscrowKind, 
+/**
+ * Security deposit each party locks, in basis points of the trade amount.
+ */
+deposit_bps: number, 
+/**
+ * The maker's X25519 public key: take requests are sealed to it.
+ */
+maker_x25519: string, created_at: number, expires_at: number, terms: string, };
+export type NewOffer = { side: Side, base: Asset, quote: Quote, price: Price, min_amount: number, max_amount: number, payment_methods: Array<PaymentMethod>, escrow: EscrowKind, deposit_bps: number, maker_x25519: string, 
+/**
+ * How long the offer stays up, in milliseconds: at most [`MAX_TTL_MS`].
+ */
+ttl_ms: number, terms: string, };
+export type BookQuery = { base: Asset | null, quote: Quote | null, side: Side | null, method: string | null, 
+/**
+ * An amount (base units) the user wants to trade: only offers whose range contains it.
+ */
+amount: number | null, 
+/**
+ * Include this node's own offers (default true).
+ */
+include_mine: boolean | null, };
+export type BookEntry = { offer: Offer, mine: boolean, 
+/**
+ * When this node last heard from the maker (unix ms): the offer itself, or the maker online.
+ */
+maker_last_seen: number, 
+/**
+ * The price in quote units per whole base coin, when it can be known: a fixed price, or a
+ * market-relative one with a market price at hand.
+ */
+effective_price: string | null, };
+export type OfferState = { "state": "live" } | { "state": "expired" } | { "state": "withdrawn", at: number, };
+export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "offer_withdrawn", id: string, } | { "kind": "price_updated", base: Asset, quote: Quote, price: string, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };
   create_identity: { args: { passphrase: string }, result: CreatedIdentity };

@@ -6,8 +6,11 @@
 use ts_rs::TS;
 
 use crate::{
+    book::{BookEntry, BookQuery, OfferState},
     error::{ErrorKind, ErrorPayload},
-    node::{AppStatus, CreatedIdentity, IdentityInfo},
+    market::MarketEvent,
+    node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo},
+    offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
 };
 
 /// Declares the commands every backend (Tauri IPC, HTTP) serves: name, arguments and result type.
@@ -65,6 +68,21 @@ pub fn typescript() -> String {
         CreatedIdentity::decl(&cfg),
         ErrorKind::decl(&cfg),
         ErrorPayload::decl(&cfg),
+        // The market, for the screens to come (issue 6); served by `souk node`'s API today.
+        NetInfo::decl(&cfg),
+        Side::decl(&cfg),
+        Asset::decl(&cfg),
+        Fiat::decl(&cfg),
+        Quote::decl(&cfg),
+        Price::decl(&cfg),
+        EscrowKind::decl(&cfg),
+        PaymentMethod::decl(&cfg),
+        Offer::decl(&cfg),
+        NewOffer::decl(&cfg),
+        BookQuery::decl(&cfg),
+        BookEntry::decl(&cfg),
+        OfferState::decl(&cfg),
+        MarketEvent::decl(&cfg),
     ];
     let mut out = String::from(HEADER);
     for decl in decls {
