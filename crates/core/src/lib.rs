@@ -6,6 +6,7 @@
 
 pub mod bindings;
 pub mod book;
+pub mod channel;
 pub mod config;
 pub mod error;
 pub mod identity;
