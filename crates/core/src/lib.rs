@@ -16,6 +16,7 @@ pub mod net;
 pub mod node;
 pub mod offer;
 pub mod price;
+pub mod signing;
 pub mod store;
 
 pub use error::{Error, ErrorKind, ErrorPayload};

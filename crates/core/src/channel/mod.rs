@@ -33,7 +33,7 @@ mod tests;
 
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, aead::Aead, aead::Payload};
 use hkdf::Hkdf;
-use libp2p_identity::{Keypair, PeerId, PublicKey};
+use libp2p_identity::{Keypair, PeerId};
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -191,54 +191,21 @@ fn peer_id(bytes: &[u8], what: &str) -> Result<PeerId, ChannelError> {
     PeerId::from_bytes(bytes).map_err(|e| ChannelError::Malformed(format!("{what}: {e}")))
 }
 
-fn signing_message(tag: &[u8], payload: &[u8]) -> Vec<u8> {
-    [tag, payload].concat()
-}
-
-/// Signs `tag || payload` with an ed25519 identity; returns the protobuf public key and the signature.
 fn sign_payload(
     tag: &[u8],
     payload: &[u8],
     keypair: &Keypair,
 ) -> Result<(Vec<u8>, Vec<u8>), ChannelError> {
-    let public = keypair.public();
-    if public.clone().try_into_ed25519().is_err() {
-        return Err(ChannelError::BadKey(format!(
-            "{:?} key; channel messages are signed with ed25519 identities",
-            public.key_type()
-        )));
-    }
-    let signature = keypair
-        .sign(&signing_message(tag, payload))
-        .map_err(|e| ChannelError::Internal(format!("signing failed: {e}")))?;
-    Ok((public.encode_protobuf(), signature))
+    crate::signing::sign(tag, payload, keypair).map_err(ChannelError::from)
 }
 
-/// Checks the key (ed25519, canonical protobuf) and the signature over `tag || payload`; returns the
-/// signer's PeerId.
 fn check_signature(
     tag: &[u8],
     payload: &[u8],
     key_bytes: &[u8],
     signature: &[u8],
 ) -> Result<PeerId, ChannelError> {
-    let key = PublicKey::try_decode_protobuf(key_bytes)
-        .map_err(|e| ChannelError::BadKey(e.to_string()))?;
-    if key.clone().try_into_ed25519().is_err() {
-        return Err(ChannelError::BadKey(format!(
-            "{:?} key; only ed25519 is accepted",
-            key.key_type()
-        )));
-    }
-    if key.encode_protobuf() != key_bytes {
-        return Err(ChannelError::BadKey(
-            "not in canonical protobuf encoding".into(),
-        ));
-    }
-    if !key.verify(&signing_message(tag, payload), signature) {
-        return Err(ChannelError::BadSignature);
-    }
-    Ok(key.to_peer_id())
+    crate::signing::verify(tag, payload, key_bytes, signature).map_err(ChannelError::from)
 }
 
 fn sha256(parts: &[&[u8]]) -> [u8; 32] {
@@ -313,4 +280,16 @@ fn aead_open(
             },
         )
         .map_err(|_| ChannelError::TamperedCiphertext)
+}
+
+impl From<crate::signing::SigningError> for ChannelError {
+    fn from(e: crate::signing::SigningError) -> Self {
+        match e {
+            crate::signing::SigningError::BadKey(reason) => Self::BadKey(reason),
+            crate::signing::SigningError::BadSignature => Self::BadSignature,
+            crate::signing::SigningError::Internal(reason) => {
+                Self::Internal(format!("signing failed: {reason}"))
+            }
+        }
+    }
 }

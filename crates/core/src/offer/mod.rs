@@ -173,6 +173,18 @@ impl OfferError {
     }
 }
 
+impl From<crate::signing::SigningError> for OfferError {
+    fn from(e: crate::signing::SigningError) -> Self {
+        match e {
+            crate::signing::SigningError::BadKey(reason) => Self::BadMakerKey(reason),
+            crate::signing::SigningError::BadSignature => Self::BadSignature,
+            crate::signing::SigningError::Internal(reason) => {
+                Self::Internal(format!("signing failed: {reason}"))
+            }
+        }
+    }
+}
+
 impl From<OfferError> for crate::Error {
     fn from(e: OfferError) -> Self {
         match e {

@@ -1,6 +1,6 @@
 //! The signed envelopes that travel between peers, and their verification.
 
-use libp2p_identity::{Keypair, PeerId, PublicKey};
+use libp2p_identity::{Keypair, PeerId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -28,53 +28,21 @@ pub struct VerifiedOffer {
     signed: SignedOffer,
 }
 
-fn signing_message(tag: &[u8], payload: &[u8]) -> Vec<u8> {
-    [tag, payload].concat()
-}
-
-/// Signs `tag || payload` with an ed25519 identity; returns the protobuf public key and the signature.
 fn sign_payload(
     tag: &[u8],
     payload: &[u8],
     keypair: &Keypair,
 ) -> Result<(Vec<u8>, Vec<u8>), OfferError> {
-    let public = keypair.public();
-    if public.clone().try_into_ed25519().is_err() {
-        return Err(OfferError::BadMakerKey(format!(
-            "{:?} key; offers are signed with ed25519 identities",
-            public.key_type()
-        )));
-    }
-    let signature = keypair
-        .sign(&signing_message(tag, payload))
-        .map_err(|e| OfferError::Internal(format!("signing failed: {e}")))?;
-    Ok((public.encode_protobuf(), signature))
+    crate::signing::sign(tag, payload, keypair).map_err(OfferError::from)
 }
 
-/// Checks the key (ed25519, canonical protobuf) and the signature; returns the signer's PeerId.
 fn check_signature(
     tag: &[u8],
     payload: &[u8],
     key_bytes: &[u8],
     signature: &[u8],
 ) -> Result<PeerId, OfferError> {
-    let key = PublicKey::try_decode_protobuf(key_bytes)
-        .map_err(|e| OfferError::BadMakerKey(e.to_string()))?;
-    if key.clone().try_into_ed25519().is_err() {
-        return Err(OfferError::BadMakerKey(format!(
-            "{:?} key; only ed25519 is accepted",
-            key.key_type()
-        )));
-    }
-    if key.encode_protobuf() != key_bytes {
-        return Err(OfferError::BadMakerKey(
-            "not in canonical protobuf encoding".into(),
-        ));
-    }
-    if !key.verify(&signing_message(tag, payload), signature) {
-        return Err(OfferError::BadSignature);
-    }
-    Ok(key.to_peer_id())
+    crate::signing::verify(tag, payload, key_bytes, signature).map_err(OfferError::from)
 }
 
 fn check_size(size: usize, max: usize) -> Result<(), OfferError> {
