@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use libp2p::identity::Keypair;
 use souk_core::{
-    net::{AcceptAll, NetConfig, Network},
+    net::{AcceptAll, NetClient, NetConfig, Network},
     offer::{MarketUpdate, OFFER_SIGNING_TAG, Offer, SignedOffer, market_topic, record_key},
     store::now_ms,
 };
@@ -23,17 +23,23 @@ fn update(s: SignedOffer) -> Vec<u8> {
     MarketUpdate::Offer(s).to_bytes()
 }
 
+/// A raw network node that stores and forwards anything (no filter), joined to node 0.
+async fn attacker(net: &TestNet, key: &Keypair) -> NetClient {
+    let mut config = NetConfig::loopback_for_tests();
+    config.bootstrap = vec![net.nodes[0].address().parse().expect("address")];
+    let (attacker, _events) = Network::start(config, key.clone(), Arc::new(AcceptAll))
+        .await
+        .expect("attacker");
+    attacker.bootstrap().await.expect("bootstrap");
+    attacker
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forged_and_malformed_offers_never_reach_a_book() {
     let net = TestNet::start(3).await;
     let mallory = Keypair::generate_ed25519();
     let alice = Keypair::generate_ed25519();
-    let mut config = NetConfig::loopback_for_tests();
-    config.bootstrap = vec![net.nodes[0].address().parse().expect("address")];
-    let (attacker, _events) = Network::start(config, mallory.clone(), Arc::new(AcceptAll))
-        .await
-        .expect("attacker");
-    attacker.bootstrap().await.expect("bootstrap");
+    let attacker = attacker(&net, &mallory).await;
     let topic = market_topic(BTC_EUR.0, BTC_EUR.1);
     attacker.subscribe(&topic).await.expect("subscribe");
     let now = now_ms();
@@ -175,12 +181,7 @@ async fn forged_and_malformed_offers_never_reach_a_book() {
 async fn a_flood_of_valid_records_stops_at_the_per_peer_quota() {
     let net = TestNet::start(1).await;
     let mallory = Keypair::generate_ed25519();
-    let mut config = NetConfig::loopback_for_tests();
-    config.bootstrap = vec![net.nodes[0].address().parse().expect("address")];
-    let (attacker, _events) = Network::start(config, mallory.clone(), Arc::new(AcceptAll))
-        .await
-        .expect("attacker");
-    attacker.bootstrap().await.expect("bootstrap");
+    let attacker = attacker(&net, &mallory).await;
     let quota = NetConfig::default().max_records_per_peer;
     let now = now_ms();
     for i in 0..quota + 20 {
