@@ -115,6 +115,16 @@ impl TestNode {
             .expect("query the book")
     }
 
+    pub async fn net_stats(&self) -> souk_core::net::NetStats {
+        self.node
+            .net()
+            .await
+            .expect("network running")
+            .stats()
+            .await
+            .expect("stats")
+    }
+
     pub async fn has_offer(&self, id: Uuid) -> bool {
         self.book().await.iter().any(|e| e.offer.id == id)
     }

@@ -159,14 +159,7 @@ async fn forged_and_malformed_offers_never_reach_a_book() {
             "the framed offer reached a book"
         );
         assert_eq!(book.len(), 1, "only the sentinel: {book:?}");
-        let stats = n
-            .node
-            .net()
-            .await
-            .expect("net")
-            .stats()
-            .await
-            .expect("stats");
+        let stats = n.net_stats().await;
         refused += stats.records_refused + stats.gossip_refused + stats.quota_refused;
     }
     assert!(
@@ -201,14 +194,7 @@ async fn a_flood_of_valid_records_stops_at_the_per_peer_quota() {
             .await
             .expect("put");
     }
-    let stats = net.nodes[0]
-        .node
-        .net()
-        .await
-        .expect("net")
-        .stats()
-        .await
-        .expect("stats");
+    let stats = net.nodes[0].net_stats().await;
     assert!(
         stats.quota_refused >= 20,
         "the flood was not cut off: {stats:?}"
