@@ -12,6 +12,7 @@ pub mod error;
 pub mod identity;
 pub mod logging;
 pub mod market;
+pub mod negotiation;
 pub mod net;
 pub mod node;
 pub mod offer;
