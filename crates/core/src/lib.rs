@@ -7,6 +7,7 @@
 pub mod bindings;
 pub mod book;
 pub mod channel;
+pub mod codec;
 pub mod config;
 pub mod error;
 pub mod identity;

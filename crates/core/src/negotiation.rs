@@ -475,15 +475,7 @@ fn from_postcard<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     what: &str,
 ) -> Result<T, NegotiationError> {
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes)
-        .map_err(|e| NegotiationError::Malformed(format!("{what}: {e}")))?;
-    if !rest.is_empty() {
-        return Err(NegotiationError::Malformed(format!(
-            "{what}: {} trailing bytes",
-            rest.len()
-        )));
-    }
-    Ok(value)
+    crate::codec::decode_exact(bytes, what).map_err(NegotiationError::Malformed)
 }
 
 fn check_size(size: usize) -> Result<(), NegotiationError> {
@@ -495,14 +487,6 @@ fn check_size(size: usize) -> Result<(), NegotiationError> {
     } else {
         Ok(())
     }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
 }
 
 /// A message as it travels and is stored: its canonical bytes, the sender's protobuf-encoded public
@@ -546,12 +530,7 @@ impl SignedNegotiationMessage {
 
     /// The wire form: postcard of the three byte strings.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        for part in [&self.message_bytes, &self.signer_key, &self.signature] {
-            put_varint(&mut out, part.len());
-            out.extend_from_slice(part);
-        }
-        out
+        crate::codec::encode_envelope([&self.message_bytes, &self.signer_key, &self.signature])
     }
 
     /// Decodes the envelope only (size first, then strict canonical postcard). Nothing inside is checked.

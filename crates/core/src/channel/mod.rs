@@ -173,14 +173,7 @@ fn from_postcard_strict<T: Serialize + DeserializeOwned>(
     bytes: &[u8],
     what: &str,
 ) -> Result<T, ChannelError> {
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes)
-        .map_err(|e| ChannelError::Malformed(format!("{what}: {e}")))?;
-    if !rest.is_empty() {
-        return Err(ChannelError::Malformed(format!(
-            "{what}: {} trailing bytes",
-            rest.len()
-        )));
-    }
+    let value: T = crate::codec::decode_exact(bytes, what).map_err(ChannelError::Malformed)?;
     if to_postcard(&value)? != bytes {
         return Err(ChannelError::NonCanonical);
     }

@@ -206,9 +206,9 @@ fn envelope_encoding_is_postcard() {
         assert_eq!(update.to_bytes(), postcard::to_stdvec(&update).unwrap());
     }
     let mut long = Vec::new();
-    wire::put_varint(&mut long, 300);
+    crate::codec::put_varint(&mut long, 300);
     assert_eq!(long, postcard::to_stdvec(&300usize).unwrap());
-    assert_eq!(wire::varint_len(300), 2);
+    assert_eq!(crate::codec::varint_len(300), 2);
 }
 
 #[test]
@@ -481,7 +481,7 @@ fn non_minimal_varints_are_refused() {
     // In the unsigned envelope: the maker key's length (36) written in two bytes.
     let signed = SignedOffer::sign(&sample(), &keypair(1)).unwrap();
     let bytes = signed.to_bytes();
-    let key_len_at = wire::varint_len(signed.offer_bytes.len()) + signed.offer_bytes.len();
+    let key_len_at = crate::codec::varint_len(signed.offer_bytes.len()) + signed.offer_bytes.len();
     assert_eq!(bytes[key_len_at], 36);
     let padded = [
         &bytes[..key_len_at],

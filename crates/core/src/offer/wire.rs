@@ -80,15 +80,7 @@ pub(super) fn from_postcard<T: DeserializeOwned>(
     bytes: &[u8],
     what: &str,
 ) -> Result<T, OfferError> {
-    let (value, rest) = postcard::take_from_bytes::<T>(bytes)
-        .map_err(|e| OfferError::Malformed(format!("{what}: {e}")))?;
-    if !rest.is_empty() {
-        return Err(OfferError::Malformed(format!(
-            "{what}: {} trailing bytes",
-            rest.len()
-        )));
-    }
-    Ok(value)
+    crate::codec::decode_exact(bytes, what).map_err(OfferError::Malformed)
 }
 
 fn peer_id(bytes: &[u8], what: &str) -> Result<PeerId, OfferError> {
@@ -208,33 +200,4 @@ pub(super) fn decode_withdrawal(bytes: &[u8]) -> Result<Withdrawal, OfferError> 
 }
 
 /// Postcard's unsigned LEB128 varint, as it encodes lengths.
-pub(super) fn put_varint(out: &mut Vec<u8>, mut n: usize) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-pub(super) fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
-}
-
-/// Three length-prefixed byte strings: postcard's encoding of a struct of three `Vec<u8>`.
-pub(super) fn encode_envelope(parts: [&[u8]; 3]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(envelope_len(parts));
-    for part in parts {
-        put_varint(&mut out, part.len());
-        out.extend_from_slice(part);
-    }
-    out
-}
-
-pub(super) fn envelope_len(parts: [&[u8]; 3]) -> usize {
-    parts.iter().map(|p| varint_len(p.len()) + p.len()).sum()
-}
+pub(super) use crate::codec::{encode_envelope, envelope_len};
