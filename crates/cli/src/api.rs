@@ -32,11 +32,14 @@ use souk_core::{
         Asset, EscrowKind, MAX_TTL_MS, NewOffer, PaymentMethod, Price, Quote, Side, format_amount,
         parse_amount,
     },
+    trading::TradeEvent,
 };
 use subtle::ConstantTimeEq;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::trades_api;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -49,6 +52,13 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/offers", &["get", "post"]),
     ("/api/v1/offers/{id}", &["delete"]),
     ("/api/v1/markets/{base}/{quote}/refresh", &["post"]),
+    ("/api/v1/trades", &["get", "post"]),
+    ("/api/v1/trades/{id}", &["get"]),
+    ("/api/v1/trades/{id}/accept", &["post"]),
+    ("/api/v1/trades/{id}/reject", &["post"]),
+    ("/api/v1/trades/{id}/counter", &["post"]),
+    ("/api/v1/trades/{id}/messages", &["get", "post"]),
+    ("/api/v1/trades/{id}/read", &["post"]),
     ("/api/v1/events", &["get"]),
     ("/api/v1/openapi.json", &["get"]),
 ];
@@ -79,6 +89,13 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
         "/api/v1/offers" => get(list_offers).post(post_offer),
         "/api/v1/offers/{id}" => delete(withdraw_offer),
         "/api/v1/markets/{base}/{quote}/refresh" => post(refresh_market),
+        "/api/v1/trades" => get(trades_api::list).post(trades_api::take),
+        "/api/v1/trades/{id}" => get(trades_api::show),
+        "/api/v1/trades/{id}/accept" => post(trades_api::accept),
+        "/api/v1/trades/{id}/reject" => post(trades_api::reject),
+        "/api/v1/trades/{id}/counter" => post(trades_api::counter),
+        "/api/v1/trades/{id}/messages" => get(trades_api::messages).post(trades_api::send_message),
+        "/api/v1/trades/{id}/read" => post(trades_api::mark_read),
         "/api/v1/events" => get(events),
         "/api/v1/openapi.json" => get(openapi),
         _ => MethodRouter::new(),
@@ -94,7 +111,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn bad_request(message: impl Into<String>) -> Self {
+    pub fn bad_request(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             kind: kind_name(ErrorKind::InvalidInput),
@@ -167,7 +184,7 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub type ApiResult<T> = Result<T, ApiError>;
 
 /// The token comes as `Authorization: Bearer …` or, for browsers opening a WebSocket, `?token=…`.
 async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
@@ -548,15 +565,30 @@ async fn refresh_market(
 }
 
 async fn events(State(state): State<ApiState>, upgrade: WebSocketUpgrade) -> ApiResult<Response> {
-    let receiver = state.node.market_events().await?;
-    Ok(upgrade.on_upgrade(move |socket| stream_events(socket, receiver, state.stop)))
+    let market = state.node.market_events().await?;
+    let trades = state.node.trade_events().await?;
+    Ok(upgrade.on_upgrade(move |socket| stream_events(socket, market, trades, state.stop)))
 }
 
-/// Forwards market events as JSON text frames until the client leaves or the node stops. A client
-/// too slow to keep up is told how many events it missed.
+/// Encodes one event, or says how many a slow client missed.
+fn event_text<T: Serialize>(event: Result<T, broadcast::error::RecvError>) -> Option<String> {
+    match event {
+        Ok(event) => serde_json::to_string(&event)
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot encode an event"))
+            .ok(),
+        Err(broadcast::error::RecvError::Lagged(missed)) => {
+            Some(json!({ "kind": "lagged", "missed": missed }).to_string())
+        }
+        Err(broadcast::error::RecvError::Closed) => None,
+    }
+}
+
+/// Forwards market and trade events as JSON text frames until the client leaves or the node stops. A
+/// client too slow to keep up is told how many events it missed.
 async fn stream_events(
     mut socket: WebSocket,
-    mut events: broadcast::Receiver<MarketEvent>,
+    mut market: broadcast::Receiver<MarketEvent>,
+    mut trades: broadcast::Receiver<TradeEvent>,
     stop: CancellationToken,
 ) {
     loop {
@@ -567,20 +599,10 @@ async fn stream_events(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => continue,
             },
-            event = events.recv() => match event {
-                Ok(event) => match serde_json::to_string(&event) {
-                    Ok(text) => text,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot encode a market event");
-                        continue;
-                    }
-                },
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    json!({ "kind": "lagged", "missed": missed }).to_string()
-                }
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
+            event = market.recv() => event_text(event),
+            event = trades.recv() => event_text(event),
         };
+        let Some(text) = text else { break };
         if socket.send(Message::Text(text.into())).await.is_err() {
             return;
         }
@@ -652,8 +674,67 @@ pub fn openapi_document() -> Value {
                 "parameters": [path_param("base", "base asset, e.g. BTC"), path_param("quote", "quote currency, e.g. EUR")],
                 "responses": merge(json!({ "200": ok("How many offers were new", json!({ "type": "object", "properties": { "market": { "type": "string" }, "new_offers": { "type": "integer" } } })) }), &errors)
             }},
+            "/api/v1/trades": {
+                "get": {
+                    "summary": "This node's trades, newest activity first (works offline)",
+                    "responses": merge(json!({ "200": ok("Trades", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Trade" } })) }), &errors)
+                },
+                "post": {
+                    "summary": "Take an offer: its maker must be reachable; opens the trade's encrypted channel",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["offer_id", "amount", "method"], "additionalProperties": false, "properties": {
+                        "offer_id": { "type": "string" },
+                        "amount": { "type": "string", "description": "in the offer's base asset, e.g. 0.05" },
+                        "method": { "type": "string" },
+                        "payout": { "type": "string", "description": "where the taker wants to be paid" }
+                    }}}}},
+                    "responses": merge(json!({ "201": ok("The new trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+                }
+            },
+            "/api/v1/trades/{id}": { "get": {
+                "summary": "One trade (works offline)",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/accept": { "post": {
+                "summary": "Accept the take request (maker) or the counter (taker)",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/reject": { "post": {
+                "summary": "Reject the take request (maker) or the counter (taker)",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "reason": { "type": "string" } } } } } },
+                "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/counter": { "post": {
+                "summary": "Maker: propose another amount and/or fixed price",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "additionalProperties": false, "properties": {
+                    "amount": { "type": "string", "description": "in the base asset, e.g. 0.02" },
+                    "price": { "type": "string", "description": "fixed price per whole base coin" }
+                }}}}},
+                "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/messages": {
+                "get": {
+                    "summary": "The trade's chat in order (plain text; works offline)",
+                    "parameters": [path_param("id", "the trade id (UUID)")],
+                    "responses": merge(json!({ "200": ok("Messages", json!({ "type": "array", "items": { "$ref": "#/components/schemas/ChatMessage" } })) }), &errors)
+                },
+                "post": {
+                    "summary": "Send a chat message (stored, then delivered when the counterparty is reachable)",
+                    "parameters": [path_param("id", "the trade id (UUID)")],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["text"], "additionalProperties": false, "properties": { "text": { "type": "string", "maxLength": 4000 } } } } } },
+                    "responses": merge(json!({ "201": ok("The stored message", json!({ "$ref": "#/components/schemas/ChatMessage" })) }), &errors)
+                }
+            },
+            "/api/v1/trades/{id}/read": { "post": {
+                "summary": "Mark the counterparty's messages read and send it a read receipt",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "responses": merge(json!({ "200": ok("How many were marked", json!({ "type": "object", "properties": { "trade_id": { "type": "string" }, "marked": { "type": "integer" } } })) }), &errors)
+            }},
             "/api/v1/events": { "get": {
-                "summary": "WebSocket: market events as JSON text frames ({kind: offer_added, offer} | {kind: offer_withdrawn, id} | {kind: lagged, missed})",
+                "summary": "WebSocket: market and trade events as JSON text frames ({kind: offer_added, offer} | {kind: offer_withdrawn, id} | {kind: price_updated, …} | {kind: take_requested, trade} | {kind: trade_updated, trade} | {kind: message, message} | {kind: delivered, trade_id, up_to} | {kind: read, trade_id, up_to} | {kind: lagged, missed})",
                 "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), &errors)
             }},
             "/api/v1/openapi.json": { "get": {
@@ -694,6 +775,8 @@ pub fn openapi_document() -> Value {
                     "terms": { "type": "string" }
                 }},
                 "Offer": { "type": "object", "description": "A signed offer (see souk-core's generated TypeScript bindings)" },
+                "Trade": { "type": "object", "description": "TradeInfo: id, role, counterparty, state, offer, terms, reject_reason, waiting_for, unread (see the generated TypeScript bindings)" },
+                "ChatMessage": { "type": "object", "description": "id, trade_id, outgoing, seq, sender, body (plain text), sent_at, delivered_at, read_at" },
                 "BookEntry": { "type": "object", "properties": {
                     "offer": { "$ref": "#/components/schemas/Offer" },
                     "mine": { "type": "boolean" },

@@ -15,6 +15,7 @@ use serde_json::Value;
 use souk_core::{
     book::BookEntry,
     offer::{Offer, Price, format_amount},
+    trading::{ChatMessage, TradeInfo, TradeRole},
 };
 
 use crate::{
@@ -53,7 +54,7 @@ impl ApiClient {
         method: Method,
         path: &str,
         query: &[(&str, String)],
-        body: Option<&OfferRequest>,
+        body: Option<&Value>,
     ) -> Result<Value, Failure> {
         let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.url), query)
             .map_err(|e| Failure::internal(format!("bad API URL {}{path}: {e}", self.url)))?;
@@ -150,8 +151,9 @@ pub async fn post_offer(
     request: &OfferRequest,
     json: bool,
 ) -> Result<(), Failure> {
+    let body = serde_json::to_value(request).map_err(|e| Failure::internal(e.to_string()))?;
     let value = client
-        .call(Method::POST, "/api/v1/offers", &[], Some(request))
+        .call(Method::POST, "/api/v1/offers", &[], Some(&body))
         .await?;
     if json {
         print_json(&value);
@@ -288,6 +290,252 @@ pub async fn refresh_market(client: &ApiClient, market: &str, json: bool) -> Res
         if refreshed.new_offers == 1 { "" } else { "s" }
     );
     Ok(())
+}
+
+pub async fn take(
+    client: &ApiClient,
+    request: &crate::trades_api::TakeRequest,
+    json: bool,
+) -> Result<(), Failure> {
+    let body = serde_json::to_value(request).map_err(|e| Failure::internal(e.to_string()))?;
+    let value = client
+        .call(Method::POST, "/api/v1/trades", &[], Some(&body))
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let trade: TradeInfo = decode(&value)?;
+    println!("Took offer {}: trade {}", trade.offer.id, trade.id);
+    print_trade(&trade);
+    Ok(())
+}
+
+/// `accept`, `reject` or `counter` one trade.
+pub async fn answer(
+    client: &ApiClient,
+    trade_id: &str,
+    verb: &str,
+    body: Option<Value>,
+    json: bool,
+) -> Result<(), Failure> {
+    let value = client
+        .call(
+            Method::POST,
+            &format!("/api/v1/trades/{trade_id}/{verb}"),
+            &[],
+            body.as_ref(),
+        )
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let trade: TradeInfo = decode(&value)?;
+    print_trade(&trade);
+    Ok(())
+}
+
+pub async fn list_trades(client: &ApiClient, json: bool) -> Result<(), Failure> {
+    let value = client
+        .call(Method::GET, "/api/v1/trades", &[], None)
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let trades: Vec<TradeInfo> = decode(&value)?;
+    if trades.is_empty() {
+        println!("No trades.");
+        return Ok(());
+    }
+    let rows: Vec<[String; 7]> = trades
+        .iter()
+        .map(|t| {
+            [
+                t.id.to_string(),
+                role_text(t.role).to_owned(),
+                format!("{}/{}", t.offer.base, t.offer.quote),
+                format!(
+                    "{} {}",
+                    format_amount(t.terms.amount, t.offer.base),
+                    t.offer.base
+                ),
+                t.state.clone(),
+                next_text(t),
+                t.unread.to_string(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["ID", "ROLE", "MARKET", "AMOUNT", "STATE", "NEXT", "UNREAD"],
+        &rows,
+    );
+    Ok(())
+}
+
+pub async fn show_trade(client: &ApiClient, trade_id: &str, json: bool) -> Result<(), Failure> {
+    let value = client
+        .call(
+            Method::GET,
+            &format!("/api/v1/trades/{trade_id}"),
+            &[],
+            None,
+        )
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let trade: TradeInfo = decode(&value)?;
+    print_trade(&trade);
+    Ok(())
+}
+
+fn role_text(role: TradeRole) -> &'static str {
+    match role {
+        TradeRole::Maker => "maker",
+        TradeRole::Taker => "taker",
+    }
+}
+
+/// Whose turn it is, from this node's point of view.
+fn next_text(trade: &TradeInfo) -> String {
+    match trade.waiting_for {
+        Some(role) if role == trade.role => match (role, trade.state.as_str()) {
+            (TradeRole::Maker, _) => "you: accept, counter or reject".into(),
+            (TradeRole::Taker, _) => "you: accept or reject the counter".into(),
+        },
+        Some(role) => format!("the {}", role_text(role)),
+        None => "-".into(),
+    }
+}
+
+fn print_trade(t: &TradeInfo) {
+    let o = &t.offer;
+    println!("Trade {}", t.id);
+    println!("  State:         {}", t.state);
+    println!(
+        "  You are:       the {} ({} {} {}/{})",
+        role_text(t.role),
+        o.side,
+        o.base,
+        o.base,
+        o.quote
+    );
+    println!("  Counterparty:  {}", t.counterparty);
+    println!("  Offer:         {}", o.id);
+    println!(
+        "  Amount:        {} {}",
+        format_amount(t.terms.amount, o.base),
+        o.base
+    );
+    let price = match t.terms.price {
+        Price::Fixed(p) => format!("{p} {}", o.quote),
+        Price::MarketRelative { .. } => price_text(o, None),
+    };
+    println!("  Price:         {price}");
+    println!("  Method:        {}", t.terms.method);
+    if !t.terms.payout.is_empty() {
+        println!("  Payout:        {}", t.terms.payout);
+    }
+    if let Some(reason) = &t.reject_reason {
+        println!(
+            "  Rejected:      {}",
+            if reason.is_empty() {
+                "(no reason given)"
+            } else {
+                reason
+            }
+        );
+    }
+    println!("  Next:          {}", next_text(t));
+    if t.unread > 0 {
+        println!("  Unread:        {} (souk chat log {})", t.unread, t.id);
+    }
+}
+
+pub async fn send_chat(
+    client: &ApiClient,
+    trade_id: &str,
+    text: &str,
+    json: bool,
+) -> Result<(), Failure> {
+    let body = serde_json::json!({ "text": text });
+    let value = client
+        .call(
+            Method::POST,
+            &format!("/api/v1/trades/{trade_id}/messages"),
+            &[],
+            Some(&body),
+        )
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let message: ChatMessage = decode(&value)?;
+    println!(
+        "Sent message #{} (delivered when the counterparty is reachable)",
+        message.seq
+    );
+    Ok(())
+}
+
+/// Prints the log, then marks the counterparty's messages read (which sends a read receipt).
+pub async fn chat_log(client: &ApiClient, trade_id: &str, json: bool) -> Result<(), Failure> {
+    let path = format!("/api/v1/trades/{trade_id}/messages");
+    let value = client.call(Method::GET, &path, &[], None).await?;
+    let messages: Vec<ChatMessage> = decode(&value)?;
+    if json {
+        print_json(&value);
+    } else if messages.is_empty() {
+        println!("No messages.");
+    } else {
+        for m in &messages {
+            let who = if m.outgoing { "you" } else { "them" };
+            let mark = match (m.outgoing, m.delivered_at, m.read_at) {
+                (true, _, Some(_)) => " [read]",
+                (true, Some(_), None) => " [delivered]",
+                (true, None, _) => " [pending]",
+                (false, ..) => "",
+            };
+            // Plain text: control characters are shown escaped, never interpreted by the terminal.
+            let body: String = m
+                .body
+                .chars()
+                .flat_map(char::escape_default)
+                .collect::<String>();
+            let body = if m.body.chars().any(char::is_control) {
+                body
+            } else {
+                m.body.clone()
+            };
+            println!("{} {who:>4}: {body}{mark}", time_text(m.sent_at));
+        }
+    }
+    if messages.iter().any(|m| !m.outgoing && m.read_at.is_none()) {
+        client
+            .call(
+                Method::POST,
+                &format!("/api/v1/trades/{trade_id}/read"),
+                &[],
+                None,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Unix ms as `HH:MM:SS` UTC.
+fn time_text(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 fn price_text(offer: &Offer, effective: Option<rust_decimal::Decimal>) -> String {

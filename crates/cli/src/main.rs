@@ -8,6 +8,7 @@
 mod api;
 mod client;
 mod headless;
+mod trades_api;
 
 use std::{
     io::{IsTerminal, Read},
@@ -72,6 +73,65 @@ enum Command {
     /// Post, list, withdraw and refresh offers through the running node
     #[command(subcommand)]
     Offer(OfferCommand),
+    /// Take offers and negotiate trades through the running node
+    #[command(subcommand)]
+    Trade(TradeCommand),
+    /// Chat with the counterparty of a trade (end-to-end encrypted)
+    #[command(subcommand)]
+    Chat(ChatCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TradeCommand {
+    /// Take an offer: asks its maker (who must be online) and opens the trade
+    Take {
+        /// The offer id (from `souk offer list`)
+        offer_id: String,
+        /// How much of the base asset, e.g. 0.05 (within the offer's range)
+        #[arg(long)]
+        amount: String,
+        /// The payment method, one of the offer's, e.g. SEPA
+        #[arg(long)]
+        method: String,
+        /// Where you want to be paid (shared with the maker only), e.g. an IBAN or an address
+        #[arg(long, default_value = "")]
+        payout: String,
+    },
+    /// Accept the take request (maker) or the counter (taker)
+    Accept { trade_id: String },
+    /// Reject the take request (maker) or the counter (taker)
+    Reject {
+        trade_id: String,
+        /// Why, shown to the counterparty
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Maker: answer a take request with another amount and/or price
+    Counter {
+        trade_id: String,
+        /// A new amount of the base asset, e.g. 0.02
+        #[arg(long, required_unless_present = "price")]
+        amount: Option<String>,
+        /// A new fixed price per whole coin
+        #[arg(long)]
+        price: Option<String>,
+    },
+    /// List your trades, newest activity first
+    List,
+    /// Show one trade: offer, terms, state and whose turn it is
+    Show { trade_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum ChatCommand {
+    /// Send a message (delivered when the counterparty is reachable, even after restarts)
+    Send {
+        trade_id: String,
+        /// The message, plain text
+        text: String,
+    },
+    /// Show a trade's chat in order, and mark the counterparty's messages read
+    Log { trade_id: String },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -94,6 +154,9 @@ struct NodeArgs {
     /// A market to watch, e.g. BTC/EUR (repeatable) [default: BTC/EUR, BTC/USD, LTC/EUR, LTC/USD]
     #[arg(long, value_name = "BASE/QUOTE")]
     market: Vec<String>,
+    /// How many takes of one of your offers may be open at once
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    max_takes_per_offer: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -325,6 +388,56 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
             };
         }
+        Command::Trade(command) => {
+            let api = client::ApiClient::open(&data_dir)?;
+            let json = cli.json;
+            return match command {
+                TradeCommand::Take {
+                    offer_id,
+                    amount,
+                    method,
+                    payout,
+                } => {
+                    let request = trades_api::TakeRequest {
+                        offer_id: offer_id.clone(),
+                        amount: amount.clone(),
+                        method: method.clone(),
+                        payout: payout.clone(),
+                    };
+                    client::take(&api, &request, json).await
+                }
+                TradeCommand::Accept { trade_id } => {
+                    client::answer(&api, trade_id, "accept", None, json).await
+                }
+                TradeCommand::Reject { trade_id, reason } => {
+                    let body = serde_json::json!({ "reason": reason });
+                    client::answer(&api, trade_id, "reject", Some(body), json).await
+                }
+                TradeCommand::Counter {
+                    trade_id,
+                    amount,
+                    price,
+                } => {
+                    let body = serde_json::to_value(trades_api::CounterRequest {
+                        amount: amount.clone(),
+                        price: price.clone(),
+                    })
+                    .map_err(|e| Failure::internal(e.to_string()))?;
+                    client::answer(&api, trade_id, "counter", Some(body), json).await
+                }
+                TradeCommand::List => client::list_trades(&api, json).await,
+                TradeCommand::Show { trade_id } => client::show_trade(&api, trade_id, json).await,
+            };
+        }
+        Command::Chat(command) => {
+            let api = client::ApiClient::open(&data_dir)?;
+            return match command {
+                ChatCommand::Send { trade_id, text } => {
+                    client::send_chat(&api, trade_id, text, cli.json).await
+                }
+                ChatCommand::Log { trade_id } => client::chat_log(&api, trade_id, cli.json).await,
+            };
+        }
         Command::Init | Command::Id | Command::Restore { .. } => {}
     }
     // One-shot commands stay quiet unless asked; they never write log files, so a failed command leaves
@@ -357,7 +470,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print_info(cli.json, &info, "Restored identity\n");
             Ok(())
         }
-        Command::Node(_) | Command::Status | Command::Peers | Command::Offer(_) => Ok(()),
+        Command::Node(_)
+        | Command::Status
+        | Command::Peers
+        | Command::Offer(_)
+        | Command::Trade(_)
+        | Command::Chat(_) => Ok(()),
     };
     node.shutdown().await;
     result
@@ -385,7 +503,11 @@ async fn run_node(
         config.log.file.then_some(data_dir.as_path()),
     );
     let passphrase = passphrase(cli, Confirm::Once)?;
-    let node = Arc::new(Node::new(&data_dir, config));
+    let trade_config = souk_core::trading::TradeConfig {
+        max_open_takes: args.max_takes_per_offer,
+        ..Default::default()
+    };
+    let node = Arc::new(Node::new(&data_dir, config).with_trade_config(trade_config));
     let result = match node.unlock(&passphrase).await {
         Ok(_) => headless::run(node.clone(), options, markets, cli.json).await,
         Err(e) => Err(e.into()),

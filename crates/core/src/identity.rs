@@ -28,6 +28,8 @@ pub const MIN_PASSPHRASE_CHARS: usize = 8;
 const IDENTITY_KEY_TAG: &[u8] = b"souk/identity/ed25519/v1";
 /// Domain separation for the static X25519 key offers publish for sealed take requests.
 const CHANNEL_KEY_TAG: &[u8] = b"souk/identity/x25519/v1";
+/// Derivation tag of the key that seals secrets kept in the database (trade channel keys).
+const STORAGE_KEY_TAG: &[u8] = b"souk/identity/storage/v1";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -128,6 +130,7 @@ pub struct Identity {
     keypair: Keypair,
     escrow_root: Xpriv,
     channel_secret: x25519_dalek::StaticSecret,
+    storage_key: Zeroizing<[u8; 32]>,
     phrase: SeedPhrase,
 }
 
@@ -154,10 +157,12 @@ impl Identity {
             x25519_dalek::StaticSecret::from(*derive_secret(CHANNEL_KEY_TAG, seed.as_ref())?);
         let escrow_root = Xpriv::new_master(bitcoin::NetworkKind::Main, seed.as_ref())
             .map_err(|e| KeystoreError::Kdf(e.to_string()))?;
+        let storage_key = derive_secret(STORAGE_KEY_TAG, seed.as_ref())?;
         Ok(Self {
             keypair,
             escrow_root,
             channel_secret,
+            storage_key,
             phrase,
         })
     }
@@ -182,6 +187,11 @@ impl Identity {
 
     pub fn channel_secret(&self) -> &x25519_dalek::StaticSecret {
         &self.channel_secret
+    }
+
+    /// The key that seals secrets this node keeps in its database (a restored seed opens them again).
+    pub fn storage_key(&self) -> &[u8; 32] {
+        &self.storage_key
     }
 
     pub fn seed_words(&self) -> Vec<String> {

@@ -18,7 +18,9 @@ pub mod net;
 pub mod node;
 pub mod offer;
 pub mod price;
+pub mod protocol;
 pub mod signing;
 pub mod store;
+pub mod trading;
 
 pub use error::{Error, ErrorKind, ErrorPayload};

@@ -31,6 +31,7 @@ use crate::{
         VerifiedMarketUpdate, VerifiedOffer, Withdrawal, market_key, market_topic,
     },
     price::{HttpTicker, MarketPrice, PriceSource},
+    protocol::DirectRequest,
     store::now_ms,
 };
 
@@ -64,13 +65,6 @@ pub enum MarketEvent {
         #[ts(type = "string")]
         price: rust_decimal::Decimal,
     },
-}
-
-/// A request on the direct protocol that the marketplace answers.
-#[derive(Debug, Serialize, Deserialize)]
-enum DirectRequest {
-    /// "Send me your live offers in this market": base and quote codes.
-    Offers { base: String, quote: String },
 }
 
 /// Keeps malformed or forged offers out of the DHT store and the gossip mesh.
@@ -270,11 +264,11 @@ impl Market {
             .net
             .get_providers(market_key(base, quote).to_vec())
             .await?;
-        let request = postcard::to_stdvec(&DirectRequest::Offers {
+        let request = DirectRequest::Offers {
             base: base.code().into(),
             quote: quote.code().into(),
-        })
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        }
+        .encode();
         let asks = makers.into_iter().filter(|m| *m != me).map(|maker| {
             let request = request.clone();
             async move { (maker, inner.net.request(maker, request).await) }
@@ -392,8 +386,10 @@ impl Inner {
         added
     }
 
-    async fn answer(&self, data: &[u8]) -> Vec<u8> {
-        let offers = match postcard::from_bytes::<DirectRequest>(data) {
+    /// The answer to an offer request, and to anything no service can decode (an empty list); `None`
+    /// for another service's request.
+    async fn answer(&self, data: &[u8]) -> Option<Vec<u8>> {
+        let offers = match DirectRequest::decode(data) {
             Ok(DirectRequest::Offers { base, quote }) => {
                 match (base.parse::<Asset>(), quote.parse::<Quote>()) {
                     (Ok(base), Ok(quote)) => {
@@ -406,6 +402,7 @@ impl Inner {
                     _ => Vec::new(),
                 }
             }
+            Ok(DirectRequest::Take(_) | DirectRequest::Envelope(_)) => return None,
             Err(_) => Vec::new(),
         };
         let list: Vec<Vec<u8>> = offers
@@ -413,7 +410,7 @@ impl Inner {
             .take(MAX_OFFERS_PER_ANSWER)
             .map(SignedOffer::to_bytes)
             .collect();
-        postcard::to_stdvec(&list).unwrap_or_default()
+        Some(postcard::to_stdvec(&list).unwrap_or_default())
     }
 }
 
@@ -492,7 +489,9 @@ async fn pump(
                     }
                 }
                 Ok(NetEvent::Request { id, data, .. }) => {
-                    let answer = inner.answer(&data).await;
+                    let Some(answer) = inner.answer(&data).await else {
+                        continue;
+                    };
                     if let Err(e) = inner.net.respond(id, answer).await {
                         tracing::debug!(error = %e, "could not answer a request");
                     }

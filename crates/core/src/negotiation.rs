@@ -633,6 +633,43 @@ impl Negotiation {
         now_ms: i64,
         request: VerifiedNegotiationMessage,
     ) -> Result<Self, NegotiationError> {
+        match offer_state {
+            OfferState::Withdrawn { at } => return Err(NegotiationError::OfferWithdrawn { at }),
+            OfferState::Expired => {
+                return Err(NegotiationError::OfferExpired {
+                    expires_at: offer.expires_at,
+                    now: now_ms,
+                });
+            }
+            OfferState::Live if offer.expires_at <= now_ms => {
+                return Err(NegotiationError::OfferExpired {
+                    expires_at: offer.expires_at,
+                    now: now_ms,
+                });
+            }
+            OfferState::Live => {}
+        }
+        Self::open(offer, request)
+    }
+
+    /// Rebuilds a negotiation from its stored, verified messages (after a restart): every rule but the
+    /// offer's liveness, which held when the take was made, is checked again.
+    pub fn resume(
+        offer: &Offer,
+        transcript: Vec<VerifiedNegotiationMessage>,
+    ) -> Result<Self, NegotiationError> {
+        let mut messages = transcript.into_iter();
+        let first = messages.next().ok_or_else(|| {
+            NegotiationError::Internal("a stored negotiation without its take request".into())
+        })?;
+        let mut negotiation = Self::open(offer, first)?;
+        for message in messages {
+            negotiation.apply(message)?;
+        }
+        Ok(negotiation)
+    }
+
+    fn open(offer: &Offer, request: VerifiedNegotiationMessage) -> Result<Self, NegotiationError> {
         let m = request.message();
         let party = if m.sender == offer.maker {
             Party::Maker
@@ -651,22 +688,6 @@ impl Negotiation {
                 expected: 0,
                 got: m.step,
             });
-        }
-        match offer_state {
-            OfferState::Withdrawn { at } => return Err(NegotiationError::OfferWithdrawn { at }),
-            OfferState::Expired => {
-                return Err(NegotiationError::OfferExpired {
-                    expires_at: offer.expires_at,
-                    now: now_ms,
-                });
-            }
-            OfferState::Live if offer.expires_at <= now_ms => {
-                return Err(NegotiationError::OfferExpired {
-                    expires_at: offer.expires_at,
-                    now: now_ms,
-                });
-            }
-            OfferState::Live => {}
         }
         let MessageBody::TakeRequest {
             amount,
@@ -848,10 +869,18 @@ pub async fn check_take_capacity(
     check_cap(count_open_takes(pool, offer_id).await?, cap)
 }
 
-/// Records an agreed negotiation as `me` (its maker or taker), in one `BEGIN IMMEDIATE` transaction: the
-/// `trades` row (state [`AGREED_TRADE_STATE`], terms JSON, transcript hash) and one `trade_events` row per
-/// signed message (seq 0..n, the message bytes, signer, signature). With `cap` (the maker's limit on open
-/// takes of the offer), refuses with [`NegotiationError::TooManyTakes`] when the trade would exceed it.
+/// The `trades.state` text of a negotiation state.
+pub fn trade_state(state: NegotiationState) -> &'static str {
+    match state {
+        NegotiationState::Requested => "Requested",
+        NegotiationState::Countered => "Countered",
+        NegotiationState::Accepted => AGREED_TRADE_STATE,
+        NegotiationState::Rejected => "Rejected",
+    }
+}
+
+/// Records an agreed negotiation as `me` (its maker or taker), in one `BEGIN IMMEDIATE` transaction: see
+/// [`record_negotiation`]. Refuses a negotiation that is not agreed.
 pub async fn record_agreed_trade(
     pool: &SqlitePool,
     negotiation: &Negotiation,
@@ -864,6 +893,24 @@ pub async fn record_agreed_trade(
             state: negotiation.state,
         });
     }
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    record_negotiation(&mut tx, negotiation, me, cap, now_ms).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Brings the stored trade up to `negotiation`, as `me` (its maker or taker), inside the caller's
+/// transaction: the `trades` row (created at the first call; state, terms JSON and transcript hash
+/// updated at every call) and one `trade_events` row per signed message not stored yet (seq = step, the
+/// message bytes, signer, signature). With `cap` (the maker's limit on open takes of the offer), creating
+/// the row is refused with [`NegotiationError::TooManyTakes`] when the trade would exceed it.
+pub async fn record_negotiation(
+    conn: &mut sqlx::SqliteConnection,
+    negotiation: &Negotiation,
+    me: &PeerId,
+    cap: Option<u32>,
+    now_ms: i64,
+) -> Result<(), NegotiationError> {
     let (role, counterparty) = match negotiation.party_of(me)? {
         Party::Maker => (Party::Maker, negotiation.taker),
         Party::Taker => (Party::Taker, negotiation.maker()),
@@ -871,29 +918,51 @@ pub async fn record_agreed_trade(
     let terms = serde_json::to_string(&negotiation.terms)
         .map_err(|e| NegotiationError::Internal(format!("encoding the terms failed: {e}")))?;
     let trade_id = negotiation.trade_id.to_string();
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    if let Some(cap) = cap {
-        check_cap(
-            count_open_takes_on(&mut tx, negotiation.offer.id).await?,
-            cap,
-        )?;
-    }
-    sqlx::query(
-        "INSERT INTO trades (id, offer_id, role, counterparty, state, terms, transcript_hash, \
-         created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    let stored: Option<i64> = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM trade_events WHERE trade_id = ?1) FROM trades WHERE id = ?1",
     )
     .bind(&trade_id)
-    .bind(negotiation.offer.id.to_string())
-    .bind(role.as_str())
-    .bind(counterparty.to_base58())
-    .bind(AGREED_TRADE_STATE)
-    .bind(terms)
-    .bind(negotiation.transcript_hash().to_vec())
-    .bind(now_ms)
-    .bind(now_ms)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *conn)
     .await?;
-    for (seq, m) in negotiation.transcript.iter().enumerate() {
+    let state = trade_state(negotiation.state);
+    let hash = negotiation.transcript_hash().to_vec();
+    let stored = match stored {
+        Some(n) => {
+            sqlx::query(
+                "UPDATE trades SET state = ?, terms = ?, transcript_hash = ?, updated_at = ? WHERE id = ?",
+            )
+            .bind(state)
+            .bind(&terms)
+            .bind(&hash)
+            .bind(now_ms)
+            .bind(&trade_id)
+            .execute(&mut *conn)
+            .await?;
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }
+        None => {
+            if let Some(cap) = cap {
+                check_cap(count_open_takes_on(conn, negotiation.offer.id).await?, cap)?;
+            }
+            sqlx::query(
+                "INSERT INTO trades (id, offer_id, role, counterparty, state, terms, transcript_hash, \
+                 created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&trade_id)
+            .bind(negotiation.offer.id.to_string())
+            .bind(role.as_str())
+            .bind(counterparty.to_base58())
+            .bind(state)
+            .bind(&terms)
+            .bind(&hash)
+            .bind(now_ms)
+            .bind(now_ms)
+            .execute(&mut *conn)
+            .await?;
+            0
+        }
+    };
+    for (seq, m) in negotiation.transcript.iter().enumerate().skip(stored) {
         sqlx::query(
             "INSERT INTO trade_events (trade_id, seq, kind, payload, signer, signature, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -905,11 +974,59 @@ pub async fn record_agreed_trade(
         .bind(m.message.sender.to_base58())
         .bind(&m.signed.signature)
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
-    tx.commit().await?;
     Ok(())
+}
+
+/// The stored signed messages of a trade's negotiation, verified again, in order.
+pub async fn load_transcript(
+    conn: &mut sqlx::SqliteConnection,
+    trade_id: Uuid,
+) -> Result<Vec<VerifiedNegotiationMessage>, NegotiationError> {
+    let kinds: Vec<&str> = [
+        MessageKind::TakeRequest,
+        MessageKind::Counter,
+        MessageKind::Accept,
+        MessageKind::Reject,
+    ]
+    .iter()
+    .map(|k| k.as_str())
+    .collect();
+    let rows: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT kind, payload, signature FROM trade_events WHERE trade_id = ? ORDER BY seq",
+    )
+    .bind(trade_id.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut transcript = Vec::new();
+    for (kind, payload, signature) in rows {
+        if !kinds.contains(&kind.as_str()) {
+            // Later events (escrow steps) are not part of the negotiation.
+            break;
+        }
+        let message = NegotiationMessage::decode(&payload)?;
+        let signer_key = stored_signer_key(&message.sender)?;
+        let signed = SignedNegotiationMessage {
+            message_bytes: payload,
+            signer_key,
+            signature,
+        };
+        transcript.push(signed.into_verified()?);
+    }
+    Ok(transcript)
+}
+
+/// The protobuf public key inside an ed25519 PeerId (an identity multihash of the key).
+fn stored_signer_key(peer: &PeerId) -> Result<Vec<u8>, NegotiationError> {
+    let multihash = peer.as_ref();
+    if multihash.code() != 0 {
+        return Err(NegotiationError::BadKey(format!(
+            "{peer} does not embed its public key"
+        )));
+    }
+    Ok(multihash.digest().to_vec())
 }
 
 #[cfg(test)]

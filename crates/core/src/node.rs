@@ -23,6 +23,7 @@ use crate::{
     offer::{Asset, NewOffer, Offer, Quote},
     price::{HttpTicker, MarketPrice},
     store::{self, Store},
+    trading::{ChatMessage, Desk, TradeAnswer, TradeConfig, TradeEvent, TradeInfo},
 };
 
 /// What a shell shows first: set-up, the unlock screen, or the app.
@@ -53,6 +54,7 @@ pub struct Node {
     data_dir: PathBuf,
     config: Config,
     kdf_cost: KdfCost,
+    trade_config: TradeConfig,
     unlocked: Mutex<Option<Unlocked>>,
 }
 
@@ -62,6 +64,7 @@ struct Unlocked {
     store: Store,
     book: Book,
     market: Option<Arc<Market>>,
+    desk: Option<Arc<Desk>>,
 }
 
 /// Where a started network listens.
@@ -77,8 +80,15 @@ impl Node {
             data_dir: data_dir.into(),
             config,
             kdf_cost: KdfCost::DEFAULT,
+            trade_config: TradeConfig::default(),
             unlocked: Mutex::new(None),
         }
+    }
+
+    /// How this node trades (the cap on open takes per offer, delivery retries).
+    pub fn with_trade_config(mut self, config: TradeConfig) -> Self {
+        self.trade_config = config;
+        self
     }
 
     /// A cheaper key derivation for tests of everything but the keystore's strength.
@@ -215,6 +225,7 @@ impl Node {
             store,
             book,
             market: None,
+            desk: None,
         };
         let info = self.info(&unlocked).await?;
         if let Some(previous) = self.unlocked.lock().await.replace(unlocked) {
@@ -232,7 +243,7 @@ impl Node {
     ) -> Result<NetInfo> {
         // The lock is not held while the network starts and re-announces (that waits on peers), so
         // status and book queries stay answered meanwhile.
-        let (keypair, channel_key, book) = {
+        let (keypair, channel_key, channel_secret, storage_key, book, pool) = {
             let guard = self.unlocked.lock().await;
             let u = guard
                 .as_ref()
@@ -243,7 +254,10 @@ impl Node {
             (
                 u.identity.keypair().clone(),
                 u.identity.channel_public_key(),
+                u.identity.channel_secret().clone(),
+                *u.identity.storage_key(),
                 u.book.clone(),
+                u.store.pool().clone(),
             )
         };
         let prices = match self.config.price.url.trim() {
@@ -254,14 +268,35 @@ impl Node {
             }),
         };
         let (net, _events) = Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?;
+        // The desk listens before the market announces anything, so no early take goes unanswered.
+        let desk = Arc::new(Desk::start(
+            net.clone(),
+            pool,
+            book.clone(),
+            keypair.clone(),
+            channel_secret,
+            storage_key,
+            self.trade_config.clone(),
+        ));
         let market =
-            Arc::new(Market::start(net, book, keypair, channel_key, markets, prices).await?);
+            match Market::start(net.clone(), book, keypair, channel_key, markets, prices).await {
+                Ok(market) => Arc::new(market),
+                Err(e) => {
+                    desk.shutdown().await;
+                    net.shutdown().await;
+                    return Err(e);
+                }
+            };
         let mut guard = self.unlocked.lock().await;
         match guard.as_mut() {
-            Some(u) if u.market.is_none() => u.market = Some(market.clone()),
+            Some(u) if u.market.is_none() => {
+                u.market = Some(market.clone());
+                u.desk = Some(desk);
+            }
             // Started twice at once, or locked meanwhile: keep the first, stop this one.
             _ => {
                 drop(guard);
+                desk.shutdown().await;
                 market.shutdown().await;
                 return Err(Error::InvalidInput(
                     "the network was started twice at once".into(),
@@ -297,6 +332,18 @@ impl Node {
         Ok(book.query(query, store::now_ms(), price).await?)
     }
 
+    /// One offer of the local book, with its state (works offline).
+    pub async fn offer(&self, id: uuid::Uuid) -> Result<Option<(Offer, crate::book::OfferState)>> {
+        let book = {
+            let guard = self.unlocked.lock().await;
+            let u = guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            u.book.clone()
+        };
+        Ok(book.get(id).await?)
+    }
+
     /// The current market price, when the price feed has one.
     pub async fn market_price(&self, base: Asset, quote: Quote) -> Result<Option<MarketPrice>> {
         Ok(self.market().await?.price(base, quote))
@@ -317,6 +364,77 @@ impl Node {
 
     pub async fn market_events(&self) -> Result<tokio::sync::broadcast::Receiver<MarketEvent>> {
         Ok(self.market().await?.subscribe())
+    }
+
+    async fn desk(&self) -> Result<Arc<Desk>> {
+        let guard = self.unlocked.lock().await;
+        let u = guard
+            .as_ref()
+            .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+        u.desk.clone().ok_or(Error::Offline)
+    }
+
+    /// The database and this node's PeerId, for what works offline.
+    async fn local(&self) -> Result<(sqlx::SqlitePool, libp2p::PeerId)> {
+        let guard = self.unlocked.lock().await;
+        let u = guard
+            .as_ref()
+            .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+        Ok((u.store.pool().clone(), u.identity.peer_id()))
+    }
+
+    /// Takes an offer from the book; its maker must be reachable.
+    pub async fn take_offer(
+        &self,
+        offer_id: uuid::Uuid,
+        amount: u64,
+        method: crate::offer::PaymentMethod,
+        payout: String,
+    ) -> Result<TradeInfo> {
+        self.desk()
+            .await?
+            .take(offer_id, amount, method, payout)
+            .await
+    }
+
+    /// Accepts, rejects or counters the other side's last negotiation step.
+    pub async fn answer_trade(
+        &self,
+        trade_id: uuid::Uuid,
+        answer: TradeAnswer,
+    ) -> Result<TradeInfo> {
+        self.desk().await?.answer(trade_id, answer).await
+    }
+
+    /// Every trade of this node (works offline).
+    pub async fn trades(&self) -> Result<Vec<TradeInfo>> {
+        let (pool, me) = self.local().await?;
+        crate::trading::list_trades(&pool, &me).await
+    }
+
+    /// One trade (works offline).
+    pub async fn trade(&self, trade_id: uuid::Uuid) -> Result<TradeInfo> {
+        let (pool, me) = self.local().await?;
+        crate::trading::trade_info(&pool, &me, trade_id).await
+    }
+
+    pub async fn send_chat(&self, trade_id: uuid::Uuid, text: String) -> Result<ChatMessage> {
+        self.desk().await?.send_chat(trade_id, text).await
+    }
+
+    /// A trade's chat in order (works offline).
+    pub async fn chat_log(&self, trade_id: uuid::Uuid) -> Result<Vec<ChatMessage>> {
+        let (pool, me) = self.local().await?;
+        crate::trading::chat_log(&pool, &me, trade_id).await
+    }
+
+    /// Marks the counterparty's messages read and tells it; returns how many were unread.
+    pub async fn mark_read(&self, trade_id: uuid::Uuid) -> Result<u32> {
+        self.desk().await?.mark_read(trade_id).await
+    }
+
+    pub async fn trade_events(&self) -> Result<tokio::sync::broadcast::Receiver<TradeEvent>> {
+        Ok(self.desk().await?.subscribe())
     }
 
     pub async fn net(&self) -> Result<crate::net::NetClient> {
@@ -342,6 +460,9 @@ impl Node {
 }
 
 async fn close(u: Unlocked) {
+    if let Some(desk) = u.desk {
+        desk.shutdown().await;
+    }
     if let Some(market) = u.market {
         market.shutdown().await;
     }

@@ -154,6 +154,16 @@ impl Sender {
         }
     }
 
+    /// A sender that continues at `next_seq` (restored from storage).
+    pub fn resume(trade_id: Uuid, me: PeerId, peer: PeerId, next_seq: u64) -> Self {
+        Self {
+            trade_id,
+            me,
+            peer,
+            next_seq,
+        }
+    }
+
     /// The sequence number the next envelope will carry.
     pub fn next_seq(&self) -> u64 {
         self.next_seq

@@ -99,17 +99,18 @@ impl fmt::Debug for TakerHandshake {
 }
 
 /// Seals `plaintext` (the take request) to the maker's static X25519 key from its offer, under a fresh
-/// ephemeral key, and signs it with the taker's identity. The trade id is chosen here (UUID v7).
+/// ephemeral key, and signs it with the taker's identity. The taker chooses the trade id (UUID v7), so
+/// the request inside can name it.
 pub fn seal_take(
     maker: PeerId,
     maker_static_pub: &[u8; 32],
     offer_id: Uuid,
+    trade_id: Uuid,
     plaintext: &[u8],
     taker: &Keypair,
 ) -> Result<(SealedTake, TakerHandshake), ChannelError> {
     check_size(plaintext.len(), MAX_TAKE_PLAINTEXT_BYTES)?;
     let ephemeral = random_secret()?;
-    let trade_id = Uuid::now_v7();
     let taker_id = taker.public().to_peer_id();
     let header = WireTakeHeader {
         offer_id: offer_id.into_bytes(),

@@ -32,6 +32,7 @@ fn establish() -> Trade {
         maker_key.public().to_peer_id(),
         &maker_static_pub,
         offer_id,
+        Uuid::now_v7(),
         b"take 0.01 BTC at 1000 EUR",
         &taker_key,
     )
@@ -455,6 +456,7 @@ fn take_to_a_low_order_key_is_refused() {
         PeerId::random(),
         &[0u8; 32],
         Uuid::now_v7(),
+        Uuid::now_v7(),
         b"x",
         &keypair(2),
     )
@@ -471,6 +473,7 @@ fn accept_from_another_maker_or_for_another_take_is_refused() {
             trade.maker.me,
             &maker_static_pub,
             trade.maker.offer_id,
+            Uuid::now_v7(),
             b"again",
             &trade.taker_key,
         )

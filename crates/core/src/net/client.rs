@@ -129,6 +129,12 @@ impl NetClient {
     }
 
     /// Subscribe to a gossip topic; `Ok(false)` if already subscribed.
+    /// Looks `peer` up in the DHT when not connected, and dials the addresses found. `true` when
+    /// connected already or addresses were found (the dial may still fail); `false` when nobody knew.
+    pub async fn find_peer(&self, peer: PeerId) -> Result<bool, NetError> {
+        self.call(|reply| Command::FindPeer(peer, reply)).await
+    }
+
     pub async fn subscribe(&self, topic: &str) -> Result<bool, NetError> {
         let topic = topic.to_owned();
         self.call(|r| Command::Subscribe(topic, r)).await

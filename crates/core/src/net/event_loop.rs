@@ -54,6 +54,7 @@ pub(crate) enum Command {
     StartProviding(Vec<u8>, Reply<()>),
     StopProviding(Vec<u8>, Reply<()>),
     GetProviders(Vec<u8>, Reply<HashSet<PeerId>>),
+    FindPeer(PeerId, Reply<bool>),
     Subscribe(String, Reply<bool>),
     Unsubscribe(String, Reply<bool>),
     Publish(String, Vec<u8>, Reply<usize>),
@@ -91,6 +92,7 @@ pub(crate) struct EventLoop {
     pending_providing: HashMap<QueryId, Reply<()>>,
     pending_providers: HashMap<QueryId, (HashSet<PeerId>, Reply<HashSet<PeerId>>)>,
     pending_bootstrap: HashMap<QueryId, Reply<()>>,
+    pending_find: HashMap<QueryId, (PeerId, Reply<bool>)>,
     max_request_bytes: usize,
     max_response_bytes: usize,
     /// Our direct requests waiting for an answer. libp2p always ends each one (answer, failure or
@@ -142,6 +144,7 @@ impl EventLoop {
             pending_providing: HashMap::new(),
             pending_providers: HashMap::new(),
             pending_bootstrap: HashMap::new(),
+            pending_find: HashMap::new(),
             max_request_bytes: settings.max_request_bytes,
             max_response_bytes: settings.max_response_bytes,
             pending_requests: HashMap::new(),
@@ -284,6 +287,14 @@ impl EventLoop {
             Command::GetProviders(key, reply) => {
                 let id = self.kad().get_providers(RecordKey::from(key));
                 self.pending_providers.insert(id, (HashSet::new(), reply));
+            }
+            Command::FindPeer(peer, reply) => {
+                if self.swarm.is_connected(&peer) {
+                    let _ = reply.send(Ok(true));
+                } else {
+                    let id = self.kad().get_closest_peers(peer);
+                    self.pending_find.insert(id, (peer, reply));
+                }
             }
             Command::Subscribe(topic, reply) => {
                 let result = gossip_topic(&topic).and_then(|t| {
@@ -841,6 +852,37 @@ impl EventLoop {
                         Ok(_) => Ok(()),
                         Err(_) => Err(NetError::QueryTimedOut { what: "bootstrap" }),
                     });
+                }
+            }
+            QueryResult::GetClosestPeers(result) => {
+                let Some((target, _)) = self.pending_find.get(&id) else {
+                    return;
+                };
+                let target = *target;
+                let peers = match &result {
+                    Ok(ok) => ok.peers.as_slice(),
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers.as_slice(),
+                };
+                let addrs: Vec<Multiaddr> = peers
+                    .iter()
+                    .filter(|p| p.peer_id == target)
+                    .flat_map(|p| p.addrs.iter().cloned())
+                    .collect();
+                let found = !addrs.is_empty();
+                if found {
+                    // Dial with what the DHT told; a request queued for the peer waits for it.
+                    let opts = DialOpts::peer_id(target)
+                        .addresses(addrs)
+                        .condition(PeerCondition::DisconnectedAndNotDialing)
+                        .build();
+                    if let Err(e) = self.swarm.dial(opts) {
+                        tracing::debug!(peer = %target, error = %e, "dialing a found peer failed");
+                    }
+                }
+                if (last || found || result.is_err())
+                    && let Some((_, reply)) = self.pending_find.remove(&id)
+                {
+                    let _ = reply.send(Ok(found));
                 }
             }
             QueryResult::RepublishRecord(Err(e)) => {

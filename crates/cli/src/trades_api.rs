@@ -1,0 +1,196 @@
+//! The trade and chat routes of the local API: text in (amounts as the user types them), core types out.
+
+use std::str::FromStr;
+
+use axum::{
+    Json,
+    extract::{Path, State, rejection::JsonRejection, rejection::PathRejection},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use souk_core::{
+    offer::{PaymentMethod, parse_amount},
+    trading::{ChatMessage, TradeAnswer, TradeInfo},
+};
+use uuid::Uuid;
+
+use crate::api::{ApiError, ApiResult, ApiState};
+
+/// The body of `POST /api/v1/trades`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeRequest {
+    pub offer_id: String,
+    /// In the offer's base asset, e.g. "0.05".
+    pub amount: String,
+    pub method: String,
+    /// Where the taker wants to be paid (opaque to Souk), e.g. an IBAN or an address.
+    #[serde(default)]
+    pub payout: String,
+}
+
+/// The body of `POST /api/v1/trades/{id}/reject`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// The body of `POST /api/v1/trades/{id}/counter`: a new amount, a new fixed price, or both.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<String>,
+}
+
+/// The body of `POST /api/v1/trades/{id}/messages`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRequest {
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MarkedRead {
+    pub trade_id: Uuid,
+    pub marked: u32,
+}
+
+fn uuid(text: &str, what: &str) -> ApiResult<Uuid> {
+    Uuid::from_str(text.trim())
+        .map_err(|_| ApiError::bad_request(format!("{text:?} is not {what} (a UUID)")))
+}
+
+fn trade_id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
+    let Path(id) = path?;
+    uuid(&id, "a trade id")
+}
+
+pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<TradeInfo>>> {
+    Ok(Json(state.node.trades().await?))
+}
+
+pub async fn take(
+    State(state): State<ApiState>,
+    body: Result<Json<TakeRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(r) = body?;
+    let offer_id = uuid(&r.offer_id, "an offer id")?;
+    let (offer, _) = state.node.offer(offer_id).await?.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "no offer {offer_id} in the book: it may be gone; refresh the market"
+        ))
+    })?;
+    let amount =
+        parse_amount(&r.amount, offer.base).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let method = PaymentMethod::new(r.method.trim().to_ascii_uppercase())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let trade = state
+        .node
+        .take_offer(offer_id, amount, method, r.payout)
+        .await?;
+    Ok((StatusCode::CREATED, Json(trade)).into_response())
+}
+
+pub async fn show(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<TradeInfo>> {
+    Ok(Json(state.node.trade(trade_id(path)?).await?))
+}
+
+pub async fn accept(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<TradeInfo>> {
+    let id = trade_id(path)?;
+    Ok(Json(
+        state.node.answer_trade(id, TradeAnswer::Accept).await?,
+    ))
+}
+
+pub async fn reject(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Option<Json<RejectRequest>>,
+) -> ApiResult<Json<TradeInfo>> {
+    let id = trade_id(path)?;
+    let reason = body.map(|Json(b)| b.reason).unwrap_or_default();
+    Ok(Json(
+        state
+            .node
+            .answer_trade(id, TradeAnswer::Reject { reason })
+            .await?,
+    ))
+}
+
+pub async fn counter(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<CounterRequest>, JsonRejection>,
+) -> ApiResult<Json<TradeInfo>> {
+    let id = trade_id(path)?;
+    let Json(r) = body?;
+    let trade = state.node.trade(id).await?;
+    let amount = r
+        .amount
+        .as_deref()
+        .map(|a| parse_amount(a, trade.offer.base))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let price = r
+        .price
+        .as_deref()
+        .map(|p| {
+            Decimal::from_str(p.trim())
+                .map_err(|_| ApiError::bad_request(format!("price {p:?} is not a number")))
+        })
+        .transpose()?;
+    if amount.is_none() && price.is_none() {
+        return Err(ApiError::bad_request(
+            "a counter needs a new amount, a new price or both",
+        ));
+    }
+    Ok(Json(
+        state
+            .node
+            .answer_trade(id, TradeAnswer::Counter { amount, price })
+            .await?,
+    ))
+}
+
+pub async fn messages(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Vec<ChatMessage>>> {
+    Ok(Json(state.node.chat_log(trade_id(path)?).await?))
+}
+
+pub async fn send_message(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<ChatRequest>, JsonRejection>,
+) -> ApiResult<Response> {
+    let id = trade_id(path)?;
+    let Json(r) = body?;
+    let message = state.node.send_chat(id, r.text).await?;
+    Ok((StatusCode::CREATED, Json(message)).into_response())
+}
+
+pub async fn mark_read(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<MarkedRead>> {
+    let id = trade_id(path)?;
+    let marked = state.node.mark_read(id).await.map_err(ApiError::from)?;
+    Ok(Json(MarkedRead {
+        trade_id: id,
+        marked,
+    }))
+}

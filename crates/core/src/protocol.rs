@@ -1,0 +1,95 @@
+//! What travels on the direct request-response protocol (`/souk/direct/1.0.0`): one request enum for
+//! every service, so each service answers only its own requests and exactly one answers each.
+//!
+//! Postcard encodes the variant index first; `Offers` stays index 0 so nodes of the offer-book release
+//! keep understanding each other. New services are appended, never inserted.
+
+use serde::{Deserialize, Serialize};
+
+/// A request a peer sends us.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DirectRequest {
+    /// "Send me your live offers in this market": base and quote codes. Answered by the market.
+    Offers { base: String, quote: String },
+    /// A sealed take request (`channel::SealedTake` bytes) for one of our offers. Answered by the trade
+    /// desk with a [`TakeAnswer`].
+    Take(Vec<u8>),
+    /// One signed envelope (`channel::SignedEnvelope` bytes) of a trade channel. Answered by the trade
+    /// desk with an [`EnvelopeAnswer`].
+    Envelope(Vec<u8>),
+}
+
+impl DirectRequest {
+    pub fn encode(&self) -> Vec<u8> {
+        // Encoding an enum of byte strings into a Vec cannot fail.
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        crate::codec::decode_exact(bytes, "direct request")
+    }
+}
+
+/// The maker's answer to a take request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TakeAnswer {
+    /// The channel is open: `channel::SignedAccept` bytes.
+    Accepted(Vec<u8>),
+    /// Refused, with the reason the taker is shown.
+    Refused(String),
+}
+
+/// The recipient's answer to an envelope: a cumulative acknowledgement or a refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnvelopeAnswer {
+    /// Every envelope below `next` is stored; `next` is the one expected now. An answer for an
+    /// envelope at or above `next` means a gap: re-send from `next`.
+    Ack { next: u64 },
+    /// Refused and not stored, with the reason.
+    Refused(String),
+}
+
+macro_rules! answer_codec {
+    ($ty:ty, $what:literal) => {
+        impl $ty {
+            pub fn encode(&self) -> Vec<u8> {
+                postcard::to_stdvec(self).unwrap_or_default()
+            }
+
+            pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+                crate::codec::decode_exact(bytes, $what)
+            }
+        }
+    };
+}
+
+answer_codec!(TakeAnswer, "take answer");
+answer_codec!(EnvelopeAnswer, "envelope answer");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offers_request_keeps_the_first_variant_index() {
+        let bytes = DirectRequest::Offers {
+            base: "BTC".into(),
+            quote: "EUR".into(),
+        }
+        .encode();
+        assert_eq!(bytes[0], 0, "Offers must stay variant 0 for older nodes");
+        assert_eq!(DirectRequest::Envelope(vec![1, 2]).encode()[0], 2);
+    }
+
+    #[test]
+    fn round_trips_and_refuses_trailing_bytes() {
+        let request = DirectRequest::Take(vec![9; 40]);
+        assert_eq!(DirectRequest::decode(&request.encode()).unwrap(), request);
+        let mut bytes = request.encode();
+        bytes.push(0);
+        assert!(DirectRequest::decode(&bytes).is_err());
+        let answer = EnvelopeAnswer::Ack { next: 7 };
+        assert_eq!(EnvelopeAnswer::decode(&answer.encode()).unwrap(), answer);
+        assert!(TakeAnswer::decode(&[7]).is_err());
+    }
+}

@@ -1,0 +1,605 @@
+//! [`Desk`]: the running trade engine of one node.
+
+use std::{sync::Arc, time::Duration};
+
+use libp2p::{PeerId, identity::Keypair};
+use sqlx::SqlitePool;
+use tokio::{
+    sync::{Mutex, Notify, broadcast},
+    task::JoinHandle,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use x25519_dalek::StaticSecret;
+use zeroize::Zeroizing;
+
+use super::{
+    ChatMessage, TradeAnswer, TradeEvent, TradeInfo, outbox,
+    store::{self, ChannelRow},
+    wire::{ChannelMessage, check_chat_text},
+};
+use crate::{
+    book::Book,
+    channel::{self, ChannelError, SignedEnvelope},
+    error::{Error, Result},
+    negotiation::{
+        self, MessageBody, Negotiation, NegotiationMessage, SignedNegotiationMessage,
+        VerifiedNegotiationMessage,
+    },
+    net::{NetClient, NetEvent},
+    offer::PaymentMethod,
+    protocol::{DirectRequest, EnvelopeAnswer, TakeAnswer},
+    store::{StoreError, now_ms},
+};
+
+/// How a node trades.
+#[derive(Debug, Clone)]
+pub struct TradeConfig {
+    /// Open takes (negotiating or trading) one offer of this node may have at once.
+    pub max_open_takes: u32,
+    /// The longest wait between two delivery attempts of an envelope.
+    pub max_retry: Duration,
+}
+
+impl Default for TradeConfig {
+    fn default() -> Self {
+        Self {
+            max_open_takes: 1,
+            max_retry: Duration::from_secs(30),
+        }
+    }
+}
+
+/// This node's keys, as the desk needs them.
+pub(super) struct Me {
+    pub keypair: Keypair,
+    pub peer: PeerId,
+    channel_secret: StaticSecret,
+    pub storage_key: Zeroizing<[u8; 32]>,
+}
+
+pub(super) struct Inner {
+    pub pool: SqlitePool,
+    book: Book,
+    pub net: NetClient,
+    pub me: Me,
+    pub config: TradeConfig,
+    pub events: broadcast::Sender<TradeEvent>,
+    /// Wakes the delivery loop: something was put in the outbox, or a peer came back.
+    pub wake: Notify,
+    /// Serialises every change of channel state (sequence numbers, receivers, negotiations).
+    lock: Mutex<()>,
+}
+
+/// The running trade engine: answers take requests and envelopes, and delivers the outbox.
+pub struct Desk {
+    inner: Arc<Inner>,
+    cancel: CancellationToken,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk")
+            .field("me", &self.inner.me.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sql(e: sqlx::Error) -> Error {
+    Error::Store(StoreError::Sql(e))
+}
+
+fn refused(e: impl std::fmt::Display) -> Error {
+    Error::InvalidInput(e.to_string())
+}
+
+impl Desk {
+    /// Starts answering trade requests on `net` and delivering the outbox kept in `pool`.
+    pub fn start(
+        net: NetClient,
+        pool: SqlitePool,
+        book: Book,
+        keypair: Keypair,
+        channel_secret: StaticSecret,
+        storage_key: [u8; 32],
+        config: TradeConfig,
+    ) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        let inner = Arc::new(Inner {
+            pool,
+            book,
+            me: Me {
+                peer: keypair.public().to_peer_id(),
+                keypair,
+                channel_secret,
+                storage_key: Zeroizing::new(storage_key),
+            },
+            net,
+            config,
+            events,
+            wake: Notify::new(),
+            lock: Mutex::new(()),
+        });
+        let cancel = CancellationToken::new();
+        let tasks = vec![
+            tokio::spawn(serve(
+                inner.clone(),
+                inner.net.subscribe_events(),
+                cancel.clone(),
+            )),
+            tokio::spawn(outbox::deliver(inner.clone(), cancel.clone())),
+            tokio::spawn(outbox::reach_counterparties(inner.clone(), cancel.clone())),
+        ];
+        Self {
+            inner,
+            cancel,
+            tasks: Mutex::new(tasks),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<TradeEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Takes `offer_id` from the book: asks its maker (who must be reachable now) and opens the trade's
+    /// channel. Checks everything the maker would check first, so a bad take fails here with its reason.
+    pub async fn take(
+        &self,
+        offer_id: Uuid,
+        amount: u64,
+        method: PaymentMethod,
+        payout: String,
+    ) -> Result<TradeInfo> {
+        let inner = &self.inner;
+        let (offer, state) = inner.book.get(offer_id).await?.ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "no offer {offer_id} in the book: it may be gone; refresh the market"
+            ))
+        })?;
+        if offer.maker == inner.me.peer {
+            return Err(Error::InvalidInput(
+                "this is your own offer: it cannot be taken by you".into(),
+            ));
+        }
+        let trade_id = Uuid::now_v7();
+        let request = NegotiationMessage {
+            trade_id,
+            offer_id,
+            sender: inner.me.peer,
+            step: 0,
+            body: MessageBody::TakeRequest {
+                amount,
+                method,
+                payout,
+            },
+        };
+        let signed = sign(&request, &inner.me.keypair)?;
+        let negotiation = Negotiation::start(&offer, state, now_ms(), signed.clone())
+            .map_err(|e| Error::InvalidInput(format!("cannot take this offer: {e}")))?;
+        let (sealed, handshake) = channel::seal_take(
+            offer.maker,
+            &offer.maker_x25519,
+            offer_id,
+            trade_id,
+            &signed.to_bytes(),
+            &inner.me.keypair,
+        )?;
+        let _ = inner.net.find_peer(offer.maker).await;
+        let answer = inner
+            .net
+            .request(
+                offer.maker,
+                DirectRequest::Take(sealed.to_bytes()?).encode(),
+            )
+            .await
+            .map_err(|e| {
+                Error::InvalidInput(format!(
+                    "the maker {} is not reachable now, so the offer cannot be taken: {e}",
+                    offer.maker
+                ))
+            })?;
+        let accept = match TakeAnswer::decode(&answer).map_err(|e| {
+            Error::InvalidInput(format!("the maker answered nonsense to the take: {e}"))
+        })? {
+            TakeAnswer::Accepted(accept) => accept,
+            TakeAnswer::Refused(reason) => {
+                return Err(Error::InvalidInput(format!(
+                    "the maker refused the take: {reason}"
+                )));
+            }
+        };
+        let trade_channel = handshake.finish(&accept)?;
+        let _guard = inner.lock.lock().await;
+        let mut tx = inner
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(sql)?;
+        negotiation::record_negotiation(&mut tx, &negotiation, &inner.me.peer, None, now_ms())
+            .await
+            .map_err(Error::from)?;
+        store::insert_channel(&mut tx, &inner.me.storage_key, &trade_channel, &offer).await?;
+        let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
+        tx.commit().await.map_err(sql)?;
+        tracing::info!(%trade_id, %offer_id, maker = %offer.maker, "offer taken");
+        let _ = inner.events.send(TradeEvent::TradeUpdated {
+            trade: Box::new(info.clone()),
+        });
+        Ok(info)
+    }
+
+    /// Answers the other side's last step: accept, reject, or (maker only) counter.
+    pub async fn answer(&self, trade_id: Uuid, answer: TradeAnswer) -> Result<TradeInfo> {
+        let body = match answer {
+            TradeAnswer::Accept => MessageBody::Accept,
+            TradeAnswer::Reject { reason } => MessageBody::Reject { reason },
+            TradeAnswer::Counter { amount, price } => MessageBody::Counter { amount, price },
+        };
+        let inner = &self.inner;
+        let _guard = inner.lock.lock().await;
+        let mut tx = inner
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(sql)?;
+        let mut channel = store::load_channel(&mut tx, &inner.me.storage_key, trade_id)
+            .await?
+            .ok_or_else(|| store::unknown_trade(trade_id))?;
+        let mut negotiation = store::load_negotiation(&mut tx, trade_id, &channel.offer).await?;
+        let message = NegotiationMessage {
+            trade_id,
+            offer_id: channel.offer.id,
+            sender: inner.me.peer,
+            step: negotiation.next_step(),
+            body,
+        };
+        let signed = sign(&message, &inner.me.keypair)?;
+        negotiation.apply(signed.clone()).map_err(refused)?;
+        let now = now_ms();
+        negotiation::record_negotiation(&mut tx, &negotiation, &inner.me.peer, None, now)
+            .await
+            .map_err(Error::from)?;
+        let plaintext = ChannelMessage::Negotiation(signed.to_bytes()).encode();
+        store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
+        let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
+        tx.commit().await.map_err(sql)?;
+        inner.wake.notify_one();
+        let _ = inner.events.send(TradeEvent::TradeUpdated {
+            trade: Box::new(info.clone()),
+        });
+        Ok(info)
+    }
+
+    /// Stores a chat message and queues it for the counterparty.
+    pub async fn send_chat(&self, trade_id: Uuid, text: String) -> Result<ChatMessage> {
+        check_chat_text(&text).map_err(Error::InvalidInput)?;
+        let inner = &self.inner;
+        let _guard = inner.lock.lock().await;
+        let mut tx = inner
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(sql)?;
+        let mut channel = store::load_channel(&mut tx, &inner.me.storage_key, trade_id)
+            .await?
+            .ok_or_else(|| store::unknown_trade(trade_id))?;
+        let now = now_ms();
+        let sent_at = now.max(store::last_outgoing_sent_at(&mut tx, trade_id).await?);
+        let plaintext = ChannelMessage::Chat {
+            text: text.clone(),
+            sent_at,
+        }
+        .encode();
+        let seq = store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
+        let message = ChatMessage {
+            id: Uuid::now_v7(),
+            trade_id,
+            outgoing: true,
+            seq,
+            sender: inner.me.peer.to_base58(),
+            body: text,
+            sent_at,
+            delivered_at: None,
+            read_at: None,
+        };
+        store::insert_message(&mut tx, &message).await?;
+        tx.commit().await.map_err(sql)?;
+        inner.wake.notify_one();
+        let _ = inner.events.send(TradeEvent::Message {
+            message: message.clone(),
+        });
+        Ok(message)
+    }
+
+    /// Marks the counterparty's messages read and tells it so. Returns how many were unread.
+    pub async fn mark_read(&self, trade_id: Uuid) -> Result<u32> {
+        let inner = &self.inner;
+        let _guard = inner.lock.lock().await;
+        let mut tx = inner
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(sql)?;
+        let mut channel = store::load_channel(&mut tx, &inner.me.storage_key, trade_id)
+            .await?
+            .ok_or_else(|| store::unknown_trade(trade_id))?;
+        let (count, up_to): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(seq) FROM messages WHERE trade_id = ? AND outgoing = 0 \
+             AND read_at IS NULL",
+        )
+        .bind(trade_id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sql)?;
+        let Some(up_to) = up_to else {
+            return Ok(0);
+        };
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE messages SET read_at = ? WHERE trade_id = ? AND outgoing = 0 AND read_at IS NULL",
+        )
+        .bind(now)
+        .bind(trade_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+        let up_to = u64::try_from(up_to).map_err(|e| Error::Internal(e.to_string()))?;
+        let plaintext = ChannelMessage::Read { up_to }.encode();
+        store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
+        tx.commit().await.map_err(sql)?;
+        inner.wake.notify_one();
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// Stops the desk's tasks. Everything is stored already; nothing is lost.
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        for task in self.tasks.lock().await.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+fn sign(message: &NegotiationMessage, keypair: &Keypair) -> Result<VerifiedNegotiationMessage> {
+    message.validate().map_err(refused)?;
+    let signed = SignedNegotiationMessage::sign(message, keypair).map_err(Error::from)?;
+    signed.into_verified().map_err(Error::from)
+}
+
+/// Answers the trade requests among the network's events; each in its own task, so a slow disk never
+/// holds up the next.
+async fn serve(
+    inner: Arc<Inner>,
+    mut events: broadcast::Receiver<NetEvent>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = cancel.cancelled() => break,
+            event = events.recv() => event,
+        };
+        match event {
+            Ok(NetEvent::Request { peer, id, data }) => {
+                let request = match DirectRequest::decode(&data) {
+                    Ok(DirectRequest::Take(bytes)) => Request::Take(bytes),
+                    Ok(DirectRequest::Envelope(bytes)) => Request::Envelope(bytes),
+                    // The market answers offer requests and anything undecodable.
+                    _ => continue,
+                };
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    let answer = match request {
+                        Request::Take(bytes) => inner.on_take(peer, &bytes).await.encode(),
+                        Request::Envelope(bytes) => inner.on_envelope(peer, &bytes).await.encode(),
+                    };
+                    if let Err(e) = inner.net.respond(id, answer).await {
+                        tracing::debug!(%peer, error = %e, "could not answer a trade request");
+                    }
+                });
+            }
+            Ok(NetEvent::PeerConnected(peer)) => {
+                if let Err(e) = outbox::retry_now(&inner, &peer).await {
+                    tracing::warn!(error = %e, "could not reschedule the outbox");
+                }
+            }
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "the trade desk fell behind the network's events"
+                );
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+enum Request {
+    Take(Vec<u8>),
+    Envelope(Vec<u8>),
+}
+
+impl Inner {
+    /// The maker's side of a take. Every refusal says why and stores nothing.
+    async fn on_take(&self, from: PeerId, bytes: &[u8]) -> TakeAnswer {
+        match self.open_trade(bytes).await {
+            Ok(accept) => TakeAnswer::Accepted(accept),
+            Err(e) => {
+                tracing::info!(%from, reason = %e, "take refused");
+                TakeAnswer::Refused(e.to_string())
+            }
+        }
+    }
+
+    async fn open_trade(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let opened = channel::open_take(&self.me.channel_secret, self.me.peer, bytes)?;
+        let request = SignedNegotiationMessage::verify(opened.plaintext()).map_err(refused)?;
+        let m = request.message();
+        if m.sender != opened.taker()
+            || m.trade_id != opened.trade_id()
+            || m.offer_id != opened.offer_id()
+        {
+            return Err(Error::InvalidInput(
+                "the take request inside does not match its sealed envelope (taker, trade or offer)"
+                    .into(),
+            ));
+        }
+        let (offer, state) = self
+            .book
+            .get(m.offer_id)
+            .await?
+            .ok_or_else(|| Error::InvalidInput(format!("no offer {} here", m.offer_id)))?;
+        if offer.maker != self.me.peer {
+            return Err(Error::InvalidInput(format!(
+                "offer {} is not one of this node's",
+                offer.id
+            )));
+        }
+        let now = now_ms();
+        let negotiation = Negotiation::start(&offer, state, now, request).map_err(refused)?;
+        let (accept, trade_channel) = channel::accept_take(&opened, &self.me.keypair)?;
+        let _guard = self.lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(sql)?;
+        if store::load_channel(&mut tx, &self.me.storage_key, trade_channel.trade_id)
+            .await?
+            .is_some()
+        {
+            return Err(Error::InvalidInput(format!(
+                "trade {} exists already: a take is answered once",
+                trade_channel.trade_id
+            )));
+        }
+        negotiation::record_negotiation(
+            &mut tx,
+            &negotiation,
+            &self.me.peer,
+            Some(self.config.max_open_takes),
+            now,
+        )
+        .await
+        .map_err(Error::from)?;
+        store::insert_channel(&mut tx, &self.me.storage_key, &trade_channel, &offer).await?;
+        let info = store::trade_info_on(&mut tx, &self.me.peer, trade_channel.trade_id).await?;
+        tx.commit().await.map_err(sql)?;
+        tracing::info!(trade_id = %info.id, offer_id = %offer.id, taker = %info.counterparty, "offer taken by a peer");
+        let _ = self.events.send(TradeEvent::TakeRequested {
+            trade: Box::new(info),
+        });
+        Ok(accept.to_bytes()?)
+    }
+
+    /// One envelope from a peer: verified, put in order, its content checked and stored in one
+    /// transaction with the receiver's state, or refused with nothing stored.
+    async fn on_envelope(&self, from: PeerId, bytes: &[u8]) -> EnvelopeAnswer {
+        match self.receive(bytes).await {
+            Ok(next) => EnvelopeAnswer::Ack { next },
+            Err(e) => {
+                tracing::info!(%from, reason = %e, "envelope refused");
+                EnvelopeAnswer::Refused(e.to_string())
+            }
+        }
+    }
+
+    async fn receive(&self, bytes: &[u8]) -> Result<u64> {
+        let verified = SignedEnvelope::verify(bytes)?;
+        let trade_id = verified.trade_id();
+        let _guard = self.lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(sql)?;
+        let mut channel = store::load_channel(&mut tx, &self.me.storage_key, trade_id)
+            .await?
+            .ok_or(ChannelError::UnknownTrade { trade_id })?;
+        let mut receiver = channel.receiver.clone();
+        let delivered = match receiver.receive_verified(&channel.keys, verified) {
+            Ok(delivered) => delivered,
+            Err(ChannelError::Gap { .. }) => {
+                // Authenticated and held until the gap fills; the ack asks for the gap.
+                store::save_receiver(&mut tx, trade_id, &receiver).await?;
+                tx.commit().await.map_err(sql)?;
+                return Ok(receiver.next_seq());
+            }
+            // A duplicate, or too far ahead: nothing to store; the ack says what comes next.
+            Err(ChannelError::Replay { .. } | ChannelError::TooFarAhead { .. }) => {
+                return Ok(channel.receiver.next_seq());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut events = Vec::new();
+        for item in delivered {
+            let message = ChannelMessage::decode(&item.plaintext).map_err(|e| {
+                Error::InvalidInput(format!("envelope {} of trade {trade_id}: {e}", item.seq))
+            })?;
+            self.apply(&mut tx, &mut channel, item.seq, message, &mut events)
+                .await?;
+        }
+        store::save_receiver(&mut tx, trade_id, &receiver).await?;
+        tx.commit().await.map_err(sql)?;
+        for event in events {
+            let _ = self.events.send(event);
+        }
+        Ok(receiver.next_seq())
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        channel: &mut ChannelRow,
+        seq: u64,
+        message: ChannelMessage,
+        events: &mut Vec<TradeEvent>,
+    ) -> Result<()> {
+        let trade_id = channel.trade_id;
+        let now = now_ms();
+        match message {
+            ChannelMessage::Negotiation(bytes) => {
+                let step = SignedNegotiationMessage::verify(&bytes).map_err(refused)?;
+                if step.message().sender != channel.peer {
+                    return Err(Error::InvalidInput(format!(
+                        "a negotiation step signed by {}, not by the counterparty",
+                        step.message().sender
+                    )));
+                }
+                let mut negotiation = store::load_negotiation(tx, trade_id, &channel.offer).await?;
+                negotiation.apply(step).map_err(refused)?;
+                negotiation::record_negotiation(tx, &negotiation, &self.me.peer, None, now)
+                    .await
+                    .map_err(Error::from)?;
+                let info = store::trade_info_on(tx, &self.me.peer, trade_id).await?;
+                events.push(TradeEvent::TradeUpdated {
+                    trade: Box::new(info),
+                });
+            }
+            ChannelMessage::Chat { text, sent_at } => {
+                let message = ChatMessage {
+                    id: Uuid::now_v7(),
+                    trade_id,
+                    outgoing: false,
+                    seq,
+                    sender: channel.peer.to_base58(),
+                    body: text,
+                    sent_at,
+                    delivered_at: Some(now),
+                    read_at: None,
+                };
+                if store::insert_message(tx, &message).await? {
+                    events.push(TradeEvent::Message { message });
+                }
+            }
+            ChannelMessage::Read { up_to } => {
+                sqlx::query(
+                    "UPDATE messages SET read_at = ? WHERE trade_id = ? AND outgoing = 1 \
+                     AND seq <= ? AND read_at IS NULL",
+                )
+                .bind(now)
+                .bind(trade_id.to_string())
+                .bind(store::seq_i64(up_to.min(channel.send_next))?)
+                .execute(&mut *tx)
+                .await
+                .map_err(sql)?;
+                events.push(TradeEvent::Read { trade_id, up_to });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! The trade desk: takes offers, answers takes, carries the negotiation and the chat of every trade over
+//! its encrypted channel, and delivers each envelope exactly once, across restarts and offline peers.
+//!
+//! Layers, from the wire up: `protocol` (which direct request is which) → `channel` (sealed take,
+//! signed encrypted sequenced envelopes) → [`wire::ChannelMessage`] (what an envelope carries) →
+//! `negotiation` (the signed steps and their rules) → this module (storage, delivery, events).
+//!
+//! Every change is one SQLite transaction that stores the new state *and* the envelope to send (the
+//! outbox) before anything leaves the node; the delivery loop only reads the outbox. A crash at any
+//! point either lost nothing or sends the stored envelope again, which the receiver drops as a replay.
+
+mod desk;
+mod outbox;
+mod store;
+pub mod wire;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use crate::offer::{Offer, PaymentMethod, Price};
+
+pub use desk::{Desk, TradeConfig};
+pub use store::{chat_log, list_trades, trade_info};
+
+/// Which side of a trade this node is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TradeRole {
+    Maker,
+    Taker,
+}
+
+/// What the two parties agree on (so far).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TradeTerms {
+    /// Base units (satoshis, litoshis).
+    pub amount: u64,
+    pub price: Price,
+    pub method: PaymentMethod,
+    /// The taker's payout details, opaque text.
+    pub payout: String,
+}
+
+/// A trade as the shells show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TradeInfo {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    pub role: TradeRole,
+    pub counterparty: String,
+    /// `Requested`, `Countered`, `Accepted` or `Rejected` while negotiating; escrow states later.
+    pub state: String,
+    /// The offer as it was taken.
+    pub offer: Offer,
+    pub terms: TradeTerms,
+    pub reject_reason: Option<String>,
+    /// Who has to act next; `None` when nobody has to (the negotiation is over).
+    pub waiting_for: Option<TradeRole>,
+    /// Messages from the counterparty not marked read yet.
+    pub unread: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One chat message of a trade. The body is plain text: shells must never render it as markup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChatMessage {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    #[ts(type = "string")]
+    pub trade_id: Uuid,
+    pub outgoing: bool,
+    /// The sender's envelope sequence number.
+    pub seq: u64,
+    /// The sender's PeerId.
+    pub sender: String,
+    pub body: String,
+    /// The sender's clock when it sent the message (unix ms).
+    pub sent_at: i64,
+    /// Outgoing: when the counterparty's node acknowledged it. Incoming: when it arrived.
+    pub delivered_at: Option<i64>,
+    /// Outgoing: when the counterparty read it. Incoming: when this node's user did.
+    pub read_at: Option<i64>,
+}
+
+/// An answer to the other side's last negotiation step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TradeAnswer {
+    Accept,
+    Reject {
+        reason: String,
+    },
+    /// The maker proposes another amount and/or a fixed price.
+    Counter {
+        amount: Option<u64>,
+        #[ts(type = "string | null")]
+        price: Option<rust_decimal::Decimal>,
+    },
+}
+
+/// What the desk tells the shells.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TradeEvent {
+    /// Someone took one of this node's offers.
+    TakeRequested { trade: Box<TradeInfo> },
+    /// A trade changed (a negotiation step, either side).
+    TradeUpdated { trade: Box<TradeInfo> },
+    /// A chat message was stored (sent by this node, or received).
+    Message { message: ChatMessage },
+    /// The counterparty's node acknowledged this node's envelopes up to `up_to`.
+    Delivered {
+        #[ts(type = "string")]
+        trade_id: Uuid,
+        up_to: u64,
+    },
+    /// The counterparty read this node's messages up to `up_to`.
+    Read {
+        #[ts(type = "string")]
+        trade_id: Uuid,
+        up_to: u64,
+    },
+}
