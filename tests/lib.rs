@@ -58,8 +58,16 @@ pub fn node(data_dir: &Path) -> Node {
     node_with(data_dir, config)
 }
 
+/// Test nodes retry undelivered envelopes every second at most, so a peer that comes back is reached
+/// well inside [`DEADLINE`].
 pub fn node_with(data_dir: &Path, config: Config) -> Node {
-    Node::new(data_dir, config).with_kdf_cost(TEST_KDF)
+    let trades = souk_core::trading::TradeConfig {
+        max_retry: Duration::from_secs(1),
+        ..Default::default()
+    };
+    Node::new(data_dir, config)
+        .with_kdf_cost(TEST_KDF)
+        .with_trade_config(trades)
 }
 
 /// One running node of a [`TestNet`].
@@ -147,6 +155,61 @@ impl TestNode {
                 self.info.peer_id,
                 self.book().await
             );
+        }
+    }
+
+    /// Waits until `check` holds for trade `id` on this node, re-checking on every trade event.
+    pub async fn await_trade(
+        &self,
+        id: Uuid,
+        what: &str,
+        check: impl Fn(&souk_core::trading::TradeInfo) -> bool,
+    ) -> souk_core::trading::TradeInfo {
+        let mut events = self.node.trade_events().await.expect("trade events");
+        let wait = async {
+            loop {
+                if let Ok(trade) = self.node.trade(id).await
+                    && check(&trade)
+                {
+                    return trade;
+                }
+                let _ = events.recv().await;
+            }
+        };
+        match tokio::time::timeout(DEADLINE, wait).await {
+            Ok(trade) => trade,
+            Err(_) => panic!(
+                "{} timed out waiting for {what}; the trade: {:?}",
+                self.info.peer_id,
+                self.node.trade(id).await
+            ),
+        }
+    }
+
+    /// Waits until `check` holds for the chat of trade `id`, re-checking on every trade event.
+    pub async fn await_chat(
+        &self,
+        id: Uuid,
+        what: &str,
+        check: impl Fn(&[souk_core::trading::ChatMessage]) -> bool,
+    ) -> Vec<souk_core::trading::ChatMessage> {
+        let mut events = self.node.trade_events().await.expect("trade events");
+        let wait = async {
+            loop {
+                let log = self.node.chat_log(id).await.expect("chat log");
+                if check(&log) {
+                    return log;
+                }
+                let _ = events.recv().await;
+            }
+        };
+        match tokio::time::timeout(DEADLINE, wait).await {
+            Ok(log) => log,
+            Err(_) => panic!(
+                "{} timed out waiting for {what}; the chat: {:?}",
+                self.info.peer_id,
+                self.node.chat_log(id).await
+            ),
         }
     }
 

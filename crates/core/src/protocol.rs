@@ -45,6 +45,9 @@ pub enum EnvelopeAnswer {
     /// Every envelope below `next` is stored; `next` is the one expected now. An answer for an
     /// envelope at or above `next` means a gap: re-send from `next`.
     Ack { next: u64 },
+    /// Dropped without storing anything (a duplicate, or too far ahead), with the reason; `next` as in
+    /// `Ack`, so an honest sender whose earlier acknowledgement was lost carries on.
+    Dropped { next: u64, reason: String },
     /// Refused and not stored, with the reason.
     Refused(String),
 }

@@ -421,9 +421,20 @@ enum Request {
     Envelope(Vec<u8>),
 }
 
+enum Received {
+    /// Stored (delivered in order, or held until a gap fills).
+    Stored {
+        next: u64,
+    },
+    Dropped {
+        next: u64,
+        reason: String,
+    },
+}
+
 impl Inner {
     /// The maker's side of a take. Every refusal says why and stores nothing.
-    async fn on_take(&self, from: PeerId, bytes: &[u8]) -> TakeAnswer {
+    pub(super) async fn on_take(&self, from: PeerId, bytes: &[u8]) -> TakeAnswer {
         match self.open_trade(bytes).await {
             Ok(accept) => TakeAnswer::Accepted(accept),
             Err(e) => {
@@ -492,9 +503,13 @@ impl Inner {
 
     /// One envelope from a peer: verified, put in order, its content checked and stored in one
     /// transaction with the receiver's state, or refused with nothing stored.
-    async fn on_envelope(&self, from: PeerId, bytes: &[u8]) -> EnvelopeAnswer {
+    pub(super) async fn on_envelope(&self, from: PeerId, bytes: &[u8]) -> EnvelopeAnswer {
         match self.receive(bytes).await {
-            Ok(next) => EnvelopeAnswer::Ack { next },
+            Ok(Received::Stored { next }) => EnvelopeAnswer::Ack { next },
+            Ok(Received::Dropped { next, reason }) => {
+                tracing::debug!(%from, %reason, "envelope dropped");
+                EnvelopeAnswer::Dropped { next, reason }
+            }
             Err(e) => {
                 tracing::info!(%from, reason = %e, "envelope refused");
                 EnvelopeAnswer::Refused(e.to_string())
@@ -502,7 +517,7 @@ impl Inner {
         }
     }
 
-    async fn receive(&self, bytes: &[u8]) -> Result<u64> {
+    async fn receive(&self, bytes: &[u8]) -> Result<Received> {
         let verified = SignedEnvelope::verify(bytes)?;
         let trade_id = verified.trade_id();
         let _guard = self.lock.lock().await;
@@ -517,11 +532,16 @@ impl Inner {
                 // Authenticated and held until the gap fills; the ack asks for the gap.
                 store::save_receiver(&mut tx, trade_id, &receiver).await?;
                 tx.commit().await.map_err(sql)?;
-                return Ok(receiver.next_seq());
+                return Ok(Received::Stored {
+                    next: receiver.next_seq(),
+                });
             }
-            // A duplicate, or too far ahead: nothing to store; the ack says what comes next.
-            Err(ChannelError::Replay { .. } | ChannelError::TooFarAhead { .. }) => {
-                return Ok(channel.receiver.next_seq());
+            // A duplicate, or too far ahead: nothing to store; the answer says what comes next.
+            Err(e @ (ChannelError::Replay { .. } | ChannelError::TooFarAhead { .. })) => {
+                return Ok(Received::Dropped {
+                    next: channel.receiver.next_seq(),
+                    reason: e.to_string(),
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -538,7 +558,9 @@ impl Inner {
         for event in events {
             let _ = self.events.send(event);
         }
-        Ok(receiver.next_seq())
+        Ok(Received::Stored {
+            next: receiver.next_seq(),
+        })
     }
 
     async fn apply(

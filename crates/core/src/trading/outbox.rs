@@ -81,6 +81,9 @@ async fn deliver_due(inner: &Arc<Inner>) -> Result<Duration> {
 
 /// Sends one trade's undelivered envelopes in order until one fails or all are acknowledged.
 async fn deliver_trade(inner: &Inner, trade_id: Uuid, peer: PeerId) -> Result<()> {
+    // Each envelope goes out at most once per run: a peer that keeps asking for the same one again
+    // waits for the next retry instead of spinning this loop.
+    let mut sent = std::collections::HashSet::new();
     loop {
         let row: Option<(i64, Vec<u8>, i64)> = sqlx::query_as(
             "SELECT seq, envelope, attempts FROM outbox WHERE trade_id = ? AND delivered_at IS NULL \
@@ -93,6 +96,16 @@ async fn deliver_trade(inner: &Inner, trade_id: Uuid, peer: PeerId) -> Result<()
         let Some((seq, envelope, attempts)) = row else {
             return Ok(());
         };
+        if !sent.insert(seq) {
+            return postpone(
+                inner,
+                trade_id,
+                seq,
+                attempts,
+                "the peer asked for it again",
+            )
+            .await;
+        }
         if attempts > 0 {
             // It failed before: the peer may have moved. Ask the DHT where it is now.
             let _ = inner.net.find_peer(peer).await;
@@ -106,7 +119,7 @@ async fn deliver_trade(inner: &Inner, trade_id: Uuid, peer: PeerId) -> Result<()
             Err(e) => Err(e.to_string()),
         };
         match answer {
-            Ok(EnvelopeAnswer::Ack { next }) => {
+            Ok(EnvelopeAnswer::Ack { next } | EnvelopeAnswer::Dropped { next, .. }) => {
                 acknowledge(inner, trade_id, next).await?;
                 let next = seq_i64(next)?;
                 if next <= seq {

@@ -1,0 +1,235 @@
+//! Two real nodes negotiate a trade over their encrypted channel — take, counter, accept — then chat
+//! twenty messages each way at once; both sides end with the same log, in the same order, every message
+//! delivered once and read receipts back at the sender.
+
+use rust_decimal::Decimal;
+use souk_core::{
+    offer::{PaymentMethod, Price},
+    trading::{ChatMessage, TradeAnswer, TradeRole},
+};
+use souk_tests::{BTC_EUR, TestNet, sell_offer};
+
+const EACH_WAY: usize = 20;
+
+async fn send(node: &souk_core::node::Node, id: uuid::Uuid, who: &str) {
+    for i in 0..EACH_WAY {
+        node.send_chat(id, format!("{who} says <b>{i}</b>"))
+            .await
+            .expect("send");
+    }
+}
+
+fn bodies(log: &[ChatMessage]) -> Vec<(String, String, u64)> {
+    log.iter()
+        .map(|m| (m.sender.clone(), m.body.clone(), m.seq))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn take_counter_accept_then_chat_both_ways() {
+    let net = TestNet::start(3).await;
+    let (maker, taker) = (&net.nodes[1], &net.nodes[2]);
+    let offer = maker
+        .node
+        .post_offer(sell_offer(60_000))
+        .await
+        .expect("post");
+    taker
+        .await_book("the maker's offer", |b| {
+            b.iter().any(|e| e.offer.id == offer.id)
+        })
+        .await;
+
+    let sepa = PaymentMethod::new("SEPA").unwrap();
+    let trade = taker
+        .node
+        .take_offer(offer.id, 5_000_000, sepa, "IBAN DE00 1234".into())
+        .await
+        .expect("take");
+    assert_eq!(
+        (trade.role, trade.state.as_str()),
+        (TradeRole::Taker, "Requested")
+    );
+    assert_eq!(trade.waiting_for, Some(TradeRole::Maker));
+
+    // The maker has the same trade at once (the take is answered synchronously)...
+    let seen = maker
+        .node
+        .trade(trade.id)
+        .await
+        .expect("the maker knows the trade");
+    assert_eq!(seen.role, TradeRole::Maker);
+    assert_eq!(seen.terms, trade.terms);
+    assert_eq!(seen.counterparty, taker.info.peer_id);
+
+    // ...counters with another amount and price...
+    let counter = TradeAnswer::Counter {
+        amount: Some(2_000_000),
+        price: Some(Decimal::from(61_000)),
+    };
+    maker
+        .node
+        .answer_trade(trade.id, counter)
+        .await
+        .expect("counter");
+    let countered = taker
+        .await_trade(trade.id, "the counter", |t| t.state == "Countered")
+        .await;
+    assert_eq!(countered.terms.amount, 2_000_000);
+    assert_eq!(countered.terms.price, Price::Fixed(Decimal::from(61_000)));
+    assert_eq!(countered.waiting_for, Some(TradeRole::Taker));
+
+    // ...the maker cannot answer its own counter; the taker accepts it.
+    let err = maker
+        .node
+        .answer_trade(trade.id, TradeAnswer::Accept)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not the maker's turn"), "{err}");
+    taker
+        .node
+        .answer_trade(trade.id, TradeAnswer::Accept)
+        .await
+        .expect("accept");
+    let agreed = maker
+        .await_trade(trade.id, "the accept", |t| t.state == "Accepted")
+        .await;
+    assert_eq!(agreed.terms.amount, 2_000_000);
+    assert_eq!(agreed.waiting_for, None);
+
+    // Twenty messages each way, sent at the same time from both sides.
+    futures::join!(
+        send(&maker.node, trade.id, "maker"),
+        send(&taker.node, trade.id, "taker")
+    );
+    let all_in = |log: &[ChatMessage]| {
+        log.len() == 2 * EACH_WAY && log.iter().all(|m| m.delivered_at.is_some())
+    };
+    let maker_log = maker.await_chat(trade.id, "all messages", all_in).await;
+    let taker_log = taker.await_chat(trade.id, "all messages", all_in).await;
+    assert_eq!(
+        bodies(&maker_log),
+        bodies(&taker_log),
+        "the two logs differ"
+    );
+    for (who, log) in [("maker", &maker_log), ("taker", &taker_log)] {
+        let mine: Vec<&str> = log
+            .iter()
+            .filter(|m| m.body.starts_with(who))
+            .map(|m| m.body.as_str())
+            .collect();
+        let expected: Vec<String> = (0..EACH_WAY)
+            .map(|i| format!("{who} says <b>{i}</b>"))
+            .collect();
+        assert_eq!(mine, expected, "{who}'s messages out of order or missing");
+    }
+    assert!(maker_log.iter().any(|m| m.outgoing) && maker_log.iter().any(|m| !m.outgoing));
+
+    // The taker reads; the maker sees its messages marked read.
+    assert_eq!(
+        taker.node.trade(trade.id).await.unwrap().unread,
+        EACH_WAY as u32
+    );
+    assert_eq!(
+        taker.node.mark_read(trade.id).await.unwrap(),
+        EACH_WAY as u32
+    );
+    assert_eq!(taker.node.trade(trade.id).await.unwrap().unread, 0);
+    maker
+        .await_chat(trade.id, "read receipts", |log| {
+            log.iter()
+                .filter(|m| m.outgoing)
+                .all(|m| m.read_at.is_some())
+        })
+        .await;
+    net.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn takes_are_refused_with_their_reason_and_store_nothing() {
+    let net = TestNet::start(3).await;
+    let (maker, taker) = (&net.nodes[1], &net.nodes[2]);
+    let offer = maker
+        .node
+        .post_offer(sell_offer(60_000))
+        .await
+        .expect("post");
+    taker
+        .await_book("the maker's offer", |b| {
+            b.iter().any(|e| e.offer.id == offer.id)
+        })
+        .await;
+    let sepa = PaymentMethod::new("SEPA").unwrap();
+
+    // Out of range and an unknown method are caught by the taker's own node.
+    let err = taker
+        .node
+        .take_offer(offer.id, 1, sepa.clone(), String::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("outside the offer's range"),
+        "{err}"
+    );
+    let err = taker
+        .node
+        .take_offer(
+            offer.id,
+            5_000_000,
+            PaymentMethod::new("PAYPAL").unwrap(),
+            String::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("PAYPAL is not offered"), "{err}");
+
+    // One open take per offer by default: a second taker is refused by the maker.
+    taker
+        .node
+        .take_offer(offer.id, 5_000_000, sepa.clone(), String::new())
+        .await
+        .expect("first take");
+    let mut net = net;
+    let second = net.join("second-taker").await;
+    second
+        .node
+        .refresh_market(BTC_EUR.0, BTC_EUR.1)
+        .await
+        .expect("refresh");
+    second
+        .await_book("the maker's offer", |b| {
+            b.iter().any(|e| e.offer.id == offer.id)
+        })
+        .await;
+    let err = second
+        .node
+        .take_offer(offer.id, 5_000_000, sepa.clone(), String::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("the maker refused the take"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("at most 1"), "{err}");
+    assert!(second.node.trades().await.unwrap().is_empty());
+
+    // A withdrawn offer cannot be taken.
+    let (maker, second) = (&net.nodes[1], &net.nodes[3]);
+    maker.node.withdraw_offer(offer.id).await.expect("withdraw");
+    second
+        .await_book("the withdrawal", |b| {
+            b.iter().all(|e| e.offer.id != offer.id)
+        })
+        .await;
+    let err = second
+        .node
+        .take_offer(offer.id, 5_000_000, sepa, String::new())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("withdrawn") || err.to_string().contains("no offer"),
+        "{err}"
+    );
+    assert_eq!(maker.node.trades().await.unwrap().len(), 1);
+    net.shutdown().await;
+}
