@@ -73,7 +73,7 @@ pub(super) struct Inner {
 
 /// The running trade engine: answers take requests and envelopes, and delivers the outbox.
 pub struct Desk {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
     cancel: CancellationToken,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }

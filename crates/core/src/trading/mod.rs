@@ -123,3 +123,6 @@ pub enum TradeEvent {
         up_to: u64,
     },
 }
+
+#[cfg(test)]
+mod tests;

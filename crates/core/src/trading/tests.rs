@@ -1,0 +1,408 @@
+//! Hostile inputs against a real desk (real SQLite file, real loopback swarm): each is refused or dropped
+//! with its reason, and the database is exactly as it was.
+
+use std::sync::Arc;
+
+use libp2p::identity::Keypair;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use super::{Desk, TradeConfig, wire::ChannelMessage};
+use crate::{
+    book::Book,
+    channel::{self, ENVELOPE_SIGNING_TAG, Sender, SignedEnvelope, TradeChannel},
+    identity::{Identity, SeedPhrase},
+    negotiation::{MessageBody, NegotiationMessage, SignedNegotiationMessage},
+    net::{AcceptAll, NetConfig, Network},
+    offer::{
+        Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side, SignedOffer,
+        SignedWithdrawal, Withdrawal,
+    },
+    protocol::{EnvelopeAnswer, TakeAnswer},
+    store::{Store, now_ms},
+};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    book: Book,
+    desk: Desk,
+    maker: Identity,
+    taker: Identity,
+    offer: Offer,
+}
+
+fn identity() -> Identity {
+    Identity::from_phrase(SeedPhrase::generate().unwrap()).unwrap()
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join(crate::store::FILE_NAME))
+        .await
+        .unwrap();
+    let book = Book::new(&store);
+    let (maker, taker) = (identity(), identity());
+    let now = now_ms();
+    let new = NewOffer {
+        side: Side::Sell,
+        base: Asset::Btc,
+        quote: Quote::Fiat(Fiat::Eur),
+        price: Price::Fixed(Decimal::from(60_000)),
+        min_amount: 1_000_000,
+        max_amount: 10_000_000,
+        payment_methods: vec![PaymentMethod::new("SEPA").unwrap()],
+        escrow: EscrowKind::None,
+        deposit_bps: 1_500,
+        maker_x25519: maker.channel_public_key(),
+        ttl_ms: 3_600_000,
+        terms: String::new(),
+    };
+    let offer = Offer::new(maker.peer_id(), new, now).unwrap();
+    let signed = SignedOffer::sign(&offer, maker.keypair()).unwrap();
+    book.insert(&signed.into_verified(now, None).unwrap(), true, now)
+        .await
+        .unwrap();
+    let (net, _) = Network::start(
+        NetConfig::loopback_for_tests(),
+        maker.keypair().clone(),
+        Arc::new(AcceptAll),
+    )
+    .await
+    .unwrap();
+    let desk = Desk::start(
+        net,
+        store.pool().clone(),
+        book.clone(),
+        maker.keypair().clone(),
+        maker.channel_secret().clone(),
+        *maker.storage_key(),
+        TradeConfig::default(),
+    );
+    Fixture {
+        _dir: dir,
+        store,
+        book,
+        desk,
+        maker,
+        taker,
+        offer,
+    }
+}
+
+/// Everything the desk could have written.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    trades: Vec<(String, String)>,
+    events: i64,
+    messages: Vec<(String, i64)>,
+    outbox: i64,
+    receivers: Vec<Vec<u8>>,
+}
+
+impl Fixture {
+    async fn snapshot(&self) -> Snapshot {
+        let pool = self.store.pool();
+        Snapshot {
+            trades: sqlx::query_as("SELECT id, state FROM trades ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+            events: sqlx::query_scalar("SELECT COUNT(*) FROM trade_events")
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            messages: sqlx::query_as("SELECT body, seq FROM messages ORDER BY seq")
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+            outbox: sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            receivers: sqlx::query_scalar("SELECT receiver FROM trade_channels ORDER BY trade_id")
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// A take request by `taker` for `amount`, sealed to the maker.
+    fn sealed_take(&self, amount: u64) -> (Vec<u8>, channel::TakerHandshake) {
+        let trade_id = Uuid::now_v7();
+        let request = NegotiationMessage {
+            trade_id,
+            offer_id: self.offer.id,
+            sender: self.taker.peer_id(),
+            step: 0,
+            body: MessageBody::TakeRequest {
+                amount,
+                method: PaymentMethod::new("SEPA").unwrap(),
+                payout: "IBAN".into(),
+            },
+        };
+        let signed = SignedNegotiationMessage::sign(&request, self.taker.keypair()).unwrap();
+        let (sealed, handshake) = channel::seal_take(
+            self.maker.peer_id(),
+            &self.maker.channel_public_key(),
+            self.offer.id,
+            trade_id,
+            &signed.to_bytes(),
+            self.taker.keypair(),
+        )
+        .unwrap();
+        (sealed.to_bytes().unwrap(), handshake)
+    }
+
+    async fn take(&self, bytes: &[u8]) -> TakeAnswer {
+        self.desk.inner.on_take(self.taker.peer_id(), bytes).await
+    }
+
+    /// A trade the taker opened; its channel as the taker sees it.
+    async fn open(&self) -> (TradeChannel, Sender) {
+        let (bytes, handshake) = self.sealed_take(5_000_000);
+        let TakeAnswer::Accepted(accept) = self.take(&bytes).await else {
+            panic!("the take was refused");
+        };
+        let channel = handshake.finish(&accept).unwrap();
+        let sender = channel.sender();
+        (channel, sender)
+    }
+
+    async fn send(&self, bytes: &[u8]) -> EnvelopeAnswer {
+        self.desk
+            .inner
+            .on_envelope(self.taker.peer_id(), bytes)
+            .await
+    }
+
+    fn seal(
+        &self,
+        channel: &TradeChannel,
+        sender: &mut Sender,
+        message: &ChannelMessage,
+    ) -> SignedEnvelope {
+        sender
+            .seal(&channel.keys, self.taker.keypair(), &message.encode())
+            .unwrap()
+    }
+}
+
+fn chat(text: &str) -> ChannelMessage {
+    ChannelMessage::Chat {
+        text: text.into(),
+        sent_at: now_ms(),
+    }
+}
+
+fn assert_refused(answer: EnvelopeAnswer, reason: &str) {
+    match answer {
+        EnvelopeAnswer::Refused(r) => {
+            assert!(r.contains(reason), "refused for {r:?}, not {reason:?}")
+        }
+        other => panic!("not refused ({other:?}); expected {reason:?}"),
+    }
+}
+
+/// Re-signs envelope bytes with `key`, as an attacker holding that key can.
+fn resign(envelope_bytes: Vec<u8>, key: &Keypair) -> Vec<u8> {
+    let (sender_key, signature) =
+        crate::signing::sign(ENVELOPE_SIGNING_TAG, &envelope_bytes, key).unwrap();
+    SignedEnvelope {
+        envelope_bytes,
+        sender_key,
+        signature,
+    }
+    .to_bytes()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_good_envelope_is_stored_once_and_acknowledged() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let envelope = f
+        .seal(&channel, &mut sender, &chat("hello"))
+        .to_bytes()
+        .unwrap();
+    assert_eq!(f.send(&envelope).await, EnvelopeAnswer::Ack { next: 1 });
+    let before = f.snapshot().await;
+    assert_eq!(before.messages, vec![("hello".to_owned(), 0)]);
+    // Replayed: dropped with its reason, acknowledged so an honest sender moves on, nothing stored.
+    match f.send(&envelope).await {
+        EnvelopeAnswer::Dropped { next: 1, reason } => {
+            assert!(reason.contains("already received"), "{reason}")
+        }
+        other => panic!("a replay was not dropped: {other:?}"),
+    }
+    assert_eq!(f.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn tampered_ciphertext_is_refused() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let mut bytes = f
+        .seal(&channel, &mut sender, &chat("pay me"))
+        .envelope_bytes;
+    // The ciphertext (with its tag) ends the envelope; the taker re-signs, so only the AEAD can tell.
+    *bytes.last_mut().unwrap() ^= 1;
+    let before = f.snapshot().await;
+    assert_refused(
+        f.send(&resign(bytes, f.taker.keypair())).await,
+        "failed authentication",
+    );
+    assert_eq!(f.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn an_envelope_for_another_recipient_is_refused() {
+    let f = fixture().await;
+    let (channel, _) = f.open().await;
+    let elsewhere = Keypair::generate_ed25519().public().to_peer_id();
+    let mut sender = Sender::new(channel.trade_id, f.taker.peer_id(), elsewhere);
+    let before = f.snapshot().await;
+    let bytes = f
+        .seal(&channel, &mut sender, &chat("hi"))
+        .to_bytes()
+        .unwrap();
+    assert_refused(f.send(&bytes).await, "not to this node");
+    assert_eq!(f.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn an_envelope_signed_by_a_third_party_is_refused() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let bytes = f.seal(&channel, &mut sender, &chat("hi")).envelope_bytes;
+    let before = f.snapshot().await;
+    let forged = resign(bytes, &Keypair::generate_ed25519());
+    assert_refused(f.send(&forged).await, "but claims to come from");
+    assert_eq!(f.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn an_envelope_for_an_unknown_trade_is_refused() {
+    let f = fixture().await;
+    let (channel, _) = f.open().await;
+    let mut sender = Sender::new(Uuid::now_v7(), f.taker.peer_id(), f.maker.peer_id());
+    let before = f.snapshot().await;
+    let bytes = f
+        .seal(&channel, &mut sender, &chat("hi"))
+        .to_bytes()
+        .unwrap();
+    assert_refused(f.send(&bytes).await, "no channel here for trade");
+    assert_eq!(f.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn reordered_envelopes_are_held_and_delivered_in_order() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let first = f
+        .seal(&channel, &mut sender, &chat("first"))
+        .to_bytes()
+        .unwrap();
+    let second = f
+        .seal(&channel, &mut sender, &chat("second"))
+        .to_bytes()
+        .unwrap();
+    // The later one first: held, not shown, and the answer asks for the gap (next = 0).
+    assert_eq!(f.send(&second).await, EnvelopeAnswer::Ack { next: 0 });
+    assert!(f.snapshot().await.messages.is_empty());
+    assert_eq!(f.send(&first).await, EnvelopeAnswer::Ack { next: 2 });
+    let bodies: Vec<String> = f
+        .snapshot()
+        .await
+        .messages
+        .into_iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(bodies, ["first", "second"]);
+}
+
+#[tokio::test]
+async fn oversized_input_is_refused() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let before = f.snapshot().await;
+    assert_refused(f.send(&vec![0u8; 70 * 1024]).await, "at most 65536");
+    // A sealed chat over the text limit: authenticated, but its content breaks the rules.
+    let long = f
+        .seal(&channel, &mut sender, &chat(&"x".repeat(4_001)))
+        .to_bytes()
+        .unwrap();
+    assert_refused(f.send(&long).await, "at most 4000 are allowed");
+    assert_eq!(f.snapshot().await, before);
+    // This node's own shells get the same rule before anything is sealed.
+    let err = f
+        .desk
+        .send_chat(channel.trade_id, "y".repeat(4_001))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at most 4000"), "{err}");
+    assert_eq!(f.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn an_accept_by_the_wrong_party_is_refused() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let before = f.snapshot().await;
+    // The take request is waiting for the maker; the taker cannot accept it itself.
+    let step = |key: &Keypair| {
+        let message = NegotiationMessage {
+            trade_id: channel.trade_id,
+            offer_id: f.offer.id,
+            sender: key.public().to_peer_id(),
+            step: 1,
+            body: MessageBody::Accept,
+        };
+        SignedNegotiationMessage::sign(&message, key)
+            .unwrap()
+            .to_bytes()
+    };
+    let by_taker = ChannelMessage::Negotiation(step(f.taker.keypair()));
+    let bytes = f
+        .seal(&channel, &mut sender.clone(), &by_taker)
+        .to_bytes()
+        .unwrap();
+    assert_refused(f.send(&bytes).await, "not the taker's turn");
+    // Nor can a third party, even inside the taker's channel.
+    let by_stranger = ChannelMessage::Negotiation(step(&Keypair::generate_ed25519()));
+    let bytes = f
+        .seal(&channel, &mut sender, &by_stranger)
+        .to_bytes()
+        .unwrap();
+    assert_refused(f.send(&bytes).await, "not by the counterparty");
+    assert_eq!(f.snapshot().await, before);
+}
+
+#[tokio::test]
+async fn takes_of_a_withdrawn_offer_or_twice_the_same_trade_are_refused() {
+    let f = fixture().await;
+    let (bytes, _) = f.sealed_take(5_000_000);
+    assert!(matches!(f.take(&bytes).await, TakeAnswer::Accepted(_)));
+    let before = f.snapshot().await;
+    // The same sealed take again (a replay) opens nothing new.
+    match f.take(&bytes).await {
+        TakeAnswer::Refused(reason) => assert!(reason.contains("exists already"), "{reason}"),
+        other => panic!("a replayed take was accepted: {other:?}"),
+    }
+    assert_eq!(f.snapshot().await, before);
+
+    let now = now_ms();
+    let withdrawal = SignedWithdrawal::sign(&Withdrawal::of(&f.offer, now), f.maker.keypair())
+        .unwrap()
+        .into_verified(now)
+        .unwrap();
+    f.book.withdraw(&withdrawal, now).await.unwrap();
+    let before = f.snapshot().await;
+    let (bytes, _) = f.sealed_take(5_000_000);
+    match f.take(&bytes).await {
+        TakeAnswer::Refused(reason) => assert!(reason.contains("withdrawn"), "{reason}"),
+        other => panic!("a withdrawn offer was taken: {other:?}"),
+    }
+    assert_eq!(f.snapshot().await, before);
+    f.desk.shutdown().await;
+}
