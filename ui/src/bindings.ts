@@ -47,6 +47,56 @@ maker_last_seen: number,
 effective_price: string | null, };
 export type OfferState = { "state": "live" } | { "state": "expired" } | { "state": "withdrawn", at: number, };
 export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "offer_withdrawn", id: string, } | { "kind": "price_updated", base: Asset, quote: Quote, price: string, };
+export type TradeRole = "maker" | "taker";
+export type TradeTerms = { 
+/**
+ * Base units (satoshis, litoshis).
+ */
+amount: number, price: Price, method: PaymentMethod, 
+/**
+ * The taker's payout details, opaque text.
+ */
+payout: string, };
+export type TradeInfo = { id: string, role: TradeRole, counterparty: string, 
+/**
+ * `Requested`, `Countered`, `Accepted` or `Rejected` while negotiating; escrow states later.
+ */
+state: string, 
+/**
+ * The offer as it was taken.
+ */
+offer: Offer, terms: TradeTerms, reject_reason: string | null, 
+/**
+ * Who has to act next; `None` when nobody has to (the negotiation is over).
+ */
+waiting_for: TradeRole | null, 
+/**
+ * Messages from the counterparty not marked read yet.
+ */
+unread: number, created_at: number, updated_at: number, };
+export type ChatMessage = { id: string, trade_id: string, outgoing: boolean, 
+/**
+ * The sender's envelope sequence number.
+ */
+seq: number, 
+/**
+ * The sender's PeerId.
+ */
+sender: string, body: string, 
+/**
+ * The sender's clock when it sent the message (unix ms).
+ */
+sent_at: number, 
+/**
+ * Outgoing: when the counterparty's node acknowledged it. Incoming: when it arrived.
+ */
+delivered_at: number | null, 
+/**
+ * Outgoing: when the counterparty read it. Incoming: when this node's user did.
+ */
+read_at: number | null, };
+export type TradeAnswer = { "kind": "accept" } | { "kind": "reject", reason: string, } | { "kind": "counter", amount: number | null, price: string | null, };
+export type TradeEvent = { "kind": "take_requested", trade: TradeInfo, } | { "kind": "trade_updated", trade: TradeInfo, } | { "kind": "message", message: ChatMessage, } | { "kind": "delivered", trade_id: string, up_to: number, } | { "kind": "read", trade_id: string, up_to: number, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };
   create_identity: { args: { passphrase: string }, result: CreatedIdentity };

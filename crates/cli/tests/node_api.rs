@@ -295,6 +295,15 @@ fn openapi_json_lists_every_route() {
         ("post", "/api/v1/offers"),
         ("delete", "/api/v1/offers/{id}"),
         ("post", "/api/v1/markets/{base}/{quote}/refresh"),
+        ("get", "/api/v1/trades"),
+        ("post", "/api/v1/trades"),
+        ("get", "/api/v1/trades/{id}"),
+        ("post", "/api/v1/trades/{id}/accept"),
+        ("post", "/api/v1/trades/{id}/reject"),
+        ("post", "/api/v1/trades/{id}/counter"),
+        ("get", "/api/v1/trades/{id}/messages"),
+        ("post", "/api/v1/trades/{id}/messages"),
+        ("post", "/api/v1/trades/{id}/read"),
         ("get", "/api/v1/events"),
         ("get", "/api/v1/openapi.json"),
     ];
@@ -311,7 +320,7 @@ fn openapi_json_lists_every_route() {
         let (status, _) = http(node.host(), &method.to_uppercase(), &concrete, None, None);
         assert_eq!(status, 401, "{method} {path}");
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 7);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 14);
 }
 
 #[test]
@@ -399,12 +408,8 @@ fn read_ws_text(stream: &mut TcpStream) -> String {
     String::from_utf8(payload).unwrap()
 }
 
-#[test]
-fn post_list_withdraw_with_events_then_sigterm_cleans_up() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mut node = NodeProcess::start(&tmp.path().join("a"), &["--market", "BTC/EUR"]);
-
-    // A browser-style WebSocket: the token in the query string.
+/// Opens the node's event WebSocket the way a browser does: the token in the query string.
+fn open_events(node: &NodeProcess) -> TcpStream {
     let mut ws = TcpStream::connect(node.host()).unwrap();
     ws.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -423,6 +428,16 @@ fn post_list_withdraw_with_events_then_sigterm_cleans_up() {
     }
     let head = String::from_utf8(head).unwrap();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    ws
+}
+
+#[test]
+fn post_list_withdraw_with_events_then_sigterm_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut node = NodeProcess::start(&tmp.path().join("a"), &["--market", "BTC/EUR"]);
+
+    // A browser-style WebSocket: the token in the query string.
+    let mut ws = open_events(&node);
 
     let offer = node.cli_json(POST_SELL);
     let id = offer["id"].as_str().unwrap().to_owned();
@@ -642,4 +657,128 @@ fn four_nodes_on_loopback_see_an_offer_within_5s() {
         withdrawn.elapsed()
     );
     eprintln!("whole scenario {:?}", started.elapsed());
+}
+
+/// Polls `probe` until it gives a value or [`START_DEADLINE`] passes.
+fn poll_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + START_DEADLINE;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {what} within {START_DEADLINE:?}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Reads event frames until one of `kind` arrives.
+fn await_event(ws: &mut TcpStream, kind: &str) -> Value {
+    loop {
+        let event: Value = serde_json::from_str(&read_ws_text(ws)).unwrap();
+        if event["kind"] == kind {
+            return event;
+        }
+    }
+}
+
+#[test]
+fn take_counter_accept_and_chat_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let maker = NodeProcess::start(&tmp.path().join("maker"), &["--market", "BTC/EUR"]);
+    let addr = maker.bootstrap_addr();
+    let taker = NodeProcess::start(
+        &tmp.path().join("taker"),
+        &["--market", "BTC/EUR", "--bootstrap", &addr],
+    );
+    let mut maker_events = open_events(&maker);
+    let offer = maker.cli_json(POST_SELL);
+    let offer_id = offer["id"].as_str().unwrap().to_owned();
+    poll_until("the offer in the taker's book", || {
+        let list = taker.cli_json(&["offer", "list", "--market", "BTC/EUR"]);
+        offer_ids(&list).contains(&offer_id).then_some(())
+    });
+
+    // A bad amount is refused by the taker's node with the offer's range, exit 1.
+    let out = taker.cli(&[
+        "trade", "take", &offer_id, "--amount", "5", "--method", "sepa",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("outside the offer's range"),
+        "{}",
+        stderr(&out)
+    );
+
+    let trade = taker.cli_json(&[
+        "trade",
+        "take",
+        &offer_id,
+        "--amount",
+        "0.05",
+        "--method",
+        "sepa",
+        "--payout",
+        "IBAN DE00",
+    ]);
+    let id = trade["id"].as_str().unwrap().to_owned();
+    assert_eq!(trade["state"], "Requested");
+    assert_eq!(trade["role"], "taker");
+    assert_eq!(trade["terms"]["amount"], 5_000_000);
+    let taken = await_event(&mut maker_events, "take_requested");
+    assert_eq!(taken["trade"]["id"], id.as_str());
+    assert_eq!(taken["trade"]["terms"]["payout"], "IBAN DE00");
+
+    // Only the party whose turn it is may answer.
+    let out = taker.cli(&["trade", "accept", &id]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("not the taker's turn"),
+        "{}",
+        stderr(&out)
+    );
+    let out = maker.cli(&["trade", "show", "not-a-trade"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("is not a trade id"),
+        "{}",
+        stderr(&out)
+    );
+
+    let countered = maker.cli_json(&[
+        "trade", "counter", &id, "--amount", "0.02", "--price", "61000",
+    ]);
+    assert_eq!(countered["state"], "Countered");
+    poll_until("the counter", || {
+        (taker.cli_json(&["trade", "show", &id])["state"] == "Countered").then_some(())
+    });
+    let accepted = taker.cli_json(&["trade", "accept", &id]);
+    assert_eq!(accepted["terms"]["amount"], 2_000_000);
+    poll_until("the accept", || {
+        let list = maker.cli_json(&["trade", "list"]);
+        (list[0]["state"] == "Accepted").then_some(())
+    });
+    let table = maker.cli(&["trade", "list"]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.contains(&id) && table.contains("Accepted"), "{table}");
+
+    // Chat: markup stays text, end to end; reading sends a receipt back.
+    let text = "<script>alert(1)</script> & <b>bold</b>";
+    let sent = taker.cli_json(&["chat", "send", &id, text]);
+    assert_eq!(sent["body"], text);
+    let message = await_event(&mut maker_events, "message");
+    assert_eq!(message["message"]["body"], text);
+    let log = maker.cli(&["chat", "log", &id]);
+    let shown = String::from_utf8_lossy(&log.stdout).into_owned();
+    assert!(shown.contains(text), "{shown}");
+    poll_until("the read receipt", || {
+        let log = taker.cli_json(&["chat", "log", &id]);
+        let m = &log.as_array().unwrap()[0];
+        (m["delivered_at"].is_i64() && m["read_at"].is_i64()).then_some(())
+    });
+    let out = taker.cli(&["chat", "send", &id, " "]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("cannot be empty"), "{}", stderr(&out));
 }

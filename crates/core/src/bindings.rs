@@ -11,6 +11,7 @@ use crate::{
     market::MarketEvent,
     node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo},
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
+    trading::{ChatMessage, TradeAnswer, TradeEvent, TradeInfo, TradeRole, TradeTerms},
 };
 
 /// Declares the commands every backend (Tauri IPC, HTTP) serves: name, arguments and result type.
@@ -83,6 +84,13 @@ pub fn typescript() -> String {
         BookEntry::decl(&cfg),
         OfferState::decl(&cfg),
         MarketEvent::decl(&cfg),
+        // Trades and chat (issue 4).
+        TradeRole::decl(&cfg),
+        TradeTerms::decl(&cfg),
+        TradeInfo::decl(&cfg),
+        ChatMessage::decl(&cfg),
+        TradeAnswer::decl(&cfg),
+        TradeEvent::decl(&cfg),
     ];
     let mut out = String::from(HEADER);
     for decl in decls {
