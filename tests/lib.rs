@@ -81,6 +81,16 @@ pub struct TestNode {
 impl TestNode {
     /// Creates (first time) or unlocks (restart) the identity in `data_dir` and starts its network.
     pub async fn start(data_dir: PathBuf, bootstrap: &[String]) -> Self {
+        let mut config = NetConfig::loopback_for_tests();
+        config.bootstrap = bootstrap
+            .iter()
+            .map(|a| a.parse().expect("multiaddr"))
+            .collect();
+        Self::start_with(data_dir, config).await
+    }
+
+    /// [`TestNode::start`] with a network configuration of the test's own.
+    pub async fn start_with(data_dir: PathBuf, config: NetConfig) -> Self {
         let node = node(&data_dir);
         if data_dir.join("identity.keystore").exists() {
             node.unlock(PASSPHRASE).await.expect("unlock");
@@ -89,11 +99,6 @@ impl TestNode {
                 .await
                 .expect("create identity");
         }
-        let mut config = NetConfig::loopback_for_tests();
-        config.bootstrap = bootstrap
-            .iter()
-            .map(|a| a.parse().expect("multiaddr"))
-            .collect();
         let info = node
             .start_network(config, &[BTC_EUR])
             .await

@@ -49,6 +49,7 @@ pub struct NodeOptions {
     pub listen: Vec<Multiaddr>,
     pub bootstrap: Vec<Multiaddr>,
     pub relay_server: bool,
+    pub external: Vec<Multiaddr>,
     pub no_mdns: bool,
     pub api: Option<SocketAddr>,
     pub markets: Vec<String>,
@@ -117,6 +118,7 @@ pub fn net_config(options: &NodeOptions) -> NetConfig {
     config.bootstrap = options.bootstrap.clone();
     config.mdns = !options.no_mdns;
     config.relay_server = options.relay_server;
+    config.external_addresses = options.external.clone();
     config
 }
 

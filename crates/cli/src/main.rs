@@ -145,6 +145,10 @@ struct NodeArgs {
     /// Serve as a circuit relay for peers behind NAT
     #[arg(long)]
     relay_server: bool,
+    /// An address other nodes can reach this one at, e.g. /ip4/203.0.113.7/tcp/4001 (repeatable); a
+    /// relay needs one so its clients can announce their relayed addresses
+    #[arg(long, value_name = "MULTIADDR")]
+    external_address: Vec<Multiaddr>,
     /// Do not discover peers on the local network with mDNS
     #[arg(long)]
     no_mdns: bool,
@@ -493,6 +497,7 @@ async fn run_node(
         listen: args.listen,
         bootstrap: args.bootstrap,
         relay_server: args.relay_server,
+        external: args.external_address,
         no_mdns: args.no_mdns,
         api: args.api,
         markets: args.market,

@@ -46,7 +46,10 @@ impl Behaviour {
 
         let identify = identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_string(), key.public())
-                .with_agent_version(config.agent_version.clone()),
+                .with_agent_version(config.agent_version.clone())
+                // A relay reservation (or any new listener) is told to connected peers at once, so
+                // a node reachable only through a relay can be found through the DHT.
+                .with_push_listen_addr_updates(true),
         );
 
         let mdns = if config.mdns {

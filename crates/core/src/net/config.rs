@@ -29,6 +29,9 @@ pub struct NetConfig {
     pub mdns: bool,
     /// Act as a circuit-relay v2 server for peers behind NAT (headless / bootstrap nodes).
     pub relay_server: bool,
+    /// Addresses other nodes can reach this one at, announced as they are (a server with a public
+    /// address, or a relay whose clients need its address in their reservations).
+    pub external_addresses: Vec<Multiaddr>,
     pub dht_mode: DhtMode,
     /// Keep loopback addresses learned from peers (tests and single-machine setups only).
     pub allow_loopback_peers: bool,
@@ -90,6 +93,7 @@ impl Default for NetConfig {
             bootstrap: Vec::new(),
             mdns: true,
             relay_server: false,
+            external_addresses: Vec::new(),
             dht_mode: DhtMode::Auto,
             allow_loopback_peers: false,
             record_ttl: Duration::from_secs(24 * 60 * 60),

@@ -100,6 +100,15 @@ pub(crate) struct EventLoop {
     pending_requests: HashMap<OutboundRequestId, (Instant, Reply<Vec<u8>>)>,
     /// Inbound direct requests waiting for the application's answer.
     pending_inbound: PendingInbound<InboundRequestId, ResponseChannel<DirectResponse>>,
+    /// Relayed (`/p2p-circuit`) addresses to listen on: each through its relay, once connected to
+    /// it, and again after its listener closes (the relay restarted, the reservation lapsed).
+    circuits: Vec<Circuit>,
+}
+
+pub(crate) struct Circuit {
+    pub(crate) relay: PeerId,
+    pub(crate) addr: Multiaddr,
+    pub(crate) listener: Option<libp2p::core::transport::ListenerId>,
 }
 
 pub(crate) struct LoopSettings {
@@ -152,6 +161,7 @@ impl EventLoop {
                 settings.max_pending_requests,
                 settings.max_pending_requests_per_peer,
             ),
+            circuits: Vec::new(),
         }
     }
 
@@ -534,6 +544,14 @@ impl EventLoop {
                 tracing::info!(%address, "listening");
                 self.emit(NetEvent::Listening(address));
             }
+            SwarmEvent::ListenerClosed { listener_id, .. } => {
+                for circuit in &mut self.circuits {
+                    if circuit.listener == Some(listener_id) {
+                        tracing::info!(addr = %circuit.addr, "relayed listener closed; renewed on the next connection to the relay");
+                        circuit.listener = None;
+                    }
+                }
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 connection_id,
@@ -548,6 +566,7 @@ impl EventLoop {
                 if num_established.get() == 1 {
                     self.emit(NetEvent::PeerConnected(peer_id));
                 }
+                self.listen_through(peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -1027,6 +1046,26 @@ impl EventLoop {
                 self.refuse(peer, format!("direct request: {reason}"));
             }
         }
+    }
+
+    /// Listens on every relayed address of `relay` that has no listener: only now that a connection
+    /// to the relay exists can the relay client ask it for a reservation.
+    fn listen_through(&mut self, relay: PeerId) {
+        for circuit in &mut self.circuits {
+            if circuit.relay != relay || circuit.listener.is_some() {
+                continue;
+            }
+            match self.swarm.listen_on(circuit.addr.clone()) {
+                Ok(id) => circuit.listener = Some(id),
+                Err(e) => {
+                    tracing::warn!(addr = %circuit.addr, %e, "cannot listen through the relay")
+                }
+            }
+        }
+    }
+
+    pub(crate) fn set_circuits(&mut self, circuits: Vec<Circuit>) {
+        self.circuits = circuits;
     }
 
     fn usable_peer_addr(&self, addr: &Multiaddr) -> bool {

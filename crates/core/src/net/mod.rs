@@ -159,18 +159,21 @@ impl Network {
             .build();
 
         let mut listeners = HashMap::new();
+        let mut circuits = Vec::new();
         for addr in &config.listen {
+            // A relayed (`/p2p-circuit`) address needs a connection to its relay first: the event
+            // loop listens on it once connected, and it must not hold up the start.
+            if addr.iter().any(|p| p == Protocol::P2pCircuit) {
+                circuits.push(circuit(addr)?);
+                continue;
+            }
             let id = swarm
                 .listen_on(addr.clone())
                 .map_err(|e| NetError::Listen {
                     addr: addr.to_string(),
                     reason: e.to_string(),
                 })?;
-            // A relayed (`/p2p-circuit`) address needs a reservation on the relay first: it is
-            // reported later, or never, and must not hold up the start.
-            if !addr.iter().any(|p| p == Protocol::P2pCircuit) {
-                listeners.insert(id, addr.clone());
-            }
+            listeners.insert(id, addr.clone());
         }
 
         let local_peer_id = *swarm.local_peer_id();
@@ -201,8 +204,21 @@ impl Network {
         event_loop
             .wait_listening(listeners, LISTEN_DEADLINE)
             .await?;
+        let relays: Vec<Multiaddr> = circuits
+            .iter()
+            .map(|c: &event_loop::Circuit| relay_part(&c.addr))
+            .collect();
+        event_loop.set_circuits(circuits);
 
         let swarm = event_loop.swarm_mut();
+        for relay in relays {
+            if let Err(e) = swarm.dial(relay.clone()) {
+                tracing::warn!(%relay, %e, "relay not dialled");
+            }
+        }
+        for addr in &config.external_addresses {
+            swarm.add_external_address(addr.clone());
+        }
         for (peer, addr) in bootstrap {
             swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
             if let Err(e) = swarm.dial(addr.clone()) {
@@ -215,6 +231,25 @@ impl Network {
         let client = NetClient::new(command_tx, event_tx, cancel, done_rx, local_peer_id);
         Ok((client, event_rx))
     }
+}
+
+/// The address of the relay in a relayed address: everything before `/p2p-circuit`.
+fn relay_part(addr: &Multiaddr) -> Multiaddr {
+    addr.iter()
+        .take_while(|p| *p != Protocol::P2pCircuit)
+        .collect()
+}
+
+fn circuit(addr: &Multiaddr) -> Result<event_loop::Circuit, NetError> {
+    let relay = peer_id_of(&relay_part(addr)).ok_or_else(|| NetError::InvalidAddress {
+        addr: addr.to_string(),
+        reason: "a relayed address names its relay: /…/p2p/<relay peer id>/p2p-circuit".into(),
+    })?;
+    Ok(event_loop::Circuit {
+        relay,
+        addr: addr.clone(),
+        listener: None,
+    })
 }
 
 fn parse_bootstrap(addrs: &[Multiaddr]) -> Result<Vec<(PeerId, Multiaddr)>, NetError> {
