@@ -100,6 +100,7 @@ fn script_of(address: &str) -> ScriptBuf {
 /// The buyer gets the trade amount; the seller's deposit goes back, less the fee.
 fn release_plan(input: EscrowInput, buyer_address: &str, seller_address: &str) -> SpendPlan {
     SpendPlan {
+        chain: LTC,
         inputs: vec![input],
         outputs: vec![
             Payout {
@@ -404,5 +405,45 @@ async fn a_release_with_one_signature_is_refused_by_the_node_with_its_reason() {
             .unwrap()
             .len(),
         1
+    );
+}
+
+#[tokio::test]
+async fn litecoin_dust_limit_is_the_nodes() {
+    let node = Litecoind::start().await;
+    let trade = Trade::new();
+    let input = trade.fund(&node).await;
+    let buyer = script_of(&node.new_address().await);
+    // 2,000 litoshi clears Bitcoin's dust limit for P2WPKH (294) but not Litecoin's (2,940).
+    let small = Amount::from_sat(2_000);
+    let mut plan = release_plan(input, &node.new_address().await, &node.new_address().await);
+    plan.outputs[0].amount -= small;
+    plan.outputs.push(Payout {
+        script_pubkey: buyer,
+        amount: small,
+    });
+    let err = build_spend(&trade.escrow, &plan, MAX_FEE_RATE).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EscrowError::Dust {
+                index: 2,
+                dust: 2_940,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // Built with Bitcoin's limit and fully signed, the node refuses it as dust.
+    plan.chain = Chain::Btc;
+    let mut psbt = build_spend(&trade.escrow, &plan, node.rpc.fee_rate().await.unwrap()).unwrap();
+    sign_psbt(&mut psbt, &trade.escrow, &trade.seller).unwrap();
+    sign_psbt(&mut psbt, &trade.escrow, &trade.arbitrator).unwrap();
+    let tx = finalize_psbt(psbt, &trade.escrow).unwrap();
+    let err = node.rpc.broadcast(&tx).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Rejected { reason, .. } if reason == "dust"),
+        "{err}"
     );
 }

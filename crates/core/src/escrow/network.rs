@@ -2,6 +2,7 @@
 
 use std::{fmt, str::FromStr};
 
+use bitcoin::{Amount, FeeRate, Script};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -38,6 +39,12 @@ impl Chain {
 
     pub fn params(self, network: Network) -> ChainParams {
         ChainParams::of(self, network)
+    }
+
+    /// The least an output to `script` may carry and still be relayed by this chain's nodes.
+    pub fn dust_limit(self, script: &Script) -> Amount {
+        // The dust rate is the same on every network of a chain.
+        script.minimal_non_dust_custom(self.params(Network::Main).dust_relay_fee)
     }
 }
 
@@ -121,6 +128,9 @@ pub struct ChainParams {
     pub p2sh: &'static [u8],
     /// BIP-44 coin type, used in the escrow key path: 0 (BTC), 2 (LTC), 1 on every test network.
     pub coin_type: u32,
+    /// The node's default `-dustrelayfee`: an output worth less than spending it costs at this rate is
+    /// dust and not relayed. Bitcoin Core 3 sat/vB; Litecoin Core 0.0003 LTC/kB = 30 litoshi/vB.
+    pub dust_relay_fee: FeeRate,
 }
 
 impl ChainParams {
@@ -133,6 +143,10 @@ impl ChainParams {
             (Chain::Ltc, Network::Test | Network::Signet) => ("tltc", 0x6f, &[0x3a, 0xc4], 1),
             (Chain::Ltc, Network::Regtest) => ("rltc", 0x6f, &[0x3a, 0xc4], 1),
         };
+        let dust_relay_fee = match chain {
+            Chain::Btc => FeeRate::from_sat_per_vb_u32(3),
+            Chain::Ltc => FeeRate::from_sat_per_vb_u32(30),
+        };
         Self {
             chain,
             network,
@@ -140,6 +154,7 @@ impl ChainParams {
             p2pkh,
             p2sh,
             coin_type,
+            dust_relay_fee,
         }
     }
 
@@ -157,6 +172,8 @@ impl ChainParams {
 
 #[cfg(test)]
 mod tests {
+    use bitcoin::hashes::Hash;
+
     use super::*;
 
     #[test]
@@ -187,5 +204,9 @@ mod tests {
         assert_eq!(Chain::Btc.params(Network::Signet).hrp, "tb");
         assert_eq!(Chain::Ltc.params(Network::Main).p2pkh, 0x30);
         assert_eq!(ChainParams::all().count(), 8);
+        let p2wpkh =
+            bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array([0; 20]));
+        assert_eq!(Chain::Btc.dust_limit(&p2wpkh), Amount::from_sat(294));
+        assert_eq!(Chain::Ltc.dust_limit(&p2wpkh), Amount::from_sat(2_940));
     }
 }

@@ -18,7 +18,7 @@ use bitcoin::{
     transaction::Version,
 };
 
-use super::{EscrowError, EscrowScript};
+use super::{Chain, EscrowError, EscrowScript};
 
 /// Largest PSBT accepted from a counterparty, checked before decoding.
 pub const MAX_PSBT_BYTES: usize = 64 * 1024;
@@ -49,6 +49,8 @@ pub struct Payout {
 /// network fee is taken from `outputs[fee_payer]`. Outputs appear in the transaction in this order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpendPlan {
+    /// Decides the dust limit outputs must clear.
+    pub chain: Chain,
     pub inputs: Vec<EscrowInput>,
     pub outputs: Vec<Payout>,
     pub fee_payer: usize,
@@ -85,7 +87,7 @@ impl SpendPlan {
             }
         }
         for (index, out) in self.outputs.iter().enumerate() {
-            let dust = out.script_pubkey.minimal_non_dust();
+            let dust = self.chain.dust_limit(&out.script_pubkey);
             if out.amount < dust {
                 return Err(EscrowError::Dust {
                     index,
@@ -161,7 +163,7 @@ pub fn build_spend(
         .fee_vb(plan.vsize())
         .ok_or(EscrowError::AmountOverflow)?;
     let payer = &plan.outputs[plan.fee_payer];
-    let dust = payer.script_pubkey.minimal_non_dust();
+    let dust = plan.chain.dust_limit(&payer.script_pubkey);
     let payer_amount =
         payer
             .amount
@@ -301,7 +303,7 @@ pub fn check_psbt(
         });
     }
     let payer = &tx.output[plan.fee_payer];
-    let dust = payer.script_pubkey.minimal_non_dust();
+    let dust = plan.chain.dust_limit(&payer.script_pubkey);
     if payer.value < dust {
         return Err(EscrowError::Dust {
             index: plan.fee_payer,
@@ -523,6 +525,7 @@ mod tests {
         )
         .unwrap();
         let plan = SpendPlan {
+            chain: Chain::Btc,
             inputs: vec![EscrowInput {
                 outpoint: outpoint(9),
                 value: Amount::from_sat(1_000_000),
@@ -720,6 +723,19 @@ mod tests {
         assert!(matches!(
             build_spend(&s.escrow, &plan, RATE).unwrap_err(),
             EscrowError::Dust { index: 1, .. }
+        ));
+        // Litecoin's dust limit is ten times Bitcoin's.
+        plan.outputs[1].amount = Amount::from_sat(2_000);
+        plan.outputs[0].amount = Amount::from_sat(998_000);
+        build_spend(&s.escrow, &plan, FeeRate::ZERO).unwrap();
+        plan.chain = Chain::Ltc;
+        assert!(matches!(
+            build_spend(&s.escrow, &plan, FeeRate::ZERO).unwrap_err(),
+            EscrowError::Dust {
+                index: 1,
+                amount: 2_000,
+                dust: 2_940
+            }
         ));
         let mut plan = s.plan.clone();
         plan.outputs[1].amount = Amount::from_sat(2_000);
