@@ -222,6 +222,17 @@ async fn the_chain_backend_says_what_is_wrong() {
         "{err}"
     );
 
+    // Scans from several clients at once wait their turn instead of failing ("Scan already in progress").
+    let other = RpcBackend::connect(&node.config).await.unwrap();
+    let script = ScriptBuf::new_op_return([7u8; 4]);
+    let scans = (0..12).map(|i| {
+        let backend = if i % 2 == 0 { &node.rpc } else { &other };
+        backend.escrow_utxos(&script)
+    });
+    for result in futures::future::join_all(scans).await {
+        assert!(result.unwrap().is_empty());
+    }
+
     let unknown = "00".repeat(32).parse().unwrap();
     assert_eq!(node.rpc.confirmations(&unknown).await.unwrap(), None);
     let err = node.rpc.call("nosuchmethod", json!([])).await.unwrap_err();
@@ -263,6 +274,7 @@ async fn release_signed_by(signers: impl Fn(&Trade) -> [&Keypair; 2]) {
     assert_eq!(node.rpc.broadcast(&release).await.unwrap(), txid);
     node.mine(1).await;
     assert_eq!(node.await_confirmations(&txid, 1).await, 1);
+    assert_eq!(node.rpc.broadcast(&release).await.unwrap(), txid);
 
     assert_eq!(node.received_by(&buyer_address, 1).await, TO_BUYER);
     assert_eq!(

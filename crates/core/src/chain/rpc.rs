@@ -73,6 +73,9 @@ const RPC_IN_WARMUP: i64 = -28;
 const RPC_INVALID_ADDRESS_OR_KEY: i64 = -5;
 const RPC_METHOD_NOT_FOUND: i64 = -32601;
 const RPC_VERIFY_ALREADY_IN_CHAIN: i64 = -27;
+const RPC_INVALID_PARAMETER: i64 = -8;
+/// How often a scan waiting for another client's `scantxoutset` to finish asks again.
+const SCAN_RETRY: Duration = Duration::from_millis(25);
 
 /// A Bitcoin Core or Litecoin Core node over JSON-RPC, checked at connect time to be on the configured
 /// chain and network.
@@ -87,6 +90,10 @@ pub struct RpcBackend {
     /// `None` when the node cannot say (no `getindexinfo` before Core 0.21).
     txindex: Option<bool>,
     next_id: AtomicU64,
+    /// The node runs one `scantxoutset` at a time: this backend's scans queue here, and a scan by another
+    /// client is waited out (up to the RPC timeout).
+    scan: tokio::sync::Mutex<()>,
+    timeout: Duration,
 }
 
 #[derive(Deserialize)]
@@ -133,8 +140,9 @@ impl RpcBackend {
                     config.fee_floor_sat_vb
                 ))
             })?;
+        let timeout = Duration::from_secs(config.rpc_timeout_secs.max(1));
         let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(config.rpc_timeout_secs.max(1)))
+            .timeout(timeout)
             .user_agent(concat!("souk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ChainError::Config(format!("HTTP client: {e}")))?;
@@ -147,6 +155,8 @@ impl RpcBackend {
             fee_floor,
             txindex: None,
             next_id: AtomicU64::new(1),
+            scan: tokio::sync::Mutex::new(()),
+            timeout,
         })
     }
 
@@ -337,7 +347,22 @@ impl ChainBackend for RpcBackend {
     async fn escrow_utxos(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
         const METHOD: &str = "scantxoutset";
         let descriptor = format!("raw({})", script_pubkey.as_bytes().to_lower_hex_string());
-        let scan = self.call(METHOD, json!(["start", [descriptor]])).await?;
+        let scan = {
+            let _turn = self.scan.lock().await;
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            loop {
+                match self.call(METHOD, json!(["start", [descriptor]])).await {
+                    Err(ChainError::Rpc { code, message, .. })
+                        if code == RPC_INVALID_PARAMETER
+                            && message.contains("already in progress")
+                            && tokio::time::Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(SCAN_RETRY).await;
+                    }
+                    other => break other?,
+                }
+            }
+        };
         if scan.get("success").and_then(Value::as_bool) == Some(false) {
             return Err(Self::bad(METHOD, "the scan did not complete"));
         }
