@@ -16,6 +16,8 @@ use souk_core::{
 };
 use uuid::Uuid;
 
+pub mod regtest;
+
 /// The keystore's strength is tested in souk-core; scenarios use a cheap KDF so they stay fast.
 pub const TEST_KDF: KdfCost = KdfCost {
     memory_kib: 256,

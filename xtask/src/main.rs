@@ -29,8 +29,9 @@ const BUILD_PACKAGES: &[&str] = &[
     "librsvg2-dev",
     "libayatana-appindicator3-dev",
 ];
-/// Debian packages the tests use on top: a virtual display and WebKitGTK's WebDriver.
-const TEST_PACKAGES: &[&str] = &["xvfb", "xauth", "webkit2gtk-driver"];
+/// Debian packages the tests use on top: a virtual display, WebKitGTK's WebDriver, and Litecoin Core for
+/// the escrow scenarios on a regtest chain.
+const TEST_PACKAGES: &[&str] = &["xvfb", "xauth", "webkit2gtk-driver", "litecoind"];
 /// The oldest Node.js the UI toolchain (Vite 8) runs on.
 const MIN_NODE: (u32, u32) = (20, 19);
 

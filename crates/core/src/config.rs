@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::escrow::{Chain, Network};
+
 pub const FILE_NAME: &str = "souk.toml";
 
 /// Environment variables that override config keys (dotted paths into the TOML document).
@@ -14,6 +16,22 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_LOG_LEVEL", "log.level"),
     ("SOUK_LOG_FILE", "log.file"),
     ("SOUK_PRICE_URL", "price.url"),
+    ("SOUK_CHAIN", "chain.chain"),
+    ("SOUK_NETWORK", "chain.network"),
+    ("SOUK_RPC_URL", "chain.rpc_url"),
+    ("SOUK_RPC_USER", "chain.rpc_user"),
+    ("SOUK_RPC_PASSWORD", "chain.rpc_password"),
+    ("SOUK_RPC_COOKIE_FILE", "chain.rpc_cookie_file"),
+    ("SOUK_CONFIRMATIONS", "chain.confirmations"),
+];
+
+/// Keys whose overrides are always strings, never read as TOML numbers or booleans: a password of
+/// digits must stay the password it is.
+const STRING_KEYS: &[&str] = &[
+    "chain.rpc_url",
+    "chain.rpc_user",
+    "chain.rpc_password",
+    "chain.rpc_cookie_file",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +63,95 @@ impl ConfigError {
 pub struct Config {
     pub log: LogConfig,
     pub price: PriceConfig,
+    pub chain: ChainConfig,
+}
+
+/// The chain node trades settle on: which chain and network, and how to reach its JSON-RPC
+/// (Bitcoin Core or Litecoin Core). The node must run with `-txindex=1` for confirmations of any txid.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChainConfig {
+    pub chain: Chain,
+    pub network: Network,
+    /// `http://host:port/`; empty means the local node on its default port for the chain and network.
+    pub rpc_url: String,
+    pub rpc_user: String,
+    pub rpc_password: String,
+    /// The node's `.cookie` file; used instead of user and password when set.
+    pub rpc_cookie_file: Option<PathBuf>,
+    /// Confirmations before a funding counts; unset means 1 on regtest, 2 elsewhere.
+    pub confirmations: Option<u32>,
+    /// Lowest fee rate (sat/vB) ever used, and the rate used when the node has no estimate yet
+    /// (always the case on a fresh regtest chain).
+    pub fee_floor_sat_vb: u64,
+    /// How long one RPC call may take.
+    pub rpc_timeout_secs: u64,
+}
+
+impl Default for ChainConfig {
+    fn default() -> Self {
+        Self {
+            chain: Chain::Btc,
+            network: Network::Main,
+            rpc_url: String::new(),
+            rpc_user: String::new(),
+            rpc_password: String::new(),
+            rpc_cookie_file: None,
+            confirmations: None,
+            fee_floor_sat_vb: 1,
+            rpc_timeout_secs: 30,
+        }
+    }
+}
+
+impl ChainConfig {
+    /// The configured URL, or the local node's default RPC port for this chain and network.
+    pub fn rpc_url(&self) -> String {
+        if !self.rpc_url.trim().is_empty() {
+            return self.rpc_url.trim().to_owned();
+        }
+        let port = match (self.chain, self.network) {
+            (Chain::Btc, Network::Main) => 8332,
+            (Chain::Btc, Network::Test) => 18332,
+            (Chain::Btc, Network::Signet) => 38332,
+            (Chain::Btc, Network::Regtest) => 18443,
+            (Chain::Ltc, Network::Main) => 9332,
+            (Chain::Ltc, Network::Test) => 19332,
+            (Chain::Ltc, Network::Signet) => 39332,
+            (Chain::Ltc, Network::Regtest) => 19443,
+        };
+        format!("http://127.0.0.1:{port}/")
+    }
+
+    pub fn required_confirmations(&self) -> u32 {
+        self.confirmations.unwrap_or(match self.network {
+            Network::Regtest => 1,
+            _ => 2,
+        })
+    }
+}
+
+impl std::fmt::Debug for ChainConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainConfig")
+            .field("chain", &self.chain)
+            .field("network", &self.network)
+            .field("rpc_url", &self.rpc_url)
+            .field("rpc_user", &self.rpc_user)
+            .field(
+                "rpc_password",
+                &if self.rpc_password.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("rpc_cookie_file", &self.rpc_cookie_file)
+            .field("confirmations", &self.confirmations)
+            .field("fee_floor_sat_vb", &self.fee_floor_sat_vb)
+            .field("rpc_timeout_secs", &self.rpc_timeout_secs)
+            .finish()
+    }
 }
 
 /// Where market prices come from, for offers priced relative to the market.
@@ -124,11 +231,14 @@ impl Config {
             message: e.to_string(),
         })?;
         for o in overrides {
-            set_dotted(&mut doc, &o.key, parse_scalar(&o.value)).map_err(|message| {
-                ConfigError::Invalid {
-                    origin: o.origin.clone(),
-                    message,
-                }
+            let value = if STRING_KEYS.contains(&o.key.as_str()) {
+                toml::Value::String(o.value.clone())
+            } else {
+                parse_scalar(&o.value)
+            };
+            set_dotted(&mut doc, &o.key, value).map_err(|message| ConfigError::Invalid {
+                origin: o.origin.clone(),
+                message,
             })?;
         }
         Config::deserialize(toml::Value::Table(doc)).map_err(|e| ConfigError::Invalid {
@@ -229,6 +339,66 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("souk.toml:"), "{err}");
+    }
+
+    #[test]
+    fn chain_section_defaults_file_and_overrides() {
+        let default = Config::from_parts("f", "", []).unwrap().chain;
+        assert_eq!(
+            (default.chain, default.network),
+            (Chain::Btc, Network::Main)
+        );
+        assert_eq!(default.rpc_url(), "http://127.0.0.1:8332/");
+        assert_eq!(default.required_confirmations(), 2);
+        let text = "[chain]\nchain = \"ltc\"\nnetwork = \"regtest\"\nrpc_user = \"souk\"\n\
+                    rpc_cookie_file = \"/var/lib/litecoin/.cookie\"\n";
+        let chain = Config::from_parts("f", text, []).unwrap().chain;
+        assert_eq!((chain.chain, chain.network), (Chain::Ltc, Network::Regtest));
+        assert_eq!(chain.rpc_url(), "http://127.0.0.1:19443/");
+        assert_eq!(chain.required_confirmations(), 1);
+        assert_eq!(
+            chain.rpc_cookie_file.as_deref(),
+            Some(Path::new("/var/lib/litecoin/.cookie"))
+        );
+        let overridden = Config::from_parts(
+            "f",
+            text,
+            &[
+                flag("chain.network", "test"),
+                flag("chain.rpc_url", "http://10.0.0.2:19332"),
+                flag("chain.rpc_password", "12345"),
+                flag("chain.confirmations", "6"),
+            ],
+        )
+        .unwrap()
+        .chain;
+        assert_eq!(overridden.network, Network::Test);
+        assert_eq!(overridden.rpc_url(), "http://10.0.0.2:19332");
+        // Digits stay a string password, not a TOML integer.
+        assert_eq!(overridden.rpc_password, "12345");
+        assert_eq!(overridden.required_confirmations(), 6);
+        assert!(!format!("{overridden:?}").contains("12345"));
+        assert!(
+            ENV_KEYS
+                .iter()
+                .any(|(var, key)| *var == "SOUK_RPC_PASSWORD" && *key == "chain.rpc_password")
+        );
+    }
+
+    #[test]
+    fn bad_chain_settings_are_errors_naming_the_key() {
+        let err = Config::from_parts("souk.toml", "[chain]\nchain = \"doge\"\n", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("souk.toml") && err.contains("doge"), "{err}");
+        let err = Config::from_parts("souk.toml", "[chain]\nrpc_pasword = \"x\"\n", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rpc_pasword"), "{err}");
+        let err = Config::from_parts("souk.toml", "", &[flag("chain.network", "mainet")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mainet"), "{err}");
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The error every shell sees: a stable [`ErrorKind`] the UI can act on, and a message a person can read.
 //!
-//! Module errors (`identity`, `store`, `config`) convert into [`Error`]; shells never match on strings.
+//! Module errors (`identity`, `store`, `config`, `escrow`, `chain`, …) convert into [`Error`]; shells never match on strings.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{
-    config::ConfigError, identity::KeystoreError, net::NetError, price::PriceError,
-    store::StoreError,
+    chain::ChainError, config::ConfigError, escrow::EscrowError, identity::KeystoreError,
+    net::NetError, price::PriceError, store::StoreError,
 };
 
 /// What went wrong, as a machine-readable category. Serialised in `snake_case` over every boundary.
@@ -56,6 +56,10 @@ pub enum Error {
     Net(#[from] NetError),
     #[error(transparent)]
     Price(#[from] PriceError),
+    #[error(transparent)]
+    Escrow(#[from] EscrowError),
+    #[error(transparent)]
+    Chain(#[from] ChainError),
     #[error("the network is not running: unlock the identity and start the node first")]
     Offline,
     #[error("{0}")]
@@ -89,6 +93,8 @@ impl Error {
             Self::Config(e) => e.kind(),
             Self::Net(e) => e.kind(),
             Self::Price(e) => e.kind(),
+            Self::Escrow(e) => e.kind(),
+            Self::Chain(e) => e.kind(),
             Self::Offline => ErrorKind::Offline,
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::NotInitialized(_) => ErrorKind::NotInitialized,

@@ -6,10 +6,12 @@
 
 pub mod bindings;
 pub mod book;
+pub mod chain;
 pub mod channel;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod escrow;
 pub mod identity;
 pub mod logging;
 pub mod market;

@@ -1,0 +1,116 @@
+//! What Souk asks of a chain: the tip height, a fee rate, the outputs sitting on an escrow script, how
+//! deep a transaction is, and broadcasting one. [`ChainBackend`] is that question list; [`RpcBackend`]
+//! answers it through a Bitcoin Core–compatible JSON-RPC node (Bitcoin Core, Litecoin Core).
+//!
+//! This module never builds or signs transactions (that is [`crate::escrow`]) and never decides what a
+//! trade does with an answer: it reports the chain as the node sees it, and says clearly why when it
+//! cannot (node unreachable, wrong credentials, wrong chain, transaction index off, transaction refused).
+
+mod rpc;
+
+use std::{future::Future, path::PathBuf};
+
+use bitcoin::{Amount, FeeRate, OutPoint, Script, Transaction, Txid};
+
+pub use rpc::RpcBackend;
+
+use crate::{error::ErrorKind, escrow::EscrowInput};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    #[error("cannot reach the chain node at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error(
+        "the chain node at {url} refused the RPC credentials: check rpc_user and rpc_password, or rpc_cookie_file"
+    )]
+    Auth { url: String },
+    #[error("the chain node at {url} does not allow RPC from this address (its rpcallowip)")]
+    Forbidden { url: String },
+    #[error("cannot read the RPC cookie file {path}: {reason}")]
+    Cookie { path: PathBuf, reason: String },
+    #[error("the chain node is still starting: {0}")]
+    WarmingUp(String),
+    #[error("the chain node is on {node}, but Souk is configured for {expected}")]
+    WrongChain { expected: String, node: String },
+    #[error("the chain node answered {method} with error {code}: {message}")]
+    Rpc {
+        method: String,
+        code: i64,
+        message: String,
+    },
+    #[error("the chain node sent an unreadable answer to {method}: {reason}")]
+    BadResponse { method: String, reason: String },
+    #[error(
+        "the chain node has no transaction index, so it cannot look up transactions it does not hold: restart it with -txindex=1"
+    )]
+    TxIndexOff,
+    #[error("the chain node refused transaction {txid}: {reason}")]
+    Rejected { txid: Txid, reason: String },
+    #[error("invalid chain settings: {0}")]
+    Config(String),
+}
+
+impl ChainError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Unreachable { .. }
+            | Self::WarmingUp(_)
+            | Self::Rpc { .. }
+            | Self::BadResponse { .. } => ErrorKind::Io,
+            Self::Auth { .. }
+            | Self::Forbidden { .. }
+            | Self::Cookie { .. }
+            | Self::WrongChain { .. }
+            | Self::TxIndexOff
+            | Self::Rejected { .. }
+            | Self::Config(_) => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+/// An unspent output on a watched script, as the chain sees it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utxo {
+    pub outpoint: OutPoint,
+    pub value: Amount,
+    /// The block it was mined in.
+    pub height: u64,
+    /// 1 when in the tip block.
+    pub confirmations: u32,
+}
+
+impl From<&Utxo> for EscrowInput {
+    fn from(u: &Utxo) -> Self {
+        Self {
+            outpoint: u.outpoint,
+            value: u.value,
+        }
+    }
+}
+
+/// The chain, as the rest of Souk sees it.
+pub trait ChainBackend: Send + Sync {
+    /// Height of the best block.
+    fn tip_height(&self) -> impl Future<Output = Result<u64, ChainError>> + Send;
+
+    /// The fee rate to pay now for confirmation within a couple of blocks, never below the floor the node
+    /// and the config set.
+    fn fee_rate(&self) -> impl Future<Output = Result<FeeRate, ChainError>> + Send;
+
+    /// Confirmed unspent outputs paying to `script_pubkey` (mempool outputs are not included).
+    fn escrow_utxos(
+        &self,
+        script_pubkey: &Script,
+    ) -> impl Future<Output = Result<Vec<Utxo>, ChainError>> + Send;
+
+    /// Checks `tx` against the node's policy, then broadcasts it. Broadcasting a transaction the node
+    /// already has is not an error, so a restarted trade can broadcast again.
+    fn broadcast(&self, tx: &Transaction) -> impl Future<Output = Result<Txid, ChainError>> + Send;
+
+    /// `None` if the node does not know the transaction, `Some(0)` while it is in the mempool.
+    fn confirmations(
+        &self,
+        txid: &Txid,
+    ) -> impl Future<Output = Result<Option<u32>, ChainError>> + Send;
+}

@@ -1,0 +1,544 @@
+//! [`ChainBackend`] over Bitcoin Core's JSON-RPC, which Litecoin Core speaks unchanged.
+//!
+//! Node requirements: `-server=1` with an RPC user/password or cookie, and `-txindex=1` so
+//! [`ChainBackend::confirmations`] can find any transaction (without it, only the node's own wallet and
+//! mempool transactions are found, which would make a confirmed release look unknown). UTXOs are found
+//! with `scantxoutset`, so no wallet and no import is needed. `estimatesmartfee` has no data on a fresh
+//! chain (always on regtest): the configured floor is used then.
+
+use std::{
+    str::FromStr,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use bitcoin::{
+    Amount, FeeRate, OutPoint, Script, Transaction, Txid, consensus::encode::serialize_hex,
+    hex::DisplayHex,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ChainBackend, ChainError, Utxo};
+use crate::{
+    config::ChainConfig,
+    escrow::{Chain, ChainParams, Network},
+};
+
+/// Genesis block hashes Souk knows, to tell a Bitcoin node from a Litecoin one (their `getblockchaininfo`
+/// look the same). A node whose genesis is not listed (a custom signet) is judged by its network alone.
+const GENESIS: &[(&str, Chain, Network)] = &[
+    (
+        "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
+        Chain::Btc,
+        Network::Main,
+    ),
+    (
+        "000000000933ea01ad0ee984209779baaef3ee3fe9c1a3f0e7fb9be3ee3b9da9",
+        Chain::Btc,
+        Network::Test,
+    ),
+    (
+        "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6",
+        Chain::Btc,
+        Network::Signet,
+    ),
+    (
+        "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
+        Chain::Btc,
+        Network::Regtest,
+    ),
+    (
+        "12a765e31ffd4059bada1e25190f6e98c99d9714d334efa41a195a7e7e04bfe2",
+        Chain::Ltc,
+        Network::Main,
+    ),
+    (
+        "4966625a4b2851d9fdee139e56211a0d88575f59ed816ff5e6a63deb4e3e29a0",
+        Chain::Ltc,
+        Network::Test,
+    ),
+    (
+        "530827f38f93b43ed12af0b3ad25a288dc02ed74d6d7857862df51fc56c416f9",
+        Chain::Ltc,
+        Network::Regtest,
+    ),
+];
+/// Blocks `estimatesmartfee` aims to confirm within.
+const FEE_TARGET_BLOCKS: u32 = 2;
+/// Reject reasons of `testmempoolaccept` that mean the node already has the transaction.
+const ALREADY_KNOWN: &[&str] = &["txn-already-in-mempool", "txn-already-known"];
+/// RPC error codes of Bitcoin Core (`src/rpc/protocol.h`).
+const RPC_IN_WARMUP: i64 = -28;
+const RPC_INVALID_ADDRESS_OR_KEY: i64 = -5;
+const RPC_METHOD_NOT_FOUND: i64 = -32601;
+const RPC_VERIFY_ALREADY_IN_CHAIN: i64 = -27;
+const RPC_INVALID_PARAMETER: i64 = -8;
+/// How often a scan waiting for another client's `scantxoutset` to finish asks again.
+const SCAN_RETRY: Duration = Duration::from_millis(25);
+
+/// A Bitcoin Core or Litecoin Core node over JSON-RPC, checked at connect time to be on the configured
+/// chain and network.
+#[derive(Debug)]
+pub struct RpcBackend {
+    client: reqwest::Client,
+    url: String,
+    auth: Option<(String, String)>,
+    chain: Chain,
+    network: Network,
+    fee_floor: FeeRate,
+    /// `None` when the node cannot say (no `getindexinfo` before Core 0.21).
+    txindex: Option<bool>,
+    next_id: AtomicU64,
+    /// The node runs one `scantxoutset` at a time: this backend's scans queue here, and a scan by another
+    /// client is waited out (up to the RPC timeout).
+    scan: tokio::sync::Mutex<()>,
+    timeout: Duration,
+}
+
+#[derive(Deserialize)]
+struct RpcReply {
+    #[serde(default)]
+    result: Value,
+    #[serde(default)]
+    error: Option<RpcErrorObject>,
+}
+
+#[derive(Deserialize)]
+struct RpcErrorObject {
+    code: i64,
+    message: String,
+}
+
+impl RpcBackend {
+    /// Connects, authenticates and checks that the node is on `config.chain`/`config.network`.
+    pub async fn connect(config: &ChainConfig) -> Result<Self, ChainError> {
+        let mut backend = Self::new(config)?;
+        backend.check_chain().await?;
+        backend.txindex = backend.read_txindex().await?;
+        Ok(backend)
+    }
+
+    fn new(config: &ChainConfig) -> Result<Self, ChainError> {
+        let url = config.rpc_url();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ChainError::Config(format!(
+                "rpc_url `{url}` must start with http:// or https://"
+            )));
+        }
+        let auth = match &config.rpc_cookie_file {
+            Some(path) => Some(read_cookie(path)?),
+            None if !config.rpc_user.is_empty() => {
+                Some((config.rpc_user.clone(), config.rpc_password.clone()))
+            }
+            None => None,
+        };
+        let fee_floor =
+            FeeRate::from_sat_per_vb(config.fee_floor_sat_vb.max(1)).ok_or_else(|| {
+                ChainError::Config(format!(
+                    "fee_floor_sat_vb {} is too large",
+                    config.fee_floor_sat_vb
+                ))
+            })?;
+        let timeout = Duration::from_secs(config.rpc_timeout_secs.max(1));
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("souk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ChainError::Config(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            client,
+            url,
+            auth,
+            chain: config.chain,
+            network: config.network,
+            fee_floor,
+            txindex: None,
+            next_id: AtomicU64::new(1),
+            scan: tokio::sync::Mutex::new(()),
+            timeout,
+        })
+    }
+
+    pub fn chain(&self) -> Chain {
+        self.chain
+    }
+
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// One raw JSON-RPC call. Typed wrappers are the [`ChainBackend`] methods; this is for everything
+    /// else (and for test harnesses driving a regtest node).
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({ "jsonrpc": "1.0", "id": id, "method": method, "params": params });
+        let mut request = self.client.post(&self.url).json(&body);
+        if let Some((user, password)) = &self.auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        match status.as_u16() {
+            401 => {
+                return Err(ChainError::Auth {
+                    url: self.url.clone(),
+                });
+            }
+            403 => {
+                return Err(ChainError::Forbidden {
+                    url: self.url.clone(),
+                });
+            }
+            _ => {}
+        }
+        let bytes = response.bytes().await.map_err(|e| self.unreachable(&e))?;
+        // Core answers RPC errors with HTTP 404/500 and a JSON body, so the body decides, not the status.
+        let reply: RpcReply =
+            serde_json::from_slice(&bytes).map_err(|e| ChainError::BadResponse {
+                method: method.to_owned(),
+                reason: format!(
+                    "HTTP {status}, not a JSON-RPC reply ({e}): {}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                ),
+            })?;
+        match reply.error {
+            Some(e) if e.code == RPC_IN_WARMUP => Err(ChainError::WarmingUp(e.message)),
+            Some(e) => Err(ChainError::Rpc {
+                method: method.to_owned(),
+                code: e.code,
+                message: e.message,
+            }),
+            None => Ok(reply.result),
+        }
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> ChainError {
+        let reason = if e.is_timeout() {
+            "no answer in time".to_owned()
+        } else if e.is_connect() {
+            "connection failed: is the node running, and do rpc_url, rpcbind and rpcport agree?"
+                .to_owned()
+        } else {
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                reason.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            reason
+        };
+        ChainError::Unreachable {
+            url: self.url.clone(),
+            reason,
+        }
+    }
+
+    fn bad(method: &str, reason: impl Into<String>) -> ChainError {
+        ChainError::BadResponse {
+            method: method.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    async fn check_chain(&self) -> Result<(), ChainError> {
+        let expected = ChainParams::of(self.chain, self.network).describe();
+        let info = self.call("getblockchaininfo", json!([])).await?;
+        let node_chain = info
+            .get("chain")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Self::bad("getblockchaininfo", "no `chain` field"))?;
+        let genesis = self.call("getblockhash", json!([0])).await?;
+        let genesis = genesis
+            .as_str()
+            .ok_or_else(|| Self::bad("getblockhash", "not a block hash"))?;
+        if let Some((_, chain, network)) = GENESIS.iter().find(|(hash, ..)| *hash == genesis)
+            && (*chain, *network) != (self.chain, self.network)
+        {
+            return Err(ChainError::WrongChain {
+                expected,
+                node: ChainParams::of(*chain, *network).describe(),
+            });
+        }
+        let node_network = match node_chain {
+            "main" => Some(Network::Main),
+            "test" | "testnet4" => Some(Network::Test),
+            "signet" => Some(Network::Signet),
+            "regtest" => Some(Network::Regtest),
+            _ => None,
+        };
+        if node_network != Some(self.network) {
+            return Err(ChainError::WrongChain {
+                expected,
+                node: format!("its `{node_chain}` network"),
+            });
+        }
+        Ok(())
+    }
+
+    async fn read_txindex(&self) -> Result<Option<bool>, ChainError> {
+        match self.call("getindexinfo", json!([])).await {
+            Ok(info) => Ok(Some(info.get("txindex").is_some())),
+            Err(ChainError::Rpc { code, .. }) if code == RPC_METHOD_NOT_FOUND => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn amount(method: &str, value: Option<&Value>) -> Result<Amount, ChainError> {
+        let coins = value
+            .and_then(Value::as_f64)
+            .ok_or_else(|| Self::bad(method, "missing amount"))?;
+        Amount::from_btc(coins).map_err(|e| Self::bad(method, format!("amount {coins}: {e}")))
+    }
+}
+
+/// A coin-per-kvB rate (what Core reports) as a [`FeeRate`], rounded up to the next sat/kwu.
+fn rate_from_coin_per_kvb(method: &str, value: Option<&Value>) -> Result<FeeRate, ChainError> {
+    let per_kvb = RpcBackend::amount(method, value)?.to_sat();
+    Ok(FeeRate::from_sat_per_kwu(per_kvb.div_ceil(4)))
+}
+
+/// `user:password` from a node's `.cookie` file, re-read at each connect (the node rewrites it at start).
+fn read_cookie(path: &std::path::Path) -> Result<(String, String), ChainError> {
+    let cookie = |reason: String| ChainError::Cookie {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| cookie(e.to_string()))?;
+    let (user, password) = text
+        .trim()
+        .split_once(':')
+        .ok_or_else(|| cookie("it is not `user:password`".into()))?;
+    Ok((user.to_owned(), password.to_owned()))
+}
+
+impl ChainBackend for RpcBackend {
+    async fn tip_height(&self) -> Result<u64, ChainError> {
+        self.call("getblockcount", json!([]))
+            .await?
+            .as_u64()
+            .ok_or_else(|| Self::bad("getblockcount", "not a height"))
+    }
+
+    async fn fee_rate(&self) -> Result<FeeRate, ChainError> {
+        let estimate = self
+            .call("estimatesmartfee", json!([FEE_TARGET_BLOCKS]))
+            .await?;
+        // No `feerate` (only `errors`) means no estimate yet: fall back to the floor.
+        let estimated = match estimate.get("feerate") {
+            Some(v) => Some(rate_from_coin_per_kvb("estimatesmartfee", Some(v))?),
+            None => None,
+        };
+        let mempool = self.call("getmempoolinfo", json!([])).await?;
+        let mempool_min = match mempool.get("mempoolminfee") {
+            Some(v) => rate_from_coin_per_kvb("getmempoolinfo", Some(v))?,
+            None => FeeRate::ZERO,
+        };
+        Ok(estimated
+            .unwrap_or(self.fee_floor)
+            .max(self.fee_floor)
+            .max(mempool_min))
+    }
+
+    async fn escrow_utxos(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
+        const METHOD: &str = "scantxoutset";
+        let descriptor = format!("raw({})", script_pubkey.as_bytes().to_lower_hex_string());
+        let scan = {
+            let _turn = self.scan.lock().await;
+            let deadline = tokio::time::Instant::now() + self.timeout;
+            loop {
+                match self.call(METHOD, json!(["start", [descriptor]])).await {
+                    Err(ChainError::Rpc { code, message, .. })
+                        if code == RPC_INVALID_PARAMETER
+                            && message.contains("already in progress")
+                            && tokio::time::Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(SCAN_RETRY).await;
+                    }
+                    other => break other?,
+                }
+            }
+        };
+        if scan.get("success").and_then(Value::as_bool) == Some(false) {
+            return Err(Self::bad(METHOD, "the scan did not complete"));
+        }
+        let tip = scan
+            .get("height")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Self::bad(METHOD, "no `height`"))?;
+        let unspents = scan
+            .get("unspents")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Self::bad(METHOD, "no `unspents`"))?;
+        let mut utxos = unspents
+            .iter()
+            .map(|u| {
+                let txid = u
+                    .get("txid")
+                    .and_then(Value::as_str)
+                    .and_then(|t| Txid::from_str(t).ok())
+                    .ok_or_else(|| Self::bad(METHOD, "an unspent without a valid txid"))?;
+                let vout = u
+                    .get("vout")
+                    .and_then(Value::as_u64)
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| Self::bad(METHOD, "an unspent without a valid vout"))?;
+                let height = u
+                    .get("height")
+                    .and_then(Value::as_u64)
+                    .ok_or_else(|| Self::bad(METHOD, "an unspent without a height"))?;
+                let confirmations = u32::try_from((tip + 1).saturating_sub(height))
+                    .map_err(|_| Self::bad(METHOD, "implausible height"))?;
+                Ok(Utxo {
+                    outpoint: OutPoint::new(txid, vout),
+                    value: Self::amount(METHOD, u.get("amount"))?,
+                    height,
+                    confirmations,
+                })
+            })
+            .collect::<Result<Vec<_>, ChainError>>()?;
+        utxos.sort_by_key(|u| (u.height, u.outpoint));
+        Ok(utxos)
+    }
+
+    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
+        let txid = tx.compute_txid();
+        let hex = serialize_hex(tx);
+        let verdicts = self.call("testmempoolaccept", json!([[hex]])).await?;
+        let verdict = verdicts
+            .get(0)
+            .ok_or_else(|| Self::bad("testmempoolaccept", "an empty answer"))?;
+        if verdict.get("allowed").and_then(Value::as_bool) != Some(true) {
+            let reason = verdict
+                .get("reject-reason")
+                .and_then(Value::as_str)
+                .unwrap_or("no reason given");
+            if ALREADY_KNOWN.contains(&reason) {
+                return Ok(txid);
+            }
+            return Err(ChainError::Rejected {
+                txid,
+                reason: reason.to_owned(),
+            });
+        }
+        match self.call("sendrawtransaction", json!([hex])).await {
+            Ok(_) => Ok(txid),
+            Err(ChainError::Rpc { code, .. }) if code == RPC_VERIFY_ALREADY_IN_CHAIN => Ok(txid),
+            // Accepted a moment ago, refused now (a conflicting spend arrived in between).
+            Err(ChainError::Rpc { code, message, .. }) if (-26..=-25).contains(&code) => {
+                Err(ChainError::Rejected {
+                    txid,
+                    reason: message,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
+        if self.txindex == Some(false) {
+            return Err(ChainError::TxIndexOff);
+        }
+        match self
+            .call("getrawtransaction", json!([txid.to_string(), true]))
+            .await
+        {
+            Ok(tx) => {
+                let confirmations = tx.get("confirmations").and_then(Value::as_u64).unwrap_or(0);
+                Ok(Some(u32::try_from(confirmations).unwrap_or(u32::MAX)))
+            }
+            Err(ChainError::Rpc { code, message, .. }) if code == RPC_INVALID_ADDRESS_OR_KEY => {
+                if message.contains("-txindex") {
+                    Err(ChainError::TxIndexOff)
+                } else {
+                    Ok(None)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str) -> ChainConfig {
+        ChainConfig {
+            chain: Chain::Ltc,
+            network: Network::Regtest,
+            rpc_url: url.into(),
+            rpc_user: "u".into(),
+            rpc_password: "p".into(),
+            ..ChainConfig::default()
+        }
+    }
+
+    #[test]
+    fn core_fee_rates_convert_rounding_up() {
+        let rate = |v: f64| rate_from_coin_per_kvb("m", Some(&json!(v))).unwrap();
+        // 0.00001 coin/kvB = 1,000 sat/kvB = 1 sat/vB = 250 sat/kwu.
+        assert_eq!(rate(0.00001), FeeRate::from_sat_per_vb_u32(1));
+        assert_eq!(rate(0.00001001).to_sat_per_kwu(), 251);
+        assert_eq!(rate(0.0002).to_sat_per_vb_ceil(), 20);
+        assert!(rate_from_coin_per_kvb("m", Some(&json!("x"))).is_err());
+        assert!(rate_from_coin_per_kvb("m", Some(&json!(-1.0))).is_err());
+    }
+
+    #[test]
+    fn cookies_are_read_and_bad_ones_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".cookie");
+        std::fs::write(&path, "__cookie__:s3cr3t:x\n").unwrap();
+        assert_eq!(
+            read_cookie(&path).unwrap(),
+            ("__cookie__".into(), "s3cr3t:x".into())
+        );
+        std::fs::write(&path, "garbage").unwrap();
+        let err = read_cookie(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(".cookie") && err.contains("user:password"),
+            "{err}"
+        );
+        let err = read_cookie(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_before_any_call() {
+        let err = RpcBackend::new(&config("127.0.0.1:19443"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http://"), "{err}");
+        let mut with_cookie = config("");
+        with_cookie.rpc_cookie_file = Some("/nonexistent/.cookie".into());
+        assert!(matches!(
+            RpcBackend::new(&with_cookie).unwrap_err(),
+            ChainError::Cookie { .. }
+        ));
+        assert_eq!(
+            RpcBackend::new(&config("")).unwrap().url(),
+            "http://127.0.0.1:19443/"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_reported_unreachable() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/");
+        let err = RpcBackend::connect(&config(&url)).await.unwrap_err();
+        assert!(matches!(err, ChainError::Unreachable { .. }), "{err}");
+        assert!(err.to_string().contains(&url), "{err}");
+    }
+}

@@ -1,0 +1,289 @@
+//! A real Litecoin Core node per test: `litecoind -regtest` in its own temp datadir, RPC on a free
+//! loopback port with a password of its own, no peer-to-peer listening, a legacy wallet holding matured
+//! coins. Dropping the [`Litecoind`] kills the process and waits for it.
+//!
+//! Ready means the RPC answers (polled with a deadline, never a fixed sleep). A port taken between picking
+//! and binding makes litecoind exit (or another node answer, which refuses our unique password): both are
+//! retried on a new port.
+
+use std::{
+    fs::File,
+    net::TcpListener,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use bitcoin::{Amount, Denomination, Txid};
+use serde_json::{Value, json};
+use souk_core::{
+    chain::{ChainBackend, ChainError, RpcBackend},
+    config::ChainConfig,
+    escrow::{Chain, Network},
+};
+
+use crate::DEADLINE;
+
+/// Debian's package (`litecoind`, Litecoin Core 0.21); `cargo xtask test` installs it.
+pub const LITECOIND: &str = "/usr/bin/litecoind";
+const RPC_USER: &str = "souk";
+const WALLET: &str = "souk-test";
+/// Blocks a coinbase needs before it can be spent (plus the one being matured).
+const MATURITY: u32 = 101;
+const START_ATTEMPTS: usize = 5;
+const POLL: Duration = Duration::from_millis(20);
+
+/// The process and its datadir; killed (then waited for) on drop, whatever state it is in.
+struct Process {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Process {
+    /// The end of litecoind's stderr and debug.log, for failure messages.
+    fn logs(&self) -> String {
+        let tail = |path: &Path| {
+            std::fs::read_to_string(path)
+                .map(|text| {
+                    let lines: Vec<&str> = text.lines().collect();
+                    lines[lines.len().saturating_sub(15)..].join("\n")
+                })
+                .unwrap_or_default()
+        };
+        format!(
+            "stderr:\n{}\ndebug.log:\n{}",
+            tail(&self.dir.path().join("stderr.log")),
+            tail(&self.dir.path().join("regtest/debug.log"))
+        )
+    }
+}
+
+/// Options for [`Litecoind::start_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct LitecoindOptions {
+    /// `-txindex=1`, which [`ChainBackend::confirmations`] needs.
+    pub txindex: bool,
+}
+
+impl Default for LitecoindOptions {
+    fn default() -> Self {
+        Self { txindex: true }
+    }
+}
+
+/// A running regtest node with a funded wallet.
+pub struct Litecoind {
+    process: Process,
+    /// How Souk reaches this node, as it would from its config file.
+    pub config: ChainConfig,
+    pub rpc: RpcBackend,
+    mining_address: String,
+}
+
+impl std::fmt::Debug for Litecoind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Litecoind")
+            .field("url", &self.config.rpc_url)
+            .field("datadir", &self.process.dir.path())
+            .finish()
+    }
+}
+
+enum StartFailure {
+    /// Lost a race for the port: try another.
+    PortTaken(String),
+    Fatal(String),
+}
+
+impl Litecoind {
+    /// A node with `-txindex=1`, a wallet and 101 mined blocks (one matured coinbase of 50 LTC, more as
+    /// blocks are mined).
+    pub async fn start() -> Self {
+        Self::start_with(LitecoindOptions::default()).await
+    }
+
+    pub async fn start_with(options: LitecoindOptions) -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            match Self::try_start(options).await {
+                Ok(mut node) => {
+                    // Legacy wallet: Debian's litecoind has no descriptor wallets (built without sqlite).
+                    node.call("createwallet", json!([WALLET])).await;
+                    node.mining_address = node.new_address().await;
+                    node.mine(MATURITY).await;
+                    return node;
+                }
+                Err(StartFailure::PortTaken(why)) => failures.push(why),
+                Err(StartFailure::Fatal(why)) => panic!("litecoind did not start: {why}"),
+            }
+        }
+        panic!(
+            "litecoind did not start in {START_ATTEMPTS} attempts:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
+    async fn try_start(options: LitecoindOptions) -> Result<Self, StartFailure> {
+        let dir = tempfile::tempdir().map_err(|e| StartFailure::Fatal(format!("temp dir: {e}")))?;
+        // Unique per node, so a node that grabbed our port cannot be mistaken for ours.
+        let password = dir
+            .path()
+            .file_name()
+            .map(|n| {
+                n.to_string_lossy()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "")
+            })
+            .unwrap_or_default()
+            + "-regtest";
+        let port = free_port();
+        let stderr = File::create(dir.path().join("stderr.log"))
+            .map_err(|e| StartFailure::Fatal(format!("stderr log: {e}")))?;
+        let child = Command::new(LITECOIND)
+            .arg("-regtest")
+            .arg(format!("-datadir={}", dir.path().display()))
+            .arg(format!("-txindex={}", u8::from(options.txindex)))
+            .arg("-fallbackfee=0.0002")
+            .arg("-keypool=10")
+            .arg(format!("-rpcuser={RPC_USER}"))
+            .arg(format!("-rpcpassword={password}"))
+            .arg(format!("-rpcport={port}"))
+            .args(["-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1"])
+            .args(["-server=1", "-listen=0", "-listenonion=0", "-dnsseed=0", "-discover=0"])
+            .arg("-printtoconsole=0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| {
+                StartFailure::Fatal(format!(
+                    "cannot run {LITECOIND}: {e}; install Debian's litecoind (cargo xtask test does)"
+                ))
+            })?;
+        let mut process = Process { child, dir };
+        let config = ChainConfig {
+            chain: Chain::Ltc,
+            network: Network::Regtest,
+            rpc_url: format!("http://127.0.0.1:{port}/"),
+            rpc_user: RPC_USER.into(),
+            rpc_password: password,
+            ..ChainConfig::default()
+        };
+        let deadline = Instant::now() + DEADLINE;
+        let rpc = loop {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                let logs = process.logs();
+                let why = format!("litecoind exited ({status}) on port {port}:\n{logs}");
+                return Err(if logs.contains("bind") || logs.contains("Bind") {
+                    StartFailure::PortTaken(why)
+                } else {
+                    StartFailure::Fatal(why)
+                });
+            }
+            match RpcBackend::connect(&config).await {
+                Ok(rpc) => break rpc,
+                Err(ChainError::Unreachable { .. } | ChainError::WarmingUp(_)) => {}
+                Err(ChainError::Auth { .. }) => {
+                    return Err(StartFailure::PortTaken(format!(
+                        "another RPC server answered on port {port}"
+                    )));
+                }
+                Err(e) => {
+                    return Err(StartFailure::Fatal(format!("{e}\n{}", process.logs())));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(StartFailure::Fatal(format!(
+                    "RPC not ready after {DEADLINE:?}\n{}",
+                    process.logs()
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        };
+        Ok(Self {
+            process,
+            config,
+            rpc,
+            mining_address: String::new(),
+        })
+    }
+
+    /// A raw RPC call that must succeed.
+    pub async fn call(&self, method: &str, params: Value) -> Value {
+        self.rpc
+            .call(method, params.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{method} {params}: {e}\n{}", self.process.logs()))
+    }
+
+    /// Mines `n` blocks (to the wallet) and returns their hashes.
+    pub async fn mine(&self, n: u32) -> Vec<String> {
+        let hashes = self
+            .call("generatetoaddress", json!([n, self.mining_address]))
+            .await;
+        serde_json::from_value(hashes).expect("block hashes")
+    }
+
+    /// A fresh bech32 (`rltc1q…`) address of the node's wallet.
+    pub async fn new_address(&self) -> String {
+        self.new_address_of("bech32").await
+    }
+
+    /// A fresh wallet address of a kind: `bech32`, `legacy` or `p2sh-segwit`.
+    pub async fn new_address_of(&self, kind: &str) -> String {
+        self.call("getnewaddress", json!(["", kind]))
+            .await
+            .as_str()
+            .expect("an address")
+            .to_owned()
+    }
+
+    /// Pays `amount` from the wallet to `address` (unconfirmed until [`Self::mine`]).
+    pub async fn send_to(&self, address: &str, amount: Amount) -> Txid {
+        let txid = self
+            .call(
+                "sendtoaddress",
+                json!([address, amount.to_string_in(Denomination::Bitcoin)]),
+            )
+            .await;
+        txid.as_str().and_then(|t| t.parse().ok()).expect("a txid")
+    }
+
+    /// What a wallet address has received in transactions with at least `min_confirmations`.
+    pub async fn received_by(&self, address: &str, min_confirmations: u32) -> Amount {
+        let coins = self
+            .call("getreceivedbyaddress", json!([address, min_confirmations]))
+            .await;
+        Amount::from_btc(coins.as_f64().expect("an amount")).expect("a valid amount")
+    }
+
+    /// Polls until `txid` has at least `n` confirmations (the transaction index catches up with the tip
+    /// shortly after a block).
+    pub async fn await_confirmations(&self, txid: &Txid, n: u32) -> u32 {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let confirmations = self.rpc.confirmations(txid).await.expect("confirmations");
+            match confirmations {
+                Some(c) if c >= n => return c,
+                _ if Instant::now() > deadline => {
+                    panic!("{txid} has {confirmations:?} confirmations after {DEADLINE:?}, not {n}")
+                }
+                _ => tokio::time::sleep(POLL).await,
+            }
+        }
+    }
+}
+
+/// A loopback port nothing listened on a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}

@@ -1,0 +1,461 @@
+//! The escrow against a real Litecoin Core regtest chain, the judge of every claim: the node computes the
+//! same multisig script and address as we do, takes our release signed by any two parties, pays exactly
+//! the agreed amounts, and refuses a release with one signature, naming its reason. A PSBT tampered with
+//! by the counterparty never reaches a signature.
+
+use bitcoin::{
+    Amount, FeeRate, OutPoint, Psbt, ScriptBuf, Transaction, TxIn, Witness,
+    secp256k1::{Keypair, PublicKey},
+};
+use serde_json::{Value, json};
+use souk_core::{
+    chain::{ChainBackend, ChainError, RpcBackend},
+    escrow::{
+        Chain, EscrowError, EscrowInput, EscrowScript, Network, Payout, SpendPlan,
+        address_from_script, build_spend, check_psbt, combine_psbts, decode_psbt, encode_psbt,
+        finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
+    },
+    identity::{Identity, SeedPhrase},
+};
+use souk_tests::regtest::{Litecoind, LitecoindOptions};
+use uuid::Uuid;
+
+const LTC: Chain = Chain::Ltc;
+const REGTEST: Network = Network::Regtest;
+/// What the seller locks: the trade amount plus its deposit.
+const ESCROWED: Amount = Amount::from_sat(100_000_000);
+const TO_BUYER: Amount = Amount::from_sat(70_000_000);
+const SELLER_DEPOSIT: Amount = Amount::from_sat(30_000_000);
+/// The highest fee rate a party signs at.
+const MAX_FEE_RATE: FeeRate = FeeRate::from_sat_per_vb_u32(20);
+
+/// Three parties, each with its own seed, and their per-trade escrow.
+struct Trade {
+    buyer: Keypair,
+    seller: Keypair,
+    arbitrator: Keypair,
+    escrow: EscrowScript,
+}
+
+impl Trade {
+    fn new() -> Self {
+        let trade_id = Uuid::now_v7();
+        let key = || {
+            let identity =
+                Identity::from_phrase(SeedPhrase::generate().expect("seed")).expect("identity");
+            trade_keypair(identity.escrow_root(), LTC, REGTEST, &trade_id).expect("trade key")
+        };
+        let (buyer, seller, arbitrator) = (key(), key(), key());
+        let escrow = EscrowScript::new(
+            buyer.public_key(),
+            seller.public_key(),
+            arbitrator.public_key(),
+        )
+        .expect("escrow script");
+        Self {
+            buyer,
+            seller,
+            arbitrator,
+            escrow,
+        }
+    }
+
+    fn address(&self) -> String {
+        self.escrow.address(LTC, REGTEST).expect("escrow address")
+    }
+
+    /// The seller funds the escrow from the node's wallet; one block confirms it.
+    async fn fund(&self, node: &Litecoind) -> EscrowInput {
+        let funding = node.send_to(&self.address(), ESCROWED).await;
+        let unconfirmed = node
+            .rpc
+            .escrow_utxos(&self.escrow.script_pubkey())
+            .await
+            .expect("scan");
+        assert!(
+            unconfirmed.is_empty(),
+            "scantxoutset sees only confirmed outputs"
+        );
+        node.mine(1).await;
+        let utxos = node
+            .rpc
+            .escrow_utxos(&self.escrow.script_pubkey())
+            .await
+            .expect("scan");
+        assert_eq!(utxos.len(), 1, "{utxos:?}");
+        let utxo = utxos[0];
+        assert_eq!(utxo.outpoint.txid, funding);
+        assert_eq!(utxo.value, ESCROWED);
+        assert_eq!(utxo.confirmations, 1);
+        assert_eq!(utxo.height, node.rpc.tip_height().await.expect("tip"));
+        assert_eq!(node.await_confirmations(&funding, 1).await, 1);
+        EscrowInput::from(&utxo)
+    }
+}
+
+fn script_of(address: &str) -> ScriptBuf {
+    parse_payout_address(address, LTC, REGTEST).expect("a regtest address")
+}
+
+/// The buyer gets the trade amount; the seller's deposit goes back, less the fee.
+fn release_plan(input: EscrowInput, buyer_address: &str, seller_address: &str) -> SpendPlan {
+    SpendPlan {
+        chain: LTC,
+        inputs: vec![input],
+        outputs: vec![
+            Payout {
+                script_pubkey: script_of(buyer_address),
+                amount: TO_BUYER,
+            },
+            Payout {
+                script_pubkey: script_of(seller_address),
+                amount: SELLER_DEPOSIT,
+            },
+        ],
+        fee_payer: 1,
+    }
+}
+
+/// What a party does with a PSBT that came over the wire: check, then sign, then send back.
+fn check_and_sign(wire: &[u8], trade: &Trade, plan: &SpendPlan, key: &Keypair) -> Vec<u8> {
+    let mut psbt = decode_psbt(wire).expect("decode");
+    check_psbt(&psbt, &trade.escrow, plan, MAX_FEE_RATE).expect("the honest PSBT passes");
+    sign_psbt(&mut psbt, &trade.escrow, key).expect("sign");
+    encode_psbt(&psbt)
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no {key} in {v}"))
+}
+
+#[tokio::test]
+async fn script_and_addresses_agree_with_litecoin_core() {
+    let node = Litecoind::start().await;
+    let trade = Trade::new();
+    let keys: Vec<String> = trade
+        .escrow
+        .keys()
+        .iter()
+        .map(PublicKey::to_string)
+        .collect();
+    let multisig = node
+        .call("createmultisig", json!([2, keys, "bech32"]))
+        .await;
+    assert_eq!(
+        str_field(&multisig, "redeemScript"),
+        trade.escrow.witness_script().to_hex_string()
+    );
+    assert_eq!(str_field(&multisig, "address"), trade.address());
+    let validated = node.call("validateaddress", json!([trade.address()])).await;
+    assert_eq!(validated["isvalid"], json!(true));
+    assert_eq!(
+        str_field(&validated, "scriptPubKey"),
+        trade.escrow.script_pubkey().to_hex_string()
+    );
+
+    // Every kind of address the node's wallet hands out parses to the node's own script and prints back
+    // the same (`rltc1…`, base58 `m…`/`n…`, and Litecoin's own `Q…` P2SH).
+    for kind in ["bech32", "legacy", "p2sh-segwit"] {
+        let address = node.new_address_of(kind).await;
+        let script = script_of(&address);
+        let info = node.call("validateaddress", json!([address])).await;
+        assert_eq!(
+            str_field(&info, "scriptPubKey"),
+            script.to_hex_string(),
+            "{address}"
+        );
+        assert_eq!(address_from_script(&script, LTC, REGTEST).unwrap(), address);
+    }
+
+    // A regtest address is refused for another chain or network, saying what it is.
+    let address = node.new_address().await;
+    let err = parse_payout_address(&address, Chain::Btc, Network::Regtest)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("is a Litecoin regtest address, but this trade is on Bitcoin regtest"),
+        "{err}"
+    );
+    let err = parse_payout_address(&address, LTC, Network::Main)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("this trade is on Litecoin mainnet"), "{err}");
+}
+
+#[tokio::test]
+async fn the_chain_backend_says_what_is_wrong() {
+    let node = Litecoind::start().await;
+    assert_eq!(node.rpc.tip_height().await.unwrap(), 101);
+    // No estimate on a fresh regtest chain: the configured floor (1 sat/vB), the node's relay minimum.
+    assert_eq!(
+        node.rpc.fee_rate().await.unwrap(),
+        FeeRate::from_sat_per_vb_u32(1)
+    );
+    let mut config = node.config.clone();
+    config.fee_floor_sat_vb = 3;
+    let floor = RpcBackend::connect(&config).await.unwrap();
+    assert_eq!(
+        floor.fee_rate().await.unwrap(),
+        FeeRate::from_sat_per_vb_u32(3)
+    );
+
+    let mut config = node.config.clone();
+    config.rpc_password = "wrong".into();
+    let err = RpcBackend::connect(&config).await.unwrap_err();
+    assert!(matches!(err, ChainError::Auth { .. }), "{err}");
+    assert!(err.to_string().contains("rpc_password"), "{err}");
+
+    let mut config = node.config.clone();
+    config.chain = Chain::Btc;
+    let err = RpcBackend::connect(&config).await.unwrap_err().to_string();
+    assert!(
+        err.contains("on Litecoin regtest, but Souk is configured for Bitcoin regtest"),
+        "{err}"
+    );
+    let mut config = node.config.clone();
+    config.network = Network::Main;
+    let err = RpcBackend::connect(&config).await.unwrap_err().to_string();
+    assert!(
+        err.contains("Litecoin regtest") && err.contains("Litecoin mainnet"),
+        "{err}"
+    );
+
+    // Scans from several clients at once wait their turn instead of failing ("Scan already in progress").
+    let other = RpcBackend::connect(&node.config).await.unwrap();
+    let script = ScriptBuf::new_op_return([7u8; 4]);
+    let scans = (0..12).map(|i| {
+        let backend = if i % 2 == 0 { &node.rpc } else { &other };
+        backend.escrow_utxos(&script)
+    });
+    for result in futures::future::join_all(scans).await {
+        assert!(result.unwrap().is_empty());
+    }
+
+    let unknown = "00".repeat(32).parse().unwrap();
+    assert_eq!(node.rpc.confirmations(&unknown).await.unwrap(), None);
+    let err = node.rpc.call("nosuchmethod", json!([])).await.unwrap_err();
+    assert!(matches!(err, ChainError::Rpc { code: -32601, .. }), "{err}");
+
+    // Without -txindex, confirmations of arbitrary transactions cannot be answered: said so up front.
+    let no_index = Litecoind::start_with(LitecoindOptions { txindex: false }).await;
+    let err = no_index.rpc.confirmations(&unknown).await.unwrap_err();
+    assert!(matches!(err, ChainError::TxIndexOff), "{err}");
+    assert!(err.to_string().contains("-txindex=1"), "{err}");
+}
+
+/// Funds the escrow, releases it with the signatures of `signers`, and checks the chain paid out.
+async fn release_signed_by(signers: impl Fn(&Trade) -> [&Keypair; 2]) {
+    let node = Litecoind::start().await;
+    let trade = Trade::new();
+    let input = trade.fund(&node).await;
+    let (buyer_address, seller_address) = (node.new_address().await, node.new_address().await);
+    let plan = release_plan(input, &buyer_address, &seller_address);
+
+    // One side builds the release at the chain's fee rate; each signer checks what it received first.
+    let fee_rate = node.rpc.fee_rate().await.unwrap();
+    let wire = encode_psbt(&build_spend(&trade.escrow, &plan, fee_rate).unwrap());
+    let [first, second] = signers(&trade);
+    let signed_first = check_and_sign(&wire, &trade, &plan, first);
+    let signed_second = check_and_sign(&wire, &trade, &plan, second);
+    let combined = combine_psbts(
+        decode_psbt(&signed_first).unwrap(),
+        decode_psbt(&signed_second).unwrap(),
+    )
+    .unwrap();
+    let fee = combined.fee().unwrap();
+    let release = finalize_psbt(combined, &trade.escrow).unwrap();
+
+    let txid = node.rpc.broadcast(&release).await.unwrap();
+    assert_eq!(txid, release.compute_txid());
+    assert_eq!(node.rpc.confirmations(&txid).await.unwrap(), Some(0));
+    // Broadcasting again (say, after a restart) is not an error.
+    assert_eq!(node.rpc.broadcast(&release).await.unwrap(), txid);
+    node.mine(1).await;
+    assert_eq!(node.await_confirmations(&txid, 1).await, 1);
+    assert_eq!(node.rpc.broadcast(&release).await.unwrap(), txid);
+
+    assert_eq!(node.received_by(&buyer_address, 1).await, TO_BUYER);
+    assert_eq!(
+        node.received_by(&seller_address, 1).await,
+        SELLER_DEPOSIT - fee
+    );
+    assert!(fee <= MAX_FEE_RATE.fee_vb(release.vsize() as u64).unwrap());
+    assert!(
+        node.rpc
+            .escrow_utxos(&trade.escrow.script_pubkey())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn buyer_and_seller_release_the_escrow() {
+    release_signed_by(|t| [&t.buyer, &t.seller]).await;
+}
+
+#[tokio::test]
+async fn seller_and_arbitrator_release_the_escrow() {
+    release_signed_by(|t| [&t.seller, &t.arbitrator]).await;
+}
+
+#[tokio::test]
+async fn a_tampered_release_is_refused_before_signing() {
+    let node = Litecoind::start().await;
+    let trade = Trade::new();
+    let input = trade.fund(&node).await;
+    let (buyer_address, seller_address) = (node.new_address().await, node.new_address().await);
+    let plan = release_plan(input, &buyer_address, &seller_address);
+    let fee_rate = node.rpc.fee_rate().await.unwrap();
+    let honest = build_spend(&trade.escrow, &plan, fee_rate).unwrap();
+    check_psbt(&honest, &trade.escrow, &plan, MAX_FEE_RATE).unwrap();
+
+    // The buyer builds the release and tampers with it in each way; the seller's check refuses each.
+    let thief = script_of(&node.new_address().await);
+    let tampered = |f: &dyn Fn(&mut Psbt)| {
+        let mut psbt = honest.clone();
+        f(&mut psbt);
+        let wire = encode_psbt(&psbt);
+        check_psbt(
+            &decode_psbt(&wire).unwrap(),
+            &trade.escrow,
+            &plan,
+            MAX_FEE_RATE,
+        )
+        .unwrap_err()
+    };
+    let err = tampered(&|p| p.unsigned_tx.output[1].script_pubkey = thief.clone());
+    assert!(
+        matches!(err, EscrowError::OutputScript { index: 1, .. }),
+        "{err}"
+    );
+    let err = tampered(&|p| p.unsigned_tx.output[1].value = Amount::from_sat(1_000_000));
+    assert!(matches!(err, EscrowError::FeeAboveLimit { .. }), "{err}");
+    let err = tampered(&|p| {
+        p.unsigned_tx.output[1].value -= Amount::from_sat(10_000_000);
+        p.unsigned_tx.output.push(bitcoin::TxOut {
+            value: Amount::from_sat(10_000_000),
+            script_pubkey: thief.clone(),
+        });
+        p.outputs.push(Default::default());
+    });
+    assert!(
+        matches!(
+            err,
+            EscrowError::OutputCount {
+                expected: 2,
+                got: 3
+            }
+        ),
+        "{err}"
+    );
+    // Another of the node's real outputs slipped in as an input.
+    let unspent = node.call("listunspent", json!([1])).await;
+    let other = OutPoint::new(
+        str_field(&unspent[0], "txid").parse().unwrap(),
+        unspent[0]["vout"].as_u64().unwrap() as u32,
+    );
+    let err = tampered(&|p| {
+        p.unsigned_tx.input.push(TxIn {
+            previous_output: other,
+            ..p.unsigned_tx.input[0].clone()
+        });
+        p.inputs.push(p.inputs[0].clone());
+    });
+    assert!(
+        matches!(err, EscrowError::ForeignInput(o) if o == other),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("not one of the escrow's outputs"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_release_with_one_signature_is_refused_by_the_node_with_its_reason() {
+    let node = Litecoind::start().await;
+    let trade = Trade::new();
+    let input = trade.fund(&node).await;
+    let plan = release_plan(input, &node.new_address().await, &node.new_address().await);
+    let mut psbt = build_spend(&trade.escrow, &plan, node.rpc.fee_rate().await.unwrap()).unwrap();
+    sign_psbt(&mut psbt, &trade.escrow, &trade.buyer).unwrap();
+    let err = finalize_psbt(psbt.clone(), &trade.escrow).unwrap_err();
+    assert!(
+        matches!(err, EscrowError::NotEnoughSignatures { have: 1, .. }),
+        "{err}"
+    );
+
+    // Forced through anyway: the buyer's signature and an empty one in the witness.
+    let signature = *psbt.inputs[0].partial_sigs.values().next().unwrap();
+    let mut tx: Transaction = psbt.unsigned_tx.clone();
+    tx.input[0].witness = Witness::from_slice(&[
+        Vec::new(),
+        signature.to_vec(),
+        Vec::new(),
+        trade.escrow.witness_script().to_bytes(),
+    ]);
+    let err = node.rpc.broadcast(&tx).await.unwrap_err();
+    let ChainError::Rejected { txid, reason } = &err else {
+        panic!("expected a rejection, got {err}");
+    };
+    assert_eq!(*txid, tx.compute_txid());
+    assert!(reason.contains("script-verify-flag"), "{reason}");
+    println!("litecoind refused it: {err}");
+    assert!(
+        err.to_string()
+            .contains("the chain node refused transaction"),
+        "{err}"
+    );
+    // The escrow is untouched.
+    assert_eq!(
+        node.rpc
+            .escrow_utxos(&trade.escrow.script_pubkey())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn litecoin_dust_limit_is_the_nodes() {
+    let node = Litecoind::start().await;
+    let trade = Trade::new();
+    let input = trade.fund(&node).await;
+    let buyer = script_of(&node.new_address().await);
+    // 2,000 litoshi clears Bitcoin's dust limit for P2WPKH (294) but not Litecoin's (2,940).
+    let small = Amount::from_sat(2_000);
+    let mut plan = release_plan(input, &node.new_address().await, &node.new_address().await);
+    plan.outputs[0].amount -= small;
+    plan.outputs.push(Payout {
+        script_pubkey: buyer,
+        amount: small,
+    });
+    let err = build_spend(&trade.escrow, &plan, MAX_FEE_RATE).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EscrowError::Dust {
+                index: 2,
+                dust: 2_940,
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // Built with Bitcoin's limit and fully signed, the node refuses it as dust.
+    plan.chain = Chain::Btc;
+    let mut psbt = build_spend(&trade.escrow, &plan, node.rpc.fee_rate().await.unwrap()).unwrap();
+    sign_psbt(&mut psbt, &trade.escrow, &trade.seller).unwrap();
+    sign_psbt(&mut psbt, &trade.escrow, &trade.arbitrator).unwrap();
+    let tx = finalize_psbt(psbt, &trade.escrow).unwrap();
+    let err = node.rpc.broadcast(&tx).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Rejected { reason, .. } if reason == "dust"),
+        "{err}"
+    );
+}
