@@ -23,6 +23,7 @@ pub mod price;
 pub mod protocol;
 pub mod signing;
 pub mod store;
+pub mod trade;
 pub mod trading;
 
 pub use error::{Error, ErrorKind, ErrorPayload};
