@@ -77,9 +77,14 @@ impl InboundFilter for OfferFilter {
         _from: &PeerId,
         record: &kad::Record,
     ) -> std::result::Result<(), String> {
-        let key = match MarketUpdate::verify(&record.value, now_ms()).map_err(|e| e.to_string())? {
-            VerifiedMarketUpdate::Offer(o) => o.record_key(),
-            VerifiedMarketUpdate::Withdrawal(w) => w.record_key(),
+        let key = match MarketUpdate::verify(&record.value, now_ms()) {
+            Ok(VerifiedMarketUpdate::Offer(o)) => o.record_key().to_vec(),
+            Ok(VerifiedMarketUpdate::Withdrawal(w)) => w.record_key().to_vec(),
+            // Not an offer: it may be an arbitrator's announcement; otherwise the offer's reason.
+            Err(e) => match crate::arbiter::SignedAnnouncement::verify(&record.value) {
+                Ok(a) => crate::arbiter::record_key(&a.arbitrator, a.chain, a.network),
+                Err(_) => return Err(e.to_string()),
+            },
         };
         if record.key.as_ref() == key.as_slice() {
             Ok(())

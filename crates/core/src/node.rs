@@ -243,7 +243,7 @@ impl Node {
     ) -> Result<NetInfo> {
         // The lock is not held while the network starts and re-announces (that waits on peers), so
         // status and book queries stay answered meanwhile.
-        let (keypair, channel_key, channel_secret, storage_key, book, pool) = {
+        let (keypair, channel_key, channel_secret, storage_key, escrow_root, book, pool) = {
             let guard = self.unlocked.lock().await;
             let u = guard
                 .as_ref()
@@ -256,6 +256,7 @@ impl Node {
                 u.identity.channel_public_key(),
                 u.identity.channel_secret().clone(),
                 *u.identity.storage_key(),
+                *u.identity.escrow_root(),
                 u.book.clone(),
                 u.store.pool().clone(),
             )
@@ -267,6 +268,7 @@ impl Node {
                 every: std::time::Duration::from_secs(self.config.price.refresh_secs.max(1)),
             }),
         };
+        let settlement = self.settlement().await?;
         let (net, _events) = Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?;
         // The desk listens before the market announces anything, so no early take goes unanswered.
         let desk = Arc::new(Desk::start(
@@ -276,6 +278,8 @@ impl Node {
             keypair.clone(),
             channel_secret,
             storage_key,
+            escrow_root,
+            settlement,
             self.trade_config.clone(),
         ));
         let market =
@@ -366,6 +370,27 @@ impl Node {
         Ok(self.market().await?.subscribe())
     }
 
+    /// The chain backend, when the config names one (an RPC URL or a cookie file): checked now, so a
+    /// wrong chain, network or password stops the start with its reason.
+    async fn settlement(&self) -> Result<Option<crate::trading::Settlement>> {
+        let chain = &self.config.chain;
+        if chain.rpc_url.trim().is_empty() && chain.rpc_cookie_file.is_none() {
+            if self.trade_config.arbitrator {
+                return Err(Error::InvalidInput(
+                    "an arbitrator needs a chain backend: give --rpc-url (and --chain, --network)"
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        }
+        let backend = crate::chain::RpcBackend::connect(chain).await?;
+        tracing::info!(chain = %chain.chain, network = %chain.network, url = %backend.url(), "chain backend connected");
+        Ok(Some(crate::trading::Settlement {
+            backend: Arc::new(backend),
+            confirmations: chain.required_confirmations(),
+        }))
+    }
+
     async fn desk(&self) -> Result<Arc<Desk>> {
         let guard = self.unlocked.lock().await;
         let u = guard
@@ -431,6 +456,36 @@ impl Node {
     /// Marks the counterparty's messages read and tells it; returns how many were unread.
     pub async fn mark_read(&self, trade_id: uuid::Uuid) -> Result<u32> {
         self.desk().await?.mark_read(trade_id).await
+    }
+
+    /// The address this party's coins go to (buyer: payout; seller: refund) for an escrow trade.
+    pub async fn set_escrow_address(
+        &self,
+        trade_id: uuid::Uuid,
+        address: &str,
+    ) -> Result<TradeInfo> {
+        self.desk()
+            .await?
+            .set_escrow_address(trade_id, address)
+            .await
+    }
+
+    /// The buyer: payment sent.
+    pub async fn mark_paid(&self, trade_id: uuid::Uuid) -> Result<TradeInfo> {
+        self.desk().await?.mark_paid(trade_id).await
+    }
+
+    /// The seller: payment received (signs the escrow's release).
+    pub async fn mark_received(&self, trade_id: uuid::Uuid) -> Result<TradeInfo> {
+        self.desk().await?.mark_received(trade_id).await
+    }
+
+    pub async fn cancel_trade(&self, trade_id: uuid::Uuid, reason: String) -> Result<TradeInfo> {
+        self.desk().await?.cancel(trade_id, reason).await
+    }
+
+    pub async fn dispute_trade(&self, trade_id: uuid::Uuid, reason: String) -> Result<TradeInfo> {
+        self.desk().await?.dispute(trade_id, reason).await
     }
 
     pub async fn trade_events(&self) -> Result<tokio::sync::broadcast::Receiver<TradeEvent>> {

@@ -14,7 +14,7 @@ use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 use super::{
-    ChatMessage, TradeAnswer, TradeEvent, TradeInfo, outbox,
+    ChatMessage, TradeAnswer, TradeEvent, TradeInfo, outbox, settle,
     store::{self, ChannelRow},
     wire::{ChannelMessage, check_chat_text},
 };
@@ -39,6 +39,14 @@ pub struct TradeConfig {
     pub max_open_takes: u32,
     /// The longest wait between two delivery attempts of an envelope.
     pub max_retry: Duration,
+    /// Announce this node as an arbitrator (needs a chain backend).
+    pub arbitrator: bool,
+    /// How long the parties have to fund an escrow once its address is agreed.
+    pub funding_window: Duration,
+    /// How long the buyer has to pay once the escrow is funded.
+    pub payment_window: Duration,
+    /// How often the chain is looked at for open escrows (also on every trade step).
+    pub watch_every: Duration,
 }
 
 impl Default for TradeConfig {
@@ -46,8 +54,20 @@ impl Default for TradeConfig {
         Self {
             max_open_takes: 1,
             max_retry: Duration::from_secs(30),
+            arbitrator: false,
+            funding_window: Duration::from_secs(24 * 3600),
+            payment_window: Duration::from_secs(24 * 3600),
+            watch_every: Duration::from_secs(10),
         }
     }
+}
+
+/// The chain a desk settles escrows on.
+#[derive(Debug, Clone)]
+pub struct Settlement {
+    pub backend: Arc<crate::chain::RpcBackend>,
+    /// Confirmations before a funding or a release counts.
+    pub confirmations: u32,
 }
 
 /// This node's keys, as the desk needs them.
@@ -67,8 +87,14 @@ pub(super) struct Inner {
     pub events: broadcast::Sender<TradeEvent>,
     /// Wakes the delivery loop: something was put in the outbox, or a peer came back.
     pub wake: Notify,
+    /// Wakes the escrow watcher: a step may have made an escrow ready or due.
+    pub watch: Notify,
     /// Serialises every change of channel state (sequence numbers, receivers, negotiations).
-    lock: Mutex<()>,
+    pub lock: Mutex<()>,
+    /// The root of this node's per-trade escrow keys.
+    pub escrow_root: bitcoin::bip32::Xpriv,
+    pub chain: Option<Arc<crate::chain::RpcBackend>>,
+    pub required_confirmations: u32,
 }
 
 /// The running trade engine: answers take requests and envelopes, and delivers the outbox.
@@ -96,6 +122,7 @@ fn refused(e: impl std::fmt::Display) -> Error {
 
 impl Desk {
     /// Starts answering trade requests on `net` and delivering the outbox kept in `pool`.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         net: NetClient,
         pool: SqlitePool,
@@ -103,6 +130,8 @@ impl Desk {
         keypair: Keypair,
         channel_secret: StaticSecret,
         storage_key: [u8; 32],
+        escrow_root: bitcoin::bip32::Xpriv,
+        settlement: Option<Settlement>,
         config: TradeConfig,
     ) -> Self {
         let (events, _) = broadcast::channel(1024);
@@ -119,7 +148,11 @@ impl Desk {
             config,
             events,
             wake: Notify::new(),
+            watch: Notify::new(),
             lock: Mutex::new(()),
+            escrow_root,
+            required_confirmations: settlement.as_ref().map_or(1, |s| s.confirmations),
+            chain: settlement.map(|s| s.backend),
         });
         let cancel = CancellationToken::new();
         let tasks = vec![
@@ -130,7 +163,12 @@ impl Desk {
             )),
             tokio::spawn(outbox::deliver(inner.clone(), cancel.clone())),
             tokio::spawn(outbox::reach_counterparties(inner.clone(), cancel.clone())),
+            tokio::spawn(settle::watch(inner.clone(), cancel.clone())),
         ];
+        let mut tasks = tasks;
+        if inner.config.arbitrator {
+            tasks.push(tokio::spawn(announce(inner.clone(), cancel.clone())));
+        }
         Self {
             inner,
             cancel,
@@ -262,6 +300,12 @@ impl Desk {
             .map_err(Error::from)?;
         let plaintext = ChannelMessage::Negotiation(signed.to_bytes()).encode();
         store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
+        if negotiation.state() == negotiation::NegotiationState::Accepted {
+            let terms = negotiation.terms();
+            settle::after_agreement(inner, &mut tx, &mut channel, &terms.payout, terms.amount)
+                .await?;
+            inner.watch.notify_one();
+        }
         let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
         tx.commit().await.map_err(sql)?;
         inner.wake.notify_one();
@@ -352,6 +396,38 @@ impl Desk {
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
+    /// The address where this party's coins go (buyer: payout; seller: refund); sends the escrow keys.
+    pub async fn set_escrow_address(&self, trade_id: Uuid, address: &str) -> Result<TradeInfo> {
+        settle::set_address(&self.inner, trade_id, address).await?;
+        store::trade_info(&self.inner.pool, &self.inner.me.peer, trade_id).await
+    }
+
+    /// The buyer: the payment is sent.
+    pub async fn mark_paid(&self, trade_id: Uuid) -> Result<TradeInfo> {
+        self.act(trade_id, settle::Act::Paid).await
+    }
+
+    /// The seller: the payment arrived; with an escrow, this signs the release for the buyer.
+    pub async fn mark_received(&self, trade_id: Uuid) -> Result<TradeInfo> {
+        self.act(trade_id, settle::Act::Received).await
+    }
+
+    /// Either party, before coins are locked.
+    pub async fn cancel(&self, trade_id: Uuid, reason: String) -> Result<TradeInfo> {
+        self.act(trade_id, settle::Act::Cancel(reason)).await
+    }
+
+    /// Either party, once coins are locked: the arbitrator decides.
+    pub async fn dispute(&self, trade_id: Uuid, reason: String) -> Result<TradeInfo> {
+        self.act(trade_id, settle::Act::Dispute(reason)).await
+    }
+
+    async fn act(&self, trade_id: Uuid, what: settle::Act) -> Result<TradeInfo> {
+        settle::act(&self.inner, trade_id, what).await?;
+        self.inner.watch.notify_one();
+        store::trade_info(&self.inner.pool, &self.inner.me.peer, trade_id).await
+    }
+
     /// Stops the desk's tasks. Everything is stored already; nothing is lost.
     pub async fn shutdown(&self) {
         self.cancel.cancel();
@@ -419,6 +495,26 @@ async fn serve(
 enum Request {
     Take(Vec<u8>),
     Envelope(Vec<u8>),
+}
+
+/// Keeps this node's arbitrator announcement in the DHT: at start (retried until a peer stores it), then
+/// twice a day.
+async fn announce(inner: Arc<Inner>, cancel: CancellationToken) {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match settle::announce_arbitrator(&inner).await {
+            Ok(()) => wait = Duration::from_secs(12 * 3600),
+            Err(e) => {
+                tracing::debug!(error = %e, "arbitrator announcement not stored yet");
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+        }
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => break,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
 }
 
 enum Received {
@@ -587,6 +683,11 @@ impl Inner {
                 negotiation::record_negotiation(tx, &negotiation, &self.me.peer, None, now)
                     .await
                     .map_err(Error::from)?;
+                if negotiation.state() == negotiation::NegotiationState::Accepted {
+                    let terms = negotiation.terms();
+                    settle::after_agreement(self, tx, channel, &terms.payout, terms.amount).await?;
+                    self.watch.notify_one();
+                }
                 let info = store::trade_info_on(tx, &self.me.peer, trade_id).await?;
                 events.push(TradeEvent::TradeUpdated {
                     trade: Box::new(info),
@@ -620,6 +721,9 @@ impl Inner {
                 .await
                 .map_err(sql)?;
                 events.push(TradeEvent::Read { trade_id, up_to });
+            }
+            ChannelMessage::TradeStep(bytes) => {
+                settle::on_step(self, tx, channel, &bytes, events).await?;
             }
         }
         Ok(())

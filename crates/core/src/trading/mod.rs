@@ -11,6 +11,7 @@
 
 mod desk;
 mod outbox;
+mod settle;
 mod store;
 pub mod wire;
 
@@ -20,7 +21,8 @@ use uuid::Uuid;
 
 use crate::offer::{Offer, PaymentMethod, Price};
 
-pub use desk::{Desk, TradeConfig};
+pub use desk::{Desk, Settlement, TradeConfig};
+pub use settle::EscrowView;
 pub use store::{chat_log, list_trades, trade_info};
 
 /// Which side of a trade this node is on.
@@ -55,10 +57,14 @@ pub struct TradeInfo {
     pub offer: Offer,
     pub terms: TradeTerms,
     pub reject_reason: Option<String>,
-    /// Who has to act next; `None` when nobody has to (the negotiation is over).
+    /// Who has to act next; `None` when nobody has to (the trade is over, or waits for the chain).
     pub waiting_for: Option<TradeRole>,
+    /// What happens next, in words.
+    pub next_step: String,
     /// Messages from the counterparty not marked read yet.
     pub unread: u32,
+    /// The escrow, for trades that have one (once the terms are agreed).
+    pub escrow: Option<EscrowView>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -11,7 +11,7 @@ use super::{ChatMessage, TradeInfo, TradeRole, TradeTerms};
 use crate::{
     channel::{ChannelKeys, Receiver, Sender, TradeChannel},
     error::{Error, Result},
-    negotiation::{self, Negotiation, NegotiationState, Party},
+    negotiation::{self, Negotiation, Party},
     offer::Offer,
     store::StoreError,
 };
@@ -298,18 +298,20 @@ pub(super) async fn trade_info_on(
         Party::Maker => (TradeRole::Maker, negotiation.taker()),
         Party::Taker => (TradeRole::Taker, negotiation.maker()),
     };
-    let waiting_for = match negotiation.state() {
-        NegotiationState::Requested => Some(TradeRole::Maker),
-        NegotiationState::Countered => Some(TradeRole::Taker),
-        NegotiationState::Accepted | NegotiationState::Rejected => None,
+    let state: String = row.try_get("state").map_err(sql)?;
+    let escrow = super::settle::view(conn, trade_id).await?;
+    let buyer = match negotiation.offer().side {
+        crate::offer::Side::Sell => TradeRole::Taker,
+        crate::offer::Side::Buy => TradeRole::Maker,
     };
+    let (waiting_for, next_step) = progress(&state, role, buyer, escrow.as_ref());
     let terms = negotiation.terms();
     let unread: i64 = row.try_get("unread").map_err(sql)?;
     Ok(TradeInfo {
         id: trade_id,
         role,
         counterparty: counterparty.to_base58(),
-        state: row.try_get("state").map_err(sql)?,
+        state,
         offer,
         terms: TradeTerms {
             amount: terms.amount,
@@ -319,10 +321,85 @@ pub(super) async fn trade_info_on(
         },
         reject_reason: negotiation.reject_reason().map(str::to_owned),
         waiting_for,
+        next_step,
+        escrow,
         unread: u32::try_from(unread).unwrap_or(u32::MAX),
         created_at: row.try_get("created_at").map_err(sql)?,
         updated_at: row.try_get("updated_at").map_err(sql)?,
     })
+}
+
+/// Who acts next and what happens next, from `me`'s point of view.
+fn progress(
+    state: &str,
+    me: TradeRole,
+    buyer: TradeRole,
+    escrow: Option<&super::EscrowView>,
+) -> (Option<TradeRole>, String) {
+    let seller = match buyer {
+        TradeRole::Maker => TradeRole::Taker,
+        TradeRole::Taker => TradeRole::Maker,
+    };
+    let you = |role: TradeRole, what: &str, otherwise: &str| {
+        let text = if role == me { what } else { otherwise };
+        (Some(role), text.to_owned())
+    };
+    match (state, escrow) {
+        ("Requested", _) => you(
+            TradeRole::Maker,
+            "accept, counter or reject the take",
+            "waiting for the maker to answer the take",
+        ),
+        ("Countered", _) => you(
+            TradeRole::Taker,
+            "accept or reject the counter",
+            "waiting for the taker to answer the counter",
+        ),
+        ("Accepted", Some(e)) if e.my_address.is_none() => (
+            Some(me),
+            "give the address your coins go to (souk trade address)".into(),
+        ),
+        ("Accepted", Some(e)) if e.counterparty_address.is_none() => {
+            let other = if me == buyer { seller } else { buyer };
+            (
+                Some(other),
+                "waiting for the counterparty's escrow address".into(),
+            )
+        }
+        ("Accepted", Some(_)) => (None, "setting up the escrow".into()),
+        ("Accepted", None) => you(
+            buyer,
+            "pay the seller, then mark the payment sent",
+            "waiting for the buyer's payment",
+        ),
+        ("EscrowFunding", Some(e)) => (
+            None,
+            format!(
+                "fund the escrow: send {} to {} ({} of {} there)",
+                e.my_funding,
+                e.address.as_deref().unwrap_or("?"),
+                e.funded,
+                e.required
+            ),
+        ),
+        ("EscrowFunded", _) => you(
+            buyer,
+            "pay the seller, then mark the payment sent",
+            "waiting for the buyer's payment",
+        ),
+        ("PaymentSent", _) => you(
+            seller,
+            "check the payment arrived, then confirm it (this releases the escrow)",
+            "waiting for the seller to confirm the payment",
+        ),
+        ("PaymentConfirmed", _) => (None, "the release is being signed and broadcast".into()),
+        ("Released", _) => (None, "waiting for the release to confirm".into()),
+        ("Disputed", _) => (None, "the arbitrator decides".into()),
+        (other, _) => (
+            None,
+            format!("{} (nothing left to do)", other.to_lowercase()),
+        ),
+    }
 }
 
 /// Every trade with a channel, newest activity first.

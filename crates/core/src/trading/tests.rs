@@ -77,6 +77,8 @@ async fn fixture() -> Fixture {
         maker.keypair().clone(),
         maker.channel_secret().clone(),
         *maker.storage_key(),
+        *maker.escrow_root(),
+        None,
         TradeConfig::default(),
     );
     Fixture {

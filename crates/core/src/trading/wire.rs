@@ -14,6 +14,8 @@ pub enum ChannelMessage {
     Chat { text: String, sent_at: i64 },
     /// "I have read your messages up to and including sequence number `up_to`."
     Read { up_to: u64 },
+    /// A signed step of the trade after agreement (`trade::SignedStep` bytes).
+    TradeStep(Vec<u8>),
 }
 
 impl ChannelMessage {
