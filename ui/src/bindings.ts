@@ -5,6 +5,19 @@ export type CreatedIdentity = { identity: IdentityInfo, words: Array<string>, };
 export type ErrorKind = "wrong_passphrase" | "keystore_corrupt" | "already_initialized" | "not_initialized" | "invalid_seed_phrase" | "invalid_input" | "newer_schema" | "offline" | "storage" | "io" | "internal";
 export type ErrorPayload = { kind: ErrorKind, message: string, };
 export type NetInfo = { peer_id: string, listen_addrs: Array<string>, };
+export type NetworkStatus = { peer_id: string, 
+/**
+ * Listen addresses ending in `/p2p/<peer id>`, ready to be given to others as a bootstrap.
+ */
+listen_addrs: Array<string>, connected_peers: Array<string>, 
+/**
+ * Peers in the Kademlia routing table.
+ */
+routing_table_size: number, 
+/**
+ * Value records in the local DHT store (ours and others').
+ */
+stored_records: number, };
 export type Side = "buy" | "sell";
 export type Asset = "BTC" | "LTC";
 export type Fiat = "EUR" | "USD" | "GBP" | "CHF" | "JPY" | "CAD" | "AUD" | "BRL" | "ARS" | "NGN" | "KES" | "INR" | "CNY" | "MXN" | "ZAR" | "TRY" | "SEK" | "NOK" | "DKK" | "PLN" | "CZK" | "NZD" | "SGD" | "HKD" | "KRW" | "IDR" | "PHP" | "VND" | "AED" | "UAH";
@@ -46,10 +59,21 @@ maker_last_seen: number,
  */
 effective_price: string | null, };
 export type OfferState = { "state": "live" } | { "state": "expired" } | { "state": "withdrawn", at: number, };
+export type MyOffer = { offer: Offer, state: OfferState, };
+export type MarketPrice = { base: string, quote: string, price: string, fetched_at_ms: number, source: string, };
 export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "offer_withdrawn", id: string, } | { "kind": "price_updated", base: Asset, quote: Quote, price: string, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };
   create_identity: { args: { passphrase: string }, result: CreatedIdentity };
   restore_identity: { args: { words: string, passphrase: string }, result: IdentityInfo };
   unlock: { args: { passphrase: string }, result: IdentityInfo };
+  network_status: { args: Record<string, never>, result: NetworkStatus };
+  offers: { args: { query: BookQuery }, result: Array<BookEntry> };
+  my_offers: { args: Record<string, never>, result: Array<MyOffer> };
+  post_offer: { args: { offer: NewOffer }, result: Offer };
+  withdraw_offer: { args: { id: string }, result: null };
+  refresh_market: { args: { base: Asset, quote: Quote }, result: number };
+  market_price: { args: { base: Asset, quote: Quote }, result: MarketPrice | null };
 }
+/** The window event each MarketEvent arrives on in the desktop app. */
+export const MARKET_EVENT = "market-event";

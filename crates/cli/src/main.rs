@@ -8,6 +8,7 @@
 mod api;
 mod client;
 mod headless;
+mod serve;
 
 use std::{
     io::{IsTerminal, Read},
@@ -65,6 +66,8 @@ enum Command {
     /// Run a headless node in the foreground: the network, watched markets and a local API
     /// (announced in api.json in the data directory) until SIGINT/SIGTERM
     Node(NodeArgs),
+    /// Run a node like `souk node` and serve the web UI from its API address; prints the URL to open
+    Serve(ServeArgs),
     /// Show the running node's PeerId, addresses, peers and DHT state
     Status,
     /// List the peers the running node is connected to
@@ -94,6 +97,15 @@ struct NodeArgs {
     /// A market to watch, e.g. BTC/EUR (repeatable) [default: BTC/EUR, BTC/USD, LTC/EUR, LTC/USD]
     #[arg(long, value_name = "BASE/QUOTE")]
     market: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The built UI (a directory holding index.html)
+    #[arg(long, env = "SOUK_UI_DIR", value_name = "DIR", default_value = serve::DEFAULT_UI_DIR)]
+    ui: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -290,7 +302,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         .collect();
     let config = Config::load(&data_dir, &flags).map_err(Error::from)?;
     match &cli.command {
-        Command::Node(args) => return run_node(&cli, args.clone(), data_dir, config).await,
+        Command::Node(args) => return run_node(&cli, args.clone(), data_dir, config, None).await,
+        Command::Serve(args) => {
+            let ui = Some(serve::ui_dir(&args.ui)?);
+            return run_node(&cli, args.node.clone(), data_dir, config, ui).await;
+        }
         Command::Status => {
             return client::status(&client::ApiClient::open(&data_dir)?, cli.json).await;
         }
@@ -357,7 +373,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print_info(cli.json, &info, "Restored identity\n");
             Ok(())
         }
-        Command::Node(_) | Command::Status | Command::Peers | Command::Offer(_) => Ok(()),
+        Command::Node(_)
+        | Command::Serve(_)
+        | Command::Status
+        | Command::Peers
+        | Command::Offer(_) => Ok(()),
     };
     node.shutdown().await;
     result
@@ -370,8 +390,10 @@ async fn run_node(
     args: NodeArgs,
     data_dir: PathBuf,
     config: Config,
+    ui: Option<PathBuf>,
 ) -> Result<(), Failure> {
     let options = headless::NodeOptions {
+        ui,
         listen: args.listen,
         bootstrap: args.bootstrap,
         relay_server: args.relay_server,

@@ -308,9 +308,36 @@ impl Book {
         Ok(())
     }
 
-    /// Drops offers expired before `now_ms` and tombstones older than any offer they could cancel.
+    /// Every offer this node made, newest first, with where it stands (what "My offers" lists).
+    pub async fn my_offers(&self, now_ms: i64) -> Result<Vec<MyOffer>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT offer_json, withdrawn_at FROM offers WHERE is_mine = 1 ORDER BY created_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut offers = Vec::with_capacity(rows.len());
+        for row in rows {
+            let json: String = row.try_get("offer_json")?;
+            let offer: Offer =
+                serde_json::from_str(&json).map_err(|source| StoreError::BadSetting {
+                    key: "offers.offer_json".into(),
+                    source,
+                })?;
+            let withdrawn: Option<i64> = row.try_get("withdrawn_at")?;
+            let state = match withdrawn {
+                Some(at) => OfferState::Withdrawn { at },
+                None if offer.expires_at <= now_ms => OfferState::Expired,
+                None => OfferState::Live,
+            };
+            offers.push(MyOffer { offer, state });
+        }
+        Ok(offers)
+    }
+
+    /// Drops others' offers expired before `now_ms` (this node's own stay, as its history) and
+    /// tombstones older than any offer they could cancel.
     pub async fn expire(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let offers = sqlx::query("DELETE FROM offers WHERE expires_at <= ?")
+        let offers = sqlx::query("DELETE FROM offers WHERE expires_at <= ? AND is_mine = 0")
             .bind(now_ms)
             .execute(&self.pool)
             .await?;
@@ -321,6 +348,13 @@ impl Book {
             .await?;
         Ok(offers.rows_affected())
     }
+}
+
+/// One of this node's own offers and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MyOffer {
+    pub offer: Offer,
+    pub state: OfferState,
 }
 
 /// Where an offer stands in this node's book.
