@@ -169,7 +169,7 @@ test('an offer posted through A’s form appears live in B’s Market, and leave
     await shot(pageB, 'browser-market-empty');
     // Anything that reloads B's page clears this flag.
     await pageB.evaluate(() => {
-      window.__soukNoReload = true;
+      globalThis.__soukNoReload = true;
     });
 
     // A: the form refuses an empty offer, field by field.
@@ -200,7 +200,7 @@ test('an offer posted through A’s form appears live in B’s Market, and leave
     // B: the offer arrives over the network and the WebSocket, with no reload.
     const row = pageB.locator('.book-row', { hasText: marker });
     await row.waitFor({ timeout: 15_000 });
-    assert.equal(await pageB.evaluate(() => window.__soukNoReload), true, 'B’s page reloaded');
+    assert.equal(await pageB.evaluate(() => globalThis.__soukNoReload), true, 'B’s page reloaded');
     await row.getByText('61,000 EUR').waitFor();
     await row.getByText('0.01 – 0.25 BTC').waitFor();
     await row.getByText('SEPA, REVOLUT').waitFor();
@@ -225,7 +225,7 @@ test('an offer posted through A’s form appears live in B’s Market, and leave
     await card.getByRole('button', { name: 'Yes, withdraw' }).click();
     await card.getByText('Withdrawn', { exact: true }).first().waitFor();
     await row.waitFor({ state: 'detached', timeout: 15_000 });
-    assert.equal(await pageB.evaluate(() => window.__soukNoReload), true, 'B’s page reloaded');
+    assert.equal(await pageB.evaluate(() => globalThis.__soukNoReload), true, 'B’s page reloaded');
     await pageB.getByText('Nobody sells BTC for EUR yet.').waitFor();
     await shot(pageA, 'browser-my-offers-withdrawn');
 

@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { Asset, Quote, Side } from '../../bindings';
 import { ErrorAlert } from '../../components/ErrorAlert';
@@ -20,6 +20,11 @@ export function PostOfferScreen({ myPeerId, initialMarket, onPosted }: PostOffer
   // Errors show for a field once it was left or the form was submitted, not while first typing.
   const [touched, setTouched] = useState<Partial<Record<OfferField, boolean>>>({});
   const [submitted, setSubmitted] = useState(false);
+  // Bumped by a refused submit: once the errors are on screen, focus moves to the first one.
+  const [refusals, setRefusals] = useState(0);
+  useEffect(() => {
+    if (refusals > 0) document.querySelector<HTMLElement>('.post-offer [aria-invalid="true"]')?.focus();
+  }, [refusals]);
   const post = usePostOffer();
   const ids = useId();
   const { errors, offer } = validateOfferForm(form, myPeerId);
@@ -36,8 +41,7 @@ export function PostOfferScreen({ myPeerId, initialMarket, onPosted }: PostOffer
     event.preventDefault();
     setSubmitted(true);
     if (!offer) {
-      const first = document.querySelector<HTMLElement>('.post-offer [aria-invalid="true"]');
-      first?.focus();
+      setRefusals((n) => n + 1);
       return;
     }
     post.mutate(offer, {
