@@ -39,6 +39,8 @@ export function MarketScreen({ market, onMarketChange }: { market: MarketChoice;
     [entries, method, amountUnits, hideMine, order],
   );
   const total = entries?.length ?? 0;
+  const sellTotal = entries?.filter((e) => e.offer.side === 'sell').length ?? 0;
+  const buyTotal = total - sellTotal;
   const shown = sides.buy.length + sides.sell.length;
 
   return (
@@ -144,14 +146,14 @@ export function MarketScreen({ market, onMarketChange }: { market: MarketChoice;
             entries={sides.sell}
             price={price.data}
             now={now}
-            emptyText={total === 0 ? `Nobody sells ${base} for ${quote} yet.` : 'No sell offers match your filters.'}
+            emptyText={sellTotal === 0 ? `Nobody sells ${base} for ${quote} yet.` : 'No sell offers match your filters.'}
           />
           <BookTable
             caption={`Buy offers — you sell ${base}`}
             entries={sides.buy}
             price={price.data}
             now={now}
-            emptyText={total === 0 ? `Nobody buys ${base} for ${quote} yet.` : 'No buy offers match your filters.'}
+            emptyText={buyTotal === 0 ? `Nobody buys ${base} for ${quote} yet.` : 'No buy offers match your filters.'}
           />
         </div>
       )}
