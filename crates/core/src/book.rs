@@ -311,7 +311,7 @@ impl Book {
     /// Every offer this node made, newest first, with where it stands (what "My offers" lists).
     pub async fn my_offers(&self, now_ms: i64) -> Result<Vec<MyOffer>, StoreError> {
         let rows = sqlx::query(
-            "SELECT offer_json, withdrawn_at FROM offers WHERE is_mine = 1 ORDER BY created_at DESC",
+            "SELECT offer_json, withdrawn_at FROM offers WHERE is_mine = 1 ORDER BY created_at DESC, rowid DESC",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -561,6 +561,66 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(book.expire(NOW + 25 * HOUR).await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn my_offers_keep_their_history_with_states() {
+        let (_dir, book) = book().await;
+        let key = Keypair::generate_ed25519();
+        let old = signed(
+            &key,
+            new_offer(Side::Sell, fixed("1"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+        let gone = signed(
+            &key,
+            new_offer(Side::Buy, fixed("2"), 1, 10, &["SEPA"]),
+            NOW + 1,
+        );
+        let live = signed(
+            &key,
+            new_offer(Side::Sell, fixed("3"), 1, 10, &["SEPA"]),
+            NOW + 2,
+        );
+        let theirs = signed(
+            &Keypair::generate_ed25519(),
+            new_offer(Side::Sell, fixed("4"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+        for offer in [&old, &gone, &live] {
+            book.insert(offer, true, NOW + 2).await.unwrap();
+        }
+        book.insert(&theirs, false, NOW + 2).await.unwrap();
+        let w = SignedWithdrawal::sign(&Withdrawal::of(gone.offer(), NOW + 5), &key)
+            .unwrap()
+            .to_bytes();
+        book.withdraw(&SignedWithdrawal::verify(&w, NOW + 5).unwrap(), NOW + 5)
+            .await
+            .unwrap();
+
+        let states = |mine: Vec<MyOffer>| -> Vec<(Uuid, OfferState)> {
+            mine.into_iter().map(|m| (m.offer.id, m.state)).collect()
+        };
+        assert_eq!(
+            states(book.my_offers(NOW + 6).await.unwrap()),
+            [
+                (live.id(), OfferState::Live),
+                (gone.id(), OfferState::Withdrawn { at: NOW + 5 }),
+                (old.id(), OfferState::Live),
+            ]
+        );
+        // Past expiry: others' offers are swept, this node's own stay as its history.
+        let later = old.offer().expires_at + 1;
+        assert_eq!(book.expire(later).await.unwrap(), 1);
+        let after = states(book.my_offers(later).await.unwrap());
+        assert_eq!(after.len(), 3);
+        assert!(after.contains(&(old.id(), OfferState::Expired)));
+        assert!(after.contains(&(live.id(), OfferState::Live)));
+        // Nothing expired is re-announced.
+        assert_eq!(
+            book.my_live_offers(later).await.unwrap(),
+            vec![live.signed().clone()]
+        );
     }
 
     #[tokio::test]
