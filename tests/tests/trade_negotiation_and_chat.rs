@@ -95,7 +95,9 @@ async fn take_counter_accept_then_chat_both_ways() {
         .await_trade(trade.id, "the accept", |t| t.state == "Accepted")
         .await;
     assert_eq!(agreed.terms.amount, 2_000_000);
-    assert_eq!(agreed.waiting_for, None);
+    // No escrow on this offer: the buyer (the taker of a sell offer) pays next.
+    assert_eq!(agreed.waiting_for, Some(TradeRole::Taker));
+    assert!(agreed.escrow.is_none());
 
     // Twenty messages each way, sent at the same time from both sides.
     futures::join!(

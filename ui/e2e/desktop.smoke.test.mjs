@@ -1,6 +1,8 @@
 // Desktop smoke test: the real souk-desktop binary in a real WebKitGTK window (under Xvfb, started by
 // `cargo xtask test`), driven through WebDriver (tauri-driver in front of Debian's WebKitWebDriver).
 // Env: SOUK_DESKTOP_BIN (the app), TAURI_DRIVER (the driver), SOUK_ARTIFACTS (where screenshots go).
+// The flow: first run → create an identity → Market → Network (the node is up) → post an offer → My
+// offers and the Market show it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -63,6 +65,11 @@ async function wd(method, path, body) {
 before(async () => {
   assert.ok(app, 'SOUK_DESKTOP_BIN must name the souk-desktop binary (run through `cargo xtask test`)');
   dataDir = mkdtempSync(join(tmpdir(), 'souk-desktop-'));
+  // Everything stays on this machine: loopback listener, no mDNS, no price feed.
+  writeFileSync(
+    join(dataDir, 'souk.toml'),
+    '[net]\nlisten = ["/ip4/127.0.0.1/tcp/0"]\nmdns = false\nmarkets = ["BTC/EUR"]\n\n[price]\nurl = ""\n',
+  );
   const [port, nativePort] = [await freePort(), await freePort()];
   // Its own process group, so the driver, WebKitWebDriver and the app all go down together.
   driver = spawn(driverBin, ['--port', String(port), '--native-port', String(nativePort)], {
@@ -200,5 +207,67 @@ test('creating an identity in the window writes it through the core', async (t) 
       assert.equal(out.status, 0, out.stderr);
       assert.equal(JSON.parse(out.stdout).peer_id, peerId);
     }
+  });
+});
+
+/** The DOM's textContent (WebDriver's element text skips line-clamped boxes in WebKit). */
+function textContent(id) {
+  return wd('POST', `/session/${session}/execute/sync`, {
+    script: 'return arguments[0].textContent;',
+    args: [{ 'element-6066-11e4-a52e-4f735466cecf': id }],
+  });
+}
+
+/** The control a visible label names (by its `for`). */
+async function fieldByLabel(label) {
+  const found = await find(`//label[normalize-space(.)='${label}']`, { using: 'xpath' });
+  const id = await wd('GET', el(found, '/attribute/for'));
+  return find(`[id="${id}"]`);
+}
+
+async function nav(label) {
+  await click(await find(`//nav//button[normalize-space(.)='${label}']`, { using: 'xpath' }));
+  await find(`//h1[normalize-space(.)='${label}']`, { using: 'xpath' });
+}
+
+test('the market works in the window: the network starts and an offer posted through the form is listed', async (t) => {
+  await step(t, 'desktop-market', async () => {
+    // Right after the first run, the Market screen and its (empty) book.
+    await find("//td[contains(., 'Nobody sells BTC for EUR yet.')]", { using: 'xpath' });
+    t.diagnostic(`screenshot: ${await screenshot('desktop-market-empty')}`);
+
+    // The window started the network from souk.toml: loopback only.
+    await nav('Network');
+    await find('[data-testid="connected-peers"]');
+    const addresses = await Promise.all((await findAll('.address-list code')).map(text));
+    assert.ok(addresses.length > 0, 'no listen addresses shown');
+    assert.ok(addresses.every((a) => a.startsWith('/ip4/127.0.0.1/tcp/')), `not loopback: ${addresses.join(', ')}`);
+    await screenshot('desktop-network');
+
+    await nav('Post offer');
+    await type(await fieldByLabel('Price (EUR per BTC)'), '60500');
+    await type(await fieldByLabel('Minimum amount (BTC)'), '0.01');
+    await type(await fieldByLabel('Maximum amount (BTC)'), '0.1');
+    await type(await fieldByLabel('Payment methods'), 'SEPA');
+    await type(await fieldByLabel('Terms'), 'desktop smoke <b>offer</b>');
+    const preview = await find('[data-testid="offer-preview"]');
+    assert.match(await text(preview), /60500 EUR per BTC/);
+    await screenshot('desktop-post-offer');
+    await click(await find("//button[normalize-space(.)='Publish offer']", { using: 'xpath' }));
+
+    // Signed by the core, listed as live in My offers, and in the Market as the user's own.
+    await find("//h1[normalize-space(.)='My offers']", { using: 'xpath' });
+    const card = await find("//li[contains(@class, 'offer-card') and @data-state='live']", { using: 'xpath' });
+    assert.match(await text(card), /60,500 EUR/);
+    // The terms are text: the markup is shown literally and makes no element.
+    const terms = await find('.offer-card [data-testid="offer-terms"]');
+    assert.equal(await textContent(terms), 'desktop smoke <b>offer</b>');
+    assert.equal((await findAll('.offer-card [data-testid="offer-terms"] b')).length, 0);
+    await screenshot('desktop-my-offers');
+    await nav('Market');
+    const row = await find("//tr[contains(@class, 'book-row') and contains(., 'desktop smoke')]", { using: 'xpath' });
+    assert.match(await text(row), /60,500 EUR/);
+    assert.match(await text(row), /You/);
+    t.diagnostic(`screenshot: ${await screenshot('desktop-market-own-offer')}`);
   });
 });

@@ -5,6 +5,19 @@ export type CreatedIdentity = { identity: IdentityInfo, words: Array<string>, };
 export type ErrorKind = "wrong_passphrase" | "keystore_corrupt" | "already_initialized" | "not_initialized" | "invalid_seed_phrase" | "invalid_input" | "newer_schema" | "offline" | "storage" | "io" | "internal";
 export type ErrorPayload = { kind: ErrorKind, message: string, };
 export type NetInfo = { peer_id: string, listen_addrs: Array<string>, };
+export type NetworkStatus = { peer_id: string, 
+/**
+ * Listen addresses ending in `/p2p/<peer id>`, ready to be given to others as a bootstrap.
+ */
+listen_addrs: Array<string>, connected_peers: Array<string>, 
+/**
+ * Peers in the Kademlia routing table.
+ */
+routing_table_size: number, 
+/**
+ * Value records in the local DHT store (ours and others').
+ */
+stored_records: number, };
 export type Side = "buy" | "sell";
 export type Asset = "BTC" | "LTC";
 export type Fiat = "EUR" | "USD" | "GBP" | "CHF" | "JPY" | "CAD" | "AUD" | "BRL" | "ARS" | "NGN" | "KES" | "INR" | "CNY" | "MXN" | "ZAR" | "TRY" | "SEK" | "NOK" | "DKK" | "PLN" | "CZK" | "NZD" | "SGD" | "HKD" | "KRW" | "IDR" | "PHP" | "VND" | "AED" | "UAH";
@@ -46,6 +59,8 @@ maker_last_seen: number,
  */
 effective_price: string | null, };
 export type OfferState = { "state": "live" } | { "state": "expired" } | { "state": "withdrawn", at: number, };
+export type MyOffer = { offer: Offer, state: OfferState, };
+export type MarketPrice = { base: string, quote: string, price: string, fetched_at_ms: number, source: string, };
 export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "offer_withdrawn", id: string, } | { "kind": "price_updated", base: Asset, quote: Quote, price: string, };
 export type TradeRole = "maker" | "taker";
 export type TradeTerms = { 
@@ -67,13 +82,21 @@ state: string,
  */
 offer: Offer, terms: TradeTerms, reject_reason: string | null, 
 /**
- * Who has to act next; `None` when nobody has to (the negotiation is over).
+ * Who has to act next; `None` when nobody has to (the trade is over, or waits for the chain).
  */
 waiting_for: TradeRole | null, 
 /**
+ * What happens next, in words.
+ */
+next_step: string, 
+/**
  * Messages from the counterparty not marked read yet.
  */
-unread: number, created_at: number, updated_at: number, };
+unread: number, 
+/**
+ * The escrow, for trades that have one (once the terms are agreed).
+ */
+escrow: EscrowView | null, created_at: number, updated_at: number, };
 export type ChatMessage = { id: string, trade_id: string, outgoing: boolean, 
 /**
  * The sender's envelope sequence number.
@@ -102,4 +125,13 @@ export interface Commands {
   create_identity: { args: { passphrase: string }, result: CreatedIdentity };
   restore_identity: { args: { words: string, passphrase: string }, result: IdentityInfo };
   unlock: { args: { passphrase: string }, result: IdentityInfo };
+  network_status: { args: Record<string, never>, result: NetworkStatus };
+  offers: { args: { query: BookQuery }, result: Array<BookEntry> };
+  my_offers: { args: Record<string, never>, result: Array<MyOffer> };
+  post_offer: { args: { offer: NewOffer }, result: Offer };
+  withdraw_offer: { args: { id: string }, result: null };
+  refresh_market: { args: { base: Asset, quote: Quote }, result: number };
+  market_price: { args: { base: Asset, quote: Quote }, result: MarketPrice | null };
 }
+/** The window event each MarketEvent arrives on in the desktop app. */
+export const MARKET_EVENT = "market-event";

@@ -1,7 +1,8 @@
 //! `cargo xtask`: the project's two front doors and their helpers.
 //!
 //! - `run`      installs what is missing, builds the UI and the desktop app, and starts it.
-//! - `test`     installs what is missing and runs every check CI runs.
+//! - `test`     installs what is missing and runs every check CI runs, ending with the desktop smoke
+//!   test (real window under Xvfb) and the browser test (two `souk serve` nodes in Chromium).
 //! - `bindings` regenerates `ui/src/bindings.ts` from the Rust types.
 //! - `icons`    regenerates the app icons from `icons/souk.svg`.
 //! - `bench`    measures gossip propagation across 100 in-process nodes (release build) and writes
@@ -29,9 +30,18 @@ const BUILD_PACKAGES: &[&str] = &[
     "librsvg2-dev",
     "libayatana-appindicator3-dev",
 ];
-/// Debian packages the tests use on top: a virtual display, WebKitGTK's WebDriver, and Litecoin Core for
-/// the escrow scenarios on a regtest chain.
-const TEST_PACKAGES: &[&str] = &["xvfb", "xauth", "webkit2gtk-driver", "litecoind"];
+/// Debian packages the tests use on top: a virtual display, WebKitGTK's WebDriver, Chromium for the
+/// browser test (driven by playwright-core; no browser is ever downloaded), and Litecoin Core for the
+/// escrow scenarios on a regtest chain.
+const TEST_PACKAGES: &[&str] = &[
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "chromium",
+    "litecoind",
+];
+/// Where Debian's Chromium lives.
+const CHROMIUM: &str = "/usr/bin/chromium";
 /// The oldest Node.js the UI toolchain (Vite 8) runs on.
 const MIN_NODE: (u32, u32) = (20, 19);
 
@@ -364,7 +374,28 @@ fn test_steps(steps: &mut Steps) -> Result {
     };
     steps.step("desktop smoke test (Xvfb + WebDriver)", || {
         desktop_smoke(&bin, &driver)
-    })
+    })?;
+    steps.step("browser test (souk serve + Chromium)", browser_test)
+}
+
+/// Two real `souk serve` nodes on loopback, each driven in Chromium (`ui/e2e/browser.test.mjs`).
+fn browser_test() -> Result {
+    exec(cargo().args(["build", "-p", "souk-cli"]))?;
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts)
+        .map_err(|e| format!("creating {}: {e}", artifacts.display()))?;
+    exec(
+        Command::new("node")
+            .arg("--test")
+            .arg(ui_dir().join("e2e/browser.test.mjs"))
+            .current_dir(root())
+            .env("SOUK_CLI_BIN", target_dir().join("debug/souk"))
+            .env("SOUK_UI_DIST", ui_dir().join("dist"))
+            .env("CHROMIUM", CHROMIUM)
+            .env("SOUK_ARTIFACTS", &artifacts),
+    )?;
+    println!("screenshots in {}", artifacts.display());
+    Ok(())
 }
 
 fn desktop_smoke(bin: &Path, driver: &Path) -> Result {

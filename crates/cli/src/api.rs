@@ -61,6 +61,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/trades/{id}/read", &["post"]),
     ("/api/v1/events", &["get"]),
     ("/api/v1/openapi.json", &["get"]),
+    ("/api/v1/app-status", &["get"]),
+    ("/api/v1/my-offers", &["get"]),
+    ("/api/v1/markets/{base}/{quote}/price", &["get"]),
 ];
 
 #[derive(Clone)]
@@ -98,6 +101,13 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
         "/api/v1/trades/{id}/read" => post(trades_api::mark_read),
         "/api/v1/events" => get(events),
         "/api/v1/openapi.json" => get(openapi),
+        "/api/v1/app-status" => {
+            get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.status().await?)))
+        }
+        "/api/v1/my-offers" => {
+            get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.my_offers().await?)))
+        }
+        "/api/v1/markets/{base}/{quote}/price" => get(market_price),
         _ => MethodRouter::new(),
     }
 }
@@ -564,6 +574,15 @@ async fn refresh_market(
     }))
 }
 
+async fn market_price(
+    State(state): State<ApiState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Json<Option<souk_core::price::MarketPrice>>> {
+    let Path((base, quote)) = path?;
+    let (base, quote) = parse_market(&format!("{base}/{quote}")).map_err(ApiError::bad_request)?;
+    Ok(Json(state.node.market_price(base, quote).await?))
+}
+
 async fn events(State(state): State<ApiState>, upgrade: WebSocketUpgrade) -> ApiResult<Response> {
     let market = state.node.market_events().await?;
     let trades = state.node.trade_events().await?;
@@ -740,6 +759,19 @@ pub fn openapi_document() -> Value {
             "/api/v1/openapi.json": { "get": {
                 "summary": "This description",
                 "responses": merge(json!({ "200": ok("OpenAPI 3.1 document", json!({ "type": "object" })) }), &errors)
+            }},
+            "/api/v1/app-status": { "get": {
+                "summary": "The node's identity state (AppStatus in the TypeScript bindings)",
+                "responses": merge(json!({ "200": ok("AppStatus", json!({ "type": "object" })) }), &errors)
+            }},
+            "/api/v1/my-offers": { "get": {
+                "summary": "This node's own offers, live, expired and withdrawn, newest first",
+                "responses": merge(json!({ "200": ok("MyOffer list", json!({ "type": "array", "items": { "type": "object", "properties": { "offer": { "$ref": "#/components/schemas/Offer" }, "state": { "type": "object" } } } })) }), &errors)
+            }},
+            "/api/v1/markets/{base}/{quote}/price": { "get": {
+                "summary": "The market price from the price feed, or null when none is known",
+                "parameters": [path_param("base", "base asset, e.g. BTC"), path_param("quote", "quote currency, e.g. EUR")],
+                "responses": merge(json!({ "200": ok("MarketPrice or null", json!({ "type": ["object", "null"] })) }), &errors)
             }}
         },
         "components": {

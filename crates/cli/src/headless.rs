@@ -53,6 +53,8 @@ pub struct NodeOptions {
     pub no_mdns: bool,
     pub api: Option<SocketAddr>,
     pub markets: Vec<String>,
+    /// `souk serve`: the built UI to serve next to the API.
+    pub ui: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -60,6 +62,9 @@ struct Started {
     peer_id: String,
     listen_addrs: Vec<String>,
     api: String,
+    /// `souk serve`: the address to open in a browser, token included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ui: Option<String>,
 }
 
 /// Checks everything that needs no unlocking: bad flags fail before the passphrase is asked for.
@@ -163,13 +168,20 @@ pub async fn run(
     let stop = CancellationToken::new();
     let state = ApiState {
         node: node.clone(),
-        token: token.into(),
+        token: token.clone().into(),
         stop: stop.clone(),
+    };
+    let (router, ui_url) = match options.ui {
+        Some(dir) => (
+            crate::serve::with_ui(api::router(state), dir, &url)?,
+            Some(crate::serve::ui_url(&url, &token)),
+        ),
+        None => (api::router(state), None),
     };
     let server = tokio::spawn({
         let stop = stop.clone();
         async move {
-            axum::serve(listener, api::router(state))
+            axum::serve(listener, router)
                 .with_graceful_shutdown(stop.cancelled_owned())
                 .await
         }
@@ -180,6 +192,7 @@ pub async fn run(
         listen_addrs: api::dialable(&info.listen_addrs, &info.peer_id),
         peer_id: info.peer_id,
         api: url,
+        ui: ui_url,
     };
     print_started(json, &started, &api_path);
     tracing::info!(peer_id = %started.peer_id, api = %started.api, "node running");
@@ -214,6 +227,9 @@ fn print_started(json: bool, started: &Started, api_path: &Path) {
     }
     println!("API:           {}", started.api);
     println!("API token in:  {}", api_path.display());
+    if let Some(ui) = &started.ui {
+        println!("Open in a browser: {ui}");
+    }
     println!("Press Ctrl-C to stop.");
     let _ = std::io::stdout().flush();
 }

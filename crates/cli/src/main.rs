@@ -8,6 +8,7 @@
 mod api;
 mod client;
 mod headless;
+mod serve;
 mod trades_api;
 
 use std::{
@@ -66,6 +67,8 @@ enum Command {
     /// Run a headless node in the foreground: the network, watched markets and a local API
     /// (announced in api.json in the data directory) until SIGINT/SIGTERM
     Node(NodeArgs),
+    /// Run a node like `souk node` and serve the web UI from its API address; prints the URL to open
+    Serve(ServeArgs),
     /// Show the running node's PeerId, addresses, peers and DHT state
     Status,
     /// List the peers the running node is connected to
@@ -161,6 +164,15 @@ struct NodeArgs {
     /// How many takes of one of your offers may be open at once
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     max_takes_per_offer: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The built UI (a directory holding index.html)
+    #[arg(long, env = "SOUK_UI_DIR", value_name = "DIR", default_value = serve::DEFAULT_UI_DIR)]
+    ui: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,7 +369,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         .collect();
     let config = Config::load(&data_dir, &flags).map_err(Error::from)?;
     match &cli.command {
-        Command::Node(args) => return run_node(&cli, args.clone(), data_dir, config).await,
+        Command::Node(args) => return run_node(&cli, args.clone(), data_dir, config, None).await,
+        Command::Serve(args) => {
+            let ui = Some(serve::ui_dir(&args.ui)?);
+            return run_node(&cli, args.node.clone(), data_dir, config, ui).await;
+        }
         Command::Status => {
             return client::status(&client::ApiClient::open(&data_dir)?, cli.json).await;
         }
@@ -475,6 +491,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Node(_)
+        | Command::Serve(_)
         | Command::Status
         | Command::Peers
         | Command::Offer(_)
@@ -492,8 +509,10 @@ async fn run_node(
     args: NodeArgs,
     data_dir: PathBuf,
     config: Config,
+    ui: Option<PathBuf>,
 ) -> Result<(), Failure> {
     let options = headless::NodeOptions {
+        ui,
         listen: args.listen,
         bootstrap: args.bootstrap,
         relay_server: args.relay_server,

@@ -249,3 +249,21 @@ fn help_and_version_exit_0() {
         assert!(!out.stdout.is_empty());
     }
 }
+
+#[test]
+fn serve_without_a_built_ui_says_how_to_get_one_before_asking_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("d");
+    let missing = tmp.path().join("no-ui");
+    // No passphrase and no identity: the missing UI is what is reported, and nothing is written.
+    let out = run(souk(&d)
+        .arg("serve")
+        .arg("--ui")
+        .arg(&missing)
+        .env_remove("SOUK_UI_DIR"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("no built UI at"), "{err}");
+    assert!(err.contains("npm --prefix ui run build"), "{err}");
+    assert!(!d.exists(), "serve wrote to the data directory");
+}

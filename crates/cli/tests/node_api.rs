@@ -306,6 +306,9 @@ fn openapi_json_lists_every_route() {
         ("post", "/api/v1/trades/{id}/read"),
         ("get", "/api/v1/events"),
         ("get", "/api/v1/openapi.json"),
+        ("get", "/api/v1/app-status"),
+        ("get", "/api/v1/my-offers"),
+        ("get", "/api/v1/markets/{base}/{quote}/price"),
     ];
     for (method, path) in routes {
         assert!(
@@ -320,7 +323,7 @@ fn openapi_json_lists_every_route() {
         let (status, _) = http(node.host(), &method.to_uppercase(), &concrete, None, None);
         assert_eq!(status, 401, "{method} {path}");
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 14);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 17);
 }
 
 #[test]
@@ -501,6 +504,44 @@ fn post_list_withdraw_with_events_then_sigterm_cleans_up() {
     );
     let sells = node.cli_json(&["offer", "list", "--side", "sell"]);
     assert!(offer_ids(&sells).is_empty());
+    // My offers keeps the withdrawn one, with its state, newest first (what the UI lists).
+    let (status, body) = http(
+        node.host(),
+        "GET",
+        "/api/v1/my-offers",
+        Some(&node.token),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let mine: Value = serde_json::from_str(&body).unwrap();
+    let states: Vec<(&str, &str)> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["offer"]["id"].as_str().unwrap(),
+                m["state"]["state"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (premium["id"].as_str().unwrap(), "live"),
+            (id.as_str(), "withdrawn")
+        ]
+    );
+    let (status, body) = http(
+        node.host(),
+        "GET",
+        "/api/v1/app-status",
+        Some(&node.token),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let app: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(app["identity"]["peer_id"], node.peer_id.as_str());
     let refreshed = node.cli_json(&["offer", "refresh", "--market", "BTC/EUR"]);
     assert_eq!(refreshed["market"], "BTC/EUR");
 

@@ -6,13 +6,17 @@
 use ts_rs::TS;
 
 use crate::{
-    book::{BookEntry, BookQuery, OfferState},
+    book::{BookEntry, BookQuery, MyOffer, OfferState},
     error::{ErrorKind, ErrorPayload},
     market::MarketEvent,
-    node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo},
+    node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo, NetworkStatus},
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
+    price::MarketPrice,
     trading::{ChatMessage, TradeAnswer, TradeEvent, TradeInfo, TradeRole, TradeTerms},
 };
+
+/// The window event that carries each [`MarketEvent`] from the desktop shell to the UI.
+pub const MARKET_EVENT: &str = "market-event";
 
 /// Declares the commands every backend (Tauri IPC, HTTP) serves: name, arguments and result type.
 macro_rules! commands {
@@ -38,6 +42,13 @@ commands! {
     create_identity(passphrase: String) -> CreatedIdentity;
     restore_identity(words: String, passphrase: String) -> IdentityInfo;
     unlock(passphrase: String) -> IdentityInfo;
+    network_status() -> NetworkStatus;
+    offers(query: BookQuery) -> Vec<BookEntry>;
+    my_offers() -> Vec<MyOffer>;
+    post_offer(offer: NewOffer) -> Offer;
+    withdraw_offer(id: String) -> ();
+    refresh_market(base: Asset, quote: Quote) -> u32;
+    market_price(base: Asset, quote: Quote) -> Option<MarketPrice>;
 }
 
 /// Tauri passes command arguments in camelCase.
@@ -69,8 +80,9 @@ pub fn typescript() -> String {
         CreatedIdentity::decl(&cfg),
         ErrorKind::decl(&cfg),
         ErrorPayload::decl(&cfg),
-        // The market, for the screens to come (issue 6); served by `souk node`'s API today.
+        // The market: served by the desktop's commands and `souk node`'s API.
         NetInfo::decl(&cfg),
+        NetworkStatus::decl(&cfg),
         Side::decl(&cfg),
         Asset::decl(&cfg),
         Fiat::decl(&cfg),
@@ -83,6 +95,8 @@ pub fn typescript() -> String {
         BookQuery::decl(&cfg),
         BookEntry::decl(&cfg),
         OfferState::decl(&cfg),
+        MyOffer::decl(&cfg),
+        MarketPrice::decl(&cfg),
         MarketEvent::decl(&cfg),
         // Trades and chat (issue 4).
         TradeRole::decl(&cfg),
@@ -99,6 +113,9 @@ pub fn typescript() -> String {
         out.push('\n');
     }
     out.push_str(&commands_interface(&cfg));
+    out.push_str(&format!(
+        "/** The window event each MarketEvent arrives on in the desktop app. */\nexport const MARKET_EVENT = {MARKET_EVENT:?};\n"
+    ));
     out
 }
 
@@ -142,7 +159,14 @@ mod tests {
                 "app_status",
                 "create_identity",
                 "restore_identity",
-                "unlock"
+                "unlock",
+                "network_status",
+                "offers",
+                "my_offers",
+                "post_offer",
+                "withdraw_offer",
+                "refresh_market",
+                "market_price"
             ]
         );
         assert_eq!(camel("seed_words_file"), "seedWordsFile");

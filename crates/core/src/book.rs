@@ -308,9 +308,36 @@ impl Book {
         Ok(())
     }
 
-    /// Drops offers expired before `now_ms` and tombstones older than any offer they could cancel.
+    /// Every offer this node made, newest first, with where it stands (what "My offers" lists).
+    pub async fn my_offers(&self, now_ms: i64) -> Result<Vec<MyOffer>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT offer_json, withdrawn_at FROM offers WHERE is_mine = 1 ORDER BY created_at DESC, rowid DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut offers = Vec::with_capacity(rows.len());
+        for row in rows {
+            let json: String = row.try_get("offer_json")?;
+            let offer: Offer =
+                serde_json::from_str(&json).map_err(|source| StoreError::BadSetting {
+                    key: "offers.offer_json".into(),
+                    source,
+                })?;
+            let withdrawn: Option<i64> = row.try_get("withdrawn_at")?;
+            let state = match withdrawn {
+                Some(at) => OfferState::Withdrawn { at },
+                None if offer.expires_at <= now_ms => OfferState::Expired,
+                None => OfferState::Live,
+            };
+            offers.push(MyOffer { offer, state });
+        }
+        Ok(offers)
+    }
+
+    /// Drops others' offers expired before `now_ms` (this node's own stay, as its history) and
+    /// tombstones older than any offer they could cancel.
     pub async fn expire(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let offers = sqlx::query("DELETE FROM offers WHERE expires_at <= ?")
+        let offers = sqlx::query("DELETE FROM offers WHERE expires_at <= ? AND is_mine = 0")
             .bind(now_ms)
             .execute(&self.pool)
             .await?;
@@ -321,6 +348,13 @@ impl Book {
             .await?;
         Ok(offers.rows_affected())
     }
+}
+
+/// One of this node's own offers and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MyOffer {
+    pub offer: Offer,
+    pub state: OfferState,
 }
 
 /// Where an offer stands in this node's book.
@@ -527,6 +561,66 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(book.expire(NOW + 25 * HOUR).await.unwrap(), 5);
+    }
+
+    #[tokio::test]
+    async fn my_offers_keep_their_history_with_states() {
+        let (_dir, book) = book().await;
+        let key = Keypair::generate_ed25519();
+        let old = signed(
+            &key,
+            new_offer(Side::Sell, fixed("1"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+        let gone = signed(
+            &key,
+            new_offer(Side::Buy, fixed("2"), 1, 10, &["SEPA"]),
+            NOW + 1,
+        );
+        let live = signed(
+            &key,
+            new_offer(Side::Sell, fixed("3"), 1, 10, &["SEPA"]),
+            NOW + 2,
+        );
+        let theirs = signed(
+            &Keypair::generate_ed25519(),
+            new_offer(Side::Sell, fixed("4"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+        for offer in [&old, &gone, &live] {
+            book.insert(offer, true, NOW + 2).await.unwrap();
+        }
+        book.insert(&theirs, false, NOW + 2).await.unwrap();
+        let w = SignedWithdrawal::sign(&Withdrawal::of(gone.offer(), NOW + 5), &key)
+            .unwrap()
+            .to_bytes();
+        book.withdraw(&SignedWithdrawal::verify(&w, NOW + 5).unwrap(), NOW + 5)
+            .await
+            .unwrap();
+
+        let states = |mine: Vec<MyOffer>| -> Vec<(Uuid, OfferState)> {
+            mine.into_iter().map(|m| (m.offer.id, m.state)).collect()
+        };
+        assert_eq!(
+            states(book.my_offers(NOW + 6).await.unwrap()),
+            [
+                (live.id(), OfferState::Live),
+                (gone.id(), OfferState::Withdrawn { at: NOW + 5 }),
+                (old.id(), OfferState::Live),
+            ]
+        );
+        // Past expiry: others' offers are swept, this node's own stay as its history.
+        let later = old.offer().expires_at + 1;
+        assert_eq!(book.expire(later).await.unwrap(), 1);
+        let after = states(book.my_offers(later).await.unwrap());
+        assert_eq!(after.len(), 3);
+        assert!(after.contains(&(old.id(), OfferState::Expired)));
+        assert!(after.contains(&(live.id(), OfferState::Live)));
+        // Nothing expired is re-announced.
+        assert_eq!(
+            book.my_live_offers(later).await.unwrap(),
+            vec![live.signed().clone()]
+        );
     }
 
     #[tokio::test]

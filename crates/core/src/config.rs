@@ -3,11 +3,19 @@
 //!
 //! Unknown keys are errors, never ignored: a typo must not silently fall back to a default.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    str::FromStr,
+};
 
+use libp2p::{Multiaddr, multiaddr::Protocol};
 use serde::{Deserialize, Serialize};
 
 use crate::escrow::{Chain, Network};
+use crate::{
+    net::{DhtMode, NetConfig},
+    offer::{Asset, Quote},
+};
 
 pub const FILE_NAME: &str = "souk.toml";
 
@@ -23,6 +31,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_RPC_PASSWORD", "chain.rpc_password"),
     ("SOUK_RPC_COOKIE_FILE", "chain.rpc_cookie_file"),
     ("SOUK_CONFIRMATIONS", "chain.confirmations"),
+    ("SOUK_MDNS", "net.mdns"),
 ];
 
 /// Keys whose overrides are always strings, never read as TOML numbers or booleans: a password of
@@ -64,6 +73,7 @@ pub struct Config {
     pub log: LogConfig,
     pub price: PriceConfig,
     pub chain: ChainConfig,
+    pub net: NetSettings,
 }
 
 /// The chain node trades settle on: which chain and network, and how to reach its JSON-RPC
@@ -100,6 +110,34 @@ impl Default for ChainConfig {
             confirmations: None,
             fee_floor_sat_vb: 1,
             rpc_timeout_secs: 30,
+        }
+    }
+}
+
+/// Markets a node watches when the config names none.
+pub const DEFAULT_MARKETS: &[&str] = &["BTC/EUR", "BTC/USD", "LTC/EUR", "LTC/USD"];
+
+/// How a long-running node (the desktop app) joins the network: `[net]` in `souk.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetSettings {
+    /// Multiaddrs to listen on; empty means all interfaces, TCP and QUIC, ports chosen by the OS.
+    pub listen: Vec<String>,
+    /// Bootstrap peers, each ending in `/p2p/PEERID`.
+    pub bootstrap: Vec<String>,
+    /// Discover peers on the local network with mDNS.
+    pub mdns: bool,
+    /// Markets to watch for offers and prices, e.g. `BTC/EUR`.
+    pub markets: Vec<String>,
+}
+
+impl Default for NetSettings {
+    fn default() -> Self {
+        Self {
+            listen: Vec::new(),
+            bootstrap: Vec::new(),
+            mdns: true,
+            markets: DEFAULT_MARKETS.iter().map(|m| (*m).to_owned()).collect(),
         }
     }
 }
@@ -152,6 +190,72 @@ impl std::fmt::Debug for ChainConfig {
             .field("rpc_timeout_secs", &self.rpc_timeout_secs)
             .finish()
     }
+}
+
+impl NetSettings {
+    /// The network settings these stand for, and the markets to watch (duplicates dropped).
+    /// Loopback listeners make a single-machine setup: loopback peers are kept and the DHT is served.
+    pub fn resolve(&self) -> Result<(NetConfig, Vec<(Asset, Quote)>), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: "[net]".into(),
+            message,
+        };
+        let addrs = |what: &str, list: &[String]| {
+            list.iter()
+                .map(|a| {
+                    a.trim()
+                        .parse::<Multiaddr>()
+                        .map_err(|e| invalid(format!("{what} {a:?} is not a multiaddr: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let mut net = NetConfig::default();
+        let listen = addrs("listen", &self.listen)?;
+        if !listen.is_empty() {
+            net.listen = listen;
+        }
+        if net.listen.iter().any(is_loopback) {
+            net.allow_loopback_peers = true;
+            net.dht_mode = DhtMode::Server;
+        }
+        net.bootstrap = addrs("bootstrap", &self.bootstrap)?;
+        if let Some(bad) = net
+            .bootstrap
+            .iter()
+            .find(|a| !a.iter().any(|p| matches!(p, Protocol::P2p(_))))
+        {
+            return Err(invalid(format!(
+                "bootstrap {bad} does not end in /p2p/PEERID"
+            )));
+        }
+        net.mdns = self.mdns;
+        let mut markets = Vec::new();
+        for name in &self.markets {
+            let market = parse_market(name).map_err(invalid)?;
+            if !markets.contains(&market) {
+                markets.push(market);
+            }
+        }
+        Ok((net, markets))
+    }
+}
+
+/// `BTC/EUR` → its asset and quote.
+pub fn parse_market(text: &str) -> Result<(Asset, Quote), String> {
+    let (base, quote) = text
+        .split_once('/')
+        .ok_or_else(|| format!("market {text:?} is not BASE/QUOTE, e.g. BTC/EUR"))?;
+    let base = Asset::from_str(base).map_err(|e| e.to_string())?;
+    let quote = Quote::from_str(quote).map_err(|e| e.to_string())?;
+    Ok((base, quote))
+}
+
+fn is_loopback(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| match p {
+        Protocol::Ip4(ip) => ip.is_loopback(),
+        Protocol::Ip6(ip) => ip.is_loopback(),
+        _ => false,
+    })
 }
 
 /// Where market prices come from, for offers priced relative to the market.
@@ -399,6 +503,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("mainet"), "{err}");
+    }
+
+    #[test]
+    fn net_section_defaults_and_loopback_setup() {
+        let config = Config::from_parts("f", "", []).unwrap();
+        assert!(config.net.mdns);
+        let (net, markets) = config.net.resolve().unwrap();
+        assert_eq!(net.listen, NetConfig::default().listen);
+        assert!(net.mdns && !net.allow_loopback_peers);
+        assert_eq!(markets.len(), DEFAULT_MARKETS.len());
+
+        let text = "[net]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\n\
+                    bootstrap = [\"/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA\"]\n\
+                    markets = [\"btc/eur\", \"BTC/EUR\", \"LTC/USD\"]\n";
+        let config = Config::from_parts("souk.toml", text, []).unwrap();
+        let (net, markets) = config.net.resolve().unwrap();
+        assert_eq!(net.listen, vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()]);
+        assert!(!net.mdns && net.allow_loopback_peers);
+        assert_eq!(net.dht_mode, DhtMode::Server);
+        assert_eq!(net.bootstrap.len(), 1);
+        assert_eq!(markets.len(), 2, "duplicates are dropped");
+
+        let mdns_off = Config::from_parts("f", "", &[flag("net.mdns", "false")]).unwrap();
+        assert!(!mdns_off.net.mdns);
+    }
+
+    #[test]
+    fn net_section_refuses_typos_and_bad_values() {
+        let err = Config::from_parts("souk.toml", "[net]\nmnds = false\n", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mnds"), "{err}");
+        let bad = |text: &str| {
+            Config::from_parts("f", text, [])
+                .unwrap()
+                .net
+                .resolve()
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("[net]\nlisten = [\"nowhere\"]\n").contains("not a multiaddr"));
+        assert!(bad("[net]\nbootstrap = [\"/ip4/1.2.3.4/tcp/1\"]\n").contains("/p2p/"));
+        assert!(bad("[net]\nmarkets = [\"DOGE/EUR\"]\n").contains("DOGE"));
+        assert!(bad("[net]\nmarkets = [\"BTCEUR\"]\n").contains("BASE/QUOTE"));
     }
 
     #[test]

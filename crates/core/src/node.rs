@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 use ts_rs::TS;
 
 use crate::{
-    book::{Book, BookEntry, BookQuery},
+    book::{Book, BookEntry, BookQuery, MyOffer},
     config::Config,
     error::{Error, Result},
     identity::{Identity, KdfCost, SeedPhrase, keystore},
@@ -72,6 +72,19 @@ struct Unlocked {
 pub struct NetInfo {
     pub peer_id: String,
     pub listen_addrs: Vec<String>,
+}
+
+/// The network as a person sees it: who this node is, where it listens, who it is connected to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NetworkStatus {
+    pub peer_id: String,
+    /// Listen addresses ending in `/p2p/<peer id>`, ready to be given to others as a bootstrap.
+    pub listen_addrs: Vec<String>,
+    pub connected_peers: Vec<String>,
+    /// Peers in the Kademlia routing table.
+    pub routing_table_size: u32,
+    /// Value records in the local DHT store (ours and others').
+    pub stored_records: u32,
 }
 
 impl Node {
@@ -492,6 +505,45 @@ impl Node {
         Ok(self.desk().await?.subscribe())
     }
 
+    /// This node's own offers, live, expired and withdrawn, newest first. Works offline.
+    pub async fn my_offers(&self) -> Result<Vec<MyOffer>> {
+        let book = {
+            let guard = self.unlocked.lock().await;
+            let u = guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            u.book.clone()
+        };
+        Ok(book.my_offers(store::now_ms()).await?)
+    }
+
+    /// Peers, listen addresses and DHT state; [`Error::Offline`] before the network started.
+    pub async fn network_status(&self) -> Result<NetworkStatus> {
+        let net = self.net().await?;
+        let stats = net.stats().await?;
+        let peer_id = net.local_peer_id().to_string();
+        let listen_addrs = net
+            .listen_addrs()
+            .await?
+            .iter()
+            .map(|a| dialable(&a.to_string(), &peer_id))
+            .collect();
+        let mut connected_peers: Vec<String> = net
+            .connected_peers()
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        connected_peers.sort();
+        Ok(NetworkStatus {
+            peer_id,
+            listen_addrs,
+            connected_peers,
+            routing_table_size: u32::try_from(stats.routing_table_size).unwrap_or(u32::MAX),
+            stored_records: u32::try_from(stats.stored_records).unwrap_or(u32::MAX),
+        })
+    }
+
     pub async fn net(&self) -> Result<crate::net::NetClient> {
         Ok(self.market().await?.net().clone())
     }
@@ -530,6 +582,15 @@ async fn net_info(market: &Market) -> Result<NetInfo> {
         peer_id: market.net().local_peer_id().to_string(),
         listen_addrs: addrs.iter().map(ToString::to_string).collect(),
     })
+}
+
+/// A listen address with `/p2p/<peer id>` appended, so others can dial it.
+fn dialable(addr: &str, peer_id: &str) -> String {
+    if addr.contains("/p2p/") {
+        addr.to_owned()
+    } else {
+        format!("{addr}/p2p/{peer_id}")
+    }
 }
 
 fn join_error(e: tokio::task::JoinError) -> Error {

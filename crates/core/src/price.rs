@@ -47,10 +47,11 @@ impl PriceError {
 }
 
 /// One observed price: 1 BASE = `price` QUOTE.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct MarketPrice {
     pub base: String,
     pub quote: String,
+    #[ts(type = "string")]
     pub price: Decimal,
     pub fetched_at_ms: i64,
     pub source: String,

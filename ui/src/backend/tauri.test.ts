@@ -56,6 +56,31 @@ describe('tauriBackend', () => {
   });
 });
 
+describe('tauriBackend market commands', () => {
+  it('passes each market call to its command with camelCase arguments', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, payload) => {
+      seen.push([cmd, payload]);
+      if (cmd === 'refresh_market') return 2;
+      if (cmd === 'withdraw_offer' || cmd === 'market_price') return null;
+      return [];
+    });
+    const query = { base: 'BTC', quote: 'EUR', side: null, method: null, amount: null, include_mine: true } as const;
+    await tauriBackend.offers(query);
+    await tauriBackend.myOffers();
+    await expect(tauriBackend.refreshMarket('LTC', 'USD')).resolves.toBe(2);
+    await expect(tauriBackend.marketPrice('BTC', 'EUR')).resolves.toBeNull();
+    await expect(tauriBackend.withdrawOffer('id-1')).resolves.toBeUndefined();
+    expect(seen).toEqual([
+      ['offers', { query }],
+      ['my_offers', {}],
+      ['refresh_market', { base: 'LTC', quote: 'USD' }],
+      ['market_price', { base: 'BTC', quote: 'EUR' }],
+      ['withdraw_offer', { id: 'id-1' }],
+    ]);
+  });
+});
+
 describe('backend selection', () => {
   it('finds no backend in a plain browser', () => {
     expect(hasTauriBridge()).toBe(false);

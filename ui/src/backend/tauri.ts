@@ -1,7 +1,9 @@
 import { invoke } from '@tauri-apps/api/core';
-import type { Commands } from '../bindings';
+import { listen } from '@tauri-apps/api/event';
+import { MARKET_EVENT } from '../bindings';
+import type { Commands, MarketEvent } from '../bindings';
 import { BackendError } from './errors';
-import type { Backend } from './types';
+import type { Backend, MarketSignal } from './types';
 
 /** True when running inside the Tauri webview (its IPC bridge is injected). */
 export function hasTauriBridge(): boolean {
@@ -20,9 +22,41 @@ export async function call<K extends keyof Commands>(
   }
 }
 
+/** Market events arrive as a window event; `resync` once listening, since earlier ones were missed. */
+function subscribeMarketEvents(listener: (signal: MarketSignal) => void): () => void {
+  let stopped = false;
+  let unlisten: (() => void) | null = null;
+  listen<MarketEvent>(MARKET_EVENT, (event) => listener(event.payload))
+    .then((stop) => {
+      if (stopped) {
+        stop();
+        return;
+      }
+      unlisten = stop;
+      listener({ kind: 'resync' });
+    })
+    .catch((thrown: unknown) => {
+      console.error('cannot listen to market events', thrown);
+    });
+  return () => {
+    stopped = true;
+    unlisten?.();
+  };
+}
+
 export const tauriBackend: Backend = {
   appStatus: () => call('app_status', {}),
   createIdentity: (passphrase) => call('create_identity', { passphrase }),
   restoreIdentity: (words, passphrase) => call('restore_identity', { words, passphrase }),
   unlock: (passphrase) => call('unlock', { passphrase }),
+  networkStatus: () => call('network_status', {}),
+  offers: (query) => call('offers', { query }),
+  myOffers: () => call('my_offers', {}),
+  postOffer: (offer) => call('post_offer', { offer }),
+  withdrawOffer: async (id) => {
+    await call('withdraw_offer', { id });
+  },
+  refreshMarket: (base, quote) => call('refresh_market', { base, quote }),
+  marketPrice: (base, quote) => call('market_price', { base, quote }),
+  subscribeMarketEvents,
 };

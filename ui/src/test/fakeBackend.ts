@@ -1,6 +1,20 @@
-import type { Backend } from '../backend/types';
+import type { Backend, MarketSignal } from '../backend/types';
 import { BackendError } from '../backend/errors';
-import type { AppStatus, CreatedIdentity, ErrorKind, IdentityInfo } from '../bindings';
+import type {
+  AppStatus,
+  Asset,
+  BookEntry,
+  BookQuery,
+  CreatedIdentity,
+  ErrorKind,
+  IdentityInfo,
+  MarketPrice,
+  MyOffer,
+  NetworkStatus,
+  NewOffer,
+  Offer,
+  Quote,
+} from '../bindings';
 
 /** 24 distinct, recognisable words so tests can look them up by position. */
 export const FAKE_WORDS: readonly string[] = [
@@ -12,6 +26,40 @@ export const FAKE_WORDS: readonly string[] = [
 
 export const FAKE_PEER_ID = '12D3KooWFakePeerIdForTests9xYzAbCdEfGh1234567890Qq';
 export const FAKE_DATA_DIR = '/home/test/.local/share/souk';
+export const OTHER_PEER_ID = '12D3KooWOtherMakerPeerIdForTests7aBcDeFgHiJkLmNoPq';
+
+/** A valid offer for tests; override what matters. */
+export function fakeOffer(overrides: Partial<Offer> = {}): Offer {
+  return {
+    id: overrides.id ?? `0190a000-0000-7000-8000-${Math.floor(Math.random() * 1e12).toString().padStart(12, '0')}`,
+    maker: OTHER_PEER_ID,
+    side: 'sell',
+    base: 'BTC',
+    quote: 'EUR',
+    price: { fixed: '60000' },
+    min_amount: 1_000_000,
+    max_amount: 10_000_000,
+    payment_methods: ['SEPA'],
+    escrow: { kind: 'none' },
+    deposit_bps: 1500,
+    maker_x25519: '00'.repeat(32),
+    created_at: 1_700_000_000_000,
+    expires_at: Date.now() + 86_400_000,
+    terms: '',
+    ...overrides,
+  };
+}
+
+export function fakeEntry(offer: Partial<Offer> = {}, entry: Partial<BookEntry> = {}): BookEntry {
+  const o = fakeOffer(offer);
+  return {
+    offer: o,
+    mine: o.maker === FAKE_PEER_ID,
+    maker_last_seen: Date.now(),
+    effective_price: 'fixed' in o.price ? o.price.fixed : null,
+    ...entry,
+  };
+}
 
 type FakeState = 'needs_setup' | 'locked' | 'unlocked';
 
@@ -30,6 +78,18 @@ export class FakeBackend implements Backend {
   words: readonly string[];
   failNext: Partial<Record<keyof Backend, ErrorKind>>;
   readonly calls: { method: keyof Backend; args: unknown[] }[] = [];
+  /** The book every market query reads from. */
+  book: BookEntry[] = [];
+  myOfferList: MyOffer[] = [];
+  price: MarketPrice | null = null;
+  network: NetworkStatus | null = {
+    peer_id: FAKE_PEER_ID,
+    listen_addrs: [`/ip4/127.0.0.1/tcp/4001/p2p/${FAKE_PEER_ID}`],
+    connected_peers: [OTHER_PEER_ID],
+    routing_table_size: 1,
+    stored_records: 2,
+  };
+  private listeners = new Set<(signal: MarketSignal) => void>();
 
   constructor(options: FakeBackendOptions = {}) {
     this.state = options.state ?? 'needs_setup';
@@ -108,5 +168,83 @@ export class FakeBackend implements Backend {
       this.state = 'unlocked';
       return this.identity();
     });
+  }
+
+  networkStatus(): Promise<NetworkStatus> {
+    return Promise.resolve().then(() => {
+      this.record('networkStatus', []);
+      if (!this.network) throw new BackendError('offline', 'network not started');
+      return this.network;
+    });
+  }
+
+  offers(query: BookQuery): Promise<BookEntry[]> {
+    return Promise.resolve().then(() => {
+      this.record('offers', [query]);
+      return this.book.filter(
+        ({ offer, mine }) =>
+          (query.base === null || offer.base === query.base) &&
+          (query.quote === null || offer.quote === query.quote) &&
+          (query.include_mine !== false || !mine),
+      );
+    });
+  }
+
+  myOffers(): Promise<MyOffer[]> {
+    return Promise.resolve().then(() => {
+      this.record('myOffers', []);
+      return [...this.myOfferList];
+    });
+  }
+
+  postOffer(offer: NewOffer): Promise<Offer> {
+    return Promise.resolve().then(() => {
+      this.record('postOffer', [offer]);
+      const { ttl_ms, ...rest } = offer;
+      const posted = fakeOffer({ ...rest, maker: FAKE_PEER_ID, expires_at: Date.now() + ttl_ms });
+      this.book.push({ offer: posted, mine: true, maker_last_seen: Date.now(), effective_price: null });
+      this.myOfferList.unshift({ offer: posted, state: { state: 'live' } });
+      this.emit({ kind: 'offer_added', offer: posted });
+      return posted;
+    });
+  }
+
+  withdrawOffer(id: string): Promise<void> {
+    return Promise.resolve().then(() => {
+      this.record('withdrawOffer', [id]);
+      this.book = this.book.filter((e) => e.offer.id !== id);
+      this.myOfferList = this.myOfferList.map((m) =>
+        m.offer.id === id ? { ...m, state: { state: 'withdrawn', at: Date.now() } } : m,
+      );
+      this.emit({ kind: 'offer_withdrawn', id });
+    });
+  }
+
+  refreshMarket(base: Asset, quote: Quote): Promise<number> {
+    return Promise.resolve().then(() => {
+      this.record('refreshMarket', [base, quote]);
+      return 0;
+    });
+  }
+
+  marketPrice(base: Asset, quote: Quote): Promise<MarketPrice | null> {
+    return Promise.resolve().then(() => {
+      this.record('marketPrice', [base, quote]);
+      return this.price;
+    });
+  }
+
+  subscribeMarketEvents(listener: (signal: MarketSignal) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Delivers a signal to every subscriber, as the core would. */
+  emit(signal: MarketSignal): void {
+    for (const listener of this.listeners) listener(signal);
+  }
+
+  get subscribers(): number {
+    return this.listeners.size;
   }
 }

@@ -29,25 +29,27 @@ describe('app frame', () => {
     expect(within(banner).getByRole('status')).toHaveTextContent('Copied to clipboard');
   });
 
-  it('starts on Market with a neutral empty state', async () => {
+  it('starts on Market with an empty book that says so', async () => {
     const { nav } = await openFrame();
     expect(within(nav).getByRole('button', { name: 'Market' })).toHaveAttribute('aria-current', 'page');
     expect(screen.getByRole('heading', { level: 1, name: 'Market' })).toBeInTheDocument();
-    expect(screen.getByText('No offers yet')).toBeInTheDocument();
+    expect(await screen.findByText('Nobody sells BTC for EUR yet.')).toBeInTheDocument();
+    expect(screen.getByText('Nobody buys BTC for EUR yet.')).toBeInTheDocument();
   });
 
   it('switches screens and moves aria-current', async () => {
     const { user, nav } = await openFrame();
     const expected: [string, string][] = [
       ['My offers', 'You have no offers'],
+      ['Post offer', 'Preview'],
       ['Trades', 'No trades yet'],
-      ['Network', 'Not connected to any peers'],
-      ['Market', 'No offers yet'],
+      ['Network', 'Connected peers'],
+      ['Market', 'Nobody sells BTC for EUR yet.'],
     ];
-    for (const [label, emptyTitle] of expected) {
+    for (const [label, shownText] of expected) {
       await user.click(within(nav).getByRole('button', { name: label }));
       expect(screen.getByRole('heading', { level: 1, name: label })).toBeInTheDocument();
-      expect(screen.getByText(emptyTitle)).toBeInTheDocument();
+      expect(await screen.findByText(shownText)).toBeInTheDocument();
       const current = within(nav)
         .getAllByRole('button')
         .filter((button) => button.getAttribute('aria-current') === 'page');
@@ -58,6 +60,8 @@ describe('app frame', () => {
   it('is keyboard navigable', async () => {
     const { user, nav } = await openFrame();
     within(nav).getByRole('button', { name: 'Market' }).focus();
+    await user.tab();
+    expect(within(nav).getByRole('button', { name: 'Post offer' })).toHaveFocus();
     await user.tab();
     expect(within(nav).getByRole('button', { name: 'My offers' })).toHaveFocus();
     await user.tab();

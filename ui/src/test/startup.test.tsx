@@ -7,7 +7,7 @@ describe('startup', () => {
   it('explains what to do when no backend is available', () => {
     renderApp(null);
     expect(screen.getByTestId('no-backend')).toHaveTextContent(
-      "Souk's window backend is not available in this browser; run souk serve",
+      'This page has no connection to a Souk node. Run souk serve and open the address it prints',
     );
     expect(screen.getByText('souk serve').tagName).toBe('CODE');
   });

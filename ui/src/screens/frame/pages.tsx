@@ -4,42 +4,11 @@ import { PeerId } from '../../components/PeerId';
 import { EmptyState } from './EmptyState';
 import { SectionPage } from './SectionPage';
 
-export function MarketPage() {
-  return (
-    <SectionPage title="Market">
-      <EmptyState title="No offers yet">
-        Offers from other peers appear here once Souk connects to the network, which arrives in
-        the next release.
-      </EmptyState>
-    </SectionPage>
-  );
-}
-
-export function OffersPage() {
-  return (
-    <SectionPage title="My offers">
-      <EmptyState title="You have no offers">
-        Offers you publish will be listed here, together with their status.
-      </EmptyState>
-    </SectionPage>
-  );
-}
-
 export function TradesPage() {
   return (
     <SectionPage title="Trades">
       <EmptyState title="No trades yet">
         Your open and completed trades will be listed here.
-      </EmptyState>
-    </SectionPage>
-  );
-}
-
-export function NetworkPage() {
-  return (
-    <SectionPage title="Network">
-      <EmptyState title="Not connected to any peers">
-        Peer-to-peer networking arrives in the next release. Your identity is ready for it.
       </EmptyState>
     </SectionPage>
   );

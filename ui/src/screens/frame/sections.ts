@@ -1,4 +1,4 @@
-export type SectionId = 'market' | 'offers' | 'trades' | 'network' | 'settings';
+export type SectionId = 'market' | 'post' | 'offers' | 'trades' | 'network' | 'settings';
 
 export interface Section {
   id: SectionId;
@@ -7,6 +7,7 @@ export interface Section {
 
 export const SECTIONS: readonly Section[] = [
   { id: 'market', label: 'Market' },
+  { id: 'post', label: 'Post offer' },
   { id: 'offers', label: 'My offers' },
   { id: 'trades', label: 'Trades' },
   { id: 'network', label: 'Network' },

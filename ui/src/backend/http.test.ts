@@ -1,0 +1,219 @@
+import { describe, expect, it } from 'vitest';
+import type { NewOffer } from '../bindings';
+import { BackendError } from './errors';
+import { HttpBackend, offerRequest } from './http';
+import type { HttpEnvironment, WebSocketLike } from './http';
+import { TOKEN_KEY, takeToken } from './select';
+import type { MarketSignal } from './types';
+
+interface Seen {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+class FakeSocket implements WebSocketLike {
+  static all: FakeSocket[] = [];
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: unknown) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+  closed = false;
+  constructor(readonly url: string) {
+    FakeSocket.all.push(this);
+  }
+  close() {
+    this.closed = true;
+  }
+}
+
+/** A fake `fetch` answering from a table of `METHOD path` → [status, body]. */
+function fakeEnv(routes: Record<string, [number, unknown]>) {
+  const seen: Seen[] = [];
+  const timers: (() => void)[] = [];
+  FakeSocket.all = [];
+  const env: HttpEnvironment = {
+    fetch: (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const method = init?.method ?? 'GET';
+      const path = url.replace('http://127.0.0.1:5000', '');
+      seen.push({
+        url,
+        method,
+        headers: init?.headers as Record<string, string>,
+        body: typeof init?.body === 'string' ? JSON.parse(init.body) : null,
+      });
+      const answer = routes[`${method} ${path}`];
+      if (!answer) return Promise.reject(new TypeError('Failed to fetch'));
+      const [status, body] = answer;
+      return Promise.resolve(new Response(body === undefined ? '' : JSON.stringify(body), { status }));
+    },
+    WebSocket: FakeSocket,
+    setTimeout: (callback) => {
+      timers.push(callback);
+      return 0;
+    },
+  };
+  return { env, seen, timers };
+}
+
+const NEW_OFFER: NewOffer = {
+  side: 'sell',
+  base: 'BTC',
+  quote: 'EUR',
+  price: { fixed: '61250.5' },
+  min_amount: 1_000_000,
+  max_amount: 25_000_000,
+  payment_methods: ['SEPA', 'REVOLUT'],
+  escrow: { kind: 'none' },
+  deposit_bps: 1500,
+  maker_x25519: '0'.repeat(64),
+  ttl_ms: 24 * 3_600_000,
+  terms: 'be quick',
+};
+
+describe('HttpBackend', () => {
+  it('sends the bearer token and maps the API to the Backend shapes', async () => {
+    const { env, seen } = fakeEnv({
+      'GET /api/v1/app-status': [200, { state: 'unlocked', identity: { peer_id: 'p', data_dir: '/d', schema_version: 3 } }],
+      'GET /api/v1/status': [200, { peer_id: 'p', listen_addrs: ['/ip4/127.0.0.1/tcp/1/p2p/p'], connected_peers: 2, routing_table_size: 5, stored_records: 7 }],
+      'GET /api/v1/peers': [200, [{ peer_id: 'z' }, { peer_id: 'a' }]],
+      'POST /api/v1/markets/BTC/EUR/refresh': [200, { market: 'BTC/EUR', new_offers: 3 }],
+      'GET /api/v1/markets/LTC/USD/price': [200, null],
+      'DELETE /api/v1/offers/abc': [200, { id: 'abc', withdrawn: true }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000/', 'tok', env);
+
+    await expect(backend.appStatus()).resolves.toMatchObject({ state: 'unlocked' });
+    await expect(backend.networkStatus()).resolves.toEqual({
+      peer_id: 'p',
+      listen_addrs: ['/ip4/127.0.0.1/tcp/1/p2p/p'],
+      connected_peers: ['a', 'z'],
+      routing_table_size: 5,
+      stored_records: 7,
+    });
+    await expect(backend.refreshMarket('BTC', 'EUR')).resolves.toBe(3);
+    await expect(backend.marketPrice('LTC', 'USD')).resolves.toBeNull();
+    await expect(backend.withdrawOffer('abc')).resolves.toBeUndefined();
+    expect(seen.every((s) => s.headers.authorization === 'Bearer tok')).toBe(true);
+    expect(seen.map((s) => s.url)[0]).toBe('http://127.0.0.1:5000/api/v1/app-status');
+  });
+
+  it('queries the book by market, side, method and amount as text', async () => {
+    const entry = (base: string, quote: string, min: number, max: number) => ({
+      offer: { base, quote, min_amount: min, max_amount: max },
+    });
+    const { env, seen } = fakeEnv({
+      'GET /api/v1/offers?market=BTC%2FEUR&side=sell&method=SEPA&amount=0.05&mine=false': [200, [entry('BTC', 'EUR', 1, 10_000_000)]],
+      'GET /api/v1/offers': [200, [entry('BTC', 'EUR', 1, 2), entry('LTC', 'EUR', 1, 2), entry('BTC', 'USD', 1, 2)]],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    const found = await backend.offers({
+      base: 'BTC',
+      quote: 'EUR',
+      side: 'sell',
+      method: 'SEPA',
+      amount: 5_000_000,
+      include_mine: false,
+    });
+    expect(found).toHaveLength(1);
+    // The API filters by market only as a pair: the rest is filtered here.
+    const btc = await backend.offers({ base: 'BTC', quote: null, side: null, method: null, amount: null, include_mine: null });
+    expect(btc.map((e) => e.offer.quote)).toEqual(['EUR', 'USD']);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('posts an offer as the API’s text request', async () => {
+    const { env, seen } = fakeEnv({ 'POST /api/v1/offers': [201, { id: 'new' }] });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(backend.postOffer(NEW_OFFER)).resolves.toEqual({ id: 'new' });
+    expect(seen[0]?.headers['content-type']).toBe('application/json');
+    expect(seen[0]?.body).toEqual({
+      side: 'sell',
+      base: 'BTC',
+      quote: 'EUR',
+      price: '61250.5',
+      min: '0.01',
+      max: '0.25',
+      methods: ['SEPA', 'REVOLUT'],
+      escrow: 'none',
+      deposit: '15',
+      ttl: '1d',
+      terms: 'be quick',
+    });
+    expect(
+      offerRequest({
+        ...NEW_OFFER,
+        price: { market_relative: { premium_bps: -150 } },
+        escrow: { kind: 'multisig', arbitrators: ['12D3KooWArb'] },
+        deposit_bps: 1025,
+        ttl_ms: 90 * 60_000,
+      }),
+    ).toMatchObject({ premium: '-1.5', escrow: 'multisig', arbitrators: ['12D3KooWArb'], deposit: '10.25', ttl: '90m' });
+    expect(() => offerRequest({ ...NEW_OFFER, ttl_ms: 1_500 })).toThrow(BackendError);
+  });
+
+  it('turns API errors into BackendErrors with their kind', async () => {
+    const { env } = fakeEnv({
+      'POST /api/v1/offers': [400, { kind: 'invalid_input', message: 'min 0.2 is above max 0.1' }],
+      'GET /api/v1/status': [503, { kind: 'offline', message: 'network not started' }],
+      'GET /api/v1/peers': [200, []],
+      'GET /api/v1/my-offers': [401, { kind: 'unauthorized', message: 'missing or wrong API token' }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(backend.postOffer(NEW_OFFER)).rejects.toMatchObject({
+      kind: 'invalid_input',
+      message: 'min 0.2 is above max 0.1',
+    });
+    await expect(backend.networkStatus()).rejects.toMatchObject({ kind: 'offline' });
+    await expect(backend.myOffers()).rejects.toMatchObject({ kind: 'internal', message: expect.stringContaining('token') as string });
+    await expect(backend.marketPrice('BTC', 'EUR')).rejects.toMatchObject({
+      kind: 'internal',
+      message: expect.stringContaining('Cannot reach the Souk node') as string,
+    });
+    await expect(backend.unlock()).rejects.toMatchObject({ kind: 'invalid_input' });
+  });
+
+  it('streams market events over a WebSocket, resyncing on (re)connect and lag', () => {
+    const { env, timers } = fakeEnv({});
+    const backend = new HttpBackend('http://127.0.0.1:5000', 't/k', env);
+    const got: MarketSignal[] = [];
+    const stop = backend.subscribeMarketEvents((signal) => got.push(signal));
+    const first = FakeSocket.all[0];
+    expect(first?.url).toBe('ws://127.0.0.1:5000/api/v1/events?token=t%2Fk');
+    first?.onopen?.({});
+    first?.onmessage?.({ data: JSON.stringify({ kind: 'offer_withdrawn', id: 'x' }) });
+    first?.onmessage?.({ data: JSON.stringify({ kind: 'lagged', missed: 4 }) });
+    first?.onmessage?.({ data: 'not json' });
+    first?.onmessage?.({ data: JSON.stringify({ kind: 'from_the_future' }) });
+    expect(got).toEqual([{ kind: 'resync' }, { kind: 'offer_withdrawn', id: 'x' }, { kind: 'resync' }]);
+
+    // The node went away: it reconnects, and the new stream starts with a resync.
+    first?.onclose?.({});
+    expect(timers).toHaveLength(1);
+    timers[0]?.();
+    const second = FakeSocket.all[1];
+    second?.onopen?.({});
+    expect(got.at(-1)).toEqual({ kind: 'resync' });
+
+    stop();
+    expect(second?.closed).toBe(true);
+    second?.onclose?.({});
+    expect(timers).toHaveLength(1);
+  });
+});
+
+describe('token hand-over', () => {
+  it('moves the token from the fragment to sessionStorage and clears the address', () => {
+    sessionStorage.clear();
+    window.history.replaceState(null, '', '/#token=abc123');
+    expect(takeToken(window)).toBe('abc123');
+    expect(window.location.hash).toBe('');
+    expect(sessionStorage.getItem(TOKEN_KEY)).toBe('abc123');
+    // A reload of the same tab finds it again.
+    expect(takeToken(window)).toBe('abc123');
+    sessionStorage.clear();
+    expect(takeToken(window)).toBeNull();
+  });
+});

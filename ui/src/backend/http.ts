@@ -1,0 +1,261 @@
+import type {
+  AppStatus,
+  Asset,
+  BookEntry,
+  BookQuery,
+  MarketEvent,
+  MarketPrice,
+  MyOffer,
+  NetworkStatus,
+  NewOffer,
+  Offer,
+  Quote,
+} from '../bindings';
+import { bpsToPercent, formatAmount, msToDuration } from '../logic/amount';
+import { BackendError } from './errors';
+import type { Backend, MarketSignal } from './types';
+
+/** The parts of the browser the HTTP backend uses; tests pass fakes. */
+export interface HttpEnvironment {
+  fetch: typeof fetch;
+  WebSocket: new (url: string) => WebSocketLike;
+  /** Schedules a reconnect; tests run it at once. */
+  setTimeout: (callback: () => void, ms: number) => unknown;
+}
+
+export interface WebSocketLike {
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: unknown) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  close(): void;
+}
+
+/** What `POST /api/v1/offers` takes: the offer as text, the way a person would type it. */
+export interface OfferRequest {
+  side: string;
+  base: string;
+  quote: string;
+  price?: string;
+  premium?: string;
+  min: string;
+  max: string;
+  methods: string[];
+  escrow: 'none' | 'multisig';
+  arbitrators?: string[];
+  deposit: string;
+  ttl: string;
+  terms: string;
+}
+
+interface ApiStatus {
+  peer_id: string;
+  listen_addrs: string[];
+  connected_peers: number;
+  routing_table_size: number;
+  stored_records: number;
+}
+
+/** The same offer as the API's request body (amounts and percentages as text). */
+export function offerRequest(offer: NewOffer): OfferRequest {
+  const ttl = msToDuration(offer.ttl_ms);
+  if (ttl === null) {
+    throw new BackendError('invalid_input', 'The expiry must be a whole number of minutes.');
+  }
+  const request: OfferRequest = {
+    side: offer.side,
+    base: offer.base,
+    quote: offer.quote,
+    min: formatAmount(offer.min_amount, offer.base),
+    max: formatAmount(offer.max_amount, offer.base),
+    methods: [...offer.payment_methods],
+    escrow: offer.escrow.kind,
+    deposit: bpsToPercent(offer.deposit_bps),
+    ttl,
+    terms: offer.terms,
+  };
+  if ('fixed' in offer.price) request.price = offer.price.fixed;
+  else request.premium = bpsToPercent(offer.price.market_relative.premium_bps);
+  if (offer.escrow.kind === 'multisig') request.arbitrators = [...offer.escrow.arbitrators];
+  return request;
+}
+
+/** The book query as the API's query string; what the API cannot express is filtered here. */
+function offersPath(query: BookQuery): string {
+  const params = new URLSearchParams();
+  if (query.base !== null && query.quote !== null) params.set('market', `${query.base}/${query.quote}`);
+  if (query.side !== null) params.set('side', query.side);
+  if (query.method !== null) params.set('method', query.method);
+  if (query.amount !== null && query.base !== null && query.quote !== null) {
+    params.set('amount', formatAmount(query.amount, query.base));
+  }
+  if (query.include_mine === false) params.set('mine', 'false');
+  const text = params.toString();
+  return text ? `/api/v1/offers?${text}` : '/api/v1/offers';
+}
+
+const NOT_IN_BROWSER =
+  'In the browser, Souk talks to the node `souk serve` runs, which is already unlocked; create, restore or unlock the identity with the `souk` CLI.';
+
+/**
+ * The Backend over `souk serve`'s local API: JSON over HTTP with the bearer token, and market events
+ * over a WebSocket (token in the query string, since browsers cannot set its headers).
+ */
+export class HttpBackend implements Backend {
+  private readonly origin: string;
+  private readonly token: string;
+  private readonly env: HttpEnvironment;
+
+  constructor(origin: string, token: string, env?: HttpEnvironment) {
+    this.origin = origin.replace(/\/+$/, '');
+    this.token = token;
+    this.env = env ?? {
+      fetch: (input, init) => window.fetch(input, init),
+      WebSocket: window.WebSocket as unknown as HttpEnvironment['WebSocket'],
+      setTimeout: (callback, ms) => window.setTimeout(callback, ms),
+    };
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await this.env.fetch(`${this.origin}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+      });
+    } catch (thrown) {
+      const reason = thrown instanceof Error ? thrown.message : String(thrown);
+      throw new BackendError('internal', `Cannot reach the Souk node at ${this.origin}: ${reason}`);
+    }
+    const text = await response.text();
+    let json: unknown = null;
+    if (text) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new BackendError('internal', `The node answered ${method} ${path} with something that is not JSON.`);
+      }
+    }
+    if (!response.ok) {
+      const error = BackendError.from(json ?? `${method} ${path} failed with HTTP ${response.status.toString()}`);
+      if (response.status === 401) {
+        throw new BackendError(
+          'internal',
+          'This page’s access token is not valid for the running node. Open the address `souk serve` printed again.',
+        );
+      }
+      throw error;
+    }
+    return json as T;
+  }
+
+  appStatus(): Promise<AppStatus> {
+    return this.request('GET', '/api/v1/app-status');
+  }
+
+  createIdentity(): Promise<never> {
+    return Promise.reject(new BackendError('invalid_input', NOT_IN_BROWSER));
+  }
+
+  restoreIdentity(): Promise<never> {
+    return Promise.reject(new BackendError('invalid_input', NOT_IN_BROWSER));
+  }
+
+  unlock(): Promise<never> {
+    return Promise.reject(new BackendError('invalid_input', NOT_IN_BROWSER));
+  }
+
+  async networkStatus(): Promise<NetworkStatus> {
+    const [status, peers] = await Promise.all([
+      this.request<ApiStatus>('GET', '/api/v1/status'),
+      this.request<{ peer_id: string }[]>('GET', '/api/v1/peers'),
+    ]);
+    return {
+      peer_id: status.peer_id,
+      listen_addrs: status.listen_addrs,
+      connected_peers: peers.map((p) => p.peer_id).sort(),
+      routing_table_size: status.routing_table_size,
+      stored_records: status.stored_records,
+    };
+  }
+
+  async offers(query: BookQuery): Promise<BookEntry[]> {
+    const entries = await this.request<BookEntry[]>('GET', offersPath(query));
+    // The API filters by market only as a pair; the amount needs the pair too.
+    return entries.filter(
+      ({ offer }) =>
+        (query.base === null || offer.base === query.base) &&
+        (query.quote === null || offer.quote === query.quote) &&
+        (query.amount === null || (query.amount >= offer.min_amount && query.amount <= offer.max_amount)),
+    );
+  }
+
+  myOffers(): Promise<MyOffer[]> {
+    return this.request('GET', '/api/v1/my-offers');
+  }
+
+  async postOffer(offer: NewOffer): Promise<Offer> {
+    return this.request('POST', '/api/v1/offers', offerRequest(offer));
+  }
+
+  async withdrawOffer(id: string): Promise<void> {
+    await this.request('DELETE', `/api/v1/offers/${encodeURIComponent(id)}`);
+  }
+
+  async refreshMarket(base: Asset, quote: Quote): Promise<number> {
+    const answer = await this.request<{ new_offers: number }>('POST', `/api/v1/markets/${base}/${quote}/refresh`);
+    return answer.new_offers;
+  }
+
+  marketPrice(base: Asset, quote: Quote): Promise<MarketPrice | null> {
+    return this.request('GET', `/api/v1/markets/${base}/${quote}/price`);
+  }
+
+  /** Keeps a WebSocket open, reconnecting with backoff; each (re)connect is a `resync`. */
+  subscribeMarketEvents(listener: (signal: MarketSignal) => void): () => void {
+    const url = `${this.origin.replace(/^http/, 'ws')}/api/v1/events?token=${encodeURIComponent(this.token)}`;
+    let stopped = false;
+    let socket: WebSocketLike | null = null;
+    let delay = 250;
+    const connect = () => {
+      if (stopped) return;
+      const ws = new this.env.WebSocket(url);
+      socket = ws;
+      ws.onopen = () => {
+        delay = 250;
+        listener({ kind: 'resync' });
+      };
+      ws.onmessage = (event) => {
+        if (typeof event.data !== 'string') return;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(event.data);
+        } catch {
+          return;
+        }
+        const kind = (parsed as { kind?: unknown } | null)?.kind;
+        if (kind === 'lagged') listener({ kind: 'resync' });
+        else if (kind === 'offer_added' || kind === 'offer_withdrawn' || kind === 'price_updated') {
+          listener(parsed as MarketEvent);
+        }
+      };
+      ws.onclose = () => {
+        if (stopped) return;
+        socket = null;
+        this.env.setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 10_000);
+      };
+      ws.onerror = () => {
+        // onclose follows and reconnects.
+      };
+    };
+    connect();
+    return () => {
+      stopped = true;
+      socket?.close();
+    };
+  }
+}

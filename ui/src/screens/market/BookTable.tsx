@@ -1,0 +1,70 @@
+import type { BookEntry, MarketPrice } from '../../bindings';
+import { PeerId } from '../../components/PeerId';
+import { formatAgo, formatRelative, relativeToMarket } from '../../logic/book';
+import { formatEscrow, formatPrice, formatRange } from './format';
+import { OfferTerms } from './OfferTerms';
+
+interface BookTableProps {
+  caption: string;
+  entries: BookEntry[];
+  price: MarketPrice | null | undefined;
+  now: number;
+  emptyText: string;
+}
+
+/** One side of the book. Fixed column widths, so rows arriving live never reflow the table. */
+export function BookTable({ caption, entries, price, now, emptyText }: BookTableProps) {
+  return (
+    <div className="book-side">
+      <table className="book-table">
+        <caption>{caption}</caption>
+        <colgroup>
+          <col className="col-price" />
+          <col className="col-relative" />
+          <col className="col-range" />
+          <col className="col-methods" />
+          <col className="col-escrow" />
+          <col className="col-maker" />
+          <col className="col-seen" />
+          <col className="col-terms" />
+        </colgroup>
+        <thead>
+          <tr>
+            <th scope="col">Price</th>
+            <th scope="col">vs market</th>
+            <th scope="col">Amount</th>
+            <th scope="col">Payment</th>
+            <th scope="col">Escrow</th>
+            <th scope="col">Maker</th>
+            <th scope="col">Last seen</th>
+            <th scope="col">Terms</th>
+          </tr>
+        </thead>
+        <tbody>
+          {entries.length === 0 ? (
+            <tr className="book-empty">
+              <td colSpan={8}>{emptyText}</td>
+            </tr>
+          ) : (
+            entries.map((entry) => (
+              <tr key={entry.offer.id} className="book-row" data-offer-id={entry.offer.id}>
+                <td className="num">{formatPrice(entry.effective_price, entry.offer.quote)}</td>
+                <td className="num">{formatRelative(relativeToMarket(entry, price))}</td>
+                <td className="num">{formatRange(entry.offer)}</td>
+                <td>{entry.offer.payment_methods.join(', ')}</td>
+                <td>{formatEscrow(entry.offer.escrow)}</td>
+                <td>
+                  {entry.mine ? <span className="badge">You</span> : <PeerId peerId={entry.offer.maker} />}
+                </td>
+                <td>{formatAgo(entry.maker_last_seen, now)}</td>
+                <td>
+                  <OfferTerms terms={entry.offer.terms} />
+                </td>
+              </tr>
+            ))
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,165 @@
+import { useEffect } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { QueryClient } from '@tanstack/react-query';
+import { useBackend } from '../backend/context';
+import { BackendError } from '../backend/errors';
+import type { MarketSignal } from '../backend/types';
+import type { Asset, BookEntry, MarketPrice, NewOffer, Offer, Quote } from '../bindings';
+import { entryFromEvent, upsertEntry } from '../logic/book';
+
+export const marketKeys = {
+  all: ['market'] as const,
+  books: ['market', 'book'] as const,
+  book: (base: Asset, quote: Quote) => ['market', 'book', base, quote] as const,
+  mine: ['market', 'mine'] as const,
+  prices: ['market', 'price'] as const,
+  price: (base: Asset, quote: Quote) => ['market', 'price', base, quote] as const,
+  network: ['market', 'network'] as const,
+};
+
+/** How often network stats are read again (the core pushes no event for them). */
+export const NETWORK_POLL_MS = 2_000;
+
+async function asBackendCall<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (thrown) {
+    throw BackendError.from(thrown);
+  }
+}
+
+/** One market's book, both sides, this node's offers included (filters are applied on screen). */
+export function useBook(base: Asset, quote: Quote) {
+  const backend = useBackend();
+  return useQuery({
+    queryKey: marketKeys.book(base, quote),
+    queryFn: () =>
+      asBackendCall(
+        backend.offers({ base, quote, side: null, method: null, amount: null, include_mine: true }),
+      ),
+  });
+}
+
+export function useMarketPrice(base: Asset, quote: Quote) {
+  const backend = useBackend();
+  return useQuery({
+    queryKey: marketKeys.price(base, quote),
+    queryFn: () => asBackendCall(backend.marketPrice(base, quote)),
+    // Before the network is up there is no price feed: ask again until there is.
+    retry: (failures, error) => error.kind === 'offline' && failures < 30,
+    retryDelay: 1_000,
+  });
+}
+
+export function useMyOffers() {
+  const backend = useBackend();
+  return useQuery({
+    queryKey: marketKeys.mine,
+    queryFn: () => asBackendCall(backend.myOffers()),
+  });
+}
+
+export function useNetworkStatus() {
+  const backend = useBackend();
+  return useQuery({
+    queryKey: marketKeys.network,
+    queryFn: () => asBackendCall(backend.networkStatus()),
+    refetchInterval: NETWORK_POLL_MS,
+  });
+}
+
+export function usePostOffer() {
+  const backend = useBackend();
+  const queryClient = useQueryClient();
+  return useMutation<Offer, BackendError, NewOffer>({
+    mutationFn: (offer) => asBackendCall(backend.postOffer(offer)),
+    onSuccess: (offer) => {
+      void queryClient.invalidateQueries({ queryKey: marketKeys.mine });
+      void queryClient.invalidateQueries({ queryKey: marketKeys.book(offer.base, offer.quote) });
+    },
+  });
+}
+
+export function useWithdrawOffer() {
+  const backend = useBackend();
+  const queryClient = useQueryClient();
+  return useMutation<void, BackendError, string>({
+    mutationFn: (id) => asBackendCall(backend.withdrawOffer(id)),
+    onSuccess: (_, id) => {
+      removeFromBooks(queryClient, id);
+      void queryClient.invalidateQueries({ queryKey: marketKeys.mine });
+    },
+  });
+}
+
+export function useRefreshMarket() {
+  const backend = useBackend();
+  const queryClient = useQueryClient();
+  return useMutation<number, BackendError, { base: Asset; quote: Quote }>({
+    mutationFn: ({ base, quote }) => asBackendCall(backend.refreshMarket(base, quote)),
+    onSuccess: (_, { base, quote }) =>
+      queryClient.invalidateQueries({ queryKey: marketKeys.book(base, quote) }),
+  });
+}
+
+function removeFromBooks(queryClient: QueryClient, id: string): void {
+  queryClient.setQueriesData<BookEntry[]>({ queryKey: marketKeys.books }, (entries) =>
+    entries?.filter((entry) => entry.offer.id !== id),
+  );
+}
+
+/**
+ * Applies one market signal to the cache: a new offer shows at once in its market's book (then the
+ * book is read again for the core's view: effective price, order); a withdrawn one disappears; a
+ * new price is stored and its book re-read; a resync re-reads everything.
+ */
+export function applyMarketSignal(
+  queryClient: QueryClient,
+  signal: MarketSignal,
+  myPeerId: string,
+  nowMs: number = Date.now(),
+): void {
+  switch (signal.kind) {
+    case 'offer_added': {
+      const { offer } = signal;
+      const key = marketKeys.book(offer.base, offer.quote);
+      queryClient.setQueryData<BookEntry[]>(key, (entries) =>
+        entries ? upsertEntry(entries, entryFromEvent(offer, myPeerId, nowMs)) : entries,
+      );
+      void queryClient.invalidateQueries({ queryKey: key });
+      if (offer.maker === myPeerId) void queryClient.invalidateQueries({ queryKey: marketKeys.mine });
+      return;
+    }
+    case 'offer_withdrawn':
+      removeFromBooks(queryClient, signal.id);
+      void queryClient.invalidateQueries({ queryKey: marketKeys.mine });
+      return;
+    case 'price_updated': {
+      const key = marketKeys.price(signal.base, signal.quote);
+      queryClient.setQueryData<MarketPrice | null>(key, (previous) => ({
+        base: signal.base,
+        quote: signal.quote,
+        price: signal.price,
+        fetched_at_ms: nowMs,
+        source: previous?.source ?? '',
+      }));
+      void queryClient.invalidateQueries({ queryKey: marketKeys.book(signal.base, signal.quote) });
+      return;
+    }
+    case 'resync':
+      void queryClient.invalidateQueries({ queryKey: marketKeys.books });
+      void queryClient.invalidateQueries({ queryKey: marketKeys.mine });
+      void queryClient.invalidateQueries({ queryKey: marketKeys.prices });
+      return;
+  }
+}
+
+/** Keeps the market cache live while the app frame is shown. */
+export function useMarketEvents(myPeerId: string): void {
+  const backend = useBackend();
+  const queryClient = useQueryClient();
+  useEffect(
+    () => backend.subscribeMarketEvents((signal) => applyMarketSignal(queryClient, signal, myPeerId)),
+    [backend, queryClient, myPeerId],
+  );
+}

@@ -1,0 +1,209 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { FAKE_PEER_ID, FakeBackend, OTHER_PEER_ID, fakeEntry, fakeOffer } from './fakeBackend';
+import { renderApp } from './renderApp';
+
+async function openApp(backend = new FakeBackend({ state: 'unlocked' })) {
+  const rendered = renderApp(backend);
+  const nav = await screen.findByRole('navigation', { name: 'Main' });
+  return { nav, backend, ...rendered };
+}
+
+function sellTable() {
+  return screen.getByRole('table', { name: /Sell offers/ });
+}
+
+describe('Market', () => {
+  it('shows both sides of the book with price, range, maker and terms', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [
+      fakeEntry({ id: 's1', price: { fixed: '61000' }, terms: 'Fast payer' }),
+      fakeEntry({ id: 's2', price: { fixed: '59000.5' } }),
+      fakeEntry({ id: 'b1', side: 'buy', price: { fixed: '57000' }, payment_methods: ['REVOLUT'] }),
+    ];
+    backend.price = { base: 'BTC', quote: 'EUR', price: '60000', fetched_at_ms: 0, source: 'test' };
+    await openApp(backend);
+    await screen.findByText('59,000.5 EUR');
+    const sells = within(sellTable()).getAllByRole('row').slice(1);
+    // Cheapest sell first.
+    expect(sells[0]).toHaveTextContent('59,000.5 EUR');
+    expect(sells[0]).toHaveTextContent('-1.67 %');
+    expect(sells[1]).toHaveTextContent('61,000 EUR');
+    expect(sells[1]).toHaveTextContent('0.01 – 0.1 BTC');
+    expect(sells[1]).toHaveTextContent('Fast payer');
+    expect(within(sells[1] as HTMLElement).getByTestId('peer-id')).toHaveAttribute('title', OTHER_PEER_ID);
+    const buys = within(screen.getByRole('table', { name: /Buy offers/ })).getAllByRole('row').slice(1);
+    expect(buys).toHaveLength(1);
+    expect(screen.getByTestId('market-price')).toHaveTextContent('60,000 EUR');
+  });
+
+  it('shows offer terms as text, never as HTML', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const terms = '<script>window.pwned = true</script><b>bold</b> <img src=x onerror="alert(1)">';
+    backend.book = [fakeEntry({ terms })];
+    await openApp(backend);
+    const cell = await screen.findByTestId('offer-terms');
+    expect(cell.textContent).toBe(terms);
+    expect(cell.querySelector('script, b, img')).toBeNull();
+    expect((window as unknown as Record<string, unknown>).pwned).toBeUndefined();
+  });
+
+  it('filters by payment method and amount, and explains an amount it cannot read', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [
+      fakeEntry({ id: 'sepa', payment_methods: ['SEPA'], price: { fixed: '60000' } }),
+      fakeEntry({ id: 'big', payment_methods: ['REVOLUT'], price: { fixed: '60001' }, min_amount: 20_000_000, max_amount: 90_000_000 }),
+    ];
+    const { user } = await openApp(backend);
+    await screen.findByText('60,000 EUR');
+    await user.selectOptions(screen.getByLabelText('Payment method'), 'REVOLUT');
+    expect(within(sellTable()).queryByText('60,000 EUR')).toBeNull();
+    expect(within(sellTable()).getByText('60,001 EUR')).toBeInTheDocument();
+    await user.selectOptions(screen.getByLabelText('Payment method'), '');
+    await user.type(screen.getByLabelText('Amount I want to trade (BTC)'), '0.05');
+    expect(within(sellTable()).getByText('60,000 EUR')).toBeInTheDocument();
+    expect(within(sellTable()).queryByText('60,001 EUR')).toBeNull();
+    await user.clear(screen.getByLabelText('Amount I want to trade (BTC)'));
+    await user.type(screen.getByLabelText('Amount I want to trade (BTC)'), 'lots');
+    expect(screen.getByLabelText('Amount I want to trade (BTC)')).toHaveAccessibleDescription(/not a number/);
+  });
+
+  it('adds and removes offers live from market events, without reloading the book first', async () => {
+    const { backend } = await openApp();
+    await screen.findByText('Nobody sells BTC for EUR yet.');
+    expect(backend.subscribers).toBe(1);
+    const offer = fakeOffer({ id: 'live', price: { fixed: '62000' }, terms: 'arrived live' });
+    backend.book.push(fakeEntry(offer));
+    act(() => backend.emit({ kind: 'offer_added', offer }));
+    expect(await screen.findByText('arrived live')).toBeInTheDocument();
+    backend.book = [];
+    act(() => backend.emit({ kind: 'offer_withdrawn', id: 'live' }));
+    await waitFor(() => expect(screen.queryByText('arrived live')).toBeNull());
+  });
+
+  it('shows an error with a retry when the book cannot be read', async () => {
+    const backend = new FakeBackend({ state: 'unlocked', failNext: { offers: 'storage' } });
+    const { user } = await openApp(backend);
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('Souk could not read or write its data.');
+    await user.click(within(alert).getByRole('button', { name: 'Try again' }));
+    expect(await screen.findByText('Nobody sells BTC for EUR yet.')).toBeInTheDocument();
+  });
+});
+
+describe('Post offer', () => {
+  it('shows errors next to fields, previews the offer, posts it and opens My offers', async () => {
+    const { user, nav, backend } = await openApp();
+    await user.click(within(nav).getByRole('button', { name: 'Post offer' }));
+    await user.click(screen.getByRole('button', { name: 'Publish offer' }));
+    expect(screen.getByLabelText('Price (EUR per BTC)')).toHaveAccessibleDescription('Enter a price in EUR per BTC.');
+    expect(screen.getByLabelText('Price (EUR per BTC)')).toHaveFocus();
+    expect(screen.getByLabelText('Payment methods')).toHaveAccessibleDescription(/Name at least one payment method/);
+    expect(backend.callsOf('postOffer')).toHaveLength(0);
+
+    await user.type(screen.getByLabelText('Price (EUR per BTC)'), '61000');
+    await user.type(screen.getByLabelText('Minimum amount (BTC)'), '0.2');
+    await user.type(screen.getByLabelText('Maximum amount (BTC)'), '0.1');
+    expect(screen.getByLabelText('Maximum amount (BTC)')).toHaveAccessibleDescription(
+      'The maximum must not be below the minimum.',
+    );
+    await user.clear(screen.getByLabelText('Maximum amount (BTC)'));
+    await user.type(screen.getByLabelText('Maximum amount (BTC)'), '0.5');
+    await user.type(screen.getByLabelText('Payment methods'), 'sepa');
+    await user.type(screen.getByLabelText('Terms'), '<b>no html</b>');
+    const preview = screen.getByTestId('offer-preview');
+    expect(preview).toHaveTextContent('Selling BTC for EUR');
+    expect(preview).toHaveTextContent('61000 EUR per BTC');
+    expect(preview).toHaveTextContent('0.2 – 0.5 BTC');
+    expect(within(preview).getByTestId('offer-terms').textContent).toBe('<b>no html</b>');
+
+    await user.click(screen.getByRole('button', { name: 'Publish offer' }));
+    expect(await screen.findByRole('heading', { level: 1, name: 'My offers' })).toBeInTheDocument();
+    expect(backend.callsOf('postOffer')[0]?.[0]).toMatchObject({
+      price: { fixed: '61000' },
+      min_amount: 20_000_000,
+      max_amount: 50_000_000,
+      payment_methods: ['SEPA'],
+    });
+    expect(await screen.findByText('Live')).toBeInTheDocument();
+  });
+
+  it('switches to a premium and multisig escrow with arbitrators', async () => {
+    const { user, nav } = await openApp();
+    await user.click(within(nav).getByRole('button', { name: 'Post offer' }));
+    await user.click(screen.getByRole('radio', { name: 'Relative to the market price' }));
+    await user.type(screen.getByLabelText('Premium over market (%)'), '-1.5');
+    await user.click(screen.getByRole('radio', { name: '2-of-3 multisig with an arbitrator' }));
+    const arbitrators = screen.getByLabelText('Arbitrators you accept');
+    await user.type(arbitrators, 'nobody');
+    await user.tab();
+    expect(arbitrators).toHaveAccessibleDescription(/not a Peer ID/);
+    expect(screen.getByTestId('offer-preview')).toHaveTextContent('market price -1.5 %');
+  });
+
+  it('reports a refusal from the core', async () => {
+    const backend = new FakeBackend({ state: 'unlocked', failNext: { postOffer: 'offline' } });
+    const { user, nav } = await openApp(backend);
+    await user.click(within(nav).getByRole('button', { name: 'Post offer' }));
+    await user.type(screen.getByLabelText('Price (EUR per BTC)'), '1');
+    await user.type(screen.getByLabelText('Minimum amount (BTC)'), '1');
+    await user.type(screen.getByLabelText('Maximum amount (BTC)'), '1');
+    await user.type(screen.getByLabelText('Payment methods'), 'SEPA');
+    await user.click(screen.getByRole('button', { name: 'Publish offer' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('not connected to the network');
+  });
+});
+
+describe('My offers', () => {
+  it('lists live, expired and withdrawn offers and withdraws after confirmation', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const mine = (id: string, terms: string) => fakeOffer({ id, maker: FAKE_PEER_ID, terms });
+    backend.myOfferList = [
+      { offer: mine('live', 'live one'), state: { state: 'live' } },
+      { offer: mine('old', 'old one'), state: { state: 'expired' } },
+      { offer: mine('gone', 'gone one'), state: { state: 'withdrawn', at: 1_700_000_000_000 } },
+    ];
+    const { user, nav } = await openApp(backend);
+    await user.click(within(nav).getByRole('button', { name: 'My offers' }));
+    const list = await screen.findByRole('list', { name: 'Your offers' });
+    const cards = within(list).getAllByRole('listitem');
+    expect(cards.map((c) => c.getAttribute('data-state'))).toEqual(['live', 'expired', 'withdrawn']);
+    // Only the live one can be withdrawn.
+    expect(within(list).getAllByRole('button', { name: 'Withdraw' })).toHaveLength(1);
+
+    await user.click(within(cards[0] as HTMLElement).getByRole('button', { name: 'Withdraw' }));
+    expect(within(cards[0] as HTMLElement).getByRole('button', { name: 'Yes, withdraw' })).toHaveFocus();
+    await user.click(within(cards[0] as HTMLElement).getByRole('button', { name: 'Keep it' }));
+    expect(backend.callsOf('withdrawOffer')).toHaveLength(0);
+
+    await user.click(within(cards[0] as HTMLElement).getByRole('button', { name: 'Withdraw' }));
+    await user.keyboard('{Enter}');
+    await waitFor(() => expect(backend.callsOf('withdrawOffer')).toEqual([['live']]));
+    await waitFor(() =>
+      expect(within(list).getAllByRole('listitem').map((c) => c.getAttribute('data-state'))).toEqual([
+        'withdrawn',
+        'expired',
+        'withdrawn',
+      ]),
+    );
+  });
+});
+
+describe('Network', () => {
+  it('shows peers, addresses and DHT numbers', async () => {
+    const { user, nav } = await openApp();
+    await user.click(within(nav).getByRole('button', { name: 'Network' }));
+    expect(await screen.findByTestId('connected-peers')).toHaveTextContent('1');
+    expect(screen.getByText(OTHER_PEER_ID)).toBeInTheDocument();
+    expect(screen.getByText(`/ip4/127.0.0.1/tcp/4001/p2p/${FAKE_PEER_ID}`)).toBeInTheDocument();
+    expect(screen.getByText('2')).toBeInTheDocument();
+  });
+
+  it('says it is connecting while the network is not up', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.network = null;
+    const { user, nav } = await openApp(backend);
+    await user.click(within(nav).getByRole('button', { name: 'Network' }));
+    expect(await screen.findByText('Connecting to the network…')).toBeInTheDocument();
+  });
+});
