@@ -63,13 +63,18 @@ pub fn node(data_dir: &Path) -> Node {
 /// Test nodes retry undelivered envelopes every second at most, so a peer that comes back is reached
 /// well inside [`DEADLINE`].
 pub fn node_with(data_dir: &Path, config: Config) -> Node {
-    let trades = souk_core::trading::TradeConfig {
-        max_retry: Duration::from_secs(1),
-        ..Default::default()
-    };
     Node::new(data_dir, config)
         .with_kdf_cost(TEST_KDF)
-        .with_trade_config(trades)
+        .with_trade_config(test_trades())
+}
+
+/// Fast retries, and a chain watcher that looks often (tests mine blocks and wait for the result).
+pub fn test_trades() -> souk_core::trading::TradeConfig {
+    souk_core::trading::TradeConfig {
+        max_retry: Duration::from_secs(1),
+        watch_every: Duration::from_millis(200),
+        ..Default::default()
+    }
 }
 
 /// One running node of a [`TestNet`].
@@ -93,7 +98,31 @@ impl TestNode {
 
     /// [`TestNode::start`] with a network configuration of the test's own.
     pub async fn start_with(data_dir: PathBuf, config: NetConfig) -> Self {
-        let node = node(&data_dir);
+        Self::start_node(node(&data_dir), data_dir, config).await
+    }
+
+    /// A node settling escrows on `chain`, joining through `bootstrap`, trading by `trades`.
+    pub async fn start_settling(
+        data_dir: PathBuf,
+        bootstrap: &[String],
+        chain: souk_core::config::ChainConfig,
+        trades: souk_core::trading::TradeConfig,
+    ) -> Self {
+        let mut config = Config::default();
+        config.price.url = String::new();
+        config.chain = chain;
+        let node = Node::new(&data_dir, config)
+            .with_kdf_cost(TEST_KDF)
+            .with_trade_config(trades);
+        let mut net = NetConfig::loopback_for_tests();
+        net.bootstrap = bootstrap
+            .iter()
+            .map(|a| a.parse().expect("multiaddr"))
+            .collect();
+        Self::start_node(node, data_dir, net).await
+    }
+
+    async fn start_node(node: Node, data_dir: PathBuf, config: NetConfig) -> Self {
         if data_dir.join("identity.keystore").exists() {
             node.unlock(PASSPHRASE).await.expect("unlock");
         } else {

@@ -59,6 +59,11 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/trades/{id}/counter", &["post"]),
     ("/api/v1/trades/{id}/messages", &["get", "post"]),
     ("/api/v1/trades/{id}/read", &["post"]),
+    ("/api/v1/trades/{id}/address", &["post"]),
+    ("/api/v1/trades/{id}/paid", &["post"]),
+    ("/api/v1/trades/{id}/received", &["post"]),
+    ("/api/v1/trades/{id}/cancel", &["post"]),
+    ("/api/v1/trades/{id}/dispute", &["post"]),
     ("/api/v1/events", &["get"]),
     ("/api/v1/openapi.json", &["get"]),
     ("/api/v1/app-status", &["get"]),
@@ -99,6 +104,11 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
         "/api/v1/trades/{id}/counter" => post(trades_api::counter),
         "/api/v1/trades/{id}/messages" => get(trades_api::messages).post(trades_api::send_message),
         "/api/v1/trades/{id}/read" => post(trades_api::mark_read),
+        "/api/v1/trades/{id}/address" => post(trades_api::address),
+        "/api/v1/trades/{id}/paid" => post(trades_api::paid),
+        "/api/v1/trades/{id}/received" => post(trades_api::received),
+        "/api/v1/trades/{id}/cancel" => post(trades_api::cancel),
+        "/api/v1/trades/{id}/dispute" => post(trades_api::dispute),
         "/api/v1/events" => get(events),
         "/api/v1/openapi.json" => get(openapi),
         "/api/v1/app-status" => {
@@ -751,6 +761,34 @@ pub fn openapi_document() -> Value {
                 "summary": "Mark the counterparty's messages read and send it a read receipt",
                 "parameters": [path_param("id", "the trade id (UUID)")],
                 "responses": merge(json!({ "200": ok("How many were marked", json!({ "type": "object", "properties": { "trade_id": { "type": "string" }, "marked": { "type": "integer" } } })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/address": { "post": {
+                "summary": "Escrow trades: the address this party's coins go to (buyer: payout; seller: deposit refund); sends the escrow keys",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["address"], "additionalProperties": false, "properties": { "address": { "type": "string" } } } } } },
+                "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/paid": { "post": {
+                "summary": "Buyer: the payment was sent",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/received": { "post": {
+                "summary": "Seller: the payment arrived; signs the escrow's release for the buyer",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/cancel": { "post": {
+                "summary": "Either party, before any coins are locked",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "reason": { "type": "string" } } } } } },
+                "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/dispute": { "post": {
+                "summary": "Either party, once coins are locked: the arbitrator decides",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["reason"], "properties": { "reason": { "type": "string" } } } } } },
+                "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
             }},
             "/api/v1/events": { "get": {
                 "summary": "WebSocket: market and trade events as JSON text frames ({kind: offer_added, offer} | {kind: offer_withdrawn, id} | {kind: price_updated, …} | {kind: take_requested, trade} | {kind: trade_updated, trade} | {kind: message, message} | {kind: delivered, trade_id, up_to} | {kind: read, trade_id, up_to} | {kind: lagged, missed})",

@@ -402,12 +402,9 @@ fn role_text(role: TradeRole) -> &'static str {
 /// Whose turn it is, from this node's point of view.
 fn next_text(trade: &TradeInfo) -> String {
     match trade.waiting_for {
-        Some(role) if role == trade.role => match (role, trade.state.as_str()) {
-            (TradeRole::Maker, _) => "you: accept, counter or reject".into(),
-            (TradeRole::Taker, _) => "you: accept or reject the counter".into(),
-        },
+        Some(role) if role == trade.role => format!("you: {}", trade.next_step),
         Some(role) => format!("the {}", role_text(role)),
-        None => "-".into(),
+        None => trade.next_step.clone(),
     }
 }
 
@@ -449,7 +446,36 @@ fn print_trade(t: &TradeInfo) {
             }
         );
     }
-    println!("  Next:          {}", next_text(t));
+    if let Some(e) = &t.escrow {
+        println!(
+            "  Escrow:        {} on {} {} (you are the {})",
+            e.address.as_deref().unwrap_or("(being set up)"),
+            e.chain,
+            e.network,
+            e.side
+        );
+        println!(
+            "  Holds:         {} of {} (amount {} + deposits {} and {}), {} confirmations",
+            format_amount(e.funded, o.base),
+            format_amount(e.required, o.base),
+            format_amount(e.amount, o.base),
+            format_amount(e.buyer_deposit, o.base),
+            format_amount(e.seller_deposit, o.base),
+            e.funding_confirmations
+        );
+        println!(
+            "  You fund:      {} {}",
+            format_amount(e.my_funding, o.base),
+            o.base
+        );
+        if let Some(txid) = &e.release_txid {
+            println!(
+                "  Release:       {txid} ({} confirmations)",
+                e.release_confirmations
+            );
+        }
+    }
+    println!("  Next:          {}", t.next_step);
     if t.unread > 0 {
         println!("  Unread:        {} (souk chat log {})", t.unread, t.id);
     }

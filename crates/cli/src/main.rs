@@ -119,6 +119,24 @@ enum TradeCommand {
         #[arg(long)]
         price: Option<String>,
     },
+    /// Escrow trades: the address your coins go to (buyer: payout; seller: refund of your deposit)
+    Address { trade_id: String, address: String },
+    /// Buyer: you sent the payment
+    Paid { trade_id: String },
+    /// Seller: the payment arrived; signs the escrow's release to the buyer
+    Received { trade_id: String },
+    /// Walk away before any coins are locked
+    Cancel {
+        trade_id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Ask the arbitrator to decide (once coins are locked)
+    Dispute {
+        trade_id: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// List your trades, newest activity first
     List,
     /// Show one trade: offer, terms, state and whose turn it is
@@ -161,6 +179,26 @@ struct NodeArgs {
     /// A market to watch, e.g. BTC/EUR (repeatable) [default: BTC/EUR, BTC/USD, LTC/EUR, LTC/USD]
     #[arg(long, value_name = "BASE/QUOTE")]
     market: Vec<String>,
+    /// Announce this node as an arbitrator for escrow trades (needs a chain backend)
+    #[arg(long)]
+    arbitrator: bool,
+    /// The chain escrows settle on: btc or ltc [default: from souk.toml, else btc]
+    #[arg(long, value_name = "CHAIN")]
+    chain: Option<String>,
+    /// main, test, signet or regtest [default: from souk.toml, else main]
+    #[arg(long, value_name = "NETWORK")]
+    network: Option<String>,
+    /// The chain node's JSON-RPC URL (Bitcoin Core or Litecoin Core, with -txindex=1); enables escrows
+    #[arg(long, value_name = "URL")]
+    rpc_url: Option<String>,
+    #[arg(long, value_name = "USER")]
+    rpc_user: Option<String>,
+    /// Prefer SOUK_RPC_PASSWORD or souk.toml: a flag shows in the process list
+    #[arg(long, value_name = "PASSWORD")]
+    rpc_password: Option<String>,
+    /// The chain node's .cookie file, instead of user and password
+    #[arg(long, value_name = "FILE")]
+    rpc_cookie_file: Option<PathBuf>,
     /// How many takes of one of your offers may be open at once
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     max_takes_per_offer: u32,
@@ -358,7 +396,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Some(dir) => dir.clone(),
         None => config::default_data_dir().map_err(Error::from)?,
     };
-    let flags: Vec<Override> = cli
+    let mut flags: Vec<Override> = cli
         .log_level
         .iter()
         .map(|level| Override {
@@ -367,6 +405,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             value: level.clone(),
         })
         .collect();
+    if let Command::Node(args) | Command::Serve(ServeArgs { node: args, .. }) = &cli.command {
+        flags.extend(chain_flags(args));
+    }
     let config = Config::load(&data_dir, &flags).map_err(Error::from)?;
     match &cli.command {
         Command::Node(args) => return run_node(&cli, args.clone(), data_dir, config, None).await,
@@ -445,6 +486,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     .map_err(|e| Failure::internal(e.to_string()))?;
                     client::answer(&api, trade_id, "counter", Some(body), json).await
                 }
+                TradeCommand::Address { trade_id, address } => {
+                    let body = serde_json::json!({ "address": address });
+                    client::answer(&api, trade_id, "address", Some(body), json).await
+                }
+                TradeCommand::Paid { trade_id } => {
+                    client::answer(&api, trade_id, "paid", None, json).await
+                }
+                TradeCommand::Received { trade_id } => {
+                    client::answer(&api, trade_id, "received", None, json).await
+                }
+                TradeCommand::Cancel { trade_id, reason } => {
+                    let body = serde_json::json!({ "reason": reason });
+                    client::answer(&api, trade_id, "cancel", Some(body), json).await
+                }
+                TradeCommand::Dispute { trade_id, reason } => {
+                    let body = serde_json::json!({ "reason": reason });
+                    client::answer(&api, trade_id, "dispute", Some(body), json).await
+                }
                 TradeCommand::List => client::list_trades(&api, json).await,
                 TradeCommand::Show { trade_id } => client::show_trade(&api, trade_id, json).await,
             };
@@ -504,6 +563,35 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// `souk node`: long-running, so it logs at the configured level and, unless `log.file` is off, to
 /// `logs/` in the data directory.
+/// `--chain`, `--network`, `--rpc-*` as config overrides (flags win over the file and the environment).
+fn chain_flags(args: &NodeArgs) -> Vec<Override> {
+    let cookie = args
+        .rpc_cookie_file
+        .as_ref()
+        .map(|p| p.display().to_string());
+    [
+        ("--chain", "chain.chain", args.chain.clone()),
+        ("--network", "chain.network", args.network.clone()),
+        ("--rpc-url", "chain.rpc_url", args.rpc_url.clone()),
+        ("--rpc-user", "chain.rpc_user", args.rpc_user.clone()),
+        (
+            "--rpc-password",
+            "chain.rpc_password",
+            args.rpc_password.clone(),
+        ),
+        ("--rpc-cookie-file", "chain.rpc_cookie_file", cookie),
+    ]
+    .into_iter()
+    .filter_map(|(origin, key, value)| {
+        value.map(|value| Override {
+            origin: origin.into(),
+            key: key.into(),
+            value,
+        })
+    })
+    .collect()
+}
+
 async fn run_node(
     cli: &Cli,
     args: NodeArgs,
@@ -529,6 +617,7 @@ async fn run_node(
     let passphrase = passphrase(cli, Confirm::Once)?;
     let trade_config = souk_core::trading::TradeConfig {
         max_open_takes: args.max_takes_per_offer,
+        arbitrator: args.arbitrator,
         ..Default::default()
     };
     let node = Arc::new(Node::new(&data_dir, config).with_trade_config(trade_config));

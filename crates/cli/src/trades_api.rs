@@ -56,6 +56,13 @@ pub struct ChatRequest {
     pub text: String,
 }
 
+/// The body of `POST /api/v1/trades/{id}/address`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressRequest {
+    pub address: String,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MarkedRead {
     pub trade_id: Uuid,
@@ -193,4 +200,53 @@ pub async fn mark_read(
         trade_id: id,
         marked,
     }))
+}
+
+pub async fn address(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<AddressRequest>, JsonRejection>,
+) -> ApiResult<Json<TradeInfo>> {
+    let id = trade_id(path)?;
+    let Json(r) = body?;
+    Ok(Json(state.node.set_escrow_address(id, &r.address).await?))
+}
+
+pub async fn paid(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<TradeInfo>> {
+    Ok(Json(state.node.mark_paid(trade_id(path)?).await?))
+}
+
+pub async fn received(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<TradeInfo>> {
+    Ok(Json(state.node.mark_received(trade_id(path)?).await?))
+}
+
+pub async fn cancel(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Option<Json<RejectRequest>>,
+) -> ApiResult<Json<TradeInfo>> {
+    let id = trade_id(path)?;
+    let reason = body.map(|Json(b)| b.reason).unwrap_or_default();
+    Ok(Json(state.node.cancel_trade(id, reason).await?))
+}
+
+pub async fn dispute(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<RejectRequest>, JsonRejection>,
+) -> ApiResult<Json<TradeInfo>> {
+    let id = trade_id(path)?;
+    let Json(r) = body?;
+    if r.reason.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "a dispute needs a reason: the arbitrator reads it",
+        ));
+    }
+    Ok(Json(state.node.dispute_trade(id, r.reason).await?))
 }

@@ -304,6 +304,11 @@ fn openapi_json_lists_every_route() {
         ("get", "/api/v1/trades/{id}/messages"),
         ("post", "/api/v1/trades/{id}/messages"),
         ("post", "/api/v1/trades/{id}/read"),
+        ("post", "/api/v1/trades/{id}/address"),
+        ("post", "/api/v1/trades/{id}/paid"),
+        ("post", "/api/v1/trades/{id}/received"),
+        ("post", "/api/v1/trades/{id}/cancel"),
+        ("post", "/api/v1/trades/{id}/dispute"),
         ("get", "/api/v1/events"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/api/v1/app-status"),
@@ -323,7 +328,7 @@ fn openapi_json_lists_every_route() {
         let (status, _) = http(node.host(), &method.to_uppercase(), &concrete, None, None);
         assert_eq!(status, 401, "{method} {path}");
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 17);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 22);
 }
 
 #[test]

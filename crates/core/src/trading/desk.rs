@@ -304,11 +304,11 @@ impl Desk {
             let terms = negotiation.terms();
             settle::after_agreement(inner, &mut tx, &mut channel, &terms.payout, terms.amount)
                 .await?;
-            inner.watch.notify_one();
         }
         let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
         tx.commit().await.map_err(sql)?;
         inner.wake.notify_one();
+        inner.watch.notify_one();
         let _ = inner.events.send(TradeEvent::TradeUpdated {
             trade: Box::new(info.clone()),
         });
@@ -651,6 +651,9 @@ impl Inner {
         }
         store::save_receiver(&mut tx, trade_id, &receiver).await?;
         tx.commit().await.map_err(sql)?;
+        // A step may have queued an answer, or made an escrow ready or due.
+        self.wake.notify_one();
+        self.watch.notify_one();
         for event in events {
             let _ = self.events.send(event);
         }
@@ -686,7 +689,6 @@ impl Inner {
                 if negotiation.state() == negotiation::NegotiationState::Accepted {
                     let terms = negotiation.terms();
                     settle::after_agreement(self, tx, channel, &terms.payout, terms.amount).await?;
-                    self.watch.notify_one();
                 }
                 let info = store::trade_info_on(tx, &self.me.peer, trade_id).await?;
                 events.push(TradeEvent::TradeUpdated {

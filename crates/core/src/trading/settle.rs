@@ -395,7 +395,7 @@ async fn send_step(
         now_ms(),
     )
     .await?;
-    inner.wake.notify_one();
+    // The caller wakes the delivery loop once its transaction is committed.
     Ok(next)
 }
 
@@ -515,6 +515,7 @@ pub(super) async fn set_address(inner: &Inner, trade_id: Uuid, address: &str) ->
     save(&mut tx, trade_id, &row).await?;
     send_keys(inner, &mut tx, &mut channel).await?;
     tx.commit().await.map_err(sql)?;
+    inner.wake.notify_one();
     inner.watch.notify_one();
     Ok(())
 }
@@ -567,6 +568,7 @@ pub(super) async fn act(inner: &Inner, trade_id: Uuid, what: Act) -> Result<Trad
         .ok_or_else(|| internal("step", "no transition"))?;
     let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
     tx.commit().await.map_err(sql)?;
+    inner.wake.notify_one();
     let _ = inner.events.send(TradeEvent::TradeUpdated {
         trade: Box::new(info),
     });
@@ -668,7 +670,6 @@ pub(super) async fn on_step(
             row.peer_pubkey = Some(pubkey.clone());
             row.peer_address = Some(address.clone());
             save(conn, trade_id, &row).await?;
-            inner.watch.notify_one();
         }
         StepBody::PaymentReceived { release_psbt } if mode == Mode::Escrow => {
             let mut row = load(conn, trade_id)
@@ -677,7 +678,6 @@ pub(super) async fn on_step(
             check_release(inner, &row, release_psbt).await?;
             row.release_psbt = Some(release_psbt.clone());
             save(conn, trade_id, &row).await?;
-            inner.watch.notify_one();
         }
         StepBody::Released { txid } => {
             let mut row = load(conn, trade_id)
@@ -686,7 +686,6 @@ pub(super) async fn on_step(
             bitcoin::Txid::from_str(txid).map_err(|e| refused(format!("release txid: {e}")))?;
             row.release_txid = Some(txid.clone());
             save(conn, trade_id, &row).await?;
-            inner.watch.notify_one();
         }
         StepBody::PaymentSent
         | StepBody::PaymentReceived { .. }
@@ -948,7 +947,7 @@ async fn check_payment_deadline(inner: &Inner, trade_id: Uuid) -> Result<()> {
                 return Ok(false);
             };
             if current_state(tx, trade_id).await? != TradeState::EscrowFunded
-                || !row.payment_deadline.is_some_and(|d| now_ms() > d)
+                || row.payment_deadline.is_none_or(|d| now_ms() <= d)
             {
                 return Ok(false);
             }
@@ -1016,6 +1015,7 @@ async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) 
     .await?;
     let info = store::trade_info_on(&mut db, &inner.me.peer, trade_id).await?;
     db.commit().await.map_err(sql)?;
+    inner.wake.notify_one();
     let _ = inner.events.send(TradeEvent::TradeUpdated {
         trade: Box::new(info),
     });

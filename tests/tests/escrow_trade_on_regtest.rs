@@ -1,0 +1,188 @@
+//! A whole escrow trade on a real Litecoin regtest chain, with the chain as the judge: maker (seller),
+//! taker (buyer) and an arbitrator node; keys and addresses over the encrypted channel; both fund the
+//! 2-of-3 escrow from a real wallet; the seller's node is killed right after funding and comes back; the
+//! buyer pays, the seller signs the release, the buyer co-signs and broadcasts; the payout address holds
+//! the amount and the buyer's deposit, the seller's deposit comes back less the fee, and both sides end
+//! Completed.
+
+use bitcoin::Amount;
+use souk_core::{
+    offer::{Asset, EscrowKind, Fiat, NewOffer, PaymentMethod, Price, Quote, Side},
+    trading::{TradeAnswer, TradeConfig, TradeInfo},
+};
+use souk_tests::{TestDir, TestNode, regtest::Litecoind, test_trades};
+
+const LTC_EUR: (Asset, Quote) = (Asset::Ltc, Quote::Fiat(Fiat::Eur));
+/// 1 LTC.
+const AMOUNT: u64 = 100_000_000;
+/// 15 % of it.
+const DEPOSIT: u64 = 15_000_000;
+
+fn escrow_offer(arbitrator: libp2p::PeerId) -> NewOffer {
+    NewOffer {
+        side: Side::Sell,
+        base: Asset::Ltc,
+        quote: Quote::Fiat(Fiat::Eur),
+        price: Price::Fixed(80.into()),
+        min_amount: 50_000_000,
+        max_amount: 200_000_000,
+        payment_methods: vec![PaymentMethod::new("SEPA").unwrap()],
+        escrow: EscrowKind::Multisig {
+            arbitrators: vec![arbitrator],
+        },
+        deposit_bps: 1_500,
+        maker_x25519: [0; 32],
+        ttl_ms: 3_600_000,
+        terms: String::new(),
+    }
+}
+
+async fn in_state(node: &TestNode, trade: &TradeInfo, state: &str) -> TradeInfo {
+    node.await_trade(trade.id, state, |t| t.state == state)
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
+    let ltc = Litecoind::start().await;
+    let dir = TestDir::new();
+    let boot = TestNode::start(dir.path("boot"), &[]).await;
+    let bootstrap = vec![boot.address()];
+    let settling = |name: &str, trades: TradeConfig| {
+        TestNode::start_settling(dir.path(name), &bootstrap, ltc.config.clone(), trades)
+    };
+    let arbitrator = settling(
+        "arbitrator",
+        TradeConfig {
+            arbitrator: true,
+            ..test_trades()
+        },
+    )
+    .await;
+    let maker = settling("maker", test_trades()).await;
+    let taker = settling("taker", test_trades()).await;
+
+    let offer = maker
+        .node
+        .post_offer(escrow_offer(arbitrator.info.peer_id.parse().unwrap()))
+        .await
+        .expect("post");
+    taker
+        .node
+        .refresh_market(LTC_EUR.0, LTC_EUR.1)
+        .await
+        .expect("refresh");
+    taker
+        .await_book("the escrow offer", |b| {
+            b.iter().any(|e| e.offer.id == offer.id)
+        })
+        .await;
+
+    // The buyer's payout details are an address of the chain: its escrow keys go out with the agreement.
+    let payout = ltc.new_address().await;
+    let trade = taker
+        .node
+        .take_offer(
+            offer.id,
+            AMOUNT,
+            PaymentMethod::new("SEPA").unwrap(),
+            payout.clone(),
+        )
+        .await
+        .expect("take");
+    maker
+        .node
+        .answer_trade(trade.id, TradeAnswer::Accept)
+        .await
+        .expect("accept");
+    let waiting = in_state(&maker, &trade, "Accepted").await;
+    let escrow = waiting.escrow.expect("an escrow trade");
+    assert_eq!(
+        (escrow.side.as_str(), escrow.my_address.as_deref()),
+        ("seller", None)
+    );
+    assert!(
+        waiting.next_step.contains("souk trade address"),
+        "{}",
+        waiting.next_step
+    );
+
+    // A refund address of the wrong network is refused; the right one completes the set-up.
+    let err = maker
+        .node
+        .set_escrow_address(trade.id, "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("regtest"), "{err}");
+    let refund = ltc.new_address().await;
+    maker
+        .node
+        .set_escrow_address(trade.id, &refund)
+        .await
+        .expect("refund address");
+    let seller_view = in_state(&maker, &trade, "EscrowFunding").await;
+    let buyer_view = in_state(&taker, &trade, "EscrowFunding").await;
+    let (seller_escrow, buyer_escrow) = (seller_view.escrow.unwrap(), buyer_view.escrow.unwrap());
+    let address = seller_escrow.address.clone().expect("an escrow address");
+    assert_eq!(
+        buyer_escrow.address.as_deref(),
+        Some(address.as_str()),
+        "both sides agree"
+    );
+    assert!(address.starts_with("rltc1q"), "{address}");
+    assert_eq!(seller_escrow.my_funding, AMOUNT + DEPOSIT);
+    assert_eq!(buyer_escrow.my_funding, DEPOSIT);
+    assert_eq!(seller_escrow.required, AMOUNT + 2 * DEPOSIT);
+
+    // Both fund from their wallets; the seller's node dies right after and is restarted.
+    ltc.send_to(&address, Amount::from_sat(AMOUNT + DEPOSIT))
+        .await;
+    ltc.send_to(&address, Amount::from_sat(DEPOSIT)).await;
+    let maker_dir = maker.stop().await;
+    ltc.mine(1).await;
+    let maker =
+        TestNode::start_settling(maker_dir, &bootstrap, ltc.config.clone(), test_trades()).await;
+    in_state(&taker, &trade, "EscrowFunded").await;
+    in_state(&maker, &trade, "EscrowFunded").await;
+
+    // Only the buyer says it paid; only the seller confirms.
+    let err = maker.node.mark_paid(trade.id).await.unwrap_err();
+    assert!(
+        err.to_string().contains("seller cannot payment_sent"),
+        "{err}"
+    );
+    taker.node.mark_paid(trade.id).await.expect("paid");
+    in_state(&maker, &trade, "PaymentSent").await;
+    maker.node.mark_received(trade.id).await.expect("received");
+
+    // The buyer's node checks the seller's release, co-signs and broadcasts it.
+    let released = in_state(&taker, &trade, "Released").await;
+    let txid = released
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("a release txid");
+    in_state(&maker, &trade, "Released").await;
+    ltc.mine(1).await;
+    let done = in_state(&taker, &trade, "Completed").await;
+    in_state(&maker, &trade, "Completed").await;
+    assert_eq!(
+        done.escrow.unwrap().release_txid.as_deref(),
+        Some(txid.as_str())
+    );
+
+    // The chain is the judge.
+    assert_eq!(
+        ltc.received_by(&payout, 1).await,
+        Amount::from_sat(AMOUNT + DEPOSIT),
+        "the buyer holds the amount and its deposit"
+    );
+    let back = ltc.received_by(&refund, 1).await;
+    assert!(
+        back < Amount::from_sat(DEPOSIT) && back > Amount::from_sat(DEPOSIT - 100_000),
+        "the seller's deposit came back less the fee: {back}"
+    );
+    for node in [taker, maker, arbitrator, boot] {
+        node.stop().await;
+    }
+}
