@@ -49,7 +49,7 @@ pub const CHEAP_KDF: KdfCost = KdfCost {
     iterations: 1,
     lanes: 1,
 };
-const PASSPHRASE: &str = "cold-start benchmark passphrase";
+pub(crate) const PASSPHRASE: &str = "cold-start benchmark passphrase";
 /// The keystore and database file names inside a data directory (`souk_core`'s own constants).
 const KEYSTORE_FILE: &str = souk_core::identity::keystore::FILE_NAME;
 const DB_FILE: &str = souk_core::store::FILE_NAME;
@@ -186,7 +186,7 @@ pub async fn run_cold_start(settings: ColdStartSettings) -> anyhow::Result<ColdS
 }
 
 /// `fut`, or an error naming `what` at the deadline.
-async fn within<T, E>(
+pub(crate) async fn within<T, E>(
     deadline: Instant,
     what: &str,
     fut: impl Future<Output = Result<T, E>>,
@@ -201,13 +201,13 @@ where
 }
 
 /// No price feed: the benchmark never leaves loopback.
-fn offline_config() -> Config {
+pub(crate) fn offline_config() -> Config {
     let mut config = Config::default();
     config.price.url = String::new();
     config
 }
 
-fn loopback(bootstrap: Option<&str>, deadline: Duration) -> anyhow::Result<NetConfig> {
+pub(crate) fn loopback(bootstrap: Option<&str>, deadline: Duration) -> anyhow::Result<NetConfig> {
     Ok(NetConfig {
         bootstrap: bootstrap
             .map(|a| a.parse().context("a maker's address"))
@@ -221,7 +221,7 @@ fn loopback(bootstrap: Option<&str>, deadline: Duration) -> anyhow::Result<NetCo
 }
 
 /// A BTC/EUR sell offer at a fixed price, by SEPA.
-fn sell_offer(price_eur: u32) -> anyhow::Result<NewOffer> {
+pub(crate) fn sell_offer(price_eur: u32) -> anyhow::Result<NewOffer> {
     Ok(NewOffer {
         side: Side::Sell,
         base: BASE,
@@ -238,7 +238,7 @@ fn sell_offer(price_eur: u32) -> anyhow::Result<NewOffer> {
     })
 }
 
-fn market_query() -> BookQuery {
+pub(crate) fn market_query() -> BookQuery {
     BookQuery {
         base: Some(BASE),
         quote: Some(QUOTE),
@@ -247,7 +247,7 @@ fn market_query() -> BookQuery {
 }
 
 /// This node's dialable loopback address, `/ip4/127.0.0.1/tcp/PORT/p2p/PEER`.
-fn address(info: &NetInfo) -> anyhow::Result<String> {
+pub(crate) fn address(info: &NetInfo) -> anyhow::Result<String> {
     let addr = info
         .listen_addrs
         .iter()

@@ -1,18 +1,23 @@
-//! Souk's benchmarks: how fast offers spread through the network, what a node costs in memory, and how
-//! long a user waits for the order book when opening the app, each measured against a baseline run in
-//! the same process so the numbers compare across machines as ratios.
+//! Souk's benchmarks: how fast offers spread through the network, what a node costs in memory, how
+//! long a user waits for the order book when opening the app, what a sealed envelope costs next to the
+//! bare cipher, and how long a chat message takes there and back, each measured against a baseline run
+//! in the same process so the numbers compare across machines as ratios.
 //!
-//! This crate owns the measuring only. It drives `souk_core`'s real network and offer code and must
-//! never reimplement or bypass them; it never asserts on time either: the smoke test checks that the
-//! measurement works (every offer delivered, every book filled, percentiles ordered), and the numbers
-//! are for people.
+//! This crate owns the measuring only. It drives `souk_core`'s real network, offer, channel and trade code and must
+//! never reimplement or bypass them; it never asserts on time either: the smoke tests check that the
+//! measurement works (every offer and message delivered, every book filled, percentiles ordered), and
+//! the numbers are for people.
 
+pub mod chat_rtt;
 pub mod cold_start;
+pub mod envelope;
 pub mod market;
 pub mod memory;
 pub mod propagation;
 pub mod raw_tcp;
 pub mod summary;
 
+pub use chat_rtt::{ChatRttReport, ChatRttSettings, run_chat_rtt};
 pub use cold_start::{ColdStartReport, ColdStartSettings, run_cold_start};
+pub use envelope::{EnvelopeReport, EnvelopeSettings, run_envelope};
 pub use propagation::{PropagationReport, PropagationSettings, run_propagation};

@@ -1,6 +1,6 @@
 //! `souk-bench`: runs one benchmark, prints a small table, and writes the full results as JSON when
-//! asked. Exits non-zero when a run did not deliver everything it sent (or a book never filled), so a
-//! script can tell.
+//! asked. Exits non-zero when a run did not deliver everything it sent (or a book never filled, or an
+//! envelope or chat message did not come back), so a script can tell.
 
 use std::{
     path::{Path, PathBuf},
@@ -11,7 +11,10 @@ use std::{
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
-use souk_bench::{ColdStartSettings, PropagationSettings, run_cold_start, run_propagation};
+use souk_bench::{
+    ChatRttSettings, ColdStartSettings, EnvelopeSettings, PropagationSettings, run_chat_rtt,
+    run_cold_start, run_envelope, run_propagation,
+};
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +63,43 @@ enum Bench {
         joins: usize,
         /// Overall deadline: a book not full by then fails the run.
         #[arg(long, default_value_t = 300)]
+        deadline_secs: u64,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Sealed-envelope throughput (seal + to_bytes, then receive) against bare ChaCha20-Poly1305 on
+    /// the same payloads.
+    Envelope {
+        /// Payload sizes in bytes, comma-separated (each at most 61440).
+        #[arg(long, value_delimiter = ',', default_values_t = souk_bench::envelope::DEFAULT_SIZES)]
+        sizes: Vec<usize>,
+        /// Timed operations per size.
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+        /// Untimed operations per size first (a tenth of --iterations when absent).
+        #[arg(long)]
+        warmup: Option<usize>,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Chat round trips between two loopback nodes (send_chat → echoed message seen), against a raw
+    /// TCP echo of the same size.
+    ChatRtt {
+        /// K: measured round trips.
+        #[arg(long, default_value_t = 200)]
+        round_trips: usize,
+        #[arg(long, default_value_t = 10)]
+        warmup: usize,
+        /// Characters (bytes) per message.
+        #[arg(long, default_value_t = 64)]
+        message_bytes: usize,
+        /// The longest one round trip may take before the run stops.
+        #[arg(long, default_value_t = 10)]
+        round_trip_timeout_secs: u64,
+        /// Overall deadline: the run reports what it has by then.
+        #[arg(long, default_value_t = 120)]
         deadline_secs: u64,
         /// Write the full results here as JSON.
         #[arg(long)]
@@ -137,6 +177,53 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 eprintln!("souk-bench: a book did not hold every offer");
             }
             Ok(report.all_filled())
+        }
+        Bench::Envelope {
+            sizes,
+            iterations,
+            warmup,
+            json,
+        } => {
+            let settings = EnvelopeSettings {
+                sizes,
+                warmup: warmup.unwrap_or(iterations.div_ceil(10)),
+                ..EnvelopeSettings::new(iterations)
+            };
+            // CPU-bound and synchronous: off the async workers.
+            let report = tokio::task::spawn_blocking(move || run_envelope(&settings)).await??;
+            print!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            if !report.all_delivered() {
+                eprintln!("souk-bench: an envelope or ciphertext did not come back intact");
+            }
+            Ok(report.all_delivered())
+        }
+        Bench::ChatRtt {
+            round_trips,
+            warmup,
+            message_bytes,
+            round_trip_timeout_secs,
+            deadline_secs,
+            json,
+        } => {
+            let settings = ChatRttSettings {
+                warmup,
+                message_bytes,
+                round_trip_timeout: Duration::from_secs(round_trip_timeout_secs),
+                deadline: Duration::from_secs(deadline_secs),
+                ..ChatRttSettings::new(round_trips)
+            };
+            let report = run_chat_rtt(settings).await?;
+            print!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            if !report.all_delivered() {
+                eprintln!("souk-bench: not every round trip completed");
+            }
+            Ok(report.all_delivered())
         }
     }
 }

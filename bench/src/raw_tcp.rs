@@ -1,6 +1,11 @@
-//! The baseline: the same signed market updates sent one at a time over plain loopback TCP between two
-//! tokio tasks (length-prefixed write, read, then the same verification a gossip receiver runs).
-//! What gossip costs beyond this is the network stack's own: Noise, Yamux, gossipsub, relaying hops.
+//! The baselines over plain loopback TCP between two tokio tasks in this process.
+//!
+//! - [`measure`]: the same signed market updates sent one at a time (length-prefixed write, read,
+//!   then the same verification a gossip receiver runs). What gossip costs beyond this is the network
+//!   stack's own: Noise, Yamux, gossipsub, relaying hops.
+//! - [`echo`]: a message of a chat message's size sent and echoed back, one round trip at a time.
+//!   What a chat round trip costs beyond this is Souk's: the signed, encrypted envelope, the SQLite
+//!   transactions on both sides, the request-response protocol and its acknowledgement.
 
 use std::{
     net::Ipv4Addr,
@@ -83,6 +88,72 @@ pub async fn measure(
         reader.abort();
     } else {
         reader.await.context("baseline reader")??;
+    }
+    Ok(latencies)
+}
+
+/// Round trips of one `message_len`-byte frame (length-prefixed) to an echoing task and back, each
+/// from the write to the whole echo read and compared. The first `warmup` are not returned. Stops
+/// early (fewer round trips) at `deadline`.
+pub async fn echo(
+    message_len: usize,
+    round_trips: usize,
+    warmup: usize,
+    deadline: Instant,
+) -> anyhow::Result<Vec<Duration>> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let addr = listener.local_addr()?;
+    let echoer = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let mut frame = Vec::new();
+        loop {
+            let mut len = [0u8; 4];
+            if let Err(e) = stream.read_exact(&mut len).await {
+                return match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => Ok(()),
+                    _ => Err(anyhow::Error::from(e)),
+                };
+            }
+            let body = usize::try_from(u32::from_be_bytes(len))?;
+            frame.clear();
+            frame.extend_from_slice(&len);
+            frame.resize(4 + body, 0);
+            stream.read_exact(&mut frame[4..]).await?;
+            stream.write_all(&frame).await?;
+        }
+    });
+
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let mut frame = Vec::with_capacity(4 + message_len);
+    frame.extend_from_slice(&u32::try_from(message_len)?.to_be_bytes());
+    frame.extend((0..message_len).map(|i| b'a' + (i % 26) as u8));
+    let mut back = vec![0u8; frame.len()];
+    let mut latencies = Vec::with_capacity(round_trips);
+    for i in 0..warmup + round_trips {
+        let sent = Instant::now();
+        let round_trip = async {
+            stream.write_all(&frame).await?;
+            stream.read_exact(&mut back).await?;
+            anyhow::Ok(sent.elapsed())
+        };
+        let Ok(took) = tokio::time::timeout_at(deadline.into(), round_trip).await else {
+            break;
+        };
+        let took = took?;
+        if back != frame {
+            bail!("the echo differs from the message sent");
+        }
+        if i >= warmup {
+            latencies.push(took);
+        }
+    }
+    drop(stream);
+    if latencies.len() < round_trips {
+        echoer.abort();
+    } else {
+        echoer.await.context("echoing task")??;
     }
     Ok(latencies)
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 pub struct LatencySummary {
     pub samples: usize,
     pub p50_us: f64,
+    pub p90_us: f64,
     pub p95_us: f64,
     pub p99_us: f64,
     pub max_us: f64,
@@ -29,6 +30,7 @@ impl LatencySummary {
         Self {
             samples: sorted.len(),
             p50_us: micros(percentile(&sorted, 50.0)),
+            p90_us: micros(percentile(&sorted, 90.0)),
             p95_us: micros(percentile(&sorted, 95.0)),
             p99_us: micros(percentile(&sorted, 99.0)),
             max_us: micros(*max),
@@ -57,6 +59,7 @@ mod tests {
         let s = LatencySummary::of(&samples);
         assert_eq!(s.samples, 100);
         assert_eq!(s.p50_us, 50.0);
+        assert_eq!(s.p90_us, 90.0);
         assert_eq!(s.p95_us, 95.0);
         assert_eq!(s.p99_us, 99.0);
         assert_eq!(s.max_us, 100.0);

@@ -5,8 +5,9 @@
 //!   test (real window under Xvfb) and the browser test (two `souk serve` nodes in Chromium).
 //! - `bindings` regenerates `ui/src/bindings.ts` from the Rust types.
 //! - `icons`    regenerates the app icons from `icons/souk.svg`.
-//! - `bench`    measures gossip propagation across 100 in-process nodes (release build) and writes
-//!   `artifacts/bench-propagation.json`. Not part of `test`: benchmarks report numbers, they do not gate.
+//! - `bench`    runs the benchmarks in a release build: gossip propagation across 100 in-process
+//!   nodes, cold start to a full book, sealed-envelope throughput, chat round trips between two nodes;
+//!   writes `artifacts/bench-*.json`. Not part of `test`: benchmarks report numbers, they do not gate.
 //!
 //! Every step is safe to repeat: installs are skipped when already done. Standard library only, so this
 //! compiles in seconds on a fresh clone.
@@ -457,23 +458,39 @@ fn icons() -> Result {
     Ok(())
 }
 
-/// Runs every benchmark, even after one fails, so one bad run does not hide the other's numbers.
+/// Runs every benchmark, even after one fails, so one bad run does not hide the others' numbers.
 fn bench() -> Result {
-    let propagation = artifacts_dir().join("bench-propagation.json");
-    let propagated = exec(
-        cargo()
-            .args(["run", "--release", "-p", "souk-bench", "--"])
-            .args(["propagation", "--nodes", "100", "--offers", "50", "--json"])
-            .arg(&propagation),
-    );
-    let cold_start = artifacts_dir().join("bench-cold-start.json");
-    let cold_started = exec(
-        cargo()
-            .args(["run", "--release", "-p", "souk-bench", "--"])
-            .args(["cold-start", "--offers", "500", "--makers", "5", "--json"])
-            .arg(&cold_start),
-    );
-    println!("propagation results in {}", propagation.display());
-    println!("cold-start results in {}", cold_start.display());
-    propagated.and(cold_started)
+    let benches: [(&str, &[&str]); 4] = [
+        ("propagation", &["--nodes", "100", "--offers", "50"]),
+        ("cold-start", &["--offers", "500", "--makers", "5"]),
+        ("envelope", &["--iterations", "2000"]),
+        ("chat-rtt", &["--round-trips", "500"]),
+    ];
+    let mut failed = Vec::new();
+    let mut results = Vec::new();
+    for (name, args) in benches {
+        let json = artifacts_dir().join(format!("bench-{name}.json"));
+        // A run that fails before writing must not leave last time's numbers looking like this time's.
+        let _ = std::fs::remove_file(&json);
+        let ran = exec(
+            cargo()
+                .args(["run", "--release", "-p", "souk-bench", "--", name])
+                .args(args)
+                .arg("--json")
+                .arg(&json),
+        );
+        if let Err(e) = ran {
+            failed.push(e);
+        }
+        results.push(json);
+    }
+    // A run that did not deliver everything still writes its numbers.
+    for json in results.iter().filter(|j| j.exists()) {
+        println!("results in {}", json.display());
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("\n"))
+    }
 }
