@@ -63,6 +63,21 @@ export type MyOffer = { offer: Offer, state: OfferState, };
 export type MarketPrice = { base: string, quote: string, price: string, fetched_at_ms: number, source: string, };
 export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "offer_withdrawn", id: string, } | { "kind": "price_updated", base: Asset, quote: Quote, price: string, };
 export type TradeRole = "maker" | "taker";
+export type Chain = "btc" | "ltc";
+export type Network = "main" | "test" | "signet" | "regtest";
+export type EscrowView = { chain: Chain, network: Network, 
+/**
+ * `buyer` or `seller`: this node's side.
+ */
+side: string, address: string | null, 
+/**
+ * What the escrow must hold: the amount and both deposits.
+ */
+required: number, amount: number, buyer_deposit: number, seller_deposit: number, 
+/**
+ * What this node must send to the escrow address.
+ */
+my_funding: number, my_address: string | null, counterparty_address: string | null, arbitrator: string | null, funded: number, funding_confirmations: number, funding_deadline: number | null, payment_deadline: number | null, release_txid: string | null, release_confirmations: number, };
 export type TradeTerms = { 
 /**
  * Base units (satoshis, litoshis).

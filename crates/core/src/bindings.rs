@@ -8,11 +8,12 @@ use ts_rs::TS;
 use crate::{
     book::{BookEntry, BookQuery, MyOffer, OfferState},
     error::{ErrorKind, ErrorPayload},
+    escrow::{Chain, Network},
     market::MarketEvent,
     node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo, NetworkStatus},
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     price::MarketPrice,
-    trading::{ChatMessage, TradeAnswer, TradeEvent, TradeInfo, TradeRole, TradeTerms},
+    trading::{ChatMessage, EscrowView, TradeAnswer, TradeEvent, TradeInfo, TradeRole, TradeTerms},
 };
 
 /// The window event that carries each [`MarketEvent`] from the desktop shell to the UI.
@@ -100,6 +101,9 @@ pub fn typescript() -> String {
         MarketEvent::decl(&cfg),
         // Trades and chat (issue 4).
         TradeRole::decl(&cfg),
+        Chain::decl(&cfg),
+        Network::decl(&cfg),
+        EscrowView::decl(&cfg),
         TradeTerms::decl(&cfg),
         TradeInfo::decl(&cfg),
         ChatMessage::decl(&cfg),
