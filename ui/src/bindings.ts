@@ -134,7 +134,7 @@ delivered_at: number | null,
  */
 read_at: number | null, };
 export type TradeAnswer = { "kind": "accept" } | { "kind": "reject", reason: string, } | { "kind": "counter", amount: number | null, price: string | null, };
-export type TradeEvent = { "kind": "take_requested", trade: TradeInfo, } | { "kind": "trade_updated", trade: TradeInfo, } | { "kind": "message", message: ChatMessage, } | { "kind": "delivered", trade_id: string, up_to: number, } | { "kind": "read", trade_id: string, up_to: number, };
+export type TradeEvent = { "kind": "take_requested", trade: TradeInfo, } | { "kind": "trade_updated", trade: TradeInfo, } | { "kind": "message", message: ChatMessage, } | { "kind": "delivered", trade_id: string, up_to: number, } | { "kind": "read", trade_id: string, up_to: number, } | { "kind": "dispute_opened", trade_id: string, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };
   create_identity: { args: { passphrase: string }, result: CreatedIdentity };

@@ -64,6 +64,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/trades/{id}/received", &["post"]),
     ("/api/v1/trades/{id}/cancel", &["post"]),
     ("/api/v1/trades/{id}/dispute", &["post"]),
+    ("/api/v1/disputes", &["get"]),
+    ("/api/v1/disputes/{id}", &["get"]),
+    ("/api/v1/disputes/{id}/resolve", &["post"]),
     ("/api/v1/events", &["get"]),
     ("/api/v1/openapi.json", &["get"]),
     ("/api/v1/app-status", &["get"]),
@@ -109,6 +112,9 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
         "/api/v1/trades/{id}/received" => post(trades_api::received),
         "/api/v1/trades/{id}/cancel" => post(trades_api::cancel),
         "/api/v1/trades/{id}/dispute" => post(trades_api::dispute),
+        "/api/v1/disputes" => get(trades_api::disputes),
+        "/api/v1/disputes/{id}" => get(trades_api::dispute_info),
+        "/api/v1/disputes/{id}/resolve" => post(trades_api::resolve),
         "/api/v1/events" => get(events),
         "/api/v1/openapi.json" => get(openapi),
         "/api/v1/app-status" => {
@@ -790,6 +796,21 @@ pub fn openapi_document() -> Value {
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["reason"], "properties": { "reason": { "type": "string" } } } } } },
                 "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
             }},
+            "/api/v1/disputes": { "get": {
+                "summary": "As an arbitrator: the disputes sent to this node, newest first",
+                "responses": merge(json!({ "200": ok("Disputes", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Dispute" } })) }), &errors)
+            }},
+            "/api/v1/disputes/{id}": { "get": {
+                "summary": "As an arbitrator: one dispute, with both parties' reasons and transcripts",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "responses": merge(json!({ "200": ok("The dispute", json!({ "$ref": "#/components/schemas/Dispute" })) }), &errors)
+            }},
+            "/api/v1/disputes/{id}/resolve": { "post": {
+                "summary": "As an arbitrator: pay the whole escrow to the buyer or the seller (a PSBT signed by this node, sent to both parties; the winner co-signs and broadcasts)",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["to"], "additionalProperties": false, "properties": { "to": { "type": "string", "enum": ["buyer", "seller"] } } } } } },
+                "responses": merge(json!({ "200": ok("The dispute", json!({ "$ref": "#/components/schemas/Dispute" })) }), &errors)
+            }},
             "/api/v1/events": { "get": {
                 "summary": "WebSocket: market and trade events as JSON text frames ({kind: offer_added, offer} | {kind: offer_withdrawn, id} | {kind: price_updated, …} | {kind: take_requested, trade} | {kind: trade_updated, trade} | {kind: message, message} | {kind: delivered, trade_id, up_to} | {kind: read, trade_id, up_to} | {kind: lagged, missed})",
                 "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), &errors)
@@ -846,6 +867,7 @@ pub fn openapi_document() -> Value {
                 }},
                 "Offer": { "type": "object", "description": "A signed offer (see souk-core's generated TypeScript bindings)" },
                 "Trade": { "type": "object", "description": "TradeInfo: id, role, counterparty, state, offer, terms, reject_reason, waiting_for, unread (see the generated TypeScript bindings)" },
+                "Dispute": { "type": "object", "description": "DisputeInfo: trade_id, chain, network, buyer, seller, their addresses, escrow_address, amount, reasons, transcripts, opened_at, resolved_to, resolved_at" },
                 "ChatMessage": { "type": "object", "description": "id, trade_id, outgoing, seq, sender, body (plain text), sent_at, delivered_at, read_at" },
                 "BookEntry": { "type": "object", "properties": {
                     "offer": { "$ref": "#/components/schemas/Offer" },

@@ -15,7 +15,7 @@ use serde_json::Value;
 use souk_core::{
     book::BookEntry,
     offer::{Offer, Price, format_amount},
-    trading::{ChatMessage, TradeInfo, TradeRole},
+    trading::{ChatMessage, DisputeInfo, TradeInfo, TradeRole},
 };
 
 use crate::{
@@ -549,6 +549,99 @@ pub async fn chat_log(client: &ApiClient, trade_id: &str, json: bool) -> Result<
                 None,
             )
             .await?;
+    }
+    Ok(())
+}
+
+pub async fn disputes(client: &ApiClient, json: bool) -> Result<(), Failure> {
+    let value = client
+        .call(Method::GET, "/api/v1/disputes", &[], None)
+        .await?;
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let list: Vec<DisputeInfo> = decode(&value)?;
+    if list.is_empty() {
+        println!("No disputes.");
+        return Ok(());
+    }
+    let rows: Vec<[String; 4]> = list
+        .iter()
+        .map(|d| {
+            [
+                d.trade_id.to_string(),
+                format!("{} {}", d.chain, d.network),
+                d.reasons.join(" | "),
+                d.resolved_to
+                    .as_deref()
+                    .map_or("open".to_owned(), |w| format!("to the {w}")),
+            ]
+        })
+        .collect();
+    print_table(&["TRADE", "CHAIN", "REASONS", "DECISION"], &rows);
+    Ok(())
+}
+
+/// Shows one dispute, or decides it (`to`: buyer or seller).
+pub async fn dispute(
+    client: &ApiClient,
+    trade_id: &str,
+    to: Option<&String>,
+    json: bool,
+) -> Result<(), Failure> {
+    let value = match to {
+        Some(to) => {
+            let body = serde_json::json!({ "to": to });
+            client
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/disputes/{trade_id}/resolve"),
+                    &[],
+                    Some(&body),
+                )
+                .await?
+        }
+        None => {
+            client
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/disputes/{trade_id}"),
+                    &[],
+                    None,
+                )
+                .await?
+        }
+    };
+    if json {
+        print_json(&value);
+        return Ok(());
+    }
+    let d: DisputeInfo = decode(&value)?;
+    println!("Dispute about trade {}", d.trade_id);
+    println!("  Chain:    {} {}", d.chain, d.network);
+    println!("  Escrow:   {}", d.escrow_address);
+    println!("  Buyer:    {} (paid to {})", d.buyer, d.buyer_address);
+    println!(
+        "  Seller:   {} (refunded to {})",
+        d.seller, d.seller_address
+    );
+    for reason in &d.reasons {
+        println!("  Reason:   {reason}");
+    }
+    for (i, transcript) in d.transcripts.iter().enumerate() {
+        println!("  Transcript {}:", i + 1);
+        for line in transcript {
+            let line: String = line.chars().filter(|c| !c.is_control()).collect();
+            println!("    {line}");
+        }
+    }
+    match &d.resolved_to {
+        Some(w) => println!("  Decided:  the escrow goes to the {w}"),
+        None => println!(
+            "  Decide:   souk dispute resolve {} --to buyer|seller",
+            d.trade_id
+        ),
     }
     Ok(())
 }

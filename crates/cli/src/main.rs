@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 ok, 1 the user can fix it (bad input, wrong passphrase, no running node, an API answer
 //! 4xx, …), 2 anything else.
+#![recursion_limit = "256"]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod api;
@@ -82,6 +83,23 @@ enum Command {
     /// Chat with the counterparty of a trade (end-to-end encrypted)
     #[command(subcommand)]
     Chat(ChatCommand),
+    /// As an arbitrator (`souk node --arbitrator`): the disputes sent to you, and your decisions
+    #[command(subcommand)]
+    Dispute(DisputeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DisputeCommand {
+    /// The disputes you arbitrate, newest first
+    List,
+    /// One dispute: parties, addresses, escrow, both reasons and transcripts
+    Show { trade_id: String },
+    /// Decide: the whole escrow goes to the buyer or the seller (signed by you, sent to both)
+    Resolve {
+        trade_id: String,
+        #[arg(long, value_parser = ["buyer", "seller"])]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -508,6 +526,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 TradeCommand::Show { trade_id } => client::show_trade(&api, trade_id, json).await,
             };
         }
+        Command::Dispute(command) => {
+            let api = client::ApiClient::open(&data_dir)?;
+            return match command {
+                DisputeCommand::List => client::disputes(&api, cli.json).await,
+                DisputeCommand::Show { trade_id } => {
+                    client::dispute(&api, trade_id, None, cli.json).await
+                }
+                DisputeCommand::Resolve { trade_id, to } => {
+                    client::dispute(&api, trade_id, Some(to), cli.json).await
+                }
+            };
+        }
         Command::Chat(command) => {
             let api = client::ApiClient::open(&data_dir)?;
             return match command {
@@ -555,7 +585,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         | Command::Peers
         | Command::Offer(_)
         | Command::Trade(_)
-        | Command::Chat(_) => Ok(()),
+        | Command::Chat(_)
+        | Command::Dispute(_) => Ok(()),
     };
     node.shutdown().await;
     result

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use souk_core::{
     offer::{PaymentMethod, parse_amount},
+    trading::DisputeInfo,
     trading::{ChatMessage, TradeAnswer, TradeInfo},
 };
 use uuid::Uuid;
@@ -249,4 +250,33 @@ pub async fn dispute(
         ));
     }
     Ok(Json(state.node.dispute_trade(id, r.reason).await?))
+}
+
+/// The body of `POST /api/v1/disputes/{id}/resolve`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// `buyer` or `seller`.
+    pub to: String,
+}
+
+pub async fn disputes(State(state): State<ApiState>) -> ApiResult<Json<Vec<DisputeInfo>>> {
+    Ok(Json(state.node.disputes().await?))
+}
+
+pub async fn dispute_info(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<DisputeInfo>> {
+    Ok(Json(state.node.dispute_info(trade_id(path)?).await?))
+}
+
+pub async fn resolve(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<ResolveRequest>, JsonRejection>,
+) -> ApiResult<Json<DisputeInfo>> {
+    let id = trade_id(path)?;
+    let Json(r) = body?;
+    Ok(Json(state.node.resolve_dispute(id, r.to.trim()).await?))
 }

@@ -309,6 +309,9 @@ fn openapi_json_lists_every_route() {
         ("post", "/api/v1/trades/{id}/received"),
         ("post", "/api/v1/trades/{id}/cancel"),
         ("post", "/api/v1/trades/{id}/dispute"),
+        ("get", "/api/v1/disputes"),
+        ("get", "/api/v1/disputes/{id}"),
+        ("post", "/api/v1/disputes/{id}/resolve"),
         ("get", "/api/v1/events"),
         ("get", "/api/v1/openapi.json"),
         ("get", "/api/v1/app-status"),
@@ -328,7 +331,7 @@ fn openapi_json_lists_every_route() {
         let (status, _) = http(node.host(), &method.to_uppercase(), &concrete, None, None);
         assert_eq!(status, 401, "{method} {path}");
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 22);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 25);
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub struct Announcement {
     pub network: Network,
     /// `m/7717'/coin'/1'` as a BIP-32 xpub string.
     pub xpub: String,
+    /// The arbitrator's static X25519 key: dispute cases are sealed to it.
+    pub channel_key: [u8; 32],
     pub at: i64,
 }
 
@@ -40,6 +42,7 @@ struct Wire {
     chain: Chain,
     network: Network,
     xpub: String,
+    channel_key: [u8; 32],
     at: i64,
 }
 
@@ -82,6 +85,7 @@ impl Announcement {
         arbitrator: PeerId,
         chain: Chain,
         network: Network,
+        channel_key: [u8; 32],
         at: i64,
     ) -> Result<Self, String> {
         let secp = Secp256k1::new();
@@ -93,6 +97,7 @@ impl Announcement {
             chain,
             network,
             xpub: Xpub::from_priv(&secp, &account).to_string(),
+            channel_key,
             at,
         })
     }
@@ -119,6 +124,7 @@ impl Announcement {
             chain: self.chain,
             network: self.network,
             xpub: self.xpub.clone(),
+            channel_key: self.channel_key,
             at: self.at,
         })
         .map_err(|e| e.to_string())?;
@@ -185,6 +191,7 @@ impl SignedAnnouncement {
             chain: wire.chain,
             network: wire.network,
             xpub: wire.xpub,
+            channel_key: wire.channel_key,
             at: wire.at,
         })
     }
@@ -199,7 +206,7 @@ mod tests {
         let root = Xpriv::new_master(bitcoin::NetworkKind::Main, &[3; 64]).unwrap();
         let identity = Keypair::generate_ed25519();
         let me = identity.public().to_peer_id();
-        let a = Announcement::of(&root, me, Chain::Ltc, Network::Regtest, 1).unwrap();
+        let a = Announcement::of(&root, me, Chain::Ltc, Network::Regtest, [9; 32], 1).unwrap();
         let bytes = a.sign(&identity).unwrap().to_bytes();
         let verified = SignedAnnouncement::verify(&bytes).unwrap();
         assert_eq!(verified, a);

@@ -104,6 +104,7 @@ pub fn typescript() -> String {
         Chain::decl(&cfg),
         Network::decl(&cfg),
         EscrowView::decl(&cfg),
+        DisputeInfo::decl(&cfg),
         TradeTerms::decl(&cfg),
         TradeInfo::decl(&cfg),
         ChatMessage::decl(&cfg),

@@ -407,7 +407,8 @@ impl Inner {
                     _ => Vec::new(),
                 }
             }
-            Ok(DirectRequest::Take(_) | DirectRequest::Envelope(_)) => return None,
+            // Another service's request: the trade desk answers it.
+            Ok(_) => return None,
             Err(_) => Vec::new(),
         };
         let list: Vec<Vec<u8>> = offers

@@ -497,6 +497,24 @@ impl Node {
         self.desk().await?.cancel(trade_id, reason).await
     }
 
+    /// The disputes this node arbitrates (works offline: they are stored).
+    pub async fn disputes(&self) -> Result<Vec<crate::trading::DisputeInfo>> {
+        self.desk().await?.disputes().await
+    }
+
+    pub async fn dispute_info(&self, trade_id: uuid::Uuid) -> Result<crate::trading::DisputeInfo> {
+        self.desk().await?.dispute_info(trade_id).await
+    }
+
+    /// As the arbitrator: decide a dispute for `to` (`buyer` or `seller`).
+    pub async fn resolve_dispute(
+        &self,
+        trade_id: uuid::Uuid,
+        to: &str,
+    ) -> Result<crate::trading::DisputeInfo> {
+        self.desk().await?.resolve(trade_id, to).await
+    }
+
     pub async fn dispute_trade(&self, trade_id: uuid::Uuid, reason: String) -> Result<TradeInfo> {
         self.desk().await?.dispute(trade_id, reason).await
     }

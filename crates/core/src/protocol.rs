@@ -17,6 +17,18 @@ pub enum DirectRequest {
     /// One signed envelope (`channel::SignedEnvelope` bytes) of a trade channel. Answered by the trade
     /// desk with an [`EnvelopeAnswer`].
     Envelope(Vec<u8>),
+    /// A party's dispute case, sealed to the arbitrator (a `channel::SealedTake` whose plaintext is a
+    /// `DisputeCase`). Answered by the arbitrator's desk with [`Stored`].
+    Dispute(Vec<u8>),
+    /// The arbitrator's signed resolution, to each party. Answered with [`Stored`].
+    Resolution(Vec<u8>),
+}
+
+/// Stored, or refused with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Stored {
+    Stored,
+    Refused(String),
 }
 
 impl DirectRequest {
@@ -68,6 +80,7 @@ macro_rules! answer_codec {
 
 answer_codec!(TakeAnswer, "take answer");
 answer_codec!(EnvelopeAnswer, "envelope answer");
+answer_codec!(Stored, "answer");
 
 #[cfg(test)]
 mod tests {

@@ -502,6 +502,19 @@ impl TradeStep {
     }
 }
 
+/// Decodes step bytes stored after their signature was checked (the event log).
+pub fn decode_step(bytes: &[u8]) -> Result<TradeStep, TradeError> {
+    let wire: WireStep =
+        crate::codec::decode_exact(bytes, "trade step").map_err(TradeError::Malformed)?;
+    Ok(TradeStep {
+        trade_id: Uuid::from_bytes(wire.trade_id),
+        sender: PeerId::from_bytes(&wire.sender)
+            .map_err(|e| TradeError::Malformed(format!("sender: {e}")))?,
+        at: wire.at,
+        body: wire.body,
+    })
+}
+
 impl SignedStep {
     pub fn to_bytes(&self) -> Result<Vec<u8>, TradeError> {
         postcard::to_stdvec(self).map_err(|e| TradeError::Internal(format!("encoding: {e}")))

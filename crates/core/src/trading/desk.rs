@@ -74,7 +74,7 @@ pub struct Settlement {
 pub(super) struct Me {
     pub keypair: Keypair,
     pub peer: PeerId,
-    channel_secret: StaticSecret,
+    pub channel_secret: StaticSecret,
     pub storage_key: Zeroizing<[u8; 32]>,
 }
 
@@ -428,6 +428,20 @@ impl Desk {
         store::trade_info(&self.inner.pool, &self.inner.me.peer, trade_id).await
     }
 
+    /// The disputes this node arbitrates, newest first.
+    pub async fn disputes(&self) -> Result<Vec<super::DisputeInfo>> {
+        super::arbitrate::list(&self.inner).await
+    }
+
+    pub async fn dispute_info(&self, trade_id: Uuid) -> Result<super::DisputeInfo> {
+        super::arbitrate::show(&self.inner, trade_id).await
+    }
+
+    /// As the arbitrator: pays the escrow to `to` (`buyer` or `seller`), signed, sent to both parties.
+    pub async fn resolve(&self, trade_id: Uuid, to: &str) -> Result<super::DisputeInfo> {
+        super::arbitrate::resolve(&self.inner, trade_id, to).await
+    }
+
     /// Stops the desk's tasks. Everything is stored already; nothing is lost.
     pub async fn shutdown(&self) {
         self.cancel.cancel();
@@ -461,6 +475,8 @@ async fn serve(
                 let request = match DirectRequest::decode(&data) {
                     Ok(DirectRequest::Take(bytes)) => Request::Take(bytes),
                     Ok(DirectRequest::Envelope(bytes)) => Request::Envelope(bytes),
+                    Ok(DirectRequest::Dispute(bytes)) => Request::Dispute(bytes),
+                    Ok(DirectRequest::Resolution(bytes)) => Request::Resolution(bytes),
                     // The market answers offer requests and anything undecodable.
                     _ => continue,
                 };
@@ -469,6 +485,16 @@ async fn serve(
                     let answer = match request {
                         Request::Take(bytes) => inner.on_take(peer, &bytes).await.encode(),
                         Request::Envelope(bytes) => inner.on_envelope(peer, &bytes).await.encode(),
+                        Request::Dispute(bytes) => stored(
+                            "dispute case",
+                            peer,
+                            super::arbitrate::on_case(&inner, &bytes).await,
+                        ),
+                        Request::Resolution(bytes) => stored(
+                            "resolution",
+                            peer,
+                            super::arbitrate::on_resolution(&inner, &bytes).await,
+                        ),
                     };
                     if let Err(e) = inner.net.respond(id, answer).await {
                         tracing::debug!(%peer, error = %e, "could not answer a trade request");
@@ -495,6 +521,19 @@ async fn serve(
 enum Request {
     Take(Vec<u8>),
     Envelope(Vec<u8>),
+    Dispute(Vec<u8>),
+    Resolution(Vec<u8>),
+}
+
+fn stored(what: &str, from: PeerId, result: Result<()>) -> Vec<u8> {
+    match result {
+        Ok(()) => crate::protocol::Stored::Stored,
+        Err(e) => {
+            tracing::info!(%from, reason = %e, "{what} refused");
+            crate::protocol::Stored::Refused(e.to_string())
+        }
+    }
+    .encode()
 }
 
 /// Keeps this node's arbitrator announcement in the DHT: at start (retried until a peer stores it), then

@@ -9,6 +9,7 @@
 //! outbox) before anything leaves the node; the delivery loop only reads the outbox. A crash at any
 //! point either lost nothing or sends the stored envelope again, which the receiver drops as a replay.
 
+mod arbitrate;
 mod desk;
 mod outbox;
 mod settle;
@@ -21,6 +22,7 @@ use uuid::Uuid;
 
 use crate::offer::{Offer, PaymentMethod, Price};
 
+pub use arbitrate::DisputeInfo;
 pub use desk::{Desk, Settlement, TradeConfig};
 pub use settle::EscrowView;
 pub use store::{chat_log, list_trades, trade_info};
@@ -127,6 +129,11 @@ pub enum TradeEvent {
         #[ts(type = "string")]
         trade_id: Uuid,
         up_to: u64,
+    },
+    /// As an arbitrator: a party's dispute case arrived.
+    DisputeOpened {
+        #[ts(type = "string")]
+        trade_id: Uuid,
     },
 }
 

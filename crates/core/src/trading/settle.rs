@@ -118,9 +118,27 @@ pub(super) struct EscrowRow {
     pub release_psbt: Option<Vec<u8>>,
     pub release_txid: Option<String>,
     pub release_confirmations: u32,
+    /// This party's dispute case reached the arbitrator.
+    pub case_sent: bool,
 }
 
 impl EscrowRow {
+    pub fn side_text(&self) -> &'static str {
+        self.side.as_str()
+    }
+
+    pub fn script(&self) -> Result<Option<EscrowScript>> {
+        self.keys()
+    }
+
+    pub fn buyer_address_text(&self) -> Option<String> {
+        self.buyer_address().map(str::to_owned)
+    }
+
+    pub fn seller_address_text(&self) -> Option<String> {
+        self.seller_address().map(str::to_owned)
+    }
+
     /// What the escrow must hold: the amount plus both deposits.
     pub fn required(&self) -> u64 {
         self.amount + self.buyer_deposit + self.seller_deposit
@@ -224,6 +242,7 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
         release_psbt: r.try_get("release_psbt").map_err(sql)?,
         release_txid: r.try_get("release_txid").map_err(sql)?,
         release_confirmations: u32::try_from(get_u64("release_confirmations")?).unwrap_or(u32::MAX),
+        case_sent: r.try_get::<i64, _>("case_sent").map_err(sql)? == 1,
     }))
 }
 
@@ -745,7 +764,8 @@ pub(super) async fn watch(inner: Arc<Inner>, cancel: CancellationToken) {
 async fn open_escrows(inner: &Inner) -> Result<Vec<(Uuid, TradeState)>> {
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT t.id, t.state FROM trades t JOIN trade_escrow e ON e.trade_id = t.id \
-         WHERE t.state IN ('Accepted', 'EscrowFunding', 'EscrowFunded', 'PaymentConfirmed', 'Released')",
+         WHERE t.state IN ('Accepted', 'EscrowFunding', 'EscrowFunded', 'PaymentConfirmed', \
+         'Released', 'Disputed')",
     )
     .fetch_all(&inner.pool)
     .await
@@ -767,6 +787,7 @@ async fn watch_once(inner: &Inner) -> Result<()> {
             TradeState::EscrowFunded => check_payment_deadline(inner, trade_id).await,
             TradeState::PaymentConfirmed => broadcast_release(inner, &backend, trade_id).await,
             TradeState::Released => check_release_confirmed(inner, &backend, trade_id).await,
+            TradeState::Disputed => super::arbitrate::send_case(inner, trade_id).await,
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -1068,6 +1089,39 @@ async fn check_release_confirmed(
     .await
 }
 
+/// Records the arbitrator's signed resolution and moves the trade to Resolved.
+pub(super) async fn record_resolution(
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+    payload: &[u8],
+    arbitrator: &PeerId,
+    signature: &[u8],
+    txid: Option<&str>,
+) -> Result<()> {
+    let state = current_state(conn, trade_id).await?;
+    let offer = offer_of(conn, trade_id).await?;
+    let next = next_state(state, Actor::Arbitrator, StepKind::Resolve, mode_of(&offer))
+        .map_err(Error::from)?;
+    if let Some(txid) = txid {
+        sqlx::query("UPDATE trade_escrow SET release_txid = ? WHERE trade_id = ?")
+            .bind(txid)
+            .bind(trade_id.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(sql)?;
+    }
+    record(
+        conn,
+        trade_id,
+        StepKind::Resolve.as_str(),
+        payload,
+        arbitrator,
+        signature,
+        Some(next),
+    )
+    .await
+}
+
 /// What the shells show of an escrow.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct EscrowView {
@@ -1131,6 +1185,7 @@ pub(super) async fn announce_arbitrator(inner: &Inner) -> Result<()> {
         inner.me.peer,
         backend.chain(),
         backend.network(),
+        x25519_dalek::PublicKey::from(&inner.me.channel_secret).to_bytes(),
         now_ms(),
     )
     .map_err(refused)?;

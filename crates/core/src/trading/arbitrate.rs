@@ -1,0 +1,694 @@
+//! Disputes. A party whose trade is Disputed (its own dispute, the counterparty's, or the payment window
+//! closing) sends its case to the offer's arbitrator, sealed to the arbitrator's announced X25519 key: the
+//! offer, the terms, both parties' signed escrow-key steps (which prove each party's key and address), the
+//! reason and the chat. The arbitrator decides (`souk dispute resolve ID --to buyer|seller`), signs a PSBT
+//! paying the whole escrow to the winner with its own per-trade key, and sends it, signed, to both
+//! parties. The winner's node checks it, co-signs, finalises and broadcasts; both record the resolution.
+
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use bitcoin::{Amount, FeeRate};
+use libp2p::PeerId;
+use serde::{Deserialize, Serialize};
+use sqlx::{Row, SqliteConnection};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use super::{TradeEvent, desk::Inner, settle, store};
+use crate::{
+    arbiter::{SignedAnnouncement, arbitrator_trade_keypair, record_key},
+    chain::ChainBackend,
+    channel,
+    error::{Error, Result},
+    escrow::{
+        Chain, EscrowInput, EscrowScript, Network, Payout, SpendPlan, build_spend, check_psbt,
+        decode_psbt, encode_psbt, finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
+    },
+    offer::{EscrowKind, Offer, Side},
+    protocol::{DirectRequest, Stored},
+    store::{StoreError, now_ms},
+    trade::{SignedStep, StepBody, TradeState},
+};
+
+/// Signature domain of an arbitrator's resolution.
+pub const RESOLUTION_SIGNING_TAG: &[u8] = b"souk/resolution/v1\0";
+/// The arbitrator's PSBT may pay at most this many times the fee rate the party's node suggests.
+const MAX_FEE_RATE_FACTOR: u64 = 4;
+/// Largest case a party may send (the chat is cut to fit).
+const MAX_CASE_BYTES: usize = 7 * 1024;
+
+fn sql(e: sqlx::Error) -> Error {
+    Error::Store(StoreError::Sql(e))
+}
+
+fn refused(e: impl std::fmt::Display) -> Error {
+    Error::InvalidInput(e.to_string())
+}
+
+/// What a party tells the arbitrator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisputeCase {
+    pub trade_id: Uuid,
+    /// The offer as taken, as JSON (postcard cannot carry its tagged enums).
+    pub offer_json: String,
+    pub amount: u64,
+    pub buyer_deposit: u64,
+    pub seller_deposit: u64,
+    pub chain: Chain,
+    pub network: Network,
+    /// Both parties' signed `EscrowKeys` steps, as each signed it.
+    pub escrow_keys: Vec<Vec<u8>>,
+    /// This party's side: `buyer` or `seller`.
+    pub side: String,
+    pub reason: String,
+    /// The chat and the trade's steps, as lines, oldest first.
+    pub transcript: Vec<String>,
+}
+
+impl DisputeCase {
+    fn offer(&self) -> Result<Offer> {
+        serde_json::from_str(&self.offer_json)
+            .map_err(|e| refused(format!("the case's offer: {e}")))
+    }
+}
+
+/// A dispute as the arbitrator keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DisputeInfo {
+    #[ts(type = "string")]
+    pub trade_id: Uuid,
+    pub chain: Chain,
+    pub network: Network,
+    pub buyer: String,
+    pub seller: String,
+    pub buyer_address: String,
+    pub seller_address: String,
+    pub escrow_address: String,
+    pub amount: u64,
+    /// Each party's reason, as `side: reason`.
+    pub reasons: Vec<String>,
+    /// The reporters' transcripts, side by side.
+    pub transcripts: Vec<Vec<String>>,
+    pub opened_at: i64,
+    /// `buyer` or `seller` once decided.
+    pub resolved_to: Option<String>,
+    pub resolved_at: Option<i64>,
+}
+
+/// The arbitrator's decision, signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub trade_id: Uuid,
+    /// `buyer` or `seller`.
+    pub winner: String,
+    /// The PSBT paying the escrow to the winner, signed by the arbitrator.
+    pub psbt: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedResolution {
+    pub bytes: Vec<u8>,
+    pub key: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+impl SignedResolution {
+    fn sign(resolution: &Resolution, keypair: &libp2p::identity::Keypair) -> Result<Self> {
+        let bytes = postcard::to_stdvec(resolution).map_err(|e| Error::Internal(e.to_string()))?;
+        let (key, signature) = crate::signing::sign(RESOLUTION_SIGNING_TAG, &bytes, keypair)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Self {
+            bytes,
+            key,
+            signature,
+        })
+    }
+
+    fn open(bytes: &[u8]) -> Result<(Resolution, PeerId, Self)> {
+        let signed: Self = crate::codec::decode_exact(bytes, "resolution").map_err(refused)?;
+        let signer = crate::signing::verify(
+            RESOLUTION_SIGNING_TAG,
+            &signed.bytes,
+            &signed.key,
+            &signed.signature,
+        )
+        .map_err(refused)?;
+        let resolution: Resolution =
+            crate::codec::decode_exact(&signed.bytes, "resolution").map_err(refused)?;
+        Ok((resolution, signer, signed))
+    }
+}
+
+fn arbitrator_of(offer: &Offer) -> Result<PeerId> {
+    match &offer.escrow {
+        EscrowKind::Multisig { arbitrators } => arbitrators
+            .first()
+            .copied()
+            .ok_or_else(|| refused("the offer names no arbitrator")),
+        EscrowKind::None => Err(refused("a trade without escrow has no arbitrator")),
+    }
+}
+
+/// The parties, their keys and addresses, from their own signed steps: (buyer, seller) each as
+/// (PeerId, pubkey, address).
+type Party = (PeerId, Vec<u8>, String);
+
+fn parties(case: &DisputeCase) -> Result<(Party, Party)> {
+    let mut keys = Vec::new();
+    for bytes in &case.escrow_keys {
+        let (step, _) = SignedStep::verify(bytes).map_err(refused)?;
+        if step.trade_id != case.trade_id {
+            return Err(refused("an escrow-key step of another trade"));
+        }
+        let StepBody::EscrowKeys { pubkey, address } = step.body else {
+            return Err(refused("not an escrow-key step"));
+        };
+        parse_payout_address(&address, case.chain, case.network).map_err(refused)?;
+        keys.push((step.sender, pubkey, address));
+    }
+    let offer = case.offer()?;
+    let maker = offer.maker;
+    let (Some(m), Some(t)) = (
+        keys.iter().find(|k| k.0 == maker).cloned(),
+        keys.iter().find(|k| k.0 != maker).cloned(),
+    ) else {
+        return Err(refused("the case lacks one party's signed escrow keys"));
+    };
+    Ok(match offer.side {
+        Side::Sell => (t, m),
+        Side::Buy => (m, t),
+    })
+}
+
+fn escrow_of(
+    buyer: &Party,
+    seller: &Party,
+    arbitrator: bitcoin::secp256k1::PublicKey,
+) -> Result<EscrowScript> {
+    EscrowScript::new(
+        EscrowScript::parse_key(&buyer.1).map_err(refused)?,
+        EscrowScript::parse_key(&seller.1).map_err(refused)?,
+        arbitrator,
+    )
+    .map_err(refused)
+}
+
+/// The whole escrow to the winner, the fee from its output.
+fn resolution_plan(
+    chain: Chain,
+    network: Network,
+    address: &str,
+    inputs: Vec<EscrowInput>,
+) -> Result<SpendPlan> {
+    let total: u64 = inputs.iter().map(|i| i.value.to_sat()).sum();
+    Ok(SpendPlan {
+        chain,
+        inputs,
+        outputs: vec![Payout {
+            script_pubkey: parse_payout_address(address, chain, network).map_err(refused)?,
+            amount: Amount::from_sat(total),
+        }],
+        fee_payer: 0,
+    })
+}
+
+// ------------------------------------------------------------------------------------- party side
+
+/// Sends this party's case to the arbitrator once the trade is Disputed.
+pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
+    let mut conn = inner.pool.acquire().await.map_err(sql)?;
+    let Some(row) = settle::load(&mut conn, trade_id).await? else {
+        return Ok(());
+    };
+    if row.case_sent {
+        return Ok(());
+    }
+    let channel = store::load_channel(&mut conn, &inner.me.storage_key, trade_id)
+        .await?
+        .ok_or_else(|| store::unknown_trade(trade_id))?;
+    let arbitrator = arbitrator_of(&channel.offer)?;
+    let escrow_keys: Vec<Vec<u8>> = sqlx::query_scalar::<_, Vec<u8>>(
+        "SELECT payload FROM trade_events WHERE trade_id = ? AND kind = 'escrow_keys' ORDER BY seq",
+    )
+    .bind(trade_id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(sql)?;
+    let signatures: Vec<(Vec<u8>, String)> = sqlx::query_as(
+        "SELECT signature, signer FROM trade_events WHERE trade_id = ? AND kind = 'escrow_keys' ORDER BY seq",
+    )
+    .bind(trade_id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(sql)?;
+    let dispute_reason = dispute_reason(&mut conn, trade_id).await?;
+    let log = store::chat_log(&inner.pool, &inner.me.peer, trade_id).await?;
+    drop(conn);
+    // Rebuild each signed step as its signer made it: the event holds the step bytes and signature.
+    let mut signed_steps = Vec::new();
+    for (bytes, (signature, signer)) in escrow_keys.into_iter().zip(signatures) {
+        let signer: PeerId = signer
+            .parse()
+            .map_err(|e| Error::Internal(format!("{e}")))?;
+        let key = key_of(&signer)?;
+        signed_steps.push(
+            SignedStep {
+                bytes,
+                key,
+                signature,
+            }
+            .to_bytes()
+            .map_err(Error::from)?,
+        );
+    }
+    let mut transcript: Vec<String> = log
+        .iter()
+        .map(|m| {
+            format!(
+                "{} {}: {}",
+                m.sent_at,
+                if m.outgoing { "me" } else { "them" },
+                m.body
+            )
+        })
+        .collect();
+    let mut case = DisputeCase {
+        trade_id,
+        offer_json: serde_json::to_string(&channel.offer)
+            .map_err(|e| Error::Internal(e.to_string()))?,
+        amount: row.amount,
+        buyer_deposit: row.buyer_deposit,
+        seller_deposit: row.seller_deposit,
+        chain: row.chain,
+        network: row.network,
+        escrow_keys: signed_steps,
+        side: row.side_text().into(),
+        reason: dispute_reason,
+        transcript: Vec::new(),
+    };
+    // Keep the newest lines that fit.
+    while !transcript.is_empty() {
+        case.transcript = transcript.clone();
+        if postcard::to_stdvec(&case).map_or(0, |b| b.len()) <= MAX_CASE_BYTES {
+            break;
+        }
+        transcript.remove(0);
+    }
+    if transcript.is_empty() {
+        case.transcript.clear();
+    }
+    let plaintext = postcard::to_stdvec(&case).map_err(|e| Error::Internal(e.to_string()))?;
+    let announcement = find_announcement(inner, &arbitrator, row.chain, row.network).await?;
+    let (sealed, _) = channel::seal_take(
+        arbitrator,
+        &announcement.channel_key,
+        channel.offer.id,
+        trade_id,
+        &plaintext,
+        &inner.me.keypair,
+    )?;
+    let _ = inner.net.find_peer(arbitrator).await;
+    let answer = inner
+        .net
+        .request(
+            arbitrator,
+            DirectRequest::Dispute(sealed.to_bytes()?).encode(),
+        )
+        .await?;
+    match Stored::decode(&answer).map_err(refused)? {
+        Stored::Stored => {}
+        Stored::Refused(reason) => {
+            return Err(Error::InvalidInput(format!(
+                "the arbitrator refused the case: {reason}"
+            )));
+        }
+    }
+    sqlx::query("UPDATE trade_escrow SET case_sent = 1 WHERE trade_id = ?")
+        .bind(trade_id.to_string())
+        .execute(&inner.pool)
+        .await
+        .map_err(sql)?;
+    tracing::info!(%trade_id, %arbitrator, "dispute case sent to the arbitrator");
+    Ok(())
+}
+
+async fn dispute_reason(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<String> {
+    let events: Vec<(String, Vec<u8>)> = sqlx::query_as(
+        "SELECT kind, payload FROM trade_events WHERE trade_id = ? \
+         AND kind IN ('dispute', 'payment_expired') ORDER BY seq",
+    )
+    .bind(trade_id.to_string())
+    .fetch_all(conn)
+    .await
+    .map_err(sql)?;
+    let reasons: Vec<String> = events
+        .iter()
+        .map(|(kind, payload)| match kind.as_str() {
+            "payment_expired" => "the payment window closed without payment".to_owned(),
+            _ => match crate::trade::decode_step(payload) {
+                Ok(step) => match step.body {
+                    StepBody::Dispute { reason } => reason,
+                    _ => String::new(),
+                },
+                Err(e) => format!("(unreadable: {e})"),
+            },
+        })
+        .collect();
+    Ok(reasons.join(" / "))
+}
+
+fn key_of(peer: &PeerId) -> Result<Vec<u8>> {
+    let multihash = peer.as_ref();
+    if multihash.code() != 0 {
+        return Err(Error::Internal(format!("{peer} does not embed its key")));
+    }
+    Ok(multihash.digest().to_vec())
+}
+
+async fn find_announcement(
+    inner: &Inner,
+    arbitrator: &PeerId,
+    chain: Chain,
+    network: Network,
+) -> Result<crate::arbiter::Announcement> {
+    let value = inner
+        .net
+        .get_record(record_key(arbitrator, chain, network))
+        .await?
+        .ok_or_else(|| {
+            refused(format!(
+                "arbitrator {arbitrator} is not announced in the DHT"
+            ))
+        })?;
+    let a = SignedAnnouncement::verify(&value).map_err(refused)?;
+    if a.arbitrator != *arbitrator {
+        return Err(refused("an announcement of another arbitrator"));
+    }
+    Ok(a)
+}
+
+/// A resolution from the arbitrator: checked, recorded, and, when this party won, co-signed and
+/// broadcast.
+pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
+    let (resolution, signer, signed) = SignedResolution::open(bytes)?;
+    let trade_id = resolution.trade_id;
+    let mut conn = inner.pool.acquire().await.map_err(sql)?;
+    let channel = store::load_channel(&mut conn, &inner.me.storage_key, trade_id)
+        .await?
+        .ok_or_else(|| store::unknown_trade(trade_id))?;
+    let row = settle::load(&mut conn, trade_id)
+        .await?
+        .ok_or_else(|| refused("no escrow for this trade"))?;
+    drop(conn);
+    if signer != arbitrator_of(&channel.offer)? {
+        return Err(refused(format!(
+            "a resolution signed by {signer}, who is not this trade's arbitrator"
+        )));
+    }
+    let backend = inner
+        .chain
+        .clone()
+        .ok_or_else(|| refused("no chain backend configured"))?;
+    let escrow = row
+        .script()?
+        .ok_or_else(|| refused("the escrow is not set up"))?;
+    let winner_address = match resolution.winner.as_str() {
+        "buyer" => row.buyer_address_text(),
+        "seller" => row.seller_address_text(),
+        other => return Err(refused(format!("winner {other:?}"))),
+    }
+    .ok_or_else(|| refused("the winner's address is unknown"))?;
+    let utxos = backend.escrow_utxos(&escrow.script_pubkey()).await?;
+    let plan = resolution_plan(
+        row.chain,
+        row.network,
+        &winner_address,
+        utxos.iter().map(EscrowInput::from).collect(),
+    )?;
+    let mut psbt = decode_psbt(&resolution.psbt).map_err(refused)?;
+    let rate = backend.fee_rate().await?;
+    let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
+    check_psbt(&psbt, &escrow, &plan, max)
+        .map_err(|e| refused(format!("the arbitrator's payout is refused: {e}")))?;
+    let won = resolution.winner == row.side_text();
+    let txid = if won {
+        let key = trade_keypair(&inner.escrow_root, row.chain, row.network, &trade_id)
+            .map_err(refused)?;
+        sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
+        let tx = finalize_psbt(psbt, &escrow).map_err(refused)?;
+        Some(backend.broadcast(&tx).await?.to_string())
+    } else {
+        None
+    };
+    let _guard = inner.lock.lock().await;
+    let mut tx = inner
+        .pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(sql)?;
+    if settle::current_state(&mut tx, trade_id).await? != TradeState::Disputed {
+        return Ok(());
+    }
+    settle::record_resolution(
+        &mut tx,
+        trade_id,
+        &signed.bytes,
+        &signer,
+        &signed.signature,
+        txid.as_deref(),
+    )
+    .await?;
+    let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
+    tx.commit().await.map_err(sql)?;
+    tracing::info!(%trade_id, winner = %resolution.winner, ?txid, "dispute resolved");
+    let _ = inner.events.send(TradeEvent::TradeUpdated {
+        trade: Box::new(info),
+    });
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------- arbitrator side
+
+/// A sealed case from a party: opened, checked, stored (once per party).
+pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
+    let opened = channel::open_take(&inner.me.channel_secret, inner.me.peer, bytes)?;
+    let case: DisputeCase =
+        crate::codec::decode_exact(opened.plaintext(), "dispute case").map_err(refused)?;
+    if case.trade_id != opened.trade_id() {
+        return Err(refused("the case names another trade than its envelope"));
+    }
+    if arbitrator_of(&case.offer()?)? != inner.me.peer {
+        return Err(refused("this node is not the arbitrator of that offer"));
+    }
+    let (buyer, seller) = parties(&case)?;
+    let reporter = opened.taker();
+    if reporter != buyer.0 && reporter != seller.0 {
+        return Err(refused("the case comes from neither party"));
+    }
+    let key =
+        arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &case.trade_id)
+            .map_err(refused)?;
+    let escrow = escrow_of(&buyer, &seller, key.public_key())?;
+    let address = escrow.address(case.chain, case.network).map_err(refused)?;
+    let side = if reporter == buyer.0 {
+        "buyer"
+    } else {
+        "seller"
+    };
+    let now = now_ms();
+    let mut tx = inner
+        .pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(sql)?;
+    let existing: Option<String> =
+        sqlx::query_scalar("SELECT cases FROM disputes WHERE trade_id = ?")
+            .bind(case.trade_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(sql)?;
+    let mut cases: Vec<DisputeCase> = match existing {
+        Some(json) => serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?,
+        None => Vec::new(),
+    };
+    cases.retain(|c| c.side != side);
+    let mut case = case;
+    case.side = side.into();
+    cases.push(case.clone());
+    let json = serde_json::to_string(&cases).map_err(|e| Error::Internal(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO disputes (trade_id, chain, network, buyer, seller, buyer_address, seller_address, \
+         escrow_address, amount, cases, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (trade_id) DO UPDATE SET cases = excluded.cases",
+    )
+    .bind(case.trade_id.to_string())
+    .bind(case.chain.to_string())
+    .bind(case.network.to_string())
+    .bind(buyer.0.to_base58())
+    .bind(seller.0.to_base58())
+    .bind(&buyer.2)
+    .bind(&seller.2)
+    .bind(&address)
+    .bind(i64::try_from(case.amount).unwrap_or(i64::MAX))
+    .bind(json)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(sql)?;
+    tx.commit().await.map_err(sql)?;
+    tracing::info!(trade_id = %case.trade_id, %side, "dispute case received");
+    let _ = inner.events.send(TradeEvent::DisputeOpened {
+        trade_id: case.trade_id,
+    });
+    Ok(())
+}
+
+fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<DisputeInfo> {
+    let cases: String = row.try_get("cases").map_err(sql)?;
+    let cases: Vec<DisputeCase> =
+        serde_json::from_str(&cases).map_err(|e| Error::Internal(e.to_string()))?;
+    let id: String = row.try_get("trade_id").map_err(sql)?;
+    let chain: String = row.try_get("chain").map_err(sql)?;
+    let network: String = row.try_get("network").map_err(sql)?;
+    let amount: i64 = row.try_get("amount").map_err(sql)?;
+    Ok(DisputeInfo {
+        trade_id: Uuid::parse_str(&id).map_err(|e| Error::Internal(e.to_string()))?,
+        chain: Chain::from_str(&chain).map_err(|e| Error::Internal(e.to_string()))?,
+        network: Network::from_str(&network).map_err(|e| Error::Internal(e.to_string()))?,
+        buyer: row.try_get("buyer").map_err(sql)?,
+        seller: row.try_get("seller").map_err(sql)?,
+        buyer_address: row.try_get("buyer_address").map_err(sql)?,
+        seller_address: row.try_get("seller_address").map_err(sql)?,
+        escrow_address: row.try_get("escrow_address").map_err(sql)?,
+        amount: u64::try_from(amount).unwrap_or(0),
+        reasons: cases
+            .iter()
+            .map(|c| format!("{}: {}", c.side, c.reason))
+            .collect(),
+        transcripts: cases.iter().map(|c| c.transcript.clone()).collect(),
+        opened_at: row.try_get("opened_at").map_err(sql)?,
+        resolved_to: row.try_get("resolved_to").map_err(sql)?,
+        resolved_at: row.try_get("resolved_at").map_err(sql)?,
+    })
+}
+
+pub(super) async fn list(inner: &Inner) -> Result<Vec<DisputeInfo>> {
+    let rows = sqlx::query("SELECT * FROM disputes ORDER BY opened_at DESC")
+        .fetch_all(&inner.pool)
+        .await
+        .map_err(sql)?;
+    rows.iter().map(info_of).collect()
+}
+
+pub(super) async fn show(inner: &Inner, trade_id: Uuid) -> Result<DisputeInfo> {
+    let row = sqlx::query("SELECT * FROM disputes WHERE trade_id = ?")
+        .bind(trade_id.to_string())
+        .fetch_optional(&inner.pool)
+        .await
+        .map_err(sql)?
+        .ok_or_else(|| refused(format!("no dispute about trade {trade_id} here")))?;
+    info_of(&row)
+}
+
+/// The arbitrator decides: a PSBT paying the whole escrow to `winner`, signed with the arbitrator's
+/// per-trade key, sent signed to both parties.
+pub(super) async fn resolve(
+    inner: &Arc<Inner>,
+    trade_id: Uuid,
+    winner: &str,
+) -> Result<DisputeInfo> {
+    if winner != "buyer" && winner != "seller" {
+        return Err(refused(format!(
+            "resolve to buyer or seller, not {winner:?}"
+        )));
+    }
+    let dispute = show(inner, trade_id).await?;
+    if let Some(done) = &dispute.resolved_to {
+        return Err(refused(format!(
+            "this dispute was resolved already, to the {done}"
+        )));
+    }
+    let row = sqlx::query("SELECT cases FROM disputes WHERE trade_id = ?")
+        .bind(trade_id.to_string())
+        .fetch_one(&inner.pool)
+        .await
+        .map_err(sql)?;
+    let cases: Vec<DisputeCase> =
+        serde_json::from_str(&row.try_get::<String, _>("cases").map_err(sql)?)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+    let case = cases
+        .first()
+        .ok_or_else(|| Error::Internal("a dispute without a case".into()))?;
+    let (buyer, seller) = parties(case)?;
+    let backend = inner
+        .chain
+        .clone()
+        .ok_or_else(|| refused("no chain backend configured"))?;
+    let key = arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &trade_id)
+        .map_err(refused)?;
+    let escrow = escrow_of(&buyer, &seller, key.public_key())?;
+    let utxos = backend.escrow_utxos(&escrow.script_pubkey()).await?;
+    if utxos.is_empty() {
+        return Err(refused("the escrow holds nothing on the chain"));
+    }
+    let address = if winner == "buyer" {
+        &buyer.2
+    } else {
+        &seller.2
+    };
+    let plan = resolution_plan(
+        case.chain,
+        case.network,
+        address,
+        utxos.iter().map(EscrowInput::from).collect(),
+    )?;
+    let mut psbt = build_spend(&escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
+    sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
+    let signed = SignedResolution::sign(
+        &Resolution {
+            trade_id,
+            winner: winner.into(),
+            psbt: encode_psbt(&psbt),
+        },
+        &inner.me.keypair,
+    )?;
+    let bytes = postcard::to_stdvec(&signed).map_err(|e| Error::Internal(e.to_string()))?;
+    sqlx::query(
+        "UPDATE disputes SET resolved_to = ?, resolved_at = ?, resolution = ? WHERE trade_id = ?",
+    )
+    .bind(winner)
+    .bind(now_ms())
+    .bind(&bytes)
+    .bind(trade_id.to_string())
+    .execute(&inner.pool)
+    .await
+    .map_err(sql)?;
+    for party in [buyer.0, seller.0] {
+        tokio::spawn(deliver_resolution(inner.clone(), party, bytes.clone()));
+    }
+    show(inner, trade_id).await
+}
+
+/// Sends the resolution to one party until it acknowledges (it may be offline for a while).
+async fn deliver_resolution(inner: Arc<Inner>, party: PeerId, bytes: Vec<u8>) {
+    let mut wait = Duration::from_millis(250);
+    for _ in 0..40 {
+        let _ = inner.net.find_peer(party).await;
+        match inner
+            .net
+            .request(party, DirectRequest::Resolution(bytes.clone()).encode())
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|answer| Stored::decode(&answer))
+        {
+            Ok(Stored::Stored) => return,
+            Ok(Stored::Refused(reason)) => {
+                tracing::warn!(%party, %reason, "a party refused the resolution");
+                return;
+            }
+            Err(e) => tracing::debug!(%party, error = %e, "resolution not delivered yet"),
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(inner.config.max_retry);
+    }
+}

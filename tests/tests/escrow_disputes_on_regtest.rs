@@ -1,0 +1,286 @@
+//! Disputes on a real Litecoin regtest chain, the chain as the judge: the arbitrator node receives both
+//! parties' cases, decides, and the winner's node co-signs and broadcasts the arbitrator's payout.
+//! - the buyer never pays: the payment window closes, the trade goes to the arbitrator on both sides,
+//!   and the arbitrator refunds the seller;
+//! - the buyer paid but the seller does not confirm: the buyer opens a dispute and wins.
+
+use std::time::Duration;
+
+use bitcoin::Amount;
+use souk_core::{
+    offer::{Asset, EscrowKind, Fiat, NewOffer, PaymentMethod, Price, Quote, Side},
+    trading::{DisputeInfo, TradeAnswer, TradeConfig, TradeInfo},
+};
+use souk_tests::{DEADLINE, TestDir, TestNode, regtest::Litecoind, test_trades};
+use uuid::Uuid;
+
+const AMOUNT: u64 = 100_000_000;
+const DEPOSIT: u64 = 15_000_000;
+
+struct Funded {
+    ltc: Litecoind,
+    _dir: TestDir,
+    nodes: Vec<TestNode>,
+    trade: TradeInfo,
+    payout: String,
+    refund: String,
+}
+
+impl Funded {
+    fn arbitrator(&self) -> &TestNode {
+        &self.nodes[1]
+    }
+    fn maker(&self) -> &TestNode {
+        &self.nodes[2]
+    }
+    fn taker(&self) -> &TestNode {
+        &self.nodes[3]
+    }
+
+    async fn in_state(&self, node: &TestNode, state: &str) -> TradeInfo {
+        node.await_trade(self.trade.id, state, |t| t.state == state)
+            .await
+    }
+
+    /// Waits until the arbitrator holds the cases of both parties.
+    async fn both_cases(&self) -> DisputeInfo {
+        let arbitrator = self.arbitrator();
+        let mut events = arbitrator.node.trade_events().await.unwrap();
+        let wait = async {
+            loop {
+                if let Ok(d) = arbitrator.node.dispute_info(self.trade.id).await
+                    && d.reasons.len() == 2
+                {
+                    return d;
+                }
+                let _ = events.recv().await;
+            }
+        };
+        tokio::time::timeout(DEADLINE, wait)
+            .await
+            .expect("both cases at the arbitrator")
+    }
+
+    async fn stop(self) {
+        for node in self.nodes.into_iter().rev() {
+            node.stop().await;
+        }
+    }
+}
+
+/// An escrow trade up to EscrowFunded, with `payment_window` on both parties.
+async fn funded_trade(payment_window: Duration) -> Funded {
+    let ltc = Litecoind::start().await;
+    let dir = TestDir::new();
+    let boot = TestNode::start(dir.path("boot"), &[]).await;
+    let bootstrap = vec![boot.address()];
+    let trades = TradeConfig {
+        payment_window,
+        ..test_trades()
+    };
+    let arbitrator = TestNode::start_settling(
+        dir.path("arbitrator"),
+        &bootstrap,
+        ltc.config.clone(),
+        TradeConfig {
+            arbitrator: true,
+            ..test_trades()
+        },
+    )
+    .await;
+    let maker = TestNode::start_settling(
+        dir.path("maker"),
+        &bootstrap,
+        ltc.config.clone(),
+        trades.clone(),
+    )
+    .await;
+    let taker =
+        TestNode::start_settling(dir.path("taker"), &bootstrap, ltc.config.clone(), trades).await;
+    let offer = maker
+        .node
+        .post_offer(NewOffer {
+            side: Side::Sell,
+            base: Asset::Ltc,
+            quote: Quote::Fiat(Fiat::Eur),
+            price: Price::Fixed(80.into()),
+            min_amount: 50_000_000,
+            max_amount: 200_000_000,
+            payment_methods: vec![PaymentMethod::new("SEPA").unwrap()],
+            escrow: EscrowKind::Multisig {
+                arbitrators: vec![arbitrator.info.peer_id.parse().unwrap()],
+            },
+            deposit_bps: 1_500,
+            maker_x25519: [0; 32],
+            ttl_ms: 3_600_000,
+            terms: String::new(),
+        })
+        .await
+        .expect("post");
+    taker
+        .node
+        .refresh_market(Asset::Ltc, Quote::Fiat(Fiat::Eur))
+        .await
+        .expect("refresh");
+    taker
+        .await_book("the offer", |b| b.iter().any(|e| e.offer.id == offer.id))
+        .await;
+    let payout = ltc.new_address().await;
+    let trade = taker
+        .node
+        .take_offer(
+            offer.id,
+            AMOUNT,
+            PaymentMethod::new("SEPA").unwrap(),
+            payout.clone(),
+        )
+        .await
+        .expect("take");
+    maker
+        .node
+        .answer_trade(trade.id, TradeAnswer::Accept)
+        .await
+        .expect("accept");
+    maker
+        .await_trade(trade.id, "the agreement", |t| t.state == "Accepted")
+        .await;
+    let refund = ltc.new_address().await;
+    maker
+        .node
+        .set_escrow_address(trade.id, &refund)
+        .await
+        .expect("refund address");
+    let funding = taker
+        .await_trade(trade.id, "the escrow address", |t| {
+            t.state == "EscrowFunding"
+        })
+        .await;
+    let address = funding.escrow.unwrap().address.unwrap();
+    ltc.send_to(&address, Amount::from_sat(AMOUNT + DEPOSIT))
+        .await;
+    ltc.send_to(&address, Amount::from_sat(DEPOSIT)).await;
+    ltc.mine(1).await;
+    let funded = Funded {
+        ltc,
+        _dir: dir,
+        nodes: vec![boot, arbitrator, maker, taker],
+        trade,
+        payout,
+        refund,
+    };
+    funded.in_state(funded.maker(), "EscrowFunded").await;
+    funded
+}
+
+fn id(f: &Funded) -> Uuid {
+    f.trade.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_buyer_never_pays_and_the_arbitrator_refunds_the_seller() {
+    let f = funded_trade(Duration::from_millis(300)).await;
+    // Nobody does anything: the payment window closes on both sides.
+    f.in_state(f.maker(), "Disputed").await;
+    f.in_state(f.taker(), "Disputed").await;
+    let case = f.both_cases().await;
+    assert_eq!(case.seller_address, f.refund);
+    assert_eq!(case.buyer_address, f.payout);
+    assert!(
+        case.reasons
+            .iter()
+            .all(|r| r.contains("payment window closed")),
+        "{:?}",
+        case.reasons
+    );
+    let listed = f.arbitrator().node.disputes().await.unwrap();
+    assert_eq!(listed.len(), 1);
+
+    let err = f
+        .arbitrator()
+        .node
+        .resolve_dispute(id(&f), "nobody")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("buyer or seller"), "{err}");
+    let resolved = f
+        .arbitrator()
+        .node
+        .resolve_dispute(id(&f), "seller")
+        .await
+        .expect("resolve");
+    assert_eq!(resolved.resolved_to.as_deref(), Some("seller"));
+    let done = f.in_state(f.maker(), "Resolved").await;
+    f.in_state(f.taker(), "Resolved").await;
+    let txid = done
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("the seller broadcast");
+    f.ltc.mine(1).await;
+    f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
+    let back = f.ltc.received_by(&f.refund, 1).await;
+    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
+    assert!(
+        back < all && back > all - Amount::from_sat(100_000),
+        "the seller got the escrow back, less the fee: {back}"
+    );
+    assert_eq!(f.ltc.received_by(&f.payout, 0).await, Amount::ZERO);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dispute_opened_by_the_buyer_is_won_by_the_buyer() {
+    let f = funded_trade(Duration::from_secs(3600)).await;
+    f.in_state(f.taker(), "EscrowFunded").await;
+    f.taker().node.mark_paid(id(&f)).await.expect("paid");
+    f.in_state(f.maker(), "PaymentSent").await;
+    // A dispute needs a reason.
+    let err = f
+        .maker()
+        .node
+        .dispute_trade(id(&f), "x".repeat(501))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at most 500"), "{err}");
+    f.taker()
+        .node
+        .dispute_trade(id(&f), "I paid by SEPA on Monday; no answer since".into())
+        .await
+        .expect("dispute");
+    f.in_state(f.maker(), "Disputed").await;
+    let case = f.both_cases().await;
+    assert!(
+        case.reasons.iter().any(|r| r.contains("I paid by SEPA")),
+        "{:?}",
+        case.reasons
+    );
+    f.arbitrator()
+        .node
+        .resolve_dispute(id(&f), "buyer")
+        .await
+        .expect("resolve");
+    let done = f.in_state(f.taker(), "Resolved").await;
+    f.in_state(f.maker(), "Resolved").await;
+    let txid = done
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("the buyer broadcast");
+    f.ltc.mine(1).await;
+    f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
+    let got = f.ltc.received_by(&f.payout, 1).await;
+    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
+    assert!(
+        got < all && got > all - Amount::from_sat(100_000),
+        "the buyer got the escrow, less the fee: {got}"
+    );
+    // A second decision is refused.
+    let err = f
+        .arbitrator()
+        .node
+        .resolve_dispute(id(&f), "seller")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("resolved already"), "{err}");
+    f.stop().await;
+}
