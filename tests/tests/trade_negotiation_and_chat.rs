@@ -235,3 +235,76 @@ async fn takes_are_refused_with_their_reason_and_store_nothing() {
     assert_eq!(maker.node.trades().await.unwrap().len(), 1);
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_trade_without_escrow_completes_and_another_is_cancelled() {
+    let net = TestNet::start(3).await;
+    let (maker, taker) = (&net.nodes[1], &net.nodes[2]);
+    let offer = maker
+        .node
+        .post_offer(souk_core::offer::NewOffer {
+            max_amount: 10_000_000,
+            ..sell_offer(60_000)
+        })
+        .await
+        .expect("post");
+    taker
+        .await_book("the offer", |b| b.iter().any(|e| e.offer.id == offer.id))
+        .await;
+    let sepa = PaymentMethod::new("SEPA").unwrap();
+    let agree = |amount: u64| {
+        let sepa = sepa.clone();
+        async move {
+            let trade = taker
+                .node
+                .take_offer(offer.id, amount, sepa, "IBAN".into())
+                .await
+                .expect("take");
+            maker
+                .node
+                .answer_trade(trade.id, TradeAnswer::Accept)
+                .await
+                .expect("accept");
+            taker
+                .await_trade(trade.id, "the accept", |t| t.state == "Accepted")
+                .await
+        }
+    };
+
+    // Paid by the buyer, confirmed by the seller: done, on both sides.
+    let trade = agree(2_000_000).await;
+    let err = maker.node.mark_paid(trade.id).await.unwrap_err();
+    assert!(
+        err.to_string().contains("seller cannot payment_sent"),
+        "{err}"
+    );
+    taker.node.mark_paid(trade.id).await.expect("paid");
+    maker
+        .await_trade(trade.id, "payment sent", |t| t.state == "PaymentSent")
+        .await;
+    maker.node.mark_received(trade.id).await.expect("received");
+    let done = taker
+        .await_trade(trade.id, "completed", |t| t.state == "Completed")
+        .await;
+    assert_eq!(done.waiting_for, None);
+    let err = taker
+        .node
+        .cancel_trade(trade.id, String::new())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("it is over"), "{err}");
+
+    // The open take finished, so the offer can be taken again; this time the seller walks away.
+    let trade = agree(3_000_000).await;
+    maker
+        .node
+        .cancel_trade(trade.id, "changed my mind".into())
+        .await
+        .expect("cancel");
+    taker
+        .await_trade(trade.id, "the cancel", |t| t.state == "Cancelled")
+        .await;
+    let err = taker.node.mark_paid(trade.id).await.unwrap_err();
+    assert!(err.to_string().contains("it is over"), "{err}");
+    net.shutdown().await;
+}

@@ -78,6 +78,19 @@ required: number, amount: number, buyer_deposit: number, seller_deposit: number,
  * What this node must send to the escrow address.
  */
 my_funding: number, my_address: string | null, counterparty_address: string | null, arbitrator: string | null, funded: number, funding_confirmations: number, funding_deadline: number | null, payment_deadline: number | null, release_txid: string | null, release_confirmations: number, };
+export type DisputeInfo = { trade_id: string, chain: Chain, network: Network, buyer: string, seller: string, buyer_address: string, seller_address: string, escrow_address: string, amount: number, 
+/**
+ * Each party's reason, as `side: reason`.
+ */
+reasons: Array<string>, 
+/**
+ * The reporters' transcripts, side by side.
+ */
+transcripts: Array<Array<string>>, opened_at: number, 
+/**
+ * `buyer` or `seller` once decided.
+ */
+resolved_to: string | null, resolved_at: number | null, };
 export type TradeTerms = { 
 /**
  * Base units (satoshis, litoshis).

@@ -13,7 +13,10 @@ use crate::{
     node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo, NetworkStatus},
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     price::MarketPrice,
-    trading::{ChatMessage, EscrowView, TradeAnswer, TradeEvent, TradeInfo, TradeRole, TradeTerms},
+    trading::{
+        ChatMessage, DisputeInfo, EscrowView, TradeAnswer, TradeEvent, TradeInfo, TradeRole,
+        TradeTerms,
+    },
 };
 
 /// The window event that carries each [`MarketEvent`] from the desktop shell to the UI.
