@@ -440,12 +440,7 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
     } else {
         None
     };
-    let _guard = inner.lock.lock().await;
-    let mut tx = inner
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(sql)?;
+    let (_guard, mut tx) = inner.write().await?;
     if settle::current_state(&mut tx, trade_id).await? != TradeState::Disputed {
         return Ok(());
     }

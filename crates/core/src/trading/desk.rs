@@ -248,12 +248,7 @@ impl Desk {
             }
         };
         let trade_channel = handshake.finish(&accept)?;
-        let _guard = inner.lock.lock().await;
-        let mut tx = inner
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(sql)?;
+        let (_guard, mut tx) = inner.write().await?;
         negotiation::record_negotiation(&mut tx, &negotiation, &inner.me.peer, None, now_ms())
             .await
             .map_err(Error::from)?;
@@ -275,15 +270,7 @@ impl Desk {
             TradeAnswer::Counter { amount, price } => MessageBody::Counter { amount, price },
         };
         let inner = &self.inner;
-        let _guard = inner.lock.lock().await;
-        let mut tx = inner
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(sql)?;
-        let mut channel = store::load_channel(&mut tx, &inner.me.storage_key, trade_id)
-            .await?
-            .ok_or_else(|| store::unknown_trade(trade_id))?;
+        let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
         let mut negotiation = store::load_negotiation(&mut tx, trade_id, &channel.offer).await?;
         let message = NegotiationMessage {
             trade_id,
@@ -319,15 +306,7 @@ impl Desk {
     pub async fn send_chat(&self, trade_id: Uuid, text: String) -> Result<ChatMessage> {
         check_chat_text(&text).map_err(Error::InvalidInput)?;
         let inner = &self.inner;
-        let _guard = inner.lock.lock().await;
-        let mut tx = inner
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(sql)?;
-        let mut channel = store::load_channel(&mut tx, &inner.me.storage_key, trade_id)
-            .await?
-            .ok_or_else(|| store::unknown_trade(trade_id))?;
+        let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
         let now = now_ms();
         let sent_at = now.max(store::last_outgoing_sent_at(&mut tx, trade_id).await?);
         let plaintext = ChannelMessage::Chat {
@@ -359,15 +338,7 @@ impl Desk {
     /// Marks the counterparty's messages read and tells it so. Returns how many were unread.
     pub async fn mark_read(&self, trade_id: Uuid) -> Result<u32> {
         let inner = &self.inner;
-        let _guard = inner.lock.lock().await;
-        let mut tx = inner
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(sql)?;
-        let mut channel = store::load_channel(&mut tx, &inner.me.storage_key, trade_id)
-            .await?
-            .ok_or_else(|| store::unknown_trade(trade_id))?;
+        let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
         let (count, up_to): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), MAX(seq) FROM messages WHERE trade_id = ? AND outgoing = 0 \
              AND read_at IS NULL",
@@ -567,7 +538,29 @@ enum Received {
     },
 }
 
+/// The desk's lock and a write transaction: every change of trade state happens under both.
+pub(super) type Write<'a> = (
+    tokio::sync::MutexGuard<'a, ()>,
+    sqlx::Transaction<'static, sqlx::Sqlite>,
+);
+
 impl Inner {
+    /// Takes the desk's lock, then opens an immediate (write) transaction.
+    pub(super) async fn write(&self) -> Result<Write<'_>> {
+        let guard = self.lock.lock().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(sql)?;
+        Ok((guard, tx))
+    }
+
+    /// [`Inner::write`] and the trade's channel; an unknown trade is refused with its reason.
+    pub(super) async fn write_trade(&self, trade_id: Uuid) -> Result<(Write<'_>, ChannelRow)> {
+        let (guard, mut tx) = self.write().await?;
+        let channel = store::load_channel(&mut tx, &self.me.storage_key, trade_id)
+            .await?
+            .ok_or_else(|| store::unknown_trade(trade_id))?;
+        Ok(((guard, tx), channel))
+    }
+
     /// The maker's side of a take. Every refusal says why and stores nothing.
     pub(super) async fn on_take(&self, from: PeerId, bytes: &[u8]) -> TakeAnswer {
         match self.open_trade(bytes).await {

@@ -511,15 +511,7 @@ fn no_escrow(trade_id: Uuid) -> Error {
 
 /// The user gives the address where this party's coins go (buyer: payout; seller: refund).
 pub(super) async fn set_address(inner: &Inner, trade_id: Uuid, address: &str) -> Result<()> {
-    let _guard = inner.lock.lock().await;
-    let mut tx = inner
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(sql)?;
-    let mut channel = store::load_channel(&mut tx, &inner.me.storage_key, trade_id)
-        .await?
-        .ok_or_else(|| store::unknown_trade(trade_id))?;
+    let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
     let mut row = load(&mut tx, trade_id)
         .await?
         .ok_or_else(|| no_escrow(trade_id))?;
@@ -546,15 +538,7 @@ pub(super) async fn act(inner: &Inner, trade_id: Uuid, what: Act) -> Result<Trad
         Act::Received => prepare_release(inner, trade_id).await?,
         _ => None,
     };
-    let _guard = inner.lock.lock().await;
-    let mut tx = inner
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(sql)?;
-    let mut channel = store::load_channel(&mut tx, &inner.me.storage_key, trade_id)
-        .await?
-        .ok_or_else(|| store::unknown_trade(trade_id))?;
+    let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
     let body = match what {
         Act::Paid => StepBody::PaymentSent,
         Act::Cancel(reason) => StepBody::Cancel { reason },
@@ -807,12 +791,7 @@ where
         Box<dyn std::future::Future<Output = Result<bool>> + Send + 'c>,
     >,
 {
-    let _guard = inner.lock.lock().await;
-    let mut tx = inner
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(sql)?;
+    let (_guard, mut tx) = inner.write().await?;
     if !f(inner, &mut tx).await? {
         return Ok(());
     }
@@ -1008,12 +987,7 @@ async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) 
     let tx = finalize_psbt(psbt, &escrow).map_err(refused)?;
     let txid = backend.broadcast(&tx).await?;
     tracing::info!(%trade_id, %txid, "release broadcast");
-    let _guard = inner.lock.lock().await;
-    let mut db = inner
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(sql)?;
+    let (_guard, mut db) = inner.write().await?;
     if current_state(&mut db, trade_id).await? != TradeState::PaymentConfirmed {
         return Ok(());
     }
