@@ -194,6 +194,14 @@ impl TestNode {
         }
     }
 
+    /// Waits until offer `id` is in this node's book.
+    pub async fn await_offer(&self, id: Uuid) {
+        self.await_book(&format!("offer {id}"), |b| {
+            b.iter().any(|e| e.offer.id == id)
+        })
+        .await;
+    }
+
     /// Waits until `check` holds for trade `id` on this node, re-checking on every trade event.
     pub async fn await_trade(
         &self,
@@ -298,6 +306,26 @@ pub fn sell_offer(price_eur: u32) -> NewOffer {
         deposit_bps: 1_500,
         maker_x25519: [0; 32],
         ttl_ms: 24 * 3_600_000,
+        terms: String::new(),
+    }
+}
+
+/// An LTC/EUR sell offer, 0.5–2 LTC by SEPA, with a 2-of-3 escrow under `arbitrator` and 15 % deposits.
+pub fn ltc_escrow_offer(arbitrator: libp2p::PeerId) -> NewOffer {
+    NewOffer {
+        side: Side::Sell,
+        base: Asset::Ltc,
+        quote: Quote::Fiat(Fiat::Eur),
+        price: Price::Fixed(80.into()),
+        min_amount: 50_000_000,
+        max_amount: 200_000_000,
+        payment_methods: vec![PaymentMethod::new("SEPA").expect("valid method")],
+        escrow: EscrowKind::Multisig {
+            arbitrators: vec![arbitrator],
+        },
+        deposit_bps: 1_500,
+        maker_x25519: [0; 32],
+        ttl_ms: 3_600_000,
         terms: String::new(),
     }
 }

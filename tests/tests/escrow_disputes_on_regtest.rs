@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use bitcoin::Amount;
 use souk_core::{
-    offer::{Asset, EscrowKind, Fiat, NewOffer, PaymentMethod, Price, Quote, Side},
+    offer::{Asset, Fiat, PaymentMethod, Quote},
     trading::{DisputeInfo, TradeAnswer, TradeConfig, TradeInfo},
 };
-use souk_tests::{DEADLINE, TestDir, TestNode, regtest::Litecoind, test_trades};
+use souk_tests::{DEADLINE, TestDir, TestNode, ltc_escrow_offer, regtest::Litecoind, test_trades};
 use uuid::Uuid;
 
 const AMOUNT: u64 = 100_000_000;
@@ -99,22 +99,7 @@ async fn funded_trade(payment_window: Duration) -> Funded {
         TestNode::start_settling(dir.path("taker"), &bootstrap, ltc.config.clone(), trades).await;
     let offer = maker
         .node
-        .post_offer(NewOffer {
-            side: Side::Sell,
-            base: Asset::Ltc,
-            quote: Quote::Fiat(Fiat::Eur),
-            price: Price::Fixed(80.into()),
-            min_amount: 50_000_000,
-            max_amount: 200_000_000,
-            payment_methods: vec![PaymentMethod::new("SEPA").unwrap()],
-            escrow: EscrowKind::Multisig {
-                arbitrators: vec![arbitrator.info.peer_id.parse().unwrap()],
-            },
-            deposit_bps: 1_500,
-            maker_x25519: [0; 32],
-            ttl_ms: 3_600_000,
-            terms: String::new(),
-        })
+        .post_offer(ltc_escrow_offer(arbitrator.info.peer_id.parse().unwrap()))
         .await
         .expect("post");
     taker
@@ -122,9 +107,7 @@ async fn funded_trade(payment_window: Duration) -> Funded {
         .refresh_market(Asset::Ltc, Quote::Fiat(Fiat::Eur))
         .await
         .expect("refresh");
-    taker
-        .await_book("the offer", |b| b.iter().any(|e| e.offer.id == offer.id))
-        .await;
+    taker.await_offer(offer.id).await;
     let payout = ltc.new_address().await;
     let trade = taker
         .node

@@ -7,35 +7,16 @@
 
 use bitcoin::Amount;
 use souk_core::{
-    offer::{Asset, EscrowKind, Fiat, NewOffer, PaymentMethod, Price, Quote, Side},
+    offer::{Asset, Fiat, PaymentMethod, Quote},
     trading::{TradeAnswer, TradeConfig, TradeInfo},
 };
-use souk_tests::{TestDir, TestNode, regtest::Litecoind, test_trades};
+use souk_tests::{TestDir, TestNode, ltc_escrow_offer, regtest::Litecoind, test_trades};
 
 const LTC_EUR: (Asset, Quote) = (Asset::Ltc, Quote::Fiat(Fiat::Eur));
 /// 1 LTC.
 const AMOUNT: u64 = 100_000_000;
 /// 15 % of it.
 const DEPOSIT: u64 = 15_000_000;
-
-fn escrow_offer(arbitrator: libp2p::PeerId) -> NewOffer {
-    NewOffer {
-        side: Side::Sell,
-        base: Asset::Ltc,
-        quote: Quote::Fiat(Fiat::Eur),
-        price: Price::Fixed(80.into()),
-        min_amount: 50_000_000,
-        max_amount: 200_000_000,
-        payment_methods: vec![PaymentMethod::new("SEPA").unwrap()],
-        escrow: EscrowKind::Multisig {
-            arbitrators: vec![arbitrator],
-        },
-        deposit_bps: 1_500,
-        maker_x25519: [0; 32],
-        ttl_ms: 3_600_000,
-        terms: String::new(),
-    }
-}
 
 async fn in_state(node: &TestNode, trade: &TradeInfo, state: &str) -> TradeInfo {
     node.await_trade(trade.id, state, |t| t.state == state)
@@ -64,7 +45,7 @@ async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
 
     let offer = maker
         .node
-        .post_offer(escrow_offer(arbitrator.info.peer_id.parse().unwrap()))
+        .post_offer(ltc_escrow_offer(arbitrator.info.peer_id.parse().unwrap()))
         .await
         .expect("post");
     taker
@@ -72,11 +53,7 @@ async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
         .refresh_market(LTC_EUR.0, LTC_EUR.1)
         .await
         .expect("refresh");
-    taker
-        .await_book("the escrow offer", |b| {
-            b.iter().any(|e| e.offer.id == offer.id)
-        })
-        .await;
+    taker.await_offer(offer.id).await;
 
     // The buyer's payout details are an address of the chain: its escrow keys go out with the agreement.
     let payout = ltc.new_address().await;

@@ -17,9 +17,7 @@ async fn messages_wait_for_an_offline_peer_across_restarts() {
         .post_offer(sell_offer(60_000))
         .await
         .expect("post");
-    taker
-        .await_book("the offer", |b| b.iter().any(|e| e.offer.id == offer.id))
-        .await;
+    taker.await_offer(offer.id).await;
     let trade = taker
         .node
         .take_offer(

@@ -144,11 +144,7 @@ async fn a_relay_forwards_and_stores_only_ciphertext() {
         .refresh_market(BTC_EUR.0, BTC_EUR.1)
         .await
         .expect("refresh");
-    taker
-        .await_book("the offer, through the relay", |b| {
-            b.iter().any(|e| e.offer.id == offer.id)
-        })
-        .await;
+    taker.await_offer(offer.id).await;
 
     let marker = format!("PLAINTEXT-{}", uuid::Uuid::now_v7().simple());
     let payout = format!("IBAN-{marker}");

@@ -34,11 +34,7 @@ async fn take_counter_accept_then_chat_both_ways() {
         .post_offer(sell_offer(60_000))
         .await
         .expect("post");
-    taker
-        .await_book("the maker's offer", |b| {
-            b.iter().any(|e| e.offer.id == offer.id)
-        })
-        .await;
+    taker.await_offer(offer.id).await;
 
     let sepa = PaymentMethod::new("SEPA").unwrap();
     let trade = taker
@@ -156,11 +152,7 @@ async fn takes_are_refused_with_their_reason_and_store_nothing() {
         .post_offer(sell_offer(60_000))
         .await
         .expect("post");
-    taker
-        .await_book("the maker's offer", |b| {
-            b.iter().any(|e| e.offer.id == offer.id)
-        })
-        .await;
+    taker.await_offer(offer.id).await;
     let sepa = PaymentMethod::new("SEPA").unwrap();
 
     // Out of range and an unknown method are caught by the taker's own node.
@@ -198,11 +190,7 @@ async fn takes_are_refused_with_their_reason_and_store_nothing() {
         .refresh_market(BTC_EUR.0, BTC_EUR.1)
         .await
         .expect("refresh");
-    second
-        .await_book("the maker's offer", |b| {
-            b.iter().any(|e| e.offer.id == offer.id)
-        })
-        .await;
+    second.await_offer(offer.id).await;
     let err = second
         .node
         .take_offer(offer.id, 5_000_000, sepa.clone(), String::new())
@@ -248,9 +236,7 @@ async fn a_trade_without_escrow_completes_and_another_is_cancelled() {
         })
         .await
         .expect("post");
-    taker
-        .await_book("the offer", |b| b.iter().any(|e| e.offer.id == offer.id))
-        .await;
+    taker.await_offer(offer.id).await;
     let sepa = PaymentMethod::new("SEPA").unwrap();
     let agree = |amount: u64| {
         let sepa = sepa.clone();
