@@ -2,6 +2,8 @@
 -- arbitrator's side, the cases it received and its decision.
 
 ALTER TABLE trade_escrow ADD COLUMN case_sent INTEGER NOT NULL DEFAULT 0 CHECK (case_sent IN (0, 1));
+-- When the release must be on the chain once the seller confirmed the payment.
+ALTER TABLE trade_escrow ADD COLUMN release_deadline INTEGER;
 
 CREATE TABLE disputes (
     trade_id        TEXT    PRIMARY KEY,   -- not a trade of this node: the arbitrator is no party

@@ -2,7 +2,8 @@
 //! parties' cases, decides, and the winner's node co-signs and broadcasts the arbitrator's payout.
 //! - the buyer never pays: the payment window closes, the trade goes to the arbitrator on both sides,
 //!   and the arbitrator refunds the seller;
-//! - the buyer paid but the seller does not confirm: the buyer opens a dispute and wins.
+//! - the buyer paid but the seller does not confirm: the buyer opens a dispute and wins;
+//! - the buyer says it paid but nothing arrived: the seller opens a dispute and wins.
 
 use std::time::Duration;
 
@@ -75,7 +76,7 @@ async fn funded_trade(payment_window: Duration) -> Funded {
     let boot = TestNode::start(dir.path("boot"), &[]).await;
     let bootstrap = vec![boot.address()];
     let trades = TradeConfig {
-        payment_window,
+        payment_window: Some(payment_window),
         ..test_trades()
     };
     let arbitrator = TestNode::start_settling(
@@ -265,5 +266,48 @@ async fn a_dispute_opened_by_the_buyer_is_won_by_the_buyer() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("resolved already"), "{err}");
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dispute_opened_by_the_seller_is_won_by_the_seller() {
+    let f = funded_trade(Duration::from_secs(3600)).await;
+    f.in_state(f.taker(), "EscrowFunded").await;
+    f.taker().node.mark_paid(id(&f)).await.expect("paid");
+    f.in_state(f.maker(), "PaymentSent").await;
+    f.maker()
+        .node
+        .dispute_trade(id(&f), "nothing arrived on my account".into())
+        .await
+        .expect("dispute");
+    f.in_state(f.taker(), "Disputed").await;
+    let case = f.both_cases().await;
+    assert!(
+        case.reasons
+            .iter()
+            .any(|r| r.starts_with("seller: nothing arrived")),
+        "{:?}",
+        case.reasons
+    );
+    f.arbitrator()
+        .node
+        .resolve_dispute(id(&f), "seller")
+        .await
+        .expect("resolve");
+    let done = f.in_state(f.maker(), "Resolved").await;
+    f.in_state(f.taker(), "Resolved").await;
+    let txid = done
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("the seller broadcast");
+    f.ltc.mine(1).await;
+    f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
+    let back = f.ltc.received_by(&f.refund, 1).await;
+    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
+    assert!(
+        back < all && back > all - Amount::from_sat(100_000),
+        "the seller got the escrow, less the fee: {back}"
+    );
     f.stop().await;
 }

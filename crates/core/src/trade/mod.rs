@@ -130,6 +130,8 @@ pub enum StepKind {
     FundingExpired,
     /// The payment window closed without payment: the trade goes to the arbitrator.
     PaymentExpired,
+    /// The seller confirmed the payment, but no release reached the chain in time: the arbitrator decides.
+    ReleaseExpired,
     Dispute,
     Resolve,
 }
@@ -147,6 +149,7 @@ impl StepKind {
             Self::Cancel => "cancel",
             Self::FundingExpired => "funding_expired",
             Self::PaymentExpired => "payment_expired",
+            Self::ReleaseExpired => "release_expired",
             Self::Dispute => "dispute",
             Self::Resolve => "resolve",
         }
@@ -280,6 +283,13 @@ pub const TRANSITIONS: &[Transition] = {
             S::EscrowFunded,
             A::Clock,
             K::PaymentExpired,
+            S::Disputed,
+            Some(E),
+        ),
+        t(
+            S::PaymentConfirmed,
+            A::Clock,
+            K::ReleaseExpired,
             S::Disputed,
             Some(E),
         ),
@@ -577,7 +587,7 @@ mod tests {
         Actor::Chain,
         Actor::Clock,
     ];
-    const KINDS: [StepKind; 11] = [
+    const KINDS: [StepKind; 12] = [
         StepKind::EscrowReady,
         StepKind::Funded,
         StepKind::PaymentSent,
@@ -587,6 +597,7 @@ mod tests {
         StepKind::Cancel,
         StepKind::FundingExpired,
         StepKind::PaymentExpired,
+        StepKind::ReleaseExpired,
         StepKind::Dispute,
         StepKind::Resolve,
     ];
@@ -611,6 +622,7 @@ mod tests {
             (S::EscrowFunding, A::Buyer | A::Seller, K::Cancel, Escrow) => S::Cancelled,
             (S::EscrowFunding, A::Clock, K::FundingExpired, Escrow) => S::Expired,
             (S::EscrowFunded, A::Clock, K::PaymentExpired, Escrow) => S::Disputed,
+            (S::PaymentConfirmed, A::Clock, K::ReleaseExpired, Escrow) => S::Disputed,
             (S::EscrowFunded | S::PaymentSent, A::Buyer | A::Seller, K::Dispute, Escrow) => {
                 S::Disputed
             }
@@ -649,7 +661,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed, 23);
+        assert_eq!(allowed, 24);
         for state in [
             TradeState::Completed,
             TradeState::Cancelled,

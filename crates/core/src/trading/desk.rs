@@ -43,8 +43,11 @@ pub struct TradeConfig {
     pub arbitrator: bool,
     /// How long the parties have to fund an escrow once its address is agreed.
     pub funding_window: Duration,
-    /// How long the buyer has to pay once the escrow is funded.
-    pub payment_window: Duration,
+    /// How long the buyer has to pay once the escrow is funded; `None`: by payment method
+    /// ([`payment_window`]).
+    pub payment_window: Option<Duration>,
+    /// How long the release may take to reach the chain once the seller confirmed the payment.
+    pub release_window: Duration,
     /// How often the chain is looked at for open escrows (also on every trade step).
     pub watch_every: Duration,
 }
@@ -56,10 +59,25 @@ impl Default for TradeConfig {
             max_retry: Duration::from_secs(30),
             arbitrator: false,
             funding_window: Duration::from_secs(24 * 3600),
-            payment_window: Duration::from_secs(24 * 3600),
+            payment_window: None,
+            release_window: Duration::from_secs(24 * 3600),
             watch_every: Duration::from_secs(10),
         }
     }
+}
+
+/// How long a buyer has to pay by `method` once the escrow is funded: slow bank transfers get days,
+/// instant methods a day, anything unknown two days.
+pub fn payment_window(method: &crate::offer::PaymentMethod) -> Duration {
+    const DAY: u64 = 24 * 3600;
+    let days = match method.as_str() {
+        "SEPA" | "ACH" | "SWIFT" | "BANK_TRANSFER" => 6,
+        "ZELLE" | "INTERAC" => 4,
+        "SEPA_INSTANT" | "FASTER_PAYMENTS" | "REVOLUT" | "WISE" | "PIX" | "UPI" | "CASH"
+        | "CASH_BY_MAIL" | "PAYPAL" => 1,
+        _ => 2,
+    };
+    Duration::from_secs(days * DAY)
 }
 
 /// The chain a desk settles escrows on.
@@ -761,5 +779,20 @@ impl Inner {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::payment_window;
+    use crate::offer::PaymentMethod;
+
+    #[test]
+    fn slow_methods_get_more_time_to_pay() {
+        let days = |m: &str| payment_window(&PaymentMethod::new(m).unwrap()).as_secs() / 86_400;
+        assert_eq!(days("SEPA"), 6);
+        assert_eq!(days("SEPA_INSTANT"), 1);
+        assert_eq!(days("ZELLE"), 4);
+        assert_eq!(days("SOMETHING_NEW"), 2);
     }
 }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::offer::{Offer, PaymentMethod, Price};
 
 pub use arbitrate::DisputeInfo;
-pub use desk::{Desk, Settlement, TradeConfig};
+pub use desk::{Desk, Settlement, TradeConfig, payment_window};
 pub use settle::EscrowView;
 pub use store::{chat_log, list_trades, trade_info};
 

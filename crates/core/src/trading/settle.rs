@@ -120,6 +120,7 @@ pub(super) struct EscrowRow {
     pub release_confirmations: u32,
     /// This party's dispute case reached the arbitrator.
     pub case_sent: bool,
+    pub release_deadline: Option<i64>,
 }
 
 impl EscrowRow {
@@ -243,6 +244,7 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
         release_txid: r.try_get("release_txid").map_err(sql)?,
         release_confirmations: u32::try_from(get_u64("release_confirmations")?).unwrap_or(u32::MAX),
         case_sent: r.try_get::<i64, _>("case_sent").map_err(sql)? == 1,
+        release_deadline: r.try_get("release_deadline").map_err(sql)?,
     }))
 }
 
@@ -251,7 +253,7 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
         "UPDATE trade_escrow SET my_address = ?, keys_sent = ?, peer_pubkey = ?, peer_address = ?, \
          arbitrator = ?, arbitrator_pubkey = ?, escrow_address = ?, funding_deadline = ?, \
          payment_deadline = ?, funded_amount = ?, funding_confirmations = ?, release_psbt = ?, \
-         release_txid = ?, release_confirmations = ? WHERE trade_id = ?",
+         release_txid = ?, release_confirmations = ?, release_deadline = ? WHERE trade_id = ?",
     )
     .bind(&e.my_address)
     .bind(i64::from(e.keys_sent))
@@ -267,6 +269,7 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
     .bind(&e.release_psbt)
     .bind(&e.release_txid)
     .bind(i64::from(e.release_confirmations))
+    .bind(e.release_deadline)
     .bind(trade_id.to_string())
     .execute(conn)
     .await
@@ -559,6 +562,7 @@ pub(super) async fn act(inner: &Inner, trade_id: Uuid, what: Act) -> Result<Trad
                 sign_psbt(&mut psbt, &escrow, &my_key(inner, &row, trade_id)?).map_err(refused)?;
                 let bytes = encode_psbt(&psbt);
                 row.release_psbt = Some(bytes.clone());
+                row.release_deadline = Some(now_ms() + millis(inner.config.release_window));
                 save(&mut tx, trade_id, &row).await?;
                 StepBody::PaymentReceived {
                     release_psbt: bytes,
@@ -680,6 +684,7 @@ pub(super) async fn on_step(
                 .ok_or_else(|| no_escrow(trade_id))?;
             check_release(inner, &row, release_psbt).await?;
             row.release_psbt = Some(release_psbt.clone());
+            row.release_deadline = Some(now_ms() + millis(inner.config.release_window));
             save(conn, trade_id, &row).await?;
         }
         StepBody::Released { txid } => {
@@ -769,7 +774,10 @@ async fn watch_once(inner: &Inner) -> Result<()> {
             TradeState::Accepted => make_ready(inner, trade_id).await,
             TradeState::EscrowFunding => check_funding(inner, &backend, trade_id).await,
             TradeState::EscrowFunded => check_payment_deadline(inner, trade_id).await,
-            TradeState::PaymentConfirmed => broadcast_release(inner, &backend, trade_id).await,
+            TradeState::PaymentConfirmed => {
+                let broadcast = broadcast_release(inner, &backend, trade_id).await;
+                check_release_deadline(inner, trade_id).await.and(broadcast)
+            }
             TradeState::Released => check_release_confirmed(inner, &backend, trade_id).await,
             TradeState::Disputed => super::arbitrate::send_case(inner, trade_id).await,
             _ => Ok(()),
@@ -899,7 +907,10 @@ async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> R
     let required = inner.required_confirmations;
     let funded = held >= row.required() && confirmations >= required;
     let expired = row.funding_deadline.is_some_and(|d| now_ms() > d);
-    let payment_window = inner.config.payment_window;
+    let payment_window = match inner.config.payment_window {
+        Some(window) => window,
+        None => super::payment_window(&method_of(inner, trade_id).await?),
+    };
     step_locked(inner, trade_id, move |inner, tx| {
         Box::pin(async move {
             let Some(mut row) = load(tx, trade_id).await? else {
@@ -935,6 +946,47 @@ async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> R
                 return Ok(true);
             }
             Ok(changed)
+        })
+    })
+    .await
+}
+
+/// The payment method the parties agreed on.
+async fn method_of(inner: &Inner, trade_id: Uuid) -> Result<crate::offer::PaymentMethod> {
+    let terms: String = sqlx::query_scalar("SELECT terms FROM trades WHERE id = ?")
+        .bind(trade_id.to_string())
+        .fetch_one(&inner.pool)
+        .await
+        .map_err(sql)?;
+    let terms: crate::negotiation::Terms =
+        serde_json::from_str(&terms).map_err(|e| internal("stored terms", e))?;
+    Ok(terms.method)
+}
+
+/// Once the seller confirmed the payment, the release must reach the chain in time; otherwise the
+/// arbitrator decides (the seller's deposit must not stay locked by a buyer who never broadcasts).
+async fn check_release_deadline(inner: &Inner, trade_id: Uuid) -> Result<()> {
+    step_locked(inner, trade_id, move |inner, tx| {
+        Box::pin(async move {
+            let Some(row) = load(tx, trade_id).await? else {
+                return Ok(false);
+            };
+            if current_state(tx, trade_id).await? != TradeState::PaymentConfirmed
+                || row.release_txid.is_some()
+                || row.release_deadline.is_none_or(|d| now_ms() <= d)
+            {
+                return Ok(false);
+            }
+            observe(
+                inner,
+                tx,
+                trade_id,
+                Actor::Clock,
+                StepKind::ReleaseExpired,
+                "no release on the chain in time",
+            )
+            .await?;
+            Ok(true)
         })
     })
     .await
