@@ -4,7 +4,7 @@ import { BackendError } from './errors';
 import { HttpBackend, offerRequest } from './http';
 import type { HttpEnvironment, WebSocketLike } from './http';
 import { TOKEN_KEY, takeToken } from './select';
-import type { MarketSignal } from './types';
+import type { NodeSignal } from './types';
 
 interface Seen {
   url: string;
@@ -178,8 +178,8 @@ describe('HttpBackend', () => {
   it('streams market events over a WebSocket, resyncing on (re)connect and lag', () => {
     const { env, timers } = fakeEnv({});
     const backend = new HttpBackend('http://127.0.0.1:5000', 't/k', env);
-    const got: MarketSignal[] = [];
-    const stop = backend.subscribeMarketEvents((signal) => got.push(signal));
+    const got: NodeSignal[] = [];
+    const stop = backend.subscribeEvents((signal) => got.push(signal));
     const first = FakeSocket.all[0];
     expect(first?.url).toBe('ws://127.0.0.1:5000/api/v1/events?token=t%2Fk');
     first?.onopen?.({});
