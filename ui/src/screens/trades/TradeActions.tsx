@@ -89,7 +89,6 @@ export function TradeActions({ trade }: { trade: TradeInfo }) {
   return (
     <section className="panel trade-actions" aria-label="Your next step">
       <h2>Your next step</h2>
-      <p>{trade.next_step}</p>
       {current === null ? (
         <div className="button-row">
           {actions.map((action) => (

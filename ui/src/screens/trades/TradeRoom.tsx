@@ -64,6 +64,9 @@ function TradeBody({ trade }: { trade: TradeInfo }) {
             Rejected: <span className="plain-text">{trade.reject_reason}</span>
           </p>
         ) : null}
+        <Negotiation key={`${trade.id}-${trade.state}`} trade={trade} />
+        <TradeActions key={`${trade.id}-actions-${trade.state}`} trade={trade} />
+        <EscrowTimeline trade={trade} />
         <section className="panel" aria-label="Terms">
           <h2>Terms</h2>
           <dl className="details details--compact">
@@ -117,9 +120,6 @@ function TradeBody({ trade }: { trade: TradeInfo }) {
             </div>
           </dl>
         </section>
-        <Negotiation key={`${trade.id}-${trade.state}`} trade={trade} />
-        <TradeActions key={`${trade.id}-actions-${trade.state}`} trade={trade} />
-        <EscrowTimeline trade={trade} />
       </div>
       <Chat tradeId={trade.id} unread={trade.unread} />
     </div>
