@@ -253,7 +253,7 @@ describe('Trade room', () => {
     expect(within(steps[2] as HTMLElement).getByRole('timer')).toHaveTextContent(/^1 h 0[12] min left$/);
     expect(screen.getByTestId('escrow-address')).toHaveTextContent('rltc1qescrowaddress');
     expect(screen.getByRole('button', { name: 'Copy escrow address' })).toBeInTheDocument();
-    const qr = await screen.findByRole('img', { name: /QR code of the escrow address and the amount 0.05375 LTC/ });
+    const qr = screen.getByRole('img', { name: /QR code of the escrow address and the amount 0.05375 LTC/ });
     expect(qr.getAttribute('src')).toMatch(/^data:image\/svg\+xml/);
     expect(qr).toHaveAttribute('data-qr-value', 'litecoin:rltc1qescrowaddress?amount=0.05375');
     expect(screen.getByTestId('escrow-details')).toHaveTextContent('0.05375 LTC (amount + your deposit)');
