@@ -131,6 +131,9 @@ after(async () => {
 /** A page for one user at the smallest size the app supports, logging what the page complains about. */
 async function openUser(node) {
   const context = await browser.newContext({ viewport: { width: 1024, height: 640 } });
+  // As the desktop window does (Tauri's freezePrototype): a library that assigns over a built-in then
+  // breaks here too, not only in the WebKit window.
+  await context.addInitScript(() => Object.freeze(Object.prototype));
   const page = await context.newPage();
   const problems = [];
   page.on('console', (m) => {
