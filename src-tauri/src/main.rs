@@ -2,7 +2,7 @@
 //! `Node`; errors cross as `{ kind, message }`. Nothing here decides anything about trading.
 //!
 //! Once an identity is unlocked (created, restored or opened), the shell starts the network with the
-//! `[net]` settings from `souk.toml` and forwards every market event to the window.
+//! `[net]` settings from `souk.toml` and forwards every market and trade event to the window.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use std::{
@@ -15,13 +15,14 @@ use std::{
 
 use souk_core::{
     Error, ErrorPayload,
-    bindings::MARKET_EVENT,
+    bindings::{MARKET_EVENT, TRADE_EVENT},
     book::{BookEntry, BookQuery, MyOffer},
     config::{self, Config},
     logging,
     node::{AppStatus, CreatedIdentity, IdentityInfo, NetworkStatus, Node},
-    offer::{Asset, NewOffer, Offer, Quote},
+    offer::{Asset, NewOffer, Offer, PaymentMethod, Quote},
     price::MarketPrice,
+    trading::{ChatMessage, TradeAnswer, TradeInfo},
 };
 use tauri::{AppHandle, Emitter, State};
 
@@ -83,8 +84,7 @@ async fn post_offer(node: NodeState<'_>, offer: NewOffer) -> Reply<Offer> {
 
 #[tauri::command]
 async fn withdraw_offer(node: NodeState<'_>, id: String) -> Reply<()> {
-    let id = uuid_of(&id)?;
-    Ok(node.withdraw_offer(id).await?)
+    Ok(node.withdraw_offer(uuid_of(&id, "an offer id")?).await?)
 }
 
 #[tauri::command]
@@ -102,9 +102,90 @@ async fn market_price(
     Ok(node.market_price(base, quote).await?)
 }
 
-fn uuid_of(text: &str) -> Result<uuid::Uuid, Error> {
+#[tauri::command]
+async fn take_offer(
+    node: NodeState<'_>,
+    offer_id: String,
+    amount: u64,
+    method: PaymentMethod,
+    payout: String,
+) -> Reply<TradeInfo> {
+    let offer_id = uuid_of(&offer_id, "an offer id")?;
+    Ok(node.take_offer(offer_id, amount, method, payout).await?)
+}
+
+#[tauri::command]
+async fn answer_trade(
+    node: NodeState<'_>,
+    trade_id: String,
+    answer: TradeAnswer,
+) -> Reply<TradeInfo> {
+    Ok(node.answer_trade(trade_of(&trade_id)?, answer).await?)
+}
+
+#[tauri::command]
+async fn trades(node: NodeState<'_>) -> Reply<Vec<TradeInfo>> {
+    Ok(node.trades().await?)
+}
+
+#[tauri::command]
+async fn trade(node: NodeState<'_>, trade_id: String) -> Reply<TradeInfo> {
+    Ok(node.trade(trade_of(&trade_id)?).await?)
+}
+
+#[tauri::command]
+async fn chat_log(node: NodeState<'_>, trade_id: String) -> Reply<Vec<ChatMessage>> {
+    Ok(node.chat_log(trade_of(&trade_id)?).await?)
+}
+
+#[tauri::command]
+async fn send_chat(node: NodeState<'_>, trade_id: String, text: String) -> Reply<ChatMessage> {
+    Ok(node.send_chat(trade_of(&trade_id)?, text).await?)
+}
+
+#[tauri::command]
+async fn mark_read(node: NodeState<'_>, trade_id: String) -> Reply<u32> {
+    Ok(node.mark_read(trade_of(&trade_id)?).await?)
+}
+
+#[tauri::command]
+async fn set_escrow_address(
+    node: NodeState<'_>,
+    trade_id: String,
+    address: String,
+) -> Reply<TradeInfo> {
+    Ok(node
+        .set_escrow_address(trade_of(&trade_id)?, &address)
+        .await?)
+}
+
+#[tauri::command]
+async fn mark_paid(node: NodeState<'_>, trade_id: String) -> Reply<TradeInfo> {
+    Ok(node.mark_paid(trade_of(&trade_id)?).await?)
+}
+
+#[tauri::command]
+async fn mark_received(node: NodeState<'_>, trade_id: String) -> Reply<TradeInfo> {
+    Ok(node.mark_received(trade_of(&trade_id)?).await?)
+}
+
+#[tauri::command]
+async fn cancel_trade(node: NodeState<'_>, trade_id: String, reason: String) -> Reply<TradeInfo> {
+    Ok(node.cancel_trade(trade_of(&trade_id)?, reason).await?)
+}
+
+#[tauri::command]
+async fn dispute_trade(node: NodeState<'_>, trade_id: String, reason: String) -> Reply<TradeInfo> {
+    Ok(node.dispute_trade(trade_of(&trade_id)?, reason).await?)
+}
+
+fn uuid_of(text: &str, what: &str) -> Result<uuid::Uuid, Error> {
     uuid::Uuid::from_str(text)
-        .map_err(|_| Error::InvalidInput(format!("{text:?} is not an offer id (a UUID)")))
+        .map_err(|_| Error::InvalidInput(format!("{text:?} is not {what} (a UUID)")))
+}
+
+fn trade_of(text: &str) -> Result<uuid::Uuid, Error> {
+    uuid_of(text, "a trade id")
 }
 
 /// Starts the network in the background (it may wait on peers) and passes `value` through, so an
@@ -130,24 +211,8 @@ async fn start_network(app: &AppHandle, node: &Node) -> Result<(), Error> {
     let (net, markets) = node.config().net.resolve()?;
     let info = node.start_network(net, &markets).await?;
     tracing::info!(peer_id = %info.peer_id, addrs = ?info.listen_addrs, "network started");
-    let mut events = node.market_events().await?;
-    let forward = app.clone();
-    tauri::async_runtime::spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            match events.recv().await {
-                Ok(event) => {
-                    if let Err(e) = forward.emit(MARKET_EVENT, &event) {
-                        tracing::warn!(error = %e, "cannot send a market event to the window");
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "the window missed market events");
-                }
-                Err(RecvError::Closed) => return,
-            }
-        }
-    });
+    forward(app, MARKET_EVENT, node.market_events().await?);
+    forward(app, TRADE_EVENT, node.trade_events().await?);
     // Learn what was posted before this node came up; gossip brings what is posted from now on.
     for (base, quote) in markets {
         if let Err(e) = node.refresh_market(base, quote).await {
@@ -155,6 +220,35 @@ async fn start_network(app: &AppHandle, node: &Node) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// Sends every event of `events` to the window as `name`. A window that fell behind is sent
+/// `{"kind": "lagged", "missed": N}`, as the HTTP API's WebSocket does, so the UI reads everything again.
+fn forward<T: serde::Serialize + Clone + Send + 'static>(
+    app: &AppHandle,
+    name: &'static str,
+    mut events: tokio::sync::broadcast::Receiver<T>,
+) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let sent = match events.recv().await {
+                Ok(event) => app.emit(name, &event),
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, event = name, "the window missed events");
+                    app.emit(
+                        name,
+                        serde_json::json!({ "kind": "lagged", "missed": missed }),
+                    )
+                }
+                Err(RecvError::Closed) => return,
+            };
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, event = name, "cannot send an event to the window");
+            }
+        }
+    });
 }
 
 fn main() {
@@ -184,7 +278,19 @@ fn main() {
             post_offer,
             withdraw_offer,
             refresh_market,
-            market_price
+            market_price,
+            take_offer,
+            answer_trade,
+            trades,
+            trade,
+            chat_log,
+            send_chat,
+            mark_read,
+            set_escrow_address,
+            mark_paid,
+            mark_received,
+            cancel_trade,
+            dispute_trade
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -1,7 +1,9 @@
 // Browser test: two real `souk serve` nodes on loopback (temp data dirs, OS-chosen ports, no mDNS, no
 // price feed, the second bootstrapping from the first), each driven in Debian's Chromium through
 // playwright-core. User A posts an offer through the form; user B's Market shows it live, without a
-// reload; A withdraws it and it leaves B's book live too. Screenshots of every screen go to
+// reload; A withdraws it and it leaves B's book live too. Then a trade: B takes A's next offer through
+// the take form, A sees the take arrive live and counters, B accepts the counter, and they chat both
+// ways, each seeing every message in order with its delivered mark. Screenshots of every screen go to
 // SOUK_ARTIFACTS.
 // Env: SOUK_CLI_BIN (the `souk` binary), SOUK_UI_DIST (built UI, default ui/dist), CHROMIUM
 // (default /usr/bin/chromium), SOUK_ARTIFACTS.
@@ -74,8 +76,14 @@ async function startNode(name, bootstrap) {
   return node;
 }
 
-async function api(node, path) {
-  const res = await fetch(`${node.api}${path}`, { headers: { authorization: `Bearer ${node.token}` } });
+async function api(node, path, body) {
+  const headers = { authorization: `Bearer ${node.token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${node.api}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return res.json();
 }
@@ -123,6 +131,9 @@ after(async () => {
 /** A page for one user at the smallest size the app supports, logging what the page complains about. */
 async function openUser(node) {
   const context = await browser.newContext({ viewport: { width: 1024, height: 640 } });
+  // As the desktop window does (Tauri's freezePrototype): a library that assigns over a built-in then
+  // breaks here too, not only in the WebKit window.
+  await context.addInitScript(() => Object.freeze(Object.prototype));
   const page = await context.newPage();
   const problems = [];
   page.on('console', (m) => {
@@ -228,6 +239,139 @@ test('an offer posted through A’s form appears live in B’s Market, and leave
     assert.equal(await pageB.evaluate(() => globalThis.__soukNoReload), true, 'B’s page reloaded');
     await pageB.getByText('Nobody sells BTC for EUR yet.').waitFor();
     await shot(pageA, 'browser-my-offers-withdrawn');
+
+    assert.deepEqual(userA.problems, [], 'A’s page logged errors');
+    assert.deepEqual(userB.problems, [], 'B’s page logged errors');
+  });
+});
+
+/** The chat messages a page shows, in order: [text, mark] (mark only on outgoing messages). */
+async function chatOf(page) {
+  return page.getByTestId('chat-message').evaluateAll((items) =>
+    items.map((li) => [li.querySelector('.chat-body')?.textContent ?? '', li.getAttribute('data-mark')]),
+  );
+}
+
+test('B takes A’s offer through the form; A counters live, B accepts; they chat both ways', async (t) => {
+  const [a, b] = nodes;
+  const userA = await openUser(a);
+  const userB = await openUser(b);
+  const pages = { a: userA.page, b: userB.page };
+  const pageA = userA.page;
+  const pageB = userB.page;
+  const marker = `trade-${Date.now()}`;
+
+  await step(t, pages, async () => {
+    // A's offer, posted through the API (the form is covered above); A waits on the Trades list.
+    await api(a, '/api/v1/offers', {
+      side: 'sell',
+      base: 'BTC',
+      quote: 'EUR',
+      price: '60000',
+      min: '0.01',
+      max: '0.2',
+      methods: ['SEPA'],
+      escrow: 'none',
+      terms: `${marker} SEPA instant only`,
+    });
+    await pageA.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
+    await pageA.getByRole('button', { name: /^Trades/ }).click();
+    await pageA.getByText('No trades yet').waitFor();
+    await pageA.evaluate(() => {
+      globalThis.__soukNoReload = true;
+    });
+
+    // B: the offer arrives live; the take form checks the amount against the offer's range.
+    const row = pageB.locator('.book-row', { hasText: marker });
+    // Live delivery is asserted by the test above; here a missed gossip push (seen once in a dozen
+    // runs on a loaded machine) falls back to what a user would do: ask the makers with Refresh.
+    if (!(await row.waitFor({ timeout: 10_000 }).then(() => true, () => false))) {
+      t.diagnostic('the offer did not reach B over gossip within 10 s; asking the makers with Refresh');
+      await pageB.getByRole('button', { name: 'Refresh' }).click();
+      await row.waitFor({ timeout: 15_000 });
+    }
+    await row.getByRole('button', { name: /^Take offer: buy BTC at 60,000 EUR/ }).click();
+    await pageB.getByRole('heading', { name: 'Take offer: you buy BTC' }).waitFor();
+    const amount = pageB.getByLabel('Amount (BTC)');
+    await amount.fill('0.5');
+    await amount.blur();
+    await pageB.getByText('The offer takes between 0.01 and 0.2 BTC.').waitFor();
+    await shot(pageB, 'browser-take-offer-errors');
+    await amount.fill('0.05');
+    await pageB.getByLabel('Payout details').fill('bc1qtakerpayoutaddress');
+    await shot(pageB, 'browser-take-offer');
+    await pageB.getByRole('button', { name: 'Send take request' }).click();
+
+    // B lands in the trade room, waiting for the maker.
+    await pageB.getByRole('heading', { level: 1, name: 'You buy BTC for EUR' }).waitFor({ timeout: 20_000 });
+    await pageB.getByTestId('trade-next').getByText('waiting for the maker to answer the take').waitFor();
+
+    // A: the take shows up live on the Trades list, A's turn, with the amount B asked for.
+    const tradeRow = pageA.locator('.trade-row');
+    await tradeRow.waitFor({ timeout: 15_000 });
+    await tradeRow.getByText('Your turn').waitFor();
+    await tradeRow.getByText('0.05 BTC').waitFor();
+    await tradeRow.getByText('Take requested').waitFor();
+    assert.equal(await pageA.evaluate(() => globalThis.__soukNoReload), true, 'A’s page reloaded');
+    await shot(pageA, 'browser-trades-list-take');
+
+    // A counters with a smaller amount.
+    await tradeRow.getByRole('button', { name: /^Open trade/ }).click();
+    await pageA.getByRole('heading', { level: 1, name: 'You sell BTC for EUR' }).waitFor();
+    await pageA.getByRole('button', { name: 'Counter…' }).click();
+    await pageA.getByLabel('New amount (BTC)').fill('0.04');
+    await pageA.getByRole('button', { name: 'Send counter' }).click();
+    await pageA.getByTestId('trade-state').getByText('Countered').waitFor();
+
+    // B sees the counter live and accepts it; both rooms show the agreed terms.
+    await pageB.getByTestId('trade-state').getByText('Countered').waitFor({ timeout: 15_000 });
+    await pageB.getByTestId('terms-amount').getByText('0.04 BTC').waitFor();
+    await shot(pageB, 'browser-trade-room-counter');
+    await pageB.getByRole('button', { name: 'Accept counter' }).click();
+    await pageB.getByTestId('trade-state').getByText('Accepted').waitFor();
+    await pageA.getByTestId('trade-state').getByText('Accepted').waitFor({ timeout: 15_000 });
+    await pageA.getByTestId('terms-amount').getByText('0.04 BTC').waitFor();
+
+    // Chat both ways; markup is text.
+    const fromA = 'Hello B, send SEPA to the IBAN in my terms <b>thanks</b>';
+    const fromB = 'Paying now <script>alert(1)</script>';
+    const fromA2 = 'Got it, will confirm when it arrives.';
+    const send = async (page, text) => {
+      const box = page.getByLabel('Message', { exact: true });
+      await box.fill(text);
+      await page.getByRole('button', { name: 'Send', exact: true }).click();
+      await until('the message box to clear', 10_000, async () => (await box.inputValue()) === '');
+    };
+    await send(pageA, fromA);
+    await until('B to see A’s message', 15_000, async () => (await chatOf(pageB)).length === 1);
+    await send(pageB, fromB);
+    await until('A to see B’s message', 15_000, async () => (await chatOf(pageA)).length === 2);
+    await send(pageA, fromA2);
+    const delivered = (mark) => mark === 'delivered' || mark === 'read';
+    const expectChat = async (page, outgoing) =>
+      until('every message in order with its delivered mark', 15_000, async () => {
+        const chat = await chatOf(page);
+        const texts = chat.map(([text]) => text);
+        if (JSON.stringify(texts) !== JSON.stringify([fromA, fromB, fromA2])) return false;
+        return chat.every(([, mark], i) => (outgoing[i] ? delivered(mark) : mark === null));
+      });
+    await expectChat(pageA, [true, false, true]);
+    await expectChat(pageB, [false, true, false]);
+    // Each saw the other's messages, so each side's are marked read in time.
+    await until('A’s first message to be marked read', 15_000, async () => (await chatOf(pageA))[0]?.[1] === 'read');
+    assert.equal(await pageB.getByTestId('chat-log').locator('b, script').count(), 0, 'chat markup became elements');
+    await shot(pageA, 'browser-trade-room-maker');
+    await shot(pageB, 'browser-trade-room-taker');
+
+    // Both Trades lists show the trade as accepted, with the next step in words.
+    for (const page of [pageA, pageB]) {
+      await page.getByRole('button', { name: /^Trades/ }).click();
+      await page.locator('.trade-row').getByText('Accepted').waitFor();
+    }
+    await pageB.locator('.trade-row').getByText('Your turn').waitFor();
+    await shot(pageA, 'browser-trades-list-maker');
+    await shot(pageB, 'browser-trades-list-taker');
+    assert.equal(await pageA.evaluate(() => globalThis.__soukNoReload), true, 'A’s page reloaded');
 
     assert.deepEqual(userA.problems, [], 'A’s page logged errors');
     assert.deepEqual(userB.problems, [], 'B’s page logged errors');

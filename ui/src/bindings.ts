@@ -160,6 +160,20 @@ export interface Commands {
   withdraw_offer: { args: { id: string }, result: null };
   refresh_market: { args: { base: Asset, quote: Quote }, result: number };
   market_price: { args: { base: Asset, quote: Quote }, result: MarketPrice | null };
+  take_offer: { args: { offerId: string, amount: number, method: PaymentMethod, payout: string }, result: TradeInfo };
+  answer_trade: { args: { tradeId: string, answer: TradeAnswer }, result: TradeInfo };
+  trades: { args: Record<string, never>, result: Array<TradeInfo> };
+  trade: { args: { tradeId: string }, result: TradeInfo };
+  chat_log: { args: { tradeId: string }, result: Array<ChatMessage> };
+  send_chat: { args: { tradeId: string, text: string }, result: ChatMessage };
+  mark_read: { args: { tradeId: string }, result: number };
+  set_escrow_address: { args: { tradeId: string, address: string }, result: TradeInfo };
+  mark_paid: { args: { tradeId: string }, result: TradeInfo };
+  mark_received: { args: { tradeId: string }, result: TradeInfo };
+  cancel_trade: { args: { tradeId: string, reason: string }, result: TradeInfo };
+  dispute_trade: { args: { tradeId: string, reason: string }, result: TradeInfo };
 }
 /** The window event each MarketEvent arrives on in the desktop app. */
 export const MARKET_EVENT = "market-event";
+/** The window event each TradeEvent arrives on in the desktop app. */
+export const TRADE_EVENT = "trade-event";

@@ -21,6 +21,8 @@ use crate::{
 
 /// The window event that carries each [`MarketEvent`] from the desktop shell to the UI.
 pub const MARKET_EVENT: &str = "market-event";
+/// The window event that carries each [`TradeEvent`] from the desktop shell to the UI.
+pub const TRADE_EVENT: &str = "trade-event";
 
 /// Declares the commands every backend (Tauri IPC, HTTP) serves: name, arguments and result type.
 macro_rules! commands {
@@ -53,6 +55,18 @@ commands! {
     withdraw_offer(id: String) -> ();
     refresh_market(base: Asset, quote: Quote) -> u32;
     market_price(base: Asset, quote: Quote) -> Option<MarketPrice>;
+    take_offer(offer_id: String, amount: u64, method: PaymentMethod, payout: String) -> TradeInfo;
+    answer_trade(trade_id: String, answer: TradeAnswer) -> TradeInfo;
+    trades() -> Vec<TradeInfo>;
+    trade(trade_id: String) -> TradeInfo;
+    chat_log(trade_id: String) -> Vec<ChatMessage>;
+    send_chat(trade_id: String, text: String) -> ChatMessage;
+    mark_read(trade_id: String) -> u32;
+    set_escrow_address(trade_id: String, address: String) -> TradeInfo;
+    mark_paid(trade_id: String) -> TradeInfo;
+    mark_received(trade_id: String) -> TradeInfo;
+    cancel_trade(trade_id: String, reason: String) -> TradeInfo;
+    dispute_trade(trade_id: String, reason: String) -> TradeInfo;
 }
 
 /// Tauri passes command arguments in camelCase.
@@ -122,7 +136,8 @@ pub fn typescript() -> String {
     }
     out.push_str(&commands_interface(&cfg));
     out.push_str(&format!(
-        "/** The window event each MarketEvent arrives on in the desktop app. */\nexport const MARKET_EVENT = {MARKET_EVENT:?};\n"
+        "/** The window event each MarketEvent arrives on in the desktop app. */\nexport const MARKET_EVENT = {MARKET_EVENT:?};\n\
+         /** The window event each TradeEvent arrives on in the desktop app. */\nexport const TRADE_EVENT = {TRADE_EVENT:?};\n"
     ));
     out
 }
@@ -161,6 +176,13 @@ mod tests {
         assert!(ts.contains("schema_version: number"), "{ts}");
         assert!(ts.contains(r#""wrong_passphrase""#), "{ts}");
         assert!(ts.contains("restore_identity: { args: { words: string, passphrase: string }, result: IdentityInfo };"));
+        assert!(ts.contains(
+            "take_offer: { args: { offerId: string, amount: number, method: PaymentMethod, payout: string }, result: TradeInfo };"
+        ), "{ts}");
+        assert!(
+            ts.contains(r#"export const TRADE_EVENT = "trade-event";"#),
+            "{ts}"
+        );
         assert_eq!(
             COMMAND_NAMES,
             [
@@ -174,7 +196,19 @@ mod tests {
                 "post_offer",
                 "withdraw_offer",
                 "refresh_market",
-                "market_price"
+                "market_price",
+                "take_offer",
+                "answer_trade",
+                "trades",
+                "trade",
+                "chat_log",
+                "send_chat",
+                "mark_read",
+                "set_escrow_address",
+                "mark_paid",
+                "mark_received",
+                "cancel_trade",
+                "dispute_trade"
             ]
         );
         assert_eq!(camel("seed_words_file"), "seedWordsFile");

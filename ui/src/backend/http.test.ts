@@ -4,7 +4,7 @@ import { BackendError } from './errors';
 import { HttpBackend, offerRequest } from './http';
 import type { HttpEnvironment, WebSocketLike } from './http';
 import { TOKEN_KEY, takeToken } from './select';
-import type { MarketSignal } from './types';
+import type { NodeSignal } from './types';
 
 interface Seen {
   url: string;
@@ -178,8 +178,8 @@ describe('HttpBackend', () => {
   it('streams market events over a WebSocket, resyncing on (re)connect and lag', () => {
     const { env, timers } = fakeEnv({});
     const backend = new HttpBackend('http://127.0.0.1:5000', 't/k', env);
-    const got: MarketSignal[] = [];
-    const stop = backend.subscribeMarketEvents((signal) => got.push(signal));
+    const got: NodeSignal[] = [];
+    const stop = backend.subscribeEvents((signal) => got.push(signal));
     const first = FakeSocket.all[0];
     expect(first?.url).toBe('ws://127.0.0.1:5000/api/v1/events?token=t%2Fk');
     first?.onopen?.({});
@@ -201,6 +201,89 @@ describe('HttpBackend', () => {
     expect(second?.closed).toBe(true);
     second?.onclose?.({});
     expect(timers).toHaveLength(1);
+  });
+});
+
+describe('HttpBackend trades', () => {
+  const TRADE = { id: 't-1', offer: { base: 'BTC' } };
+
+  it('maps every trade call to its route, amounts as text in the offer’s asset', async () => {
+    const { env, seen } = fakeEnv({
+      'POST /api/v1/trades': [201, TRADE],
+      'GET /api/v1/trades': [200, [TRADE]],
+      'GET /api/v1/trades/t-1': [200, TRADE],
+      'POST /api/v1/trades/t-1/accept': [200, TRADE],
+      'POST /api/v1/trades/t-1/reject': [200, TRADE],
+      'POST /api/v1/trades/t-1/counter': [200, TRADE],
+      'GET /api/v1/trades/t-1/messages': [200, []],
+      'POST /api/v1/trades/t-1/messages': [201, { id: 'm' }],
+      'POST /api/v1/trades/t-1/read': [200, { trade_id: 't-1', marked: 3 }],
+      'POST /api/v1/trades/t-1/address': [200, TRADE],
+      'POST /api/v1/trades/t-1/paid': [200, TRADE],
+      'POST /api/v1/trades/t-1/received': [200, TRADE],
+      'POST /api/v1/trades/t-1/cancel': [200, TRADE],
+      'POST /api/v1/trades/t-1/dispute': [200, TRADE],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await backend.takeOffer({ offerId: 'o-1', base: 'BTC', amount: 5_000_000, method: 'SEPA', payout: 'IBAN DE00' });
+    await backend.trades();
+    await backend.answerTrade('t-1', { kind: 'accept' });
+    await backend.answerTrade('t-1', { kind: 'reject', reason: 'no' });
+    await backend.answerTrade('t-1', { kind: 'counter', amount: 2_500_000, price: '61000' });
+    await backend.answerTrade('t-1', { kind: 'counter', amount: null, price: '60000' });
+    await backend.chatLog('t-1');
+    await backend.sendChat('t-1', 'hi');
+    await expect(backend.markRead('t-1')).resolves.toBe(3);
+    await backend.setEscrowAddress('t-1', 'rltc1q');
+    await backend.markPaid('t-1');
+    await backend.markReceived('t-1');
+    await backend.cancelTrade('t-1', 'changed my mind');
+    await backend.disputeTrade('t-1', 'no payment');
+    expect(seen.map((s) => [s.method, s.url.replace('http://127.0.0.1:5000', ''), s.body])).toEqual([
+      ['POST', '/api/v1/trades', { offer_id: 'o-1', amount: '0.05', method: 'SEPA', payout: 'IBAN DE00' }],
+      ['GET', '/api/v1/trades', null],
+      ['POST', '/api/v1/trades/t-1/accept', null],
+      ['POST', '/api/v1/trades/t-1/reject', { reason: 'no' }],
+      ['GET', '/api/v1/trades/t-1', null],
+      ['POST', '/api/v1/trades/t-1/counter', { amount: '0.025', price: '61000' }],
+      ['POST', '/api/v1/trades/t-1/counter', { price: '60000' }],
+      ['GET', '/api/v1/trades/t-1/messages', null],
+      ['POST', '/api/v1/trades/t-1/messages', { text: 'hi' }],
+      ['POST', '/api/v1/trades/t-1/read', null],
+      ['POST', '/api/v1/trades/t-1/address', { address: 'rltc1q' }],
+      ['POST', '/api/v1/trades/t-1/paid', null],
+      ['POST', '/api/v1/trades/t-1/received', null],
+      ['POST', '/api/v1/trades/t-1/cancel', { reason: 'changed my mind' }],
+      ['POST', '/api/v1/trades/t-1/dispute', { reason: 'no payment' }],
+    ]);
+  });
+
+  it('reports a refused take with the maker’s reason', async () => {
+    const { env } = fakeEnv({
+      'POST /api/v1/trades': [400, { kind: 'invalid_input', message: 'the maker refused the take: the offer is full' }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(
+      backend.takeOffer({ offerId: 'o', base: 'BTC', amount: 1, method: 'SEPA', payout: '' }),
+    ).rejects.toMatchObject({ kind: 'invalid_input', message: 'the maker refused the take: the offer is full' });
+  });
+
+  it('passes trade events through the same WebSocket as market events', () => {
+    const { env } = fakeEnv({});
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    const got: NodeSignal[] = [];
+    backend.subscribeEvents((signal) => got.push(signal));
+    const socket = FakeSocket.all[0];
+    socket?.onopen?.({});
+    socket?.onmessage?.({ data: JSON.stringify({ kind: 'delivered', trade_id: 't', up_to: 3 }) });
+    socket?.onmessage?.({ data: JSON.stringify({ kind: 'offer_withdrawn', id: 'x' }) });
+    socket?.onmessage?.({ data: JSON.stringify({ kind: 'read', trade_id: 't', up_to: 2 }) });
+    expect(got).toEqual([
+      { kind: 'resync' },
+      { kind: 'delivered', trade_id: 't', up_to: 3 },
+      { kind: 'offer_withdrawn', id: 'x' },
+      { kind: 'read', trade_id: 't', up_to: 2 },
+    ]);
   });
 });
 

@@ -3,17 +3,20 @@ import type {
   Asset,
   BookEntry,
   BookQuery,
-  MarketEvent,
+  ChatMessage,
   MarketPrice,
   MyOffer,
   NetworkStatus,
   NewOffer,
   Offer,
   Quote,
+  TradeAnswer,
+  TradeInfo,
 } from '../bindings';
 import { bpsToPercent, formatAmount, msToDuration } from '../logic/amount';
 import { BackendError } from './errors';
-import type { Backend, MarketSignal } from './types';
+import { signalOf } from './types';
+import type { Backend, NodeSignal, TakeRequest } from './types';
 
 /** The parts of the browser the HTTP backend uses; tests pass fakes. */
 export interface HttpEnvironment {
@@ -97,9 +100,13 @@ function offersPath(query: BookQuery): string {
 const NOT_IN_BROWSER =
   'In the browser, Souk talks to the node `souk serve` runs, which is already unlocked; create, restore or unlock the identity with the `souk` CLI.';
 
+function tradePath(tradeId: string, action = ''): string {
+  return `/api/v1/trades/${encodeURIComponent(tradeId)}${action ? `/${action}` : ''}`;
+}
+
 /**
- * The Backend over `souk serve`'s local API: JSON over HTTP with the bearer token, and market events
- * over a WebSocket (token in the query string, since browsers cannot set its headers).
+ * The Backend over `souk serve`'s local API: JSON over HTTP with the bearer token, and market and trade
+ * events over a WebSocket (token in the query string, since browsers cannot set its headers).
  */
 export class HttpBackend implements Backend {
   private readonly origin: string;
@@ -214,8 +221,77 @@ export class HttpBackend implements Backend {
     return this.request('GET', `/api/v1/markets/${base}/${quote}/price`);
   }
 
+  takeOffer(take: TakeRequest): Promise<TradeInfo> {
+    return this.request('POST', '/api/v1/trades', {
+      offer_id: take.offerId,
+      amount: formatAmount(take.amount, take.base),
+      method: take.method,
+      payout: take.payout,
+    });
+  }
+
+  async answerTrade(tradeId: string, answer: TradeAnswer): Promise<TradeInfo> {
+    switch (answer.kind) {
+      case 'accept':
+        return this.request('POST', tradePath(tradeId, 'accept'));
+      case 'reject':
+        return this.request('POST', tradePath(tradeId, 'reject'), { reason: answer.reason });
+      case 'counter': {
+        const body: { amount?: string; price?: string } = {};
+        if (answer.amount !== null) {
+          // The API reads amounts as text in the offer's base asset.
+          const trade = await this.trade(tradeId);
+          body.amount = formatAmount(answer.amount, trade.offer.base);
+        }
+        if (answer.price !== null) body.price = answer.price;
+        return this.request('POST', tradePath(tradeId, 'counter'), body);
+      }
+    }
+  }
+
+  trades(): Promise<TradeInfo[]> {
+    return this.request('GET', '/api/v1/trades');
+  }
+
+  trade(tradeId: string): Promise<TradeInfo> {
+    return this.request('GET', tradePath(tradeId));
+  }
+
+  chatLog(tradeId: string): Promise<ChatMessage[]> {
+    return this.request('GET', tradePath(tradeId, 'messages'));
+  }
+
+  sendChat(tradeId: string, text: string): Promise<ChatMessage> {
+    return this.request('POST', tradePath(tradeId, 'messages'), { text });
+  }
+
+  async markRead(tradeId: string): Promise<number> {
+    const answer = await this.request<{ marked: number }>('POST', tradePath(tradeId, 'read'));
+    return answer.marked;
+  }
+
+  setEscrowAddress(tradeId: string, address: string): Promise<TradeInfo> {
+    return this.request('POST', tradePath(tradeId, 'address'), { address });
+  }
+
+  markPaid(tradeId: string): Promise<TradeInfo> {
+    return this.request('POST', tradePath(tradeId, 'paid'));
+  }
+
+  markReceived(tradeId: string): Promise<TradeInfo> {
+    return this.request('POST', tradePath(tradeId, 'received'));
+  }
+
+  cancelTrade(tradeId: string, reason: string): Promise<TradeInfo> {
+    return this.request('POST', tradePath(tradeId, 'cancel'), { reason });
+  }
+
+  disputeTrade(tradeId: string, reason: string): Promise<TradeInfo> {
+    return this.request('POST', tradePath(tradeId, 'dispute'), { reason });
+  }
+
   /** Keeps a WebSocket open, reconnecting with backoff; each (re)connect is a `resync`. */
-  subscribeMarketEvents(listener: (signal: MarketSignal) => void): () => void {
+  subscribeEvents(listener: (signal: NodeSignal) => void): () => void {
     const url = `${this.origin.replace(/^http/, 'ws')}/api/v1/events?token=${encodeURIComponent(this.token)}`;
     let stopped = false;
     let socket: WebSocketLike | null = null;
@@ -236,11 +312,8 @@ export class HttpBackend implements Backend {
         } catch {
           return;
         }
-        const kind = (parsed as { kind?: unknown } | null)?.kind;
-        if (kind === 'lagged') listener({ kind: 'resync' });
-        else if (kind === 'offer_added' || kind === 'offer_withdrawn' || kind === 'price_updated') {
-          listener(parsed as MarketEvent);
-        }
+        const signal = signalOf(parsed);
+        if (signal) listener(signal);
       };
       ws.onclose = () => {
         if (stopped) return;

@@ -1,5 +1,7 @@
 import { clearMocks, mockIPC } from '@tauri-apps/api/mocks';
-import { afterEach, describe, expect, it } from 'vitest';
+import { emit } from '@tauri-apps/api/event';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MARKET_EVENT, TRADE_EVENT } from '../bindings';
 import { BackendError } from './errors';
 import { selectBackend } from './select';
 import { call, hasTauriBridge, tauriBackend } from './tauri';
@@ -78,6 +80,63 @@ describe('tauriBackend market commands', () => {
       ['market_price', { base: 'BTC', quote: 'EUR' }],
       ['withdraw_offer', { id: 'id-1' }],
     ]);
+  });
+});
+
+describe('tauriBackend trade commands', () => {
+  it('passes each trade call to its command with camelCase arguments', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, payload) => {
+      seen.push([cmd, payload]);
+      if (cmd === 'mark_read') return 2;
+      if (cmd === 'trades' || cmd === 'chat_log') return [];
+      return { id: 't' };
+    });
+    await tauriBackend.takeOffer({ offerId: 'o', base: 'BTC', amount: 5, method: 'SEPA', payout: 'p' });
+    await tauriBackend.answerTrade('t', { kind: 'counter', amount: 4, price: null });
+    await tauriBackend.trades();
+    await tauriBackend.trade('t');
+    await tauriBackend.chatLog('t');
+    await tauriBackend.sendChat('t', 'hi');
+    await expect(tauriBackend.markRead('t')).resolves.toBe(2);
+    await tauriBackend.setEscrowAddress('t', 'addr');
+    await tauriBackend.markPaid('t');
+    await tauriBackend.markReceived('t');
+    await tauriBackend.cancelTrade('t', 'r1');
+    await tauriBackend.disputeTrade('t', 'r2');
+    expect(seen).toEqual([
+      ['take_offer', { offerId: 'o', amount: 5, method: 'SEPA', payout: 'p' }],
+      ['answer_trade', { tradeId: 't', answer: { kind: 'counter', amount: 4, price: null } }],
+      ['trades', {}],
+      ['trade', { tradeId: 't' }],
+      ['chat_log', { tradeId: 't' }],
+      ['send_chat', { tradeId: 't', text: 'hi' }],
+      ['mark_read', { tradeId: 't' }],
+      ['set_escrow_address', { tradeId: 't', address: 'addr' }],
+      ['mark_paid', { tradeId: 't' }],
+      ['mark_received', { tradeId: 't' }],
+      ['cancel_trade', { tradeId: 't', reason: 'r1' }],
+      ['dispute_trade', { tradeId: 't', reason: 'r2' }],
+    ]);
+  });
+
+  it('forwards market and trade window events, and resyncs once listening and on lag', async () => {
+    mockIPC(() => null, { shouldMockEvents: true });
+    const got: unknown[] = [];
+    const stop = tauriBackend.subscribeEvents((signal) => got.push(signal));
+    await vi.waitFor(() => expect(got).toEqual([{ kind: 'resync' }]));
+    await emit(MARKET_EVENT, { kind: 'offer_withdrawn', id: 'x' });
+    await emit(TRADE_EVENT, { kind: 'read', trade_id: 't', up_to: 1 });
+    await emit(TRADE_EVENT, { kind: 'lagged', missed: 3 });
+    expect(got).toEqual([
+      { kind: 'resync' },
+      { kind: 'offer_withdrawn', id: 'x' },
+      { kind: 'read', trade_id: 't', up_to: 1 },
+      { kind: 'resync' },
+    ]);
+    stop();
+    await emit(TRADE_EVENT, { kind: 'read', trade_id: 't', up_to: 2 });
+    expect(got).toHaveLength(4);
   });
 });
 

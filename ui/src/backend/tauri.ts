@@ -1,9 +1,10 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
-import { MARKET_EVENT } from '../bindings';
-import type { Commands, MarketEvent } from '../bindings';
+import { MARKET_EVENT, TRADE_EVENT } from '../bindings';
+import type { Commands } from '../bindings';
 import { BackendError } from './errors';
-import type { Backend, MarketSignal } from './types';
+import { signalOf } from './types';
+import type { Backend, NodeSignal } from './types';
 
 /** True when running inside the Tauri webview (its IPC bridge is injected). */
 export function hasTauriBridge(): boolean {
@@ -22,25 +23,32 @@ export async function call<K extends keyof Commands>(
   }
 }
 
-/** Market events arrive as a window event; `resync` once listening, since earlier ones were missed. */
-function subscribeMarketEvents(listener: (signal: MarketSignal) => void): () => void {
+/**
+ * Market and trade events arrive as window events; `resync` once both are listened to (earlier ones
+ * were missed) and whenever the shell says the window fell behind (`lagged`).
+ */
+function subscribeEvents(listener: (signal: NodeSignal) => void): () => void {
   let stopped = false;
-  let unlisten: (() => void) | null = null;
-  listen<MarketEvent>(MARKET_EVENT, (event) => listener(event.payload))
-    .then((stop) => {
+  const unlisten: (() => void)[] = [];
+  const forward = (event: { payload: unknown }) => {
+    const signal = signalOf(event.payload);
+    if (signal && !stopped) listener(signal);
+  };
+  Promise.all([listen(MARKET_EVENT, forward), listen(TRADE_EVENT, forward)])
+    .then((stops) => {
+      unlisten.push(...stops);
       if (stopped) {
-        stop();
+        for (const stop of stops) stop();
         return;
       }
-      unlisten = stop;
       listener({ kind: 'resync' });
     })
     .catch((thrown: unknown) => {
-      console.error('cannot listen to market events', thrown);
+      console.error('cannot listen to node events', thrown);
     });
   return () => {
     stopped = true;
-    unlisten?.();
+    for (const stop of unlisten) stop();
   };
 }
 
@@ -58,5 +66,17 @@ export const tauriBackend: Backend = {
   },
   refreshMarket: (base, quote) => call('refresh_market', { base, quote }),
   marketPrice: (base, quote) => call('market_price', { base, quote }),
-  subscribeMarketEvents,
+  takeOffer: ({ offerId, amount, method, payout }) => call('take_offer', { offerId, amount, method, payout }),
+  answerTrade: (tradeId, answer) => call('answer_trade', { tradeId, answer }),
+  trades: () => call('trades', {}),
+  trade: (tradeId) => call('trade', { tradeId }),
+  chatLog: (tradeId) => call('chat_log', { tradeId }),
+  sendChat: (tradeId, text) => call('send_chat', { tradeId, text }),
+  markRead: (tradeId) => call('mark_read', { tradeId }),
+  setEscrowAddress: (tradeId, address) => call('set_escrow_address', { tradeId, address }),
+  markPaid: (tradeId) => call('mark_paid', { tradeId }),
+  markReceived: (tradeId) => call('mark_received', { tradeId }),
+  cancelTrade: (tradeId, reason) => call('cancel_trade', { tradeId, reason }),
+  disputeTrade: (tradeId, reason) => call('dispute_trade', { tradeId, reason }),
+  subscribeEvents,
 };

@@ -3,6 +3,7 @@ import type {
   Asset,
   BookEntry,
   BookQuery,
+  ChatMessage,
   CreatedIdentity,
   IdentityInfo,
   MarketEvent,
@@ -11,14 +12,61 @@ import type {
   NetworkStatus,
   NewOffer,
   Offer,
+  PaymentMethod,
   Quote,
+  TradeAnswer,
+  TradeEvent,
+  TradeInfo,
 } from '../bindings';
 
+/** Events may have been missed (the stream (re)connected or fell behind): read everything again. */
+export interface Resync {
+  kind: 'resync';
+}
+
 /**
- * What a market subscription delivers: the core's events, plus `resync` whenever events may have
- * been missed (the stream (re)connected or fell behind), so the state layer refetches.
+ * What the event subscription delivers: the core's market and trade events, plus `resync` whenever
+ * events may have been missed, so the state layer refetches.
  */
-export type MarketSignal = MarketEvent | { kind: 'resync' };
+export type NodeSignal = MarketEvent | TradeEvent | Resync;
+export type MarketSignal = MarketEvent | Resync;
+export type TradeSignal = TradeEvent | Resync;
+
+const MARKET_KINDS: ReadonlySet<string> = new Set<MarketEvent['kind']>(['offer_added', 'offer_withdrawn', 'price_updated']);
+const TRADE_KINDS: ReadonlySet<string> = new Set<TradeEvent['kind']>([
+  'take_requested',
+  'trade_updated',
+  'message',
+  'delivered',
+  'read',
+]);
+
+/** The signal an event payload stands for: `lagged` becomes a resync; kinds this UI does not know are dropped. */
+export function signalOf(payload: unknown): NodeSignal | null {
+  const kind = (payload as { kind?: unknown } | null)?.kind;
+  if (typeof kind !== 'string') return null;
+  if (kind === 'lagged' || kind === 'resync') return { kind: 'resync' };
+  if (MARKET_KINDS.has(kind) || TRADE_KINDS.has(kind)) return payload as NodeSignal;
+  return null;
+}
+
+export function isMarketSignal(signal: NodeSignal): signal is MarketSignal {
+  return signal.kind === 'resync' || MARKET_KINDS.has(signal.kind);
+}
+
+export function isTradeSignal(signal: NodeSignal): signal is TradeSignal {
+  return signal.kind === 'resync' || TRADE_KINDS.has(signal.kind);
+}
+
+/** A take of someone's offer: base units, one of the offer's payment methods, where to be paid. */
+export interface TakeRequest {
+  offerId: string;
+  /** The offer's base asset: the HTTP API takes the amount as text in it. */
+  base: Asset;
+  amount: number;
+  method: PaymentMethod;
+  payout: string;
+}
 
 /**
  * Everything the UI asks of the Rust core. Implementations reject with a BackendError.
@@ -43,6 +91,28 @@ export interface Backend {
   refreshMarket(base: Asset, quote: Quote): Promise<number>;
   /** The current market price, or null when none is known. */
   marketPrice(base: Asset, quote: Quote): Promise<MarketPrice | null>;
-  /** Calls `listener` for every market signal until the returned function is called. */
-  subscribeMarketEvents(listener: (signal: MarketSignal) => void): () => void;
+
+  /** Takes someone's offer; the maker must be reachable (a refusal rejects with its reason). */
+  takeOffer(take: TakeRequest): Promise<TradeInfo>;
+  /** Accepts, rejects or counters the other side's last negotiation step. */
+  answerTrade(tradeId: string, answer: TradeAnswer): Promise<TradeInfo>;
+  /** Every trade of this node, newest activity first (works offline). */
+  trades(): Promise<TradeInfo[]>;
+  trade(tradeId: string): Promise<TradeInfo>;
+  /** A trade's chat, in order (works offline). */
+  chatLog(tradeId: string): Promise<ChatMessage[]>;
+  sendChat(tradeId: string, text: string): Promise<ChatMessage>;
+  /** Marks the counterparty's messages read and tells it; resolves to how many were unread. */
+  markRead(tradeId: string): Promise<number>;
+  /** An escrow trade: where this party's coins go (buyer: payout; seller: refund). */
+  setEscrowAddress(tradeId: string, address: string): Promise<TradeInfo>;
+  /** The buyer: payment sent. */
+  markPaid(tradeId: string): Promise<TradeInfo>;
+  /** The seller: payment received (signs the escrow's release). */
+  markReceived(tradeId: string): Promise<TradeInfo>;
+  cancelTrade(tradeId: string, reason: string): Promise<TradeInfo>;
+  disputeTrade(tradeId: string, reason: string): Promise<TradeInfo>;
+
+  /** Calls `listener` for every market and trade signal until the returned function is called. */
+  subscribeEvents(listener: (signal: NodeSignal) => void): () => void;
 }

@@ -1,4 +1,3 @@
-import { useEffect } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { QueryClient } from '@tanstack/react-query';
 import { useBackend } from '../backend/context';
@@ -152,14 +151,4 @@ export function applyMarketSignal(
       void queryClient.invalidateQueries({ queryKey: marketKeys.prices });
       return;
   }
-}
-
-/** Keeps the market cache live while the app frame is shown. */
-export function useMarketEvents(myPeerId: string): void {
-  const backend = useBackend();
-  const queryClient = useQueryClient();
-  useEffect(
-    () => backend.subscribeMarketEvents((signal) => applyMarketSignal(queryClient, signal, myPeerId)),
-    [backend, queryClient, myPeerId],
-  );
 }

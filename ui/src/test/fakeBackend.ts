@@ -1,10 +1,11 @@
-import type { Backend, MarketSignal } from '../backend/types';
+import type { Backend, NodeSignal, TakeRequest } from '../backend/types';
 import { BackendError } from '../backend/errors';
 import type {
   AppStatus,
   Asset,
   BookEntry,
   BookQuery,
+  ChatMessage,
   CreatedIdentity,
   ErrorKind,
   IdentityInfo,
@@ -14,6 +15,8 @@ import type {
   NewOffer,
   Offer,
   Quote,
+  TradeAnswer,
+  TradeInfo,
 } from '../bindings';
 
 /** 24 distinct, recognisable words so tests can look them up by position. */
@@ -61,6 +64,45 @@ export function fakeEntry(offer: Partial<Offer> = {}, entry: Partial<BookEntry> 
   };
 }
 
+/** A trade for tests; override what matters. */
+export function fakeTrade(overrides: Partial<TradeInfo> = {}): TradeInfo {
+  const offer = overrides.offer ?? fakeOffer({ maker: FAKE_PEER_ID });
+  return {
+    id: `0190b000-0000-7000-8000-${Math.floor(Math.random() * 1e12).toString().padStart(12, '0')}`,
+    role: 'maker',
+    counterparty: OTHER_PEER_ID,
+    state: 'Requested',
+    offer,
+    terms: { amount: 5_000_000, price: offer.price, method: offer.payment_methods[0] ?? 'SEPA', payout: '' },
+    reject_reason: null,
+    waiting_for: 'maker',
+    next_step: 'accept, counter or reject the take',
+    unread: 0,
+    escrow: null,
+    created_at: 1_700_000_000_000,
+    updated_at: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+let messageCounter = 0;
+
+export function fakeMessage(overrides: Partial<ChatMessage> = {}): ChatMessage {
+  messageCounter += 1;
+  return {
+    id: `0190c000-0000-7000-8000-${messageCounter.toString().padStart(12, '0')}`,
+    trade_id: 'trade',
+    outgoing: false,
+    seq: messageCounter,
+    sender: OTHER_PEER_ID,
+    body: 'hello',
+    sent_at: 1_700_000_000_000 + messageCounter,
+    delivered_at: 1_700_000_000_000 + messageCounter,
+    read_at: null,
+    ...overrides,
+  };
+}
+
 type FakeState = 'needs_setup' | 'locked' | 'unlocked';
 
 interface FakeBackendOptions {
@@ -89,7 +131,12 @@ export class FakeBackend implements Backend {
     routing_table_size: 1,
     stored_records: 2,
   };
-  private listeners = new Set<(signal: MarketSignal) => void>();
+  tradeList: TradeInfo[] = [];
+  chats: Record<string, ChatMessage[]> = {};
+  /** When set, takes are refused by the "maker" with this reason. */
+  refuseTakes: string | null = null;
+  private seq = 0;
+  private listeners = new Set<(signal: NodeSignal) => void>();
 
   constructor(options: FakeBackendOptions = {}) {
     this.state = options.state ?? 'needs_setup';
@@ -234,13 +281,155 @@ export class FakeBackend implements Backend {
     });
   }
 
-  subscribeMarketEvents(listener: (signal: MarketSignal) => void): () => void {
+  private findTrade(id: string): TradeInfo {
+    const trade = this.tradeList.find((t) => t.id === id);
+    if (!trade) throw new BackendError('invalid_input', `no trade ${id}`);
+    return trade;
+  }
+
+  /** Stores a changed trade and tells the subscribers, as the core does. */
+  updateTrade(id: string, change: Partial<TradeInfo>): TradeInfo {
+    const trade = { ...this.findTrade(id), ...change, updated_at: Date.now() };
+    this.tradeList = this.tradeList.map((t) => (t.id === id ? trade : t));
+    this.emit({ kind: 'trade_updated', trade });
+    return trade;
+  }
+
+  takeOffer(take: TakeRequest): Promise<TradeInfo> {
+    return Promise.resolve().then(() => {
+      this.record('takeOffer', [take]);
+      if (this.refuseTakes !== null) {
+        throw new BackendError('invalid_input', `the maker refused the take: ${this.refuseTakes}`);
+      }
+      const entry = this.book.find((e) => e.offer.id === take.offerId);
+      if (!entry) throw new BackendError('invalid_input', `no offer ${take.offerId} in the book`);
+      const trade = fakeTrade({
+        role: 'taker',
+        counterparty: entry.offer.maker,
+        offer: entry.offer,
+        terms: { amount: take.amount, price: entry.offer.price, method: take.method, payout: take.payout },
+        next_step: 'waiting for the maker to answer the take',
+      });
+      this.tradeList.unshift(trade);
+      this.emit({ kind: 'trade_updated', trade });
+      return trade;
+    });
+  }
+
+  answerTrade(tradeId: string, answer: TradeAnswer): Promise<TradeInfo> {
+    return Promise.resolve().then(() => {
+      this.record('answerTrade', [tradeId, answer]);
+      const trade = this.findTrade(tradeId);
+      switch (answer.kind) {
+        case 'accept':
+          return this.updateTrade(tradeId, { state: 'Accepted', waiting_for: null, next_step: 'waiting for the buyer\'s payment' });
+        case 'reject':
+          return this.updateTrade(tradeId, { state: 'Rejected', waiting_for: null, reject_reason: answer.reason, next_step: 'rejected (nothing left to do)' });
+        case 'counter':
+          return this.updateTrade(tradeId, {
+            state: 'Countered',
+            waiting_for: 'taker',
+            next_step: 'waiting for the taker to answer the counter',
+            terms: {
+              ...trade.terms,
+              amount: answer.amount ?? trade.terms.amount,
+              price: answer.price === null ? trade.terms.price : { fixed: answer.price },
+            },
+          });
+      }
+    });
+  }
+
+  trades(): Promise<TradeInfo[]> {
+    return Promise.resolve().then(() => {
+      this.record('trades', []);
+      return [...this.tradeList];
+    });
+  }
+
+  trade(tradeId: string): Promise<TradeInfo> {
+    return Promise.resolve().then(() => {
+      this.record('trade', [tradeId]);
+      return this.findTrade(tradeId);
+    });
+  }
+
+  chatLog(tradeId: string): Promise<ChatMessage[]> {
+    return Promise.resolve().then(() => {
+      this.record('chatLog', [tradeId]);
+      return [...(this.chats[tradeId] ?? [])];
+    });
+  }
+
+  sendChat(tradeId: string, text: string): Promise<ChatMessage> {
+    return Promise.resolve().then(() => {
+      this.record('sendChat', [tradeId, text]);
+      this.seq += 1;
+      const message = fakeMessage({
+        trade_id: tradeId,
+        outgoing: true,
+        seq: this.seq,
+        sender: FAKE_PEER_ID,
+        body: text,
+        sent_at: Date.now(),
+        delivered_at: null,
+      });
+      this.chats[tradeId] = [...(this.chats[tradeId] ?? []), message];
+      this.emit({ kind: 'message', message });
+      return message;
+    });
+  }
+
+  markRead(tradeId: string): Promise<number> {
+    return Promise.resolve().then(() => {
+      this.record('markRead', [tradeId]);
+      let marked = 0;
+      this.chats[tradeId] = (this.chats[tradeId] ?? []).map((m) => {
+        if (m.outgoing || m.read_at !== null) return m;
+        marked += 1;
+        return { ...m, read_at: Date.now() };
+      });
+      this.tradeList = this.tradeList.map((t) => (t.id === tradeId ? { ...t, unread: 0 } : t));
+      return marked;
+    });
+  }
+
+  private step(method: keyof Backend, tradeId: string, args: unknown[], change: Partial<TradeInfo>): Promise<TradeInfo> {
+    return Promise.resolve().then(() => {
+      this.record(method, [tradeId, ...args]);
+      return this.updateTrade(tradeId, change);
+    });
+  }
+
+  setEscrowAddress(tradeId: string, address: string): Promise<TradeInfo> {
+    const trade = this.tradeList.find((t) => t.id === tradeId);
+    const escrow = trade?.escrow ? { ...trade.escrow, my_address: address } : null;
+    return this.step('setEscrowAddress', tradeId, [address], { escrow });
+  }
+
+  markPaid(tradeId: string): Promise<TradeInfo> {
+    return this.step('markPaid', tradeId, [], { state: 'PaymentSent' });
+  }
+
+  markReceived(tradeId: string): Promise<TradeInfo> {
+    return this.step('markReceived', tradeId, [], { state: 'Completed' });
+  }
+
+  cancelTrade(tradeId: string, reason: string): Promise<TradeInfo> {
+    return this.step('cancelTrade', tradeId, [reason], { state: 'Cancelled' });
+  }
+
+  disputeTrade(tradeId: string, reason: string): Promise<TradeInfo> {
+    return this.step('disputeTrade', tradeId, [reason], { state: 'Disputed' });
+  }
+
+  subscribeEvents(listener: (signal: NodeSignal) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   /** Delivers a signal to every subscriber, as the core would. */
-  emit(signal: MarketSignal): void {
+  emit(signal: NodeSignal): void {
     for (const listener of this.listeners) listener(signal);
   }
 

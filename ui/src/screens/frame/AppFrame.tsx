@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { IdentityInfo } from '../../bindings';
-import { useMarketEvents } from '../../state/market';
+import { useNodeEvents } from '../../state/events';
+import { useTrades } from '../../state/trades';
 import { MarketScreen } from '../market/MarketScreen';
 import type { MarketChoice } from '../market/MarketScreen';
 import { NetworkScreen } from '../network/NetworkScreen';
@@ -8,18 +9,33 @@ import { MyOffersScreen } from '../offers/MyOffersScreen';
 import { PostOfferScreen } from '../post/PostOfferScreen';
 import { Header } from './Header';
 import { Nav } from './Nav';
-import { SettingsPage, TradesPage } from './pages';
+import { TradeRoom } from '../trades/TradeRoom';
+import { TradesScreen } from '../trades/TradesScreen';
+import { SettingsPage } from './pages';
 import type { SectionId } from './sections';
 
 export function AppFrame({ identity }: { identity: IdentityInfo }) {
   const [section, setSection] = useState<SectionId>('market');
   const [market, setMarket] = useState<MarketChoice>({ base: 'BTC', quote: 'EUR' });
-  useMarketEvents(identity.peer_id);
+  // The trade room shown in the Trades section; null shows the list.
+  const [openTrade, setOpenTrade] = useState<string | null>(null);
+  useNodeEvents(identity.peer_id);
+  const trades = useTrades();
+  const unread = trades.data?.reduce((sum, t) => sum + t.unread, 0) ?? 0;
+  const showTrade = (id: string) => {
+    setOpenTrade(id);
+    setSection('trades');
+  };
+  const select = (next: SectionId) => {
+    // The nav always leads to a section's first page.
+    if (next === 'trades') setOpenTrade(null);
+    setSection(next);
+  };
 
   const view = () => {
     switch (section) {
       case 'market':
-        return <MarketScreen market={market} onMarketChange={setMarket} />;
+        return <MarketScreen market={market} onMarketChange={setMarket} onTaken={(trade) => showTrade(trade.id)} />;
       case 'post':
         return (
           <PostOfferScreen
@@ -29,9 +45,13 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
           />
         );
       case 'offers':
-        return <MyOffersScreen />;
+        return <MyOffersScreen onOpenTrade={showTrade} />;
       case 'trades':
-        return <TradesPage />;
+        return openTrade ? (
+          <TradeRoom tradeId={openTrade} onBack={() => setOpenTrade(null)} />
+        ) : (
+          <TradesScreen onOpen={showTrade} />
+        );
       case 'network':
         return <NetworkScreen />;
       case 'settings':
@@ -45,7 +65,7 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
         Skip to content
       </a>
       <Header peerId={identity.peer_id} />
-      <Nav current={section} onSelect={setSection} />
+      <Nav current={section} onSelect={select} badges={{ trades: unread }} />
       <main className="frame-main" id="main-content" tabIndex={-1}>
         {view()}
       </main>

@@ -1,18 +1,7 @@
 import type { IdentityInfo } from '../../bindings';
 import { CopyButton } from '../../components/CopyButton';
 import { PeerId } from '../../components/PeerId';
-import { EmptyState } from './EmptyState';
 import { SectionPage } from './SectionPage';
-
-export function TradesPage() {
-  return (
-    <SectionPage title="Trades">
-      <EmptyState title="No trades yet">
-        Your open and completed trades will be listed here.
-      </EmptyState>
-    </SectionPage>
-  );
-}
 
 export function SettingsPage({ identity }: { identity: IdentityInfo }) {
   return (

@@ -10,10 +10,12 @@ interface BookTableProps {
   price: MarketPrice | null | undefined;
   now: number;
   emptyText: string;
+  /** Opens the take form for someone else's offer. */
+  onTake: (entry: BookEntry) => void;
 }
 
 /** One side of the book. Fixed column widths, so rows arriving live never reflow the table. */
-export function BookTable({ caption, entries, price, now, emptyText }: BookTableProps) {
+export function BookTable({ caption, entries, price, now, emptyText, onTake }: BookTableProps) {
   return (
     <div className="book-side">
       <table className="book-table">
@@ -27,6 +29,7 @@ export function BookTable({ caption, entries, price, now, emptyText }: BookTable
           <col className="col-maker" />
           <col className="col-seen" />
           <col className="col-terms" />
+          <col className="col-action" />
         </colgroup>
         <thead>
           <tr>
@@ -38,12 +41,15 @@ export function BookTable({ caption, entries, price, now, emptyText }: BookTable
             <th scope="col">Maker</th>
             <th scope="col">Last seen</th>
             <th scope="col">Terms</th>
+            <th scope="col">
+              <span className="visually-hidden">Action</span>
+            </th>
           </tr>
         </thead>
         <tbody>
           {entries.length === 0 ? (
             <tr className="book-empty">
-              <td colSpan={8}>{emptyText}</td>
+              <td colSpan={9}>{emptyText}</td>
             </tr>
           ) : (
             entries.map((entry) => (
@@ -59,6 +65,18 @@ export function BookTable({ caption, entries, price, now, emptyText }: BookTable
                 <td>{formatAgo(entry.maker_last_seen, now)}</td>
                 <td>
                   <OfferTerms terms={entry.offer.terms} />
+                </td>
+                <td>
+                  {entry.mine ? null : (
+                    <button
+                      type="button"
+                      className="button button--small"
+                      aria-label={`Take offer: ${entry.offer.side === 'sell' ? 'buy' : 'sell'} ${entry.offer.base} at ${formatPrice(entry.effective_price, entry.offer.quote)}`}
+                      onClick={() => onTake(entry)}
+                    >
+                      Take
+                    </button>
+                  )}
                 </td>
               </tr>
             ))

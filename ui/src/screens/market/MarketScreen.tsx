@@ -1,5 +1,5 @@
 import { useId, useMemo, useState } from 'react';
-import type { Asset, Quote } from '../../bindings';
+import type { Asset, BookEntry, Quote, TradeInfo } from '../../bindings';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { useNow } from '../../components/useNow';
 import { parseAmount } from '../../logic/amount';
@@ -10,13 +10,39 @@ import { useBook, useMarketPrice, useRefreshMarket } from '../../state/market';
 import { SectionPage } from '../frame/SectionPage';
 import { BookTable } from './BookTable';
 import { formatPrice } from './format';
+import { TakeOffer } from './TakeOffer';
 
 export interface MarketChoice {
   base: Asset;
   quote: Quote;
 }
 
-export function MarketScreen({ market, onMarketChange }: { market: MarketChoice; onMarketChange: (m: MarketChoice) => void }) {
+interface MarketScreenProps {
+  market: MarketChoice;
+  onMarketChange: (m: MarketChoice) => void;
+  /** A take was accepted by the maker's node: the trade room opens. */
+  onTaken: (trade: TradeInfo) => void;
+}
+
+export function MarketScreen({ market, onMarketChange, onTaken }: MarketScreenProps) {
+  const [taking, setTaking] = useState<BookEntry | null>(null);
+  if (taking) {
+    return (
+      <SectionPage title="Market">
+        <TakeOffer entry={taking} onCancel={() => setTaking(null)} onTaken={onTaken} />
+      </SectionPage>
+    );
+  }
+  return <MarketBook market={market} onMarketChange={onMarketChange} onTake={setTaking} />;
+}
+
+interface MarketBookProps {
+  market: MarketChoice;
+  onMarketChange: (m: MarketChoice) => void;
+  onTake: (entry: BookEntry) => void;
+}
+
+function MarketBook({ market, onMarketChange, onTake }: MarketBookProps) {
   const { base, quote } = market;
   const [method, setMethod] = useState('');
   const [amountText, setAmountText] = useState('');
@@ -147,6 +173,7 @@ export function MarketScreen({ market, onMarketChange }: { market: MarketChoice;
             price={price.data}
             now={now}
             emptyText={sellTotal === 0 ? `Nobody sells ${base} for ${quote} yet.` : 'No sell offers match your filters.'}
+            onTake={onTake}
           />
           <BookTable
             caption={`Buy offers — you sell ${base}`}
@@ -154,6 +181,7 @@ export function MarketScreen({ market, onMarketChange }: { market: MarketChoice;
             price={price.data}
             now={now}
             emptyText={buyTotal === 0 ? `Nobody buys ${base} for ${quote} yet.` : 'No buy offers match your filters.'}
+            onTake={onTake}
           />
         </div>
       )}

@@ -1,8 +1,12 @@
 import { useEffect, useRef, useState } from 'react';
-import type { MyOffer, OfferState } from '../../bindings';
+import type { MyOffer, OfferState, TradeInfo } from '../../bindings';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { useNow } from '../../components/useNow';
+import { PeerId } from '../../components/PeerId';
+import { stateLabel as tradeStateLabel, tradesByOffer } from '../../logic/trades';
 import { useMyOffers, useWithdrawOffer } from '../../state/market';
+import { useTrades } from '../../state/trades';
+import { formatTradeAmount } from '../trades/format';
 import { EmptyState } from '../frame/EmptyState';
 import { SectionPage } from '../frame/SectionPage';
 import { formatEscrow, formatOfferPrice, formatRange, sideLabel } from '../market/format';
@@ -60,8 +64,34 @@ function WithdrawControl({ offer }: { offer: MyOffer }) {
   );
 }
 
-export function MyOffersScreen() {
+/** Who is taking an offer: each trade on it, its state, and a way into its trade room. */
+function Takers({ trades, onOpenTrade }: { trades: TradeInfo[] | undefined; onOpenTrade: (id: string) => void }) {
+  if (!trades || trades.length === 0) return <span className="muted">None yet</span>;
+  return (
+    <ul className="takers" aria-label="Takers">
+      {trades.map((trade) => (
+        <li key={trade.id} className="taker" data-trade-id={trade.id}>
+          <PeerId peerId={trade.counterparty} /> · {formatTradeAmount(trade)} ·{' '}
+          <span className="badge badge--trade">{tradeStateLabel(trade.state)}</span>
+          {trade.waiting_for === 'maker' ? <span className="badge badge--turn">Your turn</span> : null}
+          <button
+            type="button"
+            className="button button--small"
+            aria-label={`Open trade with ${trade.counterparty}`}
+            onClick={() => onOpenTrade(trade.id)}
+          >
+            Open
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function MyOffersScreen({ onOpenTrade }: { onOpenTrade: (id: string) => void }) {
   const offers = useMyOffers();
+  const trades = useTrades();
+  const byOffer = tradesByOffer(trades.data ?? []);
   const now = useNow();
 
   return (
@@ -109,9 +139,11 @@ export function MyOffersScreen() {
                     <dt>{state.state === 'withdrawn' ? 'Withdrawn' : offer.expires_at <= now ? 'Expired' : 'Expires'}</dt>
                     <dd>{formatTime(state.state === 'withdrawn' ? state.at : offer.expires_at)}</dd>
                   </div>
-                  <div>
+                  <div className="takers-cell">
                     <dt>Takers</dt>
-                    <dd className="muted">None yet</dd>
+                    <dd>
+                      <Takers trades={byOffer.get(offer.id)} onOpenTrade={onOpenTrade} />
+                    </dd>
                   </div>
                   <div>
                     <dt>Terms</dt>

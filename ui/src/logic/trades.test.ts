@@ -1,0 +1,192 @@
+import { describe, expect, it } from 'vitest';
+import type { EscrowView, TradeInfo } from '../bindings';
+import { fakeMessage, fakeOffer, fakeTrade } from '../test/fakeBackend';
+import {
+  activeDeadline,
+  chatMark,
+  currentStep,
+  formatCountdown,
+  markDelivered,
+  markRead,
+  mySide,
+  negotiationActions,
+  orderChat,
+  settlementActions,
+  timeline,
+  tradesByOffer,
+  upsertMessage,
+  upsertTrade,
+} from './trades';
+
+function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
+  return {
+    chain: 'ltc',
+    network: 'regtest',
+    side: 'seller',
+    address: null,
+    required: 1_300_000,
+    amount: 1_000_000,
+    buyer_deposit: 150_000,
+    seller_deposit: 150_000,
+    my_funding: 1_150_000,
+    my_address: null,
+    counterparty_address: null,
+    arbitrator: null,
+    funded: 0,
+    funding_confirmations: 0,
+    funding_deadline: null,
+    payment_deadline: null,
+    release_txid: null,
+    release_confirmations: 0,
+    ...overrides,
+  };
+}
+
+function escrowTrade(state: string, e: Partial<EscrowView> = {}, over: Partial<TradeInfo> = {}): TradeInfo {
+  return fakeTrade({
+    state,
+    offer: fakeOffer({ escrow: { kind: 'multisig', arbitrators: ['arb'] } }),
+    escrow: escrow(e),
+    ...over,
+  });
+}
+
+const currentOf = (trade: TradeInfo) => timeline(trade).find((s) => s.status === 'current' || s.status === 'stopped')?.id ?? null;
+
+describe('the escrow timeline', () => {
+  it('has one current step for each state on the happy path', () => {
+    expect(currentOf(escrowTrade('Accepted'))).toBe('address');
+    expect(currentOf(escrowTrade('Accepted', { my_address: 'a', counterparty_address: 'b' }))).toBe('address');
+    expect(currentOf(escrowTrade('EscrowFunding', { address: 'x' }))).toBe('funded');
+    expect(currentOf(escrowTrade('EscrowFunded'))).toBe('paid');
+    expect(currentOf(escrowTrade('PaymentSent'))).toBe('confirmed');
+    expect(currentOf(escrowTrade('PaymentConfirmed'))).toBe('released');
+    expect(currentOf(escrowTrade('Released'))).toBe('completed');
+    expect(timeline(escrowTrade('Completed')).every((s) => s.status === 'done')).toBe(true);
+  });
+
+  it('marks steps before the current one done and after it upcoming', () => {
+    const steps = timeline(escrowTrade('EscrowFunded'));
+    expect(steps.map((s) => [s.id, s.status])).toEqual([
+      ['agreed', 'done'],
+      ['address', 'done'],
+      ['funded', 'done'],
+      ['paid', 'current'],
+      ['confirmed', 'upcoming'],
+      ['released', 'upcoming'],
+      ['completed', 'upcoming'],
+    ]);
+  });
+
+  it('shows where a trade that left the path stopped', () => {
+    expect(timeline(escrowTrade('Cancelled')).find((s) => s.status === 'stopped')?.id).toBe('address');
+    expect(timeline(escrowTrade('Cancelled', { address: 'x' })).find((s) => s.status === 'stopped')?.id).toBe('funded');
+    expect(timeline(escrowTrade('Expired', { address: 'x' })).find((s) => s.status === 'stopped')?.id).toBe('funded');
+    expect(timeline(escrowTrade('Disputed', { address: 'x' })).find((s) => s.status === 'stopped')?.id).toBe('paid');
+    expect(currentStep(fakeTrade({ state: 'Rejected' }))).toEqual({ step: 'agreed', stopped: true });
+  });
+
+  it('uses the short path for trades without escrow', () => {
+    const steps = timeline(fakeTrade({ state: 'PaymentSent' }));
+    expect(steps.map((s) => [s.id, s.status])).toEqual([
+      ['agreed', 'done'],
+      ['paid', 'done'],
+      ['completed', 'current'],
+    ]);
+    expect(currentOf(fakeTrade({ state: 'Requested' }))).toBe('agreed');
+  });
+
+  it('names the deadline of the current step only', () => {
+    const deadlines = { funding_deadline: 1_000, payment_deadline: 2_000 };
+    expect(activeDeadline(escrowTrade('EscrowFunding', deadlines))).toMatchObject({ step: 'funded', deadline: 1_000 });
+    expect(activeDeadline(escrowTrade('EscrowFunded', deadlines))).toMatchObject({ step: 'paid', deadline: 2_000 });
+    expect(activeDeadline(escrowTrade('PaymentSent', deadlines))).toBeNull();
+    expect(activeDeadline(fakeTrade({ state: 'Accepted' }))).toBeNull();
+  });
+});
+
+describe('who may do what now', () => {
+  it('lets the maker answer a take and the taker answer a counter, nobody else', () => {
+    expect(negotiationActions(fakeTrade({ state: 'Requested', role: 'maker' }))).toEqual(['accept', 'counter', 'reject']);
+    expect(negotiationActions(fakeTrade({ state: 'Requested', role: 'taker' }))).toEqual([]);
+    expect(negotiationActions(fakeTrade({ state: 'Countered', role: 'taker' }))).toEqual(['accept', 'reject']);
+    expect(negotiationActions(fakeTrade({ state: 'Countered', role: 'maker' }))).toEqual([]);
+    expect(negotiationActions(fakeTrade({ state: 'Accepted', role: 'maker' }))).toEqual([]);
+  });
+
+  it('offers the settlement steps of the transition table for this side', () => {
+    expect(settlementActions(escrowTrade('Accepted'))).toEqual(['address', 'cancel']);
+    expect(settlementActions(escrowTrade('Accepted', { my_address: 'a' }))).toEqual(['cancel']);
+    expect(settlementActions(escrowTrade('EscrowFunding'))).toEqual(['cancel']);
+    expect(settlementActions(escrowTrade('EscrowFunded', { side: 'buyer' }))).toEqual(['paid', 'dispute']);
+    expect(settlementActions(escrowTrade('EscrowFunded', { side: 'seller' }))).toEqual(['dispute']);
+    expect(settlementActions(escrowTrade('PaymentSent', { side: 'seller' }))).toEqual(['received', 'dispute']);
+    expect(settlementActions(escrowTrade('PaymentConfirmed', { side: 'buyer' }))).toEqual(['dispute']);
+    expect(settlementActions(escrowTrade('PaymentConfirmed', { side: 'seller' }))).toEqual([]);
+    expect(settlementActions(escrowTrade('Completed'))).toEqual([]);
+    // Without escrow: the maker of a sell offer sells, its taker buys.
+    const direct = fakeTrade({ state: 'Accepted', role: 'taker' });
+    expect(mySide(direct)).toBe('buyer');
+    expect(settlementActions(direct)).toEqual(['paid', 'cancel']);
+    expect(settlementActions({ ...direct, role: 'maker' })).toEqual(['cancel']);
+    expect(settlementActions({ ...direct, role: 'maker', state: 'PaymentSent' })).toEqual(['received']);
+  });
+});
+
+describe('trade and chat lists', () => {
+  it('replaces a trade in place and adds new ones on top, never going back to an older view', () => {
+    const a = fakeTrade({ id: 'a', updated_at: 10 });
+    const b = fakeTrade({ id: 'b', updated_at: 20 });
+    const list = [b, a];
+    expect(upsertTrade(list, { ...a, state: 'Accepted', updated_at: 30 }).map((t) => [t.id, t.state])).toEqual([
+      ['b', 'Requested'],
+      ['a', 'Accepted'],
+    ]);
+    expect(upsertTrade(list, { ...a, state: 'Countered', updated_at: 5 })).toBe(list);
+    expect(upsertTrade(list, fakeTrade({ id: 'c' }))[0]?.id).toBe('c');
+  });
+
+  it('orders chat by sender time, sender, then sequence, and drops duplicates', () => {
+    const m1 = fakeMessage({ id: '1', sent_at: 100, sender: 'B', seq: 1 });
+    const m2 = fakeMessage({ id: '2', sent_at: 100, sender: 'A', seq: 7 });
+    const m3 = fakeMessage({ id: '3', sent_at: 50, sender: 'B', seq: 0 });
+    expect(orderChat([m1, m2, m3]).map((m) => m.id)).toEqual(['3', '2', '1']);
+    expect(upsertMessage([m3, m1], m1).map((m) => m.id)).toEqual(['3', '1']);
+  });
+
+  it('marks outgoing messages delivered and read up to a sequence number', () => {
+    const log = [
+      fakeMessage({ id: 'o1', outgoing: true, seq: 1, delivered_at: null }),
+      fakeMessage({ id: 'o2', outgoing: true, seq: 2, delivered_at: null }),
+      fakeMessage({ id: 'i1', outgoing: false, seq: 1, delivered_at: 5 }),
+    ];
+    const delivered = markDelivered(log, 1, 99);
+    expect(delivered.map(chatMark)).toEqual(['delivered', 'sending', 'delivered']);
+    const read = markRead(delivered, 2, 100);
+    expect(read.map((m) => [m.id, chatMark(m)])).toEqual([
+      ['o1', 'read'],
+      ['o2', 'read'],
+      ['i1', 'delivered'],
+    ]);
+    expect(read[1]?.delivered_at).toBe(100);
+  });
+
+  it('groups the trades on my offers by offer', () => {
+    const mine = fakeTrade({ id: 't1' });
+    const other = fakeTrade({ id: 't2', role: 'taker' });
+    const byOffer = tradesByOffer([mine, other]);
+    expect(byOffer.get(mine.offer.id)?.map((t) => t.id)).toEqual(['t1']);
+    expect(byOffer.has(other.offer.id)).toBe(false);
+  });
+});
+
+describe('formatCountdown', () => {
+  it('reads like a person would say it, and is null once passed', () => {
+    expect(formatCountdown(2 * 86_400_000 + 4 * 3_600_000)).toBe('2 d 4 h');
+    expect(formatCountdown(3_600_000 + 5 * 60_000)).toBe('1 h 05 min');
+    expect(formatCountdown(4 * 60_000 + 9_000)).toBe('4 min 09 s');
+    expect(formatCountdown(11_200)).toBe('12 s');
+    expect(formatCountdown(0)).toBeNull();
+    expect(formatCountdown(-5)).toBeNull();
+  });
+});

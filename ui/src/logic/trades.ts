@@ -1,0 +1,275 @@
+import type { ChatMessage, EscrowView, TradeInfo, TradeRole } from '../bindings';
+
+/** Replaces a trade by id (keeping its place, so live updates never reorder the list) or adds it on top. */
+export function upsertTrade(trades: TradeInfo[], trade: TradeInfo): TradeInfo[] {
+  const index = trades.findIndex((t) => t.id === trade.id);
+  if (index === -1) return [trade, ...trades];
+  const current = trades[index];
+  if (current && current.updated_at > trade.updated_at) return trades;
+  const next = [...trades];
+  next[index] = trade;
+  return next;
+}
+
+/**
+ * The order both sides show a chat in (the core's): by the sender's clock, then sender, then sequence
+ * number, so each direction stays in the order it was sent.
+ */
+export function compareMessages(a: ChatMessage, b: ChatMessage): number {
+  if (a.sent_at !== b.sent_at) return a.sent_at - b.sent_at;
+  if (a.sender !== b.sender) return a.sender < b.sender ? -1 : 1;
+  return a.seq - b.seq;
+}
+
+export function orderChat(log: ChatMessage[]): ChatMessage[] {
+  return [...log].sort(compareMessages);
+}
+
+/** Adds a message (or replaces it, by id) and keeps the log in order. */
+export function upsertMessage(log: ChatMessage[], message: ChatMessage): ChatMessage[] {
+  return orderChat([...log.filter((m) => m.id !== message.id), message]);
+}
+
+/** The counterparty's node acknowledged this node's envelopes up to `upTo`. */
+export function markDelivered(log: ChatMessage[], upTo: number, nowMs: number): ChatMessage[] {
+  return log.map((m) => (m.outgoing && m.seq <= upTo && m.delivered_at === null ? { ...m, delivered_at: nowMs } : m));
+}
+
+/** The counterparty read this node's messages up to `upTo` (read implies delivered). */
+export function markRead(log: ChatMessage[], upTo: number, nowMs: number): ChatMessage[] {
+  return log.map((m) =>
+    m.outgoing && m.seq <= upTo && m.read_at === null
+      ? { ...m, read_at: nowMs, delivered_at: m.delivered_at ?? nowMs }
+      : m,
+  );
+}
+
+export type ChatMark = 'sending' | 'delivered' | 'read';
+
+/** What an outgoing message's mark says: sent and waiting, delivered to the other node, or read. */
+export function chatMark(message: ChatMessage): ChatMark {
+  if (message.read_at !== null) return 'read';
+  if (message.delivered_at !== null) return 'delivered';
+  return 'sending';
+}
+
+/** Trade states in words. */
+const STATE_LABELS: Record<string, string> = {
+  Requested: 'Take requested',
+  Countered: 'Countered',
+  Accepted: 'Accepted',
+  Rejected: 'Rejected',
+  EscrowFunding: 'Funding escrow',
+  EscrowFunded: 'Escrow funded',
+  PaymentSent: 'Payment sent',
+  PaymentConfirmed: 'Payment confirmed',
+  Released: 'Released',
+  Completed: 'Completed',
+  Cancelled: 'Cancelled',
+  Expired: 'Expired',
+  Disputed: 'Disputed',
+  Resolved: 'Resolved',
+};
+
+export function stateLabel(state: string): string {
+  return STATE_LABELS[state] ?? state;
+}
+
+const OVER = new Set(['Rejected', 'Completed', 'Cancelled', 'Expired', 'Resolved']);
+
+/** Nothing can follow: the trade ended one way or another. */
+export function isOver(trade: TradeInfo): boolean {
+  return OVER.has(trade.state);
+}
+
+export function isMyTurn(trade: TradeInfo): boolean {
+  return trade.waiting_for === trade.role;
+}
+
+export type Side = 'buyer' | 'seller';
+
+/** This node's side of the coins: the maker of a sell offer sells, its taker buys; the other way for buy offers. */
+export function mySide(trade: TradeInfo): Side {
+  const makerSells = trade.offer.side === 'sell';
+  return (trade.role === 'maker') === makerSells ? 'seller' : 'buyer';
+}
+
+export function roleLabel(role: TradeRole): string {
+  return role === 'maker' ? 'Maker' : 'Taker';
+}
+
+export type NegotiationAction = 'accept' | 'counter' | 'reject';
+
+/** What this user may answer now: the maker answers a take, the taker answers a counter; nothing otherwise. */
+export function negotiationActions(trade: TradeInfo): NegotiationAction[] {
+  if (trade.state === 'Requested' && trade.role === 'maker') return ['accept', 'counter', 'reject'];
+  if (trade.state === 'Countered' && trade.role === 'taker') return ['accept', 'reject'];
+  return [];
+}
+
+export type SettlementAction = 'address' | 'paid' | 'received' | 'dispute' | 'cancel';
+
+/**
+ * The steps this user may take now, from the core's transition table: give the escrow address; the
+ * buyer marks the payment sent; the seller confirms it arrived; cancel before coins are locked; dispute
+ * once they are.
+ */
+export function settlementActions(trade: TradeInfo): SettlementAction[] {
+  const escrow = trade.escrow;
+  const side = escrow ? (escrow.side === 'seller' ? 'seller' : 'buyer') : mySide(trade);
+  const actions: SettlementAction[] = [];
+  switch (trade.state) {
+    case 'Accepted':
+      if (escrow && escrow.my_address === null) actions.push('address');
+      if (!escrow && side === 'buyer') actions.push('paid');
+      actions.push('cancel');
+      break;
+    case 'EscrowFunding':
+      if (escrow) actions.push('cancel');
+      break;
+    case 'EscrowFunded':
+      if (escrow) {
+        if (side === 'buyer') actions.push('paid');
+        actions.push('dispute');
+      }
+      break;
+    case 'PaymentSent':
+      if (side === 'seller') actions.push('received');
+      if (escrow) actions.push('dispute');
+      break;
+    case 'PaymentConfirmed':
+      if (escrow && side === 'buyer') actions.push('dispute');
+      break;
+  }
+  return actions;
+}
+
+export type StepId = 'agreed' | 'address' | 'funded' | 'paid' | 'confirmed' | 'released' | 'completed';
+export type StepStatus = 'done' | 'current' | 'upcoming' | 'stopped';
+
+export interface TimelineStep {
+  id: StepId;
+  label: string;
+  status: StepStatus;
+}
+
+const ESCROW_STEPS: readonly [StepId, string][] = [
+  ['agreed', 'Terms agreed'],
+  ['address', 'Escrow address'],
+  ['funded', 'Escrow funded'],
+  ['paid', 'Payment sent'],
+  ['confirmed', 'Payment confirmed'],
+  ['released', 'Escrow released'],
+  ['completed', 'Completed'],
+];
+
+const DIRECT_STEPS: readonly [StepId, string][] = [
+  ['agreed', 'Terms agreed'],
+  ['paid', 'Payment sent'],
+  ['completed', 'Payment confirmed'],
+];
+
+/** Where an escrow trade that left the happy path stopped, from what its escrow shows. */
+function stoppedAt(state: string, escrow: EscrowView): StepId {
+  switch (state) {
+    case 'Cancelled':
+      return escrow.address === null ? 'address' : 'funded';
+    case 'Expired':
+      return 'funded';
+    default:
+      // Disputed or Resolved: coins were locked; the parties could not finish.
+      return escrow.release_txid === null ? 'paid' : 'released';
+  }
+}
+
+/** The step a trade is at now; with `stopped`, the trade ended there without completing. */
+export function currentStep(trade: TradeInfo): { step: StepId | null; stopped: boolean } {
+  const escrow = trade.escrow;
+  switch (trade.state) {
+    case 'Requested':
+    case 'Countered':
+      return { step: 'agreed', stopped: false };
+    case 'Rejected':
+      return { step: 'agreed', stopped: true };
+    case 'Accepted':
+      return { step: escrow ? 'address' : 'paid', stopped: false };
+    case 'EscrowFunding':
+      return { step: 'funded', stopped: false };
+    case 'EscrowFunded':
+      return { step: 'paid', stopped: false };
+    case 'PaymentSent':
+      return { step: escrow ? 'confirmed' : 'completed', stopped: false };
+    case 'PaymentConfirmed':
+      return { step: 'released', stopped: false };
+    case 'Released':
+      return { step: 'completed', stopped: false };
+    case 'Completed':
+      return { step: null, stopped: false };
+    case 'Cancelled':
+    case 'Expired':
+    case 'Disputed':
+    case 'Resolved':
+      if (!escrow) return { step: trade.state === 'Cancelled' ? 'paid' : 'completed', stopped: true };
+      return { step: stoppedAt(trade.state, escrow), stopped: true };
+    default:
+      return { step: null, stopped: false };
+  }
+}
+
+/** Every step of the trade's path (escrow or direct) with its status; exactly one is current or stopped, unless completed. */
+export function timeline(trade: TradeInfo): TimelineStep[] {
+  const steps = trade.escrow || trade.offer.escrow.kind === 'multisig' ? ESCROW_STEPS : DIRECT_STEPS;
+  const { step, stopped } = currentStep(trade);
+  const at = step === null ? steps.length : steps.findIndex(([id]) => id === step);
+  return steps.map(([id, label], index) => ({
+    id,
+    label,
+    status: index < at ? 'done' : index === at ? (stopped ? 'stopped' : 'current') : 'upcoming',
+  }));
+}
+
+/** The deadline that applies to the step a trade is at, if any. */
+export function activeDeadline(trade: TradeInfo): { step: StepId; deadline: number; what: string } | null {
+  const escrow = trade.escrow;
+  if (!escrow) return null;
+  if (trade.state === 'EscrowFunding' && escrow.funding_deadline !== null) {
+    return { step: 'funded', deadline: escrow.funding_deadline, what: 'Funding deadline' };
+  }
+  if (trade.state === 'EscrowFunded' && escrow.payment_deadline !== null) {
+    return { step: 'paid', deadline: escrow.payment_deadline, what: 'Payment deadline' };
+  }
+  return null;
+}
+
+/** A live offer of mine and the trades on it, for "who is taking them". */
+export function tradesByOffer(trades: TradeInfo[]): Map<string, TradeInfo[]> {
+  const byOffer = new Map<string, TradeInfo[]>();
+  for (const trade of trades) {
+    if (trade.role !== 'maker') continue;
+    const list = byOffer.get(trade.offer.id) ?? [];
+    list.push(trade);
+    byOffer.set(trade.offer.id, list);
+  }
+  return byOffer;
+}
+
+/** Remaining time as a person reads it: "2 d 4 h", "1 h 05 min", "4 min 09 s", "12 s"; null once passed. */
+export function formatCountdown(remainingMs: number): string | null {
+  if (remainingMs <= 0) return null;
+  const total = Math.ceil(remainingMs / 1000);
+  const days = Math.floor(total / 86_400);
+  const hours = Math.floor((total % 86_400) / 3_600);
+  const minutes = Math.floor((total % 3_600) / 60);
+  const seconds = total % 60;
+  const two = (n: number) => n.toString().padStart(2, '0');
+  if (days > 0) return `${days.toString()} d ${hours.toString()} h`;
+  if (hours > 0) return `${hours.toString()} h ${two(minutes)} min`;
+  if (minutes > 0) return `${minutes.toString()} min ${two(seconds)} s`;
+  return `${seconds.toString()} s`;
+}
+
+/** A payment URI for wallets (BIP 21 style): the address and, when known, the amount in whole coins. */
+export function paymentUri(asset: 'BTC' | 'LTC', address: string, amount: string | null): string {
+  const scheme = asset === 'BTC' ? 'bitcoin' : 'litecoin';
+  return amount ? `${scheme}:${address}?amount=${amount}` : `${scheme}:${address}`;
+}

@@ -1,0 +1,145 @@
+import { useId } from 'react';
+import type { EscrowView, TradeInfo } from '../../bindings';
+import { CopyButton } from '../../components/CopyButton';
+import { Countdown } from '../../components/Countdown';
+import { PeerId } from '../../components/PeerId';
+import { QrCode } from '../../components/QrCode';
+import { formatAmount } from '../../logic/amount';
+import { activeDeadline, paymentUri, stateLabel, timeline } from '../../logic/trades';
+import type { StepStatus } from '../../logic/trades';
+
+const STATUS_TEXT: Record<Exclude<StepStatus, 'stopped'>, string> = {
+  done: 'Done',
+  current: 'Now',
+  upcoming: 'Next',
+};
+
+/** Each step of the trade with its state; the current one carries its deadline countdown. */
+export function EscrowTimeline({ trade }: { trade: TradeInfo }) {
+  const steps = timeline(trade);
+  const deadline = activeDeadline(trade);
+  const ids = useId();
+  return (
+    <section className="panel" aria-labelledby={`${ids}-title`}>
+      <h2 id={`${ids}-title`}>{trade.escrow ? 'Escrow timeline' : 'Progress'}</h2>
+      <ol className="timeline" data-testid="timeline">
+        {steps.map((step) => (
+          <li
+            key={step.id}
+            className={`timeline-step timeline-step--${step.status}`}
+            data-step={step.id}
+            data-status={step.status}
+            aria-current={step.status === 'current' ? 'step' : undefined}
+          >
+            <span className="timeline-dot" aria-hidden="true" />
+            <span className="timeline-label">{step.label}</span>
+            <span className="timeline-status">
+              {step.status === 'stopped' ? stateLabel(trade.state) : STATUS_TEXT[step.status]}
+            </span>
+            {deadline?.step === step.id ? (
+              <div className="timeline-extra">
+                <Countdown deadline={deadline.deadline} label={deadline.what} />
+              </div>
+            ) : null}
+          </li>
+        ))}
+      </ol>
+      {trade.escrow ? <EscrowDetails trade={trade} escrow={trade.escrow} /> : null}
+    </section>
+  );
+}
+
+function coins(units: number, trade: TradeInfo): string {
+  return `${formatAmount(units, trade.offer.base)} ${trade.offer.base}`;
+}
+
+function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView }) {
+  const funding = trade.state === 'EscrowFunding';
+  const fundText = escrow.my_funding > 0 ? formatAmount(escrow.my_funding, trade.offer.base) : null;
+  return (
+    <dl className="details escrow-details" data-testid="escrow-details">
+      <div>
+        <dt>Chain</dt>
+        <dd>
+          {escrow.chain.toUpperCase()} · {escrow.network}
+        </dd>
+      </div>
+      <div className="escrow-address">
+        <dt>Escrow address (2-of-3 multisig)</dt>
+        <dd>
+          {escrow.address ? (
+            <>
+              <span className="details-row">
+                <code className="mono-wrap" data-testid="escrow-address">
+                  {escrow.address}
+                </code>
+                <CopyButton text={escrow.address} label="Copy escrow address" />
+              </span>
+              <QrCode
+                value={paymentUri(trade.offer.base, escrow.address, funding ? fundText : null)}
+                label={`QR code of the escrow address${funding && fundText ? ` and the amount ${fundText} ${trade.offer.base}` : ''}`}
+              />
+            </>
+          ) : (
+            <span className="muted">Known once both parties gave their address.</span>
+          )}
+        </dd>
+      </div>
+      <div>
+        <dt>You send to the escrow</dt>
+        <dd className="num">
+          {coins(escrow.my_funding, trade)}
+          {escrow.side === 'seller' ? ' (amount + your deposit)' : ' (your deposit)'}
+        </dd>
+      </div>
+      <div>
+        <dt>The escrow must hold</dt>
+        <dd className="num">
+          {coins(escrow.required, trade)}{' '}
+          <span className="muted">
+            ({coins(escrow.amount, trade)} + deposits {coins(escrow.buyer_deposit, trade)} buyer, {coins(escrow.seller_deposit, trade)} seller)
+          </span>
+        </dd>
+      </div>
+      <div>
+        <dt>Funded</dt>
+        <dd className="num" data-testid="escrow-funded">
+          {coins(escrow.funded, trade)} of {coins(escrow.required, trade)} · {escrow.funding_confirmations} confirmation
+          {escrow.funding_confirmations === 1 ? '' : 's'}
+        </dd>
+      </div>
+      <div>
+        <dt>{escrow.side === 'buyer' ? 'Your payout address' : 'Your refund address'}</dt>
+        <dd>{escrow.my_address ? <code className="mono-wrap">{escrow.my_address}</code> : <span className="muted">Not given yet</span>}</dd>
+      </div>
+      <div>
+        <dt>Counterparty’s address</dt>
+        <dd>{escrow.counterparty_address ? 'Given' : <span className="muted">Not given yet</span>}</dd>
+      </div>
+      <div>
+        <dt>Arbitrator</dt>
+        <dd>{escrow.arbitrator ? <PeerId peerId={escrow.arbitrator} /> : <span className="muted">—</span>}</dd>
+      </div>
+      <div>
+        <dt>Release transaction</dt>
+        <dd>
+          {escrow.release_txid ? (
+            <>
+              <span className="details-row">
+                <code className="mono-wrap" data-testid="release-txid">
+                  {escrow.release_txid}
+                </code>
+                <CopyButton text={escrow.release_txid} label="Copy release transaction id" />
+              </span>
+              <span className="num">
+                {escrow.release_confirmations} confirmation{escrow.release_confirmations === 1 ? '' : 's'}
+              </span>
+            </>
+          ) : (
+            <span className="muted">Not yet</span>
+          )}
+        </dd>
+      </div>
+    </dl>
+  );
+}

@@ -1,0 +1,296 @@
+import { act, screen, waitFor, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { FAKE_PEER_ID, FakeBackend, OTHER_PEER_ID, fakeEntry, fakeMessage, fakeOffer, fakeTrade } from './fakeBackend';
+import { renderApp } from './renderApp';
+
+async function openApp(backend = new FakeBackend({ state: 'unlocked' })) {
+  const rendered = renderApp(backend);
+  const nav = await screen.findByRole('navigation', { name: 'Main' });
+  return { nav, backend, ...rendered };
+}
+
+async function openTrades(backend: FakeBackend) {
+  const app = await openApp(backend);
+  await app.user.click(within(app.nav).getByRole('button', { name: /^Trades/ }));
+  return app;
+}
+
+async function openRoom(backend: FakeBackend) {
+  const app = await openTrades(backend);
+  await app.user.click(await screen.findByRole('button', { name: /^Open trade/ }));
+  await screen.findByRole('heading', { level: 1, name: /You (buy|sell)/ });
+  return app;
+}
+
+describe('Take offer', () => {
+  it('takes someone’s offer from the Market with the amount checked next to its field', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [
+      fakeEntry({ id: 'theirs', price: { fixed: '61000' }, payment_methods: ['SEPA', 'REVOLUT'], min_amount: 1_000_000, max_amount: 25_000_000 }),
+      fakeEntry({ id: 'mine', maker: FAKE_PEER_ID, price: { fixed: '62000' } }),
+    ];
+    const { user } = await openApp(backend);
+    await screen.findByText('61,000 EUR');
+    // Only others' offers can be taken.
+    expect(screen.getAllByRole('button', { name: /^Take offer/ })).toHaveLength(1);
+    await user.click(screen.getByRole('button', { name: /^Take offer: buy BTC at 61,000 EUR/ }));
+    await screen.findByRole('heading', { name: 'Take offer: you buy BTC' });
+
+    await user.click(screen.getByRole('button', { name: 'Send take request' }));
+    const amount = screen.getByLabelText('Amount (BTC)');
+    expect(amount).toHaveAccessibleDescription(/Enter an amount between 0.01 and 0.25 BTC/);
+    expect(amount).toHaveFocus();
+    expect(screen.getByLabelText('Payment method')).toHaveAccessibleDescription('Choose how you will pay or be paid.');
+    await user.type(amount, '0.5');
+    expect(amount).toHaveAccessibleDescription(/The offer takes between 0.01 and 0.25 BTC/);
+    expect(backend.callsOf('takeOffer')).toHaveLength(0);
+
+    await user.clear(amount);
+    await user.type(amount, '0.05');
+    await user.selectOptions(screen.getByLabelText('Payment method'), 'REVOLUT');
+    await user.type(screen.getByLabelText('Payout details'), 'bc1qexample');
+    await user.click(screen.getByRole('button', { name: 'Send take request' }));
+
+    // The trade room opens on the new trade.
+    await screen.findByRole('heading', { level: 1, name: 'You buy BTC for EUR' });
+    expect(backend.callsOf('takeOffer')).toEqual([
+      [{ offerId: 'theirs', base: 'BTC', amount: 5_000_000, method: 'REVOLUT', payout: 'bc1qexample' }],
+    ]);
+    expect(screen.getByTestId('trade-next')).toHaveTextContent('waiting for the maker to answer the take');
+    expect(screen.getByTestId('terms-amount')).toHaveTextContent('0.05 BTC');
+  });
+
+  it('shows the maker’s refusal in its own words', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [fakeEntry({ id: 'theirs' })];
+    backend.refuseTakes = 'the offer has too many open takes';
+    const { user } = await openApp(backend);
+    await user.click(await screen.findByRole('button', { name: /^Take offer/ }));
+    await user.type(screen.getByLabelText('Amount (BTC)'), '0.05');
+    await user.click(screen.getByRole('button', { name: 'Send take request' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent(
+      'The maker refused the take: the offer has too many open takes',
+    );
+    // The form stays as typed, to try again or go back.
+    expect(screen.getByLabelText('Amount (BTC)')).toHaveValue('0.05');
+    await user.click(screen.getByRole('button', { name: 'Back to the market' }));
+    await screen.findByRole('table', { name: /Sell offers/ });
+  });
+});
+
+describe('Trades list', () => {
+  it('has an empty state', async () => {
+    await openTrades(new FakeBackend({ state: 'unlocked' }));
+    expect(await screen.findByText('No trades yet')).toBeInTheDocument();
+  });
+
+  it('has an error state with a retry', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const { user } = await openTrades(backend);
+    await screen.findByText('No trades yet');
+    // The node's stream reconnected and reading the trades again fails.
+    backend.failNext.trades = 'storage';
+    act(() => backend.emit({ kind: 'resync' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('Souk could not read or write its data.');
+    await user.click(within(alert).getByRole('button', { name: 'Try again' }));
+    expect(await screen.findByText('No trades yet')).toBeInTheDocument();
+  });
+
+  it('lists state, role, market, amount, next step and unread count, and updates live', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const trade = fakeTrade({ id: 't1', unread: 2 });
+    backend.tradeList = [trade];
+    const { nav } = await openTrades(backend);
+    const row = (await screen.findByTestId('trade-list')).querySelector('[data-trade-id="t1"]') as HTMLElement;
+    expect(row).toHaveTextContent('You sell BTC for EUR');
+    expect(row).toHaveTextContent('Maker');
+    expect(row).toHaveTextContent('0.05 BTC');
+    expect(row).toHaveTextContent('Take requested');
+    expect(row).toHaveTextContent('Your turn');
+    expect(row).toHaveTextContent('accept, counter or reject the take');
+    expect(within(row).getByLabelText('2 unread messages')).toHaveTextContent('2');
+    expect(within(nav).getByTestId('nav-badge-trades')).toHaveTextContent('2');
+
+    // A take arriving live joins the list; an update changes its row in place.
+    const taken = fakeTrade({ id: 't2', offer: fakeOffer({ maker: FAKE_PEER_ID, side: 'buy' }) });
+    act(() => backend.emit({ kind: 'take_requested', trade: taken }));
+    expect(await screen.findByText('You buy BTC for EUR')).toBeInTheDocument();
+    act(() => backend.emit({ kind: 'trade_updated', trade: { ...trade, state: 'Accepted', waiting_for: null, next_step: 'waiting for the buyer’s payment', updated_at: trade.updated_at + 1 } }));
+    await waitFor(() => expect(row).toHaveTextContent('Accepted'));
+    expect(row).not.toHaveTextContent('Your turn');
+    const rows = within(screen.getByTestId('trade-list')).getAllByRole('row').slice(1);
+    expect(rows.map((r) => r.getAttribute('data-trade-id'))).toEqual(['t2', 't1']);
+  });
+});
+
+describe('Trade room', () => {
+  it('offers the maker accept, counter and reject, and only those', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const trade = fakeTrade({ id: 't1' });
+    backend.tradeList = [trade];
+    const { user } = await openRoom(backend);
+    const answer = screen.getByRole('region', { name: 'Your answer' });
+    expect(within(answer).getAllByRole('button').map((b) => b.textContent)).toEqual(['Accept', 'Counter…', 'Reject…']);
+    expect(screen.queryByRole('region', { name: 'Your next step' })).toBeNull();
+
+    await user.click(within(answer).getByRole('button', { name: 'Counter…' }));
+    expect(screen.getByLabelText('New amount (BTC)')).toHaveFocus();
+    await user.click(screen.getByRole('button', { name: 'Send counter' }));
+    expect(screen.getByLabelText('New amount (BTC)')).toHaveAccessibleDescription(/Propose a new amount, a new price, or both/);
+    await user.type(screen.getByLabelText('New price (EUR per BTC)'), '60500');
+    await user.click(screen.getByRole('button', { name: 'Send counter' }));
+    await waitFor(() => expect(screen.getByTestId('trade-state')).toHaveTextContent('Countered'));
+    expect(backend.callsOf('answerTrade')).toEqual([['t1', { kind: 'counter', amount: null, price: '60500' }]]);
+    // Now it is the taker's turn: the maker has nothing to answer.
+    expect(screen.queryByRole('region', { name: 'Your answer' })).toBeNull();
+  });
+
+  it('lets the taker accept a counter', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const trade = fakeTrade({ id: 't1', role: 'taker', state: 'Countered', waiting_for: 'taker', next_step: 'accept or reject the counter' });
+    backend.tradeList = [trade];
+    const { user } = await openRoom(backend);
+    const answer = screen.getByRole('region', { name: 'Your answer' });
+    expect(within(answer).getAllByRole('button').map((b) => b.textContent)).toEqual(['Accept counter', 'Reject…']);
+    await user.click(within(answer).getByRole('button', { name: 'Accept counter' }));
+    await waitFor(() => expect(screen.getByTestId('trade-state')).toHaveTextContent('Accepted'));
+    // The buyer (taker of a sell offer) may now mark the payment sent, or cancel.
+    const next = screen.getByRole('region', { name: 'Your next step' });
+    expect(within(next).getAllByRole('button').map((b) => b.textContent)).toEqual(['Payment sent…', 'Cancel trade…']);
+  });
+
+  it('shows chat text with markup as text, never as HTML', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const trade = fakeTrade({ id: 't1', state: 'Accepted', waiting_for: null });
+    backend.tradeList = [trade];
+    const body = '<script>window.chatPwned = true</script><b>bold</b> <img src=x onerror="window.chatPwned=1">';
+    backend.chats.t1 = [fakeMessage({ trade_id: 't1', body })];
+    await openRoom(backend);
+    const message = await screen.findByTestId('chat-message');
+    const text = message.querySelector('.chat-body');
+    expect(text?.textContent).toBe(body);
+    expect(message.querySelector('script, b, img')).toBeNull();
+    expect((window as unknown as Record<string, unknown>).chatPwned).toBeUndefined();
+  });
+
+  it('sends messages (never blank), marks them delivered and read, and marks incoming ones read when shown', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const trade = fakeTrade({ id: 't1', state: 'Accepted', waiting_for: null, unread: 1 });
+    backend.tradeList = [trade];
+    backend.chats.t1 = [fakeMessage({ id: 'in-1', trade_id: 't1', body: 'hi there', sent_at: 1 })];
+    const { user, nav } = await openTrades(backend);
+    expect(within(nav).getByTestId('nav-badge-trades')).toHaveTextContent('1');
+    await user.click(await screen.findByRole('button', { name: /^Open trade/ }));
+    await screen.findByText('hi there');
+    await waitFor(() => expect(backend.callsOf('markRead')).toEqual([['t1']]));
+    await waitFor(() => expect(within(nav).queryByTestId('nav-badge-trades')).toBeNull());
+
+    const box = screen.getByLabelText('Message');
+    const send = screen.getByRole('button', { name: 'Send' });
+    expect(send).toBeDisabled();
+    await user.type(box, '   ');
+    expect(send).toBeDisabled();
+    await user.clear(box);
+    await user.type(box, 'paying now{Enter}');
+    const mine = await screen.findByText('paying now');
+    expect(box).toHaveValue('');
+    expect(backend.callsOf('sendChat')).toEqual([['t1', 'paying now']]);
+    const bubble = mine.closest('li') as HTMLElement;
+    expect(bubble).toHaveAttribute('data-mark', 'sending');
+    const seq = backend.chats.t1?.at(-1)?.seq ?? 0;
+    act(() => backend.emit({ kind: 'delivered', trade_id: 't1', up_to: seq }));
+    await waitFor(() => expect(bubble).toHaveAttribute('data-mark', 'delivered'));
+    expect(bubble).toHaveTextContent('Delivered');
+    act(() => backend.emit({ kind: 'read', trade_id: 't1', up_to: seq }));
+    await waitFor(() => expect(bubble).toHaveTextContent('Read'));
+
+    // A reply arriving live shows in order and is marked read at once.
+    const reply = fakeMessage({ id: 'in-2', trade_id: 't1', body: 'thanks', sent_at: Date.now() + 1 });
+    backend.chats.t1 = [...(backend.chats.t1 ?? []), reply];
+    act(() => backend.emit({ kind: 'message', message: reply }));
+    await screen.findByText('thanks');
+    const bodies = screen.getAllByTestId('chat-message').map((m) => m.querySelector('.chat-body')?.textContent);
+    expect(bodies).toEqual(['hi there', 'paying now', 'thanks']);
+    await waitFor(() => expect(backend.callsOf('markRead')).toHaveLength(2));
+  });
+
+  it('shows the escrow timeline, address with copy and QR code, amounts, countdown and the current step’s actions', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const offer = fakeOffer({ maker: FAKE_PEER_ID, base: 'LTC', escrow: { kind: 'multisig', arbitrators: [OTHER_PEER_ID] } });
+    const trade = fakeTrade({
+      id: 't1',
+      offer,
+      state: 'EscrowFunding',
+      waiting_for: null,
+      next_step: 'fund the escrow',
+      escrow: {
+        chain: 'ltc',
+        network: 'regtest',
+        side: 'seller',
+        address: 'rltc1qescrowaddress',
+        required: 5_750_000,
+        amount: 5_000_000,
+        buyer_deposit: 375_000,
+        seller_deposit: 375_000,
+        my_funding: 5_375_000,
+        my_address: 'rltc1qrefund',
+        counterparty_address: 'rltc1qpayout',
+        arbitrator: OTHER_PEER_ID,
+        funded: 0,
+        funding_confirmations: 0,
+        funding_deadline: Date.now() + 3_600_000 + 120_000,
+        payment_deadline: null,
+        release_txid: null,
+        release_confirmations: 0,
+      },
+    });
+    backend.tradeList = [trade];
+    const { user } = await openRoom(backend);
+    const steps = within(screen.getByTestId('timeline')).getAllByRole('listitem');
+    expect(steps.map((s) => s.getAttribute('data-status'))).toEqual(['done', 'done', 'current', 'upcoming', 'upcoming', 'upcoming', 'upcoming']);
+    expect(steps[2]).toHaveAttribute('aria-current', 'step');
+    expect(within(steps[2] as HTMLElement).getByRole('timer')).toHaveTextContent(/^1 h 0[12] min left$/);
+    expect(screen.getByTestId('escrow-address')).toHaveTextContent('rltc1qescrowaddress');
+    expect(screen.getByRole('button', { name: 'Copy escrow address' })).toBeInTheDocument();
+    const qr = screen.getByRole('img', { name: /QR code of the escrow address and the amount 0.05375 LTC/ });
+    expect(qr.getAttribute('src')).toMatch(/^data:image\/svg\+xml/);
+    expect(qr).toHaveAttribute('data-qr-value', 'litecoin:rltc1qescrowaddress?amount=0.05375');
+    expect(screen.getByTestId('escrow-details')).toHaveTextContent('0.05375 LTC (amount + your deposit)');
+    // Before coins are locked the only step is to cancel.
+    const next = screen.getByRole('region', { name: 'Your next step' });
+    expect(within(next).getAllByRole('button').map((b) => b.textContent)).toEqual(['Cancel trade…']);
+
+    // The chain confirms the funding: the timeline moves on live; the seller now waits.
+    act(() =>
+      backend.emit({
+        kind: 'trade_updated',
+        trade: { ...trade, state: 'EscrowFunded', updated_at: trade.updated_at + 1, escrow: { ...trade.escrow!, funded: 5_750_000, funding_confirmations: 1, payment_deadline: Date.now() + 86_400_000 } },
+      }),
+    );
+    await waitFor(() => expect(steps[3]).toHaveAttribute('data-status', 'current'));
+    expect(screen.getByTestId('escrow-funded')).toHaveTextContent('0.0575 LTC of 0.0575 LTC · 1 confirmation');
+    const actions = within(screen.getByRole('region', { name: 'Your next step' })).getAllByRole('button');
+    expect(actions.map((b) => b.textContent)).toEqual(['Open dispute…']);
+    await user.click(actions[0] as HTMLElement);
+    await user.click(screen.getByRole('button', { name: 'Open the dispute' }));
+    expect(screen.getByLabelText('Why do you open a dispute?')).toHaveAccessibleDescription(/the arbitrator reads it/);
+    expect(backend.callsOf('disputeTrade')).toHaveLength(0);
+  });
+});
+
+describe('My offers', () => {
+  it('shows who is taking each offer and opens their trade', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const offer = fakeOffer({ id: 'mine', maker: FAKE_PEER_ID });
+    backend.myOfferList = [{ offer, state: { state: 'live' } }];
+    backend.tradeList = [fakeTrade({ id: 't1', offer })];
+    const { user, nav } = await openApp(backend);
+    await user.click(within(nav).getByRole('button', { name: 'My offers' }));
+    const takers = await screen.findByRole('list', { name: 'Takers' });
+    expect(takers).toHaveTextContent('0.05 BTC');
+    expect(takers).toHaveTextContent('Take requested');
+    await user.click(within(takers).getByRole('button', { name: `Open trade with ${OTHER_PEER_ID}` }));
+    await screen.findByRole('heading', { level: 1, name: 'You sell BTC for EUR' });
+  });
+});
