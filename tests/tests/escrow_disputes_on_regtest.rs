@@ -62,6 +62,40 @@ impl Funded {
             .expect("both cases at the arbitrator")
     }
 
+    /// The arbitrator decides for `winner`; the winner's node broadcasts; once mined, the winner's address
+    /// holds the whole escrow less the fee and the loser's nothing.
+    async fn resolve_to(&self, winner: &str) {
+        let resolved = self
+            .arbitrator()
+            .node
+            .resolve_dispute(self.trade.id, winner)
+            .await
+            .expect("resolve");
+        assert_eq!(resolved.resolved_to.as_deref(), Some(winner));
+        let (winner_node, loser_node, won, lost) = match winner {
+            "buyer" => (self.taker(), self.maker(), &self.payout, &self.refund),
+            _ => (self.maker(), self.taker(), &self.refund, &self.payout),
+        };
+        let done = self.in_state(winner_node, "Resolved").await;
+        self.in_state(loser_node, "Resolved").await;
+        let txid = done
+            .escrow
+            .unwrap()
+            .release_txid
+            .expect("the winner broadcast");
+        self.ltc.mine(1).await;
+        self.ltc
+            .await_confirmations(&txid.parse().unwrap(), 1)
+            .await;
+        let got = self.ltc.received_by(won, 1).await;
+        let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
+        assert!(
+            got < all && got > all - Amount::from_sat(100_000),
+            "the {winner} got the escrow, less the fee: {got}"
+        );
+        assert_eq!(self.ltc.received_by(lost, 0).await, Amount::ZERO);
+    }
+
     async fn stop(self) {
         for node in self.nodes.into_iter().rev() {
             node.stop().await;
@@ -186,29 +220,7 @@ async fn the_buyer_never_pays_and_the_arbitrator_refunds_the_seller() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("buyer or seller"), "{err}");
-    let resolved = f
-        .arbitrator()
-        .node
-        .resolve_dispute(id(&f), "seller")
-        .await
-        .expect("resolve");
-    assert_eq!(resolved.resolved_to.as_deref(), Some("seller"));
-    let done = f.in_state(f.maker(), "Resolved").await;
-    f.in_state(f.taker(), "Resolved").await;
-    let txid = done
-        .escrow
-        .unwrap()
-        .release_txid
-        .expect("the seller broadcast");
-    f.ltc.mine(1).await;
-    f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
-    let back = f.ltc.received_by(&f.refund, 1).await;
-    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
-    assert!(
-        back < all && back > all - Amount::from_sat(100_000),
-        "the seller got the escrow back, less the fee: {back}"
-    );
-    assert_eq!(f.ltc.received_by(&f.payout, 0).await, Amount::ZERO);
+    f.resolve_to("seller").await;
     f.stop().await;
 }
 
@@ -238,26 +250,7 @@ async fn a_dispute_opened_by_the_buyer_is_won_by_the_buyer() {
         "{:?}",
         case.reasons
     );
-    f.arbitrator()
-        .node
-        .resolve_dispute(id(&f), "buyer")
-        .await
-        .expect("resolve");
-    let done = f.in_state(f.taker(), "Resolved").await;
-    f.in_state(f.maker(), "Resolved").await;
-    let txid = done
-        .escrow
-        .unwrap()
-        .release_txid
-        .expect("the buyer broadcast");
-    f.ltc.mine(1).await;
-    f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
-    let got = f.ltc.received_by(&f.payout, 1).await;
-    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
-    assert!(
-        got < all && got > all - Amount::from_sat(100_000),
-        "the buyer got the escrow, less the fee: {got}"
-    );
+    f.resolve_to("buyer").await;
     // A second decision is refused.
     let err = f
         .arbitrator()
@@ -289,25 +282,6 @@ async fn a_dispute_opened_by_the_seller_is_won_by_the_seller() {
         "{:?}",
         case.reasons
     );
-    f.arbitrator()
-        .node
-        .resolve_dispute(id(&f), "seller")
-        .await
-        .expect("resolve");
-    let done = f.in_state(f.maker(), "Resolved").await;
-    f.in_state(f.taker(), "Resolved").await;
-    let txid = done
-        .escrow
-        .unwrap()
-        .release_txid
-        .expect("the seller broadcast");
-    f.ltc.mine(1).await;
-    f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
-    let back = f.ltc.received_by(&f.refund, 1).await;
-    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
-    assert!(
-        back < all && back > all - Amount::from_sat(100_000),
-        "the seller got the escrow, less the fee: {back}"
-    );
+    f.resolve_to("seller").await;
     f.stop().await;
 }
