@@ -2,7 +2,8 @@
 //!
 //! - `run`      installs what is missing, builds the UI and the desktop app, and starts it.
 //! - `test`     installs what is missing and runs every check CI runs, ending with the desktop smoke
-//!   test (real window under Xvfb) and the browser test (two `souk serve` nodes in Chromium).
+//!   test (real window under Xvfb), the browser test (two `souk serve` nodes in Chromium) and the
+//!   escrow browser test (three `souk serve` nodes and a Litecoin regtest chain, in Chromium).
 //! - `bindings` regenerates `ui/src/bindings.ts` from the Rust types.
 //! - `icons`    regenerates the app icons from `icons/souk.svg`.
 //! - `bench`    runs the benchmarks in a release build: gossip propagation across 100 in-process
@@ -43,6 +44,8 @@ const TEST_PACKAGES: &[&str] = &[
 ];
 /// Where Debian's Chromium lives.
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's Litecoin Core, for the regtest chain of the escrow tests.
+const LITECOIND: &str = "/usr/bin/litecoind";
 /// The oldest Node.js the UI toolchain (Vite 8) runs on.
 const MIN_NODE: (u32, u32) = (20, 19);
 
@@ -376,11 +379,26 @@ fn test_steps(steps: &mut Steps) -> Result {
     steps.step("desktop smoke test (Xvfb + WebDriver)", || {
         desktop_smoke(&bin, &driver)
     })?;
-    steps.step("browser test (souk serve + Chromium)", browser_test)
+    steps.step("browser test (souk serve + Chromium)", browser_test)?;
+    steps.step(
+        "escrow browser test (souk serve + Chromium + litecoind -regtest)",
+        escrow_browser_test,
+    )
 }
 
 /// Two real `souk serve` nodes on loopback, each driven in Chromium (`ui/e2e/browser.test.mjs`).
 fn browser_test() -> Result {
+    node_e2e_test("e2e/browser.test.mjs")
+}
+
+/// A whole escrow trade between two browsers, settled on a `litecoind -regtest` chain the test starts,
+/// with an arbitrator node (`ui/e2e/escrow.browser.test.mjs`).
+fn escrow_browser_test() -> Result {
+    node_e2e_test("e2e/escrow.browser.test.mjs")
+}
+
+/// Runs one `node --test` file of `ui/` against a fresh debug `souk` and the built UI.
+fn node_e2e_test(file: &str) -> Result {
     exec(cargo().args(["build", "-p", "souk-cli"]))?;
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts)
@@ -388,11 +406,12 @@ fn browser_test() -> Result {
     exec(
         Command::new("node")
             .arg("--test")
-            .arg(ui_dir().join("e2e/browser.test.mjs"))
+            .arg(ui_dir().join(file))
             .current_dir(root())
             .env("SOUK_CLI_BIN", target_dir().join("debug/souk"))
             .env("SOUK_UI_DIST", ui_dir().join("dist"))
             .env("CHROMIUM", CHROMIUM)
+            .env("LITECOIND", LITECOIND)
             .env("SOUK_ARTIFACTS", &artifacts),
     )?;
     println!("screenshots in {}", artifacts.display());
