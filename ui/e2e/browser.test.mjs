@@ -9,157 +9,40 @@
 // (default /usr/bin/chromium), SOUK_ARTIFACTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import {
+  api,
+  awaitPeer,
+  launchBrowser,
+  openUser as open,
+  prepare,
+  serveNodes,
+  shot,
+  step as runStep,
+  tcpAddress,
+  until,
+} from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = process.env.SOUK_CLI_BIN;
-const uiDist = process.env.SOUK_UI_DIST ?? join(here, '..', 'dist');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const artifacts = process.env.SOUK_ARTIFACTS ?? join(tmpdir(), 'souk-artifacts');
-const PASSPHRASE = 'browser test passphrase';
-// Nothing in this test may leave loopback: no price feed, no mDNS, loopback listeners only.
-const nodeEnv = { ...process.env, SOUK_PRICE_URL: '', SOUK_LOG_FILE: 'false', SOUK_LOG_LEVEL: 'info' };
-
-/** Retries `probe` until it returns a value or `ms` pass; waits on a condition, not a fixed sleep. */
-async function until(what, ms, probe) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== null && value !== false) return value;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
-}
-
-const nodes = [];
+const souk = serveNodes('souk-browser', 'browser test passphrase');
+const nodes = souk.nodes;
 let browser;
 
-/** Creates an identity in a fresh data dir and starts `souk serve` on it; resolves once it is up. */
-async function startNode(name, bootstrap) {
-  const dataDir = mkdtempSync(join(tmpdir(), `souk-browser-${name}-`));
-  const passFile = join(dataDir, 'passphrase.txt');
-  writeFileSync(passFile, `${PASSPHRASE}\n`, { mode: 0o600 });
-  const init = spawnSync(cli, ['--data-dir', dataDir, '--passphrase-file', passFile, '--json', 'init'], {
-    env: nodeEnv,
-    encoding: 'utf8',
-  });
-  assert.equal(init.status, 0, `souk init (${name}) failed: ${init.stderr}${init.stdout}`);
-  const args = ['--data-dir', dataDir, '--passphrase-file', passFile, '--json', 'serve'];
-  args.push('--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--market', 'BTC/EUR', '--ui', uiDist);
-  if (bootstrap) args.push('--bootstrap', bootstrap);
-  const child = spawn(cli, args, { env: nodeEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  const node = { name, dataDir, child, log: '', started: null };
-  nodes.push(node);
-  child.stdout.on('data', (d) => {
-    node.log += d;
-    for (const line of String(d).split('\n')) {
-      if (line.startsWith('{') && !node.started) node.started = JSON.parse(line);
-    }
-  });
-  child.stderr.on('data', (d) => (node.log += d));
-  const started = await until(`souk serve (${name}) to start`, 60_000, () => {
-    if (child.exitCode !== null) throw new Error(`souk serve (${name}) exited: ${node.log}`);
-    return node.started;
-  });
-  node.token = new URL(started.ui).hash.replace('#token=', '');
-  node.api = started.api;
-  return node;
-}
-
-async function api(node, path, body) {
-  const headers = { authorization: `Bearer ${node.token}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${node.api}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-
-function stopNode(node) {
-  return new Promise((resolve) => {
-    if (node.child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
-    node.child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    node.child.kill('SIGTERM');
-  });
-}
-
 before(async () => {
-  assert.ok(cli, 'SOUK_CLI_BIN must name the souk binary (run through `cargo xtask test`)');
-  mkdirSync(artifacts, { recursive: true });
-  const a = await startNode('a');
-  const bootstrap = a.started.listen_addrs.find((addr) => addr.includes('/tcp/'));
-  assert.ok(bootstrap, `node A has no TCP address: ${a.started.listen_addrs.join(', ')}`);
-  const b = await startNode('b', bootstrap);
-  await until('A and B to connect', 30_000, async () => (await api(b, '/api/v1/peers')).length > 0);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  prepare();
+  const a = await souk.start('a', { market: 'BTC/EUR' });
+  const b = await souk.start('b', { market: 'BTC/EUR', bootstrap: tcpAddress(a) });
+  await awaitPeer(b, 'A and B to connect');
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close().catch(() => {});
-  await Promise.all(nodes.map(stopNode));
-  for (const node of nodes) rmSync(node.dataDir, { recursive: true, force: true });
+  await souk.stopAll();
 });
 
-/** A page for one user at the smallest size the app supports, logging what the page complains about. */
-async function openUser(node) {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 640 } });
-  // As the desktop window does (Tauri's freezePrototype): a library that assigns over a built-in then
-  // breaks here too, not only in the WebKit window.
-  await context.addInitScript(() => Object.freeze(Object.prototype));
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(node.started.ui);
-  return { page, problems };
-}
-
-async function shot(page, name) {
-  const file = join(artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  return file;
-}
+const openUser = (node) => open(browser, node);
 
 /** Runs a step; on failure saves a screenshot of every page and prints the nodes' output. */
-async function step(t, pages, body) {
-  try {
-    await body();
-  } catch (e) {
-    for (const [name, page] of Object.entries(pages)) await shot(page, `browser-${name}-failure`).catch(() => {});
-    for (const node of nodes) t.diagnostic(`souk serve ${node.name}:\n${node.log}`);
-    throw e;
-  }
-}
+const step = (t, pages, body) => runStep(t, { prefix: 'browser', pages, nodes }, body);
 
 test('an offer posted through A’s form appears live in B’s Market, and leaves it on withdrawal', async (t) => {
   const [a, b] = nodes;

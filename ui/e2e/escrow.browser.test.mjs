@@ -11,41 +11,26 @@
 // (default /usr/bin/chromium), LITECOIND (default /usr/bin/litecoind), SOUK_ARTIFACTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { basename, join } from 'node:path';
+import {
+  awaitPeer,
+  launchBrowser,
+  openUser as open,
+  prepare,
+  serveNodes,
+  shot as save,
+  step as runStep,
+  tcpAddress,
+  until,
+} from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = process.env.SOUK_CLI_BIN;
-const uiDist = process.env.SOUK_UI_DIST ?? join(here, '..', 'dist');
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const litecoindPath = process.env.LITECOIND ?? '/usr/bin/litecoind';
-const artifacts = process.env.SOUK_ARTIFACTS ?? join(tmpdir(), 'souk-artifacts');
-const PASSPHRASE = 'escrow browser test passphrase';
 const RPC_USER = 'souk';
 const WALLET = 'souk-test';
-// Nothing in this test may leave loopback: no price feed, no mDNS, loopback listeners only.
-const nodeEnv = { ...process.env, SOUK_PRICE_URL: '', SOUK_LOG_FILE: 'false', SOUK_LOG_LEVEL: 'info' };
-
-/** Retries `probe` until it returns a value or `ms` pass; waits on a condition, not a fixed sleep. */
-async function until(what, ms, probe) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== null && value !== false) return value;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
-}
 
 // ---- litecoind -regtest -------------------------------------------------------------------------
 
@@ -197,130 +182,55 @@ function stopLitecoind() {
 
 // ---- souk serve ---------------------------------------------------------------------------------
 
-const nodes = [];
+const souk = serveNodes('souk-escrow', 'escrow browser test passphrase');
+const nodes = souk.nodes;
 let browser;
 
-/** Creates an identity in a fresh data dir and starts `souk serve` on it with the chain flags. */
-async function startNode(name, { bootstrap, arbitrator = false } = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), `souk-escrow-${name}-`));
-  const passFile = join(dataDir, 'passphrase.txt');
-  writeFileSync(passFile, `${PASSPHRASE}\n`, { mode: 0o600 });
-  const init = spawnSync(cli, ['--data-dir', dataDir, '--passphrase-file', passFile, '--json', 'init'], {
-    env: nodeEnv,
-    encoding: 'utf8',
-  });
-  assert.equal(init.status, 0, `souk init (${name}) failed: ${init.stderr}${init.stdout}`);
-  const args = ['--data-dir', dataDir, '--passphrase-file', passFile, '--json', 'serve'];
-  args.push('--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--market', 'LTC/EUR', '--ui', uiDist);
-  args.push('--chain', 'ltc', '--network', 'regtest', '--rpc-url', ltc.url);
-  args.push('--rpc-user', RPC_USER, '--rpc-password', ltc.password);
-  if (arbitrator) args.push('--arbitrator');
-  if (bootstrap) args.push('--bootstrap', bootstrap);
-  const child = spawn(cli, args, { env: nodeEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  const node = { name, dataDir, child, log: '', started: null };
-  nodes.push(node);
-  child.stdout.on('data', (d) => {
-    node.log += d;
-    for (const line of String(d).split('\n')) {
-      if (line.startsWith('{') && !node.started) node.started = JSON.parse(line);
-    }
-  });
-  child.stderr.on('data', (d) => (node.log += d));
-  const started = await until(`souk serve (${name}) to start`, 60_000, () => {
-    if (child.exitCode !== null) throw new Error(`souk serve (${name}) exited: ${node.log}`);
-    return node.started;
-  });
-  node.token = new URL(started.ui).hash.replace('#token=', '');
-  node.api = started.api;
-  return node;
-}
-
-async function api(node, path) {
-  const res = await fetch(`${node.api}${path}`, { headers: { authorization: `Bearer ${node.token}` } });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-
-function stopNode(node) {
-  return new Promise((resolve) => {
-    if (node.child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
-    node.child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    node.child.kill('SIGTERM');
-  });
+/** A `souk serve` node on the regtest chain. */
+function startNode(name, { bootstrap, arbitrator = false } = {}) {
+  const extraArgs = ['--chain', 'ltc', '--network', 'regtest', '--rpc-url', ltc.url];
+  extraArgs.push('--rpc-user', RPC_USER, '--rpc-password', ltc.password);
+  if (arbitrator) extraArgs.push('--arbitrator');
+  return souk.start(name, { market: 'LTC/EUR', bootstrap, extraArgs });
 }
 
 let arbitrator, maker, taker;
 
 before(async () => {
-  assert.ok(cli, 'SOUK_CLI_BIN must name the souk binary (run through `cargo xtask test`)');
-  mkdirSync(artifacts, { recursive: true });
+  prepare();
   await startLitecoind();
   maker = await startNode('maker');
-  const bootstrap = maker.started.listen_addrs.find((addr) => addr.includes('/tcp/'));
-  assert.ok(bootstrap, `the maker has no TCP address: ${maker.started.listen_addrs.join(', ')}`);
+  const bootstrap = tcpAddress(maker);
   [arbitrator, taker] = await Promise.all([
     startNode('arbitrator', { bootstrap, arbitrator: true }),
     startNode('taker', { bootstrap }),
   ]);
-  for (const node of [arbitrator, taker]) {
-    await until(`${node.name} to connect to the maker`, 30_000, async () => (await api(node, '/api/v1/peers')).length > 0);
-  }
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  for (const node of [arbitrator, taker]) await awaitPeer(node, `${node.name} to connect to the maker`);
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close().catch(() => {});
-  await Promise.all(nodes.map(stopNode));
-  for (const node of nodes) rmSync(node.dataDir, { recursive: true, force: true });
+  await souk.stopAll();
   await stopLitecoind();
 });
 
-/** A page for one user at the smallest size the app supports, logging what the page complains about. */
+/** A page for one user, on the Market. */
 async function openUser(node) {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 640 } });
-  // As the desktop window does (Tauri's freezePrototype).
-  await context.addInitScript(() => Object.freeze(Object.prototype));
-  const page = await context.newPage();
-  const problems = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(node.started.ui);
-  await page.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
-  return { page, problems };
+  const user = await open(browser, node);
+  await user.page.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
+  return user;
 }
 
-async function shot(page, name) {
-  await page.screenshot({ path: join(artifacts, `escrow-${name}.png`), fullPage: true });
-}
+const shot = (page, name) => save(page, `escrow-${name}`);
 
-/** Runs the flow; on failure saves a screenshot of every page and prints the nodes' output. */
-async function step(t, pages, body) {
-  try {
-    await body();
-  } catch (e) {
-    for (const [name, page] of Object.entries(pages)) await shot(page, `${name}-failure`).catch(() => {});
-    for (const node of nodes) t.diagnostic(`souk serve ${node.name}:\n${node.log}`);
-    if (ltc) t.diagnostic(`litecoind:\n${litecoindLogs(ltc.dir)}`);
-    throw e;
-  }
-}
+/** Runs the flow; on failure saves a screenshot of every page and prints the nodes' and litecoind's output. */
+const step = (t, pages, body) =>
+  runStep(
+    t,
+    { prefix: 'escrow', pages, nodes, more: () => (ltc ? [`litecoind:\n${litecoindLogs(ltc.dir)}`] : []) },
+    body,
+  );
 
 const stateBadge = (page, label) => page.getByTestId('trade-state').getByText(label, { exact: true });
 const timelineStep = (page, id) => page.getByTestId('timeline').locator(`[data-step="${id}"]`);

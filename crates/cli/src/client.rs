@@ -82,6 +82,26 @@ impl ApiClient {
     }
 }
 
+impl ApiClient {
+    /// One call: with `--json` the answer is printed as it came and `None` returned; otherwise the
+    /// answer decoded for printing as text.
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        json: bool,
+    ) -> Result<Option<T>, Failure> {
+        let value = self.call(method, path, query, body).await?;
+        if json {
+            print_json(&value);
+            return Ok(None);
+        }
+        decode(&value).map(Some)
+    }
+}
+
 fn no_node(data_dir: &Path) -> Failure {
     Failure {
         kind: "offline".into(),
@@ -110,14 +130,12 @@ fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, Failure> {
 }
 
 pub async fn status(client: &ApiClient, json: bool) -> Result<(), Failure> {
-    let value = client
-        .call(Method::GET, "/api/v1/status", &[], None)
-        .await?;
-    if json {
-        print_json(&value);
+    let Some(status) = client
+        .fetch::<Status>(Method::GET, "/api/v1/status", &[], None, json)
+        .await?
+    else {
         return Ok(());
-    }
-    let status: Status = decode(&value)?;
+    };
     println!("PeerId:              {}", status.peer_id);
     println!("API:                 {}", client.url);
     println!("Connected peers:     {}", status.connected_peers);
@@ -131,12 +149,12 @@ pub async fn status(client: &ApiClient, json: bool) -> Result<(), Failure> {
 }
 
 pub async fn peers(client: &ApiClient, json: bool) -> Result<(), Failure> {
-    let value = client.call(Method::GET, "/api/v1/peers", &[], None).await?;
-    if json {
-        print_json(&value);
+    let Some(peers) = client
+        .fetch::<Vec<PeerInfo>>(Method::GET, "/api/v1/peers", &[], None, json)
+        .await?
+    else {
         return Ok(());
-    }
-    let peers: Vec<PeerInfo> = decode(&value)?;
+    };
     if peers.is_empty() {
         println!("No connected peers.");
     }
@@ -152,14 +170,12 @@ pub async fn post_offer(
     json: bool,
 ) -> Result<(), Failure> {
     let body = serde_json::to_value(request).map_err(|e| Failure::internal(e.to_string()))?;
-    let value = client
-        .call(Method::POST, "/api/v1/offers", &[], Some(&body))
-        .await?;
-    if json {
-        print_json(&value);
+    let Some(offer) = client
+        .fetch::<Offer>(Method::POST, "/api/v1/offers", &[], Some(&body), json)
+        .await?
+    else {
         return Ok(());
-    }
-    let offer: Offer = decode(&value)?;
+    };
     println!("Posted offer {}", offer.id);
     println!(
         "  {} {}–{} {} at {}, paid by {}",
@@ -205,14 +221,12 @@ pub async fn list_offers(
     if filter.mine {
         query.push(("mine", "true".to_owned()));
     }
-    let value = client
-        .call(Method::GET, "/api/v1/offers", &query, None)
-        .await?;
-    if json {
-        print_json(&value);
+    let Some(entries) = client
+        .fetch::<Vec<BookEntry>>(Method::GET, "/api/v1/offers", &query, None, json)
+        .await?
+    else {
         return Ok(());
-    }
-    let entries: Vec<BookEntry> = decode(&value)?;
+    };
     if entries.is_empty() {
         println!("No offers.");
         return Ok(());
@@ -256,33 +270,36 @@ pub async fn list_offers(
 }
 
 pub async fn withdraw_offer(client: &ApiClient, id: &str, json: bool) -> Result<(), Failure> {
-    let value = client
-        .call(Method::DELETE, &format!("/api/v1/offers/{id}"), &[], None)
-        .await?;
-    if json {
-        print_json(&value);
+    let Some(withdrawn) = client
+        .fetch::<Withdrawn>(
+            Method::DELETE,
+            &format!("/api/v1/offers/{id}"),
+            &[],
+            None,
+            json,
+        )
+        .await?
+    else {
         return Ok(());
-    }
-    let withdrawn: Withdrawn = decode(&value)?;
+    };
     println!("Withdrew offer {}", withdrawn.id);
     Ok(())
 }
 
 pub async fn refresh_market(client: &ApiClient, market: &str, json: bool) -> Result<(), Failure> {
     let (base, quote) = crate::api::parse_market(market).map_err(crate::user_error)?;
-    let value = client
-        .call(
+    let Some(refreshed) = client
+        .fetch::<Refreshed>(
             Method::POST,
             &format!("/api/v1/markets/{base}/{quote}/refresh"),
             &[],
             None,
+            json,
         )
-        .await?;
-    if json {
-        print_json(&value);
+        .await?
+    else {
         return Ok(());
-    }
-    let refreshed: Refreshed = decode(&value)?;
+    };
     println!(
         "{}: {} new offer{}",
         refreshed.market,
@@ -298,14 +315,12 @@ pub async fn take(
     json: bool,
 ) -> Result<(), Failure> {
     let body = serde_json::to_value(request).map_err(|e| Failure::internal(e.to_string()))?;
-    let value = client
-        .call(Method::POST, "/api/v1/trades", &[], Some(&body))
-        .await?;
-    if json {
-        print_json(&value);
+    let Some(trade) = client
+        .fetch::<TradeInfo>(Method::POST, "/api/v1/trades", &[], Some(&body), json)
+        .await?
+    else {
         return Ok(());
-    }
-    let trade: TradeInfo = decode(&value)?;
+    };
     println!("Took offer {}: trade {}", trade.offer.id, trade.id);
     print_trade(&trade);
     Ok(())
@@ -319,32 +334,29 @@ pub async fn answer(
     body: Option<Value>,
     json: bool,
 ) -> Result<(), Failure> {
-    let value = client
-        .call(
+    let Some(trade) = client
+        .fetch::<TradeInfo>(
             Method::POST,
             &format!("/api/v1/trades/{trade_id}/{verb}"),
             &[],
             body.as_ref(),
+            json,
         )
-        .await?;
-    if json {
-        print_json(&value);
+        .await?
+    else {
         return Ok(());
-    }
-    let trade: TradeInfo = decode(&value)?;
+    };
     print_trade(&trade);
     Ok(())
 }
 
 pub async fn list_trades(client: &ApiClient, json: bool) -> Result<(), Failure> {
-    let value = client
-        .call(Method::GET, "/api/v1/trades", &[], None)
-        .await?;
-    if json {
-        print_json(&value);
+    let Some(trades) = client
+        .fetch::<Vec<TradeInfo>>(Method::GET, "/api/v1/trades", &[], None, json)
+        .await?
+    else {
         return Ok(());
-    }
-    let trades: Vec<TradeInfo> = decode(&value)?;
+    };
     if trades.is_empty() {
         println!("No trades.");
         return Ok(());
@@ -375,19 +387,18 @@ pub async fn list_trades(client: &ApiClient, json: bool) -> Result<(), Failure> 
 }
 
 pub async fn show_trade(client: &ApiClient, trade_id: &str, json: bool) -> Result<(), Failure> {
-    let value = client
-        .call(
+    let Some(trade) = client
+        .fetch::<TradeInfo>(
             Method::GET,
             &format!("/api/v1/trades/{trade_id}"),
             &[],
             None,
+            json,
         )
-        .await?;
-    if json {
-        print_json(&value);
+        .await?
+    else {
         return Ok(());
-    }
-    let trade: TradeInfo = decode(&value)?;
+    };
     print_trade(&trade);
     Ok(())
 }
@@ -488,19 +499,18 @@ pub async fn send_chat(
     json: bool,
 ) -> Result<(), Failure> {
     let body = serde_json::json!({ "text": text });
-    let value = client
-        .call(
+    let Some(message) = client
+        .fetch::<ChatMessage>(
             Method::POST,
             &format!("/api/v1/trades/{trade_id}/messages"),
             &[],
             Some(&body),
+            json,
         )
-        .await?;
-    if json {
-        print_json(&value);
+        .await?
+    else {
         return Ok(());
-    }
-    let message: ChatMessage = decode(&value)?;
+    };
     println!(
         "Sent message #{} (delivered when the counterparty is reachable)",
         message.seq
@@ -554,14 +564,12 @@ pub async fn chat_log(client: &ApiClient, trade_id: &str, json: bool) -> Result<
 }
 
 pub async fn disputes(client: &ApiClient, json: bool) -> Result<(), Failure> {
-    let value = client
-        .call(Method::GET, "/api/v1/disputes", &[], None)
-        .await?;
-    if json {
-        print_json(&value);
+    let Some(list) = client
+        .fetch::<Vec<DisputeInfo>>(Method::GET, "/api/v1/disputes", &[], None, json)
+        .await?
+    else {
         return Ok(());
-    }
-    let list: Vec<DisputeInfo> = decode(&value)?;
+    };
     if list.is_empty() {
         println!("No disputes.");
         return Ok(());

@@ -1,0 +1,177 @@
+// What the browser tests share: real `souk serve` nodes on loopback (temp data dirs, port 0, no mDNS, no
+// price feed), Debian's Chromium through playwright-core, and waiting on conditions instead of sleeping.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const cli = process.env.SOUK_CLI_BIN;
+const uiDist = process.env.SOUK_UI_DIST ?? join(here, '..', 'dist');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const artifacts = process.env.SOUK_ARTIFACTS ?? join(tmpdir(), 'souk-artifacts');
+// Nothing in these tests may leave loopback: no price feed, no mDNS, loopback listeners only.
+const nodeEnv = { ...process.env, SOUK_PRICE_URL: '', SOUK_LOG_FILE: 'false', SOUK_LOG_LEVEL: 'info' };
+
+/** Retries `probe` until it returns a value or `ms` pass; waits on a condition, not a fixed sleep. */
+export async function until(what, ms, probe) {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== null && value !== false) return value;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
+}
+
+/** Checks the environment `cargo xtask test` sets and makes the artifacts folder. */
+export function prepare() {
+  assert.ok(cli, 'SOUK_CLI_BIN must name the souk binary (run through `cargo xtask test`)');
+  mkdirSync(artifacts, { recursive: true });
+}
+
+/**
+ * The `souk serve` nodes of one test file: `start(name, { market, bootstrap, extraArgs })` creates an
+ * identity in a fresh data dir and resolves once the node is up; `stopAll()` stops and removes them.
+ */
+export function serveNodes(prefix, passphrase) {
+  const nodes = [];
+
+  async function start(name, { market, bootstrap, extraArgs = [] }) {
+    const dataDir = mkdtempSync(join(tmpdir(), `${prefix}-${name}-`));
+    const passFile = join(dataDir, 'passphrase.txt');
+    writeFileSync(passFile, `${passphrase}\n`, { mode: 0o600 });
+    const init = spawnSync(cli, ['--data-dir', dataDir, '--passphrase-file', passFile, '--json', 'init'], {
+      env: nodeEnv,
+      encoding: 'utf8',
+    });
+    assert.equal(init.status, 0, `souk init (${name}) failed: ${init.stderr}${init.stdout}`);
+    const args = ['--data-dir', dataDir, '--passphrase-file', passFile, '--json', 'serve'];
+    args.push('--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--market', market, '--ui', uiDist);
+    args.push(...extraArgs);
+    if (bootstrap) args.push('--bootstrap', bootstrap);
+    const child = spawn(cli, args, { env: nodeEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const node = { name, dataDir, child, log: '', started: null };
+    nodes.push(node);
+    child.stdout.on('data', (d) => {
+      node.log += d;
+      for (const line of String(d).split('\n')) {
+        if (line.startsWith('{') && !node.started) node.started = JSON.parse(line);
+      }
+    });
+    child.stderr.on('data', (d) => (node.log += d));
+    const started = await until(`souk serve (${name}) to start`, 60_000, () => {
+      if (child.exitCode !== null) throw new Error(`souk serve (${name}) exited: ${node.log}`);
+      return node.started;
+    });
+    node.token = new URL(started.ui).hash.replace('#token=', '');
+    node.api = started.api;
+    return node;
+  }
+
+  function stop(node) {
+    return new Promise((resolve) => {
+      if (node.child.exitCode !== null) return resolve();
+      const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
+      node.child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      node.child.kill('SIGTERM');
+    });
+  }
+
+  async function stopAll() {
+    await Promise.all(nodes.map(stop));
+    for (const node of nodes) rmSync(node.dataDir, { recursive: true, force: true });
+  }
+
+  return { nodes, start, stopAll };
+}
+
+/** A node's TCP address, for the others to bootstrap from. */
+export function tcpAddress(node) {
+  const addr = node.started.listen_addrs.find((a) => a.includes('/tcp/'));
+  assert.ok(addr, `${node.name} has no TCP address: ${node.started.listen_addrs.join(', ')}`);
+  return addr;
+}
+
+/** One API call with the node's token: GET, or POST with a JSON body. */
+export async function api(node, path, body) {
+  const headers = { authorization: `Bearer ${node.token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${node.api}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** Waits until `node` has a peer. */
+export function awaitPeer(node, what) {
+  return until(what, 30_000, async () => (await api(node, '/api/v1/peers')).length > 0);
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+/** A page for one user at the smallest size the app supports, logging what the page complains about. */
+export async function openUser(browser, node) {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 640 } });
+  // As the desktop window does (Tauri's freezePrototype): a library that assigns over a built-in then
+  // breaks here too, not only in the WebKit window.
+  await context.addInitScript(() => Object.freeze(Object.prototype));
+  const page = await context.newPage();
+  const problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(m.text());
+  });
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(node.started.ui);
+  return { page, problems };
+}
+
+/** A full-page screenshot to `artifacts/NAME.png`. */
+export async function shot(page, name) {
+  const file = join(artifacts, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/**
+ * Runs a step; on failure saves `PREFIX-PAGE-failure.png` for every page and prints the nodes' output and
+ * whatever `more()` adds.
+ */
+export async function step(t, { prefix, pages, nodes, more = () => [] }, body) {
+  try {
+    await body();
+  } catch (e) {
+    for (const [name, page] of Object.entries(pages)) await shot(page, `${prefix}-${name}-failure`).catch(() => {});
+    for (const node of nodes) t.diagnostic(`souk serve ${node.name}:\n${node.log}`);
+    for (const line of more()) t.diagnostic(line);
+    throw e;
+  }
+}
