@@ -21,6 +21,7 @@ use souk_core::{
     logging,
     node::{AppStatus, CreatedIdentity, IdentityInfo, NetworkStatus, Node},
     offer::{Asset, NewOffer, Offer, PaymentMethod, Quote},
+    preferences::Preferences,
     price::MarketPrice,
     trading::{ChatMessage, TradeAnswer, TradeInfo},
 };
@@ -179,6 +180,16 @@ async fn dispute_trade(node: NodeState<'_>, trade_id: String, reason: String) ->
     Ok(node.dispute_trade(trade_of(&trade_id)?, reason).await?)
 }
 
+#[tauri::command]
+async fn preferences(node: NodeState<'_>) -> Reply<Preferences> {
+    Ok(node.preferences().await?)
+}
+
+#[tauri::command]
+async fn save_preferences(node: NodeState<'_>, preferences: Preferences) -> Reply<Preferences> {
+    Ok(node.save_preferences(preferences).await?)
+}
+
 fn uuid_of(text: &str, what: &str) -> Result<uuid::Uuid, Error> {
     uuid::Uuid::from_str(text)
         .map_err(|_| Error::InvalidInput(format!("{text:?} is not {what} (a UUID)")))
@@ -290,7 +301,9 @@ fn main() {
             mark_paid,
             mark_received,
             cancel_trade,
-            dispute_trade
+            dispute_trade,
+            preferences,
+            save_preferences
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -148,6 +148,26 @@ delivered_at: number | null,
 read_at: number | null, };
 export type TradeAnswer = { "kind": "accept" } | { "kind": "reject", reason: string, } | { "kind": "counter", amount: number | null, price: string | null, };
 export type TradeEvent = { "kind": "take_requested", trade: TradeInfo, } | { "kind": "trade_updated", trade: TradeInfo, } | { "kind": "message", message: ChatMessage, } | { "kind": "delivered", trade_id: string, up_to: number, } | { "kind": "read", trade_id: string, up_to: number, } | { "kind": "dispute_opened", trade_id: string, };
+export type Theme = "system" | "light" | "dark";
+export type NotificationPrefs = { 
+/**
+ * Someone took one of my offers.
+ */
+offer_taken: boolean, 
+/**
+ * A new chat message or negotiation step from the counterparty.
+ */
+message: boolean, 
+/**
+ * Escrow steps: funded, confirmed, payment sent/received, released, disputed, resolved.
+ */
+escrow: boolean, 
+/**
+ * A trade deadline (funding, payment, release) is near.
+ */
+deadline: boolean, };
+export type PaymentAccount = { id: string, method: PaymentMethod, label: string, details: string, };
+export type Preferences = { theme: Theme, notifications: NotificationPrefs, payment_accounts: Array<PaymentAccount>, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };
   create_identity: { args: { passphrase: string }, result: CreatedIdentity };
@@ -172,6 +192,8 @@ export interface Commands {
   mark_received: { args: { tradeId: string }, result: TradeInfo };
   cancel_trade: { args: { tradeId: string, reason: string }, result: TradeInfo };
   dispute_trade: { args: { tradeId: string, reason: string }, result: TradeInfo };
+  preferences: { args: Record<string, never>, result: Preferences };
+  save_preferences: { args: { preferences: Preferences }, result: Preferences };
 }
 /** The window event each MarketEvent arrives on in the desktop app. */
 export const MARKET_EVENT = "market-event";

@@ -12,6 +12,7 @@ use crate::{
     market::MarketEvent,
     node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo, NetworkStatus},
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
+    preferences::{NotificationPrefs, PaymentAccount, Preferences, Theme},
     price::MarketPrice,
     trading::{
         ChatMessage, DisputeInfo, EscrowView, TradeAnswer, TradeEvent, TradeInfo, TradeRole,
@@ -67,6 +68,8 @@ commands! {
     mark_received(trade_id: String) -> TradeInfo;
     cancel_trade(trade_id: String, reason: String) -> TradeInfo;
     dispute_trade(trade_id: String, reason: String) -> TradeInfo;
+    preferences() -> Preferences;
+    save_preferences(preferences: Preferences) -> Preferences;
 }
 
 /// Tauri passes command arguments in camelCase.
@@ -127,6 +130,11 @@ pub fn typescript() -> String {
         ChatMessage::decl(&cfg),
         TradeAnswer::decl(&cfg),
         TradeEvent::decl(&cfg),
+        // What the person chose (issue 6).
+        Theme::decl(&cfg),
+        NotificationPrefs::decl(&cfg),
+        PaymentAccount::decl(&cfg),
+        Preferences::decl(&cfg),
     ];
     let mut out = String::from(HEADER);
     for decl in decls {
@@ -208,7 +216,9 @@ mod tests {
                 "mark_paid",
                 "mark_received",
                 "cancel_trade",
-                "dispute_trade"
+                "dispute_trade",
+                "preferences",
+                "save_preferences"
             ]
         );
         assert_eq!(camel("seed_words_file"), "seedWordsFile");

@@ -20,6 +20,7 @@ pub mod negotiation;
 pub mod net;
 pub mod node;
 pub mod offer;
+pub mod preferences;
 pub mod price;
 pub mod protocol;
 pub mod signing;

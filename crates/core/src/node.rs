@@ -21,6 +21,7 @@ use crate::{
     market::{Market, MarketEvent, OfferFilter, PriceFeed},
     net::{NetConfig, Network},
     offer::{Asset, NewOffer, Offer, Quote},
+    preferences::{self, Preferences},
     price::{HttpTicker, MarketPrice},
     store::{self, Store},
     trading::{ChatMessage, Desk, TradeAnswer, TradeConfig, TradeEvent, TradeInfo},
@@ -412,6 +413,14 @@ impl Node {
         u.desk.clone().ok_or(Error::Offline)
     }
 
+    async fn store(&self) -> Result<Store> {
+        let guard = self.unlocked.lock().await;
+        let u = guard
+            .as_ref()
+            .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+        Ok(u.store.clone())
+    }
+
     /// The database and this node's PeerId, for what works offline.
     async fn local(&self) -> Result<(sqlx::SqlitePool, libp2p::PeerId)> {
         let guard = self.unlocked.lock().await;
@@ -521,6 +530,27 @@ impl Node {
 
     pub async fn trade_events(&self) -> Result<tokio::sync::broadcast::Receiver<TradeEvent>> {
         Ok(self.desk().await?.subscribe())
+    }
+
+    /// The person's preferences (theme, notifications, payment accounts); defaults until saved.
+    /// Works offline.
+    pub async fn preferences(&self) -> Result<Preferences> {
+        Ok(self
+            .store()
+            .await?
+            .setting(preferences::KEY)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Checks and stores the preferences whole; a refusal leaves the stored ones as they were.
+    pub async fn save_preferences(&self, preferences: Preferences) -> Result<Preferences> {
+        preferences.validate()?;
+        self.store()
+            .await?
+            .set_setting(preferences::KEY, &preferences)
+            .await?;
+        Ok(preferences)
     }
 
     /// This node's own offers, live, expired and withdrawn, newest first. Works offline.
@@ -710,6 +740,43 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(info.peer_id, created.identity.peer_id);
+    }
+
+    #[tokio::test]
+    async fn preferences_survive_a_restart_and_a_refused_save_keeps_the_stored_ones() {
+        use crate::preferences::{PaymentAccount, Theme};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        let n = node(&dir);
+        assert_eq!(
+            n.preferences().await.unwrap_err().kind(),
+            ErrorKind::NotInitialized
+        );
+        n.create_identity("passphrase-1").await.unwrap();
+        assert_eq!(n.preferences().await.unwrap(), Preferences::default());
+
+        let mut chosen = Preferences {
+            theme: Theme::Dark,
+            payment_accounts: vec![PaymentAccount {
+                id: uuid::Uuid::new_v4(),
+                method: crate::offer::PaymentMethod::new("SEPA").unwrap(),
+                label: "Main bank".into(),
+                details: "DE89 3704 0044 0532 0130 00".into(),
+            }],
+            ..Preferences::default()
+        };
+        chosen.notifications.message = false;
+        assert_eq!(n.save_preferences(chosen.clone()).await.unwrap(), chosen);
+
+        let mut bad = chosen.clone();
+        bad.payment_accounts[0].label = String::new();
+        let err = n.save_preferences(bad).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        n.shutdown().await;
+
+        let n = node(&dir);
+        n.unlock("passphrase-1").await.unwrap();
+        assert_eq!(n.preferences().await.unwrap(), chosen);
     }
 
     #[tokio::test]
