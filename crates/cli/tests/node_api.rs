@@ -317,6 +317,8 @@ fn openapi_json_lists_every_route() {
         ("get", "/api/v1/app-status"),
         ("get", "/api/v1/my-offers"),
         ("get", "/api/v1/markets/{base}/{quote}/price"),
+        ("get", "/api/v1/network"),
+        ("get", "/api/v1/chain"),
     ];
     for (method, path) in routes {
         assert!(
@@ -331,7 +333,7 @@ fn openapi_json_lists_every_route() {
         let (status, _) = http(node.host(), &method.to_uppercase(), &concrete, None, None);
         assert_eq!(status, 401, "{method} {path}");
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 25);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 27);
 }
 
 #[test]

@@ -10,12 +10,15 @@ use crate::{
     error::{ErrorKind, ErrorPayload},
     escrow::{Chain, Network},
     market::MarketEvent,
-    node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo, NetworkStatus},
+    node::{
+        AppStatus, ChainStatus, CreatedIdentity, IdentityInfo, NatStatus, NetInfo, NetworkStatus,
+        Reach, RelayStatus,
+    },
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     price::MarketPrice,
     trading::{
-        ChatMessage, DisputeInfo, EscrowView, TradeAnswer, TradeEvent, TradeInfo, TradeRole,
-        TradeTerms,
+        ChatMessage, DisputeInfo, EscrowView, PartyCase, StepRecord, TradeAnswer, TradeEvent,
+        TradeInfo, TradeRole, TradeTerms,
     },
 };
 
@@ -67,6 +70,10 @@ commands! {
     mark_received(trade_id: String) -> TradeInfo;
     cancel_trade(trade_id: String, reason: String) -> TradeInfo;
     dispute_trade(trade_id: String, reason: String) -> TradeInfo;
+    chain_status() -> ChainStatus;
+    disputes() -> Vec<DisputeInfo>;
+    dispute_info(trade_id: String) -> DisputeInfo;
+    resolve_dispute(trade_id: String, to: String) -> DisputeInfo;
 }
 
 /// Tauri passes command arguments in camelCase.
@@ -100,6 +107,9 @@ pub fn typescript() -> String {
         ErrorPayload::decl(&cfg),
         // The market: served by the desktop's commands and `souk node`'s API.
         NetInfo::decl(&cfg),
+        Reach::decl(&cfg),
+        NatStatus::decl(&cfg),
+        RelayStatus::decl(&cfg),
         NetworkStatus::decl(&cfg),
         Side::decl(&cfg),
         Asset::decl(&cfg),
@@ -121,7 +131,10 @@ pub fn typescript() -> String {
         Chain::decl(&cfg),
         Network::decl(&cfg),
         EscrowView::decl(&cfg),
+        ChainStatus::decl(&cfg),
+        PartyCase::decl(&cfg),
         DisputeInfo::decl(&cfg),
+        StepRecord::decl(&cfg),
         TradeTerms::decl(&cfg),
         TradeInfo::decl(&cfg),
         ChatMessage::decl(&cfg),
@@ -208,7 +221,11 @@ mod tests {
                 "mark_paid",
                 "mark_received",
                 "cancel_trade",
-                "dispute_trade"
+                "dispute_trade",
+                "chain_status",
+                "disputes",
+                "dispute_info",
+                "resolve_dispute"
             ]
         );
         assert_eq!(camel("seed_words_file"), "seedWordsFile");
