@@ -228,6 +228,52 @@ export function timeline(trade: TradeInfo): TimelineStep[] {
   }));
 }
 
+/** Which timeline step each event of the trade's log completes, on each path. */
+const ESCROW_KIND_STEP: Readonly<Record<string, StepId>> = {
+  accept: 'agreed',
+  escrow_ready: 'address',
+  funded: 'funded',
+  payment_sent: 'paid',
+  payment_received: 'confirmed',
+  released: 'released',
+  confirmed: 'completed',
+};
+const DIRECT_KIND_STEP: Readonly<Record<string, StepId>> = {
+  accept: 'agreed',
+  payment_sent: 'paid',
+  payment_received: 'completed',
+};
+/** Events that end a trade off the happy path. */
+const STOP_KINDS: ReadonlySet<string> = new Set([
+  'reject',
+  'cancel',
+  'funding_expired',
+  'payment_expired',
+  'release_expired',
+  'dispute',
+  'resolve',
+]);
+
+/**
+ * When each step of the timeline happened (unix ms, as this node recorded it), from the trade's signed
+ * event log; a trade that stopped has its stopping event's time on the step it stopped at.
+ */
+export function stepTimes(trade: TradeInfo): Partial<Record<StepId, number>> {
+  const escrowPath = trade.escrow !== null || trade.offer.escrow.kind === 'multisig';
+  const kindStep = escrowPath ? ESCROW_KIND_STEP : DIRECT_KIND_STEP;
+  const times: Partial<Record<StepId, number>> = {};
+  for (const record of trade.steps) {
+    const step = kindStep[record.kind];
+    if (step) times[step] = record.at;
+  }
+  const { step, stopped } = currentStep(trade);
+  if (stopped && step) {
+    const last = [...trade.steps].reverse().find((record) => STOP_KINDS.has(record.kind));
+    if (last) times[step] = last.at;
+  }
+  return times;
+}
+
 /** The deadline that applies to the step a trade is at, if any. */
 export function activeDeadline(trade: TradeInfo): { step: StepId; deadline: number; what: string } | null {
   const escrow = trade.escrow;
