@@ -127,8 +127,15 @@ describe('the escrow timeline', () => {
       ],
     });
     expect(stepTimes(disputed)).toEqual({ agreed: 1, address: 2, funded: 3, paid: 4 });
-    const resolved = { ...disputed, state: 'Resolved', steps: [...disputed.steps, { kind: 'resolve', at: 9, mine: false }] };
+    // The winner's view carries the payout txid, yet the trade stopped where the dispute was opened.
+    const resolved = {
+      ...disputed,
+      state: 'Resolved',
+      escrow: escrow({ address: 'x', release_txid: 'ab'.repeat(32) }),
+      steps: [...disputed.steps, { kind: 'resolve', at: 9, mine: false }],
+    };
     expect(stepTimes(resolved).paid).toBe(9);
+    expect(timeline(resolved).map((s) => s.status)).toEqual(['done', 'done', 'done', 'stopped', 'upcoming', 'upcoming', 'upcoming']);
     const rejected = fakeTrade({ state: 'Rejected', steps: [{ kind: 'take_request', at: 1, mine: false }, { kind: 'reject', at: 5, mine: true }] });
     expect(stepTimes(rejected)).toEqual({ agreed: 5 });
   });

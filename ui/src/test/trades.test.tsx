@@ -1,7 +1,7 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { FAKE_PEER_ID, FakeBackend, OTHER_PEER_ID, fakeEntry, fakeMessage, fakeOffer, fakeTrade } from './fakeBackend';
-import { formatTime } from '../screens/trades/format';
+import { formatStepTime } from '../screens/trades/format';
 import { renderApp } from './renderApp';
 
 async function openApp(backend = new FakeBackend({ state: 'unlocked' })) {
@@ -260,9 +260,9 @@ describe('Trade room', () => {
     const steps = within(screen.getByTestId('timeline')).getAllByRole('listitem');
     expect(steps.map((s) => s.getAttribute('data-status'))).toEqual(['done', 'done', 'current', 'upcoming', 'upcoming', 'upcoming', 'upcoming']);
     // Each step done says when it happened; the rest say nothing yet.
-    expect(screen.getByTestId('step-time-agreed')).toHaveTextContent(formatTime(agreedAt));
-    expect(screen.getByTestId('step-time-address')).toHaveTextContent(formatTime(readyAt));
-    expect(within(screen.getByTestId('step-time-address')).getByText(formatTime(readyAt))).toHaveAttribute(
+    expect(screen.getByTestId('step-time-agreed')).toHaveTextContent(formatStepTime(agreedAt));
+    expect(screen.getByTestId('step-time-address')).toHaveTextContent(formatStepTime(readyAt));
+    expect(within(screen.getByTestId('step-time-address')).getByText(formatStepTime(readyAt))).toHaveAttribute(
       'datetime',
       new Date(readyAt).toISOString(),
     );
@@ -296,7 +296,7 @@ describe('Trade room', () => {
     );
     await waitFor(() => expect(steps[3]).toHaveAttribute('data-status', 'current'));
     expect(screen.getByTestId('escrow-funded')).toHaveTextContent('0.0575 LTC of 0.0575 LTC · 1 confirmation');
-    expect(screen.getByTestId('step-time-funded')).toHaveTextContent(formatTime(fundedAt));
+    expect(screen.getByTestId('step-time-funded')).toHaveTextContent(formatStepTime(fundedAt));
     expect(screen.getAllByTestId('funding-txid').map((e) => e.textContent)).toEqual(txids);
     expect(screen.getAllByRole('button', { name: 'Copy funding transaction id' })).toHaveLength(2);
     const actions = within(screen.getByRole('region', { name: 'Your next step' })).getAllByRole('button');

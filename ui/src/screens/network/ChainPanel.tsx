@@ -12,7 +12,7 @@ const HEALTH_TEXT = {
 export function ChainPanel() {
   const chain = useChainStatus();
   return (
-    <section aria-labelledby="chain-title" data-testid="chain-status">
+    <section className="panel" aria-labelledby="chain-title" data-testid="chain-status">
       <h2 id="chain-title">Chain backend</h2>
       {chain.isPending ? (
         <p role="status" className="muted">

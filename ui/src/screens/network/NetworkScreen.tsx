@@ -8,44 +8,54 @@ import { EmptyState } from '../frame/EmptyState';
 import { SectionPage } from '../frame/SectionPage';
 import { ChainPanel } from './ChainPanel';
 
+/** Peers and DHT, whether others can reach this node, and the chain backend (shown even while offline). */
 export function NetworkScreen() {
   const status = useNetworkStatus();
   const connecting = status.isPending || (status.isError && status.error.kind === 'offline' && !status.data);
+  const net = status.data;
   return (
     <SectionPage title="Network">
       {connecting ? (
         <p role="status" className="lead">
           Connecting to the network…
         </p>
-      ) : status.isError && !status.data ? (
+      ) : status.isError && !net ? (
         <ErrorAlert error={status.error} />
-      ) : (
-        <NetworkDetails net={status.data} />
-      )}
-      <ChainPanel />
+      ) : net ? (
+        <Stats net={net} />
+      ) : null}
+      <div className="network-panels">
+        {net ? <ReachabilityPanel net={net} /> : null}
+        <ChainPanel />
+      </div>
+      {net ? <Addresses net={net} /> : null}
     </SectionPage>
   );
 }
 
-function NetworkDetails({ net }: { net: NetworkStatus }) {
+function Stats({ net }: { net: NetworkStatus }) {
   return (
-    <>
-      <dl className="stats" aria-label="Network statistics">
-        <div>
-          <dt>Connected peers</dt>
-          <dd data-testid="connected-peers">{net.connected_peers.length}</dd>
-        </div>
-        <div>
-          <dt>DHT routing table</dt>
-          <dd>{net.routing_table_size} peers</dd>
-        </div>
-        <div>
-          <dt>DHT records stored here</dt>
-          <dd>{net.stored_records}</dd>
-        </div>
-      </dl>
+    <dl className="stats" aria-label="Network statistics">
+      <div>
+        <dt>Connected peers</dt>
+        <dd data-testid="connected-peers">{net.connected_peers.length}</dd>
+      </div>
+      <div>
+        <dt>DHT routing table</dt>
+        <dd>{net.routing_table_size} peers</dd>
+      </div>
+      <div>
+        <dt>DHT records stored here</dt>
+        <dd>{net.stored_records}</dd>
+      </div>
+    </dl>
+  );
+}
 
-      <h2>Reachability</h2>
+function ReachabilityPanel({ net }: { net: NetworkStatus }) {
+  return (
+    <section className="panel" aria-labelledby="reach-title">
+      <h2 id="reach-title">Reachability</h2>
       <p className="reach-summary" data-testid="reach">
         <span className={`reach--${net.reach}`}>{REACH_TEXT[net.reach].title}</span> {REACH_TEXT[net.reach].text}
       </p>
@@ -97,7 +107,13 @@ function NetworkDetails({ net }: { net: NetworkStatus }) {
           ))}
         </ul>
       )}
+    </section>
+  );
+}
 
+function Addresses({ net }: { net: NetworkStatus }) {
+  return (
+    <>
       <h2>Listening on</h2>
       <p className="muted">Give one of these to a friend to use as a bootstrap peer.</p>
       <ul className="address-list">

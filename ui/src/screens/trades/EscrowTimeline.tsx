@@ -7,7 +7,7 @@ import { QrCode } from '../../components/QrCode';
 import { formatAmount } from '../../logic/amount';
 import { activeDeadline, paymentUri, stateLabel, stepTimes, timeline } from '../../logic/trades';
 import type { StepStatus } from '../../logic/trades';
-import { formatTime } from './format';
+import { formatStepTime, formatTime } from './format';
 
 const STATUS_TEXT: Record<Exclude<StepStatus, 'stopped'>, string> = {
   done: 'Done',
@@ -40,7 +40,9 @@ export function EscrowTimeline({ trade }: { trade: TradeInfo }) {
             </span>
             <span className="timeline-time" data-testid={`step-time-${step.id}`}>
               {times[step.id] !== undefined && (step.status === 'done' || step.status === 'stopped') ? (
-                <time dateTime={new Date(times[step.id] ?? 0).toISOString()}>{formatTime(times[step.id] ?? 0)}</time>
+                <time dateTime={new Date(times[step.id] ?? 0).toISOString()} title={formatTime(times[step.id] ?? 0)}>
+                  {formatStepTime(times[step.id] ?? 0)}
+                </time>
               ) : null}
             </span>
             {deadline?.step === step.id ? (
