@@ -2,7 +2,8 @@
 //! `Node`; errors cross as `{ kind, message }`. Nothing here decides anything about trading.
 //!
 //! Once an identity is unlocked (created, restored or opened), the shell starts the network with the
-//! `[net]` settings from `souk.toml` and forwards every market and trade event to the window.
+//! `[net]` settings from `souk.toml` and forwards every market and trade event to the window. The node
+//! trades by `[trade]` (an arbitrator there decides disputes from the window's Disputes screen).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use std::{
@@ -19,11 +20,11 @@ use souk_core::{
     book::{BookEntry, BookQuery, MyOffer},
     config::{self, Config},
     logging,
-    node::{AppStatus, CreatedIdentity, IdentityInfo, NetworkStatus, Node},
+    node::{AppStatus, ChainStatus, CreatedIdentity, IdentityInfo, NetworkStatus, Node},
     offer::{Asset, NewOffer, Offer, PaymentMethod, Quote},
     preferences::Preferences,
     price::MarketPrice,
-    trading::{ChatMessage, TradeAnswer, TradeInfo},
+    trading::{ChatMessage, DisputeInfo, TradeAnswer, TradeInfo},
 };
 use tauri::{AppHandle, Emitter, State};
 
@@ -190,6 +191,26 @@ async fn save_preferences(node: NodeState<'_>, preferences: Preferences) -> Repl
     Ok(node.save_preferences(preferences).await?)
 }
 
+#[tauri::command]
+async fn chain_status(node: NodeState<'_>) -> Reply<ChainStatus> {
+    Ok(node.chain_status().await?)
+}
+
+#[tauri::command]
+async fn disputes(node: NodeState<'_>) -> Reply<Vec<DisputeInfo>> {
+    Ok(node.disputes().await?)
+}
+
+#[tauri::command]
+async fn dispute_info(node: NodeState<'_>, trade_id: String) -> Reply<DisputeInfo> {
+    Ok(node.dispute_info(trade_of(&trade_id)?).await?)
+}
+
+#[tauri::command]
+async fn resolve_dispute(node: NodeState<'_>, trade_id: String, to: String) -> Reply<DisputeInfo> {
+    Ok(node.resolve_dispute(trade_of(&trade_id)?, &to).await?)
+}
+
 fn uuid_of(text: &str, what: &str) -> Result<uuid::Uuid, Error> {
     uuid::Uuid::from_str(text)
         .map_err(|_| Error::InvalidInput(format!("{text:?} is not {what} (a UUID)")))
@@ -268,16 +289,22 @@ fn main() {
         None => config::default_data_dir().unwrap_or_else(|e| fail(&e.to_string())),
     };
     let config = Config::load(&data_dir, &[]).unwrap_or_else(|e| fail(&e.to_string()));
-    // A bad [net] section is reported now, not after the user typed a passphrase.
+    // A bad [net] or [trade] section is reported now, not after the user typed a passphrase.
     if let Err(e) = config.net.resolve() {
         fail(&e.to_string());
     }
+    let trade_config = config
+        .trade
+        .resolve()
+        .unwrap_or_else(|e| fail(&e.to_string()));
     let log_dir = config.log.file.then_some(data_dir.as_path());
     let _logs = logging::init(&config.log.level, log_dir);
     tracing::info!(data_dir = %data_dir.display(), "starting the desktop app");
 
     let result = tauri::Builder::default()
-        .manage(Arc::new(Node::new(&data_dir, config)))
+        .manage(Arc::new(
+            Node::new(&data_dir, config).with_trade_config(trade_config),
+        ))
         .invoke_handler(tauri::generate_handler![
             app_status,
             create_identity,
@@ -303,7 +330,11 @@ fn main() {
             cancel_trade,
             dispute_trade,
             preferences,
-            save_preferences
+            save_preferences,
+            chain_status,
+            disputes,
+            dispute_info,
+            resolve_dispute
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

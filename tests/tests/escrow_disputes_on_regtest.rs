@@ -50,7 +50,7 @@ impl Funded {
         let wait = async {
             loop {
                 if let Ok(d) = arbitrator.node.dispute_info(self.trade.id).await
-                    && d.reasons.len() == 2
+                    && d.cases.len() == 2
                 {
                     return d;
                 }
@@ -204,12 +204,21 @@ async fn the_buyer_never_pays_and_the_arbitrator_refunds_the_seller() {
     assert_eq!(case.seller_address, f.refund);
     assert_eq!(case.buyer_address, f.payout);
     assert!(
-        case.reasons
+        case.cases
             .iter()
-            .all(|r| r.contains("payment window closed")),
+            .all(|c| c.reason.contains("payment window closed")),
         "{:?}",
-        case.reasons
+        case.cases
     );
+    // Nobody signed a dispute: the deadline opened it. The buyer's case comes first.
+    assert_eq!(case.opened_by, None);
+    let sides: Vec<&str> = case.cases.iter().map(|c| c.side.as_str()).collect();
+    assert_eq!(sides, ["buyer", "seller"]);
+    assert_eq!(
+        (case.amount, case.buyer_deposit, case.seller_deposit),
+        (AMOUNT, DEPOSIT, DEPOSIT)
+    );
+    assert_eq!(case.offer.id, f.trade.offer.id);
     let listed = f.arbitrator().node.disputes().await.unwrap();
     assert_eq!(listed.len(), 1);
 
@@ -238,6 +247,13 @@ async fn a_dispute_opened_by_the_buyer_is_won_by_the_buyer() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("at most 500"), "{err}");
+    // Chat goes to the arbitrator as the party wrote it: markup stays text for the shells to escape.
+    let said = "I sent 80 EUR <script>alert(1)</script> by SEPA";
+    f.taker()
+        .node
+        .send_chat(id(&f), said.into())
+        .await
+        .expect("chat");
     f.taker()
         .node
         .dispute_trade(id(&f), "I paid by SEPA on Monday; no answer since".into())
@@ -246,9 +262,25 @@ async fn a_dispute_opened_by_the_buyer_is_won_by_the_buyer() {
     f.in_state(f.maker(), "Disputed").await;
     let case = f.both_cases().await;
     assert!(
-        case.reasons.iter().any(|r| r.contains("I paid by SEPA")),
+        case.cases
+            .iter()
+            .all(|c| c.reason.contains("I paid by SEPA")),
         "{:?}",
-        case.reasons
+        case.cases
+    );
+    assert_eq!(
+        case.opened_by.as_deref(),
+        Some("buyer"),
+        "the buyer's signed step"
+    );
+    let buyer_case = case.cases.iter().find(|c| c.side == "buyer").unwrap();
+    assert!(
+        buyer_case
+            .transcript
+            .iter()
+            .any(|line| line.ends_with(&format!(" me: {said}"))),
+        "{:?}",
+        buyer_case.transcript
     );
     f.resolve_to("buyer").await;
     // A second decision is refused.
@@ -276,11 +308,17 @@ async fn a_dispute_opened_by_the_seller_is_won_by_the_seller() {
     f.in_state(f.taker(), "Disputed").await;
     let case = f.both_cases().await;
     assert!(
-        case.reasons
+        case.cases
             .iter()
-            .any(|r| r.starts_with("seller: nothing arrived")),
+            .any(|c| c.side == "seller" && c.reason.starts_with("nothing arrived")),
         "{:?}",
-        case.reasons
+        case.cases
+    );
+    assert_eq!(case.opened_by.as_deref(), Some("seller"));
+    // The list puts open disputes first; once decided, the dispute says so.
+    assert_eq!(
+        f.arbitrator().node.disputes().await.unwrap()[0].resolved_to,
+        None
     );
     f.resolve_to("seller").await;
     f.stop().await;

@@ -3,10 +3,12 @@
 //! 2-of-3 escrow from a real wallet; the seller's node is killed right after funding and comes back; the
 //! buyer pays, the seller signs the release, the buyer co-signs and broadcasts; the payout address holds
 //! the amount and the buyer's deposit, the seller's deposit comes back less the fee, and both sides end
-//! Completed.
+//! Completed. Along the way: both sides show the funding transactions the wallet sent, every step with
+//! when it happened, and the chain backend's status (connected, at the chain's tip).
 
 use bitcoin::Amount;
 use souk_core::{
+    escrow::{Chain, Network},
     offer::{Asset, Fiat, PaymentMethod, Quote},
     trading::{TradeAnswer, TradeConfig, TradeInfo},
 };
@@ -29,6 +31,13 @@ async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
     let dir = TestDir::new();
     let boot = TestNode::start(dir.path("boot"), &[]).await;
     let bootstrap = vec![boot.address()];
+    // A node without a chain backend says so.
+    let unconfigured = boot.node.chain_status().await.expect("chain status");
+    assert!(
+        !unconfigured.configured && !unconfigured.connected,
+        "{unconfigured:?}"
+    );
+    assert_eq!((unconfigured.tip_height, unconfigured.error), (None, None));
     let settling = |name: &str, trades: TradeConfig| {
         TestNode::start_settling(dir.path(name), &bootstrap, ltc.config.clone(), trades)
     };
@@ -111,16 +120,34 @@ async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
     assert_eq!(buyer_escrow.my_funding, DEPOSIT);
     assert_eq!(seller_escrow.required, AMOUNT + 2 * DEPOSIT);
 
+    // The chain backend as a settling node sees it: connected, at the chain's tip.
+    let chain = taker.node.chain_status().await.expect("chain status");
+    let tip = ltc.call("getblockcount", serde_json::json!([])).await;
+    assert!(chain.configured && chain.connected, "{chain:?}");
+    assert_eq!(chain.tip_height, tip.as_u64());
+    assert_eq!(chain.error, None);
+    assert_eq!((chain.chain, chain.network), (Chain::Ltc, Network::Regtest));
+
     // Both fund from their wallets; the seller's node dies right after and is restarted.
-    ltc.send_to(&address, Amount::from_sat(AMOUNT + DEPOSIT))
+    let seller_funding = ltc
+        .send_to(&address, Amount::from_sat(AMOUNT + DEPOSIT))
         .await;
-    ltc.send_to(&address, Amount::from_sat(DEPOSIT)).await;
+    let buyer_funding = ltc.send_to(&address, Amount::from_sat(DEPOSIT)).await;
     let maker_dir = maker.stop().await;
     ltc.mine(1).await;
     let maker =
         TestNode::start_settling(maker_dir, &bootstrap, ltc.config.clone(), test_trades()).await;
-    in_state(&taker, &trade, "EscrowFunded").await;
-    in_state(&maker, &trade, "EscrowFunded").await;
+    let mut sent = vec![seller_funding.to_string(), buyer_funding.to_string()];
+    sent.sort();
+    for view in [
+        in_state(&taker, &trade, "EscrowFunded").await,
+        in_state(&maker, &trade, "EscrowFunded").await,
+    ] {
+        // What the watcher saw on the escrow address is exactly what the wallet sent.
+        let mut seen = view.escrow.unwrap().funding_txids;
+        seen.sort();
+        assert_eq!(seen, sent);
+    }
 
     // Only the buyer says it paid; only the seller confirms.
     let err = maker.node.mark_paid(trade.id).await.unwrap_err();
@@ -143,10 +170,40 @@ async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
     ltc.mine(1).await;
     let done = in_state(&taker, &trade, "Completed").await;
     in_state(&maker, &trade, "Completed").await;
+    let escrow = done.escrow.clone().unwrap();
+    assert_eq!(escrow.release_txid.as_deref(), Some(txid.as_str()));
     assert_eq!(
-        done.escrow.unwrap().release_txid.as_deref(),
-        Some(txid.as_str())
+        escrow.funding_txids.len(),
+        2,
+        "kept after the escrow is spent"
     );
+    // Every step of the settlement, in order, each with when this node recorded it.
+    let settlement: Vec<&str> = done
+        .steps
+        .iter()
+        .map(|s| s.kind.as_str())
+        .filter(|k| !matches!(*k, "take_request" | "counter" | "accept" | "escrow_keys"))
+        .collect();
+    assert_eq!(
+        settlement,
+        [
+            "escrow_ready",
+            "funded",
+            "payment_sent",
+            "payment_received",
+            "released",
+            "confirmed"
+        ]
+    );
+    assert!(
+        done.steps.windows(2).all(|w| w[0].at <= w[1].at)
+            && done.steps.last().is_some_and(|s| s.at <= done.updated_at),
+        "{:?}",
+        done.steps
+    );
+    let mine = |kind: &str| done.steps.iter().find(|s| s.kind == kind).unwrap().mine;
+    assert!(mine("payment_sent") && mine("released") && mine("funded"));
+    assert!(!mine("payment_received"), "the seller's step");
 
     // The chain is the judge.
     assert_eq!(

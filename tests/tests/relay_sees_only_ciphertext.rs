@@ -13,6 +13,7 @@ use std::{
 use libp2p::{Multiaddr, multiaddr::Protocol};
 use souk_core::{
     net::NetConfig,
+    node::Reach,
     offer::PaymentMethod,
     trading::{ChatMessage, TradeAnswer},
 };
@@ -133,6 +134,36 @@ async fn a_relay_forwards_and_stores_only_ciphertext() {
     // Both have their reservation on the relay (so they are connected to it) before anything is said.
     await_circuit(&maker).await;
     await_circuit(&taker).await;
+    // What the Network screen shows: the maker is reachable through its reservation on the relay; the
+    // relay serves as one and is reachable directly at the address it was given.
+    let status = maker.node.network_status().await.expect("network status");
+    assert_eq!(status.reach, Reach::Relayed, "{status:?}");
+    assert_eq!(status.relays.len(), 1, "{status:?}");
+    assert_eq!(status.relays[0].relay, relay.info.peer_id);
+    let reservation = status.relays[0]
+        .reservation
+        .as_deref()
+        .expect("a reservation");
+    assert!(
+        reservation.contains(&format!("/p2p/{}/p2p-circuit", relay.info.peer_id))
+            && reservation.ends_with(&format!("/p2p/{}", maker.info.peer_id)),
+        "{reservation}"
+    );
+    assert!(!status.relay_server);
+    let status = relay.node.network_status().await.expect("network status");
+    assert!(
+        status.relay_server && status.relays.is_empty(),
+        "{status:?}"
+    );
+    assert_eq!(status.reach, Reach::Public);
+    assert!(
+        status
+            .external_addrs
+            .iter()
+            .any(|a| a.starts_with(&format!("/ip4/127.0.0.1/tcp/{proxy_port}/p2p/"))),
+        "{:?}",
+        status.external_addrs
+    );
     let offer = maker
         .node
         .post_offer(sell_offer(60_000))

@@ -94,6 +94,28 @@ async fn take_counter_accept_then_chat_both_ways() {
     // No escrow on this offer: the buyer (the taker of a sell offer) pays next.
     assert_eq!(agreed.waiting_for, Some(TradeRole::Taker));
     assert!(agreed.escrow.is_none());
+    // The signed steps, each with when it happened, as the maker recorded them: the taker's request,
+    // its own counter, the taker's accept.
+    let steps: Vec<(&str, bool)> = agreed
+        .steps
+        .iter()
+        .map(|s| (s.kind.as_str(), s.mine))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("take_request", false),
+            ("counter", true),
+            ("accept", false)
+        ]
+    );
+    assert!(
+        agreed.steps.windows(2).all(|w| w[0].at <= w[1].at)
+            && agreed.steps[0].at >= agreed.created_at
+            && agreed.steps[2].at <= agreed.updated_at,
+        "{:?}",
+        agreed.steps
+    );
 
     // Twenty messages each way, sent at the same time from both sides.
     futures::join!(
@@ -273,6 +295,14 @@ async fn a_trade_without_escrow_completes_and_another_is_cancelled() {
         .await_trade(trade.id, "completed", |t| t.state == "Completed")
         .await;
     assert_eq!(done.waiting_for, None);
+    let settled: Vec<(&str, bool)> = done.steps[2..]
+        .iter()
+        .map(|s| (s.kind.as_str(), s.mine))
+        .collect();
+    assert_eq!(
+        settled,
+        [("payment_sent", true), ("payment_received", false)]
+    );
     let err = taker
         .node
         .cancel_trade(trade.id, String::new())

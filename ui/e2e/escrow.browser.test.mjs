@@ -11,11 +11,6 @@
 // (default /usr/bin/chromium), LITECOIND (default /usr/bin/litecoind), SOUK_ARTIFACTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
 import {
   awaitPeer,
   launchBrowser,
@@ -27,158 +22,12 @@ import {
   tcpAddress,
   until,
 } from './harness.mjs';
-
-const litecoindPath = process.env.LITECOIND ?? '/usr/bin/litecoind';
-const RPC_USER = 'souk';
-const WALLET = 'souk-test';
-
-// ---- litecoind -regtest -------------------------------------------------------------------------
-
-/** A loopback port the OS says is free now (litecoind may still lose a race for it: start retries). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { startLitecoind } from './regtest.mjs';
 
 let ltc;
-
-/** The chain node's JSON-RPC over fetch with basic auth; `wallet` routes to the test wallet. */
-async function rpc(method, params = [], { wallet = false } = {}) {
-  const url = `${ltc.url}${wallet ? `wallet/${WALLET}` : ''}`;
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      authorization: `Basic ${Buffer.from(`${RPC_USER}:${ltc.password}`).toString('base64')}`,
-      'content-type': 'application/json',
-    },
-    body: JSON.stringify({ jsonrpc: '1.0', id: method, method, params }),
-  });
-  const text = await res.text();
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new Error(`${method}: HTTP ${res.status} ${text}`);
-  }
-  if (body.error) throw new Error(`${method}: ${body.error.message} (${body.error.code})`);
-  return body.result;
-}
-
-const newAddress = () => rpc('getnewaddress', ['', 'bech32'], { wallet: true });
-const mine = (blocks) => rpc('generatetoaddress', [blocks, ltc.miningAddress]);
-
-function litecoindLogs(dir) {
-  const tail = (file) => {
-    try {
-      return readFileSync(file, 'utf8').split('\n').slice(-15).join('\n');
-    } catch {
-      return '';
-    }
-  };
-  return `stderr:\n${tail(join(dir, 'stderr.log'))}\ndebug.log:\n${tail(join(dir, 'regtest', 'debug.log'))}`;
-}
-
-/** Starts litecoind on a fresh datadir and port; resolves once its RPC answers, or rejects. */
-async function tryStartLitecoind() {
-  const dir = mkdtempSync(join(tmpdir(), 'souk-escrow-ltc-'));
-  // Unique per node, so another node that grabbed our port cannot be mistaken for ours.
-  const password = `${basename(dir).replace(/[^A-Za-z0-9]/g, '')}-regtest`;
-  const port = await freePort();
-  const stderr = join(dir, 'stderr.log');
-  writeFileSync(stderr, '');
-  const child = spawn(
-    litecoindPath,
-    [
-      '-regtest',
-      `-datadir=${dir}`,
-      '-txindex=1',
-      '-fallbackfee=0.0002',
-      '-keypool=10',
-      `-rpcuser=${RPC_USER}`,
-      `-rpcpassword=${password}`,
-      `-rpcport=${port}`,
-      '-rpcbind=127.0.0.1',
-      '-rpcallowip=127.0.0.1',
-      '-server=1',
-      '-listen=0',
-      '-listenonion=0',
-      '-dnsseed=0',
-      '-discover=0',
-      '-printtoconsole=0',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  child.stderr.on('data', (d) => writeFileSync(stderr, d, { flag: 'a' }));
-  const node = { dir, child, password, port, url: `http://127.0.0.1:${port}/` };
-  ltc = node;
-  // The probe returns a failure instead of throwing it: `until` retries on throws.
-  const outcome = await until('litecoind RPC to answer', 60_000, async () => {
-    if (child.exitCode !== null) {
-      const logs = litecoindLogs(dir);
-      const error = new Error(`litecoind exited (${child.exitCode}) on port ${port}:\n${logs}`);
-      error.fatal = !/bind/i.test(logs);
-      return { error };
-    }
-    try {
-      await rpc('getblockchaininfo');
-      return { ok: true };
-    } catch (e) {
-      // 401: another server answered on this port, with another password.
-      if (/HTTP 401/.test(e.message)) return { error: new Error(`another RPC server answered on port ${port}`) };
-      return false; // not listening yet, or warming up (-28)
-    }
-  }).catch((error) => ({ error }));
-  if (outcome.error) {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-    ltc = undefined;
-    throw outcome.error;
-  }
-  return node;
-}
-
-async function startLitecoind() {
-  const failures = [];
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      await tryStartLitecoind();
-      // Legacy wallet: Debian's litecoind has no descriptor wallets (built without sqlite).
-      await rpc('createwallet', [WALLET]);
-      ltc.miningAddress = await newAddress();
-      await mine(101);
-      return ltc;
-    } catch (e) {
-      if (e.fatal) throw e;
-      failures.push(e.message);
-    }
-  }
-  throw new Error(`litecoind did not start in 5 attempts:\n${failures.join('\n---\n')}`);
-}
-
-function stopLitecoind() {
-  if (!ltc) return Promise.resolve();
-  const { child, dir } = ltc;
-  return new Promise((resolve) => {
-    const done = () => {
-      rmSync(dir, { recursive: true, force: true });
-      resolve();
-    };
-    if (child.exitCode !== null) return done();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
-}
+const rpc = (method, params, options) => ltc.rpc(method, params, options);
+const newAddress = () => ltc.newAddress();
+const mine = (blocks) => ltc.mine(blocks);
 
 // ---- souk serve ---------------------------------------------------------------------------------
 
@@ -186,19 +35,18 @@ const souk = serveNodes('souk-escrow', 'escrow browser test passphrase');
 const nodes = souk.nodes;
 let browser;
 
-/** A `souk serve` node on the regtest chain. */
+/** A `souk serve` node on the regtest chain, its escrow watcher looking every second ([trade] in souk.toml). */
 function startNode(name, { bootstrap, arbitrator = false } = {}) {
-  const extraArgs = ['--chain', 'ltc', '--network', 'regtest', '--rpc-url', ltc.url];
-  extraArgs.push('--rpc-user', RPC_USER, '--rpc-password', ltc.password);
+  const extraArgs = ltc.soukArgs();
   if (arbitrator) extraArgs.push('--arbitrator');
-  return souk.start(name, { market: 'LTC/EUR', bootstrap, extraArgs });
+  return souk.start(name, { market: 'LTC/EUR', bootstrap, extraArgs, config: '[trade]\nwatch_every_secs = 1\n' });
 }
 
 let arbitrator, maker, taker;
 
 before(async () => {
   prepare();
-  await startLitecoind();
+  ltc = await startLitecoind('souk-escrow');
   maker = await startNode('maker');
   const bootstrap = tcpAddress(maker);
   [arbitrator, taker] = await Promise.all([
@@ -212,7 +60,7 @@ before(async () => {
 after(async () => {
   await browser?.close().catch(() => {});
   await souk.stopAll();
-  await stopLitecoind();
+  await ltc?.stop();
 });
 
 /** A page for one user, on the Market. */
@@ -228,13 +76,13 @@ const shot = (page, name) => save(page, `escrow-${name}`);
 const step = (t, pages, body) =>
   runStep(
     t,
-    { prefix: 'escrow', pages, nodes, more: () => (ltc ? [`litecoind:\n${litecoindLogs(ltc.dir)}`] : []) },
+    { prefix: 'escrow', pages, nodes, more: () => (ltc ? [`litecoind:\n${ltc.logs()}`] : []) },
     body,
   );
 
 const stateBadge = (page, label) => page.getByTestId('trade-state').getByText(label, { exact: true });
 const timelineStep = (page, id) => page.getByTestId('timeline').locator(`[data-step="${id}"]`);
-// Chain steps wait on the nodes' chain watcher (every 10 s in `souk serve`) and the network.
+// Chain steps wait on the nodes' chain watcher (every second here) and the network.
 const CHAIN_WAIT = 60_000;
 
 test('an escrow trade through both browsers settles on the regtest chain', async (t) => {
@@ -325,12 +173,16 @@ test('an escrow trade through both browsers settles on the regtest chain', async
     await shot(pageT, '07-taker-escrow-funding');
 
     // The test funds the escrow from the wallet (seller 1 + 0.15, buyer 0.15) and mines a block.
-    await rpc('sendtoaddress', [escrowM, 1.15], { wallet: true });
-    await rpc('sendtoaddress', [escrowM, 0.15], { wallet: true });
+    const fundingTxids = [await ltc.send(escrowM, 1.15), await ltc.send(escrowM, 0.15)].sort();
     await mine(1);
     for (const page of [pageM, pageT]) {
       await stateBadge(page, 'Escrow funded').waitFor({ timeout: CHAIN_WAIT });
       await timelineStep(page, 'funded').and(page.locator('[data-status="done"]')).waitFor();
+      // The room shows the transactions the wallet sent, as the watcher saw them on the escrow address,
+      // and when the funding was seen.
+      const shown = (await page.getByTestId('funding-txid').allTextContents()).map((t) => t.trim()).sort();
+      assert.deepEqual(shown, fundingTxids);
+      assert.match(await page.getByTestId('step-time-funded').textContent(), /\d{2}:\d{2}/);
     }
     await pageT.getByTestId('escrow-funded').getByText(/^1\.3 LTC of 1\.3 LTC/).waitFor();
     await shot(pageM, '08-maker-escrow-funded');

@@ -40,14 +40,16 @@ export function prepare() {
 }
 
 /**
- * The `souk serve` nodes of one test file: `start(name, { market, bootstrap, extraArgs })` creates an
- * identity in a fresh data dir and resolves once the node is up; `stopAll()` stops and removes them.
+ * The `souk serve` nodes of one test file: `start(name, { market, bootstrap, extraArgs, config })` creates
+ * an identity in a fresh data dir (with `config` as its souk.toml), and resolves once the node is up;
+ * `stopAll()` stops and removes them.
  */
 export function serveNodes(prefix, passphrase) {
   const nodes = [];
 
-  async function start(name, { market, bootstrap, extraArgs = [] }) {
+  async function start(name, { market, bootstrap, extraArgs = [], config }) {
     const dataDir = mkdtempSync(join(tmpdir(), `${prefix}-${name}-`));
+    if (config !== undefined) writeFileSync(join(dataDir, 'souk.toml'), config);
     const passFile = join(dataDir, 'passphrase.txt');
     writeFileSync(passFile, `${passphrase}\n`, { mode: 0o600 });
     const init = spawnSync(cli, ['--data-dir', dataDir, '--passphrase-file', passFile, '--json', 'init'], {

@@ -2,8 +2,9 @@
 //!
 //! - `run`      installs what is missing, builds the UI and the desktop app, and starts it.
 //! - `test`     installs what is missing and runs every check CI runs, ending with the desktop smoke
-//!   test (real window under Xvfb), the browser test (two `souk serve` nodes in Chromium) and the
-//!   escrow browser test (three `souk serve` nodes and a Litecoin regtest chain, in Chromium).
+//!   test (real window under Xvfb), the browser test (two `souk serve` nodes in Chromium), the escrow
+//!   browser test (three `souk serve` nodes and a Litecoin regtest chain, in Chromium) and the dispute
+//!   browser test (the same, with the arbitrator deciding a dispute in its window).
 //! - `bindings` regenerates `ui/src/bindings.ts` from the Rust types.
 //! - `icons`    regenerates the app icons from `icons/souk.svg`.
 //! - `bench`    runs the benchmarks in a release build: gossip propagation across 100 in-process
@@ -383,6 +384,10 @@ fn test_steps(steps: &mut Steps) -> Result {
     steps.step(
         "escrow browser test (souk serve + Chromium + litecoind -regtest)",
         escrow_browser_test,
+    )?;
+    steps.step(
+        "dispute browser test (souk serve + Chromium + litecoind -regtest)",
+        dispute_browser_test,
     )
 }
 
@@ -395,6 +400,12 @@ fn browser_test() -> Result {
 /// with an arbitrator node (`ui/e2e/escrow.browser.test.mjs`).
 fn escrow_browser_test() -> Result {
     node_e2e_test("e2e/escrow.browser.test.mjs")
+}
+
+/// A funded escrow trade disputed from the buyer's trade room and decided in the arbitrator's Disputes
+/// screen; the chain shows the payout (`ui/e2e/dispute.browser.test.mjs`).
+fn dispute_browser_test() -> Result {
+    node_e2e_test("e2e/dispute.browser.test.mjs")
 }
 
 /// Runs one `node --test` file of `ui/` against a fresh debug `souk` and the built UI.

@@ -72,6 +72,8 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/app-status", &["get"]),
     ("/api/v1/my-offers", &["get"]),
     ("/api/v1/markets/{base}/{quote}/price", &["get"]),
+    ("/api/v1/network", &["get"]),
+    ("/api/v1/chain", &["get"]),
 ];
 
 #[derive(Clone)]
@@ -124,6 +126,12 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
             get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.my_offers().await?)))
         }
         "/api/v1/markets/{base}/{quote}/price" => get(market_price),
+        "/api/v1/network" => {
+            get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.network_status().await?)))
+        }
+        "/api/v1/chain" => {
+            get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.chain_status().await?)))
+        }
         _ => MethodRouter::new(),
     }
 }
@@ -812,7 +820,7 @@ pub fn openapi_document() -> Value {
                 "responses": merge(json!({ "200": ok("The dispute", json!({ "$ref": "#/components/schemas/Dispute" })) }), &errors)
             }},
             "/api/v1/events": { "get": {
-                "summary": "WebSocket: market and trade events as JSON text frames ({kind: offer_added, offer} | {kind: offer_withdrawn, id} | {kind: price_updated, …} | {kind: take_requested, trade} | {kind: trade_updated, trade} | {kind: message, message} | {kind: delivered, trade_id, up_to} | {kind: read, trade_id, up_to} | {kind: lagged, missed})",
+                "summary": "WebSocket: market and trade events as JSON text frames ({kind: offer_added, offer} | {kind: offer_withdrawn, id} | {kind: price_updated, …} | {kind: take_requested, trade} | {kind: trade_updated, trade} | {kind: message, message} | {kind: delivered, trade_id, up_to} | {kind: read, trade_id, up_to} | {kind: dispute_opened, trade_id} | {kind: dispute_resolved, trade_id} | {kind: lagged, missed})",
                 "responses": merge(json!({ "101": { "description": "Switching to the WebSocket protocol" } }), &errors)
             }},
             "/api/v1/openapi.json": { "get": {
@@ -831,6 +839,23 @@ pub fn openapi_document() -> Value {
                 "summary": "The market price from the price feed, or null when none is known",
                 "parameters": [path_param("base", "base asset, e.g. BTC"), path_param("quote", "quote currency, e.g. EUR")],
                 "responses": merge(json!({ "200": ok("MarketPrice or null", json!({ "type": ["object", "null"] })) }), &errors)
+            }},
+            "/api/v1/network": { "get": {
+                "summary": "The network as the UI shows it (NetworkStatus in the TypeScript bindings): peers, listen addresses, DHT state, and reachability (reach: public | relayed | private | unknown, AutoNAT's verdict, confirmed external addresses, relay reservations)",
+                "responses": merge(json!({ "200": ok("NetworkStatus", json!({ "type": "object" })) }), &errors)
+            }},
+            "/api/v1/chain": { "get": {
+                "summary": "The chain backend (ChainStatus in the TypeScript bindings): configured or not, chain and network, connected with its tip height, or the reason it cannot be reached",
+                "responses": merge(json!({ "200": ok("ChainStatus", json!({ "type": "object", "properties": {
+                    "configured": { "type": "boolean" },
+                    "chain": { "type": "string" },
+                    "network": { "type": "string" },
+                    "rpc_url": { "type": ["string", "null"] },
+                    "connected": { "type": "boolean" },
+                    "tip_height": { "type": ["integer", "null"] },
+                    "confirmations": { "type": "integer" },
+                    "error": { "type": ["string", "null"] }
+                } })) }), &errors)
             }}
         },
         "components": {
@@ -867,7 +892,7 @@ pub fn openapi_document() -> Value {
                 }},
                 "Offer": { "type": "object", "description": "A signed offer (see souk-core's generated TypeScript bindings)" },
                 "Trade": { "type": "object", "description": "TradeInfo: id, role, counterparty, state, offer, terms, reject_reason, waiting_for, unread (see the generated TypeScript bindings)" },
-                "Dispute": { "type": "object", "description": "DisputeInfo: trade_id, chain, network, buyer, seller, their addresses, escrow_address, amount, reasons, transcripts, opened_at, resolved_to, resolved_at" },
+                "Dispute": { "type": "object", "description": "DisputeInfo: trade_id, chain, network, offer, buyer, seller, their addresses, escrow_address, amount, buyer_deposit, seller_deposit, opened_by (buyer | seller | null: a deadline), cases (each party's side, reason and transcript), opened_at, resolved_to, resolved_at" },
                 "ChatMessage": { "type": "object", "description": "id, trade_id, outgoing, seq, sender, body (plain text), sent_at, delivered_at, read_at" },
                 "BookEntry": { "type": "object", "properties": {
                     "offer": { "$ref": "#/components/schemas/Offer" },

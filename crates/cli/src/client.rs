@@ -580,7 +580,11 @@ pub async fn disputes(client: &ApiClient, json: bool) -> Result<(), Failure> {
             [
                 d.trade_id.to_string(),
                 format!("{} {}", d.chain, d.network),
-                d.reasons.join(" | "),
+                d.cases
+                    .iter()
+                    .map(|c| format!("{}: {}", c.side, printable(&c.reason)))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
                 d.resolved_to
                     .as_deref()
                     .map_or("open".to_owned(), |w| format!("to the {w}")),
@@ -634,14 +638,23 @@ pub async fn dispute(
         "  Seller:   {} (refunded to {})",
         d.seller, d.seller_address
     );
-    for reason in &d.reasons {
-        println!("  Reason:   {reason}");
-    }
-    for (i, transcript) in d.transcripts.iter().enumerate() {
-        println!("  Transcript {}:", i + 1);
-        for line in transcript {
-            let line: String = line.chars().filter(|c| !c.is_control()).collect();
-            println!("    {line}");
+    println!(
+        "  Amount:   {} (+ deposits {} buyer, {} seller)",
+        format_amount(d.amount, d.offer.base),
+        format_amount(d.buyer_deposit, d.offer.base),
+        format_amount(d.seller_deposit, d.offer.base)
+    );
+    println!(
+        "  Opened:   {}",
+        d.opened_by
+            .as_deref()
+            .map_or("by a deadline".to_owned(), |s| format!("by the {s}"))
+    );
+    for case in &d.cases {
+        println!("  The {}'s case:", case.side);
+        println!("    Reason: {}", printable(&case.reason));
+        for line in &case.transcript {
+            println!("    {}", printable(line));
         }
     }
     match &d.resolved_to {
@@ -652,6 +665,11 @@ pub async fn dispute(
         ),
     }
     Ok(())
+}
+
+/// Peer text without control characters, so it cannot move the cursor or recolour the terminal.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).collect()
 }
 
 /// Unix ms as `HH:MM:SS` UTC.

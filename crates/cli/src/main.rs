@@ -197,7 +197,8 @@ struct NodeArgs {
     /// A market to watch, e.g. BTC/EUR (repeatable) [default: BTC/EUR, BTC/USD, LTC/EUR, LTC/USD]
     #[arg(long, value_name = "BASE/QUOTE")]
     market: Vec<String>,
-    /// Announce this node as an arbitrator for escrow trades (needs a chain backend)
+    /// Announce this node as an arbitrator for escrow trades (needs a chain backend) [default: `[trade]
+    /// arbitrator` in souk.toml, else off]
     #[arg(long)]
     arbitrator: bool,
     /// The chain escrows settle on: btc or ltc [default: from souk.toml, else btc]
@@ -217,9 +218,9 @@ struct NodeArgs {
     /// The chain node's .cookie file, instead of user and password
     #[arg(long, value_name = "FILE")]
     rpc_cookie_file: Option<PathBuf>,
-    /// How many takes of one of your offers may be open at once
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    max_takes_per_offer: u32,
+    /// How many takes of one of your offers may be open at once [default: from souk.toml, else 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_takes_per_offer: Option<u32>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -425,6 +426,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         .collect();
     if let Command::Node(args) | Command::Serve(ServeArgs { node: args, .. }) = &cli.command {
         flags.extend(chain_flags(args));
+        flags.extend(trade_flags(args));
     }
     let config = Config::load(&data_dir, &flags).map_err(Error::from)?;
     match &cli.command {
@@ -623,6 +625,26 @@ fn chain_flags(args: &NodeArgs) -> Vec<Override> {
     .collect()
 }
 
+/// `--arbitrator` and `--max-takes-per-offer` as overrides of `[trade]` (flags win).
+fn trade_flags(args: &NodeArgs) -> Vec<Override> {
+    let mut flags = Vec::new();
+    if args.arbitrator {
+        flags.push(Override {
+            origin: "--arbitrator".into(),
+            key: "trade.arbitrator".into(),
+            value: "true".into(),
+        });
+    }
+    if let Some(n) = args.max_takes_per_offer {
+        flags.push(Override {
+            origin: "--max-takes-per-offer".into(),
+            key: "trade.max_takes_per_offer".into(),
+            value: n.to_string(),
+        });
+    }
+    flags
+}
+
 async fn run_node(
     cli: &Cli,
     args: NodeArgs,
@@ -641,16 +663,12 @@ async fn run_node(
         markets: args.market,
     };
     let markets = headless::check(&options, &data_dir)?;
+    let trade_config = config.trade.resolve().map_err(Error::from)?;
     let _logs = logging::init(
         &config.log.level,
         config.log.file.then_some(data_dir.as_path()),
     );
     let passphrase = passphrase(cli, Confirm::Once)?;
-    let trade_config = souk_core::trading::TradeConfig {
-        max_open_takes: args.max_takes_per_offer,
-        arbitrator: args.arbitrator,
-        ..Default::default()
-    };
     let node = Arc::new(Node::new(&data_dir, config).with_trade_config(trade_config));
     let result = match node.unlock(&passphrase).await {
         Ok(_) => headless::run(node.clone(), options, markets, cli.json).await,

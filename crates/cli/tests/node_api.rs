@@ -317,6 +317,8 @@ fn openapi_json_lists_every_route() {
         ("get", "/api/v1/app-status"),
         ("get", "/api/v1/my-offers"),
         ("get", "/api/v1/markets/{base}/{quote}/price"),
+        ("get", "/api/v1/network"),
+        ("get", "/api/v1/chain"),
     ];
     for (method, path) in routes {
         assert!(
@@ -331,7 +333,7 @@ fn openapi_json_lists_every_route() {
         let (status, _) = http(node.host(), &method.to_uppercase(), &concrete, None, None);
         assert_eq!(status, 401, "{method} {path}");
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 25);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 27);
 }
 
 #[test]
@@ -631,6 +633,68 @@ fn a_non_loopback_api_address_is_refused() {
         .env("SOUK_PASSPHRASE", PASS));
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("DOGE"), "{}", stderr(&out));
+}
+
+/// `[trade]` in souk.toml reaches `souk node` and is checked before anything runs; the flags override it.
+/// The network and chain views the UI reads are served.
+#[test]
+fn trade_settings_come_from_souk_toml_and_flags_override_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    init(&dir);
+    let start = |toml: &str| {
+        std::fs::write(dir.join("souk.toml"), toml).unwrap();
+        run(souk(&dir)
+            .args(["node", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+            .env("SOUK_PASSPHRASE", PASS))
+    };
+    let out = start("[trade]\nmax_takes_per_offer = 0\n");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("max_takes_per_offer is 0"),
+        "{}",
+        stderr(&out)
+    );
+    let out = start("[trade]\narbitrater = true\n");
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("arbitrater"), "{}", stderr(&out));
+    // An arbitrator by the file alone, without a chain backend, is refused with its reason.
+    let out = start("[trade]\narbitrator = true\n");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("an arbitrator needs a chain backend"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.join("api.json").exists());
+
+    // The file says 0 takes per offer; the flag's 2 wins and the node runs.
+    let other = tmp.path().join("b");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("souk.toml"),
+        "[trade]\nmax_takes_per_offer = 0\nwatch_every_secs = 2\n",
+    )
+    .unwrap();
+    let node = NodeProcess::start(&other, &["--max-takes-per-offer", "2"]);
+    let get = |path: &str| {
+        let (status, body) = http(node.host(), "GET", path, Some(&node.token), None);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let network = get("/api/v1/network");
+    assert_eq!(network["peer_id"], node.peer_id.as_str());
+    assert!(
+        ["public", "relayed", "private", "unknown"].contains(&network["reach"].as_str().unwrap()),
+        "{network}"
+    );
+    assert_eq!(network["relays"], serde_json::json!([]));
+    assert_eq!(network["relay_server"], false);
+    let chain = get("/api/v1/chain");
+    assert_eq!(chain["configured"], false, "{chain}");
+    assert_eq!(chain["connected"], false);
+    assert!(chain["error"].is_null() && chain["tip_height"].is_null());
+    assert_eq!(get("/api/v1/app-status")["identity"]["arbitrator"], false);
 }
 
 #[test]

@@ -10,13 +10,16 @@ use crate::{
     error::{ErrorKind, ErrorPayload},
     escrow::{Chain, Network},
     market::MarketEvent,
-    node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo, NetworkStatus},
+    node::{
+        AppStatus, ChainStatus, CreatedIdentity, IdentityInfo, NatStatus, NetInfo, NetworkStatus,
+        Reach, RelayStatus,
+    },
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     preferences::{NotificationPrefs, PaymentAccount, Preferences, Theme},
     price::MarketPrice,
     trading::{
-        ChatMessage, DisputeInfo, EscrowView, TradeAnswer, TradeEvent, TradeInfo, TradeRole,
-        TradeTerms,
+        ChatMessage, DisputeInfo, EscrowView, PartyCase, StepRecord, TradeAnswer, TradeEvent,
+        TradeInfo, TradeRole, TradeTerms,
     },
 };
 
@@ -70,6 +73,10 @@ commands! {
     dispute_trade(trade_id: String, reason: String) -> TradeInfo;
     preferences() -> Preferences;
     save_preferences(preferences: Preferences) -> Preferences;
+    chain_status() -> ChainStatus;
+    disputes() -> Vec<DisputeInfo>;
+    dispute_info(trade_id: String) -> DisputeInfo;
+    resolve_dispute(trade_id: String, to: String) -> DisputeInfo;
 }
 
 /// Tauri passes command arguments in camelCase.
@@ -103,6 +110,9 @@ pub fn typescript() -> String {
         ErrorPayload::decl(&cfg),
         // The market: served by the desktop's commands and `souk node`'s API.
         NetInfo::decl(&cfg),
+        Reach::decl(&cfg),
+        NatStatus::decl(&cfg),
+        RelayStatus::decl(&cfg),
         NetworkStatus::decl(&cfg),
         Side::decl(&cfg),
         Asset::decl(&cfg),
@@ -124,7 +134,10 @@ pub fn typescript() -> String {
         Chain::decl(&cfg),
         Network::decl(&cfg),
         EscrowView::decl(&cfg),
+        ChainStatus::decl(&cfg),
+        PartyCase::decl(&cfg),
         DisputeInfo::decl(&cfg),
+        StepRecord::decl(&cfg),
         TradeTerms::decl(&cfg),
         TradeInfo::decl(&cfg),
         ChatMessage::decl(&cfg),
@@ -218,7 +231,11 @@ mod tests {
                 "cancel_trade",
                 "dispute_trade",
                 "preferences",
-                "save_preferences"
+                "save_preferences",
+                "chain_status",
+                "disputes",
+                "dispute_info",
+                "resolve_dispute"
             ]
         );
         assert_eq!(camel("seed_words_file"), "seedWordsFile");

@@ -15,6 +15,7 @@ use crate::escrow::{Chain, Network};
 use crate::{
     net::{DhtMode, NetConfig},
     offer::{Asset, Quote},
+    trading::TradeConfig,
 };
 
 pub const FILE_NAME: &str = "souk.toml";
@@ -32,6 +33,9 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_RPC_COOKIE_FILE", "chain.rpc_cookie_file"),
     ("SOUK_CONFIRMATIONS", "chain.confirmations"),
     ("SOUK_MDNS", "net.mdns"),
+    ("SOUK_ARBITRATOR", "trade.arbitrator"),
+    ("SOUK_MAX_TAKES_PER_OFFER", "trade.max_takes_per_offer"),
+    ("SOUK_WATCH_EVERY_SECS", "trade.watch_every_secs"),
 ];
 
 /// Keys whose overrides are always strings, never read as TOML numbers or booleans: a password of
@@ -74,6 +78,7 @@ pub struct Config {
     pub price: PriceConfig,
     pub chain: ChainConfig,
     pub net: NetSettings,
+    pub trade: TradeSettings,
 }
 
 /// The chain node trades settle on: which chain and network, and how to reach its JSON-RPC
@@ -143,6 +148,11 @@ impl Default for NetSettings {
 }
 
 impl ChainConfig {
+    /// A chain node is named (an RPC URL or a cookie file): escrow trades can settle.
+    pub fn is_configured(&self) -> bool {
+        !self.rpc_url.trim().is_empty() || self.rpc_cookie_file.is_some()
+    }
+
     /// The configured URL, or the local node's default RPC port for this chain and network.
     pub fn rpc_url(&self) -> String {
         if !self.rpc_url.trim().is_empty() {
@@ -256,6 +266,62 @@ fn is_loopback(addr: &Multiaddr) -> bool {
         Protocol::Ip6(ip) => ip.is_loopback(),
         _ => false,
     })
+}
+
+/// Longest accepted `trade.watch_every_secs`: an escrow watcher that looks less than hourly would miss
+/// deadlines by that much.
+pub const MAX_WATCH_EVERY_SECS: u64 = 3_600;
+
+/// How this node trades: `[trade]` in `souk.toml`. Maps to [`TradeConfig`] (see [`TradeSettings::resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TradeSettings {
+    /// Announce this node as an arbitrator for escrow trades and decide their disputes (needs a chain
+    /// backend in `[chain]`).
+    pub arbitrator: bool,
+    /// How many takes of one of this node's offers may be open (negotiating or trading) at once.
+    pub max_takes_per_offer: u32,
+    /// How often the escrow watcher looks at the chain for open escrows, in seconds (every trade step
+    /// also wakes it).
+    pub watch_every_secs: u64,
+}
+
+impl Default for TradeSettings {
+    fn default() -> Self {
+        let trade = TradeConfig::default();
+        Self {
+            arbitrator: trade.arbitrator,
+            max_takes_per_offer: trade.max_open_takes,
+            watch_every_secs: trade.watch_every.as_secs(),
+        }
+    }
+}
+
+impl TradeSettings {
+    /// The trade desk's settings these stand for (everything not in `[trade]` keeps its default).
+    pub fn resolve(&self) -> Result<TradeConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: "[trade]".into(),
+            message,
+        };
+        if self.max_takes_per_offer == 0 {
+            return Err(invalid(
+                "max_takes_per_offer is 0: at least 1 take per offer must be allowed".into(),
+            ));
+        }
+        if !(1..=MAX_WATCH_EVERY_SECS).contains(&self.watch_every_secs) {
+            return Err(invalid(format!(
+                "watch_every_secs is {}: it must be 1 to {MAX_WATCH_EVERY_SECS} seconds",
+                self.watch_every_secs
+            )));
+        }
+        Ok(TradeConfig {
+            arbitrator: self.arbitrator,
+            max_open_takes: self.max_takes_per_offer,
+            watch_every: std::time::Duration::from_secs(self.watch_every_secs),
+            ..TradeConfig::default()
+        })
+    }
 }
 
 /// Where market prices come from, for offers priced relative to the market.
@@ -547,6 +613,79 @@ mod tests {
         assert!(bad("[net]\nbootstrap = [\"/ip4/1.2.3.4/tcp/1\"]\n").contains("/p2p/"));
         assert!(bad("[net]\nmarkets = [\"DOGE/EUR\"]\n").contains("DOGE"));
         assert!(bad("[net]\nmarkets = [\"BTCEUR\"]\n").contains("BASE/QUOTE"));
+    }
+
+    #[test]
+    fn trade_section_defaults_file_env_keys_and_overrides() {
+        let defaults = Config::from_parts("f", "", []).unwrap().trade;
+        let trade = defaults.resolve().unwrap();
+        assert!(!trade.arbitrator);
+        assert_eq!(trade.max_open_takes, 1);
+        assert_eq!(trade.watch_every, TradeConfig::default().watch_every);
+
+        let text = "[trade]\narbitrator = true\nmax_takes_per_offer = 3\nwatch_every_secs = 2\n";
+        let trade = Config::from_parts("f", text, [])
+            .unwrap()
+            .trade
+            .resolve()
+            .unwrap();
+        assert!(trade.arbitrator);
+        assert_eq!(trade.max_open_takes, 3);
+        assert_eq!(trade.watch_every, std::time::Duration::from_secs(2));
+        // Everything [trade] does not name keeps the desk's default.
+        assert_eq!(trade.funding_window, TradeConfig::default().funding_window);
+
+        // Flags (and the environment, which takes the same path) override the file.
+        let overridden = Config::from_parts(
+            "f",
+            text,
+            &[
+                flag("trade.arbitrator", "false"),
+                flag("trade.max_takes_per_offer", "5"),
+            ],
+        )
+        .unwrap()
+        .trade;
+        assert!(!overridden.arbitrator);
+        assert_eq!(overridden.max_takes_per_offer, 5);
+        assert_eq!(overridden.watch_every_secs, 2);
+        for (var, key) in [
+            ("SOUK_ARBITRATOR", "trade.arbitrator"),
+            ("SOUK_MAX_TAKES_PER_OFFER", "trade.max_takes_per_offer"),
+            ("SOUK_WATCH_EVERY_SECS", "trade.watch_every_secs"),
+        ] {
+            assert!(
+                ENV_KEYS.iter().any(|(v, k)| *v == var && *k == key),
+                "{var} → {key}"
+            );
+        }
+    }
+
+    #[test]
+    fn trade_section_refuses_typos_and_bad_values() {
+        let err = Config::from_parts("souk.toml", "[trade]\narbitrater = true\n", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("arbitrater"), "{err}");
+        let err = Config::from_parts("souk.toml", "", &[flag("trade.arbitrator", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("arbitrator"), "{err}");
+        let err = Config::from_parts("souk.toml", "[trade]\nmax_takes_per_offer = -1\n", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_takes_per_offer"), "{err}");
+        let bad = |text: &str| {
+            Config::from_parts("f", text, [])
+                .unwrap()
+                .trade
+                .resolve()
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad("[trade]\nmax_takes_per_offer = 0\n").contains("at least 1"));
+        assert!(bad("[trade]\nwatch_every_secs = 0\n").contains("1 to 3600"));
+        assert!(bad("[trade]\nwatch_every_secs = 86400\n").contains("86400"));
     }
 
     #[test]

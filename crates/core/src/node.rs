@@ -17,6 +17,7 @@ use crate::{
     book::{Book, BookEntry, BookQuery, MyOffer},
     config::Config,
     error::{Error, Result},
+    escrow::{Chain, Network as ChainNetwork},
     identity::{Identity, KdfCost, SeedPhrase, keystore},
     market::{Market, MarketEvent, OfferFilter, PriceFeed},
     net::{NetConfig, Network},
@@ -41,6 +42,8 @@ pub struct IdentityInfo {
     pub peer_id: String,
     pub data_dir: String,
     pub schema_version: u32,
+    /// This node arbitrates disputes (`[trade] arbitrator`, `--arbitrator`): the shells show its disputes.
+    pub arbitrator: bool,
 }
 
 /// A new identity and, this once, its seed words.
@@ -75,7 +78,8 @@ pub struct NetInfo {
     pub listen_addrs: Vec<String>,
 }
 
-/// The network as a person sees it: who this node is, where it listens, who it is connected to.
+/// The network as a person sees it: who this node is, where it listens, who it is connected to, and
+/// whether others can reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct NetworkStatus {
     pub peer_id: String,
@@ -86,7 +90,89 @@ pub struct NetworkStatus {
     pub routing_table_size: u32,
     /// Value records in the local DHT store (ours and others').
     pub stored_records: u32,
+    /// Can others reach this node, in one word.
+    pub reach: Reach,
+    /// AutoNAT's verdict on this node's addresses.
+    pub nat_status: NatStatus,
+    /// Addresses others confirmed reach this node (AutoNAT), or that the config names.
+    pub external_addrs: Vec<String>,
+    /// The relays this node listens through, each with its reservation once granted.
+    pub relays: Vec<RelayStatus>,
+    /// This node is a circuit relay for peers behind NAT.
+    pub relay_server: bool,
 }
+
+/// Whether others can open connections to this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Reach {
+    /// Directly: AutoNAT confirmed a public address, or the config names an external one.
+    Public,
+    /// Through a relay that granted this node a reservation.
+    Relayed,
+    /// Not at all: behind a NAT or firewall, with no relay reservation. Outgoing connections still work.
+    Private,
+    /// Not known yet: AutoNAT needs a few peers to dial back.
+    Unknown,
+}
+
+/// AutoNAT's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum NatStatus {
+    Public,
+    Private,
+    Unknown,
+}
+
+/// One relay this node listens through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RelayStatus {
+    /// The relay's PeerId.
+    pub relay: String,
+    /// The relayed address this node listens on, once the relay granted a reservation.
+    pub reservation: Option<String>,
+}
+
+/// One word for [`crate::net::Reachability`]: a public address beats a relay, a relay beats nothing.
+pub fn reach_of(r: &crate::net::Reachability) -> Reach {
+    let direct = r.external_addrs.iter().any(|a| {
+        !a.iter()
+            .any(|p| p == libp2p::multiaddr::Protocol::P2pCircuit)
+    });
+    if r.nat == crate::net::NatStatus::Public || direct {
+        Reach::Public
+    } else if r.relays.iter().any(|c| c.reserved.is_some()) {
+        Reach::Relayed
+    } else if r.nat == crate::net::NatStatus::Private {
+        Reach::Private
+    } else {
+        Reach::Unknown
+    }
+}
+
+/// The chain node escrows settle on, as this node sees it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ChainStatus {
+    /// A chain node is configured (`[chain] rpc_url` or `rpc_cookie_file`, or `--rpc-url`): escrow
+    /// trades need one.
+    pub configured: bool,
+    pub chain: Chain,
+    pub network: ChainNetwork,
+    /// The JSON-RPC URL asked, without credentials; `None` when nothing is configured.
+    pub rpc_url: Option<String>,
+    /// The chain node answered just now, on the configured chain and network.
+    pub connected: bool,
+    /// Height of its best block.
+    pub tip_height: Option<u64>,
+    /// Confirmations before a funding or a release counts.
+    pub confirmations: u32,
+    /// Why the chain node cannot be used, in words: unreachable, credentials refused, another chain, …
+    pub error: Option<String>,
+}
+
+/// How long the chain status waits for the chain node (its RPC timeout may be much longer).
+const CHAIN_STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Node {
     pub fn new(data_dir: impl Into<PathBuf>, config: Config) -> Self {
@@ -388,7 +474,7 @@ impl Node {
     /// wrong chain, network or password stops the start with its reason.
     async fn settlement(&self) -> Result<Option<crate::trading::Settlement>> {
         let chain = &self.config.chain;
-        if chain.rpc_url.trim().is_empty() && chain.rpc_cookie_file.is_none() {
+        if !chain.is_configured() {
             if self.trade_config.arbitrator {
                 return Err(Error::InvalidInput(
                     "an arbitrator needs a chain backend: give --rpc-url (and --chain, --network)"
@@ -565,10 +651,67 @@ impl Node {
         Ok(book.my_offers(store::now_ms()).await?)
     }
 
-    /// Peers, listen addresses and DHT state; [`Error::Offline`] before the network started.
+    /// The chain node as it answers now: configured or not, connected with its tip height, or why not.
+    /// Works before the network started (then it connects just to ask) and needs no unlocked identity.
+    pub async fn chain_status(&self) -> Result<ChainStatus> {
+        let config = &self.config.chain;
+        let mut status = ChainStatus {
+            configured: config.is_configured(),
+            chain: config.chain,
+            network: config.network,
+            rpc_url: None,
+            connected: false,
+            tip_height: None,
+            confirmations: config.required_confirmations(),
+            error: None,
+        };
+        if !status.configured {
+            return Ok(status);
+        }
+        let url = config.rpc_url();
+        let shown = without_credentials(&url);
+        status.rpc_url = Some(shown.clone());
+        let running = {
+            let guard = self.unlocked.lock().await;
+            guard
+                .as_ref()
+                .and_then(|u| u.desk.as_ref())
+                .and_then(|d| d.chain())
+        };
+        let ask = async {
+            use crate::chain::ChainBackend;
+            match running {
+                Some(backend) => backend.tip_height().await,
+                None => {
+                    crate::chain::RpcBackend::connect(config)
+                        .await?
+                        .tip_height()
+                        .await
+                }
+            }
+        };
+        match tokio::time::timeout(CHAIN_STATUS_TIMEOUT, ask).await {
+            Ok(Ok(height)) => {
+                status.connected = true;
+                status.tip_height = Some(height);
+            }
+            Ok(Err(e)) => status.error = Some(e.to_string().replace(&url, &shown)),
+            Err(_) => {
+                status.error = Some(format!(
+                    "the chain node at {shown} did not answer within {} s",
+                    CHAIN_STATUS_TIMEOUT.as_secs()
+                ));
+            }
+        }
+        Ok(status)
+    }
+
+    /// Peers, listen addresses, DHT state and reachability; [`Error::Offline`] before the network
+    /// started.
     pub async fn network_status(&self) -> Result<NetworkStatus> {
         let net = self.net().await?;
         let stats = net.stats().await?;
+        let reachability = net.reachability().await?;
         let peer_id = net.local_peer_id().to_string();
         let listen_addrs = net
             .listen_addrs()
@@ -584,11 +727,34 @@ impl Node {
             .collect();
         connected_peers.sort();
         Ok(NetworkStatus {
-            peer_id,
             listen_addrs,
             connected_peers,
             routing_table_size: u32::try_from(stats.routing_table_size).unwrap_or(u32::MAX),
             stored_records: u32::try_from(stats.stored_records).unwrap_or(u32::MAX),
+            reach: reach_of(&reachability),
+            nat_status: match reachability.nat {
+                crate::net::NatStatus::Public => NatStatus::Public,
+                crate::net::NatStatus::Private => NatStatus::Private,
+                crate::net::NatStatus::Unknown => NatStatus::Unknown,
+            },
+            external_addrs: reachability
+                .external_addrs
+                .iter()
+                .map(|a| dialable(&a.to_string(), &peer_id))
+                .collect(),
+            relays: reachability
+                .relays
+                .iter()
+                .map(|c| RelayStatus {
+                    relay: c.relay.to_string(),
+                    reservation: c
+                        .reserved
+                        .as_ref()
+                        .map(|a| dialable(&a.to_string(), &peer_id)),
+                })
+                .collect(),
+            relay_server: reachability.relay_server,
+            peer_id,
         })
     }
 
@@ -603,6 +769,7 @@ impl Node {
             data_dir: self.data_dir_string(),
             schema_version: u32::try_from(version)
                 .map_err(|_| Error::Internal(format!("schema version {version}")))?,
+            arbitrator: self.trade_config.arbitrator,
         })
     }
 
@@ -638,6 +805,18 @@ fn dialable(addr: &str, peer_id: &str) -> String {
         addr.to_owned()
     } else {
         format!("{addr}/p2p/{peer_id}")
+    }
+}
+
+/// `http://user:password@host/` → `http://host/`: a URL as it may be shown.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 
@@ -777,6 +956,101 @@ mod tests {
         let n = node(&dir);
         n.unlock("passphrase-1").await.unwrap();
         assert_eq!(n.preferences().await.unwrap(), chosen);
+    }
+
+    #[tokio::test]
+    async fn chain_status_says_unconfigured_or_why_the_chain_node_cannot_be_reached() {
+        let tmp = tempfile::tempdir().unwrap();
+        let status = node(tmp.path()).chain_status().await.unwrap();
+        assert!(!status.configured && !status.connected, "{status:?}");
+        assert_eq!((status.rpc_url, status.error), (None, None));
+
+        // A port nothing listens on (bound, then freed), with credentials in the URL: the reason is
+        // given in words, and the credentials are never shown.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut config = Config::default();
+        config.chain.rpc_url = format!("http://souk:s3cret@127.0.0.1:{port}/");
+        let status = Node::new(tmp.path(), config).chain_status().await.unwrap();
+        assert!(status.configured && !status.connected, "{status:?}");
+        assert_eq!(status.tip_height, None);
+        let shown = format!("http://127.0.0.1:{port}/");
+        assert_eq!(status.rpc_url.as_deref(), Some(shown.as_str()));
+        let error = status.error.unwrap();
+        assert!(
+            error.contains("cannot reach the chain node") && error.contains(&shown),
+            "{error}"
+        );
+        assert!(!error.contains("s3cret"), "{error}");
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        assert_eq!(
+            without_credentials("http://u:p@10.0.0.2:8332/wallet/x"),
+            "http://10.0.0.2:8332/wallet/x"
+        );
+        assert_eq!(without_credentials("http://h:1/a@b"), "http://h:1/a@b");
+        assert_eq!(without_credentials("nonsense"), "nonsense");
+    }
+
+    #[test]
+    fn reach_prefers_a_public_address_over_a_relay_over_nothing() {
+        use crate::net::{NatStatus as Nat, Reachability, RelayCircuit};
+        let relay: libp2p::PeerId = libp2p::identity::Keypair::generate_ed25519()
+            .public()
+            .to_peer_id();
+        let circuit: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{relay}/p2p-circuit")
+            .parse()
+            .unwrap();
+        let of = |nat, external: Vec<libp2p::Multiaddr>, reserved: bool| {
+            reach_of(&Reachability {
+                nat,
+                external_addrs: external,
+                relays: vec![RelayCircuit {
+                    relay,
+                    listen_addr: circuit.clone(),
+                    reserved: reserved.then(|| circuit.clone()),
+                }],
+                relay_server: false,
+            })
+        };
+        let public: libp2p::Multiaddr = "/ip4/203.0.113.7/tcp/4001".parse().unwrap();
+        assert_eq!(of(Nat::Unknown, vec![], false), Reach::Unknown);
+        assert_eq!(of(Nat::Private, vec![], false), Reach::Private);
+        assert_eq!(of(Nat::Private, vec![], true), Reach::Relayed);
+        // A relayed address confirmed as external is still only relayed.
+        assert_eq!(
+            of(Nat::Unknown, vec![circuit.clone()], true),
+            Reach::Relayed
+        );
+        assert_eq!(of(Nat::Unknown, vec![public.clone()], true), Reach::Public);
+        assert_eq!(of(Nat::Public, vec![], true), Reach::Public);
+    }
+
+    #[tokio::test]
+    async fn the_arbitrator_setting_is_in_the_identity_info() {
+        let tmp = tempfile::tempdir().unwrap();
+        let plain = node(&tmp.path().join("a"));
+        assert!(
+            !plain
+                .create_identity("passphrase-1")
+                .await
+                .unwrap()
+                .identity
+                .arbitrator
+        );
+        let arbitrator = node(&tmp.path().join("b")).with_trade_config(TradeConfig {
+            arbitrator: true,
+            ..TradeConfig::default()
+        });
+        arbitrator.create_identity("passphrase-1").await.unwrap();
+        assert!(
+            matches!(arbitrator.status().await.unwrap(), AppStatus::Unlocked { identity } if identity.arbitrator)
+        );
     }
 
     #[tokio::test]

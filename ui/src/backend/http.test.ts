@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { NewOffer } from '../bindings';
+import type { ChainStatus, NetworkStatus, NewOffer } from '../bindings';
 import { BackendError } from './errors';
 import { HttpBackend, offerRequest } from './http';
 import type { HttpEnvironment, WebSocketLike } from './http';
@@ -73,12 +73,36 @@ const NEW_OFFER: NewOffer = {
   terms: 'be quick',
 };
 
+const NETWORK: NetworkStatus = {
+  peer_id: 'p',
+  listen_addrs: ['/ip4/127.0.0.1/tcp/1/p2p/p'],
+  connected_peers: ['a', 'z'],
+  routing_table_size: 5,
+  stored_records: 7,
+  reach: 'relayed',
+  nat_status: 'private',
+  external_addrs: [],
+  relays: [{ relay: 'r', reservation: '/ip4/1.2.3.4/tcp/1/p2p/r/p2p-circuit/p2p/p' }],
+  relay_server: false,
+};
+
+const CHAIN: ChainStatus = {
+  configured: true,
+  chain: 'ltc',
+  network: 'regtest',
+  rpc_url: 'http://127.0.0.1:19443/',
+  connected: true,
+  tip_height: 104,
+  confirmations: 1,
+  error: null,
+};
+
 describe('HttpBackend', () => {
   it('sends the bearer token and maps the API to the Backend shapes', async () => {
     const { env, seen } = fakeEnv({
       'GET /api/v1/app-status': [200, { state: 'unlocked', identity: { peer_id: 'p', data_dir: '/d', schema_version: 3 } }],
-      'GET /api/v1/status': [200, { peer_id: 'p', listen_addrs: ['/ip4/127.0.0.1/tcp/1/p2p/p'], connected_peers: 2, routing_table_size: 5, stored_records: 7 }],
-      'GET /api/v1/peers': [200, [{ peer_id: 'z' }, { peer_id: 'a' }]],
+      'GET /api/v1/network': [200, NETWORK],
+      'GET /api/v1/chain': [200, CHAIN],
       'POST /api/v1/markets/BTC/EUR/refresh': [200, { market: 'BTC/EUR', new_offers: 3 }],
       'GET /api/v1/markets/LTC/USD/price': [200, null],
       'DELETE /api/v1/offers/abc': [200, { id: 'abc', withdrawn: true }],
@@ -86,13 +110,8 @@ describe('HttpBackend', () => {
     const backend = new HttpBackend('http://127.0.0.1:5000/', 'tok', env);
 
     await expect(backend.appStatus()).resolves.toMatchObject({ state: 'unlocked' });
-    await expect(backend.networkStatus()).resolves.toEqual({
-      peer_id: 'p',
-      listen_addrs: ['/ip4/127.0.0.1/tcp/1/p2p/p'],
-      connected_peers: ['a', 'z'],
-      routing_table_size: 5,
-      stored_records: 7,
-    });
+    await expect(backend.networkStatus()).resolves.toEqual(NETWORK);
+    await expect(backend.chainStatus()).resolves.toEqual(CHAIN);
     await expect(backend.refreshMarket('BTC', 'EUR')).resolves.toBe(3);
     await expect(backend.marketPrice('LTC', 'USD')).resolves.toBeNull();
     await expect(backend.withdrawOffer('abc')).resolves.toBeUndefined();
@@ -157,8 +176,7 @@ describe('HttpBackend', () => {
   it('turns API errors into BackendErrors with their kind', async () => {
     const { env } = fakeEnv({
       'POST /api/v1/offers': [400, { kind: 'invalid_input', message: 'min 0.2 is above max 0.1' }],
-      'GET /api/v1/status': [503, { kind: 'offline', message: 'network not started' }],
-      'GET /api/v1/peers': [200, []],
+      'GET /api/v1/network': [503, { kind: 'offline', message: 'network not started' }],
       'GET /api/v1/my-offers': [401, { kind: 'unauthorized', message: 'missing or wrong API token' }],
     });
     const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
@@ -258,6 +276,27 @@ describe('HttpBackend trades', () => {
     ]);
   });
 
+  it('maps the arbitrator’s dispute calls to their routes and passes the core’s refusal on', async () => {
+    const DISPUTE = { trade_id: 't/1', resolved_to: null };
+    const { env, seen } = fakeEnv({
+      'GET /api/v1/disputes': [200, [DISPUTE]],
+      'GET /api/v1/disputes/t%2F1': [200, DISPUTE],
+      'POST /api/v1/disputes/t%2F1/resolve': [400, { kind: 'invalid_input', message: 'this dispute was resolved already, to the buyer' }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(backend.disputes()).resolves.toEqual([DISPUTE]);
+    await expect(backend.dispute('t/1')).resolves.toEqual(DISPUTE);
+    await expect(backend.resolveDispute('t/1', 'seller')).rejects.toMatchObject({
+      kind: 'invalid_input',
+      message: 'this dispute was resolved already, to the buyer',
+    });
+    expect(seen.map((s) => [s.method, s.url.replace('http://127.0.0.1:5000', ''), s.body])).toEqual([
+      ['GET', '/api/v1/disputes', null],
+      ['GET', '/api/v1/disputes/t%2F1', null],
+      ['POST', '/api/v1/disputes/t%2F1/resolve', { to: 'seller' }],
+    ]);
+  });
+
   it('reports a refused take with the maker’s reason', async () => {
     const { env } = fakeEnv({
       'POST /api/v1/trades': [400, { kind: 'invalid_input', message: 'the maker refused the take: the offer is full' }],
@@ -278,11 +317,15 @@ describe('HttpBackend trades', () => {
     socket?.onmessage?.({ data: JSON.stringify({ kind: 'delivered', trade_id: 't', up_to: 3 }) });
     socket?.onmessage?.({ data: JSON.stringify({ kind: 'offer_withdrawn', id: 'x' }) });
     socket?.onmessage?.({ data: JSON.stringify({ kind: 'read', trade_id: 't', up_to: 2 }) });
+    socket?.onmessage?.({ data: JSON.stringify({ kind: 'dispute_opened', trade_id: 'd' }) });
+    socket?.onmessage?.({ data: JSON.stringify({ kind: 'dispute_resolved', trade_id: 'd' }) });
     expect(got).toEqual([
       { kind: 'resync' },
       { kind: 'delivered', trade_id: 't', up_to: 3 },
       { kind: 'offer_withdrawn', id: 'x' },
       { kind: 'read', trade_id: 't', up_to: 2 },
+      { kind: 'dispute_opened', trade_id: 'd' },
+      { kind: 'dispute_resolved', trade_id: 'd' },
     ]);
   });
 });

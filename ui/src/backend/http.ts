@@ -3,7 +3,9 @@ import type {
   Asset,
   BookEntry,
   BookQuery,
+  ChainStatus,
   ChatMessage,
+  DisputeInfo,
   MarketPrice,
   MyOffer,
   NetworkStatus,
@@ -16,7 +18,7 @@ import type {
 import { bpsToPercent, formatAmount, msToDuration } from '../logic/amount';
 import { BackendError } from './errors';
 import { signalOf } from './types';
-import type { Backend, NodeSignal, TakeRequest } from './types';
+import type { Backend, DisputeWinner, NodeSignal, TakeRequest } from './types';
 
 /** The parts of the browser the HTTP backend uses; tests pass fakes. */
 export interface HttpEnvironment {
@@ -49,14 +51,6 @@ export interface OfferRequest {
   deposit: string;
   ttl: string;
   terms: string;
-}
-
-interface ApiStatus {
-  peer_id: string;
-  listen_addrs: string[];
-  connected_peers: number;
-  routing_table_size: number;
-  stored_records: number;
 }
 
 /** The same offer as the API's request body (amounts and percentages as text). */
@@ -102,6 +96,10 @@ const NOT_IN_BROWSER =
 
 function tradePath(tradeId: string, action = ''): string {
   return `/api/v1/trades/${encodeURIComponent(tradeId)}${action ? `/${action}` : ''}`;
+}
+
+function disputePath(tradeId: string, action = ''): string {
+  return `/api/v1/disputes/${encodeURIComponent(tradeId)}${action ? `/${action}` : ''}`;
 }
 
 /**
@@ -175,18 +173,12 @@ export class HttpBackend implements Backend {
     return Promise.reject(new BackendError('invalid_input', NOT_IN_BROWSER));
   }
 
-  async networkStatus(): Promise<NetworkStatus> {
-    const [status, peers] = await Promise.all([
-      this.request<ApiStatus>('GET', '/api/v1/status'),
-      this.request<{ peer_id: string }[]>('GET', '/api/v1/peers'),
-    ]);
-    return {
-      peer_id: status.peer_id,
-      listen_addrs: status.listen_addrs,
-      connected_peers: peers.map((p) => p.peer_id).sort(),
-      routing_table_size: status.routing_table_size,
-      stored_records: status.stored_records,
-    };
+  networkStatus(): Promise<NetworkStatus> {
+    return this.request('GET', '/api/v1/network');
+  }
+
+  chainStatus(): Promise<ChainStatus> {
+    return this.request('GET', '/api/v1/chain');
   }
 
   async offers(query: BookQuery): Promise<BookEntry[]> {
@@ -288,6 +280,18 @@ export class HttpBackend implements Backend {
 
   disputeTrade(tradeId: string, reason: string): Promise<TradeInfo> {
     return this.request('POST', tradePath(tradeId, 'dispute'), { reason });
+  }
+
+  disputes(): Promise<DisputeInfo[]> {
+    return this.request('GET', '/api/v1/disputes');
+  }
+
+  dispute(tradeId: string): Promise<DisputeInfo> {
+    return this.request('GET', disputePath(tradeId));
+  }
+
+  resolveDispute(tradeId: string, to: DisputeWinner): Promise<DisputeInfo> {
+    return this.request('POST', disputePath(tradeId, 'resolve'), { to });
   }
 
   /** Keeps a WebSocket open, reconnecting with backoff; each (re)connect is a `resync`. */

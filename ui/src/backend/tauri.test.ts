@@ -89,7 +89,7 @@ describe('tauriBackend trade commands', () => {
     mockIPC((cmd, payload) => {
       seen.push([cmd, payload]);
       if (cmd === 'mark_read') return 2;
-      if (cmd === 'trades' || cmd === 'chat_log') return [];
+      if (cmd === 'trades' || cmd === 'chat_log' || cmd === 'disputes') return [];
       return { id: 't' };
     });
     await tauriBackend.takeOffer({ offerId: 'o', base: 'BTC', amount: 5, method: 'SEPA', payout: 'p' });
@@ -104,6 +104,10 @@ describe('tauriBackend trade commands', () => {
     await tauriBackend.markReceived('t');
     await tauriBackend.cancelTrade('t', 'r1');
     await tauriBackend.disputeTrade('t', 'r2');
+    await tauriBackend.disputes();
+    await tauriBackend.dispute('t');
+    await tauriBackend.resolveDispute('t', 'buyer');
+    await tauriBackend.chainStatus();
     expect(seen).toEqual([
       ['take_offer', { offerId: 'o', amount: 5, method: 'SEPA', payout: 'p' }],
       ['answer_trade', { tradeId: 't', answer: { kind: 'counter', amount: 4, price: null } }],
@@ -117,6 +121,10 @@ describe('tauriBackend trade commands', () => {
       ['mark_received', { tradeId: 't' }],
       ['cancel_trade', { tradeId: 't', reason: 'r1' }],
       ['dispute_trade', { tradeId: 't', reason: 'r2' }],
+      ['disputes', {}],
+      ['dispute_info', { tradeId: 't' }],
+      ['resolve_dispute', { tradeId: 't', to: 'buyer' }],
+      ['chain_status', {}],
     ]);
   });
 

@@ -58,6 +58,7 @@ export const tauriBackend: Backend = {
   restoreIdentity: (words, passphrase) => call('restore_identity', { words, passphrase }),
   unlock: (passphrase) => call('unlock', { passphrase }),
   networkStatus: () => call('network_status', {}),
+  chainStatus: () => call('chain_status', {}),
   offers: (query) => call('offers', { query }),
   myOffers: () => call('my_offers', {}),
   postOffer: (offer) => call('post_offer', { offer }),
@@ -78,5 +79,8 @@ export const tauriBackend: Backend = {
   markReceived: (tradeId) => call('mark_received', { tradeId }),
   cancelTrade: (tradeId, reason) => call('cancel_trade', { tradeId, reason }),
   disputeTrade: (tradeId, reason) => call('dispute_trade', { tradeId, reason }),
+  disputes: () => call('disputes', {}),
+  dispute: (tradeId) => call('dispute_info', { tradeId }),
+  resolveDispute: (tradeId, to) => call('resolve_dispute', { tradeId, to }),
   subscribeEvents,
 };

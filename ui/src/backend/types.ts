@@ -3,8 +3,10 @@ import type {
   Asset,
   BookEntry,
   BookQuery,
+  ChainStatus,
   ChatMessage,
   CreatedIdentity,
+  DisputeInfo,
   IdentityInfo,
   MarketEvent,
   MarketPrice,
@@ -39,6 +41,8 @@ const TRADE_KINDS: ReadonlySet<string> = new Set<TradeEvent['kind']>([
   'message',
   'delivered',
   'read',
+  'dispute_opened',
+  'dispute_resolved',
 ]);
 
 /** The signal an event payload stands for: `lagged` becomes a resync; kinds this UI does not know are dropped. */
@@ -57,6 +61,9 @@ export function isMarketSignal(signal: NodeSignal): signal is MarketSignal {
 export function isTradeSignal(signal: NodeSignal): signal is TradeSignal {
   return signal.kind === 'resync' || TRADE_KINDS.has(signal.kind);
 }
+
+/** Who an arbitrator pays the escrow to. */
+export type DisputeWinner = 'buyer' | 'seller';
 
 /** A take of someone's offer: base units, one of the offer's payment methods, where to be paid. */
 export interface TakeRequest {
@@ -79,8 +86,10 @@ export interface Backend {
   restoreIdentity(words: string, passphrase: string): Promise<IdentityInfo>;
   unlock(passphrase: string): Promise<IdentityInfo>;
 
-  /** Peers, listen addresses and DHT state; rejects with kind `offline` until the network is up. */
+  /** Peers, listen addresses, DHT state and reachability; rejects with kind `offline` until the network is up. */
   networkStatus(): Promise<NetworkStatus>;
+  /** The chain backend: configured or not, connected with its tip height, or why it cannot be reached. */
+  chainStatus(): Promise<ChainStatus>;
   /** The local order book (works offline, from the cache), best price first per side. */
   offers(query: BookQuery): Promise<BookEntry[]>;
   /** This node's own offers, live, expired and withdrawn, newest first. */
@@ -112,6 +121,12 @@ export interface Backend {
   markReceived(tradeId: string): Promise<TradeInfo>;
   cancelTrade(tradeId: string, reason: string): Promise<TradeInfo>;
   disputeTrade(tradeId: string, reason: string): Promise<TradeInfo>;
+
+  /** As an arbitrator: the disputes sent to this node, open ones first, newest first. */
+  disputes(): Promise<DisputeInfo[]>;
+  dispute(tradeId: string): Promise<DisputeInfo>;
+  /** As an arbitrator: pays the whole escrow to the buyer or the seller; a second decision is refused. */
+  resolveDispute(tradeId: string, to: DisputeWinner): Promise<DisputeInfo>;
 
   /** Calls `listener` for every market and trade signal until the returned function is called. */
   subscribeEvents(listener: (signal: NodeSignal) => void): () => void;

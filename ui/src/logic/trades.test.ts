@@ -12,6 +12,7 @@ import {
   negotiationActions,
   orderChat,
   settlementActions,
+  stepTimes,
   timeline,
   tradesByOffer,
   upsertMessage,
@@ -34,6 +35,7 @@ function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
     arbitrator: null,
     funded: 0,
     funding_confirmations: 0,
+    funding_txids: [],
     funding_deadline: null,
     payment_deadline: null,
     release_txid: null,
@@ -94,6 +96,48 @@ describe('the escrow timeline', () => {
       ['completed', 'current'],
     ]);
     expect(currentOf(fakeTrade({ state: 'Requested' }))).toBe('agreed');
+  });
+
+  it('dates each step from the signed event log, on either path', () => {
+    const log = (...kinds: string[]) => kinds.map((kind, i) => ({ kind, at: 1_000 * (i + 1), mine: i % 2 === 0 }));
+    const escrowSteps = log('take_request', 'accept', 'escrow_keys', 'escrow_keys', 'escrow_ready', 'funded', 'payment_sent', 'payment_received', 'released', 'confirmed');
+    expect(stepTimes(escrowTrade('Completed', {}, { steps: escrowSteps }))).toEqual({
+      agreed: 2_000,
+      address: 5_000,
+      funded: 6_000,
+      paid: 7_000,
+      confirmed: 8_000,
+      released: 9_000,
+      completed: 10_000,
+    });
+    // Without escrow, the seller's confirmation completes the trade.
+    const direct = fakeTrade({ state: 'Completed', steps: log('take_request', 'accept', 'payment_sent', 'payment_received') });
+    expect(stepTimes(direct)).toEqual({ agreed: 2_000, paid: 3_000, completed: 4_000 });
+    // Nothing recorded yet: no times.
+    expect(stepTimes(escrowTrade('Accepted'))).toEqual({});
+  });
+
+  it('dates the step a trade stopped at by the event that stopped it', () => {
+    const disputed = escrowTrade('Disputed', { address: 'x' }, {
+      steps: [
+        { kind: 'accept', at: 1, mine: true },
+        { kind: 'escrow_ready', at: 2, mine: true },
+        { kind: 'funded', at: 3, mine: true },
+        { kind: 'dispute', at: 4, mine: false },
+      ],
+    });
+    expect(stepTimes(disputed)).toEqual({ agreed: 1, address: 2, funded: 3, paid: 4 });
+    // The winner's view carries the payout txid, yet the trade stopped where the dispute was opened.
+    const resolved = {
+      ...disputed,
+      state: 'Resolved',
+      escrow: escrow({ address: 'x', release_txid: 'ab'.repeat(32) }),
+      steps: [...disputed.steps, { kind: 'resolve', at: 9, mine: false }],
+    };
+    expect(stepTimes(resolved).paid).toBe(9);
+    expect(timeline(resolved).map((s) => s.status)).toEqual(['done', 'done', 'done', 'stopped', 'upcoming', 'upcoming', 'upcoming']);
+    const rejected = fakeTrade({ state: 'Rejected', steps: [{ kind: 'take_request', at: 1, mine: false }, { kind: 'reject', at: 5, mine: true }] });
+    expect(stepTimes(rejected)).toEqual({ agreed: 5 });
   });
 
   it('names the deadline of the current step only', () => {

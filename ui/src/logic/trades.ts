@@ -169,6 +169,32 @@ const DIRECT_STEPS: readonly [StepId, string][] = [
   ['completed', 'Payment confirmed'],
 ];
 
+/** Which timeline step each event of the trade's log completes, on each path. */
+const ESCROW_KIND_STEP: Readonly<Record<string, StepId>> = {
+  accept: 'agreed',
+  escrow_ready: 'address',
+  funded: 'funded',
+  payment_sent: 'paid',
+  payment_received: 'confirmed',
+  released: 'released',
+  confirmed: 'completed',
+};
+const DIRECT_KIND_STEP: Readonly<Record<string, StepId>> = {
+  accept: 'agreed',
+  payment_sent: 'paid',
+  payment_received: 'completed',
+};
+/** Events that end a trade off the happy path. */
+const STOP_KINDS: ReadonlySet<string> = new Set([
+  'reject',
+  'cancel',
+  'funding_expired',
+  'payment_expired',
+  'release_expired',
+  'dispute',
+  'resolve',
+]);
+
 /** Where an escrow trade that left the happy path stopped, from what its escrow shows. */
 function stoppedAt(state: string, escrow: EscrowView): StepId {
   switch (state) {
@@ -180,6 +206,15 @@ function stoppedAt(state: string, escrow: EscrowView): StepId {
       // Disputed or Resolved: coins were locked; the parties could not finish.
       return escrow.release_txid === null ? 'paid' : 'released';
   }
+}
+
+/**
+ * Where an escrow trade that left the path stopped, from its event log: the first step of the path that
+ * never happened (a dispute from a funded escrow stops at "Payment sent", whatever the arbitrator decides).
+ */
+function firstUnreached(trade: TradeInfo): StepId | null {
+  const happened = new Set(trade.steps.map((s) => ESCROW_KIND_STEP[s.kind]).filter((id) => id !== undefined));
+  return ESCROW_STEPS.map(([id]) => id).find((id) => !happened.has(id)) ?? null;
 }
 
 /** The step a trade is at now; with `stopped`, the trade ended there without completing. */
@@ -210,7 +245,8 @@ export function currentStep(trade: TradeInfo): { step: StepId | null; stopped: b
     case 'Disputed':
     case 'Resolved':
       if (!escrow) return { step: trade.state === 'Cancelled' ? 'paid' : 'completed', stopped: true };
-      return { step: stoppedAt(trade.state, escrow), stopped: true };
+      // The event log says which steps happened; a view without it falls back on the escrow's fields.
+      return { step: (trade.steps.length > 0 ? firstUnreached(trade) : null) ?? stoppedAt(trade.state, escrow), stopped: true };
     default:
       return { step: null, stopped: false };
   }
@@ -226,6 +262,26 @@ export function timeline(trade: TradeInfo): TimelineStep[] {
     label,
     status: index < at ? 'done' : index === at ? (stopped ? 'stopped' : 'current') : 'upcoming',
   }));
+}
+
+/**
+ * When each step of the timeline happened (unix ms, as this node recorded it), from the trade's signed
+ * event log; a trade that stopped has its stopping event's time on the step it stopped at.
+ */
+export function stepTimes(trade: TradeInfo): Partial<Record<StepId, number>> {
+  const escrowPath = trade.escrow !== null || trade.offer.escrow.kind === 'multisig';
+  const kindStep = escrowPath ? ESCROW_KIND_STEP : DIRECT_KIND_STEP;
+  const times: Partial<Record<StepId, number>> = {};
+  for (const record of trade.steps) {
+    const step = kindStep[record.kind];
+    if (step) times[step] = record.at;
+  }
+  const { step, stopped } = currentStep(trade);
+  if (stopped && step) {
+    const last = [...trade.steps].reverse().find((record) => STOP_KINDS.has(record.kind));
+    if (last) times[step] = last.at;
+  }
+  return times;
 }
 
 /** The deadline that applies to the step a trade is at, if any. */

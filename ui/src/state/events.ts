@@ -2,10 +2,11 @@ import { useEffect } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { useBackend } from '../backend/context';
 import { isMarketSignal, isTradeSignal } from '../backend/types';
+import { applyDisputeSignal } from './disputes';
 import { applyMarketSignal } from './market';
 import { applyTradeSignal } from './trades';
 
-/** Keeps the market and trade caches live while the app frame is shown: one subscription for both. */
+/** Keeps the market, trade and dispute caches live while the app frame is shown: one subscription for all. */
 export function useNodeEvents(myPeerId: string): void {
   const backend = useBackend();
   const queryClient = useQueryClient();
@@ -13,7 +14,10 @@ export function useNodeEvents(myPeerId: string): void {
     () =>
       backend.subscribeEvents((signal) => {
         if (isMarketSignal(signal)) applyMarketSignal(queryClient, signal, myPeerId);
-        if (isTradeSignal(signal)) applyTradeSignal(queryClient, signal);
+        if (isTradeSignal(signal)) {
+          applyTradeSignal(queryClient, signal);
+          applyDisputeSignal(queryClient, signal);
+        }
       }),
     [backend, queryClient, myPeerId],
   );

@@ -14,10 +14,13 @@ export const marketKeys = {
   prices: ['market', 'price'] as const,
   price: (base: Asset, quote: Quote) => ['market', 'price', base, quote] as const,
   network: ['market', 'network'] as const,
+  chain: ['market', 'chain'] as const,
 };
 
 /** How often network stats are read again (the core pushes no event for them). */
 export const NETWORK_POLL_MS = 2_000;
+/** How often the chain backend is asked again (each time is one RPC round trip to the chain node). */
+export const CHAIN_POLL_MS = 5_000;
 
 async function asBackendCall<T>(promise: Promise<T>): Promise<T> {
   try {
@@ -64,6 +67,15 @@ export function useNetworkStatus() {
     queryKey: marketKeys.network,
     queryFn: () => asBackendCall(backend.networkStatus()),
     refetchInterval: NETWORK_POLL_MS,
+  });
+}
+
+export function useChainStatus() {
+  const backend = useBackend();
+  return useQuery({
+    queryKey: marketKeys.chain,
+    queryFn: () => asBackendCall(backend.chainStatus()),
+    refetchInterval: CHAIN_POLL_MS,
   });
 }
 

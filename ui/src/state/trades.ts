@@ -94,6 +94,10 @@ export function applyTradeSignal(queryClient: QueryClient, signal: TradeSignal, 
     case 'resync':
       void queryClient.invalidateQueries({ queryKey: tradeKeys.all });
       return;
+    case 'dispute_opened':
+    case 'dispute_resolved':
+      // The arbitrator's disputes: not trades of this node (see state/disputes).
+      return;
   }
 }
 

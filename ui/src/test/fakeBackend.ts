@@ -1,12 +1,14 @@
-import type { Backend, NodeSignal, TakeRequest } from '../backend/types';
+import type { Backend, DisputeWinner, NodeSignal, TakeRequest } from '../backend/types';
 import { BackendError } from '../backend/errors';
 import type {
   AppStatus,
   Asset,
   BookEntry,
   BookQuery,
+  ChainStatus,
   ChatMessage,
   CreatedIdentity,
+  DisputeInfo,
   ErrorKind,
   IdentityInfo,
   MarketPrice,
@@ -30,6 +32,8 @@ export const FAKE_WORDS: readonly string[] = [
 export const FAKE_PEER_ID = '12D3KooWFakePeerIdForTests9xYzAbCdEfGh1234567890Qq';
 export const FAKE_DATA_DIR = '/home/test/.local/share/souk';
 export const OTHER_PEER_ID = '12D3KooWOtherMakerPeerIdForTests7aBcDeFgHiJkLmNoPq';
+export const BUYER_PEER_ID = '12D3KooWBuyerPeerIdForDisputeTests3xYzAbCdEfGhJkLm';
+export const SELLER_PEER_ID = '12D3KooWSellerPeerIdForDisputeTests5qRsTuVwXyZaBc';
 
 /** A valid offer for tests; override what matters. */
 export function fakeOffer(overrides: Partial<Offer> = {}): Offer {
@@ -79,8 +83,37 @@ export function fakeTrade(overrides: Partial<TradeInfo> = {}): TradeInfo {
     next_step: 'accept, counter or reject the take',
     unread: 0,
     escrow: null,
+    steps: [],
     created_at: 1_700_000_000_000,
     updated_at: 1_700_000_000_000,
+    ...overrides,
+  };
+}
+
+/** A dispute as an arbitrator holds it: both parties' cases in, not decided; override what matters. */
+export function fakeDispute(overrides: Partial<DisputeInfo> = {}): DisputeInfo {
+  const offer = overrides.offer ?? fakeOffer({ maker: SELLER_PEER_ID, base: 'LTC', escrow: { kind: 'multisig', arbitrators: [FAKE_PEER_ID] } });
+  return {
+    trade_id: `0190d000-0000-7000-8000-${Math.floor(Math.random() * 1e12).toString().padStart(12, '0')}`,
+    chain: 'ltc',
+    network: 'regtest',
+    offer,
+    buyer: BUYER_PEER_ID,
+    seller: SELLER_PEER_ID,
+    buyer_address: 'rltc1qbuyerpayoutaddress',
+    seller_address: 'rltc1qsellerrefundaddress',
+    escrow_address: 'rltc1qescrowaddressofthetrade',
+    amount: 100_000_000,
+    buyer_deposit: 15_000_000,
+    seller_deposit: 15_000_000,
+    opened_by: 'buyer',
+    cases: [
+      { side: 'buyer', reason: 'I paid, no answer', transcript: ['1700000000000 me: sent 80 EUR'] },
+      { side: 'seller', reason: 'I paid, no answer', transcript: ['1700000000000 them: sent 80 EUR'] },
+    ],
+    opened_at: 1_700_000_100_000,
+    resolved_to: null,
+    resolved_at: null,
     ...overrides,
   };
 }
@@ -111,6 +144,8 @@ interface FakeBackendOptions {
   words?: readonly string[];
   /** Make the next call of a method fail with this error kind. */
   failNext?: Partial<Record<keyof Backend, ErrorKind>>;
+  /** The node arbitrates disputes. */
+  arbitrator?: boolean;
 }
 
 /** In-memory stand-in for the Rust core, for tests only. */
@@ -130,7 +165,24 @@ export class FakeBackend implements Backend {
     connected_peers: [OTHER_PEER_ID],
     routing_table_size: 1,
     stored_records: 2,
+    reach: 'unknown',
+    nat_status: 'unknown',
+    external_addrs: [],
+    relays: [],
+    relay_server: false,
   };
+  chain: ChainStatus = {
+    configured: false,
+    chain: 'btc',
+    network: 'main',
+    rpc_url: null,
+    connected: false,
+    tip_height: null,
+    confirmations: 2,
+    error: null,
+  };
+  arbitrator: boolean;
+  disputeList: DisputeInfo[] = [];
   tradeList: TradeInfo[] = [];
   chats: Record<string, ChatMessage[]> = {};
   /** When set, takes are refused by the "maker" with this reason. */
@@ -143,10 +195,11 @@ export class FakeBackend implements Backend {
     this.passphrase = options.passphrase ?? 'correct horse';
     this.words = options.words ?? FAKE_WORDS;
     this.failNext = { ...options.failNext };
+    this.arbitrator = options.arbitrator ?? false;
   }
 
   private identity(): IdentityInfo {
-    return { peer_id: FAKE_PEER_ID, data_dir: FAKE_DATA_DIR, schema_version: 3 };
+    return { peer_id: FAKE_PEER_ID, data_dir: FAKE_DATA_DIR, schema_version: 3, arbitrator: this.arbitrator };
   }
 
   private record(method: keyof Backend, args: unknown[]): void {
@@ -222,6 +275,13 @@ export class FakeBackend implements Backend {
       this.record('networkStatus', []);
       if (!this.network) throw new BackendError('offline', 'network not started');
       return this.network;
+    });
+  }
+
+  chainStatus(): Promise<ChainStatus> {
+    return Promise.resolve().then(() => {
+      this.record('chainStatus', []);
+      return this.chain;
     });
   }
 
@@ -421,6 +481,47 @@ export class FakeBackend implements Backend {
 
   disputeTrade(tradeId: string, reason: string): Promise<TradeInfo> {
     return this.step('disputeTrade', tradeId, [reason], { state: 'Disputed' });
+  }
+
+  private findDispute(id: string): DisputeInfo {
+    const dispute = this.disputeList.find((d) => d.trade_id === id);
+    if (!dispute) throw new BackendError('invalid_input', `no dispute about trade ${id} here`);
+    return dispute;
+  }
+
+  disputes(): Promise<DisputeInfo[]> {
+    return Promise.resolve().then(() => {
+      this.record('disputes', []);
+      return [...this.disputeList];
+    });
+  }
+
+  dispute(tradeId: string): Promise<DisputeInfo> {
+    return Promise.resolve().then(() => {
+      this.record('dispute', [tradeId]);
+      return this.findDispute(tradeId);
+    });
+  }
+
+  /** As the core does: the first decision stands, a second one is refused with its reason. */
+  resolveDispute(tradeId: string, to: DisputeWinner): Promise<DisputeInfo> {
+    return Promise.resolve().then(() => {
+      this.record('resolveDispute', [tradeId, to]);
+      const dispute = this.findDispute(tradeId);
+      if (dispute.resolved_to !== null) {
+        throw new BackendError('invalid_input', `this dispute was resolved already, to the ${dispute.resolved_to}`);
+      }
+      const resolved = { ...dispute, resolved_to: to, resolved_at: Date.now() };
+      this.disputeList = this.disputeList.map((d) => (d.trade_id === tradeId ? resolved : d));
+      this.emit({ kind: 'dispute_resolved', trade_id: tradeId });
+      return resolved;
+    });
+  }
+
+  /** A party's case arrives, as the core tells an arbitrator. */
+  receiveDispute(dispute: DisputeInfo): void {
+    this.disputeList = [dispute, ...this.disputeList.filter((d) => d.trade_id !== dispute.trade_id)];
+    this.emit({ kind: 'dispute_opened', trade_id: dispute.trade_id });
   }
 
   subscribeEvents(listener: (signal: NodeSignal) => void): () => void {

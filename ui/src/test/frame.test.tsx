@@ -72,6 +72,16 @@ describe('app frame', () => {
     expect(within(nav).getByRole('button', { name: 'Settings' })).toHaveAttribute('aria-current', 'page');
   });
 
+  it('shows Disputes only to an arbitrator, between Trades and Network', async () => {
+    const labels = (nav: HTMLElement) => within(nav).getAllByRole('button').map((b) => b.textContent);
+    const { nav, unmount } = await openFrame();
+    expect(labels(nav)).toEqual(['Market', 'Post offer', 'My offers', 'Trades', 'Network', 'Settings']);
+    unmount();
+    renderApp(new FakeBackend({ state: 'unlocked', arbitrator: true }));
+    const arbitratorNav = await screen.findByRole('navigation', { name: 'Main' });
+    expect(labels(arbitratorNav)).toEqual(['Market', 'Post offer', 'My offers', 'Trades', 'Disputes', 'Network', 'Settings']);
+  });
+
   it('shows data folder and schema version in Settings', async () => {
     const { user, nav } = await openFrame();
     await user.click(within(nav).getByRole('button', { name: 'Settings' }));

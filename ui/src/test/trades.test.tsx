@@ -1,6 +1,7 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { FAKE_PEER_ID, FakeBackend, OTHER_PEER_ID, fakeEntry, fakeMessage, fakeOffer, fakeTrade } from './fakeBackend';
+import { formatStepTime } from '../screens/trades/format';
 import { renderApp } from './renderApp';
 
 async function openApp(backend = new FakeBackend({ state: 'unlocked' })) {
@@ -217,6 +218,7 @@ describe('Trade room', () => {
 
   it('shows the escrow timeline, address with copy and QR code, amounts, countdown and the current step’s actions', async () => {
     const backend = new FakeBackend({ state: 'unlocked' });
+    const [agreedAt, readyAt, fundedAt] = [1_700_000_060_000, 1_700_000_120_000, 1_700_000_900_000];
     const offer = fakeOffer({ maker: FAKE_PEER_ID, base: 'LTC', escrow: { kind: 'multisig', arbitrators: [OTHER_PEER_ID] } });
     const trade = fakeTrade({
       id: 't1',
@@ -239,16 +241,33 @@ describe('Trade room', () => {
         arbitrator: OTHER_PEER_ID,
         funded: 0,
         funding_confirmations: 0,
+        funding_txids: [],
         funding_deadline: Date.now() + 3_600_000 + 120_000,
         payment_deadline: null,
         release_txid: null,
         release_confirmations: 0,
       },
+      steps: [
+        { kind: 'take_request', at: 1_700_000_000_000, mine: false },
+        { kind: 'accept', at: agreedAt, mine: true },
+        { kind: 'escrow_keys', at: agreedAt, mine: true },
+        { kind: 'escrow_keys', at: readyAt, mine: false },
+        { kind: 'escrow_ready', at: readyAt, mine: true },
+      ],
     });
     backend.tradeList = [trade];
     const { user } = await openRoom(backend);
     const steps = within(screen.getByTestId('timeline')).getAllByRole('listitem');
     expect(steps.map((s) => s.getAttribute('data-status'))).toEqual(['done', 'done', 'current', 'upcoming', 'upcoming', 'upcoming', 'upcoming']);
+    // Each step done says when it happened; the rest say nothing yet.
+    expect(screen.getByTestId('step-time-agreed')).toHaveTextContent(formatStepTime(agreedAt));
+    expect(screen.getByTestId('step-time-address')).toHaveTextContent(formatStepTime(readyAt));
+    expect(within(screen.getByTestId('step-time-address')).getByText(formatStepTime(readyAt))).toHaveAttribute(
+      'datetime',
+      new Date(readyAt).toISOString(),
+    );
+    expect(screen.getByTestId('step-time-funded')).toBeEmptyDOMElement();
+    expect(screen.getByTestId('funding-txids')).toHaveTextContent('None seen on the chain yet');
     expect(steps[2]).toHaveAttribute('aria-current', 'step');
     expect(within(steps[2] as HTMLElement).getByRole('timer')).toHaveTextContent(/^1 h 0[12] min left$/);
     expect(screen.getByTestId('escrow-address')).toHaveTextContent('rltc1qescrowaddress');
@@ -262,14 +281,24 @@ describe('Trade room', () => {
     expect(within(next).getAllByRole('button').map((b) => b.textContent)).toEqual(['Cancel trade…']);
 
     // The chain confirms the funding: the timeline moves on live; the seller now waits.
+    const txids = ['a'.repeat(64), 'b'.repeat(64)];
     act(() =>
       backend.emit({
         kind: 'trade_updated',
-        trade: { ...trade, state: 'EscrowFunded', updated_at: trade.updated_at + 1, escrow: { ...trade.escrow!, funded: 5_750_000, funding_confirmations: 1, payment_deadline: Date.now() + 86_400_000 } },
+        trade: {
+          ...trade,
+          state: 'EscrowFunded',
+          updated_at: trade.updated_at + 1,
+          escrow: { ...trade.escrow!, funded: 5_750_000, funding_confirmations: 1, funding_txids: txids, payment_deadline: Date.now() + 86_400_000 },
+          steps: [...trade.steps, { kind: 'funded', at: fundedAt, mine: true }],
+        },
       }),
     );
     await waitFor(() => expect(steps[3]).toHaveAttribute('data-status', 'current'));
     expect(screen.getByTestId('escrow-funded')).toHaveTextContent('0.0575 LTC of 0.0575 LTC · 1 confirmation');
+    expect(screen.getByTestId('step-time-funded')).toHaveTextContent(formatStepTime(fundedAt));
+    expect(screen.getAllByTestId('funding-txid').map((e) => e.textContent)).toEqual(txids);
+    expect(screen.getAllByRole('button', { name: 'Copy funding transaction id' })).toHaveLength(2);
     const actions = within(screen.getByRole('region', { name: 'Your next step' })).getAllByRole('button');
     expect(actions.map((b) => b.textContent)).toEqual(['Open dispute…']);
     await user.click(actions[0] as HTMLElement);

@@ -183,6 +183,11 @@ impl NetClient {
         self.call(Command::Stats).await
     }
 
+    /// AutoNAT's verdict, confirmed external addresses and relay reservations.
+    pub async fn reachability(&self) -> Result<super::Reachability, NetError> {
+        self.call(Command::Reachability).await
+    }
+
     /// Stop the network task and wait until it has ended (all connections dropped). Idempotent;
     /// afterwards every method returns [`NetError::Stopped`].
     pub async fn shutdown(&self) {

@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    InboundFilter, NetError, NetEvent, NetStats,
+    InboundFilter, NatStatus, NetError, NetEvent, NetStats, Reachability, RelayCircuit,
     behaviour::{Behaviour, BehaviourEvent, KAD_PROTOCOL},
     direct::{DirectResponse, InboundId, PendingInbound, outbound_error},
     quota::{Entry, Quotas},
@@ -60,6 +60,7 @@ pub(crate) enum Command {
     Publish(String, Vec<u8>, Reply<usize>),
     ConnectedPeers(Reply<Vec<PeerId>>),
     Stats(Reply<NetStats>),
+    Reachability(Reply<Reachability>),
     Request {
         peer: PeerId,
         data: Vec<u8>,
@@ -330,6 +331,9 @@ impl EventLoop {
             Command::Stats(reply) => {
                 let _ = reply.send(Ok(self.stats()));
             }
+            Command::Reachability(reply) => {
+                let _ = reply.send(Ok(self.reachability()));
+            }
             Command::Request { peer, data, reply } => self.send_request(peer, data, reply),
             Command::Respond { id, data, reply } => {
                 let _ = reply.send(self.respond(id, data));
@@ -516,6 +520,38 @@ impl EventLoop {
             stored_records,
             pending_inbound: self.pending_inbound.len(),
             ..self.counters.clone()
+        }
+    }
+
+    fn reachability(&self) -> Reachability {
+        let behaviour = self.swarm.behaviour();
+        let nat = match behaviour.autonat.nat_status() {
+            autonat::NatStatus::Public(_) => NatStatus::Public,
+            autonat::NatStatus::Private => NatStatus::Private,
+            autonat::NatStatus::Unknown => NatStatus::Unknown,
+        };
+        let relayed: Vec<&Multiaddr> = self
+            .swarm
+            .listeners()
+            .filter(|a| a.iter().any(|p| p == Protocol::P2pCircuit))
+            .collect();
+        let relays = self
+            .circuits
+            .iter()
+            .map(|c| RelayCircuit {
+                relay: c.relay,
+                listen_addr: c.addr.clone(),
+                reserved: relayed
+                    .iter()
+                    .find(|a| super::relay_of(a) == Some(c.relay))
+                    .map(|a| (*a).clone()),
+            })
+            .collect();
+        Reachability {
+            nat,
+            external_addrs: self.swarm.external_addresses().cloned().collect(),
+            relays,
+            relay_server: behaviour.relay_server.is_enabled(),
         }
     }
 

@@ -32,6 +32,19 @@ pub use direct::{DIRECT_PROTOCOL, InboundId};
 pub use error::NetError;
 pub use filter::{AcceptAll, InboundFilter};
 
+/// The relay a relayed address goes through: the peer named right before `/p2p-circuit`.
+pub fn relay_of(addr: &Multiaddr) -> Option<PeerId> {
+    let mut relay = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::P2p(peer) => relay = Some(peer),
+            Protocol::P2pCircuit => return relay,
+            _ => {}
+        }
+    }
+    None
+}
+
 use behaviour::Behaviour;
 use event_loop::{EventLoop, LoopSettings, peer_id_of};
 
@@ -124,6 +137,38 @@ impl NetStats {
             + self.gossip_refused
             + self.requests_refused
     }
+}
+
+/// AutoNAT's verdict on this node's addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatStatus {
+    /// Peers dialled back and reached this node.
+    Public,
+    /// Peers could not dial back: behind a NAT or firewall.
+    Private,
+    /// Not enough peers asked yet.
+    Unknown,
+}
+
+/// One relay this node listens through (a `…/p2p/<relay>/p2p-circuit` listen address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayCircuit {
+    pub relay: PeerId,
+    /// The address as configured.
+    pub listen_addr: Multiaddr,
+    /// The relayed address this node listens on once the relay granted a reservation.
+    pub reserved: Option<Multiaddr>,
+}
+
+/// How others can reach this node, as the swarm knows it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reachability {
+    pub nat: NatStatus,
+    /// Confirmed external addresses (by AutoNAT, or named in the config).
+    pub external_addrs: Vec<Multiaddr>,
+    pub relays: Vec<RelayCircuit>,
+    /// This node is a circuit relay for others.
+    pub relay_server: bool,
 }
 
 /// Starts the network task.

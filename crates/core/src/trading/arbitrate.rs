@@ -1,7 +1,8 @@
 //! Disputes. A party whose trade is Disputed (its own dispute, the counterparty's, or the payment window
 //! closing) sends its case to the offer's arbitrator, sealed to the arbitrator's announced X25519 key: the
 //! offer, the terms, both parties' signed escrow-key steps (which prove each party's key and address), the
-//! reason and the chat. The arbitrator decides (`souk dispute resolve ID --to buyer|seller`), signs a PSBT
+//! signed dispute steps in its log (which prove who opened the dispute), the reason and the chat. The
+//! arbitrator decides (`souk dispute resolve ID --to buyer|seller`), signs a PSBT
 //! paying the whole escrow to the winner with its own per-trade key, and sends it, signed, to both
 //! parties. The winner's node checks it, co-signs, finalises and broadcasts; both record the resolution.
 
@@ -27,7 +28,7 @@ use crate::{
     offer::{EscrowKind, Offer, Side},
     protocol::{DirectRequest, Stored},
     store::{StoreError, now_ms},
-    trade::{SignedStep, StepBody, TradeState},
+    trade::{SignedStep, StepBody, StepKind, TradeState},
 };
 
 /// Signature domain of an arbitrator's resolution.
@@ -58,6 +59,9 @@ pub struct DisputeCase {
     pub network: Network,
     /// Both parties' signed `EscrowKeys` steps, as each signed it.
     pub escrow_keys: Vec<Vec<u8>>,
+    /// The signed `Dispute` steps in this party's log (either party's), as each signed it; none when a
+    /// deadline sent the trade to the arbitrator.
+    pub dispute_steps: Vec<Vec<u8>>,
     /// This party's side: `buyer` or `seller`.
     pub side: String,
     pub reason: String,
@@ -79,20 +83,39 @@ pub struct DisputeInfo {
     pub trade_id: Uuid,
     pub chain: Chain,
     pub network: Network,
+    /// The offer as taken (market, price, payment methods, terms), as the first case states it.
+    pub offer: Offer,
     pub buyer: String,
     pub seller: String,
     pub buyer_address: String,
     pub seller_address: String,
     pub escrow_address: String,
+    /// Base units the buyer buys; the escrow holds it and both deposits.
     pub amount: u64,
-    /// Each party's reason, as `side: reason`.
-    pub reasons: Vec<String>,
-    /// The reporters' transcripts, side by side.
-    pub transcripts: Vec<Vec<String>>,
+    pub buyer_deposit: u64,
+    pub seller_deposit: u64,
+    /// `buyer` or `seller`: whose signed dispute step came first; `None` when a deadline sent the trade to
+    /// the arbitrator.
+    pub opened_by: Option<String>,
+    /// Each party's case as received (the buyer's first); one until the other party's arrives.
+    pub cases: Vec<PartyCase>,
+    /// When the first case arrived here.
     pub opened_at: i64,
     /// `buyer` or `seller` once decided.
     pub resolved_to: Option<String>,
     pub resolved_at: Option<i64>,
+}
+
+/// One party's case as the arbitrator shows it. Reason and transcript are the party's own text: shells
+/// must never render them as markup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PartyCase {
+    /// `buyer` or `seller`.
+    pub side: String,
+    pub reason: String,
+    /// The chat (and nothing else), oldest first, each line `SENT_AT_MS me|them: TEXT` from this party's
+    /// point of view; the oldest lines are dropped when the case would be too large.
+    pub transcript: Vec<String>,
 }
 
 /// The arbitrator's decision, signed.
@@ -227,40 +250,11 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
         .await?
         .ok_or_else(|| store::unknown_trade(trade_id))?;
     let arbitrator = arbitrator_of(&channel.offer)?;
-    let escrow_keys: Vec<Vec<u8>> = sqlx::query_scalar::<_, Vec<u8>>(
-        "SELECT payload FROM trade_events WHERE trade_id = ? AND kind = 'escrow_keys' ORDER BY seq",
-    )
-    .bind(trade_id.to_string())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(sql)?;
-    let signatures: Vec<(Vec<u8>, String)> = sqlx::query_as(
-        "SELECT signature, signer FROM trade_events WHERE trade_id = ? AND kind = 'escrow_keys' ORDER BY seq",
-    )
-    .bind(trade_id.to_string())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(sql)?;
+    let escrow_keys = signed_steps(&mut conn, trade_id, "escrow_keys").await?;
+    let dispute_steps = signed_steps(&mut conn, trade_id, StepKind::Dispute.as_str()).await?;
     let dispute_reason = dispute_reason(&mut conn, trade_id).await?;
     let log = store::chat_log(&inner.pool, &inner.me.peer, trade_id).await?;
     drop(conn);
-    // Rebuild each signed step as its signer made it: the event holds the step bytes and signature.
-    let mut signed_steps = Vec::new();
-    for (bytes, (signature, signer)) in escrow_keys.into_iter().zip(signatures) {
-        let signer: PeerId = signer
-            .parse()
-            .map_err(|e| Error::Internal(format!("{e}")))?;
-        let key = key_of(&signer)?;
-        signed_steps.push(
-            SignedStep {
-                bytes,
-                key,
-                signature,
-            }
-            .to_bytes()
-            .map_err(Error::from)?,
-        );
-    }
     let mut transcript: Vec<String> = log
         .iter()
         .map(|m| {
@@ -281,7 +275,8 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
         seller_deposit: row.seller_deposit,
         chain: row.chain,
         network: row.network,
-        escrow_keys: signed_steps,
+        escrow_keys,
+        dispute_steps,
         side: row.side_text().into(),
         reason: dispute_reason,
         transcript: Vec::new(),
@@ -332,10 +327,42 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
     Ok(())
 }
 
+/// The trade's signed steps of `kind`, each rebuilt as its signer made it (the event holds the step bytes
+/// and the signature; the key is in the signer's PeerId).
+async fn signed_steps(
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+    kind: &str,
+) -> Result<Vec<Vec<u8>>> {
+    let rows: Vec<(Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
+        "SELECT payload, signature, signer FROM trade_events WHERE trade_id = ? AND kind = ? \
+         ORDER BY seq",
+    )
+    .bind(trade_id.to_string())
+    .bind(kind)
+    .fetch_all(conn)
+    .await
+    .map_err(sql)?;
+    rows.into_iter()
+        .map(|(bytes, signature, signer)| {
+            let signer: PeerId = signer
+                .parse()
+                .map_err(|e| Error::Internal(format!("stored signer: {e}")))?;
+            SignedStep {
+                bytes,
+                key: key_of(&signer)?,
+                signature,
+            }
+            .to_bytes()
+            .map_err(Error::from)
+        })
+        .collect()
+}
+
 async fn dispute_reason(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<String> {
     let events: Vec<(String, Vec<u8>)> = sqlx::query_as(
         "SELECT kind, payload FROM trade_events WHERE trade_id = ? \
-         AND kind IN ('dispute', 'payment_expired') ORDER BY seq",
+         AND kind IN ('dispute', 'payment_expired', 'release_expired') ORDER BY seq",
     )
     .bind(trade_id.to_string())
     .fetch_all(conn)
@@ -345,6 +372,10 @@ async fn dispute_reason(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<S
         .iter()
         .map(|(kind, payload)| match kind.as_str() {
             "payment_expired" => "the payment window closed without payment".to_owned(),
+            "release_expired" => {
+                "the seller confirmed the payment, but no release reached the chain in time"
+                    .to_owned()
+            }
             _ => match crate::trade::decode_step(payload) {
                 Ok(step) => match step.body {
                     StepBody::Dispute { reason } => reason,
@@ -480,6 +511,7 @@ pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
     if reporter != buyer.0 && reporter != seller.0 {
         return Err(refused("the case comes from neither party"));
     }
+    disputes_of(&case, &buyer.0, &seller.0)?;
     let key =
         arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &case.trade_id)
             .map_err(refused)?;
@@ -538,40 +570,98 @@ pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The case's signed dispute steps, each checked (signature, trade, body, signed by a party), as
+/// (sender, the sender's time); a case with a step that fails any check is refused.
+fn disputes_of(case: &DisputeCase, buyer: &PeerId, seller: &PeerId) -> Result<Vec<(PeerId, i64)>> {
+    case.dispute_steps
+        .iter()
+        .map(|bytes| {
+            let (step, _) = SignedStep::verify(bytes).map_err(refused)?;
+            if step.trade_id != case.trade_id {
+                return Err(refused("a dispute step of another trade"));
+            }
+            if !matches!(step.body, StepBody::Dispute { .. }) {
+                return Err(refused("a dispute step that is no dispute"));
+            }
+            if step.sender != *buyer && step.sender != *seller {
+                return Err(refused("a dispute step signed by neither party"));
+            }
+            Ok((step.sender, step.at))
+        })
+        .collect()
+}
+
 fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<DisputeInfo> {
+    let stored =
+        |what: &str, e: &dyn std::fmt::Display| Error::Internal(format!("stored {what}: {e}"));
     let cases: String = row.try_get("cases").map_err(sql)?;
-    let cases: Vec<DisputeCase> =
-        serde_json::from_str(&cases).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut cases: Vec<DisputeCase> =
+        serde_json::from_str(&cases).map_err(|e| stored("cases", &e))?;
+    let first = cases
+        .first()
+        .ok_or_else(|| Error::Internal("a dispute without a case".into()))?;
+    let offer = first.offer()?;
+    let (buyer_deposit, seller_deposit) = (first.buyer_deposit, first.seller_deposit);
     let id: String = row.try_get("trade_id").map_err(sql)?;
     let chain: String = row.try_get("chain").map_err(sql)?;
     let network: String = row.try_get("network").map_err(sql)?;
     let amount: i64 = row.try_get("amount").map_err(sql)?;
+    let buyer: String = row.try_get("buyer").map_err(sql)?;
+    let seller: String = row.try_get("seller").map_err(sql)?;
+    let (buyer_id, seller_id): (PeerId, PeerId) = (
+        buyer.parse().map_err(|e| stored("buyer", &e))?,
+        seller.parse().map_err(|e| stored("seller", &e))?,
+    );
+    // Who opened it: the earliest signed dispute step in any case (each was checked on arrival).
+    let mut steps = Vec::new();
+    for case in &cases {
+        steps.extend(disputes_of(case, &buyer_id, &seller_id)?);
+    }
+    let opened_by = steps.iter().min_by_key(|(_, at)| *at).map(|(sender, _)| {
+        if *sender == buyer_id {
+            "buyer"
+        } else {
+            "seller"
+        }
+        .to_owned()
+    });
+    cases.sort_by_key(|c| c.side != "buyer");
     Ok(DisputeInfo {
-        trade_id: Uuid::parse_str(&id).map_err(|e| Error::Internal(e.to_string()))?,
-        chain: Chain::from_str(&chain).map_err(|e| Error::Internal(e.to_string()))?,
-        network: Network::from_str(&network).map_err(|e| Error::Internal(e.to_string()))?,
-        buyer: row.try_get("buyer").map_err(sql)?,
-        seller: row.try_get("seller").map_err(sql)?,
+        trade_id: Uuid::parse_str(&id).map_err(|e| stored("trade id", &e))?,
+        chain: Chain::from_str(&chain).map_err(|e| stored("chain", &e))?,
+        network: Network::from_str(&network).map_err(|e| stored("network", &e))?,
+        offer,
+        buyer,
+        seller,
         buyer_address: row.try_get("buyer_address").map_err(sql)?,
         seller_address: row.try_get("seller_address").map_err(sql)?,
         escrow_address: row.try_get("escrow_address").map_err(sql)?,
         amount: u64::try_from(amount).unwrap_or(0),
-        reasons: cases
-            .iter()
-            .map(|c| format!("{}: {}", c.side, c.reason))
+        buyer_deposit,
+        seller_deposit,
+        opened_by,
+        cases: cases
+            .into_iter()
+            .map(|c| PartyCase {
+                side: c.side,
+                reason: c.reason,
+                transcript: c.transcript,
+            })
             .collect(),
-        transcripts: cases.iter().map(|c| c.transcript.clone()).collect(),
         opened_at: row.try_get("opened_at").map_err(sql)?,
         resolved_to: row.try_get("resolved_to").map_err(sql)?,
         resolved_at: row.try_get("resolved_at").map_err(sql)?,
     })
 }
 
+/// Open disputes first, then the decided ones; newest first in each.
 pub(super) async fn list(inner: &Inner) -> Result<Vec<DisputeInfo>> {
-    let rows = sqlx::query("SELECT * FROM disputes ORDER BY opened_at DESC")
-        .fetch_all(&inner.pool)
-        .await
-        .map_err(sql)?;
+    let rows = sqlx::query(
+        "SELECT * FROM disputes ORDER BY resolved_to IS NOT NULL, opened_at DESC, trade_id",
+    )
+    .fetch_all(&inner.pool)
+    .await
+    .map_err(sql)?;
     rows.iter().map(info_of).collect()
 }
 
@@ -648,8 +738,11 @@ pub(super) async fn resolve(
         &inner.me.keypair,
     )?;
     let bytes = postcard::to_stdvec(&signed).map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query(
-        "UPDATE disputes SET resolved_to = ?, resolved_at = ?, resolution = ? WHERE trade_id = ?",
+    // Only the first decision is stored and sent, even when two arrive at once (two windows, a double
+    // click): the second finds the dispute decided.
+    let decided = sqlx::query(
+        "UPDATE disputes SET resolved_to = ?, resolved_at = ?, resolution = ? \
+         WHERE trade_id = ? AND resolved_to IS NULL",
     )
     .bind(winner)
     .bind(now_ms())
@@ -658,9 +751,17 @@ pub(super) async fn resolve(
     .execute(&inner.pool)
     .await
     .map_err(sql)?;
+    if decided.rows_affected() != 1 {
+        let done = show(inner, trade_id).await?.resolved_to.unwrap_or_default();
+        return Err(refused(format!(
+            "this dispute was resolved already, to the {done}"
+        )));
+    }
     for party in [buyer.0, seller.0] {
         tokio::spawn(deliver_resolution(inner.clone(), party, bytes.clone()));
     }
+    tracing::info!(%trade_id, %winner, "dispute decided");
+    let _ = inner.events.send(TradeEvent::DisputeResolved { trade_id });
     show(inner, trade_id).await
 }
 

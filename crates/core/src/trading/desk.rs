@@ -198,6 +198,11 @@ impl Desk {
         self.inner.events.subscribe()
     }
 
+    /// The chain node this desk settles on, when one is configured.
+    pub fn chain(&self) -> Option<Arc<crate::chain::RpcBackend>> {
+        self.inner.chain.clone()
+    }
+
     /// Takes `offer_id` from the book: asks its maker (who must be reachable now) and opens the trade's
     /// channel. Checks everything the maker would check first, so a bad take fails here with its reason.
     pub async fn take(

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::offer::{Offer, PaymentMethod, Price};
 
-pub use arbitrate::DisputeInfo;
+pub use arbitrate::{DisputeInfo, PartyCase};
 pub use desk::{Desk, Settlement, TradeConfig, payment_window};
 pub use settle::EscrowView;
 pub use store::{chat_log, list_trades, trade_info};
@@ -67,8 +67,24 @@ pub struct TradeInfo {
     pub unread: u32,
     /// The escrow, for trades that have one (once the terms are agreed).
     pub escrow: Option<EscrowView>,
+    /// The trade's signed event log, oldest first: when each step happened.
+    pub steps: Vec<StepRecord>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// One entry of a trade's signed event log, as the shells show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StepRecord {
+    /// The step: `take_request`, `counter`, `accept`, `reject` (negotiation); `escrow_keys`,
+    /// `escrow_ready`, `funded`, `payment_sent`, `payment_received`, `released`, `confirmed`, `cancel`,
+    /// `funding_expired`, `payment_expired`, `release_expired`, `dispute`, `resolve` (settlement).
+    pub kind: String,
+    /// When this node recorded it (unix ms): made here, received from the counterparty or the
+    /// arbitrator, or observed on the chain or the clock.
+    pub at: i64,
+    /// Signed by this node: its own step, or what it observed itself.
+    pub mine: bool,
 }
 
 /// One chat message of a trade. The body is plain text: shells must never render it as markup.
@@ -132,6 +148,11 @@ pub enum TradeEvent {
     },
     /// As an arbitrator: a party's dispute case arrived.
     DisputeOpened {
+        #[ts(type = "string")]
+        trade_id: Uuid,
+    },
+    /// As an arbitrator: this node decided a dispute (from any shell).
+    DisputeResolved {
         #[ts(type = "string")]
         trade_id: Uuid,
     },

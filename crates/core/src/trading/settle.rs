@@ -115,6 +115,8 @@ pub(super) struct EscrowRow {
     pub payment_deadline: Option<i64>,
     pub funded_amount: u64,
     pub funding_confirmations: u32,
+    /// The transactions whose outputs the watcher saw on the escrow address, first seen first.
+    pub funding_txids: Vec<String>,
     pub release_psbt: Option<Vec<u8>>,
     pub release_txid: Option<String>,
     pub release_confirmations: u32,
@@ -217,6 +219,7 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
     let chain: String = r.try_get("chain").map_err(sql)?;
     let network: String = r.try_get("network").map_err(sql)?;
     let side: String = r.try_get("side").map_err(sql)?;
+    let funding_txids: String = r.try_get("funding_txids").map_err(sql)?;
     Ok(Some(EscrowRow {
         chain: Chain::from_str(&chain).map_err(|e| internal("stored chain", e))?,
         network: Network::from_str(&network).map_err(|e| internal("stored network", e))?,
@@ -240,6 +243,8 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
         payment_deadline: r.try_get("payment_deadline").map_err(sql)?,
         funded_amount: get_u64("funded_amount")?,
         funding_confirmations: u32::try_from(get_u64("funding_confirmations")?).unwrap_or(u32::MAX),
+        funding_txids: serde_json::from_str(&funding_txids)
+            .map_err(|e| internal("stored funding txids", e))?,
         release_psbt: r.try_get("release_psbt").map_err(sql)?,
         release_txid: r.try_get("release_txid").map_err(sql)?,
         release_confirmations: u32::try_from(get_u64("release_confirmations")?).unwrap_or(u32::MAX),
@@ -252,8 +257,9 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
     sqlx::query(
         "UPDATE trade_escrow SET my_address = ?, keys_sent = ?, peer_pubkey = ?, peer_address = ?, \
          arbitrator = ?, arbitrator_pubkey = ?, escrow_address = ?, funding_deadline = ?, \
-         payment_deadline = ?, funded_amount = ?, funding_confirmations = ?, release_psbt = ?, \
-         release_txid = ?, release_confirmations = ?, release_deadline = ? WHERE trade_id = ?",
+         payment_deadline = ?, funded_amount = ?, funding_confirmations = ?, funding_txids = ?, \
+         release_psbt = ?, release_txid = ?, release_confirmations = ?, release_deadline = ? \
+         WHERE trade_id = ?",
     )
     .bind(&e.my_address)
     .bind(i64::from(e.keys_sent))
@@ -266,6 +272,7 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
     .bind(e.payment_deadline)
     .bind(i64::try_from(e.funded_amount).unwrap_or(i64::MAX))
     .bind(i64::from(e.funding_confirmations))
+    .bind(serde_json::to_string(&e.funding_txids).map_err(|e| internal("funding txids", e))?)
     .bind(&e.release_psbt)
     .bind(&e.release_txid)
     .bind(i64::from(e.release_confirmations))
@@ -904,6 +911,7 @@ async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> R
     let utxos = backend.escrow_utxos(&escrow.script_pubkey()).await?;
     let held: u64 = utxos.iter().map(|u| u.value.to_sat()).sum();
     let confirmations = utxos.iter().map(|u| u.confirmations).min().unwrap_or(0);
+    let seen: Vec<String> = utxos.iter().map(|u| u.outpoint.txid.to_string()).collect();
     let required = inner.required_confirmations;
     let funded = held >= row.required() && confirmations >= required;
     let expired = row.funding_deadline.is_some_and(|d| now_ms() > d);
@@ -919,7 +927,15 @@ async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> R
             if current_state(tx, trade_id).await? != TradeState::EscrowFunding {
                 return Ok(false);
             }
-            let changed = row.funded_amount != held || row.funding_confirmations != confirmations;
+            let known = row.funding_txids.len();
+            for txid in seen {
+                if !row.funding_txids.contains(&txid) {
+                    row.funding_txids.push(txid);
+                }
+            }
+            let changed = row.funded_amount != held
+                || row.funding_confirmations != confirmations
+                || row.funding_txids.len() != known;
             row.funded_amount = held;
             row.funding_confirmations = confirmations;
             if funded {
@@ -1168,6 +1184,9 @@ pub struct EscrowView {
     pub arbitrator: Option<String>,
     pub funded: u64,
     pub funding_confirmations: u32,
+    /// The transactions that funded the escrow, as the chain watcher saw them on its address (confirmed
+    /// outputs only), first seen first; kept after the escrow is spent.
+    pub funding_txids: Vec<String>,
     pub funding_deadline: Option<i64>,
     pub payment_deadline: Option<i64>,
     pub release_txid: Option<String>,
@@ -1196,6 +1215,7 @@ pub(super) async fn view(
         arbitrator: r.arbitrator.clone(),
         funded: r.funded_amount,
         funding_confirmations: r.funding_confirmations,
+        funding_txids: r.funding_txids.clone(),
         funding_deadline: r.funding_deadline,
         payment_deadline: r.payment_deadline,
         release_txid: r.release_txid.clone(),

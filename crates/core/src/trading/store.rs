@@ -7,7 +7,7 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{ChatMessage, TradeInfo, TradeRole, TradeTerms};
+use super::{ChatMessage, StepRecord, TradeInfo, TradeRole, TradeTerms};
 use crate::{
     channel::{ChannelKeys, Receiver, Sender, TradeChannel},
     error::{Error, Result},
@@ -307,6 +307,21 @@ pub(super) async fn trade_info_on(
     let (waiting_for, next_step) = progress(&state, role, buyer, escrow.as_ref());
     let terms = negotiation.terms();
     let unread: i64 = row.try_get("unread").map_err(sql)?;
+    let me_text = me.to_base58();
+    let steps = sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT kind, signer, created_at FROM trade_events WHERE trade_id = ? ORDER BY seq",
+    )
+    .bind(trade_id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(sql)?
+    .into_iter()
+    .map(|(kind, signer, at)| StepRecord {
+        kind,
+        at,
+        mine: signer == me_text,
+    })
+    .collect();
     Ok(TradeInfo {
         id: trade_id,
         role,
@@ -323,6 +338,7 @@ pub(super) async fn trade_info_on(
         waiting_for,
         next_step,
         escrow,
+        steps,
         unread: u32::try_from(unread).unwrap_or(u32::MAX),
         created_at: row.try_get("created_at").map_err(sql)?,
         updated_at: row.try_get("updated_at").map_err(sql)?,

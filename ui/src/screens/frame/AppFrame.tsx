@@ -1,7 +1,11 @@
 import { useState } from 'react';
 import type { IdentityInfo } from '../../bindings';
+import { isOpen } from '../../logic/disputes';
+import { useDisputes } from '../../state/disputes';
 import { useNodeEvents } from '../../state/events';
 import { useTrades } from '../../state/trades';
+import { DisputeRoom } from '../disputes/DisputeRoom';
+import { DisputesScreen } from '../disputes/DisputesScreen';
 import { MarketScreen } from '../market/MarketScreen';
 import type { MarketChoice } from '../market/MarketScreen';
 import { NetworkScreen } from '../network/NetworkScreen';
@@ -12,6 +16,7 @@ import { Nav } from './Nav';
 import { TradeRoom } from '../trades/TradeRoom';
 import { TradesScreen } from '../trades/TradesScreen';
 import { SettingsPage } from './pages';
+import { sectionsFor } from './sections';
 import type { SectionId } from './sections';
 
 export function AppFrame({ identity }: { identity: IdentityInfo }) {
@@ -19,9 +24,13 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
   const [market, setMarket] = useState<MarketChoice>({ base: 'BTC', quote: 'EUR' });
   // The trade room shown in the Trades section; null shows the list.
   const [openTrade, setOpenTrade] = useState<string | null>(null);
+  // The dispute shown in the Disputes section (arbitrators only); null shows the list.
+  const [openDispute, setOpenDispute] = useState<string | null>(null);
   useNodeEvents(identity.peer_id);
   const trades = useTrades();
   const unread = trades.data?.reduce((sum, t) => sum + t.unread, 0) ?? 0;
+  const disputes = useDisputes(identity.arbitrator);
+  const openDisputes = disputes.data?.filter(isOpen).length ?? 0;
   const showTrade = (id: string) => {
     setOpenTrade(id);
     setSection('trades');
@@ -29,6 +38,7 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
   const select = (next: SectionId) => {
     // The nav always leads to a section's first page.
     if (next === 'trades') setOpenTrade(null);
+    if (next === 'disputes') setOpenDispute(null);
     setSection(next);
   };
 
@@ -52,6 +62,13 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
         ) : (
           <TradesScreen onOpen={showTrade} />
         );
+      case 'disputes':
+        if (!identity.arbitrator) return null;
+        return openDispute ? (
+          <DisputeRoom tradeId={openDispute} onBack={() => setOpenDispute(null)} />
+        ) : (
+          <DisputesScreen onOpen={setOpenDispute} />
+        );
       case 'network':
         return <NetworkScreen />;
       case 'settings':
@@ -65,7 +82,12 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
         Skip to content
       </a>
       <Header peerId={identity.peer_id} />
-      <Nav current={section} onSelect={select} badges={{ trades: unread }} />
+      <Nav
+        sections={sectionsFor(identity.arbitrator)}
+        current={section}
+        onSelect={select}
+        badges={identity.arbitrator ? { trades: unread, disputes: openDisputes } : { trades: unread }}
+      />
       <main className="frame-main" id="main-content" tabIndex={-1}>
         {view()}
       </main>

@@ -1,18 +1,18 @@
-import { SECTIONS } from './sections';
-import type { SectionId } from './sections';
+import type { Section, SectionId } from './sections';
 
 interface NavProps {
+  sections: readonly Section[];
   current: SectionId;
   onSelect: (section: SectionId) => void;
-  /** Unread counts shown next to a section's name. */
+  /** Counts shown next to a section's name: unread messages (Trades), open disputes (Disputes). */
   badges?: Partial<Record<SectionId, number>>;
 }
 
-export function Nav({ current, onSelect, badges = {} }: NavProps) {
+export function Nav({ sections, current, onSelect, badges = {} }: NavProps) {
   return (
     <nav className="frame-nav" aria-label="Main">
       <ul className="nav-list">
-        {SECTIONS.map((section) => (
+        {sections.map((section) => (
           <li key={section.id}>
             <button
               type="button"
@@ -24,7 +24,7 @@ export function Nav({ current, onSelect, badges = {} }: NavProps) {
               {badges[section.id] ? (
                 <span className="nav-badge" data-testid={`nav-badge-${section.id}`}>
                   {badges[section.id]}
-                  <span className="visually-hidden"> unread</span>
+                  <span className="visually-hidden">{section.id === 'disputes' ? ' open' : ' unread'}</span>
                 </span>
               ) : null}
             </button>

@@ -23,6 +23,14 @@ export function SettingsPage({ identity }: { identity: IdentityInfo }) {
           <dt>Schema version</dt>
           <dd>{identity.schema_version}</dd>
         </div>
+        <div>
+          <dt>Arbitrator</dt>
+          <dd>
+            {identity.arbitrator
+              ? 'Yes: this node decides the disputes of trades that name it'
+              : 'No (set arbitrator = true in [trade] of souk.toml)'}
+          </dd>
+        </div>
       </dl>
     </SectionPage>
   );

@@ -1,4 +1,4 @@
-export type SectionId = 'market' | 'post' | 'offers' | 'trades' | 'network' | 'settings';
+export type SectionId = 'market' | 'post' | 'offers' | 'trades' | 'disputes' | 'network' | 'settings';
 
 export interface Section {
   id: SectionId;
@@ -10,6 +10,12 @@ export const SECTIONS: readonly Section[] = [
   { id: 'post', label: 'Post offer' },
   { id: 'offers', label: 'My offers' },
   { id: 'trades', label: 'Trades' },
+  { id: 'disputes', label: 'Disputes' },
   { id: 'network', label: 'Network' },
   { id: 'settings', label: 'Settings' },
 ];
+
+/** The sections this node shows: Disputes only for an arbitrator. */
+export function sectionsFor(arbitrator: boolean): readonly Section[] {
+  return SECTIONS.filter((s) => s.id !== 'disputes' || arbitrator);
+}

@@ -5,8 +5,9 @@ import { Countdown } from '../../components/Countdown';
 import { PeerId } from '../../components/PeerId';
 import { QrCode } from '../../components/QrCode';
 import { formatAmount } from '../../logic/amount';
-import { activeDeadline, paymentUri, stateLabel, timeline } from '../../logic/trades';
+import { activeDeadline, paymentUri, stateLabel, stepTimes, timeline } from '../../logic/trades';
 import type { StepStatus } from '../../logic/trades';
+import { formatStepTime, formatTime } from './format';
 
 const STATUS_TEXT: Record<Exclude<StepStatus, 'stopped'>, string> = {
   done: 'Done',
@@ -14,9 +15,10 @@ const STATUS_TEXT: Record<Exclude<StepStatus, 'stopped'>, string> = {
   upcoming: 'Next',
 };
 
-/** Each step of the trade with its state; the current one carries its deadline countdown. */
+/** Each step of the trade with its state and when it happened; the current one carries its deadline countdown. */
 export function EscrowTimeline({ trade }: { trade: TradeInfo }) {
   const steps = timeline(trade);
+  const times = stepTimes(trade);
   const deadline = activeDeadline(trade);
   const ids = useId();
   return (
@@ -35,6 +37,13 @@ export function EscrowTimeline({ trade }: { trade: TradeInfo }) {
             <span className="timeline-label">{step.label}</span>
             <span className="timeline-status">
               {step.status === 'stopped' ? stateLabel(trade.state) : STATUS_TEXT[step.status]}
+            </span>
+            <span className="timeline-time" data-testid={`step-time-${step.id}`}>
+              {times[step.id] !== undefined && (step.status === 'done' || step.status === 'stopped') ? (
+                <time dateTime={new Date(times[step.id] ?? 0).toISOString()} title={formatTime(times[step.id] ?? 0)}>
+                  {formatStepTime(times[step.id] ?? 0)}
+                </time>
+              ) : null}
             </span>
             {deadline?.step === step.id ? (
               <div className="timeline-extra">
@@ -106,6 +115,25 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
         <dd className="num" data-testid="escrow-funded">
           {coins(escrow.funded, trade)} of {coins(escrow.required, trade)} · {escrow.funding_confirmations} confirmation
           {escrow.funding_confirmations === 1 ? '' : 's'}
+        </dd>
+      </div>
+      <div>
+        <dt>Funding transactions</dt>
+        <dd data-testid="funding-txids">
+          {escrow.funding_txids.length === 0 ? (
+            <span className="muted">None seen on the chain yet</span>
+          ) : (
+            <ul className="txid-list">
+              {escrow.funding_txids.map((txid) => (
+                <li key={txid} className="details-row">
+                  <code className="mono-wrap" data-testid="funding-txid">
+                    {txid}
+                  </code>
+                  <CopyButton text={txid} label="Copy funding transaction id" />
+                </li>
+              ))}
+            </ul>
+          )}
         </dd>
       </div>
       <div>

@@ -1,0 +1,95 @@
+import type { DisputeInfo } from '../bindings';
+import type { DisputeWinner } from '../backend/types';
+import { formatAmount } from './amount';
+
+export function isOpen(dispute: DisputeInfo): boolean {
+  return dispute.resolved_to === null;
+}
+
+/** Open disputes first, then the decided ones; newest first in each (the order the core lists them in). */
+export function compareDisputes(a: DisputeInfo, b: DisputeInfo): number {
+  if (isOpen(a) !== isOpen(b)) return isOpen(a) ? -1 : 1;
+  if (a.opened_at !== b.opened_at) return b.opened_at - a.opened_at;
+  return a.trade_id < b.trade_id ? -1 : a.trade_id > b.trade_id ? 1 : 0;
+}
+
+export function orderDisputes(list: DisputeInfo[]): DisputeInfo[] {
+  return [...list].sort(compareDisputes);
+}
+
+/** Replaces a dispute by trade id (or adds it) and keeps the list in order. */
+export function upsertDispute(list: DisputeInfo[], dispute: DisputeInfo): DisputeInfo[] {
+  return orderDisputes([...list.filter((d) => d.trade_id !== dispute.trade_id), dispute]);
+}
+
+export function otherSide(side: string): DisputeWinner {
+  return side === 'buyer' ? 'seller' : 'buyer';
+}
+
+/** The state in words: decided (to whom), or open (and whether both parties' cases are in). */
+export function disputeStateLabel(dispute: DisputeInfo): string {
+  if (dispute.resolved_to !== null) return `Resolved to the ${dispute.resolved_to}`;
+  if (dispute.cases.length < 2) return 'Open: one case so far';
+  return 'Open';
+}
+
+/** Who opened the dispute: a party's signed dispute step, or a deadline passing. */
+export function openedByLabel(dispute: DisputeInfo): string {
+  return dispute.opened_by === null ? 'a deadline (no signed dispute)' : `the ${dispute.opened_by}`;
+}
+
+/** "LTC/EUR" */
+export function disputeMarket(dispute: DisputeInfo): string {
+  return `${dispute.offer.base}/${dispute.offer.quote}`;
+}
+
+/** What the escrow was funded with: the amount traded and both deposits, in base units. */
+export function escrowTotal(dispute: DisputeInfo): number {
+  return dispute.amount + dispute.buyer_deposit + dispute.seller_deposit;
+}
+
+export function coins(units: number, dispute: DisputeInfo): string {
+  return `${formatAmount(units, dispute.offer.base)} ${dispute.offer.base}`;
+}
+
+/** The address a decision pays to: the winner's own, from its signed escrow-key step. */
+export function payoutAddress(dispute: DisputeInfo, to: DisputeWinner): string {
+  return to === 'buyer' ? dispute.buyer_address : dispute.seller_address;
+}
+
+/** What the confirmation says a decision does: everything in the escrow, less the fee, to one party. */
+export function payoutSummary(dispute: DisputeInfo, to: DisputeWinner): string {
+  return (
+    `Everything the escrow holds — ${coins(escrowTotal(dispute), dispute)} (${coins(dispute.amount, dispute)} traded, ` +
+    `${coins(dispute.buyer_deposit, dispute)} buyer’s deposit, ${coins(dispute.seller_deposit, dispute)} seller’s deposit) ` +
+    `less the network fee — is paid to the ${to}’s address ${payoutAddress(dispute, to)}. ` +
+    `The ${otherSide(to)} gets nothing from the escrow. This cannot be undone.`
+  );
+}
+
+/** One transcript line, read from the reporting party's side. */
+export interface TranscriptLine {
+  /** When its sender sent it (unix ms), when the line says. */
+  at: number | null;
+  /** Who wrote it, when the line says. */
+  from: DisputeWinner | null;
+  /** The message as the party wrote it: plain text, never markup. */
+  text: string;
+}
+
+const LINE = /^(\d{1,16}) (me|them): ([\s\S]*)$/;
+
+/**
+ * A transcript line of `side`'s case (`SENT_AT_MS me|them: TEXT`) as time, author and text; a line in
+ * any other shape (the case is the party's own text) is kept whole as text.
+ */
+export function parseTranscriptLine(line: string, side: string): TranscriptLine {
+  const match = LINE.exec(line);
+  if (!match?.[1] || !match[2] || match[3] === undefined) return { at: null, from: null, text: line };
+  const reporter: DisputeWinner = side === 'seller' ? 'seller' : 'buyer';
+  return {
+    at: Number(match[1]),
+    from: match[2] === 'me' ? reporter : otherSide(reporter),
+    text: match[3],
+  };
+}
