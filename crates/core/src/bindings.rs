@@ -7,13 +7,18 @@ use ts_rs::TS;
 
 use crate::{
     book::{BookEntry, BookQuery, MyOffer, OfferState},
+    connection::{ChainCheck, ConnectionEdit, ConnectionSettings, ConnectionValues, EnvOverride},
     error::{ErrorKind, ErrorPayload},
     escrow::{Chain, Network},
     market::MarketEvent,
-    node::{AppStatus, CreatedIdentity, IdentityInfo, NetInfo, NetworkStatus},
+    node::{
+        AppStatus, BootstrapDial, CreatedIdentity, IdentityInfo, NetInfo, NetworkStatus,
+        SavedConnection,
+    },
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     preferences::{NotificationPrefs, PaymentAccount, Preferences, Theme},
     price::MarketPrice,
+    startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
         ChatMessage, DisputeInfo, EscrowView, TradeAnswer, TradeEvent, TradeInfo, TradeRole,
         TradeTerms,
@@ -70,6 +75,11 @@ commands! {
     dispute_trade(trade_id: String, reason: String) -> TradeInfo;
     preferences() -> Preferences;
     save_preferences(preferences: Preferences) -> Preferences;
+    startup_progress() -> StartupProgress;
+    retry_startup() -> StartupProgress;
+    connection_settings() -> ConnectionSettings;
+    save_connection_settings(edit: ConnectionEdit) -> SavedConnection;
+    test_chain_connection(edit: ConnectionEdit) -> ChainCheck;
 }
 
 /// Tauri passes command arguments in camelCase.
@@ -135,6 +145,18 @@ pub fn typescript() -> String {
         NotificationPrefs::decl(&cfg),
         PaymentAccount::decl(&cfg),
         Preferences::decl(&cfg),
+        // Startup progress and connection settings (issue 6).
+        StartupPhase::decl(&cfg),
+        PhaseState::decl(&cfg),
+        PhaseProgress::decl(&cfg),
+        StartupProgress::decl(&cfg),
+        ConnectionValues::decl(&cfg),
+        EnvOverride::decl(&cfg),
+        ConnectionSettings::decl(&cfg),
+        ConnectionEdit::decl(&cfg),
+        ChainCheck::decl(&cfg),
+        BootstrapDial::decl(&cfg),
+        SavedConnection::decl(&cfg),
     ];
     let mut out = String::from(HEADER);
     for decl in decls {
@@ -218,7 +240,12 @@ mod tests {
                 "cancel_trade",
                 "dispute_trade",
                 "preferences",
-                "save_preferences"
+                "save_preferences",
+                "startup_progress",
+                "retry_startup",
+                "connection_settings",
+                "save_connection_settings",
+                "test_chain_connection"
             ]
         );
         assert_eq!(camel("seed_words_file"), "seedWordsFile");
