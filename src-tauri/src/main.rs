@@ -197,10 +197,16 @@ async fn startup_progress(node: NodeState<'_>) -> Reply<StartupProgress> {
     Ok(node.startup_progress())
 }
 
-/// Runs the network phases again after one failed; the progress says how it went.
+/// Runs the network phases again after one failed (with the bootstrap peers saved since); the
+/// progress says how it went.
 #[tauri::command]
 async fn retry_startup(app: AppHandle, node: NodeState<'_>) -> Reply<StartupProgress> {
-    if let Err(e) = start_network(&app, &node).await {
+    let retried = match node.retry_online().await {
+        Ok(_) => forward_events(&app, &node).await,
+        // Never brought online yet: start as an unlock does.
+        Err(_) => start_network(&app, &node).await,
+    };
+    if let Err(e) = retried {
         tracing::warn!(error = %e, "the network did not start on retry");
     }
     Ok(node.startup_progress())
@@ -260,9 +266,15 @@ async fn start_network(app: &AppHandle, node: &Node) -> Result<(), Error> {
     let (net, markets) = node.config().net.resolve()?;
     let info = node.go_online(net, &markets).await?;
     tracing::info!(peer_id = %info.peer_id, addrs = ?info.listen_addrs, "network started");
+    forward_events(app, node).await
+}
+
+/// Starts forwarding market and trade events to the window, once the network runs.
+async fn forward_events(app: &AppHandle, node: &Node) -> Result<(), Error> {
+    let (market, trades) = (node.market_events().await?, node.trade_events().await?);
     if !FORWARDING.swap(true, Ordering::SeqCst) {
-        forward(app, MARKET_EVENT, node.market_events().await?);
-        forward(app, TRADE_EVENT, node.trade_events().await?);
+        forward(app, MARKET_EVENT, market);
+        forward(app, TRADE_EVENT, trades);
     }
     Ok(())
 }

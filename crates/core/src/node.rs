@@ -546,7 +546,17 @@ impl Node {
             })
             .unwrap_or_else(|| self.config.net.bootstrap.clone());
         let running = ConnectionValues::from_parts(&self.config.chain, &running_bootstrap);
-        let restart_needed = self.file_at_start.as_ref() != Some(&saved);
+        // The chain backend is read once, at start; bootstrap peers new to a running network are
+        // dialled when saved, so only those not reached yet wait for a restart.
+        let chain_changed = self
+            .file_at_start
+            .as_ref()
+            .is_some_and(|start| !same_chain(start, &saved));
+        let bootstrap_waiting = saved
+            .bootstrap
+            .iter()
+            .any(|a| !running.bootstrap.contains(a));
+        let restart_needed = chain_changed || bootstrap_waiting;
         Ok(ConnectionSettings {
             path: connection::file_path(&self.data_dir).display().to_string(),
             saved,
@@ -577,35 +587,33 @@ impl Node {
         tokio::task::spawn_blocking(move || connection::save(&data_dir, &edit))
             .await
             .map_err(join_error)??;
-        let running: Vec<libp2p::Multiaddr> = self
-            .online_plan
-            .lock()
-            .ok()
-            .and_then(|plan| plan.as_ref().map(|p| p.net.bootstrap.clone()))
-            .unwrap_or_default();
         let mut dialled = Vec::new();
         if let Ok(net) = self.net().await {
-            let fresh = addrs.into_iter().filter(|a| !running.contains(a));
-            let dials = fresh.map(|addr| {
+            let running: Vec<libp2p::Multiaddr> = self
+                .online_plan
+                .lock()
+                .ok()
+                .and_then(|plan| plan.as_ref().map(|p| p.net.bootstrap.clone()))
+                .unwrap_or_default();
+            let fresh = addrs.iter().filter(|a| !running.contains(a)).map(|addr| {
                 let net = net.clone();
                 async move {
-                    let error =
-                        match tokio::time::timeout(LIVE_DIAL_TIMEOUT, net.dial(addr.clone())).await
-                        {
-                            Ok(Ok(_)) => None,
-                            Ok(Err(e)) => Some(e.to_string()),
-                            Err(_) => Some(format!(
-                                "no answer within {} s",
-                                LIVE_DIAL_TIMEOUT.as_secs()
-                            )),
-                        };
                     BootstrapDial {
                         addr: addr.to_string(),
-                        error,
+                        error: dial_bootstrap(&net, addr, LIVE_DIAL_TIMEOUT)
+                            .await
+                            .err()
+                            .map(|e| e.to_string()),
                     }
                 }
             });
-            dialled = futures::future::join_all(dials).await;
+            dialled = futures::future::join_all(fresh).await;
+            // The running network now answers to the saved list: a retry dials these.
+            if let Ok(mut plan) = self.online_plan.lock()
+                && let Some(plan) = plan.as_mut()
+            {
+                plan.net.bootstrap = addrs;
+            }
         }
         Ok(SavedConnection {
             settings: self.connection_settings()?,
@@ -946,16 +954,9 @@ async fn reach_bootstrap(
             "no bootstrap peers set".into()
         });
     }
-    let dials = bootstrap.iter().map(|addr| async move {
-        match tokio::time::timeout(BOOTSTRAP_TIMEOUT, net.dial(addr.clone())).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(crate::net::NetError::Dial {
-                addr: addr.to_string(),
-                reason: format!("no answer within {} s", BOOTSTRAP_TIMEOUT.as_secs()),
-            }),
-        }
-    });
+    let dials = bootstrap
+        .iter()
+        .map(|addr| dial_bootstrap(net, addr, BOOTSTRAP_TIMEOUT));
     let mut failures: Vec<crate::net::NetError> = futures::future::join_all(dials)
         .await
         .into_iter()
@@ -986,6 +987,66 @@ async fn reach_bootstrap(
         detail.push_str(&format!("; not answered: {}", reasons.join("; ")));
     }
     Ok(detail)
+}
+
+/// Dials one bootstrap peer, waiting at most `timeout`; the error says why in plain words.
+async fn dial_bootstrap(
+    net: &crate::net::NetClient,
+    addr: &libp2p::Multiaddr,
+    timeout: std::time::Duration,
+) -> std::result::Result<(), crate::net::NetError> {
+    match tokio::time::timeout(timeout, net.dial(addr.clone())).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(crate::net::NetError::Dial { addr, reason })) => {
+            tracing::debug!(%addr, %reason, "bootstrap peer not reached");
+            Err(crate::net::NetError::Dial {
+                reason: plain_dial_reason(&reason),
+                addr,
+            })
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(crate::net::NetError::Dial {
+            addr: addr.to_string(),
+            reason: format!("no answer within {} s", timeout.as_secs()),
+        }),
+    }
+}
+
+/// The same chain backend settings (bootstrap peers aside).
+fn same_chain(a: &ConnectionValues, b: &ConnectionValues) -> bool {
+    (
+        &a.chain,
+        &a.network,
+        &a.rpc_url,
+        &a.rpc_user,
+        a.rpc_password_set,
+        &a.rpc_cookie_file,
+    ) == (
+        &b.chain,
+        &b.network,
+        &b.rpc_url,
+        &b.rpc_user,
+        b.rpc_password_set,
+        &b.rpc_cookie_file,
+    )
+}
+
+/// libp2p's nested dial error in words a person can act on; the full text goes to the log.
+fn plain_dial_reason(reason: &str) -> String {
+    let has = |needle: &str| reason.to_ascii_lowercase().contains(needle);
+    if has("connection refused") {
+        "connection refused: nothing listens at that address (is the peer running?)".into()
+    } else if has("wrongpeerid") || has("unexpected peer") || has("peer id mismatch") {
+        "another node answered at that address: check the /p2p/<PeerId> part".into()
+    } else if has("timed out") || has("timeout") {
+        "no answer in time".into()
+    } else if has("no route to host") || has("network is unreachable") {
+        "no route to that host from this computer".into()
+    } else if has("failed to lookup") || has("name or service not known") || has("dns") {
+        "the host name could not be resolved".into()
+    } else {
+        reason.to_owned()
+    }
 }
 
 fn database_detail(info: &IdentityInfo) -> String {
