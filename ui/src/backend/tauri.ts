@@ -78,5 +78,12 @@ export const tauriBackend: Backend = {
   markReceived: (tradeId) => call('mark_received', { tradeId }),
   cancelTrade: (tradeId, reason) => call('cancel_trade', { tradeId, reason }),
   disputeTrade: (tradeId, reason) => call('dispute_trade', { tradeId, reason }),
+  preferences: () => call('preferences', {}),
+  savePreferences: (preferences) => call('save_preferences', { preferences }),
+  startupProgress: () => call('startup_progress', {}),
+  retryStartup: () => call('retry_startup', {}),
+  connectionSettings: () => call('connection_settings', {}),
+  saveConnectionSettings: (edit) => call('save_connection_settings', { edit }),
+  testChainConnection: (edit) => call('test_chain_connection', { edit }),
   subscribeEvents,
 };

@@ -3,6 +3,7 @@ import type { QueryClient } from '@tanstack/react-query';
 import { BackendError } from '../backend/errors';
 import { useBackend } from '../backend/context';
 import type { AppStatus, CreatedIdentity, IdentityInfo } from '../bindings';
+import { startupKey } from './startup';
 
 export const appStatusKey = ['app_status'] as const;
 
@@ -41,9 +42,16 @@ export function useRefreshStatus(): () => Promise<void> {
  */
 export function useCreateIdentity() {
   const backend = useBackend();
+  const queryClient = useQueryClient();
   return useMutation<CreatedIdentity, BackendError, { passphrase: string }>({
     mutationFn: ({ passphrase }) => asBackendCall(backend.createIdentity(passphrase)),
+    onMutate: () => forgetStartup(queryClient),
   });
+}
+
+/** A new start begins: an earlier attempt's progress must not show, even for a moment. */
+function forgetStartup(queryClient: QueryClient): void {
+  queryClient.removeQueries({ queryKey: startupKey });
 }
 
 export function useRestoreIdentity() {
@@ -51,6 +59,7 @@ export function useRestoreIdentity() {
   const queryClient = useQueryClient();
   return useMutation<IdentityInfo, BackendError, { words: string; passphrase: string }>({
     mutationFn: ({ words, passphrase }) => asBackendCall(backend.restoreIdentity(words, passphrase)),
+    onMutate: () => forgetStartup(queryClient),
     onSuccess: (identity) => markUnlocked(queryClient, identity),
   });
 }
@@ -60,6 +69,7 @@ export function useUnlock() {
   const queryClient = useQueryClient();
   return useMutation<IdentityInfo, BackendError, { passphrase: string }>({
     mutationFn: ({ passphrase }) => asBackendCall(backend.unlock(passphrase)),
+    onMutate: () => forgetStartup(queryClient),
     onSuccess: (identity) => markUnlocked(queryClient, identity),
   });
 }

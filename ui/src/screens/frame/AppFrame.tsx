@@ -1,6 +1,8 @@
 import { useState } from 'react';
+import { useTheme } from '../../app/theme';
 import type { IdentityInfo } from '../../bindings';
 import { useNodeEvents } from '../../state/events';
+import { usePreferences } from '../../state/settings';
 import { useTrades } from '../../state/trades';
 import { MarketScreen } from '../market/MarketScreen';
 import type { MarketChoice } from '../market/MarketScreen';
@@ -11,7 +13,7 @@ import { Header } from './Header';
 import { Nav } from './Nav';
 import { TradeRoom } from '../trades/TradeRoom';
 import { TradesScreen } from '../trades/TradesScreen';
-import { SettingsPage } from './pages';
+import { SettingsScreen } from '../settings/SettingsScreen';
 import type { SectionId } from './sections';
 
 export function AppFrame({ identity }: { identity: IdentityInfo }) {
@@ -20,6 +22,8 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
   // The trade room shown in the Trades section; null shows the list.
   const [openTrade, setOpenTrade] = useState<string | null>(null);
   useNodeEvents(identity.peer_id);
+  const preferences = usePreferences();
+  useTheme(preferences.data?.theme);
   const trades = useTrades();
   const unread = trades.data?.reduce((sum, t) => sum + t.unread, 0) ?? 0;
   const showTrade = (id: string) => {
@@ -35,7 +39,14 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
   const view = () => {
     switch (section) {
       case 'market':
-        return <MarketScreen market={market} onMarketChange={setMarket} onTaken={(trade) => showTrade(trade.id)} />;
+        return (
+          <MarketScreen
+            market={market}
+            onMarketChange={setMarket}
+            onTaken={(trade) => showTrade(trade.id)}
+            onOpenSettings={() => setSection('settings')}
+          />
+        );
       case 'post':
         return (
           <PostOfferScreen
@@ -55,7 +66,7 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
       case 'network':
         return <NetworkScreen />;
       case 'settings':
-        return <SettingsPage identity={identity} />;
+        return <SettingsScreen identity={identity} />;
     }
   };
 
