@@ -27,6 +27,8 @@ export function useAppStatus() {
 /** Records that the identity is now unlocked, without another round trip. */
 export function markUnlocked(queryClient: QueryClient, identity: IdentityInfo): void {
   const status: AppStatus = { state: 'unlocked', identity };
+  // What was read during the unlock is old news: the startup view reads afresh.
+  forgetStartup(queryClient);
   queryClient.setQueryData(appStatusKey, status);
 }
 

@@ -195,6 +195,8 @@ export class FakeBackend implements Backend {
   connection: ConnectionSettings = fakeConnection();
   /** What a chain test answers: a check, or an error message (kind invalid_input). */
   chainAnswer: ChainCheck | string = { chain: 'btc', network: 'main', url: '', tip_height: 0, txindex: true };
+  /** While set, an unlock waits for it (to look at the screen meanwhile). */
+  unlockHold: Promise<void> | null = null;
   /** The dial results a connection save reports. */
   dialResults: SavedConnection['dialled'] = [];
   private seq = 0;
@@ -266,8 +268,9 @@ export class FakeBackend implements Backend {
   }
 
   unlock(passphrase: string): Promise<IdentityInfo> {
-    return Promise.resolve().then(() => {
+    return Promise.resolve().then(async () => {
       this.record('unlock', [passphrase]);
+      if (this.unlockHold) await this.unlockHold;
       if (this.state === 'needs_setup') {
         throw new BackendError('not_initialized', 'no identity');
       }

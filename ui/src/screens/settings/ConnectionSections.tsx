@@ -1,9 +1,10 @@
 import { useId, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { ChainCheck, ConnectionSettings, ConnectionValues, SavedConnection } from '../../bindings';
-import { ActionError } from '../../components/ActionError';
+import { BackendError } from '../../backend/errors';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { Field } from '../../components/Field';
+import { useFocusFirstInvalid } from '../../components/focus';
 import {
   CHAINS,
   NETWORKS,
@@ -17,6 +18,7 @@ import {
   validateChain,
 } from '../../logic/connectionForm';
 import type { ChainDraft, ChainErrors } from '../../logic/connectionForm';
+import { inCoreWords } from '../../logic/errorMessages';
 import { hasErrors } from '../../logic/paymentAccounts';
 import { useConnectionSettings, useSaveConnection, useTestChain } from '../../state/settings';
 import { SavedNote, SettingsSection } from './SettingsSection';
@@ -24,6 +26,15 @@ import { SavedNote, SettingsSection } from './SettingsSection';
 /** The environment variable overriding `key`, if one is set. */
 function overrideOf(settings: ConnectionSettings, key: string): string | undefined {
   return settings.env_overrides.find((o) => o.key === key)?.variable;
+}
+
+/** A refused test or save, in the core's words (they name the node, the field, the reason). */
+function CoreError({ error }: { error: unknown }) {
+  return (
+    <div className="alert" role="alert">
+      <p className="alert-text">{inCoreWords(BackendError.from(error))}</p>
+    </div>
+  );
 }
 
 function OverrideNote({ variable }: { variable: string | undefined }) {
@@ -72,6 +83,7 @@ function ChainSection({ settings }: { settings: ConnectionSettings }) {
   const test = useTestChain();
   const save = useSaveConnection();
   const formRef = useRef<HTMLFormElement>(null);
+  const refused = useFocusFirstInvalid(formRef);
   const ids = useId();
 
   const errors: ChainErrors = attempted ? validateChain(draft) : {};
@@ -86,7 +98,7 @@ function ChainSection({ settings }: { settings: ConnectionSettings }) {
   const checked = (): boolean => {
     setAttempted(true);
     if (hasErrors(validateChain(draft))) {
-      formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+      refused();
       return false;
     }
     return true;
@@ -244,9 +256,9 @@ function ChainSection({ settings }: { settings: ConnectionSettings }) {
               {checkText(test.data)}
             </p>
           ) : null}
-          {test.isError ? <ActionError error={test.error} /> : null}
+          {test.isError ? <CoreError error={test.error} /> : null}
         </div>
-        {save.isError ? <ActionError error={save.error} /> : null}
+        {save.isError ? <CoreError error={save.error} /> : null}
         <div className="form-actions">
           <button
             type="button"
@@ -341,7 +353,7 @@ function BootstrapSection({ settings }: { settings: ConnectionSettings }) {
             Also in use now (given on the command line): {extra.join(', ')}
           </p>
         ) : null}
-        {save.isError ? <ActionError error={save.error} /> : null}
+        {save.isError ? <CoreError error={save.error} /> : null}
         <div className="form-actions">
           <button type="submit" className="button button--primary" disabled={save.isPending}>
             {save.isPending ? 'Saving…' : 'Save bootstrap peers'}

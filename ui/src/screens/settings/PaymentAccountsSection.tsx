@@ -3,6 +3,7 @@ import type { FormEvent } from 'react';
 import type { PaymentAccount, Preferences } from '../../bindings';
 import { ActionError } from '../../components/ActionError';
 import { Field } from '../../components/Field';
+import { useFocusFirstInvalid } from '../../components/focus';
 import {
   ACCOUNT_LIMITS,
   EMPTY_DRAFT,
@@ -38,6 +39,7 @@ function AccountForm({ editing, others, saving, error, onSave, onCancel }: Accou
   const ids = useId();
   const firstRef = useRef<HTMLInputElement>(null);
   const formRef = useRef<HTMLFormElement>(null);
+  const refused = useFocusFirstInvalid(formRef);
   useEffect(() => firstRef.current?.focus(), []);
 
   const errors: AccountErrors = attempted ? validateAccount(draft, others) : {};
@@ -48,7 +50,7 @@ function AccountForm({ editing, others, saving, error, onSave, onCancel }: Accou
     setAttempted(true);
     const found = validateAccount(draft, others);
     if (hasErrors(found)) {
-      formRef.current?.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
+      refused();
       return;
     }
     onSave(accountFrom(draft, editing?.id ?? newAccountId()));

@@ -1,5 +1,5 @@
 import type { ErrorPayload, PhaseProgress } from '../../bindings';
-import { describeError } from '../../logic/errorMessages';
+import { inCoreWords } from '../../logic/errorMessages';
 import { PHASE_LABELS, formatElapsed } from '../../logic/startup';
 
 const STATE_TEXT: Record<PhaseProgress['state'], string> = {
@@ -11,9 +11,7 @@ const STATE_TEXT: Record<PhaseProgress['state'], string> = {
 
 /** A phase's error in the core's own words (they name the address, the file, the reason). */
 export function phaseErrorText(error: ErrorPayload): string {
-  const message = error.message.trim();
-  if (!message) return describeError(error.kind, '');
-  return `${message.charAt(0).toUpperCase()}${message.slice(1)}`;
+  return inCoreWords(error);
 }
 
 /**
