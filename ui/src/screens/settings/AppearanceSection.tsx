@@ -30,9 +30,15 @@ export function AppearanceSection({ preferences }: { preferences: Preferences })
   const [last, setLast] = useState<Saved | null>(null);
   const ids = useId();
 
+  // What was just chosen, shown until the save settles (then the stored value shows: the choice,
+  // or the old one if refused). Plain component state, so the control never flickers back.
+  const [choosing, setChoosing] = useState<Preferences | null>(null);
+  const shown = choosing ?? preferences;
+
   const change = (next: Preferences, what: Saved) => {
     setLast(what);
-    save.mutate(next);
+    setChoosing(next);
+    save.mutate(next, { onSettled: () => setChoosing(null) });
   };
   const savedIn = (what: Saved) => save.isSuccess && last === what;
   const failedIn = (what: Saved) => save.isError && last === what;
@@ -48,8 +54,8 @@ export function AppearanceSection({ preferences }: { preferences: Preferences })
                 type="radio"
                 name={`${ids}-theme`}
                 value={t.value}
-                checked={preferences.theme === t.value}
-                onChange={() => change({ ...preferences, theme: t.value }, 'theme')}
+                checked={shown.theme === t.value}
+                onChange={() => change({ ...shown, theme: t.value }, 'theme')}
               />
               {t.label}
               {t.hint ? <span className="muted"> ({t.hint})</span> : null}
@@ -71,11 +77,11 @@ export function AppearanceSection({ preferences }: { preferences: Preferences })
             <label key={n.key} className="checkbox checkbox--described">
               <input
                 type="checkbox"
-                checked={preferences.notifications[n.key]}
+                checked={shown.notifications[n.key]}
                 aria-describedby={`${ids}-${n.key}`}
                 onChange={(e) =>
                   change(
-                    { ...preferences, notifications: { ...preferences.notifications, [n.key]: e.target.checked } },
+                    { ...shown, notifications: { ...shown.notifications, [n.key]: e.target.checked } },
                     'notifications',
                   )
                 }

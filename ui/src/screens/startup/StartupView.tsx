@@ -3,7 +3,7 @@ import type { StartupProgress } from '../../bindings';
 import { CardScreen } from '../../components/CardScreen';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { PHASE_LABELS, failedPhase } from '../../logic/startup';
-import { StartupPhases, phaseErrorText } from './StartupPhases';
+import { StartupPhases } from './StartupPhases';
 
 interface StartupViewProps {
   progress: StartupProgress;
@@ -46,9 +46,7 @@ export function StartupView({ progress, onRetry, retrying, retryError, onContinu
       <StartupPhases phases={progress.phases} />
       {failed ? (
         <div className="startup-failure" role="group" aria-label="Start could not finish">
-          <p className="alert-text">
-            {PHASE_LABELS[failed.phase]}: {failed.error ? phaseErrorText(failed.error) : 'failed.'}
-          </p>
+          <p className="alert-text">{PHASE_LABELS[failed.phase]} failed: the reason is shown above.</p>
           <p className="muted">
             You can try again, or continue offline: your order book and trades work offline, and
             Souk keeps looking for peers.
