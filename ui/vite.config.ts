@@ -24,5 +24,7 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
+    // The stylesheet is read as text by a test that checks its two dark palettes agree.
+    css: { include: [/app\.css/] },
   },
 });

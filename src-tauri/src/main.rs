@@ -19,11 +19,15 @@ use souk_core::{
     bindings::{MARKET_EVENT, TRADE_EVENT},
     book::{BookEntry, BookQuery, MyOffer},
     config::{self, Config},
+    connection::{ChainCheck, ConnectionEdit, ConnectionSettings},
     logging,
-    node::{AppStatus, ChainStatus, CreatedIdentity, IdentityInfo, NetworkStatus, Node},
+    node::{
+        AppStatus, ChainStatus, CreatedIdentity, IdentityInfo, NetworkStatus, Node, SavedConnection,
+    },
     offer::{Asset, NewOffer, Offer, PaymentMethod, Quote},
     preferences::Preferences,
     price::MarketPrice,
+    startup::StartupProgress,
     trading::{ChatMessage, DisputeInfo, TradeAnswer, TradeInfo},
 };
 use tauri::{AppHandle, Emitter, State};
@@ -211,6 +215,44 @@ async fn resolve_dispute(node: NodeState<'_>, trade_id: String, to: String) -> R
     Ok(node.resolve_dispute(trade_of(&trade_id)?, &to).await?)
 }
 
+#[tauri::command]
+async fn startup_progress(node: NodeState<'_>) -> Reply<StartupProgress> {
+    Ok(node.startup_progress())
+}
+
+/// Runs the network phases again after one failed (with the bootstrap peers saved since); the
+/// progress says how it went.
+#[tauri::command]
+async fn retry_startup(app: AppHandle, node: NodeState<'_>) -> Reply<StartupProgress> {
+    let retried = match node.retry_online().await {
+        Ok(_) => forward_events(&app, &node).await,
+        // Never brought online yet: start as an unlock does.
+        Err(_) => start_network(&app, &node).await,
+    };
+    if let Err(e) = retried {
+        tracing::warn!(error = %e, "the network did not start on retry");
+    }
+    Ok(node.startup_progress())
+}
+
+#[tauri::command]
+async fn connection_settings(node: NodeState<'_>) -> Reply<ConnectionSettings> {
+    Ok(node.connection_settings()?)
+}
+
+#[tauri::command]
+async fn save_connection_settings(
+    node: NodeState<'_>,
+    edit: ConnectionEdit,
+) -> Reply<SavedConnection> {
+    Ok(node.save_connection_settings(edit).await?)
+}
+
+#[tauri::command]
+async fn test_chain_connection(node: NodeState<'_>, edit: ConnectionEdit) -> Reply<ChainCheck> {
+    Ok(node.test_chain_connection(edit).await?)
+}
+
 fn uuid_of(text: &str, what: &str) -> Result<uuid::Uuid, Error> {
     uuid::Uuid::from_str(text)
         .map_err(|_| Error::InvalidInput(format!("{text:?} is not {what} (a UUID)")))
@@ -238,18 +280,24 @@ fn online<T>(app: AppHandle, node: &Arc<Node>, value: T) -> T {
 }
 
 static NETWORK_STARTED: AtomicBool = AtomicBool::new(false);
+/// Events are forwarded to the window once per process, whichever start or retry got the network up.
+static FORWARDING: AtomicBool = AtomicBool::new(false);
 
+/// The network, the bootstrap peers, then the book (what was posted before this node came up;
+/// gossip brings the rest): the core runs and records each phase for the startup view.
 async fn start_network(app: &AppHandle, node: &Node) -> Result<(), Error> {
     let (net, markets) = node.config().net.resolve()?;
-    let info = node.start_network(net, &markets).await?;
+    let info = node.go_online(net, &markets).await?;
     tracing::info!(peer_id = %info.peer_id, addrs = ?info.listen_addrs, "network started");
-    forward(app, MARKET_EVENT, node.market_events().await?);
-    forward(app, TRADE_EVENT, node.trade_events().await?);
-    // Learn what was posted before this node came up; gossip brings what is posted from now on.
-    for (base, quote) in markets {
-        if let Err(e) = node.refresh_market(base, quote).await {
-            tracing::debug!(market = %format!("{base}/{quote}"), error = %e, "market refresh failed");
-        }
+    forward_events(app, node).await
+}
+
+/// Starts forwarding market and trade events to the window, once the network runs.
+async fn forward_events(app: &AppHandle, node: &Node) -> Result<(), Error> {
+    let (market, trades) = (node.market_events().await?, node.trade_events().await?);
+    if !FORWARDING.swap(true, Ordering::SeqCst) {
+        forward(app, MARKET_EVENT, market);
+        forward(app, TRADE_EVENT, trades);
     }
     Ok(())
 }
@@ -334,7 +382,12 @@ fn main() {
             chain_status,
             disputes,
             dispute_info,
-            resolve_dispute
+            resolve_dispute,
+            startup_progress,
+            retry_startup,
+            connection_settings,
+            save_connection_settings,
+            test_chain_connection
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

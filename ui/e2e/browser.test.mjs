@@ -3,12 +3,16 @@
 // playwright-core. User A posts an offer through the form; user B's Market shows it live, without a
 // reload; A withdraws it and it leaves B's book live too. Then a trade: B takes A's next offer through
 // the take form, A sees the take arrive live and counters, B accepts the counter, and they chat both
-// ways, each seeing every message in order with its delivered mark. Screenshots of every screen go to
+// ways, each seeing every message in order with its delivered mark. Then Settings: A adds a payment
+// account and switches to the dark theme, and the Market's "only my payment methods" hides B's offer
+// paid another way. Last, a third node whose only bootstrap peer is unreachable: its page shows the
+// startup progress with that failure, and continues offline. Screenshots of every screen go to
 // SOUK_ARTIFACTS.
 // Env: SOUK_CLI_BIN (the `souk` binary), SOUK_UI_DIST (built UI, default ui/dist), CHROMIUM
 // (default /usr/bin/chromium), SOUK_ARTIFACTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import {
   api,
   awaitPeer,
@@ -258,5 +262,135 @@ test('B takes A’s offer through the form; A counters live, B accepts; they cha
 
     assert.deepEqual(userA.problems, [], 'A’s page logged errors');
     assert.deepEqual(userB.problems, [], 'B’s page logged errors');
+  });
+});
+
+/** Waits for a book row on `page`, asking the makers with Refresh if gossip has not brought it. */
+async function awaitRow(t, page, row) {
+  if (await row.waitFor({ timeout: 10_000 }).then(() => true, () => false)) return;
+  t.diagnostic('an offer did not arrive over gossip within 10 s; asking the makers with Refresh');
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await row.waitFor({ timeout: 15_000 });
+}
+
+test('A adds a payment account and goes dark; “only my payment methods” keeps the offers A can pay', async (t) => {
+  const [a, b] = nodes;
+  const userA = await openUser(a);
+  const page = userA.page;
+  const marker = `methods-${Date.now()}`;
+
+  await step(t, { a: page }, async () => {
+    // B sells twice: once for SEPA, once for ZELLE.
+    for (const [price, method] of [['60500', 'SEPA'], ['60600', 'ZELLE']]) {
+      await api(b, '/api/v1/offers', {
+        side: 'sell',
+        base: 'BTC',
+        quote: 'EUR',
+        price,
+        min: '0.01',
+        max: '0.1',
+        methods: [method],
+        escrow: 'none',
+        terms: `${marker} ${method}`,
+      });
+    }
+    await page.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
+    const sepaRow = page.locator('.book-row', { hasText: `${marker} SEPA` });
+    const zelleRow = page.locator('.book-row', { hasText: `${marker} ZELLE` });
+    await awaitRow(t, page, sepaRow);
+    await awaitRow(t, page, zelleRow);
+    // A never traded with B: the maker's history says so, and says it is A's own.
+    await sepaRow.getByTestId('maker-history').getByText('New to you').waitFor();
+
+    // No account yet: the filter is off, with a way to Settings.
+    const only = page.getByRole('checkbox', { name: 'Only my payment methods' });
+    assert.equal(await only.isDisabled(), true, 'the filter works without accounts');
+    await page.getByRole('button', { name: 'Add one in Settings' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Settings' }).waitFor();
+
+    // A payment account, checked field by field, then saved in the node.
+    const accounts = page.getByRole('region', { name: 'Payment accounts' });
+    await accounts.getByRole('button', { name: 'Add payment account' }).click();
+    await accounts.getByRole('button', { name: 'Save account' }).click();
+    await accounts.getByText('Name the payment method, e.g. SEPA.').waitFor();
+    await accounts.getByLabel('Payment method').fill('sepa');
+    await accounts.getByLabel('Name', { exact: true }).fill('Main bank');
+    await accounts.getByLabel('Details').fill('DE89 3704 0044 0532 0130 00');
+    await accounts.getByRole('button', { name: 'Save account' }).click();
+    await accounts.getByText('Main bank added.').waitFor();
+    const saved = await api(a, '/api/v1/preferences');
+    assert.deepEqual(
+      saved.payment_accounts.map((x) => [x.method, x.label]),
+      [['SEPA', 'Main bank']],
+    );
+
+    // Dark, at once: the page's own background turns dark.
+    const background = () => page.evaluate(() => globalThis.getComputedStyle(globalThis.document.body).backgroundColor);
+    const light = await background();
+    await page.getByRole('region', { name: 'Appearance' }).getByRole('radio', { name: /Dark/ }).check();
+    await until('the dark theme to apply', 5_000, async () => (await background()) !== light);
+    assert.equal(await background(), 'rgb(20, 21, 19)');
+    await page.getByText('Theme saved.').waitFor();
+    assert.equal((await api(a, '/api/v1/preferences')).theme, 'dark');
+    await shot(page, 'browser-settings-dark');
+
+    // The Market, dark, keeps only the offer A can pay.
+    await page.getByRole('button', { name: 'Market' }).click();
+    await sepaRow.waitFor();
+    await only.check();
+    await zelleRow.waitFor({ state: 'detached' });
+    await sepaRow.waitFor();
+    await shot(page, 'browser-market-dark');
+    await only.uncheck();
+    await zelleRow.waitFor();
+
+    // The choice is the node's: a reload comes back dark.
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
+    await until('the theme after a reload', 5_000, async () =>
+      page.evaluate(() => globalThis.document.documentElement.dataset.theme === 'dark'),
+    );
+    assert.deepEqual(userA.problems, [], 'A’s page logged errors');
+  });
+});
+
+/** A loopback TCP port nobody listens on (bound by the OS, then released). */
+function closedPort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+test('a node whose bootstrap peer is unreachable shows the startup progress with the failure', async (t) => {
+  const [a] = nodes;
+  const nobody = `/ip4/127.0.0.1/tcp/${await closedPort()}/p2p/${a.started.peer_id}`;
+  const c = await souk.start('c', { market: 'BTC/EUR', bootstrap: nobody });
+  const userC = await openUser(c);
+  const page = userC.page;
+
+  await step(t, { c: page }, async () => {
+    // The node is up; its start says which phase failed and why, and what still works.
+    const view = page.getByTestId('startup-view');
+    await view.getByRole('heading', { name: 'Starting Souk' }).waitFor();
+    const bootstrap = view.locator('[data-phase="bootstrap"]');
+    assert.equal(await bootstrap.getAttribute('data-state'), 'failed');
+    await bootstrap.getByText(`Cannot dial ${nobody}: connection refused`, { exact: false }).waitFor();
+    for (const phase of ['keystore', 'database', 'network', 'book']) {
+      assert.equal(await view.locator(`[data-phase="${phase}"]`).getAttribute('data-state'), 'done', phase);
+    }
+    await view.locator('[data-phase="book"]').getByText("from this computer's cache").waitFor();
+    await shot(page, 'browser-startup-failed-bootstrap');
+
+    // A retry runs the network phases again (and fails the same way); continuing offline opens the app.
+    await view.getByRole('button', { name: 'Retry' }).click();
+    await view.getByRole('group', { name: 'Start could not finish' }).waitFor();
+    await view.getByRole('button', { name: 'Continue offline' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
+    assert.deepEqual(userC.problems, [], 'C’s page logged errors');
   });
 });

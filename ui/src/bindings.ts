@@ -92,7 +92,12 @@ maker_last_seen: number,
  * The price in quote units per whole base coin, when it can be known: a fixed price, or a
  * market-relative one with a market price at hand.
  */
-effective_price: string | null, };
+effective_price: string | null, 
+/**
+ * Trades this node completed with the maker (from its own trades table: this node's history
+ * with them, not a reputation anyone else vouches for). 0 for this node's own offers.
+ */
+completed_with_maker: number, };
 export type OfferState = { "state": "live" } | { "state": "expired" } | { "state": "withdrawn", at: number, };
 export type MyOffer = { offer: Offer, state: OfferState, };
 export type MarketPrice = { base: string, quote: string, price: string, fetched_at_ms: number, source: string, };
@@ -277,6 +282,85 @@ escrow: boolean,
 deadline: boolean, };
 export type PaymentAccount = { id: string, method: PaymentMethod, label: string, details: string, };
 export type Preferences = { theme: Theme, notifications: NotificationPrefs, payment_accounts: Array<PaymentAccount>, };
+export type StartupPhase = "keystore" | "database" | "network" | "bootstrap" | "book";
+export type PhaseState = "pending" | "running" | "done" | "failed";
+export type PhaseProgress = { phase: StartupPhase, state: PhaseState, 
+/**
+ * What a finished phase found ("3 of 3 bootstrap peers connected", "42 offers").
+ */
+detail: string | null, 
+/**
+ * Why a failed phase failed.
+ */
+error: ErrorPayload | null, 
+/**
+ * How long the phase ran (running: so far), in milliseconds; `None` while pending.
+ */
+elapsed_ms: number | null, };
+export type StartupProgress = { phases: Array<PhaseProgress>, };
+export type ConnectionValues = { chain: Chain, network: Network, 
+/**
+ * As written; empty means no chain backend (escrow trades are off).
+ */
+rpc_url: string, rpc_user: string, 
+/**
+ * Whether a password is set. The password itself never leaves the node.
+ */
+rpc_password_set: boolean, 
+/**
+ * Empty when none.
+ */
+rpc_cookie_file: string, bootstrap: Array<string>, };
+export type EnvOverride = { 
+/**
+ * The dotted key it overrides, e.g. `chain.rpc_url`.
+ */
+key: string, 
+/**
+ * The variable, e.g. `SOUK_RPC_URL`.
+ */
+variable: string, };
+export type ConnectionSettings = { 
+/**
+ * The `souk.toml` edits go to.
+ */
+path: string, 
+/**
+ * What `souk.toml` holds now (what an edit changes).
+ */
+saved: ConnectionValues, 
+/**
+ * What this node runs with: the file as it was at start, then the environment and flags.
+ */
+running: ConnectionValues, 
+/**
+ * Environment variables set now that override the file's chain keys.
+ */
+env_overrides: Array<EnvOverride>, 
+/**
+ * The file changed since this node started: a restart applies it.
+ */
+restart_needed: boolean, };
+export type ConnectionEdit = { chain: Chain, network: Network, rpc_url: string, rpc_user: string, 
+/**
+ * `None` keeps the saved password; `Some("")` removes it.
+ */
+rpc_password: string | null, 
+/**
+ * Empty for none.
+ */
+rpc_cookie_file: string, bootstrap: Array<string>, };
+export type ChainCheck = { chain: Chain, network: Network, url: string, tip_height: number, 
+/**
+ * Whether the node keeps a transaction index (`None`: it cannot say).
+ */
+txindex: boolean | null, };
+export type BootstrapDial = { addr: string, 
+/**
+ * `None` when connected.
+ */
+error: string | null, };
+export type SavedConnection = { settings: ConnectionSettings, dialled: Array<BootstrapDial>, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };
   create_identity: { args: { passphrase: string }, result: CreatedIdentity };
@@ -307,6 +391,11 @@ export interface Commands {
   disputes: { args: Record<string, never>, result: Array<DisputeInfo> };
   dispute_info: { args: { tradeId: string }, result: DisputeInfo };
   resolve_dispute: { args: { tradeId: string, to: string }, result: DisputeInfo };
+  startup_progress: { args: Record<string, never>, result: StartupProgress };
+  retry_startup: { args: Record<string, never>, result: StartupProgress };
+  connection_settings: { args: Record<string, never>, result: ConnectionSettings };
+  save_connection_settings: { args: { edit: ConnectionEdit }, result: SavedConnection };
+  test_chain_connection: { args: { edit: ConnectionEdit }, result: ChainCheck };
 }
 /** The window event each MarketEvent arrives on in the desktop app. */
 export const MARKET_EVENT = "market-event";

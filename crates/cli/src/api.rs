@@ -39,7 +39,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::trades_api;
+use crate::{settings_api, trades_api};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -74,6 +74,11 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/markets/{base}/{quote}/price", &["get"]),
     ("/api/v1/network", &["get"]),
     ("/api/v1/chain", &["get"]),
+    ("/api/v1/preferences", &["get", "put"]),
+    ("/api/v1/startup", &["get"]),
+    ("/api/v1/startup/retry", &["post"]),
+    ("/api/v1/settings/connection", &["get", "put"]),
+    ("/api/v1/settings/connection/test", &["post"]),
 ];
 
 #[derive(Clone)]
@@ -132,6 +137,13 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
         "/api/v1/chain" => {
             get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.chain_status().await?)))
         }
+        "/api/v1/preferences" => get(settings_api::preferences).put(settings_api::save_preferences),
+        "/api/v1/startup" => get(settings_api::startup),
+        "/api/v1/startup/retry" => post(settings_api::retry_startup),
+        "/api/v1/settings/connection" => {
+            get(settings_api::connection).put(settings_api::save_connection)
+        }
+        "/api/v1/settings/connection/test" => post(settings_api::test_chain),
         _ => MethodRouter::new(),
     }
 }
@@ -672,7 +684,8 @@ pub fn openapi_document() -> Value {
     };
     let query_param = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
     let path_param = |name: &str, description: &str| json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } });
-    json!({
+    let settings_paths = settings_api::openapi_paths(&errors);
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Souk node API",
@@ -898,11 +911,16 @@ pub fn openapi_document() -> Value {
                     "offer": { "$ref": "#/components/schemas/Offer" },
                     "mine": { "type": "boolean" },
                     "maker_last_seen": { "type": "integer", "description": "unix ms" },
-                    "effective_price": { "type": ["string", "null"] }
+                    "effective_price": { "type": ["string", "null"] },
+                    "completed_with_maker": { "type": "integer", "description": "trades this node completed with the maker (its own history, not a reputation)" }
                 }}
             }
         }
-    })
+    });
+    if let (Some(paths), Some(extra)) = (doc["paths"].as_object_mut(), settings_paths.as_object()) {
+        paths.extend(extra.clone());
+    }
+    doc
 }
 
 #[cfg(test)]

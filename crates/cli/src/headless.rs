@@ -143,7 +143,12 @@ pub async fn run(
     json: bool,
 ) -> Result<(), Failure> {
     let data_dir = node.data_dir().to_path_buf();
-    let info = node.start_network(net_config(&options), &markets).await?;
+    // Network, bootstrap peers, book: each phase is recorded for the UI's startup view. Unreachable
+    // bootstrap peers do not stop a headless node; it runs on its cache and whoever finds it.
+    let info = node.go_online(net_config(&options), &markets).await?;
+    if let Some(failed) = node.startup_progress().failed() {
+        tracing::warn!(phase = ?failed.phase, error = ?failed.error, "a startup phase failed");
+    }
     let bind = options
         .api
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));

@@ -10,6 +10,7 @@ mod api;
 mod client;
 mod headless;
 mod serve;
+mod settings_api;
 mod trades_api;
 
 use std::{
@@ -652,10 +653,25 @@ async fn run_node(
     config: Config,
     ui: Option<PathBuf>,
 ) -> Result<(), Failure> {
+    // Bootstrap peers saved in souk.toml (the Settings screen writes them there), then the flags'.
+    let mut bootstrap: Vec<Multiaddr> = Vec::new();
+    for text in &config.net.bootstrap {
+        let addr = text.trim().parse::<Multiaddr>().map_err(|e| {
+            user_error(format!(
+                "[net] bootstrap {text:?} in souk.toml is not a multiaddr: {e}"
+            ))
+        })?;
+        bootstrap.push(addr);
+    }
+    for addr in args.bootstrap {
+        if !bootstrap.contains(&addr) {
+            bootstrap.push(addr);
+        }
+    }
     let options = headless::NodeOptions {
         ui,
         listen: args.listen,
-        bootstrap: args.bootstrap,
+        bootstrap,
         relay_server: args.relay_server,
         external: args.external_address,
         no_mdns: args.no_mdns,

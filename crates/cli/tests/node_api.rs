@@ -81,6 +81,11 @@ impl NodeProcess {
     /// Inits `dir`, starts a node on loopback with `extra` flags and waits until its API answers.
     fn start(dir: &Path, extra: &[&str]) -> Self {
         init(dir);
+        Self::run(dir, extra)
+    }
+
+    /// Starts a node on an initialised `dir` (again, after a stop) and waits until its API answers.
+    fn run(dir: &Path, extra: &[&str]) -> Self {
         let log = dir.with_extension("stderr.log");
         let child = souk(dir)
             .args([
@@ -319,7 +324,15 @@ fn openapi_json_lists_every_route() {
         ("get", "/api/v1/markets/{base}/{quote}/price"),
         ("get", "/api/v1/network"),
         ("get", "/api/v1/chain"),
+        ("get", "/api/v1/preferences"),
+        ("put", "/api/v1/preferences"),
+        ("get", "/api/v1/startup"),
+        ("post", "/api/v1/startup/retry"),
+        ("get", "/api/v1/settings/connection"),
+        ("put", "/api/v1/settings/connection"),
+        ("post", "/api/v1/settings/connection/test"),
     ];
+    let paths: std::collections::HashSet<&str> = routes.iter().map(|(_, p)| *p).collect();
     for (method, path) in routes {
         assert!(
             doc["paths"][path][method].is_object(),
@@ -333,7 +346,7 @@ fn openapi_json_lists_every_route() {
         let (status, _) = http(node.host(), &method.to_uppercase(), &concrete, None, None);
         assert_eq!(status, 401, "{method} {path}");
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), 27);
+    assert_eq!(doc["paths"].as_object().unwrap().len(), paths.len());
 }
 
 #[test]
@@ -894,4 +907,242 @@ fn take_counter_accept_and_chat_from_the_command_line() {
     let out = taker.cli(&["chat", "send", &id, " "]);
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("cannot be empty"), "{}", stderr(&out));
+}
+
+/// Stops a node with SIGTERM, as a person's Ctrl-C would, and waits for a clean exit.
+fn stop(node: &mut NodeProcess) {
+    let status = Command::new("kill")
+        .args(["-TERM", &node.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = node.wait_exit();
+    assert!(exit.success(), "{exit}:\n{}", node.log());
+}
+
+fn api_json(node: &NodeProcess, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+    let (status, text) = http(node.host(), method, path, Some(&node.token), body);
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"));
+    (status, value)
+}
+
+#[test]
+fn preferences_survive_a_restart_and_a_bad_one_gets_400_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    let mut node = NodeProcess::start(&dir, &[]);
+
+    // A node that came up normally reports every startup phase done, in order.
+    let (status, progress) = api_json(&node, "GET", "/api/v1/startup", None);
+    assert_eq!(status, 200, "{progress}");
+    let phases: Vec<(&str, &str)> = progress["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["phase"].as_str().unwrap(), p["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("keystore", "done"),
+            ("database", "done"),
+            ("network", "done"),
+            ("bootstrap", "done"),
+            ("book", "done")
+        ]
+    );
+
+    let (status, defaults) = api_json(&node, "GET", "/api/v1/preferences", None);
+    assert_eq!(status, 200, "{defaults}");
+    assert_eq!(defaults["theme"], "system");
+    assert_eq!(defaults["payment_accounts"], serde_json::json!([]));
+
+    let chosen = serde_json::json!({
+        "theme": "dark",
+        "notifications": { "offer_taken": true, "message": false, "escrow": true, "deadline": true },
+        "payment_accounts": [{
+            "id": "0190a000-0000-7000-8000-000000000001",
+            "method": "SEPA",
+            "label": "Main bank",
+            "details": "DE89 3704 0044 0532 0130 00"
+        }]
+    });
+    let (status, saved) = api_json(
+        &node,
+        "PUT",
+        "/api/v1/preferences",
+        Some(&chosen.to_string()),
+    );
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved, chosen);
+
+    let mut nameless = chosen.clone();
+    nameless["payment_accounts"][0]["label"] = "  ".into();
+    let (status, error) = api_json(
+        &node,
+        "PUT",
+        "/api/v1/preferences",
+        Some(&nameless.to_string()),
+    );
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["kind"], "invalid_input");
+    assert_eq!(error["message"], "payment account 1 needs a name");
+    let mut typo = chosen.clone();
+    typo["colour"] = "red".into();
+    let (status, error) = api_json(&node, "PUT", "/api/v1/preferences", Some(&typo.to_string()));
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("colour"),
+        "{error}"
+    );
+    let mut bad_method = chosen.clone();
+    bad_method["payment_accounts"][0]["method"] = "sepa transfer".into();
+    let (status, error) = api_json(
+        &node,
+        "PUT",
+        "/api/v1/preferences",
+        Some(&bad_method.to_string()),
+    );
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("sepa transfer"),
+        "{error}"
+    );
+
+    stop(&mut node);
+    let node = NodeProcess::run(&dir, &[]);
+    let (status, after) = api_json(&node, "GET", "/api/v1/preferences", None);
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(
+        after, chosen,
+        "the refused saves changed nothing, the restart lost nothing"
+    );
+}
+
+#[test]
+fn an_unreachable_bootstrap_peer_fails_its_phase_and_a_saved_one_is_dialled_live() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = NodeProcess::start(&tmp.path().join("good"), &[]);
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nobody = format!("/ip4/127.0.0.1/tcp/{closed_port}/p2p/{}", good.peer_id);
+    let dir = tmp.path().join("lonely");
+    init(&dir);
+    let hand_written = "# written by hand\n[log]\nfile = false # no log files\n";
+    std::fs::write(dir.join("souk.toml"), hand_written).unwrap();
+    let node = NodeProcess::run(&dir, &["--bootstrap", &nobody]);
+
+    let (status, progress) = api_json(&node, "GET", "/api/v1/startup", None);
+    assert_eq!(status, 200, "{progress}");
+    let bootstrap = &progress["phases"][3];
+    assert_eq!(bootstrap["phase"], "bootstrap");
+    assert_eq!(bootstrap["state"], "failed", "{progress}");
+    let message = bootstrap["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("cannot dial {nobody}: connection refused")),
+        "{message}"
+    );
+    // The book still answers, from the cache.
+    assert_eq!(progress["phases"][4]["state"], "done", "{progress}");
+    let (status, book) = api_json(&node, "GET", "/api/v1/offers", None);
+    assert_eq!((status, book), (200, serde_json::json!([])));
+
+    // Settings: the file's values, no password; a bad bootstrap peer is refused, the file untouched.
+    let (status, settings) = api_json(&node, "GET", "/api/v1/settings/connection", None);
+    assert_eq!(status, 200, "{settings}");
+    assert_eq!(settings["saved"]["bootstrap"], serde_json::json!([]));
+    assert_eq!(settings["saved"]["rpc_password_set"], false);
+    assert_eq!(
+        settings["running"]["bootstrap"],
+        serde_json::json!([nobody])
+    );
+    let edit = |bootstrap: &str| {
+        serde_json::json!({
+            "chain": "btc", "network": "main", "rpc_url": "", "rpc_user": "",
+            "rpc_password": null, "rpc_cookie_file": "", "bootstrap": [bootstrap]
+        })
+        .to_string()
+    };
+    let without_peer_id = good
+        .bootstrap_addr()
+        .split("/p2p/")
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, error) = api_json(
+        &node,
+        "PUT",
+        "/api/v1/settings/connection",
+        Some(&edit(&without_peer_id)),
+    );
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not end in /p2p/<PeerId>"),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("souk.toml")).unwrap(),
+        hand_written
+    );
+
+    // A good one is saved (comments kept) and dialled at once; a retry then reaches it.
+    let (status, saved) = api_json(
+        &node,
+        "PUT",
+        "/api/v1/settings/connection",
+        Some(&edit(&good.bootstrap_addr())),
+    );
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(
+        saved["dialled"],
+        serde_json::json!([{ "addr": good.bootstrap_addr(), "error": null }])
+    );
+    assert_eq!(saved["settings"]["restart_needed"], false, "{saved}");
+    let text = std::fs::read_to_string(dir.join("souk.toml")).unwrap();
+    assert!(text.starts_with(hand_written), "{text}");
+    assert!(text.contains(&good.bootstrap_addr()), "{text}");
+    let peers = node.cli_json(&["peers"]);
+    assert!(
+        peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["peer_id"] == good.peer_id.as_str()),
+        "{peers}"
+    );
+    let (status, retried) = api_json(&node, "POST", "/api/v1/startup/retry", None);
+    assert_eq!(status, 200, "{retried}");
+    let states: Vec<&str> = retried["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["done"; 5], "{retried}");
+    assert_eq!(
+        retried["phases"][3]["detail"],
+        "1 of 1 bootstrap peers connected; 1 peer"
+    );
+
+    // Testing a chain backend with none given says so; nothing is saved by a test.
+    let (status, error) = api_json(
+        &node,
+        "POST",
+        "/api/v1/settings/connection/test",
+        Some(&edit(&good.bootstrap_addr())),
+    );
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("no chain backend to test"),
+        "{error}"
+    );
 }

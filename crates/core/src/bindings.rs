@@ -7,16 +7,18 @@ use ts_rs::TS;
 
 use crate::{
     book::{BookEntry, BookQuery, MyOffer, OfferState},
+    connection::{ChainCheck, ConnectionEdit, ConnectionSettings, ConnectionValues, EnvOverride},
     error::{ErrorKind, ErrorPayload},
     escrow::{Chain, Network},
     market::MarketEvent,
     node::{
-        AppStatus, ChainStatus, CreatedIdentity, IdentityInfo, NatStatus, NetInfo, NetworkStatus,
-        Reach, RelayStatus,
+        AppStatus, BootstrapDial, ChainStatus, CreatedIdentity, IdentityInfo, NatStatus, NetInfo,
+        NetworkStatus, Reach, RelayStatus, SavedConnection,
     },
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     preferences::{NotificationPrefs, PaymentAccount, Preferences, Theme},
     price::MarketPrice,
+    startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
         ChatMessage, DisputeInfo, EscrowView, PartyCase, StepRecord, TradeAnswer, TradeEvent,
         TradeInfo, TradeRole, TradeTerms,
@@ -77,6 +79,11 @@ commands! {
     disputes() -> Vec<DisputeInfo>;
     dispute_info(trade_id: String) -> DisputeInfo;
     resolve_dispute(trade_id: String, to: String) -> DisputeInfo;
+    startup_progress() -> StartupProgress;
+    retry_startup() -> StartupProgress;
+    connection_settings() -> ConnectionSettings;
+    save_connection_settings(edit: ConnectionEdit) -> SavedConnection;
+    test_chain_connection(edit: ConnectionEdit) -> ChainCheck;
 }
 
 /// Tauri passes command arguments in camelCase.
@@ -148,6 +155,18 @@ pub fn typescript() -> String {
         NotificationPrefs::decl(&cfg),
         PaymentAccount::decl(&cfg),
         Preferences::decl(&cfg),
+        // Startup progress and connection settings (issue 6).
+        StartupPhase::decl(&cfg),
+        PhaseState::decl(&cfg),
+        PhaseProgress::decl(&cfg),
+        StartupProgress::decl(&cfg),
+        ConnectionValues::decl(&cfg),
+        EnvOverride::decl(&cfg),
+        ConnectionSettings::decl(&cfg),
+        ConnectionEdit::decl(&cfg),
+        ChainCheck::decl(&cfg),
+        BootstrapDial::decl(&cfg),
+        SavedConnection::decl(&cfg),
     ];
     let mut out = String::from(HEADER);
     for decl in decls {
@@ -235,7 +254,12 @@ mod tests {
                 "chain_status",
                 "disputes",
                 "dispute_info",
-                "resolve_dispute"
+                "resolve_dispute",
+                "startup_progress",
+                "retry_startup",
+                "connection_settings",
+                "save_connection_settings",
+                "test_chain_connection"
             ]
         );
         assert_eq!(camel("seed_words_file"), "seedWordsFile");

@@ -48,6 +48,9 @@ pub struct BookEntry {
     /// market-relative one with a market price at hand.
     #[ts(type = "string | null")]
     pub effective_price: Option<Decimal>,
+    /// Trades this node completed with the maker (from its own trades table: this node's history
+    /// with them, not a reputation anyone else vouches for). 0 for this node's own offers.
+    pub completed_with_maker: u32,
 }
 
 /// What inserting an offer did.
@@ -178,12 +181,15 @@ impl Book {
         market_price: Option<Decimal>,
     ) -> Result<Vec<BookEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT o.offer_json, o.is_mine, MAX(o.last_seen, COALESCE(p.last_seen, 0)) AS seen \
+            "SELECT o.offer_json, o.is_mine, MAX(o.last_seen, COALESCE(p.last_seen, 0)) AS seen, \
+                    (SELECT COUNT(*) FROM trades t WHERE t.counterparty = o.maker \
+                       AND t.state = ? AND t.role IN ('maker', 'taker')) AS completed \
              FROM offers o LEFT JOIN peers p ON p.peer_id = o.maker \
              WHERE o.withdrawn_at IS NULL AND o.expires_at > ? \
                AND (? IS NULL OR o.base = ?) AND (? IS NULL OR o.quote = ?) \
                AND (? IS NULL OR o.side = ?) AND (? OR o.is_mine = 0)",
         )
+        .bind(crate::trade::TradeState::Completed.as_str())
         .bind(now_ms)
         .bind(query.base.map(Asset::code))
         .bind(query.base.map(Asset::code))
@@ -226,6 +232,8 @@ impl Book {
                 mine: row.try_get("is_mine")?,
                 maker_last_seen: row.try_get("seen")?,
                 effective_price,
+                completed_with_maker: u32::try_from(row.try_get::<i64, _>("completed")?)
+                    .unwrap_or(u32::MAX),
             });
         }
         entries.sort_by(compare_entries);
@@ -445,6 +453,62 @@ mod tests {
             .await
             .unwrap();
         (dir, Book::new(&store))
+    }
+
+    /// A trade row as the trading module writes it, reduced to what the book counts.
+    async fn trade_row(book: &Book, counterparty: &PeerId, role: &str, state: &str) {
+        sqlx::query(
+            "INSERT INTO trades (id, offer_id, role, counterparty, state, terms, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, '{}', 0, 0)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(Uuid::new_v4().to_string())
+        .bind(role)
+        .bind(counterparty.to_string())
+        .bind(state)
+        .execute(&book.pool)
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn entries_count_the_trades_completed_with_their_maker() {
+        let (_dir, book) = book().await;
+        let (known, stranger, third) = (
+            Keypair::generate_ed25519(),
+            Keypair::generate_ed25519(),
+            Keypair::generate_ed25519(),
+        );
+        let known_offer = signed(
+            &known,
+            new_offer(Side::Sell, fixed("60000"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+        let stranger_offer = signed(
+            &stranger,
+            new_offer(Side::Sell, fixed("60001"), 1, 10, &["SEPA"]),
+            NOW,
+        );
+        for o in [&known_offer, &stranger_offer] {
+            book.insert(o, false, NOW).await.unwrap();
+        }
+        let maker = known.public().to_peer_id();
+        trade_row(&book, &maker, "taker", "Completed").await;
+        trade_row(&book, &maker, "maker", "Completed").await;
+        // Not completed, or not a trade of ours (arbitrated between others): not counted.
+        trade_row(&book, &maker, "taker", "Cancelled").await;
+        trade_row(&book, &maker, "arbitrator", "Completed").await;
+        trade_row(&book, &third.public().to_peer_id(), "taker", "Completed").await;
+
+        let entries = book.query(&BookQuery::default(), NOW, None).await.unwrap();
+        let count = |id: Uuid| {
+            entries
+                .iter()
+                .find(|e| e.offer.id == id)
+                .map(|e| e.completed_with_maker)
+        };
+        assert_eq!(count(known_offer.id()), Some(2));
+        assert_eq!(count(stranger_offer.id()), Some(0));
     }
 
     #[tokio::test]

@@ -391,7 +391,7 @@ impl Config {
         Self::from_parts(&path.display().to_string(), &text, env.iter().chain(flags))
     }
 
-    fn from_parts<'a>(
+    pub(crate) fn from_parts<'a>(
         origin: &str,
         text: &str,
         overrides: impl IntoIterator<Item = &'a Override>,

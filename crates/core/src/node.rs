@@ -16,6 +16,7 @@ use ts_rs::TS;
 use crate::{
     book::{Book, BookEntry, BookQuery, MyOffer},
     config::Config,
+    connection::{self, ChainCheck, ConnectionEdit, ConnectionSettings, ConnectionValues},
     error::{Error, Result},
     escrow::{Chain, Network as ChainNetwork},
     identity::{Identity, KdfCost, SeedPhrase, keystore},
@@ -24,6 +25,7 @@ use crate::{
     offer::{Asset, NewOffer, Offer, Quote},
     preferences::{self, Preferences},
     price::{HttpTicker, MarketPrice},
+    startup::{StartupPhase, StartupProgress, StartupTracker},
     store::{self, Store},
     trading::{ChatMessage, Desk, TradeAnswer, TradeConfig, TradeEvent, TradeInfo},
 };
@@ -60,7 +62,27 @@ pub struct Node {
     kdf_cost: KdfCost,
     trade_config: TradeConfig,
     unlocked: Mutex<Option<Unlocked>>,
+    /// How far the start has come; readable while `unlocked` is held by a long unlock.
+    startup: StartupTracker,
+    /// How the network was last brought online, for a retry and to tell what runs now.
+    online_plan: std::sync::Mutex<Option<OnlinePlan>>,
+    /// One [`Node::go_online`] at a time.
+    going_online: Mutex<()>,
+    /// `souk.toml`'s connection settings when this node was made: a later save differs from them
+    /// until a restart.
+    file_at_start: Option<ConnectionValues>,
 }
+
+#[derive(Debug, Clone)]
+struct OnlinePlan {
+    net: NetConfig,
+    markets: Vec<(Asset, Quote)>,
+}
+
+/// How long the start waits for each bootstrap peer to answer.
+pub const BOOTSTRAP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a bootstrap peer added in the settings gets to answer the dial that applies it live.
+const LIVE_DIAL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug)]
 struct Unlocked {
@@ -176,12 +198,20 @@ const CHAIN_STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 
 impl Node {
     pub fn new(data_dir: impl Into<PathBuf>, config: Config) -> Self {
+        let data_dir = data_dir.into();
+        let file_at_start = connection::read_saved(&data_dir)
+            .ok()
+            .map(|c| ConnectionValues::of(&c));
         Self {
-            data_dir: data_dir.into(),
+            data_dir,
             config,
             kdf_cost: KdfCost::DEFAULT,
             trade_config: TradeConfig::default(),
             unlocked: Mutex::new(None),
+            startup: StartupTracker::default(),
+            online_plan: std::sync::Mutex::new(None),
+            going_online: Mutex::new(()),
+            file_at_start,
         }
     }
 
@@ -244,10 +274,14 @@ impl Node {
     /// Creates a new identity in an empty data directory. The words are returned once and never stored
     /// in the clear.
     pub async fn create_identity(&self, passphrase: &str) -> Result<CreatedIdentity> {
+        self.startup.reset();
+        self.startup.begin(StartupPhase::Keystore);
         let identity =
             tokio::task::spawn_blocking(|| SeedPhrase::generate().and_then(Identity::from_phrase))
                 .await
-                .map_err(join_error)??;
+                .map_err(join_error)
+                .and_then(|r| r.map_err(Error::from))
+                .inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
         let words = identity.seed_words();
         let info = self.install(identity, passphrase).await?;
         Ok(CreatedIdentity {
@@ -259,16 +293,46 @@ impl Node {
     /// Re-creates an identity from its seed words. A database left in the data directory by the same
     /// identity is kept, with all its trades; one of another identity is refused.
     pub async fn restore_identity(&self, words: &str, passphrase: &str) -> Result<IdentityInfo> {
+        self.startup.reset();
+        self.startup.begin(StartupPhase::Keystore);
         let words = words.to_owned();
         let identity = tokio::task::spawn_blocking(move || {
             SeedPhrase::parse(&words).and_then(Identity::from_phrase)
         })
         .await
-        .map_err(join_error)??;
+        .map_err(join_error)
+        .and_then(|r| r.map_err(Error::from))
+        .inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
         self.install(identity, passphrase).await
     }
 
+    /// Writes the keystore (the Keystore phase, begun by the caller) and opens the database.
     async fn install(&self, identity: Identity, passphrase: &str) -> Result<IdentityInfo> {
+        let result = self.install_keystore(identity, passphrase).await;
+        let (identity, store) =
+            result.inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
+        self.startup
+            .done(StartupPhase::Keystore, "created and encrypted");
+        let info = self
+            .startup
+            .run(
+                StartupPhase::Database,
+                async {
+                    store.bind_identity(&identity.peer_id().to_string()).await?;
+                    self.finish_unlock(identity, store).await
+                },
+                database_detail,
+            )
+            .await?;
+        tracing::info!(peer_id = %info.peer_id, data_dir = %self.data_dir.display(), "identity installed");
+        Ok(info)
+    }
+
+    async fn install_keystore(
+        &self,
+        identity: Identity,
+        passphrase: &str,
+    ) -> Result<(Identity, Store)> {
         let keystore_path = self.keystore_path();
         if keystore_path.exists() {
             return Err(Error::AlreadyInitialized(self.data_dir.clone()));
@@ -285,20 +349,37 @@ impl Node {
         })
         .await
         .map_err(join_error)??;
-        store.bind_identity(&identity.peer_id().to_string()).await?;
-        tracing::info!(peer_id = %identity.peer_id(), data_dir = %self.data_dir.display(), "identity installed");
-        self.finish_unlock(identity, store).await
+        Ok((identity, store))
     }
 
-    /// Opens the keystore with `passphrase` and the database behind it.
+    /// Opens the keystore with `passphrase` and the database behind it, recording both phases in
+    /// [`Self::startup_progress`].
     pub async fn unlock(&self, passphrase: &str) -> Result<IdentityInfo> {
+        self.startup.reset();
         let (path, pass) = (self.keystore_path(), passphrase.to_owned());
-        let identity = tokio::task::spawn_blocking(move || keystore::open(&path, &pass))
+        let identity = self
+            .startup
+            .run(
+                StartupPhase::Keystore,
+                async {
+                    tokio::task::spawn_blocking(move || keystore::open(&path, &pass))
+                        .await
+                        .map_err(join_error)?
+                },
+                |_| "opened".into(),
+            )
+            .await?;
+        self.startup
+            .run(
+                StartupPhase::Database,
+                async {
+                    let store = self.open_store_for(&identity).await?;
+                    store.bind_identity(&identity.peer_id().to_string()).await?;
+                    self.finish_unlock(identity, store).await
+                },
+                database_detail,
+            )
             .await
-            .map_err(join_error)??;
-        let store = self.open_store_for(&identity).await?;
-        store.bind_identity(&identity.peer_id().to_string()).await?;
-        self.finish_unlock(identity, store).await
     }
 
     async fn open_store_for(&self, identity: &Identity) -> Result<Store> {
@@ -409,6 +490,227 @@ impl Node {
         }
         drop(guard);
         net_info(&market).await
+    }
+
+    /// Brings the node online the way a person watches it: starts the network, reaches the
+    /// bootstrap peers, then loads the book of `markets` from their makers, recording each phase in
+    /// [`Self::startup_progress`]. Only a network that cannot start is an error: unreachable
+    /// bootstrap peers or makers are recorded as such and the node keeps running on what it has
+    /// (the cached book, trades, gossip and mDNS). Called again (a retry), it skips what runs already.
+    pub async fn go_online(
+        &self,
+        config: NetConfig,
+        markets: &[(Asset, Quote)],
+    ) -> Result<NetInfo> {
+        let _one_at_a_time = self.going_online.lock().await;
+        if let Ok(mut plan) = self.online_plan.lock() {
+            *plan = Some(OnlinePlan {
+                net: config.clone(),
+                markets: markets.to_vec(),
+            });
+        }
+        self.startup.reset_from(StartupPhase::Network);
+        let bootstrap = config.bootstrap.clone();
+        let mdns = config.mdns;
+        let info = self
+            .startup
+            .run(
+                StartupPhase::Network,
+                self.start_network(config, markets),
+                |info| {
+                    format!(
+                        "listening on {} address{}",
+                        info.listen_addrs.len(),
+                        if info.listen_addrs.len() == 1 {
+                            ""
+                        } else {
+                            "es"
+                        }
+                    )
+                },
+            )
+            .await?;
+        let net = self.net().await?;
+        let reached = self
+            .startup
+            .run(
+                StartupPhase::Bootstrap,
+                reach_bootstrap(&net, &bootstrap, mdns),
+                Clone::clone,
+            )
+            .await;
+        if let Err(e) = &reached {
+            tracing::warn!(error = %e, "no bootstrap peer answered; running on the cached book");
+        }
+        let loaded = self
+            .startup
+            .run(
+                StartupPhase::Book,
+                self.load_book(&net, markets),
+                Clone::clone,
+            )
+            .await;
+        if let Err(e) = loaded {
+            tracing::warn!(error = %e, "the book could not be loaded from the network");
+        }
+        Ok(info)
+    }
+
+    /// [`Self::go_online`] again with the settings it was last given (after a failed phase).
+    pub async fn retry_online(&self) -> Result<StartupProgress> {
+        let plan = self
+            .online_plan
+            .lock()
+            .ok()
+            .and_then(|plan| plan.clone())
+            .ok_or_else(|| {
+                Error::InvalidInput(
+                    "the network was never started here: unlock the identity first".into(),
+                )
+            })?;
+        // The outcome of each phase is in the progress returned.
+        let _ = self.go_online(plan.net, &plan.markets).await;
+        Ok(self.startup_progress())
+    }
+
+    /// How far the start has come, phase by phase. Never waits on an unlock or a network start.
+    pub fn startup_progress(&self) -> StartupProgress {
+        self.startup.snapshot()
+    }
+
+    /// Asks the makers of `markets` for their offers when there is anyone to ask, and counts the book.
+    async fn load_book(
+        &self,
+        net: &crate::net::NetClient,
+        markets: &[(Asset, Quote)],
+    ) -> Result<String> {
+        let peers = net.connected_peers().await?.len();
+        let mut new = 0;
+        let mut failures = Vec::new();
+        if peers > 0 {
+            let asks = markets.iter().map(|&(base, quote)| async move {
+                (base, quote, self.refresh_market(base, quote).await)
+            });
+            for (base, quote, answer) in futures::future::join_all(asks).await {
+                match answer {
+                    Ok(n) => new += n,
+                    Err(e) => failures.push(format!("{base}/{quote}: {e}")),
+                }
+            }
+        }
+        if !markets.is_empty() && failures.len() == markets.len() {
+            return Err(Error::io(
+                "no market's makers could be asked for offers (the cached book is still shown)",
+                std::io::Error::other(failures.join("; ")),
+            ));
+        }
+        let total = self.offers(&BookQuery::default()).await?.len();
+        let offers = plural(total, "offer", "offers");
+        Ok(if peers == 0 {
+            format!("{offers} from this computer's cache; no peer to ask yet")
+        } else if failures.is_empty() {
+            format!("{offers} in the book, {new} new")
+        } else {
+            format!(
+                "{offers} in the book, {new} new; not answered: {}",
+                failures.join("; ")
+            )
+        })
+    }
+
+    /// The chain backend and bootstrap peers: as saved in `souk.toml`, and as this node runs.
+    /// Works locked and offline.
+    pub fn connection_settings(&self) -> Result<ConnectionSettings> {
+        let saved = ConnectionValues::of(&connection::read_saved(&self.data_dir)?);
+        let running_bootstrap = self
+            .online_plan
+            .lock()
+            .ok()
+            .and_then(|plan| {
+                plan.as_ref()
+                    .map(|p| p.net.bootstrap.iter().map(ToString::to_string).collect())
+            })
+            .unwrap_or_else(|| self.config.net.bootstrap.clone());
+        let running = ConnectionValues::from_parts(&self.config.chain, &running_bootstrap);
+        // The chain backend is read once, at start; bootstrap peers new to a running network are
+        // dialled when saved, so only those not reached yet wait for a restart.
+        let chain_changed = self
+            .file_at_start
+            .as_ref()
+            .is_some_and(|start| !same_chain(start, &saved));
+        let bootstrap_waiting = saved
+            .bootstrap
+            .iter()
+            .any(|a| !running.bootstrap.contains(a));
+        let restart_needed = chain_changed || bootstrap_waiting;
+        Ok(ConnectionSettings {
+            path: connection::file_path(&self.data_dir).display().to_string(),
+            saved,
+            running,
+            env_overrides: connection::env_overrides(),
+            restart_needed,
+        })
+    }
+
+    /// Saves the chain backend and bootstrap peers into `souk.toml` (see [`connection::save`]). A
+    /// bootstrap peer new to the running network is dialled at once; the rest applies on restart.
+    pub async fn save_connection_settings(&self, edit: ConnectionEdit) -> Result<SavedConnection> {
+        let addrs = edit.validate()?;
+        let me = self
+            .unlocked
+            .lock()
+            .await
+            .as_ref()
+            .map(|u| u.identity.peer_id());
+        if let Some(me) = me
+            && let Some(own) = addrs.iter().find(|a| peer_of(a) == Some(me))
+        {
+            return Err(Error::InvalidInput(format!(
+                "bootstrap peer {own} is this node itself: give another node's address"
+            )));
+        }
+        let data_dir = self.data_dir.clone();
+        tokio::task::spawn_blocking(move || connection::save(&data_dir, &edit))
+            .await
+            .map_err(join_error)??;
+        let mut dialled = Vec::new();
+        if let Ok(net) = self.net().await {
+            let running: Vec<libp2p::Multiaddr> = self
+                .online_plan
+                .lock()
+                .ok()
+                .and_then(|plan| plan.as_ref().map(|p| p.net.bootstrap.clone()))
+                .unwrap_or_default();
+            let fresh = addrs.iter().filter(|a| !running.contains(a)).map(|addr| {
+                let net = net.clone();
+                async move {
+                    BootstrapDial {
+                        addr: addr.to_string(),
+                        error: dial_bootstrap(&net, addr, LIVE_DIAL_TIMEOUT)
+                            .await
+                            .err()
+                            .map(|e| e.to_string()),
+                    }
+                }
+            });
+            dialled = futures::future::join_all(fresh).await;
+            // The running network now answers to the saved list: a retry dials these.
+            if let Ok(mut plan) = self.online_plan.lock()
+                && let Some(plan) = plan.as_mut()
+            {
+                plan.net.bootstrap = addrs;
+            }
+        }
+        Ok(SavedConnection {
+            settings: self.connection_settings()?,
+            dialled,
+        })
+    }
+
+    /// Connects to the chain backend an edit describes and reports its chain, network and tip,
+    /// or exactly why it cannot; saves nothing.
+    pub async fn test_chain_connection(&self, edit: ConnectionEdit) -> Result<ChainCheck> {
+        connection::test_chain(&self.data_dir, &edit).await
     }
 
     async fn market(&self) -> Result<Arc<Market>> {
@@ -789,6 +1091,144 @@ async fn close(u: Unlocked) {
         market.shutdown().await;
     }
     u.store.close().await;
+}
+
+/// What a settings save did: the settings as they now stand, and the bootstrap peers new to the
+/// running network, dialled at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SavedConnection {
+    pub settings: ConnectionSettings,
+    pub dialled: Vec<BootstrapDial>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct BootstrapDial {
+    pub addr: String,
+    /// `None` when connected.
+    pub error: Option<String>,
+}
+
+/// Dials every bootstrap peer at once; fails only when there are some and none answers.
+async fn reach_bootstrap(
+    net: &crate::net::NetClient,
+    bootstrap: &[libp2p::Multiaddr],
+    mdns: bool,
+) -> Result<String> {
+    if bootstrap.is_empty() {
+        return Ok(if mdns {
+            "no bootstrap peers set; looking for peers on the local network".into()
+        } else {
+            "no bootstrap peers set".into()
+        });
+    }
+    let dials = bootstrap
+        .iter()
+        .map(|addr| dial_bootstrap(net, addr, BOOTSTRAP_TIMEOUT));
+    let mut failures: Vec<crate::net::NetError> = futures::future::join_all(dials)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    let reached = bootstrap.len() - failures.len();
+    if reached == 0 {
+        if failures.len() == 1
+            && let Some(only) = failures.pop()
+        {
+            return Err(only.into());
+        }
+        let reasons: Vec<String> = failures.iter().map(ToString::to_string).collect();
+        return Err(crate::net::NetError::Dial {
+            addr: format!("any of the {} bootstrap peers", failures.len()),
+            reason: reasons.join("; "),
+        }
+        .into());
+    }
+    let peers = net.connected_peers().await?.len();
+    let mut detail = format!(
+        "{reached} of {} bootstrap peers connected; {}",
+        bootstrap.len(),
+        plural(peers, "peer", "peers")
+    );
+    if !failures.is_empty() {
+        let reasons: Vec<String> = failures.iter().map(ToString::to_string).collect();
+        detail.push_str(&format!("; not answered: {}", reasons.join("; ")));
+    }
+    Ok(detail)
+}
+
+/// Dials one bootstrap peer, waiting at most `timeout`; the error says why in plain words.
+async fn dial_bootstrap(
+    net: &crate::net::NetClient,
+    addr: &libp2p::Multiaddr,
+    timeout: std::time::Duration,
+) -> std::result::Result<(), crate::net::NetError> {
+    match tokio::time::timeout(timeout, net.dial(addr.clone())).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(crate::net::NetError::Dial { addr, reason })) => {
+            tracing::debug!(%addr, %reason, "bootstrap peer not reached");
+            Err(crate::net::NetError::Dial {
+                reason: plain_dial_reason(&reason),
+                addr,
+            })
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(crate::net::NetError::Dial {
+            addr: addr.to_string(),
+            reason: format!("no answer within {} s", timeout.as_secs()),
+        }),
+    }
+}
+
+/// The same chain backend settings (bootstrap peers aside).
+fn same_chain(a: &ConnectionValues, b: &ConnectionValues) -> bool {
+    (
+        &a.chain,
+        &a.network,
+        &a.rpc_url,
+        &a.rpc_user,
+        a.rpc_password_set,
+        &a.rpc_cookie_file,
+    ) == (
+        &b.chain,
+        &b.network,
+        &b.rpc_url,
+        &b.rpc_user,
+        b.rpc_password_set,
+        &b.rpc_cookie_file,
+    )
+}
+
+/// libp2p's nested dial error in words a person can act on; the full text goes to the log.
+fn plain_dial_reason(reason: &str) -> String {
+    let has = |needle: &str| reason.to_ascii_lowercase().contains(needle);
+    if has("connection refused") {
+        "connection refused: nothing listens at that address (is the peer running?)".into()
+    } else if has("wrongpeerid") || has("unexpected peer") || has("peer id mismatch") {
+        "another node answered at that address: check the /p2p/<PeerId> part".into()
+    } else if has("timed out") || has("timeout") {
+        "no answer in time".into()
+    } else if has("no route to host") || has("network is unreachable") {
+        "no route to that host from this computer".into()
+    } else if has("failed to lookup") || has("name or service not known") || has("dns") {
+        "the host name could not be resolved".into()
+    } else {
+        reason.to_owned()
+    }
+}
+
+fn database_detail(info: &IdentityInfo) -> String {
+    format!("schema version {}", info.schema_version)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn peer_of(addr: &libp2p::Multiaddr) -> Option<libp2p::PeerId> {
+    match addr.iter().last() {
+        Some(libp2p::multiaddr::Protocol::P2p(peer)) => Some(peer),
+        _ => None,
+    }
 }
 
 async fn net_info(market: &Market) -> Result<NetInfo> {

@@ -3,11 +3,11 @@ import { useQueryClient } from '@tanstack/react-query';
 import type { CreatedIdentity } from '../bindings';
 import { CardScreen } from '../components/CardScreen';
 import { ErrorAlert } from '../components/ErrorAlert';
-import { AppFrame } from '../screens/frame/AppFrame';
 import { BackupFlow } from '../screens/onboarding/BackupFlow';
 import { FirstRun } from '../screens/onboarding/FirstRun';
 import { Unlock } from '../screens/unlock/Unlock';
 import { markUnlocked, useAppStatus } from '../state/identity';
+import { StartupGate } from './StartupGate';
 
 /** Picks the screen from the backend's status. */
 export function StatusGate() {
@@ -64,6 +64,6 @@ export function StatusGate() {
     case 'locked':
       return <Unlock peerId={appStatus.peer_id} dataDir={appStatus.data_dir} />;
     case 'unlocked':
-      return <AppFrame identity={appStatus.identity} />;
+      return <StartupGate identity={appStatus.identity} />;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChainStatus, NetworkStatus, NewOffer } from '../bindings';
+import type { ChainStatus, ConnectionEdit, NetworkStatus, NewOffer, Preferences } from '../bindings';
 import { BackendError } from './errors';
 import { HttpBackend, offerRequest } from './http';
 import type { HttpEnvironment, WebSocketLike } from './http';
@@ -327,6 +327,67 @@ describe('HttpBackend trades', () => {
       { kind: 'dispute_opened', trade_id: 'd' },
       { kind: 'dispute_resolved', trade_id: 'd' },
     ]);
+  });
+});
+
+describe('HttpBackend settings and startup', () => {
+  const EDIT: ConnectionEdit = {
+    chain: 'ltc',
+    network: 'regtest',
+    rpc_url: 'http://127.0.0.1:19443/',
+    rpc_user: 'souk',
+    rpc_password: null,
+    rpc_cookie_file: '',
+    bootstrap: [],
+  };
+
+  it('maps preferences, startup and connection settings to their routes', async () => {
+    const prefs = { theme: 'dark', notifications: {}, payment_accounts: [] };
+    const progress = { phases: [] };
+    const { env, seen } = fakeEnv({
+      'GET /api/v1/preferences': [200, prefs],
+      'PUT /api/v1/preferences': [200, prefs],
+      'GET /api/v1/startup': [200, progress],
+      'POST /api/v1/startup/retry': [200, progress],
+      'GET /api/v1/settings/connection': [200, { path: '/d/souk.toml' }],
+      'PUT /api/v1/settings/connection': [200, { settings: {}, dialled: [] }],
+      'POST /api/v1/settings/connection/test': [200, { tip_height: 101 }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(backend.preferences()).resolves.toEqual(prefs);
+    const chosen: Preferences = {
+      theme: 'dark',
+      notifications: { offer_taken: true, message: false, escrow: true, deadline: true },
+      payment_accounts: [],
+    };
+    await backend.savePreferences(chosen);
+    await backend.startupProgress();
+    await backend.retryStartup();
+    await expect(backend.connectionSettings()).resolves.toEqual({ path: '/d/souk.toml' });
+    await backend.saveConnectionSettings(EDIT);
+    await expect(backend.testChainConnection(EDIT)).resolves.toEqual({ tip_height: 101 });
+    expect(seen.map((s) => [s.method, s.url.replace('http://127.0.0.1:5000', ''), s.body])).toEqual([
+      ['GET', '/api/v1/preferences', null],
+      ['PUT', '/api/v1/preferences', chosen],
+      ['GET', '/api/v1/startup', null],
+      ['POST', '/api/v1/startup/retry', null],
+      ['GET', '/api/v1/settings/connection', null],
+      ['PUT', '/api/v1/settings/connection', EDIT],
+      ['POST', '/api/v1/settings/connection/test', EDIT],
+    ]);
+  });
+
+  it('passes the core’s refusal of preferences on with its reason', async () => {
+    const { env } = fakeEnv({
+      'PUT /api/v1/preferences': [400, { kind: 'invalid_input', message: 'payment account 1 needs a name' }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    const refused = backend.savePreferences({
+      theme: 'system',
+      notifications: { offer_taken: true, message: true, escrow: true, deadline: true },
+      payment_accounts: [],
+    });
+    await expect(refused).rejects.toMatchObject({ kind: 'invalid_input', message: 'payment account 1 needs a name' });
   });
 });
 

@@ -3,15 +3,21 @@ import type {
   Asset,
   BookEntry,
   BookQuery,
+  ChainCheck,
   ChainStatus,
   ChatMessage,
+  ConnectionEdit,
+  ConnectionSettings,
   DisputeInfo,
   MarketPrice,
   MyOffer,
   NetworkStatus,
   NewOffer,
   Offer,
+  Preferences,
   Quote,
+  SavedConnection,
+  StartupProgress,
   TradeAnswer,
   TradeInfo,
 } from '../bindings';
@@ -292,6 +298,34 @@ export class HttpBackend implements Backend {
 
   resolveDispute(tradeId: string, to: DisputeWinner): Promise<DisputeInfo> {
     return this.request('POST', disputePath(tradeId, 'resolve'), { to });
+}
+
+  preferences(): Promise<Preferences> {
+    return this.request('GET', '/api/v1/preferences');
+  }
+
+  savePreferences(preferences: Preferences): Promise<Preferences> {
+    return this.request('PUT', '/api/v1/preferences', preferences);
+  }
+
+  startupProgress(): Promise<StartupProgress> {
+    return this.request('GET', '/api/v1/startup');
+  }
+
+  retryStartup(): Promise<StartupProgress> {
+    return this.request('POST', '/api/v1/startup/retry');
+  }
+
+  connectionSettings(): Promise<ConnectionSettings> {
+    return this.request('GET', '/api/v1/settings/connection');
+  }
+
+  saveConnectionSettings(edit: ConnectionEdit): Promise<SavedConnection> {
+    return this.request('PUT', '/api/v1/settings/connection', edit);
+  }
+
+  testChainConnection(edit: ConnectionEdit): Promise<ChainCheck> {
+    return this.request('POST', '/api/v1/settings/connection/test', edit);
   }
 
   /** Keeps a WebSocket open, reconnecting with backoff; each (re)connect is a `resync`. */

@@ -128,6 +128,44 @@ describe('tauriBackend trade commands', () => {
     ]);
   });
 
+  it('passes settings and startup calls to their commands', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, payload) => {
+      seen.push([cmd, payload]);
+      return {};
+    });
+    const prefs = {
+      theme: 'light' as const,
+      notifications: { offer_taken: true, message: true, escrow: false, deadline: true },
+      payment_accounts: [],
+    };
+    const edit = {
+      chain: 'btc' as const,
+      network: 'main' as const,
+      rpc_url: '',
+      rpc_user: '',
+      rpc_password: null,
+      rpc_cookie_file: '',
+      bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/x'],
+    };
+    await tauriBackend.preferences();
+    await tauriBackend.savePreferences(prefs);
+    await tauriBackend.startupProgress();
+    await tauriBackend.retryStartup();
+    await tauriBackend.connectionSettings();
+    await tauriBackend.saveConnectionSettings(edit);
+    await tauriBackend.testChainConnection(edit);
+    expect(seen).toEqual([
+      ['preferences', {}],
+      ['save_preferences', { preferences: prefs }],
+      ['startup_progress', {}],
+      ['retry_startup', {}],
+      ['connection_settings', {}],
+      ['save_connection_settings', { edit }],
+      ['test_chain_connection', { edit }],
+    ]);
+  });
+
   it('forwards market and trade window events, and resyncs once listening and on lag', async () => {
     mockIPC(() => null, { shouldMockEvents: true });
     const got: unknown[] = [];

@@ -82,5 +82,12 @@ export const tauriBackend: Backend = {
   disputes: () => call('disputes', {}),
   dispute: (tradeId) => call('dispute_info', { tradeId }),
   resolveDispute: (tradeId, to) => call('resolve_dispute', { tradeId, to }),
+  preferences: () => call('preferences', {}),
+  savePreferences: (preferences) => call('save_preferences', { preferences }),
+  startupProgress: () => call('startup_progress', {}),
+  retryStartup: () => call('retry_startup', {}),
+  connectionSettings: () => call('connection_settings', {}),
+  saveConnectionSettings: (edit) => call('save_connection_settings', { edit }),
+  testChainConnection: (edit) => call('test_chain_connection', { edit }),
   subscribeEvents,
 };

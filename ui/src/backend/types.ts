@@ -3,8 +3,11 @@ import type {
   Asset,
   BookEntry,
   BookQuery,
+  ChainCheck,
   ChainStatus,
   ChatMessage,
+  ConnectionEdit,
+  ConnectionSettings,
   CreatedIdentity,
   DisputeInfo,
   IdentityInfo,
@@ -15,7 +18,10 @@ import type {
   NewOffer,
   Offer,
   PaymentMethod,
+  Preferences,
   Quote,
+  SavedConnection,
+  StartupProgress,
   TradeAnswer,
   TradeEvent,
   TradeInfo,
@@ -127,6 +133,22 @@ export interface Backend {
   dispute(tradeId: string): Promise<DisputeInfo>;
   /** As an arbitrator: pays the whole escrow to the buyer or the seller; a second decision is refused. */
   resolveDispute(tradeId: string, to: DisputeWinner): Promise<DisputeInfo>;
+  /** The person's preferences: theme, notifications, payment accounts (defaults until saved). */
+  preferences(): Promise<Preferences>;
+  /** Checks and stores the preferences whole; a refusal (with the core's reason) keeps the stored ones. */
+  savePreferences(preferences: Preferences): Promise<Preferences>;
+
+  /** How far the start has come, phase by phase; answers at once, even while an unlock runs. */
+  startupProgress(): Promise<StartupProgress>;
+  /** Runs the network phases (network, bootstrap, book) again after one failed. */
+  retryStartup(): Promise<StartupProgress>;
+
+  /** The chain backend and bootstrap peers as saved in souk.toml and as the node runs. */
+  connectionSettings(): Promise<ConnectionSettings>;
+  /** Saves them into souk.toml; new bootstrap peers are dialled at once, the rest applies on restart. */
+  saveConnectionSettings(edit: ConnectionEdit): Promise<SavedConnection>;
+  /** Connects to the chain backend described and reports its chain and tip; saves nothing. */
+  testChainConnection(edit: ConnectionEdit): Promise<ChainCheck>;
 
   /** Calls `listener` for every market and trade signal until the returned function is called. */
   subscribeEvents(listener: (signal: NodeSignal) => void): () => void;

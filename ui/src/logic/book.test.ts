@@ -5,6 +5,7 @@ import {
   entryFromEvent,
   formatAgo,
   formatRelative,
+  makerHistoryText,
   paymentMethodsIn,
   relativeToMarket,
   upsertEntry,
@@ -42,6 +43,23 @@ describe('arranging the book', () => {
     expect(ids(arrangeBook(all, { ...ANY, hideMine: true }, 'best').buy)).toEqual(['bid-low']);
   });
 
+  it('keeps only offers paid by one of my methods when asked, my own offers aside', () => {
+    const both = fakeEntry({ id: 'both', payment_methods: ['ZELLE', 'SEPA'], price: { fixed: '60000' } });
+    const all = [cheap, dear, relative, both, bidLow, bidHigh];
+    const sepaOnly = arrangeBook(all, { ...ANY, myMethods: ['SEPA'] }, 'best');
+    // "dear" takes REVOLUT only; "both" takes SEPA among others.
+    expect(ids(sepaOnly.sell)).toEqual(['cheap', 'both', 'relative']);
+    // My own buy offer stays (it is hidden by "Hide my offers", not by this filter).
+    expect(ids(sepaOnly.buy)).toEqual(['bid-high', 'bid-low']);
+    expect(ids(arrangeBook(all, { ...ANY, myMethods: ['REVOLUT', 'ZELLE'] }, 'best').sell)).toEqual(['both', 'dear']);
+    // No accounts at all: nobody else's offer fits.
+    expect(ids(arrangeBook(all, { ...ANY, myMethods: [] }, 'best').sell)).toEqual([]);
+    // Off (null or absent): everything.
+    expect(arrangeBook(all, { ...ANY, myMethods: null }, 'best').sell).toHaveLength(4);
+    // Combined with the single-method choice, both must hold.
+    expect(ids(arrangeBook(all, { ...ANY, method: 'ZELLE', myMethods: ['SEPA'] }, 'best').sell)).toEqual(['both']);
+  });
+
   it('lists the payment methods in a book', () => {
     expect(paymentMethodsIn([dear, cheap, relative])).toEqual(['REVOLUT', 'SEPA']);
   });
@@ -77,5 +95,20 @@ describe('live entries', () => {
     expect(ids(updated)).toEqual(['cheap', 'dear']);
     expect(updated[1]?.effective_price).toBe('1');
     expect(ids(upsertEntry([cheap], dear))).toEqual(['cheap', 'dear']);
+  });
+
+  it('takes a live offer’s maker history from the maker’s other entries', () => {
+    const known = fakeEntry({ id: 'older', maker: 'maker-k' }, { completed_with_maker: 3 });
+    const fresh = fakeEntry({ id: 'fresh', maker: 'maker-k' }).offer;
+    expect(entryFromEvent(fresh, FAKE_PEER_ID, 5, [cheap, known]).completed_with_maker).toBe(3);
+    expect(entryFromEvent(cheap.offer, FAKE_PEER_ID, 5, [known]).completed_with_maker).toBe(0);
+  });
+});
+
+describe('the maker’s history with you', () => {
+  it('counts local trades and never sounds like a reputation', () => {
+    expect(makerHistoryText(0)).toBe('New to you');
+    expect(makerHistoryText(1)).toBe('1 trade with you');
+    expect(makerHistoryText(12)).toBe('12 trades with you');
   });
 });

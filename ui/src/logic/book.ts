@@ -8,6 +8,11 @@ export interface BookFilters {
   amount: number | null;
   /** Hide this node's own offers. */
   hideMine: boolean;
+  /**
+   * Only offers that accept one of these methods (the person's payment accounts), or null for no
+   * such filter. An empty list hides every offer of others.
+   */
+  myMethods?: readonly string[] | null;
 }
 
 export type PriceOrder = 'best' | 'ascending' | 'descending';
@@ -42,6 +47,8 @@ export function matchesFilters(entry: BookEntry, filters: BookFilters): boolean 
   const { offer } = entry;
   if (filters.hideMine && entry.mine) return false;
   if (filters.method && !offer.payment_methods.includes(filters.method)) return false;
+  const mine = filters.myMethods;
+  if (mine && !entry.mine && !offer.payment_methods.some((m) => mine.includes(m))) return false;
   if (filters.amount !== null && (filters.amount < offer.min_amount || filters.amount > offer.max_amount)) {
     return false;
   }
@@ -99,14 +106,32 @@ export function formatAgo(thenMs: number, nowMs: number): string {
   return `${Math.floor(hours / 24).toString()} d ago`;
 }
 
-/** The book entry a freshly announced offer stands for until the book is read again. */
-export function entryFromEvent(offer: Offer, myPeerId: string, nowMs: number): BookEntry {
+/**
+ * The book entry a freshly announced offer stands for until the book is read again; the maker's
+ * history with this node is taken from the maker's other entries (`known`), if any.
+ */
+export function entryFromEvent(
+  offer: Offer,
+  myPeerId: string,
+  nowMs: number,
+  known: readonly BookEntry[] = [],
+): BookEntry {
   return {
     offer,
     mine: offer.maker === myPeerId,
     maker_last_seen: nowMs,
     effective_price: 'fixed' in offer.price ? offer.price.fixed : null,
+    completed_with_maker: known.find((e) => e.offer.maker === offer.maker)?.completed_with_maker ?? 0,
   };
+}
+
+/**
+ * The maker's history with this node, in words: trades completed here with them. Local records only,
+ * so it never reads like a reputation.
+ */
+export function makerHistoryText(completed: number): string {
+  if (completed <= 0) return 'New to you';
+  return completed === 1 ? '1 trade with you' : `${completed.toString()} trades with you`;
 }
 
 /** Inserts or replaces an entry by offer id, keeping the others in place (no reordering jumps). */

@@ -27,3 +27,13 @@ function withDetail(summary: string, detail: string): string {
 export function describeError(kind: ErrorKind, detail: string): string {
   return MESSAGES[kind](detail);
 }
+
+/**
+ * The core's own message as a sentence, whatever its kind: for errors whose message already says
+ * exactly what is wrong (a chain node that cannot be reached, a peer that refused the dial).
+ */
+export function inCoreWords(error: { kind: ErrorKind; message: string }): string {
+  const message = error.message.trim();
+  if (!message) return describeError(error.kind, '');
+  return `${message.charAt(0).toUpperCase()}${message.slice(1)}`;
+}

@@ -3,6 +3,7 @@ import type { QueryClient } from '@tanstack/react-query';
 import { BackendError } from '../backend/errors';
 import { useBackend } from '../backend/context';
 import type { AppStatus, CreatedIdentity, IdentityInfo } from '../bindings';
+import { startupKey } from './startup';
 
 export const appStatusKey = ['app_status'] as const;
 
@@ -26,6 +27,8 @@ export function useAppStatus() {
 /** Records that the identity is now unlocked, without another round trip. */
 export function markUnlocked(queryClient: QueryClient, identity: IdentityInfo): void {
   const status: AppStatus = { state: 'unlocked', identity };
+  // What was read during the unlock is old news: the startup view reads afresh.
+  forgetStartup(queryClient);
   queryClient.setQueryData(appStatusKey, status);
 }
 
@@ -41,9 +44,16 @@ export function useRefreshStatus(): () => Promise<void> {
  */
 export function useCreateIdentity() {
   const backend = useBackend();
+  const queryClient = useQueryClient();
   return useMutation<CreatedIdentity, BackendError, { passphrase: string }>({
     mutationFn: ({ passphrase }) => asBackendCall(backend.createIdentity(passphrase)),
+    onMutate: () => forgetStartup(queryClient),
   });
+}
+
+/** A new start begins: an earlier attempt's progress must not show, even for a moment. */
+function forgetStartup(queryClient: QueryClient): void {
+  queryClient.removeQueries({ queryKey: startupKey });
 }
 
 export function useRestoreIdentity() {
@@ -51,6 +61,7 @@ export function useRestoreIdentity() {
   const queryClient = useQueryClient();
   return useMutation<IdentityInfo, BackendError, { words: string; passphrase: string }>({
     mutationFn: ({ words, passphrase }) => asBackendCall(backend.restoreIdentity(words, passphrase)),
+    onMutate: () => forgetStartup(queryClient),
     onSuccess: (identity) => markUnlocked(queryClient, identity),
   });
 }
@@ -60,6 +71,7 @@ export function useUnlock() {
   const queryClient = useQueryClient();
   return useMutation<IdentityInfo, BackendError, { passphrase: string }>({
     mutationFn: ({ passphrase }) => asBackendCall(backend.unlock(passphrase)),
+    onMutate: () => forgetStartup(queryClient),
     onSuccess: (identity) => markUnlocked(queryClient, identity),
   });
 }

@@ -135,7 +135,7 @@ export function applyMarketSignal(
       const { offer } = signal;
       const key = marketKeys.book(offer.base, offer.quote);
       queryClient.setQueryData<BookEntry[]>(key, (entries) =>
-        entries ? upsertEntry(entries, entryFromEvent(offer, myPeerId, nowMs)) : entries,
+        entries ? upsertEntry(entries, entryFromEvent(offer, myPeerId, nowMs, entries)) : entries,
       );
       void queryClient.invalidateQueries({ queryKey: key });
       if (offer.maker === myPeerId) void queryClient.invalidateQueries({ queryKey: marketKeys.mine });

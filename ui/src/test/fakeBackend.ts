@@ -5,8 +5,11 @@ import type {
   Asset,
   BookEntry,
   BookQuery,
+  ChainCheck,
   ChainStatus,
   ChatMessage,
+  ConnectionEdit,
+  ConnectionSettings,
   CreatedIdentity,
   DisputeInfo,
   ErrorKind,
@@ -16,7 +19,12 @@ import type {
   NetworkStatus,
   NewOffer,
   Offer,
+  PhaseProgress,
+  Preferences,
   Quote,
+  SavedConnection,
+  StartupPhase,
+  StartupProgress,
   TradeAnswer,
   TradeInfo,
 } from '../bindings';
@@ -64,6 +72,7 @@ export function fakeEntry(offer: Partial<Offer> = {}, entry: Partial<BookEntry> 
     mine: o.maker === FAKE_PEER_ID,
     maker_last_seen: Date.now(),
     effective_price: 'fixed' in o.price ? o.price.fixed : null,
+    completed_with_maker: 0,
     ...entry,
   };
 }
@@ -136,6 +145,48 @@ export function fakeMessage(overrides: Partial<ChatMessage> = {}): ChatMessage {
   };
 }
 
+export const PHASES: readonly StartupPhase[] = ['keystore', 'database', 'network', 'bootstrap', 'book'];
+
+/** A startup progress: each phase done, unless `states` says otherwise. */
+export function fakeProgress(states: Partial<Record<StartupPhase, Partial<PhaseProgress>>> = {}): StartupProgress {
+  return {
+    phases: PHASES.map((phase) => ({
+      phase,
+      state: 'done',
+      detail: 'ok',
+      error: null,
+      elapsed_ms: 5,
+      ...states[phase],
+    })),
+  };
+}
+
+export const DEFAULT_PREFERENCES: Preferences = {
+  theme: 'system',
+  notifications: { offer_taken: true, message: true, escrow: true, deadline: true },
+  payment_accounts: [],
+};
+
+export function fakeConnection(overrides: Partial<ConnectionSettings> = {}): ConnectionSettings {
+  const values = {
+    chain: 'btc' as const,
+    network: 'main' as const,
+    rpc_url: '',
+    rpc_user: '',
+    rpc_password_set: false,
+    rpc_cookie_file: '',
+    bootstrap: [],
+  };
+  return {
+    path: `${FAKE_DATA_DIR}/souk.toml`,
+    saved: values,
+    running: values,
+    env_overrides: [],
+    restart_needed: false,
+    ...overrides,
+  };
+}
+
 type FakeState = 'needs_setup' | 'locked' | 'unlocked';
 
 interface FakeBackendOptions {
@@ -187,6 +238,19 @@ export class FakeBackend implements Backend {
   chats: Record<string, ChatMessage[]> = {};
   /** When set, takes are refused by the "maker" with this reason. */
   refuseTakes: string | null = null;
+  prefs: Preferences = structuredClone(DEFAULT_PREFERENCES);
+  /** When set, the next preferences save is refused with this reason (as the core would). */
+  refusePreferences: string | null = null;
+  progress: StartupProgress = fakeProgress();
+  /** What a retry leaves the progress at (default: unchanged). */
+  progressAfterRetry: StartupProgress | null = null;
+  connection: ConnectionSettings = fakeConnection();
+  /** What a chain test answers: a check, or an error message (kind invalid_input). */
+  chainAnswer: ChainCheck | string = { chain: 'btc', network: 'main', url: '', tip_height: 0, txindex: true };
+  /** While set, an unlock waits for it (to look at the screen meanwhile). */
+  unlockHold: Promise<void> | null = null;
+  /** The dial results a connection save reports. */
+  dialResults: SavedConnection['dialled'] = [];
   private seq = 0;
   private listeners = new Set<(signal: NodeSignal) => void>();
 
@@ -257,8 +321,9 @@ export class FakeBackend implements Backend {
   }
 
   unlock(passphrase: string): Promise<IdentityInfo> {
-    return Promise.resolve().then(() => {
+    return Promise.resolve().then(async () => {
       this.record('unlock', [passphrase]);
+      if (this.unlockHold) await this.unlockHold;
       if (this.state === 'needs_setup') {
         throw new BackendError('not_initialized', 'no identity');
       }
@@ -309,7 +374,13 @@ export class FakeBackend implements Backend {
       this.record('postOffer', [offer]);
       const { ttl_ms, ...rest } = offer;
       const posted = fakeOffer({ ...rest, maker: FAKE_PEER_ID, expires_at: Date.now() + ttl_ms });
-      this.book.push({ offer: posted, mine: true, maker_last_seen: Date.now(), effective_price: null });
+      this.book.push({
+        offer: posted,
+        mine: true,
+        maker_last_seen: Date.now(),
+        effective_price: null,
+        completed_with_maker: 0,
+      });
       this.myOfferList.unshift({ offer: posted, state: { state: 'live' } });
       this.emit({ kind: 'offer_added', offer: posted });
       return posted;
@@ -522,6 +593,73 @@ export class FakeBackend implements Backend {
   receiveDispute(dispute: DisputeInfo): void {
     this.disputeList = [dispute, ...this.disputeList.filter((d) => d.trade_id !== dispute.trade_id)];
     this.emit({ kind: 'dispute_opened', trade_id: dispute.trade_id });
+}
+
+  preferences(): Promise<Preferences> {
+    return Promise.resolve().then(() => {
+      this.record('preferences', []);
+      return structuredClone(this.prefs);
+    });
+  }
+
+  savePreferences(preferences: Preferences): Promise<Preferences> {
+    return Promise.resolve().then(() => {
+      this.record('savePreferences', [preferences]);
+      if (this.refusePreferences !== null) {
+        const reason = this.refusePreferences;
+        this.refusePreferences = null;
+        throw new BackendError('invalid_input', reason);
+      }
+      this.prefs = structuredClone(preferences);
+      return structuredClone(preferences);
+    });
+  }
+
+  startupProgress(): Promise<StartupProgress> {
+    return Promise.resolve().then(() => {
+      this.record('startupProgress', []);
+      return structuredClone(this.progress);
+    });
+  }
+
+  retryStartup(): Promise<StartupProgress> {
+    return Promise.resolve().then(() => {
+      this.record('retryStartup', []);
+      if (this.progressAfterRetry) this.progress = this.progressAfterRetry;
+      return structuredClone(this.progress);
+    });
+  }
+
+  connectionSettings(): Promise<ConnectionSettings> {
+    return Promise.resolve().then(() => {
+      this.record('connectionSettings', []);
+      return structuredClone(this.connection);
+    });
+  }
+
+  saveConnectionSettings(edit: ConnectionEdit): Promise<SavedConnection> {
+    return Promise.resolve().then(() => {
+      this.record('saveConnectionSettings', [edit]);
+      const saved = {
+        chain: edit.chain,
+        network: edit.network,
+        rpc_url: edit.rpc_url.trim(),
+        rpc_user: edit.rpc_user,
+        rpc_password_set: edit.rpc_password === null ? this.connection.saved.rpc_password_set : edit.rpc_password !== '',
+        rpc_cookie_file: edit.rpc_cookie_file.trim(),
+        bootstrap: edit.bootstrap.map((a) => a.trim()),
+      };
+      this.connection = { ...this.connection, saved, restart_needed: true };
+      return { settings: structuredClone(this.connection), dialled: this.dialResults };
+    });
+  }
+
+  testChainConnection(edit: ConnectionEdit): Promise<ChainCheck> {
+    return Promise.resolve().then(() => {
+      this.record('testChainConnection', [edit]);
+      if (typeof this.chainAnswer === 'string') throw new BackendError('invalid_input', this.chainAnswer);
+      return this.chainAnswer;
+    });
   }
 
   subscribeEvents(listener: (signal: NodeSignal) => void): () => void {

@@ -189,6 +189,55 @@ describe('My offers', () => {
   });
 });
 
+describe('Market: only my payment methods, and the maker’s history with you', () => {
+  it('is off with a way to Settings until there is a payment account', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [fakeEntry({ id: 'sepa', payment_methods: ['SEPA'] })];
+    const { user, nav } = await openApp(backend);
+    const only = await screen.findByRole('checkbox', { name: 'Only my payment methods' });
+    await waitFor(() => expect(only).toHaveAccessibleDescription(/No payment accounts yet/));
+    expect(only).toBeDisabled();
+    await user.click(screen.getByRole('button', { name: 'Add one in Settings' }));
+    expect(screen.getByRole('heading', { level: 1, name: 'Settings' })).toBeInTheDocument();
+    expect(within(nav).getByRole('button', { name: 'Settings' })).toHaveAttribute('aria-current', 'page');
+  });
+
+  it('hides offers paid by methods I have no account for', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.prefs.payment_accounts = [{ id: 'a1', method: 'SEPA', label: 'Main bank', details: 'DE00' }];
+    backend.book = [
+      fakeEntry({ id: 'sepa', payment_methods: ['SEPA'], price: { fixed: '60000' } }),
+      fakeEntry({ id: 'zelle', payment_methods: ['ZELLE'], price: { fixed: '60001' } }),
+    ];
+    const { user } = await openApp(backend);
+    await screen.findByText('60,001 EUR');
+    const only = screen.getByRole('checkbox', { name: 'Only my payment methods' });
+    await waitFor(() => expect(only).toBeEnabled());
+    expect(only).toHaveAccessibleDescription('SEPA');
+    await user.click(only);
+    expect(within(sellTable()).queryByText('60,001 EUR')).toBeNull();
+    expect(within(sellTable()).getByText('60,000 EUR')).toBeInTheDocument();
+    expect(screen.getByText('1 of 2 offers shown')).toBeInTheDocument();
+    await user.click(only);
+    expect(within(sellTable()).getByText('60,001 EUR')).toBeInTheDocument();
+  });
+
+  it('shows how many trades I completed with each maker, labelled as my own history', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [
+      fakeEntry({ id: 'known', price: { fixed: '60000' } }, { completed_with_maker: 2 }),
+      fakeEntry({ id: 'stranger', maker: '12D3KooWStrangerMakerPeerIdForTests7aBcDeFgHiJk', price: { fixed: '60001' } }),
+    ];
+    await openApp(backend);
+    await screen.findByText('60,001 EUR');
+    const rows = within(sellTable()).getAllByRole('row').slice(1);
+    expect(within(rows[0] as HTMLElement).getByTestId('maker-history')).toHaveTextContent('2 trades with you');
+    expect(within(rows[1] as HTMLElement).getByTestId('maker-history')).toHaveTextContent('New to you');
+    expect(within(sellTable()).getByRole('columnheader', { name: /history with you/ })).toBeInTheDocument();
+    expect(screen.getByText(/It is not a reputation/)).toBeInTheDocument();
+  });
+});
+
 describe('Network', () => {
   it('shows peers, addresses and DHT numbers', async () => {
     const { user, nav } = await openApp();

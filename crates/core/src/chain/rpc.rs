@@ -172,6 +172,11 @@ impl RpcBackend {
         &self.url
     }
 
+    /// Whether the node keeps a transaction index; `None` when it cannot say (before Core 0.21).
+    pub fn txindex(&self) -> Option<bool> {
+        self.txindex
+    }
+
     /// One raw JSON-RPC call. Typed wrappers are the [`ChainBackend`] methods; this is for everything
     /// else (and for test harnesses driving a regtest node).
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {

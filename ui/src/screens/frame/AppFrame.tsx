@@ -1,8 +1,10 @@
 import { useState } from 'react';
+import { useTheme } from '../../app/theme';
 import type { IdentityInfo } from '../../bindings';
 import { isOpen } from '../../logic/disputes';
 import { useDisputes } from '../../state/disputes';
 import { useNodeEvents } from '../../state/events';
+import { usePreferences } from '../../state/settings';
 import { useTrades } from '../../state/trades';
 import { DisputeRoom } from '../disputes/DisputeRoom';
 import { DisputesScreen } from '../disputes/DisputesScreen';
@@ -15,7 +17,7 @@ import { Header } from './Header';
 import { Nav } from './Nav';
 import { TradeRoom } from '../trades/TradeRoom';
 import { TradesScreen } from '../trades/TradesScreen';
-import { SettingsPage } from './pages';
+import { SettingsScreen } from '../settings/SettingsScreen';
 import { sectionsFor } from './sections';
 import type { SectionId } from './sections';
 
@@ -27,6 +29,8 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
   // The dispute shown in the Disputes section (arbitrators only); null shows the list.
   const [openDispute, setOpenDispute] = useState<string | null>(null);
   useNodeEvents(identity.peer_id);
+  const preferences = usePreferences();
+  useTheme(preferences.data?.theme);
   const trades = useTrades();
   const unread = trades.data?.reduce((sum, t) => sum + t.unread, 0) ?? 0;
   const disputes = useDisputes(identity.arbitrator);
@@ -45,7 +49,14 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
   const view = () => {
     switch (section) {
       case 'market':
-        return <MarketScreen market={market} onMarketChange={setMarket} onTaken={(trade) => showTrade(trade.id)} />;
+        return (
+          <MarketScreen
+            market={market}
+            onMarketChange={setMarket}
+            onTaken={(trade) => showTrade(trade.id)}
+            onOpenSettings={() => setSection('settings')}
+          />
+        );
       case 'post':
         return (
           <PostOfferScreen
@@ -72,7 +83,7 @@ export function AppFrame({ identity }: { identity: IdentityInfo }) {
       case 'network':
         return <NetworkScreen />;
       case 'settings':
-        return <SettingsPage identity={identity} />;
+        return <SettingsScreen identity={identity} />;
     }
   };
 

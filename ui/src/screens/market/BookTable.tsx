@@ -1,6 +1,6 @@
 import type { BookEntry, MarketPrice } from '../../bindings';
 import { PeerId } from '../../components/PeerId';
-import { formatAgo, formatRelative, relativeToMarket } from '../../logic/book';
+import { formatAgo, formatRelative, makerHistoryText, relativeToMarket } from '../../logic/book';
 import { formatEscrow, formatPrice, formatRange } from './format';
 import { OfferTerms } from './OfferTerms';
 
@@ -38,7 +38,9 @@ export function BookTable({ caption, entries, price, now, emptyText, onTake }: B
             <th scope="col">Amount</th>
             <th scope="col">Payment</th>
             <th scope="col">Escrow</th>
-            <th scope="col">Maker</th>
+            <th scope="col">
+              Maker <span className="th-note">· history with you</span>
+            </th>
             <th scope="col">Last seen</th>
             <th scope="col">Terms</th>
             <th scope="col">
@@ -60,7 +62,19 @@ export function BookTable({ caption, entries, price, now, emptyText, onTake }: B
                 <td>{entry.offer.payment_methods.join(', ')}</td>
                 <td>{formatEscrow(entry.offer.escrow)}</td>
                 <td>
-                  {entry.mine ? <span className="badge">You</span> : <PeerId peerId={entry.offer.maker} />}
+                  {entry.mine ? (
+                    <span className="badge">You</span>
+                  ) : (
+                    <>
+                      <PeerId peerId={entry.offer.maker} />
+                      <span
+                        className={entry.completed_with_maker > 0 ? 'maker-history' : 'maker-history maker-history--new'}
+                        data-testid="maker-history"
+                      >
+                        {makerHistoryText(entry.completed_with_maker)}
+                      </span>
+                    </>
+                  )}
                 </td>
                 <td>{formatAgo(entry.maker_last_seen, now)}</td>
                 <td>

@@ -4,9 +4,11 @@ import { ErrorAlert } from '../../components/ErrorAlert';
 import { useNow } from '../../components/useNow';
 import { parseAmount } from '../../logic/amount';
 import { arrangeBook, paymentMethodsIn } from '../../logic/book';
+import { myPaymentMethods } from '../../logic/paymentAccounts';
 import type { PriceOrder } from '../../logic/book';
 import { ASSETS, quotesFor } from '../../logic/offerForm';
 import { useBook, useMarketPrice, useRefreshMarket } from '../../state/market';
+import { usePreferences } from '../../state/settings';
 import { SectionPage } from '../frame/SectionPage';
 import { BookTable } from './BookTable';
 import { formatPrice } from './format';
@@ -22,9 +24,11 @@ interface MarketScreenProps {
   onMarketChange: (m: MarketChoice) => void;
   /** A take was accepted by the maker's node: the trade room opens. */
   onTaken: (trade: TradeInfo) => void;
+  /** Opens Settings (to add a payment account). */
+  onOpenSettings: () => void;
 }
 
-export function MarketScreen({ market, onMarketChange, onTaken }: MarketScreenProps) {
+export function MarketScreen({ market, onMarketChange, onTaken, onOpenSettings }: MarketScreenProps) {
   const [taking, setTaking] = useState<BookEntry | null>(null);
   if (taking) {
     return (
@@ -33,20 +37,27 @@ export function MarketScreen({ market, onMarketChange, onTaken }: MarketScreenPr
       </SectionPage>
     );
   }
-  return <MarketBook market={market} onMarketChange={onMarketChange} onTake={setTaking} />;
+  return (
+    <MarketBook market={market} onMarketChange={onMarketChange} onTake={setTaking} onOpenSettings={onOpenSettings} />
+  );
 }
 
 interface MarketBookProps {
   market: MarketChoice;
   onMarketChange: (m: MarketChoice) => void;
   onTake: (entry: BookEntry) => void;
+  onOpenSettings: () => void;
 }
 
-function MarketBook({ market, onMarketChange, onTake }: MarketBookProps) {
+function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBookProps) {
   const { base, quote } = market;
   const [method, setMethod] = useState('');
   const [amountText, setAmountText] = useState('');
   const [hideMine, setHideMine] = useState(false);
+  const [onlyMyMethods, setOnlyMyMethods] = useState(false);
+  const preferences = usePreferences();
+  const myMethods = useMemo(() => myPaymentMethods(preferences.data?.payment_accounts ?? []), [preferences.data]);
+  const canFilterMine = myMethods.length > 0;
   const [order, setOrder] = useState<PriceOrder>('best');
   const book = useBook(base, quote);
   const price = useMarketPrice(base, quote);
@@ -61,8 +72,12 @@ function MarketBook({ market, onMarketChange, onTake }: MarketBookProps) {
   const methods = useMemo(() => paymentMethodsIn(entries ?? []), [entries]);
   const sides = useMemo(
     () =>
-      arrangeBook(entries ?? [], { method, amount: amountUnits, hideMine }, order),
-    [entries, method, amountUnits, hideMine, order],
+      arrangeBook(
+        entries ?? [],
+        { method, amount: amountUnits, hideMine, myMethods: onlyMyMethods && canFilterMine ? myMethods : null },
+        order,
+      ),
+    [entries, method, amountUnits, hideMine, onlyMyMethods, canFilterMine, myMethods, order],
   );
   const total = entries?.length ?? 0;
   const sellTotal = entries?.filter((e) => e.offer.side === 'sell').length ?? 0;
@@ -132,6 +147,32 @@ function MarketBook({ market, onMarketChange, onTake }: MarketBookProps) {
           <input type="checkbox" checked={hideMine} onChange={(e) => setHideMine(e.target.checked)} />
           Hide my offers
         </label>
+        <div className="toolbar-check toolbar-mine">
+          <label className="checkbox">
+            <input
+              type="checkbox"
+              checked={onlyMyMethods && canFilterMine}
+              disabled={!canFilterMine}
+              aria-describedby={`${ids}-mine-hint`}
+              onChange={(e) => setOnlyMyMethods(e.target.checked)}
+            />
+            Only my payment methods
+          </label>
+          <p className="field-hint" id={`${ids}-mine-hint`}>
+            {canFilterMine ? (
+              myMethods.join(', ')
+            ) : preferences.isPending ? (
+              'Reading your payment accounts…'
+            ) : (
+              <>
+                No payment accounts yet.{' '}
+                <button type="button" className="link-button" onClick={onOpenSettings}>
+                  Add one in Settings
+                </button>
+              </>
+            )}
+          </p>
+        </div>
         <button
           type="button"
           className="button button--small"
@@ -183,6 +224,10 @@ function MarketBook({ market, onMarketChange, onTake }: MarketBookProps) {
             emptyText={buyTotal === 0 ? `Nobody buys ${base} for ${quote} yet.` : 'No buy offers match your filters.'}
             onTake={onTake}
           />
+          <p className="muted book-legend">
+            “History with you” counts the trades you completed with a maker, from this computer’s own
+            records. It is not a reputation: nobody else vouches for it.
+          </p>
         </div>
       )}
     </SectionPage>

@@ -6,6 +6,8 @@ import { Field } from '../../components/Field';
 import { PeerId } from '../../components/PeerId';
 import { StatusSyncAction } from '../../components/StatusSyncAction';
 import { useUnlock } from '../../state/identity';
+import { useStartupProgress } from '../../state/startup';
+import { StartupPhases } from '../startup/StartupPhases';
 
 interface UnlockProps {
   peerId: string;
@@ -17,6 +19,8 @@ export function Unlock({ peerId, dataDir }: UnlockProps) {
   const [attempted, setAttempted] = useState(false);
   const inputRef = useRef<HTMLInputElement>(null);
   const unlock = useUnlock();
+  // While the keystore opens (seconds of key derivation), show how far it has come.
+  const progress = useStartupProgress(unlock.isPending);
 
   const emptyError = attempted && passphrase.length === 0 ? 'Enter your passphrase.' : undefined;
 
@@ -84,6 +88,7 @@ export function Unlock({ peerId, dataDir }: UnlockProps) {
           </button>
         </div>
       </form>
+      {unlock.isPending && progress.data ? <StartupPhases phases={progress.data.phases} /> : null}
     </CardScreen>
   );
 }

@@ -1,0 +1,190 @@
+//! The start as a person watches it, with real nodes on loopback: keystore, database, network,
+//! bootstrap, book — each reported in that order, with what it found. A node whose only bootstrap
+//! peer is unreachable says so in the bootstrap phase, and still serves the book it had cached.
+
+use std::time::Duration;
+
+use souk_core::{
+    identity::KdfCost,
+    net::NetConfig,
+    node::Node,
+    startup::{PhaseState, StartupPhase, StartupProgress},
+};
+use souk_tests::{BTC_EUR, DEADLINE, PASSPHRASE, TestDir, TestNode, node, sell_offer};
+
+/// Watches the progress while `work` runs and returns every distinct snapshot seen, in order.
+async fn watch<T>(node: &Node, work: impl Future<Output = T>) -> (T, Vec<StartupProgress>) {
+    let mut seen: Vec<StartupProgress> = Vec::new();
+    let mut work = std::pin::pin!(work);
+    let result = tokio::time::timeout(DEADLINE, async {
+        loop {
+            // Compare states only: elapsed times change on every read.
+            let now = node.startup_progress();
+            let states = |p: &StartupProgress| p.phases.iter().map(|x| x.state).collect::<Vec<_>>();
+            if seen.last().is_none_or(|last| states(last) != states(&now)) {
+                seen.push(now);
+            }
+            tokio::select! {
+                biased;
+                value = &mut work => return value,
+                () = tokio::time::sleep(Duration::from_millis(1)) => {}
+            }
+        }
+    })
+    .await
+    .expect("the start finished in time");
+    seen.push(node.startup_progress());
+    (result, seen)
+}
+
+/// No phase starts before every earlier one has finished (done, or failed without stopping the
+/// start), and at most one runs at a time.
+fn assert_in_order(snapshots: &[StartupProgress]) {
+    for snapshot in snapshots {
+        let mut earlier_finished = true;
+        for p in &snapshot.phases {
+            if !earlier_finished {
+                assert_eq!(
+                    p.state,
+                    PhaseState::Pending,
+                    "{:?} moved before the phases before it finished: {snapshot:#?}",
+                    p.phase
+                );
+            }
+            earlier_finished &= matches!(p.state, PhaseState::Done | PhaseState::Failed);
+        }
+    }
+}
+
+fn phase(progress: &StartupProgress, which: StartupPhase) -> &souk_core::startup::PhaseProgress {
+    progress.phase(which).expect("every phase is listed")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn phases_are_reported_in_order_and_an_unreachable_bootstrap_peer_is_named() {
+    let dir = TestDir::new();
+    let maker = TestNode::start(dir.path("maker"), &[]).await;
+    let offer = maker
+        .node
+        .post_offer(sell_offer(60_000))
+        .await
+        .expect("post");
+
+    // A new identity, with the real key derivation so the keystore phase is seen running.
+    let taker_dir = dir.path("taker");
+    let taker = Node::new(&taker_dir, {
+        let mut config = souk_core::config::Config::default();
+        config.price.url = String::new();
+        config
+    })
+    .with_kdf_cost(KdfCost::DEFAULT);
+    let (created, seen) = watch(&taker, taker.create_identity(PASSPHRASE)).await;
+    created.expect("create identity");
+    assert!(
+        seen.iter()
+            .any(|s| phase(s, StartupPhase::Keystore).state == PhaseState::Running),
+        "the keystore phase was never seen running: {seen:#?}"
+    );
+    let after_unlock = seen.last().expect("a snapshot");
+    assert_eq!(
+        phase(after_unlock, StartupPhase::Keystore)
+            .detail
+            .as_deref(),
+        Some("created and encrypted")
+    );
+    assert!(
+        phase(after_unlock, StartupPhase::Database)
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("schema version ")),
+        "{after_unlock:#?}"
+    );
+    assert_eq!(
+        phase(after_unlock, StartupPhase::Network).state,
+        PhaseState::Pending
+    );
+
+    // Online through the maker: network, bootstrap, book, in order; the book holds the maker's offer.
+    let mut net = NetConfig::loopback_for_tests();
+    net.bootstrap = vec![maker.address().parse().expect("multiaddr")];
+    let (online, seen) = watch(&taker, taker.go_online(net, &[BTC_EUR])).await;
+    online.expect("online");
+    assert_in_order(&seen);
+    let done = seen.last().expect("a snapshot");
+    assert!(done.complete(), "{done:#?}");
+    assert_eq!(
+        phase(done, StartupPhase::Bootstrap).detail.as_deref(),
+        Some("1 of 1 bootstrap peers connected; 1 peer")
+    );
+    let book_detail = phase(done, StartupPhase::Book)
+        .detail
+        .clone()
+        .unwrap_or_default();
+    assert_eq!(book_detail, "1 offer in the book, 1 new");
+    assert!(
+        done.phases.iter().all(|p| p.elapsed_ms.is_some()),
+        "{done:#?}"
+    );
+    assert!(
+        taker
+            .offers(&Default::default())
+            .await
+            .expect("book")
+            .iter()
+            .any(|e| e.offer.id == offer.id)
+    );
+    taker.shutdown().await;
+
+    // The taker again, its only bootstrap peer now a port nobody listens on.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port();
+    let nobody = format!(
+        "/ip4/127.0.0.1/tcp/{closed_port}/p2p/{}",
+        maker.info.peer_id
+    );
+    let taker = node(&taker_dir);
+    let (unlocked, seen) = watch(&taker, taker.unlock(PASSPHRASE)).await;
+    unlocked.expect("unlock");
+    assert_eq!(
+        phase(seen.last().expect("a snapshot"), StartupPhase::Keystore)
+            .detail
+            .as_deref(),
+        Some("opened")
+    );
+    let mut net = NetConfig::loopback_for_tests();
+    net.bootstrap = vec![nobody.parse().expect("multiaddr")];
+    let (online, seen) = watch(&taker, taker.go_online(net, &[BTC_EUR])).await;
+    online.expect("a failed bootstrap does not stop the node");
+    assert_in_order(&seen);
+    let progress = seen.last().expect("a snapshot");
+    let failed = progress.failed().expect("a failed phase");
+    assert_eq!(failed.phase, StartupPhase::Bootstrap);
+    let error = failed.error.clone().expect("the error");
+    assert_eq!(error.kind, souk_core::ErrorKind::Io);
+    assert_eq!(
+        error.message,
+        format!(
+            "cannot dial {nobody}: connection refused: nothing listens at that address (is the peer running?)"
+        )
+    );
+    // The book comes from the cache, and says so; the offline book is served.
+    assert_eq!(
+        phase(progress, StartupPhase::Book).detail.as_deref(),
+        Some("1 offer from this computer's cache; no peer to ask yet")
+    );
+    let book = taker.offers(&Default::default()).await.expect("book");
+    assert_eq!(book.len(), 1);
+    assert_eq!(book[0].offer.id, offer.id);
+
+    // A retry runs the network phases again and fails the same way, clearly.
+    let retried = taker.retry_online().await.expect("retry");
+    assert_eq!(
+        retried.failed().map(|p| p.phase),
+        Some(StartupPhase::Bootstrap)
+    );
+    taker.shutdown().await;
+    maker.stop().await;
+}
