@@ -142,7 +142,7 @@ export function launchBrowser() {
 
 /** A page for one user at the smallest size the app supports, logging what the page complains about. */
 export async function openUser(browser, node) {
-  const context = await browser.newContext({ viewport: { width: 1024, height: 640 } });
+  const context = await browser.newContext({ viewport: SMALL });
   // As the desktop window does (Tauri's freezePrototype): a library that assigns over a built-in then
   // breaks here too, not only in the WebKit window.
   await context.addInitScript(() => Object.freeze(Object.prototype));
@@ -156,11 +156,51 @@ export async function openUser(browser, node) {
   return { page, problems };
 }
 
-/** A full-page screenshot to `artifacts/NAME.png`. */
+/** The sizes every screen must be readable at: the smallest window the app allows, and full HD. */
+export const SMALL = { width: 1024, height: 640 };
+export const LARGE = { width: 1920, height: 1080 };
+
+/**
+ * Full-page screenshots to `artifacts/NAME.png` (at the page's size, 1024×640 for users) and
+ * `artifacts/NAME@1920.png` (at 1920×1080), failing when the screen needs a horizontal scroll bar at
+ * either size: text cut off at the side is not readable.
+ */
 export async function shot(page, name) {
   const file = join(artifacts, `${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
+  const size = page.viewportSize();
+  await assertNoSideways(page, name, size);
+  if (size && size.width !== LARGE.width) {
+    await page.setViewportSize(LARGE);
+    try {
+      await page.screenshot({ path: join(artifacts, `${name}@1920.png`), fullPage: true });
+      await assertNoSideways(page, name, LARGE);
+    } finally {
+      await page.setViewportSize(size);
+    }
+  }
   return file;
+}
+
+async function assertNoSideways(page, name, size) {
+  const wide = await page.evaluate(() => {
+    const root = globalThis.document.documentElement;
+    if (root.scrollWidth <= root.clientWidth + 1) return null;
+    // Name the widest element that sticks out, so the failure says what to fix.
+    let worst = null;
+    for (const el of globalThis.document.body.querySelectorAll('*')) {
+      const right = el.getBoundingClientRect().right;
+      if (right > root.clientWidth + 1 && (!worst || right > worst.right)) {
+        worst = { right, what: `${el.tagName.toLowerCase()}${el.className ? `.${String(el.className).split(' ').join('.')}` : ''}` };
+      }
+    }
+    return { scrollWidth: root.scrollWidth, clientWidth: root.clientWidth, worst: worst?.what ?? 'unknown' };
+  });
+  assert.equal(
+    wide,
+    null,
+    `${name} at ${size?.width}x${size?.height} scrolls sideways (${wide?.scrollWidth} px wide in ${wide?.clientWidth} px; ${wide?.worst} sticks out)`,
+  );
 }
 
 /**
