@@ -167,19 +167,45 @@ export const LARGE = { width: 1920, height: 1080 };
  */
 export async function shot(page, name) {
   const file = join(artifacts, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
   const size = page.viewportSize();
   await assertNoSideways(page, name, size);
+  await whole(page, size, file);
   if (size && size.width !== LARGE.width) {
     await page.setViewportSize(LARGE);
     try {
-      await page.screenshot({ path: join(artifacts, `${name}@1920.png`), fullPage: true });
       await assertNoSideways(page, name, LARGE);
+      await whole(page, LARGE, join(artifacts, `${name}@1920.png`));
     } finally {
       await page.setViewportSize(size);
     }
   }
   return file;
+}
+
+/**
+ * A screenshot of everything on the screen. The app scrolls inside its main pane, not the page, so a
+ * full-page screenshot would stop at the window's height: the window is made as tall as the tallest
+ * scrolled content for the picture, then put back.
+ */
+async function whole(page, size, path) {
+  const hidden = await page.evaluate(() => {
+    let most = 0;
+    for (const el of globalThis.document.body.querySelectorAll('*')) {
+      const overflow = globalThis.getComputedStyle(el).overflowY;
+      if (overflow === 'auto' || overflow === 'scroll') most = Math.max(most, el.scrollHeight - el.clientHeight);
+    }
+    return most;
+  });
+  if (!size || hidden <= 0) {
+    await page.screenshot({ path, fullPage: true });
+    return;
+  }
+  await page.setViewportSize({ width: size.width, height: size.height + hidden });
+  try {
+    await page.screenshot({ path, fullPage: true });
+  } finally {
+    await page.setViewportSize(size);
+  }
 }
 
 async function assertNoSideways(page, name, size) {
