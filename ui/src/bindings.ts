@@ -77,7 +77,11 @@ required: number, amount: number, buyer_deposit: number, seller_deposit: number,
 /**
  * What this node must send to the escrow address.
  */
-my_funding: number, my_address: string | null, counterparty_address: string | null, arbitrator: string | null, funded: number, funding_confirmations: number, funding_deadline: number | null, payment_deadline: number | null, release_txid: string | null, release_confirmations: number, };
+my_funding: number, my_address: string | null, counterparty_address: string | null, arbitrator: string | null, funded: number, funding_confirmations: number, funding_deadline: number | null, payment_deadline: number | null, 
+/**
+ * Once the seller confirmed the payment: when the release must be on the chain.
+ */
+release_deadline: number | null, release_txid: string | null, release_confirmations: number, };
 export type DisputeInfo = { trade_id: string, chain: Chain, network: Network, buyer: string, seller: string, buyer_address: string, seller_address: string, escrow_address: string, amount: number, 
 /**
  * Each party's reason, as `side: reason`.

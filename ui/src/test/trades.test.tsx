@@ -241,6 +241,7 @@ describe('Trade room', () => {
         funding_confirmations: 0,
         funding_deadline: Date.now() + 3_600_000 + 120_000,
         payment_deadline: null,
+        release_deadline: null,
         release_txid: null,
         release_confirmations: 0,
       },

@@ -25,7 +25,7 @@ use crate::offer::{Offer, PaymentMethod, Price};
 pub use arbitrate::DisputeInfo;
 pub use desk::{Desk, Settlement, TradeConfig, payment_window};
 pub use settle::EscrowView;
-pub use store::{chat_log, list_trades, trade_info};
+pub use store::{chat_log, list_trades, trade_info, unread_messages};
 
 /// Which side of a trade this node is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -69,6 +69,22 @@ pub struct TradeInfo {
     pub escrow: Option<EscrowView>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl TradeInfo {
+    /// Whether the trade still needs this node running: negotiating, or not yet in a final state.
+    pub fn is_open(&self) -> bool {
+        is_open_state(&self.state)
+    }
+}
+
+/// `state` as in [`TradeInfo::state`]: anything but a final state (or an unknown one) is open.
+pub fn is_open_state(state: &str) -> bool {
+    match state {
+        "Requested" | "Countered" => true,
+        "Rejected" => false,
+        other => crate::trade::TradeState::parse(other).is_some_and(|s| !s.is_final()),
+    }
 }
 
 /// One chat message of a trade. The body is plain text: shells must never render it as markup.

@@ -1170,6 +1170,8 @@ pub struct EscrowView {
     pub funding_confirmations: u32,
     pub funding_deadline: Option<i64>,
     pub payment_deadline: Option<i64>,
+    /// Once the seller confirmed the payment: when the release must be on the chain.
+    pub release_deadline: Option<i64>,
     pub release_txid: Option<String>,
     pub release_confirmations: u32,
 }
@@ -1198,6 +1200,7 @@ pub(super) async fn view(
         funding_confirmations: r.funding_confirmations,
         funding_deadline: r.funding_deadline,
         payment_deadline: r.payment_deadline,
+        release_deadline: r.release_deadline,
         release_txid: r.release_txid.clone(),
         release_confirmations: r.release_confirmations,
     }))

@@ -420,6 +420,16 @@ pub async fn list_trades(pool: &SqlitePool, me: &PeerId) -> Result<Vec<TradeInfo
     Ok(trades)
 }
 
+/// Messages from counterparties, of every trade, not marked read yet.
+pub async fn unread_messages(pool: &SqlitePool) -> Result<u32> {
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE outgoing = 0 AND read_at IS NULL")
+            .fetch_one(pool)
+            .await
+            .map_err(sql)?;
+    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+}
+
 /// A trade's chat, in the order both sides show it: by the sender's time, then sender, then sequence
 /// number (each sender's times never go backwards, so each direction stays in sequence order).
 pub async fn chat_log(pool: &SqlitePool, me: &PeerId, trade_id: Uuid) -> Result<Vec<ChatMessage>> {
