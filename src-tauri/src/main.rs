@@ -5,6 +5,10 @@
 //! `[net]` settings from `souk.toml` and forwards every market and trade event to the window.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod notify;
+mod tray;
+mod window;
+
 use std::{
     str::FromStr,
     sync::{
@@ -25,7 +29,7 @@ use souk_core::{
     price::MarketPrice,
     trading::{ChatMessage, TradeAnswer, TradeInfo},
 };
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, Emitter, Manager, State};
 
 type Reply<T> = Result<T, ErrorPayload>;
 type NodeState<'a> = State<'a, Arc<Node>>;
@@ -224,6 +228,7 @@ async fn start_network(app: &AppHandle, node: &Node) -> Result<(), Error> {
     tracing::info!(peer_id = %info.peer_id, addrs = ?info.listen_addrs, "network started");
     forward(app, MARKET_EVENT, node.market_events().await?);
     forward(app, TRADE_EVENT, node.trade_events().await?);
+    tray::follow(app, node.trade_events().await?);
     // Learn what was posted before this node came up; gossip brings what is posted from now on.
     for (base, quote) in markets {
         if let Err(e) = node.refresh_market(base, quote).await {
@@ -276,8 +281,22 @@ fn main() {
     let _logs = logging::init(&config.log.level, log_dir);
     tracing::info!(data_dir = %data_dir.display(), "starting the desktop app");
 
+    let node = Arc::new(Node::new(&data_dir, config));
+    let shell = window::Shell {
+        node: node.clone(),
+        data_dir: data_dir.clone(),
+    };
     let result = tauri::Builder::default()
-        .manage(Arc::new(Node::new(&data_dir, config)))
+        .plugin(tauri_plugin_notification::init())
+        .manage(node)
+        .manage(shell)
+        .on_window_event(window::on_window_event)
+        .setup(move |app| {
+            window::restore(app.handle(), &data_dir);
+            tray::install(app.handle());
+            notify::show_alerts(app.handle(), app.state::<Arc<Node>>().alerts());
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             app_status,
             create_identity,
