@@ -615,8 +615,14 @@ pub struct TradeSource {
 }
 
 impl TradeSource {
-    async fn trades(&self) -> crate::error::Result<Vec<TradeInfo>> {
-        crate::trading::list_trades(&self.pool, &self.me).await
+    /// Every trade after missed events (one may have closed meanwhile); only the open ones on the
+    /// deadline tick (a closed trade has no deadline, and old trades pile up).
+    async fn trades(&self, open_only: bool) -> crate::error::Result<Vec<TradeInfo>> {
+        if open_only {
+            crate::trading::list_open_trades(&self.pool, &self.me).await
+        } else {
+            crate::trading::list_trades(&self.pool, &self.me).await
+        }
     }
 }
 
@@ -672,7 +678,8 @@ async fn watch_loop(
     let mut tick = tokio::time::interval(DEADLINE_CHECK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        // Whether to read every trade again: the clock ticked, or events were missed.
+        // Whether to read the trades again: `Some(true)` the open ones (the clock ticked), `Some(false)`
+        // all of them (events were missed).
         let look_again = tokio::select! {
             biased;
             () = cancel.cancelled() => return,
@@ -680,18 +687,18 @@ async fn watch_loop(
                 Ok(event) => {
                     let current = *prefs.borrow();
                     publish(engine.on_event(&event, &current, crate::store::now_ms()));
-                    false
+                    None
                 }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "the alert watcher missed trade events; reading the trades again");
-                    true
+                    Some(false)
                 }
                 Err(RecvError::Closed) => return,
             },
-            _ = tick.tick() => true,
+            _ = tick.tick() => Some(true),
         };
-        if look_again {
-            match source.trades().await {
+        if let Some(open_only) = look_again {
+            match source.trades(open_only).await {
                 Ok(trades) => {
                     let current = *prefs.borrow();
                     publish(engine.on_trades(&trades, &current, crate::store::now_ms()));

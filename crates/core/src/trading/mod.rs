@@ -25,7 +25,7 @@ use crate::offer::{Offer, PaymentMethod, Price};
 pub use arbitrate::DisputeInfo;
 pub use desk::{Desk, Settlement, TradeConfig, payment_window};
 pub use settle::EscrowView;
-pub use store::{chat_log, list_trades, trade_info, unread_messages};
+pub use store::{chat_log, list_open_trades, list_trades, trade_info, unread_messages};
 
 /// Which side of a trade this node is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -78,13 +78,10 @@ impl TradeInfo {
     }
 }
 
-/// `state` as in [`TradeInfo::state`]: anything but a final state (or an unknown one) is open.
+/// `state` as in [`TradeInfo::state`]: every state but the closed ones is open (as for the cap on open
+/// takes), an unknown one too, so nothing is stopped that may still need this node.
 pub fn is_open_state(state: &str) -> bool {
-    match state {
-        "Requested" | "Countered" => true,
-        "Rejected" => false,
-        other => crate::trade::TradeState::parse(other).is_some_and(|s| !s.is_final()),
-    }
+    !crate::negotiation::CLOSED_TRADE_STATES.contains(&state)
 }
 
 /// One chat message of a trade. The body is plain text: shells must never render it as markup.
