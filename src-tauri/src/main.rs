@@ -6,6 +6,10 @@
 //! trades by `[trade]` (an arbitrator there decides disputes from the window's Disputes screen).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod notify;
+mod tray;
+mod window;
+
 use std::{
     str::FromStr,
     sync::{
@@ -30,7 +34,7 @@ use souk_core::{
     startup::StartupProgress,
     trading::{ChatMessage, DisputeInfo, TradeAnswer, TradeInfo},
 };
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, Emitter, Manager, State};
 
 type Reply<T> = Result<T, ErrorPayload>;
 type NodeState<'a> = State<'a, Arc<Node>>;
@@ -292,12 +296,14 @@ async fn start_network(app: &AppHandle, node: &Node) -> Result<(), Error> {
     forward_events(app, node).await
 }
 
-/// Starts forwarding market and trade events to the window, once the network runs.
+/// Starts forwarding market and trade events to the window (and trade events to the tray), once
+/// the network runs.
 async fn forward_events(app: &AppHandle, node: &Node) -> Result<(), Error> {
     let (market, trades) = (node.market_events().await?, node.trade_events().await?);
     if !FORWARDING.swap(true, Ordering::SeqCst) {
         forward(app, MARKET_EVENT, market);
         forward(app, TRADE_EVENT, trades);
+        tray::follow(app, node.trade_events().await?);
     }
     Ok(())
 }
@@ -349,10 +355,22 @@ fn main() {
     let _logs = logging::init(&config.log.level, log_dir);
     tracing::info!(data_dir = %data_dir.display(), "starting the desktop app");
 
+    let node = Arc::new(Node::new(&data_dir, config).with_trade_config(trade_config));
+    let shell = window::Shell {
+        node: node.clone(),
+        data_dir: data_dir.clone(),
+    };
     let result = tauri::Builder::default()
-        .manage(Arc::new(
-            Node::new(&data_dir, config).with_trade_config(trade_config),
-        ))
+        .plugin(tauri_plugin_notification::init())
+        .manage(node)
+        .manage(shell)
+        .on_window_event(window::on_window_event)
+        .setup(move |app| {
+            window::restore(app.handle(), &data_dir);
+            tray::install(app.handle());
+            notify::show_alerts(app.handle(), app.state::<Arc<Node>>().alerts());
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             app_status,
             create_identity,

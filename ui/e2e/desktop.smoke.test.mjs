@@ -1,147 +1,65 @@
 // Desktop smoke test: the real souk-desktop binary in a real WebKitGTK window (under Xvfb, started by
-// `cargo xtask test`), driven through WebDriver (tauri-driver in front of Debian's WebKitWebDriver).
-// Env: SOUK_DESKTOP_BIN (the app), TAURI_DRIVER (the driver), SOUK_ARTIFACTS (where screenshots go).
+// `cargo xtask test`), driven through WebDriver, on a D-Bus session of its own with a stand-in desktop
+// (see desktop.mjs). Env: SOUK_DESKTOP_BIN, TAURI_DRIVER, SOUK_CLI_BIN, SOUK_ARTIFACTS.
 // The flow: first run → create an identity → Market → Network (the node is up) → post an offer → My
-// offers and the Market show it.
+// offers and the Market show it → the tray icon shows the unread count → a second node (`souk serve`) takes
+// the offer and writes: native notifications arrive over D-Bus, the tray counts the message → closing the
+// window with the trade open keeps Souk running in the tray → Show Souk brings it back → Quit from the tray
+// shuts the node down cleanly.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchApp, running, startBus, startDesktopSession, step as appStep, until } from './desktop.mjs';
+import { api, serveNodes } from './harness.mjs';
 
-const app = process.env.SOUK_DESKTOP_BIN;
-const driverBin = process.env.TAURI_DRIVER ?? 'tauri-driver';
 const cli = process.env.SOUK_CLI_BIN;
-const artifacts = process.env.SOUK_ARTIFACTS ?? join(tmpdir(), 'souk-artifacts');
 
-/** A port the kernel says is free right now (tauri-driver takes ports, not port 0). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Retries `probe` until it returns a value or `ms` pass; waits on a condition, not a fixed sleep. */
-async function until(what, ms, probe) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== null) return value;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
-}
-
-let driver;
-let base;
-let session;
+let app;
+let bus;
+let desktop;
 let dataDir;
-let driverLog = '';
-
-async function wd(method, path, body) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    signal: AbortSignal.timeout(60_000),
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json.value ?? json)}`);
-  return json.value;
-}
+/** The window's node, dialable (`…/p2p/PEER`), as its Network screen shows it. */
+let desktopAddress;
+let trade;
+const taker = serveNodes('souk-desktop-taker', 'desktop smoke taker passphrase');
 
 before(async () => {
-  assert.ok(app, 'SOUK_DESKTOP_BIN must name the souk-desktop binary (run through `cargo xtask test`)');
   dataDir = mkdtempSync(join(tmpdir(), 'souk-desktop-'));
   // Everything stays on this machine: loopback listener, no mDNS, no price feed.
   writeFileSync(
     join(dataDir, 'souk.toml'),
     '[net]\nlisten = ["/ip4/127.0.0.1/tcp/0"]\nmdns = false\nmarkets = ["BTC/EUR"]\n\n[price]\nurl = ""\n',
   );
-  const [port, nativePort] = [await freePort(), await freePort()];
-  // Its own process group, so the driver, WebKitWebDriver and the app all go down together.
-  driver = spawn(driverBin, ['--port', String(port), '--native-port', String(nativePort)], {
-    env: { ...process.env, SOUK_DATA_DIR: dataDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  driver.stdout.on('data', (d) => (driverLog += d));
-  driver.stderr.on('data', (d) => (driverLog += d));
-  base = `http://127.0.0.1:${port}`;
-  await until('tauri-driver to listen', 30_000, async () => (await fetch(`${base}/status`)).ok || undefined);
-  const created = await wd('POST', '/session', {
-    capabilities: { alwaysMatch: { browserName: 'wry', 'tauri:options': { application: app } } },
-  });
-  session = created.sessionId;
+  bus = await startBus();
+  desktop = await startDesktopSession(bus.address);
+  app = await launchApp({ dataDir, env: { DBUS_SESSION_BUS_ADDRESS: bus.address } });
 });
 
 after(async () => {
-  if (session) await wd('DELETE', `/session/${session}`).catch(() => {});
-  if (driver?.pid) {
-    try {
-      process.kill(-driver.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  driver?.stdout.destroy();
-  driver?.stderr.destroy();
+  await app?.stop();
+  await taker.stopAll();
+  desktop?.stop();
+  bus?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Resolves after the page has painted twice, so a screenshot shows what a person would see. */
-async function painted() {
-  await wd('POST', `/session/${session}/execute/async`, {
-    script: 'const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));',
-    args: [],
-  });
-}
-
-async function screenshot(name) {
-  await painted();
-  const png = await wd('GET', `/session/${session}/screenshot`);
-  mkdirSync(artifacts, { recursive: true });
-  const file = join(artifacts, `${name}.png`);
-  writeFileSync(file, Buffer.from(png, 'base64'));
-  return file;
-}
-
-async function findAll(css, using = 'css selector') {
-  const found = await wd('POST', `/session/${session}/elements`, { using, value: css });
-  return found.map((el) => Object.values(el)[0]);
-}
-
-async function find(css, { using = 'css selector', ms = 30_000 } = {}) {
-  return until(`element ${css}`, ms, async () => (await findAll(css, using))[0]);
-}
-
-const el = (id, rest = '') => `/session/${session}/element/${id}${rest}`;
-const click = (id) => wd('POST', el(id, '/click'), {});
-const type = (id, text) => wd('POST', el(id, '/value'), { text });
-const text = (id) => wd('GET', el(id, '/text'));
-
-/** Runs a test step, and on failure saves a screenshot and the driver's output next to the others. */
-async function step(t, name, body) {
-  try {
-    await body();
-  } catch (e) {
-    t.diagnostic(`tauri-driver output:\n${driverLog}`);
-    await screenshot(`${name}-failure`).catch(() => {});
-    throw e;
-  }
-}
+const step = (t, name, body) =>
+  appStep(t, app, name, body, () => [
+    `desktop session:\n${desktop.log()}\n${JSON.stringify(desktop.events, null, 1)}`,
+    ...taker.nodes.map((n) => `souk serve ${n.name}:\n${n.log}`),
+  ]);
+const find = (...args) => app.find(...args);
+const findAll = (...args) => app.findAll(...args);
+const click = (id) => app.click(id);
+const type = (id, text) => app.type(id, text);
+const text = (id) => app.text(id);
+const textContent = (id) => app.textContent(id);
+const screenshot = (name) => app.screenshot(name);
+const wd = (method, path, body) => app.wd(method, path, body);
+const el = (id, rest) => app.el(id, rest);
 
 test('the first start shows the first-run screen in the real window', async (t) => {
   await step(t, 'desktop-first-run', async () => {
@@ -150,7 +68,7 @@ test('the first start shows the first-run screen in the real window', async (t) 
     assert.match(shown, /Welcome to Souk/);
     assert.match(shown, /Create a new identity/);
     assert.match(shown, /Restore from seed words/);
-    assert.equal(await wd('GET', `/session/${session}/title`), 'Souk');
+    assert.equal(await wd('GET', app.s('/title')), 'Souk');
     t.diagnostic(`screenshot: ${await screenshot('desktop-first-run')}`);
   });
 });
@@ -210,14 +128,6 @@ test('creating an identity in the window writes it through the core', async (t) 
   });
 });
 
-/** The DOM's textContent (WebDriver's element text skips line-clamped boxes in WebKit). */
-function textContent(id) {
-  return wd('POST', `/session/${session}/execute/sync`, {
-    script: 'return arguments[0].textContent;',
-    args: [{ 'element-6066-11e4-a52e-4f735466cecf': id }],
-  });
-}
-
 /** The control a visible label names (by its `for`). */
 async function fieldByLabel(label) {
   const found = await find(`//label[normalize-space(.)='${label}']`, { using: 'xpath' });
@@ -241,6 +151,7 @@ test('the market works in the window: the network starts and an offer posted thr
     await find('[data-testid="connected-peers"]');
     const addresses = await Promise.all((await findAll('.address-list code')).map(text));
     assert.ok(addresses.length > 0, 'no listen addresses shown');
+    desktopAddress = addresses[0];
     assert.ok(addresses.every((a) => a.startsWith('/ip4/127.0.0.1/tcp/')), `not loopback: ${addresses.join(', ')}`);
     await screenshot('desktop-network');
 
@@ -269,5 +180,114 @@ test('the market works in the window: the network starts and an offer posted thr
     assert.match(await text(row), /60,500 EUR/);
     assert.match(await text(row), /You/);
     t.diagnostic(`screenshot: ${await screenshot('desktop-market-own-offer')}`);
+  });
+});
+
+/** The tray icon as a panel sees it over D-Bus: its label and its menu's labels. */
+async function tray() {
+  const { label, menu } = await desktop.call('tray');
+  return { label, menu: menu.map((m) => `${m.label}${m.enabled ? '' : ' (disabled)'}`) };
+}
+
+/** Waits for a notification titled `summary` and returns it. */
+function notification(summary) {
+  return until(`a notification "${summary}"`, 30_000, () =>
+    desktop.notifications().find((n) => n.summary === summary),
+  );
+}
+
+test('the tray icon registers with the panel and shows the unread count', async (t) => {
+  await step(t, 'desktop-tray', async () => {
+    await until('the tray icon to register', 15_000, () => desktop.events.find((e) => e.event === 'tray'));
+    const shown = await tray();
+    assert.equal(shown.label, 'Souk — 0 unread');
+    assert.deepEqual(shown.menu, ['Show Souk', 'No unread messages (disabled)', 'Quit']);
+  });
+});
+
+test('a take of the user’s offer and the taker’s message arrive as native notifications; the tray counts it', async (t) => {
+  assert.ok(cli, 'SOUK_CLI_BIN must name the souk binary');
+  assert.ok(desktopAddress, 'the Network screen showed no address');
+  await step(t, 'desktop-notifications', async () => {
+    const node = await taker.start('taker', { market: 'BTC/EUR', bootstrap: desktopAddress });
+    const offer = await until('the desktop’s offer to reach the taker', 30_000, async () => {
+      await api(node, '/api/v1/markets/BTC/EUR/refresh', {});
+      const book = await api(node, '/api/v1/offers?market=BTC/EUR');
+      return book.find((e) => e.offer.terms === 'desktop smoke <b>offer</b>')?.offer;
+    });
+    trade = await api(node, '/api/v1/trades', {
+      offer_id: offer.id,
+      amount: '0.05',
+      method: 'SEPA',
+      payout: 'IBAN DE00 1234',
+    });
+
+    // The core decided it, the shell sent it, the session bus carried it to the notification server.
+    const taken = await notification('Offer taken');
+    assert.equal(
+      taken.body,
+      'Someone wants to buy 0.05 BTC from you for 3,025 EUR, paying by SEPA. Accept, counter or reject it in Trades.',
+    );
+
+    // Peer text is an escaped excerpt: the server may read bodies as markup, so markup must stay text.
+    await api(node, `/api/v1/trades/${trade.id}/messages`, { text: '<b>Hi</b> & welcome\u0007' });
+    const message = await notification('New message');
+    assert.equal(message.body, '“&lt;b&gt;Hi&lt;/b&gt; &amp; welcome”');
+    assert.equal(desktop.notifications().length, 2, JSON.stringify(desktop.notifications()));
+
+    const counted = await until('the tray to count the message', 15_000, async () => {
+      const shown = await tray();
+      return shown.label === 'Souk — 1 unread' ? shown : undefined;
+    });
+    assert.deepEqual(counted.menu, ['Show Souk', '1 unread message (disabled)', 'Quit']);
+    t.diagnostic(`notifications: ${JSON.stringify(desktop.notifications())}`);
+  });
+});
+
+test('closing the window with a trade open keeps Souk running in the tray; Show Souk brings it back', async (t) => {
+  assert.ok(trade, 'no trade was opened');
+  await step(t, 'desktop-close-to-tray', async () => {
+    const pid = await app.pid();
+    const shown = await desktop.call('window', { pid });
+    t.diagnostic(`window: ${JSON.stringify(shown)}`);
+    assert.equal(shown.mapped, true);
+    t.diagnostic(`close: ${JSON.stringify(await desktop.call('close', { pid }))}`);
+
+    const kept = await notification('Souk keeps running');
+    assert.match(kept.body, /^1 trade is open, so Souk keeps running in the tray/);
+    await until('the window to be hidden', 10_000, async () => !(await desktop.call('window', { pid })).mapped);
+    assert.ok(running(pid), 'the app quit although a trade is open');
+
+    await desktop.call('click', { label: 'Show Souk' });
+    await until('the window to be back', 10_000, async () => (await desktop.call('window', { pid })).mapped);
+    // Still the same live app: the Trades screen lists the open trade.
+    // The nav counts the open trade: "Trades 1".
+    await click(await find("//nav//button[starts-with(normalize-space(.), 'Trades')]", { using: 'xpath' }));
+    await find("//h1[normalize-space(.)='Trades']", { using: 'xpath' });
+    t.diagnostic(`screenshot: ${await screenshot('desktop-back-from-tray')}`);
+    // Said once: closing again does not repeat it.
+    await desktop.call('close', { pid });
+    await until('the window to be hidden again', 10_000, async () => !(await desktop.call('window', { pid })).mapped);
+    assert.equal(desktop.notifications().filter((n) => n.summary === 'Souk keeps running').length, 1);
+  });
+});
+
+test('Quit from the tray shuts the node down cleanly and exits', async (t) => {
+  await step(t, 'desktop-tray-quit', async () => {
+    const pid = await app.pid();
+    await desktop.call('click', { label: 'Quit' });
+    await until('the app to exit', 15_000, () => !running(pid));
+    // The database was closed (its write-ahead log checkpointed and removed), and the window remembered.
+    assert.ok(!existsSync(join(dataDir, 'souk.db-wal')), 'the database was not closed cleanly');
+    assert.ok(existsSync(join(dataDir, 'window-state.json')), 'the window state was not saved');
+    if (cli) {
+      // The identity and its database open again at once: nothing was left locked or half-written.
+      const out = spawnSync(cli, ['--data-dir', dataDir, '--json', 'id'], {
+        env: { ...process.env, SOUK_PASSPHRASE: 'desktop smoke passphrase' },
+        encoding: 'utf8',
+      });
+      assert.equal(out.status, 0, out.stderr);
+      assert.ok(JSON.parse(out.stdout).schema_version > 0, out.stdout);
+    }
   });
 });

@@ -122,7 +122,11 @@ my_funding: number, my_address: string | null, counterparty_address: string | nu
  * The transactions that funded the escrow, as the chain watcher saw them on its address (confirmed
  * outputs only), first seen first; kept after the escrow is spent.
  */
-funding_txids: Array<string>, funding_deadline: number | null, payment_deadline: number | null, release_txid: string | null, release_confirmations: number, };
+funding_txids: Array<string>, funding_deadline: number | null, payment_deadline: number | null, 
+/**
+ * Once the seller confirmed the payment: when the release must be on the chain.
+ */
+release_deadline: number | null, release_txid: string | null, release_confirmations: number, };
 export type ChainStatus = { 
 /**
  * A chain node is configured (`[chain] rpc_url` or `rpc_cookie_file`, or `--rpc-url`): escrow

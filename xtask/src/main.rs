@@ -7,6 +7,8 @@
 //!   browser test (the same, with the arbitrator deciding a dispute in its window).
 //! - `bindings` regenerates `ui/src/bindings.ts` from the Rust types.
 //! - `icons`    regenerates the app icons from `icons/souk.svg`.
+//! - `dist`     regenerates the icons and builds the release `.deb` with the Tauri bundler; prints its
+//!   path and size.
 //! - `bench`    runs the benchmarks in a release build: gossip propagation across 100 in-process
 //!   nodes, cold start to a full book, sealed-envelope throughput, chat round trips between two nodes;
 //!   writes `artifacts/bench-*.json`. Not part of `test`: benchmarks report numbers, they do not gate.
@@ -34,14 +36,20 @@ const BUILD_PACKAGES: &[&str] = &[
     "libayatana-appindicator3-dev",
 ];
 /// Debian packages the tests use on top: a virtual display, WebKitGTK's WebDriver, Chromium for the
-/// browser test (driven by playwright-core; no browser is ever downloaded), and Litecoin Core for the
-/// escrow scenarios on a regtest chain.
+/// browser test (driven by playwright-core; no browser is ever downloaded), Litecoin Core for the
+/// escrow scenarios on a regtest chain, and the desktop tests' stand-in desktop: a private D-Bus
+/// session bus with a notification server and a tray host in Python (`ui/e2e/desktop_session.py`),
+/// which also plays the window manager's close button over X11.
 const TEST_PACKAGES: &[&str] = &[
     "xvfb",
     "xauth",
     "webkit2gtk-driver",
     "chromium",
     "litecoind",
+    "dbus-daemon",
+    "python3-dbus",
+    "python3-gi",
+    "python3-xlib",
 ];
 /// Where Debian's Chromium lives.
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -59,9 +67,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bindings") => bindings(),
         Some("icons") => icons(),
+        Some("dist") => dist(),
         Some("bench") => bench(),
         _ => {
-            eprintln!("usage: cargo xtask <run [ARGS…] | test | bindings | icons | bench>");
+            eprintln!("usage: cargo xtask <run [ARGS…] | test | bindings | icons | dist | bench>");
             return ExitCode::from(2);
         }
     };
@@ -306,6 +315,59 @@ fn build_desktop() -> Result<PathBuf> {
     Ok(target_dir().join("debug/souk-desktop"))
 }
 
+/// Debug (CI) or release (`dist`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Profile {
+    Debug,
+    Release,
+}
+
+/// Builds the desktop app with the Tauri bundler and packages it as a `.deb`; returns the binary and
+/// the package. The bundler runs `cargo build` with `custom-protocol` (the UI embedded from
+/// `ui/dist`). CI builds a debug package with the UI it built in an earlier step (so the
+/// `beforeBuildCommand` is skipped there); `dist` lets the bundler build the UI fresh.
+fn bundle_deb(profile: Profile, build_ui_first: bool) -> Result<(PathBuf, PathBuf)> {
+    let out = target_dir().join(match profile {
+        Profile::Debug => "debug",
+        Profile::Release => "release",
+    });
+    let debs = out.join("bundle/deb");
+    // Last time's package must not pass for this time's.
+    if let Ok(entries) = std::fs::read_dir(&debs) {
+        for entry in entries.flatten() {
+            if entry.path().extension().is_some_and(|e| e == "deb") {
+                std::fs::remove_file(entry.path())
+                    .map_err(|e| format!("removing {}: {e}", entry.path().display()))?;
+            }
+        }
+    }
+    let mut cmd = Command::new(ui_dir().join("node_modules/.bin/tauri"));
+    cmd.current_dir(root().join("src-tauri"))
+        .env("CARGO_TARGET_DIR", target_dir())
+        .args([
+            "build",
+            "--ci",
+            "--bundles",
+            "deb",
+            "--features",
+            "custom-protocol",
+        ]);
+    if profile == Profile::Debug {
+        cmd.arg("--debug");
+    }
+    if !build_ui_first {
+        cmd.args(["--config", r#"{"build":{"beforeBuildCommand":""}}"#]);
+    }
+    exec(&mut cmd)?;
+    let deb = std::fs::read_dir(&debs)
+        .map_err(|e| format!("reading {}: {e}", debs.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .ok_or_else(|| format!("the bundler made no .deb in {}", debs.display()))?;
+    Ok((out.join("souk-desktop"), deb))
+}
+
 fn run(args: &[String]) -> Result {
     let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
@@ -372,12 +434,16 @@ fn test_steps(steps: &mut Steps) -> Result {
     steps.step("cargo test", || {
         exec(cargo().args(["test", "--workspace"]).args(features))
     })?;
-    let bin = {
-        let mut bin = PathBuf::new();
-        steps.step("desktop build", || build_desktop().map(|b| bin = b))?;
-        bin
+    // The same build CI always made, through the Tauri bundler, so packaging is checked on every run.
+    let (bin, deb) = {
+        let mut built = (PathBuf::new(), PathBuf::new());
+        steps.step("desktop build and debug .deb (tauri build --debug)", || {
+            bundle_deb(Profile::Debug, false).map(|b| built = b)
+        })?;
+        built
     };
-    steps.step("desktop smoke test (Xvfb + WebDriver)", || {
+    steps.step("desktop package check (dpkg-deb)", || package_test(&deb))?;
+    steps.step("desktop smoke test (Xvfb + WebDriver + D-Bus)", || {
         desktop_smoke(&bin, &driver)
     })?;
     steps.step("browser test (souk serve + Chromium)", browser_test)?;
@@ -429,7 +495,21 @@ fn node_e2e_test(file: &str) -> Result {
     Ok(())
 }
 
+/// What the `.deb` holds, checked with `dpkg-deb` (`ui/e2e/package.test.mjs`).
+fn package_test(deb: &Path) -> Result {
+    exec(
+        Command::new("node")
+            .arg("--test")
+            .arg(ui_dir().join("e2e/package.test.mjs"))
+            .current_dir(root())
+            .env("SOUK_DEB", deb),
+    )
+}
+
+/// The desktop tests, one after the other (each is a real window): the smoke flow with notifications,
+/// the tray and close-to-tray (a `souk serve` node takes the window's offer), then the window state.
 fn desktop_smoke(bin: &Path, driver: &Path) -> Result {
+    exec(cargo().args(["build", "-p", "souk-cli"]))?;
     let artifacts = artifacts_dir();
     std::fs::create_dir_all(&artifacts)
         .map_err(|e| format!("creating {}: {e}", artifacts.display()))?;
@@ -440,11 +520,14 @@ fn desktop_smoke(bin: &Path, driver: &Path) -> Result {
                 "--server-args=-screen 0 1280x800x24",
                 "node",
                 "--test",
+                "--test-concurrency=1",
             ])
             .arg(ui_dir().join("e2e/desktop.smoke.test.mjs"))
+            .arg(ui_dir().join("e2e/desktop.window.test.mjs"))
             .current_dir(root())
             .env("SOUK_DESKTOP_BIN", bin)
             .env("SOUK_CLI_BIN", target_dir().join("debug/souk"))
+            .env("SOUK_UI_DIST", ui_dir().join("dist"))
             .env("TAURI_DRIVER", driver)
             .env("SOUK_ARTIFACTS", &artifacts),
     )?;
@@ -485,6 +568,31 @@ fn icons() -> Result {
     }
     let _ = std::fs::remove_dir_all(&out);
     println!("icons regenerated from icons/souk.svg");
+    Ok(())
+}
+
+/// The release package: fresh icons from `icons/souk.svg`, the UI and the app built for release, one
+/// `.deb` (the bundler adds the WebKitGTK runtime and the tray library as dependencies).
+fn dist() -> Result {
+    let mut steps = Steps::new();
+    let built = (|| {
+        steps.step("apt packages", || ensure_packages(BUILD_PACKAGES))?;
+        steps.step("npm packages", ensure_npm_packages)?;
+        steps.step("icons from icons/souk.svg", icons)?;
+        let mut deb = PathBuf::new();
+        steps.step("release build and .deb (tauri build)", || {
+            bundle_deb(Profile::Release, true).map(|(_, d)| deb = d)
+        })?;
+        Ok::<_, String>(deb)
+    })();
+    steps.summary();
+    let deb = built?;
+    let size = deb
+        .metadata()
+        .map_err(|e| format!("reading {}: {e}", deb.display()))?
+        .len();
+    let mib = size as f64 / (1024.0 * 1024.0);
+    println!("\n{} ({mib:.1} MiB, {size} bytes)", deb.display());
     Ok(())
 }
 

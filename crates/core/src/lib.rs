@@ -4,6 +4,7 @@
 //! crate. It must never know about Tauri, HTTP or any particular UI.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alerts;
 pub mod arbiter;
 pub mod bindings;
 pub mod book;

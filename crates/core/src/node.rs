@@ -14,6 +14,7 @@ use tokio::sync::Mutex;
 use ts_rs::TS;
 
 use crate::{
+    alerts::{self, Alert, Alerts},
     book::{Book, BookEntry, BookQuery, MyOffer},
     config::Config,
     connection::{self, ChainCheck, ConnectionEdit, ConnectionSettings, ConnectionValues},
@@ -23,7 +24,7 @@ use crate::{
     market::{Market, MarketEvent, OfferFilter, PriceFeed},
     net::{NetConfig, Network},
     offer::{Asset, NewOffer, Offer, Quote},
-    preferences::{self, Preferences},
+    preferences::{self, NotificationPrefs, Preferences},
     price::{HttpTicker, MarketPrice},
     startup::{StartupPhase, StartupProgress, StartupTracker},
     store::{self, Store},
@@ -71,6 +72,10 @@ pub struct Node {
     /// `souk.toml`'s connection settings when this node was made: a later save differs from them
     /// until a restart.
     file_at_start: Option<ConnectionValues>,
+    /// Where the alert watcher publishes; shells subscribe before the network starts.
+    alerts: tokio::sync::broadcast::Sender<Alert>,
+    /// The notification choices as last stored, for the alert watcher.
+    notification_prefs: tokio::sync::watch::Sender<NotificationPrefs>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +96,7 @@ struct Unlocked {
     book: Book,
     market: Option<Arc<Market>>,
     desk: Option<Arc<Desk>>,
+    alerts: Option<alerts::Watcher>,
 }
 
 /// Where a started network listens.
@@ -212,6 +218,8 @@ impl Node {
             online_plan: std::sync::Mutex::new(None),
             going_online: Mutex::new(()),
             file_at_start,
+            alerts: tokio::sync::broadcast::channel(256).0,
+            notification_prefs: tokio::sync::watch::Sender::new(NotificationPrefs::default()),
         }
     }
 
@@ -407,6 +415,7 @@ impl Node {
             book,
             market: None,
             desk: None,
+            alerts: None,
         };
         let info = self.info(&unlocked).await?;
         if let Some(previous) = self.unlocked.lock().await.replace(unlocked) {
@@ -450,8 +459,17 @@ impl Node {
             }),
         };
         let settlement = self.settlement().await?;
+        // What the alerts take as known: the trades before the desk can change any of them.
+        let me = keypair.public().to_peer_id();
+        let known = crate::trading::list_trades(&pool, &me).await?;
+        self.notification_prefs
+            .send_replace(self.preferences().await?.notifications);
         let (net, _events) = Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?;
         // The desk listens before the market announces anything, so no early take goes unanswered.
+        let alert_source = alerts::TradeSource {
+            pool: pool.clone(),
+            me,
+        };
         let desk = Arc::new(Desk::start(
             net.clone(),
             pool,
@@ -463,10 +481,18 @@ impl Node {
             settlement,
             self.trade_config.clone(),
         ));
+        let watcher = alerts::Watcher::start(
+            Alerts::new((&self.trade_config).into(), &known, store::now_ms()),
+            desk.subscribe(),
+            alert_source,
+            self.notification_prefs.subscribe(),
+            self.alerts.clone(),
+        );
         let market =
             match Market::start(net.clone(), book, keypair, channel_key, markets, prices).await {
                 Ok(market) => Arc::new(market),
                 Err(e) => {
+                    watcher.shutdown().await;
                     desk.shutdown().await;
                     net.shutdown().await;
                     return Err(e);
@@ -477,10 +503,12 @@ impl Node {
             Some(u) if u.market.is_none() => {
                 u.market = Some(market.clone());
                 u.desk = Some(desk);
+                u.alerts = Some(watcher);
             }
             // Started twice at once, or locked meanwhile: keep the first, stop this one.
             _ => {
                 drop(guard);
+                watcher.shutdown().await;
                 desk.shutdown().await;
                 market.shutdown().await;
                 return Err(Error::InvalidInput(
@@ -920,6 +948,18 @@ impl Node {
         Ok(self.desk().await?.subscribe())
     }
 
+    /// What to tell the person (see [`crate::alerts`]), as the notification preferences allow.
+    /// Works before the network starts: alerts flow once it has.
+    pub fn alerts(&self) -> tokio::sync::broadcast::Receiver<Alert> {
+        self.alerts.subscribe()
+    }
+
+    /// Messages from counterparties not marked read yet, across every trade (works offline).
+    pub async fn unread_messages(&self) -> Result<u32> {
+        let (pool, _) = self.local().await?;
+        crate::trading::unread_messages(&pool).await
+    }
+
     /// The person's preferences (theme, notifications, payment accounts); defaults until saved.
     /// Works offline.
     pub async fn preferences(&self) -> Result<Preferences> {
@@ -938,6 +978,8 @@ impl Node {
             .await?
             .set_setting(preferences::KEY, &preferences)
             .await?;
+        self.notification_prefs
+            .send_replace(preferences.notifications);
         Ok(preferences)
     }
 
@@ -1084,6 +1126,9 @@ impl Node {
 }
 
 async fn close(u: Unlocked) {
+    if let Some(alerts) = u.alerts {
+        alerts.shutdown().await;
+    }
     if let Some(desk) = u.desk {
         desk.shutdown().await;
     }

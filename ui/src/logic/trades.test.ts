@@ -38,6 +38,7 @@ function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
     funding_txids: [],
     funding_deadline: null,
     payment_deadline: null,
+    release_deadline: null,
     release_txid: null,
     release_confirmations: 0,
     ...overrides,
@@ -141,10 +142,12 @@ describe('the escrow timeline', () => {
   });
 
   it('names the deadline of the current step only', () => {
-    const deadlines = { funding_deadline: 1_000, payment_deadline: 2_000 };
+    const deadlines = { funding_deadline: 1_000, payment_deadline: 2_000, release_deadline: 3_000 };
     expect(activeDeadline(escrowTrade('EscrowFunding', deadlines))).toMatchObject({ step: 'funded', deadline: 1_000 });
     expect(activeDeadline(escrowTrade('EscrowFunded', deadlines))).toMatchObject({ step: 'paid', deadline: 2_000 });
     expect(activeDeadline(escrowTrade('PaymentSent', deadlines))).toBeNull();
+    expect(activeDeadline(escrowTrade('PaymentConfirmed', deadlines))).toMatchObject({ step: 'released', deadline: 3_000 });
+    expect(activeDeadline(escrowTrade('PaymentConfirmed', { ...deadlines, release_txid: 'ab' }))).toBeNull();
     expect(activeDeadline(fakeTrade({ state: 'Accepted' }))).toBeNull();
   });
 });

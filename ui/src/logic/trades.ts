@@ -294,6 +294,9 @@ export function activeDeadline(trade: TradeInfo): { step: StepId; deadline: numb
   if (trade.state === 'EscrowFunded' && escrow.payment_deadline !== null) {
     return { step: 'paid', deadline: escrow.payment_deadline, what: 'Payment deadline' };
   }
+  if (trade.state === 'PaymentConfirmed' && escrow.release_txid === null && escrow.release_deadline !== null) {
+    return { step: 'released', deadline: escrow.release_deadline, what: 'Release deadline' };
+  }
   return null;
 }
 

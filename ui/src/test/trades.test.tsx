@@ -244,6 +244,7 @@ describe('Trade room', () => {
         funding_txids: [],
         funding_deadline: Date.now() + 3_600_000 + 120_000,
         payment_deadline: null,
+        release_deadline: null,
         release_txid: null,
         release_confirmations: 0,
       },

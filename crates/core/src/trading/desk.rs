@@ -385,8 +385,13 @@ impl Desk {
         let up_to = u64::try_from(up_to).map_err(|e| Error::Internal(e.to_string()))?;
         let plaintext = ChannelMessage::Read { up_to }.encode();
         store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
+        let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
         tx.commit().await.map_err(sql)?;
         inner.wake.notify_one();
+        // Its unread count changed: shells that show one (the tray) follow the events.
+        let _ = inner.events.send(TradeEvent::TradeUpdated {
+            trade: Box::new(info),
+        });
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 

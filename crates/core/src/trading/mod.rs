@@ -25,7 +25,7 @@ use crate::offer::{Offer, PaymentMethod, Price};
 pub use arbitrate::{DisputeInfo, PartyCase};
 pub use desk::{Desk, Settlement, TradeConfig, payment_window};
 pub use settle::EscrowView;
-pub use store::{chat_log, list_trades, trade_info};
+pub use store::{chat_log, list_open_trades, list_trades, trade_info, unread_messages};
 
 /// Which side of a trade this node is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -85,6 +85,19 @@ pub struct StepRecord {
     pub at: i64,
     /// Signed by this node: its own step, or what it observed itself.
     pub mine: bool,
+}
+
+impl TradeInfo {
+    /// Whether the trade still needs this node running: negotiating, or not yet in a final state.
+    pub fn is_open(&self) -> bool {
+        is_open_state(&self.state)
+    }
+}
+
+/// `state` as in [`TradeInfo::state`]: every state but the closed ones is open (as for the cap on open
+/// takes), an unknown one too, so nothing is stopped that may still need this node.
+pub fn is_open_state(state: &str) -> bool {
+    !crate::negotiation::CLOSED_TRADE_STATES.contains(&state)
 }
 
 /// One chat message of a trade. The body is plain text: shells must never render it as markup.

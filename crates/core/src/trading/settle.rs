@@ -1189,6 +1189,8 @@ pub struct EscrowView {
     pub funding_txids: Vec<String>,
     pub funding_deadline: Option<i64>,
     pub payment_deadline: Option<i64>,
+    /// Once the seller confirmed the payment: when the release must be on the chain.
+    pub release_deadline: Option<i64>,
     pub release_txid: Option<String>,
     pub release_confirmations: u32,
 }
@@ -1218,6 +1220,7 @@ pub(super) async fn view(
         funding_txids: r.funding_txids.clone(),
         funding_deadline: r.funding_deadline,
         payment_deadline: r.payment_deadline,
+        release_deadline: r.release_deadline,
         release_txid: r.release_txid.clone(),
         release_confirmations: r.release_confirmations,
     }))

@@ -420,20 +420,47 @@ fn progress(
 
 /// Every trade with a channel, newest activity first.
 pub async fn list_trades(pool: &SqlitePool, me: &PeerId) -> Result<Vec<TradeInfo>> {
+    list_trades_by(pool, me, ALL_TRADES_SQL).await
+}
+
+/// The trades not closed yet (see [`super::is_open_state`]), newest activity first.
+pub async fn list_open_trades(pool: &SqlitePool, me: &PeerId) -> Result<Vec<TradeInfo>> {
+    list_trades_by(pool, me, OPEN_TRADES_SQL).await
+}
+
+const ALL_TRADES_SQL: &str = "SELECT t.id FROM trades t JOIN trade_channels c ON c.trade_id = t.id \
+     ORDER BY t.updated_at DESC, t.id DESC";
+/// The states are [`negotiation::CLOSED_TRADE_STATES`] (a test checks they agree).
+const OPEN_TRADES_SQL: &str = "SELECT t.id FROM trades t JOIN trade_channels c ON c.trade_id = t.id \
+     WHERE t.state NOT IN ('Completed', 'Cancelled', 'Rejected', 'Expired', 'Resolved') \
+     ORDER BY t.updated_at DESC, t.id DESC";
+
+async fn list_trades_by(
+    pool: &SqlitePool,
+    me: &PeerId,
+    query: &'static str,
+) -> Result<Vec<TradeInfo>> {
     let mut conn = pool.acquire().await.map_err(sql)?;
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT t.id FROM trades t JOIN trade_channels c ON c.trade_id = t.id \
-         ORDER BY t.updated_at DESC, t.id DESC",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(sql)?;
+    let ids: Vec<String> = sqlx::query_scalar(query)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(sql)?;
     let mut trades = Vec::with_capacity(ids.len());
     for id in ids {
         let id = Uuid::parse_str(&id).map_err(|e| internal("stored trade id", e))?;
         trades.push(trade_info_on(&mut conn, me, id).await?);
     }
     Ok(trades)
+}
+
+/// Messages from counterparties, of every trade, not marked read yet.
+pub async fn unread_messages(pool: &SqlitePool) -> Result<u32> {
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE outgoing = 0 AND read_at IS NULL")
+            .fetch_one(pool)
+            .await
+            .map_err(sql)?;
+    Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
 
 /// A trade's chat, in the order both sides show it: by the sender's time, then sender, then sequence
@@ -493,4 +520,20 @@ pub(super) async fn peers_to_reach(pool: &SqlitePool) -> Result<Vec<PeerId>> {
     .await
     .map_err(sql)?;
     Ok(peers.iter().filter_map(|p| p.parse().ok()).collect())
+}
+
+#[cfg(test)]
+mod open_trades_tests {
+    #[test]
+    fn the_open_trades_query_leaves_out_exactly_the_closed_states() {
+        let quoted: Vec<String> = crate::negotiation::CLOSED_TRADE_STATES
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect();
+        assert!(
+            super::OPEN_TRADES_SQL.contains(&format!("NOT IN ({})", quoted.join(", "))),
+            "{}",
+            super::OPEN_TRADES_SQL
+        );
+    }
 }
