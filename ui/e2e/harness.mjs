@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,22 +163,24 @@ export const LARGE = { width: 1920, height: 1080 };
 /**
  * Full-page screenshots to `artifacts/NAME.png` (at the page's size, 1024×640 for users) and
  * `artifacts/NAME@1920.png` (at 1920×1080), failing when the screen needs a horizontal scroll bar at
- * either size: text cut off at the side is not readable.
+ * either size (text cut off at the side is not readable) or when axe-core finds an accessibility problem.
  */
 export async function shot(page, name) {
   const file = join(artifacts, `${name}.png`);
   const size = page.viewportSize();
-  await assertNoSideways(page, name, size);
+  // Pictures first, so a screen that fails its checks is still there to look at.
   await whole(page, size, file);
   if (size && size.width !== LARGE.width) {
     await page.setViewportSize(LARGE);
     try {
-      await assertNoSideways(page, name, LARGE);
       await whole(page, LARGE, join(artifacts, `${name}@1920.png`));
+      await assertNoSideways(page, name, LARGE);
     } finally {
       await page.setViewportSize(size);
     }
   }
+  await assertNoSideways(page, name, size);
+  await assertAccessible(page, name);
   return file;
 }
 
@@ -206,6 +208,26 @@ async function whole(page, size, path) {
   } finally {
     await page.setViewportSize(size);
   }
+}
+
+const axeSource = readFileSync(join(here, '..', 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+/**
+ * Checks the screen with axe-core (WCAG 2.1 A and AA rules): every control labelled for screen readers,
+ * contrast, landmarks, no duplicate ids… Fails on any finding, naming each with the elements concerned.
+ * Runs through the DevTools protocol, so the page's CSP stays as strict as ever.
+ */
+export async function assertAccessible(page, name) {
+  const found = await page.evaluate(async (source) => {
+    if (!globalThis.axe) (0, eval)(source);
+    const result = await globalThis.axe.run(globalThis.document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+      resultTypes: ['violations'],
+    });
+    return result.violations
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+  }, axeSource);
+  assert.deepEqual(found, [], `${name} has accessibility problems:\n${found.join('\n')}`);
 }
 
 async function assertNoSideways(page, name, size) {
