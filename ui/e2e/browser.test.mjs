@@ -6,8 +6,9 @@
 // ways, each seeing every message in order with its delivered mark. Then Settings: A adds a payment
 // account and switches to the dark theme, and the Market's "only my payment methods" hides B's offer
 // paid another way. Last, a third node whose only bootstrap peer is unreachable: its page shows the
-// startup progress with that failure, and continues offline. Screenshots of every screen go to
-// SOUK_ARTIFACTS.
+// startup progress with that failure, and continues offline. And a fourth user with only a keyboard:
+// every section and the offer form are reached with Tab and Enter, and the focus always shows.
+// Screenshots of every screen go to SOUK_ARTIFACTS, each checked for sideways scrolling and by axe-core.
 // Env: SOUK_CLI_BIN (the `souk` binary), SOUK_UI_DIST (built UI, default ui/dist), CHROMIUM
 // (default /usr/bin/chromium), SOUK_ARTIFACTS.
 import { test, before, after } from 'node:test';
@@ -392,5 +393,81 @@ test('a node whose bootstrap peer is unreachable shows the startup progress with
     await view.getByRole('button', { name: 'Continue offline' }).click();
     await page.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
     assert.deepEqual(userC.problems, [], 'C’s page logged errors');
+  });
+});
+
+/**
+ * What has the keyboard focus: its accessible name as a person hears it, and whether it shows it has
+ * the focus (an outline or a ring that is not transparent).
+ */
+function focused(page) {
+  return page.evaluate(() => {
+    const el = globalThis.document.activeElement;
+    if (!el || el === globalThis.document.body) return null;
+    const style = globalThis.getComputedStyle(el);
+    const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
+    const ring = style.boxShadow !== 'none' && !style.boxShadow.startsWith('rgba(0, 0, 0, 0)');
+    const name = (
+      el.getAttribute('aria-label') ??
+      el.labels?.[0]?.innerText ??
+      (el.innerText || el.getAttribute('placeholder') || '')
+    ).trim();
+    return { tag: el.tagName.toLowerCase(), name, visible: outline || ring };
+  });
+}
+
+/** Presses Tab until the focus is on what `wanted` accepts, checking on the way that focus always shows. */
+async function tabTo(page, what, wanted, max = 40) {
+  const seen = [];
+  for (let i = 0; i < max; i += 1) {
+    await page.keyboard.press('Tab');
+    const now = await focused(page);
+    if (!now) continue;
+    seen.push(now.name);
+    assert.ok(now.visible, `the focus on ${now.tag} “${now.name}” cannot be seen`);
+    if (wanted(now)) return now;
+  }
+  throw new Error(`Tab never reached ${what} (went through: ${seen.join(' | ')})`);
+}
+
+test('the keyboard alone reaches every section and posts an offer, with the focus always visible', async (t) => {
+  const k = await souk.start('k', { market: 'BTC/EUR' });
+  const userK = await openUser(k);
+  const page = userK.page;
+  const marker = `keys-${Date.now()}`;
+
+  await step(t, { k: page }, async () => {
+    await page.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
+    // The first stop skips the navigation.
+    const skip = await tabTo(page, 'the skip link', () => true, 1);
+    assert.equal(skip.name, 'Skip to content');
+
+    // Every section is a Tab and an Enter away.
+    for (const section of ['My offers', 'Trades', 'Network', 'Settings', 'Market', 'Post offer']) {
+      await page.getByRole('heading', { level: 1 }).first().waitFor();
+      await page.locator('body').focus();
+      await tabTo(page, `the ${section} section`, (f) => f.tag === 'button' && f.name.startsWith(section));
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { level: 1, name: section }).waitFor();
+    }
+
+    // The offer form, typed field by field.
+    const fields = [
+      ['Price (EUR per BTC)', '59000'],
+      ['Minimum amount (BTC)', '0.02'],
+      ['Maximum amount (BTC)', '0.2'],
+      ['Payment methods', 'SEPA'],
+      ['Terms', marker],
+    ];
+    for (const [label, value] of fields) {
+      await tabTo(page, `the field ${label}`, (f) => f.name.startsWith(label));
+      await page.keyboard.type(value);
+    }
+    await tabTo(page, 'the Publish button', (f) => f.tag === 'button' && f.name === 'Publish offer');
+    await shot(page, 'browser-keyboard-post-offer');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'My offers' }).waitFor();
+    await page.locator('.offer-card', { hasText: marker }).getByText('Live').waitFor();
+    assert.deepEqual(userK.problems, [], 'K’s page logged errors');
   });
 });
