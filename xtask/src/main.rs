@@ -555,6 +555,9 @@ fn icons() -> Result {
             .arg("-o")
             .arg(&out),
     )?;
+    // The PNGs and the .ico come out byte-identical from the same SVG; the .icns differs on every run,
+    // so it is replaced only when the SVG changed the others (a dist run leaves the tree clean).
+    let mut changed = Vec::new();
     for name in [
         "32x32.png",
         "128x128.png",
@@ -563,11 +566,24 @@ fn icons() -> Result {
         "icon.ico",
         "icon.icns",
     ] {
-        std::fs::copy(out.join(name), root().join("icons").join(name))
-            .map_err(|e| format!("copying {name}: {e}"))?;
+        let (new, old) = (out.join(name), root().join("icons").join(name));
+        let fresh = std::fs::read(&new).map_err(|e| format!("reading {}: {e}", new.display()))?;
+        let same = std::fs::read(&old).is_ok_and(|committed| committed == fresh);
+        if same || (name == "icon.icns" && changed.is_empty() && old.exists()) {
+            continue;
+        }
+        std::fs::write(&old, fresh).map_err(|e| format!("writing {}: {e}", old.display()))?;
+        changed.push(name);
     }
     let _ = std::fs::remove_dir_all(&out);
-    println!("icons regenerated from icons/souk.svg");
+    if changed.is_empty() {
+        println!("icons match icons/souk.svg");
+    } else {
+        println!(
+            "icons regenerated from icons/souk.svg: {}",
+            changed.join(", ")
+        );
+    }
     Ok(())
 }
 
