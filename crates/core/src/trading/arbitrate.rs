@@ -796,9 +796,9 @@ pub(super) struct Undelivered {
 /// Every stored resolution, once per party that has not acknowledged it.
 pub(super) async fn undelivered_resolutions(pool: &sqlx::SqlitePool) -> Result<Vec<Undelivered>> {
     let rows = sqlx::query(
-        "SELECT trade_id, buyer, seller, buyer_has_resolution, seller_has_resolution, resolution \
-         FROM disputes WHERE resolution IS NOT NULL \
-         AND (buyer_has_resolution = 0 OR seller_has_resolution = 0) ORDER BY resolved_at, trade_id",
+        "SELECT trade_id, buyer, seller, buyer_answer, seller_answer, resolution FROM disputes \
+         WHERE resolution IS NOT NULL AND (buyer_answer IS NULL OR seller_answer IS NULL) \
+         ORDER BY resolved_at, trade_id",
     )
     .fetch_all(pool)
     .await
@@ -811,10 +811,14 @@ pub(super) async fn undelivered_resolutions(pool: &sqlx::SqlitePool) -> Result<V
         let trade_id = Uuid::parse_str(&id).map_err(|e| stored("trade id", &e))?;
         let bytes: Vec<u8> = row.try_get("resolution").map_err(sql)?;
         for (side, peer, has) in [
-            (PartySide::Buyer, "buyer", "buyer_has_resolution"),
-            (PartySide::Seller, "seller", "seller_has_resolution"),
+            (PartySide::Buyer, "buyer", "buyer_answer"),
+            (PartySide::Seller, "seller", "seller_answer"),
         ] {
-            if row.try_get::<i64, _>(has).map_err(sql)? == 1 {
+            if row
+                .try_get::<Option<String>, _>(has)
+                .map_err(sql)?
+                .is_some()
+            {
                 continue;
             }
             let peer: String = row.try_get(peer).map_err(sql)?;
@@ -829,17 +833,30 @@ pub(super) async fn undelivered_resolutions(pool: &sqlx::SqlitePool) -> Result<V
     Ok(out)
 }
 
-/// Records that `side` has the resolution of `trade_id`: it is not sent to it again.
-pub(super) async fn mark_delivered(
+/// Longest refusal reason kept from a party (its own words).
+const MAX_REFUSAL_CHARS: usize = 500;
+
+/// Records `side`'s answer to the resolution of `trade_id` (`stored` or `refused: REASON`): it is not
+/// sent to that party again.
+pub(super) async fn record_answer(
     pool: &sqlx::SqlitePool,
     trade_id: Uuid,
     side: PartySide,
+    answer: &Stored,
 ) -> Result<()> {
     let query = match side {
-        PartySide::Buyer => "UPDATE disputes SET buyer_has_resolution = 1 WHERE trade_id = ?",
-        PartySide::Seller => "UPDATE disputes SET seller_has_resolution = 1 WHERE trade_id = ?",
+        PartySide::Buyer => "UPDATE disputes SET buyer_answer = ? WHERE trade_id = ?",
+        PartySide::Seller => "UPDATE disputes SET seller_answer = ? WHERE trade_id = ?",
+    };
+    let text = match answer {
+        Stored::Stored => "stored".to_owned(),
+        Stored::Refused(reason) => format!(
+            "refused: {}",
+            reason.chars().take(MAX_REFUSAL_CHARS).collect::<String>()
+        ),
     };
     sqlx::query(query)
+        .bind(text)
         .bind(trade_id.to_string())
         .execute(pool)
         .await
@@ -887,11 +904,11 @@ async fn deliver_resolution(
             {
                 Ok(Stored::Stored) => {
                     tracing::info!(%trade_id, %party, "the party has the resolution");
-                    return;
+                    return Stored::Stored;
                 }
                 Ok(Stored::Refused(reason)) => {
                     tracing::warn!(%trade_id, %party, %reason, "a party refused the resolution");
-                    return;
+                    return Stored::Refused(reason);
                 }
                 Err(e) => {
                     tracing::debug!(%trade_id, %party, error = %e, "resolution not delivered yet");
@@ -901,12 +918,12 @@ async fn deliver_resolution(
             wait = (wait * 2).min(inner.config.max_retry);
         }
     };
-    tokio::select! {
+    let answer = tokio::select! {
         biased;
         () = inner.stop.cancelled() => return,
-        () = attempt => {}
-    }
-    if let Err(e) = mark_delivered(&inner.pool, trade_id, side).await {
+        answer = attempt => answer,
+    };
+    if let Err(e) = record_answer(&inner.pool, trade_id, side, &answer).await {
         tracing::warn!(%trade_id, %party, error = %e, "could not record the resolution's delivery");
     }
 }
@@ -942,10 +959,18 @@ mod tests {
         id
     }
 
-    /// A decision is owed to both parties until each acknowledges it, across a restart (the real file is
-    /// reopened); an undecided dispute owes nothing.
+    async fn answers(pool: &sqlx::SqlitePool, id: Uuid) -> (Option<String>, Option<String>) {
+        sqlx::query_as("SELECT buyer_answer, seller_answer FROM disputes WHERE trade_id = ?")
+            .bind(id.to_string())
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    /// A decision is owed to each party until it answers, across a restart (the real file is reopened);
+    /// an undecided dispute owes nothing; a refusal is kept with the party's reason, cut short.
     #[tokio::test]
-    async fn a_resolution_is_owed_to_each_party_until_it_acknowledges() {
+    async fn a_resolution_is_owed_to_each_party_until_it_answers() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         let store = Store::open(&path).await.unwrap();
@@ -967,7 +992,7 @@ mod tests {
             [to(PartySide::Buyer, buyer), to(PartySide::Seller, seller)]
         );
 
-        mark_delivered(store.pool(), decided, PartySide::Buyer)
+        record_answer(store.pool(), decided, PartySide::Buyer, &Stored::Stored)
             .await
             .unwrap();
         drop(store);
@@ -976,13 +1001,15 @@ mod tests {
             undelivered_resolutions(store.pool()).await.unwrap(),
             [to(PartySide::Seller, seller)]
         );
-        // Twice is harmless.
-        mark_delivered(store.pool(), decided, PartySide::Seller)
-            .await
-            .unwrap();
-        mark_delivered(store.pool(), decided, PartySide::Seller)
+        let refusal = Stored::Refused(format!("no such trade {}", "x".repeat(2000)));
+        record_answer(store.pool(), decided, PartySide::Seller, &refusal)
             .await
             .unwrap();
         assert_eq!(undelivered_resolutions(store.pool()).await.unwrap(), []);
+        let (bought, sold) = answers(store.pool(), decided).await;
+        assert_eq!(bought.as_deref(), Some("stored"));
+        let sold = sold.unwrap();
+        assert!(sold.starts_with("refused: no such trade xxx"), "{sold}");
+        assert_eq!(sold.chars().count(), "refused: ".len() + MAX_REFUSAL_CHARS);
     }
 }
