@@ -430,12 +430,18 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
     let row = settle::load(&mut conn, trade_id)
         .await?
         .ok_or_else(|| refused("no escrow for this trade"))?;
-    drop(conn);
     if signer != arbitrator_of(&channel.offer)? {
         return Err(refused(format!(
             "a resolution signed by {signer}, who is not this trade's arbitrator"
         )));
     }
+    // A second copy (the arbitrator sends it again until it hears back, also after a restart): it is
+    // acknowledged, and nothing is checked, broadcast or recorded twice.
+    if settle::current_state(&mut conn, trade_id).await? == TradeState::Resolved {
+        tracing::debug!(%trade_id, "the resolution is here already");
+        return Ok(());
+    }
+    drop(conn);
     let backend = inner
         .chain
         .clone()
@@ -757,34 +763,253 @@ pub(super) async fn resolve(
             "this dispute was resolved already, to the {done}"
         )));
     }
-    for party in [buyer.0, seller.0] {
-        tokio::spawn(deliver_resolution(inner.clone(), party, bytes.clone()));
+    for (side, party) in [(PartySide::Buyer, buyer.0), (PartySide::Seller, seller.0)] {
+        tokio::spawn(deliver_resolution(
+            inner.clone(),
+            trade_id,
+            side,
+            party,
+            bytes.clone(),
+        ));
     }
     tracing::info!(%trade_id, %winner, "dispute decided");
     let _ = inner.events.send(TradeEvent::DisputeResolved { trade_id });
     show(inner, trade_id).await
 }
 
-/// Sends the resolution to one party until it acknowledges (it may be offline for a while).
-async fn deliver_resolution(inner: Arc<Inner>, party: PeerId, bytes: Vec<u8>) {
-    let mut wait = Duration::from_millis(250);
-    for _ in 0..40 {
-        let _ = inner.net.find_peer(party).await;
-        match inner
-            .net
-            .request(party, DirectRequest::Resolution(bytes.clone()).encode())
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|answer| Stored::decode(&answer))
-        {
-            Ok(Stored::Stored) => return,
-            Ok(Stored::Refused(reason)) => {
-                tracing::warn!(%party, %reason, "a party refused the resolution");
-                return;
+/// A party of a dispute, as the arbitrator records who has its resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PartySide {
+    Buyer,
+    Seller,
+}
+
+/// A stored resolution a party has not acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Undelivered {
+    pub trade_id: Uuid,
+    pub side: PartySide,
+    pub party: PeerId,
+    pub bytes: Vec<u8>,
+}
+
+/// Every stored resolution, once per party that has not acknowledged it.
+pub(super) async fn undelivered_resolutions(pool: &sqlx::SqlitePool) -> Result<Vec<Undelivered>> {
+    let rows = sqlx::query(
+        "SELECT trade_id, buyer, seller, buyer_answer, seller_answer, resolution FROM disputes \
+         WHERE resolution IS NOT NULL AND (buyer_answer IS NULL OR seller_answer IS NULL) \
+         ORDER BY resolved_at, trade_id",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(sql)?;
+    let stored =
+        |what: &str, e: &dyn std::fmt::Display| Error::Internal(format!("stored {what}: {e}"));
+    let mut out = Vec::new();
+    for row in rows {
+        let id: String = row.try_get("trade_id").map_err(sql)?;
+        let trade_id = Uuid::parse_str(&id).map_err(|e| stored("trade id", &e))?;
+        let bytes: Vec<u8> = row.try_get("resolution").map_err(sql)?;
+        for (side, peer, has) in [
+            (PartySide::Buyer, "buyer", "buyer_answer"),
+            (PartySide::Seller, "seller", "seller_answer"),
+        ] {
+            if row
+                .try_get::<Option<String>, _>(has)
+                .map_err(sql)?
+                .is_some()
+            {
+                continue;
             }
-            Err(e) => tracing::debug!(%party, error = %e, "resolution not delivered yet"),
+            let peer: String = row.try_get(peer).map_err(sql)?;
+            out.push(Undelivered {
+                trade_id,
+                side,
+                party: peer.parse().map_err(|e| stored("party", &e))?,
+                bytes: bytes.clone(),
+            });
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(inner.config.max_retry);
+    }
+    Ok(out)
+}
+
+/// Longest refusal reason kept from a party (its own words).
+const MAX_REFUSAL_CHARS: usize = 500;
+
+/// Records `side`'s answer to the resolution of `trade_id` (`stored` or `refused: REASON`): it is not
+/// sent to that party again.
+pub(super) async fn record_answer(
+    pool: &sqlx::SqlitePool,
+    trade_id: Uuid,
+    side: PartySide,
+    answer: &Stored,
+) -> Result<()> {
+    let query = match side {
+        PartySide::Buyer => "UPDATE disputes SET buyer_answer = ? WHERE trade_id = ?",
+        PartySide::Seller => "UPDATE disputes SET seller_answer = ? WHERE trade_id = ?",
+    };
+    let text = match answer {
+        Stored::Stored => "stored".to_owned(),
+        Stored::Refused(reason) => format!(
+            "refused: {}",
+            reason.chars().take(MAX_REFUSAL_CHARS).collect::<String>()
+        ),
+    };
+    sqlx::query(query)
+        .bind(text)
+        .bind(trade_id.to_string())
+        .execute(pool)
+        .await
+        .map_err(sql)?;
+    Ok(())
+}
+
+/// At start: sends every stored resolution again to each party that has not acknowledged it (the node
+/// may have stopped before); ends when each is delivered or the desk shuts down.
+pub(super) async fn resend_resolutions(inner: Arc<Inner>) {
+    let pending = match undelivered_resolutions(&inner.pool).await {
+        Ok(pending) => pending,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the resolutions to send again");
+            return;
+        }
+    };
+    let runs = pending.into_iter().map(|u| {
+        tracing::info!(trade_id = %u.trade_id, party = %u.party, "sending a resolution again");
+        deliver_resolution(inner.clone(), u.trade_id, u.side, u.party, u.bytes)
+    });
+    futures::future::join_all(runs).await;
+}
+
+/// Sends the resolution to one party until it acknowledges (it may be offline for a while) or the desk
+/// shuts down; an acknowledgement or a refusal is recorded, so that a restart sends it only to a party
+/// that has neither.
+async fn deliver_resolution(
+    inner: Arc<Inner>,
+    trade_id: Uuid,
+    side: PartySide,
+    party: PeerId,
+    bytes: Vec<u8>,
+) {
+    let mut wait = Duration::from_millis(250);
+    let attempt = async {
+        loop {
+            let _ = inner.net.find_peer(party).await;
+            match inner
+                .net
+                .request(party, DirectRequest::Resolution(bytes.clone()).encode())
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|answer| Stored::decode(&answer))
+            {
+                Ok(Stored::Stored) => {
+                    tracing::info!(%trade_id, %party, "the party has the resolution");
+                    return Stored::Stored;
+                }
+                Ok(Stored::Refused(reason)) => {
+                    tracing::warn!(%trade_id, %party, %reason, "a party refused the resolution");
+                    return Stored::Refused(reason);
+                }
+                Err(e) => {
+                    tracing::debug!(%trade_id, %party, error = %e, "resolution not delivered yet");
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(inner.config.max_retry);
+        }
+    };
+    let answer = tokio::select! {
+        biased;
+        () = inner.stop.cancelled() => return,
+        answer = attempt => answer,
+    };
+    if let Err(e) = record_answer(&inner.pool, trade_id, side, &answer).await {
+        tracing::warn!(%trade_id, %party, error = %e, "could not record the resolution's delivery");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use libp2p::identity::Keypair;
+
+    use super::*;
+    use crate::store::{FILE_NAME, Store};
+
+    async fn dispute(
+        pool: &sqlx::SqlitePool,
+        buyer: PeerId,
+        seller: PeerId,
+        resolution: Option<&[u8]>,
+    ) -> Uuid {
+        let id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO disputes (trade_id, chain, network, buyer, seller, buyer_address, \
+             seller_address, escrow_address, amount, cases, opened_at, resolved_to, resolved_at, resolution) \
+             VALUES (?, 'ltc', 'regtest', ?, ?, 'b', 's', 'e', 1, '[]', 1, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(buyer.to_string())
+        .bind(seller.to_string())
+        .bind(resolution.map(|_| "buyer"))
+        .bind(resolution.map(|_| 2_i64))
+        .bind(resolution)
+        .execute(pool)
+        .await
+        .unwrap();
+        id
+    }
+
+    async fn answers(pool: &sqlx::SqlitePool, id: Uuid) -> (Option<String>, Option<String>) {
+        sqlx::query_as("SELECT buyer_answer, seller_answer FROM disputes WHERE trade_id = ?")
+            .bind(id.to_string())
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    /// A decision is owed to each party until it answers, across a restart (the real file is reopened);
+    /// an undecided dispute owes nothing; a refusal is kept with the party's reason, cut short.
+    #[tokio::test]
+    async fn a_resolution_is_owed_to_each_party_until_it_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let store = Store::open(&path).await.unwrap();
+        let (buyer, seller) = (
+            Keypair::generate_ed25519().public().to_peer_id(),
+            Keypair::generate_ed25519().public().to_peer_id(),
+        );
+        dispute(store.pool(), buyer, seller, None).await;
+        let decided = dispute(store.pool(), buyer, seller, Some(b"signed")).await;
+        let owed = undelivered_resolutions(store.pool()).await.unwrap();
+        let to = |side, party| Undelivered {
+            trade_id: decided,
+            side,
+            party,
+            bytes: b"signed".to_vec(),
+        };
+        assert_eq!(
+            owed,
+            [to(PartySide::Buyer, buyer), to(PartySide::Seller, seller)]
+        );
+
+        record_answer(store.pool(), decided, PartySide::Buyer, &Stored::Stored)
+            .await
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path).await.unwrap();
+        assert_eq!(
+            undelivered_resolutions(store.pool()).await.unwrap(),
+            [to(PartySide::Seller, seller)]
+        );
+        let refusal = Stored::Refused(format!("no such trade {}", "x".repeat(2000)));
+        record_answer(store.pool(), decided, PartySide::Seller, &refusal)
+            .await
+            .unwrap();
+        assert_eq!(undelivered_resolutions(store.pool()).await.unwrap(), []);
+        let (bought, sold) = answers(store.pool(), decided).await;
+        assert_eq!(bought.as_deref(), Some("stored"));
+        let sold = sold.unwrap();
+        assert!(sold.starts_with("refused: no such trade xxx"), "{sold}");
+        assert_eq!(sold.chars().count(), "refused: ".len() + MAX_REFUSAL_CHARS);
     }
 }

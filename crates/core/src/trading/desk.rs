@@ -113,6 +113,8 @@ pub(super) struct Inner {
     pub escrow_root: bitcoin::bip32::Xpriv,
     pub chain: Option<Arc<crate::chain::RpcBackend>>,
     pub required_confirmations: u32,
+    /// Cancelled when the desk shuts down: ends the tasks it spawned along the way.
+    pub stop: CancellationToken,
 }
 
 /// The running trade engine: answers take requests and envelopes, and delivers the outbox.
@@ -153,6 +155,7 @@ impl Desk {
         config: TradeConfig,
     ) -> Self {
         let (events, _) = broadcast::channel(1024);
+        let cancel = CancellationToken::new();
         let inner = Arc::new(Inner {
             pool,
             book,
@@ -171,8 +174,8 @@ impl Desk {
             escrow_root,
             required_confirmations: settlement.as_ref().map_or(1, |s| s.confirmations),
             chain: settlement.map(|s| s.backend),
+            stop: cancel.clone(),
         });
-        let cancel = CancellationToken::new();
         let tasks = vec![
             tokio::spawn(serve(
                 inner.clone(),
@@ -182,6 +185,8 @@ impl Desk {
             tokio::spawn(outbox::deliver(inner.clone(), cancel.clone())),
             tokio::spawn(outbox::reach_counterparties(inner.clone(), cancel.clone())),
             tokio::spawn(settle::watch(inner.clone(), cancel.clone())),
+            // Decisions of this node as an arbitrator that a party has not acknowledged yet.
+            tokio::spawn(super::arbitrate::resend_resolutions(inner.clone())),
         ];
         let mut tasks = tasks;
         if inner.config.arbitrator {
