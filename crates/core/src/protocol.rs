@@ -24,11 +24,34 @@ pub enum DirectRequest {
     Resolution(Vec<u8>),
 }
 
-/// Stored, or refused with the reason.
+/// Stored, refused with the reason, or not now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Stored {
     Stored,
+    /// For good: sending the same bytes again will be refused again.
     Refused(String),
+    /// Not now: the receiver could not handle it for a reason of its own (its chain node unreachable,
+    /// its disk failing, …); send it again later. (Appended: a node that does not know this answer
+    /// fails to decode it, which its sender treats as "not delivered" and retries, as wanted.)
+    Later(String),
+}
+
+impl Stored {
+    /// The answer for how handling a case or a resolution went: failures the sender cannot have caused
+    /// (I/O, storage, the chain node, this node offline) ask it to come back later instead of
+    /// ending delivery — an escrow must never stay locked because a chain node was down for a moment.
+    pub fn of(result: &Result<(), crate::Error>) -> Self {
+        use crate::ErrorKind;
+        match result {
+            Ok(()) => Self::Stored,
+            Err(e) => match e.kind() {
+                ErrorKind::Io | ErrorKind::Storage | ErrorKind::Internal | ErrorKind::Offline => {
+                    Self::Later(e.to_string())
+                }
+                _ => Self::Refused(e.to_string()),
+            },
+        }
+    }
 }
 
 impl DirectRequest {
@@ -85,6 +108,42 @@ answer_codec!(Stored, "answer");
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_of_the_receivers_own_are_later_and_bad_input_is_refused() {
+        use crate::{Error, chain::ChainError};
+        assert_eq!(Stored::of(&Ok(())), Stored::Stored);
+        let down = Error::Chain(ChainError::Unreachable {
+            url: "http://127.0.0.1:1/".into(),
+            reason: "connection refused".into(),
+        });
+        assert!(
+            matches!(Stored::of(&Err(down)), Stored::Later(r) if r.contains("connection refused"))
+        );
+        assert!(matches!(Stored::of(&Err(Error::Offline)), Stored::Later(_)));
+        let bad = Error::InvalidInput("a resolution signed by a stranger".into());
+        assert!(matches!(Stored::of(&Err(bad)), Stored::Refused(r) if r.contains("stranger")));
+    }
+
+    #[test]
+    fn later_is_appended_so_older_nodes_retry_on_it() {
+        assert_eq!(Stored::Stored.encode()[0], 0);
+        assert_eq!(Stored::Refused("x".into()).encode()[0], 1);
+        let later = Stored::Later("disk full".into()).encode();
+        assert_eq!(later[0], 2);
+        assert_eq!(
+            Stored::decode(&later).unwrap(),
+            Stored::Later("disk full".into())
+        );
+        // What a node from before `Later` makes of it: undecodable, i.e. "not delivered, try again".
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        enum OldStored {
+            Stored,
+            Refused(String),
+        }
+        assert!(postcard::from_bytes::<OldStored>(&later).is_err());
+    }
 
     #[test]
     fn offers_request_keeps_the_first_variant_index() {

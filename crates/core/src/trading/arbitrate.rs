@@ -317,6 +317,11 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
                 "the arbitrator refused the case: {reason}"
             )));
         }
+        Stored::Later(reason) => {
+            return Err(Error::Internal(format!(
+                "the arbitrator could not take the case now ({reason}); sending it again later"
+            )));
+        }
     }
     sqlx::query("UPDATE trade_escrow SET case_sent = 1 WHERE trade_id = ?")
         .bind(trade_id.to_string())
@@ -854,6 +859,8 @@ pub(super) async fn record_answer(
             "refused: {}",
             reason.chars().take(MAX_REFUSAL_CHARS).collect::<String>()
         ),
+        // Not an answer: the resolution stays owed to that party.
+        Stored::Later(_) => return Ok(()),
     };
     sqlx::query(query)
         .bind(text)
@@ -909,6 +916,10 @@ async fn deliver_resolution(
                 Ok(Stored::Refused(reason)) => {
                     tracing::warn!(%trade_id, %party, %reason, "a party refused the resolution");
                     return Stored::Refused(reason);
+                }
+                // The party's chain node or disk failed: the decision stays owed.
+                Ok(Stored::Later(reason)) => {
+                    tracing::info!(%trade_id, %party, %reason, "the party will take the resolution later");
                 }
                 Err(e) => {
                     tracing::debug!(%trade_id, %party, error = %e, "resolution not delivered yet");
@@ -997,6 +1008,15 @@ mod tests {
             .unwrap();
         drop(store);
         let store = Store::open(&path).await.unwrap();
+        assert_eq!(
+            undelivered_resolutions(store.pool()).await.unwrap(),
+            [to(PartySide::Seller, seller)]
+        );
+        // "Later" is no answer: still owed.
+        let later = Stored::Later("the chain node is unreachable".into());
+        record_answer(store.pool(), decided, PartySide::Seller, &later)
+            .await
+            .unwrap();
         assert_eq!(
             undelivered_resolutions(store.pool()).await.unwrap(),
             [to(PartySide::Seller, seller)]

@@ -530,14 +530,17 @@ enum Request {
 }
 
 fn stored(what: &str, from: PeerId, result: Result<()>) -> Vec<u8> {
-    match result {
-        Ok(()) => crate::protocol::Stored::Stored,
-        Err(e) => {
-            tracing::info!(%from, reason = %e, "{what} refused");
-            crate::protocol::Stored::Refused(e.to_string())
+    let answer = crate::protocol::Stored::of(&result);
+    match &answer {
+        crate::protocol::Stored::Stored => {}
+        crate::protocol::Stored::Refused(reason) => {
+            tracing::info!(%from, %reason, "{what} refused");
+        }
+        crate::protocol::Stored::Later(reason) => {
+            tracing::warn!(%from, %reason, "{what} not handled now; the sender will try again");
         }
     }
-    .encode()
+    answer.encode()
 }
 
 /// Keeps this node's arbitrator announcement in the DHT: at start (retried until a peer stores it), then
