@@ -28,6 +28,8 @@ pub const PASSPHRASE: &str = "scenario passphrase";
 /// How long any awaited condition may take before a scenario fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 pub const BTC_EUR: (Asset, Quote) = (Asset::Btc, Quote::Fiat(Fiat::Eur));
+/// How long [`TestNode::await_offer`] waits for gossip before asking the makers directly.
+pub const GOSSIP_GRACE: Duration = Duration::from_secs(10);
 
 /// A data directory that disappears with the test.
 #[derive(Debug)]
@@ -194,12 +196,47 @@ impl TestNode {
         }
     }
 
-    /// Waits until offer `id` is in this node's book.
+    /// Waits until offer `id` is in this node's book, for scenarios about what comes after.
+    ///
+    /// Gossip or a DHT store brings an offer within a second or so. On a loaded machine a node can
+    /// miss the gossip (the maker published before it learnt of this node's subscription); the app
+    /// then gets the offer from the makers when it refreshes the market (at start, and from the Market
+    /// screen). After [`GOSSIP_GRACE`] this does the same, every two seconds, and says so on stderr.
+    /// Propagation itself is tested with [`Self::await_book`] (`offer_reaches_every_node`).
     pub async fn await_offer(&self, id: Uuid) {
-        self.await_book(&format!("offer {id}"), |b| {
-            b.iter().any(|e| e.offer.id == id)
-        })
-        .await;
+        let has = |b: &[BookEntry]| b.iter().any(|e| e.offer.id == id);
+        let mut events = self.node.market_events().await.expect("market events");
+        let started = tokio::time::Instant::now();
+        let wait = async {
+            let mut said = false;
+            loop {
+                if has(&self.book().await) {
+                    return;
+                }
+                if started.elapsed() < GOSSIP_GRACE {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), events.recv()).await;
+                    continue;
+                }
+                if !said {
+                    eprintln!(
+                        "{}: offer {id} did not arrive by gossip within {GOSSIP_GRACE:?}; asking the makers",
+                        self.info.peer_id
+                    );
+                    said = true;
+                }
+                for (base, quote) in [BTC_EUR, (Asset::Ltc, Quote::Fiat(Fiat::Eur))] {
+                    let _ = self.node.refresh_market(base, quote).await;
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(2), events.recv()).await;
+            }
+        };
+        if tokio::time::timeout(DEADLINE, wait).await.is_err() {
+            panic!(
+                "{} timed out waiting for offer {id}; its book: {:?}",
+                self.info.peer_id,
+                self.book().await
+            );
+        }
     }
 
     /// Waits until `check` holds for trade `id` on this node, re-checking on every trade event.
