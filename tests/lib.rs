@@ -13,6 +13,7 @@ use souk_core::{
     net::NetConfig,
     node::{NetInfo, Node},
     offer::{Asset, EscrowKind, Fiat, NewOffer, PaymentMethod, Price, Quote, Side},
+    trading::{TradeAnswer, TradeInfo},
 };
 use uuid::Uuid;
 
@@ -348,6 +349,45 @@ pub fn sell_offer(price_eur: u32) -> NewOffer {
 }
 
 /// An LTC/EUR sell offer, 0.5–2 LTC by SEPA, with a 2-of-3 escrow under `arbitrator` and 15 % deposits.
+/// An escrow trade agreed: `maker` posts [`ltc_escrow_offer`] under `arbitrator`, `taker` finds it and
+/// takes `amount` by SEPA to be paid at `payout`, and the maker accepts. The taker's view of the trade.
+pub async fn agree_ltc_escrow_trade(
+    maker: &TestNode,
+    taker: &TestNode,
+    arbitrator: &TestNode,
+    amount: u64,
+    payout: &str,
+) -> TradeInfo {
+    let arbitrator = arbitrator.info.peer_id.parse().expect("a PeerId");
+    let offer = maker
+        .node
+        .post_offer(ltc_escrow_offer(arbitrator))
+        .await
+        .expect("post");
+    taker
+        .node
+        .refresh_market(Asset::Ltc, Quote::Fiat(Fiat::Eur))
+        .await
+        .expect("refresh");
+    taker.await_offer(offer.id).await;
+    let trade = taker
+        .node
+        .take_offer(
+            offer.id,
+            amount,
+            PaymentMethod::new("SEPA").expect("valid method"),
+            payout.to_owned(),
+        )
+        .await
+        .expect("take");
+    maker
+        .node
+        .answer_trade(trade.id, TradeAnswer::Accept)
+        .await
+        .expect("accept");
+    trade
+}
+
 pub fn ltc_escrow_offer(arbitrator: libp2p::PeerId) -> NewOffer {
     NewOffer {
         side: Side::Sell,

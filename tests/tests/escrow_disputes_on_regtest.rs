@@ -8,11 +8,10 @@
 use std::time::Duration;
 
 use bitcoin::Amount;
-use souk_core::{
-    offer::{Asset, Fiat, PaymentMethod, Quote},
-    trading::{DisputeInfo, TradeAnswer, TradeConfig, TradeInfo},
+use souk_core::trading::{DisputeInfo, TradeConfig, TradeInfo};
+use souk_tests::{
+    DEADLINE, TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades,
 };
-use souk_tests::{DEADLINE, TestDir, TestNode, ltc_escrow_offer, regtest::Litecoind, test_trades};
 use uuid::Uuid;
 
 const AMOUNT: u64 = 100_000_000;
@@ -132,33 +131,8 @@ async fn funded_trade(payment_window: Duration) -> Funded {
     .await;
     let taker =
         TestNode::start_settling(dir.path("taker"), &bootstrap, ltc.config.clone(), trades).await;
-    let offer = maker
-        .node
-        .post_offer(ltc_escrow_offer(arbitrator.info.peer_id.parse().unwrap()))
-        .await
-        .expect("post");
-    taker
-        .node
-        .refresh_market(Asset::Ltc, Quote::Fiat(Fiat::Eur))
-        .await
-        .expect("refresh");
-    taker.await_offer(offer.id).await;
     let payout = ltc.new_address().await;
-    let trade = taker
-        .node
-        .take_offer(
-            offer.id,
-            AMOUNT,
-            PaymentMethod::new("SEPA").unwrap(),
-            payout.clone(),
-        )
-        .await
-        .expect("take");
-    maker
-        .node
-        .answer_trade(trade.id, TradeAnswer::Accept)
-        .await
-        .expect("accept");
+    let trade = agree_ltc_escrow_trade(&maker, &taker, &arbitrator, AMOUNT, &payout).await;
     maker
         .await_trade(trade.id, "the agreement", |t| t.state == "Accepted")
         .await;

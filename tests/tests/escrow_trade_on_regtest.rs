@@ -9,12 +9,10 @@
 use bitcoin::Amount;
 use souk_core::{
     escrow::{Chain, Network},
-    offer::{Asset, Fiat, PaymentMethod, Quote},
-    trading::{TradeAnswer, TradeConfig, TradeInfo},
+    trading::{TradeConfig, TradeInfo},
 };
-use souk_tests::{TestDir, TestNode, ltc_escrow_offer, regtest::Litecoind, test_trades};
+use souk_tests::{TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades};
 
-const LTC_EUR: (Asset, Quote) = (Asset::Ltc, Quote::Fiat(Fiat::Eur));
 /// 1 LTC.
 const AMOUNT: u64 = 100_000_000;
 /// 15 % of it.
@@ -52,35 +50,9 @@ async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
     let maker = settling("maker", test_trades()).await;
     let taker = settling("taker", test_trades()).await;
 
-    let offer = maker
-        .node
-        .post_offer(ltc_escrow_offer(arbitrator.info.peer_id.parse().unwrap()))
-        .await
-        .expect("post");
-    taker
-        .node
-        .refresh_market(LTC_EUR.0, LTC_EUR.1)
-        .await
-        .expect("refresh");
-    taker.await_offer(offer.id).await;
-
     // The buyer's payout details are an address of the chain: its escrow keys go out with the agreement.
     let payout = ltc.new_address().await;
-    let trade = taker
-        .node
-        .take_offer(
-            offer.id,
-            AMOUNT,
-            PaymentMethod::new("SEPA").unwrap(),
-            payout.clone(),
-        )
-        .await
-        .expect("take");
-    maker
-        .node
-        .answer_trade(trade.id, TradeAnswer::Accept)
-        .await
-        .expect("accept");
+    let trade = agree_ltc_escrow_trade(&maker, &taker, &arbitrator, AMOUNT, &payout).await;
     let waiting = in_state(&maker, &trade, "Accepted").await;
     let escrow = waiting.escrow.expect("an escrow trade");
     assert_eq!(

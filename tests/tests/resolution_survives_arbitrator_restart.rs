@@ -7,11 +7,10 @@
 use std::time::Duration;
 
 use bitcoin::Amount;
-use souk_core::{
-    offer::{Asset, Fiat, PaymentMethod, Quote},
-    trading::{TradeAnswer, TradeConfig, TradeInfo},
+use souk_core::trading::{TradeConfig, TradeInfo};
+use souk_tests::{
+    DEADLINE, TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades,
 };
-use souk_tests::{DEADLINE, TestDir, TestNode, ltc_escrow_offer, regtest::Litecoind, test_trades};
 use uuid::Uuid;
 
 const AMOUNT: u64 = 100_000_000;
@@ -82,34 +81,10 @@ async fn the_winner_gets_the_decision_after_the_arbitrator_restarts() {
     .await;
 
     // A funded escrow trade: the maker sells, the taker buys.
-    let offer = maker
-        .node
-        .post_offer(ltc_escrow_offer(arbitrator.info.peer_id.parse().unwrap()))
-        .await
-        .expect("post");
-    taker
-        .node
-        .refresh_market(Asset::Ltc, Quote::Fiat(Fiat::Eur))
-        .await
-        .expect("refresh");
-    taker.await_offer(offer.id).await;
     let payout = ltc.new_address().await;
-    let trade = taker
-        .node
-        .take_offer(
-            offer.id,
-            AMOUNT,
-            PaymentMethod::new("SEPA").unwrap(),
-            payout.clone(),
-        )
+    let trade = agree_ltc_escrow_trade(&maker, &taker, &arbitrator, AMOUNT, &payout)
         .await
-        .expect("take")
         .id;
-    maker
-        .node
-        .answer_trade(trade, TradeAnswer::Accept)
-        .await
-        .expect("accept");
     in_state(&maker, trade, "Accepted").await;
     let refund = ltc.new_address().await;
     maker
