@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const appBin = process.env.SOUK_DESKTOP_BIN;
@@ -19,21 +20,8 @@ const artifacts = process.env.SOUK_ARTIFACTS ?? join(tmpdir(), 'souk-artifacts')
 // Debian's Python, which has python3-dbus, python3-gi and python3-xlib (not a version manager's).
 const python = process.env.SOUK_SESSION_PYTHON ?? '/usr/bin/python3';
 
-/** Retries `probe` until it returns a value or `ms` pass; waits on a condition, not a fixed sleep. */
-export async function until(what, ms, probe) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== null && value !== false) return value;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${last.message}` : ''}`);
-}
+// Waiting on a condition, not a fixed sleep: the browser harness's `until`, re-exported for the desktop tests.
+export { until };
 
 /** A port the kernel says is free right now (tauri-driver takes ports, not port 0). */
 export function freePort() {
