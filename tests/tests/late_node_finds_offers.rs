@@ -38,3 +38,21 @@ async fn a_node_started_later_finds_existing_offers() {
     assert!(book.iter().all(|e| !e.mine));
     net.shutdown().await;
 }
+
+/// No refresh at all: a node that connects to a maker watching the same market learns of its
+/// subscription and asks it for its offers, so what was published before it arrived reaches it anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_meeting_a_maker_in_its_market_gets_its_offers_unasked() {
+    let mut net = TestNet::start(1).await;
+    let offer = net.nodes[0]
+        .node
+        .post_offer(sell_offer(60_500))
+        .await
+        .expect("post");
+    let late = net.join("late").await;
+    late.await_book("the maker's earlier offer", |b| {
+        b.iter().any(|e| e.offer.id == offer.id)
+    })
+    .await;
+    net.shutdown().await;
+}

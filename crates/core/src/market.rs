@@ -367,6 +367,33 @@ impl Inner {
         }
     }
 
+    /// The watched market whose gossip topic is `topic`, if any.
+    fn watched_market(&self, topic: &str) -> Option<(Asset, Quote)> {
+        let watched = self.watched.read().ok()?;
+        watched
+            .iter()
+            .copied()
+            .find(|&(base, quote)| market_topic(base, quote) == topic)
+    }
+
+    /// Asks one peer for its live offers in a market and adds what is new.
+    async fn ask_peer(&self, peer: PeerId, base: Asset, quote: Quote) {
+        let request = DirectRequest::Offers {
+            base: base.code().into(),
+            quote: quote.code().into(),
+        }
+        .encode();
+        match self.net.request(peer, request).await {
+            Ok(bytes) => {
+                let added = self.take_answer(peer, base, quote, &bytes).await;
+                if added > 0 {
+                    tracing::debug!(%peer, added, market = %format!("{base}/{quote}"), "offers from a peer that joined the market");
+                }
+            }
+            Err(e) => tracing::debug!(%peer, error = %e, "a peer in the market did not answer"),
+        }
+    }
+
     /// A maker's answer: only its own live offers in the market asked for count.
     async fn take_answer(&self, maker: PeerId, base: Asset, quote: Quote, bytes: &[u8]) -> usize {
         let Ok(list) = postcard::from_bytes::<Vec<Vec<u8>>>(bytes) else {
@@ -470,6 +497,9 @@ async fn fetch_prices(inner: Arc<Inner>, feed: PriceFeed, cancel: CancellationTo
     }
 }
 
+/// How long before a peer that joins a market again is asked for its offers again.
+const ASK_PEER_AGAIN_AFTER: Duration = Duration::from_secs(60);
+
 /// Routes network events into the book. Database work happens here, never in the swarm's loop.
 async fn pump(
     inner: Arc<Inner>,
@@ -477,6 +507,8 @@ async fn pump(
     cancel: CancellationToken,
 ) {
     let mut sweep = tokio::time::interval(EXPIRY_SWEEP);
+    let mut asked: std::collections::HashMap<(PeerId, String), tokio::time::Instant> =
+        std::collections::HashMap::new();
     loop {
         tokio::select! {
             biased;
@@ -492,6 +524,21 @@ async fn pump(
                 Ok(NetEvent::PeerConnected(peer)) => {
                     if let Err(e) = inner.book.saw_peer(&peer, now_ms()).await {
                         tracing::warn!(error = %e, "recording a peer failed");
+                    }
+                }
+                // A peer in a market we watch: ask it for its offers. What it published before it knew
+                // of our subscription never reached us by gossip; this closes that window.
+                Ok(NetEvent::TopicJoined { peer, topic }) => {
+                    // At most once a minute per peer and market, however often it re-subscribes.
+                    let now = tokio::time::Instant::now();
+                    asked.retain(|_, at| now.duration_since(*at) < ASK_PEER_AGAIN_AFTER);
+                    if asked.contains_key(&(peer, topic.clone())) {
+                        continue;
+                    }
+                    if let Some((base, quote)) = inner.watched_market(&topic) {
+                        asked.insert((peer, topic), now);
+                        let inner = inner.clone();
+                        tokio::spawn(async move { inner.ask_peer(peer, base, quote).await });
                     }
                 }
                 Ok(NetEvent::Request { id, data, .. }) => {

@@ -985,6 +985,10 @@ impl EventLoop {
                     }
                 }
             }
+            gossipsub::Event::Subscribed { peer_id, topic } => self.emit(NetEvent::TopicJoined {
+                peer: peer_id,
+                topic: topic.into_string(),
+            }),
             other => tracing::trace!(event = ?other, "gossipsub event"),
         }
     }

@@ -61,6 +61,11 @@ pub enum NetEvent {
     PeerDisconnected(PeerId),
     /// A peer serving the DHT entered our routing table.
     DhtPeerAdded(PeerId),
+    /// A peer told us it subscribed to a gossip topic (on connecting, or later).
+    TopicJoined {
+        peer: PeerId,
+        topic: String,
+    },
     /// A gossip message that passed the filter (`source` is its signed author).
     Gossip {
         topic: String,
