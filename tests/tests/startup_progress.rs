@@ -120,7 +120,13 @@ async fn phases_are_reported_in_order_and_an_unreachable_bootstrap_peer_is_named
         .detail
         .clone()
         .unwrap_or_default();
-    assert_eq!(book_detail, "1 offer in the book, 1 new");
+    // "New" counts what the refresh itself brought: the maker may have been asked already, when
+    // the taker learnt it watches the same market (the market's subscription catch-up).
+    assert!(
+        ["1 offer in the book, 1 new", "1 offer in the book, 0 new"]
+            .contains(&book_detail.as_str()),
+        "{book_detail}"
+    );
     assert!(
         done.phases.iter().all(|p| p.elapsed_ms.is_some()),
         "{done:#?}"
