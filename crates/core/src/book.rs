@@ -202,12 +202,7 @@ impl Book {
         .await?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in rows {
-            let json: String = row.try_get("offer_json")?;
-            let offer: Offer =
-                serde_json::from_str(&json).map_err(|source| StoreError::BadSetting {
-                    key: "offers.offer_json".into(),
-                    source,
-                })?;
+            let offer = offer_of(&row)?;
             if query
                 .method
                 .as_ref()
@@ -248,12 +243,7 @@ impl Book {
                 .fetch_optional(&self.pool)
                 .await?;
         let Some(row) = row else { return Ok(None) };
-        let json: String = row.try_get("offer_json")?;
-        let offer: Offer =
-            serde_json::from_str(&json).map_err(|source| StoreError::BadSetting {
-                key: "offers.offer_json".into(),
-                source,
-            })?;
+        let offer = offer_of(&row)?;
         let withdrawn: Option<i64> = row.try_get("withdrawn_at")?;
         let state = match withdrawn {
             Some(at) => OfferState::Withdrawn { at },
@@ -325,12 +315,7 @@ impl Book {
         .await?;
         let mut offers = Vec::with_capacity(rows.len());
         for row in rows {
-            let json: String = row.try_get("offer_json")?;
-            let offer: Offer =
-                serde_json::from_str(&json).map_err(|source| StoreError::BadSetting {
-                    key: "offers.offer_json".into(),
-                    source,
-                })?;
+            let offer = offer_of(&row)?;
             let withdrawn: Option<i64> = row.try_get("withdrawn_at")?;
             let state = match withdrawn {
                 Some(at) => OfferState::Withdrawn { at },
@@ -402,6 +387,15 @@ fn compare_entries(a: &BookEntry, b: &BookEntry) -> Ordering {
             by_price
         };
         by_price.then(a.offer.created_at.cmp(&b.offer.created_at))
+    })
+}
+
+/// The offer stored in a row's `offer_json` column.
+fn offer_of(row: &sqlx::sqlite::SqliteRow) -> Result<Offer, StoreError> {
+    let json: String = row.try_get("offer_json")?;
+    serde_json::from_str(&json).map_err(|source| StoreError::BadSetting {
+        key: "offers.offer_json".into(),
+        source,
     })
 }
 
