@@ -255,6 +255,27 @@ impl Litecoind {
         txid.as_str().and_then(|t| t.parse().ok()).expect("a txid")
     }
 
+    /// Each party funds its own escrow output, as a trade's view names them: the seller `seller`, the
+    /// buyer `buyer` (a zero amount sends nothing). Returns the txids sent, seller's first.
+    pub async fn fund_escrow(
+        &self,
+        escrow: &souk_core::trading::EscrowView,
+        seller: u64,
+        buyer: u64,
+    ) -> Vec<Txid> {
+        let mut sent = Vec::new();
+        for (address, amount) in [
+            (&escrow.seller_escrow_address, seller),
+            (&escrow.buyer_escrow_address, buyer),
+        ] {
+            if amount > 0 {
+                let address = address.as_deref().expect("the escrow's addresses are set");
+                sent.push(self.send_to(address, Amount::from_sat(amount)).await);
+            }
+        }
+        sent
+    }
+
     /// What a wallet address has received in transactions with at least `min_confirmations`.
     pub async fn received_by(&self, address: &str, min_confirmations: u32) -> Amount {
         let coins = self

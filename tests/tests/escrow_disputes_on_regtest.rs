@@ -147,10 +147,8 @@ async fn funded_trade(payment_window: Duration) -> Funded {
             t.state == "EscrowFunding"
         })
         .await;
-    let address = funding.escrow.unwrap().address.unwrap();
-    ltc.send_to(&address, Amount::from_sat(AMOUNT + DEPOSIT))
+    ltc.fund_escrow(&funding.escrow.unwrap(), AMOUNT + DEPOSIT, DEPOSIT)
         .await;
-    ltc.send_to(&address, Amount::from_sat(DEPOSIT)).await;
     ltc.mine(1).await;
     let funded = Funded {
         ltc,

@@ -1,19 +1,20 @@
 //! The escrow against a real Litecoin Core regtest chain, the judge of every claim: the node computes the
-//! same multisig script and address as we do, takes our release signed by any two parties, pays exactly
-//! the agreed amounts, and refuses a release with one signature, naming its reason. A PSBT tampered with
-//! by the counterparty never reaches a signature.
+//! same script address as we do, takes our release signed by any two parties, pays exactly the agreed
+//! amounts, and refuses a release with one signature, naming its reason. The fallback branches hold too:
+//! the backup arbitrator with a party, and the funder alone, only once their relative locks have passed.
+//! A PSBT tampered with by the counterparty never reaches a signature.
 
 use bitcoin::{
-    Amount, FeeRate, OutPoint, Psbt, ScriptBuf, Transaction, TxIn, Witness,
-    secp256k1::{Keypair, PublicKey},
+    Amount, FeeRate, OutPoint, Psbt, ScriptBuf, Transaction, TxIn, Witness, secp256k1::Keypair,
 };
 use serde_json::{Value, json};
 use souk_core::{
     chain::{ChainBackend, ChainError, RpcBackend},
     escrow::{
-        Chain, EscrowError, EscrowInput, EscrowScript, Network, Payout, SpendPlan,
-        address_from_script, build_spend, check_psbt, combine_psbts, decode_psbt, encode_psbt,
-        finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
+        Chain, EscrowError, EscrowInput, EscrowParties, Funder, Network, Payout, SpendPath,
+        SpendPlan, Timelocks, TradeEscrow, address_from_script, build_spend, check_psbt,
+        combine_psbts, decode_psbt, encode_psbt, finalize_psbt, parse_payout_address, sign_psbt,
+        trade_keypair,
     },
     identity::{Identity, SeedPhrase},
 };
@@ -34,7 +35,8 @@ struct Trade {
     buyer: Keypair,
     seller: Keypair,
     arbitrator: Keypair,
-    escrow: EscrowScript,
+    backup: Keypair,
+    escrow: TradeEscrow,
 }
 
 impl Trade {
@@ -45,23 +47,36 @@ impl Trade {
                 Identity::from_phrase(SeedPhrase::generate().expect("seed")).expect("identity");
             trade_keypair(identity.escrow_root(), LTC, REGTEST, &trade_id).expect("trade key")
         };
-        let (buyer, seller, arbitrator) = (key(), key(), key());
-        let escrow = EscrowScript::new(
-            buyer.public_key(),
-            seller.public_key(),
-            arbitrator.public_key(),
+        let (buyer, seller, arbitrator, backup) = (key(), key(), key(), key());
+        let escrow = TradeEscrow::new(
+            EscrowParties {
+                buyer: buyer.public_key(),
+                seller: seller.public_key(),
+                arbitrator: arbitrator.public_key(),
+                backup: Some(backup.public_key()),
+            },
+            Timelocks::of(LTC, REGTEST),
         )
         .expect("escrow script");
         Self {
             buyer,
             seller,
             arbitrator,
+            backup,
             escrow,
         }
     }
 
+    /// The seller's escrow output, which these tests fund.
     fn address(&self) -> String {
-        self.escrow.address(LTC, REGTEST).expect("escrow address")
+        self.escrow
+            .of(Funder::Seller)
+            .address(LTC, REGTEST)
+            .expect("escrow address")
+    }
+
+    fn script_pubkey(&self) -> ScriptBuf {
+        self.escrow.of(Funder::Seller).script_pubkey()
     }
 
     /// The seller funds the escrow from the node's wallet; one block confirms it.
@@ -69,7 +84,7 @@ impl Trade {
         let funding = node.send_to(&self.address(), ESCROWED).await;
         let unconfirmed = node
             .rpc
-            .escrow_utxos(&self.escrow.script_pubkey())
+            .escrow_utxos(&self.script_pubkey())
             .await
             .expect("scan");
         assert!(
@@ -79,7 +94,7 @@ impl Trade {
         node.mine(1).await;
         let utxos = node
             .rpc
-            .escrow_utxos(&self.escrow.script_pubkey())
+            .escrow_utxos(&self.script_pubkey())
             .await
             .expect("scan");
         assert_eq!(utxos.len(), 1, "{utxos:?}");
@@ -89,7 +104,7 @@ impl Trade {
         assert_eq!(utxo.confirmations, 1);
         assert_eq!(utxo.height, node.rpc.tip_height().await.expect("tip"));
         assert_eq!(node.await_confirmations(&funding, 1).await, 1);
-        EscrowInput::from(&utxo)
+        utxo.input_of(Funder::Seller)
     }
 }
 
@@ -113,6 +128,7 @@ fn release_plan(input: EscrowInput, buyer_address: &str, seller_address: &str) -
             },
         ],
         fee_payer: 1,
+        path: SpendPath::Multisig,
     }
 }
 
@@ -134,25 +150,39 @@ fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
 async fn script_and_addresses_agree_with_litecoin_core() {
     let node = Litecoind::start().await;
     let trade = Trade::new();
-    let keys: Vec<String> = trade
-        .escrow
-        .keys()
-        .iter()
-        .map(PublicKey::to_string)
-        .collect();
-    let multisig = node
-        .call("createmultisig", json!([2, keys, "bech32"]))
-        .await;
-    assert_eq!(
-        str_field(&multisig, "redeemScript"),
-        trade.escrow.witness_script().to_hex_string()
+    // Litecoin Core decodes our witness script to the same P2WSH address, for each funder's output.
+    for funder in [Funder::Seller, Funder::Buyer] {
+        let script = trade.escrow.of(funder);
+        let decoded = node
+            .call(
+                "decodescript",
+                json!([script.witness_script().to_hex_string()]),
+            )
+            .await;
+        assert_eq!(
+            decoded["segwit"]["addresses"],
+            json!([script.address(LTC, REGTEST).unwrap()]),
+            "{decoded}"
+        );
+        let asm = str_field(&decoded, "asm");
+        assert!(
+            asm.starts_with("OP_IF 2 ") && asm.contains("OP_CHECKSEQUENCEVERIFY"),
+            "{asm}"
+        );
+        // The first branch is the sorted 2-of-3 of buyer, seller and arbitrator.
+        for key in script.keys() {
+            assert!(asm.contains(&key.to_string()), "{asm}");
+        }
+    }
+    assert_ne!(
+        trade.escrow.of(Funder::Seller).script_pubkey(),
+        trade.escrow.of(Funder::Buyer).script_pubkey()
     );
-    assert_eq!(str_field(&multisig, "address"), trade.address());
     let validated = node.call("validateaddress", json!([trade.address()])).await;
     assert_eq!(validated["isvalid"], json!(true));
     assert_eq!(
         str_field(&validated, "scriptPubKey"),
-        trade.escrow.script_pubkey().to_hex_string()
+        trade.script_pubkey().to_hex_string()
     );
 
     // Every kind of address the node's wallet hands out parses to the node's own script and prints back
@@ -284,7 +314,7 @@ async fn release_signed_by(signers: impl Fn(&Trade) -> [&Keypair; 2]) {
     assert!(fee <= MAX_FEE_RATE.fee_vb(release.vsize() as u64).unwrap());
     assert!(
         node.rpc
-            .escrow_utxos(&trade.escrow.script_pubkey())
+            .escrow_utxos(&trade.script_pubkey())
             .await
             .unwrap()
             .is_empty()
@@ -395,7 +425,8 @@ async fn a_release_with_one_signature_is_refused_by_the_node_with_its_reason() {
         Vec::new(),
         signature.to_vec(),
         Vec::new(),
-        trade.escrow.witness_script().to_bytes(),
+        vec![1],
+        trade.escrow.of(Funder::Seller).witness_script().to_bytes(),
     ]);
     let err = node.rpc.broadcast(&tx).await.unwrap_err();
     let ChainError::Rejected { txid, reason } = &err else {
@@ -412,7 +443,7 @@ async fn a_release_with_one_signature_is_refused_by_the_node_with_its_reason() {
     // The escrow is untouched.
     assert_eq!(
         node.rpc
-            .escrow_utxos(&trade.escrow.script_pubkey())
+            .escrow_utxos(&trade.script_pubkey())
             .await
             .unwrap()
             .len(),
@@ -457,5 +488,117 @@ async fn litecoin_dust_limit_is_the_nodes() {
     assert!(
         matches!(&err, ChainError::Rejected { reason, .. } if reason == "dust"),
         "{err}"
+    );
+}
+
+/// Spends the funded seller output on `path`, signed by `signers`, to a fresh wallet address.
+async fn fallback_spend(
+    node: &Litecoind,
+    trade: &Trade,
+    input: EscrowInput,
+    path: SpendPath,
+    signers: &[&Keypair],
+) -> (Transaction, String) {
+    let to = node.new_address().await;
+    let plan = SpendPlan {
+        chain: LTC,
+        inputs: vec![input],
+        outputs: vec![Payout {
+            script_pubkey: script_of(&to),
+            amount: input.value,
+        }],
+        fee_payer: 0,
+        path,
+    };
+    let mut psbt = build_spend(&trade.escrow, &plan, node.rpc.fee_rate().await.unwrap()).unwrap();
+    check_psbt(&psbt, &trade.escrow, &plan, MAX_FEE_RATE).unwrap();
+    for key in signers {
+        sign_psbt(&mut psbt, &trade.escrow, key).unwrap();
+    }
+    (finalize_psbt(psbt, &trade.escrow).unwrap(), to)
+}
+
+/// The arbitrator is gone: a party and the backup arbitrator move the coins, but only once the backup
+/// lock has passed since the funding confirmed; before, Litecoin Core refuses the spend as not final.
+#[tokio::test]
+async fn the_backup_arbitrator_stands_in_after_its_lock() {
+    let node = Litecoind::start().await;
+    let trade = Trade::new();
+    let input = trade.fund(&node).await;
+    let locks = Timelocks::of(LTC, REGTEST);
+    let (tx, to) = fallback_spend(
+        &node,
+        &trade,
+        input,
+        SpendPath::Backup,
+        &[&trade.buyer, &trade.backup],
+    )
+    .await;
+    // Funded one block ago: the relative lock has not passed.
+    let err = node.rpc.broadcast(&tx).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Rejected { reason, .. } if reason.contains("non-BIP68-final")),
+        "{err}"
+    );
+    node.mine(u32::from(locks.backup) - 2).await;
+    assert!(node.rpc.broadcast(&tx).await.is_err(), "one block early");
+    node.mine(1).await;
+    let txid = node.rpc.broadcast(&tx).await.expect("the backup branch");
+    node.mine(1).await;
+    assert_eq!(node.await_confirmations(&txid, 1).await, 1);
+    assert!(node.received_by(&to, 1).await > ESCROWED - Amount::from_sat(100_000));
+}
+
+/// Everyone else is gone: the funder takes its own output back alone after the reclaim lock, and only
+/// the funder can — the buyer's key alone opens nothing on the seller's output.
+#[tokio::test]
+async fn the_funder_reclaims_its_own_coins_alone_after_the_reclaim_lock() {
+    let node = Litecoind::start().await;
+    let trade = Trade::new();
+    let input = trade.fund(&node).await;
+    let locks = Timelocks::of(LTC, REGTEST);
+    let (tx, to) = fallback_spend(&node, &trade, input, SpendPath::Reclaim, &[&trade.seller]).await;
+    node.mine(u32::from(locks.backup)).await;
+    let err = node.rpc.broadcast(&tx).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Rejected { reason, .. } if reason.contains("non-BIP68-final")),
+        "the backup lock is not the reclaim lock: {err}"
+    );
+    // A buyer's lone signature, forced into the reclaim branch of the seller's output, is refused.
+    let mut forged = tx.clone();
+    let plan = SpendPlan {
+        chain: LTC,
+        inputs: vec![input],
+        outputs: vec![Payout {
+            script_pubkey: script_of(&to),
+            amount: input.value,
+        }],
+        fee_payer: 0,
+        path: SpendPath::Reclaim,
+    };
+    let mut psbt = build_spend(&trade.escrow, &plan, node.rpc.fee_rate().await.unwrap()).unwrap();
+    sign_psbt(&mut psbt, &trade.escrow, &trade.buyer).unwrap();
+    let buyer_sig = psbt.inputs[0]
+        .partial_sigs
+        .values()
+        .next()
+        .unwrap()
+        .to_vec();
+    let mut items: Vec<Vec<u8>> = forged.input[0].witness.iter().map(<[u8]>::to_vec).collect();
+    items[0] = buyer_sig;
+    forged.input[0].witness = Witness::from_slice(&items);
+    node.mine(u32::from(locks.reclaim - locks.backup)).await;
+    let err = node.rpc.broadcast(&forged).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Rejected { reason, .. } if reason.contains("script-verify-flag")),
+        "{err}"
+    );
+    let txid = node.rpc.broadcast(&tx).await.expect("the reclaim branch");
+    node.mine(1).await;
+    assert_eq!(node.await_confirmations(&txid, 1).await, 1);
+    let back = node.received_by(&to, 1).await;
+    assert!(
+        back > ESCROWED - Amount::from_sat(100_000) && back < ESCROWED,
+        "{back}"
     );
 }

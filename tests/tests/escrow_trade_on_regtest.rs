@@ -81,12 +81,22 @@ async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
     let seller_view = in_state(&maker, &trade, "EscrowFunding").await;
     let buyer_view = in_state(&taker, &trade, "EscrowFunding").await;
     let (seller_escrow, buyer_escrow) = (seller_view.escrow.unwrap(), buyer_view.escrow.unwrap());
+    // Each side funds its own output: the seller's view shows the seller's, the buyer's the buyer's.
     let address = seller_escrow.address.clone().expect("an escrow address");
     assert_eq!(
-        buyer_escrow.address.as_deref(),
-        Some(address.as_str()),
+        seller_escrow.seller_escrow_address.as_deref(),
+        Some(address.as_str())
+    );
+    assert_eq!(
+        buyer_escrow.seller_escrow_address, seller_escrow.seller_escrow_address,
         "both sides agree"
     );
+    assert_eq!(
+        buyer_escrow.buyer_escrow_address, seller_escrow.buyer_escrow_address,
+        "both sides agree"
+    );
+    assert_eq!(buyer_escrow.address, buyer_escrow.buyer_escrow_address);
+    assert_ne!(buyer_escrow.address.as_deref(), Some(address.as_str()));
     assert!(address.starts_with("rltc1q"), "{address}");
     assert_eq!(seller_escrow.my_funding, AMOUNT + DEPOSIT);
     assert_eq!(buyer_escrow.my_funding, DEPOSIT);
@@ -104,7 +114,11 @@ async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
     let seller_funding = ltc
         .send_to(&address, Amount::from_sat(AMOUNT + DEPOSIT))
         .await;
-    let buyer_funding = ltc.send_to(&address, Amount::from_sat(DEPOSIT)).await;
+    let buyer_address = buyer_escrow
+        .address
+        .clone()
+        .expect("the buyer's escrow output");
+    let buyer_funding = ltc.send_to(&buyer_address, Amount::from_sat(DEPOSIT)).await;
     let maker_dir = maker.stop().await;
     ltc.mine(1).await;
     let maker =

@@ -93,10 +93,8 @@ async fn the_winner_gets_the_decision_after_the_arbitrator_restarts() {
         .await
         .expect("refund address");
     let funding = in_state(&taker, trade, "EscrowFunding").await;
-    let address = funding.escrow.unwrap().address.unwrap();
-    ltc.send_to(&address, Amount::from_sat(AMOUNT + DEPOSIT))
+    ltc.fund_escrow(&funding.escrow.unwrap(), AMOUNT + DEPOSIT, DEPOSIT)
         .await;
-    ltc.send_to(&address, Amount::from_sat(DEPOSIT)).await;
     ltc.mine(1).await;
     in_state(&maker, trade, "EscrowFunded").await;
     in_state(&taker, trade, "EscrowFunded").await;

@@ -109,7 +109,16 @@ export type EscrowView = { chain: Chain, network: Network,
 /**
  * `buyer` or `seller`: this node's side.
  */
-side: string, address: string | null, 
+side: string, 
+/**
+ * Where this node sends its coins: its own escrow output's address.
+ */
+address: string | null, 
+/**
+ * The seller's escrow output (amount and deposit) and the buyer's (deposit): each party funds its
+ * own, so the chain shows whose coins are whose.
+ */
+seller_escrow_address: string | null, buyer_escrow_address: string | null, 
 /**
  * What the escrow must hold: the amount and both deposits.
  */
@@ -117,7 +126,20 @@ required: number, amount: number, buyer_deposit: number, seller_deposit: number,
 /**
  * What this node must send to the escrow address.
  */
-my_funding: number, my_address: string | null, counterparty_address: string | null, arbitrator: string | null, funded: number, funding_confirmations: number, 
+my_funding: number, my_address: string | null, counterparty_address: string | null, arbitrator: string | null, 
+/**
+ * The offer's second arbitrator, who can stand in for the first after the backup lock.
+ */
+backup_arbitrator: string | null, 
+/**
+ * What both outputs hold (outputs worth counting), and each.
+ */
+funded: number, seller_funded: number, buyer_funded: number, 
+/**
+ * Blocks after an output confirmed when the backup arbitrator may stand in, and when its funder may
+ * take it back alone.
+ */
+backup_after_blocks: number, reclaim_after_blocks: number, funding_confirmations: number, 
 /**
  * The transactions that funded the escrow, as the chain watcher saw them on its address (confirmed
  * outputs only), first seen first; kept after the escrow is spent.
@@ -126,7 +148,29 @@ funding_txids: Array<string>, funding_deadline: number | null, payment_deadline:
 /**
  * Once the seller confirmed the payment: when the release must be on the chain.
  */
-release_deadline: number | null, release_txid: string | null, release_confirmations: number, };
+release_deadline: number | null, release_txid: string | null, release_confirmations: number, 
+/**
+ * Coins going back to whoever sent them: a cancelled or expired trade's funding, surplus, late coins.
+ */
+returns: Array<ReturnView>, };
+export type ReturnView = { 
+/**
+ * `buyer` or `seller`: whose coins.
+ */
+funder: string, 
+/**
+ * What the escrow outputs held (the fee comes out of it).
+ */
+amount: number, address: string, 
+/**
+ * Once broadcast.
+ */
+txid: string | null, 
+/**
+ * `signed` (this node signed the counterparty's return; it broadcasts), `cosigned` (both parties
+ * signed and it was broadcast), `reclaimed` (taken back by its funder alone after the reclaim lock).
+ */
+how: string, };
 export type ChainStatus = { 
 /**
  * A chain node is configured (`[chain] rpc_url` or `rpc_cookie_file`, or `--rpc-url`): escrow

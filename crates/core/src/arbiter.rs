@@ -4,7 +4,7 @@
 //! matching private key when a dispute reaches it. One seed backup recovers every arbitrator key too.
 //!
 //! Path of the announced key: `m / 7717' / coin' / 1'` (the parties' own keys use account `0'`); the
-//! trade's key is its non-hardened child `i` = [`crate::escrow::trade_index`].
+//! trade's key is its non-hardened descendant `i1/i2/i3/i4` = [`crate::escrow::trade_index`].
 
 use bitcoin::{
     bip32::{ChildNumber, DerivationPath, Xpriv, Xpub},
@@ -74,8 +74,12 @@ fn account_path(chain: Chain, network: Network) -> DerivationPath {
         .into()
 }
 
-fn child(trade_id: &Uuid) -> Result<ChildNumber, String> {
-    ChildNumber::from_normal_idx(trade_index(trade_id)).map_err(|e| e.to_string())
+/// The trade's four non-hardened steps below the announced account (see [`trade_index`]).
+fn child(trade_id: &Uuid) -> Result<Vec<ChildNumber>, String> {
+    trade_index(trade_id)
+        .into_iter()
+        .map(|i| ChildNumber::from_normal_idx(i).map_err(|e| e.to_string()))
+        .collect()
 }
 
 impl Announcement {
@@ -110,7 +114,7 @@ impl Announcement {
             .map_err(|e| format!("the arbitrator's announced key is not an xpub: {e}"))?;
         let secp = Secp256k1::verification_only();
         Ok(xpub
-            .derive_pub(&secp, &[child(trade_id)?])
+            .derive_pub(&secp, &child(trade_id)?)
             .map_err(|e| e.to_string())?
             .public_key)
     }
@@ -147,7 +151,7 @@ pub fn arbitrator_trade_keypair(
 ) -> Result<SecpKeypair, String> {
     let secp = Secp256k1::new();
     let mut path: Vec<ChildNumber> = account_path(chain, network).into();
-    path.push(child(trade_id)?);
+    path.extend(child(trade_id)?);
     let key = root
         .derive_priv(&secp, &DerivationPath::from(path))
         .map_err(|e| e.to_string())?;

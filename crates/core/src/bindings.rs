@@ -20,8 +20,8 @@ use crate::{
     price::MarketPrice,
     startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
-        ChatMessage, DisputeInfo, EscrowView, PartyCase, StepRecord, TradeAnswer, TradeEvent,
-        TradeInfo, TradeRole, TradeTerms,
+        ChatMessage, DisputeInfo, EscrowView, PartyCase, ReturnView, StepRecord, TradeAnswer,
+        TradeEvent, TradeInfo, TradeRole, TradeTerms,
     },
 };
 
@@ -141,6 +141,7 @@ pub fn typescript() -> String {
         Chain::decl(&cfg),
         Network::decl(&cfg),
         EscrowView::decl(&cfg),
+        ReturnView::decl(&cfg),
         ChainStatus::decl(&cfg),
         PartyCase::decl(&cfg),
         DisputeInfo::decl(&cfg),

@@ -71,6 +71,8 @@ fn escrow(side: &str) -> EscrowView {
         network: Network::Regtest,
         side: side.into(),
         address: Some("bcrt1qescrow".into()),
+        seller_escrow_address: Some("bcrt1qescrow".into()),
+        buyer_escrow_address: Some("bcrt1qbuyerescrow".into()),
         required: 5_750_000,
         amount: 5_000_000,
         buyer_deposit: 750_000,
@@ -79,7 +81,12 @@ fn escrow(side: &str) -> EscrowView {
         my_address: Some("bcrt1qmine".into()),
         counterparty_address: Some("bcrt1qtheirs".into()),
         arbitrator: Some(PeerId::random().to_base58()),
+        backup_arbitrator: None,
         funded: 0,
+        seller_funded: 0,
+        buyer_funded: 0,
+        backup_after_blocks: 20,
+        reclaim_after_blocks: 40,
         funding_txids: Vec::new(),
         funding_confirmations: 0,
         funding_deadline: None,
@@ -87,6 +94,7 @@ fn escrow(side: &str) -> EscrowView {
         release_deadline: None,
         release_txid: None,
         release_confirmations: 0,
+        returns: Vec::new(),
     }
 }
 

@@ -14,7 +14,10 @@ use bitcoin::{Amount, FeeRate, OutPoint, Script, Transaction, Txid};
 
 pub use rpc::RpcBackend;
 
-use crate::{error::ErrorKind, escrow::EscrowInput};
+use crate::{
+    error::ErrorKind,
+    escrow::{EscrowInput, Funder},
+};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -80,11 +83,14 @@ pub struct Utxo {
     pub confirmations: u32,
 }
 
-impl From<&Utxo> for EscrowInput {
-    fn from(u: &Utxo) -> Self {
-        Self {
-            outpoint: u.outpoint,
-            value: u.value,
+impl Utxo {
+    /// This output as an input of an escrow spend, holding `funder`'s coins (the script it pays to says
+    /// whose).
+    pub fn input_of(&self, funder: Funder) -> EscrowInput {
+        EscrowInput {
+            outpoint: self.outpoint,
+            value: self.value,
+            funder,
         }
     }
 }

@@ -1,10 +1,12 @@
 //! Per-trade escrow keys, derived from the identity's BIP-32 root so the seed phrase alone recovers every
 //! escrow a node ever took part in.
 //!
-//! Path: `m / 7717' / coin' / 0' / i'`, all hardened, where `coin` is the BIP-44 coin type (0 BTC, 2 LTC,
-//! 1 on every test network) and `i` is the first four bytes of SHA-256(trade id, 16 raw bytes), big-endian,
-//! with the top bit cleared. To recover a trade's key one needs only the seed, the chain and network, and
-//! the trade id. Hardened steps mean a leaked per-trade key or xpub never exposes the others.
+//! Path: `m / 7717' / coin' / 0' / i1' / i2' / i3' / i4'`, all hardened, where `coin` is the BIP-44 coin
+//! type (0 BTC, 2 LTC, 1 on every test network) and `i1…i4` are the first sixteen bytes of SHA-256(trade
+//! id, 16 raw bytes) read as four big-endian numbers with their top bits cleared: 124 bits, so nobody can
+//! grind two trade ids onto the same keys (with one 31-bit step, about 2^16 tries found a pair). To recover
+//! a trade's key one needs only the seed, the chain and network, and the trade id. Hardened steps mean a
+//! leaked per-trade key or xpub never exposes the others.
 
 use bitcoin::{
     bip32::{ChildNumber, DerivationPath, Xpriv},
@@ -19,18 +21,22 @@ use super::{Chain, EscrowError, Network};
 /// derives the same keys for something else.
 pub const ESCROW_PURPOSE: u32 = 7717;
 
-/// The last path step for a trade: SHA-256 of its id, first 4 bytes, below 2^31.
-pub fn trade_index(trade_id: &Uuid) -> u32 {
+/// The last four path steps for a trade: SHA-256 of its id, first 16 bytes, each step below 2^31.
+pub fn trade_index(trade_id: &Uuid) -> [u32; 4] {
     let digest = Sha256::digest(trade_id.as_bytes());
-    u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) & 0x7fff_ffff
+    std::array::from_fn(|i| {
+        let b = &digest[4 * i..4 * i + 4];
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) & 0x7fff_ffff
+    })
 }
 
-/// `m/7717'/coin'/0'/i'` for this trade.
+/// `m/7717'/coin'/0'/i1'/i2'/i3'/i4'` for this trade.
 pub fn trade_key_path(chain: Chain, network: Network, trade_id: &Uuid) -> DerivationPath {
     let coin = chain.params(network).coin_type;
-    // All four indices are below 2^31 by construction, so `from_hardened_idx` cannot fail.
-    [ESCROW_PURPOSE, coin, 0, trade_index(trade_id)]
+    // Every index is below 2^31 by construction, so `from_hardened_idx` cannot fail.
+    [ESCROW_PURPOSE, coin, 0]
         .into_iter()
+        .chain(trade_index(trade_id))
         .filter_map(|i| ChildNumber::from_hardened_idx(i).ok())
         .collect::<Vec<_>>()
         .into()
@@ -63,16 +69,19 @@ mod tests {
     fn path_is_hardened_and_documented() {
         let id = Uuid::from_bytes([7; 16]);
         let path = trade_key_path(Chain::Ltc, Network::Main, &id);
-        assert_eq!(path.len(), 4);
+        assert_eq!(path.len(), 7);
         assert!(path.into_iter().all(ChildNumber::is_hardened));
-        assert_eq!(
-            path.to_string(),
-            format!("7717'/2'/0'/{}'", trade_index(&id))
-        );
+        let [a, b, c, d] = trade_index(&id);
+        assert_eq!(path.to_string(), format!("7717'/2'/0'/{a}'/{b}'/{c}'/{d}'"));
         let digest = Sha256::digest([7u8; 16]);
-        assert_eq!(
-            trade_index(&id),
-            u32::from_be_bytes(digest[..4].try_into().unwrap()) & 0x7fff_ffff
+        for (i, step) in trade_index(&id).into_iter().enumerate() {
+            let bytes: [u8; 4] = digest[4 * i..4 * i + 4].try_into().unwrap();
+            assert_eq!(step, u32::from_be_bytes(bytes) & 0x7fff_ffff);
+        }
+        // Two ids that share the old single 31-bit step no longer share keys.
+        assert_ne!(
+            trade_index(&id)[1..],
+            trade_index(&Uuid::from_bytes([8; 16]))[1..]
         );
         assert!(
             trade_key_path(Chain::Btc, Network::Regtest, &id)
@@ -91,7 +100,8 @@ mod tests {
         assert_ne!(key(1, Chain::Btc, &a), key(2, Chain::Btc, &a));
         // The same key a BIP-32 wallet given the seed and the path would compute.
         let secp = Secp256k1::new();
-        let path: DerivationPath = format!("m/7717'/0'/0'/{}'", trade_index(&a))
+        let [i1, i2, i3, i4] = trade_index(&a);
+        let path: DerivationPath = format!("m/7717'/0'/0'/{i1}'/{i2}'/{i3}'/{i4}'")
             .parse()
             .unwrap();
         let expected = root(1).derive_priv(&secp, &path).unwrap().private_key;

@@ -1,6 +1,7 @@
-//! The non-custodial escrow of a trade: per-trade keys, the 2-of-3 P2WSH multisig (buyer, seller,
-//! arbitrator), payout address checks, and the release/refund PSBTs (BIP-174) the parties build, check,
-//! sign, combine and finalise.
+//! The non-custodial escrow of a trade: per-trade keys, the two P2WSH outputs (one per funder) whose
+//! scripts are a 2-of-3 multisig (buyer, seller, arbitrator) with a backup arbitrator and the funder's own
+//! reclaim behind relative timelocks, payout address checks, and the release/refund PSBTs (BIP-174) the
+//! parties build, check, sign, combine and finalise.
 //!
 //! Everything here is pure: it never talks to a chain node (that is [`crate::chain`]), never reads the
 //! clock and never touches the database. Every input a counterparty can influence — their key, their PSBT,
@@ -19,10 +20,10 @@ mod spend;
 pub use address::{address_from_script, parse_payout_address};
 pub use keys::{ESCROW_PURPOSE, trade_index, trade_key_path, trade_keypair};
 pub use network::{Chain, ChainParams, Network};
-pub use script::EscrowScript;
+pub use script::{EscrowParties, EscrowScript, Funder, SpendPath, Timelocks, TradeEscrow};
 pub use spend::{
     CheckedSpend, EscrowInput, MAX_PSBT_BYTES, Payout, SpendPlan, build_spend, check_psbt,
-    combine_psbts, decode_psbt, encode_psbt, estimate_spend_vsize, finalize_psbt, sign_psbt,
+    combine_psbts, decode_psbt, encode_psbt, finalize_psbt, sign_psbt,
 };
 
 use crate::error::ErrorKind;
@@ -56,6 +57,14 @@ pub enum EscrowError {
     UnsupportedWitnessVersion { address: String, version: u8 },
     #[error("this output script has no address form on {0}")]
     NoAddressForm(String),
+    #[error(
+        "relative timelocks of {backup} and {reclaim} blocks: the backup's must be above 0 and below the reclaim's"
+    )]
+    BadTimelocks { backup: u16, reclaim: u16 },
+    #[error("the escrow has no {0:?} branch (the offer names no backup arbitrator)")]
+    NoSuchBranch(SpendPath),
+    #[error("a reclaim spends one funder's outputs only: each funder signs for its own")]
+    MixedReclaim,
     #[error("the spend has no {0}")]
     Empty(&'static str),
     #[error("output {index} is out of range: the spend has {outputs} outputs")]

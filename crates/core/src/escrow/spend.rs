@@ -1,44 +1,42 @@
-//! Release and refund transactions as PSBTs (BIP-174): one side builds the PSBT from the agreed
+//! Release, refund and return transactions as PSBTs (BIP-174): one side builds the PSBT from the agreed
 //! [`SpendPlan`], each signing party runs [`check_psbt`] on what it received before [`sign_psbt`], and
-//! whoever holds two signatures [`combine_psbts`], [`finalize_psbt`]s and broadcasts.
+//! whoever holds the signatures a branch needs [`combine_psbts`], [`finalize_psbt`]s and broadcasts.
 //!
-//! A plan's outputs share out exactly what the escrow holds; the network fee comes out of one named
-//! output (`fee_payer`), so every other output pays exactly its agreed amount and a counterparty can raise
-//! the fee only at the fee payer's expense, and never above the limit the checking party accepts.
+//! A plan's outputs share out exactly what its inputs hold; the network fee comes out of one named output
+//! (`fee_payer`), so every other output pays exactly its agreed amount and a counterparty can raise the fee
+//! only at the fee payer's expense, and never above the limit the checking party accepts. Each input names
+//! the funder whose escrow output it spends, so the script it is checked and signed against is never the
+//! counterparty's word.
 
 use bitcoin::{
-    Amount, EcdsaSighashType, FeeRate, OutPoint, Script, ScriptBuf, Sequence, Transaction, TxIn,
-    TxOut, Witness,
+    Amount, EcdsaSighashType, FeeRate, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut,
+    Witness,
     absolute::LockTime,
     ecdsa,
     hashes::Hash,
     psbt::{Input, Psbt},
-    secp256k1::{Keypair, Message, Secp256k1, Verification},
+    secp256k1::{Keypair, Message, PublicKey, Secp256k1, Verification},
     sighash::SighashCache,
     transaction::Version,
 };
 
-use super::{Chain, EscrowError, EscrowScript};
+use super::{Chain, EscrowError, EscrowScript, Funder, SpendPath, TradeEscrow};
 
 /// Largest PSBT accepted from a counterparty, checked before decoding.
 pub const MAX_PSBT_BYTES: usize = 64 * 1024;
-/// Every escrow input opts in to replacement (BIP-125) and has no relative lock.
-const SEQUENCE: Sequence = Sequence::ENABLE_RBF_NO_LOCKTIME;
-/// Witness of one 2-of-3 P2WSH input, in weight units: item count, the empty item CHECKMULTISIG pops, two
-/// signatures of at most 72 DER bytes + sighash byte with their length prefixes, the 105-byte script with
-/// its length prefix.
-const INPUT_WITNESS_WEIGHT: u64 = 1 + 1 + 2 * (1 + 73) + (1 + 105);
 /// Outpoint, empty script_sig length, sequence.
 const INPUT_BASE_BYTES: u64 = 32 + 4 + 1 + 4;
 
-/// One escrow output being spent: where it is and what it holds (from the chain, never from the peer).
+/// One escrow output being spent: where it is, what it holds and whose coins it holds (from the chain
+/// and the script it pays to, never from the peer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EscrowInput {
     pub outpoint: OutPoint,
     pub value: Amount,
+    pub funder: Funder,
 }
 
-/// One output of a release or refund: a payout, or a deposit going back.
+/// One output of a spend: a payout, or a deposit going back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payout {
     pub script_pubkey: ScriptBuf,
@@ -54,6 +52,8 @@ pub struct SpendPlan {
     pub inputs: Vec<EscrowInput>,
     pub outputs: Vec<Payout>,
     pub fee_payer: usize,
+    /// The script branch every input takes.
+    pub path: SpendPath,
 }
 
 /// What [`check_psbt`] found acceptable: the fee the PSBT pays and the size it was judged at.
@@ -64,8 +64,8 @@ pub struct CheckedSpend {
 }
 
 impl SpendPlan {
-    /// Checks the plan itself and returns what the escrow holds.
-    fn validate(&self) -> Result<Amount, EscrowError> {
+    /// Checks the plan itself and returns what its inputs hold.
+    fn validate(&self, escrow: &TradeEscrow) -> Result<Amount, EscrowError> {
         if self.inputs.is_empty() {
             return Err(EscrowError::Empty("inputs"));
         }
@@ -85,6 +85,17 @@ impl SpendPlan {
             {
                 return Err(EscrowError::DuplicateInput(input.outpoint));
             }
+            if escrow.of(input.funder).signers(self.path).is_none() {
+                return Err(EscrowError::NoSuchBranch(self.path));
+            }
+        }
+        if self.path == SpendPath::Reclaim
+            && self
+                .inputs
+                .iter()
+                .any(|i| i.funder != self.inputs[0].funder)
+        {
+            return Err(EscrowError::MixedReclaim);
         }
         for (index, out) in self.outputs.iter().enumerate() {
             let dust = self.chain.dust_limit(&out.script_pubkey);
@@ -107,11 +118,36 @@ impl SpendPlan {
         Ok(inputs)
     }
 
-    fn vsize(&self) -> u64 {
-        estimate_spend_vsize(
-            self.inputs.len(),
-            self.outputs.iter().map(|o| o.script_pubkey.as_script()),
-        )
+    /// Virtual size of the fully signed spend: an upper bound, exact but for signatures shorter than the
+    /// longest DER encoding (at most 1 vB per signature less).
+    pub fn vsize(&self, escrow: &TradeEscrow) -> u64 {
+        let (mut outputs, mut output_bytes) = (0u64, 0u64);
+        for out in &self.outputs {
+            outputs += 1;
+            let len = out.script_pubkey.len() as u64;
+            output_bytes += 8 + varint_len(len) + len;
+        }
+        let inputs = self.inputs.len() as u64;
+        // version + lock time, input and output counts, inputs, outputs.
+        let base = 4
+            + 4
+            + varint_len(inputs)
+            + inputs * INPUT_BASE_BYTES
+            + varint_len(outputs)
+            + output_bytes;
+        let witness: u64 = self
+            .inputs
+            .iter()
+            .map(|i| escrow.of(i.funder).witness_weight(self.path))
+            .sum();
+        // Segwit marker and flag, then each input's witness.
+        (base * 4 + 2 + witness).div_ceil(4)
+    }
+
+    /// The fee this plan pays at `rate`.
+    pub fn fee_at(&self, escrow: &TradeEscrow, rate: FeeRate) -> Result<Amount, EscrowError> {
+        rate.fee_vb(self.vsize(escrow))
+            .ok_or(EscrowError::AmountOverflow)
     }
 }
 
@@ -122,7 +158,7 @@ fn sum(amounts: impl IntoIterator<Item = Amount>) -> Result<Amount, EscrowError>
         .ok_or(EscrowError::AmountOverflow)
 }
 
-fn varint_len(n: u64) -> u64 {
+pub(super) fn varint_len(n: u64) -> u64 {
     match n {
         0..=0xfc => 1,
         0xfd..=0xffff => 3,
@@ -131,37 +167,14 @@ fn varint_len(n: u64) -> u64 {
     }
 }
 
-/// Virtual size of a fully signed spend of `inputs` escrow outputs to these output scripts: an upper
-/// bound, exact but for signatures shorter than the longest DER encoding (at most 1 vB per input less).
-pub fn estimate_spend_vsize<'a>(
-    inputs: usize,
-    output_scripts: impl IntoIterator<Item = &'a Script>,
-) -> u64 {
-    let (mut outputs, mut output_bytes) = (0u64, 0u64);
-    for script in output_scripts {
-        outputs += 1;
-        let len = script.len() as u64;
-        output_bytes += 8 + varint_len(len) + len;
-    }
-    let inputs = inputs as u64;
-    // version + lock time, input and output counts, inputs, outputs.
-    let base =
-        4 + 4 + varint_len(inputs) + inputs * INPUT_BASE_BYTES + varint_len(outputs) + output_bytes;
-    // Segwit marker and flag, then each input's witness.
-    let weight = base * 4 + 2 + inputs * INPUT_WITNESS_WEIGHT;
-    weight.div_ceil(4)
-}
-
 /// Builds the unsigned PSBT of `plan`, paying `fee_rate` on the estimated size from the fee payer's share.
 pub fn build_spend(
-    escrow: &EscrowScript,
+    escrow: &TradeEscrow,
     plan: &SpendPlan,
     fee_rate: FeeRate,
 ) -> Result<Psbt, EscrowError> {
-    plan.validate()?;
-    let fee = fee_rate
-        .fee_vb(plan.vsize())
-        .ok_or(EscrowError::AmountOverflow)?;
+    plan.validate(escrow)?;
+    let fee = plan.fee_at(escrow, fee_rate)?;
     let payer = &plan.outputs[plan.fee_payer];
     let dust = plan.chain.dust_limit(&payer.script_pubkey);
     let payer_amount =
@@ -184,7 +197,7 @@ pub fn build_spend(
             .map(|i| TxIn {
                 previous_output: i.outpoint,
                 script_sig: ScriptBuf::new(),
-                sequence: SEQUENCE,
+                sequence: escrow.of(i.funder).sequence(plan.path),
                 witness: Witness::new(),
             })
             .collect(),
@@ -204,32 +217,40 @@ pub fn build_spend(
     };
     let mut psbt = Psbt::from_unsigned_tx(tx).map_err(|e| EscrowError::Internal(e.to_string()))?;
     for (input, planned) in psbt.inputs.iter_mut().zip(&plan.inputs) {
+        let script = escrow.of(planned.funder);
         input.witness_utxo = Some(TxOut {
             value: planned.value,
-            script_pubkey: escrow.script_pubkey(),
+            script_pubkey: script.script_pubkey(),
         });
-        input.witness_script = Some(escrow.witness_script().to_owned());
+        input.witness_script = Some(script.witness_script().to_owned());
         input.sighash_type = Some(EcdsaSighashType::All.into());
     }
     Ok(psbt)
 }
 
 /// What a party runs on a PSBT the counterparty built, before signing it: the inputs are exactly the
-/// escrow's outputs (with the escrow's script and values), the outputs exactly the plan's scripts and
-/// amounts in the plan's order, only the fee payer's output is lowered, by the fee, and the fee is not
-/// above `max_fee_rate` on the estimated size. No lock time, no relative lock, SIGHASH_ALL only.
+/// plan's escrow outputs (with their scripts and values), each on the plan's branch (its `nSequence`),
+/// the outputs exactly the plan's scripts and amounts in the plan's order, only the fee payer's output is
+/// lowered, by the fee, and the fee is not above `max_fee_rate` on the estimated size. No absolute lock
+/// time, SIGHASH_ALL only.
 pub fn check_psbt(
     psbt: &Psbt,
-    escrow: &EscrowScript,
+    escrow: &TradeEscrow,
     plan: &SpendPlan,
     max_fee_rate: FeeRate,
 ) -> Result<CheckedSpend, EscrowError> {
-    let total = plan.validate()?;
+    let total = plan.validate(escrow)?;
     let tx = &psbt.unsigned_tx;
     if tx.lock_time != LockTime::ZERO {
         return Err(EscrowError::NotFinal(format!(
             "it has lock time {}",
             tx.lock_time
+        )));
+    }
+    if tx.version != Version::TWO {
+        return Err(EscrowError::NotFinal(format!(
+            "it is version {}; relative locks need version 2",
+            tx.version
         )));
     }
     if psbt.inputs.len() != tx.input.len() || psbt.outputs.len() != tx.output.len() {
@@ -251,13 +272,21 @@ pub fn check_psbt(
         {
             return Err(EscrowError::DuplicateInput(txin.previous_output));
         }
-        if txin.sequence != SEQUENCE && txin.sequence != Sequence::MAX {
+        let expected = escrow.of(planned.funder).sequence(plan.path);
+        let plain_final = plan.path == SpendPath::Multisig && txin.sequence == Sequence::MAX;
+        if txin.sequence != expected && !plain_final {
             return Err(EscrowError::NotFinal(format!(
-                "input {i} has sequence {:#x}, a relative lock",
-                txin.sequence.to_consensus_u32()
+                "input {i} has sequence {:#x}; the agreed spend uses {:#x}",
+                txin.sequence.to_consensus_u32(),
+                expected.to_consensus_u32()
             )));
         }
-        check_input(&psbt.inputs[i], i, escrow, Some(planned.value))?;
+        check_input(
+            &psbt.inputs[i],
+            i,
+            escrow,
+            Some((planned.funder, planned.value)),
+        )?;
     }
     if let Some(missing) = plan
         .inputs
@@ -291,7 +320,7 @@ pub fn check_psbt(
     }
     let paid = sum(tx.output.iter().map(|o| o.value))?;
     let fee = total.checked_sub(paid).ok_or(EscrowError::AmountOverflow)?;
-    let vsize = plan.vsize();
+    let vsize = plan.vsize(escrow);
     let limit = max_fee_rate
         .fee_vb(vsize)
         .ok_or(EscrowError::AmountOverflow)?;
@@ -314,13 +343,14 @@ pub fn check_psbt(
     Ok(CheckedSpend { fee, vsize })
 }
 
-/// The checks every step makes on an input's PSBT data; returns the value it spends.
-fn check_input(
+/// The checks every step makes on an input's PSBT data; returns whose escrow output it spends, its script
+/// and the value it holds.
+fn check_input<'e>(
     input: &Input,
     index: usize,
-    escrow: &EscrowScript,
-    expected_value: Option<Amount>,
-) -> Result<Amount, EscrowError> {
+    escrow: &'e TradeEscrow,
+    expected: Option<(Funder, Amount)>,
+) -> Result<(&'e EscrowScript, Amount), EscrowError> {
     let bad = |reason: String| EscrowError::BadInput {
         input: index,
         reason,
@@ -331,23 +361,31 @@ fn check_input(
                 .into(),
         )
     })?;
-    let escrow_spk = escrow.script_pubkey();
-    if utxo.script_pubkey != escrow_spk {
+    let Some(funder) = escrow.funder_of(&utxo.script_pubkey) else {
         return Err(bad(format!(
-            "it spends script {}, not the escrow's {}",
-            utxo.script_pubkey.to_hex_string(),
-            escrow_spk.to_hex_string()
+            "it spends script {}, not the escrow's",
+            utxo.script_pubkey.to_hex_string()
         )));
+    };
+    let script = escrow.of(funder);
+    if let Some((expected_funder, expected_value)) = expected {
+        if expected_funder != funder {
+            return Err(bad(format!(
+                "it spends the {}'s escrow output, the chain says that output is the {}'s",
+                funder.as_str(),
+                expected_funder.as_str()
+            )));
+        }
+        if expected_value != utxo.value {
+            return Err(bad(format!(
+                "it claims the escrow output holds {}, the chain says {}",
+                utxo.value.to_sat(),
+                expected_value.to_sat()
+            )));
+        }
     }
-    if let Some(expected) = expected_value.filter(|v| *v != utxo.value) {
-        return Err(bad(format!(
-            "it claims the escrow output holds {}, the chain says {}",
-            utxo.value.to_sat(),
-            expected.to_sat()
-        )));
-    }
-    if let Some(script) = input.witness_script.as_ref()
-        && script.as_script() != escrow.witness_script()
+    if let Some(ws) = input.witness_script.as_ref()
+        && ws.as_script() != script.witness_script()
     {
         return Err(bad("its witness script is not the escrow's".into()));
     }
@@ -358,43 +396,52 @@ fn check_input(
             "it asks for sighash type {ty}; only ALL is signed"
         )));
     }
-    Ok(utxo.value)
+    Ok((script, utxo.value))
 }
 
-/// The BIP-143 message every input's signature commits to.
-fn sighashes(psbt: &Psbt, escrow: &EscrowScript) -> Result<Vec<Message>, EscrowError> {
+/// Each input's script and the BIP-143 message its signatures commit to (the same on every branch).
+fn sighashes<'e>(
+    psbt: &Psbt,
+    escrow: &'e TradeEscrow,
+) -> Result<Vec<(&'e EscrowScript, Message)>, EscrowError> {
     let mut cache = SighashCache::new(&psbt.unsigned_tx);
     psbt.inputs
         .iter()
         .enumerate()
         .map(|(i, input)| {
-            let value = check_input(input, i, escrow, None)?;
+            let (script, value) = check_input(input, i, escrow, None)?;
             let hash = cache
-                .p2wsh_signature_hash(i, escrow.witness_script(), value, EcdsaSighashType::All)
+                .p2wsh_signature_hash(i, script.witness_script(), value, EcdsaSighashType::All)
                 .map_err(|e| EscrowError::BadInput {
                     input: i,
                     reason: e.to_string(),
                 })?;
-            Ok(Message::from_digest(hash.to_byte_array()))
+            Ok((script, Message::from_digest(hash.to_byte_array())))
         })
         .collect()
 }
 
-/// Adds this party's signature (SIGHASH_ALL) to every input. Run [`check_psbt`] first on a PSBT someone
-/// else built: this function checks that the inputs spend the escrow, not what the outputs pay.
-pub fn sign_psbt(psbt: &mut Psbt, escrow: &EscrowScript, key: &Keypair) -> Result<(), EscrowError> {
+/// Adds this party's signature (SIGHASH_ALL) to every input whose script has its key on some branch. Run
+/// [`check_psbt`] first on a PSBT someone else built: this function checks that the inputs spend the
+/// escrow, not what the outputs pay.
+pub fn sign_psbt(psbt: &mut Psbt, escrow: &TradeEscrow, key: &Keypair) -> Result<(), EscrowError> {
     let public = key.public_key();
-    if escrow.position(&public).is_none() {
-        return Err(EscrowError::NotAParty);
-    }
     let secp = Secp256k1::signing_only();
     let messages = sighashes(psbt, escrow)?;
-    for (input, message) in psbt.inputs.iter_mut().zip(messages) {
+    let mut signed = 0;
+    for (input, (script, message)) in psbt.inputs.iter_mut().zip(messages) {
+        if !script.can_sign(&public) {
+            continue;
+        }
         let signature = secp.sign_ecdsa(&message, &key.secret_key());
         input.partial_sigs.insert(
             bitcoin::PublicKey::new(public),
             ecdsa::Signature::sighash_all(signature),
         );
+        signed += 1;
+    }
+    if signed == 0 {
+        return Err(EscrowError::NotAParty);
     }
     Ok(())
 }
@@ -409,24 +456,48 @@ pub fn combine_psbts(mut mine: Psbt, theirs: Psbt) -> Result<Psbt, EscrowError> 
     Ok(mine)
 }
 
-/// Verifies the signatures, puts two of them (in script order) in each input's witness
-/// `[<empty>, sig, sig, witness script]`, and extracts the transaction ready to broadcast.
-pub fn finalize_psbt(mut psbt: Psbt, escrow: &EscrowScript) -> Result<Transaction, EscrowError> {
+/// Verifies the signatures and puts each input's witness together on the first branch its signatures and
+/// `nSequence` satisfy: two of the three keys; two of the backup's keys once the backup lock is in the
+/// sequence; the funder's key once the reclaim lock is. Extracts the transaction ready to broadcast.
+pub fn finalize_psbt(mut psbt: Psbt, escrow: &TradeEscrow) -> Result<Transaction, EscrowError> {
     let secp = Secp256k1::verification_only();
     let messages = sighashes(&psbt, escrow)?;
-    for (index, (input, message)) in psbt.inputs.iter_mut().zip(messages).enumerate() {
-        let signatures = valid_signatures(&secp, input, index, escrow, &message)?;
-        let [first, second, ..] = signatures.as_slice() else {
+    let sequences: Vec<Sequence> = psbt.unsigned_tx.input.iter().map(|i| i.sequence).collect();
+    for (index, (input, (script, message))) in psbt.inputs.iter_mut().zip(messages).enumerate() {
+        let mut best = 0;
+        let mut chosen = None;
+        for path in [SpendPath::Multisig, SpendPath::Backup, SpendPath::Reclaim] {
+            let Some((keys, required)) = script.signers(path) else {
+                continue;
+            };
+            if path != SpendPath::Multisig && sequences[index] != script.sequence(path) {
+                continue;
+            }
+            let signatures = valid_signatures(&secp, input, index, &keys, &message)?;
+            best = best.max(signatures.len());
+            if signatures.len() >= required {
+                chosen = Some((path, signatures[..required].to_vec()));
+                break;
+            }
+        }
+        let Some((path, signatures)) = chosen else {
             return Err(EscrowError::NotEnoughSignatures {
                 input: index,
-                have: signatures.len(),
+                have: best,
             });
         };
         let mut witness = Witness::new();
-        witness.push([]);
-        witness.push(first.to_vec());
-        witness.push(second.to_vec());
-        witness.push(escrow.witness_script().as_bytes());
+        if path != SpendPath::Reclaim {
+            // CHECKMULTISIG pops one item too many.
+            witness.push([]);
+        }
+        for signature in &signatures {
+            witness.push(signature.to_vec());
+        }
+        for selector in script.branch_selector(path) {
+            witness.push(selector);
+        }
+        witness.push(script.witness_script().as_bytes());
         input.final_script_witness = Some(witness);
         // BIP-174: the finaliser clears everything but the UTXO and the final fields.
         input.partial_sigs.clear();
@@ -438,17 +509,17 @@ pub fn finalize_psbt(mut psbt: Psbt, escrow: &EscrowScript) -> Result<Transactio
         .map_err(|e| EscrowError::MalformedPsbt(e.to_string()))
 }
 
-/// The input's signatures that verify, in the order of their keys in the script. A signature that is
-/// present but wrong is an error naming its key, not silently skipped: the peer sent something bad.
+/// The input's signatures by `keys` that verify, in the order of `keys`. A signature that is present but
+/// wrong is an error naming its key, not silently skipped: the peer sent something bad.
 fn valid_signatures<C: Verification>(
     secp: &Secp256k1<C>,
     input: &Input,
     index: usize,
-    escrow: &EscrowScript,
+    keys: &[PublicKey],
     message: &Message,
 ) -> Result<Vec<ecdsa::Signature>, EscrowError> {
     let mut valid = Vec::new();
-    for key in escrow.keys() {
+    for key in keys {
         let Some(signature) = input.partial_sigs.get(&bitcoin::PublicKey::new(*key)) else {
             continue;
         };
@@ -500,9 +571,15 @@ mod tests {
         buyer: Keypair,
         seller: Keypair,
         arbitrator: Keypair,
-        escrow: EscrowScript,
+        backup: Keypair,
+        escrow: TradeEscrow,
         plan: SpendPlan,
     }
+
+    const LOCKS: super::super::Timelocks = super::super::Timelocks {
+        backup: 20,
+        reclaim: 40,
+    };
 
     const RATE: FeeRate = FeeRate::from_sat_per_vb_u32(10);
     const MAX_RATE: FeeRate = FeeRate::from_sat_per_vb_u32(20);
@@ -515,13 +592,18 @@ mod tests {
         OutPoint::new(Txid::from_byte_array([n; 32]), u32::from(n))
     }
 
-    /// 1,000,000 in the escrow: 700,000 to the buyer, 300,000 back to the seller, who pays the fee.
+    /// 1,000,000 in the seller's escrow output: 700,000 to the buyer, 300,000 back to the seller, who
+    /// pays the fee.
     fn setup() -> Setup {
-        let (buyer, seller, arbitrator) = (keypair(1), keypair(2), keypair(3));
-        let escrow = EscrowScript::new(
-            buyer.public_key(),
-            seller.public_key(),
-            arbitrator.public_key(),
+        let (buyer, seller, arbitrator, backup) = (keypair(1), keypair(2), keypair(3), keypair(4));
+        let escrow = TradeEscrow::new(
+            super::super::EscrowParties {
+                buyer: buyer.public_key(),
+                seller: seller.public_key(),
+                arbitrator: arbitrator.public_key(),
+                backup: Some(backup.public_key()),
+            },
+            LOCKS,
         )
         .unwrap();
         let plan = SpendPlan {
@@ -529,6 +611,7 @@ mod tests {
             inputs: vec![EscrowInput {
                 outpoint: outpoint(9),
                 value: Amount::from_sat(1_000_000),
+                funder: Funder::Seller,
             }],
             outputs: vec![
                 Payout {
@@ -541,11 +624,13 @@ mod tests {
                 },
             ],
             fee_payer: 1,
+            path: SpendPath::Multisig,
         };
         Setup {
             buyer,
             seller,
             arbitrator,
+            backup,
             escrow,
             plan,
         }
@@ -563,22 +648,24 @@ mod tests {
         let tx: Transaction = consensus::deserialize(&consensus::serialize(tx)).unwrap();
         let secp = Secp256k1::verification_only();
         let mut cache = SighashCache::new(&tx);
+        let script = s.escrow.of(Funder::Seller);
         for (i, input) in tx.input.iter().enumerate() {
             let items: Vec<&[u8]> = input.witness.iter().collect();
-            assert_eq!(items.len(), 4);
+            assert_eq!(items.len(), 5);
             assert!(items[0].is_empty());
-            assert_eq!(items[3], s.escrow.witness_script().as_bytes());
+            assert_eq!(items[3], [1u8], "the first branch");
+            assert_eq!(items[4], script.witness_script().as_bytes());
             let hash = cache
                 .p2wsh_signature_hash(
                     i,
-                    s.escrow.witness_script(),
+                    script.witness_script(),
                     s.plan.inputs[i].value,
                     EcdsaSighashType::All,
                 )
                 .unwrap();
             let message = Message::from_digest(hash.to_byte_array());
             let mut keys: Vec<_> = signers.iter().map(|k| k.public_key()).collect();
-            keys.sort_by_key(|k| s.escrow.position(k));
+            keys.sort_by_key(|k| script.keys().iter().position(|x| x == k));
             for (item, key) in items[1..3].iter().zip(keys) {
                 let sig = ecdsa::Signature::from_slice(item).unwrap();
                 assert_eq!(sig.sighash_type, EcdsaSighashType::All);
@@ -619,16 +706,130 @@ mod tests {
     }
 
     #[test]
-    fn vsize_estimate_counts_inputs_and_outputs() {
+    fn vsize_estimate_counts_inputs_outputs_and_the_branch() {
         let s = setup();
-        let one = estimate_spend_vsize(1, [wpkh(1).as_script()]);
-        // 10.5 vB of overhead + 41 + 64 (witness) per input + 31 per P2WPKH output.
+        let script = s.escrow.of(Funder::Seller);
+        let len = script.witness_script().len() as u64;
+        assert!(len > 252, "a three-byte length prefix: {len}");
+        // Witness: item count, empty item, two signatures, the branch selector, the script.
+        let witness = 1 + 1 + 2 * 74 + 2 + 3 + len;
+        let base = 4 + 4 + 1 + 41 + 1 + 2 * 31;
         assert_eq!(
-            one,
-            (4 * (4 + 4 + 1 + 41 + 1 + 31) + 2 + 256_u64).div_ceil(4)
+            s.plan.vsize(&s.escrow),
+            (4 * base + 2 + witness).div_ceil(4)
         );
-        assert_eq!(estimate_spend_vsize(2, [wpkh(1).as_script()]) - one, 105);
-        assert_eq!(s.plan.vsize(), one + 31);
+        let mut two = s.plan.clone();
+        two.inputs.push(EscrowInput {
+            outpoint: outpoint(3),
+            value: Amount::from_sat(5_000),
+            funder: Funder::Buyer,
+        });
+        assert!(two.vsize(&s.escrow) > s.plan.vsize(&s.escrow) + 41);
+        let mut reclaim = s.plan.clone();
+        reclaim.path = SpendPath::Reclaim;
+        assert!(
+            reclaim.vsize(&s.escrow) < s.plan.vsize(&s.escrow),
+            "one signature"
+        );
+    }
+
+    /// The fallbacks: two of buyer, seller and backup arbitrator after the backup lock; the funder alone
+    /// after the reclaim lock; each refused without its lock or its keys.
+    #[test]
+    fn fallback_branches_need_their_lock_and_their_keys() {
+        let s = setup();
+        let script = s.escrow.of(Funder::Seller);
+        let mut backup_plan = s.plan.clone();
+        backup_plan.path = SpendPath::Backup;
+        let psbt = build_spend(&s.escrow, &backup_plan, RATE).unwrap();
+        assert_eq!(
+            psbt.unsigned_tx.input[0].sequence,
+            Sequence::from_height(20)
+        );
+        let checked = check_psbt(&psbt, &s.escrow, &backup_plan, RATE).unwrap();
+        let signed = signed_by(&s, &signed_by(&s, &psbt, &s.buyer), &s.backup);
+        let tx = finalize_psbt(signed, &s.escrow).unwrap();
+        let items: Vec<&[u8]> = tx.input[0].witness.iter().collect();
+        assert_eq!(items.len(), 6);
+        assert!(items[0].is_empty() && items[4].is_empty());
+        assert_eq!(items[3], [1u8]);
+        assert_eq!(items[5], script.witness_script().as_bytes());
+        let actual = tx.vsize() as u64;
+        assert!(checked.vsize >= actual && checked.vsize - actual <= 2);
+        // The backup's signature alone, or with the first arbitrator's, is not two of its branch.
+        let lone = signed_by(&s, &psbt, &s.backup);
+        assert!(matches!(
+            finalize_psbt(lone, &s.escrow).unwrap_err(),
+            EscrowError::NotEnoughSignatures { input: 0, .. }
+        ));
+        // Without the lock in the sequence, the backup's key opens nothing.
+        let unlocked = build_spend(&s.escrow, &s.plan, RATE).unwrap();
+        let signed = signed_by(&s, &signed_by(&s, &unlocked, &s.buyer), &s.backup);
+        assert!(matches!(
+            finalize_psbt(signed, &s.escrow).unwrap_err(),
+            EscrowError::NotEnoughSignatures { input: 0, have: 1 }
+        ));
+
+        let mut reclaim = s.plan.clone();
+        reclaim.path = SpendPath::Reclaim;
+        reclaim.outputs = vec![Payout {
+            script_pubkey: wpkh(2),
+            amount: Amount::from_sat(1_000_000),
+        }];
+        reclaim.fee_payer = 0;
+        let psbt = build_spend(&s.escrow, &reclaim, RATE).unwrap();
+        assert_eq!(
+            psbt.unsigned_tx.input[0].sequence,
+            Sequence::from_height(40)
+        );
+        let tx = finalize_psbt(signed_by(&s, &psbt, &s.seller), &s.escrow).unwrap();
+        let items: Vec<&[u8]> = tx.input[0].witness.iter().collect();
+        assert_eq!(items.len(), 4, "signature, two false selectors, script");
+        assert!(items[1].is_empty() && items[2].is_empty());
+        // The buyer cannot reclaim the seller's output.
+        assert!(matches!(
+            finalize_psbt(signed_by(&s, &psbt, &s.buyer), &s.escrow).unwrap_err(),
+            EscrowError::NotEnoughSignatures { input: 0, have: 0 }
+        ));
+        // A reclaim of both funders' outputs at once is refused: each reclaims its own.
+        let mut mixed = reclaim.clone();
+        mixed.inputs.push(EscrowInput {
+            outpoint: outpoint(3),
+            value: Amount::from_sat(50_000),
+            funder: Funder::Buyer,
+        });
+        mixed.outputs[0].amount += Amount::from_sat(50_000);
+        assert!(matches!(
+            build_spend(&s.escrow, &mixed, RATE).unwrap_err(),
+            EscrowError::MixedReclaim
+        ));
+        // A first-branch plan is refused a PSBT that carries the reclaim lock, and the other way round.
+        let err = check_psbt(&psbt, &s.escrow, &s.plan, MAX_RATE).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EscrowError::OutputCount { .. } | EscrowError::NotFinal(_)
+            ),
+            "{err}"
+        );
+        let mut relabelled = psbt.clone();
+        relabelled.unsigned_tx.input[0].sequence = Sequence::ENABLE_RBF_NO_LOCKTIME;
+        let err = check_psbt(&relabelled, &s.escrow, &reclaim, MAX_RATE).unwrap_err();
+        assert!(err.to_string().contains("sequence"), "{err}");
+    }
+
+    #[test]
+    fn an_escrow_without_a_backup_has_no_backup_branch() {
+        let s = setup();
+        let mut parties = *s.escrow.parties();
+        parties.backup = None;
+        let escrow = TradeEscrow::new(parties, LOCKS).unwrap();
+        let mut plan = s.plan.clone();
+        plan.path = SpendPath::Backup;
+        assert!(matches!(
+            build_spend(&escrow, &plan, RATE).unwrap_err(),
+            EscrowError::NoSuchBranch(SpendPath::Backup)
+        ));
     }
 
     #[test]
@@ -837,6 +1038,21 @@ mod tests {
         let err = tamper(&|p| p.inputs[0].witness_utxo.as_mut().unwrap().value = Amount::ONE_BTC);
         assert!(err.to_string().contains("the chain says 1000000"), "{err}");
 
+        // The input claims to spend the buyer's output where the chain holds the seller's.
+        let err = tamper(&|p| {
+            let buyer = s.escrow.of(Funder::Buyer);
+            p.inputs[0].witness_utxo.as_mut().unwrap().script_pubkey = buyer.script_pubkey();
+            p.inputs[0].witness_script = Some(buyer.witness_script().to_owned());
+        });
+        assert!(
+            err.to_string()
+                .contains("the chain says that output is the seller's"),
+            "{err}"
+        );
+
+        let err = tamper(&|p| p.unsigned_tx.version = Version::ONE);
+        assert!(matches!(err, EscrowError::NotFinal(_)), "{err}");
+
         let err = tamper(&|p| {
             p.inputs[0].sighash_type = Some(EcdsaSighashType::SinglePlusAnyoneCanPay.into())
         });
@@ -847,6 +1063,7 @@ mod tests {
         plan.inputs.push(EscrowInput {
             outpoint: outpoint(10),
             value: Amount::from_sat(100_000),
+            funder: Funder::Buyer,
         });
         plan.outputs[1].amount += Amount::from_sat(100_000);
         let err = check_psbt(&honest, &s.escrow, &plan, MAX_RATE).unwrap_err();

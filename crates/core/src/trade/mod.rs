@@ -134,6 +134,11 @@ pub enum StepKind {
     ReleaseExpired,
     Dispute,
     Resolve,
+    /// A reorg took funding the escrow had counted: back to waiting for it, and no payment step meanwhile.
+    FundingLost,
+    /// The buyer said it paid, but the seller neither confirmed nor disputed in time: the arbitrator
+    /// decides.
+    ConfirmExpired,
 }
 
 impl StepKind {
@@ -152,6 +157,8 @@ impl StepKind {
             Self::ReleaseExpired => "release_expired",
             Self::Dispute => "dispute",
             Self::Resolve => "resolve",
+            Self::FundingLost => "funding_lost",
+            Self::ConfirmExpired => "confirm_expired",
         }
     }
 }
@@ -293,6 +300,21 @@ pub const TRANSITIONS: &[Transition] = {
             S::Disputed,
             Some(E),
         ),
+        t(
+            S::PaymentSent,
+            A::Clock,
+            K::ConfirmExpired,
+            S::Disputed,
+            Some(E),
+        ),
+        // The chain is the judge: funding a reorg took away is waited for again.
+        t(
+            S::EscrowFunded,
+            A::Chain,
+            K::FundingLost,
+            S::EscrowFunding,
+            Some(E),
+        ),
         t(S::EscrowFunded, A::Buyer, K::Dispute, S::Disputed, Some(E)),
         t(S::EscrowFunded, A::Seller, K::Dispute, S::Disputed, Some(E)),
         t(S::PaymentSent, A::Buyer, K::Dispute, S::Disputed, Some(E)),
@@ -421,13 +443,19 @@ pub enum StepBody {
     Dispute {
         reason: String,
     },
+    /// Coins of the counterparty's escrow output that are nobody else's (a cancelled or expired trade's
+    /// funding, surplus, coins that came late), paid back to the address it named, signed by this party:
+    /// the counterparty checks, co-signs and broadcasts. Not a transition.
+    Return {
+        psbt: Vec<u8>,
+    },
 }
 
 impl StepBody {
     /// The transition this body asks for; `None` for [`StepBody::EscrowKeys`].
     pub fn kind(&self) -> Option<StepKind> {
         Some(match self {
-            Self::EscrowKeys { .. } => return None,
+            Self::EscrowKeys { .. } | Self::Return { .. } => return None,
             Self::PaymentSent => StepKind::PaymentSent,
             Self::PaymentReceived { .. } => StepKind::PaymentReceived,
             Self::Released { .. } => StepKind::Released,
@@ -438,9 +466,10 @@ impl StepBody {
 
     /// The `trade_events.kind` text.
     pub fn event_kind(&self) -> &'static str {
-        match self.kind() {
-            Some(kind) => kind.as_str(),
-            None => "escrow_keys",
+        match self {
+            Self::EscrowKeys { .. } => "escrow_keys",
+            Self::Return { .. } => "return",
+            _ => self.kind().map_or("step", StepKind::as_str),
         }
     }
 }
@@ -587,7 +616,9 @@ mod tests {
         Actor::Chain,
         Actor::Clock,
     ];
-    const KINDS: [StepKind; 12] = [
+    const KINDS: [StepKind; 14] = [
+        StepKind::FundingLost,
+        StepKind::ConfirmExpired,
         StepKind::EscrowReady,
         StepKind::Funded,
         StepKind::PaymentSent,
@@ -623,6 +654,8 @@ mod tests {
             (S::EscrowFunding, A::Clock, K::FundingExpired, Escrow) => S::Expired,
             (S::EscrowFunded, A::Clock, K::PaymentExpired, Escrow) => S::Disputed,
             (S::PaymentConfirmed, A::Clock, K::ReleaseExpired, Escrow) => S::Disputed,
+            (S::PaymentSent, A::Clock, K::ConfirmExpired, Escrow) => S::Disputed,
+            (S::EscrowFunded, A::Chain, K::FundingLost, Escrow) => S::EscrowFunding,
             (S::EscrowFunded | S::PaymentSent, A::Buyer | A::Seller, K::Dispute, Escrow) => {
                 S::Disputed
             }
@@ -661,7 +694,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(allowed, 24);
+        assert_eq!(allowed, 26);
         for state in [
             TradeState::Completed,
             TradeState::Cancelled,

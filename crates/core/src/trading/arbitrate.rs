@@ -22,8 +22,9 @@ use crate::{
     channel,
     error::{Error, Result},
     escrow::{
-        Chain, EscrowInput, EscrowScript, Network, Payout, SpendPlan, build_spend, check_psbt,
-        decode_psbt, encode_psbt, finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
+        Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, Payout, SpendPath,
+        SpendPlan, Timelocks, TradeEscrow, build_spend, check_psbt, decode_psbt, encode_psbt,
+        finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
     },
     offer::{EscrowKind, Offer, Side},
     protocol::{DirectRequest, Stored},
@@ -203,17 +204,34 @@ fn parties(case: &DisputeCase) -> Result<(Party, Party)> {
     })
 }
 
-fn escrow_of(
+/// The trade's escrow as the arbitrator computes it: the parties' signed keys, its own key, and the
+/// backup arbitrator's (the offer's second) from its announcement in the DHT.
+async fn escrow_of(
+    inner: &Inner,
+    case: &DisputeCase,
     buyer: &Party,
     seller: &Party,
     arbitrator: bitcoin::secp256k1::PublicKey,
-) -> Result<EscrowScript> {
-    EscrowScript::new(
-        EscrowScript::parse_key(&buyer.1).map_err(refused)?,
-        EscrowScript::parse_key(&seller.1).map_err(refused)?,
+) -> Result<TradeEscrow> {
+    let backup = match &case.offer()?.escrow {
+        EscrowKind::Multisig { arbitrators } => match arbitrators.get(1) {
+            Some(backup) => Some(
+                find_announcement(inner, backup, case.chain, case.network)
+                    .await?
+                    .trade_key(&case.trade_id)
+                    .map_err(refused)?,
+            ),
+            None => None,
+        },
+        EscrowKind::None => None,
+    };
+    let parties = EscrowParties {
+        buyer: EscrowScript::parse_key(&buyer.1).map_err(refused)?,
+        seller: EscrowScript::parse_key(&seller.1).map_err(refused)?,
         arbitrator,
-    )
-    .map_err(refused)
+        backup,
+    };
+    TradeEscrow::new(parties, Timelocks::of(case.chain, case.network)).map_err(refused)
 }
 
 /// The whole escrow to the winner, the fee from its output.
@@ -232,6 +250,7 @@ fn resolution_plan(
             amount: Amount::from_sat(total),
         }],
         fee_payer: 0,
+        path: SpendPath::Multisig,
     })
 }
 
@@ -367,7 +386,8 @@ async fn signed_steps(
 async fn dispute_reason(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<String> {
     let events: Vec<(String, Vec<u8>)> = sqlx::query_as(
         "SELECT kind, payload FROM trade_events WHERE trade_id = ? \
-         AND kind IN ('dispute', 'payment_expired', 'release_expired') ORDER BY seq",
+         AND kind IN ('dispute', 'payment_expired', 'release_expired', 'confirm_expired') \
+         ORDER BY seq",
     )
     .bind(trade_id.to_string())
     .fetch_all(conn)
@@ -377,6 +397,10 @@ async fn dispute_reason(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<S
         .iter()
         .map(|(kind, payload)| match kind.as_str() {
             "payment_expired" => "the payment window closed without payment".to_owned(),
+            "confirm_expired" => {
+                "the buyer said it paid, but the seller neither confirmed nor disputed in time"
+                    .to_owned()
+            }
             "release_expired" => {
                 "the seller confirmed the payment, but no release reached the chain in time"
                     .to_owned()
@@ -460,14 +484,9 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
         other => return Err(refused(format!("winner {other:?}"))),
     }
     .ok_or_else(|| refused("the winner's address is unknown"))?;
-    let utxos = backend.escrow_utxos(&escrow.script_pubkey()).await?;
-    let plan = resolution_plan(
-        row.chain,
-        row.network,
-        &winner_address,
-        utxos.iter().map(EscrowInput::from).collect(),
-    )?;
     let mut psbt = decode_psbt(&resolution.psbt).map_err(refused)?;
+    let inputs = settle::spent_escrow_outputs(&backend, &row, &escrow, &psbt).await?;
+    let plan = resolution_plan(row.chain, row.network, &winner_address, inputs)?;
     let rate = backend.fee_rate().await?;
     let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
     check_psbt(&psbt, &escrow, &plan, max)
@@ -526,8 +545,11 @@ pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
     let key =
         arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &case.trade_id)
             .map_err(refused)?;
-    let escrow = escrow_of(&buyer, &seller, key.public_key())?;
-    let address = escrow.address(case.chain, case.network).map_err(refused)?;
+    let escrow = escrow_of(inner, &case, &buyer, &seller, key.public_key()).await?;
+    let address = escrow
+        .of(Funder::Seller)
+        .address(case.chain, case.network)
+        .map_err(refused)?;
     let side = if reporter == buyer.0 {
         "buyer"
     } else {
@@ -722,8 +744,20 @@ pub(super) async fn resolve(
         .ok_or_else(|| refused("no chain backend configured"))?;
     let key = arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &trade_id)
         .map_err(refused)?;
-    let escrow = escrow_of(&buyer, &seller, key.public_key())?;
-    let utxos = backend.escrow_utxos(&escrow.script_pubkey()).await?;
+    let escrow = escrow_of(inner, case, &buyer, &seller, key.public_key()).await?;
+    let mut utxos = Vec::new();
+    for funder in Funder::BOTH {
+        let spk = escrow.of(funder).script_pubkey();
+        let useful = case.chain.dust_limit(&spk).to_sat() * settle::USEFUL_OUTPUT_DUST_FACTOR;
+        utxos.extend(
+            backend
+                .escrow_utxos(&spk)
+                .await?
+                .into_iter()
+                .filter(|u| u.value.to_sat() >= useful)
+                .map(|u| u.input_of(funder)),
+        );
+    }
     if utxos.is_empty() {
         return Err(refused("the escrow holds nothing on the chain"));
     }
@@ -732,12 +766,7 @@ pub(super) async fn resolve(
     } else {
         &seller.2
     };
-    let plan = resolution_plan(
-        case.chain,
-        case.network,
-        address,
-        utxos.iter().map(EscrowInput::from).collect(),
-    )?;
+    let plan = resolution_plan(case.chain, case.network, address, utxos)?;
     let mut psbt = build_spend(&escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
     sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
     let signed = SignedResolution::sign(

@@ -24,7 +24,7 @@ use crate::offer::{Offer, PaymentMethod, Price};
 
 pub use arbitrate::{DisputeInfo, PartyCase};
 pub use desk::{Desk, Settlement, TradeConfig, payment_window};
-pub use settle::EscrowView;
+pub use settle::{EscrowView, ReturnView};
 pub use store::{chat_log, list_open_trades, list_trades, trade_info, unread_messages};
 
 /// Which side of a trade this node is on.

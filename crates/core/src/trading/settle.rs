@@ -20,11 +20,12 @@ use super::{
 };
 use crate::{
     arbiter::{Announcement, SignedAnnouncement, record_key},
-    chain::{ChainBackend, RpcBackend},
+    chain::{ChainBackend, RpcBackend, Utxo},
     error::{Error, Result},
     escrow::{
-        Chain, EscrowInput, EscrowScript, Network, Payout, SpendPlan, build_spend, check_psbt,
-        decode_psbt, encode_psbt, finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
+        Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, Payout, SpendPath,
+        SpendPlan, Timelocks, TradeEscrow, build_spend, check_psbt, decode_psbt, encode_psbt,
+        finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
     },
     offer::{Asset, EscrowKind, Offer, Side},
     store::{StoreError, now_ms},
@@ -35,6 +36,12 @@ use crate::{
 const OBSERVATION_SIGNING_TAG: &[u8] = b"souk/trade-observation/v1\0";
 /// A counterparty's release may pay at most this many times the fee rate the node suggests now.
 const MAX_FEE_RATE_FACTOR: u64 = 4;
+/// An escrow output worth less than this many times the dust limit counts for nothing: it neither funds
+/// the escrow nor is spent (it would cost more fee than it brings), so spam cannot block or shrink a payout.
+pub(super) const USEFUL_OUTPUT_DUST_FACTOR: u64 = 10;
+/// How long after a trade closed (cancelled, expired, completed) its escrow outputs are still watched, so
+/// coins that come late go back to whoever sent them.
+pub const LATE_COINS_WATCH: Duration = Duration::from_secs(90 * 24 * 3600);
 
 fn sql(e: sqlx::Error) -> Error {
     Error::Store(StoreError::Sql(e))
@@ -56,6 +63,13 @@ pub(super) enum Side2 {
 }
 
 impl Side2 {
+    fn funder(self) -> Funder {
+        match self {
+            Self::Buyer => Funder::Buyer,
+            Self::Seller => Funder::Seller,
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Self::Buyer => "buyer",
@@ -107,13 +121,22 @@ pub(super) struct EscrowRow {
     pub peer_address: Option<String>,
     pub arbitrator: Option<String>,
     pub arbitrator_pubkey: Option<Vec<u8>>,
+    /// The offer's second arbitrator, whose key opens the escrow's backup branch.
+    pub backup_arbitrator: Option<String>,
+    pub backup_arbitrator_pubkey: Option<Vec<u8>>,
+    /// The seller's escrow output (amount and deposit).
     pub escrow_address: Option<String>,
+    /// The buyer's escrow output (deposit).
+    pub buyer_escrow_address: Option<String>,
     pub amount: u64,
     pub buyer_deposit: u64,
     pub seller_deposit: u64,
     pub funding_deadline: Option<i64>,
     pub payment_deadline: Option<i64>,
     pub funded_amount: u64,
+    /// What each output holds in outputs worth counting.
+    pub seller_funded: u64,
+    pub buyer_funded: u64,
     pub funding_confirmations: u32,
     /// The transactions whose outputs the watcher saw on the escrow address, first seen first.
     pub funding_txids: Vec<String>,
@@ -123,6 +146,21 @@ pub(super) struct EscrowRow {
     /// This party's dispute case reached the arbitrator.
     pub case_sent: bool,
     pub release_deadline: Option<i64>,
+    pub returns: Vec<ReturnRecord>,
+    pub incoming_return: Option<Vec<u8>>,
+}
+
+/// A return of coins that are nobody else's to the party that sent them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct ReturnRecord {
+    pub funder: Funder,
+    pub outpoints: Vec<String>,
+    pub amount: u64,
+    pub address: String,
+    pub txid: Option<String>,
+    /// `cosigned` (both parties), `reclaimed` (the funder alone after the reclaim lock) or `signed` (this
+    /// node signed the counterparty's return and sent it).
+    pub how: String,
 }
 
 impl EscrowRow {
@@ -130,7 +168,7 @@ impl EscrowRow {
         self.side.as_str()
     }
 
-    pub fn script(&self) -> Result<Option<EscrowScript>> {
+    pub fn script(&self) -> Result<Option<TradeEscrow>> {
         self.keys()
     }
 
@@ -147,9 +185,14 @@ impl EscrowRow {
         self.amount + self.buyer_deposit + self.seller_deposit
     }
 
-    fn keys(&self) -> Result<Option<EscrowScript>> {
+    fn keys(&self) -> Result<Option<TradeEscrow>> {
         let (Some(peer), Some(arbitrator)) = (&self.peer_pubkey, &self.arbitrator_pubkey) else {
             return Ok(None);
+        };
+        let backup = match (&self.backup_arbitrator, &self.backup_arbitrator_pubkey) {
+            (None, _) => None,
+            (Some(_), None) => return Ok(None),
+            (Some(_), Some(key)) => Some(EscrowScript::parse_key(key).map_err(refused)?),
         };
         let mine = EscrowScript::parse_key(&self.my_pubkey).map_err(refused)?;
         let theirs = EscrowScript::parse_key(peer).map_err(refused)?;
@@ -158,9 +201,69 @@ impl EscrowRow {
             Side2::Buyer => (mine, theirs),
             Side2::Seller => (theirs, mine),
         };
+        let parties = EscrowParties {
+            buyer,
+            seller,
+            arbitrator,
+            backup,
+        };
         Ok(Some(
-            EscrowScript::new(buyer, seller, arbitrator).map_err(refused)?,
+            TradeEscrow::new(parties, Timelocks::of(self.chain, self.network)).map_err(refused)?,
         ))
+    }
+
+    /// The least an escrow output must hold to count.
+    fn useful(&self, escrow: &TradeEscrow) -> u64 {
+        let spk = escrow.of(Funder::Seller).script_pubkey();
+        self.chain.dust_limit(&spk).to_sat() * USEFUL_OUTPUT_DUST_FACTOR
+    }
+
+    /// What `funder` must lock.
+    pub fn owed_by(&self, funder: Funder) -> u64 {
+        match funder {
+            Funder::Seller => self.amount + self.seller_deposit,
+            Funder::Buyer => self.buyer_deposit,
+        }
+    }
+
+    /// Where `funder`'s coins go back to: the buyer's payout address, the seller's refund address.
+    fn address_of(&self, funder: Funder) -> Option<&str> {
+        match funder {
+            Funder::Buyer => self.buyer_address(),
+            Funder::Seller => self.seller_address(),
+        }
+    }
+
+    /// This party's own escrow output address.
+    fn escrow_address_of(&self, funder: Funder) -> Option<&str> {
+        match funder {
+            Funder::Seller => self.escrow_address.as_deref(),
+            Funder::Buyer => self.buyer_escrow_address.as_deref(),
+        }
+    }
+
+    /// A spend of `funder`'s outputs entirely back to it, the fee from its own coins.
+    fn return_plan(
+        &self,
+        funder: Funder,
+        inputs: Vec<EscrowInput>,
+        path: SpendPath,
+    ) -> Result<SpendPlan> {
+        let address = self.address_of(funder).ok_or_else(|| {
+            Error::InvalidInput(format!("the {}'s address is not known", funder.as_str()))
+        })?;
+        let total: u64 = inputs.iter().map(|i| i.value.to_sat()).sum();
+        Ok(SpendPlan {
+            chain: self.chain,
+            inputs,
+            outputs: vec![Payout {
+                script_pubkey: parse_payout_address(address, self.chain, self.network)
+                    .map_err(refused)?,
+                amount: Amount::from_sat(total),
+            }],
+            fee_payer: 0,
+            path,
+        })
     }
 
     fn buyer_address(&self) -> Option<&str> {
@@ -177,8 +280,26 @@ impl EscrowRow {
         }
     }
 
-    /// The release: the buyer gets the amount and its deposit back, the seller its deposit less the fee.
+    /// The release: the buyer gets the amount and what its own output holds (its deposit and any surplus),
+    /// the seller what its output holds beyond the amount (its deposit and any surplus) less the fee.
     fn release_plan(&self, inputs: Vec<EscrowInput>) -> Result<SpendPlan> {
+        let held = |f: Funder| -> u64 {
+            inputs
+                .iter()
+                .filter(|i| i.funder == f)
+                .map(|i| i.value.to_sat())
+                .sum()
+        };
+        let (seller_in, buyer_in) = (held(Funder::Seller), held(Funder::Buyer));
+        for funder in Funder::BOTH {
+            let (held, owed) = (held(funder), self.owed_by(funder));
+            if held < owed {
+                return Err(Error::InvalidInput(format!(
+                    "the {}'s escrow output holds {held}, less than the {owed} it must: not funded",
+                    funder.as_str()
+                )));
+            }
+        }
         let address = |a: Option<&str>, whose: &str| -> Result<ScriptBuf> {
             let a = a.ok_or_else(|| {
                 Error::InvalidInput(format!("the {whose}'s address is not known yet"))
@@ -191,14 +312,15 @@ impl EscrowRow {
             outputs: vec![
                 Payout {
                     script_pubkey: address(self.buyer_address(), "buyer")?,
-                    amount: Amount::from_sat(self.amount + self.buyer_deposit),
+                    amount: Amount::from_sat(self.amount + buyer_in),
                 },
                 Payout {
                     script_pubkey: address(self.seller_address(), "seller")?,
-                    amount: Amount::from_sat(self.seller_deposit),
+                    amount: Amount::from_sat(seller_in - self.amount),
                 },
             ],
             fee_payer: 1,
+            path: SpendPath::Multisig,
         })
     }
 }
@@ -220,6 +342,7 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
     let network: String = r.try_get("network").map_err(sql)?;
     let side: String = r.try_get("side").map_err(sql)?;
     let funding_txids: String = r.try_get("funding_txids").map_err(sql)?;
+    let returns: String = r.try_get("returns").map_err(sql)?;
     Ok(Some(EscrowRow {
         chain: Chain::from_str(&chain).map_err(|e| internal("stored chain", e))?,
         network: Network::from_str(&network).map_err(|e| internal("stored network", e))?,
@@ -235,13 +358,18 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
         peer_address: r.try_get("peer_address").map_err(sql)?,
         arbitrator: r.try_get("arbitrator").map_err(sql)?,
         arbitrator_pubkey: r.try_get("arbitrator_pubkey").map_err(sql)?,
+        backup_arbitrator: r.try_get("backup_arbitrator").map_err(sql)?,
+        backup_arbitrator_pubkey: r.try_get("backup_arbitrator_pubkey").map_err(sql)?,
         escrow_address: r.try_get("escrow_address").map_err(sql)?,
+        buyer_escrow_address: r.try_get("buyer_escrow_address").map_err(sql)?,
         amount: get_u64("amount")?,
         buyer_deposit: get_u64("buyer_deposit")?,
         seller_deposit: get_u64("seller_deposit")?,
         funding_deadline: r.try_get("funding_deadline").map_err(sql)?,
         payment_deadline: r.try_get("payment_deadline").map_err(sql)?,
         funded_amount: get_u64("funded_amount")?,
+        seller_funded: get_u64("seller_funded")?,
+        buyer_funded: get_u64("buyer_funded")?,
         funding_confirmations: u32::try_from(get_u64("funding_confirmations")?).unwrap_or(u32::MAX),
         funding_txids: serde_json::from_str(&funding_txids)
             .map_err(|e| internal("stored funding txids", e))?,
@@ -250,6 +378,8 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
         release_confirmations: u32::try_from(get_u64("release_confirmations")?).unwrap_or(u32::MAX),
         case_sent: r.try_get::<i64, _>("case_sent").map_err(sql)? == 1,
         release_deadline: r.try_get("release_deadline").map_err(sql)?,
+        returns: serde_json::from_str(&returns).map_err(|e| internal("stored returns", e))?,
+        incoming_return: r.try_get("incoming_return").map_err(sql)?,
     }))
 }
 
@@ -258,8 +388,9 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
         "UPDATE trade_escrow SET my_address = ?, keys_sent = ?, peer_pubkey = ?, peer_address = ?, \
          arbitrator = ?, arbitrator_pubkey = ?, escrow_address = ?, funding_deadline = ?, \
          payment_deadline = ?, funded_amount = ?, funding_confirmations = ?, funding_txids = ?, \
-         release_psbt = ?, release_txid = ?, release_confirmations = ?, release_deadline = ? \
-         WHERE trade_id = ?",
+         release_psbt = ?, release_txid = ?, release_confirmations = ?, release_deadline = ?, \
+         backup_arbitrator = ?, backup_arbitrator_pubkey = ?, buyer_escrow_address = ?, \
+         seller_funded = ?, buyer_funded = ?, returns = ?, incoming_return = ? WHERE trade_id = ?",
     )
     .bind(&e.my_address)
     .bind(i64::from(e.keys_sent))
@@ -277,6 +408,13 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
     .bind(&e.release_txid)
     .bind(i64::from(e.release_confirmations))
     .bind(e.release_deadline)
+    .bind(&e.backup_arbitrator)
+    .bind(&e.backup_arbitrator_pubkey)
+    .bind(&e.buyer_escrow_address)
+    .bind(i64::try_from(e.seller_funded).unwrap_or(i64::MAX))
+    .bind(i64::try_from(e.buyer_funded).unwrap_or(i64::MAX))
+    .bind(serde_json::to_string(&e.returns).map_err(|e| internal("returns", e))?)
+    .bind(&e.incoming_return)
     .bind(trade_id.to_string())
     .execute(conn)
     .await
@@ -461,13 +599,16 @@ pub(super) async fn after_agreement(
     let taker_address = (offer.maker != inner.me.peer
         && parse_payout_address(payout.trim(), chain, network).is_ok())
     .then(|| payout.trim().to_owned());
-    let arbitrator = match &offer.escrow {
-        EscrowKind::Multisig { arbitrators } => arbitrators.first().map(|a| a.to_base58()),
-        EscrowKind::None => None,
+    let (arbitrator, backup) = match &offer.escrow {
+        EscrowKind::Multisig { arbitrators } => (
+            arbitrators.first().map(|a| a.to_base58()),
+            arbitrators.get(1).map(|a| a.to_base58()),
+        ),
+        EscrowKind::None => (None, None),
     };
     sqlx::query(
         "INSERT INTO trade_escrow (trade_id, chain, network, side, my_pubkey, my_address, arbitrator, \
-         amount, buyer_deposit, seller_deposit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         amount, buyer_deposit, seller_deposit, backup_arbitrator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(channel.trade_id.to_string())
     .bind(chain.to_string())
@@ -479,6 +620,7 @@ pub(super) async fn after_agreement(
     .bind(i64_of(amount))
     .bind(i64_of(deposit(offer.deposit_bps)))
     .bind(i64_of(deposit(offer.deposit_bps)))
+    .bind(&backup)
     .execute(&mut *conn)
     .await
     .map_err(sql)?;
@@ -550,7 +692,10 @@ pub(super) async fn act(inner: &Inner, trade_id: Uuid, what: Act) -> Result<Trad
     };
     let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
     let body = match what {
-        Act::Paid => StepBody::PaymentSent,
+        Act::Paid => {
+            start_confirm_window(inner, &mut tx, trade_id).await?;
+            StepBody::PaymentSent
+        }
         Act::Cancel(reason) => StepBody::Cancel { reason },
         Act::Dispute(reason) => StepBody::Dispute { reason },
         Act::Received => match utxos_and_rate {
@@ -589,6 +734,33 @@ pub(super) async fn act(inner: &Inner, trade_id: Uuid, what: Act) -> Result<Trad
     Ok(state)
 }
 
+/// The buyer said it paid: the seller has a payment window (by method, or as configured) to confirm or
+/// dispute before the arbitrator is brought in.
+async fn start_confirm_window(
+    inner: &Inner,
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+) -> Result<()> {
+    let Some(mut row) = load(conn, trade_id).await? else {
+        return Ok(());
+    };
+    let window = match inner.config.payment_window {
+        Some(window) => window,
+        None => {
+            let terms: String = sqlx::query_scalar("SELECT terms FROM trades WHERE id = ?")
+                .bind(trade_id.to_string())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(sql)?;
+            let terms: crate::negotiation::Terms =
+                serde_json::from_str(&terms).map_err(|e| internal("stored terms", e))?;
+            super::payment_window(&terms.method)
+        }
+    };
+    row.payment_deadline = Some(now_ms() + millis(window));
+    save(conn, trade_id, &row).await
+}
+
 /// What a party does by hand.
 #[derive(Debug, Clone)]
 pub(super) enum Act {
@@ -616,14 +788,39 @@ async fn prepare_release(
     let escrow = row.keys()?.ok_or_else(|| {
         Error::InvalidInput("the escrow is not set up yet: nothing to release".into())
     })?;
-    let utxos = backend.escrow_utxos(&escrow.script_pubkey()).await?;
+    let utxos = escrow_utxos(backend, &row, &escrow).await?;
     if utxos.is_empty() {
         return Err(Error::InvalidInput(
             "the escrow holds nothing on the chain: it is not funded (or was spent)".into(),
         ));
     }
     let rate = backend.fee_rate().await?;
-    Ok(Some((utxos.iter().map(EscrowInput::from).collect(), rate)))
+    Ok(Some((
+        utxos.iter().map(|(f, u)| u.input_of(*f)).collect(),
+        rate,
+    )))
+}
+
+/// The escrow's outputs worth counting, both funders', as the chain shows them now.
+async fn escrow_utxos(
+    backend: &RpcBackend,
+    row: &EscrowRow,
+    escrow: &TradeEscrow,
+) -> Result<Vec<(Funder, Utxo)>> {
+    let useful = row.useful(escrow);
+    let mut all = Vec::new();
+    for funder in Funder::BOTH {
+        let utxos = backend
+            .escrow_utxos(&escrow.of(funder).script_pubkey())
+            .await?;
+        all.extend(
+            utxos
+                .into_iter()
+                .filter(|u| u.value.to_sat() >= useful)
+                .map(|u| (funder, u)),
+        );
+    }
+    Ok(all)
 }
 
 fn backend(inner: &Inner) -> Result<&Arc<RpcBackend>> {
@@ -665,7 +862,9 @@ pub(super) async fn on_step(
     let next = match step.body.kind() {
         Some(kind) => {
             let state = current_state(conn, trade_id).await?;
-            Some(next_state(state, their_side.actor(), kind, mode).map_err(Error::from)?)
+            let next = next_state(state, their_side.actor(), kind, mode).map_err(Error::from)?;
+            // A release counts when the chain shows it (see the watcher), not when the buyer says so.
+            (kind != StepKind::Released).then_some(next)
         }
         None => None,
     };
@@ -698,9 +897,37 @@ pub(super) async fn on_step(
             let mut row = load(conn, trade_id)
                 .await?
                 .ok_or_else(|| no_escrow(trade_id))?;
-            bitcoin::Txid::from_str(txid).map_err(|e| refused(format!("release txid: {e}")))?;
+            let claimed =
+                bitcoin::Txid::from_str(txid).map_err(|e| refused(format!("release txid: {e}")))?;
+            // The buyer's word is not the chain: the txid must be the release this seller signed, and
+            // the trade moves on only once the watcher sees that transaction on the chain.
+            let expected = row
+                .release_psbt
+                .as_deref()
+                .map(decode_psbt)
+                .transpose()
+                .map_err(refused)?
+                .map(|p| p.unsigned_tx.compute_txid());
+            if expected != Some(claimed) {
+                return Err(Error::InvalidInput(format!(
+                    "the buyer says it broadcast {claimed}, which is not the release this seller signed"
+                )));
+            }
             row.release_txid = Some(txid.clone());
             save(conn, trade_id, &row).await?;
+        }
+        StepBody::Return { psbt } => {
+            let mut row = load(conn, trade_id)
+                .await?
+                .ok_or_else(|| no_escrow(trade_id))?;
+            decode_psbt(psbt).map_err(refused)?;
+            // Checked against the chain, co-signed and broadcast by the watcher, outside this transaction.
+            row.incoming_return = Some(psbt.clone());
+            save(conn, trade_id, &row).await?;
+            inner.watch.notify_one();
+        }
+        StepBody::PaymentSent if mode == Mode::Escrow => {
+            start_confirm_window(inner, conn, trade_id).await?;
         }
         StepBody::PaymentSent
         | StepBody::PaymentReceived { .. }
@@ -733,13 +960,41 @@ async fn check_release(inner: &Inner, row: &EscrowRow, bytes: &[u8]) -> Result<(
         .keys()?
         .ok_or_else(|| refused("a release before the escrow was set up"))?;
     let psbt = decode_psbt(bytes).map_err(refused)?;
-    let utxos = backend.escrow_utxos(&escrow.script_pubkey()).await?;
-    let plan = row.release_plan(utxos.iter().map(EscrowInput::from).collect())?;
+    let plan = row.release_plan(spent_escrow_outputs(backend, row, &escrow, &psbt).await?)?;
     let rate = backend.fee_rate().await?;
     let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
     check_psbt(&psbt, &escrow, &plan, max)
         .map_err(|e| Error::InvalidInput(format!("the seller's release is refused: {e}")))?;
     Ok(())
+}
+
+/// The escrow outputs `psbt` spends, each checked on the chain: unspent, on one of this trade's two
+/// escrow scripts (which says whose coins it holds) and worth counting. Coins that came after the PSBT was
+/// built are not in it; they are returned once the trade is over.
+pub(super) async fn spent_escrow_outputs(
+    backend: &RpcBackend,
+    row: &EscrowRow,
+    escrow: &TradeEscrow,
+    psbt: &bitcoin::Psbt,
+) -> Result<Vec<EscrowInput>> {
+    let utxos = escrow_utxos(backend, row, escrow).await?;
+    psbt.unsigned_tx
+        .input
+        .iter()
+        .map(|txin| {
+            utxos
+                .iter()
+                .find(|(_, u)| u.outpoint == txin.previous_output)
+                .map(|(f, u)| u.input_of(*f))
+                .ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "the PSBT spends {}, which the chain does not show as one of this escrow's \
+                         unspent outputs",
+                        txin.previous_output
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Watches the chain and the clock for every open escrow trade until cancelled.
@@ -758,11 +1013,15 @@ pub(super) async fn watch(inner: Arc<Inner>, cancel: CancellationToken) {
 }
 
 async fn open_escrows(inner: &Inner) -> Result<Vec<(Uuid, TradeState)>> {
+    let since = now_ms() - millis(LATE_COINS_WATCH);
     let rows: Vec<(String, String)> = sqlx::query_as(
         "SELECT t.id, t.state FROM trades t JOIN trade_escrow e ON e.trade_id = t.id \
-         WHERE t.state IN ('Accepted', 'EscrowFunding', 'EscrowFunded', 'PaymentConfirmed', \
-         'Released', 'Disputed')",
+         WHERE t.state IN ('Accepted', 'EscrowFunding', 'EscrowFunded', 'PaymentSent', \
+         'PaymentConfirmed', 'Released', 'Disputed') \
+         OR (t.state IN ('Cancelled', 'Expired', 'Completed') AND e.escrow_address IS NOT NULL \
+             AND t.updated_at > ?)",
     )
+    .bind(since)
     .fetch_all(&inner.pool)
     .await
     .map_err(sql)?;
@@ -780,13 +1039,24 @@ async fn watch_once(inner: &Inner) -> Result<()> {
         let result = match state {
             TradeState::Accepted => make_ready(inner, trade_id).await,
             TradeState::EscrowFunding => check_funding(inner, &backend, trade_id).await,
-            TradeState::EscrowFunded => check_payment_deadline(inner, trade_id).await,
+            TradeState::EscrowFunded => {
+                let kept = check_funding_kept(inner, &backend, trade_id).await;
+                check_payment_deadline(inner, trade_id).await.and(kept)
+            }
+            TradeState::PaymentSent => check_confirm_deadline(inner, trade_id).await,
             TradeState::PaymentConfirmed => {
                 let broadcast = broadcast_release(inner, &backend, trade_id).await;
-                check_release_deadline(inner, trade_id).await.and(broadcast)
+                let seen = check_release_seen(inner, &backend, trade_id).await;
+                check_release_deadline(inner, trade_id)
+                    .await
+                    .and(broadcast)
+                    .and(seen)
             }
             TradeState::Released => check_release_confirmed(inner, &backend, trade_id).await,
             TradeState::Disputed => super::arbitrate::send_case(inner, trade_id).await,
+            TradeState::Cancelled | TradeState::Expired | TradeState::Completed => {
+                return_leftovers(inner, &backend, trade_id).await
+            }
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -818,24 +1088,35 @@ where
     Ok(())
 }
 
-/// Both keys and addresses are in: fetch the arbitrator's key and fix the escrow address.
-async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
+async fn load_row(inner: &Inner, trade_id: Uuid) -> Result<Option<EscrowRow>> {
     let mut conn = inner.pool.acquire().await.map_err(sql)?;
-    let Some(row) = load(&mut conn, trade_id).await? else {
+    load(&mut conn, trade_id).await
+}
+
+/// Both keys and addresses are in: fetch the arbitrators' keys and fix the escrow addresses.
+async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
+    let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
-    drop(conn);
     if row.peer_pubkey.is_none() || row.my_address.is_none() || !row.keys_sent {
         return Ok(());
     }
-    let arbitrator: PeerId = row
-        .arbitrator
-        .as_deref()
-        .ok_or_else(|| refused("the offer names no arbitrator"))?
-        .parse()
-        .map_err(|e| refused(format!("arbitrator: {e}")))?;
+    let parse = |who: &str, id: Option<&str>| -> Result<PeerId> {
+        id.ok_or_else(|| refused("the offer names no arbitrator"))?
+            .parse()
+            .map_err(|e| refused(format!("{who}: {e}")))
+    };
+    let arbitrator = parse("arbitrator", row.arbitrator.as_deref())?;
     let announcement = find_arbitrator(inner, &arbitrator, row.chain, row.network).await?;
     let key = announcement.trade_key(&trade_id).map_err(refused)?;
+    let backup_key = match row.backup_arbitrator.as_deref() {
+        Some(backup) => {
+            let backup = parse("backup arbitrator", Some(backup))?;
+            let announcement = find_arbitrator(inner, &backup, row.chain, row.network).await?;
+            Some(announcement.trade_key(&trade_id).map_err(refused)?)
+        }
+        None => None,
+    };
     let funding_window = inner.config.funding_window;
     step_locked(inner, trade_id, move |inner, tx| {
         Box::pin(async move {
@@ -846,11 +1127,38 @@ async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
                 return Ok(false);
             }
             row.arbitrator_pubkey = Some(key.serialize().to_vec());
+            row.backup_arbitrator_pubkey = backup_key.map(|k| k.serialize().to_vec());
             let escrow = row
                 .keys()?
                 .ok_or_else(|| internal("escrow", "keys missing"))?;
-            let address = escrow.address(row.chain, row.network).map_err(refused)?;
-            row.escrow_address = Some(address.clone());
+            let seller = escrow
+                .of(Funder::Seller)
+                .address(row.chain, row.network)
+                .map_err(refused)?;
+            let buyer = escrow
+                .of(Funder::Buyer)
+                .address(row.chain, row.network)
+                .map_err(refused)?;
+            // Two trades on one escrow address could pay one's release from the other's coins.
+            let taken: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM trade_escrow WHERE trade_id <> ? AND \
+                 (escrow_address IN (?, ?) OR buyer_escrow_address IN (?, ?))",
+            )
+            .bind(trade_id.to_string())
+            .bind(&seller)
+            .bind(&buyer)
+            .bind(&seller)
+            .bind(&buyer)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(sql)?;
+            if taken > 0 {
+                return Err(Error::InvalidInput(format!(
+                    "trade {trade_id}'s escrow address is another trade's: refusing to use it"
+                )));
+            }
+            row.escrow_address = Some(seller.clone());
+            row.buyer_escrow_address = Some(buyer.clone());
             row.funding_deadline = Some(now_ms() + millis(funding_window));
             save(tx, trade_id, &row).await?;
             observe(
@@ -859,7 +1167,7 @@ async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
                 trade_id,
                 Actor::Chain,
                 StepKind::EscrowReady,
-                &address,
+                &format!("seller {seller}, buyer {buyer}"),
             )
             .await?;
             Ok(true)
@@ -899,21 +1207,84 @@ async fn find_arbitrator(
     Ok(announcement)
 }
 
+/// What the escrow's two outputs hold, as the chain shows it now.
+#[derive(Debug, Clone)]
+struct Holdings {
+    seller: u64,
+    buyer: u64,
+    confirmations: u32,
+    txids: Vec<String>,
+    outputs: usize,
+}
+
+impl Holdings {
+    fn of(utxos: &[(Funder, Utxo)]) -> Self {
+        let held = |f: Funder| -> u64 {
+            utxos
+                .iter()
+                .filter(|(g, _)| *g == f)
+                .map(|(_, u)| u.value.to_sat())
+                .sum()
+        };
+        Self {
+            seller: held(Funder::Seller),
+            buyer: held(Funder::Buyer),
+            confirmations: utxos
+                .iter()
+                .map(|(_, u)| u.confirmations)
+                .min()
+                .unwrap_or(0),
+            txids: utxos
+                .iter()
+                .map(|(_, u)| u.outpoint.txid.to_string())
+                .collect(),
+            outputs: utxos.len(),
+        }
+    }
+
+    /// Each funder's output holds at least what it owes, with `required` confirmations.
+    fn funds(&self, row: &EscrowRow, required: u32) -> bool {
+        self.seller >= row.owed_by(Funder::Seller)
+            && self.buyer >= row.owed_by(Funder::Buyer)
+            && self.confirmations >= required
+    }
+
+    fn record(&self, row: &mut EscrowRow) -> bool {
+        let known = row.funding_txids.len();
+        for txid in &self.txids {
+            if !row.funding_txids.contains(txid) {
+                row.funding_txids.push(txid.clone());
+            }
+        }
+        let changed = row.seller_funded != self.seller
+            || row.buyer_funded != self.buyer
+            || row.funding_confirmations != self.confirmations
+            || row.funding_txids.len() != known;
+        row.seller_funded = self.seller;
+        row.buyer_funded = self.buyer;
+        row.funded_amount = self.seller + self.buyer;
+        row.funding_confirmations = self.confirmations;
+        changed
+    }
+}
+
+async fn holdings(backend: &RpcBackend, row: &EscrowRow) -> Result<Option<Holdings>> {
+    let Some(escrow) = row.keys()? else {
+        return Ok(None);
+    };
+    Ok(Some(Holdings::of(
+        &escrow_utxos(backend, row, &escrow).await?,
+    )))
+}
+
 async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
-    let mut conn = inner.pool.acquire().await.map_err(sql)?;
-    let Some(row) = load(&mut conn, trade_id).await? else {
+    let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
-    drop(conn);
-    let escrow = row
-        .keys()?
-        .ok_or_else(|| internal("escrow", "keys missing"))?;
-    let utxos = backend.escrow_utxos(&escrow.script_pubkey()).await?;
-    let held: u64 = utxos.iter().map(|u| u.value.to_sat()).sum();
-    let confirmations = utxos.iter().map(|u| u.confirmations).min().unwrap_or(0);
-    let seen: Vec<String> = utxos.iter().map(|u| u.outpoint.txid.to_string()).collect();
-    let required = inner.required_confirmations;
-    let funded = held >= row.required() && confirmations >= required;
+    let Some(held) = holdings(backend, &row).await? else {
+        return Ok(());
+    };
+    let funded = held.funds(&row, inner.required_confirmations);
     let expired = row.funding_deadline.is_some_and(|d| now_ms() > d);
     let payment_window = match inner.config.payment_window {
         Some(window) => window,
@@ -927,41 +1298,85 @@ async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> R
             if current_state(tx, trade_id).await? != TradeState::EscrowFunding {
                 return Ok(false);
             }
-            let known = row.funding_txids.len();
-            for txid in seen {
-                if !row.funding_txids.contains(&txid) {
-                    row.funding_txids.push(txid);
-                }
-            }
-            let changed = row.funded_amount != held
-                || row.funding_confirmations != confirmations
-                || row.funding_txids.len() != known;
-            row.funded_amount = held;
-            row.funding_confirmations = confirmations;
+            let changed = held.record(&mut row);
             if funded {
                 row.payment_deadline = Some(now_ms() + millis(payment_window));
                 save(tx, trade_id, &row).await?;
                 let detail = format!(
-                    "{held} in {} outputs, {confirmations} confirmations",
-                    utxos.len()
+                    "seller {}, buyer {} in {} outputs, {} confirmations",
+                    held.seller, held.buyer, held.outputs, held.confirmations
                 );
                 observe(inner, tx, trade_id, Actor::Chain, StepKind::Funded, &detail).await?;
                 return Ok(true);
             }
             save(tx, trade_id, &row).await?;
-            if expired && held == 0 {
+            if expired {
+                // Short of the total: whatever did arrive goes back to whoever sent it (see
+                // `return_leftovers`); nobody's deposit pays for the other's failure to fund.
+                let detail = format!(
+                    "not funded in time: seller {} of {}, buyer {} of {}",
+                    held.seller,
+                    row.owed_by(Funder::Seller),
+                    held.buyer,
+                    row.owed_by(Funder::Buyer)
+                );
                 observe(
                     inner,
                     tx,
                     trade_id,
                     Actor::Clock,
                     StepKind::FundingExpired,
-                    "no funding",
+                    &detail,
                 )
                 .await?;
                 return Ok(true);
             }
             Ok(changed)
+        })
+    })
+    .await
+}
+
+/// A funded escrow is checked again on every pass: funding a reorg took away sends the trade back to
+/// waiting for it, so the buyer is never asked to pay against coins the chain no longer shows.
+async fn check_funding_kept(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+    let Some(row) = load_row(inner, trade_id).await? else {
+        return Ok(());
+    };
+    let Some(held) = holdings(backend, &row).await? else {
+        return Ok(());
+    };
+    // Deeper confirmations are not asked again: only coins that are gone (or back to unconfirmed) count.
+    if held.funds(&row, 1) {
+        return Ok(());
+    }
+    let funding_window = inner.config.funding_window;
+    step_locked(inner, trade_id, move |inner, tx| {
+        Box::pin(async move {
+            let Some(mut row) = load(tx, trade_id).await? else {
+                return Ok(false);
+            };
+            if current_state(tx, trade_id).await? != TradeState::EscrowFunded {
+                return Ok(false);
+            }
+            held.record(&mut row);
+            row.payment_deadline = None;
+            row.funding_deadline = Some(now_ms() + millis(funding_window));
+            save(tx, trade_id, &row).await?;
+            let detail = format!(
+                "the chain no longer shows the funding: seller {}, buyer {}",
+                held.seller, held.buyer
+            );
+            observe(
+                inner,
+                tx,
+                trade_id,
+                Actor::Chain,
+                StepKind::FundingLost,
+                &detail,
+            )
+            .await?;
+            Ok(true)
         })
     })
     .await
@@ -979,68 +1394,77 @@ async fn method_of(inner: &Inner, trade_id: Uuid) -> Result<crate::offer::Paymen
     Ok(terms.method)
 }
 
-/// Once the seller confirmed the payment, the release must reach the chain in time; otherwise the
-/// arbitrator decides (the seller's deposit must not stay locked by a buyer who never broadcasts).
-async fn check_release_deadline(inner: &Inner, trade_id: Uuid) -> Result<()> {
+/// A deadline in `state` (read from the row by `deadline`) that passed moves the trade with `kind`.
+async fn clock_step(
+    inner: &Inner,
+    trade_id: Uuid,
+    state: TradeState,
+    deadline: fn(&EscrowRow) -> Option<i64>,
+    kind: StepKind,
+    detail: &'static str,
+) -> Result<()> {
     step_locked(inner, trade_id, move |inner, tx| {
         Box::pin(async move {
             let Some(row) = load(tx, trade_id).await? else {
                 return Ok(false);
             };
-            if current_state(tx, trade_id).await? != TradeState::PaymentConfirmed
-                || row.release_txid.is_some()
-                || row.release_deadline.is_none_or(|d| now_ms() <= d)
+            if current_state(tx, trade_id).await? != state
+                || deadline(&row).is_none_or(|d| now_ms() <= d)
             {
                 return Ok(false);
             }
-            observe(
-                inner,
-                tx,
-                trade_id,
-                Actor::Clock,
-                StepKind::ReleaseExpired,
-                "no release on the chain in time",
-            )
-            .await?;
+            observe(inner, tx, trade_id, Actor::Clock, kind, detail).await?;
             Ok(true)
         })
     })
     .await
 }
 
+/// Once the seller confirmed the payment, the release must reach the chain in time; otherwise the
+/// arbitrator decides (the seller's deposit must not stay locked by a buyer who never broadcasts, and a
+/// buyer's word that it did is not the chain).
+async fn check_release_deadline(inner: &Inner, trade_id: Uuid) -> Result<()> {
+    clock_step(
+        inner,
+        trade_id,
+        TradeState::PaymentConfirmed,
+        |row| row.release_deadline,
+        StepKind::ReleaseExpired,
+        "no release on the chain in time",
+    )
+    .await
+}
+
 async fn check_payment_deadline(inner: &Inner, trade_id: Uuid) -> Result<()> {
-    step_locked(inner, trade_id, move |inner, tx| {
-        Box::pin(async move {
-            let Some(row) = load(tx, trade_id).await? else {
-                return Ok(false);
-            };
-            if current_state(tx, trade_id).await? != TradeState::EscrowFunded
-                || row.payment_deadline.is_none_or(|d| now_ms() <= d)
-            {
-                return Ok(false);
-            }
-            observe(
-                inner,
-                tx,
-                trade_id,
-                Actor::Clock,
-                StepKind::PaymentExpired,
-                "no payment in time",
-            )
-            .await?;
-            Ok(true)
-        })
-    })
+    clock_step(
+        inner,
+        trade_id,
+        TradeState::EscrowFunded,
+        |row| row.payment_deadline,
+        StepKind::PaymentExpired,
+        "no payment in time",
+    )
+    .await
+}
+
+/// The buyer said it paid: the seller confirms or disputes by the deadline, or the arbitrator decides.
+async fn check_confirm_deadline(inner: &Inner, trade_id: Uuid) -> Result<()> {
+    clock_step(
+        inner,
+        trade_id,
+        TradeState::PaymentSent,
+        |row| row.payment_deadline,
+        StepKind::ConfirmExpired,
+        "the seller neither confirmed nor disputed the payment in time",
+    )
     .await
 }
 
 /// The buyer, holding a checked release signed by the seller: co-sign, finalise, broadcast.
 async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
-    let mut conn = inner.pool.acquire().await.map_err(sql)?;
-    let Some(row) = load(&mut conn, trade_id).await? else {
+    let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
-    drop(conn);
     if row.side != Side2::Buyer || row.release_txid.is_some() {
         return Ok(());
     }
@@ -1085,16 +1509,51 @@ async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) 
     Ok(())
 }
 
+/// The seller, told the release was broadcast: it counts once the chain shows the very transaction the
+/// seller signed (in the mempool or a block).
+async fn check_release_seen(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+    let Some(row) = load_row(inner, trade_id).await? else {
+        return Ok(());
+    };
+    let Some(txid) = row.release_txid.as_deref() else {
+        return Ok(());
+    };
+    if row.side != Side2::Seller {
+        return Ok(());
+    }
+    let txid = bitcoin::Txid::from_str(txid).map_err(|e| internal("stored txid", e))?;
+    if backend.confirmations(&txid).await?.is_none() {
+        return Ok(());
+    }
+    step_locked(inner, trade_id, move |inner, tx| {
+        Box::pin(async move {
+            if current_state(tx, trade_id).await? != TradeState::PaymentConfirmed {
+                return Ok(false);
+            }
+            let detail = format!("{txid} seen on the chain");
+            observe(
+                inner,
+                tx,
+                trade_id,
+                Actor::Chain,
+                StepKind::Released,
+                &detail,
+            )
+            .await?;
+            Ok(true)
+        })
+    })
+    .await
+}
+
 async fn check_release_confirmed(
     inner: &Inner,
     backend: &RpcBackend,
     trade_id: Uuid,
 ) -> Result<()> {
-    let mut conn = inner.pool.acquire().await.map_err(sql)?;
-    let Some(row) = load(&mut conn, trade_id).await? else {
+    let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
-    drop(conn);
     let Some(txid) = &row.release_txid else {
         return Ok(());
     };
@@ -1128,6 +1587,237 @@ async fn check_release_confirmed(
             Ok(changed)
         })
     })
+    .await
+}
+
+/// A closed trade's escrow outputs that still hold coins (funding of a cancelled or expired trade,
+/// surplus, coins that came late) go back to whoever sent them, decided by which output holds them:
+/// - the counterparty's coins: this node signs a return paying all of them to the counterparty's address
+///   and sends it; the counterparty checks, co-signs and broadcasts;
+/// - this node's own coins: it co-signs and broadcasts the counterparty's return when one came; once the
+///   reclaim lock has passed on an output, it takes it back alone, needing no one.
+async fn return_leftovers(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+    let Some(row) = load_row(inner, trade_id).await? else {
+        return Ok(());
+    };
+    let Some(escrow) = row.keys()? else {
+        return Ok(());
+    };
+    let utxos = escrow_utxos(backend, &row, &escrow).await?;
+    // Coins a release (still confirming, or spent) pays out are never returned.
+    let released: Vec<bitcoin::OutPoint> = match &row.release_psbt {
+        Some(bytes) => decode_psbt(bytes)
+            .map(|p| {
+                p.unsigned_tx
+                    .input
+                    .iter()
+                    .map(|i| i.previous_output)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mine = row.side.funder();
+    if let Some(bytes) = row.incoming_return.clone() {
+        if let Err(e) = cosign_return(inner, backend, &row, &escrow, trade_id, &bytes).await {
+            tracing::warn!(%trade_id, error = %e, "the counterparty's return is not usable");
+        }
+        clear_incoming_return(inner, trade_id, &bytes).await?;
+    }
+    for funder in Funder::BOTH {
+        let coins: Vec<&Utxo> = utxos
+            .iter()
+            .filter(|(f, u)| *f == funder && !released.contains(&u.outpoint))
+            .map(|(_, u)| u)
+            .filter(|u| {
+                !row.returns
+                    .iter()
+                    .any(|r| r.txid.is_some() && r.outpoints.contains(&u.outpoint.to_string()))
+            })
+            .collect();
+        if coins.is_empty() {
+            continue;
+        }
+        if funder == mine {
+            let reclaim = escrow.of(funder).timelocks().reclaim;
+            let ripe: Vec<&Utxo> = coins
+                .iter()
+                .copied()
+                .filter(|u| u.confirmations >= u32::from(reclaim))
+                .collect();
+            if !ripe.is_empty() {
+                reclaim_alone(inner, backend, &row, &escrow, trade_id, &ripe).await?;
+            }
+        } else {
+            sign_return_for_counterparty(inner, backend, &row, &escrow, trade_id, &coins).await?;
+        }
+    }
+    Ok(())
+}
+
+fn outpoint_texts(coins: &[&Utxo]) -> Vec<String> {
+    coins.iter().map(|u| u.outpoint.to_string()).collect()
+}
+
+/// Records a return in the trade's row and tells the shells.
+async fn record_return(inner: &Inner, trade_id: Uuid, record: ReturnRecord) -> Result<()> {
+    step_locked(inner, trade_id, move |_, tx| {
+        Box::pin(async move {
+            let Some(mut row) = load(tx, trade_id).await? else {
+                return Ok(false);
+            };
+            row.returns
+                .retain(|r| !(r.funder == record.funder && r.outpoints == record.outpoints));
+            row.returns.push(record);
+            save(tx, trade_id, &row).await?;
+            Ok(true)
+        })
+    })
+    .await
+}
+
+async fn clear_incoming_return(inner: &Inner, trade_id: Uuid, bytes: &[u8]) -> Result<()> {
+    let (_guard, mut tx) = inner.write().await?;
+    sqlx::query(
+        "UPDATE trade_escrow SET incoming_return = NULL WHERE trade_id = ? AND incoming_return = ?",
+    )
+    .bind(trade_id.to_string())
+    .bind(bytes)
+    .execute(&mut *tx)
+    .await
+    .map_err(sql)?;
+    tx.commit().await.map_err(sql)
+}
+
+/// The counterparty's coins are nobody else's: sign their return and send it, once per set of coins.
+async fn sign_return_for_counterparty(
+    inner: &Inner,
+    backend: &RpcBackend,
+    row: &EscrowRow,
+    escrow: &TradeEscrow,
+    trade_id: Uuid,
+    coins: &[&Utxo],
+) -> Result<()> {
+    let funder = row.side.funder().other();
+    let outpoints = outpoint_texts(coins);
+    if row
+        .returns
+        .iter()
+        .any(|r| r.funder == funder && r.outpoints == outpoints)
+    {
+        return Ok(());
+    }
+    let inputs = coins.iter().map(|u| u.input_of(funder)).collect();
+    let plan = row.return_plan(funder, inputs, SpendPath::Multisig)?;
+    let mut psbt = build_spend(escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
+    sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(refused)?;
+    let address = row.address_of(funder).unwrap_or_default().to_owned();
+    let amount = coins.iter().map(|u| u.value.to_sat()).sum();
+    let (_guard, mut db) = inner.write().await?;
+    let mut channel = store::load_channel(&mut db, &inner.me.storage_key, trade_id)
+        .await?
+        .ok_or_else(|| store::unknown_trade(trade_id))?;
+    send_step(
+        inner,
+        &mut db,
+        &mut channel,
+        StepBody::Return {
+            psbt: encode_psbt(&psbt),
+        },
+    )
+    .await?;
+    let mut stored = load(&mut db, trade_id)
+        .await?
+        .ok_or_else(|| no_escrow(trade_id))?;
+    stored.returns.push(ReturnRecord {
+        funder,
+        outpoints,
+        amount,
+        address,
+        txid: None,
+        how: "signed".into(),
+    });
+    save(&mut db, trade_id, &stored).await?;
+    db.commit().await.map_err(sql)?;
+    inner.wake.notify_one();
+    tracing::info!(%trade_id, funder = funder.as_str(), amount, "signed the return of the counterparty's coins");
+    Ok(())
+}
+
+/// The counterparty signed a return of this node's own coins: check it pays them all to this node's
+/// address at a sane fee, co-sign, broadcast.
+async fn cosign_return(
+    inner: &Inner,
+    backend: &RpcBackend,
+    row: &EscrowRow,
+    escrow: &TradeEscrow,
+    trade_id: Uuid,
+    bytes: &[u8],
+) -> Result<()> {
+    let funder = row.side.funder();
+    let mut psbt = decode_psbt(bytes).map_err(refused)?;
+    let inputs = spent_escrow_outputs(backend, row, escrow, &psbt).await?;
+    if inputs.iter().any(|i| i.funder != funder) {
+        return Err(refused("the return spends coins that are not this party's"));
+    }
+    let amount = inputs.iter().map(|i| i.value.to_sat()).sum();
+    let plan = row.return_plan(funder, inputs, SpendPath::Multisig)?;
+    let rate = backend.fee_rate().await?;
+    let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
+    check_psbt(&psbt, escrow, &plan, max).map_err(refused)?;
+    sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(refused)?;
+    let tx = finalize_psbt(psbt, escrow).map_err(refused)?;
+    let txid = backend.broadcast(&tx).await?;
+    tracing::info!(%trade_id, %txid, amount, "own escrow coins returned, co-signed by the counterparty");
+    record_return(
+        inner,
+        trade_id,
+        ReturnRecord {
+            funder,
+            outpoints: tx
+                .input
+                .iter()
+                .map(|i| i.previous_output.to_string())
+                .collect(),
+            amount,
+            address: row.address_of(funder).unwrap_or_default().to_owned(),
+            txid: Some(txid.to_string()),
+            how: "cosigned".into(),
+        },
+    )
+    .await
+}
+
+/// The reclaim lock passed on this node's own coins: take them back with this party's key alone.
+async fn reclaim_alone(
+    inner: &Inner,
+    backend: &RpcBackend,
+    row: &EscrowRow,
+    escrow: &TradeEscrow,
+    trade_id: Uuid,
+    coins: &[&Utxo],
+) -> Result<()> {
+    let funder = row.side.funder();
+    let inputs = coins.iter().map(|u| u.input_of(funder)).collect();
+    let plan = row.return_plan(funder, inputs, SpendPath::Reclaim)?;
+    let mut psbt = build_spend(escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
+    sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(refused)?;
+    let tx = finalize_psbt(psbt, escrow).map_err(refused)?;
+    let amount = coins.iter().map(|u| u.value.to_sat()).sum();
+    let txid = backend.broadcast(&tx).await?;
+    tracing::info!(%trade_id, %txid, amount, "own escrow coins reclaimed alone after the reclaim lock");
+    record_return(
+        inner,
+        trade_id,
+        ReturnRecord {
+            funder,
+            outpoints: outpoint_texts(coins),
+            amount,
+            address: row.address_of(funder).unwrap_or_default().to_owned(),
+            txid: Some(txid.to_string()),
+            how: "reclaimed".into(),
+        },
+    )
     .await
 }
 
@@ -1171,7 +1861,12 @@ pub struct EscrowView {
     pub network: Network,
     /// `buyer` or `seller`: this node's side.
     pub side: String,
+    /// Where this node sends its coins: its own escrow output's address.
     pub address: Option<String>,
+    /// The seller's escrow output (amount and deposit) and the buyer's (deposit): each party funds its
+    /// own, so the chain shows whose coins are whose.
+    pub seller_escrow_address: Option<String>,
+    pub buyer_escrow_address: Option<String>,
     /// What the escrow must hold: the amount and both deposits.
     pub required: u64,
     pub amount: u64,
@@ -1182,7 +1877,16 @@ pub struct EscrowView {
     pub my_address: Option<String>,
     pub counterparty_address: Option<String>,
     pub arbitrator: Option<String>,
+    /// The offer's second arbitrator, who can stand in for the first after the backup lock.
+    pub backup_arbitrator: Option<String>,
+    /// What both outputs hold (outputs worth counting), and each.
     pub funded: u64,
+    pub seller_funded: u64,
+    pub buyer_funded: u64,
+    /// Blocks after an output confirmed when the backup arbitrator may stand in, and when its funder may
+    /// take it back alone.
+    pub backup_after_blocks: u32,
+    pub reclaim_after_blocks: u32,
     pub funding_confirmations: u32,
     /// The transactions that funded the escrow, as the chain watcher saw them on its address (confirmed
     /// outputs only), first seen first; kept after the escrow is spent.
@@ -1193,6 +1897,23 @@ pub struct EscrowView {
     pub release_deadline: Option<i64>,
     pub release_txid: Option<String>,
     pub release_confirmations: u32,
+    /// Coins going back to whoever sent them: a cancelled or expired trade's funding, surplus, late coins.
+    pub returns: Vec<ReturnView>,
+}
+
+/// A return of escrow coins to the party that sent them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct ReturnView {
+    /// `buyer` or `seller`: whose coins.
+    pub funder: String,
+    /// What the escrow outputs held (the fee comes out of it).
+    pub amount: u64,
+    pub address: String,
+    /// Once broadcast.
+    pub txid: Option<String>,
+    /// `signed` (this node signed the counterparty's return; it broadcasts), `cosigned` (both parties
+    /// signed and it was broadcast), `reclaimed` (taken back by its funder alone after the reclaim lock).
+    pub how: String,
 }
 
 pub(super) async fn view(
@@ -1203,7 +1924,9 @@ pub(super) async fn view(
         chain: r.chain,
         network: r.network,
         side: r.side.as_str().into(),
-        address: r.escrow_address.clone(),
+        address: r.escrow_address_of(r.side.funder()).map(str::to_owned),
+        seller_escrow_address: r.escrow_address.clone(),
+        buyer_escrow_address: r.buyer_escrow_address.clone(),
         required: r.required(),
         amount: r.amount,
         buyer_deposit: r.buyer_deposit,
@@ -1215,7 +1938,12 @@ pub(super) async fn view(
         my_address: r.my_address.clone(),
         counterparty_address: r.peer_address.clone(),
         arbitrator: r.arbitrator.clone(),
+        backup_arbitrator: r.backup_arbitrator.clone(),
         funded: r.funded_amount,
+        seller_funded: r.seller_funded,
+        buyer_funded: r.buyer_funded,
+        backup_after_blocks: u32::from(Timelocks::of(r.chain, r.network).backup),
+        reclaim_after_blocks: u32::from(Timelocks::of(r.chain, r.network).reclaim),
         funding_confirmations: r.funding_confirmations,
         funding_txids: r.funding_txids.clone(),
         funding_deadline: r.funding_deadline,
@@ -1223,6 +1951,17 @@ pub(super) async fn view(
         release_deadline: r.release_deadline,
         release_txid: r.release_txid.clone(),
         release_confirmations: r.release_confirmations,
+        returns: r
+            .returns
+            .iter()
+            .map(|x| ReturnView {
+                funder: x.funder.as_str().into(),
+                amount: x.amount,
+                address: x.address.clone(),
+                txid: x.txid.clone(),
+                how: x.how.clone(),
+            })
+            .collect(),
     }))
 }
 

@@ -388,16 +388,30 @@ fn progress(
             "pay the seller, then mark the payment sent",
             "waiting for the buyer's payment",
         ),
-        ("EscrowFunding", Some(e)) => (
-            None,
-            format!(
-                "fund the escrow: send {} to {} ({} of {} there)",
-                e.my_funding,
-                e.address.as_deref().unwrap_or("?"),
-                e.funded,
-                e.required
-            ),
-        ),
+        ("EscrowFunding", Some(e)) => {
+            let (mine, held) = if me == buyer {
+                (e.buyer_deposit, e.buyer_funded)
+            } else {
+                (e.amount + e.seller_deposit, e.seller_funded)
+            };
+            let coin = coins(e.chain, e.my_funding);
+            let text = if held >= mine {
+                format!(
+                    "your escrow output holds its {}; waiting for the counterparty's ({} of {} there)",
+                    coin,
+                    coins(e.chain, e.funded - held),
+                    coins(e.chain, e.required - mine)
+                )
+            } else {
+                format!(
+                    "fund the escrow: send {} to your escrow address {} ({} there so far)",
+                    coin,
+                    e.address.as_deref().unwrap_or("?"),
+                    coins(e.chain, held)
+                )
+            };
+            (if held >= mine { None } else { Some(me) }, text)
+        }
         ("EscrowFunded", _) => you(
             buyer,
             "pay the seller, then mark the payment sent",
@@ -411,11 +425,50 @@ fn progress(
         ("PaymentConfirmed", _) => (None, "the release is being signed and broadcast".into()),
         ("Released", _) => (None, "waiting for the release to confirm".into()),
         ("Disputed", _) => (None, "the arbitrator decides".into()),
+        ("Cancelled" | "Expired" | "Completed", Some(e)) if !e.returns.is_empty() => (
+            None,
+            e.returns
+                .iter()
+                .map(|r| {
+                    let whose = if (r.funder == "buyer") == (me == buyer) {
+                        "your"
+                    } else {
+                        "the counterparty's"
+                    };
+                    match &r.txid {
+                        Some(txid) => format!(
+                            "{} of {whose} coins went back to {} ({txid})",
+                            coins(e.chain, r.amount),
+                            r.address
+                        ),
+                        None => format!(
+                            "{} of {whose} coins are going back to {}",
+                            coins(e.chain, r.amount),
+                            r.address
+                        ),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
         (other, _) => (
             None,
             format!("{} (nothing left to do)", other.to_lowercase()),
         ),
     }
+}
+
+/// `units` of the chain's coin in words: "1.15 LTC".
+fn coins(chain: crate::escrow::Chain, units: u64) -> String {
+    let asset = match chain {
+        crate::escrow::Chain::Btc => crate::offer::Asset::Btc,
+        crate::escrow::Chain::Ltc => crate::offer::Asset::Ltc,
+    };
+    format!(
+        "{} {}",
+        crate::offer::format_amount(units, asset),
+        chain.to_string().to_uppercase()
+    )
 }
 
 /// Every trade with a channel, newest activity first.

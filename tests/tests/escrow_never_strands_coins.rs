@@ -1,0 +1,340 @@
+//! Every funding path of an escrow trade ends with the coins where they belong, on a real Litecoin
+//! regtest chain that is the judge: the balances at the parties' payout and refund addresses are checked,
+//! not the trade state alone. Each party funds its own escrow output, so the chain itself says whose coins
+//! are whose; whatever is nobody else's (a cancelled or expired trade's funding, surplus, coins that came
+//! late) goes back to whoever sent it, co-signed by the counterparty's node, or by the funder alone once
+//! the reclaim lock has passed when everyone else is gone.
+
+use std::time::Duration;
+
+use bitcoin::Amount;
+use souk_core::trading::{TradeConfig, TradeInfo};
+use souk_tests::{TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades};
+use uuid::Uuid;
+
+/// 1 LTC.
+const AMOUNT: u64 = 100_000_000;
+/// 15 % of it.
+const DEPOSIT: u64 = 15_000_000;
+/// The most a return or release may cost in fees here (regtest pays 1 sat/vB).
+const FEE_BOUND: u64 = 100_000;
+
+/// Boot node, arbitrator, maker (the seller) and taker (the buyer) with an agreed escrow trade whose
+/// addresses are given: both in EscrowFunding.
+struct Escrowed {
+    dir: TestDir,
+    boot: TestNode,
+    arbitrator: TestNode,
+    seller: TestNode,
+    buyer: TestNode,
+    trade: Uuid,
+    /// Where the buyer's coins go (its payout) and the seller's (its refund).
+    payout: String,
+    refund: String,
+    funding: TradeInfo,
+}
+
+impl Escrowed {
+    async fn start(ltc: &Litecoind, trades: TradeConfig) -> Self {
+        let dir = TestDir::new();
+        let boot = TestNode::start(dir.path("boot"), &[]).await;
+        let bootstrap = vec![boot.address()];
+        let settling = |name: &str, trades: TradeConfig| {
+            TestNode::start_settling(dir.path(name), &bootstrap, ltc.config.clone(), trades)
+        };
+        let arbitrator = settling(
+            "arbitrator",
+            TradeConfig {
+                arbitrator: true,
+                ..test_trades()
+            },
+        )
+        .await;
+        let seller = settling("seller", trades.clone()).await;
+        let buyer = settling("buyer", trades).await;
+        let payout = ltc.new_address().await;
+        let trade = agree_ltc_escrow_trade(&seller, &buyer, &arbitrator, AMOUNT, &payout)
+            .await
+            .id;
+        in_state(&seller, trade, "Accepted").await;
+        let refund = ltc.new_address().await;
+        seller
+            .node
+            .set_escrow_address(trade, &refund)
+            .await
+            .expect("refund address");
+        in_state(&seller, trade, "EscrowFunding").await;
+        let funding = in_state(&buyer, trade, "EscrowFunding").await;
+        Self {
+            dir,
+            boot,
+            arbitrator,
+            seller,
+            buyer,
+            trade,
+            payout,
+            refund,
+            funding,
+        }
+    }
+
+    async fn stop(self) {
+        for node in [self.buyer, self.seller, self.arbitrator, self.boot] {
+            node.stop().await;
+        }
+    }
+}
+
+async fn in_state(node: &TestNode, trade: Uuid, state: &str) -> TradeInfo {
+    node.await_trade(trade, state, |t| t.state == state).await
+}
+
+/// Waits until `node` broadcast the return of `amount` (what the outputs held) to its own address.
+async fn returned(node: &TestNode, trade: Uuid, amount: u64) -> String {
+    let view = node
+        .await_trade(trade, "its coins returned", |t| {
+            t.escrow.as_ref().is_some_and(|e| {
+                e.returns
+                    .iter()
+                    .any(|r| r.amount == amount && r.txid.is_some())
+            })
+        })
+        .await;
+    let escrow = view.escrow.expect("an escrow");
+    let r = escrow
+        .returns
+        .iter()
+        .find(|r| r.amount == amount && r.txid.is_some())
+        .expect("the return");
+    r.txid.clone().expect("a txid")
+}
+
+/// `got` is `sent` less a fee, never more.
+fn less_a_fee(got: Amount, sent: u64) {
+    assert!(
+        got < Amount::from_sat(sent) && got > Amount::from_sat(sent - FEE_BOUND),
+        "{got} for {sent} sent"
+    );
+}
+
+fn short_funding() -> TradeConfig {
+    TradeConfig {
+        funding_window: Duration::from_secs(4),
+        ..test_trades()
+    }
+}
+
+/// The buyer cancels after the seller locked 1.15 LTC: the trade is cancelled, and the seller's coins go
+/// back to its refund address, co-signed by the buyer's node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancel_after_the_seller_funded_returns_its_coins() {
+    let ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, test_trades()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, 0).await;
+    ltc.mine(1).await;
+    e.seller
+        .await_trade(e.trade, "the seller's output funded", |t| {
+            t.escrow
+                .as_ref()
+                .is_some_and(|e| e.seller_funded == AMOUNT + DEPOSIT)
+        })
+        .await;
+    e.buyer
+        .node
+        .cancel_trade(e.trade, "changed my mind".into())
+        .await
+        .expect("cancel");
+    in_state(&e.seller, e.trade, "Cancelled").await;
+    let txid = returned(&e.seller, e.trade, AMOUNT + DEPOSIT).await;
+    let signed = e.buyer.node.trade(e.trade).await.unwrap().escrow.unwrap();
+    assert!(
+        signed
+            .returns
+            .iter()
+            .any(|r| r.funder == "seller" && r.how == "signed"),
+        "{:?}",
+        signed.returns
+    );
+    ltc.mine(1).await;
+    assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);
+    less_a_fee(ltc.received_by(&e.refund, 1).await, AMOUNT + DEPOSIT);
+    assert_eq!(ltc.received_by(&e.payout, 0).await, Amount::ZERO);
+    e.stop().await;
+}
+
+/// The funding window closes with the seller's output only partly funded and the buyer's deposit in:
+/// the trade expires and each party gets its own coins back; no deposit pays for the other's failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_short_funding_at_the_deadline_returns_each_partys_own_coins() {
+    let ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, short_funding()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    let partly = AMOUNT / 2;
+    ltc.fund_escrow(&escrow, partly, DEPOSIT).await;
+    ltc.mine(1).await;
+    for node in [&e.seller, &e.buyer] {
+        in_state(node, e.trade, "Expired").await;
+    }
+    let seller_back = returned(&e.seller, e.trade, partly).await;
+    let buyer_back = returned(&e.buyer, e.trade, DEPOSIT).await;
+    ltc.mine(1).await;
+    for txid in [seller_back, buyer_back] {
+        assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);
+    }
+    less_a_fee(ltc.received_by(&e.refund, 1).await, partly);
+    less_a_fee(ltc.received_by(&e.payout, 1).await, DEPOSIT);
+    e.stop().await;
+}
+
+/// The seller sends 0.3 LTC too much: the release still pays the buyer exactly the amount and its
+/// deposit, and the surplus goes back to the seller with its deposit. Coins the seller sends after the
+/// trade completed go back to it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn surplus_and_late_coins_go_back_to_their_sender() {
+    let ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, test_trades()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    let surplus = 30_000_000;
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT + surplus, DEPOSIT)
+        .await;
+    ltc.mine(1).await;
+    in_state(&e.seller, e.trade, "EscrowFunded").await;
+    in_state(&e.buyer, e.trade, "EscrowFunded").await;
+    e.buyer.node.mark_paid(e.trade).await.expect("paid");
+    in_state(&e.seller, e.trade, "PaymentSent").await;
+    e.seller
+        .node
+        .mark_received(e.trade)
+        .await
+        .expect("received");
+    in_state(&e.buyer, e.trade, "Released").await;
+    in_state(&e.seller, e.trade, "Released").await;
+    ltc.mine(1).await;
+    in_state(&e.buyer, e.trade, "Completed").await;
+    in_state(&e.seller, e.trade, "Completed").await;
+    assert_eq!(
+        ltc.received_by(&e.payout, 1).await,
+        Amount::from_sat(AMOUNT + DEPOSIT),
+        "the buyer gets exactly the amount and its deposit"
+    );
+    less_a_fee(ltc.received_by(&e.refund, 1).await, DEPOSIT + surplus);
+
+    // 0.2 LTC sent to the seller's output after the trade is over.
+    let late = 20_000_000;
+    let before = ltc.received_by(&e.refund, 1).await;
+    ltc.fund_escrow(&escrow, late, 0).await;
+    ltc.mine(1).await;
+    let txid = returned(&e.seller, e.trade, late).await;
+    ltc.mine(1).await;
+    assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);
+    less_a_fee(ltc.received_by(&e.refund, 1).await - before, late);
+    e.stop().await;
+}
+
+/// The seller funds, then the buyer's node and the arbitrator vanish for good (the arbitrator's data
+/// directory deleted). Nobody co-signs anything; once the reclaim lock has passed on the seller's output,
+/// the seller's node takes its coins back alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_funder_gets_out_alone_when_everyone_else_is_gone() {
+    let ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, short_funding()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, 0).await;
+    let Escrowed {
+        dir,
+        boot,
+        arbitrator,
+        seller,
+        buyer,
+        trade,
+        refund,
+        payout: _,
+        funding: _,
+    } = e;
+    buyer.stop().await;
+    let gone = arbitrator.stop().await;
+    std::fs::remove_dir_all(&gone).expect("the arbitrator's data dir deleted");
+    ltc.mine(1).await;
+    in_state(&seller, trade, "Expired").await;
+    let reclaim = escrow.reclaim_after_blocks;
+    ltc.mine(reclaim).await;
+    let txid = returned(&seller, trade, AMOUNT + DEPOSIT).await;
+    let view = seller.node.trade(trade).await.unwrap().escrow.unwrap();
+    assert!(
+        view.returns.iter().any(|r| r.how == "reclaimed"),
+        "{:?}",
+        view.returns
+    );
+    ltc.mine(1).await;
+    assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);
+    less_a_fee(ltc.received_by(&refund, 1).await, AMOUNT + DEPOSIT);
+    seller.stop().await;
+    boot.stop().await;
+    drop(dir);
+}
+
+/// A reorg takes the funding away after the escrow counted it: the trade goes back to waiting for the
+/// funds and the buyer cannot mark a payment meanwhile; once the chain has the funding again, it goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reorged_funding_is_waited_for_again() {
+    let ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, test_trades()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, DEPOSIT).await;
+    let mined = ltc.mine(1).await;
+    in_state(&e.buyer, e.trade, "EscrowFunded").await;
+    in_state(&e.seller, e.trade, "EscrowFunded").await;
+    ltc.call("invalidateblock", serde_json::json!([mined[0]]))
+        .await;
+    let back = in_state(&e.buyer, e.trade, "EscrowFunding").await;
+    assert!(
+        back.steps.iter().any(|s| s.kind == "funding_lost"),
+        "{:?}",
+        back.steps
+    );
+    let err = e.buyer.node.mark_paid(e.trade).await.unwrap_err();
+    assert!(err.to_string().contains("EscrowFunding"), "{err}");
+    // The funding transactions went back to the mempool; a new block confirms them again.
+    ltc.mine(1).await;
+    in_state(&e.buyer, e.trade, "EscrowFunded").await;
+    e.stop().await;
+}
+
+/// The buyer said it paid and the seller never answers: at the deadline the trade goes to the arbitrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_silent_seller_after_payment_sent_brings_in_the_arbitrator() {
+    let ltc = Litecoind::start().await;
+    let trades = TradeConfig {
+        payment_window: Some(Duration::from_secs(6)),
+        ..test_trades()
+    };
+    let e = Escrowed::start(&ltc, trades).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, DEPOSIT).await;
+    ltc.mine(1).await;
+    in_state(&e.buyer, e.trade, "EscrowFunded").await;
+    e.buyer.node.mark_paid(e.trade).await.expect("paid");
+    let disputed = in_state(&e.buyer, e.trade, "Disputed").await;
+    assert!(
+        disputed.steps.iter().any(|s| s.kind == "confirm_expired"),
+        "{:?}",
+        disputed.steps
+    );
+    // The buyer's node sends its case; the arbitrator's list shows it.
+    let arbitrator = &e.arbitrator;
+    let mut events = arbitrator.node.trade_events().await.expect("events");
+    tokio::time::timeout(souk_tests::DEADLINE, async {
+        loop {
+            if let Ok(d) = arbitrator.node.dispute_info(e.trade).await
+                && d.cases.iter().any(|c| c.side == "buyer")
+            {
+                return d;
+            }
+            let _ = events.recv().await;
+        }
+    })
+    .await
+    .expect("the arbitrator has the buyer's case");
+    e.stop().await;
+}
