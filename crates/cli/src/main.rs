@@ -222,6 +222,23 @@ struct NodeArgs {
     /// How many takes of one of your offers may be open at once [default: from souk.toml, else 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_takes_per_offer: Option<u32>,
+    /// How long the parties have to fund an escrow, in seconds (1 to 2592000, 30 days) [default: from
+    /// souk.toml, else 86400]
+    #[arg(long, value_name = "SECS", value_parser = window_secs())]
+    funding_window_secs: Option<u64>,
+    /// How long the buyer has to pay once the escrow is funded, in seconds (1 to 2592000) [default: from
+    /// souk.toml, else by payment method: 1 to 6 days]
+    #[arg(long, value_name = "SECS", value_parser = window_secs())]
+    payment_window_secs: Option<u64>,
+    /// How long the release may take to reach the chain once the payment is confirmed, in seconds (1 to
+    /// 2592000) [default: from souk.toml, else 86400]
+    #[arg(long, value_name = "SECS", value_parser = window_secs())]
+    release_window_secs: Option<u64>,
+}
+
+/// The bounds `[trade] *_window_secs` has in souk.toml, checked as the flags are parsed.
+fn window_secs() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(config::MIN_WINDOW_SECS..=config::MAX_WINDOW_SECS)
 }
 
 #[derive(Debug, Clone, Args)]
@@ -626,7 +643,8 @@ fn chain_flags(args: &NodeArgs) -> Vec<Override> {
     .collect()
 }
 
-/// `--arbitrator` and `--max-takes-per-offer` as overrides of `[trade]` (flags win).
+/// `--arbitrator`, `--max-takes-per-offer` and the `--*-window-secs` as overrides of `[trade]` (flags
+/// win).
 fn trade_flags(args: &NodeArgs) -> Vec<Override> {
     let mut flags = Vec::new();
     if args.arbitrator {
@@ -642,6 +660,31 @@ fn trade_flags(args: &NodeArgs) -> Vec<Override> {
             key: "trade.max_takes_per_offer".into(),
             value: n.to_string(),
         });
+    }
+    for (origin, key, secs) in [
+        (
+            "--funding-window-secs",
+            "trade.funding_window_secs",
+            args.funding_window_secs,
+        ),
+        (
+            "--payment-window-secs",
+            "trade.payment_window_secs",
+            args.payment_window_secs,
+        ),
+        (
+            "--release-window-secs",
+            "trade.release_window_secs",
+            args.release_window_secs,
+        ),
+    ] {
+        if let Some(secs) = secs {
+            flags.push(Override {
+                origin: origin.into(),
+                key: key.into(),
+                value: secs.to_string(),
+            });
+        }
     }
     flags
 }

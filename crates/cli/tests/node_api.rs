@@ -671,6 +671,34 @@ fn trade_settings_come_from_souk_toml_and_flags_override_them() {
     let out = start("[trade]\narbitrater = true\n");
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("arbitrater"), "{}", stderr(&out));
+    // The trade windows: out of bounds in the file, the environment or a flag, each refused by name.
+    let out = start("[trade]\nfunding_window_secs = 0\n");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("funding_window_secs is 0: it must be 1 to 2592000 seconds"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(dir.join("souk.toml"), "").unwrap();
+    let out = run(souk(&dir)
+        .args(["node", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+        .env("SOUK_PASSPHRASE", PASS)
+        .env("SOUK_PAYMENT_WINDOW_SECS", "2592001"));
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("payment_window_secs is 2592001"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(souk(&dir)
+        .args(["node", "--no-mdns", "--release-window-secs", "0"])
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("--release-window-secs") && stderr(&out).contains("1..=2592000"),
+        "{}",
+        stderr(&out)
+    );
     // An arbitrator by the file alone, without a chain backend, is refused with its reason.
     let out = start("[trade]\narbitrator = true\n");
     assert_eq!(code(&out), 1);
@@ -681,15 +709,19 @@ fn trade_settings_come_from_souk_toml_and_flags_override_them() {
     );
     assert!(!dir.join("api.json").exists());
 
-    // The file says 0 takes per offer; the flag's 2 wins and the node runs.
+    // The file says 0 takes per offer and a funding window over 30 days; the flags' 2 and 60 s win and
+    // the node runs.
     let other = tmp.path().join("b");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(
         other.join("souk.toml"),
-        "[trade]\nmax_takes_per_offer = 0\nwatch_every_secs = 2\n",
+        "[trade]\nmax_takes_per_offer = 0\nwatch_every_secs = 2\nfunding_window_secs = 99999999\n",
     )
     .unwrap();
-    let node = NodeProcess::start(&other, &["--max-takes-per-offer", "2"]);
+    let node = NodeProcess::start(
+        &other,
+        &["--max-takes-per-offer", "2", "--funding-window-secs", "60"],
+    );
     let get = |path: &str| {
         let (status, body) = http(node.host(), "GET", path, Some(&node.token), None);
         assert_eq!(status, 200, "{path}: {body}");

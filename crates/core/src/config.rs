@@ -6,6 +6,7 @@
 use std::{
     path::{Path, PathBuf},
     str::FromStr,
+    time::Duration,
 };
 
 use libp2p::{Multiaddr, multiaddr::Protocol};
@@ -36,6 +37,9 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_ARBITRATOR", "trade.arbitrator"),
     ("SOUK_MAX_TAKES_PER_OFFER", "trade.max_takes_per_offer"),
     ("SOUK_WATCH_EVERY_SECS", "trade.watch_every_secs"),
+    ("SOUK_FUNDING_WINDOW_SECS", "trade.funding_window_secs"),
+    ("SOUK_PAYMENT_WINDOW_SECS", "trade.payment_window_secs"),
+    ("SOUK_RELEASE_WINDOW_SECS", "trade.release_window_secs"),
 ];
 
 /// Keys whose overrides are always strings, never read as TOML numbers or booleans: a password of
@@ -272,6 +276,12 @@ fn is_loopback(addr: &Multiaddr) -> bool {
 /// deadlines by that much.
 pub const MAX_WATCH_EVERY_SECS: u64 = 3_600;
 
+/// Shortest accepted trade window (`trade.*_window_secs`): tests run whole trades in seconds.
+pub const MIN_WINDOW_SECS: u64 = 1;
+/// Longest accepted trade window: 30 days. Coins wait in the escrow for as long as a window lasts, and
+/// no fiat payment method needs longer to arrive.
+pub const MAX_WINDOW_SECS: u64 = 30 * 24 * 3_600;
+
 /// How this node trades: `[trade]` in `souk.toml`. Maps to [`TradeConfig`] (see [`TradeSettings::resolve`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -284,6 +294,14 @@ pub struct TradeSettings {
     /// How often the escrow watcher looks at the chain for open escrows, in seconds (every trade step
     /// also wakes it).
     pub watch_every_secs: u64,
+    /// How long the parties have to fund an escrow once its address is agreed, in seconds.
+    pub funding_window_secs: u64,
+    /// How long the buyer has to pay once the escrow is funded, in seconds; absent: by payment method
+    /// (days for bank transfers, see [`crate::trading::payment_window`]).
+    pub payment_window_secs: Option<u64>,
+    /// How long the release may take to reach the chain once the seller confirmed the payment, in
+    /// seconds.
+    pub release_window_secs: u64,
 }
 
 impl Default for TradeSettings {
@@ -293,6 +311,9 @@ impl Default for TradeSettings {
             arbitrator: trade.arbitrator,
             max_takes_per_offer: trade.max_open_takes,
             watch_every_secs: trade.watch_every.as_secs(),
+            funding_window_secs: trade.funding_window.as_secs(),
+            payment_window_secs: trade.payment_window.map(|w| w.as_secs()),
+            release_window_secs: trade.release_window.as_secs(),
         }
     }
 }
@@ -315,10 +336,25 @@ impl TradeSettings {
                 self.watch_every_secs
             )));
         }
+        let window = |key: &str, secs: u64| {
+            if (MIN_WINDOW_SECS..=MAX_WINDOW_SECS).contains(&secs) {
+                Ok(Duration::from_secs(secs))
+            } else {
+                Err(invalid(format!(
+                    "{key} is {secs}: it must be {MIN_WINDOW_SECS} to {MAX_WINDOW_SECS} seconds (30 days)"
+                )))
+            }
+        };
         Ok(TradeConfig {
             arbitrator: self.arbitrator,
             max_open_takes: self.max_takes_per_offer,
-            watch_every: std::time::Duration::from_secs(self.watch_every_secs),
+            watch_every: Duration::from_secs(self.watch_every_secs),
+            funding_window: window("funding_window_secs", self.funding_window_secs)?,
+            payment_window: self
+                .payment_window_secs
+                .map(|secs| window("payment_window_secs", secs))
+                .transpose()?,
+            release_window: window("release_window_secs", self.release_window_secs)?,
             ..TradeConfig::default()
         })
     }
@@ -686,6 +722,102 @@ mod tests {
         assert!(bad("[trade]\nmax_takes_per_offer = 0\n").contains("at least 1"));
         assert!(bad("[trade]\nwatch_every_secs = 0\n").contains("1 to 3600"));
         assert!(bad("[trade]\nwatch_every_secs = 86400\n").contains("86400"));
+    }
+
+    #[test]
+    fn trade_windows_default_file_env_and_flags() {
+        let default = TradeConfig::default();
+        let trade = Config::from_parts("f", "", []).unwrap().trade;
+        assert_eq!(trade.payment_window_secs, None);
+        let resolved = trade.resolve().unwrap();
+        assert_eq!(resolved.funding_window, Duration::from_secs(24 * 3_600));
+        assert_eq!(resolved.funding_window, default.funding_window);
+        assert_eq!(resolved.payment_window, None, "absent: by payment method");
+        assert_eq!(resolved.release_window, Duration::from_secs(24 * 3_600));
+        assert_eq!(resolved.release_window, default.release_window);
+
+        let text = "[trade]\nfunding_window_secs = 30\npayment_window_secs = 60\n\
+                    release_window_secs = 90\n";
+        let resolved = Config::from_parts("f", text, [])
+            .unwrap()
+            .trade
+            .resolve()
+            .unwrap();
+        assert_eq!(resolved.funding_window, Duration::from_secs(30));
+        assert_eq!(resolved.payment_window, Some(Duration::from_secs(60)));
+        assert_eq!(resolved.release_window, Duration::from_secs(90));
+
+        // The environment: each variable names its key and overrides the file (as `Config::load`
+        // builds it, without touching this process's environment).
+        let env = |var: &str, value: &str| {
+            let (_, key) = ENV_KEYS.iter().find(|(v, _)| *v == var).unwrap();
+            Override {
+                origin: var.into(),
+                key: (*key).into(),
+                value: value.into(),
+            }
+        };
+        let from_env = [
+            env("SOUK_FUNDING_WINDOW_SECS", "5"),
+            env("SOUK_PAYMENT_WINDOW_SECS", "6"),
+            env("SOUK_RELEASE_WINDOW_SECS", "7"),
+        ];
+        let resolved = Config::from_parts("f", text, &from_env)
+            .unwrap()
+            .trade
+            .resolve()
+            .unwrap();
+        assert_eq!(resolved.funding_window, Duration::from_secs(5));
+        assert_eq!(resolved.payment_window, Some(Duration::from_secs(6)));
+        assert_eq!(resolved.release_window, Duration::from_secs(7));
+
+        // Flags come after the environment and win.
+        let flags = [
+            flag("trade.funding_window_secs", "2592000"),
+            flag("trade.payment_window_secs", "1"),
+        ];
+        let resolved = Config::from_parts("f", text, from_env.iter().chain(&flags))
+            .unwrap()
+            .trade
+            .resolve()
+            .unwrap();
+        assert_eq!(resolved.funding_window, Duration::from_secs(30 * 86_400));
+        assert_eq!(resolved.payment_window, Some(Duration::from_secs(1)));
+        assert_eq!(resolved.release_window, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn trade_windows_out_of_bounds_are_refused_naming_key_and_bounds() {
+        let resolve = |text: &str| Config::from_parts("f", text, []).unwrap().trade.resolve();
+        for key in [
+            "funding_window_secs",
+            "payment_window_secs",
+            "release_window_secs",
+        ] {
+            assert!(resolve(&format!("[trade]\n{key} = 1\n")).is_ok(), "{key}");
+            assert!(
+                resolve(&format!("[trade]\n{key} = 2592000\n")).is_ok(),
+                "{key}"
+            );
+            for bad in [0, MAX_WINDOW_SECS + 1] {
+                let err = resolve(&format!("[trade]\n{key} = {bad}\n"))
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains(&format!("{key} is {bad}"))
+                        && err.contains("1 to 2592000 seconds (30 days)"),
+                    "{err}"
+                );
+            }
+            let err = Config::from_parts("f", "", &[flag(&format!("trade.{key}"), "-5")])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        let err = Config::from_parts("souk.toml", "[trade]\nfunding_windows_secs = 5\n", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("funding_windows_secs"), "{err}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::{
     book::OfferState,
     error::ErrorKind,
-    offer::{Offer, PaymentMethod, Price},
+    offer::{Offer, OfferError, PaymentMethod, Price},
     signing::SigningError,
     store::StoreError,
 };
@@ -71,6 +71,10 @@ pub enum NegotiationError {
     PriceNotPositive { price: Decimal },
     #[error("the amount {amount} is outside the offer's range {min}..={max}")]
     AmountOutOfRange { amount: u64, min: u64, max: u64 },
+    /// The agreed amount's deposit could not pay for a release or refund
+    /// ([`OfferError::DepositBelowMinimum`]).
+    #[error(transparent)]
+    DepositBelowMinimum(OfferError),
     #[error("payment method {0} is not offered")]
     MethodNotOffered(String),
     #[error("the offer expired at {expires_at} (now {now})")]
@@ -612,16 +616,29 @@ pub struct Negotiation {
     transcript: Vec<VerifiedNegotiationMessage>,
 }
 
-fn check_amount(offer: &Offer, amount: u64) -> Result<(), NegotiationError> {
-    if (offer.min_amount..=offer.max_amount).contains(&amount) {
-        Ok(())
-    } else {
-        Err(NegotiationError::AmountOutOfRange {
+/// Whether a message is new (a take or counter being made now) or replayed from a stored transcript.
+/// Rules added after a trade was agreed (the minimum deposit) apply to new messages only: a stored
+/// negotiation must keep loading after an upgrade, or its trade could never settle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    New,
+    Stored,
+}
+
+fn check_amount(offer: &Offer, amount: u64, replay: Replay) -> Result<(), NegotiationError> {
+    if !(offer.min_amount..=offer.max_amount).contains(&amount) {
+        return Err(NegotiationError::AmountOutOfRange {
             amount,
             min: offer.min_amount,
             max: offer.max_amount,
-        })
+        });
     }
+    if replay == Replay::New {
+        offer
+            .check_deposit(amount)
+            .map_err(NegotiationError::DepositBelowMinimum)?;
+    }
+    Ok(())
 }
 
 impl Negotiation {
@@ -649,7 +666,7 @@ impl Negotiation {
             }
             OfferState::Live => {}
         }
-        Self::open(offer, request)
+        Self::open(offer, request, Replay::New)
     }
 
     /// Rebuilds a negotiation from its stored, verified messages (after a restart): every rule but the
@@ -662,14 +679,18 @@ impl Negotiation {
         let first = messages.next().ok_or_else(|| {
             NegotiationError::Internal("a stored negotiation without its take request".into())
         })?;
-        let mut negotiation = Self::open(offer, first)?;
+        let mut negotiation = Self::open(offer, first, Replay::Stored)?;
         for message in messages {
-            negotiation.apply(message)?;
+            negotiation.step(message, Replay::Stored)?;
         }
         Ok(negotiation)
     }
 
-    fn open(offer: &Offer, request: VerifiedNegotiationMessage) -> Result<Self, NegotiationError> {
+    fn open(
+        offer: &Offer,
+        request: VerifiedNegotiationMessage,
+        replay: Replay,
+    ) -> Result<Self, NegotiationError> {
         let m = request.message();
         let party = if m.sender == offer.maker {
             Party::Maker
@@ -699,7 +720,7 @@ impl Negotiation {
                 "the first transition is not a take request".into(),
             ));
         };
-        check_amount(offer, *amount)?;
+        check_amount(offer, *amount, replay)?;
         if !offer.payment_methods.contains(method) {
             return Err(NegotiationError::MethodNotOffered(method.to_string()));
         }
@@ -723,6 +744,14 @@ impl Negotiation {
     pub fn apply(
         &mut self,
         message: VerifiedNegotiationMessage,
+    ) -> Result<NegotiationState, NegotiationError> {
+        self.step(message, Replay::New)
+    }
+
+    fn step(
+        &mut self,
+        message: VerifiedNegotiationMessage,
+        replay: Replay,
     ) -> Result<NegotiationState, NegotiationError> {
         let m = message.message();
         if self.state.is_final() {
@@ -753,7 +782,7 @@ impl Negotiation {
         match &m.body {
             MessageBody::Counter { amount, price } => {
                 if let Some(amount) = *amount {
-                    check_amount(&self.offer, amount)?;
+                    check_amount(&self.offer, amount, replay)?;
                     terms.amount = amount;
                 }
                 if let Some(price) = *price {
@@ -1343,6 +1372,57 @@ mod tests {
             })
         ));
         assert_eq!(n.state(), NegotiationState::Requested);
+    }
+
+    #[test]
+    fn amounts_whose_escrow_deposit_is_below_the_minimum_are_refused() {
+        // An escrow offer whose range reaches below the minimum deposit (one published before the
+        // rule, or by a peer that skips it): 15 % of 0.001 BTC is 0.00015 BTC, below 0.0005573 BTC.
+        let mut f = fixture();
+        f.offer.escrow = EscrowKind::Multisig {
+            arbitrators: vec![Keypair::generate_ed25519().public().to_peer_id()],
+        };
+        let take = f.msg_by(&f.taker, 0, f.take_body(100_000));
+        let err = Negotiation::start(&f.offer, OfferState::Live, NOW, take.clone()).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                NegotiationError::DepositBelowMinimum(OfferError::DepositBelowMinimum {
+                    amount: 100_000,
+                    deposit: 15_000,
+                    minimum: 55_730,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(
+            err.to_string().starts_with(
+                "the deposit of 0.00015 BTC (15 % of 0.001 BTC) is below the minimum of \
+                 0.0005573 BTC"
+            ),
+            "{err}"
+        );
+
+        // A take whose deposit covers it (15 % of 0.00371534 BTC = 55_730 sat) opens; a counter down
+        // to a smaller amount is refused and changes nothing.
+        let enough = f.msg_by(&f.taker, 0, f.take_body(371_534));
+        let mut n = Negotiation::start(&f.offer, OfferState::Live, NOW, enough).unwrap();
+        let counter = MessageBody::Counter {
+            amount: Some(371_533),
+            price: None,
+        };
+        assert!(matches!(
+            n.apply(f.msg_by(&f.maker, 1, counter)),
+            Err(NegotiationError::DepositBelowMinimum(_))
+        ));
+        assert_eq!(n.state(), NegotiationState::Requested);
+        assert_eq!(n.terms().amount, 371_534);
+
+        // A negotiation stored before the rule still loads, so its trade can settle.
+        let resumed = Negotiation::resume(&f.offer, vec![take]).unwrap();
+        assert_eq!(resumed.terms().amount, 100_000);
     }
 
     #[test]

@@ -12,12 +12,14 @@
 //! base58check instead of rust-bitcoin's `Address` (it knows no Litecoin prefixes).
 
 mod address;
+mod deposit;
 mod keys;
 mod network;
 mod script;
 mod spend;
 
 pub use address::{address_from_script, parse_payout_address};
+pub use deposit::min_deposit;
 pub use keys::{ESCROW_PURPOSE, trade_index, trade_key_path, trade_keypair};
 pub use network::{Chain, ChainParams, Network};
 pub use script::{EscrowParties, EscrowScript, Funder, SpendPath, Timelocks, TradeEscrow};

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use ts_rs::TS;
 use uuid::Uuid;
 
-use crate::error::ErrorKind;
+use crate::{error::ErrorKind, escrow::Chain};
 
 pub use amount::{format_amount, parse_amount};
 pub use signed::{
@@ -128,6 +128,20 @@ pub enum OfferError {
     PremiumOutOfRange { premium_bps: i32, max: i32 },
     #[error("a security deposit of {deposit_bps} basis points is above {max}")]
     DepositOutOfRange { deposit_bps: u16, max: u16 },
+    #[error(
+        "the deposit of {} {asset} ({} of {} {asset}) is below the minimum of {} {asset} that pays for a release or refund at a high fee rate: raise the deposit or the amount",
+        format_amount(*.deposit, *.asset),
+        bps_percent(*.deposit_bps),
+        format_amount(*.amount, *.asset),
+        format_amount(*.minimum, *.asset)
+    )]
+    DepositBelowMinimum {
+        asset: Asset,
+        amount: u64,
+        deposit_bps: u16,
+        deposit: u64,
+        minimum: u64,
+    },
     #[error("{count} payment methods; an offer names 1 to {max}")]
     PaymentMethodCount { count: usize, max: usize },
     #[error("invalid payment method {0:?}: use 2 to 32 characters of A-Z, 0-9 and _")]
@@ -304,6 +318,14 @@ impl Asset {
     /// Same as [`Asset::code`].
     pub fn ticker(self) -> &'static str {
         self.code()
+    }
+
+    /// The chain this asset's escrows live on.
+    pub fn chain(self) -> Chain {
+        match self {
+            Self::Btc => Chain::Btc,
+            Self::Ltc => Chain::Ltc,
+        }
     }
 }
 
@@ -576,6 +598,8 @@ impl Offer {
         }
         self.validate_payment_methods()?;
         self.validate_escrow()?;
+        // Every amount of the range must afford the minimum; the deposit grows with the amount.
+        self.check_deposit(self.min_amount)?;
         validate_terms(&self.terms)?;
         if self.expires_at <= self.created_at {
             return Err(OfferError::ExpiresBeforeCreation {
@@ -714,6 +738,31 @@ impl Offer {
         Ok(())
     }
 
+    /// The security deposit each party locks for a trade of `amount` (base units, rounded down).
+    pub fn deposit_for(&self, amount: u64) -> u64 {
+        amount.saturating_mul(u64::from(self.deposit_bps)) / 10_000
+    }
+
+    /// Escrow offers: refuses an `amount` whose deposit could not pay for a release or refund at a high
+    /// fee rate ([`crate::escrow::min_deposit`]). Offers without escrow lock no deposit on chain.
+    pub fn check_deposit(&self, amount: u64) -> Result<(), OfferError> {
+        if matches!(self.escrow, EscrowKind::None) {
+            return Ok(());
+        }
+        let deposit = self.deposit_for(amount);
+        let minimum = crate::escrow::min_deposit(self.base.chain()).to_sat();
+        if deposit < minimum {
+            return Err(OfferError::DepositBelowMinimum {
+                asset: self.base,
+                amount,
+                deposit_bps: self.deposit_bps,
+                deposit,
+                minimum,
+            });
+        }
+        Ok(())
+    }
+
     /// The DHT record key this offer is stored under.
     pub fn record_key(&self) -> [u8; 32] {
         record_key(&self.id)
@@ -728,6 +777,14 @@ impl Offer {
     pub fn market_topic(&self) -> String {
         market_topic(self.base, self.quote)
     }
+}
+
+/// Basis points as a percentage for messages: `150` → `"1.5 %"`.
+fn bps_percent(bps: u16) -> String {
+    format!(
+        "{} %",
+        (Decimal::from(bps) / Decimal::from(100)).normalize()
+    )
 }
 
 fn validate_terms(terms: &str) -> Result<(), OfferError> {

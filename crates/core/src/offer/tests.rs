@@ -25,7 +25,8 @@ fn methods(ids: &[&str]) -> Vec<PaymentMethod> {
         .collect()
 }
 
-/// A valid offer by `keypair(1)`, created an hour ago, expiring in a day.
+/// A valid offer by `keypair(1)`, created an hour ago, expiring in a day. Its minimum, 0.01 BTC, gives a
+/// deposit of 0.0015 BTC, above the escrow's minimum deposit.
 fn sample() -> Offer {
     Offer {
         id: v7(NOW - HOUR, 7),
@@ -34,7 +35,7 @@ fn sample() -> Offer {
         base: Asset::Btc,
         quote: Quote::Fiat(Fiat::Eur),
         price: Price::Fixed(Decimal::new(650_005, 1)),
-        min_amount: 100_000,
+        min_amount: 1_000_000,
         max_amount: 10_000_000,
         payment_methods: methods(&["SEPA", "REVOLUT"]),
         escrow: EscrowKind::Multisig {
@@ -214,7 +215,8 @@ fn envelope_encoding_is_postcard() {
 #[test]
 fn offer_encoding_is_pinned() {
     // The signed format: if this changes, every published offer stops verifying. Bump the signing tags.
-    let bytes = wire::encode_offer(&sample()).unwrap();
+    // Pinned with the minimum `sample()` had before the minimum deposit (encoding does not validate).
+    let bytes = wire::encode_offer(&with(|o| o.min_amount = 100_000)).unwrap();
     let digest: String = sha2::Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -742,6 +744,59 @@ fn deposit_out_of_range() {
 }
 
 #[test]
+fn escrow_deposit_below_the_minimum() {
+    let min_btc = crate::escrow::min_deposit(crate::escrow::Chain::Btc).to_sat();
+    let min_ltc = crate::escrow::min_deposit(crate::escrow::Chain::Ltc).to_sat();
+    assert_eq!((min_btc, min_ltc), (55_730, 14_380));
+    // 15 %: the smallest minimum amount whose deposit covers 55_730 sat is ceil(55_730 / 0.15) = 371_534.
+    accepted(with(|o| o.min_amount = 371_534));
+    assert_eq!(
+        with(|o| o.min_amount = 371_534).deposit_for(371_534),
+        55_730
+    );
+    assert_eq!(
+        refused(with(|o| o.min_amount = 371_533)),
+        OfferError::DepositBelowMinimum {
+            asset: Asset::Btc,
+            amount: 371_533,
+            deposit_bps: 1_500,
+            deposit: 55_729,
+            minimum: 55_730,
+        }
+    );
+    // The message names the deposit, its share and the minimum in coins.
+    let ltc = |o: &mut Offer| {
+        o.base = Asset::Ltc;
+        o.deposit_bps = 100;
+    };
+    let err = refused(with(|o| {
+        ltc(o);
+        o.min_amount = 1_000_000;
+    }));
+    assert_eq!(
+        err.to_string(),
+        "the deposit of 0.0001 LTC (1 % of 0.01 LTC) is below the minimum of 0.0001438 LTC that pays \
+         for a release or refund at a high fee rate: raise the deposit or the amount"
+    );
+    assert_eq!(err.kind(), crate::ErrorKind::InvalidInput);
+    // 1 % of 0.01438 LTC is exactly the minimum.
+    accepted(with(|o| {
+        ltc(o);
+        o.min_amount = 100 * min_ltc;
+    }));
+    // A zero deposit never suffices for an escrow; without one the rule does not apply.
+    assert!(matches!(
+        refused(with(|o| o.deposit_bps = 0)),
+        OfferError::DepositBelowMinimum { deposit: 0, .. }
+    ));
+    accepted(with(|o| {
+        o.escrow = EscrowKind::None;
+        o.deposit_bps = 0;
+        o.min_amount = 1;
+    }));
+}
+
+#[test]
 fn too_many_or_no_payment_methods() {
     let nine: Vec<String> = (0..9).map(|i| format!("METHOD_{i}")).collect();
     let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
@@ -1257,6 +1312,9 @@ fn arb_offer() -> impl Strategy<Value = Offer> {
                 terms,
             },
         )
+        .prop_filter("an escrow deposit covers the minimum", |o| {
+            o.check_deposit(o.min_amount).is_ok()
+        })
 }
 
 proptest! {
