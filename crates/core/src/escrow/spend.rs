@@ -789,7 +789,7 @@ mod tests {
         // The buyer cannot reclaim the seller's output.
         assert!(matches!(
             finalize_psbt(signed_by(&s, &psbt, &s.buyer), &s.escrow).unwrap_err(),
-            EscrowError::NotEnoughSignatures { input: 0, have: 0 }
+            EscrowError::NotEnoughSignatures { input: 0, have: 1 }
         ));
         // A reclaim of both funders' outputs at once is refused: each reclaims its own.
         let mut mixed = reclaim.clone();
@@ -865,7 +865,7 @@ mod tests {
         let s = setup();
         let psbt = build_spend(&s.escrow, &s.plan, RATE).unwrap();
         let mut copy = psbt.clone();
-        let err = sign_psbt(&mut copy, &s.escrow, &keypair(4)).unwrap_err();
+        let err = sign_psbt(&mut copy, &s.escrow, &keypair(5)).unwrap_err();
         assert!(matches!(err, EscrowError::NotAParty), "{err}");
         let other = build_spend(&s.escrow, &s.plan, MAX_RATE).unwrap();
         let err = combine_psbts(psbt.clone(), other).unwrap_err();
