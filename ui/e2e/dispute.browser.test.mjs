@@ -95,8 +95,12 @@ async function fundedTrade(marker) {
   const refund = await ltc.newAddress();
   await api(maker, `/api/v1/trades/${trade.id}/address`, { address: refund });
   const funding = await tradeWhen(taker, trade.id, 'the escrow address', (t) => t.state === 'EscrowFunding');
-  const escrow = funding.escrow.address;
-  const txids = [await ltc.send(escrow, 1.15), await ltc.send(escrow, 0.15)].sort();
+  // Each party funds its own output; the arbitrator shows the seller's (amount and deposit).
+  const escrow = funding.escrow.seller_escrow_address;
+  const txids = [
+    await ltc.send(escrow, 1.15),
+    await ltc.send(funding.escrow.buyer_escrow_address, 0.15),
+  ].sort();
   await ltc.mine(1);
   for (const node of [maker, taker]) await tradeWhen(node, trade.id, 'the funding', (t) => t.state === 'EscrowFunded');
   return { id: trade.id, payout, refund, escrow, txids };

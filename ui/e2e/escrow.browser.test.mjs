@@ -161,19 +161,20 @@ test('an escrow trade through both browsers settles on the regtest chain', async
     await shot(pageM, '06-maker-refund-address');
     await pageM.getByRole('button', { name: 'Give address', exact: true }).click();
 
-    // Both rooms show the same escrow address.
+    // Each room shows its own escrow output: each party funds its own, so the chain says whose coins are whose.
     await stateBadge(pageM, 'Funding escrow').waitFor({ timeout: 30_000 });
     await stateBadge(pageT, 'Funding escrow').waitFor({ timeout: 30_000 });
     const escrowM = (await pageM.getByTestId('escrow-address').textContent()).trim();
     const escrowT = (await pageT.getByTestId('escrow-address').textContent()).trim();
     assert.match(escrowM, /^rltc1q/, 'a regtest P2WSH escrow address');
-    assert.equal(escrowT, escrowM, 'both sides show the same escrow address');
+    assert.match(escrowT, /^rltc1q/, 'a regtest P2WSH escrow address');
+    assert.notEqual(escrowT, escrowM, 'the seller and the buyer fund different outputs');
     await timelineStep(pageM, 'funded').and(pageM.locator('[data-status="current"]')).waitFor();
     await shot(pageM, '07-maker-escrow-funding');
     await shot(pageT, '07-taker-escrow-funding');
 
-    // The test funds the escrow from the wallet (seller 1 + 0.15, buyer 0.15) and mines a block.
-    const fundingTxids = [await ltc.send(escrowM, 1.15), await ltc.send(escrowM, 0.15)].sort();
+    // The test funds each output from the wallet (seller 1 + 0.15 to its own, buyer 0.15 to its own) and mines a block.
+    const fundingTxids = [await ltc.send(escrowM, 1.15), await ltc.send(escrowT, 0.15)].sort();
     await mine(1);
     for (const page of [pageM, pageT]) {
       await stateBadge(page, 'Escrow funded').waitFor({ timeout: CHAIN_WAIT });

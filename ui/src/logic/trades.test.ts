@@ -41,6 +41,14 @@ function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
     release_deadline: null,
     release_txid: null,
     release_confirmations: 0,
+    seller_escrow_address: null,
+    buyer_escrow_address: null,
+    backup_arbitrator: null,
+    seller_funded: 0,
+    buyer_funded: 0,
+    backup_after_blocks: 20,
+    reclaim_after_blocks: 40,
+    returns: [],
     ...overrides,
   };
 }
