@@ -475,10 +475,57 @@ fn print_trade(t: &TradeInfo) {
             e.funding_confirmations
         );
         println!(
-            "  You fund:      {} {}",
+            "  You fund:      {} {} to your escrow output",
             format_amount(e.my_funding, o.base),
             o.base
         );
+        for (whose, address, held, owed) in [
+            (
+                "Seller's",
+                &e.seller_escrow_address,
+                e.seller_funded,
+                e.amount + e.seller_deposit,
+            ),
+            (
+                "Buyer's",
+                &e.buyer_escrow_address,
+                e.buyer_funded,
+                e.buyer_deposit,
+            ),
+        ] {
+            if let Some(address) = address {
+                println!(
+                    "  {whose:<9} output: {address} holds {} of {} {}",
+                    format_amount(held, o.base),
+                    format_amount(owed, o.base),
+                    o.base
+                );
+            }
+        }
+        println!(
+            "  Fallbacks:     {}each party takes its own coins back alone {} blocks after they confirmed",
+            match &e.backup_arbitrator {
+                Some(b) => format!(
+                    "backup arbitrator {b} may stand in {} blocks after funding; ",
+                    e.backup_after_blocks
+                ),
+                None => String::new(),
+            },
+            e.reclaim_after_blocks
+        );
+        for r in &e.returns {
+            println!(
+                "  Return:        {} {} of the {}'s coins to {} ({})",
+                format_amount(r.amount, o.base),
+                o.base,
+                r.funder,
+                r.address,
+                match &r.txid {
+                    Some(txid) => format!("{}, txid {txid}", r.how),
+                    None => format!("{}, not broadcast yet", r.how),
+                }
+            );
+        }
         if let Some(txid) = &e.release_txid {
             println!(
                 "  Release:       {txid} ({} confirmations)",
