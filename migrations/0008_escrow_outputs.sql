@@ -13,3 +13,6 @@ ALTER TABLE trade_escrow ADD COLUMN returns TEXT NOT NULL DEFAULT '[]';
 -- The counterparty's signed return of this party's own coins, waiting for the watcher to check, co-sign
 -- and broadcast it (no chain call runs while a step is received).
 ALTER TABLE trade_escrow ADD COLUMN incoming_return BLOB;
+-- This party's dispute case reached the backup arbitrator (the first did not answer and the backup lock
+-- passed): from then on the backup decides.
+ALTER TABLE trade_escrow ADD COLUMN backup_case_sent INTEGER NOT NULL DEFAULT 0;

@@ -339,3 +339,123 @@ async fn a_silent_seller_after_payment_sent_brings_in_the_arbitrator() {
     .expect("the arbitrator has the buyer's case");
     e.stop().await;
 }
+
+/// The buyer paid, the seller falls silent, and the arbitrator is gone for good (process stopped, data
+/// directory deleted). Once the backup lock has passed on the escrow outputs, the buyer's node sends its
+/// case to the offer's second arbitrator, who decides; the buyer co-signs on the backup branch and the
+/// chain pays it the whole escrow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_backup_arbitrator_decides_when_the_arbitrator_is_gone() {
+    let ltc = Litecoind::start().await;
+    let dir = TestDir::new();
+    let boot = TestNode::start(dir.path("boot"), &[]).await;
+    let bootstrap = vec![boot.address()];
+    let settling = |name: &str, trades: TradeConfig| {
+        TestNode::start_settling(dir.path(name), &bootstrap, ltc.config.clone(), trades)
+    };
+    let arbitrating = || TradeConfig {
+        arbitrator: true,
+        ..test_trades()
+    };
+    let first = settling("first", arbitrating()).await;
+    let backup = settling("backup", arbitrating()).await;
+    let trades = TradeConfig {
+        payment_window: Some(Duration::from_secs(6)),
+        ..test_trades()
+    };
+    let seller = settling("seller", trades.clone()).await;
+    let buyer = settling("buyer", trades).await;
+    let mut new = souk_tests::ltc_escrow_offer(first.info.peer_id.parse().unwrap());
+    new.escrow = souk_core::offer::EscrowKind::Multisig {
+        arbitrators: vec![
+            first.info.peer_id.parse().unwrap(),
+            backup.info.peer_id.parse().unwrap(),
+        ],
+    };
+    let offer = seller.node.post_offer(new).await.expect("post");
+    buyer
+        .node
+        .refresh_market(
+            souk_core::offer::Asset::Ltc,
+            souk_core::offer::Quote::Fiat(souk_core::offer::Fiat::Eur),
+        )
+        .await
+        .expect("refresh");
+    buyer.await_offer(offer.id).await;
+    let payout = ltc.new_address().await;
+    let trade = buyer
+        .node
+        .take_offer(
+            offer.id,
+            AMOUNT,
+            souk_core::offer::PaymentMethod::new("SEPA").unwrap(),
+            payout.clone(),
+        )
+        .await
+        .expect("take")
+        .id;
+    seller
+        .node
+        .answer_trade(trade, souk_core::trading::TradeAnswer::Accept)
+        .await
+        .expect("accept");
+    in_state(&seller, trade, "Accepted").await;
+    let refund = ltc.new_address().await;
+    seller
+        .node
+        .set_escrow_address(trade, &refund)
+        .await
+        .expect("refund address");
+    let funding = in_state(&buyer, trade, "EscrowFunding").await;
+    let escrow = funding.escrow.unwrap();
+    assert_eq!(
+        escrow.backup_arbitrator.as_deref(),
+        Some(backup.info.peer_id.as_str())
+    );
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, DEPOSIT).await;
+    ltc.mine(1).await;
+    in_state(&seller, trade, "EscrowFunded").await;
+    in_state(&buyer, trade, "EscrowFunded").await;
+
+    // The arbitrator vanishes for good; the buyer pays and the seller goes silent.
+    let gone = first.stop().await;
+    std::fs::remove_dir_all(&gone).expect("the arbitrator's data dir deleted");
+    buyer.node.mark_paid(trade).await.expect("paid");
+    in_state(&seller, trade, "PaymentSent").await;
+    let seller_dir = seller.stop().await;
+    in_state(&buyer, trade, "Disputed").await;
+
+    // The backup lock passes; the buyer's case reaches the backup, who decides for the buyer.
+    ltc.mine(escrow.backup_after_blocks).await;
+    let mut events = backup.node.trade_events().await.expect("events");
+    tokio::time::timeout(souk_tests::DEADLINE, async {
+        loop {
+            if let Ok(d) = backup.node.dispute_info(trade).await
+                && d.cases.iter().any(|c| c.side == "buyer")
+            {
+                return d;
+            }
+            let _ = events.recv().await;
+        }
+    })
+    .await
+    .expect("the backup arbitrator has the buyer's case");
+    backup
+        .node
+        .resolve_dispute(trade, "buyer".into())
+        .await
+        .expect("resolve");
+    in_state(&buyer, trade, "Resolved").await;
+    ltc.mine(1).await;
+    let all = AMOUNT + 2 * DEPOSIT;
+    let got = ltc.received_by(&payout, 1).await;
+    assert!(
+        got < Amount::from_sat(all) && got > Amount::from_sat(all - FEE_BOUND),
+        "the buyer gets the whole escrow less the fee: {got}"
+    );
+    assert_eq!(ltc.received_by(&refund, 0).await, Amount::ZERO);
+    drop(seller_dir);
+    for node in [buyer, backup, boot] {
+        node.stop().await;
+    }
+}

@@ -68,6 +68,10 @@ pub struct DisputeCase {
     pub reason: String,
     /// The chat and the trade's steps, as lines, oldest first.
     pub transcript: Vec<String>,
+    /// The first arbitrator's key in this escrow, as the party derived it from the announcement: a
+    /// backup arbitrator needs it to compute the script once the first is gone (a wrong key gives an
+    /// escrow address that holds nothing on the chain, so it gains nothing).
+    pub arbitrator_key: Vec<u8>,
 }
 
 impl DisputeCase {
@@ -163,6 +167,14 @@ impl SignedResolution {
     }
 }
 
+/// The offer's second arbitrator, who stands in after the backup lock.
+fn backup_of(offer: &Offer) -> Option<PeerId> {
+    match &offer.escrow {
+        EscrowKind::Multisig { arbitrators } => arbitrators.get(1).copied(),
+        EscrowKind::None => None,
+    }
+}
+
 fn arbitrator_of(offer: &Offer) -> Result<PeerId> {
     match &offer.escrow {
         EscrowKind::Multisig { arbitrators } => arbitrators
@@ -211,19 +223,26 @@ async fn escrow_of(
     case: &DisputeCase,
     buyer: &Party,
     seller: &Party,
-    arbitrator: bitcoin::secp256k1::PublicKey,
+    mine: bitcoin::secp256k1::PublicKey,
 ) -> Result<TradeEscrow> {
-    let backup = match &case.offer()?.escrow {
-        EscrowKind::Multisig { arbitrators } => match arbitrators.get(1) {
+    let offer = case.offer()?;
+    let (arbitrator, backup) = if arbitrator_of(&offer)? == inner.me.peer {
+        let backup = match backup_of(&offer) {
             Some(backup) => Some(
-                find_announcement(inner, backup, case.chain, case.network)
+                find_announcement(inner, &backup, case.chain, case.network)
                     .await?
                     .trade_key(&case.trade_id)
                     .map_err(refused)?,
             ),
             None => None,
-        },
-        EscrowKind::None => None,
+        };
+        (mine, backup)
+    } else {
+        // The backup: the first arbitrator may be gone, its key comes with the case.
+        (
+            EscrowScript::parse_key(&case.arbitrator_key).map_err(refused)?,
+            Some(mine),
+        )
     };
     let parties = EscrowParties {
         buyer: EscrowScript::parse_key(&buyer.1).map_err(refused)?,
@@ -262,7 +281,7 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
     let Some(row) = settle::load(&mut conn, trade_id).await? else {
         return Ok(());
     };
-    if row.case_sent {
+    if row.case_sent || row.backup_case_sent {
         return Ok(());
     }
     let channel = store::load_channel(&mut conn, &inner.me.storage_key, trade_id)
@@ -299,6 +318,7 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
         side: row.side_text().into(),
         reason: dispute_reason,
         transcript: Vec::new(),
+        arbitrator_key: row.arbitrator_pubkey.clone().unwrap_or_default(),
     };
     // Keep the newest lines that fit.
     while !transcript.is_empty() {
@@ -312,13 +332,67 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
         case.transcript.clear();
     }
     let plaintext = postcard::to_stdvec(&case).map_err(|e| Error::Internal(e.to_string()))?;
+    let first = deliver_case(
+        inner,
+        &row,
+        &channel.offer,
+        trade_id,
+        arbitrator,
+        &plaintext,
+    )
+    .await;
+    if first.is_ok() {
+        sqlx::query("UPDATE trade_escrow SET case_sent = 1 WHERE trade_id = ?")
+            .bind(trade_id.to_string())
+            .execute(&inner.pool)
+            .await
+            .map_err(sql)?;
+        tracing::info!(%trade_id, %arbitrator, "dispute case sent to the arbitrator");
+        return Ok(());
+    }
+    // The first arbitrator does not take the case: once the backup lock has passed on every escrow
+    // output, the backup arbitrator stands in (and decides alone from then on).
+    if let Some(backup) = backup_of(&channel.offer)
+        && backup_lock_passed(inner, &row).await?
+    {
+        deliver_case(inner, &row, &channel.offer, trade_id, backup, &plaintext).await?;
+        sqlx::query("UPDATE trade_escrow SET backup_case_sent = 1 WHERE trade_id = ?")
+            .bind(trade_id.to_string())
+            .execute(&inner.pool)
+            .await
+            .map_err(sql)?;
+        tracing::info!(%trade_id, %backup, "dispute case sent to the backup arbitrator");
+        return Ok(());
+    }
+    first
+}
+
+/// Every escrow output of the trade has been confirmed for at least the backup lock.
+async fn backup_lock_passed(inner: &Inner, row: &settle::EscrowRow) -> Result<bool> {
+    let (Some(backend), Some(escrow)) = (inner.chain.as_ref(), row.script()?) else {
+        return Ok(false);
+    };
+    let utxos = settle::escrow_utxos(backend, row, &escrow).await?;
+    let lock = u32::from(Timelocks::of(row.chain, row.network).backup);
+    Ok(!utxos.is_empty() && utxos.iter().all(|(_, u)| u.confirmations >= lock))
+}
+
+/// Seals a case to `arbitrator`'s announced channel key and sends it; `Ok` once it is stored there.
+async fn deliver_case(
+    inner: &Inner,
+    row: &settle::EscrowRow,
+    offer: &Offer,
+    trade_id: Uuid,
+    arbitrator: PeerId,
+    plaintext: &[u8],
+) -> Result<()> {
     let announcement = find_announcement(inner, &arbitrator, row.chain, row.network).await?;
     let (sealed, _) = channel::seal_take(
         arbitrator,
         &announcement.channel_key,
-        channel.offer.id,
+        offer.id,
         trade_id,
-        &plaintext,
+        plaintext,
         &inner.me.keypair,
     )?;
     let _ = inner.net.find_peer(arbitrator).await;
@@ -330,25 +404,14 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
         )
         .await?;
     match Stored::decode(&answer).map_err(refused)? {
-        Stored::Stored => {}
-        Stored::Refused(reason) => {
-            return Err(Error::InvalidInput(format!(
-                "the arbitrator refused the case: {reason}"
-            )));
-        }
-        Stored::Later(reason) => {
-            return Err(Error::Internal(format!(
-                "the arbitrator could not take the case now ({reason}); sending it again later"
-            )));
-        }
+        Stored::Stored => Ok(()),
+        Stored::Refused(reason) => Err(Error::InvalidInput(format!(
+            "the arbitrator refused the case: {reason}"
+        ))),
+        Stored::Later(reason) => Err(Error::Internal(format!(
+            "the arbitrator could not take the case now ({reason}); sending it again later"
+        ))),
     }
-    sqlx::query("UPDATE trade_escrow SET case_sent = 1 WHERE trade_id = ?")
-        .bind(trade_id.to_string())
-        .execute(&inner.pool)
-        .await
-        .map_err(sql)?;
-    tracing::info!(%trade_id, %arbitrator, "dispute case sent to the arbitrator");
-    Ok(())
 }
 
 /// The trade's signed steps of `kind`, each rebuilt as its signer made it (the event holds the step bytes
@@ -459,7 +522,8 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
     let row = settle::load(&mut conn, trade_id)
         .await?
         .ok_or_else(|| refused("no escrow for this trade"))?;
-    if signer != arbitrator_of(&channel.offer)? {
+    let by_backup = backup_of(&channel.offer) == Some(signer);
+    if signer != arbitrator_of(&channel.offer)? && !by_backup {
         return Err(refused(format!(
             "a resolution signed by {signer}, who is not this trade's arbitrator"
         )));
@@ -486,7 +550,10 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
     .ok_or_else(|| refused("the winner's address is unknown"))?;
     let mut psbt = decode_psbt(&resolution.psbt).map_err(refused)?;
     let inputs = settle::spent_escrow_outputs(&backend, &row, &escrow, &psbt).await?;
-    let plan = resolution_plan(row.chain, row.network, &winner_address, inputs)?;
+    let mut plan = resolution_plan(row.chain, row.network, &winner_address, inputs)?;
+    if by_backup {
+        plan.path = SpendPath::Backup;
+    }
     let rate = backend.fee_rate().await?;
     let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
     check_psbt(&psbt, &escrow, &plan, max)
@@ -533,8 +600,9 @@ pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
     if case.trade_id != opened.trade_id() {
         return Err(refused("the case names another trade than its envelope"));
     }
-    if arbitrator_of(&case.offer()?)? != inner.me.peer {
-        return Err(refused("this node is not the arbitrator of that offer"));
+    let offer = case.offer()?;
+    if arbitrator_of(&offer)? != inner.me.peer && backup_of(&offer) != Some(inner.me.peer) {
+        return Err(refused("this node is not an arbitrator of that offer"));
     }
     let (buyer, seller) = parties(&case)?;
     let reporter = opened.taker();
@@ -766,7 +834,11 @@ pub(super) async fn resolve(
     } else {
         &seller.2
     };
-    let plan = resolution_plan(case.chain, case.network, address, utxos)?;
+    let mut plan = resolution_plan(case.chain, case.network, address, utxos)?;
+    if arbitrator_of(&case.offer()?)? != inner.me.peer {
+        // The backup arbitrator signs on the backup branch, which its lock opens.
+        plan.path = SpendPath::Backup;
+    }
     let mut psbt = build_spend(&escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
     sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
     let signed = SignedResolution::sign(

@@ -145,6 +145,8 @@ pub(super) struct EscrowRow {
     pub release_confirmations: u32,
     /// This party's dispute case reached the arbitrator.
     pub case_sent: bool,
+    /// It reached the backup arbitrator instead (the first did not take it, the backup lock passed).
+    pub backup_case_sent: bool,
     pub release_deadline: Option<i64>,
     pub returns: Vec<ReturnRecord>,
     pub incoming_return: Option<Vec<u8>>,
@@ -377,6 +379,7 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
         release_txid: r.try_get("release_txid").map_err(sql)?,
         release_confirmations: u32::try_from(get_u64("release_confirmations")?).unwrap_or(u32::MAX),
         case_sent: r.try_get::<i64, _>("case_sent").map_err(sql)? == 1,
+        backup_case_sent: r.try_get::<i64, _>("backup_case_sent").map_err(sql)? == 1,
         release_deadline: r.try_get("release_deadline").map_err(sql)?,
         returns: serde_json::from_str(&returns).map_err(|e| internal("stored returns", e))?,
         incoming_return: r.try_get("incoming_return").map_err(sql)?,
@@ -802,7 +805,7 @@ async fn prepare_release(
 }
 
 /// The escrow's outputs worth counting, both funders', as the chain shows them now.
-async fn escrow_utxos(
+pub(super) async fn escrow_utxos(
     backend: &RpcBackend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
