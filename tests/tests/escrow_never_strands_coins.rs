@@ -459,3 +459,95 @@ async fn the_backup_arbitrator_decides_when_the_arbitrator_is_gone() {
         node.stop().await;
     }
 }
+
+/// The taker approves the arbitrator before any coin moves: an arbitrator that is a party, one the taker
+/// excluded, one outside the taker's accepted set, and a maker's puppet that no arbitrator node announces
+/// are each refused with the reason; the announced arbitrator a default taker accepts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_taker_approves_the_arbitrator_before_any_coin_moves() {
+    let ltc = Litecoind::start().await;
+    let dir = TestDir::new();
+    let boot = TestNode::start(dir.path("boot"), &[]).await;
+    let bootstrap = vec![boot.address()];
+    let settling = |name: &str, trades: TradeConfig| {
+        TestNode::start_settling(dir.path(name), &bootstrap, ltc.config.clone(), trades)
+    };
+    let arbitrator = settling(
+        "arbitrator",
+        TradeConfig {
+            arbitrator: true,
+            ..test_trades()
+        },
+    )
+    .await;
+    let arbitrator_id: libp2p::PeerId = arbitrator.info.peer_id.parse().unwrap();
+    let maker = settling("maker", test_trades()).await;
+    let puppet = libp2p::PeerId::random();
+    let honest = maker
+        .node
+        .post_offer(souk_tests::ltc_escrow_offer(arbitrator_id))
+        .await
+        .expect("post");
+    let puppeted = maker
+        .node
+        .post_offer(souk_tests::ltc_escrow_offer(puppet))
+        .await
+        .expect("post");
+    async fn take(node: &TestNode, offer: Uuid) -> Result<TradeInfo, String> {
+        node.node
+            .refresh_market(
+                souk_core::offer::Asset::Ltc,
+                souk_core::offer::Quote::Fiat(souk_core::offer::Fiat::Eur),
+            )
+            .await
+            .expect("refresh");
+        node.node
+            .take_offer(
+                offer,
+                AMOUNT,
+                souk_core::offer::PaymentMethod::new("SEPA").unwrap(),
+                String::new(),
+            )
+            .await
+            .map_err(|e| e.to_string())
+    }
+    let refused = |result: Result<TradeInfo, String>, why: &str| {
+        let err = result.expect_err("refused");
+        assert!(err.contains(why), "{err}");
+    };
+    for offer in [honest.id, puppeted.id] {
+        arbitrator.await_offer(offer).await;
+    }
+    // The arbitrator itself may not take an offer it arbitrates.
+    refused(take(&arbitrator, honest.id).await, "a party of this trade");
+    let excluding = settling(
+        "excluding",
+        TradeConfig {
+            exclude_arbitrators: vec![arbitrator_id],
+            ..test_trades()
+        },
+    )
+    .await;
+    excluding.await_offer(honest.id).await;
+    refused(take(&excluding, honest.id).await, "one you excluded");
+    let picky = settling(
+        "picky",
+        TradeConfig {
+            arbitrators: vec![libp2p::PeerId::random()],
+            ..test_trades()
+        },
+    )
+    .await;
+    picky.await_offer(honest.id).await;
+    refused(take(&picky, honest.id).await, "not one you accept");
+    let default = settling("default", test_trades()).await;
+    default.await_offer(puppeted.id).await;
+    refused(take(&default, puppeted.id).await, "has no announcement");
+    let trade = take(&default, honest.id)
+        .await
+        .expect("the announced arbitrator is accepted");
+    assert_eq!(trade.state, "Requested");
+    for node in [default, picky, excluding, maker, arbitrator, boot] {
+        node.stop().await;
+    }
+}

@@ -302,6 +302,11 @@ pub struct TradeSettings {
     /// How long the release may take to reach the chain once the seller confirmed the payment, in
     /// seconds.
     pub release_window_secs: u64,
+    /// The arbitrators (PeerIds) this node accepts on the offers it takes; empty: any announced
+    /// arbitrator that is neither party and not excluded.
+    pub arbitrators: Vec<String>,
+    /// Arbitrators (PeerIds) this node never accepts.
+    pub exclude_arbitrators: Vec<String>,
 }
 
 impl Default for TradeSettings {
@@ -314,6 +319,8 @@ impl Default for TradeSettings {
             funding_window_secs: trade.funding_window.as_secs(),
             payment_window_secs: trade.payment_window.map(|w| w.as_secs()),
             release_window_secs: trade.release_window.as_secs(),
+            arbitrators: Vec::new(),
+            exclude_arbitrators: Vec::new(),
         }
     }
 }
@@ -336,6 +343,15 @@ impl TradeSettings {
                 self.watch_every_secs
             )));
         }
+        let peers = |key: &str, list: &[String]| -> Result<Vec<libp2p::PeerId>, ConfigError> {
+            list.iter()
+                .map(|p| {
+                    p.trim().parse().map_err(|e| {
+                        invalid(format!("{key}: `{p}` is not a peer id (12D3Koo…): {e}"))
+                    })
+                })
+                .collect()
+        };
         let window = |key: &str, secs: u64| {
             if (MIN_WINDOW_SECS..=MAX_WINDOW_SECS).contains(&secs) {
                 Ok(Duration::from_secs(secs))
@@ -355,6 +371,8 @@ impl TradeSettings {
                 .map(|secs| window("payment_window_secs", secs))
                 .transpose()?,
             release_window: window("release_window_secs", self.release_window_secs)?,
+            arbitrators: peers("arbitrators", &self.arbitrators)?,
+            exclude_arbitrators: peers("exclude_arbitrators", &self.exclude_arbitrators)?,
             ..TradeConfig::default()
         })
     }
@@ -722,6 +740,33 @@ mod tests {
         assert!(bad("[trade]\nmax_takes_per_offer = 0\n").contains("at least 1"));
         assert!(bad("[trade]\nwatch_every_secs = 0\n").contains("1 to 3600"));
         assert!(bad("[trade]\nwatch_every_secs = 86400\n").contains("86400"));
+    }
+
+    #[test]
+    fn accepted_and_excluded_arbitrators_are_peer_ids() {
+        let (a, b) = (libp2p::PeerId::random(), libp2p::PeerId::random());
+        let text = format!("[trade]\narbitrators = [\"{a}\"]\nexclude_arbitrators = [\"{b}\"]\n");
+        let trade = Config::from_parts("f", &text, [])
+            .unwrap()
+            .trade
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            (trade.arbitrators, trade.exclude_arbitrators),
+            (vec![a], vec![b])
+        );
+        let defaults = TradeSettings::default().resolve().unwrap();
+        assert!(defaults.arbitrators.is_empty() && defaults.exclude_arbitrators.is_empty());
+        let err = Config::from_parts("f", "[trade]\narbitrators = [\"nobody\"]\n", [])
+            .unwrap()
+            .trade
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("arbitrators: `nobody` is not a peer id"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub struct TradeConfig {
     pub release_window: Duration,
     /// How often the chain is looked at for open escrows (also on every trade step).
     pub watch_every: Duration,
+    /// The arbitrators this node accepts on offers it takes; empty: any announced arbitrator that is
+    /// neither party and not in `exclude_arbitrators`.
+    pub arbitrators: Vec<libp2p::PeerId>,
+    pub exclude_arbitrators: Vec<libp2p::PeerId>,
 }
 
 impl Default for TradeConfig {
@@ -62,6 +66,8 @@ impl Default for TradeConfig {
             payment_window: None,
             release_window: Duration::from_secs(24 * 3600),
             watch_every: Duration::from_secs(10),
+            arbitrators: Vec::new(),
+            exclude_arbitrators: Vec::new(),
         }
     }
 }
@@ -228,6 +234,7 @@ impl Desk {
                 "this is your own offer: it cannot be taken by you".into(),
             ));
         }
+        settle::approve_arbitrators(inner, &offer).await?;
         let trade_id = Uuid::now_v7();
         let request = NegotiationMessage {
             trade_id,
@@ -631,6 +638,14 @@ impl Inner {
                 "offer {} is not one of this node's",
                 offer.id
             )));
+        }
+        if let crate::offer::EscrowKind::Multisig { arbitrators } = &offer.escrow
+            && arbitrators.contains(&m.sender)
+        {
+            return Err(Error::InvalidInput(
+                "the taker is an arbitrator of this offer: nobody holds two of the escrow's keys"
+                    .into(),
+            ));
         }
         let now = now_ms();
         let negotiation = Negotiation::start(&offer, state, now, request).map_err(refused)?;

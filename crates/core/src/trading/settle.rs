@@ -1183,6 +1183,49 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// The longest an arbitrator's announcement may go unrenewed (arbitrators renew it twice a day) and still
+/// be trusted with the third key of a new trade.
+const ANNOUNCEMENT_FRESH: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// The taker approves the offer's arbitrators before any coin moves: neither party, in its accepted set
+/// (`[trade] arbitrators`, `exclude_arbitrators`), and, when this node settles on the offer's chain,
+/// announced in the DHT recently.
+pub(super) async fn approve_arbitrators(inner: &Inner, offer: &Offer) -> Result<()> {
+    let EscrowKind::Multisig { arbitrators } = &offer.escrow else {
+        return Ok(());
+    };
+    for arbitrator in arbitrators {
+        if *arbitrator == offer.maker || *arbitrator == inner.me.peer {
+            return Err(Error::InvalidInput(format!(
+                "arbitrator {arbitrator} is a party of this trade: nobody may hold two of the escrow's keys"
+            )));
+        }
+        if inner.config.exclude_arbitrators.contains(arbitrator) {
+            return Err(Error::InvalidInput(format!(
+                "arbitrator {arbitrator} is one you excluded ([trade] exclude_arbitrators)"
+            )));
+        }
+        if !inner.config.arbitrators.is_empty() && !inner.config.arbitrators.contains(arbitrator) {
+            return Err(Error::InvalidInput(format!(
+                "arbitrator {arbitrator} is not one you accept ([trade] arbitrators)"
+            )));
+        }
+        if let Some(backend) = &inner.chain
+            && backend.chain() == chain_of(offer.base)
+        {
+            let announcement =
+                find_arbitrator(inner, arbitrator, backend.chain(), backend.network()).await?;
+            if now_ms() - announcement.at > millis(ANNOUNCEMENT_FRESH) {
+                return Err(Error::InvalidInput(format!(
+                    "arbitrator {arbitrator} has not renewed its announcement for {} days: it may be gone",
+                    (now_ms() - announcement.at) / 86_400_000
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The arbitrator's announcement for the chain, from the DHT.
 async fn find_arbitrator(
     inner: &Inner,
