@@ -891,8 +891,12 @@ pub(super) async fn on_step(
             let mut row = load(conn, trade_id)
                 .await?
                 .ok_or_else(|| no_escrow(trade_id))?;
-            check_release(inner, &row, release_psbt).await?;
+            // Only its form here: no chain call runs while a step is received. The watcher checks it
+            // against the chain before this node signs anything (`broadcast_release`); a release that
+            // fails the check is never signed, and the release deadline brings in the arbitrator.
+            decode_psbt(release_psbt).map_err(refused)?;
             row.release_psbt = Some(release_psbt.clone());
+            inner.watch.notify_one();
             row.release_deadline = Some(now_ms() + millis(inner.config.release_window));
             save(conn, trade_id, &row).await?;
         }
@@ -1520,6 +1524,7 @@ async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) 
     let escrow = row
         .keys()?
         .ok_or_else(|| internal("escrow", "keys missing"))?;
+    check_release(inner, &row, bytes).await?;
     let mut psbt = decode_psbt(bytes).map_err(refused)?;
     sign_psbt(&mut psbt, &escrow, &my_key(inner, &row, trade_id)?).map_err(refused)?;
     let tx = finalize_psbt(psbt, &escrow).map_err(refused)?;
