@@ -298,13 +298,31 @@ describe('Trade room', () => {
           ...trade,
           state: 'EscrowFunded',
           updated_at: trade.updated_at + 1,
-          escrow: { ...trade.escrow!, funded: 5_750_000, funding_confirmations: 1, funding_txids: txids, payment_deadline: Date.now() + 86_400_000 },
+          escrow: {
+            ...trade.escrow!,
+            funded: 5_750_000,
+            seller_funded: 5_375_000,
+            buyer_funded: 375_000,
+            funding_confirmations: 1,
+            funding_txids: txids,
+            payment_deadline: Date.now() + 86_400_000,
+            returns: [{ funder: 'seller', amount: 100_000, address: 'rltc1qrefund', txid: 'c'.repeat(64), how: 'cosigned' }],
+          },
           steps: [...trade.steps, { kind: 'funded', at: fundedAt, mine: true }],
         },
       }),
     );
     await waitFor(() => expect(steps[3]).toHaveAttribute('data-status', 'current'));
     expect(screen.getByTestId('escrow-funded')).toHaveTextContent('0.0575 LTC of 0.0575 LTC · 1 confirmation');
+    // Each party funds its own output; both are shown, in coins.
+    expect(screen.getByTestId('escrow-outputs')).toHaveTextContent('Seller’s: 0.05375 LTC of 0.05375 LTC');
+    expect(screen.getByTestId('escrow-outputs')).toHaveTextContent('Buyer’s: 0.00375 LTC of 0.00375 LTC');
+    expect(screen.getByTestId('escrow-fallbacks')).toHaveTextContent('take its own coins back alone 40 blocks after');
+    // A return of this seller's coins, with its txid and how it was made.
+    expect(screen.getByTestId('escrow-return')).toHaveTextContent(
+      '0.001 LTC of your coins to rltc1qrefund — co-signed by both and broadcast',
+    );
+    expect(screen.getByTestId('return-txid')).toHaveTextContent('c'.repeat(64));
     expect(screen.getByTestId('step-time-funded')).toHaveTextContent(formatStepTime(fundedAt));
     expect(screen.getAllByTestId('funding-txid').map((e) => e.textContent)).toEqual(txids);
     expect(screen.getAllByRole('button', { name: 'Copy funding transaction id' })).toHaveLength(2);

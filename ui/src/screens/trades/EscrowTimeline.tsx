@@ -58,6 +58,13 @@ export function EscrowTimeline({ trade }: { trade: TradeInfo }) {
   );
 }
 
+/** How a return was made, in words. */
+const RETURN_HOW: Record<string, string> = {
+  signed: 'signed by this node, waiting for the counterparty to broadcast',
+  cosigned: 'co-signed by both and broadcast',
+  reclaimed: 'taken back alone after the reclaim lock',
+};
+
 function coins(units: number, trade: TradeInfo): string {
   return `${formatAmount(units, trade.offer.base)} ${trade.offer.base}`;
 }
@@ -74,7 +81,7 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
         </dd>
       </div>
       <div className="escrow-address">
-        <dt>Escrow address (2-of-3 multisig)</dt>
+        <dt>Your escrow address (2-of-3 multisig)</dt>
         <dd>
           {escrow.address ? (
             <>
@@ -118,6 +125,19 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
         </dd>
       </div>
       <div>
+        <dt>Each party’s output</dt>
+        <dd className="num" data-testid="escrow-outputs">
+          <ul className="txid-list">
+            <li>
+              Seller’s: {coins(escrow.seller_funded, trade)} of {coins(escrow.amount + escrow.seller_deposit, trade)}
+            </li>
+            <li>
+              Buyer’s: {coins(escrow.buyer_funded, trade)} of {coins(escrow.buyer_deposit, trade)}
+            </li>
+          </ul>
+        </dd>
+      </div>
+      <div>
         <dt>Funding transactions</dt>
         <dd data-testid="funding-txids">
           {escrow.funding_txids.length === 0 ? (
@@ -148,6 +168,41 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
         <dt>Arbitrator</dt>
         <dd>{escrow.arbitrator ? <PeerId peerId={escrow.arbitrator} /> : <span className="muted">—</span>}</dd>
       </div>
+      <div>
+        <dt>If someone disappears</dt>
+        <dd data-testid="escrow-fallbacks">
+          {escrow.backup_arbitrator ? (
+            <>
+              The backup arbitrator <PeerId peerId={escrow.backup_arbitrator} /> can stand in {escrow.backup_after_blocks} blocks
+              after funding.{' '}
+            </>
+          ) : null}
+          Each party can take its own coins back alone {escrow.reclaim_after_blocks} blocks after they confirmed.
+        </dd>
+      </div>
+      {escrow.returns.length > 0 ? (
+        <div>
+          <dt>Coins going back</dt>
+          <dd data-testid="escrow-returns">
+            <ul className="txid-list">
+              {escrow.returns.map((r) => (
+                <li key={`${r.funder}-${r.txid ?? r.amount}`} data-testid="escrow-return">
+                  {coins(r.amount, trade)} of {r.funder === escrow.side ? 'your' : 'the counterparty’s'} coins to{' '}
+                  <code className="mono-wrap">{r.address}</code> — {RETURN_HOW[r.how] ?? r.how}
+                  {r.txid ? (
+                    <span className="details-row">
+                      <code className="mono-wrap" data-testid="return-txid">
+                        {r.txid}
+                      </code>
+                      <CopyButton text={r.txid} label="Copy return transaction id" />
+                    </span>
+                  ) : null}
+                </li>
+              ))}
+            </ul>
+          </dd>
+        </div>
+      ) : null}
       <div>
         <dt>Release transaction</dt>
         <dd>
