@@ -109,6 +109,24 @@ async fn returned(node: &TestNode, trade: Uuid, amount: u64) -> String {
     r.txid.clone().expect("a txid")
 }
 
+/// Waits until `arbitrator` holds `side`'s case of `trade`.
+async fn has_case(arbitrator: &TestNode, trade: Uuid, side: &str) {
+    let mut events = arbitrator.node.trade_events().await.expect("events");
+    let wait = async {
+        loop {
+            if let Ok(d) = arbitrator.node.dispute_info(trade).await
+                && d.cases.iter().any(|c| c.side == side)
+            {
+                return;
+            }
+            let _ = events.recv().await;
+        }
+    };
+    tokio::time::timeout(souk_tests::DEADLINE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("the arbitrator never got the {side}'s case"));
+}
+
 /// `got` is `sent` less a fee, never more.
 fn less_a_fee(got: Amount, sent: u64) {
     assert!(
@@ -324,19 +342,7 @@ async fn a_silent_seller_after_payment_sent_brings_in_the_arbitrator() {
     );
     // The buyer's node sends its case; the arbitrator's list shows it.
     let arbitrator = &e.arbitrator;
-    let mut events = arbitrator.node.trade_events().await.expect("events");
-    tokio::time::timeout(souk_tests::DEADLINE, async {
-        loop {
-            if let Ok(d) = arbitrator.node.dispute_info(e.trade).await
-                && d.cases.iter().any(|c| c.side == "buyer")
-            {
-                return d;
-            }
-            let _ = events.recv().await;
-        }
-    })
-    .await
-    .expect("the arbitrator has the buyer's case");
+    has_case(arbitrator, e.trade, "buyer").await;
     e.stop().await;
 }
 
@@ -427,22 +433,10 @@ async fn the_backup_arbitrator_decides_when_the_arbitrator_is_gone() {
 
     // The backup lock passes; the buyer's case reaches the backup, who decides for the buyer.
     ltc.mine(escrow.backup_after_blocks).await;
-    let mut events = backup.node.trade_events().await.expect("events");
-    tokio::time::timeout(souk_tests::DEADLINE, async {
-        loop {
-            if let Ok(d) = backup.node.dispute_info(trade).await
-                && d.cases.iter().any(|c| c.side == "buyer")
-            {
-                return d;
-            }
-            let _ = events.recv().await;
-        }
-    })
-    .await
-    .expect("the backup arbitrator has the buyer's case");
+    has_case(&backup, trade, "buyer").await;
     backup
         .node
-        .resolve_dispute(trade, "buyer".into())
+        .resolve_dispute(trade, "buyer")
         .await
         .expect("resolve");
     in_state(&buyer, trade, "Resolved").await;
