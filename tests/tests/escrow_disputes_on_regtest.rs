@@ -202,6 +202,34 @@ async fn the_buyer_never_pays_and_the_arbitrator_refunds_the_seller() {
         .unwrap_err();
     assert!(err.to_string().contains("buyer or seller"), "{err}");
     f.resolve_to("seller").await;
+
+    // 0.2 LTC sent to the buyer's output after the resolution are not the arbitrator's to decide: they
+    // go back to the buyer (the seller's node signs, the buyer's co-signs and broadcasts).
+    let view = f.taker().node.trade(id(&f)).await.unwrap().escrow.unwrap();
+    let late = 20_000_000;
+    f.ltc.fund_escrow(&view, 0, late).await;
+    f.ltc.mine(1).await;
+    let back = f
+        .taker()
+        .await_trade(id(&f), "the late coins returned", |t| {
+            t.escrow.as_ref().is_some_and(|e| {
+                e.returns
+                    .iter()
+                    .any(|r| r.amount == late && r.txid.is_some())
+            })
+        })
+        .await;
+    let txid = back.escrow.unwrap().returns[0].txid.clone().unwrap();
+    f.ltc.mine(1).await;
+    assert_eq!(
+        f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await,
+        1
+    );
+    let got = f.ltc.received_by(&f.payout, 1).await;
+    assert!(
+        got < Amount::from_sat(late) && got > Amount::from_sat(late - 100_000),
+        "{got}"
+    );
     f.stop().await;
 }
 

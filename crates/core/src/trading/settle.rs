@@ -1025,7 +1025,8 @@ async fn open_escrows(inner: &Inner) -> Result<Vec<(Uuid, TradeState)>> {
         "SELECT t.id, t.state FROM trades t JOIN trade_escrow e ON e.trade_id = t.id \
          WHERE t.state IN ('Accepted', 'EscrowFunding', 'EscrowFunded', 'PaymentSent', \
          'PaymentConfirmed', 'Released', 'Disputed') \
-         OR (t.state IN ('Cancelled', 'Expired', 'Completed') AND e.escrow_address IS NOT NULL \
+         OR (t.state IN ('Cancelled', 'Expired', 'Completed', 'Resolved') \
+             AND e.escrow_address IS NOT NULL \
              AND t.updated_at > ?)",
     )
     .bind(since)
@@ -1062,8 +1063,9 @@ async fn watch_once(inner: &Inner) -> Result<()> {
             TradeState::Released => check_release_confirmed(inner, &backend, trade_id).await,
             TradeState::Disputed => super::arbitrate::send_case(inner, trade_id).await,
             TradeState::Cancelled | TradeState::Expired | TradeState::Completed => {
-                return_leftovers(inner, &backend, trade_id).await
+                return_leftovers(inner, &backend, trade_id, false).await
             }
+            TradeState::Resolved => return_leftovers(inner, &backend, trade_id, true).await,
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -1647,7 +1649,15 @@ async fn check_release_confirmed(
 ///   and sends it; the counterparty checks, co-signs and broadcasts;
 /// - this node's own coins: it co-signs and broadcasts the counterparty's return when one came; once the
 ///   reclaim lock has passed on an output, it takes it back alone, needing no one.
-async fn return_leftovers(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+///
+/// After a resolution only coins that came late go back: the funding transactions' outputs are the
+/// arbitrator's to decide (the resolution spends them, maybe not confirmed yet).
+async fn return_leftovers(
+    inner: &Inner,
+    backend: &RpcBackend,
+    trade_id: Uuid,
+    late_only: bool,
+) -> Result<()> {
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
@@ -1679,6 +1689,9 @@ async fn return_leftovers(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -
         let coins: Vec<&Utxo> = utxos
             .iter()
             .filter(|(f, u)| *f == funder && !released.contains(&u.outpoint))
+            .filter(|(_, u)| {
+                !late_only || !row.funding_txids.contains(&u.outpoint.txid.to_string())
+            })
             .map(|(_, u)| u)
             .filter(|u| {
                 !row.returns
