@@ -1066,7 +1066,6 @@ async fn watch_once(inner: &Inner) -> Result<()> {
                 return_leftovers(inner, &backend, trade_id, false).await
             }
             TradeState::Resolved => return_leftovers(inner, &backend, trade_id, true).await,
-            _ => Ok(()),
         };
         if let Err(e) = result {
             tracing::warn!(%trade_id, %state, error = %e, "escrow step not taken yet");
