@@ -1,8 +1,8 @@
 // Dispute browser test: an arbitrator decides a dispute through the UI, with a real Litecoin regtest chain
 // as the judge. `litecoind -regtest` and three `souk serve` nodes on loopback: an arbitrator (made one by
 // `[trade] arbitrator = true` in its souk.toml), a maker (seller) and a taker (buyer). The trade is set up
-// and funded over the nodes' API and the chain's RPC (the escrow browser test drives those steps through
-// the UI); both parties chat, with markup in the text. The buyer opens the dispute from its trade room;
+// and funded over the nodes' API and the chain's RPC, each party's output with its share (the escrow
+// browser test drives those steps through the UI); both parties chat, with markup in the text. The buyer opens the dispute from its trade room;
 // the arbitrator's Disputes screen shows it live with both parties' reasons and transcripts (as text);
 // the arbitrator resolves it to the buyer through the confirmation dialog; the buyer's trade shows
 // Resolved with the payout transaction, and once a block is mined the chain shows the payout on the
@@ -95,20 +95,27 @@ async function fundedTrade(marker) {
   const refund = await ltc.newAddress();
   await api(maker, `/api/v1/trades/${trade.id}/address`, { address: refund });
   const funding = await tradeWhen(taker, trade.id, 'the escrow address', (t) => t.state === 'EscrowFunding');
-  // Each party funds its own output; the arbitrator shows the seller's (amount and deposit).
+  const sellerView = await tradeWhen(maker, trade.id, 'the escrow address', (t) => t.state === 'EscrowFunding');
+  // Each party funds its own output, both nodes agreeing which is whose; the arbitrator shows the
+  // seller's (amount and deposit).
   const escrow = funding.escrow.seller_escrow_address;
-  const txids = [
-    await ltc.send(escrow, 1.15),
-    await ltc.send(funding.escrow.buyer_escrow_address, 0.15),
-  ].sort();
+  const buyerEscrow = funding.escrow.buyer_escrow_address;
+  assert.match(escrow, /^rltc1q/);
+  assert.match(buyerEscrow, /^rltc1q/);
+  assert.notEqual(escrow, buyerEscrow, 'the seller and the buyer fund different outputs');
+  assert.equal(sellerView.escrow.seller_escrow_address, escrow);
+  assert.equal(sellerView.escrow.buyer_escrow_address, buyerEscrow);
+  assert.equal(sellerView.escrow.address, escrow, 'the seller sends to its own output');
+  assert.equal(funding.escrow.address, buyerEscrow, 'the buyer sends to its own output');
+  const txids = [await ltc.send(escrow, 1.15), await ltc.send(buyerEscrow, 0.15)].sort();
   await ltc.mine(1);
   for (const node of [maker, taker]) await tradeWhen(node, trade.id, 'the funding', (t) => t.state === 'EscrowFunded');
-  return { id: trade.id, payout, refund, escrow, txids };
+  return { id: trade.id, payout, refund, escrow, buyerEscrow, txids };
 }
 
 test('an arbitrator resolves a dispute through the UI and the chain pays the winner', async (t) => {
   const marker = `dispute-${Date.now()}`;
-  const { id, payout, refund, escrow, txids } = await fundedTrade(marker);
+  const { id, payout, refund, escrow, buyerEscrow, txids } = await fundedTrade(marker);
   // Both parties chat; the buyer's text carries markup that must stay text everywhere.
   const hostile = `<img src=x onerror="window.__pwned=1">${marker}<script>window.__pwned=2</script>`;
   await api(taker, `/api/v1/trades/${id}/messages`, { text: `paid 80 EUR ${hostile}` });
@@ -141,6 +148,10 @@ test('an arbitrator resolves a dispute through the UI and the chain pays the win
     await pageT.getByRole('heading', { level: 1, name: 'You buy LTC for EUR' }).waitFor();
     const shown = (await pageT.getByTestId('funding-txid').allTextContents()).map((x) => x.trim()).sort();
     assert.deepEqual(shown, txids, 'the room shows the funding transactions the wallet sent');
+    // The buyer's room shows its own output, and both outputs full, in coins.
+    assert.equal((await pageT.getByTestId('escrow-address').textContent()).trim(), buyerEscrow);
+    await pageT.getByTestId('escrow-output-seller').filter({ hasText: /^Seller’s output: 1\.15 of 1\.15 LTC/ }).waitFor();
+    await pageT.getByTestId('escrow-output-buyer').filter({ hasText: /^Buyer’s output: 0\.15 of 0\.15 LTC/ }).waitFor();
     await pageT.getByRole('button', { name: 'Open dispute…' }).click();
     await pageT.getByLabel('Why do you open a dispute?').fill(`I paid 80 EUR by SEPA (${marker}); the seller does not answer`);
     await shot(pageT, '02-taker-open-dispute');
@@ -170,6 +181,7 @@ test('an arbitrator resolves a dispute through the UI and the chain pays the win
     await sellerCase.locator('.transcript-text', { hasText: 'nothing has arrived here' }).waitFor();
     assert.equal(await pageA.locator('.dispute-cases img, .dispute-cases script').count(), 0);
     assert.equal(await pageA.evaluate(() => globalThis.__pwned), undefined);
+    // The arbitrator's view names the seller's output (amount and the seller's deposit).
     assert.equal((await pageA.getByTestId('dispute-escrow-address').textContent()).trim(), escrow);
     await shot(pageA, '04-arbitrator-dispute-detail');
     await buyerCase.scrollIntoViewIfNeeded();

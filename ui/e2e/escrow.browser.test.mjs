@@ -3,8 +3,9 @@
 // coins) and three `souk serve` nodes on loopback with the chain flags: an arbitrator, a maker and a
 // taker (both bootstrapping from the maker). The maker posts an LTC/EUR escrow offer through the form;
 // the taker takes 1 LTC with a payout address of the wallet; the maker accepts and gives a refund
-// address; both rooms show the same escrow address, which the test funds over RPC and confirms by
-// mining; payment sent → received → released → completed, each seen in both browsers; the payout
+// address; each room shows its own escrow output (the seller's for amount and deposit, the buyer's for
+// its deposit, as the nodes' API says), which the test funds over RPC, the seller's first: the rooms
+// show each output's progress; confirmed by mining; payment sent → received → released → completed, each seen in both browsers; the payout
 // address then holds the amount and the buyer's deposit. Same order of steps as
 // tests/tests/escrow_trade_on_regtest.rs. Screenshots of each step go to SOUK_ARTIFACTS as escrow-*.png.
 // Env: SOUK_CLI_BIN (the `souk` binary), SOUK_UI_DIST (built UI, default ui/dist), CHROMIUM
@@ -12,6 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  api,
   awaitPeer,
   launchBrowser,
   openUser as open,
@@ -169,12 +171,45 @@ test('an escrow trade through both browsers settles on the regtest chain', async
     assert.match(escrowM, /^rltc1q/, 'a regtest P2WSH escrow address');
     assert.match(escrowT, /^rltc1q/, 'a regtest P2WSH escrow address');
     assert.notEqual(escrowT, escrowM, 'the seller and the buyer fund different outputs');
+    // Each shown address is that side's output as both nodes' API has it.
+    const [viewM] = (await api(maker, '/api/v1/trades')).filter((x) => x.offer.terms.startsWith(marker));
+    const viewT = await api(taker, `/api/v1/trades/${viewM.id}`);
+    for (const view of [viewM, viewT]) {
+      assert.equal(view.escrow.seller_escrow_address, escrowM, 'the maker (seller) shows the seller’s output');
+      assert.equal(view.escrow.buyer_escrow_address, escrowT, 'the taker (buyer) shows the buyer’s output');
+    }
+    assert.equal(viewM.escrow.address, escrowM);
+    assert.equal(viewT.escrow.address, escrowT);
+    // Each room says what to send where, in coins, and its QR code holds its own address and amount.
+    await pageM.getByTestId('escrow-instruction').filter({ hasText: /^Send 1\.15 LTC to your escrow address$/ }).waitFor();
+    await pageT.getByTestId('escrow-instruction').filter({ hasText: /^Send 0\.15 LTC to your escrow address$/ }).waitFor();
+    assert.equal(
+      await pageM.getByRole('img', { name: /^QR code of your escrow address/ }).getAttribute('data-qr-value'),
+      `litecoin:${escrowM}?amount=1.15`,
+    );
+    assert.equal(
+      await pageT.getByRole('img', { name: /^QR code of your escrow address/ }).getAttribute('data-qr-value'),
+      `litecoin:${escrowT}?amount=0.15`,
+    );
+    // What happens if someone disappears, in blocks, as the core set the locks.
+    await pageM.getByTestId('escrow-fallbacks').filter({ hasText: /can take its own coins back alone after \d+ blocks?\./ }).waitFor();
     await timelineStep(pageM, 'funded').and(pageM.locator('[data-status="current"]')).waitFor();
     await shot(pageM, '07-maker-escrow-funding');
     await shot(pageT, '07-taker-escrow-funding');
 
-    // The test funds each output from the wallet (seller 1 + 0.15 to its own, buyer 0.15 to its own) and mines a block.
-    const fundingTxids = [await ltc.send(escrowM, 1.15), await ltc.send(escrowT, 0.15)].sort();
+    // The test funds each output from the wallet, the seller's first (1 + 0.15 to its own): once mined,
+    // both rooms show the seller's output full and the buyer's still empty, and the trade still funding.
+    const fundingTxids = [await ltc.send(escrowM, 1.15)];
+    await mine(1);
+    for (const page of [pageM, pageT]) {
+      await page.getByTestId('escrow-output-seller').filter({ hasText: /^Seller’s output: 1\.15 of 1\.15 LTC/ }).waitFor({ timeout: CHAIN_WAIT });
+      await page.getByTestId('escrow-output-buyer').filter({ hasText: /^Buyer’s output: 0 of 0\.15 LTC/ }).waitFor();
+      await stateBadge(page, 'Funding escrow').waitFor();
+    }
+    await shot(pageT, '07-taker-seller-output-funded');
+    // Then the buyer's deposit to its own output, and a block.
+    fundingTxids.push(await ltc.send(escrowT, 0.15));
+    fundingTxids.sort();
     await mine(1);
     for (const page of [pageM, pageT]) {
       await stateBadge(page, 'Escrow funded').waitFor({ timeout: CHAIN_WAIT });
@@ -186,6 +221,10 @@ test('an escrow trade through both browsers settles on the regtest chain', async
       assert.match(await page.getByTestId('step-time-funded').textContent(), /\d{2}:\d{2}/);
     }
     await pageT.getByTestId('escrow-funded').getByText(/^1\.3 LTC of 1\.3 LTC/).waitFor();
+    for (const page of [pageM, pageT]) {
+      await page.getByTestId('escrow-output-seller').filter({ hasText: /^Seller’s output: 1\.15 of 1\.15 LTC/ }).waitFor();
+      await page.getByTestId('escrow-output-buyer').filter({ hasText: /^Buyer’s output: 0\.15 of 0\.15 LTC/ }).waitFor();
+    }
     await shot(pageM, '08-maker-escrow-funded');
     await shot(pageT, '08-taker-escrow-funded');
 

@@ -12,6 +12,8 @@ import {
   negotiationActions,
   orderChat,
   settlementActions,
+  stepKindLabel,
+  stepNote,
   stepTimes,
   timeline,
   tradesByOffer,
@@ -147,6 +149,60 @@ describe('the escrow timeline', () => {
     expect(timeline(resolved).map((s) => s.status)).toEqual(['done', 'done', 'done', 'stopped', 'upcoming', 'upcoming', 'upcoming']);
     const rejected = fakeTrade({ state: 'Rejected', steps: [{ kind: 'take_request', at: 1, mine: false }, { kind: 'reject', at: 5, mine: true }] });
     expect(stepTimes(rejected)).toEqual({ agreed: 5 });
+  });
+
+  it('puts every step kind into words, the new ones too', () => {
+    expect(stepKindLabel('funding_lost')).toBe('Funding lost in a chain reorganisation: waiting for it again');
+    expect(stepKindLabel('confirm_expired')).toBe(
+      'The seller neither confirmed nor disputed the payment in time: the arbitrator decides',
+    );
+    expect(stepKindLabel('return')).toBe('Return of coins to their sender signed');
+    expect(stepKindLabel('payment_expired')).toBe('The payment deadline passed');
+    // A kind a newer core sends still reads as words.
+    expect(stepKindLabel('some_new_kind')).toBe('some new kind');
+  });
+
+  it('takes a funding a reorg took away off the timeline: the funding step is current again, or where an expired trade stopped', () => {
+    const steps = [
+      { kind: 'accept', at: 1, mine: true },
+      { kind: 'escrow_ready', at: 2, mine: true },
+      { kind: 'funded', at: 3, mine: true },
+      { kind: 'funding_lost', at: 4, mine: true },
+    ];
+    const waiting = escrowTrade('EscrowFunding', { address: 'x' }, { steps });
+    expect(currentOf(waiting)).toBe('funded');
+    expect(stepTimes(waiting)).toEqual({ agreed: 1, address: 2 });
+    expect(stepNote(waiting)).toEqual({ step: 'funded', text: stepKindLabel('funding_lost') });
+    const expired = escrowTrade('Expired', { address: 'x' }, { steps: [...steps, { kind: 'funding_expired', at: 5, mine: true }] });
+    expect(currentStep(expired)).toEqual({ step: 'funded', stopped: true });
+    expect(stepTimes(expired)).toEqual({ agreed: 1, address: 2, funded: 5 });
+    expect(stepNote(expired)).toEqual({ step: 'funded', text: 'The funding deadline passed' });
+    // Funded again after the reorg: nothing to explain.
+    const refunded = escrowTrade('EscrowFunded', { address: 'x' }, { steps: [...steps, { kind: 'funded', at: 6, mine: true }] });
+    expect(stepTimes(refunded).funded).toBe(6);
+    expect(stepNote(refunded)).toBeNull();
+  });
+
+  it('stops a trade whose seller stayed silent after the payment at the confirmation, and keeps the reason once decided', () => {
+    const steps = [
+      { kind: 'accept', at: 1, mine: true },
+      { kind: 'escrow_ready', at: 2, mine: true },
+      { kind: 'funded', at: 3, mine: true },
+      { kind: 'payment_sent', at: 4, mine: true },
+      { kind: 'confirm_expired', at: 5, mine: true },
+    ];
+    const disputed = escrowTrade('Disputed', { address: 'x' }, { steps });
+    expect(currentStep(disputed)).toEqual({ step: 'confirmed', stopped: true });
+    expect(stepTimes(disputed).confirmed).toBe(5);
+    expect(stepNote(disputed)).toEqual({ step: 'confirmed', text: stepKindLabel('confirm_expired') });
+    const resolved = escrowTrade('Resolved', { address: 'x' }, { steps: [...steps, { kind: 'resolve', at: 9, mine: false }] });
+    expect(stepNote(resolved)?.text).toBe(stepKindLabel('confirm_expired'));
+    // A return step is no stop: a cancelled trade is dated by its cancel, and its state says it all.
+    const cancelled = escrowTrade('Cancelled', { address: 'x' }, {
+      steps: [...steps.slice(0, 2), { kind: 'cancel', at: 6, mine: false }, { kind: 'return', at: 7, mine: true }],
+    });
+    expect(stepTimes(cancelled).funded).toBe(6);
+    expect(stepNote(cancelled)).toBeNull();
   });
 
   it('names the deadline of the current step only', () => {

@@ -155,7 +155,7 @@ export interface TimelineStep {
 
 const ESCROW_STEPS: readonly [StepId, string][] = [
   ['agreed', 'Terms agreed'],
-  ['address', 'Escrow address'],
+  ['address', 'Escrow addresses'],
   ['funded', 'Escrow funded'],
   ['paid', 'Payment sent'],
   ['confirmed', 'Payment confirmed'],
@@ -190,10 +190,40 @@ const STOP_KINDS: ReadonlySet<string> = new Set([
   'cancel',
   'funding_expired',
   'payment_expired',
+  'confirm_expired',
   'release_expired',
   'dispute',
   'resolve',
 ]);
+
+/** Each kind of event in a trade's log, in words. */
+const STEP_KIND_LABELS: Readonly<Record<string, string>> = {
+  take_request: 'Take requested',
+  counter: 'Countered',
+  accept: 'Terms agreed',
+  reject: 'Rejected',
+  escrow_keys: 'Escrow keys exchanged',
+  escrow_ready: 'Escrow addresses agreed',
+  funded: 'Escrow funded',
+  funding_lost: 'Funding lost in a chain reorganisation: waiting for it again',
+  payment_sent: 'Payment sent',
+  payment_received: 'Payment confirmed',
+  released: 'Escrow released',
+  confirmed: 'Release confirmed on the chain',
+  cancel: 'Cancelled',
+  funding_expired: 'The funding deadline passed',
+  payment_expired: 'The payment deadline passed',
+  confirm_expired: 'The seller neither confirmed nor disputed the payment in time: the arbitrator decides',
+  release_expired: 'The release deadline passed: the arbitrator decides',
+  dispute: 'Dispute opened',
+  resolve: 'The arbitrator decided',
+  return: 'Return of coins to their sender signed',
+};
+
+/** A step kind of the trade's log in words; an unknown kind (a newer core) as its name. */
+export function stepKindLabel(kind: string): string {
+  return STEP_KIND_LABELS[kind] ?? kind.replace(/_/g, ' ');
+}
 
 /** Where an escrow trade that left the happy path stopped, from what its escrow shows. */
 function stoppedAt(state: string, escrow: EscrowView): StepId {
@@ -213,7 +243,13 @@ function stoppedAt(state: string, escrow: EscrowView): StepId {
  * never happened (a dispute from a funded escrow stops at "Payment sent", whatever the arbitrator decides).
  */
 function firstUnreached(trade: TradeInfo): StepId | null {
-  const happened = new Set(trade.steps.map((s) => ESCROW_KIND_STEP[s.kind]).filter((id) => id !== undefined));
+  const happened = new Set<StepId>();
+  for (const record of trade.steps) {
+    // A reorg took the funding away: it has to happen again.
+    if (record.kind === 'funding_lost') happened.delete('funded');
+    const step = ESCROW_KIND_STEP[record.kind];
+    if (step) happened.add(step);
+  }
   return ESCROW_STEPS.map(([id]) => id).find((id) => !happened.has(id)) ?? null;
 }
 
@@ -273,6 +309,7 @@ export function stepTimes(trade: TradeInfo): Partial<Record<StepId, number>> {
   const kindStep = escrowPath ? ESCROW_KIND_STEP : DIRECT_KIND_STEP;
   const times: Partial<Record<StepId, number>> = {};
   for (const record of trade.steps) {
+    if (record.kind === 'funding_lost') delete times.funded;
     const step = kindStep[record.kind];
     if (step) times[step] = record.at;
   }
@@ -282,6 +319,28 @@ export function stepTimes(trade: TradeInfo): Partial<Record<StepId, number>> {
     if (last) times[step] = last.at;
   }
   return times;
+}
+
+/** Events that stop a trade for a reason its state does not say: a deadline passed. */
+const DEADLINE_KINDS: ReadonlySet<string> = new Set(['funding_expired', 'payment_expired', 'confirm_expired', 'release_expired']);
+
+/**
+ * Why the trade is where it is, when its log says more than its state: the deadline that stopped it
+ * (kept once the arbitrator decided, as the reason it was asked) on the step it stopped at, or a reorg
+ * that took the funding away on the funding step.
+ */
+export function stepNote(trade: TradeInfo): { step: StepId; text: string } | null {
+  const { step, stopped } = currentStep(trade);
+  if (step === null) return null;
+  if (stopped) {
+    const last = [...trade.steps].reverse().find((record) => DEADLINE_KINDS.has(record.kind));
+    return last ? { step, text: stepKindLabel(last.kind) } : null;
+  }
+  if (trade.state === 'EscrowFunding') {
+    const last = [...trade.steps].reverse().find((record) => record.kind === 'funded' || record.kind === 'funding_lost');
+    return last?.kind === 'funding_lost' ? { step, text: stepKindLabel(last.kind) } : null;
+  }
+  return null;
 }
 
 /** The deadline that applies to the step a trade is at, if any. */

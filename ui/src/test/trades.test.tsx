@@ -1,6 +1,7 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { FAKE_PEER_ID, FakeBackend, OTHER_PEER_ID, fakeEntry, fakeMessage, fakeOffer, fakeTrade } from './fakeBackend';
+import type { EscrowView, TradeInfo } from '../bindings';
+import { FAKE_PEER_ID, FakeBackend, OTHER_PEER_ID, SELLER_PEER_ID, fakeEntry, fakeMessage, fakeOffer, fakeTrade } from './fakeBackend';
 import { formatStepTime } from '../screens/trades/format';
 import { renderApp } from './renderApp';
 
@@ -279,12 +280,23 @@ describe('Trade room', () => {
     expect(screen.getByTestId('funding-txids')).toHaveTextContent('None seen on the chain yet');
     expect(steps[2]).toHaveAttribute('aria-current', 'step');
     expect(within(steps[2] as HTMLElement).getByRole('timer')).toHaveTextContent(/^1 h 0[12] min left$/);
+    // The seller sends amount and deposit to its own escrow output, and is told so in coins.
+    expect(screen.getByTestId('escrow-instruction')).toHaveTextContent('Send 0.05375 LTC to your escrow address');
     expect(screen.getByTestId('escrow-address')).toHaveTextContent('rltc1qescrowaddress');
-    expect(screen.getByRole('button', { name: 'Copy escrow address' })).toBeInTheDocument();
-    const qr = screen.getByRole('img', { name: /QR code of the escrow address and the amount 0.05375 LTC/ });
+    expect(screen.getByRole('button', { name: 'Copy your escrow address' })).toBeInTheDocument();
+    const qr = screen.getByRole('img', { name: /QR code of your escrow address and the amount 0.05375 LTC/ });
     expect(qr.getAttribute('src')).toMatch(/^data:image\/svg\+xml/);
     expect(qr).toHaveAttribute('data-qr-value', 'litecoin:rltc1qescrowaddress?amount=0.05375');
     expect(screen.getByTestId('escrow-details')).toHaveTextContent('0.05375 LTC (amount + your deposit)');
+    // Both outputs, nothing in them yet; this seller's is marked.
+    expect(screen.getByTestId('escrow-output-seller')).toHaveTextContent('Seller’s output: 0 of 0.05375 LTC (yours)');
+    expect(screen.getByTestId('escrow-output-buyer')).toHaveTextContent(/^Buyer’s output: 0 of 0.00375 LTC$/);
+    // No backup arbitrator on this offer: only the reclaim lock is a fallback.
+    expect(screen.queryByTestId('backup-arbitrator')).toBeNull();
+    expect(screen.getByTestId('escrow-fallbacks')).toHaveTextContent(
+      /^Each party can take its own coins back alone after 40 blocks\. Blocks count from when each output’s funding confirmed\.$/,
+    );
+    expect(screen.queryByTestId('escrow-returns')).toBeNull();
     // Before coins are locked the only step is to cancel.
     const next = screen.getByRole('region', { name: 'Your next step' });
     expect(within(next).getAllByRole('button').map((b) => b.textContent)).toEqual(['Cancel trade…']);
@@ -314,13 +326,13 @@ describe('Trade room', () => {
     );
     await waitFor(() => expect(steps[3]).toHaveAttribute('data-status', 'current'));
     expect(screen.getByTestId('escrow-funded')).toHaveTextContent('0.0575 LTC of 0.0575 LTC · 1 confirmation');
-    // Each party funds its own output; both are shown, in coins.
-    expect(screen.getByTestId('escrow-outputs')).toHaveTextContent('Seller’s: 0.05375 LTC of 0.05375 LTC');
-    expect(screen.getByTestId('escrow-outputs')).toHaveTextContent('Buyer’s: 0.00375 LTC of 0.00375 LTC');
-    expect(screen.getByTestId('escrow-fallbacks')).toHaveTextContent('take its own coins back alone 40 blocks after');
-    // A return of this seller's coins, with its txid and how it was made.
+    // Each party funds its own output; both are shown, in coins. Nothing is left to send.
+    expect(screen.getByTestId('escrow-output-seller')).toHaveTextContent('Seller’s output: 0.05375 of 0.05375 LTC');
+    expect(screen.getByTestId('escrow-output-buyer')).toHaveTextContent('Buyer’s output: 0.00375 of 0.00375 LTC');
+    expect(screen.queryByTestId('escrow-instruction')).toBeNull();
+    // A return of this seller's surplus, with its txid and how it was made.
     expect(screen.getByTestId('escrow-return')).toHaveTextContent(
-      '0.001 LTC of your coins to rltc1qrefund — co-signed by both and broadcast',
+      '0.001 LTC going back to the seller’s address rltc1qrefund — co-signed by both',
     );
     expect(screen.getByTestId('return-txid')).toHaveTextContent('c'.repeat(64));
     expect(screen.getByTestId('step-time-funded')).toHaveTextContent(formatStepTime(fundedAt));
@@ -332,6 +344,164 @@ describe('Trade room', () => {
     await user.click(screen.getByRole('button', { name: 'Open the dispute' }));
     expect(screen.getByLabelText('Why do you open a dispute?')).toHaveAccessibleDescription(/the arbitrator reads it/);
     expect(backend.callsOf('disputeTrade')).toHaveLength(0);
+  });
+});
+
+/** A buyer's escrow trade on someone's LTC sell offer (the offer names a backup arbitrator), as its room shows it. */
+function buyerEscrowTrade(overrides: Partial<TradeInfo> = {}, escrow: Partial<EscrowView> = {}): TradeInfo {
+  const offer = fakeOffer({ base: 'LTC', escrow: { kind: 'multisig', arbitrators: [OTHER_PEER_ID, SELLER_PEER_ID] } });
+  return fakeTrade({
+    id: 't2',
+    offer,
+    role: 'taker',
+    state: 'EscrowFunding',
+    waiting_for: null,
+    next_step: 'fund the escrow',
+    escrow: {
+      chain: 'ltc',
+      network: 'regtest',
+      side: 'buyer',
+      address: 'rltc1qbuyersownoutput',
+      seller_escrow_address: 'rltc1qsellersownoutput',
+      buyer_escrow_address: 'rltc1qbuyersownoutput',
+      required: 5_750_000,
+      amount: 5_000_000,
+      buyer_deposit: 375_000,
+      seller_deposit: 375_000,
+      my_funding: 375_000,
+      my_address: 'rltc1qpayout',
+      counterparty_address: 'rltc1qrefund',
+      arbitrator: OTHER_PEER_ID,
+      backup_arbitrator: SELLER_PEER_ID,
+      funded: 5_375_000,
+      seller_funded: 5_375_000,
+      buyer_funded: 0,
+      backup_after_blocks: 144,
+      reclaim_after_blocks: 1,
+      funding_confirmations: 0,
+      funding_txids: [],
+      funding_deadline: Date.now() + 3_600_000,
+      payment_deadline: null,
+      release_deadline: null,
+      release_txid: null,
+      release_confirmations: 0,
+      returns: [],
+      ...escrow,
+    },
+    steps: [
+      { kind: 'accept', at: 1_700_000_060_000, mine: false },
+      { kind: 'escrow_ready', at: 1_700_000_120_000, mine: true },
+    ],
+    ...overrides,
+  });
+}
+
+describe('Trade room with two escrow outputs', () => {
+  it('tells the buyer to fund its own output, with its QR code, and shows what each output holds', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [buyerEscrowTrade()];
+    await openRoom(backend);
+    expect(screen.getByTestId('escrow-instruction')).toHaveTextContent(/^Send 0.00375 LTC to your escrow address$/);
+    // The buyer's own output, never the seller's.
+    expect(screen.getByTestId('escrow-address')).toHaveTextContent(/^rltc1qbuyersownoutput$/);
+    expect(screen.getByTestId('escrow-details')).not.toHaveTextContent('rltc1qsellersownoutput');
+    const qr = screen.getByRole('img', { name: 'QR code of your escrow address and the amount 0.00375 LTC' });
+    expect(qr).toHaveAttribute('data-qr-value', 'litecoin:rltc1qbuyersownoutput?amount=0.00375');
+    expect(screen.getByTestId('escrow-details')).toHaveTextContent('0.00375 LTC (your deposit)');
+    // The seller already funded its output; the buyer's is still empty, and it is the buyer's.
+    expect(screen.getByTestId('escrow-output-seller')).toHaveTextContent(/^Seller’s output: 0.05375 of 0.05375 LTC$/);
+    expect(screen.getByTestId('escrow-output-buyer')).toHaveTextContent(/^Buyer’s output: 0 of 0.00375 LTC \(yours\)$/);
+    expect(screen.getByTestId('escrow-funded')).toHaveTextContent('0.05375 LTC of 0.0575 LTC');
+  });
+
+  it('shows the backup arbitrator next to the arbitrator and the fallbacks in blocks', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [buyerEscrowTrade()];
+    await openRoom(backend);
+    const backup = screen.getByTestId('backup-arbitrator');
+    expect(backup).toHaveTextContent(SELLER_PEER_ID);
+    // Right after the arbitrator, so the two read together.
+    expect(backup.closest('div')?.previousElementSibling).toHaveTextContent(/^Arbitrator/);
+    expect(screen.getByTestId('escrow-fallbacks')).toHaveTextContent(
+      'If the arbitrator disappears, the backup arbitrator can stand in after 144 blocks; each party can take its own coins back alone after 1 block.',
+    );
+  });
+
+  it('lists every return of coins to its sender: amount in coins, address, txid when broadcast and how', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const [cosigned, reclaimed] = ['d'.repeat(64), 'e'.repeat(64)];
+    backend.tradeList = [
+      buyerEscrowTrade(
+        { state: 'Cancelled', steps: [{ kind: 'cancel', at: 1_700_000_200_000, mine: false }, { kind: 'return', at: 1_700_000_300_000, mine: true }] },
+        {
+          buyer_funded: 375_000,
+          funded: 5_750_000,
+          funding_deadline: null,
+          returns: [
+            { funder: 'seller', amount: 5_375_000, address: 'rltc1qrefund', txid: null, how: 'signed' },
+            { funder: 'buyer', amount: 375_000, address: 'rltc1qpayout', txid: cosigned, how: 'cosigned' },
+            { funder: 'buyer', amount: 20_000_000, address: 'rltc1qpayout', txid: reclaimed, how: 'reclaimed' },
+          ],
+        },
+      ),
+    ];
+    await openRoom(backend);
+    const returns = within(screen.getByTestId('escrow-returns')).getAllByTestId('escrow-return');
+    expect(returns).toHaveLength(3);
+    expect(returns[0]).toHaveTextContent(
+      /^0.05375 LTC going back to the seller’s address rltc1qrefund — signed, waiting for the counterparty to broadcast$/,
+    );
+    expect(returns[1]).toHaveTextContent('0.00375 LTC going back to the buyer’s address rltc1qpayout — co-signed by both');
+    expect(returns[1]).toHaveTextContent(cosigned);
+    expect(returns[2]).toHaveTextContent('0.2 LTC going back to the buyer’s address rltc1qpayout — taken back alone after the reclaim lock');
+    expect(returns[2]).toHaveTextContent(reclaimed);
+    expect(screen.getAllByTestId('return-txid').map((e) => e.textContent)).toEqual([cosigned, reclaimed]);
+    expect(screen.getAllByRole('button', { name: 'Copy return transaction id' })).toHaveLength(2);
+    expect(screen.getByText('Returns', { selector: 'dt' })).toBeInTheDocument();
+    // A cancelled trade asks for no funding.
+    expect(screen.queryByTestId('escrow-instruction')).toBeNull();
+  });
+
+  it('says why the funding step is back when a reorg took the funding away', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const base = buyerEscrowTrade();
+    backend.tradeList = [
+      buyerEscrowTrade({
+        steps: [...base.steps, { kind: 'funded', at: 1_700_000_400_000, mine: true }, { kind: 'funding_lost', at: 1_700_000_500_000, mine: true }],
+      }),
+    ];
+    await openRoom(backend);
+    const funded = within(screen.getByTestId('timeline')).getAllByRole('listitem')[2] as HTMLElement;
+    expect(funded).toHaveAttribute('data-status', 'current');
+    expect(within(funded).getByTestId('step-note-funded')).toHaveTextContent(
+      'Funding lost in a chain reorganisation: waiting for it again',
+    );
+    // The step is to do again: no time, and its deadline still counts down.
+    expect(screen.getByTestId('step-time-funded')).toBeEmptyDOMElement();
+    expect(within(funded).getByRole('timer')).toBeInTheDocument();
+  });
+
+  it('says why a trade went to the arbitrator when the seller stayed silent after the payment', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const base = buyerEscrowTrade();
+    backend.tradeList = [
+      buyerEscrowTrade({
+        state: 'Disputed',
+        steps: [
+          ...base.steps,
+          { kind: 'funded', at: 1_700_000_400_000, mine: true },
+          { kind: 'payment_sent', at: 1_700_000_500_000, mine: true },
+          { kind: 'confirm_expired', at: 1_700_000_600_000, mine: true },
+        ],
+      }),
+    ];
+    await openRoom(backend);
+    const confirmed = within(screen.getByTestId('timeline')).getAllByRole('listitem')[4] as HTMLElement;
+    expect(confirmed).toHaveAttribute('data-status', 'stopped');
+    expect(within(confirmed).getByTestId('step-note-confirmed')).toHaveTextContent(
+      'The seller neither confirmed nor disputed the payment in time: the arbitrator decides',
+    );
+    expect(screen.getByTestId('step-time-confirmed')).toHaveTextContent(formatStepTime(1_700_000_600_000));
   });
 });
 

@@ -194,12 +194,12 @@ function EscrowPanel({ dispute }: { dispute: DisputeInfo }) {
           </dd>
         </div>
         <div className="details-wide">
-          <dt>Escrow address</dt>
+          <dt>Seller’s escrow output (amount and seller’s deposit)</dt>
           <dd className="details-row">
             <code className="mono-wrap" data-testid="dispute-escrow-address">
               {dispute.escrow_address}
             </code>
-            <CopyButton text={dispute.escrow_address} label="Copy escrow address" />
+            <CopyButton text={dispute.escrow_address} label="Copy the seller’s escrow address" />
           </dd>
         </div>
         <div className="details-wide">

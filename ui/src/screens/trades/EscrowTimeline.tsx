@@ -5,7 +5,7 @@ import { Countdown } from '../../components/Countdown';
 import { PeerId } from '../../components/PeerId';
 import { QrCode } from '../../components/QrCode';
 import { formatAmount } from '../../logic/amount';
-import { activeDeadline, paymentUri, stateLabel, stepTimes, timeline } from '../../logic/trades';
+import { activeDeadline, paymentUri, stateLabel, stepNote, stepTimes, timeline } from '../../logic/trades';
 import type { StepStatus } from '../../logic/trades';
 import { formatStepTime, formatTime } from './format';
 
@@ -20,6 +20,7 @@ export function EscrowTimeline({ trade }: { trade: TradeInfo }) {
   const steps = timeline(trade);
   const times = stepTimes(trade);
   const deadline = activeDeadline(trade);
+  const note = stepNote(trade);
   const ids = useId();
   return (
     <section className="panel" aria-labelledby={`${ids}-title`}>
@@ -45,9 +46,14 @@ export function EscrowTimeline({ trade }: { trade: TradeInfo }) {
                 </time>
               ) : null}
             </span>
-            {deadline?.step === step.id ? (
+            {deadline?.step === step.id || note?.step === step.id ? (
               <div className="timeline-extra">
-                <Countdown deadline={deadline.deadline} label={deadline.what} />
+                {note?.step === step.id ? (
+                  <p className="timeline-note" data-testid={`step-note-${step.id}`}>
+                    {note.text}
+                  </p>
+                ) : null}
+                {deadline?.step === step.id ? <Countdown deadline={deadline.deadline} label={deadline.what} /> : null}
               </div>
             ) : null}
           </li>
@@ -58,15 +64,24 @@ export function EscrowTimeline({ trade }: { trade: TradeInfo }) {
   );
 }
 
-/** How a return was made, in words. */
+/** How a return of coins to their sender is made, in words. */
 const RETURN_HOW: Record<string, string> = {
-  signed: 'signed by this node, waiting for the counterparty to broadcast',
-  cosigned: 'co-signed by both and broadcast',
+  signed: 'signed, waiting for the counterparty to broadcast',
+  cosigned: 'co-signed by both',
   reclaimed: 'taken back alone after the reclaim lock',
 };
 
 function coins(units: number, trade: TradeInfo): string {
   return `${formatAmount(units, trade.offer.base)} ${trade.offer.base}`;
+}
+
+/** "0.5 of 1.15 LTC": what an output holds of what its funder owes it. */
+function progress(held: number, owed: number, trade: TradeInfo): string {
+  return `${formatAmount(held, trade.offer.base)} of ${coins(owed, trade)}`;
+}
+
+function blocks(n: number): string {
+  return `${n.toString()} block${n === 1 ? '' : 's'}`;
 }
 
 function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView }) {
@@ -85,15 +100,20 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
         <dd>
           {escrow.address ? (
             <>
+              {funding && fundText ? (
+                <p className="escrow-instruction" data-testid="escrow-instruction">
+                  Send <strong className="num">{coins(escrow.my_funding, trade)}</strong> to your escrow address
+                </p>
+              ) : null}
               <span className="details-row">
                 <code className="mono-wrap" data-testid="escrow-address">
                   {escrow.address}
                 </code>
-                <CopyButton text={escrow.address} label="Copy escrow address" />
+                <CopyButton text={escrow.address} label="Copy your escrow address" />
               </span>
               <QrCode
                 value={paymentUri(trade.offer.base, escrow.address, funding ? fundText : null)}
-                label={`QR code of the escrow address${funding && fundText ? ` and the amount ${fundText} ${trade.offer.base}` : ''}`}
+                label={`QR code of your escrow address${funding && fundText ? ` and the amount ${fundText} ${trade.offer.base}` : ''}`}
               />
             </>
           ) : (
@@ -102,7 +122,7 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
         </dd>
       </div>
       <div>
-        <dt>You send to the escrow</dt>
+        <dt>You send to your escrow address</dt>
         <dd className="num">
           {coins(escrow.my_funding, trade)}
           {escrow.side === 'seller' ? ' (amount + your deposit)' : ' (your deposit)'}
@@ -125,14 +145,16 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
         </dd>
       </div>
       <div>
-        <dt>Each party’s output</dt>
+        <dt>Each party’s escrow output</dt>
         <dd className="num" data-testid="escrow-outputs">
           <ul className="txid-list">
-            <li>
-              Seller’s: {coins(escrow.seller_funded, trade)} of {coins(escrow.amount + escrow.seller_deposit, trade)}
+            <li data-testid="escrow-output-seller">
+              Seller’s output: {progress(escrow.seller_funded, escrow.amount + escrow.seller_deposit, trade)}
+              {escrow.side === 'seller' ? <span className="muted"> (yours)</span> : null}
             </li>
-            <li>
-              Buyer’s: {coins(escrow.buyer_funded, trade)} of {coins(escrow.buyer_deposit, trade)}
+            <li data-testid="escrow-output-buyer">
+              Buyer’s output: {progress(escrow.buyer_funded, escrow.buyer_deposit, trade)}
+              {escrow.side === 'buyer' ? <span className="muted"> (yours)</span> : null}
             </li>
           </ul>
         </dd>
@@ -168,27 +190,32 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
         <dt>Arbitrator</dt>
         <dd>{escrow.arbitrator ? <PeerId peerId={escrow.arbitrator} /> : <span className="muted">—</span>}</dd>
       </div>
+      {escrow.backup_arbitrator ? (
+        <div>
+          <dt>Backup arbitrator</dt>
+          <dd data-testid="backup-arbitrator">
+            <PeerId peerId={escrow.backup_arbitrator} />
+          </dd>
+        </div>
+      ) : null}
       <div>
         <dt>If someone disappears</dt>
         <dd data-testid="escrow-fallbacks">
-          {escrow.backup_arbitrator ? (
-            <>
-              The backup arbitrator <PeerId peerId={escrow.backup_arbitrator} /> can stand in {escrow.backup_after_blocks} blocks
-              after funding.{' '}
-            </>
-          ) : null}
-          Each party can take its own coins back alone {escrow.reclaim_after_blocks} blocks after they confirmed.
+          {escrow.backup_arbitrator
+            ? `If the arbitrator disappears, the backup arbitrator can stand in after ${blocks(escrow.backup_after_blocks)}; each party can take its own coins back alone after ${blocks(escrow.reclaim_after_blocks)}.`
+            : `Each party can take its own coins back alone after ${blocks(escrow.reclaim_after_blocks)}.`}{' '}
+          <span className="muted">Blocks count from when each output’s funding confirmed.</span>
         </dd>
       </div>
       {escrow.returns.length > 0 ? (
         <div>
-          <dt>Coins going back</dt>
+          <dt>Returns</dt>
           <dd data-testid="escrow-returns">
             <ul className="txid-list">
-              {escrow.returns.map((r) => (
-                <li key={`${r.funder}-${r.txid ?? r.amount}`} data-testid="escrow-return">
-                  {coins(r.amount, trade)} of {r.funder === escrow.side ? 'your' : 'the counterparty’s'} coins to{' '}
-                  <code className="mono-wrap">{r.address}</code> — {RETURN_HOW[r.how] ?? r.how}
+              {escrow.returns.map((r, index) => (
+                <li key={`${index.toString()}-${r.txid ?? r.address}`} data-testid="escrow-return">
+                  {coins(r.amount, trade)} going back to the {r.funder}’s address <code className="mono-wrap">{r.address}</code> —{' '}
+                  {RETURN_HOW[r.how] ?? r.how}
                   {r.txid ? (
                     <span className="details-row">
                       <code className="mono-wrap" data-testid="return-txid">
