@@ -491,6 +491,20 @@ async fn litecoin_dust_limit_is_the_nodes() {
     );
 }
 
+/// All of `input` to `to` on `path`, the fee from it.
+fn sweep(input: EscrowInput, to: &str, path: SpendPath) -> SpendPlan {
+    SpendPlan {
+        chain: LTC,
+        inputs: vec![input],
+        outputs: vec![Payout {
+            script_pubkey: script_of(to),
+            amount: input.value,
+        }],
+        fee_payer: 0,
+        path,
+    }
+}
+
 /// Spends the funded seller output on `path`, signed by `signers`, to a fresh wallet address.
 async fn fallback_spend(
     node: &Litecoind,
@@ -500,16 +514,7 @@ async fn fallback_spend(
     signers: &[&Keypair],
 ) -> (Transaction, String) {
     let to = node.new_address().await;
-    let plan = SpendPlan {
-        chain: LTC,
-        inputs: vec![input],
-        outputs: vec![Payout {
-            script_pubkey: script_of(&to),
-            amount: input.value,
-        }],
-        fee_payer: 0,
-        path,
-    };
+    let plan = sweep(input, &to, path);
     let mut psbt = build_spend(&trade.escrow, &plan, node.rpc.fee_rate().await.unwrap()).unwrap();
     check_psbt(&psbt, &trade.escrow, &plan, MAX_FEE_RATE).unwrap();
     for key in signers {
@@ -566,16 +571,7 @@ async fn the_funder_reclaims_its_own_coins_alone_after_the_reclaim_lock() {
     );
     // A buyer's lone signature, forced into the reclaim branch of the seller's output, is refused.
     let mut forged = tx.clone();
-    let plan = SpendPlan {
-        chain: LTC,
-        inputs: vec![input],
-        outputs: vec![Payout {
-            script_pubkey: script_of(&to),
-            amount: input.value,
-        }],
-        fee_payer: 0,
-        path: SpendPath::Reclaim,
-    };
+    let plan = sweep(input, &to, SpendPath::Reclaim);
     let mut psbt = build_spend(&trade.escrow, &plan, node.rpc.fee_rate().await.unwrap()).unwrap();
     sign_psbt(&mut psbt, &trade.escrow, &trade.buyer).unwrap();
     let buyer_sig = psbt.inputs[0]
