@@ -32,7 +32,7 @@ use souk_core::{
     preferences::Preferences,
     price::MarketPrice,
     startup::StartupProgress,
-    trading::{ChatMessage, DisputeInfo, TradeAnswer, TradeInfo},
+    trading::{ChatMessage, Decision, DisputeInfo, TradeAnswer, TradeInfo},
 };
 use tauri::{AppHandle, Emitter, Manager, State};
 
@@ -215,8 +215,14 @@ async fn dispute_info(node: NodeState<'_>, trade_id: String) -> Reply<DisputeInf
 }
 
 #[tauri::command]
-async fn resolve_dispute(node: NodeState<'_>, trade_id: String, to: String) -> Reply<DisputeInfo> {
-    Ok(node.resolve_dispute(trade_of(&trade_id)?, &to).await?)
+async fn resolve_dispute(
+    node: NodeState<'_>,
+    trade_id: String,
+    decision: Decision,
+) -> Reply<DisputeInfo> {
+    Ok(node
+        .resolve_dispute(trade_of(&trade_id)?, &decision)
+        .await?)
 }
 
 #[tauri::command]

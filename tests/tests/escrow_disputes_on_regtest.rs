@@ -8,7 +8,10 @@
 use std::time::Duration;
 
 use bitcoin::Amount;
-use souk_core::trading::{DisputeInfo, TradeConfig, TradeInfo};
+use souk_core::{
+    config::ChainConfig,
+    trading::{Decision, DisputeInfo, TradeConfig, TradeInfo},
+};
 use souk_tests::{
     DEADLINE, TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades,
 };
@@ -67,7 +70,7 @@ impl Funded {
         let resolved = self
             .arbitrator()
             .node
-            .resolve_dispute(self.trade.id, winner)
+            .resolve_dispute(self.trade.id, &Decision::to(winner))
             .await
             .expect("resolve");
         assert_eq!(resolved.resolved_to.as_deref(), Some(winner));
@@ -95,6 +98,46 @@ impl Funded {
         assert_eq!(self.ltc.received_by(lost, 0).await, Amount::ZERO);
     }
 
+    /// The buyer has paid and opened a dispute; the arbitrator holds both cases.
+    async fn disputed_by_the_buyer(&self) -> DisputeInfo {
+        self.in_state(self.taker(), "EscrowFunded").await;
+        self.taker()
+            .node
+            .mark_paid(self.trade.id)
+            .await
+            .expect("paid");
+        self.in_state(self.maker(), "PaymentSent").await;
+        self.taker()
+            .node
+            .dispute_trade(
+                self.trade.id,
+                "I paid half, the bank stopped the rest".into(),
+            )
+            .await
+            .expect("dispute");
+        self.in_state(self.maker(), "Disputed").await;
+        self.both_cases().await
+    }
+
+    /// Waits until the arbitrator's latest decision has both parties' answers.
+    async fn both_answers(&self) -> DisputeInfo {
+        let arbitrator = self.arbitrator();
+        tokio::time::timeout(DEADLINE, async {
+            loop {
+                if let Ok(d) = arbitrator.node.dispute_info(self.trade.id).await
+                    && d.decision
+                        .as_ref()
+                        .is_some_and(|x| x.buyer_answer.is_some() && x.seller_answer.is_some())
+                {
+                    return d;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .expect("both parties answered the decision")
+    }
+
     async fn stop(self) {
         for node in self.nodes.into_iter().rev() {
             node.stop().await;
@@ -104,24 +147,36 @@ impl Funded {
 
 /// An escrow trade up to EscrowFunded, with `payment_window` on both parties.
 async fn funded_trade(payment_window: Duration) -> Funded {
+    funded_trade_with(payment_window, |_| {}, test_trades()).await
+}
+
+/// The arbitrator's trade settings.
+fn arbitrating() -> TradeConfig {
+    TradeConfig {
+        arbitrator: true,
+        ..test_trades()
+    }
+}
+
+/// [`funded_trade`] with the arbitrator's chain settings changed by `arbitrator_chain` and the parties'
+/// trade settings from `party`.
+async fn funded_trade_with(
+    payment_window: Duration,
+    arbitrator_chain: impl FnOnce(&mut ChainConfig),
+    party: TradeConfig,
+) -> Funded {
     let ltc = Litecoind::start().await;
     let dir = TestDir::new();
     let boot = TestNode::start(dir.path("boot"), &[]).await;
     let bootstrap = vec![boot.address()];
     let trades = TradeConfig {
         payment_window: Some(payment_window),
-        ..test_trades()
+        ..party
     };
-    let arbitrator = TestNode::start_settling(
-        dir.path("arbitrator"),
-        &bootstrap,
-        ltc.config.clone(),
-        TradeConfig {
-            arbitrator: true,
-            ..test_trades()
-        },
-    )
-    .await;
+    let mut chain = ltc.config.clone();
+    arbitrator_chain(&mut chain);
+    let arbitrator =
+        TestNode::start_settling(dir.path("arbitrator"), &bootstrap, chain, arbitrating()).await;
     let maker = TestNode::start_settling(
         dir.path("maker"),
         &bootstrap,
@@ -197,10 +252,10 @@ async fn the_buyer_never_pays_and_the_arbitrator_refunds_the_seller() {
     let err = f
         .arbitrator()
         .node
-        .resolve_dispute(id(&f), "nobody")
+        .resolve_dispute(id(&f), &Decision::to("nobody"))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("buyer or seller"), "{err}");
+    assert!(err.to_string().contains("buyer, seller or split"), "{err}");
     f.resolve_to("seller").await;
 
     // 0.2 LTC sent to the buyer's output after the resolution are not the arbitrator's to decide: they
@@ -261,12 +316,21 @@ async fn a_dispute_opened_by_the_buyer_is_won_by_the_buyer() {
         .expect("dispute");
     f.in_state(f.maker(), "Disputed").await;
     let case = f.both_cases().await;
-    assert!(
-        case.cases
-            .iter()
-            .all(|c| c.reason.contains("I paid by SEPA")),
-        "{:?}",
-        case.cases
+    // Each case carries its own party's reason: the seller gave none.
+    let reasons: Vec<(&str, &str)> = case
+        .cases
+        .iter()
+        .map(|c| (c.side.as_str(), c.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("buyer", "I paid by SEPA on Monday; no answer since"),
+            (
+                "seller",
+                "the other party opened the dispute; this party gave no reason"
+            )
+        ]
     );
     assert_eq!(
         case.opened_by.as_deref(),
@@ -287,7 +351,7 @@ async fn a_dispute_opened_by_the_buyer_is_won_by_the_buyer() {
     let err = f
         .arbitrator()
         .node
-        .resolve_dispute(id(&f), "seller")
+        .resolve_dispute(id(&f), &Decision::to("seller"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("resolved already"), "{err}");
@@ -321,5 +385,212 @@ async fn a_dispute_opened_by_the_seller_is_won_by_the_seller() {
         None
     );
     f.resolve_to("seller").await;
+    f.stop().await;
+}
+
+/// The arbitrator sees what the escrow holds on the chain next to the agreed amounts, and splits it: the
+/// buyer gets exactly its share, the seller the rest less the fee (the larger share pays it); both
+/// parties see the decision with the arbitrator's reason, and each co-signs (the same transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_split_decision_pays_both_parties_their_share() {
+    let f = funded_trade(Duration::from_secs(3600)).await;
+    let case = f.disputed_by_the_buyer().await;
+    assert_eq!(case.decision, None);
+    let held = f
+        .arbitrator()
+        .node
+        .dispute_info(id(&f))
+        .await
+        .unwrap()
+        .on_chain
+        .expect("the arbitrator sees the escrow on the chain");
+    assert_eq!(
+        (held.buyer_output, held.seller_output),
+        (DEPOSIT, AMOUNT + DEPOSIT)
+    );
+    let total = AMOUNT + 2 * DEPOSIT;
+
+    let split = |buyer_gets| Decision {
+        to: "split".into(),
+        buyer_gets,
+        reason: "half the payment arrived: the buyer gets half the coins".into(),
+    };
+    for (bad, why) in [
+        (None, "needs the buyer's share"),
+        (Some(0), "more than nothing"),
+        (Some(total), "less than"),
+    ] {
+        let err = f
+            .arbitrator()
+            .node
+            .resolve_dispute(id(&f), &split(bad))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(why), "{bad:?}: {err}");
+    }
+    let buyer_share = AMOUNT / 2;
+    let decided = f
+        .arbitrator()
+        .node
+        .resolve_dispute(id(&f), &split(Some(buyer_share)))
+        .await
+        .expect("split");
+    assert_eq!(decided.resolved_to.as_deref(), Some("split"));
+    let decision = decided.decision.expect("the decision");
+    assert_eq!(
+        (decision.round, decision.buyer_share, decision.seller_share),
+        (1, buyer_share, total - buyer_share)
+    );
+
+    let buyer = f.in_state(f.taker(), "Resolved").await;
+    let seller = f.in_state(f.maker(), "Resolved").await;
+    for view in [&buyer, &seller] {
+        let seen = view.escrow.as_ref().unwrap().decision.clone().unwrap();
+        assert_eq!(
+            (seen.to.as_str(), seen.buyer_share, seen.seller_share),
+            ("split", buyer_share, total - buyer_share)
+        );
+        assert!(
+            seen.reason.starts_with("half the payment arrived"),
+            "{seen:?}"
+        );
+    }
+    let txid = buyer
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("the buyer broadcast");
+    assert_eq!(
+        seller.escrow.unwrap().release_txid.as_deref(),
+        Some(txid.as_str()),
+        "both co-signed the same payout"
+    );
+    f.ltc.mine(1).await;
+    f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
+    assert_eq!(
+        f.ltc.received_by(&f.payout, 1).await,
+        Amount::from_sat(buyer_share),
+        "the buyer's share arrives whole"
+    );
+    let seller_got = f.ltc.received_by(&f.refund, 1).await;
+    let seller_share = Amount::from_sat(total - buyer_share);
+    assert!(
+        seller_got < seller_share && seller_got > seller_share - Amount::from_sat(100_000),
+        "the seller's share less the fee: {seller_got}"
+    );
+    // The escrow is empty now: a new decision has nothing to pay and is refused anyway.
+    let err = f
+        .arbitrator()
+        .node
+        .resolve_dispute(id(&f), &Decision::to("buyer"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("resolved already"), "{err}");
+    f.stop().await;
+}
+
+/// An arbitrator whose chain settings ask a fee far above the parties' own estimate: both parties refuse
+/// the decision, with their reason; the arbitrator fixes its settings and decides again (round 2), which
+/// the parties take and the chain pays. A decision that a party took cannot be replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_decision_is_decided_again() {
+    let mut f = funded_trade_with(
+        Duration::from_secs(3600),
+        |chain| chain.fee_floor_sat_vb = 200,
+        test_trades(),
+    )
+    .await;
+    f.disputed_by_the_buyer().await;
+    f.arbitrator()
+        .node
+        .resolve_dispute(id(&f), &Decision::to("buyer"))
+        .await
+        .expect("first decision");
+    let refused = f.both_answers().await.decision.unwrap();
+    for answer in [&refused.buyer_answer, &refused.seller_answer] {
+        let answer = answer.as_deref().unwrap();
+        assert!(
+            answer.starts_with("refused: ") && answer.contains("fee"),
+            "{answer}"
+        );
+    }
+    assert!(refused.can_decide_again);
+    assert_eq!(
+        f.taker().node.trade(id(&f)).await.unwrap().state,
+        "Disputed"
+    );
+
+    // The arbitrator restarts with its fee floor fixed and decides again.
+    let arbitrator = f.nodes.remove(1);
+    let bootstrap = vec![f.nodes[0].address()];
+    let dir = arbitrator.stop().await;
+    let restarted =
+        TestNode::start_settling(dir, &bootstrap, f.ltc.config.clone(), arbitrating()).await;
+    f.nodes.insert(1, restarted);
+    let again = f
+        .arbitrator()
+        .node
+        .resolve_dispute(
+            id(&f),
+            &Decision {
+                reason: "decided again at a fee both accept".into(),
+                ..Decision::to("buyer")
+            },
+        )
+        .await
+        .expect("second decision");
+    assert_eq!(again.decision.as_ref().unwrap().round, 2);
+    let won = f.in_state(f.taker(), "Resolved").await;
+    let seen = won.escrow.as_ref().unwrap().decision.clone().unwrap();
+    assert_eq!((seen.round, seen.to.as_str()), (2, "buyer"));
+    let txid = won
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("the buyer broadcast");
+    f.ltc.mine(1).await;
+    f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
+    let got = f.ltc.received_by(&f.payout, 1).await;
+    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
+    assert!(got < all && got > all - Amount::from_sat(100_000), "{got}");
+    let taken = f.both_answers().await.decision.unwrap();
+    assert_eq!(taken.buyer_answer.as_deref(), Some("stored"));
+    assert!(!taken.can_decide_again);
+    let err = f
+        .arbitrator()
+        .node
+        .resolve_dispute(id(&f), &Decision::to("seller"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("a party has taken it"), "{err}");
+    f.stop().await;
+}
+
+/// The arbitrator loses its database (the identity is kept) after both cases arrived: the parties send
+/// their cases again, the arbitrator decides, and the chain pays the winner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_arbitrator_that_lost_its_database_gets_the_cases_again() {
+    let party = TradeConfig {
+        case_resend: Duration::from_secs(1),
+        ..test_trades()
+    };
+    let mut f = funded_trade_with(Duration::from_secs(3600), |_| {}, party).await;
+    f.disputed_by_the_buyer().await;
+    let arbitrator = f.nodes.remove(1);
+    let bootstrap = vec![f.nodes[0].address()];
+    let dir = arbitrator.stop().await;
+    for file in ["souk.db", "souk.db-wal", "souk.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(file));
+    }
+    let restarted =
+        TestNode::start_settling(dir, &bootstrap, f.ltc.config.clone(), arbitrating()).await;
+    assert!(
+        restarted.node.disputes().await.unwrap().is_empty(),
+        "the database is gone"
+    );
+    f.nodes.insert(1, restarted);
+    let back = f.both_cases().await;
+    assert_eq!(back.opened_by.as_deref(), Some("buyer"));
+    f.resolve_to("buyer").await;
     f.stop().await;
 }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use bitcoin::Amount;
-use souk_core::trading::{TradeConfig, TradeInfo};
+use souk_core::trading::{Decision, TradeConfig, TradeInfo};
 use souk_tests::{TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades};
 use uuid::Uuid;
 
@@ -436,7 +436,7 @@ async fn the_backup_arbitrator_decides_when_the_arbitrator_is_gone() {
     has_case(&backup, trade, "buyer").await;
     backup
         .node
-        .resolve_dispute(trade, "buyer")
+        .resolve_dispute(trade, &Decision::to("buyer"))
         .await
         .expect("resolve");
     in_state(&buyer, trade, "Resolved").await;

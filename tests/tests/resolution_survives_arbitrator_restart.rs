@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bitcoin::Amount;
-use souk_core::trading::{TradeConfig, TradeInfo};
+use souk_core::trading::{Decision, TradeConfig, TradeInfo};
 use souk_tests::{
     DEADLINE, TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades,
 };
@@ -126,7 +126,7 @@ async fn the_winner_gets_the_decision_after_the_arbitrator_restarts() {
     let taker_dir = taker.stop().await;
     let resolved = arbitrator
         .node
-        .resolve_dispute(trade, "buyer")
+        .resolve_dispute(trade, &Decision::to("buyer"))
         .await
         .expect("resolve");
     assert_eq!(resolved.resolved_to.as_deref(), Some("buyer"));

@@ -827,9 +827,9 @@ pub fn openapi_document() -> Value {
                 "responses": merge(json!({ "200": ok("The dispute", json!({ "$ref": "#/components/schemas/Dispute" })) }), &errors)
             }},
             "/api/v1/disputes/{id}/resolve": { "post": {
-                "summary": "As an arbitrator: pay the whole escrow to the buyer or the seller (a PSBT signed by this node, sent to both parties; the winner co-signs and broadcasts)",
+                "summary": "As an arbitrator: pay the escrow to the buyer, the seller, or split between them (a PSBT signed by this node, sent to both parties; a party who gets anything co-signs and broadcasts). A new decision is accepted after a party refused the last one and none took it",
                 "parameters": [path_param("id", "the trade id (UUID)")],
-                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["to"], "additionalProperties": false, "properties": { "to": { "type": "string", "enum": ["buyer", "seller"] } } } } } },
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["to"], "additionalProperties": false, "properties": { "to": { "type": "string", "enum": ["buyer", "seller", "split"] }, "buyer_gets": { "type": "string", "description": "with split: the buyer's share in the traded asset, e.g. \"0.6\"; the seller gets the rest, the fee comes out of the larger share" }, "reason": { "type": "string", "description": "shown to both parties" } } } } } },
                 "responses": merge(json!({ "200": ok("The dispute", json!({ "$ref": "#/components/schemas/Dispute" })) }), &errors)
             }},
             "/api/v1/events": { "get": {
@@ -905,7 +905,7 @@ pub fn openapi_document() -> Value {
                 }},
                 "Offer": { "type": "object", "description": "A signed offer (see souk-core's generated TypeScript bindings)" },
                 "Trade": { "type": "object", "description": "TradeInfo: id, role, counterparty, state, offer, terms, reject_reason, waiting_for, unread (see the generated TypeScript bindings)" },
-                "Dispute": { "type": "object", "description": "DisputeInfo: trade_id, chain, network, offer, buyer, seller, their addresses, escrow_address, amount, buyer_deposit, seller_deposit, opened_by (buyer | seller | null: a deadline), cases (each party's side, reason and transcript), opened_at, resolved_to, resolved_at" },
+                "Dispute": { "type": "object", "description": "DisputeInfo: trade_id, chain, network, offer, buyer, seller, their addresses, escrow_address, amount, buyer_deposit, seller_deposit, opened_by (buyer | seller | null: a deadline), cases (each party's side, reason and transcript), opened_at, resolved_to (buyer | seller | split), resolved_at, decision (round, buyer_share, seller_share, reason, buyer_answer, seller_answer, can_decide_again), on_chain (buyer_output, seller_output: what the escrow holds now)" },
                 "ChatMessage": { "type": "object", "description": "id, trade_id, outgoing, seq, sender, body (plain text), sent_at, delivered_at, read_at" },
                 "BookEntry": { "type": "object", "properties": {
                     "offer": { "$ref": "#/components/schemas/Offer" },

@@ -632,9 +632,12 @@ pub async fn disputes(client: &ApiClient, json: bool) -> Result<(), Failure> {
                     .map(|c| format!("{}: {}", c.side, printable(&c.reason)))
                     .collect::<Vec<_>>()
                     .join(" | "),
-                d.resolved_to
-                    .as_deref()
-                    .map_or("open".to_owned(), |w| format!("to the {w}")),
+                match (&d.resolved_to, &d.decision) {
+                    (Some(_), Some(x)) if x.can_decide_again => "refused: decide again".to_owned(),
+                    (Some(w), _) if w == "split" => "split".to_owned(),
+                    (Some(w), _) => format!("to the {w}"),
+                    (None, _) => "open".to_owned(),
+                },
             ]
         })
         .collect();
@@ -642,22 +645,21 @@ pub async fn disputes(client: &ApiClient, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Shows one dispute, or decides it (`to`: buyer or seller).
+/// Shows one dispute, or decides it (`decision`: the body of `POST …/resolve`).
 pub async fn dispute(
     client: &ApiClient,
     trade_id: &str,
-    to: Option<&String>,
+    decision: Option<&serde_json::Value>,
     json: bool,
 ) -> Result<(), Failure> {
-    let value = match to {
-        Some(to) => {
-            let body = serde_json::json!({ "to": to });
+    let value = match decision {
+        Some(body) => {
             client
                 .call(
                     Method::POST,
                     &format!("/api/v1/disputes/{trade_id}/resolve"),
                     &[],
-                    Some(&body),
+                    Some(body),
                 )
                 .await?
         }
@@ -704,12 +706,47 @@ pub async fn dispute(
             println!("    {}", printable(line));
         }
     }
-    match &d.resolved_to {
-        Some(w) => println!("  Decided:  the escrow goes to the {w}"),
-        None => println!(
-            "  Decide:   souk dispute resolve {} --to buyer|seller",
-            d.trade_id
+    let base = d.offer.base;
+    match &d.on_chain {
+        Some(held) => println!(
+            "  On chain: {} in the buyer's output, {} in the seller's ({} in all; agreed: {} and {})",
+            format_amount(held.buyer_output, base),
+            format_amount(held.seller_output, base),
+            format_amount(held.buyer_output + held.seller_output, base),
+            format_amount(d.buyer_deposit, base),
+            format_amount(d.amount + d.seller_deposit, base)
         ),
+        None => println!("  On chain: not known now (no chain connection)"),
+    }
+    let decide = format!(
+        "souk dispute resolve {} --to buyer|seller|split [--buyer-gets X] [--reason TEXT]",
+        d.trade_id
+    );
+    match &d.decision {
+        Some(decision) => {
+            println!(
+                "  Decided:  the buyer gets {}, the seller {} (before the fee; decision {})",
+                format_amount(decision.buyer_share, base),
+                format_amount(decision.seller_share, base),
+                decision.round
+            );
+            if !decision.reason.is_empty() {
+                println!("    Reason: {}", printable(&decision.reason));
+            }
+            for (side, answer) in [
+                ("buyer", &decision.buyer_answer),
+                ("seller", &decision.seller_answer),
+            ] {
+                let answer = answer
+                    .as_deref()
+                    .map_or("no answer yet".to_owned(), printable);
+                println!("    The {side}: {answer}");
+            }
+            if decision.can_decide_again {
+                println!("  A party refused it and none took it; decide again: {decide}");
+            }
+        }
+        None => println!("  Decide:   {decide}"),
     }
     Ok(())
 }

@@ -95,11 +95,19 @@ enum DisputeCommand {
     List,
     /// One dispute: parties, addresses, escrow, both reasons and transcripts
     Show { trade_id: String },
-    /// Decide: the whole escrow goes to the buyer or the seller (signed by you, sent to both)
+    /// Decide: the escrow goes to the buyer, the seller, or is split (signed by you, sent to both);
+    /// decide again after a party refused your decision and none took it
     Resolve {
         trade_id: String,
-        #[arg(long, value_parser = ["buyer", "seller"])]
+        #[arg(long, value_parser = ["buyer", "seller", "split"])]
         to: String,
+        /// With --to split: what the buyer gets, e.g. 0.6; the seller gets the rest (the fee comes out
+        /// of the larger share)
+        #[arg(long)]
+        buyer_gets: Option<String>,
+        /// Why, shown to both parties
+        #[arg(long, default_value = "")]
+        reason: String,
     },
 }
 
@@ -553,8 +561,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 DisputeCommand::Show { trade_id } => {
                     client::dispute(&api, trade_id, None, cli.json).await
                 }
-                DisputeCommand::Resolve { trade_id, to } => {
-                    client::dispute(&api, trade_id, Some(to), cli.json).await
+                DisputeCommand::Resolve {
+                    trade_id,
+                    to,
+                    buyer_gets,
+                    reason,
+                } => {
+                    let body = serde_json::json!({
+                        "to": to,
+                        "buyer_gets": buyer_gets,
+                        "reason": reason,
+                    });
+                    client::dispute(&api, trade_id, Some(&body), cli.json).await
                 }
             };
         }

@@ -12,8 +12,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use souk_core::{
     offer::{PaymentMethod, parse_amount},
-    trading::DisputeInfo,
     trading::{ChatMessage, TradeAnswer, TradeInfo},
+    trading::{Decision, DisputeInfo},
 };
 use uuid::Uuid;
 
@@ -256,8 +256,14 @@ pub async fn dispute(
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
-    /// `buyer` or `seller`.
+    /// `buyer`, `seller` or `split`.
     pub to: String,
+    /// With `split`: what the buyer gets, in the traded asset, e.g. "0.6"; the seller gets the rest.
+    #[serde(default)]
+    pub buyer_gets: Option<String>,
+    /// Why, shown to both parties.
+    #[serde(default)]
+    pub reason: String,
 }
 
 pub async fn disputes(State(state): State<ApiState>) -> ApiResult<Json<Vec<DisputeInfo>>> {
@@ -278,5 +284,20 @@ pub async fn resolve(
 ) -> ApiResult<Json<DisputeInfo>> {
     let id = trade_id(path)?;
     let Json(r) = body?;
-    Ok(Json(state.node.resolve_dispute(id, r.to.trim()).await?))
+    let buyer_gets =
+        match r.buyer_gets.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => {
+                let base = state.node.dispute_info(id).await?.offer.base;
+                Some(parse_amount(text, base).map_err(|e| {
+                    ApiError::bad_request(format!("the buyer's share {text:?}: {e}"))
+                })?)
+            }
+            _ => None,
+        };
+    let decision = Decision {
+        to: r.to.trim().to_owned(),
+        buyer_gets,
+        reason: r.reason,
+    };
+    Ok(Json(state.node.resolve_dispute(id, &decision).await?))
 }

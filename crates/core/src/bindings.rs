@@ -20,8 +20,9 @@ use crate::{
     price::MarketPrice,
     startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
-        ChatMessage, DisputeInfo, EscrowView, PartyCase, ReturnView, StepRecord, TradeAnswer,
-        TradeEvent, TradeInfo, TradeRole, TradeTerms,
+        ChatMessage, Decision, DecisionInfo, DecisionView, DisputeInfo, EscrowView, OnChain,
+        PartyCase, ReturnView, StepRecord, TradeAnswer, TradeEvent, TradeInfo, TradeRole,
+        TradeTerms,
     },
 };
 
@@ -78,7 +79,7 @@ commands! {
     chain_status() -> ChainStatus;
     disputes() -> Vec<DisputeInfo>;
     dispute_info(trade_id: String) -> DisputeInfo;
-    resolve_dispute(trade_id: String, to: String) -> DisputeInfo;
+    resolve_dispute(trade_id: String, decision: Decision) -> DisputeInfo;
     startup_progress() -> StartupProgress;
     retry_startup() -> StartupProgress;
     connection_settings() -> ConnectionSettings;
@@ -140,10 +141,14 @@ pub fn typescript() -> String {
         TradeRole::decl(&cfg),
         Chain::decl(&cfg),
         Network::decl(&cfg),
+        DecisionView::decl(&cfg),
         EscrowView::decl(&cfg),
         ReturnView::decl(&cfg),
         ChainStatus::decl(&cfg),
         PartyCase::decl(&cfg),
+        Decision::decl(&cfg),
+        DecisionInfo::decl(&cfg),
+        OnChain::decl(&cfg),
         DisputeInfo::decl(&cfg),
         StepRecord::decl(&cfg),
         TradeTerms::decl(&cfg),

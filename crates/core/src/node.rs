@@ -931,13 +931,13 @@ impl Node {
         self.desk().await?.dispute_info(trade_id).await
     }
 
-    /// As the arbitrator: decide a dispute for `to` (`buyer` or `seller`).
+    /// As the arbitrator: decide a dispute (the whole escrow to the buyer or the seller, or a split).
     pub async fn resolve_dispute(
         &self,
         trade_id: uuid::Uuid,
-        to: &str,
+        decision: &crate::trading::Decision,
     ) -> Result<crate::trading::DisputeInfo> {
-        self.desk().await?.resolve(trade_id, to).await
+        self.desk().await?.resolve(trade_id, decision).await
     }
 
     pub async fn dispute_trade(&self, trade_id: uuid::Uuid, reason: String) -> Result<TradeInfo> {

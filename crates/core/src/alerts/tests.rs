@@ -95,6 +95,7 @@ fn escrow(side: &str) -> EscrowView {
         release_txid: None,
         release_confirmations: 0,
         returns: Vec::new(),
+        decision: None,
     }
 }
 

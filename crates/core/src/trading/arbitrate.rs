@@ -1,10 +1,19 @@
-//! Disputes. A party whose trade is Disputed (its own dispute, the counterparty's, or the payment window
-//! closing) sends its case to the offer's arbitrator, sealed to the arbitrator's announced X25519 key: the
-//! offer, the terms, both parties' signed escrow-key steps (which prove each party's key and address), the
-//! signed dispute steps in its log (which prove who opened the dispute), the reason and the chat. The
-//! arbitrator decides (`souk dispute resolve ID --to buyer|seller`), signs a PSBT
-//! paying the whole escrow to the winner with its own per-trade key, and sends it, signed, to both
-//! parties. The winner's node checks it, co-signs, finalises and broadcasts; both record the resolution.
+//! Disputes. A party whose trade is Disputed (its own dispute, the counterparty's, or a deadline) sends
+//! its case to the offer's arbitrator, sealed to the arbitrator's announced X25519 key: the offer, the
+//! terms, both parties' signed escrow-key steps (which prove each party's key and address), the signed
+//! dispute steps in its log (which prove who opened the dispute), its own reason and the chat. It sends
+//! the case again now and then until a decision comes, so an arbitrator that lost its database gets it
+//! back.
+//!
+//! The arbitrator keeps one dispute per trade: a case whose parties, keys, addresses, amounts or escrow
+//! differ from the one it holds is refused, unless the held one's escrow is empty on the chain and the new
+//! one's is not (a squatter who guessed the trade id cannot lock the real parties out). It decides
+//! (`souk dispute resolve ID --to buyer|seller|split [--buyer-gets X] [--reason TEXT]`): a PSBT paying the
+//! escrow as it stands on the chain to the winner, or split between both, signed with its own per-trade
+//! key and sent, signed, to both parties. A party checks it against the chain and its own record of the
+//! trade, and only while its trade is Disputed; a party who gets anything co-signs and broadcasts (the
+//! same transaction from both is harmless). When a party refuses a decision and no party has taken it,
+//! the arbitrator may issue a new one (a new round).
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 
@@ -106,10 +115,63 @@ pub struct DisputeInfo {
     pub cases: Vec<PartyCase>,
     /// When the first case arrived here.
     pub opened_at: i64,
-    /// `buyer` or `seller` once decided.
+    /// `buyer`, `seller` or `split` once decided (the latest decision).
     pub resolved_to: Option<String>,
     pub resolved_at: Option<i64>,
+    /// The latest decision: base units of the escrow each party gets (the fee comes out of the larger
+    /// share), the arbitrator's reason, its round (1 for the first, more after a refusal) and each party's
+    /// answer (`stored`, `refused: REASON`, or none yet).
+    pub decision: Option<DecisionInfo>,
+    /// What the escrow's outputs hold on the chain now (outputs worth counting), next to what the
+    /// parties agreed; `None` in lists and when the chain cannot be asked.
+    pub on_chain: Option<OnChain>,
 }
+
+/// The arbitrator's latest decision, as it shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DecisionInfo {
+    pub round: u32,
+    pub buyer_share: u64,
+    pub seller_share: u64,
+    pub reason: String,
+    pub buyer_answer: Option<String>,
+    pub seller_answer: Option<String>,
+    /// A party refused it and none took it: the arbitrator may decide again.
+    pub can_decide_again: bool,
+}
+
+/// What the escrow holds on the chain, per funder's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct OnChain {
+    pub buyer_output: u64,
+    pub seller_output: u64,
+}
+
+/// What the arbitrator decides.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+pub struct Decision {
+    /// `buyer` (the whole escrow), `seller` (the whole escrow) or `split`.
+    pub to: String,
+    /// With `split`: base units of the escrow (as it stands on the chain) the buyer gets; the seller gets
+    /// the rest. The fee comes out of the larger share.
+    #[ts(type = "number | null")]
+    pub buyer_gets: Option<u64>,
+    /// Why, shown to both parties.
+    pub reason: String,
+}
+
+impl Decision {
+    /// The whole escrow to `to` (`buyer` or `seller`), without a reason.
+    pub fn to(to: &str) -> Self {
+        Self {
+            to: to.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Longest reason an arbitrator may give.
+pub const MAX_DECISION_REASON_CHARS: usize = 1_000;
 
 /// One party's case as the arbitrator shows it. Reason and transcript are the party's own text: shells
 /// must never render them as markup.
@@ -127,10 +189,39 @@ pub struct PartyCase {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resolution {
     pub trade_id: Uuid,
-    /// `buyer` or `seller`.
+    /// `buyer`, `seller` or `split`.
     pub winner: String,
-    /// The PSBT paying the escrow to the winner, signed by the arbitrator.
+    /// Base units of the escrow's inputs each party gets before the fee; they add up to the inputs.
+    pub buyer_share: u64,
+    pub seller_share: u64,
+    /// The arbitrator's words, shown to both parties.
+    pub reason: String,
+    /// 1 for the first decision; one more for each new decision after a refusal.
+    pub round: u32,
+    /// The PSBT paying the shares, signed by the arbitrator.
     pub psbt: Vec<u8>,
+}
+
+impl Resolution {
+    /// The outcome must say what the shares say.
+    fn check_outcome(&self) -> Result<()> {
+        let consistent = match self.winner.as_str() {
+            "buyer" => self.seller_share == 0,
+            "seller" => self.buyer_share == 0,
+            "split" => self.buyer_share > 0 && self.seller_share > 0,
+            other => return Err(refused(format!("a decision for {other:?}"))),
+        };
+        if !consistent {
+            return Err(refused(format!(
+                "a decision for the {} that gives the buyer {} and the seller {}",
+                self.winner, self.buyer_share, self.seller_share
+            )));
+        }
+        if self.reason.chars().count() > MAX_DECISION_REASON_CHARS {
+            return Err(refused("the decision's reason is too long"));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,35 +344,59 @@ async fn escrow_of(
     TradeEscrow::new(parties, Timelocks::of(case.chain, case.network)).map_err(refused)
 }
 
-/// The whole escrow to the winner, the fee from its output.
+/// The escrow's inputs shared out: `buyer_share` to the buyer's address, the rest to the seller's (a
+/// share of nothing has no output); the fee comes out of the larger share (the buyer's on a tie).
 fn resolution_plan(
     chain: Chain,
     network: Network,
-    address: &str,
+    (buyer_address, seller_address): (&str, &str),
+    buyer_share: u64,
     inputs: Vec<EscrowInput>,
 ) -> Result<SpendPlan> {
     let total: u64 = inputs.iter().map(|i| i.value.to_sat()).sum();
+    let seller_share = total.checked_sub(buyer_share).ok_or_else(|| {
+        refused(format!(
+            "the buyer's share {buyer_share} is more than the escrow's {total}"
+        ))
+    })?;
+    let mut outputs = Vec::new();
+    for (share, address) in [(buyer_share, buyer_address), (seller_share, seller_address)] {
+        if share > 0 {
+            outputs.push(Payout {
+                script_pubkey: parse_payout_address(address, chain, network).map_err(refused)?,
+                amount: Amount::from_sat(share),
+            });
+        }
+    }
+    let fee_payer = usize::from(outputs.len() == 2 && seller_share > buyer_share);
     Ok(SpendPlan {
         chain,
         inputs,
-        outputs: vec![Payout {
-            script_pubkey: parse_payout_address(address, chain, network).map_err(refused)?,
-            amount: Amount::from_sat(total),
-        }],
-        fee_payer: 0,
+        outputs,
+        fee_payer,
         path: SpendPath::Multisig,
     })
 }
 
 // ------------------------------------------------------------------------------------- party side
 
-/// Sends this party's case to the arbitrator once the trade is Disputed.
+/// Sends this party's case to the arbitrator once the trade is Disputed, and again every
+/// `case_resend` until a decision comes (an arbitrator that lost its database gets it back; one that has
+/// it keeps the newest copy).
 pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
     let mut conn = inner.pool.acquire().await.map_err(sql)?;
     let Some(row) = settle::load(&mut conn, trade_id).await? else {
         return Ok(());
     };
-    if row.case_sent || row.backup_case_sent {
+    let sent_at: Option<i64> =
+        sqlx::query_scalar("SELECT case_sent_at FROM trade_escrow WHERE trade_id = ?")
+            .bind(trade_id.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(sql)?;
+    let resend = i64::try_from(inner.config.case_resend.as_millis()).unwrap_or(i64::MAX);
+    let again = row.case_sent || row.backup_case_sent;
+    if again && sent_at.is_none_or(|at| now_ms().saturating_sub(at) < resend) {
         return Ok(());
     }
     let channel = store::load_channel(&mut conn, &inner.me.storage_key, trade_id)
@@ -290,7 +405,7 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
     let arbitrator = arbitrator_of(&channel.offer)?;
     let escrow_keys = signed_steps(&mut conn, trade_id, "escrow_keys").await?;
     let dispute_steps = signed_steps(&mut conn, trade_id, StepKind::Dispute.as_str()).await?;
-    let dispute_reason = dispute_reason(&mut conn, trade_id).await?;
+    let dispute_reason = dispute_reason(&mut conn, trade_id, &inner.me.peer).await?;
     let log = store::chat_log(&inner.pool, &inner.me.peer, trade_id).await?;
     drop(conn);
     let mut transcript: Vec<String> = log
@@ -332,6 +447,15 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
         case.transcript.clear();
     }
     let plaintext = postcard::to_stdvec(&case).map_err(|e| Error::Internal(e.to_string()))?;
+    if row.backup_case_sent
+        && let Some(backup) = backup_of(&channel.offer)
+    {
+        // The backup decides from then on: the copy goes to it.
+        deliver_case(inner, &row, &channel.offer, trade_id, backup, &plaintext).await?;
+        case_sent(inner, trade_id, "backup_case_sent").await?;
+        tracing::info!(%trade_id, %backup, "dispute case sent again to the backup arbitrator");
+        return Ok(());
+    }
     let first = deliver_case(
         inner,
         &row,
@@ -342,12 +466,8 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
     )
     .await;
     if first.is_ok() {
-        sqlx::query("UPDATE trade_escrow SET case_sent = 1 WHERE trade_id = ?")
-            .bind(trade_id.to_string())
-            .execute(&inner.pool)
-            .await
-            .map_err(sql)?;
-        tracing::info!(%trade_id, %arbitrator, "dispute case sent to the arbitrator");
+        case_sent(inner, trade_id, "case_sent").await?;
+        tracing::info!(%trade_id, %arbitrator, again, "dispute case sent to the arbitrator");
         return Ok(());
     }
     // The first arbitrator does not take the case: once the backup lock has passed on every escrow
@@ -356,15 +476,28 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
         && backup_lock_passed(inner, &row).await?
     {
         deliver_case(inner, &row, &channel.offer, trade_id, backup, &plaintext).await?;
-        sqlx::query("UPDATE trade_escrow SET backup_case_sent = 1 WHERE trade_id = ?")
-            .bind(trade_id.to_string())
-            .execute(&inner.pool)
-            .await
-            .map_err(sql)?;
+        case_sent(inner, trade_id, "backup_case_sent").await?;
         tracing::info!(%trade_id, %backup, "dispute case sent to the backup arbitrator");
         return Ok(());
     }
     first
+}
+
+/// Records that the case reached an arbitrator (`column`: `case_sent` or `backup_case_sent`) and when.
+async fn case_sent(inner: &Inner, trade_id: Uuid, column: &str) -> Result<()> {
+    let query = match column {
+        "backup_case_sent" => {
+            "UPDATE trade_escrow SET backup_case_sent = 1, case_sent_at = ? WHERE trade_id = ?"
+        }
+        _ => "UPDATE trade_escrow SET case_sent = 1, case_sent_at = ? WHERE trade_id = ?",
+    };
+    sqlx::query(query)
+        .bind(now_ms())
+        .bind(trade_id.to_string())
+        .execute(&inner.pool)
+        .await
+        .map_err(sql)?;
+    Ok(())
 }
 
 /// Every escrow output of the trade has been confirmed for at least the backup lock.
@@ -446,9 +579,15 @@ async fn signed_steps(
         .collect()
 }
 
-async fn dispute_reason(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<String> {
-    let events: Vec<(String, Vec<u8>)> = sqlx::query_as(
-        "SELECT kind, payload FROM trade_events WHERE trade_id = ? \
+/// This party's own reason: its own dispute steps and the deadlines its node saw close (the
+/// counterparty's reason travels in the counterparty's case, and its signed step in `dispute_steps`).
+async fn dispute_reason(
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+    me: &PeerId,
+) -> Result<String> {
+    let events: Vec<(String, Vec<u8>, String)> = sqlx::query_as(
+        "SELECT kind, payload, signer FROM trade_events WHERE trade_id = ? \
          AND kind IN ('dispute', 'payment_expired', 'release_expired', 'confirm_expired') \
          ORDER BY seq",
     )
@@ -456,9 +595,11 @@ async fn dispute_reason(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<S
     .fetch_all(conn)
     .await
     .map_err(sql)?;
+    let me = me.to_base58();
     let reasons: Vec<String> = events
         .iter()
-        .map(|(kind, payload)| match kind.as_str() {
+        .filter(|(kind, _, signer)| kind != "dispute" || *signer == me)
+        .map(|(kind, payload, _)| match kind.as_str() {
             "payment_expired" => "the payment window closed without payment".to_owned(),
             "confirm_expired" => {
                 "the buyer said it paid, but the seller neither confirmed nor disputed in time"
@@ -477,6 +618,9 @@ async fn dispute_reason(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<S
             },
         })
         .collect();
+    if reasons.is_empty() {
+        return Ok("the other party opened the dispute; this party gave no reason".into());
+    }
     Ok(reasons.join(" / "))
 }
 
@@ -510,10 +654,12 @@ async fn find_announcement(
     Ok(a)
 }
 
-/// A resolution from the arbitrator: checked, recorded, and, when this party won, co-signed and
+/// A resolution from the arbitrator: checked against the chain and this party's own record of the trade,
+/// only while the trade is Disputed here; recorded, and, when this party gets anything, co-signed and
 /// broadcast.
 pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
     let (resolution, signer, signed) = SignedResolution::open(bytes)?;
+    resolution.check_outcome()?;
     let trade_id = resolution.trade_id;
     let mut conn = inner.pool.acquire().await.map_err(sql)?;
     let channel = store::load_channel(&mut conn, &inner.me.storage_key, trade_id)
@@ -530,27 +676,53 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
     }
     // A second copy (the arbitrator sends it again until it hears back, also after a restart): it is
     // acknowledged, and nothing is checked, broadcast or recorded twice.
-    if settle::current_state(&mut conn, trade_id).await? == TradeState::Resolved {
-        tracing::debug!(%trade_id, "the resolution is here already");
-        return Ok(());
+    match settle::current_state(&mut conn, trade_id).await? {
+        TradeState::Resolved => {
+            tracing::debug!(%trade_id, "the resolution is here already");
+            return Ok(());
+        }
+        TradeState::Disputed => {}
+        // The dispute step may not have arrived here yet: the arbitrator keeps the decision owed.
+        other if !other.is_final() => {
+            return Err(Error::Internal(format!(
+                "the trade is {other} here, not in dispute yet: send the decision again later"
+            )));
+        }
+        other => {
+            return Err(refused(format!(
+                "the trade is {other} here, not in dispute: a decision is not taken"
+            )));
+        }
     }
     drop(conn);
     let backend = inner
         .chain
         .clone()
-        .ok_or_else(|| refused("no chain backend configured"))?;
+        .ok_or_else(|| Error::Internal("no chain backend configured".into()))?;
     let escrow = row
         .script()?
         .ok_or_else(|| refused("the escrow is not set up"))?;
-    let winner_address = match resolution.winner.as_str() {
-        "buyer" => row.buyer_address_text(),
-        "seller" => row.seller_address_text(),
-        other => return Err(refused(format!("winner {other:?}"))),
-    }
-    .ok_or_else(|| refused("the winner's address is unknown"))?;
+    let (Some(buyer_address), Some(seller_address)) =
+        (row.buyer_address_text(), row.seller_address_text())
+    else {
+        return Err(refused("a party's address is unknown"));
+    };
     let mut psbt = decode_psbt(&resolution.psbt).map_err(refused)?;
     let inputs = settle::spent_escrow_outputs(&backend, &row, &escrow, &psbt).await?;
-    let mut plan = resolution_plan(row.chain, row.network, &winner_address, inputs)?;
+    let total: u64 = inputs.iter().map(|i| i.value.to_sat()).sum();
+    if resolution.buyer_share.checked_add(resolution.seller_share) != Some(total) {
+        return Err(refused(format!(
+            "the decision shares out {} + {} but its inputs hold {total}",
+            resolution.buyer_share, resolution.seller_share
+        )));
+    }
+    let mut plan = resolution_plan(
+        row.chain,
+        row.network,
+        (&buyer_address, &seller_address),
+        resolution.buyer_share,
+        inputs,
+    )?;
     if by_backup {
         plan.path = SpendPath::Backup;
     }
@@ -558,8 +730,11 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
     let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
     check_psbt(&psbt, &escrow, &plan, max)
         .map_err(|e| refused(format!("the arbitrator's payout is refused: {e}")))?;
-    let won = resolution.winner == row.side_text();
-    let txid = if won {
+    let mine = match row.side_text() {
+        "buyer" => resolution.buyer_share,
+        _ => resolution.seller_share,
+    };
+    let txid = if mine > 0 {
         let key = trade_keypair(&inner.escrow_root, row.chain, row.network, &trade_id)
             .map_err(refused)?;
         sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
@@ -583,16 +758,118 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
     .await?;
     let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
     tx.commit().await.map_err(sql)?;
-    tracing::info!(%trade_id, winner = %resolution.winner, ?txid, "dispute resolved");
+    tracing::info!(
+        %trade_id,
+        winner = %resolution.winner,
+        buyer_share = resolution.buyer_share,
+        seller_share = resolution.seller_share,
+        round = resolution.round,
+        ?txid,
+        "dispute resolved"
+    );
     let _ = inner.events.send(TradeEvent::TradeUpdated {
         trade: Box::new(info),
     });
     Ok(())
 }
 
+/// The decision recorded in a Resolved trade's log, for the trade view.
+pub(super) fn decision_of(payload: &[u8]) -> Option<Resolution> {
+    crate::codec::decode_exact::<Resolution>(payload, "resolution").ok()
+}
+
 // -------------------------------------------------------------------------------- arbitrator side
 
-/// A sealed case from a party: opened, checked, stored (once per party).
+/// What makes a dispute the dispute about one trade: every case for it must say the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    chain: String,
+    network: String,
+    offer_id: Uuid,
+    buyer: String,
+    seller: String,
+    buyer_address: String,
+    seller_address: String,
+    escrow_address: String,
+    amount: u64,
+    buyer_deposit: u64,
+    seller_deposit: u64,
+}
+
+impl Identity {
+    fn of(case: &DisputeCase, buyer: &Party, seller: &Party, escrow_address: &str) -> Result<Self> {
+        Ok(Self {
+            chain: case.chain.to_string(),
+            network: case.network.to_string(),
+            offer_id: case.offer()?.id,
+            buyer: buyer.0.to_base58(),
+            seller: seller.0.to_base58(),
+            buyer_address: buyer.2.clone(),
+            seller_address: seller.2.clone(),
+            escrow_address: escrow_address.to_owned(),
+            amount: case.amount,
+            buyer_deposit: case.buyer_deposit,
+            seller_deposit: case.seller_deposit,
+        })
+    }
+
+    /// The stored dispute's, with its cases.
+    fn stored(row: &sqlx::sqlite::SqliteRow) -> Result<(Self, Vec<DisputeCase>)> {
+        let cases: String = row.try_get("cases").map_err(sql)?;
+        let cases: Vec<DisputeCase> = serde_json::from_str(&cases)
+            .map_err(|e| Error::Internal(format!("stored cases: {e}")))?;
+        let first = cases
+            .first()
+            .ok_or_else(|| Error::Internal("a dispute without a case".into()))?;
+        let amount: i64 = row.try_get("amount").map_err(sql)?;
+        let identity = Self {
+            chain: row.try_get("chain").map_err(sql)?,
+            network: row.try_get("network").map_err(sql)?,
+            offer_id: first.offer()?.id,
+            buyer: row.try_get("buyer").map_err(sql)?,
+            seller: row.try_get("seller").map_err(sql)?,
+            buyer_address: row.try_get("buyer_address").map_err(sql)?,
+            seller_address: row.try_get("seller_address").map_err(sql)?,
+            escrow_address: row.try_get("escrow_address").map_err(sql)?,
+            amount: u64::try_from(amount).unwrap_or(0),
+            buyer_deposit: first.buyer_deposit,
+            seller_deposit: first.seller_deposit,
+        };
+        Ok((identity, cases))
+    }
+
+    /// What differs, in words.
+    fn differences(&self, other: &Self) -> String {
+        let mut out = Vec::new();
+        if (&self.buyer, &self.seller) != (&other.buyer, &other.seller) {
+            out.push("the parties");
+        }
+        if (&self.buyer_address, &self.seller_address)
+            != (&other.buyer_address, &other.seller_address)
+        {
+            out.push("the payout addresses");
+        }
+        if self.escrow_address != other.escrow_address {
+            out.push("the escrow");
+        }
+        if (self.amount, self.buyer_deposit, self.seller_deposit)
+            != (other.amount, other.buyer_deposit, other.seller_deposit)
+        {
+            out.push("the amounts");
+        }
+        if (&self.chain, &self.network, self.offer_id)
+            != (&other.chain, &other.network, other.offer_id)
+        {
+            out.push("the offer");
+        }
+        out.join(", ")
+    }
+}
+
+/// A sealed case from a party: opened, checked, stored (one per party; a party's newer copy replaces its
+/// older one). A case that does not match the dispute held for its trade is refused, unless the held
+/// dispute is undecided and its escrow is empty on the chain while the new case's is not: the chain says
+/// which one is real.
 pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
     let opened = channel::open_take(&inner.me.channel_secret, inner.me.peer, bytes)?;
     let case: DisputeCase =
@@ -618,27 +895,77 @@ pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
         .of(Funder::Seller)
         .address(case.chain, case.network)
         .map_err(refused)?;
+    let identity = Identity::of(&case, &buyer, &seller, &address)?;
     let side = if reporter == buyer.0 {
         "buyer"
     } else {
         "seller"
     };
+    // A different dispute under this trade id: the chain decides whether the new case replaces it.
+    let mut replaces = None;
+    let held = match dispute_row(inner, case.trade_id).await? {
+        Some(row) => Some((Identity::stored(&row)?, row)),
+        None => None,
+    };
+    if let Some(((held, held_cases), row)) = held
+        && held != identity
+    {
+        let undecided = row
+            .try_get::<Option<Vec<u8>>, _>("resolution")
+            .map_err(sql)?
+            .is_none();
+        let differs = held.differences(&identity);
+        let refusal = || {
+            tracing::warn!(trade_id = %case.trade_id, %reporter, %differs, "a case that does not match the dispute held here");
+            refused(format!(
+                "the case does not match the dispute held for trade {} ({differs} differ)",
+                case.trade_id
+            ))
+        };
+        // Only an undecided dispute over an empty escrow gives way, and only to one whose (other)
+        // escrow holds coins: the chain says which is real. The same escrow with other terms never.
+        if !undecided
+            || held.escrow_address == identity.escrow_address
+            || holdings(inner, &held_cases[0]).await?.total() > 0
+            || holdings(inner, &case).await?.total() == 0
+        {
+            return Err(refusal());
+        }
+        tracing::warn!(trade_id = %case.trade_id, %differs, "a dispute whose escrow is empty is replaced by one whose escrow holds coins");
+        replaces = Some(held);
+    }
     let now = now_ms();
     let mut tx = inner
         .pool
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(sql)?;
-    let existing: Option<String> =
-        sqlx::query_scalar("SELECT cases FROM disputes WHERE trade_id = ?")
-            .bind(case.trade_id.to_string())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(sql)?;
-    let mut cases: Vec<DisputeCase> = match existing {
-        Some(json) => serde_json::from_str(&json).map_err(|e| Error::Internal(e.to_string()))?,
+    let existing = sqlx::query("SELECT * FROM disputes WHERE trade_id = ?")
+        .bind(case.trade_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(sql)?;
+    let mut cases: Vec<DisputeCase> = match &existing {
+        Some(row) => {
+            let (held, cases) = Identity::stored(row)?;
+            if held == identity {
+                cases
+            } else if Some(&held) == replaces.as_ref() {
+                sqlx::query("DELETE FROM disputes WHERE trade_id = ?")
+                    .bind(case.trade_id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sql)?;
+                Vec::new()
+            } else {
+                return Err(Error::Internal(
+                    "the dispute changed while the case was checked; send it again".into(),
+                ));
+            }
+        }
         None => Vec::new(),
     };
+    let new = !cases.iter().any(|c| c.side == side);
     cases.retain(|c| c.side != side);
     let mut case = case;
     case.side = side.into();
@@ -650,13 +977,13 @@ pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
          ON CONFLICT (trade_id) DO UPDATE SET cases = excluded.cases",
     )
     .bind(case.trade_id.to_string())
-    .bind(case.chain.to_string())
-    .bind(case.network.to_string())
-    .bind(buyer.0.to_base58())
-    .bind(seller.0.to_base58())
-    .bind(&buyer.2)
-    .bind(&seller.2)
-    .bind(&address)
+    .bind(&identity.chain)
+    .bind(&identity.network)
+    .bind(&identity.buyer)
+    .bind(&identity.seller)
+    .bind(&identity.buyer_address)
+    .bind(&identity.seller_address)
+    .bind(&identity.escrow_address)
     .bind(i64::try_from(case.amount).unwrap_or(i64::MAX))
     .bind(json)
     .bind(now)
@@ -664,11 +991,73 @@ pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
     .await
     .map_err(sql)?;
     tx.commit().await.map_err(sql)?;
-    tracing::info!(trade_id = %case.trade_id, %side, "dispute case received");
-    let _ = inner.events.send(TradeEvent::DisputeOpened {
-        trade_id: case.trade_id,
-    });
+    tracing::info!(trade_id = %case.trade_id, %side, new, "dispute case received");
+    if new {
+        let _ = inner.events.send(TradeEvent::DisputeOpened {
+            trade_id: case.trade_id,
+        });
+    }
     Ok(())
+}
+
+async fn dispute_row(inner: &Inner, trade_id: Uuid) -> Result<Option<sqlx::sqlite::SqliteRow>> {
+    sqlx::query("SELECT * FROM disputes WHERE trade_id = ?")
+        .bind(trade_id.to_string())
+        .fetch_optional(&inner.pool)
+        .await
+        .map_err(sql)
+}
+
+impl OnChain {
+    fn total(&self) -> u64 {
+        self.buyer_output + self.seller_output
+    }
+}
+
+/// The escrow of `case`, as this arbitrator computes it, with what each output holds on the chain
+/// (outputs worth counting) as inputs.
+async fn escrow_inputs(
+    inner: &Inner,
+    case: &DisputeCase,
+) -> Result<(TradeEscrow, Vec<EscrowInput>)> {
+    let (buyer, seller) = parties(case)?;
+    let backend = inner
+        .chain
+        .clone()
+        .ok_or_else(|| Error::Internal("no chain backend configured".into()))?;
+    let key =
+        arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &case.trade_id)
+            .map_err(refused)?;
+    let escrow = escrow_of(inner, case, &buyer, &seller, key.public_key()).await?;
+    let mut inputs = Vec::new();
+    for funder in Funder::BOTH {
+        let spk = escrow.of(funder).script_pubkey();
+        let useful = case.chain.dust_limit(&spk).to_sat() * settle::USEFUL_OUTPUT_DUST_FACTOR;
+        inputs.extend(
+            backend
+                .escrow_utxos(&spk)
+                .await?
+                .into_iter()
+                .filter(|u| u.value.to_sat() >= useful)
+                .map(|u| u.input_of(funder)),
+        );
+    }
+    Ok((escrow, inputs))
+}
+
+async fn holdings(inner: &Inner, case: &DisputeCase) -> Result<OnChain> {
+    let (_, inputs) = escrow_inputs(inner, case).await?;
+    let held = |f: Funder| -> u64 {
+        inputs
+            .iter()
+            .filter(|i| i.funder == f)
+            .map(|i| i.value.to_sat())
+            .sum()
+    };
+    Ok(OnChain {
+        buyer_output: held(Funder::Buyer),
+        seller_output: held(Funder::Seller),
+    })
 }
 
 /// The case's signed dispute steps, each checked (signature, trade, body, signed by a party), as
@@ -752,10 +1141,43 @@ fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<DisputeInfo> {
         opened_at: row.try_get("opened_at").map_err(sql)?,
         resolved_to: row.try_get("resolved_to").map_err(sql)?,
         resolved_at: row.try_get("resolved_at").map_err(sql)?,
+        decision: decision_info(row)?,
+        on_chain: None,
     })
 }
 
-/// Open disputes first, then the decided ones; newest first in each.
+fn decision_info(row: &sqlx::sqlite::SqliteRow) -> Result<Option<DecisionInfo>> {
+    let round: i64 = row.try_get("round").map_err(sql)?;
+    if round == 0 {
+        return Ok(None);
+    }
+    let share = |name: &str| -> Result<u64> {
+        let v: Option<i64> = row.try_get(name).map_err(sql)?;
+        Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
+    };
+    let buyer_answer: Option<String> = row.try_get("buyer_answer").map_err(sql)?;
+    let seller_answer: Option<String> = row.try_get("seller_answer").map_err(sql)?;
+    let answers = [&buyer_answer, &seller_answer];
+    let can_decide_again = answers.iter().all(|a| a.as_deref() != Some("stored"))
+        && answers
+            .iter()
+            .any(|a| a.as_deref().is_some_and(|a| a.starts_with("refused")));
+    Ok(Some(DecisionInfo {
+        round: u32::try_from(round).unwrap_or(u32::MAX),
+        buyer_share: share("buyer_share")?,
+        seller_share: share("seller_share")?,
+        reason: row
+            .try_get::<Option<String>, _>("decision_reason")
+            .map_err(sql)?
+            .unwrap_or_default(),
+        buyer_answer,
+        seller_answer,
+        can_decide_again,
+    }))
+}
+
+/// Open disputes first, then the decided ones; newest first in each. A stored dispute that cannot be
+/// read is left out (and logged), so it cannot hide the others.
 pub(super) async fn list(inner: &Inner) -> Result<Vec<DisputeInfo>> {
     let rows = sqlx::query(
         "SELECT * FROM disputes ORDER BY resolved_to IS NOT NULL, opened_at DESC, trade_id",
@@ -763,48 +1185,83 @@ pub(super) async fn list(inner: &Inner) -> Result<Vec<DisputeInfo>> {
     .fetch_all(&inner.pool)
     .await
     .map_err(sql)?;
-    rows.iter().map(info_of).collect()
+    Ok(rows
+        .iter()
+        .filter_map(|row| match info_of(row) {
+            Ok(info) => Some(info),
+            Err(e) => {
+                let id = row.try_get::<String, _>("trade_id").unwrap_or_default();
+                tracing::warn!(trade_id = %id, error = %e, "a stored dispute cannot be read");
+                None
+            }
+        })
+        .collect())
 }
 
+/// One dispute, with what its escrow holds on the chain now (left out when the chain cannot say).
 pub(super) async fn show(inner: &Inner, trade_id: Uuid) -> Result<DisputeInfo> {
-    let row = sqlx::query("SELECT * FROM disputes WHERE trade_id = ?")
-        .bind(trade_id.to_string())
-        .fetch_optional(&inner.pool)
-        .await
-        .map_err(sql)?
-        .ok_or_else(|| refused(format!("no dispute about trade {trade_id} here")))?;
-    info_of(&row)
+    let (mut info, cases) = stored_dispute(inner, trade_id).await?;
+    match holdings(inner, &cases[0]).await {
+        Ok(on_chain) => info.on_chain = Some(on_chain),
+        Err(e) => tracing::info!(%trade_id, error = %e, "the escrow's balance is not known now"),
+    }
+    Ok(info)
 }
 
-/// The arbitrator decides: a PSBT paying the whole escrow to `winner`, signed with the arbitrator's
-/// per-trade key, sent signed to both parties.
+async fn stored_dispute(inner: &Inner, trade_id: Uuid) -> Result<(DisputeInfo, Vec<DisputeCase>)> {
+    let row = dispute_row(inner, trade_id)
+        .await?
+        .ok_or_else(|| refused(format!("no dispute about trade {trade_id} here")))?;
+    let (_, cases) = Identity::stored(&row)?;
+    Ok((info_of(&row)?, cases))
+}
+
+/// The arbitrator decides: a PSBT paying what the escrow holds on the chain to the buyer, the seller or
+/// both, signed with the arbitrator's per-trade key, sent signed to both parties. Once decided, a new
+/// decision (the next round) is allowed only after a party refused the last one and none took it.
 pub(super) async fn resolve(
     inner: &Arc<Inner>,
     trade_id: Uuid,
-    winner: &str,
+    decision: &Decision,
 ) -> Result<DisputeInfo> {
-    if winner != "buyer" && winner != "seller" {
+    let to = decision.to.trim();
+    if !matches!(to, "buyer" | "seller" | "split") {
         return Err(refused(format!(
-            "resolve to buyer or seller, not {winner:?}"
+            "resolve to buyer, seller or split, not {to:?}"
         )));
     }
-    let dispute = show(inner, trade_id).await?;
-    if let Some(done) = &dispute.resolved_to {
+    if to != "split" && decision.buyer_gets.is_some() {
         return Err(refused(format!(
-            "this dispute was resolved already, to the {done}"
+            "a share for the buyer goes with --to split only, not --to {to}"
         )));
     }
-    let row = sqlx::query("SELECT cases FROM disputes WHERE trade_id = ?")
-        .bind(trade_id.to_string())
-        .fetch_one(&inner.pool)
-        .await
-        .map_err(sql)?;
-    let cases: Vec<DisputeCase> =
-        serde_json::from_str(&row.try_get::<String, _>("cases").map_err(sql)?)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-    let case = cases
-        .first()
-        .ok_or_else(|| Error::Internal("a dispute without a case".into()))?;
+    let reason = decision.reason.trim();
+    if reason.chars().count() > MAX_DECISION_REASON_CHARS {
+        return Err(refused(format!(
+            "the reason is longer than {MAX_DECISION_REASON_CHARS} characters"
+        )));
+    }
+    let (dispute, cases) = stored_dispute(inner, trade_id).await?;
+    let round = match &dispute.decision {
+        None => 1,
+        Some(d) if d.can_decide_again => d.round + 1,
+        Some(d) => {
+            let why = if [&d.buyer_answer, &d.seller_answer]
+                .iter()
+                .any(|a| a.as_deref() == Some("stored"))
+            {
+                "a party has taken it"
+            } else {
+                "no party has refused it"
+            };
+            return Err(refused(format!(
+                "this dispute was resolved already, to the {} (decision {}), and {why}: it stands",
+                dispute.resolved_to.as_deref().unwrap_or("?"),
+                d.round
+            )));
+        }
+    };
+    let case = &cases[0];
     let (buyer, seller) = parties(case)?;
     let backend = inner
         .chain
@@ -812,54 +1269,69 @@ pub(super) async fn resolve(
         .ok_or_else(|| refused("no chain backend configured"))?;
     let key = arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &trade_id)
         .map_err(refused)?;
-    let escrow = escrow_of(inner, case, &buyer, &seller, key.public_key()).await?;
-    let mut utxos = Vec::new();
-    for funder in Funder::BOTH {
-        let spk = escrow.of(funder).script_pubkey();
-        let useful = case.chain.dust_limit(&spk).to_sat() * settle::USEFUL_OUTPUT_DUST_FACTOR;
-        utxos.extend(
-            backend
-                .escrow_utxos(&spk)
-                .await?
-                .into_iter()
-                .filter(|u| u.value.to_sat() >= useful)
-                .map(|u| u.input_of(funder)),
-        );
-    }
+    let (escrow, utxos) = escrow_inputs(inner, case).await?;
     if utxos.is_empty() {
         return Err(refused("the escrow holds nothing on the chain"));
     }
-    let address = if winner == "buyer" {
-        &buyer.2
-    } else {
-        &seller.2
+    let total: u64 = utxos.iter().map(|u| u.value.to_sat()).sum();
+    let buyer_share = match (to, decision.buyer_gets) {
+        ("buyer", _) => total,
+        ("seller", _) => 0,
+        (_, None) => {
+            return Err(refused(
+                "a split needs the buyer's share (--buyer-gets); the seller gets the rest",
+            ));
+        }
+        (_, Some(share)) if share == 0 || share >= total => {
+            return Err(refused(format!(
+                "the buyer's share must be more than nothing and less than the {total} the escrow \
+                 holds; give the whole escrow with --to buyer or --to seller"
+            )));
+        }
+        (_, Some(share)) => share,
     };
-    let mut plan = resolution_plan(case.chain, case.network, address, utxos)?;
+    let mut plan = resolution_plan(
+        case.chain,
+        case.network,
+        (&buyer.2, &seller.2),
+        buyer_share,
+        utxos,
+    )?;
     if arbitrator_of(&case.offer()?)? != inner.me.peer {
         // The backup arbitrator signs on the backup branch, which its lock opens.
         plan.path = SpendPath::Backup;
     }
-    let mut psbt = build_spend(&escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
+    let mut psbt = build_spend(&escrow, &plan, backend.fee_rate().await?)
+        .map_err(|e| refused(format!("this decision cannot be paid out: {e}")))?;
     sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
-    let signed = SignedResolution::sign(
-        &Resolution {
-            trade_id,
-            winner: winner.into(),
-            psbt: encode_psbt(&psbt),
-        },
-        &inner.me.keypair,
-    )?;
+    let resolution = Resolution {
+        trade_id,
+        winner: to.into(),
+        buyer_share,
+        seller_share: total - buyer_share,
+        reason: reason.into(),
+        round,
+        psbt: encode_psbt(&psbt),
+    };
+    resolution.check_outcome()?;
+    let signed = SignedResolution::sign(&resolution, &inner.me.keypair)?;
     let bytes = postcard::to_stdvec(&signed).map_err(|e| Error::Internal(e.to_string()))?;
-    // Only the first decision is stored and sent, even when two arrive at once (two windows, a double
-    // click): the second finds the dispute decided.
+    // Only one decision per round is stored and sent, even when two arrive at once (two windows, a
+    // double click): the second finds the round taken.
     let decided = sqlx::query(
-        "UPDATE disputes SET resolved_to = ?, resolved_at = ?, resolution = ? \
-         WHERE trade_id = ? AND resolved_to IS NULL",
+        "UPDATE disputes SET resolved_to = ?, resolved_at = ?, resolution = ?, buyer_share = ?, \
+         seller_share = ?, decision_reason = ?, round = ?, buyer_answer = NULL, seller_answer = NULL \
+         WHERE trade_id = ? AND round = ?",
     )
-    .bind(winner)
+    .bind(to)
     .bind(now_ms())
     .bind(&bytes)
+    .bind(i64::try_from(resolution.buyer_share).unwrap_or(i64::MAX))
+    .bind(i64::try_from(resolution.seller_share).unwrap_or(i64::MAX))
+    .bind(reason)
+    .bind(i64::from(round))
     .bind(trade_id.to_string())
+    .bind(i64::from(round - 1))
     .execute(&inner.pool)
     .await
     .map_err(sql)?;
@@ -878,7 +1350,7 @@ pub(super) async fn resolve(
             bytes.clone(),
         ));
     }
-    tracing::info!(%trade_id, %winner, "dispute decided");
+    tracing::info!(%trade_id, %to, buyer_share, round, "dispute decided");
     let _ = inner.events.send(TradeEvent::DisputeResolved { trade_id });
     show(inner, trade_id).await
 }
@@ -942,17 +1414,22 @@ pub(super) async fn undelivered_resolutions(pool: &sqlx::SqlitePool) -> Result<V
 /// Longest refusal reason kept from a party (its own words).
 const MAX_REFUSAL_CHARS: usize = 500;
 
-/// Records `side`'s answer to the resolution of `trade_id` (`stored` or `refused: REASON`): it is not
-/// sent to that party again.
+/// Records `side`'s answer to the resolution `bytes` of `trade_id` (`stored` or `refused: REASON`): it
+/// is not sent to that party again. An answer to a decision replaced since is not recorded.
 pub(super) async fn record_answer(
     pool: &sqlx::SqlitePool,
     trade_id: Uuid,
     side: PartySide,
+    bytes: &[u8],
     answer: &Stored,
 ) -> Result<()> {
     let query = match side {
-        PartySide::Buyer => "UPDATE disputes SET buyer_answer = ? WHERE trade_id = ?",
-        PartySide::Seller => "UPDATE disputes SET seller_answer = ? WHERE trade_id = ?",
+        PartySide::Buyer => {
+            "UPDATE disputes SET buyer_answer = ? WHERE trade_id = ? AND resolution = ?"
+        }
+        PartySide::Seller => {
+            "UPDATE disputes SET seller_answer = ? WHERE trade_id = ? AND resolution = ?"
+        }
     };
     let text = match answer {
         Stored::Stored => "stored".to_owned(),
@@ -966,6 +1443,7 @@ pub(super) async fn record_answer(
     sqlx::query(query)
         .bind(text)
         .bind(trade_id.to_string())
+        .bind(bytes)
         .execute(pool)
         .await
         .map_err(sql)?;
@@ -1002,6 +1480,16 @@ async fn deliver_resolution(
     let mut wait = Duration::from_millis(250);
     let attempt = async {
         loop {
+            // A newer decision replaced this one: its own delivery takes over.
+            let current: Option<Option<Vec<u8>>> =
+                sqlx::query_scalar("SELECT resolution FROM disputes WHERE trade_id = ?")
+                    .bind(trade_id.to_string())
+                    .fetch_optional(&inner.pool)
+                    .await
+                    .unwrap_or(None);
+            if current.flatten().as_deref() != Some(bytes.as_slice()) {
+                return None;
+            }
             let _ = inner.net.find_peer(party).await;
             match inner
                 .net
@@ -1012,11 +1500,11 @@ async fn deliver_resolution(
             {
                 Ok(Stored::Stored) => {
                     tracing::info!(%trade_id, %party, "the party has the resolution");
-                    return Stored::Stored;
+                    return Some(Stored::Stored);
                 }
                 Ok(Stored::Refused(reason)) => {
                     tracing::warn!(%trade_id, %party, %reason, "a party refused the resolution");
-                    return Stored::Refused(reason);
+                    return Some(Stored::Refused(reason));
                 }
                 // The party's chain node or disk failed: the decision stays owed.
                 Ok(Stored::Later(reason)) => {
@@ -1035,17 +1523,366 @@ async fn deliver_resolution(
         () = inner.stop.cancelled() => return,
         answer = attempt => answer,
     };
-    if let Err(e) = record_answer(&inner.pool, trade_id, side, &answer).await {
+    let Some(answer) = answer else {
+        tracing::info!(%trade_id, %party, "a newer decision replaced this one");
+        return;
+    };
+    if let Err(e) = record_answer(&inner.pool, trade_id, side, &bytes, &answer).await {
         tracing::warn!(%trade_id, %party, error = %e, "could not record the resolution's delivery");
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use bitcoin::hashes::Hash;
     use libp2p::identity::Keypair;
+    use rust_decimal::Decimal;
 
     use super::*;
-    use crate::store::{FILE_NAME, Store};
+    use crate::{
+        book::Book,
+        identity::{Identity as Id, SeedPhrase},
+        net::{AcceptAll, NetConfig, Network as Net},
+        offer::{Asset, Fiat, NewOffer, PaymentMethod, Price, Quote},
+        store::{FILE_NAME, Store},
+        trade::TradeStep,
+        trading::{Desk, TradeConfig},
+    };
+
+    fn identity() -> Id {
+        Id::from_phrase(SeedPhrase::generate().unwrap()).unwrap()
+    }
+
+    /// An arbitrator's desk on a real SQLite file and a real loopback swarm (no chain backend).
+    struct Arbitrator {
+        _dir: tempfile::TempDir,
+        id: Id,
+        desk: Desk,
+    }
+
+    async fn arbitrator() -> Arbitrator {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(FILE_NAME)).await.unwrap();
+        let id = identity();
+        let (net, _) = Net::start(
+            NetConfig::loopback_for_tests(),
+            id.keypair().clone(),
+            Arc::new(AcceptAll),
+        )
+        .await
+        .unwrap();
+        let desk = Desk::start(
+            net,
+            store.pool().clone(),
+            Book::new(&store),
+            id.keypair().clone(),
+            id.channel_secret().clone(),
+            *id.storage_key(),
+            *id.escrow_root(),
+            None,
+            TradeConfig {
+                arbitrator: true,
+                ..TradeConfig::default()
+            },
+        );
+        Arbitrator {
+            _dir: dir,
+            id,
+            desk,
+        }
+    }
+
+    /// A maker's LTC sell offer naming `arbitrator`.
+    fn offer(maker: &Id, arbitrator: PeerId) -> Offer {
+        let new = NewOffer {
+            side: Side::Sell,
+            base: Asset::Ltc,
+            quote: Quote::Fiat(Fiat::Eur),
+            price: Price::Fixed(Decimal::from(80)),
+            min_amount: 50_000_000,
+            max_amount: 200_000_000,
+            payment_methods: vec![PaymentMethod::new("SEPA").unwrap()],
+            escrow: EscrowKind::Multisig {
+                arbitrators: vec![arbitrator],
+            },
+            deposit_bps: 1_500,
+            maker_x25519: maker.channel_public_key(),
+            ttl_ms: 3_600_000,
+            terms: String::new(),
+        };
+        Offer::new(maker.peer_id(), new, now_ms()).unwrap()
+    }
+
+    /// A regtest payout address of its own for `who`.
+    fn address_of(who: &Id) -> String {
+        let key = trade_keypair(
+            who.escrow_root(),
+            Chain::Ltc,
+            Network::Regtest,
+            &Uuid::nil(),
+        )
+        .unwrap()
+        .public_key();
+        let parties = EscrowParties {
+            buyer: key,
+            seller: trade_keypair(
+                who.escrow_root(),
+                Chain::Ltc,
+                Network::Regtest,
+                &Uuid::max(),
+            )
+            .unwrap()
+            .public_key(),
+            arbitrator: trade_keypair(
+                who.escrow_root(),
+                Chain::Ltc,
+                Network::Regtest,
+                &Uuid::from_u128(1),
+            )
+            .unwrap()
+            .public_key(),
+            backup: None,
+        };
+        TradeEscrow::new(parties, Timelocks::of(Chain::Ltc, Network::Regtest))
+            .unwrap()
+            .of(Funder::Buyer)
+            .address(Chain::Ltc, Network::Regtest)
+            .unwrap()
+    }
+
+    fn keys_step(trade_id: Uuid, who: &Id, address: &str) -> Vec<u8> {
+        let pubkey = trade_keypair(who.escrow_root(), Chain::Ltc, Network::Regtest, &trade_id)
+            .unwrap()
+            .public_key()
+            .serialize()
+            .to_vec();
+        TradeStep {
+            trade_id,
+            sender: who.peer_id(),
+            at: now_ms(),
+            body: StepBody::EscrowKeys {
+                pubkey,
+                address: address.into(),
+            },
+        }
+        .sign(who.keypair())
+        .unwrap()
+        .to_bytes()
+        .unwrap()
+    }
+
+    /// `reporter`'s case about a trade of `offer` between `buyer` and `seller` (the maker), sealed to
+    /// the arbitrator.
+    fn sealed_case(
+        arbitrator: &Id,
+        offer: &Offer,
+        trade_id: Uuid,
+        (buyer, buyer_address): (&Id, &str),
+        (seller, seller_address): (&Id, &str),
+        reporter: &Id,
+        reason: &str,
+    ) -> Vec<u8> {
+        let case = DisputeCase {
+            trade_id,
+            offer_json: serde_json::to_string(offer).unwrap(),
+            amount: 100_000_000,
+            buyer_deposit: 15_000_000,
+            seller_deposit: 15_000_000,
+            chain: Chain::Ltc,
+            network: Network::Regtest,
+            escrow_keys: vec![
+                keys_step(trade_id, seller, seller_address),
+                keys_step(trade_id, buyer, buyer_address),
+            ],
+            dispute_steps: Vec::new(),
+            side: "whatever the sender says".into(),
+            reason: reason.into(),
+            transcript: Vec::new(),
+            arbitrator_key: Vec::new(),
+        };
+        let (sealed, _) = channel::seal_take(
+            arbitrator.peer_id(),
+            &arbitrator.channel_public_key(),
+            offer.id,
+            trade_id,
+            &postcard::to_stdvec(&case).unwrap(),
+            reporter.keypair(),
+        )
+        .unwrap();
+        sealed.to_bytes().unwrap()
+    }
+
+    /// A split pays both addresses, the fee from the larger share; a share of nothing has no output;
+    /// a share above the escrow is refused; the outcome must say what the shares say.
+    #[test]
+    fn decisions_share_out_the_escrow() {
+        let (b, s) = (identity(), identity());
+        let (buyer, seller) = (address_of(&b), address_of(&s));
+        let input = |sat: u64, n: u8| EscrowInput {
+            outpoint: bitcoin::OutPoint::new(bitcoin::Txid::from_byte_array([n; 32]), 0),
+            value: Amount::from_sat(sat),
+            funder: Funder::Seller,
+        };
+        let plan = |share| {
+            resolution_plan(
+                Chain::Ltc,
+                Network::Regtest,
+                (&buyer, &seller),
+                share,
+                vec![input(115_000_000, 1), input(15_000_000, 2)],
+            )
+        };
+        let amounts = |p: &SpendPlan| {
+            p.outputs
+                .iter()
+                .map(|o| o.amount.to_sat())
+                .collect::<Vec<_>>()
+        };
+        let split = plan(60_000_000).unwrap();
+        assert_eq!(amounts(&split), [60_000_000, 70_000_000]);
+        assert_eq!(split.fee_payer, 1, "the seller's larger share pays the fee");
+        assert_eq!(plan(90_000_000).unwrap().fee_payer, 0);
+        let all = plan(130_000_000).unwrap();
+        assert_eq!((amounts(&all), all.fee_payer), (vec![130_000_000], 0));
+        let none = plan(0).unwrap();
+        assert_eq!((amounts(&none), none.fee_payer), (vec![130_000_000], 0));
+        assert_eq!(
+            none.outputs[0].script_pubkey,
+            parse_payout_address(&seller, Chain::Ltc, Network::Regtest).unwrap()
+        );
+        let err = plan(130_000_001).unwrap_err();
+        assert!(err.to_string().contains("more than the escrow"), "{err}");
+
+        let decided = |winner: &str, buyer_share, seller_share| Resolution {
+            trade_id: Uuid::nil(),
+            winner: winner.into(),
+            buyer_share,
+            seller_share,
+            reason: String::new(),
+            round: 1,
+            psbt: Vec::new(),
+        };
+        assert!(decided("buyer", 10, 0).check_outcome().is_ok());
+        assert!(decided("split", 4, 6).check_outcome().is_ok());
+        for (winner, b, s) in [
+            ("buyer", 4, 6),
+            ("seller", 1, 0),
+            ("split", 0, 10),
+            ("both", 5, 5),
+        ] {
+            assert!(
+                decided(winner, b, s).check_outcome().is_err(),
+                "{winner} {b} {s}"
+            );
+        }
+    }
+
+    /// A third node that knows the trade id cannot replace a party's case, nor break the list; a party
+    /// cannot change the trade's addresses by sending its case again; a party's newer copy replaces its
+    /// own older one; the other party's case joins it.
+    #[tokio::test]
+    async fn a_forged_case_neither_replaces_a_real_one_nor_breaks_the_list() {
+        let a = arbitrator().await;
+        let inner = &a.desk.inner;
+        let (seller, buyer, forger, puppet) = (identity(), identity(), identity(), identity());
+        let (seller_addr, buyer_addr) = (address_of(&seller), address_of(&buyer));
+        let real_offer = offer(&seller, a.id.peer_id());
+        let trade_id = Uuid::now_v7();
+        let case = |reporter: &Id, buyer_address: &str, reason: &str| {
+            sealed_case(
+                &a.id,
+                &real_offer,
+                trade_id,
+                (&buyer, buyer_address),
+                (&seller, &seller_addr),
+                reporter,
+                reason,
+            )
+        };
+        on_case(inner, &case(&buyer, &buyer_addr, "I paid"))
+            .await
+            .unwrap();
+        let held = show(inner, trade_id).await.unwrap();
+        assert_eq!(held.cases.len(), 1);
+
+        // The forger's own offer and puppet, under the real trade's id: its escrow is another.
+        let forged_offer = offer(&forger, a.id.peer_id());
+        let forged = sealed_case(
+            &a.id,
+            &forged_offer,
+            trade_id,
+            (&puppet, &address_of(&puppet)),
+            (&forger, &address_of(&forger)),
+            &puppet,
+            "pay me",
+        );
+        let err = on_case(inner, &forged).await.unwrap_err();
+        // The arbitrator has no chain here: it cannot tell which escrow holds coins, so nothing changes.
+        assert!(
+            err.to_string().contains("no chain backend"),
+            "refused until the chain can judge: {err}"
+        );
+        // The real parties' signed keys, sent by the forger: it is neither party.
+        let replayed = case(&forger, &buyer_addr, "pay me");
+        let err = on_case(inner, &replayed).await.unwrap_err();
+        assert!(err.to_string().contains("neither party"), "{err}");
+        // The buyer itself cannot move the payout elsewhere by a new case: its signed key step is
+        // part of what the dispute is.
+        let moved = case(&buyer, &address_of(&puppet), "pay me elsewhere");
+        let err = on_case(inner, &moved).await.unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
+        assert!(err.to_string().contains("payout addresses"), "{err}");
+
+        let after = show(inner, trade_id).await.unwrap();
+        assert_eq!(after.buyer, buyer.peer_id().to_base58());
+        assert_eq!(after.seller, seller.peer_id().to_base58());
+        assert_eq!(after.buyer_address, buyer_addr);
+        assert_eq!(after.cases.len(), 1);
+        assert_eq!(after.cases[0].reason, "I paid");
+
+        // A newer copy from the buyer replaces its own; the seller's case joins.
+        on_case(inner, &case(&buyer, &buyer_addr, "I paid on Monday"))
+            .await
+            .unwrap();
+        let seller_case = sealed_case(
+            &a.id,
+            &real_offer,
+            trade_id,
+            (&buyer, &buyer_addr),
+            (&seller, &seller_addr),
+            &seller,
+            "nothing arrived",
+        );
+        on_case(inner, &seller_case).await.unwrap();
+        let both = show(inner, trade_id).await.unwrap();
+        let reasons: Vec<(&str, &str)> = both
+            .cases
+            .iter()
+            .map(|c| (c.side.as_str(), c.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [("buyer", "I paid on Monday"), ("seller", "nothing arrived")]
+        );
+
+        // An unreadable stored dispute (say, written by a bug) hides only itself.
+        let other = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO disputes (trade_id, chain, network, buyer, seller, buyer_address, \
+             seller_address, escrow_address, amount, cases, opened_at) \
+             VALUES (?, 'ltc', 'regtest', 'b', 's', 'b', 's', 'e', 1, 'not json', 1)",
+        )
+        .bind(other.to_string())
+        .execute(&inner.pool)
+        .await
+        .unwrap();
+        let listed = list(inner).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|d| d.trade_id).collect::<Vec<_>>(),
+            [trade_id]
+        );
+        a.desk.shutdown().await;
+    }
 
     async fn dispute(
         pool: &sqlx::SqlitePool,
@@ -1104,9 +1941,15 @@ mod tests {
             [to(PartySide::Buyer, buyer), to(PartySide::Seller, seller)]
         );
 
-        record_answer(store.pool(), decided, PartySide::Buyer, &Stored::Stored)
-            .await
-            .unwrap();
+        record_answer(
+            store.pool(),
+            decided,
+            PartySide::Buyer,
+            b"signed",
+            &Stored::Stored,
+        )
+        .await
+        .unwrap();
         drop(store);
         let store = Store::open(&path).await.unwrap();
         assert_eq!(
@@ -1115,7 +1958,7 @@ mod tests {
         );
         // "Later" is no answer: still owed.
         let later = Stored::Later("the chain node is unreachable".into());
-        record_answer(store.pool(), decided, PartySide::Seller, &later)
+        record_answer(store.pool(), decided, PartySide::Seller, b"signed", &later)
             .await
             .unwrap();
         assert_eq!(
@@ -1123,9 +1966,15 @@ mod tests {
             [to(PartySide::Seller, seller)]
         );
         let refusal = Stored::Refused(format!("no such trade {}", "x".repeat(2000)));
-        record_answer(store.pool(), decided, PartySide::Seller, &refusal)
-            .await
-            .unwrap();
+        record_answer(
+            store.pool(),
+            decided,
+            PartySide::Seller,
+            b"signed",
+            &refusal,
+        )
+        .await
+        .unwrap();
         assert_eq!(undelivered_resolutions(store.pool()).await.unwrap(), []);
         let (bought, sold) = answers(store.pool(), decided).await;
         assert_eq!(bought.as_deref(), Some("stored"));

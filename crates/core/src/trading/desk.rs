@@ -54,6 +54,9 @@ pub struct TradeConfig {
     /// neither party and not in `exclude_arbitrators`.
     pub arbitrators: Vec<libp2p::PeerId>,
     pub exclude_arbitrators: Vec<libp2p::PeerId>,
+    /// How long a party waits, once its dispute case reached the arbitrator, before it sends it again
+    /// (until a decision comes): an arbitrator that lost its database gets the case back.
+    pub case_resend: Duration,
 }
 
 impl Default for TradeConfig {
@@ -68,6 +71,7 @@ impl Default for TradeConfig {
             watch_every: Duration::from_secs(10),
             arbitrators: Vec::new(),
             exclude_arbitrators: Vec::new(),
+            case_resend: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -449,8 +453,12 @@ impl Desk {
     }
 
     /// As the arbitrator: pays the escrow to `to` (`buyer` or `seller`), signed, sent to both parties.
-    pub async fn resolve(&self, trade_id: Uuid, to: &str) -> Result<super::DisputeInfo> {
-        super::arbitrate::resolve(&self.inner, trade_id, to).await
+    pub async fn resolve(
+        &self,
+        trade_id: Uuid,
+        decision: &super::Decision,
+    ) -> Result<super::DisputeInfo> {
+        super::arbitrate::resolve(&self.inner, trade_id, decision).await
     }
 
     /// Stops the desk's tasks. Everything is stored already; nothing is lost.

@@ -1962,6 +1962,22 @@ pub struct EscrowView {
     pub release_confirmations: u32,
     /// Coins going back to whoever sent them: a cancelled or expired trade's funding, surplus, late coins.
     pub returns: Vec<ReturnView>,
+    /// The arbitrator's decision, once this node took it (Resolved).
+    pub decision: Option<DecisionView>,
+}
+
+/// The arbitrator's decision as a party shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct DecisionView {
+    /// `buyer`, `seller` or `split`.
+    pub to: String,
+    /// Base units of the escrow each party gets; the fee comes out of the larger share.
+    pub buyer_share: u64,
+    pub seller_share: u64,
+    /// The arbitrator's words.
+    pub reason: String,
+    /// 1 for the first decision, more when the arbitrator decided again after a refusal.
+    pub round: u32,
 }
 
 /// A return of escrow coins to the party that sent them.
@@ -1983,7 +1999,25 @@ pub(super) async fn view(
     conn: &mut SqliteConnection,
     trade_id: Uuid,
 ) -> Result<Option<EscrowView>> {
+    let resolution: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT payload FROM trade_events WHERE trade_id = ? AND kind = 'resolve' ORDER BY seq DESC",
+    )
+    .bind(trade_id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(sql)?;
+    let decision = resolution
+        .as_deref()
+        .and_then(super::arbitrate::decision_of)
+        .map(|r| DecisionView {
+            to: r.winner,
+            buyer_share: r.buyer_share,
+            seller_share: r.seller_share,
+            reason: r.reason,
+            round: r.round,
+        });
     Ok(load(conn, trade_id).await?.map(|r| EscrowView {
+        decision,
         chain: r.chain,
         network: r.network,
         side: r.side.as_str().into(),
