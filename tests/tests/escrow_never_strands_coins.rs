@@ -181,6 +181,44 @@ async fn a_cancel_after_the_seller_funded_returns_its_coins() {
     e.stop().await;
 }
 
+/// One party funds its output; the other never funds and is gone for good (process stopped): at the
+/// funding deadline the trade expires, and the arbitrator co-signs the funder's return at once (the other
+/// output holds nothing, so no payment can have happened), without the reclaim lock. Each way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_party_that_never_funds_and_vanishes_does_not_hold_the_other_s_coins() {
+    for (funder, sent) in [("seller", AMOUNT + DEPOSIT), ("buyer", DEPOSIT)] {
+        let ltc = Litecoind::start().await;
+        let e = Escrowed::start(&ltc, short_funding()).await;
+        let escrow = e.funding.escrow.clone().unwrap();
+        let (stays, gone, address) = if funder == "seller" {
+            ltc.fund_escrow(&escrow, sent, 0).await;
+            (e.seller, e.buyer, e.refund)
+        } else {
+            ltc.fund_escrow(&escrow, 0, sent).await;
+            (e.buyer, e.seller, e.payout)
+        };
+        gone.stop().await;
+        ltc.mine(1).await;
+        in_state(&stays, e.trade, "Expired").await;
+        let txid = returned(&stays, e.trade, sent).await;
+        let view = stays.node.trade(e.trade).await.unwrap().escrow.unwrap();
+        assert!(
+            view.returns
+                .iter()
+                .any(|r| r.how == "arbitrated" && r.txid.as_deref() == Some(txid.as_str())),
+            "the {funder}'s return, co-signed by the arbitrator: {:?}",
+            view.returns
+        );
+        ltc.mine(1).await;
+        assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);
+        less_a_fee(ltc.received_by(&address, 1).await, sent);
+        for node in [stays, e.arbitrator, e.boot] {
+            node.stop().await;
+        }
+        drop(e.dir);
+    }
+}
+
 /// The funding window closes with the seller's output only partly funded and the buyer's deposit in:
 /// the trade expires and each party gets its own coins back; no deposit pays for the other's failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -521,8 +521,8 @@ fn print_trade(t: &TradeInfo) {
                 r.funder,
                 r.address,
                 match &r.txid {
-                    Some(txid) => format!("{}, txid {txid}", r.how),
-                    None => format!("{}, not broadcast yet", r.how),
+                    Some(txid) => format!("{}, txid {txid}", return_how(&r.how)),
+                    None => format!("{}, not broadcast yet", return_how(&r.how)),
                 }
             );
         }
@@ -531,6 +531,23 @@ fn print_trade(t: &TradeInfo) {
                 "  Release:       {txid} ({} confirmations)",
                 e.release_confirmations
             );
+        }
+        if let Some(d) = &e.decision {
+            println!(
+                "  Decision:      the buyer gets {} {}, the seller {} {} (before the fee){}",
+                format_amount(d.buyer_share, o.base),
+                o.base,
+                format_amount(d.seller_share, o.base),
+                o.base,
+                if d.round > 1 {
+                    format!(", decision {}", d.round)
+                } else {
+                    String::new()
+                }
+            );
+            if !d.reason.is_empty() {
+                println!("  Why:           {}", printable(&d.reason));
+            }
         }
     }
     println!("  Next:          {}", t.next_step);
@@ -749,6 +766,17 @@ pub async fn dispute(
         None => println!("  Decide:   {decide}"),
     }
     Ok(())
+}
+
+/// How a return is made, in words.
+fn return_how(how: &str) -> String {
+    match how {
+        "signed" => "signed by this node, the counterparty broadcasts".into(),
+        "cosigned" => "co-signed by both parties".into(),
+        "arbitrated" => "co-signed by the arbitrator".into(),
+        "reclaimed" => "taken back alone after the reclaim lock".into(),
+        other => printable(other),
+    }
 }
 
 /// Peer text without control characters, so it cannot move the cursor or recolour the terminal.

@@ -22,6 +22,41 @@ pub enum DirectRequest {
     Dispute(Vec<u8>),
     /// The arbitrator's signed resolution, to each party. Answered with [`Stored`].
     Resolution(Vec<u8>),
+    /// A funder asks the arbitrator to co-sign the return of its own escrow output while the other
+    /// party's output holds nothing (a `channel::SealedTake` whose plaintext is a `ReturnRequest`).
+    /// Answered with a [`ReturnAnswer`].
+    Return(Vec<u8>),
+}
+
+/// The arbitrator's answer to a return request: the PSBT signed by it, refused, or not now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReturnAnswer {
+    Signed(Vec<u8>),
+    Refused(String),
+    Later(String),
+}
+
+impl ReturnAnswer {
+    pub fn of(result: Result<Vec<u8>, crate::Error>) -> Self {
+        use crate::ErrorKind;
+        match result {
+            Ok(psbt) => Self::Signed(psbt),
+            Err(e) => match e.kind() {
+                ErrorKind::Io | ErrorKind::Storage | ErrorKind::Internal | ErrorKind::Offline => {
+                    Self::Later(e.to_string())
+                }
+                _ => Self::Refused(e.to_string()),
+            },
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        crate::codec::decode_exact(bytes, "return answer")
+    }
 }
 
 /// Stored, refused with the reason, or not now.

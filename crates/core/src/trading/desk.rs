@@ -496,6 +496,7 @@ async fn serve(
                     Ok(DirectRequest::Envelope(bytes)) => Request::Envelope(bytes),
                     Ok(DirectRequest::Dispute(bytes)) => Request::Dispute(bytes),
                     Ok(DirectRequest::Resolution(bytes)) => Request::Resolution(bytes),
+                    Ok(DirectRequest::Return(bytes)) => Request::Return(bytes),
                     // The market answers offer requests and anything undecodable.
                     _ => continue,
                 };
@@ -514,6 +515,13 @@ async fn serve(
                             peer,
                             super::arbitrate::on_resolution(&inner, &bytes).await,
                         ),
+                        Request::Return(bytes) => {
+                            let answer = super::arbitrate::on_return_request(&inner, &bytes).await;
+                            if let Err(e) = &answer {
+                                tracing::info!(%peer, error = %e, "a return request not signed");
+                            }
+                            crate::protocol::ReturnAnswer::of(answer).encode()
+                        }
                     };
                     if let Err(e) = inner.net.respond(id, answer).await {
                         tracing::debug!(%peer, error = %e, "could not answer a trade request");
@@ -542,6 +550,7 @@ enum Request {
     Envelope(Vec<u8>),
     Dispute(Vec<u8>),
     Resolution(Vec<u8>),
+    Return(Vec<u8>),
 }
 
 fn stored(what: &str, from: PeerId, result: Result<()>) -> Vec<u8> {

@@ -63,7 +63,7 @@ pub(super) enum Side2 {
 }
 
 impl Side2 {
-    fn funder(self) -> Funder {
+    pub(super) fn funder(self) -> Funder {
         match self {
             Self::Buyer => Funder::Buyer,
             Self::Seller => Funder::Seller,
@@ -229,7 +229,7 @@ impl EscrowRow {
     }
 
     /// Where `funder`'s coins go back to: the buyer's payout address, the seller's refund address.
-    fn address_of(&self, funder: Funder) -> Option<&str> {
+    pub(super) fn address_of(&self, funder: Funder) -> Option<&str> {
         match funder {
             Funder::Buyer => self.buyer_address(),
             Funder::Seller => self.seller_address(),
@@ -245,7 +245,7 @@ impl EscrowRow {
     }
 
     /// A spend of `funder`'s outputs entirely back to it, the fee from its own coins.
-    fn return_plan(
+    pub(super) fn return_plan(
         &self,
         funder: Funder,
         inputs: Vec<EscrowInput>,
@@ -773,7 +773,7 @@ pub(super) enum Act {
     Dispute(String),
 }
 
-fn my_key(inner: &Inner, row: &EscrowRow, trade_id: Uuid) -> Result<SecpKeypair> {
+pub(super) fn my_key(inner: &Inner, row: &EscrowRow, trade_id: Uuid) -> Result<SecpKeypair> {
     trade_keypair(&inner.escrow_root, row.chain, row.network, &trade_id).map_err(refused)
 }
 
@@ -1710,6 +1710,18 @@ async fn return_leftovers(
                 .collect();
             if !ripe.is_empty() {
                 reclaim_alone(inner, backend, &row, &escrow, trade_id, &ripe).await?;
+                continue;
+            }
+            // The other output holds nothing: the arbitrator co-signs at once (asked once per set of
+            // coins it refused).
+            let outpoints = outpoint_texts(&coins);
+            let refused_before = row
+                .returns
+                .iter()
+                .any(|r| r.outpoints == outpoints && r.how.starts_with("arbitrator refused"));
+            if !refused_before && utxos.iter().all(|(f, _)| *f == mine) {
+                super::arbitrate::ask_return(inner, backend, &row, &escrow, trade_id, &coins)
+                    .await?;
             }
         } else {
             sign_return_for_counterparty(inner, backend, &row, &escrow, trade_id, &coins).await?;
@@ -1723,7 +1735,11 @@ fn outpoint_texts(coins: &[&Utxo]) -> Vec<String> {
 }
 
 /// Records a return in the trade's row and tells the shells.
-async fn record_return(inner: &Inner, trade_id: Uuid, record: ReturnRecord) -> Result<()> {
+pub(super) async fn record_return(
+    inner: &Inner,
+    trade_id: Uuid,
+    record: ReturnRecord,
+) -> Result<()> {
     step_locked(inner, trade_id, move |_, tx| {
         Box::pin(async move {
             let Some(mut row) = load(tx, trade_id).await? else {
@@ -1991,7 +2007,9 @@ pub struct ReturnView {
     /// Once broadcast.
     pub txid: Option<String>,
     /// `signed` (this node signed the counterparty's return; it broadcasts), `cosigned` (both parties
-    /// signed and it was broadcast), `reclaimed` (taken back by its funder alone after the reclaim lock).
+    /// signed and it was broadcast), `arbitrated` (the arbitrator co-signed it: the other output held
+    /// nothing), `reclaimed` (taken back by its funder alone after the reclaim lock), or `arbitrator
+    /// refused: REASON` (no txid; the counterparty or the reclaim lock returns the coins).
     pub how: String,
 }
 
