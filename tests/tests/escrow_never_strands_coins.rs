@@ -575,6 +575,43 @@ async fn the_taker_approves_the_arbitrator_before_any_coin_moves() {
     let default = settling("default", test_trades()).await;
     default.await_offer(puppeted.id).await;
     refused(take(&default, puppeted.id).await, "has no announcement");
+    // The same choices made in Settings (the preferences), not in souk.toml.
+    let settings =
+        |accepted: Vec<String>, excluded: Vec<String>| souk_core::preferences::Preferences {
+            accepted_arbitrators: accepted,
+            excluded_arbitrators: excluded,
+            ..Default::default()
+        };
+    let err = default
+        .node
+        .save_preferences(settings(vec!["not a peer".into()], vec![]))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("is not a peer id"), "{err}");
+    let id = arbitrator_id.to_base58();
+    default
+        .node
+        .save_preferences(settings(vec![], vec![id.clone()]))
+        .await
+        .expect("exclude in Settings");
+    refused(
+        take(&default, honest.id).await,
+        "one you excluded (Settings)",
+    );
+    default
+        .node
+        .save_preferences(settings(vec![libp2p::PeerId::random().to_base58()], vec![]))
+        .await
+        .expect("accept another in Settings");
+    refused(
+        take(&default, honest.id).await,
+        "not one you accept (Settings)",
+    );
+    default
+        .node
+        .save_preferences(settings(vec![id], vec![]))
+        .await
+        .expect("accept it in Settings");
     let trade = take(&default, honest.id)
         .await
         .expect("the announced arbitrator is accepted");

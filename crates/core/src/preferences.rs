@@ -17,6 +17,8 @@ pub const KEY: &str = "preferences";
 pub const MAX_ACCOUNTS: usize = 50;
 pub const MAX_LABEL_CHARS: usize = 64;
 pub const MAX_DETAILS_CHARS: usize = 1000;
+/// At most this many accepted (and as many excluded) arbitrators.
+pub const MAX_ARBITRATORS: usize = 100;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
@@ -24,6 +26,11 @@ pub struct Preferences {
     pub theme: Theme,
     pub notifications: NotificationPrefs,
     pub payment_accounts: Vec<PaymentAccount>,
+    /// The arbitrators this person accepts on offers it takes (PeerIds); empty: any announced arbitrator
+    /// that is neither party and not excluded. Added to `[trade] arbitrators` of souk.toml.
+    pub accepted_arbitrators: Vec<String>,
+    /// Arbitrators this person never accepts (PeerIds). Added to `[trade] exclude_arbitrators`.
+    pub excluded_arbitrators: Vec<String>,
 }
 
 /// Light, dark, or whatever the system says.
@@ -76,6 +83,37 @@ pub struct PaymentAccount {
 impl Preferences {
     /// Checks what a person typed; the first problem is reported with the account it concerns.
     pub fn validate(&self) -> Result<(), Error> {
+        for (list, name) in [
+            (&self.accepted_arbitrators, "accepted"),
+            (&self.excluded_arbitrators, "excluded"),
+        ] {
+            if list.len() > MAX_ARBITRATORS {
+                return Err(invalid(format!(
+                    "at most {MAX_ARBITRATORS} {name} arbitrators, not {}",
+                    list.len()
+                )));
+            }
+            for peer in list {
+                if peer.trim().parse::<libp2p::PeerId>().is_err() {
+                    return Err(invalid(format!(
+                        "{name} arbitrator {:?} is not a peer id (like 12D3KooW…)",
+                        peer.chars()
+                            .filter(|c| !c.is_control())
+                            .take(80)
+                            .collect::<String>()
+                    )));
+                }
+            }
+        }
+        if let Some(both) = self
+            .accepted_arbitrators
+            .iter()
+            .find(|p| self.excluded_arbitrators.contains(p))
+        {
+            return Err(invalid(format!(
+                "arbitrator {both} is both accepted and excluded"
+            )));
+        }
         if self.payment_accounts.len() > MAX_ACCOUNTS {
             return Err(invalid(format!(
                 "at most {MAX_ACCOUNTS} payment accounts, not {}",
@@ -125,6 +163,15 @@ impl Preferences {
         Ok(())
     }
 
+    /// The accepted and excluded arbitrators as peer ids (the stored ones were checked on saving).
+    pub fn arbitrator_lists(&self) -> (Vec<libp2p::PeerId>, Vec<libp2p::PeerId>) {
+        let peers = |list: &[String]| list.iter().filter_map(|p| p.trim().parse().ok()).collect();
+        (
+            peers(&self.accepted_arbitrators),
+            peers(&self.excluded_arbitrators),
+        )
+    }
+
     /// The payment methods this person has an account for, each once, in the order first listed.
     pub fn my_payment_methods(&self) -> Vec<PaymentMethod> {
         let mut seen = HashSet::new();
@@ -162,6 +209,29 @@ mod tests {
 
     fn error_of(p: &Preferences) -> String {
         p.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn arbitrator_lists_hold_peer_ids_and_never_one_in_both() {
+        let a = libp2p::PeerId::random().to_base58();
+        let lists = |accepted: Vec<String>, excluded: Vec<String>| Preferences {
+            accepted_arbitrators: accepted,
+            excluded_arbitrators: excluded,
+            ..Preferences::default()
+        };
+        assert!(lists(vec![a.clone()], vec![]).validate().is_ok());
+        assert_eq!(
+            lists(vec![a.clone()], vec![]).arbitrator_lists().0,
+            [a.parse::<libp2p::PeerId>().unwrap()]
+        );
+        assert!(error_of(&lists(vec!["bob".into()], vec![])).contains("\"bob\" is not a peer id"));
+        assert!(error_of(&lists(vec![], vec!["\u{1b}[2J".into()])).contains("excluded arbitrator"));
+        assert!(
+            error_of(&lists(vec![a.clone()], vec![a.clone()]))
+                .contains("both accepted and excluded")
+        );
+        let many = vec![a; MAX_ARBITRATORS + 1];
+        assert!(error_of(&lists(many, vec![])).contains("at most 100 accepted"));
     }
 
     #[test]

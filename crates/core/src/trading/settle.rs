@@ -1193,12 +1193,21 @@ fn millis(d: Duration) -> i64 {
 const ANNOUNCEMENT_FRESH: Duration = Duration::from_secs(3 * 24 * 3600);
 
 /// The taker approves the offer's arbitrators before any coin moves: neither party, in its accepted set
-/// (`[trade] arbitrators`, `exclude_arbitrators`), and, when this node settles on the offer's chain,
-/// announced in the DHT recently.
+/// (`[trade] arbitrators` and `exclude_arbitrators` of souk.toml, with the lists saved in Settings), and,
+/// when this node settles on the offer's chain, announced in the DHT recently.
 pub(super) async fn approve_arbitrators(inner: &Inner, offer: &Offer) -> Result<()> {
     let EscrowKind::Multisig { arbitrators } = &offer.escrow else {
         return Ok(());
     };
+    let saved: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+        .bind(crate::preferences::KEY)
+        .fetch_optional(&inner.pool)
+        .await
+        .map_err(sql)?;
+    let (accepted, excluded) = saved
+        .and_then(|json| serde_json::from_str::<crate::preferences::Preferences>(&json).ok())
+        .map(|p| p.arbitrator_lists())
+        .unwrap_or_default();
     for arbitrator in arbitrators {
         if *arbitrator == offer.maker || *arbitrator == inner.me.peer {
             return Err(Error::InvalidInput(format!(
@@ -1213,6 +1222,16 @@ pub(super) async fn approve_arbitrators(inner: &Inner, offer: &Offer) -> Result<
         if !inner.config.arbitrators.is_empty() && !inner.config.arbitrators.contains(arbitrator) {
             return Err(Error::InvalidInput(format!(
                 "arbitrator {arbitrator} is not one you accept ([trade] arbitrators)"
+            )));
+        }
+        if excluded.contains(arbitrator) {
+            return Err(Error::InvalidInput(format!(
+                "arbitrator {arbitrator} is one you excluded (Settings)"
+            )));
+        }
+        if !accepted.is_empty() && !accepted.contains(arbitrator) {
+            return Err(Error::InvalidInput(format!(
+                "arbitrator {arbitrator} is not one you accept (Settings)"
             )));
         }
         if let Some(backend) = &inner.chain
