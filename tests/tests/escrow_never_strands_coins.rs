@@ -219,6 +219,52 @@ async fn a_party_that_never_funds_and_vanishes_does_not_hold_the_other_s_coins()
     }
 }
 
+/// A lying buyer (its node restarted without a chain, so it never broadcasts) claims a release that is
+/// not the one the seller signed: the seller refuses the step, does not move, and its release deadline
+/// still brings in the arbitrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fake_released_txid_is_refused_and_the_deadline_still_fires() {
+    let ltc = Litecoind::start().await;
+    let trades = TradeConfig {
+        release_window: Duration::from_secs(15),
+        ..test_trades()
+    };
+    let e = Escrowed::start(&ltc, trades).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, DEPOSIT).await;
+    ltc.mine(1).await;
+    in_state(&e.buyer, e.trade, "EscrowFunded").await;
+    e.buyer.node.mark_paid(e.trade).await.expect("paid");
+    in_state(&e.seller, e.trade, "PaymentSent").await;
+    let buyer_dir = e.buyer.stop().await;
+    e.seller
+        .node
+        .mark_received(e.trade)
+        .await
+        .expect("payment received");
+    let liar = TestNode::start(buyer_dir, &[e.boot.address()]).await;
+    in_state(&liar, e.trade, "PaymentConfirmed").await;
+    let fake = "11".repeat(32);
+    let refusal = liar
+        .node
+        .send_unchecked_step(e.trade, souk_core::trade::StepBody::Released { txid: fake })
+        .await
+        .expect("sent")
+        .expect("refused");
+    assert!(
+        refusal.contains("not the release this seller signed"),
+        "{refusal}"
+    );
+    let seller = in_state(&e.seller, e.trade, "Disputed").await;
+    let kinds: Vec<&str> = seller.steps.iter().map(|s| s.kind.as_str()).collect();
+    assert!(kinds.contains(&"release_expired"), "{kinds:?}");
+    assert!(!kinds.contains(&"released"), "{kinds:?}");
+    assert_eq!(seller.escrow.unwrap().release_txid, None);
+    for node in [liar, e.seller, e.arbitrator, e.boot] {
+        node.stop().await;
+    }
+}
+
 /// The funding window closes with the seller's output only partly funded and the buyer's deposit in:
 /// the trade expires and each party gets its own coins back; no deposit pays for the other's failure.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -940,6 +940,17 @@ impl Node {
         self.desk().await?.resolve(trade_id, decision).await
     }
 
+    /// Test hook: makes this node lie to its counterparty by sending `body` as its signed step, unchecked
+    /// and unrecorded here; returns the counterparty's refusal, `None` when it took it.
+    #[cfg(feature = "test-hooks")]
+    pub async fn send_unchecked_step(
+        &self,
+        trade_id: uuid::Uuid,
+        body: crate::trade::StepBody,
+    ) -> Result<Option<String>> {
+        self.desk().await?.send_unchecked_step(trade_id, body).await
+    }
+
     pub async fn dispute_trade(&self, trade_id: uuid::Uuid, reason: String) -> Result<TradeInfo> {
         self.desk().await?.dispute(trade_id, reason).await
     }

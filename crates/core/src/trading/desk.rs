@@ -433,6 +433,16 @@ impl Desk {
     }
 
     /// Either party, once coins are locked: the arbitrator decides.
+    /// Test hook: see [`super::settle::send_unchecked_step`].
+    #[cfg(feature = "test-hooks")]
+    pub async fn send_unchecked_step(
+        &self,
+        trade_id: Uuid,
+        body: crate::trade::StepBody,
+    ) -> Result<Option<String>> {
+        super::settle::send_unchecked_step(&self.inner, trade_id, body).await
+    }
+
     pub async fn dispute(&self, trade_id: Uuid, reason: String) -> Result<TradeInfo> {
         self.act(trade_id, settle::Act::Dispute(reason)).await
     }

@@ -569,6 +569,59 @@ async fn send_step(
     Ok(next)
 }
 
+/// Test hook: sends `body` as this node's signed step without checking or recording it here, as a lying
+/// peer would, and waits for the counterparty's answer: `None` when it took the envelope, else its
+/// refusal.
+#[cfg(feature = "test-hooks")]
+pub(super) async fn send_unchecked_step(
+    inner: &Inner,
+    trade_id: Uuid,
+    body: StepBody,
+) -> Result<Option<String>> {
+    let seq = {
+        let (_guard, mut db) = inner.write().await?;
+        let mut channel = store::load_channel(&mut db, &inner.me.storage_key, trade_id)
+            .await?
+            .ok_or_else(|| store::unknown_trade(trade_id))?;
+        let step = TradeStep {
+            trade_id,
+            sender: inner.me.peer,
+            at: now_ms(),
+            body,
+        };
+        let signed = step.sign(&inner.me.keypair).map_err(Error::from)?;
+        let bytes = signed.to_bytes().map_err(Error::from)?;
+        let seq = store::enqueue(
+            &mut db,
+            &mut channel,
+            &inner.me.keypair,
+            &ChannelMessage::TradeStep(bytes).encode(),
+            now_ms(),
+        )
+        .await?;
+        db.commit().await.map_err(sql)?;
+        seq
+    };
+    inner.wake.notify_one();
+    loop {
+        let (delivered, error): (Option<i64>, Option<String>) = sqlx::query_as(
+            "SELECT delivered_at, last_error FROM outbox WHERE trade_id = ? AND seq = ?",
+        )
+        .bind(trade_id.to_string())
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .fetch_one(&inner.pool)
+        .await
+        .map_err(sql)?;
+        if delivered.is_some() {
+            return Ok(None);
+        }
+        if let Some(error) = error {
+            return Ok(Some(error));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// After the terms are agreed: with an escrow, this node's key for the trade, and its address when it
 /// gave one already (a taker's payout details, when they are an address of the trade's chain).
 pub(super) async fn after_agreement(
