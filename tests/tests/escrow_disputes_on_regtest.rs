@@ -138,6 +138,17 @@ impl Funded {
         .expect("both parties answered the decision")
     }
 
+    /// A decision the arbitrator may not make: refused, saying `why`.
+    async fn cannot_decide(&self, decision: &Decision, why: &str) {
+        let err = self
+            .arbitrator()
+            .node
+            .resolve_dispute(self.trade.id, decision)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(why), "{decision:?}: {err}");
+    }
+
     async fn stop(self) {
         for node in self.nodes.into_iter().rev() {
             node.stop().await;
@@ -249,13 +260,8 @@ async fn the_buyer_never_pays_and_the_arbitrator_refunds_the_seller() {
     let listed = f.arbitrator().node.disputes().await.unwrap();
     assert_eq!(listed.len(), 1);
 
-    let err = f
-        .arbitrator()
-        .node
-        .resolve_dispute(id(&f), &Decision::to("nobody"))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("buyer, seller or split"), "{err}");
+    f.cannot_decide(&Decision::to("nobody"), "buyer, seller or split")
+        .await;
     f.resolve_to("seller").await;
 
     // 0.2 LTC sent to the buyer's output after the resolution are not the arbitrator's to decide: they
@@ -348,13 +354,8 @@ async fn a_dispute_opened_by_the_buyer_is_won_by_the_buyer() {
     );
     f.resolve_to("buyer").await;
     // A second decision is refused.
-    let err = f
-        .arbitrator()
-        .node
-        .resolve_dispute(id(&f), &Decision::to("seller"))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("resolved already"), "{err}");
+    f.cannot_decide(&Decision::to("seller"), "resolved already")
+        .await;
     f.stop().await;
 }
 
@@ -420,13 +421,7 @@ async fn a_split_decision_pays_both_parties_their_share() {
         (Some(0), "more than nothing"),
         (Some(total), "less than"),
     ] {
-        let err = f
-            .arbitrator()
-            .node
-            .resolve_dispute(id(&f), &split(bad))
-            .await
-            .unwrap_err();
-        assert!(err.to_string().contains(why), "{bad:?}: {err}");
+        f.cannot_decide(&split(bad), why).await;
     }
     let buyer_share = AMOUNT / 2;
     let decided = f
@@ -479,13 +474,8 @@ async fn a_split_decision_pays_both_parties_their_share() {
         "the seller's share less the fee: {seller_got}"
     );
     // The escrow is empty now: a new decision has nothing to pay and is refused anyway.
-    let err = f
-        .arbitrator()
-        .node
-        .resolve_dispute(id(&f), &Decision::to("buyer"))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("resolved already"), "{err}");
+    f.cannot_decide(&Decision::to("buyer"), "resolved already")
+        .await;
     f.stop().await;
 }
 
@@ -556,13 +546,8 @@ async fn a_refused_decision_is_decided_again() {
     let taken = f.both_answers().await.decision.unwrap();
     assert_eq!(taken.buyer_answer.as_deref(), Some("stored"));
     assert!(!taken.can_decide_again);
-    let err = f
-        .arbitrator()
-        .node
-        .resolve_dispute(id(&f), &Decision::to("seller"))
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("a party has taken it"), "{err}");
+    f.cannot_decide(&Decision::to("seller"), "a party has taken it")
+        .await;
     f.stop().await;
 }
 

@@ -519,23 +519,15 @@ async fn deliver_case(
     arbitrator: PeerId,
     plaintext: &[u8],
 ) -> Result<()> {
-    let announcement = find_announcement(inner, &arbitrator, row.chain, row.network).await?;
-    let (sealed, _) = channel::seal_take(
-        arbitrator,
-        &announcement.channel_key,
+    let answer = ask_arbitrator(
+        inner,
+        (arbitrator, row.chain, row.network),
         offer.id,
         trade_id,
         plaintext,
-        &inner.me.keypair,
-    )?;
-    let _ = inner.net.find_peer(arbitrator).await;
-    let answer = inner
-        .net
-        .request(
-            arbitrator,
-            DirectRequest::Dispute(sealed.to_bytes()?).encode(),
-        )
-        .await?;
+        DirectRequest::Dispute,
+    )
+    .await?;
     match Stored::decode(&answer).map_err(refused)? {
         Stored::Stored => Ok(()),
         Stored::Refused(reason) => Err(Error::InvalidInput(format!(
@@ -545,6 +537,32 @@ async fn deliver_case(
             "the arbitrator could not take the case now ({reason}); sending it again later"
         ))),
     }
+}
+
+/// Seals `plaintext` to the arbitrator's announced channel key (the take envelope's construction, from
+/// this node) and sends it as the request `wrap` makes; returns the arbitrator's answer bytes.
+async fn ask_arbitrator(
+    inner: &Inner,
+    (arbitrator, chain, network): (PeerId, Chain, Network),
+    offer_id: Uuid,
+    trade_id: Uuid,
+    plaintext: &[u8],
+    wrap: fn(Vec<u8>) -> DirectRequest,
+) -> Result<Vec<u8>> {
+    let announcement = find_announcement(inner, &arbitrator, chain, network).await?;
+    let (sealed, _) = channel::seal_take(
+        arbitrator,
+        &announcement.channel_key,
+        offer_id,
+        trade_id,
+        plaintext,
+        &inner.me.keypair,
+    )?;
+    let _ = inner.net.find_peer(arbitrator).await;
+    Ok(inner
+        .net
+        .request(arbitrator, wrap(sealed.to_bytes()?).encode())
+        .await?)
 }
 
 /// The trade's signed steps of `kind`, each rebuilt as its signer made it (the event holds the step bytes
@@ -829,23 +847,15 @@ pub(super) async fn ask_return(
         psbt: encode_psbt(&psbt),
     };
     let plaintext = postcard::to_stdvec(&request).map_err(|e| Error::Internal(e.to_string()))?;
-    let announcement = find_announcement(inner, &arbitrator, row.chain, row.network).await?;
-    let (sealed, _) = channel::seal_take(
-        arbitrator,
-        &announcement.channel_key,
+    let answer = ask_arbitrator(
+        inner,
+        (arbitrator, row.chain, row.network),
         channel.offer.id,
         trade_id,
         &plaintext,
-        &inner.me.keypair,
-    )?;
-    let _ = inner.net.find_peer(arbitrator).await;
-    let answer = inner
-        .net
-        .request(
-            arbitrator,
-            DirectRequest::Return(sealed.to_bytes()?).encode(),
-        )
-        .await?;
+        DirectRequest::Return,
+    )
+    .await?;
     let amount = coins.iter().map(|u| u.value.to_sat()).sum();
     let address = row.address_of(funder).unwrap_or_default().to_owned();
     let outpoints: Vec<String> = coins.iter().map(|u| u.outpoint.to_string()).collect();
