@@ -84,6 +84,30 @@ pub struct DisputeCase {
 }
 
 impl DisputeCase {
+    /// This party's trade as the arbitrator needs it: no dispute steps, reason or chat yet.
+    fn of(
+        trade_id: Uuid,
+        offer: &Offer,
+        row: &settle::EscrowRow,
+        escrow_keys: Vec<Vec<u8>>,
+    ) -> Result<Self> {
+        Ok(Self {
+            trade_id,
+            offer_json: serde_json::to_string(offer).map_err(|e| Error::Internal(e.to_string()))?,
+            amount: row.amount,
+            buyer_deposit: row.buyer_deposit,
+            seller_deposit: row.seller_deposit,
+            chain: row.chain,
+            network: row.network,
+            escrow_keys,
+            dispute_steps: Vec::new(),
+            side: row.side_text().into(),
+            reason: String::new(),
+            transcript: Vec::new(),
+            arbitrator_key: row.arbitrator_pubkey.clone().unwrap_or_default(),
+        })
+    }
+
     fn offer(&self) -> Result<Offer> {
         serde_json::from_str(&self.offer_json)
             .map_err(|e| refused(format!("the case's offer: {e}")))
@@ -420,20 +444,9 @@ pub(super) async fn send_case(inner: &Inner, trade_id: Uuid) -> Result<()> {
         })
         .collect();
     let mut case = DisputeCase {
-        trade_id,
-        offer_json: serde_json::to_string(&channel.offer)
-            .map_err(|e| Error::Internal(e.to_string()))?,
-        amount: row.amount,
-        buyer_deposit: row.buyer_deposit,
-        seller_deposit: row.seller_deposit,
-        chain: row.chain,
-        network: row.network,
-        escrow_keys,
         dispute_steps,
-        side: row.side_text().into(),
         reason: dispute_reason,
-        transcript: Vec::new(),
-        arbitrator_key: row.arbitrator_pubkey.clone().unwrap_or_default(),
+        ..DisputeCase::of(trade_id, &channel.offer, &row, escrow_keys)?
     };
     // Keep the newest lines that fit.
     while !transcript.is_empty() {
@@ -829,20 +842,8 @@ pub(super) async fn ask_return(
     let arbitrator = arbitrator_of(&channel.offer)?;
     let request = ReturnRequest {
         case: DisputeCase {
-            trade_id,
-            offer_json: serde_json::to_string(&channel.offer)
-                .map_err(|e| Error::Internal(e.to_string()))?,
-            amount: row.amount,
-            buyer_deposit: row.buyer_deposit,
-            seller_deposit: row.seller_deposit,
-            chain: row.chain,
-            network: row.network,
-            escrow_keys,
-            dispute_steps: Vec::new(),
-            side: row.side_text().into(),
             reason: "the return of this party's own coins".into(),
-            transcript: Vec::new(),
-            arbitrator_key: row.arbitrator_pubkey.clone().unwrap_or_default(),
+            ..DisputeCase::of(trade_id, &channel.offer, row, escrow_keys)?
         },
         psbt: encode_psbt(&psbt),
     };
