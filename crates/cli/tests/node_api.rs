@@ -988,6 +988,8 @@ fn preferences_survive_a_restart_and_a_bad_one_gets_400_with_the_reason() {
     assert_eq!(status, 200, "{defaults}");
     assert_eq!(defaults["theme"], "system");
     assert_eq!(defaults["payment_accounts"], serde_json::json!([]));
+    assert_eq!(defaults["accepted_arbitrators"], serde_json::json!([]));
+    assert_eq!(defaults["excluded_arbitrators"], serde_json::json!([]));
 
     let chosen = serde_json::json!({
         "theme": "dark",
@@ -997,7 +999,9 @@ fn preferences_survive_a_restart_and_a_bad_one_gets_400_with_the_reason() {
             "method": "SEPA",
             "label": "Main bank",
             "details": "DE89 3704 0044 0532 0130 00"
-        }]
+        }],
+        "accepted_arbitrators": [node.peer_id],
+        "excluded_arbitrators": []
     });
     let (status, saved) = api_json(
         &node,
@@ -1038,6 +1042,31 @@ fn preferences_survive_a_restart_and_a_bad_one_gets_400_with_the_reason() {
     assert_eq!(status, 400, "{error}");
     assert!(
         error["message"].as_str().unwrap().contains("sepa transfer"),
+        "{error}"
+    );
+
+    let mut both = chosen.clone();
+    both["excluded_arbitrators"] = serde_json::json!([node.peer_id]);
+    let (status, error) = api_json(&node, "PUT", "/api/v1/preferences", Some(&both.to_string()));
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(
+        error["message"],
+        format!("arbitrator {} is both accepted and excluded", node.peer_id)
+    );
+    let mut not_a_peer = chosen.clone();
+    not_a_peer["excluded_arbitrators"] = serde_json::json!(["bob"]);
+    let (status, error) = api_json(
+        &node,
+        "PUT",
+        "/api/v1/preferences",
+        Some(&not_a_peer.to_string()),
+    );
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("excluded arbitrator \"bob\" is not a peer id"),
         "{error}"
     );
 
