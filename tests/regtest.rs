@@ -81,6 +81,7 @@ impl Default for LitecoindOptions {
 /// A running regtest node with a funded wallet.
 pub struct Litecoind {
     process: Process,
+    options: LitecoindOptions,
     /// How Souk reaches this node, as it would from its config file.
     pub config: ChainConfig,
     pub rpc: RpcBackend,
@@ -143,29 +144,7 @@ impl Litecoind {
             .unwrap_or_default()
             + "-regtest";
         let port = free_port();
-        let stderr = File::create(dir.path().join("stderr.log"))
-            .map_err(|e| StartFailure::Fatal(format!("stderr log: {e}")))?;
-        let child = Command::new(LITECOIND)
-            .arg("-regtest")
-            .arg(format!("-datadir={}", dir.path().display()))
-            .arg(format!("-txindex={}", u8::from(options.txindex)))
-            .arg("-fallbackfee=0.0002")
-            .arg("-keypool=10")
-            .arg(format!("-rpcuser={RPC_USER}"))
-            .arg(format!("-rpcpassword={password}"))
-            .arg(format!("-rpcport={port}"))
-            .args(["-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1"])
-            .args(["-server=1", "-listen=0", "-listenonion=0", "-dnsseed=0", "-discover=0"])
-            .arg("-printtoconsole=0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .map_err(|e| {
-                StartFailure::Fatal(format!(
-                    "cannot run {LITECOIND}: {e}; install Debian's litecoind (cargo xtask test does)"
-                ))
-            })?;
+        let child = spawn(dir.path(), port, &password, options, &[])?;
         let mut process = Process { child, dir };
         let config = ChainConfig {
             chain: Chain::Ltc,
@@ -175,8 +154,24 @@ impl Litecoind {
             rpc_password: password,
             ..ChainConfig::default()
         };
+        let rpc = Self::await_rpc(&mut process, &config, port).await?;
+        Ok(Self {
+            process,
+            options,
+            config,
+            rpc,
+            mining_address: String::new(),
+        })
+    }
+
+    /// Polls until the RPC answers; a process that exited, or another server on the port, is reported.
+    async fn await_rpc(
+        process: &mut Process,
+        config: &ChainConfig,
+        port: u16,
+    ) -> Result<RpcBackend, StartFailure> {
         let deadline = Instant::now() + DEADLINE;
-        let rpc = loop {
+        loop {
             if let Ok(Some(status)) = process.child.try_wait() {
                 let logs = process.logs();
                 let why = format!("litecoind exited ({status}) on port {port}:\n{logs}");
@@ -186,8 +181,8 @@ impl Litecoind {
                     StartFailure::Fatal(why)
                 });
             }
-            match RpcBackend::connect(&config).await {
-                Ok(rpc) => break rpc,
+            match RpcBackend::connect(config).await {
+                Ok(rpc) => return Ok(rpc),
                 Err(ChainError::Unreachable { .. } | ChainError::WarmingUp(_)) => {}
                 Err(ChainError::Auth { .. }) => {
                     return Err(StartFailure::PortTaken(format!(
@@ -205,13 +200,72 @@ impl Litecoind {
                 )));
             }
             tokio::time::sleep(POLL).await;
-        };
-        Ok(Self {
-            process,
-            config,
-            rpc,
-            mining_address: String::new(),
-        })
+        }
+    }
+
+    /// Stops the node (RPC `stop`, then waits for the process to exit) and starts it again on the same
+    /// datadir, port and password with `-persistmempool=0`: the chain stays, every unconfirmed
+    /// transaction is gone, as after a node restart that lost its mempool. The wallet stays unloaded
+    /// (loading it would put its own unconfirmed transactions back) until [`Self::load_wallet`].
+    pub async fn restart_forgetting_mempool(&mut self) {
+        self.call("stop", json!([])).await;
+        let deadline = Instant::now() + DEADLINE;
+        while self
+            .process
+            .child
+            .try_wait()
+            .expect("litecoind's status")
+            .is_none()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "litecoind did not stop in {DEADLINE:?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+        let port: u16 = self
+            .config
+            .rpc_url
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the RPC port");
+        let child = spawn(
+            self.process.dir.path(),
+            port,
+            &self.config.rpc_password,
+            self.options,
+            &["-persistmempool=0"],
+        )
+        .unwrap_or_else(|_| panic!("litecoind did not start again"));
+        self.process.child = child;
+        match Self::await_rpc(&mut self.process, &self.config, port).await {
+            Ok(rpc) => self.rpc = rpc,
+            Err(StartFailure::PortTaken(why) | StartFailure::Fatal(why)) => {
+                panic!("litecoind did not come back: {why}")
+            }
+        }
+    }
+
+    /// Loads the test wallet again after [`Self::restart_forgetting_mempool`].
+    pub async fn load_wallet(&self) {
+        self.call("loadwallet", json!([WALLET])).await;
+    }
+
+    /// Polls until `txid` is in the mempool and returns when it entered it (unix seconds).
+    pub async fn await_in_mempool(&self, txid: &str) -> u64 {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(entry) = self.rpc.call("getmempoolentry", json!([txid])).await {
+                return entry["time"].as_u64().expect("an entry time");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{txid} not in the mempool after {DEADLINE:?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// A raw RPC call that must succeed.
@@ -299,6 +353,46 @@ impl Litecoind {
             }
         }
     }
+}
+
+/// Runs `litecoind -regtest` on `dir` with RPC on `port`, plus `extra` arguments.
+fn spawn(
+    dir: &Path,
+    port: u16,
+    password: &str,
+    options: LitecoindOptions,
+    extra: &[&str],
+) -> Result<Child, StartFailure> {
+    let stderr = File::create(dir.join("stderr.log"))
+        .map_err(|e| StartFailure::Fatal(format!("stderr log: {e}")))?;
+    Command::new(LITECOIND)
+        .arg("-regtest")
+        .arg(format!("-datadir={}", dir.display()))
+        .arg(format!("-txindex={}", u8::from(options.txindex)))
+        .arg("-fallbackfee=0.0002")
+        .arg("-keypool=10")
+        .arg(format!("-rpcuser={RPC_USER}"))
+        .arg(format!("-rpcpassword={password}"))
+        .arg(format!("-rpcport={port}"))
+        .args(["-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1"])
+        .args([
+            "-server=1",
+            "-listen=0",
+            "-listenonion=0",
+            "-dnsseed=0",
+            "-discover=0",
+        ])
+        .arg("-printtoconsole=0")
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| {
+            StartFailure::Fatal(format!(
+                "cannot run {LITECOIND}: {e}; install Debian's litecoind (cargo xtask test does)"
+            ))
+        })
 }
 
 /// A loopback port nothing listened on a moment ago.

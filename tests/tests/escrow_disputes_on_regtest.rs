@@ -579,3 +579,44 @@ async fn an_arbitrator_that_lost_its_database_gets_the_cases_again() {
     f.resolve_to("buyer").await;
     f.stop().await;
 }
+
+/// The chain node restarts and forgets its mempool right after the winner's node broadcast the
+/// resolution: the winner's node broadcasts it again, and the chain pays the winner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resolution_the_chain_node_lost_is_broadcast_again() {
+    let mut f = funded_trade(Duration::from_secs(3600)).await;
+    f.disputed_by_the_buyer().await;
+    f.arbitrator()
+        .node
+        .resolve_dispute(id(&f), &Decision::to("buyer"))
+        .await
+        .expect("resolve");
+    let done = f.in_state(f.taker(), "Resolved").await;
+    let txid = done
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("the buyer broadcast");
+    f.ltc.await_in_mempool(&txid).await;
+
+    let restarted = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    f.ltc.restart_forgetting_mempool().await;
+    let entered = f.ltc.await_in_mempool(&txid).await;
+    assert!(
+        entered >= restarted,
+        "back in the mempool at {entered}, after the restart at {restarted}"
+    );
+    f.ltc.load_wallet().await;
+    f.ltc.mine(1).await;
+    f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
+    let got = f.ltc.received_by(&f.payout, 1).await;
+    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
+    assert!(
+        got < all && got > all - Amount::from_sat(100_000),
+        "the buyer got the escrow, less the fee: {got}"
+    );
+    f.stop().await;
+}

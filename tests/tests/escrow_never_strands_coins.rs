@@ -666,3 +666,95 @@ async fn the_taker_approves_the_arbitrator_before_any_coin_moves() {
         node.stop().await;
     }
 }
+
+/// Unix seconds now, as the chain node's clock reads them (same machine).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// The chain node restarts and forgets its mempool right after the buyer's node broadcast the release:
+/// the buyer's node sees the node no longer knows it and broadcasts it again, and the chain pays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_the_chain_node_lost_is_broadcast_again() {
+    let mut ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, test_trades()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, DEPOSIT).await;
+    ltc.mine(1).await;
+    in_state(&e.buyer, e.trade, "EscrowFunded").await;
+    in_state(&e.seller, e.trade, "EscrowFunded").await;
+    e.buyer.node.mark_paid(e.trade).await.expect("paid");
+    in_state(&e.seller, e.trade, "PaymentSent").await;
+    e.seller
+        .node
+        .mark_received(e.trade)
+        .await
+        .expect("received");
+    let released = in_state(&e.buyer, e.trade, "Released").await;
+    let txid = released
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("a release txid");
+    ltc.await_in_mempool(&txid).await;
+
+    let restarted = unix_now();
+    ltc.restart_forgetting_mempool().await;
+    let entered = ltc.await_in_mempool(&txid).await;
+    assert!(
+        entered >= restarted,
+        "back in the mempool at {entered}, after the restart at {restarted}"
+    );
+    ltc.load_wallet().await;
+    ltc.mine(1).await;
+    in_state(&e.buyer, e.trade, "Completed").await;
+    assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);
+    assert_eq!(
+        ltc.received_by(&e.payout, 1).await,
+        Amount::from_sat(AMOUNT + DEPOSIT),
+        "the buyer gets the amount and its deposit; the seller paid the fee"
+    );
+    less_a_fee(ltc.received_by(&e.refund, 1).await, DEPOSIT);
+    e.stop().await;
+}
+
+/// The chain node forgets its mempool right after the seller's node broadcast the return of its coins
+/// (the buyer cancelled after the seller funded): the seller's node broadcasts the return again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_return_the_chain_node_lost_is_broadcast_again() {
+    let mut ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, test_trades()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, 0).await;
+    ltc.mine(1).await;
+    e.seller
+        .await_trade(e.trade, "the seller's output funded", |t| {
+            t.escrow
+                .as_ref()
+                .is_some_and(|e| e.seller_funded == AMOUNT + DEPOSIT)
+        })
+        .await;
+    e.buyer
+        .node
+        .cancel_trade(e.trade, "changed my mind".into())
+        .await
+        .expect("cancel");
+    let txid = returned(&e.seller, e.trade, AMOUNT + DEPOSIT).await;
+    ltc.await_in_mempool(&txid).await;
+
+    let restarted = unix_now();
+    ltc.restart_forgetting_mempool().await;
+    let entered = ltc.await_in_mempool(&txid).await;
+    assert!(
+        entered >= restarted,
+        "back in the mempool at {entered}, after the restart at {restarted}"
+    );
+    ltc.load_wallet().await;
+    ltc.mine(1).await;
+    assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);
+    less_a_fee(ltc.received_by(&e.refund, 1).await, AMOUNT + DEPOSIT);
+    e.stop().await;
+}

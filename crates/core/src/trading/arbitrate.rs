@@ -765,15 +765,17 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
         "buyer" => resolution.buyer_share,
         _ => resolution.seller_share,
     };
-    let txid = if mine > 0 {
+    let broadcast = if mine > 0 {
         let key = trade_keypair(&inner.escrow_root, row.chain, row.network, &trade_id)
             .map_err(refused)?;
         sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
         let tx = finalize_psbt(psbt, &escrow).map_err(refused)?;
-        Some(backend.broadcast(&tx).await?.to_string())
+        backend.broadcast(&tx).await?;
+        Some(tx)
     } else {
         None
     };
+    let txid = broadcast.as_ref().map(|tx| tx.compute_txid().to_string());
     let (_guard, mut tx) = inner.write().await?;
     if settle::current_state(&mut tx, trade_id).await? != TradeState::Disputed {
         return Ok(());
@@ -784,7 +786,7 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
         &signed.bytes,
         &signer,
         &signed.signature,
-        txid.as_deref(),
+        broadcast.as_ref(),
     )
     .await?;
     let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
@@ -874,6 +876,7 @@ pub(super) async fn ask_return(
                     amount,
                     address,
                     txid: None,
+                    tx: None,
                     how: format!(
                         "arbitrator refused: {}",
                         reason.chars().take(200).collect::<String>()
@@ -906,6 +909,7 @@ pub(super) async fn ask_return(
             address,
             txid: Some(txid.to_string()),
             how: "arbitrated".into(),
+            tx: Some(bitcoin::consensus::encode::serialize_hex(&tx)),
         },
     )
     .await

@@ -142,6 +142,8 @@ pub(super) struct EscrowRow {
     pub funding_txids: Vec<String>,
     pub release_psbt: Option<Vec<u8>>,
     pub release_txid: Option<String>,
+    /// The release or resolution this node broadcast (consensus bytes), broadcast again if lost.
+    pub broadcast_tx: Option<Vec<u8>>,
     pub release_confirmations: u32,
     /// This party's dispute case reached the arbitrator.
     pub case_sent: bool,
@@ -163,6 +165,9 @@ pub(super) struct ReturnRecord {
     /// `cosigned` (both parties), `reclaimed` (the funder alone after the reclaim lock) or `signed` (this
     /// node signed the counterparty's return and sent it).
     pub how: String,
+    /// The transaction as broadcast (hex), to broadcast again if the chain node loses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx: Option<String>,
 }
 
 impl EscrowRow {
@@ -377,6 +382,7 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
             .map_err(|e| internal("stored funding txids", e))?,
         release_psbt: r.try_get("release_psbt").map_err(sql)?,
         release_txid: r.try_get("release_txid").map_err(sql)?,
+        broadcast_tx: r.try_get("broadcast_tx").map_err(sql)?,
         release_confirmations: u32::try_from(get_u64("release_confirmations")?).unwrap_or(u32::MAX),
         case_sent: r.try_get::<i64, _>("case_sent").map_err(sql)? == 1,
         backup_case_sent: r.try_get::<i64, _>("backup_case_sent").map_err(sql)? == 1,
@@ -393,7 +399,8 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
          payment_deadline = ?, funded_amount = ?, funding_confirmations = ?, funding_txids = ?, \
          release_psbt = ?, release_txid = ?, release_confirmations = ?, release_deadline = ?, \
          backup_arbitrator = ?, backup_arbitrator_pubkey = ?, buyer_escrow_address = ?, \
-         seller_funded = ?, buyer_funded = ?, returns = ?, incoming_return = ? WHERE trade_id = ?",
+         seller_funded = ?, buyer_funded = ?, returns = ?, incoming_return = ?, broadcast_tx = ? \
+         WHERE trade_id = ?",
     )
     .bind(&e.my_address)
     .bind(i64::from(e.keys_sent))
@@ -418,6 +425,7 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
     .bind(i64::try_from(e.buyer_funded).unwrap_or(i64::MAX))
     .bind(serde_json::to_string(&e.returns).map_err(|e| internal("returns", e))?)
     .bind(&e.incoming_return)
+    .bind(&e.broadcast_tx)
     .bind(trade_id.to_string())
     .execute(conn)
     .await
@@ -1113,12 +1121,22 @@ async fn watch_once(inner: &Inner) -> Result<()> {
                     .and(broadcast)
                     .and(seen)
             }
-            TradeState::Released => check_release_confirmed(inner, &backend, trade_id).await,
+            TradeState::Released => {
+                let again = send_kept_again(&backend, trade_id, inner).await;
+                check_release_confirmed(inner, &backend, trade_id)
+                    .await
+                    .and(again)
+            }
             TradeState::Disputed => super::arbitrate::send_case(inner, trade_id).await,
             TradeState::Cancelled | TradeState::Expired | TradeState::Completed => {
                 return_leftovers(inner, &backend, trade_id, false).await
             }
-            TradeState::Resolved => return_leftovers(inner, &backend, trade_id, true).await,
+            TradeState::Resolved => {
+                let again = send_kept_again(&backend, trade_id, inner).await;
+                return_leftovers(inner, &backend, trade_id, true)
+                    .await
+                    .and(again)
+            }
         };
         if let Err(e) = result {
             tracing::warn!(%trade_id, %state, error = %e, "escrow step not taken yet");
@@ -1614,6 +1632,7 @@ async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) 
         .await?
         .ok_or_else(|| no_escrow(trade_id))?;
     row.release_txid = Some(txid.to_string());
+    row.broadcast_tx = Some(bitcoin::consensus::serialize(&tx));
     save(&mut db, trade_id, &row).await?;
     send_step(
         inner,
@@ -1668,6 +1687,83 @@ async fn check_release_seen(inner: &Inner, backend: &RpcBackend, trade_id: Uuid)
         })
     })
     .await
+}
+
+/// Broadcasts `tx` again when the chain node no longer knows it (restarted without its mempool, or it
+/// evicted it): a transaction this node broadcast is never left for lost. True when sent again.
+async fn broadcast_again_if_lost(
+    backend: &RpcBackend,
+    trade_id: Uuid,
+    tx: &bitcoin::Transaction,
+    what: &str,
+) -> Result<bool> {
+    let txid = tx.compute_txid();
+    if backend.confirmations(&txid).await?.is_some() {
+        return Ok(false);
+    }
+    backend.broadcast(tx).await?;
+    tracing::info!(%trade_id, %txid, what, "broadcast again: the chain node no longer knew it");
+    Ok(true)
+}
+
+/// The release (the buyer's node) or resolution (a party's node) this node broadcast, sent again if the
+/// chain node lost it while it waits for confirmations.
+async fn send_kept_again(backend: &RpcBackend, trade_id: Uuid, inner: &Inner) -> Result<()> {
+    let Some(row) = load_row(inner, trade_id).await? else {
+        return Ok(());
+    };
+    let Some(bytes) = &row.broadcast_tx else {
+        return Ok(());
+    };
+    let tx: bitcoin::Transaction =
+        bitcoin::consensus::deserialize(bytes).map_err(|e| internal("stored transaction", e))?;
+    broadcast_again_if_lost(backend, trade_id, &tx, "release or resolution").await?;
+    Ok(())
+}
+
+/// Returns this node broadcast whose coins the chain still shows unspent: broadcast again when the chain
+/// node lost them; one kept without its transaction (recorded before it was kept) is forgotten, so the
+/// coins are returned anew.
+async fn resend_lost_returns(
+    inner: &Inner,
+    backend: &RpcBackend,
+    row: &EscrowRow,
+    utxos: &[(Funder, Utxo)],
+    trade_id: Uuid,
+) -> Result<()> {
+    for r in &row.returns {
+        let Some(txid) = &r.txid else {
+            continue;
+        };
+        let unspent = |o: &String| utxos.iter().any(|(_, u)| u.outpoint.to_string() == *o);
+        if r.outpoints.is_empty() || !r.outpoints.iter().all(unspent) {
+            continue;
+        }
+        match &r.tx {
+            Some(hex) => {
+                let tx: bitcoin::Transaction = bitcoin::consensus::encode::deserialize_hex(hex)
+                    .map_err(|e| internal("stored return", e))?;
+                broadcast_again_if_lost(backend, trade_id, &tx, "return").await?;
+            }
+            None => {
+                let txid = bitcoin::Txid::from_str(txid).map_err(|e| internal("stored txid", e))?;
+                if backend.confirmations(&txid).await?.is_none() {
+                    tracing::warn!(%trade_id, %txid, "a return the chain node lost is made again");
+                    record_return(
+                        inner,
+                        trade_id,
+                        ReturnRecord {
+                            txid: None,
+                            how: "lost by the chain node: made again".into(),
+                            ..r.clone()
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn check_release_confirmed(
@@ -1736,6 +1832,9 @@ async fn return_leftovers(
         return Ok(());
     };
     let utxos = escrow_utxos(backend, &row, &escrow).await?;
+    if let Err(e) = resend_lost_returns(inner, backend, &row, &utxos, trade_id).await {
+        tracing::warn!(%trade_id, error = %e, "a lost return is not sent again yet");
+    }
     // Coins a release (still confirming, or spent) pays out are never returned.
     let released: Vec<bitcoin::OutPoint> = match &row.release_psbt {
         Some(bytes) => decode_psbt(bytes)
@@ -1887,6 +1986,7 @@ async fn sign_return_for_counterparty(
         address,
         txid: None,
         how: "signed".into(),
+        tx: None,
     });
     save(&mut db, trade_id, &stored).await?;
     db.commit().await.map_err(sql)?;
@@ -1934,6 +2034,7 @@ async fn cosign_return(
             address: row.address_of(funder).unwrap_or_default().to_owned(),
             txid: Some(txid.to_string()),
             how: "cosigned".into(),
+            tx: Some(bitcoin::consensus::encode::serialize_hex(&tx)),
         },
     )
     .await
@@ -1967,6 +2068,7 @@ async fn reclaim_alone(
             address: row.address_of(funder).unwrap_or_default().to_owned(),
             txid: Some(txid.to_string()),
             how: "reclaimed".into(),
+            tx: Some(bitcoin::consensus::encode::serialize_hex(&tx)),
         },
     )
     .await
@@ -1979,19 +2081,22 @@ pub(super) async fn record_resolution(
     payload: &[u8],
     arbitrator: &PeerId,
     signature: &[u8],
-    txid: Option<&str>,
+    broadcast: Option<&bitcoin::Transaction>,
 ) -> Result<()> {
     let state = current_state(conn, trade_id).await?;
     let offer = offer_of(conn, trade_id).await?;
     let next = next_state(state, Actor::Arbitrator, StepKind::Resolve, mode_of(&offer))
         .map_err(Error::from)?;
-    if let Some(txid) = txid {
-        sqlx::query("UPDATE trade_escrow SET release_txid = ? WHERE trade_id = ?")
-            .bind(txid)
-            .bind(trade_id.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(sql)?;
+    if let Some(tx) = broadcast {
+        sqlx::query(
+            "UPDATE trade_escrow SET release_txid = ?, broadcast_tx = ? WHERE trade_id = ?",
+        )
+        .bind(tx.compute_txid().to_string())
+        .bind(bitcoin::consensus::serialize(tx))
+        .bind(trade_id.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(sql)?;
     }
     record(
         conn,
