@@ -105,6 +105,23 @@ export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "
 export type TradeRole = "maker" | "taker";
 export type Chain = "btc" | "ltc";
 export type Network = "main" | "test" | "signet" | "regtest";
+export type DecisionView = { 
+/**
+ * `buyer`, `seller` or `split`.
+ */
+to: string, 
+/**
+ * Base units of the escrow each party gets; the fee comes out of the larger share.
+ */
+buyer_share: number, seller_share: number, 
+/**
+ * The arbitrator's words.
+ */
+reason: string, 
+/**
+ * 1 for the first decision, more when the arbitrator decided again after a refusal.
+ */
+round: number, };
 export type EscrowView = { chain: Chain, network: Network, 
 /**
  * `buyer` or `seller`: this node's side.
@@ -152,7 +169,11 @@ release_deadline: number | null, release_txid: string | null, release_confirmati
 /**
  * Coins going back to whoever sent them: a cancelled or expired trade's funding, surplus, late coins.
  */
-returns: Array<ReturnView>, };
+returns: Array<ReturnView>, 
+/**
+ * The arbitrator's decision, once this node took it (Resolved).
+ */
+decision: DecisionView | null, };
 export type ReturnView = { 
 /**
  * `buyer` or `seller`: whose coins.
@@ -168,7 +189,9 @@ amount: number, address: string,
 txid: string | null, 
 /**
  * `signed` (this node signed the counterparty's return; it broadcasts), `cosigned` (both parties
- * signed and it was broadcast), `reclaimed` (taken back by its funder alone after the reclaim lock).
+ * signed and it was broadcast), `arbitrated` (the arbitrator co-signed it: the other output held
+ * nothing), `reclaimed` (taken back by its funder alone after the reclaim lock), or `arbitrator
+ * refused: REASON` (no txid; the counterparty or the reclaim lock returns the coins).
  */
 how: string, };
 export type ChainStatus = { 
@@ -207,6 +230,26 @@ side: string, reason: string,
  * point of view; the oldest lines are dropped when the case would be too large.
  */
 transcript: Array<string>, };
+export type Decision = { 
+/**
+ * `buyer` (the whole escrow), `seller` (the whole escrow) or `split`.
+ */
+to: string, 
+/**
+ * With `split`: base units of the escrow (as it stands on the chain) the buyer gets; the seller gets
+ * the rest. The fee comes out of the larger share.
+ */
+buyer_gets: number | null, 
+/**
+ * Why, shown to both parties.
+ */
+reason: string, };
+export type DecisionInfo = { round: number, buyer_share: number, seller_share: number, reason: string, buyer_answer: string | null, seller_answer: string | null, 
+/**
+ * A party refused it and none took it: the arbitrator may decide again.
+ */
+can_decide_again: boolean, };
+export type OnChain = { buyer_output: number, seller_output: number, };
 export type DisputeInfo = { trade_id: string, chain: Chain, network: Network, 
 /**
  * The offer as taken (market, price, payment methods, terms), as the first case states it.
@@ -230,9 +273,20 @@ cases: Array<PartyCase>,
  */
 opened_at: number, 
 /**
- * `buyer` or `seller` once decided.
+ * `buyer`, `seller` or `split` once decided (the latest decision).
  */
-resolved_to: string | null, resolved_at: number | null, };
+resolved_to: string | null, resolved_at: number | null, 
+/**
+ * The latest decision: base units of the escrow each party gets (the fee comes out of the larger
+ * share), the arbitrator's reason, its round (1 for the first, more after a refusal) and each party's
+ * answer (`stored`, `refused: REASON`, or none yet).
+ */
+decision: DecisionInfo | null, 
+/**
+ * What the escrow's outputs hold on the chain now (outputs worth counting), next to what the
+ * parties agreed; `None` in lists and when the chain cannot be asked.
+ */
+on_chain: OnChain | null, };
 export type StepRecord = { 
 /**
  * The step: `take_request`, `counter`, `accept`, `reject` (negotiation); `escrow_keys`,
@@ -329,7 +383,16 @@ escrow: boolean,
  */
 deadline: boolean, };
 export type PaymentAccount = { id: string, method: PaymentMethod, label: string, details: string, };
-export type Preferences = { theme: Theme, notifications: NotificationPrefs, payment_accounts: Array<PaymentAccount>, };
+export type Preferences = { theme: Theme, notifications: NotificationPrefs, payment_accounts: Array<PaymentAccount>, 
+/**
+ * The arbitrators this person accepts on offers it takes (PeerIds); empty: any announced arbitrator
+ * that is neither party and not excluded. Added to `[trade] arbitrators` of souk.toml.
+ */
+accepted_arbitrators: Array<string>, 
+/**
+ * Arbitrators this person never accepts (PeerIds). Added to `[trade] exclude_arbitrators`.
+ */
+excluded_arbitrators: Array<string>, };
 export type StartupPhase = "keystore" | "database" | "network" | "bootstrap" | "book";
 export type PhaseState = "pending" | "running" | "done" | "failed";
 export type PhaseProgress = { phase: StartupPhase, state: PhaseState, 
@@ -438,7 +501,7 @@ export interface Commands {
   chain_status: { args: Record<string, never>, result: ChainStatus };
   disputes: { args: Record<string, never>, result: Array<DisputeInfo> };
   dispute_info: { args: { tradeId: string }, result: DisputeInfo };
-  resolve_dispute: { args: { tradeId: string, to: string }, result: DisputeInfo };
+  resolve_dispute: { args: { tradeId: string, decision: Decision }, result: DisputeInfo };
   startup_progress: { args: Record<string, never>, result: StartupProgress };
   retry_startup: { args: Record<string, never>, result: StartupProgress };
   connection_settings: { args: Record<string, never>, result: ConnectionSettings };

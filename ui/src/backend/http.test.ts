@@ -286,14 +286,19 @@ describe('HttpBackend trades', () => {
     const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
     await expect(backend.disputes()).resolves.toEqual([DISPUTE]);
     await expect(backend.dispute('t/1')).resolves.toEqual(DISPUTE);
-    await expect(backend.resolveDispute('t/1', 'seller')).rejects.toMatchObject({
+    await expect(backend.resolveDispute('t/1', { to: 'seller', buyer_gets: null, reason: 'no payment' })).rejects.toMatchObject({
       kind: 'invalid_input',
       message: 'this dispute was resolved already, to the buyer',
     });
+    await expect(
+      backend.resolveDispute('t/1', { to: 'split', buyer_gets: 60_000_000, reason: 'half paid' }),
+    ).rejects.toMatchObject({ kind: 'invalid_input' });
     expect(seen.map((s) => [s.method, s.url.replace('http://127.0.0.1:5000', ''), s.body])).toEqual([
       ['GET', '/api/v1/disputes', null],
       ['GET', '/api/v1/disputes/t%2F1', null],
-      ['POST', '/api/v1/disputes/t%2F1/resolve', { to: 'seller' }],
+      ['POST', '/api/v1/disputes/t%2F1/resolve', { to: 'seller', reason: 'no payment' }],
+      // The API takes a share as coin text.
+      ['POST', '/api/v1/disputes/t%2F1/resolve', { to: 'split', reason: 'half paid', buyer_gets: '0.6' }],
     ]);
   });
 
@@ -359,6 +364,8 @@ describe('HttpBackend settings and startup', () => {
       theme: 'dark',
       notifications: { offer_taken: true, message: false, escrow: true, deadline: true },
       payment_accounts: [],
+      accepted_arbitrators: ['12D3KooWArbiter'],
+      excluded_arbitrators: [],
     };
     await backend.savePreferences(chosen);
     await backend.startupProgress();
@@ -386,6 +393,8 @@ describe('HttpBackend settings and startup', () => {
       theme: 'system',
       notifications: { offer_taken: true, message: true, escrow: true, deadline: true },
       payment_accounts: [],
+      accepted_arbitrators: [],
+      excluded_arbitrators: [],
     });
     await expect(refused).rejects.toMatchObject({ kind: 'invalid_input', message: 'payment account 1 needs a name' });
   });

@@ -8,6 +8,7 @@ import type {
   ChatMessage,
   ConnectionEdit,
   ConnectionSettings,
+  Decision,
   DisputeInfo,
   MarketPrice,
   MyOffer,
@@ -24,7 +25,7 @@ import type {
 import { bpsToPercent, formatAmount, msToDuration } from '../logic/amount';
 import { BackendError } from './errors';
 import { signalOf } from './types';
-import type { Backend, DisputeWinner, NodeSignal, TakeRequest } from './types';
+import type { Backend, NodeSignal, TakeRequest } from './types';
 
 /** The parts of the browser the HTTP backend uses; tests pass fakes. */
 export interface HttpEnvironment {
@@ -296,8 +297,11 @@ export class HttpBackend implements Backend {
     return this.request('GET', disputePath(tradeId));
   }
 
-  resolveDispute(tradeId: string, to: DisputeWinner): Promise<DisputeInfo> {
-    return this.request('POST', disputePath(tradeId, 'resolve'), { to });
+  resolveDispute(tradeId: string, decision: Decision): Promise<DisputeInfo> {
+    // The API takes amounts as coin text; a split's share is of the dispute's asset, which has 8 places.
+    const body: { to: string; reason: string; buyer_gets?: string } = { to: decision.to, reason: decision.reason };
+    if (decision.buyer_gets !== null) body.buyer_gets = formatAmount(decision.buyer_gets, 'LTC');
+    return this.request('POST', disputePath(tradeId, 'resolve'), body);
 }
 
   preferences(): Promise<Preferences> {

@@ -106,7 +106,7 @@ describe('tauriBackend trade commands', () => {
     await tauriBackend.disputeTrade('t', 'r2');
     await tauriBackend.disputes();
     await tauriBackend.dispute('t');
-    await tauriBackend.resolveDispute('t', 'buyer');
+    await tauriBackend.resolveDispute('t', { to: 'split', buyer_gets: 5, reason: 'half' });
     await tauriBackend.chainStatus();
     expect(seen).toEqual([
       ['take_offer', { offerId: 'o', amount: 5, method: 'SEPA', payout: 'p' }],
@@ -123,7 +123,7 @@ describe('tauriBackend trade commands', () => {
       ['dispute_trade', { tradeId: 't', reason: 'r2' }],
       ['disputes', {}],
       ['dispute_info', { tradeId: 't' }],
-      ['resolve_dispute', { tradeId: 't', to: 'buyer' }],
+      ['resolve_dispute', { tradeId: 't', decision: { to: 'split', buyer_gets: 5, reason: 'half' } }],
       ['chain_status', {}],
     ]);
   });
@@ -138,6 +138,8 @@ describe('tauriBackend trade commands', () => {
       theme: 'light' as const,
       notifications: { offer_taken: true, message: true, escrow: false, deadline: true },
       payment_accounts: [],
+      accepted_arbitrators: [],
+      excluded_arbitrators: ['12D3KooWNope'],
     };
     const edit = {
       chain: 'btc' as const,

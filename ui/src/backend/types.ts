@@ -8,6 +8,7 @@ import type {
   ChatMessage,
   ConnectionEdit,
   ConnectionSettings,
+  Decision,
   CreatedIdentity,
   DisputeInfo,
   IdentityInfo,
@@ -131,8 +132,11 @@ export interface Backend {
   /** As an arbitrator: the disputes sent to this node, open ones first, newest first. */
   disputes(): Promise<DisputeInfo[]>;
   dispute(tradeId: string): Promise<DisputeInfo>;
-  /** As an arbitrator: pays the whole escrow to the buyer or the seller; a second decision is refused. */
-  resolveDispute(tradeId: string, to: DisputeWinner): Promise<DisputeInfo>;
+  /**
+   * As an arbitrator: pays the escrow to the buyer, to the seller, or splits it (`buyer_gets` base units
+   * to the buyer), with a reason shown to both; decided again only after a party refused the decision.
+   */
+  resolveDispute(tradeId: string, decision: Decision): Promise<DisputeInfo>;
   /** The person's preferences: theme, notifications, payment accounts (defaults until saved). */
   preferences(): Promise<Preferences>;
   /** Checks and stores the preferences whole; a refusal (with the core's reason) keeps the stored ones. */

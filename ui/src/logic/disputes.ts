@@ -1,9 +1,37 @@
 import type { DisputeInfo } from '../bindings';
 import type { DisputeWinner } from '../backend/types';
-import { formatAmount } from './amount';
+import { formatAmount, parseAmount } from './amount';
+import type { Parsed } from './amount';
 
+/** Not decided yet, or a party refused the decision and none took it (the arbitrator decides again). */
 export function isOpen(dispute: DisputeInfo): boolean {
-  return dispute.resolved_to === null;
+  return dispute.resolved_to === null || dispute.decision?.can_decide_again === true;
+}
+
+/** What the escrow's outputs hold on the chain now, when the core could ask the chain. */
+export function onChainTotal(dispute: DisputeInfo): number | null {
+  return dispute.on_chain ? dispute.on_chain.buyer_output + dispute.on_chain.seller_output : null;
+}
+
+/** What a decision shares out: what the chain shows, or what was agreed when the chain is unknown. */
+export function shareableTotal(dispute: DisputeInfo): number {
+  return onChainTotal(dispute) ?? escrowTotal(dispute);
+}
+
+/** A party's answer to a decision, in words. */
+export function answerLabel(answer: string | null): string {
+  if (answer === null) return 'no answer yet';
+  if (answer === 'stored') return 'took it (co-signs and broadcasts its share)';
+  return answer;
+}
+
+/** The decision that stands, in coins: "to the buyer" or "split: 0.6 LTC to the buyer, 0.7 LTC to the seller". */
+export function decisionLabel(dispute: DisputeInfo): string {
+  const d = dispute.decision;
+  if (dispute.resolved_to === 'split' && d) {
+    return `Split: ${coins(d.buyer_share, dispute)} to the buyer, ${coins(d.seller_share, dispute)} to the seller`;
+  }
+  return `Resolved to the ${dispute.resolved_to ?? '?'}`;
 }
 
 /** Open disputes first, then the decided ones; newest first in each (the order the core lists them in). */
@@ -28,6 +56,8 @@ export function otherSide(side: string): DisputeWinner {
 
 /** The state in words: decided (to whom), or open (and whether both parties' cases are in). */
 export function disputeStateLabel(dispute: DisputeInfo): string {
+  if (dispute.decision?.can_decide_again) return 'Refused: decide again';
+  if (dispute.resolved_to === 'split') return 'Split';
   if (dispute.resolved_to !== null) return `Resolved to the ${dispute.resolved_to}`;
   if (dispute.cases.length < 2) return 'Open: one case so far';
   return 'Open';
@@ -60,12 +90,39 @@ export function payoutAddress(dispute: DisputeInfo, to: DisputeWinner): string {
 /** What the confirmation says a decision does: everything in the escrow, less the fee, to one party. */
 export function payoutSummary(dispute: DisputeInfo, to: DisputeWinner): string {
   return (
-    `Everything the escrow holds — ${coins(escrowTotal(dispute), dispute)} (${coins(dispute.amount, dispute)} traded, ` +
+    `Everything the escrow holds — ${coins(shareableTotal(dispute), dispute)} (${coins(dispute.amount, dispute)} traded, ` +
     `${coins(dispute.buyer_deposit, dispute)} buyer’s deposit, ${coins(dispute.seller_deposit, dispute)} seller’s deposit) ` +
     `less the network fee — is paid to the ${to}’s address ${payoutAddress(dispute, to)}. ` +
     `The ${otherSide(to)} gets nothing from the escrow. This cannot be undone.`
   );
 }
+
+/** What the split dialog says: each party's share, the fee from the larger one, and where each goes. */
+export function splitSummary(dispute: DisputeInfo, buyerGets: number): string {
+  const sellerGets = shareableTotal(dispute) - buyerGets;
+  return (
+    `The escrow’s ${coins(shareableTotal(dispute), dispute)} are split: ${coins(buyerGets, dispute)} to the buyer’s address ` +
+    `${dispute.buyer_address}, ${coins(sellerGets, dispute)} to the seller’s address ${dispute.seller_address}; the network ` +
+    `fee comes out of the larger share. Each party’s node co-signs its payout. This cannot be undone unless a party refuses it.`
+  );
+}
+
+/** The buyer's share typed in coins: more than nothing, less than the whole escrow. */
+export function parseBuyerShare(text: string, dispute: DisputeInfo): Parsed<number> {
+  const parsed = parseAmount(text, dispute.offer.base);
+  if (!parsed.ok) return parsed;
+  const total = shareableTotal(dispute);
+  if (parsed.value >= total) {
+    return {
+      ok: false,
+      error: `The buyer’s share must be less than the ${coins(total, dispute)} the escrow holds; give it all with “Resolve to buyer”.`,
+    };
+  }
+  return parsed;
+}
+
+/** The most characters a decision's reason may have (the core refuses more). */
+export const MAX_DECISION_REASON = 1000;
 
 /** One transcript line, read from the reporting party's side. */
 export interface TranscriptLine {

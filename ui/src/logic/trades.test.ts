@@ -51,6 +51,7 @@ function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
     backup_after_blocks: 20,
     reclaim_after_blocks: 40,
     returns: [],
+    decision: null,
     ...overrides,
   };
 }

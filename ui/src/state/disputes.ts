@@ -2,8 +2,8 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { QueryClient } from '@tanstack/react-query';
 import { useBackend } from '../backend/context';
 import { BackendError } from '../backend/errors';
-import type { DisputeWinner, TradeSignal } from '../backend/types';
-import type { DisputeInfo } from '../bindings';
+import type { TradeSignal } from '../backend/types';
+import type { Decision, DisputeInfo } from '../bindings';
 import { orderDisputes, upsertDispute } from '../logic/disputes';
 
 export const disputeKeys = {
@@ -80,8 +80,8 @@ export function applyDisputeSignal(queryClient: QueryClient, signal: TradeSignal
 export function useResolveDispute() {
   const backend = useBackend();
   const queryClient = useQueryClient();
-  return useMutation<DisputeInfo, BackendError, { tradeId: string; to: DisputeWinner }>({
-    mutationFn: ({ tradeId, to }) => asBackendCall(backend.resolveDispute(tradeId, to)),
+  return useMutation<DisputeInfo, BackendError, { tradeId: string; decision: Decision }>({
+    mutationFn: ({ tradeId, decision }) => asBackendCall(backend.resolveDispute(tradeId, decision)),
     onSuccess: (dispute) => storeDispute(queryClient, dispute),
     onError: (_error, { tradeId }) => {
       void queryClient.invalidateQueries({ queryKey: disputeKeys.list });

@@ -145,13 +145,19 @@ describe('a dispute', () => {
     expect(within(dialog).getByTestId('resolve-summary')).toHaveTextContent(
       'Everything the escrow holds — 1.3 LTC (1 LTC traded, 0.15 LTC buyer’s deposit, 0.15 LTC seller’s deposit) less the network fee — is paid to the buyer’s address rltc1qbuyerpayoutaddress. The seller gets nothing from the escrow.',
     );
-    // Tab stays inside the dialog.
+    // Tab stays inside the dialog: from Cancel, the last, to the reason, the first.
     await user.tab();
-    expect(within(dialog).getByRole('button', { name: 'Pay the escrow to the buyer' })).toHaveFocus();
+    const reason = within(dialog).getByRole('textbox', { name: 'Reason, shown to both parties' });
+    expect(reason).toHaveFocus();
+    await user.type(reason, '  The bank statement shows the payment.  ');
     await user.click(within(dialog).getByRole('button', { name: 'Pay the escrow to the buyer' }));
 
     await waitFor(() => expect(screen.getByTestId('dispute-decision')).toHaveTextContent('Resolved to the buyer'));
-    expect(backend.callsOf('resolveDispute')).toEqual([['d1', 'buyer']]);
+    expect(backend.callsOf('resolveDispute')).toEqual([
+      ['d1', { to: 'buyer', buyer_gets: null, reason: 'The bank statement shows the payment.' }],
+    ]);
+    expect(screen.getByTestId('decision-reason')).toHaveTextContent('The bank statement shows the payment.');
+    expect(screen.getByTestId('answer-buyer')).toHaveTextContent('no answer yet');
     expect(screen.queryByRole('dialog')).toBeNull();
     expect(screen.queryByRole('button', { name: /^Resolve to/ })).toBeNull();
     expect(screen.getByTestId('dispute-decision')).toHaveFocus();
@@ -169,12 +175,95 @@ describe('a dispute', () => {
     backend.disputeList = [fakeDispute({ trade_id: 'd2' })];
     const { user } = await openDispute(backend);
     // Decided meanwhile elsewhere (another window, the CLI), and this view has not heard of it.
-    backend.disputeList = backend.disputeList.map((d) => ({ ...d, resolved_to: 'buyer', resolved_at: Date.now() }));
+    backend.disputeList = backend.disputeList.map((d) => ({
+      ...d,
+      resolved_to: 'buyer',
+      resolved_at: Date.now(),
+      decision: {
+        round: 1,
+        buyer_share: 130_000_000,
+        seller_share: 0,
+        reason: '',
+        buyer_answer: null,
+        seller_answer: null,
+        can_decide_again: false,
+      },
+    }));
     await user.click(screen.getByRole('button', { name: 'Resolve to seller…' }));
     await user.click(screen.getByRole('button', { name: 'Pay the escrow to the seller' }));
     expect(await screen.findByRole('alert')).toHaveTextContent('This dispute was resolved already, to the buyer');
     await waitFor(() => expect(screen.getByTestId('dispute-decision')).toHaveTextContent('Resolved to the buyer'));
     expect(screen.queryByRole('button', { name: /^Resolve to/ })).toBeNull();
     expect(screen.getByRole('alert')).toHaveTextContent('resolved already');
+  });
+
+  it('splits the escrow by the share typed in coins, with the reason; refuses a share that is not one', async () => {
+    const backend = new FakeBackend({ state: 'unlocked', arbitrator: true });
+    backend.disputeList = [fakeDispute({ trade_id: 'd3' })];
+    const { user } = await openDispute(backend);
+    expect(screen.getByTestId('dispute-on-chain')).toHaveTextContent(
+      '1.3 LTC: 1.15 LTC seller’s output, 0.15 LTC buyer’s output',
+    );
+    await user.click(screen.getByRole('button', { name: 'Split…' }));
+    const dialog = screen.getByRole('dialog', { name: 'Split the escrow?' });
+    const share = within(dialog).getByRole('textbox', { name: 'Buyer gets (LTC)' });
+    for (const [typed, error] of [
+      ['1.3', 'The buyer’s share must be less than the 1.3 LTC the escrow holds'],
+      ['abc', '“abc” is not a number'],
+      ['0.123456789', 'At most 8 decimal places'],
+      ['-1', 'cannot be negative'],
+    ] as const) {
+      await user.clear(share);
+      await user.type(share, typed);
+      expect(dialog).toHaveTextContent(error);
+      await user.click(within(dialog).getByRole('button', { name: 'Split the escrow' }));
+      expect(backend.callsOf('resolveDispute')).toHaveLength(0);
+    }
+    await user.clear(share);
+    await user.type(share, '0.6');
+    expect(within(dialog).getByTestId('resolve-summary')).toHaveTextContent(
+      'split: 0.6 LTC to the buyer’s address rltc1qbuyerpayoutaddress, 0.7 LTC to the seller’s address rltc1qsellerrefundaddress',
+    );
+    await user.type(within(dialog).getByRole('textbox', { name: 'Reason, shown to both parties' }), 'Half the payment arrived');
+    await user.click(within(dialog).getByRole('button', { name: 'Split the escrow' }));
+    await waitFor(() =>
+      expect(screen.getByTestId('dispute-decision')).toHaveTextContent('Split: 0.6 LTC to the buyer, 0.7 LTC to the seller'),
+    );
+    expect(backend.callsOf('resolveDispute')).toEqual([
+      ['d3', { to: 'split', buyer_gets: 60_000_000, reason: 'Half the payment arrived' }],
+    ]);
+    expect(screen.getByTestId('dispute-state')).toHaveTextContent('Split');
+    expect(screen.queryByRole('button', { name: 'Split…' })).toBeNull();
+  });
+
+  it('shows a refusal as the party wrote it and lets the arbitrator decide again', async () => {
+    const backend = new FakeBackend({ state: 'unlocked', arbitrator: true });
+    backend.disputeList = [
+      fakeDispute({
+        trade_id: 'd4',
+        resolved_to: 'buyer',
+        resolved_at: 1_700_000_200_000,
+        on_chain: null,
+        decision: {
+          round: 1,
+          buyer_share: 130_000_000,
+          seller_share: 0,
+          reason: 'paid',
+          buyer_answer: 'refused: the fee is above 4x my rate',
+          seller_answer: null,
+          can_decide_again: true,
+        },
+      }),
+    ];
+    const { user } = await openDispute(backend);
+    expect(screen.getByTestId('dispute-on-chain')).toHaveTextContent('unknown (the chain could not be asked)');
+    expect(screen.getByTestId('answer-buyer')).toHaveTextContent('refused: the fee is above 4x my rate');
+    expect(screen.getByTestId('decide-again')).toHaveTextContent('a party refused this decision');
+    expect(screen.getByTestId('dispute-state')).toHaveTextContent('Refused: decide again');
+    await user.click(screen.getByRole('button', { name: 'Resolve to buyer…' }));
+    await user.click(screen.getByRole('button', { name: 'Pay the escrow to the buyer' }));
+    await waitFor(() => expect(screen.getByTestId('dispute-decision')).toHaveTextContent('(decision 2)'));
+    expect(screen.queryByTestId('decide-again')).toBeNull();
+    expect(screen.queryByRole('button', { name: /^Resolve to/ })).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import type { Backend, DisputeWinner, NodeSignal, TakeRequest } from '../backend/types';
+import type { Backend, NodeSignal, TakeRequest } from '../backend/types';
 import { BackendError } from '../backend/errors';
 import type {
   AppStatus,
@@ -11,6 +11,7 @@ import type {
   ConnectionEdit,
   ConnectionSettings,
   CreatedIdentity,
+  Decision,
   DisputeInfo,
   ErrorKind,
   IdentityInfo,
@@ -123,6 +124,8 @@ export function fakeDispute(overrides: Partial<DisputeInfo> = {}): DisputeInfo {
     opened_at: 1_700_000_100_000,
     resolved_to: null,
     resolved_at: null,
+    decision: null,
+    on_chain: { buyer_output: 15_000_000, seller_output: 115_000_000 },
     ...overrides,
   };
 }
@@ -165,6 +168,8 @@ export const DEFAULT_PREFERENCES: Preferences = {
   theme: 'system',
   notifications: { offer_taken: true, message: true, escrow: true, deadline: true },
   payment_accounts: [],
+  accepted_arbitrators: [],
+  excluded_arbitrators: [],
 };
 
 export function fakeConnection(overrides: Partial<ConnectionSettings> = {}): ConnectionSettings {
@@ -574,15 +579,46 @@ export class FakeBackend implements Backend {
     });
   }
 
-  /** As the core does: the first decision stands, a second one is refused with its reason. */
-  resolveDispute(tradeId: string, to: DisputeWinner): Promise<DisputeInfo> {
+  /**
+   * As the core does: a decision stands unless a party refused it (then the next round may decide
+   * again); a split needs a share for the buyer that leaves the seller something.
+   */
+  resolveDispute(tradeId: string, decision: Decision): Promise<DisputeInfo> {
     return Promise.resolve().then(() => {
-      this.record('resolveDispute', [tradeId, to]);
+      this.record('resolveDispute', [tradeId, decision]);
       const dispute = this.findDispute(tradeId);
-      if (dispute.resolved_to !== null) {
-        throw new BackendError('invalid_input', `this dispute was resolved already, to the ${dispute.resolved_to}`);
+      const held = dispute.decision;
+      if (held && !held.can_decide_again) {
+        throw new BackendError(
+          'invalid_input',
+          `this dispute was resolved already, to the ${dispute.resolved_to ?? '?'} (decision ${held.round}), and no party has refused it: it stands`,
+        );
       }
-      const resolved = { ...dispute, resolved_to: to, resolved_at: Date.now() };
+      const total = dispute.on_chain
+        ? dispute.on_chain.buyer_output + dispute.on_chain.seller_output
+        : dispute.amount + dispute.buyer_deposit + dispute.seller_deposit;
+      let buyerShare = decision.to === 'buyer' ? total : 0;
+      if (decision.to === 'split') {
+        const share = decision.buyer_gets ?? 0;
+        if (share <= 0 || share >= total) {
+          throw new BackendError('invalid_input', `the buyer's share must be more than nothing and less than the ${total} the escrow holds`);
+        }
+        buyerShare = share;
+      }
+      const resolved: DisputeInfo = {
+        ...dispute,
+        resolved_to: decision.to,
+        resolved_at: Date.now(),
+        decision: {
+          round: held ? held.round + 1 : 1,
+          buyer_share: buyerShare,
+          seller_share: total - buyerShare,
+          reason: decision.reason.trim(),
+          buyer_answer: null,
+          seller_answer: null,
+          can_decide_again: false,
+        },
+      };
       this.disputeList = this.disputeList.map((d) => (d.trade_id === tradeId ? resolved : d));
       this.emit({ kind: 'dispute_resolved', trade_id: tradeId });
       return resolved;

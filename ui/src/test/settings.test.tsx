@@ -246,3 +246,55 @@ describe('Settings: chain backend and bootstrap peers', () => {
     });
   });
 });
+
+describe('Settings: arbitrators', () => {
+  const OTHER = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK';
+
+  it('adds and removes accepted and excluded arbitrators, never one in both, and keeps them', async () => {
+    const { user, backend } = await openSettings();
+    const arbitrators = section('Arbitrators');
+    const accepted = within(arbitrators).getByTestId('arbitrators-accepted_arbitrators');
+    const excluded = within(arbitrators).getByTestId('arbitrators-excluded_arbitrators');
+    expect(accepted).toHaveTextContent('any announced arbitrator that is neither party and not excluded');
+
+    const acceptInput = within(accepted).getByRole('textbox', { name: 'Add an accepted arbitrator (peer id)' });
+    await user.type(acceptInput, 'bob');
+    await user.click(within(accepted).getByRole('button', { name: 'Add' }));
+    expect(accepted).toHaveTextContent('“bob” is not a peer id');
+    expect(backend.callsOf('savePreferences')).toHaveLength(0);
+
+    await user.clear(acceptInput);
+    await user.type(acceptInput, ` ${PEER} `);
+    await user.click(within(accepted).getByRole('button', { name: 'Add' }));
+    expect(await within(arbitrators).findByText('Added to the accepted arbitrators.')).toBeInTheDocument();
+    expect(backend.prefs.accepted_arbitrators).toEqual([PEER]);
+
+    // The same id cannot be excluded while accepted.
+    const excludeInput = within(excluded).getByRole('textbox', { name: 'Add an excluded arbitrator (peer id)' });
+    await user.type(excludeInput, PEER);
+    await user.click(within(excluded).getByRole('button', { name: 'Add' }));
+    expect(excluded).toHaveTextContent('This arbitrator is accepted: remove it there first.');
+    expect(backend.prefs.excluded_arbitrators).toEqual([]);
+
+    await user.clear(excludeInput);
+    await user.type(excludeInput, OTHER);
+    await user.click(within(excluded).getByRole('button', { name: 'Add' }));
+    await waitFor(() => expect(backend.prefs.excluded_arbitrators).toEqual([OTHER]));
+
+    await user.click(within(accepted).getByRole('button', { name: 'Remove' }));
+    expect(await within(arbitrators).findByText('Removed from the accepted arbitrators.')).toBeInTheDocument();
+    expect(backend.prefs.accepted_arbitrators).toEqual([]);
+    expect(backend.prefs.excluded_arbitrators).toEqual([OTHER]);
+  });
+
+  it('shows the core’s refusal and keeps what was stored', async () => {
+    const { user, backend } = await openSettings();
+    backend.refusePreferences = 'at most 100 accepted arbitrators, not 101';
+    const accepted = within(section('Arbitrators')).getByTestId('arbitrators-accepted_arbitrators');
+    await user.type(within(accepted).getByRole('textbox', { name: 'Add an accepted arbitrator (peer id)' }), PEER);
+    await user.click(within(accepted).getByRole('button', { name: 'Add' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('At most 100 accepted arbitrators, not 101');
+    expect(backend.prefs.accepted_arbitrators).toEqual([]);
+    await waitFor(() => expect(within(accepted).queryByRole('list')).toBeNull());
+  });
+});

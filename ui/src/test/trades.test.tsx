@@ -256,6 +256,7 @@ describe('Trade room', () => {
         backup_after_blocks: 20,
         reclaim_after_blocks: 40,
         returns: [],
+        decision: null,
       },
       steps: [
         { kind: 'take_request', at: 1_700_000_000_000, mine: false },
@@ -386,6 +387,7 @@ function buyerEscrowTrade(overrides: Partial<TradeInfo> = {}, escrow: Partial<Es
       release_txid: null,
       release_confirmations: 0,
       returns: [],
+      decision: null,
       ...escrow,
     },
     steps: [
@@ -441,13 +443,14 @@ describe('Trade room with two escrow outputs', () => {
             { funder: 'seller', amount: 5_375_000, address: 'rltc1qrefund', txid: null, how: 'signed' },
             { funder: 'buyer', amount: 375_000, address: 'rltc1qpayout', txid: cosigned, how: 'cosigned' },
             { funder: 'buyer', amount: 20_000_000, address: 'rltc1qpayout', txid: reclaimed, how: 'reclaimed' },
+            { funder: 'buyer', amount: 1_000_000, address: 'rltc1qpayout', txid: 'f'.repeat(64), how: 'arbitrated' },
           ],
         },
       ),
     ];
     await openRoom(backend);
     const returns = within(screen.getByTestId('escrow-returns')).getAllByTestId('escrow-return');
-    expect(returns).toHaveLength(3);
+    expect(returns).toHaveLength(4);
     expect(returns[0]).toHaveTextContent(
       /^0.05375 LTC going back to the seller’s address rltc1qrefund — signed, waiting for the counterparty to broadcast$/,
     );
@@ -455,11 +458,33 @@ describe('Trade room with two escrow outputs', () => {
     expect(returns[1]).toHaveTextContent(cosigned);
     expect(returns[2]).toHaveTextContent('0.2 LTC going back to the buyer’s address rltc1qpayout — taken back alone after the reclaim lock');
     expect(returns[2]).toHaveTextContent(reclaimed);
-    expect(screen.getAllByTestId('return-txid').map((e) => e.textContent)).toEqual([cosigned, reclaimed]);
-    expect(screen.getAllByRole('button', { name: 'Copy return transaction id' })).toHaveLength(2);
+    expect(returns[3]).toHaveTextContent(
+      '0.01 LTC going back to the buyer’s address rltc1qpayout — co-signed by the arbitrator (the other party never funded)',
+    );
+    expect(screen.getAllByTestId('return-txid').map((e) => e.textContent)).toEqual([cosigned, reclaimed, 'f'.repeat(64)]);
+    expect(screen.getAllByRole('button', { name: 'Copy return transaction id' })).toHaveLength(3);
     expect(screen.getByText('Returns', { selector: 'dt' })).toBeInTheDocument();
     // A cancelled trade asks for no funding.
     expect(screen.queryByTestId('escrow-instruction')).toBeNull();
+  });
+
+  it('shows the arbitrator’s decision in coins with its reason and round', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [
+      buyerEscrowTrade(
+        { state: 'Resolved' },
+        {
+          decision: { to: 'split', buyer_share: 60_000_000, seller_share: 70_000_000, reason: 'Half arrived <b>late</b>', round: 2 },
+        },
+      ),
+    ];
+    await openRoom(backend);
+    const decision = screen.getByTestId('escrow-decision');
+    expect(decision).toHaveTextContent(
+      'Split: 0.6 LTC to the buyer, 0.7 LTC to the seller (the network fee comes out of the larger share). Reason: Half arrived <b>late</b>',
+    );
+    expect(decision.querySelector('b')).toBeNull();
+    expect(screen.getByText('Arbitrator’s decision (decision 2)', { selector: 'dt' })).toBeInTheDocument();
   });
 
   it('says why the funding step is back when a reorg took the funding away', async () => {

@@ -6,17 +6,25 @@ import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { CopyButton } from '../../components/CopyButton';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { PeerId } from '../../components/PeerId';
+import { Field } from '../../components/Field';
 import {
+  answerLabel,
   coins,
+  decisionLabel,
   disputeMarket,
   disputeStateLabel,
   escrowTotal,
   isOpen,
+  MAX_DECISION_REASON,
+  onChainTotal,
   openedByLabel,
   otherSide,
+  parseBuyerShare,
   parseTranscriptLine,
   payoutAddress,
   payoutSummary,
+  shareableTotal,
+  splitSummary,
 } from '../../logic/disputes';
 import { useDispute, useResolveDispute } from '../../state/disputes';
 import { formatOfferPrice } from '../market/format';
@@ -79,27 +87,56 @@ function DisputeBody({ dispute }: { dispute: DisputeInfo }) {
   );
 }
 
-/** The decision: two buttons behind a confirmation while open; what was decided, once decided. */
+type Choice = DisputeWinner | 'split';
+
+/**
+ * The decision: buttons behind a confirmation while open (buyer, seller, or a split with a share), each
+ * with a reason shown to both parties; once decided, what was decided, why, and each party's answer; the
+ * buttons come back when a party refused the decision.
+ */
 function Decision({ dispute }: { dispute: DisputeInfo }) {
-  const [asking, setAsking] = useState<DisputeWinner | null>(null);
+  const [asking, setAsking] = useState<Choice | null>(null);
+  const [reason, setReason] = useState('');
+  const [share, setShare] = useState('');
+  const [shareError, setShareError] = useState<string | null>(null);
   const resolve = useResolveDispute();
   const status = useRef<HTMLParagraphElement>(null);
   const decided = dispute.resolved_to;
+  const held = dispute.decision;
+  const canDecide = decided === null || held?.can_decide_again === true;
   const [justDecided, setJustDecided] = useState(false);
   useEffect(() => {
     // The buttons are gone: focus moves to what now stands.
     if (justDecided) status.current?.focus();
   }, [justDecided]);
 
+  const parsedShare = asking === 'split' && share.trim() !== '' ? parseBuyerShare(share, dispute) : null;
+  const reasonTooLong = reason.trim().length > MAX_DECISION_REASON;
+
   const confirm = () => {
-    if (!asking) return;
+    if (!asking || reasonTooLong) return;
+    let buyerGets: number | null = null;
+    if (asking === 'split') {
+      const parsed = parseBuyerShare(share, dispute);
+      if (!parsed.ok) {
+        setShareError(parsed.error);
+        return;
+      }
+      buyerGets = parsed.value;
+    }
     resolve.mutate(
-      { tradeId: dispute.trade_id, to: asking },
+      { tradeId: dispute.trade_id, decision: { to: asking, buyer_gets: buyerGets, reason: reason.trim() } },
       {
         onSuccess: () => setJustDecided(true),
         onSettled: () => setAsking(null),
       },
     );
+  };
+
+  const open = (choice: Choice) => {
+    resolve.reset();
+    setShareError(null);
+    setAsking(choice);
   };
 
   return (
@@ -108,52 +145,118 @@ function Decision({ dispute }: { dispute: DisputeInfo }) {
       <p
         ref={status}
         tabIndex={-1}
-        className={`trade-status${decided ? '' : ' trade-status--turn'}`}
+        className={`trade-status${canDecide ? ' trade-status--turn' : ''}`}
         aria-live="polite"
         data-testid="dispute-decision"
       >
         {decided ? (
           <>
-            <strong>Resolved to the {decided}</strong>
-            {dispute.resolved_at !== null ? ` on ${formatTime(dispute.resolved_at)}` : ''}: the escrow is paid to the{' '}
-            {decided}’s address <code className="mono-wrap">{payoutAddress(dispute, decided === 'seller' ? 'seller' : 'buyer')}</code>.
-            The {decided}’s node co-signs and broadcasts the payout.
+            <strong>{decisionLabel(dispute)}</strong>
+            {held && held.round > 1 ? ` (decision ${held.round})` : ''}
+            {dispute.resolved_at !== null ? ` on ${formatTime(dispute.resolved_at)}` : ''}
+            {decided === 'split' ? (
+              <>
+                : the buyer’s share is paid to <code className="mono-wrap">{dispute.buyer_address}</code>, the seller’s to{' '}
+                <code className="mono-wrap">{dispute.seller_address}</code>; the network fee comes out of the larger share.
+                Each party’s node co-signs and broadcasts the payout.
+              </>
+            ) : (
+              <>
+                : the escrow is paid to the {decided}’s address{' '}
+                <code className="mono-wrap">{payoutAddress(dispute, decided === 'seller' ? 'seller' : 'buyer')}</code>. The{' '}
+                {decided}’s node co-signs and broadcasts the payout.
+              </>
+            )}
           </>
         ) : (
           <>
             <strong>Your decision: </strong>
-            read both cases, then pay the whole escrow to the buyer or to the seller.
+            read both cases, then pay the whole escrow to the buyer or to the seller, or split it.
             {dispute.cases.length < 2 ? ` The ${missingSide(dispute)}’s case has not arrived yet.` : ''}
           </>
         )}
       </p>
-      {decided ? null : (
+      {decided && held ? (
+        <dl className="details details--compact" data-testid="decision-details">
+          <div className="details-wide">
+            <dt>Reason given to both parties</dt>
+            <dd className="plain-text" data-testid="decision-reason">
+              {held.reason || '—'}
+            </dd>
+          </div>
+          <div>
+            <dt>The buyer</dt>
+            <dd data-testid="answer-buyer">{answerLabel(held.buyer_answer)}</dd>
+          </div>
+          <div>
+            <dt>The seller</dt>
+            <dd data-testid="answer-seller">{answerLabel(held.seller_answer)}</dd>
+          </div>
+        </dl>
+      ) : null}
+      {decided && held?.can_decide_again ? (
+        <p className="trade-status trade-status--turn" data-testid="decide-again">
+          <strong>Decide again: </strong>a party refused this decision and none took it, so a new one replaces it.
+        </p>
+      ) : null}
+      {canDecide ? (
         <div className="button-row">
           {(['buyer', 'seller'] as const).map((to) => (
-            <button
-              key={to}
-              type="button"
-              className="button button--primary"
-              onClick={() => {
-                resolve.reset();
-                setAsking(to);
-              }}
-            >
+            <button key={to} type="button" className="button button--primary" onClick={() => open(to)}>
               Resolve to {to}…
             </button>
           ))}
+          <button type="button" className="button" onClick={() => open('split')}>
+            Split…
+          </button>
         </div>
-      )}
+      ) : null}
       {resolve.isError ? <ActionError error={resolve.error} /> : null}
       {asking ? (
         <ConfirmDialog
-          title={`Resolve to the ${asking}?`}
-          confirmLabel={`Pay the escrow to the ${asking}`}
+          title={asking === 'split' ? 'Split the escrow?' : `Resolve to the ${asking}?`}
+          confirmLabel={asking === 'split' ? 'Split the escrow' : `Pay the escrow to the ${asking}`}
           busy={resolve.isPending}
           onConfirm={confirm}
           onCancel={() => setAsking(null)}
         >
-          <p data-testid="resolve-summary">{payoutSummary(dispute, asking)}</p>
+          {asking === 'split' ? (
+            <>
+              <Field
+                label={`Buyer gets (${dispute.offer.base})`}
+                hint={`Of the ${coins(shareableTotal(dispute), dispute)} the escrow holds; the seller gets the rest.`}
+                error={shareError ?? (parsedShare && !parsedShare.ok ? parsedShare.error : undefined)}
+              >
+                {(control) => (
+                  <input
+                    {...control}
+                   
+                    inputMode="decimal"
+                    value={share}
+                    onChange={(e) => {
+                      setShare(e.target.value);
+                      setShareError(null);
+                    }}
+                  />
+                )}
+              </Field>
+              <p data-testid="resolve-summary">
+                {parsedShare?.ok
+                  ? splitSummary(dispute, parsedShare.value)
+                  : 'Enter the buyer’s share; the seller gets the rest of the escrow.'}
+              </p>
+            </>
+          ) : (
+            <p data-testid="resolve-summary">{payoutSummary(dispute, asking)}</p>
+          )}
+          <Field
+            label="Reason, shown to both parties"
+            error={reasonTooLong ? `At most ${MAX_DECISION_REASON} characters, not ${reason.trim().length}.` : undefined}
+          >
+            {(control) => (
+              <textarea {...control} rows={3} value={reason} onChange={(e) => setReason(e.target.value)} />
+            )}
+          </Field>
         </ConfirmDialog>
       ) : null}
     </section>
@@ -188,9 +291,17 @@ function EscrowPanel({ dispute }: { dispute: DisputeInfo }) {
           </dd>
         </div>
         <div>
-          <dt>Escrow holds</dt>
+          <dt>Escrow holds (agreed)</dt>
           <dd className="num" data-testid="dispute-escrow-total">
             {coins(escrowTotal(dispute), dispute)}
+          </dd>
+        </div>
+        <div>
+          <dt>On the chain now</dt>
+          <dd className="num" data-testid="dispute-on-chain">
+            {dispute.on_chain
+              ? `${coins(onChainTotal(dispute) ?? 0, dispute)}: ${coins(dispute.on_chain.seller_output, dispute)} seller’s output, ${coins(dispute.on_chain.buyer_output, dispute)} buyer’s output`
+              : 'unknown (the chain could not be asked)'}
           </dd>
         </div>
         <div className="details-wide">

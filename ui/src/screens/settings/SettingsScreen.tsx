@@ -5,6 +5,7 @@ import { PeerId } from '../../components/PeerId';
 import { usePreferences } from '../../state/settings';
 import { SectionPage } from '../frame/SectionPage';
 import { AppearanceSection } from './AppearanceSection';
+import { ArbitratorsSection } from './ArbitratorsSection';
 import { ConnectionSections } from './ConnectionSections';
 import { PaymentAccountsSection } from './PaymentAccountsSection';
 import { SettingsSection } from './SettingsSection';
@@ -31,6 +32,7 @@ function PreferenceSections() {
     <>
       <AppearanceSection preferences={preferences.data} />
       <PaymentAccountsSection preferences={preferences.data} />
+      <ArbitratorsSection preferences={preferences.data} />
     </>
   );
 }

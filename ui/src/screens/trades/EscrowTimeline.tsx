@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import type { EscrowView, TradeInfo } from '../../bindings';
+import type { DecisionView, EscrowView, TradeInfo } from '../../bindings';
 import { CopyButton } from '../../components/CopyButton';
 import { Countdown } from '../../components/Countdown';
 import { PeerId } from '../../components/PeerId';
@@ -69,7 +69,16 @@ const RETURN_HOW: Record<string, string> = {
   signed: 'signed, waiting for the counterparty to broadcast',
   cosigned: 'co-signed by both',
   reclaimed: 'taken back alone after the reclaim lock',
+  arbitrated: 'co-signed by the arbitrator (the other party never funded)',
 };
+
+/** The arbitrator's decision in coins: who gets what. */
+function decisionText(decision: DecisionView, trade: TradeInfo): string {
+  if (decision.to === 'split') {
+    return `Split: ${coins(decision.buyer_share, trade)} to the buyer, ${coins(decision.seller_share, trade)} to the seller (the network fee comes out of the larger share)`;
+  }
+  return `The whole escrow to the ${decision.to}, ${coins(decision.buyer_share + decision.seller_share, trade)} less the network fee`;
+}
 
 function coins(units: number, trade: TradeInfo): string {
   return `${formatAmount(units, trade.offer.base)} ${trade.offer.base}`;
@@ -207,6 +216,16 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
           <span className="muted">Blocks count from when each output’s funding confirmed.</span>
         </dd>
       </div>
+      {escrow.decision ? (
+        <div className="details-wide">
+          <dt>Arbitrator’s decision{escrow.decision.round > 1 ? ` (decision ${escrow.decision.round.toString()})` : ''}</dt>
+          <dd data-testid="escrow-decision">
+            {decisionText(escrow.decision, trade)}.{' '}
+            <span className="muted">Reason: </span>
+            <span className="plain-text">{escrow.decision.reason || '—'}</span>
+          </dd>
+        </div>
+      ) : null}
       {escrow.returns.length > 0 ? (
         <div>
           <dt>Returns</dt>
