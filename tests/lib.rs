@@ -295,6 +295,41 @@ impl TestNode {
         }
     }
 
+    /// The buyer's node pays the release's fee reserve on to its payout address once the release
+    /// confirmed: waits for that child, mines a block and waits until the child is confirmed. Returns
+    /// the reserve as the buyer's node shows it.
+    pub async fn reserve_paid_on(
+        &self,
+        id: Uuid,
+        ltc: &regtest::Litecoind,
+    ) -> souk_core::trading::ReserveView {
+        let spent = self
+            .await_trade(id, "the fee reserve paid on", |t| {
+                t.escrow
+                    .as_ref()
+                    .and_then(|e| e.fee_reserve.as_ref())
+                    .is_some_and(|r| r.txid.is_some())
+            })
+            .await;
+        let reserve = spent.escrow.and_then(|e| e.fee_reserve).expect("a reserve");
+        let txid = reserve
+            .txid
+            .clone()
+            .expect("a child")
+            .parse()
+            .expect("a txid");
+        ltc.mine(1).await;
+        ltc.await_confirmations(&txid, 1).await;
+        self.await_trade(id, "the fee reserve's child confirmed", |t| {
+            t.escrow
+                .as_ref()
+                .and_then(|e| e.fee_reserve.as_ref())
+                .is_some_and(|r| r.done)
+        })
+        .await;
+        reserve
+    }
+
     pub async fn stop(self) -> PathBuf {
         self.node.shutdown().await;
         self.data_dir

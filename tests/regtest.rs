@@ -70,11 +70,16 @@ impl Process {
 pub struct LitecoindOptions {
     /// `-txindex=1`, which [`ChainBackend::confirmations`] needs.
     pub txindex: bool,
+    /// `-blockmintxfee` in litoshi/vB: blocks take no transaction (package) paying less.
+    pub block_min_fee_sat_vb: Option<u64>,
 }
 
 impl Default for LitecoindOptions {
     fn default() -> Self {
-        Self { txindex: true }
+        Self {
+            txindex: true,
+            block_min_fee_sat_vb: None,
+        }
     }
 }
 
@@ -383,6 +388,10 @@ fn spawn(
             "-discover=0",
         ])
         .arg("-printtoconsole=0")
+        .args(options.block_min_fee_sat_vb.map(|rate| {
+            // LTC per kvB.
+            format!("-blockmintxfee={}", Amount::from_sat(rate * 1000).to_btc())
+        }))
         .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

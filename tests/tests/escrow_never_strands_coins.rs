@@ -8,8 +8,16 @@
 use std::time::Duration;
 
 use bitcoin::Amount;
-use souk_core::trading::{Decision, TradeConfig, TradeInfo};
-use souk_tests::{TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades};
+use souk_core::{
+    chain::ChainBackend,
+    config::ChainConfig,
+    trading::{Decision, TradeConfig, TradeInfo},
+};
+use souk_tests::{
+    TestDir, TestNode, agree_ltc_escrow_trade,
+    regtest::{Litecoind, LitecoindOptions},
+    test_trades,
+};
 use uuid::Uuid;
 
 /// 1 LTC.
@@ -36,6 +44,11 @@ struct Escrowed {
 
 impl Escrowed {
     async fn start(ltc: &Litecoind, trades: TradeConfig) -> Self {
+        Self::start_with(ltc, trades, ltc.config.clone()).await
+    }
+
+    /// [`Self::start`] with the buyer's node on its own chain settings.
+    async fn start_with(ltc: &Litecoind, trades: TradeConfig, buyer_chain: ChainConfig) -> Self {
         let dir = TestDir::new();
         let boot = TestNode::start(dir.path("boot"), &[]).await;
         let bootstrap = vec![boot.address()];
@@ -51,7 +64,8 @@ impl Escrowed {
         )
         .await;
         let seller = settling("seller", trades.clone()).await;
-        let buyer = settling("buyer", trades).await;
+        let buyer =
+            TestNode::start_settling(dir.path("buyer"), &bootstrap, buyer_chain, trades).await;
         let payout = ltc.new_address().await;
         let trade = agree_ltc_escrow_trade(&seller, &buyer, &arbitrator, AMOUNT, &payout)
             .await
@@ -125,6 +139,30 @@ async fn has_case(arbitrator: &TestNode, trade: Uuid, side: &str) {
     tokio::time::timeout(souk_tests::DEADLINE, wait)
         .await
         .unwrap_or_else(|_| panic!("the arbitrator never got the {side}'s case"));
+}
+
+/// The buyer's payout address holds the amount and the buyer's deposit less the release's fee reserve;
+/// once the buyer's node paid the reserve on, all of it less the reserve child's small fee. The seller
+/// paid the release's fee.
+async fn paid_in_full(ltc: &Litecoind, e: &Escrowed) {
+    let reserve = souk_core::escrow::anchor_value(souk_core::escrow::Chain::Ltc).to_sat();
+    let before = ltc.received_by(&e.payout, 1).await;
+    let on = e.buyer.reserve_paid_on(e.trade, ltc).await;
+    assert_eq!(on.amount, reserve);
+    assert_eq!(
+        before,
+        Amount::from_sat(AMOUNT + DEPOSIT - reserve),
+        "the release pays the amount and the deposit, less the reserve"
+    );
+    let paid_on = on.paid_on.expect("paid on");
+    assert!(
+        paid_on < reserve && reserve - paid_on < 1_000,
+        "a small fee for the child: {paid_on} of {reserve}"
+    );
+    assert_eq!(
+        ltc.received_by(&e.payout, 1).await,
+        Amount::from_sat(AMOUNT + DEPOSIT - reserve + paid_on)
+    );
 }
 
 /// `got` is `sent` less a fee, never more.
@@ -315,12 +353,8 @@ async fn surplus_and_late_coins_go_back_to_their_sender() {
     ltc.mine(1).await;
     in_state(&e.buyer, e.trade, "Completed").await;
     in_state(&e.seller, e.trade, "Completed").await;
-    assert_eq!(
-        ltc.received_by(&e.payout, 1).await,
-        Amount::from_sat(AMOUNT + DEPOSIT),
-        "the buyer gets exactly the amount and its deposit"
-    );
     less_a_fee(ltc.received_by(&e.refund, 1).await, DEPOSIT + surplus);
+    paid_in_full(&ltc, &e).await;
 
     // 0.2 LTC sent to the seller's output after the trade is over.
     let late = 20_000_000;
@@ -712,12 +746,8 @@ async fn a_release_the_chain_node_lost_is_broadcast_again() {
     ltc.mine(1).await;
     in_state(&e.buyer, e.trade, "Completed").await;
     assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);
-    assert_eq!(
-        ltc.received_by(&e.payout, 1).await,
-        Amount::from_sat(AMOUNT + DEPOSIT),
-        "the buyer gets the amount and its deposit; the seller paid the fee"
-    );
     less_a_fee(ltc.received_by(&e.refund, 1).await, DEPOSIT);
+    paid_in_full(&ltc, &e).await;
     e.stop().await;
 }
 
@@ -757,4 +787,120 @@ async fn a_return_the_chain_node_lost_is_broadcast_again() {
     assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);
     less_a_fee(ltc.received_by(&e.refund, 1).await, AMOUNT + DEPOSIT);
     e.stop().await;
+}
+
+/// The chain stops mining the release's fee rate after the seller signed it: litecoind takes nothing
+/// under 5 litoshi/vB into a block, the seller's node signed at 1, and the buyer's node now asks 10. Three
+/// blocks on, the buyer's node spends the release's fee reserve in a child that lifts the two to
+/// 10 litoshi/vB, and the next block takes both: the buyer gets the amount and its deposit, less the
+/// child's fee (paid from its own reserve), the seller its deposit less the release's fee.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_release_stuck_at_a_low_fee_is_lifted_by_the_buyer_s_reserve() {
+    let ltc = Litecoind::start_with(LitecoindOptions {
+        block_min_fee_sat_vb: Some(5),
+        ..LitecoindOptions::default()
+    })
+    .await;
+    let buyer_chain = ChainConfig {
+        fee_floor_sat_vb: 10,
+        ..ltc.config.clone()
+    };
+    let e = Escrowed::start_with(&ltc, test_trades(), buyer_chain).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, DEPOSIT).await;
+    ltc.mine(1).await;
+    in_state(&e.buyer, e.trade, "EscrowFunded").await;
+    in_state(&e.seller, e.trade, "EscrowFunded").await;
+    e.buyer.node.mark_paid(e.trade).await.expect("paid");
+    in_state(&e.seller, e.trade, "PaymentSent").await;
+    e.seller
+        .node
+        .mark_received(e.trade)
+        .await
+        .expect("received");
+    let released = in_state(&e.buyer, e.trade, "Released").await;
+    let txid: bitcoin::Txid = released
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("a release txid")
+        .parse()
+        .unwrap();
+    ltc.await_in_mempool(&txid.to_string()).await;
+    ltc.mine(1).await;
+    assert_eq!(
+        ltc.rpc.confirmations(&txid).await.unwrap(),
+        Some(0),
+        "a block does not take the release at 1 litoshi/vB"
+    );
+    assert_eq!(
+        e.buyer
+            .node
+            .trade(e.trade)
+            .await
+            .unwrap()
+            .escrow
+            .unwrap()
+            .fee_reserve
+            .unwrap()
+            .how,
+        None,
+        "not lifted before three blocks"
+    );
+
+    ltc.mine(2).await;
+    let lifted = e
+        .buyer
+        .await_trade(e.trade, "the reserve lifting the release", |t| {
+            t.escrow
+                .as_ref()
+                .and_then(|e| e.fee_reserve.as_ref())
+                .is_some_and(|r| r.how.as_deref() == Some("bumped"))
+        })
+        .await;
+    let reserve = lifted.escrow.unwrap().fee_reserve.unwrap();
+    let child = reserve.txid.clone().expect("the child");
+    ltc.await_in_mempool(&child).await;
+    ltc.mine(1).await;
+    assert!(ltc.await_confirmations(&txid, 1).await >= 1);
+    assert!(ltc.await_confirmations(&child.parse().unwrap(), 1).await >= 1);
+    in_state(&e.buyer, e.trade, "Completed").await;
+    in_state(&e.seller, e.trade, "Completed").await;
+
+    let paid_on = reserve.paid_on.expect("paid on");
+    assert_eq!(
+        ltc.received_by(&e.payout, 1).await,
+        Amount::from_sat(AMOUNT + DEPOSIT - reserve.amount + paid_on),
+        "the buyer's payout and what its reserve brought on"
+    );
+    // The child paid for both: the pair pays at least 10 litoshi/vB.
+    let (parent_vsize, parent_out) = vsize_and_outputs(&ltc, &txid.to_string()).await;
+    let (child_vsize, _) = vsize_and_outputs(&ltc, &child).await;
+    let parent_fee = AMOUNT + 2 * DEPOSIT - parent_out;
+    let child_fee = reserve.amount - paid_on;
+    assert!(
+        parent_fee < 2 * parent_vsize,
+        "the seller signed at about 1 litoshi/vB: {parent_fee} for {parent_vsize} vB"
+    );
+    assert!(
+        parent_fee + child_fee >= 10 * (parent_vsize + child_vsize),
+        "{parent_fee} + {child_fee} for {parent_vsize} + {child_vsize} vB"
+    );
+    less_a_fee(ltc.received_by(&e.refund, 1).await, DEPOSIT);
+    e.stop().await;
+}
+
+/// A transaction's virtual size and what its outputs pay in all, as the chain node reports them.
+async fn vsize_and_outputs(ltc: &Litecoind, txid: &str) -> (u64, u64) {
+    let tx = ltc
+        .call("getrawtransaction", serde_json::json!([txid, true]))
+        .await;
+    let paid = tx["vout"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|o| Amount::from_btc(o["value"].as_f64().expect("a value")).expect("an amount"))
+        .map(Amount::to_sat)
+        .sum();
+    (tx["vsize"].as_u64().expect("a vsize"), paid)
 }

@@ -269,7 +269,11 @@ async fn the_chain_backend_says_what_is_wrong() {
     assert!(matches!(err, ChainError::Rpc { code: -32601, .. }), "{err}");
 
     // Without -txindex, confirmations of arbitrary transactions cannot be answered: said so up front.
-    let no_index = Litecoind::start_with(LitecoindOptions { txindex: false }).await;
+    let no_index = Litecoind::start_with(LitecoindOptions {
+        txindex: false,
+        ..LitecoindOptions::default()
+    })
+    .await;
     let err = no_index.rpc.confirmations(&unknown).await.unwrap_err();
     assert!(matches!(err, ChainError::TxIndexOff), "{err}");
     assert!(err.to_string().contains("-txindex=1"), "{err}");

@@ -192,16 +192,26 @@ async fn an_escrow_trade_settles_on_chain_even_across_a_seller_restart() {
     assert!(!mine("payment_received"), "the seller's step");
 
     // The chain is the judge.
+    let reserve = souk_core::escrow::anchor_value(souk_core::escrow::Chain::Ltc).to_sat();
     assert_eq!(
         ltc.received_by(&payout, 1).await,
-        Amount::from_sat(AMOUNT + DEPOSIT),
-        "the buyer holds the amount and its deposit"
+        Amount::from_sat(AMOUNT + DEPOSIT - reserve),
+        "the buyer holds the amount and its deposit, less the release's fee reserve"
     );
     let back = ltc.received_by(&refund, 1).await;
     assert!(
         back < Amount::from_sat(DEPOSIT) && back > Amount::from_sat(DEPOSIT - 100_000),
         "the seller's deposit came back less the fee: {back}"
     );
+    // The buyer's node pays the reserve on, less a small fee of its own.
+    let on = taker.reserve_paid_on(trade.id, &ltc).await;
+    let paid_on = on.paid_on.expect("paid on");
+    assert!(reserve - paid_on < 1_000, "{paid_on} of {reserve}");
+    assert_eq!(
+        ltc.received_by(&payout, 1).await,
+        Amount::from_sat(AMOUNT + DEPOSIT - reserve + paid_on)
+    );
+    assert_eq!(on.how.as_deref(), Some("forwarded"));
     for node in [taker, maker, arbitrator, boot] {
         node.stop().await;
     }

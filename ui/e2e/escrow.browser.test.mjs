@@ -259,8 +259,20 @@ test('an escrow trade through both browsers settles on the regtest chain', async
       await shot(page, `12-${who}-trades-completed`);
     }
 
-    // The chain is the judge: the payout address holds the amount and the buyer's deposit.
-    assert.equal(await rpc('getreceivedbyaddress', [payout, 1], { wallet: true }), 1.15);
+    // The chain is the judge: the payout address holds the amount and the buyer's deposit, less the
+    // release's fee reserve, which the buyer's node pays on once the release confirmed (shown in its room).
+    await until('the taker’s node to pay the fee reserve on', CHAIN_WAIT, async () => {
+      const trade = await api(taker, `/api/v1/trades/${viewM.id}`).catch(() => null);
+      return trade?.escrow?.fee_reserve?.txid ?? null;
+    });
+    const released = await rpc('getreceivedbyaddress', [payout, 1], { wallet: true });
+    assert.ok(released < 1.15 && released > 1.149, `the release paid the amount and deposit less the reserve: ${released}`);
+    await mine(1);
+    await until('the fee reserve to reach the payout address', CHAIN_WAIT, async () =>
+      (await rpc('getreceivedbyaddress', [payout, 1], { wallet: true })) > released,
+    );
+    const paid = await rpc('getreceivedbyaddress', [payout, 1], { wallet: true });
+    assert.ok(paid < 1.15 && paid > 1.14999, `the buyer got 1.15 LTC less the reserve child's small fee: ${paid}`);
     const back = await rpc('getreceivedbyaddress', [refund, 1], { wallet: true });
     assert.ok(back < 0.15 && back > 0.149, `the seller's deposit came back less the fee: ${back}`);
 

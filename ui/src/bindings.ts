@@ -173,7 +173,29 @@ returns: Array<ReturnView>,
 /**
  * The arbitrator's decision, once this node took it (Resolved).
  */
-decision: DecisionView | null, };
+decision: DecisionView | null, 
+/**
+ * The release's fee reserve, once the seller signed the release.
+ */
+fee_reserve: ReserveView | null, };
+export type ReserveView = { 
+/**
+ * Base units set aside from the buyer's payout.
+ */
+amount: number, 
+/**
+ * The buyer's node spent it: `bumped` (it lifted the stuck release) or `forwarded` (after the
+ * release confirmed); `None` while set aside. Only the buyer's node knows.
+ */
+how: string | null, txid: string | null, 
+/**
+ * Base units it brought to the payout address (the reserve less the child's fee).
+ */
+paid_on: number | null, 
+/**
+ * The child confirmed.
+ */
+done: boolean, };
 export type ReturnView = { 
 /**
  * `buyer` or `seller`: whose coins.

@@ -532,6 +532,26 @@ fn print_trade(t: &TradeInfo) {
                 e.release_confirmations
             );
         }
+        if let Some(r) = &e.fee_reserve {
+            let amount = format!("{} {}", format_amount(r.amount, o.base), o.base);
+            let spent = match (r.how.as_deref(), &r.txid) {
+                (Some(how), Some(txid)) => format!(
+                    "{} to the buyer's payout address ({} {} after the fee), txid {txid}{}",
+                    if how == "bumped" {
+                        "spent to speed up the stuck release, and paid on"
+                    } else {
+                        "paid on"
+                    },
+                    format_amount(r.paid_on.unwrap_or(0), o.base),
+                    o.base,
+                    if r.done { ", confirmed" } else { "" }
+                ),
+                _ => "set aside from the buyer's payout; the buyer's node pays it on once the release \
+                      confirms, or spends it to speed up a release stuck at a low fee"
+                    .into(),
+            };
+            println!("  Fee reserve:   {amount} {spent}");
+        }
         if let Some(d) = &e.decision {
             println!(
                 "  Decision:      the buyer gets {} {}, the seller {} {} (before the fee){}",

@@ -21,8 +21,8 @@ use crate::{
     startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
         ChatMessage, Decision, DecisionInfo, DecisionView, DisputeInfo, EscrowView, OnChain,
-        PartyCase, ReturnView, StepRecord, TradeAnswer, TradeEvent, TradeInfo, TradeRole,
-        TradeTerms,
+        PartyCase, ReserveView, ReturnView, StepRecord, TradeAnswer, TradeEvent, TradeInfo,
+        TradeRole, TradeTerms,
     },
 };
 
@@ -143,6 +143,7 @@ pub fn typescript() -> String {
         Network::decl(&cfg),
         DecisionView::decl(&cfg),
         EscrowView::decl(&cfg),
+        ReserveView::decl(&cfg),
         ReturnView::decl(&cfg),
         ChainStatus::decl(&cfg),
         PartyCase::decl(&cfg),

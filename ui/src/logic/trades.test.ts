@@ -52,6 +52,7 @@ function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
     reclaim_after_blocks: 40,
     returns: [],
     decision: null,
+    fee_reserve: null,
     ...overrides,
   };
 }

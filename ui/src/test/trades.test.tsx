@@ -257,6 +257,7 @@ describe('Trade room', () => {
         reclaim_after_blocks: 40,
         returns: [],
         decision: null,
+        fee_reserve: null,
       },
       steps: [
         { kind: 'take_request', at: 1_700_000_000_000, mine: false },
@@ -388,6 +389,7 @@ function buyerEscrowTrade(overrides: Partial<TradeInfo> = {}, escrow: Partial<Es
       release_confirmations: 0,
       returns: [],
       decision: null,
+      fee_reserve: null,
       ...escrow,
     },
     steps: [
@@ -466,6 +468,36 @@ describe('Trade room with two escrow outputs', () => {
     expect(screen.getByText('Returns', { selector: 'dt' })).toBeInTheDocument();
     // A cancelled trade asks for no funding.
     expect(screen.queryByTestId('escrow-instruction')).toBeNull();
+  });
+
+  it('says what the release’s fee reserve is and where it went', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [
+      buyerEscrowTrade(
+        { state: 'Completed' },
+        { fee_reserve: { amount: 1_400_000, how: 'bumped', txid: 'a'.repeat(64), paid_on: 1_390_000, done: true } },
+      ),
+    ];
+    await openRoom(backend);
+    const reserve = screen.getByTestId('escrow-fee-reserve');
+    expect(reserve).toHaveTextContent(
+      '0.014 LTC spent to speed up the stuck release and paid on to the buyer’s payout address: 0.0139 LTC after the fee, confirmed',
+    );
+    expect(reserve).toHaveTextContent('a'.repeat(64));
+  });
+
+  it('shows a fee reserve set aside while the release confirms', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [
+      buyerEscrowTrade(
+        { state: 'Released' },
+        { fee_reserve: { amount: 1_400_000, how: null, txid: null, paid_on: null, done: false } },
+      ),
+    ];
+    await openRoom(backend);
+    expect(screen.getByTestId('escrow-fee-reserve')).toHaveTextContent(
+      '0.014 LTC set aside from the buyer’s payout: the buyer’s node pays it on once the release confirms',
+    );
   });
 
   it('shows the arbitrator’s decision in coins with its reason and round', async () => {

@@ -96,6 +96,7 @@ fn escrow(side: &str) -> EscrowView {
         release_confirmations: 0,
         returns: Vec::new(),
         decision: None,
+        fee_reserve: None,
     }
 }
 

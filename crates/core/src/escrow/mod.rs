@@ -12,6 +12,7 @@
 //! base58check instead of rust-bitcoin's `Address` (it knows no Litecoin prefixes).
 
 mod address;
+mod anchor;
 mod deposit;
 mod keys;
 mod network;
@@ -19,6 +20,7 @@ mod script;
 mod spend;
 
 pub use address::{address_from_script, parse_payout_address};
+pub use anchor::{anchor_script, anchor_value, build_child, child_fee, child_vsize, find_anchor};
 pub use deposit::min_deposit;
 pub use keys::{ESCROW_PURPOSE, trade_index, trade_key_path, trade_keypair};
 pub use network::{Chain, ChainParams, Network};

@@ -24,8 +24,9 @@ use crate::{
     error::{Error, Result},
     escrow::{
         Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, Payout, SpendPath,
-        SpendPlan, Timelocks, TradeEscrow, build_spend, check_psbt, decode_psbt, encode_psbt,
-        finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
+        SpendPlan, Timelocks, TradeEscrow, anchor_script, anchor_value, build_child, build_spend,
+        check_psbt, child_fee, decode_psbt, encode_psbt, finalize_psbt, find_anchor,
+        parse_payout_address, sign_psbt, trade_keypair,
     },
     offer::{Asset, EscrowKind, Offer, Side},
     store::{StoreError, now_ms},
@@ -42,6 +43,8 @@ pub(super) const USEFUL_OUTPUT_DUST_FACTOR: u64 = 10;
 /// How long after a trade closed (cancelled, expired, completed) its escrow outputs are still watched, so
 /// coins that come late go back to whoever sent them.
 pub const LATE_COINS_WATCH: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Blocks a release may sit unconfirmed before the buyer's node lifts it with its fee reserve.
+pub const BUMP_AFTER_BLOCKS: i64 = 3;
 
 fn sql(e: sqlx::Error) -> Error {
     Error::Store(StoreError::Sql(e))
@@ -144,6 +147,13 @@ pub(super) struct EscrowRow {
     pub release_txid: Option<String>,
     /// The release or resolution this node broadcast (consensus bytes), broadcast again if lost.
     pub broadcast_tx: Option<Vec<u8>>,
+    /// The tip when this node broadcast the release: the reserve lifts it after [`BUMP_AFTER_BLOCKS`].
+    pub release_height: Option<i64>,
+    /// The child spending the release's fee reserve, `bumped` (lifting an unconfirmed release) or
+    /// `forwarded` (after it confirmed), and whether it confirmed.
+    pub anchor_tx: Option<Vec<u8>>,
+    pub anchor_how: Option<String>,
+    pub anchor_done: bool,
     pub release_confirmations: u32,
     /// This party's dispute case reached the arbitrator.
     pub case_sent: bool,
@@ -313,17 +323,34 @@ impl EscrowRow {
             })?;
             parse_payout_address(a, self.chain, self.network).map_err(refused)
         };
+        let escrow = self
+            .keys()?
+            .ok_or_else(|| internal("escrow", "keys missing"))?;
+        // The buyer's fee reserve comes out of the buyer's own payout.
+        let reserve = anchor_value(self.chain).to_sat();
+        let buyer_gets = (self.amount + buyer_in)
+            .checked_sub(reserve)
+            .ok_or_else(|| {
+                Error::InvalidInput(format!(
+                    "the buyer's payout {} cannot hold the release's fee reserve of {reserve}",
+                    self.amount + buyer_in
+                ))
+            })?;
         Ok(SpendPlan {
             chain: self.chain,
             inputs,
             outputs: vec![
                 Payout {
                     script_pubkey: address(self.buyer_address(), "buyer")?,
-                    amount: Amount::from_sat(self.amount + buyer_in),
+                    amount: Amount::from_sat(buyer_gets),
                 },
                 Payout {
                     script_pubkey: address(self.seller_address(), "seller")?,
                     amount: Amount::from_sat(seller_in - self.amount),
+                },
+                Payout {
+                    script_pubkey: anchor_script(&escrow.parties().buyer),
+                    amount: Amount::from_sat(reserve),
                 },
             ],
             fee_payer: 1,
@@ -383,6 +410,10 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
         release_psbt: r.try_get("release_psbt").map_err(sql)?,
         release_txid: r.try_get("release_txid").map_err(sql)?,
         broadcast_tx: r.try_get("broadcast_tx").map_err(sql)?,
+        release_height: r.try_get("release_height").map_err(sql)?,
+        anchor_tx: r.try_get("anchor_tx").map_err(sql)?,
+        anchor_how: r.try_get("anchor_how").map_err(sql)?,
+        anchor_done: r.try_get::<i64, _>("anchor_done").map_err(sql)? == 1,
         release_confirmations: u32::try_from(get_u64("release_confirmations")?).unwrap_or(u32::MAX),
         case_sent: r.try_get::<i64, _>("case_sent").map_err(sql)? == 1,
         backup_case_sent: r.try_get::<i64, _>("backup_case_sent").map_err(sql)? == 1,
@@ -399,8 +430,8 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
          payment_deadline = ?, funded_amount = ?, funding_confirmations = ?, funding_txids = ?, \
          release_psbt = ?, release_txid = ?, release_confirmations = ?, release_deadline = ?, \
          backup_arbitrator = ?, backup_arbitrator_pubkey = ?, buyer_escrow_address = ?, \
-         seller_funded = ?, buyer_funded = ?, returns = ?, incoming_return = ?, broadcast_tx = ? \
-         WHERE trade_id = ?",
+         seller_funded = ?, buyer_funded = ?, returns = ?, incoming_return = ?, broadcast_tx = ?, \
+         release_height = ?, anchor_tx = ?, anchor_how = ?, anchor_done = ? WHERE trade_id = ?",
     )
     .bind(&e.my_address)
     .bind(i64::from(e.keys_sent))
@@ -426,6 +457,10 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
     .bind(serde_json::to_string(&e.returns).map_err(|e| internal("returns", e))?)
     .bind(&e.incoming_return)
     .bind(&e.broadcast_tx)
+    .bind(e.release_height)
+    .bind(&e.anchor_tx)
+    .bind(&e.anchor_how)
+    .bind(i64::from(e.anchor_done))
     .bind(trade_id.to_string())
     .execute(conn)
     .await
@@ -1123,12 +1158,20 @@ async fn watch_once(inner: &Inner) -> Result<()> {
             }
             TradeState::Released => {
                 let again = send_kept_again(&backend, trade_id, inner).await;
+                let reserve = tend_reserve(inner, &backend, trade_id).await;
                 check_release_confirmed(inner, &backend, trade_id)
                     .await
                     .and(again)
+                    .and(reserve)
+            }
+            TradeState::Completed => {
+                let reserve = tend_reserve(inner, &backend, trade_id).await;
+                return_leftovers(inner, &backend, trade_id, false)
+                    .await
+                    .and(reserve)
             }
             TradeState::Disputed => super::arbitrate::send_case(inner, trade_id).await,
-            TradeState::Cancelled | TradeState::Expired | TradeState::Completed => {
+            TradeState::Cancelled | TradeState::Expired => {
                 return_leftovers(inner, &backend, trade_id, false).await
             }
             TradeState::Resolved => {
@@ -1620,6 +1663,11 @@ async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) 
     sign_psbt(&mut psbt, &escrow, &my_key(inner, &row, trade_id)?).map_err(refused)?;
     let tx = finalize_psbt(psbt, &escrow).map_err(refused)?;
     let txid = backend.broadcast(&tx).await?;
+    let height = backend
+        .tip_height()
+        .await
+        .ok()
+        .and_then(|h| i64::try_from(h).ok());
     tracing::info!(%trade_id, %txid, "release broadcast");
     let (_guard, mut db) = inner.write().await?;
     if current_state(&mut db, trade_id).await? != TradeState::PaymentConfirmed {
@@ -1633,6 +1681,7 @@ async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) 
         .ok_or_else(|| no_escrow(trade_id))?;
     row.release_txid = Some(txid.to_string());
     row.broadcast_tx = Some(bitcoin::consensus::serialize(&tx));
+    row.release_height = height;
     save(&mut db, trade_id, &row).await?;
     send_step(
         inner,
@@ -1704,6 +1753,112 @@ async fn broadcast_again_if_lost(
     backend.broadcast(tx).await?;
     tracing::info!(%trade_id, %txid, what, "broadcast again: the chain node no longer knew it");
     Ok(true)
+}
+
+/// The buyer's node spends the release's fee reserve once, in a child paying it on to the buyer's payout
+/// address:
+/// - the release is still unconfirmed [`BUMP_AFTER_BLOCKS`] after it was broadcast and pays less than
+///   the current rate: the child pays what lifts the two together to that rate (CPFP), at most what the
+///   reserve holds less dust;
+/// - the release confirmed: the child forwards the reserve at the current rate.
+///
+/// The child is kept and sent again if the chain node loses it, until it confirms.
+async fn tend_reserve(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+    let Some(row) = load_row(inner, trade_id).await? else {
+        return Ok(());
+    };
+    if row.side != Side2::Buyer || row.anchor_done {
+        return Ok(());
+    }
+    let (Some(bytes), Some(release_psbt)) = (&row.broadcast_tx, &row.release_psbt) else {
+        return Ok(());
+    };
+    let parent: bitcoin::Transaction =
+        bitcoin::consensus::deserialize(bytes).map_err(|e| internal("stored release", e))?;
+    let key = my_key(inner, &row, trade_id)?;
+    let Some(reserve) = find_anchor(&parent, &key.public_key()) else {
+        // A release from before the reserve: nothing to tend.
+        return Ok(());
+    };
+    if let Some(child) = &row.anchor_tx {
+        let child: bitcoin::Transaction =
+            bitcoin::consensus::deserialize(child).map_err(|e| internal("stored child", e))?;
+        match backend.confirmations(&child.compute_txid()).await? {
+            Some(0) => {}
+            Some(_) => {
+                return save_reserve(inner, trade_id, |row| row.anchor_done = true).await;
+            }
+            None => {
+                if backend
+                    .confirmations(&parent.compute_txid())
+                    .await?
+                    .is_some()
+                {
+                    broadcast_again_if_lost(backend, trade_id, &child, "fee reserve").await?;
+                }
+            }
+        }
+        return Ok(());
+    }
+    let confirmed = match backend.confirmations(&parent.compute_txid()).await? {
+        None => return Ok(()),
+        Some(c) => c > 0,
+    };
+    let rate = backend.fee_rate().await?;
+    let parent_fee = decode_psbt(release_psbt)
+        .ok()
+        .and_then(|p| p.fee().ok())
+        .ok_or_else(|| internal("stored release", "no fee"))?;
+    if !confirmed {
+        let tip = i64::try_from(backend.tip_height().await?).unwrap_or(i64::MAX);
+        let Some(since) = row.release_height else {
+            return save_reserve(inner, trade_id, move |row| row.release_height = Some(tip)).await;
+        };
+        let paying =
+            bitcoin::FeeRate::from_sat_per_vb(parent_fee.to_sat() / (parent.vsize() as u64).max(1))
+                .unwrap_or(bitcoin::FeeRate::ZERO);
+        if tip - since < BUMP_AFTER_BLOCKS || paying >= rate {
+            return Ok(());
+        }
+    }
+    let to = row
+        .buyer_address()
+        .ok_or_else(|| internal("escrow", "no payout address"))
+        .and_then(|a| parse_payout_address(a, row.chain, row.network).map_err(refused))?;
+    let wanted =
+        child_fee(rate, &to, (!confirmed).then_some((&parent, parent_fee))).map_err(refused)?;
+    // The cap: the reserve, less what keeps the payout above dust.
+    let cap = reserve.1 - row.chain.dust_limit(&to);
+    let fee = wanted.min(cap);
+    let child = build_child(row.chain, &parent, reserve, &key, to, fee).map_err(refused)?;
+    let txid = backend.broadcast(&child).await?;
+    let how = if confirmed { "forwarded" } else { "bumped" };
+    tracing::info!(%trade_id, %txid, fee = fee.to_sat(), how, "release fee reserve spent");
+    let bytes = bitcoin::consensus::serialize(&child);
+    save_reserve(inner, trade_id, move |row| {
+        row.anchor_tx = Some(bytes);
+        row.anchor_how = Some(how.into());
+    })
+    .await
+}
+
+/// Changes the reserve's fields of the trade's row and tells the shells.
+async fn save_reserve(
+    inner: &Inner,
+    trade_id: Uuid,
+    change: impl FnOnce(&mut EscrowRow) + Send + 'static,
+) -> Result<()> {
+    step_locked(inner, trade_id, move |_, tx| {
+        Box::pin(async move {
+            let Some(mut row) = load(tx, trade_id).await? else {
+                return Ok(false);
+            };
+            change(&mut row);
+            save(tx, trade_id, &row).await?;
+            Ok(true)
+        })
+    })
+    .await
 }
 
 /// The release (the buyer's node) or resolution (a party's node) this node broadcast, sent again if the
@@ -2157,6 +2312,25 @@ pub struct EscrowView {
     pub returns: Vec<ReturnView>,
     /// The arbitrator's decision, once this node took it (Resolved).
     pub decision: Option<DecisionView>,
+    /// The release's fee reserve, once the seller signed the release.
+    pub fee_reserve: Option<ReserveView>,
+}
+
+/// The release's fee reserve: a small output of the release to the buyer's own key, carved from the
+/// buyer's payout, that the buyer's node spends on to the buyer's payout address: at once with more fee
+/// when the release is stuck at a low fee (it lifts the release), otherwise once the release confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct ReserveView {
+    /// Base units set aside from the buyer's payout.
+    pub amount: u64,
+    /// The buyer's node spent it: `bumped` (it lifted the stuck release) or `forwarded` (after the
+    /// release confirmed); `None` while set aside. Only the buyer's node knows.
+    pub how: Option<String>,
+    pub txid: Option<String>,
+    /// Base units it brought to the payout address (the reserve less the child's fee).
+    pub paid_on: Option<u64>,
+    /// The child confirmed.
+    pub done: bool,
 }
 
 /// The arbitrator's decision as a party shows it.
@@ -2213,6 +2387,7 @@ pub(super) async fn view(
         });
     Ok(load(conn, trade_id).await?.map(|r| EscrowView {
         decision,
+        fee_reserve: reserve_view(&r),
         chain: r.chain,
         network: r.network,
         side: r.side.as_str().into(),
@@ -2255,6 +2430,31 @@ pub(super) async fn view(
             })
             .collect(),
     }))
+}
+
+/// The release's fee reserve as the shells show it, from the release the seller signed.
+fn reserve_view(r: &EscrowRow) -> Option<ReserveView> {
+    let psbt = decode_psbt(r.release_psbt.as_deref()?).ok()?;
+    let buyer = match r.side {
+        Side2::Buyer => &r.my_pubkey,
+        Side2::Seller => r.peer_pubkey.as_ref()?,
+    };
+    let buyer = EscrowScript::parse_key(buyer).ok()?;
+    let (_, amount) = find_anchor(&psbt.unsigned_tx, &buyer)?;
+    let child: Option<bitcoin::Transaction> = r
+        .anchor_tx
+        .as_deref()
+        .and_then(|b| bitcoin::consensus::deserialize(b).ok());
+    Some(ReserveView {
+        amount: amount.to_sat(),
+        how: r.anchor_how.clone(),
+        txid: child.as_ref().map(|c| c.compute_txid().to_string()),
+        paid_on: child
+            .as_ref()
+            .and_then(|c| c.output.first())
+            .map(|o| o.value.to_sat()),
+        done: r.anchor_done,
+    })
 }
 
 /// An arbitrator's announcement, published when the node starts as one.

@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import type { DecisionView, EscrowView, TradeInfo } from '../../bindings';
+import type { DecisionView, EscrowView, ReserveView, TradeInfo } from '../../bindings';
 import { CopyButton } from '../../components/CopyButton';
 import { Countdown } from '../../components/Countdown';
 import { PeerId } from '../../components/PeerId';
@@ -71,6 +71,17 @@ const RETURN_HOW: Record<string, string> = {
   reclaimed: 'taken back alone after the reclaim lock',
   arbitrated: 'co-signed by the arbitrator (the other party never funded)',
 };
+
+/** The release's fee reserve in words: set aside, or paid on (after lifting a stuck release). */
+function reserveText(reserve: ReserveView, trade: TradeInfo): string {
+  const amount = coins(reserve.amount, trade);
+  if (reserve.how === null || reserve.paid_on === null) {
+    return `${amount} set aside from the buyer’s payout: the buyer’s node pays it on once the release confirms, or spends it to speed up a release stuck at a low fee`;
+  }
+  const done = reserve.done ? ', confirmed' : ', waiting for a block';
+  const what = reserve.how === 'bumped' ? 'spent to speed up the stuck release and paid on' : 'paid on';
+  return `${amount} ${what} to the buyer’s payout address: ${coins(reserve.paid_on, trade)} after the fee${done}`;
+}
 
 /** The arbitrator's decision in coins: who gets what. */
 function decisionText(decision: DecisionView, trade: TradeInfo): string {
@@ -216,6 +227,20 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
           <span className="muted">Blocks count from when each output’s funding confirmed.</span>
         </dd>
       </div>
+      {escrow.fee_reserve ? (
+        <div className="details-wide">
+          <dt>Fee reserve</dt>
+          <dd data-testid="escrow-fee-reserve">
+            {reserveText(escrow.fee_reserve, trade)}
+            {escrow.fee_reserve.txid ? (
+              <span className="details-row">
+                <code className="mono-wrap">{escrow.fee_reserve.txid}</code>
+                <CopyButton text={escrow.fee_reserve.txid} label="Copy fee reserve transaction id" />
+              </span>
+            ) : null}
+          </dd>
+        </div>
+      ) : null}
       {escrow.decision ? (
         <div className="details-wide">
           <dt>Arbitrator’s decision{escrow.decision.round > 1 ? ` (decision ${escrow.decision.round.toString()})` : ''}</dt>
