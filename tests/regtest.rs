@@ -213,6 +213,12 @@ impl Litecoind {
     /// transaction is gone, as after a node restart that lost its mempool. The wallet stays unloaded
     /// (loading it would put its own unconfirmed transactions back) until [`Self::load_wallet`].
     pub async fn restart_forgetting_mempool(&mut self) {
+        self.restart_forgetting_mempool_with(&[]).await;
+    }
+
+    /// [`Self::restart_forgetting_mempool`] with more arguments for the new process (say, a higher
+    /// `-minrelaytxfee`).
+    pub async fn restart_forgetting_mempool_with(&mut self, extra: &[&str]) {
         self.call("stop", json!([])).await;
         let deadline = Instant::now() + DEADLINE;
         while self
@@ -241,7 +247,7 @@ impl Litecoind {
             port,
             &self.config.rpc_password,
             self.options,
-            &["-persistmempool=0"],
+            &[&["-persistmempool=0"], extra].concat(),
         )
         .unwrap_or_else(|_| panic!("litecoind did not start again"));
         self.process.child = child;

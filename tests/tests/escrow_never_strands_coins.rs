@@ -890,6 +890,62 @@ async fn a_release_stuck_at_a_low_fee_is_lifted_by_the_buyer_s_reserve() {
     e.stop().await;
 }
 
+/// The chain node restarts without its mempool and now relays nothing under 10 litoshi/vB, so the
+/// seller's return (signed at 1) is refused when its node sends it again: the return is made anew at
+/// today's rate, co-signed by the arbitrator (the buyer's output is empty), and the seller gets its coins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_return_the_chain_node_now_refuses_is_made_again() {
+    let mut ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, test_trades()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, 0).await;
+    ltc.mine(1).await;
+    e.seller
+        .await_trade(e.trade, "the seller's output funded", |t| {
+            t.escrow
+                .as_ref()
+                .is_some_and(|e| e.seller_funded == AMOUNT + DEPOSIT)
+        })
+        .await;
+    e.buyer
+        .node
+        .cancel_trade(e.trade, "changed my mind".into())
+        .await
+        .expect("cancel");
+    let first = returned(&e.seller, e.trade, AMOUNT + DEPOSIT).await;
+    ltc.await_in_mempool(&first).await;
+
+    ltc.restart_forgetting_mempool_with(&["-minrelaytxfee=0.0001"])
+        .await;
+    let again = e
+        .seller
+        .await_trade(e.trade, "the return made again", |t| {
+            t.escrow.as_ref().is_some_and(|e| {
+                e.returns
+                    .iter()
+                    .any(|r| r.how == "arbitrated" && r.txid.is_some())
+            })
+        })
+        .await;
+    let escrow = again.escrow.unwrap();
+    let remade = escrow
+        .returns
+        .iter()
+        .find(|r| r.how == "arbitrated")
+        .and_then(|r| r.txid.clone())
+        .expect("a txid");
+    assert_ne!(remade, first, "a new transaction, at today's rate");
+    ltc.await_in_mempool(&remade).await;
+    ltc.load_wallet().await;
+    ltc.mine(1).await;
+    assert_eq!(
+        ltc.await_confirmations(&remade.parse().unwrap(), 1).await,
+        1
+    );
+    less_a_fee(ltc.received_by(&e.refund, 1).await, AMOUNT + DEPOSIT);
+    e.stop().await;
+}
+
 /// A transaction's virtual size and what its outputs pay in all, as the chain node reports them.
 async fn vsize_and_outputs(ltc: &Litecoind, txid: &str) -> (u64, u64) {
     let tx = ltc

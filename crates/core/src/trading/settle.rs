@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     arbiter::{Announcement, SignedAnnouncement, record_key},
-    chain::{ChainBackend, RpcBackend, Utxo},
+    chain::{ChainBackend, ChainError, RpcBackend, Utxo},
     error::{Error, Result},
     escrow::{
         Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, Payout, SpendPath,
@@ -1898,7 +1898,29 @@ async fn resend_lost_returns(
             Some(hex) => {
                 let tx: bitcoin::Transaction = bitcoin::consensus::encode::deserialize_hex(hex)
                     .map_err(|e| internal("stored return", e))?;
-                broadcast_again_if_lost(backend, trade_id, &tx, "return").await?;
+                match broadcast_again_if_lost(backend, trade_id, &tx, "return").await {
+                    Ok(_) => {}
+                    // Refused for good (its fee is below what the chain node now relays): made anew,
+                    // at today's rate, by the counterparty, the arbitrator or the reclaim lock.
+                    Err(Error::Chain(ChainError::Rejected { reason, .. })) => {
+                        tracing::warn!(%trade_id, %txid, %reason, "a lost return is refused: made again");
+                        record_return(
+                            inner,
+                            trade_id,
+                            ReturnRecord {
+                                txid: None,
+                                tx: None,
+                                how: format!(
+                                    "refused when sent again ({}): made again",
+                                    reason.chars().take(200).collect::<String>()
+                                ),
+                                ..r.clone()
+                            },
+                        )
+                        .await?;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             None => {
                 let txid = bitcoin::Txid::from_str(txid).map_err(|e| internal("stored txid", e))?;
