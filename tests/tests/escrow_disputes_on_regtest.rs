@@ -620,3 +620,68 @@ async fn a_resolution_the_chain_node_lost_is_broadcast_again() {
     );
     f.stop().await;
 }
+
+/// A third node that learnt the trade id squats on it: it sends the arbitrator a forged case first (an
+/// offer of its own naming the arbitrator, itself and a made-up buyer as the parties, so another escrow).
+/// The arbitrator holds it, but the chain judges: when the real parties' cases arrive, their escrow holds
+/// the coins and the squatter's holds nothing, so theirs replaces it. A forged case sent again is refused,
+/// the list and the decision still work, and the chain pays the buyer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forged_case_from_a_third_node_neither_holds_nor_breaks_the_dispute() {
+    let f = funded_trade(Duration::from_secs(3600)).await;
+    let forger = TestNode::start_settling(
+        f._dir.path("forger"),
+        &[f.nodes[0].address()],
+        f.ltc.config.clone(),
+        test_trades(),
+    )
+    .await;
+    let arbitrator: libp2p::PeerId = f.arbitrator().info.peer_id.parse().unwrap();
+    let squatted = forger
+        .node
+        .send_forged_case(arbitrator, id(&f))
+        .await
+        .expect("the forged case reaches the arbitrator");
+    assert_eq!(
+        squatted, None,
+        "nothing is held yet: the arbitrator holds the squatter's case"
+    );
+    let held = f.arbitrator().node.dispute_info(id(&f)).await.unwrap();
+    assert_eq!(held.seller, forger.info.peer_id);
+
+    let real = f.disputed_by_the_buyer().await;
+    assert_eq!(
+        real.seller,
+        f.maker().info.peer_id,
+        "the real parties' case replaced it"
+    );
+    assert_eq!(real.buyer, f.taker().info.peer_id);
+    assert_eq!(real.cases.len(), 2);
+    assert_ne!(real.escrow_address, held.escrow_address);
+
+    let refused = forger
+        .node
+        .send_forged_case(arbitrator, id(&f))
+        .await
+        .expect("the forged case reaches the arbitrator")
+        .expect("refused");
+    assert!(
+        refused.contains("does not match the dispute held"),
+        "{refused}"
+    );
+    let after = f.arbitrator().node.dispute_info(id(&f)).await.unwrap();
+    assert_eq!(
+        (
+            after.buyer.as_str(),
+            after.seller.as_str(),
+            after.cases.len()
+        ),
+        (real.buyer.as_str(), real.seller.as_str(), 2)
+    );
+    let list = f.arbitrator().node.disputes().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].trade_id, id(&f));
+    f.resolve_to("buyer").await;
+    forger.stop().await;
+    f.stop().await;
+}

@@ -951,6 +951,20 @@ impl Node {
         self.desk().await?.send_unchecked_step(trade_id, body).await
     }
 
+    /// Test hook: this node, no party to the trade, forges a dispute case about it for `arbitrator`;
+    /// returns the arbitrator's refusal, `None` when it stored the case.
+    #[cfg(feature = "test-hooks")]
+    pub async fn send_forged_case(
+        &self,
+        arbitrator: libp2p::PeerId,
+        trade_id: uuid::Uuid,
+    ) -> Result<Option<String>> {
+        self.desk()
+            .await?
+            .send_forged_case(arbitrator, trade_id)
+            .await
+    }
+
     pub async fn dispute_trade(&self, trade_id: uuid::Uuid, reason: String) -> Result<TradeInfo> {
         self.desk().await?.dispute(trade_id, reason).await
     }

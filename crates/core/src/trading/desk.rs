@@ -443,6 +443,27 @@ impl Desk {
         super::settle::send_unchecked_step(&self.inner, trade_id, body).await
     }
 
+    /// Test hook: see [`super::arbitrate::send_forged_case`].
+    #[cfg(feature = "test-hooks")]
+    pub async fn send_forged_case(
+        &self,
+        arbitrator: libp2p::PeerId,
+        trade_id: Uuid,
+    ) -> Result<Option<String>> {
+        let backend = self
+            .inner
+            .chain
+            .as_ref()
+            .ok_or_else(|| crate::error::Error::Internal("no chain backend".into()))?;
+        super::arbitrate::send_forged_case(
+            &self.inner,
+            arbitrator,
+            trade_id,
+            (backend.chain(), backend.network()),
+        )
+        .await
+    }
+
     pub async fn dispute(&self, trade_id: Uuid, reason: String) -> Result<TradeInfo> {
         self.act(trade_id, settle::Act::Dispute(reason)).await
     }
