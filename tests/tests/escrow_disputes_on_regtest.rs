@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bitcoin::Amount;
 use souk_core::{
+    chain::ChainBackend,
     config::ChainConfig,
     trading::{Decision, DisputeInfo, TradeConfig, TradeInfo},
 };
@@ -176,7 +177,24 @@ async fn funded_trade_with(
     arbitrator_chain: impl FnOnce(&mut ChainConfig),
     party: TradeConfig,
 ) -> Funded {
-    let ltc = Litecoind::start().await;
+    funded_trade_on(
+        Litecoind::start().await,
+        payment_window,
+        arbitrator_chain,
+        party,
+        |_| {},
+    )
+    .await
+}
+
+/// [`funded_trade_with`] on `ltc`, the taker's chain settings changed by `taker_chain`.
+async fn funded_trade_on(
+    ltc: Litecoind,
+    payment_window: Duration,
+    arbitrator_chain: impl FnOnce(&mut ChainConfig),
+    party: TradeConfig,
+    taker_chain: impl FnOnce(&mut ChainConfig),
+) -> Funded {
     let dir = TestDir::new();
     let boot = TestNode::start(dir.path("boot"), &[]).await;
     let bootstrap = vec![boot.address()];
@@ -195,8 +213,9 @@ async fn funded_trade_with(
         trades.clone(),
     )
     .await;
-    let taker =
-        TestNode::start_settling(dir.path("taker"), &bootstrap, ltc.config.clone(), trades).await;
+    let mut taker_config = ltc.config.clone();
+    taker_chain(&mut taker_config);
+    let taker = TestNode::start_settling(dir.path("taker"), &bootstrap, taker_config, trades).await;
     let payout = ltc.new_address().await;
     let trade = agree_ltc_escrow_trade(&maker, &taker, &arbitrator, AMOUNT, &payout).await;
     maker
@@ -462,17 +481,27 @@ async fn a_split_decision_pays_both_parties_their_share() {
     );
     f.ltc.mine(1).await;
     f.ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
+    let reserve = souk_core::escrow::anchor_value(souk_core::escrow::Chain::Ltc).to_sat();
     assert_eq!(
         f.ltc.received_by(&f.payout, 1).await,
-        Amount::from_sat(buyer_share),
-        "the buyer's share arrives whole"
+        Amount::from_sat(buyer_share - reserve),
+        "the buyer's share arrives whole, less its fee reserve"
     );
     let seller_got = f.ltc.received_by(&f.refund, 1).await;
-    let seller_share = Amount::from_sat(total - buyer_share);
+    let seller_share = Amount::from_sat(total - buyer_share - reserve);
     assert!(
         seller_got < seller_share && seller_got > seller_share - Amount::from_sat(100_000),
-        "the seller's share less the fee: {seller_got}"
+        "the seller's share less its reserve and the fee: {seller_got}"
     );
+    // Each party's node pays its own reserve on.
+    let on = f.taker().reserve_paid_on(id(&f), &f.ltc).await;
+    assert_eq!(on.amount, reserve);
+    assert_eq!(
+        f.ltc.received_by(&f.payout, 1).await,
+        Amount::from_sat(buyer_share - reserve + on.paid_on.expect("paid on"))
+    );
+    let on = f.maker().reserve_paid_on(id(&f), &f.ltc).await;
+    assert!(reserve - on.paid_on.expect("paid on") < 1_000);
     // The escrow is empty now: a new decision has nothing to pay and is refused anyway.
     f.cannot_decide(&Decision::to("buyer"), "resolved already")
         .await;
@@ -683,5 +712,76 @@ async fn a_forged_case_from_a_third_node_neither_holds_nor_breaks_the_dispute() 
     assert_eq!(list[0].trade_id, id(&f));
     f.resolve_to("buyer").await;
     forger.stop().await;
+    f.stop().await;
+}
+
+/// The chain stops mining the resolution's fee rate: litecoind takes nothing under 5 litoshi/vB into a
+/// block, the arbitrator built the payout at 1, and the winning buyer's node now asks 10. Three blocks on,
+/// the buyer's node spends its share's fee reserve in a child that lifts both, and the next block takes
+/// them: the buyer gets the escrow less the fees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resolution_stuck_at_a_low_fee_is_lifted_by_the_winner_s_reserve() {
+    let ltc = Litecoind::start_with(souk_tests::regtest::LitecoindOptions {
+        block_min_fee_sat_vb: Some(5),
+        ..Default::default()
+    })
+    .await;
+    let f = funded_trade_on(
+        ltc,
+        Duration::from_secs(3600),
+        |_| {},
+        test_trades(),
+        |chain| chain.fee_floor_sat_vb = 10,
+    )
+    .await;
+    f.disputed_by_the_buyer().await;
+    f.arbitrator()
+        .node
+        .resolve_dispute(id(&f), &Decision::to("buyer"))
+        .await
+        .expect("resolve");
+    let done = f.in_state(f.taker(), "Resolved").await;
+    let txid = done
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("the buyer broadcast");
+    f.ltc.await_in_mempool(&txid).await;
+    f.ltc.mine(3).await;
+    let lifted = f
+        .taker()
+        .await_trade(id(&f), "the reserve lifting the payout", |t| {
+            t.escrow
+                .as_ref()
+                .and_then(|e| e.fee_reserve.as_ref())
+                .is_some_and(|r| r.how.as_deref() == Some("bumped"))
+        })
+        .await;
+    let reserve = lifted.escrow.unwrap().fee_reserve.unwrap();
+    let child = reserve.txid.clone().expect("the child");
+    let parsed: bitcoin::Txid = txid.parse().unwrap();
+    assert_eq!(
+        f.ltc.rpc.confirmations(&parsed).await.unwrap(),
+        Some(0),
+        "three blocks did not take the payout at 1 litoshi/vB"
+    );
+    f.ltc.await_in_mempool(&child).await;
+    f.ltc.mine(1).await;
+    f.ltc.await_confirmations(&parsed, 1).await;
+    f.ltc.await_confirmations(&child.parse().unwrap(), 1).await;
+    let got = f.ltc.received_by(&f.payout, 1).await;
+    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
+    assert!(
+        got < all && got > all - Amount::from_sat(100_000),
+        "the buyer got the escrow, less the fees: {got}"
+    );
+    // The payout itself (the escrow less the reserve and the arbitrator's low fee), then the reserve
+    // less the child's fee, which paid for both.
+    let payout = got - Amount::from_sat(reserve.paid_on.expect("paid on"));
+    let without_reserve = all - Amount::from_sat(reserve.amount);
+    assert!(
+        payout < without_reserve && payout > without_reserve - Amount::from_sat(2_000),
+        "{payout}"
+    );
     f.stop().await;
 }

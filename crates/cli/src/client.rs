@@ -536,9 +536,9 @@ fn print_trade(t: &TradeInfo) {
             let amount = format!("{} {}", format_amount(r.amount, o.base), o.base);
             let spent = match (r.how.as_deref(), &r.txid) {
                 (Some(how), Some(txid)) => format!(
-                    "{} to the buyer's payout address ({} {} after the fee), txid {txid}{}",
+                    "{} to the payout address ({} {} after the fee), txid {txid}{}",
                     if how == "bumped" {
-                        "spent to speed up the stuck release, and paid on"
+                        "spent to speed up the stuck payout, and paid on"
                     } else {
                         "paid on"
                     },
@@ -546,8 +546,8 @@ fn print_trade(t: &TradeInfo) {
                     o.base,
                     if r.done { ", confirmed" } else { "" }
                 ),
-                _ => "set aside from the buyer's payout; the buyer's node pays it on once the release \
-                      confirms, or spends it to speed up a release stuck at a low fee"
+                _ => "set aside from the payout; the receiving party's node pays it on once the \
+                      payout confirms, or spends it to speed up a payout stuck at a low fee"
                     .into(),
             };
             println!("  Fee reserve:   {amount} {spent}");

@@ -481,7 +481,7 @@ describe('Trade room with two escrow outputs', () => {
     await openRoom(backend);
     const reserve = screen.getByTestId('escrow-fee-reserve');
     expect(reserve).toHaveTextContent(
-      '0.014 LTC spent to speed up the stuck release and paid on to the buyer’s payout address: 0.0139 LTC after the fee, confirmed',
+      '0.014 LTC spent to speed up the stuck payout and paid on to the payout address: 0.0139 LTC after the fee, confirmed',
     );
     expect(reserve).toHaveTextContent('a'.repeat(64));
   });
@@ -496,7 +496,7 @@ describe('Trade room with two escrow outputs', () => {
     ];
     await openRoom(backend);
     expect(screen.getByTestId('escrow-fee-reserve')).toHaveTextContent(
-      '0.014 LTC set aside from the buyer’s payout: the buyer’s node pays it on once the release confirms',
+      '0.014 LTC set aside from the payout: the receiving party’s node pays it on once the payout confirms',
     );
   });
 

@@ -222,6 +222,21 @@ impl RpcBackend {
         }
     }
 
+    /// The fee `txid` pays while it waits in the node's mempool; `None` when it is not there.
+    pub async fn mempool_fee(&self, txid: &Txid) -> Result<Option<Amount>, ChainError> {
+        match self
+            .call("getmempoolentry", json!([txid.to_string()]))
+            .await
+        {
+            Ok(entry) => Ok(Some(Self::amount(
+                "getmempoolentry",
+                entry.get("fees").and_then(|f| f.get("base")),
+            )?)),
+            Err(ChainError::Rpc { code, .. }) if code == RPC_INVALID_ADDRESS_OR_KEY => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn unreachable(&self, e: &reqwest::Error) -> ChainError {
         let reason = if e.is_timeout() {
             "no answer in time".to_owned()

@@ -32,8 +32,8 @@ use crate::{
     error::{Error, Result},
     escrow::{
         Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, Payout, SpendPath,
-        SpendPlan, Timelocks, TradeEscrow, build_spend, check_psbt, decode_psbt, encode_psbt,
-        finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
+        SpendPlan, Timelocks, TradeEscrow, anchor_script, anchor_value, build_spend, check_psbt,
+        decode_psbt, encode_psbt, finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
     },
     offer::{EscrowKind, Offer, Side},
     protocol::{DirectRequest, Stored},
@@ -374,6 +374,10 @@ fn resolution_plan(
     chain: Chain,
     network: Network,
     (buyer_address, seller_address): (&str, &str),
+    (buyer_key, seller_key): (
+        &bitcoin::secp256k1::PublicKey,
+        &bitcoin::secp256k1::PublicKey,
+    ),
     buyer_share: u64,
     inputs: Vec<EscrowInput>,
 ) -> Result<SpendPlan> {
@@ -383,16 +387,36 @@ fn resolution_plan(
             "the buyer's share {buyer_share} is more than the escrow's {total}"
         ))
     })?;
+    let reserve = anchor_value(chain).to_sat();
     let mut outputs = Vec::new();
-    for (share, address) in [(buyer_share, buyer_address), (seller_share, seller_address)] {
-        if share > 0 {
-            outputs.push(Payout {
-                script_pubkey: parse_payout_address(address, chain, network).map_err(refused)?,
-                amount: Amount::from_sat(share),
+    let mut reserves = Vec::new();
+    for (share, address, key) in [
+        (buyer_share, buyer_address, buyer_key),
+        (seller_share, seller_address, seller_key),
+    ] {
+        if share == 0 {
+            continue;
+        }
+        // Each share large enough keeps a fee reserve of its own (its party's key), so whoever
+        // broadcasts can lift a payout stuck at a low fee.
+        let kept = if share >= RESERVE_SHARE_FACTOR * reserve {
+            reserve
+        } else {
+            0
+        };
+        outputs.push(Payout {
+            script_pubkey: parse_payout_address(address, chain, network).map_err(refused)?,
+            amount: Amount::from_sat(share - kept),
+        });
+        if kept > 0 {
+            reserves.push(Payout {
+                script_pubkey: anchor_script(key),
+                amount: Amount::from_sat(kept),
             });
         }
     }
     let fee_payer = usize::from(outputs.len() == 2 && seller_share > buyer_share);
+    outputs.extend(reserves);
     Ok(SpendPlan {
         chain,
         inputs,
@@ -401,6 +425,9 @@ fn resolution_plan(
         path: SpendPath::Multisig,
     })
 }
+
+/// A share of a decision keeps a fee reserve only when it is at least this many reserves.
+const RESERVE_SHARE_FACTOR: u64 = 10;
 
 // ------------------------------------------------------------------------------------- party side
 
@@ -849,6 +876,7 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
         row.chain,
         row.network,
         (&buyer_address, &seller_address),
+        (&escrow.parties().buyer, &escrow.parties().seller),
         resolution.buyer_share,
         inputs,
     )?;
@@ -869,11 +897,14 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
         sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
         let tx = finalize_psbt(psbt, &escrow).map_err(refused)?;
         backend.broadcast(&tx).await?;
-        Some(tx)
+        let height = backend.tip_height().await?;
+        Some((tx, height))
     } else {
         None
     };
-    let txid = broadcast.as_ref().map(|tx| tx.compute_txid().to_string());
+    let txid = broadcast
+        .as_ref()
+        .map(|(tx, _)| tx.compute_txid().to_string());
     let (_guard, mut tx) = inner.write().await?;
     if settle::current_state(&mut tx, trade_id).await? != TradeState::Disputed {
         return Ok(());
@@ -884,7 +915,7 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
         &signed.bytes,
         &signer,
         &signed.signature,
-        broadcast.as_ref(),
+        broadcast.as_ref().map(|(tx, height)| (tx, *height)),
     )
     .await?;
     let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
@@ -1614,6 +1645,7 @@ pub(super) async fn resolve(
         case.chain,
         case.network,
         (&buyer.2, &seller.2),
+        (&escrow.parties().buyer, &escrow.parties().seller),
         buyer_share,
         utxos,
     )?;
@@ -2043,11 +2075,23 @@ mod tests {
             value: Amount::from_sat(sat),
             funder: Funder::Seller,
         };
+        let key = |who: &Id| {
+            trade_keypair(
+                who.escrow_root(),
+                Chain::Ltc,
+                Network::Regtest,
+                &Uuid::nil(),
+            )
+            .unwrap()
+            .public_key()
+        };
+        let (buyer_key, seller_key) = (key(&b), key(&s));
         let plan = |share| {
             resolution_plan(
                 Chain::Ltc,
                 Network::Regtest,
                 (&buyer, &seller),
+                (&buyer_key, &seller_key),
                 share,
                 vec![input(115_000_000, 1), input(15_000_000, 2)],
             )
@@ -2058,18 +2102,31 @@ mod tests {
                 .map(|o| o.amount.to_sat())
                 .collect::<Vec<_>>()
         };
+        // Each share keeps a fee reserve of its own, to its party's key, after the payouts.
+        let r = anchor_value(Chain::Ltc).to_sat();
         let split = plan(60_000_000).unwrap();
-        assert_eq!(amounts(&split), [60_000_000, 70_000_000]);
+        assert_eq!(amounts(&split), [60_000_000 - r, 70_000_000 - r, r, r]);
+        assert_eq!(split.outputs[2].script_pubkey, anchor_script(&buyer_key));
+        assert_eq!(split.outputs[3].script_pubkey, anchor_script(&seller_key));
         assert_eq!(split.fee_payer, 1, "the seller's larger share pays the fee");
         assert_eq!(plan(90_000_000).unwrap().fee_payer, 0);
         let all = plan(130_000_000).unwrap();
-        assert_eq!((amounts(&all), all.fee_payer), (vec![130_000_000], 0));
+        assert_eq!(
+            (amounts(&all), all.fee_payer),
+            (vec![130_000_000 - r, r], 0)
+        );
         let none = plan(0).unwrap();
-        assert_eq!((amounts(&none), none.fee_payer), (vec![130_000_000], 0));
+        assert_eq!(
+            (amounts(&none), none.fee_payer),
+            (vec![130_000_000 - r, r], 0)
+        );
         assert_eq!(
             none.outputs[0].script_pubkey,
             parse_payout_address(&seller, Chain::Ltc, Network::Regtest).unwrap()
         );
+        // A share too small for a reserve is paid whole.
+        let small = plan(9 * r).unwrap();
+        assert_eq!(amounts(&small), [9 * r, 130_000_000 - 9 * r - r, r]);
         let err = plan(130_000_001).unwrap_err();
         assert!(err.to_string().contains("more than the escrow"), "{err}");
 

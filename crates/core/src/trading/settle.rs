@@ -1176,9 +1176,11 @@ async fn watch_once(inner: &Inner) -> Result<()> {
             }
             TradeState::Resolved => {
                 let again = send_kept_again(&backend, trade_id, inner).await;
+                let reserve = tend_reserve(inner, &backend, trade_id).await;
                 return_leftovers(inner, &backend, trade_id, true)
                     .await
                     .and(again)
+                    .and(reserve)
             }
         };
         if let Err(e) = result {
@@ -1767,10 +1769,10 @@ async fn tend_reserve(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Re
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
-    if row.side != Side2::Buyer || row.anchor_done {
+    if row.anchor_done {
         return Ok(());
     }
-    let (Some(bytes), Some(release_psbt)) = (&row.broadcast_tx, &row.release_psbt) else {
+    let Some(bytes) = &row.broadcast_tx else {
         return Ok(());
     };
     let parent: bitcoin::Transaction =
@@ -1805,10 +1807,14 @@ async fn tend_reserve(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Re
         Some(c) => c > 0,
     };
     let rate = backend.fee_rate().await?;
-    let parent_fee = decode_psbt(release_psbt)
-        .ok()
-        .and_then(|p| p.fee().ok())
-        .ok_or_else(|| internal("stored release", "no fee"))?;
+    let parent_fee = if confirmed {
+        Amount::ZERO
+    } else {
+        match backend.mempool_fee(&parent.compute_txid()).await? {
+            Some(fee) => fee,
+            None => return Ok(()),
+        }
+    };
     if !confirmed {
         let tip = i64::try_from(backend.tip_height().await?).unwrap_or(i64::MAX);
         let Some(since) = row.release_height else {
@@ -1822,7 +1828,7 @@ async fn tend_reserve(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Re
         }
     }
     let to = row
-        .buyer_address()
+        .address_of(row.side.funder())
         .ok_or_else(|| internal("escrow", "no payout address"))
         .and_then(|a| parse_payout_address(a, row.chain, row.network).map_err(refused))?;
     let wanted =
@@ -2258,18 +2264,20 @@ pub(super) async fn record_resolution(
     payload: &[u8],
     arbitrator: &PeerId,
     signature: &[u8],
-    broadcast: Option<&bitcoin::Transaction>,
+    broadcast: Option<(&bitcoin::Transaction, u64)>,
 ) -> Result<()> {
     let state = current_state(conn, trade_id).await?;
     let offer = offer_of(conn, trade_id).await?;
     let next = next_state(state, Actor::Arbitrator, StepKind::Resolve, mode_of(&offer))
         .map_err(Error::from)?;
-    if let Some(tx) = broadcast {
+    if let Some((tx, height)) = broadcast {
         sqlx::query(
-            "UPDATE trade_escrow SET release_txid = ?, broadcast_tx = ? WHERE trade_id = ?",
+            "UPDATE trade_escrow SET release_txid = ?, broadcast_tx = ?, release_height = ? \
+             WHERE trade_id = ?",
         )
         .bind(tx.compute_txid().to_string())
         .bind(bitcoin::consensus::serialize(tx))
+        .bind(i64::try_from(height).unwrap_or(i64::MAX))
         .bind(trade_id.to_string())
         .execute(&mut *conn)
         .await
@@ -2334,19 +2342,20 @@ pub struct EscrowView {
     pub returns: Vec<ReturnView>,
     /// The arbitrator's decision, once this node took it (Resolved).
     pub decision: Option<DecisionView>,
-    /// The release's fee reserve, once the seller signed the release.
+    /// The fee reserve of the release (once the seller signed it) or of this node's resolution.
     pub fee_reserve: Option<ReserveView>,
 }
 
-/// The release's fee reserve: a small output of the release to the buyer's own key, carved from the
-/// buyer's payout, that the buyer's node spends on to the buyer's payout address: at once with more fee
-/// when the release is stuck at a low fee (it lifts the release), otherwise once the release confirmed.
+/// A payout's fee reserve: a small output of a release (the buyer's) or a resolution (each party's with
+/// a share) to the party's own key, carved from its payout, that its node spends on to its payout
+/// address: at once with more fee when the payout is stuck at a low fee (it lifts it), otherwise once the
+/// payout confirmed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct ReserveView {
-    /// Base units set aside from the buyer's payout.
+    /// Base units set aside from the payout.
     pub amount: u64,
-    /// The buyer's node spent it: `bumped` (it lifted the stuck release) or `forwarded` (after the
-    /// release confirmed); `None` while set aside. Only the buyer's node knows.
+    /// The party's node spent it: `bumped` (it lifted the stuck payout) or `forwarded` (after the
+    /// payout confirmed); `None` while set aside. Only that party's node knows.
     pub how: Option<String>,
     pub txid: Option<String>,
     /// Base units it brought to the payout address (the reserve less the child's fee).
@@ -2456,13 +2465,23 @@ pub(super) async fn view(
 
 /// The release's fee reserve as the shells show it, from the release the seller signed.
 fn reserve_view(r: &EscrowRow) -> Option<ReserveView> {
-    let psbt = decode_psbt(r.release_psbt.as_deref()?).ok()?;
-    let buyer = match r.side {
-        Side2::Buyer => &r.my_pubkey,
-        Side2::Seller => r.peer_pubkey.as_ref()?,
+    // This node's own reserve in what it broadcast (a release or a resolution), else the buyer's in the
+    // release the seller signed.
+    let (parent, key) = match &r.broadcast_tx {
+        Some(bytes) => (
+            bitcoin::consensus::deserialize::<bitcoin::Transaction>(bytes).ok()?,
+            &r.my_pubkey,
+        ),
+        None => (
+            decode_psbt(r.release_psbt.as_deref()?).ok()?.unsigned_tx,
+            match r.side {
+                Side2::Buyer => &r.my_pubkey,
+                Side2::Seller => r.peer_pubkey.as_ref()?,
+            },
+        ),
     };
-    let buyer = EscrowScript::parse_key(buyer).ok()?;
-    let (_, amount) = find_anchor(&psbt.unsigned_tx, &buyer)?;
+    let key = EscrowScript::parse_key(key).ok()?;
+    let (_, amount) = find_anchor(&parent, &key)?;
     let child: Option<bitcoin::Transaction> = r
         .anchor_tx
         .as_deref()

@@ -72,15 +72,15 @@ const RETURN_HOW: Record<string, string> = {
   arbitrated: 'co-signed by the arbitrator (the other party never funded)',
 };
 
-/** The release's fee reserve in words: set aside, or paid on (after lifting a stuck release). */
+/** A payout's fee reserve in words: set aside, or paid on (after lifting a stuck payout). */
 function reserveText(reserve: ReserveView, trade: TradeInfo): string {
   const amount = coins(reserve.amount, trade);
   if (reserve.how === null || reserve.paid_on === null) {
-    return `${amount} set aside from the buyer’s payout: the buyer’s node pays it on once the release confirms, or spends it to speed up a release stuck at a low fee`;
+    return `${amount} set aside from the payout: the receiving party’s node pays it on once the payout confirms, or spends it to speed up a payout stuck at a low fee`;
   }
   const done = reserve.done ? ', confirmed' : ', waiting for a block';
-  const what = reserve.how === 'bumped' ? 'spent to speed up the stuck release and paid on' : 'paid on';
-  return `${amount} ${what} to the buyer’s payout address: ${coins(reserve.paid_on, trade)} after the fee${done}`;
+  const what = reserve.how === 'bumped' ? 'spent to speed up the stuck payout and paid on' : 'paid on';
+  return `${amount} ${what} to the payout address: ${coins(reserve.paid_on, trade)} after the fee${done}`;
 }
 
 /** The arbitrator's decision in coins: who gets what. */
