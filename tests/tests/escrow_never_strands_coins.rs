@@ -946,6 +946,71 @@ async fn a_lost_return_the_chain_node_now_refuses_is_made_again() {
     e.stop().await;
 }
 
+/// A return stuck at a low fee: the seller never funds and is gone, so the buyer's deposit goes back,
+/// co-signed by the arbitrator at 1 litoshi/vB, which litecoind no longer mines (nothing under 5). The
+/// buyer's node comes back asking 10: three blocks on, it spends the return's fee reserve in a child that
+/// lifts both, and the next block takes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_return_stuck_at_a_low_fee_is_lifted_by_its_reserve() {
+    let ltc = Litecoind::start_with(LitecoindOptions {
+        block_min_fee_sat_vb: Some(5),
+        ..LitecoindOptions::default()
+    })
+    .await;
+    let e = Escrowed::start(&ltc, short_funding()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    ltc.fund_escrow(&escrow, 0, DEPOSIT).await;
+    e.seller.stop().await;
+    ltc.mine(1).await;
+    in_state(&e.buyer, e.trade, "Expired").await;
+    let txid = returned(&e.buyer, e.trade, DEPOSIT).await;
+    ltc.await_in_mempool(&txid).await;
+    ltc.mine(1).await;
+    let parsed: bitcoin::Txid = txid.parse().unwrap();
+    assert_eq!(
+        ltc.rpc.confirmations(&parsed).await.unwrap(),
+        Some(0),
+        "a block does not take the return at 1 litoshi/vB"
+    );
+
+    let dir = e.buyer.stop().await;
+    let buyer = TestNode::start_settling(
+        dir,
+        &[e.boot.address()],
+        ChainConfig {
+            fee_floor_sat_vb: 10,
+            ..ltc.config.clone()
+        },
+        short_funding(),
+    )
+    .await;
+    ltc.mine(2).await;
+    let lifted = buyer
+        .await_trade(e.trade, "the return's reserve lifting it", |t| {
+            t.escrow.as_ref().is_some_and(|e| {
+                e.returns
+                    .iter()
+                    .any(|r| r.reserve_how.as_deref() == Some("bumped"))
+            })
+        })
+        .await;
+    let child = lifted
+        .escrow
+        .unwrap()
+        .returns
+        .into_iter()
+        .find_map(|r| r.reserve_txid)
+        .expect("the child");
+    ltc.await_in_mempool(&child).await;
+    ltc.mine(1).await;
+    assert!(ltc.await_confirmations(&parsed, 1).await >= 1);
+    assert!(ltc.await_confirmations(&child.parse().unwrap(), 1).await >= 1);
+    less_a_fee(ltc.received_by(&e.payout, 1).await, DEPOSIT);
+    for node in [buyer, e.arbitrator, e.boot] {
+        node.stop().await;
+    }
+}
+
 /// A transaction's virtual size and what its outputs pay in all, as the chain node reports them.
 async fn vsize_and_outputs(ltc: &Litecoind, txid: &str) -> (u64, u64) {
     let tx = ltc

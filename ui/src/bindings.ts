@@ -175,17 +175,17 @@ returns: Array<ReturnView>,
  */
 decision: DecisionView | null, 
 /**
- * The release's fee reserve, once the seller signed the release.
+ * The fee reserve of the release (once the seller signed it) or of this node's resolution.
  */
 fee_reserve: ReserveView | null, };
 export type ReserveView = { 
 /**
- * Base units set aside from the buyer's payout.
+ * Base units set aside from the payout.
  */
 amount: number, 
 /**
- * The buyer's node spent it: `bumped` (it lifted the stuck release) or `forwarded` (after the
- * release confirmed); `None` while set aside. Only the buyer's node knows.
+ * The party's node spent it: `bumped` (it lifted the stuck payout) or `forwarded` (after the
+ * payout confirmed); `None` while set aside. Only that party's node knows.
  */
 how: string | null, txid: string | null, 
 /**
@@ -215,7 +215,12 @@ txid: string | null,
  * nothing), `reclaimed` (taken back by its funder alone after the reclaim lock), or `arbitrator
  * refused: REASON` (no txid; the counterparty or the reclaim lock returns the coins).
  */
-how: string, };
+how: string, 
+/**
+ * The return's fee reserve, when this node broadcast it and kept one: its child's txid once spent,
+ * `bumped` (it lifted the stuck return) or `forwarded`, and whether that confirmed.
+ */
+reserve_txid: string | null, reserve_how: string | null, reserve_done: boolean, };
 export type ChainStatus = { 
 /**
  * A chain node is configured (`[chain] rpc_url` or `rpc_cookie_file`, or `--rpc-url`): escrow

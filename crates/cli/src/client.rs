@@ -525,6 +525,17 @@ fn print_trade(t: &TradeInfo) {
                     None => format!("{}, not broadcast yet", return_how(&r.how)),
                 }
             );
+            if let (Some(how), Some(txid)) = (&r.reserve_how, &r.reserve_txid) {
+                println!(
+                    "                 its fee reserve {} paid on, txid {txid}{}",
+                    if how == "bumped" {
+                        "sped it up and was"
+                    } else {
+                        "was"
+                    },
+                    if r.reserve_done { ", confirmed" } else { "" }
+                );
+            }
         }
         if let Some(txid) = &e.release_txid {
             println!(

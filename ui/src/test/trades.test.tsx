@@ -320,7 +320,7 @@ describe('Trade room', () => {
             funding_confirmations: 1,
             funding_txids: txids,
             payment_deadline: Date.now() + 86_400_000,
-            returns: [{ funder: 'seller', amount: 100_000, address: 'rltc1qrefund', txid: 'c'.repeat(64), how: 'cosigned' }],
+            returns: [{ funder: 'seller', amount: 100_000, address: 'rltc1qrefund', txid: 'c'.repeat(64), how: 'cosigned', reserve_txid: null, reserve_how: null, reserve_done: false }],
           },
           steps: [...trade.steps, { kind: 'funded', at: fundedAt, mine: true }],
         },
@@ -442,10 +442,10 @@ describe('Trade room with two escrow outputs', () => {
           funded: 5_750_000,
           funding_deadline: null,
           returns: [
-            { funder: 'seller', amount: 5_375_000, address: 'rltc1qrefund', txid: null, how: 'signed' },
-            { funder: 'buyer', amount: 375_000, address: 'rltc1qpayout', txid: cosigned, how: 'cosigned' },
-            { funder: 'buyer', amount: 20_000_000, address: 'rltc1qpayout', txid: reclaimed, how: 'reclaimed' },
-            { funder: 'buyer', amount: 1_000_000, address: 'rltc1qpayout', txid: 'f'.repeat(64), how: 'arbitrated' },
+            { funder: 'seller', amount: 5_375_000, address: 'rltc1qrefund', txid: null, how: 'signed', reserve_txid: null, reserve_how: null, reserve_done: false },
+            { funder: 'buyer', amount: 375_000, address: 'rltc1qpayout', txid: cosigned, how: 'cosigned', reserve_txid: null, reserve_how: null, reserve_done: false },
+            { funder: 'buyer', amount: 20_000_000, address: 'rltc1qpayout', txid: reclaimed, how: 'reclaimed', reserve_txid: 'b'.repeat(64), reserve_how: 'forwarded', reserve_done: true },
+            { funder: 'buyer', amount: 1_000_000, address: 'rltc1qpayout', txid: 'f'.repeat(64), how: 'arbitrated', reserve_txid: null, reserve_how: null, reserve_done: false },
           ],
         },
       ),
@@ -460,6 +460,9 @@ describe('Trade room with two escrow outputs', () => {
     expect(returns[1]).toHaveTextContent(cosigned);
     expect(returns[2]).toHaveTextContent('0.2 LTC going back to the buyer’s address rltc1qpayout — taken back alone after the reclaim lock');
     expect(returns[2]).toHaveTextContent(reclaimed);
+    expect(within(returns[2] as HTMLElement).getByTestId('return-reserve')).toHaveTextContent(
+      `Its fee reserve was paid on (confirmed): ${'b'.repeat(64)}`,
+    );
     expect(returns[3]).toHaveTextContent(
       '0.01 LTC going back to the buyer’s address rltc1qpayout — co-signed by the arbitrator (the other party never funded)',
     );

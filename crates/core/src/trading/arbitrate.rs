@@ -399,7 +399,7 @@ fn resolution_plan(
         }
         // Each share large enough keeps a fee reserve of its own (its party's key), so whoever
         // broadcasts can lift a payout stuck at a low fee.
-        let kept = if share >= RESERVE_SHARE_FACTOR * reserve {
+        let kept = if share >= settle::RESERVE_SHARE_FACTOR * reserve {
             reserve
         } else {
             0
@@ -425,9 +425,6 @@ fn resolution_plan(
         path: SpendPath::Multisig,
     })
 }
-
-/// A share of a decision keeps a fee reserve only when it is at least this many reserves.
-const RESERVE_SHARE_FACTOR: u64 = 10;
 
 // ------------------------------------------------------------------------------------- party side
 
@@ -1006,6 +1003,10 @@ pub(super) async fn ask_return(
                     address,
                     txid: None,
                     tx: None,
+                    height: None,
+                    reserve_tx: None,
+                    reserve_how: None,
+                    reserve_done: false,
                     how: format!(
                         "arbitrator refused: {}",
                         reason.chars().take(200).collect::<String>()
@@ -1039,6 +1040,14 @@ pub(super) async fn ask_return(
             txid: Some(txid.to_string()),
             how: "arbitrated".into(),
             tx: Some(bitcoin::consensus::encode::serialize_hex(&tx)),
+            height: backend
+                .tip_height()
+                .await
+                .ok()
+                .and_then(|h| i64::try_from(h).ok()),
+            reserve_tx: None,
+            reserve_how: None,
+            reserve_done: false,
         },
     )
     .await
@@ -1105,14 +1114,14 @@ pub(super) async fn on_return_request(inner: &Inner, bytes: &[u8]) -> Result<Vec
         })
         .collect::<Result<Vec<_>>>()?;
     let total: u64 = spent.iter().map(|i| i.value.to_sat()).sum();
+    let funder_key = match funder {
+        Funder::Buyer => escrow.parties().buyer,
+        Funder::Seller => escrow.parties().seller,
+    };
     let plan = SpendPlan {
         chain: case.chain,
         inputs: spent,
-        outputs: vec![Payout {
-            script_pubkey: parse_payout_address(address, case.chain, case.network)
-                .map_err(refused)?,
-            amount: Amount::from_sat(total),
-        }],
+        outputs: settle::return_outputs(case.chain, case.network, address, &funder_key, total)?,
         fee_payer: 0,
         path: SpendPath::Multisig,
     };

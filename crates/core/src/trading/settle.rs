@@ -43,6 +43,39 @@ pub(super) const USEFUL_OUTPUT_DUST_FACTOR: u64 = 10;
 /// How long after a trade closed (cancelled, expired, completed) its escrow outputs are still watched, so
 /// coins that come late go back to whoever sent them.
 pub const LATE_COINS_WATCH: Duration = Duration::from_secs(90 * 24 * 3600);
+/// A payout (a share of a decision, a return) keeps a fee reserve only when it is at least this many
+/// reserves.
+pub(super) const RESERVE_SHARE_FACTOR: u64 = 10;
+
+/// What a return of `total` pays: all of it to the funder's `address`, less a fee reserve to the
+/// funder's own key when it is at least [`RESERVE_SHARE_FACTOR`] reserves (the funder's node lifts a
+/// stuck return with it, or pays it on). The fee comes out of the first output.
+pub(super) fn return_outputs(
+    chain: Chain,
+    network: Network,
+    address: &str,
+    funder_key: &bitcoin::secp256k1::PublicKey,
+    total: u64,
+) -> Result<Vec<Payout>> {
+    let reserve = anchor_value(chain).to_sat();
+    let kept = if total >= RESERVE_SHARE_FACTOR * reserve {
+        reserve
+    } else {
+        0
+    };
+    let mut outputs = vec![Payout {
+        script_pubkey: parse_payout_address(address, chain, network).map_err(refused)?,
+        amount: Amount::from_sat(total - kept),
+    }];
+    if kept > 0 {
+        outputs.push(Payout {
+            script_pubkey: anchor_script(funder_key),
+            amount: Amount::from_sat(kept),
+        });
+    }
+    Ok(outputs)
+}
+
 /// Blocks a release may sit unconfirmed before the buyer's node lifts it with its fee reserve.
 pub const BUMP_AFTER_BLOCKS: i64 = 3;
 
@@ -178,6 +211,16 @@ pub(super) struct ReturnRecord {
     /// The transaction as broadcast (hex), to broadcast again if the chain node loses it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tx: Option<String>,
+    /// The tip when it was broadcast, and its fee reserve's child (hex), `bumped` or `forwarded`, and
+    /// whether that confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_tx: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_how: Option<String>,
+    #[serde(default)]
+    pub reserve_done: bool,
 }
 
 impl EscrowRow {
@@ -270,14 +313,17 @@ impl EscrowRow {
             Error::InvalidInput(format!("the {}'s address is not known", funder.as_str()))
         })?;
         let total: u64 = inputs.iter().map(|i| i.value.to_sat()).sum();
+        let escrow = self
+            .keys()?
+            .ok_or_else(|| internal("escrow", "keys missing"))?;
+        let key = match funder {
+            Funder::Buyer => escrow.parties().buyer,
+            Funder::Seller => escrow.parties().seller,
+        };
         Ok(SpendPlan {
             chain: self.chain,
             inputs,
-            outputs: vec![Payout {
-                script_pubkey: parse_payout_address(address, self.chain, self.network)
-                    .map_err(refused)?,
-                amount: Amount::from_sat(total),
-            }],
+            outputs: return_outputs(self.chain, self.network, address, &key, total)?,
             fee_payer: 0,
             path,
         })
@@ -1777,33 +1823,88 @@ async fn tend_reserve(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Re
     };
     let parent: bitcoin::Transaction =
         bitcoin::consensus::deserialize(bytes).map_err(|e| internal("stored release", e))?;
-    let key = my_key(inner, &row, trade_id)?;
-    let Some(reserve) = find_anchor(&parent, &key.public_key()) else {
-        // A release from before the reserve: nothing to tend.
-        return Ok(());
+    let child = match &row.anchor_tx {
+        Some(b) => Some(
+            bitcoin::consensus::deserialize::<bitcoin::Transaction>(b)
+                .map_err(|e| internal("stored child", e))?,
+        ),
+        None => None,
     };
-    if let Some(child) = &row.anchor_tx {
-        let child: bitcoin::Transaction =
-            bitcoin::consensus::deserialize(child).map_err(|e| internal("stored child", e))?;
+    let key = my_key(inner, &row, trade_id)?;
+    match reserve_step(
+        backend,
+        &row,
+        trade_id,
+        &key,
+        &parent,
+        row.release_height,
+        child.as_ref(),
+    )
+    .await?
+    {
+        ReserveStep::Wait => Ok(()),
+        ReserveStep::Done => save_reserve(inner, trade_id, |row| row.anchor_done = true).await,
+        ReserveStep::Since(tip) => {
+            save_reserve(inner, trade_id, move |row| row.release_height = Some(tip)).await
+        }
+        ReserveStep::Spent(child, how) => {
+            let bytes = bitcoin::consensus::serialize(&child);
+            save_reserve(inner, trade_id, move |row| {
+                row.anchor_tx = Some(bytes);
+                row.anchor_how = Some(how.into());
+            })
+            .await
+        }
+    }
+}
+
+/// What to do next with a fee reserve this node holds in `parent`.
+enum ReserveStep {
+    /// Nothing now.
+    Wait,
+    /// Remember the tip: the parent was broadcast before its height was kept.
+    Since(i64),
+    /// The child spending the reserve was broadcast: `bumped` or `forwarded`.
+    Spent(bitcoin::Transaction, &'static str),
+    /// The child confirmed.
+    Done,
+}
+
+/// One look at the fee reserve this node (`key`) holds in `parent`, which it broadcast at height
+/// `since`: a kept `child` is watched (sent again if lost) until it confirms; without one, the reserve
+/// is spent on to this party's address once the parent confirmed, or at once with the fee that lifts
+/// both to the current rate when the parent is still unconfirmed [`BUMP_AFTER_BLOCKS`] on and pays less.
+async fn reserve_step(
+    backend: &RpcBackend,
+    row: &EscrowRow,
+    trade_id: Uuid,
+    key: &SecpKeypair,
+    parent: &bitcoin::Transaction,
+    since: Option<i64>,
+    child: Option<&bitcoin::Transaction>,
+) -> Result<ReserveStep> {
+    let Some(reserve) = find_anchor(parent, &key.public_key()) else {
+        // A payout from before the reserve, or one too small for it: nothing to tend.
+        return Ok(ReserveStep::Wait);
+    };
+    if let Some(child) = child {
         match backend.confirmations(&child.compute_txid()).await? {
             Some(0) => {}
-            Some(_) => {
-                return save_reserve(inner, trade_id, |row| row.anchor_done = true).await;
-            }
+            Some(_) => return Ok(ReserveStep::Done),
             None => {
                 if backend
                     .confirmations(&parent.compute_txid())
                     .await?
                     .is_some()
                 {
-                    broadcast_again_if_lost(backend, trade_id, &child, "fee reserve").await?;
+                    broadcast_again_if_lost(backend, trade_id, child, "fee reserve").await?;
                 }
             }
         }
-        return Ok(());
+        return Ok(ReserveStep::Wait);
     }
     let confirmed = match backend.confirmations(&parent.compute_txid()).await? {
-        None => return Ok(()),
+        None => return Ok(ReserveStep::Wait),
         Some(c) => c > 0,
     };
     let rate = backend.fee_rate().await?;
@@ -1812,19 +1913,19 @@ async fn tend_reserve(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Re
     } else {
         match backend.mempool_fee(&parent.compute_txid()).await? {
             Some(fee) => fee,
-            None => return Ok(()),
+            None => return Ok(ReserveStep::Wait),
         }
     };
     if !confirmed {
         let tip = i64::try_from(backend.tip_height().await?).unwrap_or(i64::MAX);
-        let Some(since) = row.release_height else {
-            return save_reserve(inner, trade_id, move |row| row.release_height = Some(tip)).await;
+        let Some(since) = since else {
+            return Ok(ReserveStep::Since(tip));
         };
         let paying =
             bitcoin::FeeRate::from_sat_per_vb(parent_fee.to_sat() / (parent.vsize() as u64).max(1))
                 .unwrap_or(bitcoin::FeeRate::ZERO);
         if tip - since < BUMP_AFTER_BLOCKS || paying >= rate {
-            return Ok(());
+            return Ok(ReserveStep::Wait);
         }
     }
     let to = row
@@ -1832,20 +1933,61 @@ async fn tend_reserve(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Re
         .ok_or_else(|| internal("escrow", "no payout address"))
         .and_then(|a| parse_payout_address(a, row.chain, row.network).map_err(refused))?;
     let wanted =
-        child_fee(rate, &to, (!confirmed).then_some((&parent, parent_fee))).map_err(refused)?;
+        child_fee(rate, &to, (!confirmed).then_some((parent, parent_fee))).map_err(refused)?;
     // The cap: the reserve, less what keeps the payout above dust.
     let cap = reserve.1 - row.chain.dust_limit(&to);
     let fee = wanted.min(cap);
-    let child = build_child(row.chain, &parent, reserve, &key, to, fee).map_err(refused)?;
+    let child = build_child(row.chain, parent, reserve, key, to, fee).map_err(refused)?;
     let txid = backend.broadcast(&child).await?;
     let how = if confirmed { "forwarded" } else { "bumped" };
-    tracing::info!(%trade_id, %txid, fee = fee.to_sat(), how, "release fee reserve spent");
-    let bytes = bitcoin::consensus::serialize(&child);
-    save_reserve(inner, trade_id, move |row| {
-        row.anchor_tx = Some(bytes);
-        row.anchor_how = Some(how.into());
-    })
-    .await
+    tracing::info!(%trade_id, %txid, fee = fee.to_sat(), how, "fee reserve spent");
+    Ok(ReserveStep::Spent(child, how))
+}
+
+/// The fee reserves of the returns this node broadcast, tended like a release's (see [`reserve_step`]).
+async fn tend_return_reserves(
+    inner: &Inner,
+    backend: &RpcBackend,
+    row: &EscrowRow,
+    trade_id: Uuid,
+) -> Result<()> {
+    let key = my_key(inner, row, trade_id)?;
+    for r in &row.returns {
+        let (Some(hex), false) = (&r.tx, r.reserve_done) else {
+            continue;
+        };
+        let parent: bitcoin::Transaction = bitcoin::consensus::encode::deserialize_hex(hex)
+            .map_err(|e| internal("stored return", e))?;
+        let child = match &r.reserve_tx {
+            Some(hex) => Some(
+                bitcoin::consensus::encode::deserialize_hex::<bitcoin::Transaction>(hex)
+                    .map_err(|e| internal("stored child", e))?,
+            ),
+            None => None,
+        };
+        let step = reserve_step(
+            backend,
+            row,
+            trade_id,
+            &key,
+            &parent,
+            r.height,
+            child.as_ref(),
+        )
+        .await?;
+        let mut next = r.clone();
+        match step {
+            ReserveStep::Wait => continue,
+            ReserveStep::Done => next.reserve_done = true,
+            ReserveStep::Since(tip) => next.height = Some(tip),
+            ReserveStep::Spent(child, how) => {
+                next.reserve_tx = Some(bitcoin::consensus::encode::serialize_hex(&child));
+                next.reserve_how = Some(how.into());
+            }
+        }
+        record_return(inner, trade_id, next).await?;
+    }
+    Ok(())
 }
 
 /// Changes the reserve's fields of the trade's row and tells the shells.
@@ -1916,6 +2058,10 @@ async fn resend_lost_returns(
                             ReturnRecord {
                                 txid: None,
                                 tx: None,
+                                height: None,
+                                reserve_tx: None,
+                                reserve_how: None,
+                                reserve_done: false,
                                 how: format!(
                                     "refused when sent again ({}): made again",
                                     reason.chars().take(200).collect::<String>()
@@ -1937,6 +2083,11 @@ async fn resend_lost_returns(
                         trade_id,
                         ReturnRecord {
                             txid: None,
+                            tx: None,
+                            height: None,
+                            reserve_tx: None,
+                            reserve_how: None,
+                            reserve_done: false,
                             how: "lost by the chain node: made again".into(),
                             ..r.clone()
                         },
@@ -2017,6 +2168,9 @@ async fn return_leftovers(
     let utxos = escrow_utxos(backend, &row, &escrow).await?;
     if let Err(e) = resend_lost_returns(inner, backend, &row, &utxos, trade_id).await {
         tracing::warn!(%trade_id, error = %e, "a lost return is not sent again yet");
+    }
+    if let Err(e) = tend_return_reserves(inner, backend, &row, trade_id).await {
+        tracing::warn!(%trade_id, error = %e, "a return's fee reserve is not tended yet");
     }
     // Coins a release (still confirming, or spent) pays out are never returned.
     let released: Vec<bitcoin::OutPoint> = match &row.release_psbt {
@@ -2170,6 +2324,10 @@ async fn sign_return_for_counterparty(
         txid: None,
         how: "signed".into(),
         tx: None,
+        height: None,
+        reserve_tx: None,
+        reserve_how: None,
+        reserve_done: false,
     });
     save(&mut db, trade_id, &stored).await?;
     db.commit().await.map_err(sql)?;
@@ -2218,6 +2376,14 @@ async fn cosign_return(
             txid: Some(txid.to_string()),
             how: "cosigned".into(),
             tx: Some(bitcoin::consensus::encode::serialize_hex(&tx)),
+            height: backend
+                .tip_height()
+                .await
+                .ok()
+                .and_then(|h| i64::try_from(h).ok()),
+            reserve_tx: None,
+            reserve_how: None,
+            reserve_done: false,
         },
     )
     .await
@@ -2252,6 +2418,14 @@ async fn reclaim_alone(
             txid: Some(txid.to_string()),
             how: "reclaimed".into(),
             tx: Some(bitcoin::consensus::encode::serialize_hex(&tx)),
+            height: backend
+                .tip_height()
+                .await
+                .ok()
+                .and_then(|h| i64::try_from(h).ok()),
+            reserve_tx: None,
+            reserve_how: None,
+            reserve_done: false,
         },
     )
     .await
@@ -2393,6 +2567,11 @@ pub struct ReturnView {
     /// nothing), `reclaimed` (taken back by its funder alone after the reclaim lock), or `arbitrator
     /// refused: REASON` (no txid; the counterparty or the reclaim lock returns the coins).
     pub how: String,
+    /// The return's fee reserve, when this node broadcast it and kept one: its child's txid once spent,
+    /// `bumped` (it lifted the stuck return) or `forwarded`, and whether that confirmed.
+    pub reserve_txid: Option<String>,
+    pub reserve_how: Option<String>,
+    pub reserve_done: bool,
 }
 
 pub(super) async fn view(
@@ -2458,6 +2637,15 @@ pub(super) async fn view(
                 address: x.address.clone(),
                 txid: x.txid.clone(),
                 how: x.how.clone(),
+                reserve_txid: x
+                    .reserve_tx
+                    .as_deref()
+                    .and_then(|h| {
+                        bitcoin::consensus::encode::deserialize_hex::<bitcoin::Transaction>(h).ok()
+                    })
+                    .map(|c| c.compute_txid().to_string()),
+                reserve_how: x.reserve_how.clone(),
+                reserve_done: x.reserve_done,
             })
             .collect(),
     }))

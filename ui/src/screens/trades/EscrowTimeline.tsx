@@ -268,6 +268,13 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
                       <CopyButton text={r.txid} label="Copy return transaction id" />
                     </span>
                   ) : null}
+                  {r.reserve_how ? (
+                    <span className="muted" data-testid="return-reserve">
+                      {' '}
+                      Its fee reserve was {r.reserve_how === 'bumped' ? 'spent to speed it up and ' : ''}paid on
+                      {r.reserve_done ? ' (confirmed)' : ''}: <code className="mono-wrap">{r.reserve_txid}</code>
+                    </span>
+                  ) : null}
                 </li>
               ))}
             </ul>
