@@ -996,22 +996,16 @@ pub(super) async fn ask_return(
             return settle::record_return(
                 inner,
                 trade_id,
-                settle::ReturnRecord {
+                settle::ReturnRecord::unsent(
                     funder,
                     outpoints,
                     amount,
                     address,
-                    txid: None,
-                    tx: None,
-                    height: None,
-                    reserve_tx: None,
-                    reserve_how: None,
-                    reserve_done: false,
-                    how: format!(
+                    format!(
                         "arbitrator refused: {}",
                         reason.chars().take(200).collect::<String>()
                     ),
-                },
+                ),
             )
             .await;
         }
@@ -1032,23 +1026,14 @@ pub(super) async fn ask_return(
     settle::record_return(
         inner,
         trade_id,
-        settle::ReturnRecord {
+        settle::ReturnRecord::broadcast(
             funder,
-            outpoints,
             amount,
             address,
-            txid: Some(txid.to_string()),
-            how: "arbitrated".into(),
-            tx: Some(bitcoin::consensus::encode::serialize_hex(&tx)),
-            height: backend
-                .tip_height()
-                .await
-                .ok()
-                .and_then(|h| i64::try_from(h).ok()),
-            reserve_tx: None,
-            reserve_how: None,
-            reserve_done: false,
-        },
+            &tx,
+            "arbitrated",
+            backend.tip_height().await.ok(),
+        ),
     )
     .await
 }

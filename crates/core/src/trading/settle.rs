@@ -223,6 +223,66 @@ pub(super) struct ReturnRecord {
     pub reserve_done: bool,
 }
 
+impl ReturnRecord {
+    /// A return of `amount` to `address` not broadcast by this node; `how` says why (signed for the
+    /// counterparty, refused by the arbitrator, lost and to be made again).
+    pub(super) fn unsent(
+        funder: Funder,
+        outpoints: Vec<String>,
+        amount: u64,
+        address: String,
+        how: String,
+    ) -> Self {
+        Self {
+            funder,
+            outpoints,
+            amount,
+            address,
+            txid: None,
+            how,
+            tx: None,
+            height: None,
+            reserve_tx: None,
+            reserve_how: None,
+            reserve_done: false,
+        }
+    }
+
+    /// The return `tx` this node broadcast at tip `height`, made `how`, kept to send again and to tend
+    /// its fee reserve.
+    pub(super) fn broadcast(
+        funder: Funder,
+        amount: u64,
+        address: String,
+        tx: &bitcoin::Transaction,
+        how: &str,
+        height: Option<u64>,
+    ) -> Self {
+        Self {
+            outpoints: tx
+                .input
+                .iter()
+                .map(|i| i.previous_output.to_string())
+                .collect(),
+            txid: Some(tx.compute_txid().to_string()),
+            tx: Some(bitcoin::consensus::encode::serialize_hex(tx)),
+            height: height.and_then(|h| i64::try_from(h).ok()),
+            ..Self::unsent(funder, Vec::new(), amount, address, how.into())
+        }
+    }
+
+    /// This return forgotten, so its coins are returned anew: `how` says why.
+    fn forgotten(&self, how: String) -> Self {
+        Self::unsent(
+            self.funder,
+            self.outpoints.clone(),
+            self.amount,
+            self.address.clone(),
+            how,
+        )
+    }
+}
+
 impl EscrowRow {
     pub fn side_text(&self) -> &'static str {
         self.side.as_str()
@@ -2055,19 +2115,10 @@ async fn resend_lost_returns(
                         record_return(
                             inner,
                             trade_id,
-                            ReturnRecord {
-                                txid: None,
-                                tx: None,
-                                height: None,
-                                reserve_tx: None,
-                                reserve_how: None,
-                                reserve_done: false,
-                                how: format!(
-                                    "refused when sent again ({}): made again",
-                                    reason.chars().take(200).collect::<String>()
-                                ),
-                                ..r.clone()
-                            },
+                            r.forgotten(format!(
+                                "refused when sent again ({}): made again",
+                                reason.chars().take(200).collect::<String>()
+                            )),
                         )
                         .await?;
                     }
@@ -2081,16 +2132,7 @@ async fn resend_lost_returns(
                     record_return(
                         inner,
                         trade_id,
-                        ReturnRecord {
-                            txid: None,
-                            tx: None,
-                            height: None,
-                            reserve_tx: None,
-                            reserve_how: None,
-                            reserve_done: false,
-                            how: "lost by the chain node: made again".into(),
-                            ..r.clone()
-                        },
+                        r.forgotten("lost by the chain node: made again".into()),
                     )
                     .await?;
                 }
@@ -2316,19 +2358,13 @@ async fn sign_return_for_counterparty(
     let mut stored = load(&mut db, trade_id)
         .await?
         .ok_or_else(|| no_escrow(trade_id))?;
-    stored.returns.push(ReturnRecord {
+    stored.returns.push(ReturnRecord::unsent(
         funder,
         outpoints,
         amount,
         address,
-        txid: None,
-        how: "signed".into(),
-        tx: None,
-        height: None,
-        reserve_tx: None,
-        reserve_how: None,
-        reserve_done: false,
-    });
+        "signed".into(),
+    ));
     save(&mut db, trade_id, &stored).await?;
     db.commit().await.map_err(sql)?;
     inner.wake.notify_one();
@@ -2364,27 +2400,14 @@ async fn cosign_return(
     record_return(
         inner,
         trade_id,
-        ReturnRecord {
+        ReturnRecord::broadcast(
             funder,
-            outpoints: tx
-                .input
-                .iter()
-                .map(|i| i.previous_output.to_string())
-                .collect(),
             amount,
-            address: row.address_of(funder).unwrap_or_default().to_owned(),
-            txid: Some(txid.to_string()),
-            how: "cosigned".into(),
-            tx: Some(bitcoin::consensus::encode::serialize_hex(&tx)),
-            height: backend
-                .tip_height()
-                .await
-                .ok()
-                .and_then(|h| i64::try_from(h).ok()),
-            reserve_tx: None,
-            reserve_how: None,
-            reserve_done: false,
-        },
+            row.address_of(funder).unwrap_or_default().to_owned(),
+            &tx,
+            "cosigned",
+            backend.tip_height().await.ok(),
+        ),
     )
     .await
 }
@@ -2410,23 +2433,14 @@ async fn reclaim_alone(
     record_return(
         inner,
         trade_id,
-        ReturnRecord {
+        ReturnRecord::broadcast(
             funder,
-            outpoints: outpoint_texts(coins),
             amount,
-            address: row.address_of(funder).unwrap_or_default().to_owned(),
-            txid: Some(txid.to_string()),
-            how: "reclaimed".into(),
-            tx: Some(bitcoin::consensus::encode::serialize_hex(&tx)),
-            height: backend
-                .tip_height()
-                .await
-                .ok()
-                .and_then(|h| i64::try_from(h).ok()),
-            reserve_tx: None,
-            reserve_how: None,
-            reserve_done: false,
-        },
+            row.address_of(funder).unwrap_or_default().to_owned(),
+            &tx,
+            "reclaimed",
+            backend.tip_height().await.ok(),
+        ),
     )
     .await
 }
