@@ -17,7 +17,7 @@
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 
-use bitcoin::{Amount, FeeRate};
+use bitcoin::FeeRate;
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
@@ -31,9 +31,9 @@ use crate::{
     channel,
     error::{Error, Result},
     escrow::{
-        Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, Payout, SpendPath,
-        SpendPlan, Timelocks, TradeEscrow, anchor_script, anchor_value, build_spend, check_psbt,
-        decode_psbt, encode_psbt, finalize_psbt, parse_payout_address, sign_psbt, trade_keypair,
+        Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, SpendPath, SpendPlan,
+        Timelocks, TradeEscrow, build_spend, check_psbt, decode_psbt, encode_psbt, finalize_psbt,
+        parse_payout_address, sign_psbt, trade_keypair,
     },
     offer::{EscrowKind, Offer, Side},
     protocol::{DirectRequest, Stored},
@@ -387,7 +387,6 @@ fn resolution_plan(
             "the buyer's share {buyer_share} is more than the escrow's {total}"
         ))
     })?;
-    let reserve = anchor_value(chain).to_sat();
     let mut outputs = Vec::new();
     let mut reserves = Vec::new();
     for (share, address, key) in [
@@ -397,23 +396,11 @@ fn resolution_plan(
         if share == 0 {
             continue;
         }
-        // Each share large enough keeps a fee reserve of its own (its party's key), so whoever
-        // broadcasts can lift a payout stuck at a low fee.
-        let kept = if share >= settle::RESERVE_SHARE_FACTOR * reserve {
-            reserve
-        } else {
-            0
-        };
-        outputs.push(Payout {
-            script_pubkey: parse_payout_address(address, chain, network).map_err(refused)?,
-            amount: Amount::from_sat(share - kept),
-        });
-        if kept > 0 {
-            reserves.push(Payout {
-                script_pubkey: anchor_script(key),
-                amount: Amount::from_sat(kept),
-            });
-        }
+        // Each share is paid like a return: its payout, then a fee reserve to its party's key when the
+        // share is large enough. Payouts come first, reserves after.
+        let mut paid = settle::return_outputs(chain, network, address, key, share)?;
+        outputs.push(paid.remove(0));
+        reserves.extend(paid);
     }
     let fee_payer = usize::from(outputs.len() == 2 && seller_share > buyer_share);
     outputs.extend(reserves);
@@ -1880,7 +1867,8 @@ async fn deliver_resolution(
 
 #[cfg(test)]
 mod tests {
-    use bitcoin::hashes::Hash;
+    use crate::escrow::{anchor_script, anchor_value};
+    use bitcoin::{Amount, hashes::Hash};
     use libp2p::identity::Keypair;
     use rust_decimal::Decimal;
 
