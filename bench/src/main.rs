@@ -12,8 +12,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use souk_bench::{
-    ChatRttSettings, ColdStartSettings, EnvelopeSettings, PropagationSettings, run_chat_rtt,
-    run_cold_start, run_envelope, run_propagation,
+    ChatRttSettings, ColdStartSettings, EnvelopeSettings, PropagationSettings, RealNodesSettings,
+    run_chat_rtt, run_cold_start, run_envelope, run_propagation, run_real_nodes,
 };
 
 #[derive(Parser)]
@@ -40,6 +40,31 @@ enum Bench {
         #[arg(long, default_value_t = 120)]
         deadline_secs: u64,
         /// Seed of the graph and the makers (random when absent; the report shows it).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Offers and withdrawals across N real `souk node` processes (production network settings),
+    /// post / withdraw through one node's API → event on every other node's WebSocket.
+    RealNodes {
+        /// The `souk` binary to run (a release build).
+        #[arg(long)]
+        souk: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        nodes: usize,
+        #[arg(long, default_value_t = 10)]
+        offers: usize,
+        /// Seconds the network runs before the first offer.
+        #[arg(long, default_value_t = 8)]
+        settle_secs: u64,
+        /// Seconds of quiet in which idle traffic is counted (0: not measured).
+        #[arg(long, default_value_t = 60)]
+        idle_secs: u64,
+        /// Nodes listen on 127.0.0.1 only: all DHT servers dialling each other (a dense network).
+        #[arg(long)]
+        listen_loopback: bool,
         #[arg(long)]
         seed: Option<u64>,
         /// Write the full results here as JSON.
@@ -151,6 +176,33 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             }
             if !report.all_delivered() {
                 eprintln!("souk-bench: not every offer reached every node");
+            }
+            Ok(report.all_delivered())
+        }
+        Bench::RealNodes {
+            souk,
+            nodes,
+            offers,
+            settle_secs,
+            idle_secs,
+            listen_loopback,
+            seed,
+            json,
+        } => {
+            let mut settings = RealNodesSettings::new(souk, nodes, offers);
+            settings.listen_loopback = listen_loopback;
+            settings.settle = Duration::from_secs(settle_secs);
+            settings.idle = Duration::from_secs(idle_secs);
+            if let Some(seed) = seed {
+                settings.seed = seed;
+            }
+            let report = run_real_nodes(settings).await?;
+            print!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            if !report.all_delivered() {
+                eprintln!("souk-bench: not every offer or withdrawal reached every node");
             }
             Ok(report.all_delivered())
         }

@@ -562,10 +562,10 @@ impl Deliveries {
 }
 
 /// xorshift64*: reproducible from `--seed`, and no dependency for a few hundred draws.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         // splitmix64 of the seed: any seed, 0 included, gives a non-zero state.
         let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -573,7 +573,7 @@ impl Rng {
         Self((z ^ (z >> 31)) | 1)
     }
 
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -581,12 +581,12 @@ impl Rng {
     }
 
     /// Uniform enough in `0..n` for picking nodes (n is tiny next to 2^64).
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 
     /// `k` distinct values of `0..n` (partial Fisher–Yates).
-    fn distinct_below(&mut self, n: usize, k: usize) -> Vec<usize> {
+    pub(crate) fn distinct_below(&mut self, n: usize, k: usize) -> Vec<usize> {
         let mut all: Vec<usize> = (0..n).collect();
         let k = k.min(n);
         for i in 0..k {

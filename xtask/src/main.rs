@@ -9,7 +9,8 @@
 //! - `icons`    regenerates the app icons from `icons/souk.svg`.
 //! - `dist`     regenerates the icons and builds the release `.deb` with the Tauri bundler; prints its
 //!   path and size.
-//! - `bench`    runs the benchmarks in a release build: gossip propagation across 100 in-process
+//! - `bench`    runs the benchmarks in a release build: offers across 20 and 100 real `souk node`
+//!   processes, gossip propagation across 100 in-process
 //!   nodes, cold start to a full book, sealed-envelope throughput, chat round trips between two nodes;
 //!   writes `artifacts/bench-*.json`. Not part of `test`: benchmarks report numbers, they do not gate.
 //!
@@ -614,21 +615,43 @@ fn dist() -> Result {
 
 /// Runs every benchmark, even after one fails, so one bad run does not hide the others' numbers.
 fn bench() -> Result {
-    let benches: [(&str, &[&str]); 4] = [
-        ("propagation", &["--nodes", "100", "--offers", "50"]),
-        ("cold-start", &["--offers", "500", "--makers", "5"]),
-        ("envelope", &["--iterations", "2000"]),
-        ("chat-rtt", &["--round-trips", "500"]),
+    // The real-nodes runs start release `souk node` processes: build the binary they run first.
+    exec(cargo().args(["build", "--release", "-p", "souk-cli"]))?;
+    let souk = target_dir().join("release").join("souk");
+    let souk = souk.to_string_lossy();
+    let benches: [(&str, &str, Vec<&str>); 6] = [
+        (
+            "propagation",
+            "propagation",
+            vec!["--nodes", "100", "--offers", "50"],
+        ),
+        (
+            "real-nodes-20",
+            "real-nodes",
+            vec!["--souk", &souk, "--nodes", "20", "--offers", "20"],
+        ),
+        (
+            "real-nodes-100",
+            "real-nodes",
+            vec!["--souk", &souk, "--nodes", "100", "--offers", "20"],
+        ),
+        (
+            "cold-start",
+            "cold-start",
+            vec!["--offers", "500", "--makers", "5"],
+        ),
+        ("envelope", "envelope", vec!["--iterations", "2000"]),
+        ("chat-rtt", "chat-rtt", vec!["--round-trips", "500"]),
     ];
     let mut failed = Vec::new();
     let mut results = Vec::new();
-    for (name, args) in benches {
+    for (name, bench, args) in benches {
         let json = artifacts_dir().join(format!("bench-{name}.json"));
         // A run that fails before writing must not leave last time's numbers looking like this time's.
         let _ = std::fs::remove_file(&json);
         let ran = exec(
             cargo()
-                .args(["run", "--release", "-p", "souk-bench", "--", name])
+                .args(["run", "--release", "-p", "souk-bench", "--", bench])
                 .args(args)
                 .arg("--json")
                 .arg(&json),

@@ -235,11 +235,16 @@ impl Market {
         inner.book.withdraw(&verified, now).await?;
         let bytes = MarketUpdate::Withdrawal(withdrawal).to_bytes();
         let ttl = Duration::from_millis(u64::try_from(crate::offer::MAX_TTL_MS).unwrap_or(0));
+        // Gossip first: it reaches every connected book in milliseconds, the DHT store can take
+        // a query's round trips.
         inner
             .net
-            .put_record(offer.record_key().to_vec(), bytes.clone(), ttl)
+            .publish(&offer.market_topic(), bytes.clone())
             .await?;
-        inner.net.publish(&offer.market_topic(), bytes).await?;
+        inner
+            .net
+            .put_record(offer.record_key().to_vec(), bytes, ttl)
+            .await?;
         if inner
             .book
             .live_offers_of(&me, offer.base, offer.quote, now)
@@ -316,18 +321,22 @@ impl Inner {
         let offer = verified.offer();
         let bytes = MarketUpdate::Offer(verified.signed().clone()).to_bytes();
         let ttl_ms = u64::try_from(offer.expires_at - now_ms()).unwrap_or(0);
+        // Gossip first: it reaches every connected book in milliseconds; the DHT record (for nodes
+        // that come later) and the provider announcement can take a query's round trips.
+        self.net.subscribe(&offer.market_topic()).await?;
+        self.net
+            .publish(&offer.market_topic(), bytes.clone())
+            .await?;
         self.net
             .put_record(
                 offer.record_key().to_vec(),
-                bytes.clone(),
+                bytes,
                 Duration::from_millis(ttl_ms),
             )
             .await?;
         self.net
             .start_providing(offer.market_key().to_vec())
             .await?;
-        self.net.subscribe(&offer.market_topic()).await?;
-        self.net.publish(&offer.market_topic(), bytes).await?;
         Ok(())
     }
 

@@ -89,7 +89,17 @@ impl Behaviour {
             DhtMode::Client => kad.set_mode(Some(kad::Mode::Client)),
         }
 
+        // Market messages are small and rare, and must be everywhere at once. A node grafts up to
+        // `mesh_n` topic peers as soon as it learns their subscription, and accepts every graft up to
+        // `mesh_n_high`: an ordinary node's mesh stays near 2 × `mesh_n`, while a node many others
+        // connect to (a bootstrap node, a relay: the hub of nodes that reach nobody else) pushes
+        // each message to all of them at once instead of leaving most to the next heartbeat's
+        // IHAVE. The publisher sends to every topic peer (flood publish, libp2p's default).
         let gossip_config = gossipsub::ConfigBuilder::default()
+            .mesh_n_low(config.gossip_mesh_low)
+            .mesh_n(config.gossip_mesh_low)
+            .mesh_n_high(config.gossip_mesh_high)
+            .flood_publish(true)
             .heartbeat_interval(config.gossip_heartbeat)
             .validation_mode(gossipsub::ValidationMode::Strict)
             .validate_messages()

@@ -56,6 +56,10 @@ pub struct NetConfig {
     pub max_records_total: usize,
     /// Gossipsub heartbeat; the mesh forms over a few of these.
     pub gossip_heartbeat: Duration,
+    /// Gossip mesh: a node grafts this many topic peers as soon as it learns of them...
+    pub gossip_mesh_low: usize,
+    /// ...and accepts grafts from up to this many, so a hub pushes to all its peers at once.
+    pub gossip_mesh_high: usize,
     /// Largest gossip message, in bytes.
     pub max_gossip_bytes: usize,
     /// Connections with no protocol activity close after this long.
@@ -107,6 +111,8 @@ impl Default for NetConfig {
             max_bytes_per_peer: 1024 * 1024,
             max_records_total: 65_536,
             gossip_heartbeat: Duration::from_secs(1),
+            gossip_mesh_low: 6,
+            gossip_mesh_high: 1_000,
             max_gossip_bytes: 64 * 1024,
             idle_connection_timeout: Duration::from_secs(60),
             command_buffer: 64,

@@ -514,7 +514,13 @@ impl EventLoop {
         let kad = self.kad();
         let routing_table_size = kad.kbuckets().map(|b| b.num_entries()).sum();
         let stored_records = kad.store_mut().records().count();
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let gossip_mesh_peers = gossipsub
+            .topics()
+            .map(|t| gossipsub.mesh_peers(t).count())
+            .sum();
         NetStats {
+            gossip_mesh_peers,
             connected_peers,
             routing_table_size,
             stored_records,

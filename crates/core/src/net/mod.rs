@@ -120,6 +120,8 @@ pub struct NetStats {
     pub providers_refused: u64,
     /// Inbound records / announcements refused by a per-peer quota, the size limit or a full store.
     pub quota_refused: u64,
+    /// Peers in this node's gossip mesh, summed over its topics (they get each message at once).
+    pub gossip_mesh_peers: usize,
     pub gossip_accepted: u64,
     pub gossip_refused: u64,
     /// Direct requests we sent (handed to libp2p; the oversized ones refused locally not counted).

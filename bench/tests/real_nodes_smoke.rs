@@ -1,0 +1,47 @@
+//! Keeps the real-nodes benchmark from rotting: three `souk node` processes must deliver every offer
+//! and withdrawal, and the books must agree. No timing thresholds: the numbers are the benchmark's.
+
+use std::{path::PathBuf, time::Duration};
+
+use souk_bench::{RealNodesSettings, run_real_nodes};
+
+/// The `souk` binary of this build: `cargo test --workspace` builds it beside the test executables
+/// (`target/<profile>/souk`, the tests being in `target/<profile>/deps`).
+fn souk_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let souk = profile_dir.join("souk");
+    assert!(
+        souk.exists(),
+        "{} is missing: build it first (`cargo build -p souk-cli`; `cargo test --workspace` does)",
+        souk.display()
+    );
+    souk
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_node_processes_deliver_every_offer_and_withdrawal() {
+    let settings = RealNodesSettings {
+        settle: Duration::from_secs(2),
+        idle: Duration::ZERO,
+        ..RealNodesSettings::new(souk_binary(), 3, 2)
+    };
+    let report = run_real_nodes(settings).await.expect("the benchmark runs");
+
+    assert!(report.all_delivered(), "not all delivered:\n{report}");
+    assert_eq!(report.offers_expected, 2 * 2);
+    assert_eq!(report.offer.samples, 4);
+    assert_eq!(report.withdrawal.samples, 4);
+    assert_eq!(report.post_call.samples, 2);
+    assert_eq!(report.peers_max, 2, "the bootstrap node knows both others");
+    assert_eq!(report.idle_bytes_per_node_per_min, None);
+    for s in [&report.offer, &report.withdrawal] {
+        assert!(s.p50_us <= s.p95_us && s.p95_us <= s.p99_us && s.p99_us <= s.max_us);
+        assert!(s.p50_us > 0.0);
+    }
+    let json = serde_json::to_value(&report).expect("serialises");
+    assert_eq!(json["offers_delivered"], 4);
+}
