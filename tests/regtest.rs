@@ -17,7 +17,7 @@ use std::{
 use bitcoin::{Amount, Denomination, Txid};
 use serde_json::{Value, json};
 use souk_core::{
-    chain::{ChainBackend, ChainError, RpcBackend},
+    chain::{ChainError, RpcBackend},
     config::ChainConfig,
     escrow::{Chain, Network},
 };
@@ -66,22 +66,16 @@ impl Process {
 }
 
 /// Options for [`Litecoind::start_with`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct LitecoindOptions {
-    /// `-txindex=1`, which [`ChainBackend::confirmations`] needs.
+    /// `-txindex=1`. Souk needs none (it watches escrows in a watch-only wallet), so tests run without.
     pub txindex: bool,
     /// `-blockmintxfee` in litoshi/vB: blocks take no transaction (package) paying less.
     pub block_min_fee_sat_vb: Option<u64>,
 }
 
-impl Default for LitecoindOptions {
-    fn default() -> Self {
-        Self {
-            txindex: true,
-            block_min_fee_sat_vb: None,
-        }
-    }
-}
+/// A block as [`Litecoind::confirmations`] reads it: its txids and its parent's hash.
+type Block = (Vec<String>, Option<String>);
 
 /// A running regtest node with a funded wallet.
 pub struct Litecoind {
@@ -91,6 +85,9 @@ pub struct Litecoind {
     pub config: ChainConfig,
     pub rpc: RpcBackend,
     mining_address: String,
+    /// The txids of each block read so far (by block hash, so a reorg cannot mislead), and each block's
+    /// parent: [`Self::confirmations`] reads every block once.
+    blocks: std::sync::Mutex<std::collections::HashMap<String, Block>>,
 }
 
 impl std::fmt::Debug for Litecoind {
@@ -109,7 +106,7 @@ enum StartFailure {
 }
 
 impl Litecoind {
-    /// A node with `-txindex=1`, a wallet and 101 mined blocks (one matured coinbase of 50 LTC, more as
+    /// A node without a transaction index, with a wallet and 101 mined blocks (one matured coinbase of 50 LTC, more as
     /// blocks are mined).
     pub async fn start() -> Self {
         Self::start_with(LitecoindOptions::default()).await
@@ -166,6 +163,7 @@ impl Litecoind {
             config,
             rpc,
             mining_address: String::new(),
+            blocks: Default::default(),
         })
     }
 
@@ -279,10 +277,11 @@ impl Litecoind {
         }
     }
 
-    /// A raw RPC call that must succeed.
+    /// A raw RPC call that must succeed, on the test wallet (node-wide methods work there too; Souk's
+    /// own watch-only wallets are loaded beside it).
     pub async fn call(&self, method: &str, params: Value) -> Value {
         self.rpc
-            .call(method, params.clone())
+            .call_wallet(WALLET, method, params.clone())
             .await
             .unwrap_or_else(|e| panic!("{method} {params}: {e}\n{}", self.process.logs()))
     }
@@ -349,12 +348,68 @@ impl Litecoind {
         Amount::from_btc(coins.as_f64().expect("an amount")).expect("a valid amount")
     }
 
-    /// Polls until `txid` has at least `n` confirmations (the transaction index catches up with the tip
-    /// shortly after a block).
+    /// The chain's own answer, found by reading the blocks (no wallet, no transaction index): `Some(0)`
+    /// in the mempool, `Some(n)` when in the block n - 1 below the tip, `None` when unknown.
+    pub async fn confirmations(&self, txid: &Txid) -> Option<u32> {
+        let id = txid.to_string();
+        if self.rpc.call("getmempoolentry", json!([id])).await.is_ok() {
+            return Some(0);
+        }
+        self.find_in_blocks(&id).await.map(|(depth, _)| depth)
+    }
+
+    /// `getrawtransaction` (verbose) of a transaction in the mempool or any block of the best chain,
+    /// without a transaction index.
+    pub async fn raw_transaction(&self, txid: &str) -> Value {
+        if let Ok(tx) = self
+            .rpc
+            .call("getrawtransaction", json!([txid, true]))
+            .await
+        {
+            return tx;
+        }
+        let (_, block) = self
+            .find_in_blocks(txid)
+            .await
+            .unwrap_or_else(|| panic!("{txid} is neither in the mempool nor in a block"));
+        self.call("getrawtransaction", json!([txid, true, block]))
+            .await
+    }
+
+    /// The depth (1 = tip) and hash of the best chain's block holding `txid`. Each block is read once.
+    async fn find_in_blocks(&self, txid: &str) -> Option<(u32, String)> {
+        let mut hash = self.call("getbestblockhash", json!([])).await;
+        let mut depth = 1;
+        while let Some(h) = hash.as_str().map(str::to_owned) {
+            let known = self.blocks.lock().expect("blocks").get(&h).cloned();
+            let (txids, parent) = match known {
+                Some(block) => block,
+                None => {
+                    let block = self.call("getblock", json!([h, 1])).await;
+                    let txids: Vec<String> =
+                        serde_json::from_value(block["tx"].clone()).expect("the block's txids");
+                    let parent = block["previousblockhash"].as_str().map(str::to_owned);
+                    self.blocks
+                        .lock()
+                        .expect("blocks")
+                        .insert(h.clone(), (txids.clone(), parent.clone()));
+                    (txids, parent)
+                }
+            };
+            if txids.iter().any(|t| t == txid) {
+                return Some((depth, h));
+            }
+            depth += 1;
+            hash = parent.map_or(Value::Null, Value::String);
+        }
+        None
+    }
+
+    /// Polls until `txid` has at least `n` confirmations.
     pub async fn await_confirmations(&self, txid: &Txid, n: u32) -> u32 {
         let deadline = Instant::now() + DEADLINE;
         loop {
-            let confirmations = self.rpc.confirmations(txid).await.expect("confirmations");
+            let confirmations = self.confirmations(txid).await;
             match confirmations {
                 Some(c) if c >= n => return c,
                 _ if Instant::now() > deadline => {
@@ -381,6 +436,9 @@ fn spawn(
         .arg(format!("-datadir={}", dir.display()))
         .arg(format!("-txindex={}", u8::from(options.txindex)))
         .arg("-fallbackfee=0.0002")
+        // Bitcoin Core's policy (BIP 125 replacement), which Litecoin Core turns off by default: tests
+        // replace transactions in the mempool to drop a funding.
+        .arg("-mempoolreplacement=1")
         .arg("-keypool=10")
         .arg(format!("-rpcuser={RPC_USER}"))
         .arg(format!("-rpcpassword={password}"))

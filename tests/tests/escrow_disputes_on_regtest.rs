@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bitcoin::Amount;
 use souk_core::{
-    chain::ChainBackend,
     config::ChainConfig,
     trading::{Decision, DisputeInfo, TradeConfig, TradeInfo},
 };
@@ -761,7 +760,7 @@ async fn a_resolution_stuck_at_a_low_fee_is_lifted_by_the_winner_s_reserve() {
     let child = reserve.txid.clone().expect("the child");
     let parsed: bitcoin::Txid = txid.parse().unwrap();
     assert_eq!(
-        f.ltc.rpc.confirmations(&parsed).await.unwrap(),
+        f.ltc.confirmations(&parsed).await,
         Some(0),
         "three blocks did not take the payout at 1 litoshi/vB"
     );

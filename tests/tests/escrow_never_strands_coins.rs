@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use bitcoin::Amount;
 use souk_core::{
-    chain::ChainBackend,
     config::ChainConfig,
     trading::{Decision, TradeConfig, TradeInfo},
 };
@@ -438,6 +437,113 @@ async fn a_reorged_funding_is_waited_for_again() {
     e.stop().await;
 }
 
+/// Funding shows the second the chain node has it: "seen, unconfirmed" in both parties' views and logs
+/// before any block. A funding replaced in the mempool by a double spend (never mined) is noted as gone
+/// and the trade keeps waiting; the funding that does confirm moves the trade on, its confirmations
+/// counting up. Nothing here ever counts unconfirmed coins as funded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn funding_is_seen_in_the_mempool_and_a_replaced_one_is_waited_for_again() {
+    let ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, test_trades()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    let seller_address = escrow.seller_escrow_address.clone().unwrap();
+    let coins = Amount::from_sat(AMOUNT + DEPOSIT).to_btc();
+    // Replaceable (BIP 125), so the wallet can double-spend it below.
+    let first = ltc
+        .call(
+            "sendtoaddress",
+            serde_json::json!([seller_address, coins, "", "", false, true]),
+        )
+        .await;
+    let first = first.as_str().unwrap().to_owned();
+    for node in [&e.seller, &e.buyer] {
+        let seen = node
+            .await_trade(e.trade, "the funding seen in the mempool", |t| {
+                t.escrow
+                    .as_ref()
+                    .is_some_and(|x| x.pending_funding.iter().any(|p| p.txid == first))
+            })
+            .await;
+        assert_eq!(seen.state, "EscrowFunding");
+        assert!(
+            seen.steps.iter().any(|s| s.kind == "funding_seen"),
+            "{:?}",
+            seen.steps
+        );
+        let view = seen.escrow.unwrap();
+        assert_eq!(view.seller_funded, 0, "unconfirmed coins never count");
+        let p = &view.pending_funding[0];
+        assert_eq!((p.funder.as_str(), p.value), ("seller", AMOUNT + DEPOSIT));
+    }
+    assert_eq!(ltc.confirmations(&first.parse().unwrap()).await, Some(0));
+
+    // The same coins, spent back to the wallet at a higher fee: the funding leaves the mempool.
+    let tx = ltc.raw_transaction(&first).await;
+    let inputs: Vec<serde_json::Value> = tx["vin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| serde_json::json!({ "txid": i["txid"], "vout": i["vout"] }))
+        .collect();
+    let mut total = 0.0;
+    for i in tx["vin"].as_array().unwrap() {
+        let prev = ltc.raw_transaction(i["txid"].as_str().unwrap()).await;
+        total += prev["vout"][i["vout"].as_u64().unwrap() as usize]["value"]
+            .as_f64()
+            .unwrap();
+    }
+    let back = ltc.new_address().await;
+    let keep = Amount::from_btc(total).unwrap() - Amount::from_sat(100_000);
+    let raw = ltc
+        .call(
+            "createrawtransaction",
+            serde_json::json!([inputs, [{ back: keep.to_btc() }]]),
+        )
+        .await;
+    let signed = ltc
+        .call("signrawtransactionwithwallet", serde_json::json!([raw]))
+        .await;
+    ltc.call("sendrawtransaction", serde_json::json!([signed["hex"]]))
+        .await;
+    assert_eq!(ltc.confirmations(&first.parse().unwrap()).await, None);
+    let gone = e
+        .seller
+        .await_trade(e.trade, "the replaced funding noted as gone", |t| {
+            t.steps.iter().any(|s| s.kind == "funding_dropped")
+        })
+        .await;
+    assert_eq!(gone.state, "EscrowFunding", "still waiting for funding");
+    assert!(gone.escrow.unwrap().pending_funding.is_empty());
+    ltc.mine(1).await;
+    let waiting = in_state(&e.seller, e.trade, "EscrowFunding").await;
+    assert_eq!(waiting.escrow.unwrap().seller_funded, 0);
+
+    // Funded for real: seen first, then confirmed, and the trade goes on.
+    let sent = ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, DEPOSIT).await;
+    e.buyer
+        .await_trade(e.trade, "both fundings seen", |t| {
+            t.escrow.as_ref().is_some_and(|x| {
+                sent.iter()
+                    .all(|s| x.pending_funding.iter().any(|p| p.txid == s.to_string()))
+            })
+        })
+        .await;
+    ltc.mine(1).await;
+    let funded = in_state(&e.buyer, e.trade, "EscrowFunded").await;
+    let view = funded.escrow.unwrap();
+    assert!(
+        view.pending_funding.is_empty(),
+        "{:?}",
+        view.pending_funding
+    );
+    assert_eq!(view.funding_confirmations, 1);
+    let kinds: Vec<&str> = funded.steps.iter().map(|s| s.kind.as_str()).collect();
+    let seen_at = kinds.iter().rposition(|k| *k == "funding_seen").unwrap();
+    let funded_at = kinds.iter().position(|k| *k == "funded").unwrap();
+    assert!(seen_at < funded_at, "seen before funded: {kinds:?}");
+    e.stop().await;
+}
+
 /// The buyer said it paid and the seller never answers: at the deadline the trade goes to the arbitrator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_silent_seller_after_payment_sent_brings_in_the_arbitrator() {
@@ -829,7 +935,7 @@ async fn a_release_stuck_at_a_low_fee_is_lifted_by_the_buyer_s_reserve() {
     ltc.await_in_mempool(&txid.to_string()).await;
     ltc.mine(1).await;
     assert_eq!(
-        ltc.rpc.confirmations(&txid).await.unwrap(),
+        ltc.confirmations(&txid).await,
         Some(0),
         "a block does not take the release at 1 litoshi/vB"
     );
@@ -968,7 +1074,7 @@ async fn a_return_stuck_at_a_low_fee_is_lifted_by_its_reserve() {
     ltc.mine(1).await;
     let parsed: bitcoin::Txid = txid.parse().unwrap();
     assert_eq!(
-        ltc.rpc.confirmations(&parsed).await.unwrap(),
+        ltc.confirmations(&parsed).await,
         Some(0),
         "a block does not take the return at 1 litoshi/vB"
     );
@@ -1013,9 +1119,7 @@ async fn a_return_stuck_at_a_low_fee_is_lifted_by_its_reserve() {
 
 /// A transaction's virtual size and what its outputs pay in all, as the chain node reports them.
 async fn vsize_and_outputs(ltc: &Litecoind, txid: &str) -> (u64, u64) {
-    let tx = ltc
-        .call("getrawtransaction", serde_json::json!([txid, true]))
-        .await;
+    let tx = ltc.raw_transaction(txid).await;
     let paid = tx["vout"]
         .as_array()
         .expect("outputs")

@@ -18,7 +18,7 @@ use souk_core::{
     },
     identity::{Identity, SeedPhrase},
 };
-use souk_tests::regtest::{Litecoind, LitecoindOptions};
+use souk_tests::regtest::Litecoind;
 use uuid::Uuid;
 
 const LTC: Chain = Chain::Ltc;
@@ -264,19 +264,124 @@ async fn the_chain_backend_says_what_is_wrong() {
     }
 
     let unknown = "00".repeat(32).parse().unwrap();
-    assert_eq!(node.rpc.confirmations(&unknown).await.unwrap(), None);
     let err = node.rpc.call("nosuchmethod", json!([])).await.unwrap_err();
     assert!(matches!(err, ChainError::Rpc { code: -32601, .. }), "{err}");
 
-    // Without -txindex, confirmations of arbitrary transactions cannot be answered: said so up front.
-    let no_index = Litecoind::start_with(LitecoindOptions {
-        txindex: false,
-        ..LitecoindOptions::default()
-    })
-    .await;
-    let err = no_index.rpc.confirmations(&unknown).await.unwrap_err();
+    // Without a wallet and without -txindex, confirmations of arbitrary transactions cannot be
+    // answered: said so, not guessed. Souk's own backend watches in a wallet and needs no index.
+    let err = node.rpc.confirmations(&unknown).await.unwrap_err();
     assert!(matches!(err, ChainError::TxIndexOff), "{err}");
     assert!(err.to_string().contains("-txindex=1"), "{err}");
+    let watching = RpcBackend::connect_watching(&node.config, "souk-check")
+        .await
+        .unwrap();
+    assert_eq!(watching.confirmations(&unknown).await.unwrap(), None);
+    let err = RpcBackend::connect_watching(&node.config, "../escape")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChainError::Config(_)), "{err}");
+}
+
+/// Seconds since the epoch.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The watch-only wallet follows an escrow on a node without a transaction index: funding is seen in the
+/// mempool, then confirmed; a spend waiting in the mempool leaves the output listed (as the UTXO set
+/// has it) until a block takes it; every transaction's confirmations are known; coins sent before the
+/// script was watched are found by the rescan from the trade's start; and Souk installs sharing the
+/// node open the same wallet at once without failing.
+#[tokio::test]
+async fn a_watch_only_wallet_follows_an_escrow_without_txindex() {
+    let node = Litecoind::start().await;
+    let index = node.rpc.call("getindexinfo", json!([])).await.unwrap();
+    assert!(
+        index.get("txindex").is_none(),
+        "started with an index: {index}"
+    );
+    let opened = futures::future::join_all(
+        (0..4).map(|_| RpcBackend::connect_watching(&node.config, "souk-shared")),
+    )
+    .await;
+    let mut opened: Vec<RpcBackend> = opened.into_iter().map(Result::unwrap).collect();
+    let watching = opened.pop().unwrap();
+    let info = node
+        .rpc
+        .call_wallet("souk-shared", "getwalletinfo", json!([]))
+        .await
+        .unwrap();
+    assert_eq!(info["private_keys_enabled"], json!(false), "{info}");
+
+    let trade = Trade::new();
+    let script = trade.script_pubkey();
+    watching
+        .watch(std::slice::from_ref(&script), now_secs())
+        .await
+        .unwrap();
+    assert!(watching.outputs(&script).await.unwrap().is_empty());
+
+    let funding = node.send_to(&trade.address(), ESCROWED).await;
+    let seen = watching.outputs(&script).await.unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].outpoint.txid, funding);
+    assert_eq!((seen[0].confirmations, seen[0].height), (0, 0));
+    assert_eq!(seen[0].value, ESCROWED);
+    assert!(watching.escrow_utxos(&script).await.unwrap().is_empty());
+    assert_eq!(watching.confirmations(&funding).await.unwrap(), Some(0));
+
+    node.mine(1).await;
+    let tip = node.rpc.tip_height().await.unwrap();
+    let utxos = watching.escrow_utxos(&script).await.unwrap();
+    assert_eq!(utxos.len(), 1, "{utxos:?}");
+    assert_eq!((utxos[0].confirmations, utxos[0].height), (1, tip));
+    assert_eq!(watching.confirmations(&funding).await.unwrap(), Some(1));
+
+    // Released by buyer and seller; the release waits in the mempool, then confirms.
+    let (buyer_address, seller_address) = (node.new_address().await, node.new_address().await);
+    let plan = release_plan(
+        utxos[0].input_of(Funder::Seller),
+        &buyer_address,
+        &seller_address,
+    );
+    let wire =
+        encode_psbt(&build_spend(&trade.escrow, &plan, FeeRate::from_sat_per_vb_u32(2)).unwrap());
+    let combined = combine_psbts(
+        decode_psbt(&check_and_sign(&wire, &trade, &plan, &trade.buyer)).unwrap(),
+        decode_psbt(&check_and_sign(&wire, &trade, &plan, &trade.seller)).unwrap(),
+    )
+    .unwrap();
+    let release = finalize_psbt(combined, &trade.escrow).unwrap();
+    let txid = watching.broadcast(&release).await.unwrap();
+    assert_eq!(watching.confirmations(&txid).await.unwrap(), Some(0));
+    assert_eq!(watching.escrow_utxos(&script).await.unwrap(), utxos);
+    node.mine(2).await;
+    assert_eq!(watching.confirmations(&txid).await.unwrap(), Some(2));
+    assert_eq!(watching.confirmations(&funding).await.unwrap(), Some(3));
+    assert!(watching.outputs(&script).await.unwrap().is_empty());
+
+    // Coins that came before the script was watched: the import rescans from the trade's start.
+    let earlier = Trade::new();
+    let start = now_secs();
+    let early = node.send_to(&earlier.address(), ESCROWED).await;
+    node.mine(1).await;
+    let late_watcher = RpcBackend::connect_watching(&node.config, "souk-late")
+        .await
+        .unwrap();
+    late_watcher
+        .watch(&[earlier.script_pubkey()], start)
+        .await
+        .unwrap();
+    let found = late_watcher
+        .escrow_utxos(&earlier.script_pubkey())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].outpoint.txid, early);
+    assert_eq!(late_watcher.confirmations(&early).await.unwrap(), Some(1));
 }
 
 /// Funds the escrow, releases it with the signatures of `signers`, and checks the chain paid out.

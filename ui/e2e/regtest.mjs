@@ -125,7 +125,8 @@ async function tryStart(prefix) {
     [
       '-regtest',
       `-datadir=${dir}`,
-      '-txindex=1',
+      // No transaction index: Souk watches escrows in a watch-only wallet of its own on the node.
+      '-txindex=0',
       '-fallbackfee=0.0002',
       '-keypool=10',
       `-rpcuser=${RPC_USER}`,

@@ -161,7 +161,12 @@ backup_after_blocks: number, reclaim_after_blocks: number, funding_confirmations
  * The transactions that funded the escrow, as the chain watcher saw them on its address (confirmed
  * outputs only), first seen first; kept after the escrow is spent.
  */
-funding_txids: Array<string>, funding_deadline: number | null, payment_deadline: number | null, 
+funding_txids: Array<string>, 
+/**
+ * Funding the chain node holds in its mempool, not in a block yet ("seen, unconfirmed"); it counts
+ * once confirmed.
+ */
+pending_funding: Array<PendingFunding>, funding_deadline: number | null, payment_deadline: number | null, 
 /**
  * Once the seller confirmed the payment: when the release must be on the chain.
  */
@@ -196,6 +201,15 @@ paid_on: number | null,
  * The child confirmed.
  */
 done: boolean, };
+export type PendingFunding = { txid: string, vout: number, 
+/**
+ * `seller` or `buyer`: whose escrow output it pays.
+ */
+funder: string, 
+/**
+ * Base units.
+ */
+value: number, };
 export type ReturnView = { 
 /**
  * `buyer` or `seller`: whose coins.
@@ -490,9 +504,14 @@ rpc_password: string | null,
 rpc_cookie_file: string, bootstrap: Array<string>, };
 export type ChainCheck = { chain: Chain, network: Network, url: string, tip_height: number, 
 /**
- * Whether the node keeps a transaction index (`None`: it cannot say).
+ * Whether the node has wallet support: Souk watches escrows in a watch-only wallet of its own there
+ * (no keys; no transaction index needed). False with `-disablewallet`, and escrows cannot be used.
  */
-txindex: boolean | null, };
+wallets: boolean, 
+/**
+ * Whether the node prunes old blocks (supported).
+ */
+pruned: boolean, };
 export type BootstrapDial = { addr: string, 
 /**
  * `None` when connected.

@@ -216,7 +216,7 @@ struct NodeArgs {
     /// main, test, signet or regtest [default: from souk.toml, else main]
     #[arg(long, value_name = "NETWORK")]
     network: Option<String>,
-    /// The chain node's JSON-RPC URL (Bitcoin Core or Litecoin Core, with -txindex=1); enables escrows
+    /// The chain node's JSON-RPC URL (Bitcoin Core or Litecoin Core; pruned is fine, no -txindex needed); enables escrows
     #[arg(long, value_name = "URL")]
     rpc_url: Option<String>,
     #[arg(long, value_name = "USER")]

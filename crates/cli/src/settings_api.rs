@@ -115,7 +115,8 @@ pub fn openapi_paths(errors: &Value) -> Value {
             "requestBody": body(connection_edit),
             "responses": ok("ChainCheck", json!({ "type": "object", "properties": {
                 "chain": { "type": "string" }, "network": { "type": "string" }, "url": { "type": "string" },
-                "tip_height": { "type": "integer" }, "txindex": { "type": ["boolean", "null"] }
+                "tip_height": { "type": "integer" }, "wallets": { "type": "boolean" },
+                "pruned": { "type": "boolean" }
             }}))
         }}
     })

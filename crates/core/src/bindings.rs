@@ -21,8 +21,8 @@ use crate::{
     startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
         ChatMessage, Decision, DecisionInfo, DecisionView, DisputeInfo, EscrowView, OnChain,
-        PartyCase, ReserveView, ReturnView, StepRecord, TradeAnswer, TradeEvent, TradeInfo,
-        TradeRole, TradeTerms,
+        PartyCase, PendingFunding, ReserveView, ReturnView, StepRecord, TradeAnswer, TradeEvent,
+        TradeInfo, TradeRole, TradeTerms,
     },
 };
 
@@ -144,6 +144,7 @@ pub fn typescript() -> String {
         DecisionView::decl(&cfg),
         EscrowView::decl(&cfg),
         ReserveView::decl(&cfg),
+        PendingFunding::decl(&cfg),
         ReturnView::decl(&cfg),
         ChainStatus::decl(&cfg),
         PartyCase::decl(&cfg),

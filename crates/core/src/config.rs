@@ -86,7 +86,8 @@ pub struct Config {
 }
 
 /// The chain node trades settle on: which chain and network, and how to reach its JSON-RPC
-/// (Bitcoin Core or Litecoin Core). The node must run with `-txindex=1` for confirmations of any txid.
+/// (Bitcoin Core or Litecoin Core, pruned or not, no transaction index needed: escrows are watched in a
+/// watch-only wallet Souk keeps on the node, so the node needs wallet support).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChainConfig {

@@ -116,8 +116,11 @@ pub struct ChainCheck {
     pub url: String,
     #[ts(type = "number")]
     pub tip_height: u64,
-    /// Whether the node keeps a transaction index (`None`: it cannot say).
-    pub txindex: Option<bool>,
+    /// Whether the node has wallet support: Souk watches escrows in a watch-only wallet of its own there
+    /// (no keys; no transaction index needed). False with `-disablewallet`, and escrows cannot be used.
+    pub wallets: bool,
+    /// Whether the node prunes old blocks (supported).
+    pub pruned: bool,
 }
 
 fn invalid(message: String) -> Error {
@@ -297,7 +300,8 @@ pub async fn test_chain(data_dir: &Path, edit: &ConnectionEdit) -> Result<ChainC
         network: backend.network(),
         url: backend.url().to_owned(),
         tip_height,
-        txindex: backend.txindex(),
+        wallets: backend.wallets_enabled().await?,
+        pruned: backend.pruned().await?,
     })
 }
 

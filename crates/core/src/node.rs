@@ -458,9 +458,9 @@ impl Node {
                 every: std::time::Duration::from_secs(self.config.price.refresh_secs.max(1)),
             }),
         };
-        let settlement = self.settlement().await?;
-        // What the alerts take as known: the trades before the desk can change any of them.
         let me = keypair.public().to_peer_id();
+        let settlement = self.settlement(&me).await?;
+        // What the alerts take as known: the trades before the desk can change any of them.
         let known = crate::trading::list_trades(&pool, &me).await?;
         self.notification_prefs
             .send_replace(self.preferences().await?.notifications);
@@ -801,8 +801,9 @@ impl Node {
     }
 
     /// The chain backend, when the config names one (an RPC URL or a cookie file): checked now, so a
-    /// wrong chain, network or password stops the start with its reason.
-    async fn settlement(&self) -> Result<Option<crate::trading::Settlement>> {
+    /// wrong chain, network or password stops the start with its reason. Escrows are watched in a
+    /// watch-only wallet on the node named after this identity ([`watch_wallet_name`]).
+    async fn settlement(&self, me: &libp2p::PeerId) -> Result<Option<crate::trading::Settlement>> {
         let chain = &self.config.chain;
         if !chain.is_configured() {
             if self.trade_config.arbitrator {
@@ -813,8 +814,12 @@ impl Node {
             }
             return Ok(None);
         }
-        let backend = crate::chain::RpcBackend::connect(chain).await?;
-        tracing::info!(chain = %chain.chain, network = %chain.network, url = %backend.url(), "chain backend connected");
+        let backend =
+            crate::chain::RpcBackend::connect_watching(chain, &watch_wallet_name(me)).await?;
+        tracing::info!(
+            chain = %chain.chain, network = %chain.network, url = %backend.url(),
+            wallet = backend.watch_wallet().unwrap_or_default(), "chain backend connected"
+        );
         Ok(Some(crate::trading::Settlement {
             backend: Arc::new(backend),
             confirmations: chain.required_confirmations(),
@@ -1342,6 +1347,13 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     builder
         .create(dir)
         .map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))
+}
+
+/// The watch-only wallet this identity keeps on its chain node: one per identity, so several Souk
+/// installs (or a party and an arbitrator) can share a node without sharing a wallet.
+pub fn watch_wallet_name(me: &libp2p::PeerId) -> String {
+    let id = me.to_base58();
+    format!("souk-{}", &id[id.len().saturating_sub(12)..])
 }
 
 #[cfg(test)]

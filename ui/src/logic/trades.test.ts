@@ -38,6 +38,7 @@ function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
     funded: 0,
     funding_confirmations: 0,
     funding_txids: [],
+    pending_funding: [],
     funding_deadline: null,
     payment_deadline: null,
     release_deadline: null,

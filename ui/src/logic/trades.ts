@@ -206,6 +206,8 @@ const STEP_KIND_LABELS: Readonly<Record<string, string>> = {
   escrow_ready: 'Escrow addresses agreed',
   funded: 'Escrow funded',
   funding_lost: 'Funding lost in a chain reorganisation: waiting for it again',
+  funding_seen: 'Funding seen on the network, unconfirmed',
+  funding_dropped: 'Unconfirmed funding left the mempool (replaced or dropped): waiting for funding',
   payment_sent: 'Payment sent',
   payment_received: 'Payment confirmed',
   released: 'Escrow released',
@@ -327,7 +329,7 @@ const DEADLINE_KINDS: ReadonlySet<string> = new Set(['funding_expired', 'payment
 /**
  * Why the trade is where it is, when its log says more than its state: the deadline that stopped it
  * (kept once the arbitrator decided, as the reason it was asked) on the step it stopped at, or a reorg
- * that took the funding away on the funding step.
+ * that took the funding away, or funding seen in the mempool (or gone from it) on the funding step.
  */
 export function stepNote(trade: TradeInfo): { step: StepId; text: string } | null {
   const { step, stopped } = currentStep(trade);
@@ -337,8 +339,10 @@ export function stepNote(trade: TradeInfo): { step: StepId; text: string } | nul
     return last ? { step, text: stepKindLabel(last.kind) } : null;
   }
   if (trade.state === 'EscrowFunding') {
-    const last = [...trade.steps].reverse().find((record) => record.kind === 'funded' || record.kind === 'funding_lost');
-    return last?.kind === 'funding_lost' ? { step, text: stepKindLabel(last.kind) } : null;
+    const noted = new Set(['funded', 'funding_lost', 'funding_seen', 'funding_dropped']);
+    const last = [...trade.steps].reverse().find((record) => noted.has(record.kind));
+    if (last?.kind === 'funding_seen' && (trade.escrow?.pending_funding.length ?? 0) === 0) return null;
+    return last && last.kind !== 'funded' ? { step, text: stepKindLabel(last.kind) } : null;
   }
   return null;
 }

@@ -251,7 +251,7 @@ export class FakeBackend implements Backend {
   progressAfterRetry: StartupProgress | null = null;
   connection: ConnectionSettings = fakeConnection();
   /** What a chain test answers: a check, or an error message (kind invalid_input). */
-  chainAnswer: ChainCheck | string = { chain: 'btc', network: 'main', url: '', tip_height: 0, txindex: true };
+  chainAnswer: ChainCheck | string = { chain: 'btc', network: 'main', url: '', tip_height: 0, wallets: true, pruned: false };
   /** While set, an unlock waits for it (to look at the screen meanwhile). */
   unlockHold: Promise<void> | null = null;
   /** The dial results a connection save reports. */

@@ -149,7 +149,7 @@ describe('Settings: payment accounts', () => {
 describe('Settings: chain backend and bootstrap peers', () => {
   it('tests the chain backend and reports the tip, or the exact error', async () => {
     const backend = new FakeBackend({ state: 'unlocked' });
-    backend.chainAnswer = { chain: 'ltc', network: 'regtest', url: 'http://127.0.0.1:19443/', tip_height: 101, txindex: true };
+    backend.chainAnswer = { chain: 'ltc', network: 'regtest', url: 'http://127.0.0.1:19443/', tip_height: 101, wallets: true, pruned: false };
     const { user } = await openSettings(backend);
     const chain = await screen.findByRole('region', { name: 'Chain backend' });
     expect(within(chain).getByRole('button', { name: 'Test connection' })).toBeDisabled();
@@ -160,7 +160,7 @@ describe('Settings: chain backend and bootstrap peers', () => {
     await user.type(within(chain).getByLabelText('RPC password'), 's3cret');
     await user.click(within(chain).getByRole('button', { name: 'Test connection' }));
     expect(await within(chain).findByTestId('chain-check')).toHaveTextContent(
-      'Connected to Litecoin regtest at http://127.0.0.1:19443/: block height 101 (transaction index on).',
+      'Connected to Litecoin regtest at http://127.0.0.1:19443/: block height 101 (escrows are watched in a watch-only wallet there).',
     );
     expect(backend.callsOf('testChainConnection')[0]?.[0]).toEqual({
       chain: 'ltc',

@@ -243,6 +243,7 @@ describe('Trade room', () => {
         funded: 0,
         funding_confirmations: 0,
         funding_txids: [],
+        pending_funding: [],
         funding_deadline: Date.now() + 3_600_000 + 120_000,
         payment_deadline: null,
         release_deadline: null,
@@ -382,6 +383,7 @@ function buyerEscrowTrade(overrides: Partial<TradeInfo> = {}, escrow: Partial<Es
       reclaim_after_blocks: 1,
       funding_confirmations: 0,
       funding_txids: [],
+      pending_funding: [],
       funding_deadline: Date.now() + 3_600_000,
       payment_deadline: null,
       release_deadline: null,
@@ -401,6 +403,31 @@ function buyerEscrowTrade(overrides: Partial<TradeInfo> = {}, escrow: Partial<Es
 }
 
 describe('Trade room with two escrow outputs', () => {
+  it('shows funding the chain node holds in its mempool as seen, unconfirmed, and not as funded', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [
+      buyerEscrowTrade(
+        {
+          steps: [
+            { kind: 'escrow_ready', at: 1_700_000_120_000, mine: true },
+            { kind: 'funding_seen', at: 1_700_000_130_000, mine: true },
+          ],
+        },
+        {
+          seller_funded: 0,
+          funded: 0,
+          pending_funding: [{ txid: 'ab'.repeat(32), vout: 1, funder: 'seller', value: 5_375_000 }],
+        },
+      ),
+    ];
+    await openRoom(backend);
+    expect(screen.getByTestId('pending-funding')).toHaveTextContent(
+      `0.05375 LTC to the seller’s output, waiting for a block: ${'ab'.repeat(32)}`,
+    );
+    expect(screen.getByTestId('escrow-funded')).toHaveTextContent('0 LTC of 0.0575 LTC');
+    expect(screen.getAllByText('Funding seen on the network, unconfirmed').length).toBeGreaterThan(0);
+  });
+
   it('tells the buyer to fund its own output, with its QR code, and shows what each output holds', async () => {
     const backend = new FakeBackend({ state: 'unlocked' });
     backend.tradeList = [buyerEscrowTrade()];

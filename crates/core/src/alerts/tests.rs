@@ -88,6 +88,7 @@ fn escrow(side: &str) -> EscrowView {
         backup_after_blocks: 20,
         reclaim_after_blocks: 40,
         funding_txids: Vec::new(),
+        pending_funding: Vec::new(),
         funding_confirmations: 0,
         funding_deadline: None,
         payment_deadline: None,

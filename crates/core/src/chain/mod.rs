@@ -1,6 +1,7 @@
-//! What Souk asks of a chain: the tip height, a fee rate, the outputs sitting on an escrow script, how
-//! deep a transaction is, and broadcasting one. [`ChainBackend`] is that question list; [`RpcBackend`]
-//! answers it through a Bitcoin Core–compatible JSON-RPC node (Bitcoin Core, Litecoin Core).
+//! What Souk asks of a chain: the tip height, a fee rate, the outputs sitting on an escrow script (in a
+//! block or still in the mempool), how deep a transaction is, and broadcasting one. [`ChainBackend`] is
+//! that question list; [`RpcBackend`] answers it through a Bitcoin Core–compatible JSON-RPC node (Bitcoin
+//! Core, Litecoin Core), watching escrows in a watch-only wallet of its own on that node.
 //!
 //! This module never builds or signs transactions (that is [`crate::escrow`]) and never decides what a
 //! trade does with an answer: it reports the chain as the node sees it, and says clearly why when it
@@ -10,7 +11,7 @@ mod rpc;
 
 use std::{future::Future, path::PathBuf};
 
-use bitcoin::{Amount, FeeRate, OutPoint, Script, Transaction, Txid};
+use bitcoin::{Amount, FeeRate, OutPoint, Script, ScriptBuf, Transaction, Txid};
 
 pub use rpc::RpcBackend;
 
@@ -52,6 +53,11 @@ pub enum ChainError {
     Rejected { txid: Txid, reason: String },
     #[error("invalid chain settings: {0}")]
     Config(String),
+    #[error(
+        "the chain node at {url} has its wallet disabled (-disablewallet): Souk watches escrows in a \
+         watch-only wallet of its own there (no keys, no transaction index needed)"
+    )]
+    WalletDisabled { url: String },
 }
 
 impl ChainError {
@@ -67,7 +73,8 @@ impl ChainError {
             | Self::WrongChain { .. }
             | Self::TxIndexOff
             | Self::Rejected { .. }
-            | Self::Config(_) => ErrorKind::InvalidInput,
+            | Self::Config(_)
+            | Self::WalletDisabled { .. } => ErrorKind::InvalidInput,
         }
     }
 }
@@ -77,9 +84,9 @@ impl ChainError {
 pub struct Utxo {
     pub outpoint: OutPoint,
     pub value: Amount,
-    /// The block it was mined in.
+    /// The block it was mined in; 0 while in the mempool.
     pub height: u64,
-    /// 1 when in the tip block.
+    /// 1 when in the tip block, 0 while in the mempool.
     pub confirmations: u32,
 }
 
@@ -104,11 +111,33 @@ pub trait ChainBackend: Send + Sync {
     /// and the config set.
     fn fee_rate(&self) -> impl Future<Output = Result<FeeRate, ChainError>> + Send;
 
-    /// Confirmed unspent outputs paying to `script_pubkey` (mempool outputs are not included).
-    fn escrow_utxos(
+    /// Watches `scripts` from now on, coins sent to them since `birth` (unix seconds) included. Asking
+    /// again is cheap; a backend that sees every script anyway does nothing.
+    fn watch(
+        &self,
+        scripts: &[ScriptBuf],
+        birth: u64,
+    ) -> impl Future<Output = Result<(), ChainError>> + Send;
+
+    /// Unspent outputs paying to `script_pubkey`: confirmed ones (still listed while a spend of them
+    /// waits in the mempool), then those of transactions in the mempool (`confirmations` 0). A script
+    /// not watched yet is watched from now on.
+    fn outputs(
         &self,
         script_pubkey: &Script,
     ) -> impl Future<Output = Result<Vec<Utxo>, ChainError>> + Send;
+
+    /// The confirmed ones among [`Self::outputs`]: what an escrow may spend and count.
+    fn escrow_utxos(
+        &self,
+        script_pubkey: &Script,
+    ) -> impl Future<Output = Result<Vec<Utxo>, ChainError>> + Send {
+        async move {
+            let mut utxos = self.outputs(script_pubkey).await?;
+            utxos.retain(|u| u.confirmations > 0);
+            Ok(utxos)
+        }
+    }
 
     /// Checks `tx` against the node's policy, then broadcasts it. Broadcasting a transaction the node
     /// already has is not an error, so a restarted trade can broadcast again.

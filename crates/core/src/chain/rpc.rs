@@ -1,20 +1,35 @@
 //! [`ChainBackend`] over Bitcoin Core's JSON-RPC, which Litecoin Core speaks unchanged.
 //!
-//! Node requirements: `-server=1` with an RPC user/password or cookie, and `-txindex=1` so
-//! [`ChainBackend::confirmations`] can find any transaction (without it, only the node's own wallet and
-//! mempool transactions are found, which would make a confirmed release look unknown). UTXOs are found
-//! with `scantxoutset`, so no wallet and no import is needed. `estimatesmartfee` has no data on a fresh
-//! chain (always on regtest): the configured floor is used then.
+//! Node requirements: `-server=1` with an RPC user/password or cookie, and wallet support (the default).
+//! No transaction index is needed and a pruned node works: Souk keeps a watch-only wallet of its own on
+//! the node (no private keys, created at connect), imports each escrow script into it
+//! (`importmulti` watch-only, with a rescan from the trade's start, which Debian's legacy-wallet Litecoin
+//! Core supports), and then asks only about its own transactions:
+//! - the outputs on a script: `listreceivedbyaddress` names the wallet's transactions paying to it,
+//!   `gettransaction` gives each once (kept), and `gettxout` says which outputs are unspent, confirmed or
+//!   in the mempool. A watcher pass therefore costs a few calls per trade, whatever the size of the UTXO
+//!   set (see `cargo xtask bench`, "watcher pass");
+//! - confirmations: `gettransaction` (the wallet holds every transaction that pays to or spends a watched
+//!   script), checked against the mempool while unconfirmed, so a dropped transaction reads as unknown.
+//!
+//! A backend made by [`RpcBackend::connect`] alone has no wallet (a connection test, or a node started
+//! with `-disablewallet`): it falls back to `scantxoutset` (a scan of the whole UTXO set: minutes on
+//! mainnet) and `getrawtransaction` (needs `-txindex=1` for confirmed transactions).
+//! `estimatesmartfee` has no data on a fresh chain (always on regtest): the configured floor is used then.
 
 use std::{
+    collections::{HashMap, HashSet},
     str::FromStr,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
 use bitcoin::{
-    Amount, FeeRate, OutPoint, Script, Transaction, Txid, consensus::encode::serialize_hex,
-    hex::DisplayHex,
+    Amount, FeeRate, OutPoint, Script, ScriptBuf, Transaction, TxOut, Txid,
+    consensus::encode::serialize_hex, hex::DisplayHex,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -22,7 +37,7 @@ use serde_json::{Value, json};
 use super::{ChainBackend, ChainError, Utxo};
 use crate::{
     config::ChainConfig,
-    escrow::{Chain, ChainParams, Network},
+    escrow::{Chain, ChainParams, Network, address_from_script},
 };
 
 /// Genesis block hashes Souk knows, to tell a Bitcoin node from a Litecoin one (their `getblockchaininfo`
@@ -74,6 +89,9 @@ const RPC_INVALID_ADDRESS_OR_KEY: i64 = -5;
 const RPC_METHOD_NOT_FOUND: i64 = -32601;
 const RPC_VERIFY_ALREADY_IN_CHAIN: i64 = -27;
 const RPC_INVALID_PARAMETER: i64 = -8;
+const RPC_WALLET_ERROR: i64 = -4;
+const RPC_WALLET_NOT_FOUND: i64 = -18;
+const RPC_WALLET_NOT_SPECIFIED: i64 = -19;
 /// How often a scan waiting for another client's `scantxoutset` to finish asks again.
 const SCAN_RETRY: Duration = Duration::from_millis(25);
 
@@ -94,6 +112,20 @@ pub struct RpcBackend {
     /// client is waited out (up to the RPC timeout).
     scan: tokio::sync::Mutex<()>,
     timeout: Duration,
+    /// The watch-only wallet escrows are watched in; `None`: scan the UTXO set instead.
+    wallet: Option<Watch>,
+}
+
+/// Souk's watch-only wallet on the node, and what this process already knows of it.
+#[derive(Debug)]
+struct Watch {
+    name: String,
+    /// `{url}/wallet/{name}`.
+    url: String,
+    /// Scripts known to be imported (checked or imported since this process started).
+    watched: Mutex<HashSet<ScriptBuf>>,
+    /// The outputs of each wallet transaction read so far (a txid's outputs never change).
+    outputs: Mutex<HashMap<Txid, Vec<TxOut>>>,
 }
 
 #[derive(Deserialize)]
@@ -157,7 +189,341 @@ impl RpcBackend {
             next_id: AtomicU64::new(1),
             scan: tokio::sync::Mutex::new(()),
             timeout,
+            wallet: None,
         })
+    }
+
+    /// [`Self::connect`], then opens (loading or creating) the watch-only wallet `wallet` on the node,
+    /// in which escrow scripts are watched from then on. A node without wallet support is refused with
+    /// its reason.
+    pub async fn connect_watching(config: &ChainConfig, wallet: &str) -> Result<Self, ChainError> {
+        let mut backend = Self::connect(config).await?;
+        if wallet.is_empty()
+            || wallet
+                .chars()
+                .any(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        {
+            return Err(ChainError::Config(format!(
+                "watch wallet name `{wallet}`: use letters, digits, `-`, `_` and `.`"
+            )));
+        }
+        backend.wallet = Some(Watch {
+            name: wallet.to_owned(),
+            url: format!("{}/wallet/{wallet}", backend.url.trim_end_matches('/')),
+            watched: Mutex::new(HashSet::new()),
+            outputs: Mutex::new(HashMap::new()),
+        });
+        backend.open_wallet().await?;
+        Ok(backend)
+    }
+
+    /// Whether the node has wallet support, where Souk keeps its watch-only wallet (not so with
+    /// `-disablewallet`).
+    pub async fn wallets_enabled(&self) -> Result<bool, ChainError> {
+        match self.call("listwallets", json!([])).await {
+            Ok(_) => Ok(true),
+            Err(ChainError::Rpc { code, .. }) if code == RPC_METHOD_NOT_FOUND => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the node prunes old blocks (fine for Souk: escrows are watched from their start on).
+    pub async fn pruned(&self) -> Result<bool, ChainError> {
+        let info = self.call("getblockchaininfo", json!([])).await?;
+        Ok(info.get("pruned").and_then(Value::as_bool).unwrap_or(false))
+    }
+
+    /// The watch-only wallet's name, when this backend watches through one.
+    pub fn watch_wallet(&self) -> Option<&str> {
+        self.wallet.as_ref().map(|w| w.name.as_str())
+    }
+
+    /// Loads the watch wallet, creating it (blank, without private keys) the first time.
+    async fn open_wallet(&self) -> Result<(), ChainError> {
+        let Some(watch) = &self.wallet else {
+            return Ok(());
+        };
+        let disabled = |e: ChainError| match e {
+            ChainError::Rpc { code, .. } if code == RPC_METHOD_NOT_FOUND => {
+                ChainError::WalletDisabled {
+                    url: self.url.clone(),
+                }
+            }
+            e => e,
+        };
+        let already = |message: &str| message.contains("already");
+        match self.call("loadwallet", json!([watch.name])).await {
+            Ok(_) => Ok(()),
+            Err(ChainError::Rpc { code, message, .. })
+                if code == RPC_WALLET_ERROR && already(&message) =>
+            {
+                Ok(())
+            }
+            Err(ChainError::Rpc { code, .. }) if code == RPC_WALLET_NOT_FOUND => {
+                // Another Souk on the same node may create it at the same moment: then load it.
+                match self
+                    .call("createwallet", json!([watch.name, true, true]))
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(ChainError::Rpc { code, message, .. })
+                        if code == RPC_WALLET_ERROR && already(&message) =>
+                    {
+                        match self.call("loadwallet", json!([watch.name])).await {
+                            Err(ChainError::Rpc { code, message, .. })
+                                if code == RPC_WALLET_ERROR && already(&message) =>
+                            {
+                                Ok(())
+                            }
+                            other => other.map(drop),
+                        }
+                    }
+                    Err(e) => Err(disabled(e)),
+                }
+            }
+            Err(e) => Err(disabled(e)),
+        }
+    }
+
+    /// A call on the watch wallet; a wallet the node unloaded (it restarted) is loaded again once.
+    async fn wallet_call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
+        let watch = self
+            .wallet
+            .as_ref()
+            .ok_or_else(|| ChainError::Config("no watch wallet".into()))?;
+        match self.call_at(&watch.url, method, params.clone()).await {
+            Err(ChainError::Rpc { code, .. })
+                if code == RPC_WALLET_NOT_FOUND || code == RPC_WALLET_NOT_SPECIFIED =>
+            {
+                self.open_wallet().await?;
+                self.call_at(&watch.url, method, params).await
+            }
+            other => other,
+        }
+    }
+
+    /// Imports `scripts` into the watch wallet (those not known to be there), rescanning the blocks
+    /// since `birth` (unix seconds; the node looks two hours further back) for coins already sent.
+    /// Concurrent rescans on the node are waited out up to the RPC timeout.
+    async fn import(&self, scripts: &[ScriptBuf], birth: u64) -> Result<(), ChainError> {
+        let Some(watch) = &self.wallet else {
+            return Ok(());
+        };
+        let unknown: Vec<ScriptBuf> = {
+            let watched = watch
+                .watched
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            scripts
+                .iter()
+                .filter(|s| !watched.contains(*s))
+                .cloned()
+                .collect()
+        };
+        let mut missing = Vec::new();
+        for script in unknown {
+            let address = self.address_of(&script)?;
+            let info = self.wallet_call("getaddressinfo", json!([address])).await?;
+            if info.get("iswatchonly").and_then(Value::as_bool) == Some(true)
+                || info.get("ismine").and_then(Value::as_bool) == Some(true)
+            {
+                watch
+                    .watched
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(script);
+            } else {
+                missing.push((script, address));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let requests: Vec<Value> = missing
+            .iter()
+            .map(|(_, address)| {
+                json!({
+                    "scriptPubKey": { "address": address },
+                    "timestamp": birth,
+                    "watchonly": true,
+                    "label": "souk escrow",
+                })
+            })
+            .collect();
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let results = loop {
+            match self
+                .wallet_call("importmulti", json!([requests, { "rescan": true }]))
+                .await
+            {
+                Err(ChainError::Rpc { code, message, .. })
+                    if code == RPC_WALLET_ERROR
+                        && message.contains("rescanning")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(SCAN_RETRY).await;
+                }
+                other => break other?,
+            }
+        };
+        let results = results
+            .as_array()
+            .ok_or_else(|| Self::bad("importmulti", "not a list"))?;
+        for ((script, address), result) in missing.into_iter().zip(results) {
+            if result.get("success").and_then(Value::as_bool) != Some(true) {
+                return Err(Self::bad(
+                    "importmulti",
+                    format!("{address} was not imported: {}", result["error"]),
+                ));
+            }
+            tracing::debug!(%address, birth, "escrow script watched");
+            watch
+                .watched
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(script);
+        }
+        Ok(())
+    }
+
+    fn address_of(&self, script: &Script) -> Result<String, ChainError> {
+        address_from_script(script, self.chain, self.network)
+            .map_err(|e| ChainError::Config(format!("a script Souk cannot watch: {e}")))
+    }
+
+    /// The outputs of wallet transaction `txid`, read once.
+    async fn wallet_tx_outputs(&self, watch: &Watch, txid: Txid) -> Result<Vec<TxOut>, ChainError> {
+        if let Some(outputs) = watch
+            .outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&txid)
+        {
+            return Ok(outputs.clone());
+        }
+        let tx = self
+            .wallet_call("gettransaction", json!([txid.to_string(), true]))
+            .await?;
+        let hex = tx
+            .get("hex")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Self::bad("gettransaction", "no `hex`"))?;
+        let decoded: Transaction = bitcoin::consensus::encode::deserialize_hex(hex)
+            .map_err(|e| Self::bad("gettransaction", format!("an undecodable transaction: {e}")))?;
+        let outputs = decoded.output;
+        watch
+            .outputs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(txid, outputs.clone());
+        Ok(outputs)
+    }
+
+    /// The wallet's outputs on `script`: confirmed ones unspent in the UTXO set (a spend waiting in the
+    /// mempool does not hide them, as with `scantxoutset`), then unspent ones in the mempool.
+    async fn wallet_utxos(&self, watch: &Watch, script: &Script) -> Result<Vec<Utxo>, ChainError> {
+        let address = self.address_of(script)?;
+        let received = self
+            .wallet_call("listreceivedbyaddress", json!([0, false, true, address]))
+            .await?;
+        let txids: Vec<Txid> = received
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r.get("address").and_then(Value::as_str) == Some(address.as_str()))
+            .flat_map(|r| {
+                r.get("txids")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+            })
+            .map(|t| {
+                t.as_str()
+                    .and_then(|t| Txid::from_str(t).ok())
+                    .ok_or_else(|| Self::bad("listreceivedbyaddress", "an invalid txid"))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut utxos = Vec::new();
+        let mut tip = None;
+        for txid in txids {
+            let outputs = self.wallet_tx_outputs(watch, txid).await?;
+            for (vout, out) in outputs.iter().enumerate() {
+                if out.script_pubkey.as_script() != script {
+                    continue;
+                }
+                let vout = u32::try_from(vout).map_err(|_| Self::bad("gettransaction", "vout"))?;
+                let outpoint = OutPoint::new(txid, vout);
+                let confirmed = self
+                    .call("gettxout", json!([txid.to_string(), vout, false]))
+                    .await?;
+                let confirmations = confirmed
+                    .get("confirmations")
+                    .and_then(Value::as_u64)
+                    .and_then(|c| u32::try_from(c).ok());
+                if let Some(confirmations) = confirmations.filter(|c| *c > 0) {
+                    let tip = match tip {
+                        Some(t) => t,
+                        None => *tip.insert(self.tip_height().await?),
+                    };
+                    utxos.push(Utxo {
+                        outpoint,
+                        value: out.value,
+                        height: (tip + 1).saturating_sub(u64::from(confirmations)),
+                        confirmations,
+                    });
+                    continue;
+                }
+                let pending = self
+                    .call("gettxout", json!([txid.to_string(), vout, true]))
+                    .await?;
+                if pending.is_object() {
+                    utxos.push(Utxo {
+                        outpoint,
+                        value: out.value,
+                        height: 0,
+                        confirmations: 0,
+                    });
+                }
+            }
+        }
+        utxos.sort_by_key(|u| (u.confirmations == 0, u.height, u.outpoint));
+        Ok(utxos)
+    }
+
+    /// Confirmations of a transaction of the watch wallet; `Err(None)` when the wallet does not hold it.
+    async fn wallet_confirmations(&self, txid: &Txid) -> Result<Option<Option<u32>>, ChainError> {
+        let tx = match self
+            .wallet_call("gettransaction", json!([txid.to_string(), true]))
+            .await
+        {
+            Ok(tx) => tx,
+            Err(ChainError::Rpc { code, .. }) if code == RPC_INVALID_ADDRESS_OR_KEY => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let confirmations = tx
+            .get("confirmations")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| Self::bad("gettransaction", "no `confirmations`"))?;
+        Ok(Some(match confirmations {
+            // Conflicted: a double spend or a reorg took it out.
+            c if c < 0 => None,
+            // The wallet keeps a transaction the mempool dropped: unknown to the chain until sent again.
+            0 => self.in_mempool(txid).await?.then_some(0),
+            c => Some(u32::try_from(c).unwrap_or(u32::MAX)),
+        }))
+    }
+
+    async fn in_mempool(&self, txid: &Txid) -> Result<bool, ChainError> {
+        match self
+            .call("getmempoolentry", json!([txid.to_string()]))
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ChainError::Rpc { code, .. }) if code == RPC_INVALID_ADDRESS_OR_KEY => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn chain(&self) -> Chain {
@@ -180,9 +546,24 @@ impl RpcBackend {
     /// One raw JSON-RPC call. Typed wrappers are the [`ChainBackend`] methods; this is for everything
     /// else (and for test harnesses driving a regtest node).
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, ChainError> {
+        self.call_at(&self.url, method, params).await
+    }
+
+    /// One raw JSON-RPC call on the node's wallet `wallet` (`/wallet/NAME`).
+    pub async fn call_wallet(
+        &self,
+        wallet: &str,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, ChainError> {
+        let url = format!("{}/wallet/{wallet}", self.url.trim_end_matches('/'));
+        self.call_at(&url, method, params).await
+    }
+
+    async fn call_at(&self, url: &str, method: &str, params: Value) -> Result<Value, ChainError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({ "jsonrpc": "1.0", "id": id, "method": method, "params": params });
-        let mut request = self.client.post(&self.url).json(&body);
+        let mut request = self.client.post(url).json(&body);
         if let Some((user, password)) = &self.auth {
             request = request.basic_auth(user, Some(password));
         }
@@ -364,7 +745,73 @@ impl ChainBackend for RpcBackend {
             .max(mempool_min))
     }
 
-    async fn escrow_utxos(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
+    async fn watch(&self, scripts: &[ScriptBuf], birth: u64) -> Result<(), ChainError> {
+        self.import(scripts, birth).await
+    }
+
+    async fn outputs(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
+        match &self.wallet {
+            Some(watch) => {
+                // Watched from now on if no one asked before (callers name the trade's start).
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                self.import(&[script_pubkey.to_owned()], now).await?;
+                self.wallet_utxos(watch, script_pubkey).await
+            }
+            None => self.scan_utxos(script_pubkey).await,
+        }
+    }
+    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
+        let txid = tx.compute_txid();
+        let hex = serialize_hex(tx);
+        let verdicts = self.call("testmempoolaccept", json!([[hex]])).await?;
+        let verdict = verdicts
+            .get(0)
+            .ok_or_else(|| Self::bad("testmempoolaccept", "an empty answer"))?;
+        if verdict.get("allowed").and_then(Value::as_bool) != Some(true) {
+            let reason = verdict
+                .get("reject-reason")
+                .and_then(Value::as_str)
+                .unwrap_or("no reason given");
+            if ALREADY_KNOWN.contains(&reason) {
+                return Ok(txid);
+            }
+            return Err(ChainError::Rejected {
+                txid,
+                reason: reason.to_owned(),
+            });
+        }
+        match self.call("sendrawtransaction", json!([hex])).await {
+            Ok(_) => Ok(txid),
+            Err(ChainError::Rpc { code, .. }) if code == RPC_VERIFY_ALREADY_IN_CHAIN => Ok(txid),
+            // Accepted a moment ago, refused now (a conflicting spend arrived in between).
+            Err(ChainError::Rpc { code, message, .. }) if (-26..=-25).contains(&code) => {
+                Err(ChainError::Rejected {
+                    txid,
+                    reason: message,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
+        if self.wallet.is_none() {
+            return self.raw_confirmations(txid).await;
+        }
+        match self.wallet_confirmations(txid).await? {
+            Some(known) => Ok(known),
+            // Every transaction paying to or spending a watched script is in the wallet: one that is
+            // not is either waiting in the mempool or unknown to this chain.
+            None => Ok(self.in_mempool(txid).await?.then_some(0)),
+        }
+    }
+}
+
+impl RpcBackend {
+    /// Confirmed outputs on `script_pubkey`, found by scanning the whole UTXO set (no wallet).
+    async fn scan_utxos(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
         const METHOD: &str = "scantxoutset";
         let descriptor = format!("raw({})", script_pubkey.as_bytes().to_lower_hex_string());
         let scan = {
@@ -425,42 +872,10 @@ impl ChainBackend for RpcBackend {
         Ok(utxos)
     }
 
-    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
-        let txid = tx.compute_txid();
-        let hex = serialize_hex(tx);
-        let verdicts = self.call("testmempoolaccept", json!([[hex]])).await?;
-        let verdict = verdicts
-            .get(0)
-            .ok_or_else(|| Self::bad("testmempoolaccept", "an empty answer"))?;
-        if verdict.get("allowed").and_then(Value::as_bool) != Some(true) {
-            let reason = verdict
-                .get("reject-reason")
-                .and_then(Value::as_str)
-                .unwrap_or("no reason given");
-            if ALREADY_KNOWN.contains(&reason) {
-                return Ok(txid);
-            }
-            return Err(ChainError::Rejected {
-                txid,
-                reason: reason.to_owned(),
-            });
-        }
-        match self.call("sendrawtransaction", json!([hex])).await {
-            Ok(_) => Ok(txid),
-            Err(ChainError::Rpc { code, .. }) if code == RPC_VERIFY_ALREADY_IN_CHAIN => Ok(txid),
-            // Accepted a moment ago, refused now (a conflicting spend arrived in between).
-            Err(ChainError::Rpc { code, message, .. }) if (-26..=-25).contains(&code) => {
-                Err(ChainError::Rejected {
-                    txid,
-                    reason: message,
-                })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
-        if self.txindex == Some(false) {
+    /// Confirmations through `getrawtransaction`: any mempool transaction, and confirmed ones with
+    /// `-txindex=1`.
+    async fn raw_confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
+        if self.txindex == Some(false) && !self.in_mempool(txid).await? {
             return Err(ChainError::TxIndexOff);
         }
         match self

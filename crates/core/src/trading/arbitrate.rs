@@ -1361,6 +1361,11 @@ async fn escrow_inputs(
         arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &case.trade_id)
             .map_err(refused)?;
     let escrow = escrow_of(inner, case, &buyer, &seller, key.public_key()).await?;
+    let scripts: Vec<_> = Funder::BOTH
+        .iter()
+        .map(|f| escrow.of(*f).script_pubkey())
+        .collect();
+    backend.watch(&scripts, case_birth(case)?).await?;
     let mut inputs = Vec::new();
     for funder in Funder::BOTH {
         let spk = escrow.of(funder).script_pubkey();
@@ -1375,6 +1380,18 @@ async fn escrow_inputs(
         );
     }
     Ok((escrow, inputs))
+}
+
+/// Oldest a case's escrow may be watched from: a party's claim, so bounded (a rescan of the whole chain
+/// is not the arbitrator's to pay for).
+const OLDEST_CASE: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+
+/// When coins could first reach the case's escrow (unix seconds): the offer's creation, at most
+/// [`OLDEST_CASE`] ago.
+fn case_birth(case: &DisputeCase) -> Result<u64> {
+    let oldest = crate::store::now_ms() - i64::try_from(OLDEST_CASE.as_millis()).unwrap_or(0);
+    let created = case.offer()?.created_at.max(oldest);
+    Ok(u64::try_from(created / 1000).unwrap_or(0))
 }
 
 async fn holdings(inner: &Inner, case: &DisputeCase) -> Result<OnChain> {

@@ -26,7 +26,7 @@ pub use arbitrate::{
     Decision, DecisionInfo, DisputeInfo, MAX_DECISION_REASON_CHARS, OnChain, PartyCase,
 };
 pub use desk::{Desk, Settlement, TradeConfig, payment_window};
-pub use settle::{DecisionView, EscrowView, ReserveView, ReturnView};
+pub use settle::{DecisionView, EscrowView, PendingFunding, ReserveView, ReturnView};
 pub use store::{chat_log, list_open_trades, list_trades, trade_info, unread_messages};
 
 /// Which side of a trade this node is on.

@@ -195,6 +195,22 @@ pub(super) struct EscrowRow {
     pub release_deadline: Option<i64>,
     pub returns: Vec<ReturnRecord>,
     pub incoming_return: Option<Vec<u8>>,
+    /// When the trade began (unix ms): no coins reached its escrow before, so watching starts there.
+    pub trade_created_at: i64,
+    /// Funding outputs in the mempool, not in a block yet, as the watcher last saw them.
+    pub pending_funding: Vec<PendingFunding>,
+}
+
+/// An output paying into the escrow that the chain node holds in its mempool: seen, not confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct PendingFunding {
+    pub txid: String,
+    pub vout: u32,
+    /// `seller` or `buyer`: whose escrow output it pays.
+    pub funder: String,
+    /// Base units.
+    #[ts(type = "number")]
+    pub value: u64,
 }
 
 /// A return of coins that are nobody else's to the party that sent them.
@@ -284,6 +300,11 @@ impl ReturnRecord {
 }
 
 impl EscrowRow {
+    /// When coins could first reach this escrow (unix seconds): the trade's start.
+    pub fn birth(&self) -> u64 {
+        u64::try_from(self.trade_created_at / 1000).unwrap_or(0)
+    }
+
     pub fn side_text(&self) -> &'static str {
         self.side.as_str()
     }
@@ -466,11 +487,14 @@ impl EscrowRow {
 }
 
 pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<Option<EscrowRow>> {
-    let Some(r) = sqlx::query("SELECT * FROM trade_escrow WHERE trade_id = ?")
-        .bind(trade_id.to_string())
-        .fetch_optional(conn)
-        .await
-        .map_err(sql)?
+    let Some(r) = sqlx::query(
+        "SELECT e.*, t.created_at AS trade_created_at FROM trade_escrow e \
+         JOIN trades t ON t.id = e.trade_id WHERE e.trade_id = ?",
+    )
+    .bind(trade_id.to_string())
+    .fetch_optional(conn)
+    .await
+    .map_err(sql)?
     else {
         return Ok(None);
     };
@@ -482,6 +506,7 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
     let network: String = r.try_get("network").map_err(sql)?;
     let side: String = r.try_get("side").map_err(sql)?;
     let funding_txids: String = r.try_get("funding_txids").map_err(sql)?;
+    let pending_funding: String = r.try_get("pending_funding").map_err(sql)?;
     let returns: String = r.try_get("returns").map_err(sql)?;
     Ok(Some(EscrowRow {
         chain: Chain::from_str(&chain).map_err(|e| internal("stored chain", e))?,
@@ -526,6 +551,9 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
         release_deadline: r.try_get("release_deadline").map_err(sql)?,
         returns: serde_json::from_str(&returns).map_err(|e| internal("stored returns", e))?,
         incoming_return: r.try_get("incoming_return").map_err(sql)?,
+        trade_created_at: r.try_get("trade_created_at").map_err(sql)?,
+        pending_funding: serde_json::from_str(&pending_funding)
+            .map_err(|e| internal("stored pending funding", e))?,
     }))
 }
 
@@ -537,7 +565,8 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
          release_psbt = ?, release_txid = ?, release_confirmations = ?, release_deadline = ?, \
          backup_arbitrator = ?, backup_arbitrator_pubkey = ?, buyer_escrow_address = ?, \
          seller_funded = ?, buyer_funded = ?, returns = ?, incoming_return = ?, broadcast_tx = ?, \
-         release_height = ?, anchor_tx = ?, anchor_how = ?, anchor_done = ? WHERE trade_id = ?",
+         release_height = ?, anchor_tx = ?, anchor_how = ?, anchor_done = ?, pending_funding = ? \
+         WHERE trade_id = ?",
     )
     .bind(&e.my_address)
     .bind(i64::from(e.keys_sent))
@@ -567,6 +596,7 @@ async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Res
     .bind(&e.anchor_tx)
     .bind(&e.anchor_how)
     .bind(i64::from(e.anchor_done))
+    .bind(serde_json::to_string(&e.pending_funding).map_err(|e| internal("pending funding", e))?)
     .bind(trade_id.to_string())
     .execute(conn)
     .await
@@ -1006,18 +1036,32 @@ async fn prepare_release(
     )))
 }
 
-/// The escrow's outputs worth counting, both funders', as the chain shows them now.
+/// The escrow's confirmed outputs worth counting, both funders', as the chain shows them now.
 pub(super) async fn escrow_utxos(
     backend: &RpcBackend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
 ) -> Result<Vec<(Funder, Utxo)>> {
+    let mut all = escrow_outputs(backend, row, escrow).await?;
+    all.retain(|(_, u)| u.confirmations > 0);
+    Ok(all)
+}
+
+/// [`escrow_utxos`] and the outputs still in the mempool (`confirmations` 0).
+pub(super) async fn escrow_outputs(
+    backend: &RpcBackend,
+    row: &EscrowRow,
+    escrow: &TradeEscrow,
+) -> Result<Vec<(Funder, Utxo)>> {
     let useful = row.useful(escrow);
+    let scripts: Vec<_> = Funder::BOTH
+        .iter()
+        .map(|f| escrow.of(*f).script_pubkey())
+        .collect();
+    backend.watch(&scripts, row.birth()).await?;
     let mut all = Vec::new();
     for funder in Funder::BOTH {
-        let utxos = backend
-            .escrow_utxos(&escrow.of(funder).script_pubkey())
-            .await?;
+        let utxos = backend.outputs(&escrow.of(funder).script_pubkey()).await?;
         all.extend(
             utxos
                 .into_iter()
@@ -1347,6 +1391,20 @@ async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
         }
         None => None,
     };
+    // Watched before anyone is shown the addresses: a funding broadcast the next moment is seen in the
+    // mempool (importing a script later finds only the coins already in blocks).
+    if let Some(backend) = inner.chain.as_ref() {
+        let mut ready = row.clone();
+        ready.arbitrator_pubkey = Some(key.serialize().to_vec());
+        ready.backup_arbitrator_pubkey = backup_key.map(|k| k.serialize().to_vec());
+        if let Some(escrow) = ready.keys()? {
+            let scripts: Vec<_> = Funder::BOTH
+                .iter()
+                .map(|f| escrow.of(*f).script_pubkey())
+                .collect();
+            backend.watch(&scripts, row.birth()).await?;
+        }
+    }
     let funding_window = inner.config.funding_window;
     step_locked(inner, trade_id, move |inner, tx| {
         Box::pin(async move {
@@ -1573,9 +1631,26 @@ async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> R
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
-    let Some(held) = holdings(backend, &row).await? else {
+    let Some(escrow) = row.keys()? else {
         return Ok(());
     };
+    let outputs = escrow_outputs(backend, &row, &escrow).await?;
+    let (confirmed, unconfirmed): (Vec<_>, Vec<_>) =
+        outputs.into_iter().partition(|(_, u)| u.confirmations > 0);
+    let held = Holdings::of(&confirmed);
+    let pending: Vec<PendingFunding> = unconfirmed
+        .iter()
+        .map(|(funder, u)| PendingFunding {
+            txid: u.outpoint.txid.to_string(),
+            vout: u.outpoint.vout,
+            funder: funder.as_str().into(),
+            value: u.value.to_sat(),
+        })
+        .collect();
+    let confirmed_outpoints: Vec<(String, u32)> = confirmed
+        .iter()
+        .map(|(_, u)| (u.outpoint.txid.to_string(), u.outpoint.vout))
+        .collect();
     let funded = held.funds(&row, inner.required_confirmations);
     let expired = row.funding_deadline.is_some_and(|d| now_ms() > d);
     let payment_window = match inner.config.payment_window {
@@ -1590,7 +1665,9 @@ async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> R
             if current_state(tx, trade_id).await? != TradeState::EscrowFunding {
                 return Ok(false);
             }
-            let changed = held.record(&mut row);
+            let mut changed = held.record(&mut row);
+            changed |=
+                note_pending(inner, tx, trade_id, &mut row, pending, &confirmed_outpoints).await?;
             if funded {
                 row.payment_deadline = Some(now_ms() + millis(payment_window));
                 save(tx, trade_id, &row).await?;
@@ -1627,6 +1704,83 @@ async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> R
         })
     })
     .await
+}
+
+/// Funding seen in the mempool for the first time is noted in the trade's log ("seen, unconfirmed"), and
+/// so is funding that left the mempool without reaching a block (replaced, evicted, or the node
+/// restarted without it): the trade keeps waiting for funding either way, and only confirmed outputs
+/// ever count. True when anything changed.
+async fn note_pending(
+    inner: &Inner,
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+    row: &mut EscrowRow,
+    pending: Vec<PendingFunding>,
+    confirmed: &[(String, u32)],
+) -> Result<bool> {
+    let same = |a: &PendingFunding, b: &PendingFunding| a.txid == b.txid && a.vout == b.vout;
+    let coins = |value: u64| store::coins(row.chain, value);
+    let mut changed = false;
+    for p in pending
+        .iter()
+        .filter(|p| !row.pending_funding.iter().any(|q| same(p, q)))
+    {
+        let detail = format!(
+            "{} to the {}'s escrow output, unconfirmed: {}:{}",
+            coins(p.value),
+            p.funder,
+            p.txid,
+            p.vout
+        );
+        note(inner, conn, trade_id, "funding_seen", &detail).await?;
+        changed = true;
+    }
+    for p in row.pending_funding.iter().filter(|p| {
+        !pending.iter().any(|q| same(p, q))
+            && !confirmed
+                .iter()
+                .any(|(txid, vout)| *txid == p.txid && *vout == p.vout)
+    }) {
+        let detail = format!(
+            "{} to the {}'s escrow output left the mempool without confirming: {}:{}",
+            coins(p.value),
+            p.funder,
+            p.txid,
+            p.vout
+        );
+        note(inner, conn, trade_id, "funding_dropped", &detail).await?;
+        changed = true;
+    }
+    changed |= row.pending_funding != pending;
+    row.pending_funding = pending;
+    Ok(changed)
+}
+
+/// What the chain showed, in the trade's log beside the steps, without moving the trade: signed like an
+/// observation.
+async fn note(
+    inner: &Inner,
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+    kind: &'static str,
+    detail: &str,
+) -> Result<()> {
+    let payload = postcard::to_stdvec(&(trade_id.into_bytes(), kind, detail, now_ms()))
+        .map_err(|e| internal("encoding an observation", e))?;
+    let (_, signature) = crate::signing::sign(OBSERVATION_SIGNING_TAG, &payload, &inner.me.keypair)
+        .map_err(|e| internal("signing an observation", e))?;
+    record(
+        conn,
+        trade_id,
+        kind,
+        &payload,
+        &inner.me.peer,
+        &signature,
+        None,
+    )
+    .await?;
+    tracing::info!(%trade_id, kind, %detail, "chain noted");
+    Ok(())
 }
 
 /// A funded escrow is checked again on every pass: funding a reorg took away sends the trade back to
@@ -1997,6 +2151,13 @@ async fn reserve_step(
     // The cap: the reserve, less what keeps the payout above dust.
     let cap = reserve.1 - row.chain.dust_limit(&to);
     let fee = wanted.min(cap);
+    // The child spends no escrow output: its payout script is watched so the chain backend can follow it.
+    backend
+        .watch(
+            std::slice::from_ref(&to),
+            u64::try_from(now_ms() / 1000).unwrap_or(0),
+        )
+        .await?;
     let child = build_child(row.chain, parent, reserve, key, to, fee).map_err(refused)?;
     let txid = backend.broadcast(&child).await?;
     let how = if confirmed { "forwarded" } else { "bumped" };
@@ -2520,6 +2681,9 @@ pub struct EscrowView {
     /// The transactions that funded the escrow, as the chain watcher saw them on its address (confirmed
     /// outputs only), first seen first; kept after the escrow is spent.
     pub funding_txids: Vec<String>,
+    /// Funding the chain node holds in its mempool, not in a block yet ("seen, unconfirmed"); it counts
+    /// once confirmed.
+    pub pending_funding: Vec<PendingFunding>,
     pub funding_deadline: Option<i64>,
     pub payment_deadline: Option<i64>,
     /// Once the seller confirmed the payment: when the release must be on the chain.
@@ -2637,6 +2801,7 @@ pub(super) async fn view(
         reclaim_after_blocks: u32::from(Timelocks::of(r.chain, r.network).reclaim),
         funding_confirmations: r.funding_confirmations,
         funding_txids: r.funding_txids.clone(),
+        pending_funding: r.pending_funding.clone(),
         funding_deadline: r.funding_deadline,
         payment_deadline: r.payment_deadline,
         release_deadline: r.release_deadline,

@@ -459,7 +459,7 @@ fn progress(
 }
 
 /// `units` of the chain's coin in words: "1.15 LTC".
-fn coins(chain: crate::escrow::Chain, units: u64) -> String {
+pub(super) fn coins(chain: crate::escrow::Chain, units: u64) -> String {
     let asset = match chain {
         crate::escrow::Chain::Btc => crate::offer::Asset::Btc,
         crate::escrow::Chain::Ltc => crate::offer::Asset::Ltc,

@@ -27,7 +27,7 @@ export function ChainPanel() {
       ) : !chain.data.configured ? (
         <p className="muted" data-testid="chain-health" data-health="unconfigured">
           No chain backend configured, so escrow trades cannot settle here. Name a Bitcoin Core or Litecoin Core node
-          (with <code>-txindex=1</code>) in <code>[chain]</code> of <code>souk.toml</code>, or start with{' '}
+          (pruned is fine, no transaction index needed) in <code>[chain]</code> of <code>souk.toml</code>, or start with{' '}
           <code>--rpc-url</code>.
         </p>
       ) : (

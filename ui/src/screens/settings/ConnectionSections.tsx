@@ -64,13 +64,10 @@ function sameBackend(a: ConnectionValues, b: ConnectionValues): boolean {
 }
 
 function checkText(check: ChainCheck): string {
-  const index =
-    check.txindex === true
-      ? 'transaction index on'
-      : check.txindex === false
-        ? 'no transaction index: start the node with -txindex=1'
-        : 'transaction index unknown';
-  return `Connected to ${chainName(check.chain)} ${networkName(check.network)} at ${check.url}: block height ${check.tip_height.toLocaleString('en-US')} (${index}).`;
+  const wallet = check.wallets
+    ? `escrows are watched in a watch-only wallet there${check.pruned ? '; pruned node' : ''}`
+    : 'its wallet is disabled: start it without -disablewallet, Souk keeps a watch-only wallet there';
+  return `Connected to ${chainName(check.chain)} ${networkName(check.network)} at ${check.url}: block height ${check.tip_height.toLocaleString('en-US')} (${wallet}).`;
 }
 
 /** The chain node escrows settle on: edit, test, save into souk.toml (applies on restart). */
@@ -134,7 +131,7 @@ function ChainSection({ settings }: { settings: ConnectionSettings }) {
   return (
     <SettingsSection
       title="Chain backend"
-      intro="The Bitcoin Core or Litecoin Core node escrows settle on (it needs -txindex=1). Without one, Souk trades without escrow."
+      intro="The Bitcoin Core or Litecoin Core node escrows settle on (Souk keeps a watch-only wallet there; no transaction index needed, pruning is fine). Without one, Souk trades without escrow."
       testId="settings-chain"
     >
       {!sameBackend(settings.running, settings.saved) ? (

@@ -179,6 +179,26 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
           </ul>
         </dd>
       </div>
+      {escrow.pending_funding.length > 0 ? (
+        <div>
+          <dt>Seen, unconfirmed</dt>
+          <dd data-testid="pending-funding">
+            <ul className="txid-list">
+              {escrow.pending_funding.map((p) => (
+                <li key={`${p.txid}:${p.vout}`} className="details-row">
+                  <span className="num">
+                    {coins(p.value, trade)} to the {p.funder}’s output, waiting for a block:{' '}
+                  </span>
+                  <code className="mono-wrap" data-testid="pending-txid">
+                    {p.txid}
+                  </code>
+                  <CopyButton text={p.txid} label="Copy transaction id" />
+                </li>
+              ))}
+            </ul>
+          </dd>
+        </div>
+      ) : null}
       <div>
         <dt>Funding transactions</dt>
         <dd data-testid="funding-txids">
