@@ -17,6 +17,7 @@ use souk_core::{
 };
 use uuid::Uuid;
 
+pub mod electrumx;
 pub mod regtest;
 
 /// The keystore's strength is tested in souk-core; scenarios use a cheap KDF so they stay fast.

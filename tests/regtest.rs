@@ -439,6 +439,8 @@ fn spawn(
         // Bitcoin Core's policy (BIP 125 replacement), which Litecoin Core turns off by default: tests
         // replace transactions in the mempool to drop a funding.
         .arg("-mempoolreplacement=1")
+        // Idle RPC connections close after a second: `stop` waits for every open one (30 s by default).
+        .arg("-rpcservertimeout=1")
         .arg("-keypool=10")
         .arg(format!("-rpcuser={RPC_USER}"))
         .arg(format!("-rpcpassword={password}"))

@@ -51,7 +51,11 @@ const TEST_PACKAGES: &[&str] = &[
     "python3-dbus",
     "python3-gi",
     "python3-xlib",
+    "python3-venv",
 ];
+/// The Electrum server the Electrum backend's scenarios run against: the maintained ElectrumX from
+/// PyPI, with its LevelDB engine, in a venv of its own (see [`ensure_electrumx`]).
+const ELECTRUMX: &str = "e-x[leveldb]==2.0.0";
 /// Where Debian's Chromium lives.
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's Litecoin Core, for the regtest chain of the escrow tests.
@@ -284,6 +288,36 @@ fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// ElectrumX's `electrumx_server`, installed from PyPI into a venv under `~/.cache/souk/e-x` (outside
+/// the clone, so runs share it; made again when missing or of another version).
+fn ensure_electrumx() -> Result<PathBuf> {
+    let home = env::var_os("HOME").ok_or("HOME is not set")?;
+    let venv = Path::new(&home).join(".cache/souk/e-x");
+    let server = venv.join("bin/electrumx_server");
+    let stamp = venv.join("souk-installed");
+    if server.is_file() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == ELECTRUMX) {
+        println!("e-x present: {}", server.display());
+        return Ok(server);
+    }
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv).map_err(|e| format!("{}: {e}", venv.display()))?;
+    }
+    exec(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    exec(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(ELECTRUMX),
+    )?;
+    if !server.is_file() {
+        return Err(format!(
+            "{ELECTRUMX} installed, but {} is missing",
+            server.display()
+        ));
+    }
+    std::fs::write(&stamp, ELECTRUMX).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    Ok(server)
+}
+
 fn ensure_tauri_driver() -> Result<PathBuf> {
     if let Some(path) = which("tauri-driver") {
         println!("tauri-driver present: {}", path.display());
@@ -409,6 +443,13 @@ fn test_steps(steps: &mut Steps) -> Result {
         .collect();
     steps.step("apt packages", || ensure_packages(&packages))?;
     steps.step("npm packages", ensure_npm_packages)?;
+    let electrumx = {
+        let mut server = PathBuf::new();
+        steps.step("e-x (ElectrumX) from PyPI", || {
+            ensure_electrumx().map(|s| server = s)
+        })?;
+        server
+    };
     let driver = {
         let mut driver = PathBuf::new();
         steps.step("tauri-driver", || ensure_tauri_driver().map(|d| driver = d))?;
@@ -433,7 +474,12 @@ fn test_steps(steps: &mut Steps) -> Result {
     })?;
     // Includes souk-core's bindings test: it fails when ui/src/bindings.ts is stale.
     steps.step("cargo test", || {
-        exec(cargo().args(["test", "--workspace"]).args(features))
+        exec(
+            cargo()
+                .args(["test", "--workspace"])
+                .args(features)
+                .env("SOUK_ELECTRUMX", &electrumx),
+        )
     })?;
     // The same build CI always made, through the Tauri bundler, so packaging is checked on every run.
     let (bin, deb) = {

@@ -227,6 +227,9 @@ struct NodeArgs {
     /// The chain node's .cookie file, instead of user and password
     #[arg(long, value_name = "FILE")]
     rpc_cookie_file: Option<PathBuf>,
+    /// An Electrum server instead of a chain node of your own: tcp://HOST:PORT or ssl://HOST:PORT (TLS)
+    #[arg(long, value_name = "URL")]
+    electrum_url: Option<String>,
     /// How many takes of one of your offers may be open at once [default: from souk.toml, else 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_takes_per_offer: Option<u32>,
@@ -649,6 +652,11 @@ fn chain_flags(args: &NodeArgs) -> Vec<Override> {
             args.rpc_password.clone(),
         ),
         ("--rpc-cookie-file", "chain.rpc_cookie_file", cookie),
+        (
+            "--electrum-url",
+            "chain.electrum_url",
+            args.electrum_url.clone(),
+        ),
     ]
     .into_iter()
     .filter_map(|(origin, key, value)| {

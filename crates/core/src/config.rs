@@ -32,6 +32,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_RPC_USER", "chain.rpc_user"),
     ("SOUK_RPC_PASSWORD", "chain.rpc_password"),
     ("SOUK_RPC_COOKIE_FILE", "chain.rpc_cookie_file"),
+    ("SOUK_ELECTRUM_URL", "chain.electrum_url"),
     ("SOUK_CONFIRMATIONS", "chain.confirmations"),
     ("SOUK_MDNS", "net.mdns"),
     ("SOUK_ARBITRATOR", "trade.arbitrator"),
@@ -49,6 +50,7 @@ const STRING_KEYS: &[&str] = &[
     "chain.rpc_user",
     "chain.rpc_password",
     "chain.rpc_cookie_file",
+    "chain.electrum_url",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +108,9 @@ pub struct ChainConfig {
     pub fee_floor_sat_vb: u64,
     /// How long one RPC call may take.
     pub rpc_timeout_secs: u64,
+    /// An Electrum server instead of a node of one's own: `tcp://host:port` or `ssl://host:port`
+    /// (TLS). Empty: the Core node above.
+    pub electrum_url: String,
 }
 
 impl Default for ChainConfig {
@@ -120,6 +125,7 @@ impl Default for ChainConfig {
             confirmations: None,
             fee_floor_sat_vb: 1,
             rpc_timeout_secs: 30,
+            electrum_url: String::new(),
         }
     }
 }
@@ -155,7 +161,12 @@ impl Default for NetSettings {
 impl ChainConfig {
     /// A chain node is named (an RPC URL or a cookie file): escrow trades can settle.
     pub fn is_configured(&self) -> bool {
-        !self.rpc_url.trim().is_empty() || self.rpc_cookie_file.is_some()
+        !self.rpc_url.trim().is_empty() || self.rpc_cookie_file.is_some() || self.uses_electrum()
+    }
+
+    /// Settles through an Electrum server rather than a Core node.
+    pub fn uses_electrum(&self) -> bool {
+        !self.electrum_url.trim().is_empty()
     }
 
     /// The configured URL, or the local node's default RPC port for this chain and network.
@@ -203,6 +214,7 @@ impl std::fmt::Debug for ChainConfig {
             .field("confirmations", &self.confirmations)
             .field("fee_floor_sat_vb", &self.fee_floor_sat_vb)
             .field("rpc_timeout_secs", &self.rpc_timeout_secs)
+            .field("electrum_url", &self.electrum_url)
             .finish()
     }
 }

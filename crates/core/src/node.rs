@@ -187,7 +187,8 @@ pub struct ChainStatus {
     pub configured: bool,
     pub chain: Chain,
     pub network: ChainNetwork,
-    /// The JSON-RPC URL asked, without credentials; `None` when nothing is configured.
+    /// The JSON-RPC URL (or the Electrum server's) asked, without credentials; `None` when nothing is
+    /// configured.
     pub rpc_url: Option<String>,
     /// The chain node answered just now, on the configured chain and network.
     pub connected: bool,
@@ -814,11 +815,10 @@ impl Node {
             }
             return Ok(None);
         }
-        let backend =
-            crate::chain::RpcBackend::connect_watching(chain, &watch_wallet_name(me)).await?;
+        let backend = crate::chain::Backend::connect(chain, &watch_wallet_name(me)).await?;
         tracing::info!(
-            chain = %chain.chain, network = %chain.network, url = %backend.url(),
-            wallet = backend.watch_wallet().unwrap_or_default(), "chain backend connected"
+            chain = %chain.chain, network = %chain.network, backend = backend.kind(),
+            url = %backend.url(), "chain backend connected"
         );
         Ok(Some(crate::trading::Settlement {
             backend: Arc::new(backend),
@@ -1042,7 +1042,11 @@ impl Node {
         if !status.configured {
             return Ok(status);
         }
-        let url = config.rpc_url();
+        let url = if config.uses_electrum() {
+            config.electrum_url.trim().to_owned()
+        } else {
+            config.rpc_url()
+        };
         let shown = without_credentials(&url);
         status.rpc_url = Some(shown.clone());
         let running = {
@@ -1056,6 +1060,12 @@ impl Node {
             use crate::chain::ChainBackend;
             match running {
                 Some(backend) => backend.tip_height().await,
+                None if config.uses_electrum() => {
+                    crate::chain::ElectrumBackend::connect(config)
+                        .await?
+                        .tip_height()
+                        .await
+                }
                 None => {
                     crate::chain::RpcBackend::connect(config)
                         .await?

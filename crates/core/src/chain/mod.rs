@@ -7,15 +7,18 @@
 //! trade does with an answer: it reports the chain as the node sees it, and says clearly why when it
 //! cannot (node unreachable, wrong credentials, wrong chain, transaction index off, transaction refused).
 
+mod electrum;
 mod rpc;
 
 use std::{future::Future, path::PathBuf};
 
 use bitcoin::{Amount, FeeRate, OutPoint, Script, ScriptBuf, Transaction, Txid};
 
+pub use electrum::ElectrumBackend;
 pub use rpc::RpcBackend;
 
 use crate::{
+    config::ChainConfig,
     error::ErrorKind,
     escrow::{EscrowInput, Funder},
 };
@@ -148,4 +151,107 @@ pub trait ChainBackend: Send + Sync {
         &self,
         txid: &Txid,
     ) -> impl Future<Output = Result<Option<u32>, ChainError>> + Send;
+}
+
+/// The backend a node settles on, chosen by its config: an Electrum server when `electrum_url` is set,
+/// otherwise a Bitcoin Core / Litecoin Core node over JSON-RPC (escrows watched in a watch-only wallet
+/// named `wallet` there). Settlement sees only [`ChainBackend`].
+#[derive(Debug)]
+pub enum Backend {
+    Core(Box<RpcBackend>),
+    Electrum(ElectrumBackend),
+}
+
+impl Backend {
+    /// Connects to the backend `config` names and checks its chain and network.
+    pub async fn connect(config: &ChainConfig, wallet: &str) -> Result<Self, ChainError> {
+        if config.uses_electrum() {
+            Ok(Self::Electrum(ElectrumBackend::connect(config).await?))
+        } else {
+            let core = RpcBackend::connect_watching(config, wallet).await?;
+            Ok(Self::Core(Box::new(core)))
+        }
+    }
+
+    /// Where it is reached, for logs and status.
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Core(b) => b.url(),
+            Self::Electrum(b) => b.url(),
+        }
+    }
+
+    pub fn chain(&self) -> crate::escrow::Chain {
+        match self {
+            Self::Core(b) => b.chain(),
+            Self::Electrum(b) => b.chain(),
+        }
+    }
+
+    pub fn network(&self) -> crate::escrow::Network {
+        match self {
+            Self::Core(b) => b.network(),
+            Self::Electrum(b) => b.network(),
+        }
+    }
+
+    /// `core` or `electrum`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Core(_) => "core",
+            Self::Electrum(_) => "electrum",
+        }
+    }
+
+    /// The fee `txid` pays while it waits in the mempool; `None` when it is not there.
+    pub async fn mempool_fee(&self, txid: &Txid) -> Result<Option<Amount>, ChainError> {
+        match self {
+            Self::Core(b) => b.mempool_fee(txid).await,
+            Self::Electrum(b) => b.mempool_fee(txid).await,
+        }
+    }
+}
+
+impl ChainBackend for Backend {
+    async fn tip_height(&self) -> Result<u64, ChainError> {
+        match self {
+            Self::Core(b) => b.tip_height().await,
+            Self::Electrum(b) => b.tip_height().await,
+        }
+    }
+
+    async fn fee_rate(&self) -> Result<FeeRate, ChainError> {
+        match self {
+            Self::Core(b) => b.fee_rate().await,
+            Self::Electrum(b) => b.fee_rate().await,
+        }
+    }
+
+    async fn watch(&self, scripts: &[ScriptBuf], birth: u64) -> Result<(), ChainError> {
+        match self {
+            Self::Core(b) => b.watch(scripts, birth).await,
+            Self::Electrum(b) => b.watch(scripts, birth).await,
+        }
+    }
+
+    async fn outputs(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
+        match self {
+            Self::Core(b) => b.outputs(script_pubkey).await,
+            Self::Electrum(b) => b.outputs(script_pubkey).await,
+        }
+    }
+
+    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
+        match self {
+            Self::Core(b) => b.broadcast(tx).await,
+            Self::Electrum(b) => b.broadcast(tx).await,
+        }
+    }
+
+    async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
+        match self {
+            Self::Core(b) => b.confirmations(txid).await,
+            Self::Electrum(b) => b.confirmations(txid).await,
+        }
+    }
 }

@@ -42,7 +42,7 @@ use crate::{
 
 /// Genesis block hashes Souk knows, to tell a Bitcoin node from a Litecoin one (their `getblockchaininfo`
 /// look the same). A node whose genesis is not listed (a custom signet) is judged by its network alone.
-const GENESIS: &[(&str, Chain, Network)] = &[
+pub(super) const GENESIS: &[(&str, Chain, Network)] = &[
     (
         "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f",
         Chain::Btc,
@@ -175,6 +175,8 @@ impl RpcBackend {
         let timeout = Duration::from_secs(config.rpc_timeout_secs.max(1));
         let client = reqwest::Client::builder()
             .timeout(timeout)
+            // Below Core's `-rpcservertimeout` (30 s), so a connection the node closed is never reused.
+            .pool_idle_timeout(Duration::from_secs(20))
             .user_agent(concat!("souk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ChainError::Config(format!("HTTP client: {e}")))?;
@@ -238,8 +240,24 @@ impl RpcBackend {
         self.wallet.as_ref().map(|w| w.name.as_str())
     }
 
-    /// Loads the watch wallet, creating it (blank, without private keys) the first time.
+    /// Loads the watch wallet, creating it (blank, without private keys) the first time. Another client
+    /// creating or loading it at the same moment is waited out (up to the RPC timeout).
     async fn open_wallet(&self) -> Result<(), ChainError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            match self.try_open_wallet().await {
+                Err(ChainError::Rpc { code, .. })
+                    if (code == RPC_WALLET_NOT_FOUND || code == RPC_WALLET_ERROR)
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(SCAN_RETRY).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_open_wallet(&self) -> Result<(), ChainError> {
         let Some(watch) = &self.wallet else {
             return Ok(());
         };

@@ -937,7 +937,7 @@ pub struct ReturnRequest {
 /// once, so the funder never waits for a silent counterparty or the reclaim lock. Broadcast and recorded.
 pub(super) async fn ask_return(
     inner: &Inner,
-    backend: &crate::chain::RpcBackend,
+    backend: &crate::chain::Backend,
     row: &settle::EscrowRow,
     escrow: &TradeEscrow,
     trade_id: Uuid,

@@ -93,7 +93,7 @@ pub fn payment_window(method: &crate::offer::PaymentMethod) -> Duration {
 /// The chain a desk settles escrows on.
 #[derive(Debug, Clone)]
 pub struct Settlement {
-    pub backend: Arc<crate::chain::RpcBackend>,
+    pub backend: Arc<crate::chain::Backend>,
     /// Confirmations before a funding or a release counts.
     pub confirmations: u32,
 }
@@ -121,7 +121,7 @@ pub(super) struct Inner {
     pub lock: Mutex<()>,
     /// The root of this node's per-trade escrow keys.
     pub escrow_root: bitcoin::bip32::Xpriv,
-    pub chain: Option<Arc<crate::chain::RpcBackend>>,
+    pub chain: Option<Arc<crate::chain::Backend>>,
     pub required_confirmations: u32,
     /// Cancelled when the desk shuts down: ends the tasks it spawned along the way.
     pub stop: CancellationToken,
@@ -214,7 +214,7 @@ impl Desk {
     }
 
     /// The chain node this desk settles on, when one is configured.
-    pub fn chain(&self) -> Option<Arc<crate::chain::RpcBackend>> {
+    pub fn chain(&self) -> Option<Arc<crate::chain::Backend>> {
         self.inner.chain.clone()
     }
 

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     arbiter::{Announcement, SignedAnnouncement, record_key},
-    chain::{ChainBackend, ChainError, RpcBackend, Utxo},
+    chain::{Backend, ChainBackend, ChainError, Utxo},
     error::{Error, Result},
     escrow::{
         Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, Payout, SpendPath,
@@ -1038,7 +1038,7 @@ async fn prepare_release(
 
 /// The escrow's confirmed outputs worth counting, both funders', as the chain shows them now.
 pub(super) async fn escrow_utxos(
-    backend: &RpcBackend,
+    backend: &Backend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
 ) -> Result<Vec<(Funder, Utxo)>> {
@@ -1049,7 +1049,7 @@ pub(super) async fn escrow_utxos(
 
 /// [`escrow_utxos`] and the outputs still in the mempool (`confirmations` 0).
 pub(super) async fn escrow_outputs(
-    backend: &RpcBackend,
+    backend: &Backend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
 ) -> Result<Vec<(Funder, Utxo)>> {
@@ -1072,7 +1072,7 @@ pub(super) async fn escrow_outputs(
     Ok(all)
 }
 
-fn backend(inner: &Inner) -> Result<&Arc<RpcBackend>> {
+fn backend(inner: &Inner) -> Result<&Arc<Backend>> {
     inner.chain.as_ref().ok_or_else(|| {
         Error::InvalidInput(
             "no chain backend is configured: start the node with --chain, --network and --rpc-url"
@@ -1225,7 +1225,7 @@ async fn check_release(inner: &Inner, row: &EscrowRow, bytes: &[u8]) -> Result<(
 /// escrow scripts (which says whose coins it holds) and worth counting. Coins that came after the PSBT was
 /// built are not in it; they are returned once the trade is over.
 pub(super) async fn spent_escrow_outputs(
-    backend: &RpcBackend,
+    backend: &Backend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
     psbt: &bitcoin::Psbt,
@@ -1618,7 +1618,7 @@ impl Holdings {
     }
 }
 
-async fn holdings(backend: &RpcBackend, row: &EscrowRow) -> Result<Option<Holdings>> {
+async fn holdings(backend: &Backend, row: &EscrowRow) -> Result<Option<Holdings>> {
     let Some(escrow) = row.keys()? else {
         return Ok(None);
     };
@@ -1627,7 +1627,7 @@ async fn holdings(backend: &RpcBackend, row: &EscrowRow) -> Result<Option<Holdin
     )))
 }
 
-async fn check_funding(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+async fn check_funding(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Result<()> {
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
@@ -1785,7 +1785,7 @@ async fn note(
 
 /// A funded escrow is checked again on every pass: funding a reorg took away sends the trade back to
 /// waiting for it, so the buyer is never asked to pay against coins the chain no longer shows.
-async fn check_funding_kept(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+async fn check_funding_kept(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Result<()> {
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
@@ -1907,7 +1907,7 @@ async fn check_confirm_deadline(inner: &Inner, trade_id: Uuid) -> Result<()> {
 }
 
 /// The buyer, holding a checked release signed by the seller: co-sign, finalise, broadcast.
-async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+async fn broadcast_release(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Result<()> {
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
@@ -1965,7 +1965,7 @@ async fn broadcast_release(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) 
 
 /// The seller, told the release was broadcast: it counts once the chain shows the very transaction the
 /// seller signed (in the mempool or a block).
-async fn check_release_seen(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+async fn check_release_seen(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Result<()> {
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
@@ -2003,7 +2003,7 @@ async fn check_release_seen(inner: &Inner, backend: &RpcBackend, trade_id: Uuid)
 /// Broadcasts `tx` again when the chain node no longer knows it (restarted without its mempool, or it
 /// evicted it): a transaction this node broadcast is never left for lost. True when sent again.
 async fn broadcast_again_if_lost(
-    backend: &RpcBackend,
+    backend: &Backend,
     trade_id: Uuid,
     tx: &bitcoin::Transaction,
     what: &str,
@@ -2025,7 +2025,7 @@ async fn broadcast_again_if_lost(
 /// - the release confirmed: the child forwards the reserve at the current rate.
 ///
 /// The child is kept and sent again if the chain node loses it, until it confirms.
-async fn tend_reserve(inner: &Inner, backend: &RpcBackend, trade_id: Uuid) -> Result<()> {
+async fn tend_reserve(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Result<()> {
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
@@ -2089,7 +2089,7 @@ enum ReserveStep {
 /// is spent on to this party's address once the parent confirmed, or at once with the fee that lifts
 /// both to the current rate when the parent is still unconfirmed [`BUMP_AFTER_BLOCKS`] on and pays less.
 async fn reserve_step(
-    backend: &RpcBackend,
+    backend: &Backend,
     row: &EscrowRow,
     trade_id: Uuid,
     key: &SecpKeypair,
@@ -2168,7 +2168,7 @@ async fn reserve_step(
 /// The fee reserves of the returns this node broadcast, tended like a release's (see [`reserve_step`]).
 async fn tend_return_reserves(
     inner: &Inner,
-    backend: &RpcBackend,
+    backend: &Backend,
     row: &EscrowRow,
     trade_id: Uuid,
 ) -> Result<()> {
@@ -2232,7 +2232,7 @@ async fn save_reserve(
 
 /// The release (the buyer's node) or resolution (a party's node) this node broadcast, sent again if the
 /// chain node lost it while it waits for confirmations.
-async fn send_kept_again(backend: &RpcBackend, trade_id: Uuid, inner: &Inner) -> Result<()> {
+async fn send_kept_again(backend: &Backend, trade_id: Uuid, inner: &Inner) -> Result<()> {
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
@@ -2250,7 +2250,7 @@ async fn send_kept_again(backend: &RpcBackend, trade_id: Uuid, inner: &Inner) ->
 /// coins are returned anew.
 async fn resend_lost_returns(
     inner: &Inner,
-    backend: &RpcBackend,
+    backend: &Backend,
     row: &EscrowRow,
     utxos: &[(Funder, Utxo)],
     trade_id: Uuid,
@@ -2303,11 +2303,7 @@ async fn resend_lost_returns(
     Ok(())
 }
 
-async fn check_release_confirmed(
-    inner: &Inner,
-    backend: &RpcBackend,
-    trade_id: Uuid,
-) -> Result<()> {
+async fn check_release_confirmed(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Result<()> {
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
@@ -2358,7 +2354,7 @@ async fn check_release_confirmed(
 /// arbitrator's to decide (the resolution spends them, maybe not confirmed yet).
 async fn return_leftovers(
     inner: &Inner,
-    backend: &RpcBackend,
+    backend: &Backend,
     trade_id: Uuid,
     late_only: bool,
 ) -> Result<()> {
@@ -2482,7 +2478,7 @@ async fn clear_incoming_return(inner: &Inner, trade_id: Uuid, bytes: &[u8]) -> R
 /// The counterparty's coins are nobody else's: sign their return and send it, once per set of coins.
 async fn sign_return_for_counterparty(
     inner: &Inner,
-    backend: &RpcBackend,
+    backend: &Backend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
     trade_id: Uuid,
@@ -2537,7 +2533,7 @@ async fn sign_return_for_counterparty(
 /// address at a sane fee, co-sign, broadcast.
 async fn cosign_return(
     inner: &Inner,
-    backend: &RpcBackend,
+    backend: &Backend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
     trade_id: Uuid,
@@ -2576,7 +2572,7 @@ async fn cosign_return(
 /// The reclaim lock passed on this node's own coins: take them back with this party's key alone.
 async fn reclaim_alone(
     inner: &Inner,
-    backend: &RpcBackend,
+    backend: &Backend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
     trade_id: Uuid,

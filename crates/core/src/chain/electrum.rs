@@ -1,0 +1,552 @@
+//! [`ChainBackend`] over the Electrum protocol (ElectrumX / e-x, Fulcrum, electrs), for users who run no
+//! node of their own: `tcp://host:port` or `ssl://host:port` (TLS, certificate checked).
+//!
+//! The protocol is spoken by the `electrum-client` crate (BDK's, blocking: each call runs on tokio's
+//! blocking pool). Each escrow script is subscribed to (`blockchain.scripthash.subscribe`); its history
+//! (`blockchain.scripthash.get_history`) is fetched again only when the server says the script's status
+//! changed, when a block arrived, or after [`REFRESH`] (a reconnect loses subscriptions silently), and
+//! every transaction is fetched once. A watcher pass over open trades with nothing new therefore costs
+//! about one call, whatever the size of the UTXO set. Outputs and spends are worked out from the
+//! history the same way as the Core backend reports them: confirmed outputs stay listed while a spend
+//! waits in the mempool; mempool outputs are listed unless spent.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
+};
+
+use bitcoin::{Amount, FeeRate, OutPoint, Script, ScriptBuf, Transaction, Txid, hex::DisplayHex};
+use electrum_client::{Client, ConfigBuilder, ElectrumApi};
+
+use super::{ChainBackend, ChainError, Utxo, rpc::GENESIS};
+use crate::{
+    config::ChainConfig,
+    escrow::{ChainParams, Network},
+};
+
+/// How long a script's history is trusted without a notification.
+const REFRESH: Duration = Duration::from_secs(30);
+/// How long the tip read from the server is reused within one watcher pass.
+const TIP_TTL: Duration = Duration::from_millis(500);
+/// Blocks `blockchain.estimatefee` aims to confirm within.
+const FEE_TARGET_BLOCKS: usize = 2;
+
+/// An Electrum server, checked at connect time to serve the configured chain and network.
+pub struct ElectrumBackend {
+    /// Replaced by a new connection when the old one fails (see [`Self::call`]).
+    client: Mutex<Arc<Client>>,
+    timeout: u8,
+    url: String,
+    chain: crate::escrow::Chain,
+    network: Network,
+    fee_floor: FeeRate,
+    state: Arc<Mutex<State>>,
+}
+
+impl std::fmt::Debug for ElectrumBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ElectrumBackend")
+            .field("url", &self.url)
+            .field("chain", &self.chain)
+            .field("network", &self.network)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    tip: Option<(u64, Instant)>,
+    scripts: HashMap<ScriptBuf, Watched>,
+    /// Every transaction read so far (a txid's contents never change).
+    txs: HashMap<Txid, Transaction>,
+}
+
+struct Watched {
+    /// The history as last fetched; `None` until fetched or after the server said it changed.
+    history: Option<History>,
+}
+
+/// A script's history: txid and height (0 or -1 while in the mempool), with the tip and time it was
+/// fetched at.
+type History = (Vec<(Txid, i32)>, u64, Instant);
+
+fn locked(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ElectrumBackend {
+    /// Connects (TCP or TLS), and checks that the server serves `config.chain`/`config.network`.
+    pub async fn connect(config: &ChainConfig) -> Result<Self, ChainError> {
+        let url = config.electrum_url.trim().to_owned();
+        if !(url.starts_with("tcp://") || url.starts_with("ssl://")) {
+            return Err(ChainError::Config(format!(
+                "electrum_url `{url}` must start with tcp:// or ssl:// (TLS)"
+            )));
+        }
+        let fee_floor =
+            FeeRate::from_sat_per_vb(config.fee_floor_sat_vb.max(1)).ok_or_else(|| {
+                ChainError::Config(format!(
+                    "fee_floor_sat_vb {} is too large",
+                    config.fee_floor_sat_vb
+                ))
+            })?;
+        let timeout = u8::try_from(config.rpc_timeout_secs.clamp(1, 255)).unwrap_or(30);
+        let client = open(&url, timeout).await?;
+        let backend = Self {
+            client: Mutex::new(client),
+            timeout,
+            url,
+            chain: config.chain,
+            network: config.network,
+            fee_floor,
+            state: Arc::new(Mutex::new(State::default())),
+        };
+        backend.check_chain().await?;
+        Ok(backend)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn chain(&self) -> crate::escrow::Chain {
+        self.chain
+    }
+
+    pub fn network(&self) -> Network {
+        self.network
+    }
+
+    /// Calls the server on the blocking pool. A connection that failed is replaced at the next call
+    /// (subscriptions are made again then, and every history read afresh).
+    async fn call<T: Send + 'static>(
+        &self,
+        method: &'static str,
+        f: impl FnOnce(&Client) -> Result<T, electrum_client::Error> + Send + 'static,
+    ) -> Result<T, ChainError> {
+        let client = self
+            .client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let url = self.url.clone();
+        let result =
+            tokio::task::spawn_blocking(move || f(&client).map_err(|e| error(&url, method, e)))
+                .await
+                .map_err(|e| ChainError::BadResponse {
+                    method: method.into(),
+                    reason: format!("the call's task: {e}"),
+                })?;
+        if let Err(ChainError::Unreachable { .. }) = &result
+            && let Ok(fresh) = open(&self.url, self.timeout).await
+        {
+            *self.client.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
+            let mut state = locked(&self.state);
+            state.scripts.clear();
+            state.tip = None;
+        }
+        result
+    }
+
+    async fn check_chain(&self) -> Result<(), ChainError> {
+        let features = self
+            .call("server.features", |c| c.server_features())
+            .await?;
+        let expected = ChainParams::of(self.chain, self.network).describe();
+        let mut genesis = features.genesis_hash;
+        let forward = genesis.to_lower_hex_string();
+        genesis.reverse();
+        let reversed = genesis.to_lower_hex_string();
+        match GENESIS
+            .iter()
+            .find(|(hash, ..)| *hash == forward || *hash == reversed)
+        {
+            Some((_, chain, network)) if (*chain, *network) == (self.chain, self.network) => Ok(()),
+            Some((_, chain, network)) => Err(ChainError::WrongChain {
+                expected,
+                node: ChainParams::of(*chain, *network).describe(),
+            }),
+            None => Err(ChainError::WrongChain {
+                expected,
+                node: format!("a chain whose genesis block is {forward}"),
+            }),
+        }
+    }
+
+    /// The tip, read at most every [`TIP_TTL`]; reading it also takes in the server's notifications.
+    async fn tip(&self) -> Result<u64, ChainError> {
+        if let Some((tip, at)) = locked(&self.state).tip
+            && at.elapsed() < TIP_TTL
+        {
+            return Ok(tip);
+        }
+        let header = self
+            .call("blockchain.headers.subscribe", |c| {
+                c.block_headers_subscribe()
+            })
+            .await?;
+        let tip = u64::try_from(header.height).unwrap_or(u64::MAX);
+        locked(&self.state).tip = Some((tip, Instant::now()));
+        Ok(tip)
+    }
+
+    /// Subscribes to `scripts` not subscribed yet.
+    async fn subscribe(&self, scripts: &[ScriptBuf]) -> Result<(), ChainError> {
+        let new: Vec<ScriptBuf> = {
+            let state = locked(&self.state);
+            scripts
+                .iter()
+                .filter(|s| !state.scripts.contains_key(*s))
+                .cloned()
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        if new.is_empty() {
+            return Ok(());
+        }
+        let subscribe = new.clone();
+        self.call("blockchain.scripthash.subscribe", move |c| {
+            for script in &subscribe {
+                match c.script_subscribe(script) {
+                    Ok(_) | Err(electrum_client::Error::AlreadySubscribed(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        let mut state = locked(&self.state);
+        for script in new {
+            state.scripts.insert(script, Watched { history: None });
+        }
+        Ok(())
+    }
+
+    /// The script's history, fetched again when stale (see the module's text).
+    async fn history(&self, script: &Script) -> Result<Vec<(Txid, i32)>, ChainError> {
+        self.subscribe(&[script.to_owned()]).await?;
+        let tip = self.tip().await?;
+        let popped = {
+            let script = script.to_owned();
+            self.call("blockchain.scripthash.subscribe", move |c| {
+                let mut changed = false;
+                while c.script_pop(&script)?.is_some() {
+                    changed = true;
+                }
+                Ok(changed)
+            })
+            .await?
+        };
+        if !popped
+            && let Some(Watched {
+                history: Some((history, at_tip, at)),
+            }) = locked(&self.state).scripts.get(script)
+            && *at_tip == tip
+            && at.elapsed() < REFRESH
+        {
+            return Ok(history.clone());
+        }
+        let owned = script.to_owned();
+        let history: Vec<(Txid, i32)> = self
+            .call("blockchain.scripthash.get_history", move |c| {
+                c.script_get_history(&owned)
+            })
+            .await?
+            .into_iter()
+            .map(|h| (h.tx_hash, h.height))
+            .collect();
+        self.fetch(history.iter().map(|(t, _)| *t).collect())
+            .await?;
+        if let Some(w) = locked(&self.state).scripts.get_mut(script) {
+            w.history = Some((history.clone(), tip, Instant::now()));
+        }
+        Ok(history)
+    }
+
+    /// Reads the transactions not read yet.
+    async fn fetch(&self, txids: Vec<Txid>) -> Result<(), ChainError> {
+        let missing: Vec<Txid> = {
+            let state = locked(&self.state);
+            txids
+                .into_iter()
+                .filter(|t| !state.txs.contains_key(t))
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let ids = missing.clone();
+        let txs = self
+            .call("blockchain.transaction.get", move |c| {
+                c.batch_transaction_get(&ids)
+            })
+            .await?;
+        let mut state = locked(&self.state);
+        for (txid, tx) in missing.into_iter().zip(txs) {
+            if tx.compute_txid() != txid {
+                return Err(ChainError::BadResponse {
+                    method: "blockchain.transaction.get".into(),
+                    reason: format!("asked for {txid}, got {}", tx.compute_txid()),
+                });
+            }
+            state.txs.insert(txid, tx);
+        }
+        Ok(())
+    }
+
+    /// The fee `txid` pays while it waits in the mempool; `None` when it is not there (or not a
+    /// transaction of a watched script).
+    pub async fn mempool_fee(&self, txid: &Txid) -> Result<Option<Amount>, ChainError> {
+        let scripts: Vec<ScriptBuf> = locked(&self.state).scripts.keys().cloned().collect();
+        let mut pending = false;
+        for script in &scripts {
+            if self
+                .history(script)
+                .await?
+                .iter()
+                .any(|(t, h)| t == txid && *h <= 0)
+            {
+                pending = true;
+                break;
+            }
+        }
+        if !pending {
+            return Ok(None);
+        }
+        let Some(tx) = locked(&self.state).txs.get(txid).cloned() else {
+            return Ok(None);
+        };
+        self.fetch(tx.input.iter().map(|i| i.previous_output.txid).collect())
+            .await?;
+        let state = locked(&self.state);
+        let mut paid_in = Amount::ZERO;
+        for input in &tx.input {
+            let prev = state
+                .txs
+                .get(&input.previous_output.txid)
+                .and_then(|p| p.output.get(input.previous_output.vout as usize))
+                .ok_or_else(|| ChainError::BadResponse {
+                    method: "blockchain.transaction.get".into(),
+                    reason: format!("{} has no output {}", txid, input.previous_output),
+                })?;
+            paid_in += prev.value;
+        }
+        let paid_out: Amount = tx.output.iter().map(|o| o.value).sum();
+        Ok(paid_in.checked_sub(paid_out))
+    }
+}
+
+impl ChainBackend for ElectrumBackend {
+    async fn tip_height(&self) -> Result<u64, ChainError> {
+        self.tip().await
+    }
+
+    async fn fee_rate(&self) -> Result<FeeRate, ChainError> {
+        let (estimate, relay) = self
+            .call("blockchain.estimatefee", |c| {
+                Ok((c.estimate_fee(FEE_TARGET_BLOCKS)?, c.relay_fee()?))
+            })
+            .await?;
+        // Coins per kvB; -1 (or 0) when the server has no estimate yet.
+        let rate = |coins: f64| -> Option<FeeRate> {
+            let per_kvb = Amount::from_btc(coins).ok()?.to_sat();
+            (per_kvb > 0).then(|| FeeRate::from_sat_per_kwu(per_kvb.div_ceil(4)))
+        };
+        Ok(rate(estimate)
+            .unwrap_or(self.fee_floor)
+            .max(self.fee_floor)
+            .max(rate(relay).unwrap_or(FeeRate::ZERO)))
+    }
+
+    async fn watch(&self, scripts: &[ScriptBuf], _birth: u64) -> Result<(), ChainError> {
+        // The server indexes every script: nothing to import, only to subscribe.
+        self.subscribe(scripts).await
+    }
+
+    async fn outputs(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
+        let history = self.history(script_pubkey).await?;
+        let tip = self.tip().await?;
+        let state = locked(&self.state);
+        // Outpoints spent by a transaction of the history, in a block or only in the mempool.
+        let mut spent_confirmed = HashSet::new();
+        let mut spent_pending = HashSet::new();
+        for (txid, height) in &history {
+            let Some(tx) = state.txs.get(txid) else {
+                continue;
+            };
+            for input in &tx.input {
+                if *height > 0 {
+                    spent_confirmed.insert(input.previous_output);
+                } else {
+                    spent_pending.insert(input.previous_output);
+                }
+            }
+        }
+        let mut utxos = Vec::new();
+        for (txid, height) in &history {
+            let Some(tx) = state.txs.get(txid) else {
+                continue;
+            };
+            for (vout, out) in tx.output.iter().enumerate() {
+                if out.script_pubkey.as_script() != script_pubkey {
+                    continue;
+                }
+                let outpoint = OutPoint::new(*txid, u32::try_from(vout).unwrap_or(u32::MAX));
+                if spent_confirmed.contains(&outpoint) {
+                    continue;
+                }
+                if *height > 0 {
+                    let height = u64::try_from(*height).unwrap_or(0);
+                    utxos.push(Utxo {
+                        outpoint,
+                        value: out.value,
+                        height,
+                        confirmations: u32::try_from((tip + 1).saturating_sub(height))
+                            .unwrap_or(u32::MAX),
+                    });
+                } else if !spent_pending.contains(&outpoint) {
+                    utxos.push(Utxo {
+                        outpoint,
+                        value: out.value,
+                        height: 0,
+                        confirmations: 0,
+                    });
+                }
+            }
+        }
+        utxos.sort_by_key(|u| (u.confirmations == 0, u.height, u.outpoint));
+        Ok(utxos)
+    }
+
+    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
+        let txid = tx.compute_txid();
+        let owned = tx.clone();
+        match self
+            .call("blockchain.transaction.broadcast", move |c| {
+                c.transaction_broadcast(&owned)
+            })
+            .await
+        {
+            Ok(_) => {}
+            Err(ChainError::Rpc { message, .. })
+                if ["already in", "already known", "already-known", "already-in"]
+                    .iter()
+                    .any(|m| message.contains(m)) => {}
+            Err(ChainError::Rpc { message, .. }) => {
+                return Err(ChainError::Rejected {
+                    txid,
+                    reason: message,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        // The scripts it touches are read again at the next look.
+        let mut state = locked(&self.state);
+        for out in &tx.output {
+            if let Some(w) = state.scripts.get_mut(&out.script_pubkey) {
+                w.history = None;
+            }
+        }
+        let spent: Vec<ScriptBuf> = tx
+            .input
+            .iter()
+            .filter_map(|i| {
+                state
+                    .txs
+                    .get(&i.previous_output.txid)
+                    .and_then(|p| p.output.get(i.previous_output.vout as usize))
+                    .map(|o| o.script_pubkey.clone())
+            })
+            .collect();
+        for script in spent {
+            if let Some(w) = state.scripts.get_mut(&script) {
+                w.history = None;
+            }
+        }
+        state.txs.insert(txid, tx.clone());
+        Ok(txid)
+    }
+
+    async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
+        let scripts: Vec<ScriptBuf> = locked(&self.state).scripts.keys().cloned().collect();
+        let tip = self.tip().await?;
+        for script in &scripts {
+            if let Some((_, height)) = self
+                .history(script)
+                .await?
+                .into_iter()
+                .find(|(t, _)| t == txid)
+            {
+                return Ok(Some(if height > 0 {
+                    u32::try_from((tip + 1).saturating_sub(u64::try_from(height).unwrap_or(0)))
+                        .unwrap_or(u32::MAX)
+                } else {
+                    0
+                }));
+            }
+        }
+        // Souk asks only about transactions of scripts it watches: any other is unknown here.
+        Ok(None)
+    }
+}
+
+/// A new connection, introduced to the server (`server.version` must come first).
+async fn open(url: &str, timeout: u8) -> Result<Arc<Client>, ChainError> {
+    let target = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let client = Client::from_config(
+            &target,
+            ConfigBuilder::new().timeout(Some(timeout)).retry(0).build(),
+        )?;
+        client.raw_call(
+            "server.version",
+            [
+                electrum_client::Param::String(concat!("souk/", env!("CARGO_PKG_VERSION")).into()),
+                electrum_client::Param::String("1.4".into()),
+            ],
+        )?;
+        Ok(Arc::new(client))
+    })
+    .await
+    .map_err(|e| ChainError::Config(format!("the Electrum connection task: {e}")))?
+    .map_err(|e: electrum_client::Error| unreachable(url, &e))
+}
+
+fn unreachable(url: &str, e: &electrum_client::Error) -> ChainError {
+    ChainError::Unreachable {
+        url: url.to_owned(),
+        reason: match e {
+            electrum_client::Error::IOError(io) => format!(
+                "{io}: is the Electrum server running, and do the host, port and tcp:// or ssl:// agree?"
+            ),
+            other => other.to_string(),
+        },
+    }
+}
+
+fn error(url: &str, method: &str, e: electrum_client::Error) -> ChainError {
+    match e {
+        electrum_client::Error::IOError(_)
+        | electrum_client::Error::AllAttemptsErrored(_)
+        | electrum_client::Error::SharedIOError(_)
+        | electrum_client::Error::CouldntLockReader
+        | electrum_client::Error::Mpsc => unreachable(url, &e),
+        electrum_client::Error::Protocol(value) => ChainError::Rpc {
+            method: method.into(),
+            code: value
+                .get("code")
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0),
+            message: value
+                .get("message")
+                .and_then(serde_json::Value::as_str)
+                .map_or_else(|| value.to_string(), str::to_owned),
+        },
+        other => ChainError::BadResponse {
+            method: method.into(),
+            reason: other.to_string(),
+        },
+    }
+}

@@ -1,0 +1,250 @@
+//! Escrow trades settled through an Electrum server instead of a chain node of one's own: the parties
+//! and the arbitrator reach a real ElectrumX (`e-x`) that indexes a regtest litecoind; the chain stays
+//! the judge (balances are read from the node). The happy path (funding seen in the mempool, then
+//! confirmed, release, reserve forwarded) and a dispute won by the buyer.
+
+use bitcoin::Amount;
+use souk_core::{
+    chain::{ChainBackend, ChainError, ElectrumBackend},
+    escrow::Network,
+    trading::{Decision, TradeConfig, TradeInfo},
+};
+use souk_tests::{
+    TestDir, TestNode, agree_ltc_escrow_trade,
+    electrumx::ElectrumX,
+    regtest::{Litecoind, LitecoindOptions},
+    test_trades,
+};
+
+/// 1 LTC.
+const AMOUNT: u64 = 100_000_000;
+/// 15 % of it.
+const DEPOSIT: u64 = 15_000_000;
+
+/// A litecoind with the transaction index ElectrumX needs, and the server on it.
+async fn chain() -> (Litecoind, ElectrumX) {
+    let ltc = Litecoind::start_with(LitecoindOptions {
+        txindex: true,
+        ..LitecoindOptions::default()
+    })
+    .await;
+    let electrum = ElectrumX::start(&ltc).await;
+    (ltc, electrum)
+}
+
+async fn in_state(node: &TestNode, trade: &TradeInfo, state: &str) -> TradeInfo {
+    node.await_trade(trade.id, state, |t| t.state == state)
+        .await
+}
+
+/// Boot node, arbitrator, maker (seller) and taker (buyer), all settling through `electrum`, with an
+/// agreed trade in EscrowFunding.
+struct Parties {
+    _dir: TestDir,
+    nodes: Vec<TestNode>,
+    trade: TradeInfo,
+    payout: String,
+    refund: String,
+}
+
+impl Parties {
+    fn arbitrator(&self) -> &TestNode {
+        &self.nodes[1]
+    }
+    fn maker(&self) -> &TestNode {
+        &self.nodes[2]
+    }
+    fn taker(&self) -> &TestNode {
+        &self.nodes[3]
+    }
+
+    async fn start(ltc: &Litecoind, electrum: &ElectrumX) -> Self {
+        let dir = TestDir::new();
+        let boot = TestNode::start(dir.path("boot"), &[]).await;
+        let bootstrap = vec![boot.address()];
+        let config = electrum.config(ltc);
+        let settling = |name: &str, trades: TradeConfig| {
+            TestNode::start_settling(dir.path(name), &bootstrap, config.clone(), trades)
+        };
+        let arbitrator = settling(
+            "arbitrator",
+            TradeConfig {
+                arbitrator: true,
+                ..test_trades()
+            },
+        )
+        .await;
+        let maker = settling("maker", test_trades()).await;
+        let taker = settling("taker", test_trades()).await;
+        let payout = ltc.new_address().await;
+        let trade = agree_ltc_escrow_trade(&maker, &taker, &arbitrator, AMOUNT, &payout).await;
+        in_state(&maker, &trade, "Accepted").await;
+        let refund = ltc.new_address().await;
+        maker
+            .node
+            .set_escrow_address(trade.id, &refund)
+            .await
+            .expect("refund address");
+        in_state(&maker, &trade, "EscrowFunding").await;
+        in_state(&taker, &trade, "EscrowFunding").await;
+        Self {
+            _dir: dir,
+            nodes: vec![boot, arbitrator, maker, taker],
+            trade,
+            payout,
+            refund,
+        }
+    }
+
+    /// Both fund; the taker sees both fundings in the mempool first, then a block confirms them.
+    async fn fund(&self, ltc: &Litecoind) {
+        let view = in_state(self.taker(), &self.trade, "EscrowFunding").await;
+        let sent = ltc
+            .fund_escrow(&view.escrow.unwrap(), AMOUNT + DEPOSIT, DEPOSIT)
+            .await;
+        let seen = self
+            .taker()
+            .await_trade(self.trade.id, "both fundings seen, unconfirmed", |t| {
+                t.escrow.as_ref().is_some_and(|e| {
+                    sent.iter()
+                        .all(|s| e.pending_funding.iter().any(|p| p.txid == s.to_string()))
+                })
+            })
+            .await;
+        assert_eq!(seen.state, "EscrowFunding", "unconfirmed coins never count");
+        ltc.mine(1).await;
+        for node in [self.maker(), self.taker()] {
+            let funded = in_state(node, &self.trade, "EscrowFunded").await;
+            let mut txids = funded.escrow.unwrap().funding_txids;
+            txids.sort();
+            let mut want: Vec<String> = sent.iter().map(ToString::to_string).collect();
+            want.sort();
+            assert_eq!(txids, want);
+        }
+    }
+
+    async fn stop(self) {
+        for node in self.nodes.into_iter().rev() {
+            node.stop().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_escrow_trade_settles_through_an_electrum_server() {
+    let (ltc, electrum) = chain().await;
+
+    // The backend checks what it is told: a wrong network, a closed port.
+    let mut wrong = electrum.config(&ltc);
+    wrong.network = Network::Main;
+    let err = ElectrumBackend::connect(&wrong).await.unwrap_err();
+    assert!(matches!(err, ChainError::WrongChain { .. }), "{err}");
+    let mut closed = electrum.config(&ltc);
+    closed.electrum_url = format!(
+        "tcp://127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let err = ElectrumBackend::connect(&closed).await.unwrap_err();
+    assert!(matches!(err, ChainError::Unreachable { .. }), "{err}");
+    let direct = ElectrumBackend::connect(&electrum.config(&ltc))
+        .await
+        .unwrap();
+    assert_eq!(
+        direct.tip_height().await.unwrap(),
+        ltc.rpc.tip_height().await.unwrap()
+    );
+
+    let p = Parties::start(&ltc, &electrum).await;
+    // The status a user sees names the Electrum server.
+    let status = p.taker().node.chain_status().await.expect("chain status");
+    assert!(status.connected, "{status:?}");
+    assert_eq!(status.rpc_url.as_deref(), Some(electrum.url.as_str()));
+    p.fund(&ltc).await;
+
+    p.taker().node.mark_paid(p.trade.id).await.expect("paid");
+    in_state(p.maker(), &p.trade, "PaymentSent").await;
+    p.maker()
+        .node
+        .mark_received(p.trade.id)
+        .await
+        .expect("received");
+    let released = in_state(p.taker(), &p.trade, "Released").await;
+    let txid = released.escrow.unwrap().release_txid.expect("a release");
+    // The seller's node sees the release in the mempool through the server.
+    in_state(p.maker(), &p.trade, "Released").await;
+    ltc.mine(1).await;
+    in_state(p.taker(), &p.trade, "Completed").await;
+    in_state(p.maker(), &p.trade, "Completed").await;
+    assert!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await >= 1);
+
+    // The chain is the judge.
+    let reserve = souk_core::escrow::anchor_value(souk_core::escrow::Chain::Ltc).to_sat();
+    assert_eq!(
+        ltc.received_by(&p.payout, 1).await,
+        Amount::from_sat(AMOUNT + DEPOSIT - reserve)
+    );
+    let back = ltc.received_by(&p.refund, 1).await;
+    assert!(
+        back < Amount::from_sat(DEPOSIT) && back > Amount::from_sat(DEPOSIT - 100_000),
+        "{back}"
+    );
+    let on = p.taker().reserve_paid_on(p.trade.id, &ltc).await;
+    assert_eq!(on.how.as_deref(), Some("forwarded"));
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dispute_is_resolved_through_an_electrum_server() {
+    let (ltc, electrum) = chain().await;
+    let p = Parties::start(&ltc, &electrum).await;
+    p.fund(&ltc).await;
+    p.taker().node.mark_paid(p.trade.id).await.expect("paid");
+    in_state(p.maker(), &p.trade, "PaymentSent").await;
+    p.taker()
+        .node
+        .dispute_trade(p.trade.id, "I paid by SEPA; no answer since".into())
+        .await
+        .expect("dispute");
+    in_state(p.maker(), &p.trade, "Disputed").await;
+    // The arbitrator reads the escrow through the server before it may decide.
+    let arbitrator = p.arbitrator();
+    let mut events = arbitrator.node.trade_events().await.unwrap();
+    tokio::time::timeout(souk_tests::DEADLINE, async {
+        loop {
+            if let Ok(d) = arbitrator.node.dispute_info(p.trade.id).await
+                && d.cases.len() == 2
+            {
+                return;
+            }
+            let _ = events.recv().await;
+        }
+    })
+    .await
+    .expect("both cases at the arbitrator");
+    arbitrator
+        .node
+        .resolve_dispute(p.trade.id, &Decision::to("buyer"))
+        .await
+        .expect("resolve");
+    let done = in_state(p.taker(), &p.trade, "Resolved").await;
+    in_state(p.maker(), &p.trade, "Resolved").await;
+    let txid = done
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("the winner broadcast");
+    ltc.mine(1).await;
+    ltc.await_confirmations(&txid.parse().unwrap(), 1).await;
+    let got = ltc.received_by(&p.payout, 1).await;
+    let all = Amount::from_sat(AMOUNT + 2 * DEPOSIT);
+    assert!(
+        got < all && got > all - Amount::from_sat(100_000),
+        "the buyer got the escrow, less the fee: {got}"
+    );
+    assert_eq!(ltc.received_by(&p.refund, 0).await, Amount::ZERO);
+    p.stop().await;
+}
