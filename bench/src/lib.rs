@@ -17,9 +17,11 @@ pub mod propagation;
 pub mod raw_tcp;
 pub mod real_nodes;
 pub mod summary;
+pub mod watcher;
 
 pub use chat_rtt::{ChatRttReport, ChatRttSettings, run_chat_rtt};
 pub use cold_start::{ColdStartReport, ColdStartSettings, run_cold_start};
 pub use envelope::{EnvelopeReport, EnvelopeSettings, run_envelope};
 pub use propagation::{PropagationReport, PropagationSettings, run_propagation};
 pub use real_nodes::{RealNodesReport, RealNodesSettings, run_real_nodes};
+pub use watcher::{WatcherReport, WatcherSettings, run_watcher};

@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use souk_bench::{
     ChatRttSettings, ColdStartSettings, EnvelopeSettings, PropagationSettings, RealNodesSettings,
-    run_chat_rtt, run_cold_start, run_envelope, run_propagation, run_real_nodes,
+    WatcherSettings, run_chat_rtt, run_cold_start, run_envelope, run_propagation, run_real_nodes,
+    run_watcher,
 };
 
 #[derive(Parser)]
@@ -42,6 +43,17 @@ enum Bench {
         /// Seed of the graph and the makers (random when absent; the report shows it).
         #[arg(long)]
         seed: Option<u64>,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// One chain-watcher pass over N open escrow trades per chain backend (a regtest litecoind and
+    /// ElectrumX), before and after thousands of unrelated outputs, against `scantxoutset`.
+    Watcher {
+        #[arg(long, default_value_t = 100)]
+        trades: usize,
+        #[arg(long, default_value_t = 3000)]
+        unrelated_outputs: usize,
         /// Write the full results here as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -205,6 +217,22 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 eprintln!("souk-bench: not every offer or withdrawal reached every node");
             }
             Ok(report.all_delivered())
+        }
+        Bench::Watcher {
+            trades,
+            unrelated_outputs,
+            json,
+        } => {
+            let report = run_watcher(WatcherSettings {
+                trades,
+                unrelated_outputs,
+            })
+            .await?;
+            print!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            Ok(true)
         }
         Bench::ColdStart {
             offers,

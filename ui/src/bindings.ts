@@ -242,7 +242,8 @@ export type ChainStatus = {
  */
 configured: boolean, chain: Chain, network: Network, 
 /**
- * The JSON-RPC URL asked, without credentials; `None` when nothing is configured.
+ * The JSON-RPC URL (or the Electrum server's) asked, without credentials; `None` when nothing is
+ * configured.
  */
 rpc_url: string | null, 
 /**

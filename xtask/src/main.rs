@@ -665,7 +665,9 @@ fn bench() -> Result {
     exec(cargo().args(["build", "--release", "-p", "souk-cli"]))?;
     let souk = target_dir().join("release").join("souk");
     let souk = souk.to_string_lossy();
-    let benches: [(&str, &str, Vec<&str>); 6] = [
+    // The watcher benchmark runs ElectrumX on a regtest litecoind.
+    let electrumx = ensure_electrumx()?;
+    let benches: [(&str, &str, Vec<&str>); 7] = [
         (
             "propagation",
             "propagation",
@@ -688,6 +690,11 @@ fn bench() -> Result {
         ),
         ("envelope", "envelope", vec!["--iterations", "2000"]),
         ("chat-rtt", "chat-rtt", vec!["--round-trips", "500"]),
+        (
+            "watcher",
+            "watcher",
+            vec!["--trades", "100", "--unrelated-outputs", "3000"],
+        ),
     ];
     let mut failed = Vec::new();
     let mut results = Vec::new();
@@ -699,6 +706,7 @@ fn bench() -> Result {
             cargo()
                 .args(["run", "--release", "-p", "souk-bench", "--", bench])
                 .args(args)
+                .env("SOUK_ELECTRUMX", &electrumx)
                 .arg("--json")
                 .arg(&json),
         );

@@ -2,11 +2,13 @@
 //! node of their own: `tcp://host:port` or `ssl://host:port` (TLS, certificate checked).
 //!
 //! The protocol is spoken by the `electrum-client` crate (BDK's, blocking: each call runs on tokio's
-//! blocking pool). Each escrow script is subscribed to (`blockchain.scripthash.subscribe`); its history
-//! (`blockchain.scripthash.get_history`) is fetched again only when the server says the script's status
-//! changed, when a block arrived, or after [`REFRESH`] (a reconnect loses subscriptions silently), and
-//! every transaction is fetched once. A watcher pass over open trades with nothing new therefore costs
-//! about one call, whatever the size of the UTXO set. Outputs and spends are worked out from the
+//! blocking pool). Each escrow script is subscribed to (`blockchain.scripthash.subscribe`); the
+//! histories (`blockchain.scripthash.get_history`) are read again only when the server says a script's
+//! status changed or after [`REFRESH`], all stale ones in one batch, and every transaction is read once.
+//! A watcher pass over open trades with nothing new therefore costs one request (the tip, which also
+//! takes in the server's notifications), whatever the size of the UTXO set. Requests go out in
+//! batches because servers delay small answers: ElectrumX pads them and waits up to a second for more
+//! to send, against traffic analysis, so N requests one after another would take N seconds. Outputs and spends are worked out from the
 //! history the same way as the Core backend reports them: confirmed outputs stay listed while a spend
 //! waits in the mempool; mempool outputs are listed unless spent.
 
@@ -42,6 +44,8 @@ pub struct ElectrumBackend {
     network: Network,
     fee_floor: FeeRate,
     state: Arc<Mutex<State>>,
+    /// Requests sent so far (each script of a subscription, each transaction of a batch).
+    requests: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for ElectrumBackend {
@@ -101,6 +105,7 @@ impl ElectrumBackend {
             network: config.network,
             fee_floor,
             state: Arc::new(Mutex::new(State::default())),
+            requests: std::sync::atomic::AtomicU64::new(0),
         };
         backend.check_chain().await?;
         Ok(backend)
@@ -108,6 +113,11 @@ impl ElectrumBackend {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Requests sent to the server so far.
+    pub fn calls_made(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn chain(&self) -> crate::escrow::Chain {
@@ -123,8 +133,13 @@ impl ElectrumBackend {
     async fn call<T: Send + 'static>(
         &self,
         method: &'static str,
+        requests: usize,
         f: impl FnOnce(&Client) -> Result<T, electrum_client::Error> + Send + 'static,
     ) -> Result<T, ChainError> {
+        self.requests.fetch_add(
+            u64::try_from(requests).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let client = self
             .client
             .lock()
@@ -151,7 +166,7 @@ impl ElectrumBackend {
 
     async fn check_chain(&self) -> Result<(), ChainError> {
         let features = self
-            .call("server.features", |c| c.server_features())
+            .call("server.features", 1, |c| c.server_features())
             .await?;
         let expected = ChainParams::of(self.chain, self.network).describe();
         let mut genesis = features.genesis_hash;
@@ -182,7 +197,7 @@ impl ElectrumBackend {
             return Ok(tip);
         }
         let header = self
-            .call("blockchain.headers.subscribe", |c| {
+            .call("blockchain.headers.subscribe", 1, |c| {
                 c.block_headers_subscribe()
             })
             .await?;
@@ -191,7 +206,7 @@ impl ElectrumBackend {
         Ok(tip)
     }
 
-    /// Subscribes to `scripts` not subscribed yet.
+    /// Subscribes to `scripts` not subscribed yet, in one batch.
     async fn subscribe(&self, scripts: &[ScriptBuf]) -> Result<(), ChainError> {
         let new: Vec<ScriptBuf> = {
             let state = locked(&self.state);
@@ -207,62 +222,124 @@ impl ElectrumBackend {
             return Ok(());
         }
         let subscribe = new.clone();
-        self.call("blockchain.scripthash.subscribe", move |c| {
-            for script in &subscribe {
-                match c.script_subscribe(script) {
-                    Ok(_) | Err(electrum_client::Error::AlreadySubscribed(_)) => {}
-                    Err(e) => return Err(e),
+        self.call("blockchain.scripthash.subscribe", new.len(), move |c| {
+            match c.batch_script_subscribe(subscribe.iter().map(ScriptBuf::as_script)) {
+                // Another task subscribed one of them a moment ago: one by one then.
+                Err(electrum_client::Error::AlreadySubscribed(_)) => {
+                    for script in &subscribe {
+                        match c.script_subscribe(script) {
+                            Ok(_) | Err(electrum_client::Error::AlreadySubscribed(_)) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok(())
                 }
+                other => other.map(drop),
             }
-            Ok(())
         })
         .await?;
         let mut state = locked(&self.state);
         for script in new {
-            state.scripts.insert(script, Watched { history: None });
+            state
+                .scripts
+                .entry(script)
+                .or_insert(Watched { history: None });
         }
         Ok(())
     }
 
-    /// The script's history, fetched again when stale (see the module's text).
+    /// The script's history, as [`Self::refresh`] keeps it.
     async fn history(&self, script: &Script) -> Result<Vec<(Txid, i32)>, ChainError> {
         self.subscribe(&[script.to_owned()]).await?;
+        self.refresh().await?;
+        Ok(locked(&self.state)
+            .scripts
+            .get(script)
+            .and_then(|w| w.history.as_ref())
+            .map(|(history, ..)| history.clone())
+            .unwrap_or_default())
+    }
+
+    /// Reads the histories that are stale (the server said the script's status changed, never read,
+    /// or older than [`REFRESH`]), all in one batch, and the transactions not read yet in another.
+    /// Nothing is sent when nothing is stale. Servers delay small answers (ElectrumX pads and batches
+    /// them for up to a second against traffic analysis), so requests go out in batches, never one
+    /// script after another.
+    async fn refresh(&self) -> Result<(), ChainError> {
+        // Reading the tip takes in what the server pushed meanwhile.
         let tip = self.tip().await?;
-        let popped = {
-            let script = script.to_owned();
-            self.call("blockchain.scripthash.subscribe", move |c| {
-                let mut changed = false;
-                while c.script_pop(&script)?.is_some() {
-                    changed = true;
+        let scripts: Vec<ScriptBuf> = locked(&self.state).scripts.keys().cloned().collect();
+        let changed: Vec<ScriptBuf> = {
+            let scripts = scripts.clone();
+            // Reads what the connection already received: no request.
+            self.call("blockchain.scripthash.subscribe", 0, move |c| {
+                let mut changed = Vec::new();
+                for script in scripts {
+                    let mut notified = false;
+                    loop {
+                        match c.script_pop(&script) {
+                            Ok(Some(_)) => notified = true,
+                            Ok(None) | Err(electrum_client::Error::NotSubscribed(_)) => break,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    if notified {
+                        changed.push(script);
+                    }
                 }
                 Ok(changed)
             })
             .await?
         };
-        if !popped
-            && let Some(Watched {
-                history: Some((history, at_tip, at)),
-            }) = locked(&self.state).scripts.get(script)
-            && *at_tip == tip
-            && at.elapsed() < REFRESH
-        {
-            return Ok(history.clone());
+        let stale: Vec<ScriptBuf> = {
+            let mut state = locked(&self.state);
+            for script in &changed {
+                if let Some(w) = state.scripts.get_mut(script) {
+                    w.history = None;
+                }
+            }
+            state
+                .scripts
+                .iter()
+                .filter(|(_, w)| {
+                    w.history
+                        .as_ref()
+                        .is_none_or(|(_, _, at)| at.elapsed() >= REFRESH)
+                })
+                .map(|(s, _)| s.clone())
+                .collect()
+        };
+        if stale.is_empty() {
+            return Ok(());
         }
-        let owned = script.to_owned();
-        let history: Vec<(Txid, i32)> = self
-            .call("blockchain.scripthash.get_history", move |c| {
-                c.script_get_history(&owned)
+        let ask = stale.clone();
+        let histories = self
+            .call("blockchain.scripthash.get_history", stale.len(), move |c| {
+                c.batch_script_get_history(ask.iter().map(ScriptBuf::as_script))
             })
-            .await?
-            .into_iter()
-            .map(|h| (h.tx_hash, h.height))
-            .collect();
-        self.fetch(history.iter().map(|(t, _)| *t).collect())
             .await?;
-        if let Some(w) = locked(&self.state).scripts.get_mut(script) {
-            w.history = Some((history.clone(), tip, Instant::now()));
+        let histories: Vec<Vec<(Txid, i32)>> = histories
+            .into_iter()
+            .map(|h| h.into_iter().map(|h| (h.tx_hash, h.height)).collect())
+            .collect();
+        self.fetch(
+            histories
+                .iter()
+                .flatten()
+                .map(|(t, _)| *t)
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect(),
+        )
+        .await?;
+        let mut state = locked(&self.state);
+        let now = Instant::now();
+        for (script, history) in stale.into_iter().zip(histories) {
+            if let Some(w) = state.scripts.get_mut(&script) {
+                w.history = Some((history, tip, now));
+            }
         }
-        Ok(history)
+        Ok(())
     }
 
     /// Reads the transactions not read yet.
@@ -279,7 +356,7 @@ impl ElectrumBackend {
         }
         let ids = missing.clone();
         let txs = self
-            .call("blockchain.transaction.get", move |c| {
+            .call("blockchain.transaction.get", missing.len(), move |c| {
                 c.batch_transaction_get(&ids)
             })
             .await?;
@@ -299,20 +376,7 @@ impl ElectrumBackend {
     /// The fee `txid` pays while it waits in the mempool; `None` when it is not there (or not a
     /// transaction of a watched script).
     pub async fn mempool_fee(&self, txid: &Txid) -> Result<Option<Amount>, ChainError> {
-        let scripts: Vec<ScriptBuf> = locked(&self.state).scripts.keys().cloned().collect();
-        let mut pending = false;
-        for script in &scripts {
-            if self
-                .history(script)
-                .await?
-                .iter()
-                .any(|(t, h)| t == txid && *h <= 0)
-            {
-                pending = true;
-                break;
-            }
-        }
-        if !pending {
+        if self.height_of(txid).await?.is_none_or(|h| h > 0) {
             return Ok(None);
         }
         let Some(tx) = locked(&self.state).txs.get(txid).cloned() else {
@@ -338,6 +402,22 @@ impl ElectrumBackend {
     }
 }
 
+impl ElectrumBackend {
+    /// The height of `txid` in the history of a watched script (0 or -1 in the mempool); `None` when
+    /// no watched script's history holds it.
+    async fn height_of(&self, txid: &Txid) -> Result<Option<i32>, ChainError> {
+        self.refresh().await?;
+        let state = locked(&self.state);
+        Ok(state
+            .scripts
+            .values()
+            .filter_map(|w| w.history.as_ref())
+            .flat_map(|(history, ..)| history.iter())
+            .find(|(t, _)| t == txid)
+            .map(|(_, h)| *h))
+    }
+}
+
 impl ChainBackend for ElectrumBackend {
     async fn tip_height(&self) -> Result<u64, ChainError> {
         self.tip().await
@@ -345,7 +425,7 @@ impl ChainBackend for ElectrumBackend {
 
     async fn fee_rate(&self) -> Result<FeeRate, ChainError> {
         let (estimate, relay) = self
-            .call("blockchain.estimatefee", |c| {
+            .call("blockchain.estimatefee", 2, |c| {
                 Ok((c.estimate_fee(FEE_TARGET_BLOCKS)?, c.relay_fee()?))
             })
             .await?;
@@ -424,7 +504,7 @@ impl ChainBackend for ElectrumBackend {
         let txid = tx.compute_txid();
         let owned = tx.clone();
         match self
-            .call("blockchain.transaction.broadcast", move |c| {
+            .call("blockchain.transaction.broadcast", 1, move |c| {
                 c.transaction_broadcast(&owned)
             })
             .await
@@ -470,25 +550,16 @@ impl ChainBackend for ElectrumBackend {
     }
 
     async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
-        let scripts: Vec<ScriptBuf> = locked(&self.state).scripts.keys().cloned().collect();
         let tip = self.tip().await?;
-        for script in &scripts {
-            if let Some((_, height)) = self
-                .history(script)
-                .await?
-                .into_iter()
-                .find(|(t, _)| t == txid)
-            {
-                return Ok(Some(if height > 0 {
-                    u32::try_from((tip + 1).saturating_sub(u64::try_from(height).unwrap_or(0)))
-                        .unwrap_or(u32::MAX)
-                } else {
-                    0
-                }));
-            }
-        }
         // Souk asks only about transactions of scripts it watches: any other is unknown here.
-        Ok(None)
+        Ok(self.height_of(txid).await?.map(|height| {
+            if height > 0 {
+                u32::try_from((tip + 1).saturating_sub(u64::try_from(height).unwrap_or(0)))
+                    .unwrap_or(u32::MAX)
+            } else {
+                0
+            }
+        }))
     }
 }
 

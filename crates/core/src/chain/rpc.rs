@@ -219,6 +219,11 @@ impl RpcBackend {
         Ok(backend)
     }
 
+    /// JSON-RPC calls sent so far.
+    pub fn calls_made(&self) -> u64 {
+        self.next_id.load(Ordering::Relaxed) - 1
+    }
+
     /// Whether the node has wallet support, where Souk keeps its watch-only wallet (not so with
     /// `-disablewallet`).
     pub async fn wallets_enabled(&self) -> Result<bool, ChainError> {
