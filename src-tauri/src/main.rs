@@ -170,6 +170,18 @@ async fn set_escrow_address(
 }
 
 #[tauri::command]
+async fn fund_from_wallet(
+    node: NodeState<'_>,
+    trade_id: String,
+    wallet: String,
+    broadcast: bool,
+) -> Reply<souk_core::trading::WalletFunding> {
+    Ok(node
+        .fund_from_wallet(trade_of(&trade_id)?, wallet.trim(), broadcast)
+        .await?)
+}
+
+#[tauri::command]
 async fn mark_paid(node: NodeState<'_>, trade_id: String) -> Reply<TradeInfo> {
     Ok(node.mark_paid(trade_of(&trade_id)?).await?)
 }
@@ -397,6 +409,7 @@ fn main() {
             send_chat,
             mark_read,
             set_escrow_address,
+            fund_from_wallet,
             mark_paid,
             mark_received,
             cancel_trade,

@@ -544,6 +544,92 @@ async fn funding_is_seen_in_the_mempool_and_a_replaced_one_is_waited_for_again()
     e.stop().await;
 }
 
+/// Each party pays its escrow output from a wallet of its chain node: first only built (amount, fee and
+/// an unsigned PSBT that decodes to exactly the funding owed, nothing sent), then signed and broadcast;
+/// a second payment is refused, and a wallet the node does not have is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_party_funds_its_escrow_from_its_node_wallet() {
+    let ltc = Litecoind::start().await;
+    let e = Escrowed::start(&ltc, test_trades()).await;
+    let escrow = e.funding.escrow.clone().unwrap();
+    let seller_address = escrow.seller_escrow_address.clone().unwrap();
+
+    let err = e
+        .seller
+        .node
+        .fund_from_wallet(e.trade, "nope", false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no wallet `nope`"), "{err}");
+
+    let plan = e
+        .seller
+        .node
+        .fund_from_wallet(e.trade, "souk-test", false)
+        .await
+        .expect("a funding plan");
+    assert_eq!(
+        (plan.amount, plan.address.as_str(), plan.asset.as_str()),
+        (AMOUNT + DEPOSIT, seller_address.as_str(), "LTC")
+    );
+    assert!(plan.fee > 0 && plan.fee < 100_000, "{}", plan.fee);
+    assert_eq!(plan.txid, None);
+    let decoded = ltc.call("decodepsbt", serde_json::json!([plan.psbt])).await;
+    let to_escrow: Vec<&serde_json::Value> = decoded["tx"]["vout"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["scriptPubKey"]["addresses"][0] == seller_address.as_str())
+        .collect();
+    assert_eq!(to_escrow.len(), 1, "{decoded}");
+    assert_eq!(
+        Amount::from_btc(to_escrow[0]["value"].as_f64().unwrap()).unwrap(),
+        Amount::from_sat(AMOUNT + DEPOSIT)
+    );
+    let mempool = ltc.call("getrawmempool", serde_json::json!([])).await;
+    assert_eq!(mempool, serde_json::json!([]), "nothing sent before --yes");
+
+    let sent = e
+        .seller
+        .node
+        .fund_from_wallet(e.trade, "souk-test", true)
+        .await
+        .expect("funded");
+    let txid = sent.txid.clone().expect("broadcast");
+    ltc.await_in_mempool(&txid).await;
+    e.seller
+        .await_trade(e.trade, "its funding seen", |t| {
+            t.escrow
+                .as_ref()
+                .is_some_and(|x| x.pending_funding.iter().any(|p| p.txid == txid))
+        })
+        .await;
+    let again = e
+        .seller
+        .node
+        .fund_from_wallet(e.trade, "souk-test", true)
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already holds"), "{again}");
+
+    let buyer = e
+        .buyer
+        .node
+        .fund_from_wallet(e.trade, "souk-test", true)
+        .await
+        .expect("the buyer funded");
+    assert_eq!(buyer.amount, DEPOSIT);
+    ltc.await_in_mempool(buyer.txid.as_deref().unwrap()).await;
+    ltc.mine(1).await;
+    let funded = in_state(&e.seller, e.trade, "EscrowFunded").await;
+    let view = funded.escrow.unwrap();
+    assert_eq!(
+        (view.seller_funded, view.buyer_funded),
+        (AMOUNT + DEPOSIT, DEPOSIT)
+    );
+    e.stop().await;
+}
+
 /// The buyer said it paid and the seller never answers: at the deadline the trade goes to the arbitrator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_silent_seller_after_payment_sent_brings_in_the_arbitrator() {

@@ -207,8 +207,26 @@ test('an escrow trade through both browsers settles on the regtest chain', async
       await stateBadge(page, 'Funding escrow').waitFor();
     }
     await shot(pageT, '07-taker-seller-output-funded');
-    // Then the buyer's deposit to its own output, and a block.
-    fundingTxids.push(await ltc.send(escrowT, 0.15));
+    // Then the buyer's deposit to its own output, from its node's wallet. The unsigned PSBT the node
+    // exports decodes to exactly that funding; in the room, amount and fee are shown before anything is
+    // sent, and "Confirm and send" has the wallet sign and the node broadcast.
+    const exported = await api(taker, `/api/v1/trades/${viewM.id}/fund`, { wallet: 'souk-test', broadcast: false });
+    assert.equal(exported.txid, null);
+    const decoded = await rpc('decodepsbt', [exported.psbt]);
+    const toEscrow = decoded.tx.vout.filter((o) => (o.scriptPubKey.addresses ?? [o.scriptPubKey.address]).includes(escrowT));
+    assert.deepEqual(toEscrow.map((o) => o.value), [0.15], 'exactly the deposit owed, to the buyer’s own output');
+    assert.deepEqual(await rpc('getrawmempool', []), [], 'nothing sent by exporting');
+    await pageT.getByRole('textbox', { name: 'Wallet of your chain node' }).fill('souk-test');
+    await pageT.getByRole('button', { name: 'Prepare' }).click();
+    await pageT.getByTestId('funding-summary').filter({ hasText: /^Send 0\.15 LTC to \S+ from wallet souk-test, fee 0\.0000\d+ LTC\.$/ }).waitFor();
+    await shot(pageT, '07-taker-fund-from-wallet');
+    await pageT.getByRole('button', { name: 'Confirm and send' }).click();
+    const sent = await pageT.getByTestId('funding-sent').textContent();
+    const buyerTxid = sent.trim().split(': ').pop();
+    assert.match(buyerTxid, /^[0-9a-f]{64}$/);
+    // Seen before any block, then confirmed.
+    await pageT.getByTestId('pending-txid').filter({ hasText: buyerTxid }).waitFor({ timeout: CHAIN_WAIT });
+    fundingTxids.push(buyerTxid);
     fundingTxids.sort();
     await mine(1);
     for (const page of [pageM, pageT]) {

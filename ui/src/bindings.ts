@@ -210,6 +210,31 @@ funder: string,
  * Base units.
  */
 value: number, };
+export type WalletFunding = { wallet: string, 
+/**
+ * The coin: `LTC` or `BTC`.
+ */
+asset: string, 
+/**
+ * This party's escrow output.
+ */
+address: string, 
+/**
+ * Base units sent to it: what is still owed (funding seen already, even unconfirmed, is counted).
+ */
+amount: number, 
+/**
+ * Base units of fee the wallet pays on top.
+ */
+fee: number, 
+/**
+ * The payment as an unsigned PSBT (base64), for an external signer.
+ */
+psbt: string, 
+/**
+ * Set once signed by the wallet and broadcast.
+ */
+txid: string | null, };
 export type ReturnView = { 
 /**
  * `buyer` or `seller`: whose coins.
@@ -539,6 +564,7 @@ export interface Commands {
   send_chat: { args: { tradeId: string, text: string }, result: ChatMessage };
   mark_read: { args: { tradeId: string }, result: number };
   set_escrow_address: { args: { tradeId: string, address: string }, result: TradeInfo };
+  fund_from_wallet: { args: { tradeId: string, wallet: string, broadcast: boolean }, result: WalletFunding };
   mark_paid: { args: { tradeId: string }, result: TradeInfo };
   mark_received: { args: { tradeId: string }, result: TradeInfo };
   cancel_trade: { args: { tradeId: string, reason: string }, result: TradeInfo };

@@ -60,6 +60,7 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/trades/{id}/messages", &["get", "post"]),
     ("/api/v1/trades/{id}/read", &["post"]),
     ("/api/v1/trades/{id}/address", &["post"]),
+    ("/api/v1/trades/{id}/fund", &["post"]),
     ("/api/v1/trades/{id}/paid", &["post"]),
     ("/api/v1/trades/{id}/received", &["post"]),
     ("/api/v1/trades/{id}/cancel", &["post"]),
@@ -115,6 +116,7 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
         "/api/v1/trades/{id}/messages" => get(trades_api::messages).post(trades_api::send_message),
         "/api/v1/trades/{id}/read" => post(trades_api::mark_read),
         "/api/v1/trades/{id}/address" => post(trades_api::address),
+        "/api/v1/trades/{id}/fund" => post(trades_api::fund),
         "/api/v1/trades/{id}/paid" => post(trades_api::paid),
         "/api/v1/trades/{id}/received" => post(trades_api::received),
         "/api/v1/trades/{id}/cancel" => post(trades_api::cancel),
@@ -794,6 +796,12 @@ pub fn openapi_document() -> Value {
                 "parameters": [path_param("id", "the trade id (UUID)")],
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["address"], "additionalProperties": false, "properties": { "address": { "type": "string" } } } } } },
                 "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/fund": { "post": {
+                "summary": "Pay this party's escrow output from a wallet of the chain node (Core backend): the amount still owed, at the backend's fee rate; signed and broadcast only with broadcast=true, otherwise the unsigned PSBT to confirm or sign elsewhere",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["wallet"], "additionalProperties": false, "properties": { "wallet": { "type": "string" }, "broadcast": { "type": "boolean" } } } } } },
+                "responses": merge(json!({ "200": ok("WalletFunding: wallet, address, amount and fee in base units, psbt (base64), txid once broadcast", json!({ "type": "object" })) }), &errors)
             }},
             "/api/v1/trades/{id}/paid": { "post": {
                 "summary": "Buyer: the payment was sent",

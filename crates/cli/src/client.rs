@@ -350,6 +350,69 @@ pub async fn answer(
     Ok(())
 }
 
+/// `souk trade fund`: builds the funding (and with `yes`, has the node's wallet sign and send it).
+pub async fn fund(
+    client: &ApiClient,
+    trade_id: &str,
+    wallet: &str,
+    yes: bool,
+    psbt: Option<&std::path::Path>,
+    json: bool,
+) -> Result<(), Failure> {
+    let body = serde_json::json!({ "wallet": wallet, "broadcast": yes });
+    let Some(funding) = client
+        .fetch::<souk_core::trading::WalletFunding>(
+            Method::POST,
+            &format!("/api/v1/trades/{trade_id}/fund"),
+            &[],
+            Some(&body),
+            json,
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let coins = |units: u64| format!("{} {}", bitcoin_amount(units), funding.asset);
+    if let Some(path) = psbt {
+        std::fs::write(path, &funding.psbt).map_err(|e| {
+            Failure::from(souk_core::error::Error::InvalidInput(format!(
+                "cannot write {}: {e}",
+                path.display()
+            )))
+        })?;
+        println!("Unsigned PSBT written to {}", path.display());
+    }
+    match &funding.txid {
+        Some(txid) => println!(
+            "Sent {} to {} from wallet {}, fee {}: {txid}",
+            coins(funding.amount),
+            funding.address,
+            funding.wallet,
+            coins(funding.fee)
+        ),
+        None => println!(
+            "Would send {} to {} from wallet {}, fee {}. Run again with --yes to sign and broadcast.",
+            coins(funding.amount),
+            funding.address,
+            funding.wallet,
+            coins(funding.fee)
+        ),
+    }
+    Ok(())
+}
+
+/// Base units as coins: 1.15 (8 decimals at most, no trailing zeros).
+fn bitcoin_amount(units: u64) -> String {
+    let whole = units / 100_000_000;
+    let frac = units % 100_000_000;
+    if frac == 0 {
+        return whole.to_string();
+    }
+    format!("{whole}.{frac:08}")
+        .trim_end_matches('0')
+        .to_owned()
+}
+
 pub async fn list_trades(client: &ApiClient, json: bool) -> Result<(), Failure> {
     let Some(trades) = client
         .fetch::<Vec<TradeInfo>>(Method::GET, "/api/v1/trades", &[], None, json)

@@ -148,6 +148,21 @@ enum TradeCommand {
     },
     /// Escrow trades: the address your coins go to (buyer: payout; seller: refund of your deposit)
     Address { trade_id: String, address: String },
+    /// Escrow trades: pay your escrow output from a wallet of your chain node (Core backend). Shows the
+    /// amount and fee; --yes signs with that wallet and broadcasts; --psbt writes the unsigned PSBT
+    /// (base64) for Sparrow, Electrum or a hardware wallet
+    Fund {
+        trade_id: String,
+        /// The chain node's wallet to pay from
+        #[arg(long, value_name = "NAME")]
+        wallet: String,
+        /// Sign and broadcast (after you checked amount and fee)
+        #[arg(long)]
+        yes: bool,
+        /// Write the unsigned PSBT (base64) to this file
+        #[arg(long, value_name = "FILE")]
+        psbt: Option<PathBuf>,
+    },
     /// Buyer: you sent the payment
     Paid { trade_id: String },
     /// Seller: the payment arrived; signs the escrow's release to the buyer
@@ -539,6 +554,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     let body = serde_json::json!({ "address": address });
                     client::answer(&api, trade_id, "address", Some(body), json).await
                 }
+                TradeCommand::Fund {
+                    trade_id,
+                    wallet,
+                    yes,
+                    psbt,
+                } => client::fund(&api, trade_id, wallet, *yes, psbt.as_deref(), json).await,
                 TradeCommand::Paid { trade_id } => {
                     client::answer(&api, trade_id, "paid", None, json).await
                 }

@@ -64,6 +64,17 @@ pub struct AddressRequest {
     pub address: String,
 }
 
+/// `POST /api/v1/trades/{id}/fund`: pay this party's escrow output from a wallet of the chain node.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FundRequest {
+    /// The node wallet to pay from.
+    pub wallet: String,
+    /// Sign with that wallet and broadcast; without, only build it (amount, fee, unsigned PSBT).
+    #[serde(default)]
+    pub broadcast: bool,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MarkedRead {
     pub trade_id: Uuid,
@@ -211,6 +222,21 @@ pub async fn address(
     let id = trade_id(path)?;
     let Json(r) = body?;
     Ok(Json(state.node.set_escrow_address(id, &r.address).await?))
+}
+
+pub async fn fund(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<FundRequest>, JsonRejection>,
+) -> ApiResult<Json<souk_core::trading::WalletFunding>> {
+    let id = trade_id(path)?;
+    let Json(r) = body?;
+    Ok(Json(
+        state
+            .node
+            .fund_from_wallet(id, r.wallet.trim(), r.broadcast)
+            .await?,
+    ))
 }
 
 pub async fn paid(

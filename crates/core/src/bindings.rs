@@ -22,7 +22,7 @@ use crate::{
     trading::{
         ChatMessage, Decision, DecisionInfo, DecisionView, DisputeInfo, EscrowView, OnChain,
         PartyCase, PendingFunding, ReserveView, ReturnView, StepRecord, TradeAnswer, TradeEvent,
-        TradeInfo, TradeRole, TradeTerms,
+        TradeInfo, TradeRole, TradeTerms, WalletFunding,
     },
 };
 
@@ -70,6 +70,7 @@ commands! {
     send_chat(trade_id: String, text: String) -> ChatMessage;
     mark_read(trade_id: String) -> u32;
     set_escrow_address(trade_id: String, address: String) -> TradeInfo;
+    fund_from_wallet(trade_id: String, wallet: String, broadcast: bool) -> WalletFunding;
     mark_paid(trade_id: String) -> TradeInfo;
     mark_received(trade_id: String) -> TradeInfo;
     cancel_trade(trade_id: String, reason: String) -> TradeInfo;
@@ -145,6 +146,7 @@ pub fn typescript() -> String {
         EscrowView::decl(&cfg),
         ReserveView::decl(&cfg),
         PendingFunding::decl(&cfg),
+        WalletFunding::decl(&cfg),
         ReturnView::decl(&cfg),
         ChainStatus::decl(&cfg),
         PartyCase::decl(&cfg),
@@ -253,6 +255,7 @@ mod tests {
                 "send_chat",
                 "mark_read",
                 "set_escrow_address",
+                "fund_from_wallet",
                 "mark_paid",
                 "mark_received",
                 "cancel_trade",

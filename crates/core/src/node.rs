@@ -913,6 +913,20 @@ impl Node {
             .await
     }
 
+    /// Funds this party's escrow output from the chain node's wallet `wallet` (Core backend): built and
+    /// checked, then with `broadcast` signed by the wallet and sent (see [`crate::trading::WalletFunding`]).
+    pub async fn fund_from_wallet(
+        &self,
+        trade_id: uuid::Uuid,
+        wallet: &str,
+        broadcast: bool,
+    ) -> Result<crate::trading::WalletFunding> {
+        self.desk()
+            .await?
+            .fund_from_wallet(trade_id, wallet, broadcast)
+            .await
+    }
+
     /// The buyer: payment sent.
     pub async fn mark_paid(&self, trade_id: uuid::Uuid) -> Result<TradeInfo> {
         self.desk().await?.mark_paid(trade_id).await

@@ -237,6 +237,7 @@ describe('HttpBackend trades', () => {
       'POST /api/v1/trades/t-1/messages': [201, { id: 'm' }],
       'POST /api/v1/trades/t-1/read': [200, { trade_id: 't-1', marked: 3 }],
       'POST /api/v1/trades/t-1/address': [200, TRADE],
+      'POST /api/v1/trades/t-1/fund': [200, { wallet: 'main', txid: 'ab' }],
       'POST /api/v1/trades/t-1/paid': [200, TRADE],
       'POST /api/v1/trades/t-1/received': [200, TRADE],
       'POST /api/v1/trades/t-1/cancel': [200, TRADE],
@@ -253,6 +254,7 @@ describe('HttpBackend trades', () => {
     await backend.sendChat('t-1', 'hi');
     await expect(backend.markRead('t-1')).resolves.toBe(3);
     await backend.setEscrowAddress('t-1', 'rltc1q');
+    await backend.fundFromWallet('t-1', 'main', true);
     await backend.markPaid('t-1');
     await backend.markReceived('t-1');
     await backend.cancelTrade('t-1', 'changed my mind');
@@ -269,6 +271,7 @@ describe('HttpBackend trades', () => {
       ['POST', '/api/v1/trades/t-1/messages', { text: 'hi' }],
       ['POST', '/api/v1/trades/t-1/read', null],
       ['POST', '/api/v1/trades/t-1/address', { address: 'rltc1q' }],
+      ['POST', '/api/v1/trades/t-1/fund', { wallet: 'main', broadcast: true }],
       ['POST', '/api/v1/trades/t-1/paid', null],
       ['POST', '/api/v1/trades/t-1/received', null],
       ['POST', '/api/v1/trades/t-1/cancel', { reason: 'changed my mind' }],

@@ -21,6 +21,7 @@ import type {
   StartupProgress,
   TradeAnswer,
   TradeInfo,
+  WalletFunding,
 } from '../bindings';
 import { bpsToPercent, formatAmount, msToDuration } from '../logic/amount';
 import { BackendError } from './errors';
@@ -271,6 +272,10 @@ export class HttpBackend implements Backend {
 
   setEscrowAddress(tradeId: string, address: string): Promise<TradeInfo> {
     return this.request('POST', tradePath(tradeId, 'address'), { address });
+  }
+
+  fundFromWallet(tradeId: string, wallet: string, broadcast: boolean): Promise<WalletFunding> {
+    return this.request('POST', tradePath(tradeId, 'fund'), { wallet, broadcast });
   }
 
   markPaid(tradeId: string): Promise<TradeInfo> {

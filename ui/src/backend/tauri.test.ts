@@ -100,6 +100,7 @@ describe('tauriBackend trade commands', () => {
     await tauriBackend.sendChat('t', 'hi');
     await expect(tauriBackend.markRead('t')).resolves.toBe(2);
     await tauriBackend.setEscrowAddress('t', 'addr');
+    await tauriBackend.fundFromWallet('t', 'main', false);
     await tauriBackend.markPaid('t');
     await tauriBackend.markReceived('t');
     await tauriBackend.cancelTrade('t', 'r1');
@@ -117,6 +118,7 @@ describe('tauriBackend trade commands', () => {
       ['send_chat', { tradeId: 't', text: 'hi' }],
       ['mark_read', { tradeId: 't' }],
       ['set_escrow_address', { tradeId: 't', address: 'addr' }],
+      ['fund_from_wallet', { tradeId: 't', wallet: 'main', broadcast: false }],
       ['mark_paid', { tradeId: 't' }],
       ['mark_received', { tradeId: 't' }],
       ['cancel_trade', { tradeId: 't', reason: 'r1' }],

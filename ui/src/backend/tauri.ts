@@ -75,6 +75,7 @@ export const tauriBackend: Backend = {
   sendChat: (tradeId, text) => call('send_chat', { tradeId, text }),
   markRead: (tradeId) => call('mark_read', { tradeId }),
   setEscrowAddress: (tradeId, address) => call('set_escrow_address', { tradeId, address }),
+  fundFromWallet: (tradeId, wallet, broadcast) => call('fund_from_wallet', { tradeId, wallet, broadcast }),
   markPaid: (tradeId) => call('mark_paid', { tradeId }),
   markReceived: (tradeId) => call('mark_received', { tradeId }),
   cancelTrade: (tradeId, reason) => call('cancel_trade', { tradeId, reason }),

@@ -26,6 +26,7 @@ import type {
   TradeAnswer,
   TradeEvent,
   TradeInfo,
+  WalletFunding,
 } from '../bindings';
 
 /** Events may have been missed (the stream (re)connected or fell behind): read everything again. */
@@ -122,6 +123,11 @@ export interface Backend {
   markRead(tradeId: string): Promise<number>;
   /** An escrow trade: where this party's coins go (buyer: payout; seller: refund). */
   setEscrowAddress(tradeId: string, address: string): Promise<TradeInfo>;
+  /**
+   * Pays this party's escrow output from the chain node's wallet `wallet`: built (amount, fee, unsigned
+   * PSBT) and, with `broadcast`, signed by that wallet and sent.
+   */
+  fundFromWallet(tradeId: string, wallet: string, broadcast: boolean): Promise<WalletFunding>;
   /** The buyer: payment sent. */
   markPaid(tradeId: string): Promise<TradeInfo>;
   /** The seller: payment received (signs the escrow's release). */

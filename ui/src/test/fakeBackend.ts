@@ -28,6 +28,7 @@ import type {
   StartupProgress,
   TradeAnswer,
   TradeInfo,
+  WalletFunding,
 } from '../bindings';
 
 /** 24 distinct, recognisable words so tests can look them up by position. */
@@ -541,6 +542,24 @@ export class FakeBackend implements Backend {
     const trade = this.tradeList.find((t) => t.id === tradeId);
     const escrow = trade?.escrow ? { ...trade.escrow, my_address: address } : null;
     return this.step('setEscrowAddress', tradeId, [address], { escrow });
+  }
+
+  /** What `fundFromWallet` answers (a string: it fails with that message). */
+  fundingAnswer: WalletFunding | string = {
+    wallet: 'main',
+    asset: 'LTC',
+    address: 'rltc1qbuyersownoutput',
+    amount: 375_000,
+    fee: 1_410,
+    psbt: 'cHNidP8BAH0CAAAAAQ==',
+    txid: null,
+  };
+
+  fundFromWallet(tradeId: string, wallet: string, broadcast: boolean): Promise<WalletFunding> {
+    this.calls.push({ method: 'fundFromWallet', args: [tradeId, wallet, broadcast] });
+    const answer = this.fundingAnswer;
+    if (typeof answer === 'string') return Promise.reject(new BackendError('invalid_input', answer));
+    return Promise.resolve(broadcast ? { ...answer, wallet, txid: 'cd'.repeat(32) } : { ...answer, wallet });
   }
 
   markPaid(tradeId: string): Promise<TradeInfo> {

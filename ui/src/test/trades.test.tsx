@@ -403,6 +403,35 @@ function buyerEscrowTrade(overrides: Partial<TradeInfo> = {}, escrow: Partial<Es
 }
 
 describe('Trade room with two escrow outputs', () => {
+  it('funds the escrow from a wallet of the chain node only after showing amount and fee', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [buyerEscrowTrade()];
+    const { user } = await openRoom(backend);
+    await user.type(screen.getByRole('textbox', { name: 'Wallet of your chain node' }), 'main');
+    await user.click(screen.getByRole('button', { name: 'Prepare' }));
+    expect(await screen.findByTestId('funding-summary')).toHaveTextContent(
+      'Send 0.00375 LTC to rltc1qbuyersownoutput from wallet main, fee 0.0000141 LTC.',
+    );
+    expect(backend.calls.filter((c) => c.method === 'fundFromWallet').map((c) => c.args)).toEqual([['t2', 'main', false]]);
+    await user.click(screen.getByRole('button', { name: 'Confirm and send' }));
+    expect(await screen.findByTestId('funding-sent')).toHaveTextContent(`Sent 0.00375 LTC from wallet main, fee 0.0000141 LTC: ${'cd'.repeat(32)}`);
+    expect(backend.calls.filter((c) => c.method === 'fundFromWallet').map((c) => c.args)).toEqual([
+      ['t2', 'main', false],
+      ['t2', 'main', true],
+    ]);
+  });
+
+  it('says why a node wallet cannot fund the escrow', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [buyerEscrowTrade()];
+    backend.fundingAnswer = 'the chain node has no wallet `nope` loaded (load it with `loadwallet nope`, or name another)';
+    const { user } = await openRoom(backend);
+    await user.type(screen.getByRole('textbox', { name: 'Wallet of your chain node' }), 'nope');
+    await user.click(screen.getByRole('button', { name: 'Prepare' }));
+    expect(await screen.findByRole('alert')).toHaveTextContent('no wallet `nope` loaded');
+    expect(screen.queryByRole('button', { name: 'Confirm and send' })).toBeNull();
+  });
+
   it('shows funding the chain node holds in its mempool as seen, unconfirmed, and not as funded', async () => {
     const backend = new FakeBackend({ state: 'unlocked' });
     backend.tradeList = [

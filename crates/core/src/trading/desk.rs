@@ -417,6 +417,18 @@ impl Desk {
         store::trade_info(&self.inner.pool, &self.inner.me.peer, trade_id).await
     }
 
+    /// Funds this party's escrow output of `trade_id` from the Core node's wallet `wallet`: with
+    /// `broadcast`, signed by that wallet and sent; without, only built (amount, fee and the unsigned
+    /// PSBT, for the user to confirm or to sign elsewhere).
+    pub async fn fund_from_wallet(
+        &self,
+        trade_id: Uuid,
+        wallet: &str,
+        broadcast: bool,
+    ) -> Result<super::WalletFunding> {
+        super::fund::fund_from_wallet(&self.inner, trade_id, wallet, broadcast).await
+    }
+
     /// The buyer: the payment is sent.
     pub async fn mark_paid(&self, trade_id: Uuid) -> Result<TradeInfo> {
         self.act(trade_id, settle::Act::Paid).await

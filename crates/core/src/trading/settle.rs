@@ -79,7 +79,7 @@ pub(super) fn return_outputs(
 /// Blocks a release may sit unconfirmed before the buyer's node lifts it with its fee reserve.
 pub const BUMP_AFTER_BLOCKS: i64 = 3;
 
-fn sql(e: sqlx::Error) -> Error {
+pub(super) fn sql(e: sqlx::Error) -> Error {
     Error::Store(StoreError::Sql(e))
 }
 
@@ -326,7 +326,7 @@ impl EscrowRow {
         self.amount + self.buyer_deposit + self.seller_deposit
     }
 
-    fn keys(&self) -> Result<Option<TradeEscrow>> {
+    pub(super) fn keys(&self) -> Result<Option<TradeEscrow>> {
         let (Some(peer), Some(arbitrator)) = (&self.peer_pubkey, &self.arbitrator_pubkey) else {
             return Ok(None);
         };
@@ -376,7 +376,7 @@ impl EscrowRow {
     }
 
     /// This party's own escrow output address.
-    fn escrow_address_of(&self, funder: Funder) -> Option<&str> {
+    pub(super) fn escrow_address_of(&self, funder: Funder) -> Option<&str> {
         match funder {
             Funder::Seller => self.escrow_address.as_deref(),
             Funder::Buyer => self.buyer_escrow_address.as_deref(),
@@ -1072,7 +1072,7 @@ pub(super) async fn escrow_outputs(
     Ok(all)
 }
 
-fn backend(inner: &Inner) -> Result<&Arc<Backend>> {
+pub(super) fn backend(inner: &Inner) -> Result<&Arc<Backend>> {
     inner.chain.as_ref().ok_or_else(|| {
         Error::InvalidInput(
             "no chain backend is configured: start the node with --chain, --network and --rpc-url"
@@ -1362,7 +1362,7 @@ where
     Ok(())
 }
 
-async fn load_row(inner: &Inner, trade_id: Uuid) -> Result<Option<EscrowRow>> {
+pub(super) async fn load_row(inner: &Inner, trade_id: Uuid) -> Result<Option<EscrowRow>> {
     let mut conn = inner.pool.acquire().await.map_err(sql)?;
     load(&mut conn, trade_id).await
 }

@@ -1,6 +1,7 @@
 import { useId } from 'react';
 import type { DecisionView, EscrowView, ReserveView, TradeInfo } from '../../bindings';
 import { CopyButton } from '../../components/CopyButton';
+import { FundFromWallet } from './FundFromWallet';
 import { Countdown } from '../../components/Countdown';
 import { PeerId } from '../../components/PeerId';
 import { QrCode } from '../../components/QrCode';
@@ -135,6 +136,7 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
                 value={paymentUri(trade.offer.base, escrow.address, funding ? fundText : null)}
                 label={`QR code of your escrow address${funding && fundText ? ` and the amount ${fundText} ${trade.offer.base}` : ''}`}
               />
+              {funding && fundText ? <FundFromWallet trade={trade} /> : null}
             </>
           ) : (
             <span className="muted">Known once both parties gave their address.</span>

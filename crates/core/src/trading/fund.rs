@@ -1,0 +1,240 @@
+//! Funding this party's escrow output from a wallet of the user's Core node: `walletcreatefundedpsbt`
+//! builds the payment (inputs and change from that wallet, at the chain backend's fee rate), Souk checks
+//! it pays exactly what is still owed to exactly this party's escrow output, and then either hands the
+//! unsigned PSBT out (for Sparrow, Electrum, a hardware wallet) or, once the user confirmed amount and
+//! fee, has the wallet sign it and broadcasts it.
+//!
+//! Nothing here counts the funding: the watcher sees it on the chain like any other (in the mempool
+//! first, then confirmed).
+
+use bitcoin::Amount;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use ts_rs::TS;
+use uuid::Uuid;
+
+use super::{
+    desk::Inner,
+    settle::{self, EscrowRow},
+};
+use crate::{
+    chain::{Backend, ChainBackend, ChainError},
+    error::{Error, Result},
+    trade::TradeState,
+};
+
+/// The most a funding may pay in fees, as a share of what it sends: more means a wrong fee estimate.
+const MAX_FEE_SHARE: u64 = 20;
+
+/// A funding of this party's escrow output from a node wallet: what it pays, and the transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct WalletFunding {
+    pub wallet: String,
+    /// The coin: `LTC` or `BTC`.
+    pub asset: String,
+    /// This party's escrow output.
+    pub address: String,
+    /// Base units sent to it: what is still owed (funding seen already, even unconfirmed, is counted).
+    #[ts(type = "number")]
+    pub amount: u64,
+    /// Base units of fee the wallet pays on top.
+    #[ts(type = "number")]
+    pub fee: u64,
+    /// The payment as an unsigned PSBT (base64), for an external signer.
+    pub psbt: String,
+    /// Set once signed by the wallet and broadcast.
+    pub txid: Option<String>,
+}
+
+/// Builds (and with `broadcast`, signs and sends) the funding of this party's escrow output of
+/// `trade_id` from the node wallet `wallet`.
+pub(super) async fn fund_from_wallet(
+    inner: &Inner,
+    trade_id: Uuid,
+    wallet: &str,
+    broadcast: bool,
+) -> Result<WalletFunding> {
+    let backend = settle::backend(inner)?;
+    let Backend::Core(rpc) = backend.as_ref() else {
+        return Err(Error::InvalidInput(
+            "funding from a node wallet needs the Core backend; through an Electrum server, pay \
+             the escrow address (or its payment link) from your own wallet"
+                .into(),
+        ));
+    };
+    if wallet.is_empty() {
+        return Err(Error::InvalidInput(
+            "name the node wallet to pay from".into(),
+        ));
+    }
+    let row = settle::load_row(inner, trade_id)
+        .await?
+        .ok_or_else(|| Error::InvalidInput(format!("trade {trade_id} has no escrow")))?;
+    let mut conn = inner.pool.acquire().await.map_err(settle::sql)?;
+    let state = settle::current_state(&mut conn, trade_id).await?;
+    drop(conn);
+    if state != TradeState::EscrowFunding {
+        return Err(Error::InvalidInput(format!(
+            "trade {trade_id} is {state}: escrows are funded only while it waits for funding"
+        )));
+    }
+    let (address, amount) = still_owed(backend, &row).await?;
+    let coins = |units: u64| Amount::from_sat(units).to_btc();
+    let rate = backend.fee_rate().await?;
+    let wallet_err = |e: ChainError| wallet_error(wallet, e);
+    let created = rpc
+        .call_wallet(
+            wallet,
+            "walletcreatefundedpsbt",
+            json!([
+                [],
+                [{ address.clone(): coins(amount) }],
+                0,
+                { "fee_rate": rate.to_sat_per_vb_ceil(), "replaceable": true }
+            ]),
+        )
+        .await
+        .map_err(wallet_err)?;
+    let psbt = created
+        .get("psbt")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Internal("walletcreatefundedpsbt gave no psbt".into()))?
+        .to_owned();
+    let decoded = rpc
+        .call("decodepsbt", json!([psbt]))
+        .await
+        .map_err(Error::Chain)?;
+    let fee = check_funding(&decoded, &address, amount)?;
+    let mut funding = WalletFunding {
+        wallet: wallet.to_owned(),
+        asset: row.chain.to_string().to_uppercase(),
+        address,
+        amount,
+        fee,
+        psbt,
+        txid: None,
+    };
+    if !broadcast {
+        return Ok(funding);
+    }
+    let signed = rpc
+        .call_wallet(wallet, "walletprocesspsbt", json!([funding.psbt, true]))
+        .await
+        .map_err(wallet_err)?;
+    if signed.get("complete").and_then(Value::as_bool) != Some(true) {
+        return Err(Error::InvalidInput(format!(
+            "the wallet `{wallet}` cannot sign this payment (watch-only, or locked: unlock it with \
+             walletpassphrase); export the PSBT and sign it elsewhere"
+        )));
+    }
+    let finalized = rpc
+        .call(
+            "finalizepsbt",
+            json!([signed.get("psbt").cloned().unwrap_or(Value::Null)]),
+        )
+        .await
+        .map_err(Error::Chain)?;
+    let hex = finalized
+        .get("hex")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Internal("finalizepsbt gave no transaction".into()))?;
+    let tx: bitcoin::Transaction = bitcoin::consensus::encode::deserialize_hex(hex)
+        .map_err(|e| Error::Internal(format!("the signed funding: {e}")))?;
+    let txid = backend.broadcast(&tx).await?;
+    tracing::info!(%trade_id, %txid, amount, fee, wallet, "escrow funded from a node wallet");
+    inner.watch.notify_one();
+    funding.txid = Some(txid.to_string());
+    Ok(funding)
+}
+
+/// This party's escrow output and what it still owes there: the watcher's view of the chain, funding
+/// in the mempool included (so paying twice takes a deliberate second payment).
+async fn still_owed(backend: &Backend, row: &EscrowRow) -> Result<(String, u64)> {
+    let funder = row.side.funder();
+    let address = row
+        .escrow_address_of(funder)
+        .ok_or_else(|| Error::InvalidInput("the escrow address is not agreed yet".into()))?
+        .to_owned();
+    let escrow = row
+        .keys()?
+        .ok_or_else(|| Error::InvalidInput("the escrow is not set up yet".into()))?;
+    let held: u64 = settle::escrow_outputs(backend, row, &escrow)
+        .await?
+        .iter()
+        .filter(|(f, _)| *f == funder)
+        .map(|(_, u)| u.value.to_sat())
+        .sum();
+    let owed = row.owed_by(funder);
+    if held >= owed {
+        return Err(Error::InvalidInput(format!(
+            "your escrow output already holds {} of the {} you owe (unconfirmed included)",
+            Amount::from_sat(held).to_btc(),
+            Amount::from_sat(owed).to_btc()
+        )));
+    }
+    Ok((address, owed - held))
+}
+
+/// The wallet's PSBT pays `amount` to `address` in exactly one output and nothing else to the escrow,
+/// at a sane fee; the fee in base units.
+fn check_funding(decoded: &Value, address: &str, amount: u64) -> Result<u64> {
+    let bad = |why: String| Error::Internal(format!("the wallet's funding PSBT: {why}"));
+    let outputs = decoded
+        .pointer("/tx/vout")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("no outputs".into()))?;
+    let to_escrow: Vec<u64> = outputs
+        .iter()
+        .filter(|o| {
+            o.pointer("/scriptPubKey/address").and_then(Value::as_str) == Some(address)
+                || o.pointer("/scriptPubKey/addresses/0")
+                    .and_then(Value::as_str)
+                    == Some(address)
+        })
+        .filter_map(|o| o.get("value").and_then(Value::as_f64))
+        .filter_map(|v| Amount::from_btc(v).ok())
+        .map(Amount::to_sat)
+        .collect();
+    if to_escrow != [amount] {
+        return Err(bad(format!(
+            "it pays {to_escrow:?} to the escrow output, not {amount}"
+        )));
+    }
+    let fee = decoded
+        .get("fee")
+        .and_then(Value::as_f64)
+        .and_then(|f| Amount::from_btc(f).ok())
+        .ok_or_else(|| bad("no fee".into()))?
+        .to_sat();
+    if fee > amount / MAX_FEE_SHARE {
+        return Err(Error::InvalidInput(format!(
+            "the wallet would pay {} in fees to send {}: refused",
+            Amount::from_sat(fee).to_btc(),
+            Amount::from_sat(amount).to_btc()
+        )));
+    }
+    Ok(fee)
+}
+
+/// A wallet error in words.
+fn wallet_error(wallet: &str, e: ChainError) -> Error {
+    match e {
+        ChainError::Rpc { code: -18, .. } | ChainError::Rpc { code: -19, .. } => {
+            Error::InvalidInput(format!(
+                "the chain node has no wallet `{wallet}` loaded (load it with `loadwallet {wallet}`, \
+                 or name another)"
+            ))
+        }
+        ChainError::Rpc {
+            code: -4 | -6,
+            message,
+            ..
+        } if message.to_lowercase().contains("insufficient") => Error::InvalidInput(format!(
+            "the wallet `{wallet}` does not hold enough to fund the escrow: {message}"
+        )),
+        ChainError::Rpc { code: -13, .. } => Error::InvalidInput(format!(
+            "the wallet `{wallet}` is locked: unlock it with walletpassphrase, or export the PSBT"
+        )),
+        e => Error::Chain(e),
+    }
+}
