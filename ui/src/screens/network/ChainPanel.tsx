@@ -54,7 +54,7 @@ export function ChainPanel() {
               <dd className="num">{chain.data.confirmations}</dd>
             </div>
             <div>
-              <dt>RPC URL</dt>
+              <dt>{/^(tcp|ssl):\/\//.test(chain.data.rpc_url ?? '') ? 'Electrum server' : 'RPC URL'}</dt>
               <dd>
                 <code className="mono-wrap">{chain.data.rpc_url}</code>
               </dd>
