@@ -310,6 +310,7 @@ fn openapi_json_lists_every_route() {
         ("post", "/api/v1/trades/{id}/messages"),
         ("post", "/api/v1/trades/{id}/read"),
         ("post", "/api/v1/trades/{id}/address"),
+        ("post", "/api/v1/trades/{id}/fund"),
         ("post", "/api/v1/trades/{id}/paid"),
         ("post", "/api/v1/trades/{id}/received"),
         ("post", "/api/v1/trades/{id}/cancel"),
