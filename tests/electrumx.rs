@@ -58,6 +58,12 @@ impl ElectrumX {
     /// Starts a server on `ltc` (which must keep a transaction index) and waits until it serves the
     /// node's tip.
     pub async fn start(ltc: &Litecoind) -> Self {
+        Self::start_on(ltc, None).await
+    }
+
+    /// [`Self::start`] on `port` when given (a port picked earlier, say one a node was told about
+    /// before the server ran); a free one otherwise.
+    pub async fn start_on(ltc: &Litecoind, port: Option<u16>) -> Self {
         let server = server_path();
         assert!(
             server.exists(),
@@ -67,10 +73,7 @@ impl ElectrumX {
         let mut failures = Vec::new();
         for _ in 0..START_ATTEMPTS {
             let dir = tempfile::tempdir().expect("a temp dir");
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .expect("a free loopback port");
+            let port = port.unwrap_or_else(free_port);
             let log = File::create(dir.path().join("electrumx.log")).expect("a log file");
             let db = dir.path().join("db");
             std::fs::create_dir(&db).expect("the db dir");
@@ -166,4 +169,12 @@ impl ElectrumX {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
+}
+
+/// A loopback port nothing listened on a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }

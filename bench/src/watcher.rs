@@ -105,10 +105,7 @@ struct Measured {
 }
 
 fn calls(backend: &Backend) -> u64 {
-    match backend {
-        Backend::Core(b) => b.calls_made(),
-        Backend::Electrum(b) => b.calls_made(),
-    }
+    backend.calls_made()
 }
 
 pub async fn run_watcher(settings: WatcherSettings) -> anyhow::Result<WatcherReport> {

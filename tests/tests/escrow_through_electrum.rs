@@ -248,3 +248,46 @@ async fn a_dispute_is_resolved_through_an_electrum_server() {
     assert_eq!(ltc.received_by(&p.refund, 0).await, Amount::ZERO);
     p.stop().await;
 }
+
+/// A node whose Electrum server is down when it starts still starts: its chain status says why escrows
+/// wait, and once the server is up the node connects by itself and reads the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_started_while_its_electrum_server_is_down_connects_once_it_is_up() {
+    let ltc = Litecoind::start_with(LitecoindOptions {
+        txindex: true,
+        ..LitecoindOptions::default()
+    })
+    .await;
+    let port = souk_tests::electrumx::free_port();
+    let config = souk_core::config::ChainConfig {
+        rpc_url: String::new(),
+        rpc_user: String::new(),
+        rpc_password: String::new(),
+        electrum_url: format!("tcp://127.0.0.1:{port}"),
+        ..ltc.config.clone()
+    };
+    let dir = TestDir::new();
+    let node = TestNode::start_settling(dir.path("node"), &[], config, test_trades()).await;
+    let down = node.node.chain_status().await.expect("chain status");
+    assert!(down.configured && !down.connected, "{down:?}");
+    let why = down.error.unwrap_or_default();
+    assert!(why.contains("cannot reach"), "{why}");
+
+    let _electrum = ElectrumX::start_on(&ltc, Some(port)).await;
+    let tip = ltc.rpc.tip_height().await.unwrap();
+    let deadline = std::time::Instant::now() + souk_tests::DEADLINE;
+    loop {
+        let up = node.node.chain_status().await.expect("chain status");
+        if up.connected {
+            assert_eq!(up.tip_height, Some(tip));
+            assert_eq!(up.error, None);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never connected: {up:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    node.stop().await;
+}

@@ -815,7 +815,7 @@ impl Node {
             }
             return Ok(None);
         }
-        let backend = crate::chain::Backend::connect(chain, &watch_wallet_name(me)).await?;
+        let backend = crate::chain::Backend::connect_or_wait(chain, &watch_wallet_name(me)).await?;
         tracing::info!(
             chain = %chain.chain, network = %chain.network, backend = backend.kind(),
             url = %backend.url(), "chain backend connected"

@@ -160,6 +160,24 @@ pub trait ChainBackend: Send + Sync {
 pub enum Backend {
     Core(Box<RpcBackend>),
     Electrum(ElectrumBackend),
+    /// Not reachable when the node started (offline, warming up): connected at the first question that
+    /// finds it up. Until then every question fails with the reason, so the trade engine waits and
+    /// concludes nothing.
+    Waiting(Box<Waiting>),
+}
+
+/// A backend to connect to later.
+#[derive(Debug)]
+pub struct Waiting {
+    config: ChainConfig,
+    wallet: String,
+    connected: tokio::sync::OnceCell<Backend>,
+}
+
+/// A connected backend, borrowed.
+enum Ready<'a> {
+    Core(&'a RpcBackend),
+    Electrum(&'a ElectrumBackend),
 }
 
 impl Backend {
@@ -173,11 +191,64 @@ impl Backend {
         }
     }
 
+    /// [`Self::connect`], or, when the backend is only unreachable or still starting, a backend that
+    /// connects once it answers. Wrong settings (credentials, chain, network) are refused at once.
+    pub async fn connect_or_wait(config: &ChainConfig, wallet: &str) -> Result<Self, ChainError> {
+        match Self::connect(config, wallet).await {
+            Err(e @ (ChainError::Unreachable { .. } | ChainError::WarmingUp(_))) => {
+                tracing::warn!(error = %e, "the chain backend is not up: escrow trades wait for it");
+                Ok(Self::Waiting(Box::new(Waiting {
+                    config: config.clone(),
+                    wallet: wallet.to_owned(),
+                    connected: tokio::sync::OnceCell::new(),
+                })))
+            }
+            other => other,
+        }
+    }
+
+    async fn ready(&self) -> Result<Ready<'_>, ChainError> {
+        let backend = match self {
+            Self::Waiting(w) => {
+                w.connected
+                    .get_or_try_init(|| async {
+                        let backend = Self::connect(&w.config, &w.wallet).await?;
+                        tracing::info!(url = %backend.url(), "the chain backend is up");
+                        Ok::<_, ChainError>(backend)
+                    })
+                    .await?
+            }
+            other => other,
+        };
+        match backend {
+            Self::Core(b) => Ok(Ready::Core(b)),
+            Self::Electrum(b) => Ok(Ready::Electrum(b)),
+            Self::Waiting(_) => Err(ChainError::Config("a backend waiting for a backend".into())),
+        }
+    }
+
+    /// The Core node, when this is (or will be) the Core backend; `None` for Electrum.
+    pub async fn core(&self) -> Result<Option<&RpcBackend>, ChainError> {
+        match self.ready().await? {
+            Ready::Core(b) => Ok(Some(b)),
+            Ready::Electrum(_) => Ok(None),
+        }
+    }
+
+    fn config_url(config: &ChainConfig) -> String {
+        if config.uses_electrum() {
+            config.electrum_url.trim().to_owned()
+        } else {
+            config.rpc_url()
+        }
+    }
+
     /// Where it is reached, for logs and status.
-    pub fn url(&self) -> &str {
+    pub fn url(&self) -> String {
         match self {
-            Self::Core(b) => b.url(),
-            Self::Electrum(b) => b.url(),
+            Self::Core(b) => b.url().to_owned(),
+            Self::Electrum(b) => b.url().to_owned(),
+            Self::Waiting(w) => Self::config_url(&w.config),
         }
     }
 
@@ -185,6 +256,7 @@ impl Backend {
         match self {
             Self::Core(b) => b.chain(),
             Self::Electrum(b) => b.chain(),
+            Self::Waiting(w) => w.config.chain,
         }
     }
 
@@ -192,66 +264,78 @@ impl Backend {
         match self {
             Self::Core(b) => b.network(),
             Self::Electrum(b) => b.network(),
+            Self::Waiting(w) => w.config.network,
         }
     }
 
     /// `core` or `electrum`.
     pub fn kind(&self) -> &'static str {
+        let electrum = match self {
+            Self::Core(_) => false,
+            Self::Electrum(_) => true,
+            Self::Waiting(w) => w.config.uses_electrum(),
+        };
+        if electrum { "electrum" } else { "core" }
+    }
+
+    /// Requests sent so far (0 while waiting).
+    pub fn calls_made(&self) -> u64 {
         match self {
-            Self::Core(_) => "core",
-            Self::Electrum(_) => "electrum",
+            Self::Core(b) => b.calls_made(),
+            Self::Electrum(b) => b.calls_made(),
+            Self::Waiting(w) => w.connected.get().map_or(0, Self::calls_made),
         }
     }
 
     /// The fee `txid` pays while it waits in the mempool; `None` when it is not there.
     pub async fn mempool_fee(&self, txid: &Txid) -> Result<Option<Amount>, ChainError> {
-        match self {
-            Self::Core(b) => b.mempool_fee(txid).await,
-            Self::Electrum(b) => b.mempool_fee(txid).await,
+        match self.ready().await? {
+            Ready::Core(b) => b.mempool_fee(txid).await,
+            Ready::Electrum(b) => b.mempool_fee(txid).await,
         }
     }
 }
 
 impl ChainBackend for Backend {
     async fn tip_height(&self) -> Result<u64, ChainError> {
-        match self {
-            Self::Core(b) => b.tip_height().await,
-            Self::Electrum(b) => b.tip_height().await,
+        match self.ready().await? {
+            Ready::Core(b) => b.tip_height().await,
+            Ready::Electrum(b) => b.tip_height().await,
         }
     }
 
     async fn fee_rate(&self) -> Result<FeeRate, ChainError> {
-        match self {
-            Self::Core(b) => b.fee_rate().await,
-            Self::Electrum(b) => b.fee_rate().await,
+        match self.ready().await? {
+            Ready::Core(b) => b.fee_rate().await,
+            Ready::Electrum(b) => b.fee_rate().await,
         }
     }
 
     async fn watch(&self, scripts: &[ScriptBuf], birth: u64) -> Result<(), ChainError> {
-        match self {
-            Self::Core(b) => b.watch(scripts, birth).await,
-            Self::Electrum(b) => b.watch(scripts, birth).await,
+        match self.ready().await? {
+            Ready::Core(b) => b.watch(scripts, birth).await,
+            Ready::Electrum(b) => b.watch(scripts, birth).await,
         }
     }
 
     async fn outputs(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
-        match self {
-            Self::Core(b) => b.outputs(script_pubkey).await,
-            Self::Electrum(b) => b.outputs(script_pubkey).await,
+        match self.ready().await? {
+            Ready::Core(b) => b.outputs(script_pubkey).await,
+            Ready::Electrum(b) => b.outputs(script_pubkey).await,
         }
     }
 
     async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
-        match self {
-            Self::Core(b) => b.broadcast(tx).await,
-            Self::Electrum(b) => b.broadcast(tx).await,
+        match self.ready().await? {
+            Ready::Core(b) => b.broadcast(tx).await,
+            Ready::Electrum(b) => b.broadcast(tx).await,
         }
     }
 
     async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
-        match self {
-            Self::Core(b) => b.confirmations(txid).await,
-            Self::Electrum(b) => b.confirmations(txid).await,
+        match self.ready().await? {
+            Ready::Core(b) => b.confirmations(txid).await,
+            Ready::Electrum(b) => b.confirmations(txid).await,
         }
     }
 }

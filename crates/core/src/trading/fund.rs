@@ -55,7 +55,7 @@ pub(super) async fn fund_from_wallet(
     broadcast: bool,
 ) -> Result<WalletFunding> {
     let backend = settle::backend(inner)?;
-    let Backend::Core(rpc) = backend.as_ref() else {
+    let Some(rpc) = backend.core().await? else {
         return Err(Error::InvalidInput(
             "funding from a node wallet needs the Core backend; through an Electrum server, pay \
              the escrow address (or its payment link) from your own wallet"
