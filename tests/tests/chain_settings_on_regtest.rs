@@ -37,6 +37,7 @@ async fn the_chain_backend_is_tested_then_saved_and_used_after_a_restart() {
         rpc_user: chain.config.rpc_user.clone(),
         rpc_password: Some(chain.config.rpc_password.clone()),
         rpc_cookie_file: String::new(),
+        electrum_url: String::new(),
         bootstrap: Vec::new(),
     };
 

@@ -159,6 +159,25 @@ async fn an_escrow_trade_settles_through_an_electrum_server() {
     );
 
     let p = Parties::start(&ltc, &electrum).await;
+    // The Settings screen's connection test speaks Electrum too.
+    let check = p
+        .taker()
+        .node
+        .test_chain_connection(souk_core::connection::ConnectionEdit {
+            chain: souk_core::escrow::Chain::Ltc,
+            network: Network::Regtest,
+            rpc_url: String::new(),
+            rpc_user: String::new(),
+            rpc_password: None,
+            rpc_cookie_file: String::new(),
+            electrum_url: electrum.url.clone(),
+            bootstrap: Vec::new(),
+        })
+        .await
+        .expect("the Electrum server answers");
+    assert!(check.electrum, "{check:?}");
+    assert_eq!(check.url, electrum.url);
+    assert_eq!(check.tip_height, ltc.rpc.tip_height().await.unwrap());
     // The status a user sees names the Electrum server.
     let status = p.taker().node.chain_status().await.expect("chain status");
     assert!(status.connected, "{status:?}");

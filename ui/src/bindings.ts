@@ -488,7 +488,11 @@ rpc_password_set: boolean,
 /**
  * Empty when none.
  */
-rpc_cookie_file: string, bootstrap: Array<string>, };
+rpc_cookie_file: string, 
+/**
+ * An Electrum server (`tcp://` or `ssl://`) used instead of a node; empty when none.
+ */
+electrum_url: string, bootstrap: Array<string>, };
 export type EnvOverride = { 
 /**
  * The dotted key it overrides, e.g. `chain.rpc_url`.
@@ -527,7 +531,11 @@ rpc_password: string | null,
 /**
  * Empty for none.
  */
-rpc_cookie_file: string, bootstrap: Array<string>, };
+rpc_cookie_file: string, 
+/**
+ * An Electrum server (`tcp://host:port` or `ssl://host:port`) instead of a node; empty for none.
+ */
+electrum_url: string, bootstrap: Array<string>, };
 export type ChainCheck = { chain: Chain, network: Network, url: string, tip_height: number, 
 /**
  * Whether the node has wallet support: Souk watches escrows in a watch-only wallet of its own there
@@ -537,7 +545,11 @@ wallets: boolean,
 /**
  * Whether the node prunes old blocks (supported).
  */
-pruned: boolean, };
+pruned: boolean, 
+/**
+ * It is an Electrum server (wallets and pruning are then the server's business).
+ */
+electrum: boolean, };
 export type BootstrapDial = { addr: string, 
 /**
  * `None` when connected.

@@ -74,6 +74,7 @@ pub fn openapi_paths(errors: &Value) -> Value {
             "rpc_user": { "type": "string" },
             "rpc_password": { "type": ["string", "null"], "description": "null keeps the saved password; \"\" removes it" },
             "rpc_cookie_file": { "type": "string", "description": "a full path, or empty" },
+            "electrum_url": { "type": "string", "description": "tcp://host:port or ssl://host:port: an Electrum server instead of a node; empty for none" },
             "bootstrap": { "type": "array", "items": { "type": "string", "description": "a multiaddr ending in /p2p/<PeerId>" } }
         }
     });
@@ -116,7 +117,7 @@ pub fn openapi_paths(errors: &Value) -> Value {
             "responses": ok("ChainCheck", json!({ "type": "object", "properties": {
                 "chain": { "type": "string" }, "network": { "type": "string" }, "url": { "type": "string" },
                 "tip_height": { "type": "integer" }, "wallets": { "type": "boolean" },
-                "pruned": { "type": "boolean" }
+                "pruned": { "type": "boolean" }, "electrum": { "type": "boolean" }
             }}))
         }}
     })

@@ -21,7 +21,7 @@ use ts_rs::TS;
 
 use crate::{
     Error,
-    chain::{ChainBackend, RpcBackend},
+    chain::{ChainBackend, ElectrumBackend, RpcBackend},
     config::{self, ChainConfig, Config},
     escrow::{Chain, Network},
 };
@@ -44,6 +44,8 @@ pub struct ConnectionValues {
     pub rpc_password_set: bool,
     /// Empty when none.
     pub rpc_cookie_file: String,
+    /// An Electrum server (`tcp://` or `ssl://`) used instead of a node; empty when none.
+    pub electrum_url: String,
     pub bootstrap: Vec<String>,
 }
 
@@ -64,6 +66,7 @@ impl ConnectionValues {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            electrum_url: chain.electrum_url.trim().to_owned(),
             bootstrap: bootstrap.to_vec(),
         }
     }
@@ -105,6 +108,9 @@ pub struct ConnectionEdit {
     pub rpc_password: Option<String>,
     /// Empty for none.
     pub rpc_cookie_file: String,
+    /// An Electrum server (`tcp://host:port` or `ssl://host:port`) instead of a node; empty for none.
+    #[serde(default)]
+    pub electrum_url: String,
     pub bootstrap: Vec<String>,
 }
 
@@ -121,6 +127,8 @@ pub struct ChainCheck {
     pub wallets: bool,
     /// Whether the node prunes old blocks (supported).
     pub pruned: bool,
+    /// It is an Electrum server (wallets and pruning are then the server's business).
+    pub electrum: bool,
 }
 
 fn invalid(message: String) -> Error {
@@ -134,6 +142,29 @@ fn has_control(text: &str) -> bool {
 impl ConnectionEdit {
     /// Checks the chain fields; the error names the field.
     pub fn validate_chain(&self) -> Result<(), Error> {
+        let electrum = self.electrum_url.trim();
+        if !electrum.is_empty() {
+            let rest = electrum
+                .strip_prefix("tcp://")
+                .or_else(|| electrum.strip_prefix("ssl://"))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "Electrum server {electrum:?} must start with tcp:// or ssl:// (TLS), e.g. ssl://electrum.example.org:50002"
+                    ))
+                })?;
+            let valid = rest.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            });
+            if !valid
+                || has_control(electrum)
+                || electrum.chars().any(char::is_whitespace)
+                || electrum.chars().count() > MAX_FIELD_CHARS
+            {
+                return Err(invalid(format!(
+                    "Electrum server {electrum:?} must be tcp://HOST:PORT or ssl://HOST:PORT"
+                )));
+            }
+        }
         let url = self.rpc_url.trim();
         if !url.is_empty() {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -238,6 +269,7 @@ impl ConnectionEdit {
                 .clone()
                 .unwrap_or_else(|| base.rpc_password.clone()),
             rpc_cookie_file: (!cookie.is_empty()).then(|| PathBuf::from(cookie)),
+            electrum_url: self.electrum_url.trim().to_owned(),
             ..base.clone()
         }
     }
@@ -285,14 +317,26 @@ pub async fn test_chain(data_dir: &Path, edit: &ConnectionEdit) -> Result<ChainC
     edit.validate_chain()?;
     let saved = read_saved(data_dir)?;
     let mut chain = edit.chain_config(&saved.chain);
-    if chain.rpc_url.is_empty() && chain.rpc_cookie_file.is_none() {
+    if !chain.is_configured() {
         return Err(invalid(
             "no chain backend to test: give the RPC URL of a Bitcoin Core or Litecoin Core node \
-             (or its cookie file); without one Souk trades without escrow"
+             (or its cookie file), or an Electrum server; without one Souk trades without escrow"
                 .into(),
         ));
     }
     chain.rpc_timeout_secs = chain.rpc_timeout_secs.clamp(1, TEST_TIMEOUT_SECS);
+    if chain.uses_electrum() {
+        let backend = ElectrumBackend::connect(&chain).await?;
+        return Ok(ChainCheck {
+            chain: backend.chain(),
+            network: backend.network(),
+            url: backend.url().to_owned(),
+            tip_height: backend.tip_height().await?,
+            wallets: false,
+            pruned: false,
+            electrum: true,
+        });
+    }
     let backend = RpcBackend::connect(&chain).await?;
     let tip_height = backend.tip_height().await?;
     Ok(ChainCheck {
@@ -302,6 +346,7 @@ pub async fn test_chain(data_dir: &Path, edit: &ConnectionEdit) -> Result<ChainC
         tip_height,
         wallets: backend.wallets_enabled().await?,
         pruned: backend.pruned().await?,
+        electrum: false,
     })
 }
 
@@ -344,6 +389,10 @@ pub fn save(data_dir: &Path, edit: &ConnectionEdit) -> Result<ConnectionValues, 
             "rpc_password",
             Some(Value::from(wanted.rpc_password.clone())),
         ));
+    }
+    if wanted.electrum_url.trim() != now.electrum_url.trim() {
+        let url = wanted.electrum_url.trim();
+        chain_changes.push(("electrum_url", (!url.is_empty()).then(|| Value::from(url))));
     }
     if wanted.rpc_cookie_file != now.rpc_cookie_file {
         let cookie = wanted
@@ -472,6 +521,7 @@ mod tests {
             rpc_user: "souk".into(),
             rpc_password: Some("s3cret".into()),
             rpc_cookie_file: String::new(),
+            electrum_url: String::new(),
             bootstrap: vec![format!("/ip4/127.0.0.1/tcp/4001/p2p/{PEER}")],
         }
     }
@@ -568,6 +618,27 @@ refresh_secs = 120
     }
 
     #[test]
+    fn an_electrum_server_is_saved_shown_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let with = ConnectionEdit {
+            electrum_url: " ssl://electrum.example.org:50002 ".into(),
+            ..edit()
+        };
+        let saved = save(dir.path(), &with).unwrap();
+        assert_eq!(saved.electrum_url, "ssl://electrum.example.org:50002");
+        let text = std::fs::read_to_string(file_path(dir.path())).unwrap();
+        assert!(
+            text.contains("electrum_url = \"ssl://electrum.example.org:50002\""),
+            "{text}"
+        );
+        assert!(read_saved(dir.path()).unwrap().chain.uses_electrum());
+        let saved = save(dir.path(), &edit()).unwrap();
+        assert_eq!(saved.electrum_url, "");
+        let text = std::fs::read_to_string(file_path(dir.path())).unwrap();
+        assert!(!text.contains("electrum_url"), "{text}");
+    }
+
+    #[test]
     fn a_missing_file_is_created_with_only_the_changed_keys() {
         let dir = tempfile::tempdir().unwrap();
         let e = ConnectionEdit {
@@ -577,6 +648,7 @@ refresh_secs = 120
             rpc_user: String::new(),
             rpc_password: None,
             rpc_cookie_file: String::new(),
+            electrum_url: String::new(),
             bootstrap: vec![format!("/ip4/127.0.0.1/tcp/4001/p2p/{PEER}")],
         };
         save(dir.path(), &e).unwrap();
@@ -628,6 +700,20 @@ refresh_secs = 120
                     ..edit()
                 },
                 "must start with http://",
+            ),
+            (
+                ConnectionEdit {
+                    electrum_url: "electrum.example.org:50002".into(),
+                    ..edit()
+                },
+                "must start with tcp:// or ssl://",
+            ),
+            (
+                ConnectionEdit {
+                    electrum_url: "ssl://electrum.example.org".into(),
+                    ..edit()
+                },
+                "ssl://HOST:PORT",
             ),
             (
                 ConnectionEdit {

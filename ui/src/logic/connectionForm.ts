@@ -28,9 +28,11 @@ export interface ChainDraft {
   rpcPassword: string;
   clearPassword: boolean;
   cookieFile: string;
+  /** An Electrum server instead of a node: tcp://HOST:PORT or ssl://HOST:PORT. */
+  electrumUrl: string;
 }
 
-export type ChainErrors = Partial<Record<'rpcUrl' | 'rpcUser' | 'rpcPassword' | 'cookieFile', string>>;
+export type ChainErrors = Partial<Record<'rpcUrl' | 'rpcUser' | 'rpcPassword' | 'cookieFile' | 'electrumUrl', string>>;
 
 export function chainDraftOf(values: ConnectionValues): ChainDraft {
   return {
@@ -41,6 +43,7 @@ export function chainDraftOf(values: ConnectionValues): ChainDraft {
     rpcPassword: '',
     clearPassword: false,
     cookieFile: values.rpc_cookie_file,
+    electrumUrl: values.electrum_url,
   };
 }
 
@@ -65,6 +68,10 @@ export function validateChain(draft: ChainDraft): ChainErrors {
   const cookie = draft.cookieFile.trim();
   if (cookie && !(cookie.startsWith('/') || /^[A-Za-z]:[\\/]/.test(cookie))) {
     errors.cookieFile = 'Give the full path, e.g. /home/you/.litecoin/.cookie';
+  }
+  const electrum = draft.electrumUrl.trim();
+  if (electrum && !/^(tcp|ssl):\/\/[^\s:/]+:\d{1,5}$/.test(electrum)) {
+    errors.electrumUrl = 'Give tcp://HOST:PORT or ssl://HOST:PORT (TLS), e.g. ssl://electrum.example.org:50002';
   }
   return errors;
 }
@@ -105,13 +112,14 @@ export function connectionEdit(draft: ChainDraft, bootstrap: readonly string[]):
     rpc_user: draft.rpcUser,
     rpc_password: draft.clearPassword ? '' : draft.rpcPassword === '' ? null : draft.rpcPassword,
     rpc_cookie_file: draft.cookieFile.trim(),
+    electrum_url: draft.electrumUrl.trim(),
     bootstrap: [...bootstrap],
   };
 }
 
 /** Whether a chain backend is named at all (without one, escrow trades are off). */
 export function namesBackend(draft: ChainDraft): boolean {
-  return draft.rpcUrl.trim() !== '' || draft.cookieFile.trim() !== '';
+  return draft.rpcUrl.trim() !== '' || draft.cookieFile.trim() !== '' || draft.electrumUrl.trim() !== '';
 }
 
 export function chainName(chain: Chain): string {

@@ -181,6 +181,7 @@ export function fakeConnection(overrides: Partial<ConnectionSettings> = {}): Con
     rpc_user: '',
     rpc_password_set: false,
     rpc_cookie_file: '',
+    electrum_url: '',
     bootstrap: [],
   };
   return {
@@ -252,7 +253,7 @@ export class FakeBackend implements Backend {
   progressAfterRetry: StartupProgress | null = null;
   connection: ConnectionSettings = fakeConnection();
   /** What a chain test answers: a check, or an error message (kind invalid_input). */
-  chainAnswer: ChainCheck | string = { chain: 'btc', network: 'main', url: '', tip_height: 0, wallets: true, pruned: false };
+  chainAnswer: ChainCheck | string = { chain: 'btc', network: 'main', url: '', tip_height: 0, wallets: true, pruned: false, electrum: false };
   /** While set, an unlock waits for it (to look at the screen meanwhile). */
   unlockHold: Promise<void> | null = null;
   /** The dial results a connection save reports. */
@@ -702,6 +703,7 @@ export class FakeBackend implements Backend {
         rpc_user: edit.rpc_user,
         rpc_password_set: edit.rpc_password === null ? this.connection.saved.rpc_password_set : edit.rpc_password !== '',
         rpc_cookie_file: edit.rpc_cookie_file.trim(),
+        electrum_url: edit.electrum_url.trim(),
         bootstrap: edit.bootstrap.map((a) => a.trim()),
       };
       this.connection = { ...this.connection, saved, restart_needed: true };

@@ -149,7 +149,7 @@ describe('Settings: payment accounts', () => {
 describe('Settings: chain backend and bootstrap peers', () => {
   it('tests the chain backend and reports the tip, or the exact error', async () => {
     const backend = new FakeBackend({ state: 'unlocked' });
-    backend.chainAnswer = { chain: 'ltc', network: 'regtest', url: 'http://127.0.0.1:19443/', tip_height: 101, wallets: true, pruned: false };
+    backend.chainAnswer = { chain: 'ltc', network: 'regtest', url: 'http://127.0.0.1:19443/', tip_height: 101, wallets: true, pruned: false, electrum: false };
     const { user } = await openSettings(backend);
     const chain = await screen.findByRole('region', { name: 'Chain backend' });
     expect(within(chain).getByRole('button', { name: 'Test connection' })).toBeDisabled();
@@ -169,6 +169,7 @@ describe('Settings: chain backend and bootstrap peers', () => {
       rpc_user: 'souk',
       rpc_password: 's3cret',
       rpc_cookie_file: '',
+      electrum_url: '',
       bootstrap: [],
     });
     expect(backend.callsOf('saveConnectionSettings')).toHaveLength(0);
@@ -202,6 +203,24 @@ describe('Settings: chain backend and bootstrap peers', () => {
     expect(await within(chain).findByText(/Saved to souk.toml/)).toBeInTheDocument();
     expect(backend.connection.saved.rpc_url).toBe('http://10.0.0.2:9332/');
     expect(await screen.findByTestId('restart-needed')).toHaveTextContent('Restart Souk');
+  });
+
+  it('takes an Electrum server instead of a node, checked before it is tested or saved', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const { user } = await openSettings(backend);
+    const chain = await screen.findByRole('region', { name: 'Chain backend' });
+    const field = within(chain).getByLabelText('Electrum server');
+    await user.type(field, 'electrum.example.org:50002');
+    await user.click(within(chain).getByRole('button', { name: 'Save chain backend' }));
+    expect(field).toHaveAccessibleDescription(/Give tcp:\/\/HOST:PORT or ssl:\/\/HOST:PORT/);
+    expect(backend.callsOf('saveConnectionSettings')).toHaveLength(0);
+    await user.clear(field);
+    await user.type(field, 'ssl://electrum.example.org:50002');
+    backend.chainAnswer = { chain: 'btc', network: 'main', url: 'ssl://electrum.example.org:50002', tip_height: 870_000, wallets: false, pruned: false, electrum: true };
+    await user.click(within(chain).getByRole('button', { name: 'Save chain backend' }));
+    expect(await within(chain).findByText(/Saved to souk.toml/)).toBeInTheDocument();
+    expect(backend.callsOf('saveConnectionSettings')[0]?.[0]).toMatchObject({ electrum_url: 'ssl://electrum.example.org:50002' });
+    expect(backend.connection.saved.electrum_url).toBe('ssl://electrum.example.org:50002');
   });
 
   it('says whether a password is saved without showing it, and can remove it', async () => {
@@ -242,6 +261,7 @@ describe('Settings: chain backend and bootstrap peers', () => {
       rpc_user: '',
       rpc_password: null,
       rpc_cookie_file: '',
+      electrum_url: '',
       bootstrap: [good],
     });
   });

@@ -47,7 +47,8 @@ function OverrideNote({ variable }: { variable: string | undefined }) {
 }
 
 function describeBackend(values: ConnectionValues): string {
-  const where = values.rpc_url || (values.rpc_cookie_file ? `the node of ${values.rpc_cookie_file}` : '');
+  const where =
+    values.electrum_url || values.rpc_url || (values.rpc_cookie_file ? `the node of ${values.rpc_cookie_file}` : '');
   if (!where) return 'no chain backend (trades without escrow)';
   return `${chainName(values.chain)} ${networkName(values.network)} at ${where}`;
 }
@@ -59,14 +60,17 @@ function sameBackend(a: ConnectionValues, b: ConnectionValues): boolean {
     a.rpc_url === b.rpc_url &&
     a.rpc_user === b.rpc_user &&
     a.rpc_password_set === b.rpc_password_set &&
-    a.rpc_cookie_file === b.rpc_cookie_file
+    a.rpc_cookie_file === b.rpc_cookie_file &&
+    a.electrum_url === b.electrum_url
   );
 }
 
 function checkText(check: ChainCheck): string {
-  const wallet = check.wallets
-    ? `escrows are watched in a watch-only wallet there${check.pruned ? '; pruned node' : ''}`
-    : 'its wallet is disabled: start it without -disablewallet, Souk keeps a watch-only wallet there';
+  const wallet = check.electrum
+    ? 'Electrum server'
+    : check.wallets
+      ? `escrows are watched in a watch-only wallet there${check.pruned ? '; pruned node' : ''}`
+      : 'its wallet is disabled: start it without -disablewallet, Souk keeps a watch-only wallet there';
   return `Connected to ${chainName(check.chain)} ${networkName(check.network)} at ${check.url}: block height ${check.tip_height.toLocaleString('en-US')} (${wallet}).`;
 }
 
@@ -246,6 +250,23 @@ function ChainSection({ settings }: { settings: ConnectionSettings }) {
           )}
         </Field>
         <OverrideNote variable={overrideOf(settings, 'chain.rpc_cookie_file')} />
+        <Field
+          label="Electrum server"
+          hint="Instead of a node of your own: tcp://HOST:PORT or ssl://HOST:PORT (TLS). When set, the node fields above are not used."
+          error={errors.electrumUrl}
+        >
+          {(control) => (
+            <input
+              {...control}
+              inputMode="url"
+              autoComplete="off"
+              spellCheck={false}
+              value={draft.electrumUrl}
+              onChange={(e) => set('electrumUrl', e.target.value)}
+            />
+          )}
+        </Field>
+        <OverrideNote variable={overrideOf(settings, 'chain.electrum_url')} />
 
         <div className="chain-result" aria-live="polite">
           {test.isSuccess ? (
