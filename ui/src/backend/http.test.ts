@@ -346,6 +346,7 @@ describe('HttpBackend settings and startup', () => {
     rpc_user: 'souk',
     rpc_password: null,
     rpc_cookie_file: '',
+    electrum_url: '',
     bootstrap: [],
   };
 

@@ -150,6 +150,7 @@ describe('tauriBackend trade commands', () => {
       rpc_user: '',
       rpc_password: null,
       rpc_cookie_file: '',
+      electrum_url: '',
       bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/x'],
     };
     await tauriBackend.preferences();
