@@ -310,3 +310,86 @@ async fn a_node_started_while_its_electrum_server_is_down_connects_once_it_is_up
     }
     node.stop().await;
 }
+
+/// Through the Electrum server too, the chain decides: a funding replaced in the mempool is noted as
+/// gone and the trade waits; a confirmed funding a reorg takes away sends the trade back to waiting,
+/// and the block coming back moves it on again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replaced_or_reorged_funding_is_waited_for_again_through_electrum() {
+    let (ltc, electrum) = chain().await;
+    let p = Parties::start(&ltc, &electrum).await;
+    let view = in_state(p.maker(), &p.trade, "EscrowFunding").await;
+    let escrow = view.escrow.unwrap();
+    let seller_address = escrow.seller_escrow_address.clone().unwrap();
+    let coins = Amount::from_sat(AMOUNT + DEPOSIT).to_btc();
+    let first = ltc
+        .call(
+            "sendtoaddress",
+            serde_json::json!([seller_address, coins, "", "", false, true]),
+        )
+        .await;
+    let first = first.as_str().unwrap().to_owned();
+    p.maker()
+        .await_trade(p.trade.id, "the funding seen", |t| {
+            t.escrow
+                .as_ref()
+                .is_some_and(|x| x.pending_funding.iter().any(|f| f.txid == first))
+        })
+        .await;
+    // The same coins spent back to the wallet at a higher fee.
+    let tx = ltc.raw_transaction(&first).await;
+    let mut total = Amount::ZERO;
+    let mut inputs = Vec::new();
+    for i in tx["vin"].as_array().unwrap() {
+        inputs.push(serde_json::json!({ "txid": i["txid"], "vout": i["vout"] }));
+        let prev = ltc.raw_transaction(i["txid"].as_str().unwrap()).await;
+        let value = prev["vout"][i["vout"].as_u64().unwrap() as usize]["value"]
+            .as_f64()
+            .unwrap();
+        total += Amount::from_btc(value).unwrap();
+    }
+    let back = ltc.new_address().await;
+    let keep = total - Amount::from_sat(100_000);
+    let raw = ltc
+        .call(
+            "createrawtransaction",
+            serde_json::json!([inputs, [{ back: keep.to_btc() }]]),
+        )
+        .await;
+    let signed = ltc
+        .call("signrawtransactionwithwallet", serde_json::json!([raw]))
+        .await;
+    ltc.call("sendrawtransaction", serde_json::json!([signed["hex"]]))
+        .await;
+    let gone = p
+        .maker()
+        .await_trade(p.trade.id, "the replaced funding noted", |t| {
+            t.steps.iter().any(|s| s.kind == "funding_dropped")
+        })
+        .await;
+    assert_eq!(gone.state, "EscrowFunding");
+
+    // Funded for real, then a reorg takes the block away and gives it back.
+    ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, DEPOSIT).await;
+    let mined = ltc.mine(1).await;
+    in_state(p.taker(), &p.trade, "EscrowFunded").await;
+    // A longer chain without the funding: ElectrumX follows a reorg when blocks come, not when the
+    // node merely steps back, so two empty blocks replace the one that held it.
+    ltc.call("invalidateblock", serde_json::json!([mined[0]]))
+        .await;
+    let elsewhere = ltc.new_address().await;
+    for _ in 0..2 {
+        ltc.call("generateblock", serde_json::json!([elsewhere, []]))
+            .await;
+    }
+    let lost = in_state(p.taker(), &p.trade, "EscrowFunding").await;
+    assert!(
+        lost.steps.iter().any(|s| s.kind == "funding_lost"),
+        "{:?}",
+        lost.steps
+    );
+    // The funding is back in the mempool; the next block confirms it again.
+    ltc.mine(1).await;
+    in_state(p.taker(), &p.trade, "EscrowFunded").await;
+    p.stop().await;
+}

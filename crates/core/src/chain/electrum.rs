@@ -4,7 +4,8 @@
 //! The protocol is spoken by the `electrum-client` crate (BDK's, blocking: each call runs on tokio's
 //! blocking pool). Each escrow script is subscribed to (`blockchain.scripthash.subscribe`); the
 //! histories (`blockchain.scripthash.get_history`) are read again only when the server says a script's
-//! status changed or after [`REFRESH`], all stale ones in one batch, and every transaction is read once.
+//! status changed, when the tip changed (a block or a reorg), or after [`REFRESH`], all stale ones in
+//! one batch, and every transaction is read once.
 //! A watcher pass over open trades with nothing new therefore costs one request (the tip, which also
 //! takes in the server's notifications), whatever the size of the UTXO set. Requests go out in
 //! batches because servers delay small answers: ElectrumX pads them and waits up to a second for more
@@ -60,7 +61,8 @@ impl std::fmt::Debug for ElectrumBackend {
 
 #[derive(Default)]
 struct State {
-    tip: Option<(u64, Instant)>,
+    /// The tip's height and hash, and when they were read.
+    tip: Option<(u64, bitcoin::BlockHash, Instant)>,
     scripts: HashMap<ScriptBuf, Watched>,
     /// Every transaction read so far (a txid's contents never change).
     txs: HashMap<Txid, Transaction>,
@@ -71,9 +73,9 @@ struct Watched {
     history: Option<History>,
 }
 
-/// A script's history: txid and height (0 or -1 while in the mempool), with the tip and time it was
-/// fetched at.
-type History = (Vec<(Txid, i32)>, u64, Instant);
+/// A script's history: txid and height (0 or -1 while in the mempool), with the tip (hash) and time it
+/// was fetched at.
+type History = (Vec<(Txid, i32)>, bitcoin::BlockHash, Instant);
 
 fn locked(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -191,10 +193,15 @@ impl ElectrumBackend {
 
     /// The tip, read at most every [`TIP_TTL`]; reading it also takes in the server's notifications.
     async fn tip(&self) -> Result<u64, ChainError> {
-        if let Some((tip, at)) = locked(&self.state).tip
+        Ok(self.tip_block().await?.0)
+    }
+
+    /// The tip's height and hash (see [`Self::tip`]).
+    async fn tip_block(&self) -> Result<(u64, bitcoin::BlockHash), ChainError> {
+        if let Some((tip, hash, at)) = locked(&self.state).tip
             && at.elapsed() < TIP_TTL
         {
-            return Ok(tip);
+            return Ok((tip, hash));
         }
         let header = self
             .call("blockchain.headers.subscribe", 1, |c| {
@@ -202,8 +209,9 @@ impl ElectrumBackend {
             })
             .await?;
         let tip = u64::try_from(header.height).unwrap_or(u64::MAX);
-        locked(&self.state).tip = Some((tip, Instant::now()));
-        Ok(tip)
+        let hash = header.header.block_hash();
+        locked(&self.state).tip = Some((tip, hash, Instant::now()));
+        Ok((tip, hash))
     }
 
     /// Subscribes to `scripts` not subscribed yet, in one batch.
@@ -267,7 +275,7 @@ impl ElectrumBackend {
     /// script after another.
     async fn refresh(&self) -> Result<(), ChainError> {
         // Reading the tip takes in what the server pushed meanwhile.
-        let tip = self.tip().await?;
+        let (_, tip) = self.tip_block().await?;
         let scripts: Vec<ScriptBuf> = locked(&self.state).scripts.keys().cloned().collect();
         let changed: Vec<ScriptBuf> = {
             let scripts = scripts.clone();
@@ -301,10 +309,12 @@ impl ElectrumBackend {
             state
                 .scripts
                 .iter()
+                // A new tip (a block, or a reorg) can move any history: all are read again, in the one
+                // batch. Servers do not always notify every script a reorg touched.
                 .filter(|(_, w)| {
                     w.history
                         .as_ref()
-                        .is_none_or(|(_, _, at)| at.elapsed() >= REFRESH)
+                        .is_none_or(|(_, at_tip, at)| *at_tip != tip || at.elapsed() >= REFRESH)
                 })
                 .map(|(s, _)| s.clone())
                 .collect()
