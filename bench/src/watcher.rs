@@ -6,8 +6,9 @@
 //! settlement engine reaches them (`watch`, then `outputs` per script). The baseline is what the watcher
 //! did before watch-only wallets: `scantxoutset` per script, a scan of the whole UTXO set.
 //!
-//! A "first" pass reads each funding transaction once (kept afterwards); a "steady" pass is what every
-//! later pass costs (the watcher runs one every 10 s).
+//! A "first" pass reads each funding transaction once (kept afterwards); a "block" pass is the first
+//! after new blocks (the Electrum backend then reads every history again, in one batch); a "steady"
+//! pass is what every other pass costs (the watcher runs one every 10 s).
 
 use std::{
     fmt,
@@ -48,7 +49,8 @@ impl Default for WatcherSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct Pass {
     pub backend: String,
-    /// `first` (reads every transaction once) or `steady` (every later pass).
+    /// `first` (reads every transaction once), `block` (the first pass after new blocks: the Electrum
+    /// backend reads every history again, in one batch) or `steady` (every later pass).
     pub pass: String,
     /// Unspent outputs in the chain's UTXO set when measured.
     pub utxo_set: u64,
@@ -165,9 +167,14 @@ pub async fn run_watcher(settings: WatcherSettings) -> anyhow::Result<WatcherRep
     }
 
     let mut passes = Vec::new();
-    for (i, stage) in [("first", false), ("steady", false), ("steady", true)]
-        .into_iter()
-        .enumerate()
+    for (i, stage) in [
+        ("first", false),
+        ("steady", false),
+        ("block", true),
+        ("steady", false),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let (pass, after_unrelated) = stage;
         if after_unrelated {
