@@ -325,7 +325,15 @@ async fn a_watch_only_wallet_follows_an_escrow_without_txindex() {
     assert!(watching.outputs(&script).await.unwrap().is_empty());
 
     let funding = node.send_to(&trade.address(), ESCROWED).await;
-    let seen = watching.outputs(&script).await.unwrap();
+    // The wallet takes in mempool transactions a moment after the node accepted them.
+    let deadline = std::time::Instant::now() + souk_tests::DEADLINE;
+    let seen = loop {
+        let seen = watching.outputs(&script).await.unwrap();
+        if !seen.is_empty() || std::time::Instant::now() > deadline {
+            break seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].outpoint.txid, funding);
     assert_eq!((seen[0].confirmations, seen[0].height), (0, 0));
