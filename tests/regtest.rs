@@ -319,6 +319,56 @@ impl Litecoind {
         txid.as_str().and_then(|t| t.parse().ok()).expect("a txid")
     }
 
+    /// Pays `amount` to `address` in a transaction that signals BIP-125 replacement (unconfirmed).
+    pub async fn send_replaceable(&self, address: &str, amount: Amount) -> String {
+        let txid = self
+            .call(
+                "sendtoaddress",
+                json!([
+                    address,
+                    amount.to_string_in(Denomination::Bitcoin),
+                    "",
+                    "",
+                    false,
+                    true
+                ]),
+            )
+            .await;
+        txid.as_str().expect("a txid").to_owned()
+    }
+
+    /// Double-spends the mempool transaction `txid` (of the test wallet): the same inputs, all back to
+    /// the wallet at a higher fee. `txid` leaves the mempool; returns the replacement's txid.
+    pub async fn replace_in_mempool(&self, txid: &str) -> String {
+        let tx = self.raw_transaction(txid).await;
+        let mut inputs = Vec::new();
+        let mut total = Amount::ZERO;
+        for input in tx["vin"].as_array().expect("inputs") {
+            inputs.push(json!({ "txid": input["txid"], "vout": input["vout"] }));
+            let prev = self
+                .raw_transaction(input["txid"].as_str().expect("a txid"))
+                .await;
+            let vout = usize::try_from(input["vout"].as_u64().expect("a vout")).expect("an index");
+            let value = prev["vout"][vout]["value"].as_f64().expect("a value");
+            total += Amount::from_btc(value).expect("an amount");
+        }
+        let back = self.new_address().await;
+        let keep = total - Amount::from_sat(100_000);
+        let raw = self
+            .call(
+                "createrawtransaction",
+                json!([inputs, [{ back: keep.to_btc() }]]),
+            )
+            .await;
+        let signed = self
+            .call("signrawtransactionwithwallet", json!([raw]))
+            .await;
+        let replacement = self
+            .call("sendrawtransaction", json!([signed["hex"]]))
+            .await;
+        replacement.as_str().expect("a txid").to_owned()
+    }
+
     /// Each party funds its own escrow output, as a trade's view names them: the seller `seller`, the
     /// buyer `buyer` (a zero amount sends nothing). Returns the txids sent, seller's first.
     pub async fn fund_escrow(

@@ -447,15 +447,10 @@ async fn funding_is_seen_in_the_mempool_and_a_replaced_one_is_waited_for_again()
     let e = Escrowed::start(&ltc, test_trades()).await;
     let escrow = e.funding.escrow.clone().unwrap();
     let seller_address = escrow.seller_escrow_address.clone().unwrap();
-    let coins = Amount::from_sat(AMOUNT + DEPOSIT).to_btc();
     // Replaceable (BIP 125), so the wallet can double-spend it below.
     let first = ltc
-        .call(
-            "sendtoaddress",
-            serde_json::json!([seller_address, coins, "", "", false, true]),
-        )
+        .send_replaceable(&seller_address, Amount::from_sat(AMOUNT + DEPOSIT))
         .await;
-    let first = first.as_str().unwrap().to_owned();
     for node in [&e.seller, &e.buyer] {
         let seen = node
             .await_trade(e.trade, "the funding seen in the mempool", |t| {
@@ -478,33 +473,7 @@ async fn funding_is_seen_in_the_mempool_and_a_replaced_one_is_waited_for_again()
     assert_eq!(ltc.confirmations(&first.parse().unwrap()).await, Some(0));
 
     // The same coins, spent back to the wallet at a higher fee: the funding leaves the mempool.
-    let tx = ltc.raw_transaction(&first).await;
-    let inputs: Vec<serde_json::Value> = tx["vin"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| serde_json::json!({ "txid": i["txid"], "vout": i["vout"] }))
-        .collect();
-    let mut total = 0.0;
-    for i in tx["vin"].as_array().unwrap() {
-        let prev = ltc.raw_transaction(i["txid"].as_str().unwrap()).await;
-        total += prev["vout"][i["vout"].as_u64().unwrap() as usize]["value"]
-            .as_f64()
-            .unwrap();
-    }
-    let back = ltc.new_address().await;
-    let keep = Amount::from_btc(total).unwrap() - Amount::from_sat(100_000);
-    let raw = ltc
-        .call(
-            "createrawtransaction",
-            serde_json::json!([inputs, [{ back: keep.to_btc() }]]),
-        )
-        .await;
-    let signed = ltc
-        .call("signrawtransactionwithwallet", serde_json::json!([raw]))
-        .await;
-    ltc.call("sendrawtransaction", serde_json::json!([signed["hex"]]))
-        .await;
+    ltc.replace_in_mempool(&first).await;
     assert_eq!(ltc.confirmations(&first.parse().unwrap()).await, None);
     let gone = e
         .seller

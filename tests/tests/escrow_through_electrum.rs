@@ -321,14 +321,9 @@ async fn a_replaced_or_reorged_funding_is_waited_for_again_through_electrum() {
     let view = in_state(p.maker(), &p.trade, "EscrowFunding").await;
     let escrow = view.escrow.unwrap();
     let seller_address = escrow.seller_escrow_address.clone().unwrap();
-    let coins = Amount::from_sat(AMOUNT + DEPOSIT).to_btc();
     let first = ltc
-        .call(
-            "sendtoaddress",
-            serde_json::json!([seller_address, coins, "", "", false, true]),
-        )
+        .send_replaceable(&seller_address, Amount::from_sat(AMOUNT + DEPOSIT))
         .await;
-    let first = first.as_str().unwrap().to_owned();
     p.maker()
         .await_trade(p.trade.id, "the funding seen", |t| {
             t.escrow
@@ -337,30 +332,7 @@ async fn a_replaced_or_reorged_funding_is_waited_for_again_through_electrum() {
         })
         .await;
     // The same coins spent back to the wallet at a higher fee.
-    let tx = ltc.raw_transaction(&first).await;
-    let mut total = Amount::ZERO;
-    let mut inputs = Vec::new();
-    for i in tx["vin"].as_array().unwrap() {
-        inputs.push(serde_json::json!({ "txid": i["txid"], "vout": i["vout"] }));
-        let prev = ltc.raw_transaction(i["txid"].as_str().unwrap()).await;
-        let value = prev["vout"][i["vout"].as_u64().unwrap() as usize]["value"]
-            .as_f64()
-            .unwrap();
-        total += Amount::from_btc(value).unwrap();
-    }
-    let back = ltc.new_address().await;
-    let keep = total - Amount::from_sat(100_000);
-    let raw = ltc
-        .call(
-            "createrawtransaction",
-            serde_json::json!([inputs, [{ back: keep.to_btc() }]]),
-        )
-        .await;
-    let signed = ltc
-        .call("signrawtransactionwithwallet", serde_json::json!([raw]))
-        .await;
-    ltc.call("sendrawtransaction", serde_json::json!([signed["hex"]]))
-        .await;
+    ltc.replace_in_mempool(&first).await;
     let gone = p
         .maker()
         .await_trade(p.trade.id, "the replaced funding noted", |t| {
