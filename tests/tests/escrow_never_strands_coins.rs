@@ -530,6 +530,13 @@ async fn each_party_funds_its_escrow_from_its_node_wallet() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no wallet `nope`"), "{err}");
+    let err = e
+        .seller
+        .node
+        .fund_from_wallet(e.trade, "../souk-test", false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("letters, digits"), "{err}");
 
     let plan = e
         .seller

@@ -67,6 +67,16 @@ pub(super) async fn fund_from_wallet(
             "name the node wallet to pay from".into(),
         ));
     }
+    if wallet.len() > 64
+        || wallet
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        || wallet.starts_with('.')
+    {
+        return Err(Error::InvalidInput(format!(
+            "wallet name {wallet:?}: Souk pays from wallets named with letters, digits, `-`, `_` and `.`"
+        )));
+    }
     let row = settle::load_row(inner, trade_id)
         .await?
         .ok_or_else(|| Error::InvalidInput(format!("trade {trade_id} has no escrow")))?;
