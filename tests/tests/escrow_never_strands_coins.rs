@@ -465,6 +465,15 @@ async fn funding_is_seen_in_the_mempool_and_a_replaced_one_is_waited_for_again()
             "{:?}",
             seen.steps
         );
+        if seen.role == souk_core::trading::TradeRole::Maker {
+            // The seller is told its coins are on the way, not asked to send them again.
+            assert!(
+                seen.next_step
+                    .contains("1.15 LTC seen, waiting for a block"),
+                "{}",
+                seen.next_step
+            );
+        }
         let view = seen.escrow.unwrap();
         assert_eq!(view.seller_funded, 0, "unconfirmed coins never count");
         let p = &view.pending_funding[0];

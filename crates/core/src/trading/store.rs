@@ -403,8 +403,20 @@ fn progress(
                     coins(e.chain, e.required - mine)
                 )
             } else {
+                let side = if me == buyer { "buyer" } else { "seller" };
+                let seen: u64 = e
+                    .pending_funding
+                    .iter()
+                    .filter(|p| p.funder == side)
+                    .map(|p| p.value)
+                    .sum();
+                let pending = if seen > 0 {
+                    format!("; {} seen, waiting for a block", coins(e.chain, seen))
+                } else {
+                    String::new()
+                };
                 format!(
-                    "fund the escrow: send {} to your escrow address {} ({} there so far)",
+                    "fund the escrow: send {} to your escrow address {} ({} there so far{pending})",
                     coin,
                     e.address.as_deref().unwrap_or("?"),
                     coins(e.chain, held)
