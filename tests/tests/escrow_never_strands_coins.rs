@@ -554,7 +554,11 @@ async fn each_party_funds_its_escrow_from_its_node_wallet() {
         .await
         .expect("a funding plan");
     assert_eq!(
-        (plan.amount, plan.address.as_str(), plan.asset.as_str()),
+        (
+            plan.amount,
+            plan.address.as_str(),
+            plan.asset.to_string().as_str()
+        ),
         (AMOUNT + DEPOSIT, seller_address.as_str(), "LTC")
     );
     assert!(plan.fee > 0 && plan.fee < 100_000, "{}", plan.fee);

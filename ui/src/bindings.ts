@@ -212,9 +212,9 @@ funder: string,
 value: number, };
 export type WalletFunding = { wallet: string, 
 /**
- * The coin: `LTC` or `BTC`.
+ * The coin.
  */
-asset: string, 
+asset: Asset, 
 /**
  * This party's escrow output.
  */

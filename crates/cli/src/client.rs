@@ -404,7 +404,7 @@ pub async fn fund(
     else {
         return Ok(());
     };
-    let coins = |units: u64| format!("{} {}", bitcoin_amount(units), funding.asset);
+    let coins = |units: u64| format!("{} {}", format_amount(units, funding.asset), funding.asset);
     if let Some(path) = psbt {
         std::fs::write(path, &funding.psbt).map_err(|e| {
             Failure::from(souk_core::error::Error::InvalidInput(format!(
@@ -431,18 +431,6 @@ pub async fn fund(
         ),
     }
     Ok(())
-}
-
-/// Base units as coins: 1.15 (8 decimals at most, no trailing zeros).
-fn bitcoin_amount(units: u64) -> String {
-    let whole = units / 100_000_000;
-    let frac = units % 100_000_000;
-    if frac == 0 {
-        return whole.to_string();
-    }
-    format!("{whole}.{frac:08}")
-        .trim_end_matches('0')
-        .to_owned()
 }
 
 pub async fn list_trades(client: &ApiClient, json: bool) -> Result<(), Failure> {

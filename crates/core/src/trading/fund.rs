@@ -30,8 +30,8 @@ const MAX_FEE_SHARE: u64 = 20;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct WalletFunding {
     pub wallet: String,
-    /// The coin: `LTC` or `BTC`.
-    pub asset: String,
+    /// The coin.
+    pub asset: crate::offer::Asset,
     /// This party's escrow output.
     pub address: String,
     /// Base units sent to it: what is still owed (funding seen already, even unconfirmed, is counted).
@@ -89,6 +89,7 @@ pub(super) async fn fund_from_wallet(
         )));
     }
     let (address, amount) = still_owed(backend, &row).await?;
+    // Core's RPC takes amounts as a number of coins.
     let coins = |units: u64| Amount::from_sat(units).to_btc();
     let rate = backend.fee_rate().await?;
     let wallet_err = |e: ChainError| wallet_error(wallet, e);
@@ -117,7 +118,10 @@ pub(super) async fn fund_from_wallet(
     let fee = check_funding(&decoded, &address, amount)?;
     let mut funding = WalletFunding {
         wallet: wallet.to_owned(),
-        asset: row.chain.to_string().to_uppercase(),
+        asset: match row.chain {
+            crate::escrow::Chain::Btc => crate::offer::Asset::Btc,
+            crate::escrow::Chain::Ltc => crate::offer::Asset::Ltc,
+        },
         address,
         amount,
         fee,
@@ -178,8 +182,8 @@ async fn still_owed(backend: &Backend, row: &EscrowRow) -> Result<(String, u64)>
     if held >= owed {
         return Err(Error::InvalidInput(format!(
             "your escrow output already holds {} of the {} you owe (unconfirmed included)",
-            Amount::from_sat(held).to_btc(),
-            Amount::from_sat(owed).to_btc()
+            super::store::coins(row.chain, held),
+            super::store::coins(row.chain, owed)
         )));
     }
     Ok((address, owed - held))
