@@ -77,13 +77,10 @@ impl ElectrumX {
             let log = File::create(dir.path().join("electrumx.log")).expect("a log file");
             let db = dir.path().join("db");
             std::fs::create_dir(&db).expect("the db dir");
-            let rpc = ltc.config.rpc_url.trim_end_matches('/');
+            let rpc = ltc.core.rpc_url.trim_end_matches('/');
             let daemon = rpc.replacen(
                 "http://",
-                &format!(
-                    "http://{}:{}@",
-                    ltc.config.rpc_user, ltc.config.rpc_password
-                ),
+                &format!("http://{}:{}@", ltc.core.rpc_user, ltc.core.rpc_password),
                 1,
             );
             let child = Command::new(&server)
@@ -127,6 +124,15 @@ impl ElectrumX {
         );
     }
 
+    /// The loopback port it serves on.
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the server's port")
+    }
+
     /// How Souk reaches this server: the node's chain and network, through `electrum_url`.
     pub fn config(&self, ltc: &Litecoind) -> ChainConfig {
         ChainConfig {
@@ -134,7 +140,7 @@ impl ElectrumX {
             rpc_user: String::new(),
             rpc_password: String::new(),
             electrum_url: self.url.clone(),
-            ..ltc.config.clone()
+            ..ltc.core.clone()
         }
     }
 

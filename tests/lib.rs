@@ -33,6 +33,18 @@ pub const BTC_EUR: (Asset, Quote) = (Asset::Btc, Quote::Fiat(Fiat::Eur));
 /// How long [`TestNode::await_offer`] waits for gossip before asking the makers directly.
 pub const GOSSIP_GRACE: Duration = Duration::from_secs(10);
 
+/// With `SOUK_TEST_LOG` set (an `EnvFilter`, say `souk_core=debug`), the test's nodes log to the test's
+/// output (`cargo test -- --nocapture` shows it), with the time since the test started.
+pub fn log_if_asked() {
+    if let Ok(filter) = std::env::var("SOUK_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// A data directory that disappears with the test.
 #[derive(Debug)]
 pub struct TestDir {
@@ -41,6 +53,7 @@ pub struct TestDir {
 
 impl TestDir {
     pub fn new() -> Self {
+        log_if_asked();
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
         }

@@ -22,7 +22,7 @@ use souk_core::{
     escrow::{Chain, Network},
 };
 
-use crate::DEADLINE;
+use crate::{DEADLINE, electrumx::ElectrumX};
 
 /// Debian's package (`litecoind`, Litecoin Core 0.21); `cargo xtask test` installs it.
 pub const LITECOIND: &str = "/usr/bin/litecoind";
@@ -77,12 +77,33 @@ pub struct LitecoindOptions {
 /// A block as [`Litecoind::confirmations`] reads it: its txids and its parent's hash.
 type Block = (Vec<String>, Option<String>);
 
+/// The variable that makes every [`Litecoind`] of a test come with an Electrum server in front of it,
+/// and the Souk nodes of the test settle through that server: `electrum`. Unset (or `core`), they talk to
+/// the node's RPC. `cargo xtask test` runs the escrow scenarios once each way.
+pub const BACKEND_VAR: &str = "SOUK_TEST_CHAIN_BACKEND";
+
+/// Whether this run's Souk nodes settle through an Electrum server (see [`BACKEND_VAR`]).
+pub fn through_electrum() -> bool {
+    match std::env::var(BACKEND_VAR).as_deref() {
+        Ok("electrum") => true,
+        Ok("" | "core") | Err(_) => false,
+        Ok(other) => panic!("{BACKEND_VAR}={other}: expected `core` or `electrum`"),
+    }
+}
+
 /// A running regtest node with a funded wallet.
 pub struct Litecoind {
+    /// The Electrum server in front of the node when this run settles through one ([`BACKEND_VAR`]);
+    /// stopped before the node.
+    electrum: Option<ElectrumX>,
     process: Process,
     options: LitecoindOptions,
-    /// How Souk reaches this node, as it would from its config file.
+    /// How Souk's nodes reach the chain in this run, as they would from their config file: the node's
+    /// RPC, or the Electrum server in front of it ([`BACKEND_VAR`]).
     pub config: ChainConfig,
+    /// How to reach the node's own RPC (the harness's and Electrum server's way in; what a Souk node
+    /// that must talk to Core itself, say to fund from its wallet, is given).
+    pub core: ChainConfig,
     pub rpc: RpcBackend,
     mining_address: String,
     /// The txids of each block read so far (by block hash, so a reorg cannot mislead), and each block's
@@ -93,7 +114,8 @@ pub struct Litecoind {
 impl std::fmt::Debug for Litecoind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Litecoind")
-            .field("url", &self.config.rpc_url)
+            .field("url", &self.core.rpc_url)
+            .field("electrum", &self.electrum)
             .field("datadir", &self.process.dir.path())
             .finish()
     }
@@ -112,7 +134,12 @@ impl Litecoind {
         Self::start_with(LitecoindOptions::default()).await
     }
 
-    pub async fn start_with(options: LitecoindOptions) -> Self {
+    /// With [`BACKEND_VAR`] = `electrum`, the node keeps a transaction index and an Electrum server
+    /// indexes it; [`Self::config`] points there.
+    pub async fn start_with(mut options: LitecoindOptions) -> Self {
+        let electrum = through_electrum();
+        // An Electrum server asks its node for any transaction by id.
+        options.txindex |= electrum;
         let mut failures = Vec::new();
         for _ in 0..START_ATTEMPTS {
             match Self::try_start(options).await {
@@ -121,6 +148,11 @@ impl Litecoind {
                     node.call("createwallet", json!([WALLET])).await;
                     node.mining_address = node.new_address().await;
                     node.mine(MATURITY).await;
+                    if electrum {
+                        let server = ElectrumX::start(&node).await;
+                        node.config = server.config(&node);
+                        node.electrum = Some(server);
+                    }
                     return node;
                 }
                 Err(StartFailure::PortTaken(why)) => failures.push(why),
@@ -158,9 +190,11 @@ impl Litecoind {
         };
         let rpc = Self::await_rpc(&mut process, &config, port).await?;
         Ok(Self {
+            electrum: None,
             process,
             options,
-            config,
+            config: config.clone(),
+            core: config,
             rpc,
             mining_address: String::new(),
             blocks: Default::default(),
@@ -233,7 +267,7 @@ impl Litecoind {
             tokio::time::sleep(POLL).await;
         }
         let port: u16 = self
-            .config
+            .core
             .rpc_url
             .trim_end_matches('/')
             .rsplit(':')
@@ -243,17 +277,27 @@ impl Litecoind {
         let child = spawn(
             self.process.dir.path(),
             port,
-            &self.config.rpc_password,
+            &self.core.rpc_password,
             self.options,
             &[&["-persistmempool=0"], extra].concat(),
         )
         .unwrap_or_else(|_| panic!("litecoind did not start again"));
         self.process.child = child;
-        match Self::await_rpc(&mut self.process, &self.config, port).await {
+        match Self::await_rpc(&mut self.process, &self.core, port).await {
             Ok(rpc) => self.rpc = rpc,
             Err(StartFailure::PortTaken(why) | StartFailure::Fatal(why)) => {
                 panic!("litecoind did not come back: {why}")
             }
+        }
+        // An Electrum server follows its node back by itself, but keeps the node's relay fee for a
+        // minute (ElectrumX caches `getnetworkinfo`): with a new policy, the server is restarted too, on
+        // the same port, as its operator would.
+        if !extra.is_empty()
+            && let Some(server) = self.electrum.take()
+        {
+            let port = server.port();
+            drop(server);
+            self.electrum = Some(ElectrumX::start_on(self, Some(port)).await);
         }
     }
 

@@ -33,9 +33,9 @@ async fn the_chain_backend_is_tested_then_saved_and_used_after_a_restart() {
     let edit = ConnectionEdit {
         chain: Chain::Ltc,
         network: Network::Regtest,
-        rpc_url: chain.config.rpc_url.clone(),
-        rpc_user: chain.config.rpc_user.clone(),
-        rpc_password: Some(chain.config.rpc_password.clone()),
+        rpc_url: chain.core.rpc_url.clone(),
+        rpc_user: chain.core.rpc_user.clone(),
+        rpc_password: Some(chain.core.rpc_password.clone()),
         rpc_cookie_file: String::new(),
         electrum_url: String::new(),
         bootstrap: Vec::new(),
@@ -49,7 +49,7 @@ async fn the_chain_backend_is_tested_then_saved_and_used_after_a_restart() {
     assert_eq!(check.tip_height, 101, "101 blocks were mined at start");
     assert!(check.wallets, "wallet support, for the watch-only wallet");
     assert!(!check.pruned);
-    assert_eq!(check.url, chain.config.rpc_url);
+    assert_eq!(check.url, chain.core.rpc_url);
 
     let wrong_network = node
         .test_chain_connection(ConnectionEdit {
@@ -91,7 +91,7 @@ async fn the_chain_backend_is_tested_then_saved_and_used_after_a_restart() {
     assert!(saved.dialled.is_empty(), "no network runs, nothing dialled");
     let settings = saved.settings;
     assert!(settings.saved.rpc_password_set);
-    assert_eq!(settings.saved.rpc_url, chain.config.rpc_url);
+    assert_eq!(settings.saved.rpc_url, chain.core.rpc_url);
     assert!(settings.restart_needed, "{settings:?}");
     assert!(
         !settings.running.rpc_password_set,
@@ -100,7 +100,7 @@ async fn the_chain_backend_is_tested_then_saved_and_used_after_a_restart() {
     let shown =
         serde_json::to_string(&node.connection_settings().expect("settings")).expect("json");
     assert!(
-        !shown.contains(&chain.config.rpc_password),
+        !shown.contains(&chain.core.rpc_password),
         "the password came back: {shown}"
     );
     let text = std::fs::read_to_string(&file).expect("souk.toml");
@@ -118,7 +118,7 @@ async fn the_chain_backend_is_tested_then_saved_and_used_after_a_restart() {
 
     // Restarted on the file: the node settles on that chain (it checks the backend at start).
     let loaded = Config::load(&data_dir, &[]).expect("souk.toml loads");
-    assert_eq!(loaded.chain.rpc_password, chain.config.rpc_password);
+    assert_eq!(loaded.chain.rpc_password, chain.core.rpc_password);
     let mut loaded = loaded;
     loaded.price.url = String::new();
     let restarted = node_with(&data_dir, loaded);

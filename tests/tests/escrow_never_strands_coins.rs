@@ -48,11 +48,22 @@ impl Escrowed {
 
     /// [`Self::start`] with the buyer's node on its own chain settings.
     async fn start_with(ltc: &Litecoind, trades: TradeConfig, buyer_chain: ChainConfig) -> Self {
+        Self::start_on(ltc, trades, ltc.config.clone(), buyer_chain).await
+    }
+
+    /// [`Self::start`] with the nodes on `chain` (the buyer's on `buyer_chain`): the run's backend
+    /// ([`Litecoind::config`]) or the node's RPC itself ([`Litecoind::core`]).
+    async fn start_on(
+        ltc: &Litecoind,
+        trades: TradeConfig,
+        chain: ChainConfig,
+        buyer_chain: ChainConfig,
+    ) -> Self {
         let dir = TestDir::new();
         let boot = TestNode::start(dir.path("boot"), &[]).await;
         let bootstrap = vec![boot.address()];
         let settling = |name: &str, trades: TradeConfig| {
-            TestNode::start_settling(dir.path(name), &bootstrap, ltc.config.clone(), trades)
+            TestNode::start_settling(dir.path(name), &bootstrap, chain.clone(), trades)
         };
         let arbitrator = settling(
             "arbitrator",
@@ -420,8 +431,15 @@ async fn a_reorged_funding_is_waited_for_again() {
     let mined = ltc.mine(1).await;
     in_state(&e.buyer, e.trade, "EscrowFunded").await;
     in_state(&e.seller, e.trade, "EscrowFunded").await;
+    // A longer chain without the funding replaces the block that held it (an Electrum server follows a
+    // reorg when blocks come, not when its node merely steps back).
     ltc.call("invalidateblock", serde_json::json!([mined[0]]))
         .await;
+    let elsewhere = ltc.new_address().await;
+    for _ in 0..2 {
+        ltc.call("generateblock", serde_json::json!([elsewhere, []]))
+            .await;
+    }
     let back = in_state(&e.buyer, e.trade, "EscrowFunding").await;
     assert!(
         back.steps.iter().any(|s| s.kind == "funding_lost"),
@@ -430,9 +448,8 @@ async fn a_reorged_funding_is_waited_for_again() {
     );
     let err = e.buyer.node.mark_paid(e.trade).await.unwrap_err();
     assert!(err.to_string().contains("EscrowFunding"), "{err}");
-    // The block comes back (the reorg is undone): the trade goes on.
-    ltc.call("reconsiderblock", serde_json::json!([mined[0]]))
-        .await;
+    // The funding is back in the mempool; the next block confirms it again and the trade goes on.
+    ltc.mine(1).await;
     in_state(&e.buyer, e.trade, "EscrowFunded").await;
     e.stop().await;
 }
@@ -524,11 +541,12 @@ async fn funding_is_seen_in_the_mempool_and_a_replaced_one_is_waited_for_again()
 
 /// Each party pays its escrow output from a wallet of its chain node: first only built (amount, fee and
 /// an unsigned PSBT that decodes to exactly the funding owed, nothing sent), then signed and broadcast;
-/// a second payment is refused, and a wallet the node does not have is named.
+/// a second payment is refused, and a wallet the node does not have is named. A node wallet is Core's:
+/// the nodes talk to the node's RPC even in a run through an Electrum server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_party_funds_its_escrow_from_its_node_wallet() {
     let ltc = Litecoind::start().await;
-    let e = Escrowed::start(&ltc, test_trades()).await;
+    let e = Escrowed::start_on(&ltc, test_trades(), ltc.core.clone(), ltc.core.clone()).await;
     let escrow = e.funding.escrow.clone().unwrap();
     let seller_address = escrow.seller_escrow_address.clone().unwrap();
 
@@ -1104,7 +1122,7 @@ async fn a_lost_return_the_chain_node_now_refuses_is_made_again() {
             t.escrow.as_ref().is_some_and(|e| {
                 e.returns
                     .iter()
-                    .any(|r| r.how == "arbitrated" && r.txid.is_some())
+                    .any(|r| r.txid.as_ref().is_some_and(|t| *t != first))
             })
         })
         .await;
@@ -1112,10 +1130,10 @@ async fn a_lost_return_the_chain_node_now_refuses_is_made_again() {
     let remade = escrow
         .returns
         .iter()
-        .find(|r| r.how == "arbitrated")
-        .and_then(|r| r.txid.clone())
+        .find_map(|r| r.txid.clone().filter(|t| *t != first))
         .expect("a txid");
-    assert_ne!(remade, first, "a new transaction, at today's rate");
+    // A new transaction at today's rate (the first could be co-signed by the counterparty or the
+    // arbitrator, whichever answered first; so could this one).
     ltc.await_in_mempool(&remade).await;
     ltc.load_wallet().await;
     ltc.mine(1).await;

@@ -481,6 +481,18 @@ fn test_steps(steps: &mut Steps) -> Result {
                 .env("SOUK_ELECTRUMX", &electrumx),
         )
     })?;
+    // The escrow scenarios again, every Souk node settling through an Electrum server (e-x) in front of
+    // the test's litecoind instead of the node's RPC (tests/regtest.rs, `SOUK_TEST_CHAIN_BACKEND`).
+    steps.step("escrow scenarios through Electrum (e-x)", || {
+        exec(
+            cargo()
+                .args(["test", "--workspace"])
+                .args(features)
+                .args(ESCROW_SCENARIOS.iter().flat_map(|t| ["--test", t]))
+                .env("SOUK_ELECTRUMX", &electrumx)
+                .env("SOUK_TEST_CHAIN_BACKEND", "electrum"),
+        )
+    })?;
     // The same build CI always made, through the Tauri bundler, so packaging is checked on every run.
     let (bin, deb) = {
         let mut built = (PathBuf::new(), PathBuf::new());
@@ -503,6 +515,15 @@ fn test_steps(steps: &mut Steps) -> Result {
         dispute_browser_test,
     )
 }
+
+/// The test files (of `tests/`) whose escrow scenarios run through each chain backend: the node's RPC
+/// in the `cargo test` step, an Electrum server in the next.
+const ESCROW_SCENARIOS: &[&str] = &[
+    "escrow_never_strands_coins",
+    "escrow_trade_on_regtest",
+    "escrow_disputes_on_regtest",
+    "resolution_survives_arbitrator_restart",
+];
 
 /// Two real `souk serve` nodes on loopback, each driven in Chromium (`ui/e2e/browser.test.mjs`).
 fn browser_test() -> Result {
