@@ -33,12 +33,17 @@ pub fn server_path() -> PathBuf {
     PathBuf::from(home).join(".cache/souk/e-x/bin/electrumx_server")
 }
 
-/// A running ElectrumX serving the regtest chain of one [`Litecoind`].
+/// A running ElectrumX serving the regtest chain of one [`Litecoind`], over TCP and over TLS with a
+/// self-signed certificate made for it.
 pub struct ElectrumX {
     child: Child,
     dir: tempfile::TempDir,
     /// `tcp://127.0.0.1:PORT`, as Souk's `electrum_url`.
     pub url: String,
+    /// `ssl://127.0.0.1:PORT`: the same server over TLS.
+    pub tls_url: String,
+    /// The SHA-256 fingerprint of its certificate as `openssl x509 -fingerprint` prints it (`AB:CD:…`).
+    pub fingerprint: String,
 }
 
 impl Drop for ElectrumX {
@@ -50,7 +55,10 @@ impl Drop for ElectrumX {
 
 impl std::fmt::Debug for ElectrumX {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ElectrumX").field("url", &self.url).finish()
+        f.debug_struct("ElectrumX")
+            .field("url", &self.url)
+            .field("tls_url", &self.tls_url)
+            .finish()
     }
 }
 
@@ -74,44 +82,16 @@ impl ElectrumX {
         for _ in 0..START_ATTEMPTS {
             let dir = tempfile::tempdir().expect("a temp dir");
             let port = port.unwrap_or_else(free_port);
-            let log = File::create(dir.path().join("electrumx.log")).expect("a log file");
-            let db = dir.path().join("db");
-            std::fs::create_dir(&db).expect("the db dir");
-            let rpc = ltc.core.rpc_url.trim_end_matches('/');
-            let daemon = rpc.replacen(
-                "http://",
-                &format!("http://{}:{}@", ltc.core.rpc_user, ltc.core.rpc_password),
-                1,
-            );
-            let child = Command::new(&server)
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("HOME", dir.path())
-                .env("ALLOW_ROOT", "1")
-                .env("COIN", "Litecoin")
-                .env("NET", "regtest")
-                .env("DB_ENGINE", "leveldb")
-                .env("DB_DIRECTORY", &db)
-                .env("DAEMON_URL", format!("{daemon}/"))
-                .env("SERVICES", format!("tcp://127.0.0.1:{port}"))
-                .env("PEER_DISCOVERY", "off")
-                .env("PEER_ANNOUNCE", "")
-                // No per-session rate limits: one test client makes many calls.
-                .env("COST_SOFT_LIMIT", "0")
-                .env("COST_HARD_LIMIT", "0")
-                // Blocks and mempool polled often, so tests see them quickly (5 s by default).
-                .env("DAEMON_POLL_INTERVAL_BLOCKS", "100")
-                .env("DAEMON_POLL_INTERVAL_MEMPOOL", "100")
-                .env("CACHE_MB", "50")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("the log"))
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", server.display()));
+            let tls_port = free_port();
+            let fingerprint = self_signed(dir.path());
+            std::fs::create_dir(dir.path().join("db")).expect("the db dir");
+            let child = spawn(dir.path(), ltc, port, tls_port);
             let mut server = Self {
                 child,
                 dir,
                 url: format!("tcp://127.0.0.1:{port}"),
+                tls_url: format!("ssl://127.0.0.1:{tls_port}"),
+                fingerprint,
             };
             match server.await_tip(ltc).await {
                 Ok(()) => return server,
@@ -122,6 +102,23 @@ impl ElectrumX {
             "ElectrumX did not start in {START_ATTEMPTS} attempts:\n{}",
             failures.join("\n---\n")
         );
+    }
+
+    /// Stops the server and starts it again as its operator would: the same ports, certificate and
+    /// database.
+    pub async fn restart(&mut self, ltc: &Litecoind) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let tls_port = self
+            .tls_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the TLS port");
+        self.child = spawn(self.dir.path(), ltc, self.port(), tls_port);
+        if let Err(why) = self.await_tip(ltc).await {
+            panic!("ElectrumX did not come back: {why}");
+        }
     }
 
     /// The loopback port it serves on.
@@ -141,6 +138,15 @@ impl ElectrumX {
             rpc_password: String::new(),
             electrum_url: self.url.clone(),
             ..ltc.core.clone()
+        }
+    }
+
+    /// [`Self::config`] over TLS, its self-signed certificate pinned by fingerprint.
+    pub fn tls_config(&self, ltc: &Litecoind) -> ChainConfig {
+        ChainConfig {
+            electrum_url: self.tls_url.clone(),
+            electrum_cert_sha256: self.fingerprint.clone(),
+            ..self.config(ltc)
         }
     }
 
@@ -175,6 +181,86 @@ impl ElectrumX {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
+}
+
+/// Runs `electrumx_server` on `dir` (its `db`, `cert.pem` and `key.pem`, and its log), indexing `ltc`,
+/// serving TCP on `port` and TLS on `tls_port`.
+fn spawn(dir: &std::path::Path, ltc: &Litecoind, port: u16, tls_port: u16) -> Child {
+    let server = server_path();
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(dir.join("electrumx.log"))
+        .expect("a log file");
+    let rpc = ltc.core.rpc_url.trim_end_matches('/');
+    let daemon = rpc.replacen(
+        "http://",
+        &format!("http://{}:{}@", ltc.core.rpc_user, ltc.core.rpc_password),
+        1,
+    );
+    Command::new(&server)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("ALLOW_ROOT", "1")
+        .env("COIN", "Litecoin")
+        .env("NET", "regtest")
+        .env("DB_ENGINE", "leveldb")
+        .env("DB_DIRECTORY", dir.join("db"))
+        .env("DAEMON_URL", format!("{daemon}/"))
+        .env(
+            "SERVICES",
+            format!("tcp://127.0.0.1:{port},ssl://127.0.0.1:{tls_port}"),
+        )
+        .env("SSL_CERTFILE", dir.join("cert.pem"))
+        .env("SSL_KEYFILE", dir.join("key.pem"))
+        .env("PEER_DISCOVERY", "off")
+        .env("PEER_ANNOUNCE", "")
+        // No per-session rate limits: one test client makes many calls.
+        .env("COST_SOFT_LIMIT", "0")
+        .env("COST_HARD_LIMIT", "0")
+        // Blocks and mempool polled often, so tests see them quickly (5 s by default).
+        .env("DAEMON_POLL_INTERVAL_BLOCKS", "100")
+        .env("DAEMON_POLL_INTERVAL_MEMPOOL", "100")
+        .env("CACHE_MB", "50")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("the log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", server.display()))
+}
+
+/// A self-signed certificate for 127.0.0.1 (an EC key) made with `openssl` in `dir` (`cert.pem`,
+/// `key.pem`): its SHA-256 fingerprint as `openssl` prints it.
+fn self_signed(dir: &std::path::Path) -> String {
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .arg("ec_paramgen_curve:prime256v1")
+        .args(["-nodes", "-days", "2", "-subj", "/CN=souk-test-electrumx"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (cargo xtask test installs it)");
+    assert!(
+        made.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let printed = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("openssl x509");
+    let text = String::from_utf8_lossy(&printed.stdout);
+    text.trim()
+        .split_once('=')
+        .map(|(_, f)| f.to_owned())
+        .unwrap_or_else(|| panic!("openssl printed no fingerprint: {text}"))
 }
 
 /// A loopback port nothing listened on a moment ago.

@@ -150,7 +150,8 @@ impl Litecoind {
                     node.mine(MATURITY).await;
                     if electrum {
                         let server = ElectrumX::start(&node).await;
-                        node.config = server.config(&node);
+                        // Over TLS, as a user reaches a server: the whole suite crosses it.
+                        node.config = server.tls_config(&node);
                         node.electrum = Some(server);
                     }
                     return node;
@@ -290,14 +291,13 @@ impl Litecoind {
             }
         }
         // An Electrum server follows its node back by itself, but keeps the node's relay fee for a
-        // minute (ElectrumX caches `getnetworkinfo`): with a new policy, the server is restarted too, on
-        // the same port, as its operator would.
+        // minute (ElectrumX caches `getnetworkinfo`): with a new policy, the server is restarted too, as
+        // its operator would.
         if !extra.is_empty()
-            && let Some(server) = self.electrum.take()
+            && let Some(mut server) = self.electrum.take()
         {
-            let port = server.port();
-            drop(server);
-            self.electrum = Some(ElectrumX::start_on(self, Some(port)).await);
+            server.restart(self).await;
+            self.electrum = Some(server);
         }
     }
 

@@ -38,6 +38,7 @@ async fn the_chain_backend_is_tested_then_saved_and_used_after_a_restart() {
         rpc_password: Some(chain.core.rpc_password.clone()),
         rpc_cookie_file: String::new(),
         electrum_url: String::new(),
+        electrum_cert_sha256: String::new(),
         bootstrap: Vec::new(),
     };
 

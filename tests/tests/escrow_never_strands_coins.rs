@@ -941,6 +941,15 @@ async fn a_release_the_chain_node_lost_is_broadcast_again() {
         entered >= restarted,
         "back in the mempool at {entered}, after the restart at {restarted}"
     );
+    // Through an Electrum server, the buyer's node sent it again and its log says so. (Core's own
+    // watch-only wallet of Souk puts its transactions back when the node loads it, before Souk looks.)
+    if souk_tests::regtest::through_electrum() {
+        e.buyer
+            .await_trade(e.trade, "the resend noted", |t| {
+                t.steps.iter().any(|s| s.kind == "payout_resent")
+            })
+            .await;
+    }
     ltc.load_wallet().await;
     ltc.mine(1).await;
     in_state(&e.buyer, e.trade, "Completed").await;
@@ -981,6 +990,14 @@ async fn a_return_the_chain_node_lost_is_broadcast_again() {
         entered >= restarted,
         "back in the mempool at {entered}, after the restart at {restarted}"
     );
+    // As for the release above.
+    if souk_tests::regtest::through_electrum() {
+        e.seller
+            .await_trade(e.trade, "the resend noted", |t| {
+                t.steps.iter().any(|s| s.kind == "payout_resent")
+            })
+            .await;
+    }
     ltc.load_wallet().await;
     ltc.mine(1).await;
     assert_eq!(ltc.await_confirmations(&txid.parse().unwrap(), 1).await, 1);

@@ -1,7 +1,9 @@
 //! Escrow trades settled through an Electrum server instead of a chain node of one's own: the parties
 //! and the arbitrator reach a real ElectrumX (`e-x`) that indexes a regtest litecoind; the chain stays
 //! the judge (balances are read from the node). The happy path (funding seen in the mempool, then
-//! confirmed, release, reserve forwarded) and a dispute won by the buyer.
+//! confirmed, release, reserve forwarded) and a dispute won by the buyer; TLS with a pinned self-signed
+//! certificate. (`cargo xtask test` also runs the whole escrow suite through an ElectrumX over TLS:
+//! tests/regtest.rs, `SOUK_TEST_CHAIN_BACKEND`.)
 
 use bitcoin::Amount;
 use souk_core::{
@@ -171,6 +173,7 @@ async fn an_escrow_trade_settles_through_an_electrum_server() {
             rpc_password: None,
             rpc_cookie_file: String::new(),
             electrum_url: electrum.url.clone(),
+            electrum_cert_sha256: String::new(),
             bootstrap: Vec::new(),
         })
         .await
@@ -364,4 +367,86 @@ async fn a_replaced_or_reorged_funding_is_waited_for_again_through_electrum() {
     ltc.mine(1).await;
     in_state(p.taker(), &p.trade, "EscrowFunded").await;
     p.stop().await;
+}
+
+/// Over TLS, a self-signed certificate (what most personal servers have) is refused until pinned, and
+/// the refusal names its fingerprint (the one `openssl` prints for the server's certificate), both to
+/// the backend and in the Settings connection test; another pinned fingerprint is refused, the right one
+/// (as printed, or bare lower-case hex) connects, and a pin on a plain-TCP URL is a settings error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tls_server_is_trusted_by_its_pinned_certificate() {
+    let (ltc, electrum) = chain().await;
+    let pinned = electrum.tls_config(&ltc);
+    let unpinned = souk_core::config::ChainConfig {
+        electrum_cert_sha256: String::new(),
+        ..pinned.clone()
+    };
+    let err = ElectrumBackend::connect(&unpinned).await.unwrap_err();
+    match &err {
+        ChainError::Certificate { fingerprint, .. } => {
+            assert_eq!(*fingerprint, electrum.fingerprint)
+        }
+        other => panic!("expected a certificate refusal, got {other}"),
+    }
+    assert!(err.to_string().contains("electrum_cert_sha256"), "{err}");
+
+    let mut other = electrum.fingerprint.clone();
+    let flipped = if other.starts_with('0') { "1" } else { "0" };
+    other.replace_range(0..1, flipped);
+    let wrong = souk_core::config::ChainConfig {
+        electrum_cert_sha256: other,
+        ..pinned.clone()
+    };
+    let err = ElectrumBackend::connect(&wrong).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Certificate { .. })
+            && err.to_string().contains("not the pinned"),
+        "{err}"
+    );
+
+    let tip = ltc.rpc.tip_height().await.unwrap();
+    let backend = ElectrumBackend::connect(&pinned)
+        .await
+        .expect("pinned: trusted");
+    assert_eq!(backend.tip_height().await.unwrap(), tip);
+    let bare = souk_core::config::ChainConfig {
+        electrum_cert_sha256: electrum.fingerprint.replace(':', "").to_lowercase(),
+        ..pinned.clone()
+    };
+    ElectrumBackend::connect(&bare)
+        .await
+        .expect("the same pin, written bare");
+    let plain = souk_core::config::ChainConfig {
+        electrum_url: electrum.url.clone(),
+        ..pinned.clone()
+    };
+    let err = ElectrumBackend::connect(&plain).await.unwrap_err();
+    assert!(
+        matches!(err, ChainError::Config(_)) && err.to_string().contains("ssl://"),
+        "{err}"
+    );
+
+    // What the Settings screen shows.
+    let dir = TestDir::new();
+    let node = TestNode::start(dir.path("node"), &[]).await;
+    let edit = |pin: &str| souk_core::connection::ConnectionEdit {
+        chain: souk_core::escrow::Chain::Ltc,
+        network: Network::Regtest,
+        rpc_url: String::new(),
+        rpc_user: String::new(),
+        rpc_password: None,
+        rpc_cookie_file: String::new(),
+        electrum_url: electrum.tls_url.clone(),
+        electrum_cert_sha256: pin.into(),
+        bootstrap: Vec::new(),
+    };
+    let err = node.node.test_chain_connection(edit("")).await.unwrap_err();
+    assert!(err.to_string().contains(&electrum.fingerprint), "{err}");
+    let check = node
+        .node
+        .test_chain_connection(edit(&electrum.fingerprint))
+        .await
+        .expect("pinned: the server answers");
+    assert!(check.electrum && check.tip_height == tip, "{check:?}");
+    node.stop().await;
 }

@@ -492,7 +492,11 @@ rpc_cookie_file: string,
 /**
  * An Electrum server (`tcp://` or `ssl://`) used instead of a node; empty when none.
  */
-electrum_url: string, bootstrap: Array<string>, };
+electrum_url: string, 
+/**
+ * The pinned SHA-256 fingerprint of the Electrum server's TLS certificate; empty when none.
+ */
+electrum_cert_sha256: string, bootstrap: Array<string>, };
 export type EnvOverride = { 
 /**
  * The dotted key it overrides, e.g. `chain.rpc_url`.
@@ -535,7 +539,12 @@ rpc_cookie_file: string,
 /**
  * An Electrum server (`tcp://host:port` or `ssl://host:port`) instead of a node; empty for none.
  */
-electrum_url: string, bootstrap: Array<string>, };
+electrum_url: string, 
+/**
+ * The SHA-256 fingerprint of the Electrum server's TLS certificate to trust (a self-signed one);
+ * empty for a certificate signed by a public authority.
+ */
+electrum_cert_sha256: string, bootstrap: Array<string>, };
 export type ChainCheck = { chain: Chain, network: Network, url: string, tip_height: number, 
 /**
  * Whether the node has wallet support: Souk watches escrows in a watch-only wallet of its own there

@@ -52,6 +52,8 @@ const TEST_PACKAGES: &[&str] = &[
     "python3-gi",
     "python3-xlib",
     "python3-venv",
+    // Self-signed certificates for the Electrum server's TLS.
+    "openssl",
 ];
 /// The Electrum server the Electrum backend's scenarios run against: the maintained ElectrumX from
 /// PyPI, with its LevelDB engine, in a venv of its own (see [`ensure_electrumx`]).

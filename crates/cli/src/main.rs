@@ -245,6 +245,10 @@ struct NodeArgs {
     /// An Electrum server instead of a chain node of your own: tcp://HOST:PORT or ssl://HOST:PORT (TLS)
     #[arg(long, value_name = "URL")]
     electrum_url: Option<String>,
+    /// Trust the Electrum server's TLS certificate with this SHA-256 fingerprint (hex, colons allowed),
+    /// for a server with a self-signed certificate; the error of an untrusted one names its fingerprint
+    #[arg(long, value_name = "FINGERPRINT")]
+    electrum_cert_sha256: Option<String>,
     /// How many takes of one of your offers may be open at once [default: from souk.toml, else 1]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_takes_per_offer: Option<u32>,
@@ -677,6 +681,11 @@ fn chain_flags(args: &NodeArgs) -> Vec<Override> {
             "--electrum-url",
             "chain.electrum_url",
             args.electrum_url.clone(),
+        ),
+        (
+            "--electrum-cert-sha256",
+            "chain.electrum_cert_sha256",
+            args.electrum_cert_sha256.clone(),
         ),
     ]
     .into_iter()

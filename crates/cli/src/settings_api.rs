@@ -75,6 +75,7 @@ pub fn openapi_paths(errors: &Value) -> Value {
             "rpc_password": { "type": ["string", "null"], "description": "null keeps the saved password; \"\" removes it" },
             "rpc_cookie_file": { "type": "string", "description": "a full path, or empty" },
             "electrum_url": { "type": "string", "description": "tcp://host:port or ssl://host:port: an Electrum server instead of a node; empty for none" },
+            "electrum_cert_sha256": { "type": "string", "description": "the SHA-256 fingerprint (hex, colons allowed) of the Electrum server's self-signed TLS certificate to trust; empty: a publicly signed certificate" },
             "bootstrap": { "type": "array", "items": { "type": "string", "description": "a multiaddr ending in /p2p/<PeerId>" } }
         }
     });

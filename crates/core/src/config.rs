@@ -33,6 +33,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_RPC_PASSWORD", "chain.rpc_password"),
     ("SOUK_RPC_COOKIE_FILE", "chain.rpc_cookie_file"),
     ("SOUK_ELECTRUM_URL", "chain.electrum_url"),
+    ("SOUK_ELECTRUM_CERT_SHA256", "chain.electrum_cert_sha256"),
     ("SOUK_CONFIRMATIONS", "chain.confirmations"),
     ("SOUK_MDNS", "net.mdns"),
     ("SOUK_ARBITRATOR", "trade.arbitrator"),
@@ -51,6 +52,7 @@ const STRING_KEYS: &[&str] = &[
     "chain.rpc_password",
     "chain.rpc_cookie_file",
     "chain.electrum_url",
+    "chain.electrum_cert_sha256",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +113,10 @@ pub struct ChainConfig {
     /// An Electrum server instead of a node of one's own: `tcp://host:port` or `ssl://host:port`
     /// (TLS). Empty: the Core node above.
     pub electrum_url: String,
+    /// The SHA-256 fingerprint of the Electrum server's TLS certificate (hex, colons allowed): that
+    /// certificate and no other is trusted, for a server with a self-signed one (most personal
+    /// servers). Empty: the certificate must be signed by a public authority for the URL's host.
+    pub electrum_cert_sha256: String,
 }
 
 impl Default for ChainConfig {
@@ -126,6 +132,7 @@ impl Default for ChainConfig {
             fee_floor_sat_vb: 1,
             rpc_timeout_secs: 30,
             electrum_url: String::new(),
+            electrum_cert_sha256: String::new(),
         }
     }
 }
@@ -215,6 +222,7 @@ impl std::fmt::Debug for ChainConfig {
             .field("fee_floor_sat_vb", &self.fee_floor_sat_vb)
             .field("rpc_timeout_secs", &self.rpc_timeout_secs)
             .field("electrum_url", &self.electrum_url)
+            .field("electrum_cert_sha256", &self.electrum_cert_sha256)
             .finish()
     }
 }

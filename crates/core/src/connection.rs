@@ -46,6 +46,8 @@ pub struct ConnectionValues {
     pub rpc_cookie_file: String,
     /// An Electrum server (`tcp://` or `ssl://`) used instead of a node; empty when none.
     pub electrum_url: String,
+    /// The pinned SHA-256 fingerprint of the Electrum server's TLS certificate; empty when none.
+    pub electrum_cert_sha256: String,
     pub bootstrap: Vec<String>,
 }
 
@@ -67,6 +69,7 @@ impl ConnectionValues {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             electrum_url: chain.electrum_url.trim().to_owned(),
+            electrum_cert_sha256: chain.electrum_cert_sha256.trim().to_owned(),
             bootstrap: bootstrap.to_vec(),
         }
     }
@@ -111,6 +114,10 @@ pub struct ConnectionEdit {
     /// An Electrum server (`tcp://host:port` or `ssl://host:port`) instead of a node; empty for none.
     #[serde(default)]
     pub electrum_url: String,
+    /// The SHA-256 fingerprint of the Electrum server's TLS certificate to trust (a self-signed one);
+    /// empty for a certificate signed by a public authority.
+    #[serde(default)]
+    pub electrum_cert_sha256: String,
     pub bootstrap: Vec<String>,
 }
 
@@ -163,6 +170,19 @@ impl ConnectionEdit {
                 return Err(invalid(format!(
                     "Electrum server {electrum:?} must be tcp://HOST:PORT or ssl://HOST:PORT"
                 )));
+            }
+        }
+        let pin = self.electrum_cert_sha256.trim();
+        if !pin.is_empty() {
+            crate::chain::tls::parse_fingerprint(pin).map_err(|_| {
+                invalid(format!(
+                    "certificate fingerprint {pin:?} must be a SHA-256 fingerprint: 64 hex digits, colons allowed (AB:CD:…)"
+                ))
+            })?;
+            if !electrum.starts_with("ssl://") {
+                return Err(invalid(
+                    "a certificate fingerprint is for an Electrum server over TLS (ssl://…)".into(),
+                ));
             }
         }
         let url = self.rpc_url.trim();
@@ -270,6 +290,7 @@ impl ConnectionEdit {
                 .unwrap_or_else(|| base.rpc_password.clone()),
             rpc_cookie_file: (!cookie.is_empty()).then(|| PathBuf::from(cookie)),
             electrum_url: self.electrum_url.trim().to_owned(),
+            electrum_cert_sha256: self.electrum_cert_sha256.trim().to_owned(),
             ..base.clone()
         }
     }
@@ -393,6 +414,13 @@ pub fn save(data_dir: &Path, edit: &ConnectionEdit) -> Result<ConnectionValues, 
     if wanted.electrum_url.trim() != now.electrum_url.trim() {
         let url = wanted.electrum_url.trim();
         chain_changes.push(("electrum_url", (!url.is_empty()).then(|| Value::from(url))));
+    }
+    if wanted.electrum_cert_sha256.trim() != now.electrum_cert_sha256.trim() {
+        let pin = wanted.electrum_cert_sha256.trim();
+        chain_changes.push((
+            "electrum_cert_sha256",
+            (!pin.is_empty()).then(|| Value::from(pin)),
+        ));
     }
     if wanted.rpc_cookie_file != now.rpc_cookie_file {
         let cookie = wanted
@@ -522,6 +550,7 @@ mod tests {
             rpc_password: Some("s3cret".into()),
             rpc_cookie_file: String::new(),
             electrum_url: String::new(),
+            electrum_cert_sha256: String::new(),
             bootstrap: vec![format!("/ip4/127.0.0.1/tcp/4001/p2p/{PEER}")],
         }
     }
@@ -620,22 +649,32 @@ refresh_secs = 120
     #[test]
     fn an_electrum_server_is_saved_shown_and_removed() {
         let dir = tempfile::tempdir().unwrap();
+        let pin = "AB:".repeat(31) + "CD";
         let with = ConnectionEdit {
             electrum_url: " ssl://electrum.example.org:50002 ".into(),
+            electrum_cert_sha256: format!(" {pin} "),
             ..edit()
         };
         let saved = save(dir.path(), &with).unwrap();
         assert_eq!(saved.electrum_url, "ssl://electrum.example.org:50002");
+        assert_eq!(saved.electrum_cert_sha256, pin);
         let text = std::fs::read_to_string(file_path(dir.path())).unwrap();
         assert!(
             text.contains("electrum_url = \"ssl://electrum.example.org:50002\""),
             "{text}"
         );
-        assert!(read_saved(dir.path()).unwrap().chain.uses_electrum());
+        assert!(
+            text.contains(&format!("electrum_cert_sha256 = \"{pin}\"")),
+            "{text}"
+        );
+        let read = read_saved(dir.path()).unwrap().chain;
+        assert!(read.uses_electrum());
+        assert_eq!(read.electrum_cert_sha256, pin);
         let saved = save(dir.path(), &edit()).unwrap();
         assert_eq!(saved.electrum_url, "");
+        assert_eq!(saved.electrum_cert_sha256, "");
         let text = std::fs::read_to_string(file_path(dir.path())).unwrap();
-        assert!(!text.contains("electrum_url"), "{text}");
+        assert!(!text.contains("electrum"), "{text}");
     }
 
     #[test]
@@ -649,6 +688,7 @@ refresh_secs = 120
             rpc_password: None,
             rpc_cookie_file: String::new(),
             electrum_url: String::new(),
+            electrum_cert_sha256: String::new(),
             bootstrap: vec![format!("/ip4/127.0.0.1/tcp/4001/p2p/{PEER}")],
         };
         save(dir.path(), &e).unwrap();
@@ -714,6 +754,22 @@ refresh_secs = 120
                     ..edit()
                 },
                 "ssl://HOST:PORT",
+            ),
+            (
+                ConnectionEdit {
+                    electrum_url: "ssl://electrum.example.org:50002".into(),
+                    electrum_cert_sha256: "AB:CD".into(),
+                    ..edit()
+                },
+                "64 hex digits",
+            ),
+            (
+                ConnectionEdit {
+                    electrum_url: "tcp://electrum.example.org:50001".into(),
+                    electrum_cert_sha256: "ab".repeat(32),
+                    ..edit()
+                },
+                "over TLS (ssl://",
             ),
             (
                 ConnectionEdit {

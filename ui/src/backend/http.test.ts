@@ -347,6 +347,7 @@ describe('HttpBackend settings and startup', () => {
     rpc_password: null,
     rpc_cookie_file: '',
     electrum_url: '',
+    electrum_cert_sha256: '',
     bootstrap: [],
   };
 

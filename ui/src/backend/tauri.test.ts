@@ -151,6 +151,7 @@ describe('tauriBackend trade commands', () => {
       rpc_password: null,
       rpc_cookie_file: '',
       electrum_url: '',
+      electrum_cert_sha256: '',
       bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/x'],
     };
     await tauriBackend.preferences();

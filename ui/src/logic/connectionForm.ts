@@ -30,9 +30,13 @@ export interface ChainDraft {
   cookieFile: string;
   /** An Electrum server instead of a node: tcp://HOST:PORT or ssl://HOST:PORT. */
   electrumUrl: string;
+  /** The SHA-256 fingerprint of the Electrum server's self-signed TLS certificate to trust. */
+  electrumCert: string;
 }
 
-export type ChainErrors = Partial<Record<'rpcUrl' | 'rpcUser' | 'rpcPassword' | 'cookieFile' | 'electrumUrl', string>>;
+export type ChainErrors = Partial<
+  Record<'rpcUrl' | 'rpcUser' | 'rpcPassword' | 'cookieFile' | 'electrumUrl' | 'electrumCert', string>
+>;
 
 export function chainDraftOf(values: ConnectionValues): ChainDraft {
   return {
@@ -44,6 +48,7 @@ export function chainDraftOf(values: ConnectionValues): ChainDraft {
     clearPassword: false,
     cookieFile: values.rpc_cookie_file,
     electrumUrl: values.electrum_url,
+    electrumCert: values.electrum_cert_sha256,
   };
 }
 
@@ -72,6 +77,14 @@ export function validateChain(draft: ChainDraft): ChainErrors {
   const electrum = draft.electrumUrl.trim();
   if (electrum && !/^(tcp|ssl):\/\/[^\s:/]+:\d{1,5}$/.test(electrum)) {
     errors.electrumUrl = 'Give tcp://HOST:PORT or ssl://HOST:PORT (TLS), e.g. ssl://electrum.example.org:50002';
+  }
+  const cert = draft.electrumCert.trim();
+  if (cert) {
+    if (!/^[0-9a-fA-F]{64}$/.test(cert.replace(/[:\s-]/g, ''))) {
+      errors.electrumCert = 'Give the SHA-256 fingerprint: 64 hex digits, colons allowed (AB:CD:…).';
+    } else if (!electrum.startsWith('ssl://')) {
+      errors.electrumCert = 'A certificate fingerprint is for a server over TLS (ssl://…).';
+    }
   }
   return errors;
 }
@@ -113,6 +126,7 @@ export function connectionEdit(draft: ChainDraft, bootstrap: readonly string[]):
     rpc_password: draft.clearPassword ? '' : draft.rpcPassword === '' ? null : draft.rpcPassword,
     rpc_cookie_file: draft.cookieFile.trim(),
     electrum_url: draft.electrumUrl.trim(),
+    electrum_cert_sha256: draft.electrumCert.trim(),
     bootstrap: [...bootstrap],
   };
 }

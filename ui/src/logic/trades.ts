@@ -208,6 +208,7 @@ const STEP_KIND_LABELS: Readonly<Record<string, string>> = {
   funding_lost: 'Funding lost in a chain reorganisation: waiting for it again',
   funding_seen: 'Funding seen on the network, unconfirmed',
   funding_dropped: 'Unconfirmed funding left the mempool (replaced or dropped): waiting for funding',
+  payout_resent: 'A payout left the mempool or a reorganised block: broadcast again',
   payment_sent: 'Payment sent',
   payment_received: 'Payment confirmed',
   released: 'Escrow released',

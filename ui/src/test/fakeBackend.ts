@@ -182,6 +182,7 @@ export function fakeConnection(overrides: Partial<ConnectionSettings> = {}): Con
     rpc_password_set: false,
     rpc_cookie_file: '',
     electrum_url: '',
+    electrum_cert_sha256: '',
     bootstrap: [],
   };
   return {
@@ -704,6 +705,7 @@ export class FakeBackend implements Backend {
         rpc_password_set: edit.rpc_password === null ? this.connection.saved.rpc_password_set : edit.rpc_password !== '',
         rpc_cookie_file: edit.rpc_cookie_file.trim(),
         electrum_url: edit.electrum_url.trim(),
+        electrum_cert_sha256: edit.electrum_cert_sha256.trim(),
         bootstrap: edit.bootstrap.map((a) => a.trim()),
       };
       this.connection = { ...this.connection, saved, restart_needed: true };

@@ -170,6 +170,7 @@ describe('Settings: chain backend and bootstrap peers', () => {
       rpc_password: 's3cret',
       rpc_cookie_file: '',
       electrum_url: '',
+      electrum_cert_sha256: '',
       bootstrap: [],
     });
     expect(backend.callsOf('saveConnectionSettings')).toHaveLength(0);
@@ -223,6 +224,31 @@ describe('Settings: chain backend and bootstrap peers', () => {
     expect(backend.connection.saved.electrum_url).toBe('ssl://electrum.example.org:50002');
   });
 
+  it('pins a self-signed certificate of a TLS Electrum server by its fingerprint, checked first', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const { user } = await openSettings(backend);
+    const chain = await screen.findByRole('region', { name: 'Chain backend' });
+    const server = within(chain).getByLabelText('Electrum server');
+    const cert = within(chain).getByLabelText('Server certificate (SHA-256)');
+    await user.type(server, 'tcp://electrum.example.org:50001');
+    await user.type(cert, 'AB:CD');
+    await user.click(within(chain).getByRole('button', { name: 'Save chain backend' }));
+    expect(cert).toHaveAccessibleDescription(/64 hex digits/);
+    await user.clear(cert);
+    const pin = Array.from({ length: 32 }, () => 'AB').join(':');
+    await user.type(cert, pin);
+    await user.click(within(chain).getByRole('button', { name: 'Save chain backend' }));
+    expect(cert).toHaveAccessibleDescription(/for a server over TLS/);
+    expect(backend.callsOf('saveConnectionSettings')).toHaveLength(0);
+    await user.clear(server);
+    await user.type(server, 'ssl://electrum.example.org:50002');
+    backend.chainAnswer = { chain: 'btc', network: 'main', url: 'ssl://electrum.example.org:50002', tip_height: 870_000, wallets: false, pruned: false, electrum: true };
+    await user.click(within(chain).getByRole('button', { name: 'Save chain backend' }));
+    expect(await within(chain).findByText(/Saved to souk.toml/)).toBeInTheDocument();
+    expect(backend.callsOf('saveConnectionSettings')[0]?.[0]).toMatchObject({ electrum_cert_sha256: pin });
+    expect(backend.connection.saved.electrum_cert_sha256).toBe(pin);
+  });
+
   it('says whether a password is saved without showing it, and can remove it', async () => {
     const backend = new FakeBackend({ state: 'unlocked' });
     const saved = { ...fakeConnection().saved, rpc_url: 'http://127.0.0.1:8332/', rpc_user: 'me', rpc_password_set: true };
@@ -262,6 +288,7 @@ describe('Settings: chain backend and bootstrap peers', () => {
       rpc_password: null,
       rpc_cookie_file: '',
       electrum_url: '',
+      electrum_cert_sha256: '',
       bootstrap: [good],
     });
   });

@@ -1,5 +1,6 @@
 //! [`ChainBackend`] over the Electrum protocol (ElectrumX / e-x, Fulcrum, electrs), for users who run no
-//! node of their own: `tcp://host:port` or `ssl://host:port` (TLS, certificate checked).
+//! node of their own: `tcp://host:port` or `ssl://host:port` (TLS: a public certificate for the host, or
+//! the one pinned by its fingerprint, see [`super::tls`]).
 //!
 //! The protocol is spoken by the `electrum-client` crate (BDK's, blocking: each call runs on tokio's
 //! blocking pool). Each escrow script is subscribed to (`blockchain.scripthash.subscribe`); the
@@ -20,9 +21,13 @@ use std::{
 };
 
 use bitcoin::{Amount, FeeRate, OutPoint, Script, ScriptBuf, Transaction, Txid, hex::DisplayHex};
-use electrum_client::{Client, ConfigBuilder, ElectrumApi};
+use electrum_client::ElectrumApi;
 
-use super::{ChainBackend, ChainError, Utxo, rpc::GENESIS};
+use super::{
+    ChainBackend, ChainError, Utxo,
+    rpc::GENESIS,
+    tls::{self, Fingerprint, Target},
+};
 use crate::{
     config::ChainConfig,
     escrow::{ChainParams, Network},
@@ -32,15 +37,47 @@ use crate::{
 const REFRESH: Duration = Duration::from_secs(30);
 /// How long the tip read from the server is reused within one watcher pass.
 const TIP_TTL: Duration = Duration::from_millis(500);
+/// How long a transaction this backend broadcast counts as in the mempool until the server's history
+/// shows it (servers index their mempool every few seconds; ElectrumX every 5 s by default), so it is
+/// neither taken for lost nor broadcast again meanwhile. Once a history showed it, only the server's
+/// word counts.
+const SENT_GRACE: Duration = Duration::from_secs(60);
 /// Blocks `blockchain.estimatefee` aims to confirm within.
 const FEE_TARGET_BLOCKS: usize = 2;
 
+/// Connections beside the watching one, for reads, broadcasts and fee estimates.
+const READERS: usize = 2;
+
+/// The protocol over TCP or TLS (see [`tls::connect`]).
+type Client = electrum_client::raw_client::RawClient<tls::Stream>;
+
+/// Which connection a request goes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// The connection holding the subscriptions (its notifications are read with the tip).
+    Watch,
+    /// Any of the [`READERS`].
+    Read,
+}
+
 /// An Electrum server, checked at connect time to serve the configured chain and network.
+///
+/// Each connection carries one request (or batch) at a time: `electrum-client` can share a connection
+/// between threads, but a server error answering one of them can leave another with the wrong answer
+/// or none. The watching connection holds the subscriptions; reads go over the others, so a pass's
+/// steps (tip, then histories, then transactions) each find an idle connection that servers answer at
+/// once (ElectrumX delays an answer on a connection that sent one less than a second ago).
 pub struct ElectrumBackend {
-    /// Replaced by a new connection when the old one fails (see [`Self::call`]).
-    client: Mutex<Arc<Client>>,
-    timeout: u8,
+    /// The watching connection first, then the [`READERS`]; each replaced by a new connection when it
+    /// fails (see [`Self::call`]).
+    conns: Vec<tokio::sync::Mutex<Arc<Client>>>,
+    /// Which reader the next read tries first.
+    next_reader: std::sync::atomic::AtomicUsize,
+    timeout: Duration,
     url: String,
+    target: Target,
+    /// The server's certificate, when pinned.
+    pin: Option<Fingerprint>,
     chain: crate::escrow::Chain,
     network: Network,
     fee_floor: FeeRate,
@@ -66,6 +103,8 @@ struct State {
     scripts: HashMap<ScriptBuf, Watched>,
     /// Every transaction read so far (a txid's contents never change).
     txs: HashMap<Txid, Transaction>,
+    /// Transactions this backend broadcast, and when (see [`SENT_GRACE`]).
+    sent: HashMap<Txid, Instant>,
 }
 
 struct Watched {
@@ -85,9 +124,11 @@ impl ElectrumBackend {
     /// Connects (TCP or TLS), and checks that the server serves `config.chain`/`config.network`.
     pub async fn connect(config: &ChainConfig) -> Result<Self, ChainError> {
         let url = config.electrum_url.trim().to_owned();
-        if !(url.starts_with("tcp://") || url.starts_with("ssl://")) {
+        let target = Target::parse(&url)?;
+        let pin = tls::parse_fingerprint(&config.electrum_cert_sha256)?;
+        if pin.is_some() && !target.tls {
             return Err(ChainError::Config(format!(
-                "electrum_url `{url}` must start with tcp:// or ssl:// (TLS)"
+                "electrum_cert_sha256 pins a TLS certificate, but `{url}` is plain TCP: use ssl://"
             )));
         }
         let fee_floor =
@@ -97,12 +138,20 @@ impl ElectrumBackend {
                     config.fee_floor_sat_vb
                 ))
             })?;
-        let timeout = u8::try_from(config.rpc_timeout_secs.clamp(1, 255)).unwrap_or(30);
-        let client = open(&url, timeout).await?;
+        let timeout = Duration::from_secs(config.rpc_timeout_secs.clamp(1, 255));
+        let mut conns = Vec::with_capacity(1 + READERS);
+        for _ in 0..=READERS {
+            conns.push(tokio::sync::Mutex::new(
+                open(&url, &target, pin, timeout).await?,
+            ));
+        }
         let backend = Self {
-            client: Mutex::new(client),
+            conns,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
             timeout,
             url,
+            target,
+            pin,
             chain: config.chain,
             network: config.network,
             fee_floor,
@@ -130,10 +179,12 @@ impl ElectrumBackend {
         self.network
     }
 
-    /// Calls the server on the blocking pool. A connection that failed is replaced at the next call
-    /// (subscriptions are made again then, and every history read afresh).
+    /// Calls the server on the blocking pool, over a connection of `lane` that nothing else uses
+    /// meanwhile: an idle reader if there is one. A connection that failed is replaced (for the
+    /// watching one, subscriptions are made again then, and every history read afresh).
     async fn call<T: Send + 'static>(
         &self,
+        lane: Lane,
         method: &'static str,
         requests: usize,
         f: impl FnOnce(&Client) -> Result<T, electrum_client::Error> + Send + 'static,
@@ -142,11 +193,22 @@ impl ElectrumBackend {
             u64::try_from(requests).unwrap_or(u64::MAX),
             std::sync::atomic::Ordering::Relaxed,
         );
-        let client = self
-            .client
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let mut conn = match lane {
+            Lane::Watch => self.conns[0].lock().await,
+            Lane::Read => {
+                let first = self
+                    .next_reader
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let idle = (0..READERS)
+                    .map(|i| 1 + (first + i) % READERS)
+                    .find_map(|i| self.conns[i].try_lock().ok());
+                match idle {
+                    Some(guard) => guard,
+                    None => self.conns[1 + first % READERS].lock().await,
+                }
+            }
+        };
+        let client = conn.clone();
         let url = self.url.clone();
         let result =
             tokio::task::spawn_blocking(move || f(&client).map_err(|e| error(&url, method, e)))
@@ -156,19 +218,21 @@ impl ElectrumBackend {
                     reason: format!("the call's task: {e}"),
                 })?;
         if let Err(ChainError::Unreachable { .. }) = &result
-            && let Ok(fresh) = open(&self.url, self.timeout).await
+            && let Ok(fresh) = open(&self.url, &self.target, self.pin, self.timeout).await
         {
-            *self.client.lock().unwrap_or_else(PoisonError::into_inner) = fresh;
-            let mut state = locked(&self.state);
-            state.scripts.clear();
-            state.tip = None;
+            *conn = fresh;
+            if lane == Lane::Watch {
+                let mut state = locked(&self.state);
+                state.scripts.clear();
+                state.tip = None;
+            }
         }
         result
     }
 
     async fn check_chain(&self) -> Result<(), ChainError> {
         let features = self
-            .call("server.features", 1, |c| c.server_features())
+            .call(Lane::Watch, "server.features", 1, |c| c.server_features())
             .await?;
         let expected = ChainParams::of(self.chain, self.network).describe();
         let mut genesis = features.genesis_hash;
@@ -204,7 +268,7 @@ impl ElectrumBackend {
             return Ok((tip, hash));
         }
         let header = self
-            .call("blockchain.headers.subscribe", 1, |c| {
+            .call(Lane::Watch, "blockchain.headers.subscribe", 1, |c| {
                 c.block_headers_subscribe()
             })
             .await?;
@@ -230,21 +294,26 @@ impl ElectrumBackend {
             return Ok(());
         }
         let subscribe = new.clone();
-        self.call("blockchain.scripthash.subscribe", new.len(), move |c| {
-            match c.batch_script_subscribe(subscribe.iter().map(ScriptBuf::as_script)) {
-                // Another task subscribed one of them a moment ago: one by one then.
-                Err(electrum_client::Error::AlreadySubscribed(_)) => {
-                    for script in &subscribe {
-                        match c.script_subscribe(script) {
-                            Ok(_) | Err(electrum_client::Error::AlreadySubscribed(_)) => {}
-                            Err(e) => return Err(e),
+        self.call(
+            Lane::Watch,
+            "blockchain.scripthash.subscribe",
+            new.len(),
+            move |c| {
+                match c.batch_script_subscribe(subscribe.iter().map(ScriptBuf::as_script)) {
+                    // Another task subscribed one of them a moment ago: one by one then.
+                    Err(electrum_client::Error::AlreadySubscribed(_)) => {
+                        for script in &subscribe {
+                            match c.script_subscribe(script) {
+                                Ok(_) | Err(electrum_client::Error::AlreadySubscribed(_)) => {}
+                                Err(e) => return Err(e),
+                            }
                         }
+                        Ok(())
                     }
-                    Ok(())
+                    other => other.map(drop),
                 }
-                other => other.map(drop),
-            }
-        })
+            },
+        )
         .await?;
         let mut state = locked(&self.state);
         for script in new {
@@ -280,23 +349,28 @@ impl ElectrumBackend {
         let changed: Vec<ScriptBuf> = {
             let scripts = scripts.clone();
             // Reads what the connection already received: no request.
-            self.call("blockchain.scripthash.subscribe", 0, move |c| {
-                let mut changed = Vec::new();
-                for script in scripts {
-                    let mut notified = false;
-                    loop {
-                        match c.script_pop(&script) {
-                            Ok(Some(_)) => notified = true,
-                            Ok(None) | Err(electrum_client::Error::NotSubscribed(_)) => break,
-                            Err(e) => return Err(e),
+            self.call(
+                Lane::Watch,
+                "blockchain.scripthash.subscribe",
+                0,
+                move |c| {
+                    let mut changed = Vec::new();
+                    for script in scripts {
+                        let mut notified = false;
+                        loop {
+                            match c.script_pop(&script) {
+                                Ok(Some(_)) => notified = true,
+                                Ok(None) | Err(electrum_client::Error::NotSubscribed(_)) => break,
+                                Err(e) => return Err(e),
+                            }
+                        }
+                        if notified {
+                            changed.push(script);
                         }
                     }
-                    if notified {
-                        changed.push(script);
-                    }
-                }
-                Ok(changed)
-            })
+                    Ok(changed)
+                },
+            )
             .await?
         };
         let stale: Vec<ScriptBuf> = {
@@ -324,32 +398,75 @@ impl ElectrumBackend {
         }
         let ask = stale.clone();
         let histories = self
-            .call("blockchain.scripthash.get_history", stale.len(), move |c| {
-                c.batch_script_get_history(ask.iter().map(ScriptBuf::as_script))
-            })
+            .call(
+                Lane::Read,
+                "blockchain.scripthash.get_history",
+                stale.len(),
+                move |c| c.batch_script_get_history(ask.iter().map(ScriptBuf::as_script)),
+            )
             .await?;
         let histories: Vec<Vec<(Txid, i32)>> = histories
             .into_iter()
             .map(|h| h.into_iter().map(|h| (h.tx_hash, h.height)).collect())
             .collect();
-        self.fetch(
-            histories
-                .iter()
-                .flatten()
-                .map(|(t, _)| *t)
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect(),
-        )
-        .await?;
+        let gone = self
+            .fetch_listed(
+                histories
+                    .iter()
+                    .flatten()
+                    .map(|(t, _)| *t)
+                    .collect::<HashSet<_>>()
+                    .into_iter()
+                    .collect(),
+            )
+            .await?;
+        // A mempool entry the server's node no longer has (dropped, or the node restarted) before the
+        // server noticed: not there.
+        let histories: Vec<Vec<(Txid, i32)>> = histories
+            .into_iter()
+            .map(|h| {
+                h.into_iter()
+                    .filter(|(t, height)| *height > 0 || !gone.contains(t))
+                    .collect()
+            })
+            .collect();
         let mut state = locked(&self.state);
         let now = Instant::now();
         for (script, history) in stale.into_iter().zip(histories) {
+            // What this backend broadcast is in the server's index now: only its word counts from here
+            // (it may lose it again).
+            for (txid, _) in &history {
+                state.sent.remove(txid);
+            }
             if let Some(w) = state.scripts.get_mut(&script) {
                 w.history = Some((history, tip, now));
             }
         }
         Ok(())
+    }
+
+    /// [`Self::fetch`] for the transactions of histories: those the server cannot give (its node lost
+    /// them from its mempool a moment ago; the history lags) are returned instead of failing the whole
+    /// read, one request each (rare).
+    async fn fetch_listed(&self, txids: Vec<Txid>) -> Result<HashSet<Txid>, ChainError> {
+        match self.fetch(txids.clone()).await {
+            Ok(()) => Ok(HashSet::new()),
+            Err(ChainError::Rpc { .. }) => {
+                let mut gone = HashSet::new();
+                for txid in txids {
+                    match self.fetch(vec![txid]).await {
+                        Ok(()) => {}
+                        Err(ChainError::Rpc { message, .. }) => {
+                            tracing::debug!(%txid, %message, "listed by the server, unknown to its node");
+                            gone.insert(txid);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(gone)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Reads the transactions not read yet.
@@ -366,9 +483,12 @@ impl ElectrumBackend {
         }
         let ids = missing.clone();
         let txs = self
-            .call("blockchain.transaction.get", missing.len(), move |c| {
-                c.batch_transaction_get(&ids)
-            })
+            .call(
+                Lane::Read,
+                "blockchain.transaction.get",
+                missing.len(),
+                move |c| c.batch_transaction_get(&ids),
+            )
             .await?;
         let mut state = locked(&self.state);
         for (txid, tx) in missing.into_iter().zip(txs) {
@@ -418,13 +538,22 @@ impl ElectrumBackend {
     async fn height_of(&self, txid: &Txid) -> Result<Option<i32>, ChainError> {
         self.refresh().await?;
         let state = locked(&self.state);
-        Ok(state
+        let known = state
             .scripts
             .values()
             .filter_map(|w| w.history.as_ref())
             .flat_map(|(history, ..)| history.iter())
             .find(|(t, _)| t == txid)
-            .map(|(_, h)| *h))
+            .map(|(_, h)| *h);
+        if known.is_some() {
+            return Ok(known);
+        }
+        // Just broadcast, not in the server's index yet: in the mempool.
+        let just_sent = state
+            .sent
+            .get(txid)
+            .is_some_and(|at| at.elapsed() < SENT_GRACE);
+        Ok(just_sent.then_some(0))
     }
 }
 
@@ -435,7 +564,7 @@ impl ChainBackend for ElectrumBackend {
 
     async fn fee_rate(&self) -> Result<FeeRate, ChainError> {
         let (estimate, relay) = self
-            .call("blockchain.estimatefee", 2, |c| {
+            .call(Lane::Read, "blockchain.estimatefee", 2, |c| {
                 Ok((c.estimate_fee(FEE_TARGET_BLOCKS)?, c.relay_fee()?))
             })
             .await?;
@@ -514,9 +643,12 @@ impl ChainBackend for ElectrumBackend {
         let txid = tx.compute_txid();
         let owned = tx.clone();
         match self
-            .call("blockchain.transaction.broadcast", 1, move |c| {
-                c.transaction_broadcast(&owned)
-            })
+            .call(
+                Lane::Read,
+                "blockchain.transaction.broadcast",
+                1,
+                move |c| c.transaction_broadcast(&owned),
+            )
             .await
         {
             Ok(_) => {}
@@ -556,6 +688,8 @@ impl ChainBackend for ElectrumBackend {
             }
         }
         state.txs.insert(txid, tx.clone());
+        state.sent.retain(|_, at| at.elapsed() < SENT_GRACE);
+        state.sent.insert(txid, Instant::now());
         Ok(txid)
     }
 
@@ -573,26 +707,45 @@ impl ChainBackend for ElectrumBackend {
     }
 }
 
-/// A new connection, introduced to the server (`server.version` must come first).
-async fn open(url: &str, timeout: u8) -> Result<Arc<Client>, ChainError> {
-    let target = url.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let client = Client::from_config(
-            &target,
-            ConfigBuilder::new().timeout(Some(timeout)).retry(0).build(),
-        )?;
-        client.raw_call(
+/// A new connection, introduced to the server (`server.version` must come first; over TLS it carries
+/// the handshake). A certificate that is not trusted is named by its fingerprint.
+async fn open(
+    url: &str,
+    target: &Target,
+    pin: Option<Fingerprint>,
+    timeout: Duration,
+) -> Result<Arc<Client>, ChainError> {
+    let to = target.clone();
+    let (result, seen) = tokio::task::spawn_blocking(move || {
+        let (stream, seen) = match tls::connect(&to, pin, timeout) {
+            Ok(opened) => opened,
+            Err(e) => {
+                return (
+                    Err(electrum_client::Error::IOError(e)),
+                    tls::Seen::default(),
+                );
+            }
+        };
+        let client = Client::from(stream);
+        let hello = client.raw_call(
             "server.version",
             [
                 electrum_client::Param::String(concat!("souk/", env!("CARGO_PKG_VERSION")).into()),
                 electrum_client::Param::String("1.4".into()),
             ],
-        )?;
-        Ok(Arc::new(client))
+        );
+        (hello.map(|_| Arc::new(client)), seen)
     })
     .await
-    .map_err(|e| ChainError::Config(format!("the Electrum connection task: {e}")))?
-    .map_err(|e: electrum_client::Error| unreachable(url, &e))
+    .map_err(|e| ChainError::Config(format!("the Electrum connection task: {e}")))?;
+    result.map_err(|e| match seen.untrusted() {
+        Some(fingerprint) => ChainError::Certificate {
+            url: url.to_owned(),
+            fingerprint: tls::show_fingerprint(&fingerprint),
+            reason: e.to_string(),
+        },
+        None => unreachable(url, &e),
+    })
 }
 
 fn unreachable(url: &str, e: &electrum_client::Error) -> ChainError {

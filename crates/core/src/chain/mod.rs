@@ -9,6 +9,7 @@
 
 mod electrum;
 mod rpc;
+pub mod tls;
 
 use std::{future::Future, path::PathBuf};
 
@@ -57,6 +58,16 @@ pub enum ChainError {
     #[error("invalid chain settings: {0}")]
     Config(String),
     #[error(
+        "the Electrum server at {url} showed a certificate Souk does not trust ({reason}); its SHA-256 \
+         fingerprint is {fingerprint}. If the server's operator confirms that fingerprint, pin it as \
+         electrum_cert_sha256 (Settings, --electrum-cert-sha256)"
+    )]
+    Certificate {
+        url: String,
+        fingerprint: String,
+        reason: String,
+    },
+    #[error(
         "the chain node at {url} has its wallet disabled (-disablewallet): Souk watches escrows in a \
          watch-only wallet of its own there (no keys, no transaction index needed)"
     )]
@@ -77,6 +88,7 @@ impl ChainError {
             | Self::TxIndexOff
             | Self::Rejected { .. }
             | Self::Config(_)
+            | Self::Certificate { .. }
             | Self::WalletDisabled { .. } => ErrorKind::InvalidInput,
         }
     }

@@ -82,7 +82,9 @@ pub struct TradeInfo {
 pub struct StepRecord {
     /// The step: `take_request`, `counter`, `accept`, `reject` (negotiation); `escrow_keys`,
     /// `escrow_ready`, `funded`, `payment_sent`, `payment_received`, `released`, `confirmed`, `cancel`,
-    /// `funding_expired`, `payment_expired`, `release_expired`, `dispute`, `resolve` (settlement).
+    /// `funding_expired`, `payment_expired`, `release_expired`, `dispute`, `resolve` (settlement);
+    /// what the chain showed without moving the trade: `funding_seen`, `funding_dropped`,
+    /// `payout_resent` (a payout this node broadcast left the chain and was sent again).
     pub kind: String,
     /// When this node recorded it (unix ms): made here, received from the counterparty or the
     /// arbitrator, or observed on the chain or the clock.

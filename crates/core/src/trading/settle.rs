@@ -2003,10 +2003,11 @@ async fn check_release_seen(inner: &Inner, backend: &Backend, trade_id: Uuid) ->
 /// Broadcasts `tx` again when the chain node no longer knows it (restarted without its mempool, or it
 /// evicted it): a transaction this node broadcast is never left for lost. True when sent again.
 async fn broadcast_again_if_lost(
+    inner: &Inner,
     backend: &Backend,
     trade_id: Uuid,
     tx: &bitcoin::Transaction,
-    what: &str,
+    what: &'static str,
 ) -> Result<bool> {
     let txid = tx.compute_txid();
     if backend.confirmations(&txid).await?.is_some() {
@@ -2014,6 +2015,18 @@ async fn broadcast_again_if_lost(
     }
     backend.broadcast(tx).await?;
     tracing::info!(%trade_id, %txid, what, "broadcast again: the chain node no longer knew it");
+    // In the trade's log: the chain lost it (dropped from the mempool, or a reorg took its block), and
+    // it went out again.
+    let detail = format!(
+        "the {what} {txid} was no longer on the chain or in the mempool (dropped, or its block reorganised away): broadcast again"
+    );
+    step_locked(inner, trade_id, move |inner, tx| {
+        Box::pin(async move {
+            note(inner, tx, trade_id, "payout_resent", &detail).await?;
+            Ok(true)
+        })
+    })
+    .await?;
     Ok(true)
 }
 
@@ -2046,13 +2059,16 @@ async fn tend_reserve(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Resul
     };
     let key = my_key(inner, &row, trade_id)?;
     match reserve_step(
+        inner,
         backend,
         &row,
         trade_id,
         &key,
-        &parent,
-        row.release_height,
-        child.as_ref(),
+        Broadcast {
+            tx: &parent,
+            since: row.release_height,
+            child: child.as_ref(),
+        },
     )
     .await?
     {
@@ -2072,6 +2088,14 @@ async fn tend_reserve(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Resul
     }
 }
 
+/// A payout this node broadcast, as [`reserve_step`] tends its fee reserve: the transaction, the tip
+/// when it went out, and the reserve's child once made.
+struct Broadcast<'a> {
+    tx: &'a bitcoin::Transaction,
+    since: Option<i64>,
+    child: Option<&'a bitcoin::Transaction>,
+}
+
 /// What to do next with a fee reserve this node holds in `parent`.
 enum ReserveStep {
     /// Nothing now.
@@ -2089,14 +2113,18 @@ enum ReserveStep {
 /// is spent on to this party's address once the parent confirmed, or at once with the fee that lifts
 /// both to the current rate when the parent is still unconfirmed [`BUMP_AFTER_BLOCKS`] on and pays less.
 async fn reserve_step(
+    inner: &Inner,
     backend: &Backend,
     row: &EscrowRow,
     trade_id: Uuid,
     key: &SecpKeypair,
-    parent: &bitcoin::Transaction,
-    since: Option<i64>,
-    child: Option<&bitcoin::Transaction>,
+    payout: Broadcast<'_>,
 ) -> Result<ReserveStep> {
+    let Broadcast {
+        tx: parent,
+        since,
+        child,
+    } = payout;
     let Some(reserve) = find_anchor(parent, &key.public_key()) else {
         // A payout from before the reserve, or one too small for it: nothing to tend.
         return Ok(ReserveStep::Wait);
@@ -2111,7 +2139,8 @@ async fn reserve_step(
                     .await?
                     .is_some()
                 {
-                    broadcast_again_if_lost(backend, trade_id, child, "fee reserve").await?;
+                    broadcast_again_if_lost(inner, backend, trade_id, child, "fee reserve's child")
+                        .await?;
                 }
             }
         }
@@ -2187,13 +2216,16 @@ async fn tend_return_reserves(
             None => None,
         };
         let step = reserve_step(
+            inner,
             backend,
             row,
             trade_id,
             &key,
-            &parent,
-            r.height,
-            child.as_ref(),
+            Broadcast {
+                tx: &parent,
+                since: r.height,
+                child: child.as_ref(),
+            },
         )
         .await?;
         let mut next = r.clone();
@@ -2241,7 +2273,12 @@ async fn send_kept_again(backend: &Backend, trade_id: Uuid, inner: &Inner) -> Re
     };
     let tx: bitcoin::Transaction =
         bitcoin::consensus::deserialize(bytes).map_err(|e| internal("stored transaction", e))?;
-    broadcast_again_if_lost(backend, trade_id, &tx, "release or resolution").await?;
+    let what = if row.release_txid.as_deref() == Some(tx.compute_txid().to_string().as_str()) {
+        "release"
+    } else {
+        "payout"
+    };
+    broadcast_again_if_lost(inner, backend, trade_id, &tx, what).await?;
     Ok(())
 }
 
@@ -2267,7 +2304,7 @@ async fn resend_lost_returns(
             Some(hex) => {
                 let tx: bitcoin::Transaction = bitcoin::consensus::encode::deserialize_hex(hex)
                     .map_err(|e| internal("stored return", e))?;
-                match broadcast_again_if_lost(backend, trade_id, &tx, "return").await {
+                match broadcast_again_if_lost(inner, backend, trade_id, &tx, "return").await {
                     Ok(_) => {}
                     // Refused for good (its fee is below what the chain node now relays): made anew,
                     // at today's rate, by the counterparty, the arbitrator or the reclaim lock.

@@ -61,7 +61,8 @@ function sameBackend(a: ConnectionValues, b: ConnectionValues): boolean {
     a.rpc_user === b.rpc_user &&
     a.rpc_password_set === b.rpc_password_set &&
     a.rpc_cookie_file === b.rpc_cookie_file &&
-    a.electrum_url === b.electrum_url
+    a.electrum_url === b.electrum_url &&
+    a.electrum_cert_sha256 === b.electrum_cert_sha256
   );
 }
 
@@ -267,6 +268,22 @@ function ChainSection({ settings }: { settings: ConnectionSettings }) {
           )}
         </Field>
         <OverrideNote variable={overrideOf(settings, 'chain.electrum_url')} />
+        <Field
+          label="Server certificate (SHA-256)"
+          hint="Only for an ssl:// server with a self-signed certificate: its fingerprint, as the server’s operator gives it (AB:CD:…). A test without it names the fingerprint the server shows; compare before you trust it."
+          error={errors.electrumCert}
+        >
+          {(control) => (
+            <input
+              {...control}
+              autoComplete="off"
+              spellCheck={false}
+              value={draft.electrumCert}
+              onChange={(e) => set('electrumCert', e.target.value)}
+            />
+          )}
+        </Field>
+        <OverrideNote variable={overrideOf(settings, 'chain.electrum_cert_sha256')} />
 
         <div className="chain-result" aria-live="polite">
           {test.isSuccess ? (
