@@ -2,9 +2,10 @@
 //!
 //! Node requirements: `-server=1` with an RPC user/password or cookie, and wallet support (the default).
 //! No transaction index is needed and a pruned node works: Souk keeps a watch-only wallet of its own on
-//! the node (no private keys, created at connect), imports each escrow script into it
-//! (`importmulti` watch-only, with a rescan from the trade's start, which Debian's legacy-wallet Litecoin
-//! Core supports), and then asks only about its own transactions:
+//! the node (no private keys, created at connect), imports each escrow script into it with a rescan
+//! from the trade's start (`importdescriptors` with an `addr(…)` descriptor in a descriptor wallet, what
+//! Bitcoin Core ≥ 23 creates; `importmulti` watch-only in a legacy wallet, the only kind Debian's Litecoin
+//! Core has), and then asks only about its own transactions:
 //! - the outputs on a script: `listreceivedbyaddress` names the wallet's transactions paying to it,
 //!   `gettransaction` gives each once (kept), and `gettxout` says which outputs are unspent, confirmed or
 //!   in the mempool. A watcher pass therefore costs a few calls per trade, whatever the size of the UTXO
@@ -126,6 +127,9 @@ struct Watch {
     watched: Mutex<HashSet<ScriptBuf>>,
     /// The outputs of each wallet transaction read so far (a txid's outputs never change).
     outputs: Mutex<HashMap<Txid, Vec<TxOut>>>,
+    /// Whether it is a descriptor wallet (Bitcoin Core ≥ 23 makes those; Debian's Litecoin Core only
+    /// legacy ones), once asked.
+    descriptors: Mutex<Option<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +218,7 @@ impl RpcBackend {
             url: format!("{}/wallet/{wallet}", backend.url.trim_end_matches('/')),
             watched: Mutex::new(HashSet::new()),
             outputs: Mutex::new(HashMap::new()),
+            descriptors: Mutex::new(None),
         });
         backend.open_wallet().await?;
         Ok(backend)
@@ -362,23 +367,44 @@ impl RpcBackend {
         if missing.is_empty() {
             return Ok(());
         }
-        let requests: Vec<Value> = missing
-            .iter()
-            .map(|(_, address)| {
-                json!({
-                    "scriptPubKey": { "address": address },
+        // A descriptor wallet takes `addr(…)` descriptors (`importdescriptors`, which rescans from
+        // the timestamp by itself); a legacy one watch-only scripts (`importmulti`).
+        let descriptors = self.is_descriptor_wallet(watch).await?;
+        let (method, params) = if descriptors {
+            let mut requests = Vec::with_capacity(missing.len());
+            for (_, address) in &missing {
+                // The node adds the checksum a descriptor must carry.
+                let info = self
+                    .call("getdescriptorinfo", json!([format!("addr({address})")]))
+                    .await?;
+                let desc = info
+                    .get("descriptor")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| Self::bad("getdescriptorinfo", "no descriptor"))?;
+                requests.push(json!({
+                    "desc": desc,
                     "timestamp": birth,
-                    "watchonly": true,
                     "label": "souk escrow",
+                }));
+            }
+            ("importdescriptors", json!([requests]))
+        } else {
+            let requests: Vec<Value> = missing
+                .iter()
+                .map(|(_, address)| {
+                    json!({
+                        "scriptPubKey": { "address": address },
+                        "timestamp": birth,
+                        "watchonly": true,
+                        "label": "souk escrow",
+                    })
                 })
-            })
-            .collect();
+                .collect();
+            ("importmulti", json!([requests, { "rescan": true }]))
+        };
         let deadline = tokio::time::Instant::now() + self.timeout;
         let results = loop {
-            match self
-                .wallet_call("importmulti", json!([requests, { "rescan": true }]))
-                .await
-            {
+            match self.wallet_call(method, params.clone()).await {
                 Err(ChainError::Rpc { code, message, .. })
                     if code == RPC_WALLET_ERROR
                         && message.contains("rescanning")
@@ -391,11 +417,11 @@ impl RpcBackend {
         };
         let results = results
             .as_array()
-            .ok_or_else(|| Self::bad("importmulti", "not a list"))?;
+            .ok_or_else(|| Self::bad(method, "not a list"))?;
         for ((script, address), result) in missing.into_iter().zip(results) {
             if result.get("success").and_then(Value::as_bool) != Some(true) {
                 return Err(Self::bad(
-                    "importmulti",
+                    method,
                     format!("{address} was not imported: {}", result["error"]),
                 ));
             }
@@ -407,6 +433,28 @@ impl RpcBackend {
                 .insert(script);
         }
         Ok(())
+    }
+
+    /// Whether the watch wallet is a descriptor wallet (`getwalletinfo`, asked once).
+    async fn is_descriptor_wallet(&self, watch: &Watch) -> Result<bool, ChainError> {
+        if let Some(known) = *watch
+            .descriptors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            return Ok(known);
+        }
+        let info = self.wallet_call("getwalletinfo", json!([])).await?;
+        // Absent before descriptor wallets existed: legacy.
+        let descriptors = info
+            .get("descriptors")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        *watch
+            .descriptors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(descriptors);
+        Ok(descriptors)
     }
 
     fn address_of(&self, script: &Script) -> Result<String, ChainError> {
