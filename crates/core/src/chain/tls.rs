@@ -28,6 +28,108 @@ use super::ChainError;
 pub trait Duplex: Read + Write + Send {}
 impl<T: Read + Write + Send> Duplex for T {}
 
+/// The status a script has when its history is empty again, as Souk hands it on: all zeros.
+const EMPTY_STATUS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Mends one thing on the way in. A script whose history became empty (its only transaction left the
+/// mempool: a replaced or dropped funding) is notified with a `null` status, which `electrum-client`
+/// (0.24 and 0.25: its status type is not optional) cannot read: the read fails and the answer the
+/// connection waits for is left behind. The null becomes an all-zero status; Souk only needs to know
+/// that the status changed. Everything else passes through untouched, a line at a time (the protocol
+/// is one JSON message per line).
+struct Mended<S> {
+    inner: S,
+    /// A line not complete yet.
+    partial: Vec<u8>,
+    /// Complete lines, mended, not handed out yet.
+    ready: Vec<u8>,
+    at: usize,
+}
+
+impl<S> Mended<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            partial: Vec::new(),
+            ready: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl<S: Read> Read for Mended<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.ready.len() {
+            let mut chunk = [0u8; 16 * 1024];
+            // An error (a read timeout) keeps the partial line for the next read.
+            let n = self.inner.read(&mut chunk)?;
+            if n == 0 {
+                // The end: whatever came last goes out as it is.
+                if self.partial.is_empty() {
+                    return Ok(0);
+                }
+                self.ready = std::mem::take(&mut self.partial);
+                self.at = 0;
+                break;
+            }
+            self.partial.extend_from_slice(&chunk[..n]);
+            if let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') {
+                let rest = self.partial.split_off(end + 1);
+                let lines = std::mem::replace(&mut self.partial, rest);
+                self.ready = mend(lines);
+                self.at = 0;
+            }
+        }
+        let n = buf.len().min(self.ready.len() - self.at);
+        buf[..n].copy_from_slice(&self.ready[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Mended<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Complete lines, each a JSON message: a script status notification with a null status gets
+/// [`EMPTY_STATUS`].
+fn mend(lines: Vec<u8>) -> Vec<u8> {
+    const METHOD: &[u8] = b"blockchain.scripthash.subscribe";
+    if !lines.windows(METHOD.len()).any(|w| w == METHOD) {
+        return lines;
+    }
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines.split_inclusive(|b| *b == b'\n') {
+        let mended = serde_json::from_slice::<serde_json::Value>(line)
+            .ok()
+            .and_then(|mut message| {
+                let is_notification = message.get("id").is_none()
+                    && message.get("method").and_then(serde_json::Value::as_str)
+                        == Some("blockchain.scripthash.subscribe");
+                let status = message.get_mut("params")?.get_mut(1)?;
+                if !(is_notification && status.is_null()) {
+                    return None;
+                }
+                *status = serde_json::Value::from(EMPTY_STATUS);
+                Some(message)
+            });
+        match mended {
+            Some(message) => {
+                out.extend_from_slice(message.to_string().as_bytes());
+                out.push(b'\n');
+            }
+            None => out.extend_from_slice(line),
+        }
+    }
+    out
+}
+
 /// What `electrum-client` speaks over: TCP or TLS, boxed.
 pub type Stream = Box<dyn Duplex>;
 
@@ -139,7 +241,7 @@ pub fn connect(
     tcp.set_nodelay(true)?;
     let seen = Seen::default();
     if !target.tls {
-        return Ok((Box::new(tcp), seen));
+        return Ok((Box::new(Mended::new(tcp)), seen));
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier =
@@ -152,7 +254,7 @@ pub fn connect(
         .with_no_client_auth();
     let name = ServerName::try_from(target.host.clone()).map_err(std::io::Error::other)?;
     let session = ClientConnection::new(Arc::new(config), name).map_err(std::io::Error::other)?;
-    Ok((Box::new(StreamOwned::new(session, tcp)), seen))
+    Ok((Box::new(Mended::new(StreamOwned::new(session, tcp))), seen))
 }
 
 /// The certificate a TLS server showed, and whether it was trusted: filled during the handshake.
@@ -287,6 +389,46 @@ mod tests {
             let err = Target::parse(url).unwrap_err().to_string();
             assert!(err.contains(why), "{url}: {err}");
         }
+    }
+
+    /// Bytes handed out by a reader in small pieces, as a socket may.
+    struct Trickle(Vec<u8>, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(7).min(self.0.len() - self.1);
+            buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_null_script_status_is_mended_and_everything_else_passes_untouched() {
+        let hash = "ab".repeat(32);
+        let answer = format!(r#"{{"jsonrpc":"2.0","result":null,"id":3}}"#);
+        let emptied = format!(
+            r#"{{"jsonrpc":"2.0","method":"blockchain.scripthash.subscribe","params":["{hash}", null]   }}"#
+        );
+        let changed = format!(
+            r#"{{"jsonrpc":"2.0","method":"blockchain.scripthash.subscribe","params":["{hash}","{}"]}}"#,
+            "cd".repeat(32)
+        );
+        let header = r#"{"jsonrpc":"2.0","method":"blockchain.headers.subscribe","params":[{"hex":"00","height":7}]}"#;
+        let wire = format!("{answer}\n{emptied}\n{changed}\n{header}\npartial");
+        let mut read = String::new();
+        Mended::new(Trickle(wire.into_bytes(), 0))
+            .read_to_string(&mut read)
+            .unwrap();
+        let lines: Vec<&str> = read.split('\n').collect();
+        assert_eq!(lines.len(), 5, "{read}");
+        assert_eq!(lines[0], answer, "an answer's null result is not a status");
+        let mended: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(mended["params"][0], hash.as_str());
+        assert_eq!(mended["params"][1], EMPTY_STATUS);
+        assert_eq!(lines[2], changed);
+        assert_eq!(lines[3], header);
+        assert_eq!(lines[4], "partial", "the last bytes, without a line end");
     }
 
     #[test]
