@@ -406,7 +406,7 @@ mod tests {
     #[test]
     fn a_null_script_status_is_mended_and_everything_else_passes_untouched() {
         let hash = "ab".repeat(32);
-        let answer = format!(r#"{{"jsonrpc":"2.0","result":null,"id":3}}"#);
+        let answer = r#"{"jsonrpc":"2.0","result":null,"id":3}"#.to_string();
         let emptied = format!(
             r#"{{"jsonrpc":"2.0","method":"blockchain.scripthash.subscribe","params":["{hash}", null]   }}"#
         );
