@@ -358,7 +358,9 @@ export type StepRecord = {
 /**
  * The step: `take_request`, `counter`, `accept`, `reject` (negotiation); `escrow_keys`,
  * `escrow_ready`, `funded`, `payment_sent`, `payment_received`, `released`, `confirmed`, `cancel`,
- * `funding_expired`, `payment_expired`, `release_expired`, `dispute`, `resolve` (settlement).
+ * `funding_expired`, `payment_expired`, `release_expired`, `dispute`, `resolve` (settlement);
+ * what the chain showed without moving the trade: `funding_seen`, `funding_dropped`,
+ * `payout_resent` (a payout this node broadcast left the chain and was sent again).
  */
 kind: string, 
 /**
