@@ -72,6 +72,9 @@ pub struct LitecoindOptions {
     pub txindex: bool,
     /// `-blockmintxfee` in litoshi/vB: blocks take no transaction (package) paying less.
     pub block_min_fee_sat_vb: Option<u64>,
+    /// `-prune=550`: a pruned node (the smallest target; regtest's few blocks stay, but the node
+    /// behaves as pruned: no transaction index allowed, `pruned` in `getblockchaininfo`).
+    pub prune: bool,
 }
 
 /// A block as [`Litecoind::confirmations`] reads it: its txids and its parent's hash.
@@ -529,6 +532,7 @@ fn spawn(
         .arg("-regtest")
         .arg(format!("-datadir={}", dir.display()))
         .arg(format!("-txindex={}", u8::from(options.txindex)))
+        .arg(format!("-prune={}", if options.prune { 550 } else { 0 }))
         .arg("-fallbackfee=0.0002")
         // Bitcoin Core's policy (BIP 125 replacement), which Litecoin Core turns off by default: tests
         // replace transactions in the mempool to drop a funding.

@@ -18,7 +18,7 @@ use souk_core::{
     },
     identity::{Identity, SeedPhrase},
 };
-use souk_tests::regtest::Litecoind;
+use souk_tests::regtest::{Litecoind, LitecoindOptions};
 use uuid::Uuid;
 
 const LTC: Chain = Chain::Ltc;
@@ -223,7 +223,7 @@ async fn the_chain_backend_says_what_is_wrong() {
         node.rpc.fee_rate().await.unwrap(),
         FeeRate::from_sat_per_vb_u32(1)
     );
-    let mut config = node.config.clone();
+    let mut config = node.core.clone();
     config.fee_floor_sat_vb = 3;
     let floor = RpcBackend::connect(&config).await.unwrap();
     assert_eq!(
@@ -231,20 +231,20 @@ async fn the_chain_backend_says_what_is_wrong() {
         FeeRate::from_sat_per_vb_u32(3)
     );
 
-    let mut config = node.config.clone();
+    let mut config = node.core.clone();
     config.rpc_password = "wrong".into();
     let err = RpcBackend::connect(&config).await.unwrap_err();
     assert!(matches!(err, ChainError::Auth { .. }), "{err}");
     assert!(err.to_string().contains("rpc_password"), "{err}");
 
-    let mut config = node.config.clone();
+    let mut config = node.core.clone();
     config.chain = Chain::Btc;
     let err = RpcBackend::connect(&config).await.unwrap_err().to_string();
     assert!(
         err.contains("on Litecoin regtest, but Souk is configured for Bitcoin regtest"),
         "{err}"
     );
-    let mut config = node.config.clone();
+    let mut config = node.core.clone();
     config.network = Network::Main;
     let err = RpcBackend::connect(&config).await.unwrap_err().to_string();
     assert!(
@@ -253,7 +253,7 @@ async fn the_chain_backend_says_what_is_wrong() {
     );
 
     // Scans from several clients at once wait their turn instead of failing ("Scan already in progress").
-    let other = RpcBackend::connect(&node.config).await.unwrap();
+    let other = RpcBackend::connect(&node.core).await.unwrap();
     let script = ScriptBuf::new_op_return([7u8; 4]);
     let scans = (0..12).map(|i| {
         let backend = if i % 2 == 0 { &node.rpc } else { &other };
@@ -272,11 +272,11 @@ async fn the_chain_backend_says_what_is_wrong() {
     let err = node.rpc.confirmations(&unknown).await.unwrap_err();
     assert!(matches!(err, ChainError::TxIndexOff), "{err}");
     assert!(err.to_string().contains("-txindex=1"), "{err}");
-    let watching = RpcBackend::connect_watching(&node.config, "souk-check")
+    let watching = RpcBackend::connect_watching(&node.core, "souk-check")
         .await
         .unwrap();
     assert_eq!(watching.confirmations(&unknown).await.unwrap(), None);
-    let err = RpcBackend::connect_watching(&node.config, "../escape")
+    let err = RpcBackend::connect_watching(&node.core, "../escape")
         .await
         .unwrap_err();
     assert!(matches!(err, ChainError::Config(_)), "{err}");
@@ -298,13 +298,48 @@ fn now_secs() -> u64 {
 #[tokio::test]
 async fn a_watch_only_wallet_follows_an_escrow_without_txindex() {
     let node = Litecoind::start().await;
+    assert!(!node.rpc.pruned().await.unwrap());
+    follows_an_escrow(node).await;
+}
+
+/// The same on a pruned node (`-prune=550`), which the Settings connection test reports as pruned.
+#[tokio::test]
+async fn a_watch_only_wallet_follows_an_escrow_on_a_pruned_node() {
+    let node = Litecoind::start_with(LitecoindOptions {
+        prune: true,
+        ..LitecoindOptions::default()
+    })
+    .await;
+    assert!(node.rpc.pruned().await.unwrap(), "the node prunes");
+    let dir = tempfile::tempdir().unwrap();
+    let check = souk_core::connection::test_chain(
+        dir.path(),
+        &souk_core::connection::ConnectionEdit {
+            chain: Chain::Ltc,
+            network: Network::Regtest,
+            rpc_url: node.core.rpc_url.clone(),
+            rpc_user: node.core.rpc_user.clone(),
+            rpc_password: Some(node.core.rpc_password.clone()),
+            rpc_cookie_file: String::new(),
+            electrum_url: String::new(),
+            electrum_cert_sha256: String::new(),
+            bootstrap: Vec::new(),
+        },
+    )
+    .await
+    .expect("the pruned node answers");
+    assert!(check.pruned && check.wallets, "{check:?}");
+    follows_an_escrow(node).await;
+}
+
+async fn follows_an_escrow(node: Litecoind) {
     let index = node.rpc.call("getindexinfo", json!([])).await.unwrap();
     assert!(
         index.get("txindex").is_none(),
         "started with an index: {index}"
     );
     let opened = futures::future::join_all(
-        (0..4).map(|_| RpcBackend::connect_watching(&node.config, "souk-shared")),
+        (0..4).map(|_| RpcBackend::connect_watching(&node.core, "souk-shared")),
     )
     .await;
     let mut opened: Vec<RpcBackend> = opened.into_iter().map(Result::unwrap).collect();
@@ -376,7 +411,7 @@ async fn a_watch_only_wallet_follows_an_escrow_without_txindex() {
     let start = now_secs();
     let early = node.send_to(&earlier.address(), ESCROWED).await;
     node.mine(1).await;
-    let late_watcher = RpcBackend::connect_watching(&node.config, "souk-late")
+    let late_watcher = RpcBackend::connect_watching(&node.core, "souk-late")
         .await
         .unwrap();
     late_watcher

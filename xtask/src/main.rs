@@ -485,15 +485,19 @@ fn test_steps(steps: &mut Steps) -> Result {
     })?;
     // The escrow scenarios again, every Souk node settling through an Electrum server (e-x) in front of
     // the test's litecoind instead of the node's RPC (tests/regtest.rs, `SOUK_TEST_CHAIN_BACKEND`).
+    // The binaries the step above built are run as they are: a `cargo test --test …` of its own would
+    // resolve features differently and build much of the tree again.
     steps.step("escrow scenarios through Electrum (e-x)", || {
-        exec(
-            cargo()
-                .args(["test", "--workspace"])
-                .args(features)
-                .args(ESCROW_SCENARIOS.iter().flat_map(|t| ["--test", t]))
-                .env("SOUK_ELECTRUMX", &electrumx)
-                .env("SOUK_TEST_CHAIN_BACKEND", "electrum"),
-        )
+        for (name, binary) in test_binaries(&features, ESCROW_SCENARIOS)? {
+            println!("{name}, through Electrum:");
+            exec(
+                Command::new(binary)
+                    .current_dir(root().join("tests"))
+                    .env("SOUK_ELECTRUMX", &electrumx)
+                    .env("SOUK_TEST_CHAIN_BACKEND", "electrum"),
+            )?;
+        }
+        Ok(())
     })?;
     // The same build CI always made, through the Tauri bundler, so packaging is checked on every run.
     let (bin, deb) = {
@@ -526,6 +530,44 @@ const ESCROW_SCENARIOS: &[&str] = &[
     "escrow_disputes_on_regtest",
     "resolution_survives_arbitrator_restart",
 ];
+
+/// The executables of the integration tests `names`, as `cargo test --workspace FEATURES` built them
+/// (asked of cargo with `--no-run`, which builds nothing more), in the order of `names`.
+fn test_binaries(
+    features: &[&str],
+    names: &[&'static str],
+) -> Result<Vec<(&'static str, PathBuf)>> {
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"])
+        .args(features)
+        .args(["--no-run", "--message-format=json"])
+        .stderr(std::process::Stdio::inherit());
+    let shown = describe(&cmd);
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot start `{shown}`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`{shown}` failed ({})", out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let executable = |line: &str| -> Option<PathBuf> {
+        let start = line.find("\"executable\":\"")? + "\"executable\":\"".len();
+        let end = start + line[start..].find('"')?;
+        Some(PathBuf::from(&line[start..end]))
+    };
+    names
+        .iter()
+        .map(|name| {
+            let wanted = format!("\"name\":\"{name}\"");
+            text.lines()
+                .filter(|l| l.contains("\"reason\":\"compiler-artifact\""))
+                .filter(|l| l.contains(&wanted) && l.contains("\"kind\":[\"test\"]"))
+                .find_map(executable)
+                .map(|binary| (*name, binary))
+                .ok_or_else(|| format!("cargo built no test named {name}"))
+        })
+        .collect()
+}
 
 /// Two real `souk serve` nodes on loopback, each driven in Chromium (`ui/e2e/browser.test.mjs`).
 fn browser_test() -> Result {
