@@ -528,15 +528,15 @@ fn print_trade(t: &TradeInfo) {
     println!("  Price:         {price}");
     println!("  Method:        {}", t.terms.method);
     if !t.terms.payout.is_empty() {
-        println!("  Payout:        {}", t.terms.payout);
+        println!("  Payout:        {}", printable(&t.terms.payout));
     }
     if let Some(reason) = &t.reject_reason {
         println!(
             "  Rejected:      {}",
             if reason.is_empty() {
-                "(no reason given)"
+                "(no reason given)".into()
             } else {
-                reason
+                printable(reason)
             }
         );
     }
@@ -664,7 +664,7 @@ fn print_trade(t: &TradeInfo) {
             }
         }
     }
-    println!("  Next:          {}", t.next_step);
+    println!("  Next:          {}", printable(&t.next_step));
     if t.unread > 0 {
         println!("  Unread:        {} (souk chat log {})", t.unread, t.id);
     }
@@ -715,16 +715,7 @@ pub async fn chat_log(client: &ApiClient, trade_id: &str, json: bool) -> Result<
                 (false, ..) => "",
             };
             // Plain text: control characters are shown escaped, never interpreted by the terminal.
-            let body: String = m
-                .body
-                .chars()
-                .flat_map(char::escape_default)
-                .collect::<String>();
-            let body = if m.body.chars().any(char::is_control) {
-                body
-            } else {
-                m.body.clone()
-            };
+            let body = printable(&m.body);
             println!("{} {who:>4}: {body}{mark}", time_text(m.sent_at));
         }
     }
@@ -813,7 +804,11 @@ pub async fn dispute(
     println!("Dispute about trade {}", d.trade_id);
     println!("  Chain:    {} {}", d.chain, d.network);
     println!("  Escrow:   {}", d.escrow_address);
-    println!("  Buyer:    {} (paid to {})", d.buyer, d.buyer_address);
+    println!(
+        "  Buyer:    {} (paid to {})",
+        d.buyer,
+        printable(&d.buyer_address)
+    );
     println!(
         "  Seller:   {} (refunded to {})",
         d.seller, d.seller_address
@@ -893,9 +888,26 @@ fn return_how(how: &str) -> String {
     }
 }
 
-/// Peer text without control characters, so it cannot move the cursor or recolour the terminal.
+/// Peer text as it can be shown in a terminal: control characters (escape sequences that move the
+/// cursor, recolour or retitle the terminal, line breaks that forge lines) and the invisible marks that
+/// reorder text (bidirectional overrides) are shown escaped (`\u{1b}`), everything else as it is.
 fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            )
+    };
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Unix ms as `HH:MM:SS` UTC.
@@ -983,6 +995,16 @@ fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn peer_text_cannot_drive_the_terminal() {
+        use super::printable;
+        assert_eq!(printable("rltc1q… ok"), "rltc1q… ok");
+        assert_eq!(
+            printable("paid\u{1b}[2J\u{1b}]0;title\u{7}\nforged line"),
+            "paid\\u{1b}[2J\\u{1b}]0;title\\u{7}\\u{a}forged line"
+        );
+        assert_eq!(printable("abc\u{202e}fed"), "abc\\u{202e}fed");
+    }
 
     #[test]
     fn the_chain_backend_is_one_line_naming_its_kind_and_why_it_cannot_be_used() {

@@ -774,17 +774,38 @@ fn rate_from_coin_per_kvb(method: &str, value: Option<&Value>) -> Result<FeeRate
     Ok(FeeRate::from_sat_per_kwu(per_kvb.div_ceil(4)))
 }
 
+/// The user a chain node writes into its cookie file (Bitcoin Core's and Litecoin Core's
+/// `COOKIEAUTH_USER`).
+const COOKIE_USER: &str = "__cookie__";
+/// A cookie file is one short line; anything longer is not one.
+const MAX_COOKIE_BYTES: u64 = 256;
+
 /// `user:password` from a node's `.cookie` file, re-read at each connect (the node rewrites it at start).
+/// Only a file that is a node's cookie is used (one short line, `__cookie__:` and a password of printable
+/// characters): the path comes from settings a caller of the local API can test, and the credentials go
+/// to a URL the same caller names, so no other file's contents may ever be sent — nor shown in an error.
 fn read_cookie(path: &std::path::Path) -> Result<(String, String), ChainError> {
     let cookie = |reason: String| ChainError::Cookie {
         path: path.to_owned(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| cookie(e.to_string()))?;
-    let (user, password) = text
-        .trim()
-        .split_once(':')
-        .ok_or_else(|| cookie("it is not `user:password`".into()))?;
+    let not_a_cookie = || {
+        cookie(format!(
+            "it is not a chain node's cookie file (one line: `{COOKIE_USER}:` and a password, written by \
+             the node at start)"
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(|e| cookie(e.to_string()))?;
+    if !meta.is_file() || meta.len() > MAX_COOKIE_BYTES {
+        return Err(not_a_cookie());
+    }
+    let text = std::fs::read_to_string(path).map_err(|_| not_a_cookie())?;
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    let (user, password) = line.split_once(':').ok_or_else(not_a_cookie)?;
+    if user != COOKIE_USER || password.is_empty() || !password.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(not_a_cookie());
+    }
     Ok((user.to_owned(), password.to_owned()))
 }
 
@@ -1004,11 +1025,30 @@ mod tests {
             read_cookie(&path).unwrap(),
             ("__cookie__".into(), "s3cr3t:x".into())
         );
-        std::fs::write(&path, "garbage").unwrap();
-        let err = read_cookie(&path).unwrap_err().to_string();
+        let hex = "0123456789abcdef".repeat(4);
+        std::fs::write(&path, format!("__cookie__:{hex}")).unwrap();
+        assert_eq!(read_cookie(&path).unwrap(), ("__cookie__".into(), hex));
+        // Anything else is refused without a word of what it holds: never sent anywhere.
+        for other in [
+            "garbage".to_owned(),
+            "root:x:0:0:root:/root:/bin/bash\n".to_owned(),
+            "__cookie__:\n".to_owned(),
+            "__cookie__:two words\n".to_owned(),
+            "__cookie__:a\nsecond:line\n".to_owned(),
+            format!("__cookie__:{}", "a".repeat(300)),
+        ] {
+            std::fs::write(&path, &other).unwrap();
+            let err = read_cookie(&path).unwrap_err().to_string();
+            assert!(
+                err.contains(".cookie") && err.contains("not a chain node's cookie file"),
+                "{other:?}: {err}"
+            );
+            assert!(!err.contains("root") && !err.contains("second"), "{err}");
+        }
+        let err = read_cookie(dir.path()).unwrap_err().to_string();
         assert!(
-            err.contains(".cookie") && err.contains("user:password"),
-            "{err}"
+            err.contains("not a chain node's cookie file"),
+            "a directory: {err}"
         );
         let err = read_cookie(&dir.path().join("missing"))
             .unwrap_err()
