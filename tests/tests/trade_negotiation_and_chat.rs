@@ -127,11 +127,25 @@ async fn take_counter_accept_then_chat_both_ways() {
     };
     let maker_log = maker.await_chat(trade.id, "all messages", all_in).await;
     let taker_log = taker.await_chat(trade.id, "all messages", all_in).await;
-    assert_eq!(
-        bodies(&maker_log),
-        bodies(&taker_log),
-        "the two logs differ"
-    );
+    // The same messages on both sides, each log in its own node's order: its own lines when sent,
+    // the counterparty's when they arrived (a peer's clock cannot reorder a transcript).
+    let (mut m, mut t) = (bodies(&maker_log), bodies(&taker_log));
+    m.sort();
+    t.sort();
+    assert_eq!(m, t, "the two logs hold different messages");
+    for log in [&maker_log, &taker_log] {
+        let placed: Vec<i64> = log
+            .iter()
+            .map(|m| {
+                if m.outgoing {
+                    m.sent_at
+                } else {
+                    m.delivered_at.unwrap()
+                }
+            })
+            .collect();
+        assert!(placed.windows(2).all(|w| w[0] <= w[1]), "{placed:?}");
+    }
     for (who, log) in [("maker", &maker_log), ("taker", &taker_log)] {
         let mine: Vec<&str> = log
             .iter()

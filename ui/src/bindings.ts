@@ -420,7 +420,8 @@ seq: number,
  */
 sender: string, body: string, 
 /**
- * The sender's clock when it sent the message (unix ms).
+ * The sender's clock when it sent the message (unix ms); for an incoming message clamped on
+ * arrival to no later than this node's clock and no earlier than the sender's previous message.
  */
 sent_at: number, 
 /**

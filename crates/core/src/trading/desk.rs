@@ -839,6 +839,10 @@ impl Inner {
                 });
             }
             ChannelMessage::Chat { text, sent_at } => {
+                // The sender's clock, within what this node can tell: not in the future of its own
+                // clock, and not before the sender's previous message (delivery is in order).
+                let earliest = store::last_incoming_sent_at(tx, trade_id).await?;
+                let sent_at = sent_at.min(now).max(earliest.min(now));
                 let message = ChatMessage {
                     id: Uuid::now_v7(),
                     trade_id,

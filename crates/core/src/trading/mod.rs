@@ -119,7 +119,8 @@ pub struct ChatMessage {
     /// The sender's PeerId.
     pub sender: String,
     pub body: String,
-    /// The sender's clock when it sent the message (unix ms).
+    /// The sender's clock when it sent the message (unix ms); for an incoming message clamped on
+    /// arrival to no later than this node's clock and no earlier than the sender's previous message.
     pub sent_at: i64,
     /// Outgoing: when the counterparty's node acknowledged it. Incoming: when it arrived.
     pub delivered_at: Option<i64>,

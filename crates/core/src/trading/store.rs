@@ -239,13 +239,37 @@ pub(super) async fn last_outgoing_sent_at(
     conn: &mut SqliteConnection,
     trade_id: Uuid,
 ) -> Result<i64> {
+    last_sent_at(conn, trade_id, true).await
+}
+
+/// The latest `sent_at` of the counterparty's messages on a trade, as stored (clamped) here.
+pub(super) async fn last_incoming_sent_at(
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+) -> Result<i64> {
+    last_sent_at(conn, trade_id, false).await
+}
+
+async fn last_sent_at(conn: &mut SqliteConnection, trade_id: Uuid, outgoing: bool) -> Result<i64> {
     let last: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(sent_at) FROM messages WHERE trade_id = ? AND outgoing = 1")
+        sqlx::query_scalar("SELECT MAX(sent_at) FROM messages WHERE trade_id = ? AND outgoing = ?")
             .bind(trade_id.to_string())
+            .bind(i64::from(outgoing))
             .fetch_one(conn)
             .await
             .map_err(sql)?;
     Ok(last.unwrap_or(i64::MIN))
+}
+
+/// When a message took its place in this node's transcript: its own messages when sent, the
+/// counterparty's when they arrived. The transcript's order is the receiver's: a peer's clock cannot
+/// move its lines before others.
+fn placed_at(m: &ChatMessage) -> i64 {
+    if m.outgoing {
+        m.sent_at
+    } else {
+        m.delivered_at.unwrap_or(m.sent_at)
+    }
 }
 
 async fn trade_exists(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<bool> {
@@ -569,7 +593,7 @@ pub async fn chat_log(pool: &SqlitePool, me: &PeerId, trade_id: Uuid) -> Result<
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    log.sort_by(|a, b| (a.sent_at, &a.sender, a.seq).cmp(&(b.sent_at, &b.sender, b.seq)));
+    log.sort_by(|a, b| (placed_at(a), &a.sender, a.seq).cmp(&(placed_at(b), &b.sender, b.seq)));
     Ok(log)
 }
 

@@ -240,6 +240,38 @@ async fn a_good_envelope_is_stored_once_and_acknowledged() {
     assert_eq!(f.snapshot().await, before);
 }
 
+/// A peer's clock is not believed beyond what the receiver can tell: a message dated in the future is
+/// stored at the receiver's time, one dated before the peer's previous message at that message's time,
+/// and the transcript is in the order the receiver got them.
+#[tokio::test]
+async fn a_chat_message_s_time_is_clamped_to_the_receiver_s_clock() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let dated = |text: &str, sent_at: i64| ChannelMessage::Chat {
+        text: text.into(),
+        sent_at,
+    };
+    let before = now_ms();
+    let future = before + 3_600_000;
+    for message in [dated("from the future", future), dated("from 1970", 1_000)] {
+        let bytes = f.seal(&channel, &mut sender, &message).to_bytes().unwrap();
+        assert!(matches!(f.send(&bytes).await, EnvelopeAnswer::Ack { .. }));
+    }
+    let after = now_ms();
+    let log = super::store::chat_log(f.store.pool(), &f.maker.peer_id(), channel.trade_id)
+        .await
+        .unwrap();
+    let got: Vec<(&str, i64)> = log.iter().map(|m| (m.body.as_str(), m.sent_at)).collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, "from the future");
+    assert!((before..=after).contains(&got[0].1), "{got:?}");
+    assert_eq!(got[1].0, "from 1970", "the receiver's order");
+    assert_eq!(
+        got[1].1, got[0].1,
+        "not before the previous message: {got:?}"
+    );
+}
+
 #[tokio::test]
 async fn tampered_ciphertext_is_refused() {
     let f = fixture().await;
