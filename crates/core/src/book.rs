@@ -53,10 +53,17 @@ pub struct BookEntry {
     pub completed_with_maker: u32,
 }
 
+/// Live offers one maker may have in one market; a further one is refused until one is withdrawn or
+/// expires, so one identity cannot fill a market (or a node's disk) with offers. As many as one direct
+/// answer carries, so a maker's whole side of a market always fits in one.
+pub const MAX_OFFERS_PER_MAKER_PER_MARKET: usize = 256;
+
 /// What inserting an offer did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
     New,
+    /// Refused: its maker already has [`MAX_OFFERS_PER_MAKER_PER_MARKET`] live offers in its market.
+    OverQuota,
     /// Already known; its last-seen time was refreshed.
     Known,
     /// A tombstone for it exists: not shown.
@@ -113,6 +120,22 @@ impl Book {
                     .execute(&mut *tx)
                     .await?;
                 Inserted::Known
+            }
+            None if {
+                let live: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM offers WHERE maker = ? AND base = ? AND quote = ? \
+                     AND withdrawn_at IS NULL AND expires_at > ?",
+                )
+                .bind(o.maker.to_base58())
+                .bind(o.base.code())
+                .bind(o.quote.code())
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?;
+                usize::try_from(live).unwrap_or(usize::MAX) >= MAX_OFFERS_PER_MAKER_PER_MARKET
+            } =>
+            {
+                Inserted::OverQuota
             }
             None => {
                 sqlx::query(
@@ -773,6 +796,57 @@ mod tests {
         assert_eq!(
             live.iter().map(|e| e.offer.id).collect::<Vec<_>>(),
             [victim.id()]
+        );
+    }
+
+    /// A maker's live offers in one market are capped; withdrawn or expired ones free a place, other
+    /// markets and other makers are not affected.
+    #[tokio::test]
+    async fn a_maker_cannot_fill_a_market() {
+        let (_dir, book) = book().await;
+        let (maker, other) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let offer = |key: &Keypair| {
+            signed(
+                key,
+                new_offer(Side::Sell, fixed("60000"), 1, 10, &["SEPA"]),
+                NOW,
+            )
+        };
+        let mut first = None;
+        for _ in 0..MAX_OFFERS_PER_MAKER_PER_MARKET {
+            let o = offer(&maker);
+            assert_eq!(book.insert(&o, false, NOW).await.unwrap(), Inserted::New);
+            first.get_or_insert(o);
+        }
+        let one_more = offer(&maker);
+        assert_eq!(
+            book.insert(&one_more, false, NOW).await.unwrap(),
+            Inserted::OverQuota
+        );
+        assert_eq!(
+            book.insert(&offer(&other), false, NOW).await.unwrap(),
+            Inserted::New,
+            "another maker"
+        );
+        let first = first.unwrap();
+        let w = SignedWithdrawal::sign(&Withdrawal::of(first.offer(), NOW), &maker)
+            .unwrap()
+            .to_bytes();
+        assert!(
+            book.withdraw(&SignedWithdrawal::verify(&w, NOW).unwrap(), NOW)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            book.insert(&one_more, false, NOW).await.unwrap(),
+            Inserted::New,
+            "a withdrawn offer frees its place"
+        );
+        let live = book.query(&BookQuery::default(), NOW, None).await.unwrap();
+        assert_eq!(
+            live.len(),
+            MAX_OFFERS_PER_MAKER_PER_MARKET + 1,
+            "the cap, and the other maker's"
         );
     }
 

@@ -43,7 +43,7 @@ pub struct PriceFeed {
 }
 
 /// Most offers one maker serves in one answer.
-const MAX_OFFERS_PER_ANSWER: usize = 256;
+const MAX_OFFERS_PER_ANSWER: usize = crate::book::MAX_OFFERS_PER_MAKER_PER_MARKET;
 /// How often expired offers are swept from the book.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
 
@@ -200,7 +200,15 @@ impl Market {
         let offer = Offer::new(inner.keypair.public().to_peer_id(), new, now)?;
         let signed = SignedOffer::sign(&offer, &inner.keypair)?;
         let verified = signed.into_verified(now, None)?;
-        inner.book.insert(&verified, true, now).await?;
+        if inner.book.insert(&verified, true, now).await? == crate::book::Inserted::OverQuota {
+            return Err(Error::InvalidInput(format!(
+                "you already have {} live offers in {}/{}, the most other nodes take from one maker: \
+                 withdraw one first",
+                crate::book::MAX_OFFERS_PER_MAKER_PER_MARKET,
+                offer.base,
+                offer.quote
+            )));
+        }
         inner.publish_offer(&verified).await?;
         let _ = inner.events.send(MarketEvent::OfferAdded {
             offer: Box::new(offer.clone()),
@@ -367,6 +375,10 @@ impl Inner {
                     offer: Box::new(offer.offer().clone()),
                 });
                 true
+            }
+            Ok(crate::book::Inserted::OverQuota) => {
+                tracing::debug!(offer_id = %offer.id(), maker = %offer.offer().maker, "refused an offer: its maker has the most live offers a market takes");
+                false
             }
             Ok(_) => false,
             Err(e) => {
