@@ -150,6 +150,19 @@ fn refused(e: impl std::fmt::Display) -> Error {
     Error::InvalidInput(e.to_string())
 }
 
+/// What a peer is told when its take or envelope is refused: the reason when it lies in what the peer
+/// sent; when it lies in this node (storage, I/O, the chain backend, an internal error), only that, so
+/// no internal or SQL text, path or setting ever leaves the node (the node's log has the details).
+pub(super) fn reason_for_peer(e: &Error) -> String {
+    // What the checks of a peer's input raise (`refused`, the escrow's checks of a PSBT or key).
+    if matches!(e, Error::InvalidInput(_) | Error::Escrow(_)) {
+        e.to_string()
+    } else {
+        "the node could not handle this now (a problem on its side, not in what was sent): try again later"
+            .into()
+    }
+}
+
 impl Desk {
     /// Starts answering trade requests on `net` and delivering the outbox kept in `pool`.
     #[allow(clippy::too_many_arguments)]
@@ -670,7 +683,7 @@ impl Inner {
             Ok(accept) => TakeAnswer::Accepted(accept),
             Err(e) => {
                 tracing::info!(%from, reason = %e, "take refused");
-                TakeAnswer::Refused(e.to_string())
+                TakeAnswer::Refused(reason_for_peer(&e))
             }
         }
     }
@@ -751,7 +764,7 @@ impl Inner {
             }
             Err(e) => {
                 tracing::info!(%from, reason = %e, "envelope refused");
-                EnvelopeAnswer::Refused(e.to_string())
+                EnvelopeAnswer::Refused(reason_for_peer(&e))
             }
         }
     }

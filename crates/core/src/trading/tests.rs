@@ -272,6 +272,33 @@ async fn a_chat_message_s_time_is_clamped_to_the_receiver_s_clock() {
     );
 }
 
+/// A refusal tells the peer what was wrong with what it sent, and nothing of the node's insides.
+#[test]
+fn a_peer_hears_its_own_mistake_never_the_node_s_internals() {
+    use crate::error::Error;
+    let theirs = Error::InvalidInput("the offer is withdrawn".into());
+    assert_eq!(
+        super::desk::reason_for_peer(&theirs),
+        "the offer is withdrawn"
+    );
+    for ours in [
+        Error::Internal("sqlite: UNIQUE constraint failed: trades.id".into()),
+        Error::io(
+            "reading /home/alice/.souk/souk.db",
+            std::io::Error::other("disk full"),
+        ),
+        Error::Chain(crate::chain::ChainError::Config(
+            "rpc_password s3cret".into(),
+        )),
+    ] {
+        let told = super::desk::reason_for_peer(&ours);
+        for secret in ["sqlite", "UNIQUE", "alice", "disk", "s3cret"] {
+            assert!(!told.contains(secret), "{ours} leaked as {told}");
+        }
+        assert!(told.contains("try again later"), "{told}");
+    }
+}
+
 #[tokio::test]
 async fn tampered_ciphertext_is_refused() {
     let f = fixture().await;
