@@ -34,6 +34,22 @@ async fn chain() -> (Litecoind, ElectrumX) {
     (ltc, electrum)
 }
 
+/// What a person types into Settings to use the Electrum server at `url` (its certificate pinned by
+/// `pin`, or none), and nothing else.
+fn electrum_edit(url: &str, pin: &str) -> souk_core::connection::ConnectionEdit {
+    souk_core::connection::ConnectionEdit {
+        chain: souk_core::escrow::Chain::Ltc,
+        network: Network::Regtest,
+        rpc_url: String::new(),
+        rpc_user: String::new(),
+        rpc_password: None,
+        rpc_cookie_file: String::new(),
+        electrum_url: url.into(),
+        electrum_cert_sha256: pin.into(),
+        bootstrap: Vec::new(),
+    }
+}
+
 async fn in_state(node: &TestNode, trade: &TradeInfo, state: &str) -> TradeInfo {
     node.await_trade(trade.id, state, |t| t.state == state)
         .await
@@ -165,17 +181,7 @@ async fn an_escrow_trade_settles_through_an_electrum_server() {
     let check = p
         .taker()
         .node
-        .test_chain_connection(souk_core::connection::ConnectionEdit {
-            chain: souk_core::escrow::Chain::Ltc,
-            network: Network::Regtest,
-            rpc_url: String::new(),
-            rpc_user: String::new(),
-            rpc_password: None,
-            rpc_cookie_file: String::new(),
-            electrum_url: electrum.url.clone(),
-            electrum_cert_sha256: String::new(),
-            bootstrap: Vec::new(),
-        })
+        .test_chain_connection(electrum_edit(&electrum.url, ""))
         .await
         .expect("the Electrum server answers");
     assert!(check.electrum, "{check:?}");
@@ -429,17 +435,7 @@ async fn a_tls_server_is_trusted_by_its_pinned_certificate() {
     // What the Settings screen shows.
     let dir = TestDir::new();
     let node = TestNode::start(dir.path("node"), &[]).await;
-    let edit = |pin: &str| souk_core::connection::ConnectionEdit {
-        chain: souk_core::escrow::Chain::Ltc,
-        network: Network::Regtest,
-        rpc_url: String::new(),
-        rpc_user: String::new(),
-        rpc_password: None,
-        rpc_cookie_file: String::new(),
-        electrum_url: electrum.tls_url.clone(),
-        electrum_cert_sha256: pin.into(),
-        bootstrap: Vec::new(),
-    };
+    let edit = |pin: &str| electrum_edit(&electrum.tls_url, pin);
     let err = node.node.test_chain_connection(edit("")).await.unwrap_err();
     assert!(err.to_string().contains(&electrum.fingerprint), "{err}");
     let check = node
