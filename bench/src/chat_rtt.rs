@@ -23,7 +23,7 @@ use souk_core::{
     market::MarketEvent,
     node::{NetInfo, Node},
     offer::PaymentMethod,
-    trading::{TradeAnswer, TradeEvent},
+    trading::{TradeAnswer, TradeEvent, TradeState},
 };
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -241,7 +241,7 @@ async fn open_trade(
             if within(deadline, "reading the trade", taker.trade(trade.id))
                 .await?
                 .state
-                == "Accepted"
+                == TradeState::Accepted
             {
                 return anyhow::Ok(());
             }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bitcoin::Amount;
 use souk_core::{
     config::ChainConfig,
-    trading::{Decision, TradeConfig, TradeInfo},
+    trading::{Decision, Party, TradeConfig, TradeInfo, TradeState},
 };
 use souk_tests::{
     TestDir, TestNode, agree_ltc_escrow_trade,
@@ -110,7 +110,8 @@ impl Escrowed {
 }
 
 async fn in_state(node: &TestNode, trade: Uuid, state: &str) -> TradeInfo {
-    node.await_trade(trade, state, |t| t.state == state).await
+    node.await_trade(trade, state, |t| t.state.as_str() == state)
+        .await
 }
 
 /// Waits until `node` broadcast the return of `amount` (what the outputs held) to its own address.
@@ -134,7 +135,7 @@ async fn returned(node: &TestNode, trade: Uuid, amount: u64) -> String {
 }
 
 /// Waits until `arbitrator` holds `side`'s case of `trade`.
-async fn has_case(arbitrator: &TestNode, trade: Uuid, side: &str) {
+async fn has_case(arbitrator: &TestNode, trade: Uuid, side: Party) {
     let mut events = arbitrator.node.trade_events().await.expect("events");
     let wait = async {
         loop {
@@ -218,7 +219,7 @@ async fn a_cancel_after_the_seller_funded_returns_its_coins() {
         signed
             .returns
             .iter()
-            .any(|r| r.funder == "seller" && r.how == "signed"),
+            .any(|r| r.funder == Party::Seller && r.how == "signed"),
         "{:?}",
         signed.returns
     );
@@ -295,7 +296,10 @@ async fn a_fake_released_txid_is_refused_and_the_deadline_still_fires() {
     let fake = "11".repeat(32);
     let refusal = liar
         .node
-        .send_unchecked_step(e.trade, souk_core::trade::StepBody::Released { txid: fake })
+        .send_unchecked_step(
+            e.trade,
+            souk_core::protocol::settlement::StepBody::Released { txid: fake },
+        )
         .await
         .expect("sent")
         .expect("refused");
@@ -476,7 +480,7 @@ async fn funding_is_seen_in_the_mempool_and_a_replaced_one_is_waited_for_again()
                     .is_some_and(|x| x.pending_funding.iter().any(|p| p.txid == first))
             })
             .await;
-        assert_eq!(seen.state, "EscrowFunding");
+        assert_eq!(seen.state, TradeState::EscrowFunding);
         assert!(
             seen.steps.iter().any(|s| s.kind == "funding_seen"),
             "{:?}",
@@ -507,7 +511,11 @@ async fn funding_is_seen_in_the_mempool_and_a_replaced_one_is_waited_for_again()
             t.steps.iter().any(|s| s.kind == "funding_dropped")
         })
         .await;
-    assert_eq!(gone.state, "EscrowFunding", "still waiting for funding");
+    assert_eq!(
+        gone.state,
+        TradeState::EscrowFunding,
+        "still waiting for funding"
+    );
     assert!(gone.escrow.unwrap().pending_funding.is_empty());
     ltc.mine(1).await;
     let waiting = in_state(&e.seller, e.trade, "EscrowFunding").await;
@@ -659,7 +667,7 @@ async fn a_silent_seller_after_payment_sent_brings_in_the_arbitrator() {
     );
     // The buyer's node sends its case; the arbitrator's list shows it.
     let arbitrator = &e.arbitrator;
-    has_case(arbitrator, e.trade, "buyer").await;
+    has_case(arbitrator, e.trade, Party::Buyer).await;
     e.stop().await;
 }
 
@@ -750,10 +758,10 @@ async fn the_backup_arbitrator_decides_when_the_arbitrator_is_gone() {
 
     // The backup lock passes; the buyer's case reaches the backup, who decides for the buyer.
     ltc.mine(escrow.backup_after_blocks).await;
-    has_case(&backup, trade, "buyer").await;
+    has_case(&backup, trade, Party::Buyer).await;
     backup
         .node
-        .resolve_dispute(trade, &Decision::to("buyer"))
+        .resolve_dispute(trade, &Decision::to(Party::Buyer))
         .await
         .expect("resolve");
     in_state(&buyer, trade, "Resolved").await;
@@ -894,7 +902,7 @@ async fn the_taker_approves_the_arbitrator_before_any_coin_moves() {
     let trade = take(&default, honest.id)
         .await
         .expect("the announced arbitrator is accepted");
-    assert_eq!(trade.state, "Requested");
+    assert_eq!(trade.state, TradeState::Requested);
     for node in [default, picky, excluding, maker, arbitrator, boot] {
         node.stop().await;
     }

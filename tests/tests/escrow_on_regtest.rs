@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use souk_core::{
     chain::{ChainBackend, ChainError, RpcBackend},
     escrow::{
-        Chain, EscrowError, EscrowInput, EscrowParties, Funder, Network, Payout, SpendPath,
+        Chain, EscrowError, EscrowInput, EscrowParties, Network, Party, Payout, SpendPath,
         SpendPlan, Timelocks, TradeEscrow, address_from_script, build_spend, check_psbt,
         combine_psbts, decode_psbt, encode_psbt, finalize_psbt, parse_payout_address, sign_psbt,
         trade_keypair,
@@ -70,13 +70,13 @@ impl Trade {
     /// The seller's escrow output, which these tests fund.
     fn address(&self) -> String {
         self.escrow
-            .of(Funder::Seller)
+            .of(Party::Seller)
             .address(LTC, REGTEST)
             .expect("escrow address")
     }
 
     fn script_pubkey(&self) -> ScriptBuf {
-        self.escrow.of(Funder::Seller).script_pubkey()
+        self.escrow.of(Party::Seller).script_pubkey()
     }
 
     /// The seller funds the escrow from the node's wallet; one block confirms it.
@@ -104,7 +104,7 @@ impl Trade {
         assert_eq!(utxo.confirmations, 1);
         assert_eq!(utxo.height, node.rpc.tip_height().await.expect("tip"));
         assert_eq!(node.await_confirmations(&funding, 1).await, 1);
-        utxo.input_of(Funder::Seller)
+        utxo.input_of(Party::Seller)
     }
 }
 
@@ -151,7 +151,7 @@ async fn script_and_addresses_agree_with_litecoin_core() {
     let node = Litecoind::start().await;
     let trade = Trade::new();
     // Litecoin Core decodes our witness script to the same P2WSH address, for each funder's output.
-    for funder in [Funder::Seller, Funder::Buyer] {
+    for funder in [Party::Seller, Party::Buyer] {
         let script = trade.escrow.of(funder);
         let decoded = node
             .call(
@@ -175,8 +175,8 @@ async fn script_and_addresses_agree_with_litecoin_core() {
         }
     }
     assert_ne!(
-        trade.escrow.of(Funder::Seller).script_pubkey(),
-        trade.escrow.of(Funder::Buyer).script_pubkey()
+        trade.escrow.of(Party::Seller).script_pubkey(),
+        trade.escrow.of(Party::Buyer).script_pubkey()
     );
     let validated = node.call("validateaddress", json!([trade.address()])).await;
     assert_eq!(validated["isvalid"], json!(true));
@@ -386,7 +386,7 @@ async fn follows_an_escrow(node: Litecoind) {
     // Released by buyer and seller; the release waits in the mempool, then confirms.
     let (buyer_address, seller_address) = (node.new_address().await, node.new_address().await);
     let plan = release_plan(
-        utxos[0].input_of(Funder::Seller),
+        utxos[0].input_of(Party::Seller),
         &buyer_address,
         &seller_address,
     );
@@ -578,7 +578,7 @@ async fn a_release_with_one_signature_is_refused_by_the_node_with_its_reason() {
         signature.to_vec(),
         Vec::new(),
         vec![1],
-        trade.escrow.of(Funder::Seller).witness_script().to_bytes(),
+        trade.escrow.of(Party::Seller).witness_script().to_bytes(),
     ]);
     let err = node.rpc.broadcast(&tx).await.unwrap_err();
     let ChainError::Rejected { txid, reason } = &err else {

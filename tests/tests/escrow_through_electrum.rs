@@ -9,7 +9,7 @@ use bitcoin::Amount;
 use souk_core::{
     chain::{ChainBackend, ChainError, ElectrumBackend},
     escrow::Network,
-    trading::{Decision, TradeConfig, TradeInfo},
+    trading::{Decision, Party, TradeConfig, TradeInfo, TradeState},
 };
 use souk_tests::{
     TestDir, TestNode, agree_ltc_escrow_trade,
@@ -51,7 +51,7 @@ fn electrum_edit(url: &str, pin: &str) -> souk_core::connection::ConnectionEdit 
 }
 
 async fn in_state(node: &TestNode, trade: &TradeInfo, state: &str) -> TradeInfo {
-    node.await_trade(trade.id, state, |t| t.state == state)
+    node.await_trade(trade.id, state, |t| t.state.as_str() == state)
         .await
 }
 
@@ -129,7 +129,11 @@ impl Parties {
                 })
             })
             .await;
-        assert_eq!(seen.state, "EscrowFunding", "unconfirmed coins never count");
+        assert_eq!(
+            seen.state,
+            TradeState::EscrowFunding,
+            "unconfirmed coins never count"
+        );
         ltc.mine(1).await;
         for node in [self.maker(), self.taker()] {
             let funded = in_state(node, &self.trade, "EscrowFunded").await;
@@ -255,7 +259,7 @@ async fn a_dispute_is_resolved_through_an_electrum_server() {
     .expect("both cases at the arbitrator");
     arbitrator
         .node
-        .resolve_dispute(p.trade.id, &Decision::to("buyer"))
+        .resolve_dispute(p.trade.id, &Decision::to(Party::Buyer))
         .await
         .expect("resolve");
     let done = in_state(p.taker(), &p.trade, "Resolved").await;
@@ -348,7 +352,7 @@ async fn a_replaced_or_reorged_funding_is_waited_for_again_through_electrum() {
             t.steps.iter().any(|s| s.kind == "funding_dropped")
         })
         .await;
-    assert_eq!(gone.state, "EscrowFunding");
+    assert_eq!(gone.state, TradeState::EscrowFunding);
 
     // Funded for real, then a reorg takes the block away and gives it back.
     ltc.fund_escrow(&escrow, AMOUNT + DEPOSIT, DEPOSIT).await;

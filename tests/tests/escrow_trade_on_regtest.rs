@@ -19,7 +19,7 @@ const AMOUNT: u64 = 100_000_000;
 const DEPOSIT: u64 = 15_000_000;
 
 async fn in_state(node: &TestNode, trade: &TradeInfo, state: &str) -> TradeInfo {
-    node.await_trade(trade.id, state, |t| t.state == state)
+    node.await_trade(trade.id, state, |t| t.state.as_str() == state)
         .await
 }
 

@@ -1,7 +1,10 @@
 //! Messages to a peer that is offline wait in the sender's outbox, survive the sender's restart too, and
 //! arrive exactly once and in order when the peer comes back (at a new address, found through the DHT).
 
-use souk_core::{offer::PaymentMethod, trading::TradeAnswer};
+use souk_core::{
+    offer::PaymentMethod,
+    trading::{TradeAnswer, TradeState},
+};
 use souk_tests::{TestNet, TestNode, sell_offer};
 
 const MESSAGES: usize = 10;
@@ -34,7 +37,7 @@ async fn messages_wait_for_an_offline_peer_across_restarts() {
         .await
         .expect("accept");
     taker
-        .await_trade(trade.id, "the accept", |t| t.state == "Accepted")
+        .await_trade(trade.id, "the accept", |t| t.state == TradeState::Accepted)
         .await;
 
     // The recipient goes away; the sender writes, then restarts too.

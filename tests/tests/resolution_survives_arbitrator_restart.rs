@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bitcoin::Amount;
-use souk_core::trading::{Decision, TradeConfig, TradeInfo};
+use souk_core::trading::{Decision, Party, TradeConfig, TradeInfo, TradeState, Winner};
 use souk_tests::{
     DEADLINE, TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades,
 };
@@ -31,7 +31,8 @@ fn party_trades() -> TradeConfig {
 }
 
 async fn in_state(node: &TestNode, trade: Uuid, state: &str) -> TradeInfo {
-    node.await_trade(trade, state, |t| t.state == state).await
+    node.await_trade(trade, state, |t| t.state.as_str() == state)
+        .await
 }
 
 async fn db(node_dir: &std::path::Path, mode: &str) -> sqlx::SqlitePool {
@@ -126,10 +127,10 @@ async fn the_winner_gets_the_decision_after_the_arbitrator_restarts() {
     let taker_dir = taker.stop().await;
     let resolved = arbitrator
         .node
-        .resolve_dispute(trade, &Decision::to("buyer"))
+        .resolve_dispute(trade, &Decision::to(Party::Buyer))
         .await
         .expect("resolve");
-    assert_eq!(resolved.resolved_to.as_deref(), Some("buyer"));
+    assert_eq!(resolved.resolved_to, Some(Winner::Buyer));
     let lost = in_state(&maker, trade, "Resolved").await;
     assert_eq!(
         lost.escrow.unwrap().release_txid,
@@ -209,13 +210,16 @@ async fn the_winner_gets_the_decision_after_the_arbitrator_restarts() {
         "a second copy is acknowledged"
     );
     let again = taker.node.trade(trade).await.unwrap();
-    assert_eq!(again.state, "Resolved");
+    assert_eq!(again.state, TradeState::Resolved);
     assert_eq!(
         again.escrow.unwrap().release_txid.as_deref(),
         Some(txid.as_str()),
         "nothing broadcast twice"
     );
-    assert_eq!(maker.node.trade(trade).await.unwrap().state, "Resolved");
+    assert_eq!(
+        maker.node.trade(trade).await.unwrap().state,
+        TradeState::Resolved
+    );
     assert_eq!(ltc.received_by(&payout, 1).await, got);
 
     for node in [taker, maker, arbitrator, boot] {

@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 use souk_core::{
     offer::{PaymentMethod, Price},
-    trading::{ChatMessage, TradeAnswer, TradeRole},
+    trading::{ChatMessage, TradeAnswer, TradeRole, TradeState},
 };
 use souk_tests::{BTC_EUR, TestNet, sell_offer};
 
@@ -69,7 +69,9 @@ async fn take_counter_accept_then_chat_both_ways() {
         .await
         .expect("counter");
     let countered = taker
-        .await_trade(trade.id, "the counter", |t| t.state == "Countered")
+        .await_trade(trade.id, "the counter", |t| {
+            t.state == TradeState::Countered
+        })
         .await;
     assert_eq!(countered.terms.amount, 2_000_000);
     assert_eq!(countered.terms.price, Price::Fixed(Decimal::from(61_000)));
@@ -88,7 +90,7 @@ async fn take_counter_accept_then_chat_both_ways() {
         .await
         .expect("accept");
     let agreed = maker
-        .await_trade(trade.id, "the accept", |t| t.state == "Accepted")
+        .await_trade(trade.id, "the accept", |t| t.state == TradeState::Accepted)
         .await;
     assert_eq!(agreed.terms.amount, 2_000_000);
     // No escrow on this offer: the buyer (the taker of a sell offer) pays next.
@@ -288,7 +290,7 @@ async fn a_trade_without_escrow_completes_and_another_is_cancelled() {
                 .await
                 .expect("accept");
             taker
-                .await_trade(trade.id, "the accept", |t| t.state == "Accepted")
+                .await_trade(trade.id, "the accept", |t| t.state == TradeState::Accepted)
                 .await
         }
     };
@@ -302,11 +304,13 @@ async fn a_trade_without_escrow_completes_and_another_is_cancelled() {
     );
     taker.node.mark_paid(trade.id).await.expect("paid");
     maker
-        .await_trade(trade.id, "payment sent", |t| t.state == "PaymentSent")
+        .await_trade(trade.id, "payment sent", |t| {
+            t.state == TradeState::PaymentSent
+        })
         .await;
     maker.node.mark_received(trade.id).await.expect("received");
     let done = taker
-        .await_trade(trade.id, "completed", |t| t.state == "Completed")
+        .await_trade(trade.id, "completed", |t| t.state == TradeState::Completed)
         .await;
     assert_eq!(done.waiting_for, None);
     let settled: Vec<(&str, bool)> = done.steps[2..]
@@ -332,7 +336,7 @@ async fn a_trade_without_escrow_completes_and_another_is_cancelled() {
         .await
         .expect("cancel");
     taker
-        .await_trade(trade.id, "the cancel", |t| t.state == "Cancelled")
+        .await_trade(trade.id, "the cancel", |t| t.state == TradeState::Cancelled)
         .await;
     let err = taker.node.mark_paid(trade.id).await.unwrap_err();
     assert!(err.to_string().contains("it is over"), "{err}");

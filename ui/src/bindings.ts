@@ -103,6 +103,9 @@ export type MyOffer = { offer: Offer, state: OfferState, };
 export type MarketPrice = { base: string, quote: string, price: string, fetched_at_ms: number, source: string, };
 export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "offer_withdrawn", id: string, } | { "kind": "price_updated", base: Asset, quote: Quote, price: string, };
 export type TradeRole = "maker" | "taker";
+export type Party = "buyer" | "seller";
+export type TradeState = "Requested" | "Countered" | "Accepted" | "Rejected" | "EscrowFunding" | "EscrowFunded" | "PaymentSent" | "PaymentConfirmed" | "Released" | "Completed" | "Cancelled" | "Expired" | "Disputed" | "Resolved";
+export type Winner = "buyer" | "seller" | "split";
 export type Chain = "btc" | "ltc";
 export type Network = "main" | "test" | "signet" | "regtest";
 export type DecisionView = { 
@@ -124,9 +127,9 @@ reason: string,
 round: number, };
 export type EscrowView = { chain: Chain, network: Network, 
 /**
- * `buyer` or `seller`: this node's side.
+ * This node's side.
  */
-side: string, 
+side: Party, 
 /**
  * Where this node sends its coins: its own escrow output's address.
  */
@@ -203,9 +206,9 @@ paid_on: number | null,
 done: boolean, };
 export type PendingFunding = { txid: string, vout: number, 
 /**
- * `seller` or `buyer`: whose escrow output it pays.
+ * Whose escrow output it pays.
  */
-funder: string, 
+funder: Party, 
 /**
  * Base units.
  */
@@ -237,9 +240,9 @@ psbt: string,
 txid: string | null, };
 export type ReturnView = { 
 /**
- * `buyer` or `seller`: whose coins.
+ * Whose coins.
  */
-funder: string, 
+funder: Party, 
 /**
  * What the escrow outputs held (the fee comes out of it).
  */
@@ -287,11 +290,7 @@ confirmations: number,
  * Why the chain node cannot be used, in words: unreachable, credentials refused, another chain, …
  */
 error: string | null, };
-export type PartyCase = { 
-/**
- * `buyer` or `seller`.
- */
-side: string, reason: string, 
+export type PartyCase = { side: Party, reason: string, 
 /**
  * The chat (and nothing else), oldest first, each line `SENT_AT_MS me|them: TEXT` from this party's
  * point of view; the oldest lines are dropped when the case would be too large.
@@ -299,9 +298,9 @@ side: string, reason: string,
 transcript: Array<string>, };
 export type Decision = { 
 /**
- * `buyer` (the whole escrow), `seller` (the whole escrow) or `split`.
+ * The buyer or the seller (the whole escrow), or a split.
  */
-to: string, 
+to: Winner, 
 /**
  * With `split`: base units of the escrow (as it stands on the chain) the buyer gets; the seller gets
  * the rest. The fee comes out of the larger share.
@@ -327,10 +326,9 @@ offer: Offer, buyer: string, seller: string, buyer_address: string, seller_addre
  */
 amount: number, buyer_deposit: number, seller_deposit: number, 
 /**
- * `buyer` or `seller`: whose signed dispute step came first; `None` when a deadline sent the trade to
- * the arbitrator.
+ * Whose signed dispute step came first; `None` when a deadline sent the trade to the arbitrator.
  */
-opened_by: string | null, 
+opened_by: Party | null, 
 /**
  * Each party's case as received (the buyer's first); one until the other party's arrives.
  */
@@ -340,9 +338,9 @@ cases: Array<PartyCase>,
  */
 opened_at: number, 
 /**
- * `buyer`, `seller` or `split` once decided (the latest decision).
+ * Who the latest decision gives the escrow to, once decided.
  */
-resolved_to: string | null, resolved_at: number | null, 
+resolved_to: Winner | null, resolved_at: number | null, 
 /**
  * The latest decision: base units of the escrow each party gets (the fee comes out of the larger
  * share), the arbitrator's reason, its round (1 for the first, more after a refusal) and each party's
@@ -381,11 +379,7 @@ amount: number, price: Price, method: PaymentMethod,
  * The taker's payout details, opaque text.
  */
 payout: string, };
-export type TradeInfo = { id: string, role: TradeRole, counterparty: string, 
-/**
- * `Requested`, `Countered`, `Accepted` or `Rejected` while negotiating; escrow states later.
- */
-state: string, 
+export type TradeInfo = { id: string, role: TradeRole, counterparty: string, state: TradeState, 
 /**
  * The offer as it was taken.
  */

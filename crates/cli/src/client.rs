@@ -15,7 +15,7 @@ use serde_json::Value;
 use souk_core::{
     book::BookEntry,
     offer::{Offer, Price, format_amount},
-    trading::{ChatMessage, DisputeInfo, TradeInfo, TradeRole},
+    trading::{ChatMessage, DisputeInfo, TradeInfo, Winner},
 };
 
 use crate::{
@@ -449,14 +449,14 @@ pub async fn list_trades(client: &ApiClient, json: bool) -> Result<(), Failure> 
         .map(|t| {
             [
                 t.id.to_string(),
-                role_text(t.role).to_owned(),
+                t.role.to_string(),
                 format!("{}/{}", t.offer.base, t.offer.quote),
                 format!(
                     "{} {}",
                     format_amount(t.terms.amount, t.offer.base),
                     t.offer.base
                 ),
-                t.state.clone(),
+                t.state.to_string(),
                 next_text(t),
                 t.unread.to_string(),
             ]
@@ -486,18 +486,11 @@ pub async fn show_trade(client: &ApiClient, trade_id: &str, json: bool) -> Resul
     Ok(())
 }
 
-fn role_text(role: TradeRole) -> &'static str {
-    match role {
-        TradeRole::Maker => "maker",
-        TradeRole::Taker => "taker",
-    }
-}
-
 /// Whose turn it is, from this node's point of view.
 fn next_text(trade: &TradeInfo) -> String {
     match trade.waiting_for {
         Some(role) if role == trade.role => format!("you: {}", trade.next_step),
-        Some(role) => format!("the {}", role_text(role)),
+        Some(role) => format!("the {}", role),
         None => trade.next_step.clone(),
     }
 }
@@ -508,11 +501,7 @@ fn print_trade(t: &TradeInfo) {
     println!("  State:         {}", t.state);
     println!(
         "  You are:       the {} ({} {} {}/{})",
-        role_text(t.role),
-        o.side,
-        o.base,
-        o.base,
-        o.quote
+        t.role, o.side, o.base, o.base, o.quote
     );
     println!("  Counterparty:  {}", t.counterparty);
     println!("  Offer:         {}", o.id);
@@ -756,7 +745,7 @@ pub async fn disputes(client: &ApiClient, json: bool) -> Result<(), Failure> {
                     .join(" | "),
                 match (&d.resolved_to, &d.decision) {
                     (Some(_), Some(x)) if x.can_decide_again => "refused: decide again".to_owned(),
-                    (Some(w), _) if w == "split" => "split".to_owned(),
+                    (Some(Winner::Split), _) => "split".to_owned(),
                     (Some(w), _) => format!("to the {w}"),
                     (None, _) => "open".to_owned(),
                 },
@@ -822,7 +811,6 @@ pub async fn dispute(
     println!(
         "  Opened:   {}",
         d.opened_by
-            .as_deref()
             .map_or("by a deadline".to_owned(), |s| format!("by the {s}"))
     );
     for case in &d.cases {

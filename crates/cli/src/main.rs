@@ -29,6 +29,7 @@ use souk_core::{
     config::{self, Config, Override},
     logging,
     node::{CreatedIdentity, IdentityInfo, Node},
+    trading::Winner,
 };
 
 #[derive(Debug, Parser)]
@@ -99,7 +100,7 @@ enum DisputeCommand {
     /// decide again after a party refused your decision and none took it
     Resolve {
         trade_id: String,
-        #[arg(long, value_parser = ["buyer", "seller", "split"])]
+        #[arg(long, value_parser = Winner::ALL.map(Winner::as_str))]
         to: String,
         /// With --to split: what the buyer gets, e.g. 0.6; the seller gets the rest (the fee comes out
         /// of the larger share)

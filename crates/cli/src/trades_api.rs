@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use souk_core::{
     offer::{PaymentMethod, parse_amount},
     trading::{ChatMessage, TradeAnswer, TradeInfo},
-    trading::{Decision, DisputeInfo},
+    trading::{Decision, DisputeInfo, Winner},
 };
 use uuid::Uuid;
 
@@ -320,8 +320,12 @@ pub async fn resolve(
             }
             _ => None,
         };
+    let to =
+        r.to.trim()
+            .parse::<Winner>()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let decision = Decision {
-        to: r.to.trim().to_owned(),
+        to,
         buyer_gets,
         reason: r.reason,
     };

@@ -1032,6 +1032,18 @@ fn preferences_survive_a_restart_and_a_bad_one_gets_400_with_the_reason() {
         error["message"].as_str().unwrap().contains("colour"),
         "{error}"
     );
+    // A decision for anybody but the buyer, the seller or a split is refused, naming the choices.
+    let (status, error) = api_json(
+        &node,
+        "POST",
+        &format!("/api/v1/disputes/{}/resolve", uuid::Uuid::new_v4()),
+        Some(r#"{"to": "nobody"}"#),
+    );
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(
+        error["message"],
+        "unknown winner \"nobody\": expected buyer, seller or split"
+    );
     let mut bad_method = chosen.clone();
     bad_method["payment_accounts"][0]["method"] = "sepa transfer".into();
     let (status, error) = api_json(

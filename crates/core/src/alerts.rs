@@ -44,7 +44,7 @@ use uuid::Uuid;
 use crate::{
     offer::{Asset, Price, Quote, Side, format_amount},
     preferences::NotificationPrefs,
-    trading::{ChatMessage, TradeConfig, TradeEvent, TradeInfo, TradeRole},
+    trading::{ChatMessage, Party, TradeConfig, TradeEvent, TradeInfo, TradeRole, TradeState},
 };
 
 /// Longest chat excerpt in a notification, in characters (an ellipsis is added when cut).
@@ -118,7 +118,7 @@ enum Deadline {
 /// What the engine remembers of a trade.
 #[derive(Debug, Clone)]
 struct Seen {
-    state: String,
+    state: TradeState,
     fully_funded: bool,
 }
 
@@ -159,7 +159,7 @@ impl Alerts {
         self.trades.insert(
             trade.id,
             Seen {
-                state: trade.state.clone(),
+                state: trade.state,
                 fully_funded: fully_funded(trade),
             },
         )
@@ -226,8 +226,10 @@ impl Alerts {
         let mut out = Vec::new();
         if let Some(before) = before {
             if before.state != trade.state {
-                out.extend(state_change(&before.state, trade));
-            } else if trade.state == "EscrowFunding" && !before.fully_funded && fully_funded(trade)
+                out.extend(state_change(before.state, trade));
+            } else if trade.state == TradeState::EscrowFunding
+                && !before.fully_funded
+                && fully_funded(trade)
             {
                 out.push(alert(
                     AlertKind::Escrow,
@@ -259,14 +261,14 @@ impl Alerts {
     /// The deadline of the trade's current step, if it has one.
     fn deadline_of(&self, trade: &TradeInfo) -> Option<(Deadline, i64, &'static str)> {
         let escrow = trade.escrow.as_ref()?;
-        match trade.state.as_str() {
-            "EscrowFunding" => escrow
+        match trade.state {
+            TradeState::EscrowFunding => escrow
                 .funding_deadline
                 .map(|d| (Deadline::Funding, d, "Funding deadline near")),
-            "EscrowFunded" => escrow
+            TradeState::EscrowFunded => escrow
                 .payment_deadline
                 .map(|d| (Deadline::Payment, d, "Payment deadline near")),
-            "PaymentConfirmed" if escrow.release_txid.is_none() => escrow
+            TradeState::PaymentConfirmed if escrow.release_txid.is_none() => escrow
                 .release_deadline
                 .map(|d| (Deadline::Release, d, "Release deadline near")),
             _ => None,
@@ -328,10 +330,7 @@ fn alert(kind: AlertKind, trade: &TradeInfo, title: &str, body: String) -> Alert
 
 /// Whether this node is the buyer of the coins.
 fn is_buyer(trade: &TradeInfo) -> bool {
-    match (trade.offer.side, trade.role) {
-        (Side::Sell, TradeRole::Taker) | (Side::Buy, TradeRole::Maker) => true,
-        (Side::Sell, TradeRole::Maker) | (Side::Buy, TradeRole::Taker) => false,
-    }
+    trade.party() == Party::Buyer
 }
 
 /// "0.05 BTC trade".
@@ -474,27 +473,28 @@ fn is_invisible_format(c: char) -> bool {
 }
 
 /// The alert for a trade that went from `before` to its state now; `None` for this node's own steps.
-fn state_change(before: &str, trade: &TradeInfo) -> Option<Alert> {
+fn state_change(before: TradeState, trade: &TradeInfo) -> Option<Alert> {
+    use TradeState as S;
     let name = trade_name(trade);
     let buyer = is_buyer(trade);
     let me_maker = trade.role == TradeRole::Maker;
     // In negotiation, the maker answers a take and the taker answers a counter.
     let counterparty_answered = match before {
-        "Requested" => !me_maker,
-        "Countered" => me_maker,
+        S::Requested => !me_maker,
+        S::Countered => me_maker,
         _ => false,
     };
     let message = |title: &str, body: String| Some(alert(AlertKind::Message, trade, title, body));
     let escrow = |title: &str, body: String| Some(alert(AlertKind::Escrow, trade, title, body));
-    match trade.state.as_str() {
-        "Countered" if counterparty_answered => message(
+    match trade.state {
+        S::Countered if counterparty_answered => message(
             "Counter-offer",
             format!(
                 "The maker proposes {} instead. Accept or reject it in Trades.",
                 quote_total_with_amount(trade)
             ),
         ),
-        "Accepted" if counterparty_answered => {
+        S::Accepted if counterparty_answered => {
             let next = match (&trade.escrow, buyer) {
                 (Some(_), _) => "Next: the escrow (see the trade).".to_owned(),
                 (None, true) => format!(
@@ -516,7 +516,7 @@ fn state_change(before: &str, trade: &TradeInfo) -> Option<Alert> {
                 ),
             )
         }
-        "Rejected" if counterparty_answered => message(
+        S::Rejected if counterparty_answered => message(
             if me_maker {
                 "Counter rejected"
             } else {
@@ -524,8 +524,8 @@ fn state_change(before: &str, trade: &TradeInfo) -> Option<Alert> {
             },
             format!("The counterparty rejected the {name}."),
         ),
-        "Requested" | "Countered" | "Accepted" | "Rejected" => None,
-        "EscrowFunding" => escrow(
+        S::Requested | S::Countered | S::Accepted | S::Rejected => None,
+        S::EscrowFunding => escrow(
             "Escrow ready",
             format!(
                 "Fund the escrow of the {name}: send {} {} to its address (see the trade).",
@@ -536,7 +536,7 @@ fn state_change(before: &str, trade: &TradeInfo) -> Option<Alert> {
                 trade.offer.base
             ),
         ),
-        "EscrowFunded" if buyer => escrow(
+        S::EscrowFunded if buyer => escrow(
             "Escrow confirmed",
             format!(
                 "The escrow of the {name} is confirmed. Pay {} by {}, then mark the payment sent.",
@@ -544,13 +544,13 @@ fn state_change(before: &str, trade: &TradeInfo) -> Option<Alert> {
                 trade.terms.method
             ),
         ),
-        "EscrowFunded" => escrow(
+        S::EscrowFunded => escrow(
             "Escrow confirmed",
             format!("The escrow of the {name} is confirmed; the buyer pays you next."),
         ),
         // The buyer's own step.
-        "PaymentSent" if buyer => None,
-        "PaymentSent" => escrow(
+        S::PaymentSent if buyer => None,
+        S::PaymentSent => escrow(
             "Payment sent",
             format!(
                 "The buyer of the {name} says {} is sent by {}. Check it arrived, then confirm it.",
@@ -559,33 +559,32 @@ fn state_change(before: &str, trade: &TradeInfo) -> Option<Alert> {
             ),
         ),
         // The seller's own step.
-        "PaymentConfirmed" if !buyer => None,
-        "PaymentConfirmed" => escrow(
+        S::PaymentConfirmed if !buyer => None,
+        S::PaymentConfirmed => escrow(
             "Payment confirmed",
             format!(
                 "The seller confirmed your payment; the escrow of the {name} is being released."
             ),
         ),
-        "Released" => escrow(
+        S::Released => escrow(
             "Escrow released",
             format!("The release of the {name} is on the chain; waiting for its confirmations."),
         ),
-        "Completed" if before == "PaymentSent" && !buyer => None,
-        "Completed" => escrow("Trade completed", format!("The {name} is complete.")),
-        "Cancelled" => escrow("Trade cancelled", format!("The {name} was cancelled.")),
-        "Expired" => escrow(
+        S::Completed if before == S::PaymentSent && !buyer => None,
+        S::Completed => escrow("Trade completed", format!("The {name} is complete.")),
+        S::Cancelled => escrow("Trade cancelled", format!("The {name} was cancelled.")),
+        S::Expired => escrow(
             "Trade expired",
             format!("The escrow of the {name} was not funded in time."),
         ),
-        "Disputed" => escrow(
+        S::Disputed => escrow(
             "Trade in dispute",
             format!("The {name} is in dispute: the arbitrator decides."),
         ),
-        "Resolved" => escrow(
+        S::Resolved => escrow(
             "Dispute resolved",
             format!("The arbitrator decided the dispute of the {name}."),
         ),
-        _ => None,
     }
 }
 

@@ -20,9 +20,9 @@ use crate::{
     price::MarketPrice,
     startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
-        ChatMessage, Decision, DecisionInfo, DecisionView, DisputeInfo, EscrowView, OnChain,
+        ChatMessage, Decision, DecisionInfo, DecisionView, DisputeInfo, EscrowView, OnChain, Party,
         PartyCase, PendingFunding, ReserveView, ReturnView, StepRecord, TradeAnswer, TradeEvent,
-        TradeInfo, TradeRole, TradeTerms, WalletFunding,
+        TradeInfo, TradeRole, TradeState, TradeTerms, WalletFunding, Winner,
     },
 };
 
@@ -140,6 +140,9 @@ pub fn typescript() -> String {
         MarketEvent::decl(&cfg),
         // Trades and chat (issue 4).
         TradeRole::decl(&cfg),
+        Party::decl(&cfg),
+        TradeState::decl(&cfg),
+        Winner::decl(&cfg),
         Chain::decl(&cfg),
         Network::decl(&cfg),
         DecisionView::decl(&cfg),

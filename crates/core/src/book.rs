@@ -212,7 +212,7 @@ impl Book {
                AND (? IS NULL OR o.base = ?) AND (? IS NULL OR o.quote = ?) \
                AND (? IS NULL OR o.side = ?) AND (? OR o.is_mine = 0)",
         )
-        .bind(crate::trade::TradeState::Completed.as_str())
+        .bind(crate::protocol::settlement::TradeState::Completed.as_str())
         .bind(now_ms)
         .bind(query.base.map(Asset::code))
         .bind(query.base.map(Asset::code))

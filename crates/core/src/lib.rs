@@ -28,7 +28,6 @@ pub mod protocol;
 pub mod signing;
 pub mod startup;
 pub mod store;
-pub mod trade;
 pub mod trading;
 
 pub use error::{Error, ErrorKind, ErrorPayload};

@@ -11,7 +11,7 @@
 //! transcript in one transaction. This module never reads the clock (callers pass `now_ms`) and never
 //! touches the network.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::LazyLock};
 
 use libp2p::{PeerId, identity::Keypair};
 use rust_decimal::Decimal;
@@ -24,6 +24,7 @@ use crate::{
     book::OfferState,
     error::ErrorKind,
     offer::{Offer, OfferError, PaymentMethod, Price},
+    protocol::{roles::TradeRole, state::TradeState},
     signing::SigningError,
     store::StoreError,
 };
@@ -36,14 +37,13 @@ pub const MAX_SIGNED_NEGOTIATION_BYTES: usize = 4 * 1024;
 pub const MAX_PAYOUT_CHARS: usize = 256;
 /// A rejection reason is at most this many characters.
 pub const MAX_REASON_CHARS: usize = 500;
-/// The trade state [`record_agreed_trade`] writes.
-pub const AGREED_TRADE_STATE: &str = "Accepted";
-/// Trade states that no longer hold an offer's capacity; every other state counts as an open take.
-pub const CLOSED_TRADE_STATES: &[&str] =
-    &["Completed", "Cancelled", "Rejected", "Expired", "Resolved"];
-
-const COUNT_OPEN_TAKES_SQL: &str = "SELECT COUNT(*) FROM trades WHERE offer_id = ? \
-     AND state NOT IN ('Completed', 'Cancelled', 'Rejected', 'Expired', 'Resolved')";
+/// Open takes of an offer: its trades not closed ([`TradeState::is_open`]).
+static COUNT_OPEN_TAKES_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT COUNT(*) FROM trades WHERE offer_id = ? AND state NOT IN {}",
+        TradeState::closed_sql()
+    )
+});
 
 /// Every way a negotiation message or step can be refused. Each rule has its own variant.
 #[derive(Debug, thiserror::Error)]
@@ -90,12 +90,12 @@ pub enum NegotiationError {
     #[error("{sender} is neither the maker nor the taker of this trade")]
     NotAParty { sender: String },
     #[error("the {party} never sends {kind}")]
-    WrongParty { party: Party, kind: MessageKind },
+    WrongParty { party: TradeRole, kind: MessageKind },
     #[error("not the {party}'s turn: the negotiation is {state}, waiting for the {expected}")]
     NotYourTurn {
-        party: Party,
+        party: TradeRole,
         state: NegotiationState,
-        expected: Party,
+        expected: TradeRole,
     },
     #[error("{kind} is not a valid answer while the negotiation is {state}")]
     UnexpectedMessage {
@@ -147,30 +147,6 @@ impl From<NegotiationError> for crate::Error {
             NegotiationError::Store(e) => Self::Store(e),
             other => Self::InvalidInput(other.to_string()),
         }
-    }
-}
-
-/// One side of a trade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Party {
-    Maker,
-    Taker,
-}
-
-impl Party {
-    /// The `trades.role` text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Maker => "maker",
-            Self::Taker => "taker",
-        }
-    }
-}
-
-impl fmt::Display for Party {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -234,14 +210,14 @@ impl fmt::Display for NegotiationState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transition {
     pub from: Option<NegotiationState>,
-    pub party: Party,
+    pub party: TradeRole,
     pub kind: MessageKind,
     pub to: NegotiationState,
 }
 
 const fn t(
     from: Option<NegotiationState>,
-    party: Party,
+    party: TradeRole,
     kind: MessageKind,
     to: NegotiationState,
 ) -> Transition {
@@ -257,7 +233,7 @@ const fn t(
 pub const TRANSITIONS: &[Transition] = {
     use MessageKind as K;
     use NegotiationState as S;
-    use Party as P;
+    use TradeRole as P;
     &[
         t(None, P::Taker, K::TakeRequest, S::Requested),
         t(Some(S::Requested), P::Maker, K::Accept, S::Accepted),
@@ -271,7 +247,7 @@ pub const TRANSITIONS: &[Transition] = {
 /// Looks `(from, party, kind)` up in [`TRANSITIONS`]; the error says why it is not there.
 fn transition(
     from: Option<NegotiationState>,
-    party: Party,
+    party: TradeRole,
     kind: MessageKind,
 ) -> Result<NegotiationState, NegotiationError> {
     if let Some(state) = from
@@ -693,9 +669,9 @@ impl Negotiation {
     ) -> Result<Self, NegotiationError> {
         let m = request.message();
         let party = if m.sender == offer.maker {
-            Party::Maker
+            TradeRole::Maker
         } else {
-            Party::Taker
+            TradeRole::Taker
         };
         let state = transition(None, party, m.body.kind())?;
         if m.offer_id != offer.id {
@@ -800,11 +776,11 @@ impl Negotiation {
     }
 
     /// Which party `peer` is in this trade.
-    pub fn party_of(&self, peer: &PeerId) -> Result<Party, NegotiationError> {
+    pub fn party_of(&self, peer: &PeerId) -> Result<TradeRole, NegotiationError> {
         if *peer == self.offer.maker {
-            Ok(Party::Maker)
+            Ok(TradeRole::Maker)
         } else if *peer == self.taker {
-            Ok(Party::Taker)
+            Ok(TradeRole::Taker)
         } else {
             Err(NegotiationError::NotAParty {
                 sender: peer.to_base58(),
@@ -864,7 +840,7 @@ impl Negotiation {
     }
 }
 
-/// How many takes of `offer_id` are open: recorded trades not in a [`CLOSED_TRADE_STATES`] state.
+/// How many takes of `offer_id` are open: recorded trades not in a closed [`TradeState`].
 pub async fn count_open_takes(pool: &SqlitePool, offer_id: Uuid) -> Result<u32, NegotiationError> {
     let mut conn = pool.acquire().await?;
     count_open_takes_on(&mut conn, offer_id).await
@@ -874,7 +850,7 @@ async fn count_open_takes_on(
     conn: &mut sqlx::SqliteConnection,
     offer_id: Uuid,
 ) -> Result<u32, NegotiationError> {
-    let n: i64 = sqlx::query_scalar(COUNT_OPEN_TAKES_SQL)
+    let n: i64 = sqlx::query_scalar(COUNT_OPEN_TAKES_SQL.as_str())
         .bind(offer_id.to_string())
         .fetch_one(conn)
         .await?;
@@ -898,13 +874,14 @@ pub async fn check_take_capacity(
     check_cap(count_open_takes(pool, offer_id).await?, cap)
 }
 
-/// The `trades.state` text of a negotiation state.
-pub fn trade_state(state: NegotiationState) -> &'static str {
-    match state {
-        NegotiationState::Requested => "Requested",
-        NegotiationState::Countered => "Countered",
-        NegotiationState::Accepted => AGREED_TRADE_STATE,
-        NegotiationState::Rejected => "Rejected",
+impl From<NegotiationState> for TradeState {
+    fn from(state: NegotiationState) -> Self {
+        match state {
+            NegotiationState::Requested => Self::Requested,
+            NegotiationState::Countered => Self::Countered,
+            NegotiationState::Accepted => Self::Accepted,
+            NegotiationState::Rejected => Self::Rejected,
+        }
     }
 }
 
@@ -941,8 +918,8 @@ pub async fn record_negotiation(
     now_ms: i64,
 ) -> Result<(), NegotiationError> {
     let (role, counterparty) = match negotiation.party_of(me)? {
-        Party::Maker => (Party::Maker, negotiation.taker),
-        Party::Taker => (Party::Taker, negotiation.maker()),
+        TradeRole::Maker => (TradeRole::Maker, negotiation.taker),
+        TradeRole::Taker => (TradeRole::Taker, negotiation.maker()),
     };
     let terms = serde_json::to_string(&negotiation.terms)
         .map_err(|e| NegotiationError::Internal(format!("encoding the terms failed: {e}")))?;
@@ -953,7 +930,7 @@ pub async fn record_negotiation(
     .bind(&trade_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let state = trade_state(negotiation.state);
+    let state = TradeState::from(negotiation.state);
     let hash = negotiation.transcript_hash().to_vec();
     let stored = match stored {
         Some(n) => {
@@ -979,7 +956,7 @@ pub async fn record_negotiation(
             )
             .bind(&trade_id)
             .bind(negotiation.offer.id.to_string())
-            .bind(role.as_str())
+            .bind(role)
             .bind(counterparty.to_base58())
             .bind(state)
             .bind(&terms)
@@ -1265,7 +1242,7 @@ mod tests {
         assert!(matches!(
             Negotiation::start(&f.offer, OfferState::Live, NOW, take),
             Err(NegotiationError::WrongParty {
-                party: Party::Maker,
+                party: TradeRole::Maker,
                 kind: MessageKind::TakeRequest
             })
         ));
@@ -1282,8 +1259,8 @@ mod tests {
         assert!(matches!(
             err,
             NegotiationError::NotYourTurn {
-                party: Party::Taker,
-                expected: Party::Maker,
+                party: TradeRole::Taker,
+                expected: TradeRole::Maker,
                 ..
             }
         ));
@@ -1311,7 +1288,7 @@ mod tests {
         assert!(matches!(
             n.apply(f.msg_by(&f.taker, 2, counter)),
             Err(NegotiationError::WrongParty {
-                party: Party::Taker,
+                party: TradeRole::Taker,
                 kind: MessageKind::Counter
             })
         ));

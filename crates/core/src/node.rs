@@ -965,7 +965,7 @@ impl Node {
     pub async fn send_unchecked_step(
         &self,
         trade_id: uuid::Uuid,
-        body: crate::trade::StepBody,
+        body: crate::protocol::settlement::StepBody,
     ) -> Result<Option<String>> {
         self.desk().await?.send_unchecked_step(trade_id, body).await
     }

@@ -70,9 +70,6 @@ export function isTradeSignal(signal: NodeSignal): signal is TradeSignal {
   return signal.kind === 'resync' || TRADE_KINDS.has(signal.kind);
 }
 
-/** Who an arbitrator pays the escrow to. */
-export type DisputeWinner = 'buyer' | 'seller';
-
 /** A take of someone's offer: base units, one of the offer's payment methods, where to be paid. */
 export interface TakeRequest {
   offerId: string;

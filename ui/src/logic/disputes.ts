@@ -1,5 +1,4 @@
-import type { DisputeInfo } from '../bindings';
-import type { DisputeWinner } from '../backend/types';
+import type { DisputeInfo, Party } from '../bindings';
 import { formatAmount, parseAmount } from './amount';
 import type { Parsed } from './amount';
 
@@ -50,7 +49,7 @@ export function upsertDispute(list: DisputeInfo[], dispute: DisputeInfo): Disput
   return orderDisputes([...list.filter((d) => d.trade_id !== dispute.trade_id), dispute]);
 }
 
-export function otherSide(side: string): DisputeWinner {
+export function otherSide(side: Party): Party {
   return side === 'buyer' ? 'seller' : 'buyer';
 }
 
@@ -83,12 +82,12 @@ export function coins(units: number, dispute: DisputeInfo): string {
 }
 
 /** The address a decision pays to: the winner's own, from its signed escrow-key step. */
-export function payoutAddress(dispute: DisputeInfo, to: DisputeWinner): string {
+export function payoutAddress(dispute: DisputeInfo, to: Party): string {
   return to === 'buyer' ? dispute.buyer_address : dispute.seller_address;
 }
 
 /** What the confirmation says a decision does: everything in the escrow, less the fee, to one party. */
-export function payoutSummary(dispute: DisputeInfo, to: DisputeWinner): string {
+export function payoutSummary(dispute: DisputeInfo, to: Party): string {
   return (
     `Everything the escrow holds — ${coins(shareableTotal(dispute), dispute)} (${coins(dispute.amount, dispute)} traded, ` +
     `${coins(dispute.buyer_deposit, dispute)} buyer’s deposit, ${coins(dispute.seller_deposit, dispute)} seller’s deposit) ` +
@@ -129,7 +128,7 @@ export interface TranscriptLine {
   /** When its sender sent it (unix ms), when the line says. */
   at: number | null;
   /** Who wrote it, when the line says. */
-  from: DisputeWinner | null;
+  from: Party | null;
   /** The message as the party wrote it: plain text, never markup. */
   text: string;
 }
@@ -140,13 +139,12 @@ const LINE = /^(\d{1,16}) (me|them): ([\s\S]*)$/;
  * A transcript line of `side`'s case (`SENT_AT_MS me|them: TEXT`) as time, author and text; a line in
  * any other shape (the case is the party's own text) is kept whole as text.
  */
-export function parseTranscriptLine(line: string, side: string): TranscriptLine {
+export function parseTranscriptLine(line: string, side: Party): TranscriptLine {
   const match = LINE.exec(line);
   if (!match?.[1] || !match[2] || match[3] === undefined) return { at: null, from: null, text: line };
-  const reporter: DisputeWinner = side === 'seller' ? 'seller' : 'buyer';
   return {
     at: Number(match[1]),
-    from: match[2] === 'me' ? reporter : otherSide(reporter),
+    from: match[2] === 'me' ? side : otherSide(side),
     text: match[3],
   };
 }

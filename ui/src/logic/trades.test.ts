@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { EscrowView, TradeInfo } from '../bindings';
+import type { EscrowView, TradeInfo, TradeState } from '../bindings';
 import { fakeMessage, fakeOffer, fakeTrade } from '../test/fakeBackend';
 import {
   activeDeadline,
@@ -58,7 +58,7 @@ function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
   };
 }
 
-function escrowTrade(state: string, e: Partial<EscrowView> = {}, over: Partial<TradeInfo> = {}): TradeInfo {
+function escrowTrade(state: TradeState, e: Partial<EscrowView> = {}, over: Partial<TradeInfo> = {}): TradeInfo {
   return fakeTrade({
     state,
     offer: fakeOffer({ escrow: { kind: 'multisig', arbitrators: ['arb'] } }),
@@ -144,7 +144,7 @@ describe('the escrow timeline', () => {
     // The winner's view carries the payout txid, yet the trade stopped where the dispute was opened.
     const resolved = {
       ...disputed,
-      state: 'Resolved',
+      state: 'Resolved' as const,
       escrow: escrow({ address: 'x', release_txid: 'ab'.repeat(32) }),
       steps: [...disputed.steps, { kind: 'resolve', at: 9, mine: false }],
     };

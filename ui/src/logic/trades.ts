@@ -1,4 +1,4 @@
-import type { ChatMessage, EscrowView, TradeInfo, TradeRole } from '../bindings';
+import type { ChatMessage, EscrowView, Party, TradeInfo, TradeRole, TradeState } from '../bindings';
 
 /** Replaces a trade by id (keeping its place, so live updates never reorder the list) or adds it on top. */
 export function upsertTrade(trades: TradeInfo[], trade: TradeInfo): TradeInfo[] {
@@ -54,7 +54,7 @@ export function chatMark(message: ChatMessage): ChatMark {
 }
 
 /** Trade states in words. */
-const STATE_LABELS: Record<string, string> = {
+const STATE_LABELS: Record<TradeState, string> = {
   Requested: 'Take requested',
   Countered: 'Countered',
   Accepted: 'Accepted',
@@ -71,11 +71,11 @@ const STATE_LABELS: Record<string, string> = {
   Resolved: 'Resolved',
 };
 
-export function stateLabel(state: string): string {
-  return STATE_LABELS[state] ?? state;
+export function stateLabel(state: TradeState): string {
+  return STATE_LABELS[state];
 }
 
-const OVER = new Set(['Rejected', 'Completed', 'Cancelled', 'Expired', 'Resolved']);
+const OVER: ReadonlySet<TradeState> = new Set<TradeState>(['Rejected', 'Completed', 'Cancelled', 'Expired', 'Resolved']);
 
 /** Nothing can follow: the trade ended one way or another. */
 export function isOver(trade: TradeInfo): boolean {
@@ -86,10 +86,8 @@ export function isMyTurn(trade: TradeInfo): boolean {
   return trade.waiting_for === trade.role;
 }
 
-export type Side = 'buyer' | 'seller';
-
 /** This node's side of the coins: the maker of a sell offer sells, its taker buys; the other way for buy offers. */
-export function mySide(trade: TradeInfo): Side {
+export function mySide(trade: TradeInfo): Party {
   const makerSells = trade.offer.side === 'sell';
   return (trade.role === 'maker') === makerSells ? 'seller' : 'buyer';
 }
@@ -116,7 +114,7 @@ export type SettlementAction = 'address' | 'paid' | 'received' | 'dispute' | 'ca
  */
 export function settlementActions(trade: TradeInfo): SettlementAction[] {
   const escrow = trade.escrow;
-  const side = escrow ? (escrow.side === 'seller' ? 'seller' : 'buyer') : mySide(trade);
+  const side = escrow ? escrow.side : mySide(trade);
   const actions: SettlementAction[] = [];
   switch (trade.state) {
     case 'Accepted':
@@ -229,7 +227,7 @@ export function stepKindLabel(kind: string): string {
 }
 
 /** Where an escrow trade that left the happy path stopped, from what its escrow shows. */
-function stoppedAt(state: string, escrow: EscrowView): StepId {
+function stoppedAt(state: TradeState, escrow: EscrowView): StepId {
   switch (state) {
     case 'Cancelled':
       return escrow.address === null ? 'address' : 'funded';

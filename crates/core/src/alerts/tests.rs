@@ -46,7 +46,7 @@ fn trade(role: TradeRole, state: &str) -> TradeInfo {
         id: Uuid::new_v4(),
         role,
         counterparty: PeerId::random().to_base58(),
-        state: state.into(),
+        state: state.parse().expect("a trade state"),
         terms: TradeTerms {
             amount: 5_000_000,
             price: offer.price,
@@ -69,7 +69,7 @@ fn escrow(side: &str) -> EscrowView {
     EscrowView {
         chain: Chain::Btc,
         network: Network::Regtest,
-        side: side.into(),
+        side: side.parse().expect("buyer or seller"),
         address: Some("bcrt1qescrow".into()),
         seller_escrow_address: Some("bcrt1qescrow".into()),
         buyer_escrow_address: Some("bcrt1qbuyerescrow".into()),
@@ -103,7 +103,7 @@ fn escrow(side: &str) -> EscrowView {
 
 fn with_state(t: &TradeInfo, state: &str) -> TradeInfo {
     TradeInfo {
-        state: state.into(),
+        state: state.parse().expect("a trade state"),
         ..t.clone()
     }
 }
@@ -672,7 +672,11 @@ fn money_is_grouped_and_rounded_for_people() {
 
 #[test]
 fn open_trades_are_the_ones_not_in_a_final_state() {
-    use crate::trading::is_open_state;
+    let is_open_state = |text: &str| {
+        text.parse::<crate::trading::TradeState>()
+            .unwrap()
+            .is_open()
+    };
     for open in [
         "Requested",
         "Countered",
@@ -686,6 +690,11 @@ fn open_trades_are_the_ones_not_in_a_final_state() {
     for over in ["Rejected", "Completed", "Cancelled", "Expired", "Resolved"] {
         assert!(!is_open_state(over), "{over}");
     }
-    // A state this version does not know (a newer one wrote it) keeps the node running.
-    assert!(is_open_state("SomethingNew"));
+    // A state this version does not know is not a state: reading one from the database is refused
+    // (protocol::state tests), never taken for a closed trade.
+    assert!(
+        "SomethingNew"
+            .parse::<crate::trading::TradeState>()
+            .is_err()
+    );
 }

@@ -21,7 +21,7 @@ pub use rpc::RpcBackend;
 use crate::{
     config::ChainConfig,
     error::ErrorKind,
-    escrow::{EscrowInput, Funder},
+    escrow::{EscrowInput, Party},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +108,7 @@ pub struct Utxo {
 impl Utxo {
     /// This output as an input of an escrow spend, holding `funder`'s coins (the script it pays to says
     /// whose).
-    pub fn input_of(&self, funder: Funder) -> EscrowInput {
+    pub fn input_of(&self, funder: Party) -> EscrowInput {
         EscrowInput {
             outpoint: self.outpoint,
             value: self.value,

@@ -13,14 +13,6 @@ use super::{
     hkdf_key, sha256, to_postcard, x25519_public,
 };
 
-/// Which side of a trade this node is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Maker,
-    Taker,
-}
-
 /// Everything both sides agreed on by the end of the handshake. Its hash salts the direction keys, so two
 /// parties that disagree on any of it (a substituted key, another take, another trade) derive different
 /// keys and every envelope between them fails authentication.

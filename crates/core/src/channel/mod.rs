@@ -43,7 +43,8 @@ use zeroize::Zeroizing;
 use crate::error::ErrorKind;
 
 pub use envelope::{Delivered, Envelope, Receiver, Sender, SignedEnvelope, VerifiedEnvelope};
-pub use keys::{ChannelKeys, Role, Transcript};
+pub use keys::{ChannelKeys, Transcript};
+
 pub use take::{
     OpenedTake, SealedTake, SignedAccept, TakerHandshake, TradeChannel, accept_take, open_take,
     seal_take,

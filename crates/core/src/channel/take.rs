@@ -10,11 +10,12 @@ use x25519_dalek::StaticSecret;
 
 use super::{
     ACCEPT_SIGNING_TAG, ChannelError, ChannelKeys, MAX_SEALED_TAKE_BYTES, MAX_SIGNED_ACCEPT_BYTES,
-    MAX_TAKE_PLAINTEXT_BYTES, Receiver, Role, Sender, TAKE_KDF_INFO, TAKE_SIGNING_TAG,
+    MAX_TAKE_PLAINTEXT_BYTES, Receiver, Sender, TAKE_KDF_INFO, TAKE_SIGNING_TAG,
     TAKE_TRANSCRIPT_TAG, Transcript, aead_open, aead_seal, check_signature, check_size,
     diffie_hellman, from_postcard_strict, hkdf_key, peer_id, random_secret, sha256, sign_payload,
     to_postcard, x25519_public,
 };
+use crate::protocol::roles::TradeRole;
 
 /// The take key is derived from a fresh ephemeral secret and used for exactly one encryption, so the
 /// all-zero nonce is never reused under it.
@@ -253,7 +254,7 @@ fn open_take_ciphertext(
 pub struct TradeChannel {
     pub offer_id: Uuid,
     pub trade_id: Uuid,
-    pub role: Role,
+    pub role: TradeRole,
     pub me: PeerId,
     pub peer: PeerId,
     pub keys: ChannelKeys,
@@ -323,7 +324,7 @@ pub fn accept_take(
     let channel = TradeChannel {
         offer_id: opened.offer_id,
         trade_id: opened.trade_id,
-        role: Role::Maker,
+        role: TradeRole::Maker,
         me: opened.maker,
         peer: opened.taker,
         keys,
@@ -378,7 +379,7 @@ impl TakerHandshake {
         Ok(TradeChannel {
             offer_id: self.offer_id,
             trade_id: self.trade_id,
-            role: Role::Taker,
+            role: TradeRole::Taker,
             me: self.taker,
             peer: self.maker,
             keys,

@@ -7,6 +7,7 @@ use super::envelope::nonce;
 use super::keys::direction_keys;
 use super::take::open_take_with_secret_unchecked;
 use super::*;
+use crate::protocol::roles::TradeRole;
 
 fn keypair(seed: u8) -> Keypair {
     Keypair::ed25519_from_bytes([seed; 32]).unwrap()
@@ -88,7 +89,7 @@ fn take_accept_and_twenty_messages_each_way_round_trip_in_order() {
     assert_eq!(trade.maker.offer_id, trade.taker.offer_id);
     assert_eq!(
         (trade.maker.role, trade.taker.role),
-        (Role::Maker, Role::Taker)
+        (TradeRole::Maker, TradeRole::Taker)
     );
     assert_eq!(trade.maker.keys.send, trade.taker.keys.recv);
     assert_eq!(trade.maker.keys.recv, trade.taker.keys.send);

@@ -19,12 +19,13 @@ mod network;
 mod script;
 mod spend;
 
+pub use crate::protocol::roles::Party;
 pub use address::{address_from_script, parse_payout_address};
 pub use anchor::{anchor_script, anchor_value, build_child, child_fee, child_vsize, find_anchor};
 pub use deposit::min_deposit;
 pub use keys::{ESCROW_PURPOSE, trade_index, trade_key_path, trade_keypair};
 pub use network::{Chain, ChainParams, Network};
-pub use script::{EscrowParties, EscrowScript, Funder, SpendPath, Timelocks, TradeEscrow};
+pub use script::{EscrowParties, EscrowScript, SpendPath, Timelocks, TradeEscrow};
 pub use spend::{
     CheckedSpend, EscrowInput, MAX_PSBT_BYTES, Payout, SpendPlan, build_spend, check_psbt,
     combine_psbts, decode_psbt, encode_psbt, finalize_psbt, sign_psbt,

@@ -29,36 +29,10 @@ use bitcoin::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Chain, EscrowError, Network, address};
+use super::{Chain, EscrowError, Network, Party, address};
 
 /// Signatures a multisig branch needs.
 pub const REQUIRED_SIGNATURES: usize = 2;
-
-/// The party whose coins an escrow output holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Funder {
-    Buyer,
-    Seller,
-}
-
-impl Funder {
-    pub const BOTH: [Self; 2] = [Self::Seller, Self::Buyer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Buyer => "buyer",
-            Self::Seller => "seller",
-        }
-    }
-
-    pub fn other(self) -> Self {
-        match self {
-            Self::Buyer => Self::Seller,
-            Self::Seller => Self::Buyer,
-        }
-    }
-}
 
 /// The relative timelocks of the fallback branches, in blocks after the escrow output confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,10 +105,10 @@ impl EscrowParties {
         Ok(())
     }
 
-    pub fn funder_key(&self, funder: Funder) -> PublicKey {
+    pub fn funder_key(&self, funder: Party) -> PublicKey {
         match funder {
-            Funder::Buyer => self.buyer,
-            Funder::Seller => self.seller,
+            Party::Buyer => self.buyer,
+            Party::Seller => self.seller,
         }
     }
 }
@@ -171,7 +145,7 @@ fn sorted(mut keys: [PublicKey; 3]) -> [PublicKey; 3] {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EscrowScript {
     parties: EscrowParties,
-    funder: Funder,
+    funder: Party,
     timelocks: Timelocks,
     keys: [PublicKey; 3],
     backup_keys: Option<[PublicKey; 3]>,
@@ -181,7 +155,7 @@ pub struct EscrowScript {
 impl EscrowScript {
     pub fn new(
         parties: EscrowParties,
-        funder: Funder,
+        funder: Party,
         timelocks: Timelocks,
     ) -> Result<Self, EscrowError> {
         parties.check()?;
@@ -231,7 +205,7 @@ impl EscrowScript {
         PublicKey::from_slice(bytes).map_err(|e| EscrowError::BadKey(e.to_string()))
     }
 
-    pub fn funder(&self) -> Funder {
+    pub fn funder(&self) -> Party {
         self.funder
     }
 
@@ -330,15 +304,15 @@ pub struct TradeEscrow {
 impl TradeEscrow {
     pub fn new(parties: EscrowParties, timelocks: Timelocks) -> Result<Self, EscrowError> {
         Ok(Self {
-            seller: EscrowScript::new(parties, Funder::Seller, timelocks)?,
-            buyer: EscrowScript::new(parties, Funder::Buyer, timelocks)?,
+            seller: EscrowScript::new(parties, Party::Seller, timelocks)?,
+            buyer: EscrowScript::new(parties, Party::Buyer, timelocks)?,
         })
     }
 
-    pub fn of(&self, funder: Funder) -> &EscrowScript {
+    pub fn of(&self, funder: Party) -> &EscrowScript {
         match funder {
-            Funder::Buyer => &self.buyer,
-            Funder::Seller => &self.seller,
+            Party::Buyer => &self.buyer,
+            Party::Seller => &self.seller,
         }
     }
 
@@ -347,8 +321,8 @@ impl TradeEscrow {
     }
 
     /// Which funder's output pays to `script_pubkey`, if either.
-    pub fn funder_of(&self, script_pubkey: &Script) -> Option<Funder> {
-        Funder::BOTH
+    pub fn funder_of(&self, script_pubkey: &Script) -> Option<Party> {
+        Party::BOTH
             .into_iter()
             .find(|f| self.of(*f).script_pubkey().as_script() == script_pubkey)
     }
@@ -397,7 +371,7 @@ pub(crate) mod tests {
         // Buyer = key 1, seller = key 2, arbitrator = key 3, backup = key 4.
         {
             let order = [0, 1, 2];
-            let escrow = EscrowScript::new(parties(order, Some(3)), Funder::Seller, LOCKS).unwrap();
+            let escrow = EscrowScript::new(parties(order, Some(3)), Party::Seller, LOCKS).unwrap();
             let expected = [
                 "63",                       // OP_IF
                 "5221{G1}21{G2}21{G3}53ae", // 2-of-3 sorted
@@ -419,7 +393,7 @@ pub(crate) mod tests {
                 .replace("{G4}", G4);
             assert_eq!(escrow.witness_script().to_hex_string(), expected);
         }
-        let single = EscrowScript::new(parties([0, 1, 2], None), Funder::Buyer, LOCKS).unwrap();
+        let single = EscrowScript::new(parties([0, 1, 2], None), Party::Buyer, LOCKS).unwrap();
         assert_eq!(
             single.witness_script().to_hex_string(),
             format!("635221{G1}21{G2}21{G3}53ae670128b27521{G1}ac68")
@@ -436,16 +410,13 @@ pub(crate) mod tests {
     #[test]
     fn each_funder_has_its_own_output() {
         let escrow = TradeEscrow::new(parties([0, 1, 2], Some(3)), LOCKS).unwrap();
-        let (seller, buyer) = (escrow.of(Funder::Seller), escrow.of(Funder::Buyer));
+        let (seller, buyer) = (escrow.of(Party::Seller), escrow.of(Party::Buyer));
         assert_ne!(seller.script_pubkey(), buyer.script_pubkey());
         assert_eq!(
             escrow.funder_of(&seller.script_pubkey()),
-            Some(Funder::Seller)
+            Some(Party::Seller)
         );
-        assert_eq!(
-            escrow.funder_of(&buyer.script_pubkey()),
-            Some(Funder::Buyer)
-        );
+        assert_eq!(escrow.funder_of(&buyer.script_pubkey()), Some(Party::Buyer));
         assert_eq!(escrow.funder_of(&ScriptBuf::new()), None);
         let k = small_keys();
         assert_eq!(
@@ -469,7 +440,7 @@ pub(crate) mod tests {
 
     #[test]
     fn addresses_match_rust_bitcoin_where_it_knows_the_network() {
-        let escrow = EscrowScript::new(parties([0, 1, 2], None), Funder::Seller, LOCKS).unwrap();
+        let escrow = EscrowScript::new(parties([0, 1, 2], None), Party::Seller, LOCKS).unwrap();
         for (network, kind) in [
             (Network::Main, bitcoin::Network::Bitcoin),
             (Network::Test, bitcoin::Network::Testnet),
@@ -485,18 +456,18 @@ pub(crate) mod tests {
 
     #[test]
     fn a_key_used_for_two_roles_is_refused() {
-        let err = EscrowScript::new(parties([0, 1, 0], None), Funder::Buyer, LOCKS)
+        let err = EscrowScript::new(parties([0, 1, 0], None), Party::Buyer, LOCKS)
             .unwrap_err()
             .to_string();
         assert!(err.contains("buyer") && err.contains("arbitrator"), "{err}");
-        let err = EscrowScript::new(parties([0, 1, 2], Some(1)), Funder::Buyer, LOCKS)
+        let err = EscrowScript::new(parties([0, 1, 2], Some(1)), Party::Buyer, LOCKS)
             .unwrap_err()
             .to_string();
         assert!(
             err.contains("seller") && err.contains("backup arbitrator"),
             "{err}"
         );
-        let err = EscrowScript::new(parties([0, 1, 2], Some(2)), Funder::Buyer, LOCKS)
+        let err = EscrowScript::new(parties([0, 1, 2], Some(2)), Party::Buyer, LOCKS)
             .unwrap_err()
             .to_string();
         assert!(err.contains("arbitrator and the backup"), "{err}");
@@ -517,8 +488,8 @@ pub(crate) mod tests {
             backup: 40,
             reclaim: 40,
         };
-        assert!(EscrowScript::new(parties([0, 1, 2], None), Funder::Buyer, bad).is_err());
-        let escrow = EscrowScript::new(parties([0, 1, 2], Some(3)), Funder::Buyer, LOCKS).unwrap();
+        assert!(EscrowScript::new(parties([0, 1, 2], None), Party::Buyer, bad).is_err());
+        let escrow = EscrowScript::new(parties([0, 1, 2], Some(3)), Party::Buyer, LOCKS).unwrap();
         assert_eq!(
             escrow.sequence(SpendPath::Multisig),
             Sequence::ENABLE_RBF_NO_LOCKTIME

@@ -20,7 +20,7 @@ use bitcoin::{
     transaction::Version,
 };
 
-use super::{Chain, EscrowError, EscrowScript, Funder, SpendPath, TradeEscrow};
+use super::{Chain, EscrowError, EscrowScript, Party, SpendPath, TradeEscrow};
 
 /// Largest PSBT accepted from a counterparty, checked before decoding.
 pub const MAX_PSBT_BYTES: usize = 64 * 1024;
@@ -33,7 +33,7 @@ const INPUT_BASE_BYTES: u64 = 32 + 4 + 1 + 4;
 pub struct EscrowInput {
     pub outpoint: OutPoint,
     pub value: Amount,
-    pub funder: Funder,
+    pub funder: Party,
 }
 
 /// One output of a spend: a payout, or a deposit going back.
@@ -349,7 +349,7 @@ fn check_input<'e>(
     input: &Input,
     index: usize,
     escrow: &'e TradeEscrow,
-    expected: Option<(Funder, Amount)>,
+    expected: Option<(Party, Amount)>,
 ) -> Result<(&'e EscrowScript, Amount), EscrowError> {
     let bad = |reason: String| EscrowError::BadInput {
         input: index,
@@ -611,7 +611,7 @@ mod tests {
             inputs: vec![EscrowInput {
                 outpoint: outpoint(9),
                 value: Amount::from_sat(1_000_000),
-                funder: Funder::Seller,
+                funder: Party::Seller,
             }],
             outputs: vec![
                 Payout {
@@ -648,7 +648,7 @@ mod tests {
         let tx: Transaction = consensus::deserialize(&consensus::serialize(tx)).unwrap();
         let secp = Secp256k1::verification_only();
         let mut cache = SighashCache::new(&tx);
-        let script = s.escrow.of(Funder::Seller);
+        let script = s.escrow.of(Party::Seller);
         for (i, input) in tx.input.iter().enumerate() {
             let items: Vec<&[u8]> = input.witness.iter().collect();
             assert_eq!(items.len(), 5);
@@ -708,7 +708,7 @@ mod tests {
     #[test]
     fn vsize_estimate_counts_inputs_outputs_and_the_branch() {
         let s = setup();
-        let script = s.escrow.of(Funder::Seller);
+        let script = s.escrow.of(Party::Seller);
         let len = script.witness_script().len() as u64;
         assert!(len > 252, "a three-byte length prefix: {len}");
         // Witness: item count, empty item, two signatures, the branch selector, the script.
@@ -722,7 +722,7 @@ mod tests {
         two.inputs.push(EscrowInput {
             outpoint: outpoint(3),
             value: Amount::from_sat(5_000),
-            funder: Funder::Buyer,
+            funder: Party::Buyer,
         });
         assert!(two.vsize(&s.escrow) > s.plan.vsize(&s.escrow) + 41);
         let mut reclaim = s.plan.clone();
@@ -738,7 +738,7 @@ mod tests {
     #[test]
     fn fallback_branches_need_their_lock_and_their_keys() {
         let s = setup();
-        let script = s.escrow.of(Funder::Seller);
+        let script = s.escrow.of(Party::Seller);
         let mut backup_plan = s.plan.clone();
         backup_plan.path = SpendPath::Backup;
         let psbt = build_spend(&s.escrow, &backup_plan, RATE).unwrap();
@@ -796,7 +796,7 @@ mod tests {
         mixed.inputs.push(EscrowInput {
             outpoint: outpoint(3),
             value: Amount::from_sat(50_000),
-            funder: Funder::Buyer,
+            funder: Party::Buyer,
         });
         mixed.outputs[0].amount += Amount::from_sat(50_000);
         assert!(matches!(
@@ -1040,7 +1040,7 @@ mod tests {
 
         // The input claims to spend the buyer's output where the chain holds the seller's.
         let err = tamper(&|p| {
-            let buyer = s.escrow.of(Funder::Buyer);
+            let buyer = s.escrow.of(Party::Buyer);
             p.inputs[0].witness_utxo.as_mut().unwrap().script_pubkey = buyer.script_pubkey();
             p.inputs[0].witness_script = Some(buyer.witness_script().to_owned());
         });
@@ -1063,7 +1063,7 @@ mod tests {
         plan.inputs.push(EscrowInput {
             outpoint: outpoint(10),
             value: Amount::from_sat(100_000),
-            funder: Funder::Buyer,
+            funder: Party::Buyer,
         });
         plan.outputs[1].amount += Amount::from_sat(100_000);
         let err = check_psbt(&honest, &s.escrow, &plan, MAX_RATE).unwrap_err();

@@ -24,21 +24,21 @@ use sqlx::{Row, SqliteConnection};
 use ts_rs::TS;
 use uuid::Uuid;
 
-use super::{TradeEvent, desk::Inner, settle, store};
+use super::{TradeEvent, Winner, desk::Inner, settle, store};
 use crate::{
     arbiter::{SignedAnnouncement, arbitrator_trade_keypair, record_key},
     chain::ChainBackend,
     channel,
     error::{Error, Result},
     escrow::{
-        Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, SpendPath, SpendPlan,
+        Chain, EscrowInput, EscrowParties, EscrowScript, Network, Party, SpendPath, SpendPlan,
         Timelocks, TradeEscrow, build_spend, check_psbt, decode_psbt, encode_psbt, finalize_psbt,
         parse_payout_address, sign_psbt, trade_keypair,
     },
     offer::{EscrowKind, Offer, Side},
+    protocol::settlement::{SignedStep, StepBody, StepKind, TradeState},
     protocol::{DirectRequest, Stored},
     store::{StoreError, now_ms},
-    trade::{SignedStep, StepBody, StepKind, TradeState},
 };
 
 /// Signature domain of an arbitrator's resolution.
@@ -101,7 +101,7 @@ impl DisputeCase {
             network: row.network,
             escrow_keys,
             dispute_steps: Vec::new(),
-            side: row.side_text().into(),
+            side: row.side.as_str().into(),
             reason: String::new(),
             transcript: Vec::new(),
             arbitrator_key: row.arbitrator_pubkey.clone().unwrap_or_default(),
@@ -132,15 +132,14 @@ pub struct DisputeInfo {
     pub amount: u64,
     pub buyer_deposit: u64,
     pub seller_deposit: u64,
-    /// `buyer` or `seller`: whose signed dispute step came first; `None` when a deadline sent the trade to
-    /// the arbitrator.
-    pub opened_by: Option<String>,
+    /// Whose signed dispute step came first; `None` when a deadline sent the trade to the arbitrator.
+    pub opened_by: Option<Party>,
     /// Each party's case as received (the buyer's first); one until the other party's arrives.
     pub cases: Vec<PartyCase>,
     /// When the first case arrived here.
     pub opened_at: i64,
-    /// `buyer`, `seller` or `split` once decided (the latest decision).
-    pub resolved_to: Option<String>,
+    /// Who the latest decision gives the escrow to, once decided.
+    pub resolved_to: Option<Winner>,
     pub resolved_at: Option<i64>,
     /// The latest decision: base units of the escrow each party gets (the fee comes out of the larger
     /// share), the arbitrator's reason, its round (1 for the first, more after a refusal) and each party's
@@ -172,10 +171,10 @@ pub struct OnChain {
 }
 
 /// What the arbitrator decides.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Decision {
-    /// `buyer` (the whole escrow), `seller` (the whole escrow) or `split`.
-    pub to: String,
+    /// The buyer or the seller (the whole escrow), or a split.
+    pub to: Winner,
     /// With `split`: base units of the escrow (as it stands on the chain) the buyer gets; the seller gets
     /// the rest. The fee comes out of the larger share.
     #[ts(type = "number | null")]
@@ -185,11 +184,12 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// The whole escrow to `to` (`buyer` or `seller`), without a reason.
-    pub fn to(to: &str) -> Self {
+    /// The whole escrow to `party`, without a reason.
+    pub fn to(party: Party) -> Self {
         Self {
-            to: to.into(),
-            ..Self::default()
+            to: party.into(),
+            buyer_gets: None,
+            reason: String::new(),
         }
     }
 }
@@ -201,8 +201,7 @@ pub const MAX_DECISION_REASON_CHARS: usize = 1_000;
 /// must never render them as markup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct PartyCase {
-    /// `buyer` or `seller`.
-    pub side: String,
+    pub side: Party,
     pub reason: String,
     /// The chat (and nothing else), oldest first, each line `SENT_AT_MS me|them: TEXT` from this party's
     /// point of view; the oldest lines are dropped when the case would be too large.
@@ -302,9 +301,9 @@ fn arbitrator_of(offer: &Offer) -> Result<PeerId> {
 
 /// The parties, their keys and addresses, from their own signed steps: (buyer, seller) each as
 /// (PeerId, pubkey, address).
-type Party = (PeerId, Vec<u8>, String);
+type PartyKeys = (PeerId, Vec<u8>, String);
 
-fn parties(case: &DisputeCase) -> Result<(Party, Party)> {
+fn parties(case: &DisputeCase) -> Result<(PartyKeys, PartyKeys)> {
     let mut keys = Vec::new();
     for bytes in &case.escrow_keys {
         let (step, _) = SignedStep::verify(bytes).map_err(refused)?;
@@ -336,8 +335,8 @@ fn parties(case: &DisputeCase) -> Result<(Party, Party)> {
 async fn escrow_of(
     inner: &Inner,
     case: &DisputeCase,
-    buyer: &Party,
-    seller: &Party,
+    buyer: &PartyKeys,
+    seller: &PartyKeys,
     mine: bitcoin::secp256k1::PublicKey,
 ) -> Result<TradeEscrow> {
     let offer = case.offer()?;
@@ -613,7 +612,7 @@ pub(super) async fn send_forged_case(
         );
         let address =
             crate::escrow::address_from_script(&payout, chain, network).map_err(refused)?;
-        crate::trade::TradeStep {
+        crate::protocol::settlement::TradeStep {
             trade_id,
             sender: peer,
             at: now_ms(),
@@ -749,7 +748,7 @@ async fn dispute_reason(
                 "the seller confirmed the payment, but no release reached the chain in time"
                     .to_owned()
             }
-            _ => match crate::trade::decode_step(payload) {
+            _ => match crate::protocol::settlement::decode_step(payload) {
                 Ok(step) => match step.body {
                     StepBody::Dispute { reason } => reason,
                     _ => String::new(),
@@ -823,7 +822,7 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
         }
         TradeState::Disputed => {}
         // The dispute step may not have arrived here yet: the arbitrator keeps the decision owed.
-        other if !other.is_final() => {
+        other if other.is_open() => {
             return Err(Error::Internal(format!(
                 "the trade is {other} here, not in dispute yet: send the decision again later"
             )));
@@ -871,9 +870,9 @@ pub(super) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Result<()> {
     let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
     check_psbt(&psbt, &escrow, &plan, max)
         .map_err(|e| refused(format!("the arbitrator's payout is refused: {e}")))?;
-    let mine = match row.side_text() {
-        "buyer" => resolution.buyer_share,
-        _ => resolution.seller_share,
+    let mine = match row.side {
+        Party::Buyer => resolution.buyer_share,
+        Party::Seller => resolution.seller_share,
     };
     let broadcast = if mine > 0 {
         let key = trade_keypair(&inner.escrow_root, row.chain, row.network, &trade_id)
@@ -943,7 +942,7 @@ pub(super) async fn ask_return(
     trade_id: Uuid,
     coins: &[&crate::chain::Utxo],
 ) -> Result<()> {
-    let funder = row.side.funder();
+    let funder = row.side;
     let inputs = coins.iter().map(|u| u.input_of(funder)).collect();
     let plan = row.return_plan(funder, inputs, SpendPath::Multisig)?;
     let mut psbt = build_spend(escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
@@ -1049,9 +1048,9 @@ pub(super) async fn on_return_request(inner: &Inner, bytes: &[u8]) -> Result<Vec
     let (buyer, seller) = parties(case)?;
     let asker = opened.taker();
     let (funder, address) = if asker == buyer.0 {
-        (Funder::Buyer, &buyer.2)
+        (Party::Buyer, &buyer.2)
     } else if asker == seller.0 {
-        (Funder::Seller, &seller.2)
+        (Party::Seller, &seller.2)
     } else {
         return Err(refused("the request comes from neither party"));
     };
@@ -1087,8 +1086,8 @@ pub(super) async fn on_return_request(inner: &Inner, bytes: &[u8]) -> Result<Vec
         .collect::<Result<Vec<_>>>()?;
     let total: u64 = spent.iter().map(|i| i.value.to_sat()).sum();
     let funder_key = match funder {
-        Funder::Buyer => escrow.parties().buyer,
-        Funder::Seller => escrow.parties().seller,
+        Party::Buyer => escrow.parties().buyer,
+        Party::Seller => escrow.parties().seller,
     };
     let plan = SpendPlan {
         chain: case.chain,
@@ -1129,7 +1128,12 @@ struct Identity {
 }
 
 impl Identity {
-    fn of(case: &DisputeCase, buyer: &Party, seller: &Party, escrow_address: &str) -> Result<Self> {
+    fn of(
+        case: &DisputeCase,
+        buyer: &PartyKeys,
+        seller: &PartyKeys,
+        escrow_address: &str,
+    ) -> Result<Self> {
         Ok(Self {
             chain: case.chain.to_string(),
             network: case.network.to_string(),
@@ -1224,7 +1228,7 @@ pub(super) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
             .map_err(refused)?;
     let escrow = escrow_of(inner, &case, &buyer, &seller, key.public_key()).await?;
     let address = escrow
-        .of(Funder::Seller)
+        .of(Party::Seller)
         .address(case.chain, case.network)
         .map_err(refused)?;
     let identity = Identity::of(&case, &buyer, &seller, &address)?;
@@ -1361,13 +1365,13 @@ async fn escrow_inputs(
         arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &case.trade_id)
             .map_err(refused)?;
     let escrow = escrow_of(inner, case, &buyer, &seller, key.public_key()).await?;
-    let scripts: Vec<_> = Funder::BOTH
+    let scripts: Vec<_> = Party::BOTH
         .iter()
         .map(|f| escrow.of(*f).script_pubkey())
         .collect();
     backend.watch(&scripts, case_birth(case)?).await?;
     let mut inputs = Vec::new();
-    for funder in Funder::BOTH {
+    for funder in Party::BOTH {
         let spk = escrow.of(funder).script_pubkey();
         let useful = case.chain.dust_limit(&spk).to_sat() * settle::USEFUL_OUTPUT_DUST_FACTOR;
         inputs.extend(
@@ -1396,7 +1400,7 @@ fn case_birth(case: &DisputeCase) -> Result<u64> {
 
 async fn holdings(inner: &Inner, case: &DisputeCase) -> Result<OnChain> {
     let (_, inputs) = escrow_inputs(inner, case).await?;
-    let held = |f: Funder| -> u64 {
+    let held = |f: Party| -> u64 {
         inputs
             .iter()
             .filter(|i| i.funder == f)
@@ -1404,8 +1408,8 @@ async fn holdings(inner: &Inner, case: &DisputeCase) -> Result<OnChain> {
             .sum()
     };
     Ok(OnChain {
-        buyer_output: held(Funder::Buyer),
-        seller_output: held(Funder::Seller),
+        buyer_output: held(Party::Buyer),
+        seller_output: held(Party::Seller),
     })
 }
 
@@ -1458,13 +1462,12 @@ fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<DisputeInfo> {
     }
     let opened_by = steps.iter().min_by_key(|(_, at)| *at).map(|(sender, _)| {
         if *sender == buyer_id {
-            "buyer"
+            Party::Buyer
         } else {
-            "seller"
+            Party::Seller
         }
-        .to_owned()
     });
-    cases.sort_by_key(|c| c.side != "buyer");
+    cases.sort_by_key(|c| c.side != Party::Buyer.as_str());
     Ok(DisputeInfo {
         trade_id: Uuid::parse_str(&id).map_err(|e| stored("trade id", &e))?,
         chain: Chain::from_str(&chain).map_err(|e| stored("chain", &e))?,
@@ -1481,12 +1484,14 @@ fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<DisputeInfo> {
         opened_by,
         cases: cases
             .into_iter()
-            .map(|c| PartyCase {
-                side: c.side,
-                reason: c.reason,
-                transcript: c.transcript,
+            .map(|c| {
+                Ok(PartyCase {
+                    side: c.side.parse().map_err(|e| stored("case side", &e))?,
+                    reason: c.reason,
+                    transcript: c.transcript,
+                })
             })
-            .collect(),
+            .collect::<Result<_>>()?,
         opened_at: row.try_get("opened_at").map_err(sql)?,
         resolved_to: row.try_get("resolved_to").map_err(sql)?,
         resolved_at: row.try_get("resolved_at").map_err(sql)?,
@@ -1573,13 +1578,8 @@ pub(super) async fn resolve(
     trade_id: Uuid,
     decision: &Decision,
 ) -> Result<DisputeInfo> {
-    let to = decision.to.trim();
-    if !matches!(to, "buyer" | "seller" | "split") {
-        return Err(refused(format!(
-            "resolve to buyer, seller or split, not {to:?}"
-        )));
-    }
-    if to != "split" && decision.buyer_gets.is_some() {
+    let to = decision.to;
+    if to != Winner::Split && decision.buyer_gets.is_some() {
         return Err(refused(format!(
             "a share for the buyer goes with --to split only, not --to {to}"
         )));
@@ -1605,7 +1605,7 @@ pub(super) async fn resolve(
             };
             return Err(refused(format!(
                 "this dispute was resolved already, to the {} (decision {}), and {why}: it stands",
-                dispute.resolved_to.as_deref().unwrap_or("?"),
+                dispute.resolved_to.map_or("?", Winner::as_str),
                 d.round
             )));
         }
@@ -1624,8 +1624,8 @@ pub(super) async fn resolve(
     }
     let total: u64 = utxos.iter().map(|u| u.value.to_sat()).sum();
     let buyer_share = match (to, decision.buyer_gets) {
-        ("buyer", _) => total,
-        ("seller", _) => 0,
+        (Winner::Buyer, _) => total,
+        (Winner::Seller, _) => 0,
         (_, None) => {
             return Err(refused(
                 "a split needs the buyer's share (--buyer-gets); the seller gets the rest",
@@ -1656,7 +1656,7 @@ pub(super) async fn resolve(
     sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
     let resolution = Resolution {
         trade_id,
-        winner: to.into(),
+        winner: to.as_str().into(),
         buyer_share,
         seller_share: total - buyer_share,
         reason: reason.into(),
@@ -1686,12 +1686,13 @@ pub(super) async fn resolve(
     .await
     .map_err(sql)?;
     if decided.rows_affected() != 1 {
-        let done = show(inner, trade_id).await?.resolved_to.unwrap_or_default();
+        let done = show(inner, trade_id).await?.resolved_to;
         return Err(refused(format!(
-            "this dispute was resolved already, to the {done}"
+            "this dispute was resolved already, to the {}",
+            done.map_or("?", Winner::as_str)
         )));
     }
-    for (side, party) in [(PartySide::Buyer, buyer.0), (PartySide::Seller, seller.0)] {
+    for (side, party) in [(Party::Buyer, buyer.0), (Party::Seller, seller.0)] {
         tokio::spawn(deliver_resolution(
             inner.clone(),
             trade_id,
@@ -1705,18 +1706,11 @@ pub(super) async fn resolve(
     show(inner, trade_id).await
 }
 
-/// A party of a dispute, as the arbitrator records who has its resolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum PartySide {
-    Buyer,
-    Seller,
-}
-
 /// A stored resolution a party has not acknowledged yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Undelivered {
     pub trade_id: Uuid,
-    pub side: PartySide,
+    pub side: Party,
     pub party: PeerId,
     pub bytes: Vec<u8>,
 }
@@ -1739,8 +1733,8 @@ pub(super) async fn undelivered_resolutions(pool: &sqlx::SqlitePool) -> Result<V
         let trade_id = Uuid::parse_str(&id).map_err(|e| stored("trade id", &e))?;
         let bytes: Vec<u8> = row.try_get("resolution").map_err(sql)?;
         for (side, peer, has) in [
-            (PartySide::Buyer, "buyer", "buyer_answer"),
-            (PartySide::Seller, "seller", "seller_answer"),
+            (Party::Buyer, "buyer", "buyer_answer"),
+            (Party::Seller, "seller", "seller_answer"),
         ] {
             if row
                 .try_get::<Option<String>, _>(has)
@@ -1769,15 +1763,15 @@ const MAX_REFUSAL_CHARS: usize = 500;
 pub(super) async fn record_answer(
     pool: &sqlx::SqlitePool,
     trade_id: Uuid,
-    side: PartySide,
+    side: Party,
     bytes: &[u8],
     answer: &Stored,
 ) -> Result<()> {
     let query = match side {
-        PartySide::Buyer => {
+        Party::Buyer => {
             "UPDATE disputes SET buyer_answer = ? WHERE trade_id = ? AND resolution = ?"
         }
-        PartySide::Seller => {
+        Party::Seller => {
             "UPDATE disputes SET seller_answer = ? WHERE trade_id = ? AND resolution = ?"
         }
     };
@@ -1823,7 +1817,7 @@ pub(super) async fn resend_resolutions(inner: Arc<Inner>) {
 async fn deliver_resolution(
     inner: Arc<Inner>,
     trade_id: Uuid,
-    side: PartySide,
+    side: Party,
     party: PeerId,
     bytes: Vec<u8>,
 ) {
@@ -1895,8 +1889,8 @@ mod tests {
         identity::{Identity as Id, SeedPhrase},
         net::{AcceptAll, NetConfig, Network as Net},
         offer::{Asset, Fiat, NewOffer, PaymentMethod, Price, Quote},
+        protocol::settlement::TradeStep,
         store::{FILE_NAME, Store},
-        trade::TradeStep,
         trading::{Desk, TradeConfig},
     };
 
@@ -1996,7 +1990,7 @@ mod tests {
         };
         TradeEscrow::new(parties, Timelocks::of(Chain::Ltc, Network::Regtest))
             .unwrap()
-            .of(Funder::Buyer)
+            .of(Party::Buyer)
             .address(Chain::Ltc, Network::Regtest)
             .unwrap()
     }
@@ -2072,7 +2066,7 @@ mod tests {
         let input = |sat: u64, n: u8| EscrowInput {
             outpoint: bitcoin::OutPoint::new(bitcoin::Txid::from_byte_array([n; 32]), 0),
             value: Amount::from_sat(sat),
-            funder: Funder::Seller,
+            funder: Party::Seller,
         };
         let key = |who: &Id| {
             trade_keypair(
@@ -2312,15 +2306,12 @@ mod tests {
             party,
             bytes: b"signed".to_vec(),
         };
-        assert_eq!(
-            owed,
-            [to(PartySide::Buyer, buyer), to(PartySide::Seller, seller)]
-        );
+        assert_eq!(owed, [to(Party::Buyer, buyer), to(Party::Seller, seller)]);
 
         record_answer(
             store.pool(),
             decided,
-            PartySide::Buyer,
+            Party::Buyer,
             b"signed",
             &Stored::Stored,
         )
@@ -2330,27 +2321,21 @@ mod tests {
         let store = Store::open(&path).await.unwrap();
         assert_eq!(
             undelivered_resolutions(store.pool()).await.unwrap(),
-            [to(PartySide::Seller, seller)]
+            [to(Party::Seller, seller)]
         );
         // "Later" is no answer: still owed.
         let later = Stored::Later("the chain node is unreachable".into());
-        record_answer(store.pool(), decided, PartySide::Seller, b"signed", &later)
+        record_answer(store.pool(), decided, Party::Seller, b"signed", &later)
             .await
             .unwrap();
         assert_eq!(
             undelivered_resolutions(store.pool()).await.unwrap(),
-            [to(PartySide::Seller, seller)]
+            [to(Party::Seller, seller)]
         );
         let refusal = Stored::Refused(format!("no such trade {}", "x".repeat(2000)));
-        record_answer(
-            store.pool(),
-            decided,
-            PartySide::Seller,
-            b"signed",
-            &refusal,
-        )
-        .await
-        .unwrap();
+        record_answer(store.pool(), decided, Party::Seller, b"signed", &refusal)
+            .await
+            .unwrap();
         assert_eq!(undelivered_resolutions(store.pool()).await.unwrap(), []);
         let (bought, sold) = answers(store.pool(), decided).await;
         assert_eq!(bought.as_deref(), Some("stored"));

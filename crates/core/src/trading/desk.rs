@@ -463,7 +463,7 @@ impl Desk {
     pub async fn send_unchecked_step(
         &self,
         trade_id: Uuid,
-        body: crate::trade::StepBody,
+        body: crate::protocol::settlement::StepBody,
     ) -> Result<Option<String>> {
         super::settle::send_unchecked_step(&self.inner, trade_id, body).await
     }

@@ -20,7 +20,7 @@ use super::{
 use crate::{
     chain::{Backend, ChainBackend, ChainError},
     error::{Error, Result},
-    trade::TradeState,
+    protocol::settlement::TradeState,
 };
 
 /// The most a funding may pay in fees, as a share of what it sends: more means a wrong fee estimate.
@@ -164,7 +164,7 @@ pub(super) async fn fund_from_wallet(
 /// This party's escrow output and what it still owes there: the watcher's view of the chain, funding
 /// in the mempool included (so paying twice takes a deliberate second payment).
 async fn still_owed(backend: &Backend, row: &EscrowRow) -> Result<(String, u64)> {
-    let funder = row.side.funder();
+    let funder = row.side;
     let address = row
         .escrow_address_of(funder)
         .ok_or_else(|| Error::InvalidInput("the escrow address is not agreed yet".into()))?

@@ -23,6 +23,10 @@ use uuid::Uuid;
 
 use crate::offer::{Offer, PaymentMethod, Price};
 
+pub use crate::protocol::{
+    roles::{Party, TradeRole, Winner},
+    state::TradeState,
+};
 pub use arbitrate::{
     Decision, DecisionInfo, DisputeInfo, MAX_DECISION_REASON_CHARS, OnChain, PartyCase,
 };
@@ -30,14 +34,6 @@ pub use desk::{Desk, Settlement, TradeConfig, payment_window};
 pub use fund::WalletFunding;
 pub use settle::{DecisionView, EscrowView, PendingFunding, ReserveView, ReturnView};
 pub use store::{chat_log, list_open_trades, list_trades, trade_info, unread_messages};
-
-/// Which side of a trade this node is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum TradeRole {
-    Maker,
-    Taker,
-}
 
 /// What the two parties agree on (so far).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -57,8 +53,7 @@ pub struct TradeInfo {
     pub id: Uuid,
     pub role: TradeRole,
     pub counterparty: String,
-    /// `Requested`, `Countered`, `Accepted` or `Rejected` while negotiating; escrow states later.
-    pub state: String,
+    pub state: TradeState,
     /// The offer as it was taken.
     pub offer: Offer,
     pub terms: TradeTerms,
@@ -96,14 +91,13 @@ pub struct StepRecord {
 impl TradeInfo {
     /// Whether the trade still needs this node running: negotiating, or not yet in a final state.
     pub fn is_open(&self) -> bool {
-        is_open_state(&self.state)
+        self.state.is_open()
     }
-}
 
-/// `state` as in [`TradeInfo::state`]: every state but the closed ones is open (as for the cap on open
-/// takes), an unknown one too, so nothing is stopped that may still need this node.
-pub fn is_open_state(state: &str) -> bool {
-    !crate::negotiation::CLOSED_TRADE_STATES.contains(&state)
+    /// Whether this node buys or sells the coins.
+    pub fn party(&self) -> Party {
+        self.role.party(self.offer.side)
+    }
 }
 
 /// One chat message of a trade. The body is plain text: shells must never render it as markup.

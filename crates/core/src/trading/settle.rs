@@ -4,7 +4,11 @@
 //! chain's confirmations complete the trade. Every step is one transaction: the signed event, the new
 //! state and the envelope to send.
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
 use bitcoin::{Amount, FeeRate, ScriptBuf, secp256k1::Keypair as SecpKeypair};
 use libp2p::PeerId;
@@ -23,14 +27,17 @@ use crate::{
     chain::{Backend, ChainBackend, ChainError, Utxo},
     error::{Error, Result},
     escrow::{
-        Chain, EscrowInput, EscrowParties, EscrowScript, Funder, Network, Payout, SpendPath,
+        Chain, EscrowInput, EscrowParties, EscrowScript, Network, Party, Payout, SpendPath,
         SpendPlan, Timelocks, TradeEscrow, anchor_script, anchor_value, build_child, build_spend,
         check_psbt, child_fee, decode_psbt, encode_psbt, finalize_psbt, find_anchor,
         parse_payout_address, sign_psbt, trade_keypair,
     },
-    offer::{Asset, EscrowKind, Offer, Side},
+    offer::{Asset, EscrowKind, Offer},
+    protocol::roles::TradeRole,
+    protocol::settlement::{
+        Actor, Mode, SignedStep, StepBody, StepKind, TradeState, TradeStep, next_state,
+    },
     store::{StoreError, now_ms},
-    trade::{Actor, Mode, SignedStep, StepBody, StepKind, TradeState, TradeStep, next_state},
 };
 
 /// Signature domain of what a node records from its own observation (chain, clock).
@@ -91,43 +98,14 @@ fn refused(e: impl std::fmt::Display) -> Error {
     Error::InvalidInput(e.to_string())
 }
 
-/// Which side of the coins a party is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Side2 {
-    Buyer,
-    Seller,
-}
-
-impl Side2 {
-    pub(super) fn funder(self) -> Funder {
-        match self {
-            Self::Buyer => Funder::Buyer,
-            Self::Seller => Funder::Seller,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Buyer => "buyer",
-            Self::Seller => "seller",
-        }
-    }
-
-    fn actor(self) -> Actor {
-        match self {
-            Self::Buyer => Actor::Buyer,
-            Self::Seller => Actor::Seller,
-        }
-    }
-}
-
 /// The maker of a sell offer sells; the maker of a buy offer buys.
-pub(super) fn side_of(offer: &Offer, me: &PeerId) -> Side2 {
-    let maker = offer.maker == *me;
-    match (offer.side, maker) {
-        (Side::Sell, true) | (Side::Buy, false) => Side2::Seller,
-        (Side::Sell, false) | (Side::Buy, true) => Side2::Buyer,
-    }
+pub(super) fn side_of(offer: &Offer, me: &PeerId) -> Party {
+    let role = if offer.maker == *me {
+        TradeRole::Maker
+    } else {
+        TradeRole::Taker
+    };
+    role.party(offer.side)
 }
 
 pub(super) fn mode_of(offer: &Offer) -> Mode {
@@ -149,7 +127,7 @@ fn chain_of(asset: Asset) -> Chain {
 pub(super) struct EscrowRow {
     pub chain: Chain,
     pub network: Network,
-    pub side: Side2,
+    pub side: Party,
     pub my_pubkey: Vec<u8>,
     pub my_address: Option<String>,
     pub keys_sent: bool,
@@ -206,8 +184,8 @@ pub(super) struct EscrowRow {
 pub struct PendingFunding {
     pub txid: String,
     pub vout: u32,
-    /// `seller` or `buyer`: whose escrow output it pays.
-    pub funder: String,
+    /// Whose escrow output it pays.
+    pub funder: Party,
     /// Base units.
     #[ts(type = "number")]
     pub value: u64,
@@ -216,7 +194,7 @@ pub struct PendingFunding {
 /// A return of coins that are nobody else's to the party that sent them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct ReturnRecord {
-    pub funder: Funder,
+    pub funder: Party,
     pub outpoints: Vec<String>,
     pub amount: u64,
     pub address: String,
@@ -243,7 +221,7 @@ impl ReturnRecord {
     /// A return of `amount` to `address` not broadcast by this node; `how` says why (signed for the
     /// counterparty, refused by the arbitrator, lost and to be made again).
     pub(super) fn unsent(
-        funder: Funder,
+        funder: Party,
         outpoints: Vec<String>,
         amount: u64,
         address: String,
@@ -267,7 +245,7 @@ impl ReturnRecord {
     /// The return `tx` this node broadcast at tip `height`, made `how`, kept to send again and to tend
     /// its fee reserve.
     pub(super) fn broadcast(
-        funder: Funder,
+        funder: Party,
         amount: u64,
         address: String,
         tx: &bitcoin::Transaction,
@@ -305,10 +283,6 @@ impl EscrowRow {
         u64::try_from(self.trade_created_at / 1000).unwrap_or(0)
     }
 
-    pub fn side_text(&self) -> &'static str {
-        self.side.as_str()
-    }
-
     pub fn script(&self) -> Result<Option<TradeEscrow>> {
         self.keys()
     }
@@ -339,8 +313,8 @@ impl EscrowRow {
         let theirs = EscrowScript::parse_key(peer).map_err(refused)?;
         let arbitrator = EscrowScript::parse_key(arbitrator).map_err(refused)?;
         let (buyer, seller) = match self.side {
-            Side2::Buyer => (mine, theirs),
-            Side2::Seller => (theirs, mine),
+            Party::Buyer => (mine, theirs),
+            Party::Seller => (theirs, mine),
         };
         let parties = EscrowParties {
             buyer,
@@ -355,38 +329,38 @@ impl EscrowRow {
 
     /// The least an escrow output must hold to count.
     fn useful(&self, escrow: &TradeEscrow) -> u64 {
-        let spk = escrow.of(Funder::Seller).script_pubkey();
+        let spk = escrow.of(Party::Seller).script_pubkey();
         self.chain.dust_limit(&spk).to_sat() * USEFUL_OUTPUT_DUST_FACTOR
     }
 
     /// What `funder` must lock.
-    pub fn owed_by(&self, funder: Funder) -> u64 {
+    pub fn owed_by(&self, funder: Party) -> u64 {
         match funder {
-            Funder::Seller => self.amount + self.seller_deposit,
-            Funder::Buyer => self.buyer_deposit,
+            Party::Seller => self.amount + self.seller_deposit,
+            Party::Buyer => self.buyer_deposit,
         }
     }
 
     /// Where `funder`'s coins go back to: the buyer's payout address, the seller's refund address.
-    pub(super) fn address_of(&self, funder: Funder) -> Option<&str> {
+    pub(super) fn address_of(&self, funder: Party) -> Option<&str> {
         match funder {
-            Funder::Buyer => self.buyer_address(),
-            Funder::Seller => self.seller_address(),
+            Party::Buyer => self.buyer_address(),
+            Party::Seller => self.seller_address(),
         }
     }
 
     /// This party's own escrow output address.
-    pub(super) fn escrow_address_of(&self, funder: Funder) -> Option<&str> {
+    pub(super) fn escrow_address_of(&self, funder: Party) -> Option<&str> {
         match funder {
-            Funder::Seller => self.escrow_address.as_deref(),
-            Funder::Buyer => self.buyer_escrow_address.as_deref(),
+            Party::Seller => self.escrow_address.as_deref(),
+            Party::Buyer => self.buyer_escrow_address.as_deref(),
         }
     }
 
     /// A spend of `funder`'s outputs entirely back to it, the fee from its own coins.
     pub(super) fn return_plan(
         &self,
-        funder: Funder,
+        funder: Party,
         inputs: Vec<EscrowInput>,
         path: SpendPath,
     ) -> Result<SpendPlan> {
@@ -398,8 +372,8 @@ impl EscrowRow {
             .keys()?
             .ok_or_else(|| internal("escrow", "keys missing"))?;
         let key = match funder {
-            Funder::Buyer => escrow.parties().buyer,
-            Funder::Seller => escrow.parties().seller,
+            Party::Buyer => escrow.parties().buyer,
+            Party::Seller => escrow.parties().seller,
         };
         Ok(SpendPlan {
             chain: self.chain,
@@ -412,30 +386,30 @@ impl EscrowRow {
 
     fn buyer_address(&self) -> Option<&str> {
         match self.side {
-            Side2::Buyer => self.my_address.as_deref(),
-            Side2::Seller => self.peer_address.as_deref(),
+            Party::Buyer => self.my_address.as_deref(),
+            Party::Seller => self.peer_address.as_deref(),
         }
     }
 
     fn seller_address(&self) -> Option<&str> {
         match self.side {
-            Side2::Seller => self.my_address.as_deref(),
-            Side2::Buyer => self.peer_address.as_deref(),
+            Party::Seller => self.my_address.as_deref(),
+            Party::Buyer => self.peer_address.as_deref(),
         }
     }
 
     /// The release: the buyer gets the amount and what its own output holds (its deposit and any surplus),
     /// the seller what its output holds beyond the amount (its deposit and any surplus) less the fee.
     fn release_plan(&self, inputs: Vec<EscrowInput>) -> Result<SpendPlan> {
-        let held = |f: Funder| -> u64 {
+        let held = |f: Party| -> u64 {
             inputs
                 .iter()
                 .filter(|i| i.funder == f)
                 .map(|i| i.value.to_sat())
                 .sum()
         };
-        let (seller_in, buyer_in) = (held(Funder::Seller), held(Funder::Buyer));
-        for funder in Funder::BOTH {
+        let (seller_in, buyer_in) = (held(Party::Seller), held(Party::Buyer));
+        for funder in Party::BOTH {
             let (held, owed) = (held(funder), self.owed_by(funder));
             if held < owed {
                 return Err(Error::InvalidInput(format!(
@@ -504,18 +478,14 @@ pub(super) async fn load(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<
     };
     let chain: String = r.try_get("chain").map_err(sql)?;
     let network: String = r.try_get("network").map_err(sql)?;
-    let side: String = r.try_get("side").map_err(sql)?;
+    let side: Party = r.try_get("side").map_err(sql)?;
     let funding_txids: String = r.try_get("funding_txids").map_err(sql)?;
     let pending_funding: String = r.try_get("pending_funding").map_err(sql)?;
     let returns: String = r.try_get("returns").map_err(sql)?;
     Ok(Some(EscrowRow {
         chain: Chain::from_str(&chain).map_err(|e| internal("stored chain", e))?,
         network: Network::from_str(&network).map_err(|e| internal("stored network", e))?,
-        side: if side == "buyer" {
-            Side2::Buyer
-        } else {
-            Side2::Seller
-        },
+        side,
         my_pubkey: r.try_get("my_pubkey").map_err(sql)?,
         my_address: r.try_get("my_address").map_err(sql)?,
         keys_sent: r.try_get::<i64, _>("keys_sent").map_err(sql)? == 1,
@@ -609,16 +579,17 @@ pub(super) async fn current_state(
     conn: &mut SqliteConnection,
     trade_id: Uuid,
 ) -> Result<TradeState> {
-    let text: String = sqlx::query_scalar("SELECT state FROM trades WHERE id = ?")
+    let state: TradeState = sqlx::query_scalar("SELECT state FROM trades WHERE id = ?")
         .bind(trade_id.to_string())
         .fetch_one(conn)
         .await
         .map_err(sql)?;
-    TradeState::parse(&text).ok_or_else(|| {
-        Error::InvalidInput(format!(
-            "trade {trade_id} is still being negotiated ({text}): agree on the terms first"
-        ))
-    })
+    if state.is_before_agreement() {
+        return Err(Error::InvalidInput(format!(
+            "trade {trade_id} is still being negotiated ({state}): agree on the terms first"
+        )));
+    }
+    Ok(state)
 }
 
 /// Appends an event and moves the trade to `state`.
@@ -712,7 +683,7 @@ async fn send_step(
             let state = current_state(conn, trade_id).await?;
             let side = side_of(&channel.offer, &inner.me.peer);
             Some(
-                next_state(state, side.actor(), kind, mode_of(&channel.offer))
+                next_state(state, Actor::from(side), kind, mode_of(&channel.offer))
                     .map_err(Error::from)?,
             )
         }
@@ -1041,7 +1012,7 @@ pub(super) async fn escrow_utxos(
     backend: &Backend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
-) -> Result<Vec<(Funder, Utxo)>> {
+) -> Result<Vec<(Party, Utxo)>> {
     let mut all = escrow_outputs(backend, row, escrow).await?;
     all.retain(|(_, u)| u.confirmations > 0);
     Ok(all)
@@ -1052,15 +1023,15 @@ pub(super) async fn escrow_outputs(
     backend: &Backend,
     row: &EscrowRow,
     escrow: &TradeEscrow,
-) -> Result<Vec<(Funder, Utxo)>> {
+) -> Result<Vec<(Party, Utxo)>> {
     let useful = row.useful(escrow);
-    let scripts: Vec<_> = Funder::BOTH
+    let scripts: Vec<_> = Party::BOTH
         .iter()
         .map(|f| escrow.of(*f).script_pubkey())
         .collect();
     backend.watch(&scripts, row.birth()).await?;
     let mut all = Vec::new();
-    for funder in Funder::BOTH {
+    for funder in Party::BOTH {
         let utxos = backend.outputs(&escrow.of(funder).script_pubkey()).await?;
         all.extend(
             utxos
@@ -1104,14 +1075,15 @@ pub(super) async fn on_step(
         )));
     }
     let their_side = match side_of(&channel.offer, &inner.me.peer) {
-        Side2::Buyer => Side2::Seller,
-        Side2::Seller => Side2::Buyer,
+        Party::Buyer => Party::Seller,
+        Party::Seller => Party::Buyer,
     };
     let mode = mode_of(&channel.offer);
     let next = match step.body.kind() {
         Some(kind) => {
             let state = current_state(conn, trade_id).await?;
-            let next = next_state(state, their_side.actor(), kind, mode).map_err(Error::from)?;
+            let next =
+                next_state(state, Actor::from(their_side), kind, mode).map_err(Error::from)?;
             // A release counts when the chain shows it (see the watcher), not when the buyer says so.
             (kind != StepKind::Released).then_some(next)
         }
@@ -1267,21 +1239,23 @@ pub(super) async fn watch(inner: Arc<Inner>, cancel: CancellationToken) {
 
 async fn open_escrows(inner: &Inner) -> Result<Vec<(Uuid, TradeState)>> {
     let since = now_ms() - millis(LATE_COINS_WATCH);
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT t.id, t.state FROM trades t JOIN trade_escrow e ON e.trade_id = t.id \
-         WHERE t.state IN ('Accepted', 'EscrowFunding', 'EscrowFunded', 'PaymentSent', \
-         'PaymentConfirmed', 'Released', 'Disputed') \
-         OR (t.state IN ('Cancelled', 'Expired', 'Completed', 'Resolved') \
-             AND e.escrow_address IS NOT NULL \
-             AND t.updated_at > ?)",
-    )
-    .bind(since)
-    .fetch_all(&inner.pool)
-    .await
-    .map_err(sql)?;
+    // Open trades with an escrow, and closed ones whose escrow may still see late coins for a while.
+    static QUERY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT t.id, t.state FROM trades t JOIN trade_escrow e ON e.trade_id = t.id \
+             WHERE t.state NOT IN {closed} \
+             OR (t.state IN {closed} AND e.escrow_address IS NOT NULL AND t.updated_at > ?)",
+            closed = TradeState::closed_sql()
+        )
+    });
+    let rows: Vec<(String, TradeState)> = sqlx::query_as(QUERY.as_str())
+        .bind(since)
+        .fetch_all(&inner.pool)
+        .await
+        .map_err(sql)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, state)| Some((Uuid::parse_str(&id).ok()?, TradeState::parse(&state)?)))
+        .filter_map(|(id, state)| Some((Uuid::parse_str(&id).ok()?, state)))
         .collect())
 }
 
@@ -1321,6 +1295,8 @@ async fn watch_once(inner: &Inner) -> Result<()> {
                     .and(reserve)
             }
             TradeState::Disputed => super::arbitrate::send_case(inner, trade_id).await,
+            // An escrow is made only once the terms are agreed.
+            TradeState::Requested | TradeState::Countered | TradeState::Rejected => Ok(()),
             TradeState::Cancelled | TradeState::Expired => {
                 return_leftovers(inner, &backend, trade_id, false).await
             }
@@ -1398,7 +1374,7 @@ async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
         ready.arbitrator_pubkey = Some(key.serialize().to_vec());
         ready.backup_arbitrator_pubkey = backup_key.map(|k| k.serialize().to_vec());
         if let Some(escrow) = ready.keys()? {
-            let scripts: Vec<_> = Funder::BOTH
+            let scripts: Vec<_> = Party::BOTH
                 .iter()
                 .map(|f| escrow.of(*f).script_pubkey())
                 .collect();
@@ -1420,11 +1396,11 @@ async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
                 .keys()?
                 .ok_or_else(|| internal("escrow", "keys missing"))?;
             let seller = escrow
-                .of(Funder::Seller)
+                .of(Party::Seller)
                 .address(row.chain, row.network)
                 .map_err(refused)?;
             let buyer = escrow
-                .of(Funder::Buyer)
+                .of(Party::Buyer)
                 .address(row.chain, row.network)
                 .map_err(refused)?;
             // Two trades on one escrow address could pay one's release from the other's coins.
@@ -1568,8 +1544,8 @@ struct Holdings {
 }
 
 impl Holdings {
-    fn of(utxos: &[(Funder, Utxo)]) -> Self {
-        let held = |f: Funder| -> u64 {
+    fn of(utxos: &[(Party, Utxo)]) -> Self {
+        let held = |f: Party| -> u64 {
             utxos
                 .iter()
                 .filter(|(g, _)| *g == f)
@@ -1577,8 +1553,8 @@ impl Holdings {
                 .sum()
         };
         Self {
-            seller: held(Funder::Seller),
-            buyer: held(Funder::Buyer),
+            seller: held(Party::Seller),
+            buyer: held(Party::Buyer),
             confirmations: utxos
                 .iter()
                 .map(|(_, u)| u.confirmations)
@@ -1594,8 +1570,8 @@ impl Holdings {
 
     /// Each funder's output holds at least what it owes, with `required` confirmations.
     fn funds(&self, row: &EscrowRow, required: u32) -> bool {
-        self.seller >= row.owed_by(Funder::Seller)
-            && self.buyer >= row.owed_by(Funder::Buyer)
+        self.seller >= row.owed_by(Party::Seller)
+            && self.buyer >= row.owed_by(Party::Buyer)
             && self.confirmations >= required
     }
 
@@ -1643,7 +1619,7 @@ async fn check_funding(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Resu
         .map(|(funder, u)| PendingFunding {
             txid: u.outpoint.txid.to_string(),
             vout: u.outpoint.vout,
-            funder: funder.as_str().into(),
+            funder: *funder,
             value: u.value.to_sat(),
         })
         .collect();
@@ -1685,9 +1661,9 @@ async fn check_funding(inner: &Inner, backend: &Backend, trade_id: Uuid) -> Resu
                 let detail = format!(
                     "not funded in time: seller {} of {}, buyer {} of {}",
                     held.seller,
-                    row.owed_by(Funder::Seller),
+                    row.owed_by(Party::Seller),
                     held.buyer,
-                    row.owed_by(Funder::Buyer)
+                    row.owed_by(Party::Buyer)
                 );
                 observe(
                     inner,
@@ -1911,7 +1887,7 @@ async fn broadcast_release(inner: &Inner, backend: &Backend, trade_id: Uuid) -> 
     let Some(row) = load_row(inner, trade_id).await? else {
         return Ok(());
     };
-    if row.side != Side2::Buyer || row.release_txid.is_some() {
+    if row.side != Party::Buyer || row.release_txid.is_some() {
         return Ok(());
     }
     let Some(bytes) = &row.release_psbt else {
@@ -1972,7 +1948,7 @@ async fn check_release_seen(inner: &Inner, backend: &Backend, trade_id: Uuid) ->
     let Some(txid) = row.release_txid.as_deref() else {
         return Ok(());
     };
-    if row.side != Side2::Seller {
+    if row.side != Party::Seller {
         return Ok(());
     }
     let txid = bitcoin::Txid::from_str(txid).map_err(|e| internal("stored txid", e))?;
@@ -2172,7 +2148,7 @@ async fn reserve_step(
         }
     }
     let to = row
-        .address_of(row.side.funder())
+        .address_of(row.side)
         .ok_or_else(|| internal("escrow", "no payout address"))
         .and_then(|a| parse_payout_address(a, row.chain, row.network).map_err(refused))?;
     let wanted =
@@ -2289,7 +2265,7 @@ async fn resend_lost_returns(
     inner: &Inner,
     backend: &Backend,
     row: &EscrowRow,
-    utxos: &[(Funder, Utxo)],
+    utxos: &[(Party, Utxo)],
     trade_id: Uuid,
 ) -> Result<()> {
     for r in &row.returns {
@@ -2421,14 +2397,14 @@ async fn return_leftovers(
             .unwrap_or_default(),
         None => Vec::new(),
     };
-    let mine = row.side.funder();
+    let mine = row.side;
     if let Some(bytes) = row.incoming_return.clone() {
         if let Err(e) = cosign_return(inner, backend, &row, &escrow, trade_id, &bytes).await {
             tracing::warn!(%trade_id, error = %e, "the counterparty's return is not usable");
         }
         clear_incoming_return(inner, trade_id, &bytes).await?;
     }
-    for funder in Funder::BOTH {
+    for funder in Party::BOTH {
         let coins: Vec<&Utxo> = utxos
             .iter()
             .filter(|(f, u)| *f == funder && !released.contains(&u.outpoint))
@@ -2521,7 +2497,7 @@ async fn sign_return_for_counterparty(
     trade_id: Uuid,
     coins: &[&Utxo],
 ) -> Result<()> {
-    let funder = row.side.funder().other();
+    let funder = row.side.other();
     let outpoints = outpoint_texts(coins);
     if row
         .returns
@@ -2576,7 +2552,7 @@ async fn cosign_return(
     trade_id: Uuid,
     bytes: &[u8],
 ) -> Result<()> {
-    let funder = row.side.funder();
+    let funder = row.side;
     let mut psbt = decode_psbt(bytes).map_err(refused)?;
     let inputs = spent_escrow_outputs(backend, row, escrow, &psbt).await?;
     if inputs.iter().any(|i| i.funder != funder) {
@@ -2615,7 +2591,7 @@ async fn reclaim_alone(
     trade_id: Uuid,
     coins: &[&Utxo],
 ) -> Result<()> {
-    let funder = row.side.funder();
+    let funder = row.side;
     let inputs = coins.iter().map(|u| u.input_of(funder)).collect();
     let plan = row.return_plan(funder, inputs, SpendPath::Reclaim)?;
     let mut psbt = build_spend(escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
@@ -2682,8 +2658,8 @@ pub(super) async fn record_resolution(
 pub struct EscrowView {
     pub chain: Chain,
     pub network: Network,
-    /// `buyer` or `seller`: this node's side.
-    pub side: String,
+    /// This node's side.
+    pub side: Party,
     /// Where this node sends its coins: its own escrow output's address.
     pub address: Option<String>,
     /// The seller's escrow output (amount and deposit) and the buyer's (deposit): each party funds its
@@ -2766,8 +2742,8 @@ pub struct DecisionView {
 /// A return of escrow coins to the party that sent them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct ReturnView {
-    /// `buyer` or `seller`: whose coins.
-    pub funder: String,
+    /// Whose coins.
+    pub funder: Party,
     /// What the escrow outputs held (the fee comes out of it).
     pub amount: u64,
     pub address: String,
@@ -2811,8 +2787,8 @@ pub(super) async fn view(
         fee_reserve: reserve_view(&r),
         chain: r.chain,
         network: r.network,
-        side: r.side.as_str().into(),
-        address: r.escrow_address_of(r.side.funder()).map(str::to_owned),
+        side: r.side,
+        address: r.escrow_address_of(r.side).map(str::to_owned),
         seller_escrow_address: r.escrow_address.clone(),
         buyer_escrow_address: r.buyer_escrow_address.clone(),
         required: r.required(),
@@ -2820,8 +2796,8 @@ pub(super) async fn view(
         buyer_deposit: r.buyer_deposit,
         seller_deposit: r.seller_deposit,
         my_funding: match r.side {
-            Side2::Buyer => r.buyer_deposit,
-            Side2::Seller => r.amount + r.seller_deposit,
+            Party::Buyer => r.buyer_deposit,
+            Party::Seller => r.amount + r.seller_deposit,
         },
         my_address: r.my_address.clone(),
         counterparty_address: r.peer_address.clone(),
@@ -2844,7 +2820,7 @@ pub(super) async fn view(
             .returns
             .iter()
             .map(|x| ReturnView {
-                funder: x.funder.as_str().into(),
+                funder: x.funder,
                 amount: x.amount,
                 address: x.address.clone(),
                 txid: x.txid.clone(),
@@ -2875,8 +2851,8 @@ fn reserve_view(r: &EscrowRow) -> Option<ReserveView> {
         None => (
             decode_psbt(r.release_psbt.as_deref()?).ok()?.unsigned_tx,
             match r.side {
-                Side2::Buyer => &r.my_pubkey,
-                Side2::Seller => r.peer_pubkey.as_ref()?,
+                Party::Buyer => &r.my_pubkey,
+                Party::Seller => r.peer_pubkey.as_ref()?,
             },
         ),
     };

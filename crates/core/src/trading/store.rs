@@ -1,17 +1,19 @@
 //! The trade desk's SQL: channel state (keys sealed at rest), the outbox, chat, and the read models the
 //! shells query. Functions take a connection so callers compose them into one transaction.
 
+use std::sync::LazyLock;
+
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, aead::Aead, aead::Payload};
 use libp2p::{PeerId, identity::Keypair};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{ChatMessage, StepRecord, TradeInfo, TradeRole, TradeTerms};
+use super::{ChatMessage, Party, StepRecord, TradeInfo, TradeRole, TradeState, TradeTerms};
 use crate::{
     channel::{ChannelKeys, Receiver, Sender, TradeChannel},
     error::{Error, Result},
-    negotiation::{self, Negotiation, Party},
+    negotiation::{self, Negotiation},
     offer::Offer,
     store::StoreError,
 };
@@ -319,16 +321,16 @@ pub(super) async fn trade_info_on(
         .party_of(me)
         .map_err(|e| internal("stored trade", e))?
     {
-        Party::Maker => (TradeRole::Maker, negotiation.taker()),
-        Party::Taker => (TradeRole::Taker, negotiation.maker()),
+        TradeRole::Maker => (TradeRole::Maker, negotiation.taker()),
+        TradeRole::Taker => (TradeRole::Taker, negotiation.maker()),
     };
-    let state: String = row.try_get("state").map_err(sql)?;
+    let state: TradeState = row.try_get("state").map_err(sql)?;
     let escrow = super::settle::view(conn, trade_id).await?;
-    let buyer = match negotiation.offer().side {
-        crate::offer::Side::Sell => TradeRole::Taker,
-        crate::offer::Side::Buy => TradeRole::Maker,
+    let buyer = match role.party(negotiation.offer().side) {
+        Party::Buyer => role,
+        Party::Seller => role.other(),
     };
-    let (waiting_for, next_step) = progress(&state, role, buyer, escrow.as_ref());
+    let (waiting_for, next_step) = progress(state, role, buyer, escrow.as_ref());
     let terms = negotiation.terms();
     let unread: i64 = row.try_get("unread").map_err(sql)?;
     let me_text = me.to_base58();
@@ -371,48 +373,46 @@ pub(super) async fn trade_info_on(
 
 /// Who acts next and what happens next, from `me`'s point of view.
 fn progress(
-    state: &str,
+    state: TradeState,
     me: TradeRole,
     buyer: TradeRole,
     escrow: Option<&super::EscrowView>,
 ) -> (Option<TradeRole>, String) {
-    let seller = match buyer {
-        TradeRole::Maker => TradeRole::Taker,
-        TradeRole::Taker => TradeRole::Maker,
-    };
+    use TradeState as S;
+    let seller = buyer.other();
     let you = |role: TradeRole, what: &str, otherwise: &str| {
         let text = if role == me { what } else { otherwise };
         (Some(role), text.to_owned())
     };
     match (state, escrow) {
-        ("Requested", _) => you(
+        (S::Requested, _) => you(
             TradeRole::Maker,
             "accept, counter or reject the take",
             "waiting for the maker to answer the take",
         ),
-        ("Countered", _) => you(
+        (S::Countered, _) => you(
             TradeRole::Taker,
             "accept or reject the counter",
             "waiting for the taker to answer the counter",
         ),
-        ("Accepted", Some(e)) if e.my_address.is_none() => (
+        (S::Accepted, Some(e)) if e.my_address.is_none() => (
             Some(me),
             "give the address your coins go to (souk trade address)".into(),
         ),
-        ("Accepted", Some(e)) if e.counterparty_address.is_none() => {
+        (S::Accepted, Some(e)) if e.counterparty_address.is_none() => {
             let other = if me == buyer { seller } else { buyer };
             (
                 Some(other),
                 "waiting for the counterparty's escrow address".into(),
             )
         }
-        ("Accepted", Some(_)) => (None, "setting up the escrow".into()),
-        ("Accepted", None) => you(
+        (S::Accepted, Some(_)) => (None, "setting up the escrow".into()),
+        (S::Accepted, None) => you(
             buyer,
             "pay the seller, then mark the payment sent",
             "waiting for the buyer's payment",
         ),
-        ("EscrowFunding", Some(e)) => {
+        (S::EscrowFunding, Some(e)) => {
             let (mine, held) = if me == buyer {
                 (e.buyer_deposit, e.buyer_funded)
             } else {
@@ -427,7 +427,11 @@ fn progress(
                     coins(e.chain, e.required - mine)
                 )
             } else {
-                let side = if me == buyer { "buyer" } else { "seller" };
+                let side = if me == buyer {
+                    Party::Buyer
+                } else {
+                    Party::Seller
+                };
                 let seen: u64 = e
                     .pending_funding
                     .iter()
@@ -448,25 +452,25 @@ fn progress(
             };
             (if held >= mine { None } else { Some(me) }, text)
         }
-        ("EscrowFunded", _) => you(
+        (S::EscrowFunded, _) => you(
             buyer,
             "pay the seller, then mark the payment sent",
             "waiting for the buyer's payment",
         ),
-        ("PaymentSent", _) => you(
+        (S::PaymentSent, _) => you(
             seller,
             "check the payment arrived, then confirm it (this releases the escrow)",
             "waiting for the seller to confirm the payment",
         ),
-        ("PaymentConfirmed", _) => (None, "the release is being signed and broadcast".into()),
-        ("Released", _) => (None, "waiting for the release to confirm".into()),
-        ("Disputed", _) => (None, "the arbitrator decides".into()),
-        ("Cancelled" | "Expired" | "Completed", Some(e)) if !e.returns.is_empty() => (
+        (S::PaymentConfirmed, _) => (None, "the release is being signed and broadcast".into()),
+        (S::Released, _) => (None, "waiting for the release to confirm".into()),
+        (S::Disputed, _) => (None, "the arbitrator decides".into()),
+        (S::Cancelled | S::Expired | S::Completed, Some(e)) if !e.returns.is_empty() => (
             None,
             e.returns
                 .iter()
                 .map(|r| {
-                    let whose = if (r.funder == "buyer") == (me == buyer) {
+                    let whose = if (r.funder == Party::Buyer) == (me == buyer) {
                         "your"
                     } else {
                         "the counterparty's"
@@ -489,7 +493,7 @@ fn progress(
         ),
         (other, _) => (
             None,
-            format!("{} (nothing left to do)", other.to_lowercase()),
+            format!("{} (nothing left to do)", other.as_str().to_lowercase()),
         ),
     }
 }
@@ -512,17 +516,20 @@ pub async fn list_trades(pool: &SqlitePool, me: &PeerId) -> Result<Vec<TradeInfo
     list_trades_by(pool, me, ALL_TRADES_SQL).await
 }
 
-/// The trades not closed yet (see [`super::is_open_state`]), newest activity first.
+/// The trades not closed yet ([`TradeState::is_open`]), newest activity first.
 pub async fn list_open_trades(pool: &SqlitePool, me: &PeerId) -> Result<Vec<TradeInfo>> {
-    list_trades_by(pool, me, OPEN_TRADES_SQL).await
+    list_trades_by(pool, me, OPEN_TRADES_SQL.as_str()).await
 }
 
 const ALL_TRADES_SQL: &str = "SELECT t.id FROM trades t JOIN trade_channels c ON c.trade_id = t.id \
      ORDER BY t.updated_at DESC, t.id DESC";
-/// The states are [`negotiation::CLOSED_TRADE_STATES`] (a test checks they agree).
-const OPEN_TRADES_SQL: &str = "SELECT t.id FROM trades t JOIN trade_channels c ON c.trade_id = t.id \
-     WHERE t.state NOT IN ('Completed', 'Cancelled', 'Rejected', 'Expired', 'Resolved') \
-     ORDER BY t.updated_at DESC, t.id DESC";
+static OPEN_TRADES_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT t.id FROM trades t JOIN trade_channels c ON c.trade_id = t.id \
+         WHERE t.state NOT IN {} ORDER BY t.updated_at DESC, t.id DESC",
+        TradeState::closed_sql()
+    )
+});
 
 async fn list_trades_by(
     pool: &SqlitePool,
@@ -600,29 +607,17 @@ pub async fn chat_log(pool: &SqlitePool, me: &PeerId, trade_id: Uuid) -> Result<
 /// Trades whose counterparty this node should reach: something waits in the outbox, or the
 /// negotiation is still open.
 pub(super) async fn peers_to_reach(pool: &SqlitePool) -> Result<Vec<PeerId>> {
-    let peers: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT peer FROM outbox WHERE delivered_at IS NULL \
-         UNION SELECT c.peer FROM trade_channels c JOIN trades t ON t.id = c.trade_id \
-         WHERE t.state IN ('Requested', 'Countered')",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(sql)?;
+    static QUERY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT DISTINCT peer FROM outbox WHERE delivered_at IS NULL \
+             UNION SELECT c.peer FROM trade_channels c JOIN trades t ON t.id = c.trade_id \
+             WHERE t.state IN {}",
+            TradeState::negotiating_sql()
+        )
+    });
+    let peers: Vec<String> = sqlx::query_scalar(QUERY.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(sql)?;
     Ok(peers.iter().filter_map(|p| p.parse().ok()).collect())
-}
-
-#[cfg(test)]
-mod open_trades_tests {
-    #[test]
-    fn the_open_trades_query_leaves_out_exactly_the_closed_states() {
-        let quoted: Vec<String> = crate::negotiation::CLOSED_TRADE_STATES
-            .iter()
-            .map(|s| format!("'{s}'"))
-            .collect();
-        assert!(
-            super::OPEN_TRADES_SQL.contains(&format!("NOT IN ({})", quoted.join(", "))),
-            "{}",
-            super::OPEN_TRADES_SQL
-        );
-    }
 }

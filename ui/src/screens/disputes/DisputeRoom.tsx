@@ -1,6 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { DisputeWinner } from '../../backend/types';
-import type { DisputeInfo, PartyCase } from '../../bindings';
+import type { DisputeInfo, Party, PartyCase, Winner } from '../../bindings';
 import { ActionError } from '../../components/ActionError';
 import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { CopyButton } from '../../components/CopyButton';
@@ -87,7 +86,7 @@ function DisputeBody({ dispute }: { dispute: DisputeInfo }) {
   );
 }
 
-type Choice = DisputeWinner | 'split';
+type Choice = Winner;
 
 /**
  * The decision: buttons behind a confirmation while open (buyer, seller, or a split with a share), each
@@ -352,10 +351,10 @@ function EscrowPanel({ dispute }: { dispute: DisputeInfo }) {
   );
 }
 
-const WHO: Record<DisputeWinner, string> = { buyer: 'Buyer', seller: 'Seller' };
+const WHO: Record<Party, string> = { buyer: 'Buyer', seller: 'Seller' };
 
 /** One party's case: its reason and its chat, all shown as text, never as markup. */
-function CasePanel({ side, dispute, found }: { side: DisputeWinner; dispute: DisputeInfo; found: PartyCase | undefined }) {
+function CasePanel({ side, dispute, found }: { side: Party; dispute: DisputeInfo; found: PartyCase | undefined }) {
   const title = `The ${side}’s case`;
   return (
     <section className="panel dispute-case" aria-label={title} data-side={side} data-testid={`case-${side}`}>

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
+use super::roles::Party;
 use crate::{error::ErrorKind, signing::SigningError};
 
 /// Signature domain of a trade step.
@@ -22,69 +23,7 @@ pub const MAX_SIGNED_STEP_BYTES: usize = 48 * 1024;
 /// Longest reason (dispute, cancel), in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 
-/// Where a trade stands once the terms are agreed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
-pub enum TradeState {
-    Accepted,
-    EscrowFunding,
-    EscrowFunded,
-    PaymentSent,
-    PaymentConfirmed,
-    Released,
-    Completed,
-    Cancelled,
-    Expired,
-    Disputed,
-    Resolved,
-}
-
-impl TradeState {
-    pub const ALL: [Self; 11] = [
-        Self::Accepted,
-        Self::EscrowFunding,
-        Self::EscrowFunded,
-        Self::PaymentSent,
-        Self::PaymentConfirmed,
-        Self::Released,
-        Self::Completed,
-        Self::Cancelled,
-        Self::Expired,
-        Self::Disputed,
-        Self::Resolved,
-    ];
-
-    /// The `trades.state` text.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accepted => "Accepted",
-            Self::EscrowFunding => "EscrowFunding",
-            Self::EscrowFunded => "EscrowFunded",
-            Self::PaymentSent => "PaymentSent",
-            Self::PaymentConfirmed => "PaymentConfirmed",
-            Self::Released => "Released",
-            Self::Completed => "Completed",
-            Self::Cancelled => "Cancelled",
-            Self::Expired => "Expired",
-            Self::Disputed => "Disputed",
-            Self::Resolved => "Resolved",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-
-    /// No step leaves this state.
-    pub fn is_final(self) -> bool {
-        !TRANSITIONS.iter().any(|t| t.from == self)
-    }
-}
-
-impl fmt::Display for TradeState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use super::state::TradeState;
 
 /// Who makes a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -108,6 +47,15 @@ impl fmt::Display for Actor {
             Self::Chain => "chain",
             Self::Clock => "clock",
         })
+    }
+}
+
+impl From<Party> for Actor {
+    fn from(party: Party) -> Self {
+        match party {
+            Party::Buyer => Self::Buyer,
+            Party::Seller => Self::Seller,
+        }
     }
 }
 
@@ -397,7 +345,7 @@ pub fn next_state(
     kind: StepKind,
     mode: Mode,
 ) -> Result<TradeState, TradeError> {
-    if from.is_final() {
+    if !from.is_open() {
         return Err(TradeError::Finished { state: from });
     }
     let allowed = |t: &&Transition| t.mode.is_none_or(|m| m == mode);
@@ -695,15 +643,12 @@ mod tests {
             }
         }
         assert_eq!(allowed, 26);
-        for state in [
-            TradeState::Completed,
-            TradeState::Cancelled,
-            TradeState::Expired,
-            TradeState::Resolved,
-        ] {
-            assert!(state.is_final(), "{state}");
+        // A closed state is left by no step; every open state after agreement by some step.
+        for state in TradeState::ALL {
+            let left = TRANSITIONS.iter().any(|t| t.from == state);
+            assert_eq!(left, state.is_open() && !state.is_negotiating(), "{state}");
         }
-        assert!(!TradeState::Disputed.is_final());
+        assert!(TradeState::Disputed.is_open());
     }
 
     #[test]

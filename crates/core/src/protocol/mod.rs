@@ -1,0 +1,10 @@
+//! The protocol as data: who is who in a trade, the states a trade goes through, the signed steps that
+//! move it and which of them are allowed, and what the direct request-response protocol carries. Pure:
+//! no clock, no chain, no database, no network — the engine (`trading`) feeds it and stores what it says.
+
+pub mod direct;
+pub mod roles;
+pub mod settlement;
+pub mod state;
+
+pub use direct::*;
