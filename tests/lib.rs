@@ -177,13 +177,7 @@ impl TestNode {
     }
 
     pub async fn net_stats(&self) -> souk_core::net::NetStats {
-        self.node
-            .net()
-            .await
-            .expect("network running")
-            .stats()
-            .await
-            .expect("stats")
+        self.node.net_stats().await.expect("network running")
     }
 
     pub async fn has_offer(&self, id: Uuid) -> bool {
@@ -192,7 +186,7 @@ impl TestNode {
 
     /// Waits until `check` holds for this node's book, re-checking on every market event.
     pub async fn await_book(&self, what: &str, check: impl Fn(&[BookEntry]) -> bool) {
-        let mut events = self.node.market_events().await.expect("market events");
+        let mut events = self.node.market_events();
         let wait = async {
             loop {
                 if check(&self.book().await) {
@@ -220,7 +214,7 @@ impl TestNode {
     /// Propagation itself is tested with [`Self::await_book`] (`offer_reaches_every_node`).
     pub async fn await_offer(&self, id: Uuid) {
         let has = |b: &[BookEntry]| b.iter().any(|e| e.offer.id == id);
-        let mut events = self.node.market_events().await.expect("market events");
+        let mut events = self.node.market_events();
         let started = tokio::time::Instant::now();
         let wait = async {
             let mut said = false;
@@ -261,7 +255,7 @@ impl TestNode {
         what: &str,
         check: impl Fn(&souk_core::trading::TradeInfo) -> bool,
     ) -> souk_core::trading::TradeInfo {
-        let mut events = self.node.trade_events().await.expect("trade events");
+        let mut events = self.node.trade_events();
         let wait = async {
             loop {
                 if let Ok(trade) = self.node.trade(id).await
@@ -289,7 +283,7 @@ impl TestNode {
         what: &str,
         check: impl Fn(&[souk_core::trading::ChatMessage]) -> bool,
     ) -> Vec<souk_core::trading::ChatMessage> {
-        let mut events = self.node.trade_events().await.expect("trade events");
+        let mut events = self.node.trade_events();
         let wait = async {
             loop {
                 let log = self.node.chat_log(id).await.expect("chat log");

@@ -197,12 +197,7 @@ async fn open_trade(
     .await?;
     start(taker, Some(&address(&maker_info)?), settings, deadline).await?;
 
-    let market = within(
-        deadline,
-        "subscribing to market events",
-        taker.market_events(),
-    )
-    .await?;
+    let market = taker.market_events();
     within(
         deadline,
         "refreshing the taker's market",
@@ -213,12 +208,7 @@ async fn open_trade(
         .await
         .map_err(|_| anyhow::anyhow!("deadline while the taker waited for the offer"))??;
 
-    let mut taker_events = within(
-        deadline,
-        "subscribing to trade events",
-        taker.trade_events(),
-    )
-    .await?;
+    let mut taker_events = taker.trade_events();
     let trade = within(
         deadline,
         "taking the offer",
@@ -293,18 +283,8 @@ async fn round_trips(
     settings: &ChatRttSettings,
     deadline: Instant,
 ) -> anyhow::Result<Rounds> {
-    let maker_events = within(
-        deadline,
-        "subscribing to trade events",
-        maker.trade_events(),
-    )
-    .await?;
-    let mut taker_events = within(
-        deadline,
-        "subscribing to trade events",
-        taker.trade_events(),
-    )
-    .await?;
+    let maker_events = maker.trade_events();
+    let mut taker_events = taker.trade_events();
     let mut rounds = Rounds {
         latencies: Vec::with_capacity(settings.round_trips),
         lagged: 0,

@@ -582,12 +582,7 @@ async fn join_taker(
         )
         .await?;
         let started = Instant::now();
-        let events = within(
-            deadline,
-            "subscribing to market events",
-            node.market_events(),
-        )
-        .await?;
+        let events = node.market_events();
         let refresh_added = within(
             deadline,
             "refreshing the market",

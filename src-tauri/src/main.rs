@@ -1,22 +1,17 @@
 //! Souk's desktop window: a thin Tauri v2 shell. Every command is a one-line call into souk-core's
 //! `Node`; errors cross as `{ kind, message }`. Nothing here decides anything about trading.
 //!
-//! Once an identity is unlocked (created, restored or opened), the shell starts the network with the
-//! `[net]` settings from `souk.toml` and forwards every market and trade event to the window. The node
-//! trades by `[trade]` (an arbitrator there decides disputes from the window's Disputes screen).
+//! Once an identity is unlocked (created, restored or opened), the node goes online by itself with the
+//! `[net]` settings from `souk.toml` (`Node::go_online_in_background`); every market and trade event is
+//! forwarded to the window from the start. The node trades by `[trade]` (an arbitrator there decides
+//! disputes from the window's Disputes screen).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod notify;
 mod tray;
 mod window;
 
-use std::{
-    str::FromStr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-};
+use std::{str::FromStr, sync::Arc};
 
 use souk_core::{
     Error, ErrorPayload,
@@ -24,7 +19,7 @@ use souk_core::{
     book::{BookEntry, BookQuery, MyOffer},
     config::{self, Config},
     connection::{ChainCheck, ConnectionEdit, ConnectionSettings},
-    logging,
+    events, logging,
     node::{
         AppStatus, ChainStatus, CreatedIdentity, IdentityInfo, NetworkStatus, Node, SavedConnection,
     },
@@ -45,31 +40,28 @@ async fn app_status(node: NodeState<'_>) -> Reply<AppStatus> {
 }
 
 #[tauri::command]
-async fn create_identity(
-    app: AppHandle,
-    node: NodeState<'_>,
-    passphrase: String,
-) -> Reply<CreatedIdentity> {
-    Ok(online(app, &node, node.create_identity(&passphrase).await?))
+async fn create_identity(node: NodeState<'_>, passphrase: String) -> Reply<CreatedIdentity> {
+    let created = node.create_identity(&passphrase).await?;
+    node.go_online_in_background();
+    Ok(created)
 }
 
 #[tauri::command]
 async fn restore_identity(
-    app: AppHandle,
     node: NodeState<'_>,
     words: String,
     passphrase: String,
 ) -> Reply<IdentityInfo> {
-    Ok(online(
-        app,
-        &node,
-        node.restore_identity(&words, &passphrase).await?,
-    ))
+    let restored = node.restore_identity(&words, &passphrase).await?;
+    node.go_online_in_background();
+    Ok(restored)
 }
 
 #[tauri::command]
-async fn unlock(app: AppHandle, node: NodeState<'_>, passphrase: String) -> Reply<IdentityInfo> {
-    Ok(online(app, &node, node.unlock(&passphrase).await?))
+async fn unlock(node: NodeState<'_>, passphrase: String) -> Reply<IdentityInfo> {
+    let unlocked = node.unlock(&passphrase).await?;
+    node.go_online_in_background();
+    Ok(unlocked)
 }
 
 #[tauri::command]
@@ -245,16 +237,8 @@ async fn startup_progress(node: NodeState<'_>) -> Reply<StartupProgress> {
 /// Runs the network phases again after one failed (with the bootstrap peers saved since); the
 /// progress says how it went.
 #[tauri::command]
-async fn retry_startup(app: AppHandle, node: NodeState<'_>) -> Reply<StartupProgress> {
-    let retried = match node.retry_online().await {
-        Ok(_) => forward_events(&app, &node).await,
-        // Never brought online yet: start as an unlock does.
-        Err(_) => start_network(&app, &node).await,
-    };
-    if let Err(e) = retried {
-        tracing::warn!(error = %e, "the network did not start on retry");
-    }
-    Ok(node.startup_progress())
+async fn retry_startup(node: NodeState<'_>) -> Reply<StartupProgress> {
+    Ok(node.retry_online().await?)
 }
 
 #[tauri::command]
@@ -284,50 +268,8 @@ fn trade_of(text: &str) -> Result<uuid::Uuid, Error> {
     uuid_of(text, "a trade id")
 }
 
-/// Starts the network in the background (it may wait on peers) and passes `value` through, so an
-/// unlock answers at once; until the network is up, network calls answer `offline`.
-fn online<T>(app: AppHandle, node: &Arc<Node>, value: T) -> T {
-    // Once per process: a second unlock must not start a second event forwarder.
-    if NETWORK_STARTED.swap(true, Ordering::SeqCst) {
-        return value;
-    }
-    let node = node.clone();
-    tauri::async_runtime::spawn(async move {
-        if let Err(e) = start_network(&app, &node).await {
-            tracing::error!(error = %e, "the network did not start");
-            NETWORK_STARTED.store(false, Ordering::SeqCst);
-        }
-    });
-    value
-}
-
-static NETWORK_STARTED: AtomicBool = AtomicBool::new(false);
-/// Events are forwarded to the window once per process, whichever start or retry got the network up.
-static FORWARDING: AtomicBool = AtomicBool::new(false);
-
-/// The network, the bootstrap peers, then the book (what was posted before this node came up;
-/// gossip brings the rest): the core runs and records each phase for the startup view.
-async fn start_network(app: &AppHandle, node: &Node) -> Result<(), Error> {
-    let (net, markets) = node.config().net.resolve()?;
-    let info = node.go_online(net, &markets).await?;
-    tracing::info!(peer_id = %info.peer_id, addrs = ?info.listen_addrs, "network started");
-    forward_events(app, node).await
-}
-
-/// Starts forwarding market and trade events to the window (and trade events to the tray), once
-/// the network runs.
-async fn forward_events(app: &AppHandle, node: &Node) -> Result<(), Error> {
-    let (market, trades) = (node.market_events().await?, node.trade_events().await?);
-    if !FORWARDING.swap(true, Ordering::SeqCst) {
-        forward(app, MARKET_EVENT, market);
-        forward(app, TRADE_EVENT, trades);
-        tray::follow(app, node.trade_events().await?);
-    }
-    Ok(())
-}
-
-/// Sends every event of `events` to the window as `name`. A window that fell behind is sent
-/// `{"kind": "lagged", "missed": N}`, as the HTTP API's WebSocket does, so the UI reads everything again.
+/// Sends every event of `events` to the window as `name`; a window that fell behind is told how many
+/// it missed (`{"kind": "lagged", "missed": N}`), so the UI reads everything again.
 fn forward<T: serde::Serialize + Clone + Send + 'static>(
     app: &AppHandle,
     name: &'static str,
@@ -335,20 +277,15 @@ fn forward<T: serde::Serialize + Clone + Send + 'static>(
 ) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        use tokio::sync::broadcast::error::RecvError;
-        loop {
-            let sent = match events.recv().await {
-                Ok(event) => app.emit(name, &event),
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, event = name, "the window missed events");
-                    app.emit(
-                        name,
-                        serde_json::json!({ "kind": "lagged", "missed": missed }),
-                    )
-                }
-                Err(RecvError::Closed) => return,
-            };
-            if let Err(e) = sent {
+        while let Some(event) = events::next(&mut events).await {
+            if let events::Followed::Lagged(lag) = &event {
+                tracing::warn!(
+                    missed = lag.missed,
+                    event = name,
+                    "the window missed events"
+                );
+            }
+            if let Err(e) = app.emit(name, &event) {
                 tracing::warn!(error = %e, event = name, "cannot send an event to the window");
             }
         }
@@ -386,7 +323,11 @@ fn main() {
         .setup(move |app| {
             window::restore(app.handle(), &data_dir);
             tray::install(app.handle());
-            notify::show_alerts(app.handle(), app.state::<Arc<Node>>().alerts());
+            let node = app.state::<Arc<Node>>();
+            notify::show_alerts(app.handle(), node.alerts());
+            forward(app.handle(), MARKET_EVENT, node.market_events());
+            forward(app.handle(), TRADE_EVENT, node.trade_events());
+            tray::follow(app.handle(), node.trade_events());
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

@@ -48,7 +48,7 @@ impl Funded {
     /// Waits until the arbitrator holds the cases of both parties.
     async fn both_cases(&self) -> DisputeInfo {
         let arbitrator = self.arbitrator();
-        let mut events = arbitrator.node.trade_events().await.unwrap();
+        let mut events = arbitrator.node.trade_events();
         let wait = async {
             loop {
                 if let Ok(d) = arbitrator.node.dispute_info(self.trade.id).await

@@ -136,7 +136,7 @@ async fn returned(node: &TestNode, trade: Uuid, amount: u64) -> String {
 
 /// Waits until `arbitrator` holds `side`'s case of `trade`.
 async fn has_case(arbitrator: &TestNode, trade: Uuid, side: Party) {
-    let mut events = arbitrator.node.trade_events().await.expect("events");
+    let mut events = arbitrator.node.trade_events();
     let wait = async {
         loop {
             if let Ok(d) = arbitrator.node.dispute_info(trade).await

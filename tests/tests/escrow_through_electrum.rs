@@ -244,7 +244,7 @@ async fn a_dispute_is_resolved_through_an_electrum_server() {
     in_state(p.maker(), &p.trade, "Disputed").await;
     // The arbitrator reads the escrow through the server before it may decide.
     let arbitrator = p.arbitrator();
-    let mut events = arbitrator.node.trade_events().await.unwrap();
+    let mut events = arbitrator.node.trade_events();
     tokio::time::timeout(souk_tests::DEADLINE, async {
         loop {
             if let Ok(d) = arbitrator.node.dispute_info(p.trade.id).await

@@ -1,6 +1,9 @@
 //! A node that starts after offers were posted finds them: it asks the market's makers directly.
 
-use souk_tests::{BTC_EUR, TestNet, sell_offer};
+use std::time::Duration;
+
+use souk_core::net::{DhtMode, NetConfig};
+use souk_tests::{BTC_EUR, TestDir, TestNet, TestNode, sell_offer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_started_later_finds_existing_offers() {
@@ -55,4 +58,40 @@ async fn a_node_meeting_a_maker_in_its_market_gets_its_offers_unasked() {
     })
     .await;
     net.shutdown().await;
+}
+
+/// An offer whose gossip never reached a node (here: it takes no gossip message that large and keeps
+/// no DHT records for others, so neither push can bring it) still reaches it: the core asks the
+/// market's makers again every `market_refresh`, the desktop and the headless node alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_offer_whose_gossip_was_missed_arrives_with_the_next_refresh() {
+    let dir = TestDir::new();
+    let maker = TestNode::start(dir.path("maker"), &[]).await;
+    let before = maker
+        .node
+        .post_offer(sell_offer(60_000))
+        .await
+        .expect("post");
+    let mut config = NetConfig::loopback_for_tests();
+    config.bootstrap = vec![maker.address().parse().expect("multiaddr")];
+    config.dht_mode = DhtMode::Client;
+    config.max_gossip_bytes = 256;
+    config.market_refresh = Duration::from_millis(300);
+    let deaf = TestNode::start_with(dir.path("deaf"), config).await;
+    // Meeting the maker in the market, the node asked it once for its offers.
+    deaf.await_book("the offer posted before it came", |b| {
+        b.iter().any(|e| e.offer.id == before.id)
+    })
+    .await;
+    let after = maker
+        .node
+        .post_offer(sell_offer(60_250))
+        .await
+        .expect("post");
+    deaf.await_book("the offer whose gossip it dropped", |b| {
+        b.iter().any(|e| e.offer.id == after.id)
+    })
+    .await;
+    deaf.stop().await;
+    maker.stop().await;
 }

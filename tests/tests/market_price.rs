@@ -47,7 +47,7 @@ async fn market_relative_offers_are_priced_from_the_ticker() {
         node.start_network(NetConfig::loopback_for_tests(), &[BTC_EUR])
             .await
             .expect("network");
-        node.market_events().await.expect("events")
+        node.market_events()
     };
     let offer = node
         .post_offer(souk_core::offer::NewOffer {

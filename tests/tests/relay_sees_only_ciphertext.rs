@@ -80,15 +80,14 @@ fn files_contain(dir: &Path, needle: &str) -> bool {
 
 /// Waits until `node` listens on a relayed address: its reservation on the relay is in place.
 async fn await_circuit(node: &TestNode) {
-    let net = node.node.net().await.unwrap();
-    let mut events = net.subscribe_events();
+    let mut events = node.node.network_events().await.unwrap();
     let relayed = async {
         loop {
-            let addrs = net.listen_addrs().await.unwrap();
-            if addrs
-                .iter()
-                .any(|a| a.iter().any(|p| p == Protocol::P2pCircuit))
-            {
+            let addrs = node.node.network_status().await.unwrap().listen_addrs;
+            if addrs.iter().any(|a| {
+                a.parse::<Multiaddr>()
+                    .is_ok_and(|a| a.iter().any(|p| p == Protocol::P2pCircuit))
+            }) {
                 return;
             }
             let _ = events.recv().await;

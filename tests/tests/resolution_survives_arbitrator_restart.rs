@@ -109,7 +109,7 @@ async fn the_winner_gets_the_decision_after_the_arbitrator_restarts() {
         .await
         .expect("dispute");
     in_state(&maker, trade, "Disputed").await;
-    let mut events = arbitrator.node.trade_events().await.unwrap();
+    let mut events = arbitrator.node.trade_events();
     tokio::time::timeout(DEADLINE, async {
         loop {
             if let Ok(d) = arbitrator.node.dispute_info(trade).await

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use souk_core::{
     identity::KdfCost,
+    market::MarketEvent,
     net::NetConfig,
     node::Node,
     startup::{PhaseState, StartupPhase, StartupProgress},
 };
-use souk_tests::{BTC_EUR, DEADLINE, PASSPHRASE, TestDir, TestNode, node, sell_offer};
+use souk_tests::{BTC_EUR, DEADLINE, PASSPHRASE, TestDir, TestNode, node, node_with, sell_offer};
 
 /// Watches the progress while `work` runs and returns every distinct snapshot seen, in order.
 async fn watch<T>(node: &Node, work: impl Future<Output = T>) -> (T, Vec<StartupProgress>) {
@@ -192,5 +193,58 @@ async fn phases_are_reported_in_order_and_an_unreachable_bootstrap_peer_is_named
         Some(StartupPhase::Bootstrap)
     );
     taker.shutdown().await;
+    maker.stop().await;
+}
+
+/// What the desktop app does: it follows the node's events from the start, and after the unlock the
+/// node goes online by itself with its `[net]` settings (asked twice, it starts once); the book's
+/// events then reach the follower that subscribed while the node was still locked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_an_unlock_the_node_goes_online_by_itself_and_events_followed_before_flow() {
+    let dir = TestDir::new();
+    let maker = TestNode::start(dir.path("maker"), &[]).await;
+    let offer = maker
+        .node
+        .post_offer(sell_offer(60_000))
+        .await
+        .expect("post");
+    let mut config = souk_core::config::Config::default();
+    config.price.url = String::new();
+    config.net.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    config.net.mdns = false;
+    config.net.bootstrap = vec![maker.address()];
+    config.net.markets = vec!["BTC/EUR".into()];
+    let app = std::sync::Arc::new(node_with(&dir.path("app"), config));
+    let mut followed = app.market_events();
+    assert!(
+        app.network_status().await.is_err(),
+        "offline until unlocked"
+    );
+    app.create_identity(PASSPHRASE)
+        .await
+        .expect("create identity");
+    app.go_online_in_background();
+    app.go_online_in_background();
+    let arrived = async {
+        loop {
+            match souk_core::events::next(&mut followed).await {
+                Some(souk_core::events::Followed::Event(MarketEvent::OfferAdded { offer: o }))
+                    if o.id == offer.id =>
+                {
+                    return;
+                }
+                Some(_) => {}
+                None => panic!("the node's market events ended"),
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, arrived)
+        .await
+        .expect("the maker's offer, through the book loaded once online");
+    let progress = app.startup_progress();
+    assert!(progress.complete(), "{progress:#?}");
+    let status = app.network_status().await.expect("online");
+    assert_eq!(status.connected_peers, vec![maker.info.peer_id.clone()]);
+    app.shutdown().await;
     maker.stop().await;
 }

@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use souk_core::{
     Error, ErrorKind, ErrorPayload,
     book::BookQuery,
+    events::{self, Followed},
     market::MarketEvent,
     node::Node,
     offer::{
@@ -290,22 +291,13 @@ pub struct Status {
 }
 
 async fn status(State(state): State<ApiState>) -> ApiResult<Json<Status>> {
-    let net = state.node.net().await?;
-    let stats = net.stats().await.map_err(Error::from)?;
-    let addrs: Vec<String> = net
-        .listen_addrs()
-        .await
-        .map_err(Error::from)?
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let peer_id = net.local_peer_id().to_string();
+    let status = state.node.network_status().await?;
     Ok(Json(Status {
-        listen_addrs: dialable(&addrs, &peer_id),
-        peer_id,
-        connected_peers: stats.connected_peers,
-        routing_table_size: stats.routing_table_size,
-        stored_records: stats.stored_records,
+        listen_addrs: status.listen_addrs,
+        peer_id: status.peer_id,
+        connected_peers: status.connected_peers.len(),
+        routing_table_size: usize::try_from(status.routing_table_size).unwrap_or(usize::MAX),
+        stored_records: usize::try_from(status.stored_records).unwrap_or(usize::MAX),
     }))
 }
 
@@ -315,19 +307,12 @@ pub struct PeerInfo {
 }
 
 async fn peers(State(state): State<ApiState>) -> ApiResult<Json<Vec<PeerInfo>>> {
-    let peers = state
-        .node
-        .net()
-        .await?
-        .connected_peers()
-        .await
-        .map_err(Error::from)?;
+    let status = state.node.network_status().await?;
     Ok(Json(
-        peers
-            .iter()
-            .map(|p| PeerInfo {
-                peer_id: p.to_string(),
-            })
+        status
+            .connected_peers
+            .into_iter()
+            .map(|peer_id| PeerInfo { peer_id })
             .collect(),
     ))
 }
@@ -622,22 +607,16 @@ async fn market_price(
 }
 
 async fn events(State(state): State<ApiState>, upgrade: WebSocketUpgrade) -> ApiResult<Response> {
-    let market = state.node.market_events().await?;
-    let trades = state.node.trade_events().await?;
+    let market = state.node.market_events();
+    let trades = state.node.trade_events();
     Ok(upgrade.on_upgrade(move |socket| stream_events(socket, market, trades, state.stop)))
 }
 
-/// Encodes one event, or says how many a slow client missed.
-fn event_text<T: Serialize>(event: Result<T, broadcast::error::RecvError>) -> Option<String> {
-    match event {
-        Ok(event) => serde_json::to_string(&event)
-            .inspect_err(|e| tracing::warn!(error = %e, "cannot encode an event"))
-            .ok(),
-        Err(broadcast::error::RecvError::Lagged(missed)) => {
-            Some(json!({ "kind": "lagged", "missed": missed }).to_string())
-        }
-        Err(broadcast::error::RecvError::Closed) => None,
-    }
+/// Encodes one event (or how many a slow client missed); `None` once the channel is closed.
+fn event_text<T: Serialize>(event: Option<Followed<T>>) -> Option<String> {
+    serde_json::to_string(&event?)
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot encode an event"))
+        .ok()
 }
 
 /// Forwards market and trade events as JSON text frames until the client leaves or the node stops. A
@@ -656,8 +635,8 @@ async fn stream_events(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => continue,
             },
-            event = market.recv() => event_text(event),
-            event = trades.recv() => event_text(event),
+            event = events::next(&mut market) => event_text(event),
+            event = events::next(&mut trades) => event_text(event),
         };
         let Some(text) = text else { break };
         if socket.send(Message::Text(text.into())).await.is_err() {

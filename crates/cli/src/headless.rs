@@ -16,7 +16,7 @@ use std::{
 use libp2p::{Multiaddr, multiaddr::Protocol};
 use serde::{Deserialize, Serialize};
 use souk_core::{
-    net::{DhtMode, NetConfig, NetEvent},
+    net::{DhtMode, NetConfig},
     node::Node,
     offer::{Asset, Quote},
 };
@@ -32,8 +32,6 @@ use crate::{
 pub const API_FILE: &str = "api.json";
 /// Markets watched when none are named.
 pub const DEFAULT_MARKETS: &[&str] = &["BTC/EUR", "BTC/USD", "LTC/EUR", "LTC/USD"];
-/// How often watched markets are re-asked for offers (besides gossip, which pushes new ones).
-const REFRESH_EVERY: Duration = Duration::from_secs(10 * 60);
 /// How long open API connections get to finish once the node stops.
 const API_DRAIN: Duration = Duration::from_secs(5);
 
@@ -191,7 +189,6 @@ pub async fn run(
                 .await
         }
     });
-    let refresher = tokio::spawn(keep_markets_fresh(node.clone(), markets, stop.clone()));
 
     let started = Started {
         listen_addrs: api::dialable(&info.listen_addrs, &info.peer_id),
@@ -212,7 +209,6 @@ pub async fn run(
         Ok(Err(e)) => tracing::warn!(error = %e, "the API server task failed"),
         Err(_) => tracing::warn!("API connections still open after {API_DRAIN:?}; closing"),
     }
-    let _ = refresher.await;
     node.shutdown().await;
     if !json {
         println!("Stopped.");
@@ -290,50 +286,5 @@ async fn wait_for_signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
-    }
-}
-
-/// Asks the makers of every watched market for their offers once the first peer connects (a node
-/// that comes up late learns what was posted before it), then every [`REFRESH_EVERY`]. Gossip
-/// brings what is posted meanwhile.
-async fn keep_markets_fresh(
-    node: Arc<Node>,
-    markets: Vec<(Asset, Quote)>,
-    stop: CancellationToken,
-) {
-    let Ok(net) = node.net().await else {
-        return;
-    };
-    let mut events = net.subscribe_events();
-    let mut every = tokio::time::interval(REFRESH_EVERY);
-    every.tick().await;
-    let mut waiting_for_first_peer = true;
-    loop {
-        let due = tokio::select! {
-            biased;
-            () = stop.cancelled() => return,
-            _ = every.tick() => true,
-            event = events.recv() => match event {
-                Ok(NetEvent::PeerConnected(_)) if waiting_for_first_peer => {
-                    waiting_for_first_peer = false;
-                    true
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                _ => false,
-            },
-        };
-        if !due {
-            continue;
-        }
-        for (base, quote) in &markets {
-            tokio::select! {
-                biased;
-                () = stop.cancelled() => return,
-                result = node.refresh_market(*base, *quote) => match result {
-                    Ok(n) => tracing::debug!(market = %format!("{base}/{quote}"), new_offers = n, "market refreshed"),
-                    Err(e) => tracing::debug!(market = %format!("{base}/{quote}"), error = %e, "market refresh failed"),
-                },
-            }
-        }
     }
 }

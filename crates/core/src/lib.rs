@@ -15,6 +15,7 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod escrow;
+pub mod events;
 pub mod identity;
 pub mod logging;
 pub mod market;

@@ -130,7 +130,10 @@ struct Inner {
 }
 
 impl Market {
-    /// Starts listening to the network, re-announces this node's live offers and watches `markets`.
+    /// Starts listening to the network, re-announces this node's live offers and watches `markets`,
+    /// asking their makers for their offers when the first peer connects and every `refresh_every`.
+    /// What changes in the book is sent on `events` (the node's, so subscribers outlive a restart).
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         net: NetClient,
         book: Book,
@@ -138,8 +141,9 @@ impl Market {
         channel_key: [u8; 32],
         markets: &[(Asset, Quote)],
         prices: Option<PriceFeed>,
+        refresh_every: Duration,
+        events: broadcast::Sender<MarketEvent>,
     ) -> Result<Self> {
-        let (events, _) = broadcast::channel(1024);
         let inner = Arc::new(Inner {
             net,
             book,
@@ -158,6 +162,12 @@ impl Market {
         if let Some(feed) = prices {
             tokio::spawn(fetch_prices(inner.clone(), feed, cancel.clone()));
         }
+        tokio::spawn(keep_fresh(
+            inner.clone(),
+            inner.net.subscribe_events(),
+            refresh_every,
+            cancel.clone(),
+        ));
         let market = Self {
             inner,
             cancel,
@@ -272,7 +282,36 @@ impl Market {
     /// Subscribes to a market and asks every known maker in it for its live offers. Returns how many
     /// offers were new to this node.
     pub async fn refresh(&self, base: Asset, quote: Quote) -> Result<usize> {
-        let inner = &self.inner;
+        self.inner.refresh(base, quote).await
+    }
+
+    /// Puts this node's live offers back on the network (after a start or a restart).
+    async fn announce_mine(&self) -> Result<()> {
+        let now = now_ms();
+        for signed in self.inner.book.my_live_offers(now).await? {
+            match signed.into_verified(now, None) {
+                Ok(verified) => self.inner.publish_offer(&verified).await?,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a stored offer of ours no longer verifies; not announced")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        if let Some(pump) = self.pump.lock().await.take() {
+            let _ = pump.await;
+        }
+        self.inner.net.shutdown().await;
+    }
+}
+
+impl Inner {
+    /// See [`Market::refresh`].
+    async fn refresh(&self, base: Asset, quote: Quote) -> Result<usize> {
+        let inner = self;
         inner.net.subscribe(&market_topic(base, quote)).await?;
         if let Ok(mut watched) = inner.watched.write() {
             watched.insert((base, quote));
@@ -301,30 +340,6 @@ impl Market {
         Ok(added)
     }
 
-    /// Puts this node's live offers back on the network (after a start or a restart).
-    async fn announce_mine(&self) -> Result<()> {
-        let now = now_ms();
-        for signed in self.inner.book.my_live_offers(now).await? {
-            match signed.into_verified(now, None) {
-                Ok(verified) => self.inner.publish_offer(&verified).await?,
-                Err(e) => {
-                    tracing::warn!(error = %e, "a stored offer of ours no longer verifies; not announced")
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub async fn shutdown(&self) {
-        self.cancel.cancel();
-        if let Some(pump) = self.pump.lock().await.take() {
-            let _ = pump.await;
-        }
-        self.inner.net.shutdown().await;
-    }
-}
-
-impl Inner {
     async fn publish_offer(&self, verified: &VerifiedOffer) -> Result<()> {
         let offer = verified.offer();
         let bytes = MarketUpdate::Offer(verified.signed().clone()).to_bytes();
@@ -465,6 +480,55 @@ impl Inner {
             .map(SignedOffer::to_bytes)
             .collect();
         Some(postcard::to_stdvec(&list).unwrap_or_default())
+    }
+}
+
+/// Asks the makers of every watched market for their offers once the first peer connects (a node
+/// that came up with nobody to ask learns what was posted before it), then every `every`: whatever
+/// gossip missed (a partition, a dropped message, a maker this node has no gossip path to) comes back
+/// through the DHT's provider lists within that. Gossip brings what is posted meanwhile.
+async fn keep_fresh(
+    inner: Arc<Inner>,
+    mut events: broadcast::Receiver<NetEvent>,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    let mut waiting_for_first_peer = true;
+    loop {
+        let due = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            _ = ticks.tick() => true,
+            event = events.recv() => match event {
+                Ok(NetEvent::PeerConnected(_)) if waiting_for_first_peer => {
+                    waiting_for_first_peer = false;
+                    true
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+                _ => false,
+            },
+        };
+        if !due {
+            continue;
+        }
+        let watched: Vec<(Asset, Quote)> = inner
+            .watched
+            .read()
+            .map(|w| w.iter().copied().collect())
+            .unwrap_or_default();
+        for (base, quote) in watched {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return,
+                result = inner.refresh(base, quote) => match result {
+                    Ok(n) => tracing::debug!(market = %format!("{base}/{quote}"), new_offers = n, "market refreshed"),
+                    Err(e) => tracing::debug!(market = %format!("{base}/{quote}"), error = %e, "market refresh failed"),
+                },
+            }
+        }
     }
 }
 

@@ -6,7 +6,10 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use serde::{Deserialize, Serialize};
@@ -69,11 +72,17 @@ pub struct Node {
     online_plan: std::sync::Mutex<Option<OnlinePlan>>,
     /// One [`Node::go_online`] at a time.
     going_online: Mutex<()>,
+    /// [`Node::go_online_in_background`] ran (and did not fail).
+    online_started: AtomicBool,
     /// `souk.toml`'s connection settings when this node was made: a later save differs from them
     /// until a restart.
     file_at_start: Option<ConnectionValues>,
     /// Where the alert watcher publishes; shells subscribe before the network starts.
     alerts: tokio::sync::broadcast::Sender<Alert>,
+    /// The book's and the trades' events: the node's own channels, handed to each start of the
+    /// market and the desk, so a shell subscribes once (before the unlock too) and keeps receiving.
+    market_events: tokio::sync::broadcast::Sender<MarketEvent>,
+    trade_events: tokio::sync::broadcast::Sender<TradeEvent>,
     /// The notification choices as last stored, for the alert watcher.
     notification_prefs: tokio::sync::watch::Sender<NotificationPrefs>,
 }
@@ -218,8 +227,11 @@ impl Node {
             startup: StartupTracker::default(),
             online_plan: std::sync::Mutex::new(None),
             going_online: Mutex::new(()),
+            online_started: AtomicBool::new(false),
             file_at_start,
             alerts: tokio::sync::broadcast::channel(256).0,
+            market_events: tokio::sync::broadcast::channel(1024).0,
+            trade_events: tokio::sync::broadcast::channel(1024).0,
             notification_prefs: tokio::sync::watch::Sender::new(NotificationPrefs::default()),
         }
     }
@@ -465,6 +477,7 @@ impl Node {
         let known = crate::trading::list_trades(&pool, &me).await?;
         self.notification_prefs
             .send_replace(self.preferences().await?.notifications);
+        let refresh_every = config.market_refresh;
         let (net, _events) = Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?;
         // The desk listens before the market announces anything, so no early take goes unanswered.
         let alert_source = alerts::TradeSource {
@@ -481,6 +494,7 @@ impl Node {
             escrow_root,
             settlement,
             self.trade_config.clone(),
+            self.trade_events.clone(),
         ));
         let watcher = alerts::Watcher::start(
             Alerts::new((&self.trade_config).into(), &known, store::now_ms()),
@@ -489,16 +503,26 @@ impl Node {
             self.notification_prefs.subscribe(),
             self.alerts.clone(),
         );
-        let market =
-            match Market::start(net.clone(), book, keypair, channel_key, markets, prices).await {
-                Ok(market) => Arc::new(market),
-                Err(e) => {
-                    watcher.shutdown().await;
-                    desk.shutdown().await;
-                    net.shutdown().await;
-                    return Err(e);
-                }
-            };
+        let market = match Market::start(
+            net.clone(),
+            book,
+            keypair,
+            channel_key,
+            markets,
+            prices,
+            refresh_every,
+            self.market_events.clone(),
+        )
+        .await
+        {
+            Ok(market) => Arc::new(market),
+            Err(e) => {
+                watcher.shutdown().await;
+                desk.shutdown().await;
+                net.shutdown().await;
+                return Err(e);
+            }
+        };
         let mut guard = self.unlocked.lock().await;
         match guard.as_mut() {
             Some(u) if u.market.is_none() => {
@@ -585,21 +609,45 @@ impl Node {
         Ok(info)
     }
 
-    /// [`Self::go_online`] again with the settings it was last given (after a failed phase).
+    /// [`Self::go_online`] again with the settings it was last given (after a failed phase), or with
+    /// the config's `[net]` settings when it was never brought online.
     pub async fn retry_online(&self) -> Result<StartupProgress> {
-        let plan = self
-            .online_plan
-            .lock()
-            .ok()
-            .and_then(|plan| plan.clone())
-            .ok_or_else(|| {
-                Error::InvalidInput(
-                    "the network was never started here: unlock the identity first".into(),
-                )
-            })?;
+        if self.unlocked.lock().await.is_none() {
+            return Err(Error::InvalidInput(
+                "the network was never started here: unlock the identity first".into(),
+            ));
+        }
+        let plan = self.online_plan.lock().ok().and_then(|plan| plan.clone());
+        let (net, markets) = match plan {
+            Some(plan) => (plan.net, plan.markets),
+            None => self.config.net.resolve()?,
+        };
         // The outcome of each phase is in the progress returned.
-        let _ = self.go_online(plan.net, &plan.markets).await;
+        let _ = self.go_online(net, &markets).await;
         Ok(self.startup_progress())
+    }
+
+    /// Brings the node online in the background, once, with the config's `[net]` settings: what an
+    /// app does after its identity is created, restored or unlocked, so the unlock answers at once
+    /// (until the network is up, network calls answer `offline`). A start that fails may be started
+    /// again this way; [`Self::startup_progress`] says how it goes.
+    pub fn go_online_in_background(self: &Arc<Self>) {
+        if self.online_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let node = self.clone();
+        tokio::spawn(async move {
+            let started = match node.config.net.resolve() {
+                Ok((net, markets)) => node.go_online(net, &markets).await.map(|info| {
+                    tracing::info!(peer_id = %info.peer_id, addrs = ?info.listen_addrs, "network started");
+                }),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = started {
+                tracing::error!(error = %e, "the network did not start");
+                node.online_started.store(false, Ordering::SeqCst);
+            }
+        });
     }
 
     /// How far the start has come, phase by phase. Never waits on an unlock or a network start.
@@ -797,8 +845,10 @@ impl Node {
         self.market().await?.refresh(base, quote).await
     }
 
-    pub async fn market_events(&self) -> Result<tokio::sync::broadcast::Receiver<MarketEvent>> {
-        Ok(self.market().await?.subscribe())
+    /// What changes in the book. Works before the network starts (and across a restart of it):
+    /// events flow while it runs.
+    pub fn market_events(&self) -> tokio::sync::broadcast::Receiver<MarketEvent> {
+        self.market_events.subscribe()
     }
 
     /// The chain backend, when the config names one (an RPC URL or a cookie file): checked now, so a
@@ -988,8 +1038,10 @@ impl Node {
         self.desk().await?.dispute(trade_id, reason).await
     }
 
-    pub async fn trade_events(&self) -> Result<tokio::sync::broadcast::Receiver<TradeEvent>> {
-        Ok(self.desk().await?.subscribe())
+    /// What happens to trades and disputes. Works before the network starts (and across a restart
+    /// of it): events flow while it runs.
+    pub fn trade_events(&self) -> tokio::sync::broadcast::Receiver<TradeEvent> {
+        self.trade_events.subscribe()
     }
 
     /// What to tell the person (see [`crate::alerts`]), as the notification preferences allow.
@@ -1156,7 +1208,20 @@ impl Node {
         })
     }
 
-    pub async fn net(&self) -> Result<crate::net::NetClient> {
+    /// The running network's counters: peers, routing table, records, and what was refused.
+    pub async fn net_stats(&self) -> Result<crate::net::NetStats> {
+        Ok(self.net().await?.stats().await?)
+    }
+
+    /// The running network's events (peers coming and going, addresses, reservations), to follow it.
+    pub async fn network_events(
+        &self,
+    ) -> Result<tokio::sync::broadcast::Receiver<crate::net::NetEvent>> {
+        Ok(self.net().await?.subscribe_events())
+    }
+
+    /// The network client stays inside the core: shells go through the node's own methods.
+    pub(crate) async fn net(&self) -> Result<crate::net::NetClient> {
         Ok(self.market().await?.net().clone())
     }
 

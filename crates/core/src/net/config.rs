@@ -80,6 +80,9 @@ pub struct NetConfig {
     pub max_pending_requests: usize,
     /// ...and from one peer; beyond either, new ones are dropped unanswered.
     pub max_pending_requests_per_peer: usize,
+    /// How often the watched markets' makers are asked again for their offers (through the DHT's
+    /// provider lists): the safety net under gossip.
+    pub market_refresh: Duration,
 }
 
 impl Default for NetConfig {
@@ -123,6 +126,7 @@ impl Default for NetConfig {
             request_timeout: Duration::from_secs(30),
             max_pending_requests: 1024,
             max_pending_requests_per_peer: 16,
+            market_refresh: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -1929,6 +1929,7 @@ mod tests {
                 arbitrator: true,
                 ..TradeConfig::default()
             },
+            tokio::sync::broadcast::channel(64).0,
         );
         Arbitrator {
             _dir: dir,

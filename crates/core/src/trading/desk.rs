@@ -164,7 +164,8 @@ pub(super) fn reason_for_peer(e: &Error) -> String {
 }
 
 impl Desk {
-    /// Starts answering trade requests on `net` and delivering the outbox kept in `pool`.
+    /// Starts answering trade requests on `net` and delivering the outbox kept in `pool`; what
+    /// happens to trades is sent on `events` (the node's, so subscribers outlive a restart).
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         net: NetClient,
@@ -176,8 +177,8 @@ impl Desk {
         escrow_root: bitcoin::bip32::Xpriv,
         settlement: Option<Settlement>,
         config: TradeConfig,
+        events: broadcast::Sender<TradeEvent>,
     ) -> Self {
-        let (events, _) = broadcast::channel(1024);
         let cancel = CancellationToken::new();
         let inner = Arc::new(Inner {
             pool,

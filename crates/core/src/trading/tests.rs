@@ -80,6 +80,7 @@ async fn fixture() -> Fixture {
         *maker.escrow_root(),
         None,
         TradeConfig::default(),
+        tokio::sync::broadcast::channel(64).0,
     );
     Fixture {
         _dir: dir,
