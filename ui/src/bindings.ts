@@ -599,6 +599,8 @@ export interface Commands {
   save_connection_settings: { args: { edit: ConnectionEdit }, result: SavedConnection };
   test_chain_connection: { args: { edit: ConnectionEdit }, result: ChainCheck };
 }
+/** The method each command is on a UI `Backend`: the command's name in camelCase. */
+export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "unlock" | "networkStatus" | "offers" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection";
 /** The window event each MarketEvent arrives on in the desktop app. */
 export const MARKET_EVENT = "market-event";
 /** The window event each TradeEvent arrives on in the desktop app. */

@@ -45,42 +45,111 @@ use crate::{settings_api, trades_api};
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Every route: its path and methods. The router is built from this table only, so the OpenAPI
-/// description and the tests can check they cover it.
-pub const ROUTES: &[(&str, &[&str])] = &[
-    ("/api/v1/status", &["get"]),
-    ("/api/v1/peers", &["get"]),
-    ("/api/v1/offers", &["get", "post"]),
-    ("/api/v1/offers/{id}", &["delete"]),
-    ("/api/v1/markets/{base}/{quote}/refresh", &["post"]),
-    ("/api/v1/trades", &["get", "post"]),
-    ("/api/v1/trades/{id}", &["get"]),
-    ("/api/v1/trades/{id}/accept", &["post"]),
-    ("/api/v1/trades/{id}/reject", &["post"]),
-    ("/api/v1/trades/{id}/counter", &["post"]),
-    ("/api/v1/trades/{id}/messages", &["get", "post"]),
-    ("/api/v1/trades/{id}/read", &["post"]),
-    ("/api/v1/trades/{id}/address", &["post"]),
-    ("/api/v1/trades/{id}/fund", &["post"]),
-    ("/api/v1/trades/{id}/paid", &["post"]),
-    ("/api/v1/trades/{id}/received", &["post"]),
-    ("/api/v1/trades/{id}/cancel", &["post"]),
-    ("/api/v1/trades/{id}/dispute", &["post"]),
-    ("/api/v1/disputes", &["get"]),
-    ("/api/v1/disputes/{id}", &["get"]),
-    ("/api/v1/disputes/{id}/resolve", &["post"]),
-    ("/api/v1/events", &["get"]),
-    ("/api/v1/openapi.json", &["get"]),
-    ("/api/v1/app-status", &["get"]),
-    ("/api/v1/my-offers", &["get"]),
-    ("/api/v1/markets/{base}/{quote}/price", &["get"]),
-    ("/api/v1/network", &["get"]),
-    ("/api/v1/chain", &["get"]),
-    ("/api/v1/preferences", &["get", "put"]),
-    ("/api/v1/startup", &["get"]),
-    ("/api/v1/startup/retry", &["post"]),
-    ("/api/v1/settings/connection", &["get", "put"]),
-    ("/api/v1/settings/connection/test", &["post"]),
+/// Every route: its path and methods, in the order of [`COMMAND_ROUTES`] then [`HTTP_ONLY`]. The
+/// router is built from this list only, so the OpenAPI description and the tests can check they cover it.
+pub fn routes() -> Vec<(&'static str, Vec<&'static str>)> {
+    let mut out: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+    let all = COMMAND_ROUTES
+        .iter()
+        .flat_map(|(_, routes)| routes.iter())
+        .chain(HTTP_ONLY.iter());
+    for (method, path) in all {
+        match out.iter_mut().find(|(p, _)| p == path) {
+            Some((_, methods)) => methods.push(method),
+            None => out.push((path, vec![method])),
+        }
+    }
+    out
+}
+
+/// Each command of the core's command table (`souk_core::command_table!`) and the routes that serve it
+/// here. A test fails when a command lacks its routes (and is not in [`NOT_OVER_HTTP`]), or when a route
+/// serves no command (and is not in [`HTTP_ONLY`]).
+pub const COMMAND_ROUTES: &[(&str, &[(&str, &str)])] = &[
+    ("app_status", &[("get", "/api/v1/app-status")]),
+    ("network_status", &[("get", "/api/v1/network")]),
+    ("offers", &[("get", "/api/v1/offers")]),
+    ("my_offers", &[("get", "/api/v1/my-offers")]),
+    ("post_offer", &[("post", "/api/v1/offers")]),
+    ("withdraw_offer", &[("delete", "/api/v1/offers/{id}")]),
+    (
+        "refresh_market",
+        &[("post", "/api/v1/markets/{base}/{quote}/refresh")],
+    ),
+    (
+        "market_price",
+        &[("get", "/api/v1/markets/{base}/{quote}/price")],
+    ),
+    ("take_offer", &[("post", "/api/v1/trades")]),
+    (
+        "answer_trade",
+        &[
+            ("post", "/api/v1/trades/{id}/accept"),
+            ("post", "/api/v1/trades/{id}/reject"),
+            ("post", "/api/v1/trades/{id}/counter"),
+        ],
+    ),
+    ("trades", &[("get", "/api/v1/trades")]),
+    ("trade", &[("get", "/api/v1/trades/{id}")]),
+    ("chat_log", &[("get", "/api/v1/trades/{id}/messages")]),
+    ("send_chat", &[("post", "/api/v1/trades/{id}/messages")]),
+    ("mark_read", &[("post", "/api/v1/trades/{id}/read")]),
+    (
+        "set_escrow_address",
+        &[("post", "/api/v1/trades/{id}/address")],
+    ),
+    ("fund_from_wallet", &[("post", "/api/v1/trades/{id}/fund")]),
+    ("mark_paid", &[("post", "/api/v1/trades/{id}/paid")]),
+    ("mark_received", &[("post", "/api/v1/trades/{id}/received")]),
+    ("cancel_trade", &[("post", "/api/v1/trades/{id}/cancel")]),
+    ("dispute_trade", &[("post", "/api/v1/trades/{id}/dispute")]),
+    ("preferences", &[("get", "/api/v1/preferences")]),
+    ("save_preferences", &[("put", "/api/v1/preferences")]),
+    ("chain_status", &[("get", "/api/v1/chain")]),
+    ("disputes", &[("get", "/api/v1/disputes")]),
+    ("dispute_info", &[("get", "/api/v1/disputes/{id}")]),
+    (
+        "resolve_dispute",
+        &[("post", "/api/v1/disputes/{id}/resolve")],
+    ),
+    ("startup_progress", &[("get", "/api/v1/startup")]),
+    ("retry_startup", &[("post", "/api/v1/startup/retry")]),
+    (
+        "connection_settings",
+        &[("get", "/api/v1/settings/connection")],
+    ),
+    (
+        "save_connection_settings",
+        &[("put", "/api/v1/settings/connection")],
+    ),
+    (
+        "test_chain_connection",
+        &[("post", "/api/v1/settings/connection/test")],
+    ),
+];
+
+/// Commands of the table the HTTP API does not serve, and why.
+pub const NOT_OVER_HTTP: &[(&str, &str)] = &[
+    (
+        "create_identity",
+        "a headless node's identity is made where it runs (souk init), never over the network",
+    ),
+    (
+        "restore_identity",
+        "a headless node's identity is restored where it runs (souk init --restore)",
+    ),
+    (
+        "unlock",
+        "a headless node is unlocked where it starts (souk node asks for the passphrase)",
+    ),
+];
+
+/// Routes of the HTTP API's own, serving no command of the table.
+pub const HTTP_ONLY: &[(&str, &str)] = &[
+    ("get", "/api/v1/status"),
+    ("get", "/api/v1/peers"),
+    ("get", "/api/v1/events"),
+    ("get", "/api/v1/openapi.json"),
 ];
 
 #[derive(Clone)]
@@ -93,7 +162,7 @@ pub struct ApiState {
 
 pub fn router(state: ApiState) -> Router {
     let mut router = Router::new();
-    for (path, _) in ROUTES {
+    for (path, _) in routes() {
         router = router.route(path, methods(path));
     }
     router
@@ -650,7 +719,7 @@ async fn openapi() -> Json<Value> {
     Json(openapi_document())
 }
 
-/// The OpenAPI 3.1 description of [`ROUTES`].
+/// The OpenAPI 3.1 description of [`routes`].
 pub fn openapi_document() -> Value {
     let error = json!({ "$ref": "#/components/responses/Error" });
     let errors = json!({ "400": error, "401": error, "500": error, "503": error });
@@ -666,12 +735,20 @@ pub fn openapi_document() -> Value {
     let query_param = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
     let path_param = |name: &str, description: &str| json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } });
     let settings_paths = settings_api::openapi_paths(&errors);
+    let not_here: Vec<String> = NOT_OVER_HTTP
+        .iter()
+        .map(|(command, why)| format!("`{command}`: {why}"))
+        .collect();
+    let description = format!(
+        "The local API of a running `souk node`. Bound to loopback; every route needs the bearer token from api.json in the data directory (`Authorization: Bearer TOKEN`, or `?token=TOKEN` where headers cannot be set, e.g. a browser WebSocket). Not served here: {}.",
+        not_here.join("; ")
+    );
     let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Souk node API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The local API of a running `souk node`. Bound to loopback; every route needs the bearer token from api.json in the data directory (`Authorization: Bearer TOKEN`, or `?token=TOKEN` where headers cannot be set, e.g. a browser WebSocket)."
+            "description": description
         },
         "security": [{ "bearer": [] }],
         "paths": {
@@ -931,8 +1008,8 @@ mod tests {
     #[test]
     fn openapi_describes_every_route_and_method() {
         let doc = openapi_document();
-        for (path, methods) in ROUTES {
-            for method in *methods {
+        for (path, methods) in routes() {
+            for method in methods {
                 assert!(
                     doc["paths"][path][method].is_object(),
                     "{method} {path} is missing from openapi.json"
@@ -941,18 +1018,72 @@ mod tests {
         }
         assert_eq!(
             doc["paths"].as_object().unwrap().len(),
-            ROUTES.len(),
+            routes().len(),
             "openapi.json names a route the router lacks"
+        );
+    }
+
+    #[test]
+    fn every_command_of_the_table_has_its_routes_and_every_route_serves_one() {
+        use std::collections::BTreeSet;
+        let table: BTreeSet<&str> = souk_core::bindings::COMMAND_NAMES.iter().copied().collect();
+        let mapped: BTreeSet<&str> = COMMAND_ROUTES.iter().map(|(name, _)| *name).collect();
+        let excused: BTreeSet<&str> = NOT_OVER_HTTP.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            mapped.len(),
+            COMMAND_ROUTES.len(),
+            "a command is mapped twice"
+        );
+        assert!(
+            mapped.is_disjoint(&excused),
+            "{:?}",
+            mapped.intersection(&excused)
+        );
+        let served: BTreeSet<&str> = mapped.union(&excused).copied().collect();
+        assert_eq!(
+            table.difference(&served).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "commands of the table the HTTP API neither serves nor excuses"
+        );
+        assert_eq!(
+            served.difference(&table).collect::<Vec<_>>(),
+            Vec::<&&str>::new(),
+            "commands served or excused here that the table does not have"
+        );
+        let routes: BTreeSet<(&str, &str)> = routes()
+            .into_iter()
+            .flat_map(|(path, methods)| methods.into_iter().map(move |m| (m, path)))
+            .collect();
+        let claimed: Vec<(&str, &str)> = COMMAND_ROUTES
+            .iter()
+            .flat_map(|(_, routes)| routes.iter().copied())
+            .chain(HTTP_ONLY.iter().copied())
+            .collect();
+        let claimed_set: BTreeSet<(&str, &str)> = claimed.iter().copied().collect();
+        assert_eq!(
+            claimed.len(),
+            claimed_set.len(),
+            "a route serves two commands"
+        );
+        assert_eq!(
+            routes.difference(&claimed_set).collect::<Vec<_>>(),
+            Vec::<&(&str, &str)>::new(),
+            "routes that serve no command and are not the API's own"
+        );
+        assert_eq!(
+            claimed_set.difference(&routes).collect::<Vec<_>>(),
+            Vec::<&(&str, &str)>::new(),
+            "routes named for a command that the router lacks"
         );
     }
 
     #[tokio::test]
     async fn every_route_exists_and_needs_the_token() {
-        for (path, methods) in ROUTES {
-            for method in *methods {
+        for (path, methods) in routes() {
+            for method in methods {
                 let request = axum::http::Request::builder()
                     .method(method.to_ascii_uppercase().as_str())
-                    .uri(*path)
+                    .uri(path)
                     .body(Body::empty())
                     .unwrap();
                 let answer = router(state()).oneshot(request).await.unwrap();

@@ -45,48 +45,64 @@ macro_rules! commands {
                 out.push_str(&format!("  {}: {{ args: {}, result: {} }};\n", stringify!($name), args, <$ret as TS>::name(cfg)));
             )*
             out.push_str("}\n");
+            out.push_str("/** The method each command is on a UI `Backend`: the command's name in camelCase. */\n");
+            let methods: Vec<String> = vec![$(format!("\"{}\"", camel(stringify!($name)))),*];
+            out.push_str(&format!("export type CommandMethod = {};\n", methods.join(" | ")));
             out
         }
     };
 }
 
-commands! {
-    app_status() -> AppStatus;
-    create_identity(passphrase: String) -> CreatedIdentity;
-    restore_identity(words: String, passphrase: String) -> IdentityInfo;
-    unlock(passphrase: String) -> IdentityInfo;
-    network_status() -> NetworkStatus;
-    offers(query: BookQuery) -> Vec<BookEntry>;
-    my_offers() -> Vec<MyOffer>;
-    post_offer(offer: NewOffer) -> Offer;
-    withdraw_offer(id: String) -> ();
-    refresh_market(base: Asset, quote: Quote) -> u32;
-    market_price(base: Asset, quote: Quote) -> Option<MarketPrice>;
-    take_offer(offer_id: String, amount: u64, method: PaymentMethod, payout: String) -> TradeInfo;
-    answer_trade(trade_id: String, answer: TradeAnswer) -> TradeInfo;
-    trades() -> Vec<TradeInfo>;
-    trade(trade_id: String) -> TradeInfo;
-    chat_log(trade_id: String) -> Vec<ChatMessage>;
-    send_chat(trade_id: String, text: String) -> ChatMessage;
-    mark_read(trade_id: String) -> u32;
-    set_escrow_address(trade_id: String, address: String) -> TradeInfo;
-    fund_from_wallet(trade_id: String, wallet: String, broadcast: bool) -> WalletFunding;
-    mark_paid(trade_id: String) -> TradeInfo;
-    mark_received(trade_id: String) -> TradeInfo;
-    cancel_trade(trade_id: String, reason: String) -> TradeInfo;
-    dispute_trade(trade_id: String, reason: String) -> TradeInfo;
-    preferences() -> Preferences;
-    save_preferences(preferences: Preferences) -> Preferences;
-    chain_status() -> ChainStatus;
-    disputes() -> Vec<DisputeInfo>;
-    dispute_info(trade_id: String) -> DisputeInfo;
-    resolve_dispute(trade_id: String, decision: Decision) -> DisputeInfo;
-    startup_progress() -> StartupProgress;
-    retry_startup() -> StartupProgress;
-    connection_settings() -> ConnectionSettings;
-    save_connection_settings(edit: ConnectionEdit) -> SavedConnection;
-    test_chain_connection(edit: ConnectionEdit) -> ChainCheck;
+/// The one command table: every command the shells serve (the desktop's Tauri IPC and the HTTP API),
+/// with its arguments and result. A shell expands it with a macro of its own:
+/// `souk_core::command_table!(my_macro)` calls `my_macro! { name(arg: Type, …) -> Result; … }`. This
+/// module makes the TypeScript `Commands` interface from it; the desktop shell makes its handler list
+/// (a command it lacks does not compile, one not in the table is dead code); the HTTP API maps each
+/// name to its route, and a test there fails when one lacks a route or a route names no command.
+#[macro_export]
+macro_rules! command_table {
+    ($callback:ident) => {
+        $callback! {
+            app_status() -> AppStatus;
+            create_identity(passphrase: String) -> CreatedIdentity;
+            restore_identity(words: String, passphrase: String) -> IdentityInfo;
+            unlock(passphrase: String) -> IdentityInfo;
+            network_status() -> NetworkStatus;
+            offers(query: BookQuery) -> Vec<BookEntry>;
+            my_offers() -> Vec<MyOffer>;
+            post_offer(offer: NewOffer) -> Offer;
+            withdraw_offer(id: String) -> ();
+            refresh_market(base: Asset, quote: Quote) -> u32;
+            market_price(base: Asset, quote: Quote) -> Option<MarketPrice>;
+            take_offer(offer_id: String, amount: u64, method: PaymentMethod, payout: String) -> TradeInfo;
+            answer_trade(trade_id: String, answer: TradeAnswer) -> TradeInfo;
+            trades() -> Vec<TradeInfo>;
+            trade(trade_id: String) -> TradeInfo;
+            chat_log(trade_id: String) -> Vec<ChatMessage>;
+            send_chat(trade_id: String, text: String) -> ChatMessage;
+            mark_read(trade_id: String) -> u32;
+            set_escrow_address(trade_id: String, address: String) -> TradeInfo;
+            fund_from_wallet(trade_id: String, wallet: String, broadcast: bool) -> WalletFunding;
+            mark_paid(trade_id: String) -> TradeInfo;
+            mark_received(trade_id: String) -> TradeInfo;
+            cancel_trade(trade_id: String, reason: String) -> TradeInfo;
+            dispute_trade(trade_id: String, reason: String) -> TradeInfo;
+            preferences() -> Preferences;
+            save_preferences(preferences: Preferences) -> Preferences;
+            chain_status() -> ChainStatus;
+            disputes() -> Vec<DisputeInfo>;
+            dispute_info(trade_id: String) -> DisputeInfo;
+            resolve_dispute(trade_id: String, decision: Decision) -> DisputeInfo;
+            startup_progress() -> StartupProgress;
+            retry_startup() -> StartupProgress;
+            connection_settings() -> ConnectionSettings;
+            save_connection_settings(edit: ConnectionEdit) -> SavedConnection;
+            test_chain_connection(edit: ConnectionEdit) -> ChainCheck;
+        }
+    };
 }
+
+command_table!(commands);
 
 /// Tauri passes command arguments in camelCase.
 fn camel(snake: &str) -> String {
@@ -236,46 +252,13 @@ mod tests {
             ts.contains(r#"export const TRADE_EVENT = "trade-event";"#),
             "{ts}"
         );
-        assert_eq!(
-            COMMAND_NAMES,
-            [
-                "app_status",
-                "create_identity",
-                "restore_identity",
-                "unlock",
-                "network_status",
-                "offers",
-                "my_offers",
-                "post_offer",
-                "withdraw_offer",
-                "refresh_market",
-                "market_price",
-                "take_offer",
-                "answer_trade",
-                "trades",
-                "trade",
-                "chat_log",
-                "send_chat",
-                "mark_read",
-                "set_escrow_address",
-                "fund_from_wallet",
-                "mark_paid",
-                "mark_received",
-                "cancel_trade",
-                "dispute_trade",
-                "preferences",
-                "save_preferences",
-                "chain_status",
-                "disputes",
-                "dispute_info",
-                "resolve_dispute",
-                "startup_progress",
-                "retry_startup",
-                "connection_settings",
-                "save_connection_settings",
-                "test_chain_connection"
-            ]
-        );
+        // The names come from the one command table; each once, each a TypeScript `Commands` key.
+        let unique: std::collections::BTreeSet<&&str> = COMMAND_NAMES.iter().collect();
+        assert_eq!(unique.len(), COMMAND_NAMES.len());
+        for name in COMMAND_NAMES {
+            assert!(ts.contains(&format!("\n  {name}: {{ args: ")), "{name}");
+            assert!(ts.contains(&format!("\"{}\"", camel(name))), "{name}");
+        }
         assert_eq!(camel("seed_words_file"), "seedWordsFile");
     }
 }

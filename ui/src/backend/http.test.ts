@@ -288,7 +288,7 @@ describe('HttpBackend trades', () => {
     });
     const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
     await expect(backend.disputes()).resolves.toEqual([DISPUTE]);
-    await expect(backend.dispute('t/1')).resolves.toEqual(DISPUTE);
+    await expect(backend.disputeInfo('t/1')).resolves.toEqual(DISPUTE);
     await expect(backend.resolveDispute('t/1', { to: 'seller', buyer_gets: null, reason: 'no payment' })).rejects.toMatchObject({
       kind: 'invalid_input',
       message: 'this dispute was resolved already, to the buyer',

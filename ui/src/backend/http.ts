@@ -298,7 +298,7 @@ export class HttpBackend implements Backend {
     return this.request('GET', '/api/v1/disputes');
   }
 
-  dispute(tradeId: string): Promise<DisputeInfo> {
+  disputeInfo(tradeId: string): Promise<DisputeInfo> {
     return this.request('GET', disputePath(tradeId));
   }
 

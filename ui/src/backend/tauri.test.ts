@@ -106,7 +106,7 @@ describe('tauriBackend trade commands', () => {
     await tauriBackend.cancelTrade('t', 'r1');
     await tauriBackend.disputeTrade('t', 'r2');
     await tauriBackend.disputes();
-    await tauriBackend.dispute('t');
+    await tauriBackend.disputeInfo('t');
     await tauriBackend.resolveDispute('t', { to: 'split', buyer_gets: 5, reason: 'half' });
     await tauriBackend.chainStatus();
     expect(seen).toEqual([

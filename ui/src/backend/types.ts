@@ -6,6 +6,7 @@ import type {
   ChainCheck,
   ChainStatus,
   ChatMessage,
+  CommandMethod,
   ConnectionEdit,
   ConnectionSettings,
   Decision,
@@ -134,7 +135,7 @@ export interface Backend {
 
   /** As an arbitrator: the disputes sent to this node, open ones first, newest first. */
   disputes(): Promise<DisputeInfo[]>;
-  dispute(tradeId: string): Promise<DisputeInfo>;
+  disputeInfo(tradeId: string): Promise<DisputeInfo>;
   /**
    * As an arbitrator: pays the escrow to the buyer, to the seller, or splits it (`buyer_gets` base units
    * to the buyer), with a reason shown to both; decided again only after a party refused the decision.
@@ -160,3 +161,12 @@ export interface Backend {
   /** Calls `listener` for every market and trade signal until the returned function is called. */
   subscribeEvents(listener: (signal: NodeSignal) => void): () => void;
 }
+
+/** `true` when `A` and `B` are the same set of names. */
+type SameNames<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/**
+ * Checked by the type checker: every command of the core's command table is a `Backend` method (its
+ * name in camelCase), and every method but the event subscription is a command.
+ */
+export const BACKEND_MATCHES_THE_COMMAND_TABLE: SameNames<Exclude<keyof Backend, 'subscribeEvents'>, CommandMethod> = true;

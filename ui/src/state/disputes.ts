@@ -42,7 +42,7 @@ export function useDispute(id: string) {
   const backend = useBackend();
   return useQuery({
     queryKey: disputeKeys.detail(id),
-    queryFn: () => asBackendCall(backend.dispute(id)),
+    queryFn: () => asBackendCall(backend.disputeInfo(id)),
     ...whileOffline,
   });
 }

@@ -593,9 +593,9 @@ export class FakeBackend implements Backend {
     });
   }
 
-  dispute(tradeId: string): Promise<DisputeInfo> {
+  disputeInfo(tradeId: string): Promise<DisputeInfo> {
     return Promise.resolve().then(() => {
-      this.record('dispute', [tradeId]);
+      this.record('disputeInfo', [tradeId]);
       return this.findDispute(tradeId);
     });
   }
