@@ -118,6 +118,25 @@ impl TestNode {
         Self::start_node(node(&data_dir), data_dir, config).await
     }
 
+    /// A node without a chain, joining through `bootstrap`, trading by `trades`.
+    pub async fn start_trading(
+        data_dir: PathBuf,
+        bootstrap: &[String],
+        trades: souk_core::trading::TradeConfig,
+    ) -> Self {
+        let mut config = Config::default();
+        config.price.url = String::new();
+        let node = Node::new(&data_dir, config)
+            .with_kdf_cost(TEST_KDF)
+            .with_trade_config(trades);
+        let mut net = NetConfig::loopback_for_tests();
+        net.bootstrap = bootstrap
+            .iter()
+            .map(|a| a.parse().expect("multiaddr"))
+            .collect();
+        Self::start_node(node, data_dir, net).await
+    }
+
     /// A node settling escrows on `chain`, joining through `bootstrap`, trading by `trades`.
     pub async fn start_settling(
         data_dir: PathBuf,

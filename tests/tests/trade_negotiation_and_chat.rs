@@ -2,12 +2,14 @@
 //! twenty messages each way at once; both sides end with the same log, in the same order, every message
 //! delivered once and read receipts back at the sender.
 
+use std::time::Duration;
+
 use rust_decimal::Decimal;
 use souk_core::{
     offer::{PaymentMethod, Price},
-    trading::{ChatMessage, TradeAnswer, TradeRole, TradeState},
+    trading::{ChatMessage, TradeAnswer, TradeConfig, TradeRole, TradeState},
 };
-use souk_tests::{BTC_EUR, TestNet, sell_offer};
+use souk_tests::{BTC_EUR, TestDir, TestNet, TestNode, sell_offer, test_trades};
 
 const EACH_WAY: usize = 20;
 
@@ -341,4 +343,119 @@ async fn a_trade_without_escrow_completes_and_another_is_cancelled() {
     let err = taker.node.mark_paid(trade.id).await.unwrap_err();
     assert!(err.to_string().contains("it is over"), "{err}");
     net.shutdown().await;
+}
+
+/// A take nobody answers does not hold the offer for ever: once the maker's answer window has passed,
+/// the maker's node rejects it, saying why, and the offer can be taken again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unanswered_take_expires_and_frees_the_offer() {
+    let dir = TestDir::new();
+    let maker = TestNode::start_trading(
+        dir.path("maker"),
+        &[],
+        TradeConfig {
+            answer_window: Duration::from_millis(500),
+            ..test_trades()
+        },
+    )
+    .await;
+    let bootstrap = [maker.address()];
+    let first = TestNode::start(dir.path("first"), &bootstrap).await;
+    let second = TestNode::start(dir.path("second"), &bootstrap).await;
+    let offer = maker
+        .node
+        .post_offer(sell_offer(60_000))
+        .await
+        .expect("post");
+    first.await_offer(offer.id).await;
+    second.await_offer(offer.id).await;
+    let sepa = PaymentMethod::new("SEPA").unwrap();
+    let trade = first
+        .node
+        .take_offer(offer.id, 5_000_000, sepa.clone(), "IBAN".into())
+        .await
+        .expect("take");
+    // Held: one open take per offer.
+    let held = second
+        .node
+        .take_offer(offer.id, 5_000_000, sepa.clone(), "IBAN".into())
+        .await
+        .expect_err("the offer is held by the first take");
+    assert!(held.to_string().contains("open"), "{held}");
+
+    let expired = first
+        .await_trade(trade.id, "the expiry", |t| t.state == TradeState::Rejected)
+        .await;
+    let reason = expired.reject_reason.expect("a reason");
+    assert!(reason.contains("not answered within 500 ms"), "{reason}");
+    assert_eq!(
+        maker.node.trade(trade.id).await.expect("trade").state,
+        TradeState::Rejected
+    );
+    let again = second
+        .node
+        .take_offer(offer.id, 5_000_000, sepa, "IBAN".into())
+        .await
+        .expect("the offer is free again");
+    assert_eq!(again.state, TradeState::Requested);
+    for node in [second, first, maker] {
+        node.stop().await;
+    }
+}
+
+/// One peer cannot take every offer of a maker: past the hourly limit its takes are refused, saying
+/// why, while another peer's are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_s_takes_are_limited_per_hour() {
+    let dir = TestDir::new();
+    let maker = TestNode::start_trading(
+        dir.path("maker"),
+        &[],
+        TradeConfig {
+            max_takes_per_peer_per_hour: 2,
+            ..test_trades()
+        },
+    )
+    .await;
+    let bootstrap = [maker.address()];
+    let greedy = TestNode::start(dir.path("greedy"), &bootstrap).await;
+    let other = TestNode::start(dir.path("other"), &bootstrap).await;
+    let mut offers = Vec::new();
+    for price in [60_000, 60_100, 60_200, 60_300] {
+        let offer = maker
+            .node
+            .post_offer(sell_offer(price))
+            .await
+            .expect("post");
+        greedy.await_offer(offer.id).await;
+        other.await_offer(offer.id).await;
+        offers.push(offer);
+    }
+    let sepa = PaymentMethod::new("SEPA").unwrap();
+    for offer in &offers[..2] {
+        greedy
+            .node
+            .take_offer(offer.id, 5_000_000, sepa.clone(), "IBAN".into())
+            .await
+            .expect("within the limit");
+    }
+    let refused = greedy
+        .node
+        .take_offer(offers[2].id, 5_000_000, sepa.clone(), "IBAN".into())
+        .await
+        .expect_err("past the limit");
+    assert!(
+        refused.to_string().contains(
+            "too many takes from you: 2 of this node's offers in the last hour, at most 2"
+        ),
+        "{refused}"
+    );
+    other
+        .node
+        .take_offer(offers[3].id, 5_000_000, sepa, "IBAN".into())
+        .await
+        .expect("another peer is not limited by the first");
+    for node in [other, greedy, maker] {
+        node.stop().await;
+    }
 }

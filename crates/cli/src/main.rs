@@ -265,6 +265,13 @@ struct NodeArgs {
     /// 2592000) [default: from souk.toml, else 86400]
     #[arg(long, value_name = "SECS", value_parser = window_secs())]
     release_window_secs: Option<u64>,
+    /// How long a take of one of your offers waits for your answer before your node rejects it, in
+    /// seconds (1 to 2592000) [default: from souk.toml, else 1800]
+    #[arg(long, value_name = "SECS", value_parser = window_secs())]
+    answer_window_secs: Option<u64>,
+    /// Takes one peer may make of your offers in an hour [default: from souk.toml, else 10]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_takes_per_peer_per_hour: Option<u32>,
 }
 
 /// The bounds `[trade] *_window_secs` has in souk.toml, checked as the flags are parsed.
@@ -733,6 +740,16 @@ fn trade_flags(args: &NodeArgs) -> Vec<Override> {
             "--release-window-secs",
             "trade.release_window_secs",
             args.release_window_secs,
+        ),
+        (
+            "--answer-window-secs",
+            "trade.answer_window_secs",
+            args.answer_window_secs,
+        ),
+        (
+            "--max-takes-per-peer-per-hour",
+            "trade.max_takes_per_peer_per_hour",
+            args.max_takes_per_peer_per_hour.map(u64::from),
         ),
     ] {
         if let Some(secs) = secs {

@@ -42,6 +42,11 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_FUNDING_WINDOW_SECS", "trade.funding_window_secs"),
     ("SOUK_PAYMENT_WINDOW_SECS", "trade.payment_window_secs"),
     ("SOUK_RELEASE_WINDOW_SECS", "trade.release_window_secs"),
+    ("SOUK_ANSWER_WINDOW_SECS", "trade.answer_window_secs"),
+    (
+        "SOUK_MAX_TAKES_PER_PEER_PER_HOUR",
+        "trade.max_takes_per_peer_per_hour",
+    ),
 ];
 
 /// Keys whose overrides are always strings, never read as TOML numbers or booleans: a password of
@@ -323,6 +328,11 @@ pub struct TradeSettings {
     /// How long the release may take to reach the chain once the seller confirmed the payment, in
     /// seconds.
     pub release_window_secs: u64,
+    /// How long a take of one of this node's offers waits for an answer before this node rejects it,
+    /// in seconds.
+    pub answer_window_secs: u64,
+    /// Takes one peer may make of this node's offers in an hour.
+    pub max_takes_per_peer_per_hour: u32,
     /// The arbitrators (PeerIds) this node accepts on the offers it takes; empty: any announced
     /// arbitrator that is neither party and not excluded.
     pub arbitrators: Vec<String>,
@@ -340,6 +350,8 @@ impl Default for TradeSettings {
             funding_window_secs: trade.funding_window.as_secs(),
             payment_window_secs: trade.payment_window.map(|w| w.as_secs()),
             release_window_secs: trade.release_window.as_secs(),
+            answer_window_secs: trade.answer_window.as_secs(),
+            max_takes_per_peer_per_hour: trade.max_takes_per_peer_per_hour,
             arbitrators: Vec::new(),
             exclude_arbitrators: Vec::new(),
         }
@@ -356,6 +368,12 @@ impl TradeSettings {
         if self.max_takes_per_offer == 0 {
             return Err(invalid(
                 "max_takes_per_offer is 0: at least 1 take per offer must be allowed".into(),
+            ));
+        }
+        if self.max_takes_per_peer_per_hour == 0 {
+            return Err(invalid(
+                "max_takes_per_peer_per_hour is 0: at least 1 take per peer and hour must be allowed"
+                    .into(),
             ));
         }
         if !(1..=MAX_WATCH_EVERY_SECS).contains(&self.watch_every_secs) {
@@ -392,6 +410,8 @@ impl TradeSettings {
                 .map(|secs| window("payment_window_secs", secs))
                 .transpose()?,
             release_window: window("release_window_secs", self.release_window_secs)?,
+            answer_window: window("answer_window_secs", self.answer_window_secs)?,
+            max_takes_per_peer_per_hour: self.max_takes_per_peer_per_hour,
             arbitrators: peers("arbitrators", &self.arbitrators)?,
             exclude_arbitrators: peers("exclude_arbitrators", &self.exclude_arbitrators)?,
             ..TradeConfig::default()

@@ -54,6 +54,12 @@ pub struct TradeConfig {
     /// neither party and not in `exclude_arbitrators`.
     pub arbitrators: Vec<libp2p::PeerId>,
     pub exclude_arbitrators: Vec<libp2p::PeerId>,
+    /// How long a take of one of this node's offers waits for the maker's answer: once it has waited
+    /// that long, this node rejects it (saying so), and the offer's place is free again. A take from
+    /// an identity that then goes away blocks an offer for no longer than this.
+    pub answer_window: Duration,
+    /// Takes one peer may make of this node's offers in an hour; more are refused.
+    pub max_takes_per_peer_per_hour: u32,
     /// How long a party waits, once its dispute case reached the arbitrator, before it sends it again
     /// (until a decision comes): an arbitrator that lost its database gets the case back.
     pub case_resend: Duration,
@@ -71,6 +77,8 @@ impl Default for TradeConfig {
             watch_every: Duration::from_secs(10),
             arbitrators: Vec::new(),
             exclude_arbitrators: Vec::new(),
+            answer_window: Duration::from_secs(30 * 60),
+            max_takes_per_peer_per_hour: 10,
             case_resend: Duration::from_secs(6 * 3600),
         }
     }
@@ -209,6 +217,7 @@ impl Desk {
             tokio::spawn(outbox::deliver(inner.clone(), cancel.clone())),
             tokio::spawn(outbox::reach_counterparties(inner.clone(), cancel.clone())),
             tokio::spawn(settle::watch(inner.clone(), cancel.clone())),
+            tokio::spawn(expire_unanswered_takes(inner.clone(), cancel.clone())),
             // Decisions of this node as an arbitrator that a party has not acknowledged yet.
             tokio::spawn(super::arbitrate::resend_resolutions(inner.clone())),
         ];
@@ -322,37 +331,7 @@ impl Desk {
             TradeAnswer::Reject { reason } => MessageBody::Reject { reason },
             TradeAnswer::Counter { amount, price } => MessageBody::Counter { amount, price },
         };
-        let inner = &self.inner;
-        let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
-        let mut negotiation = store::load_negotiation(&mut tx, trade_id, &channel.offer).await?;
-        let message = NegotiationMessage {
-            trade_id,
-            offer_id: channel.offer.id,
-            sender: inner.me.peer,
-            step: negotiation.next_step(),
-            body,
-        };
-        let signed = sign(&message, &inner.me.keypair)?;
-        negotiation.apply(signed.clone()).map_err(refused)?;
-        let now = now_ms();
-        negotiation::record_negotiation(&mut tx, &negotiation, &inner.me.peer, None, now)
-            .await
-            .map_err(Error::from)?;
-        let plaintext = ChannelMessage::Negotiation(signed.to_bytes()).encode();
-        store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
-        if negotiation.state() == negotiation::NegotiationState::Accepted {
-            let terms = negotiation.terms();
-            settle::after_agreement(inner, &mut tx, &mut channel, &terms.payout, terms.amount)
-                .await?;
-        }
-        let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
-        tx.commit().await.map_err(sql)?;
-        inner.wake.notify_one();
-        inner.watch.notify_one();
-        let _ = inner.events.send(TradeEvent::TradeUpdated {
-            trade: Box::new(info.clone()),
-        });
-        Ok(info)
+        answer_step(&self.inner, trade_id, body).await
     }
 
     /// Stores a chat message and queues it for the counterparty.
@@ -524,6 +503,101 @@ impl Desk {
         for task in self.tasks.lock().await.drain(..) {
             let _ = task.await;
         }
+    }
+}
+
+/// This node's answer to the other side's last negotiation step: signed, stored with the trade's new
+/// state and queued for the counterparty in one transaction.
+async fn answer_step(inner: &Inner, trade_id: Uuid, body: MessageBody) -> Result<TradeInfo> {
+    let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
+    let mut negotiation = store::load_negotiation(&mut tx, trade_id, &channel.offer).await?;
+    let message = NegotiationMessage {
+        trade_id,
+        offer_id: channel.offer.id,
+        sender: inner.me.peer,
+        step: negotiation.next_step(),
+        body,
+    };
+    let signed = sign(&message, &inner.me.keypair)?;
+    negotiation.apply(signed.clone()).map_err(refused)?;
+    let now = now_ms();
+    negotiation::record_negotiation(&mut tx, &negotiation, &inner.me.peer, None, now)
+        .await
+        .map_err(Error::from)?;
+    let plaintext = ChannelMessage::Negotiation(signed.to_bytes()).encode();
+    store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
+    if negotiation.state() == negotiation::NegotiationState::Accepted {
+        let terms = negotiation.terms();
+        settle::after_agreement(inner, &mut tx, &mut channel, &terms.payout, terms.amount).await?;
+    }
+    let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
+    tx.commit().await.map_err(sql)?;
+    inner.wake.notify_one();
+    inner.watch.notify_one();
+    let _ = inner.events.send(TradeEvent::TradeUpdated {
+        trade: Box::new(info.clone()),
+    });
+    Ok(info)
+}
+
+/// Rejects the takes of this node's offers that waited longer than the answer window for the maker,
+/// saying so to the taker: the offer's place is free again. Looks every quarter of the window (at
+/// most every half minute), and at once after a start, so takes that expired while the node was off
+/// are answered first.
+async fn expire_unanswered_takes(inner: Arc<Inner>, cancel: CancellationToken) {
+    let window = inner.config.answer_window;
+    let mut ticks = tokio::time::interval(
+        (window / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)),
+    );
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let cutoff = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let expired: Vec<String> = match sqlx::query_scalar(
+            "SELECT id FROM trades WHERE role = 'maker' AND state = 'Requested' AND created_at <= ? \
+             ORDER BY created_at",
+        )
+        .bind(cutoff)
+        .fetch_all(&inner.pool)
+        .await
+        {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for unanswered takes failed");
+                continue;
+            }
+        };
+        for id in expired.iter().filter_map(|id| Uuid::parse_str(id).ok()) {
+            let reason = format!(
+                "not answered within {}: the take expired",
+                window_words(window)
+            );
+            match answer_step(&inner, id, MessageBody::Reject { reason }).await {
+                Ok(_) => tracing::info!(trade_id = %id, "an unanswered take expired"),
+                // Answered meanwhile (the lock decides), or the trade is gone.
+                Err(e) => {
+                    tracing::debug!(trade_id = %id, error = %e, "an expired take was not rejected")
+                }
+            }
+        }
+    }
+}
+
+/// A window exactly, in its largest whole unit: "30 min", "2 h", "45 s", "500 ms".
+fn window_words(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 3_600 && secs.is_multiple_of(3_600) {
+        format!("{} h", secs / 3_600)
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else if secs >= 1 {
+        format!("{secs} s")
+    } else {
+        format!("{} ms", d.as_millis())
     }
 }
 
@@ -733,6 +807,22 @@ impl Inner {
             return Err(Error::InvalidInput(format!(
                 "trade {} exists already: a take is answered once",
                 trade_channel.trade_id
+            )));
+        }
+        let hour_ago = now - 3_600_000;
+        let recent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM trades WHERE role = 'maker' AND counterparty = ? AND created_at > ?",
+        )
+        .bind(opened.taker().to_base58())
+        .bind(hour_ago)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sql)?;
+        let limit = self.config.max_takes_per_peer_per_hour;
+        if recent >= i64::from(limit) {
+            return Err(Error::InvalidInput(format!(
+                "too many takes from you: {recent} of this node's offers in the last hour, at most \
+                 {limit}; try again later"
             )));
         }
         negotiation::record_negotiation(
