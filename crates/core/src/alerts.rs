@@ -131,7 +131,13 @@ pub struct Alerts {
     /// Disputes already announced to this node as an arbitrator.
     disputes: HashSet<Uuid>,
     warned: HashSet<(Uuid, Deadline, i64)>,
+    /// When each trade raised its latest chat alerts: [`MESSAGE_ALERTS_PER_MINUTE`] at most.
+    messaged: HashMap<Uuid, std::collections::VecDeque<i64>>,
 }
+
+/// A chatty counterparty raises at most this many "New message" alerts per trade within a minute; the
+/// trade's unread count still shows every message.
+pub const MESSAGE_ALERTS_PER_MINUTE: usize = 5;
 
 impl Alerts {
     /// Starts with `trades` as they are now: nothing about them is news.
@@ -142,6 +148,7 @@ impl Alerts {
             taken: HashSet::new(),
             disputes: HashSet::new(),
             warned: HashSet::new(),
+            messaged: HashMap::new(),
         };
         for trade in trades {
             alerts.remember(trade);
@@ -183,7 +190,19 @@ impl Alerts {
                 out
             }
             TradeEvent::TradeUpdated { trade } => self.on_trade(trade, now_ms),
-            TradeEvent::Message { message } => incoming_message(message).into_iter().collect(),
+            TradeEvent::Message { message } => {
+                let Some(alert) = incoming_message(message) else {
+                    return Vec::new();
+                };
+                let recent = self.messaged.entry(message.trade_id).or_default();
+                recent.retain(|at| now_ms - at < 60_000);
+                if recent.len() >= MESSAGE_ALERTS_PER_MINUTE {
+                    Vec::new()
+                } else {
+                    recent.push_back(now_ms);
+                    vec![alert]
+                }
+            }
             // As an arbitrator: a party asks for a decision (once per trade; its counterparty's case
             // arriving later is no news).
             TradeEvent::DisputeOpened { trade_id } if self.disputes.insert(*trade_id) => {

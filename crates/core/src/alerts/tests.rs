@@ -244,6 +244,22 @@ fn only_the_counterpartys_chat_alerts_and_its_text_is_a_clean_short_excerpt() {
 }
 
 #[test]
+fn a_chatty_counterparty_raises_a_few_message_alerts_a_minute_per_trade() {
+    let (t, u) = (
+        trade(TradeRole::Maker, "Accepted"),
+        trade(TradeRole::Taker, "Accepted"),
+    );
+    let mut engine = Alerts::new(windows(), &[t.clone(), u.clone()], NOW);
+    let mut count = |id, at| engine.on_event(&chat(id, false, "hi"), &all_on(), at).len();
+    let alerted: usize = (0..50).map(|i| count(t.id, NOW + i * 1_000)).sum();
+    assert_eq!(alerted, MESSAGE_ALERTS_PER_MINUTE);
+    // Another trade is not held back by the first.
+    assert_eq!(count(u.id, NOW + 1_000), 1);
+    // A minute after the first, the next one alerts again.
+    assert_eq!(count(t.id, NOW + 60_000), 1);
+}
+
+#[test]
 fn excerpts_keep_short_text_whole_and_cut_long_text_with_an_ellipsis() {
     assert_eq!(excerpt("  hello\r\n world ", 80), "hello world");
     assert_eq!(excerpt("abcdef", 4), "abc…");

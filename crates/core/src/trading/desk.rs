@@ -60,6 +60,9 @@ pub struct TradeConfig {
     pub answer_window: Duration,
     /// Takes one peer may make of this node's offers in an hour; more are refused.
     pub max_takes_per_peer_per_hour: u32,
+    /// Chat messages one side may send in one trade within a minute (by the sender's clock); this
+    /// node sends no more and keeps no more of its counterparty's.
+    pub max_chat_per_minute: u32,
     /// How long a party waits, once its dispute case reached the arbitrator, before it sends it again
     /// (until a decision comes): an arbitrator that lost its database gets the case back.
     pub case_resend: Duration,
@@ -79,6 +82,7 @@ impl Default for TradeConfig {
             exclude_arbitrators: Vec::new(),
             answer_window: Duration::from_secs(30 * 60),
             max_takes_per_peer_per_hour: 10,
+            max_chat_per_minute: 30,
             case_resend: Duration::from_secs(6 * 3600),
         }
     }
@@ -341,6 +345,17 @@ impl Desk {
         let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
         let now = now_ms();
         let sent_at = now.max(store::last_outgoing_sent_at(&mut tx, trade_id).await?);
+        if let Some(why) = store::chat_refusal(
+            &mut tx,
+            trade_id,
+            true,
+            sent_at,
+            inner.config.max_chat_per_minute,
+        )
+        .await?
+        {
+            return Err(Error::InvalidInput(why));
+        }
         let plaintext = ChannelMessage::Chat {
             text: text.clone(),
             sent_at,
@@ -947,6 +962,20 @@ impl Inner {
                 // clock, and not before the sender's previous message (delivery is in order).
                 let earliest = store::last_incoming_sent_at(tx, trade_id).await?;
                 let sent_at = sent_at.min(now).max(earliest.min(now));
+                // Past the rules both sides keep, the envelope is taken (its sequence moves on, so the
+                // trade's steps behind it are not held up) and the message dropped: no store, no alert.
+                if let Some(why) = store::chat_refusal(
+                    tx,
+                    trade_id,
+                    false,
+                    sent_at,
+                    self.config.max_chat_per_minute,
+                )
+                .await?
+                {
+                    tracing::info!(%trade_id, peer = %channel.peer, reason = %why, "chat message dropped");
+                    return Ok(());
+                }
                 let message = ChatMessage {
                     id: Uuid::now_v7(),
                     trade_id,

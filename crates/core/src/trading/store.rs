@@ -245,6 +245,57 @@ pub(super) async fn last_outgoing_sent_at(
 }
 
 /// The latest `sent_at` of the counterparty's messages on a trade, as stored (clamped) here.
+/// Most chat messages one side may send in one trade.
+pub const MAX_CHAT_MESSAGES_PER_TRADE: i64 = 1_000;
+/// How long after a trade ended its chat stays open (a last word, a thank-you).
+pub const CHAT_GRACE_MS: i64 = 7 * 24 * 3_600_000;
+
+/// Why one more chat message from one side (`outgoing`: this node's) sent at `sent_at` may not be
+/// kept: the trade ended more than [`CHAT_GRACE_MS`] ago, or that side reached its total or its rate
+/// (`per_minute`).
+/// Both sides apply the same rules: a node refuses to send what its counterparty would not keep.
+pub(super) async fn chat_refusal(
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+    outgoing: bool,
+    sent_at: i64,
+    per_minute: u32,
+) -> Result<Option<String>> {
+    let (state, updated_at): (TradeState, i64) =
+        sqlx::query_as("SELECT state, updated_at FROM trades WHERE id = ?")
+            .bind(trade_id.to_string())
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(sql)?;
+    if !state.is_open() && sent_at > updated_at.saturating_add(CHAT_GRACE_MS) {
+        return Ok(Some(format!(
+            "this trade ended ({}) more than 7 days ago: its chat is closed",
+            state.as_str().to_lowercase()
+        )));
+    }
+    let (total, last_minute): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(sent_at > ?), 0) FROM messages \
+         WHERE trade_id = ? AND outgoing = ?",
+    )
+    .bind(sent_at - 60_000)
+    .bind(trade_id.to_string())
+    .bind(i64::from(outgoing))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(sql)?;
+    if total >= MAX_CHAT_MESSAGES_PER_TRADE {
+        return Ok(Some(format!(
+            "this trade's chat is full: {MAX_CHAT_MESSAGES_PER_TRADE} messages from one side at most"
+        )));
+    }
+    if last_minute >= i64::from(per_minute) {
+        return Ok(Some(format!(
+            "slow down: at most {per_minute} messages a minute in one trade"
+        )));
+    }
+    Ok(None)
+}
+
 pub(super) async fn last_incoming_sent_at(
     conn: &mut SqliteConnection,
     trade_id: Uuid,

@@ -273,6 +273,116 @@ async fn a_chat_message_s_time_is_clamped_to_the_receiver_s_clock() {
     );
 }
 
+/// A peer that floods a trade's chat gets its envelopes taken (the trade's steps behind them are not
+/// held up) but no more than the rate of messages kept and shown; the maker's own sends keep the same
+/// rule and say so. A trade ended longer ago than the grace takes no chat at all.
+#[tokio::test]
+async fn a_flooded_chat_keeps_the_rate_and_an_ended_trade_s_chat_closes() {
+    use super::store::CHAT_GRACE_MS;
+    let f = fixture().await;
+    let per_minute = i64::from(f.desk.inner.config.max_chat_per_minute);
+    let (channel, mut sender) = f.open().await;
+    let start = now_ms() - 10_000;
+    let flood = usize::try_from(per_minute).unwrap() + 5;
+    for i in 0..flood {
+        let message = ChannelMessage::Chat {
+            text: format!("spam {i}"),
+            sent_at: start + i64::try_from(i).unwrap(),
+        };
+        let bytes = f.seal(&channel, &mut sender, &message).to_bytes().unwrap();
+        let next = u64::try_from(i).unwrap() + 1;
+        assert_eq!(
+            f.send(&bytes).await,
+            EnvelopeAnswer::Ack { next },
+            "message {i}"
+        );
+    }
+    let kept = super::store::chat_log(f.store.pool(), &f.maker.peer_id(), channel.trade_id)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), usize::try_from(per_minute).unwrap());
+    assert_eq!(kept.last().unwrap().body, "spam 29");
+
+    // The maker's node sends by the same rule.
+    for i in 0..per_minute {
+        f.desk
+            .send_chat(channel.trade_id, format!("reply {i}"))
+            .await
+            .expect("within the rate");
+    }
+    let err = f
+        .desk
+        .send_chat(channel.trade_id, "one too many".into())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("at most 30 messages a minute"),
+        "{err}"
+    );
+
+    // Ended more than the grace ago: neither side's chat is kept.
+    sqlx::query("UPDATE trades SET state = 'Completed', updated_at = ? WHERE id = ?")
+        .bind(now_ms() - CHAT_GRACE_MS - 120_000)
+        .bind(channel.trade_id.to_string())
+        .execute(f.store.pool())
+        .await
+        .unwrap();
+    let late = ChannelMessage::Chat {
+        text: "thanks".into(),
+        sent_at: now_ms(),
+    };
+    let bytes = f.seal(&channel, &mut sender, &late).to_bytes().unwrap();
+    let next = u64::try_from(flood).unwrap() + 1;
+    assert_eq!(f.send(&bytes).await, EnvelopeAnswer::Ack { next });
+    let after = super::store::chat_log(f.store.pool(), &f.maker.peer_id(), channel.trade_id)
+        .await
+        .unwrap();
+    assert!(after.iter().all(|m| m.body != "thanks"), "{after:?}");
+    let err = f
+        .desk
+        .send_chat(channel.trade_id, "bye".into())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("its chat is closed"), "{err}");
+}
+
+/// However slowly a side chats, one trade keeps at most its total of that side's messages.
+#[tokio::test]
+async fn a_trade_keeps_at_most_its_total_of_chat_from_one_side() {
+    use super::store::MAX_CHAT_MESSAGES_PER_TRADE;
+    let f = fixture().await;
+    let (channel, _) = f.open().await;
+    let start = now_ms() - 100 * 24 * 3_600_000;
+    let mut tx = f.store.pool().begin().await.unwrap();
+    for i in 0..MAX_CHAT_MESSAGES_PER_TRADE {
+        sqlx::query(
+            "INSERT INTO messages (id, trade_id, outgoing, seq, body, sent_at) VALUES (?, ?, 0, ?, 'x', ?)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(channel.trade_id.to_string())
+        .bind(i)
+        .bind(start + i * 60_000)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    let now = now_ms();
+    let why = super::store::chat_refusal(&mut tx, channel.trade_id, false, now, 30)
+        .await
+        .unwrap();
+    assert_eq!(
+        why.as_deref(),
+        Some("this trade's chat is full: 1000 messages from one side at most")
+    );
+    // The other side has said nothing yet: its messages are kept.
+    assert_eq!(
+        super::store::chat_refusal(&mut tx, channel.trade_id, true, now, 30)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 /// A refusal tells the peer what was wrong with what it sent, and nothing of the node's insides.
 #[test]
 fn a_peer_hears_its_own_mistake_never_the_node_s_internals() {
