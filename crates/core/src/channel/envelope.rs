@@ -258,6 +258,29 @@ impl Receiver {
         self.held.len()
     }
 
+    /// The envelopes (opened) waiting for a gap to fill, by sequence number.
+    pub fn held(&self) -> &BTreeMap<u64, Vec<u8>> {
+        &self.held
+    }
+
+    /// This receiver with `held` waiting as well (kept apart from it in storage).
+    pub fn with_held(mut self, held: BTreeMap<u64, Vec<u8>>) -> Self {
+        self.held
+            .extend(held.into_iter().filter(|(seq, _)| *seq >= self.next));
+        self
+    }
+
+    /// This receiver's position without the envelopes it holds: what is stored with the channel.
+    pub fn without_held(&self) -> Self {
+        Self {
+            trade_id: self.trade_id,
+            me: self.me,
+            peer: self.peer,
+            next: self.next,
+            held: BTreeMap::new(),
+        }
+    }
+
     /// Every range of sequence numbers missing below the highest held one: what to re-request.
     pub fn missing(&self) -> Vec<RangeInclusive<u64>> {
         let mut ranges = Vec::new();

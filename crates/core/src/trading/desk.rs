@@ -883,12 +883,13 @@ impl Inner {
         let mut channel = store::load_channel(&mut tx, &self.me.storage_key, trade_id)
             .await?
             .ok_or(ChannelError::UnknownTrade { trade_id })?;
-        let mut receiver = channel.receiver.clone();
+        let stored = store::load_held(&mut tx, trade_id).await?;
+        let mut receiver = channel.receiver.clone().with_held(stored.clone());
         let delivered = match receiver.receive_verified(&channel.keys, verified) {
             Ok(delivered) => delivered,
             Err(ChannelError::Gap { .. }) => {
                 // Authenticated and held until the gap fills; the ack asks for the gap.
-                store::save_receiver(&mut tx, trade_id, &receiver).await?;
+                store::save_receiver(&mut tx, trade_id, &receiver, &stored).await?;
                 tx.commit().await.map_err(sql)?;
                 return Ok(Received::Stored {
                     next: receiver.next_seq(),
@@ -911,7 +912,7 @@ impl Inner {
             self.apply(&mut tx, &mut channel, item.seq, message, &mut events)
                 .await?;
         }
-        store::save_receiver(&mut tx, trade_id, &receiver).await?;
+        store::save_receiver(&mut tx, trade_id, &receiver, &stored).await?;
         tx.commit().await.map_err(sql)?;
         // A step may have queued an answer, or made an escrow ready or due.
         self.wake.notify_one();

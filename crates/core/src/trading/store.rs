@@ -1,7 +1,7 @@
 //! The trade desk's SQL: channel state (keys sealed at rest), the outbox, chat, and the read models the
 //! shells query. Functions take a connection so callers compose them into one transaction.
 
-use std::sync::LazyLock;
+use std::{collections::BTreeMap, sync::LazyLock};
 
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, aead::Aead, aead::Payload};
 use libp2p::{PeerId, identity::Keypair};
@@ -142,18 +142,66 @@ pub(super) async fn load_channel(
     }))
 }
 
+/// The envelopes of a trade held for a gap, as stored (each once, when it arrived).
+pub(super) async fn load_held(
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+) -> Result<BTreeMap<u64, Vec<u8>>> {
+    let rows: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, plaintext FROM held_envelopes WHERE trade_id = ?")
+            .bind(trade_id.to_string())
+            .fetch_all(conn)
+            .await
+            .map_err(sql)?;
+    rows.into_iter()
+        .map(|(seq, plaintext)| {
+            Ok((
+                u64::try_from(seq).map_err(|e| internal("stored held seq", e))?,
+                plaintext,
+            ))
+        })
+        .collect()
+}
+
+/// Saves the receiver's position with the channel, and its held envelopes apart: those not in
+/// `stored` (what [`load_held`] returned) are inserted, those no longer held (delivered) deleted. An
+/// arrival writes its own envelope once, never the whole held set again.
 pub(super) async fn save_receiver(
     conn: &mut SqliteConnection,
     trade_id: Uuid,
     receiver: &Receiver,
+    stored: &BTreeMap<u64, Vec<u8>>,
 ) -> Result<()> {
-    let bytes = postcard::to_stdvec(receiver).map_err(|e| internal("encoding the receiver", e))?;
+    let bytes = postcard::to_stdvec(&receiver.without_held())
+        .map_err(|e| internal("encoding the receiver", e))?;
     sqlx::query("UPDATE trade_channels SET receiver = ? WHERE trade_id = ?")
         .bind(bytes)
         .bind(trade_id.to_string())
-        .execute(conn)
+        .execute(&mut *conn)
         .await
         .map_err(sql)?;
+    for (seq, plaintext) in receiver.held() {
+        if !stored.contains_key(seq) {
+            sqlx::query("INSERT INTO held_envelopes (trade_id, seq, plaintext) VALUES (?, ?, ?)")
+                .bind(trade_id.to_string())
+                .bind(seq_i64(*seq)?)
+                .bind(plaintext)
+                .execute(&mut *conn)
+                .await
+                .map_err(sql)?;
+        }
+    }
+    for seq in stored
+        .keys()
+        .filter(|seq| !receiver.held().contains_key(seq))
+    {
+        sqlx::query("DELETE FROM held_envelopes WHERE trade_id = ? AND seq = ?")
+            .bind(trade_id.to_string())
+            .bind(seq_i64(*seq)?)
+            .execute(&mut *conn)
+            .await
+            .map_err(sql)?;
+    }
     Ok(())
 }
 

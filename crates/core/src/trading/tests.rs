@@ -493,6 +493,54 @@ async fn reordered_envelopes_are_held_and_delivered_in_order() {
     assert_eq!(bodies, ["first", "second"]);
 }
 
+/// Envelopes held for a gap are each written once, when they arrive: the channel's stored receiver
+/// stays the same small record however many wait, and delivery removes them.
+#[tokio::test]
+async fn held_envelopes_are_stored_once_each_and_gone_once_delivered() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let big = "x".repeat(3_000);
+    let sealed: Vec<Vec<u8>> = (0..6)
+        .map(|i| {
+            f.seal(&channel, &mut sender, &chat(&format!("{i} {big}")))
+                .to_bytes()
+                .unwrap()
+        })
+        .collect();
+    let id = channel.trade_id.to_string();
+    let receiver_len = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT length(receiver) FROM trade_channels WHERE trade_id = ?",
+        )
+        .bind(&id)
+        .fetch_one(f.store.pool())
+        .await
+        .unwrap()
+    };
+    let held = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT seq FROM held_envelopes WHERE trade_id = ? ORDER BY seq",
+        )
+        .bind(&id)
+        .fetch_all(f.store.pool())
+        .await
+        .unwrap()
+    };
+    let empty = receiver_len().await;
+    for (i, bytes) in sealed.iter().enumerate().skip(1) {
+        assert_eq!(
+            f.send(bytes).await,
+            EnvelopeAnswer::Ack { next: 0 },
+            "envelope {i}"
+        );
+        assert_eq!(receiver_len().await, empty, "the receiver record grew");
+    }
+    assert_eq!(held().await, [1, 2, 3, 4, 5]);
+    assert_eq!(f.send(&sealed[0]).await, EnvelopeAnswer::Ack { next: 6 });
+    assert_eq!(held().await, Vec::<i64>::new());
+    assert_eq!(f.snapshot().await.messages.len(), 6);
+}
+
 #[tokio::test]
 async fn oversized_input_is_refused() {
     let f = fixture().await;
