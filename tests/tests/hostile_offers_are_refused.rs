@@ -206,3 +206,68 @@ async fn a_flood_of_valid_records_stops_at_the_per_peer_quota() {
     attacker.shutdown().await;
     net.shutdown().await;
 }
+
+/// Gossip peer scoring: a peer that keeps sending offers the book refuses is soon ignored altogether
+/// (graylisted) by the nodes it sends them to, while the honest peers around keep their standing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_that_keeps_sending_refused_gossip_is_ignored() {
+    let net = TestNet::start(3).await;
+    let mallory = Keypair::generate_ed25519();
+    let attacker = attacker(&net, &mallory).await;
+    let topic = market_topic(BTC_EUR.0, BTC_EUR.1);
+    attacker.subscribe(&topic).await.expect("subscribe");
+    // The attacker is in node 0's mesh once node 0 learnt of its subscription: an honest offer
+    // published by it now (the sentinel) is taken, so the bad ones below reach node 0 too.
+    let now = now_ms();
+    let sentinel =
+        Offer::new(mallory.public().to_peer_id(), sell_offer(59_000), now).expect("offer");
+    let sentinel_bytes = update(signed(&sentinel, &mallory));
+    let delivered = async {
+        loop {
+            let _ = attacker.publish(&topic, sentinel_bytes.clone()).await;
+            if net.nodes[0].has_offer(sentinel.id).await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(souk_tests::DEADLINE, delivered)
+        .await
+        .expect("the attacker's honest offer reached node 0");
+    for node in &net.nodes {
+        assert_eq!(node.net_stats().await.gossip_graylisted, 0);
+    }
+
+    for i in 0..30 {
+        let offer =
+            Offer::new(mallory.public().to_peer_id(), sell_offer(60_000 + i), now).expect("offer");
+        let mut forged = signed(&offer, &mallory);
+        forged.signature[0] ^= 1;
+        attacker
+            .publish(&topic, update(forged))
+            .await
+            .expect("publish");
+    }
+    let ignored = async {
+        loop {
+            if net.nodes[0].net_stats().await.gossip_graylisted == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(souk_tests::DEADLINE, ignored)
+        .await
+        .expect("node 0 graylisted the attacker");
+    let refused = net.nodes[0].net_stats().await.gossip_refused;
+    assert!(
+        refused < 30,
+        "every forged message was still looked at: {refused}"
+    );
+    // Honest peers keep their standing everywhere.
+    for node in &net.nodes[1..] {
+        assert!(node.net_stats().await.gossip_graylisted <= 1);
+    }
+    attacker.shutdown().await;
+    net.shutdown().await;
+}

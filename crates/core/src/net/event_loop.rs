@@ -309,9 +309,11 @@ impl EventLoop {
             }
             Command::Subscribe(topic, reply) => {
                 let result = gossip_topic(&topic).and_then(|t| {
-                    self.swarm
-                        .behaviour_mut()
-                        .gossipsub
+                    let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;
+                    gossipsub
+                        .set_topic_params(t.clone(), super::behaviour::gossip_topic_score_params())
+                        .map_err(|e| NetError::Internal(format!("scoring {topic}: {e}")))?;
+                    gossipsub
                         .subscribe(&t)
                         .map_err(|e| NetError::Internal(format!("subscribe to {topic}: {e}")))
                 });
@@ -519,8 +521,15 @@ impl EventLoop {
             .topics()
             .map(|t| gossipsub.mesh_peers(t).count())
             .sum();
+        let graylist = super::behaviour::gossip_score_thresholds().graylist_threshold;
+        let gossip_graylisted = self
+            .swarm
+            .connected_peers()
+            .filter(|p| gossipsub.peer_score(p).is_some_and(|s| s < graylist))
+            .count();
         NetStats {
             gossip_mesh_peers,
+            gossip_graylisted,
             connected_peers,
             routing_table_size,
             stored_records,

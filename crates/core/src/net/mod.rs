@@ -124,6 +124,8 @@ pub struct NetStats {
     pub gossip_mesh_peers: usize,
     pub gossip_accepted: u64,
     pub gossip_refused: u64,
+    /// Connected peers whose gossip this node ignores now: they sent too many messages it refused.
+    pub gossip_graylisted: usize,
     /// Direct requests we sent (handed to libp2p; the oversized ones refused locally not counted).
     pub requests_sent: u64,
     /// Inbound direct requests we answered (answer handed to the stream).
