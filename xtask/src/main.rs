@@ -76,8 +76,11 @@ fn main() -> ExitCode {
         Some("icons") => icons(),
         Some("dist") => dist(),
         Some("bench") => bench(),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <run [ARGS…] | test | bindings | icons | dist | bench>");
+            eprintln!(
+                "usage: cargo xtask <run [ARGS…] | test | bindings | icons | dist | bench | fuzz [--seconds N] [TARGET…]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -333,6 +336,21 @@ fn ensure_tauri_driver() -> Result<PathBuf> {
     exec(&mut install)?;
     which("tauri-driver")
         .ok_or_else(|| "tauri-driver was installed but is not on PATH or in ~/.cargo/bin".into())
+}
+
+fn ensure_cargo_fuzz() -> Result {
+    if which("cargo-fuzz").is_some() {
+        println!("cargo-fuzz present");
+        return Ok(());
+    }
+    let mut install = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    install
+        .args(["install", "cargo-fuzz", "--locked", "--version", "^0.13"])
+        .env_remove("CARGO_TARGET_DIR");
+    exec(&mut install)?;
+    which("cargo-fuzz")
+        .map(|_| ())
+        .ok_or_else(|| "cargo-fuzz was installed but is not on PATH or in ~/.cargo/bin".into())
 }
 
 // ---------------------------------------------------------------- commands
@@ -788,5 +806,154 @@ fn bench() -> Result {
         Ok(())
     } else {
         Err(failed.join("\n"))
+    }
+}
+
+/// The fuzz targets of `fuzz/`: one per decoder that reads bytes a peer or a file controls (see
+/// `souk_core::fuzzing`).
+const FUZZ_TARGETS: &[&str] = &[
+    "market_update",
+    "withdrawal",
+    "take",
+    "accept",
+    "envelope",
+    "channel_message",
+    "negotiation",
+    "trade_step",
+    "direct",
+    "dispute",
+    "announcement",
+    "psbt",
+    "ticker",
+    "keystore",
+    "config",
+];
+
+/// The fuzz build's own target dir (instrumented, with sanitizer flags): outside the clone when the
+/// machine has a home, so CI reuses it between runs without depending on it.
+fn fuzz_target_dir() -> PathBuf {
+    match env::var_os("HOME") {
+        Some(home) => Path::new(&home).join(".cache/souk/fuzz-target"),
+        None => root().join("fuzz/target"),
+    }
+}
+
+/// `cargo xtask fuzz [--seconds N] [TARGET…]`: builds the fuzz targets with cargo-fuzz (libFuzzer,
+/// AddressSanitizer; stable Rust with `RUSTC_BOOTSTRAP=1`) and runs each for N seconds (default 60)
+/// from its committed corpus (`fuzz/corpus/TARGET`, read only: new inputs go to a scratch dir).
+/// Reports executions per target to `artifacts/fuzz.json`; any crash fails the run and leaves its input
+/// under `fuzz/artifacts/TARGET/`.
+fn fuzz(args: &[String]) -> Result {
+    let mut seconds: u64 = 60;
+    let mut chosen: Vec<&str> = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                seconds = rest
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or("--seconds takes a whole number of seconds, at least 1")?;
+            }
+            name => match FUZZ_TARGETS.iter().find(|t| **t == name) {
+                Some(target) => chosen.push(target),
+                None => {
+                    return Err(format!(
+                        "no fuzz target {name:?}; the targets: {}",
+                        FUZZ_TARGETS.join(", ")
+                    ));
+                }
+            },
+        }
+    }
+    if chosen.is_empty() {
+        chosen = FUZZ_TARGETS.to_vec();
+    }
+    fuzz_run(&chosen, seconds)
+}
+
+fn fuzz_run(targets: &[&str], seconds: u64) -> Result {
+    ensure_cargo_fuzz()?;
+    let fuzz_dir = root().join("fuzz");
+    let target_dir = fuzz_target_dir();
+    let mut build = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    build
+        .current_dir(&fuzz_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env("RUSTC_BOOTSTRAP", "1")
+        .args(["fuzz", "build", "-O", "--target-dir"])
+        .arg(&target_dir);
+    exec(&mut build)?;
+    let scratch = env::temp_dir().join(format!("souk-fuzz-{}", std::process::id()));
+    let mut report = Vec::new();
+    let mut failed = Vec::new();
+    for target in targets {
+        let binary = target_dir
+            .join("x86_64-unknown-linux-gnu/release")
+            .join(target);
+        let corpus = fuzz_dir.join("corpus").join(target);
+        let work = scratch.join(target);
+        let found = fuzz_dir.join("artifacts").join(target);
+        for dir in [&corpus, &work, &found] {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        println!("fuzzing {target} for {seconds} s");
+        let started = std::time::Instant::now();
+        let out = Command::new(&binary)
+            .arg(&work)
+            .arg(&corpus)
+            .arg(format!("-max_total_time={seconds}"))
+            .arg("-rss_limit_mb=2048")
+            .arg("-max_len=65536")
+            .arg("-print_final_stats=1")
+            .arg(format!("-artifact_prefix={}/", found.display()))
+            .output()
+            .map_err(|e| format!("{}: {e}", binary.display()))?;
+        let log = String::from_utf8_lossy(&out.stderr);
+        let stat = |name: &str| {
+            log.lines()
+                .find_map(|l| l.strip_prefix(&format!("stat::{name}:")))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let executions = stat("number_of_executed_units").unwrap_or(0);
+        let seeds = std::fs::read_dir(&corpus).map(|d| d.count()).unwrap_or(0);
+        println!(
+            "  {executions} executions in {:.0} s ({} exec/s), {seeds} seeds, {}",
+            started.elapsed().as_secs_f64(),
+            stat("average_exec_per_sec").unwrap_or(0),
+            if out.status.success() {
+                "no crash"
+            } else {
+                "FAILED"
+            }
+        );
+        if !out.status.success() {
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            failed.push(*target);
+        }
+        report.push(format!(
+            "  {{\"target\": \"{target}\", \"seconds\": {seconds}, \"executions\": {executions}, \
+             \"exec_per_sec\": {}, \"peak_rss_mb\": {}, \"seeds\": {seeds}, \"crashed\": {}}}",
+            stat("average_exec_per_sec").unwrap_or(0),
+            stat("peak_rss_mb").unwrap_or(0),
+            !out.status.success()
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    let dir = artifacts_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("fuzz.json");
+    let text = format!("[\n{}\n]\n", report.join(",\n"));
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {}", path.display());
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "fuzz targets crashed: {} (inputs under fuzz/artifacts/)",
+            failed.join(", ")
+        ))
     }
 }

@@ -344,7 +344,7 @@ pub mod keystore {
         Ok(out)
     }
 
-    struct Parsed<'a> {
+    pub(crate) struct Parsed<'a> {
         cost: KdfCost,
         salt: &'a [u8],
         nonce: &'a [u8],
@@ -388,7 +388,7 @@ pub mod keystore {
         }
     }
 
-    fn parse(bytes: &[u8]) -> Result<Parsed<'_>, KeystoreError> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, KeystoreError> {
         let mut r = Reader { bytes, at: 0 };
         if r.take(MAGIC.len(), "header")? != MAGIC {
             return Err(KeystoreError::Corrupt(

@@ -16,6 +16,8 @@ pub mod connection;
 pub mod error;
 pub mod escrow;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod logging;
 pub mod market;

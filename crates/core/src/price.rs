@@ -168,7 +168,7 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// Reads a price from either ticker shape; checks that it is for the pair asked and is positive.
-fn parse_ticker(body: &[u8], base: &str, quote: &str) -> Result<Decimal, String> {
+pub(crate) fn parse_ticker(body: &[u8], base: &str, quote: &str) -> Result<Decimal, String> {
     #[derive(Deserialize)]
     struct Flat {
         symbol: Option<String>,

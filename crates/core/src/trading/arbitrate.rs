@@ -266,7 +266,7 @@ impl SignedResolution {
         })
     }
 
-    fn open(bytes: &[u8]) -> Result<(Resolution, PeerId, Self)> {
+    pub(super) fn open(bytes: &[u8]) -> Result<(Resolution, PeerId, Self)> {
         let signed: Self = crate::codec::decode_exact(bytes, "resolution").map_err(refused)?;
         let signer = crate::signing::verify(
             RESOLUTION_SIGNING_TAG,

@@ -17,6 +17,26 @@ mod settle;
 mod store;
 pub mod wire;
 
+/// Entry points for the fuzz targets (`fuzz/`) into decoders private to the trade engine.
+#[doc(hidden)]
+pub mod fuzz_entry {
+    /// A dispute case as the arbitrator decodes it from a sealed take's plaintext.
+    pub fn dispute_case(data: &[u8]) {
+        let _ = crate::codec::decode_exact::<super::arbitrate::DisputeCase>(data, "dispute case");
+    }
+
+    /// A return request as the arbitrator decodes it.
+    pub fn return_request(data: &[u8]) {
+        let _ =
+            crate::codec::decode_exact::<super::arbitrate::ReturnRequest>(data, "return request");
+    }
+
+    /// An arbitrator's signed resolution as a party opens it.
+    pub fn resolution(data: &[u8]) {
+        let _ = super::arbitrate::SignedResolution::open(data);
+    }
+}
+
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
