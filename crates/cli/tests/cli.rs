@@ -1,5 +1,8 @@
 //! Black-box tests of the `souk` binary: real processes, real files, a temp dir each.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},

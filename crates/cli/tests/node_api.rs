@@ -1,6 +1,9 @@
 //! Black-box tests of `souk node` and the commands that talk to it: real `souk` processes on loopback,
 //! a temp dir each, port 0 everywhere. Where a test must wait it polls with a deadline.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     fs::File,
     io::{Read, Write},

@@ -1,6 +1,9 @@
 //! Protocol tests of `souk_core::net` between real swarms on 127.0.0.1 (OS-chosen ports). No sleeps:
 //! every wait is for an event, under a deadline.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::{
     sync::Arc,
     time::{Duration, Instant},
