@@ -398,6 +398,12 @@ async fn an_unanswered_take_expires_and_frees_the_offer() {
         .await
         .expect("the offer is free again");
     assert_eq!(again.state, TradeState::Requested);
+    let refusals = maker.node.network_status().await.expect("status").refusals;
+    assert_eq!(
+        (refusals.takes_expired, refusals.takes),
+        (1, 1),
+        "{refusals:?}"
+    );
     for node in [second, first, maker] {
         node.stop().await;
     }
@@ -455,6 +461,8 @@ async fn a_peer_s_takes_are_limited_per_hour() {
         .take_offer(offers[3].id, 5_000_000, sepa, "IBAN".into())
         .await
         .expect("another peer is not limited by the first");
+    let refusals = maker.node.network_status().await.expect("status").refusals;
+    assert_eq!(refusals.takes, 1, "{refusals:?}");
     for node in [other, greedy, maker] {
         node.stop().await;
     }

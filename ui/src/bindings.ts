@@ -52,7 +52,11 @@ relays: Array<RelayStatus>,
 /**
  * This node is a circuit relay for peers behind NAT.
  */
-relay_server: boolean, };
+relay_server: boolean, 
+/**
+ * What this node refused from peers since it started.
+ */
+refusals: Refusals, };
 export type Side = "buy" | "sell";
 export type Asset = "BTC" | "LTC";
 export type Fiat = "EUR" | "USD" | "GBP" | "CHF" | "JPY" | "CAD" | "AUD" | "BRL" | "ARS" | "NGN" | "KES" | "INR" | "CNY" | "MXN" | "ZAR" | "TRY" | "SEK" | "NOK" | "DKK" | "PLN" | "CZK" | "NZD" | "SGD" | "HKD" | "KRW" | "IDR" | "PHP" | "VND" | "AED" | "UAH";
@@ -103,6 +107,27 @@ export type MyOffer = { offer: Offer, state: OfferState, };
 export type MarketPrice = { base: string, quote: string, price: string, fetched_at_ms: number, source: string, };
 export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "offer_withdrawn", id: string, } | { "kind": "price_updated", base: Asset, quote: Quote, price: string, };
 export type TradeRole = "maker" | "taker";
+export type Refusals = { 
+/**
+ * Takes of this node's offers refused (bad, over a limit, of a withdrawn offer, …).
+ */
+takes: number, 
+/**
+ * Trade envelopes refused (forged, tampered, out of place).
+ */
+envelopes: number, 
+/**
+ * Chat messages dropped: past a trade's rate or total, or after its chat closed.
+ */
+chat_messages: number, 
+/**
+ * Takes this node rejected because nobody answered them in time.
+ */
+takes_expired: number, 
+/**
+ * Peers whose gossip is ignored now (they sent too much the book refused).
+ */
+peers_ignored: number, };
 export type Party = "buyer" | "seller";
 export type TradeState = "Requested" | "Countered" | "Accepted" | "Rejected" | "EscrowFunding" | "EscrowFunded" | "PaymentSent" | "PaymentConfirmed" | "Released" | "Completed" | "Cancelled" | "Expired" | "Disputed" | "Resolved";
 export type Winner = "buyer" | "seller" | "split";

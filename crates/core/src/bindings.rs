@@ -21,8 +21,8 @@ use crate::{
     startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
         ChatMessage, Decision, DecisionInfo, DecisionView, DisputeInfo, EscrowView, OnChain, Party,
-        PartyCase, PendingFunding, ReserveView, ReturnView, StepRecord, TradeAnswer, TradeEvent,
-        TradeInfo, TradeRole, TradeState, TradeTerms, WalletFunding, Winner,
+        PartyCase, PendingFunding, Refusals, ReserveView, ReturnView, StepRecord, TradeAnswer,
+        TradeEvent, TradeInfo, TradeRole, TradeState, TradeTerms, WalletFunding, Winner,
     },
 };
 
@@ -156,6 +156,7 @@ pub fn typescript() -> String {
         MarketEvent::decl(&cfg),
         // Trades and chat (issue 4).
         TradeRole::decl(&cfg),
+        Refusals::decl(&cfg),
         Party::decl(&cfg),
         TradeState::decl(&cfg),
         Winner::decl(&cfg),

@@ -137,6 +137,8 @@ pub struct NetworkStatus {
     pub relays: Vec<RelayStatus>,
     /// This node is a circuit relay for peers behind NAT.
     pub relay_server: bool,
+    /// What this node refused from peers since it started.
+    pub refusals: crate::trading::Refusals,
 }
 
 /// Whether others can open connections to this node.
@@ -1204,6 +1206,10 @@ impl Node {
                 })
                 .collect(),
             relay_server: reachability.relay_server,
+            refusals: crate::trading::Refusals {
+                peers_ignored: u32::try_from(stats.gossip_graylisted).unwrap_or(u32::MAX),
+                ..self.desk().await?.refusals()
+            },
             peer_id,
         })
     }

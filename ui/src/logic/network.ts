@@ -1,4 +1,4 @@
-import type { ChainStatus, NatStatus, Reach } from '../bindings';
+import type { ChainStatus, NatStatus, Reach, Refusals } from '../bindings';
 
 /** Whether others can reach this node, as a headline and what it means. */
 export const REACH_TEXT: Record<Reach, { title: string; text: string }> = {
@@ -35,4 +35,18 @@ const CHAIN_NAMES: Record<ChainStatus['chain'], string> = { btc: 'Bitcoin', ltc:
 /** "Litecoin regtest" */
 export function chainName(status: ChainStatus): string {
   return `${CHAIN_NAMES[status.chain]} ${status.network}`;
+}
+
+/** What the node refused from peers since it started, in words; "nothing" when it refused nothing. */
+export function refusalsText(r: Refusals): string {
+  const parts: string[] = [];
+  const count = (n: number, one: string, many: string) => {
+    if (n > 0) parts.push(`${n} ${n === 1 ? one : many}`);
+  };
+  count(r.takes, 'take', 'takes');
+  count(r.takes_expired, 'unanswered take expired', 'unanswered takes expired');
+  count(r.envelopes, 'trade message', 'trade messages');
+  count(r.chat_messages, 'chat message over the limits', 'chat messages over the limits');
+  count(r.peers_ignored, 'peer ignored for bad gossip', 'peers ignored for bad gossip');
+  return parts.length > 0 ? parts.join(', ') : 'nothing';
 }

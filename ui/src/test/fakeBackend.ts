@@ -229,6 +229,7 @@ export class FakeBackend implements Backend {
     external_addrs: [],
     relays: [],
     relay_server: false,
+    refusals: { takes: 0, envelopes: 0, chat_messages: 0, takes_expired: 0, peers_ignored: 0 },
   };
   chain: ChainStatus = {
     configured: false,

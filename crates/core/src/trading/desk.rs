@@ -1,6 +1,12 @@
 //! [`Desk`]: the running trade engine of one node.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use libp2p::{PeerId, identity::Keypair};
 use sqlx::SqlitePool;
@@ -125,6 +131,8 @@ pub(super) struct Inner {
     pub me: Me,
     pub config: TradeConfig,
     pub events: broadcast::Sender<TradeEvent>,
+    /// What was refused from peers, counted.
+    pub refused: Refused,
     /// Wakes the delivery loop: something was put in the outbox, or a peer came back.
     pub wake: Notify,
     /// Wakes the escrow watcher: a step may have made an escrow ready or due.
@@ -175,6 +183,36 @@ pub(super) fn reason_for_peer(e: &Error) -> String {
     }
 }
 
+/// What the desk refused from peers since it started, counted (shown on the Network screen).
+#[derive(Debug, Default)]
+pub(super) struct Refused {
+    pub takes: AtomicU64,
+    pub envelopes: AtomicU64,
+    pub chat_messages: AtomicU64,
+    pub takes_expired: AtomicU64,
+}
+
+/// What this node refused from peers since it started.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
+pub struct Refusals {
+    /// Takes of this node's offers refused (bad, over a limit, of a withdrawn offer, …).
+    #[ts(type = "number")]
+    pub takes: u64,
+    /// Trade envelopes refused (forged, tampered, out of place).
+    #[ts(type = "number")]
+    pub envelopes: u64,
+    /// Chat messages dropped: past a trade's rate or total, or after its chat closed.
+    #[ts(type = "number")]
+    pub chat_messages: u64,
+    /// Takes this node rejected because nobody answered them in time.
+    #[ts(type = "number")]
+    pub takes_expired: u64,
+    /// Peers whose gossip is ignored now (they sent too much the book refused).
+    pub peers_ignored: u32,
+}
+
 impl Desk {
     /// Starts answering trade requests on `net` and delivering the outbox kept in `pool`; what
     /// happens to trades is sent on `events` (the node's, so subscribers outlive a restart).
@@ -211,6 +249,7 @@ impl Desk {
             required_confirmations: settlement.as_ref().map_or(1, |s| s.confirmations),
             chain: settlement.map(|s| s.backend),
             stop: cancel.clone(),
+            refused: Refused::default(),
         });
         let tasks = vec![
             tokio::spawn(serve(
@@ -233,6 +272,18 @@ impl Desk {
             inner,
             cancel,
             tasks: Mutex::new(tasks),
+        }
+    }
+
+    /// What this desk refused from peers since it started (`peers_ignored` is the network's to fill).
+    pub fn refusals(&self) -> Refusals {
+        let r = &self.inner.refused;
+        Refusals {
+            takes: r.takes.load(Ordering::Relaxed),
+            envelopes: r.envelopes.load(Ordering::Relaxed),
+            chat_messages: r.chat_messages.load(Ordering::Relaxed),
+            takes_expired: r.takes_expired.load(Ordering::Relaxed),
+            peers_ignored: 0,
         }
     }
 
@@ -592,7 +643,10 @@ async fn expire_unanswered_takes(inner: Arc<Inner>, cancel: CancellationToken) {
                 window_words(window)
             );
             match answer_step(&inner, id, MessageBody::Reject { reason }).await {
-                Ok(_) => tracing::info!(trade_id = %id, "an unanswered take expired"),
+                Ok(_) => {
+                    inner.refused.takes_expired.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(trade_id = %id, "an unanswered take expired");
+                }
                 // Answered meanwhile (the lock decides), or the trade is gone.
                 Err(e) => {
                     tracing::debug!(trade_id = %id, error = %e, "an expired take was not rejected")
@@ -772,6 +826,7 @@ impl Inner {
         match self.open_trade(bytes).await {
             Ok(accept) => TakeAnswer::Accepted(accept),
             Err(e) => {
+                self.refused.takes.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%from, reason = %e, "take refused");
                 TakeAnswer::Refused(reason_for_peer(&e))
             }
@@ -869,6 +924,7 @@ impl Inner {
                 EnvelopeAnswer::Dropped { next, reason }
             }
             Err(e) => {
+                self.refused.envelopes.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%from, reason = %e, "envelope refused");
                 EnvelopeAnswer::Refused(reason_for_peer(&e))
             }
@@ -974,6 +1030,7 @@ impl Inner {
                 )
                 .await?
                 {
+                    self.refused.chat_messages.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(%trade_id, peer = %channel.peer, reason = %why, "chat message dropped");
                     return Ok(());
                 }

@@ -50,7 +50,7 @@ pub use crate::protocol::{
 pub use arbitrate::{
     Decision, DecisionInfo, DisputeInfo, MAX_DECISION_REASON_CHARS, OnChain, PartyCase,
 };
-pub use desk::{Desk, Settlement, TradeConfig, payment_window};
+pub use desk::{Desk, Refusals, Settlement, TradeConfig, payment_window};
 pub use fund::WalletFunding;
 pub use settle::{DecisionView, EscrowView, PendingFunding, ReserveView, ReturnView};
 pub use store::{chat_log, list_open_trades, list_trades, trade_info, unread_messages};

@@ -301,6 +301,7 @@ async fn a_flooded_chat_keeps_the_rate_and_an_ended_trade_s_chat_closes() {
         .await
         .unwrap();
     assert_eq!(kept.len(), usize::try_from(per_minute).unwrap());
+    assert_eq!(f.desk.refusals().chat_messages, 5);
     assert_eq!(kept.last().unwrap().body, "spam 29");
 
     // The maker's node sends by the same rule.

@@ -2,7 +2,7 @@ import type { NetworkStatus } from '../../bindings';
 import { CopyButton } from '../../components/CopyButton';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { PeerId } from '../../components/PeerId';
-import { NAT_LABELS, REACH_TEXT } from '../../logic/network';
+import { NAT_LABELS, REACH_TEXT, refusalsText } from '../../logic/network';
 import { useNetworkStatus } from '../../state/market';
 import { EmptyState } from '../frame/EmptyState';
 import { SectionPage } from '../frame/SectionPage';
@@ -47,6 +47,10 @@ function Stats({ net }: { net: NetworkStatus }) {
       <div>
         <dt>DHT records stored here</dt>
         <dd>{net.stored_records}</dd>
+      </div>
+      <div>
+        <dt>Refused from peers</dt>
+        <dd data-testid="refusals">{refusalsText(net.refusals)}</dd>
       </div>
     </dl>
   );
@@ -142,3 +146,4 @@ function Addresses({ net }: { net: NetworkStatus }) {
     </>
   );
 }
+
