@@ -597,6 +597,19 @@ impl RpcBackend {
         }
     }
 
+    /// Confirmations of `txid` from the UTXO set, while its first output is unspent: `None` when the
+    /// node has no such output (unknown, or spent since, when the wallet knows it anyway).
+    async fn just_mined(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
+        let out = self
+            .call("gettxout", json!([txid.to_string(), 0, false]))
+            .await?;
+        Ok(out
+            .get("confirmations")
+            .and_then(Value::as_u64)
+            .filter(|c| *c > 0)
+            .map(|c| u32::try_from(c).unwrap_or(u32::MAX)))
+    }
+
     pub fn chain(&self) -> Chain {
         self.chain
     }
@@ -895,8 +908,11 @@ impl ChainBackend for RpcBackend {
         match self.wallet_confirmations(txid).await? {
             Some(known) => Ok(known),
             // Every transaction paying to or spending a watched script is in the wallet: one that is
-            // not is either waiting in the mempool or unknown to this chain.
-            None => Ok(self.in_mempool(txid).await?.then_some(0)),
+            // not is either waiting in the mempool or unknown to this chain — or just mined, out of the
+            // mempool already while the wallet has not caught up with the block yet (the node tells
+            // its wallet asynchronously). The UTXO set has it at once: its first output, unspent.
+            None if self.in_mempool(txid).await? => Ok(Some(0)),
+            None => self.just_mined(txid).await,
         }
     }
 }
