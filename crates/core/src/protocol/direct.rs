@@ -36,6 +36,18 @@ pub enum ReturnAnswer {
     Later(String),
 }
 
+/// What a peer is told when this node refuses what it sent: the reason when it is about what the peer
+/// sent (a check of its input, the escrow's checks of a PSBT or a key); otherwise (this node's database,
+/// disk, chain node, …) only that it failed here, never the internal, SQL, path or chain text.
+pub fn reason_for_peer(e: &crate::Error) -> String {
+    if matches!(e, crate::Error::InvalidInput(_) | crate::Error::Escrow(_)) {
+        e.to_string()
+    } else {
+        "the node could not handle this now (a problem on its side, not in what was sent): try again later"
+            .into()
+    }
+}
+
 impl ReturnAnswer {
     pub fn of(result: Result<Vec<u8>, crate::Error>) -> Self {
         use crate::ErrorKind;
@@ -43,9 +55,9 @@ impl ReturnAnswer {
             Ok(psbt) => Self::Signed(psbt),
             Err(e) => match e.kind() {
                 ErrorKind::Io | ErrorKind::Storage | ErrorKind::Internal | ErrorKind::Offline => {
-                    Self::Later(e.to_string())
+                    Self::Later(reason_for_peer(&e))
                 }
-                _ => Self::Refused(e.to_string()),
+                _ => Self::Refused(reason_for_peer(&e)),
             },
         }
     }
@@ -81,9 +93,9 @@ impl Stored {
             Ok(()) => Self::Stored,
             Err(e) => match e.kind() {
                 ErrorKind::Io | ErrorKind::Storage | ErrorKind::Internal | ErrorKind::Offline => {
-                    Self::Later(e.to_string())
+                    Self::Later(reason_for_peer(e))
                 }
-                _ => Self::Refused(e.to_string()),
+                _ => Self::Refused(reason_for_peer(e)),
             },
         }
     }

@@ -170,19 +170,6 @@ fn refused(e: impl std::fmt::Display) -> Error {
     Error::InvalidInput(e.to_string())
 }
 
-/// What a peer is told when its take or envelope is refused: the reason when it lies in what the peer
-/// sent; when it lies in this node (storage, I/O, the chain backend, an internal error), only that, so
-/// no internal or SQL text, path or setting ever leaves the node (the node's log has the details).
-pub(super) fn reason_for_peer(e: &Error) -> String {
-    // What the checks of a peer's input raise (`refused`, the escrow's checks of a PSBT or key).
-    if matches!(e, Error::InvalidInput(_) | Error::Escrow(_)) {
-        e.to_string()
-    } else {
-        "the node could not handle this now (a problem on its side, not in what was sent): try again later"
-            .into()
-    }
-}
-
 /// What the desk refused from peers since it started, counted (shown on the Network screen).
 #[derive(Debug, Default)]
 pub(super) struct Refused {
@@ -828,7 +815,7 @@ impl Inner {
             Err(e) => {
                 self.refused.takes.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%from, reason = %e, "take refused");
-                TakeAnswer::Refused(reason_for_peer(&e))
+                TakeAnswer::Refused(crate::protocol::reason_for_peer(&e))
             }
         }
     }
@@ -926,7 +913,7 @@ impl Inner {
             Err(e) => {
                 self.refused.envelopes.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(%from, reason = %e, "envelope refused");
-                EnvelopeAnswer::Refused(reason_for_peer(&e))
+                EnvelopeAnswer::Refused(crate::protocol::reason_for_peer(&e))
             }
         }
     }

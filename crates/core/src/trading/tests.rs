@@ -390,7 +390,7 @@ fn a_peer_hears_its_own_mistake_never_the_node_s_internals() {
     use crate::error::Error;
     let theirs = Error::InvalidInput("the offer is withdrawn".into());
     assert_eq!(
-        super::desk::reason_for_peer(&theirs),
+        crate::protocol::reason_for_peer(&theirs),
         "the offer is withdrawn"
     );
     for ours in [
@@ -403,12 +403,27 @@ fn a_peer_hears_its_own_mistake_never_the_node_s_internals() {
             "rpc_password s3cret".into(),
         )),
     ] {
-        let told = super::desk::reason_for_peer(&ours);
+        let told = crate::protocol::reason_for_peer(&ours);
         for secret in ["sqlite", "UNIQUE", "alice", "disk", "s3cret"] {
             assert!(!told.contains(secret), "{ours} leaked as {told}");
         }
         assert!(told.contains("try again later"), "{told}");
+        // The arbitrator's answers to a case, a resolution or a return request say no more.
+        let stored = crate::protocol::Stored::of(&Err(ours));
+        let (crate::protocol::Stored::Later(said) | crate::protocol::Stored::Refused(said)) =
+            &stored
+        else {
+            panic!("{stored:?}");
+        };
+        for secret in ["sqlite", "UNIQUE", "alice", "disk", "s3cret"] {
+            assert!(!said.contains(secret), "leaked to a party as {said}");
+        }
     }
+    let refused = crate::protocol::ReturnAnswer::of(Err(Error::Internal("sqlite: locked".into())));
+    assert!(
+        matches!(&refused, crate::protocol::ReturnAnswer::Later(r) if !r.contains("sqlite")),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
