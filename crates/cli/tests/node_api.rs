@@ -582,15 +582,21 @@ fn post_list_withdraw_with_events_then_sigterm_cleans_up() {
     assert!(exit.success(), "{exit}:\n{}", node.log());
     assert!(!node.dir.join("api.json").exists(), "api.json left behind");
     assert!(node.dir.join("logs").is_dir(), "no log files");
-    assert_eq!(read_ws_closed(&mut ws), (), "the event stream did not end");
+    read_ws_closed(&mut ws);
     let out = node.cli(&["peers"]);
     assert_eq!(code(&out), 1);
 }
 
-/// After the node stops, the WebSocket ends (a close frame, then end of stream).
+/// After the node stops, the WebSocket ends: the stream reaches its end (or is reset by the exiting
+/// process) within the read timeout — a timeout means it never ended — and whatever came first is a
+/// close frame.
 fn read_ws_closed(stream: &mut TcpStream) {
     let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest);
+    match stream.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        Err(e) => panic!("the event stream did not end: {e} (read so far: {rest:?})"),
+    }
     if let Some(first) = rest.first() {
         assert_eq!(first & 0x0f, 8, "expected a close frame, got {rest:?}");
     }
