@@ -124,17 +124,7 @@ impl TestNode {
         bootstrap: &[String],
         trades: souk_core::trading::TradeConfig,
     ) -> Self {
-        let mut config = Config::default();
-        config.price.url = String::new();
-        let node = Node::new(&data_dir, config)
-            .with_kdf_cost(TEST_KDF)
-            .with_trade_config(trades);
-        let mut net = NetConfig::loopback_for_tests();
-        net.bootstrap = bootstrap
-            .iter()
-            .map(|a| a.parse().expect("multiaddr"))
-            .collect();
-        Self::start_node(node, data_dir, net).await
+        Self::start_settling(data_dir, bootstrap, Config::default().chain, trades).await
     }
 
     /// A node settling escrows on `chain`, joining through `bootstrap`, trading by `trades`.
