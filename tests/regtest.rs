@@ -346,11 +346,14 @@ impl Litecoind {
     /// own watch-only wallets are loaded beside it).
     pub async fn call(&self, method: &str, params: Value) -> Value {
         let mut result = self.rpc.call_wallet(WALLET, method, params.clone()).await;
-        // litecoind now and then drops a kept-alive connection under a request (seen under load, more
-        // with an ElectrumX beside it asking too): a call that changes nothing is asked once more. One
-        // that sends coins or mines is not, lest it happen twice.
-        if let Err(ChainError::Unreachable { .. }) = &result
-            && READ_ONLY.contains(&method)
+        // litecoind runs here with `-rpcservertimeout=1` (so `stop` does not wait on idle connections),
+        // while the RPC client keeps an idle connection for 20 s: a call sent on one the node just
+        // closed fails with "connection closed before message completed" without having been read.
+        // That call, and only that failure, is sent once more — whatever the method; a read-only one
+        // is also asked again on any other connection failure.
+        if let Err(ChainError::Unreachable { reason, .. }) = &result
+            && (reason.contains("connection closed before message completed")
+                || READ_ONLY.contains(&method))
         {
             result = self.rpc.call_wallet(WALLET, method, params.clone()).await;
         }
