@@ -17,6 +17,7 @@ use souk_core::{
 };
 use uuid::Uuid;
 
+pub mod chaos;
 pub mod electrumx;
 pub mod regtest;
 

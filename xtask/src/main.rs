@@ -77,9 +77,10 @@ fn main() -> ExitCode {
         Some("dist") => dist(),
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("chaos") => chaos(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [ARGS…] | test | bindings | icons | dist | bench | fuzz [--seconds N] [TARGET…]>"
+                "usage: cargo xtask <run [ARGS…] | test | bindings | icons | dist | bench | fuzz [--seconds N] [TARGET…] | chaos [--trades N] [--seed S] [--kill-percent P]>"
             );
             return ExitCode::from(2);
         }
@@ -520,6 +521,20 @@ fn test_steps(steps: &mut Steps) -> Result {
         }
         Ok(())
     })?;
+    // Escrow trades between `souk node` processes killed and restarted at points a fixed seed picks
+    // (`cargo xtask chaos` runs more, with a seed of its own).
+    steps.step(
+        "chaos: 5 escrow trades, parties killed at random points",
+        || {
+            let binaries = test_binaries(&features, &["chaos"])?;
+            let settings = Chaos {
+                trades: 5,
+                seed: 1,
+                kill_percent: 35,
+            };
+            chaos_run(&binaries[0].1, &settings)
+        },
+    )?;
     // The same build CI always made, through the Tauri bundler, so packaging is checked on every run.
     let (bin, deb) = {
         let mut built = (PathBuf::new(), PathBuf::new());
@@ -541,6 +556,96 @@ fn test_steps(steps: &mut Steps) -> Result {
         "dispute browser test (souk serve + Chromium + litecoind -regtest)",
         dispute_browser_test,
     )
+}
+
+/// What a chaos run does: how many trades, the seed that picks who is killed when, and the chance of a
+/// kill at each point (percent).
+struct Chaos {
+    trades: u64,
+    seed: u64,
+    kill_percent: u64,
+}
+
+/// `cargo xtask chaos [--trades N] [--seed S] [--kill-percent P]`: N escrow trades (default 10) between
+/// maker, taker and arbitrator `souk node` processes on a regtest chain, each party killed (SIGKILL) and
+/// restarted at points the seed picks (default: a new seed each run, printed, so a failure can be run
+/// again). Writes the figures to `artifacts/chaos.json`.
+fn chaos(args: &[String]) -> Result {
+    let mut settings = Chaos {
+        trades: 10,
+        seed: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1),
+        kill_percent: 35,
+    };
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let mut number = |what: &str| -> Result<u64> {
+            rest.next()
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| format!("{arg} takes a whole number ({what})"))
+        };
+        match arg.as_str() {
+            "--trades" => settings.trades = number("trades, at least 1")?.max(1),
+            "--seed" => settings.seed = number("any seed")?,
+            "--kill-percent" => settings.kill_percent = number("0 to 100")?.min(100),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let mut steps = Steps::new();
+    let result = (|| {
+        steps.step("apt packages", || ensure_packages(&["litecoind"]))?;
+        let mut binary = PathBuf::new();
+        steps.step("build souk and the chaos test", || {
+            exec(cargo().args(["build", "-p", "souk-cli"]))?;
+            let mut cmd = cargo();
+            cmd.args(["test", "-p", "souk-tests", "--test", "chaos", "--no-run"])
+                .args(["--message-format=json"])
+                .stderr(std::process::Stdio::inherit());
+            let out = cmd
+                .output()
+                .map_err(|e| format!("cannot start cargo: {e}"))?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            binary = text
+                .lines()
+                .filter(|l| l.contains("\"name\":\"chaos\"") && l.contains("\"executable\":\""))
+                .find_map(|l| {
+                    let start = l.find("\"executable\":\"")? + "\"executable\":\"".len();
+                    let end = start + l[start..].find('"')?;
+                    Some(PathBuf::from(&l[start..end]))
+                })
+                .ok_or("cargo built no chaos test")?;
+            Ok(())
+        })?;
+        steps.step(
+            &format!(
+                "chaos: {} trades, seed {}, {} % kill chance per point",
+                settings.trades, settings.seed, settings.kill_percent
+            ),
+            || chaos_run(&binary, &settings),
+        )
+    })();
+    steps.summary();
+    result
+}
+
+/// Runs the chaos test binary with `settings`; its figures go to `artifacts/chaos.json`.
+fn chaos_run(binary: &Path, settings: &Chaos) -> Result {
+    std::fs::create_dir_all(artifacts_dir()).map_err(|e| format!("artifacts/: {e}"))?;
+    let report = artifacts_dir().join("chaos.json");
+    exec(
+        Command::new(binary)
+            .args(["--ignored", "--nocapture", "--test-threads", "1"])
+            .current_dir(root().join("tests"))
+            .env("SOUK_BIN", target_dir().join("debug/souk"))
+            .env("SOUK_CHAOS_TRADES", settings.trades.to_string())
+            .env("SOUK_CHAOS_SEED", settings.seed.to_string())
+            .env("SOUK_CHAOS_KILL_PERCENT", settings.kill_percent.to_string())
+            .env("SOUK_CHAOS_REPORT", &report),
+    )?;
+    println!("figures in {}", report.display());
+    Ok(())
 }
 
 /// The test files (of `tests/`) whose escrow scenarios run through each chain backend: the node's RPC
