@@ -7,21 +7,19 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod api;
+mod args;
 mod client;
 mod headless;
 mod serve;
-mod settings_api;
-mod trades_api;
 
 use std::{
     io::{IsTerminal, Read},
-    net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
     sync::Arc,
 };
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use libp2p::Multiaddr;
 use serde::Serialize;
 use souk_core::{
@@ -29,7 +27,11 @@ use souk_core::{
     config::{self, Config, Override},
     logging,
     node::{CreatedIdentity, IdentityInfo, Node},
-    trading::Winner,
+};
+
+use args::{
+    ChatCommand, DisputeCommand, NodeArgs, OfferCommand, PostArgs, ServeArgs, TradeCommand,
+    chain_flags, trade_flags,
 };
 
 #[derive(Debug, Parser)]
@@ -88,301 +90,6 @@ enum Command {
     /// As an arbitrator (`souk node --arbitrator`): the disputes sent to you, and your decisions
     #[command(subcommand)]
     Dispute(DisputeCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum DisputeCommand {
-    /// The disputes you arbitrate, newest first
-    List,
-    /// One dispute: parties, addresses, escrow, both reasons and transcripts
-    Show { trade_id: String },
-    /// Decide: the escrow goes to the buyer, the seller, or is split (signed by you, sent to both);
-    /// decide again after a party refused your decision and none took it
-    Resolve {
-        trade_id: String,
-        #[arg(long, value_parser = Winner::ALL.map(Winner::as_str))]
-        to: String,
-        /// With --to split: what the buyer gets, e.g. 0.6; the seller gets the rest (the fee comes out
-        /// of the larger share)
-        #[arg(long)]
-        buyer_gets: Option<String>,
-        /// Why, shown to both parties
-        #[arg(long, default_value = "")]
-        reason: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum TradeCommand {
-    /// Take an offer: asks its maker (who must be online) and opens the trade
-    Take {
-        /// The offer id (from `souk offer list`)
-        offer_id: String,
-        /// How much of the base asset, e.g. 0.05 (within the offer's range)
-        #[arg(long)]
-        amount: String,
-        /// The payment method, one of the offer's, e.g. SEPA
-        #[arg(long)]
-        method: String,
-        /// Where you want to be paid (shared with the maker only), e.g. an IBAN or an address
-        #[arg(long, default_value = "")]
-        payout: String,
-    },
-    /// Accept the take request (maker) or the counter (taker)
-    Accept { trade_id: String },
-    /// Reject the take request (maker) or the counter (taker)
-    Reject {
-        trade_id: String,
-        /// Why, shown to the counterparty
-        #[arg(long, default_value = "")]
-        reason: String,
-    },
-    /// Maker: answer a take request with another amount and/or price
-    Counter {
-        trade_id: String,
-        /// A new amount of the base asset, e.g. 0.02
-        #[arg(long, required_unless_present = "price")]
-        amount: Option<String>,
-        /// A new fixed price per whole coin
-        #[arg(long)]
-        price: Option<String>,
-    },
-    /// Escrow trades: the address your coins go to (buyer: payout; seller: refund of your deposit)
-    Address { trade_id: String, address: String },
-    /// Escrow trades: pay your escrow output from a wallet of your chain node (Core backend). Shows the
-    /// amount and fee; --yes signs with that wallet and broadcasts; --psbt writes the unsigned PSBT
-    /// (base64) for Sparrow, Electrum or a hardware wallet
-    Fund {
-        trade_id: String,
-        /// The chain node's wallet to pay from
-        #[arg(long, value_name = "NAME")]
-        wallet: String,
-        /// Sign and broadcast (after you checked amount and fee)
-        #[arg(long)]
-        yes: bool,
-        /// Write the unsigned PSBT (base64) to this file
-        #[arg(long, value_name = "FILE")]
-        psbt: Option<PathBuf>,
-    },
-    /// Buyer: you sent the payment
-    Paid { trade_id: String },
-    /// Seller: the payment arrived; signs the escrow's release to the buyer
-    Received { trade_id: String },
-    /// Walk away before any coins are locked
-    Cancel {
-        trade_id: String,
-        #[arg(long, default_value = "")]
-        reason: String,
-    },
-    /// Ask the arbitrator to decide (once coins are locked)
-    Dispute {
-        trade_id: String,
-        #[arg(long)]
-        reason: String,
-    },
-    /// List your trades, newest activity first
-    List,
-    /// Show one trade: offer, terms, state and whose turn it is
-    Show { trade_id: String },
-}
-
-#[derive(Debug, Subcommand)]
-enum ChatCommand {
-    /// Send a message (delivered when the counterparty is reachable, even after restarts)
-    Send {
-        trade_id: String,
-        /// The message, plain text
-        text: String,
-    },
-    /// Show a trade's chat in order, and mark the counterparty's messages read
-    Log { trade_id: String },
-}
-
-#[derive(Debug, Clone, Args)]
-struct NodeArgs {
-    /// A multiaddr to listen on, e.g. /ip4/0.0.0.0/tcp/4001 (repeatable) [default: all interfaces, TCP and QUIC, ports chosen by the OS]
-    #[arg(long, value_name = "MULTIADDR")]
-    listen: Vec<Multiaddr>,
-    /// A bootstrap peer, ending in /p2p/PEERID (repeatable)
-    #[arg(long, value_name = "MULTIADDR")]
-    bootstrap: Vec<Multiaddr>,
-    /// Serve as a circuit relay for peers behind NAT
-    #[arg(long)]
-    relay_server: bool,
-    /// An address other nodes can reach this one at, e.g. /ip4/203.0.113.7/tcp/4001 (repeatable); a
-    /// relay needs one so its clients can announce their relayed addresses
-    #[arg(long, value_name = "MULTIADDR")]
-    external_address: Vec<Multiaddr>,
-    /// Do not discover peers on the local network with mDNS
-    #[arg(long)]
-    no_mdns: bool,
-    /// Where the local API listens; loopback only [default: 127.0.0.1:0, a free port]
-    #[arg(long, value_name = "ADDR:PORT")]
-    api: Option<SocketAddr>,
-    /// A market to watch, e.g. BTC/EUR (repeatable) [default: BTC/EUR, BTC/USD, LTC/EUR, LTC/USD]
-    #[arg(long, value_name = "BASE/QUOTE")]
-    market: Vec<String>,
-    /// Announce this node as an arbitrator for escrow trades (needs a chain backend) [default: `[trade]
-    /// arbitrator` in souk.toml, else off]
-    #[arg(long)]
-    arbitrator: bool,
-    /// The chain escrows settle on: btc or ltc [default: from souk.toml, else btc]
-    #[arg(long, value_name = "CHAIN")]
-    chain: Option<String>,
-    /// main, test, signet or regtest [default: from souk.toml, else main]
-    #[arg(long, value_name = "NETWORK")]
-    network: Option<String>,
-    /// The chain node's JSON-RPC URL (Bitcoin Core or Litecoin Core; pruned is fine, no -txindex needed); enables escrows
-    #[arg(long, value_name = "URL")]
-    rpc_url: Option<String>,
-    #[arg(long, value_name = "USER")]
-    rpc_user: Option<String>,
-    /// Prefer SOUK_RPC_PASSWORD or souk.toml: a flag shows in the process list
-    #[arg(long, value_name = "PASSWORD")]
-    rpc_password: Option<String>,
-    /// The chain node's .cookie file, instead of user and password
-    #[arg(long, value_name = "FILE")]
-    rpc_cookie_file: Option<PathBuf>,
-    /// An Electrum server instead of a chain node of your own: tcp://HOST:PORT or ssl://HOST:PORT (TLS)
-    #[arg(long, value_name = "URL")]
-    electrum_url: Option<String>,
-    /// Trust the Electrum server's TLS certificate with this SHA-256 fingerprint (hex, colons allowed),
-    /// for a server with a self-signed certificate; the error of an untrusted one names its fingerprint
-    #[arg(long, value_name = "FINGERPRINT")]
-    electrum_cert_sha256: Option<String>,
-    /// How many takes of one of your offers may be open at once [default: from souk.toml, else 1]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    max_takes_per_offer: Option<u32>,
-    /// How long the parties have to fund an escrow, in seconds (1 to 2592000, 30 days) [default: from
-    /// souk.toml, else 86400]
-    #[arg(long, value_name = "SECS", value_parser = window_secs())]
-    funding_window_secs: Option<u64>,
-    /// How long the buyer has to pay once the escrow is funded, in seconds (1 to 2592000) [default: from
-    /// souk.toml, else by payment method: 1 to 6 days]
-    #[arg(long, value_name = "SECS", value_parser = window_secs())]
-    payment_window_secs: Option<u64>,
-    /// How long the release may take to reach the chain once the payment is confirmed, in seconds (1 to
-    /// 2592000) [default: from souk.toml, else 86400]
-    #[arg(long, value_name = "SECS", value_parser = window_secs())]
-    release_window_secs: Option<u64>,
-    /// How long a take of one of your offers waits for your answer before your node rejects it, in
-    /// seconds (1 to 2592000) [default: from souk.toml, else 1800]
-    #[arg(long, value_name = "SECS", value_parser = window_secs())]
-    answer_window_secs: Option<u64>,
-    /// Takes one peer may make of your offers in an hour [default: from souk.toml, else 10]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    max_takes_per_peer_per_hour: Option<u32>,
-}
-
-/// The bounds `[trade] *_window_secs` has in souk.toml, checked as the flags are parsed.
-fn window_secs() -> clap::builder::RangedU64ValueParser<u64> {
-    clap::value_parser!(u64).range(config::MIN_WINDOW_SECS..=config::MAX_WINDOW_SECS)
-}
-
-#[derive(Debug, Clone, Args)]
-struct ServeArgs {
-    #[command(flatten)]
-    node: NodeArgs,
-    /// The built UI (a directory holding index.html)
-    #[arg(long, env = "SOUK_UI_DIR", value_name = "DIR", default_value = serve::DEFAULT_UI_DIR)]
-    ui: PathBuf,
-}
-
-#[derive(Debug, Subcommand)]
-enum OfferCommand {
-    /// Sign and publish a new offer
-    Post(Box<PostArgs>),
-    /// Show the order book (this node's view of it)
-    List {
-        /// Only this market, e.g. BTC/EUR
-        #[arg(long, value_name = "BASE/QUOTE")]
-        market: Option<String>,
-        /// Only offers whose maker buys or sells
-        #[arg(long, value_parser = ["buy", "sell"])]
-        side: Option<String>,
-        /// Only offers paid by this method, e.g. SEPA
-        #[arg(long, value_name = "METHOD")]
-        method: Option<String>,
-        /// Only offers whose range contains this amount of the base asset, e.g. 0.05 (needs --market)
-        #[arg(long, value_name = "AMOUNT")]
-        amount: Option<String>,
-        /// Only this node's own offers
-        #[arg(long)]
-        mine: bool,
-    },
-    /// Withdraw one of your offers everywhere
-    Withdraw {
-        /// The offer id (from `souk offer list`)
-        id: String,
-    },
-    /// Ask the makers of a market for their offers now
-    Refresh {
-        #[arg(long, value_name = "BASE/QUOTE")]
-        market: String,
-    },
-}
-
-#[derive(Debug, Clone, Args)]
-struct PostArgs {
-    /// The maker's side: sell the base asset, or buy it
-    #[arg(long, value_parser = ["buy", "sell"])]
-    side: String,
-    /// The asset traded, e.g. BTC
-    #[arg(long)]
-    base: String,
-    /// What it is priced in and paid with, e.g. EUR
-    #[arg(long)]
-    quote: String,
-    /// A fixed price per whole coin, e.g. 60000
-    #[arg(long, required_unless_present = "premium", conflicts_with = "premium")]
-    price: Option<String>,
-    /// Or a premium over the market price in percent, e.g. 1.5 or -2
-    #[arg(long, allow_hyphen_values = true)]
-    premium: Option<String>,
-    /// Smallest amount of the base asset per trade, e.g. 0.01
-    #[arg(long)]
-    min: String,
-    /// Largest amount of the base asset per trade, e.g. 0.1
-    #[arg(long)]
-    max: String,
-    /// A payment method, e.g. SEPA (repeatable)
-    #[arg(long = "method", required = true, value_name = "METHOD")]
-    methods: Vec<String>,
-    /// How the coins are secured
-    #[arg(long, value_parser = ["none", "multisig"])]
-    escrow: Option<String>,
-    /// An arbitrator you accept for a multisig escrow (repeatable)
-    #[arg(long = "arbitrator", value_name = "PEERID")]
-    arbitrators: Vec<String>,
-    /// Security deposit in percent of the trade amount [default: 15]
-    #[arg(long)]
-    deposit: Option<String>,
-    /// How long the offer stays up: 30m, 24h, 7d [default: 24h]
-    #[arg(long)]
-    ttl: Option<String>,
-    /// Free-text terms shown to takers
-    #[arg(long)]
-    terms: Option<String>,
-}
-
-impl From<PostArgs> for api::OfferRequest {
-    fn from(a: PostArgs) -> Self {
-        Self {
-            side: a.side,
-            base: a.base,
-            quote: a.quote,
-            price: a.price,
-            premium: a.premium,
-            min: a.min,
-            max: a.max,
-            methods: a.methods,
-            escrow: a.escrow,
-            arbitrators: a.arbitrators,
-            deposit: a.deposit,
-            ttl: a.ttl,
-            terms: a.terms,
-        }
-    }
 }
 
 /// A failure: its kind (as the JSON output names it), a message, and the exit code it maps to.
@@ -535,7 +242,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     method,
                     payout,
                 } => {
-                    let request = trades_api::TakeRequest {
+                    let request = api::TakeRequest {
                         offer_id: offer_id.clone(),
                         amount: amount.clone(),
                         method: method.clone(),
@@ -555,7 +262,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     amount,
                     price,
                 } => {
-                    let body = serde_json::to_value(trades_api::CounterRequest {
+                    let body = serde_json::to_value(api::CounterRequest {
                         amount: amount.clone(),
                         price: price.clone(),
                     })
@@ -668,101 +375,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 /// `souk node`: long-running, so it logs at the configured level and, unless `log.file` is off, to
 /// `logs/` in the data directory.
-/// `--chain`, `--network`, `--rpc-*` as config overrides (flags win over the file and the environment).
-fn chain_flags(args: &NodeArgs) -> Vec<Override> {
-    let cookie = args
-        .rpc_cookie_file
-        .as_ref()
-        .map(|p| p.display().to_string());
-    [
-        ("--chain", "chain.chain", args.chain.clone()),
-        ("--network", "chain.network", args.network.clone()),
-        ("--rpc-url", "chain.rpc_url", args.rpc_url.clone()),
-        ("--rpc-user", "chain.rpc_user", args.rpc_user.clone()),
-        (
-            "--rpc-password",
-            "chain.rpc_password",
-            args.rpc_password.clone(),
-        ),
-        ("--rpc-cookie-file", "chain.rpc_cookie_file", cookie),
-        (
-            "--electrum-url",
-            "chain.electrum_url",
-            args.electrum_url.clone(),
-        ),
-        (
-            "--electrum-cert-sha256",
-            "chain.electrum_cert_sha256",
-            args.electrum_cert_sha256.clone(),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(origin, key, value)| {
-        value.map(|value| Override {
-            origin: origin.into(),
-            key: key.into(),
-            value,
-        })
-    })
-    .collect()
-}
-
-/// `--arbitrator`, `--max-takes-per-offer` and the `--*-window-secs` as overrides of `[trade]` (flags
-/// win).
-fn trade_flags(args: &NodeArgs) -> Vec<Override> {
-    let mut flags = Vec::new();
-    if args.arbitrator {
-        flags.push(Override {
-            origin: "--arbitrator".into(),
-            key: "trade.arbitrator".into(),
-            value: "true".into(),
-        });
-    }
-    if let Some(n) = args.max_takes_per_offer {
-        flags.push(Override {
-            origin: "--max-takes-per-offer".into(),
-            key: "trade.max_takes_per_offer".into(),
-            value: n.to_string(),
-        });
-    }
-    for (origin, key, secs) in [
-        (
-            "--funding-window-secs",
-            "trade.funding_window_secs",
-            args.funding_window_secs,
-        ),
-        (
-            "--payment-window-secs",
-            "trade.payment_window_secs",
-            args.payment_window_secs,
-        ),
-        (
-            "--release-window-secs",
-            "trade.release_window_secs",
-            args.release_window_secs,
-        ),
-        (
-            "--answer-window-secs",
-            "trade.answer_window_secs",
-            args.answer_window_secs,
-        ),
-        (
-            "--max-takes-per-peer-per-hour",
-            "trade.max_takes_per_peer_per_hour",
-            args.max_takes_per_peer_per_hour.map(u64::from),
-        ),
-    ] {
-        if let Some(secs) = secs {
-            flags.push(Override {
-                origin: origin.into(),
-                key: key.into(),
-                value: secs.to_string(),
-            });
-        }
-    }
-    flags
-}
-
 async fn run_node(
     cli: &Cli,
     args: NodeArgs,

@@ -1,4 +1,5 @@
-//! The trade and chat routes of the local API: text in (amounts as the user types them), core types out.
+//! The trade routes of the local API: text in (amounts as the user types them), core types out.
+//! A trade's chat is in `chat`; the arbitrator's side of a dispute is in `disputes`.
 
 use std::str::FromStr;
 
@@ -12,12 +13,11 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use souk_core::{
     offer::{PaymentMethod, parse_amount},
-    trading::{ChatMessage, TradeAnswer, TradeInfo},
-    trading::{Decision, DisputeInfo, Winner},
+    trading::{TradeAnswer, TradeInfo},
 };
 use uuid::Uuid;
 
-use crate::api::{ApiError, ApiResult, ApiState};
+use super::{ApiError, ApiResult, ApiState};
 
 /// The body of `POST /api/v1/trades`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -50,13 +50,6 @@ pub struct CounterRequest {
     pub price: Option<String>,
 }
 
-/// The body of `POST /api/v1/trades/{id}/messages`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChatRequest {
-    pub text: String,
-}
-
 /// The body of `POST /api/v1/trades/{id}/address`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,18 +68,12 @@ pub struct FundRequest {
     pub broadcast: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct MarkedRead {
-    pub trade_id: Uuid,
-    pub marked: u32,
-}
-
 fn uuid(text: &str, what: &str) -> ApiResult<Uuid> {
     Uuid::from_str(text.trim())
         .map_err(|_| ApiError::bad_request(format!("{text:?} is not {what} (a UUID)")))
 }
 
-fn trade_id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
+pub(super) fn trade_id(path: Result<Path<String>, PathRejection>) -> ApiResult<Uuid> {
     let Path(id) = path?;
     uuid(&id, "a trade id")
 }
@@ -184,36 +171,6 @@ pub async fn counter(
     ))
 }
 
-pub async fn messages(
-    State(state): State<ApiState>,
-    path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<Vec<ChatMessage>>> {
-    Ok(Json(state.node.chat_log(trade_id(path)?).await?))
-}
-
-pub async fn send_message(
-    State(state): State<ApiState>,
-    path: Result<Path<String>, PathRejection>,
-    body: Result<Json<ChatRequest>, JsonRejection>,
-) -> ApiResult<Response> {
-    let id = trade_id(path)?;
-    let Json(r) = body?;
-    let message = state.node.send_chat(id, r.text).await?;
-    Ok((StatusCode::CREATED, Json(message)).into_response())
-}
-
-pub async fn mark_read(
-    State(state): State<ApiState>,
-    path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<MarkedRead>> {
-    let id = trade_id(path)?;
-    let marked = state.node.mark_read(id).await.map_err(ApiError::from)?;
-    Ok(Json(MarkedRead {
-        trade_id: id,
-        marked,
-    }))
-}
-
 pub async fn address(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -276,58 +233,4 @@ pub async fn dispute(
         ));
     }
     Ok(Json(state.node.dispute_trade(id, r.reason).await?))
-}
-
-/// The body of `POST /api/v1/disputes/{id}/resolve`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResolveRequest {
-    /// `buyer`, `seller` or `split`.
-    pub to: String,
-    /// With `split`: what the buyer gets, in the traded asset, e.g. "0.6"; the seller gets the rest.
-    #[serde(default)]
-    pub buyer_gets: Option<String>,
-    /// Why, shown to both parties.
-    #[serde(default)]
-    pub reason: String,
-}
-
-pub async fn disputes(State(state): State<ApiState>) -> ApiResult<Json<Vec<DisputeInfo>>> {
-    Ok(Json(state.node.disputes().await?))
-}
-
-pub async fn dispute_info(
-    State(state): State<ApiState>,
-    path: Result<Path<String>, PathRejection>,
-) -> ApiResult<Json<DisputeInfo>> {
-    Ok(Json(state.node.dispute_info(trade_id(path)?).await?))
-}
-
-pub async fn resolve(
-    State(state): State<ApiState>,
-    path: Result<Path<String>, PathRejection>,
-    body: Result<Json<ResolveRequest>, JsonRejection>,
-) -> ApiResult<Json<DisputeInfo>> {
-    let id = trade_id(path)?;
-    let Json(r) = body?;
-    let buyer_gets =
-        match r.buyer_gets.as_deref().map(str::trim) {
-            Some(text) if !text.is_empty() => {
-                let base = state.node.dispute_info(id).await?.offer.base;
-                Some(parse_amount(text, base).map_err(|e| {
-                    ApiError::bad_request(format!("the buyer's share {text:?}: {e}"))
-                })?)
-            }
-            _ => None,
-        };
-    let to =
-        r.to.trim()
-            .parse::<Winner>()
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let decision = Decision {
-        to,
-        buyer_gets,
-        reason: r.reason,
-    };
-    Ok(Json(state.node.resolve_dispute(id, &decision).await?))
 }

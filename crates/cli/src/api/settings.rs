@@ -14,7 +14,7 @@ use souk_core::{
     startup::StartupProgress,
 };
 
-use crate::api::{ApiResult, ApiState};
+use super::{ApiResult, ApiState};
 
 pub async fn preferences(State(state): State<ApiState>) -> ApiResult<Json<Preferences>> {
     Ok(Json(state.node.preferences().await?))

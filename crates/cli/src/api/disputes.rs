@@ -1,0 +1,68 @@
+//! The arbitrator's routes of the local API: the disputes sent to this node and deciding one. (A
+//! party opens a dispute through the trade routes.)
+
+use axum::{
+    Json,
+    extract::{Path, State, rejection::JsonRejection, rejection::PathRejection},
+};
+use serde::{Deserialize, Serialize};
+use souk_core::{
+    offer::parse_amount,
+    trading::{Decision, DisputeInfo, Winner},
+};
+
+use super::{ApiError, ApiResult, ApiState, trades::trade_id};
+
+/// The body of `POST /api/v1/disputes/{id}/resolve`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// `buyer`, `seller` or `split`.
+    pub to: String,
+    /// With `split`: what the buyer gets, in the traded asset, e.g. "0.6"; the seller gets the rest.
+    #[serde(default)]
+    pub buyer_gets: Option<String>,
+    /// Why, shown to both parties.
+    #[serde(default)]
+    pub reason: String,
+}
+
+pub async fn disputes(State(state): State<ApiState>) -> ApiResult<Json<Vec<DisputeInfo>>> {
+    Ok(Json(state.node.disputes().await?))
+}
+
+pub async fn dispute_info(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<DisputeInfo>> {
+    Ok(Json(state.node.dispute_info(trade_id(path)?).await?))
+}
+
+pub async fn resolve(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<ResolveRequest>, JsonRejection>,
+) -> ApiResult<Json<DisputeInfo>> {
+    let id = trade_id(path)?;
+    let Json(r) = body?;
+    let buyer_gets =
+        match r.buyer_gets.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => {
+                let base = state.node.dispute_info(id).await?.offer.base;
+                Some(parse_amount(text, base).map_err(|e| {
+                    ApiError::bad_request(format!("the buyer's share {text:?}: {e}"))
+                })?)
+            }
+            _ => None,
+        };
+    let to =
+        r.to.trim()
+            .parse::<Winner>()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let decision = Decision {
+        to,
+        buyer_gets,
+        reason: r.reason,
+    };
+    Ok(Json(state.node.resolve_dispute(id, &decision).await?))
+}

@@ -1,0 +1,161 @@
+//! `souk offer …`: posting, listing and withdrawing offers, and refreshing a market.
+
+use reqwest::Method;
+use souk_core::{
+    book::BookEntry,
+    offer::{Offer, format_amount},
+};
+
+use super::{
+    ApiClient,
+    text::{abbreviate, duration_text, methods_text, now_ms, price_text, print_table},
+};
+use crate::{
+    Failure,
+    api::{OfferRequest, Refreshed, Withdrawn},
+};
+
+pub async fn post_offer(
+    client: &ApiClient,
+    request: &OfferRequest,
+    json: bool,
+) -> Result<(), Failure> {
+    let body = serde_json::to_value(request).map_err(|e| Failure::internal(e.to_string()))?;
+    let Some(offer) = client
+        .fetch::<Offer>(Method::POST, "/api/v1/offers", &[], Some(&body), json)
+        .await?
+    else {
+        return Ok(());
+    };
+    println!("Posted offer {}", offer.id);
+    println!(
+        "  {} {}–{} {} at {}, paid by {}",
+        offer.side,
+        format_amount(offer.min_amount, offer.base),
+        format_amount(offer.max_amount, offer.base),
+        offer.base,
+        price_text(&offer, None),
+        methods_text(&offer),
+    );
+    println!(
+        "  expires in {}",
+        duration_text((offer.expires_at - offer.created_at) / 1000)
+    );
+    Ok(())
+}
+
+pub struct ListFilter {
+    pub market: Option<String>,
+    pub side: Option<String>,
+    pub method: Option<String>,
+    pub amount: Option<String>,
+    pub mine: bool,
+}
+
+pub async fn list_offers(
+    client: &ApiClient,
+    filter: ListFilter,
+    json: bool,
+) -> Result<(), Failure> {
+    let mut query = Vec::new();
+    let fields = [
+        ("market", filter.market),
+        ("side", filter.side),
+        ("method", filter.method),
+        ("amount", filter.amount),
+    ];
+    for (name, value) in fields {
+        if let Some(value) = value {
+            query.push((name, value));
+        }
+    }
+    if filter.mine {
+        query.push(("mine", "true".to_owned()));
+    }
+    let Some(entries) = client
+        .fetch::<Vec<BookEntry>>(Method::GET, "/api/v1/offers", &query, None, json)
+        .await?
+    else {
+        return Ok(());
+    };
+    if entries.is_empty() {
+        println!("No offers.");
+        return Ok(());
+    }
+    let now = now_ms();
+    let rows: Vec<[String; 8]> = entries
+        .iter()
+        .map(|e| {
+            let o = &e.offer;
+            [
+                o.id.to_string(),
+                o.side.to_string(),
+                format!("{}/{}", o.base, o.quote),
+                price_text(o, e.effective_price),
+                format!(
+                    "{}–{} {}",
+                    format_amount(o.min_amount, o.base),
+                    format_amount(o.max_amount, o.base),
+                    o.base
+                ),
+                methods_text(o),
+                if e.mine {
+                    "you".to_owned()
+                } else {
+                    abbreviate(&o.maker.to_string())
+                },
+                format!(
+                    "{} ago",
+                    duration_text((now - e.maker_last_seen).max(0) / 1000)
+                ),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID", "SIDE", "MARKET", "PRICE", "AMOUNT", "METHODS", "MAKER", "SEEN",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+pub async fn withdraw_offer(client: &ApiClient, id: &str, json: bool) -> Result<(), Failure> {
+    let Some(withdrawn) = client
+        .fetch::<Withdrawn>(
+            Method::DELETE,
+            &format!("/api/v1/offers/{id}"),
+            &[],
+            None,
+            json,
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    println!("Withdrew offer {}", withdrawn.id);
+    Ok(())
+}
+
+pub async fn refresh_market(client: &ApiClient, market: &str, json: bool) -> Result<(), Failure> {
+    let (base, quote) = crate::api::parse_market(market).map_err(crate::user_error)?;
+    let Some(refreshed) = client
+        .fetch::<Refreshed>(
+            Method::POST,
+            &format!("/api/v1/markets/{base}/{quote}/refresh"),
+            &[],
+            None,
+            json,
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    println!(
+        "{}: {} new offer{}",
+        refreshed.market,
+        refreshed.new_offers,
+        if refreshed.new_offers == 1 { "" } else { "s" }
+    );
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! Connections and addresses: swarm events about connections and listeners, dialing, what
+//! identify and mDNS tell about peers, AutoNAT's verdict and the relayed (`/p2p-circuit`) listeners.
+
+use std::collections::HashMap;
+
+use libp2p::{
+    Multiaddr, PeerId, autonat, identify, kad,
+    multiaddr::Protocol,
+    swarm::{
+        SwarmEvent,
+        dial_opts::{DialOpts, PeerCondition},
+    },
+};
+
+use super::{EventLoop, NetError, NetEvent, Reply, peer_id_of};
+use crate::net::{
+    NatStatus, Reachability, RelayCircuit,
+    behaviour::{BehaviourEvent, KAD_PROTOCOL},
+};
+
+impl EventLoop {
+    /// Connection and listener events; behaviour events go on to the dispatch in the root.
+    pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening");
+                self.emit(NetEvent::Listening(address));
+            }
+            SwarmEvent::ListenerClosed { listener_id, .. } => {
+                for circuit in &mut self.circuits {
+                    if circuit.listener == Some(listener_id) {
+                        tracing::info!(addr = %circuit.addr, "relayed listener closed; renewed on the next connection to the relay");
+                        circuit.listener = None;
+                    }
+                }
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                connection_id,
+                num_established,
+                endpoint,
+                ..
+            } => {
+                tracing::debug!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
+                if let Some((_, reply)) = self.pending_dial.remove(&connection_id) {
+                    let _ = reply.send(Ok(peer_id));
+                }
+                if num_established.get() == 1 {
+                    self.emit(NetEvent::PeerConnected(peer_id));
+                }
+                self.listen_through(peer_id);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                tracing::debug!(peer = %peer_id, ?cause, "connection closed");
+                if num_established == 0 {
+                    self.emit(NetEvent::PeerDisconnected(peer_id));
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                peer_id,
+                error,
+            } => {
+                tracing::debug!(peer = ?peer_id, %error, "dial failed");
+                if let Some((addr, reply)) = self.pending_dial.remove(&connection_id) {
+                    let _ = reply.send(Err(NetError::Dial {
+                        addr: addr.to_string(),
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            SwarmEvent::ListenerError { error, .. } => {
+                tracing::warn!(%error, "listener error");
+            }
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                tracing::info!(%address, "external address confirmed");
+            }
+            other => tracing::trace!(event = ?other, "swarm event"),
+        }
+    }
+
+    pub(super) fn dial(&mut self, addr: Multiaddr, reply: Reply<PeerId>) {
+        if let Some(peer) = peer_id_of(&addr)
+            && self.swarm.is_connected(&peer)
+        {
+            let _ = reply.send(Ok(peer));
+            return;
+        }
+        let opts = DialOpts::from(addr.clone());
+        let connection_id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                self.pending_dial.insert(connection_id, (addr, reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(NetError::Dial {
+                    addr: addr.to_string(),
+                    reason: e.to_string(),
+                }));
+            }
+        }
+    }
+
+    /// What identify told of a peer: its listen addresses, for the DHT's routing table.
+    pub(super) fn on_identified(&mut self, peer_id: PeerId, info: identify::Info) {
+        // Only peers that serve our DHT belong in the routing table; a listener learns the
+        // dialer's addresses only from identify.
+        if info.protocols.contains(&KAD_PROTOCOL) {
+            for addr in info.listen_addrs {
+                if self.usable_peer_addr(&addr) {
+                    self.kad().add_address(&peer_id, addr);
+                }
+            }
+        }
+    }
+
+    /// Peers mDNS found on the LAN: dialed unless already connected.
+    pub(super) fn on_lan_peers(&mut self, found: Vec<(PeerId, Multiaddr)>) {
+        // One dial per peer with all its addresses, not one per (peer, address) pair.
+        let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+        for (peer, addr) in found {
+            by_peer.entry(peer).or_default().push(addr);
+        }
+        for (peer, addrs) in by_peer {
+            if self.swarm.is_connected(&peer) {
+                continue;
+            }
+            tracing::debug!(%peer, ?addrs, "found on the LAN");
+            let opts = DialOpts::peer_id(peer)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .addresses(addrs)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, %e, "dial of LAN peer not started");
+            }
+        }
+    }
+
+    /// AutoNAT's verdict changed: in automatic DHT mode, a public node serves the DHT, otherwise
+    /// Kademlia picks its mode itself.
+    pub(super) fn on_nat_status(&mut self, old: autonat::NatStatus, new: autonat::NatStatus) {
+        tracing::info!(?old, ?new, "NAT status changed");
+        if self.auto_dht_mode {
+            let mode = match new {
+                autonat::NatStatus::Public(_) => Some(kad::Mode::Server),
+                _ => None,
+            };
+            self.kad().set_mode(mode);
+        }
+    }
+
+    pub(super) fn reachability(&self) -> Reachability {
+        let behaviour = self.swarm.behaviour();
+        let nat = match behaviour.autonat.nat_status() {
+            autonat::NatStatus::Public(_) => NatStatus::Public,
+            autonat::NatStatus::Private => NatStatus::Private,
+            autonat::NatStatus::Unknown => NatStatus::Unknown,
+        };
+        let relayed: Vec<&Multiaddr> = self
+            .swarm
+            .listeners()
+            .filter(|a| a.iter().any(|p| p == Protocol::P2pCircuit))
+            .collect();
+        let relays = self
+            .circuits
+            .iter()
+            .map(|c| RelayCircuit {
+                relay: c.relay,
+                listen_addr: c.addr.clone(),
+                reserved: relayed
+                    .iter()
+                    .find(|a| crate::net::relay_of(a) == Some(c.relay))
+                    .map(|a| (*a).clone()),
+            })
+            .collect();
+        Reachability {
+            nat,
+            external_addrs: self.swarm.external_addresses().cloned().collect(),
+            relays,
+            relay_server: behaviour.relay_server.is_enabled(),
+        }
+    }
+
+    /// Listens on every relayed address of `relay` that has no listener: only now that a connection
+    /// to the relay exists can the relay client ask it for a reservation.
+    fn listen_through(&mut self, relay: PeerId) {
+        for circuit in &mut self.circuits {
+            if circuit.relay != relay || circuit.listener.is_some() {
+                continue;
+            }
+            match self.swarm.listen_on(circuit.addr.clone()) {
+                Ok(id) => circuit.listener = Some(id),
+                Err(e) => {
+                    tracing::warn!(addr = %circuit.addr, %e, "cannot listen through the relay")
+                }
+            }
+        }
+    }
+
+    fn usable_peer_addr(&self, addr: &Multiaddr) -> bool {
+        if self.allow_loopback_peers {
+            return true;
+        }
+        !addr.iter().any(|p| match p {
+            Protocol::Ip4(ip) => ip.is_loopback() || ip.is_unspecified(),
+            Protocol::Ip6(ip) => ip.is_loopback() || ip.is_unspecified(),
+            _ => false,
+        })
+    }
+}

@@ -1,0 +1,368 @@
+//! The Kademlia DHT: records and provider announcements we publish or look up for the client,
+//! and what peers ask us to store, which passes the filter and the per-peer quota first.
+
+use std::time::{Duration, Instant};
+
+use libp2p::{
+    Multiaddr, PeerId,
+    kad::{
+        self, GetProvidersOk, GetRecordOk, InboundRequest, PutRecordError, QueryId, QueryResult,
+        Quorum, Record, RecordKey, store::RecordStore,
+    },
+    swarm::dial_opts::{DialOpts, PeerCondition},
+};
+
+use super::{EventLoop, NetError, NetEvent, Reply, short_hex};
+use crate::net::quota::Entry;
+
+impl EventLoop {
+    pub(super) fn put_record(
+        &mut self,
+        key: Vec<u8>,
+        value: Vec<u8>,
+        ttl: Duration,
+        reply: Reply<usize>,
+    ) {
+        if value.len() > self.max_value_bytes {
+            let _ = reply.send(Err(NetError::RecordTooLarge {
+                size: value.len(),
+                max: self.max_value_bytes,
+            }));
+            return;
+        }
+        let mut record = Record::new(key, value);
+        record.expires = Instant::now().checked_add(ttl);
+        // From now on the record is ours, not charged to whichever peer stored it here before.
+        self.quotas.release_record(&record.key);
+        match self.kad().put_record(record, Quorum::One) {
+            Ok(id) => {
+                self.pending_put.insert(id, reply);
+            }
+            Err(kad::store::Error::ValueTooLarge) => {
+                let _ = reply.send(Err(NetError::RecordTooLarge {
+                    size: 0,
+                    max: self.max_value_bytes,
+                }));
+            }
+            Err(_) => {
+                let _ = reply.send(Err(NetError::StoreFull));
+            }
+        }
+    }
+
+    /// The locally stored, unexpired record for `key`, if it still passes the filter. A foreign
+    /// record that no longer passes is dropped from the store.
+    pub(super) fn accepted_local_record(&mut self, key: &RecordKey) -> Option<Record> {
+        let now = Instant::now();
+        let record = self
+            .kad()
+            .store_mut()
+            .get(key)
+            .map(std::borrow::Cow::into_owned)?;
+        if record.is_expired(now) {
+            self.kad().store_mut().remove(key);
+            self.quotas.release_record(key);
+            return None;
+        }
+        let from = record.publisher.unwrap_or(self.local_peer_id);
+        match self.filter.check_record(&from, &record) {
+            Ok(()) => Some(record),
+            Err(reason) => {
+                self.counters.records_refused += 1;
+                self.refuse(
+                    from,
+                    format!("stored record {}: {reason}", short_hex(key.as_ref())),
+                );
+                if from != self.local_peer_id {
+                    self.kad().store_mut().remove(key);
+                    self.quotas.release_record(key);
+                }
+                None
+            }
+        }
+    }
+
+    pub(super) fn get_record(&mut self, key: Vec<u8>, reply: Reply<Option<Vec<u8>>>) {
+        let key = RecordKey::from(key);
+        if let Some(record) = self.accepted_local_record(&key) {
+            let _ = reply.send(Ok(Some(record.value)));
+            return;
+        }
+        let id = self.kad().get_record(key);
+        self.pending_get.insert(id, reply);
+    }
+
+    pub(super) fn on_kad_event(&mut self, event: kad::Event) {
+        match event {
+            kad::Event::InboundRequest { request } => match request {
+                InboundRequest::PutRecord {
+                    source,
+                    record: Some(record),
+                    ..
+                } => self.on_inbound_record(source, record),
+                InboundRequest::AddProvider {
+                    record: Some(record),
+                } => self.on_inbound_provider(record),
+                _ => {}
+            },
+            kad::Event::OutboundQueryProgressed {
+                id, result, step, ..
+            } => self.on_query_progress(id, result, step.last),
+            kad::Event::RoutingUpdated {
+                peer,
+                is_new_peer: true,
+                ..
+            } => self.emit(NetEvent::DhtPeerAdded(peer)),
+            kad::Event::ModeChanged { new_mode } => {
+                tracing::info!(mode = %new_mode, "DHT mode changed");
+            }
+            other => tracing::trace!(event = ?other, "kad event"),
+        }
+    }
+
+    /// Is `entry` admissible for `peer`? On a refusal, first forget what has already left the store.
+    fn check_quota(&mut self, peer: &PeerId, entry: &Entry, size: usize) -> Result<(), String> {
+        if self.quotas.check(peer, entry, size).is_ok() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let Self { swarm, quotas, .. } = self;
+        let store = swarm.behaviour_mut().kad.store_mut();
+        quotas.reconcile(Some(peer), |p, e| still_stored(store, p, e, now));
+        quotas.check(peer, entry, size)
+    }
+
+    fn on_inbound_record(&mut self, source: PeerId, record: Record) {
+        let key_hex = short_hex(record.key.as_ref());
+        let size = record.value.len();
+        if size > self.max_value_bytes {
+            self.counters.quota_refused += 1;
+            self.refuse(
+                source,
+                format!(
+                    "record {key_hex}: {size} bytes exceeds {}",
+                    self.max_value_bytes
+                ),
+            );
+            return;
+        }
+        if let Err(reason) = self.filter.check_record(&source, &record) {
+            self.counters.records_refused += 1;
+            self.refuse(source, format!("record {key_hex}: {reason}"));
+            return;
+        }
+        let local = self.local_peer_id;
+        let ours = self
+            .kad()
+            .store_mut()
+            .get(&record.key)
+            .filter(|r| r.publisher == Some(local))
+            .map(|r| r.value == record.value);
+        match ours {
+            // Our own record replicated back to us: nothing to do, nothing wrong.
+            Some(true) => return,
+            Some(false) => {
+                self.counters.records_refused += 1;
+                self.refuse(
+                    source,
+                    format!("record {key_hex}: would replace our own record"),
+                );
+                return;
+            }
+            None => {}
+        }
+        let entry = Entry::Record(record.key.clone());
+        if let Err(reason) = self.check_quota(&source, &entry, size) {
+            self.counters.quota_refused += 1;
+            self.refuse(source, format!("record {key_hex}: {reason}"));
+            return;
+        }
+        let key = record.key.to_vec();
+        let value = record.value.clone();
+        match self.kad().store_mut().put(record) {
+            Ok(()) => {
+                self.quotas.charge(source, entry, size);
+                self.counters.records_accepted += 1;
+                tracing::debug!(from = %source, key = %key_hex, size, "stored inbound record");
+                self.emit(NetEvent::RecordStored {
+                    key,
+                    value,
+                    from: source,
+                });
+            }
+            Err(e) => {
+                self.counters.quota_refused += 1;
+                self.refuse(source, format!("record {key_hex}: {e}"));
+            }
+        }
+    }
+
+    fn on_inbound_provider(&mut self, record: kad::ProviderRecord) {
+        // Kademlia only reports announcements whose provider is the sending peer itself.
+        let from = record.provider;
+        let key_hex = short_hex(record.key.as_ref());
+        if let Err(reason) = self.filter.check_provider(&from, record.key.as_ref()) {
+            self.counters.providers_refused += 1;
+            self.refuse(from, format!("provider of {key_hex}: {reason}"));
+            return;
+        }
+        let entry = Entry::Provider(record.key.clone());
+        let size = record.key.as_ref().len();
+        if let Err(reason) = self.check_quota(&from, &entry, size) {
+            self.counters.quota_refused += 1;
+            self.refuse(from, format!("provider of {key_hex}: {reason}"));
+            return;
+        }
+        match self.kad().store_mut().add_provider(record) {
+            Ok(()) => {
+                self.quotas.charge(from, entry, size);
+                tracing::debug!(%from, key = %key_hex, "stored provider announcement");
+            }
+            Err(e) => {
+                self.counters.quota_refused += 1;
+                self.refuse(from, format!("provider of {key_hex}: {e}"));
+            }
+        }
+    }
+
+    fn on_query_progress(&mut self, id: QueryId, result: QueryResult, last: bool) {
+        match result {
+            QueryResult::PutRecord(result) => {
+                let Some(reply) = self.pending_put.remove(&id) else {
+                    return;
+                };
+                // Quorum::One: success means at least one peer answered; libp2p does not report
+                // how many more did before the query finished.
+                let stored_on = match result {
+                    Ok(_) => 1,
+                    Err(PutRecordError::QuorumFailed { success, .. })
+                    | Err(PutRecordError::Timeout { success, .. }) => success.len(),
+                };
+                let _ = reply.send(Ok(stored_on));
+            }
+            QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(found))) => {
+                if !self.pending_get.contains_key(&id) {
+                    return;
+                }
+                let from = found
+                    .peer
+                    .or(found.record.publisher)
+                    .unwrap_or(self.local_peer_id);
+                match self.filter.check_record(&from, &found.record) {
+                    Ok(()) => {
+                        if let Some(reply) = self.pending_get.remove(&id) {
+                            let _ = reply.send(Ok(Some(found.record.value)));
+                        }
+                        if let Some(mut query) = self.kad().query_mut(&id) {
+                            query.finish();
+                        }
+                    }
+                    Err(reason) => {
+                        self.counters.records_refused += 1;
+                        let key_hex = short_hex(found.record.key.as_ref());
+                        self.refuse(from, format!("fetched record {key_hex}: {reason}"));
+                        if last && let Some(reply) = self.pending_get.remove(&id) {
+                            let _ = reply.send(Ok(None));
+                        }
+                    }
+                }
+            }
+            QueryResult::GetRecord(other) => {
+                if let Err(e) = &other {
+                    tracing::debug!(%e, "record lookup ended without a record");
+                }
+                if let Some(reply) = self.pending_get.remove(&id) {
+                    let _ = reply.send(Ok(None));
+                }
+            }
+            QueryResult::StartProviding(result) => {
+                if let Err(e) = result {
+                    // Stored locally and republished on schedule: not the caller's failure.
+                    tracing::debug!(%e, "provider announcement incomplete");
+                }
+                if let Some(reply) = self.pending_providing.remove(&id) {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            QueryResult::GetProviders(result) => {
+                let finished = match result {
+                    Ok(GetProvidersOk::FoundProviders { providers, .. }) => {
+                        if let Some((found, _)) = self.pending_providers.get_mut(&id) {
+                            found.extend(providers);
+                        }
+                        last
+                    }
+                    Ok(GetProvidersOk::FinishedWithNoAdditionalRecord { .. }) => true,
+                    Err(e) => {
+                        tracing::debug!(%e, "provider lookup timed out");
+                        true
+                    }
+                };
+                if finished && let Some((found, reply)) = self.pending_providers.remove(&id) {
+                    let _ = reply.send(Ok(found));
+                }
+            }
+            QueryResult::Bootstrap(result) => {
+                let failed = result.is_err();
+                if (last || failed)
+                    && let Some(reply) = self.pending_bootstrap.remove(&id)
+                {
+                    let _ = reply.send(match result {
+                        Ok(_) => Ok(()),
+                        Err(_) => Err(NetError::QueryTimedOut { what: "bootstrap" }),
+                    });
+                }
+            }
+            QueryResult::GetClosestPeers(result) => {
+                let Some((target, _)) = self.pending_find.get(&id) else {
+                    return;
+                };
+                let target = *target;
+                let peers = match &result {
+                    Ok(ok) => ok.peers.as_slice(),
+                    Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers.as_slice(),
+                };
+                let addrs: Vec<Multiaddr> = peers
+                    .iter()
+                    .filter(|p| p.peer_id == target)
+                    .flat_map(|p| p.addrs.iter().cloned())
+                    .collect();
+                let found = !addrs.is_empty();
+                if found {
+                    // Dial with what the DHT told; a request queued for the peer waits for it.
+                    let opts = DialOpts::peer_id(target)
+                        .addresses(addrs)
+                        .condition(PeerCondition::DisconnectedAndNotDialing)
+                        .build();
+                    if let Err(e) = self.swarm.dial(opts) {
+                        tracing::debug!(peer = %target, error = %e, "dialing a found peer failed");
+                    }
+                }
+                if (last || found || result.is_err())
+                    && let Some((_, reply)) = self.pending_find.remove(&id)
+                {
+                    let _ = reply.send(Ok(found));
+                }
+            }
+            QueryResult::RepublishRecord(Err(e)) => {
+                tracing::debug!(%e, "record republish incomplete");
+            }
+            other => tracing::trace!(result = ?other, "kad query progressed"),
+        }
+    }
+}
+
+pub(super) fn still_stored(
+    store: &mut kad::store::MemoryStore,
+    peer: &PeerId,
+    entry: &Entry,
+    now: Instant,
+) -> bool {
+    match entry {
+        Entry::Record(key) => store.get(key).is_some_and(|r| !r.is_expired(now)),
+        Entry::Provider(key) => store
+            .providers(key)
+            .iter()
+            .any(|p| p.provider == *peer && !p.is_expired(now)),
+    }
+}
