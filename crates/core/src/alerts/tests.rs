@@ -1,10 +1,15 @@
 use rust_decimal::Decimal;
 
-use super::*;
+use libp2p::PeerId;
+
+use super::{
+    format::{duration_words, is_invisible_format, money, premium},
+    *,
+};
 use crate::{
     escrow::{Chain, Network},
-    offer::{EscrowKind, Fiat, Offer, PaymentMethod},
-    trading::{EscrowView, TradeTerms},
+    offer::{Asset, EscrowKind, Fiat, Offer, PaymentMethod, Price, Quote, Side},
+    trading::{ChatMessage, EscrowView, TradeEvent, TradeInfo, TradeRole, TradeTerms},
 };
 
 const NOW: i64 = 1_800_000_000_000;

@@ -1,0 +1,256 @@
+//! Creating, restoring and unlocking an identity, the status a shell shows first, and the shutdown.
+//! Opens the keystore and the database; never starts the network (see `online`).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::{Node, Unlocked, join_error};
+use crate::{
+    book::Book,
+    error::{Error, Result},
+    identity::{Identity, SeedPhrase, keystore},
+    startup::StartupPhase,
+    store::{self, Store},
+};
+
+/// What a shell shows first: set-up, the unlock screen, or the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum AppStatus {
+    NeedsSetup { data_dir: String },
+    Locked { data_dir: String, peer_id: String },
+    Unlocked { identity: IdentityInfo },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct IdentityInfo {
+    pub peer_id: String,
+    pub data_dir: String,
+    pub schema_version: u32,
+    /// This node arbitrates disputes (`[trade] arbitrator`, `--arbitrator`): the shells show its disputes.
+    pub arbitrator: bool,
+}
+
+/// A new identity and, this once, its seed words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct CreatedIdentity {
+    pub identity: IdentityInfo,
+    pub words: Vec<String>,
+}
+
+impl Node {
+    pub async fn status(&self) -> Result<AppStatus> {
+        if let Some(u) = self.unlocked.lock().await.as_ref() {
+            return Ok(AppStatus::Unlocked {
+                identity: self.info(u).await?,
+            });
+        }
+        let path = self.keystore_path();
+        let status = match tokio::task::spawn_blocking(move || keystore::peer_id(&path))
+            .await
+            .map_err(join_error)?
+        {
+            Ok(peer_id) => AppStatus::Locked {
+                data_dir: self.data_dir_string(),
+                peer_id: peer_id.to_string(),
+            },
+            Err(Error::NotInitialized(_)) => AppStatus::NeedsSetup {
+                data_dir: self.data_dir_string(),
+            },
+            Err(e) => return Err(e),
+        };
+        Ok(status)
+    }
+
+    /// Creates a new identity in an empty data directory. The words are returned once and never stored
+    /// in the clear.
+    pub async fn create_identity(&self, passphrase: &str) -> Result<CreatedIdentity> {
+        self.startup.reset();
+        self.startup.begin(StartupPhase::Keystore);
+        let identity =
+            tokio::task::spawn_blocking(|| SeedPhrase::generate().and_then(Identity::from_phrase))
+                .await
+                .map_err(join_error)
+                .and_then(|r| r.map_err(Error::from))
+                .inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
+        let words = identity.seed_words();
+        let info = self.install(identity, passphrase).await?;
+        Ok(CreatedIdentity {
+            identity: info,
+            words,
+        })
+    }
+
+    /// Re-creates an identity from its seed words. A database left in the data directory by the same
+    /// identity is kept, with all its trades; one of another identity is refused.
+    pub async fn restore_identity(&self, words: &str, passphrase: &str) -> Result<IdentityInfo> {
+        self.startup.reset();
+        self.startup.begin(StartupPhase::Keystore);
+        let words = words.to_owned();
+        let identity = tokio::task::spawn_blocking(move || {
+            SeedPhrase::parse(&words).and_then(Identity::from_phrase)
+        })
+        .await
+        .map_err(join_error)
+        .and_then(|r| r.map_err(Error::from))
+        .inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
+        self.install(identity, passphrase).await
+    }
+
+    /// Writes the keystore (the Keystore phase, begun by the caller) and opens the database.
+    async fn install(&self, identity: Identity, passphrase: &str) -> Result<IdentityInfo> {
+        let result = self.install_keystore(identity, passphrase).await;
+        let (identity, store) =
+            result.inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
+        self.startup
+            .done(StartupPhase::Keystore, "created and encrypted");
+        let info = self
+            .startup
+            .run(
+                StartupPhase::Database,
+                async {
+                    store.bind_identity(&identity.peer_id().to_string()).await?;
+                    self.finish_unlock(identity, store).await
+                },
+                database_detail,
+            )
+            .await?;
+        tracing::info!(peer_id = %info.peer_id, data_dir = %self.data_dir.display(), "identity installed");
+        Ok(info)
+    }
+
+    async fn install_keystore(
+        &self,
+        identity: Identity,
+        passphrase: &str,
+    ) -> Result<(Identity, Store)> {
+        let keystore_path = self.keystore_path();
+        if keystore_path.exists() {
+            return Err(Error::AlreadyInitialized(self.data_dir.clone()));
+        }
+        if passphrase.chars().count() < crate::identity::MIN_PASSPHRASE_CHARS {
+            return Err(crate::identity::KeystoreError::WeakPassphrase.into());
+        }
+        create_private_dir(&self.data_dir)?;
+        // The database is checked before the keystore is written, so a refusal leaves no keystore behind.
+        let store = self.open_store_for(&identity).await?;
+        let (cost, pass) = (self.kdf_cost, passphrase.to_owned());
+        let identity = tokio::task::spawn_blocking(move || {
+            keystore::create(&keystore_path, &identity, &pass, cost).map(|()| identity)
+        })
+        .await
+        .map_err(join_error)??;
+        Ok((identity, store))
+    }
+
+    /// Opens the keystore with `passphrase` and the database behind it, recording both phases in
+    /// [`Self::startup_progress`].
+    pub async fn unlock(&self, passphrase: &str) -> Result<IdentityInfo> {
+        self.startup.reset();
+        let (path, pass) = (self.keystore_path(), passphrase.to_owned());
+        let identity = self
+            .startup
+            .run(
+                StartupPhase::Keystore,
+                async {
+                    tokio::task::spawn_blocking(move || keystore::open(&path, &pass))
+                        .await
+                        .map_err(join_error)?
+                },
+                |_| "opened".into(),
+            )
+            .await?;
+        self.startup
+            .run(
+                StartupPhase::Database,
+                async {
+                    let store = self.open_store_for(&identity).await?;
+                    store.bind_identity(&identity.peer_id().to_string()).await?;
+                    self.finish_unlock(identity, store).await
+                },
+                database_detail,
+            )
+            .await
+    }
+
+    async fn open_store_for(&self, identity: &Identity) -> Result<Store> {
+        let store = Store::open(&self.db_path()).await?;
+        let peer_id = identity.peer_id().to_string();
+        let owner: Option<String> = sqlx::query_scalar("SELECT peer_id FROM identity WHERE id = 1")
+            .fetch_optional(store.pool())
+            .await
+            .map_err(store::StoreError::from)?;
+        if let Some(owner) = owner.filter(|o| *o != peer_id) {
+            store.close().await;
+            return Err(Error::InvalidInput(format!(
+                "the database in {} belongs to identity {owner}, not {peer_id}; use another data directory",
+                self.data_dir.display()
+            )));
+        }
+        Ok(store)
+    }
+
+    async fn finish_unlock(&self, identity: Identity, store: Store) -> Result<IdentityInfo> {
+        let book = Book::new(&store);
+        let unlocked = Unlocked {
+            identity,
+            store,
+            book,
+            market: None,
+            desk: None,
+            alerts: None,
+        };
+        let info = self.info(&unlocked).await?;
+        if let Some(previous) = self.unlocked.lock().await.replace(unlocked) {
+            close(previous).await;
+        }
+        Ok(info)
+    }
+
+    async fn info(&self, u: &Unlocked) -> Result<IdentityInfo> {
+        let version = u.store.schema_version().await?;
+        Ok(IdentityInfo {
+            peer_id: u.identity.peer_id().to_string(),
+            data_dir: self.data_dir_string(),
+            schema_version: u32::try_from(version)
+                .map_err(|_| Error::Internal(format!("schema version {version}")))?,
+            arbitrator: self.trade_config.arbitrator,
+        })
+    }
+
+    /// Closes the database cleanly (checkpointing the WAL) and forgets the keys.
+    pub async fn shutdown(&self) {
+        if let Some(u) = self.unlocked.lock().await.take() {
+            close(u).await;
+        }
+    }
+}
+
+async fn close(u: Unlocked) {
+    if let Some(alerts) = u.alerts {
+        alerts.shutdown().await;
+    }
+    if let Some(desk) = u.desk {
+        desk.shutdown().await;
+    }
+    if let Some(market) = u.market {
+        market.shutdown().await;
+    }
+    u.store.close().await;
+}
+
+fn database_detail(info: &IdentityInfo) -> String {
+    format!("schema version {}", info.schema_version)
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|e| Error::io(format!("creating data directory {}", dir.display()), e))
+}

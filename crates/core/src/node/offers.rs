@@ -1,0 +1,80 @@
+//! The book and the market through the facade: the local book (offline, from the cache), this
+//! node's own offers, posting and withdrawing, prices, and the book's events.
+
+use crate::{
+    book::{BookEntry, BookQuery, MyOffer},
+    error::{Error, Result},
+    market::MarketEvent,
+    offer::{Asset, NewOffer, Offer, Quote},
+    price::MarketPrice,
+    store,
+};
+
+use super::Node;
+
+impl Node {
+    /// The local order book (works offline, from the cache). With a market named in the query and a
+    /// price known for it, market-relative offers come with their current price.
+    pub async fn offers(&self, query: &BookQuery) -> Result<Vec<BookEntry>> {
+        let (book, market) = {
+            let guard = self.unlocked.lock().await;
+            let u = guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            (u.book.clone(), u.market.clone())
+        };
+        let price = match (query.base, query.quote, market) {
+            (Some(base), Some(quote), Some(market)) => market.price(base, quote).map(|p| p.price),
+            _ => None,
+        };
+        Ok(book.query(query, store::now_ms(), price).await?)
+    }
+
+    /// One offer of the local book, with its state (works offline).
+    pub async fn offer(&self, id: uuid::Uuid) -> Result<Option<(Offer, crate::book::OfferState)>> {
+        let book = {
+            let guard = self.unlocked.lock().await;
+            let u = guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            u.book.clone()
+        };
+        Ok(book.get(id).await?)
+    }
+
+    /// The current market price, when the price feed has one.
+    pub async fn market_price(&self, base: Asset, quote: Quote) -> Result<Option<MarketPrice>> {
+        Ok(self.market().await?.price(base, quote))
+    }
+
+    pub async fn post_offer(&self, new: NewOffer) -> Result<Offer> {
+        self.market().await?.post(new).await
+    }
+
+    pub async fn withdraw_offer(&self, id: uuid::Uuid) -> Result<()> {
+        self.market().await?.withdraw(id).await
+    }
+
+    /// Asks the makers of a market for their offers; returns how many were new.
+    pub async fn refresh_market(&self, base: Asset, quote: Quote) -> Result<usize> {
+        self.market().await?.refresh(base, quote).await
+    }
+
+    /// What changes in the book. Works before the network starts (and across a restart of it):
+    /// events flow while it runs.
+    pub fn market_events(&self) -> tokio::sync::broadcast::Receiver<MarketEvent> {
+        self.market_events.subscribe()
+    }
+
+    /// This node's own offers, live, expired and withdrawn, newest first. Works offline.
+    pub async fn my_offers(&self) -> Result<Vec<MyOffer>> {
+        let book = {
+            let guard = self.unlocked.lock().await;
+            let u = guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            u.book.clone()
+        };
+        Ok(book.my_offers(store::now_ms()).await?)
+    }
+}

@@ -1,0 +1,197 @@
+//! The facade end to end: create, lock, unlock and restore; preferences; the chain status.
+
+use super::*;
+use crate::{ErrorKind, identity::SeedPhrase, preferences::Preferences};
+
+const FAST: KdfCost = KdfCost {
+    memory_kib: 64,
+    iterations: 1,
+    lanes: 1,
+};
+
+fn node(dir: &Path) -> Node {
+    Node::new(dir, Config::default()).with_kdf_cost(FAST)
+}
+
+#[tokio::test]
+async fn create_lock_unlock_and_restore() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let n = node(&a);
+    assert!(matches!(
+        n.status().await.unwrap(),
+        AppStatus::NeedsSetup { .. }
+    ));
+    let created = n.create_identity("passphrase-1").await.unwrap();
+    assert_eq!(created.words.len(), 24);
+    assert!(
+        matches!(n.status().await.unwrap(), AppStatus::Unlocked { identity } if identity == created.identity)
+    );
+    let err = n.create_identity("passphrase-1").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyInitialized);
+    n.shutdown().await;
+
+    let n = node(&a);
+    assert_eq!(
+        n.status().await.unwrap(),
+        AppStatus::Locked {
+            data_dir: a.display().to_string(),
+            peer_id: created.identity.peer_id.clone()
+        }
+    );
+    assert_eq!(
+        n.unlock("passphrase-2").await.unwrap_err().kind(),
+        ErrorKind::WrongPassphrase
+    );
+    assert_eq!(n.unlock("passphrase-1").await.unwrap(), created.identity);
+
+    let b = tmp.path().join("b");
+    let restored = node(&b)
+        .restore_identity(&created.words.join(" "), "other passphrase")
+        .await
+        .unwrap();
+    assert_eq!(restored.peer_id, created.identity.peer_id);
+}
+
+#[tokio::test]
+async fn restore_keeps_the_same_identitys_database_and_refuses_anothers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let n = node(&dir);
+    let created = n.create_identity("passphrase-1").await.unwrap();
+    n.shutdown().await;
+    // The keystore is lost; the database with its trades is not.
+    std::fs::remove_file(dir.join(keystore::FILE_NAME)).unwrap();
+    let n = node(&dir);
+    assert!(matches!(
+        n.status().await.unwrap(),
+        AppStatus::NeedsSetup { .. }
+    ));
+    let other = SeedPhrase::generate().unwrap().words().join(" ");
+    let err = n
+        .restore_identity(&other, "passphrase-2")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("belongs to identity"), "{err}");
+    assert!(
+        !dir.join(keystore::FILE_NAME).exists(),
+        "a refused restore left a keystore behind"
+    );
+    let info = n
+        .restore_identity(&created.words.join(" "), "passphrase-2")
+        .await
+        .unwrap();
+    assert_eq!(info.peer_id, created.identity.peer_id);
+}
+
+#[tokio::test]
+async fn preferences_survive_a_restart_and_a_refused_save_keeps_the_stored_ones() {
+    use crate::preferences::{PaymentAccount, Theme};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let n = node(&dir);
+    assert_eq!(
+        n.preferences().await.unwrap_err().kind(),
+        ErrorKind::NotInitialized
+    );
+    n.create_identity("passphrase-1").await.unwrap();
+    assert_eq!(n.preferences().await.unwrap(), Preferences::default());
+
+    let mut chosen = Preferences {
+        theme: Theme::Dark,
+        payment_accounts: vec![PaymentAccount {
+            id: uuid::Uuid::new_v4(),
+            method: crate::offer::PaymentMethod::new("SEPA").unwrap(),
+            label: "Main bank".into(),
+            details: "DE89 3704 0044 0532 0130 00".into(),
+        }],
+        ..Preferences::default()
+    };
+    chosen.notifications.message = false;
+    assert_eq!(n.save_preferences(chosen.clone()).await.unwrap(), chosen);
+
+    let mut bad = chosen.clone();
+    bad.payment_accounts[0].label = String::new();
+    let err = n.save_preferences(bad).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    n.shutdown().await;
+
+    let n = node(&dir);
+    n.unlock("passphrase-1").await.unwrap();
+    assert_eq!(n.preferences().await.unwrap(), chosen);
+}
+
+#[tokio::test]
+async fn chain_status_says_unconfigured_or_why_the_chain_node_cannot_be_reached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let status = node(tmp.path()).chain_status().await.unwrap();
+    assert!(!status.configured && !status.connected, "{status:?}");
+    assert_eq!((status.rpc_url, status.error), (None, None));
+
+    // A port nothing listens on (bound, then freed), with credentials in the URL: the reason is
+    // given in words, and the credentials are never shown.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = Config::default();
+    config.chain.rpc_url = format!("http://souk:s3cret@127.0.0.1:{port}/");
+    let status = Node::new(tmp.path(), config).chain_status().await.unwrap();
+    assert!(status.configured && !status.connected, "{status:?}");
+    assert_eq!(status.tip_height, None);
+    let shown = format!("http://127.0.0.1:{port}/");
+    assert_eq!(status.rpc_url.as_deref(), Some(shown.as_str()));
+    let error = status.error.unwrap();
+    assert!(
+        error.contains("cannot reach the chain node") && error.contains(&shown),
+        "{error}"
+    );
+    assert!(!error.contains("s3cret"), "{error}");
+}
+
+#[tokio::test]
+async fn the_arbitrator_setting_is_in_the_identity_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = node(&tmp.path().join("a"));
+    assert!(
+        !plain
+            .create_identity("passphrase-1")
+            .await
+            .unwrap()
+            .identity
+            .arbitrator
+    );
+    let arbitrator = node(&tmp.path().join("b")).with_trade_config(TradeConfig {
+        arbitrator: true,
+        ..TradeConfig::default()
+    });
+    arbitrator.create_identity("passphrase-1").await.unwrap();
+    assert!(
+        matches!(arbitrator.status().await.unwrap(), AppStatus::Unlocked { identity } if identity.arbitrator)
+    );
+}
+
+#[tokio::test]
+async fn bad_inputs_store_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let n = node(&dir);
+    assert_eq!(
+        n.create_identity("short").await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        n.restore_identity("not words at all", "long enough")
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidSeedPhrase
+    );
+    assert!(!dir.exists());
+    assert_eq!(
+        n.unlock("whatever1").await.unwrap_err().kind(),
+        ErrorKind::NotInitialized
+    );
+}
