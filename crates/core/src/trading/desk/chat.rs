@@ -1,0 +1,97 @@
+//! This node's side of a trade's chat: a message sent (within the rate both sides keep) and the
+//! counterparty's messages marked read. Incoming chat arrives with the envelopes (`receive`).
+
+use uuid::Uuid;
+
+use super::{Desk, sql};
+use crate::{
+    error::{Error, Result},
+    store::now_ms,
+    trading::{
+        ChatMessage, TradeEvent, store,
+        wire::{ChannelMessage, check_chat_text},
+    },
+};
+
+impl Desk {
+    /// Stores a chat message and queues it for the counterparty.
+    pub async fn send_chat(&self, trade_id: Uuid, text: String) -> Result<ChatMessage> {
+        check_chat_text(&text).map_err(Error::InvalidInput)?;
+        let inner = &self.inner;
+        let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
+        let now = now_ms();
+        let sent_at = now.max(store::last_outgoing_sent_at(&mut tx, trade_id).await?);
+        if let Some(why) = store::chat_refusal(
+            &mut tx,
+            trade_id,
+            true,
+            sent_at,
+            inner.config.max_chat_per_minute,
+        )
+        .await?
+        {
+            return Err(Error::InvalidInput(why));
+        }
+        let plaintext = ChannelMessage::Chat {
+            text: text.clone(),
+            sent_at,
+        }
+        .encode();
+        let seq = store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
+        let message = ChatMessage {
+            id: Uuid::now_v7(),
+            trade_id,
+            outgoing: true,
+            seq,
+            sender: inner.me.peer.to_base58(),
+            body: text,
+            sent_at,
+            delivered_at: None,
+            read_at: None,
+        };
+        store::insert_message(&mut tx, &message).await?;
+        tx.commit().await.map_err(sql)?;
+        inner.wake.notify_one();
+        let _ = inner.events.send(TradeEvent::Message {
+            message: message.clone(),
+        });
+        Ok(message)
+    }
+
+    /// Marks the counterparty's messages read and tells it so. Returns how many were unread.
+    pub async fn mark_read(&self, trade_id: Uuid) -> Result<u32> {
+        let inner = &self.inner;
+        let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
+        let (count, up_to): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(seq) FROM messages WHERE trade_id = ? AND outgoing = 0 \
+             AND read_at IS NULL",
+        )
+        .bind(trade_id.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sql)?;
+        let Some(up_to) = up_to else {
+            return Ok(0);
+        };
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE messages SET read_at = ? WHERE trade_id = ? AND outgoing = 0 AND read_at IS NULL",
+        )
+        .bind(now)
+        .bind(trade_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+        let up_to = u64::try_from(up_to).map_err(|e| Error::Internal(e.to_string()))?;
+        let plaintext = ChannelMessage::Read { up_to }.encode();
+        store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
+        let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
+        tx.commit().await.map_err(sql)?;
+        inner.wake.notify_one();
+        // Its unread count changed: shells that show one (the tray) follow the events.
+        let _ = inner.events.send(TradeEvent::TradeUpdated {
+            trade: Box::new(info),
+        });
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+}

@@ -1,0 +1,198 @@
+//! Takes: this node taking an offer from the book (the taker's side), and answering a take of one of its
+//! own offers (the maker's side, with the per-peer take limit). A refused take stores nothing.
+
+use std::sync::atomic::Ordering;
+
+use libp2p::PeerId;
+use uuid::Uuid;
+
+use super::{Desk, Inner, negotiate::sign, refused, sql};
+use crate::{
+    channel,
+    error::{Error, Result},
+    negotiation::{self, MessageBody, Negotiation, NegotiationMessage, SignedNegotiationMessage},
+    offer::PaymentMethod,
+    protocol::{DirectRequest, TakeAnswer},
+    store::now_ms,
+    trading::{TradeEvent, TradeInfo, settle, store},
+};
+
+impl Desk {
+    /// Takes `offer_id` from the book: asks its maker (who must be reachable now) and opens the trade's
+    /// channel. Checks everything the maker would check first, so a bad take fails here with its reason.
+    pub async fn take(
+        &self,
+        offer_id: Uuid,
+        amount: u64,
+        method: PaymentMethod,
+        payout: String,
+    ) -> Result<TradeInfo> {
+        let inner = &self.inner;
+        let (offer, state) = inner.book.get(offer_id).await?.ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "no offer {offer_id} in the book: it may be gone; refresh the market"
+            ))
+        })?;
+        if offer.maker == inner.me.peer {
+            return Err(Error::InvalidInput(
+                "this is your own offer: it cannot be taken by you".into(),
+            ));
+        }
+        settle::approve_arbitrators(inner, &offer).await?;
+        let trade_id = Uuid::now_v7();
+        let request = NegotiationMessage {
+            trade_id,
+            offer_id,
+            sender: inner.me.peer,
+            step: 0,
+            body: MessageBody::TakeRequest {
+                amount,
+                method,
+                payout,
+            },
+        };
+        let signed = sign(&request, &inner.me.keypair)?;
+        let negotiation = Negotiation::start(&offer, state, now_ms(), signed.clone())
+            .map_err(|e| Error::InvalidInput(format!("cannot take this offer: {e}")))?;
+        let (sealed, handshake) = channel::seal_take(
+            offer.maker,
+            &offer.maker_x25519,
+            offer_id,
+            trade_id,
+            &signed.to_bytes(),
+            &inner.me.keypair,
+        )?;
+        let _ = inner.net.find_peer(offer.maker).await;
+        let answer = inner
+            .net
+            .request(
+                offer.maker,
+                DirectRequest::Take(sealed.to_bytes()?).encode(),
+            )
+            .await
+            .map_err(|e| {
+                Error::InvalidInput(format!(
+                    "the maker {} is not reachable now, so the offer cannot be taken: {e}",
+                    offer.maker
+                ))
+            })?;
+        let accept = match TakeAnswer::decode(&answer).map_err(|e| {
+            Error::InvalidInput(format!("the maker answered nonsense to the take: {e}"))
+        })? {
+            TakeAnswer::Accepted(accept) => accept,
+            TakeAnswer::Refused(reason) => {
+                return Err(Error::InvalidInput(format!(
+                    "the maker refused the take: {reason}"
+                )));
+            }
+        };
+        let trade_channel = handshake.finish(&accept)?;
+        let (_guard, mut tx) = inner.write().await?;
+        negotiation::record_negotiation(&mut tx, &negotiation, &inner.me.peer, None, now_ms())
+            .await
+            .map_err(Error::from)?;
+        store::insert_channel(&mut tx, &inner.me.storage_key, &trade_channel, &offer).await?;
+        let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
+        tx.commit().await.map_err(sql)?;
+        tracing::info!(%trade_id, %offer_id, maker = %offer.maker, "offer taken");
+        let _ = inner.events.send(TradeEvent::TradeUpdated {
+            trade: Box::new(info.clone()),
+        });
+        Ok(info)
+    }
+}
+
+impl Inner {
+    /// The maker's side of a take. Every refusal says why and stores nothing.
+    pub(in crate::trading) async fn on_take(&self, from: PeerId, bytes: &[u8]) -> TakeAnswer {
+        match self.open_trade(bytes).await {
+            Ok(accept) => TakeAnswer::Accepted(accept),
+            Err(e) => {
+                self.refused.takes.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(%from, reason = %e, "take refused");
+                TakeAnswer::Refused(crate::protocol::reason_for_peer(&e))
+            }
+        }
+    }
+
+    async fn open_trade(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let opened = channel::open_take(&self.me.channel_secret, self.me.peer, bytes)?;
+        let request = SignedNegotiationMessage::verify(opened.plaintext()).map_err(refused)?;
+        let m = request.message();
+        if m.sender != opened.taker()
+            || m.trade_id != opened.trade_id()
+            || m.offer_id != opened.offer_id()
+        {
+            return Err(Error::InvalidInput(
+                "the take request inside does not match its sealed envelope (taker, trade or offer)"
+                    .into(),
+            ));
+        }
+        let (offer, state) = self
+            .book
+            .get(m.offer_id)
+            .await?
+            .ok_or_else(|| Error::InvalidInput(format!("no offer {} here", m.offer_id)))?;
+        if offer.maker != self.me.peer {
+            return Err(Error::InvalidInput(format!(
+                "offer {} is not one of this node's",
+                offer.id
+            )));
+        }
+        if let crate::offer::EscrowKind::Multisig { arbitrators } = &offer.escrow
+            && arbitrators.contains(&m.sender)
+        {
+            return Err(Error::InvalidInput(
+                "the taker is an arbitrator of this offer: nobody holds two of the escrow's keys"
+                    .into(),
+            ));
+        }
+        let now = now_ms();
+        let negotiation = Negotiation::start(&offer, state, now, request).map_err(refused)?;
+        let (accept, trade_channel) = channel::accept_take(&opened, &self.me.keypair)?;
+        let _guard = self.lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(sql)?;
+        if store::load_channel(&mut tx, &self.me.storage_key, trade_channel.trade_id)
+            .await?
+            .is_some()
+        {
+            return Err(Error::InvalidInput(format!(
+                "trade {} exists already: a take is answered once",
+                trade_channel.trade_id
+            )));
+        }
+        let hour_ago = now - 3_600_000;
+        let recent: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM trades WHERE role = 'maker' AND counterparty = ? AND created_at > ?",
+        )
+        .bind(opened.taker().to_base58())
+        .bind(hour_ago)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sql)?;
+        let limit = self.config.max_takes_per_peer_per_hour;
+        if recent >= i64::from(limit) {
+            return Err(Error::InvalidInput(format!(
+                "too many takes from you: {recent} of this node's offers in the last hour, at most \
+                 {limit}; try again later"
+            )));
+        }
+        negotiation::record_negotiation(
+            &mut tx,
+            &negotiation,
+            &self.me.peer,
+            Some(self.config.max_open_takes),
+            now,
+        )
+        .await
+        .map_err(Error::from)?;
+        store::insert_channel(&mut tx, &self.me.storage_key, &trade_channel, &offer).await?;
+        let info = store::trade_info_on(&mut tx, &self.me.peer, trade_channel.trade_id).await?;
+        tx.commit().await.map_err(sql)?;
+        tracing::info!(trade_id = %info.id, offer_id = %offer.id, taker = %info.counterparty, "offer taken by a peer");
+        let _ = self.events.send(TradeEvent::TakeRequested {
+            trade: Box::new(info),
+        });
+        Ok(accept.to_bytes()?)
+    }
+}
