@@ -1,0 +1,477 @@
+//! Partitions: two `souk node` processes in network namespaces of their own, joined only through a
+//! third namespace that routes between them (`ip netns` + veth; needs root, as CI has). The link is cut
+//! in the middle of a chat and of a trade step, while envelopes and their acknowledgements are in
+//! flight, and healed: every message and every step arrives exactly once, in order, on both sides.
+//!
+//! The kernel here has no `tc netem`; a cut is the router's side of a veth pair set down (packets are
+//! dropped, TCP connections stall until they time out or the link returns).
+
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+const MAKER_IP: &str = "10.91.1.2";
+const TAKER_IP: &str = "10.91.2.2";
+const PASS: &str = "partition passphrase";
+/// Long enough for a stalled connection to time out and the outbox to retry after the heal.
+const DEADLINE: Duration = Duration::from_secs(150);
+const POLL: Duration = Duration::from_millis(100);
+
+/// Runs `ip ARGS` (in namespace `ns` when given) and fails the test with its error output.
+fn ip(ns: Option<&str>, args: &[&str]) {
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = ns {
+        cmd.args(["netns", "exec", ns, "ip"]);
+    }
+    let out = cmd.args(args).output().expect("ip runs");
+    assert!(
+        out.status.success(),
+        "ip {args:?} in {ns:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two hosts, `a` (10.91.1.2) and `b` (10.91.2.2), each in its own namespace, routed through `r`.
+struct Topology {
+    a: String,
+    b: String,
+    r: String,
+    /// The router's end of a's link: set down to cut a off.
+    r_to_a: String,
+}
+
+impl Topology {
+    fn new() -> Self {
+        // Names unique to this process: tests of other runs may build theirs at the same time.
+        let tag = format!("{:x}", std::process::id());
+        let t = Self {
+            a: format!("souk{tag}a"),
+            b: format!("souk{tag}b"),
+            r: format!("souk{tag}r"),
+            r_to_a: format!("r{tag}a"),
+        };
+        for ns in [&t.a, &t.b, &t.r] {
+            ip(None, &["netns", "add", ns]);
+            ip(Some(ns), &["link", "set", "lo", "up"]);
+        }
+        for (host, net, host_if, router_if) in [
+            (&t.a, "1", format!("h{tag}a"), t.r_to_a.clone()),
+            (&t.b, "2", format!("h{tag}b"), format!("r{tag}b")),
+        ] {
+            ip(
+                None,
+                &[
+                    "link", "add", &host_if, "type", "veth", "peer", "name", &router_if,
+                ],
+            );
+            ip(None, &["link", "set", &host_if, "netns", host]);
+            ip(None, &["link", "set", &router_if, "netns", &t.r]);
+            let host_addr = format!("10.91.{net}.2/24");
+            let router_addr = format!("10.91.{net}.1/24");
+            let gateway = format!("10.91.{net}.1");
+            ip(Some(host), &["addr", "add", &host_addr, "dev", &host_if]);
+            ip(Some(host), &["link", "set", &host_if, "up"]);
+            ip(Some(host), &["route", "add", "default", "via", &gateway]);
+            ip(
+                Some(&t.r),
+                &["addr", "add", &router_addr, "dev", &router_if],
+            );
+            ip(Some(&t.r), &["link", "set", &router_if, "up"]);
+        }
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &t.r,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ])
+            .output()
+            .expect("sysctl runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn cut(&self) {
+        ip(Some(&self.r), &["link", "set", &self.r_to_a, "down"]);
+    }
+
+    fn heal(&self) {
+        ip(Some(&self.r), &["link", "set", &self.r_to_a, "up"]);
+    }
+
+    /// Drops, at the router, every packet towards `host_ip` and nothing the other way: what that host
+    /// sends arrives, what is sent to it (an answer, an acknowledgement) is lost.
+    fn drop_towards(&self, host_ip: &str) {
+        ip(
+            Some(&self.r),
+            &["route", "add", "blackhole", &format!("{host_ip}/32")],
+        );
+    }
+
+    fn stop_dropping(&self, host_ip: &str) {
+        ip(
+            Some(&self.r),
+            &["route", "del", "blackhole", &format!("{host_ip}/32")],
+        );
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        // Deleting a namespace deletes its veth ends (and so their peers).
+        for ns in [&self.a, &self.b, &self.r] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A `souk` command run inside namespace `ns`.
+fn souk(ns: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_souk")])
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("SOUK_DATA_DIR")
+        .env_remove("SOUK_LOG_FILE")
+        .env("SOUK_PASSPHRASE", PASS)
+        .env("SOUK_LOG_LEVEL", "info")
+        .env("SOUK_PRICE_URL", "")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A node in a namespace, killed when dropped.
+struct Host {
+    ns: String,
+    dir: PathBuf,
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Host {
+    fn start(ns: &str, dir: &Path, ip_addr: &str, bootstrap: Option<&str>) -> Self {
+        let out = souk(ns, dir).args(["--json", "init"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let listen = format!("/ip4/{ip_addr}/tcp/0");
+        let mut cmd = souk(ns, dir);
+        cmd.args([
+            "--json",
+            "node",
+            "--no-mdns",
+            "--market",
+            "BTC/EUR",
+            "--listen",
+            &listen,
+        ]);
+        if let Some(b) = bootstrap {
+            cmd.args(["--bootstrap", b]);
+        }
+        let child = cmd
+            .stdout(File::create(dir.with_extension("stdout.log")).unwrap())
+            .stderr(File::create(dir.with_extension("log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut host = Self {
+            ns: ns.to_owned(),
+            dir: dir.to_path_buf(),
+            child,
+            addr: String::new(),
+        };
+        let status = host.poll("the API", || host_status(&host));
+        let peer = status["peer_id"].as_str().unwrap();
+        let tcp = status["listen_addrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|a| a.starts_with(&format!("/ip4/{ip_addr}/tcp/")))
+            .unwrap()
+            .split("/p2p/")
+            .next()
+            .unwrap()
+            .to_owned();
+        host.addr = format!("{tcp}/p2p/{peer}");
+        host
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
+    }
+
+    fn cli(&self, args: &[&str]) -> Result<Value, String> {
+        let out: Output = souk(&self.ns, &self.dir)
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn must(&self, args: &[&str]) -> Value {
+        self.cli(args)
+            .unwrap_or_else(|e| panic!("souk {args:?}: {e}\nnode log:\n{}", self.log()))
+    }
+
+    fn poll<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(v) = probe() {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {DEADLINE:?}\nnode log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The bodies of the chat as this node holds it: (outgoing, body), in its order.
+    fn chat(&self, trade: &str) -> Vec<(bool, String)> {
+        self.must(&["chat", "log", trade])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["outgoing"].as_bool().unwrap(),
+                    m["body"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn steps(&self, trade: &str) -> Vec<(String, bool)> {
+        self.must(&["trade", "show", trade])["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["kind"].as_str().unwrap().to_owned(),
+                    s["mine"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn host_status(host: &Host) -> Option<Value> {
+    let api: Value =
+        serde_json::from_str(&std::fs::read_to_string(host.dir.join("api.json")).ok()?).ok()?;
+    // `ip netns exec` execs the program: the node's pid is the child's.
+    (api["pid"] == host.child.id()).then_some(())?;
+    host.cli(&["status"]).ok()
+}
+
+fn incoming(chat: &[(bool, String)]) -> Vec<String> {
+    chat.iter()
+        .filter(|(out, _)| !out)
+        .map(|(_, b)| b.clone())
+        .collect()
+}
+
+#[test]
+fn a_cut_link_in_the_middle_of_a_chat_and_a_trade_step_loses_and_doubles_nothing() {
+    let net = Topology::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let maker = Host::start(&net.a, &tmp.path().join("maker"), "10.91.1.2", None);
+    let taker = Host::start(
+        &net.b,
+        &tmp.path().join("taker"),
+        "10.91.2.2",
+        Some(&maker.addr),
+    );
+
+    // A trade without escrow: the maker sells, the taker pays outside Souk.
+    let offer = maker.must(&[
+        "offer", "post", "--side", "sell", "--base", "BTC", "--quote", "EUR", "--price", "60000",
+        "--min", "0.01", "--max", "0.1", "--method", "SEPA",
+    ]);
+    let offer_id = offer["id"].as_str().unwrap().to_owned();
+    taker.poll("the offer in the taker's book", || {
+        let list = taker.cli(&["offer", "list", "--market", "BTC/EUR"]).ok()?;
+        list.as_array()?
+            .iter()
+            .any(|e| e["offer"]["id"] == offer_id.as_str())
+            .then_some(())
+    });
+    let trade = taker.must(&[
+        "trade",
+        "take",
+        &offer_id,
+        "--amount",
+        "0.05",
+        "--method",
+        "SEPA",
+        "--payout",
+        "IBAN DE00 1234",
+    ]);
+    let id = trade["id"].as_str().unwrap().to_owned();
+    maker.poll("the take", || {
+        (maker.cli(&["trade", "show", &id]).ok()?["state"] == "Requested").then_some(())
+    });
+    maker.must(&["trade", "accept", &id]);
+    taker.poll("the accept", || {
+        (taker.cli(&["trade", "show", &id]).ok()?["state"] == "Accepted").then_some(())
+    });
+
+    let mut from_taker: Vec<String> = Vec::new();
+    let mut from_maker: Vec<String> = Vec::new();
+    let say = |host: &Host, log: &mut Vec<String>, text: String| {
+        host.must(&["chat", "send", &id, &text]);
+        log.push(text);
+    };
+    for i in 1..=3 {
+        say(&taker, &mut from_taker, format!("taker {i}"));
+    }
+    maker.poll("the first messages", || {
+        (incoming(&maker.chat(&id)) == from_taker).then_some(())
+    });
+
+    // 1. The link cut both ways; both go on writing into the cut.
+    net.cut();
+    let before_cut = from_taker.clone();
+    for i in 4..=6 {
+        say(&taker, &mut from_taker, format!("taker {i}"));
+    }
+    say(&maker, &mut from_maker, "maker 5".into());
+    // Nothing written after the cut can have arrived: the cut is real.
+    assert_eq!(incoming(&maker.chat(&id)), before_cut);
+    assert!(incoming(&taker.chat(&id)).is_empty());
+    net.heal();
+    maker.poll("the messages written into the cut", || {
+        (incoming(&maker.chat(&id)).len() >= from_taker.len()).then_some(())
+    });
+    taker.poll("the maker's message", || {
+        (incoming(&taker.chat(&id)).len() >= from_maker.len()).then_some(())
+    });
+    assert_eq!(incoming(&maker.chat(&id)), from_taker);
+    assert_eq!(incoming(&taker.chat(&id)), from_maker);
+
+    // 2. Only one way cut (at the router, every packet towards the taker is dropped): the taker's
+    // requests may leave, but no answer, acknowledgement or protocol negotiation comes back; both go on
+    // writing.
+    net.drop_towards(TAKER_IP);
+    for i in 7..=9 {
+        say(&taker, &mut from_taker, format!("taker {i}"));
+    }
+    say(&maker, &mut from_maker, "maker 8".into());
+    assert_eq!(
+        incoming(&taker.chat(&id)),
+        from_maker[..from_maker.len() - 1],
+        "nothing reaches the taker while the way to it is cut"
+    );
+    net.stop_dropping(TAKER_IP);
+    let unacknowledged = |host: &Host| -> usize {
+        host.must(&["chat", "log", &id])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["outgoing"] == true && m["delivered_at"].is_null())
+            .count()
+    };
+    taker.poll("the acknowledgements, after the heal", || {
+        (unacknowledged(&taker) == 0).then_some(())
+    });
+    taker.poll("the maker's message", || {
+        (incoming(&taker.chat(&id)).len() >= from_maker.len()).then_some(())
+    });
+    assert_eq!(
+        incoming(&maker.chat(&id)),
+        from_taker,
+        "each message once, in order"
+    );
+    assert_eq!(
+        incoming(&taker.chat(&id)),
+        from_maker,
+        "each message once, in order"
+    );
+
+    // 3. A trade step into a cut: the buyer says it paid while the seller cannot be reached.
+    net.cut();
+    taker.must(&["trade", "paid", &id]);
+    say(&taker, &mut from_taker, "taker after paid".into());
+    net.heal();
+    maker.poll("the payment step", || {
+        (maker.cli(&["trade", "show", &id]).ok()?["state"] == "PaymentSent").then_some(())
+    });
+    maker.poll("the message after it", || {
+        (incoming(&maker.chat(&id)).len() >= from_taker.len()).then_some(())
+    });
+    assert_eq!(incoming(&maker.chat(&id)), from_taker);
+
+    // 4. A step while the way to its sender is cut: the seller confirms; whatever of it gets through,
+    // nothing comes back until the heal, and the seller's node sends it again.
+    net.drop_towards(MAKER_IP);
+    maker.must(&["trade", "received", &id]);
+    net.stop_dropping(MAKER_IP);
+    taker.poll("the seller's confirmation", || {
+        (taker.cli(&["trade", "show", &id]).ok()?["state"] == "Completed").then_some(())
+    });
+    // Envelopes go out in sequence: once a later message of the seller arrives, the step was sent
+    // again and acknowledged.
+    say(&maker, &mut from_maker, "maker after received".into());
+    taker.poll("the seller's message after the step", || {
+        (incoming(&taker.chat(&id)).len() >= from_maker.len()).then_some(())
+    });
+    let (maker_steps, taker_steps) = (maker.steps(&id), taker.steps(&id));
+    // Each side's signed steps, as the other holds them: same steps, same order, each once.
+    let signed_by = |steps: &[(String, bool)], mine: bool| -> Vec<String> {
+        steps
+            .iter()
+            .filter(|(_, m)| *m == mine)
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    assert_eq!(
+        signed_by(&maker_steps, true),
+        signed_by(&taker_steps, false)
+    );
+    assert_eq!(
+        signed_by(&taker_steps, true),
+        signed_by(&maker_steps, false)
+    );
+    assert_eq!(
+        signed_by(&taker_steps, true),
+        ["take_request", "payment_sent"],
+        "{taker_steps:?}"
+    );
+    assert_eq!(
+        signed_by(&maker_steps, true),
+        ["accept", "payment_received"],
+        "{maker_steps:?}"
+    );
+    // And the chat holds each message once, in order.
+    assert_eq!(incoming(&maker.chat(&id)), from_taker);
+    assert_eq!(incoming(&taker.chat(&id)), from_maker);
+}
