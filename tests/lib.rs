@@ -149,6 +149,30 @@ impl TestNode {
         Self::start_node(node, data_dir, net).await
     }
 
+    /// A node settling escrows on Litecoin regtest through `chain`, a chain in memory shared by the
+    /// test's nodes (no chain node), joining through `bootstrap`, trading by `trades`.
+    pub async fn start_on_fake_chain(
+        data_dir: PathBuf,
+        bootstrap: &[String],
+        chain: std::sync::Arc<souk_core::chain::fake::FakeChain>,
+        trades: souk_core::trading::TradeConfig,
+    ) -> Self {
+        let mut config = Config::default();
+        config.price.url = String::new();
+        config.chain.chain = souk_core::escrow::Chain::Ltc;
+        config.chain.network = souk_core::escrow::Network::Regtest;
+        let node = Node::new(&data_dir, config)
+            .with_kdf_cost(TEST_KDF)
+            .with_trade_config(trades)
+            .with_chain_backend(chain);
+        let mut net = NetConfig::loopback_for_tests();
+        net.bootstrap = bootstrap
+            .iter()
+            .map(|a| a.parse().expect("multiaddr"))
+            .collect();
+        Self::start_node(node, data_dir, net).await
+    }
+
     async fn start_node(node: Node, data_dir: PathBuf, config: NetConfig) -> Self {
         if data_dir.join("identity.keystore").exists() {
             node.unlock(PASSPHRASE).await.expect("unlock");

@@ -66,6 +66,9 @@ pub struct Node {
     trade_events: tokio::sync::broadcast::Sender<TradeEvent>,
     /// The notification choices as last stored, for the alert watcher.
     notification_prefs: tokio::sync::watch::Sender<NotificationPrefs>,
+    /// A chain backend of another kind, given by the embedder (a fake chain in tests): used instead of
+    /// the one `[chain]` names.
+    chain_backend: Option<Arc<dyn crate::chain::ChainBackend>>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,12 +108,20 @@ impl Node {
             market_events: tokio::sync::broadcast::channel(1024).0,
             trade_events: tokio::sync::broadcast::channel(1024).0,
             notification_prefs: tokio::sync::watch::Sender::new(NotificationPrefs::default()),
+            chain_backend: None,
         }
     }
 
     /// How this node trades (the cap on open takes per offer, delivery retries).
     pub fn with_trade_config(mut self, config: TradeConfig) -> Self {
         self.trade_config = config;
+        self
+    }
+
+    /// Settles escrows through `backend` (any [`crate::chain::ChainBackend`], say a fake chain in tests)
+    /// instead of the node or server `[chain]` names; `[chain]`'s chain and network still apply.
+    pub fn with_chain_backend(mut self, backend: Arc<dyn crate::chain::ChainBackend>) -> Self {
+        self.chain_backend = Some(backend);
         self
     }
 

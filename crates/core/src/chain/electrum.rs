@@ -31,7 +31,7 @@ use bitcoin::{Amount, FeeRate, OutPoint, Script, ScriptBuf, Transaction, Txid, h
 use electrum_client::ElectrumApi;
 
 use super::{
-    ChainBackend, ChainError, Utxo,
+    ChainBackend, ChainError, ChainFuture, Utxo,
     rpc::GENESIS,
     tls::{self, Fingerprint, Target},
 };
@@ -214,151 +214,161 @@ impl ElectrumBackend {
 }
 
 impl ChainBackend for ElectrumBackend {
-    async fn tip_height(&self) -> Result<u64, ChainError> {
-        self.tip().await
+    fn tip_height<'a>(&'a self) -> ChainFuture<'a, u64> {
+        Box::pin(async move { self.tip().await })
     }
 
-    async fn fee_rate(&self) -> Result<FeeRate, ChainError> {
-        let (estimate, relay) = self
-            .call(Lane::Read, "blockchain.estimatefee", 2, |c| {
-                Ok((c.estimate_fee(FEE_TARGET_BLOCKS)?, c.relay_fee()?))
-            })
-            .await?;
-        // Coins per kvB; -1 (or 0) when the server has no estimate yet.
-        let rate = |coins: f64| -> Option<FeeRate> {
-            let per_kvb = Amount::from_btc(coins).ok()?.to_sat();
-            (per_kvb > 0).then(|| FeeRate::from_sat_per_kwu(per_kvb.div_ceil(4)))
-        };
-        Ok(rate(estimate)
-            .unwrap_or(self.fee_floor)
-            .max(self.fee_floor)
-            .max(rate(relay).unwrap_or(FeeRate::ZERO)))
-    }
-
-    async fn watch(&self, scripts: &[ScriptBuf], _birth: u64) -> Result<(), ChainError> {
-        // The server indexes every script: nothing to import, only to subscribe.
-        self.subscribe(scripts).await
-    }
-
-    async fn outputs(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
-        let history = self.history(script_pubkey).await?;
-        let tip = self.tip().await?;
-        let state = locked(&self.state);
-        // Outpoints spent by a transaction of the history, in a block or only in the mempool.
-        let mut spent_confirmed = HashSet::new();
-        let mut spent_pending = HashSet::new();
-        for (txid, height) in &history {
-            let Some(tx) = state.txs.get(txid) else {
-                continue;
+    fn fee_rate<'a>(&'a self) -> ChainFuture<'a, FeeRate> {
+        Box::pin(async move {
+            let (estimate, relay) = self
+                .call(Lane::Read, "blockchain.estimatefee", 2, |c| {
+                    Ok((c.estimate_fee(FEE_TARGET_BLOCKS)?, c.relay_fee()?))
+                })
+                .await?;
+            // Coins per kvB; -1 (or 0) when the server has no estimate yet.
+            let rate = |coins: f64| -> Option<FeeRate> {
+                let per_kvb = Amount::from_btc(coins).ok()?.to_sat();
+                (per_kvb > 0).then(|| FeeRate::from_sat_per_kwu(per_kvb.div_ceil(4)))
             };
-            for input in &tx.input {
-                if *height > 0 {
-                    spent_confirmed.insert(input.previous_output);
+            Ok(rate(estimate)
+                .unwrap_or(self.fee_floor)
+                .max(self.fee_floor)
+                .max(rate(relay).unwrap_or(FeeRate::ZERO)))
+        })
+    }
+
+    fn watch<'a>(&'a self, scripts: &'a [ScriptBuf], _birth: u64) -> ChainFuture<'a, ()> {
+        Box::pin(async move {
+            // The server indexes every script: nothing to import, only to subscribe.
+            self.subscribe(scripts).await
+        })
+    }
+
+    fn outputs<'a>(&'a self, script_pubkey: &'a Script) -> ChainFuture<'a, Vec<Utxo>> {
+        Box::pin(async move {
+            let history = self.history(script_pubkey).await?;
+            let tip = self.tip().await?;
+            let state = locked(&self.state);
+            // Outpoints spent by a transaction of the history, in a block or only in the mempool.
+            let mut spent_confirmed = HashSet::new();
+            let mut spent_pending = HashSet::new();
+            for (txid, height) in &history {
+                let Some(tx) = state.txs.get(txid) else {
+                    continue;
+                };
+                for input in &tx.input {
+                    if *height > 0 {
+                        spent_confirmed.insert(input.previous_output);
+                    } else {
+                        spent_pending.insert(input.previous_output);
+                    }
+                }
+            }
+            let mut utxos = Vec::new();
+            for (txid, height) in &history {
+                let Some(tx) = state.txs.get(txid) else {
+                    continue;
+                };
+                for (vout, out) in tx.output.iter().enumerate() {
+                    if out.script_pubkey.as_script() != script_pubkey {
+                        continue;
+                    }
+                    let outpoint = OutPoint::new(*txid, u32::try_from(vout).unwrap_or(u32::MAX));
+                    if spent_confirmed.contains(&outpoint) {
+                        continue;
+                    }
+                    if *height > 0 {
+                        let height = u64::try_from(*height).unwrap_or(0);
+                        utxos.push(Utxo {
+                            outpoint,
+                            value: out.value,
+                            height,
+                            confirmations: u32::try_from((tip + 1).saturating_sub(height))
+                                .unwrap_or(u32::MAX),
+                        });
+                    } else if !spent_pending.contains(&outpoint) {
+                        utxos.push(Utxo {
+                            outpoint,
+                            value: out.value,
+                            height: 0,
+                            confirmations: 0,
+                        });
+                    }
+                }
+            }
+            utxos.sort_by_key(|u| (u.confirmations == 0, u.height, u.outpoint));
+            Ok(utxos)
+        })
+    }
+
+    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> ChainFuture<'a, Txid> {
+        Box::pin(async move {
+            let txid = tx.compute_txid();
+            let owned = tx.clone();
+            match self
+                .call(
+                    Lane::Read,
+                    "blockchain.transaction.broadcast",
+                    1,
+                    move |c| c.transaction_broadcast(&owned),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(ChainError::Rpc { message, .. })
+                    if ["already in", "already known", "already-known", "already-in"]
+                        .iter()
+                        .any(|m| message.contains(m)) => {}
+                Err(ChainError::Rpc { message, .. }) => {
+                    return Err(ChainError::Rejected {
+                        txid,
+                        reason: message,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+            // The scripts it touches are read again at the next look.
+            let mut state = locked(&self.state);
+            for out in &tx.output {
+                if let Some(w) = state.scripts.get_mut(&out.script_pubkey) {
+                    w.history = None;
+                }
+            }
+            let spent: Vec<ScriptBuf> = tx
+                .input
+                .iter()
+                .filter_map(|i| {
+                    state
+                        .txs
+                        .get(&i.previous_output.txid)
+                        .and_then(|p| p.output.get(i.previous_output.vout as usize))
+                        .map(|o| o.script_pubkey.clone())
+                })
+                .collect();
+            for script in spent {
+                if let Some(w) = state.scripts.get_mut(&script) {
+                    w.history = None;
+                }
+            }
+            state.txs.insert(txid, tx.clone());
+            state.sent.retain(|_, at| at.elapsed() < SENT_GRACE);
+            state.sent.insert(txid, Instant::now());
+            Ok(txid)
+        })
+    }
+
+    fn confirmations<'a>(&'a self, txid: &'a Txid) -> ChainFuture<'a, Option<u32>> {
+        Box::pin(async move {
+            let tip = self.tip().await?;
+            // Souk asks only about transactions of scripts it watches: any other is unknown here.
+            Ok(self.height_of(txid).await?.map(|height| {
+                if height > 0 {
+                    u32::try_from((tip + 1).saturating_sub(u64::try_from(height).unwrap_or(0)))
+                        .unwrap_or(u32::MAX)
                 } else {
-                    spent_pending.insert(input.previous_output);
+                    0
                 }
-            }
-        }
-        let mut utxos = Vec::new();
-        for (txid, height) in &history {
-            let Some(tx) = state.txs.get(txid) else {
-                continue;
-            };
-            for (vout, out) in tx.output.iter().enumerate() {
-                if out.script_pubkey.as_script() != script_pubkey {
-                    continue;
-                }
-                let outpoint = OutPoint::new(*txid, u32::try_from(vout).unwrap_or(u32::MAX));
-                if spent_confirmed.contains(&outpoint) {
-                    continue;
-                }
-                if *height > 0 {
-                    let height = u64::try_from(*height).unwrap_or(0);
-                    utxos.push(Utxo {
-                        outpoint,
-                        value: out.value,
-                        height,
-                        confirmations: u32::try_from((tip + 1).saturating_sub(height))
-                            .unwrap_or(u32::MAX),
-                    });
-                } else if !spent_pending.contains(&outpoint) {
-                    utxos.push(Utxo {
-                        outpoint,
-                        value: out.value,
-                        height: 0,
-                        confirmations: 0,
-                    });
-                }
-            }
-        }
-        utxos.sort_by_key(|u| (u.confirmations == 0, u.height, u.outpoint));
-        Ok(utxos)
-    }
-
-    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
-        let txid = tx.compute_txid();
-        let owned = tx.clone();
-        match self
-            .call(
-                Lane::Read,
-                "blockchain.transaction.broadcast",
-                1,
-                move |c| c.transaction_broadcast(&owned),
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(ChainError::Rpc { message, .. })
-                if ["already in", "already known", "already-known", "already-in"]
-                    .iter()
-                    .any(|m| message.contains(m)) => {}
-            Err(ChainError::Rpc { message, .. }) => {
-                return Err(ChainError::Rejected {
-                    txid,
-                    reason: message,
-                });
-            }
-            Err(e) => return Err(e),
-        }
-        // The scripts it touches are read again at the next look.
-        let mut state = locked(&self.state);
-        for out in &tx.output {
-            if let Some(w) = state.scripts.get_mut(&out.script_pubkey) {
-                w.history = None;
-            }
-        }
-        let spent: Vec<ScriptBuf> = tx
-            .input
-            .iter()
-            .filter_map(|i| {
-                state
-                    .txs
-                    .get(&i.previous_output.txid)
-                    .and_then(|p| p.output.get(i.previous_output.vout as usize))
-                    .map(|o| o.script_pubkey.clone())
-            })
-            .collect();
-        for script in spent {
-            if let Some(w) = state.scripts.get_mut(&script) {
-                w.history = None;
-            }
-        }
-        state.txs.insert(txid, tx.clone());
-        state.sent.retain(|_, at| at.elapsed() < SENT_GRACE);
-        state.sent.insert(txid, Instant::now());
-        Ok(txid)
-    }
-
-    async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
-        let tip = self.tip().await?;
-        // Souk asks only about transactions of scripts it watches: any other is unknown here.
-        Ok(self.height_of(txid).await?.map(|height| {
-            if height > 0 {
-                u32::try_from((tip + 1).saturating_sub(u64::try_from(height).unwrap_or(0)))
-                    .unwrap_or(u32::MAX)
-            } else {
-                0
-            }
-        }))
+            }))
+        })
     }
 }

@@ -8,10 +8,12 @@
 //! cannot (node unreachable, wrong credentials, wrong chain, transaction index off, transaction refused).
 
 mod electrum;
+#[cfg(any(test, feature = "test-hooks"))]
+pub mod fake;
 mod rpc;
 pub mod tls;
 
-use std::{future::Future, path::PathBuf};
+use std::{future::Future, path::PathBuf, pin::Pin, sync::Arc};
 
 use bitcoin::{Amount, FeeRate, OutPoint, Script, ScriptBuf, Transaction, Txid};
 
@@ -118,51 +120,42 @@ impl Utxo {
 }
 
 /// The chain, as the rest of Souk sees it.
-pub trait ChainBackend: Send + Sync {
+/// A chain answer on its way: what [`ChainBackend`]'s methods return (boxed, so the trait works as
+/// `dyn ChainBackend`: a backend of another kind, or a fake chain in tests, plugs in the same way).
+pub type ChainFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChainError>> + Send + 'a>>;
+
+pub trait ChainBackend: Send + Sync + std::fmt::Debug {
     /// Height of the best block.
-    fn tip_height(&self) -> impl Future<Output = Result<u64, ChainError>> + Send;
+    fn tip_height(&self) -> ChainFuture<'_, u64>;
 
     /// The fee rate to pay now for confirmation within a couple of blocks, never below the floor the node
     /// and the config set.
-    fn fee_rate(&self) -> impl Future<Output = Result<FeeRate, ChainError>> + Send;
+    fn fee_rate(&self) -> ChainFuture<'_, FeeRate>;
 
     /// Watches `scripts` from now on, coins sent to them since `birth` (unix seconds) included. Asking
     /// again is cheap; a backend that sees every script anyway does nothing.
-    fn watch(
-        &self,
-        scripts: &[ScriptBuf],
-        birth: u64,
-    ) -> impl Future<Output = Result<(), ChainError>> + Send;
+    fn watch<'a>(&'a self, scripts: &'a [ScriptBuf], birth: u64) -> ChainFuture<'a, ()>;
 
     /// Unspent outputs paying to `script_pubkey`: confirmed ones (still listed while a spend of them
     /// waits in the mempool), then those of transactions in the mempool (`confirmations` 0). A script
     /// not watched yet is watched from now on.
-    fn outputs(
-        &self,
-        script_pubkey: &Script,
-    ) -> impl Future<Output = Result<Vec<Utxo>, ChainError>> + Send;
+    fn outputs<'a>(&'a self, script_pubkey: &'a Script) -> ChainFuture<'a, Vec<Utxo>>;
 
     /// The confirmed ones among [`Self::outputs`]: what an escrow may spend and count.
-    fn escrow_utxos(
-        &self,
-        script_pubkey: &Script,
-    ) -> impl Future<Output = Result<Vec<Utxo>, ChainError>> + Send {
-        async move {
+    fn escrow_utxos<'a>(&'a self, script_pubkey: &'a Script) -> ChainFuture<'a, Vec<Utxo>> {
+        Box::pin(async move {
             let mut utxos = self.outputs(script_pubkey).await?;
             utxos.retain(|u| u.confirmations > 0);
             Ok(utxos)
-        }
+        })
     }
 
     /// Checks `tx` against the node's policy, then broadcasts it. Broadcasting a transaction the node
     /// already has is not an error, so a restarted trade can broadcast again.
-    fn broadcast(&self, tx: &Transaction) -> impl Future<Output = Result<Txid, ChainError>> + Send;
+    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> ChainFuture<'a, Txid>;
 
     /// `None` if the node does not know the transaction, `Some(0)` while it is in the mempool.
-    fn confirmations(
-        &self,
-        txid: &Txid,
-    ) -> impl Future<Output = Result<Option<u32>, ChainError>> + Send;
+    fn confirmations<'a>(&'a self, txid: &'a Txid) -> ChainFuture<'a, Option<u32>>;
 }
 
 /// The backend a node settles on, chosen by its config: an Electrum server when `electrum_url` is set,
@@ -176,6 +169,22 @@ pub enum Backend {
     /// finds it up. Until then every question fails with the reason, so the trade engine waits and
     /// concludes nothing.
     Waiting(Box<Waiting>),
+    /// Any other backend behind the trait (a fake chain in tests), with where it says it is.
+    Custom(Box<Custom>),
+}
+
+/// What status and logs show as the place of a backend given by the embedder
+/// (`Node::with_chain_backend`).
+pub const GIVEN_BACKEND_URL: &str = "a chain backend given by the application";
+
+/// A backend of another kind, as [`Backend::Custom`] holds it.
+#[derive(Debug)]
+pub struct Custom {
+    pub backend: Arc<dyn ChainBackend>,
+    pub chain: crate::escrow::Chain,
+    pub network: crate::escrow::Network,
+    /// Where it is reached, for logs and status.
+    pub url: String,
 }
 
 /// A backend to connect to later.
@@ -190,6 +199,7 @@ pub struct Waiting {
 enum Ready<'a> {
     Core(&'a RpcBackend),
     Electrum(&'a ElectrumBackend),
+    Custom(&'a dyn ChainBackend),
 }
 
 impl Backend {
@@ -235,6 +245,7 @@ impl Backend {
         match backend {
             Self::Core(b) => Ok(Ready::Core(b)),
             Self::Electrum(b) => Ok(Ready::Electrum(b)),
+            Self::Custom(c) => Ok(Ready::Custom(c.backend.as_ref())),
             Self::Waiting(_) => Err(ChainError::Config("a backend waiting for a backend".into())),
         }
     }
@@ -243,7 +254,7 @@ impl Backend {
     pub async fn core(&self) -> Result<Option<&RpcBackend>, ChainError> {
         match self.ready().await? {
             Ready::Core(b) => Ok(Some(b)),
-            Ready::Electrum(_) => Ok(None),
+            Ready::Electrum(_) | Ready::Custom(_) => Ok(None),
         }
     }
 
@@ -261,6 +272,7 @@ impl Backend {
             Self::Core(b) => b.url().to_owned(),
             Self::Electrum(b) => b.url().to_owned(),
             Self::Waiting(w) => Self::config_url(&w.config),
+            Self::Custom(c) => c.url.clone(),
         }
     }
 
@@ -269,6 +281,7 @@ impl Backend {
             Self::Core(b) => b.chain(),
             Self::Electrum(b) => b.chain(),
             Self::Waiting(w) => w.config.chain,
+            Self::Custom(c) => c.chain,
         }
     }
 
@@ -277,15 +290,17 @@ impl Backend {
             Self::Core(b) => b.network(),
             Self::Electrum(b) => b.network(),
             Self::Waiting(w) => w.config.network,
+            Self::Custom(c) => c.network,
         }
     }
 
-    /// `core` or `electrum`.
+    /// `core`, `electrum` or `custom`.
     pub fn kind(&self) -> &'static str {
         let electrum = match self {
             Self::Core(_) => false,
             Self::Electrum(_) => true,
             Self::Waiting(w) => w.config.uses_electrum(),
+            Self::Custom(_) => return "custom",
         };
         if electrum { "electrum" } else { "core" }
     }
@@ -296,6 +311,7 @@ impl Backend {
             Self::Core(b) => b.calls_made(),
             Self::Electrum(b) => b.calls_made(),
             Self::Waiting(w) => w.connected.get().map_or(0, Self::calls_made),
+            Self::Custom(_) => 0,
         }
     }
 
@@ -304,50 +320,70 @@ impl Backend {
         match self.ready().await? {
             Ready::Core(b) => b.mempool_fee(txid).await,
             Ready::Electrum(b) => b.mempool_fee(txid).await,
+            // A backend of another kind does not say: fee bumps go by the fee rate alone.
+            Ready::Custom(_) => Ok(None),
         }
     }
 }
 
 impl ChainBackend for Backend {
-    async fn tip_height(&self) -> Result<u64, ChainError> {
-        match self.ready().await? {
-            Ready::Core(b) => b.tip_height().await,
-            Ready::Electrum(b) => b.tip_height().await,
-        }
+    fn tip_height<'a>(&'a self) -> ChainFuture<'a, u64> {
+        Box::pin(async move {
+            match self.ready().await? {
+                Ready::Core(b) => b.tip_height().await,
+                Ready::Electrum(b) => b.tip_height().await,
+                Ready::Custom(b) => b.tip_height().await,
+            }
+        })
     }
 
-    async fn fee_rate(&self) -> Result<FeeRate, ChainError> {
-        match self.ready().await? {
-            Ready::Core(b) => b.fee_rate().await,
-            Ready::Electrum(b) => b.fee_rate().await,
-        }
+    fn fee_rate<'a>(&'a self) -> ChainFuture<'a, FeeRate> {
+        Box::pin(async move {
+            match self.ready().await? {
+                Ready::Core(b) => b.fee_rate().await,
+                Ready::Electrum(b) => b.fee_rate().await,
+                Ready::Custom(b) => b.fee_rate().await,
+            }
+        })
     }
 
-    async fn watch(&self, scripts: &[ScriptBuf], birth: u64) -> Result<(), ChainError> {
-        match self.ready().await? {
-            Ready::Core(b) => b.watch(scripts, birth).await,
-            Ready::Electrum(b) => b.watch(scripts, birth).await,
-        }
+    fn watch<'a>(&'a self, scripts: &'a [ScriptBuf], birth: u64) -> ChainFuture<'a, ()> {
+        Box::pin(async move {
+            match self.ready().await? {
+                Ready::Core(b) => b.watch(scripts, birth).await,
+                Ready::Electrum(b) => b.watch(scripts, birth).await,
+                Ready::Custom(b) => b.watch(scripts, birth).await,
+            }
+        })
     }
 
-    async fn outputs(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
-        match self.ready().await? {
-            Ready::Core(b) => b.outputs(script_pubkey).await,
-            Ready::Electrum(b) => b.outputs(script_pubkey).await,
-        }
+    fn outputs<'a>(&'a self, script_pubkey: &'a Script) -> ChainFuture<'a, Vec<Utxo>> {
+        Box::pin(async move {
+            match self.ready().await? {
+                Ready::Core(b) => b.outputs(script_pubkey).await,
+                Ready::Electrum(b) => b.outputs(script_pubkey).await,
+                Ready::Custom(b) => b.outputs(script_pubkey).await,
+            }
+        })
     }
 
-    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
-        match self.ready().await? {
-            Ready::Core(b) => b.broadcast(tx).await,
-            Ready::Electrum(b) => b.broadcast(tx).await,
-        }
+    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> ChainFuture<'a, Txid> {
+        Box::pin(async move {
+            match self.ready().await? {
+                Ready::Core(b) => b.broadcast(tx).await,
+                Ready::Electrum(b) => b.broadcast(tx).await,
+                Ready::Custom(b) => b.broadcast(tx).await,
+            }
+        })
     }
 
-    async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
-        match self.ready().await? {
-            Ready::Core(b) => b.confirmations(txid).await,
-            Ready::Electrum(b) => b.confirmations(txid).await,
-        }
+    fn confirmations<'a>(&'a self, txid: &'a Txid) -> ChainFuture<'a, Option<u32>> {
+        Box::pin(async move {
+            match self.ready().await? {
+                Ready::Core(b) => b.confirmations(txid).await,
+                Ready::Electrum(b) => b.confirmations(txid).await,
+                Ready::Custom(b) => b.confirmations(txid).await,
+            }
+        })
     }
 }

@@ -36,7 +36,7 @@ use bitcoin::{
 };
 use serde_json::{Value, json};
 
-use super::{ChainBackend, ChainError, Utxo};
+use super::{ChainBackend, ChainError, ChainFuture, Utxo};
 use crate::{
     config::ChainConfig,
     escrow::{Chain, ChainParams, Network},
@@ -266,97 +266,109 @@ fn rate_from_coin_per_kvb(method: &str, value: Option<&Value>) -> Result<FeeRate
 }
 
 impl ChainBackend for RpcBackend {
-    async fn tip_height(&self) -> Result<u64, ChainError> {
-        self.call("getblockcount", json!([]))
-            .await?
-            .as_u64()
-            .ok_or_else(|| Self::bad("getblockcount", "not a height"))
+    fn tip_height<'a>(&'a self) -> ChainFuture<'a, u64> {
+        Box::pin(async move {
+            self.call("getblockcount", json!([]))
+                .await?
+                .as_u64()
+                .ok_or_else(|| Self::bad("getblockcount", "not a height"))
+        })
     }
 
-    async fn fee_rate(&self) -> Result<FeeRate, ChainError> {
-        let estimate = self
-            .call("estimatesmartfee", json!([FEE_TARGET_BLOCKS]))
-            .await?;
-        // No `feerate` (only `errors`) means no estimate yet: fall back to the floor.
-        let estimated = match estimate.get("feerate") {
-            Some(v) => Some(rate_from_coin_per_kvb("estimatesmartfee", Some(v))?),
-            None => None,
-        };
-        let mempool = self.call("getmempoolinfo", json!([])).await?;
-        let mempool_min = match mempool.get("mempoolminfee") {
-            Some(v) => rate_from_coin_per_kvb("getmempoolinfo", Some(v))?,
-            None => FeeRate::ZERO,
-        };
-        Ok(estimated
-            .unwrap_or(self.fee_floor)
-            .max(self.fee_floor)
-            .max(mempool_min))
+    fn fee_rate<'a>(&'a self) -> ChainFuture<'a, FeeRate> {
+        Box::pin(async move {
+            let estimate = self
+                .call("estimatesmartfee", json!([FEE_TARGET_BLOCKS]))
+                .await?;
+            // No `feerate` (only `errors`) means no estimate yet: fall back to the floor.
+            let estimated = match estimate.get("feerate") {
+                Some(v) => Some(rate_from_coin_per_kvb("estimatesmartfee", Some(v))?),
+                None => None,
+            };
+            let mempool = self.call("getmempoolinfo", json!([])).await?;
+            let mempool_min = match mempool.get("mempoolminfee") {
+                Some(v) => rate_from_coin_per_kvb("getmempoolinfo", Some(v))?,
+                None => FeeRate::ZERO,
+            };
+            Ok(estimated
+                .unwrap_or(self.fee_floor)
+                .max(self.fee_floor)
+                .max(mempool_min))
+        })
     }
 
-    async fn watch(&self, scripts: &[ScriptBuf], birth: u64) -> Result<(), ChainError> {
-        self.import(scripts, birth).await
+    fn watch<'a>(&'a self, scripts: &'a [ScriptBuf], birth: u64) -> ChainFuture<'a, ()> {
+        Box::pin(async move { self.import(scripts, birth).await })
     }
 
-    async fn outputs(&self, script_pubkey: &Script) -> Result<Vec<Utxo>, ChainError> {
-        match &self.wallet {
-            Some(watch) => {
-                // Watched from now on if no one asked before (callers name the trade's start).
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                self.import(&[script_pubkey.to_owned()], now).await?;
-                self.wallet_utxos(watch, script_pubkey).await
+    fn outputs<'a>(&'a self, script_pubkey: &'a Script) -> ChainFuture<'a, Vec<Utxo>> {
+        Box::pin(async move {
+            match &self.wallet {
+                Some(watch) => {
+                    // Watched from now on if no one asked before (callers name the trade's start).
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    self.import(&[script_pubkey.to_owned()], now).await?;
+                    self.wallet_utxos(watch, script_pubkey).await
+                }
+                None => self.scan_utxos(script_pubkey).await,
             }
-            None => self.scan_utxos(script_pubkey).await,
-        }
+        })
     }
-    async fn broadcast(&self, tx: &Transaction) -> Result<Txid, ChainError> {
-        let txid = tx.compute_txid();
-        let hex = serialize_hex(tx);
-        let verdicts = self.call("testmempoolaccept", json!([[hex]])).await?;
-        let verdict = verdicts
-            .get(0)
-            .ok_or_else(|| Self::bad("testmempoolaccept", "an empty answer"))?;
-        if verdict.get("allowed").and_then(Value::as_bool) != Some(true) {
-            let reason = verdict
-                .get("reject-reason")
-                .and_then(Value::as_str)
-                .unwrap_or("no reason given");
-            if ALREADY_KNOWN.contains(&reason) {
-                return Ok(txid);
-            }
-            return Err(ChainError::Rejected {
-                txid,
-                reason: reason.to_owned(),
-            });
-        }
-        match self.call("sendrawtransaction", json!([hex])).await {
-            Ok(_) => Ok(txid),
-            Err(ChainError::Rpc { code, .. }) if code == RPC_VERIFY_ALREADY_IN_CHAIN => Ok(txid),
-            // Accepted a moment ago, refused now (a conflicting spend arrived in between).
-            Err(ChainError::Rpc { code, message, .. }) if (-26..=-25).contains(&code) => {
-                Err(ChainError::Rejected {
+    fn broadcast<'a>(&'a self, tx: &'a Transaction) -> ChainFuture<'a, Txid> {
+        Box::pin(async move {
+            let txid = tx.compute_txid();
+            let hex = serialize_hex(tx);
+            let verdicts = self.call("testmempoolaccept", json!([[hex]])).await?;
+            let verdict = verdicts
+                .get(0)
+                .ok_or_else(|| Self::bad("testmempoolaccept", "an empty answer"))?;
+            if verdict.get("allowed").and_then(Value::as_bool) != Some(true) {
+                let reason = verdict
+                    .get("reject-reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("no reason given");
+                if ALREADY_KNOWN.contains(&reason) {
+                    return Ok(txid);
+                }
+                return Err(ChainError::Rejected {
                     txid,
-                    reason: message,
-                })
+                    reason: reason.to_owned(),
+                });
             }
-            Err(e) => Err(e),
-        }
+            match self.call("sendrawtransaction", json!([hex])).await {
+                Ok(_) => Ok(txid),
+                Err(ChainError::Rpc { code, .. }) if code == RPC_VERIFY_ALREADY_IN_CHAIN => {
+                    Ok(txid)
+                }
+                // Accepted a moment ago, refused now (a conflicting spend arrived in between).
+                Err(ChainError::Rpc { code, message, .. }) if (-26..=-25).contains(&code) => {
+                    Err(ChainError::Rejected {
+                        txid,
+                        reason: message,
+                    })
+                }
+                Err(e) => Err(e),
+            }
+        })
     }
 
-    async fn confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {
-        if self.wallet.is_none() {
-            return self.raw_confirmations(txid).await;
-        }
-        match self.wallet_confirmations(txid).await? {
-            Some(known) => Ok(known),
-            // Every transaction paying to or spending a watched script is in the wallet: one that is
-            // not is either waiting in the mempool or unknown to this chain — or just mined, out of the
-            // mempool already while the wallet has not caught up with the block yet (the node tells
-            // its wallet asynchronously). The UTXO set has it at once: its first output, unspent.
-            None if self.in_mempool(txid).await? => Ok(Some(0)),
-            None => self.just_mined(txid).await,
-        }
+    fn confirmations<'a>(&'a self, txid: &'a Txid) -> ChainFuture<'a, Option<u32>> {
+        Box::pin(async move {
+            if self.wallet.is_none() {
+                return self.raw_confirmations(txid).await;
+            }
+            match self.wallet_confirmations(txid).await? {
+                Some(known) => Ok(known),
+                // Every transaction paying to or spending a watched script is in the wallet: one that is
+                // not is either waiting in the mempool or unknown to this chain — or just mined, out of the
+                // mempool already while the wallet has not caught up with the block yet (the node tells
+                // its wallet asynchronously). The UTXO set has it at once: its first output, unspent.
+                None if self.in_mempool(txid).await? => Ok(Some(0)),
+                None => self.just_mined(txid).await,
+            }
+        })
     }
 }
 

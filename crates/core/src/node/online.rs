@@ -294,6 +294,18 @@ impl Node {
     /// watch-only wallet on the node named after this identity ([`watch_wallet_name`]).
     async fn settlement(&self, me: &libp2p::PeerId) -> Result<Option<crate::trading::Settlement>> {
         let chain = &self.config.chain;
+        if let Some(backend) = &self.chain_backend {
+            let custom = crate::chain::Custom {
+                backend: backend.clone(),
+                chain: chain.chain,
+                network: chain.network,
+                url: crate::chain::GIVEN_BACKEND_URL.into(),
+            };
+            return Ok(Some(crate::trading::Settlement {
+                backend: Arc::new(crate::chain::Backend::Custom(Box::new(custom))),
+                confirmations: chain.required_confirmations(),
+            }));
+        }
         if !chain.is_configured() {
             if self.trade_config.arbitrator {
                 return Err(Error::InvalidInput(

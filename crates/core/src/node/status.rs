@@ -117,7 +117,7 @@ impl Node {
     pub async fn chain_status(&self) -> Result<ChainStatus> {
         let config = &self.config.chain;
         let mut status = ChainStatus {
-            configured: config.is_configured(),
+            configured: config.is_configured() || self.chain_backend.is_some(),
             chain: config.chain,
             network: config.network,
             rpc_url: None,
@@ -129,7 +129,9 @@ impl Node {
         if !status.configured {
             return Ok(status);
         }
-        let url = if config.uses_electrum() {
+        let url = if self.chain_backend.is_some() {
+            crate::chain::GIVEN_BACKEND_URL.to_owned()
+        } else if config.uses_electrum() {
             config.electrum_url.trim().to_owned()
         } else {
             config.rpc_url()
@@ -145,15 +147,16 @@ impl Node {
         };
         let ask = async {
             use crate::chain::ChainBackend;
-            match running {
-                Some(backend) => backend.tip_height().await,
-                None if config.uses_electrum() => {
+            match (running, &self.chain_backend) {
+                (Some(backend), _) => backend.tip_height().await,
+                (None, Some(given)) => given.tip_height().await,
+                (None, None) if config.uses_electrum() => {
                     crate::chain::ElectrumBackend::connect(config)
                         .await?
                         .tip_height()
                         .await
                 }
-                None => {
+                (None, None) => {
                     crate::chain::RpcBackend::connect(config)
                         .await?
                         .tip_height()
