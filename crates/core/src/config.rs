@@ -16,7 +16,6 @@ use crate::escrow::{Chain, Network};
 use crate::{
     net::{DhtMode, NetConfig},
     offer::{Asset, Quote},
-    trading::TradeConfig,
 };
 
 pub const FILE_NAME: &str = "souk.toml";
@@ -307,6 +306,62 @@ pub const MIN_WINDOW_SECS: u64 = 1;
 /// Longest accepted trade window: 30 days. Coins wait in the escrow for as long as a window lasts, and
 /// no fiat payment method needs longer to arrive.
 pub const MAX_WINDOW_SECS: u64 = 30 * 24 * 3_600;
+
+/// How a node trades.
+#[derive(Debug, Clone)]
+pub struct TradeConfig {
+    /// Open takes (negotiating or trading) one offer of this node may have at once.
+    pub max_open_takes: u32,
+    /// The longest wait between two delivery attempts of an envelope.
+    pub max_retry: Duration,
+    /// Announce this node as an arbitrator (needs a chain backend).
+    pub arbitrator: bool,
+    /// How long the parties have to fund an escrow once its address is agreed.
+    pub funding_window: Duration,
+    /// How long the buyer has to pay once the escrow is funded; `None`: by payment method
+    /// ([`crate::trading::payment_window`]).
+    pub payment_window: Option<Duration>,
+    /// How long the release may take to reach the chain once the seller confirmed the payment.
+    pub release_window: Duration,
+    /// How often the chain is looked at for open escrows (also on every trade step).
+    pub watch_every: Duration,
+    /// The arbitrators this node accepts on offers it takes; empty: any announced arbitrator that is
+    /// neither party and not in `exclude_arbitrators`.
+    pub arbitrators: Vec<libp2p::PeerId>,
+    pub exclude_arbitrators: Vec<libp2p::PeerId>,
+    /// How long a take of one of this node's offers waits for the maker's answer: once it has waited
+    /// that long, this node rejects it (saying so), and the offer's place is free again. A take from
+    /// an identity that then goes away blocks an offer for no longer than this.
+    pub answer_window: Duration,
+    /// Takes one peer may make of this node's offers in an hour; more are refused.
+    pub max_takes_per_peer_per_hour: u32,
+    /// Chat messages one side may send in one trade within a minute (by the sender's clock); this
+    /// node sends no more and keeps no more of its counterparty's.
+    pub max_chat_per_minute: u32,
+    /// How long a party waits, once its dispute case reached the arbitrator, before it sends it again
+    /// (until a decision comes): an arbitrator that lost its database gets the case back.
+    pub case_resend: Duration,
+}
+
+impl Default for TradeConfig {
+    fn default() -> Self {
+        Self {
+            max_open_takes: 1,
+            max_retry: Duration::from_secs(30),
+            arbitrator: false,
+            funding_window: Duration::from_secs(24 * 3600),
+            payment_window: None,
+            release_window: Duration::from_secs(24 * 3600),
+            watch_every: Duration::from_secs(10),
+            arbitrators: Vec::new(),
+            exclude_arbitrators: Vec::new(),
+            answer_window: Duration::from_secs(30 * 60),
+            max_takes_per_peer_per_hour: 10,
+            max_chat_per_minute: 30,
+            case_resend: Duration::from_secs(6 * 3600),
+        }
+    }
+}
 
 /// How this node trades: `[trade]` in `souk.toml`. Maps to [`TradeConfig`] (see [`TradeSettings::resolve`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,31 +10,7 @@ use crate::{
     net::NetError, price::PriceError, store::StoreError,
 };
 
-/// What went wrong, as a machine-readable category. Serialised in `snake_case` over every boundary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ErrorKind {
-    WrongPassphrase,
-    KeystoreCorrupt,
-    AlreadyInitialized,
-    NotInitialized,
-    InvalidSeedPhrase,
-    InvalidInput,
-    NewerSchema,
-    /// The action needs the network, which is not running.
-    Offline,
-    Storage,
-    Io,
-    Internal,
-}
-
-impl ErrorKind {
-    /// `true` when the user (not the program) can fix it: exit code 1 in the CLI, 2 otherwise.
-    pub fn is_user_error(self) -> bool {
-        !matches!(self, Self::Storage | Self::Io | Self::Internal)
-    }
-}
+pub use crate::error_kind::ErrorKind;
 
 /// The error crossing IPC / HTTP / JSON output: `{ kind, message }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -47,7 +23,7 @@ pub struct ErrorPayload {
 #[non_exhaustive]
 pub enum Error {
     #[error(transparent)]
-    Keystore(#[from] KeystoreError),
+    Keystore(KeystoreError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -76,6 +52,19 @@ pub enum Error {
     },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A missing or existing keystore and a failed read or write are the crate's own kinds, as before the
+/// keystore had errors of its own.
+impl From<KeystoreError> for Error {
+    fn from(e: KeystoreError) -> Self {
+        match e {
+            KeystoreError::Missing(dir) => Self::NotInitialized(dir),
+            KeystoreError::Exists(dir) => Self::AlreadyInitialized(dir),
+            KeystoreError::Io { context, source } => Self::Io { context, source },
+            other => Self::Keystore(other),
+        }
+    }
 }
 
 impl Error {

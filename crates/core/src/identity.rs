@@ -19,7 +19,7 @@ use libp2p_identity::{Keypair, PeerId};
 use sha2::{Digest, Sha256, Sha512};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::error::ErrorKind;
+use crate::error_kind::ErrorKind;
 
 /// Shortest passphrase accepted for a new keystore.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
@@ -48,6 +48,18 @@ pub enum KeystoreError {
     WeakPassphrase,
     #[error("keystore key derivation failed: {0}")]
     Kdf(String),
+    /// No keystore in the data directory (the crate's `Error::NotInitialized` once converted).
+    #[error("no identity in {0}: run `souk init` or `souk restore` first")]
+    Missing(std::path::PathBuf),
+    /// A keystore is there already and is never replaced (`Error::AlreadyInitialized`).
+    #[error("an identity already exists in {0}; choose another data directory to create a new one")]
+    Exists(std::path::PathBuf),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl KeystoreError {
@@ -58,6 +70,9 @@ impl KeystoreError {
             Self::InvalidSeedPhrase(_) => ErrorKind::InvalidSeedPhrase,
             Self::WeakPassphrase => ErrorKind::InvalidInput,
             Self::Kdf(_) => ErrorKind::Internal,
+            Self::Missing(_) => ErrorKind::NotInitialized,
+            Self::Exists(_) => ErrorKind::AlreadyInitialized,
+            Self::Io { .. } => ErrorKind::Io,
         }
     }
 }
@@ -267,32 +282,35 @@ pub mod keystore {
         identity: &Identity,
         passphrase: &str,
         cost: KdfCost,
-    ) -> crate::error::Result<()> {
+    ) -> Result<(), KeystoreError> {
         if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-            return Err(KeystoreError::WeakPassphrase.into());
+            return Err(KeystoreError::WeakPassphrase);
         }
         let bytes = seal(identity, passphrase, cost)?;
         write_new(path, &bytes)
     }
 
     /// The PeerId a keystore belongs to, read from its header without the passphrase.
-    pub fn peer_id(path: &Path) -> crate::error::Result<PeerId> {
+    pub fn peer_id(path: &Path) -> Result<PeerId, KeystoreError> {
         let bytes = read(path)?;
         Ok(parse(&bytes)?.peer_id)
     }
 
     /// Opens the keystore with `passphrase`.
-    pub fn open(path: &Path, passphrase: &str) -> crate::error::Result<Identity> {
+    pub fn open(path: &Path, passphrase: &str) -> Result<Identity, KeystoreError> {
         let bytes = read(path)?;
-        Ok(unseal(&bytes, passphrase)?)
+        unseal(&bytes, passphrase)
     }
 
-    fn read(path: &Path) -> crate::error::Result<Vec<u8>> {
+    fn read(path: &Path) -> Result<Vec<u8>, KeystoreError> {
         fs::read(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
-                crate::Error::NotInitialized(path.parent().unwrap_or(path).to_path_buf())
+                KeystoreError::Missing(path.parent().unwrap_or(path).to_path_buf())
             }
-            _ => crate::Error::io(format!("reading keystore {}", path.display()), e),
+            _ => KeystoreError::Io {
+                context: format!("reading keystore {}", path.display()),
+                source: e,
+            },
         })
     }
 
@@ -490,26 +508,27 @@ pub mod keystore {
     }
 
     /// Creates `path` exclusively (never replacing a file), writes, syncs, and syncs the directory.
-    fn write_new(path: &Path, bytes: &[u8]) -> crate::error::Result<()> {
+    fn write_new(path: &Path, bytes: &[u8]) -> Result<(), KeystoreError> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                crate::Error::AlreadyInitialized(dir.to_path_buf())
-            }
-            _ => crate::Error::io(format!("creating keystore {}", path.display()), e),
+            std::io::ErrorKind::AlreadyExists => KeystoreError::Exists(dir.to_path_buf()),
+            _ => KeystoreError::Io {
+                context: format!("creating keystore {}", path.display()),
+                source: e,
+            },
         })?;
         let written = file.write_all(bytes).and_then(|()| file.sync_all());
         if let Err(e) = written {
             drop(file);
             let _ = fs::remove_file(path);
-            return Err(crate::Error::io(
-                format!("writing keystore {}", path.display()),
-                e,
-            ));
+            return Err(KeystoreError::Io {
+                context: format!("writing keystore {}", path.display()),
+                source: e,
+            });
         }
         if let Ok(d) = fs::File::open(dir) {
             let _ = d.sync_all();

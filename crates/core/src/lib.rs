@@ -14,6 +14,7 @@ pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod error_kind;
 pub mod escrow;
 pub mod events;
 #[doc(hidden)]

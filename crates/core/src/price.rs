@@ -9,7 +9,7 @@ use std::{future::Future, time::Duration};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ErrorKind;
+use crate::error_kind::ErrorKind;
 
 /// Largest ticker response read; a public ticker answer is a few hundred bytes.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;

@@ -14,7 +14,7 @@ use sqlx::{
     },
 };
 
-use crate::error::ErrorKind;
+use crate::error_kind::ErrorKind;
 
 pub const FILE_NAME: &str = "souk.db";
 

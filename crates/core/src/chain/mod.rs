@@ -22,7 +22,7 @@ pub use rpc::RpcBackend;
 
 use crate::{
     config::ChainConfig,
-    error::ErrorKind,
+    error_kind::ErrorKind,
     escrow::{EscrowInput, Party},
 };
 

@@ -51,6 +51,7 @@ impl Node {
         let status = match tokio::task::spawn_blocking(move || keystore::peer_id(&path))
             .await
             .map_err(join_error)?
+            .map_err(Error::from)
         {
             Ok(peer_id) => AppStatus::Locked {
                 data_dir: self.data_dir_string(),
@@ -158,6 +159,7 @@ impl Node {
                     tokio::task::spawn_blocking(move || keystore::open(&path, &pass))
                         .await
                         .map_err(join_error)?
+                        .map_err(Error::from)
                 },
                 |_| "opened".into(),
             )

@@ -14,7 +14,7 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use super::roles::Party;
-use crate::{error::ErrorKind, signing::SigningError};
+use crate::{error_kind::ErrorKind, signing::SigningError};
 
 /// Signature domain of a trade step.
 pub const TRADE_STEP_SIGNING_TAG: &[u8] = b"souk/trade-step/v1\0";
