@@ -666,14 +666,26 @@ impl<'a> Chaos<'a> {
             Ending::Resolved { .. } => &["Resolved"],
         };
         let deadline = Instant::now() + WAIT * 2;
+        // Kills while the payout confirms: the first few blocks only, so the trade can end.
+        let mut blocks = 0;
         loop {
             self.ltc.mine(1).await;
-            self.after_block("payout mined").await;
+            blocks += 1;
+            if blocks <= 3 {
+                self.after_block("payout mined").await;
+            }
             self.all_up().await;
             let mut done = true;
+            let mut seen = Vec::new();
             for i in [MAKER, TAKER] {
                 let t = self.parties[i].must(&["trade", "show", &id]).await;
                 done &= final_states.iter().any(|s| t["state"].as_str() == Some(*s));
+                seen.push(format!(
+                    "{}: {} {}",
+                    self.parties[i].name,
+                    t["state"],
+                    step_kinds(&t).join(",")
+                ));
             }
             let paid = self.ltc.received_by(&payout, 1).await.to_sat();
             let refunded = self.ltc.received_by(&refund, 1).await.to_sat();
@@ -693,7 +705,10 @@ impl<'a> Chaos<'a> {
             assert!(
                 Instant::now() < deadline,
                 "trade {id} ({ending:?}) not settled: payout {paid}, refund {refunded}, expected \
-                 {expected:?}, escrow still holds {escrow_left}"
+                 {expected:?}, escrow still holds {escrow_left}\n{}\nmaker log:\n{}\ntaker log:\n{}",
+                seen.join("\n"),
+                self.parties[MAKER].log_tail(),
+                self.parties[TAKER].log_tail()
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
         }

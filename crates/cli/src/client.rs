@@ -116,14 +116,22 @@ fn no_node(data_dir: &Path) -> Failure {
     }
 }
 
-/// 4xx: the user can fix it (exit 1); anything else: exit 2.
+/// 4xx: the user can fix it (exit 1); a peer's invalid answer: exit 3; anything else: exit 2.
 fn api_failure(status: StatusCode, text: &str) -> Failure {
     let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     let field = |name: &str| body[name].as_str().map(str::to_owned);
+    let kind = field("kind").unwrap_or_else(|| "internal".into());
+    let code = if kind == "peer_misbehaved" {
+        3
+    } else if status.is_client_error() {
+        1
+    } else {
+        2
+    };
     Failure {
-        kind: field("kind").unwrap_or_else(|| "internal".into()),
+        kind,
         message: field("message").unwrap_or_else(|| format!("the node answered {status}: {text}")),
-        code: if status.is_client_error() { 1 } else { 2 },
+        code,
     }
 }
 

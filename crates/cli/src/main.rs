@@ -2,7 +2,7 @@
 //! file or a prompt, calls the core's `Node`, and prints for people or, with `--json`, for scripts.
 //!
 //! Exit codes: 0 ok, 1 the user can fix it (bad input, wrong passphrase, no running node, an API answer
-//! 4xx, …), 2 anything else.
+//! 4xx, …), 3 a peer sent something invalid (`peer_misbehaved`, HTTP 502), 2 anything else.
 #![recursion_limit = "256"]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -108,6 +108,16 @@ impl Failure {
     }
 }
 
+/// 1: the user's to fix; 3: the other side (a maker, a counterparty, an arbitrator) sent something
+/// invalid; 2: anything else (this node, its disk, its chain node).
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::PeerMisbehaved => 3,
+        kind if kind.is_user_error() => 1,
+        _ => 2,
+    }
+}
+
 impl From<ErrorPayload> for Failure {
     fn from(payload: ErrorPayload) -> Self {
         let kind = match serde_json::to_value(payload.kind) {
@@ -117,7 +127,7 @@ impl From<ErrorPayload> for Failure {
         Self {
             kind,
             message: payload.message,
-            code: if payload.kind.is_user_error() { 1 } else { 2 },
+            code: exit_code(payload.kind),
         }
     }
 }

@@ -40,6 +40,10 @@ pub enum Error {
     Offline,
     #[error("{0}")]
     InvalidInput(String),
+    /// What a peer sent is invalid (its fault, told to it as it is: see `protocol::reason_for_peer`).
+    #[error("{0}")]
+    Peer(String),
+
     #[error("no identity in {0}: run `souk init` or `souk restore` first")]
     NotInitialized(std::path::PathBuf),
     #[error("an identity already exists in {0}; choose another data directory to create a new one")]
@@ -86,6 +90,8 @@ impl Error {
             Self::Chain(e) => e.kind(),
             Self::Offline => ErrorKind::Offline,
             Self::InvalidInput(_) => ErrorKind::InvalidInput,
+            Self::Peer(_) => ErrorKind::PeerMisbehaved,
+
             Self::NotInitialized(_) => ErrorKind::NotInitialized,
             Self::AlreadyInitialized(_) => ErrorKind::AlreadyInitialized,
             Self::Io { .. } => ErrorKind::Io,

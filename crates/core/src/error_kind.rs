@@ -18,6 +18,9 @@ pub enum ErrorKind {
     NewerSchema,
     /// The action needs the network, which is not running.
     Offline,
+    /// The other side (a maker, a counterparty, an arbitrator) sent something invalid: neither this
+    /// user's mistake nor this node's fault.
+    PeerMisbehaved,
     Storage,
     Io,
     Internal,
@@ -26,6 +29,9 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// `true` when the user (not the program) can fix it: exit code 1 in the CLI, 2 otherwise.
     pub fn is_user_error(self) -> bool {
-        !matches!(self, Self::Storage | Self::Io | Self::Internal)
+        !matches!(
+            self,
+            Self::Storage | Self::Io | Self::Internal | Self::PeerMisbehaved
+        )
     }
 }

@@ -13,6 +13,7 @@ const KNOWN_KINDS: Record<ErrorKind, true> = {
   invalid_input: true,
   newer_schema: true,
   offline: true,
+  peer_misbehaved: true,
   storage: true,
   io: true,
   internal: true,

@@ -14,6 +14,8 @@ const MESSAGES: Record<ErrorKind, (detail: string) => string> = {
   newer_schema: () =>
     'This data was written by a newer version of Souk. Update Souk to open it.',
   offline: () => 'Souk is not connected to the network yet. Wait for it to connect and try again.',
+  peer_misbehaved: (detail) =>
+    withDetail('The other side sent something invalid (nothing you did wrong).', detail),
   storage: (detail) => withDetail('Souk could not read or write its data.', detail),
   io: (detail) => withDetail('A file operation failed.', detail),
   internal: (detail) => withDetail('Something went wrong.', detail),

@@ -35,6 +35,8 @@ impl From<Error> for ApiError {
             ErrorKind::InvalidInput | ErrorKind::InvalidSeedPhrase => StatusCode::BAD_REQUEST,
             ErrorKind::AlreadyInitialized => StatusCode::CONFLICT,
             ErrorKind::Offline | ErrorKind::NotInitialized => StatusCode::SERVICE_UNAVAILABLE,
+            // A peer (the maker, the counterparty, the arbitrator) answered with something invalid.
+            ErrorKind::PeerMisbehaved => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self {

@@ -13,7 +13,7 @@ pub(super) async fn openapi() -> Json<Value> {
 /// The OpenAPI 3.1 description of [`routes`](super::table::routes).
 pub fn openapi_document() -> Value {
     let error = json!({ "$ref": "#/components/responses/Error" });
-    let errors = json!({ "400": error, "401": error, "500": error, "503": error });
+    let errors = json!({ "400": error, "401": error, "500": error, "502": error, "503": error });
     let ok = |description: &str, schema: Value| json!({ "description": description, "content": { "application/json": { "schema": schema } } });
     let merge = |mut base: Value, extra: &Value| {
         if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {

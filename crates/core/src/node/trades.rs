@@ -17,10 +17,11 @@ impl Node {
         method: crate::offer::PaymentMethod,
         payout: String,
     ) -> Result<TradeInfo> {
-        self.desk()
+        Ok(self
+            .desk()
             .await?
             .take(offer_id, amount, method, payout)
-            .await
+            .await?)
     }
 
     /// Accepts, rejects or counters the other side's last negotiation step.

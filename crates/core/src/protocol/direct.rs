@@ -40,7 +40,10 @@ pub enum ReturnAnswer {
 /// sent (a check of its input, the escrow's checks of a PSBT or a key); otherwise (this node's database,
 /// disk, chain node, …) only that it failed here, never the internal, SQL, path or chain text.
 pub fn reason_for_peer(e: &crate::Error) -> String {
-    if matches!(e, crate::Error::InvalidInput(_) | crate::Error::Escrow(_)) {
+    if matches!(
+        e,
+        crate::Error::InvalidInput(_) | crate::Error::Peer(_) | crate::Error::Escrow(_)
+    ) {
         e.to_string()
     } else {
         "the node could not handle this now (a problem on its side, not in what was sent): try again later"

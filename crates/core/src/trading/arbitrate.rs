@@ -40,7 +40,6 @@ use crate::{
     error::{Error, Result},
     escrow::{Chain, EscrowInput, Network, SpendPath, SpendPlan},
     offer::{EscrowKind, Offer},
-    store::StoreError,
 };
 
 pub(super) use cases::on_case;
@@ -59,13 +58,7 @@ pub const RESOLUTION_SIGNING_TAG: &[u8] = b"souk/resolution/v1\0";
 /// The arbitrator's PSBT may pay at most this many times the fee rate the party's node suggests.
 const MAX_FEE_RATE_FACTOR: u64 = 4;
 
-fn sql(e: sqlx::Error) -> Error {
-    Error::Store(StoreError::Sql(e))
-}
-
-fn refused(e: impl std::fmt::Display) -> Error {
-    Error::InvalidInput(e.to_string())
-}
+use super::errors::{peer_fault, refused, sql};
 
 /// What a party tells the arbitrator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,16 +177,16 @@ impl SignedResolution {
     }
 
     pub(super) fn open(bytes: &[u8]) -> Result<(Resolution, PeerId, Self)> {
-        let signed: Self = crate::codec::decode_exact(bytes, "resolution").map_err(refused)?;
+        let signed: Self = crate::codec::decode_exact(bytes, "resolution").map_err(peer_fault)?;
         let signer = crate::signing::verify(
             RESOLUTION_SIGNING_TAG,
             &signed.bytes,
             &signed.key,
             &signed.signature,
         )
-        .map_err(refused)?;
+        .map_err(peer_fault)?;
         let resolution: Resolution =
-            crate::codec::decode_exact(&signed.bytes, "resolution").map_err(refused)?;
+            crate::codec::decode_exact(&signed.bytes, "resolution").map_err(peer_fault)?;
         Ok((resolution, signer, signed))
     }
 }

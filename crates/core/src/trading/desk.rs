@@ -32,12 +32,7 @@ use super::{
     TradeEvent, outbox, settle,
     store::{self, ChannelRow},
 };
-use crate::{
-    book::Book,
-    error::{Error, Result},
-    net::NetClient,
-    store::StoreError,
-};
+use crate::{book::Book, error::Result, net::NetClient};
 
 pub use config::{Settlement, TradeConfig, payment_window};
 pub use refusals::Refusals;
@@ -90,13 +85,7 @@ impl std::fmt::Debug for Desk {
     }
 }
 
-fn sql(e: sqlx::Error) -> Error {
-    Error::Store(StoreError::Sql(e))
-}
-
-fn refused(e: impl std::fmt::Display) -> Error {
-    Error::InvalidInput(e.to_string())
-}
+use super::errors::{peer_fault, refused, sql};
 
 impl Desk {
     /// Starts answering trade requests on `net` and delivering the outbox kept in `pool`; what

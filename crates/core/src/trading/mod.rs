@@ -11,6 +11,7 @@
 
 mod arbitrate;
 mod desk;
+mod errors;
 mod fund;
 mod outbox;
 mod settle;
@@ -51,6 +52,7 @@ pub use arbitrate::{
     Decision, DecisionInfo, DisputeInfo, MAX_DECISION_REASON_CHARS, OnChain, PartyCase,
 };
 pub use desk::{Desk, Refusals, Settlement, TradeConfig, payment_window};
+pub use errors::TakeError;
 pub use fund::WalletFunding;
 pub use settle::{DecisionView, EscrowView, PendingFunding, ReserveView, ReturnView};
 pub use store::{chat_log, list_open_trades, list_trades, trade_info, unread_messages};

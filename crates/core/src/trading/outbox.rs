@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use super::{TradeEvent, desk::Inner, store::seq_i64};
 use crate::{
-    error::{Error, Result},
+    error::Result,
     protocol::{DirectRequest, EnvelopeAnswer},
-    store::{StoreError, now_ms},
+    store::now_ms,
 };
 
 /// The first retry waits this long; each further one twice as long, up to `TradeConfig::max_retry`.
@@ -23,9 +23,7 @@ const IDLE_CHECK: Duration = Duration::from_secs(60);
 /// How many trades are delivered to at once.
 const PARALLEL_TRADES: usize = 16;
 
-fn sql(e: sqlx::Error) -> Error {
-    Error::Store(StoreError::Sql(e))
-}
+use super::errors::sql;
 
 /// The delivery loop: runs until cancelled.
 pub(super) async fn deliver(inner: Arc<Inner>, cancel: CancellationToken) {

@@ -81,7 +81,7 @@ use crate::{
     offer::{Asset, EscrowKind, Offer},
     protocol::roles::TradeRole,
     protocol::settlement::{Actor, Mode, SignedStep, StepBody, StepKind, TradeState, next_state},
-    store::{StoreError, now_ms},
+    store::now_ms,
 };
 
 /// A counterparty's release may pay at most this many times the fee rate the node suggests now.
@@ -96,17 +96,7 @@ pub const LATE_COINS_WATCH: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Blocks a release may sit unconfirmed before the buyer's node lifts it with its fee reserve.
 pub const BUMP_AFTER_BLOCKS: i64 = 3;
 
-pub(super) fn sql(e: sqlx::Error) -> Error {
-    Error::Store(StoreError::Sql(e))
-}
-
-fn internal(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("{what}: {e}"))
-}
-
-fn refused(e: impl std::fmt::Display) -> Error {
-    Error::InvalidInput(e.to_string())
-}
+pub(super) use super::errors::{internal, peer_fault, refused, sql};
 
 /// The maker of a sell offer sells; the maker of a buy offer buys.
 pub(super) fn side_of(offer: &Offer, me: &PeerId) -> Party {
@@ -221,16 +211,16 @@ pub(super) async fn on_step(
     bytes: &[u8],
     events: &mut Vec<TradeEvent>,
 ) -> Result<()> {
-    let (step, signed) = SignedStep::verify(bytes).map_err(refused)?;
+    let (step, signed) = SignedStep::verify(bytes).map_err(peer_fault)?;
     let trade_id = channel.trade_id;
     if step.sender != channel.peer {
-        return Err(Error::InvalidInput(format!(
+        return Err(peer_fault(format!(
             "a trade step signed by {}, not by the counterparty",
             step.sender
         )));
     }
     if step.trade_id != trade_id {
-        return Err(Error::InvalidInput(format!(
+        return Err(peer_fault(format!(
             "a step of trade {} inside trade {trade_id}'s channel",
             step.trade_id
         )));
@@ -256,12 +246,10 @@ pub(super) async fn on_step(
                 .await?
                 .ok_or_else(|| no_escrow(trade_id))?;
             if row.peer_pubkey.is_some() {
-                return Err(Error::InvalidInput(
-                    "the escrow keys were given already".into(),
-                ));
+                return Err(peer_fault("the escrow keys were given already"));
             }
-            EscrowScript::parse_key(pubkey).map_err(refused)?;
-            parse_payout_address(address, row.chain, row.network).map_err(refused)?;
+            EscrowScript::parse_key(pubkey).map_err(peer_fault)?;
+            parse_payout_address(address, row.chain, row.network).map_err(peer_fault)?;
             row.peer_pubkey = Some(pubkey.clone());
             row.peer_address = Some(address.clone());
             save(conn, trade_id, &row).await?;
@@ -273,7 +261,7 @@ pub(super) async fn on_step(
             // Only its form here: no chain call runs while a step is received. The watcher checks it
             // against the chain before this node signs anything (`broadcast_release`); a release that
             // fails the check is never signed, and the release deadline brings in the arbitrator.
-            decode_psbt(release_psbt).map_err(refused)?;
+            decode_psbt(release_psbt).map_err(peer_fault)?;
             row.release_psbt = Some(release_psbt.clone());
             inner.watch.notify_one();
             row.release_deadline = Some(now_ms() + millis(inner.config.release_window));
@@ -283,8 +271,8 @@ pub(super) async fn on_step(
             let mut row = load(conn, trade_id)
                 .await?
                 .ok_or_else(|| no_escrow(trade_id))?;
-            let claimed =
-                bitcoin::Txid::from_str(txid).map_err(|e| refused(format!("release txid: {e}")))?;
+            let claimed = bitcoin::Txid::from_str(txid)
+                .map_err(|e| peer_fault(format!("release txid: {e}")))?;
             // The buyer's word is not the chain: the txid must be the release this seller signed, and
             // the trade moves on only once the watcher sees that transaction on the chain.
             let expected = row
@@ -292,10 +280,10 @@ pub(super) async fn on_step(
                 .as_deref()
                 .map(decode_psbt)
                 .transpose()
-                .map_err(refused)?
+                .map_err(peer_fault)?
                 .map(|p| p.unsigned_tx.compute_txid());
             if expected != Some(claimed) {
-                return Err(Error::InvalidInput(format!(
+                return Err(peer_fault(format!(
                     "the buyer says it broadcast {claimed}, which is not the release this seller signed"
                 )));
             }
@@ -306,7 +294,7 @@ pub(super) async fn on_step(
             let mut row = load(conn, trade_id)
                 .await?
                 .ok_or_else(|| no_escrow(trade_id))?;
-            decode_psbt(psbt).map_err(refused)?;
+            decode_psbt(psbt).map_err(peer_fault)?;
             // Checked against the chain, co-signed and broadcast by the watcher, outside this transaction.
             row.incoming_return = Some(psbt.clone());
             save(conn, trade_id, &row).await?;

@@ -6,7 +6,9 @@ use libp2p::PeerId;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{DisputeCase, OnChain, arbitrator_of, backup_of, find_announcement, refused, sql};
+use super::{
+    DisputeCase, OnChain, arbitrator_of, backup_of, find_announcement, peer_fault, refused, sql,
+};
 use crate::{
     arbiter::arbitrator_trade_keypair,
     chain::ChainBackend,
@@ -188,28 +190,28 @@ impl Identity {
 pub(in crate::trading) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<()> {
     let opened = channel::open_take(&inner.me.channel_secret, inner.me.peer, bytes)?;
     let case: DisputeCase =
-        crate::codec::decode_exact(opened.plaintext(), "dispute case").map_err(refused)?;
+        crate::codec::decode_exact(opened.plaintext(), "dispute case").map_err(peer_fault)?;
     if case.trade_id != opened.trade_id() {
-        return Err(refused("the case names another trade than its envelope"));
+        return Err(peer_fault("the case names another trade than its envelope"));
     }
     let offer = case.offer()?;
     if arbitrator_of(&offer)? != inner.me.peer && backup_of(&offer) != Some(inner.me.peer) {
-        return Err(refused("this node is not an arbitrator of that offer"));
+        return Err(peer_fault("this node is not an arbitrator of that offer"));
     }
     let (buyer, seller) = parties(&case)?;
     let reporter = opened.taker();
     if reporter != buyer.0 && reporter != seller.0 {
-        return Err(refused("the case comes from neither party"));
+        return Err(peer_fault("the case comes from neither party"));
     }
     disputes_of(&case, &buyer.0, &seller.0)?;
     let key =
         arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &case.trade_id)
-            .map_err(refused)?;
+            .map_err(peer_fault)?;
     let escrow = escrow_of(inner, &case, &buyer, &seller, key.public_key()).await?;
     let address = escrow
         .of(Party::Seller)
         .address(case.chain, case.network)
-        .map_err(refused)?;
+        .map_err(peer_fault)?;
     let identity = Identity::of(&case, &buyer, &seller, &address)?;
     let side = if reporter == buyer.0 {
         "buyer"
@@ -232,7 +234,7 @@ pub(in crate::trading) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<(
         let differs = held.differences(&identity);
         let refusal = || {
             tracing::warn!(trade_id = %case.trade_id, %reporter, %differs, "a case that does not match the dispute held here");
-            refused(format!(
+            peer_fault(format!(
                 "the case does not match the dispute held for trade {} ({differs} differ)",
                 case.trade_id
             ))

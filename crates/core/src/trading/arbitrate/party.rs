@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     DisputeCase, MAX_FEE_RATE_FACTOR, SignedResolution, arbitrator_of, backup_of,
-    find_announcement, refused, resolution_plan, sql,
+    find_announcement, peer_fault, refused, resolution_plan, sql,
 };
 use crate::{
     chain::ChainBackend,
@@ -301,10 +301,10 @@ pub(in crate::trading) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Re
         .ok_or_else(|| store::unknown_trade(trade_id))?;
     let row = settle::load(&mut conn, trade_id)
         .await?
-        .ok_or_else(|| refused("no escrow for this trade"))?;
+        .ok_or_else(|| peer_fault("no escrow for this trade"))?;
     let by_backup = backup_of(&channel.offer) == Some(signer);
     if signer != arbitrator_of(&channel.offer)? && !by_backup {
-        return Err(refused(format!(
+        return Err(peer_fault(format!(
             "a resolution signed by {signer}, who is not this trade's arbitrator"
         )));
     }
@@ -323,7 +323,7 @@ pub(in crate::trading) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Re
             )));
         }
         other => {
-            return Err(refused(format!(
+            return Err(peer_fault(format!(
                 "the trade is {other} here, not in dispute: a decision is not taken"
             )));
         }
@@ -335,17 +335,17 @@ pub(in crate::trading) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Re
         .ok_or_else(|| Error::Internal("no chain backend configured".into()))?;
     let escrow = row
         .script()?
-        .ok_or_else(|| refused("the escrow is not set up"))?;
+        .ok_or_else(|| peer_fault("the escrow is not set up"))?;
     let (Some(buyer_address), Some(seller_address)) =
         (row.buyer_address_text(), row.seller_address_text())
     else {
-        return Err(refused("a party's address is unknown"));
+        return Err(peer_fault("a party's address is unknown"));
     };
-    let mut psbt = decode_psbt(&resolution.psbt).map_err(refused)?;
+    let mut psbt = decode_psbt(&resolution.psbt).map_err(peer_fault)?;
     let inputs = settle::spent_escrow_outputs(&backend, &row, &escrow, &psbt).await?;
     let total: u64 = inputs.iter().map(|i| i.value.to_sat()).sum();
     if resolution.buyer_share.checked_add(resolution.seller_share) != Some(total) {
-        return Err(refused(format!(
+        return Err(peer_fault(format!(
             "the decision shares out {} + {} but its inputs hold {total}",
             resolution.buyer_share, resolution.seller_share
         )));
@@ -364,16 +364,16 @@ pub(in crate::trading) async fn on_resolution(inner: &Inner, bytes: &[u8]) -> Re
     let rate = backend.fee_rate().await?;
     let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
     check_psbt(&psbt, &escrow, &plan, max)
-        .map_err(|e| refused(format!("the arbitrator's payout is refused: {e}")))?;
+        .map_err(|e| peer_fault(format!("the arbitrator's payout is refused: {e}")))?;
     let mine = match row.side {
         Party::Buyer => resolution.buyer_share,
         Party::Seller => resolution.seller_share,
     };
     let broadcast = if mine > 0 {
         let key = trade_keypair(&inner.escrow_root, row.chain, row.network, &trade_id)
-            .map_err(refused)?;
-        sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
-        let tx = finalize_psbt(psbt, &escrow).map_err(refused)?;
+            .map_err(peer_fault)?;
+        sign_psbt(&mut psbt, &escrow, &key).map_err(peer_fault)?;
+        let tx = finalize_psbt(psbt, &escrow).map_err(peer_fault)?;
         backend.broadcast(&tx).await?;
         let height = backend.tip_height().await?;
         Some((tx, height))

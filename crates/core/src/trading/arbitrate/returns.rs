@@ -10,7 +10,7 @@ use super::{
     DisputeCase, MAX_FEE_RATE_FACTOR, arbitrator_of,
     cases::{dispute_row, escrow_inputs, parties},
     party::{ask_arbitrator, signed_steps},
-    refused, sql,
+    peer_fault, refused, sql,
 };
 use crate::{
     arbiter::arbitrator_trade_keypair,
@@ -135,13 +135,15 @@ pub(in crate::trading) async fn ask_return(
 pub(in crate::trading) async fn on_return_request(inner: &Inner, bytes: &[u8]) -> Result<Vec<u8>> {
     let opened = channel::open_take(&inner.me.channel_secret, inner.me.peer, bytes)?;
     let request: ReturnRequest =
-        crate::codec::decode_exact(opened.plaintext(), "return request").map_err(refused)?;
+        crate::codec::decode_exact(opened.plaintext(), "return request").map_err(peer_fault)?;
     let case = &request.case;
     if case.trade_id != opened.trade_id() {
-        return Err(refused("the request names another trade than its envelope"));
+        return Err(peer_fault(
+            "the request names another trade than its envelope",
+        ));
     }
     if arbitrator_of(&case.offer()?)? != inner.me.peer {
-        return Err(refused(
+        return Err(peer_fault(
             "this node is not the first arbitrator of that offer",
         ));
     }
@@ -152,21 +154,21 @@ pub(in crate::trading) async fn on_return_request(inner: &Inner, bytes: &[u8]) -
     } else if asker == seller.0 {
         (Party::Seller, &seller.2)
     } else {
-        return Err(refused("the request comes from neither party"));
+        return Err(peer_fault("the request comes from neither party"));
     };
     if dispute_row(inner, case.trade_id).await?.is_some() {
-        return Err(refused(
+        return Err(peer_fault(
             "this trade is in dispute here: the decision says where its coins go",
         ));
     }
     let (escrow, inputs) = escrow_inputs(inner, case).await?;
     if inputs.iter().any(|i| i.funder != funder) {
-        return Err(refused(format!(
+        return Err(peer_fault(format!(
             "the {}'s escrow output holds coins: only both parties or a decision can move them",
             funder.other().as_str()
         )));
     }
-    let mut psbt = decode_psbt(&request.psbt).map_err(refused)?;
+    let mut psbt = decode_psbt(&request.psbt).map_err(peer_fault)?;
     let spent = psbt
         .unsigned_tx
         .input
@@ -177,7 +179,7 @@ pub(in crate::trading) async fn on_return_request(inner: &Inner, bytes: &[u8]) -
                 .find(|i| i.outpoint == txin.previous_output)
                 .cloned()
                 .ok_or_else(|| {
-                    refused(format!(
+                    peer_fault(format!(
                         "the return spends {}, not an unspent output of the asker's escrow",
                         txin.previous_output
                     ))
@@ -202,11 +204,11 @@ pub(in crate::trading) async fn on_return_request(inner: &Inner, bytes: &[u8]) -
         .ok_or_else(|| Error::Internal("no chain backend configured".into()))?;
     let rate = backend.fee_rate().await?;
     let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
-    check_psbt(&psbt, &escrow, &plan, max).map_err(|e| refused(format!("the return: {e}")))?;
+    check_psbt(&psbt, &escrow, &plan, max).map_err(|e| peer_fault(format!("the return: {e}")))?;
     let key =
         arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &case.trade_id)
-            .map_err(refused)?;
-    sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
+            .map_err(peer_fault)?;
+    sign_psbt(&mut psbt, &escrow, &key).map_err(peer_fault)?;
     tracing::info!(trade_id = %case.trade_id, funder = funder.as_str(), total, "co-signed the return of a funder's own coins");
     Ok(encode_psbt(&psbt))
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use libp2p::PeerId;
 use uuid::Uuid;
 
-use super::{Inner, refused, sql};
+use super::{Inner, peer_fault, sql};
 use crate::{
     channel::{ChannelError, SignedEnvelope},
     error::{Error, Result},
@@ -86,7 +86,7 @@ impl Inner {
         let mut events = Vec::new();
         for item in delivered {
             let message = ChannelMessage::decode(&item.plaintext).map_err(|e| {
-                Error::InvalidInput(format!("envelope {} of trade {trade_id}: {e}", item.seq))
+                peer_fault(format!("envelope {} of trade {trade_id}: {e}", item.seq))
             })?;
             self.apply(&mut tx, &mut channel, item.seq, message, &mut events)
                 .await?;
@@ -116,15 +116,15 @@ impl Inner {
         let now = now_ms();
         match message {
             ChannelMessage::Negotiation(bytes) => {
-                let step = SignedNegotiationMessage::verify(&bytes).map_err(refused)?;
+                let step = SignedNegotiationMessage::verify(&bytes).map_err(peer_fault)?;
                 if step.message().sender != channel.peer {
-                    return Err(Error::InvalidInput(format!(
+                    return Err(peer_fault(format!(
                         "a negotiation step signed by {}, not by the counterparty",
                         step.message().sender
                     )));
                 }
                 let mut negotiation = store::load_negotiation(tx, trade_id, &channel.offer).await?;
-                negotiation.apply(step).map_err(refused)?;
+                negotiation.apply(step).map_err(peer_fault)?;
                 negotiation::record_negotiation(tx, &negotiation, &self.me.peer, None, now)
                     .await
                     .map_err(Error::from)?;

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use libp2p::PeerId;
 use uuid::Uuid;
 
-use super::{Desk, Inner, negotiate::sign, refused, sql};
+use super::{Desk, Inner, negotiate::sign, peer_fault, sql};
 use crate::{
     channel,
     error::{Error, Result},
@@ -14,7 +14,7 @@ use crate::{
     offer::PaymentMethod,
     protocol::{DirectRequest, TakeAnswer},
     store::now_ms,
-    trading::{TradeEvent, TradeInfo, settle, store},
+    trading::{TakeError, TradeEvent, TradeInfo, settle, store},
 };
 
 impl Desk {
@@ -26,19 +26,23 @@ impl Desk {
         amount: u64,
         method: PaymentMethod,
         payout: String,
-    ) -> Result<TradeInfo> {
+    ) -> std::result::Result<TradeInfo, TakeError> {
         let inner = &self.inner;
-        let (offer, state) = inner.book.get(offer_id).await?.ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "no offer {offer_id} in the book: it may be gone; refresh the market"
-            ))
-        })?;
+        let (offer, state) = inner
+            .book
+            .get(offer_id)
+            .await
+            .map_err(Error::from)?
+            .ok_or(TakeError::NoOffer(offer_id))?;
         if offer.maker == inner.me.peer {
-            return Err(Error::InvalidInput(
-                "this is your own offer: it cannot be taken by you".into(),
-            ));
+            return Err(TakeError::OwnOffer);
         }
-        settle::approve_arbitrators(inner, &offer).await?;
+        settle::approve_arbitrators(inner, &offer)
+            .await
+            .map_err(|e| match e {
+                Error::InvalidInput(why) => TakeError::Terms(why),
+                other => TakeError::from(other),
+            })?;
         let trade_id = Uuid::now_v7();
         let request = NegotiationMessage {
             trade_id,
@@ -53,7 +57,7 @@ impl Desk {
         };
         let signed = sign(&request, &inner.me.keypair)?;
         let negotiation = Negotiation::start(&offer, state, now_ms(), signed.clone())
-            .map_err(|e| Error::InvalidInput(format!("cannot take this offer: {e}")))?;
+            .map_err(|e| TakeError::Terms(format!("cannot take this offer: {e}")))?;
         let (sealed, handshake) = channel::seal_take(
             offer.maker,
             &offer.maker_x25519,
@@ -61,32 +65,27 @@ impl Desk {
             trade_id,
             &signed.to_bytes(),
             &inner.me.keypair,
-        )?;
+        )
+        .map_err(Error::from)?;
         let _ = inner.net.find_peer(offer.maker).await;
         let answer = inner
             .net
             .request(
                 offer.maker,
-                DirectRequest::Take(sealed.to_bytes()?).encode(),
+                DirectRequest::Take(sealed.to_bytes().map_err(Error::from)?).encode(),
             )
             .await
-            .map_err(|e| {
-                Error::InvalidInput(format!(
-                    "the maker {} is not reachable now, so the offer cannot be taken: {e}",
-                    offer.maker
-                ))
+            .map_err(|e| TakeError::MakerUnreachable {
+                maker: offer.maker,
+                reason: e.to_string(),
             })?;
-        let accept = match TakeAnswer::decode(&answer).map_err(|e| {
-            Error::InvalidInput(format!("the maker answered nonsense to the take: {e}"))
-        })? {
+        let accept = match TakeAnswer::decode(&answer).map_err(TakeError::Nonsense)? {
             TakeAnswer::Accepted(accept) => accept,
-            TakeAnswer::Refused(reason) => {
-                return Err(Error::InvalidInput(format!(
-                    "the maker refused the take: {reason}"
-                )));
-            }
+            TakeAnswer::Refused(reason) => return Err(TakeError::Refused(reason)),
         };
-        let trade_channel = handshake.finish(&accept)?;
+        let trade_channel = handshake
+            .finish(&accept)
+            .map_err(|e| TakeError::Nonsense(e.to_string()))?;
         let (_guard, mut tx) = inner.write().await?;
         negotiation::record_negotiation(&mut tx, &negotiation, &inner.me.peer, None, now_ms())
             .await
@@ -117,24 +116,23 @@ impl Inner {
 
     async fn open_trade(&self, bytes: &[u8]) -> Result<Vec<u8>> {
         let opened = channel::open_take(&self.me.channel_secret, self.me.peer, bytes)?;
-        let request = SignedNegotiationMessage::verify(opened.plaintext()).map_err(refused)?;
+        let request = SignedNegotiationMessage::verify(opened.plaintext()).map_err(peer_fault)?;
         let m = request.message();
         if m.sender != opened.taker()
             || m.trade_id != opened.trade_id()
             || m.offer_id != opened.offer_id()
         {
-            return Err(Error::InvalidInput(
-                "the take request inside does not match its sealed envelope (taker, trade or offer)"
-                    .into(),
+            return Err(peer_fault(
+                "the take request inside does not match its sealed envelope (taker, trade or offer)",
             ));
         }
         let (offer, state) = self
             .book
             .get(m.offer_id)
             .await?
-            .ok_or_else(|| Error::InvalidInput(format!("no offer {} here", m.offer_id)))?;
+            .ok_or_else(|| peer_fault(format!("no offer {} here", m.offer_id)))?;
         if offer.maker != self.me.peer {
-            return Err(Error::InvalidInput(format!(
+            return Err(peer_fault(format!(
                 "offer {} is not one of this node's",
                 offer.id
             )));
@@ -142,13 +140,12 @@ impl Inner {
         if let crate::offer::EscrowKind::Multisig { arbitrators } = &offer.escrow
             && arbitrators.contains(&m.sender)
         {
-            return Err(Error::InvalidInput(
-                "the taker is an arbitrator of this offer: nobody holds two of the escrow's keys"
-                    .into(),
+            return Err(peer_fault(
+                "the taker is an arbitrator of this offer: nobody holds two of the escrow's keys",
             ));
         }
         let now = now_ms();
-        let negotiation = Negotiation::start(&offer, state, now, request).map_err(refused)?;
+        let negotiation = Negotiation::start(&offer, state, now, request).map_err(peer_fault)?;
         let (accept, trade_channel) = channel::accept_take(&opened, &self.me.keypair)?;
         let _guard = self.lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(sql)?;
@@ -156,7 +153,7 @@ impl Inner {
             .await?
             .is_some()
         {
-            return Err(Error::InvalidInput(format!(
+            return Err(peer_fault(format!(
                 "trade {} exists already: a take is answered once",
                 trade_channel.trade_id
             )));
@@ -172,7 +169,7 @@ impl Inner {
         .map_err(sql)?;
         let limit = self.config.max_takes_per_peer_per_hour;
         if recent >= i64::from(limit) {
-            return Err(Error::InvalidInput(format!(
+            return Err(peer_fault(format!(
                 "too many takes from you: {recent} of this node's offers in the last hour, at most \
                  {limit}; try again later"
             )));
