@@ -20,6 +20,7 @@ use uuid::Uuid;
 pub mod chaos;
 pub mod electrumx;
 pub mod regtest;
+pub mod soak;
 
 /// The keystore's strength is tested in souk-core; scenarios use a cheap KDF so they stay fast.
 pub const TEST_KDF: KdfCost = KdfCost {

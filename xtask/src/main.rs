@@ -13,6 +13,9 @@
 //!   processes, gossip propagation across 100 in-process
 //!   nodes, cold start to a full book, sealed-envelope throughput, chat round trips between two nodes;
 //!   writes `artifacts/bench-*.json`. Not part of `test`: benchmarks report numbers, they do not gate.
+//! - `soak`     N real `souk node` processes with offers posted and withdrawn at a steady rate for M
+//!   minutes; checks every book and samples each node's memory and fds; writes `artifacts/soak.json`.
+//!   Not part of `test`: a long local run.
 //!
 //! Every step is safe to repeat: installs are skipped when already done. Standard library only, so this
 //! compiles in seconds on a fresh clone.
@@ -78,9 +81,10 @@ fn main() -> ExitCode {
         Some("bench") => bench(),
         Some("fuzz") => fuzz(&args[1..]),
         Some("chaos") => chaos(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [ARGS…] | test | bindings | icons | dist | bench | fuzz [--seconds N] [TARGET…] | chaos [--trades N] [--seed S] [--kill-percent P]>"
+                "usage: cargo xtask <run [ARGS…] | test | bindings | icons | dist | bench | fuzz [--seconds N] [TARGET…] | chaos [--trades N] [--seed S] [--kill-percent P] | soak [--nodes N] [--minutes M] [--offers-per-minute R]>"
             );
             return ExitCode::from(2);
         }
@@ -646,6 +650,103 @@ fn chaos_run(binary: &Path, settings: &Chaos) -> Result {
     )?;
     println!("figures in {}", report.display());
     Ok(())
+}
+
+/// `cargo xtask soak [--nodes N] [--minutes M] [--offers-per-minute R]`: N real `souk node` processes
+/// on loopback (default 10) with offers posted and withdrawn at 20 a minute per node (or R across the
+/// network) for M minutes (default 1; fractions allowed), every book checked against what was posted and withdrawn, each node's RSS and open fds
+/// sampled and their slopes judged (`tests/soak.rs`). Writes the figures to `artifacts/soak.json`.
+/// A long local run: not part of `test`.
+fn soak(args: &[String]) -> Result {
+    let (mut nodes, mut minutes) = (10u64, 1f64);
+    let mut rate: Option<f64> = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let value = rest.next();
+        match arg.as_str() {
+            "--nodes" => {
+                nodes = value
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n >= 2)
+                    .ok_or("--nodes takes a whole number, at least 2")?;
+            }
+            "--minutes" => {
+                minutes = value
+                    .and_then(|n| n.parse().ok())
+                    .filter(|m: &f64| *m > 0.0 && m.is_finite())
+                    .ok_or("--minutes takes a number of minutes above 0")?;
+            }
+            "--offers-per-minute" => {
+                rate = Some(
+                    value
+                        .and_then(|n| n.parse().ok())
+                        .filter(|r: &f64| *r > 0.0 && r.is_finite())
+                        .ok_or("--offers-per-minute takes a number above 0")?,
+                );
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let mut steps = Steps::new();
+    let result = (|| {
+        let mut binary = PathBuf::new();
+        steps.step("build souk and the soak test", || {
+            exec(cargo().args(["build", "-p", "souk-cli"]))?;
+            let mut cmd = cargo();
+            cmd.args(["test", "-p", "souk-tests", "--test", "soak", "--no-run"])
+                .args(["--message-format=json"])
+                .stderr(std::process::Stdio::inherit());
+            let out = cmd
+                .output()
+                .map_err(|e| format!("cannot start cargo: {e}"))?;
+            if !out.status.success() {
+                return Err(format!("`{}` failed ({})", describe(&cmd), out.status));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            binary = text
+                .lines()
+                .filter(|l| l.contains("\"name\":\"soak\"") && l.contains("\"executable\":\""))
+                .find_map(|l| {
+                    let start = l.find("\"executable\":\"")? + "\"executable\":\"".len();
+                    let end = start + l[start..].find('"')?;
+                    Some(PathBuf::from(&l[start..end]))
+                })
+                .ok_or("cargo built no soak test")?;
+            Ok(())
+        })?;
+        steps.step(
+            &format!(
+                "soak: {nodes} nodes, {minutes} min, {} offers/min",
+                rate.unwrap_or(nodes as f64 * 20.0)
+            ),
+            || {
+                std::fs::create_dir_all(artifacts_dir()).map_err(|e| format!("artifacts/: {e}"))?;
+                let report = artifacts_dir().join("soak.json");
+                // A run that fails before writing must not leave last time's figures looking like
+                // this time's.
+                let _ = std::fs::remove_file(&report);
+                let mut cmd = Command::new(&binary);
+                if let Some(rate) = rate {
+                    cmd.env("SOUK_SOAK_OFFERS_PER_MINUTE", rate.to_string());
+                }
+                let ran = exec(
+                    cmd.args(["--ignored", "--nocapture", "--test-threads", "1"])
+                        .current_dir(root().join("tests"))
+                        .env("SOUK_BIN", target_dir().join("debug/souk"))
+                        .env("SOUK_SOAK_NODES", nodes.to_string())
+                        .env("SOUK_SOAK_MINUTES", minutes.to_string())
+                        .env("SOUK_SOAK_REPORT", &report)
+                        .env("SOUK_SOAK_LOGS", artifacts_dir().join("soak-logs")),
+                );
+                if report.exists() {
+                    println!("figures in {}", report.display());
+                }
+                ran
+            },
+        )
+    })();
+    steps.summary();
+    result
 }
 
 /// The test files (of `tests/`) whose escrow scenarios run through each chain backend: the node's RPC

@@ -129,6 +129,20 @@ impl Node {
         self.desk().await?.send_unchecked_step(trade_id, body).await
     }
 
+    /// Test hook: this node floods its counterparty's chat, skipping its own checks; see
+    /// [`crate::trading::Desk::send_unchecked_chat`]. Returns the last sequence number queued.
+    #[cfg(feature = "test-hooks")]
+    pub async fn send_unchecked_chat(
+        &self,
+        trade_id: uuid::Uuid,
+        messages: Vec<(String, i64)>,
+    ) -> Result<Option<u64>> {
+        self.desk()
+            .await?
+            .send_unchecked_chat(trade_id, messages)
+            .await
+    }
+
     /// Test hook: this node, no party to the trade, forges a dispute case about it for `arbitrator`;
     /// returns the arbitrator's refusal, `None` when it stored the case.
     #[cfg(feature = "test-hooks")]

@@ -55,7 +55,10 @@ pub use desk::{Desk, Refusals, Settlement, TradeConfig, payment_window};
 pub use errors::TakeError;
 pub use fund::WalletFunding;
 pub use settle::{DecisionView, EscrowView, PendingFunding, ReserveView, ReturnView};
-pub use store::{chat_log, list_open_trades, list_trades, trade_info, unread_messages};
+pub use store::{
+    MAX_CHAT_MESSAGES_PER_TRADE, chat_log, list_open_trades, list_trades, trade_info,
+    unread_messages,
+};
 
 /// What the two parties agree on (so far).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

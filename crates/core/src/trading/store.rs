@@ -14,7 +14,7 @@ mod trades;
 use crate::{error::Error, store::StoreError};
 
 pub(super) use channel::{ChannelRow, insert_channel, load_channel};
-pub use chat::{chat_log, unread_messages};
+pub use chat::{MAX_CHAT_MESSAGES_PER_TRADE, chat_log, unread_messages};
 pub(super) use chat::{chat_refusal, insert_message, last_incoming_sent_at, last_outgoing_sent_at};
 pub(super) use envelopes::{enqueue, load_held, peers_to_reach, save_receiver, seq_i64};
 pub(super) use progress::coins;
@@ -29,6 +29,6 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("{what}: {e}"))
 }
 
-// The chat limits, for the trade tests.
+// The chat's grace after a trade ended, for the trade tests.
 #[cfg(test)]
-pub use chat::{CHAT_GRACE_MS, MAX_CHAT_MESSAGES_PER_TRADE};
+pub use chat::CHAT_GRACE_MS;

@@ -58,6 +58,32 @@ impl Desk {
         Ok(message)
     }
 
+    /// Test hook: makes this node a hostile chatter. Each `(text, sent_at)` goes to the counterparty
+    /// as [`Desk::send_chat`] would send it (a chat message claiming `sent_at`, sealed as the channel's
+    /// next envelope, signed, encrypted, through the outbox), but without its checks (text, rate,
+    /// total, closed chat) and unrecorded here. All are queued in one transaction. Returns the last
+    /// sequence number queued (`None` for no messages).
+    #[cfg(feature = "test-hooks")]
+    pub async fn send_unchecked_chat(
+        &self,
+        trade_id: Uuid,
+        messages: Vec<(String, i64)>,
+    ) -> Result<Option<u64>> {
+        let inner = &self.inner;
+        let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
+        let now = now_ms();
+        let mut last = None;
+        for (text, sent_at) in messages {
+            let plaintext = ChannelMessage::Chat { text, sent_at }.encode();
+            last = Some(
+                store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?,
+            );
+        }
+        tx.commit().await.map_err(sql)?;
+        inner.wake.notify_one();
+        Ok(last)
+    }
+
     /// Marks the counterparty's messages read and tells it so. Returns how many were unread.
     pub async fn mark_read(&self, trade_id: Uuid) -> Result<u32> {
         let inner = &self.inner;
