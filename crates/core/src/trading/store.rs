@@ -11,8 +11,6 @@ mod envelopes;
 mod progress;
 mod trades;
 
-use crate::{error::Error, store::StoreError};
-
 pub(super) use channel::{ChannelRow, insert_channel, load_channel};
 pub use chat::{MAX_CHAT_MESSAGES_PER_TRADE, chat_log, unread_messages};
 pub(super) use chat::{chat_refusal, insert_message, last_incoming_sent_at, last_outgoing_sent_at};
@@ -21,13 +19,7 @@ pub(super) use progress::coins;
 pub use trades::{list_open_trades, list_trades, trade_info};
 pub(super) use trades::{load_negotiation, trade_info_on, unknown_trade};
 
-fn sql(e: sqlx::Error) -> Error {
-    Error::Store(StoreError::Sql(e))
-}
-
-fn internal(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("{what}: {e}"))
-}
+use super::errors::{internal, sql};
 
 // The chat's grace after a trade ended, for the trade tests.
 #[cfg(test)]
