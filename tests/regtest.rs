@@ -567,6 +567,10 @@ fn spawn(
         // Idle RPC connections close after a second: `stop` waits for every open one (30 s by default).
         .arg("-rpcservertimeout=1")
         .arg("-keypool=10")
+        // MWEB never activates: on regtest it would at block 432, where Litecoin Core then fails to
+        // mine (`bad-txns-vin-empty`: its first HogEx needs a peg-in). Souk's escrows are plain segwit;
+        // long runs (the chaos harness) mine past that height.
+        .arg("-vbparams=mweb:-2:0")
         .arg(format!("-rpcuser={RPC_USER}"))
         .arg(format!("-rpcpassword={password}"))
         .arg(format!("-rpcport={port}"))
