@@ -136,18 +136,7 @@ impl TestNode {
         chain: souk_core::config::ChainConfig,
         trades: souk_core::trading::TradeConfig,
     ) -> Self {
-        let mut config = Config::default();
-        config.price.url = String::new();
-        config.chain = chain;
-        let node = Node::new(&data_dir, config)
-            .with_kdf_cost(TEST_KDF)
-            .with_trade_config(trades);
-        let mut net = NetConfig::loopback_for_tests();
-        net.bootstrap = bootstrap
-            .iter()
-            .map(|a| a.parse().expect("multiaddr"))
-            .collect();
-        Self::start_node(node, data_dir, net).await
+        Self::start_with_chain(data_dir, bootstrap, chain, trades, |node| node).await
     }
 
     /// A node settling escrows on Litecoin regtest through `chain`, a chain in memory shared by the
@@ -158,14 +147,31 @@ impl TestNode {
         chain: std::sync::Arc<souk_core::chain::fake::FakeChain>,
         trades: souk_core::trading::TradeConfig,
     ) -> Self {
+        let mut config = Config::default().chain;
+        config.chain = souk_core::escrow::Chain::Ltc;
+        config.network = souk_core::escrow::Network::Regtest;
+        Self::start_with_chain(data_dir, bootstrap, config, trades, |node| {
+            node.with_chain_backend(chain)
+        })
+        .await
+    }
+
+    /// A node with the chain settings `chain` (and whatever `build` adds), joining through `bootstrap`.
+    async fn start_with_chain(
+        data_dir: PathBuf,
+        bootstrap: &[String],
+        chain: souk_core::config::ChainConfig,
+        trades: souk_core::trading::TradeConfig,
+        build: impl FnOnce(Node) -> Node,
+    ) -> Self {
         let mut config = Config::default();
         config.price.url = String::new();
-        config.chain.chain = souk_core::escrow::Chain::Ltc;
-        config.chain.network = souk_core::escrow::Network::Regtest;
-        let node = Node::new(&data_dir, config)
-            .with_kdf_cost(TEST_KDF)
-            .with_trade_config(trades)
-            .with_chain_backend(chain);
+        config.chain = chain;
+        let node = build(
+            Node::new(&data_dir, config)
+                .with_kdf_cost(TEST_KDF)
+                .with_trade_config(trades),
+        );
         let mut net = NetConfig::loopback_for_tests();
         net.bootstrap = bootstrap
             .iter()
