@@ -31,7 +31,7 @@ pub use spend::{
     combine_psbts, decode_psbt, encode_psbt, finalize_psbt, sign_psbt,
 };
 
-use crate::error::ErrorKind;
+use crate::error_kind::ErrorKind;
 
 /// Every way an escrow input can be refused. Amounts are in the chain's smallest unit (satoshi/litoshi).
 #[derive(Debug, thiserror::Error)]
