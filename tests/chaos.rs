@@ -576,9 +576,10 @@ impl<'a> Chaos<'a> {
         }
 
         // Both fund their own outputs from their wallets (the harness's), once both nodes show them.
+        // Setting the escrow up needs the arbitrator's announcement: with three nodes, every DHT copy of
+        // it may have died with a killed node, so the arbitrator must be back to announce again.
         self.before_step("fund", seller).await;
-        self.up(seller).await;
-        self.up(buyer).await;
+        self.all_up().await;
         let seller_view = self.parties[seller]
             .await_state(&id, &["EscrowFunding"])
             .await;
