@@ -455,7 +455,8 @@ impl<'a> Chaos<'a> {
     }
 
     /// Before a step by `actor`: maybe kill someone. A party other than the actor may stay down while the
-    /// step happens (its counterparty's node must deliver it later); it is restarted when it next acts.
+    /// step happens (the actor's node must deliver it later); it is restarted before the harness waits
+    /// for the step's outcome ([`Self::wait`]) or when it next acts.
     async fn before_step(&mut self, point: &str, actor: usize) {
         // Anyone left down by the previous point comes back now, unless the dice keep it down.
         for i in 0..self.parties.len() {
@@ -556,8 +557,7 @@ impl<'a> Chaos<'a> {
         let id = trade["id"].as_str().expect("trade id").to_owned();
 
         self.before_step("accept", MAKER).await;
-        self.up(MAKER).await;
-        self.parties[MAKER].await_state(&id, &["Requested"]).await;
+        self.wait(MAKER, &id, &["Requested"]).await;
         self.parties[MAKER].must(&["trade", "accept", &id]).await;
 
         // Addresses: the seller's refund address, and the buyer's payout when the buyer is the maker.
@@ -567,9 +567,7 @@ impl<'a> Chaos<'a> {
             }
             self.before_step("address", who).await;
             self.up(who).await;
-            self.parties[who]
-                .await_state(&id, &["Accepted", "EscrowFunding"])
-                .await;
+            self.wait(who, &id, &["Accepted", "EscrowFunding"]).await;
             self.parties[who]
                 .must(&["trade", "address", &id, &address])
                 .await;
@@ -580,12 +578,8 @@ impl<'a> Chaos<'a> {
         // it may have died with a killed node, so the arbitrator must be back to announce again.
         self.before_step("fund", seller).await;
         self.all_up().await;
-        let seller_view = self.parties[seller]
-            .await_state(&id, &["EscrowFunding"])
-            .await;
-        self.parties[buyer]
-            .await_state(&id, &["EscrowFunding"])
-            .await;
+        let seller_view = self.wait(seller, &id, &["EscrowFunding"]).await;
+        self.wait(buyer, &id, &["EscrowFunding"]).await;
         let escrow = seller_view["escrow"].clone();
         let amount = escrow["amount"].as_u64().expect("amount");
         let buyer_deposit = escrow["buyer_deposit"].as_u64().expect("deposit");
@@ -608,7 +602,7 @@ impl<'a> Chaos<'a> {
         self.after_block("funding mined").await;
         self.all_up().await;
         for i in [seller, buyer] {
-            self.parties[i].await_state(&id, &["EscrowFunded"]).await;
+            self.wait(i, &id, &["EscrowFunded"]).await;
         }
 
         // (buyer's payout, seller's refund) the chain must show in the end.
@@ -619,15 +613,11 @@ impl<'a> Chaos<'a> {
                 self.parties[buyer].must(&["trade", "paid", &id]).await;
                 self.before_step("received", seller).await;
                 self.up(seller).await;
-                self.parties[seller]
-                    .await_state(&id, &["PaymentSent"])
-                    .await;
+                self.wait(seller, &id, &["PaymentSent"]).await;
                 self.parties[seller].must(&["trade", "received", &id]).await;
                 self.before_step("release", buyer).await;
                 self.up(buyer).await;
-                self.parties[buyer]
-                    .await_state(&id, &["Released", "Completed"])
-                    .await;
+                self.wait(buyer, &id, &["Released", "Completed"]).await;
                 self.report.completed += 1;
                 (amount + buyer_deposit, seller_deposit)
             }
@@ -640,6 +630,7 @@ impl<'a> Chaos<'a> {
                     .await;
                 self.before_step("resolve", ARBITRATOR).await;
                 self.up(ARBITRATOR).await;
+                self.all_up().await;
                 self.await_dispute(&id).await;
                 let to = if buyer_wins { "buyer" } else { "seller" };
                 let decided = self.parties[ARBITRATOR]
@@ -716,6 +707,13 @@ impl<'a> Chaos<'a> {
         self.compare_logs(&id).await;
         self.report.trades += 1;
         id
+    }
+
+    /// Waits until party `who` shows trade `id` in one of `states`, everyone running: a party left down
+    /// during the step just made comes back first (what it sent or must receive travels then).
+    async fn wait(&mut self, who: usize, id: &str, states: &[&str]) -> Value {
+        self.all_up().await;
+        self.parties[who].await_state(id, states).await
     }
 
     async fn await_offer(&self, offer_id: &str) {
