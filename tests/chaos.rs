@@ -392,7 +392,15 @@ impl<'a> Chaos<'a> {
     pub async fn start(ltc: &'a Litecoind, root: &Path, seed: u64, kill_percent: u64) -> Self {
         let arbitrator = Party::create("arbitrator", root, ltc, &["--arbitrator"], &[]).await;
         let boot = vec![arbitrator.addr.clone()];
-        let maker = Party::create("maker", root, ltc, &[], &boot).await;
+        // One taker takes every offer: the maker's per-peer limit (10 an hour) would refuse the 11th.
+        let maker = Party::create(
+            "maker",
+            root,
+            ltc,
+            &["--max-takes-per-peer-per-hour", "1000000"],
+            &boot,
+        )
+        .await;
         let boot = vec![arbitrator.addr.clone(), maker.addr.clone()];
         let taker = Party::create("taker", root, ltc, &[], &boot).await;
         Self {
