@@ -450,3 +450,62 @@ async fn a_tls_server_is_trusted_by_its_pinned_certificate() {
     assert!(check.electrum && check.tip_height == tip, "{check:?}");
     node.stop().await;
 }
+
+/// A transaction Souk broadcast a moment ago, which the chain node then lost before the Electrum server
+/// indexed it (the node restarted without its mempool): the backend asks the server's node instead of
+/// taking it for in the mempool until its grace for unindexed broadcasts (a minute) ends, so the trade
+/// sends it again at once. Its script is one no one watches, so no server history can ever show it:
+/// only the node can say it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broadcast_the_node_lost_before_the_server_indexed_it_is_known_lost() {
+    let (mut ltc, electrum) = chain().await;
+    let backend = ElectrumBackend::connect(&electrum.config(&ltc))
+        .await
+        .expect("connected");
+    let to = ltc.new_address().await;
+    let raw = ltc
+        .call(
+            "createrawtransaction",
+            serde_json::json!([[], [{ to: 0.5 }]]),
+        )
+        .await;
+    let funded = ltc
+        .call("fundrawtransaction", serde_json::json!([raw]))
+        .await;
+    let signed = ltc
+        .call(
+            "signrawtransactionwithwallet",
+            serde_json::json!([funded["hex"]]),
+        )
+        .await;
+    let tx: bitcoin::Transaction =
+        bitcoin::consensus::encode::deserialize_hex(signed["hex"].as_str().expect("hex"))
+            .expect("a transaction");
+    let txid = backend.broadcast(&tx).await.expect("broadcast");
+    assert_eq!(
+        backend.confirmations(&txid).await.expect("asked"),
+        Some(0),
+        "just broadcast: in the mempool"
+    );
+
+    ltc.restart_forgetting_mempool().await;
+    assert_eq!(ltc.confirmations(&txid).await, None, "the node lost it");
+    let lost_at = std::time::Instant::now();
+    loop {
+        // While the server reconnects to its node: a moment of errors or of the old answer.
+        if let Ok(None) = backend.confirmations(&txid).await {
+            break;
+        }
+        assert!(
+            lost_at.elapsed() < souk_tests::DEADLINE,
+            "still taken for in the mempool {:?} after the node lost it",
+            lost_at.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Sent again, it is in the mempool again, and the backend says so.
+    ltc.load_wallet().await;
+    assert_eq!(backend.broadcast(&tx).await.expect("sent again"), txid);
+    ltc.await_in_mempool(&txid.to_string()).await;
+    assert_eq!(backend.confirmations(&txid).await.expect("asked"), Some(0));
+}

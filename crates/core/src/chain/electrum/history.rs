@@ -290,22 +290,44 @@ impl ElectrumBackend {
     /// no watched script's history holds it.
     pub(super) async fn height_of(&self, txid: &Txid) -> Result<Option<i32>, ChainError> {
         self.refresh().await?;
-        let state = locked(&self.state);
-        let known = state
-            .scripts
-            .values()
-            .filter_map(|w| w.history.as_ref())
-            .flat_map(|(history, ..)| history.iter())
-            .find(|(t, _)| t == txid)
-            .map(|(_, h)| *h);
-        if known.is_some() {
-            return Ok(known);
+        let just_sent = {
+            let state = locked(&self.state);
+            let known = state
+                .scripts
+                .values()
+                .filter_map(|w| w.history.as_ref())
+                .flat_map(|(history, ..)| history.iter())
+                .find(|(t, _)| t == txid)
+                .map(|(_, h)| *h);
+            if known.is_some() {
+                return Ok(known);
+            }
+            // Just broadcast, not in the server's index yet: in the mempool, if the server's node
+            // still has it. A node that restarted without its mempool (or evicted it) before the
+            // server indexed it lost it: the grace must not hide that, or it would go out again only
+            // when the grace ends.
+            state
+                .sent
+                .get(txid)
+                .is_some_and(|at| at.elapsed() < SENT_GRACE)
+        };
+        if !just_sent {
+            return Ok(None);
         }
-        // Just broadcast, not in the server's index yet: in the mempool.
-        let just_sent = state
-            .sent
-            .get(txid)
-            .is_some_and(|at| at.elapsed() < SENT_GRACE);
-        Ok(just_sent.then_some(0))
+        let id = *txid;
+        match self
+            .call(Lane::Read, "blockchain.transaction.get", 1, move |c| {
+                c.transaction_get_raw(&id)
+            })
+            .await
+        {
+            Ok(_) => Ok(Some(0)),
+            Err(ChainError::Rpc { message, .. }) => {
+                tracing::debug!(%txid, %message, "broadcast a moment ago, unknown to the server's node");
+                locked(&self.state).sent.remove(txid);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 }

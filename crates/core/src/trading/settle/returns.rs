@@ -11,7 +11,7 @@ use super::{
     my_key, no_escrow,
     outputs::{escrow_utxos, spent_escrow_outputs},
     refused,
-    resend::resend_lost_returns,
+    resend::{broadcast_again_if_lost, resend_lost_returns},
     reserve::tend_return_reserves,
     row::{EscrowRow, ReturnRecord, load, load_row, save},
     sql,
@@ -301,6 +301,17 @@ async fn cosign_return(
     check_psbt(&psbt, escrow, &plan, max).map_err(refused)?;
     sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(refused)?;
     let tx = finalize_psbt(psbt, escrow).map_err(refused)?;
+    // The very return this node broadcast before (co-signed by the arbitrator meanwhile), which the
+    // chain node lost: sent again as such, and the trade's log says so.
+    let same = tx.compute_txid().to_string();
+    if row
+        .returns
+        .iter()
+        .any(|r| r.txid.as_deref() == Some(same.as_str()))
+    {
+        broadcast_again_if_lost(inner, backend, trade_id, &tx, "return").await?;
+        return Ok(());
+    }
     let txid = backend.broadcast(&tx).await?;
     tracing::info!(%trade_id, %txid, amount, "own escrow coins returned, co-signed by the counterparty");
     record_return(
