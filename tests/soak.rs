@@ -38,9 +38,9 @@ const TERMS: &str = "souk soak offer";
 const WARM_UP_TERMS: &str = "souk soak warm-up";
 /// How long a node may take to start, and the network to carry the warm-up offers.
 const WAIT: Duration = Duration::from_secs(90);
-/// How long one API call may take. A post answers after two DHT queries (the offer's record, the
-/// market's provider record), a withdrawal after one, each bounded by the node's 30 s query timeout:
-/// a slower answer is a failure, a slow one only a figure.
+/// How long one API call may take before it counts as failed. A post or a withdrawal answers once the
+/// book holds it and gossip carries it (the DHT's share runs behind the answer); a write may wait up
+/// to 30 s for SQLite under load. A slow answer is only a figure.
 const API_TIMEOUT: Duration = Duration::from_secs(75);
 const POLL: Duration = Duration::from_millis(200);
 /// Nodes the others bootstrap through (the first few; each later node is given all of them).

@@ -7,6 +7,10 @@
 //! what happened before this node came, `get_providers(market)` and a direct request to each maker for
 //! its live offers. Everything from the network is verified again here before it reaches the book; the
 //! network's filter only keeps junk out of the DHT and the gossip mesh.
+//!
+//! Posting and withdrawing answer once the book holds the change and gossip carries it (milliseconds);
+//! the DHT's share (a query's round trips, up to its timeout) runs behind the answer, in order per key
+//! (a withdrawal's record never lands before its offer's), keys in parallel.
 
 mod discovery;
 mod filter;
@@ -15,8 +19,9 @@ mod pump;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, RwLock},
-    time::Duration,
+    future::Future,
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
 };
 
 use libp2p::identity::Keypair;
@@ -42,6 +47,9 @@ use crate::{
     price::MarketPrice,
     store::now_ms,
 };
+
+/// How long a market's provider announcement stands for every offer posted in it meanwhile.
+const ANNOUNCE_AGAIN_AFTER: Duration = Duration::from_secs(60);
 
 /// What the marketplace tells the shells (UI, API, CLI).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -81,6 +89,11 @@ struct Inner {
     /// Markets this node follows: subscribed topics, and the prices it keeps current.
     watched: RwLock<HashSet<(Asset, Quote)>>,
     prices: RwLock<HashMap<(Asset, Quote), MarketPrice>>,
+    /// DHT work behind the answers: the last job queued per key (see [`Inner::in_background`]).
+    dht_jobs: Mutex<HashMap<Vec<u8>, JoinHandle<()>>>,
+    /// Market keys this node announced itself a provider of, and when (Kademlia renews an
+    /// announcement hourly): a burst of posts makes one announcement per market, not one per offer.
+    providing: Mutex<HashMap<Vec<u8>, Instant>>,
 }
 
 impl Market {
@@ -106,6 +119,8 @@ impl Market {
             events,
             watched: RwLock::new(markets.iter().copied().collect()),
             prices: RwLock::new(HashMap::new()),
+            dht_jobs: Mutex::new(HashMap::new()),
+            providing: Mutex::new(HashMap::new()),
         });
         let cancel = CancellationToken::new();
         let pump = tokio::spawn(pump(
@@ -207,26 +222,20 @@ impl Market {
         inner.book.withdraw(&verified, now).await?;
         let bytes = MarketUpdate::Withdrawal(withdrawal).to_bytes();
         let ttl = Duration::from_millis(u64::try_from(crate::offer::MAX_TTL_MS).unwrap_or(0));
-        // Gossip first: it reaches every connected book in milliseconds, the DHT store can take
-        // a query's round trips.
+        // Gossip reaches every connected book in milliseconds; the DHT store can take a query's
+        // round trips, and runs behind the answer.
         inner
             .net
             .publish(&offer.market_topic(), bytes.clone())
             .await?;
-        inner
-            .net
-            .put_record(offer.record_key().to_vec(), bytes, ttl)
-            .await?;
+        inner.put_in_background(offer.record_key().to_vec(), bytes, ttl);
         if inner
             .book
             .live_offers_of(&me, offer.base, offer.quote, now)
             .await?
             .is_empty()
         {
-            inner
-                .net
-                .stop_providing(offer.market_key().to_vec())
-                .await?;
+            inner.stop_providing_in_background(offer.market_key().to_vec());
         }
         let _ = inner.events.send(MarketEvent::OfferWithdrawn { id });
         tracing::info!(offer_id = %id, "offer withdrawn");
@@ -258,6 +267,13 @@ impl Market {
         if let Some(pump) = self.pump.lock().await.take() {
             let _ = pump.await;
         }
+        // The DHT's copies are a convenience for later nodes: gossip carried every change, and the
+        // next start announces the live offers again.
+        if let Ok(mut jobs) = self.inner.dht_jobs.lock() {
+            for (_, job) in jobs.drain() {
+                job.abort();
+            }
+        }
         self.inner.net.shutdown().await;
     }
 }
@@ -273,16 +289,76 @@ impl Inner {
         self.net
             .publish(&offer.market_topic(), bytes.clone())
             .await?;
-        self.net
-            .put_record(
-                offer.record_key().to_vec(),
-                bytes,
-                Duration::from_millis(ttl_ms),
-            )
-            .await?;
-        self.net
-            .start_providing(offer.market_key().to_vec())
-            .await?;
+        self.put_in_background(
+            offer.record_key().to_vec(),
+            bytes,
+            Duration::from_millis(ttl_ms),
+        );
+        self.provide_in_background(offer.market_key().to_vec());
         Ok(())
+    }
+
+    /// Stores `value` under `key` in the DHT, behind the answer.
+    fn put_in_background(&self, key: Vec<u8>, value: Vec<u8>, ttl: Duration) {
+        let net = self.net.clone();
+        self.in_background(key.clone(), "storing a DHT record", async move {
+            net.put_record(key, value, ttl).await.map(|_| ())
+        });
+    }
+
+    /// Announces this node a provider of the market `key`, unless it did a moment ago (an
+    /// announcement made before any peer was known reaches nobody, so it is not skipped for long).
+    fn provide_in_background(&self, key: Vec<u8>) {
+        let Ok(mut providing) = self.providing.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if providing
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < ANNOUNCE_AGAIN_AFTER)
+        {
+            return;
+        }
+        providing.insert(key.clone(), now);
+        drop(providing);
+        let net = self.net.clone();
+        self.in_background(key.clone(), "announcing a market", async move {
+            net.start_providing(key).await
+        });
+    }
+
+    fn stop_providing_in_background(&self, key: Vec<u8>) {
+        if let Ok(mut providing) = self.providing.lock() {
+            providing.remove(&key);
+        }
+        let net = self.net.clone();
+        self.in_background(key.clone(), "leaving a market", async move {
+            net.stop_providing(key).await
+        });
+    }
+
+    /// Runs `job` after the job queued before it for the same `key` (a withdrawal's record after its
+    /// offer's, a market's leave after its announcement), beside the jobs of other keys. A failure is
+    /// logged: gossip carried the change already, and the DHT's copy is renewed at the next start.
+    fn in_background(
+        &self,
+        key: Vec<u8>,
+        what: &'static str,
+        job: impl Future<Output = std::result::Result<(), crate::net::NetError>> + Send + 'static,
+    ) {
+        let Ok(mut jobs) = self.dht_jobs.lock() else {
+            return;
+        };
+        jobs.retain(|_, j| !j.is_finished());
+        let before = jobs.remove(&key);
+        let handle = tokio::spawn(async move {
+            if let Some(before) = before {
+                let _ = before.await;
+            }
+            if let Err(e) = job.await {
+                tracing::warn!(error = %e, what, "the DHT did not take it; gossip carried it");
+            }
+        });
+        jobs.insert(key, handle);
     }
 }

@@ -77,7 +77,10 @@ impl Store {
             // FULL: a committed trade step survives power loss, not just a process crash.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            // A write waits for the others as long as a pooled connection may be waited for: under a
+            // burst (hundreds of offers arriving while the user posts) 5 s was too short, and a write
+            // that gave up lost an offer from gossip or failed the user's request.
+            .busy_timeout(Duration::from_secs(30));
         Self::refuse_newer(path).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
