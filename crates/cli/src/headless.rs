@@ -104,6 +104,14 @@ pub fn check(options: &NodeOptions, data_dir: &Path) -> Result<Vec<(Asset, Quote
     Ok(markets)
 }
 
+/// Removes `api.json` when it still names process `pid`: a node started on the same data directory
+/// while this one stopped wrote its own, which must stay.
+fn remove_api_file_if_ours(data_dir: &Path, pid: u32) {
+    if read_api_file(data_dir).is_some_and(|file| file.pid == pid) {
+        let _ = std::fs::remove_file(data_dir.join(API_FILE));
+    }
+}
+
 pub fn read_api_file(data_dir: &Path) -> Option<ApiFile> {
     let text = std::fs::read_to_string(data_dir.join(API_FILE)).ok()?;
     serde_json::from_str(&text).ok()
@@ -201,7 +209,7 @@ pub async fn run(
 
     let signal = wait_for_signal().await;
     tracing::info!(signal, "stopping");
-    let _ = std::fs::remove_file(&api_path);
+    remove_api_file_if_ours(&data_dir, std::process::id());
     stop.cancel();
     match tokio::time::timeout(API_DRAIN, server).await {
         Ok(Ok(Ok(()))) => {}
@@ -286,5 +294,35 @@ async fn wait_for_signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_file(pid: u32) -> ApiFile {
+        ApiFile {
+            url: "http://127.0.0.1:1".into(),
+            token: "t".into(),
+            pid,
+        }
+    }
+
+    #[test]
+    fn a_stopping_node_leaves_the_api_file_of_the_node_that_followed_it() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join(API_FILE);
+        assert!(write_api_file(&path, &api_file(4242)).is_ok(), "written");
+        remove_api_file_if_ours(dir.path(), 4241);
+        assert_eq!(
+            read_api_file(dir.path()).map(|f| f.pid),
+            Some(4242),
+            "another process's file stays"
+        );
+        remove_api_file_if_ours(dir.path(), 4242);
+        assert!(!path.exists(), "its own file goes");
+        // Nothing there: nothing to do, no panic.
+        remove_api_file_if_ours(dir.path(), 4242);
     }
 }
