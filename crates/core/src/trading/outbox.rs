@@ -44,6 +44,11 @@ pub(super) async fn deliver(inner: Arc<Inner>, cancel: CancellationToken) {
     }
 }
 
+/// A trade's first undelivered envelope (read through the `outbox_undelivered` index, never through
+/// the envelopes already delivered).
+const NEXT_ENVELOPE: &str = "SELECT seq, envelope, attempts FROM outbox WHERE trade_id = ? \
+     AND delivered_at IS NULL ORDER BY seq LIMIT 1";
+
 /// Delivers every trade with a due envelope; returns how long until the next one is due.
 async fn deliver_due(inner: &Arc<Inner>) -> Result<Duration> {
     let now = now_ms();
@@ -83,14 +88,11 @@ async fn deliver_trade(inner: &Inner, trade_id: Uuid, peer: PeerId) -> Result<()
     // waits for the next retry instead of spinning this loop.
     let mut sent = std::collections::HashSet::new();
     loop {
-        let row: Option<(i64, Vec<u8>, i64)> = sqlx::query_as(
-            "SELECT seq, envelope, attempts FROM outbox WHERE trade_id = ? AND delivered_at IS NULL \
-             ORDER BY seq LIMIT 1",
-        )
-        .bind(trade_id.to_string())
-        .fetch_optional(&inner.pool)
-        .await
-        .map_err(sql)?;
+        let row: Option<(i64, Vec<u8>, i64)> = sqlx::query_as(NEXT_ENVELOPE)
+            .bind(trade_id.to_string())
+            .fetch_optional(&inner.pool)
+            .await
+            .map_err(sql)?;
         let Some((seq, envelope, attempts)) = row else {
             return Ok(());
         };
@@ -247,5 +249,39 @@ pub(super) async fn reach_counterparties(inner: Arc<Inner>, cancel: Cancellation
                 tracing::debug!(%peer, ?found, "looked up a counterparty");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NEXT_ENVELOPE;
+    use crate::store::Store;
+
+    /// SQLite's plan for `sql`, one line per step.
+    async fn plan(store: &Store, sql: &str) -> String {
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind("01a24133-f165-71af-9a5c-5d5ec61326a7")
+                .fetch_all(store.pool())
+                .await
+                .expect("a plan");
+        rows.into_iter()
+            .map(|(.., detail)| detail)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[tokio::test]
+    async fn the_next_envelope_is_read_without_stepping_through_delivered_ones() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open(&dir.path().join("souk.db"))
+            .await
+            .expect("opened");
+        let plan = plan(&store, NEXT_ENVELOPE).await;
+        assert!(
+            plan.contains("USING INDEX outbox_undelivered "),
+            "the plan: {plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
     }
 }
