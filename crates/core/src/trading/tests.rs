@@ -22,21 +22,21 @@ use crate::{
     store::{Store, now_ms},
 };
 
-struct Fixture {
+pub(super) struct Fixture {
     _dir: tempfile::TempDir,
-    store: Store,
+    pub(super) store: Store,
     book: Book,
-    desk: Desk,
+    pub(super) desk: Desk,
     maker: Identity,
     taker: Identity,
     offer: Offer,
 }
 
-fn identity() -> Identity {
+pub(super) fn identity() -> Identity {
     Identity::from_phrase(SeedPhrase::generate().unwrap()).unwrap()
 }
 
-async fn fixture() -> Fixture {
+pub(super) async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join(crate::store::FILE_NAME))
         .await
@@ -345,6 +345,31 @@ async fn a_flooded_chat_keeps_the_rate_and_an_ended_trade_s_chat_closes() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("its chat is closed"), "{err}");
+}
+
+/// A peer that backdates its flood, one message every 15 s of invented time over the last ten minutes,
+/// is counted by this node's clock: the messages arrive within a minute, and only the rate is kept.
+#[tokio::test]
+async fn a_backdated_chat_flood_is_counted_when_it_arrives() {
+    let f = fixture().await;
+    let per_minute = usize::try_from(f.desk.inner.config.max_chat_per_minute).unwrap();
+    let (channel, mut sender) = f.open().await;
+    let start = now_ms() - 10 * 60_000;
+    let flood = per_minute + 10;
+    for i in 0..flood {
+        let message = ChannelMessage::Chat {
+            text: format!("old news {i}"),
+            sent_at: start + i64::try_from(i).unwrap() * 15_000,
+        };
+        let bytes = f.seal(&channel, &mut sender, &message).to_bytes().unwrap();
+        let next = u64::try_from(i).unwrap() + 1;
+        assert_eq!(f.send(&bytes).await, EnvelopeAnswer::Ack { next });
+    }
+    let kept = super::store::chat_log(f.store.pool(), &f.maker.peer_id(), channel.trade_id)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), per_minute, "{kept:?}");
+    assert_eq!(f.desk.refusals().chat_messages, 10);
 }
 
 /// However slowly a side chats, one trade keeps at most its total of that side's messages.

@@ -144,14 +144,9 @@ impl Inner {
                 let sent_at = sent_at.min(now).max(earliest.min(now));
                 // Past the rules both sides keep, the envelope is taken (its sequence moves on, so the
                 // trade's steps behind it are not held up) and the message dropped: no store, no alert.
-                if let Some(why) = store::chat_refusal(
-                    tx,
-                    trade_id,
-                    false,
-                    sent_at,
-                    self.config.max_chat_per_minute,
-                )
-                .await?
+                if let Some(why) =
+                    store::chat_refusal(tx, trade_id, false, now, self.config.max_chat_per_minute)
+                        .await?
                 {
                     self.refused.chat_messages.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(%trade_id, peer = %channel.peer, reason = %why, "chat message dropped");

@@ -47,15 +47,17 @@ pub const MAX_CHAT_MESSAGES_PER_TRADE: i64 = 1_000;
 /// How long after a trade ended its chat stays open (a last word, a thank-you).
 pub const CHAT_GRACE_MS: i64 = 7 * 24 * 3_600_000;
 
-/// Why one more chat message from one side (`outgoing`: this node's) sent at `sent_at` may not be
-/// kept: the trade ended more than [`CHAT_GRACE_MS`] ago, or that side reached its total or its rate
-/// (`per_minute`).
+/// Why one more chat message from one side (`outgoing`: this node's) placed at `at` may not be kept:
+/// the trade ended more than [`CHAT_GRACE_MS`] ago, or that side reached its total or its rate
+/// (`per_minute`). Time is this node's: its own messages when sent, the counterparty's when they
+/// arrived (see [`placed_at`]), so a peer that backdates its messages cannot spread a flood over
+/// invented past minutes.
 /// Both sides apply the same rules: a node refuses to send what its counterparty would not keep.
 pub(in crate::trading) async fn chat_refusal(
     conn: &mut SqliteConnection,
     trade_id: Uuid,
     outgoing: bool,
-    sent_at: i64,
+    at: i64,
     per_minute: u32,
 ) -> Result<Option<String>> {
     let (state, updated_at): (TradeState, i64) =
@@ -64,17 +66,18 @@ pub(in crate::trading) async fn chat_refusal(
             .fetch_one(&mut *conn)
             .await
             .map_err(sql)?;
-    if !state.is_open() && sent_at > updated_at.saturating_add(CHAT_GRACE_MS) {
+    if !state.is_open() && at > updated_at.saturating_add(CHAT_GRACE_MS) {
         return Ok(Some(format!(
             "this trade ended ({}) more than 7 days ago: its chat is closed",
             state.as_str().to_lowercase()
         )));
     }
     let (total, last_minute): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(sent_at > ?), 0) FROM messages \
-         WHERE trade_id = ? AND outgoing = ?",
+        "SELECT COUNT(*), \
+         COALESCE(SUM(COALESCE(CASE WHEN outgoing = 0 THEN delivered_at END, sent_at) > ?), 0) \
+         FROM messages WHERE trade_id = ? AND outgoing = ?",
     )
-    .bind(sent_at - 60_000)
+    .bind(at - 60_000)
     .bind(trade_id.to_string())
     .bind(i64::from(outgoing))
     .fetch_one(&mut *conn)
