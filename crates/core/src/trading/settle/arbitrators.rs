@@ -77,7 +77,9 @@ pub(in crate::trading) async fn approve_arbitrators(inner: &Inner, offer: &Offer
     Ok(())
 }
 
-/// The arbitrator's announcement for the chain, from the DHT.
+/// The arbitrator's announcement for the chain: from the DHT, kept here when it verifies; the one kept
+/// here when the DHT has none (or cannot be asked) — every copy can vanish with the nodes that held it,
+/// and a trade that took this arbitrator must still set up its escrow.
 pub(super) async fn find_arbitrator(
     inner: &Inner,
     arbitrator: &PeerId,
@@ -85,14 +87,51 @@ pub(super) async fn find_arbitrator(
     network: Network,
 ) -> Result<Announcement> {
     let key = record_key(arbitrator, chain, network);
-    let value = inner.net.get_record(key).await?.ok_or_else(|| {
-        Error::InvalidInput(format!(
+    let from_dht = match inner.net.get_record(key).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::debug!(%arbitrator, error = %e, "the DHT was not asked for the announcement");
+            None
+        }
+    };
+    // A copy that does not verify is someone's junk: the kept one still serves.
+    let mut refusal = None;
+    if let Some(value) = from_dht {
+        match checked(&value, arbitrator, chain, network) {
+            Ok(announcement) => keep(inner, &announcement, &value).await?,
+            Err(e) => refusal = Some(e),
+        }
+    }
+    // The newest verified one: the DHT's, or one kept from before when the DHT now serves an older
+    // copy.
+    let kept: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT signed FROM arbitrator_announcements WHERE arbitrator = ? AND chain = ? AND network = ?",
+    )
+    .bind(arbitrator.to_base58())
+    .bind(chain.to_string())
+    .bind(network.core_name())
+    .fetch_optional(&inner.pool)
+    .await
+    .map_err(sql)?;
+    match (kept, refusal) {
+        (Some(value), _) => checked(&value, arbitrator, chain, network),
+        (None, Some(refusal)) => Err(refusal),
+        (None, None) => Err(Error::InvalidInput(format!(
             "arbitrator {arbitrator} has no announcement for {} {} in the DHT (is it online with --arbitrator?)",
             chain.name(),
             network
-        ))
-    })?;
-    let announcement = SignedAnnouncement::verify(&value).map_err(refused)?;
+        ))),
+    }
+}
+
+/// `value` verified as `arbitrator`'s announcement for `chain` on `network`.
+fn checked(
+    value: &[u8],
+    arbitrator: &PeerId,
+    chain: Chain,
+    network: Network,
+) -> Result<Announcement> {
+    let announcement = SignedAnnouncement::verify(value).map_err(refused)?;
     if announcement.arbitrator != *arbitrator
         || announcement.chain != chain
         || announcement.network != network
@@ -102,6 +141,25 @@ pub(super) async fn find_arbitrator(
         ));
     }
     Ok(announcement)
+}
+
+/// Keeps a verified announcement unless a newer one of the same arbitrator is kept already.
+async fn keep(inner: &Inner, announcement: &Announcement, signed: &[u8]) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO arbitrator_announcements (arbitrator, chain, network, signed, announced_at) \
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (arbitrator, chain, network) DO UPDATE \
+         SET signed = excluded.signed, announced_at = excluded.announced_at \
+         WHERE excluded.announced_at > arbitrator_announcements.announced_at",
+    )
+    .bind(announcement.arbitrator.to_base58())
+    .bind(announcement.chain.to_string())
+    .bind(announcement.network.core_name())
+    .bind(signed)
+    .bind(announcement.at)
+    .execute(&inner.pool)
+    .await
+    .map_err(sql)?;
+    Ok(())
 }
 
 /// An arbitrator's announcement, published when the node starts as one.
@@ -124,4 +182,89 @@ pub(in crate::trading) async fn announce_arbitrator(inner: &Inner) -> Result<()>
         .await?;
     tracing::info!(chain = %backend.chain(), network = %backend.network(), "announced as an arbitrator");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::find_arbitrator;
+    use crate::{
+        arbiter::{Announcement, record_key},
+        escrow::{Chain, Network},
+        identity::Identity,
+        store::now_ms,
+        trading::tests::{fixture, identity},
+    };
+
+    fn announced(arbitrator: &Identity, at: i64) -> Vec<u8> {
+        Announcement::of(
+            arbitrator.escrow_root(),
+            arbitrator.peer_id(),
+            Chain::Ltc,
+            Network::Regtest,
+            arbitrator.channel_public_key(),
+            at,
+        )
+        .unwrap()
+        .sign(arbitrator.keypair())
+        .unwrap()
+        .to_bytes()
+    }
+
+    /// An announcement found once serves the trades that chose its arbitrator after every DHT copy is
+    /// gone; the newest one seen wins; a kept copy is verified again when read.
+    #[tokio::test]
+    async fn an_arbitrator_s_announcement_seen_once_is_kept_for_when_the_dht_lost_it() {
+        let f = fixture().await;
+        let inner = &f.desk.inner;
+        let (gone, here) = (identity(), identity());
+        let find = |who: &Identity| {
+            let who = who.peer_id();
+            async move { find_arbitrator(inner, &who, Chain::Ltc, Network::Regtest).await }
+        };
+        let err = find(&gone).await.unwrap_err();
+        assert!(err.to_string().contains("no announcement"), "{err}");
+
+        // Seen in the DHT (this node's own store; no peer holds anything): found, and kept.
+        let now = now_ms();
+        let key = record_key(&here.peer_id(), Chain::Ltc, Network::Regtest);
+        let put = |value: Vec<u8>| {
+            let key = key.clone();
+            async move {
+                inner
+                    .net
+                    .put_record(key, value, Duration::from_secs(3600))
+                    .await
+                    .unwrap()
+            }
+        };
+        put(announced(&here, now - 1_000)).await;
+        assert_eq!(find(&here).await.unwrap().at, now - 1_000);
+        // The DHT serves an older copy now (a replay): the newer kept one is used.
+        put(announced(&here, now - 50_000)).await;
+        assert_eq!(find(&here).await.unwrap().at, now - 1_000);
+
+        // Kept from before, and nowhere in the DHT any more: still found.
+        sqlx::query("INSERT INTO arbitrator_announcements VALUES (?, 'ltc', 'regtest', ?, ?)")
+            .bind(gone.peer_id().to_base58())
+            .bind(announced(&gone, now - 2_000))
+            .bind(now - 2_000)
+            .execute(f.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(find(&gone).await.unwrap().at, now - 2_000);
+
+        // A kept copy that no longer verifies is refused, not trusted.
+        let mut forged = announced(&gone, now);
+        let last = forged.len() - 1;
+        forged[last] ^= 1;
+        sqlx::query("UPDATE arbitrator_announcements SET signed = ? WHERE arbitrator = ?")
+            .bind(forged)
+            .bind(gone.peer_id().to_base58())
+            .execute(f.store.pool())
+            .await
+            .unwrap();
+        assert!(find(&gone).await.is_err());
+    }
 }
