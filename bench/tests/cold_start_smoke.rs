@@ -1,12 +1,14 @@
 //! Keeps the cold-start benchmark from rotting: a tiny run must fill every book, through the cache and
-//! over the network, and produce ordered figures. No timing thresholds.
+//! over the network, with one measurement per run. No timing thresholds, and no check that holds by
+//! construction (percentiles of a sorted list are in order; a part of a measured span is inside it).
 
 use std::time::Duration;
 
 use souk_bench::{ColdStartSettings, run_cold_start, summary::LatencySummary};
 
-fn ordered(s: &LatencySummary) -> bool {
-    s.p50_us > 0.0 && s.p50_us <= s.p95_us && s.p95_us <= s.p99_us && s.p99_us <= s.max_us
+/// Something was measured: a span never started or never stopped reads 0.
+fn measured(s: &LatencySummary) -> bool {
+    s.p50_us > 0.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,20 +33,16 @@ async fn tiny_books_fill_from_cache_and_network() {
         &warm.sqlx_baseline,
     ] {
         assert_eq!(s.samples, 2);
-        assert!(ordered(s), "{s:?}");
+        assert!(measured(s), "{s:?}");
     }
-    // The parts of one cold open are inside its whole.
-    assert!(warm.unlock.max_us <= warm.to_book.max_us);
-    assert!(warm.first_query.max_us <= warm.to_book.max_us);
-    assert!(warm.default_kdf_unlock_us <= warm.default_kdf_to_book_us);
+    assert!(warm.default_kdf_unlock_us > 0.0);
     assert!(warm.p50_ratio_node_to_sqlx.is_some());
 
     let net = &report.network;
     assert_eq!(net.offers_per_maker, vec![3, 2]);
     assert_eq!(net.joins_full, 2);
-    assert!(ordered(&net.to_book) && ordered(&net.refresh_call));
-    // Each taker's wait runs from the same instant as its refresh call and ends after it.
-    assert!(net.refresh_call.p50_us <= net.to_book.max_us);
+    assert_eq!((net.to_book.samples, net.refresh_call.samples), (2, 2));
+    assert!(measured(&net.to_book) && measured(&net.refresh_call));
 
     let json = serde_json::to_value(&report).expect("serialises");
     assert_eq!(json["offers"], 5);

@@ -19,9 +19,9 @@ async fn five_nodes_deliver_every_offer() {
     assert_eq!(report.raw_tcp.samples, 3 * 4);
     assert!(report.mesh_ready_secs.is_some(), "{report}");
     assert_eq!(report.gossip_refused, 0);
+    // Something was measured (the percentiles' order holds by construction: not checked).
     for s in [&report.gossip, &report.raw_tcp] {
-        assert!(s.p50_us <= s.p95_us && s.p95_us <= s.p99_us && s.p99_us <= s.max_us);
-        assert!(s.p50_us > 0.0);
+        assert!(s.p50_us > 0.0, "{s:?}");
     }
     assert!(report.p50_ratio_gossip_to_raw_tcp.is_some());
     let json = serde_json::to_value(&report).expect("serialises");

@@ -6,11 +6,12 @@ use std::{sync::Arc, time::Duration};
 
 use libp2p::identity::Keypair;
 use souk_core::{
-    net::{AcceptAll, NetClient, NetConfig, Network},
+    net::{AcceptAll, NetClient, NetConfig, NetEvent, Network},
     offer::{MarketUpdate, OFFER_SIGNING_TAG, Offer, SignedOffer, market_topic, record_key},
     store::now_ms,
 };
 use souk_tests::{BTC_EUR, TestNet, sell_offer};
+use tokio::sync::broadcast::error::TryRecvError;
 use uuid::Uuid;
 
 const DAY: i64 = 24 * 3_600_000;
@@ -37,6 +38,10 @@ async fn attacker(net: &TestNet, key: &Keypair) -> NetClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn forged_and_malformed_offers_never_reach_a_book() {
     let net = TestNet::start(3).await;
+    let mut events = Vec::new();
+    for n in &net.nodes {
+        events.push(n.node.network_events().await.expect("events"));
+    }
     let mallory = Keypair::generate_ed25519();
     let alice = Keypair::generate_ed25519();
     let attacker = attacker(&net, &mallory).await;
@@ -145,7 +150,42 @@ async fn forged_and_malformed_offers_never_reach_a_book() {
     }
 
     let mut refused = 0;
-    for n in &net.nodes {
+    let me = me.to_base58();
+    let gossiped = bad
+        .iter()
+        .filter(|(_, _, _, bytes)| !bytes.is_empty())
+        .count();
+    for (i, (n, events)) in net.nodes.iter().zip(&mut events).enumerate() {
+        // Each node's refusals name the attacker, and a refused gossip message came straight from
+        // it: no honest node forwarded one (gossip waits for the filter's verdict before passing a
+        // message on).
+        let mut gossip_refusals = 0;
+        loop {
+            match events.try_recv() {
+                Ok(NetEvent::Refused { from, reason }) => {
+                    assert_eq!(from, mallory.public().to_peer_id(), "node {i}: {reason}");
+                    if reason.starts_with("gossip") {
+                        assert!(
+                            reason.contains(&format!(" via {me}: ")),
+                            "node {i} got a hostile message forwarded: {reason}"
+                        );
+                        gossip_refusals += 1;
+                    }
+                }
+                Ok(_) => {}
+                Err(TryRecvError::Empty) => break,
+                Err(e) => panic!("node {i}'s events: {e}"),
+            }
+        }
+        let stats = n.net_stats().await;
+        assert_eq!(stats.gossip_refused, gossip_refusals, "node {i}");
+        // The node the attacker joined through has it in its mesh: it judged every hostile message.
+        if i == 0 {
+            assert!(
+                gossip_refusals >= gossiped as u64,
+                "node 0 refused {gossip_refusals} of the {gossiped} hostile gossip messages"
+            );
+        }
         let book = n.book().await;
         for (what, id, _, _) in &bad {
             assert!(
@@ -159,7 +199,6 @@ async fn forged_and_malformed_offers_never_reach_a_book() {
             "the framed offer reached a book"
         );
         assert_eq!(book.len(), 1, "only the sentinel: {book:?}");
-        let stats = n.net_stats().await;
         refused += stats.records_refused + stats.gossip_refused + stats.quota_refused;
     }
     assert!(

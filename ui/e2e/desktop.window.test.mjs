@@ -4,7 +4,7 @@
 // Env: SOUK_DESKTOP_BIN, TAURI_DRIVER, SOUK_ARTIFACTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchApp, running, startBus, startDesktopSession, step, until } from './desktop.mjs';
@@ -81,14 +81,21 @@ test('closing with no trade open quits, and the window comes back at the size it
   });
 });
 
-test('a damaged window state file is ignored: the window opens at its default size', async (t) => {
+test('a damaged window state file is ignored: the window opens at its default size, and closing writes a sound one', async (t) => {
   const dataDir = freshDir();
-  writeFileSync(join(dataDir, 'window-state.json'), '{"width": "wide"');
+  const file = join(dataDir, 'window-state.json');
+  writeFileSync(file, '{"width": "wide"');
   const app = await start(dataDir);
   await step(t, app, 'desktop-window-damaged-state', async () => {
     const rect = await rectOf(app);
     assert.equal(rect.width, 1200);
     assert.equal(rect.height, 780);
-    assert.ok(existsSync(join(dataDir, 'window-state.json')));
+    const pid = await app.pid();
+    await desktop.call('close', { pid });
+    await until('the app to quit (nothing is open)', 15_000, () => !running(pid));
+    // What the app wrote, not what the test did: the size it had, readable again.
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    assert.deepEqual([saved.width, saved.height, saved.maximized], [1200, 780, false]);
   });
+  await app.stop();
 });
