@@ -130,6 +130,9 @@ takes_expired: number,
 peers_ignored: number, };
 export type Party = "buyer" | "seller";
 export type TradeState = "Requested" | "Countered" | "Accepted" | "Rejected" | "EscrowFunding" | "EscrowFunded" | "PaymentSent" | "PaymentConfirmed" | "Released" | "Completed" | "Cancelled" | "Expired" | "Disputed" | "Resolved";
+export type Actor = "buyer" | "seller" | "arbitrator" | "chain" | "clock";
+export type StepKind = "escrow_ready" | "funded" | "payment_sent" | "payment_received" | "released" | "confirmed" | "cancel" | "funding_expired" | "payment_expired" | "release_expired" | "dispute" | "resolve" | "funding_lost" | "confirm_expired";
+export type MessageKind = "take_request" | "counter" | "accept" | "reject";
 export type Winner = "buyer" | "seller" | "split";
 export type Chain = "btc" | "ltc";
 export type Network = "main" | "test" | "signet" | "regtest";
@@ -626,6 +629,42 @@ export interface Commands {
 }
 /** The method each command is on a UI `Backend`: the command's name in camelCase. */
 export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "unlock" | "networkStatus" | "offers" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection";
+/** Who may send which negotiation message in which state, and where it leads: the core's `negotiation::TRANSITIONS` (`from: null`: before anything). Anything not listed is refused. */
+export const NEGOTIATION_TRANSITIONS: readonly { from: TradeState | null, party: TradeRole, kind: MessageKind, to: TradeState }[] = [
+  { from: null, party: "taker", kind: "take_request", to: "Requested" },
+  { from: "Requested", party: "maker", kind: "accept", to: "Accepted" },
+  { from: "Requested", party: "maker", kind: "reject", to: "Rejected" },
+  { from: "Requested", party: "maker", kind: "counter", to: "Countered" },
+  { from: "Countered", party: "taker", kind: "accept", to: "Accepted" },
+  { from: "Countered", party: "taker", kind: "reject", to: "Rejected" },
+];
+/** Who may make which step after agreement, in which state, and where it leads: the core's `protocol::settlement::TRANSITIONS` (`escrow`: only with (true) or without (false) an escrow; null: both). Anything not listed is refused. */
+export const TRADE_TRANSITIONS: readonly { from: TradeState, actor: Actor, kind: StepKind, to: TradeState, escrow: boolean | null }[] = [
+  { from: "Accepted", actor: "chain", kind: "escrow_ready", to: "EscrowFunding", escrow: true },
+  { from: "EscrowFunding", actor: "chain", kind: "funded", to: "EscrowFunded", escrow: true },
+  { from: "EscrowFunded", actor: "buyer", kind: "payment_sent", to: "PaymentSent", escrow: true },
+  { from: "Accepted", actor: "buyer", kind: "payment_sent", to: "PaymentSent", escrow: false },
+  { from: "PaymentSent", actor: "seller", kind: "payment_received", to: "PaymentConfirmed", escrow: true },
+  { from: "PaymentSent", actor: "seller", kind: "payment_received", to: "Completed", escrow: false },
+  { from: "PaymentConfirmed", actor: "buyer", kind: "released", to: "Released", escrow: true },
+  { from: "PaymentConfirmed", actor: "chain", kind: "released", to: "Released", escrow: true },
+  { from: "Released", actor: "chain", kind: "confirmed", to: "Completed", escrow: true },
+  { from: "Accepted", actor: "buyer", kind: "cancel", to: "Cancelled", escrow: null },
+  { from: "Accepted", actor: "seller", kind: "cancel", to: "Cancelled", escrow: null },
+  { from: "EscrowFunding", actor: "buyer", kind: "cancel", to: "Cancelled", escrow: true },
+  { from: "EscrowFunding", actor: "seller", kind: "cancel", to: "Cancelled", escrow: true },
+  { from: "EscrowFunding", actor: "clock", kind: "funding_expired", to: "Expired", escrow: true },
+  { from: "EscrowFunded", actor: "clock", kind: "payment_expired", to: "Disputed", escrow: true },
+  { from: "PaymentConfirmed", actor: "clock", kind: "release_expired", to: "Disputed", escrow: true },
+  { from: "PaymentSent", actor: "clock", kind: "confirm_expired", to: "Disputed", escrow: true },
+  { from: "EscrowFunded", actor: "chain", kind: "funding_lost", to: "EscrowFunding", escrow: true },
+  { from: "EscrowFunded", actor: "buyer", kind: "dispute", to: "Disputed", escrow: true },
+  { from: "EscrowFunded", actor: "seller", kind: "dispute", to: "Disputed", escrow: true },
+  { from: "PaymentSent", actor: "buyer", kind: "dispute", to: "Disputed", escrow: true },
+  { from: "PaymentSent", actor: "seller", kind: "dispute", to: "Disputed", escrow: true },
+  { from: "PaymentConfirmed", actor: "buyer", kind: "dispute", to: "Disputed", escrow: true },
+  { from: "Disputed", actor: "arbitrator", kind: "resolve", to: "Resolved", escrow: true },
+];
 /** The window event each MarketEvent arrives on in the desktop app. */
 export const MARKET_EVENT = "market-event";
 /** The window event each TradeEvent arrives on in the desktop app. */

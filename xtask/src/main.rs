@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         Some("soak") => soak(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <run [ARGS…] | test | bindings | icons | dist | bench | fuzz [--seconds N] [TARGET…] | chaos [--trades N] [--seed S] [--kill-percent P] | soak [--nodes N] [--minutes M] [--offers-per-minute R]>"
+                "usage: cargo xtask <run [ARGS…] | test | bindings | icons | dist | bench | fuzz [--seconds N] [TARGET…] | chaos [--trades N] [--seed S] [--kill-percent P] | soak [--nodes N] [--minutes M] [--offers-per-minute R] [--release]>"
             );
             return ExitCode::from(2);
         }
@@ -652,7 +652,8 @@ fn chaos_run(binary: &Path, settings: &Chaos) -> Result {
     Ok(())
 }
 
-/// `cargo xtask soak [--nodes N] [--minutes M] [--offers-per-minute R]`: N real `souk node` processes
+/// `cargo xtask soak [--nodes N] [--minutes M] [--offers-per-minute R] [--release]`: N real `souk node`
+/// processes (the release build with `--release`, as users run them; the debug build otherwise)
 /// on loopback (default 10) with offers posted and withdrawn at 20 a minute per node (or R across the
 /// network) for M minutes (default 1; fractions allowed), every book checked against what was posted and withdrawn, each node's RSS and open fds
 /// sampled and their slopes judged (`tests/soak.rs`). Writes the figures to `artifacts/soak.json`.
@@ -660,8 +661,13 @@ fn chaos_run(binary: &Path, settings: &Chaos) -> Result {
 fn soak(args: &[String]) -> Result {
     let (mut nodes, mut minutes) = (10u64, 1f64);
     let mut rate: Option<f64> = None;
+    let mut release = false;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
+        if arg == "--release" {
+            release = true;
+            continue;
+        }
         let value = rest.next();
         match arg.as_str() {
             "--nodes" => {
@@ -691,7 +697,12 @@ fn soak(args: &[String]) -> Result {
     let result = (|| {
         let mut binary = PathBuf::new();
         steps.step("build souk and the soak test", || {
-            exec(cargo().args(["build", "-p", "souk-cli"]))?;
+            let mut build = cargo();
+            build.args(["build", "-p", "souk-cli"]);
+            if release {
+                build.arg("--release");
+            }
+            exec(&mut build)?;
             let mut cmd = cargo();
             cmd.args(["test", "-p", "souk-tests", "--test", "soak", "--no-run"])
                 .args(["--message-format=json"])
@@ -732,7 +743,12 @@ fn soak(args: &[String]) -> Result {
                 let ran = exec(
                     cmd.args(["--ignored", "--nocapture", "--test-threads", "1"])
                         .current_dir(root().join("tests"))
-                        .env("SOUK_BIN", target_dir().join("debug/souk"))
+                        .env(
+                            "SOUK_BIN",
+                            target_dir()
+                                .join(if release { "release" } else { "debug" })
+                                .join("souk"),
+                        )
                         .env("SOUK_SOAK_NODES", nodes.to_string())
                         .env("SOUK_SOAK_MINUTES", minutes.to_string())
                         .env("SOUK_SOAK_REPORT", &report)

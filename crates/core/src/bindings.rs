@@ -11,6 +11,7 @@ use crate::{
     error::{ErrorKind, ErrorPayload},
     escrow::{Chain, Network},
     market::MarketEvent,
+    negotiation::MessageKind,
     node::{
         AppStatus, BootstrapDial, ChainStatus, CreatedIdentity, IdentityInfo, NatStatus, NetInfo,
         NetworkStatus, Reach, RelayStatus, SavedConnection,
@@ -18,6 +19,7 @@ use crate::{
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     preferences::{NotificationPrefs, PaymentAccount, Preferences, Theme},
     price::MarketPrice,
+    protocol::settlement::{Actor, Mode, StepKind},
     startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
         ChatMessage, Decision, DecisionInfo, DecisionView, DisputeInfo, EscrowView, OnChain, Party,
@@ -159,6 +161,9 @@ pub fn typescript() -> String {
         Refusals::decl(&cfg),
         Party::decl(&cfg),
         TradeState::decl(&cfg),
+        Actor::decl(&cfg),
+        StepKind::decl(&cfg),
+        MessageKind::decl(&cfg),
         Winner::decl(&cfg),
         Chain::decl(&cfg),
         Network::decl(&cfg),
@@ -205,11 +210,63 @@ pub fn typescript() -> String {
         out.push('\n');
     }
     out.push_str(&commands_interface(&cfg));
+    out.push_str(&protocol_tables());
     out.push_str(&format!(
         "/** The window event each MarketEvent arrives on in the desktop app. */\nexport const MARKET_EVENT = {MARKET_EVENT:?};\n\
          /** The window event each TradeEvent arrives on in the desktop app. */\nexport const TRADE_EVENT = {TRADE_EVENT:?};\n"
     ));
     out
+}
+
+/// A value as its wire (and TypeScript) text.
+fn wire<T: serde::Serialize>(value: T) -> String {
+    serde_json::to_string(&value).unwrap_or_default()
+}
+
+/// The protocol's two tables as data: the UI, and its test double, follow the core's rules from the
+/// very table the core applies, not from a copy.
+fn protocol_tables() -> String {
+    let negotiation: String = crate::negotiation::TRANSITIONS
+        .iter()
+        .map(|t| {
+            format!(
+                "  {{ from: {}, party: {}, kind: {}, to: {} }},\n",
+                t.from
+                    .map_or_else(|| "null".to_owned(), |s| wire(TradeState::from(s))),
+                wire(t.party),
+                wire(t.kind),
+                wire(TradeState::from(t.to)),
+            )
+        })
+        .collect();
+    let trade: String = crate::protocol::settlement::TRANSITIONS
+        .iter()
+        .map(|t| {
+            format!(
+                "  {{ from: {}, actor: {}, kind: {}, to: {}, escrow: {} }},\n",
+                wire(t.from),
+                wire(t.actor),
+                wire(t.kind),
+                wire(t.to),
+                match t.mode {
+                    None => "null",
+                    Some(Mode::Escrow) => "true",
+                    Some(Mode::NoEscrow) => "false",
+                },
+            )
+        })
+        .collect();
+    format!(
+        "/** Who may send which negotiation message in which state, and where it leads: the core's \
+         `negotiation::TRANSITIONS` (`from: null`: before anything). Anything not listed is refused. */\n\
+         export const NEGOTIATION_TRANSITIONS: readonly {{ from: TradeState | null, party: TradeRole, \
+         kind: MessageKind, to: TradeState }}[] = [\n{negotiation}];\n\
+         /** Who may make which step after agreement, in which state, and where it leads: the core's \
+         `protocol::settlement::TRANSITIONS` (`escrow`: only with (true) or without (false) an escrow; \
+         null: both). Anything not listed is refused. */\n\
+         export const TRADE_TRANSITIONS: readonly {{ from: TradeState, actor: Actor, kind: StepKind, \
+         to: TradeState, escrow: boolean | null }}[] = [\n{trade}];\n"
+    )
 }
 
 /// Where the committed bindings live, relative to this crate.
@@ -252,6 +309,30 @@ mod tests {
         assert!(
             ts.contains(r#"export const TRADE_EVENT = "trade-event";"#),
             "{ts}"
+        );
+        // The protocol's tables, row for row, in the wire's words.
+        assert!(ts.contains(
+            r#"  { from: "Accepted", actor: "buyer", kind: "payment_sent", to: "PaymentSent", escrow: false },"#
+        ), "{ts}");
+        assert!(
+            ts.contains(
+                r#"  { from: null, party: "taker", kind: "take_request", to: "Requested" },"#
+            ),
+            "{ts}"
+        );
+        let rows = |name: &str| {
+            ts.split(&format!("export const {name}"))
+                .nth(1)
+                .and_then(|rest| rest.split("];").next())
+                .map_or(0, |table| table.matches("\n  { from: ").count())
+        };
+        assert_eq!(
+            rows("NEGOTIATION_TRANSITIONS"),
+            crate::negotiation::TRANSITIONS.len()
+        );
+        assert_eq!(
+            rows("TRADE_TRANSITIONS"),
+            crate::protocol::settlement::TRANSITIONS.len()
         );
         // The names come from the one command table; each once, each a TypeScript `Commands` key.
         let unique: std::collections::BTreeSet<&&str> = COMMAND_NAMES.iter().collect();

@@ -1,4 +1,5 @@
 import type { ChatMessage, EscrowView, Party, TradeInfo, TradeRole, TradeState } from '../bindings';
+import { isOverState } from './protocol';
 
 /** Replaces a trade by id (keeping its place, so live updates never reorder the list) or adds it on top. */
 export function upsertTrade(trades: TradeInfo[], trade: TradeInfo): TradeInfo[] {
@@ -75,11 +76,9 @@ export function stateLabel(state: TradeState): string {
   return STATE_LABELS[state];
 }
 
-const OVER: ReadonlySet<TradeState> = new Set<TradeState>(['Rejected', 'Completed', 'Cancelled', 'Expired', 'Resolved']);
-
-/** Nothing can follow: the trade ended one way or another. */
+/** Nothing can follow: the trade ended one way or another (no step of the core's tables leaves its state). */
 export function isOver(trade: TradeInfo): boolean {
-  return OVER.has(trade.state);
+  return isOverState(trade.state);
 }
 
 export function isMyTurn(trade: TradeInfo): boolean {

@@ -22,6 +22,7 @@ import type {
   Offer,
   PhaseProgress,
   Preferences,
+  StepKind,
   Quote,
   SavedConnection,
   StartupPhase,
@@ -30,6 +31,8 @@ import type {
   TradeInfo,
   WalletFunding,
 } from '../bindings';
+import { negotiationStep, tradeStep } from '../logic/protocol';
+import { mySide } from '../logic/trades';
 
 /** 24 distinct, recognisable words so tests can look them up by position. */
 export const FAKE_WORDS: readonly string[] = [
@@ -460,6 +463,9 @@ export class FakeBackend implements Backend {
     return Promise.resolve().then(() => {
       this.record('answerTrade', [tradeId, answer]);
       const trade = this.findTrade(tradeId);
+      // The core's rule: who may answer, in which state.
+      const step = negotiationStep(trade.state, trade.role, answer.kind);
+      if ('refused' in step) throw new BackendError('invalid_input', step.refused);
       switch (answer.kind) {
         case 'accept':
           return this.updateTrade(tradeId, { state: 'Accepted', waiting_for: null, next_step: 'waiting for the buyer\'s payment' });
@@ -541,6 +547,17 @@ export class FakeBackend implements Backend {
     });
   }
 
+  /** This node's side makes `kind`: where the core's table leads, or the core's refusal. */
+  private move(method: keyof Backend, tradeId: string, args: unknown[], kind: StepKind): Promise<TradeInfo> {
+    return Promise.resolve().then(() => {
+      this.record(method, [tradeId, ...args]);
+      const trade = this.findTrade(tradeId);
+      const step = tradeStep(trade.state, mySide(trade), kind, trade.offer.escrow.kind !== 'none');
+      if ('refused' in step) throw new BackendError('invalid_input', step.refused);
+      return this.updateTrade(tradeId, { state: step.to });
+    });
+  }
+
   setEscrowAddress(tradeId: string, address: string): Promise<TradeInfo> {
     const trade = this.tradeList.find((t) => t.id === tradeId);
     const escrow = trade?.escrow ? { ...trade.escrow, my_address: address } : null;
@@ -566,19 +583,19 @@ export class FakeBackend implements Backend {
   }
 
   markPaid(tradeId: string): Promise<TradeInfo> {
-    return this.step('markPaid', tradeId, [], { state: 'PaymentSent' });
+    return this.move('markPaid', tradeId, [], 'payment_sent');
   }
 
   markReceived(tradeId: string): Promise<TradeInfo> {
-    return this.step('markReceived', tradeId, [], { state: 'Completed' });
+    return this.move('markReceived', tradeId, [], 'payment_received');
   }
 
   cancelTrade(tradeId: string, reason: string): Promise<TradeInfo> {
-    return this.step('cancelTrade', tradeId, [reason], { state: 'Cancelled' });
+    return this.move('cancelTrade', tradeId, [reason], 'cancel');
   }
 
   disputeTrade(tradeId: string, reason: string): Promise<TradeInfo> {
-    return this.step('disputeTrade', tradeId, [reason], { state: 'Disputed' });
+    return this.move('disputeTrade', tradeId, [reason], 'dispute');
   }
 
   private findDispute(id: string): DisputeInfo {
