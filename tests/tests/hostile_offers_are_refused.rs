@@ -10,8 +10,8 @@ use souk_core::{
     offer::{MarketUpdate, OFFER_SIGNING_TAG, Offer, SignedOffer, market_topic, record_key},
     store::now_ms,
 };
-use souk_tests::{BTC_EUR, TestNet, sell_offer};
-use tokio::sync::broadcast::error::TryRecvError;
+use souk_tests::{BTC_EUR, DEADLINE, TestNet, sell_offer};
+use tokio::sync::broadcast::{self, error::TryRecvError};
 use uuid::Uuid;
 
 const DAY: i64 = 24 * 3_600_000;
@@ -24,15 +24,44 @@ fn update(s: SignedOffer) -> Vec<u8> {
     MarketUpdate::Offer(s).to_bytes()
 }
 
-/// A raw network node that stores and forwards anything (no filter), joined to node 0.
-async fn attacker(net: &TestNet, key: &Keypair) -> NetClient {
+/// A raw network node that stores and forwards anything (no filter), joined to node 0, with its
+/// events since it started.
+async fn attacker_with_events(
+    net: &TestNet,
+    key: &Keypair,
+) -> (NetClient, broadcast::Receiver<NetEvent>) {
     let mut config = NetConfig::loopback_for_tests();
     config.bootstrap = vec![net.nodes[0].address().parse().expect("address")];
-    let (attacker, _events) = Network::start(config, key.clone(), Arc::new(AcceptAll))
+    let (attacker, events) = Network::start(config, key.clone(), Arc::new(AcceptAll))
         .await
         .expect("attacker");
     attacker.bootstrap().await.expect("bootstrap");
-    attacker
+    (attacker, events)
+}
+
+async fn attacker(net: &TestNet, key: &Keypair) -> NetClient {
+    attacker_with_events(net, key).await.0
+}
+
+/// Waits until `peer` told the attacker it follows `topic`: from then on, what the attacker publishes
+/// on it goes to `peer`.
+async fn await_follower(events: &mut broadcast::Receiver<NetEvent>, peer: &str, topic: &str) {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Ok(NetEvent::TopicJoined { peer: p, topic: t })
+                    if p.to_base58() == peer && t == topic =>
+                {
+                    return;
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("the attacker's events: {e}"),
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("{peer} never told the attacker it follows {topic}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -44,9 +73,10 @@ async fn forged_and_malformed_offers_never_reach_a_book() {
     }
     let mallory = Keypair::generate_ed25519();
     let alice = Keypair::generate_ed25519();
-    let attacker = attacker(&net, &mallory).await;
+    let (attacker, mut attacker_events) = attacker_with_events(&net, &mallory).await;
     let topic = market_topic(BTC_EUR.0, BTC_EUR.1);
     attacker.subscribe(&topic).await.expect("subscribe");
+    await_follower(&mut attacker_events, &net.nodes[0].info.peer_id, &topic).await;
     let now = now_ms();
     let me = mallory.public().to_peer_id();
 
