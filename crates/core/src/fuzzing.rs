@@ -390,6 +390,35 @@ mod seeds {
         .unwrap();
         assert!(crate::identity::keystore::parse(&keystore_bytes).is_ok());
 
+        let step = settlement::TradeStep {
+            trade_id: Uuid::from_u128(4),
+            sender: taker.public().to_peer_id(),
+            at: NOW_MS,
+            body: settlement::StepBody::Cancel {
+                reason: "changed my mind".into(),
+            },
+        };
+        let step_bytes = step.sign(&taker).unwrap().to_bytes().unwrap();
+        assert!(settlement::SignedStep::verify(&step_bytes).is_ok());
+
+        let arbitrator = crate::identity::Identity::from_phrase(
+            crate::identity::SeedPhrase::generate().unwrap(),
+        )
+        .unwrap();
+        let announcement_bytes = crate::arbiter::Announcement::of(
+            arbitrator.escrow_root(),
+            arbitrator.peer_id(),
+            crate::escrow::Chain::Ltc,
+            crate::escrow::Network::Regtest,
+            arbitrator.channel_public_key(),
+            NOW_MS,
+        )
+        .unwrap()
+        .sign(arbitrator.keypair())
+        .unwrap()
+        .to_bytes();
+        assert!(SignedAnnouncement::verify(&announcement_bytes).is_ok());
+
         let toml = b"[net]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\nmdns = false\nmarkets = [\"BTC/EUR\"]\n\n\
             [trade]\nfunding_window_secs = 3600\nanswer_window_secs = 600\n\n\
             [chain]\nnetwork = \"regtest\"\nconfirmations = 1\n"
@@ -411,6 +440,8 @@ mod seeds {
             ("envelope", "chat", envelope_bytes),
             ("channel_message", "chat", chat),
             ("negotiation", "take_request", negotiation_bytes),
+            ("trade_step", "cancel", step_bytes),
+            ("announcement", "ltc_regtest", announcement_bytes),
             ("direct", "offers", direct_bytes),
             ("psbt", "release", psbt_bytes),
             ("ticker", "flat", flat),
