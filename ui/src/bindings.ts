@@ -6,7 +6,7 @@ export type IdentityInfo = { peer_id: string, data_dir: string, schema_version: 
  */
 arbitrator: boolean, };
 export type CreatedIdentity = { identity: IdentityInfo, words: Array<string>, };
-export type ErrorKind = "wrong_passphrase" | "keystore_corrupt" | "already_initialized" | "not_initialized" | "invalid_seed_phrase" | "invalid_input" | "newer_schema" | "offline" | "peer_misbehaved" | "storage" | "io" | "internal";
+export type ErrorKind = "wrong_passphrase" | "keystore_corrupt" | "backup_corrupt" | "already_initialized" | "not_initialized" | "invalid_seed_phrase" | "invalid_input" | "newer_schema" | "offline" | "peer_misbehaved" | "storage" | "io" | "internal";
 export type ErrorPayload = { kind: ErrorKind, message: string, };
 export type NetInfo = { peer_id: string, listen_addrs: Array<string>, };
 export type Reach = "public" | "relayed" | "private" | "unknown";

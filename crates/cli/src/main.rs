@@ -30,8 +30,8 @@ use souk_core::{
 };
 
 use args::{
-    ChatCommand, DisputeCommand, NodeArgs, OfferCommand, PostArgs, ServeArgs, TradeCommand,
-    chain_flags, trade_flags,
+    BackupCommand, ChatCommand, DisputeCommand, NodeArgs, OfferCommand, PostArgs, ServeArgs,
+    TradeCommand, chain_flags, trade_flags,
 };
 
 #[derive(Debug, Parser)]
@@ -69,6 +69,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         words_file: Option<PathBuf>,
     },
+    /// Export an encrypted backup of this data directory, import one into an empty one, or inspect one
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Run a headless node in the foreground: the network, watched markets and a local API
     /// (announced in api.json in the data directory) until SIGINT/SIGTERM
     Node(NodeArgs),
@@ -338,7 +341,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 ChatCommand::Log { trade_id } => client::chat_log(&api, trade_id, cli.json).await,
             };
         }
-        Command::Init | Command::Id | Command::Restore { .. } => {}
+        Command::Backup(BackupCommand::Info { file }) => {
+            let info = souk_core::node::backup_file_info(file).await?;
+            print_backup_info(cli.json, &info);
+            return Ok(());
+        }
+        Command::Init | Command::Id | Command::Restore { .. } | Command::Backup(_) => {}
     }
     // One-shot commands stay quiet unless asked; they never write log files, so a failed command leaves
     // the data directory exactly as it was.
@@ -370,6 +378,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print_info(cli.json, &info, "Restored identity\n");
             Ok(())
         }
+        Command::Backup(BackupCommand::Export { target }) => {
+            let passphrase = passphrase(&cli, Confirm::Once)?;
+            node.unlock(&passphrase).await?;
+            let summary = node
+                .export_backup(&target.to_string_lossy(), &passphrase)
+                .await?;
+            print_exported(cli.json, &summary);
+            Ok(())
+        }
+        Command::Backup(BackupCommand::Import { file }) => {
+            let passphrase = passphrase(&cli, Confirm::Once)?;
+            let imported = node
+                .import_backup(&file.to_string_lossy(), &passphrase)
+                .await?;
+            print_imported(cli.json, &imported);
+            Ok(())
+        }
+        Command::Backup(BackupCommand::Info { .. }) => Ok(()),
         Command::Node(_)
         | Command::Serve(_)
         | Command::Status
@@ -510,6 +536,87 @@ fn print_info(json: bool, info: &IdentityInfo, heading: &str) {
     println!("PeerId:          {}", info.peer_id);
     println!("Data directory:  {}", info.data_dir);
     println!("Schema version:  {}", info.schema_version);
+}
+
+/// `1.4 MiB`, `820 KiB`, `312 bytes`.
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} bytes"),
+        1024..1_048_576 => format!("{:.0} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
+}
+
+fn trades_text(trades: u32, open: u32) -> String {
+    let noun = if trades == 1 { "trade" } else { "trades" };
+    format!("{trades} {noun}, {open} open")
+}
+
+fn print_exported(json: bool, summary: &souk_core::node::BackupSummary) {
+    if json {
+        return print_json(summary);
+    }
+    println!("Backup written to {}", summary.path);
+    println!("PeerId:   {}", summary.peer_id);
+    println!(
+        "Made:     {}",
+        souk_core::backup::utc_text(summary.created_at_ms)
+    );
+    println!(
+        "Holds:    the keystore, the database ({}){}",
+        trades_text(summary.trades, summary.open_trades),
+        if summary.has_config {
+            ", souk.toml"
+        } else {
+            ""
+        }
+    );
+    println!("Size:     {}", size_text(summary.bytes));
+    println!("It opens with your keystore passphrase. Keep it somewhere other than this computer.");
+}
+
+fn print_imported(json: bool, imported: &souk_core::node::ImportedBackup) {
+    if json {
+        return print_json(imported);
+    }
+    let backup = &imported.backup;
+    print_info(
+        false,
+        &imported.identity,
+        &format!(
+            "Restored the backup made {}\n",
+            souk_core::backup::utc_text(backup.created_at_ms)
+        ),
+    );
+    println!(
+        "Trades:          {}",
+        trades_text(backup.trades, backup.open_trades)
+    );
+    if imported.config_restored {
+        println!("Settings:        souk.toml restored");
+    } else if backup.has_config {
+        println!(
+            "Settings:        this data directory's own souk.toml was kept (the backup's was not written)"
+        );
+    }
+    if backup.open_trades > 0 {
+        println!(
+            "Start `souk node` to go on with the open trades; anything after the backup was made is not in it."
+        );
+    }
+}
+
+fn print_backup_info(json: bool, info: &souk_core::node::BackupFileInfo) {
+    if json {
+        return print_json(info);
+    }
+    println!("Souk backup {}", info.path);
+    println!("PeerId:   {}", info.peer_id);
+    println!(
+        "Made:     {}",
+        souk_core::backup::utc_text(info.created_at_ms)
+    );
+    println!("Size:     {}", size_text(info.bytes));
 }
 
 fn print_created(json: bool, created: &CreatedIdentity) {

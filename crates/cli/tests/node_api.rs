@@ -1229,3 +1229,116 @@ fn an_unreachable_bootstrap_peer_fails_its_phase_and_a_saved_one_is_dialled_live
         "{error}"
     );
 }
+
+/// The taker's computer is lost while a trade is open: a backup exported from the running node, imported
+/// into an empty data directory, brings the trade back, and it goes on to the end.
+#[test]
+fn a_backup_made_while_the_node_runs_brings_back_an_open_trade_that_then_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let maker = NodeProcess::start(&tmp.path().join("maker"), &["--market", "BTC/EUR"]);
+    let addr = maker.bootstrap_addr();
+    let taker_dir = tmp.path().join("taker");
+    let taker_flags = ["--market", "BTC/EUR", "--bootstrap", &addr];
+    let mut taker = NodeProcess::start(&taker_dir, &taker_flags);
+    let offer = maker.cli_json(POST_SELL);
+    let offer_id = offer["id"].as_str().unwrap().to_owned();
+    poll_until("the offer in the taker's book", || {
+        let list = taker.cli_json(&["offer", "list", "--market", "BTC/EUR"]);
+        offer_ids(&list).contains(&offer_id).then_some(())
+    });
+    let trade = taker.cli_json(&[
+        "trade",
+        "take",
+        &offer_id,
+        "--amount",
+        "0.05",
+        "--method",
+        "sepa",
+        "--payout",
+        "IBAN DE00",
+    ]);
+    let id = trade["id"].as_str().unwrap().to_owned();
+    maker.cli_json(&["trade", "accept", &id]);
+    poll_until("the accept", || {
+        (taker.cli_json(&["trade", "show", &id])["state"] == "Accepted").then_some(())
+    });
+
+    // Exported while the node runs, into a folder: a new file named by the time.
+    let folder = tmp.path().join("usb-stick");
+    std::fs::create_dir(&folder).unwrap();
+    let out = run(souk(&taker_dir)
+        .args(["--json", "backup", "export"])
+        .arg(&folder)
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary = json(&out);
+    assert_eq!(summary["peer_id"], taker.peer_id.as_str());
+    assert_eq!(
+        (summary["trades"].as_u64(), summary["open_trades"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let file = PathBuf::from(summary["path"].as_str().unwrap());
+    assert_eq!(file.parent(), Some(folder.as_path()));
+
+    // The computer is lost.
+    stop(&mut taker);
+    drop(taker);
+    std::fs::remove_dir_all(&taker_dir).unwrap();
+
+    // Whose backup it is, without the passphrase; a wrong passphrase changes nothing.
+    let out = run(souk(&taker_dir).args(["backup", "info"]).arg(&file));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let info = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        info.contains(summary["peer_id"].as_str().unwrap()),
+        "{info}"
+    );
+    let out = run(souk(&taker_dir)
+        .args(["backup", "import"])
+        .arg(&file)
+        .env("SOUK_PASSPHRASE", "not the passphrase"));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("wrong passphrase"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !taker_dir.exists(),
+        "a refused import made the data directory"
+    );
+
+    let out = run(souk(&taker_dir)
+        .args(["backup", "import"])
+        .arg(&file)
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("1 trade, 1 open"), "{text}");
+    assert!(
+        text.contains(summary["peer_id"].as_str().unwrap()),
+        "{text}"
+    );
+
+    // A second import over it is refused, and the restored node goes on with the trade to the end.
+    let out = run(souk(&taker_dir)
+        .args(["backup", "import"])
+        .arg(&file)
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("already holds an identity"),
+        "{}",
+        stderr(&out)
+    );
+    let taker = NodeProcess::run(&taker_dir, &taker_flags);
+    assert_eq!(taker.cli_json(&["trade", "show", &id])["state"], "Accepted");
+    taker.cli_json(&["trade", "paid", &id]);
+    poll_until("the payment in the maker's view", || {
+        (maker.cli_json(&["trade", "show", &id])["state"] == "PaymentSent").then_some(())
+    });
+    maker.cli_json(&["trade", "received", &id]);
+    poll_until("the end in the taker's view", || {
+        (taker.cli_json(&["trade", "show", &id])["state"] == "Completed").then_some(())
+    });
+}

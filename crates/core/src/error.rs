@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::{
-    chain::ChainError, config::ConfigError, escrow::EscrowError, identity::KeystoreError,
-    net::NetError, price::PriceError, store::StoreError,
+    backup::BackupError, chain::ChainError, config::ConfigError, escrow::EscrowError,
+    identity::KeystoreError, net::NetError, price::PriceError, store::StoreError,
 };
 
 pub use crate::error_kind::ErrorKind;
@@ -24,6 +24,8 @@ pub struct ErrorPayload {
 pub enum Error {
     #[error(transparent)]
     Keystore(KeystoreError),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -82,6 +84,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Keystore(e) => e.kind(),
+            Self::Backup(e) => e.kind(),
             Self::Store(e) => e.kind(),
             Self::Config(e) => e.kind(),
             Self::Net(e) => e.kind(),

@@ -11,6 +11,8 @@ use ts_rs::TS;
 pub enum ErrorKind {
     WrongPassphrase,
     KeystoreCorrupt,
+    /// A backup file is damaged, truncated, of a newer version or not a backup at all.
+    BackupCorrupt,
     AlreadyInitialized,
     NotInitialized,
     InvalidSeedPhrase,

@@ -242,7 +242,7 @@ impl KdfCost {
     const MAX_ITERATIONS: u32 = 64;
     const MAX_LANES: u32 = 16;
 
-    fn check(self) -> Result<Self, KeystoreError> {
+    pub(crate) fn check(self) -> Result<Self, KeystoreError> {
         let sane = (8..=Self::MAX_MEMORY_KIB).contains(&self.memory_kib)
             && (1..=Self::MAX_ITERATIONS).contains(&self.iterations)
             && (1..=Self::MAX_LANES).contains(&self.lanes);
@@ -372,13 +372,13 @@ pub mod keystore {
     }
 
     /// A cursor that turns every short read into a "truncated" error.
-    struct Reader<'a> {
-        bytes: &'a [u8],
-        at: usize,
+    pub(crate) struct Reader<'a> {
+        pub(crate) bytes: &'a [u8],
+        pub(crate) at: usize,
     }
 
     impl<'a> Reader<'a> {
-        fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], KeystoreError> {
+        pub(crate) fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], KeystoreError> {
             let end = self
                 .at
                 .checked_add(n)
@@ -393,14 +393,14 @@ pub mod keystore {
             self.at = end;
             Ok(slice)
         }
-        fn u8(&mut self, what: &str) -> Result<u8, KeystoreError> {
+        pub(crate) fn u8(&mut self, what: &str) -> Result<u8, KeystoreError> {
             Ok(self.take(1, what)?[0])
         }
-        fn u16(&mut self, what: &str) -> Result<u16, KeystoreError> {
+        pub(crate) fn u16(&mut self, what: &str) -> Result<u16, KeystoreError> {
             let b = self.take(2, what)?;
             Ok(u16::from_le_bytes([b[0], b[1]]))
         }
-        fn u32(&mut self, what: &str) -> Result<u32, KeystoreError> {
+        pub(crate) fn u32(&mut self, what: &str) -> Result<u32, KeystoreError> {
             let b = self.take(4, what)?;
             Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         }
@@ -491,7 +491,7 @@ pub mod keystore {
         Ok(identity)
     }
 
-    fn derive_key(
+    pub(crate) fn derive_key(
         passphrase: &str,
         salt: &[u8],
         cost: KdfCost,

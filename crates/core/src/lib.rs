@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod arbiter;
+pub mod backup;
 pub mod bindings;
 pub mod book;
 pub mod chain;

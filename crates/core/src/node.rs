@@ -4,6 +4,7 @@
 //! or unlocking an identity opens the keystore and the database; everything later (network, offers,
 //! trades) hangs off the unlocked state. The facade never prints, prompts or exits: shells do that.
 
+mod backup;
 mod lifecycle;
 mod offers;
 mod online;
@@ -19,6 +20,7 @@ use std::{
 use tokio::sync::Mutex;
 
 pub use self::{
+    backup::{BackupFileInfo, BackupSummary, ImportedBackup, backup_file_info},
     lifecycle::{AppStatus, CreatedIdentity, IdentityInfo},
     online::{BOOTSTRAP_TIMEOUT, NetInfo, watch_wallet_name},
     settings::{BootstrapDial, SavedConnection},

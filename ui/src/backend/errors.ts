@@ -7,6 +7,7 @@ import type { ErrorKind, ErrorPayload } from '../bindings';
 const KNOWN_KINDS: Record<ErrorKind, true> = {
   wrong_passphrase: true,
   keystore_corrupt: true,
+  backup_corrupt: true,
   already_initialized: true,
   not_initialized: true,
   invalid_seed_phrase: true,

@@ -5,6 +5,8 @@ const MESSAGES: Record<ErrorKind, (detail: string) => string> = {
   wrong_passphrase: () => 'Wrong passphrase. Check it and try again.',
   keystore_corrupt: () =>
     'The key store on this device is damaged and cannot be opened. You can restore your identity from its seed words.',
+  backup_corrupt: (detail) =>
+    withDetail('This backup file is damaged or is not a Souk backup; nothing was changed.', detail),
   already_initialized: () =>
     'An identity already exists on this device. Unlock it instead of creating or restoring another one.',
   not_initialized: () => 'There is no identity on this device yet. Create or restore one first.',

@@ -194,7 +194,11 @@ impl Node {
         Ok(store)
     }
 
-    async fn finish_unlock(&self, identity: Identity, store: Store) -> Result<IdentityInfo> {
+    pub(super) async fn finish_unlock(
+        &self,
+        identity: Identity,
+        store: Store,
+    ) -> Result<IdentityInfo> {
         let book = Book::new(&store);
         let unlocked = Unlocked {
             identity,
@@ -247,7 +251,7 @@ fn database_detail(info: &IdentityInfo) -> String {
     format!("schema version {}", info.schema_version)
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
+pub(super) fn create_private_dir(dir: &Path) -> Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -195,3 +195,128 @@ async fn bad_inputs_store_nothing() {
         ErrorKind::NotInitialized
     );
 }
+
+/// Every file under `dir` with its bytes (nothing for a missing dir): "changes nothing" is checked on it.
+fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            files.insert(path.clone(), std::fs::read(&path).unwrap());
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn a_backup_brings_back_identity_payment_accounts_settings_and_config_into_an_empty_dir() {
+    use crate::preferences::PaymentAccount;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let n = node(&home);
+    let created = n.create_identity("passphrase-1").await.unwrap();
+    std::fs::write(home.join("souk.toml"), "[log]\nlevel = \"debug\"\n").unwrap();
+    let chosen = Preferences {
+        payment_accounts: vec![PaymentAccount {
+            id: uuid::Uuid::new_v4(),
+            method: crate::offer::PaymentMethod::new("SEPA").unwrap(),
+            label: "Main bank".into(),
+            details: "DE89 3704 0044 0532 0130 00".into(),
+        }],
+        ..Preferences::default()
+    };
+    n.save_preferences(chosen.clone()).await.unwrap();
+
+    // The passphrase must be the keystore's; a folder gets a new file; an existing file is never replaced.
+    let folder = tmp.path().join("backups");
+    std::fs::create_dir(&folder).unwrap();
+    let target = folder.to_str().unwrap();
+    let err = n.export_backup(target, "not the one").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongPassphrase);
+    assert!(snapshot(&folder).is_empty(), "nothing written");
+    let summary = n.export_backup(target, "passphrase-1").await.unwrap();
+    assert_eq!(summary.peer_id, created.identity.peer_id);
+    assert!(summary.has_config && summary.bytes > 0, "{summary:?}");
+    assert_eq!((summary.trades, summary.open_trades), (0, 0));
+    let file = PathBuf::from(&summary.path);
+    assert_eq!(file.parent(), Some(folder.as_path()));
+    assert!(
+        file.extension().is_some_and(|e| e == "soukbackup"),
+        "{file:?}"
+    );
+    let err = n
+        .export_backup(&summary.path, "passphrase-1")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("never replaces"), "{err}");
+    // The node goes on as before, and a later change is not in the backup.
+    n.save_preferences(Preferences::default()).await.unwrap();
+    n.shutdown().await;
+
+    // Into a used data directory: refused, nothing changed.
+    let before = snapshot(&home);
+    let err = node(&home)
+        .import_backup(&summary.path, "passphrase-1")
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("already holds an identity"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&home), before);
+
+    // A wrong passphrase and a damaged file: clear errors, the empty directory stays empty.
+    let fresh = tmp.path().join("fresh");
+    let err = node(&fresh)
+        .import_backup(&summary.path, "passphrase-2")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WrongPassphrase, "{err}");
+    let mut damaged = std::fs::read(&file).unwrap();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 1;
+    let damaged_file = tmp.path().join("damaged.soukbackup");
+    std::fs::write(&damaged_file, &damaged).unwrap();
+    let err = node(&fresh)
+        .import_backup(damaged_file.to_str().unwrap(), "passphrase-1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BackupCorrupt, "{err}");
+    assert!(err.to_string().contains("damaged"), "{err}");
+    let err = node(&fresh)
+        .import_backup(tmp.path().join("nothing").to_str().unwrap(), "passphrase-1")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no backup file"), "{err}");
+    assert!(snapshot(&fresh).is_empty(), "{:?}", snapshot(&fresh).keys());
+
+    // Into an empty directory: everything as it was when the backup was made, unlocked.
+    let restored = node(&fresh);
+    let imported = restored
+        .import_backup(&summary.path, "passphrase-1")
+        .await
+        .unwrap();
+    assert_eq!(imported.identity.peer_id, created.identity.peer_id);
+    assert!(imported.config_restored);
+    assert_eq!(imported.backup.created_at_ms, summary.created_at_ms);
+    assert_eq!(restored.preferences().await.unwrap(), chosen);
+    assert_eq!(
+        std::fs::read_to_string(fresh.join("souk.toml")).unwrap(),
+        "[log]\nlevel = \"debug\"\n"
+    );
+    restored.shutdown().await;
+    let names: Vec<String> = snapshot(&fresh)
+        .keys()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["identity.keystore", "souk.db", "souk.toml"]);
+    let again = node(&fresh);
+    assert_eq!(
+        again.unlock("passphrase-1").await.unwrap().peer_id,
+        created.identity.peer_id
+    );
+    assert_eq!(again.preferences().await.unwrap(), chosen);
+}

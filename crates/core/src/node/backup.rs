@@ -1,0 +1,516 @@
+//! One encrypted file from the data directory and back (the format is `crate::backup`).
+//!
+//! Export takes a consistent snapshot of the database while the node runs (`VACUUM INTO`, which reads
+//! one transaction's view, the WAL included), adds the keystore file as it is on disk and `souk.toml`, and
+//! seals them with the keystore's passphrase. Import goes only into a data directory without an identity
+//! or a database: every file is checked first (the passphrase, the keystore's PeerId against the backup's,
+//! the database's owner and schema), written beside its final name and linked into place without ever
+//! replacing a file; a failure removes what it placed, so the directory is as it was.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::{IdentityInfo, Node, join_error, lifecycle::create_private_dir};
+use crate::{
+    backup::{self, BackupError, Contents, Entry, Header},
+    error::{Error, Result},
+    identity::keystore,
+    protocol::settlement::TradeState,
+    startup::StartupPhase,
+    store::{self, BindOutcome, Store},
+};
+
+/// A backup written or read: where, whose, from when, and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct BackupSummary {
+    pub path: String,
+    pub peer_id: String,
+    pub created_at_ms: u64,
+    pub bytes: u64,
+    /// Trades in its database, and how many of them were still open when it was made.
+    pub trades: u32,
+    pub open_trades: u32,
+    /// It holds a `souk.toml`.
+    pub has_config: bool,
+}
+
+/// A backup imported into this (empty) data directory: the identity now unlocked and what was restored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ImportedBackup {
+    pub identity: IdentityInfo,
+    pub backup: BackupSummary,
+    /// The backup's `souk.toml` was written (there was none): its settings apply from the next start.
+    pub config_restored: bool,
+}
+
+impl Node {
+    /// Writes an encrypted backup of this node's identity, database and settings to `target`: a new file
+    /// (an existing one is never replaced) or, when `target` is a folder, a new file in it named by the
+    /// time. `passphrase` is the keystore's; the backup opens only with it.
+    pub async fn export_backup(&self, target: &str, passphrase: &str) -> Result<BackupSummary> {
+        let (store, peer_id) = {
+            let guard = self.unlocked.lock().await;
+            let u = guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            (u.store.clone(), u.identity.peer_id())
+        };
+        let path = backup_target(target, now_ms_u64())?;
+        let keystore_bytes = fs::read(self.keystore_path())
+            .map_err(|e| Error::io(format!("reading {}", self.keystore_path().display()), e))?;
+        // The passphrase must be the keystore's: a backup sealed with another would restore a keystore
+        // its owner cannot open.
+        let pass = passphrase.to_owned();
+        let ks = keystore_bytes.clone();
+        tokio::task::spawn_blocking(move || keystore::unseal(&ks, &pass))
+            .await
+            .map_err(join_error)??;
+
+        let database = snapshot(&store, &self.data_dir).await?;
+        let (trades, open_trades) = count_trades(&store).await?;
+        let config = match fs::read(self.data_dir.join(Entry::Config.file_name())) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("reading souk.toml", e)),
+        };
+        let has_config = config.is_some();
+        let header = Header {
+            peer_id,
+            created_at_ms: now_ms_u64(),
+        };
+        let contents = Contents {
+            keystore: keystore_bytes,
+            database,
+            config,
+        };
+        let (cost, pass, sealed_header) = (self.kdf_cost, passphrase.to_owned(), header.clone());
+        let bytes = tokio::task::spawn_blocking(move || {
+            backup::seal(&contents, &sealed_header, &pass, cost)
+        })
+        .await
+        .map_err(join_error)??;
+        write_new(&path, &bytes)?;
+        tracing::info!(path = %path.display(), bytes = bytes.len(), trades, "backup written");
+        Ok(BackupSummary {
+            path: path.display().to_string(),
+            peer_id: header.peer_id.to_string(),
+            created_at_ms: header.created_at_ms,
+            bytes: bytes.len() as u64,
+            trades,
+            open_trades,
+            has_config,
+        })
+    }
+
+    /// Restores a backup into this node's data directory, which must hold no identity and no database,
+    /// and unlocks it. `passphrase` is the one the backup was made with (its keystore's).
+    pub async fn import_backup(&self, source: &str, passphrase: &str) -> Result<ImportedBackup> {
+        self.startup.reset();
+        self.startup.begin(StartupPhase::Keystore);
+        let opened = self
+            .open_backup(source, passphrase)
+            .await
+            .inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
+        self.startup
+            .done(StartupPhase::Keystore, "opened from the backup");
+        let (identity, summary, contents) = opened;
+        self.startup
+            .run(
+                StartupPhase::Database,
+                async {
+                    let (store, config_restored, backup) =
+                        self.place_backup(&identity, summary, contents).await?;
+                    store.bind_identity(&identity.peer_id().to_string()).await?;
+                    let identity = self.finish_unlock(identity, store).await?;
+                    tracing::info!(peer_id = %identity.peer_id, from = %backup.path, "backup imported");
+                    Ok(ImportedBackup {
+                        identity,
+                        backup,
+                        config_restored,
+                    })
+                },
+                |imported| format!("schema version {} (from a backup)", imported.identity.schema_version),
+            )
+            .await
+    }
+
+    /// Reads and opens the backup at `source` and the keystore in it; refuses a used data directory first.
+    async fn open_backup(
+        &self,
+        source: &str,
+        passphrase: &str,
+    ) -> Result<(crate::identity::Identity, BackupSummary, Contents)> {
+        self.refuse_used_data_dir()?;
+        let path = PathBuf::from(source.trim());
+        if source.trim().is_empty() {
+            return Err(Error::InvalidInput("name the backup file to import".into()));
+        }
+        let size = fs::metadata(&path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    Error::InvalidInput(format!("no backup file at {}", path.display()))
+                }
+                _ => Error::io(format!("reading {}", path.display()), e),
+            })?
+            .len();
+        if path.is_dir() {
+            return Err(Error::InvalidInput(format!(
+                "{} is a folder: name the backup file in it",
+                path.display()
+            )));
+        }
+        if size > backup::MAX_BYTES {
+            return Err(BackupError::TooLarge { bytes: size }.into());
+        }
+        let bytes =
+            fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let pass = passphrase.to_owned();
+        let (header, contents, identity) = tokio::task::spawn_blocking(move || {
+            let (header, contents) = backup::open(&bytes, &pass)?;
+            let identity = keystore::unseal(&contents.keystore, &pass).map_err(|e| match e {
+                crate::identity::KeystoreError::WrongPassphrase => BackupError::Corrupt(
+                    "its keystore does not open with the backup's passphrase".into(),
+                ),
+                other => BackupError::Corrupt(format!("its keystore: {other}")),
+            })?;
+            if identity.peer_id() != header.peer_id {
+                return Err(BackupError::Corrupt(format!(
+                    "its keystore belongs to {}, not to {} named in its header",
+                    identity.peer_id(),
+                    header.peer_id
+                )));
+            }
+            Ok::<_, BackupError>((header, contents, identity))
+        })
+        .await
+        .map_err(join_error)??;
+        let summary = BackupSummary {
+            path: path.display().to_string(),
+            peer_id: header.peer_id.to_string(),
+            created_at_ms: header.created_at_ms,
+            bytes: size,
+            trades: 0,
+            open_trades: 0,
+            has_config: contents.config.is_some(),
+        };
+        Ok((identity, summary, contents))
+    }
+
+    /// A backup goes only where nothing would be replaced or mixed: no keystore and no database.
+    fn refuse_used_data_dir(&self) -> Result<()> {
+        if self.keystore_path().exists() {
+            return Err(Error::InvalidInput(format!(
+                "{} already holds an identity ({}): a backup is imported only into an empty data \
+                 directory; nothing was changed",
+                self.data_dir.display(),
+                keystore::FILE_NAME
+            )));
+        }
+        for name in [
+            store::FILE_NAME.to_owned(),
+            format!("{}-wal", store::FILE_NAME),
+        ] {
+            if self.data_dir.join(&name).exists() {
+                return Err(Error::InvalidInput(format!(
+                    "{} already holds a database ({name}): a backup is imported only into an empty \
+                     data directory; nothing was changed",
+                    self.data_dir.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the backup's database, then links database, settings and keystore into place (the keystore
+    /// last: it is what makes the directory "initialised"). Removes what it placed if a step fails.
+    async fn place_backup(
+        &self,
+        identity: &crate::identity::Identity,
+        mut summary: BackupSummary,
+        contents: Contents,
+    ) -> Result<(Store, bool, BackupSummary)> {
+        self.refuse_used_data_dir()?;
+        create_private_dir(&self.data_dir)?;
+        let staging = Staging::new(&self.data_dir);
+        let result = async {
+            let db_staged = staging.write(Entry::Database, &contents.database)?;
+            let store = Store::open(&db_staged).await?;
+            let checked = check_database(&store, identity).await;
+            store.close().await;
+            let (trades, open_trades) = checked?;
+            summary.trades = trades;
+            summary.open_trades = open_trades;
+            let config_restored = match &contents.config {
+                Some(bytes) if !self.data_dir.join(Entry::Config.file_name()).exists() => {
+                    staging.write(Entry::Config, bytes)?;
+                    true
+                }
+                _ => false,
+            };
+            staging.write(Entry::Keystore, &contents.keystore)?;
+            staging.place(Entry::Database)?;
+            if config_restored {
+                staging.place(Entry::Config)?;
+            }
+            staging.place(Entry::Keystore)?;
+            let store = Store::open(&self.db_path()).await?;
+            Ok((store, config_restored, summary))
+        }
+        .await;
+        if result.is_err() {
+            staging.undo();
+        }
+        staging.clean();
+        result
+    }
+}
+
+/// The database of a backup belongs to the backup's identity and is readable: its trades, counted.
+async fn check_database(store: &Store, identity: &crate::identity::Identity) -> Result<(u32, u32)> {
+    let peer_id = identity.peer_id().to_string();
+    if let BindOutcome::Other(owner) = store.bind_identity(&peer_id).await? {
+        return Err(BackupError::Corrupt(format!(
+            "its database belongs to identity {owner}, not to {peer_id}"
+        ))
+        .into());
+    }
+    let ok: String = sqlx::query_scalar("PRAGMA quick_check")
+        .fetch_one(store.pool())
+        .await
+        .map_err(store::StoreError::from)?;
+    if ok != "ok" {
+        return Err(
+            BackupError::Corrupt(format!("its database fails SQLite's check: {ok}")).into(),
+        );
+    }
+    count_trades(store).await
+}
+
+async fn count_trades(store: &Store) -> Result<(u32, u32)> {
+    static COUNT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE state NOT IN {}) FROM trades",
+            TradeState::closed_sql()
+        )
+    });
+    let (all, open): (i64, i64) = sqlx::query_as(COUNT_SQL.as_str())
+        .fetch_one(store.pool())
+        .await
+        .map_err(store::StoreError::from)?;
+    Ok((
+        u32::try_from(all).unwrap_or(u32::MAX),
+        u32::try_from(open).unwrap_or(u32::MAX),
+    ))
+}
+
+/// One transaction's view of the database, as a file's bytes.
+async fn snapshot(store: &Store, data_dir: &Path) -> Result<Vec<u8>> {
+    let path = data_dir.join(format!(".backup-{}.db", uuid::Uuid::now_v7()));
+    let text = path
+        .to_str()
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "data directory {} is not UTF-8",
+                data_dir.display()
+            ))
+        })?
+        .to_owned();
+    let vacuumed = sqlx::query("VACUUM INTO ?")
+        .bind(text)
+        .execute(store.pool())
+        .await
+        .map_err(store::StoreError::from);
+    let read = vacuumed
+        .map_err(Error::from)
+        .and_then(|_| fs::read(&path).map_err(|e| Error::io("reading the database snapshot", e)));
+    let _ = fs::remove_file(&path);
+    read
+}
+
+/// Files written beside their final names (`.import-<name>`), then linked into place.
+struct Staging {
+    dir: PathBuf,
+    placed: std::cell::RefCell<Vec<PathBuf>>,
+}
+
+impl Staging {
+    fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            placed: Default::default(),
+        }
+    }
+
+    fn staged(&self, entry: Entry) -> PathBuf {
+        self.dir.join(format!(".import-{}", entry.file_name()))
+    }
+
+    fn write(&self, entry: Entry, bytes: &[u8]) -> Result<PathBuf> {
+        let path = self.staged(entry);
+        // A staged file of an import that died half-way is ours to replace.
+        let _ = fs::remove_file(&path);
+        write_new(&path, bytes)?;
+        Ok(path)
+    }
+
+    /// A hard link never replaces a file: one that appeared meanwhile stops the import.
+    fn place(&self, entry: Entry) -> Result<()> {
+        let target = self.dir.join(entry.file_name());
+        fs::hard_link(self.staged(entry), &target)
+            .map_err(|e| Error::io(format!("placing {} from the backup", target.display()), e))?;
+        self.placed.borrow_mut().push(target);
+        Ok(())
+    }
+
+    fn undo(&self) {
+        for path in self.placed.borrow().iter() {
+            let _ = fs::remove_file(path);
+        }
+        for suffix in ["-wal", "-shm"] {
+            let _ = fs::remove_file(self.dir.join(format!("{}{suffix}", store::FILE_NAME)));
+        }
+    }
+
+    fn clean(&self) {
+        for entry in Entry::ALL {
+            let staged = self.staged(entry);
+            let _ = fs::remove_file(&staged);
+            for suffix in ["-wal", "-shm", "-journal"] {
+                let mut side = staged.clone().into_os_string();
+                side.push(suffix);
+                let _ = fs::remove_file(side);
+            }
+        }
+    }
+}
+
+/// Where `souk backup export TARGET` writes: TARGET itself, or a new file in TARGET when it is a folder.
+fn backup_target(target: &str, now_ms: u64) -> Result<PathBuf> {
+    let target = target.trim();
+    if target.is_empty() {
+        return Err(Error::InvalidInput(
+            "name a file or a folder to write the backup to".into(),
+        ));
+    }
+    let path = PathBuf::from(target);
+    let path = if path.is_dir() {
+        path.join(format!(
+            "souk-backup-{}.{}",
+            utc_stamp(now_ms),
+            backup::EXTENSION
+        ))
+    } else {
+        path
+    };
+    if path.exists() {
+        return Err(Error::InvalidInput(format!(
+            "{} already exists: a backup never replaces a file; choose another name",
+            path.display()
+        )));
+    }
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => {
+            Err(Error::InvalidInput(format!(
+                "there is no folder {} to write the backup in",
+                parent.display()
+            )))
+        }
+        _ => Ok(path),
+    }
+}
+
+/// Creates `path` (never replacing a file), owner-only, writes and syncs it; removes it on failure.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => Error::InvalidInput(format!(
+            "{} already exists: a backup never replaces a file; choose another name",
+            path.display()
+        )),
+        _ => Error::io(format!("creating {}", path.display()), e),
+    })?;
+    if let Err(e) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(Error::io(format!("writing {}", path.display()), e));
+    }
+    if let Some(dir) = path.parent().and_then(|d| fs::File::open(d).ok()) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+fn now_ms_u64() -> u64 {
+    u64::try_from(store::now_ms()).unwrap_or(0)
+}
+
+/// `20261204-153000` (UTC) for a time in ms since 1970: the name of a backup file.
+pub(crate) fn utc_stamp(ms: u64) -> String {
+    let [year, month, day, hour, minute, second] = backup::utc_parts(ms);
+    format!("{year:04}{month:02}{day:02}-{hour:02}{minute:02}{second:02}")
+}
+
+/// What a backup file says of itself without the passphrase, its damage checked: `souk backup info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct BackupFileInfo {
+    pub path: String,
+    pub peer_id: String,
+    pub created_at_ms: u64,
+    pub bytes: u64,
+}
+
+/// Reads the header of the backup at `path` (no passphrase needed).
+pub async fn backup_file_info(path: &Path) -> Result<BackupFileInfo> {
+    let bytes = tokio::fs::read(path).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::InvalidInput(format!("no backup file at {}", path.display()))
+        }
+        _ => Error::io(format!("reading {}", path.display()), e),
+    })?;
+    let header = backup::header(&bytes)?;
+    Ok(BackupFileInfo {
+        path: path.display().to_string(),
+        peer_id: header.peer_id.to_string(),
+        created_at_ms: header.created_at_ms,
+        bytes: bytes.len() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_utc_dates() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(951_782_400_000), "20000229-000000");
+        assert_eq!(utc_stamp(1_796_398_245_000), "20261204-153045");
+    }
+
+    #[test]
+    fn a_target_folder_gets_a_new_file_and_a_file_is_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let in_folder = backup_target(dir.path().to_str().unwrap(), 1_796_398_245_000).unwrap();
+        assert_eq!(
+            in_folder,
+            dir.path().join("souk-backup-20261204-153045.soukbackup")
+        );
+        fs::write(&in_folder, b"x").unwrap();
+        let err = backup_target(in_folder.to_str().unwrap(), 0).unwrap_err();
+        assert!(err.to_string().contains("never replaces"), "{err}");
+        let err = backup_target(" ", 0).unwrap_err();
+        assert!(err.to_string().contains("name a file"), "{err}");
+        let missing = dir.path().join("nope").join("b.soukbackup");
+        let err = backup_target(missing.to_str().unwrap(), 0).unwrap_err();
+        assert!(err.to_string().contains("no folder"), "{err}");
+    }
+}
