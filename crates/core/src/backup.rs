@@ -131,76 +131,103 @@ pub struct Header {
     pub created_at_ms: u64,
 }
 
-/// Seals `contents` of identity `peer_id` with `passphrase`.
+/// Seals `contents` of identity `header.peer_id` with `passphrase`.
 pub fn seal(
     contents: &Contents,
     header: &Header,
     passphrase: &str,
     cost: KdfCost,
 ) -> Result<Vec<u8>, BackupError> {
-    let mut salt = [0u8; SALT_LEN];
-    let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut salt).map_err(|e| BackupError::Kdf(format!("no randomness: {e}")))?;
-    getrandom::fill(&mut nonce).map_err(|e| BackupError::Kdf(format!("no randomness: {e}")))?;
-    let peer_id = header.peer_id.to_bytes();
-    let peer_id_len =
-        u8::try_from(peer_id.len()).map_err(|_| BackupError::Kdf("PeerId too long".into()))?;
+    Sealer::new(passphrase, cost)?.seal(contents, header)
+}
 
-    let mut plain = Zeroizing::new(Vec::with_capacity(
-        contents.keystore.len() + contents.database.len() + 256,
-    ));
-    let entries: Vec<(Entry, &[u8])> = [
-        (Entry::Keystore, Some(contents.keystore.as_slice())),
-        (Entry::Database, Some(contents.database.as_slice())),
-        (Entry::Config, contents.config.as_deref()),
-    ]
-    .into_iter()
-    .filter_map(|(entry, bytes)| bytes.map(|b| (entry, b)))
-    .collect();
-    plain.push(entries.len() as u8);
-    for (entry, bytes) in entries {
-        let name = entry.file_name().as_bytes();
-        plain.push(name.len() as u8);
-        plain.extend_from_slice(name);
-        plain.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        plain.extend_from_slice(bytes);
+/// A passphrase's backup key, derived once (one KDF run) with a fresh salt: automatic backups seal each
+/// file with it and a fresh nonce, without the passphrase being kept.
+pub struct Sealer {
+    cost: KdfCost,
+    salt: [u8; SALT_LEN],
+    key: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealer")
+            .field("cost", &self.cost)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealer {
+    pub fn new(passphrase: &str, cost: KdfCost) -> Result<Self, BackupError> {
+        let mut salt = [0u8; SALT_LEN];
+        getrandom::fill(&mut salt).map_err(|e| BackupError::Kdf(format!("no randomness: {e}")))?;
+        let key = keystore::derive_key(passphrase, &salt, cost)
+            .map_err(|e| BackupError::Kdf(e.to_string()))?;
+        Ok(Self { cost, salt, key })
     }
 
-    let mut out = Vec::with_capacity(plain.len() + 256);
-    out.extend_from_slice(MAGIC);
-    out.push(VERSION);
-    out.push(KDF_ARGON2ID);
-    out.extend_from_slice(&cost.memory_kib.to_le_bytes());
-    out.extend_from_slice(&cost.iterations.to_le_bytes());
-    out.extend_from_slice(&cost.lanes.to_le_bytes());
-    out.extend_from_slice(&salt);
-    out.extend_from_slice(&nonce);
-    out.push(peer_id_len);
-    out.extend_from_slice(&peer_id);
-    out.extend_from_slice(&header.created_at_ms.to_le_bytes());
+    pub fn seal(&self, contents: &Contents, header: &Header) -> Result<Vec<u8>, BackupError> {
+        let (cost, salt) = (self.cost, self.salt);
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|e| BackupError::Kdf(format!("no randomness: {e}")))?;
+        let peer_id = header.peer_id.to_bytes();
+        let peer_id_len =
+            u8::try_from(peer_id.len()).map_err(|_| BackupError::Kdf("PeerId too long".into()))?;
 
-    let key = keystore::derive_key(passphrase, &salt, cost)
-        .map_err(|e| BackupError::Kdf(e.to_string()))?;
-    let cipher = XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key));
-    let ciphertext = cipher
-        .encrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: &plain,
-                aad: &out,
-            },
-        )
-        .map_err(|_| BackupError::Kdf("encryption failed".into()))?;
-    out.extend_from_slice(&(ciphertext.len() as u64).to_le_bytes());
-    out.extend_from_slice(&ciphertext);
-    let checksum = Sha256::digest(&out);
-    out.extend_from_slice(&checksum);
-    if out.len() as u64 > MAX_BYTES {
-        return Err(BackupError::TooLarge {
-            bytes: out.len() as u64,
-        });
+        let mut plain = Zeroizing::new(Vec::with_capacity(
+            contents.keystore.len() + contents.database.len() + 256,
+        ));
+        let entries: Vec<(Entry, &[u8])> = [
+            (Entry::Keystore, Some(contents.keystore.as_slice())),
+            (Entry::Database, Some(contents.database.as_slice())),
+            (Entry::Config, contents.config.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(entry, bytes)| bytes.map(|b| (entry, b)))
+        .collect();
+        plain.push(entries.len() as u8);
+        for (entry, bytes) in entries {
+            let name = entry.file_name().as_bytes();
+            plain.push(name.len() as u8);
+            plain.extend_from_slice(name);
+            plain.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+            plain.extend_from_slice(bytes);
+        }
+
+        let mut out = Vec::with_capacity(plain.len() + 256);
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        out.push(KDF_ARGON2ID);
+        out.extend_from_slice(&cost.memory_kib.to_le_bytes());
+        out.extend_from_slice(&cost.iterations.to_le_bytes());
+        out.extend_from_slice(&cost.lanes.to_le_bytes());
+        out.extend_from_slice(&salt);
+        out.extend_from_slice(&nonce);
+        out.push(peer_id_len);
+        out.extend_from_slice(&peer_id);
+        out.extend_from_slice(&header.created_at_ms.to_le_bytes());
+
+        let cipher = XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*self.key));
+        let ciphertext = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: &plain,
+                    aad: &out,
+                },
+            )
+            .map_err(|_| BackupError::Kdf("encryption failed".into()))?;
+        out.extend_from_slice(&(ciphertext.len() as u64).to_le_bytes());
+        out.extend_from_slice(&ciphertext);
+        let checksum = Sha256::digest(&out);
+        out.extend_from_slice(&checksum);
+        if out.len() as u64 > MAX_BYTES {
+            return Err(BackupError::TooLarge {
+                bytes: out.len() as u64,
+            });
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 struct Parsed<'a> {

@@ -35,6 +35,8 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_ELECTRUM_CERT_SHA256", "chain.electrum_cert_sha256"),
     ("SOUK_CONFIRMATIONS", "chain.confirmations"),
     ("SOUK_MDNS", "net.mdns"),
+    ("SOUK_BACKUP_FOLDER", "backup.folder"),
+    ("SOUK_BACKUP_KEEP", "backup.keep"),
     ("SOUK_ARBITRATOR", "trade.arbitrator"),
     ("SOUK_MAX_TAKES_PER_OFFER", "trade.max_takes_per_offer"),
     ("SOUK_WATCH_EVERY_SECS", "trade.watch_every_secs"),
@@ -57,6 +59,7 @@ const STRING_KEYS: &[&str] = &[
     "chain.rpc_cookie_file",
     "chain.electrum_url",
     "chain.electrum_cert_sha256",
+    "backup.folder",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +94,7 @@ pub struct Config {
     pub chain: ChainConfig,
     pub net: NetSettings,
     pub trade: TradeSettings,
+    pub backup: BackupConfig,
 }
 
 /// The chain node trades settle on: which chain and network, and how to reach its JSON-RPC
@@ -511,6 +515,26 @@ impl Default for LogConfig {
     }
 }
 
+/// Automatic backups: `[backup]` in `souk.toml`. With `folder` set, a node writes an encrypted backup
+/// (the file `souk backup export` makes, opened with the keystore passphrase) into it a moment after
+/// each trade step or chat message, and keeps the newest `keep` of its own there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// A folder, best on another disk; unset: no automatic backups.
+    pub folder: Option<PathBuf>,
+    pub keep: u32,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            folder: None,
+            keep: 5,
+        }
+    }
+}
+
 /// Where one override came from, for error messages.
 #[derive(Debug, Clone)]
 pub struct Override {
@@ -561,10 +585,20 @@ impl Config {
                 message,
             })?;
         }
-        Config::deserialize(toml::Value::Table(doc)).map_err(|e| ConfigError::Invalid {
-            origin: origin.into(),
-            message: e.to_string(),
-        })
+        let config =
+            Config::deserialize(toml::Value::Table(doc)).map_err(|e| ConfigError::Invalid {
+                origin: origin.into(),
+                message: e.to_string(),
+            })?;
+        if config.backup.keep == 0 {
+            return Err(ConfigError::Invalid {
+                origin: origin.into(),
+                message: "[backup] keep must be at least 1 (to turn automatic backups off, leave \
+                          `folder` out)"
+                    .into(),
+            });
+        }
+        Ok(config)
     }
 }
 
@@ -612,6 +646,33 @@ mod tests {
             key: key.into(),
             value: value.into(),
         }
+    }
+
+    #[test]
+    fn backup_settings_come_from_the_file_and_the_environment_and_keep_is_at_least_one() {
+        let config =
+            Config::from_parts("f", "[backup]\nfolder = \"/mnt/usb\"\nkeep = 3\n", []).unwrap();
+        assert_eq!(
+            config.backup,
+            BackupConfig {
+                folder: Some("/mnt/usb".into()),
+                keep: 3
+            }
+        );
+        let config = Config::from_parts("f", "", &[flag("backup.folder", "1234")]).unwrap();
+        assert_eq!(
+            config.backup.folder,
+            Some("1234".into()),
+            "a folder of digits stays a path"
+        );
+        let err = Config::from_parts("f", "[backup]\nkeep = 0\n", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 1"), "{err}");
+        let err = Config::from_parts("f", "[backup]\nfolders = \"x\"\n", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("folders"), "{err}");
     }
 
     #[test]

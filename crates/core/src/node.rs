@@ -87,6 +87,8 @@ struct Unlocked {
     market: Option<Arc<Market>>,
     desk: Option<Arc<Desk>>,
     alerts: Option<alerts::Watcher>,
+    /// `[backup] folder`'s automatic backups, while unlocked.
+    auto_backup: Option<backup::AutoBackup>,
 }
 
 impl Node {

@@ -11,19 +11,25 @@ use std::{
     fs,
     io::Write,
     path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
 };
+
+use libp2p_identity::PeerId;
+use tokio::sync::broadcast;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{IdentityInfo, Node, join_error, lifecycle::create_private_dir};
 use crate::{
-    backup::{self, BackupError, Contents, Entry, Header},
+    backup::{self, BackupError, Contents, Entry, Header, Sealer},
     error::{Error, Result},
     identity::keystore,
     protocol::settlement::TradeState,
     startup::StartupPhase,
     store::{self, BindOutcome, Store},
+    trading::TradeEvent,
 };
 
 /// A backup written or read: where, whose, from when, and what it holds.
@@ -54,58 +60,59 @@ impl Node {
     /// (an existing one is never replaced) or, when `target` is a folder, a new file in it named by the
     /// time. `passphrase` is the keystore's; the backup opens only with it.
     pub async fn export_backup(&self, target: &str, passphrase: &str) -> Result<BackupSummary> {
-        let (store, peer_id) = {
-            let guard = self.unlocked.lock().await;
-            let u = guard
-                .as_ref()
-                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
-            (u.store.clone(), u.identity.peer_id())
-        };
+        let (store, peer_id) = self.backup_source().await?;
         let path = backup_target(target, now_ms_u64())?;
-        let keystore_bytes = fs::read(self.keystore_path())
-            .map_err(|e| Error::io(format!("reading {}", self.keystore_path().display()), e))?;
         // The passphrase must be the keystore's: a backup sealed with another would restore a keystore
         // its owner cannot open.
-        let pass = passphrase.to_owned();
-        let ks = keystore_bytes.clone();
-        tokio::task::spawn_blocking(move || keystore::unseal(&ks, &pass))
-            .await
-            .map_err(join_error)??;
-
-        let database = snapshot(&store, &self.data_dir).await?;
-        let (trades, open_trades) = count_trades(&store).await?;
-        let config = match fs::read(self.data_dir.join(Entry::Config.file_name())) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io("reading souk.toml", e)),
-        };
-        let has_config = config.is_some();
-        let header = Header {
-            peer_id,
-            created_at_ms: now_ms_u64(),
-        };
-        let contents = Contents {
-            keystore: keystore_bytes,
-            database,
-            config,
-        };
-        let (cost, pass, sealed_header) = (self.kdf_cost, passphrase.to_owned(), header.clone());
-        let bytes = tokio::task::spawn_blocking(move || {
-            backup::seal(&contents, &sealed_header, &pass, cost)
+        let (keystore_path, pass, cost) =
+            (self.keystore_path(), passphrase.to_owned(), self.kdf_cost);
+        let sealer = tokio::task::spawn_blocking(move || {
+            let bytes = fs::read(&keystore_path)
+                .map_err(|e| Error::io(format!("reading {}", keystore_path.display()), e))?;
+            keystore::unseal(&bytes, &pass)?;
+            Ok::<_, Error>(Sealer::new(&pass, cost)?)
         })
         .await
         .map_err(join_error)??;
-        write_new(&path, &bytes)?;
-        tracing::info!(path = %path.display(), bytes = bytes.len(), trades, "backup written");
-        Ok(BackupSummary {
-            path: path.display().to_string(),
-            peer_id: header.peer_id.to_string(),
-            created_at_ms: header.created_at_ms,
-            bytes: bytes.len() as u64,
-            trades,
-            open_trades,
-            has_config,
-        })
+        write_backup(&store, &self.data_dir, peer_id, &Arc::new(sealer), &path).await
+    }
+
+    /// The unlocked database and identity a backup is made of.
+    async fn backup_source(&self) -> Result<(Store, PeerId)> {
+        let guard = self.unlocked.lock().await;
+        let u = guard
+            .as_ref()
+            .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+        Ok((u.store.clone(), u.identity.peer_id()))
+    }
+
+    /// With `[backup] folder` set, starts writing a backup there a moment after each burst of trade
+    /// steps and messages (see [`AUTO_BACKUP_QUIET`]), keeping the newest `[backup] keep` of this
+    /// identity's. Called once an identity is unlocked with `passphrase`, whose key it derives once.
+    /// A failure to start or to write is logged and never stops the node.
+    pub(super) async fn arm_auto_backup(&self, passphrase: &str) {
+        let Some(folder) = self.config.backup.folder.clone() else {
+            return;
+        };
+        let (pass, cost) = (passphrase.to_owned(), self.kdf_cost);
+        let sealer = match tokio::task::spawn_blocking(move || Sealer::new(&pass, cost)).await {
+            Ok(Ok(sealer)) => Arc::new(sealer),
+            Ok(Err(e)) => return tracing::warn!(error = %e, "no automatic backups"),
+            Err(e) => return tracing::warn!(error = %e, "no automatic backups"),
+        };
+        let mut guard = self.unlocked.lock().await;
+        let Some(u) = guard.as_mut() else { return };
+        let job = AutoBackupJob {
+            folder,
+            keep: self.config.backup.keep.max(1) as usize,
+            store: u.store.clone(),
+            data_dir: self.data_dir.clone(),
+            peer_id: u.identity.peer_id(),
+            sealer,
+        };
+        tracing::info!(folder = %job.folder.display(), keep = job.keep, "automatic backups on");
+        let events = self.trade_events.subscribe();
+        u.auto_backup = Some(AutoBackup(tokio::spawn(job.run(events))));
     }
 
     /// Restores a backup into this node's data directory, which must hold no identity and no database,
@@ -120,7 +127,8 @@ impl Node {
         self.startup
             .done(StartupPhase::Keystore, "opened from the backup");
         let (identity, summary, contents) = opened;
-        self.startup
+        let imported = self
+            .startup
             .run(
                 StartupPhase::Database,
                 async {
@@ -135,9 +143,11 @@ impl Node {
                         config_restored,
                     })
                 },
-                |imported| format!("schema version {} (from a backup)", imported.identity.schema_version),
+                imported_detail,
             )
-            .await
+            .await?;
+        self.arm_auto_backup(passphrase).await;
+        Ok(imported)
     }
 
     /// Reads and opens the backup at `source` and the keystore in it; refuses a used data directory first.
@@ -307,6 +317,170 @@ async fn count_trades(store: &Store) -> Result<(u32, u32)> {
         u32::try_from(all).unwrap_or(u32::MAX),
         u32::try_from(open).unwrap_or(u32::MAX),
     ))
+}
+
+fn imported_detail(imported: &ImportedBackup) -> String {
+    format!(
+        "schema version {} (from a backup)",
+        imported.identity.schema_version
+    )
+}
+
+/// Gathers the keystore, a snapshot of the database and `souk.toml`, seals them and writes `path`.
+async fn write_backup(
+    store: &Store,
+    data_dir: &Path,
+    peer_id: PeerId,
+    sealer: &Arc<Sealer>,
+    path: &Path,
+) -> Result<BackupSummary> {
+    let keystore_path = data_dir.join(keystore::FILE_NAME);
+    let keystore_bytes = fs::read(&keystore_path)
+        .map_err(|e| Error::io(format!("reading {}", keystore_path.display()), e))?;
+    let database = snapshot(store, data_dir).await?;
+    let (trades, open_trades) = count_trades(store).await?;
+    let config = match fs::read(data_dir.join(Entry::Config.file_name())) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("reading souk.toml", e)),
+    };
+    let has_config = config.is_some();
+    let header = Header {
+        peer_id,
+        created_at_ms: now_ms_u64(),
+    };
+    let contents = Contents {
+        keystore: keystore_bytes,
+        database,
+        config,
+    };
+    let (sealer, sealed_header) = (sealer.clone(), header.clone());
+    let bytes = tokio::task::spawn_blocking(move || sealer.seal(&contents, &sealed_header))
+        .await
+        .map_err(join_error)??;
+    write_new(path, &bytes)?;
+    tracing::info!(path = %path.display(), bytes = bytes.len(), trades, "backup written");
+    Ok(BackupSummary {
+        path: path.display().to_string(),
+        peer_id: header.peer_id.to_string(),
+        created_at_ms: header.created_at_ms,
+        bytes: bytes.len() as u64,
+        trades,
+        open_trades,
+        has_config,
+    })
+}
+
+/// How long trade events must pause before an automatic backup is written: a burst of steps (a take,
+/// its answer, the escrow keys) makes one backup, not one each.
+pub const AUTO_BACKUP_QUIET: Duration = Duration::from_secs(2);
+
+/// The running automatic backups of an unlocked identity; stopped when dropped (lock, shutdown).
+#[derive(Debug)]
+pub(super) struct AutoBackup(tokio::task::JoinHandle<()>);
+
+impl Drop for AutoBackup {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+struct AutoBackupJob {
+    folder: PathBuf,
+    keep: usize,
+    store: Store,
+    data_dir: PathBuf,
+    peer_id: PeerId,
+    sealer: Arc<Sealer>,
+}
+
+/// Worth a backup: anything stored about a trade, not a delivery or read receipt.
+fn worth_a_backup(event: &TradeEvent) -> bool {
+    !matches!(
+        event,
+        TradeEvent::Delivered { .. } | TradeEvent::Read { .. }
+    )
+}
+
+impl AutoBackupJob {
+    async fn run(self, mut events: broadcast::Receiver<TradeEvent>) {
+        loop {
+            match events.recv().await {
+                Ok(event) if !worth_a_backup(&event) => continue,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+            loop {
+                match tokio::time::timeout(AUTO_BACKUP_QUIET, events.recv()).await {
+                    Err(_) => break,
+                    Ok(Ok(_) | Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => break,
+                }
+            }
+            if let Err(e) = self.once().await {
+                tracing::warn!(folder = %self.folder.display(), error = %e, "automatic backup failed");
+            }
+        }
+    }
+
+    /// One backup into the folder, then the oldest of this identity's beyond `keep` removed.
+    async fn once(&self) -> Result<()> {
+        fs::create_dir_all(&self.folder).map_err(|e| {
+            Error::io(
+                format!("creating backup folder {}", self.folder.display()),
+                e,
+            )
+        })?;
+        let tail = self.tail();
+        let path = self.folder.join(format!(
+            "souk-backup-{}-{tail}.{}",
+            utc_stamp(now_ms_u64()),
+            backup::EXTENSION
+        ));
+        write_backup(
+            &self.store,
+            &self.data_dir,
+            self.peer_id,
+            &self.sealer,
+            &path,
+        )
+        .await?;
+        let mut mine: Vec<PathBuf> = fs::read_dir(&self.folder)
+            .map_err(|e| Error::io(format!("listing {}", self.folder.display()), e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| is_auto_backup_of(n, &tail))
+            })
+            .collect();
+        mine.sort();
+        let surplus = mine.len().saturating_sub(self.keep);
+        for old in &mine[..surplus] {
+            if let Err(e) = fs::remove_file(old) {
+                tracing::warn!(path = %old.display(), error = %e, "could not remove an old backup");
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the PeerId, in this identity's automatic backup names: others' are never removed.
+    fn tail(&self) -> String {
+        let id = self.peer_id.to_string();
+        id[id.len().saturating_sub(8)..].to_owned()
+    }
+}
+
+/// `souk-backup-20261204-153045-Ab3dEf9k.soukbackup`: an automatic backup of the identity ending `tail`.
+fn is_auto_backup_of(name: &str, tail: &str) -> bool {
+    name.strip_prefix("souk-backup-")
+        .and_then(|rest| rest.strip_suffix(&format!("-{tail}.{}", backup::EXTENSION)))
+        .is_some_and(|stamp| {
+            stamp.len() == 15
+                && stamp
+                    .char_indices()
+                    .all(|(i, c)| if i == 8 { c == '-' } else { c.is_ascii_digit() })
+        })
 }
 
 /// One transaction's view of the database, as a file's bytes.
@@ -488,6 +662,23 @@ pub async fn backup_file_info(path: &Path) -> Result<BackupFileInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_identitys_automatic_backups_are_pruned() {
+        assert!(is_auto_backup_of(
+            "souk-backup-20261204-153045-Ab3dEf9k.soukbackup",
+            "Ab3dEf9k"
+        ));
+        for other in [
+            "souk-backup-20261204-153045-Zz3dEf9k.soukbackup",
+            "souk-backup-20261204-153045.soukbackup",
+            "souk-backup-2026120x-153045-Ab3dEf9k.soukbackup",
+            "souk-backup-20261204-153045-Ab3dEf9k.soukbackup.txt",
+            "my-notes-Ab3dEf9k.soukbackup",
+        ] {
+            assert!(!is_auto_backup_of(other, "Ab3dEf9k"), "{other}");
+        }
+    }
 
     #[test]
     fn stamps_are_utc_dates() {

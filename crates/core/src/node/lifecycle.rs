@@ -119,6 +119,7 @@ impl Node {
             )
             .await?;
         tracing::info!(peer_id = %info.peer_id, data_dir = %self.data_dir.display(), "identity installed");
+        self.arm_auto_backup(passphrase).await;
         Ok(info)
     }
 
@@ -164,7 +165,8 @@ impl Node {
                 |_| "opened".into(),
             )
             .await?;
-        self.startup
+        let info = self
+            .startup
             .run(
                 StartupPhase::Database,
                 async {
@@ -174,7 +176,9 @@ impl Node {
                 },
                 database_detail,
             )
-            .await
+            .await?;
+        self.arm_auto_backup(passphrase).await;
+        Ok(info)
     }
 
     async fn open_store_for(&self, identity: &Identity) -> Result<Store> {
@@ -207,6 +211,7 @@ impl Node {
             market: None,
             desk: None,
             alerts: None,
+            auto_backup: None,
         };
         let info = self.info(&unlocked).await?;
         if let Some(previous) = self.unlocked.lock().await.replace(unlocked) {

@@ -320,3 +320,69 @@ async fn a_backup_brings_back_identity_payment_accounts_settings_and_config_into
     );
     assert_eq!(again.preferences().await.unwrap(), chosen);
 }
+
+#[tokio::test]
+async fn automatic_backups_follow_trade_events_and_keep_the_newest_of_this_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("auto");
+    std::fs::create_dir(&folder).unwrap();
+    // Another identity's backup and a file of the user's in the same folder are never touched.
+    let foreign = folder.join("souk-backup-20200101-000000-zzzzzzzz.soukbackup");
+    std::fs::write(&foreign, b"someone else's").unwrap();
+    std::fs::write(folder.join("notes.txt"), b"mine").unwrap();
+    let mut config = Config::default();
+    config.backup.folder = Some(folder.clone());
+    config.backup.keep = 2;
+    let dir = tmp.path().join("d");
+    let n = Node::new(&dir, config).with_kdf_cost(FAST);
+    let created = n.create_identity("passphrase-1").await.unwrap();
+    let id = &created.identity.peer_id;
+    let tail = &id[id.len() - 8..];
+    let mine = || -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.to_string_lossy()
+                    .ends_with(&format!("-{tail}.soukbackup"))
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for round in 0..3 {
+        n.trade_events
+            .send(crate::trading::TradeEvent::DisputeOpened {
+                trade_id: uuid::Uuid::now_v7(),
+            })
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let newest = loop {
+            let files = mine();
+            if let Some(last) = files
+                .last()
+                .filter(|l| !seen.contains(l) && files.len() <= 2)
+            {
+                break last.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no backup in round {round}: {files:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        seen.push(newest);
+    }
+    assert_eq!(mine(), seen[1..].to_vec(), "the newest two are kept");
+    assert!(foreign.exists() && folder.join("notes.txt").exists());
+
+    // The newest opens like an exported one.
+    n.shutdown().await;
+    let restored = node(&tmp.path().join("restored"));
+    let imported = restored
+        .import_backup(seen[2].to_str().unwrap(), "passphrase-1")
+        .await
+        .unwrap();
+    assert_eq!(imported.identity.peer_id, created.identity.peer_id);
+}
