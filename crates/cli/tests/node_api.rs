@@ -335,6 +335,7 @@ fn openapi_json_lists_every_route() {
         ("get", "/api/v1/settings/connection"),
         ("put", "/api/v1/settings/connection"),
         ("post", "/api/v1/settings/connection/test"),
+        ("post", "/api/v1/backup/export"),
     ];
     let paths: std::collections::HashSet<&str> = routes.iter().map(|(_, p)| *p).collect();
     for (method, path) in routes {
@@ -1239,7 +1240,18 @@ fn a_backup_made_while_the_node_runs_brings_back_an_open_trade_that_then_complet
     let addr = maker.bootstrap_addr();
     let taker_dir = tmp.path().join("taker");
     let taker_flags = ["--market", "BTC/EUR", "--bootstrap", &addr];
-    let mut taker = NodeProcess::start(&taker_dir, &taker_flags);
+    // The taker also keeps automatic backups, the newest two.
+    let auto = tmp.path().join("auto");
+    init(&taker_dir);
+    std::fs::write(
+        taker_dir.join("souk.toml"),
+        format!(
+            "[backup]\nfolder = {:?}\nkeep = 2\n",
+            auto.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut taker = NodeProcess::run(&taker_dir, &taker_flags);
     let offer = maker.cli_json(POST_SELL);
     let offer_id = offer["id"].as_str().unwrap().to_owned();
     poll_until("the offer in the taker's book", || {
@@ -1261,6 +1273,10 @@ fn a_backup_made_while_the_node_runs_brings_back_an_open_trade_that_then_complet
     maker.cli_json(&["trade", "accept", &id]);
     poll_until("the accept", || {
         (taker.cli_json(&["trade", "show", &id])["state"] == "Accepted").then_some(())
+    });
+
+    poll_until("an automatic backup after the take", || {
+        (std::fs::read_dir(&auto).ok()?.count() > 0).then_some(())
     });
 
     // Exported while the node runs, into a folder: a new file named by the time.
@@ -1315,6 +1331,7 @@ fn a_backup_made_while_the_node_runs_brings_back_an_open_trade_that_then_complet
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(text.contains("1 trade, 1 open"), "{text}");
+    assert!(text.contains("souk.toml restored"), "{text}");
     assert!(
         text.contains(summary["peer_id"].as_str().unwrap()),
         "{text}"
@@ -1340,5 +1357,28 @@ fn a_backup_made_while_the_node_runs_brings_back_an_open_trade_that_then_complet
     maker.cli_json(&["trade", "received", &id]);
     poll_until("the end in the taker's view", || {
         (taker.cli_json(&["trade", "show", &id])["state"] == "Completed").then_some(())
+    });
+
+    // The restored node kept making automatic backups (its souk.toml came back with it): the newest
+    // two are there, and the newest holds the completed trade.
+    let mut attempt = 0;
+    poll_until("an automatic backup of the completed trade", || {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&auto)
+            .ok()?
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        if files.len() != 2 {
+            return None;
+        }
+        attempt += 1;
+        let check = tmp.path().join(format!("check-{attempt}"));
+        let out = run(souk(&check)
+            .args(["backup", "import"])
+            .arg(files.last()?)
+            .env("SOUK_PASSPHRASE", PASS));
+        String::from_utf8_lossy(&out.stdout)
+            .contains("1 trade, 0 open")
+            .then_some(())
     });
 }
