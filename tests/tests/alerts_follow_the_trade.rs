@@ -63,10 +63,12 @@ async fn alerts_tell_each_side_what_the_other_did() {
     .await;
     assert_eq!(titles(&got), ["Offer taken"]);
     assert_eq!(got[0].trade_id, trade.id);
+    // The taker by the name every node derives from its PeerId.
+    let who = souk_core::peer_name::peer_name(&taker.info.peer_id);
     assert!(
-        got[0]
-            .body
-            .starts_with("Someone wants to buy 0.05 BTC from you for 3,000 EUR, paying by SEPA."),
+        got[0].body.starts_with(&format!(
+            "{who} wants to buy 0.05 BTC from you for 3,000 EUR, paying by SEPA."
+        )),
         "{}",
         got[0].body
     );

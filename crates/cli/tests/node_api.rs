@@ -870,6 +870,12 @@ fn take_counter_accept_and_chat_from_the_command_line() {
         offer_ids(&list).contains(&offer_id).then_some(())
     });
 
+    // The book names the maker as every node does, beside its abbreviated PeerId.
+    let maker_name = souk_core::peer_name::peer_name(&maker.peer_id);
+    let book = taker.cli(&["offer", "list", "--market", "BTC/EUR"]);
+    let book = String::from_utf8_lossy(&book.stdout).into_owned();
+    assert!(book.contains(&maker_name), "{maker_name}: {book}");
+
     // A bad amount is refused by the taker's node with the offer's range, exit 1.
     let out = taker.cli(&[
         "trade", "take", &offer_id, "--amount", "5", "--method", "sepa",
@@ -929,6 +935,12 @@ fn take_counter_accept_and_chat_from_the_command_line() {
         let list = maker.cli_json(&["trade", "list"]);
         (list[0]["state"] == "Accepted").then_some(())
     });
+    let shown = taker.cli(&["trade", "show", &id]);
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(
+        shown.contains(&format!("{maker_name} ({})", maker.peer_id)),
+        "{shown}"
+    );
     let table = maker.cli(&["trade", "list"]);
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
     assert!(table.contains(&id) && table.contains("Accepted"), "{table}");

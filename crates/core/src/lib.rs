@@ -27,6 +27,7 @@ pub mod negotiation;
 pub mod net;
 pub mod node;
 pub mod offer;
+pub mod peer_name;
 pub mod preferences;
 pub mod price;
 pub mod protocol;

@@ -4,6 +4,7 @@ use reqwest::Method;
 use souk_core::{
     book::BookEntry,
     offer::{Offer, format_amount},
+    peer_name::peer_name,
 };
 
 use super::{
@@ -102,7 +103,8 @@ pub async fn list_offers(
                 if e.mine {
                     "you".to_owned()
                 } else {
-                    abbreviate(&o.maker.to_string())
+                    let maker = o.maker.to_string();
+                    format!("{} ({})", peer_name(&maker), abbreviate(&maker))
                 },
                 format!(
                     "{} ago",

@@ -176,7 +176,11 @@ fn print_trade(t: &TradeInfo) {
         "  You are:       the {} ({} {} {}/{})",
         t.role, o.side, o.base, o.base, o.quote
     );
-    println!("  Counterparty:  {}", t.counterparty);
+    println!(
+        "  Counterparty:  {} ({})",
+        souk_core::peer_name::peer_name(&t.counterparty),
+        t.counterparty
+    );
     println!("  Offer:         {}", o.id);
     println!(
         "  Amount:        {} {}",

@@ -174,10 +174,15 @@ fn a_take_of_my_offer_says_who_wants_what_for_how_much() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].kind, AlertKind::OfferTaken);
     assert_eq!(alerts[0].title, "Offer taken");
+    // The taker by the name every node gives its PeerId.
+    let who = crate::peer_name::peer_name(&t.counterparty);
+    assert!(!who.is_empty());
     assert_eq!(
         alerts[0].body,
-        "Someone wants to buy 0.05 BTC from you for 3,000 EUR, paying by SEPA. \
-         Accept, counter or reject it in Trades."
+        format!(
+            "{who} wants to buy 0.05 BTC from you for 3,000 EUR, paying by SEPA. \
+             Accept, counter or reject it in Trades."
+        )
     );
     assert_eq!(alerts[0].trade_id, t.id);
     // Once per trade, even if the event came again.
@@ -187,6 +192,7 @@ fn a_take_of_my_offer_says_who_wants_what_for_how_much() {
     let mut buy = trade(TradeRole::Maker, "Requested");
     buy.offer.side = Side::Buy;
     buy.terms.price = Price::Fixed(Decimal::new(6_050_055, 2));
+    let who = crate::peer_name::peer_name(&buy.counterparty);
     let alerts = engine.on_event(
         &TradeEvent::TakeRequested {
             trade: Box::new(buy),
@@ -196,8 +202,10 @@ fn a_take_of_my_offer_says_who_wants_what_for_how_much() {
     );
     assert_eq!(
         alerts[0].body,
-        "Someone wants to sell you 0.05 BTC for 3,025.03 EUR, paid by SEPA. \
-         Accept, counter or reject it in Trades."
+        format!(
+            "{who} wants to sell you 0.05 BTC for 3,025.03 EUR, paid by SEPA. \
+             Accept, counter or reject it in Trades."
+        )
     );
 }
 
@@ -206,15 +214,16 @@ fn a_market_priced_take_names_the_premium() {
     let mut t = trade(TradeRole::Maker, "Requested");
     t.terms.price = Price::MarketRelative { premium_bps: 150 };
     let mut engine = Alerts::new(windows(), &[], NOW);
+    let who = crate::peer_name::peer_name(&t.counterparty);
     let alerts = engine.on_event(
         &TradeEvent::TakeRequested { trade: Box::new(t) },
         &all_on(),
         NOW,
     );
     assert!(
-        alerts[0]
-            .body
-            .starts_with("Someone wants to buy 0.05 BTC at the market price +1.5 % from you"),
+        alerts[0].body.starts_with(&format!(
+            "{who} wants to buy 0.05 BTC at the market price +1.5 % from you"
+        )),
         "{}",
         alerts[0].body
     );

@@ -7,6 +7,7 @@ use super::{
 };
 use crate::{
     offer::{Price, Side, format_amount},
+    peer_name::peer_name,
     trading::{ChatMessage, Party, TradeInfo, TradeRole, TradeState},
 };
 
@@ -34,19 +35,21 @@ pub(super) fn offer_taken(trade: &TradeInfo) -> Alert {
         trade.offer.base
     );
     let (total, method) = (quote_total(trade), &trade.terms.method);
+    // The taker's name, as every node derives it from its PeerId (never text it chose).
+    let who = peer_name(&trade.counterparty);
     let body = match (trade.offer.side, trade.terms.price) {
         (Side::Sell, Price::Fixed(_)) => {
-            format!("Someone wants to buy {amount} from you for {total}, paying by {method}.")
+            format!("{who} wants to buy {amount} from you for {total}, paying by {method}.")
         }
         (Side::Buy, Price::Fixed(_)) => {
-            format!("Someone wants to sell you {amount} for {total}, paid by {method}.")
+            format!("{who} wants to sell you {amount} for {total}, paid by {method}.")
         }
         // The total names the amount already.
         (Side::Sell, Price::MarketRelative { .. }) => {
-            format!("Someone wants to buy {total} from you, paying by {method}.")
+            format!("{who} wants to buy {total} from you, paying by {method}.")
         }
         (Side::Buy, Price::MarketRelative { .. }) => {
-            format!("Someone wants to sell you {total}, paid by {method}.")
+            format!("{who} wants to sell you {total}, paid by {method}.")
         }
     };
     alert(
