@@ -62,7 +62,7 @@ async fn alerts_tell_each_side_what_the_other_did() {
     })
     .await;
     assert_eq!(titles(&got), ["Offer taken"]);
-    assert_eq!(got[0].trade_id, trade.id);
+    assert_eq!(got[0].trade_id, Some(trade.id));
     // The taker by the name every node derives from its PeerId.
     let who = souk_core::peer_name::peer_name(&taker.info.peer_id);
     assert!(
@@ -172,5 +172,107 @@ async fn alerts_tell_each_side_what_the_other_did() {
         .expect("a trade update after reading");
     assert_eq!(unread, 0);
 
+    net.shutdown().await;
+}
+
+/// The next `OfferMatched` event of `events`.
+async fn next_match(
+    events: &mut broadcast::Receiver<souk_core::market::MarketEvent>,
+) -> (String, uuid::Uuid) {
+    let wait = async {
+        loop {
+            if let souk_core::market::MarketEvent::OfferMatched {
+                search_name, offer, ..
+            } = events.recv().await.expect("the market's events")
+            {
+                return (search_name, offer.id);
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, wait)
+        .await
+        .expect("an offer matched a saved search in time")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_offer_matching_a_saved_search_is_announced_and_notified_while_wanted() {
+    use souk_core::{
+        book::BookQuery,
+        offer::{Asset, Fiat, PaymentMethod, Quote, Side},
+        preferences::SavedSearch,
+    };
+    let net = TestNet::start(3).await;
+    let (watcher, maker) = (&net.nodes[1], &net.nodes[2]);
+    let mut prefs = watcher.node.preferences().await.unwrap();
+    prefs.saved_searches = vec![SavedSearch {
+        id: uuid::Uuid::new_v4(),
+        name: "BTC for 0.05, SEPA".into(),
+        query: BookQuery {
+            base: Some(Asset::Btc),
+            quote: Some(Quote::Fiat(Fiat::Eur)),
+            side: Some(Side::Sell),
+            method: Some(PaymentMethod::new("SEPA").unwrap()),
+            amount: Some(5_000_000),
+            include_mine: None,
+        },
+    }];
+    watcher.node.save_preferences(prefs.clone()).await.unwrap();
+    let mut alerts = watcher.node.alerts();
+    let mut events = watcher.node.market_events();
+
+    // A buy offer does not match; the sell offer after it does, and only it.
+    let mut buy = sell_offer(59_000);
+    buy.side = Side::Buy;
+    let not_wanted = maker.node.post_offer(buy).await.expect("post");
+    let wanted = maker
+        .node
+        .post_offer(sell_offer(60_000))
+        .await
+        .expect("post");
+    watcher.await_offer(not_wanted.id).await;
+    assert_eq!(
+        next_match(&mut events).await,
+        ("BTC for 0.05, SEPA".to_owned(), wanted.id)
+    );
+    let got = alerts_until(&mut alerts, "the match's notification", |a| {
+        a.kind == AlertKind::OfferMatched
+    })
+    .await;
+    let alert = got.last().unwrap();
+    assert_eq!(alert.offer_id, Some(wanted.id));
+    assert_eq!(alert.title, "New offer for “BTC for 0.05, SEPA”");
+    let who = souk_core::peer_name::peer_name(&maker.info.peer_id);
+    assert!(
+        alert
+            .body
+            .starts_with(&format!("{who} sells 0.01–0.1 BTC at 60,000 EUR per BTC")),
+        "{}",
+        alert.body
+    );
+
+    // With matching-offer notifications off, the event still comes (the API streams it), the
+    // notification does not: it would have been sent before the event.
+    prefs.notifications.matching_offer = false;
+    watcher.node.save_preferences(prefs).await.unwrap();
+    let quiet = maker
+        .node
+        .post_offer(sell_offer(61_000))
+        .await
+        .expect("post");
+    assert_eq!(next_match(&mut events).await.1, quiet.id);
+    assert!(
+        std::iter::from_fn(|| alerts.try_recv().ok()).all(|a| a.kind != AlertKind::OfferMatched),
+        "a matching-offer notification while they are off"
+    );
+    // The maker's own node announces none of its own offers.
+    assert!(
+        maker
+            .node
+            .preferences()
+            .await
+            .unwrap()
+            .saved_searches
+            .is_empty()
+    );
     net.shutdown().await;
 }

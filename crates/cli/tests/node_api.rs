@@ -1394,3 +1394,47 @@ fn a_backup_made_while_the_node_runs_brings_back_an_open_trade_that_then_complet
             .then_some(())
     });
 }
+
+/// A saved search, stored through the API, makes `souk node` stream an `offer_matched` event when
+/// another maker's matching offer arrives, and only then.
+#[test]
+fn a_saved_search_streams_an_event_for_a_matching_offer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let watcher = NodeProcess::start(&tmp.path().join("watcher"), &["--market", "BTC/EUR"]);
+    let maker = NodeProcess::start(
+        &tmp.path().join("maker"),
+        &[
+            "--market",
+            "BTC/EUR",
+            "--bootstrap",
+            &watcher.bootstrap_addr(),
+        ],
+    );
+    let (status, mut prefs) = api_json(&watcher, "GET", "/api/v1/preferences", None);
+    assert_eq!(status, 200, "{prefs}");
+    prefs["saved_searches"] = serde_json::json!([{
+        "id": "0190f4a0-0000-7000-8000-000000000001",
+        "name": "Buy BTC by SEPA",
+        "query": { "base": "BTC", "quote": "EUR", "side": "sell", "method": "SEPA",
+                   "amount": null, "include_mine": null }
+    }]);
+    let (status, saved) = api_json(
+        &watcher,
+        "PUT",
+        "/api/v1/preferences",
+        Some(&prefs.to_string()),
+    );
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["saved_searches"][0]["name"], "Buy BTC by SEPA");
+    let mut events = open_events(&watcher);
+
+    // A buy offer does not match; the sell offer posted after it does.
+    let mut buy = POST_SELL.to_vec();
+    buy[3] = "buy";
+    maker.cli_json(&buy);
+    let offer = maker.cli_json(POST_SELL);
+    let matched = await_event(&mut events, "offer_matched");
+    assert_eq!(matched["search_name"], "Buy BTC by SEPA");
+    assert_eq!(matched["offer"]["id"], offer["id"]);
+    assert_eq!(matched["search_id"], "0190f4a0-0000-7000-8000-000000000001");
+}

@@ -16,6 +16,7 @@
 //!   payment sent, payment confirmed, released, completed, cancelled, expired, disputed, resolved), once
 //!   per state, except the steps this node made itself (the buyer's "payment sent", the seller's
 //!   "payment received").
+//! - **Matching offer**: another maker's new offer matches a saved search ([`SearchMatcher`]).
 //! - **Deadline**: the funding, payment and release deadline of the trade's current step, once per
 //!   deadline, when what is left of its window drops to [`warning_lead`]: the larger of one hour and a
 //!   tenth of the window, but never more than half of it (so a short window warns half-way, not at once).
@@ -27,6 +28,7 @@
 
 mod engine;
 mod format;
+mod searches;
 mod watcher;
 mod wording;
 
@@ -38,7 +40,8 @@ use uuid::Uuid;
 pub use self::{
     engine::{Alerts, MESSAGE_ALERTS_PER_MINUTE},
     format::excerpt,
-    watcher::{DEADLINE_CHECK_EVERY, TradeSource, Watcher},
+    searches::{SearchMatcher, offer_matched},
+    watcher::{DEADLINE_CHECK_EVERY, MarketSide, TradeSource, Watcher},
     wording::EXCERPT_CHARS,
 };
 #[cfg(doc)]
@@ -53,6 +56,8 @@ pub enum AlertKind {
     Message,
     Escrow,
     Deadline,
+    /// A new offer matches a saved search.
+    OfferMatched,
 }
 
 impl AlertKind {
@@ -62,6 +67,7 @@ impl AlertKind {
             Self::Message => prefs.message,
             Self::Escrow => prefs.escrow,
             Self::Deadline => prefs.deadline,
+            Self::OfferMatched => prefs.matching_offer,
         }
     }
 }
@@ -70,7 +76,10 @@ impl AlertKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub kind: AlertKind,
-    pub trade_id: Uuid,
+    /// The trade it is about; `None` for an offer matching a saved search.
+    pub trade_id: Option<Uuid>,
+    /// The offer it is about (a saved search's match).
+    pub offer_id: Option<Uuid>,
     pub title: String,
     pub body: String,
 }

@@ -37,6 +37,23 @@ pub struct BookQuery {
     pub include_mine: Option<bool>,
 }
 
+impl BookQuery {
+    /// Whether `offer` is one this query asks for (as [`Book::query`] filters, without the book's own
+    /// bookkeeping: liveness and whose offer it is are the caller's to check).
+    pub fn matches(&self, offer: &crate::offer::Offer) -> bool {
+        self.base.is_none_or(|b| b == offer.base)
+            && self.quote.is_none_or(|q| q == offer.quote)
+            && self.side.is_none_or(|s| s == offer.side)
+            && self
+                .method
+                .as_ref()
+                .is_none_or(|m| offer.payment_methods.contains(m))
+            && self
+                .amount
+                .is_none_or(|a| (offer.min_amount..=offer.max_amount).contains(&a))
+    }
+}
+
 /// One line of the book.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct BookEntry {

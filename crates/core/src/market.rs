@@ -62,6 +62,14 @@ pub enum MarketEvent {
         #[ts(type = "string")]
         id: Uuid,
     },
+    /// A new offer of another maker matches a saved search (`Preferences::saved_searches`): once per
+    /// offer and search, while this node runs.
+    OfferMatched {
+        #[ts(type = "string")]
+        search_id: Uuid,
+        search_name: String,
+        offer: Box<Offer>,
+    },
     /// A watched market's price was fetched.
     PriceUpdated {
         base: Asset,

@@ -68,6 +68,8 @@ pub struct Node {
     trade_events: tokio::sync::broadcast::Sender<TradeEvent>,
     /// The notification choices as last stored, for the alert watcher.
     notification_prefs: tokio::sync::watch::Sender<NotificationPrefs>,
+    /// The saved searches as last stored, for the alert watcher's matching.
+    saved_searches: tokio::sync::watch::Sender<Vec<crate::preferences::SavedSearch>>,
     /// A chain backend of another kind, given by the embedder (a fake chain in tests): used instead of
     /// the one `[chain]` names.
     chain_backend: Option<Arc<dyn crate::chain::ChainBackend>>,
@@ -112,6 +114,7 @@ impl Node {
             market_events: tokio::sync::broadcast::channel(1024).0,
             trade_events: tokio::sync::broadcast::channel(1024).0,
             notification_prefs: tokio::sync::watch::Sender::new(NotificationPrefs::default()),
+            saved_searches: tokio::sync::watch::Sender::new(Vec::new()),
             chain_backend: None,
         }
     }

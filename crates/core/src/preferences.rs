@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use uuid::Uuid;
 
-use crate::{Error, offer::PaymentMethod};
+use crate::{Error, book::BookQuery, offer::PaymentMethod};
 
 /// The `settings` key the preferences are stored under.
 pub const KEY: &str = "preferences";
@@ -19,6 +19,8 @@ pub const MAX_LABEL_CHARS: usize = 64;
 pub const MAX_DETAILS_CHARS: usize = 1000;
 /// At most this many accepted (and as many excluded) arbitrators.
 pub const MAX_ARBITRATORS: usize = 100;
+/// At most this many saved searches.
+pub const MAX_SAVED_SEARCHES: usize = 20;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
@@ -31,6 +33,19 @@ pub struct Preferences {
     pub accepted_arbitrators: Vec<String>,
     /// Arbitrators this person never accepts (PeerIds). Added to `[trade] exclude_arbitrators`.
     pub excluded_arbitrators: Vec<String>,
+    /// Filters of the Market screen kept by name: a new offer matching one is announced
+    /// ([`crate::market::MarketEvent::OfferMatched`], and a notification while `matching_offer` is on).
+    pub saved_searches: Vec<SavedSearch>,
+}
+
+/// A Market filter kept by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(deny_unknown_fields)]
+pub struct SavedSearch {
+    #[ts(type = "string")]
+    pub id: Uuid,
+    pub name: String,
+    pub query: BookQuery,
 }
 
 /// Light, dark, or whatever the system says.
@@ -55,6 +70,8 @@ pub struct NotificationPrefs {
     pub escrow: bool,
     /// A trade deadline (funding, payment, release) is near.
     pub deadline: bool,
+    /// A new offer matches a saved search.
+    pub matching_offer: bool,
 }
 
 impl Default for NotificationPrefs {
@@ -64,6 +81,7 @@ impl Default for NotificationPrefs {
             message: true,
             escrow: true,
             deadline: true,
+            matching_offer: true,
         }
     }
 }
@@ -114,6 +132,7 @@ impl Preferences {
                 "arbitrator {both} is both accepted and excluded"
             )));
         }
+        self.validate_searches()?;
         if self.payment_accounts.len() > MAX_ACCOUNTS {
             return Err(invalid(format!(
                 "at most {MAX_ACCOUNTS} payment accounts, not {}",
@@ -158,6 +177,43 @@ impl Preferences {
                     "two {} accounts are named {label:?}",
                     account.method
                 )));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_searches(&self) -> Result<(), Error> {
+        if self.saved_searches.len() > MAX_SAVED_SEARCHES {
+            return Err(invalid(format!(
+                "at most {MAX_SAVED_SEARCHES} saved searches, not {}",
+                self.saved_searches.len()
+            )));
+        }
+        let mut ids = HashSet::new();
+        let mut names = HashSet::new();
+        for (i, search) in self.saved_searches.iter().enumerate() {
+            let which = format!("saved search {}", i + 1);
+            let name = search.name.trim();
+            if name.is_empty() {
+                return Err(invalid(format!("{which} needs a name")));
+            }
+            if name.chars().count() > MAX_LABEL_CHARS {
+                return Err(invalid(format!(
+                    "{which}: the name is longer than {MAX_LABEL_CHARS} characters"
+                )));
+            }
+            if name.chars().any(char::is_control) {
+                return Err(invalid(format!(
+                    "{which}: the name contains control characters"
+                )));
+            }
+            if !ids.insert(search.id) {
+                return Err(invalid(format!(
+                    "{which} ({name}) has the same id as another search"
+                )));
+            }
+            if !names.insert(name.to_lowercase()) {
+                return Err(invalid(format!("two saved searches are named {name:?}")));
             }
         }
         Ok(())
@@ -232,6 +288,41 @@ mod tests {
         );
         let many = vec![a; MAX_ARBITRATORS + 1];
         assert!(error_of(&lists(many, vec![])).contains("at most 100 accepted"));
+    }
+
+    #[test]
+    fn saved_searches_have_distinct_plain_names_and_are_few() {
+        let search = |name: &str| SavedSearch {
+            id: Uuid::new_v4(),
+            name: name.into(),
+            query: BookQuery::default(),
+        };
+        let searches = |list: Vec<SavedSearch>| Preferences {
+            saved_searches: list,
+            ..Preferences::default()
+        };
+        assert!(
+            searches(vec![search("Cheap BTC"), search("LTC by SEPA")])
+                .validate()
+                .is_ok()
+        );
+        assert!(error_of(&searches(vec![search(" ")])).contains("saved search 1 needs a name"));
+        assert!(
+            error_of(&searches(vec![search("a"), search("A ")])).contains("two saved searches")
+        );
+        assert!(error_of(&searches(vec![search("x\u{7}")])).contains("control characters"));
+        let one = search("same");
+        let mut twin = search("other");
+        twin.id = one.id;
+        assert!(error_of(&searches(vec![one, twin])).contains("same id"));
+        let many = (0..=MAX_SAVED_SEARCHES)
+            .map(|i| search(&format!("s{i}")))
+            .collect();
+        assert!(error_of(&searches(many)).contains("at most 20 saved searches"));
+        // A value stored before saved searches existed loads without them, matching offers on.
+        let old: Preferences =
+            serde_json::from_str(r#"{"notifications":{"offer_taken":false}}"#).unwrap();
+        assert!(old.saved_searches.is_empty() && old.notifications.matching_offer);
     }
 
     #[test]

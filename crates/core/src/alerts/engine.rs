@@ -120,7 +120,8 @@ impl Alerts {
             TradeEvent::DisputeOpened { trade_id } if self.disputes.insert(*trade_id) => {
                 vec![Alert {
                     kind: AlertKind::Escrow,
-                    trade_id: *trade_id,
+                    trade_id: Some(*trade_id),
+                    offer_id: None,
                     title: "A dispute needs your decision".into(),
                     body:
                         "A party to an escrow trade you arbitrate opened a dispute. Open Disputes \

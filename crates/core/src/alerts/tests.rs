@@ -147,7 +147,7 @@ fn an_arbitrator_hears_of_each_dispute_once_and_not_of_its_own_decision() {
     let prefs = NotificationPrefs::default();
     let alerts = engine.on_event(&opened, &prefs, NOW);
     assert_eq!(titles(&alerts), ["A dispute needs your decision"]);
-    assert_eq!(alerts[0].trade_id, trade_id);
+    assert_eq!(alerts[0].trade_id, Some(trade_id));
     // The other party's case arriving is no news; the decision is this node's own.
     assert!(engine.on_event(&opened, &prefs, NOW).is_empty());
     let resolved = TradeEvent::DisputeResolved { trade_id };
@@ -184,7 +184,7 @@ fn a_take_of_my_offer_says_who_wants_what_for_how_much() {
              Accept, counter or reject it in Trades."
         )
     );
-    assert_eq!(alerts[0].trade_id, t.id);
+    assert_eq!(alerts[0].trade_id, Some(t.id));
     // Once per trade, even if the event came again.
     assert!(engine.on_event(&event, &all_on(), NOW).is_empty());
 
@@ -727,4 +727,106 @@ fn open_trades_are_the_ones_not_in_a_final_state() {
             .parse::<crate::trading::TradeState>()
             .is_err()
     );
+}
+
+fn search(name: &str, query: crate::book::BookQuery) -> crate::preferences::SavedSearch {
+    crate::preferences::SavedSearch {
+        id: Uuid::new_v4(),
+        name: name.into(),
+        query,
+    }
+}
+
+#[test]
+fn a_new_offer_matching_a_saved_search_is_announced_once_and_never_my_own() {
+    let offer = trade(TradeRole::Taker, "Requested").offer;
+    let me = PeerId::random();
+    let btc_eur = search(
+        "BTC for euros",
+        crate::book::BookQuery {
+            base: Some(Asset::Btc),
+            quote: Some(Quote::Fiat(Fiat::Eur)),
+            side: Some(Side::Sell),
+            method: Some(PaymentMethod::new("SEPA").unwrap()),
+            amount: Some(5_000_000),
+            include_mine: None,
+        },
+    );
+    let too_much = search(
+        "a whole coin",
+        crate::book::BookQuery {
+            amount: Some(100_000_000),
+            ..Default::default()
+        },
+    );
+    let by_cash = search(
+        "cash",
+        crate::book::BookQuery {
+            method: Some(PaymentMethod::new("CASH").unwrap()),
+            ..Default::default()
+        },
+    );
+    let ltc = search(
+        "litecoin",
+        crate::book::BookQuery {
+            base: Some(Asset::Ltc),
+            ..Default::default()
+        },
+    );
+    let anything = search("anything", Default::default());
+    let searches = [btc_eur.clone(), too_much, by_cash, ltc, anything.clone()];
+    let mut matcher = SearchMatcher::default();
+    let matched: Vec<Uuid> = matcher
+        .on_offer(&offer, &searches, &me)
+        .into_iter()
+        .map(|e| match e {
+            crate::market::MarketEvent::OfferMatched {
+                search_id,
+                offer: o,
+                ..
+            } => {
+                assert_eq!(o.id, offer.id);
+                search_id
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(matched, [btc_eur.id, anything.id]);
+    // Seen again (a republication): no news.
+    assert!(matcher.on_offer(&offer, &searches, &me).is_empty());
+    // My own offer never alerts.
+    let mut mine = offer.clone();
+    mine.id = Uuid::new_v4();
+    assert!(matcher.on_offer(&mine, &searches, &mine.maker).is_empty());
+}
+
+#[test]
+fn a_match_says_which_search_who_what_and_at_what_price_in_souk_s_words() {
+    let mut offer = trade(TradeRole::Taker, "Requested").offer;
+    offer.terms = "\u{1b}[2J call me on +1 555".into();
+    let alert = offer_matched("BTC for euros", &offer);
+    assert_eq!(alert.kind, AlertKind::OfferMatched);
+    assert_eq!((alert.trade_id, alert.offer_id), (None, Some(offer.id)));
+    assert_eq!(alert.title, "New offer for “BTC for euros”");
+    let who = crate::peer_name::peer_name(&offer.maker.to_string());
+    assert_eq!(
+        alert.body,
+        format!("{who} sells 0.01–0.1 BTC at 60,000 EUR per BTC, by SEPA. Take it in Market.")
+    );
+    offer.side = Side::Buy;
+    offer.price = Price::MarketRelative { premium_bps: -250 };
+    let alert = offer_matched("x", &offer);
+    assert!(
+        alert
+            .body
+            .contains("buys 0.01–0.1 BTC at the market price -2.5 %"),
+        "{}",
+        alert.body
+    );
+    assert!(AlertKind::OfferMatched.allowed_by(&NotificationPrefs::default()));
+    let off = NotificationPrefs {
+        matching_offer: false,
+        ..NotificationPrefs::default()
+    };
+    assert!(!AlertKind::OfferMatched.allowed_by(&off));
 }

@@ -11,9 +11,10 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{Alert, Alerts};
+use super::{Alert, Alerts, SearchMatcher, offer_matched};
 use crate::{
-    preferences::NotificationPrefs,
+    market::MarketEvent,
+    preferences::{NotificationPrefs, SavedSearch},
     trading::{TradeEvent, TradeInfo},
 };
 
@@ -46,6 +47,15 @@ impl TradeSource {
     }
 }
 
+/// The market side of the watcher: the book's events in, saved searches to match, matches out.
+#[derive(Debug)]
+pub struct MarketSide {
+    pub events: broadcast::Receiver<MarketEvent>,
+    pub searches: watch::Receiver<Vec<SavedSearch>>,
+    /// Where [`MarketEvent::OfferMatched`] goes: the market's own event channel.
+    pub out: broadcast::Sender<MarketEvent>,
+}
+
 impl Watcher {
     /// `events` must be subscribed before anything can happen that `seed` (the trades as stored
     /// when the desk started) does not show.
@@ -55,6 +65,7 @@ impl Watcher {
         source: TradeSource,
         prefs: watch::Receiver<NotificationPrefs>,
         out: broadcast::Sender<Alert>,
+        market: MarketSide,
     ) -> Self {
         let cancel = CancellationToken::new();
         let task = tokio::spawn(watch_loop(
@@ -63,6 +74,7 @@ impl Watcher {
             source,
             prefs,
             out,
+            market,
             cancel.clone(),
         ));
         Self {
@@ -85,16 +97,18 @@ async fn watch_loop(
     source: TradeSource,
     prefs: watch::Receiver<NotificationPrefs>,
     out: broadcast::Sender<Alert>,
+    mut market: MarketSide,
     cancel: CancellationToken,
 ) {
     use broadcast::error::RecvError;
     let publish = |alerts: Vec<Alert>| {
         for alert in alerts {
-            tracing::debug!(trade_id = %alert.trade_id, kind = ?alert.kind, title = %alert.title, "alert");
+            tracing::debug!(trade_id = ?alert.trade_id, offer_id = ?alert.offer_id, kind = ?alert.kind, title = %alert.title, "alert");
             // Nobody listening (a headless node) is fine.
             let _ = out.send(alert);
         }
     };
+    let mut matcher = SearchMatcher::default();
     let mut tick = tokio::time::interval(DEADLINE_CHECK_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -115,6 +129,26 @@ async fn watch_loop(
                 }
                 Err(RecvError::Closed) => return,
             },
+            event = market.events.recv() => {
+                match event {
+                    Ok(MarketEvent::OfferAdded { offer }) => {
+                        let searches = market.searches.borrow().clone();
+                        let allowed = prefs.borrow().matching_offer;
+                        for matched in matcher.on_offer(&offer, &searches, &source.me) {
+                            if let (true, MarketEvent::OfferMatched { search_name, offer, .. }) =
+                                (allowed, &matched)
+                            {
+                                publish(vec![offer_matched(search_name, offer)]);
+                            }
+                            let _ = market.out.send(matched);
+                        }
+                    }
+                    // A missed offer is not announced: the book still shows it.
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                None
+            }
             _ = tick.tick() => Some(true),
         };
         if let Some(open_only) = look_again {

@@ -17,7 +17,8 @@ pub const EXCERPT_CHARS: usize = 80;
 pub(super) fn alert(kind: AlertKind, trade: &TradeInfo, title: &str, body: String) -> Alert {
     Alert {
         kind,
-        trade_id: trade.id,
+        trade_id: Some(trade.id),
+        offer_id: None,
         title: title.to_owned(),
         body,
     }
@@ -66,7 +67,8 @@ pub(super) fn incoming_message(message: &ChatMessage) -> Option<Alert> {
     }
     Some(Alert {
         kind: AlertKind::Message,
-        trade_id: message.trade_id,
+        trade_id: Some(message.trade_id),
+        offer_id: None,
         title: "New message".into(),
         body: format!("“{}”", excerpt(&message.body, EXCERPT_CHARS)),
     })

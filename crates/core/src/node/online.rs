@@ -69,8 +69,10 @@ impl Node {
         let settlement = self.settlement(&me).await?;
         // What the alerts take as known: the trades before the desk can change any of them.
         let known = crate::trading::list_trades(&pool, &me).await?;
+        let preferences = self.preferences().await?;
         self.notification_prefs
-            .send_replace(self.preferences().await?.notifications);
+            .send_replace(preferences.notifications);
+        self.saved_searches.send_replace(preferences.saved_searches);
         let refresh_every = config.market_refresh;
         let (net, _events) = Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?;
         // The desk listens before the market announces anything, so no early take goes unanswered.
@@ -96,6 +98,11 @@ impl Node {
             alert_source,
             self.notification_prefs.subscribe(),
             self.alerts.clone(),
+            alerts::MarketSide {
+                events: self.market_events.subscribe(),
+                searches: self.saved_searches.subscribe(),
+                out: self.market_events.clone(),
+            },
         );
         let market = match Market::start(
             net.clone(),

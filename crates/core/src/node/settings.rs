@@ -130,6 +130,8 @@ impl Node {
             .await?;
         self.notification_prefs
             .send_replace(preferences.notifications);
+        self.saved_searches
+            .send_replace(preferences.saved_searches.clone());
         Ok(preferences)
     }
 }
