@@ -1,10 +1,10 @@
 //! Souk's desktop window: a thin Tauri v2 shell. Every command is a one-line call into souk-core's
 //! `Node`; errors cross as `{ kind, message }`. Nothing here decides anything about trading.
 //!
-//! Once an identity is unlocked (created, restored or opened), the node goes online by itself with the
-//! `[net]` settings from `souk.toml` (`Node::go_online_in_background`); every market and trade event is
-//! forwarded to the window from the start. The node trades by `[trade]` (an arbitrator there decides
-//! disputes from the window's Disputes screen).
+//! Once an identity is unlocked (created, restored, imported from a backup or opened), the node goes
+//! online by itself with the `[net]` settings from `souk.toml` (`Node::go_online_in_background`); every
+//! market and trade event is forwarded to the window from the start. The node trades by `[trade]` (an
+//! arbitrator there decides disputes from the window's Disputes screen).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod notify;
@@ -21,7 +21,8 @@ use souk_core::{
     connection::{ChainCheck, ConnectionEdit, ConnectionSettings},
     events, logging,
     node::{
-        AppStatus, ChainStatus, CreatedIdentity, IdentityInfo, NetworkStatus, Node, SavedConnection,
+        AppStatus, BackupSummary, ChainStatus, CreatedIdentity, IdentityInfo, ImportedBackup,
+        NetworkStatus, Node, SavedConnection,
     },
     offer::{Asset, NewOffer, Offer, PaymentMethod, Quote},
     preferences::Preferences,
@@ -55,6 +56,19 @@ async fn restore_identity(
     let restored = node.restore_identity(&words, &passphrase).await?;
     node.go_online_in_background();
     Ok(restored)
+}
+
+/// Restores a backup file into the (empty) data directory; the node is then unlocked, as after a
+/// restore from seed words.
+#[tauri::command]
+async fn import_backup(
+    node: NodeState<'_>,
+    source: String,
+    passphrase: String,
+) -> Reply<ImportedBackup> {
+    let imported = node.import_backup(&source, &passphrase).await?;
+    node.go_online_in_background();
+    Ok(imported)
 }
 
 #[tauri::command]
@@ -257,6 +271,17 @@ async fn save_connection_settings(
 #[tauri::command]
 async fn test_chain_connection(node: NodeState<'_>, edit: ConnectionEdit) -> Reply<ChainCheck> {
     Ok(node.test_chain_connection(edit).await?)
+}
+
+/// Writes an encrypted backup to `target` (a new file, or a folder for a time-named one), sealed
+/// with the keystore's passphrase.
+#[tauri::command]
+async fn export_backup(
+    node: NodeState<'_>,
+    target: String,
+    passphrase: String,
+) -> Reply<BackupSummary> {
+    Ok(node.export_backup(&target, &passphrase).await?)
 }
 
 fn uuid_of(text: &str, what: &str) -> Result<uuid::Uuid, Error> {

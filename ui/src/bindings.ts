@@ -105,7 +105,7 @@ completed_with_maker: number, };
 export type OfferState = { "state": "live" } | { "state": "expired" } | { "state": "withdrawn", at: number, };
 export type MyOffer = { offer: Offer, state: OfferState, };
 export type MarketPrice = { base: string, quote: string, price: string, fetched_at_ms: number, source: string, };
-export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "offer_withdrawn", id: string, } | { "kind": "price_updated", base: Asset, quote: Quote, price: string, };
+export type MarketEvent = { "kind": "offer_added", offer: Offer, } | { "kind": "offer_withdrawn", id: string, } | { "kind": "offer_matched", search_id: string, search_name: string, offer: Offer, } | { "kind": "price_updated", base: Asset, quote: Quote, price: string, };
 export type TradeRole = "maker" | "taker";
 export type Refusals = { 
 /**
@@ -473,8 +473,13 @@ escrow: boolean,
 /**
  * A trade deadline (funding, payment, release) is near.
  */
-deadline: boolean, };
+deadline: boolean, 
+/**
+ * A new offer matches a saved search.
+ */
+matching_offer: boolean, };
 export type PaymentAccount = { id: string, method: PaymentMethod, label: string, details: string, };
+export type SavedSearch = { id: string, name: string, query: BookQuery, };
 export type Preferences = { theme: Theme, notifications: NotificationPrefs, payment_accounts: Array<PaymentAccount>, 
 /**
  * The arbitrators this person accepts on offers it takes (PeerIds); empty: any announced arbitrator
@@ -484,7 +489,12 @@ accepted_arbitrators: Array<string>,
 /**
  * Arbitrators this person never accepts (PeerIds). Added to `[trade] exclude_arbitrators`.
  */
-excluded_arbitrators: Array<string>, };
+excluded_arbitrators: Array<string>, 
+/**
+ * Filters of the Market screen kept by name: a new offer matching one is announced
+ * ([`crate::market::MarketEvent::OfferMatched`], and a notification while `matching_offer` is on).
+ */
+saved_searches: Array<SavedSearch>, };
 export type StartupPhase = "keystore" | "database" | "network" | "bootstrap" | "book";
 export type PhaseState = "pending" | "running" | "done" | "failed";
 export type PhaseProgress = { phase: StartupPhase, state: PhaseState, 
@@ -590,10 +600,31 @@ export type BootstrapDial = { addr: string,
  */
 error: string | null, };
 export type SavedConnection = { settings: ConnectionSettings, dialled: Array<BootstrapDial>, };
+export type BackupSummary = { path: string, peer_id: string, created_at_ms: number, bytes: number, 
+/**
+ * Trades in its database, and how many of them were still open when it was made.
+ */
+trades: number, open_trades: number, 
+/**
+ * It holds a `souk.toml`.
+ */
+has_config: boolean, };
+export type ImportedBackup = { identity: IdentityInfo, backup: BackupSummary, 
+/**
+ * The backup's `souk.toml` was written (there was none): its settings apply from the next start.
+ */
+config_restored: boolean, };
+export type Avatar = { hue: number, cells: Array<boolean>, };
+export type PeerNameVector = { peer_id: string, 
+/**
+ * The hash as 16 hex digits (a u64 does not fit a JavaScript number).
+ */
+hash: string, name: string, avatar: Avatar, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };
   create_identity: { args: { passphrase: string }, result: CreatedIdentity };
   restore_identity: { args: { words: string, passphrase: string }, result: IdentityInfo };
+  import_backup: { args: { source: string, passphrase: string }, result: ImportedBackup };
   unlock: { args: { passphrase: string }, result: IdentityInfo };
   network_status: { args: Record<string, never>, result: NetworkStatus };
   offers: { args: { query: BookQuery }, result: Array<BookEntry> };
@@ -626,9 +657,10 @@ export interface Commands {
   connection_settings: { args: Record<string, never>, result: ConnectionSettings };
   save_connection_settings: { args: { edit: ConnectionEdit }, result: SavedConnection };
   test_chain_connection: { args: { edit: ConnectionEdit }, result: ChainCheck };
+  export_backup: { args: { target: string, passphrase: string }, result: BackupSummary };
 }
 /** The method each command is on a UI `Backend`: the command's name in camelCase. */
-export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "unlock" | "networkStatus" | "offers" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection";
+export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "importBackup" | "unlock" | "networkStatus" | "offers" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection" | "exportBackup";
 /** Who may send which negotiation message in which state, and where it leads: the core's `negotiation::TRANSITIONS` (`from: null`: before anything). Anything not listed is refused. */
 export const NEGOTIATION_TRANSITIONS: readonly { from: TradeState | null, party: TradeRole, kind: MessageKind, to: TradeState }[] = [
   { from: null, party: "taker", kind: "take_request", to: "Requested" },
@@ -665,6 +697,12 @@ export const TRADE_TRANSITIONS: readonly { from: TradeState, actor: Actor, kind:
   { from: "PaymentConfirmed", actor: "buyer", kind: "dispute", to: "Disputed", escrow: true },
   { from: "Disputed", actor: "arbitrator", kind: "resolve", to: "Resolved", escrow: true },
 ];
+/** The adjectives of peer names (crates/core/src/peer_name.rs). */
+export const PEER_NAME_ADJECTIVES: readonly string[] = ["Amber","Azure","Bold","Brave","Bright","Calm","Clever","Copper","Coral","Crimson","Dapper","Eager","Early","Fair","Fancy","Fierce","Gentle","Gilded","Glad","Golden","Grand","Green","Happy","Hardy","Honest","Ivory","Jade","Jolly","Keen","Kind","Lively","Lucky","Lunar","Mellow","Merry","Misty","Noble","Olive","Opal","Patient","Plucky","Polar","Proud","Quick","Quiet","Rapid","Ruby","Rustic","Sable","Scarlet","Silent","Silver","Sly","Solar","Steady","Stormy","Sunny","Swift","Tawny","Teal","Topaz","Velvet","Violet","Witty"];
+/** The animals of peer names. */
+export const PEER_NAME_ANIMALS: readonly string[] = ["Albatross","Antelope","Badger","Bear","Beaver","Bison","Bobcat","Camel","Caracal","Cheetah","Condor","Cougar","Coyote","Crane","Dingo","Dolphin","Eagle","Egret","Elk","Falcon","Ferret","Finch","Fox","Gazelle","Gecko","Heron","Hyena","Ibex","Ibis","Jackal","Jaguar","Kestrel","Koala","Lemur","Leopard","Lion","Lynx","Marten","Mink","Moose","Narwhal","Ocelot","Orca","Oryx","Osprey","Otter","Owl","Panther","Pelican","Puffin","Puma","Quail","Raven","Seal","Serval","Sparrow","Stoat","Swan","Tapir","Tiger","Walrus","Weasel","Wolf","Yak"];
+/** PeerIds with the hash, name and avatar the core gives them. */
+export const PEER_NAME_VECTORS: readonly PeerNameVector[] = [{"peer_id":"12D3KooWBqph6ZF9esfcLigaTjNsf8rCYJew4cxLaqtT2GAzR1wy","hash":"cebb56c859118f5c","name":"Keen Weasel 24","avatar":{"hue":256,"cells":[true,true,false,true,true,true,false,true,false,true,true,true,false,false,true]}},{"peer_id":"12D3KooWEaUDcgBS2Z6rWwymiVyW3XekPbfgZBN1oCCvoeKfQwS9","hash":"63e6d83f05a9f30f","name":"Fierce Coyote 99","avatar":{"hue":279,"cells":[false,true,true,false,false,true,true,true,true,true,false,false,false,true,true]}},{"peer_id":"12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo","hash":"1358ad3476c4c08c","name":"Early Badger 76","avatar":{"hue":60,"cells":[false,false,false,true,true,false,true,false,true,true,false,false,true,false,false]}},{"peer_id":"","hash":"f52a15e9a9b5e89b","name":"Jolly Leopard 34","avatar":{"hue":209,"cells":[false,true,false,true,false,true,false,false,true,false,true,false,true,true,true]}}];
 /** The window event each MarketEvent arrives on in the desktop app. */
 export const MARKET_EVENT = "market-event";
 /** The window event each TradeEvent arrives on in the desktop app. */

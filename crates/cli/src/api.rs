@@ -9,6 +9,7 @@
 //! handlers live in a child module.
 
 mod auth;
+mod backup;
 mod chat;
 mod disputes;
 mod error;
@@ -108,6 +109,7 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
         "/api/v1/startup/retry" => post(settings::retry_startup),
         "/api/v1/settings/connection" => get(settings::connection).put(settings::save_connection),
         "/api/v1/settings/connection/test" => post(settings::test_chain),
+        "/api/v1/backup/export" => post(backup::export),
         _ => MethodRouter::new(),
     }
 }

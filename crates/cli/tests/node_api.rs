@@ -1016,7 +1016,8 @@ fn preferences_survive_a_restart_and_a_bad_one_gets_400_with_the_reason() {
 
     let chosen = serde_json::json!({
         "theme": "dark",
-        "notifications": { "offer_taken": true, "message": false, "escrow": true, "deadline": true },
+        "notifications": { "offer_taken": true, "message": false, "escrow": true, "deadline": true,
+                           "matching_offer": true },
         "payment_accounts": [{
             "id": "0190a000-0000-7000-8000-000000000001",
             "method": "SEPA",
@@ -1024,7 +1025,8 @@ fn preferences_survive_a_restart_and_a_bad_one_gets_400_with_the_reason() {
             "details": "DE89 3704 0044 0532 0130 00"
         }],
         "accepted_arbitrators": [node.peer_id],
-        "excluded_arbitrators": []
+        "excluded_arbitrators": [],
+        "saved_searches": []
     });
     let (status, saved) = api_json(
         &node,

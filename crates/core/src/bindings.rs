@@ -13,8 +13,8 @@ use crate::{
     market::MarketEvent,
     negotiation::MessageKind,
     node::{
-        AppStatus, BootstrapDial, ChainStatus, CreatedIdentity, IdentityInfo, NatStatus, NetInfo,
-        NetworkStatus, Reach, RelayStatus, SavedConnection,
+        AppStatus, BackupSummary, BootstrapDial, ChainStatus, CreatedIdentity, IdentityInfo,
+        ImportedBackup, NatStatus, NetInfo, NetworkStatus, Reach, RelayStatus, SavedConnection,
     },
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     preferences::{NotificationPrefs, PaymentAccount, Preferences, Theme},
@@ -68,6 +68,7 @@ macro_rules! command_table {
             app_status() -> AppStatus;
             create_identity(passphrase: String) -> CreatedIdentity;
             restore_identity(words: String, passphrase: String) -> IdentityInfo;
+            import_backup(source: String, passphrase: String) -> ImportedBackup;
             unlock(passphrase: String) -> IdentityInfo;
             network_status() -> NetworkStatus;
             offers(query: BookQuery) -> Vec<BookEntry>;
@@ -100,6 +101,7 @@ macro_rules! command_table {
             connection_settings() -> ConnectionSettings;
             save_connection_settings(edit: ConnectionEdit) -> SavedConnection;
             test_chain_connection(edit: ConnectionEdit) -> ChainCheck;
+            export_backup(target: String, passphrase: String) -> BackupSummary;
         }
     };
 }
@@ -189,6 +191,7 @@ pub fn typescript() -> String {
         Theme::decl(&cfg),
         NotificationPrefs::decl(&cfg),
         PaymentAccount::decl(&cfg),
+        crate::preferences::SavedSearch::decl(&cfg),
         Preferences::decl(&cfg),
         // Startup progress and connection settings (issue 6).
         StartupPhase::decl(&cfg),
@@ -202,6 +205,12 @@ pub fn typescript() -> String {
         ChainCheck::decl(&cfg),
         BootstrapDial::decl(&cfg),
         SavedConnection::decl(&cfg),
+        // Encrypted backups of the data directory.
+        BackupSummary::decl(&cfg),
+        ImportedBackup::decl(&cfg),
+        // Peer names and avatars (the same on every node).
+        crate::peer_name::Avatar::decl(&cfg),
+        crate::peer_name::PeerNameVector::decl(&cfg),
     ];
     let mut out = String::from(HEADER);
     for decl in decls {
@@ -211,11 +220,29 @@ pub fn typescript() -> String {
     }
     out.push_str(&commands_interface(&cfg));
     out.push_str(&protocol_tables());
+    out.push_str(&peer_name_tables());
     out.push_str(&format!(
         "/** The window event each MarketEvent arrives on in the desktop app. */\nexport const MARKET_EVENT = {MARKET_EVENT:?};\n\
          /** The window event each TradeEvent arrives on in the desktop app. */\nexport const TRADE_EVENT = {TRADE_EVENT:?};\n"
     ));
     out
+}
+
+/// The word lists peer names are made of, and the core's names of a few PeerIds: the UI makes the same
+/// names (`ui/src/logic/peerName.ts`) and its test checks them against these.
+fn peer_name_tables() -> String {
+    use crate::peer_name::{ADJECTIVES, ANIMALS, test_vectors};
+    format!(
+        "/** The adjectives of peer names (crates/core/src/peer_name.rs). */\n\
+         export const PEER_NAME_ADJECTIVES: readonly string[] = {};\n\
+         /** The animals of peer names. */\n\
+         export const PEER_NAME_ANIMALS: readonly string[] = {};\n\
+         /** PeerIds with the hash, name and avatar the core gives them. */\n\
+         export const PEER_NAME_VECTORS: readonly PeerNameVector[] = {};\n",
+        wire(&ADJECTIVES[..]),
+        wire(&ANIMALS[..]),
+        wire(test_vectors())
+    )
 }
 
 /// A value as its wire (and TypeScript) text.
@@ -303,6 +330,15 @@ mod tests {
         assert!(ts.contains("schema_version: number"), "{ts}");
         assert!(ts.contains(r#""wrong_passphrase""#), "{ts}");
         assert!(ts.contains("restore_identity: { args: { words: string, passphrase: string }, result: IdentityInfo };"));
+        assert!(ts.contains(
+            "export_backup: { args: { target: string, passphrase: string }, result: BackupSummary };"
+        ), "{ts}");
+        assert!(
+            ts.contains(
+                "export type ImportedBackup = { identity: IdentityInfo, backup: BackupSummary, "
+            ),
+            "{ts}"
+        );
         assert!(ts.contains(
             "take_offer: { args: { offerId: string, amount: number, method: PaymentMethod, payout: string }, result: TradeInfo };"
         ), "{ts}");

@@ -368,10 +368,11 @@ describe('HttpBackend settings and startup', () => {
     await expect(backend.preferences()).resolves.toEqual(prefs);
     const chosen: Preferences = {
       theme: 'dark',
-      notifications: { offer_taken: true, message: false, escrow: true, deadline: true },
+      notifications: { offer_taken: true, message: false, escrow: true, deadline: true, matching_offer: true },
       payment_accounts: [],
       accepted_arbitrators: ['12D3KooWArbiter'],
       excluded_arbitrators: [],
+      saved_searches: [],
     };
     await backend.savePreferences(chosen);
     await backend.startupProgress();
@@ -397,12 +398,54 @@ describe('HttpBackend settings and startup', () => {
     const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
     const refused = backend.savePreferences({
       theme: 'system',
-      notifications: { offer_taken: true, message: true, escrow: true, deadline: true },
+      notifications: { offer_taken: true, message: true, escrow: true, deadline: true, matching_offer: true },
       payment_accounts: [],
       accepted_arbitrators: [],
       excluded_arbitrators: [],
+      saved_searches: [],
     });
     await expect(refused).rejects.toMatchObject({ kind: 'invalid_input', message: 'payment account 1 needs a name' });
+  });
+});
+
+describe('HttpBackend backups', () => {
+  const SUMMARY = {
+    path: '/mnt/usb/souk-backup-20261204-153000-abcdefgh.soukbackup',
+    peer_id: 'p',
+    created_at_ms: 1_796_398_200_000,
+    bytes: 40_960,
+    trades: 3,
+    open_trades: 1,
+    has_config: true,
+  };
+
+  it('exports over the API to a path on the node’s machine', async () => {
+    const { env, seen } = fakeEnv({ 'POST /api/v1/backup/export': [200, SUMMARY] });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(backend.exportBackup('/mnt/usb', 'correct horse')).resolves.toEqual(SUMMARY);
+    expect(seen.map((s) => [s.method, s.url.replace('http://127.0.0.1:5000', ''), s.body])).toEqual([
+      ['POST', '/api/v1/backup/export', { target: '/mnt/usb', passphrase: 'correct horse' }],
+    ]);
+  });
+
+  it('passes a wrong passphrase on with its kind', async () => {
+    const { env } = fakeEnv({
+      'POST /api/v1/backup/export': [400, { kind: 'wrong_passphrase', message: 'wrong passphrase' }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(backend.exportBackup('/mnt/usb', 'nope')).rejects.toMatchObject({ kind: 'wrong_passphrase' });
+  });
+
+  it('refuses an import without asking the node, naming the command that does it', async () => {
+    const { env, seen } = fakeEnv({});
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    const refused: unknown = await backend.importBackup().catch((thrown: unknown) => thrown);
+    expect(refused).toBeInstanceOf(BackendError);
+    expect(refused).toMatchObject({
+      kind: 'invalid_input',
+      message: expect.stringContaining('souk backup import') as string,
+    });
+    expect(seen).toEqual([]);
   });
 });
 

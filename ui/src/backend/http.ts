@@ -1,6 +1,7 @@
 import type {
   AppStatus,
   Asset,
+  BackupSummary,
   BookEntry,
   BookQuery,
   ChainCheck,
@@ -102,6 +103,9 @@ function offersPath(query: BookQuery): string {
 const NOT_IN_BROWSER =
   'In the browser, Souk talks to the node `souk serve` runs, which is already unlocked; create, restore or unlock the identity with the `souk` CLI.';
 
+const IMPORT_NOT_IN_BROWSER =
+  'In the browser, Souk talks to the node `souk serve` runs, which already has an identity. Import a backup on the node’s machine with `souk backup import FILE`, into an empty data folder.';
+
 function tradePath(tradeId: string, action = ''): string {
   return `/api/v1/trades/${encodeURIComponent(tradeId)}${action ? `/${action}` : ''}`;
 }
@@ -175,6 +179,10 @@ export class HttpBackend implements Backend {
 
   restoreIdentity(): Promise<never> {
     return Promise.reject(new BackendError('invalid_input', NOT_IN_BROWSER));
+  }
+
+  importBackup(): Promise<never> {
+    return Promise.reject(new BackendError('invalid_input', IMPORT_NOT_IN_BROWSER));
   }
 
   unlock(): Promise<never> {
@@ -335,6 +343,11 @@ export class HttpBackend implements Backend {
 
   testChainConnection(edit: ConnectionEdit): Promise<ChainCheck> {
     return this.request('POST', '/api/v1/settings/connection/test', edit);
+  }
+
+  /** The file is written on the node's machine, where `target` names it. */
+  exportBackup(target: string, passphrase: string): Promise<BackupSummary> {
+    return this.request('POST', '/api/v1/backup/export', { target, passphrase });
   }
 
   /** Keeps a WebSocket open, reconnecting with backoff; each (re)connect is a `resync`. */

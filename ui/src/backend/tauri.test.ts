@@ -30,12 +30,14 @@ describe('tauriBackend', () => {
     await expect(tauriBackend.appStatus()).resolves.toEqual({ state: 'needs_setup', data_dir: '/d' });
     await expect(tauriBackend.createIdentity('secret12')).resolves.toMatchObject({ words: ['a'] });
     await tauriBackend.restoreIdentity('a b c', 'secret12');
+    await tauriBackend.importBackup('/media/usb/souk.soukbackup', 'secret12');
     await tauriBackend.unlock('secret12');
 
     expect(seen).toEqual([
       ['app_status', {}],
       ['create_identity', { passphrase: 'secret12' }],
       ['restore_identity', { words: 'a b c', passphrase: 'secret12' }],
+      ['import_backup', { source: '/media/usb/souk.soukbackup', passphrase: 'secret12' }],
       ['unlock', { passphrase: 'secret12' }],
     ]);
   });
@@ -130,7 +132,7 @@ describe('tauriBackend trade commands', () => {
     ]);
   });
 
-  it('passes settings and startup calls to their commands', async () => {
+  it('passes settings, startup and backup calls to their commands', async () => {
     const seen: [string, unknown][] = [];
     mockIPC((cmd, payload) => {
       seen.push([cmd, payload]);
@@ -138,10 +140,11 @@ describe('tauriBackend trade commands', () => {
     });
     const prefs = {
       theme: 'light' as const,
-      notifications: { offer_taken: true, message: true, escrow: false, deadline: true },
+      notifications: { offer_taken: true, message: true, escrow: false, deadline: true, matching_offer: false },
       payment_accounts: [],
       accepted_arbitrators: [],
       excluded_arbitrators: ['12D3KooWNope'],
+      saved_searches: [],
     };
     const edit = {
       chain: 'btc' as const,
@@ -161,6 +164,7 @@ describe('tauriBackend trade commands', () => {
     await tauriBackend.connectionSettings();
     await tauriBackend.saveConnectionSettings(edit);
     await tauriBackend.testChainConnection(edit);
+    await tauriBackend.exportBackup('/media/usb', 'secret12');
     expect(seen).toEqual([
       ['preferences', {}],
       ['save_preferences', { preferences: prefs }],
@@ -169,6 +173,7 @@ describe('tauriBackend trade commands', () => {
       ['connection_settings', {}],
       ['save_connection_settings', { edit }],
       ['test_chain_connection', { edit }],
+      ['export_backup', { target: '/media/usb', passphrase: 'secret12' }],
     ]);
   });
 

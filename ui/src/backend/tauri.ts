@@ -56,6 +56,7 @@ export const tauriBackend: Backend = {
   appStatus: () => call('app_status', {}),
   createIdentity: (passphrase) => call('create_identity', { passphrase }),
   restoreIdentity: (words, passphrase) => call('restore_identity', { words, passphrase }),
+  importBackup: (source, passphrase) => call('import_backup', { source, passphrase }),
   unlock: (passphrase) => call('unlock', { passphrase }),
   networkStatus: () => call('network_status', {}),
   chainStatus: () => call('chain_status', {}),
@@ -90,5 +91,6 @@ export const tauriBackend: Backend = {
   connectionSettings: () => call('connection_settings', {}),
   saveConnectionSettings: (edit) => call('save_connection_settings', { edit }),
   testChainConnection: (edit) => call('test_chain_connection', { edit }),
+  exportBackup: (target, passphrase) => call('export_backup', { target, passphrase }),
   subscribeEvents,
 };

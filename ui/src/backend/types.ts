@@ -1,6 +1,7 @@
 import type {
   AppStatus,
   Asset,
+  BackupSummary,
   BookEntry,
   BookQuery,
   ChainCheck,
@@ -13,6 +14,7 @@ import type {
   CreatedIdentity,
   DisputeInfo,
   IdentityInfo,
+  ImportedBackup,
   MarketEvent,
   MarketPrice,
   MyOffer,
@@ -43,7 +45,12 @@ export type NodeSignal = MarketEvent | TradeEvent | Resync;
 export type MarketSignal = MarketEvent | Resync;
 export type TradeSignal = TradeEvent | Resync;
 
-const MARKET_KINDS: ReadonlySet<string> = new Set<MarketEvent['kind']>(['offer_added', 'offer_withdrawn', 'price_updated']);
+const MARKET_KINDS: ReadonlySet<string> = new Set<MarketEvent['kind']>([
+  'offer_added',
+  'offer_withdrawn',
+  'offer_matched',
+  'price_updated',
+]);
 const TRADE_KINDS: ReadonlySet<string> = new Set<TradeEvent['kind']>([
   'take_requested',
   'trade_updated',
@@ -90,6 +97,11 @@ export interface Backend {
   appStatus(): Promise<AppStatus>;
   createIdentity(passphrase: string): Promise<CreatedIdentity>;
   restoreIdentity(words: string, passphrase: string): Promise<IdentityInfo>;
+  /**
+   * Restores the backup file at `source` (a path on the node's machine) into the empty data folder,
+   * opened with the passphrase it was made with; the identity is then unlocked, as after a restore.
+   */
+  importBackup(source: string, passphrase: string): Promise<ImportedBackup>;
   unlock(passphrase: string): Promise<IdentityInfo>;
 
   /** Peers, listen addresses, DHT state and reachability; rejects with kind `offline` until the network is up. */
@@ -157,6 +169,12 @@ export interface Backend {
   saveConnectionSettings(edit: ConnectionEdit): Promise<SavedConnection>;
   /** Connects to the chain backend described and reports its chain and tip; saves nothing. */
   testChainConnection(edit: ConnectionEdit): Promise<ChainCheck>;
+
+  /**
+   * Writes an encrypted backup (identity, trades, chats, payment accounts, settings) to `target`: a new
+   * file, or a folder in which a file named by the time is made. `passphrase` is the identity's.
+   */
+  exportBackup(target: string, passphrase: string): Promise<BackupSummary>;
 
   /** Calls `listener` for every market and trade signal until the returned function is called. */
   subscribeEvents(listener: (signal: NodeSignal) => void): () => void;

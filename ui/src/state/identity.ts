@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { QueryClient } from '@tanstack/react-query';
 import { BackendError } from '../backend/errors';
 import { useBackend } from '../backend/context';
-import type { AppStatus, CreatedIdentity, IdentityInfo } from '../bindings';
+import type { AppStatus, CreatedIdentity, IdentityInfo, ImportedBackup } from '../bindings';
 import { startupKey } from './startup';
 
 export const appStatusKey = ['app_status'] as const;
@@ -63,6 +63,20 @@ export function useRestoreIdentity() {
     mutationFn: ({ words, passphrase }) => asBackendCall(backend.restoreIdentity(words, passphrase)),
     onMutate: () => forgetStartup(queryClient),
     onSuccess: (identity) => markUnlocked(queryClient, identity),
+  });
+}
+
+/**
+ * Restores a backup file into the empty data folder; the node is then unlocked. The cached status is
+ * left alone, like a creation's: the screen first says what came back (and whether the backup's
+ * settings wait for a restart), then calls markUnlocked when the person goes on.
+ */
+export function useImportBackup() {
+  const backend = useBackend();
+  const queryClient = useQueryClient();
+  return useMutation<ImportedBackup, BackendError, { source: string; passphrase: string }>({
+    mutationFn: ({ source, passphrase }) => asBackendCall(backend.importBackup(source, passphrase)),
+    onMutate: () => forgetStartup(queryClient),
   });
 }
 

@@ -145,6 +145,9 @@ export function applyMarketSignal(
       removeFromBooks(queryClient, signal.id);
       void queryClient.invalidateQueries({ queryKey: marketKeys.mine });
       return;
+    case 'offer_matched':
+      // The offer itself came as `offer_added`; the match is the desktop notification's news.
+      return;
     case 'price_updated': {
       const key = marketKeys.price(signal.base, signal.quote);
       queryClient.setQueryData<MarketPrice | null>(key, (previous) => ({

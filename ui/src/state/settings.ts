@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useBackend } from '../backend/context';
 import { BackendError } from '../backend/errors';
-import type { ChainCheck, ConnectionEdit, Preferences, SavedConnection } from '../bindings';
+import type { BackupSummary, ChainCheck, ConnectionEdit, Preferences, SavedConnection } from '../bindings';
 
 export const settingsKeys = {
   preferences: ['settings', 'preferences'] as const,
@@ -69,5 +69,13 @@ export function useTestChain() {
   const backend = useBackend();
   return useMutation<ChainCheck, BackendError, ConnectionEdit>({
     mutationFn: (edit) => asBackendCall(backend.testChainConnection(edit)),
+  });
+}
+
+/** Writes an encrypted backup of the data folder to a new file (or a new file in a folder). */
+export function useExportBackup() {
+  const backend = useBackend();
+  return useMutation<BackupSummary, BackendError, { target: string; passphrase: string }>({
+    mutationFn: ({ target, passphrase }) => asBackendCall(backend.exportBackup(target, passphrase)),
   });
 }

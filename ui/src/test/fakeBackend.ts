@@ -3,6 +3,7 @@ import { BackendError } from '../backend/errors';
 import type {
   AppStatus,
   Asset,
+  BackupSummary,
   BookEntry,
   BookQuery,
   ChainCheck,
@@ -15,6 +16,7 @@ import type {
   DisputeInfo,
   ErrorKind,
   IdentityInfo,
+  ImportedBackup,
   MarketPrice,
   MyOffer,
   NetworkStatus,
@@ -31,7 +33,7 @@ import type {
   TradeInfo,
   WalletFunding,
 } from '../bindings';
-import { negotiationStep, tradeStep } from '../logic/protocol';
+import { isOverState, negotiationStep, tradeStep } from '../logic/protocol';
 import { mySide } from '../logic/trades';
 
 /** 24 distinct, recognisable words so tests can look them up by position. */
@@ -170,10 +172,11 @@ export function fakeProgress(states: Partial<Record<StartupPhase, Partial<PhaseP
 
 export const DEFAULT_PREFERENCES: Preferences = {
   theme: 'system',
-  notifications: { offer_taken: true, message: true, escrow: true, deadline: true },
+  notifications: { offer_taken: true, message: true, escrow: true, deadline: true, matching_offer: true },
   payment_accounts: [],
   accepted_arbitrators: [],
   excluded_arbitrators: [],
+  saved_searches: [],
 };
 
 export function fakeConnection(overrides: Partial<ConnectionSettings> = {}): ConnectionSettings {
@@ -194,6 +197,28 @@ export function fakeConnection(overrides: Partial<ConnectionSettings> = {}): Con
     running: values,
     env_overrides: [],
     restart_needed: false,
+    ...overrides,
+  };
+}
+
+/** A backup file the fake can import, at its path: the passphrase it opens with and what it holds. */
+export interface FakeBackupFile {
+  passphrase: string;
+  summary: BackupSummary;
+  /** Set: the file is damaged (import fails with `backup_corrupt` and this message). */
+  damaged?: string;
+}
+
+/** A backup file's summary for tests; override what matters. */
+export function fakeBackupSummary(overrides: Partial<BackupSummary> = {}): BackupSummary {
+  return {
+    path: '/media/usb/souk-backup-20261204-153000.soukbackup',
+    peer_id: FAKE_PEER_ID,
+    created_at_ms: 1_796_398_200_000,
+    bytes: 40_960,
+    trades: 3,
+    open_trades: 1,
+    has_config: true,
     ...overrides,
   };
 }
@@ -263,6 +288,12 @@ export class FakeBackend implements Backend {
   unlockHold: Promise<void> | null = null;
   /** The dial results a connection save reports. */
   dialResults: SavedConnection['dialled'] = [];
+  /** Backup files by path: what an import can open; every export adds its file. */
+  backupFiles = new Map<string, FakeBackupFile>();
+  /** Every backup written, in order. */
+  exported: BackupSummary[] = [];
+  /** When the fake's clock says an export happens (ms). */
+  now = 1_796_398_200_000;
   private seq = 0;
   private listeners = new Set<(signal: NodeSignal) => void>();
 
@@ -329,6 +360,39 @@ export class FakeBackend implements Backend {
       this.state = 'unlocked';
       this.passphrase = passphrase;
       return this.identity();
+    });
+  }
+
+  /** As the core: only into an empty data folder, with the passphrase the backup was made with. */
+  importBackup(source: string, passphrase: string): Promise<ImportedBackup> {
+    return Promise.resolve().then(() => {
+      this.record('importBackup', [source, passphrase]);
+      if (this.state !== 'needs_setup') {
+        throw new BackendError(
+          'invalid_input',
+          `${FAKE_DATA_DIR} already holds an identity (identity.keystore): a backup is imported only into an empty data directory; nothing was changed`,
+        );
+      }
+      const path = source.trim();
+      if (!path) throw new BackendError('invalid_input', 'name the backup file to import');
+      const file = this.backupFiles.get(path);
+      if (!file) throw new BackendError('invalid_input', `no backup file at ${path}`);
+      if (file.damaged !== undefined) {
+        throw new BackendError('backup_corrupt', `the backup file is damaged or was tampered with: ${file.damaged}`);
+      }
+      if (passphrase !== file.passphrase) {
+        throw new BackendError(
+          'wrong_passphrase',
+          'wrong passphrase: the backup did not open with it (it opens with the passphrase of the keystore it holds)',
+        );
+      }
+      this.state = 'unlocked';
+      this.passphrase = passphrase;
+      return {
+        identity: this.identity(),
+        backup: { ...file.summary, path },
+        config_restored: file.summary.has_config,
+      };
     });
   }
 
@@ -736,6 +800,35 @@ export class FakeBackend implements Backend {
       this.record('testChainConnection', [edit]);
       if (typeof this.chainAnswer === 'string') throw new BackendError('invalid_input', this.chainAnswer);
       return this.chainAnswer;
+    });
+  }
+
+  /**
+   * As the core: the keystore's passphrase only; a folder (a target not ending in `.soukbackup`) gets a
+   * file named by the time; an existing file is never replaced.
+   */
+  exportBackup(target: string, passphrase: string): Promise<BackupSummary> {
+    return Promise.resolve().then(() => {
+      this.record('exportBackup', [target, passphrase]);
+      if (this.state !== 'unlocked') throw new BackendError('not_initialized', 'no identity is unlocked');
+      const where = target.trim().replace(/\/+$/, '');
+      if (!where) throw new BackendError('invalid_input', 'name a file or a folder to write the backup to');
+      if (passphrase !== this.passphrase) throw new BackendError('wrong_passphrase', 'decryption failed');
+      const stamp = new Date(this.now).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+      const path = where.endsWith('.soukbackup') ? where : `${where}/souk-backup-${stamp}.soukbackup`;
+      if (this.backupFiles.has(path)) {
+        throw new BackendError('invalid_input', `${path} already exists: a backup never replaces a file; choose another name`);
+      }
+      const summary = fakeBackupSummary({
+        path,
+        created_at_ms: this.now,
+        bytes: 36_864 + 2_048 * this.tradeList.length,
+        trades: this.tradeList.length,
+        open_trades: this.tradeList.filter((t) => !isOverState(t.state)).length,
+      });
+      this.backupFiles.set(path, { passphrase, summary });
+      this.exported.push(summary);
+      return summary;
     });
   }
 

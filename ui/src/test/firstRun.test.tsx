@@ -12,12 +12,13 @@ async function openCreate() {
 }
 
 describe('first run', () => {
-  it('shows the welcome screen with both choices', async () => {
+  it('shows the welcome screen with its three choices', async () => {
     renderApp(new FakeBackend({ state: 'needs_setup' }));
     const firstRun = await screen.findByTestId('first-run');
     expect(within(firstRun).getByRole('heading', { level: 1 })).toHaveTextContent('Welcome to Souk');
     expect(within(firstRun).getByRole('button', { name: /Create a new identity/ })).toBeInTheDocument();
     expect(within(firstRun).getByRole('button', { name: /Restore from seed words/ })).toBeInTheDocument();
+    expect(within(firstRun).getByRole('button', { name: /Restore from a backup file/ })).toBeInTheDocument();
   });
 
   it('can go back from create to the welcome screen', async () => {

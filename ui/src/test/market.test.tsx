@@ -1,6 +1,7 @@
 import { act, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { FAKE_PEER_ID, FakeBackend, OTHER_PEER_ID, fakeEntry, fakeOffer } from './fakeBackend';
+import { peerName } from '../logic/peerName';
 import { renderApp } from './renderApp';
 
 async function openApp(backend = new FakeBackend({ state: 'unlocked' })) {
@@ -254,5 +255,49 @@ describe('Network', () => {
     const { user, nav } = await openApp(backend);
     await user.click(within(nav).getByRole('button', { name: 'Network' }));
     expect(await screen.findByText('Connecting to the network…')).toBeInTheDocument();
+  });
+});
+
+describe('Saved searches', () => {
+  it('saves the filters set now by name, applies them again and removes them', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [fakeEntry({ id: 's1' }), fakeEntry({ id: 's2', payment_methods: ['REVOLUT'] })];
+    const { user } = await openApp(backend);
+    await screen.findAllByTestId('peer-id');
+    await user.selectOptions(screen.getByLabelText('Payment method'), 'SEPA');
+    await user.type(screen.getByLabelText(/Amount I want to trade/), '0.05');
+    await user.type(screen.getByLabelText('Save these filters as'), 'BTC by SEPA');
+    await user.click(screen.getByRole('button', { name: 'Save search' }));
+    expect(await screen.findByText(/Saved “BTC by SEPA”/)).toBeInTheDocument();
+    expect(backend.prefs.saved_searches).toEqual([
+      {
+        id: expect.any(String) as string,
+        name: 'BTC by SEPA',
+        query: { base: 'BTC', quote: 'EUR', side: null, method: 'SEPA', amount: 5_000_000, include_mine: null },
+      },
+    ]);
+    const list = screen.getByRole('list', { name: 'Saved searches' });
+    expect(list).toHaveTextContent('BTC/EUR · SEPA · 0.05 BTC');
+
+    // Cleared filters come back from the saved search.
+    await user.selectOptions(screen.getByLabelText('Payment method'), '');
+    await user.clear(screen.getByLabelText(/Amount I want to trade/));
+    await user.click(within(list).getByRole('button', { name: 'BTC by SEPA' }));
+    expect(screen.getByLabelText('Payment method')).toHaveValue('SEPA');
+    expect(screen.getByLabelText(/Amount I want to trade/)).toHaveValue('0.05');
+
+    await user.click(within(list).getByRole('button', { name: 'Remove saved search BTC by SEPA' }));
+    await waitFor(() => expect(backend.prefs.saved_searches).toEqual([]));
+    expect(screen.queryByRole('list', { name: 'Saved searches' })).not.toBeInTheDocument();
+  });
+
+  it('shows every peer with the name and avatar all nodes give it', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [fakeEntry({ id: 's1' })];
+    await openApp(backend);
+    await screen.findByRole('table', { name: /Sell offers/ });
+    const row = within(sellTable()).getAllByRole('row')[1] as HTMLElement;
+    expect(within(row).getByTestId('peer-name')).toHaveTextContent(peerName(OTHER_PEER_ID));
+    expect(within(row).getByTestId('peer-avatar')).toBeInTheDocument();
   });
 });

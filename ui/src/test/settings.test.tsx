@@ -57,7 +57,7 @@ describe('Settings: theme and notifications', () => {
     expect(messages).toHaveAccessibleDescription('From the counterparty of a trade.');
     await user.click(messages);
     expect(await within(notifications).findByText('Notification choices saved.')).toBeInTheDocument();
-    expect(backend.prefs.notifications).toEqual({ offer_taken: true, message: false, escrow: true, deadline: true });
+    expect(backend.prefs.notifications).toEqual({ offer_taken: true, message: false, escrow: true, deadline: true, matching_offer: true });
   });
 
   it('keeps both dark palettes in app.css identical', () => {

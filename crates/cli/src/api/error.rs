@@ -32,7 +32,10 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let ErrorPayload { kind, message } = e.payload();
         let status = match kind {
-            ErrorKind::InvalidInput | ErrorKind::InvalidSeedPhrase => StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidInput
+            | ErrorKind::InvalidSeedPhrase
+            | ErrorKind::WrongPassphrase
+            | ErrorKind::BackupCorrupt => StatusCode::BAD_REQUEST,
             ErrorKind::AlreadyInitialized => StatusCode::CONFLICT,
             ErrorKind::Offline | ErrorKind::NotInitialized => StatusCode::SERVICE_UNAVAILABLE,
             // A peer (the maker, the counterparty, the arbitrator) answered with something invalid.

@@ -4,7 +4,7 @@
 use axum::Json;
 use serde_json::{Value, json};
 
-use super::{settings, table::NOT_OVER_HTTP};
+use super::{backup, settings, table::NOT_OVER_HTTP};
 
 pub(super) async fn openapi() -> Json<Value> {
     Json(openapi_document())
@@ -26,6 +26,7 @@ pub fn openapi_document() -> Value {
     let query_param = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
     let path_param = |name: &str, description: &str| json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } });
     let settings_paths = settings::openapi_paths(&errors);
+    let backup_paths = backup::openapi_paths(&errors);
     let not_here: Vec<String> = NOT_OVER_HTTP
         .iter()
         .map(|(command, why)| format!("`{command}`: {why}"))
@@ -272,8 +273,12 @@ pub fn openapi_document() -> Value {
             }
         }
     });
-    if let (Some(paths), Some(extra)) = (doc["paths"].as_object_mut(), settings_paths.as_object()) {
-        paths.extend(extra.clone());
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for extra in [&settings_paths, &backup_paths] {
+            if let Some(extra) = extra.as_object() {
+                paths.extend(extra.clone());
+            }
+        }
     }
     doc
 }

@@ -79,7 +79,7 @@ pub fn openapi_paths(errors: &Value) -> Value {
             "bootstrap": { "type": "array", "items": { "type": "string", "description": "a multiaddr ending in /p2p/<PeerId>" } }
         }
     });
-    let preferences = json!({ "type": "object", "description": "Preferences in the TypeScript bindings: theme (system, light, dark), notifications (offer_taken, message, escrow, deadline), payment_accounts ([{id, method, label, details}])" });
+    let preferences = json!({ "type": "object", "description": "Preferences in the TypeScript bindings: theme (system, light, dark), notifications (offer_taken, message, escrow, deadline, matching_offer), payment_accounts ([{id, method, label, details}]), accepted_arbitrators, excluded_arbitrators, saved_searches ([{id, name, query: BookQuery}]: a new matching offer streams an offer_matched event)" });
     let progress = json!({ "type": "object", "description": "StartupProgress in the TypeScript bindings: phases keystore, database, network, bootstrap, book, each {phase, state: pending|running|done|failed, detail, error, elapsed_ms}" });
     json!({
         "/api/v1/preferences": {

@@ -82,6 +82,7 @@ pub const COMMAND_ROUTES: &[(&str, &[(&str, &str)])] = &[
         "test_chain_connection",
         &[("post", "/api/v1/settings/connection/test")],
     ),
+    ("export_backup", &[("post", "/api/v1/backup/export")]),
 ];
 
 /// Commands of the table the HTTP API does not serve, and why.
@@ -93,6 +94,10 @@ pub const NOT_OVER_HTTP: &[(&str, &str)] = &[
     (
         "restore_identity",
         "a headless node's identity is restored where it runs (souk init --restore)",
+    ),
+    (
+        "import_backup",
+        "a headless node imports a backup where it runs (souk backup import)",
     ),
     (
         "unlock",

@@ -510,7 +510,7 @@ async fn snapshot(store: &Store, data_dir: &Path) -> Result<Vec<u8>> {
 /// Files written beside their final names (`.import-<name>`), then linked into place.
 struct Staging {
     dir: PathBuf,
-    placed: std::cell::RefCell<Vec<PathBuf>>,
+    placed: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 impl Staging {
@@ -538,12 +538,19 @@ impl Staging {
         let target = self.dir.join(entry.file_name());
         fs::hard_link(self.staged(entry), &target)
             .map_err(|e| Error::io(format!("placing {} from the backup", target.display()), e))?;
-        self.placed.borrow_mut().push(target);
+        self.placed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(target);
         Ok(())
     }
 
     fn undo(&self) {
-        for path in self.placed.borrow().iter() {
+        let placed = self
+            .placed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for path in placed.iter() {
             let _ = fs::remove_file(path);
         }
         for suffix in ["-wal", "-shm"] {

@@ -2,7 +2,7 @@ import { useId, useMemo, useState } from 'react';
 import type { Asset, BookEntry, Quote, TradeInfo } from '../../bindings';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { useNow } from '../../components/useNow';
-import { parseAmount } from '../../logic/amount';
+import { formatAmount, parseAmount } from '../../logic/amount';
 import { arrangeBook, paymentMethodsIn } from '../../logic/book';
 import { myPaymentMethods } from '../../logic/paymentAccounts';
 import type { PriceOrder } from '../../logic/book';
@@ -12,6 +12,7 @@ import { usePreferences } from '../../state/settings';
 import { SectionPage } from '../frame/SectionPage';
 import { BookTable } from './BookTable';
 import { formatPrice } from './format';
+import { SavedSearches } from './SavedSearches';
 import { TakeOffer } from './TakeOffer';
 
 export interface MarketChoice {
@@ -182,6 +183,20 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
           {refresh.isPending ? 'Asking makers…' : 'Refresh'}
         </button>
       </form>
+
+      <SavedSearches
+        base={base}
+        quote={quote}
+        method={method}
+        amount={amountUnits}
+        onApply={(search) => {
+          const { query } = search;
+          const nextBase = query.base ?? base;
+          onMarketChange({ base: nextBase, quote: query.quote ?? quote });
+          setMethod(query.method ?? '');
+          setAmountText(query.amount === null ? '' : formatAmount(query.amount, nextBase));
+        }}
+      />
 
       <p className="market-summary" aria-live="polite">
         <span>

@@ -3,9 +3,10 @@ import { CardScreen } from '../../components/CardScreen';
 interface WelcomeProps {
   onCreate: () => void;
   onRestore: () => void;
+  onImport: () => void;
 }
 
-export function Welcome({ onCreate, onRestore }: WelcomeProps) {
+export function Welcome({ onCreate, onRestore, onImport }: WelcomeProps) {
   return (
     <CardScreen testId="first-run">
       <h1>Welcome to Souk</h1>
@@ -21,6 +22,10 @@ export function Welcome({ onCreate, onRestore }: WelcomeProps) {
         <button type="button" className="choice" onClick={onRestore}>
           <span className="choice-title">Restore from seed words</span>
           <span className="choice-text">Bring back an identity you backed up earlier.</span>
+        </button>
+        <button type="button" className="choice" onClick={onImport}>
+          <span className="choice-title">Restore from a backup file</span>
+          <span className="choice-text">Bring back your identity with its trades, chats and settings.</span>
         </button>
       </div>
     </CardScreen>

@@ -19,6 +19,11 @@ const NOTIFICATIONS: readonly { key: keyof NotificationPrefs; label: string; hin
     hint: 'Funded, confirmed, payment sent or received, released, disputed, resolved.',
   },
   { key: 'deadline', label: 'A trade deadline is near', hint: 'Funding, payment or release is due soon.' },
+  {
+    key: 'matching_offer',
+    label: 'A new offer matches a saved search',
+    hint: 'Save a search on the Market screen to hear of new offers like it.',
+  },
 ];
 
 type Saved = 'theme' | 'notifications';

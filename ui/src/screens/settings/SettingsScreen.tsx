@@ -6,6 +6,7 @@ import { usePreferences } from '../../state/settings';
 import { SectionPage } from '../frame/SectionPage';
 import { AppearanceSection } from './AppearanceSection';
 import { ArbitratorsSection } from './ArbitratorsSection';
+import { BackupSection } from './BackupSection';
 import { ConnectionSections } from './ConnectionSections';
 import { PaymentAccountsSection } from './PaymentAccountsSection';
 import { SettingsSection } from './SettingsSection';
@@ -42,6 +43,7 @@ export function SettingsScreen({ identity }: { identity: IdentityInfo }) {
     <SectionPage title="Settings">
       <PreferenceSections />
       <ConnectionSections />
+      <BackupSection />
       <SettingsSection title="Identity" testId="settings-identity">
         <dl className="details">
           <div>
