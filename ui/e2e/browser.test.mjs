@@ -19,6 +19,7 @@ import {
   awaitPeer,
   launchBrowser,
   openUser as open,
+  peerName,
   prepare,
   serveNodes,
   shot,
@@ -66,6 +67,10 @@ test('an offer posted through A’s form appears live in B’s Market, and leave
     assert.equal(await pageA.evaluate(() => sessionStorage.getItem('souk.api-token')), a.token);
     await pageB.getByText('Nobody sells BTC for EUR yet.').waitFor();
     await shot(pageB, 'browser-market-empty');
+    // B saves the market's filters as a search: a new offer like it will be announced.
+    await pageB.getByLabel('Save these filters as').fill('Any BTC for EUR');
+    await pageB.getByRole('button', { name: 'Save search' }).click();
+    await pageB.getByText('Saved “Any BTC for EUR”', { exact: false }).waitFor();
     // Anything that reloads B's page clears this flag.
     await pageB.evaluate(() => {
       globalThis.__soukNoReload = true;
@@ -108,6 +113,19 @@ test('an offer posted through A’s form appears live in B’s Market, and leave
     assert.equal(await termsCell.textContent(), terms);
     assert.equal(await termsCell.locator('b, script').count(), 0);
     await shot(pageB, 'browser-market-live-offer');
+    // The maker shows with the name and avatar every node gives its PeerId, and B's saved search
+    // announced the offer under the same name.
+    const makerName = peerName(a.started.peer_id);
+    assert.equal((await row.getByTestId('peer-name').textContent())?.trim(), makerName);
+    assert.equal(await row.getByTestId('peer-avatar').count(), 1);
+    const match = pageB.getByTestId('offer-match');
+    await match.getByText(`New offer for “Any BTC for EUR”:`, { exact: false }).waitFor({ timeout: 15_000 });
+    assert.match((await match.textContent()) ?? '', new RegExp(`${makerName} sells 0\\.01–0\\.25 BTC for EUR`));
+    await shot(pageB, 'browser-saved-search-match');
+    // Removed again, so the later scenarios' offers are not announced.
+    await match.getByRole('button', { name: 'Dismiss the new offer for Any BTC for EUR' }).click();
+    await pageB.getByRole('button', { name: 'Remove saved search Any BTC for EUR' }).click();
+    await pageB.getByText('Removed “Any BTC for EUR”.').waitFor();
 
     // B's Network screen shows A as a peer.
     await pageB.getByRole('button', { name: 'Network' }).click();

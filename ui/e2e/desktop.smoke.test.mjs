@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchApp, running, startBus, startDesktopSession, step as appStep, until } from './desktop.mjs';
-import { api, serveNodes } from './harness.mjs';
+import { api, peerName, serveNodes } from './harness.mjs';
 
 const cli = process.env.SOUK_CLI_BIN;
 
@@ -224,9 +224,10 @@ test('a take of the user’s offer and the taker’s message arrive as native no
 
     // The core decided it, the shell sent it, the session bus carried it to the notification server.
     const taken = await notification('Offer taken');
+    // The taker by the name every node gives its PeerId.
     assert.equal(
       taken.body,
-      'Someone wants to buy 0.05 BTC from you for 3,025 EUR, paying by SEPA. Accept, counter or reject it in Trades.',
+      `${peerName(node.started.peer_id)} wants to buy 0.05 BTC from you for 3,025 EUR, paying by SEPA. Accept, counter or reject it in Trades.`,
     );
 
     // Peer text is an escaped excerpt: the server may read bodies as markup, so markup must stay text.

@@ -265,3 +265,26 @@ export async function step(t, { prefix, pages, nodes, more = () => [] }, body) {
     throw e;
   }
 }
+
+/**
+ * The name every node gives a PeerId (crates/core/src/peer_name.rs), made here from the word lists the
+ * core generated into ui/src/bindings.ts: what a notification or a screen must show for a peer.
+ */
+export function peerName(peerId) {
+  const bindings = readFileSync(new URL('../src/bindings.ts', import.meta.url), 'utf8');
+  const list = (name) => JSON.parse(new RegExp(`export const ${name}: readonly string\\[\\] = (\\[.*\\]);`).exec(bindings)[1]);
+  const [adjectives, animals] = [list('PEER_NAME_ADJECTIVES'), list('PEER_NAME_ANIMALS')];
+  const mask = (1n << 64n) - 1n;
+  let h = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(peerId.trim())) {
+    h ^= BigInt(byte);
+    h = (h * 0x100000001b3n) & mask;
+  }
+  h ^= h >> 30n;
+  h = (h * 0xbf58476d1ce4e5b9n) & mask;
+  h ^= h >> 27n;
+  h = (h * 0x94d049bb133111ebn) & mask;
+  h ^= h >> 31n;
+  const number = Number(((h >> 12n) & 0xfffffn) % 100n);
+  return `${adjectives[Number(h & 63n)]} ${animals[Number((h >> 6n) & 63n)]} ${String(number).padStart(2, '0')}`;
+}

@@ -15,7 +15,32 @@ export const marketKeys = {
   price: (base: Asset, quote: Quote) => ['market', 'price', base, quote] as const,
   network: ['market', 'network'] as const,
   chain: ['market', 'chain'] as const,
+  /** New offers that matched a saved search while this window was open, newest first. */
+  matches: ['market', 'matches'] as const,
 };
+
+/** One `offer_matched` event, as the Market screen lists it. */
+export interface OfferMatch {
+  searchName: string;
+  offer: Offer;
+}
+
+/** How many matches the Market screen remembers. */
+export const MAX_MATCHES = 20;
+
+/** The matches announced since the window opened (kept in the query cache, never fetched). */
+export function useOfferMatches() {
+  const queryClient = useQueryClient();
+  const query = useQuery<OfferMatch[]>({
+    queryKey: marketKeys.matches,
+    queryFn: () => queryClient.getQueryData<OfferMatch[]>(marketKeys.matches) ?? [],
+    initialData: [],
+    staleTime: Infinity,
+  });
+  const dismiss = (offerId: string) =>
+    queryClient.setQueryData<OfferMatch[]>(marketKeys.matches, (list) => (list ?? []).filter((m) => m.offer.id !== offerId));
+  return { matches: query.data, dismiss };
+}
 
 /** How often network stats are read again (the core pushes no event for them). */
 export const NETWORK_POLL_MS = 2_000;
@@ -145,9 +170,15 @@ export function applyMarketSignal(
       removeFromBooks(queryClient, signal.id);
       void queryClient.invalidateQueries({ queryKey: marketKeys.mine });
       return;
-    case 'offer_matched':
-      // The offer itself came as `offer_added`; the match is the desktop notification's news.
+    case 'offer_matched': {
+      // The offer itself came as `offer_added`; the match is listed on the Market screen (and the
+      // desktop app shows the core's notification).
+      const match: OfferMatch = { searchName: signal.search_name, offer: signal.offer };
+      queryClient.setQueryData<OfferMatch[]>(marketKeys.matches, (list) =>
+        [match, ...(list ?? []).filter((m) => m.offer.id !== signal.offer.id)].slice(0, MAX_MATCHES),
+      );
       return;
+    }
     case 'price_updated': {
       const key = marketKeys.price(signal.base, signal.quote);
       queryClient.setQueryData<MarketPrice | null>(key, (previous) => ({

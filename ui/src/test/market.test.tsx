@@ -291,6 +291,19 @@ describe('Saved searches', () => {
     expect(screen.queryByRole('list', { name: 'Saved searches' })).not.toBeInTheDocument();
   });
 
+  it('lists a new offer that matched a saved search until it is dismissed', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [];
+    const { user } = await openApp(backend);
+    await screen.findByLabelText('Save these filters as');
+    const offer = fakeOffer({ id: 'matched' });
+    act(() => backend.emit({ kind: 'offer_matched', search_id: 'x', search_name: 'BTC by SEPA', offer }));
+    const match = await screen.findByTestId('offer-match');
+    expect(match).toHaveTextContent(`New offer for “BTC by SEPA”: ${peerName(offer.maker)} sells 0.01–0.1 BTC for EUR.`);
+    await user.click(within(match).getByRole('button', { name: 'Dismiss the new offer for BTC by SEPA' }));
+    expect(screen.queryByTestId('offer-match')).not.toBeInTheDocument();
+  });
+
   it('shows every peer with the name and avatar all nodes give it', async () => {
     const backend = new FakeBackend({ state: 'unlocked' });
     backend.book = [fakeEntry({ id: 's1' })];

@@ -2,6 +2,8 @@ import { useId, useState } from 'react';
 import type { Asset, BookQuery, Quote, SavedSearch } from '../../bindings';
 import { ActionError } from '../../components/ActionError';
 import { formatAmount } from '../../logic/amount';
+import { peerName } from '../../logic/peerName';
+import { useOfferMatches } from '../../state/market';
 import { usePreferences, useSavePreferences } from '../../state/settings';
 
 interface SavedSearchesProps {
@@ -32,6 +34,7 @@ export function SavedSearches({ base, quote, method, amount, onApply }: SavedSea
   const [name, setName] = useState('');
   const [saved, setSaved] = useState<string | null>(null);
   const ids = useId();
+  const { matches, dismiss } = useOfferMatches();
   const searches = preferences.data?.saved_searches ?? [];
   const query: BookQuery = { base, quote, side: null, method: method || null, amount, include_mine: null };
 
@@ -46,6 +49,25 @@ export function SavedSearches({ base, quote, method, amount, onApply }: SavedSea
       <h2 id={`${ids}-title`} className="visually-hidden">
         Saved searches
       </h2>
+      {matches.length > 0 ? (
+        <ul className="offer-matches" aria-label="New offers for your saved searches" aria-live="polite">
+          {matches.map(({ searchName, offer }) => (
+            <li key={offer.id} className="offer-match" data-testid="offer-match">
+              <strong>New offer for “{searchName}”:</strong> {peerName(offer.maker)}{' '}
+              {offer.side === 'sell' ? 'sells' : 'buys'} {formatAmount(offer.min_amount, offer.base)}–
+              {formatAmount(offer.max_amount, offer.base)} {offer.base} for {offer.quote}.{' '}
+              <button
+                type="button"
+                className="link-button"
+                aria-label={`Dismiss the new offer for ${searchName}`}
+                onClick={() => dismiss(offer.id)}
+              >
+                Dismiss
+              </button>
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <form
         className="saved-search-form"
         onSubmit={(e) => {
