@@ -1051,6 +1051,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "psbt",
     "ticker",
     "keystore",
+    "backup",
     "config",
 ];
 

@@ -38,7 +38,6 @@ const VERSION: u8 = 1;
 const KDF_ARGON2ID: u8 = 1;
 const SALT_LEN: usize = 16;
 const NONCE_LEN: usize = 24;
-const CHECKSUM_LEN: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -174,25 +173,7 @@ impl Sealer {
         let peer_id_len =
             u8::try_from(peer_id.len()).map_err(|_| BackupError::Kdf("PeerId too long".into()))?;
 
-        let mut plain = Zeroizing::new(Vec::with_capacity(
-            contents.keystore.len() + contents.database.len() + 256,
-        ));
-        let entries: Vec<(Entry, &[u8])> = [
-            (Entry::Keystore, Some(contents.keystore.as_slice())),
-            (Entry::Database, Some(contents.database.as_slice())),
-            (Entry::Config, contents.config.as_deref()),
-        ]
-        .into_iter()
-        .filter_map(|(entry, bytes)| bytes.map(|b| (entry, b)))
-        .collect();
-        plain.push(entries.len() as u8);
-        for (entry, bytes) in entries {
-            let name = entry.file_name().as_bytes();
-            plain.push(name.len() as u8);
-            plain.extend_from_slice(name);
-            plain.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            plain.extend_from_slice(bytes);
-        }
+        let plain = plaintext(contents);
 
         let mut out = Vec::with_capacity(plain.len() + 256);
         out.extend_from_slice(MAGIC);
@@ -228,6 +209,30 @@ impl Sealer {
         }
         Ok(out)
     }
+}
+
+/// The list of files a backup seals: `count u8 | (name_len u8 | name | len u64 | bytes) × count`.
+pub(crate) fn plaintext(contents: &Contents) -> Zeroizing<Vec<u8>> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(
+        contents.keystore.len() + contents.database.len() + 256,
+    ));
+    let entries: Vec<(Entry, &[u8])> = [
+        (Entry::Keystore, Some(contents.keystore.as_slice())),
+        (Entry::Database, Some(contents.database.as_slice())),
+        (Entry::Config, contents.config.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(entry, bytes)| bytes.map(|b| (entry, b)))
+    .collect();
+    plain.push(entries.len() as u8);
+    for (entry, bytes) in entries {
+        let name = entry.file_name().as_bytes();
+        plain.push(name.len() as u8);
+        plain.extend_from_slice(name);
+        plain.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        plain.extend_from_slice(bytes);
+    }
+    plain
 }
 
 struct Parsed<'a> {
@@ -284,17 +289,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BackupError> {
     let ct_len = usize::try_from(ct_len)
         .map_err(|_| BackupError::Corrupt(format!("ciphertext length {ct_len}")))?;
     let ciphertext = r.take(ct_len, "ciphertext").map_err(corrupt)?;
-    let body_end = r.at;
-    let checksum = r.take(CHECKSUM_LEN, "checksum").map_err(corrupt)?;
-    if r.at != bytes.len() {
-        return Err(BackupError::Corrupt(format!(
-            "{} unexpected bytes after the checksum",
-            bytes.len() - r.at
-        )));
-    }
-    if Sha256::digest(&bytes[..body_end]).as_slice() != checksum {
-        return Err(BackupError::Corrupt("checksum mismatch".into()));
-    }
+    r.checksum_ends_it().map_err(corrupt)?;
     if kdf != KDF_ARGON2ID {
         return Err(BackupError::Corrupt(format!(
             "unknown key derivation id {kdf}"
@@ -344,7 +339,7 @@ pub fn open(bytes: &[u8], passphrase: &str) -> Result<(Header, Contents), Backup
 
 /// The files of an opened backup. The plaintext was authenticated, so a bad list means a Souk wrote a
 /// bad file: still reported as damage, never obeyed.
-fn entries(plain: &[u8]) -> Result<Contents, BackupError> {
+pub(crate) fn entries(plain: &[u8]) -> Result<Contents, BackupError> {
     let mut r = keystore::Reader {
         bytes: plain,
         at: 0,

@@ -231,6 +231,13 @@ pub fn keystore(data: &[u8]) {
     let _ = crate::identity::keystore::parse(data);
 }
 
+/// A backup file's header and checksum, and the list of files its ciphertext holds (the passphrase-
+/// derived part is argon2: the header bounds its cost, as the keystore's).
+pub fn backup(data: &[u8]) {
+    let _ = crate::backup::header(data);
+    let _ = crate::backup::entries(data);
+}
+
 /// `souk.toml`, with every section resolved as the app does.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -390,6 +397,29 @@ mod seeds {
         .unwrap();
         assert!(crate::identity::keystore::parse(&keystore_bytes).is_ok());
 
+        let contents = crate::backup::Contents {
+            keystore: keystore_bytes.clone(),
+            database: b"SQLite format 3\0 (a snapshot)".to_vec(),
+            config: Some(b"[log]\nlevel = \"info\"\n".to_vec()),
+        };
+        let backup_bytes = crate::backup::seal(
+            &contents,
+            &crate::backup::Header {
+                peer_id: identity.peer_id(),
+                created_at_ms: NOW_MS.try_into().unwrap(),
+            },
+            "a long passphrase",
+            crate::identity::KdfCost {
+                memory_kib: 8,
+                iterations: 1,
+                lanes: 1,
+            },
+        )
+        .unwrap();
+        assert!(crate::backup::header(&backup_bytes).is_ok());
+        let backup_files = crate::backup::plaintext(&contents).to_vec();
+        assert_eq!(crate::backup::entries(&backup_files).unwrap(), contents);
+
         let step = settlement::TradeStep {
             trade_id: Uuid::from_u128(4),
             sender: taker.public().to_peer_id(),
@@ -447,6 +477,8 @@ mod seeds {
             ("ticker", "flat", flat),
             ("ticker", "spot", spot),
             ("keystore", "cheap", keystore_bytes),
+            ("backup", "file", backup_bytes),
+            ("backup", "files", backup_files),
             ("config", "souk_toml", toml),
         ]
     }
@@ -469,6 +501,7 @@ mod seeds {
             ("psbt", psbt),
             ("ticker", ticker),
             ("keystore", keystore),
+            ("backup", backup),
             ("config", config),
         ];
         let write = std::env::var_os("SOUK_UPDATE_FUZZ_SEEDS").is_some();

@@ -400,6 +400,22 @@ pub mod keystore {
             let b = self.take(2, what)?;
             Ok(u16::from_le_bytes([b[0], b[1]]))
         }
+        /// The SHA-256 of everything read so far comes next, and then the end: damage anywhere is
+        /// found here, before anything read is trusted.
+        pub(crate) fn checksum_ends_it(&mut self) -> Result<(), KeystoreError> {
+            let body_end = self.at;
+            let checksum = self.take(CHECKSUM_LEN, "checksum")?;
+            if self.at != self.bytes.len() {
+                return Err(KeystoreError::Corrupt(format!(
+                    "{} unexpected bytes after the checksum",
+                    self.bytes.len() - self.at
+                )));
+            }
+            if Sha256::digest(&self.bytes[..body_end]).as_slice() != checksum {
+                return Err(KeystoreError::Corrupt("checksum mismatch".into()));
+            }
+            Ok(())
+        }
         pub(crate) fn u32(&mut self, what: &str) -> Result<u32, KeystoreError> {
             let b = self.take(4, what)?;
             Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -436,17 +452,7 @@ pub mod keystore {
         let aad_end = r.at;
         let ct_len = usize::from(r.u16("ciphertext length")?);
         let ciphertext = r.take(ct_len, "ciphertext")?;
-        let body_end = r.at;
-        let checksum = r.take(CHECKSUM_LEN, "checksum")?;
-        if r.at != bytes.len() {
-            return Err(KeystoreError::Corrupt(format!(
-                "{} unexpected bytes after the checksum",
-                bytes.len() - r.at
-            )));
-        }
-        if Sha256::digest(&bytes[..body_end]).as_slice() != checksum {
-            return Err(KeystoreError::Corrupt("checksum mismatch".into()));
-        }
+        r.checksum_ends_it()?;
         // Checked after the checksum: a damaged file is reported as damage, whatever byte it hit.
         if kdf != KDF_ARGON2ID {
             return Err(KeystoreError::Corrupt(format!(
