@@ -601,7 +601,8 @@ fn print_imported(json: bool, imported: &souk_core::node::ImportedBackup) {
     }
     if backup.open_trades > 0 {
         println!(
-            "Start `souk node` to go on with the open trades; anything after the backup was made is not in it."
+            "Start `souk node` to go on with the open trades. Anything after the backup was made is not in it: \
+             take a step you took since then again (`souk trade show` says what is next)."
         );
     }
 }

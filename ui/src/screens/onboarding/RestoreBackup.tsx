@@ -23,7 +23,8 @@ function Restored({ imported }: { imported: ImportedBackup }) {
       <h1>Backup restored</h1>
       <p className="lead">
         Your identity is back on this device, as it was when the backup was made; anything after that
-        is not in it. It unlocks with the passphrase you just entered.
+        is not in it. A trade step you took after the backup (say, marking a payment sent) must be taken
+        again: each trade shows what to do next. It unlocks with the passphrase you just entered.
       </p>
       <dl className="details" data-testid="backup-restored">
         <div>
