@@ -94,25 +94,38 @@ impl Node {
         let Some(folder) = self.config.backup.folder.clone() else {
             return;
         };
-        let (pass, cost) = (passphrase.to_owned(), self.kdf_cost);
-        let sealer = match tokio::task::spawn_blocking(move || Sealer::new(&pass, cost)).await {
-            Ok(Ok(sealer)) => Arc::new(sealer),
-            Ok(Err(e)) => return tracing::warn!(error = %e, "no automatic backups"),
-            Err(e) => return tracing::warn!(error = %e, "no automatic backups"),
-        };
         let mut guard = self.unlocked.lock().await;
         let Some(u) = guard.as_mut() else { return };
-        let job = AutoBackupJob {
-            folder,
-            keep: self.config.backup.keep.max(1) as usize,
-            store: u.store.clone(),
-            data_dir: self.data_dir.clone(),
-            peer_id: u.identity.peer_id(),
-            sealer,
-        };
-        tracing::info!(folder = %job.folder.display(), keep = job.keep, "automatic backups on");
+        let (store, peer_id) = (u.store.clone(), u.identity.peer_id());
+        let (data_dir, keep) = (
+            self.data_dir.clone(),
+            self.config.backup.keep.max(1) as usize,
+        );
+        // Subscribed now, so no step made while the key is derived is missed; derived in the task, so
+        // the unlock does not wait for the KDF.
         let events = self.trade_events.subscribe();
-        u.auto_backup = Some(AutoBackup(tokio::spawn(job.run(events))));
+        let (pass, cost) = (
+            zeroize::Zeroizing::new(passphrase.to_owned()),
+            self.kdf_cost,
+        );
+        let task = async move {
+            let sealer = match tokio::task::spawn_blocking(move || Sealer::new(&pass, cost)).await {
+                Ok(Ok(sealer)) => Arc::new(sealer),
+                Ok(Err(e)) => return tracing::warn!(error = %e, "no automatic backups"),
+                Err(e) => return tracing::warn!(error = %e, "no automatic backups"),
+            };
+            tracing::info!(folder = %folder.display(), keep, "automatic backups on");
+            let job = AutoBackupJob {
+                folder,
+                keep,
+                store,
+                data_dir,
+                peer_id,
+                sealer,
+            };
+            job.run(events).await;
+        };
+        u.auto_backup = Some(AutoBackup(tokio::spawn(task)));
     }
 
     /// Restores a backup into this node's data directory, which must hold no identity and no database,
