@@ -35,7 +35,6 @@ pub const MAX_BYTES: u64 = 1 << 30;
 
 const MAGIC: &[u8; 8] = b"SOUKBAK\0";
 const VERSION: u8 = 1;
-const KDF_ARGON2ID: u8 = 1;
 const SALT_LEN: usize = 16;
 const NONCE_LEN: usize = 24;
 
@@ -169,23 +168,17 @@ impl Sealer {
         let (cost, salt) = (self.cost, self.salt);
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| BackupError::Kdf(format!("no randomness: {e}")))?;
-        let peer_id = header.peer_id.to_bytes();
-        let peer_id_len =
-            u8::try_from(peer_id.len()).map_err(|_| BackupError::Kdf("PeerId too long".into()))?;
-
         let plain = plaintext(contents);
-
-        let mut out = Vec::with_capacity(plain.len() + 256);
-        out.extend_from_slice(MAGIC);
-        out.push(VERSION);
-        out.push(KDF_ARGON2ID);
-        out.extend_from_slice(&cost.memory_kib.to_le_bytes());
-        out.extend_from_slice(&cost.iterations.to_le_bytes());
-        out.extend_from_slice(&cost.lanes.to_le_bytes());
-        out.extend_from_slice(&salt);
-        out.extend_from_slice(&nonce);
-        out.push(peer_id_len);
-        out.extend_from_slice(&peer_id);
+        let mut out = keystore::sealed_prefix(
+            MAGIC,
+            VERSION,
+            cost,
+            &salt,
+            &nonce,
+            &header.peer_id,
+            plain.len() + 256,
+        )
+        .map_err(|e| BackupError::Kdf(e.to_string()))?;
         out.extend_from_slice(&header.created_at_ms.to_le_bytes());
 
         let cipher = XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*self.key));
@@ -290,7 +283,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, BackupError> {
         .map_err(|_| BackupError::Corrupt(format!("ciphertext length {ct_len}")))?;
     let ciphertext = r.take(ct_len, "ciphertext").map_err(corrupt)?;
     r.checksum_ends_it().map_err(corrupt)?;
-    if kdf != KDF_ARGON2ID {
+    if kdf != keystore::KDF_ARGON2ID {
         return Err(BackupError::Corrupt(format!(
             "unknown key derivation id {kdf}"
         )));

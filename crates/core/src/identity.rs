@@ -271,7 +271,7 @@ pub mod keystore {
     pub const FILE_NAME: &str = "identity.keystore";
     const MAGIC: &[u8; 8] = b"SOUKKEY\0";
     const VERSION: u8 = 1;
-    const KDF_ARGON2ID: u8 = 1;
+    pub(crate) const KDF_ARGON2ID: u8 = 1;
     const SALT_LEN: usize = 16;
     const NONCE_LEN: usize = 24;
     const CHECKSUM_LEN: usize = 32;
@@ -325,21 +325,15 @@ pub mod keystore {
             .map_err(|e| KeystoreError::Kdf(format!("no randomness: {e}")))?;
         getrandom::fill(&mut nonce)
             .map_err(|e| KeystoreError::Kdf(format!("no randomness: {e}")))?;
-        let peer_id = identity.peer_id().to_bytes();
-        let peer_id_len = u8::try_from(peer_id.len())
-            .map_err(|_| KeystoreError::Kdf("PeerId too long".into()))?;
-
-        let mut out = Vec::with_capacity(160);
-        out.extend_from_slice(MAGIC);
-        out.push(VERSION);
-        out.push(KDF_ARGON2ID);
-        out.extend_from_slice(&cost.memory_kib.to_le_bytes());
-        out.extend_from_slice(&cost.iterations.to_le_bytes());
-        out.extend_from_slice(&cost.lanes.to_le_bytes());
-        out.extend_from_slice(&salt);
-        out.extend_from_slice(&nonce);
-        out.push(peer_id_len);
-        out.extend_from_slice(&peer_id);
+        let mut out = sealed_prefix(
+            MAGIC,
+            VERSION,
+            cost,
+            &salt,
+            &nonce,
+            &identity.peer_id(),
+            160,
+        )?;
 
         let key = derive_key(passphrase, &salt, cost)?;
         let cipher = XChaCha20Poly1305::new(&chacha20poly1305::Key::from(*key));
@@ -359,6 +353,34 @@ pub mod keystore {
         out.extend_from_slice(&ciphertext);
         let checksum = Sha256::digest(&out);
         out.extend_from_slice(&checksum);
+        Ok(out)
+    }
+
+    /// The start every file sealed with a passphrase has (the keystore, a backup): `magic | version |
+    /// kdf (argon2id) | memory_kib | iterations | lanes | salt | nonce | peer_id_len | peer_id`.
+    pub(crate) fn sealed_prefix(
+        magic: &[u8; 8],
+        version: u8,
+        cost: KdfCost,
+        salt: &[u8],
+        nonce: &[u8],
+        peer_id: &PeerId,
+        capacity: usize,
+    ) -> Result<Vec<u8>, KeystoreError> {
+        let peer_id = peer_id.to_bytes();
+        let peer_id_len = u8::try_from(peer_id.len())
+            .map_err(|_| KeystoreError::Kdf("PeerId too long".into()))?;
+        let mut out = Vec::with_capacity(capacity);
+        out.extend_from_slice(magic);
+        out.push(version);
+        out.push(KDF_ARGON2ID);
+        out.extend_from_slice(&cost.memory_kib.to_le_bytes());
+        out.extend_from_slice(&cost.iterations.to_le_bytes());
+        out.extend_from_slice(&cost.lanes.to_le_bytes());
+        out.extend_from_slice(salt);
+        out.extend_from_slice(nonce);
+        out.push(peer_id_len);
+        out.extend_from_slice(&peer_id);
         Ok(out)
     }
 

@@ -4,7 +4,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import type { ImportedBackup } from '../../bindings';
 import { ActionError } from '../../components/ActionError';
 import { CardScreen } from '../../components/CardScreen';
-import { Field } from '../../components/Field';
+import { BackupFileFields } from '../../components/BackupFileFields';
 import { PeerId } from '../../components/PeerId';
 import { useFocusFirstInvalid } from '../../components/focus';
 import { formatMadeAt, tradesText } from '../../logic/backup';
@@ -103,36 +103,19 @@ export function RestoreBackup({ onBack }: RestoreBackupProps) {
         here.
       </p>
       <form ref={formRef} className="form" noValidate onSubmit={submit}>
-        <Field
-          label="Backup file"
-          hint="The full path of the file, e.g. /media/usb/souk-backup-20261204-153000.soukbackup."
-          error={errors.source}
-        >
-          {(control) => (
-            <input
-              {...control}
-              name="source"
-              autoComplete="off"
-              spellCheck={false}
-              value={source}
-              readOnly={importing.isPending}
-              onChange={(e) => change(setSource, e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Passphrase" error={errors.passphrase}>
-          {(control) => (
-            <input
-              {...control}
-              name="passphrase"
-              type="password"
-              autoComplete="current-password"
-              value={passphrase}
-              readOnly={importing.isPending}
-              onChange={(e) => change(setPassphrase, e.target.value)}
-            />
-          )}
-        </Field>
+        <BackupFileFields
+          path={{
+            label: 'Backup file',
+            hint: 'The full path of the file, e.g. /media/usb/souk-backup-20261204-153000.soukbackup.',
+            name: 'source',
+            value: source,
+            error: errors.source,
+          }}
+          passphrase={{ value: passphrase, error: errors.passphrase }}
+          busy={importing.isPending}
+          onPathChange={(value) => change(setSource, value)}
+          onPassphraseChange={(value) => change(setPassphrase, value)}
+        />
         {importing.isError ? <ActionError error={importing.error} /> : null}
         <div className="form-actions">
           <button type="button" className="button button--ghost" onClick={onBack} disabled={importing.isPending}>

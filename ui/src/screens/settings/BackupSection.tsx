@@ -2,7 +2,7 @@ import { useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { BackupSummary } from '../../bindings';
 import { ActionError } from '../../components/ActionError';
-import { Field } from '../../components/Field';
+import { BackupFileFields } from '../../components/BackupFileFields';
 import { useFocusFirstInvalid } from '../../components/focus';
 import { formatMadeAt, formatSize, tradesText } from '../../logic/backup';
 import { useExportBackup } from '../../state/settings';
@@ -81,40 +81,23 @@ export function BackupSection() {
       testId="settings-backup"
     >
       <form ref={formRef} className="form" noValidate aria-label="Backup" onSubmit={submit}>
-        <Field
-          label="Save to (a folder or a new file)"
-          hint="A full path on the computer Souk runs on, e.g. a USB stick. In a folder, the file is named by the time; an existing file is never replaced."
-          error={errors.target}
-        >
-          {(control) => (
-            <input
-              {...control}
-              name="target"
-              autoComplete="off"
-              spellCheck={false}
-              value={target}
-              readOnly={exporting.isPending}
-              onChange={(e) => change(setTarget, e.target.value)}
-            />
-          )}
-        </Field>
-        <Field
-          label="Passphrase"
-          hint="The one you unlock Souk with. The backup is sealed with it."
-          error={errors.passphrase}
-        >
-          {(control) => (
-            <input
-              {...control}
-              name="passphrase"
-              type="password"
-              autoComplete="current-password"
-              value={passphrase}
-              readOnly={exporting.isPending}
-              onChange={(e) => change(setPassphrase, e.target.value)}
-            />
-          )}
-        </Field>
+        <BackupFileFields
+          path={{
+            label: 'Save to (a folder or a new file)',
+            hint: 'A full path on the computer Souk runs on, e.g. a USB stick. In a folder, the file is named by the time; an existing file is never replaced.',
+            name: 'target',
+            value: target,
+            error: errors.target,
+          }}
+          passphrase={{
+            value: passphrase,
+            hint: 'The one you unlock Souk with. The backup is sealed with it.',
+            error: errors.passphrase,
+          }}
+          busy={exporting.isPending}
+          onPathChange={(value) => change(setTarget, value)}
+          onPassphraseChange={(value) => change(setPassphrase, value)}
+        />
         <div aria-live="polite">
           {exporting.isSuccess ? <Written summary={exporting.data} /> : null}
         </div>
