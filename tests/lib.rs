@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 pub mod chaos;
 pub mod electrumx;
+pub mod funded;
 pub mod regtest;
 pub mod soak;
 
@@ -102,6 +103,8 @@ pub struct TestNode {
     pub node: Node,
     pub data_dir: PathBuf,
     pub info: NetInfo,
+    /// The seed words, when this start created the identity.
+    pub words: Option<Vec<String>>,
 }
 
 impl TestNode {
@@ -181,13 +184,16 @@ impl TestNode {
     }
 
     async fn start_node(node: Node, data_dir: PathBuf, config: NetConfig) -> Self {
-        if data_dir.join("identity.keystore").exists() {
+        let words = if data_dir.join("identity.keystore").exists() {
             node.unlock(PASSPHRASE).await.expect("unlock");
+            None
         } else {
-            node.create_identity(PASSPHRASE)
+            let created = node
+                .create_identity(PASSPHRASE)
                 .await
                 .expect("create identity");
-        }
+            Some(created.words)
+        };
         let info = node
             .start_network(config, &[BTC_EUR])
             .await
@@ -196,6 +202,7 @@ impl TestNode {
             node,
             data_dir,
             info,
+            words,
         }
     }
 

@@ -125,6 +125,10 @@ chat_messages: number,
  */
 takes_expired: number, 
 /**
+ * Recovery copies handed back to this node that did not open with its seed's key or were not its own.
+ */
+recovery_copies: number, 
+/**
  * Peers whose gossip is ignored now (they sent too much the book refused).
  */
 peers_ignored: number, };
@@ -213,7 +217,12 @@ decision: DecisionView | null,
 /**
  * The fee reserve of the release (once the seller signed it) or of this node's resolution.
  */
-fee_reserve: ReserveView | null, };
+fee_reserve: ReserveView | null, 
+/**
+ * When the counterparty last stored this node's sealed recovery copy of the trade (unix ms): from
+ * then on, the seed words alone bring the trade back.
+ */
+recovery_copy_at: number | null, };
 export type ReserveView = { 
 /**
  * Base units set aside from the payout.

@@ -376,6 +376,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let passphrase = passphrase(&cli, Confirm::Twice)?;
             let info = node.restore_identity(&words, &passphrase).await?;
             print_info(cli.json, &info, "Restored identity\n");
+            if !cli.json {
+                println!(
+                    "Open escrow trades come back from your counterparties' sealed copies once the node \
+                     runs (`souk node`); `souk trade list` shows them as they arrive."
+                );
+            }
             Ok(())
         }
         Command::Backup(BackupCommand::Export { target }) => {

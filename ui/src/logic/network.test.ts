@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { refusalsText } from './network';
 
 describe('refusalsText', () => {
-  const none = { takes: 0, envelopes: 0, chat_messages: 0, takes_expired: 0, peers_ignored: 0 };
+  const none = { takes: 0, envelopes: 0, chat_messages: 0, takes_expired: 0, recovery_copies: 0, peers_ignored: 0 };
 
   it('says nothing was refused when nothing was', () => {
     expect(refusalsText(none)).toBe('nothing');
@@ -15,5 +15,6 @@ describe('refusalsText', () => {
     expect(refusalsText({ ...none, takes_expired: 1, envelopes: 3 })).toBe(
       '1 unanswered take expired, 3 trade messages',
     );
+    expect(refusalsText({ ...none, recovery_copies: 2 })).toBe('2 recovery copies that were not this node’s');
   });
 });

@@ -47,6 +47,7 @@ export function refusalsText(r: Refusals): string {
   count(r.takes_expired, 'unanswered take expired', 'unanswered takes expired');
   count(r.envelopes, 'trade message', 'trade messages');
   count(r.chat_messages, 'chat message over the limits', 'chat messages over the limits');
+  count(r.recovery_copies, 'recovery copy that was not this node’s', 'recovery copies that were not this node’s');
   count(r.peers_ignored, 'peer ignored for bad gossip', 'peers ignored for bad gossip');
   return parts.length > 0 ? parts.join(', ') : 'nothing';
 }

@@ -54,6 +54,7 @@ function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
     returns: [],
     decision: null,
     fee_reserve: null,
+    recovery_copy_at: null,
     ...overrides,
   };
 }

@@ -257,7 +257,7 @@ export class FakeBackend implements Backend {
     external_addrs: [],
     relays: [],
     relay_server: false,
-    refusals: { takes: 0, envelopes: 0, chat_messages: 0, takes_expired: 0, peers_ignored: 0 },
+    refusals: { takes: 0, envelopes: 0, chat_messages: 0, takes_expired: 0, recovery_copies: 0, peers_ignored: 0 },
   };
   chain: ChainStatus = {
     configured: false,

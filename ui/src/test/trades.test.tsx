@@ -1,4 +1,4 @@
-import { act, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, screen, waitFor, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { EscrowView, TradeInfo } from '../bindings';
 import { FAKE_PEER_ID, FakeBackend, OTHER_PEER_ID, SELLER_PEER_ID, fakeEntry, fakeMessage, fakeOffer, fakeTrade } from './fakeBackend';
@@ -259,6 +259,7 @@ describe('Trade room', () => {
         returns: [],
         decision: null,
         fee_reserve: null,
+        recovery_copy_at: null,
       },
       steps: [
         { kind: 'take_request', at: 1_700_000_000_000, mine: false },
@@ -392,6 +393,7 @@ function buyerEscrowTrade(overrides: Partial<TradeInfo> = {}, escrow: Partial<Es
       returns: [],
       decision: null,
       fee_reserve: null,
+      recovery_copy_at: null,
       ...escrow,
     },
     steps: [
@@ -527,6 +529,29 @@ describe('Trade room with two escrow outputs', () => {
     expect(screen.getByText('Returns', { selector: 'dt' })).toBeInTheDocument();
     // A cancelled trade asks for no funding.
     expect(screen.queryByTestId('escrow-instruction')).toBeNull();
+  });
+
+  it('says whether the counterparty holds a copy that brings the trade back from the seed words', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [buyerEscrowTrade({}, { recovery_copy_at: 1_700_000_000_000 })];
+    await openRoom(backend);
+    expect(screen.getByTestId('escrow-recovery')).toHaveTextContent(
+      /^Your counterparty keeps a sealed copy of this trade \(as of .+\): your seed words alone bring it back\.$/,
+    );
+  });
+
+  it('says when only a backup would bring the trade back, and nothing once the trade is over', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.tradeList = [buyerEscrowTrade()];
+    await openRoom(backend);
+    expect(screen.getByTestId('escrow-recovery')).toHaveTextContent(
+      'Your counterparty does not hold a copy of this trade yet: until it does, only a backup brings it back.',
+    );
+    cleanup();
+    const done = new FakeBackend({ state: 'unlocked' });
+    done.tradeList = [buyerEscrowTrade({ state: 'Completed' }, { recovery_copy_at: 1_700_000_000_000 })];
+    await openRoom(done);
+    expect(screen.queryByTestId('escrow-recovery')).toBeNull();
   });
 
   it('says what the release’s fee reserve is and where it went', async () => {

@@ -292,6 +292,19 @@ fn print_trade(t: &TradeInfo) {
                 e.release_confirmations
             );
         }
+        if t.is_open() {
+            match e.recovery_copy_at {
+                Some(at) => println!(
+                    "  Recovery:      the counterparty keeps a sealed copy (as of {}): the seed words \
+                     alone bring this trade back",
+                    souk_core::backup::utc_text(u64::try_from(at).unwrap_or(0))
+                ),
+                None => println!(
+                    "  Recovery:      the counterparty holds no copy yet: until it does, only a backup \
+                     brings this trade back"
+                ),
+            }
+        }
         if let Some(r) = &e.fee_reserve {
             let amount = format!("{} {}", format_amount(r.amount, o.base), o.base);
             let spent = match (r.how.as_deref(), &r.txid) {

@@ -103,6 +103,7 @@ fn escrow(side: &str) -> EscrowView {
         returns: Vec::new(),
         decision: None,
         fee_reserve: None,
+        recovery_copy_at: None,
     }
 }
 

@@ -26,6 +26,10 @@ pub enum DirectRequest {
     /// party's output holds nothing (a `channel::SealedTake` whose plaintext is a `ReturnRequest`).
     /// Answered with a [`ReturnAnswer`].
     Return(Vec<u8>),
+    /// Seed-only recovery: a party leaves its sealed copy of a trade with its counterparty, or a
+    /// restored node asks for its copies back (`trading::recovery::RecoveryRequest` bytes). Answered
+    /// with a `RecoveryAnswer`.
+    Recovery(Vec<u8>),
 }
 
 /// The arbitrator's answer to a return request: the PSBT signed by it, refused, or not now.

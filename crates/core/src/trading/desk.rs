@@ -68,6 +68,8 @@ pub(super) struct Inner {
     pub required_confirmations: u32,
     /// Cancelled when the desk shuts down: ends the tasks it spawned along the way.
     pub stop: CancellationToken,
+    /// The recovery locators this node announces in the DHT (it holds copies for open trades).
+    pub providing: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 /// The running trade engine: answers take requests and envelopes, and delivers the outbox.
@@ -124,6 +126,7 @@ impl Desk {
             chain: settlement.map(|s| s.backend),
             stop: cancel.clone(),
             refused: Refused::default(),
+            providing: std::sync::Mutex::default(),
         });
         let tasks = vec![
             tokio::spawn(serve(
@@ -135,6 +138,9 @@ impl Desk {
             tokio::spawn(outbox::reach_counterparties(inner.clone(), cancel.clone())),
             tokio::spawn(settle::watch(inner.clone(), cancel.clone())),
             tokio::spawn(expire_unanswered_takes(inner.clone(), cancel.clone())),
+            // Seed-only recovery: copies handed to counterparties, copies looked for.
+            tokio::spawn(super::recovery::keep_copies(inner.clone(), cancel.clone())),
+            tokio::spawn(super::recovery::recover(inner.clone(), cancel.clone())),
             // Decisions of this node as an arbitrator that a party has not acknowledged yet.
             tokio::spawn(super::arbitrate::resend_resolutions(inner.clone())),
         ];

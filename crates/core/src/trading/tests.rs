@@ -25,10 +25,10 @@ use crate::{
 pub(super) struct Fixture {
     _dir: tempfile::TempDir,
     pub(super) store: Store,
-    book: Book,
+    pub(super) book: Book,
     pub(super) desk: Desk,
-    maker: Identity,
-    taker: Identity,
+    pub(super) maker: Identity,
+    pub(super) taker: Identity,
     offer: Offer,
 }
 
@@ -162,7 +162,7 @@ impl Fixture {
     }
 
     /// A trade the taker opened; its channel as the taker sees it.
-    async fn open(&self) -> (TradeChannel, Sender) {
+    pub(super) async fn open(&self) -> (TradeChannel, Sender) {
         let (bytes, handshake) = self.sealed_take(5_000_000);
         let TakeAnswer::Accepted(accept) = self.take(&bytes).await else {
             panic!("the take was refused");
@@ -172,14 +172,14 @@ impl Fixture {
         (channel, sender)
     }
 
-    async fn send(&self, bytes: &[u8]) -> EnvelopeAnswer {
+    pub(super) async fn send(&self, bytes: &[u8]) -> EnvelopeAnswer {
         self.desk
             .inner
             .on_envelope(self.taker.peer_id(), bytes)
             .await
     }
 
-    fn seal(
+    pub(super) fn seal(
         &self,
         channel: &TradeChannel,
         sender: &mut Sender,
@@ -191,7 +191,7 @@ impl Fixture {
     }
 }
 
-fn chat(text: &str) -> ChannelMessage {
+pub(super) fn chat(text: &str) -> ChannelMessage {
     ChannelMessage::Chat {
         text: text.into(),
         sent_at: now_ms(),

@@ -249,6 +249,16 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
           <span className="muted">Blocks count from when each output’s funding confirmed.</span>
         </dd>
       </div>
+      {trade.state !== 'Completed' && trade.state !== 'Cancelled' && trade.state !== 'Expired' && trade.state !== 'Resolved' ? (
+        <div className="details-wide">
+          <dt>If you lose this computer</dt>
+          <dd data-testid="escrow-recovery">
+            {escrow.recovery_copy_at !== null
+              ? `Your counterparty keeps a sealed copy of this trade (as of ${formatTime(escrow.recovery_copy_at)}): your seed words alone bring it back.`
+              : 'Your counterparty does not hold a copy of this trade yet: until it does, only a backup brings it back.'}
+          </dd>
+        </div>
+      ) : null}
       {escrow.fee_reserve ? (
         <div className="details-wide">
           <dt>Fee reserve</dt>

@@ -12,6 +12,7 @@ pub(in crate::trading) struct Refused {
     pub envelopes: AtomicU64,
     pub chat_messages: AtomicU64,
     pub takes_expired: AtomicU64,
+    pub recovery_copies: AtomicU64,
 }
 
 /// What this node refused from peers since it started.
@@ -31,6 +32,9 @@ pub struct Refusals {
     /// Takes this node rejected because nobody answered them in time.
     #[ts(type = "number")]
     pub takes_expired: u64,
+    /// Recovery copies handed back to this node that did not open with its seed's key or were not its own.
+    #[ts(type = "number")]
+    pub recovery_copies: u64,
     /// Peers whose gossip is ignored now (they sent too much the book refused).
     pub peers_ignored: u32,
 }
@@ -44,6 +48,7 @@ impl Desk {
             envelopes: r.envelopes.load(Ordering::Relaxed),
             chat_messages: r.chat_messages.load(Ordering::Relaxed),
             takes_expired: r.takes_expired.load(Ordering::Relaxed),
+            recovery_copies: r.recovery_copies.load(Ordering::Relaxed),
             peers_ignored: 0,
         }
     }

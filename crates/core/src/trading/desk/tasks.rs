@@ -106,6 +106,7 @@ pub(super) async fn serve(
                     Ok(DirectRequest::Dispute(bytes)) => Request::Dispute(bytes),
                     Ok(DirectRequest::Resolution(bytes)) => Request::Resolution(bytes),
                     Ok(DirectRequest::Return(bytes)) => Request::Return(bytes),
+                    Ok(DirectRequest::Recovery(bytes)) => Request::Recovery(bytes),
                     // The market answers offer requests and anything undecodable.
                     _ => continue,
                 };
@@ -131,6 +132,11 @@ pub(super) async fn serve(
                                 tracing::info!(%peer, error = %e, "a return request not signed");
                             }
                             crate::protocol::ReturnAnswer::of(answer).encode()
+                        }
+                        Request::Recovery(bytes) => {
+                            crate::trading::recovery::on_request(&inner, peer, &bytes)
+                                .await
+                                .encode()
                         }
                     };
                     if let Err(e) = inner.net.respond(id, answer).await {
@@ -161,6 +167,7 @@ enum Request {
     Dispute(Vec<u8>),
     Resolution(Vec<u8>),
     Return(Vec<u8>),
+    Recovery(Vec<u8>),
 }
 
 fn stored(what: &str, from: PeerId, result: Result<()>) -> Vec<u8> {

@@ -65,6 +65,9 @@ pub struct EscrowView {
     pub decision: Option<DecisionView>,
     /// The fee reserve of the release (once the seller signed it) or of this node's resolution.
     pub fee_reserve: Option<ReserveView>,
+    /// When the counterparty last stored this node's sealed recovery copy of the trade (unix ms): from
+    /// then on, the seed words alone bring the trade back.
+    pub recovery_copy_at: Option<i64>,
 }
 
 /// A payout's fee reserve: a small output of a release (the buyer's) or a resolution (each party's with
@@ -142,7 +145,14 @@ pub(in crate::trading) async fn view(
             reason: r.reason,
             round: r.round,
         });
+    let recovery_copy_at: Option<i64> =
+        sqlx::query_scalar("SELECT sent_at FROM recovery_sent WHERE trade_id = ?")
+            .bind(trade_id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(sql)?;
     Ok(load(conn, trade_id).await?.map(|r| EscrowView {
+        recovery_copy_at,
         decision,
         fee_reserve: reserve_view(&r),
         chain: r.chain,

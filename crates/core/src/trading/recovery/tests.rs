@@ -1,0 +1,231 @@
+//! The holder's side against a real desk (real SQLite file, real loopback swarm): who may leave a copy,
+//! who gets it back; and a record put back into an empty database gives the same trade.
+
+use std::sync::Arc;
+
+use libp2p::PeerId;
+
+use super::{
+    Record, RecoveryAnswer, RecoveryKeys, RecoveryRequest, build_record, on_request, put_back,
+};
+use crate::{
+    identity::Identity,
+    net::{AcceptAll, NetConfig, Network},
+    protocol::EnvelopeAnswer,
+    store::Store,
+    trading::{
+        Desk, TradeConfig,
+        store::{chat_log, trade_info},
+        tests::{chat, fixture, identity},
+    },
+};
+
+async fn ask(desk: &Desk, from: PeerId, request: &RecoveryRequest) -> RecoveryAnswer {
+    on_request(&desk.inner, from, &request.encode()).await
+}
+
+fn refused(answer: RecoveryAnswer, reason: &str) {
+    match answer {
+        RecoveryAnswer::Refused(r) => {
+            assert!(r.contains(reason), "refused for {r:?}, not {reason:?}")
+        }
+        other => panic!("not refused ({reason}): {other:?}"),
+    }
+}
+
+/// A second node of `who` on an empty database, as after its data directory was lost.
+async fn fresh_desk(who: &Identity, dir: &std::path::Path) -> (Store, Desk) {
+    let store = Store::open(&dir.join(crate::store::FILE_NAME))
+        .await
+        .unwrap();
+    let (net, _) = Network::start(
+        NetConfig::loopback_for_tests(),
+        who.keypair().clone(),
+        Arc::new(AcceptAll),
+    )
+    .await
+    .unwrap();
+    let desk = Desk::start(
+        net,
+        store.pool().clone(),
+        crate::book::Book::new(&store),
+        who.keypair().clone(),
+        who.channel_secret().clone(),
+        *who.storage_key(),
+        *who.escrow_root(),
+        None,
+        TradeConfig::default(),
+        tokio::sync::broadcast::channel(64).0,
+    );
+    (store, desk)
+}
+
+#[tokio::test]
+async fn only_the_counterparty_leaves_a_copy_and_only_it_gets_it_back() {
+    let f = fixture().await;
+    let (channel, _) = f.open().await;
+    let trade_id = channel.trade_id;
+    let taker = f.taker.peer_id();
+    let stranger = identity().peer_id();
+    let keep = |record: Vec<u8>| RecoveryRequest::Keep {
+        trade_id,
+        locator: [9; 32],
+        record,
+    };
+
+    // A stranger, an unknown trade, an oversized copy and nonsense are refused, and nothing is kept.
+    refused(
+        ask(&f.desk, stranger, &keep(vec![1; 100])).await,
+        "no trade",
+    );
+    let unknown = RecoveryRequest::Keep {
+        trade_id: uuid::Uuid::now_v7(),
+        locator: [9; 32],
+        record: vec![1; 100],
+    };
+    refused(ask(&f.desk, taker, &unknown).await, "no trade");
+    refused(
+        ask(&f.desk, taker, &keep(vec![1; super::MAX_RECORD_BYTES + 1])).await,
+        "over the limit",
+    );
+    refused(
+        on_request(&f.desk.inner, taker, b"\xff\xff nonsense").await,
+        "recovery request",
+    );
+    assert_eq!(
+        ask(&f.desk, taker, &RecoveryRequest::List).await,
+        RecoveryAnswer::Listed(vec![])
+    );
+
+    // The counterparty's copy is kept, and the holder provides its locator while the trade is open.
+    assert_eq!(
+        ask(&f.desk, taker, &keep(vec![1; 100])).await,
+        RecoveryAnswer::Stored
+    );
+    assert!(f.desk.inner.providing.lock().unwrap().contains(&[9; 32]));
+    // One copy per trade at most every second; a newer one replaces the older.
+    assert!(matches!(
+        ask(&f.desk, taker, &keep(vec![2; 100])).await,
+        RecoveryAnswer::Later(_)
+    ));
+    sqlx::query("UPDATE recovery_copies SET received_at = received_at - 5000")
+        .execute(f.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        ask(&f.desk, taker, &keep(vec![3; 100])).await,
+        RecoveryAnswer::Stored
+    );
+
+    let RecoveryAnswer::Listed(listed) = ask(&f.desk, taker, &RecoveryRequest::List).await else {
+        panic!("no list");
+    };
+    assert_eq!(
+        listed.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        [trade_id]
+    );
+    let fetch = RecoveryRequest::Fetch { trade_id };
+    assert_eq!(
+        ask(&f.desk, taker, &fetch).await,
+        RecoveryAnswer::Record(vec![3; 100])
+    );
+    // Nobody else learns of it or gets it.
+    assert_eq!(
+        ask(&f.desk, stranger, &RecoveryRequest::List).await,
+        RecoveryAnswer::Listed(vec![])
+    );
+    refused(ask(&f.desk, stranger, &fetch).await, "no copy");
+}
+
+#[tokio::test]
+async fn a_record_puts_the_trade_back_into_an_empty_database_once() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let trade_id = channel.trade_id;
+    for text in ["hello", "the IBAN is in the terms"] {
+        let bytes = f
+            .seal(&channel, &mut sender, &chat(text))
+            .to_bytes()
+            .unwrap();
+        assert!(matches!(f.send(&bytes).await, EnvelopeAnswer::Ack { .. }));
+    }
+    let me = f.maker.peer_id();
+    let record = {
+        let mut conn = f.store.pool().acquire().await.unwrap();
+        build_record(&mut conn, &me, trade_id).await.unwrap()
+    };
+    assert_eq!(record.chat_left_out, 0);
+    // Through its seal, as it travels.
+    let keys = RecoveryKeys::derive(f.maker.storage_key());
+    let record = Record::open(&keys, trade_id, &record.seal(&keys).unwrap()).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (store, desk) = fresh_desk(&f.maker, dir.path()).await;
+    // A record naming a table it may not write is refused whole: nothing is written.
+    let mut bad = record.clone();
+    bad.tables.push(super::Table {
+        name: "settings".into(),
+        columns: vec!["key".into()],
+        rows: vec![],
+    });
+    assert!(put_back(&desk.inner, bad).await.is_err());
+    assert!(trade_info(store.pool(), &me, trade_id).await.is_err());
+
+    assert!(put_back(&desk.inner, record.clone()).await.unwrap());
+    let original = trade_info(f.store.pool(), &me, trade_id).await.unwrap();
+    let restored = trade_info(store.pool(), &me, trade_id).await.unwrap();
+    assert_eq!(restored, original);
+    assert_eq!(
+        chat_log(store.pool(), &me, trade_id).await.unwrap(),
+        chat_log(f.store.pool(), &me, trade_id).await.unwrap()
+    );
+    // The channel came back too: the next envelope from the counterparty is taken in order.
+    let bytes = f
+        .seal(&channel, &mut sender, &chat("still there?"))
+        .to_bytes()
+        .unwrap();
+    assert_eq!(
+        desk.inner.on_envelope(f.taker.peer_id(), &bytes).await,
+        EnvelopeAnswer::Ack { next: 3 }
+    );
+    // A second copy of a trade that is here changes nothing.
+    assert!(!put_back(&desk.inner, record).await.unwrap());
+    desk.shutdown().await;
+}
+
+#[tokio::test]
+async fn chat_that_does_not_fit_is_left_out_oldest_first() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    // Enough chat that the whole transcript cannot travel in one copy.
+    let long = "x".repeat(crate::trading::wire::MAX_CHAT_CHARS);
+    let max_per_minute = usize::try_from(f.desk.inner.config.max_chat_per_minute).unwrap();
+    let count = (super::MAX_RECORD_BYTES / long.len() + 2).min(max_per_minute);
+    for i in 0..count {
+        let text = format!("{i:03}{}", &long[3..]);
+        let bytes = f
+            .seal(&channel, &mut sender, &chat(&text))
+            .to_bytes()
+            .unwrap();
+        assert!(matches!(f.send(&bytes).await, EnvelopeAnswer::Ack { .. }));
+    }
+    let me = f.maker.peer_id();
+    let mut conn = f.store.pool().acquire().await.unwrap();
+    let record = build_record(&mut conn, &me, channel.trade_id)
+        .await
+        .unwrap();
+    assert!(record.chat_left_out > 0, "all {count} messages fit");
+    let keys = RecoveryKeys::derive(f.maker.storage_key());
+    let sealed = record.seal(&keys).unwrap();
+    assert!(sealed.len() <= super::MAX_RECORD_BYTES);
+    let messages = record.tables.iter().find(|t| t.name == "messages").unwrap();
+    let kept = messages.rows.len();
+    assert_eq!(kept + usize::try_from(record.chat_left_out).unwrap(), count);
+    // The newest are kept, oldest first.
+    let body_at = messages.columns.iter().position(|c| c == "body").unwrap();
+    let first = match &messages.rows[0][body_at] {
+        super::Value::Text(t) => t[..3].to_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(first, format!("{:03}", count - kept));
+}

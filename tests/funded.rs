@@ -1,0 +1,129 @@
+//! A funded escrow trade on a real Litecoin regtest chain, for the scenarios where something is lost after
+//! the coins are locked: a seller (maker) and a buyer (taker) under one arbitrator, both outputs funded
+//! and confirmed.
+
+use bitcoin::Amount;
+use souk_core::trading::TradeInfo;
+
+use crate::{TestDir, TestNode, agree_ltc_escrow_trade, regtest::Litecoind, test_trades};
+
+/// 1 LTC.
+pub const AMOUNT: u64 = 100_000_000;
+/// 15 % of it.
+pub const DEPOSIT: u64 = 15_000_000;
+
+/// Waits until the trade is in `state` on `node`.
+pub async fn in_state(node: &TestNode, trade: &TradeInfo, state: &str) -> TradeInfo {
+    node.await_trade(trade.id, state, |t| t.state.as_str() == state)
+        .await
+}
+
+/// A funded escrow trade between `maker` (seller) and `taker` (buyer) under the arbitrator in `nodes`.
+pub struct Funded {
+    pub ltc: Litecoind,
+    pub dir: TestDir,
+    pub bootstrap: Vec<String>,
+    /// The bootstrap node and the arbitrator.
+    pub nodes: Vec<TestNode>,
+    pub maker: TestNode,
+    pub taker: TestNode,
+    pub trade: TradeInfo,
+    /// The buyer's payout address.
+    pub payout: String,
+}
+
+/// Sets up the chain and the nodes, agrees the trade and funds both escrow outputs.
+pub async fn funded_escrow() -> Funded {
+    let ltc = Litecoind::start().await;
+    let dir = TestDir::new();
+    let boot = TestNode::start(dir.path("boot"), &[]).await;
+    let bootstrap = vec![boot.address()];
+    let settling = |name: &str, trades| {
+        TestNode::start_settling(dir.path(name), &bootstrap, ltc.config.clone(), trades)
+    };
+    let arbitrator = settling(
+        "arbitrator",
+        souk_core::trading::TradeConfig {
+            arbitrator: true,
+            ..test_trades()
+        },
+    )
+    .await;
+    let maker = settling("maker", test_trades()).await;
+    let taker = settling("taker", test_trades()).await;
+
+    let payout = ltc.new_address().await;
+    let trade = agree_ltc_escrow_trade(&maker, &taker, &arbitrator, AMOUNT, &payout).await;
+    in_state(&maker, &trade, "Accepted").await;
+    let refund = ltc.new_address().await;
+    maker
+        .node
+        .set_escrow_address(trade.id, &refund)
+        .await
+        .expect("refund address");
+    let seller = in_state(&maker, &trade, "EscrowFunding")
+        .await
+        .escrow
+        .unwrap();
+    let buyer = in_state(&taker, &trade, "EscrowFunding")
+        .await
+        .escrow
+        .unwrap();
+    ltc.send_to(
+        &seller.address.expect("the seller's escrow output"),
+        Amount::from_sat(AMOUNT + DEPOSIT),
+    )
+    .await;
+    ltc.send_to(
+        &buyer.address.expect("the buyer's escrow output"),
+        Amount::from_sat(DEPOSIT),
+    )
+    .await;
+    ltc.mine(1).await;
+    in_state(&taker, &trade, "EscrowFunded").await;
+    in_state(&maker, &trade, "EscrowFunded").await;
+    Funded {
+        ltc,
+        dir,
+        bootstrap,
+        nodes: vec![boot, arbitrator],
+        maker,
+        taker,
+        trade,
+        payout,
+    }
+}
+
+impl Funded {
+    /// The seller confirms (unless it did already), the buyer's node co-signs and broadcasts the
+    /// release, and the chain pays the buyer's payout address the amount and its deposit, less the fee
+    /// reserve.
+    pub async fn release_pays_the_buyer(self, seller_confirmed: bool) {
+        let Self {
+            ltc,
+            maker,
+            taker,
+            trade,
+            payout,
+            nodes,
+            ..
+        } = self;
+        if !seller_confirmed {
+            in_state(&maker, &trade, "PaymentSent").await;
+            maker.node.mark_received(trade.id).await.expect("received");
+        }
+        in_state(&taker, &trade, "Released").await;
+        ltc.mine(1).await;
+        in_state(&taker, &trade, "Completed").await;
+        in_state(&maker, &trade, "Completed").await;
+        let reserve = souk_core::escrow::anchor_value(souk_core::escrow::Chain::Ltc).to_sat();
+        assert_eq!(
+            ltc.received_by(&payout, 1).await,
+            Amount::from_sat(AMOUNT + DEPOSIT - reserve),
+            "the buyer holds the amount and its deposit, less the release's fee reserve"
+        );
+        for node in [taker, maker].into_iter().chain(nodes) {
+            node.stop().await;
+        }
+    }
+}
