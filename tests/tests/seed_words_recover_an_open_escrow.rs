@@ -2,14 +2,19 @@
 //! nothing survives but its seed words: no database, no backup. Restored from the words on an empty data
 //! directory, the node finds its counterparty through the DHT (the counterparty provides the locator only
 //! the seed derives), gets back its sealed copy of the trade, and the trade ends with the chain paying the
-//! buyer — whether the buyer or the seller was the one that lost everything.
+//! buyer — whether the buyer or the seller was the one that lost everything, and even when the seller is
+//! gone for good (the arbitrator keeps a copy too, and decides the dispute the restored buyer opens).
 
 use std::path::PathBuf;
 
-use souk_core::trading::TradeInfo;
+use bitcoin::Amount;
+use souk_core::{
+    escrow::Party,
+    trading::{Decision, TradeInfo},
+};
 use souk_tests::{
     PASSPHRASE, TestNode,
-    funded::{funded_escrow, in_state},
+    funded::{AMOUNT, DEPOSIT, funded_escrow, in_state},
     node, test_trades,
 };
 
@@ -22,6 +27,23 @@ async fn copy_is_held(node: &TestNode, trade: &TradeInfo) -> TradeInfo {
                 .and_then(|e| e.recovery_copy_at)
                 .is_some_and(|at| at >= t.updated_at)
     })
+    .await
+}
+
+/// Waits until `node`'s trade is in `state` and both its counterparty and the arbitrator store `node`'s
+/// copy of it as it is now.
+async fn both_copies_held(node: &TestNode, trade: &TradeInfo, state: &str) -> TradeInfo {
+    node.await_trade(
+        trade.id,
+        "the counterparty and the arbitrator to hold copies",
+        |t| {
+            let fresh = |at: Option<i64>| at.is_some_and(|at| at >= t.updated_at);
+            t.state.as_str() == state
+                && t.escrow
+                    .as_ref()
+                    .is_some_and(|e| fresh(e.recovery_copy_at) && fresh(e.arbitrator_copy_at))
+        },
+    )
     .await
 }
 
@@ -119,4 +141,74 @@ async fn the_seller_restored_from_its_words_while_the_buyer_is_away_releases_onc
         .await
         .expect("paid");
     funded.release_pays_the_buyer(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_buyer_restored_after_the_seller_vanished_gets_its_trade_from_the_arbitrator() {
+    let mut funded = funded_escrow().await;
+    funded
+        .taker
+        .node
+        .mark_paid(funded.trade.id)
+        .await
+        .expect("paid");
+    in_state(&funded.maker, &funded.trade, "PaymentSent").await;
+    both_copies_held(&funded.taker, &funded.trade, "PaymentSent").await;
+
+    // The seller vanishes for good with the coins locked; then the buyer's computer dies.
+    funded.maker.stop().await;
+    let dir = restore_from_words(funded.taker, funded.dir.path("taker-again"), &funded.trade).await;
+    funded.taker = TestNode::start_settling(
+        dir,
+        &funded.bootstrap,
+        funded.ltc.config.clone(),
+        test_trades(),
+    )
+    .await;
+
+    // Only the arbitrator holds a copy now: the trade comes back where it stood, and the buyer takes
+    // it to the arbitrator, who decides for the buyer; the chain pays the buyer.
+    in_state(&funded.taker, &funded.trade, "PaymentSent").await;
+    funded
+        .taker
+        .node
+        .dispute_trade(
+            funded.trade.id,
+            "the seller vanished after my payment".into(),
+        )
+        .await
+        .expect("dispute");
+    let arbitrator = &funded.nodes[1];
+    tokio::time::timeout(souk_tests::DEADLINE, async {
+        while arbitrator.node.dispute_info(funded.trade.id).await.is_err() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the buyer's case at the arbitrator");
+    arbitrator
+        .node
+        .resolve_dispute(funded.trade.id, &Decision::to(Party::Buyer))
+        .await
+        .expect("resolve");
+    let done = in_state(&funded.taker, &funded.trade, "Resolved").await;
+    let txid = done
+        .escrow
+        .unwrap()
+        .release_txid
+        .expect("the buyer broadcast the decision");
+    funded.ltc.mine(1).await;
+    funded
+        .ltc
+        .await_confirmations(&txid.parse().unwrap(), 1)
+        .await;
+    let got = funded.ltc.received_by(&funded.payout, 1).await;
+    assert!(
+        got > Amount::from_sat(AMOUNT + DEPOSIT) && got < Amount::from_sat(AMOUNT + 2 * DEPOSIT),
+        "the buyer got the escrow, the seller's deposit included, less the fee and reserve: {got}"
+    );
+    funded.taker.stop().await;
+    for node in funded.nodes {
+        node.stop().await;
+    }
 }

@@ -222,7 +222,12 @@ fee_reserve: ReserveView | null,
  * When the counterparty last stored this node's sealed recovery copy of the trade (unix ms): from
  * then on, the seed words alone bring the trade back.
  */
-recovery_copy_at: number | null, };
+recovery_copy_at: number | null, 
+/**
+ * When the arbitrator last stored one (it keeps copies while the escrow holds coins): the trade
+ * comes back from the seed words even when the counterparty is gone.
+ */
+arbitrator_copy_at: number | null, };
 export type ReserveView = { 
 /**
  * Base units set aside from the payout.

@@ -55,6 +55,7 @@ function escrow(overrides: Partial<EscrowView> = {}): EscrowView {
     decision: null,
     fee_reserve: null,
     recovery_copy_at: null,
+    arbitrator_copy_at: null,
     ...overrides,
   };
 }

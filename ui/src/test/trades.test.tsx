@@ -260,6 +260,7 @@ describe('Trade room', () => {
         decision: null,
         fee_reserve: null,
         recovery_copy_at: null,
+        arbitrator_copy_at: null,
       },
       steps: [
         { kind: 'take_request', at: 1_700_000_000_000, mine: false },
@@ -394,6 +395,7 @@ function buyerEscrowTrade(overrides: Partial<TradeInfo> = {}, escrow: Partial<Es
       decision: null,
       fee_reserve: null,
       recovery_copy_at: null,
+      arbitrator_copy_at: null,
       ...escrow,
     },
     steps: [
@@ -536,7 +538,14 @@ describe('Trade room with two escrow outputs', () => {
     backend.tradeList = [buyerEscrowTrade({}, { recovery_copy_at: 1_700_000_000_000 })];
     await openRoom(backend);
     expect(screen.getByTestId('escrow-recovery')).toHaveTextContent(
-      /^Your counterparty keeps a sealed copy of this trade \(as of .+\): your seed words alone bring it back\.$/,
+      /^Your counterparty \(as of .+\) keeps a sealed copy of this trade: your seed words alone bring it back\.$/,
+    );
+    cleanup();
+    const both = new FakeBackend({ state: 'unlocked' });
+    both.tradeList = [buyerEscrowTrade({}, { recovery_copy_at: 1_700_000_000_000, arbitrator_copy_at: 1_700_000_100_000 })];
+    await openRoom(both);
+    expect(screen.getByTestId('escrow-recovery')).toHaveTextContent(
+      /^Your counterparty \(as of .+\) and the arbitrator \(as of .+\) keep sealed copies of this trade: your seed words alone bring it back\.$/,
     );
   });
 

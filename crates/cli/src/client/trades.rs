@@ -293,16 +293,26 @@ fn print_trade(t: &TradeInfo) {
             );
         }
         if t.is_open() {
-            match e.recovery_copy_at {
-                Some(at) => println!(
-                    "  Recovery:      the counterparty keeps a sealed copy (as of {}): the seed words \
-                     alone bring this trade back",
-                    souk_core::backup::utc_text(u64::try_from(at).unwrap_or(0))
-                ),
-                None => println!(
+            let when = |at: i64| souk_core::backup::utc_text(u64::try_from(at).unwrap_or(0));
+            let holders: Vec<String> = [
+                e.recovery_copy_at
+                    .map(|at| format!("the counterparty (as of {})", when(at))),
+                e.arbitrator_copy_at
+                    .map(|at| format!("the arbitrator (as of {})", when(at))),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if holders.is_empty() {
+                println!(
                     "  Recovery:      the counterparty holds no copy yet: until it does, only a backup \
                      brings this trade back"
-                ),
+                );
+            } else {
+                println!(
+                    "  Recovery:      sealed copies kept by {}: the seed words alone bring this trade back",
+                    holders.join(" and ")
+                );
             }
         }
         if let Some(r) = &e.fee_reserve {

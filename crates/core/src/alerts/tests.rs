@@ -104,6 +104,7 @@ fn escrow(side: &str) -> EscrowView {
         decision: None,
         fee_reserve: None,
         recovery_copy_at: None,
+        arbitrator_copy_at: None,
     }
 }
 

@@ -22,6 +22,7 @@
 //! arbitrator, and the payout plan both sides compute.
 
 mod cases;
+mod copies;
 mod decide;
 mod deliver;
 #[cfg(feature = "test-hooks")]
@@ -43,6 +44,7 @@ use crate::{
 };
 
 pub(super) use cases::on_case;
+pub(super) use copies::{check_lodger, lodging_case};
 pub(super) use decide::resolve;
 pub use decide::{Decision, MAX_DECISION_REASON_CHARS};
 pub(super) use deliver::resend_resolutions;

@@ -14,8 +14,8 @@
 mod record;
 
 use std::{
-    collections::HashSet,
-    sync::{Arc, LazyLock},
+    collections::{HashMap, HashSet},
+    sync::{Arc, LazyLock, Mutex},
     time::Duration,
 };
 
@@ -52,8 +52,13 @@ const HAND_OVER_EVERY: Duration = Duration::from_secs(60);
 const LOOK_FIRST: Duration = Duration::from_secs(1);
 /// ...up to this; and this often once some were found.
 const LOOK_EVERY: Duration = Duration::from_secs(15 * 60);
-/// A holder takes at most one copy per trade this often.
+/// A holder takes at most one copy per trade and owner this often.
 const MIN_KEEP_GAP_MS: i64 = 1_000;
+/// A copy is handed over again after this long even when nothing changed, so the arbitrator, which
+/// forgets copies [`LATE_COINS_WATCH`] after the last one, keeps it while the trade is open.
+const REFRESH_AFTER_MS: i64 = 30 * 24 * 3600 * 1000;
+/// An arbitrator keeps copies of at most this many trades per party.
+pub const MAX_LODGED_PER_OWNER: i64 = 64;
 /// At most this many trades are taken from one holder's list per look.
 const MAX_LISTED: usize = 256;
 
@@ -87,27 +92,40 @@ const MESSAGES: &str =
 /// This node's open escrow trades, as a party: the ones whose copies it hands over.
 static OPEN_ESCROW_TRADES: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT t.id, t.counterparty FROM trades t JOIN trade_escrow e ON e.trade_id = t.id \
+        "SELECT t.id, t.counterparty, t.state FROM trades t JOIN trade_escrow e ON e.trade_id = t.id \
          WHERE t.role IN ('maker', 'taker') AND t.state NOT IN {}",
         TradeState::closed_sql()
     )
 });
-/// The locators of copies this node holds for open trades.
-static OPEN_LOCATORS: LazyLock<String> = LazyLock::new(|| {
+/// The locators of the copies this node keeps: as counterparty while the trade is open, as arbitrator
+/// while copies keep coming (`?`: the oldest time still kept).
+static KEPT_LOCATORS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT DISTINCT c.locator FROM recovery_copies c JOIN trades t ON t.id = c.trade_id \
-         WHERE t.state NOT IN {}",
+        "SELECT DISTINCT c.locator FROM recovery_copies c LEFT JOIN trades t ON t.id = c.trade_id \
+         WHERE (c.arbitrated = 0 AND t.state NOT IN {}) OR (c.arbitrated = 1 AND c.received_at > ?)",
         TradeState::closed_sql()
     )
 });
-/// Copies of trades closed before a time.
+/// Copies no longer kept: of trades closed before a time, or lodged with this arbitrator before it.
 static FORGET_COPIES: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "DELETE FROM recovery_copies WHERE trade_id IN (SELECT id FROM trades \
-         WHERE state IN {} AND updated_at < ?)",
+        "DELETE FROM recovery_copies WHERE (arbitrated = 0 AND trade_id IN (SELECT id FROM trades \
+         WHERE state IN {} AND updated_at < ?1)) OR (arbitrated = 1 AND received_at < ?1)",
         TradeState::closed_sql()
     )
 });
+
+/// Whether a copy goes to the trade's arbitrator too: while the escrow may hold coins and the trade is
+/// not over (the arbitrator keeps copies only of escrows with coins on the chain).
+fn lodged_in(state: TradeState) -> bool {
+    matches!(
+        state,
+        TradeState::EscrowFunded
+            | TradeState::PaymentSent
+            | TradeState::PaymentConfirmed
+            | TradeState::Disputed
+    )
+}
 
 fn value_of(row: &SqliteRow, i: usize) -> Result<Value> {
     let raw = row.try_get_raw(i).map_err(sql)?;
@@ -216,6 +234,12 @@ pub(super) async fn on_request(inner: &Inner, peer: PeerId, bytes: &[u8]) -> Rec
         RecoveryRequest::Fetch { trade_id } => fetch(inner, peer, trade_id)
             .await
             .map(RecoveryAnswer::Record),
+        RecoveryRequest::Lodge {
+            trade_id,
+            locator,
+            record,
+            case,
+        } => lodge(inner, peer, trade_id, locator, record, &case).await,
     };
     answer.unwrap_or_else(|e| match e.kind() {
         ErrorKind::Io | ErrorKind::Storage | ErrorKind::Internal | ErrorKind::Offline => {
@@ -250,36 +274,95 @@ async fn keep(
     if counterparty != peer.to_base58() || role == "arbitrator" {
         return Err(peer_fault(format!("no trade {trade_id} with you here")));
     }
-    let last: Option<i64> =
-        sqlx::query_scalar("SELECT received_at FROM recovery_copies WHERE trade_id = ?")
-            .bind(&id)
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
-    let now = now_ms();
-    if last.is_some_and(|at| now - at < MIN_KEEP_GAP_MS) {
-        return Ok(RecoveryAnswer::Later(
-            "a copy of this trade arrived less than a second ago".into(),
-        ));
+    if let Some(later) = too_soon(inner, trade_id, peer).await? {
+        return Ok(later);
     }
-    sqlx::query(
-        "INSERT INTO recovery_copies (trade_id, owner, locator, record, received_at) \
-         VALUES (?, ?, ?, ?, ?) ON CONFLICT (trade_id) DO UPDATE SET \
-         owner = excluded.owner, locator = excluded.locator, record = excluded.record, \
-         received_at = excluded.received_at",
-    )
-    .bind(&id)
-    .bind(peer.to_base58())
-    .bind(locator.as_slice())
-    .bind(&record)
-    .bind(now)
-    .execute(&inner.pool)
-    .await
-    .map_err(sql)?;
+    store_copy(inner, trade_id, peer, locator, &record, false).await?;
     if state.is_open() {
         provide(inner, locator).await;
     }
     Ok(RecoveryAnswer::Stored)
+}
+
+/// As the trade's first arbitrator: keeps a party's copy when the trade's case shows it is a party and
+/// the escrow holds coins on the chain; at most [`MAX_LODGED_PER_OWNER`] trades per party.
+async fn lodge(
+    inner: &Inner,
+    peer: PeerId,
+    trade_id: Uuid,
+    locator: [u8; 32],
+    record: Vec<u8>,
+    case: &[u8],
+) -> Result<RecoveryAnswer> {
+    if !inner.config.arbitrator {
+        return Err(peer_fault("this node is not an arbitrator"));
+    }
+    if record.len() > MAX_RECORD_BYTES {
+        return Err(peer_fault(RecordError::TooLarge(record.len())));
+    }
+    if let Some(later) = too_soon(inner, trade_id, peer).await? {
+        return Ok(later);
+    }
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM recovery_copies WHERE owner = ? AND arbitrated = 1 AND trade_id != ?",
+    )
+    .bind(peer.to_base58())
+    .bind(trade_id.to_string())
+    .fetch_one(&inner.pool)
+    .await
+    .map_err(sql)?;
+    if others >= MAX_LODGED_PER_OWNER {
+        return Err(peer_fault(format!(
+            "this arbitrator keeps copies of at most {MAX_LODGED_PER_OWNER} trades per party"
+        )));
+    }
+    super::arbitrate::check_lodger(inner, trade_id, peer, case).await?;
+    store_copy(inner, trade_id, peer, locator, &record, true).await?;
+    provide(inner, locator).await;
+    Ok(RecoveryAnswer::Stored)
+}
+
+/// `Later` when `owner`'s last copy of the trade arrived less than [`MIN_KEEP_GAP_MS`] ago.
+async fn too_soon(inner: &Inner, trade_id: Uuid, owner: PeerId) -> Result<Option<RecoveryAnswer>> {
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT received_at FROM recovery_copies WHERE trade_id = ? AND owner = ?",
+    )
+    .bind(trade_id.to_string())
+    .bind(owner.to_base58())
+    .fetch_optional(&inner.pool)
+    .await
+    .map_err(sql)?;
+    Ok(last
+        .is_some_and(|at| now_ms() - at < MIN_KEEP_GAP_MS)
+        .then(|| {
+            RecoveryAnswer::Later("a copy of this trade arrived less than a second ago".into())
+        }))
+}
+
+async fn store_copy(
+    inner: &Inner,
+    trade_id: Uuid,
+    owner: PeerId,
+    locator: [u8; 32],
+    record: &[u8],
+    arbitrated: bool,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO recovery_copies (trade_id, owner, locator, record, received_at, arbitrated) \
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (trade_id, owner) DO UPDATE SET \
+         locator = excluded.locator, record = excluded.record, \
+         received_at = excluded.received_at, arbitrated = excluded.arbitrated",
+    )
+    .bind(trade_id.to_string())
+    .bind(owner.to_base58())
+    .bind(locator.as_slice())
+    .bind(record)
+    .bind(now_ms())
+    .bind(arbitrated)
+    .execute(&inner.pool)
+    .await
+    .map_err(sql)?;
+    Ok(())
 }
 
 /// Announces this node as a provider of `locator`, once per locator while the node runs (the DHT
@@ -326,16 +409,20 @@ async fn fetch(inner: &Inner, peer: PeerId, trade_id: Uuid) -> Result<Vec<u8>> {
         .ok_or_else(|| peer_fault(format!("no copy of trade {trade_id} of yours here")))
 }
 
-/// Hands copies to counterparties and keeps the providing in step with the open trades, until
-/// cancelled: after each burst of trade events, and every [`HAND_OVER_EVERY`].
+/// What a holder refused, by (trade, holder): the digest refused, so the same copy is not offered again.
+type RefusedCopies = Mutex<HashMap<(Uuid, PeerId), [u8; 32]>>;
+
+/// Hands copies to counterparties (and arbitrators) and keeps the providing in step with the copies
+/// kept here, until cancelled: after each burst of trade events, and every [`HAND_OVER_EVERY`].
 pub(super) async fn keep_copies(inner: Arc<Inner>, cancel: CancellationToken) {
     let keys = RecoveryKeys::derive(&inner.me.storage_key);
+    let refused = RefusedCopies::default();
     let mut events = inner.events.subscribe();
     loop {
-        if let Err(e) = hand_over(&inner, &keys).await {
+        if let Err(e) = hand_over(&inner, &keys, &refused).await {
             tracing::warn!(error = %e, "handing recovery copies over failed");
         }
-        if let Err(e) = provide_open(&inner).await {
+        if let Err(e) = provide_kept(&inner).await {
             tracing::warn!(error = %e, "announcing recovery copies failed");
         }
         tokio::select! {
@@ -364,17 +451,35 @@ pub(super) async fn keep_copies(inner: Arc<Inner>, cancel: CancellationToken) {
     }
 }
 
-/// Offers the counterparty of each open escrow trade this node's copy, where it changed since the
-/// counterparty last stored one.
-async fn hand_over(inner: &Inner, keys: &RecoveryKeys) -> Result<()> {
-    let trades: Vec<(String, String)> = sqlx::query_as(OPEN_ESCROW_TRADES.as_str())
+/// Offers each open escrow trade's holders (its counterparty; its first arbitrator while the escrow may
+/// hold coins) this node's copy, where it changed since the holder last stored one.
+async fn hand_over(inner: &Inner, keys: &RecoveryKeys, refused: &RefusedCopies) -> Result<()> {
+    let trades: Vec<(String, String, TradeState)> = sqlx::query_as(OPEN_ESCROW_TRADES.as_str())
         .fetch_all(&inner.pool)
         .await
         .map_err(sql)?;
-    let runs = trades
-        .into_iter()
-        .filter_map(|(id, peer)| Some((Uuid::parse_str(&id).ok()?, peer.parse::<PeerId>().ok()?)));
-    for result in join_all(runs.map(|(id, peer)| hand_over_one(inner, keys, id, peer))).await {
+    let runs = trades.into_iter().filter_map(|(id, peer, state)| {
+        Some((
+            Uuid::parse_str(&id).ok()?,
+            peer.parse::<PeerId>().ok()?,
+            state,
+        ))
+    });
+    let results = join_all(runs.map(|(id, peer, state)| async move {
+        let record = {
+            let mut conn = inner.pool.acquire().await.map_err(sql)?;
+            build_record(&mut conn, &inner.me.peer, id).await?
+        };
+        let mut result = hand_over_one(inner, keys, refused, &record, peer, None).await;
+        if lodged_in(state) {
+            let (arbitrator, case) = super::arbitrate::lodging_case(inner, id).await?;
+            let lodged = hand_over_one(inner, keys, refused, &record, arbitrator, Some(case)).await;
+            result = result.and(lodged);
+        }
+        result
+    }))
+    .await;
+    for result in results {
         if let Err(e) = result {
             tracing::debug!(error = %e, "a recovery copy was not handed over");
         }
@@ -382,54 +487,68 @@ async fn hand_over(inner: &Inner, keys: &RecoveryKeys) -> Result<()> {
     Ok(())
 }
 
+/// Offers `holder` the copy `record` (to the arbitrator with the trade's `case`), unless it stored the
+/// same rows lately or refused them.
 async fn hand_over_one(
     inner: &Inner,
     keys: &RecoveryKeys,
-    trade_id: Uuid,
-    peer: PeerId,
+    refused: &RefusedCopies,
+    record: &Record,
+    holder: PeerId,
+    case: Option<Vec<u8>>,
 ) -> Result<()> {
+    let trade_id = record.trade_id;
     let id = trade_id.to_string();
-    let record = {
-        let mut conn = inner.pool.acquire().await.map_err(sql)?;
-        build_record(&mut conn, &inner.me.peer, trade_id).await?
-    };
     let digest = record.digest();
-    let last: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT digest FROM recovery_sent WHERE trade_id = ?")
-            .bind(&id)
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
-    if last.as_deref() == Some(digest.as_slice()) {
+    let last: Option<(Vec<u8>, i64)> = sqlx::query_as(
+        "SELECT digest, sent_at FROM recovery_sent WHERE trade_id = ? AND holder = ?",
+    )
+    .bind(&id)
+    .bind(holder.to_base58())
+    .fetch_optional(&inner.pool)
+    .await
+    .map_err(sql)?;
+    if last.is_some_and(|(d, at)| d == digest && now_ms() - at < REFRESH_AFTER_MS) {
+        return Ok(());
+    }
+    let was_refused = refused
+        .lock()
+        .map(|r| r.get(&(trade_id, holder)) == Some(&digest))
+        .unwrap_or(false);
+    if was_refused {
         return Ok(());
     }
     let sealed = record
         .seal(keys)
         .map_err(|e| internal("sealing a recovery copy", e))?;
-    let request = RecoveryRequest::Keep {
-        trade_id,
-        locator: keys.locator(),
-        record: sealed,
+    let request = match case {
+        None => RecoveryRequest::Keep {
+            trade_id,
+            locator: keys.locator(),
+            record: sealed,
+        },
+        Some(case) => RecoveryRequest::Lodge {
+            trade_id,
+            locator: keys.locator(),
+            record: sealed,
+            case,
+        },
     };
-    let answer = inner
-        .net
-        .request(peer, DirectRequest::Recovery(request.encode()).encode())
-        .await
-        .map_err(|e| Error::Internal(format!("the counterparty is not reachable: {e}")))?;
-    match RecoveryAnswer::decode(&answer).map_err(peer_fault)? {
+    match ask(inner, holder, request).await? {
         RecoveryAnswer::Stored => {
             sqlx::query(
-                "INSERT INTO recovery_sent (trade_id, digest, sent_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (trade_id) DO UPDATE SET digest = excluded.digest, \
+                "INSERT INTO recovery_sent (trade_id, holder, digest, sent_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (trade_id, holder) DO UPDATE SET digest = excluded.digest, \
                  sent_at = excluded.sent_at",
             )
             .bind(&id)
+            .bind(holder.to_base58())
             .bind(digest.as_slice())
             .bind(now_ms())
             .execute(&inner.pool)
             .await
             .map_err(sql)?;
-            tracing::debug!(%trade_id, %peer, "the counterparty keeps a recovery copy");
+            tracing::debug!(%trade_id, %holder, "a recovery copy is kept");
             // The shells show since when the trade can be recovered.
             if let Ok(info) = store::trade_info(&inner.pool, &inner.me.peer, trade_id).await {
                 let _ = inner.events.send(TradeEvent::TradeUpdated {
@@ -439,7 +558,10 @@ async fn hand_over_one(
             Ok(())
         }
         RecoveryAnswer::Refused(reason) => {
-            tracing::info!(%trade_id, %peer, %reason, "the counterparty refused a recovery copy");
+            tracing::info!(%trade_id, %holder, %reason, "a recovery copy was refused");
+            if let Ok(mut r) = refused.lock() {
+                r.insert((trade_id, holder), digest);
+            }
             Ok(())
         }
         RecoveryAnswer::Later(reason) => Err(Error::Internal(reason)),
@@ -447,24 +569,27 @@ async fn hand_over_one(
     }
 }
 
-/// Provides the locators of copies whose trade is open (after a restart too), stops providing the
-/// others, and forgets copies of trades closed longer than the late-coins watch.
-async fn provide_open(inner: &Inner) -> Result<()> {
-    let open: Vec<Vec<u8>> = sqlx::query_scalar(OPEN_LOCATORS.as_str())
+/// Provides the locators of the copies kept here (after a restart too), stops providing the others,
+/// and forgets copies no longer kept.
+async fn provide_kept(inner: &Inner) -> Result<()> {
+    let watch_ms = i64::try_from(LATE_COINS_WATCH.as_millis()).unwrap_or(i64::MAX);
+    let oldest_kept = now_ms() - watch_ms;
+    let kept: Vec<Vec<u8>> = sqlx::query_scalar(KEPT_LOCATORS.as_str())
+        .bind(oldest_kept)
         .fetch_all(&inner.pool)
         .await
         .map_err(sql)?;
-    let open: HashSet<[u8; 32]> = open
+    let kept: HashSet<[u8; 32]> = kept
         .into_iter()
         .filter_map(|l| <[u8; 32]>::try_from(l.as_slice()).ok())
         .collect();
-    for locator in &open {
+    for locator in &kept {
         provide(inner, *locator).await;
     }
     let done: Vec<[u8; 32]> = inner
         .providing
         .lock()
-        .map(|set| set.difference(&open).copied().collect())
+        .map(|set| set.difference(&kept).copied().collect())
         .unwrap_or_default();
     for locator in done {
         let _ = inner.net.stop_providing(locator.to_vec()).await;
@@ -472,17 +597,16 @@ async fn provide_open(inner: &Inner) -> Result<()> {
             set.remove(&locator);
         }
     }
-    let watch_ms = i64::try_from(LATE_COINS_WATCH.as_millis()).unwrap_or(i64::MAX);
     sqlx::query(FORGET_COPIES.as_str())
-        .bind(now_ms() - watch_ms)
+        .bind(oldest_kept)
         .execute(&inner.pool)
         .await
         .map_err(sql)?;
     Ok(())
 }
 
-/// Looks for copies of this node's trades held by others and puts back those of trades it does not
-/// have, until cancelled: soon after start, then less and less often while nobody holds any.
+/// Looks for copies of this node's trades kept by others and puts back those of trades it does not
+/// have, until cancelled: soon after start, then less and less often while nobody keeps any.
 pub(super) async fn recover(inner: Arc<Inner>, cancel: CancellationToken) {
     let keys = RecoveryKeys::derive(&inner.me.storage_key);
     let mut wait = LOOK_FIRST;
@@ -503,18 +627,45 @@ pub(super) async fn recover(inner: Arc<Inner>, cancel: CancellationToken) {
     }
 }
 
-/// One look: whether anyone holds copies of this node's trades.
+/// One look: asks every provider of the locator which copies it keeps, and puts back each trade this
+/// node does not have from the holder with the newest copy (the next newest when that fails). Whether
+/// anyone keeps copies of this node's at all.
 async fn look(inner: &Inner, keys: &RecoveryKeys) -> Result<bool> {
     let providers = inner
         .net
         .get_providers(keys.locator().to_vec())
         .await
         .map_err(|e| Error::Internal(format!("looking up the recovery locator: {e}")))?;
-    let mut any = false;
+    let mut holders: HashMap<Uuid, Vec<(i64, PeerId)>> = HashMap::new();
     for peer in providers.into_iter().filter(|p| *p != inner.me.peer) {
-        match recover_from(inner, keys, peer).await {
-            Ok(held) => any |= held,
-            Err(e) => tracing::info!(%peer, error = %e, "recovery copies not fetched"),
+        match ask(inner, peer, RecoveryRequest::List).await {
+            Ok(RecoveryAnswer::Listed(listed)) => {
+                for (trade_id, at) in listed.into_iter().take(MAX_LISTED) {
+                    holders.entry(trade_id).or_default().push((at, peer));
+                }
+            }
+            Ok(other) => tracing::info!(%peer, "answered {other:?} to a list of recovery copies"),
+            Err(e) => tracing::debug!(%peer, error = %e, "recovery copies not listed"),
+        }
+    }
+    let any = !holders.is_empty();
+    for (trade_id, mut from) in holders {
+        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM trades WHERE id = ?")
+            .bind(trade_id.to_string())
+            .fetch_optional(&inner.pool)
+            .await
+            .map_err(sql)?;
+        if known.is_some() {
+            continue;
+        }
+        from.sort_by_key(|h| std::cmp::Reverse(h.0));
+        for (_, peer) in from {
+            match recover_from(inner, keys, peer, trade_id).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::info!(%trade_id, %peer, error = %e, "a recovery copy not put back")
+                }
+            }
         }
     }
     Ok(any)
@@ -529,60 +680,40 @@ async fn ask(inner: &Inner, peer: PeerId, request: RecoveryRequest) -> Result<Re
     RecoveryAnswer::decode(&answer).map_err(peer_fault)
 }
 
-/// Fetches from `peer` the copies of trades this node does not have, and puts them back. Whether `peer`
-/// holds any copy of this node's at all.
-async fn recover_from(inner: &Inner, keys: &RecoveryKeys, peer: PeerId) -> Result<bool> {
-    let listed = match ask(inner, peer, RecoveryRequest::List).await? {
-        RecoveryAnswer::Listed(listed) => listed,
+/// Fetches this node's copy of `trade_id` from `peer`, opens it and puts the trade back.
+async fn recover_from(
+    inner: &Inner,
+    keys: &RecoveryKeys,
+    peer: PeerId,
+    trade_id: Uuid,
+) -> Result<()> {
+    let sealed = match ask(inner, peer, RecoveryRequest::Fetch { trade_id }).await? {
+        RecoveryAnswer::Record(sealed) => sealed,
         RecoveryAnswer::Refused(reason) | RecoveryAnswer::Later(reason) => {
-            return Err(peer_fault(reason));
+            return Err(peer_fault(format!("not handed back: {reason}")));
         }
-        other => return Err(peer_fault(format!("answered {other:?} to a list"))),
+        other => return Err(peer_fault(format!("answered {other:?} to a fetch"))),
     };
-    let held = !listed.is_empty();
-    for (trade_id, _) in listed.into_iter().take(MAX_LISTED) {
-        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM trades WHERE id = ?")
-            .bind(trade_id.to_string())
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
-        if known.is_some() {
-            continue;
-        }
-        let sealed = match ask(inner, peer, RecoveryRequest::Fetch { trade_id }).await? {
-            RecoveryAnswer::Record(sealed) => sealed,
-            RecoveryAnswer::Refused(reason) | RecoveryAnswer::Later(reason) => {
-                tracing::info!(%trade_id, %peer, %reason, "a recovery copy was not handed back");
-                continue;
+    let record = Record::open(keys, trade_id, &sealed)
+        .map_err(peer_fault)
+        .and_then(|record| {
+            if record.owner == inner.me.peer.to_bytes() {
+                Ok(record)
+            } else {
+                Err(peer_fault("a recovery copy of another node"))
             }
-            other => return Err(peer_fault(format!("answered {other:?} to a fetch"))),
-        };
-        let restored = Record::open(keys, trade_id, &sealed)
-            .map_err(peer_fault)
-            .and_then(|record| {
-                if record.owner == inner.me.peer.to_bytes() {
-                    Ok(record)
-                } else {
-                    Err(peer_fault("a recovery copy of another node"))
-                }
-            });
-        match restored {
-            Ok(record) => {
-                let chat_left_out = record.chat_left_out;
-                if put_back(inner, record).await? {
-                    tracing::info!(%trade_id, from = %peer, chat_left_out, "trade recovered");
-                }
-            }
-            Err(e) => {
-                inner
-                    .refused
-                    .recovery_copies
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::warn!(%trade_id, %peer, error = %e, "a recovery copy refused");
-            }
-        }
+        })
+        .inspect_err(|_| {
+            inner
+                .refused
+                .recovery_copies
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })?;
+    let chat_left_out = record.chat_left_out;
+    if put_back(inner, record).await? {
+        tracing::info!(%trade_id, from = %peer, chat_left_out, "trade recovered");
     }
-    Ok(held)
+    Ok(())
 }
 
 /// The columns of `table` in this node's schema.

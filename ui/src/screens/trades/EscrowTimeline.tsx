@@ -253,9 +253,7 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
         <div className="details-wide">
           <dt>If you lose this computer</dt>
           <dd data-testid="escrow-recovery">
-            {escrow.recovery_copy_at !== null
-              ? `Your counterparty keeps a sealed copy of this trade (as of ${formatTime(escrow.recovery_copy_at)}): your seed words alone bring it back.`
-              : 'Your counterparty does not hold a copy of this trade yet: until it does, only a backup brings it back.'}
+            {recoveryText(escrow)}
           </dd>
         </div>
       ) : null}
@@ -335,4 +333,18 @@ function EscrowDetails({ trade, escrow }: { trade: TradeInfo; escrow: EscrowView
       </div>
     </dl>
   );
+}
+
+/** Who keeps a sealed copy of this node's trade, so the seed words alone bring it back. */
+function recoveryText(escrow: EscrowView): string {
+  const holders = [
+    escrow.recovery_copy_at !== null ? `your counterparty (as of ${formatTime(escrow.recovery_copy_at)})` : null,
+    escrow.arbitrator_copy_at !== null ? `the arbitrator (as of ${formatTime(escrow.arbitrator_copy_at)})` : null,
+  ].filter((h): h is string => h !== null);
+  if (holders.length === 0) {
+    return 'Your counterparty does not hold a copy of this trade yet: until it does, only a backup brings it back.';
+  }
+  const who = holders.join(' and ');
+  const verb = holders.length === 1 ? 'keeps a sealed copy' : 'keep sealed copies';
+  return `${who.charAt(0).toUpperCase()}${who.slice(1)} ${verb} of this trade: your seed words alone bring it back.`;
 }

@@ -20,8 +20,9 @@ use zeroize::Zeroizing;
 
 /// Format version of the sealed record (its first byte).
 pub const RECORD_VERSION: u8 = 1;
-/// Largest sealed record: it travels in one direct request (at most 64 KiB with its framing).
-pub const MAX_RECORD_BYTES: usize = 60 * 1024;
+/// Largest sealed record: it travels in one direct request (at most 64 KiB with its framing and, to the
+/// arbitrator, the trade's case).
+pub const MAX_RECORD_BYTES: usize = 56 * 1024;
 /// Associated-data domain of a sealed record.
 const RECORD_AAD_TAG: &[u8] = b"souk/recovery-record/v1\0";
 const SEAL_INFO: &[u8] = b"souk/recovery/v1/seal";
@@ -194,6 +195,15 @@ pub enum RecoveryRequest {
     List,
     /// "Hand back my record of this trade."
     Fetch { trade_id: Uuid },
+    /// To the trade's first arbitrator: "keep this sealed record too"; `case` (postcard of the
+    /// arbitrator's `DisputeCase`: the offer, amounts, both parties' signed escrow keys) lets it check
+    /// that the asker is a party and the escrow holds coins.
+    Lodge {
+        trade_id: Uuid,
+        locator: [u8; 32],
+        record: Vec<u8>,
+        case: Vec<u8>,
+    },
 }
 
 /// The holder's answer.
@@ -334,6 +344,12 @@ mod tests {
             RecoveryRequest::List,
             RecoveryRequest::Fetch {
                 trade_id: Uuid::from_bytes([3; 16]),
+            },
+            RecoveryRequest::Lodge {
+                trade_id: Uuid::from_bytes([3; 16]),
+                locator: [4; 32],
+                record: vec![5; 10],
+                case: vec![6; 3],
             },
         ] {
             assert_eq!(RecoveryRequest::decode(&request.encode()).unwrap(), request);

@@ -92,6 +92,14 @@ async fn only_the_counterparty_leaves_a_copy_and_only_it_gets_it_back() {
         on_request(&f.desk.inner, taker, b"\xff\xff nonsense").await,
         "recovery request",
     );
+    // Lodging a copy is for arbitrators only.
+    let lodge = RecoveryRequest::Lodge {
+        trade_id,
+        locator: [9; 32],
+        record: vec![1; 100],
+        case: vec![],
+    };
+    refused(ask(&f.desk, taker, &lodge).await, "not an arbitrator");
     assert_eq!(
         ask(&f.desk, taker, &RecoveryRequest::List).await,
         RecoveryAnswer::Listed(vec![])

@@ -68,6 +68,9 @@ pub struct EscrowView {
     /// When the counterparty last stored this node's sealed recovery copy of the trade (unix ms): from
     /// then on, the seed words alone bring the trade back.
     pub recovery_copy_at: Option<i64>,
+    /// When the arbitrator last stored one (it keeps copies while the escrow holds coins): the trade
+    /// comes back from the seed words even when the counterparty is gone.
+    pub arbitrator_copy_at: Option<i64>,
 }
 
 /// A payout's fee reserve: a small output of a release (the buyer's) or a resolution (each party's with
@@ -145,14 +148,19 @@ pub(in crate::trading) async fn view(
             reason: r.reason,
             round: r.round,
         });
-    let recovery_copy_at: Option<i64> =
-        sqlx::query_scalar("SELECT sent_at FROM recovery_sent WHERE trade_id = ?")
-            .bind(trade_id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(sql)?;
+    let (recovery_copy_at, arbitrator_copy_at): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT MAX(CASE WHEN s.holder = t.counterparty THEN s.sent_at END), \
+         MAX(CASE WHEN s.holder != t.counterparty THEN s.sent_at END) \
+         FROM trades t LEFT JOIN recovery_sent s ON s.trade_id = t.id WHERE t.id = ?",
+    )
+    .bind(trade_id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(sql)?
+    .unwrap_or_default();
     Ok(load(conn, trade_id).await?.map(|r| EscrowView {
         recovery_copy_at,
+        arbitrator_copy_at,
         decision,
         fee_reserve: reserve_view(&r),
         chain: r.chain,
