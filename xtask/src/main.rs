@@ -1053,6 +1053,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "keystore",
     "backup",
     "config",
+    "recovery",
 ];
 
 /// The fuzz build's own target dir (instrumented, with sanitizer flags): outside the clone when the

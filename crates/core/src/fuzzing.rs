@@ -238,6 +238,18 @@ pub fn backup(data: &[u8]) {
     let _ = crate::backup::entries(data);
 }
 
+/// Seed-only recovery: a request to keep, list, fetch or lodge a copy, the holder's answer, a sealed
+/// copy handed back (opened with a fixed key), and the copy's plaintext as it is decoded once opened.
+pub fn recovery(data: &[u8]) {
+    use crate::trading::recovery::{Record, RecoveryAnswer, RecoveryKeys, RecoveryRequest};
+    static KEYS: std::sync::LazyLock<RecoveryKeys> =
+        std::sync::LazyLock::new(|| RecoveryKeys::derive(&[7; 32]));
+    let _ = RecoveryRequest::decode(data);
+    let _ = RecoveryAnswer::decode(data);
+    let _ = Record::open(&KEYS, Uuid::from_u128(4), data);
+    let _ = crate::codec::decode_exact::<Record>(data, "recovery record");
+}
+
 /// `souk.toml`, with every section resolved as the app does.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -458,6 +470,37 @@ mod seeds {
                 .unwrap();
         assert!(config.net.resolve().is_ok() && config.trade.resolve().is_ok());
 
+        let record = crate::trading::recovery::Record {
+            owner: maker.public().to_peer_id().to_bytes(),
+            trade_id: Uuid::from_u128(4),
+            schema: 16,
+            made_at: NOW_MS,
+            tables: vec![crate::trading::recovery::Table {
+                name: "trades".into(),
+                columns: vec!["id".into(), "state".into(), "transcript_hash".into()],
+                rows: vec![vec![
+                    crate::trading::recovery::Value::Text(Uuid::from_u128(4).to_string()),
+                    crate::trading::recovery::Value::Text("EscrowFunded".into()),
+                    crate::trading::recovery::Value::Null,
+                ]],
+            }],
+            chat_left_out: 0,
+        };
+        let record_keys = crate::trading::recovery::RecoveryKeys::derive(&[7; 32]);
+        let sealed_record = record.seal(&record_keys).unwrap();
+        assert_eq!(
+            crate::trading::recovery::Record::open(&record_keys, Uuid::from_u128(4), &sealed_record)
+                .unwrap(),
+            record
+        );
+        let keep_bytes = crate::trading::recovery::RecoveryRequest::Keep {
+            trade_id: Uuid::from_u128(4),
+            locator: record_keys.locator(),
+            record: sealed_record.clone(),
+        }
+        .encode();
+        let record_plain = postcard::to_stdvec(&record).unwrap();
+
         vec![
             ("market_update", "offer", update),
             (
@@ -480,6 +523,9 @@ mod seeds {
             ("backup", "file", backup_bytes),
             ("backup", "files", backup_files),
             ("config", "souk_toml", toml),
+            ("recovery", "keep", keep_bytes),
+            ("recovery", "sealed", sealed_record),
+            ("recovery", "record", record_plain),
         ]
     }
 
@@ -503,6 +549,7 @@ mod seeds {
             ("keystore", keystore),
             ("backup", backup),
             ("config", config),
+            ("recovery", recovery),
         ];
         let write = std::env::var_os("SOUK_UPDATE_FUZZ_SEEDS").is_some();
         let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
