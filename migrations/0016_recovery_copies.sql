@@ -11,6 +11,7 @@ CREATE TABLE recovery_copies (
     record      BLOB    NOT NULL,           -- the sealed record, opaque here
     received_at INTEGER NOT NULL,
     arbitrated  INTEGER NOT NULL DEFAULT 0 CHECK (arbitrated IN (0, 1)),
+    events      INTEGER NOT NULL DEFAULT 0, -- the trade's signed steps in the copy, as the owner said
     PRIMARY KEY (trade_id, owner)
 ) STRICT;
 CREATE INDEX recovery_copies_owner ON recovery_copies (owner);

@@ -2,9 +2,9 @@
 //! and the buyer restores a backup into an empty data directory.
 //! - A backup of the trade as it stands: the restored node finds the trade, the buyer says it paid, the
 //!   seller releases, and the chain pays the buyer the amount and its deposit.
-//! - A backup older than the buyer's last step ("paid"): the restored node is behind the seller, and says
-//!   what to do next as of the backup; doing it again (the seller drops the repeated step as one it has)
-//!   brings both sides together, and the chain pays the buyer all the same.
+//! - A backup older than the buyer's last step ("paid"): the restored node is behind, learns from the
+//!   seller that it keeps a newer copy of the buyer's own trade, catches up from it, and the chain pays
+//!   the buyer all the same.
 
 use souk_core::{ErrorKind, node::BackupSummary};
 use souk_tests::{
@@ -73,10 +73,11 @@ async fn a_backup_brings_back_a_funded_escrow_and_the_chain_pays_the_buyer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_backup_older_than_the_buyer_s_payment_catches_up_when_the_step_is_taken_again() {
+async fn a_backup_older_than_the_buyer_s_payment_catches_up_from_the_seller_s_copy() {
     let funded = funded_escrow().await;
     let backup = take_backup(&funded).await;
-    // After the backup, the buyer says it paid; the seller has it. Then the buyer's disk dies.
+    // After the backup, the buyer says it paid; the seller has it, and keeps the buyer's copy of the
+    // trade as it is now. Then the buyer's disk dies.
     funded
         .taker
         .node
@@ -84,30 +85,29 @@ async fn a_backup_older_than_the_buyer_s_payment_catches_up_when_the_step_is_tak
         .await
         .expect("paid");
     in_state(&funded.maker, &funded.trade, "PaymentSent").await;
-    let funded = restore(funded, &backup).await;
-
-    // The restored node is where the backup was, and says what to do as of then.
-    let behind = in_state(&funded.taker, &funded.trade, "EscrowFunded").await;
-    assert!(
-        behind.next_step.contains("mark the payment sent"),
-        "{}",
-        behind.next_step
-    );
-    // The seller, which has the payment, confirms it: the restored buyer cannot take that step yet.
-    funded
-        .maker
-        .node
-        .mark_received(funded.trade.id)
-        .await
-        .expect("received");
-    in_state(&funded.maker, &funded.trade, "PaymentConfirmed").await;
-    // The buyer takes its step again: it reaches the seller as one it already has (the same sequence
-    // number), the seller's confirmation is delivered again and now applies, and both sides agree.
     funded
         .taker
-        .node
-        .mark_paid(funded.trade.id)
-        .await
-        .expect("paid again");
-    funded.release_pays_the_buyer(true).await;
+        .await_trade(funded.trade.id, "the seller to keep the copy", |t| {
+            t.state.as_str() == "PaymentSent"
+                && t.escrow
+                    .as_ref()
+                    .and_then(|e| e.recovery_copy_at)
+                    .is_some_and(|at| at >= t.updated_at)
+        })
+        .await;
+    let funded = restore(funded, &backup).await;
+
+    // The restored node was where the backup was; offering the seller its copy, it learns the seller
+    // keeps a newer one, takes it, and is where it was before the loss: paid, without taking the step
+    // again.
+    let caught_up = in_state(&funded.taker, &funded.trade, "PaymentSent").await;
+    assert!(
+        caught_up
+            .steps
+            .iter()
+            .any(|s| s.kind == "payment_sent" && s.mine),
+        "{:?}",
+        caught_up.steps
+    );
+    funded.release_pays_the_buyer(false).await;
 }

@@ -489,14 +489,19 @@ mod seeds {
         let record_keys = crate::trading::recovery::RecoveryKeys::derive(&[7; 32]);
         let sealed_record = record.seal(&record_keys).unwrap();
         assert_eq!(
-            crate::trading::recovery::Record::open(&record_keys, Uuid::from_u128(4), &sealed_record)
-                .unwrap(),
+            crate::trading::recovery::Record::open(
+                &record_keys,
+                Uuid::from_u128(4),
+                &sealed_record
+            )
+            .unwrap(),
             record
         );
         let keep_bytes = crate::trading::recovery::RecoveryRequest::Keep {
             trade_id: Uuid::from_u128(4),
             locator: record_keys.locator(),
             record: sealed_record.clone(),
+            events: record.events(),
         }
         .encode();
         let record_plain = postcard::to_stdvec(&record).unwrap();

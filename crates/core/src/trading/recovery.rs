@@ -46,8 +46,10 @@ use crate::{
 
 /// Copies go out this long after the last trade event of a burst...
 const HAND_OVER_QUIET: Duration = Duration::from_secs(2);
-/// ...and at least this often (a copy the counterparty did not store is offered again).
+/// ...and at least this often (a copy the counterparty did not store is offered again)...
 const HAND_OVER_EVERY: Duration = Duration::from_secs(60);
+/// ...and this soon after a copy could not be handed over, twice as long each time after.
+const HAND_OVER_RETRY: Duration = Duration::from_secs(1);
 /// The first look for this node's copies, then twice as long each time nobody holds any...
 const LOOK_FIRST: Duration = Duration::from_secs(1);
 /// ...up to this; and this often once some were found.
@@ -229,7 +231,16 @@ pub(super) async fn on_request(inner: &Inner, peer: PeerId, bytes: &[u8]) -> Rec
             trade_id,
             locator,
             record,
-        } => keep(inner, peer, trade_id, locator, record).await,
+            events,
+        } => {
+            let copy = Incoming {
+                trade_id,
+                locator,
+                record,
+                events,
+            };
+            keep(inner, peer, copy).await
+        }
         RecoveryRequest::List => list(inner, peer).await.map(RecoveryAnswer::Listed),
         RecoveryRequest::Fetch { trade_id } => fetch(inner, peer, trade_id)
             .await
@@ -239,7 +250,16 @@ pub(super) async fn on_request(inner: &Inner, peer: PeerId, bytes: &[u8]) -> Rec
             locator,
             record,
             case,
-        } => lodge(inner, peer, trade_id, locator, record, &case).await,
+            events,
+        } => {
+            let copy = Incoming {
+                trade_id,
+                locator,
+                record,
+                events,
+            };
+            lodge(inner, peer, copy, &case).await
+        }
     };
     answer.unwrap_or_else(|e| match e.kind() {
         ErrorKind::Io | ErrorKind::Storage | ErrorKind::Internal | ErrorKind::Offline => {
@@ -249,22 +269,24 @@ pub(super) async fn on_request(inner: &Inner, peer: PeerId, bytes: &[u8]) -> Rec
     })
 }
 
-/// Keeps a party's copy of a trade this node shares with it, and provides its locator while the
-/// trade is open. Only the counterparty of the trade may leave one, one copy per trade, the newest.
-async fn keep(
-    inner: &Inner,
-    peer: PeerId,
+/// A copy as a party hands it over.
+struct Incoming {
     trade_id: Uuid,
     locator: [u8; 32],
     record: Vec<u8>,
-) -> Result<RecoveryAnswer> {
-    if record.len() > MAX_RECORD_BYTES {
-        return Err(peer_fault(RecordError::TooLarge(record.len())));
+    events: u32,
+}
+
+/// Keeps a party's copy of a trade this node shares with it, and provides its locator while the
+/// trade is open. Only the counterparty of the trade may leave one, one copy per trade, the newest.
+async fn keep(inner: &Inner, peer: PeerId, copy: Incoming) -> Result<RecoveryAnswer> {
+    let trade_id = copy.trade_id;
+    if copy.record.len() > MAX_RECORD_BYTES {
+        return Err(peer_fault(RecordError::TooLarge(copy.record.len())));
     }
-    let id = trade_id.to_string();
     let trade: Option<(String, String, TradeState)> =
         sqlx::query_as("SELECT counterparty, role, state FROM trades WHERE id = ?")
-            .bind(&id)
+            .bind(trade_id.to_string())
             .fetch_optional(&inner.pool)
             .await
             .map_err(sql)?;
@@ -274,34 +296,28 @@ async fn keep(
     if counterparty != peer.to_base58() || role == "arbitrator" {
         return Err(peer_fault(format!("no trade {trade_id} with you here")));
     }
-    if let Some(later) = too_soon(inner, trade_id, peer).await? {
-        return Ok(later);
+    if let Some(answer) = not_now(inner, &copy, peer).await? {
+        return Ok(answer);
     }
-    store_copy(inner, trade_id, peer, locator, &record, false).await?;
+    store_copy(inner, peer, &copy, false).await?;
     if state.is_open() {
-        provide(inner, locator).await;
+        provide(inner, copy.locator).await;
     }
     Ok(RecoveryAnswer::Stored)
 }
 
 /// As the trade's first arbitrator: keeps a party's copy when the trade's case shows it is a party and
 /// the escrow holds coins on the chain; at most [`MAX_LODGED_PER_OWNER`] trades per party.
-async fn lodge(
-    inner: &Inner,
-    peer: PeerId,
-    trade_id: Uuid,
-    locator: [u8; 32],
-    record: Vec<u8>,
-    case: &[u8],
-) -> Result<RecoveryAnswer> {
+async fn lodge(inner: &Inner, peer: PeerId, copy: Incoming, case: &[u8]) -> Result<RecoveryAnswer> {
+    let trade_id = copy.trade_id;
     if !inner.config.arbitrator {
         return Err(peer_fault("this node is not an arbitrator"));
     }
-    if record.len() > MAX_RECORD_BYTES {
-        return Err(peer_fault(RecordError::TooLarge(record.len())));
+    if copy.record.len() > MAX_RECORD_BYTES {
+        return Err(peer_fault(RecordError::TooLarge(copy.record.len())));
     }
-    if let Some(later) = too_soon(inner, trade_id, peer).await? {
-        return Ok(later);
+    if let Some(answer) = not_now(inner, &copy, peer).await? {
+        return Ok(answer);
     }
     let others: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM recovery_copies WHERE owner = ? AND arbitrated = 1 AND trade_id != ?",
@@ -317,48 +333,46 @@ async fn lodge(
         )));
     }
     super::arbitrate::check_lodger(inner, trade_id, peer, case).await?;
-    store_copy(inner, trade_id, peer, locator, &record, true).await?;
-    provide(inner, locator).await;
+    store_copy(inner, peer, &copy, true).await?;
+    provide(inner, copy.locator).await;
     Ok(RecoveryAnswer::Stored)
 }
 
-/// `Later` when `owner`'s last copy of the trade arrived less than [`MIN_KEEP_GAP_MS`] ago.
-async fn too_soon(inner: &Inner, trade_id: Uuid, owner: PeerId) -> Result<Option<RecoveryAnswer>> {
-    let last: Option<i64> = sqlx::query_scalar(
-        "SELECT received_at FROM recovery_copies WHERE trade_id = ? AND owner = ?",
+/// `Later` when `owner`'s last copy of the trade arrived less than [`MIN_KEEP_GAP_MS`] ago; `Newer` when
+/// the copy kept holds more of the trade's log than this one (the owner is behind: it fetches the copy).
+async fn not_now(inner: &Inner, copy: &Incoming, owner: PeerId) -> Result<Option<RecoveryAnswer>> {
+    let last: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT received_at, events FROM recovery_copies WHERE trade_id = ? AND owner = ?",
     )
-    .bind(trade_id.to_string())
+    .bind(copy.trade_id.to_string())
     .bind(owner.to_base58())
     .fetch_optional(&inner.pool)
     .await
     .map_err(sql)?;
-    Ok(last
-        .is_some_and(|at| now_ms() - at < MIN_KEEP_GAP_MS)
-        .then(|| {
-            RecoveryAnswer::Later("a copy of this trade arrived less than a second ago".into())
-        }))
+    Ok(match last {
+        Some((at, _)) if now_ms() - at < MIN_KEEP_GAP_MS => Some(RecoveryAnswer::Later(
+            "a copy of this trade arrived less than a second ago".into(),
+        )),
+        Some((_, events)) if events > i64::from(copy.events) => Some(RecoveryAnswer::Newer),
+        _ => None,
+    })
 }
 
-async fn store_copy(
-    inner: &Inner,
-    trade_id: Uuid,
-    owner: PeerId,
-    locator: [u8; 32],
-    record: &[u8],
-    arbitrated: bool,
-) -> Result<()> {
+async fn store_copy(inner: &Inner, owner: PeerId, copy: &Incoming, arbitrated: bool) -> Result<()> {
     sqlx::query(
-        "INSERT INTO recovery_copies (trade_id, owner, locator, record, received_at, arbitrated) \
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (trade_id, owner) DO UPDATE SET \
-         locator = excluded.locator, record = excluded.record, \
-         received_at = excluded.received_at, arbitrated = excluded.arbitrated",
+        "INSERT INTO recovery_copies \
+         (trade_id, owner, locator, record, received_at, arbitrated, events) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trade_id, owner) DO UPDATE SET \
+         locator = excluded.locator, record = excluded.record, received_at = excluded.received_at, \
+         arbitrated = excluded.arbitrated, events = excluded.events",
     )
-    .bind(trade_id.to_string())
+    .bind(copy.trade_id.to_string())
     .bind(owner.to_base58())
-    .bind(locator.as_slice())
-    .bind(record)
+    .bind(copy.locator.as_slice())
+    .bind(&copy.record)
     .bind(now_ms())
     .bind(arbitrated)
+    .bind(i64::from(copy.events))
     .execute(&inner.pool)
     .await
     .map_err(sql)?;
@@ -418,10 +432,25 @@ pub(super) async fn keep_copies(inner: Arc<Inner>, cancel: CancellationToken) {
     let keys = RecoveryKeys::derive(&inner.me.storage_key);
     let refused = RefusedCopies::default();
     let mut events = inner.events.subscribe();
+    let mut retry = HAND_OVER_RETRY;
     loop {
-        if let Err(e) = hand_over(&inner, &keys, &refused).await {
-            tracing::warn!(error = %e, "handing recovery copies over failed");
-        }
+        // A copy not handed over (its holder unreachable, say right after this node started) is
+        // offered again soon, then less and less often, up to every HAND_OVER_EVERY.
+        let wait = match hand_over(&inner, &keys, &refused).await {
+            Ok(true) => {
+                retry = HAND_OVER_RETRY;
+                HAND_OVER_EVERY
+            }
+            Ok(false) => {
+                let wait = retry;
+                retry = (retry * 2).min(HAND_OVER_EVERY);
+                wait
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "handing recovery copies over failed");
+                HAND_OVER_EVERY
+            }
+        };
         if let Err(e) = provide_kept(&inner).await {
             tracing::warn!(error = %e, "announcing recovery copies failed");
         }
@@ -433,7 +462,7 @@ pub(super) async fn keep_copies(inner: Arc<Inner>, cancel: CancellationToken) {
                     return;
                 }
             }
-            () = tokio::time::sleep(HAND_OVER_EVERY) => continue,
+            () = tokio::time::sleep(wait) => continue,
         }
         // Wait for the burst to end.
         loop {
@@ -452,8 +481,9 @@ pub(super) async fn keep_copies(inner: Arc<Inner>, cancel: CancellationToken) {
 }
 
 /// Offers each open escrow trade's holders (its counterparty; its first arbitrator while the escrow may
-/// hold coins) this node's copy, where it changed since the holder last stored one.
-async fn hand_over(inner: &Inner, keys: &RecoveryKeys, refused: &RefusedCopies) -> Result<()> {
+/// hold coins) this node's copy, where it changed since the holder last stored one. Whether every copy
+/// due went where it should (stored, or refused for good).
+async fn hand_over(inner: &Inner, keys: &RecoveryKeys, refused: &RefusedCopies) -> Result<bool> {
     let trades: Vec<(String, String, TradeState)> = sqlx::query_as(OPEN_ESCROW_TRADES.as_str())
         .fetch_all(&inner.pool)
         .await
@@ -479,12 +509,14 @@ async fn hand_over(inner: &Inner, keys: &RecoveryKeys, refused: &RefusedCopies) 
         result
     }))
     .await;
+    let mut all = true;
     for result in results {
         if let Err(e) = result {
             tracing::debug!(error = %e, "a recovery copy was not handed over");
+            all = false;
         }
     }
-    Ok(())
+    Ok(all)
 }
 
 /// Offers `holder` the copy `record` (to the arbitrator with the trade's `case`), unless it stored the
@@ -521,17 +553,20 @@ async fn hand_over_one(
     let sealed = record
         .seal(keys)
         .map_err(|e| internal("sealing a recovery copy", e))?;
+    let events = record.events();
     let request = match case {
         None => RecoveryRequest::Keep {
             trade_id,
             locator: keys.locator(),
             record: sealed,
+            events,
         },
         Some(case) => RecoveryRequest::Lodge {
             trade_id,
             locator: keys.locator(),
             record: sealed,
             case,
+            events,
         },
     };
     match ask(inner, holder, request).await? {
@@ -565,6 +600,15 @@ async fn hand_over_one(
             Ok(())
         }
         RecoveryAnswer::Later(reason) => Err(Error::Internal(reason)),
+        RecoveryAnswer::Newer => {
+            // This node is behind its own copy (restored from an older backup): it catches up first;
+            // the next pass hands the holder the copy as it is then.
+            let copy = fetch_own(inner, keys, holder, trade_id).await?;
+            if catch_up(inner, copy).await? {
+                tracing::info!(%trade_id, from = %holder, "trade caught up from its recovery copy");
+            }
+            Ok(())
+        }
         other => Err(peer_fault(format!("answered {other:?} to a copy"))),
     }
 }
@@ -687,6 +731,22 @@ async fn recover_from(
     peer: PeerId,
     trade_id: Uuid,
 ) -> Result<()> {
+    let record = fetch_own(inner, keys, peer, trade_id).await?;
+    let chat_left_out = record.chat_left_out;
+    if put_back(inner, record).await? {
+        tracing::info!(%trade_id, from = %peer, chat_left_out, "trade recovered");
+    }
+    Ok(())
+}
+
+/// This node's copy of `trade_id` as `peer` keeps it, opened: sealed by this seed, of this trade, this
+/// node's own (anything else is refused and counted).
+async fn fetch_own(
+    inner: &Inner,
+    keys: &RecoveryKeys,
+    peer: PeerId,
+    trade_id: Uuid,
+) -> Result<Record> {
     let sealed = match ask(inner, peer, RecoveryRequest::Fetch { trade_id }).await? {
         RecoveryAnswer::Record(sealed) => sealed,
         RecoveryAnswer::Refused(reason) | RecoveryAnswer::Later(reason) => {
@@ -694,7 +754,7 @@ async fn recover_from(
         }
         other => return Err(peer_fault(format!("answered {other:?} to a fetch"))),
     };
-    let record = Record::open(keys, trade_id, &sealed)
+    Record::open(keys, trade_id, &sealed)
         .map_err(peer_fault)
         .and_then(|record| {
             if record.owner == inner.me.peer.to_bytes() {
@@ -708,12 +768,7 @@ async fn recover_from(
                 .refused
                 .recovery_copies
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        })?;
-    let chat_left_out = record.chat_left_out;
-    if put_back(inner, record).await? {
-        tracing::info!(%trade_id, from = %peer, chat_left_out, "trade recovered");
-    }
-    Ok(())
+        })
 }
 
 /// The columns of `table` in this node's schema.
@@ -728,78 +783,79 @@ async fn columns_of(conn: &mut SqliteConnection, table: &str) -> Result<HashSet<
         .collect()
 }
 
-/// Puts a record's rows back, in one transaction, unless the trade is here already. Whether it did.
-pub(super) async fn put_back(inner: &Inner, record: Record) -> Result<bool> {
-    let trade_id = record.trade_id;
-    let id = trade_id.to_string();
-    let (guard, mut tx) = inner.write().await?;
-    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM trades WHERE id = ?")
-        .bind(&id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(sql)?;
-    if known.is_some() {
-        return Ok(false);
-    }
-    let schema = schema_version(&mut tx).await?;
+/// The tables a record may write, checked against this node's own schema: every table one this module
+/// reads, every column one this node has, every row of the record's trade. The `INSERT` of each.
+async fn checked_inserts(conn: &mut SqliteConnection, record: &Record) -> Result<Vec<String>> {
+    let schema = schema_version(conn).await?;
     if record.schema > schema {
         return Err(Error::InvalidInput(format!(
-            "the recovery copy of trade {trade_id} was made by a newer Souk (schema {}, this one {schema}): \
+            "the recovery copy of trade {} was made by a newer Souk (schema {}, this one {schema}): \
              update Souk and it is put back",
-            record.schema
+            record.trade_id, record.schema
         )));
     }
+    let id = Value::Text(record.trade_id.to_string());
     let allowed: Vec<&str> = TABLES
         .iter()
         .map(|(name, _)| *name)
         .chain(["messages"])
         .collect();
+    let mut inserts = Vec::with_capacity(record.tables.len());
     for table in &record.tables {
         if !allowed.contains(&table.name.as_str()) {
             return Err(internal("a recovery copy", format!("table {}", table.name)));
         }
-        let known = columns_of(&mut tx, &table.name).await?;
+        let known = columns_of(conn, &table.name).await?;
         if let Some(unknown) = table.columns.iter().find(|c| !known.contains(*c)) {
             return Err(internal(
                 "a recovery copy",
                 format!("column {}.{unknown} unknown here", table.name),
             ));
         }
-        let key = if table.name == "trades" {
-            "id"
-        } else {
-            "trade_id"
-        };
-        let key_at = table.columns.iter().position(|c| c == key);
-        let sql_text = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            table.name,
-            table.columns.join(", "),
-            vec!["?"; table.columns.len()].join(", ")
-        );
+        let key_at = table.columns.iter().position(|c| c == key_of(&table.name));
         for row in &table.rows {
-            let ours = key_at.and_then(|i| row.get(i)) == Some(&Value::Text(id.clone()));
-            if row.len() != table.columns.len() || !ours {
+            if row.len() != table.columns.len() || key_at.and_then(|i| row.get(i)) != Some(&id) {
                 return Err(internal(
                     "a recovery copy",
                     format!("a row of {} not of this trade", table.name),
                 ));
             }
-            // Table and column names are checked against this node's own schema above.
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql_text.clone()));
-            for value in row {
-                query = match value {
-                    Value::Null => query.bind(None::<i64>),
-                    Value::Integer(n) => query.bind(*n),
-                    Value::Text(s) => query.bind(s.clone()),
-                    Value::Blob(b) => query.bind(b.clone()),
-                };
-            }
-            query.execute(&mut *tx).await.map_err(sql)?;
         }
+        inserts.push(format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            table.name,
+            table.columns.join(", "),
+            vec!["?"; table.columns.len()].join(", ")
+        ));
     }
-    tx.commit().await.map_err(sql)?;
-    drop(guard);
+    Ok(inserts)
+}
+
+/// The column naming the trade in `table`.
+fn key_of(table: &str) -> &'static str {
+    if table == "trades" { "id" } else { "trade_id" }
+}
+
+/// Runs `sql` (checked by [`checked_inserts`] or built from checked names) with `row` bound.
+async fn execute(conn: &mut SqliteConnection, sql_text: &str, row: &[&Value]) -> Result<u64> {
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql_text.to_owned()));
+    for value in row {
+        query = match value {
+            Value::Null => query.bind(None::<i64>),
+            Value::Integer(n) => query.bind(*n),
+            Value::Text(s) => query.bind(s.clone()),
+            Value::Blob(b) => query.bind(b.clone()),
+        };
+    }
+    Ok(query
+        .execute(&mut *conn)
+        .await
+        .map_err(sql)?
+        .rows_affected())
+}
+
+/// After a trade came back or caught up: the engine picks it up, the shells show it.
+async fn announce_change(inner: &Inner, trade_id: Uuid) {
     inner.watch.notify_one();
     inner.wake.notify_one();
     if let Ok(info) = store::trade_info(&inner.pool, &inner.me.peer, trade_id).await {
@@ -807,6 +863,128 @@ pub(super) async fn put_back(inner: &Inner, record: Record) -> Result<bool> {
             trade: Box::new(info),
         });
     }
+}
+
+/// Puts a record's rows back, in one transaction, unless the trade is here already. Whether it did.
+pub(super) async fn put_back(inner: &Inner, record: Record) -> Result<bool> {
+    let trade_id = record.trade_id;
+    let (guard, mut tx) = inner.write().await?;
+    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM trades WHERE id = ?")
+        .bind(trade_id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(sql)?;
+    if known.is_some() {
+        return Ok(false);
+    }
+    let inserts = checked_inserts(&mut tx, &record).await?;
+    for (table, insert) in record.tables.iter().zip(&inserts) {
+        for row in &table.rows {
+            execute(&mut tx, insert, &row.iter().collect::<Vec<_>>()).await?;
+        }
+    }
+    tx.commit().await.map_err(sql)?;
+    drop(guard);
+    announce_change(inner, trade_id).await;
+    Ok(true)
+}
+
+/// Brings an open trade this node has up to its own newer copy (a node restored from a backup older than
+/// its last steps): only when the copy holds every signed step this node has, and more. The steps it
+/// lacks are added, the trade's, channel's and escrow's rows take the copy's values, the chat and the
+/// unacknowledged envelopes it lacks are added. Whether it did.
+pub(super) async fn catch_up(inner: &Inner, record: Record) -> Result<bool> {
+    let trade_id = record.trade_id;
+    let id = trade_id.to_string();
+    let (guard, mut tx) = inner.write().await?;
+    let state: Option<TradeState> = sqlx::query_scalar("SELECT state FROM trades WHERE id = ?")
+        .bind(&id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(sql)?;
+    if !state.is_some_and(TradeState::is_open) {
+        return Ok(false);
+    }
+    let inserts = checked_inserts(&mut tx, &record).await?;
+    let mine: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, signature FROM trade_events WHERE trade_id = ? ORDER BY seq")
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(sql)?;
+    let Some(events) = record.tables.iter().find(|t| t.name == "trade_events") else {
+        return Ok(false);
+    };
+    let at = |name: &str| events.columns.iter().position(|c| c == name);
+    let (Some(seq_at), Some(sig_at)) = (at("seq"), at("signature")) else {
+        return Ok(false);
+    };
+    let theirs: Vec<(i64, Vec<u8>)> = events
+        .rows
+        .iter()
+        .filter_map(|row| match (&row[seq_at], &row[sig_at]) {
+            (Value::Integer(seq), Value::Blob(sig)) => Some((*seq, sig.clone())),
+            _ => None,
+        })
+        .collect();
+    if theirs.len() <= mine.len() || mine.iter().any(|m| !theirs.contains(m)) {
+        return Ok(false);
+    }
+    // Envelopes held out of order were for the old receiver; the counterparty sends them again.
+    sqlx::query("DELETE FROM held_envelopes WHERE trade_id = ?")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+    for (table, insert) in record.tables.iter().zip(&inserts) {
+        match table.name.as_str() {
+            "trade_events" => {
+                for row in &table.rows {
+                    let seq = &row[seq_at];
+                    if !mine.iter().any(|(s, _)| Value::Integer(*s) == *seq) {
+                        execute(&mut tx, insert, &row.iter().collect::<Vec<_>>()).await?;
+                    }
+                }
+            }
+            "trades" | "trade_channels" | "trade_escrow" => {
+                let key = key_of(&table.name);
+                let set: Vec<String> = table
+                    .columns
+                    .iter()
+                    .filter(|c| *c != key)
+                    .map(|c| format!("{c} = ?"))
+                    .collect();
+                let update = format!(
+                    "UPDATE {} SET {} WHERE {key} = ?",
+                    table.name,
+                    set.join(", ")
+                );
+                for row in &table.rows {
+                    let mut values: Vec<&Value> = table
+                        .columns
+                        .iter()
+                        .zip(row)
+                        .filter(|(c, _)| *c != key)
+                        .map(|(_, v)| v)
+                        .collect();
+                    let key_value = Value::Text(id.clone());
+                    values.push(&key_value);
+                    if execute(&mut tx, &update, &values).await? == 0 {
+                        execute(&mut tx, insert, &row.iter().collect::<Vec<_>>()).await?;
+                    }
+                }
+            }
+            _ => {
+                let insert = insert.replacen("INSERT INTO", "INSERT OR IGNORE INTO", 1);
+                for row in &table.rows {
+                    execute(&mut tx, &insert, &row.iter().collect::<Vec<_>>()).await?;
+                }
+            }
+        }
+    }
+    tx.commit().await.map_err(sql)?;
+    drop(guard);
+    announce_change(inner, trade_id).await;
     Ok(true)
 }
 

@@ -107,6 +107,14 @@ pub struct Record {
 }
 
 impl Record {
+    /// How many signed steps of the trade's log the record holds.
+    pub fn events(&self) -> u32 {
+        self.tables
+            .iter()
+            .find(|t| t.name == "trade_events")
+            .map_or(0, |t| u32::try_from(t.rows.len()).unwrap_or(u32::MAX))
+    }
+
     /// What the record says, without when it was made: equal digests, nothing new to hand over.
     pub fn digest(&self) -> [u8; 32] {
         let body =
@@ -185,11 +193,13 @@ impl Record {
 /// What a party asks the node that holds (or is to hold) its records (`DirectRequest::Recovery`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecoveryRequest {
-    /// "Keep this sealed record of our trade, and provide my locator while the trade is open."
+    /// "Keep this sealed record of our trade, and provide my locator while the trade is open." `events`:
+    /// how many signed steps of the trade's log it holds (a copy with fewer than the one kept is older).
     Keep {
         trade_id: Uuid,
         locator: [u8; 32],
         record: Vec<u8>,
+        events: u32,
     },
     /// "Which trades do you hold records of mine for?"
     List,
@@ -203,6 +213,7 @@ pub enum RecoveryRequest {
         locator: [u8; 32],
         record: Vec<u8>,
         case: Vec<u8>,
+        events: u32,
     },
 }
 
@@ -217,6 +228,9 @@ pub enum RecoveryAnswer {
     Refused(String),
     /// Not now (this node's own failure, or too soon after the last copy): ask again later.
     Later(String),
+    /// Not kept: the copy kept here holds more of the trade's log (the owner is behind, say restored
+    /// from an older backup): fetch it.
+    Newer,
 }
 
 impl RecoveryRequest {
@@ -338,6 +352,7 @@ mod tests {
             trade_id: Uuid::from_bytes([3; 16]),
             locator: [4; 32],
             record: vec![5; 10],
+            events: 3,
         };
         for request in [
             keep,
@@ -350,6 +365,7 @@ mod tests {
                 locator: [4; 32],
                 record: vec![5; 10],
                 case: vec![6; 3],
+                events: 3,
             },
         ] {
             assert_eq!(RecoveryRequest::decode(&request.encode()).unwrap(), request);

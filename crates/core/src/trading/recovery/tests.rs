@@ -1,12 +1,14 @@
 //! The holder's side against a real desk (real SQLite file, real loopback swarm): who may leave a copy,
-//! who gets it back; and a record put back into an empty database gives the same trade.
+//! who gets it back; a record put back into an empty database gives the same trade; a node behind its
+//! own copy catches up.
 
 use std::sync::Arc;
 
 use libp2p::PeerId;
 
 use super::{
-    Record, RecoveryAnswer, RecoveryKeys, RecoveryRequest, build_record, on_request, put_back,
+    Record, RecoveryAnswer, RecoveryKeys, RecoveryRequest, build_record, catch_up, on_request,
+    put_back,
 };
 use crate::{
     identity::Identity,
@@ -71,6 +73,7 @@ async fn only_the_counterparty_leaves_a_copy_and_only_it_gets_it_back() {
         trade_id,
         locator: [9; 32],
         record,
+        events: 2,
     };
 
     // A stranger, an unknown trade, an oversized copy and nonsense are refused, and nothing is kept.
@@ -82,6 +85,7 @@ async fn only_the_counterparty_leaves_a_copy_and_only_it_gets_it_back() {
         trade_id: uuid::Uuid::now_v7(),
         locator: [9; 32],
         record: vec![1; 100],
+        events: 2,
     };
     refused(ask(&f.desk, taker, &unknown).await, "no trade");
     refused(
@@ -98,6 +102,7 @@ async fn only_the_counterparty_leaves_a_copy_and_only_it_gets_it_back() {
         locator: [9; 32],
         record: vec![1; 100],
         case: vec![],
+        events: 2,
     };
     refused(ask(&f.desk, taker, &lodge).await, "not an arbitrator");
     assert_eq!(
@@ -124,6 +129,18 @@ async fn only_the_counterparty_leaves_a_copy_and_only_it_gets_it_back() {
         ask(&f.desk, taker, &keep(vec![3; 100])).await,
         RecoveryAnswer::Stored
     );
+    // A copy holding less of the trade's log than the one kept is older: not kept, the owner is told.
+    sqlx::query("UPDATE recovery_copies SET received_at = received_at - 5000")
+        .execute(f.store.pool())
+        .await
+        .unwrap();
+    let older = RecoveryRequest::Keep {
+        trade_id,
+        locator: [9; 32],
+        record: vec![4; 100],
+        events: 1,
+    };
+    assert_eq!(ask(&f.desk, taker, &older).await, RecoveryAnswer::Newer);
 
     let RecoveryAnswer::Listed(listed) = ask(&f.desk, taker, &RecoveryRequest::List).await else {
         panic!("no list");
@@ -236,4 +253,76 @@ async fn chat_that_does_not_fit_is_left_out_oldest_first() {
         other => panic!("{other:?}"),
     };
     assert_eq!(first, format!("{:03}", count - kept));
+}
+
+#[tokio::test]
+async fn a_node_behind_its_own_copy_catches_up_only_to_a_copy_that_extends_its_log() {
+    let f = fixture().await;
+    let (channel, mut sender) = f.open().await;
+    let trade_id = channel.trade_id;
+    let bytes = f
+        .seal(&channel, &mut sender, &chat("hello"))
+        .to_bytes()
+        .unwrap();
+    assert!(matches!(f.send(&bytes).await, EnvelopeAnswer::Ack { .. }));
+    // The maker accepts: a second signed step, the one the stale node lacks.
+    f.desk
+        .answer(trade_id, crate::trading::TradeAnswer::Accept)
+        .await
+        .unwrap();
+    let me = f.maker.peer_id();
+    let full = {
+        let mut conn = f.store.pool().acquire().await.unwrap();
+        build_record(&mut conn, &me, trade_id).await.unwrap()
+    };
+    let events = full.events();
+    assert_eq!(events, 2, "the take and the accept");
+
+    // A node restored from an older state: its log lacks the last step, its chat the message.
+    let mut stale = full.clone();
+    for table in &mut stale.tables {
+        if table.name == "trade_events" || table.name == "messages" {
+            table.rows.pop();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (store, desk) = fresh_desk(&f.maker, dir.path()).await;
+    assert!(put_back(&desk.inner, stale.clone()).await.unwrap());
+    // A copy that does not hold more, or holds another history, changes nothing.
+    assert!(!catch_up(&desk.inner, stale.clone()).await.unwrap());
+    let mut forked = full.clone();
+    let events_table = forked
+        .tables
+        .iter_mut()
+        .find(|t| t.name == "trade_events")
+        .unwrap();
+    let sig_at = events_table
+        .columns
+        .iter()
+        .position(|c| c == "signature")
+        .unwrap();
+    for row in &mut events_table.rows {
+        row[sig_at] = super::Value::Blob(vec![0; 64]);
+    }
+    assert!(!catch_up(&desk.inner, forked).await.unwrap());
+
+    // The copy that extends it brings the node up to it.
+    assert!(catch_up(&desk.inner, full.clone()).await.unwrap());
+    assert_eq!(
+        trade_info(store.pool(), &me, trade_id).await.unwrap(),
+        trade_info(f.store.pool(), &me, trade_id).await.unwrap()
+    );
+    assert_eq!(
+        chat_log(store.pool(), &me, trade_id).await.unwrap(),
+        chat_log(f.store.pool(), &me, trade_id).await.unwrap()
+    );
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM trade_events WHERE trade_id = ?")
+        .bind(trade_id.to_string())
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, i64::from(events));
+    // Once level, the same copy changes nothing.
+    assert!(!catch_up(&desk.inner, full).await.unwrap());
+    desk.shutdown().await;
 }
