@@ -34,6 +34,7 @@ pub struct Funded {
 
 /// Sets up the chain and the nodes, agrees the trade and funds both escrow outputs.
 pub async fn funded_escrow() -> Funded {
+    crate::log_if_asked();
     let ltc = Litecoind::start().await;
     let dir = TestDir::new();
     let boot = TestNode::start(dir.path("boot"), &[]).await;

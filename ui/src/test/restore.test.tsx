@@ -14,6 +14,9 @@ describe('restore identity', () => {
   it('normalises the words before sending them and opens the app', async () => {
     const backend = new FakeBackend({ state: 'needs_setup' });
     const { user } = await openRestore(backend);
+    expect(screen.getByTestId('restore-trades-note')).toHaveTextContent(
+      'Open escrow trades come back by themselves once you are online',
+    );
 
     // Mixed case, numbering, line breaks and extra spaces, as if pasted from a note.
     const messy = FAKE_WORDS.map((word, i) => `${i + 1}. ${i % 2 ? word.toUpperCase() : word}`)

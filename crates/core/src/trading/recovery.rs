@@ -464,11 +464,14 @@ pub(super) async fn keep_copies(inner: Arc<Inner>, cancel: CancellationToken) {
             }
             () = tokio::time::sleep(wait) => continue,
         }
-        // Wait for the burst to end.
+        // Wait for the burst to end (at most HAND_OVER_EVERY: a trade that never falls quiet still
+        // gets its copies).
+        let burst_until = tokio::time::Instant::now() + HAND_OVER_EVERY;
         loop {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return,
+                () = tokio::time::sleep_until(burst_until) => break,
                 event = events.recv() => {
                     if matches!(event, Err(RecvError::Closed)) {
                         return;
@@ -606,6 +609,13 @@ async fn hand_over_one(
             let copy = fetch_own(inner, keys, holder, trade_id).await?;
             if catch_up(inner, copy).await? {
                 tracing::info!(%trade_id, from = %holder, "trade caught up from its recovery copy");
+            } else {
+                // The holder's copy does not extend this node's log (another history): not fetched
+                // again for this state of the trade.
+                tracing::warn!(%trade_id, %holder, "a holder's newer copy is not of this node's history");
+                if let Ok(mut r) = refused.lock() {
+                    r.insert((trade_id, holder), digest);
+                }
             }
             Ok(())
         }

@@ -47,6 +47,10 @@ export function RestoreIdentity({ onBack }: RestoreIdentityProps) {
       <p className="lead">
         Enter the seed words of your identity in order, then choose a passphrase for this device.
       </p>
+      <p className="muted" data-testid="restore-trades-note">
+        Open escrow trades come back by themselves once you are online: your counterparties and arbitrators keep sealed
+        copies only your seed words open. Finished trades and settings come back only from a backup file.
+      </p>
       <form className="form" noValidate onSubmit={submit}>
         <Field
           label="Seed words"

@@ -61,8 +61,11 @@ pub(in crate::trading) async fn check_lodger(
     }
     let (_, inputs) = escrow_inputs(inner, &case).await?;
     if inputs.is_empty() {
-        return Err(peer_fault(
-            "the trade's escrow holds no coins on the chain: there is nothing to keep a copy for",
+        // Not for good: the chain node may not show coins it was just told to watch; the party asks
+        // again, less and less often.
+        return Err(Error::Internal(
+            "the trade's escrow holds no coins on the chain here (yet): there is nothing to keep a copy for"
+                .into(),
         ));
     }
     Ok(())
