@@ -2,6 +2,8 @@
 //! the coins are locked: a seller (maker) and a buyer (taker) under one arbitrator, both outputs funded
 //! and confirmed.
 
+use std::path::PathBuf;
+
 use bitcoin::Amount;
 use souk_core::trading::TradeInfo;
 
@@ -93,6 +95,12 @@ pub async fn funded_escrow() -> Funded {
         trade,
         payout,
     }
+}
+
+/// A party's node on `data_dir` (its identity already there), settling on `ltc`, joining through
+/// `bootstrap`: a party starting again.
+pub async fn start_party(ltc: &Litecoind, bootstrap: &[String], data_dir: PathBuf) -> TestNode {
+    TestNode::start_settling(data_dir, bootstrap, ltc.config.clone(), test_trades()).await
 }
 
 impl Funded {

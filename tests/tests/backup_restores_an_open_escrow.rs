@@ -8,9 +8,9 @@
 
 use souk_core::{ErrorKind, node::BackupSummary};
 use souk_tests::{
-    PASSPHRASE, TestNode,
-    funded::{Funded, funded_escrow, in_state},
-    node, test_trades,
+    PASSPHRASE,
+    funded::{Funded, funded_escrow, in_state, start_party},
+    node,
 };
 
 /// The buyer exports a backup while its node runs.
@@ -45,13 +45,7 @@ async fn restore(mut funded: Funded, backup: &BackupSummary) -> Funded {
     assert_eq!(imported.identity.peer_id, peer);
     assert_eq!(imported.backup.open_trades, 1);
     restoring.shutdown().await;
-    funded.taker = TestNode::start_settling(
-        taker_dir,
-        &funded.bootstrap,
-        funded.ltc.config.clone(),
-        test_trades(),
-    )
-    .await;
+    funded.taker = start_party(&funded.ltc, &funded.bootstrap, taker_dir).await;
     funded
 }
 

@@ -14,8 +14,8 @@ use souk_core::{
 };
 use souk_tests::{
     PASSPHRASE, TestNode,
-    funded::{AMOUNT, DEPOSIT, funded_escrow, in_state},
-    node, test_trades,
+    funded::{AMOUNT, DEPOSIT, funded_escrow, in_state, start_party},
+    node,
 };
 
 /// Waits until `node`'s counterparty stores `node`'s copy of the trade as it is now (funded).
@@ -74,13 +74,7 @@ async fn the_buyer_restored_from_its_words_finds_the_trade_and_the_chain_pays_it
     let before = copy_is_held(&funded.taker, &funded.trade).await;
 
     let dir = restore_from_words(funded.taker, funded.dir.path("taker-again"), &funded.trade).await;
-    funded.taker = TestNode::start_settling(
-        dir,
-        &funded.bootstrap,
-        funded.ltc.config.clone(),
-        test_trades(),
-    )
-    .await;
+    funded.taker = start_party(&funded.ltc, &funded.bootstrap, dir).await;
 
     // The trade comes back from the seller's copy, where it stood: funded, the buyer to pay.
     let back = in_state(&funded.taker, &funded.trade, "EscrowFunded").await;
@@ -113,24 +107,12 @@ async fn the_seller_restored_from_its_words_while_the_buyer_is_away_releases_onc
     // copy once the buyer's node is back and provides the locator again.
     let buyer_dir = funded.taker.stop().await;
     let dir = restore_from_words(funded.maker, funded.dir.path("maker-again"), &funded.trade).await;
-    funded.maker = TestNode::start_settling(
-        dir,
-        &funded.bootstrap,
-        funded.ltc.config.clone(),
-        test_trades(),
-    )
-    .await;
+    funded.maker = start_party(&funded.ltc, &funded.bootstrap, dir).await;
     assert!(
         funded.maker.node.trade(funded.trade.id).await.is_err(),
         "nobody holds the copy while the buyer is away"
     );
-    funded.taker = TestNode::start_settling(
-        buyer_dir,
-        &funded.bootstrap,
-        funded.ltc.config.clone(),
-        test_trades(),
-    )
-    .await;
+    funded.taker = start_party(&funded.ltc, &funded.bootstrap, buyer_dir).await;
     in_state(&funded.maker, &funded.trade, "EscrowFunded").await;
 
     // The buyer pays; the restored seller's node takes the step and the seller releases.
@@ -158,13 +140,7 @@ async fn the_buyer_restored_after_the_seller_vanished_gets_its_trade_from_the_ar
     // The seller vanishes for good with the coins locked; then the buyer's computer dies.
     funded.maker.stop().await;
     let dir = restore_from_words(funded.taker, funded.dir.path("taker-again"), &funded.trade).await;
-    funded.taker = TestNode::start_settling(
-        dir,
-        &funded.bootstrap,
-        funded.ltc.config.clone(),
-        test_trades(),
-    )
-    .await;
+    funded.taker = start_party(&funded.ltc, &funded.bootstrap, dir).await;
 
     // Only the arbitrator holds a copy now: the trade comes back where it stood, and the buyer takes
     // it to the arbitrator, who decides for the buyer; the chain pays the buyer.

@@ -497,13 +497,14 @@ mod seeds {
             .unwrap(),
             record
         );
-        let keep_bytes = crate::trading::recovery::RecoveryRequest::Keep {
-            trade_id: Uuid::from_u128(4),
-            locator: record_keys.locator(),
-            record: sealed_record.clone(),
-            events: record.events(),
-        }
-        .encode();
+        let keep_bytes =
+            crate::trading::recovery::RecoveryRequest::Keep(crate::trading::recovery::CopyOffer {
+                trade_id: Uuid::from_u128(4),
+                locator: record_keys.locator(),
+                record: sealed_record.clone(),
+                events: record.events(),
+            })
+            .encode();
         let record_plain = postcard::to_stdvec(&record).unwrap();
 
         vec![

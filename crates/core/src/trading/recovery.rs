@@ -27,8 +27,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use record::{
-    MAX_RECORD_BYTES, Record, RecordError, RecoveryAnswer, RecoveryKeys, RecoveryRequest, Table,
-    Value,
+    CopyOffer, MAX_RECORD_BYTES, Record, RecordError, RecoveryAnswer, RecoveryKeys,
+    RecoveryRequest, Table, Value,
 };
 
 use super::{
@@ -227,39 +227,12 @@ pub(super) async fn on_request(inner: &Inner, peer: PeerId, bytes: &[u8]) -> Rec
         Err(e) => return RecoveryAnswer::Refused(e),
     };
     let answer = match request {
-        RecoveryRequest::Keep {
-            trade_id,
-            locator,
-            record,
-            events,
-        } => {
-            let copy = Incoming {
-                trade_id,
-                locator,
-                record,
-                events,
-            };
-            keep(inner, peer, copy).await
-        }
+        RecoveryRequest::Keep(copy) => keep(inner, peer, copy).await,
         RecoveryRequest::List => list(inner, peer).await.map(RecoveryAnswer::Listed),
         RecoveryRequest::Fetch { trade_id } => fetch(inner, peer, trade_id)
             .await
             .map(RecoveryAnswer::Record),
-        RecoveryRequest::Lodge {
-            trade_id,
-            locator,
-            record,
-            case,
-            events,
-        } => {
-            let copy = Incoming {
-                trade_id,
-                locator,
-                record,
-                events,
-            };
-            lodge(inner, peer, copy, &case).await
-        }
+        RecoveryRequest::Lodge { copy, case } => lodge(inner, peer, copy, &case).await,
     };
     answer.unwrap_or_else(|e| match e.kind() {
         ErrorKind::Io | ErrorKind::Storage | ErrorKind::Internal | ErrorKind::Offline => {
@@ -269,17 +242,9 @@ pub(super) async fn on_request(inner: &Inner, peer: PeerId, bytes: &[u8]) -> Rec
     })
 }
 
-/// A copy as a party hands it over.
-struct Incoming {
-    trade_id: Uuid,
-    locator: [u8; 32],
-    record: Vec<u8>,
-    events: u32,
-}
-
 /// Keeps a party's copy of a trade this node shares with it, and provides its locator while the
 /// trade is open. Only the counterparty of the trade may leave one, one copy per trade, the newest.
-async fn keep(inner: &Inner, peer: PeerId, copy: Incoming) -> Result<RecoveryAnswer> {
+async fn keep(inner: &Inner, peer: PeerId, copy: CopyOffer) -> Result<RecoveryAnswer> {
     let trade_id = copy.trade_id;
     if copy.record.len() > MAX_RECORD_BYTES {
         return Err(peer_fault(RecordError::TooLarge(copy.record.len())));
@@ -308,7 +273,12 @@ async fn keep(inner: &Inner, peer: PeerId, copy: Incoming) -> Result<RecoveryAns
 
 /// As the trade's first arbitrator: keeps a party's copy when the trade's case shows it is a party and
 /// the escrow holds coins on the chain; at most [`MAX_LODGED_PER_OWNER`] trades per party.
-async fn lodge(inner: &Inner, peer: PeerId, copy: Incoming, case: &[u8]) -> Result<RecoveryAnswer> {
+async fn lodge(
+    inner: &Inner,
+    peer: PeerId,
+    copy: CopyOffer,
+    case: &[u8],
+) -> Result<RecoveryAnswer> {
     let trade_id = copy.trade_id;
     if !inner.config.arbitrator {
         return Err(peer_fault("this node is not an arbitrator"));
@@ -340,7 +310,7 @@ async fn lodge(inner: &Inner, peer: PeerId, copy: Incoming, case: &[u8]) -> Resu
 
 /// `Later` when `owner`'s last copy of the trade arrived less than [`MIN_KEEP_GAP_MS`] ago; `Newer` when
 /// the copy kept holds more of the trade's log than this one (the owner is behind: it fetches the copy).
-async fn not_now(inner: &Inner, copy: &Incoming, owner: PeerId) -> Result<Option<RecoveryAnswer>> {
+async fn not_now(inner: &Inner, copy: &CopyOffer, owner: PeerId) -> Result<Option<RecoveryAnswer>> {
     let last: Option<(i64, i64)> = sqlx::query_as(
         "SELECT received_at, events FROM recovery_copies WHERE trade_id = ? AND owner = ?",
     )
@@ -358,7 +328,12 @@ async fn not_now(inner: &Inner, copy: &Incoming, owner: PeerId) -> Result<Option
     })
 }
 
-async fn store_copy(inner: &Inner, owner: PeerId, copy: &Incoming, arbitrated: bool) -> Result<()> {
+async fn store_copy(
+    inner: &Inner,
+    owner: PeerId,
+    copy: &CopyOffer,
+    arbitrated: bool,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO recovery_copies \
          (trade_id, owner, locator, record, received_at, arbitrated, events) \
@@ -556,21 +531,15 @@ async fn hand_over_one(
     let sealed = record
         .seal(keys)
         .map_err(|e| internal("sealing a recovery copy", e))?;
-    let events = record.events();
+    let copy = CopyOffer {
+        trade_id,
+        locator: keys.locator(),
+        record: sealed,
+        events: record.events(),
+    };
     let request = match case {
-        None => RecoveryRequest::Keep {
-            trade_id,
-            locator: keys.locator(),
-            record: sealed,
-            events,
-        },
-        Some(case) => RecoveryRequest::Lodge {
-            trade_id,
-            locator: keys.locator(),
-            record: sealed,
-            case,
-            events,
-        },
+        None => RecoveryRequest::Keep(copy),
+        Some(case) => RecoveryRequest::Lodge { copy, case },
     };
     match ask(inner, holder, request).await? {
         RecoveryAnswer::Stored => {

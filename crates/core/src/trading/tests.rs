@@ -36,6 +36,29 @@ pub(super) fn identity() -> Identity {
     Identity::from_phrase(SeedPhrase::generate().unwrap()).unwrap()
 }
 
+/// A desk of `who` over `store`, on a real loopback swarm, without a chain backend.
+pub(super) async fn desk_of(who: &Identity, store: &Store, config: TradeConfig) -> Desk {
+    let (net, _) = Network::start(
+        NetConfig::loopback_for_tests(),
+        who.keypair().clone(),
+        Arc::new(AcceptAll),
+    )
+    .await
+    .unwrap();
+    Desk::start(
+        net,
+        store.pool().clone(),
+        Book::new(store),
+        who.keypair().clone(),
+        who.channel_secret().clone(),
+        *who.storage_key(),
+        *who.escrow_root(),
+        None,
+        config,
+        tokio::sync::broadcast::channel(64).0,
+    )
+}
+
 pub(super) async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join(crate::store::FILE_NAME))
@@ -63,25 +86,7 @@ pub(super) async fn fixture() -> Fixture {
     book.insert(&signed.into_verified(now, None).unwrap(), true, now)
         .await
         .unwrap();
-    let (net, _) = Network::start(
-        NetConfig::loopback_for_tests(),
-        maker.keypair().clone(),
-        Arc::new(AcceptAll),
-    )
-    .await
-    .unwrap();
-    let desk = Desk::start(
-        net,
-        store.pool().clone(),
-        book.clone(),
-        maker.keypair().clone(),
-        maker.channel_secret().clone(),
-        *maker.storage_key(),
-        *maker.escrow_root(),
-        None,
-        TradeConfig::default(),
-        tokio::sync::broadcast::channel(64).0,
-    );
+    let desk = desk_of(&maker, &store, TradeConfig::default()).await;
     Fixture {
         _dir: dir,
         store,

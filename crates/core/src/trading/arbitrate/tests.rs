@@ -1,8 +1,6 @@
 //! Tests of disputes: the payout plan and outcome checks, cases from forgers and parties, and the
 //! decision owed to each party until it answers.
 
-use std::sync::Arc;
-
 use bitcoin::{Amount, hashes::Hash};
 use libp2p::{PeerId, identity::Keypair};
 use rust_decimal::Decimal;
@@ -11,14 +9,12 @@ use uuid::Uuid;
 use super::deliver::{MAX_REFUSAL_CHARS, Undelivered, record_answer, undelivered_resolutions};
 use super::*;
 use crate::{
-    book::Book,
     channel,
     escrow::{
         EscrowParties, Party, Timelocks, TradeEscrow, anchor_script, anchor_value,
         parse_payout_address, trade_keypair,
     },
     identity::{Identity as Id, SeedPhrase},
-    net::{AcceptAll, NetConfig, Network as Net},
     offer::{Asset, Fiat, NewOffer, PaymentMethod, Price, Quote, Side},
     protocol::Stored,
     protocol::settlement::{StepBody, TradeStep},
@@ -41,28 +37,15 @@ async fn arbitrator() -> Arbitrator {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join(FILE_NAME)).await.unwrap();
     let id = identity();
-    let (net, _) = Net::start(
-        NetConfig::loopback_for_tests(),
-        id.keypair().clone(),
-        Arc::new(AcceptAll),
-    )
-    .await
-    .unwrap();
-    let desk = Desk::start(
-        net,
-        store.pool().clone(),
-        Book::new(&store),
-        id.keypair().clone(),
-        id.channel_secret().clone(),
-        *id.storage_key(),
-        *id.escrow_root(),
-        None,
+    let desk = crate::trading::tests::desk_of(
+        &id,
+        &store,
         TradeConfig {
             arbitrator: true,
             ..TradeConfig::default()
         },
-        tokio::sync::broadcast::channel(64).0,
-    );
+    )
+    .await;
     Arbitrator {
         _dir: dir,
         id,

@@ -190,17 +190,22 @@ impl Record {
     }
 }
 
+/// A party's sealed copy of one trade, as it hands it over. `events`: how many signed steps of the
+/// trade's log the copy holds (a copy with fewer than the one kept is older).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyOffer {
+    pub trade_id: Uuid,
+    /// The owner's locator: the holder provides it in the DHT while it keeps the copy.
+    pub locator: [u8; 32],
+    pub record: Vec<u8>,
+    pub events: u32,
+}
+
 /// What a party asks the node that holds (or is to hold) its records (`DirectRequest::Recovery`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RecoveryRequest {
-    /// "Keep this sealed record of our trade, and provide my locator while the trade is open." `events`:
-    /// how many signed steps of the trade's log it holds (a copy with fewer than the one kept is older).
-    Keep {
-        trade_id: Uuid,
-        locator: [u8; 32],
-        record: Vec<u8>,
-        events: u32,
-    },
+    /// To the counterparty: "keep this sealed record of our trade".
+    Keep(CopyOffer),
     /// "Which trades do you hold records of mine for?"
     List,
     /// "Hand back my record of this trade."
@@ -208,13 +213,7 @@ pub enum RecoveryRequest {
     /// To the trade's first arbitrator: "keep this sealed record too"; `case` (postcard of the
     /// arbitrator's `DisputeCase`: the offer, amounts, both parties' signed escrow keys) lets it check
     /// that the asker is a party and the escrow holds coins.
-    Lodge {
-        trade_id: Uuid,
-        locator: [u8; 32],
-        record: Vec<u8>,
-        case: Vec<u8>,
-        events: u32,
-    },
+    Lodge { copy: CopyOffer, case: Vec<u8> },
 }
 
 /// The holder's answer.
@@ -348,12 +347,13 @@ mod tests {
 
     #[test]
     fn requests_and_answers_round_trip_and_refuse_trailing_bytes() {
-        let keep = RecoveryRequest::Keep {
+        let copy = CopyOffer {
             trade_id: Uuid::from_bytes([3; 16]),
             locator: [4; 32],
             record: vec![5; 10],
             events: 3,
         };
+        let keep = RecoveryRequest::Keep(copy.clone());
         for request in [
             keep,
             RecoveryRequest::List,
@@ -361,11 +361,8 @@ mod tests {
                 trade_id: Uuid::from_bytes([3; 16]),
             },
             RecoveryRequest::Lodge {
-                trade_id: Uuid::from_bytes([3; 16]),
-                locator: [4; 32],
-                record: vec![5; 10],
+                copy,
                 case: vec![6; 3],
-                events: 3,
             },
         ] {
             assert_eq!(RecoveryRequest::decode(&request.encode()).unwrap(), request);

@@ -2,23 +2,20 @@
 //! who gets it back; a record put back into an empty database gives the same trade; a node behind its
 //! own copy catches up.
 
-use std::sync::Arc;
-
 use libp2p::PeerId;
 
 use super::{
-    Record, RecoveryAnswer, RecoveryKeys, RecoveryRequest, build_record, catch_up, on_request,
-    put_back,
+    CopyOffer, Record, RecoveryAnswer, RecoveryKeys, RecoveryRequest, build_record, catch_up,
+    on_request, put_back,
 };
 use crate::{
     identity::Identity,
-    net::{AcceptAll, NetConfig, Network},
     protocol::EnvelopeAnswer,
     store::Store,
     trading::{
         Desk, TradeConfig,
         store::{chat_log, trade_info},
-        tests::{chat, fixture, identity},
+        tests::{chat, desk_of, fixture, identity},
     },
 };
 
@@ -40,25 +37,7 @@ async fn fresh_desk(who: &Identity, dir: &std::path::Path) -> (Store, Desk) {
     let store = Store::open(&dir.join(crate::store::FILE_NAME))
         .await
         .unwrap();
-    let (net, _) = Network::start(
-        NetConfig::loopback_for_tests(),
-        who.keypair().clone(),
-        Arc::new(AcceptAll),
-    )
-    .await
-    .unwrap();
-    let desk = Desk::start(
-        net,
-        store.pool().clone(),
-        crate::book::Book::new(&store),
-        who.keypair().clone(),
-        who.channel_secret().clone(),
-        *who.storage_key(),
-        *who.escrow_root(),
-        None,
-        TradeConfig::default(),
-        tokio::sync::broadcast::channel(64).0,
-    );
+    let desk = desk_of(who, &store, TradeConfig::default()).await;
     (store, desk)
 }
 
@@ -69,24 +48,23 @@ async fn only_the_counterparty_leaves_a_copy_and_only_it_gets_it_back() {
     let trade_id = channel.trade_id;
     let taker = f.taker.peer_id();
     let stranger = identity().peer_id();
-    let keep = |record: Vec<u8>| RecoveryRequest::Keep {
+    let copy = |record: Vec<u8>, events| CopyOffer {
         trade_id,
         locator: [9; 32],
         record,
-        events: 2,
+        events,
     };
+    let keep = |record: Vec<u8>| RecoveryRequest::Keep(copy(record, 2));
 
     // A stranger, an unknown trade, an oversized copy and nonsense are refused, and nothing is kept.
     refused(
         ask(&f.desk, stranger, &keep(vec![1; 100])).await,
         "no trade",
     );
-    let unknown = RecoveryRequest::Keep {
+    let unknown = RecoveryRequest::Keep(CopyOffer {
         trade_id: uuid::Uuid::now_v7(),
-        locator: [9; 32],
-        record: vec![1; 100],
-        events: 2,
-    };
+        ..copy(vec![1; 100], 2)
+    });
     refused(ask(&f.desk, taker, &unknown).await, "no trade");
     refused(
         ask(&f.desk, taker, &keep(vec![1; super::MAX_RECORD_BYTES + 1])).await,
@@ -98,11 +76,8 @@ async fn only_the_counterparty_leaves_a_copy_and_only_it_gets_it_back() {
     );
     // Lodging a copy is for arbitrators only.
     let lodge = RecoveryRequest::Lodge {
-        trade_id,
-        locator: [9; 32],
-        record: vec![1; 100],
+        copy: copy(vec![1; 100], 2),
         case: vec![],
-        events: 2,
     };
     refused(ask(&f.desk, taker, &lodge).await, "not an arbitrator");
     assert_eq!(
@@ -134,12 +109,7 @@ async fn only_the_counterparty_leaves_a_copy_and_only_it_gets_it_back() {
         .execute(f.store.pool())
         .await
         .unwrap();
-    let older = RecoveryRequest::Keep {
-        trade_id,
-        locator: [9; 32],
-        record: vec![4; 100],
-        events: 1,
-    };
+    let older = RecoveryRequest::Keep(copy(vec![4; 100], 1));
     assert_eq!(ask(&f.desk, taker, &older).await, RecoveryAnswer::Newer);
 
     let RecoveryAnswer::Listed(listed) = ask(&f.desk, taker, &RecoveryRequest::List).await else {
