@@ -469,7 +469,7 @@ delivered_at: number | null,
  */
 read_at: number | null, };
 export type TradeAnswer = { "kind": "accept" } | { "kind": "reject", reason: string, } | { "kind": "counter", amount: number | null, price: string | null, };
-export type TradeEvent = { "kind": "take_requested", trade: TradeInfo, } | { "kind": "trade_updated", trade: TradeInfo, } | { "kind": "message", message: ChatMessage, } | { "kind": "delivered", trade_id: string, up_to: number, } | { "kind": "read", trade_id: string, up_to: number, } | { "kind": "dispute_opened", trade_id: string, } | { "kind": "dispute_resolved", trade_id: string, };
+export type TradeEvent = { "kind": "take_requested", trade: TradeInfo, } | { "kind": "trade_updated", trade: TradeInfo, } | { "kind": "recovered", trade: TradeInfo, } | { "kind": "message", message: ChatMessage, } | { "kind": "delivered", trade_id: string, up_to: number, } | { "kind": "read", trade_id: string, up_to: number, } | { "kind": "dispute_opened", trade_id: string, } | { "kind": "dispute_resolved", trade_id: string, };
 export type Theme = "system" | "light" | "dark";
 export type NotificationPrefs = { 
 /**

@@ -16,6 +16,8 @@
 //!   payment sent, payment confirmed, released, completed, cancelled, expired, disputed, resolved), once
 //!   per state, except the steps this node made itself (the buyer's "payment sent", the seller's
 //!   "payment received").
+//! - **Recovered** (an escrow alert): a trade came back from its sealed recovery copy after a restore
+//!   ([`TradeEvent::Recovered`]), with what happens next.
 //! - **Matching offer**: another maker's new offer matches a saved search ([`SearchMatcher`]).
 //! - **Deadline**: the funding, payment and release deadline of the trade's current step, once per
 //!   deadline, when what is left of its window drops to [`warning_lead`]: the larger of one hour and a

@@ -54,6 +54,7 @@ const MARKET_KINDS: ReadonlySet<string> = new Set<MarketEvent['kind']>([
 const TRADE_KINDS: ReadonlySet<string> = new Set<TradeEvent['kind']>([
   'take_requested',
   'trade_updated',
+  'recovered',
   'message',
   'delivered',
   'read',

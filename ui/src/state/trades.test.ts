@@ -19,6 +19,15 @@ describe('applyTradeSignal', () => {
     expect(qc.getQueryData(tradeKeys.detail('new'))).toEqual(taken);
   });
 
+  it('lists a trade that came back from its recovery copy', () => {
+    const qc = client();
+    qc.setQueryData(tradeKeys.list, []);
+    const back = fakeTrade({ id: 'back', state: 'EscrowFunded' });
+    applyTradeSignal(qc, { kind: 'recovered', trade: back });
+    expect(qc.getQueryData<TradeInfo[]>(tradeKeys.list)?.map((t) => t.id)).toEqual(['back']);
+    expect(qc.getQueryData(tradeKeys.detail('back'))).toEqual(back);
+  });
+
   it('replaces an updated trade in place, and ignores a view older than the one it has', () => {
     const qc = client();
     const a = fakeTrade({ id: 'a', updated_at: 10 });

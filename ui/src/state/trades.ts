@@ -63,8 +63,8 @@ function storeMessage(queryClient: QueryClient, message: ChatMessage): void {
 }
 
 /**
- * Applies one trade signal to the cache: a new or changed trade replaces its entry in the list and its
- * own; a chat message joins its log in order (an incoming one also changes the unread count, so the
+ * Applies one trade signal to the cache: a new, changed or recovered trade replaces its entry in the list
+ * and its own; a chat message joins its log in order (an incoming one also changes the unread count, so the
  * trade is read again); delivery and read receipts mark outgoing messages up to a sequence number;
  * a resync reads every trade and chat again.
  */
@@ -72,6 +72,7 @@ export function applyTradeSignal(queryClient: QueryClient, signal: TradeSignal, 
   switch (signal.kind) {
     case 'take_requested':
     case 'trade_updated':
+    case 'recovered':
       storeTrade(queryClient, signal.trade);
       return;
     case 'message':

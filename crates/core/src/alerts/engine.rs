@@ -12,7 +12,7 @@ use super::{
     Alert, AlertKind, Windows,
     format::{duration_words, quote_total, trade_name},
     warning_lead,
-    wording::{alert, incoming_message, is_buyer, offer_taken, state_change},
+    wording::{alert, incoming_message, is_buyer, offer_taken, recovered, state_change},
 };
 use crate::{
     preferences::NotificationPrefs,
@@ -102,6 +102,12 @@ impl Alerts {
                 out
             }
             TradeEvent::TradeUpdated { trade } => self.on_trade(trade, now_ms),
+            TradeEvent::Recovered { trade } => {
+                self.remember(trade);
+                let mut out = vec![recovered(trade)];
+                out.extend(self.deadlines(trade, now_ms));
+                out
+            }
             TradeEvent::Message { message } => {
                 let Some(alert) = incoming_message(message) else {
                     return Vec::new();

@@ -166,6 +166,38 @@ fn an_arbitrator_hears_of_each_dispute_once_and_not_of_its_own_decision() {
 }
 
 #[test]
+fn a_trade_back_from_its_recovery_copy_is_announced_once_with_what_comes_next() {
+    let mut engine = Alerts::new(windows(), &[], NOW);
+    let t = TradeInfo {
+        next_step: "pay the seller, then mark the payment sent".into(),
+        ..trade(TradeRole::Taker, "EscrowFunded")
+    };
+    let prefs = NotificationPrefs::default();
+    let back = TradeEvent::Recovered {
+        trade: Box::new(t.clone()),
+    };
+    let alerts = engine.on_event(&back, &prefs, NOW);
+    assert_eq!(titles(&alerts), ["Trade recovered"]);
+    assert_eq!(alerts[0].trade_id, Some(t.id));
+    assert_eq!(
+        alerts[0].body,
+        format!(
+            "Your 0.05 BTC trade with {} is back from its sealed copy, as it stood: pay the seller, then \
+             mark the payment sent.",
+            crate::peer_name::peer_name(&t.counterparty)
+        )
+    );
+    // The trade is known now: the same state again is no news.
+    assert!(engine.on_event(&updated(&t), &prefs, NOW).is_empty());
+    // Escrow notifications switched off: silent.
+    let quiet = NotificationPrefs {
+        escrow: false,
+        ..prefs
+    };
+    assert!(engine.on_event(&back, &quiet, NOW).is_empty());
+}
+
+#[test]
 fn a_take_of_my_offer_says_who_wants_what_for_how_much() {
     let t = trade(TradeRole::Maker, "Requested");
     let mut engine = Alerts::new(windows(), &[], NOW);

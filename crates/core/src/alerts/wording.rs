@@ -189,3 +189,18 @@ pub(super) fn state_change(before: TradeState, trade: &TradeInfo) -> Option<Aler
         ),
     }
 }
+
+/// A trade came back from its recovery copy: what it is and what happens next.
+pub(super) fn recovered(trade: &TradeInfo) -> Alert {
+    alert(
+        AlertKind::Escrow,
+        trade,
+        "Trade recovered",
+        format!(
+            "Your {} with {} is back from its sealed copy, as it stood: {}.",
+            trade_name(trade),
+            peer_name(&trade.counterparty),
+            trade.next_step
+        ),
+    )
+}

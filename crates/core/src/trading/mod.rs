@@ -172,6 +172,9 @@ pub enum TradeEvent {
     TakeRequested { trade: Box<TradeInfo> },
     /// A trade changed (a negotiation step, either side).
     TradeUpdated { trade: Box<TradeInfo> },
+    /// A trade of this node came back from its sealed recovery copy: put back after a restore from the
+    /// seed words, or caught up after a restore from an older backup.
+    Recovered { trade: Box<TradeInfo> },
     /// A chat message was stored (sent by this node, or received).
     Message { message: ChatMessage },
     /// The counterparty's node acknowledged this node's envelopes up to `up_to`.

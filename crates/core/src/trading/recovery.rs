@@ -833,12 +833,12 @@ async fn execute(conn: &mut SqliteConnection, sql_text: &str, row: &[&Value]) ->
         .rows_affected())
 }
 
-/// After a trade came back or caught up: the engine picks it up, the shells show it.
+/// After a trade came back or caught up: the engine picks it up, the shells show it and tell the person.
 async fn announce_change(inner: &Inner, trade_id: Uuid) {
     inner.watch.notify_one();
     inner.wake.notify_one();
     if let Ok(info) = store::trade_info(&inner.pool, &inner.me.peer, trade_id).await {
-        let _ = inner.events.send(TradeEvent::TradeUpdated {
+        let _ = inner.events.send(TradeEvent::Recovered {
             trade: Box::new(info),
         });
     }

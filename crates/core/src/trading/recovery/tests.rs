@@ -166,8 +166,14 @@ async fn a_record_puts_the_trade_back_into_an_empty_database_once() {
     assert!(put_back(&desk.inner, bad).await.is_err());
     assert!(trade_info(store.pool(), &me, trade_id).await.is_err());
 
+    let mut events = desk.subscribe();
     assert!(put_back(&desk.inner, record.clone()).await.unwrap());
     let original = trade_info(f.store.pool(), &me, trade_id).await.unwrap();
+    // The shells hear of it (the alert "Trade recovered" follows from this event).
+    match events.try_recv() {
+        Ok(crate::trading::TradeEvent::Recovered { trade }) => assert_eq!(*trade, original),
+        other => panic!("no Recovered event: {other:?}"),
+    }
     let restored = trade_info(store.pool(), &me, trade_id).await.unwrap();
     assert_eq!(restored, original);
     assert_eq!(
