@@ -63,7 +63,8 @@ enum Command {
     Init,
     /// Show this node's PeerId, data directory and schema version
     Id,
-    /// Re-create an identity from its seed words (from --words-file, standard input, or a prompt)
+    /// Re-create an identity from its seed words (from --words-file, standard input, or a prompt); open
+    /// escrow trades come back from the sealed copies counterparties and arbitrators keep, once the node runs
     Restore {
         /// File holding the seed words (whitespace-separated)
         #[arg(long, value_name = "FILE")]
