@@ -27,6 +27,7 @@ use souk_core::{
     offer::{Asset, NewOffer, Offer, PaymentMethod, Quote},
     preferences::Preferences,
     price::MarketPrice,
+    reputation::Reputation,
     startup::StartupProgress,
     trading::{ChatMessage, Decision, DisputeInfo, TradeAnswer, TradeInfo},
 };
@@ -282,6 +283,25 @@ async fn export_backup(
     passphrase: String,
 ) -> Reply<BackupSummary> {
     Ok(node.export_backup(&target, &passphrase).await?)
+}
+
+/// A peer's reputation from its trade receipts, verified by this node.
+#[tauri::command]
+async fn reputation(node: NodeState<'_>, peer: String) -> Reply<Reputation> {
+    Ok(node.reputation(&peer).await?)
+}
+
+/// Rates the counterparty of an ended trade (1–5 stars, a short comment).
+#[tauri::command]
+async fn rate_trade(
+    node: NodeState<'_>,
+    trade_id: String,
+    stars: u8,
+    comment: String,
+) -> Reply<()> {
+    Ok(node
+        .rate_trade(trade_of(&trade_id)?, stars, &comment)
+        .await?)
 }
 
 fn uuid_of(text: &str, what: &str) -> Result<uuid::Uuid, Error> {

@@ -634,6 +634,76 @@ export type PeerNameVector = { peer_id: string,
  * The hash as 16 hex digits (a u64 does not fit a JavaScript number).
  */
 hash: string, name: string, avatar: Avatar, };
+export type ReceiptCheck = { "kind": "no_escrow" } | { "kind": "verified" } | { "kind": "failed", reason: string, } | { "kind": "not_checked", reason: string, };
+export type RatingView = { stars: number, comment: string, at: number, };
+export type ReceiptView = { 
+/**
+ * The receipt's id (hex of the hash of its body).
+ */
+id: string, counterparty: string, 
+/**
+ * Whether the peer was the trade's maker or taker, and its side of the coins.
+ */
+role: string, party: Party, 
+/**
+ * "LTC/EUR".
+ */
+market: string, 
+/**
+ * The amount's order of magnitude in coins: "0.1–1 LTC".
+ */
+amount: string, ended_at: number, 
+/**
+ * "completed", "refunded", "dispute opened by the buyer, decided for the seller".
+ */
+outcome: string, chain: ReceiptCheck, 
+/**
+ * What it adds to the score.
+ */
+weight: number, 
+/**
+ * The counterparty's rating of the peer, and the peer's of the counterparty.
+ */
+rating_received: RatingView | null, rating_given: RatingView | null, };
+export type RefusedReceipt = { 
+/**
+ * The peer whose set held it.
+ */
+holder: string, reason: string, };
+export type Reputation = { peer: string, 
+/**
+ * Receipts that hold (both signatures, a party's set, the chain where there was an escrow).
+ */
+settled: number, 
+/**
+ * Of them, escrow trades whose transactions this node found on its chain.
+ */
+with_escrow: number, 
+/**
+ * Distinct counterparties among them.
+ */
+counterparties: number, disputes_opened: number, disputes_lost: number, 
+/**
+ * The average of the counterparties' ratings (1–5), and how many there are.
+ */
+rating: number | null, ratings: number, 
+/**
+ * The weighted sum (docs/protocol.md, "Reputation"): escrow receipts 1, others ¼, halved when the
+ * counterparty has no other history; 2 off per dispute lost.
+ */
+score: number, 
+/**
+ * The oldest receipt or offer of the peer this node saw (unix ms), and the newest.
+ */
+first_seen: number | null, last_seen: number | null, 
+/**
+ * How many peers' sets were read.
+ */
+holders: number, receipts: Array<ReceiptView>, 
+/**
+ * Receipts and ratings about the peer that did not hold: forged, misplaced, contradicted by the chain.
+ */
+refused: Array<RefusedReceipt>, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };
   create_identity: { args: { passphrase: string }, result: CreatedIdentity };
@@ -672,9 +742,11 @@ export interface Commands {
   save_connection_settings: { args: { edit: ConnectionEdit }, result: SavedConnection };
   test_chain_connection: { args: { edit: ConnectionEdit }, result: ChainCheck };
   export_backup: { args: { target: string, passphrase: string }, result: BackupSummary };
+  reputation: { args: { peer: string }, result: Reputation };
+  rate_trade: { args: { tradeId: string, stars: number, comment: string }, result: null };
 }
 /** The method each command is on a UI `Backend`: the command's name in camelCase. */
-export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "importBackup" | "unlock" | "networkStatus" | "offers" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection" | "exportBackup";
+export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "importBackup" | "unlock" | "networkStatus" | "offers" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection" | "exportBackup" | "reputation" | "rateTrade";
 /** Who may send which negotiation message in which state, and where it leads: the core's `negotiation::TRANSITIONS` (`from: null`: before anything). Anything not listed is refused. */
 export const NEGOTIATION_TRANSITIONS: readonly { from: TradeState | null, party: TradeRole, kind: MessageKind, to: TradeState }[] = [
   { from: null, party: "taker", kind: "take_request", to: "Requested" },

@@ -1054,6 +1054,7 @@ const FUZZ_TARGETS: &[&str] = &[
     "backup",
     "config",
     "recovery",
+    "receipts",
 ];
 
 /// The fuzz build's own target dir (instrumented, with sanitizer flags): outside the clone when the

@@ -20,7 +20,7 @@ mod offers;
 mod openapi;
 mod settings;
 mod table;
-mod trades;
+pub mod trades;
 
 use std::sync::Arc;
 
@@ -86,6 +86,9 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
         "/api/v1/trades/{id}/received" => post(trades::received),
         "/api/v1/trades/{id}/cancel" => post(trades::cancel),
         "/api/v1/trades/{id}/dispute" => post(trades::dispute),
+        "/api/v1/trades/{id}/rating" => post(trades::rate),
+        "/api/v1/trades/{id}/receipt" => get(trades::receipt),
+        "/api/v1/reputation/{peer}" => get(trades::reputation),
         "/api/v1/disputes" => get(disputes::disputes),
         "/api/v1/disputes/{id}" => get(disputes::dispute_info),
         "/api/v1/disputes/{id}/resolve" => post(disputes::resolve),

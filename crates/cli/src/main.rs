@@ -94,6 +94,12 @@ enum Command {
     /// As an arbitrator (`souk node --arbitrator`): the disputes sent to you, and your decisions
     #[command(subcommand)]
     Dispute(DisputeCommand),
+    /// A peer's reputation from its signed trade receipts, verified by the running node (escrows
+    /// checked on its chain)
+    Reputation {
+        /// The peer's id (12D3KooW…)
+        peer: String,
+    },
 }
 
 /// A failure: its kind (as the JSON output names it), a message, and the exit code it maps to.
@@ -309,7 +315,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 }
                 TradeCommand::List => client::list_trades(&api, json).await,
                 TradeCommand::Show { trade_id } => client::show_trade(&api, trade_id, json).await,
+                TradeCommand::Rate {
+                    trade_id,
+                    stars,
+                    comment,
+                } => client::rate(&api, trade_id, *stars, comment, json).await,
             };
+        }
+        Command::Reputation { peer } => {
+            let api = client::ApiClient::open(&data_dir)?;
+            return client::reputation(&api, peer, cli.json).await;
         }
         Command::Dispute(command) => {
             let api = client::ApiClient::open(&data_dir)?;
@@ -403,7 +418,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Backup(BackupCommand::Info { .. }) => Ok(()),
-        Command::Node(_)
+        Command::Reputation { .. }
+        | Command::Node(_)
         | Command::Serve(_)
         | Command::Status
         | Command::Peers

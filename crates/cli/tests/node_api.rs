@@ -336,6 +336,9 @@ fn openapi_json_lists_every_route() {
         ("put", "/api/v1/settings/connection"),
         ("post", "/api/v1/settings/connection/test"),
         ("post", "/api/v1/backup/export"),
+        ("post", "/api/v1/trades/{id}/rating"),
+        ("get", "/api/v1/trades/{id}/receipt"),
+        ("get", "/api/v1/reputation/{peer}"),
     ];
     let paths: std::collections::HashSet<&str> = routes.iter().map(|(_, p)| *p).collect();
     for (method, path) in routes {
@@ -347,7 +350,11 @@ fn openapi_json_lists_every_route() {
         let concrete = path
             .replace("{id}", "01a20a47-4623-73d0-bdf6-ddb5f50254d5")
             .replace("{base}", "BTC")
-            .replace("{quote}", "EUR");
+            .replace("{quote}", "EUR")
+            .replace(
+                "{peer}",
+                "12D3KooWAEN2jYVtwCDc6AWQ7x4KdeaXE57XtJdN411KjaNYaHkn",
+            );
         let (status, _) = http(node.host(), &method.to_uppercase(), &concrete, None, None);
         assert_eq!(status, 401, "{method} {path}");
     }
@@ -962,6 +969,26 @@ fn take_counter_accept_and_chat_from_the_command_line() {
     let out = taker.cli(&["chat", "send", &id, " "]);
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("cannot be empty"), "{}", stderr(&out));
+
+    // Reputation: nothing settled yet; an open trade has no receipt to rate; a bad peer id says so.
+    let shown = taker.cli(&["reputation", &maker.peer_id]);
+    assert_eq!(code(&shown), 0, "{}", stderr(&shown));
+    let text = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(text.contains("Settled trades:  0"), "{text}");
+    assert!(text.contains(&maker.peer_id), "{text}");
+    let rep = taker.cli_json(&["reputation", &maker.peer_id]);
+    assert_eq!(rep["settled"], 0);
+    assert_eq!(rep["peer"], maker.peer_id.as_str());
+    let out = taker.cli(&["trade", "rate", &id, "5"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("has no receipt"), "{}", stderr(&out));
+    let out = taker.cli(&["reputation", "nobody"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("is not a peer id"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Stops a node with SIGTERM, as a person's Ctrl-C would, and waits for a clean exit.

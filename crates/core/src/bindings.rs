@@ -20,6 +20,7 @@ use crate::{
     preferences::{NotificationPrefs, PaymentAccount, Preferences, Theme},
     price::MarketPrice,
     protocol::settlement::{Actor, Mode, StepKind},
+    reputation::{RatingView, ReceiptCheck, ReceiptView, RefusedReceipt, Reputation},
     startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
     trading::{
         ChatMessage, Decision, DecisionInfo, DecisionView, DisputeInfo, EscrowView, OnChain, Party,
@@ -102,6 +103,8 @@ macro_rules! command_table {
             save_connection_settings(edit: ConnectionEdit) -> SavedConnection;
             test_chain_connection(edit: ConnectionEdit) -> ChainCheck;
             export_backup(target: String, passphrase: String) -> BackupSummary;
+            reputation(peer: String) -> Reputation;
+            rate_trade(trade_id: String, stars: u8, comment: String) -> ();
         }
     };
 }
@@ -211,6 +214,12 @@ pub fn typescript() -> String {
         // Peer names and avatars (the same on every node).
         crate::peer_name::Avatar::decl(&cfg),
         crate::peer_name::PeerNameVector::decl(&cfg),
+        // Reputation from trade receipts.
+        ReceiptCheck::decl(&cfg),
+        RatingView::decl(&cfg),
+        ReceiptView::decl(&cfg),
+        RefusedReceipt::decl(&cfg),
+        Reputation::decl(&cfg),
     ];
     let mut out = String::from(HEADER);
     for decl in decls {

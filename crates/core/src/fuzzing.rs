@@ -250,6 +250,18 @@ pub fn recovery(data: &[u8]) {
     let _ = crate::codec::decode_exact::<Record>(data, "recovery record");
 }
 
+/// Reputation: a published receipt set as a DHT node and a reader take it (the holder's signature, then
+/// every receipt and rating in it, sorted for a fixed peer), a receipt body, and a maker's request to
+/// countersign.
+pub fn receipts(data: &[u8]) {
+    use crate::reputation::{ReceiptBody, SignedHolderSet, summary::collect};
+    if let Ok((holder, set)) = SignedHolderSet::verify(data, NOW_MS) {
+        let _ = collect(&holder, &[(holder, set)]);
+    }
+    let _ = ReceiptBody::decode(data);
+    let _ = crate::trading::receipts::ReceiptRequest::decode(data);
+}
+
 /// `souk.toml`, with every section resolved as the app does.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -507,6 +519,59 @@ mod seeds {
             .encode();
         let record_plain = postcard::to_stdvec(&record).unwrap();
 
+        let receipt_body = crate::reputation::ReceiptBody {
+            version: 1,
+            trade: crate::reputation::trade_hash(&Uuid::from_u128(4)),
+            maker_key: maker.public().encode_protobuf(),
+            taker_key: taker.public().encode_protobuf(),
+            maker_party: crate::protocol::roles::Party::Seller,
+            base: "LTC".into(),
+            quote: "EUR".into(),
+            bucket: 8,
+            ended_at: NOW_MS - 3_600_000,
+            outcome: crate::reputation::Outcome::Completed,
+            escrow: Some(crate::reputation::EscrowProof {
+                chain: crate::escrow::Chain::Ltc,
+                network: crate::escrow::Network::Regtest,
+                funding: vec![crate::reputation::TxAt {
+                    txid: [1; 32],
+                    height: 101,
+                }],
+                payouts: vec![crate::reputation::TxAt {
+                    txid: [2; 32],
+                    height: 103,
+                }],
+            }),
+        }
+        .encode();
+        let receipt = crate::reputation::Receipt {
+            maker_signature: crate::reputation::receipt::sign_body(&receipt_body, &maker).unwrap(),
+            taker_signature: crate::reputation::receipt::sign_body(&receipt_body, &taker).unwrap(),
+            body: receipt_body.clone(),
+        };
+        let rating = crate::reputation::Rating {
+            receipt: receipt.id(),
+            stars: 5,
+            comment: "quick".into(),
+            at: NOW_MS,
+        }
+        .sign(&taker)
+        .unwrap();
+        let receipt_set = crate::reputation::HolderSet {
+            holder: taker.public().to_peer_id().to_bytes(),
+            published_at: NOW_MS,
+            receipts: vec![receipt.clone()],
+            ratings: vec![rating],
+        }
+        .sign(&taker)
+        .unwrap();
+        assert!(crate::reputation::SignedHolderSet::verify(&receipt_set, NOW_MS).is_ok());
+        let receipt_request = crate::trading::receipts::ReceiptRequest::Countersign {
+            trade_id: Uuid::from_u128(4),
+            body: receipt_body,
+            signature: receipt.maker_signature,
+        }
+        .encode();
         vec![
             ("market_update", "offer", update),
             (
@@ -532,6 +597,8 @@ mod seeds {
             ("recovery", "keep", keep_bytes),
             ("recovery", "sealed", sealed_record),
             ("recovery", "record", record_plain),
+            ("receipts", "set", receipt_set),
+            ("receipts", "request", receipt_request),
         ]
     }
 
@@ -556,6 +623,7 @@ mod seeds {
             ("backup", backup),
             ("config", config),
             ("recovery", recovery),
+            ("receipts", receipts),
         ];
         let write = std::env::var_os("SOUK_UPDATE_FUZZ_SEEDS").is_some();
         let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");

@@ -31,6 +31,7 @@ pub mod peer_name;
 pub mod preferences;
 pub mod price;
 pub mod protocol;
+pub mod reputation;
 pub mod signing;
 pub mod startup;
 pub mod store;

@@ -449,6 +449,39 @@ describe('HttpBackend backups', () => {
   });
 });
 
+describe('HttpBackend reputation', () => {
+  it('looks a peer up and rates a trade on their routes', async () => {
+    const REPUTATION = { peer: '12D3KooW/x', settled: 3, refused: [] };
+    const { env, seen } = fakeEnv({
+      'GET /api/v1/reputation/12D3KooW%2Fx': [200, REPUTATION],
+      'POST /api/v1/trades/t-1/rating': [200, { receipt: 'signed by both parties' }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(backend.reputation('12D3KooW/x')).resolves.toEqual(REPUTATION);
+    await expect(backend.rateTrade('t-1', 4, 'quick and polite')).resolves.toBeUndefined();
+    expect(seen.map((s) => [s.method, s.url.replace('http://127.0.0.1:5000', ''), s.body])).toEqual([
+      ['GET', '/api/v1/reputation/12D3KooW%2Fx', null],
+      ['POST', '/api/v1/trades/t-1/rating', { stars: 4, comment: 'quick and polite' }],
+    ]);
+  });
+
+  it('passes the core’s refusal of a rating on with its words', async () => {
+    const { env } = fakeEnv({
+      'POST /api/v1/trades/t-1/rating': [
+        400,
+        { kind: 'invalid_input', message: 'the counterparty has not countersigned this trade\'s receipt yet; rate it once it did' },
+      ],
+      'GET /api/v1/reputation/p': [503, { kind: 'offline', message: 'the network is not up' }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(backend.rateTrade('t-1', 5, '')).rejects.toMatchObject({
+      kind: 'invalid_input',
+      message: expect.stringContaining('has not countersigned') as string,
+    });
+    await expect(backend.reputation('p')).rejects.toMatchObject({ kind: 'offline', message: 'the network is not up' });
+  });
+});
+
 describe('token hand-over', () => {
   it('moves the token from the fragment to sessionStorage and clears the address', () => {
     sessionStorage.clear();

@@ -18,6 +18,7 @@ import type {
   Offer,
   Preferences,
   Quote,
+  Reputation,
   SavedConnection,
   StartupProgress,
   TradeAnswer,
@@ -348,6 +349,15 @@ export class HttpBackend implements Backend {
   /** The file is written on the node's machine, where `target` names it. */
   exportBackup(target: string, passphrase: string): Promise<BackupSummary> {
     return this.request('POST', '/api/v1/backup/export', { target, passphrase });
+  }
+
+  reputation(peer: string): Promise<Reputation> {
+    return this.request('GET', `/api/v1/reputation/${encodeURIComponent(peer)}`);
+  }
+
+  /** The API answers with where the trade's receipt stands; the UI reads that from the trade. */
+  async rateTrade(tradeId: string, stars: number, comment: string): Promise<void> {
+    await this.request('POST', tradePath(tradeId, 'rating'), { stars, comment });
   }
 
   /** Keeps a WebSocket open, reconnecting with backoff; each (re)connect is a `resync`. */

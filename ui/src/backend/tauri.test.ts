@@ -177,6 +177,20 @@ describe('tauriBackend trade commands', () => {
     ]);
   });
 
+  it('passes reputation lookups and ratings to their commands', async () => {
+    const seen: [string, unknown][] = [];
+    mockIPC((cmd, payload) => {
+      seen.push([cmd, payload]);
+      return cmd === 'reputation' ? { peer: 'p', settled: 3 } : null;
+    });
+    await expect(tauriBackend.reputation('p')).resolves.toMatchObject({ peer: 'p', settled: 3 });
+    await expect(tauriBackend.rateTrade('t', 4, 'quick')).resolves.toBeUndefined();
+    expect(seen).toEqual([
+      ['reputation', { peer: 'p' }],
+      ['rate_trade', { tradeId: 't', stars: 4, comment: 'quick' }],
+    ]);
+  });
+
   it('forwards market and trade window events, and resyncs once listening and on lag', async () => {
     mockIPC(() => null, { shouldMockEvents: true });
     const got: unknown[] = [];

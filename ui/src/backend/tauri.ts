@@ -92,5 +92,9 @@ export const tauriBackend: Backend = {
   saveConnectionSettings: (edit) => call('save_connection_settings', { edit }),
   testChainConnection: (edit) => call('test_chain_connection', { edit }),
   exportBackup: (target, passphrase) => call('export_backup', { target, passphrase }),
+  reputation: (peer) => call('reputation', { peer }),
+  rateTrade: async (tradeId, stars, comment) => {
+    await call('rate_trade', { tradeId, stars, comment });
+  },
   subscribeEvents,
 };

@@ -24,6 +24,7 @@ import type {
   PaymentMethod,
   Preferences,
   Quote,
+  Reputation,
   SavedConnection,
   StartupProgress,
   TradeAnswer,
@@ -176,6 +177,19 @@ export interface Backend {
    * file, or a folder in which a file named by the time is made. `passphrase` is the identity's.
    */
   exportBackup(target: string, passphrase: string): Promise<BackupSummary>;
+
+  /**
+   * `peer`'s reputation from the signed receipts of its trades, each checked by this node (escrows on its
+   * chain). It asks the DHT and the chain: it can take seconds, and rejects with kind `offline` without
+   * a network.
+   */
+  reputation(peer: string): Promise<Reputation>;
+  /**
+   * Rates the counterparty of an ended trade of this node: 1 to 5 stars and a comment of at most 140
+   * bytes, published with this node's receipts; rating again replaces the rating. Refused until the
+   * counterparty countersigned the trade's receipt.
+   */
+  rateTrade(tradeId: string, stars: number, comment: string): Promise<void>;
 
   /** Calls `listener` for every market and trade signal until the returned function is called. */
   subscribeEvents(listener: (signal: NodeSignal) => void): () => void;

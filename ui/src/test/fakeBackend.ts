@@ -26,6 +26,7 @@ import type {
   Preferences,
   StepKind,
   Quote,
+  Reputation,
   SavedConnection,
   StartupPhase,
   StartupProgress,
@@ -223,6 +224,30 @@ export function fakeBackupSummary(overrides: Partial<BackupSummary> = {}): Backu
   };
 }
 
+/** A peer's reputation for tests: nothing settled yet; override what matters. */
+export function fakeReputation(overrides: Partial<Reputation> = {}): Reputation {
+  return {
+    peer: OTHER_PEER_ID,
+    settled: 0,
+    with_escrow: 0,
+    counterparties: 0,
+    disputes_opened: 0,
+    disputes_lost: 0,
+    rating: null,
+    ratings: 0,
+    score: 0,
+    first_seen: null,
+    last_seen: null,
+    holders: 0,
+    receipts: [],
+    refused: [],
+    ...overrides,
+  };
+}
+
+/** The trade states whose receipts the core makes, and so the ones that can be rated. */
+const ENDED_STATES: readonly TradeInfo['state'][] = ['Completed', 'Resolved', 'Cancelled', 'Expired'];
+
 type FakeState = 'needs_setup' | 'locked' | 'unlocked';
 
 interface FakeBackendOptions {
@@ -294,6 +319,17 @@ export class FakeBackend implements Backend {
   exported: BackupSummary[] = [];
   /** When the fake's clock says an export happens (ms). */
   now = 1_796_398_200_000;
+  /**
+   * What a reputation lookup answers, by peer: a reputation, or an error message (kind `offline`, as
+   * without a network); a peer not listed has no receipts.
+   */
+  reputations: Record<string, Reputation | string> = {};
+  /** While set, reputation lookups wait for it (to look at the screen meanwhile). */
+  reputationHold: Promise<void> | null = null;
+  /** Ratings given, by trade id (a new one replaces the old, as in the core). */
+  ratings: Record<string, { stars: number; comment: string }> = {};
+  /** When set, ratings are refused with this reason (as before the counterparty countersigned). */
+  refuseRatings: string | null = null;
   private seq = 0;
   private listeners = new Set<(signal: NodeSignal) => void>();
 
@@ -829,6 +865,35 @@ export class FakeBackend implements Backend {
       this.backupFiles.set(path, { passphrase, summary });
       this.exported.push(summary);
       return summary;
+    });
+  }
+
+  reputation(peer: string): Promise<Reputation> {
+    return Promise.resolve().then(async () => {
+      this.record('reputation', [peer]);
+      if (this.reputationHold) await this.reputationHold;
+      const answer = this.reputations[peer];
+      if (typeof answer === 'string') throw new BackendError('offline', answer);
+      return structuredClone(answer ?? fakeReputation({ peer }));
+    });
+  }
+
+  /** As the core: only an ended trade of this node, 1 to 5 stars, at most 140 bytes of comment. */
+  rateTrade(tradeId: string, stars: number, comment: string): Promise<void> {
+    return Promise.resolve().then(() => {
+      this.record('rateTrade', [tradeId, stars, comment]);
+      const trade = this.findTrade(tradeId);
+      if (!ENDED_STATES.includes(trade.state)) {
+        throw new BackendError('invalid_input', `trade ${tradeId} has no receipt: only ended trades of yours get one`);
+      }
+      if (this.refuseRatings !== null) throw new BackendError('invalid_input', this.refuseRatings);
+      if (!Number.isInteger(stars) || stars < 1 || stars > 5) {
+        throw new BackendError('invalid_input', `${stars.toString()} stars; a rating gives 1 to 5`);
+      }
+      const text = comment.trim();
+      const bytes = new TextEncoder().encode(text).length;
+      if (bytes > 140) throw new BackendError('invalid_input', `a comment of ${bytes.toString()} bytes; at most 140`);
+      this.ratings[tradeId] = { stars, comment: text };
     });
   }
 

@@ -173,6 +173,22 @@ pub fn openapi_document() -> Value {
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["reason"], "properties": { "reason": { "type": "string" } } } } } },
                 "responses": merge(json!({ "200": ok("The trade", json!({ "$ref": "#/components/schemas/Trade" })) }), &errors)
             }},
+            "/api/v1/trades/{id}/rating": { "post": {
+                "summary": "Rate the counterparty of an ended trade whose receipt both parties signed: 1 to 5 stars and a comment of at most 140 bytes; a new rating replaces the old, published with this node's receipts",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": { "type": "object", "required": ["stars"], "additionalProperties": false, "properties": { "stars": { "type": "integer", "minimum": 1, "maximum": 5 }, "comment": { "type": "string", "maxLength": 140 } } } } } },
+                "responses": merge(json!({ "200": ok("The receipt's state", json!({ "$ref": "#/components/schemas/ReceiptState" })) }), &errors)
+            }},
+            "/api/v1/trades/{id}/receipt": { "get": {
+                "summary": "Where an ended trade's receipt stands, in words (null: none yet)",
+                "parameters": [path_param("id", "the trade id (UUID)")],
+                "responses": merge(json!({ "200": ok("The receipt's state", json!({ "$ref": "#/components/schemas/ReceiptState" })) }), &errors)
+            }},
+            "/api/v1/reputation/{peer}": { "get": {
+                "summary": "A peer's reputation from its trade receipts, as this node verifies them: every receipt naming the peer found in the DHT, both signatures checked, escrow transactions looked up on this node's chain; refused receipts listed with the reason",
+                "parameters": [path_param("peer", "the PeerId (12D3KooW…)")],
+                "responses": merge(json!({ "200": ok("The reputation", json!({ "$ref": "#/components/schemas/Reputation" })) }), &errors)
+            }},
             "/api/v1/disputes": { "get": {
                 "summary": "As an arbitrator: the disputes sent to this node, newest first",
                 "responses": merge(json!({ "200": ok("Disputes", json!({ "type": "array", "items": { "$ref": "#/components/schemas/Dispute" } })) }), &errors)
@@ -261,6 +277,8 @@ pub fn openapi_document() -> Value {
                 }},
                 "Offer": { "type": "object", "description": "A signed offer (see souk-core's generated TypeScript bindings)" },
                 "Trade": { "type": "object", "description": "TradeInfo: id, role, counterparty, state, offer, terms, reject_reason, waiting_for, unread (see the generated TypeScript bindings)" },
+                "ReceiptState": { "type": "object", "properties": { "receipt": { "type": ["string", "null"] } } },
+                "Reputation": { "type": "object", "description": "peer, settled (receipts that hold), with_escrow (of them, escrows verified on this node's chain), counterparties, disputes_opened, disputes_lost, rating (average 1-5 or null), ratings, score, first_seen, last_seen (unix ms), holders (sets read), receipts (id, counterparty, role, party, market, amount (bucket in coins), ended_at, outcome, chain {kind: no_escrow | verified | failed | not_checked, reason}, weight, rating_received, rating_given), refused (holder, reason)" },
                 "Dispute": { "type": "object", "description": "DisputeInfo: trade_id, chain, network, offer, buyer, seller, their addresses, escrow_address, amount, buyer_deposit, seller_deposit, opened_by (buyer | seller | null: a deadline), cases (each party's side, reason and transcript), opened_at, resolved_to (buyer | seller | split), resolved_at, decision (round, buyer_share, seller_share, reason, buyer_answer, seller_answer, can_decide_again), on_chain (buyer_output, seller_output: what the escrow holds now)" },
                 "ChatMessage": { "type": "object", "description": "id, trade_id, outgoing, seq, sender, body (plain text), sent_at, delivered_at, read_at" },
                 "BookEntry": { "type": "object", "properties": {

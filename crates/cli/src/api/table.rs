@@ -83,6 +83,8 @@ pub const COMMAND_ROUTES: &[(&str, &[(&str, &str)])] = &[
         &[("post", "/api/v1/settings/connection/test")],
     ),
     ("export_backup", &[("post", "/api/v1/backup/export")]),
+    ("reputation", &[("get", "/api/v1/reputation/{peer}")]),
+    ("rate_trade", &[("post", "/api/v1/trades/{id}/rating")]),
 ];
 
 /// Commands of the table the HTTP API does not serve, and why.
@@ -111,6 +113,7 @@ pub const HTTP_ONLY: &[(&str, &str)] = &[
     ("get", "/api/v1/peers"),
     ("get", "/api/v1/events"),
     ("get", "/api/v1/openapi.json"),
+    ("get", "/api/v1/trades/{id}/receipt"),
 ];
 
 #[cfg(test)]

@@ -234,3 +234,51 @@ pub async fn dispute(
     }
     Ok(Json(state.node.dispute_trade(id, r.reason).await?))
 }
+
+/// The body of `POST /api/v1/trades/{id}/rating`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatingRequest {
+    /// 1 to 5.
+    pub stars: u8,
+    /// At most 140 bytes.
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// The receipt of an ended trade, in words (`null`: none yet).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiptState {
+    pub receipt: Option<String>,
+}
+
+pub async fn rate(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<RatingRequest>, JsonRejection>,
+) -> ApiResult<Json<ReceiptState>> {
+    let id = trade_id(path)?;
+    let Json(r) = body?;
+    state.node.rate_trade(id, r.stars, &r.comment).await?;
+    Ok(Json(ReceiptState {
+        receipt: state.node.trade_receipt(id).await?,
+    }))
+}
+
+pub async fn receipt(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<ReceiptState>> {
+    let id = trade_id(path)?;
+    Ok(Json(ReceiptState {
+        receipt: state.node.trade_receipt(id).await?,
+    }))
+}
+
+pub async fn reputation(
+    State(state): State<ApiState>,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<souk_core::reputation::Reputation>> {
+    let Path(peer) = path?;
+    Ok(Json(state.node.reputation(&peer).await?))
+}

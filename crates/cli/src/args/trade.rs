@@ -76,4 +76,13 @@ pub(crate) enum TradeCommand {
     List,
     /// Show one trade: offer, terms, state and whose turn it is
     Show { trade_id: String },
+    /// Rate the counterparty of an ended trade (1-5 stars), published with your trade receipts
+    Rate {
+        trade_id: String,
+        /// 1 to 5
+        stars: u8,
+        /// A short comment (at most 140 bytes)
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
 }

@@ -27,6 +27,20 @@ pub(super) fn printable(text: &str) -> String {
         .collect()
 }
 
+/// Unix ms as `YYYY-MM-DD` UTC (the proleptic Gregorian calendar, Howard Hinnant's `civil_from_days`).
+pub(super) fn date_text(ms: i64) -> String {
+    let z = ms.div_euclid(86_400_000) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// Unix ms as `HH:MM:SS` UTC.
 pub(super) fn time_text(ms: i64) -> String {
     let secs = ms.div_euclid(1000).rem_euclid(86_400);
@@ -116,6 +130,9 @@ mod tests {
     fn peer_text_cannot_drive_the_terminal() {
         use super::printable;
         assert_eq!(printable("rltc1q… ok"), "rltc1q… ok");
+        assert_eq!(super::date_text(0), "1970-01-01");
+        assert_eq!(super::date_text(951_782_400_000), "2000-02-29");
+        assert_eq!(super::date_text(1_796_428_799_999), "2026-12-04");
         assert_eq!(
             printable("paid\u{1b}[2J\u{1b}]0;title\u{7}\nforged line"),
             "paid\\u{1b}[2J\\u{1b}]0;title\\u{7}\\u{a}forged line"

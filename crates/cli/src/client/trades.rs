@@ -156,6 +156,9 @@ pub async fn show_trade(client: &ApiClient, trade_id: &str, json: bool) -> Resul
         return Ok(());
     };
     print_trade(&trade);
+    if !trade.is_open() {
+        super::reputation::receipt_line(client, trade_id).await?;
+    }
     Ok(())
 }
 

@@ -371,4 +371,57 @@ impl ChainBackend for ElectrumBackend {
             }))
         })
     }
+
+    fn transaction_at<'a>(
+        &'a self,
+        txid: &'a Txid,
+        height: u32,
+    ) -> ChainFuture<'a, Option<Transaction>> {
+        Box::pin(async move {
+            let id = *txid;
+            let at = height as usize;
+            // The server's word is not the chain: the transaction must be in the block's merkle tree.
+            let proof = match self
+                .call(
+                    Lane::Read,
+                    "blockchain.transaction.get_merkle",
+                    1,
+                    move |c| c.transaction_get_merkle(&id, at),
+                )
+                .await
+            {
+                Ok(proof) => proof,
+                Err(ChainError::Rpc { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            if proof.block_height != at {
+                return Ok(None);
+            }
+            let header = match self
+                .call(Lane::Read, "blockchain.block.header", 1, move |c| {
+                    c.block_header(at)
+                })
+                .await
+            {
+                Ok(header) => header,
+                Err(ChainError::Rpc { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            if !electrum_client::utils::validate_merkle_proof(&id, &header.merkle_root, &proof) {
+                return Ok(None);
+            }
+            let tx = self
+                .call(Lane::Read, "blockchain.transaction.get", 1, move |c| {
+                    c.transaction_get(&id)
+                })
+                .await?;
+            if tx.compute_txid() != id {
+                return Err(ChainError::BadResponse {
+                    method: "blockchain.transaction.get".into(),
+                    reason: format!("asked for {id}, got {}", tx.compute_txid()),
+                });
+            }
+            Ok(Some(tx))
+        })
+    }
 }

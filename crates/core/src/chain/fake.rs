@@ -249,6 +249,21 @@ impl ChainBackend for FakeChain {
             }))
         })
     }
+
+    fn transaction_at<'a>(
+        &'a self,
+        txid: &'a Txid,
+        height: u32,
+    ) -> ChainFuture<'a, Option<Transaction>> {
+        Box::pin(async move {
+            let state = self.state();
+            Ok(state
+                .txs
+                .get(txid)
+                .filter(|(_, at)| *at == Some(u64::from(height)))
+                .map(|(tx, _)| tx.clone()))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -156,6 +156,22 @@ pub trait ChainBackend: Send + Sync + std::fmt::Debug {
 
     /// `None` if the node does not know the transaction, `Some(0)` while it is in the mempool.
     fn confirmations<'a>(&'a self, txid: &'a Txid) -> ChainFuture<'a, Option<u32>>;
+
+    /// Any transaction (not only a watched script's) in the block at `height` of the best chain: `None`
+    /// when that block does not hold it. What a node uses to check another peer's claim about the chain
+    /// (a trade receipt's txids), with no transaction index needed.
+    fn transaction_at<'a>(
+        &'a self,
+        txid: &'a Txid,
+        height: u32,
+    ) -> ChainFuture<'a, Option<Transaction>> {
+        let _ = (txid, height);
+        Box::pin(async move {
+            Err(ChainError::Config(
+                "this chain backend cannot look up other peers' transactions".into(),
+            ))
+        })
+    }
 }
 
 /// The backend a node settles on, chosen by its config: an Electrum server when `electrum_url` is set,
@@ -383,6 +399,20 @@ impl ChainBackend for Backend {
                 Ready::Core(b) => b.confirmations(txid).await,
                 Ready::Electrum(b) => b.confirmations(txid).await,
                 Ready::Custom(b) => b.confirmations(txid).await,
+            }
+        })
+    }
+
+    fn transaction_at<'a>(
+        &'a self,
+        txid: &'a Txid,
+        height: u32,
+    ) -> ChainFuture<'a, Option<Transaction>> {
+        Box::pin(async move {
+            match self.ready().await? {
+                Ready::Core(b) => b.transaction_at(txid, height).await,
+                Ready::Electrum(b) => b.transaction_at(txid, height).await,
+                Ready::Custom(b) => b.transaction_at(txid, height).await,
             }
         })
     }

@@ -370,6 +370,14 @@ impl ChainBackend for RpcBackend {
             }
         })
     }
+
+    fn transaction_at<'a>(
+        &'a self,
+        txid: &'a Txid,
+        height: u32,
+    ) -> ChainFuture<'a, Option<Transaction>> {
+        Box::pin(self.transaction_in_block(txid, height))
+    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,12 @@ impl InboundFilter for OfferFilter {
             // Not an offer: it may be an arbitrator's announcement; otherwise the offer's reason.
             Err(e) => match crate::arbiter::SignedAnnouncement::verify(&record.value) {
                 Ok(a) => crate::arbiter::record_key(&a.arbitrator, a.chain, a.network),
-                Err(_) => return Err(e.to_string()),
+                // Or a peer's set of trade receipts, under its holder key.
+                Err(_) => match crate::reputation::SignedHolderSet::verify(&record.value, now_ms())
+                {
+                    Ok((holder, _)) => crate::reputation::holder_key(&holder),
+                    Err(_) => return Err(e.to_string()),
+                },
             },
         };
         if record.key.as_ref() == key.as_slice() {

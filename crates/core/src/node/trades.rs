@@ -45,6 +45,29 @@ impl Node {
         crate::trading::trade_info(&pool, &me, trade_id).await
     }
 
+    /// A peer's reputation from its trade receipts, verified by this node (docs/protocol.md,
+    /// "Reputation"): receipts both parties signed, found in the DHT, escrows checked on this node's
+    /// chain.
+    pub async fn reputation(&self, peer: &str) -> Result<crate::reputation::Reputation> {
+        let peer: libp2p::PeerId = peer.trim().parse().map_err(|_| {
+            crate::Error::InvalidInput(format!(
+                "{:?} is not a peer id (12D3KooW…, as `souk id` or a trade shows it)",
+                peer.trim()
+            ))
+        })?;
+        self.desk().await?.reputation(peer).await
+    }
+
+    /// Rates the counterparty of an ended trade: 1–5 stars and a comment of at most 140 bytes.
+    pub async fn rate_trade(&self, trade_id: uuid::Uuid, stars: u8, comment: &str) -> Result<()> {
+        self.desk().await?.rate(trade_id, stars, comment).await
+    }
+
+    /// Where an ended trade's receipt stands, in words; `None` when it has none (yet).
+    pub async fn trade_receipt(&self, trade_id: uuid::Uuid) -> Result<Option<String>> {
+        self.desk().await?.receipt_state(trade_id).await
+    }
+
     pub async fn send_chat(&self, trade_id: uuid::Uuid, text: String) -> Result<ChatMessage> {
         self.desk().await?.send_chat(trade_id, text).await
     }

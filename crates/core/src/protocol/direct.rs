@@ -30,6 +30,9 @@ pub enum DirectRequest {
     /// restored node asks for its copies back (`trading::recovery::RecoveryRequest` bytes). Answered
     /// with a `RecoveryAnswer`.
     Recovery(Vec<u8>),
+    /// Reputation: the maker asks the taker to countersign the receipt of their ended trade
+    /// (`trading::receipts::ReceiptRequest` bytes). Answered with a [`ReturnAnswer`] (the signature).
+    Receipt(Vec<u8>),
 }
 
 /// The arbitrator's answer to a return request: the PSBT signed by it, refused, or not now.

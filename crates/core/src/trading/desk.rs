@@ -70,6 +70,8 @@ pub(super) struct Inner {
     pub stop: CancellationToken,
     /// The recovery locators this node announces in the DHT (it holds copies for open trades).
     pub providing: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+    /// Wakes the receipts task: a receipt was countersigned or a rating given.
+    pub receipts: Notify,
 }
 
 /// The running trade engine: answers take requests and envelopes, and delivers the outbox.
@@ -127,6 +129,7 @@ impl Desk {
             stop: cancel.clone(),
             refused: Refused::default(),
             providing: std::sync::Mutex::default(),
+            receipts: Notify::new(),
         });
         let tasks = vec![
             tokio::spawn(serve(
@@ -141,6 +144,11 @@ impl Desk {
             // Seed-only recovery: copies handed to counterparties, copies looked for.
             tokio::spawn(super::recovery::keep_copies(inner.clone(), cancel.clone())),
             tokio::spawn(super::recovery::recover(inner.clone(), cancel.clone())),
+            // Receipts of ended trades, countersigned and published.
+            tokio::spawn(super::receipts::keep_receipts(
+                inner.clone(),
+                cancel.clone(),
+            )),
             // Decisions of this node as an arbitrator that a party has not acknowledged yet.
             tokio::spawn(super::arbitrate::resend_resolutions(inner.clone())),
         ];

@@ -14,6 +14,7 @@ mod desk;
 mod errors;
 mod fund;
 mod outbox;
+pub mod receipts;
 pub mod recovery;
 mod settle;
 mod store;

@@ -1,8 +1,10 @@
 import type { BookEntry, MarketPrice } from '../../bindings';
 import { PeerId } from '../../components/PeerId';
 import { formatAgo, formatRelative, makerHistoryText, relativeToMarket } from '../../logic/book';
+import type { ReputationLookup } from '../../logic/reputation';
 import { formatEscrow, formatPrice, formatRange } from './format';
 import { OfferTerms } from './OfferTerms';
+import { ReputationFigure } from './ReputationFigure';
 
 interface BookTableProps {
   caption: string;
@@ -10,12 +12,14 @@ interface BookTableProps {
   price: MarketPrice | null | undefined;
   now: number;
   emptyText: string;
+  /** Each maker's reputation lookup, by PeerId (a maker not in it is being checked). */
+  reputations: ReadonlyMap<string, ReputationLookup>;
   /** Opens the take form for someone else's offer. */
   onTake: (entry: BookEntry) => void;
 }
 
 /** One side of the book. Fixed column widths, so rows arriving live never reflow the table. */
-export function BookTable({ caption, entries, price, now, emptyText, onTake }: BookTableProps) {
+export function BookTable({ caption, entries, price, now, emptyText, reputations, onTake }: BookTableProps) {
   return (
     <div className="book-side">
       <table className="book-table">
@@ -39,7 +43,7 @@ export function BookTable({ caption, entries, price, now, emptyText, onTake }: B
             <th scope="col">Payment</th>
             <th scope="col">Escrow</th>
             <th scope="col">
-              Maker <span className="th-note">· history with you</span>
+              Maker <span className="th-note">· reputation · history with you</span>
             </th>
             <th scope="col">Last seen</th>
             <th scope="col">Terms</th>
@@ -67,6 +71,7 @@ export function BookTable({ caption, entries, price, now, emptyText, onTake }: B
                   ) : (
                     <>
                       <PeerId peerId={entry.offer.maker} />
+                      <ReputationFigure lookup={reputations.get(entry.offer.maker)} />
                       <span
                         className={entry.completed_with_maker > 0 ? 'maker-history' : 'maker-history maker-history--new'}
                         data-testid="maker-history"

@@ -5,9 +5,11 @@ import { useNow } from '../../components/useNow';
 import { formatAmount, parseAmount } from '../../logic/amount';
 import { arrangeBook, paymentMethodsIn } from '../../logic/book';
 import { myPaymentMethods } from '../../logic/paymentAccounts';
+import { filterByReputation, makersIn, parseMinSettled, reputationFilterNote } from '../../logic/reputation';
 import type { PriceOrder } from '../../logic/book';
 import { ASSETS, quotesFor } from '../../logic/offerForm';
 import { useBook, useMarketPrice, useRefreshMarket } from '../../state/market';
+import { useReputations } from '../../state/reputation';
 import { usePreferences } from '../../state/settings';
 import { SectionPage } from '../frame/SectionPage';
 import { BookTable } from './BookTable';
@@ -56,6 +58,7 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
   const [amountText, setAmountText] = useState('');
   const [hideMine, setHideMine] = useState(false);
   const [onlyMyMethods, setOnlyMyMethods] = useState(false);
+  const [minSettledText, setMinSettledText] = useState('');
   const preferences = usePreferences();
   const myMethods = useMemo(() => myPaymentMethods(preferences.data?.payment_accounts ?? []), [preferences.data]);
   const canFilterMine = myMethods.length > 0;
@@ -69,16 +72,27 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
   const amount = amountText.trim() === '' ? null : parseAmount(amountText, base);
   const amountError = amount && !amount.ok ? amount.error : undefined;
   const amountUnits = amount?.ok ? amount.value : null;
+  const minSettled = parseMinSettled(minSettledText);
+  const minSettledError = minSettled.ok ? undefined : minSettled.error;
+  const minSettledValue = minSettled.ok ? minSettled.value : null;
   const entries = book.data;
   const methods = useMemo(() => paymentMethodsIn(entries ?? []), [entries]);
+  // Every maker is looked up in the background (a few at a time); the book never waits for it.
+  const makers = useMemo(() => makersIn(entries ?? []), [entries]);
+  const reputations = useReputations(makers);
+  const byReputation = useMemo(
+    () => filterByReputation(entries ?? [], minSettledValue, reputations),
+    [entries, minSettledValue, reputations],
+  );
+  const reputationNote = reputationFilterNote(byReputation);
   const sides = useMemo(
     () =>
       arrangeBook(
-        entries ?? [],
+        byReputation.kept,
         { method, amount: amountUnits, hideMine, myMethods: onlyMyMethods && canFilterMine ? myMethods : null },
         order,
       ),
-    [entries, method, amountUnits, hideMine, onlyMyMethods, canFilterMine, myMethods, order],
+    [byReputation, method, amountUnits, hideMine, onlyMyMethods, canFilterMine, myMethods, order],
   );
   const total = entries?.length ?? 0;
   const sellTotal = entries?.filter((e) => e.offer.side === 'sell').length ?? 0;
@@ -134,6 +148,24 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
           />
           <p className="field-error toolbar-error" id={`${ids}-amount-error`}>
             {amountError ?? ''}
+          </p>
+        </div>
+        <div className="toolbar-field">
+          <label htmlFor={`${ids}-settled`}>Makers with at least N settled trades</label>
+          <input
+            id={`${ids}-settled`}
+            type="number"
+            min={0}
+            step={1}
+            inputMode="numeric"
+            placeholder="any"
+            value={minSettledText}
+            aria-invalid={minSettledError ? true : undefined}
+            aria-describedby={`${ids}-settled-hint`}
+            onChange={(e) => setMinSettledText(e.target.value)}
+          />
+          <p className={minSettledError ? 'field-error toolbar-error' : 'field-hint toolbar-error'} id={`${ids}-settled-hint`}>
+            {minSettledError ?? 'Empty or 0: any maker.'}
           </p>
         </div>
         <div className="toolbar-field">
@@ -207,6 +239,12 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
         </span>
         <span className="muted">
           {book.isSuccess ? `${shown.toString()} of ${total.toString()} offers shown` : ''}
+          {book.isSuccess && reputationNote ? (
+            <span data-testid="reputation-filter-note">
+              {' · '}
+              {reputationNote}
+            </span>
+          ) : null}
         </span>
       </p>
       {refresh.isError ? <ErrorAlert error={refresh.error} /> : null}
@@ -229,6 +267,7 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
             price={price.data}
             now={now}
             emptyText={sellTotal === 0 ? `Nobody sells ${base} for ${quote} yet.` : 'No sell offers match your filters.'}
+            reputations={reputations}
             onTake={onTake}
           />
           <BookTable
@@ -237,11 +276,17 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
             price={price.data}
             now={now}
             emptyText={buyTotal === 0 ? `Nobody buys ${base} for ${quote} yet.` : 'No buy offers match your filters.'}
+            reputations={reputations}
             onTake={onTake}
           />
           <p className="muted book-legend">
             “History with you” counts the trades you completed with a maker, from this computer’s own
             records. It is not a reputation: nobody else vouches for it.
+          </p>
+          <p className="muted book-legend">
+            The reputation (“12 trades · ★4.5”) counts a maker’s trades whose receipts both sides signed,
+            with their counterparties’ average rating, as this computer checked them; point at it to see how
+            many had an escrow found on the chain.
           </p>
         </div>
       )}

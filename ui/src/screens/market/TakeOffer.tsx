@@ -10,6 +10,7 @@ import type { TakeField, TakeForm } from '../../logic/takeForm';
 import { useTakeOffer } from '../../state/trades';
 import { formatEscrow, formatOfferPrice, formatRange, sideLabel } from './format';
 import { OfferTerms } from './OfferTerms';
+import { ReputationPanel } from './ReputationPanel';
 
 interface TakeOfferProps {
   entry: BookEntry;
@@ -17,7 +18,10 @@ interface TakeOfferProps {
   onTaken: (trade: TradeInfo) => void;
 }
 
-/** Taking someone's offer: the amount within its range, one of its payment methods, payout details. */
+/**
+ * Taking someone's offer: the maker's reputation, then the amount within its range, one of its payment
+ * methods, payout details.
+ */
 export function TakeOffer({ entry, onCancel, onTaken }: TakeOfferProps) {
   const { offer } = entry;
   const [form, setForm] = useState<TakeForm>(() => emptyTakeForm(offer));
@@ -83,6 +87,7 @@ export function TakeOffer({ entry, onCancel, onTaken }: TakeOfferProps) {
           </dd>
         </div>
       </dl>
+      <ReputationPanel peer={offer.maker} title="Maker’s reputation" />
       <form className="form take-form" noValidate onSubmit={submit} aria-label="Take offer">
         <Field
           label={`Amount (${offer.base})`}

@@ -4,15 +4,17 @@ import { ErrorAlert } from '../../components/ErrorAlert';
 import { PeerId } from '../../components/PeerId';
 import { formatEscrow } from '../market/format';
 import { OfferTerms } from '../market/OfferTerms';
+import { canRate } from '../../logic/reputation';
 import { isMyTurn, isOver, roleLabel, stateLabel } from '../../logic/trades';
 import { useTrade } from '../../state/trades';
 import { Chat } from './Chat';
 import { EscrowTimeline } from './EscrowTimeline';
 import { formatTermsPrice, formatTime, formatTotal, formatTradeAmount, tradeHeadline } from './format';
 import { Negotiation } from './Negotiation';
+import { RateCounterparty } from './RateCounterparty';
 import { TradeActions } from './TradeActions';
 
-/** One trade: its terms, the answer or step due now, its timeline, and the chat. */
+/** One trade: its terms, the answer or step due now (a rating once it ended), its timeline, and the chat. */
 export function TradeRoom({ tradeId, onBack }: { tradeId: string; onBack: () => void }) {
   const trade = useTrade(tradeId);
   const heading = useRef<HTMLHeadingElement>(null);
@@ -66,6 +68,7 @@ function TradeBody({ trade }: { trade: TradeInfo }) {
         ) : null}
         <Negotiation key={`${trade.id}-${trade.state}`} trade={trade} />
         <TradeActions key={`${trade.id}-actions-${trade.state}`} trade={trade} />
+        {canRate(trade.state) ? <RateCounterparty key={`${trade.id}-rating`} trade={trade} /> : null}
         <EscrowTimeline trade={trade} />
         <section className="panel" aria-label="Terms">
           <h2>Terms</h2>

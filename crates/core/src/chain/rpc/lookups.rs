@@ -73,6 +73,45 @@ impl RpcBackend {
         Ok(utxos)
     }
 
+    /// `txid` in the block at `height` (`getblockhash`, then `getrawtransaction` with that block: no
+    /// transaction index needed, only the block; a pruned node no longer has old ones).
+    pub(super) async fn transaction_in_block(
+        &self,
+        txid: &Txid,
+        height: u32,
+    ) -> Result<Option<bitcoin::Transaction>, ChainError> {
+        let hash = match self.call("getblockhash", json!([height])).await {
+            Ok(hash) => hash,
+            // Past the tip: no such block (yet).
+            Err(ChainError::Rpc { code, .. }) if code == RPC_INVALID_PARAMETER => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match self
+            .call("getrawtransaction", json!([txid.to_string(), false, hash]))
+            .await
+        {
+            Ok(Value::String(hex)) => {
+                let tx: bitcoin::Transaction = bitcoin::consensus::encode::deserialize_hex(&hex)
+                    .map_err(|e| Self::bad("getrawtransaction", e.to_string()))?;
+                if tx.compute_txid() == *txid {
+                    Ok(Some(tx))
+                } else {
+                    Err(Self::bad(
+                        "getrawtransaction",
+                        format!("asked for {txid}, got {}", tx.compute_txid()),
+                    ))
+                }
+            }
+            Ok(_) => Err(Self::bad("getrawtransaction", "not a transaction")),
+            Err(ChainError::Rpc { code, message, .. })
+                if code == RPC_INVALID_ADDRESS_OR_KEY && !message.contains("not available") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Confirmations through `getrawtransaction`: any mempool transaction, and confirmed ones with
     /// `-txindex=1`.
     pub(super) async fn raw_confirmations(&self, txid: &Txid) -> Result<Option<u32>, ChainError> {

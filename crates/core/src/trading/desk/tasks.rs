@@ -107,6 +107,7 @@ pub(super) async fn serve(
                     Ok(DirectRequest::Resolution(bytes)) => Request::Resolution(bytes),
                     Ok(DirectRequest::Return(bytes)) => Request::Return(bytes),
                     Ok(DirectRequest::Recovery(bytes)) => Request::Recovery(bytes),
+                    Ok(DirectRequest::Receipt(bytes)) => Request::Receipt(bytes),
                     // The market answers offer requests and anything undecodable.
                     _ => continue,
                 };
@@ -135,6 +136,11 @@ pub(super) async fn serve(
                         }
                         Request::Recovery(bytes) => {
                             crate::trading::recovery::on_request(&inner, peer, &bytes)
+                                .await
+                                .encode()
+                        }
+                        Request::Receipt(bytes) => {
+                            crate::trading::receipts::on_request(&inner, peer, &bytes)
                                 .await
                                 .encode()
                         }
@@ -168,6 +174,7 @@ enum Request {
     Resolution(Vec<u8>),
     Return(Vec<u8>),
     Recovery(Vec<u8>),
+    Receipt(Vec<u8>),
 }
 
 fn stored(what: &str, from: PeerId, result: Result<()>) -> Vec<u8> {
