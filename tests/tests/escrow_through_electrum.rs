@@ -278,6 +278,42 @@ async fn a_dispute_is_resolved_through_an_electrum_server() {
         "the buyer got the escrow, less the fee: {got}"
     );
     assert_eq!(ltc.received_by(&p.refund, 0).await, Amount::ZERO);
+
+    // Both parties sign the trade's receipt; the arbitrator's node, a third one on the same Electrum
+    // server, checks the escrow through it (merkle proofs against the block headers) and counts the
+    // dispute: opened by the buyer, lost by the seller.
+    let seller = p.maker().info.peer_id.clone();
+    let buyer = p.taker().info.peer_id.clone();
+    let mut events = arbitrator.node.trade_events();
+    let seen = tokio::time::timeout(souk_tests::DEADLINE * 2, async {
+        loop {
+            if let Ok(r) = arbitrator.node.reputation(&seller).await
+                && r.with_escrow == 1
+            {
+                return r;
+            }
+            // Receipts are signed and published between the parties' nodes: no event here says when.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), events.recv()).await;
+        }
+    })
+    .await
+    .expect("the seller's receipt, verified through Electrum");
+    assert_eq!(
+        (seen.settled, seen.disputes_opened, seen.disputes_lost),
+        (1, 0, 1)
+    );
+    assert_eq!(
+        seen.receipts[0].outcome,
+        "dispute opened by the buyer, decided for the buyer"
+    );
+    let r = arbitrator
+        .node
+        .reputation(&buyer)
+        .await
+        .expect("the buyer's");
+    assert_eq!((r.settled, r.with_escrow), (1, 1));
+    assert_eq!((r.disputes_opened, r.disputes_lost), (1, 0));
+    assert!(r.score > seen.score, "{} > {}", r.score, seen.score);
     p.stop().await;
 }
 

@@ -277,6 +277,30 @@ test('an escrow trade through both browsers settles on the regtest chain', async
       await shot(page, `12-${who}-trades-completed`);
     }
 
+    // Reputation: the buyer rates the seller once both nodes signed the trade's receipt (a moment after
+    // the end; until then the node says so and the buyer sends again)...
+    await pageT.locator('.trade-row').getByRole('button', { name: /^Open trade/ }).click();
+    const rating = pageT.getByRole('form', { name: 'Rate your counterparty' });
+    await rating.getByLabel('5 stars').check();
+    await rating.getByLabel('Comment (optional)').fill('smooth escrow');
+    await until('the rating to be signed and published', CHAIN_WAIT, async () => {
+      await rating.getByRole('button', { name: /^(Send rating|Rate again)$/ }).click();
+      return pageT.getByTestId('rated').waitFor({ timeout: 3_000 }).then(
+        () => true,
+        () => false,
+      );
+    });
+    await shot(pageT, '13-taker-rated');
+    // ...and the taker's book shows the maker's settled trade with the rating, verified by its own node.
+    await pageT.getByRole('button', { name: 'Market' }).click();
+    await pageT.getByRole('form', { name: 'Market and filters' }).getByLabel('Asset').selectOption('LTC');
+    const figure = pageT.locator('.book-row', { hasText: marker }).getByTestId('maker-reputation');
+    await until('the book to show the maker’s receipt and rating', CHAIN_WAIT, async () =>
+      /^1 trade · ★5/.test((await figure.textContent()) ?? ''),
+    );
+    assert.match(await figure.getAttribute('title'), /1 of 1 with escrow verified on the chain/);
+    await shot(pageT, '14-taker-book-reputation');
+
     // The chain is the judge: the payout address holds the amount and the buyer's deposit, less the
     // release's fee reserve, which the buyer's node pays on once the release confirmed (shown in its room).
     await until('the taker’s node to pay the fee reserve on', CHAIN_WAIT, async () => {

@@ -236,6 +236,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     method,
                     amount,
                     mine,
+                    min_settled,
                 } => {
                     let filter = client::ListFilter {
                         market: market.clone(),
@@ -243,6 +244,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                         method: method.clone(),
                         amount: amount.clone(),
                         mine: *mine,
+                        min_settled: *min_settled,
                     };
                     client::list_offers(&api, filter, cli.json).await
                 }

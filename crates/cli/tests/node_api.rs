@@ -979,6 +979,16 @@ fn take_counter_accept_and_chat_from_the_command_line() {
     let rep = taker.cli_json(&["reputation", &maker.peer_id]);
     assert_eq!(rep["settled"], 0);
     assert_eq!(rep["peer"], maker.peer_id.as_str());
+    // The maker's offer is in the taker's book, but not among makers with a settled trade.
+    assert!(
+        !taker
+            .cli_json(&["offer", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let strict = taker.cli_json(&["offer", "list", "--min-settled", "1"]);
+    assert!(strict.as_array().unwrap().is_empty(), "{strict}");
     let out = taker.cli(&["trade", "rate", &id, "5"]);
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("has no receipt"), "{}", stderr(&out));

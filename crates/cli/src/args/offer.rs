@@ -25,6 +25,9 @@ pub(crate) enum OfferCommand {
         /// Only this node's own offers
         #[arg(long)]
         mine: bool,
+        /// Only makers with at least N settled trades (their signed receipts, verified by the node)
+        #[arg(long, value_name = "N")]
+        min_settled: Option<u32>,
     },
     /// Withdraw one of your offers everywhere
     Withdraw {

@@ -51,6 +51,8 @@ pub struct ListFilter {
     pub method: Option<String>,
     pub amount: Option<String>,
     pub mine: bool,
+    /// Only makers with at least this many settled trades (their receipts, verified by the node).
+    pub min_settled: Option<u32>,
 }
 
 pub async fn list_offers(
@@ -73,12 +75,50 @@ pub async fn list_offers(
     if filter.mine {
         query.push(("mine", "true".to_owned()));
     }
-    let Some(entries) = client
-        .fetch::<Vec<BookEntry>>(Method::GET, "/api/v1/offers", &query, None, json)
+    let min_settled = filter.min_settled.filter(|n| *n > 0);
+    let Some(mut entries) = client
+        .fetch::<Vec<BookEntry>>(
+            Method::GET,
+            "/api/v1/offers",
+            &query,
+            None,
+            json && min_settled.is_none(),
+        )
         .await?
     else {
         return Ok(());
     };
+    if let Some(min) = min_settled {
+        // One lookup per maker: the node reads each one's receipts from the DHT and checks them.
+        let mut settled = std::collections::HashMap::new();
+        for e in entries.iter().filter(|e| !e.mine) {
+            let maker = e.offer.maker.to_string();
+            if settled.contains_key(&maker) {
+                continue;
+            }
+            let rep = client
+                .fetch::<souk_core::reputation::Reputation>(
+                    Method::GET,
+                    &format!("/api/v1/reputation/{maker}"),
+                    &[],
+                    None,
+                    false,
+                )
+                .await?
+                .map_or(0, |r| r.settled);
+            settled.insert(maker, rep);
+        }
+        entries.retain(|e| {
+            e.mine
+                || settled
+                    .get(&e.offer.maker.to_string())
+                    .is_some_and(|n| *n >= min)
+        });
+        if json {
+            crate::print_json(&entries);
+            return Ok(());
+        }
+    }
     if entries.is_empty() {
         println!("No offers.");
         return Ok(());
