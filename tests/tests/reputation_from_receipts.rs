@@ -194,6 +194,14 @@ async fn a_third_node_verifies_a_makers_receipts_and_refuses_forged_ones() {
     let t3 = settling("t3", test_trades()).await;
     let observer = settling("observer", test_trades()).await;
     let m = maker.info.peer_id.clone();
+    // The maker chose a nickname: it is signed and published with its receipts.
+    let mut prefs = maker.node.preferences().await.expect("preferences");
+    prefs.nickname = "Ahmed's LTC".into();
+    maker.node.save_preferences(prefs).await.expect("saved");
+    let mut bad = maker.node.preferences().await.expect("preferences");
+    bad.nickname = "x".repeat(25);
+    let err = maker.node.save_preferences(bad).await.unwrap_err();
+    assert!(err.to_string().contains("at most 24"), "{err}");
 
     let (e1, e2) = tokio::join!(
         escrow_trade(&ltc, &maker, &t1, &arbitrator),
@@ -223,6 +231,7 @@ async fn a_third_node_verifies_a_makers_receipts_and_refuses_forged_ones() {
     })
     .await;
     assert_eq!(rep.counterparties, 3);
+    assert_eq!(rep.nickname.as_deref(), Some("Ahmed's LTC"));
     assert_eq!((rep.disputes_opened, rep.disputes_lost), (0, 0));
     assert_eq!(rep.rating, Some(5.0));
     assert!(rep.refused.is_empty(), "{:?}", rep.refused);
@@ -324,6 +333,7 @@ async fn a_third_node_verifies_a_makers_receipts_and_refuses_forged_ones() {
     };
     let set = HolderSet {
         holder: mallory.public().to_peer_id().to_bytes(),
+        nickname: String::new(),
         published_at: 1,
         receipts: vec![
             one_signature,

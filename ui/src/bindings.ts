@@ -508,7 +508,12 @@ excluded_arbitrators: Array<string>,
  * Filters of the Market screen kept by name: a new offer matching one is announced
  * ([`crate::market::MarketEvent::OfferMatched`], and a notification while `matching_offer` is on).
  */
-saved_searches: Array<SavedSearch>, };
+saved_searches: Array<SavedSearch>, 
+/**
+ * A name this person chooses to be shown with, signed and published with its trade receipts; empty:
+ * none. Other nodes show it in quotes after the name every node derives from the PeerId.
+ */
+nickname: string, };
 export type StartupPhase = "keystore" | "database" | "network" | "bootstrap" | "book";
 export type PhaseState = "pending" | "running" | "done" | "failed";
 export type PhaseProgress = { phase: StartupPhase, state: PhaseState, 
@@ -671,6 +676,10 @@ export type RefusedReceipt = {
  */
 holder: string, reason: string, };
 export type Reputation = { peer: string, 
+/**
+ * The name the peer chose, from its own signed set (not unique, proves nothing).
+ */
+nickname: string | null, 
 /**
  * Receipts that hold (both signatures, a party's set, the chain where there was an escrow).
  */

@@ -27,7 +27,7 @@ pub use chat::{chat_log, send_chat};
 pub use disputes::{dispute, disputes};
 pub use node::{peers, status};
 pub use offers::{ListFilter, list_offers, post_offer, refresh_market, withdraw_offer};
-pub use reputation::{rate, reputation};
+pub use reputation::{nickname, rate, reputation};
 pub use trades::{answer, fund, list_trades, show_trade, take};
 
 pub struct ApiClient {

@@ -100,6 +100,15 @@ enum Command {
         /// The peer's id (12D3KooW…)
         peer: String,
     },
+    /// Show or set the nickname the running node publishes with its trade receipts (others see it in
+    /// quotes after the name derived from your key; at most 24 characters)
+    Nickname {
+        /// The new nickname; without it, shows the current one
+        name: Option<String>,
+        /// Remove the nickname
+        #[arg(long, conflicts_with = "name")]
+        clear: bool,
+    },
 }
 
 /// A failure: its kind (as the JSON output names it), a message, and the exit code it maps to.
@@ -324,6 +333,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 } => client::rate(&api, trade_id, *stars, comment, json).await,
             };
         }
+        Command::Nickname { name, clear } => {
+            let api = client::ApiClient::open(&data_dir)?;
+            return client::nickname(&api, name.as_deref(), *clear, cli.json).await;
+        }
         Command::Reputation { peer } => {
             let api = client::ApiClient::open(&data_dir)?;
             return client::reputation(&api, peer, cli.json).await;
@@ -421,6 +434,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Backup(BackupCommand::Info { .. }) => Ok(()),
         Command::Reputation { .. }
+        | Command::Nickname { .. }
         | Command::Node(_)
         | Command::Serve(_)
         | Command::Status

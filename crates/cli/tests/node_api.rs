@@ -992,6 +992,17 @@ fn take_counter_accept_and_chat_from_the_command_line() {
     let out = taker.cli(&["trade", "rate", &id, "5"]);
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("has no receipt"), "{}", stderr(&out));
+    // A nickname: set, shown to the other side with the reputation, refused when too long.
+    let set = maker.cli(&["nickname", "Ahmed's LTC"]);
+    assert_eq!(code(&set), 0, "{}", stderr(&set));
+    assert_eq!(maker.cli_json(&["nickname"])["nickname"], "Ahmed's LTC");
+    poll_until("the maker's nickname at the taker", || {
+        (taker.cli_json(&["reputation", &maker.peer_id])["nickname"] == "Ahmed's LTC").then_some(())
+    });
+    let long = "x".repeat(25);
+    let out = maker.cli(&["nickname", &long]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("at most 24"), "{}", stderr(&out));
     let out = taker.cli(&["reputation", "nobody"]);
     assert_eq!(code(&out), 1);
     assert!(
@@ -1063,7 +1074,8 @@ fn preferences_survive_a_restart_and_a_bad_one_gets_400_with_the_reason() {
         }],
         "accepted_arbitrators": [node.peer_id],
         "excluded_arbitrators": [],
-        "saved_searches": []
+        "saved_searches": [],
+        "nickname": "Main desk"
     });
     let (status, saved) = api_json(
         &node,

@@ -559,6 +559,7 @@ mod seeds {
         .unwrap();
         let receipt_set = crate::reputation::HolderSet {
             holder: taker.public().to_peer_id().to_bytes(),
+            nickname: String::new(),
             published_at: NOW_MS,
             receipts: vec![receipt.clone()],
             ratings: vec![rating],

@@ -21,6 +21,26 @@ pub const MAX_DETAILS_CHARS: usize = 1000;
 pub const MAX_ARBITRATORS: usize = 100;
 /// At most this many saved searches.
 pub const MAX_SAVED_SEARCHES: usize = 20;
+/// The longest nickname, in characters.
+pub const MAX_NICKNAME_CHARS: usize = 24;
+
+/// Why a nickname cannot be used, if it cannot: at most [`MAX_NICKNAME_CHARS`] characters, no control
+/// characters, no space at either end.
+pub fn nickname_problem(nickname: &str) -> Option<String> {
+    if nickname.chars().count() > MAX_NICKNAME_CHARS {
+        return Some(format!(
+            "a nickname of {} characters; at most {MAX_NICKNAME_CHARS}",
+            nickname.chars().count()
+        ));
+    }
+    if nickname.chars().any(char::is_control) {
+        return Some("a nickname with control characters".into());
+    }
+    if nickname.trim() != nickname {
+        return Some("a nickname with spaces at either end".into());
+    }
+    None
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(default, deny_unknown_fields)]
@@ -36,6 +56,9 @@ pub struct Preferences {
     /// Filters of the Market screen kept by name: a new offer matching one is announced
     /// ([`crate::market::MarketEvent::OfferMatched`], and a notification while `matching_offer` is on).
     pub saved_searches: Vec<SavedSearch>,
+    /// A name this person chooses to be shown with, signed and published with its trade receipts; empty:
+    /// none. Other nodes show it in quotes after the name every node derives from the PeerId.
+    pub nickname: String,
 }
 
 /// A Market filter kept by name.
@@ -101,6 +124,9 @@ pub struct PaymentAccount {
 impl Preferences {
     /// Checks what a person typed; the first problem is reported with the account it concerns.
     pub fn validate(&self) -> Result<(), Error> {
+        if let Some(problem) = nickname_problem(&self.nickname) {
+            return Err(invalid(problem));
+        }
         for (list, name) in [
             (&self.accepted_arbitrators, "accepted"),
             (&self.excluded_arbitrators, "excluded"),

@@ -373,6 +373,7 @@ describe('HttpBackend settings and startup', () => {
       accepted_arbitrators: ['12D3KooWArbiter'],
       excluded_arbitrators: [],
       saved_searches: [],
+      nickname: 'Ahmed',
     };
     await backend.savePreferences(chosen);
     await backend.startupProgress();
@@ -403,6 +404,7 @@ describe('HttpBackend settings and startup', () => {
       accepted_arbitrators: [],
       excluded_arbitrators: [],
       saved_searches: [],
+      nickname: '',
     });
     await expect(refused).rejects.toMatchObject({ kind: 'invalid_input', message: 'payment account 1 needs a name' });
   });

@@ -145,6 +145,7 @@ describe('tauriBackend trade commands', () => {
       accepted_arbitrators: [],
       excluded_arbitrators: ['12D3KooWNope'],
       saved_searches: [],
+      nickname: '',
     };
     const edit = {
       chain: 'btc' as const,

@@ -13,6 +13,7 @@ import {
   lastSeenText,
   lookupFailure,
   makersIn,
+  nicknameText,
   parseMinSettled,
   ratedText,
   ratingText,
@@ -20,6 +21,7 @@ import {
   reputationFigure,
   reputationFilterNote,
   settledText,
+  validateNickname,
   validateRating,
 } from './reputation';
 import type { ReputationLookup } from './reputation';
@@ -247,5 +249,27 @@ describe('rating a counterparty', () => {
     );
     expect(validateRating({ stars: 6, comment: '' }).errors.stars).toBe('Choose 1 to 5 stars.');
     expect(ratedText(4)).toBe('Rated 4/5 — published with your receipts');
+  });
+});
+
+describe('nicknames', () => {
+  it('quotes a nickname as the peer signed it, and shows none when it chose none', () => {
+    expect(nicknameText("Ahmed's LTC")).toBe('“Ahmed\'s LTC”');
+    expect(nicknameText('<b>x</b> & y')).toBe('“<b>x</b> & y”');
+    expect(nicknameText(null)).toBeNull();
+    expect(nicknameText('')).toBeNull();
+  });
+
+  it('checks a nickname as the core does: trimmed, at most 24 code points, no control characters', () => {
+    expect(validateNickname("  Ahmed's LTC  ")).toEqual({ nickname: "Ahmed's LTC", error: null });
+    expect(validateNickname('   ')).toEqual({ nickname: '', error: null });
+    expect(validateNickname('a'.repeat(24)).error).toBeNull();
+    expect(validateNickname('a'.repeat(25)).error).toBe('At most 24 characters; this is 25.');
+    // Characters, not UTF-16 units: 24 emoji are 48 units but 24 characters.
+    expect(validateNickname('🙂'.repeat(24)).error).toBeNull();
+    expect(validateNickname('🙂'.repeat(25)).error).toBe('At most 24 characters; this is 25.');
+    expect(validateNickname('Ahmed\tLTC').error).toMatch(/control characters/);
+    expect(validateNickname('Ahmed\u0007').error).toMatch(/control characters/);
+    expect(validateNickname('Ahmed\u0085LTC').error).toMatch(/control characters/);
   });
 });

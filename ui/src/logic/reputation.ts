@@ -37,6 +37,41 @@ export function reputationFigure(reputation: Reputation): string {
   return rating === null ? trades : `${trades} · ${formatStars(rating)}`;
 }
 
+/** The core's limit on a nickname, in characters (Unicode code points). */
+export const MAX_NICKNAME_CHARS = 24;
+
+/**
+ * A peer's nickname as shown beside its derived name: “Ahmed's LTC”, in quotes, as the peer signed it
+ * (the core refused any it could not use); null when it chose none. Render it as text, never as HTML.
+ */
+export function nicknameText(nickname: string | null): string | null {
+  if (nickname === null || nickname === '') return null;
+  return `“${nickname}”`;
+}
+
+/** What the take screen says of a nickname: nobody vouches for it. */
+export const NICKNAME_CAVEAT = 'chosen by the maker, not checked by anyone';
+
+/**
+ * The nickname field's value as it is saved (trimmed: the core refuses spaces at either end), or why
+ * it cannot be: the core's own checks (at most 24 characters, counted as the core counts them, and no
+ * control characters). An empty field is fine: no nickname.
+ */
+export function validateNickname(text: string): { nickname: string; error: string | null } {
+  const nickname = text.trim();
+  const count = [...nickname].length;
+  if (count > MAX_NICKNAME_CHARS) {
+    return {
+      nickname,
+      error: `At most ${MAX_NICKNAME_CHARS.toString()} characters; this is ${count.toString()}.`,
+    };
+  }
+  if (/\p{Cc}/u.test(nickname)) {
+    return { nickname, error: 'A nickname is one line, without tabs, line breaks or other control characters.' };
+  }
+  return { nickname, error: null };
+}
+
 /** What the chain backs: "8 of 12 with escrow verified on the chain". */
 export function escrowVerifiedText(reputation: Reputation): string {
   const { settled, with_escrow: escrow } = reputation;

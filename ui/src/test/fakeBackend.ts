@@ -178,6 +178,7 @@ export const DEFAULT_PREFERENCES: Preferences = {
   accepted_arbitrators: [],
   excluded_arbitrators: [],
   saved_searches: [],
+  nickname: '',
 };
 
 export function fakeConnection(overrides: Partial<ConnectionSettings> = {}): ConnectionSettings {
@@ -228,6 +229,7 @@ export function fakeBackupSummary(overrides: Partial<BackupSummary> = {}): Backu
 export function fakeReputation(overrides: Partial<Reputation> = {}): Reputation {
   return {
     peer: OTHER_PEER_ID,
+    nickname: null,
     settled: 0,
     with_escrow: 0,
     counterparties: 0,

@@ -67,6 +67,28 @@ describe('Market: the makers’ reputation', () => {
     expect(within(row('newcomer')).getByTestId('maker-history')).toHaveTextContent('New to you');
   });
 
+  it('shows the nickname a maker chose, in quotes, as text; none for a maker without one', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [
+      fakeEntry({ id: 'veteran', maker: VETERAN, price: { fixed: '60000' } }),
+      fakeEntry({ id: 'newcomer', maker: NEWCOMER, price: { fixed: '60001' } }),
+    ];
+    backend.reputations[VETERAN] = fakeReputation({ peer: VETERAN, settled: 12, nickname: "Ahmed's <b>LTC</b>" });
+    backend.reputations[NEWCOMER] = fakeReputation({ peer: NEWCOMER, settled: 1, nickname: null });
+    await openApp(backend);
+    await screen.findByText('60,001 EUR');
+    const nickname = await within(row('veteran')).findByTestId('maker-nickname');
+    expect(nickname).toHaveTextContent("“Ahmed's <b>LTC</b>”");
+    expect(nickname).toHaveAttribute('title', 'Nickname chosen by the maker, not checked by anyone');
+    expect(row('veteran').querySelector('.maker-nickname b')).toBeNull();
+    // Separate from the figure, which stays as it was.
+    expect(within(row('veteran')).getByTestId('maker-reputation')).toHaveTextContent('12 trades');
+    expect(within(row('veteran')).getByTestId('maker-reputation')).not.toHaveTextContent('Ahmed');
+    await waitFor(() => expect(within(row('newcomer')).getByTestId('maker-reputation')).toHaveTextContent('1 trade'));
+    expect(within(row('newcomer')).queryByTestId('maker-nickname')).toBeNull();
+    expect(row('newcomer')).not.toHaveTextContent('“');
+  });
+
   it('never holds the book back: rows show at once, saying the reputation is being checked', async () => {
     const backend = new FakeBackend({ state: 'unlocked' });
     backend.book = [fakeEntry({ id: 'veteran', maker: VETERAN, price: { fixed: '60000' } })];
@@ -213,6 +235,32 @@ describe('Take offer: the maker’s reputation', () => {
     expect(details).toHaveTextContent('Unknown: never seen before');
     expect(details).toHaveTextContent('No ratings yet');
     expect(within(panel).queryByTestId('reputation-refused')).toBeNull();
+  });
+
+  it('shows the maker’s nickname in quotes, as text, and says nobody checked it', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.reputations[VETERAN] = fakeReputation({ peer: VETERAN, settled: 2, nickname: "<img src=x>Ahmed's LTC" });
+    await openTake(backend);
+    const panel = screen.getByRole('region', { name: 'Maker’s reputation' });
+    const details = await within(panel).findByTestId('reputation-details');
+    const row = within(details).getByTestId('reputation-nickname');
+    expect(within(row).getByText('Nickname').tagName).toBe('DT');
+    expect(within(row).getByText('Nickname').nextElementSibling?.textContent).toBe(
+      "“<img src=x>Ahmed's LTC” — chosen by the maker, not checked by anyone",
+    );
+    expect(panel.querySelector('img')).toBeNull();
+  });
+
+  it('shows no nickname row when the maker chose none', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.reputations[VETERAN] = fakeReputation({ peer: VETERAN, settled: 2, nickname: null });
+    await openTake(backend);
+    const panel = screen.getByRole('region', { name: 'Maker’s reputation' });
+    const details = await within(panel).findByTestId('reputation-details');
+    expect(within(details).getByText('Settled trades')).toBeInTheDocument();
+    expect(within(details).queryByTestId('reputation-nickname')).toBeNull();
+    expect(within(details).queryByText('Nickname')).toBeNull();
+    expect(panel).not.toHaveTextContent('chosen by the maker');
   });
 
   it('says it is checking, lets the take form be used meanwhile, and shows the answer when it comes', async () => {

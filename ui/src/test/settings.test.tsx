@@ -2,7 +2,7 @@ import { screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { THEME_KEY } from '../app/theme';
 import css from '../styles/app.css?raw';
-import { FakeBackend, fakeConnection } from './fakeBackend';
+import { DEFAULT_PREFERENCES, FakeBackend, fakeConnection } from './fakeBackend';
 import { renderApp } from './renderApp';
 
 const PEER = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA';
@@ -70,6 +70,81 @@ describe('Settings: theme and notifications', () => {
         .filter((l) => l.startsWith('--'));
     expect(vars(chosen).length).toBeGreaterThan(15);
     expect(vars(system)).toEqual(vars(chosen));
+  });
+});
+
+describe('Settings: nickname', () => {
+  const HINT =
+    'Shown to others in quotes after the name Souk derives from your key. Anyone can pick any nickname: it proves nothing. Up to 24 characters.';
+
+  it('saves a trimmed nickname with the other preferences, and removes it when emptied', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.prefs.accepted_arbitrators = [PEER];
+    backend.prefs.nickname = 'Old name';
+    const { user } = await openSettings(backend);
+    const nickname = section('Nickname');
+    const field = within(nickname).getByLabelText('Nickname (optional)');
+    expect(field).toHaveValue('Old name');
+    expect(field).toHaveAccessibleDescription(HINT);
+
+    await user.clear(field);
+    await user.type(field, "  Ahmed's LTC  ");
+    await user.click(within(nickname).getByRole('button', { name: 'Save nickname' }));
+    expect(await within(nickname).findByText('Nickname saved.')).toBeInTheDocument();
+    expect(backend.callsOf('savePreferences')).toEqual([
+      [{ ...DEFAULT_PREFERENCES, accepted_arbitrators: [PEER], nickname: "Ahmed's LTC" }],
+    ]);
+    expect(backend.prefs.nickname).toBe("Ahmed's LTC");
+    expect(field).toHaveValue("Ahmed's LTC");
+
+    await user.clear(field);
+    await user.click(within(nickname).getByRole('button', { name: 'Save nickname' }));
+    expect(await within(nickname).findByText('Nickname removed.')).toBeInTheDocument();
+    expect(backend.callsOf('savePreferences')[1]?.[0]).toMatchObject({ nickname: '', accepted_arbitrators: [PEER] });
+    expect(backend.prefs.nickname).toBe('');
+  });
+
+  it('refuses 25 characters and control characters before saving, counting characters as the core does', async () => {
+    const { user, backend } = await openSettings();
+    const nickname = section('Nickname');
+    const field = within(nickname).getByLabelText('Nickname (optional)');
+    const save = within(nickname).getByRole('button', { name: 'Save nickname' });
+
+    await user.type(field, 'a'.repeat(25));
+    await user.click(save);
+    expect(field).toHaveAccessibleDescription(`${HINT} At most 24 characters; this is 25.`);
+    expect(field).toHaveAttribute('aria-invalid', 'true');
+    expect(field).toHaveFocus();
+    expect(backend.callsOf('savePreferences')).toHaveLength(0);
+
+    await user.clear(field);
+    await user.click(field);
+    await user.paste('Ahmed\u0007LTC');
+    expect(field).toHaveValue('Ahmed\u0007LTC');
+    await user.click(save);
+    expect(field).toHaveAccessibleDescription(/control characters/);
+    expect(backend.callsOf('savePreferences')).toHaveLength(0);
+
+    // 24 emoji are 48 UTF-16 units but 24 characters: accepted, as the core accepts them.
+    await user.clear(field);
+    await user.click(field);
+    await user.paste('🙂'.repeat(24));
+    await user.click(save);
+    expect(await within(nickname).findByText('Nickname saved.')).toBeInTheDocument();
+    expect(backend.prefs.nickname).toBe('🙂'.repeat(24));
+  });
+
+  it('shows the core’s refusal as it comes, and keeps the stored nickname', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const { user } = await openSettings(backend);
+    const nickname = section('Nickname');
+    backend.refusePreferences = 'a nickname of 25 characters; at most 24';
+    await user.type(within(nickname).getByLabelText('Nickname (optional)'), 'Ahmed');
+    await user.click(within(nickname).getByRole('button', { name: 'Save nickname' }));
+    expect(await within(nickname).findByRole('alert')).toHaveTextContent('A nickname of 25 characters; at most 24');
+    expect(backend.callsOf('savePreferences')[0]?.[0]).toMatchObject({ nickname: 'Ahmed' });
+    expect(backend.prefs.nickname).toBe('');
+    expect(within(nickname).queryByText('Nickname saved.')).toBeNull();
   });
 });
 

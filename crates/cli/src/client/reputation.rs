@@ -138,3 +138,62 @@ pub async fn receipt_line(client: &ApiClient, trade_id: &str) -> Result<(), Fail
     }
     Ok(())
 }
+
+/// `souk nickname [NAME]`: shows the nickname, sets it, or (`--clear`) removes it.
+pub async fn nickname(
+    client: &ApiClient,
+    name: Option<&str>,
+    clear: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    let Some(mut prefs) = client
+        .fetch::<souk_core::preferences::Preferences>(
+            Method::GET,
+            "/api/v1/preferences",
+            &[],
+            None,
+            false,
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let wanted = match (name, clear) {
+        (_, true) => String::new(),
+        (Some(n), false) => n.trim().to_owned(),
+        (None, false) => {
+            if json {
+                crate::print_json(&json!({ "nickname": prefs.nickname }));
+            } else if prefs.nickname.is_empty() {
+                println!("No nickname: others see only the name derived from your key.");
+            } else {
+                println!("“{}”", printable(&prefs.nickname));
+            }
+            return Ok(());
+        }
+    };
+    prefs.nickname = wanted;
+    let body = serde_json::to_value(&prefs).map_err(|e| Failure::internal(e.to_string()))?;
+    if let Some(saved) = client
+        .fetch::<souk_core::preferences::Preferences>(
+            Method::PUT,
+            "/api/v1/preferences",
+            &[],
+            Some(&body),
+            false,
+        )
+        .await?
+    {
+        if json {
+            crate::print_json(&json!({ "nickname": saved.nickname }));
+        } else if saved.nickname.is_empty() {
+            println!("Nickname removed.");
+        } else {
+            println!(
+                "Nickname set to “{}”; published with your trade receipts.",
+                printable(&saved.nickname)
+            );
+        }
+    }
+    Ok(())
+}

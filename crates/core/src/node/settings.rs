@@ -124,10 +124,14 @@ impl Node {
     /// Checks and stores the preferences whole; a refusal leaves the stored ones as they were.
     pub async fn save_preferences(&self, preferences: Preferences) -> Result<Preferences> {
         preferences.validate()?;
-        self.store()
-            .await?
-            .set_setting(preferences::KEY, &preferences)
-            .await?;
+        let store = self.store().await?;
+        let before: Option<Preferences> = store.setting(preferences::KEY).await.ok().flatten();
+        store.set_setting(preferences::KEY, &preferences).await?;
+        if before.is_none_or(|b| b.nickname != preferences.nickname)
+            && let Ok(desk) = self.desk().await
+        {
+            desk.publish_again();
+        }
         self.notification_prefs
             .send_replace(preferences.notifications);
         self.saved_searches

@@ -334,6 +334,9 @@ impl SignedRating {
 pub struct HolderSet {
     pub holder: Vec<u8>,
     pub published_at: i64,
+    /// The name the holder chose to be shown with (empty: none); see
+    /// [`crate::preferences::nickname_problem`].
+    pub nickname: String,
     pub receipts: Vec<Receipt>,
     pub ratings: Vec<SignedRating>,
 }
@@ -398,6 +401,9 @@ impl SignedHolderSet {
                 set.receipts.len(),
                 set.ratings.len()
             ));
+        }
+        if let Some(problem) = crate::preferences::nickname_problem(&set.nickname) {
+            return Err(problem);
         }
         if set.published_at > now.saturating_add(MAX_CLOCK_SKEW_MS) {
             return Err("a receipt set from the future".into());

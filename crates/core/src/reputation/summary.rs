@@ -67,6 +67,8 @@ pub struct ReceiptView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Reputation {
     pub peer: String,
+    /// The name the peer chose, from its own signed set (not unique, proves nothing).
+    pub nickname: Option<String>,
     /// Receipts that hold (both signatures, a party's set, the chain where there was an escrow).
     pub settled: u32,
     /// Of them, escrow trades whose transactions this node found on its chain.
@@ -102,6 +104,8 @@ pub struct Collected {
     /// Every peer's counterparties in any verified receipt read (a counterparty's own history).
     pub partners: HashMap<PeerId, HashSet<PeerId>>,
     pub holders: u32,
+    /// The peer's own nickname, from its own set.
+    pub nickname: Option<String>,
 }
 
 /// Sorts the receipts and ratings of `sets` about `subject` into those that hold and those refused.
@@ -110,6 +114,10 @@ pub fn collect(subject: &PeerId, sets: &[(PeerId, HolderSet)]) -> Collected {
         holders: u32::try_from(sets.len()).unwrap_or(u32::MAX),
         ..Collected::default()
     };
+    out.nickname = sets
+        .iter()
+        .find(|(holder, set)| holder == subject && !set.nickname.is_empty())
+        .map(|(_, set)| set.nickname.clone());
     let mut by_trade: HashMap<[u8; 32], [u8; 32]> = HashMap::new();
     let refuse = |out: &mut Collected, holder: &PeerId, reason: String| {
         out.refused.push(RefusedReceipt {
@@ -249,6 +257,7 @@ pub fn summarize(
         ratings,
         partners,
         holders,
+        nickname,
     } = collected;
     let rating_of = |receipt: &[u8; 32], by: &PeerId| {
         ratings
@@ -340,6 +349,7 @@ pub fn summarize(
     let last_seen = ended.chain(offers_seen.map(|s| s.1)).max();
     Reputation {
         peer: subject.to_string(),
+        nickname,
         settled: u32::try_from(views.len()).unwrap_or(u32::MAX),
         with_escrow,
         counterparties: u32::try_from(counterparties.len()).unwrap_or(u32::MAX),

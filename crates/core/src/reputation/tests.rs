@@ -56,6 +56,7 @@ fn set(
 ) -> (PeerId, HolderSet) {
     let set = HolderSet {
         holder: holder.public().to_peer_id().to_bytes(),
+        nickname: String::new(),
         published_at: 1,
         receipts,
         ratings,
@@ -159,6 +160,7 @@ fn a_set_is_its_holders_and_within_its_caps() {
     let (h, x) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
     let bytes = HolderSet {
         holder: x.public().to_peer_id().to_bytes(),
+        nickname: String::new(),
         published_at: 1,
         receipts: vec![],
         ratings: vec![],
@@ -172,6 +174,7 @@ fn a_set_is_its_holders_and_within_its_caps() {
     );
     let too_many = HolderSet {
         holder: h.public().to_peer_id().to_bytes(),
+        nickname: String::new(),
         published_at: 1,
         receipts: vec![],
         ratings: vec![
@@ -194,6 +197,7 @@ fn a_set_is_its_holders_and_within_its_caps() {
     );
     let future = HolderSet {
         holder: h.public().to_peer_id().to_bytes(),
+        nickname: String::new(),
         published_at: 10_000_000,
         receipts: vec![],
         ratings: vec![],
@@ -352,4 +356,33 @@ fn buckets_read_in_coins() {
     assert_eq!(bucket_words(7), "0.1–1");
     assert_eq!(bucket_words(8), "1–10");
     assert_eq!(bucket_words(2), "0.000001–0.00001");
+}
+
+#[test]
+fn a_nickname_comes_from_the_peers_own_set_and_is_checked() {
+    let (m, x) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+    let mp = m.public().to_peer_id();
+    let named = |k: &Keypair, nickname: &str| HolderSet {
+        holder: k.public().to_peer_id().to_bytes(),
+        published_at: 1,
+        nickname: nickname.into(),
+        receipts: vec![],
+        ratings: vec![],
+    };
+    for bad in ["x".repeat(25), "tab\there".into(), " padded".into()] {
+        let bytes = named(&m, &bad).sign(&m).unwrap();
+        assert!(SignedHolderSet::verify(&bytes, 2).is_err(), "{bad:?}");
+    }
+    let mine = SignedHolderSet::verify(&named(&m, "Ahmed’s LTC").sign(&m).unwrap(), 2).unwrap();
+    // Another peer's set cannot name m.
+    let theirs = SignedHolderSet::verify(&named(&x, "Not Ahmed").sign(&x).unwrap(), 2).unwrap();
+    let rep = summary::summarize(
+        &mp,
+        collect(&mp, &[theirs.clone(), mine]),
+        &HashMap::new(),
+        None,
+    );
+    assert_eq!(rep.nickname.as_deref(), Some("Ahmed’s LTC"));
+    let rep = summary::summarize(&mp, collect(&mp, &[theirs]), &HashMap::new(), None);
+    assert_eq!(rep.nickname, None);
 }

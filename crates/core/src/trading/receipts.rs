@@ -562,9 +562,19 @@ async fn own_set(inner: &Inner) -> Result<HolderSet> {
             .fetch_all(&inner.pool)
             .await
             .map_err(sql)?;
+    let nickname: Option<String> =
+        sqlx::query_scalar("SELECT json_extract(value, '$.nickname') FROM settings WHERE key = ?")
+            .bind(crate::preferences::KEY)
+            .fetch_optional(&inner.pool)
+            .await
+            .map_err(sql)?
+            .flatten();
     Ok(HolderSet {
         holder: inner.me.peer.to_bytes(),
         published_at: now_ms(),
+        nickname: nickname
+            .filter(|n| crate::preferences::nickname_problem(n).is_none())
+            .unwrap_or_default(),
         receipts: rows
             .into_iter()
             .map(|(body, maker_signature, taker_signature)| Receipt {
@@ -584,7 +594,7 @@ async fn own_set(inner: &Inner) -> Result<HolderSet> {
 /// the subject keys of itself and its counterparties.
 async fn publish(inner: &Inner) -> Result<()> {
     let mut set = own_set(inner).await?;
-    if set.receipts.is_empty() && set.ratings.is_empty() {
+    if set.receipts.is_empty() && set.ratings.is_empty() && set.nickname.is_empty() {
         return Ok(());
     }
     let bytes = loop {
@@ -793,6 +803,11 @@ impl super::Desk {
     /// Rates the counterparty of an ended trade of this node (see [`rate`]).
     pub async fn rate(&self, trade_id: Uuid, stars: u8, comment: &str) -> Result<()> {
         rate(&self.inner, trade_id, stars, comment).await
+    }
+
+    /// Publishes this node's set again now (its nickname changed).
+    pub fn publish_again(&self) {
+        self.inner.receipts.notify_one();
     }
 
     /// Where the receipt of one of this node's trades stands, in words (`None`: no receipt).

@@ -7,6 +7,8 @@ import {
   identityAgeText,
   lastSeenText,
   lookupFailure,
+  NICKNAME_CAVEAT,
+  nicknameText,
   ratingText,
   refusedText,
   settledText,
@@ -51,9 +53,18 @@ export function ReputationPanel({ peer, title }: ReputationPanelProps) {
 function ReputationDetails({ reputation }: { reputation: Reputation }) {
   const now = useNow();
   const { refused } = reputation;
+  const nickname = nicknameText(reputation.nickname);
   return (
     <>
       <dl className="details details--compact" data-testid="reputation-details">
+        {nickname === null ? null : (
+          <div data-testid="reputation-nickname">
+            <dt>Nickname</dt>
+            <dd>
+              <bdi className="plain-text">{nickname}</bdi> <span className="muted">— {NICKNAME_CAVEAT}</span>
+            </dd>
+          </div>
+        )}
         <div>
           <dt>Settled trades</dt>
           <dd data-testid="reputation-settled">{settledText(reputation)}</dd>

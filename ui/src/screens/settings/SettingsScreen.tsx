@@ -8,6 +8,7 @@ import { AppearanceSection } from './AppearanceSection';
 import { ArbitratorsSection } from './ArbitratorsSection';
 import { BackupSection } from './BackupSection';
 import { ConnectionSections } from './ConnectionSections';
+import { NicknameSection } from './NicknameSection';
 import { PaymentAccountsSection } from './PaymentAccountsSection';
 import { SettingsSection } from './SettingsSection';
 
@@ -32,6 +33,7 @@ function PreferenceSections() {
   return (
     <>
       <AppearanceSection preferences={preferences.data} />
+      <NicknameSection preferences={preferences.data} />
       <PaymentAccountsSection preferences={preferences.data} />
       <ArbitratorsSection preferences={preferences.data} />
     </>
