@@ -34,57 +34,104 @@ pub struct Funded {
     pub payout: String,
 }
 
-/// Sets up the chain and the nodes, agrees the trade and funds both escrow outputs.
-pub async fn funded_escrow() -> Funded {
+/// A regtest chain, a bootstrap node and an arbitrator settling on it: what every escrow scenario stands on.
+pub struct Ground {
+    pub ltc: Litecoind,
+    pub dir: TestDir,
+    pub bootstrap: Vec<String>,
+    pub boot: TestNode,
+    pub arbitrator: TestNode,
+}
+
+/// Starts the chain, the bootstrap node and the arbitrator.
+pub async fn ground() -> Ground {
     crate::log_if_asked();
     let ltc = Litecoind::start().await;
     let dir = TestDir::new();
     let boot = TestNode::start(dir.path("boot"), &[]).await;
     let bootstrap = vec![boot.address()];
-    let settling = |name: &str, trades| {
-        TestNode::start_settling(dir.path(name), &bootstrap, ltc.config.clone(), trades)
-    };
-    let arbitrator = settling(
-        "arbitrator",
+    let arbitrator = TestNode::start_settling(
+        dir.path("arbitrator"),
+        &bootstrap,
+        ltc.config.clone(),
         souk_core::trading::TradeConfig {
             arbitrator: true,
             ..test_trades()
         },
     )
     .await;
-    let maker = settling("maker", test_trades()).await;
-    let taker = settling("taker", test_trades()).await;
+    Ground {
+        ltc,
+        dir,
+        bootstrap,
+        boot,
+        arbitrator,
+    }
+}
 
-    let payout = ltc.new_address().await;
-    let trade = agree_ltc_escrow_trade(&maker, &taker, &arbitrator, AMOUNT, &payout).await;
-    in_state(&maker, &trade, "Accepted").await;
-    let refund = ltc.new_address().await;
-    maker
-        .node
-        .set_escrow_address(trade.id, &refund)
+impl Ground {
+    /// A trading party named `name`, settling on the chain.
+    pub async fn party(&self, name: &str) -> TestNode {
+        TestNode::start_settling(
+            self.dir.path(name),
+            &self.bootstrap,
+            self.ltc.config.clone(),
+            test_trades(),
+        )
         .await
-        .expect("refund address");
-    let seller = in_state(&maker, &trade, "EscrowFunding")
-        .await
-        .escrow
-        .unwrap();
-    let buyer = in_state(&taker, &trade, "EscrowFunding")
-        .await
-        .escrow
-        .unwrap();
-    ltc.send_to(
-        &seller.address.expect("the seller's escrow output"),
-        Amount::from_sat(AMOUNT + DEPOSIT),
-    )
-    .await;
-    ltc.send_to(
-        &buyer.address.expect("the buyer's escrow output"),
-        Amount::from_sat(DEPOSIT),
-    )
-    .await;
-    ltc.mine(1).await;
-    in_state(&taker, &trade, "EscrowFunded").await;
-    in_state(&maker, &trade, "EscrowFunded").await;
+    }
+
+    /// `maker` (seller) and `taker` (buyer) agree an escrow trade of [`AMOUNT`] under the arbitrator and
+    /// fund both outputs, confirmed. The trade as the taker took it, and the buyer's payout address.
+    pub async fn funded_trade(&self, maker: &TestNode, taker: &TestNode) -> (TradeInfo, String) {
+        let ltc = &self.ltc;
+        let payout = ltc.new_address().await;
+        let trade = agree_ltc_escrow_trade(maker, taker, &self.arbitrator, AMOUNT, &payout).await;
+        in_state(maker, &trade, "Accepted").await;
+        let refund = ltc.new_address().await;
+        maker
+            .node
+            .set_escrow_address(trade.id, &refund)
+            .await
+            .expect("refund address");
+        let seller = in_state(maker, &trade, "EscrowFunding")
+            .await
+            .escrow
+            .unwrap();
+        let buyer = in_state(taker, &trade, "EscrowFunding")
+            .await
+            .escrow
+            .unwrap();
+        ltc.send_to(
+            &seller.address.expect("the seller's escrow output"),
+            Amount::from_sat(AMOUNT + DEPOSIT),
+        )
+        .await;
+        ltc.send_to(
+            &buyer.address.expect("the buyer's escrow output"),
+            Amount::from_sat(DEPOSIT),
+        )
+        .await;
+        ltc.mine(1).await;
+        in_state(taker, &trade, "EscrowFunded").await;
+        in_state(maker, &trade, "EscrowFunded").await;
+        (trade, payout)
+    }
+}
+
+/// Sets up the chain and the nodes, agrees the trade and funds both escrow outputs.
+pub async fn funded_escrow() -> Funded {
+    let ground = ground().await;
+    let maker = ground.party("maker").await;
+    let taker = ground.party("taker").await;
+    let (trade, payout) = ground.funded_trade(&maker, &taker).await;
+    let Ground {
+        ltc,
+        dir,
+        bootstrap,
+        boot,
+        arbitrator,
+    } = ground;
     Funded {
         ltc,
         dir,

@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use bitcoin::{Amount, hashes::Hash};
+use bitcoin::hashes::Hash;
 use libp2p::identity::Keypair;
 use souk_core::{
     net::{AcceptAll, NetClient, NetConfig, Network},
@@ -18,49 +18,19 @@ use souk_core::{
     trading::{TradeAnswer, TradeInfo, TradeState},
 };
 use souk_tests::{
-    DEADLINE, TestDir, TestNode, agree_ltc_escrow_trade, funded::in_state, regtest::Litecoind,
-    sell_offer, test_trades,
+    DEADLINE, TestNode,
+    funded::{Ground, ground, in_state},
+    sell_offer,
 };
 
-const AMOUNT: u64 = 100_000_000;
-const DEPOSIT: u64 = 15_000_000;
-
 /// An escrow trade of `maker` (seller) with `taker` (buyer), funded, paid and released on the chain.
-async fn escrow_trade(
-    ltc: &Litecoind,
-    maker: &TestNode,
-    taker: &TestNode,
-    arbitrator: &TestNode,
-) -> TradeInfo {
-    let payout = ltc.new_address().await;
-    let trade = agree_ltc_escrow_trade(maker, taker, arbitrator, AMOUNT, &payout).await;
-    in_state(maker, &trade, "Accepted").await;
-    let refund = ltc.new_address().await;
-    maker
-        .node
-        .set_escrow_address(trade.id, &refund)
-        .await
-        .expect("refund address");
-    let seller = in_state(maker, &trade, "EscrowFunding")
-        .await
-        .escrow
-        .unwrap();
-    let buyer = in_state(taker, &trade, "EscrowFunding")
-        .await
-        .escrow
-        .unwrap();
-    ltc.send_to(&seller.address.unwrap(), Amount::from_sat(AMOUNT + DEPOSIT))
-        .await;
-    ltc.send_to(&buyer.address.unwrap(), Amount::from_sat(DEPOSIT))
-        .await;
-    ltc.mine(1).await;
-    in_state(taker, &trade, "EscrowFunded").await;
-    in_state(maker, &trade, "EscrowFunded").await;
+async fn escrow_trade(ground: &Ground, maker: &TestNode, taker: &TestNode) -> TradeInfo {
+    let (trade, _) = ground.funded_trade(maker, taker).await;
     taker.node.mark_paid(trade.id).await.expect("paid");
     in_state(maker, &trade, "PaymentSent").await;
     maker.node.mark_received(trade.id).await.expect("received");
     in_state(taker, &trade, "Released").await;
-    ltc.mine(1).await;
+    ground.ltc.mine(1).await;
     in_state(taker, &trade, "Completed").await;
     in_state(maker, &trade, "Completed").await
 }
@@ -172,27 +142,12 @@ fn key(k: &Keypair) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_third_node_verifies_a_makers_receipts_and_refuses_forged_ones() {
-    souk_tests::log_if_asked();
-    let ltc = Litecoind::start().await;
-    let dir = TestDir::new();
-    let boot = TestNode::start(dir.path("boot"), &[]).await;
-    let bootstrap = vec![boot.address()];
-    let settling = |name: &str, trades| {
-        TestNode::start_settling(dir.path(name), &bootstrap, ltc.config.clone(), trades)
-    };
-    let arbitrator = settling(
-        "arbitrator",
-        souk_core::trading::TradeConfig {
-            arbitrator: true,
-            ..test_trades()
-        },
-    )
-    .await;
-    let maker = settling("maker", test_trades()).await;
-    let t1 = settling("t1", test_trades()).await;
-    let t2 = settling("t2", test_trades()).await;
-    let t3 = settling("t3", test_trades()).await;
-    let observer = settling("observer", test_trades()).await;
+    let ground = ground().await;
+    let maker = ground.party("maker").await;
+    let t1 = ground.party("t1").await;
+    let t2 = ground.party("t2").await;
+    let t3 = ground.party("t3").await;
+    let observer = ground.party("observer").await;
     let m = maker.info.peer_id.clone();
     // The maker chose a nickname: it is signed and published with its receipts.
     let mut prefs = maker.node.preferences().await.expect("preferences");
@@ -204,8 +159,8 @@ async fn a_third_node_verifies_a_makers_receipts_and_refuses_forged_ones() {
     assert!(err.to_string().contains("at most 24"), "{err}");
 
     let (e1, e2) = tokio::join!(
-        escrow_trade(&ltc, &maker, &t1, &arbitrator),
-        escrow_trade(&ltc, &maker, &t2, &arbitrator),
+        escrow_trade(&ground, &maker, &t1),
+        escrow_trade(&ground, &maker, &t2),
     );
     let plain = plain_trade(&maker, &t3).await;
     for (node, trade) in [
@@ -270,7 +225,7 @@ async fn a_third_node_verifies_a_makers_receipts_and_refuses_forged_ones() {
     // A rogue node reads the maker's genuine set and forges around it.
     let mallory = Keypair::generate_ed25519();
     let accomplice = Keypair::generate_ed25519();
-    let net = rogue(&boot.address(), &mallory).await;
+    let net = rogue(&ground.boot.address(), &mallory).await;
     let maker_peer: libp2p::PeerId = m.parse().unwrap();
     let bytes = net
         .get_record(holder_key(&maker_peer))
@@ -414,7 +369,7 @@ async fn a_third_node_verifies_a_makers_receipts_and_refuses_forged_ones() {
     assert!(err.to_string().contains("is not a peer id"), "{err}");
 
     net.shutdown().await;
-    for node in [maker, t1, t2, t3, observer, arbitrator, boot] {
+    for node in [maker, t1, t2, t3, observer, ground.arbitrator, ground.boot] {
         node.stop().await;
     }
 }
