@@ -52,6 +52,9 @@ export function nicknameText(nickname: string | null): string | null {
 /** What the take screen says of a nickname: nobody vouches for it. */
 export const NICKNAME_CAVEAT = 'chosen by the maker, not checked by anyone';
 
+/** What a nickname beside a trade's counterparty or a dispute's party says of itself. */
+export const PEER_NICKNAME_CAVEAT = 'Nickname chosen by the peer, not checked by anyone';
+
 /**
  * The nickname field's value as it is saved (trimmed: the core refuses spaces at either end), or why
  * it cannot be: the core's own checks (at most 24 characters, counted as the core counts them, and no

@@ -1,7 +1,7 @@
-import { queryOptions, useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
+import { queryOptions, skipToken, useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { UseQueryResult } from '@tanstack/react-query';
-import { useCallback } from 'react';
-import { useBackend } from '../backend/context';
+import { useCallback, useContext } from 'react';
+import { BackendContext, useBackend } from '../backend/context';
 import { BackendError } from '../backend/errors';
 import type { Backend } from '../backend/types';
 import type { Reputation } from '../bindings';
@@ -40,15 +40,36 @@ async function asBackendCall<T>(promise: Promise<T>): Promise<T> {
 export function reputationQuery(backend: Backend, peer: string) {
   return queryOptions({
     queryKey: reputationKeys.peer(peer),
-    queryFn: ({ signal }) => queueOf(backend).run(() => asBackendCall(backend.reputation(peer)), signal),
+    queryFn: ({ signal }) => lookUp(backend, peer, signal),
     staleTime: REPUTATION_FRESH_MS,
     gcTime: REPUTATION_KEEP_MS,
   });
 }
 
+function lookUp(backend: Backend, peer: string, signal: AbortSignal): Promise<Reputation> {
+  return queueOf(backend).run(() => asBackendCall(backend.reputation(peer)), signal);
+}
+
 export function useReputation(peer: string) {
   const backend = useBackend();
   return useQuery(reputationQuery(backend, peer));
+}
+
+/**
+ * The nickname a peer chose, from the same cached lookup as its reputation (the same queue, so a
+ * list of many peers never asks more than a few at once); null while it is looked up, when the lookup
+ * failed, when the peer chose none, or outside a backend (nothing is asked then).
+ */
+export function usePeerNickname(peer: string): string | null {
+  const backend = useContext(BackendContext);
+  const lookup = useQuery({
+    queryKey: reputationKeys.peer(peer),
+    queryFn: backend ? ({ signal }) => lookUp(backend, peer, signal) : skipToken,
+    staleTime: REPUTATION_FRESH_MS,
+    gcTime: REPUTATION_KEEP_MS,
+    select: (reputation: Reputation) => reputation.nickname,
+  });
+  return lookup.data ?? null;
 }
 
 /** What a lookup shows: a reputation once known (even while it is checked again), else its state. */

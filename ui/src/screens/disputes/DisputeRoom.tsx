@@ -5,6 +5,7 @@ import { ConfirmDialog } from '../../components/ConfirmDialog';
 import { CopyButton } from '../../components/CopyButton';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { PeerId } from '../../components/PeerId';
+import { PeerNickname } from '../../components/PeerNickname';
 import { Field } from '../../components/Field';
 import {
   answerLabel,
@@ -315,13 +316,15 @@ function EscrowPanel({ dispute }: { dispute: DisputeInfo }) {
         <div className="details-wide">
           <dt>Buyer</dt>
           <dd>
-            <PeerId peerId={dispute.buyer} /> · paid to <code className="mono-wrap">{dispute.buyer_address}</code>
+            <PeerId peerId={dispute.buyer} />
+            <PeerNickname peer={dispute.buyer} /> · paid to <code className="mono-wrap">{dispute.buyer_address}</code>
           </dd>
         </div>
         <div className="details-wide">
           <dt>Seller</dt>
           <dd>
-            <PeerId peerId={dispute.seller} /> · refunded to <code className="mono-wrap">{dispute.seller_address}</code>
+            <PeerId peerId={dispute.seller} />
+            <PeerNickname peer={dispute.seller} /> · refunded to <code className="mono-wrap">{dispute.seller_address}</code>
           </dd>
         </div>
         <div>

@@ -1,6 +1,7 @@
 import type { DisputeInfo } from '../../bindings';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { PeerId } from '../../components/PeerId';
+import { PeerNickname } from '../../components/PeerNickname';
 import { coins, disputeMarket, disputeStateLabel, escrowTotal, isOpen, openedByLabel } from '../../logic/disputes';
 import { useDisputes } from '../../state/disputes';
 import { EmptyState } from '../frame/EmptyState';
@@ -82,9 +83,11 @@ function DisputeRow({ dispute, onOpen }: { dispute: DisputeInfo; onOpen: (tradeI
       <td>
         <span className="party-line">
           Buyer <PeerId peerId={dispute.buyer} />
+          <PeerNickname peer={dispute.buyer} />
         </span>
         <span className="party-line">
           Seller <PeerId peerId={dispute.seller} />
+          <PeerNickname peer={dispute.seller} />
         </span>
       </td>
       <td>

@@ -3,6 +3,9 @@ import type { FormEvent, KeyboardEvent } from 'react';
 import type { ChatMessage } from '../../bindings';
 import { ActionError } from '../../components/ActionError';
 import { ErrorAlert } from '../../components/ErrorAlert';
+import { PeerAvatar } from '../../components/PeerAvatar';
+import { PeerNickname } from '../../components/PeerNickname';
+import { peerName } from '../../logic/peerName';
 import { chatMark } from '../../logic/trades';
 import { useChatLog, useMarkRead, useSendChat } from '../../state/trades';
 import { formatClock } from './format';
@@ -28,8 +31,15 @@ export function ChatBubble({ message }: { message: ChatMessage }) {
   );
 }
 
+interface ChatProps {
+  tradeId: string;
+  unread: number;
+  /** Who the messages are with: named once beside the title (with its nickname), not on each message. */
+  counterparty: string;
+}
+
 /** The trade's chat: messages in order, a composer; incoming messages are marked read once shown. */
-export function Chat({ tradeId, unread }: { tradeId: string; unread: number }) {
+export function Chat({ tradeId, unread, counterparty }: ChatProps) {
   const log = useChatLog(tradeId);
   const send = useSendChat(tradeId);
   const markRead = useMarkRead(tradeId);
@@ -67,7 +77,17 @@ export function Chat({ tradeId, unread }: { tradeId: string; unread: number }) {
 
   return (
     <section className="chat" aria-labelledby={`${ids}-title`}>
-      <h2 id={`${ids}-title`}>Chat</h2>
+      <div className="chat-head">
+        <h2 id={`${ids}-title`}>Chat</h2>
+        <p className="muted chat-with" data-testid="chat-with">
+          with{' '}
+          <span className="peer">
+            <PeerAvatar peerId={counterparty} size={16} />
+            <span className="peer-name">{peerName(counterparty)}</span>
+          </span>
+          <PeerNickname peer={counterparty} />
+        </p>
+      </div>
       {log.isError ? (
         <ErrorAlert error={log.error}>
           <button type="button" className="button button--small" onClick={() => void log.refetch()}>

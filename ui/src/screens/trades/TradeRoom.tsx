@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import type { TradeInfo } from '../../bindings';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { PeerId } from '../../components/PeerId';
+import { PeerNickname } from '../../components/PeerNickname';
 import { formatEscrow } from '../market/format';
 import { OfferTerms } from '../market/OfferTerms';
 import { canRate } from '../../logic/reputation';
@@ -101,6 +102,7 @@ function TradeBody({ trade }: { trade: TradeInfo }) {
               <dt>Counterparty</dt>
               <dd>
                 <PeerId peerId={trade.counterparty} />
+                <PeerNickname peer={trade.counterparty} />
               </dd>
             </div>
             <div>
@@ -124,7 +126,7 @@ function TradeBody({ trade }: { trade: TradeInfo }) {
           </dl>
         </section>
       </div>
-      <Chat tradeId={trade.id} unread={trade.unread} />
+      <Chat tradeId={trade.id} unread={trade.unread} counterparty={trade.counterparty} />
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import type { TradeInfo } from '../../bindings';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { PeerId } from '../../components/PeerId';
+import { PeerNickname } from '../../components/PeerNickname';
 import { isMyTurn, roleLabel, stateLabel } from '../../logic/trades';
 import { useTrades } from '../../state/trades';
 import { EmptyState } from '../frame/EmptyState';
@@ -72,6 +73,7 @@ function TradeRow({ trade, onOpen }: { trade: TradeInfo; onOpen: (id: string) =>
         <span className="trade-headline">{tradeHeadline(trade)}</span>
         <span className="muted trade-with">
           with <PeerId peerId={trade.counterparty} />
+          <PeerNickname peer={trade.counterparty} />
         </span>
       </td>
       <td>{roleLabel(trade.role)}</td>
