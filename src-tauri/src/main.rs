@@ -21,8 +21,8 @@ use souk_core::{
     connection::{ChainCheck, ConnectionEdit, ConnectionSettings},
     events, logging,
     node::{
-        AppStatus, BackupSummary, ChainStatus, CreatedIdentity, IdentityInfo, ImportedBackup,
-        NetworkStatus, Node, SavedConnection,
+        AppStatus, BackupSettings, BackupSummary, ChainStatus, CreatedIdentity, IdentityInfo,
+        ImportedBackup, NetworkStatus, Node, SavedConnection,
     },
     offer::{Asset, NewOffer, Offer, PaymentMethod, Quote},
     preferences::Preferences,
@@ -283,6 +283,25 @@ async fn export_backup(
     passphrase: String,
 ) -> Reply<BackupSummary> {
     Ok(node.export_backup(&target, &passphrase).await?)
+}
+
+/// Automatic backups as they stand.
+#[tauri::command]
+async fn backup_settings(node: NodeState<'_>) -> Reply<BackupSettings> {
+    Ok(node.backup_settings().await?)
+}
+
+/// Turns automatic backups on (a folder; the passphrase seals them) or off (an empty folder).
+#[tauri::command]
+async fn save_backup_settings(
+    node: NodeState<'_>,
+    folder: String,
+    keep: u32,
+    passphrase: String,
+) -> Reply<BackupSettings> {
+    Ok(node
+        .save_backup_settings(&folder, keep, &passphrase)
+        .await?)
 }
 
 /// A peer's reputation from its trade receipts, verified by this node.

@@ -633,6 +633,23 @@ export type ImportedBackup = { identity: IdentityInfo, backup: BackupSummary,
  * The backup's `souk.toml` was written (there was none): its settings apply from the next start.
  */
 config_restored: boolean, };
+export type BackupSettings = { 
+/**
+ * Where a backup is written after each burst of trade steps; `None`: automatic backups are off.
+ */
+folder: string | null, 
+/**
+ * How many of this identity's backups are kept there (the newest).
+ */
+keep: number, 
+/**
+ * Backups are being made now (the identity is unlocked and a folder set).
+ */
+running: boolean, 
+/**
+ * Environment variables that override `[backup]` at the next start (`SOUK_BACKUP_FOLDER`, …).
+ */
+overridden_by: Array<string>, };
 export type Avatar = { hue: number, cells: Array<boolean>, };
 export type PeerNameVector = { peer_id: string, 
 /**
@@ -751,11 +768,13 @@ export interface Commands {
   save_connection_settings: { args: { edit: ConnectionEdit }, result: SavedConnection };
   test_chain_connection: { args: { edit: ConnectionEdit }, result: ChainCheck };
   export_backup: { args: { target: string, passphrase: string }, result: BackupSummary };
+  backup_settings: { args: Record<string, never>, result: BackupSettings };
+  save_backup_settings: { args: { folder: string, keep: number, passphrase: string }, result: BackupSettings };
   reputation: { args: { peer: string }, result: Reputation };
   rate_trade: { args: { tradeId: string, stars: number, comment: string }, result: null };
 }
 /** The method each command is on a UI `Backend`: the command's name in camelCase. */
-export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "importBackup" | "unlock" | "networkStatus" | "offers" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection" | "exportBackup" | "reputation" | "rateTrade";
+export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "importBackup" | "unlock" | "networkStatus" | "offers" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection" | "exportBackup" | "backupSettings" | "saveBackupSettings" | "reputation" | "rateTrade";
 /** Who may send which negotiation message in which state, and where it leads: the core's `negotiation::TRANSITIONS` (`from: null`: before anything). Anything not listed is refused. */
 export const NEGOTIATION_TRANSITIONS: readonly { from: TradeState | null, party: TradeRole, kind: MessageKind, to: TradeState }[] = [
   { from: null, party: "taker", kind: "take_request", to: "Requested" },

@@ -113,6 +113,7 @@ fn methods(path: &str) -> MethodRouter<ApiState> {
         "/api/v1/settings/connection" => get(settings::connection).put(settings::save_connection),
         "/api/v1/settings/connection/test" => post(settings::test_chain),
         "/api/v1/backup/export" => post(backup::export),
+        "/api/v1/settings/backup" => get(backup::settings).put(backup::save_settings),
         _ => MethodRouter::new(),
     }
 }

@@ -336,6 +336,8 @@ fn openapi_json_lists_every_route() {
         ("put", "/api/v1/settings/connection"),
         ("post", "/api/v1/settings/connection/test"),
         ("post", "/api/v1/backup/export"),
+        ("get", "/api/v1/settings/backup"),
+        ("put", "/api/v1/settings/backup"),
         ("post", "/api/v1/trades/{id}/rating"),
         ("get", "/api/v1/trades/{id}/receipt"),
         ("get", "/api/v1/reputation/{peer}"),

@@ -13,8 +13,9 @@ use crate::{
     market::MarketEvent,
     negotiation::MessageKind,
     node::{
-        AppStatus, BackupSummary, BootstrapDial, ChainStatus, CreatedIdentity, IdentityInfo,
-        ImportedBackup, NatStatus, NetInfo, NetworkStatus, Reach, RelayStatus, SavedConnection,
+        AppStatus, BackupSettings, BackupSummary, BootstrapDial, ChainStatus, CreatedIdentity,
+        IdentityInfo, ImportedBackup, NatStatus, NetInfo, NetworkStatus, Reach, RelayStatus,
+        SavedConnection,
     },
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     preferences::{NotificationPrefs, PaymentAccount, Preferences, Theme},
@@ -103,6 +104,8 @@ macro_rules! command_table {
             save_connection_settings(edit: ConnectionEdit) -> SavedConnection;
             test_chain_connection(edit: ConnectionEdit) -> ChainCheck;
             export_backup(target: String, passphrase: String) -> BackupSummary;
+            backup_settings() -> BackupSettings;
+            save_backup_settings(folder: String, keep: u32, passphrase: String) -> BackupSettings;
             reputation(peer: String) -> Reputation;
             rate_trade(trade_id: String, stars: u8, comment: String) -> ();
         }
@@ -211,6 +214,7 @@ pub fn typescript() -> String {
         // Encrypted backups of the data directory.
         BackupSummary::decl(&cfg),
         ImportedBackup::decl(&cfg),
+        BackupSettings::decl(&cfg),
         // Peer names and avatars (the same on every node).
         crate::peer_name::Avatar::decl(&cfg),
         crate::peer_name::PeerNameVector::decl(&cfg),

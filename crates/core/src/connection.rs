@@ -312,6 +312,42 @@ fn read_text(path: &Path) -> Result<String, Error> {
     }
 }
 
+/// Writes `[backup]` of `souk.toml`: `folder` (removed when `None`: no automatic backups) and `keep`,
+/// keeping everything else of the file as it is. The written file must load.
+pub fn save_backup(data_dir: &Path, folder: Option<&Path>, keep: u32) -> Result<(), Error> {
+    let path = file_path(data_dir);
+    let origin = path.display().to_string();
+    let text = read_text(&path)?;
+    Config::from_parts(&origin, &text, []).map_err(|e| {
+        invalid(format!(
+            "{e}. Fix souk.toml by hand first; nothing was changed"
+        ))
+    })?;
+    let mut doc = DocumentMut::from_str(&text).map_err(|e| {
+        invalid(format!(
+            "{origin} is not valid TOML ({e}); nothing was changed"
+        ))
+    })?;
+    let table = section(&mut doc, "backup")?;
+    match folder {
+        Some(folder) => {
+            set_keeping_comments(table, "folder", Value::from(folder.display().to_string()))
+        }
+        None => {
+            table.remove("folder");
+        }
+    }
+    set_keeping_comments(table, "keep", Value::from(i64::from(keep)));
+    let new_text = doc.to_string();
+    Config::from_parts(&origin, &new_text, [])
+        .map_err(|e| Error::Internal(format!("the edited souk.toml would not load: {e}")))?;
+    if new_text != text {
+        write_atomically(&path, &new_text)?;
+        tracing::info!(file = %origin, "backup settings saved");
+    }
+    Ok(())
+}
+
 /// `souk.toml` alone (no environment, no flags), as the config would read it.
 pub fn read_saved(data_dir: &Path) -> Result<Config, Error> {
     let path = file_path(data_dir);

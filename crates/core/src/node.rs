@@ -20,7 +20,7 @@ use std::{
 use tokio::sync::Mutex;
 
 pub use self::{
-    backup::{BackupFileInfo, BackupSummary, ImportedBackup, backup_file_info},
+    backup::{BackupFileInfo, BackupSettings, BackupSummary, ImportedBackup, backup_file_info},
     lifecycle::{AppStatus, CreatedIdentity, IdentityInfo},
     online::{BOOTSTRAP_TIMEOUT, NetInfo, watch_wallet_name},
     settings::{BootstrapDial, SavedConnection},
@@ -73,6 +73,8 @@ pub struct Node {
     /// A chain backend of another kind, given by the embedder (a fake chain in tests): used instead of
     /// the one `[chain]` names.
     chain_backend: Option<Arc<dyn crate::chain::ChainBackend>>,
+    /// `[backup]` as it applies now: from the config at start, then as Settings last saved it.
+    backup_config: std::sync::Mutex<crate::config::BackupConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +103,7 @@ impl Node {
             .map(|c| ConnectionValues::of(&c));
         Self {
             data_dir,
+            backup_config: std::sync::Mutex::new(config.backup.clone()),
             config,
             kdf_cost: KdfCost::DEFAULT,
             trade_config: TradeConfig::default(),

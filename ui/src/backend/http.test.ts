@@ -451,6 +451,23 @@ describe('HttpBackend backups', () => {
   });
 });
 
+describe('HttpBackend automatic backups', () => {
+  it('reads and saves the settings on their route', async () => {
+    const SETTINGS = { folder: '/b', keep: 3, running: true, overridden_by: [] };
+    const { env, seen } = fakeEnv({
+      'GET /api/v1/settings/backup': [200, SETTINGS],
+      'PUT /api/v1/settings/backup': [200, SETTINGS],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    await expect(backend.backupSettings()).resolves.toEqual(SETTINGS);
+    await expect(backend.saveBackupSettings('/b', 3, 'pass')).resolves.toEqual(SETTINGS);
+    expect(seen.map((s) => [s.method, s.url.replace('http://127.0.0.1:5000', ''), s.body])).toEqual([
+      ['GET', '/api/v1/settings/backup', null],
+      ['PUT', '/api/v1/settings/backup', { folder: '/b', keep: 3, passphrase: 'pass' }],
+    ]);
+  });
+});
+
 describe('HttpBackend reputation', () => {
   it('looks a peer up and rates a trade on their routes', async () => {
     const REPUTATION = { peer: '12D3KooW/x', settled: 3, refused: [] };

@@ -1,6 +1,7 @@
 import type {
   AppStatus,
   Asset,
+  BackupSettings,
   BackupSummary,
   BookEntry,
   BookQuery,
@@ -349,6 +350,14 @@ export class HttpBackend implements Backend {
   /** The file is written on the node's machine, where `target` names it. */
   exportBackup(target: string, passphrase: string): Promise<BackupSummary> {
     return this.request('POST', '/api/v1/backup/export', { target, passphrase });
+  }
+
+  backupSettings(): Promise<BackupSettings> {
+    return this.request('GET', '/api/v1/settings/backup');
+  }
+
+  saveBackupSettings(folder: string, keep: number, passphrase: string): Promise<BackupSettings> {
+    return this.request('PUT', '/api/v1/settings/backup', { folder, keep, passphrase });
   }
 
   reputation(peer: string): Promise<Reputation> {

@@ -192,6 +192,21 @@ describe('tauriBackend trade commands', () => {
     ]);
   });
 
+  it('passes the automatic backup settings to their commands', async () => {
+    const seen: [string, unknown][] = [];
+    const SETTINGS = { folder: '/b', keep: 3, running: true, overridden_by: [] };
+    mockIPC((cmd, payload) => {
+      seen.push([cmd, payload]);
+      return SETTINGS;
+    });
+    await expect(tauriBackend.backupSettings()).resolves.toEqual(SETTINGS);
+    await expect(tauriBackend.saveBackupSettings('/b', 3, 'pass')).resolves.toEqual(SETTINGS);
+    expect(seen).toEqual([
+      ['backup_settings', {}],
+      ['save_backup_settings', { folder: '/b', keep: 3, passphrase: 'pass' }],
+    ]);
+  });
+
   it('forwards market and trade window events, and resyncs once listening and on lag', async () => {
     mockIPC(() => null, { shouldMockEvents: true });
     const got: unknown[] = [];

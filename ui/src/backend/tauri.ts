@@ -92,6 +92,8 @@ export const tauriBackend: Backend = {
   saveConnectionSettings: (edit) => call('save_connection_settings', { edit }),
   testChainConnection: (edit) => call('test_chain_connection', { edit }),
   exportBackup: (target, passphrase) => call('export_backup', { target, passphrase }),
+  backupSettings: () => call('backup_settings', {}),
+  saveBackupSettings: (folder, keep, passphrase) => call('save_backup_settings', { folder, keep, passphrase }),
   reputation: (peer) => call('reputation', { peer }),
   rateTrade: async (tradeId, stars, comment) => {
     await call('rate_trade', { tradeId, stars, comment });

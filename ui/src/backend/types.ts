@@ -1,6 +1,7 @@
 import type {
   AppStatus,
   Asset,
+  BackupSettings,
   BackupSummary,
   BookEntry,
   BookQuery,
@@ -177,6 +178,14 @@ export interface Backend {
    * file, or a folder in which a file named by the time is made. `passphrase` is the identity's.
    */
   exportBackup(target: string, passphrase: string): Promise<BackupSummary>;
+  /** Automatic backups: the folder (null: off), how many are kept, whether they run now. */
+  backupSettings(): Promise<BackupSettings>;
+  /**
+   * Turns automatic backups on (an absolute folder outside the data folder, and the passphrase that
+   * seals them) or off (an empty folder); written to souk.toml and applied at once. A refusal changes
+   * nothing.
+   */
+  saveBackupSettings(folder: string, keep: number, passphrase: string): Promise<BackupSettings>;
 
   /**
    * `peer`'s reputation from the signed receipts of its trades, each checked by this node (escrows on its

@@ -1,11 +1,12 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useBackend } from '../backend/context';
 import { BackendError } from '../backend/errors';
-import type { BackupSummary, ChainCheck, ConnectionEdit, Preferences, SavedConnection } from '../bindings';
+import type { BackupSettings, BackupSummary, ChainCheck, ConnectionEdit, Preferences, SavedConnection } from '../bindings';
 
 export const settingsKeys = {
   preferences: ['settings', 'preferences'] as const,
   connection: ['settings', 'connection'] as const,
+  backup: ['settings', 'backup'] as const,
 };
 
 async function asBackendCall<T>(promise: Promise<T>): Promise<T> {
@@ -77,5 +78,24 @@ export function useExportBackup() {
   const backend = useBackend();
   return useMutation<BackupSummary, BackendError, { target: string; passphrase: string }>({
     mutationFn: ({ target, passphrase }) => asBackendCall(backend.exportBackup(target, passphrase)),
+  });
+}
+
+/** Automatic backups: where they go (null: off), how many are kept, whether they run now. */
+export function useBackupSettings() {
+  const backend = useBackend();
+  return useQuery({
+    queryKey: settingsKeys.backup,
+    queryFn: () => asBackendCall(backend.backupSettings()),
+  });
+}
+
+/** Turns automatic backups on (a folder and the passphrase that seals them) or off (an empty folder). */
+export function useSaveBackupSettings() {
+  const backend = useBackend();
+  const queryClient = useQueryClient();
+  return useMutation<BackupSettings, BackendError, { folder: string; keep: number; passphrase: string }>({
+    mutationFn: ({ folder, keep, passphrase }) => asBackendCall(backend.saveBackupSettings(folder, keep, passphrase)),
+    onSuccess: (saved) => queryClient.setQueryData(settingsKeys.backup, saved),
   });
 }

@@ -3,6 +3,7 @@ import { BackendError } from '../backend/errors';
 import type {
   AppStatus,
   Asset,
+  BackupSettings,
   BackupSummary,
   BookEntry,
   BookQuery,
@@ -319,6 +320,8 @@ export class FakeBackend implements Backend {
   backupFiles = new Map<string, FakeBackupFile>();
   /** Every backup written, in order. */
   exported: BackupSummary[] = [];
+  /** Automatic backups as the core would hold them; `overridden_by` as the environment says. */
+  backupConfig: BackupSettings = { folder: null, keep: 5, running: false, overridden_by: [] };
   /** When the fake's clock says an export happens (ms). */
   now = 1_796_398_200_000;
   /**
@@ -867,6 +870,37 @@ export class FakeBackend implements Backend {
       this.backupFiles.set(path, { passphrase, summary });
       this.exported.push(summary);
       return summary;
+    });
+  }
+
+  backupSettings(): Promise<BackupSettings> {
+    return Promise.resolve().then(() => {
+      this.record('backupSettings', []);
+      return structuredClone(this.backupConfig);
+    });
+  }
+
+  /** As the core: keep 1–100; an empty folder turns off; on needs an absolute folder and the passphrase. */
+  saveBackupSettings(folder: string, keep: number, passphrase: string): Promise<BackupSettings> {
+    return Promise.resolve().then(() => {
+      this.record('saveBackupSettings', [folder, keep, passphrase]);
+      if (!Number.isInteger(keep) || keep < 1 || keep > 100) {
+        throw new BackendError('invalid_input', `keep ${keep.toString()} backups? From 1 to 100`);
+      }
+      const where = folder.trim();
+      if (where) {
+        if (!where.startsWith('/')) {
+          throw new BackendError('invalid_input', `${where} is not an absolute path: name the folder from the root (/media/usb/souk)`);
+        }
+        if (passphrase !== this.passphrase) throw new BackendError('wrong_passphrase', 'decryption failed');
+      }
+      this.backupConfig = {
+        ...this.backupConfig,
+        folder: where || null,
+        keep,
+        running: where !== '' && this.state === 'unlocked',
+      };
+      return structuredClone(this.backupConfig);
     });
   }
 

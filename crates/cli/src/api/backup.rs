@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use souk_core::node::BackupSummary;
+use souk_core::node::{BackupSettings, BackupSummary};
 
 use super::{ApiResult, ApiState};
 
@@ -35,6 +35,42 @@ pub async fn export(
     ))
 }
 
+/// The body of `PUT /api/v1/settings/backup`. No `Debug`: it holds the passphrase.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSettingsRequest {
+    /// An absolute folder on the node's machine; empty: automatic backups off.
+    #[serde(default)]
+    pub folder: String,
+    /// How many backups to keep (1–100); 5 when not given.
+    #[serde(default = "default_keep")]
+    pub keep: u32,
+    /// The keystore's passphrase, which seals the backups (needed to turn them on).
+    #[serde(default)]
+    pub passphrase: String,
+}
+
+fn default_keep() -> u32 {
+    5
+}
+
+pub async fn settings(State(state): State<ApiState>) -> ApiResult<Json<BackupSettings>> {
+    Ok(Json(state.node.backup_settings().await?))
+}
+
+pub async fn save_settings(
+    State(state): State<ApiState>,
+    body: Result<Json<BackupSettingsRequest>, JsonRejection>,
+) -> ApiResult<Json<BackupSettings>> {
+    let Json(r) = body?;
+    Ok(Json(
+        state
+            .node
+            .save_backup_settings(&r.folder, r.keep, &r.passphrase)
+            .await?,
+    ))
+}
+
 /// The OpenAPI paths of these routes, merged into the API's document.
 pub fn openapi_paths(errors: &Value) -> Value {
     let mut responses = errors.clone();
@@ -51,7 +87,35 @@ pub fn openapi_paths(errors: &Value) -> Value {
             "has_config": { "type": "boolean", "description": "it holds the node's souk.toml" }
         }
     }}}});
+    let mut settings = errors.clone();
+    settings["200"] = json!({ "description": "BackupSettings in the TypeScript bindings", "content": { "application/json": { "schema": {
+        "type": "object",
+        "properties": {
+            "folder": { "type": ["string", "null"], "description": "where automatic backups go; null: off" },
+            "keep": { "type": "integer" },
+            "running": { "type": "boolean", "description": "backups are being made now" },
+            "overridden_by": { "type": "array", "items": { "type": "string" }, "description": "environment variables that override [backup] at the next start" }
+        }
+    }}}});
     json!({
+        "/api/v1/settings/backup": {
+            "get": {
+                "summary": "Automatic backups: the folder (null: off), how many are kept, whether they run now",
+                "responses": settings.clone()
+            },
+            "put": {
+                "summary": "Turn automatic backups on (an absolute folder outside the data directory the node can write to, and the keystore's passphrase, which seals them) or off (an empty folder); written to souk.toml's [backup] and applied at once. A refusal (400) changes nothing",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "additionalProperties": false,
+                    "properties": {
+                        "folder": { "type": "string" },
+                        "keep": { "type": "integer", "minimum": 1, "maximum": 100, "default": 5 },
+                        "passphrase": { "type": "string", "description": "the keystore's passphrase (to turn backups on)" }
+                    }
+                }}}},
+                "responses": settings
+            }
+        },
         "/api/v1/backup/export": { "post": {
             "summary": "Write an encrypted backup of this node's identity, database (trades, chats, payment accounts) and souk.toml to a new file on the node's machine, sealed with the keystore's passphrase (a wrong one: 400, kind wrong_passphrase). An existing file is never replaced. Importing a backup is not served here: `souk backup import` where the node runs",
             "requestBody": { "required": true, "content": { "application/json": { "schema": {

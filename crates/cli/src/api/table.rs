@@ -83,6 +83,11 @@ pub const COMMAND_ROUTES: &[(&str, &[(&str, &str)])] = &[
         &[("post", "/api/v1/settings/connection/test")],
     ),
     ("export_backup", &[("post", "/api/v1/backup/export")]),
+    ("backup_settings", &[("get", "/api/v1/settings/backup")]),
+    (
+        "save_backup_settings",
+        &[("put", "/api/v1/settings/backup")],
+    ),
     ("reputation", &[("get", "/api/v1/reputation/{peer}")]),
     ("rate_trade", &[("post", "/api/v1/trades/{id}/rating")]),
 ];

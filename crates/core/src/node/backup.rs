@@ -46,6 +46,22 @@ pub struct BackupSummary {
     pub has_config: bool,
 }
 
+/// Most backups kept in the folder.
+pub const MAX_KEEP: u32 = 100;
+
+/// Automatic backups, as Settings shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct BackupSettings {
+    /// Where a backup is written after each burst of trade steps; `None`: automatic backups are off.
+    pub folder: Option<String>,
+    /// How many of this identity's backups are kept there (the newest).
+    pub keep: u32,
+    /// Backups are being made now (the identity is unlocked and a folder set).
+    pub running: bool,
+    /// Environment variables that override `[backup]` at the next start (`SOUK_BACKUP_FOLDER`, …).
+    pub overridden_by: Vec<String>,
+}
+
 /// A backup imported into this (empty) data directory: the identity now unlocked and what was restored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ImportedBackup {
@@ -91,16 +107,16 @@ impl Node {
     /// identity's. Called once an identity is unlocked with `passphrase`, whose key it derives once.
     /// A failure to start or to write is logged and never stops the node.
     pub(super) async fn arm_auto_backup(&self, passphrase: &str) {
-        let Some(folder) = self.config.backup.folder.clone() else {
-            return;
-        };
+        let wanted = self.backup_now();
         let mut guard = self.unlocked.lock().await;
         let Some(u) = guard.as_mut() else { return };
+        // A new arming replaces the old (its task ends when dropped).
+        u.auto_backup = None;
+        let Some(folder) = wanted.folder else {
+            return;
+        };
         let (store, peer_id) = (u.store.clone(), u.identity.peer_id());
-        let (data_dir, keep) = (
-            self.data_dir.clone(),
-            self.config.backup.keep.max(1) as usize,
-        );
+        let (data_dir, keep) = (self.data_dir.clone(), wanted.keep.max(1) as usize);
         // Subscribed now, so no step made while the key is derived is missed; derived in the task, so
         // the unlock does not wait for the KDF.
         let events = self.trade_events.subscribe();
@@ -126,6 +142,104 @@ impl Node {
             job.run(events).await;
         };
         u.auto_backup = Some(AutoBackup(tokio::spawn(task)));
+    }
+
+    fn backup_now(&self) -> crate::config::BackupConfig {
+        self.backup_config
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Automatic backups as they stand: the folder (`None`: off), how many are kept, and whether they run
+    /// now (the identity is unlocked and the folder set).
+    pub async fn backup_settings(&self) -> Result<BackupSettings> {
+        let now = self.backup_now();
+        let running = self
+            .unlocked
+            .lock()
+            .await
+            .as_ref()
+            .is_some_and(|u| u.auto_backup.is_some());
+        Ok(BackupSettings {
+            folder: now.folder.map(|f| f.display().to_string()),
+            keep: now.keep,
+            running,
+            overridden_by: ["SOUK_BACKUP_FOLDER", "SOUK_BACKUP_KEEP"]
+                .into_iter()
+                .filter(|v| std::env::var_os(v).is_some())
+                .map(String::from)
+                .collect(),
+        })
+    }
+
+    /// Turns automatic backups on (a folder) or off (an empty one), keeping the newest `keep`: checked
+    /// (an absolute folder outside the data directory that this node can write to, `keep` 1–100, and
+    /// for turning on the keystore's passphrase, which seals the backups), written to `souk.toml`'s
+    /// `[backup]` and applied at once. A refusal changes nothing.
+    pub async fn save_backup_settings(
+        &self,
+        folder: &str,
+        keep: u32,
+        passphrase: &str,
+    ) -> Result<BackupSettings> {
+        if !(1..=MAX_KEEP).contains(&keep) {
+            return Err(Error::InvalidInput(format!(
+                "keep {keep} backups? From 1 to {MAX_KEEP}"
+            )));
+        }
+        let folder = folder.trim();
+        let folder = (!folder.is_empty()).then(|| PathBuf::from(folder));
+        if let Some(dir) = &folder {
+            self.check_backup_folder(dir)?;
+            let (keystore_path, pass) = (self.keystore_path(), passphrase.to_owned());
+            tokio::task::spawn_blocking(move || {
+                let bytes = fs::read(&keystore_path)
+                    .map_err(|e| Error::io(format!("reading {}", keystore_path.display()), e))?;
+                keystore::unseal(&bytes, &pass)?;
+                Ok::<_, Error>(())
+            })
+            .await
+            .map_err(join_error)??;
+        }
+        let (data_dir, to_file) = (self.data_dir.clone(), folder.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::connection::save_backup(&data_dir, to_file.as_deref(), keep)
+        })
+        .await
+        .map_err(join_error)??;
+        if let Ok(mut now) = self.backup_config.lock() {
+            *now = crate::config::BackupConfig { folder, keep };
+        }
+        self.arm_auto_backup(passphrase).await;
+        self.backup_settings().await
+    }
+
+    /// An absolute folder outside the data directory, made if missing, that this node can write to.
+    fn check_backup_folder(&self, dir: &Path) -> Result<()> {
+        if !dir.is_absolute() {
+            return Err(Error::InvalidInput(format!(
+                "{} is not an absolute path: name the folder from the root (/media/usb/souk)",
+                dir.display()
+            )));
+        }
+        let data = fs::canonicalize(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+        fs::create_dir_all(dir).map_err(|e| {
+            Error::InvalidInput(format!("cannot make the folder {}: {e}", dir.display()))
+        })?;
+        let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        if real.starts_with(&data) {
+            return Err(Error::InvalidInput(format!(
+                "{} is inside the data directory: a backup there is lost with it; choose another \
+                 folder, best on another disk",
+                dir.display()
+            )));
+        }
+        let probe = real.join(format!(".souk-write-test-{}", std::process::id()));
+        fs::write(&probe, b"")
+            .and_then(|()| fs::remove_file(&probe))
+            .map_err(|e| Error::InvalidInput(format!("cannot write in {}: {e}", dir.display())))?;
+        Ok(())
     }
 
     /// Restores a backup into this node's data directory, which must hold no identity and no database,

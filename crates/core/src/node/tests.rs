@@ -386,3 +386,61 @@ async fn automatic_backups_follow_trade_events_and_keep_the_newest_of_this_ident
         .unwrap();
     assert_eq!(imported.identity.peer_id, created.identity.peer_id);
 }
+
+#[tokio::test]
+async fn automatic_backups_are_turned_on_and_off_from_settings_and_a_refusal_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let n = Node::new(&dir, Config::default()).with_kdf_cost(FAST);
+    let created = n.create_identity("passphrase-1").await.unwrap();
+    let off = n.backup_settings().await.unwrap();
+    assert_eq!((off.folder, off.keep, off.running), (None, 5, false));
+    let toml = || std::fs::read_to_string(dir.join("souk.toml")).unwrap_or_default();
+    let before = toml();
+
+    let folder = tmp.path().join("usb").join("souk");
+    let f = folder.to_str().unwrap();
+    let refused = |e: crate::Error| e.to_string();
+    let err = refused(n.save_backup_settings("usb/souk", 3, "passphrase-1").await.unwrap_err());
+    assert!(err.contains("not an absolute path"), "{err}");
+    let inside = dir.join("backups");
+    let err = refused(
+        n.save_backup_settings(inside.to_str().unwrap(), 3, "passphrase-1")
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.contains("inside the data directory"), "{err}");
+    let err = refused(n.save_backup_settings(f, 0, "passphrase-1").await.unwrap_err());
+    assert!(err.contains("From 1 to 100"), "{err}");
+    let err = n.save_backup_settings(f, 3, "wrong").await.unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::WrongPassphrase, "{err}");
+    assert_eq!(toml(), before, "a refusal leaves souk.toml as it was");
+    assert!(!n.backup_settings().await.unwrap().running);
+
+    // On: written to souk.toml, running at once, and a trade event makes a backup there.
+    let on = n.save_backup_settings(f, 3, "passphrase-1").await.unwrap();
+    assert_eq!((on.folder.as_deref(), on.keep, on.running), (Some(f), 3, true));
+    let saved = crate::connection::read_saved(&dir).unwrap();
+    assert_eq!(saved.backup.folder.as_deref(), Some(folder.as_path()));
+    assert_eq!(saved.backup.keep, 3);
+    n.trade_events
+        .send(crate::trading::TradeEvent::DisputeOpened {
+            trade_id: uuid::Uuid::now_v7(),
+        })
+        .unwrap();
+    let id = &created.identity.peer_id;
+    let tail = format!("-{}.soukbackup", &id[id.len() - 8..]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_dir(&folder)
+        .unwrap()
+        .any(|e| e.unwrap().path().to_string_lossy().ends_with(&tail))
+    {
+        assert!(std::time::Instant::now() < deadline, "no automatic backup");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Off: no folder in souk.toml, nothing running; no passphrase needed.
+    let off = n.save_backup_settings("", 3, "").await.unwrap();
+    assert_eq!((off.folder, off.running), (None, false));
+    assert_eq!(crate::connection::read_saved(&dir).unwrap().backup.folder, None);
+}

@@ -5,6 +5,7 @@ import { PeerId } from '../../components/PeerId';
 import { usePreferences } from '../../state/settings';
 import { SectionPage } from '../frame/SectionPage';
 import { AppearanceSection } from './AppearanceSection';
+import { AutoBackupSection } from './AutoBackupSection';
 import { ArbitratorsSection } from './ArbitratorsSection';
 import { BackupSection } from './BackupSection';
 import { ConnectionSections } from './ConnectionSections';
@@ -46,6 +47,7 @@ export function SettingsScreen({ identity }: { identity: IdentityInfo }) {
       <PreferenceSections />
       <ConnectionSections />
       <BackupSection />
+      <AutoBackupSection />
       <SettingsSection title="Identity" testId="settings-identity">
         <dl className="details">
           <div>
