@@ -401,7 +401,11 @@ async fn automatic_backups_are_turned_on_and_off_from_settings_and_a_refusal_cha
     let folder = tmp.path().join("usb").join("souk");
     let f = folder.to_str().unwrap();
     let refused = |e: crate::Error| e.to_string();
-    let err = refused(n.save_backup_settings("usb/souk", 3, "passphrase-1").await.unwrap_err());
+    let err = refused(
+        n.save_backup_settings("usb/souk", 3, "passphrase-1")
+            .await
+            .unwrap_err(),
+    );
     assert!(err.contains("not an absolute path"), "{err}");
     let inside = dir.join("backups");
     let err = refused(
@@ -410,7 +414,11 @@ async fn automatic_backups_are_turned_on_and_off_from_settings_and_a_refusal_cha
             .unwrap_err(),
     );
     assert!(err.contains("inside the data directory"), "{err}");
-    let err = refused(n.save_backup_settings(f, 0, "passphrase-1").await.unwrap_err());
+    let err = refused(
+        n.save_backup_settings(f, 0, "passphrase-1")
+            .await
+            .unwrap_err(),
+    );
     assert!(err.contains("From 1 to 100"), "{err}");
     let err = n.save_backup_settings(f, 3, "wrong").await.unwrap_err();
     assert_eq!(err.kind(), crate::ErrorKind::WrongPassphrase, "{err}");
@@ -419,7 +427,10 @@ async fn automatic_backups_are_turned_on_and_off_from_settings_and_a_refusal_cha
 
     // On: written to souk.toml, running at once, and a trade event makes a backup there.
     let on = n.save_backup_settings(f, 3, "passphrase-1").await.unwrap();
-    assert_eq!((on.folder.as_deref(), on.keep, on.running), (Some(f), 3, true));
+    assert_eq!(
+        (on.folder.as_deref(), on.keep, on.running),
+        (Some(f), 3, true)
+    );
     let saved = crate::connection::read_saved(&dir).unwrap();
     assert_eq!(saved.backup.folder.as_deref(), Some(folder.as_path()));
     assert_eq!(saved.backup.keep, 3);
@@ -442,5 +453,8 @@ async fn automatic_backups_are_turned_on_and_off_from_settings_and_a_refusal_cha
     // Off: no folder in souk.toml, nothing running; no passphrase needed.
     let off = n.save_backup_settings("", 3, "").await.unwrap();
     assert_eq!((off.folder, off.running), (None, false));
-    assert_eq!(crate::connection::read_saved(&dir).unwrap().backup.folder, None);
+    assert_eq!(
+        crate::connection::read_saved(&dir).unwrap().backup.folder,
+        None
+    );
 }
