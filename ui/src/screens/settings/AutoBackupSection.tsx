@@ -43,19 +43,30 @@ function AutoBackupForm({ settings }: { settings: BackupSettings }) {
     if (!save.isPending) save.reset();
   };
 
-  function send(target: string) {
+  /** Saves `target` (empty: off); the passphrase field is cleared whatever the answer. */
+  function send(target: string, keepCount: number) {
+    setNote(null);
+    save.reset();
     save.mutate(
-      { folder: target, keep: Number(keep.trim()), passphrase },
+      { folder: target, keep: keepCount, passphrase: target === '' ? '' : passphrase },
       {
         onSuccess: (saved) => {
           setFolder(saved.folder ?? '');
+          setKeep(saved.keep.toString());
           setAttempted(false);
           setNote(saved.folder === null ? 'Automatic backups turned off.' : 'Automatic backups on.');
         },
-        // The passphrase is not kept on screen longer than it is needed.
+        // The passphrase is not kept on screen longer than it is needed, refused or not.
         onSettled: () => setPassphrase(''),
       },
     );
+  }
+
+  /** Turns them off at once, keeping the number kept (the saved one if the field's is not valid). */
+  function turnOff() {
+    if (save.isPending) return;
+    setAttempted(false);
+    send('', keepProblem(keep) === undefined ? Number(keep.trim()) : settings.keep);
   }
 
   function submit(event: FormEvent<HTMLFormElement>) {
@@ -68,7 +79,7 @@ function AutoBackupForm({ settings }: { settings: BackupSettings }) {
       refused();
       return;
     }
-    send(folder.trim());
+    send(folder.trim(), Number(keep.trim()));
   }
 
   return (
@@ -84,6 +95,7 @@ function AutoBackupForm({ settings }: { settings: BackupSettings }) {
             autoComplete="off"
             spellCheck={false}
             value={folder}
+            readOnly={save.isPending}
             onChange={(e) => change(setFolder, e.target.value)}
           />
         )}
@@ -95,6 +107,7 @@ function AutoBackupForm({ settings }: { settings: BackupSettings }) {
             name="keep"
             inputMode="numeric"
             value={keep}
+            readOnly={save.isPending}
             onChange={(e) => change(setKeep, e.target.value)}
           />
         )}
@@ -111,6 +124,7 @@ function AutoBackupForm({ settings }: { settings: BackupSettings }) {
             type="password"
             autoComplete="current-password"
             value={passphrase}
+            readOnly={save.isPending}
             onChange={(e) => change(setPassphrase, e.target.value)}
           />
         )}
@@ -121,26 +135,7 @@ function AutoBackupForm({ settings }: { settings: BackupSettings }) {
           {save.isPending ? 'Saving…' : 'Save'}
         </button>
         {settings.folder !== null ? (
-          <button
-            type="button"
-            className="button"
-            disabled={save.isPending}
-            onClick={() => {
-              setAttempted(false);
-              save.reset();
-              if (keepProblem(keep) !== undefined) setKeep(settings.keep.toString());
-              save.mutate(
-                { folder: '', keep: keepProblem(keep) === undefined ? Number(keep.trim()) : settings.keep, passphrase: '' },
-                {
-                  onSuccess: () => {
-                    setFolder('');
-                    setNote('Automatic backups turned off.');
-                  },
-                  onSettled: () => setPassphrase(''),
-                },
-              );
-            }}
-          >
+          <button type="button" className="button" disabled={save.isPending} onClick={turnOff}>
             Turn off
           </button>
         ) : null}
