@@ -312,22 +312,48 @@ fn read_text(path: &Path) -> Result<String, Error> {
     }
 }
 
-/// Writes `[backup]` of `souk.toml`: `folder` (removed when `None`: no automatic backups) and `keep`,
-/// keeping everything else of the file as it is. The written file must load.
-pub fn save_backup(data_dir: &Path, folder: Option<&Path>, keep: u32) -> Result<(), Error> {
+/// `souk.toml` opened for an edit: it must load as it is (a broken file is the person's to fix first).
+struct Editing {
+    path: PathBuf,
+    origin: String,
+    text: String,
+    current: Config,
+    doc: DocumentMut,
+}
+
+fn editing(data_dir: &Path) -> Result<Editing, Error> {
     let path = file_path(data_dir);
     let origin = path.display().to_string();
     let text = read_text(&path)?;
-    Config::from_parts(&origin, &text, []).map_err(|e| {
+    let current = Config::from_parts(&origin, &text, []).map_err(|e| {
         invalid(format!(
             "{e}. Fix souk.toml by hand first; nothing was changed"
         ))
     })?;
-    let mut doc = DocumentMut::from_str(&text).map_err(|e| {
+    let doc = DocumentMut::from_str(&text).map_err(|e| {
         invalid(format!(
             "{origin} is not valid TOML ({e}); nothing was changed"
         ))
     })?;
+    Ok(Editing {
+        path,
+        origin,
+        text,
+        current,
+        doc,
+    })
+}
+
+/// Writes `[backup]` of `souk.toml`: `folder` (removed when `None`: no automatic backups) and `keep`,
+/// keeping everything else of the file as it is. The written file must load.
+pub fn save_backup(data_dir: &Path, folder: Option<&Path>, keep: u32) -> Result<(), Error> {
+    let Editing {
+        path,
+        origin,
+        text,
+        mut doc,
+        ..
+    } = editing(data_dir)?;
     let table = section(&mut doc, "backup")?;
     match folder {
         Some(folder) => {
@@ -412,19 +438,13 @@ pub async fn test_chain(data_dir: &Path, edit: &ConnectionEdit) -> Result<ChainC
 /// Souk's config.
 pub fn save(data_dir: &Path, edit: &ConnectionEdit) -> Result<ConnectionValues, Error> {
     edit.validate()?;
-    let path = file_path(data_dir);
-    let origin = path.display().to_string();
-    let text = read_text(&path)?;
-    let current = Config::from_parts(&origin, &text, []).map_err(|e| {
-        invalid(format!(
-            "{e}. Fix souk.toml by hand first; nothing was changed"
-        ))
-    })?;
-    let mut doc = DocumentMut::from_str(&text).map_err(|e| {
-        invalid(format!(
-            "{origin} is not valid TOML ({e}); nothing was changed"
-        ))
-    })?;
+    let Editing {
+        path,
+        origin,
+        text,
+        current,
+        mut doc,
+    } = editing(data_dir)?;
 
     let wanted = edit.chain_config(&current.chain);
     let now = &current.chain;

@@ -27,17 +27,9 @@ pub(super) fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Unix ms as `YYYY-MM-DD` UTC (the proleptic Gregorian calendar, Howard Hinnant's `civil_from_days`).
+/// Unix ms as `YYYY-MM-DD` UTC.
 pub(super) fn date_text(ms: i64) -> String {
-    let z = ms.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let [y, m, d, ..] = souk_core::backup::utc_parts(u64::try_from(ms).unwrap_or(0));
     format!("{y:04}-{m:02}-{d:02}")
 }
 
