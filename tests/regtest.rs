@@ -24,8 +24,11 @@ use souk_core::{
 
 use crate::{DEADLINE, electrumx::ElectrumX};
 
-/// Debian's package (`litecoind`, Litecoin Core 0.21); `cargo xtask test` installs it.
-pub const LITECOIND: &str = "/usr/bin/litecoind";
+/// Debian's package (`litecoind`, Litecoin Core 0.21); `cargo xtask test` installs it. The daemon
+/// itself, not Debian's `/usr/bin/litecoind` wrapper: that script first runs `mkdir ~/.litecoin`
+/// (without `-p`) when the folder is missing, so on a fresh machine two chains starting at once race
+/// and one exits with "File exists". Every test chain has its own `-datadir` anyway.
+pub const LITECOIND: &str = "/usr/lib/litecoin/litecoind";
 /// RPC methods that change nothing a test counts (a fresh address changes nothing the test counts):
 /// asked again once when the connection drops under them.
 const READ_ONLY: &[&str] = &[

@@ -22,6 +22,8 @@ export default defineConfig({
   test: {
     environment: 'jsdom',
     setupFiles: ['./src/test/setup.ts'],
+    // A real `souk node` for the fake backend's contract test, when SOUK_CLI_BIN names one.
+    globalSetup: ['./vitest.souk-node.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
     // The stylesheet is read as text by a test that checks its two dark palettes agree.

@@ -253,3 +253,82 @@ async fn after_an_unlock_the_node_goes_online_by_itself_and_events_followed_befo
     app.shutdown().await;
     maker.stop().await;
 }
+
+/// A second unlock (a double click, a second window) only checks the passphrase: the node stays
+/// online with the same book and peers, and its startup record is kept. Setting up another identity
+/// while one runs is refused before anything is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unlocking_a_running_node_again_keeps_it_online_and_setup_is_refused_untouched() {
+    let dir = TestDir::new();
+    let maker = TestNode::start(dir.path("maker"), &[]).await;
+    let mut config = souk_core::config::Config::default();
+    config.price.url = String::new();
+    config.net.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    config.net.mdns = false;
+    config.net.bootstrap = vec![maker.address()];
+    config.net.markets = vec!["BTC/EUR".into()];
+    let app = std::sync::Arc::new(node_with(&dir.path("app"), config));
+    let created = app
+        .create_identity(PASSPHRASE)
+        .await
+        .expect("create identity");
+    app.go_online_in_background();
+    let online = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if app.startup_progress().complete() {
+                return app.network_status().await.expect("online");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the start to finish");
+    let before = app.startup_progress();
+
+    assert_eq!(
+        app.unlock("not the passphrase").await.unwrap_err().kind(),
+        souk_core::error::ErrorKind::WrongPassphrase
+    );
+    assert_eq!(
+        app.unlock(PASSPHRASE).await.expect("unlock again"),
+        created.identity
+    );
+    app.go_online_in_background();
+    for refused in [
+        app.create_identity(PASSPHRASE).await.map(|_| ()),
+        app.restore_identity(&created.words.join(" "), PASSPHRASE)
+            .await
+            .map(|_| ()),
+    ] {
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            souk_core::error::ErrorKind::AlreadyInitialized
+        );
+    }
+    let import = app
+        .import_backup("/nonexistent/backup.souk", PASSPHRASE)
+        .await
+        .unwrap_err();
+    assert!(
+        import.to_string().contains("already holds an identity"),
+        "{import}"
+    );
+
+    // Still the same running node: online, same peers, the start's record as it was.
+    let status = app.network_status().await.expect("still online");
+    assert_eq!(status.listen_addrs, online.listen_addrs);
+    assert_eq!(status.connected_peers, vec![maker.info.peer_id.clone()]);
+    let after = app.startup_progress();
+    let states = |p: &StartupProgress| {
+        p.phases
+            .iter()
+            .map(|x| (x.phase, x.state, x.detail.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(states(&after), states(&before));
+    app.post_offer(sell_offer(61_000))
+        .await
+        .expect("the market still runs");
+    app.shutdown().await;
+    maker.stop().await;
+}

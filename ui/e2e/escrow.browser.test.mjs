@@ -9,7 +9,7 @@
 // address then holds the amount and the buyer's deposit. Same order of steps as
 // tests/tests/escrow_trade_on_regtest.rs. Screenshots of each step go to SOUK_ARTIFACTS as escrow-*.png.
 // Env: SOUK_CLI_BIN (the `souk` binary), SOUK_UI_DIST (built UI, default ui/dist), CHROMIUM
-// (default /usr/bin/chromium), LITECOIND (default /usr/bin/litecoind), SOUK_ARTIFACTS.
+// (default /usr/bin/chromium), LITECOIND (default /usr/lib/litecoin/litecoind), SOUK_ARTIFACTS.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {

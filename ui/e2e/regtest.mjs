@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { until } from './harness.mjs';
 
-const litecoindPath = process.env.LITECOIND ?? '/usr/bin/litecoind';
+// The daemon, not Debian's /usr/bin/litecoind wrapper (its `mkdir ~/.litecoin` races on a fresh machine).
+const litecoindPath = process.env.LITECOIND ?? '/usr/lib/litecoin/litecoind';
 const RPC_USER = 'souk';
 const WALLET = 'souk-test';
 

@@ -64,7 +64,9 @@ const ELECTRUMX: &str = "e-x[leveldb]==2.0.0";
 /// Where Debian's Chromium lives.
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Debian's Litecoin Core, for the regtest chain of the escrow tests.
-const LITECOIND: &str = "/usr/bin/litecoind";
+/// The daemon itself, not Debian's `/usr/bin/litecoind` wrapper, whose `mkdir ~/.litecoin` races
+/// when two test chains start at once on a fresh machine (see `tests/regtest.rs`).
+const LITECOIND: &str = "/usr/lib/litecoin/litecoind";
 /// The oldest Node.js the UI toolchain (Vite 8) runs on.
 const MIN_NODE: (u32, u32) = (20, 19);
 
@@ -551,6 +553,10 @@ fn test_steps(steps: &mut Steps) -> Result {
     steps.step("desktop smoke test (Xvfb + WebDriver + D-Bus)", || {
         desktop_smoke(&bin, &driver)
     })?;
+    steps.step(
+        "UI fake backend against a real souk node (Vitest contract)",
+        ui_contract_test,
+    )?;
     steps.step("browser test (souk serve + Chromium)", browser_test)?;
     steps.step(
         "escrow browser test (souk serve + Chromium + litecoind -regtest)",
@@ -817,6 +823,18 @@ fn browser_test() -> Result {
     node_e2e_test("e2e/browser.test.mjs")
 }
 
+/// The UI's fake backend answering as the core does: each scenario of `ui/src/test/contract.test.ts` on
+/// the fake and on a real `souk node` (started by `ui/vitest.souk-node.ts`), the answers compared.
+fn ui_contract_test() -> Result {
+    exec(cargo().args(["build", "-p", "souk-cli"]))?;
+    exec(
+        npm()
+            .args(["exec", "--", "vitest", "run", "src/test/contract.test.ts"])
+            .env("SOUK_CLI_BIN", target_dir().join("debug/souk"))
+            .env("SOUK_CONTRACT", "required"),
+    )
+}
+
 /// A whole escrow trade between two browsers, settled on a `litecoind -regtest` chain the test starts,
 /// with an arbitrator node (`ui/e2e/escrow.browser.test.mjs`).
 fn escrow_browser_test() -> Result {
@@ -862,7 +880,8 @@ fn package_test(deb: &Path) -> Result {
 }
 
 /// The desktop tests, one after the other (each is a real window): the smoke flow with notifications,
-/// the tray and close-to-tray (a `souk serve` node takes the window's offer), then the window state.
+/// the tray and close-to-tray (a `souk serve` node takes the window's offer), the window state, then
+/// every IPC command of the core's command table sent from the window.
 fn desktop_smoke(bin: &Path, driver: &Path) -> Result {
     exec(cargo().args(["build", "-p", "souk-cli"]))?;
     let artifacts = artifacts_dir();
@@ -879,6 +898,7 @@ fn desktop_smoke(bin: &Path, driver: &Path) -> Result {
             ])
             .arg(ui_dir().join("e2e/desktop.smoke.test.mjs"))
             .arg(ui_dir().join("e2e/desktop.window.test.mjs"))
+            .arg(ui_dir().join("e2e/desktop.ipc.test.mjs"))
             .current_dir(root())
             .env("SOUK_DESKTOP_BIN", bin)
             .env("SOUK_CLI_BIN", target_dir().join("debug/souk"))

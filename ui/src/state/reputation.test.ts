@@ -32,7 +32,7 @@ describe('reputation lookups', () => {
       release = resolve;
     });
     const client = createQueryClient();
-    const peers = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'];
+    const peers = [1, 2, 3, 4, 5, 6].map((n) => `12D3KooWQueuedPeer${n.toString()}ForLookupTests${'x'.repeat(20)}`);
     const all = Promise.all(peers.map((peer) => client.fetchQuery(reputationQuery(backend, peer))));
     await vi.waitFor(() => expect(backend.callsOf('reputation')).toHaveLength(REPUTATION_LOOKUPS_AT_ONCE));
     await new Promise((resolve) => setTimeout(resolve, 10));

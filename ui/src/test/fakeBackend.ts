@@ -37,6 +37,31 @@ import type {
 } from '../bindings';
 import { isOverState, negotiationStep, tradeStep } from '../logic/protocol';
 import { mySide } from '../logic/trades';
+import { validateNickname } from '../logic/reputation';
+
+/** The core's offer rules (`Offer::validate`) a UI test can run into, checked as the core checks them. */
+function offerProblem(offer: NewOffer): string | null {
+  const HOUR_MS = 3_600_000;
+  if (offer.min_amount <= 0 || offer.max_amount <= 0) return 'an offer amount of zero';
+  if (offer.min_amount > offer.max_amount) return 'the minimum amount is above the maximum';
+  if ('fixed' in offer.price) {
+    if (!/^\d+(\.\d{1,8})?$/.test(offer.price.fixed)) return `the price ${offer.price.fixed} is not a number of at most 8 decimals`;
+    if (Number(offer.price.fixed) <= 0) return 'the price must be above zero';
+  } else if (Math.abs(offer.price.market_relative.premium_bps) > 5_000) {
+    return 'a premium of at most 50 %';
+  }
+  if (offer.deposit_bps > 5_000) return 'a deposit of at most 50 %';
+  const methods = offer.payment_methods;
+  if (methods.length < 1 || methods.length > 8) return `${methods.length.toString()} payment methods; 1 to 8`;
+  if (methods.some((m) => !/^[A-Z0-9_]{2,32}$/.test(m))) return 'a payment method is capitals, digits and _ (2 to 32)';
+  if (new Set(methods).size !== methods.length) return 'a payment method named twice';
+  if ([...offer.terms].length > 2_000) return 'terms of at most 2000 characters';
+  if (offer.ttl_ms <= 0 || offer.ttl_ms > 7 * 24 * HOUR_MS) return 'an offer lasts up to 7 days';
+  return null;
+}
+
+/** The shape of a PeerId (an Ed25519 key's: 12D3KooW…); the core parses it, the fake's own ids only look like one. */
+const PEER_ID = /^12D3KooW[0-9A-Za-z]{30,}$/;
 
 /** 24 distinct, recognisable words so tests can look them up by position. */
 export const FAKE_WORDS: readonly string[] = [
@@ -489,6 +514,8 @@ export class FakeBackend implements Backend {
   postOffer(offer: NewOffer): Promise<Offer> {
     return Promise.resolve().then(() => {
       this.record('postOffer', [offer]);
+      const problem = offerProblem(offer);
+      if (problem !== null) throw new BackendError('invalid_input', problem);
       const { ttl_ms, ...rest } = offer;
       const posted = fakeOffer({ ...rest, maker: FAKE_PEER_ID, expires_at: Date.now() + ttl_ms });
       this.book.push({
@@ -608,6 +635,7 @@ export class FakeBackend implements Backend {
   chatLog(tradeId: string): Promise<ChatMessage[]> {
     return Promise.resolve().then(() => {
       this.record('chatLog', [tradeId]);
+      this.findTrade(tradeId);
       return [...(this.chats[tradeId] ?? [])];
     });
   }
@@ -615,6 +643,13 @@ export class FakeBackend implements Backend {
   sendChat(tradeId: string, text: string): Promise<ChatMessage> {
     return Promise.resolve().then(() => {
       this.record('sendChat', [tradeId, text]);
+      this.findTrade(tradeId);
+      // The core's rules for every chat message (`check_chat_text`).
+      if (text.trim() === '') throw new BackendError('invalid_input', 'a chat message cannot be empty');
+      const chars = [...text].length;
+      if (chars > 4_000) {
+        throw new BackendError('invalid_input', `the message is ${chars.toString()} characters; at most 4000 are allowed`);
+      }
       this.seq += 1;
       const message = fakeMessage({
         trade_id: tradeId,
@@ -790,6 +825,12 @@ export class FakeBackend implements Backend {
         this.refusePreferences = null;
         throw new BackendError('invalid_input', reason);
       }
+      // The core's nickname checks (its length and characters, and no spaces at either end).
+      const checked = validateNickname(preferences.nickname);
+      if (checked.error !== null) throw new BackendError('invalid_input', checked.error);
+      if (checked.nickname !== preferences.nickname) {
+        throw new BackendError('invalid_input', 'a nickname with spaces at either end');
+      }
       this.prefs = structuredClone(preferences);
       return structuredClone(preferences);
     });
@@ -910,6 +951,9 @@ export class FakeBackend implements Backend {
       if (this.reputationHold) await this.reputationHold;
       const answer = this.reputations[peer];
       if (typeof answer === 'string') throw new BackendError('offline', answer);
+      if (answer === undefined && !PEER_ID.test(peer)) {
+        throw new BackendError('invalid_input', `${peer} is not a peer id`);
+      }
       return structuredClone(answer ?? fakeReputation({ peer }));
     });
   }

@@ -245,6 +245,8 @@ impl Node {
     /// Restores a backup into this node's data directory, which must hold no identity and no database,
     /// and unlocks it. `passphrase` is the one the backup was made with (its keystore's).
     pub async fn import_backup(&self, source: &str, passphrase: &str) -> Result<ImportedBackup> {
+        // Refused before anything is touched: a running node's startup record stays as it is.
+        self.refuse_used_data_dir()?;
         self.startup.reset();
         self.startup.begin(StartupPhase::Keystore);
         let opened = self

@@ -68,6 +68,7 @@ impl Node {
     /// Creates a new identity in an empty data directory. The words are returned once and never stored
     /// in the clear.
     pub async fn create_identity(&self, passphrase: &str) -> Result<CreatedIdentity> {
+        self.refuse_when_unlocked().await?;
         self.startup.reset();
         self.startup.begin(StartupPhase::Keystore);
         let identity =
@@ -87,6 +88,7 @@ impl Node {
     /// Re-creates an identity from its seed words. A database left in the data directory by the same
     /// identity is kept, with all its trades; one of another identity is refused.
     pub async fn restore_identity(&self, words: &str, passphrase: &str) -> Result<IdentityInfo> {
+        self.refuse_when_unlocked().await?;
         self.startup.reset();
         self.startup.begin(StartupPhase::Keystore);
         let words = words.to_owned();
@@ -148,8 +150,16 @@ impl Node {
     }
 
     /// Opens the keystore with `passphrase` and the database behind it, recording both phases in
-    /// [`Self::startup_progress`].
+    /// [`Self::startup_progress`]. Once unlocked, unlocking again (a second click, a second window) only
+    /// checks the passphrase: the running node, its network and its startup record stay as they are.
     pub async fn unlock(&self, passphrase: &str) -> Result<IdentityInfo> {
+        if let Some(running) = self.running_identity().await? {
+            let (path, pass) = (self.keystore_path(), passphrase.to_owned());
+            tokio::task::spawn_blocking(move || keystore::open(&path, &pass))
+                .await
+                .map_err(join_error)??;
+            return Ok(running);
+        }
         self.startup.reset();
         let (path, pass) = (self.keystore_path(), passphrase.to_owned());
         let identity = self
@@ -213,11 +223,34 @@ impl Node {
             alerts: None,
             auto_backup: None,
         };
-        let info = self.info(&unlocked).await?;
-        if let Some(previous) = self.unlocked.lock().await.replace(unlocked) {
-            close(previous).await;
+        let mut slot = self.unlocked.lock().await;
+        if let Some(running) = slot.as_ref() {
+            // Another unlock won the race: it keeps running, this one's database handle is closed.
+            let info = self.info(running).await;
+            drop(slot);
+            close(unlocked).await;
+            return info;
         }
+        let info = self.info(&unlocked).await?;
+        *slot = Some(unlocked);
         Ok(info)
+    }
+
+    /// The identity this process has unlocked, if any.
+    async fn running_identity(&self) -> Result<Option<IdentityInfo>> {
+        match self.unlocked.lock().await.as_ref() {
+            Some(u) => Ok(Some(self.info(u).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Setting up an identity (create, restore, import) is refused once one is unlocked, before anything
+    /// is touched: the running node and its startup record stay as they are.
+    async fn refuse_when_unlocked(&self) -> Result<()> {
+        match self.unlocked.lock().await.is_some() {
+            true => Err(Error::AlreadyInitialized(self.data_dir.clone())),
+            false => Ok(()),
+        }
     }
 
     async fn info(&self, u: &Unlocked) -> Result<IdentityInfo> {
