@@ -101,7 +101,15 @@ impl Behaviour {
             .mesh_n_high(config.gossip_mesh_high)
             .flood_publish(true)
             .heartbeat_interval(config.gossip_heartbeat)
-            .validation_mode(gossipsub::ValidationMode::Strict)
+            // Every market message carries its author's own signature, which the filter checks once
+            // per message before anything is forwarded or shown. Gossipsub's envelope signature
+            // (still sent: older nodes validate strictly) is not checked again: in strict mode it was
+            // checked on every copy, duplicates included, before they were dropped — the largest
+            // cost of a busy market. Without it, `source` and `seqno` are a peer's unchecked claims,
+            // so messages are named by their content (a peer cannot pre-empt another's message with
+            // junk under the same id) and refusals are charged to the peer that sent the message.
+            .validation_mode(gossipsub::ValidationMode::None)
+            .message_id_fn(content_message_id)
             .validate_messages()
             .max_transmit_size(config.max_gossip_bytes)
             .build()?;
@@ -172,4 +180,15 @@ pub(crate) fn gossip_topic_score_params() -> gossipsub::TopicScoreParams {
         invalid_message_deliveries_decay: 0.99,
         ..gossipsub::TopicScoreParams::default()
     }
+}
+
+/// A gossip message's id: a hash of its topic and data, so the same bytes are the same message
+/// whoever claims to have published them.
+fn content_message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(message.topic.as_str().as_bytes());
+    hash.update([0]);
+    hash.update(&message.data);
+    gossipsub::MessageId::new(&hash.finalize()[..20])
 }

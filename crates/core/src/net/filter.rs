@@ -15,7 +15,8 @@ pub trait InboundFilter: Send + Sync + 'static {
     /// A record a peer asks us to store (`from` is the peer that sent it), or one a lookup returned.
     fn check_record(&self, from: &PeerId, record: &kad::Record) -> Result<(), String>;
 
-    /// A gossip message on `topic`; `from` is its signed author.
+    /// A gossip message on `topic`; `from` is the peer that passed it on (not necessarily its
+    /// author: judge the data, which must carry its own signature).
     fn check_gossip(&self, topic: &str, data: &[u8], from: &PeerId) -> Result<(), String>;
 
     /// A peer announcing itself as a provider of `key`. Kademlia already guarantees the announcer

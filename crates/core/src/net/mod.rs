@@ -66,7 +66,9 @@ pub enum NetEvent {
         peer: PeerId,
         topic: String,
     },
-    /// A gossip message that passed the filter (`source` is its signed author).
+    /// A gossip message that passed the filter. `source` is the peer that passed it on, not
+    /// necessarily its publisher (gossipsub's envelope is not checked: the data carries its own
+    /// author's signature).
     Gossip {
         topic: String,
         source: PeerId,

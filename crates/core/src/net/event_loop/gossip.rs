@@ -1,5 +1,5 @@
 //! Gossipsub: publishing for the client, and every inbound message judged by the filter before
-//! it is forwarded or shown (strict validation: nothing unjudged is ever propagated).
+//! it is forwarded or shown (nothing unjudged is ever propagated).
 
 use libp2p::gossipsub;
 
@@ -23,6 +23,15 @@ impl EventLoop {
             }
             // Nobody listens yet: normal for a fresh node; the DHT still carries the data.
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => Ok(0),
+            // The same bytes went out moments ago (messages are named by their content): they are
+            // on their way already.
+            Err(gossipsub::PublishError::Duplicate) => {
+                let hash = topic.hash();
+                Ok(gossipsub
+                    .all_peers()
+                    .filter(|(_, topics)| topics.contains(&&hash))
+                    .count())
+            }
             Err(gossipsub::PublishError::AllQueuesFull(n)) => {
                 tracing::warn!(%topic, peers = n, "gossip not sent: every peer queue is full");
                 Ok(0)
@@ -41,10 +50,13 @@ impl EventLoop {
                 message_id,
                 message,
             } => {
-                // Strict validation mode: the message is signed, so `source` is its author.
-                let author = message.source.unwrap_or(propagation_source);
+                // Gossipsub's envelope is not checked (see the behaviour's validation mode), so the
+                // publisher is unknown here: the data carries its own author's signature, which the
+                // filter checks. What is known is the peer that sent it, which answers for it.
                 let topic = message.topic.as_str().to_owned();
-                let verdict = self.filter.check_gossip(&topic, &message.data, &author);
+                let verdict = self
+                    .filter
+                    .check_gossip(&topic, &message.data, &propagation_source);
                 let acceptance = if verdict.is_ok() {
                     gossipsub::MessageAcceptance::Accept
                 } else {
@@ -59,14 +71,14 @@ impl EventLoop {
                         self.counters.gossip_accepted += 1;
                         self.emit(NetEvent::Gossip {
                             topic,
-                            source: author,
+                            source: propagation_source,
                             data: message.data,
                         });
                     }
                     Err(reason) => {
                         self.counters.gossip_refused += 1;
                         self.refuse(
-                            author,
+                            propagation_source,
                             format!("gossip on {topic} via {propagation_source}: {reason}"),
                         );
                     }
