@@ -17,6 +17,10 @@ use super::{
 
 /// Identify protocol version: peers speaking another Souk wire version ignore each other.
 pub const IDENTIFY_PROTOCOL: &str = "/souk/id/1.0.0";
+/// Souk's gossip: gossipsub v1.1 with unsigned envelopes (see [`Behaviour::new`]), under a name of its
+/// own, so it never meshes with strictly validating gossipsub (`/meshsub/1.1.0`), which would drop every
+/// message it passes on.
+pub const GOSSIP_PROTOCOL: &str = "/souk/gossip/1.0.0";
 /// Kademlia protocol name: keeps Souk's DHT apart from IPFS and every other libp2p network.
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/souk/kad/1.0.0");
 
@@ -102,21 +106,21 @@ impl Behaviour {
             .flood_publish(true)
             .heartbeat_interval(config.gossip_heartbeat)
             // Every market message carries its author's own signature, which the filter checks once
-            // per message before anything is forwarded or shown. Gossipsub's envelope signature
-            // (still sent: older nodes validate strictly) is not checked again: in strict mode it was
-            // checked on every copy, duplicates included, before they were dropped — the largest
-            // cost of a busy market. Without it, `source` and `seqno` are a peer's unchecked claims,
-            // so messages are named by their content (a peer cannot pre-empt another's message with
-            // junk under the same id) and refusals are charged to the peer that sent the message.
-            .validation_mode(gossipsub::ValidationMode::None)
+            // per message before anything is forwarded or shown. Gossipsub's own envelope signature
+            // is left out: strict validation checked it on every copy, duplicates included, before
+            // they were dropped — the largest cost of a busy market — and proved only who passed the
+            // bytes on. Envelopes carry no publisher and no sequence number (one with either is
+            // refused), messages are named by their content (the same bytes are one message, and
+            // nobody can pre-empt another's message with junk under its id), and a refusal is
+            // charged to the peer that sent the message.
+            .protocol_id(GOSSIP_PROTOCOL, gossipsub::Version::V1_1)
+            .validation_mode(gossipsub::ValidationMode::Anonymous)
             .message_id_fn(content_message_id)
             .validate_messages()
             .max_transmit_size(config.max_gossip_bytes)
             .build()?;
-        let mut gossipsub = gossipsub::Behaviour::new(
-            gossipsub::MessageAuthenticity::Signed(key.clone()),
-            gossip_config,
-        )?;
+        let mut gossipsub =
+            gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gossip_config)?;
         gossipsub
             .with_peer_score(gossip_score_params(), gossip_score_thresholds())
             .map_err(|e| format!("gossip peer scoring: {e}"))?;

@@ -50,9 +50,9 @@ impl EventLoop {
                 message_id,
                 message,
             } => {
-                // Gossipsub's envelope is not checked (see the behaviour's validation mode), so the
-                // publisher is unknown here: the data carries its own author's signature, which the
-                // filter checks. What is known is the peer that sent it, which answers for it.
+                // Envelopes name no publisher (see the behaviour's validation mode): the data carries
+                // its own author's signature, which the filter checks. What is known is the peer that
+                // sent it, which answers for it.
                 let topic = message.topic.as_str().to_owned();
                 let verdict = self
                     .filter
