@@ -38,6 +38,18 @@ async fn watch<T>(node: &Node, work: impl Future<Output = T>) -> (T, Vec<Startup
     (result, seen)
 }
 
+/// A desktop-like node's souk.toml: loopback only, no price feed, `maker` as its bootstrap peer, the
+/// BTC/EUR market; it goes online by itself once unlocked.
+fn app_config(maker: &TestNode) -> souk_core::config::Config {
+    let mut config = souk_core::config::Config::default();
+    config.price.url = String::new();
+    config.net.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
+    config.net.mdns = false;
+    config.net.bootstrap = vec![maker.address()];
+    config.net.markets = vec!["BTC/EUR".into()];
+    config
+}
+
 /// No phase starts before every earlier one has finished (done, or failed without stopping the
 /// start), and at most one runs at a time.
 fn assert_in_order(snapshots: &[StartupProgress]) {
@@ -208,13 +220,7 @@ async fn after_an_unlock_the_node_goes_online_by_itself_and_events_followed_befo
         .post_offer(sell_offer(60_000))
         .await
         .expect("post");
-    let mut config = souk_core::config::Config::default();
-    config.price.url = String::new();
-    config.net.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
-    config.net.mdns = false;
-    config.net.bootstrap = vec![maker.address()];
-    config.net.markets = vec!["BTC/EUR".into()];
-    let app = std::sync::Arc::new(node_with(&dir.path("app"), config));
+    let app = std::sync::Arc::new(node_with(&dir.path("app"), app_config(&maker)));
     let mut followed = app.market_events();
     assert!(
         app.network_status().await.is_err(),
@@ -261,13 +267,7 @@ async fn after_an_unlock_the_node_goes_online_by_itself_and_events_followed_befo
 async fn unlocking_a_running_node_again_keeps_it_online_and_setup_is_refused_untouched() {
     let dir = TestDir::new();
     let maker = TestNode::start(dir.path("maker"), &[]).await;
-    let mut config = souk_core::config::Config::default();
-    config.price.url = String::new();
-    config.net.listen = vec!["/ip4/127.0.0.1/tcp/0".into()];
-    config.net.mdns = false;
-    config.net.bootstrap = vec![maker.address()];
-    config.net.markets = vec!["BTC/EUR".into()];
-    let app = std::sync::Arc::new(node_with(&dir.path("app"), config));
+    let app = std::sync::Arc::new(node_with(&dir.path("app"), app_config(&maker)));
     let created = app
         .create_identity(PASSPHRASE)
         .await

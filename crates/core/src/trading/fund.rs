@@ -54,6 +54,11 @@ pub(super) async fn fund_from_wallet(
     wallet: &str,
     broadcast: bool,
 ) -> Result<WalletFunding> {
+    // What the trade is decides first: a trade without an escrow has nothing to fund, whatever the
+    // chain settings.
+    let row = settle::load_row(inner, trade_id)
+        .await?
+        .ok_or_else(|| Error::InvalidInput(format!("trade {trade_id} has no escrow")))?;
     let backend = settle::backend(inner)?;
     let Some(rpc) = backend.core().await? else {
         return Err(Error::InvalidInput(
@@ -77,9 +82,6 @@ pub(super) async fn fund_from_wallet(
             "wallet name {wallet:?}: Souk pays from wallets named with letters, digits, `-`, `_` and `.`"
         )));
     }
-    let row = settle::load_row(inner, trade_id)
-        .await?
-        .ok_or_else(|| Error::InvalidInput(format!("trade {trade_id} has no escrow")))?;
     let mut conn = inner.pool.acquire().await.map_err(settle::sql)?;
     let state = settle::current_state(&mut conn, trade_id).await?;
     drop(conn);

@@ -137,7 +137,8 @@ pub(super) fn my_key(inner: &Inner, row: &EscrowRow, trade_id: Uuid) -> Result<S
 pub(super) fn backend(inner: &Inner) -> Result<&Arc<Backend>> {
     inner.chain.as_ref().ok_or_else(|| {
         Error::InvalidInput(
-            "no chain backend is configured: start the node with --chain, --network and --rpc-url"
+            "no chain backend is configured: choose one in Settings → Connection (or start `souk node` \
+             with --chain, --network and --rpc-url)"
                 .into(),
         )
     })
