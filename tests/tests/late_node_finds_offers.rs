@@ -95,3 +95,42 @@ async fn an_offer_whose_gossip_was_missed_arrives_with_the_next_refresh() {
     deaf.stop().await;
     maker.stop().await;
 }
+
+/// A node whose book falls behind the network's events (here: room for one event at a time, so a
+/// burst of offers overflows it) loses those events, not the offers: it asks the makers again at
+/// once, not at the next refresh (an hour away here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn offers_lost_when_the_book_fell_behind_arrive_at_once() {
+    let dir = TestDir::new();
+    let maker = TestNode::start(dir.path("maker"), &[]).await;
+    let first = maker
+        .node
+        .post_offer(sell_offer(60_000))
+        .await
+        .expect("post");
+    let mut config = NetConfig::loopback_for_tests();
+    config.bootstrap = vec![maker.address().parse().expect("multiaddr")];
+    config.dht_mode = DhtMode::Client;
+    config.event_buffer = 1;
+    config.market_refresh = Duration::from_secs(3600);
+    let slow = TestNode::start_with(dir.path("slow"), config).await;
+    slow.await_book("the offer posted before it came", |b| {
+        b.iter().any(|e| e.offer.id == first.id)
+    })
+    .await;
+    let burst = futures::future::join_all(
+        (0..40u32).map(|i| maker.node.post_offer(sell_offer(60_001 + i))),
+    )
+    .await;
+    let ids: Vec<_> = burst.into_iter().map(|o| o.expect("post").id).collect();
+    slow.await_book("every offer of the burst", |b| {
+        ids.iter().all(|id| b.iter().any(|e| e.offer.id == *id))
+    })
+    .await;
+    assert!(
+        slow.node.market_fell_behind().await.expect("market") > 0,
+        "the burst did not overflow the node's events: this test shows nothing"
+    );
+    slow.stop().await;
+    maker.stop().await;
+}

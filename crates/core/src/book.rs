@@ -90,13 +90,21 @@ pub enum Inserted {
 #[derive(Debug, Clone)]
 pub struct Book {
     pool: SqlitePool,
+    /// For others' offers and withdrawals: see [`Store::relaxed_pool`]. This node's own offers
+    /// and withdrawals are written through `pool`, synced before the user is told.
+    relaxed: SqlitePool,
 }
 
 impl Book {
     pub fn new(store: &Store) -> Self {
         Self {
             pool: store.pool().clone(),
+            relaxed: store.relaxed_pool().clone(),
         }
+    }
+
+    fn writer(&self, mine: bool) -> &SqlitePool {
+        if mine { &self.pool } else { &self.relaxed }
     }
 
     /// Adds a verified offer, or refreshes when already known. A withdrawn offer stays withdrawn.
@@ -122,7 +130,7 @@ impl Book {
             key: format!("offer {id}"),
             source,
         })?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer(mine).begin_with("BEGIN IMMEDIATE").await?;
         let known: Option<String> = sqlx::query_scalar("SELECT maker FROM offers WHERE id = ?")
             .bind(&id)
             .fetch_optional(&mut *tx)
@@ -179,17 +187,35 @@ impl Book {
         Ok(outcome)
     }
 
-    /// Records a withdrawal. Returns whether it took a live offer out of the book (`false` when the
-    /// offer was unknown — the tombstone still waits for it — or already withdrawn).
+    /// Records a withdrawal from the network. Returns whether it took a live offer out of the book
+    /// (`false` when the offer was unknown — the tombstone still waits for it — or already withdrawn).
     pub async fn withdraw(
         &self,
         withdrawal: &VerifiedWithdrawal,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        self.record_withdrawal(withdrawal, now_ms, false).await
+    }
+
+    /// Records this node's withdrawal of its own offer, synced to disk before it returns.
+    pub async fn withdraw_mine(
+        &self,
+        withdrawal: &VerifiedWithdrawal,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.record_withdrawal(withdrawal, now_ms, true).await
+    }
+
+    async fn record_withdrawal(
+        &self,
+        withdrawal: &VerifiedWithdrawal,
+        now_ms: i64,
+        mine: bool,
+    ) -> Result<bool, StoreError> {
         let w = withdrawal.withdrawal();
         let id = w.offer_id.to_string();
         let maker = w.maker.to_base58();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.writer(mine).begin_with("BEGIN IMMEDIATE").await?;
         let stored = sqlx::query(
             "INSERT INTO withdrawals (offer_id, maker, signed, withdrawn_at, received_at) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (offer_id) DO NOTHING",
@@ -341,7 +367,7 @@ impl Book {
         .bind(peer.to_base58())
         .bind(now_ms)
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(&self.relaxed)
         .await?;
         Ok(())
     }
@@ -372,12 +398,12 @@ impl Book {
     pub async fn expire(&self, now_ms: i64) -> Result<u64, StoreError> {
         let offers = sqlx::query("DELETE FROM offers WHERE expires_at <= ? AND is_mine = 0")
             .bind(now_ms)
-            .execute(&self.pool)
+            .execute(&self.relaxed)
             .await?;
         let horizon = now_ms - crate::offer::MAX_TTL_MS - crate::offer::MAX_CLOCK_SKEW_MS;
         sqlx::query("DELETE FROM withdrawals WHERE withdrawn_at < ?")
             .bind(horizon)
-            .execute(&self.pool)
+            .execute(&self.relaxed)
             .await?;
         Ok(offers.rows_affected())
     }

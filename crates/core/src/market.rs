@@ -102,6 +102,12 @@ struct Inner {
     /// Market keys this node announced itself a provider of, and when (Kademlia renews an
     /// announcement hourly): a burst of posts makes one announcement per market, not one per offer.
     providing: Mutex<HashMap<Vec<u8>, Instant>>,
+    /// Updates the book took lately: their copies are not verified and written again.
+    recent: Mutex<discovery::Recent>,
+    /// Raised when the book fell behind the network's events: the makers are asked again now.
+    resync: tokio::sync::Notify,
+    /// How many times the book fell behind since start.
+    fell_behind: std::sync::atomic::AtomicU64,
 }
 
 impl Market {
@@ -129,6 +135,9 @@ impl Market {
             prices: RwLock::new(HashMap::new()),
             dht_jobs: Mutex::new(HashMap::new()),
             providing: Mutex::new(HashMap::new()),
+            recent: Mutex::new(discovery::Recent::default()),
+            resync: tokio::sync::Notify::new(),
+            fell_behind: std::sync::atomic::AtomicU64::new(0),
         });
         let cancel = CancellationToken::new();
         let pump = tokio::spawn(pump(
@@ -172,6 +181,14 @@ impl Market {
 
     pub fn book(&self) -> &Book {
         &self.inner.book
+    }
+
+    /// How many times since start the book fell behind the network's events (each time, the
+    /// market's makers were asked for their offers again).
+    pub fn fell_behind(&self) -> u64 {
+        self.inner
+            .fell_behind
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn net(&self) -> &NetClient {
@@ -227,7 +244,7 @@ impl Market {
         let now = now_ms();
         let withdrawal = SignedWithdrawal::sign(&Withdrawal::of(&offer, now), &inner.keypair)?;
         let verified = withdrawal.clone().into_verified(now)?;
-        inner.book.withdraw(&verified, now).await?;
+        inner.book.withdraw_mine(&verified, now).await?;
         let bytes = MarketUpdate::Withdrawal(withdrawal).to_bytes();
         let ttl = Duration::from_millis(u64::try_from(crate::offer::MAX_TTL_MS).unwrap_or(0));
         // Gossip reaches every connected book in milliseconds; the DHT store can take a query's

@@ -65,6 +65,9 @@ pub fn supported_schema_version() -> i64 {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The same file, for what the network can send again: commits are not synced to disk one by one
+    /// (see [`Store::relaxed_pool`]).
+    relaxed: SqlitePool,
 }
 
 impl Store {
@@ -84,10 +87,14 @@ impl Store {
         Self::refuse_newer(path).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let relaxed = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
+            .await?;
+        Ok(Self { pool, relaxed })
     }
 
     /// Looks at an existing file read-only; a schema from the future or a half-applied migration stops here.
@@ -132,11 +139,23 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.relaxed.close().await;
         self.pool.close().await;
     }
 
+    /// Connections whose commits are synced to disk before they return (`synchronous = FULL`): what
+    /// this node decided or was promised survives a power loss.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Connections to the same database whose commits reach the disk with the next WAL checkpoint
+    /// (`synchronous = NORMAL`): a process crash loses nothing, a power loss may lose the last
+    /// commits, and the file stays sound either way. For others' offers and withdrawals, which
+    /// gossip, the DHT and their makers send again; under a busy market a sync per arriving offer
+    /// was most of the book's cost.
+    pub fn relaxed_pool(&self) -> &SqlitePool {
+        &self.relaxed
     }
 
     /// The version of the newest migration applied to this database.
@@ -224,6 +243,31 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What this node decided is synced before a commit returns; what the network can send again
+    /// waits for the next checkpoint. Both see the same rows.
+    #[tokio::test]
+    async fn the_relaxed_pool_skips_the_sync_on_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(FILE_NAME)).await.unwrap();
+        let synchronous = |pool: SqlitePool| async move {
+            sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        };
+        assert_eq!(synchronous(store.pool().clone()).await, 2, "FULL");
+        assert_eq!(synchronous(store.relaxed_pool().clone()).await, 1, "NORMAL");
+        sqlx::query("INSERT INTO peers (peer_id, first_seen, last_seen) VALUES ('p', 1, 2)")
+            .execute(store.relaxed_pool())
+            .await
+            .unwrap();
+        let seen: i64 = sqlx::query_scalar("SELECT last_seen FROM peers WHERE peer_id = 'p'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(seen, 2);
+    }
 
     #[tokio::test]
     async fn fresh_database_gets_every_table_wal_and_foreign_keys() {

@@ -1,13 +1,20 @@
 //! Filling the book from the network: verified gossip and DHT updates, makers' answers to offer
 //! requests, and this node's answers to others'. Everything is verified again before the book sees it.
 
+use std::{
+    collections::{HashMap, VecDeque},
+    time::{Duration, Instant},
+};
+
 use futures::future::join_all;
 use libp2p::PeerId;
+use sha2::{Digest, Sha256};
 
 #[cfg(doc)]
 use super::Market;
 use super::{Inner, MarketEvent};
 use crate::{
+    book::Inserted,
     error::Result,
     offer::{
         Asset, MarketUpdate, Quote, SignedOffer, VerifiedMarketUpdate, VerifiedOffer, market_key,
@@ -53,41 +60,73 @@ impl Inner {
     }
 
     /// Verifies an update from the network and applies it to the book; tells the shells when it changed.
+    /// The same bytes again soon after (most updates come by gossip and again as a DHT record) cost
+    /// a hash: the book already holds what they say.
     pub(super) async fn apply(&self, bytes: &[u8]) {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let started = std::time::Instant::now();
+        if self
+            .recent
+            .lock()
+            .is_ok_and(|recent| recent.holds(&digest, started))
+        {
+            return;
+        }
         let now = now_ms();
-        match MarketUpdate::verify(bytes, now) {
-            Ok(VerifiedMarketUpdate::Offer(offer)) => {
-                self.add(&offer, now).await;
-            }
+        let held = match MarketUpdate::verify(bytes, now) {
+            Ok(VerifiedMarketUpdate::Offer(offer)) => matches!(
+                self.insert(&offer, now).await,
+                Some(Inserted::New | Inserted::Known | Inserted::Withdrawn)
+            ),
             Ok(VerifiedMarketUpdate::Withdrawal(w)) => match self.book.withdraw(&w, now).await {
-                Ok(true) => {
-                    let _ = self.events.send(MarketEvent::OfferWithdrawn {
-                        id: w.withdrawal().offer_id,
-                    });
+                Ok(removed) => {
+                    if removed {
+                        let _ = self.events.send(MarketEvent::OfferWithdrawn {
+                            id: w.withdrawal().offer_id,
+                        });
+                    }
+                    true
                 }
-                Ok(false) => {}
-                Err(e) => tracing::warn!(error = %e, "storing a withdrawal failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "storing a withdrawal failed");
+                    false
+                }
             },
-            Err(e) => tracing::debug!(error = %e, "refused a market update"),
+            Err(e) => {
+                tracing::debug!(error = %e, "refused a market update");
+                false
+            }
+        };
+        if held && let Ok(mut recent) = self.recent.lock() {
+            recent.add(digest, started);
         }
     }
 
     async fn add(&self, offer: &VerifiedOffer, now: i64) -> bool {
+        self.insert(offer, now).await == Some(Inserted::New)
+    }
+
+    /// Puts another maker's offer in the book and tells the shells when it is new; `None` when
+    /// the book could not be written.
+    async fn insert(&self, offer: &VerifiedOffer, now: i64) -> Option<Inserted> {
         match self.book.insert(offer, false, now).await {
-            Ok(crate::book::Inserted::New) => {
-                let _ = self.events.send(MarketEvent::OfferAdded {
-                    offer: Box::new(offer.offer().clone()),
-                });
-                true
+            Ok(inserted) => {
+                match inserted {
+                    Inserted::New => {
+                        let _ = self.events.send(MarketEvent::OfferAdded {
+                            offer: Box::new(offer.offer().clone()),
+                        });
+                    }
+                    Inserted::OverQuota => {
+                        tracing::debug!(offer_id = %offer.id(), maker = %offer.offer().maker, "refused an offer: its maker has the most live offers a market takes");
+                    }
+                    Inserted::Known | Inserted::Withdrawn => {}
+                }
+                Some(inserted)
             }
-            Ok(crate::book::Inserted::OverQuota) => {
-                tracing::debug!(offer_id = %offer.id(), maker = %offer.offer().maker, "refused an offer: its maker has the most live offers a market takes");
-                false
-            }
-            Ok(_) => false,
             Err(e) => {
                 tracing::warn!(error = %e, "storing an offer failed");
-                false
+                None
             }
         }
     }
@@ -169,5 +208,68 @@ impl Inner {
             .map(SignedOffer::to_bytes)
             .collect();
         Some(postcard::to_stdvec(&list).unwrap_or_default())
+    }
+}
+
+/// The digests of the updates the book took lately (at most [`Recent::CAPACITY`], none older than
+/// [`Recent::WINDOW`]): a copy of one of them changes nothing in the book. The window is short so
+/// that a maker's republished offer still refreshes when it was last seen.
+#[derive(Debug, Default)]
+pub(super) struct Recent {
+    at: HashMap<[u8; 32], Instant>,
+    order: VecDeque<([u8; 32], Instant)>,
+}
+
+impl Recent {
+    const CAPACITY: usize = 4_096;
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    fn holds(&self, digest: &[u8; 32], now: Instant) -> bool {
+        self.at
+            .get(digest)
+            .is_some_and(|at| now.duration_since(*at) < Self::WINDOW)
+    }
+
+    fn add(&mut self, digest: [u8; 32], now: Instant) {
+        while let Some(&(oldest, at)) = self.order.front() {
+            if self.order.len() < Self::CAPACITY && now.duration_since(at) < Self::WINDOW {
+                break;
+            }
+            self.order.pop_front();
+            if self.at.get(&oldest) == Some(&at) {
+                self.at.remove(&oldest);
+            }
+        }
+        self.at.insert(digest, now);
+        self.order.push_back((digest, now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_updates_are_forgotten_by_count_and_by_age() {
+        let start = Instant::now();
+        let mut recent = Recent::default();
+        recent.add([0; 32], start);
+        assert!(recent.holds(&[0; 32], start));
+        assert!(!recent.holds(&[1; 32], start));
+        assert!(!recent.holds(&[0; 32], start + Recent::WINDOW));
+        for i in 1..=Recent::CAPACITY {
+            let mut d = [0u8; 32];
+            d[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            recent.add(d, start);
+        }
+        assert!(!recent.holds(&[0; 32], start), "the oldest went first");
+        assert_eq!(recent.at.len(), Recent::CAPACITY);
+        assert_eq!(recent.order.len(), Recent::CAPACITY);
+        // The same digest added again is kept under its new time, not dropped with its old entry.
+        let mut again = Recent::default();
+        again.add([7; 32], start);
+        again.add([7; 32], start + Duration::from_secs(30));
+        again.add([8; 32], start + Duration::from_secs(61));
+        assert!(again.holds(&[7; 32], start + Duration::from_secs(61)));
     }
 }

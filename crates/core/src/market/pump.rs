@@ -14,6 +14,9 @@ use crate::{
     store::now_ms,
 };
 
+/// The shortest time between two rounds of asking the makers after the book fell behind.
+const RESYNC_AT_MOST_EVERY: Duration = Duration::from_secs(5);
+
 /// How often expired offers are swept from the book.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
 
@@ -31,11 +34,17 @@ pub(super) async fn keep_fresh(
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     let mut waiting_for_first_peer = true;
+    let mut last = tokio::time::Instant::now();
     loop {
         let due = tokio::select! {
             biased;
             () = cancel.cancelled() => return,
             _ = ticks.tick() => true,
+            () = inner.resync.notified() => {
+                // However often the book falls behind, the makers are asked at most this often.
+                tokio::time::sleep_until(last + RESYNC_AT_MOST_EVERY).await;
+                true
+            }
             event = events.recv() => match event {
                 Ok(NetEvent::PeerConnected(_)) if waiting_for_first_peer => {
                     waiting_for_first_peer = false;
@@ -48,6 +57,7 @@ pub(super) async fn keep_fresh(
         if !due {
             continue;
         }
+        last = tokio::time::Instant::now();
         let watched: Vec<(Asset, Quote)> = inner
             .watched
             .read()
@@ -120,7 +130,13 @@ pub(super) async fn pump(
                 }
                 Ok(_) => {}
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "the market fell behind the network's events");
+                    // Offers and withdrawals among them are gone from this channel, not from the
+                    // network: their makers are asked for their books again.
+                    tracing::warn!(missed = n, "the market fell behind the network's events; asking the makers again");
+                    inner
+                        .fell_behind
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    inner.resync.notify_one();
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },

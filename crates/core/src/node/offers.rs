@@ -60,6 +60,12 @@ impl Node {
         self.market().await?.refresh(base, quote).await
     }
 
+    /// How many times since the network started the book fell behind its events (and asked the
+    /// makers again).
+    pub async fn market_fell_behind(&self) -> Result<u64> {
+        Ok(self.market().await?.fell_behind())
+    }
+
     /// What changes in the book. Works before the network starts (and across a restart of it):
     /// events flow while it runs.
     pub fn market_events(&self) -> tokio::sync::broadcast::Receiver<MarketEvent> {
