@@ -26,12 +26,13 @@ use futures::future::join_all;
 use serde::Serialize;
 use souk_core::{
     book::BookQuery,
+    book::MAX_OFFERS_PER_MAKER_PER_MARKET,
     config::Config,
     identity::KdfCost,
     market::MarketEvent,
     net::NetConfig,
     node::{NetInfo, Node},
-    offer::{EscrowKind, NewOffer, Offer, PaymentMethod, Price, Side},
+    offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
 };
 use sqlx::{ConnectOptions, Connection, sqlite::SqliteConnectOptions};
 use tokio::sync::broadcast;
@@ -55,7 +56,7 @@ const KEYSTORE_FILE: &str = souk_core::identity::keystore::FILE_NAME;
 const DB_FILE: &str = souk_core::store::FILE_NAME;
 /// Most offers one maker serves in one direct answer (souk-core's `MAX_OFFERS_PER_ANSWER`): more
 /// per maker could never fill a fresh node's book through `refresh_market`.
-const MAX_OFFERS_PER_MAKER: usize = 256;
+const MAX_OFFERS_PER_MAKER: usize = MAX_OFFERS_PER_MAKER_PER_MARKET;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -155,6 +156,13 @@ impl ColdStartReport {
 /// a post that fails, the deadline during setup); a book that does not fill is reported.
 pub async fn run_cold_start(settings: ColdStartSettings) -> anyhow::Result<ColdStartReport> {
     anyhow::ensure!(settings.offers >= 1, "cold-start needs at least 1 offer");
+    anyhow::ensure!(
+        settings.offers <= WARM_MARKETS.len() * MAX_OFFERS_PER_MAKER_PER_MARKET,
+        "the warm book holds at most {} offers ({} markets of one maker's {})",
+        WARM_MARKETS.len() * MAX_OFFERS_PER_MAKER_PER_MARKET,
+        WARM_MARKETS.len(),
+        MAX_OFFERS_PER_MAKER_PER_MARKET
+    );
     anyhow::ensure!(
         (1..=settings.offers).contains(&settings.makers),
         "cold-start needs between 1 and --offers makers"
@@ -258,6 +266,14 @@ pub(crate) fn address(info: &NetInfo) -> anyhow::Result<String> {
 
 // ------------------------------------------------------------------------------------ warm book
 
+/// The markets the warm book's offers are spread over, 256 (one maker's most) in each.
+const WARM_MARKETS: [(Asset, Quote); 4] = [
+    (Asset::Btc, Quote::Fiat(Fiat::Eur)),
+    (Asset::Btc, Quote::Fiat(Fiat::Usd)),
+    (Asset::Ltc, Quote::Fiat(Fiat::Eur)),
+    (Asset::Ltc, Quote::Fiat(Fiat::Usd)),
+];
+
 async fn warm_book(
     settings: &ColdStartSettings,
     root: &Path,
@@ -357,12 +373,16 @@ async fn fill_book(
         .await?;
         for i in 0..n {
             let price = 60_000 + u32::try_from(i).unwrap_or(u32::MAX - 60_000);
-            within(
-                deadline,
-                "posting to the warm book",
-                node.post_offer(sell_offer(price)?),
-            )
-            .await?;
+            // One maker holds at most 256 live offers per market: the warm book spreads over
+            // several (and is read whole, as the Market screen's "all markets" view reads it).
+            let (base, quote) =
+                WARM_MARKETS[(i / MAX_OFFERS_PER_MAKER_PER_MARKET) % WARM_MARKETS.len()];
+            let offer = NewOffer {
+                base,
+                quote,
+                ..sell_offer(price)?
+            };
+            within(deadline, "posting to the warm book", node.post_offer(offer)).await?;
         }
         anyhow::Ok(())
     }
@@ -390,7 +410,7 @@ async fn open_warm_node(data_dir: &Path, deadline: Instant) -> anyhow::Result<Wa
         let book = within(
             deadline,
             "querying the warm book",
-            node.offers(&market_query()),
+            node.offers(&BookQuery::default()),
         )
         .await?;
         let total = started.elapsed();

@@ -116,75 +116,26 @@ impl Book {
         mine: bool,
         now_ms: i64,
     ) -> Result<Inserted, StoreError> {
-        let o = offer.offer();
-        let id = o.id.to_string();
-        let tombstone: Option<String> =
-            sqlx::query_scalar("SELECT maker FROM withdrawals WHERE offer_id = ?")
-                .bind(&id)
-                .fetch_optional(&self.pool)
-                .await?;
-        if tombstone.is_some_and(|maker| maker == o.maker.to_base58()) {
-            return Ok(Inserted::Withdrawn);
-        }
-        let json = serde_json::to_string(o).map_err(|source| StoreError::BadSetting {
-            key: format!("offer {id}"),
-            source,
-        })?;
         let mut tx = self.writer(mine).begin_with("BEGIN IMMEDIATE").await?;
-        let known: Option<String> = sqlx::query_scalar("SELECT maker FROM offers WHERE id = ?")
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let outcome = match known {
-            // Same id from another maker cannot happen with honest v7 ids; the first one stays.
-            Some(maker) if maker != o.maker.to_base58() => Inserted::Known,
-            Some(_) => {
-                sqlx::query("UPDATE offers SET last_seen = MAX(last_seen, ?) WHERE id = ?")
-                    .bind(now_ms)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-                Inserted::Known
-            }
-            None if {
-                let live: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM offers WHERE maker = ? AND base = ? AND quote = ? \
-                     AND withdrawn_at IS NULL AND expires_at > ?",
-                )
-                .bind(o.maker.to_base58())
-                .bind(o.base.code())
-                .bind(o.quote.code())
-                .bind(now_ms)
-                .fetch_one(&mut *tx)
-                .await?;
-                usize::try_from(live).unwrap_or(usize::MAX) >= MAX_OFFERS_PER_MAKER_PER_MARKET
-            } =>
-            {
-                Inserted::OverQuota
-            }
-            None => {
-                sqlx::query(
-                    "INSERT INTO offers (id, maker, side, base, quote, signed, is_mine, created_at, expires_at, \
-                     last_seen, offer_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&id)
-                .bind(o.maker.to_base58())
-                .bind(side_text(o.side))
-                .bind(o.base.code())
-                .bind(o.quote.code())
-                .bind(offer.to_bytes())
-                .bind(mine)
-                .bind(o.created_at)
-                .bind(o.expires_at)
-                .bind(now_ms)
-                .bind(json)
-                .execute(&mut *tx)
-                .await?;
-                Inserted::New
-            }
-        };
+        let outcome = insert_in(&mut tx, offer, mine, now_ms).await?;
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// [`Self::insert`] for others' offers, all in one transaction (a maker's answer brings up
+    /// to 256 at once: one commit, not one each).
+    pub async fn insert_many(
+        &self,
+        offers: &[VerifiedOffer],
+        now_ms: i64,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let mut tx = self.relaxed.begin_with("BEGIN IMMEDIATE").await?;
+        let mut outcomes = Vec::with_capacity(offers.len());
+        for offer in offers {
+            outcomes.push(insert_in(&mut tx, offer, false, now_ms).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     /// Records a withdrawal from the network. Returns whether it took a live offer out of the book
@@ -358,6 +309,25 @@ impl Book {
             .collect())
     }
 
+    /// The makers with a live offer in a market, this node aside.
+    pub async fn makers_in(
+        &self,
+        base: Asset,
+        quote: Quote,
+        now_ms: i64,
+    ) -> Result<Vec<PeerId>, StoreError> {
+        let makers: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT maker FROM offers WHERE base = ? AND quote = ? AND is_mine = 0 \
+             AND withdrawn_at IS NULL AND expires_at > ?",
+        )
+        .bind(base.code())
+        .bind(quote.code())
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(makers.iter().filter_map(|m| m.parse().ok()).collect())
+    }
+
     /// Notes that a peer was online now (shown as the maker's last-seen time).
     pub async fn saw_peer(&self, peer: &PeerId, now_ms: i64) -> Result<(), StoreError> {
         sqlx::query(
@@ -407,6 +377,82 @@ impl Book {
             .await?;
         Ok(offers.rows_affected())
     }
+}
+
+/// [`Book::insert`] inside the caller's write transaction.
+async fn insert_in(
+    tx: &mut sqlx::SqliteConnection,
+    offer: &VerifiedOffer,
+    mine: bool,
+    now_ms: i64,
+) -> Result<Inserted, StoreError> {
+    let o = offer.offer();
+    let id = o.id.to_string();
+    let tombstone: Option<String> =
+        sqlx::query_scalar("SELECT maker FROM withdrawals WHERE offer_id = ?")
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if tombstone.is_some_and(|maker| maker == o.maker.to_base58()) {
+        return Ok(Inserted::Withdrawn);
+    }
+    let json = serde_json::to_string(o).map_err(|source| StoreError::BadSetting {
+        key: format!("offer {id}"),
+        source,
+    })?;
+    let known: Option<String> = sqlx::query_scalar("SELECT maker FROM offers WHERE id = ?")
+        .bind(&id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let outcome = match known {
+        // Same id from another maker cannot happen with honest v7 ids; the first one stays.
+        Some(maker) if maker != o.maker.to_base58() => Inserted::Known,
+        Some(_) => {
+            sqlx::query("UPDATE offers SET last_seen = MAX(last_seen, ?) WHERE id = ?")
+                .bind(now_ms)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            Inserted::Known
+        }
+        None if {
+            let live: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM offers WHERE maker = ? AND base = ? AND quote = ? \
+                 AND withdrawn_at IS NULL AND expires_at > ?",
+            )
+            .bind(o.maker.to_base58())
+            .bind(o.base.code())
+            .bind(o.quote.code())
+            .bind(now_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            usize::try_from(live).unwrap_or(usize::MAX) >= MAX_OFFERS_PER_MAKER_PER_MARKET
+        } =>
+        {
+            Inserted::OverQuota
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO offers (id, maker, side, base, quote, signed, is_mine, created_at, expires_at, \
+                 last_seen, offer_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&id)
+            .bind(o.maker.to_base58())
+            .bind(side_text(o.side))
+            .bind(o.base.code())
+            .bind(o.quote.code())
+            .bind(offer.to_bytes())
+            .bind(mine)
+            .bind(o.created_at)
+            .bind(o.expires_at)
+            .bind(now_ms)
+            .bind(json)
+            .execute(&mut *tx)
+            .await?;
+            Inserted::New
+        }
+    };
+    Ok(outcome)
 }
 
 /// One of this node's own offers and where it stands.
@@ -890,6 +936,58 @@ mod tests {
             live.len(),
             MAX_OFFERS_PER_MAKER_PER_MARKET + 1,
             "the cap, and the other maker's"
+        );
+    }
+
+    /// A maker's whole answer in one transaction, each offer judged as [`Book::insert`] judges it:
+    /// new, known, withdrawn before it came, over the maker's cap; and the makers this node knows
+    /// in a market are those with a live offer there.
+    #[tokio::test]
+    async fn a_batch_is_judged_offer_by_offer() {
+        let (_dir, book) = book().await;
+        let maker = Keypair::generate_ed25519();
+        let offers: Vec<VerifiedOffer> = (0..=MAX_OFFERS_PER_MAKER_PER_MARKET + 1)
+            .map(|_| {
+                signed(
+                    &maker,
+                    new_offer(Side::Sell, fixed("60000"), 1, 10, &["SEPA"]),
+                    NOW,
+                )
+            })
+            .collect();
+        let w = SignedWithdrawal::sign(&Withdrawal::of(offers[0].offer(), NOW), &maker)
+            .unwrap()
+            .to_bytes();
+        book.withdraw(&SignedWithdrawal::verify(&w, NOW).unwrap(), NOW)
+            .await
+            .unwrap();
+        book.insert(&offers[1], false, NOW).await.unwrap();
+
+        let outcomes = book.insert_many(&offers, NOW).await.unwrap();
+        assert_eq!(outcomes[0], Inserted::Withdrawn);
+        assert_eq!(outcomes[1], Inserted::Known);
+        assert!(
+            outcomes[2..=MAX_OFFERS_PER_MAKER_PER_MARKET]
+                .iter()
+                .all(|o| *o == Inserted::New)
+        );
+        assert_eq!(
+            outcomes[MAX_OFFERS_PER_MAKER_PER_MARKET + 1],
+            Inserted::OverQuota
+        );
+        let live = book.query(&BookQuery::default(), NOW, None).await.unwrap();
+        assert_eq!(live.len(), MAX_OFFERS_PER_MAKER_PER_MARKET);
+        assert_eq!(
+            book.makers_in(Asset::Btc, Quote::Fiat(crate::offer::Fiat::Eur), NOW)
+                .await
+                .unwrap(),
+            [maker.public().to_peer_id()]
+        );
+        assert!(
+            book.makers_in(Asset::Ltc, Quote::Fiat(crate::offer::Fiat::Eur), NOW)
+                .await
+                .unwrap()
+                .is_empty()
         );
     }
 

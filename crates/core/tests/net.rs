@@ -460,6 +460,58 @@ async fn shutdown_stops_the_node_and_later_calls_fail_clearly() {
     assert!(b.client.stats().await.is_ok(), "B is unaffected");
 }
 
+/// A provider lookup ends only when the closest peers have all answered or timed out; one that
+/// never answers (an address that accepts TCP and then says nothing) holds it for Kademlia's
+/// per-peer timeout. Each provider is handed over as the lookup meets it, before that.
+#[tokio::test]
+async fn providers_are_handed_over_as_the_lookup_finds_them() {
+    let a = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+    a.client
+        .start_providing(b"market/BTC/EUR".to_vec())
+        .await
+        .unwrap();
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            open.push(stream);
+        }
+    });
+    let nobody = Keypair::generate_ed25519().public().to_peer_id();
+    let config = NetConfig {
+        bootstrap: vec![
+            a.addr.clone(),
+            format!("/ip4/127.0.0.1/tcp/{port}/p2p/{nobody}")
+                .parse()
+                .unwrap(),
+        ],
+        query_timeout: Duration::from_secs(120),
+        ..NetConfig::loopback_for_tests()
+    };
+    let mut t = start(config, Arc::new(AcceptAll)).await;
+    let a_peer = a.peer;
+    wait_for(&mut t, "A in T's routing table", |e| {
+        matches!(e, NetEvent::DhtPeerAdded(p) if *p == a_peer).then_some(())
+    })
+    .await;
+
+    let (found_tx, mut found) = tokio::sync::mpsc::unbounded_channel();
+    let lookup = t
+        .client
+        .get_providers_as_found(b"market/BTC/EUR".to_vec(), found_tx);
+    tokio::pin!(lookup);
+    tokio::select! {
+        biased;
+        first = found.recv() => assert_eq!(first, Some(a.peer)),
+        all = &mut lookup => panic!("the lookup ended before it handed over a provider: {all:?}"),
+    }
+    let all = lookup.await.unwrap();
+    assert_eq!(all, [a.peer].into(), "the answer holds every provider too");
+    assert_eq!(found.recv().await, None, "each provider handed over once");
+    held.abort();
+}
+
 #[tokio::test]
 async fn bootstrap_peers_from_config_and_lonely_node_errors() {
     let mut a = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;

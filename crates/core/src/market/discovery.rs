@@ -2,11 +2,11 @@
 //! requests, and this node's answers to others'. Everything is verified again before the book sees it.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     time::{Duration, Instant},
 };
 
-use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 use libp2p::PeerId;
 use sha2::{Digest, Sha256};
 
@@ -28,7 +28,10 @@ use crate::{
 const MAX_OFFERS_PER_ANSWER: usize = crate::book::MAX_OFFERS_PER_MAKER_PER_MARKET;
 
 impl Inner {
-    /// See [`Market::refresh`].
+    /// See [`Market::refresh`]. The makers this book already knows in the market are asked at once,
+    /// and every other provider the DHT lookup meets as soon as it meets it, all in parallel: the
+    /// book fills while the lookup runs on (a lookup ends only when the closest peers have all
+    /// answered, or at its timeout).
     pub(super) async fn refresh(&self, base: Asset, quote: Quote) -> Result<usize> {
         let inner = self;
         inner.net.subscribe(&market_topic(base, quote)).await?;
@@ -36,27 +39,62 @@ impl Inner {
             watched.insert((base, quote));
         }
         let me = inner.keypair.public().to_peer_id();
-        let makers = inner
-            .net
-            .get_providers(market_key(base, quote).to_vec())
-            .await?;
         let request = DirectRequest::Offers {
             base: base.code().into(),
             quote: quote.code().into(),
         }
         .encode();
-        let asks = makers.into_iter().filter(|m| *m != me).map(|maker| {
+        let ask = |maker: PeerId| {
             let request = request.clone();
             async move { (maker, inner.net.request(maker, request).await) }
-        });
-        let mut added = 0;
-        for (maker, answer) in join_all(asks).await {
-            match answer {
-                Ok(bytes) => added += inner.take_answer(maker, base, quote, &bytes).await,
-                Err(e) => tracing::debug!(%maker, error = %e, "maker did not answer"),
+        };
+        let mut asked = HashSet::from([me]);
+        let mut asks = FuturesUnordered::new();
+        for maker in inner.book.makers_in(base, quote, now_ms()).await? {
+            if asked.insert(maker) {
+                asks.push(ask(maker));
             }
         }
-        Ok(added)
+        let (found_tx, mut found) = tokio::sync::mpsc::unbounded_channel();
+        let lookup = inner
+            .net
+            .get_providers_as_found(market_key(base, quote).to_vec(), found_tx);
+        tokio::pin!(lookup);
+        let mut lookup_done = false;
+        let mut lookup_failed = None;
+        let mut added = 0;
+        loop {
+            tokio::select! {
+                Some(maker) = found.recv() => {
+                    if asked.insert(maker) {
+                        asks.push(ask(maker));
+                    }
+                }
+                result = &mut lookup, if !lookup_done => {
+                    lookup_done = true;
+                    match result {
+                        Ok(all) => {
+                            for maker in all {
+                                if asked.insert(maker) {
+                                    asks.push(ask(maker));
+                                }
+                            }
+                        }
+                        Err(e) => lookup_failed = Some(e),
+                    }
+                }
+                Some((maker, answer)) = asks.next() => match answer {
+                    Ok(bytes) => added += inner.take_answer(maker, base, quote, &bytes).await,
+                    Err(e) => tracing::debug!(%maker, error = %e, "maker did not answer"),
+                },
+                else => break,
+            }
+        }
+        match lookup_failed {
+            // Nothing to show for it but the lookup's failure: say so (the network stopped).
+            Some(e) if asked.len() == 1 => Err(e.into()),
+            _ => Ok(added),
+        }
     }
 
     /// Verifies an update from the network and applies it to the book; tells the shells when it changed.
@@ -100,10 +138,6 @@ impl Inner {
         if held && let Ok(mut recent) = self.recent.lock() {
             recent.add(digest, started);
         }
-    }
-
-    async fn add(&self, offer: &VerifiedOffer, now: i64) -> bool {
-        self.insert(offer, now).await == Some(Inserted::New)
     }
 
     /// Puts another maker's offer in the book and tells the shells when it is new; `None` when
@@ -165,18 +199,40 @@ impl Inner {
             return 0;
         };
         let now = now_ms();
-        let mut added = 0;
+        let mut valid = Vec::with_capacity(list.len().min(MAX_OFFERS_PER_ANSWER));
         for item in list.iter().take(MAX_OFFERS_PER_ANSWER) {
             match SignedOffer::verify(item, now, None) {
                 Ok(o)
                     if o.maker() == maker && o.offer().base == base && o.offer().quote == quote =>
                 {
-                    added += usize::from(self.add(&o, now).await);
+                    valid.push(o);
                 }
                 Ok(o) => {
                     tracing::debug!(%maker, offer_id = %o.id(), "answer held an offer it should not")
                 }
                 Err(e) => tracing::debug!(%maker, error = %e, "answer held an invalid offer"),
+            }
+        }
+        let outcomes = match self.book.insert_many(&valid, now).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                tracing::warn!(%maker, error = %e, "storing a maker's offers failed");
+                return 0;
+            }
+        };
+        let mut added = 0;
+        for (offer, outcome) in valid.iter().zip(outcomes) {
+            match outcome {
+                Inserted::New => {
+                    added += 1;
+                    let _ = self.events.send(MarketEvent::OfferAdded {
+                        offer: Box::new(offer.offer().clone()),
+                    });
+                }
+                Inserted::OverQuota => {
+                    tracing::debug!(offer_id = %offer.id(), %maker, "refused an offer: its maker has the most live offers a market takes");
+                }
+                Inserted::Known | Inserted::Withdrawn => {}
             }
         }
         added

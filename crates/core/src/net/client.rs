@@ -125,7 +125,19 @@ impl NetClient {
 
     /// Every provider of `key` found locally and in the DHT.
     pub async fn get_providers(&self, key: Vec<u8>) -> Result<HashSet<PeerId>, NetError> {
-        self.call(|r| Command::GetProviders(key, r)).await
+        self.call(|r| Command::GetProviders(key, None, r)).await
+    }
+
+    /// [`Self::get_providers`], sending each provider on `found` as soon as the lookup meets it
+    /// (the local store's first): a caller can act on the first while the lookup runs on, up to
+    /// its timeout when a peer on the way does not answer.
+    pub async fn get_providers_as_found(
+        &self,
+        key: Vec<u8>,
+        found: mpsc::UnboundedSender<PeerId>,
+    ) -> Result<HashSet<PeerId>, NetError> {
+        self.call(|r| Command::GetProviders(key, Some(found), r))
+            .await
     }
 
     /// Subscribe to a gossip topic; `Ok(false)` if already subscribed.

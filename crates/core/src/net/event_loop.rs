@@ -44,6 +44,13 @@ const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
 
 type Reply<T> = oneshot::Sender<Result<T, NetError>>;
 
+/// A provider lookup under way: who it found so far, where to send each new one, and the answer.
+struct PendingProviders {
+    found: HashSet<PeerId>,
+    progress: Option<mpsc::UnboundedSender<PeerId>>,
+    reply: Reply<HashSet<PeerId>>,
+}
+
 /// What the rest of the app can ask of the network task.
 pub(crate) enum Command {
     ListenAddrs(Reply<Vec<Multiaddr>>),
@@ -59,7 +66,12 @@ pub(crate) enum Command {
     LocalRecord(Vec<u8>, Reply<Option<Vec<u8>>>),
     StartProviding(Vec<u8>, Reply<()>),
     StopProviding(Vec<u8>, Reply<()>),
-    GetProviders(Vec<u8>, Reply<HashSet<PeerId>>),
+    /// Providers of a key; each one is also sent on the channel, when given, as the lookup meets it.
+    GetProviders(
+        Vec<u8>,
+        Option<mpsc::UnboundedSender<PeerId>>,
+        Reply<HashSet<PeerId>>,
+    ),
     FindPeer(PeerId, Reply<bool>),
     Subscribe(String, Reply<bool>),
     Unsubscribe(String, Reply<bool>),
@@ -97,7 +109,7 @@ pub(crate) struct EventLoop {
     pending_put: HashMap<QueryId, Reply<usize>>,
     pending_get: HashMap<QueryId, Reply<Option<Vec<u8>>>>,
     pending_providing: HashMap<QueryId, Reply<()>>,
-    pending_providers: HashMap<QueryId, (HashSet<PeerId>, Reply<HashSet<PeerId>>)>,
+    pending_providers: HashMap<QueryId, PendingProviders>,
     pending_bootstrap: HashMap<QueryId, Reply<()>>,
     pending_find: HashMap<QueryId, (PeerId, Reply<bool>)>,
     max_request_bytes: usize,

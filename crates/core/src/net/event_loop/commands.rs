@@ -49,9 +49,16 @@ impl EventLoop {
                 self.kad().stop_providing(&RecordKey::from(key));
                 let _ = reply.send(Ok(()));
             }
-            Command::GetProviders(key, reply) => {
+            Command::GetProviders(key, progress, reply) => {
                 let id = self.kad().get_providers(RecordKey::from(key));
-                self.pending_providers.insert(id, (HashSet::new(), reply));
+                self.pending_providers.insert(
+                    id,
+                    super::PendingProviders {
+                        found: HashSet::new(),
+                        progress,
+                        reply,
+                    },
+                );
             }
             Command::FindPeer(peer, reply) => {
                 if self.swarm.is_connected(&peer) {

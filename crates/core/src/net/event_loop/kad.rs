@@ -287,8 +287,14 @@ impl EventLoop {
             QueryResult::GetProviders(result) => {
                 let finished = match result {
                     Ok(GetProvidersOk::FoundProviders { providers, .. }) => {
-                        if let Some((found, _)) = self.pending_providers.get_mut(&id) {
-                            found.extend(providers);
+                        if let Some(pending) = self.pending_providers.get_mut(&id) {
+                            for provider in providers {
+                                if pending.found.insert(provider)
+                                    && let Some(progress) = &pending.progress
+                                {
+                                    let _ = progress.send(provider);
+                                }
+                            }
                         }
                         last
                     }
@@ -298,8 +304,8 @@ impl EventLoop {
                         true
                     }
                 };
-                if finished && let Some((found, reply)) = self.pending_providers.remove(&id) {
-                    let _ = reply.send(Ok(found));
+                if finished && let Some(pending) = self.pending_providers.remove(&id) {
+                    let _ = pending.reply.send(Ok(pending.found));
                 }
             }
             QueryResult::Bootstrap(result) => {
