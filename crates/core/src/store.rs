@@ -90,8 +90,10 @@ impl Store {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
+        // One connection: SQLite takes one writer at a time anyway, and each connection keeps a
+        // page cache of its own (up to 2 MiB).
         let relaxed = SqlitePoolOptions::new()
-            .max_connections(2)
+            .max_connections(1)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
         Ok(Self { pool, relaxed })
