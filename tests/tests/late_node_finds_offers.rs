@@ -66,21 +66,9 @@ async fn a_node_meeting_a_maker_in_its_market_gets_its_offers_unasked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_offer_whose_gossip_was_missed_arrives_with_the_next_refresh() {
     let dir = TestDir::new();
-    let maker = TestNode::start(dir.path("maker"), &[]).await;
-    let before = maker
-        .node
-        .post_offer(sell_offer(60_000))
-        .await
-        .expect("post");
-    let mut config = NetConfig::loopback_for_tests();
-    config.bootstrap = vec![maker.address().parse().expect("multiaddr")];
-    config.dht_mode = DhtMode::Client;
-    config.max_gossip_bytes = 256;
-    config.market_refresh = Duration::from_millis(300);
-    let deaf = TestNode::start_with(dir.path("deaf"), config).await;
-    // Meeting the maker in the market, the node asked it once for its offers.
-    deaf.await_book("the offer posted before it came", |b| {
-        b.iter().any(|e| e.offer.id == before.id)
+    let (maker, deaf) = maker_and_listener(&dir, |config| {
+        config.max_gossip_bytes = 256;
+        config.market_refresh = Duration::from_millis(300);
     })
     .await;
     let after = maker
@@ -102,20 +90,9 @@ async fn an_offer_whose_gossip_was_missed_arrives_with_the_next_refresh() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn offers_lost_when_the_book_fell_behind_arrive_at_once() {
     let dir = TestDir::new();
-    let maker = TestNode::start(dir.path("maker"), &[]).await;
-    let first = maker
-        .node
-        .post_offer(sell_offer(60_000))
-        .await
-        .expect("post");
-    let mut config = NetConfig::loopback_for_tests();
-    config.bootstrap = vec![maker.address().parse().expect("multiaddr")];
-    config.dht_mode = DhtMode::Client;
-    config.event_buffer = 1;
-    config.market_refresh = Duration::from_secs(3600);
-    let slow = TestNode::start_with(dir.path("slow"), config).await;
-    slow.await_book("the offer posted before it came", |b| {
-        b.iter().any(|e| e.offer.id == first.id)
+    let (maker, slow) = maker_and_listener(&dir, |config| {
+        config.event_buffer = 1;
+        config.market_refresh = Duration::from_secs(3600);
     })
     .await;
     let burst = futures::future::join_all(
@@ -133,4 +110,29 @@ async fn offers_lost_when_the_book_fell_behind_arrive_at_once() {
     );
     slow.stop().await;
     maker.stop().await;
+}
+
+/// A maker with one offer, and a DHT client that joined through it (set up by `adjust`) and, on
+/// meeting the maker in the market, asked it once for its offers: the offer is in its book.
+async fn maker_and_listener(
+    dir: &TestDir,
+    adjust: impl FnOnce(&mut NetConfig),
+) -> (TestNode, TestNode) {
+    let maker = TestNode::start(dir.path("maker"), &[]).await;
+    let before = maker
+        .node
+        .post_offer(sell_offer(60_000))
+        .await
+        .expect("post");
+    let mut config = NetConfig::loopback_for_tests();
+    config.bootstrap = vec![maker.address().parse().expect("multiaddr")];
+    config.dht_mode = DhtMode::Client;
+    adjust(&mut config);
+    let listener = TestNode::start_with(dir.path("listener"), config).await;
+    listener
+        .await_book("the offer posted before it came", |b| {
+            b.iter().any(|e| e.offer.id == before.id)
+        })
+        .await;
+    (maker, listener)
 }
