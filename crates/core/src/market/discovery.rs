@@ -145,23 +145,28 @@ impl Inner {
     async fn insert(&self, offer: &VerifiedOffer, now: i64) -> Option<Inserted> {
         match self.book.insert(offer, false, now).await {
             Ok(inserted) => {
-                match inserted {
-                    Inserted::New => {
-                        let _ = self.events.send(MarketEvent::OfferAdded {
-                            offer: Box::new(offer.offer().clone()),
-                        });
-                    }
-                    Inserted::OverQuota => {
-                        tracing::debug!(offer_id = %offer.id(), maker = %offer.offer().maker, "refused an offer: its maker has the most live offers a market takes");
-                    }
-                    Inserted::Known | Inserted::Withdrawn => {}
-                }
+                self.tell(offer, inserted);
                 Some(inserted)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "storing an offer failed");
                 None
             }
+        }
+    }
+
+    /// Tells the shells of an offer new to the book; notes one refused for its maker's cap.
+    fn tell(&self, offer: &VerifiedOffer, inserted: Inserted) {
+        match inserted {
+            Inserted::New => {
+                let _ = self.events.send(MarketEvent::OfferAdded {
+                    offer: Box::new(offer.offer().clone()),
+                });
+            }
+            Inserted::OverQuota => {
+                tracing::debug!(offer_id = %offer.id(), maker = %offer.offer().maker, "refused an offer: its maker has the most live offers a market takes");
+            }
+            Inserted::Known | Inserted::Withdrawn => {}
         }
     }
 
@@ -222,18 +227,8 @@ impl Inner {
         };
         let mut added = 0;
         for (offer, outcome) in valid.iter().zip(outcomes) {
-            match outcome {
-                Inserted::New => {
-                    added += 1;
-                    let _ = self.events.send(MarketEvent::OfferAdded {
-                        offer: Box::new(offer.offer().clone()),
-                    });
-                }
-                Inserted::OverQuota => {
-                    tracing::debug!(offer_id = %offer.id(), %maker, "refused an offer: its maker has the most live offers a market takes");
-                }
-                Inserted::Known | Inserted::Withdrawn => {}
-            }
+            self.tell(offer, outcome);
+            added += usize::from(outcome == Inserted::New);
         }
         added
     }
