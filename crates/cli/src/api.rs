@@ -24,16 +24,10 @@ pub mod trades;
 
 use std::sync::Arc;
 
-use axum::{
-    Json, Router,
-    extract::{DefaultBodyLimit, State},
-    middleware,
-    routing::{MethodRouter, delete, get, post},
-};
+use axum::{Router, extract::DefaultBodyLimit, middleware};
 use souk_core::node::Node;
 use tokio_util::sync::CancellationToken;
-
-use table::routes;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::{ApiError, ApiResult};
 pub use markets::{Refreshed, parse_market};
@@ -53,10 +47,7 @@ pub struct ApiState {
 }
 
 pub fn router(state: ApiState) -> Router {
-    let mut router = Router::new();
-    for (path, _) in routes() {
-        router = router.route(path, methods(path));
-    }
+    let (router, _) = api().split_for_parts();
     router
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -66,56 +57,48 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-fn methods(path: &str) -> MethodRouter<ApiState> {
-    match path {
-        "/api/v1/status" => get(network::status),
-        "/api/v1/peers" => get(network::peers),
-        "/api/v1/offers" => get(offers::list_offers).post(offers::post_offer),
-        "/api/v1/offers/{id}" => delete(offers::withdraw_offer),
-        "/api/v1/markets/{base}/{quote}/refresh" => post(markets::refresh_market),
-        "/api/v1/trades" => get(trades::list).post(trades::take),
-        "/api/v1/trades/{id}" => get(trades::show),
-        "/api/v1/trades/{id}/accept" => post(trades::accept),
-        "/api/v1/trades/{id}/reject" => post(trades::reject),
-        "/api/v1/trades/{id}/counter" => post(trades::counter),
-        "/api/v1/trades/{id}/messages" => get(chat::messages).post(chat::send_message),
-        "/api/v1/trades/{id}/read" => post(chat::mark_read),
-        "/api/v1/trades/{id}/address" => post(trades::address),
-        "/api/v1/trades/{id}/fund" => post(trades::fund),
-        "/api/v1/trades/{id}/paid" => post(trades::paid),
-        "/api/v1/trades/{id}/received" => post(trades::received),
-        "/api/v1/trades/{id}/cancel" => post(trades::cancel),
-        "/api/v1/trades/{id}/dispute" => post(trades::dispute),
-        "/api/v1/trades/{id}/rating" => post(trades::rate),
-        "/api/v1/trades/{id}/receipt" => get(trades::receipt),
-        "/api/v1/reputation/{peer}" => get(trades::reputation),
-        "/api/v1/disputes" => get(disputes::disputes),
-        "/api/v1/disputes/{id}" => get(disputes::dispute_info),
-        "/api/v1/disputes/{id}/resolve" => post(disputes::resolve),
-        "/api/v1/events" => get(events::events),
-        "/api/v1/openapi.json" => get(openapi::openapi),
-        "/api/v1/app-status" => {
-            get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.status().await?)))
-        }
-        "/api/v1/my-offers" => {
-            get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.my_offers().await?)))
-        }
-        "/api/v1/markets/{base}/{quote}/price" => get(markets::market_price),
-        "/api/v1/network" => {
-            get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.network_status().await?)))
-        }
-        "/api/v1/chain" => {
-            get(async |s: State<ApiState>| Ok::<_, ApiError>(Json(s.node.chain_status().await?)))
-        }
-        "/api/v1/preferences" => get(settings::preferences).put(settings::save_preferences),
-        "/api/v1/startup" => get(settings::startup),
-        "/api/v1/startup/retry" => post(settings::retry_startup),
-        "/api/v1/settings/connection" => get(settings::connection).put(settings::save_connection),
-        "/api/v1/settings/connection/test" => post(settings::test_chain),
-        "/api/v1/backup/export" => post(backup::export),
-        "/api/v1/settings/backup" => get(backup::settings).put(backup::save_settings),
-        _ => MethodRouter::new(),
-    }
+/// Every route with its handler and its OpenAPI description, both from the handler's
+/// `#[utoipa::path]`: a route cannot be served without being described. One `routes!` per path.
+fn api() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(network::status))
+        .routes(routes!(network::peers))
+        .routes(routes!(network::app_status))
+        .routes(routes!(network::network))
+        .routes(routes!(network::chain))
+        .routes(routes!(offers::list_offers, offers::post_offer))
+        .routes(routes!(offers::withdraw_offer))
+        .routes(routes!(offers::my_offers))
+        .routes(routes!(markets::refresh_market))
+        .routes(routes!(markets::market_price))
+        .routes(routes!(trades::list, trades::take))
+        .routes(routes!(trades::show))
+        .routes(routes!(trades::accept))
+        .routes(routes!(trades::reject))
+        .routes(routes!(trades::counter))
+        .routes(routes!(chat::messages, chat::send_message))
+        .routes(routes!(chat::mark_read))
+        .routes(routes!(trades::address))
+        .routes(routes!(trades::fund))
+        .routes(routes!(trades::paid))
+        .routes(routes!(trades::received))
+        .routes(routes!(trades::cancel))
+        .routes(routes!(trades::dispute))
+        .routes(routes!(trades::rate))
+        .routes(routes!(trades::receipt))
+        .routes(routes!(trades::reputation))
+        .routes(routes!(disputes::disputes))
+        .routes(routes!(disputes::dispute_info))
+        .routes(routes!(disputes::resolve))
+        .routes(routes!(events::events))
+        .routes(routes!(openapi::openapi))
+        .routes(routes!(settings::preferences, settings::save_preferences))
+        .routes(routes!(settings::startup))
+        .routes(routes!(settings::retry_startup))
+        .routes(routes!(settings::connection, settings::save_connection))
+        .routes(routes!(settings::test_chain))
+        .routes(routes!(backup::export))
+        .routes(routes!(backup::settings, backup::save_settings))
 }
 
 #[cfg(test)]
@@ -135,6 +118,8 @@ mod tests {
             stop: CancellationToken::new(),
         }
     }
+
+    use table::routes;
 
     #[tokio::test]
     async fn every_route_exists_and_needs_the_token() {

@@ -363,6 +363,155 @@ fn openapi_json_lists_every_route() {
     assert_eq!(doc["paths"].as_object().unwrap().len(), paths.len());
 }
 
+/// The OpenAPI document a node serves.
+fn openapi_doc(node: &NodeProcess) -> Value {
+    let (status, doc) = api_json(node, "GET", "/api/v1/openapi.json", None);
+    assert_eq!(status, 200, "{doc}");
+    doc
+}
+
+/// `schema` (a part of `doc`) with the document's components beside it, so its `$ref`s resolve.
+fn validator(doc: &Value, schema: &Value) -> jsonschema::Validator {
+    let root = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "allOf": [schema],
+        "components": doc["components"],
+    });
+    jsonschema::validator_for(&root).unwrap()
+}
+
+fn mismatches(validator: &jsonschema::Validator, value: &Value) -> Vec<String> {
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// Checks an answer against what the OpenAPI document says the route answers with that status.
+fn answers_as_documented(doc: &Value, method: &str, route: &str, status: u16, body: &Value) {
+    let mut response = &doc["paths"][route][method]["responses"][status.to_string()];
+    if let Some(r) = response["$ref"].as_str() {
+        response = doc.pointer(r.trim_start_matches('#')).unwrap();
+    }
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(
+        schema.is_object(),
+        "{method} {route} answered {status}, which the document does not describe"
+    );
+    let wrong = mismatches(&validator(doc, schema), body);
+    assert!(
+        wrong.is_empty(),
+        "{method} {route} {status}: the answer is not what the document says: {wrong:#?}\n{body:#}"
+    );
+}
+
+/// Checks a request body against the route's documented request body.
+fn asks_as_documented(doc: &Value, method: &str, route: &str, body: &Value) {
+    let schema =
+        &doc["paths"][route][method]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "{method} {route} documents no body");
+    let wrong = mismatches(&validator(doc, schema), body);
+    assert!(wrong.is_empty(), "{method} {route}: {wrong:#?}\n{body:#}");
+}
+
+/// The generated document describes what the API really answers: each route's answer, from a real
+/// node, checked against the route's schema (the same for the bodies sent, and for an error).
+#[test]
+fn the_api_answers_what_its_openapi_document_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProcess::start(&tmp.path().join("a"), &["--market", "BTC/EUR"]);
+    let doc = openapi_doc(&node);
+    let call = |method: &str, route: &str, path: &str, body: Option<Value>| {
+        if let Some(body) = &body {
+            asks_as_documented(&doc, method, route, body);
+        }
+        let text = body.map(|b| b.to_string());
+        let (status, answer) = api_json(&node, &method.to_uppercase(), path, text.as_deref());
+        answers_as_documented(&doc, method, route, status, &answer);
+        (status, answer)
+    };
+    let offer = serde_json::json!({
+        "side": "sell", "base": "BTC", "quote": "EUR", "price": "60000",
+        "min": "0.01", "max": "0.1", "methods": ["SEPA"], "terms": "SEPA instant only"
+    });
+    let (status, posted) = call(
+        "post",
+        "/api/v1/offers",
+        "/api/v1/offers",
+        Some(offer.clone()),
+    );
+    assert_eq!(status, 201, "{posted}");
+    let id = posted["id"].as_str().unwrap().to_owned();
+    let premium = serde_json::json!({
+        "side": "buy", "base": "BTC", "quote": "EUR", "premium": "-1.5", "min": "0.02",
+        "max": "0.05", "methods": ["REVOLUT"], "ttl": "2h", "deposit": "20"
+    });
+    let (status, _) = call("post", "/api/v1/offers", "/api/v1/offers", Some(premium));
+    assert_eq!(status, 201);
+    let mut bad = offer.clone();
+    bad["min"] = "0.2".into();
+    let (status, refused) = call("post", "/api/v1/offers", "/api/v1/offers", Some(bad));
+    assert_eq!(
+        (status, refused["kind"].as_str()),
+        (400, Some("invalid_input"))
+    );
+
+    for route in [
+        "/api/v1/status",
+        "/api/v1/peers",
+        "/api/v1/offers",
+        "/api/v1/my-offers",
+        "/api/v1/trades",
+        "/api/v1/disputes",
+        "/api/v1/app-status",
+        "/api/v1/network",
+        "/api/v1/chain",
+        "/api/v1/startup",
+        "/api/v1/settings/connection",
+        "/api/v1/settings/backup",
+    ] {
+        let (status, answer) = call("get", route, route, None);
+        assert_eq!(status, 200, "{route}: {answer}");
+    }
+    let (_, book) = call(
+        "get",
+        "/api/v1/offers",
+        "/api/v1/offers?market=BTC/EUR",
+        None,
+    );
+    assert_eq!(book.as_array().unwrap().len(), 2, "{book}");
+    let (status, price) = call(
+        "get",
+        "/api/v1/markets/{base}/{quote}/price",
+        "/api/v1/markets/BTC/EUR/price",
+        None,
+    );
+    assert_eq!((status, price), (200, Value::Null));
+    let (status, preferences) = call("get", "/api/v1/preferences", "/api/v1/preferences", None);
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        "put",
+        "/api/v1/preferences",
+        "/api/v1/preferences",
+        Some(preferences),
+    );
+    assert_eq!(status, 200);
+    let (status, unknown) = call(
+        "get",
+        "/api/v1/trades/{id}",
+        "/api/v1/trades/01a20a47-4623-73d0-bdf6-ddb5f50254d5",
+        None,
+    );
+    assert!(status >= 400, "{unknown}");
+    let (status, gone) = call(
+        "delete",
+        "/api/v1/offers/{id}",
+        &format!("/api/v1/offers/{id}"),
+        None,
+    );
+    assert_eq!((status, gone["withdrawn"].as_bool()), (200, Some(true)));
+}
+
 #[test]
 fn bad_offers_get_400_with_a_reason_and_exit_1() {
     let tmp = tempfile::tempdir().unwrap();
@@ -981,6 +1130,28 @@ fn take_counter_accept_and_chat_from_the_command_line() {
     let rep = taker.cli_json(&["reputation", &maker.peer_id]);
     assert_eq!(rep["settled"], 0);
     assert_eq!(rep["peer"], maker.peer_id.as_str());
+    // A trade, its chat and a reputation, as the OpenAPI document describes them.
+    let doc = openapi_doc(&taker);
+    for (route, path) in [
+        ("/api/v1/trades", "/api/v1/trades".to_owned()),
+        ("/api/v1/trades/{id}", format!("/api/v1/trades/{id}")),
+        (
+            "/api/v1/trades/{id}/messages",
+            format!("/api/v1/trades/{id}/messages"),
+        ),
+        (
+            "/api/v1/trades/{id}/receipt",
+            format!("/api/v1/trades/{id}/receipt"),
+        ),
+        (
+            "/api/v1/reputation/{peer}",
+            format!("/api/v1/reputation/{}", maker.peer_id),
+        ),
+    ] {
+        let (status, answer) = api_json(&taker, "GET", &path, None);
+        assert_eq!(status, 200, "{path}: {answer}");
+        answers_as_documented(&doc, "get", route, status, &answer);
+    }
     // The maker's offer is in the taker's book, but not among makers with a settled trade.
     assert!(
         !taker

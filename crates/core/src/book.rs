@@ -24,12 +24,13 @@ use crate::{
 };
 
 /// What a query asks for; `None` means "any".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct BookQuery {
     pub base: Option<Asset>,
     pub quote: Option<Quote>,
     pub side: Option<Side>,
     #[ts(type = "string | null")]
+    #[schema(value_type = Option<String>)]
     pub method: Option<PaymentMethod>,
     /// An amount (base units) the user wants to trade: only offers whose range contains it.
     pub amount: Option<u64>,
@@ -55,7 +56,7 @@ impl BookQuery {
 }
 
 /// One line of the book.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct BookEntry {
     pub offer: Offer,
     pub mine: bool,
@@ -64,6 +65,7 @@ pub struct BookEntry {
     /// The price in quote units per whole base coin, when it can be known: a fixed price, or a
     /// market-relative one with a market price at hand.
     #[ts(type = "string | null")]
+    #[schema(value_type = Option<String>)]
     pub effective_price: Option<Decimal>,
     /// Trades this node completed with the maker (from its own trades table: this node's history
     /// with them, not a reputation anyone else vouches for). 0 for this node's own offers.
@@ -456,14 +458,14 @@ async fn insert_in(
 }
 
 /// One of this node's own offers and where it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct MyOffer {
     pub offer: Offer,
     pub state: OfferState,
 }
 
 /// Where an offer stands in this node's book.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum OfferState {
     Live,

@@ -33,7 +33,7 @@ pub const TEST_TIMEOUT_SECS: u64 = 10;
 const MAX_FIELD_CHARS: usize = 1024;
 
 /// The connection settings as they stand somewhere (the file, or the running node).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ConnectionValues {
     pub chain: Chain,
     pub network: Network,
@@ -76,7 +76,7 @@ impl ConnectionValues {
 }
 
 /// A `SOUK_*` environment variable that overrides a key of the file in this process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct EnvOverride {
     /// The dotted key it overrides, e.g. `chain.rpc_url`.
     pub key: String,
@@ -85,7 +85,7 @@ pub struct EnvOverride {
 }
 
 /// What the Settings screen shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ConnectionSettings {
     /// The `souk.toml` edits go to.
     pub path: String,
@@ -100,7 +100,7 @@ pub struct ConnectionSettings {
 }
 
 /// What a person typed into the chain and bootstrap settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionEdit {
     pub chain: Chain,
@@ -122,7 +122,7 @@ pub struct ConnectionEdit {
 }
 
 /// A chain backend that answered.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ChainCheck {
     pub chain: Chain,
     pub network: Network,

@@ -13,7 +13,7 @@ use crate::{
 pub use crate::error_kind::ErrorKind;
 
 /// The error crossing IPC / HTTP / JSON output: `{ kind, message }`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ErrorPayload {
     pub kind: ErrorKind,
     pub message: String,

@@ -52,7 +52,7 @@ use crate::{
 const ANNOUNCE_AGAIN_AFTER: Duration = Duration::from_secs(60);
 
 /// What the marketplace tells the shells (UI, API, CLI).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MarketEvent {
     OfferAdded {
@@ -60,12 +60,14 @@ pub enum MarketEvent {
     },
     OfferWithdrawn {
         #[ts(type = "string")]
+        #[schema(value_type = String)]
         id: Uuid,
     },
     /// A new offer of another maker matches a saved search (`Preferences::saved_searches`): once per
     /// offer and search, while this node runs.
     OfferMatched {
         #[ts(type = "string")]
+        #[schema(value_type = String)]
         search_id: Uuid,
         search_name: String,
         offer: Box<Offer>,
@@ -75,6 +77,7 @@ pub enum MarketEvent {
         base: Asset,
         quote: Quote,
         #[ts(type = "string")]
+        #[schema(value_type = String)]
         price: rust_decimal::Decimal,
     },
 }

@@ -114,7 +114,7 @@ pub fn peer_name(peer_id: &str) -> String {
 
 /// What the UI draws: a hue (bits 32–47, mod 360) and 15 cells (bits 48–62) of a 5×5 grid whose two
 /// right columns mirror the two left ones; cell `i` is column `i / 5`, row `i % 5`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, utoipa::ToSchema)]
 pub struct Avatar {
     pub hue: u16,
     pub cells: Vec<bool>,
@@ -130,7 +130,7 @@ pub fn avatar(peer_id: &str) -> Avatar {
 
 /// PeerIds with their hash, name and avatar: generated into `bindings.ts`, where the UI's own
 /// computation is checked against them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, utoipa::ToSchema)]
 pub struct PeerNameVector {
     pub peer_id: String,
     /// The hash as 16 hex digits (a u64 does not fit a JavaScript number).

@@ -42,7 +42,7 @@ pub fn nickname_problem(nickname: &str) -> Option<String> {
     None
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Preferences {
     pub theme: Theme,
@@ -62,17 +62,20 @@ pub struct Preferences {
 }
 
 /// A Market filter kept by name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SavedSearch {
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub id: Uuid,
     pub name: String,
     pub query: BookQuery,
 }
 
 /// Light, dark, or whatever the system says.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Theme {
     #[default]
@@ -82,7 +85,7 @@ pub enum Theme {
 }
 
 /// Which desktop notifications to show. All on by default: a taken offer nobody sees is a lost trade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotificationPrefs {
     /// Someone took one of my offers.
@@ -111,10 +114,11 @@ impl Default for NotificationPrefs {
 
 /// An account this person can pay or be paid with: the method, a name they recognise it by, and the
 /// details they give a counterparty (IBAN, phone number, …). Stays on this machine until they send it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentAccount {
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub id: Uuid,
     pub method: PaymentMethod,
     pub label: String,

@@ -47,11 +47,12 @@ impl PriceError {
 }
 
 /// One observed price: 1 BASE = `price` QUOTE.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS, utoipa::ToSchema)]
 pub struct MarketPrice {
     pub base: String,
     pub quote: String,
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub price: Decimal,
     pub fetched_at_ms: i64,
     pub source: String,

@@ -17,7 +17,7 @@ use ts_rs::TS;
 use crate::error::{Error, ErrorPayload};
 
 /// The phases, in the order a start runs them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StartupPhase {
     /// Open (or create) the encrypted keystore with the passphrase.
@@ -42,7 +42,7 @@ impl StartupPhase {
     ];
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseState {
     Pending,
@@ -52,7 +52,7 @@ pub enum PhaseState {
 }
 
 /// One phase as it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct PhaseProgress {
     pub phase: StartupPhase,
     pub state: PhaseState,
@@ -66,7 +66,7 @@ pub struct PhaseProgress {
 }
 
 /// Every phase, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct StartupProgress {
     pub phases: Vec<PhaseProgress>,
 }

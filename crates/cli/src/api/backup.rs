@@ -7,13 +7,12 @@ use axum::{
     extract::{State, rejection::JsonRejection},
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
 use souk_core::node::{BackupSettings, BackupSummary};
 
 use super::{ApiResult, ApiState};
 
 /// The body of `POST /api/v1/backup/export`. No `Debug`: it holds the passphrase.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportRequest {
     /// A new file, or a folder in which a file named by the time is made (on the node's machine).
@@ -22,6 +21,14 @@ pub struct ExportRequest {
     pub passphrase: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/backup/export",
+    tag = "backup",
+    summary = "Write an encrypted backup of this node's identity, database (trades, chats, payment accounts) and souk.toml to a new file on the node's machine, sealed with the keystore's passphrase (a wrong one: 400, kind wrong_passphrase). An existing file is never replaced. Importing a backup is not served here: `souk backup import` where the node runs",
+    request_body = ExportRequest,
+    responses((status = 200, description = "BackupSummary", body = BackupSummary))
+)]
 pub async fn export(
     State(state): State<ApiState>,
     body: Result<Json<ExportRequest>, JsonRejection>,
@@ -36,7 +43,7 @@ pub async fn export(
 }
 
 /// The body of `PUT /api/v1/settings/backup`. No `Debug`: it holds the passphrase.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BackupSettingsRequest {
     /// An absolute folder on the node's machine; empty: automatic backups off.
@@ -54,10 +61,25 @@ fn default_keep() -> u32 {
     5
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/settings/backup",
+    tag = "backup",
+    summary = "Automatic backups: the folder (null: off), how many are kept, whether they run now",
+    responses((status = 200, description = "BackupSettings", body = BackupSettings))
+)]
 pub async fn settings(State(state): State<ApiState>) -> ApiResult<Json<BackupSettings>> {
     Ok(Json(state.node.backup_settings().await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/v1/settings/backup",
+    tag = "backup",
+    summary = "Turn automatic backups on (an absolute folder outside the data directory the node can write to, and the keystore's passphrase, which seals them) or off (an empty folder); written to souk.toml's [backup] and applied at once. A refusal (400) changes nothing",
+    request_body = BackupSettingsRequest,
+    responses((status = 200, description = "BackupSettings", body = BackupSettings))
+)]
 pub async fn save_settings(
     State(state): State<ApiState>,
     body: Result<Json<BackupSettingsRequest>, JsonRejection>,
@@ -69,65 +91,6 @@ pub async fn save_settings(
             .save_backup_settings(&r.folder, r.keep, &r.passphrase)
             .await?,
     ))
-}
-
-/// The OpenAPI paths of these routes, merged into the API's document.
-pub fn openapi_paths(errors: &Value) -> Value {
-    let mut responses = errors.clone();
-    responses["200"] = json!({ "description": "BackupSummary in the TypeScript bindings", "content": { "application/json": { "schema": {
-        "type": "object",
-        "required": ["path", "peer_id", "created_at_ms", "bytes", "trades", "open_trades", "has_config"],
-        "properties": {
-            "path": { "type": "string", "description": "the file written" },
-            "peer_id": { "type": "string" },
-            "created_at_ms": { "type": "integer", "description": "unix ms" },
-            "bytes": { "type": "integer" },
-            "trades": { "type": "integer" },
-            "open_trades": { "type": "integer", "description": "trades still open when the backup was made" },
-            "has_config": { "type": "boolean", "description": "it holds the node's souk.toml" }
-        }
-    }}}});
-    let mut settings = errors.clone();
-    settings["200"] = json!({ "description": "BackupSettings in the TypeScript bindings", "content": { "application/json": { "schema": {
-        "type": "object",
-        "properties": {
-            "folder": { "type": ["string", "null"], "description": "where automatic backups go; null: off" },
-            "keep": { "type": "integer" },
-            "running": { "type": "boolean", "description": "backups are being made now" },
-            "overridden_by": { "type": "array", "items": { "type": "string" }, "description": "environment variables that override [backup] at the next start" }
-        }
-    }}}});
-    json!({
-        "/api/v1/settings/backup": {
-            "get": {
-                "summary": "Automatic backups: the folder (null: off), how many are kept, whether they run now",
-                "responses": settings.clone()
-            },
-            "put": {
-                "summary": "Turn automatic backups on (an absolute folder outside the data directory the node can write to, and the keystore's passphrase, which seals them) or off (an empty folder); written to souk.toml's [backup] and applied at once. A refusal (400) changes nothing",
-                "requestBody": { "required": true, "content": { "application/json": { "schema": {
-                    "type": "object", "additionalProperties": false,
-                    "properties": {
-                        "folder": { "type": "string" },
-                        "keep": { "type": "integer", "minimum": 1, "maximum": 100, "default": 5 },
-                        "passphrase": { "type": "string", "description": "the keystore's passphrase (to turn backups on)" }
-                    }
-                }}}},
-                "responses": settings
-            }
-        },
-        "/api/v1/backup/export": { "post": {
-            "summary": "Write an encrypted backup of this node's identity, database (trades, chats, payment accounts) and souk.toml to a new file on the node's machine, sealed with the keystore's passphrase (a wrong one: 400, kind wrong_passphrase). An existing file is never replaced. Importing a backup is not served here: `souk backup import` where the node runs",
-            "requestBody": { "required": true, "content": { "application/json": { "schema": {
-                "type": "object", "required": ["target", "passphrase"], "additionalProperties": false,
-                "properties": {
-                    "target": { "type": "string", "description": "a new file, or a folder in which souk-backup-YYYYMMDD-HHMMSS.soukbackup (UTC) is made" },
-                    "passphrase": { "type": "string", "description": "the keystore's passphrase" }
-                }
-            }}}},
-            "responses": responses
-        }}
-    })
 }
 
 #[cfg(test)]

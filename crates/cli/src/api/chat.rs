@@ -14,18 +14,26 @@ use uuid::Uuid;
 use super::{ApiError, ApiResult, ApiState, trades::trade_id};
 
 /// The body of `POST /api/v1/trades/{id}/messages`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatRequest {
     pub text: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MarkedRead {
     pub trade_id: Uuid,
     pub marked: u32,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/trades/{id}/messages",
+    tag = "chat",
+    summary = "The trade's chat in order (plain text; works offline)",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    responses((status = 200, description = "Messages", body = Vec<souk_core::trading::ChatMessage>))
+)]
 pub async fn messages(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -33,6 +41,15 @@ pub async fn messages(
     Ok(Json(state.node.chat_log(trade_id(path)?).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/messages",
+    tag = "chat",
+    summary = "Send a chat message (stored, then delivered when the counterparty is reachable)",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    request_body = ChatRequest,
+    responses((status = 201, description = "The stored message", body = souk_core::trading::ChatMessage))
+)]
 pub async fn send_message(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -44,6 +61,14 @@ pub async fn send_message(
     Ok((StatusCode::CREATED, Json(message)).into_response())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/read",
+    tag = "chat",
+    summary = "Mark the counterparty's messages read and send it a read receipt",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    responses((status = 200, description = "How many were marked", body = MarkedRead))
+)]
 pub async fn mark_read(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,

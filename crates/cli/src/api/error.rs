@@ -7,8 +7,18 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use souk_core::{Error, ErrorKind, ErrorPayload};
+
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for programs: `invalid_input`, `unauthorized`, `offline`, `peer_misbehaved`,
+    /// `internal`, `storage`, `io`, …
+    pub kind: String,
+    /// What went wrong, in words for a person.
+    pub message: String,
+}
 
 /// An error answer: `{kind, message}` with a status.
 #[derive(Debug)]
@@ -54,7 +64,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({ "kind": self.kind, "message": self.message })),
+            Json(ErrorBody {
+                kind: self.kind,
+                message: self.message,
+            }),
         )
             .into_response()
     }

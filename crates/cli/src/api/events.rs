@@ -19,6 +19,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ApiResult, ApiState};
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "events",
+    summary = "WebSocket: market and trade events as JSON text frames ({kind: offer_added, offer} | {kind: offer_withdrawn, id} | {kind: price_updated, …} | {kind: take_requested, trade} | {kind: trade_updated, trade} | {kind: recovered, trade} | {kind: message, message} | {kind: delivered, trade_id, up_to} | {kind: read, trade_id, up_to} | {kind: dispute_opened, trade_id} | {kind: dispute_resolved, trade_id} | {kind: lagged, missed})",
+    responses((status = 101, description = "Switching to the WebSocket protocol"))
+)]
 pub(super) async fn events(
     State(state): State<ApiState>,
     upgrade: WebSocketUpgrade,

@@ -22,12 +22,20 @@ pub fn parse_market(text: &str) -> Result<(Asset, Quote), String> {
     Ok((base, quote))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Refreshed {
     pub market: String,
     pub new_offers: usize,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/markets/{base}/{quote}/refresh",
+    tag = "markets",
+    summary = "Ask the makers of a market for their offers",
+    params(("base" = String, Path, description = "base asset, e.g. BTC"), ("quote" = String, Path, description = "quote currency, e.g. EUR")),
+    responses((status = 200, description = "How many offers were new", body = Refreshed))
+)]
 pub(super) async fn refresh_market(
     State(state): State<ApiState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -41,6 +49,14 @@ pub(super) async fn refresh_market(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/markets/{base}/{quote}/price",
+    tag = "markets",
+    summary = "The market price from the price feed, or null when none is known",
+    params(("base" = String, Path, description = "base asset, e.g. BTC"), ("quote" = String, Path, description = "quote currency, e.g. EUR")),
+    responses((status = 200, description = "The price, or null", body = Option<souk_core::price::MarketPrice>))
+)]
 pub(super) async fn market_price(
     State(state): State<ApiState>,
     path: Result<Path<(String, String)>, PathRejection>,

@@ -20,7 +20,7 @@ pub fn dialable(addrs: &[String], peer_id: &str) -> Vec<String> {
         .collect()
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Status {
     pub peer_id: String,
     pub listen_addrs: Vec<String>,
@@ -29,6 +29,13 @@ pub struct Status {
     pub stored_records: usize,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/status",
+    tag = "network",
+    summary = "This node: PeerId, listen addresses, connected peers, DHT routing table size",
+    responses((status = 200, description = "Status", body = Status))
+)]
 pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<Status>> {
     let status = state.node.network_status().await?;
     Ok(Json(Status {
@@ -40,11 +47,18 @@ pub(super) async fn status(State(state): State<ApiState>) -> ApiResult<Json<Stat
     }))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PeerInfo {
     pub peer_id: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/peers",
+    tag = "network",
+    summary = "Connected peers",
+    responses((status = 200, description = "Peers", body = Vec<PeerInfo>))
+)]
 pub(super) async fn peers(State(state): State<ApiState>) -> ApiResult<Json<Vec<PeerInfo>>> {
     let status = state.node.network_status().await?;
     Ok(Json(
@@ -54,4 +68,43 @@ pub(super) async fn peers(State(state): State<ApiState>) -> ApiResult<Json<Vec<P
             .map(|peer_id| PeerInfo { peer_id })
             .collect(),
     ))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/network",
+    tag = "network",
+    summary = "The network as the UI shows it: peers, listen addresses, DHT state, and reachability (public, relayed, private or unknown; AutoNAT's verdict, confirmed external addresses, relay reservations)",
+    responses((status = 200, description = "NetworkStatus", body = souk_core::node::NetworkStatus))
+)]
+pub(super) async fn network(
+    State(state): State<ApiState>,
+) -> ApiResult<Json<souk_core::node::NetworkStatus>> {
+    Ok(Json(state.node.network_status().await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/chain",
+    tag = "network",
+    summary = "The chain backend: configured or not, chain and network, connected with its tip height, or the reason it cannot be reached",
+    responses((status = 200, description = "ChainStatus", body = souk_core::node::ChainStatus))
+)]
+pub(super) async fn chain(
+    State(state): State<ApiState>,
+) -> ApiResult<Json<souk_core::node::ChainStatus>> {
+    Ok(Json(state.node.chain_status().await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/app-status",
+    tag = "network",
+    summary = "The node's identity state",
+    responses((status = 200, description = "AppStatus", body = souk_core::node::AppStatus))
+)]
+pub(super) async fn app_status(
+    State(state): State<ApiState>,
+) -> ApiResult<Json<souk_core::node::AppStatus>> {
+    Ok(Json(state.node.status().await?))
 }

@@ -26,17 +26,23 @@ use uuid::Uuid;
 
 use super::{ApiError, ApiResult, ApiState, parse_market};
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OfferListQuery {
+    /// BASE/QUOTE, e.g. BTC/EUR.
     market: Option<String>,
+    /// `buy` or `sell` (the maker's side).
     side: Option<String>,
+    /// A payment method, e.g. SEPA.
     method: Option<String>,
+    /// Only offers whose range contains this amount of the base asset, e.g. 0.05 (needs market).
     amount: Option<String>,
     /// `true`: only this node's offers; `false`: only others'; absent: both.
     mine: Option<bool>,
     /// Accepted (and ignored) so browsers can authenticate by query string here too.
     #[allow(dead_code)]
+    #[param(ignore)]
     token: Option<String>,
 }
 
@@ -55,6 +61,14 @@ fn parse_method(text: &str) -> Result<PaymentMethod, ApiError> {
         .map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/offers",
+    tag = "offers",
+    summary = "The order book, from this node's cache",
+    params(OfferListQuery),
+    responses((status = 200, description = "Book entries, best price first", body = Vec<souk_core::book::BookEntry>))
+)]
 pub(super) async fn list_offers(
     State(state): State<ApiState>,
     query: Result<Query<OfferListQuery>, QueryRejection>,
@@ -93,7 +107,7 @@ pub(super) async fn list_offers(
 }
 
 /// The body of `POST /api/v1/offers`: what a person types, as text.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfferRequest {
     pub side: String,
@@ -247,6 +261,14 @@ pub fn new_offer(r: &OfferRequest) -> Result<NewOffer, ApiError> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/offers",
+    tag = "offers",
+    summary = "Sign, store and publish a new offer",
+    request_body = OfferRequest,
+    responses((status = 201, description = "The offer as published", body = souk_core::offer::Offer), (status = 413, description = "The body is over 64 KiB", body = super::error::ErrorBody))
+)]
 pub(super) async fn post_offer(
     State(state): State<ApiState>,
     body: Result<Json<OfferRequest>, JsonRejection>,
@@ -257,12 +279,20 @@ pub(super) async fn post_offer(
     Ok((StatusCode::CREATED, Json(offer)).into_response())
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Withdrawn {
     pub id: Uuid,
     pub withdrawn: bool,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/offers/{id}",
+    tag = "offers",
+    summary = "Withdraw one of this node's offers (a signed tombstone replaces it everywhere)",
+    params(("id" = String, Path, description = "the offer id (UUID)")),
+    responses((status = 200, description = "Withdrawn", body = Withdrawn))
+)]
 pub(super) async fn withdraw_offer(
     State(state): State<ApiState>,
     id: Result<Path<String>, PathRejection>,
@@ -275,6 +305,19 @@ pub(super) async fn withdraw_offer(
         id,
         withdrawn: true,
     }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/my-offers",
+    tag = "offers",
+    summary = "This node's own offers, live, expired and withdrawn, newest first",
+    responses((status = 200, description = "Own offers", body = Vec<souk_core::book::MyOffer>))
+)]
+pub(super) async fn my_offers(
+    State(state): State<ApiState>,
+) -> ApiResult<Json<Vec<souk_core::book::MyOffer>>> {
+    Ok(Json(state.node.my_offers().await?))
 }
 
 #[cfg(test)]

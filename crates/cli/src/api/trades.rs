@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::{ApiError, ApiResult, ApiState};
 
 /// The body of `POST /api/v1/trades`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TakeRequest {
     pub offer_id: String,
@@ -33,7 +33,7 @@ pub struct TakeRequest {
 }
 
 /// The body of `POST /api/v1/trades/{id}/reject`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct RejectRequest {
 }
 
 /// The body of `POST /api/v1/trades/{id}/counter`: a new amount, a new fixed price, or both.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CounterRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,14 +51,14 @@ pub struct CounterRequest {
 }
 
 /// The body of `POST /api/v1/trades/{id}/address`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressRequest {
     pub address: String,
 }
 
 /// `POST /api/v1/trades/{id}/fund`: pay this party's escrow output from a wallet of the chain node.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FundRequest {
     /// The node wallet to pay from.
@@ -78,10 +78,25 @@ pub(super) fn trade_id(path: Result<Path<String>, PathRejection>) -> ApiResult<U
     uuid(&id, "a trade id")
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/trades",
+    tag = "trades",
+    summary = "This node's trades, newest activity first (works offline)",
+    responses((status = 200, description = "Trades", body = Vec<souk_core::trading::TradeInfo>))
+)]
 pub async fn list(State(state): State<ApiState>) -> ApiResult<Json<Vec<TradeInfo>>> {
     Ok(Json(state.node.trades().await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades",
+    tag = "trades",
+    summary = "Take an offer: its maker must be reachable; opens the trade's encrypted channel",
+    request_body = TakeRequest,
+    responses((status = 201, description = "The new trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn take(
     State(state): State<ApiState>,
     body: Result<Json<TakeRequest>, JsonRejection>,
@@ -104,6 +119,14 @@ pub async fn take(
     Ok((StatusCode::CREATED, Json(trade)).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/trades/{id}",
+    tag = "trades",
+    summary = "One trade (works offline)",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    responses((status = 200, description = "The trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn show(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -111,6 +134,14 @@ pub async fn show(
     Ok(Json(state.node.trade(trade_id(path)?).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/accept",
+    tag = "trades",
+    summary = "Accept the take request (maker) or the counter (taker)",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    responses((status = 200, description = "The trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn accept(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -121,6 +152,15 @@ pub async fn accept(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/reject",
+    tag = "trades",
+    summary = "Reject the take request (maker) or the counter (taker)",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    request_body = Option<RejectRequest>,
+    responses((status = 200, description = "The trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn reject(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -136,6 +176,15 @@ pub async fn reject(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/counter",
+    tag = "trades",
+    summary = "Maker: propose another amount and/or fixed price",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    request_body = CounterRequest,
+    responses((status = 200, description = "The trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn counter(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -171,6 +220,15 @@ pub async fn counter(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/address",
+    tag = "trades",
+    summary = "Escrow trades: the address this party's coins go to (buyer: payout; seller: deposit refund); sends the escrow keys",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    request_body = AddressRequest,
+    responses((status = 200, description = "The trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn address(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -181,6 +239,15 @@ pub async fn address(
     Ok(Json(state.node.set_escrow_address(id, &r.address).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/fund",
+    tag = "trades",
+    summary = "Pay this party's escrow output from a wallet of the chain node (Core backend): the amount still owed, at the backend's fee rate; signed and broadcast only with broadcast=true, otherwise the unsigned PSBT to confirm or sign elsewhere",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    request_body = FundRequest,
+    responses((status = 200, description = "The funding: wallet, address, amount and fee in base units, the PSBT (base64), the txid once broadcast", body = souk_core::trading::WalletFunding))
+)]
 pub async fn fund(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -196,6 +263,14 @@ pub async fn fund(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/paid",
+    tag = "trades",
+    summary = "Buyer: the payment was sent",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    responses((status = 200, description = "The trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn paid(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -203,6 +278,14 @@ pub async fn paid(
     Ok(Json(state.node.mark_paid(trade_id(path)?).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/received",
+    tag = "trades",
+    summary = "Seller: the payment arrived; signs the escrow's release for the buyer",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    responses((status = 200, description = "The trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn received(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -210,6 +293,15 @@ pub async fn received(
     Ok(Json(state.node.mark_received(trade_id(path)?).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/cancel",
+    tag = "trades",
+    summary = "Either party, before any coins are locked",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    request_body = Option<RejectRequest>,
+    responses((status = 200, description = "The trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn cancel(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -220,6 +312,15 @@ pub async fn cancel(
     Ok(Json(state.node.cancel_trade(id, reason).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/dispute",
+    tag = "trades",
+    summary = "Either party, once coins are locked: the arbitrator decides",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    request_body = RejectRequest,
+    responses((status = 200, description = "The trade", body = souk_core::trading::TradeInfo))
+)]
 pub async fn dispute(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -236,7 +337,7 @@ pub async fn dispute(
 }
 
 /// The body of `POST /api/v1/trades/{id}/rating`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RatingRequest {
     /// 1 to 5.
@@ -247,11 +348,20 @@ pub struct RatingRequest {
 }
 
 /// The receipt of an ended trade, in words (`null`: none yet).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReceiptState {
     pub receipt: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/trades/{id}/rating",
+    tag = "trades",
+    summary = "Rate the counterparty of an ended trade whose receipt both parties signed: 1 to 5 stars and a comment of at most 140 bytes; a new rating replaces the old, published with this node's receipts",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    request_body = RatingRequest,
+    responses((status = 200, description = "The receipt's state", body = ReceiptState))
+)]
 pub async fn rate(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -265,6 +375,14 @@ pub async fn rate(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/trades/{id}/receipt",
+    tag = "trades",
+    summary = "Where an ended trade's receipt stands, in words (null: none yet)",
+    params(("id" = String, Path, description = "the trade id (UUID)")),
+    responses((status = 200, description = "The receipt's state", body = ReceiptState))
+)]
 pub async fn receipt(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
@@ -275,6 +393,14 @@ pub async fn receipt(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/reputation/{peer}",
+    tag = "trades",
+    summary = "A peer's reputation from its trade receipts, as this node verifies them: every receipt naming the peer found in the DHT, both signatures checked, escrow transactions looked up on this node's chain; refused receipts listed with the reason",
+    params(("peer" = String, Path, description = "the PeerId (12D3KooW…)")),
+    responses((status = 200, description = "The reputation", body = souk_core::reputation::Reputation))
+)]
 pub async fn reputation(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,

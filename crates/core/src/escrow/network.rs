@@ -9,7 +9,7 @@ use ts_rs::TS;
 use super::EscrowError;
 
 /// The Bitcoin-family chain a trade's escrow lives on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Chain {
     Btc,
@@ -17,7 +17,7 @@ pub enum Chain {
 }
 
 /// Which of a chain's networks: real money (`main`) or one of the test networks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Network {
     Main,

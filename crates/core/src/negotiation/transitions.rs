@@ -10,7 +10,7 @@ use super::NegotiationError;
 use crate::protocol::roles::TradeRole;
 
 /// Which of the four messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     TakeRequest,

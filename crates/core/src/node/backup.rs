@@ -33,7 +33,7 @@ use crate::{
 };
 
 /// A backup written or read: where, whose, from when, and what it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct BackupSummary {
     pub path: String,
     pub peer_id: String,
@@ -50,7 +50,7 @@ pub struct BackupSummary {
 pub const MAX_KEEP: u32 = 100;
 
 /// Automatic backups, as Settings shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct BackupSettings {
     /// Where a backup is written after each burst of trade steps; `None`: automatic backups are off.
     pub folder: Option<String>,
@@ -63,7 +63,7 @@ pub struct BackupSettings {
 }
 
 /// A backup imported into this (empty) data directory: the identity now unlocked and what was restored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ImportedBackup {
     pub identity: IdentityInfo,
     pub backup: BackupSummary,
@@ -770,7 +770,7 @@ pub(crate) fn utc_stamp(ms: u64) -> String {
 }
 
 /// What a backup file says of itself without the passphrase, its damage checked: `souk backup info`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct BackupFileInfo {
     pub path: String,
     pub peer_id: String,

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// What a shell shows first: set-up, the unlock screen, or the app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AppStatus {
     NeedsSetup { data_dir: String },
@@ -24,7 +24,7 @@ pub enum AppStatus {
     Unlocked { identity: IdentityInfo },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct IdentityInfo {
     pub peer_id: String,
     pub data_dir: String,
@@ -34,7 +34,7 @@ pub struct IdentityInfo {
 }
 
 /// A new identity and, this once, its seed words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct CreatedIdentity {
     pub identity: IdentityInfo,
     pub words: Vec<String>,

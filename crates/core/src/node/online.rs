@@ -24,7 +24,7 @@ use crate::{
 pub const BOOTSTRAP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where a started network listens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct NetInfo {
     pub peer_id: String,
     pub listen_addrs: Vec<String>,

@@ -142,13 +142,13 @@ impl Node {
 
 /// What a settings save did: the settings as they now stand, and the bootstrap peers new to the
 /// running network, dialled at once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct SavedConnection {
     pub settings: ConnectionSettings,
     pub dialled: Vec<BootstrapDial>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct BootstrapDial {
     pub addr: String,
     /// `None` when connected.

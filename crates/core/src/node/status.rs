@@ -14,7 +14,7 @@ use crate::{
 
 /// The network as a person sees it: who this node is, where it listens, who it is connected to, and
 /// whether others can reach it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct NetworkStatus {
     pub peer_id: String,
     /// Listen addresses ending in `/p2p/<peer id>`, ready to be given to others as a bootstrap.
@@ -39,7 +39,7 @@ pub struct NetworkStatus {
 }
 
 /// Whether others can open connections to this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reach {
     /// Directly: AutoNAT confirmed a public address, or the config names an external one.
@@ -53,7 +53,7 @@ pub enum Reach {
 }
 
 /// AutoNAT's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NatStatus {
     Public,
@@ -62,7 +62,7 @@ pub enum NatStatus {
 }
 
 /// One relay this node listens through.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct RelayStatus {
     /// The relay's PeerId.
     pub relay: String,
@@ -88,7 +88,7 @@ pub fn reach_of(r: &crate::net::Reachability) -> Reach {
 }
 
 /// The chain node escrows settle on, as this node sees it now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ChainStatus {
     /// A chain node is configured (`[chain] rpc_url` or `rpc_cookie_file`, or `--rpc-url`): escrow
     /// trades need one.

@@ -209,7 +209,7 @@ impl From<OfferError> for crate::Error {
 }
 
 /// The maker's side: `Sell` means the maker sells the base asset for the quote, `Buy` the opposite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     Buy,
@@ -252,6 +252,18 @@ macro_rules! coded_enum {
         pub enum $name {
             $(#[doc = $code] #[serde(rename = $code)] $variant,)*
         }
+
+        /// Written out: the derive does not see the codes through the macro.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($code),*]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             /// Every known value, in tag order.
@@ -367,7 +379,7 @@ coded_enum! {
 
 /// What the base asset is priced in and paid with: a fiat currency or another asset. Serialised (JSON)
 /// as its bare code, e.g. `"EUR"` or `"LTC"`; fiat and asset codes never collide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Quote {
     Fiat(Fiat),
@@ -402,7 +414,7 @@ impl FromStr for Quote {
 }
 
 /// The price of one whole base coin in the quote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Price {
     /// A fixed number of quote units per base coin, e.g. `65000.5` EUR per BTC.
@@ -412,13 +424,14 @@ pub enum Price {
 }
 
 /// How the trade's coins are secured.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EscrowKind {
     /// A 2-of-3 multisig between maker, taker and one of these arbitrators the maker accepts.
     Multisig {
         #[serde(with = "text::peer_ids")]
         #[ts(type = "Array<string>")]
+        #[schema(value_type = Vec<String>)]
         arbitrators: Vec<PeerId>,
     },
     /// No escrow: the parties trust each other.
@@ -426,8 +439,9 @@ pub enum EscrowKind {
 }
 
 /// A payment method id such as `SEPA` or `CASH_IN_PERSON`: 2 to 32 characters of `A-Z`, `0-9`, `_`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, TS, utoipa::ToSchema)]
 #[ts(type = "string")]
+#[schema(value_type = String)]
 pub struct PaymentMethod(String);
 
 impl Serialize for PaymentMethod {
@@ -494,12 +508,14 @@ impl FromStr for PaymentMethod {
 ///
 /// The JSON form (for the UI) uses strings for the id, PeerIds, the price and the X25519 key (hex); the
 /// signed form is the canonical postcard encoding of the `wire` submodule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct Offer {
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub id: Uuid,
     #[serde(with = "text::peer_id")]
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub maker: PeerId,
     pub side: Side,
     pub base: Asset,
@@ -514,6 +530,7 @@ pub struct Offer {
     /// The maker's X25519 public key: take requests are sealed to it.
     #[serde(with = "text::hex32")]
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub maker_x25519: [u8; 32],
     pub created_at: i64,
     pub expires_at: i64,
@@ -521,7 +538,7 @@ pub struct Offer {
 }
 
 /// What a maker chooses for a new offer; [`Offer::new`] adds the id, the maker and the timestamps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct NewOffer {
     pub side: Side,
     pub base: Asset,
@@ -534,6 +551,7 @@ pub struct NewOffer {
     pub deposit_bps: u16,
     #[serde(with = "text::hex32")]
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub maker_x25519: [u8; 32],
     /// How long the offer stays up, in milliseconds: at most [`MAX_TTL_MS`].
     pub ttl_ms: i64,

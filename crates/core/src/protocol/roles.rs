@@ -17,7 +17,7 @@ use ts_rs::TS;
 use crate::offer::Side;
 
 /// Which side of the offer a node is on: it posted it, or took it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TradeRole {
     Maker,
@@ -54,7 +54,7 @@ impl TradeRole {
 /// Which side of the coins a party is on: the buyer pays outside the chain and receives the coins; the
 /// seller puts them in escrow. In an escrow where both fund (the buyer's security deposit), each output
 /// belongs to its funder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Party {
     Buyer,
@@ -81,7 +81,7 @@ impl Party {
 }
 
 /// Who an arbitrator's decision gives the escrow to: all of it to one party, or split between them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Winner {
     Buyer,

@@ -26,7 +26,7 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub use super::state::TradeState;
 
 /// Who makes a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Actor {
     Buyer,
@@ -60,7 +60,7 @@ impl From<Party> for Actor {
 }
 
 /// Which step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     /// Both escrow keys and payout addresses are known; the escrow address is agreed.

@@ -16,7 +16,7 @@ use ts_rs::TS;
 /// Where a trade stands. `Requested` and `Countered` while the terms are negotiated (`Rejected` if they
 /// never are), `Accepted` once they are, then the settlement states of
 /// [`crate::protocol::settlement::TRANSITIONS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub enum TradeState {
     /// The taker asked; the maker has to answer.
     Requested,

@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// What this node's chain says about a receipt's escrow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ReceiptCheck {
     /// A trade without escrow: nothing on the chain to check.

@@ -24,7 +24,7 @@ const NO_HISTORY_FACTOR: f64 = 0.5;
 const LOST_DISPUTE_PENALTY: f64 = 2.0;
 
 /// A receipt or rating that did not hold, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct RefusedReceipt {
     /// The peer whose set held it.
     pub holder: String,
@@ -32,7 +32,7 @@ pub struct RefusedReceipt {
 }
 
 /// A rating as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct RatingView {
     pub stars: u8,
     pub comment: String,
@@ -40,7 +40,7 @@ pub struct RatingView {
 }
 
 /// One receipt that counts, as shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ReceiptView {
     /// The receipt's id (hex of the hash of its body).
     pub id: String,
@@ -64,7 +64,7 @@ pub struct ReceiptView {
 }
 
 /// A peer's reputation, as this node verified it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct Reputation {
     pub peer: String,
     /// The name the peer chose, from its own signed set (not unique, proves nothing).

@@ -27,7 +27,7 @@ use crate::{
 const MAX_FEE_SHARE: u64 = 20;
 
 /// A funding of this party's escrow output from a node wallet: what it pays, and the transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct WalletFunding {
     pub wallet: String,
     /// The coin.

@@ -63,7 +63,7 @@ pub use store::{
 };
 
 /// What the two parties agree on (so far).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct TradeTerms {
     /// Base units (satoshis, litoshis).
     pub amount: u64,
@@ -74,9 +74,10 @@ pub struct TradeTerms {
 }
 
 /// A trade as the shells show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct TradeInfo {
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub id: Uuid,
     pub role: TradeRole,
     pub counterparty: String,
@@ -100,7 +101,7 @@ pub struct TradeInfo {
 }
 
 /// One entry of a trade's signed event log, as the shells show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct StepRecord {
     /// The step: `take_request`, `counter`, `accept`, `reject` (negotiation); `escrow_keys`,
     /// `escrow_ready`, `funded`, `payment_sent`, `payment_received`, `released`, `confirmed`, `cancel`,
@@ -128,11 +129,13 @@ impl TradeInfo {
 }
 
 /// One chat message of a trade. The body is plain text: shells must never render it as markup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct ChatMessage {
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub id: Uuid,
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub trade_id: Uuid,
     pub outgoing: bool,
     /// The sender's envelope sequence number.
@@ -150,7 +153,7 @@ pub struct ChatMessage {
 }
 
 /// An answer to the other side's last negotiation step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TradeAnswer {
     Accept,
@@ -161,12 +164,13 @@ pub enum TradeAnswer {
     Counter {
         amount: Option<u64>,
         #[ts(type = "string | null")]
+        #[schema(value_type = Option<String>)]
         price: Option<rust_decimal::Decimal>,
     },
 }
 
 /// What the desk tells the shells.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TradeEvent {
     /// Someone took one of this node's offers.
@@ -181,23 +185,27 @@ pub enum TradeEvent {
     /// The counterparty's node acknowledged this node's envelopes up to `up_to`.
     Delivered {
         #[ts(type = "string")]
+        #[schema(value_type = String)]
         trade_id: Uuid,
         up_to: u64,
     },
     /// The counterparty read this node's messages up to `up_to`.
     Read {
         #[ts(type = "string")]
+        #[schema(value_type = String)]
         trade_id: Uuid,
         up_to: u64,
     },
     /// As an arbitrator: a party's dispute case arrived.
     DisputeOpened {
         #[ts(type = "string")]
+        #[schema(value_type = String)]
         trade_id: Uuid,
     },
     /// As an arbitrator: this node decided a dispute (from any shell).
     DisputeResolved {
         #[ts(type = "string")]
+        #[schema(value_type = String)]
         trade_id: Uuid,
     },
 }

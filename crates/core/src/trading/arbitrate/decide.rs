@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// What the arbitrator decides.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct Decision {
     /// The buyer or the seller (the whole escrow), or a split.
     pub to: Winner,

@@ -22,9 +22,10 @@ use crate::{
 };
 
 /// A dispute as the arbitrator keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct DisputeInfo {
     #[ts(type = "string")]
+    #[schema(value_type = String)]
     pub trade_id: Uuid,
     pub chain: Chain,
     pub network: Network,
@@ -58,7 +59,7 @@ pub struct DisputeInfo {
 }
 
 /// The arbitrator's latest decision, as it shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct DecisionInfo {
     pub round: u32,
     pub buyer_share: u64,
@@ -71,7 +72,7 @@ pub struct DecisionInfo {
 }
 
 /// What the escrow holds on the chain, per funder's output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct OnChain {
     pub buyer_output: u64,
     pub seller_output: u64,
@@ -79,7 +80,7 @@ pub struct OnChain {
 
 /// One party's case as the arbitrator shows it. Reason and transcript are the party's own text: shells
 /// must never render them as markup.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct PartyCase {
     pub side: Party,
     pub reason: String,

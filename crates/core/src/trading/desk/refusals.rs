@@ -17,7 +17,16 @@ pub(in crate::trading) struct Refused {
 
 /// What this node refused from peers since it started.
 #[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS,
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    ts_rs::TS,
+    utoipa::ToSchema,
 )]
 pub struct Refusals {
     /// Takes of this node's offers refused (bad, over a limit, of a withdrawn offer, …).

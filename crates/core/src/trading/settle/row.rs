@@ -72,7 +72,9 @@ pub(in crate::trading) struct EscrowRow {
 }
 
 /// An output paying into the escrow that the chain node holds in its mempool: seen, not confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS, utoipa::ToSchema,
+)]
 pub struct PendingFunding {
     pub txid: String,
     pub vout: u32,

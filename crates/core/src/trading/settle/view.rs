@@ -14,7 +14,9 @@ use crate::{
 };
 
 /// What the shells show of an escrow.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS, utoipa::ToSchema,
+)]
 pub struct EscrowView {
     pub chain: Chain,
     pub network: Network,
@@ -77,7 +79,9 @@ pub struct EscrowView {
 /// a share) to the party's own key, carved from its payout, that its node spends on to its payout
 /// address: at once with more fee when the payout is stuck at a low fee (it lifts it), otherwise once the
 /// payout confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS, utoipa::ToSchema,
+)]
 pub struct ReserveView {
     /// Base units set aside from the payout.
     pub amount: u64,
@@ -92,7 +96,9 @@ pub struct ReserveView {
 }
 
 /// The arbitrator's decision as a party shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS, utoipa::ToSchema,
+)]
 pub struct DecisionView {
     /// `buyer`, `seller` or `split`.
     pub to: String,
@@ -106,7 +112,9 @@ pub struct DecisionView {
 }
 
 /// A return of escrow coins to the party that sent them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS, utoipa::ToSchema,
+)]
 pub struct ReturnView {
     /// Whose coins.
     pub funder: Party,
