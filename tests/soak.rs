@@ -361,11 +361,13 @@ fn offer_body(n: u64, market: &str, terms: &str) -> Value {
         "side": if n.is_multiple_of(2) { "sell" } else { "buy" },
         "base": base,
         "quote": quote,
-        "price": price.to_string(),
-        "min": "0.01",
-        "max": "0.1",
-        "methods": ["SEPA"],
-        "ttl": "7d",
+        "price": {"fixed": price.to_string()},
+        "min_amount": 1_000_000,
+        "max_amount": 10_000_000,
+        "payment_methods": ["SEPA"],
+        "escrow": {"kind": "none"},
+        "deposit_bps": 1500,
+        "ttl_ms": 7 * 86_400_000_i64,
         "terms": format!("{terms} {n}"),
     })
 }

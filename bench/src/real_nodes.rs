@@ -441,11 +441,13 @@ fn offer_body(k: usize) -> Value {
         "side": if k.is_multiple_of(2) { "sell" } else { "buy" },
         "base": "BTC",
         "quote": "EUR",
-        "price": format!("{}", 60_000 + k),
-        "min": "0.01",
-        "max": "0.1",
-        "methods": ["SEPA"],
-        "ttl": "30m",
+        "price": {"fixed": format!("{}", 60_000 + k)},
+        "min_amount": 1_000_000,
+        "max_amount": 10_000_000,
+        "payment_methods": ["SEPA"],
+        "escrow": {"kind": "none"},
+        "deposit_bps": 1500,
+        "ttl_ms": 30 * 60_000,
         "terms": format!("{TERMS_MARK} {k}"),
     })
 }

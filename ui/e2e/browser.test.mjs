@@ -17,6 +17,7 @@ import { createServer } from 'node:net';
 import {
   api,
   awaitPeer,
+  newOffer,
   launchBrowser,
   openUser as open,
   peerName,
@@ -169,17 +170,19 @@ test('B takes A’s offer through the form; A counters live, B accepts; they cha
 
   await step(t, pages, async () => {
     // A's offer, posted through the API (the form is covered above); A waits on the Trades list.
-    await api(a, '/api/v1/offers', {
-      side: 'sell',
-      base: 'BTC',
-      quote: 'EUR',
-      price: '60000',
-      min: '0.01',
-      max: '0.2',
-      methods: ['SEPA'],
-      escrow: 'none',
-      terms: `${marker} SEPA instant only`,
-    });
+    await api(
+      a,
+      '/api/v1/offers',
+      newOffer({
+        base: 'BTC',
+        quote: 'EUR',
+        price: '60000',
+        min: 1_000_000,
+        max: 20_000_000,
+        methods: ['SEPA'],
+        terms: `${marker} SEPA instant only`,
+      }),
+    );
     await pageA.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
     await pageA.getByRole('button', { name: /^Trades/ }).click();
     await pageA.getByText('No trades yet').waitFor();
@@ -301,17 +304,19 @@ test('A adds a payment account and goes dark; “only my payment methods” keep
   await step(t, { a: page }, async () => {
     // B sells twice: once for SEPA, once for ZELLE.
     for (const [price, method] of [['60500', 'SEPA'], ['60600', 'ZELLE']]) {
-      await api(b, '/api/v1/offers', {
-        side: 'sell',
-        base: 'BTC',
-        quote: 'EUR',
-        price,
-        min: '0.01',
-        max: '0.1',
-        methods: [method],
-        escrow: 'none',
-        terms: `${marker} ${method}`,
-      });
+      await api(
+        b,
+        '/api/v1/offers',
+        newOffer({
+          base: 'BTC',
+          quote: 'EUR',
+          price,
+          min: 1_000_000,
+          max: 10_000_000,
+          methods: [method],
+          terms: `${marker} ${method}`,
+        }),
+      );
     }
     await page.getByRole('heading', { level: 1, name: 'Market' }).waitFor();
     const sepaRow = page.locator('.book-row', { hasText: `${marker} SEPA` });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchApp, startBus, startDesktopSession, step as appStep, until } from './desktop.mjs';
-import { api, serveNodes } from './harness.mjs';
+import { api, newOffer, serveNodes } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const passphrase = 'desktop ipc passphrase';
@@ -222,17 +222,19 @@ test('the market: a counterparty’s offer reaches the window’s book; the wind
   await step(t, 'desktop-ipc-market', async () => {
     const bootstrap = (await ok('network_status')).listen_addrs[0];
     makerNode = await maker.start('maker', { market: 'BTC/EUR', bootstrap });
-    const posted = await api(makerNode, '/api/v1/offers', {
-      side: 'sell',
-      base: 'BTC',
-      quote: 'EUR',
-      price: '60000',
-      min: '0.01',
-      max: '0.2',
-      methods: ['SEPA'],
-      escrow: 'none',
-      terms: 'desktop ipc offer',
-    });
+    const posted = await api(
+      makerNode,
+      '/api/v1/offers',
+      newOffer({
+        base: 'BTC',
+        quote: 'EUR',
+        price: '60000',
+        min: 1_000_000,
+        max: 20_000_000,
+        methods: ['SEPA'],
+        terms: 'desktop ipc offer',
+      }),
+    );
     const query = { base: 'BTC', quote: 'EUR', side: null, method: null, amount: null, include_mine: null };
     const entry = await until('the maker’s offer in the window’s book', 30_000, async () => {
       await ok('refresh_market', { base: 'BTC', quote: 'EUR' }).catch(() => undefined);

@@ -212,12 +212,12 @@ test('a take of the user’s offer and the taker’s message arrive as native no
     const node = await taker.start('taker', { market: 'BTC/EUR', bootstrap: desktopAddress });
     const offer = await until('the desktop’s offer to reach the taker', 30_000, async () => {
       await api(node, '/api/v1/markets/BTC/EUR/refresh', {});
-      const book = await api(node, '/api/v1/offers?market=BTC/EUR');
+      const book = await api(node, '/api/v1/offers?base=BTC&quote=EUR');
       return book.find((e) => e.offer.terms === 'desktop smoke <b>offer</b>')?.offer;
     });
     trade = await api(node, '/api/v1/trades', {
       offer_id: offer.id,
-      amount: '0.05',
+      amount: 5_000_000,
       method: 'SEPA',
       payout: 'IBAN DE00 1234',
     });

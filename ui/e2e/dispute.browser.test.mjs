@@ -15,6 +15,7 @@ import {
   api,
   awaitPeer,
   launchBrowser,
+  newOffer,
   openUser as open,
   prepare,
   serveNodes,
@@ -70,25 +71,27 @@ function tradeWhen(node, id, what, check) {
 
 /** An LTC/EUR escrow trade of 1 LTC naming the arbitrator, funded on the chain; the maker sells. */
 async function fundedTrade(marker) {
-  const offer = await api(maker, '/api/v1/offers', {
-    side: 'sell',
-    base: 'LTC',
-    quote: 'EUR',
-    price: '80',
-    min: '0.5',
-    max: '2',
-    methods: ['SEPA'],
-    escrow: 'multisig',
-    arbitrators: [arbitrator.started.peer_id],
-    terms: `${marker} SEPA only`,
-  });
+  const offer = await api(
+    maker,
+    '/api/v1/offers',
+    newOffer({
+      base: 'LTC',
+      quote: 'EUR',
+      price: '80',
+      min: 50_000_000,
+      max: 200_000_000,
+      methods: ['SEPA'],
+      arbitrators: [arbitrator.started.peer_id],
+      terms: `${marker} SEPA only`,
+    }),
+  );
   await until('the offer in the taker’s book', CHAIN_WAIT, async () => {
     await api(taker, '/api/v1/markets/LTC/EUR/refresh', {});
-    const book = await api(taker, '/api/v1/offers?market=LTC%2FEUR');
+    const book = await api(taker, '/api/v1/offers?base=LTC&quote=EUR');
     return book.some((e) => e.offer.id === offer.id);
   });
   const payout = await ltc.newAddress();
-  const trade = await api(taker, '/api/v1/trades', { offer_id: offer.id, amount: '1', method: 'SEPA', payout });
+  const trade = await api(taker, '/api/v1/trades', { offer_id: offer.id, amount: 100_000_000, method: 'SEPA', payout });
   await tradeWhen(maker, trade.id, 'the take', (t) => t.state === 'Requested');
   await api(maker, `/api/v1/trades/${trade.id}/accept`, {});
   await tradeWhen(maker, trade.id, 'the agreement', (t) => t.state === 'Accepted');

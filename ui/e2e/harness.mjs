@@ -107,6 +107,26 @@ export function tcpAddress(node) {
   return addr;
 }
 
+/**
+ * An offer as `POST /api/v1/offers` takes it: the same typed JSON as the desktop app's `post_offer`
+ * (amounts in base units, the price per whole coin as text).
+ */
+export function newOffer({ side = 'sell', base, quote, price, min, max, methods, arbitrators = null, terms = '' }) {
+  return {
+    side,
+    base,
+    quote,
+    price: { fixed: price },
+    min_amount: min,
+    max_amount: max,
+    payment_methods: methods,
+    escrow: arbitrators ? { kind: 'multisig', arbitrators } : { kind: 'none' },
+    deposit_bps: 1500,
+    ttl_ms: 86_400_000,
+    terms,
+  };
+}
+
 /** One API call with the node's token: GET, or POST with a JSON body. */
 export async function api(node, path, body) {
   const headers = { authorization: `Bearer ${node.token}` };

@@ -1,12 +1,13 @@
 //! The local HTTP JSON API and WebSocket event stream of `souk node`: thin handlers over [`Node`].
 //!
-//! It owns request parsing (text amounts, percentages, durations → core types), the bearer-token guard
+//! It takes the same typed JSON as the desktop app's commands (amounts in base units, the core's own
+//! types; the text a person types is the CLI's to read, in `input`), and owns the bearer-token guard
 //! and the mapping of core error kinds to HTTP statuses. It must never hold behaviour of its own: every
 //! decision about offers, the book or the network is the core's. It binds to loopback only; the caller
 //! checks the address before binding.
 //!
-//! This root holds the shared state and builds the router from the route table; each resource's
-//! handlers live in a child module.
+//! This root holds the shared state and builds the router (and its OpenAPI document) from the
+//! handlers' annotations; each resource's handlers live in a child module.
 
 mod auth;
 mod backup;
@@ -30,9 +31,9 @@ use tokio_util::sync::CancellationToken;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub use error::{ApiError, ApiResult};
-pub use markets::{Refreshed, parse_market};
+pub use markets::Refreshed;
 pub use network::{PeerInfo, Status, dialable};
-pub use offers::{OfferRequest, Withdrawn};
+pub use offers::Withdrawn;
 pub use trades::{CounterRequest, TakeRequest};
 
 /// Largest accepted request body.

@@ -24,11 +24,11 @@ use serde_json::Value;
 use crate::{Failure, headless::read_api_file, print_json};
 
 pub use chat::{chat_log, send_chat};
-pub use disputes::{dispute, disputes};
+pub use disputes::{dispute, disputes, resolve};
 pub use node::{peers, status};
 pub use offers::{ListFilter, list_offers, post_offer, refresh_market, withdraw_offer};
 pub use reputation::{nickname, rate, reputation};
-pub use trades::{answer, fund, list_trades, show_trade, take};
+pub use trades::{answer, counter, fund, list_trades, show_trade, take};
 
 pub struct ApiClient {
     data_dir: PathBuf,

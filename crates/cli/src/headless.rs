@@ -82,7 +82,7 @@ pub fn check(options: &NodeOptions, data_dir: &Path) -> Result<Vec<(Asset, Quote
     };
     let mut markets = Vec::new();
     for name in names {
-        let market = api::parse_market(name).map_err(user_error)?;
+        let market = crate::input::parse_market(name).map_err(user_error)?;
         if !markets.contains(&market) {
             markets.push(market);
         }

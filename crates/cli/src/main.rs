@@ -10,6 +10,7 @@ mod api;
 mod args;
 mod client;
 mod headless;
+mod input;
 mod serve;
 
 use std::{
@@ -272,15 +273,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     amount,
                     method,
                     payout,
-                } => {
-                    let request = api::TakeRequest {
-                        offer_id: offer_id.clone(),
-                        amount: amount.clone(),
-                        method: method.clone(),
-                        payout: payout.clone(),
-                    };
-                    client::take(&api, &request, json).await
-                }
+                } => client::take(&api, offer_id, amount, method, payout, json).await,
                 TradeCommand::Accept { trade_id } => {
                     client::answer(&api, trade_id, "accept", None, json).await
                 }
@@ -293,12 +286,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     amount,
                     price,
                 } => {
-                    let body = serde_json::to_value(api::CounterRequest {
-                        amount: amount.clone(),
-                        price: price.clone(),
-                    })
-                    .map_err(|e| Failure::internal(e.to_string()))?;
-                    client::answer(&api, trade_id, "counter", Some(body), json).await
+                    client::counter(&api, trade_id, amount.as_deref(), price.as_deref(), json).await
                 }
                 TradeCommand::Address { trade_id, address } => {
                     let body = serde_json::json!({ "address": address });
@@ -354,12 +342,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     buyer_gets,
                     reason,
                 } => {
-                    let body = serde_json::json!({
-                        "to": to,
-                        "buyer_gets": buyer_gets,
-                        "reason": reason,
-                    });
-                    client::dispute(&api, trade_id, Some(&body), cli.json).await
+                    client::resolve(&api, trade_id, to, buyer_gets.as_deref(), reason, cli.json)
+                        .await
                 }
             };
         }

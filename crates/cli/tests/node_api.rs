@@ -431,8 +431,10 @@ fn the_api_answers_what_its_openapi_document_says() {
         (status, answer)
     };
     let offer = serde_json::json!({
-        "side": "sell", "base": "BTC", "quote": "EUR", "price": "60000",
-        "min": "0.01", "max": "0.1", "methods": ["SEPA"], "terms": "SEPA instant only"
+        "side": "sell", "base": "BTC", "quote": "EUR", "price": {"fixed": "60000"},
+        "min_amount": 1_000_000, "max_amount": 10_000_000, "payment_methods": ["SEPA"],
+        "escrow": {"kind": "none"}, "deposit_bps": 1500, "ttl_ms": 86_400_000,
+        "terms": "SEPA instant only"
     });
     let (status, posted) = call(
         "post",
@@ -443,13 +445,14 @@ fn the_api_answers_what_its_openapi_document_says() {
     assert_eq!(status, 201, "{posted}");
     let id = posted["id"].as_str().unwrap().to_owned();
     let premium = serde_json::json!({
-        "side": "buy", "base": "BTC", "quote": "EUR", "premium": "-1.5", "min": "0.02",
-        "max": "0.05", "methods": ["REVOLUT"], "ttl": "2h", "deposit": "20"
+        "side": "buy", "base": "BTC", "quote": "EUR", "price": {"market_relative": {"premium_bps": -150}},
+        "min_amount": 2_000_000, "max_amount": 5_000_000, "payment_methods": ["REVOLUT"],
+        "escrow": {"kind": "none"}, "deposit_bps": 2000, "ttl_ms": 7_200_000, "terms": ""
     });
     let (status, _) = call("post", "/api/v1/offers", "/api/v1/offers", Some(premium));
     assert_eq!(status, 201);
     let mut bad = offer.clone();
-    bad["min"] = "0.2".into();
+    bad["min_amount"] = 20_000_000.into();
     let (status, refused) = call("post", "/api/v1/offers", "/api/v1/offers", Some(bad));
     assert_eq!(
         (status, refused["kind"].as_str()),
@@ -476,10 +479,20 @@ fn the_api_answers_what_its_openapi_document_says() {
     let (_, book) = call(
         "get",
         "/api/v1/offers",
-        "/api/v1/offers?market=BTC/EUR",
+        "/api/v1/offers?base=BTC&quote=EUR&amount=5000000",
         None,
     );
     assert_eq!(book.as_array().unwrap().len(), 2, "{book}");
+    let (status, none) = call(
+        "get",
+        "/api/v1/offers",
+        "/api/v1/offers?amount=5000000",
+        None,
+    );
+    assert_eq!(
+        (status, none["kind"].as_str()),
+        (400, Some("invalid_input"))
+    );
     let (status, price) = call(
         "get",
         "/api/v1/markets/{base}/{quote}/price",
@@ -516,20 +529,33 @@ fn the_api_answers_what_its_openapi_document_says() {
 fn bad_offers_get_400_with_a_reason_and_exit_1() {
     let tmp = tempfile::tempdir().unwrap();
     let node = NodeProcess::start(&tmp.path().join("a"), &[]);
+    // The API takes the offer typed, as the desktop app's post_offer does; the text a person types is
+    // the CLI's to read (below).
+    let typed = |change: &dyn Fn(&mut Value)| {
+        let mut offer = serde_json::json!({
+            "side": "sell", "base": "BTC", "quote": "EUR", "price": {"fixed": "60000"},
+            "min_amount": 1_000_000, "max_amount": 10_000_000, "payment_methods": ["SEPA"],
+            "escrow": {"kind": "none"}, "deposit_bps": 1500, "ttl_ms": 86_400_000, "terms": ""
+        });
+        change(&mut offer);
+        offer.to_string()
+    };
     let cases = [
         (
-            r#"{"side":"sell","base":"BTC","quote":"EUR","price":"60000","min":"0.2","max":"0.1","methods":["SEPA"]}"#,
-            "min 0.2 is above max 0.1",
+            typed(&|o| o["min_amount"] = 20_000_000.into()),
+            "the minimum amount 20000000 is above the maximum 10000000",
         ),
         (
-            r#"{"side":"sell","base":"DOGE","quote":"EUR","price":"1","min":"1","max":"2","methods":["SEPA"]}"#,
-            "unknown asset DOGE",
+            typed(&|o| o["base"] = "DOGE".into()),
+            "base: unknown variant `DOGE`",
         ),
         (
-            r#"{"side":"sell","base":"BTC","quote":"EUR","min":"0.01","max":"0.1","methods":["SEPA"]}"#,
-            "give a price",
+            typed(&|o| {
+                o.as_object_mut().unwrap().remove("price");
+            }),
+            "missing field `price`",
         ),
-        (r#"{"side":"sell""#, "JSON"),
+        (r#"{"side":"sell""#.to_owned(), "JSON"),
     ];
     for (body, reason) in cases {
         let (status, answer) = http(
@@ -537,7 +563,7 @@ fn bad_offers_get_400_with_a_reason_and_exit_1() {
             "POST",
             "/api/v1/offers",
             Some(&node.token),
-            Some(body),
+            Some(&body),
         );
         assert_eq!(status, 400, "{body}: {answer}");
         let answer: Value = serde_json::from_str(&answer).unwrap();
@@ -1288,7 +1314,7 @@ fn preferences_survive_a_restart_and_a_bad_one_gets_400_with_the_reason() {
     assert_eq!(status, 400, "{error}");
     assert_eq!(
         error["message"],
-        "unknown winner \"nobody\": expected buyer, seller or split"
+        "to: unknown winner \"nobody\": expected buyer, seller or split"
     );
     let mut bad_method = chosen.clone();
     bad_method["payment_accounts"][0]["method"] = "sepa transfer".into();

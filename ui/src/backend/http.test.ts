@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChainStatus, ConnectionEdit, NetworkStatus, NewOffer, Preferences } from '../bindings';
 import { BackendError } from './errors';
-import { HttpBackend, offerRequest } from './http';
+import { HttpBackend } from './http';
 import type { HttpEnvironment, WebSocketLike } from './http';
 import { TOKEN_KEY, takeToken } from './select';
 import type { NodeSignal } from './types';
@@ -120,13 +120,13 @@ describe('HttpBackend', () => {
     expect(seen.map((s) => s.url)[0]).toBe('http://127.0.0.1:5000/api/v1/app-status');
   });
 
-  it('queries the book by market, side, method and amount as text', async () => {
+  it('queries the book with the same fields as the desktop app’s BookQuery', async () => {
     const entry = (base: string, quote: string, min: number, max: number) => ({
       offer: { base, quote, min_amount: min, max_amount: max },
     });
     const { env, seen } = fakeEnv({
-      'GET /api/v1/offers?market=BTC%2FEUR&side=sell&method=SEPA&amount=0.05&mine=false': [200, [entry('BTC', 'EUR', 1, 10_000_000)]],
-      'GET /api/v1/offers': [200, [entry('BTC', 'EUR', 1, 2), entry('LTC', 'EUR', 1, 2), entry('BTC', 'USD', 1, 2)]],
+      'GET /api/v1/offers?base=BTC&quote=EUR&side=sell&method=SEPA&amount=5000000&mine=false': [200, [entry('BTC', 'EUR', 1, 10_000_000)]],
+      'GET /api/v1/offers?base=BTC': [200, [entry('BTC', 'EUR', 1, 2), entry('BTC', 'USD', 1, 2)]],
     });
     const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
     const found = await backend.offers({
@@ -138,40 +138,17 @@ describe('HttpBackend', () => {
       include_mine: false,
     });
     expect(found).toHaveLength(1);
-    // The API filters by market only as a pair: the rest is filtered here.
     const btc = await backend.offers({ base: 'BTC', quote: null, side: null, method: null, amount: null, include_mine: null });
     expect(btc.map((e) => e.offer.quote)).toEqual(['EUR', 'USD']);
     expect(seen).toHaveLength(2);
   });
 
-  it('posts an offer as the API’s text request', async () => {
+  it('posts an offer as the same typed JSON the desktop app sends', async () => {
     const { env, seen } = fakeEnv({ 'POST /api/v1/offers': [201, { id: 'new' }] });
     const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
     await expect(backend.postOffer(NEW_OFFER)).resolves.toEqual({ id: 'new' });
     expect(seen[0]?.headers['content-type']).toBe('application/json');
-    expect(seen[0]?.body).toEqual({
-      side: 'sell',
-      base: 'BTC',
-      quote: 'EUR',
-      price: '61250.5',
-      min: '0.01',
-      max: '0.25',
-      methods: ['SEPA', 'REVOLUT'],
-      escrow: 'none',
-      deposit: '15',
-      ttl: '1d',
-      terms: 'be quick',
-    });
-    expect(
-      offerRequest({
-        ...NEW_OFFER,
-        price: { market_relative: { premium_bps: -150 } },
-        escrow: { kind: 'multisig', arbitrators: ['12D3KooWArb'] },
-        deposit_bps: 1025,
-        ttl_ms: 90 * 60_000,
-      }),
-    ).toMatchObject({ premium: '-1.5', escrow: 'multisig', arbitrators: ['12D3KooWArb'], deposit: '10.25', ttl: '90m' });
-    expect(() => offerRequest({ ...NEW_OFFER, ttl_ms: 1_500 })).toThrow(BackendError);
+    expect(seen[0]?.body).toEqual(NEW_OFFER);
   });
 
   it('turns API errors into BackendErrors with their kind', async () => {
@@ -226,7 +203,7 @@ describe('HttpBackend', () => {
 describe('HttpBackend trades', () => {
   const TRADE = { id: 't-1', offer: { base: 'BTC' } };
 
-  it('maps every trade call to its route, amounts as text in the offer’s asset', async () => {
+  it('maps every trade call to its route, amounts in base units as the desktop app sends them', async () => {
     const { env, seen } = fakeEnv({
       'POST /api/v1/trades': [201, TRADE],
       'GET /api/v1/trades': [200, [TRADE]],
@@ -261,13 +238,12 @@ describe('HttpBackend trades', () => {
     await backend.cancelTrade('t-1', 'changed my mind');
     await backend.disputeTrade('t-1', 'no payment');
     expect(seen.map((s) => [s.method, s.url.replace('http://127.0.0.1:5000', ''), s.body])).toEqual([
-      ['POST', '/api/v1/trades', { offer_id: 'o-1', amount: '0.05', method: 'SEPA', payout: 'IBAN DE00' }],
+      ['POST', '/api/v1/trades', { offer_id: 'o-1', amount: 5_000_000, method: 'SEPA', payout: 'IBAN DE00' }],
       ['GET', '/api/v1/trades', null],
       ['POST', '/api/v1/trades/t-1/accept', null],
       ['POST', '/api/v1/trades/t-1/reject', { reason: 'no' }],
-      ['GET', '/api/v1/trades/t-1', null],
-      ['POST', '/api/v1/trades/t-1/counter', { amount: '0.025', price: '61000' }],
-      ['POST', '/api/v1/trades/t-1/counter', { price: '60000' }],
+      ['POST', '/api/v1/trades/t-1/counter', { amount: 2_500_000, price: '61000' }],
+      ['POST', '/api/v1/trades/t-1/counter', { amount: null, price: '60000' }],
       ['GET', '/api/v1/trades/t-1/messages', null],
       ['POST', '/api/v1/trades/t-1/messages', { text: 'hi' }],
       ['POST', '/api/v1/trades/t-1/read', null],
@@ -300,9 +276,9 @@ describe('HttpBackend trades', () => {
     expect(seen.map((s) => [s.method, s.url.replace('http://127.0.0.1:5000', ''), s.body])).toEqual([
       ['GET', '/api/v1/disputes', null],
       ['GET', '/api/v1/disputes/t%2F1', null],
-      ['POST', '/api/v1/disputes/t%2F1/resolve', { to: 'seller', reason: 'no payment' }],
+      ['POST', '/api/v1/disputes/t%2F1/resolve', { to: 'seller', buyer_gets: null, reason: 'no payment' }],
       // The API takes a share as coin text.
-      ['POST', '/api/v1/disputes/t%2F1/resolve', { to: 'split', reason: 'half paid', buyer_gets: '0.6' }],
+      ['POST', '/api/v1/disputes/t%2F1/resolve', { to: 'split', buyer_gets: 60_000_000, reason: 'half paid' }],
     ]);
   });
 

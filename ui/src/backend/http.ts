@@ -26,7 +26,6 @@ import type {
   TradeInfo,
   WalletFunding,
 } from '../bindings';
-import { bpsToPercent, formatAmount, msToDuration } from '../logic/amount';
 import { BackendError } from './errors';
 import { signalOf } from './types';
 import type { Backend, NodeSignal, TakeRequest } from './types';
@@ -47,56 +46,14 @@ export interface WebSocketLike {
   close(): void;
 }
 
-/** What `POST /api/v1/offers` takes: the offer as text, the way a person would type it. */
-export interface OfferRequest {
-  side: string;
-  base: string;
-  quote: string;
-  price?: string;
-  premium?: string;
-  min: string;
-  max: string;
-  methods: string[];
-  escrow: 'none' | 'multisig';
-  arbitrators?: string[];
-  deposit: string;
-  ttl: string;
-  terms: string;
-}
-
-/** The same offer as the API's request body (amounts and percentages as text). */
-export function offerRequest(offer: NewOffer): OfferRequest {
-  const ttl = msToDuration(offer.ttl_ms);
-  if (ttl === null) {
-    throw new BackendError('invalid_input', 'The expiry must be a whole number of minutes.');
-  }
-  const request: OfferRequest = {
-    side: offer.side,
-    base: offer.base,
-    quote: offer.quote,
-    min: formatAmount(offer.min_amount, offer.base),
-    max: formatAmount(offer.max_amount, offer.base),
-    methods: [...offer.payment_methods],
-    escrow: offer.escrow.kind,
-    deposit: bpsToPercent(offer.deposit_bps),
-    ttl,
-    terms: offer.terms,
-  };
-  if ('fixed' in offer.price) request.price = offer.price.fixed;
-  else request.premium = bpsToPercent(offer.price.market_relative.premium_bps);
-  if (offer.escrow.kind === 'multisig') request.arbitrators = [...offer.escrow.arbitrators];
-  return request;
-}
-
-/** The book query as the API's query string; what the API cannot express is filtered here. */
+/** The book query as the API's query string: the same fields as the desktop app's `BookQuery`. */
 function offersPath(query: BookQuery): string {
   const params = new URLSearchParams();
-  if (query.base !== null && query.quote !== null) params.set('market', `${query.base}/${query.quote}`);
+  if (query.base !== null) params.set('base', query.base);
+  if (query.quote !== null) params.set('quote', query.quote);
   if (query.side !== null) params.set('side', query.side);
   if (query.method !== null) params.set('method', query.method);
-  if (query.amount !== null && query.base !== null && query.quote !== null) {
-    params.set('amount', formatAmount(query.amount, query.base));
-  }
+  if (query.amount !== null && query.base !== null) params.set('amount', String(query.amount));
   if (query.include_mine === false) params.set('mine', 'false');
   const text = params.toString();
   return text ? `/api/v1/offers?${text}` : '/api/v1/offers';
@@ -199,23 +156,16 @@ export class HttpBackend implements Backend {
     return this.request('GET', '/api/v1/chain');
   }
 
-  async offers(query: BookQuery): Promise<BookEntry[]> {
-    const entries = await this.request<BookEntry[]>('GET', offersPath(query));
-    // The API filters by market only as a pair; the amount needs the pair too.
-    return entries.filter(
-      ({ offer }) =>
-        (query.base === null || offer.base === query.base) &&
-        (query.quote === null || offer.quote === query.quote) &&
-        (query.amount === null || (query.amount >= offer.min_amount && query.amount <= offer.max_amount)),
-    );
+  offers(query: BookQuery): Promise<BookEntry[]> {
+    return this.request('GET', offersPath(query));
   }
 
   myOffers(): Promise<MyOffer[]> {
     return this.request('GET', '/api/v1/my-offers');
   }
 
-  async postOffer(offer: NewOffer): Promise<Offer> {
-    return this.request('POST', '/api/v1/offers', offerRequest(offer));
+  postOffer(offer: NewOffer): Promise<Offer> {
+    return this.request('POST', '/api/v1/offers', offer);
   }
 
   async withdrawOffer(id: string): Promise<void> {
@@ -234,7 +184,7 @@ export class HttpBackend implements Backend {
   takeOffer(take: TakeRequest): Promise<TradeInfo> {
     return this.request('POST', '/api/v1/trades', {
       offer_id: take.offerId,
-      amount: formatAmount(take.amount, take.base),
+      amount: take.amount,
       method: take.method,
       payout: take.payout,
     });
@@ -246,16 +196,8 @@ export class HttpBackend implements Backend {
         return this.request('POST', tradePath(tradeId, 'accept'));
       case 'reject':
         return this.request('POST', tradePath(tradeId, 'reject'), { reason: answer.reason });
-      case 'counter': {
-        const body: { amount?: string; price?: string } = {};
-        if (answer.amount !== null) {
-          // The API reads amounts as text in the offer's base asset.
-          const trade = await this.trade(tradeId);
-          body.amount = formatAmount(answer.amount, trade.offer.base);
-        }
-        if (answer.price !== null) body.price = answer.price;
-        return this.request('POST', tradePath(tradeId, 'counter'), body);
-      }
+      case 'counter':
+        return this.request('POST', tradePath(tradeId, 'counter'), { amount: answer.amount, price: answer.price });
     }
   }
 
@@ -313,11 +255,8 @@ export class HttpBackend implements Backend {
   }
 
   resolveDispute(tradeId: string, decision: Decision): Promise<DisputeInfo> {
-    // The API takes amounts as coin text; a split's share is of the dispute's asset, which has 8 places.
-    const body: { to: string; reason: string; buyer_gets?: string } = { to: decision.to, reason: decision.reason };
-    if (decision.buyer_gets !== null) body.buyer_gets = formatAmount(decision.buyer_gets, 'LTC');
-    return this.request('POST', disputePath(tradeId, 'resolve'), body);
-}
+    return this.request('POST', disputePath(tradeId, 'resolve'), decision);
+  }
 
   preferences(): Promise<Preferences> {
     return this.request('GET', '/api/v1/preferences');

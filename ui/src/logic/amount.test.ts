@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bpsToPercent, formatAmount, msToDuration, parseAmount, parsePercent } from './amount';
+import { bpsToPercent, formatAmount, parseAmount, parsePercent } from './amount';
 
 describe('amounts', () => {
   it('parses whole-coin text into base units exactly', () => {
@@ -39,9 +39,5 @@ describe('amounts', () => {
     expect(bpsToPercent(1500)).toBe('15');
     expect(bpsToPercent(-150)).toBe('-1.5');
     expect(bpsToPercent(1025)).toBe('10.25');
-    expect(msToDuration(7 * 86_400_000)).toBe('7d');
-    expect(msToDuration(36 * 3_600_000)).toBe('36h');
-    expect(msToDuration(90 * 60_000)).toBe('90m');
-    expect(msToDuration(1_000)).toBeNull();
   });
 });

@@ -58,16 +58,3 @@ export function parsePercent(text: string, { allowNegative = false } = {}): Pars
   const bps = Number(whole) * 100 + Number(fraction.padEnd(2, '0'));
   return { ok: true, value: negative ? -bps : bps };
 }
-
-/** Milliseconds → the API's duration text (`7d`, `24h`, `90m`). */
-export function msToDuration(ms: number): string | null {
-  const units: [number, string][] = [
-    [86_400_000, 'd'],
-    [3_600_000, 'h'],
-    [60_000, 'm'],
-  ];
-  for (const [size, unit] of units) {
-    if (ms > 0 && ms % size === 0) return `${(ms / size).toString()}${unit}`;
-  }
-  return null;
-}

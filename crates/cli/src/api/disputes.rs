@@ -5,27 +5,9 @@ use axum::{
     Json,
     extract::{Path, State, rejection::JsonRejection, rejection::PathRejection},
 };
-use serde::{Deserialize, Serialize};
-use souk_core::{
-    offer::parse_amount,
-    trading::{Decision, DisputeInfo, Winner},
-};
+use souk_core::trading::{Decision, DisputeInfo};
 
-use super::{ApiError, ApiResult, ApiState, trades::trade_id};
-
-/// The body of `POST /api/v1/disputes/{id}/resolve`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ResolveRequest {
-    /// `buyer`, `seller` or `split`.
-    pub to: String,
-    /// With `split`: what the buyer gets, in the traded asset, e.g. "0.6"; the seller gets the rest.
-    #[serde(default)]
-    pub buyer_gets: Option<String>,
-    /// Why, shown to both parties.
-    #[serde(default)]
-    pub reason: String,
-}
+use super::{ApiResult, ApiState, trades::trade_id};
 
 #[utoipa::path(
     get,
@@ -59,34 +41,15 @@ pub async fn dispute_info(
     tag = "disputes",
     summary = "As an arbitrator: pay the escrow to the buyer, the seller, or split between them (a PSBT signed by this node, sent to both parties; a party who gets anything co-signs and broadcasts). A new decision is accepted after a party refused the last one and none took it",
     params(("id" = String, Path, description = "the trade id (UUID)")),
-    request_body = ResolveRequest,
+    request_body = Decision,
     responses((status = 200, description = "The dispute", body = DisputeInfo))
 )]
 pub async fn resolve(
     State(state): State<ApiState>,
     path: Result<Path<String>, PathRejection>,
-    body: Result<Json<ResolveRequest>, JsonRejection>,
+    body: Result<Json<Decision>, JsonRejection>,
 ) -> ApiResult<Json<DisputeInfo>> {
     let id = trade_id(path)?;
-    let Json(r) = body?;
-    let buyer_gets =
-        match r.buyer_gets.as_deref().map(str::trim) {
-            Some(text) if !text.is_empty() => {
-                let base = state.node.dispute_info(id).await?.offer.base;
-                Some(parse_amount(text, base).map_err(|e| {
-                    ApiError::bad_request(format!("the buyer's share {text:?}: {e}"))
-                })?)
-            }
-            _ => None,
-        };
-    let to =
-        r.to.trim()
-            .parse::<Winner>()
-            .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let decision = Decision {
-        to,
-        buyer_gets,
-        reason: r.reason,
-    };
+    let Json(decision) = body?;
     Ok(Json(state.node.resolve_dispute(id, &decision).await?))
 }

@@ -94,7 +94,23 @@ fn rejection(status: StatusCode, message: String) -> ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        rejection(r.status(), r.body_text())
+        let message = match &r {
+            // "Failed to deserialize the JSON body into the target type: to: unknown winner "x": … at
+            // line 1 column 9" → the field and what is wrong with it.
+            JsonRejection::JsonDataError(_) => {
+                let text = r.body_text();
+                let text = text
+                    .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                    .unwrap_or(&text);
+                let text = match text.rsplit_once(" at line ") {
+                    Some((head, position)) if position.contains(" column ") => head,
+                    _ => text,
+                };
+                text.to_owned()
+            }
+            _ => r.body_text(),
+        };
+        rejection(r.status(), message)
     }
 }
 

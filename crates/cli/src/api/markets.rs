@@ -1,26 +1,14 @@
 //! The market routes of the local API: asking a market's makers for their offers, and the market
 //! price from the price feed; plus parsing a `BASE/QUOTE` market name.
 
-use std::str::FromStr;
-
 use axum::{
     Json,
     extract::{Path, State, rejection::PathRejection},
 };
 use serde::{Deserialize, Serialize};
-use souk_core::offer::{Asset, Quote};
 
 use super::{ApiError, ApiResult, ApiState};
-
-/// `BTC/EUR` → its asset and quote.
-pub fn parse_market(text: &str) -> Result<(Asset, Quote), String> {
-    let (base, quote) = text
-        .split_once('/')
-        .ok_or_else(|| format!("market {text:?} is not BASE/QUOTE, e.g. BTC/EUR"))?;
-    let base = Asset::from_str(base).map_err(|e| e.to_string())?;
-    let quote = Quote::from_str(quote).map_err(|e| e.to_string())?;
-    Ok((base, quote))
-}
+use crate::input::parse_market;
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Refreshed {

@@ -12,7 +12,7 @@ use axum::{
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use souk_core::{
-    offer::{PaymentMethod, parse_amount},
+    offer::PaymentMethod,
     trading::{TradeAnswer, TradeInfo},
 };
 use uuid::Uuid;
@@ -20,19 +20,20 @@ use uuid::Uuid;
 use super::{ApiError, ApiResult, ApiState};
 
 /// The body of `POST /api/v1/trades`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+/// The body of `POST /api/v1/trades`: what the desktop app's `take_offer` takes.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TakeRequest {
-    pub offer_id: String,
-    /// In the offer's base asset, e.g. "0.05".
-    pub amount: String,
-    pub method: String,
-    /// Where the taker wants to be paid (opaque to Souk), e.g. an IBAN or an address.
+    pub offer_id: Uuid,
+    /// In base units of the offer's base asset.
+    pub amount: u64,
+    #[schema(value_type = String)]
+    pub method: PaymentMethod,
+    /// Where the taker wants to be paid (its payment account's details), if the trade needs it.
     #[serde(default)]
     pub payout: String,
 }
 
-/// The body of `POST /api/v1/trades/{id}/reject`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
@@ -41,16 +42,19 @@ pub struct RejectRequest {
 }
 
 /// The body of `POST /api/v1/trades/{id}/counter`: a new amount, a new fixed price, or both.
+/// The body of `POST /api/v1/trades/{id}/counter`: the counter of the desktop app's `answer_trade`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CounterRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub price: Option<String>,
+    /// Another amount, in base units.
+    #[serde(default)]
+    pub amount: Option<u64>,
+    /// Another fixed price per whole base coin, e.g. "61000".
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Decimal>,
 }
 
-/// The body of `POST /api/v1/trades/{id}/address`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressRequest {
@@ -102,19 +106,9 @@ pub async fn take(
     body: Result<Json<TakeRequest>, JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(r) = body?;
-    let offer_id = uuid(&r.offer_id, "an offer id")?;
-    let (offer, _) = state.node.offer(offer_id).await?.ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "no offer {offer_id} in the book: it may be gone; refresh the market"
-        ))
-    })?;
-    let amount =
-        parse_amount(&r.amount, offer.base).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let method = PaymentMethod::new(r.method.trim().to_ascii_uppercase())
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let trade = state
         .node
-        .take_offer(offer_id, amount, method, r.payout)
+        .take_offer(r.offer_id, r.amount, r.method, r.payout)
         .await?;
     Ok((StatusCode::CREATED, Json(trade)).into_response())
 }
@@ -192,21 +186,7 @@ pub async fn counter(
 ) -> ApiResult<Json<TradeInfo>> {
     let id = trade_id(path)?;
     let Json(r) = body?;
-    let trade = state.node.trade(id).await?;
-    let amount = r
-        .amount
-        .as_deref()
-        .map(|a| parse_amount(a, trade.offer.base))
-        .transpose()
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let price = r
-        .price
-        .as_deref()
-        .map(|p| {
-            Decimal::from_str(p.trim())
-                .map_err(|_| ApiError::bad_request(format!("price {p:?} is not a number")))
-        })
-        .transpose()?;
+    let CounterRequest { amount, price } = r;
     if amount.is_none() && price.is_none() {
         return Err(ApiError::bad_request(
             "a counter needs a new amount, a new price or both",

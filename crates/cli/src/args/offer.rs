@@ -2,8 +2,6 @@
 
 use clap::{Args, Subcommand};
 
-use crate::api;
-
 #[derive(Debug, Subcommand)]
 pub(crate) enum OfferCommand {
     /// Sign and publish a new offer
@@ -84,7 +82,7 @@ pub(crate) struct PostArgs {
     terms: Option<String>,
 }
 
-impl From<PostArgs> for api::OfferRequest {
+impl From<PostArgs> for crate::input::OfferRequest {
     fn from(a: PostArgs) -> Self {
         Self {
             side: a.side,

@@ -4,14 +4,14 @@
 use reqwest::Method;
 use souk_core::{
     offer::format_amount,
-    trading::{DisputeInfo, Winner},
+    trading::{Decision, DisputeInfo, Winner},
 };
 
 use super::{
     ApiClient, decode,
     text::{print_table, printable},
 };
-use crate::{Failure, print_json};
+use crate::{Failure, input, print_json, user_error};
 
 pub async fn disputes(client: &ApiClient, json: bool) -> Result<(), Failure> {
     let Some(list) = client
@@ -46,6 +46,48 @@ pub async fn disputes(client: &ApiClient, json: bool) -> Result<(), Failure> {
         .collect();
     print_table(&["TRADE", "CHAIN", "REASONS", "DECISION"], &rows);
     Ok(())
+}
+
+/// `souk dispute resolve`: the winner by name, the buyer's share (with a split) in coins of the
+/// dispute's asset.
+pub async fn resolve(
+    client: &ApiClient,
+    trade_id: &str,
+    to: &str,
+    buyer_gets: Option<&str>,
+    reason: &str,
+    json: bool,
+) -> Result<(), Failure> {
+    let to = to
+        .trim()
+        .parse::<Winner>()
+        .map_err(|e| user_error(e.to_string()))?;
+    let buyer_gets = match buyer_gets.map(str::trim) {
+        Some(text) if !text.is_empty() => {
+            let dispute: DisputeInfo = decode(
+                &client
+                    .call(
+                        Method::GET,
+                        &format!("/api/v1/disputes/{trade_id}"),
+                        &[],
+                        None,
+                    )
+                    .await?,
+            )?;
+            Some(
+                input::amount(text, dispute.offer.base)
+                    .map_err(|e| user_error(format!("the buyer's share {text:?}: {e}")))?,
+            )
+        }
+        _ => None,
+    };
+    let decision = Decision {
+        to,
+        buyer_gets,
+        reason: reason.to_owned(),
+    };
+    let body = serde_json::to_value(decision).map_err(|e| Failure::internal(e.to_string()))?;
+    dispute(client, trade_id, Some(&body), json).await
 }
 
 /// Shows one dispute, or decides it (`decision`: the body of `POST …/resolve`).

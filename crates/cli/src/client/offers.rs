@@ -13,7 +13,9 @@ use super::{
 };
 use crate::{
     Failure,
-    api::{OfferRequest, Refreshed, Withdrawn},
+    api::{Refreshed, Withdrawn},
+    input::{self, OfferRequest},
+    user_error,
 };
 
 pub async fn post_offer(
@@ -21,7 +23,8 @@ pub async fn post_offer(
     request: &OfferRequest,
     json: bool,
 ) -> Result<(), Failure> {
-    let body = serde_json::to_value(request).map_err(|e| Failure::internal(e.to_string()))?;
+    let new = input::new_offer(request).map_err(user_error)?;
+    let body = serde_json::to_value(new).map_err(|e| Failure::internal(e.to_string()))?;
     let Some(offer) = client
         .fetch::<Offer>(Method::POST, "/api/v1/offers", &[], Some(&body), json)
         .await?
@@ -61,15 +64,37 @@ pub async fn list_offers(
     json: bool,
 ) -> Result<(), Failure> {
     let mut query = Vec::new();
-    let fields = [
-        ("market", filter.market),
-        ("side", filter.side),
-        ("method", filter.method),
-        ("amount", filter.amount),
-    ];
-    for (name, value) in fields {
-        if let Some(value) = value {
-            query.push((name, value));
+    let market = filter
+        .market
+        .as_deref()
+        .map(input::parse_market)
+        .transpose()
+        .map_err(user_error)?;
+    if let Some((base, quote)) = market {
+        query.push(("base", base.to_string()));
+        query.push(("quote", quote.to_string()));
+    }
+    if let Some(side) = &filter.side {
+        query.push((
+            "side",
+            input::parse_side(side).map_err(user_error)?.to_string(),
+        ));
+    }
+    if let Some(method) = filter.method {
+        query.push(("method", method));
+    }
+    match (&filter.amount, market) {
+        (None, _) => {}
+        (Some(text), Some((base, _))) => {
+            query.push((
+                "amount",
+                input::amount(text, base).map_err(user_error)?.to_string(),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(user_error(
+                "--amount needs --market (e.g. --market BTC/EUR) to know which asset it counts",
+            ));
         }
     }
     if filter.mine {
@@ -180,7 +205,7 @@ pub async fn withdraw_offer(client: &ApiClient, id: &str, json: bool) -> Result<
 }
 
 pub async fn refresh_market(client: &ApiClient, market: &str, json: bool) -> Result<(), Failure> {
-    let (base, quote) = crate::api::parse_market(market).map_err(crate::user_error)?;
+    let (base, quote) = input::parse_market(market).map_err(user_error)?;
     let Some(refreshed) = client
         .fetch::<Refreshed>(
             Method::POST,

@@ -4,21 +4,53 @@
 use reqwest::Method;
 use serde_json::Value;
 use souk_core::{
+    book::BookEntry,
     offer::{Price, format_amount},
     trading::TradeInfo,
 };
 
 use super::{
-    ApiClient,
+    ApiClient, decode,
     text::{price_text, print_table, printable},
 };
-use crate::Failure;
+use crate::{
+    Failure,
+    api::{CounterRequest, TakeRequest},
+    input, user_error,
+};
 
+/// `souk trade take`: the amount is read in coins of the offer's base asset, the offer from the
+/// node's book.
 pub async fn take(
     client: &ApiClient,
-    request: &crate::api::TakeRequest,
+    offer_id: &str,
+    amount: &str,
+    method: &str,
+    payout: &str,
     json: bool,
 ) -> Result<(), Failure> {
+    let offer_id = uuid::Uuid::parse_str(offer_id.trim())
+        .map_err(|_| user_error(format!("{offer_id:?} is not an offer id (a UUID)")))?;
+    let book: Vec<BookEntry> = decode(
+        &client
+            .call(Method::GET, "/api/v1/offers", &[], None)
+            .await?,
+    )?;
+    let offer = book
+        .iter()
+        .find(|e| e.offer.id == offer_id)
+        .map(|e| &e.offer)
+        .ok_or_else(|| {
+            user_error(format!(
+                "no offer {offer_id} in the book: it may be gone; refresh the market"
+            ))
+        })?;
+    let request = TakeRequest {
+        offer_id,
+        amount: input::amount(amount, offer.base).map_err(user_error)?,
+        method: input::parse_method(method).map_err(user_error)?,
+        payout: payout.to_owned(),
+    };
     let body = serde_json::to_value(request).map_err(|e| Failure::internal(e.to_string()))?;
     let Some(trade) = client
         .fetch::<TradeInfo>(Method::POST, "/api/v1/trades", &[], Some(&body), json)
@@ -29,6 +61,36 @@ pub async fn take(
     println!("Took offer {}: trade {}", trade.offer.id, trade.id);
     print_trade(&trade);
     Ok(())
+}
+
+/// `souk trade counter`: a new amount in coins of the trade's base asset and/or a new price.
+pub async fn counter(
+    client: &ApiClient,
+    trade_id: &str,
+    amount: Option<&str>,
+    price: Option<&str>,
+    json: bool,
+) -> Result<(), Failure> {
+    let amount = match amount {
+        Some(text) => {
+            let trade: TradeInfo = decode(
+                &client
+                    .call(
+                        Method::GET,
+                        &format!("/api/v1/trades/{trade_id}"),
+                        &[],
+                        None,
+                    )
+                    .await?,
+            )?;
+            Some(input::amount(text, trade.offer.base).map_err(user_error)?)
+        }
+        None => None,
+    };
+    let price = price.map(input::price).transpose().map_err(user_error)?;
+    let body = serde_json::to_value(CounterRequest { amount, price })
+        .map_err(|e| Failure::internal(e.to_string()))?;
+    answer(client, trade_id, "counter", Some(body), json).await
 }
 
 /// `accept`, `reject` or `counter` one trade.

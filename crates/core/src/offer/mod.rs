@@ -549,7 +549,9 @@ pub struct NewOffer {
     pub payment_methods: Vec<PaymentMethod>,
     pub escrow: EscrowKind,
     pub deposit_bps: u16,
-    #[serde(with = "text::hex32")]
+    /// The maker's channel key: the node puts its own in when it signs (any value given is replaced,
+    /// so a request may leave it out).
+    #[serde(default, with = "text::hex32")]
     #[ts(type = "string")]
     #[schema(value_type = String)]
     pub maker_x25519: [u8; 32],

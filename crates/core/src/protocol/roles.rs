@@ -81,7 +81,8 @@ impl Party {
 }
 
 /// Who an arbitrator's decision gives the escrow to: all of it to one party, or split between them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, utoipa::ToSchema)]
+/// Read from JSON by its name, refusing any other with the names it could be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Winner {
     Buyer,
@@ -98,6 +99,13 @@ impl Winner {
             Self::Seller => "seller",
             Self::Split => "split",
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Winner {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
