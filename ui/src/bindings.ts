@@ -73,7 +73,12 @@ deposit_bps: number,
  * The maker's X25519 public key: take requests are sealed to it.
  */
 maker_x25519: string, created_at: number, expires_at: number, terms: string, };
-export type NewOffer = { side: Side, base: Asset, quote: Quote, price: Price, min_amount: number, max_amount: number, payment_methods: Array<PaymentMethod>, escrow: EscrowKind, deposit_bps: number, maker_x25519: string, 
+export type NewOffer = { side: Side, base: Asset, quote: Quote, price: Price, min_amount: number, max_amount: number, payment_methods: Array<PaymentMethod>, escrow: EscrowKind, deposit_bps: number, 
+/**
+ * The maker's channel key: the node puts its own in when it signs (any value given is replaced,
+ * so a request may leave it out).
+ */
+maker_x25519: string, 
 /**
  * How long the offer stays up, in milliseconds: at most [`MAX_TTL_MS`].
  */

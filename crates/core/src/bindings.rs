@@ -11,7 +11,6 @@ use crate::{
     error::{ErrorKind, ErrorPayload},
     escrow::{Chain, Network},
     market::MarketEvent,
-    negotiation::MessageKind,
     node::{
         AppStatus, BackupSettings, BackupSummary, BootstrapDial, ChainStatus, CreatedIdentity,
         IdentityInfo, ImportedBackup, NatStatus, NetInfo, NetworkStatus, Reach, RelayStatus,
@@ -20,6 +19,7 @@ use crate::{
     offer::{Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side},
     preferences::{NotificationPrefs, PaymentAccount, Preferences, Theme},
     price::MarketPrice,
+    protocol::negotiation::MessageKind,
     protocol::settlement::{Actor, Mode, StepKind},
     reputation::{RatingView, ReceiptCheck, ReceiptView, RefusedReceipt, Reputation},
     startup::{PhaseProgress, PhaseState, StartupPhase, StartupProgress},
@@ -266,7 +266,7 @@ fn wire<T: serde::Serialize>(value: T) -> String {
 /// The protocol's two tables as data: the UI, and its test double, follow the core's rules from the
 /// very table the core applies, not from a copy.
 fn protocol_tables() -> String {
-    let negotiation: String = crate::negotiation::TRANSITIONS
+    let negotiation: String = crate::protocol::negotiation::TRANSITIONS
         .iter()
         .map(|t| {
             format!(
@@ -377,7 +377,7 @@ mod tests {
         };
         assert_eq!(
             rows("NEGOTIATION_TRANSITIONS"),
-            crate::negotiation::TRANSITIONS.len()
+            crate::protocol::negotiation::TRANSITIONS.len()
         );
         assert_eq!(
             rows("TRADE_TRANSITIONS"),

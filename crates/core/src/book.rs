@@ -14,6 +14,7 @@ use sqlx::{Row, SqlitePool};
 use ts_rs::TS;
 use uuid::Uuid;
 
+pub use crate::offer::OfferState;
 use crate::{
     offer::{
         Asset, Offer, PaymentMethod, Price, Quote, Side, SignedOffer, VerifiedOffer,
@@ -462,15 +463,6 @@ async fn insert_in(
 pub struct MyOffer {
     pub offer: Offer,
     pub state: OfferState,
-}
-
-/// Where an offer stands in this node's book.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum OfferState {
-    Live,
-    Expired,
-    Withdrawn { at: i64 },
 }
 
 fn side_text(side: Side) -> &'static str {

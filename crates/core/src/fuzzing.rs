@@ -23,8 +23,8 @@ use crate::{
         self, Chain, EscrowInput, EscrowParties, Party, Payout, SpendPath, SpendPlan, Timelocks,
         TradeEscrow,
     },
-    negotiation::SignedNegotiationMessage,
     offer::{MarketUpdate, SignedWithdrawal},
+    protocol::negotiation::SignedNegotiationMessage,
     protocol::{self, settlement},
     trading::wire::ChannelMessage,
 };
@@ -284,12 +284,12 @@ mod seeds {
 
     use super::*;
     use crate::{
-        negotiation::{MessageBody, NegotiationMessage},
         offer::{
             Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side,
             SignedOffer, Withdrawal,
         },
         protocol::DirectRequest,
+        protocol::negotiation::{MessageBody, NegotiationMessage},
     };
 
     fn offer(maker: &Keypair) -> Offer {

@@ -23,7 +23,6 @@ pub mod fuzzing;
 pub mod identity;
 pub mod logging;
 pub mod market;
-pub mod negotiation;
 pub mod net;
 pub mod node;
 pub mod offer;

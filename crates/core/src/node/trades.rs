@@ -138,7 +138,7 @@ impl Node {
         trade_id: uuid::Uuid,
         decision: &crate::trading::Decision,
     ) -> Result<crate::trading::DisputeInfo> {
-        self.desk().await?.resolve(trade_id, decision).await
+        Ok(self.desk().await?.resolve(trade_id, decision).await?)
     }
 
     /// Test hook: makes this node lie to its counterparty by sending `body` as its signed step, unchecked

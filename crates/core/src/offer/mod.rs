@@ -537,6 +537,15 @@ pub struct Offer {
     pub terms: String,
 }
 
+/// Where an offer stands in a node's book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum OfferState {
+    Live,
+    Expired,
+    Withdrawn { at: i64 },
+}
+
 /// What a maker chooses for a new offer; [`Offer::new`] adds the id, the maker and the timestamps.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct NewOffer {

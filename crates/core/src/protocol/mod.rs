@@ -1,8 +1,10 @@
-//! The protocol as data: who is who in a trade, the states a trade goes through, the signed steps that
-//! move it and which of them are allowed, and what the direct request-response protocol carries. Pure:
-//! no clock, no chain, no database, no network — the engine (`trading`) feeds it and stores what it says.
+//! The protocol as data: who is who in a trade, the states a trade goes through, the signed messages
+//! that negotiate it (`negotiation`) and the signed steps that settle it (`settlement`), which of them
+//! are allowed, and what the direct request-response protocol carries. Pure: no clock, no chain, no
+//! database, no network — the engine (`trading`) feeds it and stores what it says.
 
 pub mod direct;
+pub mod negotiation;
 pub mod roles;
 pub mod settlement;
 pub mod state;

@@ -104,8 +104,22 @@ impl Winner {
 
 impl<'de> Deserialize<'de> for Winner {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        if deserializer.is_human_readable() {
+            let text = String::deserialize(deserializer)?;
+            return text.parse().map_err(serde::de::Error::custom);
+        }
+        // Signed encodings (postcard) carry the variant's index, as the derive writes it.
+        #[derive(Deserialize)]
+        enum Indexed {
+            Buyer,
+            Seller,
+            Split,
+        }
+        Ok(match Indexed::deserialize(deserializer)? {
+            Indexed::Buyer => Self::Buyer,
+            Indexed::Seller => Self::Seller,
+            Indexed::Split => Self::Split,
+        })
     }
 }
 
@@ -232,6 +246,25 @@ mod tests {
         assert_eq!(
             "half".parse::<Winner>().unwrap_err().to_string(),
             "unknown winner \"half\": expected buyer, seller or split"
+        );
+    }
+
+    /// A winner is read back from JSON by name (a wrong one says which would do) and from the signed
+    /// postcard encodings by the index the derive writes, so receipts signed before keep verifying.
+    #[test]
+    fn a_winner_reads_back_from_json_and_from_postcard() {
+        for winner in Winner::ALL {
+            let json = serde_json::to_string(&winner).unwrap();
+            assert_eq!(serde_json::from_str::<Winner>(&json).unwrap(), winner);
+            let bytes = postcard::to_stdvec(&winner).unwrap();
+            assert_eq!(postcard::from_bytes::<Winner>(&bytes).unwrap(), winner);
+        }
+        assert_eq!(postcard::to_stdvec(&Winner::Split).unwrap(), [2]);
+        assert_eq!(
+            serde_json::from_str::<Winner>("\"nobody\"")
+                .unwrap_err()
+                .to_string(),
+            "unknown winner \"nobody\": expected buyer, seller or split"
         );
     }
 }

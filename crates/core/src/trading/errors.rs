@@ -8,7 +8,7 @@
 use libp2p::PeerId;
 use uuid::Uuid;
 
-use crate::{error::Error, error_kind::ErrorKind, store::StoreError};
+use crate::{error::Error, error_kind::ErrorKind, protocol::roles::Winner, store::StoreError};
 
 /// A database failure.
 pub(super) fn sql(e: sqlx::Error) -> Error {
@@ -84,6 +84,72 @@ impl From<TakeError> for Error {
     }
 }
 
+/// Why an arbitrator's decision was refused ([`crate::trading::Desk::resolve_dispute`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DisputeError {
+    #[error("no dispute about trade {0} here")]
+    NoDispute(Uuid),
+    #[error("a share for the buyer goes with --to split only, not --to {0}")]
+    ShareWithoutSplit(Winner),
+    #[error("a split needs the buyer's share (--buyer-gets); the seller gets the rest")]
+    SplitWithoutShare,
+    #[error(
+        "the buyer's share must be more than nothing and less than the {total} the escrow holds; \
+         give the whole escrow with --to buyer or --to seller"
+    )]
+    ShareOutOfRange { total: u64 },
+    #[error("the reason is longer than {max} characters")]
+    ReasonTooLong { max: usize },
+    /// A decision stands: no party refused it, or one has taken it.
+    #[error(
+        "this dispute was resolved already, to the {to} (decision {round}), and {why}: it stands"
+    )]
+    Decided {
+        to: String,
+        round: u32,
+        why: &'static str,
+    },
+    /// Another decision of the same round was stored first (two windows, a double click).
+    #[error("this dispute was resolved already, to the {0}")]
+    DecidedMeanwhile(String),
+    #[error("no chain backend configured")]
+    NoChain,
+    #[error("the escrow holds nothing on the chain")]
+    EmptyEscrow,
+    /// The escrow's coins cannot pay this decision (too little for the fee, say).
+    #[error("this decision cannot be paid out: {0}")]
+    Unpayable(String),
+    /// This node's own failure (database, keys, the chain backend), or a stored case that does not hold.
+    #[error(transparent)]
+    Node(Box<Error>),
+}
+
+impl DisputeError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Node(e) => e.kind(),
+            // The arbitrator's to fix (another decision, a chain backend) or to know: exit 1.
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+impl From<Error> for DisputeError {
+    fn from(e: Error) -> Self {
+        Self::Node(Box::new(e))
+    }
+}
+
+impl From<DisputeError> for Error {
+    fn from(e: DisputeError) -> Self {
+        match e {
+            DisputeError::Node(e) => *e,
+            other => Self::InvalidInput(other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +190,40 @@ mod tests {
             crate::protocol::reason_for_peer(&peer_fault("a step of another trade")),
             "a step of another trade"
         );
+    }
+
+    #[test]
+    fn a_refused_decision_says_why_in_the_arbitrator_s_words() {
+        for (refusal, words) in [
+            (
+                DisputeError::ShareWithoutSplit(Winner::Buyer),
+                "a share for the buyer goes with --to split only, not --to buyer",
+            ),
+            (
+                DisputeError::ShareOutOfRange { total: 1_000 },
+                "the buyer's share must be more than nothing and less than the 1000 the escrow \
+                 holds; give the whole escrow with --to buyer or --to seller",
+            ),
+            (
+                DisputeError::Decided {
+                    to: "seller".into(),
+                    round: 2,
+                    why: "a party has taken it",
+                },
+                "this dispute was resolved already, to the seller (decision 2), and a party has \
+                 taken it: it stands",
+            ),
+        ] {
+            assert_eq!(refusal.kind(), ErrorKind::InvalidInput);
+            let e = Error::from(refusal);
+            assert_eq!(
+                (e.kind(), e.to_string().as_str()),
+                (ErrorKind::InvalidInput, words)
+            );
+        }
+        // This node's own failure keeps its kind, and is not the arbitrator's to fix.
+        let own = DisputeError::from(Error::Internal("disk".into()));
+        assert_eq!(own.kind(), ErrorKind::Internal);
+        assert_eq!(Error::from(own).kind(), ErrorKind::Internal);
     }
 }

@@ -17,7 +17,7 @@ mod outbox;
 pub mod receipts;
 pub mod recovery;
 mod settle;
-mod store;
+pub(crate) mod store;
 pub mod wire;
 
 /// Entry points for the fuzz targets (`fuzz/`) into decoders private to the trade engine.
@@ -54,7 +54,7 @@ pub use arbitrate::{
     Decision, DecisionInfo, DisputeInfo, MAX_DECISION_REASON_CHARS, OnChain, PartyCase,
 };
 pub use desk::{Desk, Refusals, Settlement, TradeConfig, payment_window};
-pub use errors::TakeError;
+pub use errors::{DisputeError, TakeError};
 pub use fund::WalletFunding;
 pub use settle::{DecisionView, EscrowView, PendingFunding, ReserveView, ReturnView};
 pub use store::{

@@ -8,6 +8,7 @@
 mod channel;
 mod chat;
 mod envelopes;
+pub(crate) mod negotiation;
 mod progress;
 mod trades;
 

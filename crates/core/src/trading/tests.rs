@@ -12,12 +12,12 @@ use crate::{
     book::Book,
     channel::{self, ENVELOPE_SIGNING_TAG, Sender, SignedEnvelope, TradeChannel},
     identity::{Identity, SeedPhrase},
-    negotiation::{MessageBody, NegotiationMessage, SignedNegotiationMessage},
     net::{AcceptAll, NetConfig, Network},
     offer::{
         Asset, EscrowKind, Fiat, NewOffer, Offer, PaymentMethod, Price, Quote, Side, SignedOffer,
         SignedWithdrawal, Withdrawal,
     },
+    protocol::negotiation::{MessageBody, NegotiationMessage, SignedNegotiationMessage},
     protocol::{EnvelopeAnswer, TakeAnswer},
     store::{Store, now_ms},
 };

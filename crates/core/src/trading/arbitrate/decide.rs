@@ -17,10 +17,10 @@ use super::{
 use crate::{
     arbiter::arbitrator_trade_keypair,
     chain::ChainBackend,
-    error::{Error, Result},
+    error::Error,
     escrow::{Party, SpendPath, build_spend, encode_psbt, sign_psbt},
     store::now_ms,
-    trading::{TradeEvent, Winner, desk::Inner},
+    trading::{DisputeError, TradeEvent, Winner, desk::Inner},
 };
 
 /// What the arbitrator decides.
@@ -57,20 +57,20 @@ pub(in crate::trading) async fn resolve(
     inner: &Arc<Inner>,
     trade_id: Uuid,
     decision: &Decision,
-) -> Result<DisputeInfo> {
+) -> std::result::Result<DisputeInfo, DisputeError> {
     let to = decision.to;
     if to != Winner::Split && decision.buyer_gets.is_some() {
-        return Err(refused(format!(
-            "a share for the buyer goes with --to split only, not --to {to}"
-        )));
+        return Err(DisputeError::ShareWithoutSplit(to));
     }
     let reason = decision.reason.trim();
     if reason.chars().count() > MAX_DECISION_REASON_CHARS {
-        return Err(refused(format!(
-            "the reason is longer than {MAX_DECISION_REASON_CHARS} characters"
-        )));
+        return Err(DisputeError::ReasonTooLong {
+            max: MAX_DECISION_REASON_CHARS,
+        });
     }
-    let (dispute, cases) = stored_dispute(inner, trade_id).await?;
+    let (dispute, cases) = stored_dispute(inner, trade_id)
+        .await?
+        .ok_or(DisputeError::NoDispute(trade_id))?;
     let round = match &dispute.decision {
         None => 1,
         Some(d) if d.can_decide_again => d.round + 1,
@@ -83,39 +83,29 @@ pub(in crate::trading) async fn resolve(
             } else {
                 "no party has refused it"
             };
-            return Err(refused(format!(
-                "this dispute was resolved already, to the {} (decision {}), and {why}: it stands",
-                dispute.resolved_to.map_or("?", Winner::as_str),
-                d.round
-            )));
+            return Err(DisputeError::Decided {
+                to: dispute.resolved_to.map_or("?", Winner::as_str).to_owned(),
+                round: d.round,
+                why,
+            });
         }
     };
     let case = &cases[0];
     let (buyer, seller) = parties(case)?;
-    let backend = inner
-        .chain
-        .clone()
-        .ok_or_else(|| refused("no chain backend configured"))?;
+    let backend = inner.chain.clone().ok_or(DisputeError::NoChain)?;
     let key = arbitrator_trade_keypair(&inner.escrow_root, case.chain, case.network, &trade_id)
         .map_err(refused)?;
     let (escrow, utxos) = escrow_inputs(inner, case).await?;
     if utxos.is_empty() {
-        return Err(refused("the escrow holds nothing on the chain"));
+        return Err(DisputeError::EmptyEscrow);
     }
     let total: u64 = utxos.iter().map(|u| u.value.to_sat()).sum();
     let buyer_share = match (to, decision.buyer_gets) {
         (Winner::Buyer, _) => total,
         (Winner::Seller, _) => 0,
-        (_, None) => {
-            return Err(refused(
-                "a split needs the buyer's share (--buyer-gets); the seller gets the rest",
-            ));
-        }
+        (_, None) => return Err(DisputeError::SplitWithoutShare),
         (_, Some(share)) if share == 0 || share >= total => {
-            return Err(refused(format!(
-                "the buyer's share must be more than nothing and less than the {total} the escrow \
-                 holds; give the whole escrow with --to buyer or --to seller"
-            )));
+            return Err(DisputeError::ShareOutOfRange { total });
         }
         (_, Some(share)) => share,
     };
@@ -131,8 +121,12 @@ pub(in crate::trading) async fn resolve(
         // The backup arbitrator signs on the backup branch, which its lock opens.
         plan.path = SpendPath::Backup;
     }
-    let mut psbt = build_spend(&escrow, &plan, backend.fee_rate().await?)
-        .map_err(|e| refused(format!("this decision cannot be paid out: {e}")))?;
+    let mut psbt = build_spend(
+        &escrow,
+        &plan,
+        backend.fee_rate().await.map_err(Error::from)?,
+    )
+    .map_err(|e| DisputeError::Unpayable(e.to_string()))?;
     sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
     let resolution = Resolution {
         trade_id,
@@ -167,10 +161,9 @@ pub(in crate::trading) async fn resolve(
     .map_err(sql)?;
     if decided.rows_affected() != 1 {
         let done = show(inner, trade_id).await?.resolved_to;
-        return Err(refused(format!(
-            "this dispute was resolved already, to the {}",
-            done.map_or("?", Winner::as_str)
-        )));
+        return Err(DisputeError::DecidedMeanwhile(
+            done.map_or("?", Winner::as_str).to_owned(),
+        ));
     }
     for (side, party) in [(Party::Buyer, buyer.0), (Party::Seller, seller.0)] {
         tokio::spawn(deliver_resolution(
@@ -183,5 +176,5 @@ pub(in crate::trading) async fn resolve(
     }
     tracing::info!(%trade_id, %to, buyer_share, round, "dispute decided");
     let _ = inner.events.send(TradeEvent::DisputeResolved { trade_id });
-    show(inner, trade_id).await
+    Ok(show(inner, trade_id).await?)
 }

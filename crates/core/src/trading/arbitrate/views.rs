@@ -12,13 +12,13 @@ use uuid::Uuid;
 use super::{
     DisputeCase,
     cases::{Identity, dispute_row, disputes_of, holdings},
-    refused, sql,
+    sql,
 };
 use crate::{
     error::{Error, Result},
     escrow::{Chain, Network, Party},
     offer::Offer,
-    trading::{Winner, desk::Inner},
+    trading::{DisputeError, Winner, desk::Inner},
 };
 
 /// A dispute as the arbitrator keeps it.
@@ -209,7 +209,9 @@ pub(in crate::trading) async fn list(inner: &Inner) -> Result<Vec<DisputeInfo>> 
 
 /// One dispute, with what its escrow holds on the chain now (left out when the chain cannot say).
 pub(in crate::trading) async fn show(inner: &Inner, trade_id: Uuid) -> Result<DisputeInfo> {
-    let (mut info, cases) = stored_dispute(inner, trade_id).await?;
+    let (mut info, cases) = stored_dispute(inner, trade_id)
+        .await?
+        .ok_or_else(|| Error::from(DisputeError::NoDispute(trade_id)))?;
     match holdings(inner, &cases[0]).await {
         Ok(on_chain) => info.on_chain = Some(on_chain),
         Err(e) => tracing::info!(%trade_id, error = %e, "the escrow's balance is not known now"),
@@ -217,13 +219,14 @@ pub(in crate::trading) async fn show(inner: &Inner, trade_id: Uuid) -> Result<Di
     Ok(info)
 }
 
+/// One dispute as stored, with its cases; `None` when no dispute about the trade came here.
 pub(super) async fn stored_dispute(
     inner: &Inner,
     trade_id: Uuid,
-) -> Result<(DisputeInfo, Vec<DisputeCase>)> {
-    let row = dispute_row(inner, trade_id)
-        .await?
-        .ok_or_else(|| refused(format!("no dispute about trade {trade_id} here")))?;
+) -> Result<Option<(DisputeInfo, Vec<DisputeCase>)>> {
+    let Some(row) = dispute_row(inner, trade_id).await? else {
+        return Ok(None);
+    };
     let (_, cases) = Identity::stored(&row)?;
-    Ok((info_of(&row)?, cases))
+    Ok(Some((info_of(&row)?, cases)))
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{Desk, Inner, refused, sql};
 use crate::{
     error::{Error, Result},
-    negotiation::{
+    protocol::negotiation::{
         self, MessageBody, NegotiationMessage, SignedNegotiationMessage, VerifiedNegotiationMessage,
     },
     store::now_ms,
@@ -45,9 +45,15 @@ pub(super) async fn answer_step(
     let signed = sign(&message, &inner.me.keypair)?;
     negotiation.apply(signed.clone()).map_err(refused)?;
     let now = now_ms();
-    negotiation::record_negotiation(&mut tx, &negotiation, &inner.me.peer, None, now)
-        .await
-        .map_err(Error::from)?;
+    crate::trading::store::negotiation::record_negotiation(
+        &mut tx,
+        &negotiation,
+        &inner.me.peer,
+        None,
+        now,
+    )
+    .await
+    .map_err(Error::from)?;
     let plaintext = ChannelMessage::Negotiation(signed.to_bytes()).encode();
     store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
     if negotiation.state() == negotiation::NegotiationState::Accepted {

@@ -11,8 +11,8 @@ use super::{Inner, peer_fault, sql};
 use crate::{
     channel::{ChannelError, SignedEnvelope},
     error::{Error, Result},
-    negotiation::{self, SignedNegotiationMessage},
     protocol::EnvelopeAnswer,
+    protocol::negotiation::{self, SignedNegotiationMessage},
     store::now_ms,
     trading::{
         ChatMessage, TradeEvent, settle,
@@ -125,9 +125,15 @@ impl Inner {
                 }
                 let mut negotiation = store::load_negotiation(tx, trade_id, &channel.offer).await?;
                 negotiation.apply(step).map_err(peer_fault)?;
-                negotiation::record_negotiation(tx, &negotiation, &self.me.peer, None, now)
-                    .await
-                    .map_err(Error::from)?;
+                crate::trading::store::negotiation::record_negotiation(
+                    tx,
+                    &negotiation,
+                    &self.me.peer,
+                    None,
+                    now,
+                )
+                .await
+                .map_err(Error::from)?;
                 if negotiation.state() == negotiation::NegotiationState::Accepted {
                     let terms = negotiation.terms();
                     settle::after_agreement(self, tx, channel, &terms.payout, terms.amount).await?;

@@ -99,7 +99,7 @@ impl Desk {
         &self,
         trade_id: Uuid,
         decision: &crate::trading::Decision,
-    ) -> Result<crate::trading::DisputeInfo> {
+    ) -> std::result::Result<crate::trading::DisputeInfo, crate::trading::DisputeError> {
         crate::trading::arbitrate::resolve(&self.inner, trade_id, decision).await
     }
 }

@@ -10,8 +10,10 @@ use super::{Desk, Inner, negotiate::sign, peer_fault, sql};
 use crate::{
     channel,
     error::{Error, Result},
-    negotiation::{self, MessageBody, Negotiation, NegotiationMessage, SignedNegotiationMessage},
     offer::PaymentMethod,
+    protocol::negotiation::{
+        MessageBody, Negotiation, NegotiationMessage, SignedNegotiationMessage,
+    },
     protocol::{DirectRequest, TakeAnswer},
     store::now_ms,
     trading::{TakeError, TradeEvent, TradeInfo, settle, store},
@@ -87,9 +89,15 @@ impl Desk {
             .finish(&accept)
             .map_err(|e| TakeError::Nonsense(e.to_string()))?;
         let (_guard, mut tx) = inner.write().await?;
-        negotiation::record_negotiation(&mut tx, &negotiation, &inner.me.peer, None, now_ms())
-            .await
-            .map_err(Error::from)?;
+        crate::trading::store::negotiation::record_negotiation(
+            &mut tx,
+            &negotiation,
+            &inner.me.peer,
+            None,
+            now_ms(),
+        )
+        .await
+        .map_err(Error::from)?;
         store::insert_channel(&mut tx, &inner.me.storage_key, &trade_channel, &offer).await?;
         let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
         tx.commit().await.map_err(sql)?;
@@ -174,7 +182,7 @@ impl Inner {
                  {limit}; try again later"
             )));
         }
-        negotiation::record_negotiation(
+        crate::trading::store::negotiation::record_negotiation(
             &mut tx,
             &negotiation,
             &self.me.peer,

@@ -14,9 +14,9 @@ use uuid::Uuid;
 use super::{Inner, negotiate::answer_step};
 use crate::{
     error::Result,
-    negotiation::MessageBody,
     net::NetEvent,
     protocol::DirectRequest,
+    protocol::negotiation::MessageBody,
     store::now_ms,
     trading::{outbox, settle},
 };

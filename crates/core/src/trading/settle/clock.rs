@@ -36,7 +36,7 @@ pub(super) async fn start_confirm_window(
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(sql)?;
-            let terms: crate::negotiation::Terms =
+            let terms: crate::protocol::negotiation::Terms =
                 serde_json::from_str(&terms).map_err(|e| internal("stored terms", e))?;
             crate::trading::payment_window(&terms.method)
         }
@@ -55,7 +55,7 @@ pub(super) async fn method_of(
         .fetch_one(&inner.pool)
         .await
         .map_err(sql)?;
-    let terms: crate::negotiation::Terms =
+    let terms: crate::protocol::negotiation::Terms =
         serde_json::from_str(&terms).map_err(|e| internal("stored terms", e))?;
     Ok(terms.method)
 }

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::{internal, progress::progress, sql};
 use crate::{
     error::{Error, Result},
-    negotiation::{self, Negotiation},
     offer::Offer,
+    protocol::negotiation::Negotiation,
     trading::{Party, StepRecord, TradeInfo, TradeRole, TradeState, TradeTerms},
 };
 
@@ -21,7 +21,7 @@ pub(in crate::trading) async fn load_negotiation(
     trade_id: Uuid,
     offer: &Offer,
 ) -> Result<Negotiation> {
-    let transcript = negotiation::load_transcript(conn, trade_id)
+    let transcript = super::negotiation::load_transcript(conn, trade_id)
         .await
         .map_err(|e| internal("stored negotiation", e))?;
     Negotiation::resume(offer, transcript).map_err(|e| internal("stored negotiation", e))

@@ -4,14 +4,25 @@
 use std::sync::LazyLock;
 
 use libp2p::PeerId;
+#[cfg(test)]
 use sqlx::SqlitePool;
 use uuid::Uuid;
 
-use super::{
-    MessageKind, Negotiation, NegotiationError, NegotiationMessage, NegotiationState,
-    SignedNegotiationMessage, VerifiedNegotiationMessage,
+use crate::protocol::{
+    negotiation::{
+        MessageKind, Negotiation, NegotiationError, NegotiationMessage, NegotiationState,
+        SignedNegotiationMessage, VerifiedNegotiationMessage,
+    },
+    roles::TradeRole,
+    state::TradeState,
 };
-use crate::protocol::{roles::TradeRole, state::TradeState};
+
+/// The store's failures, as the negotiation's (kind `storage`).
+impl From<sqlx::Error> for NegotiationError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(crate::store::StoreError::Sql(e))
+    }
+}
 
 /// Open takes of an offer: its trades not closed ([`TradeState::is_open`]).
 static COUNT_OPEN_TAKES_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -22,6 +33,7 @@ static COUNT_OPEN_TAKES_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// How many takes of `offer_id` are open: recorded trades not in a closed [`TradeState`].
+#[cfg(test)]
 pub async fn count_open_takes(pool: &SqlitePool, offer_id: Uuid) -> Result<u32, NegotiationError> {
     let mut conn = pool.acquire().await?;
     count_open_takes_on(&mut conn, offer_id).await
@@ -46,7 +58,9 @@ fn check_cap(open: u32, cap: u32) -> Result<(), NegotiationError> {
     }
 }
 
-/// `Ok` when one more take of `offer_id` stays within `cap` open takes; the maker asks before answering.
+/// `Ok` when one more take of `offer_id` stays within `cap` open takes (the engine checks the cap inside
+/// [`record_negotiation`]'s transaction).
+#[cfg(test)]
 pub async fn check_take_capacity(
     pool: &SqlitePool,
     offer_id: Uuid,
@@ -68,6 +82,7 @@ impl From<NegotiationState> for TradeState {
 
 /// Records an agreed negotiation as `me` (its maker or taker), in one `BEGIN IMMEDIATE` transaction: see
 /// [`record_negotiation`]. Refuses a negotiation that is not agreed.
+#[cfg(test)]
 pub async fn record_agreed_trade(
     pool: &SqlitePool,
     negotiation: &Negotiation,
@@ -75,9 +90,9 @@ pub async fn record_agreed_trade(
     cap: Option<u32>,
     now_ms: i64,
 ) -> Result<(), NegotiationError> {
-    if negotiation.state != NegotiationState::Accepted {
+    if negotiation.state() != NegotiationState::Accepted {
         return Err(NegotiationError::NotAgreed {
-            state: negotiation.state,
+            state: negotiation.state(),
         });
     }
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -99,19 +114,19 @@ pub async fn record_negotiation(
     now_ms: i64,
 ) -> Result<(), NegotiationError> {
     let (role, counterparty) = match negotiation.party_of(me)? {
-        TradeRole::Maker => (TradeRole::Maker, negotiation.taker),
+        TradeRole::Maker => (TradeRole::Maker, negotiation.taker()),
         TradeRole::Taker => (TradeRole::Taker, negotiation.maker()),
     };
-    let terms = serde_json::to_string(&negotiation.terms)
+    let terms = serde_json::to_string(&negotiation.terms())
         .map_err(|e| NegotiationError::Internal(format!("encoding the terms failed: {e}")))?;
-    let trade_id = negotiation.trade_id.to_string();
+    let trade_id = negotiation.trade_id().to_string();
     let stored: Option<i64> = sqlx::query_scalar(
         "SELECT (SELECT COUNT(*) FROM trade_events WHERE trade_id = ?1) FROM trades WHERE id = ?1",
     )
     .bind(&trade_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let state = TradeState::from(negotiation.state);
+    let state = TradeState::from(negotiation.state());
     let hash = negotiation.transcript_hash().to_vec();
     let stored = match stored {
         Some(n) => {
@@ -129,14 +144,17 @@ pub async fn record_negotiation(
         }
         None => {
             if let Some(cap) = cap {
-                check_cap(count_open_takes_on(conn, negotiation.offer.id).await?, cap)?;
+                check_cap(
+                    count_open_takes_on(conn, negotiation.offer().id).await?,
+                    cap,
+                )?;
             }
             sqlx::query(
                 "INSERT INTO trades (id, offer_id, role, counterparty, state, terms, transcript_hash, \
                  created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&trade_id)
-            .bind(negotiation.offer.id.to_string())
+            .bind(negotiation.offer().id.to_string())
             .bind(role)
             .bind(counterparty.to_base58())
             .bind(state)
@@ -149,7 +167,7 @@ pub async fn record_negotiation(
             0
         }
     };
-    for (seq, m) in negotiation.transcript.iter().enumerate().skip(stored) {
+    for (seq, m) in negotiation.transcript().iter().enumerate().skip(stored) {
         sqlx::query(
             "INSERT INTO trade_events (trade_id, seq, kind, payload, signer, signature, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -157,9 +175,9 @@ pub async fn record_negotiation(
         .bind(&trade_id)
         .bind(i64::try_from(seq).unwrap_or(i64::MAX))
         .bind(m.kind().as_str())
-        .bind(&m.signed.message_bytes)
-        .bind(m.message.sender.to_base58())
-        .bind(&m.signed.signature)
+        .bind(&m.signed().message_bytes)
+        .bind(m.message().sender.to_base58())
+        .bind(&m.signed().signature)
         .bind(now_ms)
         .execute(&mut *conn)
         .await?;

@@ -7,6 +7,9 @@ use rust_decimal::Decimal;
 
 use super::{message::WireBody, *};
 use crate::store::Store;
+use crate::trading::store::negotiation::{
+    check_take_capacity, count_open_takes, record_agreed_trade,
+};
 use crate::{
     error::ErrorKind,
     offer::{Asset, EscrowKind, Fiat, NewOffer, OfferError, Quote, Side},

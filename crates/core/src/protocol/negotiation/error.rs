@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::{MAX_PAYOUT_CHARS, MAX_REASON_CHARS, MessageKind, NegotiationState};
 use crate::{
-    error::ErrorKind, offer::OfferError, protocol::roles::TradeRole, signing::SigningError,
+    error_kind::ErrorKind, offer::OfferError, protocol::roles::TradeRole, signing::SigningError,
     store::StoreError,
 };
 
@@ -86,12 +86,6 @@ impl NegotiationError {
             Self::Store(e) => e.kind(),
             _ => ErrorKind::InvalidInput,
         }
-    }
-}
-
-impl From<sqlx::Error> for NegotiationError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::Store(StoreError::Sql(e))
     }
 }
 

@@ -7,13 +7,12 @@
 //! then re-encoding must give the same bytes).
 //!
 //! Who may send what, and when, is the table [`TRANSITIONS`]; [`Negotiation`] applies it and checks every
-//! message against the offer. Once agreed, [`record_agreed_trade`] stores the trade and its signed
-//! transcript in one transaction. This module never reads the clock (callers pass `now_ms`) and never
-//! touches the network.
+//! message against the offer. The engine stores what it says (`trading::store::negotiation`: the trade
+//! and its signed transcript in one transaction). This module never reads the clock (callers pass
+//! `now_ms`), the database or the network.
 
 mod error;
 mod message;
-mod record;
 mod transitions;
 
 use libp2p::PeerId;
@@ -27,15 +26,10 @@ pub use self::{
     message::{
         MessageBody, NegotiationMessage, SignedNegotiationMessage, VerifiedNegotiationMessage,
     },
-    record::{
-        check_take_capacity, count_open_takes, load_transcript, record_agreed_trade,
-        record_negotiation,
-    },
     transitions::{MessageKind, NegotiationState, TRANSITIONS, Transition},
 };
 use crate::{
-    book::OfferState,
-    offer::{Offer, PaymentMethod, Price},
+    offer::{Offer, OfferState, PaymentMethod, Price},
     protocol::roles::TradeRole,
 };
 
