@@ -18,8 +18,8 @@
 //! Children: `party` (a party's case out, the decision in), `returns` (a funder's own coins back,
 //! both sides), `cases` (the arbitrator storing cases), `views` (disputes as the arbitrator shows
 //! them), `decide` (the arbitrator's decision), `deliver` (the decision to both parties) and, with
-//! `test-hooks` only, `forged` (a forged case). This root holds what travels between a party and the
-//! arbitrator, and the payout plan both sides compute.
+//! `test-hooks` only, `forged` (a forged case). This root holds the party's case and the payout plan
+//! both sides compute; the arbitrator's signed resolution is the protocol's (`protocol::dispute`).
 
 mod cases;
 mod copies;
@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{desk::Inner, settle};
+pub use crate::protocol::dispute::{MAX_DECISION_REASON_CHARS, Resolution, SignedResolution};
 use crate::{
     arbiter::{SignedAnnouncement, record_key},
     error::{Error, Result},
@@ -45,8 +46,8 @@ use crate::{
 
 pub(super) use cases::on_case;
 pub(super) use copies::{check_lodger, lodging_case};
+pub use decide::Decision;
 pub(super) use decide::resolve;
-pub use decide::{Decision, MAX_DECISION_REASON_CHARS};
 pub(super) use deliver::resend_resolutions;
 #[cfg(feature = "test-hooks")]
 pub(super) use forged::send_forged_case;
@@ -55,8 +56,6 @@ pub(super) use returns::{ReturnRequest, ask_return, on_return_request};
 pub use views::{DecisionInfo, DisputeInfo, OnChain, PartyCase};
 pub(super) use views::{list, show};
 
-/// Signature domain of an arbitrator's resolution.
-pub const RESOLUTION_SIGNING_TAG: &[u8] = b"souk/resolution/v1\0";
 /// The arbitrator's PSBT may pay at most this many times the fee rate the party's node suggests.
 const MAX_FEE_RATE_FACTOR: u64 = 4;
 
@@ -90,107 +89,35 @@ pub struct DisputeCase {
 }
 
 impl DisputeCase {
-    /// This party's trade as the arbitrator needs it: no dispute steps, reason or chat yet.
-    fn of(
-        trade_id: Uuid,
-        offer: &Offer,
-        row: &settle::EscrowRow,
-        escrow_keys: Vec<Vec<u8>>,
-    ) -> Result<Self> {
-        Ok(Self {
-            trade_id,
-            offer_json: serde_json::to_string(offer).map_err(|e| Error::Internal(e.to_string()))?,
-            amount: row.amount,
-            buyer_deposit: row.buyer_deposit,
-            seller_deposit: row.seller_deposit,
-            chain: row.chain,
-            network: row.network,
-            escrow_keys,
-            dispute_steps: Vec::new(),
-            side: row.side.as_str().into(),
-            reason: String::new(),
-            transcript: Vec::new(),
-            arbitrator_key: row.arbitrator_pubkey.clone().unwrap_or_default(),
-        })
-    }
-
+    /// The offer the case is about.
     fn offer(&self) -> Result<Offer> {
         serde_json::from_str(&self.offer_json)
             .map_err(|e| refused(format!("the case's offer: {e}")))
     }
 }
 
-/// The arbitrator's decision, signed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Resolution {
-    pub trade_id: Uuid,
-    /// `buyer`, `seller` or `split`.
-    pub winner: String,
-    /// Base units of the escrow's inputs each party gets before the fee; they add up to the inputs.
-    pub buyer_share: u64,
-    pub seller_share: u64,
-    /// The arbitrator's words, shown to both parties.
-    pub reason: String,
-    /// 1 for the first decision; one more for each new decision after a refusal.
-    pub round: u32,
-    /// The PSBT paying the shares, signed by the arbitrator.
-    pub psbt: Vec<u8>,
-}
-
-impl Resolution {
-    /// The outcome must say what the shares say.
-    fn check_outcome(&self) -> Result<()> {
-        let consistent = match self.winner.as_str() {
-            "buyer" => self.seller_share == 0,
-            "seller" => self.buyer_share == 0,
-            "split" => self.buyer_share > 0 && self.seller_share > 0,
-            other => return Err(refused(format!("a decision for {other:?}"))),
-        };
-        if !consistent {
-            return Err(refused(format!(
-                "a decision for the {} that gives the buyer {} and the seller {}",
-                self.winner, self.buyer_share, self.seller_share
-            )));
-        }
-        if self.reason.chars().count() > MAX_DECISION_REASON_CHARS {
-            return Err(refused("the decision's reason is too long"));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedResolution {
-    pub bytes: Vec<u8>,
-    pub key: Vec<u8>,
-    pub signature: Vec<u8>,
-}
-
-impl SignedResolution {
-    fn sign(resolution: &Resolution, keypair: &libp2p::identity::Keypair) -> Result<Self> {
-        let bytes = postcard::to_stdvec(resolution).map_err(|e| Error::Internal(e.to_string()))?;
-        let (key, signature) = crate::signing::sign(RESOLUTION_SIGNING_TAG, &bytes, keypair)
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(Self {
-            bytes,
-            key,
-            signature,
-        })
-    }
-
-    pub(super) fn open(bytes: &[u8]) -> Result<(Resolution, PeerId, Self)> {
-        let signed: Self = crate::codec::decode_exact(bytes, "resolution").map_err(peer_fault)?;
-        let signer = crate::signing::verify(
-            RESOLUTION_SIGNING_TAG,
-            &signed.bytes,
-            &signed.key,
-            &signed.signature,
-        )
-        .map_err(peer_fault)?;
-        let resolution: Resolution =
-            crate::codec::decode_exact(&signed.bytes, "resolution").map_err(peer_fault)?;
-        Ok((resolution, signer, signed))
-    }
+/// This party's trade as the arbitrator needs it: no dispute steps, reason or chat yet.
+fn case_of(
+    trade_id: Uuid,
+    offer: &Offer,
+    row: &settle::EscrowRow,
+    escrow_keys: Vec<Vec<u8>>,
+) -> Result<DisputeCase> {
+    Ok(DisputeCase {
+        trade_id,
+        offer_json: serde_json::to_string(offer).map_err(|e| Error::Internal(e.to_string()))?,
+        amount: row.amount,
+        buyer_deposit: row.buyer_deposit,
+        seller_deposit: row.seller_deposit,
+        chain: row.chain,
+        network: row.network,
+        escrow_keys,
+        dispute_steps: Vec::new(),
+        side: row.side.as_str().into(),
+        reason: String::new(),
+        transcript: Vec::new(),
+        arbitrator_key: row.arbitrator_pubkey.clone().unwrap_or_default(),
+    })
 }
 
 /// The offer's second arbitrator, who stands in after the backup lock.

@@ -30,6 +30,19 @@ pub(super) fn peer_fault(e: impl std::fmt::Display) -> Error {
     Error::Peer(e.to_string())
 }
 
+/// A dispute message that does not hold: a peer's unreadable resolution is its fault; a case or an
+/// outcome that contradicts itself is refused as before; this node's own signing failure is internal.
+impl From<crate::protocol::dispute::DisputeMessageError> for Error {
+    fn from(e: crate::protocol::dispute::DisputeMessageError) -> Self {
+        use crate::protocol::dispute::DisputeMessageError as M;
+        match e {
+            M::Internal(message) => Self::Internal(message),
+            M::Unreadable(_) => Self::Peer(e.to_string()),
+            other => Self::InvalidInput(other.to_string()),
+        }
+    }
+}
+
 /// Why taking an offer failed ([`crate::trading::Desk::take`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -138,6 +151,12 @@ impl DisputeError {
 impl From<Error> for DisputeError {
     fn from(e: Error) -> Self {
         Self::Node(Box::new(e))
+    }
+}
+
+impl From<crate::protocol::dispute::DisputeMessageError> for DisputeError {
+    fn from(e: crate::protocol::dispute::DisputeMessageError) -> Self {
+        Self::Node(Box::new(e.into()))
     }
 }
 

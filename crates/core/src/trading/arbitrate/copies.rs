@@ -32,7 +32,7 @@ pub(in crate::trading) async fn lodging_case(
         .ok_or_else(|| store::unknown_trade(trade_id))?;
     let escrow_keys = signed_steps(&mut conn, trade_id, "escrow_keys").await?;
     drop(conn);
-    let case = DisputeCase::of(trade_id, &channel.offer, &row, escrow_keys)?;
+    let case = super::case_of(trade_id, &channel.offer, &row, escrow_keys)?;
     let bytes = postcard::to_stdvec(&case).map_err(|e| Error::Internal(e.to_string()))?;
     Ok((arbitrator_of(&channel.offer)?, bytes))
 }

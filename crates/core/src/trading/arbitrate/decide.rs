@@ -8,7 +8,7 @@ use ts_rs::TS;
 use uuid::Uuid;
 
 use super::{
-    Resolution, SignedResolution, arbitrator_of,
+    MAX_DECISION_REASON_CHARS, Resolution, SignedResolution, arbitrator_of,
     cases::{escrow_inputs, parties},
     deliver::deliver_resolution,
     refused, resolution_plan, sql,
@@ -46,9 +46,6 @@ impl Decision {
         }
     }
 }
-
-/// Longest reason an arbitrator may give.
-pub const MAX_DECISION_REASON_CHARS: usize = 1_000;
 
 /// The arbitrator decides: a PSBT paying what the escrow holds on the chain to the buyer, the seller or
 /// both, signed with the arbitrator's per-trade key, sent signed to both parties. Once decided, a new
@@ -137,8 +134,8 @@ pub(in crate::trading) async fn resolve(
         round,
         psbt: encode_psbt(&psbt),
     };
-    resolution.check_outcome()?;
-    let signed = SignedResolution::sign(&resolution, &inner.me.keypair)?;
+    resolution.check_outcome().map_err(Error::from)?;
+    let signed = SignedResolution::sign(&resolution, &inner.me.keypair).map_err(Error::from)?;
     let bytes = postcard::to_stdvec(&signed).map_err(|e| Error::Internal(e.to_string()))?;
     // Only one decision per round is stored and sent, even when two arrive at once (two windows, a
     // double click): the second finds the round taken.

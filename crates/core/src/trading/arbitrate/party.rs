@@ -71,7 +71,7 @@ pub(in crate::trading) async fn send_case(inner: &Inner, trade_id: Uuid) -> Resu
     let mut case = DisputeCase {
         dispute_steps,
         reason: dispute_reason,
-        ..DisputeCase::of(trade_id, &channel.offer, &row, escrow_keys)?
+        ..super::case_of(trade_id, &channel.offer, &row, escrow_keys)?
     };
     // Keep the newest lines that fit.
     while !transcript.is_empty() {

@@ -59,7 +59,7 @@ pub(in crate::trading) async fn ask_return(
     let request = ReturnRequest {
         case: DisputeCase {
             reason: "the return of this party's own coins".into(),
-            ..DisputeCase::of(trade_id, &channel.offer, row, escrow_keys)?
+            ..super::case_of(trade_id, &channel.offer, row, escrow_keys)?
         },
         psbt: encode_psbt(&psbt),
     };
