@@ -16,7 +16,7 @@ use std::{str::FromStr, sync::Arc};
 use souk_core::{
     Error, ErrorPayload,
     bindings::{MARKET_EVENT, TRADE_EVENT},
-    book::{BookEntry, BookQuery, MyOffer},
+    book::{BookEntry, BookPage, BookQuery, MyOffer, PageRequest},
     config::{self, Config},
     connection::{ChainCheck, ConnectionEdit, ConnectionSettings},
     events, logging,
@@ -87,6 +87,11 @@ async fn network_status(node: NodeState<'_>) -> Reply<NetworkStatus> {
 #[tauri::command]
 async fn offers(node: NodeState<'_>, query: BookQuery) -> Reply<Vec<BookEntry>> {
     Ok(node.offers(&query).await?)
+}
+
+#[tauri::command]
+async fn book_page(node: NodeState<'_>, query: BookQuery, page: PageRequest) -> Reply<BookPage> {
+    Ok(node.book_page(&query, &page).await?)
 }
 
 #[tauri::command]

@@ -107,6 +107,24 @@ effective_price: string | null,
  * with them, not a reputation anyone else vouches for). 0 for this node's own offers.
  */
 completed_with_maker: number, };
+export type PageRequest = { 
+/**
+ * Where the page starts: the `next` of the page before; none for the first page.
+ */
+after: string | null, 
+/**
+ * How many offers at most (1 to 500; 50 when not given).
+ */
+limit: number | null, };
+export type BookPage = { entries: Array<BookEntry>, 
+/**
+ * How many offers the query matches now, on all pages.
+ */
+total: number, 
+/**
+ * Where the next page starts (give it as `after`); none after the last page.
+ */
+next: string | null, };
 export type OfferState = { "state": "live" } | { "state": "expired" } | { "state": "withdrawn", at: number, };
 export type MyOffer = { offer: Offer, state: OfferState, };
 export type MarketPrice = { base: string, quote: string, price: string, fetched_at_ms: number, source: string, };
@@ -743,6 +761,7 @@ export interface Commands {
   unlock: { args: { passphrase: string }, result: IdentityInfo };
   network_status: { args: Record<string, never>, result: NetworkStatus };
   offers: { args: { query: BookQuery }, result: Array<BookEntry> };
+  book_page: { args: { query: BookQuery, page: PageRequest }, result: BookPage };
   my_offers: { args: Record<string, never>, result: Array<MyOffer> };
   post_offer: { args: { offer: NewOffer }, result: Offer };
   withdraw_offer: { args: { id: string }, result: null };
@@ -779,7 +798,7 @@ export interface Commands {
   rate_trade: { args: { tradeId: string, stars: number, comment: string }, result: null };
 }
 /** The method each command is on a UI `Backend`: the command's name in camelCase. */
-export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "importBackup" | "unlock" | "networkStatus" | "offers" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection" | "exportBackup" | "backupSettings" | "saveBackupSettings" | "reputation" | "rateTrade";
+export type CommandMethod = "appStatus" | "createIdentity" | "restoreIdentity" | "importBackup" | "unlock" | "networkStatus" | "offers" | "bookPage" | "myOffers" | "postOffer" | "withdrawOffer" | "refreshMarket" | "marketPrice" | "takeOffer" | "answerTrade" | "trades" | "trade" | "chatLog" | "sendChat" | "markRead" | "setEscrowAddress" | "fundFromWallet" | "markPaid" | "markReceived" | "cancelTrade" | "disputeTrade" | "preferences" | "savePreferences" | "chainStatus" | "disputes" | "disputeInfo" | "resolveDispute" | "startupProgress" | "retryStartup" | "connectionSettings" | "saveConnectionSettings" | "testChainConnection" | "exportBackup" | "backupSettings" | "saveBackupSettings" | "reputation" | "rateTrade";
 /** Who may send which negotiation message in which state, and where it leads: the core's `negotiation::TRANSITIONS` (`from: null`: before anything). Anything not listed is refused. */
 export const NEGOTIATION_TRANSITIONS: readonly { from: TradeState | null, party: TradeRole, kind: MessageKind, to: TradeState }[] = [
   { from: null, party: "taker", kind: "take_request", to: "Requested" },

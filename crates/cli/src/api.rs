@@ -69,6 +69,7 @@ fn api() -> OpenApiRouter<ApiState> {
         .routes(routes!(network::chain))
         .routes(routes!(offers::list_offers, offers::post_offer))
         .routes(routes!(offers::withdraw_offer))
+        .routes(routes!(offers::book_page))
         .routes(routes!(offers::my_offers))
         .routes(routes!(markets::refresh_market))
         .routes(routes!(markets::market_price))

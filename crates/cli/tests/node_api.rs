@@ -300,6 +300,7 @@ fn openapi_json_lists_every_route() {
         ("get", "/api/v1/status"),
         ("get", "/api/v1/peers"),
         ("get", "/api/v1/offers"),
+        ("get", "/api/v1/book"),
         ("post", "/api/v1/offers"),
         ("delete", "/api/v1/offers/{id}"),
         ("post", "/api/v1/markets/{base}/{quote}/refresh"),
@@ -483,6 +484,38 @@ fn the_api_answers_what_its_openapi_document_says() {
         None,
     );
     assert_eq!(book.as_array().unwrap().len(), 2, "{book}");
+    // The book a page at a time: one offer per page, the total, and the cursor to the next.
+    let (status, first) = call(
+        "get",
+        "/api/v1/book",
+        "/api/v1/book?base=BTC&quote=EUR&limit=1",
+        None,
+    );
+    assert_eq!((status, first["total"].as_u64()), (200, Some(2)), "{first}");
+    let after = first["next"].as_str().unwrap();
+    let (_, second) = call(
+        "get",
+        "/api/v1/book",
+        &format!("/api/v1/book?base=BTC&quote=EUR&limit=1&after={after}"),
+        None,
+    );
+    let pages: Vec<&Value> = [&first, &second]
+        .iter()
+        .map(|p| &p["entries"][0]["offer"]["id"])
+        .collect();
+    assert_eq!(pages, [&book[0]["offer"]["id"], &book[1]["offer"]["id"]]);
+    assert!(second["next"].is_null(), "{second}");
+    let (status, refused) = call(
+        "get",
+        "/api/v1/book",
+        "/api/v1/book?base=BTC&quote=EUR&limit=0",
+        None,
+    );
+    assert_eq!(
+        (status, refused["kind"].as_str()),
+        (400, Some("invalid_input")),
+        "{refused}"
+    );
     let (status, none) = call(
         "get",
         "/api/v1/offers",

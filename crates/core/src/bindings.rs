@@ -6,7 +6,7 @@
 use ts_rs::TS;
 
 use crate::{
-    book::{BookEntry, BookQuery, MyOffer, OfferState},
+    book::{BookEntry, BookPage, BookQuery, MyOffer, OfferState, PageRequest},
     connection::{ChainCheck, ConnectionEdit, ConnectionSettings, ConnectionValues, EnvOverride},
     error::{ErrorKind, ErrorPayload},
     escrow::{Chain, Network},
@@ -74,6 +74,7 @@ macro_rules! command_table {
             unlock(passphrase: String) -> IdentityInfo;
             network_status() -> NetworkStatus;
             offers(query: BookQuery) -> Vec<BookEntry>;
+            book_page(query: BookQuery, page: PageRequest) -> BookPage;
             my_offers() -> Vec<MyOffer>;
             post_offer(offer: NewOffer) -> Offer;
             withdraw_offer(id: String) -> ();
@@ -160,6 +161,8 @@ pub fn typescript() -> String {
         NewOffer::decl(&cfg),
         BookQuery::decl(&cfg),
         BookEntry::decl(&cfg),
+        PageRequest::decl(&cfg),
+        BookPage::decl(&cfg),
         OfferState::decl(&cfg),
         MyOffer::decl(&cfg),
         MarketPrice::decl(&cfg),

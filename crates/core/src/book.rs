@@ -5,6 +5,10 @@
 //! network itself. A withdrawal is kept as a tombstone, so an old copy of the offer that arrives later
 //! (from a cache, a slow peer) stays withdrawn.
 
+mod page;
+
+pub use page::{BookPage, MAX_PAGE, PageError, PageRequest};
+
 use std::cmp::Ordering;
 
 use libp2p::PeerId;
@@ -435,9 +439,11 @@ async fn insert_in(
             Inserted::OverQuota
         }
         None => {
+            let keys = page::Keys::of(o);
             sqlx::query(
                 "INSERT INTO offers (id, maker, side, base, quote, signed, is_mine, created_at, expires_at, \
-                 last_seen, offer_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 last_seen, offer_json, price_key, premium_key, min_amount, max_amount, methods) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&id)
             .bind(o.maker.to_base58())
@@ -450,6 +456,11 @@ async fn insert_in(
             .bind(o.expires_at)
             .bind(now_ms)
             .bind(json)
+            .bind(keys.price_key)
+            .bind(keys.premium_key)
+            .bind(keys.min_amount)
+            .bind(keys.max_amount)
+            .bind(keys.methods)
             .execute(&mut *tx)
             .await?;
             Inserted::New
@@ -472,28 +483,31 @@ fn side_text(side: Side) -> &'static str {
     }
 }
 
-/// Sell offers before buy offers; sells cheapest first, buys highest first; offers without a known
-/// price last (by premium), then oldest first so the order is stable.
+/// The book's order ([`page::order`], the same for pages): sells before buys; sells cheapest first,
+/// buys highest first; offers without a known price last, by premium; then oldest first.
 fn compare_entries(a: &BookEntry, b: &BookEntry) -> Ordering {
-    let side_rank = |e: &BookEntry| if e.offer.side == Side::Sell { 0 } else { 1 };
-    let premium = |e: &BookEntry| match e.offer.price {
-        Price::MarketRelative { premium_bps } => premium_bps,
-        Price::Fixed(_) => 0,
+    let key = |e: &BookEntry| {
+        let side = e.offer.side;
+        let (known, tiebreak) = match e.offer.price {
+            Price::Fixed(p) => (page::signed_price(side, p), 0.0),
+            Price::MarketRelative { premium_bps } => (
+                e.effective_price.and_then(|p| page::signed_price(side, p)),
+                f64::from(if side == Side::Buy {
+                    -premium_bps
+                } else {
+                    premium_bps
+                }),
+            ),
+        };
+        page::order(
+            side,
+            known,
+            tiebreak,
+            e.offer.created_at,
+            e.offer.id.to_string(),
+        )
     };
-    side_rank(a).cmp(&side_rank(b)).then_with(|| {
-        let by_price = match (a.effective_price, b.effective_price) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => return Ordering::Less,
-            (None, Some(_)) => return Ordering::Greater,
-            (None, None) => premium(a).cmp(&premium(b)),
-        };
-        let by_price = if a.offer.side == Side::Buy {
-            by_price.reverse()
-        } else {
-            by_price
-        };
-        by_price.then(a.offer.created_at.cmp(&b.offer.created_at))
-    })
+    page::compare_order(&key(a), &key(b))
 }
 
 /// The offer stored in a row's `offer_json` column.
@@ -1016,5 +1030,373 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(book.query(&mine, NOW, None).await.unwrap().len(), 1);
+    }
+
+    /// A book of many makers' offers of all four kinds (fixed and market-relative, sells and buys),
+    /// some at the same price, each made at its own time.
+    async fn paged_book(book: &Book, makers: &[Keypair], per_maker: usize, seed: u64) -> Vec<Uuid> {
+        let mut x = seed;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let mut ids = Vec::new();
+        let mut batch = Vec::new();
+        for (m, key) in makers.iter().enumerate() {
+            for i in 0..per_maker {
+                let side = if next() % 2 == 0 {
+                    Side::Sell
+                } else {
+                    Side::Buy
+                };
+                let price = if next() % 3 == 0 {
+                    Price::MarketRelative {
+                        premium_bps: i32::try_from(next() % 400).unwrap() - 200,
+                    }
+                } else {
+                    // Few distinct prices: ties are common.
+                    fixed(&format!("{}", 59_000 + (next() % 40) * 50))
+                };
+                let method = ["SEPA", "REVOLUT", "CASH"][usize::try_from(next() % 3).unwrap()];
+                let min = 1 + next() % 1_000_000;
+                let created = NOW - i64::try_from(m * per_maker + i).unwrap() * 7 - 1_000;
+                let offer = signed(
+                    key,
+                    new_offer(side, price, min, min + next() % 5_000_000, &[method]),
+                    created,
+                );
+                ids.push(offer.offer().id);
+                batch.push(offer);
+            }
+        }
+        book.insert_many(&batch, NOW).await.unwrap();
+        ids
+    }
+
+    fn btc_eur() -> BookQuery {
+        BookQuery {
+            base: Some(Asset::Btc),
+            quote: Some(Quote::Fiat(Fiat::Eur)),
+            ..BookQuery::default()
+        }
+    }
+
+    async fn all_pages(
+        book: &Book,
+        query: &BookQuery,
+        limit: u32,
+        price: Option<Decimal>,
+    ) -> Vec<BookEntry> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = book
+                .page(
+                    query,
+                    &PageRequest {
+                        after,
+                        limit: Some(limit),
+                    },
+                    NOW,
+                    price,
+                )
+                .await
+                .unwrap();
+            assert!(page.entries.len() <= usize::try_from(limit).unwrap());
+            out.extend(page.entries);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => return out,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_of_a_market_are_the_book_in_its_order_with_a_total() {
+        let (_dir, book) = book().await;
+        let makers: Vec<Keypair> = (0..4).map(|_| Keypair::generate_ed25519()).collect();
+        paged_book(&book, &makers, 60, 7).await;
+        let price = Some(Decimal::from(60_000));
+        let whole = book.query(&btc_eur(), NOW, price).await.unwrap();
+        assert_eq!(whole.len(), 240);
+        for limit in [1, 7, 50, 500] {
+            let paged = all_pages(&book, &btc_eur(), limit, price).await;
+            let ids = |e: &[BookEntry]| e.iter().map(|e| e.offer.id).collect::<Vec<_>>();
+            // The same offers, in the book's order (the unpaged query sorts them in memory; offers at
+            // the same price go oldest first in both).
+            assert_eq!(ids(&paged), ids(&whole), "limit {limit}");
+        }
+        let first = book
+            .page(
+                &btc_eur(),
+                &PageRequest {
+                    after: None,
+                    limit: Some(10),
+                },
+                NOW,
+                price,
+            )
+            .await
+            .unwrap();
+        assert_eq!((first.entries.len(), first.total), (10, 240));
+        // Without a market price, market-relative offers come after the priced ones, by premium.
+        let unpriced = all_pages(&book, &btc_eur(), 9, None).await;
+        assert_eq!(
+            ids_of(&unpriced),
+            ids_of(&book.query(&btc_eur(), NOW, None).await.unwrap())
+        );
+        // Filters are the unpaged query's.
+        for query in [
+            BookQuery {
+                side: Some(Side::Buy),
+                ..btc_eur()
+            },
+            BookQuery {
+                method: Some(PaymentMethod::new("CASH").unwrap()),
+                ..btc_eur()
+            },
+            BookQuery {
+                amount: Some(700_000),
+                ..btc_eur()
+            },
+            BookQuery {
+                include_mine: Some(false),
+                ..btc_eur()
+            },
+        ] {
+            let whole = book.query(&query, NOW, price).await.unwrap();
+            let paged = all_pages(&book, &query, 13, price).await;
+            assert_eq!(ids_of(&paged), ids_of(&whole), "{query:?}");
+            let page = book
+                .page(&query, &PageRequest::default(), NOW, price)
+                .await
+                .unwrap();
+            assert_eq!(
+                usize::try_from(page.total).unwrap(),
+                whole.len(),
+                "{query:?}"
+            );
+        }
+    }
+
+    fn ids_of(entries: &[BookEntry]) -> Vec<Uuid> {
+        entries.iter().map(|e| e.offer.id).collect()
+    }
+
+    /// Offers arrive (before and after where the reader is) and leave while a reader pages through:
+    /// no page repeats an offer, every offer that was there all along is read once, and the order of
+    /// the first page holds even when the market price moves.
+    #[tokio::test]
+    async fn paging_while_offers_arrive_and_leave_repeats_and_skips_nothing() {
+        let (_dir, book) = book().await;
+        let makers: Vec<Keypair> = (0..4).map(|_| Keypair::generate_ed25519()).collect();
+        let start = paged_book(&book, &makers, 50, 11).await;
+        let late_makers: Vec<Keypair> = (0..4).map(|_| Keypair::generate_ed25519()).collect();
+        let mut seen = Vec::new();
+        let mut after = None;
+        let mut withdrawn = std::collections::HashSet::new();
+        let mut round = 0u64;
+        loop {
+            // The price feed moves between pages: the cursor keeps the first page's order.
+            let price = Some(Decimal::from(60_000 + round * 500));
+            let page = book
+                .page(
+                    &btc_eur(),
+                    &PageRequest {
+                        after,
+                        limit: Some(17),
+                    },
+                    NOW,
+                    price,
+                )
+                .await
+                .unwrap();
+            seen.extend(ids_of(&page.entries));
+            let Some(next) = page.next else { break };
+            after = Some(next);
+            round += 1;
+            // New offers, all over the book's order.
+            paged_book(
+                &book,
+                &late_makers[usize::try_from(round % 4).unwrap()..][..1],
+                5,
+                round,
+            )
+            .await;
+            // One offer not read yet leaves.
+            if let Some(gone) = start
+                .iter()
+                .rev()
+                .find(|id| !seen.contains(id) && !withdrawn.contains(*id))
+            {
+                let (offer, _) = book.get(*gone).await.unwrap().unwrap();
+                let maker = makers
+                    .iter()
+                    .find(|k| k.public().to_peer_id() == offer.maker)
+                    .unwrap();
+                let w = SignedWithdrawal::sign(&Withdrawal::of(&offer, NOW), maker)
+                    .unwrap()
+                    .to_bytes();
+                book.withdraw(&SignedWithdrawal::verify(&w, NOW).unwrap(), NOW)
+                    .await
+                    .unwrap();
+                withdrawn.insert(*gone);
+            }
+        }
+        let unique: std::collections::HashSet<Uuid> = seen.iter().copied().collect();
+        assert_eq!(unique.len(), seen.len(), "an offer was read twice");
+        let missing: Vec<&Uuid> = start
+            .iter()
+            .filter(|id| !withdrawn.contains(*id) && !unique.contains(*id))
+            .collect();
+        assert!(missing.is_empty(), "{} offers were skipped", missing.len());
+        assert!(withdrawn.iter().all(|id| !unique.contains(id)));
+        assert!(round > 5, "the walk took {round} pages");
+    }
+
+    #[tokio::test]
+    async fn a_page_needs_a_market_a_sane_size_and_a_cursor_this_node_gave() {
+        let (_dir, book) = book().await;
+        let page = |query: BookQuery, after: Option<&str>, limit: Option<u32>| {
+            let book = book.clone();
+            let request = PageRequest {
+                after: after.map(str::to_owned),
+                limit,
+            };
+            async move { book.page(&query, &request, NOW, None).await }
+        };
+        assert!(matches!(
+            page(BookQuery::default(), None, None).await,
+            Err(PageError::NoMarket)
+        ));
+        assert!(matches!(
+            page(btc_eur(), None, Some(0)).await,
+            Err(PageError::Limit(0))
+        ));
+        assert!(matches!(
+            page(btc_eur(), None, Some(501)).await,
+            Err(PageError::Limit(501))
+        ));
+        assert!(matches!(
+            page(btc_eur(), Some("zz"), None).await,
+            Err(PageError::BadCursor(_))
+        ));
+        assert!(matches!(
+            page(btc_eur(), Some("7b7d00"), None).await,
+            Err(PageError::BadCursor(_))
+        ));
+        let empty = page(btc_eur(), None, None).await.unwrap();
+        assert_eq!((empty.entries.len(), empty.total, empty.next), (0, 0, None));
+        assert_eq!(
+            crate::Error::from(PageError::NoMarket).kind(),
+            crate::ErrorKind::InvalidInput
+        );
+    }
+
+    /// Offers a Souk stored before migration 0018 get their sort keys, amounts and methods from their
+    /// stored JSON: the upgraded book pages them like new ones.
+    #[tokio::test]
+    async fn offers_stored_before_paging_are_paged_after_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::store::FILE_NAME);
+        let old = crate::store::create_at_version(&path, 17).await;
+        let key = Keypair::generate_ed25519();
+        let mut offers = Vec::new();
+        for (i, (side, price, method)) in [
+            (Side::Sell, fixed("60100.5"), "SEPA"),
+            (
+                Side::Sell,
+                Price::MarketRelative { premium_bps: -150 },
+                "CASH",
+            ),
+            (Side::Buy, fixed("59000"), "SEPA"),
+            (
+                Side::Buy,
+                Price::MarketRelative { premium_bps: 250 },
+                "REVOLUT",
+            ),
+            (Side::Sell, fixed("59900"), "REVOLUT"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let offer = signed(
+                &key,
+                new_offer(side, price, 1_000, 2_000 + i as u64, &[method, "ZELLE"]),
+                NOW - i64::try_from(i).unwrap(),
+            );
+            let o = offer.offer();
+            sqlx::query(
+                "INSERT INTO offers (id, maker, side, base, quote, signed, is_mine, created_at, \
+                 expires_at, last_seen, offer_json) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+            )
+            .bind(o.id.to_string())
+            .bind(o.maker.to_base58())
+            .bind(side_text(o.side))
+            .bind(o.base.code())
+            .bind(o.quote.code())
+            .bind(offer.to_bytes())
+            .bind(o.created_at)
+            .bind(o.expires_at)
+            .bind(NOW)
+            .bind(serde_json::to_string(o).unwrap())
+            .execute(&old)
+            .await
+            .unwrap();
+            offers.push(offer);
+        }
+        old.close().await;
+        let store = Store::open(&path).await.unwrap();
+        let book = Book::new(&store);
+        for price in [None, Some(Decimal::from(60_000))] {
+            let whole = book.query(&btc_eur(), NOW, price).await.unwrap();
+            assert_eq!(whole.len(), 5);
+            assert_eq!(
+                ids_of(&all_pages(&book, &btc_eur(), 2, price).await),
+                ids_of(&whole)
+            );
+        }
+        // Methods and amounts were filled in too.
+        let zelle = BookQuery {
+            method: Some(PaymentMethod::new("REVOLUT").unwrap()),
+            amount: Some(2_004),
+            ..btc_eur()
+        };
+        let page = book
+            .page(&zelle, &PageRequest::default(), NOW, None)
+            .await
+            .unwrap();
+        assert_eq!(ids_of(&page.entries), [offers[4].offer().id]);
+        // The keys as an offer inserted now would have them.
+        for offer in &offers {
+            let o = offer.offer();
+            let keys = page::Keys::of(o);
+            let (price_key, premium_key, min, max, methods): (
+                Option<f64>,
+                Option<i64>,
+                i64,
+                i64,
+                String,
+            ) = sqlx::query_as(
+                "SELECT price_key, premium_key, min_amount, max_amount, methods FROM offers \
+                     WHERE id = ?",
+            )
+            .bind(o.id.to_string())
+            .fetch_one(&book.pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                (price_key, premium_key, min, max, methods),
+                (
+                    keys.price_key,
+                    keys.premium_key,
+                    keys.min_amount,
+                    keys.max_amount,
+                    keys.methods
+                )
+            );
+        }
     }
 }

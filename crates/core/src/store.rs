@@ -20,6 +20,22 @@ pub const FILE_NAME: &str = "souk.db";
 
 static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
+/// Creates the database at `path` as a Souk of schema `version` left it (tests of a migration's
+/// backfill: fill it the old way, then [`Store::open`] it).
+#[cfg(test)]
+pub(crate) async fn create_at_version(path: &Path, version: i64) -> SqlitePool {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .expect("database");
+    MIGRATOR.run_to(version, &pool).await.expect("migrations");
+    pool
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {

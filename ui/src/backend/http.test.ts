@@ -143,6 +143,20 @@ describe('HttpBackend', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('reads the book a page at a time, with the cursor the node gave', async () => {
+    const PAGE = { entries: [], total: 120, next: 'abc' };
+    const { env, seen } = fakeEnv({
+      'GET /api/v1/book?base=BTC&quote=EUR&side=buy&limit=50': [200, PAGE],
+      'GET /api/v1/book?base=BTC&quote=EUR&include_mine=false&after=abc&limit=50': [200, { ...PAGE, next: null }],
+    });
+    const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);
+    const query = { base: 'BTC', quote: 'EUR', side: null, method: null, amount: null, include_mine: null } as const;
+    await expect(backend.bookPage({ ...query, side: 'buy' }, { after: null, limit: 50 })).resolves.toEqual(PAGE);
+    await expect(backend.bookPage({ ...query, include_mine: false }, { after: 'abc', limit: 50 })).resolves.toMatchObject({ next: null });
+    await expect(backend.bookPage({ ...query, base: null }, { after: null, limit: 50 })).rejects.toMatchObject({ kind: 'invalid_input' });
+    expect(seen).toHaveLength(2);
+  });
+
   it('posts an offer as the same typed JSON the desktop app sends', async () => {
     const { env, seen } = fakeEnv({ 'POST /api/v1/offers': [201, { id: 'new' }] });
     const backend = new HttpBackend('http://127.0.0.1:5000', 'tok', env);

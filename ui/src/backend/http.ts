@@ -4,6 +4,7 @@ import type {
   BackupSettings,
   BackupSummary,
   BookEntry,
+  BookPage,
   BookQuery,
   ChainCheck,
   ChainStatus,
@@ -16,6 +17,7 @@ import type {
   MyOffer,
   NetworkStatus,
   NewOffer,
+  PageRequest,
   Offer,
   Preferences,
   Quote,
@@ -158,6 +160,20 @@ export class HttpBackend implements Backend {
 
   offers(query: BookQuery): Promise<BookEntry[]> {
     return this.request('GET', offersPath(query));
+  }
+
+  bookPage(query: BookQuery, page: PageRequest): Promise<BookPage> {
+    if (query.base === null || query.quote === null) {
+      return Promise.reject(new BackendError('invalid_input', 'A page of the book is of one market: choose its base and quote.'));
+    }
+    const params = new URLSearchParams({ base: query.base, quote: query.quote });
+    if (query.side !== null) params.set('side', query.side);
+    if (query.method !== null) params.set('method', query.method);
+    if (query.amount !== null) params.set('amount', String(query.amount));
+    if (query.include_mine !== null) params.set('include_mine', String(query.include_mine));
+    if (page.after !== null) params.set('after', page.after);
+    if (page.limit !== null) params.set('limit', String(page.limit));
+    return this.request('GET', `/api/v1/book?${params.toString()}`);
   }
 
   myOffers(): Promise<MyOffer[]> {

@@ -61,6 +61,7 @@ export const tauriBackend: Backend = {
   networkStatus: () => call('network_status', {}),
   chainStatus: () => call('chain_status', {}),
   offers: (query) => call('offers', { query }),
+  bookPage: (query, page) => call('book_page', { query, page }),
   myOffers: () => call('my_offers', {}),
   postOffer: (offer) => call('post_offer', { offer }),
   withdrawOffer: async (id) => {

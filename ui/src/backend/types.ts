@@ -4,6 +4,7 @@ import type {
   BackupSettings,
   BackupSummary,
   BookEntry,
+  BookPage,
   BookQuery,
   ChainCheck,
   ChainStatus,
@@ -21,6 +22,7 @@ import type {
   MyOffer,
   NetworkStatus,
   NewOffer,
+  PageRequest,
   Offer,
   PaymentMethod,
   Preferences,
@@ -113,6 +115,11 @@ export interface Backend {
   chainStatus(): Promise<ChainStatus>;
   /** The local order book (works offline, from the cache), best price first per side. */
   offers(query: BookQuery): Promise<BookEntry[]>;
+  /**
+   * A page of one market's book (query names its base and quote), best price first, with how many
+   * offers match and where the next page starts (`page.after`); works offline.
+   */
+  bookPage(query: BookQuery, page: PageRequest): Promise<BookPage>;
   /** This node's own offers, live, expired and withdrawn, newest first. */
   myOffers(): Promise<MyOffer[]>;
   postOffer(offer: NewOffer): Promise<Offer>;

@@ -6,6 +6,7 @@ import type {
   BackupSettings,
   BackupSummary,
   BookEntry,
+  BookPage,
   BookQuery,
   ChainCheck,
   ChainStatus,
@@ -22,6 +23,7 @@ import type {
   MyOffer,
   NetworkStatus,
   NewOffer,
+  PageRequest,
   Offer,
   PhaseProgress,
   Preferences,
@@ -501,6 +503,16 @@ export class FakeBackend implements Backend {
           (query.quote === null || offer.quote === query.quote) &&
           (query.include_mine !== false || !mine),
       );
+    });
+  }
+
+  bookPage(query: BookQuery, page: PageRequest): Promise<BookPage> {
+    return this.offers(query).then((entries) => {
+      this.record('bookPage', [query, page]);
+      const start = page.after === null ? 0 : Number(page.after);
+      const limit = page.limit ?? 50;
+      const end = start + limit;
+      return { entries: entries.slice(start, end), total: entries.length, next: end < entries.length ? String(end) : null };
     });
   }
 

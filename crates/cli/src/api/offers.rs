@@ -56,30 +56,99 @@ pub(super) async fn list_offers(
     query: Result<Query<OfferListQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<souk_core::book::BookEntry>>> {
     let Query(q) = query?;
-    if q.amount.is_some() && q.base.is_none() {
-        return Err(ApiError::bad_request(
-            "amount needs base (e.g. base=BTC) to know which asset it counts",
-        ));
-    }
-    let method = q
-        .method
-        .as_deref()
-        .map(|m| PaymentMethod::new(m.trim().to_ascii_uppercase()))
-        .transpose()
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let query = book_query(q.base, q.quote, q.side, q.method.as_deref(), q.amount)?;
     let query = BookQuery {
-        base: q.base,
-        quote: q.quote,
-        side: q.side,
-        method,
-        amount: q.amount,
         include_mine: Some(q.mine != Some(false)),
+        ..query
     };
     let mut entries = state.node.offers(&query).await?;
     if q.mine == Some(true) {
         entries.retain(|e| e.mine);
     }
     Ok(Json(entries))
+}
+
+/// The book query of a request's filters.
+fn book_query(
+    base: Option<Asset>,
+    quote: Option<Quote>,
+    side: Option<Side>,
+    method: Option<&str>,
+    amount: Option<u64>,
+) -> Result<BookQuery, ApiError> {
+    if amount.is_some() && base.is_none() {
+        return Err(ApiError::bad_request(
+            "amount needs base (e.g. base=BTC) to know which asset it counts",
+        ));
+    }
+    let method = method
+        .map(|m| PaymentMethod::new(m.trim().to_ascii_uppercase()))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(BookQuery {
+        base,
+        quote,
+        side,
+        method,
+        amount,
+        include_mine: None,
+    })
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct BookPageQuery {
+    /// The market's base asset, e.g. BTC.
+    base: Asset,
+    /// The market's quote, e.g. EUR.
+    quote: Quote,
+    /// `buy` or `sell` (the maker's side); both when absent.
+    side: Option<Side>,
+    /// A payment method, e.g. SEPA.
+    method: Option<String>,
+    /// Only offers whose range contains this amount, in base units.
+    amount: Option<u64>,
+    /// `false`: leave this node's own offers out.
+    include_mine: Option<bool>,
+    /// Where the page starts: the `next` of the page before.
+    after: Option<String>,
+    /// How many offers at most, 1 to 500 (50 when absent).
+    limit: Option<u32>,
+    /// Accepted (and ignored) so browsers can authenticate by query string here too.
+    #[allow(dead_code)]
+    #[param(ignore)]
+    token: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/book",
+    tag = "offers",
+    summary = "A page of one market's book, best price first, with how many offers match and where the next page starts (works offline)",
+    params(BookPageQuery),
+    responses((status = 200, description = "The page", body = souk_core::book::BookPage))
+)]
+pub(super) async fn book_page(
+    State(state): State<ApiState>,
+    query: Result<Query<BookPageQuery>, QueryRejection>,
+) -> ApiResult<Json<souk_core::book::BookPage>> {
+    let Query(q) = query?;
+    let query = BookQuery {
+        include_mine: q.include_mine,
+        ..book_query(
+            Some(q.base),
+            Some(q.quote),
+            q.side,
+            q.method.as_deref(),
+            q.amount,
+        )?
+    };
+    let page = souk_core::book::PageRequest {
+        after: q.after,
+        limit: q.limit,
+    };
+    Ok(Json(state.node.book_page(&query, &page).await?))
 }
 
 #[utoipa::path(

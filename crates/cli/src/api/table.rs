@@ -28,6 +28,7 @@ pub const COMMAND_ROUTES: &[(&str, &[(&str, &str)])] = &[
     ("app_status", &[("get", "/api/v1/app-status")]),
     ("network_status", &[("get", "/api/v1/network")]),
     ("offers", &[("get", "/api/v1/offers")]),
+    ("book_page", &[("get", "/api/v1/book")]),
     ("my_offers", &[("get", "/api/v1/my-offers")]),
     ("post_offer", &[("post", "/api/v1/offers")]),
     ("withdraw_offer", &[("delete", "/api/v1/offers/{id}")]),

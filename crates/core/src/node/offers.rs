@@ -30,6 +30,28 @@ impl Node {
         Ok(book.query(query, store::now_ms(), price).await?)
     }
 
+    /// A page of one market's book, in the book's order, with how many offers match and where the next
+    /// page starts (works offline). Market-relative offers are placed by the market price at the first
+    /// page; later pages keep that order.
+    pub async fn book_page(
+        &self,
+        query: &BookQuery,
+        page: &crate::book::PageRequest,
+    ) -> Result<crate::book::BookPage> {
+        let (book, market) = {
+            let guard = self.unlocked.lock().await;
+            let u = guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            (u.book.clone(), u.market.clone())
+        };
+        let price = match (query.base, query.quote, market) {
+            (Some(base), Some(quote), Some(market)) => market.price(base, quote).map(|p| p.price),
+            _ => None,
+        };
+        Ok(book.page(query, page, store::now_ms(), price).await?)
+    }
+
     /// One offer of the local book, with its state (works offline).
     pub async fn offer(&self, id: uuid::Uuid) -> Result<Option<(Offer, crate::book::OfferState)>> {
         let book = {

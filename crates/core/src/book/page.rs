@@ -1,0 +1,383 @@
+//! Pages of one market's book, read in SQL along the sort-key indexes of migration 0018, so a page
+//! costs the same at the top of a book of 100,000 offers as at its end.
+//!
+//! A market's offers come in four streams, each in its own index order: fixed-price sells, market-
+//! relative sells, fixed-price buys, market-relative buys. A page takes the next offers of every stream
+//! the query asks for and merges them in the book's order (sells before buys, best price first, then
+//! oldest first, then by id). The cursor remembers, for each stream, the last offer it gave, and the
+//! market price the first page was ordered by: offers that arrive or leave between two pages never make
+//! a page repeat or skip one of the others, and the order stays the order of the first page.
+
+use std::cmp::Ordering;
+
+use rust_decimal::{Decimal, prelude::ToPrimitive};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use ts_rs::TS;
+
+use super::{Book, BookEntry, BookQuery, offer_of, side_text};
+use crate::{
+    offer::{Offer, Price, Side},
+    price::apply_premium,
+    protocol::state::TradeState,
+    store::StoreError,
+};
+
+/// The most offers one page holds.
+pub const MAX_PAGE: u32 = 500;
+
+/// Which page of the book to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+pub struct PageRequest {
+    /// Where the page starts: the `next` of the page before; none for the first page.
+    pub after: Option<String>,
+    /// How many offers at most (1 to 500; 50 when not given).
+    pub limit: Option<u32>,
+}
+
+/// A page of one market's book, in the book's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
+pub struct BookPage {
+    pub entries: Vec<BookEntry>,
+    /// How many offers the query matches now, on all pages.
+    pub total: u32,
+    /// Where the next page starts (give it as `after`); none after the last page.
+    pub next: Option<String>,
+}
+
+/// Why a page cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PageError {
+    #[error("a page of the book is of one market: give its base and quote (e.g. BTC and EUR)")]
+    NoMarket,
+    #[error("a page holds 1 to {MAX_PAGE} offers, not {0}")]
+    Limit(u32),
+    #[error("the page cursor is not one this node gave: {0}")]
+    BadCursor(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for PageError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Store(StoreError::Sql(e))
+    }
+}
+
+impl From<PageError> for crate::Error {
+    fn from(e: PageError) -> Self {
+        match e {
+            PageError::Store(e) => Self::Store(e),
+            other => Self::InvalidInput(other.to_string()),
+        }
+    }
+}
+
+/// An offer's columns for paging, as [`Book::insert`] stores them.
+pub(super) struct Keys {
+    pub price_key: Option<f64>,
+    pub premium_key: Option<i64>,
+    pub min_amount: i64,
+    pub max_amount: i64,
+    pub methods: String,
+}
+
+impl Keys {
+    pub(super) fn of(offer: &Offer) -> Self {
+        let sign = |side: Side| if side == Side::Buy { -1 } else { 1 };
+        let (price_key, premium_key) = match offer.price {
+            Price::Fixed(p) => (p.to_f64().map(|p| p * f64::from(sign(offer.side))), None),
+            Price::MarketRelative { premium_bps } => (
+                None,
+                Some(i64::from(premium_bps) * i64::from(sign(offer.side))),
+            ),
+        };
+        let methods: Vec<String> = offer
+            .payment_methods
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        Self {
+            price_key,
+            premium_key,
+            min_amount: i64::try_from(offer.min_amount).unwrap_or(i64::MAX),
+            max_amount: i64::try_from(offer.max_amount).unwrap_or(i64::MAX),
+            methods: format!(",{},", methods.join(",")),
+        }
+    }
+}
+
+/// The four streams of a market, in the book's order of sides.
+const STREAMS: [(Side, Kind); 4] = [
+    (Side::Sell, Kind::Fixed),
+    (Side::Sell, Kind::Relative),
+    (Side::Buy, Kind::Fixed),
+    (Side::Buy, Kind::Relative),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Fixed,
+    Relative,
+}
+
+impl Kind {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Fixed => "price_key",
+            Self::Relative => "premium_key",
+        }
+    }
+}
+
+/// The last offer a stream gave: its key in the stream's index order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct After {
+    key: f64,
+    created_at: i64,
+    id: String,
+}
+
+/// What a page's `next` carries, as JSON in hex: opaque to the caller.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Cursor {
+    /// The market price the first page was ordered by.
+    price: Option<Decimal>,
+    after: [Option<After>; 4],
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        json.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn decode(text: &str) -> Result<Self, PageError> {
+        let bad = |why: &str| PageError::BadCursor(why.to_owned());
+        if text.len() > 4_096 || !text.len().is_multiple_of(2) {
+            return Err(bad("wrong length"));
+        }
+        let bytes = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2).unwrap_or("zz"), 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| bad("not hex"))?;
+        serde_json::from_slice(&bytes).map_err(|e| PageError::BadCursor(e.to_string()))
+    }
+}
+
+/// One offer a stream gave, with where it sorts.
+struct Candidate {
+    stream: usize,
+    entry: BookEntry,
+    after: After,
+    order: Order,
+}
+
+/// Where an offer sorts in the book: sells first; a known price (ascending for sells, negated for
+/// buys so the highest comes first) before an unknown one; then a market-relative offer's premium
+/// key (0 for a fixed price: so each stream keeps its index order inside a page's merge, and a cursor
+/// never passes an offer it did not give); then the oldest first; then the id.
+pub(super) type Order = (u8, u8, f64, f64, i64, String);
+
+pub(super) fn order(
+    side: Side,
+    known_price: Option<f64>,
+    tiebreak: f64,
+    created_at: i64,
+    id: String,
+) -> Order {
+    (
+        u8::from(side == Side::Buy),
+        u8::from(known_price.is_none()),
+        known_price.unwrap_or(0.0),
+        tiebreak,
+        created_at,
+        id,
+    )
+}
+
+/// A price as a sort key: negated for buy offers, so the best comes first on both sides.
+pub(super) fn signed_price(side: Side, price: Decimal) -> Option<f64> {
+    price
+        .to_f64()
+        .map(|p| if side == Side::Buy { -p } else { p })
+}
+
+impl Book {
+    /// A page of one market's book (`query` must name its base and quote) in the book's order, with
+    /// how many offers match in all and where the next page starts. `market_price` orders market-
+    /// relative offers among fixed ones on the first page; later pages keep the first page's price.
+    pub async fn page(
+        &self,
+        query: &BookQuery,
+        request: &PageRequest,
+        now_ms: i64,
+        market_price: Option<Decimal>,
+    ) -> Result<BookPage, PageError> {
+        let (Some(base), Some(quote)) = (query.base, query.quote) else {
+            return Err(PageError::NoMarket);
+        };
+        let limit = request.limit.unwrap_or(50);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(PageError::Limit(limit));
+        }
+        let cursor = match &request.after {
+            Some(text) => Cursor::decode(text)?,
+            None => Cursor {
+                price: market_price,
+                ..Cursor::default()
+            },
+        };
+        let amount = query.amount.map(|a| i64::try_from(a).unwrap_or(i64::MAX));
+        let method = query.method.as_ref().map(|m| format!(",{m},"));
+        let include_mine = query.include_mine.unwrap_or(true);
+
+        let mut candidates = Vec::new();
+        for (stream, (side, kind)) in STREAMS.iter().enumerate() {
+            if query.side.is_some_and(|s| s != *side) {
+                continue;
+            }
+            let after = cursor.after[stream].as_ref();
+            let column = kind.column();
+            let sql = format!(
+                "SELECT o.id, o.offer_json, o.is_mine, o.created_at, o.{column} AS key, \
+                        MAX(o.last_seen, COALESCE(p.last_seen, 0)) AS seen, \
+                        (SELECT COUNT(*) FROM trades t WHERE t.counterparty = o.maker \
+                           AND t.state = ? AND t.role IN ('maker', 'taker')) AS completed \
+                 FROM offers o LEFT JOIN peers p ON p.peer_id = o.maker \
+                 WHERE o.base = ? AND o.quote = ? AND o.side = ? AND o.{column} IS NOT NULL \
+                   AND o.withdrawn_at IS NULL AND o.expires_at > ? \
+                   AND (? IS NULL OR (o.min_amount <= ? AND o.max_amount >= ?)) \
+                   AND (? IS NULL OR instr(o.methods, ?) > 0) AND (? OR o.is_mine = 0) {} \
+                 ORDER BY o.{column}, o.created_at, o.id LIMIT ?",
+                if after.is_some() {
+                    format!("AND (o.{column}, o.created_at, o.id) > (?, ?, ?)")
+                } else {
+                    String::new()
+                }
+            );
+            // Built from this module's constants only (the column and whether a cursor applies).
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(TradeState::Completed.as_str())
+                .bind(base.code())
+                .bind(quote.code())
+                .bind(side_text(*side))
+                .bind(now_ms)
+                .bind(amount)
+                .bind(amount)
+                .bind(amount)
+                .bind(method.as_deref())
+                .bind(method.as_deref())
+                .bind(include_mine);
+            if let Some(a) = after {
+                q = match kind {
+                    Kind::Fixed => q.bind(a.key),
+                    // Premiums are whole basis points, kept exactly in the cursor's number.
+                    Kind::Relative => q.bind(a.key as i64),
+                }
+                .bind(a.created_at)
+                .bind(&a.id);
+            }
+            let rows = q.bind(i64::from(limit) + 1).fetch_all(&self.pool).await?;
+            for row in rows {
+                let offer = offer_of(&row)?;
+                let key = match kind {
+                    Kind::Fixed => row.try_get::<f64, _>("key")?,
+                    Kind::Relative => row.try_get::<i64, _>("key")? as f64,
+                };
+                let effective_price = match offer.price {
+                    Price::Fixed(p) => Some(p),
+                    Price::MarketRelative { premium_bps } => {
+                        cursor.price.map(|m| apply_premium(m, premium_bps))
+                    }
+                };
+                let known = match (kind, effective_price) {
+                    (Kind::Fixed, _) => Some(key),
+                    (Kind::Relative, Some(p)) => signed_price(*side, p),
+                    (Kind::Relative, None) => None,
+                };
+                let tiebreak = if *kind == Kind::Relative { key } else { 0.0 };
+                let id: String = row.try_get("id")?;
+                let order = order(*side, known, tiebreak, offer.created_at, id.clone());
+                candidates.push(Candidate {
+                    stream,
+                    after: After {
+                        key,
+                        created_at: offer.created_at,
+                        id,
+                    },
+                    entry: BookEntry {
+                        offer,
+                        mine: row.try_get("is_mine")?,
+                        maker_last_seen: row.try_get("seen")?,
+                        effective_price,
+                        completed_with_maker: u32::try_from(row.try_get::<i64, _>("completed")?)
+                            .unwrap_or(u32::MAX),
+                    },
+                    order,
+                });
+            }
+        }
+        candidates.sort_by(|a, b| compare_order(&a.order, &b.order));
+        let more = candidates.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut next = cursor.clone();
+        let mut entries = Vec::new();
+        for c in candidates
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        {
+            next.after[c.stream] = Some(c.after);
+            entries.push(c.entry);
+        }
+        let total = self
+            .count(query, now_ms, amount, method.as_deref(), include_mine)
+            .await?;
+        Ok(BookPage {
+            entries,
+            total,
+            next: more.then(|| next.encode()),
+        })
+    }
+
+    async fn count(
+        &self,
+        query: &BookQuery,
+        now_ms: i64,
+        amount: Option<i64>,
+        method: Option<&str>,
+        include_mine: bool,
+    ) -> Result<u32, PageError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM offers o \
+             WHERE o.base = ? AND o.quote = ? AND (? IS NULL OR o.side = ?) \
+               AND o.withdrawn_at IS NULL AND o.expires_at > ? \
+               AND (? IS NULL OR (o.min_amount <= ? AND o.max_amount >= ?)) \
+               AND (? IS NULL OR instr(o.methods, ?) > 0) AND (? OR o.is_mine = 0)",
+        )
+        .bind(query.base.map(|b| b.code()))
+        .bind(query.quote.map(|q| q.code()))
+        .bind(query.side.map(side_text))
+        .bind(query.side.map(side_text))
+        .bind(now_ms)
+        .bind(amount)
+        .bind(amount)
+        .bind(amount)
+        .bind(method)
+        .bind(method)
+        .bind(include_mine)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
+
+pub(super) fn compare_order(a: &Order, b: &Order) -> Ordering {
+    a.0.cmp(&b.0)
+        .then(a.1.cmp(&b.1))
+        .then(a.2.total_cmp(&b.2))
+        .then(a.3.total_cmp(&b.3))
+        .then(a.4.cmp(&b.4))
+        .then_with(|| a.5.cmp(&b.5))
+}
