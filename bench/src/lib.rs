@@ -1,5 +1,5 @@
 //! Souk's benchmarks: how fast offers spread through the network, what a node costs in memory, how
-//! long a user waits for the order book when opening the app, what a sealed envelope costs next to the
+//! long a user waits for the order book when opening the app, what a page of a 100,000-offer book costs, what a sealed envelope costs next to the
 //! bare cipher, and how long a chat message takes there and back, each measured against a baseline run
 //! in the same process so the numbers compare across machines as ratios.
 //!
@@ -8,6 +8,7 @@
 //! measurement works (every offer and message delivered, every book filled, percentiles ordered), and
 //! the numbers are for people.
 
+pub mod book_pages;
 pub mod chat_rtt;
 pub mod cold_start;
 pub mod envelope;
@@ -19,6 +20,7 @@ pub mod real_nodes;
 pub mod summary;
 pub mod watcher;
 
+pub use book_pages::{BookPagesReport, BookPagesSettings, run_book_pages};
 pub use chat_rtt::{ChatRttReport, ChatRttSettings, run_chat_rtt};
 pub use cold_start::{ColdStartReport, ColdStartSettings, run_cold_start};
 pub use envelope::{EnvelopeReport, EnvelopeSettings, run_envelope};

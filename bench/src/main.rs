@@ -12,9 +12,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use souk_bench::{
-    ChatRttSettings, ColdStartSettings, EnvelopeSettings, PropagationSettings, RealNodesSettings,
-    WatcherSettings, run_chat_rtt, run_cold_start, run_envelope, run_propagation, run_real_nodes,
-    run_watcher,
+    BookPagesSettings, ChatRttSettings, ColdStartSettings, EnvelopeSettings, PropagationSettings,
+    RealNodesSettings, WatcherSettings, run_book_pages, run_chat_rtt, run_cold_start, run_envelope,
+    run_propagation, run_real_nodes, run_watcher,
 };
 
 #[derive(Parser)]
@@ -101,6 +101,22 @@ enum Bench {
         /// Overall deadline: a book not full by then fails the run.
         #[arg(long, default_value_t = 300)]
         deadline_secs: u64,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// The Market screen's queries on a book of many offers in one market: pages (first, middle,
+    /// filtered, without a market price) against a bare sqlx page and the unpaged whole-market query.
+    BookPages {
+        /// Offers in the market.
+        #[arg(long, default_value_t = 100_000)]
+        offers: usize,
+        /// Timed repetitions of each paged query.
+        #[arg(long, default_value_t = 200)]
+        repetitions: usize,
+        /// Timed repetitions of the unpaged whole-market query.
+        #[arg(long, default_value_t = 5)]
+        unpaged_repetitions: usize,
         /// Write the full results here as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -257,6 +273,27 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 eprintln!("souk-bench: a book did not hold every offer");
             }
             Ok(report.all_filled())
+        }
+        Bench::BookPages {
+            offers,
+            repetitions,
+            unpaged_repetitions,
+            json,
+        } => {
+            let settings = BookPagesSettings {
+                repetitions,
+                unpaged_repetitions,
+                ..BookPagesSettings::new(offers)
+            };
+            let report = run_book_pages(&settings).await?;
+            print!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            if !report.complete {
+                eprintln!("souk-bench: walking the book did not read every offer exactly once");
+            }
+            Ok(report.complete)
         }
         Bench::Envelope {
             sizes,

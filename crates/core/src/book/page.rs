@@ -39,7 +39,8 @@ pub struct PageRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct BookPage {
     pub entries: Vec<BookEntry>,
-    /// How many offers the query matches now, on all pages.
+    /// How many offers the query matched when its first page was read, on all pages (counted once,
+    /// with the first page: counting a large book costs more than reading a page of it).
     pub total: u32,
     /// Where the next page starts (give it as `after`); none after the last page.
     pub next: Option<String>,
@@ -144,6 +145,8 @@ struct After {
 struct Cursor {
     /// The market price the first page was ordered by.
     price: Option<Decimal>,
+    /// The first page's total.
+    total: u32,
     after: [Option<After>; 4],
 }
 
@@ -223,17 +226,19 @@ impl Book {
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(PageError::Limit(limit));
         }
+        let amount = query.amount.map(|a| i64::try_from(a).unwrap_or(i64::MAX));
+        let method = query.method.as_ref().map(|m| format!(",{m},"));
+        let include_mine = query.include_mine.unwrap_or(true);
         let cursor = match &request.after {
             Some(text) => Cursor::decode(text)?,
             None => Cursor {
                 price: market_price,
+                total: self
+                    .count(query, now_ms, amount, method.as_deref(), include_mine)
+                    .await?,
                 ..Cursor::default()
             },
         };
-        let amount = query.amount.map(|a| i64::try_from(a).unwrap_or(i64::MAX));
-        let method = query.method.as_ref().map(|m| format!(",{m},"));
-        let include_mine = query.include_mine.unwrap_or(true);
-
         let mut candidates = Vec::new();
         for (stream, (side, kind)) in STREAMS.iter().enumerate() {
             if query.side.is_some_and(|s| s != *side) {
@@ -331,12 +336,9 @@ impl Book {
             next.after[c.stream] = Some(c.after);
             entries.push(c.entry);
         }
-        let total = self
-            .count(query, now_ms, amount, method.as_deref(), include_mine)
-            .await?;
         Ok(BookPage {
             entries,
-            total,
+            total: cursor.total,
             next: more.then(|| next.encode()),
         })
     }
