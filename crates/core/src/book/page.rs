@@ -130,6 +130,15 @@ impl Kind {
             Self::Relative => "premium_key",
         }
     }
+
+    /// The stream's index (migration 0018), named in the query: left to itself the planner may take
+    /// the counting index and sort the whole side of the market for every page.
+    fn index(self) -> &'static str {
+        match self {
+            Self::Fixed => "offers_fixed_page",
+            Self::Relative => "offers_relative_page",
+        }
+    }
 }
 
 /// The last offer a stream gave: its key in the stream's index order.
@@ -245,13 +254,13 @@ impl Book {
                 continue;
             }
             let after = cursor.after[stream].as_ref();
-            let column = kind.column();
+            let (column, index) = (kind.column(), kind.index());
             let sql = format!(
                 "SELECT o.id, o.offer_json, o.is_mine, o.created_at, o.{column} AS key, \
                         MAX(o.last_seen, COALESCE(p.last_seen, 0)) AS seen, \
                         (SELECT COUNT(*) FROM trades t WHERE t.counterparty = o.maker \
                            AND t.state = ? AND t.role IN ('maker', 'taker')) AS completed \
-                 FROM offers o LEFT JOIN peers p ON p.peer_id = o.maker \
+                 FROM offers o INDEXED BY {index} LEFT JOIN peers p ON p.peer_id = o.maker \
                  WHERE o.base = ? AND o.quote = ? AND o.side = ? AND o.{column} IS NOT NULL \
                    AND o.withdrawn_at IS NULL AND o.expires_at > ? \
                    AND (? IS NULL OR (o.min_amount <= ? AND o.max_amount >= ?)) \
