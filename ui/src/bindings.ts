@@ -118,7 +118,8 @@ after: string | null,
 limit: number | null, };
 export type BookPage = { entries: Array<BookEntry>, 
 /**
- * How many offers the query matches now, on all pages.
+ * How many offers the query matched when its first page was read, on all pages (counted once,
+ * with the first page: counting a large book costs more than reading a page of it).
  */
 total: number, 
 /**

@@ -16,6 +16,15 @@ impl Node {
     /// The local order book (works offline, from the cache). With a market named in the query and a
     /// price known for it, market-relative offers come with their current price.
     pub async fn offers(&self, query: &BookQuery) -> Result<Vec<BookEntry>> {
+        let (book, price) = self.book_and_price(query).await?;
+        Ok(book.query(query, store::now_ms(), price).await?)
+    }
+
+    /// The book, and the market price of the query's market when one is named and known.
+    async fn book_and_price(
+        &self,
+        query: &BookQuery,
+    ) -> Result<(crate::book::Book, Option<rust_decimal::Decimal>)> {
         let (book, market) = {
             let guard = self.unlocked.lock().await;
             let u = guard
@@ -27,7 +36,7 @@ impl Node {
             (Some(base), Some(quote), Some(market)) => market.price(base, quote).map(|p| p.price),
             _ => None,
         };
-        Ok(book.query(query, store::now_ms(), price).await?)
+        Ok((book, price))
     }
 
     /// A page of one market's book, in the book's order, with how many offers match and where the next
@@ -38,17 +47,7 @@ impl Node {
         query: &BookQuery,
         page: &crate::book::PageRequest,
     ) -> Result<crate::book::BookPage> {
-        let (book, market) = {
-            let guard = self.unlocked.lock().await;
-            let u = guard
-                .as_ref()
-                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
-            (u.book.clone(), u.market.clone())
-        };
-        let price = match (query.base, query.quote, market) {
-            (Some(base), Some(quote), Some(market)) => market.price(base, quote).map(|p| p.price),
-            _ => None,
-        };
+        let (book, price) = self.book_and_price(query).await?;
         Ok(book.page(query, page, store::now_ms(), price).await?)
     }
 
