@@ -27,6 +27,3 @@ CREATE INDEX offers_fixed_page ON offers (base, quote, side, price_key, created_
     WHERE price_key IS NOT NULL;
 CREATE INDEX offers_relative_page ON offers (base, quote, side, premium_key, created_at, id)
     WHERE premium_key IS NOT NULL;
--- Counting a market's live offers (a page's total) from the index alone, without reading the rows.
-CREATE INDEX offers_live ON offers (base, quote, side, expires_at, min_amount, max_amount, is_mine, methods)
-    WHERE withdrawn_at IS NULL;

@@ -132,7 +132,7 @@ impl Kind {
     }
 
     /// The stream's index (migration 0018), named in the query: left to itself the planner may take
-    /// the counting index and sort the whole side of the market for every page.
+    /// another index of the market and sort its whole side for every page.
     fn index(self) -> &'static str {
         match self {
             Self::Fixed => "offers_fixed_page",
