@@ -247,6 +247,11 @@ test('the market: a counterparty’s offer reaches the window’s book; the wind
     // An amount outside the offer's range filters it out.
     const tooMuch = await ok('offers', { query: { ...query, amount: 50_000_000 } });
     assert.ok(!tooMuch.some((e) => e.offer.id === posted.id));
+    // The same book a page at a time: the offer on the first page, with the total and the next page.
+    const page = await ok('book_page', { query, page: { after: null, limit: 10 } });
+    assert.ok(page.entries.some((e) => e.offer.id === posted.id));
+    assert.equal(page.entries.length, Math.min(page.total, 10));
+    assert.equal(page.next === null, page.total <= 10);
 
     const own = await ok('post_offer', {
       offer: {
