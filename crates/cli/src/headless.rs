@@ -16,6 +16,9 @@ use std::{
 use libp2p::{Multiaddr, multiaddr::Protocol};
 use serde::{Deserialize, Serialize};
 use souk_core::{
+    Error,
+    config::Config,
+    logging,
     net::{DhtMode, NetConfig},
     node::Node,
     offer::{Asset, Quote},
@@ -23,8 +26,10 @@ use souk_core::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Failure,
+    Cli, Failure,
     api::{self, ApiState},
+    args::NodeArgs,
+    secrets::{Confirm, passphrase},
     user_error,
 };
 
@@ -63,6 +68,56 @@ struct Started {
     /// `souk serve`: the address to open in a browser, token included.
     #[serde(skip_serializing_if = "Option::is_none")]
     ui: Option<String>,
+}
+
+/// `souk node`: long-running, so it logs at the configured level and, unless `log.file` is off, to
+/// `logs/` in the data directory.
+pub(crate) async fn run_node(
+    cli: &Cli,
+    args: NodeArgs,
+    data_dir: PathBuf,
+    config: Config,
+    ui: Option<PathBuf>,
+) -> Result<(), Failure> {
+    // Bootstrap peers saved in souk.toml (the Settings screen writes them there), then the flags'.
+    let mut bootstrap: Vec<Multiaddr> = Vec::new();
+    for text in &config.net.bootstrap {
+        let addr = text.trim().parse::<Multiaddr>().map_err(|e| {
+            user_error(format!(
+                "[net] bootstrap {text:?} in souk.toml is not a multiaddr: {e}"
+            ))
+        })?;
+        bootstrap.push(addr);
+    }
+    for addr in args.bootstrap {
+        if !bootstrap.contains(&addr) {
+            bootstrap.push(addr);
+        }
+    }
+    let options = NodeOptions {
+        ui,
+        listen: args.listen,
+        bootstrap,
+        relay_server: args.relay_server,
+        external: args.external_address,
+        no_mdns: args.no_mdns,
+        api: args.api,
+        markets: args.market,
+    };
+    let markets = check(&options, &data_dir)?;
+    let trade_config = config.trade.resolve().map_err(Error::from)?;
+    let _logs = logging::init(
+        &config.log.level,
+        config.log.file.then_some(data_dir.as_path()),
+    );
+    let passphrase = passphrase(cli, Confirm::Once)?;
+    let node = Arc::new(Node::new(&data_dir, config).with_trade_config(trade_config));
+    let result = match node.unlock(&passphrase).await {
+        Ok(_) => run(node.clone(), options, markets, cli.json).await,
+        Err(e) => Err(e.into()),
+    };
+    node.shutdown().await;
+    result
 }
 
 /// Checks everything that needs no unlocking: bad flags fail before the passphrase is asked for.

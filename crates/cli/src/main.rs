@@ -11,29 +11,28 @@ mod args;
 mod client;
 mod headless;
 mod input;
+mod output;
+mod secrets;
 mod serve;
 
-use std::{
-    io::{IsTerminal, Read},
-    path::PathBuf,
-    process::ExitCode,
-    sync::Arc,
-};
+use std::{path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use libp2p::Multiaddr;
-use serde::Serialize;
 use souk_core::{
     Error, ErrorKind, ErrorPayload,
     config::{self, Config, Override},
     logging,
-    node::{CreatedIdentity, IdentityInfo, Node},
+    node::Node,
 };
 
 use args::{
     BackupCommand, ChatCommand, DisputeCommand, NodeArgs, OfferCommand, PostArgs, ServeArgs,
     TradeCommand, chain_flags, trade_flags,
 };
+use headless::run_node;
+pub(crate) use output::print_json;
+use output::{print_backup_info, print_created, print_exported, print_imported, print_info};
+use secrets::{Confirm, passphrase, seed_words};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -430,236 +429,4 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     };
     node.shutdown().await;
     result
-}
-
-/// `souk node`: long-running, so it logs at the configured level and, unless `log.file` is off, to
-/// `logs/` in the data directory.
-async fn run_node(
-    cli: &Cli,
-    args: NodeArgs,
-    data_dir: PathBuf,
-    config: Config,
-    ui: Option<PathBuf>,
-) -> Result<(), Failure> {
-    // Bootstrap peers saved in souk.toml (the Settings screen writes them there), then the flags'.
-    let mut bootstrap: Vec<Multiaddr> = Vec::new();
-    for text in &config.net.bootstrap {
-        let addr = text.trim().parse::<Multiaddr>().map_err(|e| {
-            user_error(format!(
-                "[net] bootstrap {text:?} in souk.toml is not a multiaddr: {e}"
-            ))
-        })?;
-        bootstrap.push(addr);
-    }
-    for addr in args.bootstrap {
-        if !bootstrap.contains(&addr) {
-            bootstrap.push(addr);
-        }
-    }
-    let options = headless::NodeOptions {
-        ui,
-        listen: args.listen,
-        bootstrap,
-        relay_server: args.relay_server,
-        external: args.external_address,
-        no_mdns: args.no_mdns,
-        api: args.api,
-        markets: args.market,
-    };
-    let markets = headless::check(&options, &data_dir)?;
-    let trade_config = config.trade.resolve().map_err(Error::from)?;
-    let _logs = logging::init(
-        &config.log.level,
-        config.log.file.then_some(data_dir.as_path()),
-    );
-    let passphrase = passphrase(cli, Confirm::Once)?;
-    let node = Arc::new(Node::new(&data_dir, config).with_trade_config(trade_config));
-    let result = match node.unlock(&passphrase).await {
-        Ok(_) => headless::run(node.clone(), options, markets, cli.json).await,
-        Err(e) => Err(e.into()),
-    };
-    node.shutdown().await;
-    result
-}
-
-#[derive(PartialEq)]
-enum Confirm {
-    Once,
-    Twice,
-}
-
-fn passphrase(cli: &Cli, confirm: Confirm) -> Result<String, Failure> {
-    if let Some(file) = &cli.passphrase_file {
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            user_error(format!(
-                "cannot read passphrase file {}: {e}",
-                file.display()
-            ))
-        })?;
-        return Ok(text.lines().next().unwrap_or_default().to_owned());
-    }
-    if let Ok(p) = std::env::var("SOUK_PASSPHRASE") {
-        return Ok(p);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(user_error(
-            "no passphrase: set SOUK_PASSPHRASE, pass --passphrase-file FILE, or run in a terminal to be asked",
-        ));
-    }
-    let first = rpassword::prompt_password("Keystore passphrase: ")
-        .map_err(|e| user_error(e.to_string()))?;
-    if confirm == Confirm::Twice {
-        let again = rpassword::prompt_password("Repeat passphrase: ")
-            .map_err(|e| user_error(e.to_string()))?;
-        if again != first {
-            return Err(user_error("the two passphrases differ"));
-        }
-    }
-    Ok(first)
-}
-
-fn seed_words(file: Option<&PathBuf>) -> Result<String, Failure> {
-    if let Some(file) = file {
-        return std::fs::read_to_string(file).map_err(|e| {
-            user_error(format!(
-                "cannot read seed words file {}: {e}",
-                file.display()
-            ))
-        });
-    }
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprintln!("Type your seed words, separated by spaces, then press Enter:");
-        let mut line = String::new();
-        stdin
-            .read_line(&mut line)
-            .map_err(|e| user_error(e.to_string()))?;
-        return Ok(line);
-    }
-    let mut all = String::new();
-    stdin
-        .lock()
-        .read_to_string(&mut all)
-        .map_err(|e| user_error(format!("reading seed words: {e}")))?;
-    Ok(all)
-}
-
-pub(crate) fn print_json<T: Serialize>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("error: cannot print JSON: {e}"),
-    }
-}
-
-fn print_info(json: bool, info: &IdentityInfo, heading: &str) {
-    if json {
-        return print_json(info);
-    }
-    print!("{heading}");
-    println!("PeerId:          {}", info.peer_id);
-    println!("Data directory:  {}", info.data_dir);
-    println!("Schema version:  {}", info.schema_version);
-}
-
-/// `1.4 MiB`, `820 KiB`, `312 bytes`.
-fn size_text(bytes: u64) -> String {
-    match bytes {
-        0..1024 => format!("{bytes} bytes"),
-        1024..1_048_576 => format!("{:.0} KiB", bytes as f64 / 1024.0),
-        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
-    }
-}
-
-fn trades_text(trades: u32, open: u32) -> String {
-    let noun = if trades == 1 { "trade" } else { "trades" };
-    format!("{trades} {noun}, {open} open")
-}
-
-fn print_exported(json: bool, summary: &souk_core::node::BackupSummary) {
-    if json {
-        return print_json(summary);
-    }
-    println!("Backup written to {}", summary.path);
-    println!("PeerId:   {}", summary.peer_id);
-    println!(
-        "Made:     {}",
-        souk_core::backup::utc_text(summary.created_at_ms)
-    );
-    println!(
-        "Holds:    the keystore, the database ({}){}",
-        trades_text(summary.trades, summary.open_trades),
-        if summary.has_config {
-            ", souk.toml"
-        } else {
-            ""
-        }
-    );
-    println!("Size:     {}", size_text(summary.bytes));
-    println!("It opens with your keystore passphrase. Keep it somewhere other than this computer.");
-}
-
-fn print_imported(json: bool, imported: &souk_core::node::ImportedBackup) {
-    if json {
-        return print_json(imported);
-    }
-    let backup = &imported.backup;
-    print_info(
-        false,
-        &imported.identity,
-        &format!(
-            "Restored the backup made {}\n",
-            souk_core::backup::utc_text(backup.created_at_ms)
-        ),
-    );
-    println!(
-        "Trades:          {}",
-        trades_text(backup.trades, backup.open_trades)
-    );
-    if imported.config_restored {
-        println!("Settings:        souk.toml restored");
-    } else if backup.has_config {
-        println!(
-            "Settings:        this data directory's own souk.toml was kept (the backup's was not written)"
-        );
-    }
-    if backup.open_trades > 0 {
-        println!(
-            "Start `souk node` to go on with the open trades. Anything after the backup was made is not in it: \
-             take a step you took since then again (`souk trade show` says what is next)."
-        );
-    }
-}
-
-fn print_backup_info(json: bool, info: &souk_core::node::BackupFileInfo) {
-    if json {
-        return print_json(info);
-    }
-    println!("Souk backup {}", info.path);
-    println!("PeerId:   {}", info.peer_id);
-    println!(
-        "Made:     {}",
-        souk_core::backup::utc_text(info.created_at_ms)
-    );
-    println!("Size:     {}", size_text(info.bytes));
-}
-
-fn print_created(json: bool, created: &CreatedIdentity) {
-    if json {
-        return print_json(created);
-    }
-    print_info(false, &created.identity, "Created a new identity\n");
-    println!();
-    println!(
-        "Your seed words. Write them down now, on paper, in order: they are shown only this once and are"
-    );
-    println!("the only way to recover this identity and the funds in its escrows.");
-    println!();
-    for (row, chunk) in created.words.chunks(4).enumerate() {
-        let line: Vec<String> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, w)| format!("{:>2}. {w:<10}", row * 4 + i + 1))
-            .collect();
-        println!("  {}", line.join(" "));
-    }
 }

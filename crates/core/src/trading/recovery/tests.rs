@@ -5,8 +5,9 @@
 use libp2p::PeerId;
 
 use super::{
-    CopyOffer, Record, RecoveryAnswer, RecoveryKeys, RecoveryRequest, build_record, catch_up,
-    on_request, put_back,
+    CopyOffer, Record, RecoveryAnswer, RecoveryKeys, RecoveryRequest, on_request,
+    restore::{catch_up, put_back},
+    rows::build_record,
 };
 use crate::{
     identity::Identity,
