@@ -89,10 +89,11 @@ impl Node {
         trade_id: uuid::Uuid,
         address: &str,
     ) -> Result<TradeInfo> {
-        self.desk()
+        Ok(self
+            .desk()
             .await?
             .set_escrow_address(trade_id, address)
-            .await
+            .await?)
     }
 
     /// Funds this party's escrow output from the chain node's wallet `wallet` (Core backend): built and
@@ -103,24 +104,25 @@ impl Node {
         wallet: &str,
         broadcast: bool,
     ) -> Result<crate::trading::WalletFunding> {
-        self.desk()
+        Ok(self
+            .desk()
             .await?
             .fund_from_wallet(trade_id, wallet, broadcast)
-            .await
+            .await?)
     }
 
     /// The buyer: payment sent.
     pub async fn mark_paid(&self, trade_id: uuid::Uuid) -> Result<TradeInfo> {
-        self.desk().await?.mark_paid(trade_id).await
+        Ok(self.desk().await?.mark_paid(trade_id).await?)
     }
 
     /// The seller: payment received (signs the escrow's release).
     pub async fn mark_received(&self, trade_id: uuid::Uuid) -> Result<TradeInfo> {
-        self.desk().await?.mark_received(trade_id).await
+        Ok(self.desk().await?.mark_received(trade_id).await?)
     }
 
     pub async fn cancel_trade(&self, trade_id: uuid::Uuid, reason: String) -> Result<TradeInfo> {
-        self.desk().await?.cancel(trade_id, reason).await
+        Ok(self.desk().await?.cancel(trade_id, reason).await?)
     }
 
     /// The disputes this node arbitrates (works offline: they are stored).
@@ -181,7 +183,7 @@ impl Node {
     }
 
     pub async fn dispute_trade(&self, trade_id: uuid::Uuid, reason: String) -> Result<TradeInfo> {
-        self.desk().await?.dispute(trade_id, reason).await
+        Ok(self.desk().await?.dispute(trade_id, reason).await?)
     }
 
     /// What happens to trades and disputes. Works before the network starts (and across a restart

@@ -8,7 +8,12 @@
 use libp2p::PeerId;
 use uuid::Uuid;
 
-use crate::{error::Error, error_kind::ErrorKind, protocol::roles::Winner, store::StoreError};
+use crate::{
+    error::Error,
+    error_kind::ErrorKind,
+    protocol::{roles::Winner, settlement::TradeState},
+    store::StoreError,
+};
 
 /// A database failure.
 pub(super) fn sql(e: sqlx::Error) -> Error {
@@ -169,6 +174,171 @@ impl From<DisputeError> for Error {
     }
 }
 
+/// Why a settlement step was refused: giving the escrow address, funding from a node wallet, saying
+/// the payment was sent or arrived, cancelling, opening a dispute ([`crate::trading::Desk`]'s settlement
+/// calls), and the checks the escrow's setup and release make on the way.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettleError {
+    #[error("trade {0} has no escrow")]
+    NoEscrow(Uuid),
+    #[error(
+        "no chain backend is configured: choose one in Settings → Connection (or start `souk node` \
+         with --chain, --network and --rpc-url)"
+    )]
+    NoChain,
+    #[error("this is a {trade} trade, but the chain backend is {backend}")]
+    WrongChain {
+        trade: &'static str,
+        backend: &'static str,
+    },
+    #[error("trade {trade_id} is still being negotiated ({state}): agree on the terms first")]
+    Negotiating { trade_id: Uuid, state: TradeState },
+    /// The step does not follow from the trade's state (or its reason is too long, say).
+    #[error(transparent)]
+    Step(#[from] crate::protocol::settlement::TradeError),
+    #[error("the escrow address of trade {trade_id} was given already ({given})")]
+    AddressGiven { trade_id: Uuid, given: String },
+    #[error("trade {0}'s escrow address is another trade's: refusing to use it")]
+    AddressOfAnotherTrade(Uuid),
+    /// The address given for this party's coins is not one of the trade's chain and network.
+    #[error("{0}")]
+    BadAddress(String),
+    /// A party's payout (buyer) or refund (seller) address is not known yet.
+    #[error("the {0}'s address is not known yet")]
+    AddressUnknown(&'static str),
+    /// The escrow's address is not computed yet (the keys have not all arrived).
+    #[error("the escrow address is not agreed yet")]
+    EscrowAddressUnknown,
+    #[error("the escrow is not set up yet")]
+    NotSetUp,
+    #[error("the escrow is not set up yet: nothing to release")]
+    NothingToRelease,
+    #[error("the escrow holds nothing on the chain: it is not funded (or was spent)")]
+    EmptyEscrow,
+    #[error("the {funder}'s escrow output holds {held}, less than the {owed} it must: not funded")]
+    Underfunded {
+        funder: &'static str,
+        held: u64,
+        owed: u64,
+    },
+    #[error("the buyer's payout {payout} cannot hold the release's fee reserve of {reserve}")]
+    PayoutBelowReserve { payout: u64, reserve: u64 },
+    /// The offer's escrow cannot be set up: the arbitrator's id does not parse, its key does not
+    /// derive, the escrow's script does not build.
+    #[error("{0}")]
+    Escrow(String),
+    #[error("arbitrator {0} is a party of this trade: nobody may hold two of the escrow's keys")]
+    ArbitratorIsParty(PeerId),
+    /// Excluded in `souk.toml` (`[trade] exclude_arbitrators`) or in Settings.
+    #[error("arbitrator {arbitrator} is one you excluded ({by})")]
+    ArbitratorExcluded {
+        arbitrator: PeerId,
+        by: &'static str,
+    },
+    /// Not on the accepted list of `souk.toml` (`[trade] arbitrators`) or of Settings.
+    #[error("arbitrator {arbitrator} is not one you accept ({by})")]
+    ArbitratorNotAccepted {
+        arbitrator: PeerId,
+        by: &'static str,
+    },
+    #[error(
+        "arbitrator {arbitrator} has not renewed its announcement for {days} days: it may be gone"
+    )]
+    ArbitratorStale { arbitrator: PeerId, days: i64 },
+    #[error(
+        "arbitrator {arbitrator} has no announcement for {chain} {network} in the DHT (is it online \
+         with --arbitrator?)"
+    )]
+    ArbitratorUnannounced {
+        arbitrator: PeerId,
+        chain: &'static str,
+        network: crate::escrow::Network,
+    },
+    /// The announcement found does not verify, or is another arbitrator's or another chain's.
+    #[error("{0}")]
+    BadAnnouncement(String),
+    #[error(
+        "funding from a node wallet needs the Core backend; through an Electrum server, pay the \
+         escrow address (or its payment link) from your own wallet"
+    )]
+    WalletNeedsCore,
+    #[error("name the node wallet to pay from")]
+    NoWalletName,
+    #[error(
+        "wallet name {0:?}: Souk pays from wallets named with letters, digits, `-`, `_` and `.`"
+    )]
+    BadWalletName(String),
+    #[error("trade {trade_id} is {state}: escrows are funded only while it waits for funding")]
+    NotFunding { trade_id: Uuid, state: TradeState },
+    /// Already paid, in coins (the mempool counted).
+    #[error("your escrow output already holds {held} of the {owed} you owe (unconfirmed included)")]
+    AlreadyFunded { held: String, owed: String },
+    /// The wallet's fee, in coins, is more than a twentieth of what it sends.
+    #[error("the wallet would pay {fee} in fees to send {amount}: refused")]
+    FeeTooHigh { fee: f64, amount: f64 },
+    #[error(
+        "the chain node has no wallet `{0}` loaded (load it with `loadwallet {0}`, or name another)"
+    )]
+    NoSuchWallet(String),
+    #[error("the wallet `{wallet}` does not hold enough to fund the escrow: {message}")]
+    WalletShort { wallet: String, message: String },
+    #[error("the wallet `{0}` is locked: unlock it with walletpassphrase, or export the PSBT")]
+    WalletLocked(String),
+    #[error(
+        "the wallet `{0}` cannot sign this payment (watch-only, or locked: unlock it with \
+         walletpassphrase); export the PSBT and sign it elsewhere"
+    )]
+    WalletCannotSign(String),
+    /// The counterparty's release, or the outputs its PSBT spends, do not hold: its fault.
+    #[error("{0}")]
+    PeerPsbt(String),
+    /// This node's own failure (database, keys, the chain backend).
+    #[error(transparent)]
+    Node(Box<Error>),
+}
+
+impl SettleError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Node(e) => e.kind(),
+            Self::Step(e) => e.kind(),
+            Self::PeerPsbt(_) => ErrorKind::PeerMisbehaved,
+            // The user's to fix (an address, a wallet, a backend, a setting) or to know: exit 1.
+            _ => ErrorKind::InvalidInput,
+        }
+    }
+}
+
+impl From<Error> for SettleError {
+    fn from(e: Error) -> Self {
+        Self::Node(Box::new(e))
+    }
+}
+
+impl From<sqlx::Error> for SettleError {
+    fn from(e: sqlx::Error) -> Self {
+        sql(e).into()
+    }
+}
+
+impl From<crate::chain::ChainError> for SettleError {
+    fn from(e: crate::chain::ChainError) -> Self {
+        Error::Chain(e).into()
+    }
+}
+
+impl From<SettleError> for Error {
+    fn from(e: SettleError) -> Self {
+        match e {
+            SettleError::Node(e) => *e,
+            SettleError::Step(e) => e.into(),
+            SettleError::PeerPsbt(_) => Self::Peer(e.to_string()),
+            other => Self::InvalidInput(other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +412,78 @@ mod tests {
         }
         // This node's own failure keeps its kind, and is not the arbitrator's to fix.
         let own = DisputeError::from(Error::Internal("disk".into()));
+        assert_eq!(own.kind(), ErrorKind::Internal);
+        assert_eq!(Error::from(own).kind(), ErrorKind::Internal);
+    }
+
+    #[test]
+    fn a_settlement_refusal_keeps_its_words_and_says_whose_fault_it_is() {
+        use crate::protocol::settlement::{Actor, StepKind, TradeError};
+        let trade_id = Uuid::nil();
+        // The user's to fix: exit 1, in the words the shells always showed.
+        for (refusal, words) in [
+            (
+                SettleError::NoEscrow(trade_id),
+                format!("trade {trade_id} has no escrow"),
+            ),
+            (
+                SettleError::AddressGiven {
+                    trade_id,
+                    given: "ltc1qgiven".into(),
+                },
+                format!("the escrow address of trade {trade_id} was given already (ltc1qgiven)"),
+            ),
+            (
+                SettleError::ArbitratorExcluded {
+                    arbitrator: PeerId::random(),
+                    by: "Settings",
+                },
+                "is one you excluded (Settings)".into(),
+            ),
+            (
+                SettleError::NoSuchWallet("w1".into()),
+                "the chain node has no wallet `w1` loaded (load it with `loadwallet w1`, or name \
+                 another)"
+                    .into(),
+            ),
+            (
+                SettleError::Underfunded {
+                    funder: "buyer",
+                    held: 5,
+                    owed: 9,
+                },
+                "the buyer's escrow output holds 5, less than the 9 it must: not funded".into(),
+            ),
+        ] {
+            assert_eq!(refusal.kind(), ErrorKind::InvalidInput, "{refusal}");
+            let e = Error::from(refusal);
+            assert_eq!(e.kind(), ErrorKind::InvalidInput);
+            assert!(e.to_string().ends_with(&words), "{e} / {words}");
+        }
+        // A step the trade's state does not allow: the transition table's words, the user's to know.
+        let step = SettleError::from(TradeError::NotAllowed {
+            actor: Actor::Buyer,
+            kind: StepKind::PaymentSent,
+            state: TradeState::EscrowFunding,
+        });
+        assert_eq!(step.kind(), ErrorKind::InvalidInput);
+        assert_eq!(
+            Error::from(step).to_string(),
+            "the buyer cannot payment_sent while the trade is EscrowFunding"
+                .replace("payment_sent", &StepKind::PaymentSent.to_string())
+                .replace("EscrowFunding", &TradeState::EscrowFunding.to_string())
+        );
+        // The counterparty's PSBT that does not hold is its fault, and told to it as it is.
+        let release = SettleError::PeerPsbt("the seller's release is refused: fee too high".into());
+        assert_eq!(release.kind(), ErrorKind::PeerMisbehaved);
+        let e = Error::from(release);
+        assert_eq!(e.kind(), ErrorKind::PeerMisbehaved);
+        assert_eq!(
+            crate::protocol::reason_for_peer(&e),
+            "the seller's release is refused: fee too high"
+        );
+        // This node's own failure keeps its kind, both ways round.
+        let own = SettleError::from(Error::Internal("disk".into()));
         assert_eq!(own.kind(), ErrorKind::Internal);
         assert_eq!(Error::from(own).kind(), ErrorKind::Internal);
     }

@@ -15,11 +15,12 @@ use uuid::Uuid;
 
 use super::{
     desk::Inner,
+    errors::SettleError,
     settle::{self, EscrowRow},
 };
 use crate::{
     chain::{Backend, ChainBackend, ChainError},
-    error::{Error, Result},
+    error::Error,
     protocol::settlement::TradeState,
 };
 
@@ -53,24 +54,18 @@ pub(super) async fn fund_from_wallet(
     trade_id: Uuid,
     wallet: &str,
     broadcast: bool,
-) -> Result<WalletFunding> {
+) -> std::result::Result<WalletFunding, SettleError> {
     // What the trade is decides first: a trade without an escrow has nothing to fund, whatever the
     // chain settings.
     let row = settle::load_row(inner, trade_id)
         .await?
-        .ok_or_else(|| Error::InvalidInput(format!("trade {trade_id} has no escrow")))?;
+        .ok_or(SettleError::NoEscrow(trade_id))?;
     let backend = settle::backend(inner)?;
     let Some(rpc) = backend.core().await? else {
-        return Err(Error::InvalidInput(
-            "funding from a node wallet needs the Core backend; through an Electrum server, pay \
-             the escrow address (or its payment link) from your own wallet"
-                .into(),
-        ));
+        return Err(SettleError::WalletNeedsCore);
     };
     if wallet.is_empty() {
-        return Err(Error::InvalidInput(
-            "name the node wallet to pay from".into(),
-        ));
+        return Err(SettleError::NoWalletName);
     }
     if wallet.len() > 64
         || wallet
@@ -78,17 +73,13 @@ pub(super) async fn fund_from_wallet(
             .any(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
         || wallet.starts_with('.')
     {
-        return Err(Error::InvalidInput(format!(
-            "wallet name {wallet:?}: Souk pays from wallets named with letters, digits, `-`, `_` and `.`"
-        )));
+        return Err(SettleError::BadWalletName(wallet.to_owned()));
     }
     let mut conn = inner.pool.acquire().await.map_err(settle::sql)?;
     let state = settle::current_state(&mut conn, trade_id).await?;
     drop(conn);
     if state != TradeState::EscrowFunding {
-        return Err(Error::InvalidInput(format!(
-            "trade {trade_id} is {state}: escrows are funded only while it waits for funding"
-        )));
+        return Err(SettleError::NotFunding { trade_id, state });
     }
     let (address, amount) = still_owed(backend, &row).await?;
     // Core's RPC takes amounts as a number of coins.
@@ -138,10 +129,7 @@ pub(super) async fn fund_from_wallet(
         .await
         .map_err(wallet_err)?;
     if signed.get("complete").and_then(Value::as_bool) != Some(true) {
-        return Err(Error::InvalidInput(format!(
-            "the wallet `{wallet}` cannot sign this payment (watch-only, or locked: unlock it with \
-             walletpassphrase); export the PSBT and sign it elsewhere"
-        )));
+        return Err(SettleError::WalletCannotSign(wallet.to_owned()));
     }
     let finalized = rpc
         .call(
@@ -165,15 +153,16 @@ pub(super) async fn fund_from_wallet(
 
 /// This party's escrow output and what it still owes there: the watcher's view of the chain, funding
 /// in the mempool included (so paying twice takes a deliberate second payment).
-async fn still_owed(backend: &Backend, row: &EscrowRow) -> Result<(String, u64)> {
+async fn still_owed(
+    backend: &Backend,
+    row: &EscrowRow,
+) -> std::result::Result<(String, u64), SettleError> {
     let funder = row.side;
     let address = row
         .escrow_address_of(funder)
-        .ok_or_else(|| Error::InvalidInput("the escrow address is not agreed yet".into()))?
+        .ok_or(SettleError::EscrowAddressUnknown)?
         .to_owned();
-    let escrow = row
-        .keys()?
-        .ok_or_else(|| Error::InvalidInput("the escrow is not set up yet".into()))?;
+    let escrow = row.keys()?.ok_or(SettleError::NotSetUp)?;
     let held: u64 = settle::escrow_outputs(backend, row, &escrow)
         .await?
         .iter()
@@ -182,19 +171,24 @@ async fn still_owed(backend: &Backend, row: &EscrowRow) -> Result<(String, u64)>
         .sum();
     let owed = row.owed_by(funder);
     if held >= owed {
-        return Err(Error::InvalidInput(format!(
-            "your escrow output already holds {} of the {} you owe (unconfirmed included)",
-            super::store::coins(row.chain, held),
-            super::store::coins(row.chain, owed)
-        )));
+        return Err(SettleError::AlreadyFunded {
+            held: super::store::coins(row.chain, held),
+            owed: super::store::coins(row.chain, owed),
+        });
     }
     Ok((address, owed - held))
 }
 
 /// The wallet's PSBT pays `amount` to `address` in exactly one output and nothing else to the escrow,
 /// at a sane fee; the fee in base units.
-fn check_funding(decoded: &Value, address: &str, amount: u64) -> Result<u64> {
-    let bad = |why: String| Error::Internal(format!("the wallet's funding PSBT: {why}"));
+fn check_funding(
+    decoded: &Value,
+    address: &str,
+    amount: u64,
+) -> std::result::Result<u64, SettleError> {
+    let bad = |why: String| {
+        SettleError::from(Error::Internal(format!("the wallet's funding PSBT: {why}")))
+    };
     let outputs = decoded
         .pointer("/tx/vout")
         .and_then(Value::as_array)
@@ -223,34 +217,29 @@ fn check_funding(decoded: &Value, address: &str, amount: u64) -> Result<u64> {
         .ok_or_else(|| bad("no fee".into()))?
         .to_sat();
     if fee > amount / MAX_FEE_SHARE {
-        return Err(Error::InvalidInput(format!(
-            "the wallet would pay {} in fees to send {}: refused",
-            Amount::from_sat(fee).to_btc(),
-            Amount::from_sat(amount).to_btc()
-        )));
+        return Err(SettleError::FeeTooHigh {
+            fee: Amount::from_sat(fee).to_btc(),
+            amount: Amount::from_sat(amount).to_btc(),
+        });
     }
     Ok(fee)
 }
 
 /// A wallet error in words.
-fn wallet_error(wallet: &str, e: ChainError) -> Error {
+fn wallet_error(wallet: &str, e: ChainError) -> SettleError {
     match e {
         ChainError::Rpc { code: -18, .. } | ChainError::Rpc { code: -19, .. } => {
-            Error::InvalidInput(format!(
-                "the chain node has no wallet `{wallet}` loaded (load it with `loadwallet {wallet}`, \
-                 or name another)"
-            ))
+            SettleError::NoSuchWallet(wallet.to_owned())
         }
         ChainError::Rpc {
             code: -4 | -6,
             message,
             ..
-        } if message.to_lowercase().contains("insufficient") => Error::InvalidInput(format!(
-            "the wallet `{wallet}` does not hold enough to fund the escrow: {message}"
-        )),
-        ChainError::Rpc { code: -13, .. } => Error::InvalidInput(format!(
-            "the wallet `{wallet}` is locked: unlock it with walletpassphrase, or export the PSBT"
-        )),
-        e => Error::Chain(e),
+        } if message.to_lowercase().contains("insufficient") => SettleError::WalletShort {
+            wallet: wallet.to_owned(),
+            message,
+        },
+        ChainError::Rpc { code: -13, .. } => SettleError::WalletLocked(wallet.to_owned()),
+        e => e.into(),
     }
 }

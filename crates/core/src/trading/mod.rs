@@ -54,7 +54,7 @@ pub use arbitrate::{
     Decision, DecisionInfo, DisputeInfo, MAX_DECISION_REASON_CHARS, OnChain, PartyCase,
 };
 pub use desk::{Desk, Refusals, Settlement, TradeConfig, payment_window};
-pub use errors::{DisputeError, TakeError};
+pub use errors::{DisputeError, SettleError, TakeError};
 pub use fund::WalletFunding;
 pub use settle::{DecisionView, EscrowView, PendingFunding, ReserveView, ReturnView};
 pub use store::{

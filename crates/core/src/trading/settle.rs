@@ -96,7 +96,7 @@ pub const LATE_COINS_WATCH: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Blocks a release may sit unconfirmed before the buyer's node lifts it with its fee reserve.
 pub const BUMP_AFTER_BLOCKS: i64 = 3;
 
-pub(super) use super::errors::{internal, peer_fault, refused, sql};
+pub(super) use super::errors::{SettleError, internal, peer_fault, refused, sql};
 
 /// The maker of a sell offer sells; the maker of a buy offer buys.
 pub(super) fn side_of(offer: &Offer, me: &PeerId) -> Party {
@@ -122,8 +122,8 @@ fn chain_of(asset: Asset) -> Chain {
     }
 }
 
-fn no_escrow(trade_id: Uuid) -> Error {
-    Error::InvalidInput(format!("trade {trade_id} has no escrow"))
+fn no_escrow(trade_id: Uuid) -> SettleError {
+    SettleError::NoEscrow(trade_id)
 }
 
 fn millis(d: Duration) -> i64 {
@@ -134,18 +134,16 @@ pub(super) fn my_key(inner: &Inner, row: &EscrowRow, trade_id: Uuid) -> Result<S
     trade_keypair(&inner.escrow_root, row.chain, row.network, &trade_id).map_err(refused)
 }
 
-pub(super) fn backend(inner: &Inner) -> Result<&Arc<Backend>> {
-    inner.chain.as_ref().ok_or_else(|| {
-        Error::InvalidInput(
-            "no chain backend is configured: choose one in Settings → Connection (or start `souk node` \
-             with --chain, --network and --rpc-url)"
-                .into(),
-        )
-    })
+pub(super) fn backend(inner: &Inner) -> std::result::Result<&Arc<Backend>, SettleError> {
+    inner.chain.as_ref().ok_or(SettleError::NoChain)
 }
 
 /// A party's step: the buyer says it paid; the seller confirms the payment (signing the release).
-pub(super) async fn act(inner: &Inner, trade_id: Uuid, what: Act) -> Result<TradeState> {
+pub(super) async fn act(
+    inner: &Inner,
+    trade_id: Uuid,
+    what: Act,
+) -> std::result::Result<TradeState, SettleError> {
     // The release is built from what the chain shows now, before the trade is locked.
     let utxos_and_rate = match what {
         Act::Received => prepare_release(inner, trade_id).await?,

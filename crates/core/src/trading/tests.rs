@@ -7,10 +7,11 @@ use libp2p::identity::Keypair;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::{Desk, TradeConfig, wire::ChannelMessage};
+use super::{Desk, SettleError, TradeConfig, TradeState, wire::ChannelMessage};
 use crate::{
     book::Book,
     channel::{self, ENVELOPE_SIGNING_TAG, Sender, SignedEnvelope, TradeChannel},
+    error_kind::ErrorKind,
     identity::{Identity, SeedPhrase},
     net::{AcceptAll, NetConfig, Network},
     offer::{
@@ -671,4 +672,51 @@ async fn takes_of_a_withdrawn_offer_or_twice_the_same_trade_are_refused() {
     }
     assert_eq!(f.snapshot().await, before);
     f.desk.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_settlement_step_before_the_terms_are_agreed_is_refused_by_name_and_changes_nothing() {
+    let f = fixture().await;
+    let (channel, _) = f.open().await;
+    let trade_id = channel.trade_id;
+    let before = f.snapshot().await;
+    for refusal in [
+        f.desk.mark_paid(trade_id).await.unwrap_err(),
+        f.desk.mark_received(trade_id).await.unwrap_err(),
+        f.desk
+            .cancel(trade_id, "changed my mind".into())
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(refusal, SettleError::Negotiating { trade_id: t, state } if t == trade_id
+                && state == TradeState::Requested),
+            "{refusal:?}"
+        );
+        assert_eq!(refusal.kind(), ErrorKind::InvalidInput);
+    }
+    // A trade without an escrow has no address to give and nothing to fund.
+    let address = f
+        .desk
+        .set_escrow_address(trade_id, "bc1qany")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(address, SettleError::NoEscrow(t) if t == trade_id),
+        "{address:?}"
+    );
+    let funding = f
+        .desk
+        .fund_from_wallet(trade_id, "w", false)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(funding, SettleError::NoEscrow(t) if t == trade_id),
+        "{funding:?}"
+    );
+    // An unknown trade is this node's answer, not a settlement rule.
+    let unknown = f.desk.mark_paid(Uuid::now_v7()).await.unwrap_err();
+    assert!(matches!(unknown, SettleError::Node(_)), "{unknown:?}");
+    assert!(unknown.to_string().starts_with("no trade "), "{unknown}");
+    assert_eq!(f.snapshot().await, before);
 }

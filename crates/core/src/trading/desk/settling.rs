@@ -1,19 +1,25 @@
 //! The settlement and dispute calls of the shells: thin doors into `settle`, `fund` and `arbitrate`.
 //! No trade logic lives here.
 
+use std::result::Result;
+
 use uuid::Uuid;
 
 use super::Desk;
 use crate::{
-    error::Result,
-    trading::{TradeInfo, settle, store},
+    error::Result as NodeResult,
+    trading::{SettleError, TradeInfo, settle, store},
 };
 
 impl Desk {
     /// The address where this party's coins go (buyer: payout; seller: refund); sends the escrow keys.
-    pub async fn set_escrow_address(&self, trade_id: Uuid, address: &str) -> Result<TradeInfo> {
+    pub async fn set_escrow_address(
+        &self,
+        trade_id: Uuid,
+        address: &str,
+    ) -> Result<TradeInfo, SettleError> {
         settle::set_address(&self.inner, trade_id, address).await?;
-        store::trade_info(&self.inner.pool, &self.inner.me.peer, trade_id).await
+        Ok(store::trade_info(&self.inner.pool, &self.inner.me.peer, trade_id).await?)
     }
 
     /// Funds this party's escrow output of `trade_id` from the Core node's wallet `wallet`: with
@@ -24,22 +30,22 @@ impl Desk {
         trade_id: Uuid,
         wallet: &str,
         broadcast: bool,
-    ) -> Result<crate::trading::WalletFunding> {
+    ) -> Result<crate::trading::WalletFunding, SettleError> {
         crate::trading::fund::fund_from_wallet(&self.inner, trade_id, wallet, broadcast).await
     }
 
     /// The buyer: the payment is sent.
-    pub async fn mark_paid(&self, trade_id: Uuid) -> Result<TradeInfo> {
+    pub async fn mark_paid(&self, trade_id: Uuid) -> Result<TradeInfo, SettleError> {
         self.act(trade_id, settle::Act::Paid).await
     }
 
     /// The seller: the payment arrived; with an escrow, this signs the release for the buyer.
-    pub async fn mark_received(&self, trade_id: Uuid) -> Result<TradeInfo> {
+    pub async fn mark_received(&self, trade_id: Uuid) -> Result<TradeInfo, SettleError> {
         self.act(trade_id, settle::Act::Received).await
     }
 
     /// Either party, before coins are locked.
-    pub async fn cancel(&self, trade_id: Uuid, reason: String) -> Result<TradeInfo> {
+    pub async fn cancel(&self, trade_id: Uuid, reason: String) -> Result<TradeInfo, SettleError> {
         self.act(trade_id, settle::Act::Cancel(reason)).await
     }
 
@@ -49,7 +55,7 @@ impl Desk {
         &self,
         trade_id: Uuid,
         body: crate::protocol::settlement::StepBody,
-    ) -> Result<Option<String>> {
+    ) -> NodeResult<Option<String>> {
         crate::trading::settle::send_unchecked_step(&self.inner, trade_id, body).await
     }
 
@@ -59,7 +65,7 @@ impl Desk {
         &self,
         arbitrator: libp2p::PeerId,
         trade_id: Uuid,
-    ) -> Result<Option<String>> {
+    ) -> NodeResult<Option<String>> {
         let backend = self
             .inner
             .chain
@@ -75,22 +81,22 @@ impl Desk {
     }
 
     /// Either party, once coins are locked: the arbitrator decides.
-    pub async fn dispute(&self, trade_id: Uuid, reason: String) -> Result<TradeInfo> {
+    pub async fn dispute(&self, trade_id: Uuid, reason: String) -> Result<TradeInfo, SettleError> {
         self.act(trade_id, settle::Act::Dispute(reason)).await
     }
 
-    async fn act(&self, trade_id: Uuid, what: settle::Act) -> Result<TradeInfo> {
+    async fn act(&self, trade_id: Uuid, what: settle::Act) -> Result<TradeInfo, SettleError> {
         settle::act(&self.inner, trade_id, what).await?;
         self.inner.watch.notify_one();
-        store::trade_info(&self.inner.pool, &self.inner.me.peer, trade_id).await
+        Ok(store::trade_info(&self.inner.pool, &self.inner.me.peer, trade_id).await?)
     }
 
     /// The disputes this node arbitrates, newest first.
-    pub async fn disputes(&self) -> Result<Vec<crate::trading::DisputeInfo>> {
+    pub async fn disputes(&self) -> NodeResult<Vec<crate::trading::DisputeInfo>> {
         crate::trading::arbitrate::list(&self.inner).await
     }
 
-    pub async fn dispute_info(&self, trade_id: Uuid) -> Result<crate::trading::DisputeInfo> {
+    pub async fn dispute_info(&self, trade_id: Uuid) -> NodeResult<crate::trading::DisputeInfo> {
         crate::trading::arbitrate::show(&self.inner, trade_id).await
     }
 

@@ -41,7 +41,7 @@ impl Desk {
         }
         settle::approve_arbitrators(inner, &offer)
             .await
-            .map_err(|e| match e {
+            .map_err(|e| match Error::from(e) {
                 Error::InvalidInput(why) => TakeError::Terms(why),
                 other => TakeError::from(other),
             })?;

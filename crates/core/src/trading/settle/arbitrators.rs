@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use libp2p::PeerId;
 
-use super::{backend, chain_of, millis, refused, sql};
+use super::{SettleError, backend, chain_of, millis, refused, sql};
 use crate::{
     arbiter::{Announcement, SignedAnnouncement, record_key},
-    error::{Error, Result},
+    error::Result,
     escrow::{Chain, Network},
     offer::{EscrowKind, Offer},
     store::now_ms,
@@ -22,7 +22,10 @@ const ANNOUNCEMENT_FRESH: Duration = Duration::from_secs(3 * 24 * 3600);
 /// The taker approves the offer's arbitrators before any coin moves: neither party, in its accepted set
 /// (`[trade] arbitrators` and `exclude_arbitrators` of souk.toml, with the lists saved in Settings), and,
 /// when this node settles on the offer's chain, announced in the DHT recently.
-pub(in crate::trading) async fn approve_arbitrators(inner: &Inner, offer: &Offer) -> Result<()> {
+pub(in crate::trading) async fn approve_arbitrators(
+    inner: &Inner,
+    offer: &Offer,
+) -> std::result::Result<(), SettleError> {
     let EscrowKind::Multisig { arbitrators } = &offer.escrow else {
         return Ok(());
     };
@@ -37,29 +40,31 @@ pub(in crate::trading) async fn approve_arbitrators(inner: &Inner, offer: &Offer
         .unwrap_or_default();
     for arbitrator in arbitrators {
         if *arbitrator == offer.maker || *arbitrator == inner.me.peer {
-            return Err(Error::InvalidInput(format!(
-                "arbitrator {arbitrator} is a party of this trade: nobody may hold two of the escrow's keys"
-            )));
+            return Err(SettleError::ArbitratorIsParty(*arbitrator));
         }
         if inner.config.exclude_arbitrators.contains(arbitrator) {
-            return Err(Error::InvalidInput(format!(
-                "arbitrator {arbitrator} is one you excluded ([trade] exclude_arbitrators)"
-            )));
+            return Err(SettleError::ArbitratorExcluded {
+                arbitrator: *arbitrator,
+                by: "[trade] exclude_arbitrators",
+            });
         }
         if !inner.config.arbitrators.is_empty() && !inner.config.arbitrators.contains(arbitrator) {
-            return Err(Error::InvalidInput(format!(
-                "arbitrator {arbitrator} is not one you accept ([trade] arbitrators)"
-            )));
+            return Err(SettleError::ArbitratorNotAccepted {
+                arbitrator: *arbitrator,
+                by: "[trade] arbitrators",
+            });
         }
         if excluded.contains(arbitrator) {
-            return Err(Error::InvalidInput(format!(
-                "arbitrator {arbitrator} is one you excluded (Settings)"
-            )));
+            return Err(SettleError::ArbitratorExcluded {
+                arbitrator: *arbitrator,
+                by: "Settings",
+            });
         }
         if !accepted.is_empty() && !accepted.contains(arbitrator) {
-            return Err(Error::InvalidInput(format!(
-                "arbitrator {arbitrator} is not one you accept (Settings)"
-            )));
+            return Err(SettleError::ArbitratorNotAccepted {
+                arbitrator: *arbitrator,
+                by: "Settings",
+            });
         }
         if let Some(backend) = &inner.chain
             && backend.chain() == chain_of(offer.base)
@@ -67,10 +72,10 @@ pub(in crate::trading) async fn approve_arbitrators(inner: &Inner, offer: &Offer
             let announcement =
                 find_arbitrator(inner, arbitrator, backend.chain(), backend.network()).await?;
             if now_ms() - announcement.at > millis(ANNOUNCEMENT_FRESH) {
-                return Err(Error::InvalidInput(format!(
-                    "arbitrator {arbitrator} has not renewed its announcement for {} days: it may be gone",
-                    (now_ms() - announcement.at) / 86_400_000
-                )));
+                return Err(SettleError::ArbitratorStale {
+                    arbitrator: *arbitrator,
+                    days: (now_ms() - announcement.at) / 86_400_000,
+                });
             }
         }
     }
@@ -85,7 +90,7 @@ pub(super) async fn find_arbitrator(
     arbitrator: &PeerId,
     chain: Chain,
     network: Network,
-) -> Result<Announcement> {
+) -> std::result::Result<Announcement, SettleError> {
     let key = record_key(arbitrator, chain, network);
     let from_dht = match inner.net.get_record(key).await {
         Ok(found) => found,
@@ -116,11 +121,11 @@ pub(super) async fn find_arbitrator(
     match (kept, refusal) {
         (Some(value), _) => checked(&value, arbitrator, chain, network),
         (None, Some(refusal)) => Err(refusal),
-        (None, None) => Err(Error::InvalidInput(format!(
-            "arbitrator {arbitrator} has no announcement for {} {} in the DHT (is it online with --arbitrator?)",
-            chain.name(),
-            network
-        ))),
+        (None, None) => Err(SettleError::ArbitratorUnannounced {
+            arbitrator: *arbitrator,
+            chain: chain.name(),
+            network,
+        }),
     }
 }
 
@@ -130,14 +135,15 @@ fn checked(
     arbitrator: &PeerId,
     chain: Chain,
     network: Network,
-) -> Result<Announcement> {
-    let announcement = SignedAnnouncement::verify(value).map_err(refused)?;
+) -> std::result::Result<Announcement, SettleError> {
+    let announcement = SignedAnnouncement::verify(value)
+        .map_err(|e| SettleError::BadAnnouncement(e.to_string()))?;
     if announcement.arbitrator != *arbitrator
         || announcement.chain != chain
         || announcement.network != network
     {
-        return Err(refused(
-            "the arbitrator's announcement is for someone or something else",
+        return Err(SettleError::BadAnnouncement(
+            "the arbitrator's announcement is for someone or something else".into(),
         ));
     }
     Ok(announcement)

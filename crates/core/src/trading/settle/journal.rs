@@ -9,7 +9,7 @@ use libp2p::PeerId;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use super::{internal, mode_of, side_of, sql};
+use super::{SettleError, internal, mode_of, side_of, sql};
 use crate::{
     error::{Error, Result},
     offer::Offer,
@@ -30,16 +30,14 @@ const OBSERVATION_SIGNING_TAG: &[u8] = b"souk/trade-observation/v1\0";
 pub(in crate::trading) async fn current_state(
     conn: &mut SqliteConnection,
     trade_id: Uuid,
-) -> Result<TradeState> {
+) -> std::result::Result<TradeState, SettleError> {
     let state: TradeState = sqlx::query_scalar("SELECT state FROM trades WHERE id = ?")
         .bind(trade_id.to_string())
         .fetch_one(conn)
         .await
         .map_err(sql)?;
     if state.is_before_agreement() {
-        return Err(Error::InvalidInput(format!(
-            "trade {trade_id} is still being negotiated ({state}): agree on the terms first"
-        )));
+        return Err(SettleError::Negotiating { trade_id, state });
     }
     Ok(state)
 }
@@ -128,16 +126,18 @@ pub(super) async fn send_step(
     conn: &mut SqliteConnection,
     channel: &mut ChannelRow,
     body: StepBody,
-) -> Result<Option<TradeState>> {
+) -> std::result::Result<Option<TradeState>, SettleError> {
     let trade_id = channel.trade_id;
     let next = match body.kind() {
         Some(kind) => {
             let state = current_state(conn, trade_id).await?;
             let side = side_of(&channel.offer, &inner.me.peer);
-            Some(
-                next_state(state, Actor::from(side), kind, mode_of(&channel.offer))
-                    .map_err(Error::from)?,
-            )
+            Some(next_state(
+                state,
+                Actor::from(side),
+                kind,
+                mode_of(&channel.offer),
+            )?)
         }
         None => None,
     };
@@ -147,7 +147,7 @@ pub(super) async fn send_step(
         at: now_ms(),
         body: body.clone(),
     };
-    let signed = step.sign(&inner.me.keypair).map_err(Error::from)?;
+    let signed = step.sign(&inner.me.keypair)?;
     record(
         conn,
         trade_id,
@@ -158,7 +158,7 @@ pub(super) async fn send_step(
         next,
     )
     .await?;
-    let bytes = signed.to_bytes().map_err(Error::from)?;
+    let bytes = signed.to_bytes()?;
     store::enqueue(
         conn,
         channel,

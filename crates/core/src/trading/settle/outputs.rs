@@ -1,10 +1,10 @@
 //! The escrow's coins as the chain shows them: both funders' outputs worth counting (confirmed, or with
 //! the mempool's), and the ones a PSBT spends. Reads the chain only; never writes the store.
 
-use super::row::EscrowRow;
+use super::{SettleError, row::EscrowRow};
 use crate::{
     chain::{Backend, ChainBackend, Utxo},
-    error::{Error, Result},
+    error::Result,
     escrow::{EscrowInput, Party, TradeEscrow},
 };
 
@@ -52,7 +52,7 @@ pub(in crate::trading) async fn spent_escrow_outputs(
     row: &EscrowRow,
     escrow: &TradeEscrow,
     psbt: &bitcoin::Psbt,
-) -> Result<Vec<EscrowInput>> {
+) -> std::result::Result<Vec<EscrowInput>, SettleError> {
     let utxos = escrow_utxos(backend, row, escrow).await?;
     psbt.unsigned_tx
         .input
@@ -63,7 +63,7 @@ pub(in crate::trading) async fn spent_escrow_outputs(
                 .find(|(_, u)| u.outpoint == txin.previous_output)
                 .map(|(f, u)| u.input_of(*f))
                 .ok_or_else(|| {
-                    Error::InvalidInput(format!(
+                    SettleError::PeerPsbt(format!(
                         "the PSBT spends {}, which the chain does not show as one of this escrow's \
                          unspent outputs",
                         txin.previous_output

@@ -4,11 +4,11 @@
 
 use std::str::FromStr;
 
-use bitcoin::{Amount, FeeRate, ScriptBuf};
+use bitcoin::{Amount, FeeRate};
 use uuid::Uuid;
 
 use super::{
-    MAX_FEE_RATE_FACTOR, backend, internal,
+    MAX_FEE_RATE_FACTOR, SettleError, backend, internal,
     journal::{current_state, observe, send_step, step_locked},
     my_key, no_escrow,
     outputs::{escrow_utxos, spent_escrow_outputs},
@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     chain::{Backend, ChainBackend},
-    error::{Error, Result},
+    error::Result,
     escrow::{
         EscrowInput, Party, Payout, SpendPath, SpendPlan, anchor_script, anchor_value, check_psbt,
         decode_psbt, finalize_psbt, parse_payout_address, sign_psbt,
@@ -30,7 +30,10 @@ use crate::{
 impl EscrowRow {
     /// The release: the buyer gets the amount and what its own output holds (its deposit and any surplus),
     /// the seller what its output holds beyond the amount (its deposit and any surplus) less the fee.
-    pub(super) fn release_plan(&self, inputs: Vec<EscrowInput>) -> Result<SpendPlan> {
+    pub(super) fn release_plan(
+        &self,
+        inputs: Vec<EscrowInput>,
+    ) -> std::result::Result<SpendPlan, SettleError> {
         let held = |f: Party| -> u64 {
             inputs
                 .iter()
@@ -42,31 +45,29 @@ impl EscrowRow {
         for funder in Party::BOTH {
             let (held, owed) = (held(funder), self.owed_by(funder));
             if held < owed {
-                return Err(Error::InvalidInput(format!(
-                    "the {}'s escrow output holds {held}, less than the {owed} it must: not funded",
-                    funder.as_str()
-                )));
+                return Err(SettleError::Underfunded {
+                    funder: funder.as_str(),
+                    held,
+                    owed,
+                });
             }
         }
-        let address = |a: Option<&str>, whose: &str| -> Result<ScriptBuf> {
-            let a = a.ok_or_else(|| {
-                Error::InvalidInput(format!("the {whose}'s address is not known yet"))
-            })?;
-            parse_payout_address(a, self.chain, self.network).map_err(refused)
+        let address = |a: Option<&str>, whose: &'static str| {
+            let a = a.ok_or(SettleError::AddressUnknown(whose))?;
+            parse_payout_address(a, self.chain, self.network)
+                .map_err(|e| SettleError::BadAddress(e.to_string()))
         };
         let escrow = self
             .keys()?
             .ok_or_else(|| internal("escrow", "keys missing"))?;
         // The buyer's fee reserve comes out of the buyer's own payout.
         let reserve = anchor_value(self.chain).to_sat();
-        let buyer_gets = (self.amount + buyer_in)
-            .checked_sub(reserve)
-            .ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "the buyer's payout {} cannot hold the release's fee reserve of {reserve}",
-                    self.amount + buyer_in
-                ))
-            })?;
+        let buyer_gets = (self.amount + buyer_in).checked_sub(reserve).ok_or(
+            SettleError::PayoutBelowReserve {
+                payout: self.amount + buyer_in,
+                reserve,
+            },
+        )?;
         Ok(SpendPlan {
             chain: self.chain,
             inputs,
@@ -94,21 +95,17 @@ impl EscrowRow {
 pub(super) async fn prepare_release(
     inner: &Inner,
     trade_id: Uuid,
-) -> Result<Option<(Vec<EscrowInput>, FeeRate)>> {
+) -> std::result::Result<Option<(Vec<EscrowInput>, FeeRate)>, SettleError> {
     let mut conn = inner.pool.acquire().await.map_err(sql)?;
     let Some(row) = load(&mut conn, trade_id).await? else {
         return Ok(None);
     };
     drop(conn);
     let backend = backend(inner)?;
-    let escrow = row.keys()?.ok_or_else(|| {
-        Error::InvalidInput("the escrow is not set up yet: nothing to release".into())
-    })?;
+    let escrow = row.keys()?.ok_or(SettleError::NothingToRelease)?;
     let utxos = escrow_utxos(backend, &row, &escrow).await?;
     if utxos.is_empty() {
-        return Err(Error::InvalidInput(
-            "the escrow holds nothing on the chain: it is not funded (or was spent)".into(),
-        ));
+        return Err(SettleError::EmptyEscrow);
     }
     let rate = backend.fee_rate().await?;
     Ok(Some((
@@ -120,17 +117,21 @@ pub(super) async fn prepare_release(
 /// The buyer's check of the seller's release before it signs anything: exactly the escrow's outputs in,
 /// exactly the agreed payouts out, a fee no higher than a few times what the chain asks now, and a valid
 /// seller signature.
-async fn check_release(inner: &Inner, row: &EscrowRow, bytes: &[u8]) -> Result<()> {
+async fn check_release(
+    inner: &Inner,
+    row: &EscrowRow,
+    bytes: &[u8],
+) -> std::result::Result<(), SettleError> {
     let backend = backend(inner)?;
     let escrow = row
         .keys()?
-        .ok_or_else(|| refused("a release before the escrow was set up"))?;
-    let psbt = decode_psbt(bytes).map_err(refused)?;
+        .ok_or_else(|| SettleError::PeerPsbt("a release before the escrow was set up".into()))?;
+    let psbt = decode_psbt(bytes).map_err(|e| SettleError::PeerPsbt(e.to_string()))?;
     let plan = row.release_plan(spent_escrow_outputs(backend, row, &escrow, &psbt).await?)?;
     let rate = backend.fee_rate().await?;
     let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
     check_psbt(&psbt, &escrow, &plan, max)
-        .map_err(|e| Error::InvalidInput(format!("the seller's release is refused: {e}")))?;
+        .map_err(|e| SettleError::PeerPsbt(format!("the seller's release is refused: {e}")))?;
     Ok(())
 }
 

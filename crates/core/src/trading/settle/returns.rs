@@ -6,7 +6,7 @@ use bitcoin::{Amount, FeeRate};
 use uuid::Uuid;
 
 use super::{
-    MAX_FEE_RATE_FACTOR, internal,
+    MAX_FEE_RATE_FACTOR, SettleError, internal,
     journal::{send_step, step_locked},
     my_key, no_escrow,
     outputs::{escrow_utxos, spent_escrow_outputs},
@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     chain::{Backend, ChainBackend, Utxo},
-    error::{Error, Result},
+    error::Result,
     escrow::{
         Chain, EscrowInput, Network, Party, Payout, SpendPath, SpendPlan, TradeEscrow,
         anchor_script, anchor_value, build_spend, check_psbt, decode_psbt, encode_psbt,
@@ -68,10 +68,10 @@ impl EscrowRow {
         funder: Party,
         inputs: Vec<EscrowInput>,
         path: SpendPath,
-    ) -> Result<SpendPlan> {
-        let address = self.address_of(funder).ok_or_else(|| {
-            Error::InvalidInput(format!("the {}'s address is not known", funder.as_str()))
-        })?;
+    ) -> std::result::Result<SpendPlan, SettleError> {
+        let address = self
+            .address_of(funder)
+            .ok_or(SettleError::AddressUnknown(funder.as_str()))?;
         let total: u64 = inputs.iter().map(|i| i.value.to_sat()).sum();
         let escrow = self
             .keys()?
@@ -292,7 +292,10 @@ async fn cosign_return(
     let mut psbt = decode_psbt(bytes).map_err(refused)?;
     let inputs = spent_escrow_outputs(backend, row, escrow, &psbt).await?;
     if inputs.iter().any(|i| i.funder != funder) {
-        return Err(refused("the return spends coins that are not this party's"));
+        return Err(SettleError::PeerPsbt(
+            "the return spends coins that are not this party's".into(),
+        )
+        .into());
     }
     let amount = inputs.iter().map(|i| i.value.to_sat()).sum();
     let plan = row.return_plan(funder, inputs, SpendPath::Multisig)?;

@@ -7,6 +7,7 @@ use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use super::{
+    SettleError,
     arbitrators::find_arbitrator,
     chain_of, internal,
     journal::{current_state, observe, send_step, step_locked},
@@ -16,7 +17,7 @@ use super::{
 };
 use crate::{
     chain::ChainBackend,
-    error::{Error, Result},
+    error::Result,
     escrow::{Party, parse_payout_address, trade_keypair},
     offer::EscrowKind,
     protocol::settlement::{Actor, Mode, StepBody, StepKind, TradeState},
@@ -43,11 +44,11 @@ pub(in crate::trading) async fn after_agreement(
     };
     let (chain, network) = (chain_of(offer.base), backend.network());
     if chain != backend.chain() {
-        return Err(Error::InvalidInput(format!(
-            "this is a {} trade, but the chain backend is {}",
-            chain.name(),
-            backend.chain().name()
-        )));
+        return Err(SettleError::WrongChain {
+            trade: chain.name(),
+            backend: backend.chain().name(),
+        }
+        .into());
     }
     let side = side_of(&offer, &inner.me.peer);
     let key =
@@ -120,18 +121,19 @@ pub(in crate::trading) async fn set_address(
     inner: &Inner,
     trade_id: Uuid,
     address: &str,
-) -> Result<()> {
+) -> std::result::Result<(), SettleError> {
     let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
     let mut row = load(&mut tx, trade_id)
         .await?
         .ok_or_else(|| no_escrow(trade_id))?;
     if row.keys_sent {
-        return Err(Error::InvalidInput(format!(
-            "the escrow address of trade {trade_id} was given already ({})",
-            row.my_address.unwrap_or_default()
-        )));
+        return Err(SettleError::AddressGiven {
+            trade_id,
+            given: row.my_address.unwrap_or_default(),
+        });
     }
-    parse_payout_address(address.trim(), row.chain, row.network).map_err(refused)?;
+    parse_payout_address(address.trim(), row.chain, row.network)
+        .map_err(|e| SettleError::BadAddress(e.to_string()))?;
     row.my_address = Some(address.trim().to_owned());
     save(&mut tx, trade_id, &row).await?;
     send_keys(inner, &mut tx, &mut channel).await?;
@@ -149,10 +151,10 @@ pub(super) async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
     if row.peer_pubkey.is_none() || row.my_address.is_none() || !row.keys_sent {
         return Ok(());
     }
-    let parse = |who: &str, id: Option<&str>| -> Result<PeerId> {
-        id.ok_or_else(|| refused("the offer names no arbitrator"))?
+    let parse = |who: &str, id: Option<&str>| -> std::result::Result<PeerId, SettleError> {
+        id.ok_or_else(|| SettleError::Escrow("the offer names no arbitrator".into()))?
             .parse()
-            .map_err(|e| refused(format!("{who}: {e}")))
+            .map_err(|e| SettleError::Escrow(format!("{who}: {e}")))
     };
     let arbitrator = parse("arbitrator", row.arbitrator.as_deref())?;
     let announcement = find_arbitrator(inner, &arbitrator, row.chain, row.network).await?;
@@ -215,9 +217,7 @@ pub(super) async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
             .await
             .map_err(sql)?;
             if taken > 0 {
-                return Err(Error::InvalidInput(format!(
-                    "trade {trade_id}'s escrow address is another trade's: refusing to use it"
-                )));
+                return Err(SettleError::AddressOfAnotherTrade(trade_id).into());
             }
             row.escrow_address = Some(seller.clone());
             row.buyer_escrow_address = Some(buyer.clone());
