@@ -96,7 +96,17 @@ pub const LATE_COINS_WATCH: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Blocks a release may sit unconfirmed before the buyer's node lifts it with its fee reserve.
 pub const BUMP_AFTER_BLOCKS: i64 = 3;
 
-pub(super) use super::errors::{SettleError, internal, peer_fault, refused, sql};
+pub(super) use super::errors::{SettleError, internal, peer_fault, sql};
+
+/// The escrow's script, keys or spend do not build from what is stored (see [`SettleError::Escrow`]).
+pub(super) fn escrow_refusal(e: impl std::fmt::Display) -> SettleError {
+    SettleError::Escrow(e.to_string())
+}
+
+/// The counterparty's PSBT does not decode or does not pass the checks: its fault.
+pub(super) fn peer_psbt(e: impl std::fmt::Display) -> SettleError {
+    SettleError::PeerPsbt(e.to_string())
+}
 
 /// The maker of a sell offer sells; the maker of a buy offer buys.
 pub(super) fn side_of(offer: &Offer, me: &PeerId) -> Party {
@@ -131,7 +141,8 @@ fn millis(d: Duration) -> i64 {
 }
 
 pub(super) fn my_key(inner: &Inner, row: &EscrowRow, trade_id: Uuid) -> Result<SecpKeypair> {
-    trade_keypair(&inner.escrow_root, row.chain, row.network, &trade_id).map_err(refused)
+    trade_keypair(&inner.escrow_root, row.chain, row.network, &trade_id)
+        .map_err(|e| escrow_refusal(e).into())
 }
 
 pub(super) fn backend(inner: &Inner) -> std::result::Result<&Arc<Backend>, SettleError> {
@@ -169,8 +180,9 @@ pub(super) async fn act(
                     .keys()?
                     .ok_or_else(|| internal("release", "escrow not ready"))?;
                 let plan = row.release_plan(inputs)?;
-                let mut psbt = build_spend(&escrow, &plan, rate).map_err(refused)?;
-                sign_psbt(&mut psbt, &escrow, &my_key(inner, &row, trade_id)?).map_err(refused)?;
+                let mut psbt = build_spend(&escrow, &plan, rate).map_err(escrow_refusal)?;
+                sign_psbt(&mut psbt, &escrow, &my_key(inner, &row, trade_id)?)
+                    .map_err(escrow_refusal)?;
                 let bytes = encode_psbt(&psbt);
                 row.release_psbt = Some(bytes.clone());
                 row.release_deadline = Some(now_ms() + millis(inner.config.release_window));

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use libp2p::PeerId;
 
-use super::{SettleError, backend, chain_of, millis, refused, sql};
+use super::{SettleError, backend, chain_of, escrow_refusal, millis, sql};
 use crate::{
     arbiter::{Announcement, SignedAnnouncement, record_key},
     error::Result,
@@ -179,8 +179,10 @@ pub(in crate::trading) async fn announce_arbitrator(inner: &Inner) -> Result<()>
         x25519_dalek::PublicKey::from(&inner.me.channel_secret).to_bytes(),
         now_ms(),
     )
-    .map_err(refused)?;
-    let signed = announcement.sign(&inner.me.keypair).map_err(refused)?;
+    .map_err(escrow_refusal)?;
+    let signed = announcement
+        .sign(&inner.me.keypair)
+        .map_err(escrow_refusal)?;
     let key = record_key(&inner.me.peer, backend.chain(), backend.network());
     inner
         .net

@@ -8,11 +8,11 @@ use bitcoin::{Amount, FeeRate};
 use uuid::Uuid;
 
 use super::{
-    MAX_FEE_RATE_FACTOR, SettleError, backend, internal,
+    MAX_FEE_RATE_FACTOR, SettleError, backend, escrow_refusal, internal,
     journal::{current_state, observe, send_step, step_locked},
     my_key, no_escrow,
     outputs::{escrow_utxos, spent_escrow_outputs},
-    refused,
+    peer_psbt,
     row::{EscrowRow, load, load_row, save},
     sql,
 };
@@ -154,9 +154,9 @@ pub(super) async fn broadcast_release(
         .keys()?
         .ok_or_else(|| internal("escrow", "keys missing"))?;
     check_release(inner, &row, bytes).await?;
-    let mut psbt = decode_psbt(bytes).map_err(refused)?;
-    sign_psbt(&mut psbt, &escrow, &my_key(inner, &row, trade_id)?).map_err(refused)?;
-    let tx = finalize_psbt(psbt, &escrow).map_err(refused)?;
+    let mut psbt = decode_psbt(bytes).map_err(peer_psbt)?;
+    sign_psbt(&mut psbt, &escrow, &my_key(inner, &row, trade_id)?).map_err(escrow_refusal)?;
+    let tx = finalize_psbt(psbt, &escrow).map_err(escrow_refusal)?;
     let txid = backend.broadcast(&tx).await?;
     let height = backend
         .tip_height()

@@ -6,9 +6,9 @@ use bitcoin::{Amount, secp256k1::Keypair as SecpKeypair};
 use uuid::Uuid;
 
 use super::{
-    BUMP_AFTER_BLOCKS, internal,
+    BUMP_AFTER_BLOCKS, escrow_refusal, internal,
     journal::step_locked,
-    my_key, refused,
+    my_key,
     resend::broadcast_again_if_lost,
     returns::record_return,
     row::{EscrowRow, load, load_row, save},
@@ -165,9 +165,11 @@ async fn reserve_step(
     let to = row
         .address_of(row.side)
         .ok_or_else(|| internal("escrow", "no payout address"))
-        .and_then(|a| parse_payout_address(a, row.chain, row.network).map_err(refused))?;
-    let wanted =
-        child_fee(rate, &to, (!confirmed).then_some((parent, parent_fee))).map_err(refused)?;
+        .and_then(|a| {
+            parse_payout_address(a, row.chain, row.network).map_err(|e| escrow_refusal(e).into())
+        })?;
+    let wanted = child_fee(rate, &to, (!confirmed).then_some((parent, parent_fee)))
+        .map_err(escrow_refusal)?;
     // The cap: the reserve, less what keeps the payout above dust.
     let cap = reserve.1 - row.chain.dust_limit(&to);
     let fee = wanted.min(cap);
@@ -178,7 +180,7 @@ async fn reserve_step(
             u64::try_from(now_ms() / 1000).unwrap_or(0),
         )
         .await?;
-    let child = build_child(row.chain, parent, reserve, key, to, fee).map_err(refused)?;
+    let child = build_child(row.chain, parent, reserve, key, to, fee).map_err(escrow_refusal)?;
     let txid = backend.broadcast(&child).await?;
     let how = if confirmed { "forwarded" } else { "bumped" };
     tracing::info!(%trade_id, %txid, fee = fee.to_sat(), how, "fee reserve spent");

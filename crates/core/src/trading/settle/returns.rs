@@ -6,11 +6,11 @@ use bitcoin::{Amount, FeeRate};
 use uuid::Uuid;
 
 use super::{
-    MAX_FEE_RATE_FACTOR, SettleError, internal,
+    MAX_FEE_RATE_FACTOR, SettleError, escrow_refusal, internal,
     journal::{send_step, step_locked},
     my_key, no_escrow,
     outputs::{escrow_utxos, spent_escrow_outputs},
-    refused,
+    peer_psbt,
     resend::{broadcast_again_if_lost, resend_lost_returns},
     reserve::tend_return_reserves,
     row::{EscrowRow, ReturnRecord, load, load_row, save},
@@ -49,7 +49,7 @@ pub(in crate::trading) fn return_outputs(
         0
     };
     let mut outputs = vec![Payout {
-        script_pubkey: parse_payout_address(address, chain, network).map_err(refused)?,
+        script_pubkey: parse_payout_address(address, chain, network).map_err(escrow_refusal)?,
         amount: Amount::from_sat(total - kept),
     }];
     if kept > 0 {
@@ -244,8 +244,8 @@ async fn sign_return_for_counterparty(
     }
     let inputs = coins.iter().map(|u| u.input_of(funder)).collect();
     let plan = row.return_plan(funder, inputs, SpendPath::Multisig)?;
-    let mut psbt = build_spend(escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
-    sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(refused)?;
+    let mut psbt = build_spend(escrow, &plan, backend.fee_rate().await?).map_err(escrow_refusal)?;
+    sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(escrow_refusal)?;
     let address = row.address_of(funder).unwrap_or_default().to_owned();
     let amount = coins.iter().map(|u| u.value.to_sat()).sum();
     let (_guard, mut db) = inner.write().await?;
@@ -289,7 +289,7 @@ async fn cosign_return(
     bytes: &[u8],
 ) -> Result<()> {
     let funder = row.side;
-    let mut psbt = decode_psbt(bytes).map_err(refused)?;
+    let mut psbt = decode_psbt(bytes).map_err(peer_psbt)?;
     let inputs = spent_escrow_outputs(backend, row, escrow, &psbt).await?;
     if inputs.iter().any(|i| i.funder != funder) {
         return Err(SettleError::PeerPsbt(
@@ -301,9 +301,9 @@ async fn cosign_return(
     let plan = row.return_plan(funder, inputs, SpendPath::Multisig)?;
     let rate = backend.fee_rate().await?;
     let max = FeeRate::from_sat_per_kwu(rate.to_sat_per_kwu().saturating_mul(MAX_FEE_RATE_FACTOR));
-    check_psbt(&psbt, escrow, &plan, max).map_err(refused)?;
-    sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(refused)?;
-    let tx = finalize_psbt(psbt, escrow).map_err(refused)?;
+    check_psbt(&psbt, escrow, &plan, max).map_err(peer_psbt)?;
+    sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(escrow_refusal)?;
+    let tx = finalize_psbt(psbt, escrow).map_err(escrow_refusal)?;
     // The very return this node broadcast before (co-signed by the arbitrator meanwhile), which the
     // chain node lost: sent again as such, and the trade's log says so.
     let same = tx.compute_txid().to_string();
@@ -344,9 +344,9 @@ async fn reclaim_alone(
     let funder = row.side;
     let inputs = coins.iter().map(|u| u.input_of(funder)).collect();
     let plan = row.return_plan(funder, inputs, SpendPath::Reclaim)?;
-    let mut psbt = build_spend(escrow, &plan, backend.fee_rate().await?).map_err(refused)?;
-    sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(refused)?;
-    let tx = finalize_psbt(psbt, escrow).map_err(refused)?;
+    let mut psbt = build_spend(escrow, &plan, backend.fee_rate().await?).map_err(escrow_refusal)?;
+    sign_psbt(&mut psbt, escrow, &my_key(inner, row, trade_id)?).map_err(escrow_refusal)?;
+    let tx = finalize_psbt(psbt, escrow).map_err(escrow_refusal)?;
     let amount = coins.iter().map(|u| u.value.to_sat()).sum();
     let txid = backend.broadcast(&tx).await?;
     tracing::info!(%trade_id, %txid, amount, "own escrow coins reclaimed alone after the reclaim lock");

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::{USEFUL_OUTPUT_DUST_FACTOR, internal, refused, sql};
+use super::{USEFUL_OUTPUT_DUST_FACTOR, escrow_refusal, internal, sql};
 use crate::{
     error::Result,
     escrow::{Chain, EscrowParties, EscrowScript, Network, Party, Timelocks, TradeEscrow},
@@ -201,11 +201,11 @@ impl EscrowRow {
         let backup = match (&self.backup_arbitrator, &self.backup_arbitrator_pubkey) {
             (None, _) => None,
             (Some(_), None) => return Ok(None),
-            (Some(_), Some(key)) => Some(EscrowScript::parse_key(key).map_err(refused)?),
+            (Some(_), Some(key)) => Some(EscrowScript::parse_key(key).map_err(escrow_refusal)?),
         };
-        let mine = EscrowScript::parse_key(&self.my_pubkey).map_err(refused)?;
-        let theirs = EscrowScript::parse_key(peer).map_err(refused)?;
-        let arbitrator = EscrowScript::parse_key(arbitrator).map_err(refused)?;
+        let mine = EscrowScript::parse_key(&self.my_pubkey).map_err(escrow_refusal)?;
+        let theirs = EscrowScript::parse_key(peer).map_err(escrow_refusal)?;
+        let arbitrator = EscrowScript::parse_key(arbitrator).map_err(escrow_refusal)?;
         let (buyer, seller) = match self.side {
             Party::Buyer => (mine, theirs),
             Party::Seller => (theirs, mine),
@@ -217,7 +217,8 @@ impl EscrowRow {
             backup,
         };
         Ok(Some(
-            TradeEscrow::new(parties, Timelocks::of(self.chain, self.network)).map_err(refused)?,
+            TradeEscrow::new(parties, Timelocks::of(self.chain, self.network))
+                .map_err(escrow_refusal)?,
         ))
     }
 

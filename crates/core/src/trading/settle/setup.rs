@@ -9,9 +9,9 @@ use uuid::Uuid;
 use super::{
     SettleError,
     arbitrators::find_arbitrator,
-    chain_of, internal,
+    chain_of, escrow_refusal, internal,
     journal::{current_state, observe, send_step, step_locked},
-    millis, mode_of, no_escrow, refused,
+    millis, mode_of, no_escrow,
     row::{load, load_row, save},
     side_of, sql,
 };
@@ -51,8 +51,8 @@ pub(in crate::trading) async fn after_agreement(
         .into());
     }
     let side = side_of(&offer, &inner.me.peer);
-    let key =
-        trade_keypair(&inner.escrow_root, chain, network, &channel.trade_id).map_err(refused)?;
+    let key = trade_keypair(&inner.escrow_root, chain, network, &channel.trade_id)
+        .map_err(escrow_refusal)?;
     let deposit = |bps: u16| amount.saturating_mul(u64::from(bps)) / 10_000;
     let i64_of = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let taker_address = (offer.maker != inner.me.peer
@@ -158,12 +158,12 @@ pub(super) async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
     };
     let arbitrator = parse("arbitrator", row.arbitrator.as_deref())?;
     let announcement = find_arbitrator(inner, &arbitrator, row.chain, row.network).await?;
-    let key = announcement.trade_key(&trade_id).map_err(refused)?;
+    let key = announcement.trade_key(&trade_id).map_err(escrow_refusal)?;
     let backup_key = match row.backup_arbitrator.as_deref() {
         Some(backup) => {
             let backup = parse("backup arbitrator", Some(backup))?;
             let announcement = find_arbitrator(inner, &backup, row.chain, row.network).await?;
-            Some(announcement.trade_key(&trade_id).map_err(refused)?)
+            Some(announcement.trade_key(&trade_id).map_err(escrow_refusal)?)
         }
         None => None,
     };
@@ -198,11 +198,11 @@ pub(super) async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
             let seller = escrow
                 .of(Party::Seller)
                 .address(row.chain, row.network)
-                .map_err(refused)?;
+                .map_err(escrow_refusal)?;
             let buyer = escrow
                 .of(Party::Buyer)
                 .address(row.chain, row.network)
-                .map_err(refused)?;
+                .map_err(escrow_refusal)?;
             // Two trades on one escrow address could pay one's release from the other's coins.
             let taken: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM trade_escrow WHERE trade_id <> ? AND \
