@@ -119,9 +119,14 @@ limit: number | null, };
 export type BookPage = { entries: Array<BookEntry>, 
 /**
  * How many offers the query matched when its first page was read, on all pages (counted once,
- * with the first page: counting a large book costs more than reading a page of it).
+ * with the first page), up to [`TOTAL_CAP`]: counting a large book costs more than reading a page
+ * of it, so the count stops there (see `total_capped`).
  */
 total: number, 
+/**
+ * The query matched more than `total` offers: the count stopped at [`TOTAL_CAP`] ("1,000+").
+ */
+total_capped: boolean, 
 /**
  * Where the next page starts (give it as `after`); none after the last page.
  */

@@ -7,7 +7,7 @@
 
 mod page;
 
-pub use page::{BookPage, MAX_PAGE, PageError, PageRequest};
+pub use page::{BookPage, MAX_PAGE, PageError, PageRequest, TOTAL_CAP};
 
 use std::cmp::Ordering;
 
@@ -1141,6 +1141,27 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((first.entries.len(), first.total), (10, 240));
+        assert!(!first.total_capped, "240 offers are counted to the last");
+        // Past the cap the count stops and says so: exact up to it, one more means "more than".
+        for (cap, counted) in [(1_000, 240), (240, 240), (239, 240), (100, 101), (1, 2)] {
+            let n = book
+                .count(&btc_eur(), NOW, (None, None, true), cap)
+                .await
+                .unwrap();
+            assert_eq!(n, counted, "cap {cap}");
+        }
+        let sells = BookQuery {
+            side: Some(Side::Sell),
+            ..btc_eur()
+        };
+        let sell_count = book
+            .count(&sells, NOW, (None, None, true), 1_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            sell_count,
+            u32::try_from(book.query(&sells, NOW, price).await.unwrap().len()).unwrap()
+        );
         // Without a market price, market-relative offers come after the priced ones, by premium.
         let unpriced = all_pages(&book, &btc_eur(), 9, None).await;
         assert_eq!(

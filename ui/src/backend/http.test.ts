@@ -144,7 +144,7 @@ describe('HttpBackend', () => {
   });
 
   it('reads the book a page at a time, with the cursor the node gave', async () => {
-    const PAGE = { entries: [], total: 120, next: 'abc' };
+    const PAGE = { entries: [], total: 120, total_capped: false, next: 'abc' };
     const { env, seen } = fakeEnv({
       'GET /api/v1/book?base=BTC&quote=EUR&side=buy&limit=50': [200, PAGE],
       'GET /api/v1/book?base=BTC&quote=EUR&include_mine=false&after=abc&limit=50': [200, { ...PAGE, next: null }],

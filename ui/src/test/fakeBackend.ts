@@ -512,7 +512,7 @@ export class FakeBackend implements Backend {
       const start = page.after === null ? 0 : Number(page.after);
       const limit = page.limit ?? 50;
       const end = start + limit;
-      return { entries: entries.slice(start, end), total: entries.length, next: end < entries.length ? String(end) : null };
+      return { entries: entries.slice(start, end), total: Math.min(entries.length, 1000), total_capped: entries.length > 1000, next: end < entries.length ? String(end) : null };
     });
   }
 

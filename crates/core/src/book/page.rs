@@ -35,13 +35,19 @@ pub struct PageRequest {
     pub limit: Option<u32>,
 }
 
+/// The most offers a page's total counts: past it the total says "at least this many".
+pub const TOTAL_CAP: u32 = 1_000;
+
 /// A page of one market's book, in the book's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, utoipa::ToSchema)]
 pub struct BookPage {
     pub entries: Vec<BookEntry>,
     /// How many offers the query matched when its first page was read, on all pages (counted once,
-    /// with the first page: counting a large book costs more than reading a page of it).
+    /// with the first page), up to [`TOTAL_CAP`]: counting a large book costs more than reading a page
+    /// of it, so the count stops there (see `total_capped`).
     pub total: u32,
+    /// The query matched more than `total` offers: the count stopped at [`TOTAL_CAP`] ("1,000+").
+    pub total_capped: bool,
     /// Where the next page starts (give it as `after`); none after the last page.
     pub next: Option<String>,
 }
@@ -156,6 +162,9 @@ struct Cursor {
     price: Option<Decimal>,
     /// The first page's total.
     total: u32,
+    /// The first page's count stopped at the cap.
+    #[serde(default)]
+    capped: bool,
     after: [Option<After>; 4],
 }
 
@@ -240,13 +249,16 @@ impl Book {
         let include_mine = query.include_mine.unwrap_or(true);
         let cursor = match &request.after {
             Some(text) => Cursor::decode(text)?,
-            None => Cursor {
-                price: market_price,
-                total: self
-                    .count(query, now_ms, amount, method.as_deref(), include_mine)
-                    .await?,
-                ..Cursor::default()
-            },
+            None => {
+                let filters = (amount, method.as_deref(), include_mine);
+                let counted = self.count(query, now_ms, filters, TOTAL_CAP).await?;
+                Cursor {
+                    price: market_price,
+                    total: counted.min(TOTAL_CAP),
+                    capped: counted > TOTAL_CAP,
+                    ..Cursor::default()
+                }
+            }
         };
         let mut candidates = Vec::new();
         for (stream, (side, kind)) in STREAMS.iter().enumerate() {
@@ -348,24 +360,25 @@ impl Book {
         Ok(BookPage {
             entries,
             total: cursor.total,
+            total_capped: cursor.capped,
             next: more.then(|| next.encode()),
         })
     }
 
-    async fn count(
+    /// How many offers `query` matches, counted up to `cap + 1` (more than `cap`: at least that many).
+    pub(super) async fn count(
         &self,
         query: &BookQuery,
         now_ms: i64,
-        amount: Option<i64>,
-        method: Option<&str>,
-        include_mine: bool,
+        (amount, method, include_mine): (Option<i64>, Option<&str>, bool),
+        cap: u32,
     ) -> Result<u32, PageError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM offers o \
+            "SELECT COUNT(*) FROM (SELECT 1 FROM offers o INDEXED BY offers_market \
              WHERE o.base = ? AND o.quote = ? AND (? IS NULL OR o.side = ?) \
                AND o.withdrawn_at IS NULL AND o.expires_at > ? \
                AND (? IS NULL OR (o.min_amount <= ? AND o.max_amount >= ?)) \
-               AND (? IS NULL OR instr(o.methods, ?) > 0) AND (? OR o.is_mine = 0)",
+               AND (? IS NULL OR instr(o.methods, ?) > 0) AND (? OR o.is_mine = 0) LIMIT ?)",
         )
         .bind(query.base.map(|b| b.code()))
         .bind(query.quote.map(|q| q.code()))
@@ -378,6 +391,7 @@ impl Book {
         .bind(method)
         .bind(method)
         .bind(include_mine)
+        .bind(i64::from(cap) + 1)
         .fetch_one(&self.pool)
         .await?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
