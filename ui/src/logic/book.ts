@@ -1,4 +1,4 @@
-import type { BookEntry, MarketPrice, Offer, Side } from '../bindings';
+import type { BookEntry, BookPage, MarketPrice, Offer, Side } from '../bindings';
 
 /** What the Market screen filters on; empty strings mean "any". */
 export interface BookFilters {
@@ -141,4 +141,53 @@ export function upsertEntry(entries: readonly BookEntry[], entry: BookEntry): Bo
   const copy = [...entries];
   copy[index] = entry;
   return copy;
+}
+
+/** One side of a market's book as read so far: its pages in the core's order (best price first). */
+export interface PagedSide {
+  pages: BookPage[];
+  pageParams: unknown[];
+}
+
+/** The offers of every page read so far, in order. */
+export function pagedEntries(side: PagedSide | undefined): BookEntry[] {
+  return side ? side.pages.flatMap((page) => page.entries) : [];
+}
+
+/**
+ * How many offers the side holds in all (as its first page counted them) and whether the count
+ * stopped at the core's cap, in words: "240" or "1000+".
+ */
+export function pagedTotal(side: PagedSide | undefined): { count: number; capped: boolean } {
+  const first = side?.pages[0];
+  return { count: first?.total ?? 0, capped: first?.total_capped ?? false };
+}
+
+/**
+ * Puts an entry into the pages read so far: replaced where it is, else added to the last page (the
+ * next read of the book puts it in its place); pages keep their cursors.
+ */
+export function upsertInPages<T extends PagedSide>(side: T, entry: BookEntry): T {
+  const last = side.pages.length - 1;
+  if (last < 0) return side;
+  const at = side.pages.findIndex((page) => page.entries.some((e) => e.offer.id === entry.offer.id));
+  const target = at === -1 ? last : at;
+  const pages = side.pages.map((page, i) => (i === target ? { ...page, entries: upsertEntry(page.entries, entry) } : page));
+  const first = pages[0];
+  if (at === -1 && first && !first.total_capped) pages[0] = { ...first, total: first.total + 1 };
+  return { ...side, pages };
+}
+
+/** Takes an offer out of the pages read so far (and out of the count). */
+export function removeFromPages<T extends PagedSide>(side: T, offerId: string): T {
+  let removed = 0;
+  const pages = side.pages.map((page) => {
+    const entries = page.entries.filter((e) => e.offer.id !== offerId);
+    removed += page.entries.length - entries.length;
+    return entries.length === page.entries.length ? page : { ...page, entries };
+  });
+  if (removed > 0 && pages[0] && !pages[0].total_capped) {
+    pages[0] = { ...pages[0], total: Math.max(0, pages[0].total - removed) };
+  }
+  return removed > 0 ? { ...side, pages } : side;
 }

@@ -1,15 +1,18 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { QueryClient } from '@tanstack/react-query';
 import { useBackend } from '../backend/context';
 import { BackendError } from '../backend/errors';
 import type { MarketSignal } from '../backend/types';
-import type { Asset, BookEntry, MarketPrice, NewOffer, Offer, Quote } from '../bindings';
-import { entryFromEvent, upsertEntry } from '../logic/book';
+import type { Asset, MarketPrice, NewOffer, Offer, Quote, Side } from '../bindings';
+import { entryFromEvent, pagedEntries, removeFromPages, upsertInPages } from '../logic/book';
+import type { PagedSide } from '../logic/book';
 
 export const marketKeys = {
   all: ['market'] as const,
   books: ['market', 'book'] as const,
   book: (base: Asset, quote: Quote) => ['market', 'book', base, quote] as const,
+  /** One side of a market's book, read a page at a time (under `book`, so both go together). */
+  bookSide: (base: Asset, quote: Quote, side: Side) => ['market', 'book', base, quote, side] as const,
   mine: ['market', 'mine'] as const,
   prices: ['market', 'price'] as const,
   price: (base: Asset, quote: Quote) => ['market', 'price', base, quote] as const,
@@ -55,15 +58,27 @@ async function asBackendCall<T>(promise: Promise<T>): Promise<T> {
   }
 }
 
-/** One market's book, both sides, this node's offers included (filters are applied on screen). */
-export function useBook(base: Asset, quote: Quote) {
+/** Offers read per page of one side of the book (the core gives at most 500). */
+export const BOOK_PAGE = 200;
+
+/**
+ * One side of one market's book, this node's offers included, a page at a time in the core's order
+ * (best price first); more pages are read when asked (`fetchNextPage`). Filters apply on screen to
+ * what was read.
+ */
+export function useBookSide(base: Asset, quote: Quote, side: Side) {
   const backend = useBackend();
-  return useQuery({
-    queryKey: marketKeys.book(base, quote),
-    queryFn: () =>
+  return useInfiniteQuery({
+    queryKey: marketKeys.bookSide(base, quote, side),
+    queryFn: ({ pageParam }) =>
       asBackendCall(
-        backend.offers({ base, quote, side: null, method: null, amount: null, include_mine: true }),
+        backend.bookPage(
+          { base, quote, side, method: null, amount: null, include_mine: true },
+          { after: pageParam, limit: BOOK_PAGE },
+        ),
       ),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.next ?? undefined,
   });
 }
 
@@ -139,9 +154,7 @@ export function useRefreshMarket() {
 }
 
 function removeFromBooks(queryClient: QueryClient, id: string): void {
-  queryClient.setQueriesData<BookEntry[]>({ queryKey: marketKeys.books }, (entries) =>
-    entries?.filter((entry) => entry.offer.id !== id),
-  );
+  queryClient.setQueriesData<PagedSide>({ queryKey: marketKeys.books }, (side) => side && removeFromPages(side, id));
 }
 
 /**
@@ -158,9 +171,9 @@ export function applyMarketSignal(
   switch (signal.kind) {
     case 'offer_added': {
       const { offer } = signal;
-      const key = marketKeys.book(offer.base, offer.quote);
-      queryClient.setQueryData<BookEntry[]>(key, (entries) =>
-        entries ? upsertEntry(entries, entryFromEvent(offer, myPeerId, nowMs, entries)) : entries,
+      const key = marketKeys.bookSide(offer.base, offer.quote, offer.side);
+      queryClient.setQueryData<PagedSide>(key, (side) =>
+        side ? upsertInPages(side, entryFromEvent(offer, myPeerId, nowMs, pagedEntries(side))) : side,
       );
       void queryClient.invalidateQueries({ queryKey: key });
       if (offer.maker === myPeerId) void queryClient.invalidateQueries({ queryKey: marketKeys.mine });

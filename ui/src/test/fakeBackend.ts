@@ -37,6 +37,7 @@ import type {
   TradeInfo,
   WalletFunding,
 } from '../bindings';
+import { comparePrice } from '../logic/book';
 import { isOverState, negotiationStep, tradeStep } from '../logic/protocol';
 import { mySide } from '../logic/trades';
 import { validateNickname } from '../logic/reputation';
@@ -507,12 +508,26 @@ export class FakeBackend implements Backend {
   }
 
   bookPage(query: BookQuery, page: PageRequest): Promise<BookPage> {
-    return this.offers(query).then((entries) => {
+    return this.offers(query).then((all) => {
       this.record('bookPage', [query, page]);
+      // The core's filters and order: sells cheapest first, then buys dearest first.
+      const kept = all.filter(
+        ({ offer }) =>
+          (query.side === null || offer.side === query.side) &&
+          (query.method === null || offer.payment_methods.includes(query.method)) &&
+          (query.amount === null || (query.amount >= offer.min_amount && query.amount <= offer.max_amount)),
+      );
+      const side = (s: 'sell' | 'buy') =>
+        kept.filter((e) => e.offer.side === s).sort(comparePrice(s === 'sell' ? 'ascending' : 'descending'));
+      const entries = [...side('sell'), ...side('buy')];
       const start = page.after === null ? 0 : Number(page.after);
-      const limit = page.limit ?? 50;
-      const end = start + limit;
-      return { entries: entries.slice(start, end), total: Math.min(entries.length, 1000), total_capped: entries.length > 1000, next: end < entries.length ? String(end) : null };
+      const end = start + (page.limit ?? 50);
+      return {
+        entries: entries.slice(start, end),
+        total: Math.min(entries.length, 1000),
+        total_capped: entries.length > 1000,
+        next: end < entries.length ? String(end) : null,
+      };
     });
   }
 

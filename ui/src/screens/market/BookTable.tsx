@@ -16,10 +16,12 @@ interface BookTableProps {
   reputations: ReadonlyMap<string, ReputationLookup>;
   /** Opens the take form for someone else's offer. */
   onTake: (entry: BookEntry) => void;
+  /** The side has more offers than were read: a button reads the next page. */
+  more?: { label: string; available: boolean; loading: boolean; onLoad: () => void };
 }
 
 /** One side of the book. Fixed column widths, so rows arriving live never reflow the table. */
-export function BookTable({ caption, entries, price, now, emptyText, reputations, onTake }: BookTableProps) {
+export function BookTable({ caption, entries, price, now, emptyText, reputations, onTake, more }: BookTableProps) {
   return (
     <div className="book-side">
       <table className="book-table">
@@ -102,6 +104,11 @@ export function BookTable({ caption, entries, price, now, emptyText, reputations
           )}
         </tbody>
       </table>
+      {more?.available ? (
+        <button type="button" className="button button--small book-more" disabled={more.loading} onClick={more.onLoad}>
+          {more.loading ? 'Reading more offers…' : more.label}
+        </button>
+      ) : null}
     </div>
   );
 }

@@ -3,12 +3,12 @@ import type { Asset, BookEntry, Quote, TradeInfo } from '../../bindings';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { useNow } from '../../components/useNow';
 import { formatAmount, parseAmount } from '../../logic/amount';
-import { arrangeBook, paymentMethodsIn } from '../../logic/book';
+import { arrangeBook, pagedEntries, pagedTotal, paymentMethodsIn } from '../../logic/book';
 import { myPaymentMethods } from '../../logic/paymentAccounts';
 import { filterByReputation, makersIn, parseMinSettled, reputationFilterNote } from '../../logic/reputation';
 import type { PriceOrder } from '../../logic/book';
 import { ASSETS, quotesFor } from '../../logic/offerForm';
-import { useBook, useMarketPrice, useRefreshMarket } from '../../state/market';
+import { useBookSide, useMarketPrice, useRefreshMarket } from '../../state/market';
 import { useReputations } from '../../state/reputation';
 import { usePreferences } from '../../state/settings';
 import { SectionPage } from '../frame/SectionPage';
@@ -63,7 +63,8 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
   const myMethods = useMemo(() => myPaymentMethods(preferences.data?.payment_accounts ?? []), [preferences.data]);
   const canFilterMine = myMethods.length > 0;
   const [order, setOrder] = useState<PriceOrder>('best');
-  const book = useBook(base, quote);
+  const sellBook = useBookSide(base, quote, 'sell');
+  const buyBook = useBookSide(base, quote, 'buy');
   const price = useMarketPrice(base, quote);
   const refresh = useRefreshMarket();
   const now = useNow();
@@ -75,7 +76,12 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
   const minSettled = parseMinSettled(minSettledText);
   const minSettledError = minSettled.ok ? undefined : minSettled.error;
   const minSettledValue = minSettled.ok ? minSettled.value : null;
-  const entries = book.data;
+  const entries = useMemo(
+    () => (sellBook.data && buyBook.data ? [...pagedEntries(sellBook.data), ...pagedEntries(buyBook.data)] : undefined),
+    [sellBook.data, buyBook.data],
+  );
+  const bookError = sellBook.error ?? buyBook.error;
+  const bookReady = sellBook.isSuccess && buyBook.isSuccess;
   const methods = useMemo(() => paymentMethodsIn(entries ?? []), [entries]);
   // Every maker is looked up in the background (a few at a time); the book never waits for it.
   const makers = useMemo(() => makersIn(entries ?? []), [entries]);
@@ -94,9 +100,12 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
       ),
     [byReputation, method, amountUnits, hideMine, onlyMyMethods, canFilterMine, myMethods, order],
   );
-  const total = entries?.length ?? 0;
-  const sellTotal = entries?.filter((e) => e.offer.side === 'sell').length ?? 0;
-  const buyTotal = total - sellTotal;
+  const sellCount = pagedTotal(sellBook.data);
+  const buyCount = pagedTotal(buyBook.data);
+  const sellTotal = sellCount.count;
+  const buyTotal = buyCount.count;
+  const totalText = `${(sellTotal + buyTotal).toString()}${sellCount.capped || buyCount.capped ? '+' : ''}`;
+  const partly = sellBook.hasNextPage || buyBook.hasNextPage;
   const shown = sides.buy.length + sides.sell.length;
 
   return (
@@ -238,8 +247,9 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
           </strong>
         </span>
         <span className="muted">
-          {book.isSuccess ? `${shown.toString()} of ${total.toString()} offers shown` : ''}
-          {book.isSuccess && reputationNote ? (
+          {bookReady ? `${shown.toString()} of ${totalText} offers shown` : ''}
+          {bookReady && partly ? ` · ${(entries?.length ?? 0).toString()} read so far${order === 'best' ? '' : ', sorted among those'}` : ''}
+          {bookReady && reputationNote ? (
             <span data-testid="reputation-filter-note">
               {' · '}
               {reputationNote}
@@ -249,13 +259,20 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
       </p>
       {refresh.isError ? <ErrorAlert error={refresh.error} /> : null}
 
-      {book.isError ? (
-        <ErrorAlert error={book.error}>
-          <button type="button" className="button button--small" onClick={() => void book.refetch()}>
+      {bookError ? (
+        <ErrorAlert error={bookError}>
+          <button
+            type="button"
+            className="button button--small"
+            onClick={() => {
+              void sellBook.refetch();
+              void buyBook.refetch();
+            }}
+          >
             Try again
           </button>
         </ErrorAlert>
-      ) : book.isPending ? (
+      ) : !bookReady ? (
         <p role="status" className="muted book-loading">
           Loading the order book…
         </p>
@@ -269,6 +286,12 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
             emptyText={sellTotal === 0 ? `Nobody sells ${base} for ${quote} yet.` : 'No sell offers match your filters.'}
             reputations={reputations}
             onTake={onTake}
+            more={{
+              label: 'Show more sell offers',
+              available: sellBook.hasNextPage,
+              loading: sellBook.isFetchingNextPage,
+              onLoad: () => void sellBook.fetchNextPage(),
+            }}
           />
           <BookTable
             caption={`Buy offers — you sell ${base}`}
@@ -278,6 +301,12 @@ function MarketBook({ market, onMarketChange, onTake, onOpenSettings }: MarketBo
             emptyText={buyTotal === 0 ? `Nobody buys ${base} for ${quote} yet.` : 'No buy offers match your filters.'}
             reputations={reputations}
             onTake={onTake}
+            more={{
+              label: 'Show more buy offers',
+              available: buyBook.hasNextPage,
+              loading: buyBook.isFetchingNextPage,
+              onLoad: () => void buyBook.fetchNextPage(),
+            }}
           />
           <p className="muted book-legend">
             “History with you” counts the trades you completed with a maker, from this computer’s own
