@@ -1,6 +1,7 @@
 //! Delivery of the outbox: each trade's envelopes in sequence order, one request each, until the
 //! counterparty's cumulative acknowledgement covers them. Unreachable peers are retried with backoff,
-//! looked up in the DHT again, and retried at once when they connect.
+//! looked up in the DHT again, and retried at once when they connect. The outbox's rows are
+//! `store::outbox`'s; this module only decides what to send when.
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,7 +10,11 @@ use libp2p::PeerId;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{TradeEvent, desk::Inner, store::seq_i64};
+use super::{
+    TradeEvent,
+    desk::Inner,
+    store::{self, seq_i64},
+};
 use crate::{
     error::Result,
     protocol::{DirectRequest, EnvelopeAnswer},
@@ -44,36 +49,19 @@ pub(super) async fn deliver(inner: Arc<Inner>, cancel: CancellationToken) {
     }
 }
 
-/// A trade's first undelivered envelope (read through the `outbox_undelivered` index, never through
-/// the envelopes already delivered).
-const NEXT_ENVELOPE: &str = "SELECT seq, envelope, attempts FROM outbox WHERE trade_id = ? \
-     AND delivered_at IS NULL ORDER BY seq LIMIT 1";
-
 /// Delivers every trade with a due envelope; returns how long until the next one is due.
 async fn deliver_due(inner: &Arc<Inner>) -> Result<Duration> {
     let now = now_ms();
-    let due: Vec<(String, String)> = sqlx::query_as(
-        "SELECT trade_id, MIN(peer) FROM outbox WHERE delivered_at IS NULL \
-         GROUP BY trade_id HAVING MIN(next_attempt) <= ? LIMIT ?",
-    )
-    .bind(now)
-    .bind(PARALLEL_TRADES as i64)
-    .fetch_all(&inner.pool)
-    .await
-    .map_err(sql)?;
-    let runs = due.into_iter().filter_map(|(trade, peer)| {
-        Some((Uuid::parse_str(&trade).ok()?, peer.parse::<PeerId>().ok()?))
-    });
-    for result in join_all(runs.map(|(trade, peer)| deliver_trade(inner, trade, peer))).await {
+    let due = store::outbox::due_trades(&inner.pool, now, PARALLEL_TRADES as i64).await?;
+    let runs = due
+        .into_iter()
+        .map(|(trade, peer)| deliver_trade(inner, trade, peer));
+    for result in join_all(runs).await {
         if let Err(e) = result {
             tracing::warn!(error = %e, "delivering a trade's envelopes failed");
         }
     }
-    let next: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(next_attempt) FROM outbox WHERE delivered_at IS NULL")
-            .fetch_one(&inner.pool)
-            .await
-            .map_err(sql)?;
+    let next = store::outbox::next_due(&inner.pool).await?;
     Ok(match next {
         Some(at) => {
             Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)).min(IDLE_CHECK)
@@ -88,11 +76,7 @@ async fn deliver_trade(inner: &Inner, trade_id: Uuid, peer: PeerId) -> Result<()
     // waits for the next retry instead of spinning this loop.
     let mut sent = std::collections::HashSet::new();
     loop {
-        let row: Option<(i64, Vec<u8>, i64)> = sqlx::query_as(NEXT_ENVELOPE)
-            .bind(trade_id.to_string())
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
+        let row = store::outbox::next_envelope(&inner.pool, trade_id).await?;
         let Some((seq, envelope, attempts)) = row else {
             return Ok(());
         };
@@ -143,39 +127,8 @@ async fn deliver_trade(inner: &Inner, trade_id: Uuid, peer: PeerId) -> Result<()
 async fn acknowledge(inner: &Inner, trade_id: Uuid, next: u64) -> Result<()> {
     let next_i = seq_i64(next)?;
     let now = now_ms();
-    let id = trade_id.to_string();
     let mut tx = inner.pool.begin().await.map_err(sql)?;
-    let newly = sqlx::query(
-        "UPDATE outbox SET delivered_at = ?, last_error = NULL WHERE trade_id = ? AND seq < ? \
-         AND delivered_at IS NULL",
-    )
-    .bind(now)
-    .bind(&id)
-    .bind(next_i)
-    .execute(&mut *tx)
-    .await
-    .map_err(sql)?
-    .rows_affected();
-    sqlx::query(
-        "UPDATE outbox SET delivered_at = NULL, attempts = 0, next_attempt = ? WHERE trade_id = ? \
-         AND seq >= ? AND delivered_at IS NOT NULL",
-    )
-    .bind(now)
-    .bind(&id)
-    .bind(next_i)
-    .execute(&mut *tx)
-    .await
-    .map_err(sql)?;
-    sqlx::query(
-        "UPDATE messages SET delivered_at = ? WHERE trade_id = ? AND outgoing = 1 AND seq < ? \
-         AND delivered_at IS NULL",
-    )
-    .bind(now)
-    .bind(&id)
-    .bind(next_i)
-    .execute(&mut *tx)
-    .await
-    .map_err(sql)?;
+    let newly = store::outbox::acknowledge(&mut tx, trade_id, next_i, now).await?;
     tx.commit().await.map_err(sql)?;
     if newly > 0 && next > 0 {
         let _ = inner.events.send(TradeEvent::Delivered {
@@ -198,30 +151,13 @@ async fn postpone(
     let wait = FIRST_RETRY
         .saturating_mul(2u32.saturating_pow(exponent - 1))
         .min(inner.config.max_retry);
-    sqlx::query(
-        "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE trade_id = ? AND seq = ?",
-    )
-    .bind(attempts)
-    .bind(now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
-    .bind(reason)
-    .bind(trade_id.to_string())
-    .bind(seq)
-    .execute(&inner.pool)
-    .await
-    .map_err(sql)?;
-    Ok(())
+    let next_attempt = now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+    store::outbox::postpone(&inner.pool, trade_id, seq, attempts, next_attempt, reason).await
 }
 
 /// A peer connected: whatever waits for it is due now.
 pub(super) async fn retry_now(inner: &Inner, peer: &PeerId) -> Result<()> {
-    let changed =
-        sqlx::query("UPDATE outbox SET next_attempt = ? WHERE peer = ? AND delivered_at IS NULL")
-            .bind(now_ms())
-            .bind(peer.to_base58())
-            .execute(&inner.pool)
-            .await
-            .map_err(sql)?
-            .rows_affected();
+    let changed = store::outbox::due_now(&inner.pool, peer, now_ms()).await?;
     if changed > 0 {
         inner.wake.notify_one();
     }
@@ -231,7 +167,7 @@ pub(super) async fn retry_now(inner: &Inner, peer: &PeerId) -> Result<()> {
 /// After a start: looks up the counterparties of open trades and of waiting envelopes, so both sides
 /// reconnect (and deliver) without waiting for the next retry.
 pub(super) async fn reach_counterparties(inner: Arc<Inner>, cancel: CancellationToken) {
-    let peers = match super::store::peers_to_reach(&inner.pool).await {
+    let peers = match store::peers_to_reach(&inner.pool).await {
         Ok(peers) => peers,
         Err(e) => {
             tracing::warn!(error = %e, "could not list the counterparties to reach");
@@ -249,39 +185,5 @@ pub(super) async fn reach_counterparties(inner: Arc<Inner>, cancel: Cancellation
                 tracing::debug!(%peer, ?found, "looked up a counterparty");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::NEXT_ENVELOPE;
-    use crate::store::Store;
-
-    /// SQLite's plan for `sql`, one line per step.
-    async fn plan(store: &Store, sql: &str) -> String {
-        let rows: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .bind("01a24133-f165-71af-9a5c-5d5ec61326a7")
-                .fetch_all(store.pool())
-                .await
-                .expect("a plan");
-        rows.into_iter()
-            .map(|(.., detail)| detail)
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    #[tokio::test]
-    async fn the_next_envelope_is_read_without_stepping_through_delivered_ones() {
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let store = Store::open(&dir.path().join("souk.db"))
-            .await
-            .expect("opened");
-        let plan = plan(&store, NEXT_ENVELOPE).await;
-        assert!(
-            plan.contains("USING INDEX outbox_undelivered "),
-            "the plan: {plan}"
-        );
-        assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
     }
 }

@@ -1,15 +1,25 @@
-//! The trade desk's SQL: channel state (keys sealed at rest), the outbox, chat, and the read models the
-//! shells query. Functions take a connection so callers compose them into one transaction.
+//! The trade desk's SQL: channel state (keys sealed at rest), the outbox, chat, disputes, receipts,
+//! recovery copies, and the read models the shells query. Functions take a connection (or the pool)
+//! so callers compose them into one transaction; what the rows mean stays with the callers. Not here
+//! yet: settlement's SQL (`settle/`) and a few of the desk's queries (`desk/`).
 //!
 //! Children, one concern each: `channel` (a trade's channel row, its keys sealed at rest),
-//! `envelopes` (held incoming envelopes and the outbox), `chat` (messages and the chat's rules),
-//! `trades` (the trade read model the shells query) and `progress` (what happens next, in words).
+//! `envelopes` (held incoming envelopes, and outgoing ones sealed into the outbox), `outbox` (the
+//! delivery loop's rows: what is due, acknowledgements, retries), `chat` (messages and the chat's
+//! rules), `negotiation` (the signed negotiation steps), `disputes` (the arbitrator's dispute rows and
+//! a party's case bookkeeping), `receipts` (trade receipts, ratings and receipt checks), `recovery`
+//! (recovery copies handed over and kept, and a record's rows read and written back), `trades` (the
+//! trade read model the shells query) and `progress` (what happens next, in words).
 
 mod channel;
 mod chat;
+pub(super) mod disputes;
 mod envelopes;
 pub(crate) mod negotiation;
+pub(super) mod outbox;
 mod progress;
+pub(super) mod receipts;
+pub(super) mod recovery;
 mod trades;
 
 pub(super) use channel::{ChannelRow, insert_channel, load_channel};

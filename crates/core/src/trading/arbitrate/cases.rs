@@ -3,7 +3,6 @@
 //! never replaces it, unless the chain shows the held one's escrow empty and the new one's not.
 
 use libp2p::PeerId;
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::{
@@ -21,7 +20,15 @@ use crate::{
     offer::Side,
     protocol::settlement::{SignedStep, StepBody},
     store::now_ms,
-    trading::{TradeEvent, desk::Inner, settle},
+    trading::{
+        TradeEvent,
+        desk::Inner,
+        settle,
+        store::{
+            self,
+            disputes::{CasesRow, DisputeRow},
+        },
+    },
 };
 
 /// The parties, their keys and addresses, from their own signed steps: (buyer, seller) each as
@@ -131,23 +138,23 @@ impl Identity {
     }
 
     /// The stored dispute's, with its cases.
-    pub(super) fn stored(row: &sqlx::sqlite::SqliteRow) -> Result<(Self, Vec<DisputeCase>)> {
-        let cases: String = row.try_get("cases").map_err(sql)?;
+    pub(super) fn stored(row: &DisputeRow) -> Result<(Self, Vec<DisputeCase>)> {
+        let cases = row.cases()?;
         let cases: Vec<DisputeCase> = serde_json::from_str(&cases)
             .map_err(|e| Error::Internal(format!("stored cases: {e}")))?;
         let first = cases
             .first()
             .ok_or_else(|| Error::Internal("a dispute without a case".into()))?;
-        let amount: i64 = row.try_get("amount").map_err(sql)?;
+        let amount = row.amount()?;
         let identity = Self {
-            chain: row.try_get("chain").map_err(sql)?,
-            network: row.try_get("network").map_err(sql)?,
+            chain: row.chain()?,
+            network: row.network()?,
             offer_id: first.offer()?.id,
-            buyer: row.try_get("buyer").map_err(sql)?,
-            seller: row.try_get("seller").map_err(sql)?,
-            buyer_address: row.try_get("buyer_address").map_err(sql)?,
-            seller_address: row.try_get("seller_address").map_err(sql)?,
-            escrow_address: row.try_get("escrow_address").map_err(sql)?,
+            buyer: row.buyer()?,
+            seller: row.seller()?,
+            buyer_address: row.buyer_address()?,
+            seller_address: row.seller_address()?,
+            escrow_address: row.escrow_address()?,
             amount: u64::try_from(amount).unwrap_or(0),
             buyer_deposit: first.buyer_deposit,
             seller_deposit: first.seller_deposit,
@@ -220,17 +227,14 @@ pub(in crate::trading) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<(
     };
     // A different dispute under this trade id: the chain decides whether the new case replaces it.
     let mut replaces = None;
-    let held = match dispute_row(inner, case.trade_id).await? {
+    let held = match store::disputes::load(&inner.pool, case.trade_id).await? {
         Some(row) => Some((Identity::stored(&row)?, row)),
         None => None,
     };
     if let Some(((held, held_cases), row)) = held
         && held != identity
     {
-        let undecided = row
-            .try_get::<Option<Vec<u8>>, _>("resolution")
-            .map_err(sql)?
-            .is_none();
+        let undecided = row.resolution()?.is_none();
         let differs = held.differences(&identity);
         let refusal = || {
             tracing::warn!(trade_id = %case.trade_id, %reporter, %differs, "a case that does not match the dispute held here");
@@ -257,22 +261,14 @@ pub(in crate::trading) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<(
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(sql)?;
-    let existing = sqlx::query("SELECT * FROM disputes WHERE trade_id = ?")
-        .bind(case.trade_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(sql)?;
+    let existing = store::disputes::load(&mut *tx, case.trade_id).await?;
     let mut cases: Vec<DisputeCase> = match &existing {
         Some(row) => {
             let (held, cases) = Identity::stored(row)?;
             if held == identity {
                 cases
             } else if Some(&held) == replaces.as_ref() {
-                sqlx::query("DELETE FROM disputes WHERE trade_id = ?")
-                    .bind(case.trade_id.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(sql)?;
+                store::disputes::delete(&mut tx, case.trade_id).await?;
                 Vec::new()
             } else {
                 return Err(Error::Internal(
@@ -288,25 +284,20 @@ pub(in crate::trading) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<(
     case.side = side.into();
     cases.push(case.clone());
     let json = serde_json::to_string(&cases).map_err(|e| Error::Internal(e.to_string()))?;
-    sqlx::query(
-        "INSERT INTO disputes (trade_id, chain, network, buyer, seller, buyer_address, seller_address, \
-         escrow_address, amount, cases, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (trade_id) DO UPDATE SET cases = excluded.cases",
-    )
-    .bind(case.trade_id.to_string())
-    .bind(&identity.chain)
-    .bind(&identity.network)
-    .bind(&identity.buyer)
-    .bind(&identity.seller)
-    .bind(&identity.buyer_address)
-    .bind(&identity.seller_address)
-    .bind(&identity.escrow_address)
-    .bind(i64::try_from(case.amount).unwrap_or(i64::MAX))
-    .bind(json)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(sql)?;
+    let dispute = CasesRow {
+        trade_id: case.trade_id,
+        chain: &identity.chain,
+        network: &identity.network,
+        buyer: &identity.buyer,
+        seller: &identity.seller,
+        buyer_address: &identity.buyer_address,
+        seller_address: &identity.seller_address,
+        escrow_address: &identity.escrow_address,
+        amount: i64::try_from(case.amount).unwrap_or(i64::MAX),
+        cases: &json,
+        opened_at: now,
+    };
+    store::disputes::save_cases(&mut tx, &dispute).await?;
     tx.commit().await.map_err(sql)?;
     tracing::info!(trade_id = %case.trade_id, %side, new, "dispute case received");
     if new {
@@ -315,17 +306,6 @@ pub(in crate::trading) async fn on_case(inner: &Inner, bytes: &[u8]) -> Result<(
         });
     }
     Ok(())
-}
-
-pub(super) async fn dispute_row(
-    inner: &Inner,
-    trade_id: Uuid,
-) -> Result<Option<sqlx::sqlite::SqliteRow>> {
-    sqlx::query("SELECT * FROM disputes WHERE trade_id = ?")
-        .bind(trade_id.to_string())
-        .fetch_optional(&inner.pool)
-        .await
-        .map_err(sql)
 }
 
 impl OnChain {

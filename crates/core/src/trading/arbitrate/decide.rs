@@ -11,7 +11,7 @@ use super::{
     MAX_DECISION_REASON_CHARS, Resolution, SignedResolution, arbitrator_of,
     cases::{escrow_inputs, parties},
     deliver::deliver_resolution,
-    refused, resolution_plan, sql,
+    refused, resolution_plan,
     views::{DisputeInfo, show, stored_dispute},
 };
 use crate::{
@@ -20,7 +20,11 @@ use crate::{
     error::Error,
     escrow::{Party, SpendPath, build_spend, encode_psbt, sign_psbt},
     store::now_ms,
-    trading::{DisputeError, TradeEvent, Winner, desk::Inner},
+    trading::{
+        DisputeError, TradeEvent, Winner,
+        desk::Inner,
+        store::{self, disputes::DecisionRow},
+    },
 };
 
 /// What the arbitrator decides.
@@ -139,24 +143,17 @@ pub(in crate::trading) async fn resolve(
     let bytes = postcard::to_stdvec(&signed).map_err(|e| Error::Internal(e.to_string()))?;
     // Only one decision per round is stored and sent, even when two arrive at once (two windows, a
     // double click): the second finds the round taken.
-    let decided = sqlx::query(
-        "UPDATE disputes SET resolved_to = ?, resolved_at = ?, resolution = ?, buyer_share = ?, \
-         seller_share = ?, decision_reason = ?, round = ?, buyer_answer = NULL, seller_answer = NULL \
-         WHERE trade_id = ? AND round = ?",
-    )
-    .bind(to)
-    .bind(now_ms())
-    .bind(&bytes)
-    .bind(i64::try_from(resolution.buyer_share).unwrap_or(i64::MAX))
-    .bind(i64::try_from(resolution.seller_share).unwrap_or(i64::MAX))
-    .bind(reason)
-    .bind(i64::from(round))
-    .bind(trade_id.to_string())
-    .bind(i64::from(round - 1))
-    .execute(&inner.pool)
-    .await
-    .map_err(sql)?;
-    if decided.rows_affected() != 1 {
+    let decision = DecisionRow {
+        trade_id,
+        round,
+        to,
+        at: now_ms(),
+        resolution: &bytes,
+        buyer_share: resolution.buyer_share,
+        seller_share: resolution.seller_share,
+        reason,
+    };
+    if !store::disputes::save_decision(&inner.pool, &decision).await? {
         let done = show(inner, trade_id).await?.resolved_to;
         return Err(DisputeError::DecidedMeanwhile(
             done.map_or("?", Winner::as_str).to_owned(),

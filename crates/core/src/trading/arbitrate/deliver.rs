@@ -4,65 +4,14 @@
 use std::{sync::Arc, time::Duration};
 
 use libp2p::PeerId;
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::sql;
 use crate::{
-    error::{Error, Result},
+    error::Result,
     escrow::Party,
     protocol::{DirectRequest, Stored},
-    trading::desk::Inner,
+    trading::{desk::Inner, store},
 };
-
-/// A stored resolution a party has not acknowledged yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Undelivered {
-    pub trade_id: Uuid,
-    pub side: Party,
-    pub party: PeerId,
-    pub bytes: Vec<u8>,
-}
-
-/// Every stored resolution, once per party that has not acknowledged it.
-pub(super) async fn undelivered_resolutions(pool: &sqlx::SqlitePool) -> Result<Vec<Undelivered>> {
-    let rows = sqlx::query(
-        "SELECT trade_id, buyer, seller, buyer_answer, seller_answer, resolution FROM disputes \
-         WHERE resolution IS NOT NULL AND (buyer_answer IS NULL OR seller_answer IS NULL) \
-         ORDER BY resolved_at, trade_id",
-    )
-    .fetch_all(pool)
-    .await
-    .map_err(sql)?;
-    let stored =
-        |what: &str, e: &dyn std::fmt::Display| Error::Internal(format!("stored {what}: {e}"));
-    let mut out = Vec::new();
-    for row in rows {
-        let id: String = row.try_get("trade_id").map_err(sql)?;
-        let trade_id = Uuid::parse_str(&id).map_err(|e| stored("trade id", &e))?;
-        let bytes: Vec<u8> = row.try_get("resolution").map_err(sql)?;
-        for (side, peer, has) in [
-            (Party::Buyer, "buyer", "buyer_answer"),
-            (Party::Seller, "seller", "seller_answer"),
-        ] {
-            if row
-                .try_get::<Option<String>, _>(has)
-                .map_err(sql)?
-                .is_some()
-            {
-                continue;
-            }
-            let peer: String = row.try_get(peer).map_err(sql)?;
-            out.push(Undelivered {
-                trade_id,
-                side,
-                party: peer.parse().map_err(|e| stored("party", &e))?,
-                bytes: bytes.clone(),
-            });
-        }
-    }
-    Ok(out)
-}
 
 /// Longest refusal reason kept from a party (its own words).
 pub(super) const MAX_REFUSAL_CHARS: usize = 500;
@@ -76,14 +25,6 @@ pub(super) async fn record_answer(
     bytes: &[u8],
     answer: &Stored,
 ) -> Result<()> {
-    let query = match side {
-        Party::Buyer => {
-            "UPDATE disputes SET buyer_answer = ? WHERE trade_id = ? AND resolution = ?"
-        }
-        Party::Seller => {
-            "UPDATE disputes SET seller_answer = ? WHERE trade_id = ? AND resolution = ?"
-        }
-    };
     let text = match answer {
         Stored::Stored => "stored".to_owned(),
         Stored::Refused(reason) => format!(
@@ -93,20 +34,13 @@ pub(super) async fn record_answer(
         // Not an answer: the resolution stays owed to that party.
         Stored::Later(_) => return Ok(()),
     };
-    sqlx::query(query)
-        .bind(text)
-        .bind(trade_id.to_string())
-        .bind(bytes)
-        .execute(pool)
-        .await
-        .map_err(sql)?;
-    Ok(())
+    store::disputes::save_answer(pool, trade_id, side, bytes, text).await
 }
 
 /// At start: sends every stored resolution again to each party that has not acknowledged it (the node
 /// may have stopped before); ends when each is delivered or the desk shuts down.
 pub(in crate::trading) async fn resend_resolutions(inner: Arc<Inner>) {
-    let pending = match undelivered_resolutions(&inner.pool).await {
+    let pending = match store::disputes::undelivered_resolutions(&inner.pool).await {
         Ok(pending) => pending,
         Err(e) => {
             tracing::warn!(error = %e, "could not list the resolutions to send again");
@@ -134,12 +68,9 @@ pub(super) async fn deliver_resolution(
     let attempt = async {
         loop {
             // A newer decision replaced this one: its own delivery takes over.
-            let current: Option<Option<Vec<u8>>> =
-                sqlx::query_scalar("SELECT resolution FROM disputes WHERE trade_id = ?")
-                    .bind(trade_id.to_string())
-                    .fetch_optional(&inner.pool)
-                    .await
-                    .unwrap_or(None);
+            let current = store::disputes::resolution(&inner.pool, trade_id)
+                .await
+                .unwrap_or(None);
             if current.flatten().as_deref() != Some(bytes.as_slice()) {
                 return None;
             }

@@ -37,12 +37,7 @@ pub(in crate::trading) async fn send_case(inner: &Inner, trade_id: Uuid) -> Resu
     let Some(row) = settle::load(&mut conn, trade_id).await? else {
         return Ok(());
     };
-    let sent_at: Option<i64> =
-        sqlx::query_scalar("SELECT case_sent_at FROM trade_escrow WHERE trade_id = ?")
-            .bind(trade_id.to_string())
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(sql)?;
+    let sent_at = store::disputes::case_sent_at(&mut conn, trade_id).await?;
     let resend = i64::try_from(inner.config.case_resend.as_millis()).unwrap_or(i64::MAX);
     let again = row.case_sent || row.backup_case_sent;
     if again && sent_at.is_none_or(|at| now_ms().saturating_sub(at) < resend) {
@@ -123,19 +118,7 @@ pub(in crate::trading) async fn send_case(inner: &Inner, trade_id: Uuid) -> Resu
 
 /// Records that the case reached an arbitrator (`column`: `case_sent` or `backup_case_sent`) and when.
 async fn case_sent(inner: &Inner, trade_id: Uuid, column: &str) -> Result<()> {
-    let query = match column {
-        "backup_case_sent" => {
-            "UPDATE trade_escrow SET backup_case_sent = 1, case_sent_at = ? WHERE trade_id = ?"
-        }
-        _ => "UPDATE trade_escrow SET case_sent = 1, case_sent_at = ? WHERE trade_id = ?",
-    };
-    sqlx::query(query)
-        .bind(now_ms())
-        .bind(trade_id.to_string())
-        .execute(&inner.pool)
-        .await
-        .map_err(sql)?;
-    Ok(())
+    store::disputes::save_case_sent(&inner.pool, trade_id, column, now_ms()).await
 }
 
 /// Every escrow output of the trade has been confirmed for at least the backup lock.
@@ -210,15 +193,7 @@ pub(super) async fn signed_steps(
     trade_id: Uuid,
     kind: &str,
 ) -> Result<Vec<Vec<u8>>> {
-    let rows: Vec<(Vec<u8>, Vec<u8>, String)> = sqlx::query_as(
-        "SELECT payload, signature, signer FROM trade_events WHERE trade_id = ? AND kind = ? \
-         ORDER BY seq",
-    )
-    .bind(trade_id.to_string())
-    .bind(kind)
-    .fetch_all(conn)
-    .await
-    .map_err(sql)?;
+    let rows = store::disputes::steps_of_kind(conn, trade_id, kind).await?;
     rows.into_iter()
         .map(|(bytes, signature, signer)| {
             let signer: PeerId = signer
@@ -242,15 +217,7 @@ async fn dispute_reason(
     trade_id: Uuid,
     me: &PeerId,
 ) -> Result<String> {
-    let events: Vec<(String, Vec<u8>, String)> = sqlx::query_as(
-        "SELECT kind, payload, signer FROM trade_events WHERE trade_id = ? \
-         AND kind IN ('dispute', 'payment_expired', 'release_expired', 'confirm_expired') \
-         ORDER BY seq",
-    )
-    .bind(trade_id.to_string())
-    .fetch_all(conn)
-    .await
-    .map_err(sql)?;
+    let events = store::disputes::dispute_events(conn, trade_id).await?;
     let me = me.to_base58();
     let reasons: Vec<String> = events
         .iter()

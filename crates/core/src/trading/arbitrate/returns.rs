@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     DisputeCase, MAX_FEE_RATE_FACTOR, arbitrator_of,
-    cases::{dispute_row, escrow_inputs, parties},
+    cases::{escrow_inputs, parties},
     party::{ask_arbitrator, signed_steps},
     peer_fault, refused, sql,
 };
@@ -156,7 +156,10 @@ pub(in crate::trading) async fn on_return_request(inner: &Inner, bytes: &[u8]) -
     } else {
         return Err(peer_fault("the request comes from neither party"));
     };
-    if dispute_row(inner, case.trade_id).await?.is_some() {
+    if store::disputes::load(&inner.pool, case.trade_id)
+        .await?
+        .is_some()
+    {
         return Err(peer_fault(
             "this trade is in dispute here: the decision says where its coins go",
         ));

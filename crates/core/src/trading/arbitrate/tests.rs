@@ -6,7 +6,7 @@ use libp2p::{PeerId, identity::Keypair};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::deliver::{MAX_REFUSAL_CHARS, Undelivered, record_answer, undelivered_resolutions};
+use super::deliver::{MAX_REFUSAL_CHARS, record_answer};
 use super::*;
 use crate::{
     channel,
@@ -19,7 +19,10 @@ use crate::{
     protocol::Stored,
     protocol::settlement::{StepBody, TradeStep},
     store::{FILE_NAME, Store, now_ms},
-    trading::{Desk, TradeConfig},
+    trading::{
+        Desk, TradeConfig,
+        store::disputes::{Undelivered, undelivered_resolutions},
+    },
 };
 
 fn identity() -> Id {

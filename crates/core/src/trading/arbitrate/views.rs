@@ -5,20 +5,22 @@ use std::str::FromStr;
 
 use libp2p::PeerId;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use ts_rs::TS;
 use uuid::Uuid;
 
 use super::{
     DisputeCase,
-    cases::{Identity, dispute_row, disputes_of, holdings},
-    sql,
+    cases::{Identity, disputes_of, holdings},
 };
 use crate::{
     error::{Error, Result},
     escrow::{Chain, Network, Party},
     offer::Offer,
-    trading::{DisputeError, Winner, desk::Inner},
+    trading::{
+        DisputeError, Winner,
+        desk::Inner,
+        store::{self, disputes::DisputeRow},
+    },
 };
 
 /// A dispute as the arbitrator keeps it.
@@ -89,10 +91,10 @@ pub struct PartyCase {
     pub transcript: Vec<String>,
 }
 
-fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<DisputeInfo> {
+fn info_of(row: &DisputeRow) -> Result<DisputeInfo> {
     let stored =
         |what: &str, e: &dyn std::fmt::Display| Error::Internal(format!("stored {what}: {e}"));
-    let cases: String = row.try_get("cases").map_err(sql)?;
+    let cases = row.cases()?;
     let mut cases: Vec<DisputeCase> =
         serde_json::from_str(&cases).map_err(|e| stored("cases", &e))?;
     let first = cases
@@ -100,12 +102,12 @@ fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<DisputeInfo> {
         .ok_or_else(|| Error::Internal("a dispute without a case".into()))?;
     let offer = first.offer()?;
     let (buyer_deposit, seller_deposit) = (first.buyer_deposit, first.seller_deposit);
-    let id: String = row.try_get("trade_id").map_err(sql)?;
-    let chain: String = row.try_get("chain").map_err(sql)?;
-    let network: String = row.try_get("network").map_err(sql)?;
-    let amount: i64 = row.try_get("amount").map_err(sql)?;
-    let buyer: String = row.try_get("buyer").map_err(sql)?;
-    let seller: String = row.try_get("seller").map_err(sql)?;
+    let id = row.trade_id()?;
+    let chain = row.chain()?;
+    let network = row.network()?;
+    let amount = row.amount()?;
+    let buyer = row.buyer()?;
+    let seller = row.seller()?;
     let (buyer_id, seller_id): (PeerId, PeerId) = (
         buyer.parse().map_err(|e| stored("buyer", &e))?,
         seller.parse().map_err(|e| stored("seller", &e))?,
@@ -130,9 +132,9 @@ fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<DisputeInfo> {
         offer,
         buyer,
         seller,
-        buyer_address: row.try_get("buyer_address").map_err(sql)?,
-        seller_address: row.try_get("seller_address").map_err(sql)?,
-        escrow_address: row.try_get("escrow_address").map_err(sql)?,
+        buyer_address: row.buyer_address()?,
+        seller_address: row.seller_address()?,
+        escrow_address: row.escrow_address()?,
         amount: u64::try_from(amount).unwrap_or(0),
         buyer_deposit,
         seller_deposit,
@@ -147,25 +149,22 @@ fn info_of(row: &sqlx::sqlite::SqliteRow) -> Result<DisputeInfo> {
                 })
             })
             .collect::<Result<_>>()?,
-        opened_at: row.try_get("opened_at").map_err(sql)?,
-        resolved_to: row.try_get("resolved_to").map_err(sql)?,
-        resolved_at: row.try_get("resolved_at").map_err(sql)?,
+        opened_at: row.opened_at()?,
+        resolved_to: row.resolved_to()?,
+        resolved_at: row.resolved_at()?,
         decision: decision_info(row)?,
         on_chain: None,
     })
 }
 
-fn decision_info(row: &sqlx::sqlite::SqliteRow) -> Result<Option<DecisionInfo>> {
-    let round: i64 = row.try_get("round").map_err(sql)?;
+fn decision_info(row: &DisputeRow) -> Result<Option<DecisionInfo>> {
+    let round = row.round()?;
     if round == 0 {
         return Ok(None);
     }
-    let share = |name: &str| -> Result<u64> {
-        let v: Option<i64> = row.try_get(name).map_err(sql)?;
-        Ok(v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0))
-    };
-    let buyer_answer: Option<String> = row.try_get("buyer_answer").map_err(sql)?;
-    let seller_answer: Option<String> = row.try_get("seller_answer").map_err(sql)?;
+    let share = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+    let buyer_answer = row.buyer_answer()?;
+    let seller_answer = row.seller_answer()?;
     let answers = [&buyer_answer, &seller_answer];
     let can_decide_again = answers.iter().all(|a| a.as_deref() != Some("stored"))
         && answers
@@ -173,12 +172,9 @@ fn decision_info(row: &sqlx::sqlite::SqliteRow) -> Result<Option<DecisionInfo>> 
             .any(|a| a.as_deref().is_some_and(|a| a.starts_with("refused")));
     Ok(Some(DecisionInfo {
         round: u32::try_from(round).unwrap_or(u32::MAX),
-        buyer_share: share("buyer_share")?,
-        seller_share: share("seller_share")?,
-        reason: row
-            .try_get::<Option<String>, _>("decision_reason")
-            .map_err(sql)?
-            .unwrap_or_default(),
+        buyer_share: share(row.buyer_share()?),
+        seller_share: share(row.seller_share()?),
+        reason: row.decision_reason()?.unwrap_or_default(),
         buyer_answer,
         seller_answer,
         can_decide_again,
@@ -188,18 +184,13 @@ fn decision_info(row: &sqlx::sqlite::SqliteRow) -> Result<Option<DecisionInfo>> 
 /// Open disputes first, then the decided ones; newest first in each. A stored dispute that cannot be
 /// read is left out (and logged), so it cannot hide the others.
 pub(in crate::trading) async fn list(inner: &Inner) -> Result<Vec<DisputeInfo>> {
-    let rows = sqlx::query(
-        "SELECT * FROM disputes ORDER BY resolved_to IS NOT NULL, opened_at DESC, trade_id",
-    )
-    .fetch_all(&inner.pool)
-    .await
-    .map_err(sql)?;
+    let rows = store::disputes::load_all(&inner.pool).await?;
     Ok(rows
         .iter()
         .filter_map(|row| match info_of(row) {
             Ok(info) => Some(info),
             Err(e) => {
-                let id = row.try_get::<String, _>("trade_id").unwrap_or_default();
+                let id = row.trade_id().unwrap_or_default();
                 tracing::warn!(trade_id = %id, error = %e, "a stored dispute cannot be read");
                 None
             }
@@ -224,7 +215,7 @@ pub(super) async fn stored_dispute(
     inner: &Inner,
     trade_id: Uuid,
 ) -> Result<Option<(DisputeInfo, Vec<DisputeCase>)>> {
-    let Some(row) = dispute_row(inner, trade_id).await? else {
+    let Some(row) = store::disputes::load(&inner.pool, trade_id).await? else {
         return Ok(None);
     };
     let (_, cases) = Identity::stored(&row)?;

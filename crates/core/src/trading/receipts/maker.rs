@@ -23,8 +23,8 @@ use crate::{
     trading::{
         TradeEvent,
         desk::Inner,
-        errors::{internal, sql},
-        store,
+        errors::internal,
+        store::{self, receipts::ReceiptRow},
     },
 };
 
@@ -81,14 +81,7 @@ pub(in crate::trading) async fn keep_receipts(inner: Arc<Inner>, cancel: Cancell
 /// Makes the missing receipts of this node's ended trades as maker and asks for the countersignatures
 /// due. Whether a receipt was completed, and when the next ask is due.
 async fn pass(inner: &Inner, no_receipt: &mut HashSet<Uuid>) -> Result<(bool, Option<i64>)> {
-    let ended: Vec<String> = sqlx::query_scalar(
-        "SELECT t.id FROM trades t LEFT JOIN receipts r ON r.trade_id = t.id \
-         WHERE t.role = 'maker' AND r.trade_id IS NULL \
-         AND t.state IN ('Completed', 'Resolved', 'Cancelled', 'Expired') ORDER BY t.updated_at",
-    )
-    .fetch_all(&inner.pool)
-    .await
-    .map_err(sql)?;
+    let ended = store::receipts::ended_without_receipt(&inner.pool).await?;
     let mut next: Option<i64> = None;
     for id in ended.iter().filter_map(|s| Uuid::parse_str(s).ok()) {
         if no_receipt.contains(&id) {
@@ -100,20 +93,16 @@ async fn pass(inner: &Inner, no_receipt: &mut HashSet<Uuid>) -> Result<(bool, Op
                 let bytes = body.encode();
                 let signature = receipt::sign_body(&bytes, &inner.me.keypair)
                     .map_err(|e| internal("signing", e))?;
-                sqlx::query(
-                    "INSERT OR IGNORE INTO receipts (trade_id, id, body, maker_signature, counterparty, \
-                     ended_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(id.to_string())
-                .bind(sha(&bytes).to_vec())
-                .bind(&bytes)
-                .bind(&signature)
-                .bind(&trade.counterparty)
-                .bind(body.ended_at)
-                .bind(now_ms())
-                .execute(&inner.pool)
-                .await
-                .map_err(sql)?;
+                let made = ReceiptRow {
+                    trade_id: id,
+                    id: &sha(&bytes),
+                    body: &bytes,
+                    maker_signature: &signature,
+                    counterparty: &trade.counterparty,
+                    ended_at: body.ended_at,
+                    created_at: now_ms(),
+                };
+                store::receipts::insert_made(&inner.pool, &made).await?;
             }
             Made::NotYet(why) => {
                 tracing::debug!(trade_id = %id, %why, "receipts: not yet");
@@ -124,14 +113,7 @@ async fn pass(inner: &Inner, no_receipt: &mut HashSet<Uuid>) -> Result<(bool, Op
             }
         }
     }
-    let due: Vec<Due> = sqlx::query_as(
-        "SELECT trade_id, body, maker_signature, counterparty, attempts FROM receipts \
-         WHERE taker_signature IS NULL AND next_attempt <= ?",
-    )
-    .bind(now_ms())
-    .fetch_all(&inner.pool)
-    .await
-    .map_err(sql)?;
+    let due = store::receipts::due_asks(&inner.pool, now_ms()).await?;
     let asks = due
         .into_iter()
         .map(|(trade_id, body, signature, cp, attempts)| async move {
@@ -153,29 +135,14 @@ async fn pass(inner: &Inner, no_receipt: &mut HashSet<Uuid>) -> Result<(bool, Op
         tracing::debug!(%trade_id, reason = %refusal, "receipts: not countersigned yet");
         let at = retry(attempts);
         next = Some(next.map_or(at, |n| n.min(at)));
-        sqlx::query(
-            "UPDATE receipts SET attempts = attempts + 1, next_attempt = ?, refused = ? WHERE trade_id = ?",
-        )
-        .bind(at)
-        .bind(refusal)
-        .bind(&trade_id)
-        .execute(&inner.pool)
-        .await
-        .map_err(sql)?;
+        store::receipts::postpone_ask(&inner.pool, &trade_id, at, refusal).await?;
     }
-    let pending: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(next_attempt) FROM receipts WHERE taker_signature IS NULL")
-            .fetch_one(&inner.pool)
-            .await
-            .map_err(sql)?;
+    let pending = store::receipts::next_ask(&inner.pool).await?;
     if let Some(p) = pending {
         next = Some(next.map_or(p, |n| n.min(p)));
     }
     Ok((changed, next))
 }
-
-/// A receipt waiting for the taker's signature: trade id, body, the maker's signature, the taker, attempts.
-type Due = (String, Vec<u8>, Vec<u8>, String, i64);
 
 /// Asks the taker to countersign; stores its signature. The error is why not, in words.
 async fn ask(
@@ -209,10 +176,7 @@ async fn ask(
     let parsed = ReceiptBody::decode(body)?;
     receipt::check_signature(body, &parsed.taker_key, &taker_signature)
         .map_err(|e| format!("the taker's signature: {e}"))?;
-    sqlx::query("UPDATE receipts SET taker_signature = ?, refused = NULL WHERE trade_id = ?")
-        .bind(&taker_signature)
-        .bind(trade_id)
-        .execute(&inner.pool)
+    store::receipts::save_taker_signature(&inner.pool, trade_id, &taker_signature)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(%trade_id, "trade receipt countersigned");

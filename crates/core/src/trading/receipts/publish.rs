@@ -14,33 +14,24 @@ use crate::{
     store::now_ms,
     trading::{
         desk::Inner,
-        errors::{internal, refused, sql},
+        errors::{internal, refused},
+        store,
     },
 };
 
 /// This node's receipts (both signatures) and ratings, newest first, as the set it publishes.
 pub(super) async fn own_set(inner: &Inner) -> Result<HolderSet> {
-    let rows: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-        "SELECT body, maker_signature, taker_signature FROM receipts \
-         WHERE taker_signature IS NOT NULL ORDER BY ended_at DESC, trade_id LIMIT ?",
+    let rows = store::receipts::countersigned(
+        &inner.pool,
+        i64::try_from(MAX_SET_RECEIPTS).unwrap_or(i64::MAX),
     )
-    .bind(i64::try_from(MAX_SET_RECEIPTS).unwrap_or(i64::MAX))
-    .fetch_all(&inner.pool)
-    .await
-    .map_err(sql)?;
-    let ratings: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT rating FROM receipt_ratings ORDER BY at DESC LIMIT ?")
-            .bind(i64::try_from(MAX_SET_RATINGS).unwrap_or(i64::MAX))
-            .fetch_all(&inner.pool)
-            .await
-            .map_err(sql)?;
-    let nickname: Option<String> =
-        sqlx::query_scalar("SELECT json_extract(value, '$.nickname') FROM settings WHERE key = ?")
-            .bind(crate::preferences::KEY)
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?
-            .flatten();
+    .await?;
+    let ratings = store::receipts::ratings(
+        &inner.pool,
+        i64::try_from(MAX_SET_RATINGS).unwrap_or(i64::MAX),
+    )
+    .await?;
+    let nickname = store::receipts::nickname(&inner.pool).await?;
     Ok(HolderSet {
         holder: inner.me.peer.to_bytes(),
         published_at: now_ms(),
@@ -105,12 +96,7 @@ pub(super) async fn publish(inner: &Inner) -> Result<()> {
 /// Rates the counterparty of one of this node's trades (1–5 stars, a short comment) once its receipt
 /// holds both signatures; a new rating replaces the old. Published at once.
 pub(super) async fn rate(inner: &Inner, trade_id: Uuid, stars: u8, comment: &str) -> Result<()> {
-    let id: Option<(Vec<u8>, Option<Vec<u8>>)> =
-        sqlx::query_as("SELECT id, taker_signature FROM receipts WHERE trade_id = ?")
-            .bind(trade_id.to_string())
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
+    let id = store::receipts::id_and_countersignature(&inner.pool, trade_id).await?;
     let receipt: [u8; 32] = match id {
         Some((id, Some(_))) => id
             .try_into()
@@ -135,25 +121,15 @@ pub(super) async fn rate(inner: &Inner, trade_id: Uuid, stars: u8, comment: &str
     }
     .sign(&inner.me.keypair)
     .map_err(refused)?;
-    sqlx::query("INSERT OR REPLACE INTO receipt_ratings (trade_id, rating, at) VALUES (?, ?, ?)")
-        .bind(trade_id.to_string())
-        .bind(postcard::to_stdvec(&signed).map_err(|e| internal("a rating", e))?)
-        .bind(at)
-        .execute(&inner.pool)
-        .await
-        .map_err(sql)?;
+    let rating = postcard::to_stdvec(&signed).map_err(|e| internal("a rating", e))?;
+    store::receipts::save_rating(&inner.pool, trade_id, rating, at).await?;
     inner.receipts.notify_one();
     Ok(())
 }
 
 /// The receipt of one of this node's trades, as its shells show it.
 pub(super) async fn receipt_state(inner: &Inner, trade_id: Uuid) -> Result<Option<String>> {
-    let row: Option<(Option<Vec<u8>>, Option<String>)> =
-        sqlx::query_as("SELECT taker_signature, refused FROM receipts WHERE trade_id = ?")
-            .bind(trade_id.to_string())
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
+    let row = store::receipts::countersignature_and_refusal(&inner.pool, trade_id).await?;
     Ok(row.map(|(sig, refused)| match (sig, refused) {
         (Some(_), _) => "signed by both parties".into(),
         (None, Some(why)) => format!("waiting for the counterparty's signature ({why})"),

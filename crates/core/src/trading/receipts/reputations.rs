@@ -16,10 +16,7 @@ use crate::{
         summary::{collect, summarize},
     },
     store::now_ms,
-    trading::{
-        desk::Inner,
-        errors::{internal, sql},
-    },
+    trading::{desk::Inner, errors::internal, store},
 };
 
 /// `peer`'s reputation as this node verifies it: every holder's set from the DHT (this node's own from
@@ -78,12 +75,7 @@ pub(super) async fn reputation(inner: &Inner, peer: PeerId) -> Result<Reputation
         };
         checks.insert(r.id, checked(inner, r.id, proof).await?);
     }
-    let seen: Option<(Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT MIN(created_at), MAX(last_seen) FROM offers WHERE maker = ?")
-            .bind(peer.to_string())
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
+    let seen = store::receipts::offers_seen(&inner.pool, &peer).await?;
     let seen = seen.and_then(|(a, b)| Some((a?, b?)));
     Ok(summarize(&peer, collected, &checks, seen))
 }
@@ -103,26 +95,14 @@ pub(super) fn backend_of(
 
 /// A receipt's escrow checked on this node's chain, remembered once the chain said yes or no.
 async fn checked(inner: &Inner, id: [u8; 32], proof: &EscrowProof) -> Result<ReceiptCheck> {
-    let known: Option<String> =
-        sqlx::query_scalar("SELECT result FROM receipt_checks WHERE id = ?")
-            .bind(id.to_vec())
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
+    let known = store::receipts::check_of(&inner.pool, &id).await?;
     if let Some(check) = known.and_then(|k| serde_json::from_str::<ReceiptCheck>(&k).ok()) {
         return Ok(check);
     }
     let check = check_on_chain(backend_of(inner), proof).await;
     if matches!(check, ReceiptCheck::Verified | ReceiptCheck::Failed { .. }) {
-        sqlx::query(
-            "INSERT OR REPLACE INTO receipt_checks (id, result, checked_at) VALUES (?, ?, ?)",
-        )
-        .bind(id.to_vec())
-        .bind(serde_json::to_string(&check).map_err(|e| internal("a check", e))?)
-        .bind(now_ms())
-        .execute(&inner.pool)
-        .await
-        .map_err(sql)?;
+        let result = serde_json::to_string(&check).map_err(|e| internal("a check", e))?;
+        store::receipts::save_check(&inner.pool, &id, result, now_ms()).await?;
     }
     Ok(check)
 }

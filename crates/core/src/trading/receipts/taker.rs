@@ -18,8 +18,8 @@ use crate::{
     store::now_ms,
     trading::{
         desk::Inner,
-        errors::{internal, peer_fault, sql},
-        store,
+        errors::{internal, peer_fault},
+        store::{self, receipts::ReceiptRow},
     },
 };
 
@@ -104,12 +104,7 @@ async fn countersign(inner: &Inner, peer: PeerId, bytes: &[u8]) -> Result<Vec<u8
         _ => same("escrow", false)?,
     }
     let id = sha(&body);
-    let existing: Option<(Vec<u8>, Option<Vec<u8>>)> =
-        sqlx::query_as("SELECT id, taker_signature FROM receipts WHERE trade_id = ?")
-            .bind(trade_id.to_string())
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
+    let existing = store::receipts::id_and_countersignature(&inner.pool, trade_id).await?;
     if let Some((known, Some(sig))) = &existing {
         if known.as_slice() == id.as_slice() {
             return Ok(sig.clone());
@@ -120,21 +115,16 @@ async fn countersign(inner: &Inner, peer: PeerId, bytes: &[u8]) -> Result<Vec<u8
     }
     let mine_sig =
         receipt::sign_body(&body, &inner.me.keypair).map_err(|e| internal("signing", e))?;
-    sqlx::query(
-        "INSERT OR REPLACE INTO receipts (trade_id, id, body, maker_signature, taker_signature, \
-         counterparty, ended_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(trade_id.to_string())
-    .bind(id.to_vec())
-    .bind(&body)
-    .bind(&signature)
-    .bind(&mine_sig)
-    .bind(peer.to_string())
-    .bind(theirs.ended_at)
-    .bind(now_ms())
-    .execute(&inner.pool)
-    .await
-    .map_err(sql)?;
+    let countersigned = ReceiptRow {
+        trade_id,
+        id: &id,
+        body: &body,
+        maker_signature: &signature,
+        counterparty: &peer.to_string(),
+        ended_at: theirs.ended_at,
+        created_at: now_ms(),
+    };
+    store::receipts::save_countersigned(&inner.pool, &countersigned, &mine_sig).await?;
     tracing::info!(%trade_id, "trade receipt countersigned for the maker");
     Ok(mine_sig)
 }

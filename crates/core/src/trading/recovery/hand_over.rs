@@ -3,7 +3,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, LazyLock, Mutex},
+    sync::{Arc, Mutex},
 };
 
 use futures::future::join_all;
@@ -30,15 +30,6 @@ use crate::{
         store,
     },
 };
-
-/// This node's open escrow trades, as a party: the ones whose copies it hands over.
-static OPEN_ESCROW_TRADES: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT t.id, t.counterparty, t.state FROM trades t JOIN trade_escrow e ON e.trade_id = t.id \
-         WHERE t.role IN ('maker', 'taker') AND t.state NOT IN {}",
-        TradeState::closed_sql()
-    )
-});
 
 /// Whether a copy goes to the trade's arbitrator too: while the escrow may hold coins and the trade is
 /// not over (the arbitrator keeps copies only of escrows with coins on the chain).
@@ -116,10 +107,7 @@ pub(in crate::trading) async fn keep_copies(inner: Arc<Inner>, cancel: Cancellat
 /// hold coins) this node's copy, where it changed since the holder last stored one. Whether every copy
 /// due went where it should (stored, or refused for good).
 async fn hand_over(inner: &Inner, keys: &RecoveryKeys, refused: &RefusedCopies) -> Result<bool> {
-    let trades: Vec<(String, String, TradeState)> = sqlx::query_as(OPEN_ESCROW_TRADES.as_str())
-        .fetch_all(&inner.pool)
-        .await
-        .map_err(sql)?;
+    let trades = store::recovery::open_escrow_trades(&inner.pool).await?;
     let runs = trades.into_iter().filter_map(|(id, peer, state)| {
         Some((
             Uuid::parse_str(&id).ok()?,
@@ -162,16 +150,8 @@ async fn hand_over_one(
     case: Option<Vec<u8>>,
 ) -> Result<()> {
     let trade_id = record.trade_id;
-    let id = trade_id.to_string();
     let digest = record.digest();
-    let last: Option<(Vec<u8>, i64)> = sqlx::query_as(
-        "SELECT digest, sent_at FROM recovery_sent WHERE trade_id = ? AND holder = ?",
-    )
-    .bind(&id)
-    .bind(holder.to_base58())
-    .fetch_optional(&inner.pool)
-    .await
-    .map_err(sql)?;
+    let last = store::recovery::last_sent(&inner.pool, trade_id, &holder).await?;
     if last.is_some_and(|(d, at)| d == digest && now_ms() - at < REFRESH_AFTER_MS) {
         return Ok(());
     }
@@ -197,18 +177,7 @@ async fn hand_over_one(
     };
     match ask(inner, holder, request).await? {
         RecoveryAnswer::Stored => {
-            sqlx::query(
-                "INSERT INTO recovery_sent (trade_id, holder, digest, sent_at) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (trade_id, holder) DO UPDATE SET digest = excluded.digest, \
-                 sent_at = excluded.sent_at",
-            )
-            .bind(&id)
-            .bind(holder.to_base58())
-            .bind(digest.as_slice())
-            .bind(now_ms())
-            .execute(&inner.pool)
-            .await
-            .map_err(sql)?;
+            store::recovery::save_sent(&inner.pool, trade_id, &holder, &digest, now_ms()).await?;
             tracing::debug!(%trade_id, %holder, "a recovery copy is kept");
             // The shells show since when the trade can be recovered.
             if let Ok(info) = store::trade_info(&inner.pool, &inner.me.peer, trade_id).await {

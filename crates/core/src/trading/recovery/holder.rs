@@ -1,7 +1,7 @@
 //! The holder's side: a counterparty's or, as arbitrator, a party's copy kept, listed and handed back to its
 //! owner, and the locators of the copies kept here provided in the DHT while they are kept.
 
-use std::{collections::HashSet, sync::LazyLock};
+use std::collections::HashSet;
 
 use libp2p::PeerId;
 use uuid::Uuid;
@@ -12,31 +12,10 @@ use super::{
 };
 use crate::{
     error::{ErrorKind, Result},
-    protocol::{reason_for_peer, state::TradeState},
+    protocol::reason_for_peer,
     store::now_ms,
-    trading::{
-        desk::Inner,
-        errors::{peer_fault, sql},
-    },
+    trading::{desk::Inner, errors::peer_fault, store},
 };
-
-/// The locators of the copies this node keeps: as counterparty while the trade is open, as arbitrator
-/// while copies keep coming (`?`: the oldest time still kept).
-static KEPT_LOCATORS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT DISTINCT c.locator FROM recovery_copies c LEFT JOIN trades t ON t.id = c.trade_id \
-         WHERE (c.arbitrated = 0 AND t.state NOT IN {}) OR (c.arbitrated = 1 AND c.received_at > ?)",
-        TradeState::closed_sql()
-    )
-});
-/// Copies no longer kept: of trades closed before a time, or lodged with this arbitrator before it.
-static FORGET_COPIES: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "DELETE FROM recovery_copies WHERE (arbitrated = 0 AND trade_id IN (SELECT id FROM trades \
-         WHERE state IN {} AND updated_at < ?1)) OR (arbitrated = 1 AND received_at < ?1)",
-        TradeState::closed_sql()
-    )
-});
 
 /// Answers a party's recovery request (`DirectRequest::Recovery`).
 pub(in crate::trading) async fn on_request(
@@ -71,12 +50,7 @@ async fn keep(inner: &Inner, peer: PeerId, copy: CopyOffer) -> Result<RecoveryAn
     if copy.record.len() > MAX_RECORD_BYTES {
         return Err(peer_fault(RecordError::TooLarge(copy.record.len())));
     }
-    let trade: Option<(String, String, TradeState)> =
-        sqlx::query_as("SELECT counterparty, role, state FROM trades WHERE id = ?")
-            .bind(trade_id.to_string())
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
+    let trade = store::recovery::trade_of(&inner.pool, trade_id).await?;
     let Some((counterparty, role, state)) = trade else {
         return Err(peer_fault(format!("no trade {trade_id} with you here")));
     };
@@ -111,14 +85,7 @@ async fn lodge(
     if let Some(answer) = not_now(inner, &copy, peer).await? {
         return Ok(answer);
     }
-    let others: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM recovery_copies WHERE owner = ? AND arbitrated = 1 AND trade_id != ?",
-    )
-    .bind(peer.to_base58())
-    .bind(trade_id.to_string())
-    .fetch_one(&inner.pool)
-    .await
-    .map_err(sql)?;
+    let others = store::recovery::lodged_besides(&inner.pool, &peer, trade_id).await?;
     if others >= MAX_LODGED_PER_OWNER {
         return Err(peer_fault(format!(
             "this arbitrator keeps copies of at most {MAX_LODGED_PER_OWNER} trades per party"
@@ -133,14 +100,7 @@ async fn lodge(
 /// `Later` when `owner`'s last copy of the trade arrived less than [`MIN_KEEP_GAP_MS`] ago; `Newer` when
 /// the copy kept holds more of the trade's log than this one (the owner is behind: it fetches the copy).
 async fn not_now(inner: &Inner, copy: &CopyOffer, owner: PeerId) -> Result<Option<RecoveryAnswer>> {
-    let last: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT received_at, events FROM recovery_copies WHERE trade_id = ? AND owner = ?",
-    )
-    .bind(copy.trade_id.to_string())
-    .bind(owner.to_base58())
-    .fetch_optional(&inner.pool)
-    .await
-    .map_err(sql)?;
+    let last = store::recovery::last_copy(&inner.pool, copy.trade_id, &owner).await?;
     Ok(match last {
         Some((at, _)) if now_ms() - at < MIN_KEEP_GAP_MS => Some(RecoveryAnswer::Later(
             "a copy of this trade arrived less than a second ago".into(),
@@ -156,24 +116,7 @@ async fn store_copy(
     copy: &CopyOffer,
     arbitrated: bool,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO recovery_copies \
-         (trade_id, owner, locator, record, received_at, arbitrated, events) \
-         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trade_id, owner) DO UPDATE SET \
-         locator = excluded.locator, record = excluded.record, received_at = excluded.received_at, \
-         arbitrated = excluded.arbitrated, events = excluded.events",
-    )
-    .bind(copy.trade_id.to_string())
-    .bind(owner.to_base58())
-    .bind(copy.locator.as_slice())
-    .bind(&copy.record)
-    .bind(now_ms())
-    .bind(arbitrated)
-    .bind(i64::from(copy.events))
-    .execute(&inner.pool)
-    .await
-    .map_err(sql)?;
-    Ok(())
+    store::recovery::save_copy(&inner.pool, &owner, copy, arbitrated, now_ms()).await
 }
 
 /// Announces this node as a provider of `locator`, once per locator while the node runs (the DHT
@@ -194,15 +137,7 @@ async fn provide(inner: &Inner, locator: [u8; 32]) {
 
 /// The trades this node holds copies of for `peer`, newest first.
 async fn list(inner: &Inner, peer: PeerId) -> Result<Vec<(Uuid, i64)>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT trade_id, received_at FROM recovery_copies WHERE owner = ? \
-         ORDER BY received_at DESC LIMIT ?",
-    )
-    .bind(peer.to_base58())
-    .bind(MAX_LISTED as i64)
-    .fetch_all(&inner.pool)
-    .await
-    .map_err(sql)?;
+    let rows = store::recovery::copies_of(&inner.pool, &peer, MAX_LISTED as i64).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(id, at)| Some((Uuid::parse_str(&id).ok()?, at)))
@@ -211,12 +146,8 @@ async fn list(inner: &Inner, peer: PeerId) -> Result<Vec<(Uuid, i64)>> {
 
 /// `peer`'s copy of `trade_id`, only to `peer` (the connection proves who asks).
 async fn fetch(inner: &Inner, peer: PeerId, trade_id: Uuid) -> Result<Vec<u8>> {
-    sqlx::query_scalar("SELECT record FROM recovery_copies WHERE trade_id = ? AND owner = ?")
-        .bind(trade_id.to_string())
-        .bind(peer.to_base58())
-        .fetch_optional(&inner.pool)
-        .await
-        .map_err(sql)?
+    store::recovery::copy_record(&inner.pool, trade_id, &peer)
+        .await?
         .ok_or_else(|| peer_fault(format!("no copy of trade {trade_id} of yours here")))
 }
 
@@ -225,11 +156,7 @@ async fn fetch(inner: &Inner, peer: PeerId, trade_id: Uuid) -> Result<Vec<u8>> {
 pub(super) async fn provide_kept(inner: &Inner) -> Result<()> {
     let watch_ms = i64::try_from(LATE_COINS_WATCH.as_millis()).unwrap_or(i64::MAX);
     let oldest_kept = now_ms() - watch_ms;
-    let kept: Vec<Vec<u8>> = sqlx::query_scalar(KEPT_LOCATORS.as_str())
-        .bind(oldest_kept)
-        .fetch_all(&inner.pool)
-        .await
-        .map_err(sql)?;
+    let kept = store::recovery::kept_locators(&inner.pool, oldest_kept).await?;
     let kept: HashSet<[u8; 32]> = kept
         .into_iter()
         .filter_map(|l| <[u8; 32]>::try_from(l.as_slice()).ok())
@@ -248,10 +175,5 @@ pub(super) async fn provide_kept(inner: &Inner) -> Result<()> {
             set.remove(&locator);
         }
     }
-    sqlx::query(FORGET_COPIES.as_str())
-        .bind(oldest_kept)
-        .execute(&inner.pool)
-        .await
-        .map_err(sql)?;
-    Ok(())
+    store::recovery::forget_copies(&inner.pool, oldest_kept).await
 }

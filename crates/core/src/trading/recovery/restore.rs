@@ -10,7 +10,6 @@ use uuid::Uuid;
 use super::{
     LOOK_EVERY, LOOK_FIRST, MAX_LISTED, Record, RecoveryAnswer, RecoveryKeys, RecoveryRequest,
     Value, ask,
-    rows::{checked_inserts, execute, key_of},
 };
 use crate::{
     error::{Error, Result},
@@ -19,7 +18,10 @@ use crate::{
         TradeEvent,
         desk::Inner,
         errors::{peer_fault, sql},
-        store,
+        store::{
+            self,
+            recovery::{checked_inserts, execute, key_of},
+        },
     },
 };
 
@@ -68,12 +70,7 @@ async fn look(inner: &Inner, keys: &RecoveryKeys) -> Result<bool> {
     }
     let any = !holders.is_empty();
     for (trade_id, mut from) in holders {
-        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM trades WHERE id = ?")
-            .bind(trade_id.to_string())
-            .fetch_optional(&inner.pool)
-            .await
-            .map_err(sql)?;
-        if known.is_some() {
+        if store::recovery::trade_known(&inner.pool, trade_id).await? {
             continue;
         }
         from.sort_by_key(|h| std::cmp::Reverse(h.0));
@@ -151,12 +148,7 @@ async fn announce_change(inner: &Inner, trade_id: Uuid) {
 pub(super) async fn put_back(inner: &Inner, record: Record) -> Result<bool> {
     let trade_id = record.trade_id;
     let (guard, mut tx) = inner.write().await?;
-    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM trades WHERE id = ?")
-        .bind(trade_id.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(sql)?;
-    if known.is_some() {
+    if store::recovery::trade_known(&mut *tx, trade_id).await? {
         return Ok(false);
     }
     let inserts = checked_inserts(&mut tx, &record).await?;
@@ -179,21 +171,12 @@ pub(super) async fn catch_up(inner: &Inner, record: Record) -> Result<bool> {
     let trade_id = record.trade_id;
     let id = trade_id.to_string();
     let (guard, mut tx) = inner.write().await?;
-    let state: Option<TradeState> = sqlx::query_scalar("SELECT state FROM trades WHERE id = ?")
-        .bind(&id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(sql)?;
+    let state = store::recovery::trade_state(&mut tx, trade_id).await?;
     if !state.is_some_and(TradeState::is_open) {
         return Ok(false);
     }
     let inserts = checked_inserts(&mut tx, &record).await?;
-    let mine: Vec<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, signature FROM trade_events WHERE trade_id = ? ORDER BY seq")
-            .bind(&id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(sql)?;
+    let mine = store::recovery::step_signatures(&mut tx, trade_id).await?;
     let Some(events) = record.tables.iter().find(|t| t.name == "trade_events") else {
         return Ok(false);
     };
@@ -213,11 +196,7 @@ pub(super) async fn catch_up(inner: &Inner, record: Record) -> Result<bool> {
         return Ok(false);
     }
     // Envelopes held out of order were for the old receiver; the counterparty sends them again.
-    sqlx::query("DELETE FROM held_envelopes WHERE trade_id = ?")
-        .bind(&id)
-        .execute(&mut *tx)
-        .await
-        .map_err(sql)?;
+    store::recovery::forget_held(&mut tx, trade_id).await?;
     for (table, insert) in record.tables.iter().zip(&inserts) {
         match table.name.as_str() {
             "trade_events" => {
@@ -230,17 +209,7 @@ pub(super) async fn catch_up(inner: &Inner, record: Record) -> Result<bool> {
             }
             "trades" | "trade_channels" | "trade_escrow" => {
                 let key = key_of(&table.name);
-                let set: Vec<String> = table
-                    .columns
-                    .iter()
-                    .filter(|c| *c != key)
-                    .map(|c| format!("{c} = ?"))
-                    .collect();
-                let update = format!(
-                    "UPDATE {} SET {} WHERE {key} = ?",
-                    table.name,
-                    set.join(", ")
-                );
+                let update = store::recovery::update_of(table);
                 for row in &table.rows {
                     let mut values: Vec<&Value> = table
                         .columns
@@ -257,7 +226,7 @@ pub(super) async fn catch_up(inner: &Inner, record: Record) -> Result<bool> {
                 }
             }
             _ => {
-                let insert = insert.replacen("INSERT INTO", "INSERT OR IGNORE INTO", 1);
+                let insert = store::recovery::or_ignore(insert);
                 for row in &table.rows {
                     execute(&mut tx, &insert, &row.iter().collect::<Vec<_>>()).await?;
                 }
