@@ -24,11 +24,7 @@ mod row;
 mod setup;
 mod view;
 
-use std::{
-    str::FromStr,
-    sync::{Arc, LazyLock},
-    time::Duration,
-};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use bitcoin::secp256k1::Keypair as SecpKeypair;
 use libp2p::PeerId;
@@ -352,25 +348,8 @@ pub(super) async fn watch(inner: Arc<Inner>, cancel: CancellationToken) {
 }
 
 async fn open_escrows(inner: &Inner) -> Result<Vec<(Uuid, TradeState)>> {
-    let since = now_ms() - millis(LATE_COINS_WATCH);
     // Open trades with an escrow, and closed ones whose escrow may still see late coins for a while.
-    static QUERY: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "SELECT t.id, t.state FROM trades t JOIN trade_escrow e ON e.trade_id = t.id \
-             WHERE t.state NOT IN {closed} \
-             OR (t.state IN {closed} AND e.escrow_address IS NOT NULL AND t.updated_at > ?)",
-            closed = TradeState::closed_sql()
-        )
-    });
-    let rows: Vec<(String, TradeState)> = sqlx::query_as(QUERY.as_str())
-        .bind(since)
-        .fetch_all(&inner.pool)
-        .await
-        .map_err(sql)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, state)| Some((Uuid::parse_str(&id).ok()?, state)))
-        .collect())
+    store::watched_escrows(&inner.pool, now_ms() - millis(LATE_COINS_WATCH)).await
 }
 
 async fn watch_once(inner: &Inner) -> Result<()> {

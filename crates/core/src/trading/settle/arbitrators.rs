@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use libp2p::PeerId;
 
-use super::{SettleError, backend, chain_of, escrow_refusal, millis, sql};
+use super::{SettleError, backend, chain_of, escrow_refusal, millis};
 use crate::{
     arbiter::{Announcement, SignedAnnouncement, record_key},
     error::Result,
     escrow::{Chain, Network},
     offer::{EscrowKind, Offer},
     store::now_ms,
-    trading::desk::Inner,
+    trading::{desk::Inner, store},
 };
 
 /// The longest an arbitrator's announcement may go unrenewed (arbitrators renew it twice a day) and still
@@ -29,15 +29,7 @@ pub(in crate::trading) async fn approve_arbitrators(
     let EscrowKind::Multisig { arbitrators } = &offer.escrow else {
         return Ok(());
     };
-    let saved: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
-        .bind(crate::preferences::KEY)
-        .fetch_optional(&inner.pool)
-        .await
-        .map_err(sql)?;
-    let (accepted, excluded) = saved
-        .and_then(|json| serde_json::from_str::<crate::preferences::Preferences>(&json).ok())
-        .map(|p| p.arbitrator_lists())
-        .unwrap_or_default();
+    let (accepted, excluded) = store::saved_arbitrator_lists(&inner.pool).await?;
     for arbitrator in arbitrators {
         if *arbitrator == offer.maker || *arbitrator == inner.me.peer {
             return Err(SettleError::ArbitratorIsParty(*arbitrator));
@@ -103,21 +95,15 @@ pub(super) async fn find_arbitrator(
     let mut refusal = None;
     if let Some(value) = from_dht {
         match checked(&value, arbitrator, chain, network) {
-            Ok(announcement) => keep(inner, &announcement, &value).await?,
+            Ok(announcement) => {
+                store::keep_announcement(&inner.pool, &announcement, &value).await?
+            }
             Err(e) => refusal = Some(e),
         }
     }
     // The newest verified one: the DHT's, or one kept from before when the DHT now serves an older
     // copy.
-    let kept: Option<Vec<u8>> = sqlx::query_scalar(
-        "SELECT signed FROM arbitrator_announcements WHERE arbitrator = ? AND chain = ? AND network = ?",
-    )
-    .bind(arbitrator.to_base58())
-    .bind(chain.to_string())
-    .bind(network.core_name())
-    .fetch_optional(&inner.pool)
-    .await
-    .map_err(sql)?;
+    let kept = store::kept_announcement(&inner.pool, arbitrator, chain, network).await?;
     match (kept, refusal) {
         (Some(value), _) => checked(&value, arbitrator, chain, network),
         (None, Some(refusal)) => Err(refusal),
@@ -147,25 +133,6 @@ fn checked(
         ));
     }
     Ok(announcement)
-}
-
-/// Keeps a verified announcement unless a newer one of the same arbitrator is kept already.
-async fn keep(inner: &Inner, announcement: &Announcement, signed: &[u8]) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO arbitrator_announcements (arbitrator, chain, network, signed, announced_at) \
-         VALUES (?, ?, ?, ?, ?) ON CONFLICT (arbitrator, chain, network) DO UPDATE \
-         SET signed = excluded.signed, announced_at = excluded.announced_at \
-         WHERE excluded.announced_at > arbitrator_announcements.announced_at",
-    )
-    .bind(announcement.arbitrator.to_base58())
-    .bind(announcement.chain.to_string())
-    .bind(announcement.network.core_name())
-    .bind(signed)
-    .bind(announcement.at)
-    .execute(&inner.pool)
-    .await
-    .map_err(sql)?;
-    Ok(())
 }
 
 /// An arbitrator's announcement, published when the node starts as one.

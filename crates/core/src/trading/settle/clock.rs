@@ -5,7 +5,6 @@ use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use super::{
-    internal,
     journal::{current_state, observe, step_locked},
     millis,
     row::{EscrowRow, load, save},
@@ -15,7 +14,7 @@ use crate::{
     error::Result,
     protocol::settlement::{Actor, StepKind, TradeState},
     store::now_ms,
-    trading::desk::Inner,
+    trading::{desk::Inner, store},
 };
 
 /// The buyer said it paid: the seller has a payment window (by method, or as configured) to confirm or
@@ -31,13 +30,7 @@ pub(super) async fn start_confirm_window(
     let window = match inner.config.payment_window {
         Some(window) => window,
         None => {
-            let terms: String = sqlx::query_scalar("SELECT terms FROM trades WHERE id = ?")
-                .bind(trade_id.to_string())
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(sql)?;
-            let terms: crate::protocol::negotiation::Terms =
-                serde_json::from_str(&terms).map_err(|e| internal("stored terms", e))?;
+            let terms = store::trade_terms(conn, trade_id).await?;
             crate::trading::payment_window(&terms.method)
         }
     };
@@ -50,14 +43,8 @@ pub(super) async fn method_of(
     inner: &Inner,
     trade_id: Uuid,
 ) -> Result<crate::offer::PaymentMethod> {
-    let terms: String = sqlx::query_scalar("SELECT terms FROM trades WHERE id = ?")
-        .bind(trade_id.to_string())
-        .fetch_one(&inner.pool)
-        .await
-        .map_err(sql)?;
-    let terms: crate::protocol::negotiation::Terms =
-        serde_json::from_str(&terms).map_err(|e| internal("stored terms", e))?;
-    Ok(terms.method)
+    let mut conn = inner.pool.acquire().await.map_err(sql)?;
+    Ok(store::trade_terms(&mut conn, trade_id).await?.method)
 }
 
 /// A deadline in `state` (read from the row by `deadline`) that passed moves the trade with `kind`.

@@ -1,6 +1,6 @@
 //! The trade's log: steps this node signs and queues for the counterparty, what it observes of chain and
 //! clock, the arbitrator's resolution, and the one locked transaction every watcher change runs in.
-//! The only writer of `trade_events` in settlement.
+//! The only writer of `trade_events` in settlement; the rows themselves are `store/journal.rs`'s.
 
 #[cfg(feature = "test-hooks")]
 use std::time::Duration;
@@ -12,7 +12,6 @@ use uuid::Uuid;
 use super::{SettleError, internal, mode_of, side_of, sql};
 use crate::{
     error::{Error, Result},
-    offer::Offer,
     protocol::settlement::{Actor, StepBody, StepKind, TradeState, TradeStep, next_state},
     store::now_ms,
     trading::{
@@ -31,11 +30,7 @@ pub(in crate::trading) async fn current_state(
     conn: &mut SqliteConnection,
     trade_id: Uuid,
 ) -> std::result::Result<TradeState, SettleError> {
-    let state: TradeState = sqlx::query_scalar("SELECT state FROM trades WHERE id = ?")
-        .bind(trade_id.to_string())
-        .fetch_one(conn)
-        .await
-        .map_err(sql)?;
+    let state = store::trade_state(conn, trade_id).await?;
     if state.is_before_agreement() {
         return Err(SettleError::Negotiating { trade_id, state });
     }
@@ -53,29 +48,9 @@ pub(super) async fn record(
     state: Option<TradeState>,
 ) -> Result<()> {
     let now = now_ms();
-    let id = trade_id.to_string();
-    sqlx::query(
-        "INSERT INTO trade_events (trade_id, seq, kind, payload, signer, signature, created_at) \
-         VALUES (?, (SELECT COUNT(*) FROM trade_events WHERE trade_id = ?), ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(&id)
-    .bind(kind)
-    .bind(payload)
-    .bind(signer.to_base58())
-    .bind(signature)
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(sql)?;
+    store::append_event(conn, trade_id, kind, payload, signer, signature, now).await?;
     if let Some(state) = state {
-        sqlx::query("UPDATE trades SET state = ?, updated_at = ? WHERE id = ?")
-            .bind(state.as_str())
-            .bind(now)
-            .bind(&id)
-            .execute(&mut *conn)
-            .await
-            .map_err(sql)?;
+        store::set_trade_state(conn, trade_id, state, now).await?;
     }
     Ok(())
 }
@@ -90,7 +65,7 @@ pub(super) async fn observe(
     detail: &str,
 ) -> Result<TradeState> {
     let state = current_state(conn, trade_id).await?;
-    let offer = offer_of(conn, trade_id).await?;
+    let offer = store::trade_offer(conn, trade_id).await?;
     let next = next_state(state, actor, kind, mode_of(&offer)).map_err(Error::from)?;
     let payload = postcard::to_stdvec(&(trade_id.into_bytes(), kind.as_str(), detail, now_ms()))
         .map_err(|e| internal("encoding an observation", e))?;
@@ -108,16 +83,6 @@ pub(super) async fn observe(
     .await?;
     tracing::info!(%trade_id, %kind, %detail, state = %next, "trade step observed");
     Ok(next)
-}
-
-async fn offer_of(conn: &mut SqliteConnection, trade_id: Uuid) -> Result<Offer> {
-    let json: String =
-        sqlx::query_scalar("SELECT offer_json FROM trade_channels WHERE trade_id = ?")
-            .bind(trade_id.to_string())
-            .fetch_one(conn)
-            .await
-            .map_err(sql)?;
-    serde_json::from_str(&json).map_err(|e| internal("stored offer", e))
 }
 
 /// Signs `body` as this node's step, records it and queues it for the counterparty.
@@ -206,14 +171,7 @@ pub(in crate::trading) async fn send_unchecked_step(
     };
     inner.wake.notify_one();
     loop {
-        let (delivered, error): (Option<i64>, Option<String>) = sqlx::query_as(
-            "SELECT delivered_at, last_error FROM outbox WHERE trade_id = ? AND seq = ?",
-        )
-        .bind(trade_id.to_string())
-        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-        .fetch_one(&inner.pool)
-        .await
-        .map_err(sql)?;
+        let (delivered, error) = store::envelope_delivery(&inner.pool, trade_id, seq).await?;
         if delivered.is_some() {
             return Ok(None);
         }
@@ -283,21 +241,11 @@ pub(in crate::trading) async fn record_resolution(
     broadcast: Option<(&bitcoin::Transaction, u64)>,
 ) -> Result<()> {
     let state = current_state(conn, trade_id).await?;
-    let offer = offer_of(conn, trade_id).await?;
+    let offer = store::trade_offer(conn, trade_id).await?;
     let next = next_state(state, Actor::Arbitrator, StepKind::Resolve, mode_of(&offer))
         .map_err(Error::from)?;
     if let Some((tx, height)) = broadcast {
-        sqlx::query(
-            "UPDATE trade_escrow SET release_txid = ?, broadcast_tx = ?, release_height = ? \
-             WHERE trade_id = ?",
-        )
-        .bind(tx.compute_txid().to_string())
-        .bind(bitcoin::consensus::serialize(tx))
-        .bind(i64::try_from(height).unwrap_or(i64::MAX))
-        .bind(trade_id.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(sql)?;
+        store::save_resolution_broadcast(conn, trade_id, tx, height).await?;
     }
     record(
         conn,

@@ -213,14 +213,7 @@ pub(in crate::trading) async fn record_return(
 
 async fn clear_incoming_return(inner: &Inner, trade_id: Uuid, bytes: &[u8]) -> Result<()> {
     let (_guard, mut tx) = inner.write().await?;
-    sqlx::query(
-        "UPDATE trade_escrow SET incoming_return = NULL WHERE trade_id = ? AND incoming_return = ?",
-    )
-    .bind(trade_id.to_string())
-    .bind(bytes)
-    .execute(&mut *tx)
-    .await
-    .map_err(sql)?;
+    store::clear_incoming_return(&mut tx, trade_id, bytes).await?;
     tx.commit().await.map_err(sql)
 }
 

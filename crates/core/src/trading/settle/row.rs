@@ -1,12 +1,10 @@
 //! A trade's escrow as stored: the row (keys, addresses, deadlines, what the chain showed, the release
-//! and the returns) and its loading and saving. Reads and writes `trade_escrow`; never calls the chain.
+//! and the returns) and what it says of the escrow. Its SQL (`trade_escrow`) is the store's
+//! (`store/escrow.rs`); never calls the chain.
 
-use std::str::FromStr;
-
-use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
-use super::{USEFUL_OUTPUT_DUST_FACTOR, escrow_refusal, internal, sql};
+use super::{USEFUL_OUTPUT_DUST_FACTOR, escrow_refusal, sql};
 use crate::{
     error::Result,
     escrow::{Chain, EscrowParties, EscrowScript, Network, Party, Timelocks, TradeEscrow},
@@ -267,122 +265,9 @@ impl EscrowRow {
     }
 }
 
-pub(in crate::trading) async fn load(
-    conn: &mut SqliteConnection,
-    trade_id: Uuid,
-) -> Result<Option<EscrowRow>> {
-    let Some(r) = sqlx::query(
-        "SELECT e.*, t.created_at AS trade_created_at FROM trade_escrow e \
-         JOIN trades t ON t.id = e.trade_id WHERE e.trade_id = ?",
-    )
-    .bind(trade_id.to_string())
-    .fetch_optional(conn)
-    .await
-    .map_err(sql)?
-    else {
-        return Ok(None);
-    };
-    let get_u64 = |name: &str| -> Result<u64> {
-        let v: i64 = r.try_get(name).map_err(sql)?;
-        u64::try_from(v).map_err(|e| internal(name, e))
-    };
-    let chain: String = r.try_get("chain").map_err(sql)?;
-    let network: String = r.try_get("network").map_err(sql)?;
-    let side: Party = r.try_get("side").map_err(sql)?;
-    let funding_txids: String = r.try_get("funding_txids").map_err(sql)?;
-    let pending_funding: String = r.try_get("pending_funding").map_err(sql)?;
-    let returns: String = r.try_get("returns").map_err(sql)?;
-    Ok(Some(EscrowRow {
-        chain: Chain::from_str(&chain).map_err(|e| internal("stored chain", e))?,
-        network: Network::from_str(&network).map_err(|e| internal("stored network", e))?,
-        side,
-        my_pubkey: r.try_get("my_pubkey").map_err(sql)?,
-        my_address: r.try_get("my_address").map_err(sql)?,
-        keys_sent: r.try_get::<i64, _>("keys_sent").map_err(sql)? == 1,
-        peer_pubkey: r.try_get("peer_pubkey").map_err(sql)?,
-        peer_address: r.try_get("peer_address").map_err(sql)?,
-        arbitrator: r.try_get("arbitrator").map_err(sql)?,
-        arbitrator_pubkey: r.try_get("arbitrator_pubkey").map_err(sql)?,
-        backup_arbitrator: r.try_get("backup_arbitrator").map_err(sql)?,
-        backup_arbitrator_pubkey: r.try_get("backup_arbitrator_pubkey").map_err(sql)?,
-        escrow_address: r.try_get("escrow_address").map_err(sql)?,
-        buyer_escrow_address: r.try_get("buyer_escrow_address").map_err(sql)?,
-        amount: get_u64("amount")?,
-        buyer_deposit: get_u64("buyer_deposit")?,
-        seller_deposit: get_u64("seller_deposit")?,
-        funding_deadline: r.try_get("funding_deadline").map_err(sql)?,
-        payment_deadline: r.try_get("payment_deadline").map_err(sql)?,
-        funded_amount: get_u64("funded_amount")?,
-        seller_funded: get_u64("seller_funded")?,
-        buyer_funded: get_u64("buyer_funded")?,
-        funding_confirmations: u32::try_from(get_u64("funding_confirmations")?).unwrap_or(u32::MAX),
-        funding_txids: serde_json::from_str(&funding_txids)
-            .map_err(|e| internal("stored funding txids", e))?,
-        release_psbt: r.try_get("release_psbt").map_err(sql)?,
-        release_txid: r.try_get("release_txid").map_err(sql)?,
-        broadcast_tx: r.try_get("broadcast_tx").map_err(sql)?,
-        release_height: r.try_get("release_height").map_err(sql)?,
-        anchor_tx: r.try_get("anchor_tx").map_err(sql)?,
-        anchor_how: r.try_get("anchor_how").map_err(sql)?,
-        anchor_done: r.try_get::<i64, _>("anchor_done").map_err(sql)? == 1,
-        release_confirmations: u32::try_from(get_u64("release_confirmations")?).unwrap_or(u32::MAX),
-        case_sent: r.try_get::<i64, _>("case_sent").map_err(sql)? == 1,
-        backup_case_sent: r.try_get::<i64, _>("backup_case_sent").map_err(sql)? == 1,
-        release_deadline: r.try_get("release_deadline").map_err(sql)?,
-        returns: serde_json::from_str(&returns).map_err(|e| internal("stored returns", e))?,
-        incoming_return: r.try_get("incoming_return").map_err(sql)?,
-        trade_created_at: r.try_get("trade_created_at").map_err(sql)?,
-        pending_funding: serde_json::from_str(&pending_funding)
-            .map_err(|e| internal("stored pending funding", e))?,
-    }))
-}
-
-pub(super) async fn save(conn: &mut SqliteConnection, trade_id: Uuid, e: &EscrowRow) -> Result<()> {
-    sqlx::query(
-        "UPDATE trade_escrow SET my_address = ?, keys_sent = ?, peer_pubkey = ?, peer_address = ?, \
-         arbitrator = ?, arbitrator_pubkey = ?, escrow_address = ?, funding_deadline = ?, \
-         payment_deadline = ?, funded_amount = ?, funding_confirmations = ?, funding_txids = ?, \
-         release_psbt = ?, release_txid = ?, release_confirmations = ?, release_deadline = ?, \
-         backup_arbitrator = ?, backup_arbitrator_pubkey = ?, buyer_escrow_address = ?, \
-         seller_funded = ?, buyer_funded = ?, returns = ?, incoming_return = ?, broadcast_tx = ?, \
-         release_height = ?, anchor_tx = ?, anchor_how = ?, anchor_done = ?, pending_funding = ? \
-         WHERE trade_id = ?",
-    )
-    .bind(&e.my_address)
-    .bind(i64::from(e.keys_sent))
-    .bind(&e.peer_pubkey)
-    .bind(&e.peer_address)
-    .bind(&e.arbitrator)
-    .bind(&e.arbitrator_pubkey)
-    .bind(&e.escrow_address)
-    .bind(e.funding_deadline)
-    .bind(e.payment_deadline)
-    .bind(i64::try_from(e.funded_amount).unwrap_or(i64::MAX))
-    .bind(i64::from(e.funding_confirmations))
-    .bind(serde_json::to_string(&e.funding_txids).map_err(|e| internal("funding txids", e))?)
-    .bind(&e.release_psbt)
-    .bind(&e.release_txid)
-    .bind(i64::from(e.release_confirmations))
-    .bind(e.release_deadline)
-    .bind(&e.backup_arbitrator)
-    .bind(&e.backup_arbitrator_pubkey)
-    .bind(&e.buyer_escrow_address)
-    .bind(i64::try_from(e.seller_funded).unwrap_or(i64::MAX))
-    .bind(i64::try_from(e.buyer_funded).unwrap_or(i64::MAX))
-    .bind(serde_json::to_string(&e.returns).map_err(|e| internal("returns", e))?)
-    .bind(&e.incoming_return)
-    .bind(&e.broadcast_tx)
-    .bind(e.release_height)
-    .bind(&e.anchor_tx)
-    .bind(&e.anchor_how)
-    .bind(i64::from(e.anchor_done))
-    .bind(serde_json::to_string(&e.pending_funding).map_err(|e| internal("pending funding", e))?)
-    .bind(trade_id.to_string())
-    .execute(conn)
-    .await
-    .map_err(sql)?;
-    Ok(())
-}
+/// The row's loading and saving are the store's (`store/escrow.rs`), under the names settlement uses.
+pub(in crate::trading) use crate::trading::store::load_escrow as load;
+pub(super) use crate::trading::store::save_escrow as save;
 
 pub(in crate::trading) async fn load_row(
     inner: &Inner,

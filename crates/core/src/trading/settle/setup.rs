@@ -22,7 +22,10 @@ use crate::{
     offer::EscrowKind,
     protocol::settlement::{Actor, Mode, StepBody, StepKind, TradeState},
     store::now_ms,
-    trading::{desk::Inner, store::ChannelRow},
+    trading::{
+        desk::Inner,
+        store::{self, ChannelRow, NewEscrow},
+    },
 };
 
 /// After the terms are agreed: with an escrow, this node's key for the trade, and its address when it
@@ -54,7 +57,6 @@ pub(in crate::trading) async fn after_agreement(
     let key = trade_keypair(&inner.escrow_root, chain, network, &channel.trade_id)
         .map_err(escrow_refusal)?;
     let deposit = |bps: u16| amount.saturating_mul(u64::from(bps)) / 10_000;
-    let i64_of = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     let taker_address = (offer.maker != inner.me.peer
         && parse_payout_address(payout.trim(), chain, network).is_ok())
     .then(|| payout.trim().to_owned());
@@ -65,24 +67,23 @@ pub(in crate::trading) async fn after_agreement(
         ),
         EscrowKind::None => (None, None),
     };
-    sqlx::query(
-        "INSERT INTO trade_escrow (trade_id, chain, network, side, my_pubkey, my_address, arbitrator, \
-         amount, buyer_deposit, seller_deposit, backup_arbitrator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    store::insert_escrow(
+        conn,
+        NewEscrow {
+            trade_id: channel.trade_id,
+            chain,
+            network,
+            side,
+            my_pubkey: key.public_key().serialize().to_vec(),
+            my_address: taker_address.as_deref(),
+            arbitrator,
+            amount,
+            buyer_deposit: deposit(offer.deposit_bps),
+            seller_deposit: deposit(offer.deposit_bps),
+            backup_arbitrator: backup,
+        },
     )
-    .bind(channel.trade_id.to_string())
-    .bind(chain.to_string())
-    .bind(network.to_string())
-    .bind(side.as_str())
-    .bind(key.public_key().serialize().to_vec())
-    .bind(&taker_address)
-    .bind(&arbitrator)
-    .bind(i64_of(amount))
-    .bind(i64_of(deposit(offer.deposit_bps)))
-    .bind(i64_of(deposit(offer.deposit_bps)))
-    .bind(&backup)
-    .execute(&mut *conn)
-    .await
-    .map_err(sql)?;
+    .await?;
     if taker_address.is_some() {
         send_keys(inner, conn, channel).await?;
     }
@@ -204,19 +205,7 @@ pub(super) async fn make_ready(inner: &Inner, trade_id: Uuid) -> Result<()> {
                 .address(row.chain, row.network)
                 .map_err(escrow_refusal)?;
             // Two trades on one escrow address could pay one's release from the other's coins.
-            let taken: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM trade_escrow WHERE trade_id <> ? AND \
-                 (escrow_address IN (?, ?) OR buyer_escrow_address IN (?, ?))",
-            )
-            .bind(trade_id.to_string())
-            .bind(&seller)
-            .bind(&buyer)
-            .bind(&seller)
-            .bind(&buyer)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(sql)?;
-            if taken > 0 {
+            if store::escrow_address_taken(tx, trade_id, &seller, &buyer).await? {
                 return Err(SettleError::AddressOfAnotherTrade(trade_id).into());
             }
             row.escrow_address = Some(seller.clone());

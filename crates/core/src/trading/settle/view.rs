@@ -4,13 +4,11 @@
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use super::{
-    row::{EscrowRow, PendingFunding, load},
-    sql,
-};
+use super::row::{EscrowRow, PendingFunding, load};
 use crate::{
     error::Result,
     escrow::{Chain, EscrowScript, Network, Party, Timelocks, decode_psbt, find_anchor},
+    trading::store,
 };
 
 /// What the shells show of an escrow.
@@ -139,13 +137,7 @@ pub(in crate::trading) async fn view(
     conn: &mut SqliteConnection,
     trade_id: Uuid,
 ) -> Result<Option<EscrowView>> {
-    let resolution: Option<Vec<u8>> = sqlx::query_scalar(
-        "SELECT payload FROM trade_events WHERE trade_id = ? AND kind = 'resolve' ORDER BY seq DESC",
-    )
-    .bind(trade_id.to_string())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(sql)?;
+    let resolution = store::last_resolution(conn, trade_id).await?;
     let decision = resolution
         .as_deref()
         .and_then(crate::trading::arbitrate::decision_of)
@@ -156,16 +148,7 @@ pub(in crate::trading) async fn view(
             reason: r.reason,
             round: r.round,
         });
-    let (recovery_copy_at, arbitrator_copy_at): (Option<i64>, Option<i64>) = sqlx::query_as(
-        "SELECT MAX(CASE WHEN s.holder = t.counterparty THEN s.sent_at END), \
-         MAX(CASE WHEN s.holder != t.counterparty THEN s.sent_at END) \
-         FROM trades t LEFT JOIN recovery_sent s ON s.trade_id = t.id WHERE t.id = ?",
-    )
-    .bind(trade_id.to_string())
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(sql)?
-    .unwrap_or_default();
+    let (recovery_copy_at, arbitrator_copy_at) = store::recovery_copies_at(conn, trade_id).await?;
     Ok(load(conn, trade_id).await?.map(|r| EscrowView {
         recovery_copy_at,
         arbitrator_copy_at,
