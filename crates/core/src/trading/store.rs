@@ -29,7 +29,10 @@ mod trades;
 pub(super) use arbitrators::{keep_announcement, kept_announcement, saved_arbitrator_lists};
 pub(super) use channel::{ChannelRow, insert_channel, load_channel};
 pub use chat::{MAX_CHAT_MESSAGES_PER_TRADE, chat_log, unread_messages};
-pub(super) use chat::{chat_refusal, insert_message, last_incoming_sent_at, last_outgoing_sent_at};
+pub(super) use chat::{
+    chat_refusal, insert_message, last_incoming_sent_at, last_outgoing_sent_at, mark_incoming_read,
+    mark_outgoing_read, unread_incoming,
+};
 pub(super) use envelopes::{enqueue, load_held, peers_to_reach, save_receiver, seq_i64};
 pub(super) use escrow::{
     NewEscrow, clear_incoming_return, escrow_address_taken, insert_escrow, load_escrow,

@@ -88,26 +88,12 @@ impl Desk {
     pub async fn mark_read(&self, trade_id: Uuid) -> Result<u32> {
         let inner = &self.inner;
         let ((_guard, mut tx), mut channel) = inner.write_trade(trade_id).await?;
-        let (count, up_to): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MAX(seq) FROM messages WHERE trade_id = ? AND outgoing = 0 \
-             AND read_at IS NULL",
-        )
-        .bind(trade_id.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(sql)?;
+        let (count, up_to) = store::unread_incoming(&mut tx, trade_id).await?;
         let Some(up_to) = up_to else {
             return Ok(0);
         };
         let now = now_ms();
-        sqlx::query(
-            "UPDATE messages SET read_at = ? WHERE trade_id = ? AND outgoing = 0 AND read_at IS NULL",
-        )
-        .bind(now)
-        .bind(trade_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(sql)?;
+        store::mark_incoming_read(&mut tx, trade_id, now).await?;
         let up_to = u64::try_from(up_to).map_err(|e| Error::Internal(e.to_string()))?;
         let plaintext = ChannelMessage::Read { up_to }.encode();
         store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;

@@ -174,16 +174,8 @@ impl Inner {
                 }
             }
             ChannelMessage::Read { up_to } => {
-                sqlx::query(
-                    "UPDATE messages SET read_at = ? WHERE trade_id = ? AND outgoing = 1 \
-                     AND seq <= ? AND read_at IS NULL",
-                )
-                .bind(now)
-                .bind(trade_id.to_string())
-                .bind(store::seq_i64(up_to.min(channel.send_next))?)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql)?;
+                let seen = store::seq_i64(up_to.min(channel.send_next))?;
+                store::mark_outgoing_read(tx, trade_id, seen, now).await?;
                 events.push(TradeEvent::Read { trade_id, up_to });
             }
             ChannelMessage::TradeStep(bytes) => {

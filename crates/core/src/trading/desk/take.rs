@@ -167,14 +167,8 @@ impl Inner {
             )));
         }
         let hour_ago = now - 3_600_000;
-        let recent: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM trades WHERE role = 'maker' AND counterparty = ? AND created_at > ?",
-        )
-        .bind(opened.taker().to_base58())
-        .bind(hour_ago)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(sql)?;
+        let recent =
+            store::negotiation::takes_from_since(&mut tx, &opened.taker(), hour_ago).await?;
         let limit = self.config.max_takes_per_peer_per_hour;
         if recent >= i64::from(limit) {
             return Err(peer_fault(format!(

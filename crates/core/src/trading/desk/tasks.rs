@@ -38,20 +38,14 @@ pub(super) async fn expire_unanswered_takes(inner: Arc<Inner>, cancel: Cancellat
             _ = ticks.tick() => {}
         }
         let cutoff = now_ms() - i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-        let expired: Vec<String> = match sqlx::query_scalar(
-            "SELECT id FROM trades WHERE role = 'maker' AND state = 'Requested' AND created_at <= ? \
-             ORDER BY created_at",
-        )
-        .bind(cutoff)
-        .fetch_all(&inner.pool)
-        .await
-        {
-            Ok(ids) => ids,
-            Err(e) => {
-                tracing::warn!(error = %e, "looking for unanswered takes failed");
-                continue;
-            }
-        };
+        let expired =
+            match crate::trading::store::negotiation::unanswered_takes(&inner.pool, cutoff).await {
+                Ok(ids) => ids,
+                Err(e) => {
+                    tracing::warn!(error = %e, "looking for unanswered takes failed");
+                    continue;
+                }
+            };
         for id in expired.iter().filter_map(|id| Uuid::parse_str(id).ok()) {
             let reason = format!(
                 "not answered within {}: the take expired",

@@ -180,3 +180,55 @@ pub async fn chat_log(pool: &SqlitePool, me: &PeerId, trade_id: Uuid) -> Result<
     log.sort_by(|a, b| (placed_at(a), &a.sender, a.seq).cmp(&(placed_at(b), &b.sender, b.seq)));
     Ok(log)
 }
+
+/// How many of the counterparty's messages of `trade_id` are unread, and the last one's sequence number.
+pub(in crate::trading) async fn unread_incoming(
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+) -> Result<(i64, Option<i64>)> {
+    sqlx::query_as(
+        "SELECT COUNT(*), MAX(seq) FROM messages WHERE trade_id = ? AND outgoing = 0 \
+         AND read_at IS NULL",
+    )
+    .bind(trade_id.to_string())
+    .fetch_one(conn)
+    .await
+    .map_err(sql)
+}
+
+/// Marks the counterparty's messages of `trade_id` read at `now`.
+pub(in crate::trading) async fn mark_incoming_read(
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE messages SET read_at = ? WHERE trade_id = ? AND outgoing = 0 AND read_at IS NULL",
+    )
+    .bind(now)
+    .bind(trade_id.to_string())
+    .execute(conn)
+    .await
+    .map_err(sql)?;
+    Ok(())
+}
+
+/// The counterparty read this node's messages of `trade_id` up to sequence number `up_to`.
+pub(in crate::trading) async fn mark_outgoing_read(
+    conn: &mut SqliteConnection,
+    trade_id: Uuid,
+    up_to: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE messages SET read_at = ? WHERE trade_id = ? AND outgoing = 1 \
+         AND seq <= ? AND read_at IS NULL",
+    )
+    .bind(now)
+    .bind(trade_id.to_string())
+    .bind(up_to)
+    .execute(conn)
+    .await
+    .map_err(sql)?;
+    Ok(())
+}

@@ -233,3 +233,34 @@ fn stored_signer_key(peer: &PeerId) -> Result<Vec<u8>, NegotiationError> {
     }
     Ok(multihash.digest().to_vec())
 }
+
+/// How many trades `taker` opened on this node's offers since `since` (ms).
+pub(in crate::trading) async fn takes_from_since(
+    conn: &mut sqlx::SqliteConnection,
+    taker: &PeerId,
+    since: i64,
+) -> crate::error::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM trades WHERE role = 'maker' AND counterparty = ? AND created_at > ?",
+    )
+    .bind(taker.to_base58())
+    .bind(since)
+    .fetch_one(conn)
+    .await
+    .map_err(super::sql)
+}
+
+/// The takes of this node's offers still unanswered since `cutoff` (ms), oldest first.
+pub(in crate::trading) async fn unanswered_takes(
+    pool: &sqlx::SqlitePool,
+    cutoff: i64,
+) -> crate::error::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT id FROM trades WHERE role = 'maker' AND state = 'Requested' AND created_at <= ? \
+         ORDER BY created_at",
+    )
+    .bind(cutoff)
+    .fetch_all(pool)
+    .await
+    .map_err(super::sql)
+}
