@@ -81,3 +81,92 @@ async fn messages_wait_for_an_offline_peer_across_restarts() {
     taker.stop().await;
     net.nodes.pop().unwrap().stop().await;
 }
+
+/// The outbox hears of a peer that comes back: what waits for it goes at once, not at its next retry
+/// (here an hour away).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_peer_that_comes_back_gets_what_waits_at_once() {
+    let mut net = TestNet::start(1).await;
+    let bootstrap = vec![net.nodes[0].address()];
+    let patient = souk_core::trading::TradeConfig {
+        max_retry: std::time::Duration::from_secs(3_600),
+        ..souk_tests::test_trades()
+    };
+    let maker = TestNode::start_trading(net.dir.path("maker"), &bootstrap, patient).await;
+    let taker = TestNode::start(net.dir.path("taker"), &bootstrap).await;
+    let offer = maker.node.post_offer(sell_offer(60_000)).await.unwrap();
+    taker.await_offer(offer.id).await;
+    let trade = taker
+        .node
+        .take_offer(
+            offer.id,
+            5_000_000,
+            PaymentMethod::new("SEPA").unwrap(),
+            String::new(),
+        )
+        .await
+        .unwrap();
+    maker
+        .node
+        .answer_trade(trade.id, TradeAnswer::Accept)
+        .await
+        .unwrap();
+    taker
+        .await_trade(trade.id, "the accept", |t| t.state == TradeState::Accepted)
+        .await;
+
+    let taker_dir = taker.stop().await;
+    maker
+        .node
+        .send_chat(trade.id, "while you were away".into())
+        .await
+        .unwrap();
+    // Its next attempt is an hour away, as after many failed ones (once the first attempt failed:
+    // none is under way when the peer comes back).
+    let db = sqlx::SqlitePool::connect(&format!(
+        "sqlite://{}",
+        maker.data_dir.join(souk_core::store::FILE_NAME).display()
+    ))
+    .await
+    .unwrap();
+    let tried = async {
+        loop {
+            let attempts: Option<i64> = sqlx::query_scalar(
+                "SELECT MIN(attempts) FROM outbox WHERE delivered_at IS NULL AND trade_id = ?",
+            )
+            .bind(trade.id.to_string())
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            if attempts.is_some_and(|a| a > 0) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(souk_tests::DEADLINE, tried)
+        .await
+        .expect("the maker never tried to deliver");
+    let later = souk_core::store::now_ms() + 3_600_000;
+    let postponed = sqlx::query(
+        "UPDATE outbox SET attempts = 12, next_attempt = ? WHERE delivered_at IS NULL AND trade_id = ?",
+    )
+    .bind(later)
+    .bind(trade.id.to_string())
+    .execute(&db)
+    .await
+    .unwrap()
+    .rows_affected();
+    assert!(postponed >= 1, "nothing waited in the outbox");
+    db.close().await;
+
+    let taker = TestNode::start(taker_dir, &bootstrap).await;
+    let log = taker
+        .await_chat(trade.id, "the waiting message", |log| !log.is_empty())
+        .await;
+    assert_eq!(log[0].body, "while you were away");
+
+    maker.stop().await;
+    taker.stop().await;
+    net.nodes.pop().unwrap().stop().await;
+}

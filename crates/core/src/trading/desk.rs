@@ -29,7 +29,9 @@ use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
 
 use super::{
-    TradeEvent, outbox, settle,
+    TradeEvent,
+    outbox::{self, Outbox, OutboxHandle},
+    settle,
     store::{self, ChannelRow},
 };
 use crate::{book::Book, error::Result, net::NetClient};
@@ -56,10 +58,10 @@ pub(super) struct Inner {
     pub events: broadcast::Sender<TradeEvent>,
     /// What was refused from peers, counted.
     pub refused: Refused,
-    /// Wakes the delivery loop: something was put in the outbox, or a peer came back.
-    pub wake: Notify,
+    /// The outbox, a part of its own: told when envelopes were stored or a peer came back.
+    pub outbox: OutboxHandle,
     /// Wakes the escrow watcher: a step may have made an escrow ready or due.
-    pub watch: Notify,
+    pub watcher: Kick,
     /// Serialises every change of channel state (sequence numbers, receivers, negotiations).
     pub lock: Mutex<()>,
     /// The root of this node's per-trade escrow keys.
@@ -71,14 +73,30 @@ pub(super) struct Inner {
     /// The recovery locators this node announces in the DHT (it holds copies for open trades).
     pub providing: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
     /// Wakes the receipts task: a receipt was countersigned or a rating given.
-    pub receipts: Notify,
+    pub receipts: Kick,
+}
+
+/// Wakes one of the desk's background parts that read their work from the database (the escrow
+/// watcher, the receipts task): wakes before it runs count as one, and none is lost.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Kick(Arc<Notify>);
+
+impl Kick {
+    pub(super) fn kick(&self) {
+        self.0.notify_one();
+    }
+
+    pub(super) async fn woken(&self) {
+        self.0.notified().await;
+    }
 }
 
 /// The running trade engine: answers take requests and envelopes, and delivers the outbox.
 pub struct Desk {
     pub(super) inner: Arc<Inner>,
     cancel: CancellationToken,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The desk's parts, each a task of its own, by name.
+    tasks: Mutex<Vec<(&'static str, JoinHandle<()>)>>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -108,6 +126,18 @@ impl Desk {
         events: broadcast::Sender<TradeEvent>,
     ) -> Self {
         let cancel = CancellationToken::new();
+        let (outbox, delivering) = Outbox {
+            pool: pool.clone(),
+            net: net.clone(),
+            events: events.clone(),
+            max_retry: config.max_retry,
+        }
+        .start(cancel.clone());
+        let reaching = tokio::spawn(outbox::reach_counterparties(
+            pool.clone(),
+            net.clone(),
+            cancel.clone(),
+        ));
         let inner = Arc::new(Inner {
             pool,
             book,
@@ -120,8 +150,8 @@ impl Desk {
             net,
             config,
             events,
-            wake: Notify::new(),
-            watch: Notify::new(),
+            outbox,
+            watcher: Kick::default(),
             lock: Mutex::new(()),
             escrow_root,
             required_confirmations: settlement.as_ref().map_or(1, |s| s.confirmations),
@@ -129,32 +159,55 @@ impl Desk {
             stop: cancel.clone(),
             refused: Refused::default(),
             providing: std::sync::Mutex::default(),
-            receipts: Notify::new(),
+            receipts: Kick::default(),
         });
-        let tasks = vec![
-            tokio::spawn(serve(
-                inner.clone(),
-                inner.net.subscribe_events(),
-                cancel.clone(),
-            )),
-            tokio::spawn(outbox::deliver(inner.clone(), cancel.clone())),
-            tokio::spawn(outbox::reach_counterparties(inner.clone(), cancel.clone())),
-            tokio::spawn(settle::watch(inner.clone(), cancel.clone())),
-            tokio::spawn(expire_unanswered_takes(inner.clone(), cancel.clone())),
+        let mut tasks = vec![
+            (
+                "requests",
+                tokio::spawn(serve(
+                    inner.clone(),
+                    inner.net.subscribe_events(),
+                    cancel.clone(),
+                )),
+            ),
+            ("outbox", delivering),
+            ("reach counterparties", reaching),
+            (
+                "escrow watcher",
+                tokio::spawn(settle::watch(inner.clone(), cancel.clone())),
+            ),
+            (
+                "unanswered takes",
+                tokio::spawn(expire_unanswered_takes(inner.clone(), cancel.clone())),
+            ),
             // Seed-only recovery: copies handed to counterparties, copies looked for.
-            tokio::spawn(super::recovery::keep_copies(inner.clone(), cancel.clone())),
-            tokio::spawn(super::recovery::recover(inner.clone(), cancel.clone())),
+            (
+                "recovery copies",
+                tokio::spawn(super::recovery::keep_copies(inner.clone(), cancel.clone())),
+            ),
+            (
+                "recovery",
+                tokio::spawn(super::recovery::recover(inner.clone(), cancel.clone())),
+            ),
             // Receipts of ended trades, countersigned and published.
-            tokio::spawn(super::receipts::keep_receipts(
-                inner.clone(),
-                cancel.clone(),
-            )),
+            (
+                "receipts",
+                tokio::spawn(super::receipts::keep_receipts(
+                    inner.clone(),
+                    cancel.clone(),
+                )),
+            ),
             // Decisions of this node as an arbitrator that a party has not acknowledged yet.
-            tokio::spawn(super::arbitrate::resend_resolutions(inner.clone())),
+            (
+                "resolutions",
+                tokio::spawn(super::arbitrate::resend_resolutions(inner.clone())),
+            ),
         ];
-        let mut tasks = tasks;
         if inner.config.arbitrator {
-            tasks.push(tokio::spawn(announce(inner.clone(), cancel.clone())));
+            tasks.push((
+                "arbitrator announcement",
+                tokio::spawn(announce(inner.clone(), cancel.clone())),
+            ));
         }
         Self {
             inner,
@@ -175,8 +228,15 @@ impl Desk {
     /// Stops the desk's tasks. Everything is stored already; nothing is lost.
     pub async fn shutdown(&self) {
         self.cancel.cancel();
-        for task in self.tasks.lock().await.drain(..) {
-            let _ = task.await;
+        for (part, task) in self.tasks.lock().await.drain(..) {
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                tracing::error!(
+                    part,
+                    "a part of the trade desk panicked before the shutdown"
+                );
+            }
         }
     }
 }

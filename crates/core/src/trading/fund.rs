@@ -146,7 +146,7 @@ pub(super) async fn fund_from_wallet(
         .map_err(|e| Error::Internal(format!("the signed funding: {e}")))?;
     let txid = backend.broadcast(&tx).await?;
     tracing::info!(%trade_id, %txid, amount, fee, wallet, "escrow funded from a node wallet");
-    inner.watch.notify_one();
+    inner.watcher.kick();
     funding.txid = Some(txid.to_string());
     Ok(funding)
 }

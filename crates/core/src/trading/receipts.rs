@@ -81,7 +81,7 @@ impl super::Desk {
 
     /// Publishes this node's set again now (its nickname changed).
     pub fn publish_again(&self) {
-        self.inner.receipts.notify_one();
+        self.inner.receipts.kick();
     }
 
     /// Where the receipt of one of this node's trades stands, in words (`None`: no receipt).

@@ -194,7 +194,7 @@ pub(super) async fn act(
         .ok_or_else(|| internal("step", "no transition"))?;
     let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
     tx.commit().await.map_err(sql)?;
-    inner.wake.notify_one();
+    inner.outbox.kick();
     let _ = inner.events.send(TradeEvent::TradeUpdated {
         trade: Box::new(info),
     });
@@ -270,7 +270,7 @@ pub(super) async fn on_step(
             // fails the check is never signed, and the release deadline brings in the arbitrator.
             decode_psbt(release_psbt).map_err(peer_fault)?;
             row.release_psbt = Some(release_psbt.clone());
-            inner.watch.notify_one();
+            inner.watcher.kick();
             row.release_deadline = Some(now_ms() + millis(inner.config.release_window));
             save(conn, trade_id, &row).await?;
         }
@@ -305,7 +305,7 @@ pub(super) async fn on_step(
             // Checked against the chain, co-signed and broadcast by the watcher, outside this transaction.
             row.incoming_return = Some(psbt.clone());
             save(conn, trade_id, &row).await?;
-            inner.watch.notify_one();
+            inner.watcher.kick();
         }
         StepBody::PaymentSent if mode == Mode::Escrow => {
             start_confirm_window(inner, conn, trade_id).await?;
@@ -341,7 +341,7 @@ pub(super) async fn watch(inner: Arc<Inner>, cancel: CancellationToken) {
         tokio::select! {
             biased;
             () = cancel.cancelled() => break,
-            () = inner.watch.notified() => {}
+            () = inner.watcher.woken() => {}
             () = tokio::time::sleep(inner.config.watch_every) => {}
         }
     }

@@ -51,7 +51,7 @@ impl Desk {
         };
         store::insert_message(&mut tx, &message).await?;
         tx.commit().await.map_err(sql)?;
-        inner.wake.notify_one();
+        inner.outbox.kick();
         let _ = inner.events.send(TradeEvent::Message {
             message: message.clone(),
         });
@@ -80,7 +80,7 @@ impl Desk {
             );
         }
         tx.commit().await.map_err(sql)?;
-        inner.wake.notify_one();
+        inner.outbox.kick();
         Ok(last)
     }
 
@@ -99,7 +99,7 @@ impl Desk {
         store::enqueue(&mut tx, &mut channel, &inner.me.keypair, &plaintext, now).await?;
         let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
         tx.commit().await.map_err(sql)?;
-        inner.wake.notify_one();
+        inner.outbox.kick();
         // Its unread count changed: shells that show one (the tray) follow the events.
         let _ = inner.events.send(TradeEvent::TradeUpdated {
             trade: Box::new(info),

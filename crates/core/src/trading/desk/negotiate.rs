@@ -62,8 +62,8 @@ pub(super) async fn answer_step(
     }
     let info = store::trade_info_on(&mut tx, &inner.me.peer, trade_id).await?;
     tx.commit().await.map_err(sql)?;
-    inner.wake.notify_one();
-    inner.watch.notify_one();
+    inner.outbox.kick();
+    inner.watcher.kick();
     let _ = inner.events.send(TradeEvent::TradeUpdated {
         trade: Box::new(info.clone()),
     });

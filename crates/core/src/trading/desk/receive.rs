@@ -94,8 +94,8 @@ impl Inner {
         store::save_receiver(&mut tx, trade_id, &receiver, &stored).await?;
         tx.commit().await.map_err(sql)?;
         // A step may have queued an answer, or made an escrow ready or due.
-        self.wake.notify_one();
-        self.watch.notify_one();
+        self.outbox.kick();
+        self.watcher.kick();
         for event in events {
             let _ = self.events.send(event);
         }

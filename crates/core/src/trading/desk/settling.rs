@@ -87,7 +87,7 @@ impl Desk {
 
     async fn act(&self, trade_id: Uuid, what: settle::Act) -> Result<TradeInfo, SettleError> {
         settle::act(&self.inner, trade_id, what).await?;
-        self.inner.watch.notify_one();
+        self.inner.watcher.kick();
         Ok(store::trade_info(&self.inner.pool, &self.inner.me.peer, trade_id).await?)
     }
 

@@ -13,12 +13,8 @@ use uuid::Uuid;
 
 use super::{Inner, negotiate::answer_step};
 use crate::{
-    error::Result,
-    net::NetEvent,
-    protocol::DirectRequest,
-    protocol::negotiation::MessageBody,
-    store::now_ms,
-    trading::{outbox, settle},
+    error::Result, net::NetEvent, protocol::DirectRequest, protocol::negotiation::MessageBody,
+    store::now_ms, trading::settle,
 };
 
 /// Rejects the takes of this node's offers that waited longer than the answer window for the maker,
@@ -144,11 +140,7 @@ pub(super) async fn serve(
                     }
                 });
             }
-            Ok(NetEvent::PeerConnected(peer)) => {
-                if let Err(e) = outbox::retry_now(&inner, &peer).await {
-                    tracing::warn!(error = %e, "could not reschedule the outbox");
-                }
-            }
+            Ok(NetEvent::PeerConnected(peer)) => inner.outbox.peer_back(peer),
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(

@@ -63,7 +63,7 @@ pub(in crate::trading) async fn keep_receipts(inner: Arc<Inner>, cancel: Cancell
             biased;
             () = cancel.cancelled() => return,
             // A receipt countersigned here, or a rating given: the set changed.
-            () = inner.receipts.notified() => publish_at = tokio::time::Instant::now(),
+            () = inner.receipts.woken() => publish_at = tokio::time::Instant::now(),
             () = tokio::time::sleep_until(wake) => {}
             event = events.recv() => match event {
                 Ok(TradeEvent::TradeUpdated { trade } | TradeEvent::Recovered { trade })

@@ -123,7 +123,7 @@ pub(super) async fn rate(inner: &Inner, trade_id: Uuid, stars: u8, comment: &str
     .map_err(refused)?;
     let rating = postcard::to_stdvec(&signed).map_err(|e| internal("a rating", e))?;
     store::receipts::save_rating(&inner.pool, trade_id, rating, at).await?;
-    inner.receipts.notify_one();
+    inner.receipts.kick();
     Ok(())
 }
 

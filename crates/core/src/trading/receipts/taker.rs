@@ -33,7 +33,7 @@ pub(in crate::trading) async fn on_request(
     if let Err(e) = &answer {
         tracing::info!(%peer, error = %e, "a receipt not countersigned");
     } else {
-        inner.receipts.notify_one();
+        inner.receipts.kick();
     }
     ReturnAnswer::of(answer)
 }

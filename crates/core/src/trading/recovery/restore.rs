@@ -135,8 +135,8 @@ pub(super) async fn fetch_own(
 
 /// After a trade came back or caught up: the engine picks it up, the shells show it and tell the person.
 async fn announce_change(inner: &Inner, trade_id: Uuid) {
-    inner.watch.notify_one();
-    inner.wake.notify_one();
+    inner.watcher.kick();
+    inner.outbox.kick();
     if let Ok(info) = store::trade_info(&inner.pool, &inner.me.peer, trade_id).await {
         let _ = inner.events.send(TradeEvent::Recovered {
             trade: Box::new(info),

@@ -169,7 +169,7 @@ pub(in crate::trading) async fn send_unchecked_step(
         db.commit().await.map_err(sql)?;
         seq
     };
-    inner.wake.notify_one();
+    inner.outbox.kick();
     loop {
         let (delivered, error) = store::envelope_delivery(&inner.pool, trade_id, seq).await?;
         if delivered.is_some() {

@@ -189,7 +189,7 @@ pub(super) async fn broadcast_release(
     .await?;
     let info = store::trade_info_on(&mut db, &inner.me.peer, trade_id).await?;
     db.commit().await.map_err(sql)?;
-    inner.wake.notify_one();
+    inner.outbox.kick();
     let _ = inner.events.send(TradeEvent::TradeUpdated {
         trade: Box::new(info),
     });

@@ -266,7 +266,7 @@ async fn sign_return_for_counterparty(
     ));
     save(&mut db, trade_id, &stored).await?;
     db.commit().await.map_err(sql)?;
-    inner.wake.notify_one();
+    inner.outbox.kick();
     tracing::info!(%trade_id, funder = funder.as_str(), amount, "signed the return of the counterparty's coins");
     Ok(())
 }

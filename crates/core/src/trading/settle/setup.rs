@@ -139,8 +139,8 @@ pub(in crate::trading) async fn set_address(
     save(&mut tx, trade_id, &row).await?;
     send_keys(inner, &mut tx, &mut channel).await?;
     tx.commit().await.map_err(sql)?;
-    inner.wake.notify_one();
-    inner.watch.notify_one();
+    inner.outbox.kick();
+    inner.watcher.kick();
     Ok(())
 }
 
