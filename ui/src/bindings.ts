@@ -169,11 +169,7 @@ export type MessageKind = "take_request" | "counter" | "accept" | "reject";
 export type Winner = "buyer" | "seller" | "split";
 export type Chain = "btc" | "ltc";
 export type Network = "main" | "test" | "signet" | "regtest";
-export type DecisionView = { 
-/**
- * `buyer`, `seller` or `split`.
- */
-to: string, 
+export type DecisionView = { to: Winner, 
 /**
  * Base units of the escrow each party gets; the fee comes out of the larger share.
  */

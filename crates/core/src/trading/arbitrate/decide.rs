@@ -131,7 +131,7 @@ pub(in crate::trading) async fn resolve(
     sign_psbt(&mut psbt, &escrow, &key).map_err(refused)?;
     let resolution = Resolution {
         trade_id,
-        winner: to.as_str().into(),
+        winner: to,
         buyer_share,
         seller_share: total - buyer_share,
         reason: reason.into(),

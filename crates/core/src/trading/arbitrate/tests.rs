@@ -17,6 +17,7 @@ use crate::{
     identity::{Identity as Id, SeedPhrase},
     offer::{Asset, Fiat, NewOffer, PaymentMethod, Price, Quote, Side},
     protocol::Stored,
+    protocol::roles::Winner,
     protocol::settlement::{StepBody, TradeStep},
     store::{FILE_NAME, Store, now_ms},
     trading::{
@@ -242,22 +243,21 @@ fn decisions_share_out_the_escrow() {
     let err = plan(130_000_001).unwrap_err();
     assert!(err.to_string().contains("more than the escrow"), "{err}");
 
-    let decided = |winner: &str, buyer_share, seller_share| Resolution {
+    let decided = |winner: Winner, buyer_share, seller_share| Resolution {
         trade_id: Uuid::nil(),
-        winner: winner.into(),
+        winner,
         buyer_share,
         seller_share,
         reason: String::new(),
         round: 1,
         psbt: Vec::new(),
     };
-    assert!(decided("buyer", 10, 0).check_outcome().is_ok());
-    assert!(decided("split", 4, 6).check_outcome().is_ok());
+    assert!(decided(Winner::Buyer, 10, 0).check_outcome().is_ok());
+    assert!(decided(Winner::Split, 4, 6).check_outcome().is_ok());
     for (winner, b, s) in [
-        ("buyer", 4, 6),
-        ("seller", 1, 0),
-        ("split", 0, 10),
-        ("both", 5, 5),
+        (Winner::Buyer, 4, 6),
+        (Winner::Seller, 1, 0),
+        (Winner::Split, 0, 10),
     ] {
         assert!(
             decided(winner, b, s).check_outcome().is_err(),

@@ -8,7 +8,7 @@ use crate::{
     chain::ChainBackend,
     error::Result,
     protocol::{
-        roles::{Party, TradeRole, Winner},
+        roles::{Party, TradeRole},
         state::TradeState,
     },
     reputation::{EscrowProof, Outcome, ReceiptBody, TxAt, bucket_of, receipt, trade_hash},
@@ -98,10 +98,7 @@ pub(super) async fn body_of(inner: &Inner, trade: &TradeInfo) -> Result<Made> {
             };
             Outcome::Resolved {
                 disputed_by: if step.mine { mine } else { mine.other() },
-                decided: decision
-                    .to
-                    .parse::<Winner>()
-                    .map_err(|e| internal("a decision", e))?,
+                decided: decision.to,
             }
         }
         _ => Outcome::Refunded,

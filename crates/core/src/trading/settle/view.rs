@@ -98,8 +98,7 @@ pub struct ReserveView {
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS, utoipa::ToSchema,
 )]
 pub struct DecisionView {
-    /// `buyer`, `seller` or `split`.
-    pub to: String,
+    pub to: crate::protocol::roles::Winner,
     /// Base units of the escrow each party gets; the fee comes out of the larger share.
     pub buyer_share: u64,
     pub seller_share: u64,
