@@ -139,7 +139,7 @@ fn market() -> BookQuery {
 
 /// Fills `book` with `n` signed offers of many makers: a mix of sides, fixed and market-relative
 /// prices, payment methods and ranges.
-async fn fill(book: &Book, n: usize) -> anyhow::Result<()> {
+pub(crate) async fn fill(book: &Book, n: usize) -> anyhow::Result<()> {
     let methods = ["SEPA", "REVOLUT", "CASH_IN_PERSON", "ZELLE", "WISE"]
         .map(|m| PaymentMethod::new(m).map_err(|e| anyhow::anyhow!("{e}")));
     let methods = methods.into_iter().collect::<Result<Vec<_>, _>>()?;

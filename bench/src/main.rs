@@ -12,9 +12,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use souk_bench::{
-    BookPagesSettings, ChatRttSettings, ColdStartSettings, EnvelopeSettings, PropagationSettings,
-    RealNodesSettings, WatcherSettings, run_book_pages, run_chat_rtt, run_cold_start, run_envelope,
-    run_propagation, run_real_nodes, run_watcher,
+    BookPagesSettings, ChatRttSettings, ColdStartSettings, EnvelopeSettings, FootprintSettings,
+    PropagationSettings, RealNodesSettings, WatcherSettings, run_book_pages, run_chat_rtt,
+    run_cold_start, run_envelope, run_footprint, run_propagation, run_real_nodes, run_watcher,
 };
 
 #[derive(Parser)]
@@ -101,6 +101,22 @@ enum Bench {
         /// Overall deadline: a book not full by then fails the run.
         #[arg(long, default_value_t = 300)]
         deadline_secs: u64,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Idle memory of a release `souk node` process with books of several sizes (0, 10k, 100k
+    /// offers), split into its own memory and mapped files.
+    Footprint {
+        /// The `souk` binary to run (a release build).
+        #[arg(long)]
+        souk: PathBuf,
+        /// Book sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "0,10000,100000")]
+        offers: Vec<usize>,
+        /// Seconds each node is left idle before it is measured.
+        #[arg(long, default_value_t = 20)]
+        idle_secs: u64,
         /// Write the full results here as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -294,6 +310,24 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 eprintln!("souk-bench: walking the book did not read every offer exactly once");
             }
             Ok(report.complete)
+        }
+        Bench::Footprint {
+            souk,
+            offers,
+            idle_secs,
+            json,
+        } => {
+            let settings = FootprintSettings {
+                offers,
+                idle: Duration::from_secs(idle_secs),
+                ..FootprintSettings::new(souk)
+            };
+            let report = run_footprint(&settings).await?;
+            print!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            Ok(report.nodes.len() == settings.offers.len())
         }
         Bench::Envelope {
             sizes,

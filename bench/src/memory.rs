@@ -22,6 +22,11 @@ impl MemoryReading {
     }
 }
 
+/// A field of a `/proc/PID/status` text: `VmHWM:   123456 kB` → 123456 (`Threads:  12` → 12).
+pub fn status_field_kib(status: &str, name: &str) -> Option<u64> {
+    field_kib(status, name)
+}
+
 /// `VmHWM:   123456 kB` → 123456.
 fn field_kib(status: &str, name: &str) -> Option<u64> {
     status

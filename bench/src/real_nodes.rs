@@ -175,12 +175,12 @@ struct Seen {
 }
 
 /// A running `souk node`, killed when dropped.
-struct Proc {
-    _child: Child,
-    url: String,
-    token: String,
-    peer_id: String,
-    addrs: Vec<String>,
+pub(crate) struct Proc {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) token: String,
+    pub(crate) peer_id: String,
+    pub(crate) addrs: Vec<String>,
 }
 
 pub async fn run_real_nodes(settings: RealNodesSettings) -> anyhow::Result<RealNodesReport> {
@@ -452,7 +452,7 @@ fn offer_body(k: usize) -> Value {
     })
 }
 
-async fn init(souk: &Path, dir: &Path) -> anyhow::Result<()> {
+pub(crate) async fn init(souk: &Path, dir: &Path) -> anyhow::Result<()> {
     let out = souk_command(souk, dir)
         .args(["--json", "init"])
         .output()
@@ -468,7 +468,7 @@ async fn init(souk: &Path, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn start(
+pub(crate) async fn start(
     settings: &RealNodesSettings,
     dir: &Path,
     bootstrap: Option<&str>,
@@ -510,7 +510,7 @@ async fn start(
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let mut proc = Proc {
-        _child: child,
+        child,
         url: api["url"].as_str().context("api.json url")?.to_owned(),
         token: api["token"].as_str().context("api.json token")?.to_owned(),
         peer_id: String::new(),
@@ -546,7 +546,7 @@ fn souk_command(souk: &Path, dir: &Path) -> tokio::process::Command {
     cmd
 }
 
-async fn get(http: &reqwest::Client, p: &Proc, path: &str) -> anyhow::Result<Value> {
+pub(crate) async fn get(http: &reqwest::Client, p: &Proc, path: &str) -> anyhow::Result<Value> {
     answer(http.get(format!("{}{path}", p.url)).bearer_auth(&p.token)).await
 }
 

@@ -995,7 +995,7 @@ fn bench() -> Result {
     let souk = souk.to_string_lossy();
     // The watcher benchmark runs ElectrumX on a regtest litecoind.
     let electrumx = ensure_electrumx()?;
-    let benches: [(&str, &str, Vec<&str>); 8] = [
+    let benches: [(&str, &str, Vec<&str>); 9] = [
         (
             "propagation",
             "propagation",
@@ -1017,6 +1017,11 @@ fn bench() -> Result {
             vec!["--offers", "500", "--makers", "5"],
         ),
         ("book-pages", "book-pages", vec!["--offers", "100000"]),
+        (
+            "footprint",
+            "footprint",
+            vec!["--souk", &souk, "--offers", "0,10000,100000"],
+        ),
         ("envelope", "envelope", vec!["--iterations", "2000"]),
         ("chat-rtt", "chat-rtt", vec!["--round-trips", "500"]),
         (
