@@ -19,7 +19,11 @@ relay: string,
 /**
  * The relayed address this node listens on, once the relay granted a reservation.
  */
-reservation: string | null, };
+reservation: string | null, 
+/**
+ * Picked by this node because it is behind a NAT (not named in its settings).
+ */
+automatic: boolean, };
 export type NetworkStatus = { peer_id: string, 
 /**
  * Listen addresses ending in `/p2p/<peer id>`, ready to be given to others as a bootstrap.

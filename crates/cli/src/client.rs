@@ -25,7 +25,7 @@ use crate::{Failure, headless::read_api_file, print_json};
 
 pub use chat::{chat_log, send_chat};
 pub use disputes::{dispute, disputes, resolve};
-pub use node::{peers, status};
+pub use node::{peers, reach, status};
 pub use offers::{ListFilter, list_offers, post_offer, refresh_market, withdraw_offer};
 pub use reputation::{nickname, rate, reputation};
 pub use trades::{answer, counter, fund, list_trades, show_trade, take};

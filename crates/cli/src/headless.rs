@@ -52,6 +52,7 @@ pub struct NodeOptions {
     pub listen: Vec<Multiaddr>,
     pub bootstrap: Vec<Multiaddr>,
     pub relay_server: bool,
+    pub private_addresses: bool,
     pub external: Vec<Multiaddr>,
     pub no_mdns: bool,
     pub api: Option<SocketAddr>,
@@ -99,6 +100,7 @@ pub(crate) async fn run_node(
         listen: args.listen,
         bootstrap,
         relay_server: args.relay_server,
+        private_addresses: args.private_addresses,
         external: args.external_address,
         no_mdns: args.no_mdns,
         api: args.api,
@@ -184,6 +186,7 @@ pub fn net_config(options: &NodeOptions) -> NetConfig {
     config.bootstrap = options.bootstrap.clone();
     config.mdns = !options.no_mdns;
     config.relay_server = options.relay_server;
+    config.probe_private_addresses = options.private_addresses;
     config.external_addresses = options.external.clone();
     config
 }

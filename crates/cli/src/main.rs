@@ -82,6 +82,9 @@ enum Command {
     Status,
     /// List the peers the running node is connected to
     Peers,
+    /// How others reach the running node: AutoNAT's verdict, external addresses and the relays it
+    /// listens through (named in its settings or picked behind a NAT)
+    Reach,
     /// Post, list, withdraw and refresh offers through the running node
     #[command(subcommand)]
     Offer(OfferCommand),
@@ -232,6 +235,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Peers => {
             return client::peers(&client::ApiClient::open(&data_dir)?, cli.json).await;
+        }
+        Command::Reach => {
+            return client::reach(&client::ApiClient::open(&data_dir)?, cli.json).await;
         }
         Command::Offer(command) => {
             let api = client::ApiClient::open(&data_dir)?;
@@ -422,6 +428,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         | Command::Serve(_)
         | Command::Status
         | Command::Peers
+        | Command::Reach
         | Command::Offer(_)
         | Command::Trade(_)
         | Command::Chat(_)

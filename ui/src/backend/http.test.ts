@@ -82,7 +82,7 @@ const NETWORK: NetworkStatus = {
   reach: 'relayed',
   nat_status: 'private',
   external_addrs: [],
-  relays: [{ relay: 'r', reservation: '/ip4/1.2.3.4/tcp/1/p2p/r/p2p-circuit/p2p/p' }],
+  relays: [{ relay: 'r', reservation: '/ip4/1.2.3.4/tcp/1/p2p/r/p2p-circuit/p2p/p', automatic: true }],
   relay_server: false,
   refusals: { takes: 1, envelopes: 0, chat_messages: 0, takes_expired: 0, recovery_copies: 0, peers_ignored: 0 },
 };

@@ -20,8 +20,8 @@ describe('Network: reachability', () => {
       reach: 'relayed',
       nat_status: 'private',
       relays: [
-        { relay: OTHER_PEER_ID, reservation },
-        { relay: '12D3KooWSecondRelayForNetworkTests1aBcDeFgHiJkLmNo', reservation: null },
+        { relay: OTHER_PEER_ID, reservation, automatic: true },
+        { relay: '12D3KooWSecondRelayForNetworkTests1aBcDeFgHiJkLmNo', reservation: null, automatic: false },
       ],
     };
     await openNetwork(backend);
@@ -30,6 +30,10 @@ describe('Network: reachability', () => {
     const relays = screen.getByTestId('relays');
     expect(relays).toHaveTextContent(reservation);
     expect(relays).toHaveTextContent('waiting for a reservation');
+    // Which relay the node picked by itself behind the NAT, and which one the settings name.
+    const [picked, named] = within(relays).getAllByRole('listitem');
+    expect(picked).toHaveTextContent('picked behind the NAT');
+    expect(named).toHaveTextContent('from your settings');
     expect(within(relays).getByRole('button', { name: 'Copy relayed address' })).toBeInTheDocument();
     expect(screen.getByText(/None confirmed/)).toBeInTheDocument();
   });
@@ -42,7 +46,7 @@ describe('Network: reachability', () => {
     expect(await screen.findByTestId('reach')).toHaveTextContent('Reachable directly.');
     expect(screen.getByRole('list', { name: 'Confirmed external addresses' })).toHaveTextContent(external);
     expect(screen.getByText(/^Yes: peers behind NAT/)).toBeInTheDocument();
-    expect(screen.getByText(/No relays configured/)).toBeInTheDocument();
+    expect(screen.getByText(/picks relays among its peers by itself/)).toBeInTheDocument();
     unmount();
 
     const hidden = new FakeBackend({ state: 'unlocked' });

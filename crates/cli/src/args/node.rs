@@ -20,6 +20,10 @@ pub(crate) struct NodeArgs {
     /// Serve as a circuit relay for peers behind NAT
     #[arg(long)]
     pub(crate) relay_server: bool,
+    /// Treat private addresses (10.x, 192.168.x, …) as reachable ones: AutoNAT tests them and vouches
+    /// for them (a network that is private throughout: a lab, a company network)
+    #[arg(long)]
+    pub(crate) private_addresses: bool,
     /// An address other nodes can reach this one at, e.g. /ip4/203.0.113.7/tcp/4001 (repeatable); a
     /// relay needs one so its clients can announce their relayed addresses
     #[arg(long, value_name = "MULTIADDR")]

@@ -76,6 +76,36 @@ pub async fn peers(client: &ApiClient, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `souk reach`: how others reach this node, and through which relays.
+pub async fn reach(client: &ApiClient, json: bool) -> Result<(), Failure> {
+    let Some(net) = client
+        .fetch::<souk_core::node::NetworkStatus>(Method::GET, "/api/v1/network", &[], None, json)
+        .await?
+    else {
+        return Ok(());
+    };
+    println!("Reachable:           {:?}", net.reach);
+    println!("AutoNAT:             {:?}", net.nat_status);
+    for addr in &net.external_addrs {
+        println!("External address:    {addr}");
+    }
+    if net.relays.is_empty() {
+        println!("Relays:              none");
+    }
+    for relay in &net.relays {
+        let how = if relay.automatic {
+            "picked behind the NAT"
+        } else {
+            "from the settings"
+        };
+        match &relay.reservation {
+            Some(at) => println!("Relay ({how}):  {} — reachable at {at}", relay.relay),
+            None => println!("Relay ({how}):  {} — no reservation yet", relay.relay),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,7 +141,13 @@ impl Behaviour {
             mdns: Toggle::from(mdns),
             kad,
             gossipsub,
-            autonat: autonat::Behaviour::new(peer_id, autonat::Config::default()),
+            autonat: autonat::Behaviour::new(
+                peer_id,
+                autonat::Config {
+                    only_global_ips: !config.probe_private_addresses,
+                    ..autonat::Config::default()
+                },
+            ),
             relay_client,
             relay_server: Toggle::from(relay_server),
             dcutr: dcutr::Behaviour::new(peer_id),

@@ -29,6 +29,13 @@ pub struct NetConfig {
     pub mdns: bool,
     /// Act as a circuit-relay v2 server for peers behind NAT (headless / bootstrap nodes).
     pub relay_server: bool,
+    /// Behind a NAT (AutoNAT says private), listen through this many relays chosen among the
+    /// connected peers that offer the relay service; 0: only the relays `listen` names.
+    pub auto_relays: usize,
+    /// Treat private addresses (10.x, 192.168.x, …) as ones others may reach: AutoNAT tests them and
+    /// vouches for them. For a network that is private throughout (a lab, a company network); off
+    /// on the internet, where a private address is never reachable from outside.
+    pub probe_private_addresses: bool,
     /// Addresses other nodes can reach this one at, announced as they are (a server with a public
     /// address, or a relay whose clients need its address in their reservations).
     pub external_addresses: Vec<Multiaddr>,
@@ -100,6 +107,8 @@ impl Default for NetConfig {
             bootstrap: Vec::new(),
             mdns: true,
             relay_server: false,
+            auto_relays: 2,
+            probe_private_addresses: false,
             external_addresses: Vec::new(),
             dht_mode: DhtMode::Auto,
             allow_loopback_peers: false,

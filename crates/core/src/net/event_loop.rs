@@ -122,12 +122,23 @@ pub(crate) struct EventLoop {
     /// Relayed (`/p2p-circuit`) addresses to listen on: each through its relay, once connected to
     /// it, and again after its listener closes (the relay restarted, the reservation lapsed).
     circuits: Vec<Circuit>,
+    /// Behind a NAT, how many relays to pick by itself (0: none).
+    auto_relays: usize,
+    /// AutoNAT's verdict is "private": others cannot dial this node's own addresses.
+    private: bool,
+    /// Connected peers that offer the relay service (identify lists the hop protocol), with the
+    /// address this node reached them at (a relay is asked only over a connection this node dialled).
+    relay_offers: HashMap<PeerId, Option<Multiaddr>>,
+    /// The address each peer was reached at over a connection this node dialled (not relayed).
+    reached_at: HashMap<PeerId, Multiaddr>,
 }
 
 pub(crate) struct Circuit {
     pub(crate) relay: PeerId,
     pub(crate) addr: Multiaddr,
     pub(crate) listener: Option<libp2p::core::transport::ListenerId>,
+    /// Picked by this node behind a NAT, not named in its config.
+    pub(crate) automatic: bool,
 }
 
 pub(crate) struct LoopSettings {
@@ -141,6 +152,7 @@ pub(crate) struct LoopSettings {
     pub(crate) max_response_bytes: usize,
     pub(crate) max_pending_requests: usize,
     pub(crate) max_pending_requests_per_peer: usize,
+    pub(crate) auto_relays: usize,
 }
 
 impl EventLoop {
@@ -181,6 +193,10 @@ impl EventLoop {
                 settings.max_pending_requests_per_peer,
             ),
             circuits: Vec::new(),
+            auto_relays: settings.auto_relays,
+            private: false,
+            relay_offers: HashMap::new(),
+            reached_at: HashMap::new(),
         }
     }
 
@@ -303,6 +319,14 @@ impl EventLoop {
             BehaviourEvent::Autonat(autonat::Event::StatusChanged { old, new }) => {
                 self.on_nat_status(old, new);
             }
+            BehaviourEvent::Dcutr(event) => match event.result {
+                Ok(connection) => {
+                    tracing::info!(peer = %event.remote_peer_id, ?connection, "hole punch: a direct connection")
+                }
+                Err(e) => {
+                    tracing::info!(peer = %event.remote_peer_id, error = %e, "hole punch failed: the connection stays relayed")
+                }
+            },
             other => tracing::trace!(event = ?other, "behaviour event"),
         }
     }

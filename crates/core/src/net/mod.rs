@@ -169,6 +169,8 @@ pub struct RelayCircuit {
     pub listen_addr: Multiaddr,
     /// The relayed address this node listens on once the relay granted a reservation.
     pub reserved: Option<Multiaddr>,
+    /// Picked by this node behind a NAT, not named in its config.
+    pub automatic: bool,
 }
 
 /// How others can reach this node, as the swarm knows it now.
@@ -255,6 +257,7 @@ impl Network {
                 max_response_bytes: config.max_response_bytes,
                 max_pending_requests: config.max_pending_requests,
                 max_pending_requests_per_peer: config.max_pending_requests_per_peer,
+                auto_relays: config.auto_relays,
             },
         );
         event_loop
@@ -305,6 +308,7 @@ fn circuit(addr: &Multiaddr) -> Result<event_loop::Circuit, NetError> {
         relay,
         addr: addr.clone(),
         listener: None,
+        automatic: false,
     })
 }
 

@@ -68,6 +68,8 @@ pub struct RelayStatus {
     pub relay: String,
     /// The relayed address this node listens on, once the relay granted a reservation.
     pub reservation: Option<String>,
+    /// Picked by this node because it is behind a NAT (not named in its settings).
+    pub automatic: bool,
 }
 
 /// One word for [`crate::net::Reachability`]: a public address beats a relay, a relay beats nothing.
@@ -225,6 +227,7 @@ impl Node {
                         .reserved
                         .as_ref()
                         .map(|a| dialable(&a.to_string(), &peer_id)),
+                    automatic: c.automatic,
                 })
                 .collect(),
             relay_server: reachability.relay_server,
@@ -301,6 +304,7 @@ mod tests {
                     relay,
                     listen_addr: circuit.clone(),
                     reserved: reserved.then(|| circuit.clone()),
+                    automatic: false,
                 }],
                 relay_server: false,
             })

@@ -89,8 +89,8 @@ function ReachabilityPanel({ net }: { net: NetworkStatus }) {
       <h3>Relay reservations</h3>
       {net.relays.length === 0 ? (
         <p className="muted">
-          No relays configured. Behind a NAT, listen through a relay (a <code>…/p2p/RELAY/p2p-circuit</code> address in{' '}
-          <code>[net] listen</code>) to be reachable.
+          No relays. Behind a NAT this node picks relays among its peers by itself; you can also name one (a{' '}
+          <code>…/p2p/RELAY/p2p-circuit</code> address in <code>[net] listen</code>).
         </p>
       ) : (
         <ul className="address-list" aria-label="Relay reservations" data-testid="relays">
@@ -98,6 +98,7 @@ function ReachabilityPanel({ net }: { net: NetworkStatus }) {
             <li key={relay.relay} className="details-row">
               <span>
                 Relay <PeerId peerId={relay.relay} />
+                <span className="muted">{relay.automatic ? ' · picked behind the NAT' : ' · from your settings'}</span>
               </span>
               {relay.reservation ? (
                 <>

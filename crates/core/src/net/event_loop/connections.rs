@@ -1,11 +1,17 @@
 //! Connections and addresses: swarm events about connections and listeners, dialing, what
 //! identify and mDNS tell about peers, AutoNAT's verdict and the relayed (`/p2p-circuit`) listeners.
+//!
+//! Behind a NAT (AutoNAT: private) the node picks relays by itself among the connected peers that
+//! offer the relay service (up to `NetConfig::auto_relays`), listens through each (a reservation),
+//! announces the relayed addresses as its own (identify, the DHT), and DCUtR tries to turn relayed
+//! connections into direct ones. When AutoNAT says public again, the picked relays are let go.
 
 use std::collections::HashMap;
 
 use libp2p::{
     Multiaddr, PeerId, autonat, identify, kad,
     multiaddr::Protocol,
+    relay,
     swarm::{
         SwarmEvent,
         dial_opts::{DialOpts, PeerCondition},
@@ -13,6 +19,9 @@ use libp2p::{
 };
 
 use super::{EventLoop, NetError, NetEvent, Reply, peer_id_of};
+
+/// Relay offers remembered at most (a flood of peers claiming the service cannot grow the list).
+const MAX_RELAY_OFFERS: usize = 64;
 use crate::net::{
     NatStatus, Reachability, RelayCircuit,
     behaviour::{BehaviourEvent, KAD_PROTOCOL},
@@ -25,14 +34,37 @@ impl EventLoop {
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
+                if address.iter().any(|p| p == Protocol::P2pCircuit) {
+                    // A reservation granted: others reach this node through the relay at this
+                    // address, so it is announced as this node's own (identify, the DHT).
+                    self.swarm.add_external_address(address.clone());
+                }
                 self.emit(NetEvent::Listening(address));
             }
-            SwarmEvent::ListenerClosed { listener_id, .. } => {
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                addresses,
+                ..
+            } => {
+                for address in addresses
+                    .iter()
+                    .filter(|a| a.iter().any(|p| p == Protocol::P2pCircuit))
+                {
+                    self.swarm.remove_external_address(address);
+                }
                 for circuit in &mut self.circuits {
                     if circuit.listener == Some(listener_id) {
                         tracing::info!(addr = %circuit.addr, "relayed listener closed; renewed on the next connection to the relay");
                         circuit.listener = None;
                     }
+                }
+                // A picked relay that went away is replaced by another.
+                let before = self.circuits.len();
+                self.circuits.retain(|c| {
+                    !(c.automatic && c.listener.is_none() && !self.swarm.is_connected(&c.relay))
+                });
+                if self.circuits.len() != before {
+                    self.pick_relays();
                 }
             }
             SwarmEvent::ConnectionEstablished {
@@ -49,6 +81,18 @@ impl EventLoop {
                 if num_established.get() == 1 {
                     self.emit(NetEvent::PeerConnected(peer_id));
                 }
+                let relayed = endpoint
+                    .get_remote_address()
+                    .iter()
+                    .any(|p| p == Protocol::P2pCircuit);
+                if endpoint.is_dialer() && !relayed {
+                    // Where this node reached the peer: the address to ask it for a reservation at.
+                    self.relay_offers
+                        .entry(peer_id)
+                        .and_modify(|at| *at = Some(endpoint.get_remote_address().clone()));
+                    self.reached_at
+                        .insert(peer_id, endpoint.get_remote_address().clone());
+                }
                 self.listen_through(peer_id);
             }
             SwarmEvent::ConnectionClosed {
@@ -60,6 +104,7 @@ impl EventLoop {
                 tracing::debug!(peer = %peer_id, ?cause, "connection closed");
                 if num_established == 0 {
                     self.emit(NetEvent::PeerDisconnected(peer_id));
+                    self.reached_at.remove(&peer_id);
                 }
             }
             SwarmEvent::OutgoingConnectionError {
@@ -107,8 +152,20 @@ impl EventLoop {
         }
     }
 
-    /// What identify told of a peer: its listen addresses, for the DHT's routing table.
+    /// What identify told of a peer: its listen addresses, for the DHT's routing table; whether it
+    /// offers the relay service.
     pub(super) fn on_identified(&mut self, peer_id: PeerId, info: identify::Info) {
+        if info.protocols.contains(&relay::HOP_PROTOCOL_NAME) {
+            if self.relay_offers.len() < MAX_RELAY_OFFERS
+                || self.relay_offers.contains_key(&peer_id)
+            {
+                let at = self.reached_at.get(&peer_id).cloned();
+                self.relay_offers.insert(peer_id, at);
+            }
+            self.pick_relays();
+        } else {
+            self.relay_offers.remove(&peer_id);
+        }
         // Only peers that serve our DHT belong in the routing table; a listener learns the
         // dialer's addresses only from identify.
         if info.protocols.contains(&KAD_PROTOCOL) {
@@ -146,6 +203,12 @@ impl EventLoop {
     /// Kademlia picks its mode itself.
     pub(super) fn on_nat_status(&mut self, old: autonat::NatStatus, new: autonat::NatStatus) {
         tracing::info!(?old, ?new, "NAT status changed");
+        self.private = new == autonat::NatStatus::Private;
+        match new {
+            autonat::NatStatus::Private => self.pick_relays(),
+            autonat::NatStatus::Public(_) => self.drop_picked_relays(),
+            autonat::NatStatus::Unknown => {}
+        }
         if self.auto_dht_mode {
             let mode = match new {
                 autonat::NatStatus::Public(_) => Some(kad::Mode::Server),
@@ -177,6 +240,7 @@ impl EventLoop {
                     .iter()
                     .find(|a| crate::net::relay_of(a) == Some(c.relay))
                     .map(|a| (*a).clone()),
+                automatic: c.automatic,
             })
             .collect();
         Reachability {
@@ -201,6 +265,52 @@ impl EventLoop {
                 }
             }
         }
+    }
+
+    /// Behind a NAT, listens through more relays until `auto_relays` are picked: connected peers that
+    /// offer the relay service, reached at an address this node dialled, not picked yet.
+    pub(super) fn pick_relays(&mut self) {
+        if !self.private || self.auto_relays == 0 {
+            return;
+        }
+        let picked = self.circuits.iter().filter(|c| c.automatic).count();
+        let mut offers: Vec<(PeerId, Multiaddr)> = self
+            .relay_offers
+            .iter()
+            .filter_map(|(peer, at)| at.clone().map(|at| (*peer, at)))
+            .filter(|(peer, _)| {
+                self.swarm.is_connected(peer) && !self.circuits.iter().any(|c| c.relay == *peer)
+            })
+            .collect();
+        offers.sort_by_key(|(peer, _)| peer.to_bytes());
+        for (relay, at) in offers
+            .into_iter()
+            .take(self.auto_relays.saturating_sub(picked))
+        {
+            let base: Multiaddr = at
+                .iter()
+                .filter(|p| !matches!(p, Protocol::P2p(_)))
+                .collect();
+            let addr = base.with(Protocol::P2p(relay)).with(Protocol::P2pCircuit);
+            tracing::info!(%relay, %addr, "behind a NAT: listening through a relay");
+            self.circuits.push(super::Circuit {
+                relay,
+                addr,
+                listener: None,
+                automatic: true,
+            });
+            self.listen_through(relay);
+        }
+    }
+
+    /// Reachable directly again: the relays picked behind the NAT are let go (configured ones stay).
+    fn drop_picked_relays(&mut self) {
+        for circuit in self.circuits.iter().filter(|c| c.automatic) {
+            if let Some(listener) = circuit.listener {
+                self.swarm.remove_listener(listener);
+            }
+        }
+        self.circuits.retain(|c| !c.automatic);
     }
 
     fn usable_peer_addr(&self, addr: &Multiaddr) -> bool {

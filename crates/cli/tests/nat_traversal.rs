@@ -1,0 +1,353 @@
+//! NAT traversal across network namespaces (`ip netns` + veth; needs root, as CI has): two nodes that
+//! nobody can dial — each in a namespace of its own, listening on loopback only, reaching out through
+//! one link to a third, "public" namespace — and between them a public node serving as a circuit
+//! relay. Neither is told of the relay: AutoNAT finds each private, each picks the relay among its
+//! peers by itself, reserves a circuit and announces the relayed address. An offer posted on one
+//! reaches the other, which takes it; the accept and a chat go both ways through the relay. The two
+//! private namespaces have no route to each other, so hole punching (DCUtR) cannot succeed here: the
+//! test prints what it tried and whether the connection became direct.
+//!
+//! Where namespaces cannot be made (not root, no `ip`), the test fails and says so.
+
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+const PASS: &str = "nat passphrase";
+/// AutoNAT waits 15 s before its first probe; then the reservation, the DHT and gossip.
+const DEADLINE: Duration = Duration::from_secs(150);
+const POLL: Duration = Duration::from_millis(200);
+/// The relay's port inside its own namespace (nothing else listens there).
+const RELAY_PORT: u16 = 4001;
+
+fn ip(ns: Option<&str>, args: &[&str]) {
+    let mut cmd = Command::new("ip");
+    if let Some(ns) = ns {
+        cmd.args(["netns", "exec", ns, "ip"]);
+    }
+    let out = cmd.args(args).output().unwrap_or_else(|e| {
+        panic!(
+            "`ip` cannot run ({e}): this test needs iproute2 and root to make network namespaces"
+        )
+    });
+    assert!(
+        out.status.success(),
+        "ip {args:?} in {ns:?} failed — this test needs root to make network namespaces: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `a` (10.92.1.2) and `b` (10.92.2.2) each linked only to `p` (10.92.1.1 and 10.92.2.1), which does
+/// not forward between them.
+struct Topology {
+    a: String,
+    b: String,
+    p: String,
+}
+
+impl Topology {
+    fn new() -> Self {
+        let tag = format!("{:x}", std::process::id());
+        let t = Self {
+            a: format!("nat{tag}a"),
+            b: format!("nat{tag}b"),
+            p: format!("nat{tag}p"),
+        };
+        for ns in [&t.a, &t.b, &t.p] {
+            ip(None, &["netns", "add", ns]);
+            ip(Some(ns), &["link", "set", "lo", "up"]);
+        }
+        for (host, net) in [(&t.a, "1"), (&t.b, "2")] {
+            let (host_if, public_if) = (format!("n{tag}h{net}"), format!("n{tag}p{net}"));
+            ip(
+                None,
+                &[
+                    "link", "add", &host_if, "type", "veth", "peer", "name", &public_if,
+                ],
+            );
+            ip(None, &["link", "set", &host_if, "netns", host]);
+            ip(None, &["link", "set", &public_if, "netns", &t.p]);
+            let host_addr = format!("10.92.{net}.2/24");
+            let public_addr = format!("10.92.{net}.1/24");
+            ip(Some(host), &["addr", "add", &host_addr, "dev", &host_if]);
+            ip(Some(host), &["link", "set", &host_if, "up"]);
+            ip(
+                Some(&t.p),
+                &["addr", "add", &public_addr, "dev", &public_if],
+            );
+            ip(Some(&t.p), &["link", "set", &public_if, "up"]);
+        }
+        let out = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &t.p,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=0",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b, &self.p] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn souk(ns: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_souk")])
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("SOUK_DATA_DIR")
+        .env_remove("SOUK_LOG_FILE")
+        .env("SOUK_PASSPHRASE", PASS)
+        .env("SOUK_LOG_LEVEL", "info")
+        .env("SOUK_PRICE_URL", "")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A `souk node` in a namespace, killed when dropped.
+struct Host {
+    ns: String,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Host {
+    fn start(ns: &str, dir: &Path, args: &[&str]) -> Self {
+        let out = souk(ns, dir).args(["--json", "init"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let child = souk(ns, dir)
+            .args([
+                "--json",
+                "node",
+                "--no-mdns",
+                "--market",
+                "BTC/EUR",
+                "--private-addresses",
+            ])
+            .args(args)
+            .stdout(File::create(dir.with_extension("stdout.log")).unwrap())
+            .stderr(File::create(dir.with_extension("log")).unwrap())
+            .spawn()
+            .unwrap();
+        let host = Self {
+            ns: ns.to_owned(),
+            dir: dir.to_path_buf(),
+            child,
+        };
+        host.poll("the API", || host.status());
+        host
+    }
+
+    fn status(&self) -> Option<Value> {
+        let api: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.dir.join("api.json")).ok()?).ok()?;
+        (api["pid"] == self.child.id()).then_some(())?;
+        self.cli(&["status"]).ok()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
+    }
+
+    fn cli(&self, args: &[&str]) -> Result<Value, String> {
+        let out: Output = souk(&self.ns, &self.dir)
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    fn must(&self, args: &[&str]) -> Value {
+        self.cli(args)
+            .unwrap_or_else(|e| panic!("souk {args:?}: {e}\nnode log:\n{}", self.log()))
+    }
+
+    fn poll<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(v) = probe() {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within {DEADLINE:?}\nnode log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The relay this node picked by itself and its granted reservation, once it has one.
+    fn picked_relay(&self) -> Option<(String, String)> {
+        let reach = self.cli(&["reach"]).ok()?;
+        reach["relays"].as_array()?.iter().find_map(|r| {
+            (r["automatic"] == true)
+                .then(|| {
+                    Some((
+                        r["relay"].as_str()?.to_owned(),
+                        r["reservation"].as_str()?.to_owned(),
+                    ))
+                })
+                .flatten()
+        })
+    }
+
+    fn incoming_chat(&self, trade: &str) -> Vec<String> {
+        self.must(&["chat", "log", trade])
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["outgoing"] == false)
+            .map(|m| m["body"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn hole_punches(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("hole punch"))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[test]
+fn two_private_nodes_trade_and_chat_through_a_relay_they_picked_themselves() {
+    let net = Topology::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let listen = format!("/ip4/0.0.0.0/tcp/{RELAY_PORT}");
+    let relay = Host::start(
+        &net.p,
+        &tmp.path().join("relay"),
+        &[
+            "--listen",
+            &listen,
+            "--relay-server",
+            "--external-address",
+            &format!("/ip4/10.92.1.1/tcp/{RELAY_PORT}"),
+            "--external-address",
+            &format!("/ip4/10.92.2.1/tcp/{RELAY_PORT}"),
+        ],
+    );
+    let relay_id = relay.status().unwrap()["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Each private node knows the relay only as its bootstrap peer, at the address it can reach.
+    let private = |ns: &str, name: &str, net: &str| {
+        Host::start(
+            ns,
+            &tmp.path().join(name),
+            &[
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--bootstrap",
+                &format!("/ip4/10.92.{net}.1/tcp/{RELAY_PORT}/p2p/{relay_id}"),
+            ],
+        )
+    };
+    let maker = private(&net.a, "maker", "1");
+    let taker = private(&net.b, "taker", "2");
+
+    for host in [&maker, &taker] {
+        let (picked, reservation) =
+            host.poll("a relay picked behind the NAT", || host.picked_relay());
+        assert_eq!(picked, relay_id);
+        assert!(reservation.contains("/p2p-circuit"), "{reservation}");
+        assert_eq!(host.must(&["reach"])["nat_status"], "private");
+    }
+
+    let offer = maker.must(&[
+        "offer", "post", "--side", "sell", "--base", "BTC", "--quote", "EUR", "--price", "60000",
+        "--min", "0.01", "--max", "0.1", "--method", "SEPA",
+    ]);
+    let offer_id = offer["id"].as_str().unwrap().to_owned();
+    taker.poll("the offer in the taker's book", || {
+        let list = taker.cli(&["offer", "list", "--market", "BTC/EUR"]).ok()?;
+        list.as_array()?
+            .iter()
+            .any(|e| e["offer"]["id"] == offer_id.as_str())
+            .then_some(())
+    });
+    let trade = taker.must(&[
+        "trade", "take", &offer_id, "--amount", "0.05", "--method", "SEPA",
+    ]);
+    let trade_id = trade["id"].as_str().unwrap().to_owned();
+    maker.poll("the take at the maker", || {
+        maker.cli(&["trade", "show", &trade_id]).ok()
+    });
+    maker.must(&["trade", "accept", &trade_id]);
+    taker.poll("the accept at the taker", || {
+        let t = taker.cli(&["trade", "show", &trade_id]).ok()?;
+        (t["state"] == "Accepted").then_some(())
+    });
+    taker.must(&["chat", "send", &trade_id, "paid by SEPA"]);
+    maker.must(&["chat", "send", &trade_id, "thanks, checking"]);
+    maker.poll("the taker's message", || {
+        (maker.incoming_chat(&trade_id) == ["paid by SEPA"]).then_some(())
+    });
+    taker.poll("the maker's message", || {
+        (taker.incoming_chat(&trade_id) == ["thanks, checking"]).then_some(())
+    });
+
+    // What hole punching did: the namespaces have no route between them, so it cannot succeed here.
+    let punches: Vec<String> = [&maker, &taker]
+        .iter()
+        .flat_map(|h| h.hole_punches())
+        .collect();
+    let direct = punches.iter().any(|l| l.contains("a direct connection"));
+    println!(
+        "hole punching: {} attempt(s) logged, connection {}",
+        punches.len(),
+        if direct {
+            "upgraded to direct"
+        } else {
+            "stayed relayed"
+        }
+    );
+    for line in &punches {
+        println!("  {line}");
+    }
+    assert!(
+        !direct,
+        "a direct connection between namespaces with no route between them?"
+    );
+}
