@@ -2,25 +2,13 @@
 //! one with a few hundred offers, are measured and their books hold what was put in. No thresholds:
 //! the numbers are the benchmark's.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
+
+mod common;
+
+use common::souk_binary;
 
 use souk_bench::{FootprintSettings, run_footprint};
-
-/// The `souk` binary of this build (see `real_nodes_smoke.rs`).
-fn souk_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let souk = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<test>")
-        .join("souk");
-    assert!(
-        souk.exists(),
-        "{} is missing: build it first (`cargo build -p souk-cli`; `cargo test --workspace` does)",
-        souk.display()
-    );
-    souk
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_idle_nodes_are_measured_with_their_books() {

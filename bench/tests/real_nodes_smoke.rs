@@ -1,26 +1,13 @@
 //! Keeps the real-nodes benchmark from rotting: three `souk node` processes must deliver every offer
 //! and withdrawal, and the books must agree. No timing thresholds: the numbers are the benchmark's.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
+
+mod common;
+
+use common::souk_binary;
 
 use souk_bench::{RealNodesSettings, run_real_nodes};
-
-/// The `souk` binary of this build: `cargo test --workspace` builds it beside the test executables
-/// (`target/<profile>/souk`, the tests being in `target/<profile>/deps`).
-fn souk_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps/<test>");
-    let souk = profile_dir.join("souk");
-    assert!(
-        souk.exists(),
-        "{} is missing: build it first (`cargo build -p souk-cli`; `cargo test --workspace` does)",
-        souk.display()
-    );
-    souk
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_node_processes_deliver_every_offer_and_withdrawal() {

@@ -9,12 +9,8 @@ use souk_tests::{TestNet, TestNode, sell_offer};
 
 const MESSAGES: usize = 10;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn messages_wait_for_an_offline_peer_across_restarts() {
-    let mut net = TestNet::start(1).await;
-    let bootstrap = vec![net.nodes[0].address()];
-    let maker = TestNode::start(net.dir.path("maker"), &bootstrap).await;
-    let taker = TestNode::start(net.dir.path("taker"), &bootstrap).await;
+/// A trade `taker` opened on an offer of `maker`'s, accepted by the maker.
+async fn accepted_trade(maker: &TestNode, taker: &TestNode) -> souk_core::trading::TradeInfo {
     let offer = maker
         .node
         .post_offer(sell_offer(60_000))
@@ -38,7 +34,16 @@ async fn messages_wait_for_an_offline_peer_across_restarts() {
         .expect("accept");
     taker
         .await_trade(trade.id, "the accept", |t| t.state == TradeState::Accepted)
-        .await;
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_wait_for_an_offline_peer_across_restarts() {
+    let mut net = TestNet::start(1).await;
+    let bootstrap = vec![net.nodes[0].address()];
+    let maker = TestNode::start(net.dir.path("maker"), &bootstrap).await;
+    let taker = TestNode::start(net.dir.path("taker"), &bootstrap).await;
+    let trade = accepted_trade(&maker, &taker).await;
 
     // The recipient goes away; the sender writes, then restarts too.
     let taker_dir = taker.stop().await;
@@ -94,26 +99,7 @@ async fn a_peer_that_comes_back_gets_what_waits_at_once() {
     };
     let maker = TestNode::start_trading(net.dir.path("maker"), &bootstrap, patient).await;
     let taker = TestNode::start(net.dir.path("taker"), &bootstrap).await;
-    let offer = maker.node.post_offer(sell_offer(60_000)).await.unwrap();
-    taker.await_offer(offer.id).await;
-    let trade = taker
-        .node
-        .take_offer(
-            offer.id,
-            5_000_000,
-            PaymentMethod::new("SEPA").unwrap(),
-            String::new(),
-        )
-        .await
-        .unwrap();
-    maker
-        .node
-        .answer_trade(trade.id, TradeAnswer::Accept)
-        .await
-        .unwrap();
-    taker
-        .await_trade(trade.id, "the accept", |t| t.state == TradeState::Accepted)
-        .await;
+    let trade = accepted_trade(&maker, &taker).await;
 
     let taker_dir = taker.stop().await;
     maker

@@ -16,15 +16,8 @@ fn refused(message: impl Into<String>) -> String {
     message.into()
 }
 
-/// `BTC/EUR` → its asset and quote.
-pub fn parse_market(text: &str) -> Result<(Asset, Quote), String> {
-    let (base, quote) = text
-        .split_once('/')
-        .ok_or_else(|| format!("market {text:?} is not BASE/QUOTE, e.g. BTC/EUR"))?;
-    let base = Asset::from_str(base).map_err(|e| e.to_string())?;
-    let quote = Quote::from_str(quote).map_err(|e| e.to_string())?;
-    Ok((base, quote))
-}
+/// `BTC/EUR` → its asset and quote (the core's reading, the same as `souk.toml`'s).
+pub use souk_core::config::parse_market;
 
 /// An amount in coins of `base` (`0.05`) → base units.
 pub fn amount(text: &str, base: Asset) -> Result<u64, String> {

@@ -11,38 +11,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    fs::File,
-    path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use serde_json::Value;
+mod netns;
 
-const PASS: &str = "nat passphrase";
+use netns::{Host, incoming, ip, sysctl};
+
 /// AutoNAT waits 15 s before its first probe; then the reservation, the DHT and gossip.
 const DEADLINE: Duration = Duration::from_secs(150);
-const POLL: Duration = Duration::from_millis(200);
 /// The relay's port inside its own namespace (nothing else listens there).
 const RELAY_PORT: u16 = 4001;
-
-fn ip(ns: Option<&str>, args: &[&str]) {
-    let mut cmd = Command::new("ip");
-    if let Some(ns) = ns {
-        cmd.args(["netns", "exec", ns, "ip"]);
-    }
-    let out = cmd.args(args).output().unwrap_or_else(|e| {
-        panic!(
-            "`ip` cannot run ({e}): this test needs iproute2 and root to make network namespaces"
-        )
-    });
-    assert!(
-        out.status.success(),
-        "ip {args:?} in {ns:?} failed — this test needs root to make network namespaces: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `a` (10.92.1.2) and `b` (10.92.2.2) each linked only to `p` (10.92.1.1 and 10.92.2.1), which does
 /// not forward between them.
@@ -84,22 +62,7 @@ impl Topology {
             );
             ip(Some(&t.p), &["link", "set", &public_if, "up"]);
         }
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &t.p,
-                "sysctl",
-                "-qw",
-                "net.ipv4.ip_forward=0",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        sysctl(&t.p, "net.ipv4.ip_forward=0");
         t
     }
 }
@@ -107,114 +70,20 @@ impl Topology {
 impl Drop for Topology {
     fn drop(&mut self) {
         for ns in [&self.a, &self.b, &self.p] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", ns])
+                .status();
         }
     }
 }
 
-fn souk(ns: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_souk")])
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("SOUK_DATA_DIR")
-        .env_remove("SOUK_LOG_FILE")
-        .env("SOUK_PASSPHRASE", PASS)
-        .env("SOUK_LOG_LEVEL", "info")
-        .env("SOUK_PRICE_URL", "")
-        .stdin(Stdio::null());
-    cmd
+/// What this test asks of a node beyond the shared ones.
+trait Nat {
+    fn picked_relay(&self) -> Option<(String, String)>;
+    fn hole_punches(&self) -> Vec<String>;
 }
 
-/// A `souk node` in a namespace, killed when dropped.
-struct Host {
-    ns: String,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Host {
-    fn start(ns: &str, dir: &Path, args: &[&str]) -> Self {
-        let out = souk(ns, dir).args(["--json", "init"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let child = souk(ns, dir)
-            .args([
-                "--json",
-                "node",
-                "--no-mdns",
-                "--market",
-                "BTC/EUR",
-                "--private-addresses",
-            ])
-            .args(args)
-            .stdout(File::create(dir.with_extension("stdout.log")).unwrap())
-            .stderr(File::create(dir.with_extension("log")).unwrap())
-            .spawn()
-            .unwrap();
-        let host = Self {
-            ns: ns.to_owned(),
-            dir: dir.to_path_buf(),
-            child,
-        };
-        host.poll("the API", || host.status());
-        host
-    }
-
-    fn status(&self) -> Option<Value> {
-        let api: Value =
-            serde_json::from_str(&std::fs::read_to_string(self.dir.join("api.json")).ok()?).ok()?;
-        (api["pid"] == self.child.id()).then_some(())?;
-        self.cli(&["status"]).ok()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
-    }
-
-    fn cli(&self, args: &[&str]) -> Result<Value, String> {
-        let out: Output = souk(&self.ns, &self.dir)
-            .arg("--json")
-            .args(args)
-            .output()
-            .unwrap();
-        if out.status.success() {
-            serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-
-    fn must(&self, args: &[&str]) -> Value {
-        self.cli(args)
-            .unwrap_or_else(|e| panic!("souk {args:?}: {e}\nnode log:\n{}", self.log()))
-    }
-
-    fn poll<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(v) = probe() {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {what} within {DEADLINE:?}\nnode log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-
+impl Nat for Host {
     /// The relay this node picked by itself and its granted reservation, once it has one.
     fn picked_relay(&self) -> Option<(String, String)> {
         let reach = self.cli(&["reach"]).ok()?;
@@ -228,16 +97,6 @@ impl Host {
                 })
                 .flatten()
         })
-    }
-
-    fn incoming_chat(&self, trade: &str) -> Vec<String> {
-        self.must(&["chat", "log", trade])
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["outgoing"] == false)
-            .map(|m| m["body"].as_str().unwrap().to_owned())
-            .collect()
     }
 
     fn hole_punches(&self) -> Vec<String> {
@@ -258,6 +117,7 @@ fn two_private_nodes_trade_and_chat_through_a_relay_they_picked_themselves() {
         &net.p,
         &tmp.path().join("relay"),
         &[
+            "--private-addresses",
             "--listen",
             &listen,
             "--relay-server",
@@ -266,6 +126,7 @@ fn two_private_nodes_trade_and_chat_through_a_relay_they_picked_themselves() {
             "--external-address",
             &format!("/ip4/10.92.2.1/tcp/{RELAY_PORT}"),
         ],
+        DEADLINE,
     );
     let relay_id = relay.status().unwrap()["peer_id"]
         .as_str()
@@ -277,11 +138,13 @@ fn two_private_nodes_trade_and_chat_through_a_relay_they_picked_themselves() {
             ns,
             &tmp.path().join(name),
             &[
+                "--private-addresses",
                 "--listen",
                 "/ip4/127.0.0.1/tcp/0",
                 "--bootstrap",
                 &format!("/ip4/10.92.{net}.1/tcp/{RELAY_PORT}/p2p/{relay_id}"),
             ],
+            DEADLINE,
         )
     };
     let maker = private(&net.a, "maker", "1");
@@ -322,10 +185,10 @@ fn two_private_nodes_trade_and_chat_through_a_relay_they_picked_themselves() {
     taker.must(&["chat", "send", &trade_id, "paid by SEPA"]);
     maker.must(&["chat", "send", &trade_id, "thanks, checking"]);
     maker.poll("the taker's message", || {
-        (maker.incoming_chat(&trade_id) == ["paid by SEPA"]).then_some(())
+        (incoming(&maker.chat(&trade_id)) == ["paid by SEPA"]).then_some(())
     });
     taker.poll("the maker's message", || {
-        (taker.incoming_chat(&trade_id) == ["thanks, checking"]).then_some(())
+        (incoming(&taker.chat(&trade_id)) == ["thanks, checking"]).then_some(())
     });
 
     // What hole punching did: the namespaces have no route between them, so it cannot succeed here.

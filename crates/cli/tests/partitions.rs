@@ -8,35 +8,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::{
-    fs::File,
-    path::{Path, PathBuf},
-    process::{Child, Command, Output, Stdio},
-    time::{Duration, Instant},
-};
+use std::{path::Path, process::Command, time::Duration};
 
-use serde_json::Value;
+mod netns;
+
+use netns::{Host, incoming, ip, sysctl};
 
 const MAKER_IP: &str = "10.91.1.2";
 const TAKER_IP: &str = "10.91.2.2";
-const PASS: &str = "partition passphrase";
 /// Long enough for a stalled connection to time out and the outbox to retry after the heal.
 const DEADLINE: Duration = Duration::from_secs(150);
-const POLL: Duration = Duration::from_millis(100);
-
-/// Runs `ip ARGS` (in namespace `ns` when given) and fails the test with its error output.
-fn ip(ns: Option<&str>, args: &[&str]) {
-    let mut cmd = Command::new("ip");
-    if let Some(ns) = ns {
-        cmd.args(["netns", "exec", ns, "ip"]);
-    }
-    let out = cmd.args(args).output().expect("ip runs");
-    assert!(
-        out.status.success(),
-        "ip {args:?} in {ns:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Two hosts, `a` (10.91.1.2) and `b` (10.91.2.2), each in its own namespace, routed through `r`.
 struct Topology {
@@ -85,22 +66,7 @@ impl Topology {
             );
             ip(Some(&t.r), &["link", "set", &router_if, "up"]);
         }
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &t.r,
-                "sysctl",
-                "-qw",
-                "net.ipv4.ip_forward=1",
-            ])
-            .output()
-            .expect("sysctl runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        sysctl(&t.r, "net.ipv4.ip_forward=1");
         t
     }
 
@@ -138,136 +104,30 @@ impl Drop for Topology {
     }
 }
 
-/// A `souk` command run inside namespace `ns`.
-fn souk(ns: &str, dir: &Path) -> Command {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_souk")])
-        .arg("--data-dir")
-        .arg(dir)
-        .env_remove("SOUK_DATA_DIR")
-        .env_remove("SOUK_LOG_FILE")
-        .env("SOUK_PASSPHRASE", PASS)
-        .env("SOUK_LOG_LEVEL", "info")
-        .env("SOUK_PRICE_URL", "")
-        .stdin(Stdio::null());
-    cmd
-}
-
-/// A node in a namespace, killed when dropped.
-struct Host {
-    ns: String,
-    dir: PathBuf,
-    child: Child,
+/// A node of this test: the namespace's host and the address the other dials.
+struct Node {
+    host: Host,
     addr: String,
 }
 
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Node {
+    type Target = Host;
+
+    fn deref(&self) -> &Host {
+        &self.host
     }
 }
 
-impl Host {
+impl Node {
     fn start(ns: &str, dir: &Path, ip_addr: &str, bootstrap: Option<&str>) -> Self {
-        let out = souk(ns, dir).args(["--json", "init"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let listen = format!("/ip4/{ip_addr}/tcp/0");
-        let mut cmd = souk(ns, dir);
-        cmd.args([
-            "--json",
-            "node",
-            "--no-mdns",
-            "--market",
-            "BTC/EUR",
-            "--listen",
-            &listen,
-        ]);
+        let mut args = vec!["--listen", &listen];
         if let Some(b) = bootstrap {
-            cmd.args(["--bootstrap", b]);
+            args.extend(["--bootstrap", b]);
         }
-        let child = cmd
-            .stdout(File::create(dir.with_extension("stdout.log")).unwrap())
-            .stderr(File::create(dir.with_extension("log")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut host = Self {
-            ns: ns.to_owned(),
-            dir: dir.to_path_buf(),
-            child,
-            addr: String::new(),
-        };
-        let status = host.poll("the API", || host_status(&host));
-        let peer = status["peer_id"].as_str().unwrap();
-        let tcp = status["listen_addrs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|a| a.starts_with(&format!("/ip4/{ip_addr}/tcp/")))
-            .unwrap()
-            .split("/p2p/")
-            .next()
-            .unwrap()
-            .to_owned();
-        host.addr = format!("{tcp}/p2p/{peer}");
-        host
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.with_extension("log")).unwrap_or_default()
-    }
-
-    fn cli(&self, args: &[&str]) -> Result<Value, String> {
-        let out: Output = souk(&self.ns, &self.dir)
-            .arg("--json")
-            .args(args)
-            .output()
-            .unwrap();
-        if out.status.success() {
-            serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-
-    fn must(&self, args: &[&str]) -> Value {
-        self.cli(args)
-            .unwrap_or_else(|e| panic!("souk {args:?}: {e}\nnode log:\n{}", self.log()))
-    }
-
-    fn poll<T>(&self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(v) = probe() {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {what} within {DEADLINE:?}\nnode log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// The bodies of the chat as this node holds it: (outgoing, body), in its order.
-    fn chat(&self, trade: &str) -> Vec<(bool, String)> {
-        self.must(&["chat", "log", trade])
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                (
-                    m["outgoing"].as_bool().unwrap(),
-                    m["body"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
+        let host = Host::start(ns, dir, &args, DEADLINE);
+        let addr = host.tcp_addr(ip_addr);
+        Self { host, addr }
     }
 
     fn steps(&self, trade: &str) -> Vec<(String, bool)> {
@@ -285,27 +145,12 @@ impl Host {
     }
 }
 
-fn host_status(host: &Host) -> Option<Value> {
-    let api: Value =
-        serde_json::from_str(&std::fs::read_to_string(host.dir.join("api.json")).ok()?).ok()?;
-    // `ip netns exec` execs the program: the node's pid is the child's.
-    (api["pid"] == host.child.id()).then_some(())?;
-    host.cli(&["status"]).ok()
-}
-
-fn incoming(chat: &[(bool, String)]) -> Vec<String> {
-    chat.iter()
-        .filter(|(out, _)| !out)
-        .map(|(_, b)| b.clone())
-        .collect()
-}
-
 #[test]
 fn a_cut_link_in_the_middle_of_a_chat_and_a_trade_step_loses_and_doubles_nothing() {
     let net = Topology::new();
     let tmp = tempfile::tempdir().unwrap();
-    let maker = Host::start(&net.a, &tmp.path().join("maker"), "10.91.1.2", None);
-    let taker = Host::start(
+    let maker = Node::start(&net.a, &tmp.path().join("maker"), "10.91.1.2", None);
+    let taker = Node::start(
         &net.b,
         &tmp.path().join("taker"),
         "10.91.2.2",

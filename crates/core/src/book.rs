@@ -196,6 +196,17 @@ impl Book {
         Ok(stored.rows_affected() > 0 && removed.rows_affected() > 0)
     }
 
+    /// How many live offers the book holds, in every market (this node's included): counted, not read.
+    pub async fn live_count(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM offers WHERE withdrawn_at IS NULL AND expires_at > ?",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Live offers matching `query`, cheapest first for sell offers and highest first for buy offers.
     /// `market_price` (quote per base) lets market-relative offers sort among fixed ones.
     pub async fn query(
@@ -1142,6 +1153,9 @@ mod tests {
             .unwrap();
         assert_eq!((first.entries.len(), first.total), (10, 240));
         assert!(!first.total_capped, "240 offers are counted to the last");
+        // The whole book counted without reading it: every market, none once all expired.
+        assert_eq!(book.live_count(NOW).await.unwrap(), 240);
+        assert_eq!(book.live_count(i64::MAX).await.unwrap(), 0);
         // Past the cap the count stops and says so: exact up to it, one more means "more than".
         for (cap, counted) in [(1_000, 240), (240, 240), (239, 240), (100, 101), (1, 2)] {
             let n = book

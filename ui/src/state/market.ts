@@ -59,7 +59,7 @@ async function asBackendCall<T>(promise: Promise<T>): Promise<T> {
 }
 
 /** Offers read per page of one side of the book (the core gives at most 500). */
-export const BOOK_PAGE = 200;
+export const BOOK_PAGE = 100;
 
 /**
  * One side of one market's book, this node's offers included, a page at a time in the core's order

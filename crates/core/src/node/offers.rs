@@ -21,7 +21,7 @@ impl Node {
     }
 
     /// The book, and the market price of the query's market when one is named and known.
-    async fn book_and_price(
+    pub(super) async fn book_and_price(
         &self,
         query: &BookQuery,
     ) -> Result<(crate::book::Book, Option<rust_decimal::Decimal>)> {

@@ -282,7 +282,11 @@ impl Node {
                 std::io::Error::other(failures.join("; ")),
             ));
         }
-        let total = self.offers(&BookQuery::default()).await?.len();
+        // Counted in SQLite: reading a large book whole only to count it would leave its memory with
+        // the process (the allocator keeps what it freed) for as long as the node runs.
+        let (book, _) = self.book_and_price(&BookQuery::default()).await?;
+        let total =
+            usize::try_from(book.live_count(crate::store::now_ms()).await?).unwrap_or(usize::MAX);
         let offers = plural(total, "offer", "offers");
         Ok(if peers == 0 {
             format!("{offers} from this computer's cache; no peer to ask yet")
