@@ -3,21 +3,25 @@
 //! notification is a `Notify` call to `org.freedesktop.Notifications` on the session bus.
 
 use souk_core::alerts::Alert;
+use souk_core::events::Followed;
 use tauri::AppHandle;
 use tauri_plugin_notification::NotificationExt;
-use tokio::sync::broadcast::{Receiver, error::RecvError};
+use tokio::sync::broadcast::Receiver;
 
 /// Shows every alert of `alerts` until the node goes away.
 pub fn show_alerts(app: &AppHandle, mut alerts: Receiver<Alert>) {
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        loop {
-            match alerts.recv().await {
-                Ok(alert) => show(&app, &alert.title, &alert.body),
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "too many alerts at once; some were not shown");
+        // The core's one rule for following a channel: an event, or how many were missed.
+        while let Some(followed) = souk_core::events::next(&mut alerts).await {
+            match followed {
+                Followed::Event(alert) => show(&app, &alert.title, &alert.body),
+                Followed::Lagged(lag) => {
+                    tracing::warn!(
+                        missed = lag.missed,
+                        "too many alerts at once; some were not shown"
+                    );
                 }
-                Err(RecvError::Closed) => return,
             }
         }
     });
