@@ -15,7 +15,7 @@ use std::time::Duration;
 
 mod netns;
 
-use netns::{Host, incoming, ip, sysctl};
+use netns::{Host, incoming, link, namespaces, sysctl};
 
 /// AutoNAT waits 15 s before its first probe; then the reservation, the DHT and gossip.
 const DEADLINE: Duration = Duration::from_secs(150);
@@ -38,29 +38,12 @@ impl Topology {
             b: format!("nat{tag}b"),
             p: format!("nat{tag}p"),
         };
-        for ns in [&t.a, &t.b, &t.p] {
-            ip(None, &["netns", "add", ns]);
-            ip(Some(ns), &["link", "set", "lo", "up"]);
-        }
+        namespaces(&[&t.a, &t.b, &t.p]);
         for (host, net) in [(&t.a, "1"), (&t.b, "2")] {
             let (host_if, public_if) = (format!("n{tag}h{net}"), format!("n{tag}p{net}"));
-            ip(
-                None,
-                &[
-                    "link", "add", &host_if, "type", "veth", "peer", "name", &public_if,
-                ],
-            );
-            ip(None, &["link", "set", &host_if, "netns", host]);
-            ip(None, &["link", "set", &public_if, "netns", &t.p]);
             let host_addr = format!("10.92.{net}.2/24");
             let public_addr = format!("10.92.{net}.1/24");
-            ip(Some(host), &["addr", "add", &host_addr, "dev", &host_if]);
-            ip(Some(host), &["link", "set", &host_if, "up"]);
-            ip(
-                Some(&t.p),
-                &["addr", "add", &public_addr, "dev", &public_if],
-            );
-            ip(Some(&t.p), &["link", "set", &public_if, "up"]);
+            link(host, &host_if, &host_addr, &t.p, &public_if, &public_addr);
         }
         sysctl(&t.p, "net.ipv4.ip_forward=0");
         t

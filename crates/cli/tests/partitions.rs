@@ -12,7 +12,7 @@ use std::{path::Path, process::Command, time::Duration};
 
 mod netns;
 
-use netns::{Host, incoming, ip, sysctl};
+use netns::{Host, incoming, ip, link, namespaces, sysctl};
 
 const MAKER_IP: &str = "10.91.1.2";
 const TAKER_IP: &str = "10.91.2.2";
@@ -38,33 +38,16 @@ impl Topology {
             r: format!("souk{tag}r"),
             r_to_a: format!("r{tag}a"),
         };
-        for ns in [&t.a, &t.b, &t.r] {
-            ip(None, &["netns", "add", ns]);
-            ip(Some(ns), &["link", "set", "lo", "up"]);
-        }
+        namespaces(&[&t.a, &t.b, &t.r]);
         for (host, net, host_if, router_if) in [
             (&t.a, "1", format!("h{tag}a"), t.r_to_a.clone()),
             (&t.b, "2", format!("h{tag}b"), format!("r{tag}b")),
         ] {
-            ip(
-                None,
-                &[
-                    "link", "add", &host_if, "type", "veth", "peer", "name", &router_if,
-                ],
-            );
-            ip(None, &["link", "set", &host_if, "netns", host]);
-            ip(None, &["link", "set", &router_if, "netns", &t.r]);
             let host_addr = format!("10.91.{net}.2/24");
             let router_addr = format!("10.91.{net}.1/24");
+            link(host, &host_if, &host_addr, &t.r, &router_if, &router_addr);
             let gateway = format!("10.91.{net}.1");
-            ip(Some(host), &["addr", "add", &host_addr, "dev", &host_if]);
-            ip(Some(host), &["link", "set", &host_if, "up"]);
             ip(Some(host), &["route", "add", "default", "via", &gateway]);
-            ip(
-                Some(&t.r),
-                &["addr", "add", &router_addr, "dev", &router_if],
-            );
-            ip(Some(&t.r), &["link", "set", &router_if, "up"]);
         }
         sysctl(&t.r, "net.ipv4.ip_forward=1");
         t

@@ -35,6 +35,28 @@ pub fn ip(ns: Option<&str>, args: &[&str]) {
     );
 }
 
+/// Makes each namespace of `names`, its loopback up.
+pub fn namespaces(names: &[&String]) {
+    for ns in names {
+        ip(None, &["netns", "add", ns]);
+        ip(Some(ns), &["link", "set", "lo", "up"]);
+    }
+}
+
+/// A veth pair between namespaces `a` (interface `a_if`, address `a_addr`, e.g. `10.9.1.2/24`) and
+/// `b` (`b_if`, `b_addr`), both ends up.
+pub fn link(a: &str, a_if: &str, a_addr: &str, b: &str, b_if: &str, b_addr: &str) {
+    ip(
+        None,
+        &["link", "add", a_if, "type", "veth", "peer", "name", b_if],
+    );
+    for (ns, dev, addr) in [(a, a_if, a_addr), (b, b_if, b_addr)] {
+        ip(None, &["link", "set", dev, "netns", ns]);
+        ip(Some(ns), &["addr", "add", addr, "dev", dev]);
+        ip(Some(ns), &["link", "set", dev, "up"]);
+    }
+}
+
 /// Sets a sysctl inside namespace `ns`.
 pub fn sysctl(ns: &str, setting: &str) {
     let out = Command::new("ip")
