@@ -118,7 +118,7 @@ async fn a_peer_that_comes_back_gets_what_waits_at_once() {
     let tried = async {
         loop {
             let attempts: Option<i64> = sqlx::query_scalar(
-                "SELECT MIN(attempts) FROM outbox WHERE delivered_at IS NULL AND trade_id = ?",
+                "SELECT MAX(attempts) FROM outbox WHERE delivered_at IS NULL AND trade_id = ?",
             )
             .bind(trade.id.to_string())
             .fetch_one(&db)

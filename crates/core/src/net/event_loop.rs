@@ -126,9 +126,9 @@ pub(crate) struct EventLoop {
     auto_relays: usize,
     /// AutoNAT's verdict is "private": others cannot dial this node's own addresses.
     private: bool,
-    /// Connected peers that offer the relay service (identify lists the hop protocol), with the
-    /// address this node reached them at (a relay is asked only over a connection this node dialled).
-    relay_offers: HashMap<PeerId, Option<Multiaddr>>,
+    /// Peers that offer the relay service (identify lists the hop protocol). A relay is asked only
+    /// at the address this node dialled it at (`reached_at`).
+    relay_offers: HashSet<PeerId>,
     /// The address each peer was reached at over a connection this node dialled (not relayed).
     reached_at: HashMap<PeerId, Multiaddr>,
 }
@@ -195,7 +195,7 @@ impl EventLoop {
             circuits: Vec::new(),
             auto_relays: settings.auto_relays,
             private: false,
-            relay_offers: HashMap::new(),
+            relay_offers: HashSet::new(),
             reached_at: HashMap::new(),
         }
     }

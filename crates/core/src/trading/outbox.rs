@@ -92,7 +92,14 @@ impl Outbox {
     /// The delivery loop: runs until cancelled (or every handle is gone).
     async fn deliver(self, mut mailbox: mpsc::Receiver<Mail>, cancel: CancellationToken) {
         loop {
-            let wait = match self.deliver_due().await {
+            // A round can wait on a request to a peer that is gone (dialing, a DHT lookup): the stop
+            // does not wait for it. What it did not finish stays in the outbox for the next start.
+            let round = tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                round = self.deliver_due() => round,
+            };
+            let wait = match round {
                 Ok(wait) => wait,
                 Err(e) => {
                     tracing::warn!(error = %e, "delivering the outbox failed");

@@ -87,9 +87,6 @@ impl EventLoop {
                     .any(|p| p == Protocol::P2pCircuit);
                 if endpoint.is_dialer() && !relayed {
                     // Where this node reached the peer: the address to ask it for a reservation at.
-                    self.relay_offers
-                        .entry(peer_id)
-                        .and_modify(|at| *at = Some(endpoint.get_remote_address().clone()));
                     self.reached_at
                         .insert(peer_id, endpoint.get_remote_address().clone());
                 }
@@ -156,11 +153,8 @@ impl EventLoop {
     /// offers the relay service.
     pub(super) fn on_identified(&mut self, peer_id: PeerId, info: identify::Info) {
         if info.protocols.contains(&relay::HOP_PROTOCOL_NAME) {
-            if self.relay_offers.len() < MAX_RELAY_OFFERS
-                || self.relay_offers.contains_key(&peer_id)
-            {
-                let at = self.reached_at.get(&peer_id).cloned();
-                self.relay_offers.insert(peer_id, at);
+            if self.relay_offers.len() < MAX_RELAY_OFFERS {
+                self.relay_offers.insert(peer_id);
             }
             self.pick_relays();
         } else {
@@ -277,7 +271,7 @@ impl EventLoop {
         let mut offers: Vec<(PeerId, Multiaddr)> = self
             .relay_offers
             .iter()
-            .filter_map(|(peer, at)| at.clone().map(|at| (*peer, at)))
+            .filter_map(|peer| self.reached_at.get(peer).map(|at| (*peer, at.clone())))
             .filter(|(peer, _)| {
                 self.swarm.is_connected(peer) && !self.circuits.iter().any(|c| c.relay == *peer)
             })

@@ -103,8 +103,10 @@ pub(in crate::trading) async fn acknowledge(
     Ok(newly)
 }
 
-/// Records a failed attempt at envelope `seq` of a trade: its attempts so far, when it is due again
-/// and why it failed.
+/// Records a failed attempt at envelope `seq` of a trade: its attempts so far and why it failed. The
+/// trade's whole queue is due again at `next_attempt`: nothing behind `seq` can go before it, so an
+/// envelope stored meanwhile must not make the trade due at once again (that would retry an offline
+/// peer in a tight loop).
 pub(in crate::trading) async fn postpone(
     pool: &SqlitePool,
     trade_id: Uuid,
@@ -113,17 +115,23 @@ pub(in crate::trading) async fn postpone(
     next_attempt: i64,
     reason: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET attempts = ?, next_attempt = ?, last_error = ? WHERE trade_id = ? AND seq = ?",
-    )
-    .bind(attempts)
-    .bind(next_attempt)
-    .bind(reason)
-    .bind(trade_id.to_string())
-    .bind(seq)
-    .execute(pool)
-    .await
-    .map_err(sql)?;
+    let id = trade_id.to_string();
+    let mut tx = pool.begin().await.map_err(sql)?;
+    sqlx::query("UPDATE outbox SET attempts = ?, last_error = ? WHERE trade_id = ? AND seq = ?")
+        .bind(attempts)
+        .bind(reason)
+        .bind(&id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+    sqlx::query("UPDATE outbox SET next_attempt = ? WHERE trade_id = ? AND delivered_at IS NULL")
+        .bind(next_attempt)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(sql)?;
+    tx.commit().await.map_err(sql)?;
     Ok(())
 }
 
@@ -142,7 +150,10 @@ pub(in crate::trading) async fn due_now(pool: &SqlitePool, peer: &PeerId, now: i
 
 #[cfg(test)]
 mod tests {
-    use super::NEXT_ENVELOPE;
+    use libp2p::PeerId;
+    use uuid::Uuid;
+
+    use super::{NEXT_ENVELOPE, due_now, due_trades, next_due, postpone};
     use crate::store::Store;
 
     /// SQLite's plan for `sql`, one line per step.
@@ -171,5 +182,73 @@ mod tests {
             "the plan: {plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+    }
+
+    /// A failed attempt postpones the trade's whole queue: an envelope stored behind it (due when it
+    /// was stored) does not make the trade due again at once, which retried an offline peer in a
+    /// tight loop (every ~30 ms) for as long as it stayed away.
+    #[tokio::test]
+    async fn a_failed_attempt_postpones_everything_queued_behind_it() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open(&dir.path().join("souk.db"))
+            .await
+            .expect("opened");
+        let pool = store.pool();
+        let trade = Uuid::now_v7();
+        let peer = PeerId::random();
+        sqlx::query(
+            "INSERT INTO trades (id, offer_id, role, counterparty, state, terms, created_at, updated_at) \
+             VALUES (?, 'o1', 'maker', ?, 'Accepted', '{}', 0, 0)",
+        )
+        .bind(trade.to_string())
+        .bind(peer.to_base58())
+        .execute(pool)
+        .await
+        .expect("a trade");
+        for seq in 0..3 {
+            sqlx::query(
+                "INSERT INTO outbox (trade_id, seq, peer, envelope, created_at, next_attempt) \
+                 VALUES (?, ?, ?, x'00', 1000, 1000)",
+            )
+            .bind(trade.to_string())
+            .bind(seq)
+            .bind(peer.to_base58())
+            .execute(pool)
+            .await
+            .expect("an envelope");
+        }
+        assert_eq!(
+            due_trades(pool, 1_000, 16).await.unwrap(),
+            vec![(trade, peer)]
+        );
+
+        postpone(pool, trade, 0, 1, 5_000, "offline").await.unwrap();
+        assert!(
+            due_trades(pool, 1_001, 16).await.unwrap().is_empty(),
+            "the envelopes behind the failed one made the trade due again"
+        );
+        assert_eq!(next_due(pool).await.unwrap(), Some(5_000));
+        assert_eq!(
+            due_trades(pool, 5_000, 16).await.unwrap(),
+            vec![(trade, peer)]
+        );
+        let attempts: Vec<i64> =
+            sqlx::query_scalar("SELECT attempts FROM outbox WHERE trade_id = ? ORDER BY seq")
+                .bind(trade.to_string())
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            attempts,
+            vec![1, 0, 0],
+            "only the one tried counts an attempt"
+        );
+
+        // The peer comes back: everything waiting for it is due now.
+        assert_eq!(due_now(pool, &peer, 2_000).await.unwrap(), 3);
+        assert_eq!(
+            due_trades(pool, 2_000, 16).await.unwrap(),
+            vec![(trade, peer)]
+        );
     }
 }
