@@ -12,9 +12,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use souk_bench::{
-    BookPagesSettings, ChatRttSettings, ColdStartSettings, EnvelopeSettings, FootprintSettings,
-    PropagationSettings, RealNodesSettings, WatcherSettings, run_book_pages, run_chat_rtt,
-    run_cold_start, run_envelope, run_footprint, run_propagation, run_real_nodes, run_watcher,
+    BookPagesSettings, ChatRttSettings, ColdStartSettings, DhtSettings, EnvelopeSettings,
+    FootprintSettings, PropagationSettings, RealNodesSettings, Transport, WatcherSettings,
+    run_book_pages, run_chat_rtt, run_cold_start, run_dht, run_envelope, run_footprint,
+    run_propagation, run_real_nodes, run_watcher,
 };
 
 #[derive(Parser)]
@@ -77,6 +78,12 @@ enum Bench {
         /// Nodes listen on 127.0.0.1 only: all DHT servers dialling each other (a dense network).
         #[arg(long)]
         listen_loopback: bool,
+        /// Listen and connect over this transport only (default: TCP and QUIC).
+        #[arg(long, value_enum)]
+        transport: Option<Transport>,
+        /// One-way latency each node adds to what it receives over TCP, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
         #[arg(long)]
         seed: Option<u64>,
         /// Write the full results here as JSON.
@@ -174,6 +181,29 @@ enum Bench {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Kademlia at scale: N in-process nodes (production DHT settings) joining through one random
+    /// peer each; record and provider lookups: latency, requests, routing tables, memory.
+    Dht {
+        #[arg(long, default_value_t = 1000)]
+        nodes: usize,
+        #[arg(long, default_value_t = 50)]
+        records: usize,
+        #[arg(long, default_value_t = 20)]
+        provider_keys: usize,
+        #[arg(long, default_value_t = 5)]
+        providers_per_key: usize,
+        /// Lookups of each kind.
+        #[arg(long, default_value_t = 200)]
+        lookups: usize,
+        #[arg(long, value_enum, default_value_t = Transport::Quic)]
+        transport: Transport,
+        /// Seed of the joins and the lookups (random when absent; the report shows it).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -230,11 +260,15 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             settle_secs,
             idle_secs,
             listen_loopback,
+            transport,
+            latency_ms,
             seed,
             json,
         } => {
             let mut settings = RealNodesSettings::new(souk, nodes, offers);
             settings.listen_loopback = listen_loopback;
+            settings.transport = transport;
+            settings.latency = Duration::from_millis(latency_ms);
             settings.settle = Duration::from_secs(settle_secs);
             settings.idle = Duration::from_secs(idle_secs);
             if let Some(seed) = seed {
@@ -289,6 +323,37 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 eprintln!("souk-bench: a book did not hold every offer");
             }
             Ok(report.all_filled())
+        }
+        Bench::Dht {
+            nodes,
+            records,
+            provider_keys,
+            providers_per_key,
+            lookups,
+            transport,
+            seed,
+            json,
+        } => {
+            let mut settings = DhtSettings {
+                records,
+                provider_keys,
+                providers_per_key,
+                lookups,
+                transport,
+                ..DhtSettings::new(nodes)
+            };
+            if let Some(seed) = seed {
+                settings.seed = seed;
+            }
+            let report = run_dht(settings).await?;
+            print!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            if !report.all_found() {
+                eprintln!("souk-bench: not every lookup found what it looked for");
+            }
+            Ok(report.all_found())
         }
         Bench::BookPages {
             offers,

@@ -23,6 +23,12 @@ pub fn topic() -> String {
 
 /// A fresh offer by `maker`, signed and wrapped as it travels on the market topic: its id and bytes.
 pub fn signed_offer_update(maker: &Keypair) -> anyhow::Result<(Uuid, Vec<u8>)> {
+    let (offer, signed) = signed_offer(maker)?;
+    Ok((offer.id, MarketUpdate::Offer(signed).to_bytes()))
+}
+
+/// A fresh offer by `maker` in this market, and its signed form.
+pub fn signed_offer(maker: &Keypair) -> anyhow::Result<(Offer, SignedOffer)> {
     let new = NewOffer {
         side: Side::Sell,
         base: BASE,
@@ -39,7 +45,7 @@ pub fn signed_offer_update(maker: &Keypair) -> anyhow::Result<(Uuid, Vec<u8>)> {
     };
     let offer = Offer::new(maker.public().to_peer_id(), new, now_ms())?;
     let signed = SignedOffer::sign(&offer, maker)?;
-    Ok((offer.id, MarketUpdate::Offer(signed).to_bytes()))
+    Ok((offer, signed))
 }
 
 /// What a receiving node does before it counts an update: the full [`MarketUpdate::verify`], and the

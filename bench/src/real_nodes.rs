@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::{process::Child, sync::mpsc};
 
-use crate::{propagation::Rng, summary::LatencySummary};
+use crate::{dht::Transport, propagation::Rng, summary::LatencySummary};
 
 const PASS: &str = "souk bench passphrase";
 
@@ -51,6 +51,10 @@ pub struct RealNodesSettings {
     /// How many nodes are initialised / started at once.
     pub parallel_starts: usize,
     pub seed: u64,
+    /// Listen (and so connect) over this transport only; `None`: the default, TCP and QUIC.
+    pub transport: Option<Transport>,
+    /// One-way latency every node adds to what it receives over TCP (`--added-latency-ms`).
+    pub latency: Duration,
 }
 
 impl RealNodesSettings {
@@ -65,6 +69,8 @@ impl RealNodesSettings {
             listen_loopback: false,
             parallel_starts: 4,
             seed: getrandom::u64().unwrap_or(0x5eed),
+            transport: None,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -73,6 +79,9 @@ impl RealNodesSettings {
 pub struct RealNodesReport {
     pub nodes: usize,
     pub listen_loopback: bool,
+    /// `None`: TCP and QUIC (the default listen addresses).
+    pub transport: Option<Transport>,
+    pub latency_ms: u64,
     pub offers: usize,
     pub seed: u64,
     pub settle_secs: f64,
@@ -110,12 +119,21 @@ impl fmt::Display for RealNodesReport {
         let ms = |us: f64| us / 1000.0;
         writeln!(
             f,
-            "real nodes: {} `souk node` processes{}, {} offers (seed {}), settled {:.1} s, peers per node {}/{}/{} (min/median/max)",
+            "real nodes: {} `souk node` processes{} over {}{}, {} offers (seed {}), settled {:.1} s, peers per node {}/{}/{} (min/median/max)",
             self.nodes,
             if self.listen_loopback {
                 " on 127.0.0.1 only (all DHT servers)"
             } else {
                 ""
+            },
+            match self.transport {
+                None => "TCP and QUIC",
+                Some(Transport::Tcp) => "TCP",
+                Some(Transport::Quic) => "QUIC",
+            },
+            match self.latency_ms {
+                0 => String::new(),
+                ms => format!(" with {ms} ms added one-way latency"),
             },
             self.offers,
             self.seed,
@@ -207,12 +225,16 @@ pub async fn run_real_nodes(settings: RealNodesSettings) -> anyhow::Result<RealN
         .collect::<anyhow::Result<Vec<()>>>()?;
 
     let first = start(&settings, &dirs[0], None, &http).await?;
+    let wanted = match settings.transport {
+        Some(Transport::Quic) => "/quic-v1",
+        _ => "/tcp/",
+    };
     let bootstrap = first
         .addrs
         .iter()
-        .find(|a| a.contains("/ip4/127.0.0.1/tcp/"))
+        .find(|a| a.contains("/ip4/127.0.0.1/") && a.contains(wanted))
         .cloned()
-        .with_context(|| format!("node 0 has no loopback TCP address: {:?}", first.addrs))?;
+        .with_context(|| format!("node 0 has no loopback {wanted} address: {:?}", first.addrs))?;
     let mut procs = vec![first];
     let rest = futures::stream::iter(
         dirs[1..]
@@ -374,6 +396,8 @@ pub async fn run_real_nodes(settings: RealNodesSettings) -> anyhow::Result<RealN
     Ok(RealNodesReport {
         nodes: settings.nodes,
         listen_loopback: settings.listen_loopback,
+        transport: settings.transport,
+        latency_ms: u64::try_from(settings.latency.as_millis()).unwrap_or(u64::MAX),
         offers: settings.offers,
         seed: settings.seed,
         settle_secs,
@@ -476,8 +500,27 @@ pub(crate) async fn start(
 ) -> anyhow::Result<Proc> {
     let mut cmd = souk_command(&settings.souk, dir);
     cmd.args(["--json", "node", "--no-mdns"]);
-    if settings.listen_loopback {
-        cmd.args(["--listen", "/ip4/127.0.0.1/tcp/0"]);
+    let host = match settings.listen_loopback {
+        true => "127.0.0.1",
+        false => "0.0.0.0",
+    };
+    match (settings.transport, settings.listen_loopback) {
+        (None, false) => {}
+        (None, true) => {
+            cmd.args(["--listen", "/ip4/127.0.0.1/tcp/0"]);
+        }
+        (Some(Transport::Tcp), _) => {
+            cmd.args(["--listen", &format!("/ip4/{host}/tcp/0")]);
+        }
+        (Some(Transport::Quic), _) => {
+            cmd.args(["--listen", &format!("/ip4/{host}/udp/0/quic-v1")]);
+        }
+    }
+    if !settings.latency.is_zero() {
+        cmd.args([
+            "--added-latency-ms",
+            &settings.latency.as_millis().to_string(),
+        ]);
     }
     if let Ok(filter) = std::env::var("SOUK_BENCH_NODE_LOG") {
         cmd.args(["--log-level", &filter]);

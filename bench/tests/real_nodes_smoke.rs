@@ -32,3 +32,43 @@ async fn three_node_processes_deliver_every_offer_and_withdrawal() {
     let json = serde_json::to_value(&report).expect("serialises");
     assert_eq!(json["offers_delivered"], 4);
 }
+
+/// QUIC only: the nodes find each other and deliver everything over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_node_processes_over_quic_deliver_everything() {
+    let settings = RealNodesSettings {
+        settle: Duration::from_secs(2),
+        idle: Duration::ZERO,
+        transport: Some(souk_bench::Transport::Quic),
+        ..RealNodesSettings::new(souk_binary(), 3, 2)
+    };
+    let report = run_real_nodes(settings).await.expect("the benchmark runs");
+    assert!(
+        report.all_delivered(),
+        "not all delivered over QUIC:\n{report}"
+    );
+    assert_eq!(report.peers_max, 2, "{report}");
+    let json = serde_json::to_value(&report).expect("serialises");
+    assert_eq!(json["transport"], "quic");
+}
+
+/// The added latency reaches the nodes: every offer crosses at least one delayed read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn added_latency_holds_every_offer_back() {
+    let latency = Duration::from_millis(150);
+    let settings = RealNodesSettings {
+        settle: Duration::from_secs(2),
+        idle: Duration::ZERO,
+        transport: Some(souk_bench::Transport::Tcp),
+        latency,
+        ..RealNodesSettings::new(souk_binary(), 3, 2)
+    };
+    let report = run_real_nodes(settings).await.expect("the benchmark runs");
+    assert!(report.all_delivered(), "not all delivered:\n{report}");
+    for (what, s) in [("offer", &report.offer), ("withdrawal", &report.withdrawal)] {
+        assert!(
+            s.p50_us >= latency.as_micros() as f64,
+            "half the {what}s arrived sooner than one delayed read:\n{report}"
+        );
+    }
+}

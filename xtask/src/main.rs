@@ -10,8 +10,9 @@
 //! - `dist`     regenerates the icons and builds the release `.deb` with the Tauri bundler; prints its
 //!   path and size.
 //! - `bench`    runs the benchmarks in a release build: offers across 20 and 100 real `souk node`
-//!   processes, gossip propagation across 100 in-process
-//!   nodes, cold start to a full book, sealed-envelope throughput, chat round trips between two nodes;
+//!   processes (TCP and QUIC, each alone, TCP with 50 ms added latency), gossip propagation across
+//!   100 in-process nodes, DHT lookups among 1,000 in-process nodes, cold start to a full book, the
+//!   100k-offer book's pages, memory footprint, sealed-envelope throughput, chat round trips;
 //!   writes `artifacts/bench-*.json`. Not part of `test`: benchmarks report numbers, they do not gate.
 //! - `soak`     N real `souk node` processes with offers posted and withdrawn at a steady rate for M
 //!   minutes; checks every book and samples each node's memory and fds; writes `artifacts/soak.json`.
@@ -995,7 +996,7 @@ fn bench() -> Result {
     let souk = souk.to_string_lossy();
     // The watcher benchmark runs ElectrumX on a regtest litecoind.
     let electrumx = ensure_electrumx()?;
-    let benches: [(&str, &str, Vec<&str>); 9] = [
+    let benches: [(&str, &str, Vec<&str>); 13] = [
         (
             "propagation",
             "propagation",
@@ -1010,6 +1011,55 @@ fn bench() -> Result {
             "real-nodes-100",
             "real-nodes",
             vec!["--souk", &souk, "--nodes", "100", "--offers", "20"],
+        ),
+        (
+            "real-nodes-100-tcp",
+            "real-nodes",
+            vec![
+                "--souk",
+                &souk,
+                "--nodes",
+                "100",
+                "--offers",
+                "20",
+                "--transport",
+                "tcp",
+            ],
+        ),
+        (
+            "real-nodes-100-quic",
+            "real-nodes",
+            vec![
+                "--souk",
+                &souk,
+                "--nodes",
+                "100",
+                "--offers",
+                "20",
+                "--transport",
+                "quic",
+            ],
+        ),
+        (
+            "real-nodes-100-tcp-50ms",
+            "real-nodes",
+            vec![
+                "--souk",
+                &souk,
+                "--nodes",
+                "100",
+                "--offers",
+                "20",
+                "--transport",
+                "tcp",
+                "--latency-ms",
+                "50",
+            ],
+        ),
+        (
+            "dht-1000",
+            "dht",
+            vec!["--nodes", "1000", "--lookups", "200"],
         ),
         (
             "cold-start",

@@ -53,6 +53,8 @@ pub struct NodeOptions {
     pub bootstrap: Vec<Multiaddr>,
     pub relay_server: bool,
     pub private_addresses: bool,
+    /// `--added-latency-ms`: see `NetConfig::added_latency`.
+    pub added_latency: Duration,
     pub external: Vec<Multiaddr>,
     pub no_mdns: bool,
     pub api: Option<SocketAddr>,
@@ -101,6 +103,7 @@ pub(crate) async fn run_node(
         bootstrap,
         relay_server: args.relay_server,
         private_addresses: args.private_addresses,
+        added_latency: Duration::from_millis(args.added_latency_ms),
         external: args.external_address,
         no_mdns: args.no_mdns,
         api: args.api,
@@ -187,6 +190,7 @@ pub fn net_config(options: &NodeOptions) -> NetConfig {
     config.mdns = !options.no_mdns;
     config.relay_server = options.relay_server;
     config.probe_private_addresses = options.private_addresses;
+    config.added_latency = options.added_latency;
     config.external_addresses = options.external.clone();
     config
 }

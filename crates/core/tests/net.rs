@@ -621,6 +621,40 @@ async fn direct_request_gets_the_answer_of_the_application() {
     responder.abort();
 }
 
+/// `added_latency` (for benchmarks) delays what each node reads: a request and its answer cross two
+/// delayed reads, so a round trip on an open connection takes at least twice the latency, and
+/// still arrives whole.
+#[tokio::test]
+async fn added_latency_delays_every_round_trip() {
+    let latency = Duration::from_millis(60);
+    let config = NetConfig {
+        added_latency: latency,
+        ..NetConfig::loopback_for_tests()
+    };
+    let (a, b) = direct_pair(config.clone(), config).await;
+    let mut b_events = b.client.subscribe_events();
+    let b_client = b.client.clone();
+    let responder = tokio::spawn(async move {
+        while let Ok(event) = b_events.recv().await {
+            if let NetEvent::Request { id, data, .. } = event {
+                b_client.respond(id, data).await.expect("respond");
+            }
+        }
+    });
+    for size in [10, 40_000] {
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let started = Instant::now();
+        let answer = a.client.request(b.peer, data.clone()).await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(answer, data);
+        assert!(
+            took >= 2 * latency,
+            "a round trip of {size} bytes took {took:?}"
+        );
+    }
+    responder.abort();
+}
+
 #[tokio::test]
 async fn oversized_requests_and_answers_are_refused() {
     let a_config = NetConfig {

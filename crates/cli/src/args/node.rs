@@ -24,6 +24,10 @@ pub(crate) struct NodeArgs {
     /// for them (a network that is private throughout: a lab, a company network)
     #[arg(long)]
     pub(crate) private_addresses: bool,
+    /// For measuring only: delay every byte this node receives over TCP by this many milliseconds
+    /// (one-way latency on every connection, as if its peers were far away)
+    #[arg(long, value_name = "MS", hide = true, default_value_t = 0)]
+    pub(crate) added_latency_ms: u64,
     /// An address other nodes can reach this one at, e.g. /ip4/203.0.113.7/tcp/4001 (repeatable); a
     /// relay needs one so its clients can announce their relayed addresses
     #[arg(long, value_name = "MULTIADDR")]

@@ -90,6 +90,9 @@ pub struct NetConfig {
     /// How often the watched markets' makers are asked again for their offers (through the DHT's
     /// provider lists): the safety net under gossip.
     pub market_refresh: Duration,
+    /// For measuring only: every byte received over TCP becomes readable this long after it
+    /// arrived (one-way latency on every connection; QUIC is not delayed). Zero: off.
+    pub added_latency: Duration,
 }
 
 impl Default for NetConfig {
@@ -136,6 +139,7 @@ impl Default for NetConfig {
             max_pending_requests: 1024,
             max_pending_requests_per_peer: 16,
             market_refresh: Duration::from_secs(10 * 60),
+            added_latency: Duration::ZERO,
         }
     }
 }

@@ -11,6 +11,7 @@
 mod behaviour;
 mod client;
 mod config;
+mod delay;
 mod direct;
 mod error;
 mod event_loop;
@@ -20,7 +21,8 @@ mod quota;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use libp2p::{
-    Multiaddr, PeerId, SwarmBuilder, identity::Keypair, multiaddr::Protocol, noise, tcp, yamux,
+    Multiaddr, PeerId, SwarmBuilder, Transport as _, identity::Keypair, multiaddr::Protocol, noise,
+    tcp, yamux,
 };
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -138,6 +140,11 @@ pub struct NetStats {
     pub requests_refused: u64,
     /// Inbound direct requests waiting for our answer now.
     pub pending_inbound: usize,
+    /// Record and provider lookups this node answered its caller (found or not).
+    pub dht_lookups: u64,
+    /// Requests those lookups had sent to other peers by the time they answered (libp2p-kad does
+    /// not report hops: a lookup asks up to 3 peers at a time, each step one hop closer).
+    pub dht_lookup_requests: u64,
 }
 
 impl NetStats {
@@ -198,15 +205,23 @@ impl Network {
     ) -> Result<(NetClient, broadcast::Receiver<NetEvent>), NetError> {
         let bootstrap = parse_bootstrap(&config.bootstrap)?;
         let idle = config.idle_connection_timeout;
+        let latency = config.added_latency;
         let mut swarm = SwarmBuilder::with_existing_identity(keypair)
             .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
+            .with_quic()
+            // TCP as `with_tcp` builds it, with the (normally absent) added latency on its streams.
+            .with_other_transport(
+                |key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                    Ok(
+                        tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+                            .map(move |stream, _| delay::MaybeDelayed::new(stream, latency))
+                            .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                            .authenticate(noise::Config::new(key)?)
+                            .multiplex(yamux::Config::default()),
+                    )
+                },
             )
             .map_err(|e| NetError::Transport(e.to_string()))?
-            .with_quic()
             .with_dns()
             .map_err(|e| NetError::Transport(e.to_string()))?
             .with_relay_client(noise::Config::new, yamux::Config::default)

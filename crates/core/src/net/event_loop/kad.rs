@@ -106,8 +106,11 @@ impl EventLoop {
                 _ => {}
             },
             kad::Event::OutboundQueryProgressed {
-                id, result, step, ..
-            } => self.on_query_progress(id, result, step.last),
+                id,
+                result,
+                step,
+                stats,
+            } => self.on_query_progress(id, result, step.last, &stats),
             kad::Event::RoutingUpdated {
                 peer,
                 is_new_peer: true,
@@ -225,7 +228,19 @@ impl EventLoop {
         }
     }
 
-    fn on_query_progress(&mut self, id: QueryId, result: QueryResult, last: bool) {
+    /// A record or provider lookup answered its caller after `stats`' requests.
+    fn note_lookup(&mut self, stats: &kad::QueryStats) {
+        self.counters.dht_lookups += 1;
+        self.counters.dht_lookup_requests += u64::from(stats.num_requests());
+    }
+
+    fn on_query_progress(
+        &mut self,
+        id: QueryId,
+        result: QueryResult,
+        last: bool,
+        stats: &kad::QueryStats,
+    ) {
         match result {
             QueryResult::PutRecord(result) => {
                 let Some(reply) = self.pending_put.remove(&id) else {
@@ -252,6 +267,7 @@ impl EventLoop {
                     Ok(()) => {
                         if let Some(reply) = self.pending_get.remove(&id) {
                             let _ = reply.send(Ok(Some(found.record.value)));
+                            self.note_lookup(stats);
                         }
                         if let Some(mut query) = self.kad().query_mut(&id) {
                             query.finish();
@@ -263,6 +279,7 @@ impl EventLoop {
                         self.refuse(from, format!("fetched record {key_hex}: {reason}"));
                         if last && let Some(reply) = self.pending_get.remove(&id) {
                             let _ = reply.send(Ok(None));
+                            self.note_lookup(stats);
                         }
                     }
                 }
@@ -273,6 +290,7 @@ impl EventLoop {
                 }
                 if let Some(reply) = self.pending_get.remove(&id) {
                     let _ = reply.send(Ok(None));
+                    self.note_lookup(stats);
                 }
             }
             QueryResult::StartProviding(result) => {
@@ -306,6 +324,7 @@ impl EventLoop {
                 };
                 if finished && let Some(pending) = self.pending_providers.remove(&id) {
                     let _ = pending.reply.send(Ok(pending.found));
+                    self.note_lookup(stats);
                 }
             }
             QueryResult::Bootstrap(result) => {

@@ -1,0 +1,46 @@
+//! Keeps the DHT benchmark from rotting: a small network over each transport must find every record
+//! and every provider, count the requests its lookups sent and fill the routing tables. No timing
+//! thresholds: how fast is the benchmark's business, not a test's.
+
+use souk_bench::{DhtSettings, Transport, run_dht};
+
+async fn small_network(transport: Transport) {
+    let settings = DhtSettings {
+        records: 5,
+        provider_keys: 3,
+        providers_per_key: 2,
+        lookups: 12,
+        transport,
+        ..DhtSettings::new(20)
+    };
+    let report = run_dht(settings).await.expect("the benchmark runs");
+
+    assert!(
+        report.all_found(),
+        "not every lookup found its key:\n{report}"
+    );
+    assert_eq!(report.records_stored, 5, "{report}");
+    assert_eq!(report.record.lookups, 12, "{report}");
+    assert_eq!(report.providers.lookups, 12, "{report}");
+    // A lookup from a node that does not hold the key asks at least one other node.
+    assert!(report.record.requests.p50_us >= 1.0, "{report}");
+    assert!(report.providers.requests.p50_us >= 1.0, "{report}");
+    assert_eq!(report.first_provider.samples, 12, "{report}");
+    assert!(
+        report.routing_table.min > 0,
+        "a node that knows nobody:\n{report}"
+    );
+    assert!(report.baseline_request.samples > 0, "{report}");
+    let json = serde_json::to_value(&report).expect("serialises");
+    assert_eq!(json["nodes"], 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_nodes_over_tcp_find_every_record_and_provider() {
+    small_network(Transport::Tcp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_nodes_over_quic_find_every_record_and_provider() {
+    small_network(Transport::Quic).await;
+}
