@@ -84,6 +84,9 @@ enum Bench {
         /// One-way latency each node adds to what it receives over TCP, in milliseconds.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Share of the nodes that take turns leaving (killed) and coming back, e.g. 0.1.
+        #[arg(long, default_value_t = 0.0)]
+        churn: f64,
         #[arg(long)]
         seed: Option<u64>,
         /// Write the full results here as JSON.
@@ -262,6 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             listen_loopback,
             transport,
             latency_ms,
+            churn,
             seed,
             json,
         } => {
@@ -269,6 +273,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             settings.listen_loopback = listen_loopback;
             settings.transport = transport;
             settings.latency = Duration::from_millis(latency_ms);
+            settings.churn = churn;
             settings.settle = Duration::from_secs(settle_secs);
             settings.idle = Duration::from_secs(idle_secs);
             if let Some(seed) = seed {

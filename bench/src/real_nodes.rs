@@ -55,6 +55,9 @@ pub struct RealNodesSettings {
     pub transport: Option<Transport>,
     /// One-way latency every node adds to what it receives over TCP (`--added-latency-ms`).
     pub latency: Duration,
+    /// This share of the nodes (never the bootstrap node) leaves and comes back during the run: before
+    /// each offer one of them is killed (no goodbye) and the one killed before restarts.
+    pub churn: f64,
 }
 
 impl RealNodesSettings {
@@ -71,6 +74,7 @@ impl RealNodesSettings {
             seed: getrandom::u64().unwrap_or(0x5eed),
             transport: None,
             latency: Duration::ZERO,
+            churn: 0.0,
         }
     }
 }
@@ -82,6 +86,8 @@ pub struct RealNodesReport {
     /// `None`: TCP and QUIC (the default listen addresses).
     pub transport: Option<Transport>,
     pub latency_ms: u64,
+    /// Node restarts during the run (each after being killed); 0 without churn.
+    pub restarts: usize,
     pub offers: usize,
     pub seed: u64,
     pub settle_secs: f64,
@@ -131,9 +137,11 @@ impl fmt::Display for RealNodesReport {
                 Some(Transport::Tcp) => "TCP",
                 Some(Transport::Quic) => "QUIC",
             },
-            match self.latency_ms {
-                0 => String::new(),
-                ms => format!(" with {ms} ms added one-way latency"),
+            match (self.latency_ms, self.restarts) {
+                (0, 0) => String::new(),
+                (0, r) => format!(" with {r} restarts (churn)"),
+                (ms, 0) => format!(" with {ms} ms added one-way latency"),
+                (ms, r) => format!(" with {ms} ms added one-way latency and {r} restarts (churn)"),
             },
             self.offers,
             self.seed,
@@ -250,47 +258,8 @@ pub async fn run_real_nodes(settings: RealNodesSettings) -> anyhow::Result<RealN
 
     let (seen_tx, mut seen) = mpsc::unbounded_channel::<Seen>();
     for (i, p) in procs.iter().enumerate() {
-        let url = format!(
-            "{}/api/v1/events?token={}",
-            p.url.replacen("http://", "ws://", 1),
-            p.token
-        );
-        let (socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .with_context(|| format!("node {i}'s event stream"))?;
-        let tx = seen_tx.clone();
-        tokio::spawn(async move {
-            let (_, mut read) = socket.split();
-            while let Some(Ok(msg)) = read.next().await {
-                let at = Instant::now();
-                let Ok(text) = msg.to_text() else { continue };
-                let Ok(v) = serde_json::from_str::<Value>(text) else {
-                    continue;
-                };
-                let kind = v["kind"].as_str().unwrap_or_default().to_owned();
-                let id = match kind.as_str() {
-                    "offer_added" => v["offer"]["id"].as_str(),
-                    "offer_withdrawn" => v["id"].as_str(),
-                    _ => None,
-                };
-                if let Some(id) = id {
-                    let id = id.to_owned();
-                    if tx
-                        .send(Seen {
-                            node: i,
-                            kind,
-                            id,
-                            at,
-                        })
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            }
-        });
+        watch(i, p, seen_tx.clone()).await?;
     }
-    drop(seen_tx);
 
     let settle_started = Instant::now();
     tokio::time::sleep(settings.settle).await;
@@ -309,9 +278,38 @@ pub async fn run_real_nodes(settings: RealNodesSettings) -> anyhow::Result<RealN
     let mut offers_delivered = 0;
     let mut withdrawals_delivered = 0;
     let mut early: Vec<Seen> = Vec::new();
-    let others = settings.nodes - 1;
+    let mut expected = 0;
+    // Churn: these nodes take turns leaving (killed) and coming back (restarted, same data).
+    let churners: Vec<usize> = {
+        let count = ((settings.nodes as f64) * settings.churn).round() as usize;
+        rng.distinct_below(settings.nodes - 1, count.min(settings.nodes - 1))
+            .into_iter()
+            .map(|i| i + 1)
+            .collect()
+    };
+    let mut down: Option<usize> = None;
+    let mut restarts = 0;
     for k in 0..settings.offers {
-        let maker = rng.below(settings.nodes);
+        if !churners.is_empty() {
+            let leaving = churners[k % churners.len()];
+            if let Some(back) = down.take() {
+                let _ = std::fs::remove_file(dirs[back].join("api.json"));
+                let proc = start(&settings, &dirs[back], Some(&bootstrap), &http).await?;
+                watch(back, &proc, seen_tx.clone()).await?;
+                procs[back] = proc;
+                restarts += 1;
+            }
+            procs[leaving]
+                .child
+                .kill()
+                .await
+                .context("killing a node")?;
+            down = Some(leaving);
+        }
+        let up: Vec<usize> = (0..settings.nodes).filter(|n| Some(*n) != down).collect();
+        let maker = up[rng.below(up.len())];
+        let others = up.len() - 1;
+        expected += others;
         let sent = Instant::now();
         let offer = post(&http, &procs[maker], offer_body(k)).await?;
         post_calls.push(sent.elapsed());
@@ -362,6 +360,13 @@ pub async fn run_real_nodes(settings: RealNodesSettings) -> anyhow::Result<RealN
         withdrawal_lat.extend(got.values().map(|at| at.duration_since(sent)));
     }
 
+    drop(seen_tx);
+    if let Some(back) = down.take() {
+        let _ = std::fs::remove_file(dirs[back].join("api.json"));
+        procs[back] = start(&settings, &dirs[back], Some(&bootstrap), &http).await?;
+        restarts += 1;
+    }
+
     // Every book, read through the API: no offer of this run may still be live anywhere.
     let mut books_wrong = 0;
     for p in &procs {
@@ -398,6 +403,7 @@ pub async fn run_real_nodes(settings: RealNodesSettings) -> anyhow::Result<RealN
         listen_loopback: settings.listen_loopback,
         transport: settings.transport,
         latency_ms: u64::try_from(settings.latency.as_millis()).unwrap_or(u64::MAX),
+        restarts,
         offers: settings.offers,
         seed: settings.seed,
         settle_secs,
@@ -406,14 +412,57 @@ pub async fn run_real_nodes(settings: RealNodesSettings) -> anyhow::Result<RealN
         peers_max: peers[peers.len() - 1],
         post_call: LatencySummary::of(&post_calls),
         offer: LatencySummary::of(&offer_lat),
-        offers_expected: settings.offers * others,
+        offers_expected: expected,
         offers_delivered,
         withdrawal: LatencySummary::of(&withdrawal_lat),
-        withdrawals_expected: settings.offers * others,
+        withdrawals_expected: expected,
         withdrawals_delivered,
         books_wrong,
         idle_bytes_per_node_per_min,
     })
+}
+
+/// Sends what node `i`'s WebSocket announces (offers added and withdrawn) to `tx`, until it closes.
+async fn watch(i: usize, p: &Proc, tx: mpsc::UnboundedSender<Seen>) -> anyhow::Result<()> {
+    let url = format!(
+        "{}/api/v1/events?token={}",
+        p.url.replacen("http://", "ws://", 1),
+        p.token
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .with_context(|| format!("node {i}'s event stream"))?;
+    tokio::spawn(async move {
+        let (_, mut read) = socket.split();
+        while let Some(Ok(msg)) = read.next().await {
+            let at = Instant::now();
+            let Ok(text) = msg.to_text() else { continue };
+            let Ok(v) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            let kind = v["kind"].as_str().unwrap_or_default().to_owned();
+            let id = match kind.as_str() {
+                "offer_added" => v["offer"]["id"].as_str(),
+                "offer_withdrawn" => v["id"].as_str(),
+                _ => None,
+            };
+            if let Some(id) = id {
+                let id = id.to_owned();
+                if tx
+                    .send(Seen {
+                        node: i,
+                        kind,
+                        id,
+                        at,
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Waits until `want` nodes other than `maker` reported `kind` for `id`, or `until`. Events for

@@ -72,3 +72,23 @@ async fn added_latency_holds_every_offer_back() {
         );
     }
 }
+
+/// Churn: of five nodes, two take turns being killed and restarted; every node that is up when an
+/// offer is posted gets it (a restarted one included), and the books agree at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_that_leave_and_come_back_still_get_every_offer() {
+    let settings = RealNodesSettings {
+        settle: Duration::from_secs(2),
+        idle: Duration::ZERO,
+        churn: 0.4,
+        ..RealNodesSettings::new(souk_binary(), 5, 3)
+    };
+    let report = run_real_nodes(settings).await.expect("the benchmark runs");
+    assert!(
+        report.all_delivered(),
+        "not all delivered under churn:\n{report}"
+    );
+    assert_eq!(report.restarts, 3, "{report}");
+    // One node is down during each offer: three others of the four up get it.
+    assert_eq!(report.offers_expected, 3 * 3, "{report}");
+}

@@ -996,7 +996,7 @@ fn bench() -> Result {
     let souk = souk.to_string_lossy();
     // The watcher benchmark runs ElectrumX on a regtest litecoind.
     let electrumx = ensure_electrumx()?;
-    let benches: [(&str, &str, Vec<&str>); 13] = [
+    let benches: [(&str, &str, Vec<&str>); 14] = [
         (
             "propagation",
             "propagation",
@@ -1054,6 +1054,13 @@ fn bench() -> Result {
                 "tcp",
                 "--latency-ms",
                 "50",
+            ],
+        ),
+        (
+            "real-nodes-100-churn",
+            "real-nodes",
+            vec![
+                "--souk", &souk, "--nodes", "100", "--offers", "20", "--churn", "0.1",
             ],
         ),
         (
