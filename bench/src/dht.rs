@@ -30,6 +30,8 @@ use crate::{
 
 /// Nodes started or looking up at once.
 const PARALLEL: usize = 16;
+/// Waves in a row without a node that could look a key up before the lookups stop.
+const IDLE_WAVES: usize = 50;
 /// The routing tables count as settled when their total did not change over this many polls…
 const SETTLED_POLLS: usize = 3;
 /// … this far apart…
@@ -358,7 +360,10 @@ async fn look_up_records(
     if keys.is_empty() {
         return LookupFigures::default();
     }
-    while samples.len() + errors < count {
+    // In a small network every node may hold every record (it goes to the 20 closest): a few waves
+    // that find no asker end the run with fewer lookups rather than never.
+    let mut idle_waves = 0;
+    while samples.len() + errors < count && idle_waves < IDLE_WAVES {
         let wave = (count - samples.len() - errors).min(PARALLEL);
         let askers = rng.distinct_below(nodes.len(), wave);
         let mut plan = Vec::new();
@@ -373,6 +378,7 @@ async fn look_up_records(
             }
             plan.push((asker, key));
         }
+        idle_waves = if plan.is_empty() { idle_waves + 1 } else { 0 };
         let runs = plan.into_iter().map(|(asker, key)| async move {
             let client = &nodes[asker].client;
             let before = lookup_counters(client).await;
@@ -405,7 +411,8 @@ async fn look_up_providers(
     if keys.is_empty() {
         return (LookupFigures::default(), LatencySummary::default());
     }
-    while samples.len() + errors < count {
+    let mut idle_waves = 0;
+    while samples.len() + errors < count && idle_waves < IDLE_WAVES {
         let wave = (count - samples.len() - errors).min(PARALLEL);
         let askers = rng.distinct_below(nodes.len(), wave);
         let mut plan = Vec::new();
@@ -416,6 +423,7 @@ async fn look_up_providers(
             }
             plan.push((asker, key.clone(), providers.len()));
         }
+        idle_waves = if plan.is_empty() { idle_waves + 1 } else { 0 };
         let runs = plan.into_iter().map(|(asker, key, wanted)| async move {
             let client = &nodes[asker].client;
             let before = lookup_counters(client).await;

@@ -11,7 +11,7 @@ async fn small_network(transport: Transport) {
         providers_per_key: 2,
         lookups: 12,
         transport,
-        ..DhtSettings::new(20)
+        ..DhtSettings::new(40)
     };
     let report = run_dht(settings).await.expect("the benchmark runs");
 
@@ -32,15 +32,15 @@ async fn small_network(transport: Transport) {
     );
     assert!(report.baseline_request.samples > 0, "{report}");
     let json = serde_json::to_value(&report).expect("serialises");
-    assert_eq!(json["nodes"], 20);
+    assert_eq!(json["nodes"], 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_nodes_over_tcp_find_every_record_and_provider() {
+async fn forty_nodes_over_tcp_find_every_record_and_provider() {
     small_network(Transport::Tcp).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_nodes_over_quic_find_every_record_and_provider() {
+async fn forty_nodes_over_quic_find_every_record_and_provider() {
     small_network(Transport::Quic).await;
 }
