@@ -11,7 +11,7 @@
 //!   path and size.
 //! - `bench`    runs the benchmarks in a release build: offers across 20 and 100 real `souk node`
 //!   processes (TCP and QUIC, each alone, TCP with 50 ms added latency), gossip propagation across
-//!   100 in-process nodes, DHT lookups among 1,000 in-process nodes, cold start to a full book, the
+//!   100 in-process nodes, DHT lookups among 100 in-process nodes, cold start to a full book, the
 //!   100k-offer book's pages, memory footprint, sealed-envelope throughput, chat round trips;
 //!   writes `artifacts/bench-*.json`. Not part of `test`: benchmarks report numbers, they do not gate.
 //! - `soak`     N real `souk node` processes with offers posted and withdrawn at a steady rate for M
@@ -1063,10 +1063,13 @@ fn bench() -> Result {
                 "--souk", &souk, "--nodes", "100", "--offers", "20", "--churn", "0.1",
             ],
         ),
+        // 1,000 in-process nodes do not fit one machine here (see `souk-bench dht --help`): every
+        // node stays connected to every peer it met, so TCP needs more than the 20,000 open files
+        // the hard limit allows and QUIC's memory grows past what the machine has.
         (
-            "dht-1000",
+            "dht-100",
             "dht",
-            vec!["--nodes", "1000", "--lookups", "200"],
+            vec!["--nodes", "100", "--transport", "tcp", "--lookups", "200"],
         ),
         (
             "cold-start",
