@@ -74,7 +74,7 @@ impl DhtSettings {
             provider_keys: 20,
             providers_per_key: 5,
             lookups: 200,
-            transport: Transport::Quic,
+            transport: Transport::Tcp,
             idle_connection: NetConfig::default().idle_connection_timeout,
             seed: getrandom::u64().unwrap_or(0xd47),
         }

@@ -189,7 +189,7 @@ enum Bench {
     /// keeps a connection to every peer it met: over TCP that is two open files per connection in
     /// this process (N = 100 needs ~12,000), over QUIC about 0.5 MB each and growing.
     Dht {
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 100)]
         nodes: usize,
         #[arg(long, default_value_t = 50)]
         records: usize,
@@ -200,7 +200,7 @@ enum Bench {
         /// Lookups of each kind.
         #[arg(long, default_value_t = 200)]
         lookups: usize,
-        #[arg(long, value_enum, default_value_t = Transport::Quic)]
+        #[arg(long, value_enum, default_value_t = Transport::Tcp)]
         transport: Transport,
         /// Seconds an unused connection stays open (production: 60).
         #[arg(long, default_value_t = 60)]
