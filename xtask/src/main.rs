@@ -994,6 +994,12 @@ fn bench() -> Result {
     exec(cargo().args(["build", "--release", "-p", "souk-cli"]))?;
     let souk = target_dir().join("release").join("souk");
     let souk = souk.to_string_lossy();
+    // 100 `souk node` processes, 20 offers, and what a variant adds.
+    let real_nodes_100 = |extra: &[&'static str]| -> Vec<&str> {
+        let mut args = vec!["--souk", &*souk, "--nodes", "100", "--offers", "20"];
+        args.extend_from_slice(extra);
+        args
+    };
     // The watcher benchmark runs ElectrumX on a regtest litecoind.
     let electrumx = ensure_electrumx()?;
     let benches: [(&str, &str, Vec<&str>); 14] = [
@@ -1007,61 +1013,26 @@ fn bench() -> Result {
             "real-nodes",
             vec!["--souk", &souk, "--nodes", "20", "--offers", "20"],
         ),
-        (
-            "real-nodes-100",
-            "real-nodes",
-            vec!["--souk", &souk, "--nodes", "100", "--offers", "20"],
-        ),
+        ("real-nodes-100", "real-nodes", real_nodes_100(&[])),
         (
             "real-nodes-100-tcp",
             "real-nodes",
-            vec![
-                "--souk",
-                &souk,
-                "--nodes",
-                "100",
-                "--offers",
-                "20",
-                "--transport",
-                "tcp",
-            ],
+            real_nodes_100(&["--transport", "tcp"]),
         ),
         (
             "real-nodes-100-quic",
             "real-nodes",
-            vec![
-                "--souk",
-                &souk,
-                "--nodes",
-                "100",
-                "--offers",
-                "20",
-                "--transport",
-                "quic",
-            ],
+            real_nodes_100(&["--transport", "quic"]),
         ),
         (
             "real-nodes-100-tcp-50ms",
             "real-nodes",
-            vec![
-                "--souk",
-                &souk,
-                "--nodes",
-                "100",
-                "--offers",
-                "20",
-                "--transport",
-                "tcp",
-                "--latency-ms",
-                "50",
-            ],
+            real_nodes_100(&["--transport", "tcp", "--latency-ms", "50"]),
         ),
         (
             "real-nodes-100-churn",
             "real-nodes",
-            vec![
-                "--souk", &souk, "--nodes", "100", "--offers", "20", "--churn", "0.1",
-            ],
+            real_nodes_100(&["--churn", "0.1"]),
         ),
         // 1,000 in-process nodes do not fit one machine here (see `souk-bench dht --help`): every
         // node stays connected to every peer it met, so TCP needs more than the 20,000 open files
