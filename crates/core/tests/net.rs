@@ -266,6 +266,64 @@ async fn gossip_crosses_a_line_of_three() {
     assert!(b.client.stats().await.unwrap().gossip_accepted >= 1);
 }
 
+/// A connection stays while its peer is in a gossip mesh and closes once idle otherwise: gossip's
+/// long-lived substreams do not hold it open (they did, so a node kept a connection to every peer it
+/// ever met). B meets A (same market: they mesh) and then C (another market); C's connection, the
+/// younger one, closes after the idle timeout, while A's — older, and as quiet — is still there.
+#[tokio::test]
+async fn only_gossip_mesh_peers_keep_an_idle_connection() {
+    let config = NetConfig {
+        idle_connection_timeout: Duration::from_millis(500),
+        ..gossip_config()
+    };
+    let mut nodes = start_n(3, &config, Arc::new(AcceptAll)).await;
+    let mut c = nodes.pop().expect("c");
+    let mut b = nodes.pop().expect("b");
+    let mut a = nodes.pop().expect("a");
+    for n in [&a, &b] {
+        assert!(n.client.subscribe(TOPIC).await.expect("subscribe"));
+    }
+    assert!(
+        c.client
+            .subscribe("souk/market/LTC/EUR")
+            .await
+            .expect("subscribe")
+    );
+    connect(&mut b, &mut a, false).await;
+    // A's message reaching B means B is in A's mesh (A grafted it; B accepted).
+    let published = tokio::time::timeout(DEADLINE, async {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let mut i = 0u32;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    a.client.publish(TOPIC, format!("mesh-{i}").into_bytes()).await.expect("publish");
+                    i += 1;
+                }
+                event = b.events.recv() => {
+                    if let Ok(NetEvent::Gossip { topic, .. }) = event && topic == TOPIC {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(published.is_ok(), "A and B never meshed");
+    connect(&mut b, &mut c, false).await;
+    let c_peer = c.peer;
+    wait_for(&mut b, "the idle connection to C to close", |e| {
+        matches!(e, NetEvent::PeerDisconnected(p) if *p == c_peer).then_some(())
+    })
+    .await;
+    assert_eq!(
+        b.client.connected_peers().await.unwrap(),
+        vec![a.peer],
+        "B keeps its mesh peer A"
+    );
+    assert_eq!(a.client.connected_peers().await.unwrap(), vec![b.peer]);
+}
+
 /// Gossip messages are named by their content: the same bytes published twice (an offer announced
 /// again moments later) are one message, sent and delivered once; the second publish is not an error.
 #[tokio::test]

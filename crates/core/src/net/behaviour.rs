@@ -13,6 +13,7 @@ use libp2p::{
 use super::{
     DhtMode, NetConfig,
     direct::{DIRECT_PROTOCOL, DirectCodec},
+    gossip_keep_alive::Gossip,
 };
 
 /// Identify protocol version: peers speaking another Souk wire version ignore each other.
@@ -30,7 +31,7 @@ pub(crate) struct Behaviour {
     pub(crate) ping: ping::Behaviour,
     pub(crate) mdns: Toggle<mdns::tokio::Behaviour>,
     pub(crate) kad: kad::Behaviour<MemoryStore>,
-    pub(crate) gossipsub: gossipsub::Behaviour,
+    pub(crate) gossipsub: Gossip,
     pub(crate) autonat: autonat::Behaviour,
     pub(crate) relay_client: relay::client::Behaviour,
     pub(crate) relay_server: Toggle<relay::Behaviour>,
@@ -140,7 +141,7 @@ impl Behaviour {
             ping: ping::Behaviour::new(ping::Config::new()),
             mdns: Toggle::from(mdns),
             kad,
-            gossipsub,
+            gossipsub: Gossip::new(gossipsub),
             autonat: autonat::Behaviour::new(
                 peer_id,
                 autonat::Config {

@@ -16,6 +16,7 @@ mod direct;
 mod error;
 mod event_loop;
 mod filter;
+mod gossip_keep_alive;
 mod quota;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
