@@ -1158,20 +1158,14 @@ mod tests {
         assert_eq!(book.live_count(i64::MAX).await.unwrap(), 0);
         // Past the cap the count stops and says so: exact up to it, one more means "more than".
         for (cap, counted) in [(1_000, 240), (240, 240), (239, 240), (100, 101), (1, 2)] {
-            let n = book
-                .count(&btc_eur(), NOW, (None, None, true), cap)
-                .await
-                .unwrap();
+            let n = book.count(&btc_eur(), NOW, cap).await.unwrap();
             assert_eq!(n, counted, "cap {cap}");
         }
         let sells = BookQuery {
             side: Some(Side::Sell),
             ..btc_eur()
         };
-        let sell_count = book
-            .count(&sells, NOW, (None, None, true), 1_000)
-            .await
-            .unwrap();
+        let sell_count = book.count(&sells, NOW, 1_000).await.unwrap();
         assert_eq!(
             sell_count,
             u32::try_from(book.query(&sells, NOW, price).await.unwrap().len()).unwrap()
@@ -1214,6 +1208,118 @@ mod tests {
                 "{query:?}"
             );
         }
+    }
+
+    /// A page's total is counted from indexes alone (migration 0019: `offer_methods`, kept by
+    /// triggers, for a payment method): it agrees with the book as offers arrive (one method or
+    /// several, others' and this node's), are withdrawn and expire.
+    #[tokio::test]
+    async fn totals_follow_offers_arriving_withdrawn_and_expiring() {
+        let (_dir, book) = book().await;
+        let makers: Vec<Keypair> = (0..3).map(|_| Keypair::generate_ed25519()).collect();
+        paged_book(&book, &makers, 40, 5).await;
+        let me = Keypair::generate_ed25519();
+        let mut mine = Vec::new();
+        for (i, methods) in [&["SEPA", "CASH"][..], &["REVOLUT"], &["CASH", "REVOLUT"]]
+            .into_iter()
+            .enumerate()
+        {
+            let offer = signed(
+                &me,
+                new_offer(Side::Sell, fixed("60000"), 1_000, 900_000, methods),
+                NOW - i64::try_from(i).unwrap(),
+            );
+            book.insert(&offer, true, NOW).await.unwrap();
+            mine.push(offer);
+        }
+        let method = |m: &str| Some(PaymentMethod::new(m).unwrap());
+        let queries = [
+            btc_eur(),
+            BookQuery {
+                method: method("CASH"),
+                ..btc_eur()
+            },
+            BookQuery {
+                method: method("SEPA"),
+                side: Some(Side::Sell),
+                ..btc_eur()
+            },
+            BookQuery {
+                method: method("REVOLUT"),
+                amount: Some(700_000),
+                ..btc_eur()
+            },
+            BookQuery {
+                method: method("CASH"),
+                include_mine: Some(false),
+                ..btc_eur()
+            },
+            BookQuery {
+                side: Some(Side::Buy),
+                amount: Some(700_000),
+                ..btc_eur()
+            },
+            BookQuery {
+                method: method("ZELLE"),
+                ..btc_eur()
+            },
+        ];
+        let agree = |when: &'static str| {
+            let book = &book;
+            let queries = &queries;
+            async move {
+                for query in queries {
+                    let whole = book.query(query, NOW, None).await.unwrap();
+                    let counted = book.count(query, NOW, 1_000).await.unwrap();
+                    assert_eq!(
+                        usize::try_from(counted).unwrap(),
+                        whole.len(),
+                        "{when}: {query:?}"
+                    );
+                }
+            }
+        };
+        agree("as stored").await;
+        let cash = book.count(&queries[1], NOW, 1_000).await.unwrap();
+        assert!(cash > 2, "the book has CASH offers to count: {cash}");
+
+        // Withdrawn: one of mine with two methods, and a dozen of others'.
+        let mut withdrawn = vec![(&me, mine[0].offer().clone())];
+        let others = book.query(&btc_eur(), NOW, None).await.unwrap();
+        for entry in others.iter().filter(|e| !e.mine).take(12) {
+            let key = makers
+                .iter()
+                .find(|k| k.public().to_peer_id() == entry.offer.maker)
+                .unwrap();
+            withdrawn.push((key, entry.offer.clone()));
+        }
+        for (key, offer) in &withdrawn {
+            let w = SignedWithdrawal::sign(&Withdrawal::of(offer, NOW + 1), key)
+                .unwrap()
+                .to_bytes();
+            let w = SignedWithdrawal::verify(&w, NOW + 1).unwrap();
+            assert!(book.withdraw(&w, NOW + 1).await.unwrap());
+        }
+        agree("after withdrawals").await;
+        assert!(book.count(&queries[1], NOW, 1_000).await.unwrap() < cash);
+
+        // Expired and dropped: the older half of others' offers (this node keeps its own).
+        let oldest = others.iter().map(|e| e.offer.created_at).min().unwrap();
+        let newest = others.iter().map(|e| e.offer.created_at).max().unwrap();
+        let dropped = book
+            .expire(oldest + (newest - oldest) / 2 + 24 * HOUR)
+            .await
+            .unwrap();
+        assert!(dropped > 10, "{dropped} offers expired");
+        agree("after expiry").await;
+        let left: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM offer_methods m WHERE NOT EXISTS \
+             (SELECT 1 FROM offers o WHERE o.id = m.offer_id)",
+        )
+        .fetch_one(&book.pool)
+        .await
+        .unwrap();
+        assert_eq!(left, 0, "a dropped offer leaves no method behind");
     }
 
     fn ids_of(entries: &[BookEntry]) -> Vec<Uuid> {
@@ -1404,6 +1510,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ids_of(&page.entries), [offers[4].offer().id]);
+        assert_eq!(
+            page.total, 1,
+            "counted from the methods migration 0019 filled in"
+        );
+        let zelle = BookQuery {
+            method: Some(PaymentMethod::new("ZELLE").unwrap()),
+            ..btc_eur()
+        };
+        assert_eq!(book.count(&zelle, NOW, 1_000).await.unwrap(), 5);
         // The keys as an offer inserted now would have them.
         for offer in &offers {
             let o = offer.offer();
