@@ -8,7 +8,7 @@
 //! market price the first page was ordered by: offers that arrive or leave between two pages never make
 //! a page repeat or skip one of the others, and the order stays the order of the first page.
 
-use std::cmp::Ordering;
+use std::{cmp::Ordering, collections::HashMap};
 
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 use serde::{Deserialize, Serialize};
@@ -188,10 +188,10 @@ impl Cursor {
     }
 }
 
-/// One offer a stream gave, with where it sorts.
+/// One offer a stream gave, with where it sorts: read from the stream's index (no offer decoded).
 struct Candidate {
     stream: usize,
-    entry: BookEntry,
+    rowid: i64,
     after: After,
     order: Order,
 }
@@ -259,6 +259,10 @@ impl Book {
                 }
             }
         };
+        // Two steps: each stream's next offers as keys only (id, sort key, age: what the merge needs),
+        // then the whole entries of the `limit` offers the merge kept — up to four times fewer offers
+        // decoded than read. One read transaction: both steps see the same book.
+        let mut tx = self.pool.begin().await?;
         let mut candidates = Vec::new();
         for (stream, (side, kind)) in STREAMS.iter().enumerate() {
             if query.side.is_some_and(|s| s != *side) {
@@ -267,11 +271,8 @@ impl Book {
             let after = cursor.after[stream].as_ref();
             let (column, index) = (kind.column(), kind.index());
             let sql = format!(
-                "SELECT o.id, o.offer_json, o.is_mine, o.created_at, o.{column} AS key, \
-                        MAX(o.last_seen, COALESCE(p.last_seen, 0)) AS seen, \
-                        (SELECT COUNT(*) FROM trades t WHERE t.counterparty = o.maker \
-                           AND t.state = ? AND t.role IN ('maker', 'taker')) AS completed \
-                 FROM offers o INDEXED BY {index} LEFT JOIN peers p ON p.peer_id = o.maker \
+                "SELECT o.rowid, o.id, o.created_at, o.{column} AS key \
+                 FROM offers o INDEXED BY {index} \
                  WHERE o.base = ? AND o.quote = ? AND o.side = ? AND o.{column} IS NOT NULL \
                    AND o.withdrawn_at IS NULL AND o.expires_at > ? \
                    AND (? IS NULL OR (o.min_amount <= ? AND o.max_amount >= ?)) \
@@ -285,7 +286,6 @@ impl Book {
             );
             // Built from this module's constants only (the column and whether a cursor applies).
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(TradeState::Completed.as_str())
                 .bind(base.code())
                 .bind(quote.code())
                 .bind(side_text(*side))
@@ -305,41 +305,39 @@ impl Book {
                 .bind(a.created_at)
                 .bind(&a.id);
             }
-            let rows = q.bind(i64::from(limit) + 1).fetch_all(&self.pool).await?;
+            let rows = q.bind(i64::from(limit) + 1).fetch_all(&mut *tx).await?;
             for row in rows {
-                let offer = offer_of(&row)?;
-                let key = match kind {
-                    Kind::Fixed => row.try_get::<f64, _>("key")?,
-                    Kind::Relative => row.try_get::<i64, _>("key")? as f64,
-                };
-                let effective_price = match offer.price {
-                    Price::Fixed(p) => Some(p),
-                    Price::MarketRelative { premium_bps } => {
-                        cursor.price.map(|m| apply_premium(m, premium_bps))
+                let (key, known) = match kind {
+                    Kind::Fixed => {
+                        let key = row.try_get::<f64, _>("key")?;
+                        (key, Some(key))
                     }
-                };
-                let known = match (kind, effective_price) {
-                    (Kind::Fixed, _) => Some(key),
-                    (Kind::Relative, Some(p)) => signed_price(*side, p),
-                    (Kind::Relative, None) => None,
+                    Kind::Relative => {
+                        let premium = row.try_get::<i64, _>("key")?;
+                        // The key is the premium negated for buys (best first on both sides).
+                        let premium_bps = i32::try_from(if *side == Side::Buy {
+                            -premium
+                        } else {
+                            premium
+                        })
+                        .unwrap_or(i32::MAX);
+                        let known = cursor
+                            .price
+                            .and_then(|m| signed_price(*side, apply_premium(m, premium_bps)));
+                        (premium as f64, known)
+                    }
                 };
                 let tiebreak = if *kind == Kind::Relative { key } else { 0.0 };
                 let id: String = row.try_get("id")?;
-                let order = order(*side, known, tiebreak, offer.created_at, id.clone());
+                let created_at: i64 = row.try_get("created_at")?;
+                let order = order(*side, known, tiebreak, created_at, id.clone());
                 candidates.push(Candidate {
                     stream,
+                    rowid: row.try_get("rowid")?,
                     after: After {
                         key,
-                        created_at: offer.created_at,
+                        created_at,
                         id,
-                    },
-                    entry: BookEntry {
-                        offer,
-                        mine: row.try_get("is_mine")?,
-                        maker_last_seen: row.try_get("seen")?,
-                        effective_price,
-                        completed_with_maker: u32::try_from(row.try_get::<i64, _>("completed")?)
-                            .unwrap_or(u32::MAX),
                     },
                     order,
                 });
@@ -347,14 +345,18 @@ impl Book {
         }
         candidates.sort_by(|a, b| compare_order(&a.order, &b.order));
         let more = candidates.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        candidates.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut kept = self
+            .entries_at(&mut tx, candidates.iter().map(|c| c.rowid), cursor.price)
+            .await?;
+        tx.commit().await?;
         let mut next = cursor.clone();
-        let mut entries = Vec::new();
-        for c in candidates
-            .into_iter()
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        {
+        let mut entries = Vec::with_capacity(candidates.len());
+        for c in candidates {
             next.after[c.stream] = Some(c.after);
-            entries.push(c.entry);
+            if let Some(entry) = kept.remove(&c.rowid) {
+                entries.push(entry);
+            }
         }
         Ok(BookPage {
             entries,
@@ -362,6 +364,50 @@ impl Book {
             total_capped: cursor.capped,
             next: more.then(|| next.encode()),
         })
+    }
+
+    /// The whole entries of the offers at `rowids` (the page's, chosen by their keys), by rowid.
+    async fn entries_at(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        rowids: impl Iterator<Item = i64>,
+        market_price: Option<Decimal>,
+    ) -> Result<HashMap<i64, BookEntry>, PageError> {
+        let rowids: Vec<i64> = rowids.collect();
+        let rows = sqlx::query(
+            "SELECT o.rowid, o.offer_json, o.is_mine, \
+                    MAX(o.last_seen, COALESCE(p.last_seen, 0)) AS seen, \
+                    (SELECT COUNT(*) FROM trades t WHERE t.counterparty = o.maker \
+                       AND t.state = ? AND t.role IN ('maker', 'taker')) AS completed \
+             FROM offers o LEFT JOIN peers p ON p.peer_id = o.maker \
+             WHERE o.rowid IN (SELECT value FROM json_each(?))",
+        )
+        .bind(TradeState::Completed.as_str())
+        .bind(serde_json::to_string(&rowids).unwrap_or_default())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut entries = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let offer = offer_of(&row)?;
+            let effective_price = match offer.price {
+                Price::Fixed(p) => Some(p),
+                Price::MarketRelative { premium_bps } => {
+                    market_price.map(|m| apply_premium(m, premium_bps))
+                }
+            };
+            entries.insert(
+                row.try_get("rowid")?,
+                BookEntry {
+                    offer,
+                    mine: row.try_get("is_mine")?,
+                    maker_last_seen: row.try_get("seen")?,
+                    effective_price,
+                    completed_with_maker: u32::try_from(row.try_get::<i64, _>("completed")?)
+                        .unwrap_or(u32::MAX),
+                },
+            );
+        }
+        Ok(entries)
     }
 
     /// How many offers `query` matches, counted up to `cap + 1` (more than `cap`: at least that many).
