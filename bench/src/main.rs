@@ -185,9 +185,10 @@ enum Bench {
         json: Option<PathBuf>,
     },
     /// Kademlia at scale: N in-process nodes (production DHT settings) joining through one random
-    /// peer each; record and provider lookups: latency, requests, routing tables, memory. Each node
-    /// keeps a connection to every peer it met: over TCP that is two open files per connection in
-    /// this process (N = 100 needs ~12,000), over QUIC about 0.5 MB each and growing.
+    /// peer each; record and provider lookups: latency, requests, routing tables, memory. A node's
+    /// connections close once unused for `--idle-connection-secs` (these nodes are in no gossip
+    /// mesh), but a joining network dials widely: over TCP each connection is two open files in this
+    /// one process (250 nodes reach the limit of 20,000 here), over QUIC ~29 MB per node at 250.
     Dht {
         #[arg(long, default_value_t = 100)]
         nodes: usize,
