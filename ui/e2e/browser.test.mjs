@@ -7,7 +7,8 @@
 // account and switches to the dark theme, and the Market's "only my payment methods" hides B's offer
 // paid another way. Last, a third node whose only bootstrap peer is unreachable: its page shows the
 // startup progress with that failure, and continues offline. And a fourth user with only a keyboard:
-// every section and the offer form are reached with Tab and Enter, and the focus always shows.
+// every section and the offer form are reached with Tab and Enter, and the focus always shows. Last, a
+// market side of 220 offers read to its end: it scrolls in its own box, only the rows in view drawn.
 // Screenshots of every screen go to SOUK_ARTIFACTS, each checked for sideways scrolling and by axe-core.
 // Env: SOUK_CLI_BIN (the `souk` binary), SOUK_UI_DIST (built UI, default ui/dist), CHROMIUM
 // (default /usr/bin/chromium), SOUK_ARTIFACTS.
@@ -492,5 +493,75 @@ test('the keyboard alone reaches every section and posts an offer, with the focu
     await page.getByRole('heading', { level: 1, name: 'My offers' }).waitFor();
     await page.locator('.offer-card', { hasText: marker }).getByText('Live').waitFor();
     assert.deepEqual(userK.problems, [], 'K’s page logged errors');
+  });
+});
+
+test('a long side of the book scrolls in its own box, drawing only the rows in view', async (t) => {
+  const maker = await souk.start('m', { market: 'BTC/EUR' });
+  const viewer = await souk.start('v', { market: 'BTC/EUR', bootstrap: tcpAddress(maker) });
+  await awaitPeer(viewer, 'the maker and the viewer to connect');
+  const count = 220;
+  // The maker posts 220 sells (fixed prices 50,000 to 50,219 EUR), ten at a time.
+  for (let i = 0; i < count; i += 10) {
+    await Promise.all(
+      Array.from({ length: Math.min(10, count - i) }, (_, j) =>
+        api(
+          maker,
+          '/api/v1/offers',
+          newOffer({ base: 'BTC', quote: 'EUR', price: String(50_000 + i + j), min: 100_000, max: 1_000_000, methods: ['SEPA'] }),
+        ),
+      ),
+    );
+  }
+  await until(`the viewer's book to hold all ${count} offers`, 60_000, async () => {
+    const page = await api(viewer, '/api/v1/book?base=BTC&quote=EUR&side=sell&limit=1');
+    return page.total === count;
+  });
+  const userV = await openUser(viewer);
+  const page = userV.page;
+
+  await step(t, { v: page }, async () => {
+    const sells = page.getByRole('table', { name: /Sell offers/ });
+    await sells.locator('.book-row').first().waitFor();
+    // Read page after page until the whole side is there.
+    const more = page.getByRole('button', { name: 'Show more sell offers' });
+    while ((await more.count()) > 0) {
+      await more.click();
+      await page.waitForFunction(() => !globalThis.document.querySelector('.book-more[disabled]'));
+    }
+    const box = page.getByTestId('book-rows').first();
+    await until('the sell side to be windowed', 10_000, async () =>
+      (await box.getAttribute('class'))?.includes('book-rows--windowed'),
+    );
+    assert.equal(await sells.getAttribute('aria-rowcount'), String(count + 1));
+    const drawn = await sells.locator('.book-row').count();
+    assert.ok(drawn < 100, `${drawn} of ${count} rows drawn`);
+    await sells.locator('[data-offer-id]').first().getByText('50,000 EUR').waitFor();
+    await shot(page, 'browser-market-windowed-top');
+
+    // Scrolled to the end (as a user drags the bar down: again while rows drawn on the way are measured):
+    // the dearest offer is in view, the cheapest no longer drawn, the header stays.
+    await until('the end of the box', 10_000, async () =>
+      box.evaluate((el) => {
+        const atEnd = el.scrollTop + el.clientHeight >= el.scrollHeight - 1;
+        el.scrollTop = el.scrollHeight;
+        return atEnd;
+      }),
+    );
+    const last = sells.locator('.book-row', { hasText: '50,219 EUR' });
+    await last.waitFor({ state: 'visible' });
+    assert.equal(await sells.locator('.book-row', { hasText: '50,000 EUR' }).count(), 0);
+    const boxTop = (await box.boundingBox())?.y ?? NaN;
+    const headTop = (await sells.locator('thead th').first().boundingBox())?.y ?? NaN;
+    assert.ok(Math.abs(headTop - boxTop) < 2, `the header stays at the top of the box (${headTop} vs ${boxTop})`);
+    const lastBox = await last.boundingBox();
+    const frame = await box.boundingBox();
+    const metrics = await box.evaluate((el) => [el.scrollTop, el.scrollHeight, el.clientHeight]);
+    assert.ok(
+      lastBox && frame && lastBox.y + lastBox.height <= frame.y + frame.height + 1,
+      `the last row is inside the box: row ${JSON.stringify(lastBox)}, box ${JSON.stringify(frame)}, scroll ${metrics.join('/')}`,
+    );
+    await shot(page, 'browser-market-windowed-end');
+    assert.deepEqual(userV.problems, [], 'the viewer’s page logged errors');
   });
 });

@@ -207,12 +207,14 @@ export async function shot(page, name) {
 /**
  * A screenshot of everything on the screen. The app scrolls inside its main pane, not the page, so a
  * full-page screenshot would stop at the window's height: the window is made as tall as the tallest
- * scrolled content for the picture, then put back.
+ * scrolled content for the picture, then put back. A windowed list (the Market's long book sides) scrolls
+ * in its own box by design and is pictured as it shows.
  */
 async function whole(page, size, path) {
   const hidden = await page.evaluate(() => {
     let most = 0;
     for (const el of globalThis.document.body.querySelectorAll('*')) {
+      if (el.classList.contains('book-rows--windowed')) continue;
       const overflow = globalThis.getComputedStyle(el).overflowY;
       if (overflow === 'auto' || overflow === 'scroll') most = Math.max(most, el.scrollHeight - el.clientHeight);
     }

@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useState } from 'react';
+import { useLayoutEffect, useState } from 'react';
 import type { BookEntry, MarketPrice } from '../../bindings';
 import { PeerId } from '../../components/PeerId';
 import { formatAgo, formatRelative, makerHistoryText, relativeToMarket } from '../../logic/book';
@@ -25,7 +25,9 @@ interface BookTableProps {
 /** From this many rows on, a side is windowed: it scrolls in its own box and only the rows in view (and
  * a few either side) are in the page, so a side read to thousands of offers costs what a screenful does. */
 export const WINDOW_FROM = 200;
-/** A row's height before it is measured (one line of text); rows that wrap are measured as drawn. */
+/** A row's height before any is measured (one line of text). Rows are measured as they are drawn, and
+ * the rows not drawn are then taken to be as tall as the drawn ones are on average (rows wrap in a
+ * narrow window), so the scroll bar's length and its end stay close to the truth. */
 const ROW_ESTIMATE_PX = 37;
 /** Rows drawn beyond each edge of the box: covers the header above the rows and a fast scroll. */
 const OVERSCAN = 12;
@@ -105,17 +107,23 @@ function WindowedRows({
   scrollBox,
   ...rowProps
 }: Omit<RowProps, 'entry'> & { entries: BookEntry[]; scrollBox: HTMLDivElement | null }) {
+  const [estimate, setEstimate] = useState(ROW_ESTIMATE_PX);
   // The virtualizer hands out functions React Compiler must not memoise; this component re-renders
   // whenever it scrolls anyway.
   // eslint-disable-next-line react-hooks/incompatible-library
   const rows = useVirtualizer({
     count: entries.length,
     getScrollElement: () => scrollBox,
-    estimateSize: () => ROW_ESTIMATE_PX,
+    estimateSize: () => estimate,
     getItemKey: (index) => entries[index]?.offer.id ?? index,
     overscan: OVERSCAN,
   });
   const items = rows.getVirtualItems();
+  const drawnAverage = items.length > 0 ? items.reduce((sum, i) => sum + i.size, 0) / items.length : estimate;
+  useLayoutEffect(() => {
+    // Off by more than a tenth: the rows not drawn are re-estimated (once the drawn ones are measured).
+    if (Math.abs(drawnAverage - estimate) > estimate / 10) setEstimate(Math.round(drawnAverage));
+  }, [drawnAverage, estimate]);
   const before = items[0]?.start ?? 0;
   const after = rows.getTotalSize() - (items[items.length - 1]?.end ?? 0);
   return (
