@@ -251,20 +251,7 @@ impl Book {
             {
                 continue;
             }
-            let effective_price = match offer.price {
-                Price::Fixed(p) => Some(p),
-                Price::MarketRelative { premium_bps } => {
-                    market_price.map(|m| apply_premium(m, premium_bps))
-                }
-            };
-            entries.push(BookEntry {
-                offer,
-                mine: row.try_get("is_mine")?,
-                maker_last_seen: row.try_get("seen")?,
-                effective_price,
-                completed_with_maker: u32::try_from(row.try_get::<i64, _>("completed")?)
-                    .unwrap_or(u32::MAX),
-            });
+            entries.push(entry_of(&row, offer, market_price)?);
         }
         entries.sort_by(compare_entries);
         Ok(entries)
@@ -522,6 +509,29 @@ fn compare_entries(a: &BookEntry, b: &BookEntry) -> Ordering {
 }
 
 /// The offer stored in a row's `offer_json` column.
+/// A book entry from a row with `is_mine`, `seen` and `completed` (as the book's queries select them)
+/// and its decoded offer; a market-relative price is applied to `market_price`.
+fn entry_of(
+    row: &sqlx::sqlite::SqliteRow,
+    offer: Offer,
+    market_price: Option<Decimal>,
+) -> Result<BookEntry, StoreError> {
+    let effective_price = match offer.price {
+        Price::Fixed(p) => Some(p),
+        Price::MarketRelative { premium_bps } => {
+            market_price.map(|m| apply_premium(m, premium_bps))
+        }
+    };
+    Ok(BookEntry {
+        offer,
+        mine: row.try_get("is_mine")?,
+        maker_last_seen: row.try_get("seen")?,
+        effective_price,
+        completed_with_maker: u32::try_from(row.try_get::<i64, _>("completed")?)
+            .unwrap_or(u32::MAX),
+    })
+}
+
 fn offer_of(row: &sqlx::sqlite::SqliteRow) -> Result<Offer, StoreError> {
     let json: String = row.try_get("offer_json")?;
     serde_json::from_str(&json).map_err(|source| StoreError::BadSetting {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use ts_rs::TS;
 
-use super::{Book, BookEntry, BookQuery, offer_of, side_text};
+use super::{Book, BookEntry, BookQuery, entry_of, offer_of, side_text};
 use crate::{
     offer::{Offer, Price, Side},
     price::apply_premium,
@@ -389,23 +389,7 @@ impl Book {
         let mut entries = HashMap::with_capacity(rows.len());
         for row in rows {
             let offer = offer_of(&row)?;
-            let effective_price = match offer.price {
-                Price::Fixed(p) => Some(p),
-                Price::MarketRelative { premium_bps } => {
-                    market_price.map(|m| apply_premium(m, premium_bps))
-                }
-            };
-            entries.insert(
-                row.try_get("rowid")?,
-                BookEntry {
-                    offer,
-                    mine: row.try_get("is_mine")?,
-                    maker_last_seen: row.try_get("seen")?,
-                    effective_price,
-                    completed_with_maker: u32::try_from(row.try_get::<i64, _>("completed")?)
-                        .unwrap_or(u32::MAX),
-                },
-            );
+            entries.insert(row.try_get("rowid")?, entry_of(&row, offer, market_price)?);
         }
         Ok(entries)
     }
