@@ -159,7 +159,7 @@ async fn gossip_line(filter: Arc<dyn InboundFilter>) -> (Node, Node, Node) {
 }
 
 /// A publishes `prefix-<i>` every 50 ms until C receives one of them: the mesh needs a heartbeat
-/// or two after the subscriptions. (C hears it from B, which passed it on.)
+/// or two after the subscriptions. (In a line A–B–C, C hears it from B, which passed it on.)
 async fn warm_up_mesh(a: &Node, c: &mut Node, prefix: &str) {
     let got = tokio::time::timeout(DEADLINE, async {
         let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -291,25 +291,7 @@ async fn only_gossip_mesh_peers_keep_an_idle_connection() {
     );
     connect(&mut b, &mut a, false).await;
     // A's message reaching B means B is in A's mesh (A grafted it; B accepted).
-    let published = tokio::time::timeout(DEADLINE, async {
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        let mut i = 0u32;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    a.client.publish(TOPIC, format!("mesh-{i}").into_bytes()).await.expect("publish");
-                    i += 1;
-                }
-                event = b.events.recv() => {
-                    if let Ok(NetEvent::Gossip { topic, .. }) = event && topic == TOPIC {
-                        return;
-                    }
-                }
-            }
-        }
-    })
-    .await;
-    assert!(published.is_ok(), "A and B never meshed");
+    warm_up_mesh(&a, &mut b, "mesh").await;
     connect(&mut b, &mut c, false).await;
     let c_peer = c.peer;
     wait_for(&mut b, "the idle connection to C to close", |e| {
