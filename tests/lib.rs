@@ -22,6 +22,7 @@ pub mod electrumx;
 pub mod funded;
 pub mod regtest;
 pub mod soak;
+pub mod tor;
 
 /// The keystore's strength is tested in souk-core; scenarios use a cheap KDF so they stay fast.
 pub const TEST_KDF: KdfCost = KdfCost {

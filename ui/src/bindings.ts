@@ -543,7 +543,7 @@ saved_searches: Array<SavedSearch>,
  * none. Other nodes show it in quotes after the name every node derives from the PeerId.
  */
 nickname: string, };
-export type StartupPhase = "keystore" | "database" | "network" | "bootstrap" | "book";
+export type StartupPhase = "keystore" | "database" | "tor" | "network" | "bootstrap" | "book";
 export type PhaseState = "pending" | "running" | "done" | "failed";
 export type PhaseProgress = { phase: StartupPhase, state: PhaseState, 
 /**

@@ -58,6 +58,8 @@ const TEST_PACKAGES: &[&str] = &[
     "python3-venv",
     // Self-signed certificates for the Electrum server's TLS.
     "openssl",
+    // Tor mode's scenarios: a private Tor network on loopback (tor, tor-gencert) and each node's own tor.
+    "tor",
 ];
 /// The Electrum server the Electrum backend's scenarios run against: the maintained ElectrumX from
 /// PyPI, with its LevelDB engine, in a venv of its own (see [`ensure_electrumx`]).

@@ -57,6 +57,8 @@ pub struct NodeOptions {
     pub added_latency: Duration,
     pub external: Vec<Multiaddr>,
     pub no_mdns: bool,
+    /// Tor mode (`--tor` or `[net] tor`): how its tor runs.
+    pub tor: Option<souk_core::net::tor::TorSettings>,
     pub api: Option<SocketAddr>,
     pub markets: Vec<String>,
     /// `souk serve`: the built UI to serve next to the API.
@@ -106,10 +108,12 @@ pub(crate) async fn run_node(
         added_latency: Duration::from_millis(args.added_latency_ms),
         external: args.external_address,
         no_mdns: args.no_mdns,
+        tor: (args.tor || config.net.tor).then(|| config.net.tor_settings()),
         api: args.api,
         markets: args.market,
     };
     let markets = check(&options, &data_dir)?;
+    souk_core::config::check_tor(&net_config(&options)).map_err(user_error)?;
     let trade_config = config.trade.resolve().map_err(Error::from)?;
     let _logs = logging::init(
         &config.log.level,
@@ -192,6 +196,7 @@ pub fn net_config(options: &NodeOptions) -> NetConfig {
     config.probe_private_addresses = options.private_addresses;
     config.added_latency = options.added_latency;
     config.external_addresses = options.external.clone();
+    config.tor = options.tor.clone();
     config
 }
 

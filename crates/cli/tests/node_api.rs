@@ -855,6 +855,25 @@ fn commands_without_a_running_node_exit_1_with_a_hint() {
 }
 
 #[test]
+fn tor_mode_refuses_a_clearnet_bootstrap_peer_before_anything_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a");
+    init(&dir);
+    let clear = "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+    let out = run(souk(&dir)
+        .args(["node", "--tor", "--bootstrap", clear])
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Tor mode reaches peers only at onion addresses"),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing was started: no tor directory, no API file.
+    assert!(!dir.join("tor").exists() && !dir.join("api.json").exists());
+}
+
+#[test]
 fn a_non_loopback_api_address_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("a");

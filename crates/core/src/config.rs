@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::{
     chain::ChainConfig,
-    net::{DEFAULT_MARKETS, NetSettings, parse_market},
+    net::{DEFAULT_MARKETS, NetSettings, check_tor, parse_market},
     trade::{MAX_WATCH_EVERY_SECS, MAX_WINDOW_SECS, MIN_WINDOW_SECS, TradeConfig, TradeSettings},
 };
 
@@ -34,6 +34,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_ELECTRUM_CERT_SHA256", "chain.electrum_cert_sha256"),
     ("SOUK_CONFIRMATIONS", "chain.confirmations"),
     ("SOUK_MDNS", "net.mdns"),
+    ("SOUK_TOR", "net.tor"),
     ("SOUK_BACKUP_FOLDER", "backup.folder"),
     ("SOUK_BACKUP_KEEP", "backup.keep"),
     ("SOUK_ARBITRATOR", "trade.arbitrator"),
@@ -428,6 +429,43 @@ mod tests {
 
         let mdns_off = Config::from_parts("f", "", &[flag("net.mdns", "false")]).unwrap();
         assert!(!mdns_off.net.mdns);
+    }
+
+    #[test]
+    fn tor_mode_from_the_net_section_or_the_environment() {
+        let peer = "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA";
+        let onion = format!(
+            "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:4001/p2p/{peer}"
+        );
+        let text = format!(
+            "[net]\ntor = true\ntor_binary = \"/usr/sbin/tor\"\ntor_config = [\"UseBridges 1\"]\n\
+             bootstrap = [\"{onion}\"]\n"
+        );
+        let (net, _) = Config::from_parts("souk.toml", &text, [])
+            .unwrap()
+            .net
+            .resolve()
+            .unwrap();
+        let tor = net.tor.expect("Tor mode");
+        assert_eq!(tor.binary, std::path::PathBuf::from("/usr/sbin/tor"));
+        assert_eq!(tor.extra_config, vec!["UseBridges 1".to_owned()]);
+
+        // A clearnet bootstrap peer cannot be reached in Tor mode: said at once, by name.
+        let clear = format!("[net]\nbootstrap = [\"/ip4/127.0.0.1/tcp/4001/p2p/{peer}\"]\n");
+        let err = Config::from_parts("souk.toml", &clear, &[flag("net.tor", "true")])
+            .unwrap()
+            .net
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only at onion addresses"), "{err}");
+        // Without Tor mode the same settings are fine.
+        let (net, _) = Config::from_parts("souk.toml", &clear, [])
+            .unwrap()
+            .net
+            .resolve()
+            .unwrap();
+        assert!(net.tor.is_none());
     }
 
     #[test]

@@ -93,6 +93,8 @@ struct Unlocked {
     alerts: Option<alerts::Watcher>,
     /// `[backup] folder`'s automatic backups, while unlocked.
     auto_backup: Option<backup::AutoBackup>,
+    /// Tor mode's running `tor`, started before the network and stopped with the lock.
+    tor: Option<Arc<crate::net::tor::Tor>>,
 }
 
 impl Node {

@@ -87,15 +87,31 @@ impl HttpTicker {
 
     /// `template` names the URL with `{base}` and `{quote}` placeholders (upper-case tickers).
     pub fn new(template: &str, timeout: Duration) -> Result<Self, PriceError> {
+        Self::through(template, timeout, None)
+    }
+
+    /// [`HttpTicker::new`] asking through a SOCKS5 proxy (Tor mode: tor's SOCKS port, which also
+    /// resolves the host name, so no DNS query leaves this machine).
+    pub fn through(
+        template: &str,
+        timeout: Duration,
+        socks: Option<std::net::SocketAddr>,
+    ) -> Result<Self, PriceError> {
         let valid = (template.starts_with("http://") || template.starts_with("https://"))
             && template.contains("{base}")
             && template.contains("{quote}");
         if !valid {
             return Err(PriceError::BadTemplate(template.to_owned()));
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .user_agent(concat!("souk/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("souk/", env!("CARGO_PKG_VERSION")));
+        if let Some(socks) = socks {
+            let proxy = reqwest::Proxy::all(format!("socks5h://{socks}"))
+                .map_err(|e| PriceError::BadTemplate(format!("{template} ({e})")))?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder
             .build()
             .map_err(|e| PriceError::BadTemplate(format!("{template} ({e})")))?;
         Ok(Self {

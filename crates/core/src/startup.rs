@@ -24,6 +24,9 @@ pub enum StartupPhase {
     Keystore,
     /// Open the database, migrating it when needed.
     Database,
+    /// Tor mode: start this node's `tor` and wait for its bootstrap (the detail follows tor's
+    /// progress). Not shown in clearnet mode.
+    Tor,
     /// Start listening and the peer-to-peer services.
     Network,
     /// Connect to the bootstrap peers from the settings.
@@ -33,9 +36,10 @@ pub enum StartupPhase {
 }
 
 impl StartupPhase {
-    pub const ALL: [StartupPhase; 5] = [
+    pub const ALL: [StartupPhase; 6] = [
         Self::Keystore,
         Self::Database,
+        Self::Tor,
         Self::Network,
         Self::Bootstrap,
         Self::Book,
@@ -112,6 +116,8 @@ pub struct StartupTracker {
 struct Tracked {
     progress: StartupProgress,
     started: [Option<Instant>; StartupPhase::ALL.len()],
+    /// Tor mode: the [`StartupPhase::Tor`] phase is shown.
+    tor: bool,
 }
 
 impl Default for StartupTracker {
@@ -120,6 +126,7 @@ impl Default for StartupTracker {
             inner: Arc::new(Mutex::new(Tracked {
                 progress: StartupProgress::fresh(),
                 started: [None; StartupPhase::ALL.len()],
+                tor: false,
             })),
         }
     }
@@ -134,6 +141,9 @@ impl StartupTracker {
                 if p.state == PhaseState::Running {
                     p.elapsed_ms = started.map(millis_since);
                 }
+            }
+            if !t.tor {
+                progress.phases.retain(|p| p.phase != StartupPhase::Tor);
             }
             progress
         })
@@ -161,6 +171,21 @@ impl StartupTracker {
                     };
                     *started = None;
                 }
+            }
+        });
+    }
+
+    /// Whether this start runs over Tor (and shows its phase).
+    pub fn set_tor(&self, on: bool) {
+        self.with(|t| t.tor = on);
+    }
+
+    /// What a running phase is doing now ("45%: Loading relay descriptors").
+    pub fn note(&self, phase: StartupPhase, detail: impl Into<String>) {
+        let detail = detail.into();
+        self.set(phase, |p, _| {
+            if p.state == PhaseState::Running {
+                p.detail = Some(detail);
             }
         });
     }

@@ -4,6 +4,7 @@ import type { PhaseProgress, StartupPhase, StartupProgress } from '../bindings';
 export const PHASE_LABELS: Record<StartupPhase, string> = {
   keystore: 'Unlock keystore',
   database: 'Open database',
+  tor: 'Start Tor',
   network: 'Start network',
   bootstrap: 'Reach bootstrap peers',
   book: 'Load order book',

@@ -42,12 +42,13 @@ export function useRetryStartup() {
   return useMutation<StartupProgress, BackendError, void>({
     mutationFn: () => asBackendCall(backend.retryStartup()),
     onMutate: () => {
-      // The retry runs the network phases again: show them as pending, not as the old failure.
+      // The retry runs Tor (in Tor mode) and the network phases again: show them as pending, not as
+      // the old failure.
       queryClient.setQueryData<StartupProgress>(startupKey, (previous) =>
         previous
           ? {
               phases: previous.phases.map((p) =>
-                ['network', 'bootstrap', 'book'].includes(p.phase)
+                ['tor', 'network', 'bootstrap', 'book'].includes(p.phase)
                   ? { ...p, state: 'pending', detail: null, error: null, elapsed_ms: null }
                   : p,
               ),

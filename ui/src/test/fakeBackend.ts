@@ -185,11 +185,16 @@ export function fakeMessage(overrides: Partial<ChatMessage> = {}): ChatMessage {
 }
 
 export const PHASES: readonly StartupPhase[] = ['keystore', 'database', 'network', 'bootstrap', 'book'];
+/** A start in Tor mode: Tor's bootstrap is a phase of its own. */
+export const TOR_PHASES: readonly StartupPhase[] = ['keystore', 'database', 'tor', 'network', 'bootstrap', 'book'];
 
 /** A startup progress: each phase done, unless `states` says otherwise. */
-export function fakeProgress(states: Partial<Record<StartupPhase, Partial<PhaseProgress>>> = {}): StartupProgress {
+export function fakeProgress(
+  states: Partial<Record<StartupPhase, Partial<PhaseProgress>>> = {},
+  phases: readonly StartupPhase[] = PHASES,
+): StartupProgress {
   return {
-    phases: PHASES.map((phase) => ({
+    phases: phases.map((phase) => ({
       phase,
       state: 'done',
       detail: 'ok',

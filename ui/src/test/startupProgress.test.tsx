@@ -1,6 +1,6 @@
 import { act, screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
-import { FakeBackend, fakeProgress } from './fakeBackend';
+import { FakeBackend, TOR_PHASES, fakeProgress } from './fakeBackend';
 import { renderApp } from './renderApp';
 
 function phaseRow(name: string): HTMLElement {
@@ -75,6 +75,46 @@ describe('startup progress', () => {
     // The way out is focused.
     expect(within(failure).getByRole('button', { name: 'Retry' })).toHaveFocus();
 
+    await user.click(within(failure).getByRole('button', { name: 'Retry' }));
+    expect(await screen.findByRole('navigation', { name: 'Main' })).toBeInTheDocument();
+    expect(backend.callsOf('retryStartup')).toHaveLength(1);
+  });
+
+  it('shows Tor’s bootstrap as its own phase in tor’s words, then a stall with tor’s reason and a retry', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const waiting = { state: 'pending' as const, detail: null, elapsed_ms: null };
+    backend.progress = fakeProgress(
+      {
+        tor: { state: 'running', detail: '45%: Asking for relay descriptors', elapsed_ms: 2100 },
+        network: waiting,
+        bootstrap: waiting,
+        book: waiting,
+      },
+      TOR_PHASES,
+    );
+    const { user } = renderApp(backend);
+    expect(await screen.findByRole('list', { name: 'Startup progress' })).toBeInTheDocument();
+    expect(phaseRow('Start Tor')).toHaveAttribute('data-state', 'running');
+    expect(phaseRow('Start Tor')).toHaveTextContent('45%: Asking for relay descriptors');
+    expect(phaseRow('Start network')).toHaveTextContent('Waiting');
+
+    const stalled =
+      "Tor: tor's bootstrap stalled at 5%: Connecting to a relay (tor warns: Connection refused (CONNECTREFUSED)) for 60 s; see /home/a/.local/share/souk/tor/tor.log";
+    backend.progress = fakeProgress(
+      {
+        tor: { state: 'failed', detail: null, error: { kind: 'io', message: stalled } },
+        network: waiting,
+        bootstrap: waiting,
+        book: waiting,
+      },
+      TOR_PHASES,
+    );
+    const failure = await screen.findByRole('group', { name: 'Start could not finish' }, { timeout: 3000 });
+    expect(failure).toHaveTextContent('Start Tor failed');
+    expect(phaseRow('Start Tor')).toHaveTextContent('Connection refused (CONNECTREFUSED)');
+    expect(phaseRow('Start Tor')).toHaveAttribute('data-state', 'failed');
+
+    backend.progressAfterRetry = fakeProgress({}, TOR_PHASES);
     await user.click(within(failure).getByRole('button', { name: 'Retry' }));
     expect(await screen.findByRole('navigation', { name: 'Main' })).toBeInTheDocument();
     expect(backend.callsOf('retryStartup')).toHaveLength(1);

@@ -35,6 +35,11 @@ pub(crate) struct NodeArgs {
     /// Do not discover peers on the local network with mDNS
     #[arg(long)]
     pub(crate) no_mdns: bool,
+    /// Tor mode: every connection through this node's own tor (needs the `tor` program: apt install
+    /// tor), reachable only at its onion address; bootstrap peers must be onion addresses [default:
+    /// `[net] tor` in souk.toml, else off]
+    #[arg(long)]
+    pub(crate) tor: bool,
     /// Where the local API listens; loopback only [default: 127.0.0.1:0, a free port]
     #[arg(long, value_name = "ADDR:PORT")]
     pub(crate) api: Option<SocketAddr>,

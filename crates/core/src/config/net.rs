@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use crate::{
-    net::{DhtMode, NetConfig},
+    net::{
+        DhtMode, NetConfig,
+        tor::{TorSettings, is_onion},
+    },
     offer::{Asset, Quote},
 };
 
@@ -27,6 +30,13 @@ pub struct NetSettings {
     pub mdns: bool,
     /// Markets to watch for offers and prices, e.g. `BTC/EUR`.
     pub markets: Vec<String>,
+    /// Tor mode: every connection goes through this node's own `tor` (Debian: `apt install tor`),
+    /// the node is reachable only at its onion address, and bootstrap peers are onion addresses.
+    pub tor: bool,
+    /// The `tor` program Tor mode starts.
+    pub tor_binary: String,
+    /// More torrc lines for that tor (bridges, or a private test network's `DirAuthority` lines).
+    pub tor_config: Vec<String>,
 }
 
 impl Default for NetSettings {
@@ -36,6 +46,9 @@ impl Default for NetSettings {
             bootstrap: Vec::new(),
             mdns: true,
             markets: DEFAULT_MARKETS.iter().map(|m| (*m).to_owned()).collect(),
+            tor: false,
+            tor_binary: "tor".into(),
+            tor_config: Vec::new(),
         }
     }
 }
@@ -77,6 +90,10 @@ impl NetSettings {
             )));
         }
         net.mdns = self.mdns;
+        if self.tor {
+            net.tor = Some(self.tor_settings());
+            check_tor(&net).map_err(invalid)?;
+        }
         let mut markets = Vec::new();
         for name in &self.markets {
             let market = parse_market(name).map_err(invalid)?;
@@ -86,6 +103,38 @@ impl NetSettings {
         }
         Ok((net, markets))
     }
+}
+
+impl NetSettings {
+    /// How Tor mode runs its `tor`, from `tor_binary` and `tor_config`.
+    pub fn tor_settings(&self) -> TorSettings {
+        TorSettings {
+            binary: self.tor_binary.trim().into(),
+            extra_config: self.tor_config.clone(),
+            ..TorSettings::new()
+        }
+    }
+}
+
+/// What Tor mode cannot do with these settings: reach a bootstrap peer that is not an onion address.
+/// (`listen` is not used in Tor mode: tor forwards the onion service to a loopback port of its own.)
+pub fn check_tor(net: &NetConfig) -> Result<(), String> {
+    if net.tor.is_none() {
+        return Ok(());
+    }
+    if let Some(clear) = net.bootstrap.iter().find(|a| !is_onion(a)) {
+        return Err(format!(
+            "bootstrap {clear}: Tor mode reaches peers only at onion addresses (/onion3/…/p2p/PEERID)"
+        ));
+    }
+    if net
+        .tor
+        .as_ref()
+        .is_some_and(|t| t.binary.as_os_str().is_empty())
+    {
+        return Err("tor_binary is empty".into());
+    }
+    Ok(())
 }
 
 /// `BTC/EUR` → its asset and quote.

@@ -54,7 +54,10 @@ impl Behaviour {
                 .with_agent_version(config.agent_version.clone())
                 // A relay reservation (or any new listener) is told to connected peers at once, so
                 // a node reachable only through a relay can be found through the DHT.
-                .with_push_listen_addr_updates(true),
+                .with_push_listen_addr_updates(true)
+                // Tor mode: the loopback listener is tor's, never to be told; the onion address is
+                // the external one.
+                .with_hide_listen_addrs(config.tor.is_some()),
         );
 
         let mdns = if config.mdns {

@@ -93,6 +93,9 @@ pub struct NetConfig {
     /// For measuring only: every byte received over TCP becomes readable this long after it
     /// arrived (one-way latency on every connection; QUIC is not delayed). Zero: off.
     pub added_latency: Duration,
+    /// Tor mode: every connection goes through this node's own `tor` (onion addresses only, no
+    /// clearnet listener, no mDNS, no QUIC, no DNS lookups of our own).
+    pub tor: Option<super::tor::TorSettings>,
 }
 
 impl Default for NetConfig {
@@ -140,6 +143,7 @@ impl Default for NetConfig {
             max_pending_requests_per_peer: 16,
             market_refresh: Duration::from_secs(10 * 60),
             added_latency: Duration::ZERO,
+            tor: None,
         }
     }
 }
@@ -162,6 +166,25 @@ impl NetConfig {
             request_timeout: Duration::from_secs(5),
             ..Self::default()
         }
+    }
+
+    /// What Tor mode forces whatever else was asked: one loopback TCP listener (tor forwards the
+    /// onion service there), no mDNS, no relaying, no relays (the onion service is reachable from
+    /// anywhere), the DHT served.
+    pub(crate) fn confine_to_tor(&mut self) {
+        self.listen = vec![
+            Multiaddr::empty()
+                .with(Protocol::Ip4([127, 0, 0, 1].into()))
+                .with(Protocol::Tcp(0)),
+        ];
+        self.mdns = false;
+        self.relay_server = false;
+        self.auto_relays = 0;
+        self.probe_private_addresses = false;
+        self.external_addresses.clear();
+        self.allow_loopback_peers = false;
+        self.dht_mode = DhtMode::Server;
+        self.added_latency = Duration::ZERO;
     }
 
     /// [`DhtMode::Auto`] on a node that only listens on loopback means server: nobody could ever

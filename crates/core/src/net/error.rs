@@ -64,6 +64,9 @@ pub enum NetError {
         "inbound request {id} expired or its connection closed before the answer could be sent"
     )]
     RequestClosed { id: InboundId },
+    /// Tor mode's `tor` could not be started, bootstrapped or asked to publish the onion service.
+    #[error("Tor: {0}")]
+    Tor(String),
     #[error("network error: {0}")]
     Internal(String),
 }
@@ -86,7 +89,8 @@ impl NetError {
             | Self::RequestTimedOut { .. }
             | Self::RequestRefused { .. }
             | Self::RequestFailed { .. }
-            | Self::RequestClosed { .. } => ErrorKind::Io,
+            | Self::RequestClosed { .. }
+            | Self::Tor(_) => ErrorKind::Io,
             Self::Stopped | Self::Transport(_) | Self::StoreFull | Self::Internal(_) => {
                 ErrorKind::Internal
             }

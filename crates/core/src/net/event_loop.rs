@@ -131,6 +131,8 @@ pub(crate) struct EventLoop {
     relay_offers: HashSet<PeerId>,
     /// The address each peer was reached at over a connection this node dialled (not relayed).
     reached_at: HashMap<PeerId, Multiaddr>,
+    /// Tor mode: only onion addresses are dialled, kept or told; what keeps tor running.
+    tor: Option<Arc<crate::net::tor::Tor>>,
 }
 
 pub(crate) struct Circuit {
@@ -153,6 +155,7 @@ pub(crate) struct LoopSettings {
     pub(crate) max_pending_requests: usize,
     pub(crate) max_pending_requests_per_peer: usize,
     pub(crate) auto_relays: usize,
+    pub(crate) tor: Option<Arc<crate::net::tor::Tor>>,
 }
 
 impl EventLoop {
@@ -197,7 +200,13 @@ impl EventLoop {
             private: false,
             relay_offers: HashSet::new(),
             reached_at: HashMap::new(),
+            tor: settings.tor,
         }
+    }
+
+    /// Tor mode: the only addresses this node uses and tells are onion addresses.
+    pub(crate) fn onion_only(&self) -> bool {
+        self.tor.is_some()
     }
 
     pub(crate) fn swarm_mut(&mut self) -> &mut Swarm<Behaviour> {

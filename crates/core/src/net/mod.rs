@@ -18,6 +18,7 @@ mod event_loop;
 mod filter;
 mod gossip_keep_alive;
 mod quota;
+pub mod tor;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -204,33 +205,94 @@ impl Network {
         keypair: Keypair,
         filter: Arc<dyn InboundFilter>,
     ) -> Result<(NetClient, broadcast::Receiver<NetEvent>), NetError> {
+        Self::start_with(config, keypair, filter, None).await
+    }
+
+    /// [`Network::start`] in Tor mode: every connection through `tor` (a running, bootstrapped
+    /// [`tor::Tor`], kept running as long as the network), reachable only at the onion address
+    /// published before this returns.
+    pub async fn start_over_tor(
+        config: NetConfig,
+        keypair: Keypair,
+        filter: Arc<dyn InboundFilter>,
+        tor: Arc<tor::Tor>,
+    ) -> Result<(NetClient, broadcast::Receiver<NetEvent>), NetError> {
+        Self::start_with(config, keypair, filter, Some(tor)).await
+    }
+
+    async fn start_with(
+        mut config: NetConfig,
+        keypair: Keypair,
+        filter: Arc<dyn InboundFilter>,
+        tor: Option<Arc<tor::Tor>>,
+    ) -> Result<(NetClient, broadcast::Receiver<NetEvent>), NetError> {
+        match (&tor, &config.tor) {
+            (Some(_), _) => config.confine_to_tor(),
+            (None, Some(_)) => {
+                return Err(NetError::Tor(
+                    "Tor mode is on but tor is not running: start it first".into(),
+                ));
+            }
+            (None, None) => {}
+        }
         let bootstrap = parse_bootstrap(&config.bootstrap)?;
+        if tor.is_some()
+            && let Some((_, clear)) = bootstrap.iter().find(|(_, a)| !tor::is_onion(a))
+        {
+            return Err(NetError::InvalidAddress {
+                addr: clear.to_string(),
+                reason: "Tor mode reaches peers only at onion addresses (/onion3/…)".into(),
+            });
+        }
         let idle = config.idle_connection_timeout;
         let latency = config.added_latency;
-        let mut swarm = SwarmBuilder::with_existing_identity(keypair)
-            .with_tokio()
-            .with_quic()
-            // TCP as `with_tcp` builds it, with the (normally absent) added latency on its streams.
-            .with_other_transport(
-                |key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
-                    Ok(
-                        tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
-                            .map(move |stream, _| delay::MaybeDelayed::new(stream, latency))
-                            .upgrade(libp2p::core::upgrade::Version::V1Lazy)
-                            .authenticate(noise::Config::new(key)?)
-                            .multiplex(yamux::Config::default()),
+        let mut swarm = match &tor {
+            None => SwarmBuilder::with_existing_identity(keypair.clone())
+                .with_tokio()
+                .with_quic()
+                // TCP as `with_tcp` builds it, with the (normally absent) added latency on its streams.
+                .with_other_transport(
+                    |key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                        Ok(
+                            tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+                                .map(move |stream, _| delay::MaybeDelayed::new(stream, latency))
+                                .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                                .authenticate(noise::Config::new(key)?)
+                                .multiplex(yamux::Config::default()),
+                        )
+                    },
+                )
+                .map_err(|e| NetError::Transport(e.to_string()))?
+                .with_dns()
+                .map_err(|e| NetError::Transport(e.to_string()))?
+                .with_relay_client(noise::Config::new, yamux::Config::default)
+                .map_err(|e| NetError::Transport(e.to_string()))?
+                .with_behaviour(|key, relay_client| Behaviour::new(&config, key, relay_client))
+                .map_err(|e| NetError::Transport(e.to_string()))?
+                .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+                .build(),
+            // No QUIC, no DNS resolver of our own: the only way out is tor's SOCKS port.
+            Some(tor) => {
+                let socks = tor.socks_addr();
+                SwarmBuilder::with_existing_identity(keypair.clone())
+                    .with_tokio()
+                    .with_other_transport(
+                        |key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+                            Ok(tor::OnionTransport::new(socks)
+                                .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                                .authenticate(noise::Config::new(key)?)
+                                .multiplex(yamux::Config::default()))
+                        },
                     )
-                },
-            )
-            .map_err(|e| NetError::Transport(e.to_string()))?
-            .with_dns()
-            .map_err(|e| NetError::Transport(e.to_string()))?
-            .with_relay_client(noise::Config::new, yamux::Config::default)
-            .map_err(|e| NetError::Transport(e.to_string()))?
-            .with_behaviour(|key, relay_client| Behaviour::new(&config, key, relay_client))
-            .map_err(|e| NetError::Transport(e.to_string()))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
-            .build();
+                    .map_err(|e| NetError::Transport(e.to_string()))?
+                    .with_relay_client(noise::Config::new, yamux::Config::default)
+                    .map_err(|e| NetError::Transport(e.to_string()))?
+                    .with_behaviour(|key, relay_client| Behaviour::new(&config, key, relay_client))
+                    .map_err(|e| NetError::Transport(e.to_string()))?
+                    .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+                    .build()
+            }
+        };
 
         let mut listeners = HashMap::new();
         let mut circuits = Vec::new();
@@ -274,6 +336,7 @@ impl Network {
                 max_pending_requests: config.max_pending_requests,
                 max_pending_requests_per_peer: config.max_pending_requests_per_peer,
                 auto_relays: config.auto_relays,
+                tor: tor.clone(),
             },
         );
         event_loop
@@ -294,6 +357,14 @@ impl Network {
         for addr in &config.external_addresses {
             swarm.add_external_address(addr.clone());
         }
+        if let Some(tor) = &tor {
+            let target = swarm.listeners().find_map(socket_addr).ok_or_else(|| {
+                NetError::Tor("no loopback listener for the onion service".into())
+            })?;
+            let onion = tor.publish(&keypair, target).await?;
+            tracing::info!(%onion, "reachable at our onion address");
+            swarm.add_external_address(onion);
+        }
         for (peer, addr) in bootstrap {
             swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
             if let Err(e) = swarm.dial(addr.clone()) {
@@ -305,6 +376,16 @@ impl Network {
         tracing::info!(peer = %local_peer_id, "network started");
         let client = NetClient::new(command_tx, event_tx, cancel, done_rx, local_peer_id);
         Ok((client, event_rx))
+    }
+}
+
+/// `/ip4/a.b.c.d/tcp/p` → its socket address.
+fn socket_addr(addr: &Multiaddr) -> Option<std::net::SocketAddr> {
+    let mut parts = addr.iter();
+    match (parts.next()?, parts.next()?) {
+        (Protocol::Ip4(ip), Protocol::Tcp(port)) => Some((ip, port).into()),
+        (Protocol::Ip6(ip), Protocol::Tcp(port)) => Some((ip, port).into()),
+        _ => None,
     }
 }
 

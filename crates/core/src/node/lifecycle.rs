@@ -222,6 +222,7 @@ impl Node {
             desk: None,
             alerts: None,
             auto_backup: None,
+            tor: None,
         };
         let mut slot = self.unlocked.lock().await;
         if let Some(running) = slot.as_ref() {
@@ -281,6 +282,9 @@ async fn close(u: Unlocked) {
     }
     if let Some(market) = u.market {
         market.shutdown().await;
+    }
+    if let Some(tor) = u.tor {
+        tor.stop().await;
     }
     u.store.close().await;
 }

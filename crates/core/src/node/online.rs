@@ -58,10 +58,19 @@ impl Node {
                 u.store.pool().clone(),
             )
         };
+        let tor = match &config.tor {
+            Some(settings) => Some(self.ensure_tor(settings).await?),
+            None => None,
+        };
         let prices = match self.config.price.url.trim() {
             "" => None,
             url => Some(PriceFeed {
-                source: HttpTicker::new(url, std::time::Duration::from_secs(10))?,
+                // Tor mode asks for prices through tor too.
+                source: HttpTicker::through(
+                    url,
+                    std::time::Duration::from_secs(10),
+                    tor.as_ref().map(|t| t.socks_addr()),
+                )?,
                 every: std::time::Duration::from_secs(self.config.price.refresh_secs.max(1)),
             }),
         };
@@ -74,7 +83,17 @@ impl Node {
             .send_replace(preferences.notifications);
         self.saved_searches.send_replace(preferences.saved_searches);
         let refresh_every = config.market_refresh;
-        let (net, _events) = Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?;
+        let (net, _events) = match tor {
+            Some(tor) => {
+                if self.config.chain.is_configured() {
+                    tracing::warn!(
+                        "Tor mode: the chain backend ([chain]) is reached directly, not through tor"
+                    );
+                }
+                Network::start_over_tor(config, keypair.clone(), Arc::new(OfferFilter), tor).await?
+            }
+            None => Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?,
+        };
         // The desk listens before the market announces anything, so no early take goes unanswered.
         let alert_source = alerts::TradeSource {
             pool: pool.clone(),
@@ -146,6 +165,37 @@ impl Node {
         net_info(&market).await
     }
 
+    /// This identity's running `tor`, started (and waited for through its bootstrap, each step noted
+    /// in the startup progress) when there is none yet.
+    async fn ensure_tor(
+        &self,
+        settings: &crate::net::tor::TorSettings,
+    ) -> Result<Arc<crate::net::tor::Tor>> {
+        {
+            let guard = self.unlocked.lock().await;
+            let u = guard
+                .as_ref()
+                .ok_or(Error::NotInitialized(self.data_dir.clone()))?;
+            if let Some(tor) = &u.tor {
+                return Ok(tor.clone());
+            }
+        }
+        let startup = self.startup.clone();
+        let tor = Arc::new(
+            crate::net::tor::Tor::launch(settings, &self.data_dir.join("tor"), |progress| {
+                tracing::info!(%progress, "tor bootstrap");
+                startup.note(StartupPhase::Tor, progress.to_string());
+            })
+            .await?,
+        );
+        let mut guard = self.unlocked.lock().await;
+        match guard.as_mut() {
+            Some(u) => Ok(u.tor.get_or_insert(tor).clone()),
+            // Locked meanwhile: this tor stops as it is dropped.
+            None => Err(Error::NotInitialized(self.data_dir.clone())),
+        }
+    }
+
     /// Brings the node online the way a person watches it: starts the network, reaches the
     /// bootstrap peers, then loads the book of `markets` from their makers, recording each phase in
     /// [`Self::startup_progress`]. Only a network that cannot start is an error: unreachable
@@ -163,7 +213,15 @@ impl Node {
                 markets: markets.to_vec(),
             });
         }
-        self.startup.reset_from(StartupPhase::Network);
+        self.startup.reset_from(StartupPhase::Tor);
+        self.startup.set_tor(config.tor.is_some());
+        if let Some(settings) = &config.tor {
+            self.startup
+                .run(StartupPhase::Tor, self.ensure_tor(settings), |tor| {
+                    format!("bootstrapped; SOCKS proxy {}", tor.socks_addr())
+                })
+                .await?;
+        }
         let bootstrap = config.bootstrap.clone();
         let mdns = config.mdns;
         let info = self

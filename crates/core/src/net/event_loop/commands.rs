@@ -12,7 +12,13 @@ impl EventLoop {
     pub(super) fn on_command(&mut self, command: Command) {
         match command {
             Command::ListenAddrs(reply) => {
-                let _ = reply.send(Ok(self.swarm.listeners().cloned().collect()));
+                // In Tor mode the loopback listener is tor's business: the onion address is ours.
+                let addrs = if self.onion_only() {
+                    self.swarm.external_addresses().cloned().collect()
+                } else {
+                    self.swarm.listeners().cloned().collect()
+                };
+                let _ = reply.send(Ok(addrs));
             }
             Command::Dial(addr, reply) => self.dial(addr, reply),
             Command::Bootstrap(reply) => match self.kad().bootstrap() {

@@ -308,6 +308,9 @@ impl EventLoop {
     }
 
     fn usable_peer_addr(&self, addr: &Multiaddr) -> bool {
+        if self.onion_only() {
+            return crate::net::tor::is_onion(addr);
+        }
         if self.allow_loopback_peers {
             return true;
         }
