@@ -145,7 +145,7 @@ impl TorNet {
         let started = Instant::now();
         for relay in &mut net.relays {
             relay.child = Some(
-                Command::new("tor")
+                Command::new(tor())
                     .arg("-f")
                     .arg(relay.dir.join("torrc"))
                     .arg("--defaults-torrc")
@@ -248,6 +248,14 @@ impl TorNet {
     }
 }
 
+fn tor() -> PathBuf {
+    souk_core::net::tor::find_binary(Path::new("tor"))
+}
+
+fn tor_gencert() -> PathBuf {
+    souk_core::net::tor::find_binary(Path::new("tor-gencert"))
+}
+
 fn common_lines(dir: &Path, nick: &str) -> Vec<String> {
     [
         "TestingTorNetwork 1".to_owned(),
@@ -279,7 +287,7 @@ fn private_dir(dir: &Path) {
 
 /// Makes the relay's identity keys; its RSA fingerprint.
 async fn relay_fingerprint(relay: &Relay) -> String {
-    let out = Command::new("tor")
+    let out = Command::new(tor())
         .args([
             "--ignore-missing-torrc",
             "-f",
@@ -309,7 +317,7 @@ async fn relay_fingerprint(relay: &Relay) -> String {
 /// Makes a directory authority's v3 keys; its v3 identity (the certificate's fingerprint).
 async fn authority_certificate(dir: &Path, dir_port: u16) -> String {
     let keys = dir.join("keys");
-    let mut child = Command::new("tor-gencert")
+    let mut child = Command::new(tor_gencert())
         .args(["--create-identity-key", "--passphrase-fd", "0", "-m", "12"])
         .arg("-a")
         .arg(format!("127.0.0.1:{dir_port}"))

@@ -131,7 +131,7 @@ impl Tor {
         .and_then(|()| std::fs::write(&defaults, ""))
         .map_err(|e| fail(format!("cannot write {}: {e}", torrc.display())))?;
 
-        let mut child = tokio::process::Command::new(&settings.binary)
+        let mut child = tokio::process::Command::new(find_binary(&settings.binary))
             .arg("-f")
             .arg(&torrc)
             .arg("--defaults-torrc")
@@ -403,6 +403,20 @@ async fn exited(status: std::process::ExitStatus, child: &mut Child, log: &Path)
     )
 }
 
+/// A bare program name is looked up on the `PATH`, then in the `sbin` directories Debian installs
+/// `tor` to (not on an ordinary user's `PATH`).
+pub fn find_binary(binary: &Path) -> PathBuf {
+    if binary.components().count() != 1 {
+        return binary.to_path_buf();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/usr/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(binary))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| binary.to_path_buf())
+}
+
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -440,6 +454,16 @@ mod tests {
             p.to_string(),
             "5%: Connecting to a relay (tor warns: Connection refused (CONNECTREFUSED))"
         );
+    }
+
+    #[test]
+    fn a_bare_program_name_is_found_on_the_path_or_in_sbin() {
+        let sh = find_binary(Path::new("sh"));
+        assert!(sh.is_absolute() && sh.is_file(), "{sh:?}");
+        let given = Path::new("./my/tor");
+        assert_eq!(find_binary(given), given);
+        let missing = Path::new("no-such-program-here");
+        assert_eq!(find_binary(missing), missing);
     }
 
     #[test]
