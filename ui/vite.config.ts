@@ -26,6 +26,9 @@ export default defineConfig({
     globalSetup: ['./vitest.souk-node.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     restoreMocks: true,
+    // A 2-core CI machine that also builds Rust can take several seconds to draw a 199-row table in
+    // jsdom (vitest's 5 s default failed so): a test that hangs still fails, later.
+    testTimeout: 30_000,
     // The stylesheet is read as text by a test that checks its two dark palettes agree.
     css: { include: [/app\.css/] },
   },

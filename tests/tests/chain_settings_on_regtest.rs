@@ -40,6 +40,7 @@ async fn the_chain_backend_is_tested_then_saved_and_used_after_a_restart() {
         electrum_url: String::new(),
         electrum_cert_sha256: String::new(),
         bootstrap: Vec::new(),
+        tor: false,
     };
 
     let check = node

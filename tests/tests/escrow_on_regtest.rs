@@ -324,6 +324,7 @@ async fn a_watch_only_wallet_follows_an_escrow_on_a_pruned_node() {
             electrum_url: String::new(),
             electrum_cert_sha256: String::new(),
             bootstrap: Vec::new(),
+            tor: false,
         },
     )
     .await

@@ -47,6 +47,7 @@ fn electrum_edit(url: &str, pin: &str) -> souk_core::connection::ConnectionEdit 
         electrum_url: url.into(),
         electrum_cert_sha256: pin.into(),
         bootstrap: Vec::new(),
+        tor: false,
     }
 }
 

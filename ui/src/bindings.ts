@@ -579,7 +579,11 @@ electrum_url: string,
 /**
  * The pinned SHA-256 fingerprint of the Electrum server's TLS certificate; empty when none.
  */
-electrum_cert_sha256: string, bootstrap: Array<string>, };
+electrum_cert_sha256: string, bootstrap: Array<string>, 
+/**
+ * Tor mode (`[net] tor`): every connection through this node's own tor.
+ */
+tor: boolean, };
 export type EnvOverride = { 
 /**
  * The dotted key it overrides, e.g. `chain.rpc_url`.
@@ -627,7 +631,11 @@ electrum_url: string,
  * The SHA-256 fingerprint of the Electrum server's TLS certificate to trust (a self-signed one);
  * empty for a certificate signed by a public authority.
  */
-electrum_cert_sha256: string, bootstrap: Array<string>, };
+electrum_cert_sha256: string, bootstrap: Array<string>, 
+/**
+ * Tor mode from the next start (bootstrap peers must then be onion addresses).
+ */
+tor: boolean, };
 export type ChainCheck = { chain: Chain, network: Network, url: string, tip_height: number, 
 /**
  * Whether the node has wallet support: Souk watches escrows in a watch-only wallet of its own there

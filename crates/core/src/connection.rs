@@ -49,14 +49,16 @@ pub struct ConnectionValues {
     /// The pinned SHA-256 fingerprint of the Electrum server's TLS certificate; empty when none.
     pub electrum_cert_sha256: String,
     pub bootstrap: Vec<String>,
+    /// Tor mode (`[net] tor`): every connection through this node's own tor.
+    pub tor: bool,
 }
 
 impl ConnectionValues {
     pub fn of(config: &Config) -> Self {
-        Self::from_parts(&config.chain, &config.net.bootstrap)
+        Self::from_parts(&config.chain, &config.net.bootstrap, config.net.tor)
     }
 
-    pub fn from_parts(chain: &ChainConfig, bootstrap: &[String]) -> Self {
+    pub fn from_parts(chain: &ChainConfig, bootstrap: &[String], tor: bool) -> Self {
         Self {
             chain: chain.chain,
             network: chain.network,
@@ -71,6 +73,7 @@ impl ConnectionValues {
             electrum_url: chain.electrum_url.trim().to_owned(),
             electrum_cert_sha256: chain.electrum_cert_sha256.trim().to_owned(),
             bootstrap: bootstrap.to_vec(),
+            tor,
         }
     }
 }
@@ -119,6 +122,9 @@ pub struct ConnectionEdit {
     #[serde(default)]
     pub electrum_cert_sha256: String,
     pub bootstrap: Vec<String>,
+    /// Tor mode from the next start (bootstrap peers must then be onion addresses).
+    #[serde(default)]
+    pub tor: bool,
 }
 
 /// A chain backend that answered.
@@ -264,6 +270,12 @@ impl ConnectionEdit {
             }
             if addrs.contains(&addr) {
                 return Err(invalid(format!("{which} ({text}) is listed twice")));
+            }
+            if self.tor && !crate::net::tor::is_onion(&addr) {
+                return Err(invalid(format!(
+                    "{which} ({text}) is not an onion address: in Tor mode Souk reaches peers only at \
+                     /onion3/…/p2p/<PeerId> addresses"
+                )));
             }
             addrs.push(addr);
         }
@@ -501,6 +513,10 @@ pub fn save(data_dir: &Path, edit: &ConnectionEdit) -> Result<ConnectionValues, 
         let table = section(&mut doc, "net")?;
         set_keeping_comments(table, "bootstrap", Value::Array(array_of(&bootstrap)));
     }
+    if edit.tor != current.net.tor {
+        let table = section(&mut doc, "net")?;
+        set_keeping_comments(table, "tor", Value::from(edit.tor));
+    }
 
     let new_text = doc.to_string();
     // What is written must load: never leave a file the node then refuses to start with.
@@ -608,6 +624,7 @@ mod tests {
             electrum_url: String::new(),
             electrum_cert_sha256: String::new(),
             bootstrap: vec![format!("/ip4/127.0.0.1/tcp/4001/p2p/{PEER}")],
+            tor: false,
         }
     }
 
@@ -734,6 +751,42 @@ refresh_secs = 120
     }
 
     #[test]
+    fn tor_mode_is_saved_with_onion_bootstrap_peers_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(file_path(dir.path()), COMMENTED).unwrap();
+        let mut e = edit();
+        e.tor = true;
+        let err = e.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("bootstrap peer 1") && err.contains("not an onion address"),
+            "{err}"
+        );
+        assert!(save(dir.path(), &e).is_err());
+        assert_eq!(
+            std::fs::read_to_string(file_path(dir.path())).unwrap(),
+            COMMENTED
+        );
+
+        e.bootstrap = vec![format!(
+            "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:4001/p2p/{PEER}"
+        )];
+        let saved = save(dir.path(), &e).unwrap();
+        assert!(saved.tor);
+        let text = std::fs::read_to_string(file_path(dir.path())).unwrap();
+        assert!(text.contains("tor = true"), "{text}");
+        assert!(
+            text.starts_with("# Souk settings, written by hand."),
+            "{text}"
+        );
+        let config = read_saved(dir.path()).unwrap();
+        assert!(config.net.resolve().unwrap().0.tor.is_some());
+
+        // And off again.
+        e.tor = false;
+        assert!(!save(dir.path(), &e).unwrap().tor);
+    }
+
+    #[test]
     fn a_missing_file_is_created_with_only_the_changed_keys() {
         let dir = tempfile::tempdir().unwrap();
         let e = ConnectionEdit {
@@ -746,6 +799,7 @@ refresh_secs = 120
             electrum_url: String::new(),
             electrum_cert_sha256: String::new(),
             bootstrap: vec![format!("/ip4/127.0.0.1/tcp/4001/p2p/{PEER}")],
+            tor: false,
         };
         save(dir.path(), &e).unwrap();
         let text = std::fs::read_to_string(file_path(dir.path())).unwrap();

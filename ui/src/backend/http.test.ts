@@ -340,6 +340,7 @@ describe('HttpBackend settings and startup', () => {
     electrum_url: '',
     electrum_cert_sha256: '',
     bootstrap: [],
+    tor: false,
   };
 
   it('maps preferences, startup and connection settings to their routes', async () => {

@@ -157,6 +157,7 @@ describe('tauriBackend trade commands', () => {
       electrum_url: '',
       electrum_cert_sha256: '',
       bootstrap: ['/ip4/1.2.3.4/tcp/1/p2p/x'],
+      tor: false,
     };
     await tauriBackend.preferences();
     await tauriBackend.savePreferences(prefs);

@@ -99,9 +99,10 @@ export function bootstrapLines(text: string): string[] {
 
 /**
  * Checks each bootstrap address as far as the UI can: a multiaddr ending in /p2p/<PeerId>, each
- * once. The core parses them fully on save and its reason is shown too.
+ * once, and in Tor mode an onion address. The core parses them fully on save and its reason is shown
+ * too.
  */
-export function validateBootstrap(lines: readonly string[]): string | undefined {
+export function validateBootstrap(lines: readonly string[], tor = false): string | undefined {
   if (lines.length > MAX_BOOTSTRAP) return `At most ${MAX_BOOTSTRAP.toString()} bootstrap peers.`;
   const seen = new Set<string>();
   for (const [i, line] of lines.entries()) {
@@ -111,13 +112,15 @@ export function validateBootstrap(lines: readonly string[]): string | undefined 
     const id = parts.at(-1) ?? '';
     if (parts.at(-2) !== 'p2p' || !PEER_ID.test(id)) return `${which} does not end in /p2p/<PeerId>.`;
     if (seen.has(line)) return `${which} is listed twice.`;
+    if (tor && !line.startsWith('/onion3/'))
+      return `${which} is not an onion address: in Tor mode Souk reaches peers only at /onion3/…/p2p/<PeerId> addresses.`;
     seen.add(line);
   }
   return undefined;
 }
 
-/** The edit the core takes: this chain draft, and the bootstrap list as given. */
-export function connectionEdit(draft: ChainDraft, bootstrap: readonly string[]): ConnectionEdit {
+/** The edit the core takes: this chain draft, the bootstrap list as given, and Tor mode. */
+export function connectionEdit(draft: ChainDraft, bootstrap: readonly string[], tor: boolean): ConnectionEdit {
   return {
     chain: draft.chain,
     network: draft.network,
@@ -128,6 +131,7 @@ export function connectionEdit(draft: ChainDraft, bootstrap: readonly string[]):
     electrum_url: draft.electrumUrl.trim(),
     electrum_cert_sha256: draft.electrumCert.trim(),
     bootstrap: [...bootstrap],
+    tor,
   };
 }
 

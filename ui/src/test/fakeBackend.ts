@@ -226,6 +226,7 @@ export function fakeConnection(overrides: Partial<ConnectionSettings> = {}): Con
     electrum_url: '',
     electrum_cert_sha256: '',
     bootstrap: [],
+    tor: false,
   };
   return {
     path: `${FAKE_DATA_DIR}/souk.toml`,
@@ -903,6 +904,7 @@ export class FakeBackend implements Backend {
         electrum_url: edit.electrum_url.trim(),
         electrum_cert_sha256: edit.electrum_cert_sha256.trim(),
         bootstrap: edit.bootstrap.map((a) => a.trim()),
+        tor: edit.tor,
       };
       this.connection = { ...this.connection, saved, restart_needed: true };
       return { settings: structuredClone(this.connection), dialled: this.dialResults };

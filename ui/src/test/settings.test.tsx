@@ -247,6 +247,7 @@ describe('Settings: chain backend and bootstrap peers', () => {
       electrum_url: '',
       electrum_cert_sha256: '',
       bootstrap: [],
+      tor: false,
     });
     expect(backend.callsOf('saveConnectionSettings')).toHaveLength(0);
 
@@ -365,7 +366,32 @@ describe('Settings: chain backend and bootstrap peers', () => {
       electrum_url: '',
       electrum_cert_sha256: '',
       bootstrap: [good],
+      tor: false,
     });
+  });
+
+  it('switches to Tor mode only with onion bootstrap peers, for the next start', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    const clear = `/ip4/203.0.113.7/tcp/4001/p2p/${PEER}`;
+    const onion = `/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:4001/p2p/${PEER}`;
+    const { user } = await openSettings(backend);
+    const bootstrap = await screen.findByRole('region', { name: 'Bootstrap peers' });
+    const tor = within(bootstrap).getByRole('checkbox', { name: 'Tor mode: connect only through Tor' });
+    expect(tor).not.toBeChecked();
+    expect(tor).toHaveAccessibleDescription(/Applies from the next start/);
+    const field = within(bootstrap).getByRole('textbox', { name: 'Bootstrap peers' });
+    await user.type(field, clear);
+    await user.click(tor);
+    await user.click(within(bootstrap).getByRole('button', { name: 'Save bootstrap peers' }));
+    expect(field).toHaveAccessibleDescription(/Line 1 is not an onion address/);
+    expect(backend.callsOf('saveConnectionSettings')).toHaveLength(0);
+
+    await user.clear(field);
+    await user.type(field, onion);
+    await user.click(within(bootstrap).getByRole('button', { name: 'Save bootstrap peers' }));
+    await within(bootstrap).findByText(/Saved/);
+    expect(backend.callsOf('saveConnectionSettings')[0]?.[0]).toMatchObject({ bootstrap: [onion], tor: true });
+    expect(backend.connection.saved.tor).toBe(true);
   });
 });
 

@@ -28,7 +28,14 @@ impl Node {
                     .map(|p| p.net.bootstrap.iter().map(ToString::to_string).collect())
             })
             .unwrap_or_else(|| self.config.net.bootstrap.clone());
-        let running = ConnectionValues::from_parts(&self.config.chain, &running_bootstrap);
+        let running_tor = self
+            .online_plan
+            .lock()
+            .ok()
+            .and_then(|plan| plan.as_ref().map(|p| p.net.tor.is_some()))
+            .unwrap_or(self.config.net.tor);
+        let running =
+            ConnectionValues::from_parts(&self.config.chain, &running_bootstrap, running_tor);
         // The chain backend is read once, at start; bootstrap peers new to a running network are
         // dialled when saved, so only those not reached yet wait for a restart.
         let chain_changed = self
@@ -39,7 +46,9 @@ impl Node {
             .bootstrap
             .iter()
             .any(|a| !running.bootstrap.contains(a));
-        let restart_needed = chain_changed || bootstrap_waiting;
+        // Tor mode switches on or off only with a start.
+        let tor_changed = saved.tor != running.tor;
+        let restart_needed = chain_changed || bootstrap_waiting || tor_changed;
         Ok(ConnectionSettings {
             path: connection::file_path(&self.data_dir).display().to_string(),
             saved,
@@ -67,11 +76,20 @@ impl Node {
             )));
         }
         let data_dir = self.data_dir.clone();
+        let tor = edit.tor;
         tokio::task::spawn_blocking(move || connection::save(&data_dir, &edit))
             .await
             .map_err(join_error)??;
         let mut dialled = Vec::new();
-        if let Ok(net) = self.net().await {
+        // A switch into or out of Tor mode waits for the next start: the running network could not
+        // dial the other kind of address.
+        let same_mode = self
+            .online_plan
+            .lock()
+            .ok()
+            .and_then(|plan| plan.as_ref().map(|p| p.net.tor.is_some() == tor))
+            .unwrap_or(false);
+        if same_mode && let Ok(net) = self.net().await {
             let running: Vec<libp2p::Multiaddr> = self
                 .online_plan
                 .lock()

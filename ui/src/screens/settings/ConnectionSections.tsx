@@ -89,7 +89,7 @@ function ChainSection({ settings }: { settings: ConnectionSettings }) {
   const ids = useId();
 
   const errors: ChainErrors = attempted ? validateChain(draft) : {};
-  const edit = () => connectionEdit(draft, settings.saved.bootstrap);
+  const edit = () => connectionEdit(draft, settings.saved.bootstrap, settings.saved.tor);
   const set = <K extends keyof ChainDraft>(key: K, value: ChainDraft[K]) => {
     setDraft((d) => ({ ...d, [key]: value }));
     setUnconfirmed(false);
@@ -334,24 +334,25 @@ function dialNote(saved: SavedConnection): string {
 /** The peers Souk joins the network through; new ones are dialled when saved. */
 function BootstrapSection({ settings }: { settings: ConnectionSettings }) {
   const [text, setText] = useState(() => settings.saved.bootstrap.join('\n'));
+  const [tor, setTor] = useState(settings.saved.tor);
   const [attempted, setAttempted] = useState(false);
   const [note, setNote] = useState<string | null>(null);
   const save = useSaveConnection();
   const fieldRef = useRef<HTMLTextAreaElement>(null);
   const lines = bootstrapLines(text);
-  const error = attempted ? validateBootstrap(lines) : undefined;
+  const error = attempted ? validateBootstrap(lines, tor) : undefined;
   const extra = settings.running.bootstrap.filter((a) => !settings.saved.bootstrap.includes(a));
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     setAttempted(true);
     setNote(null);
-    if (validateBootstrap(lines)) {
+    if (validateBootstrap(lines, tor)) {
       fieldRef.current?.focus();
       return;
     }
     // The chain part is sent as saved (password kept): only the list changes.
-    save.mutate(connectionEdit(chainDraftOf(settings.saved), lines), {
+    save.mutate(connectionEdit(chainDraftOf(settings.saved), lines, tor), {
       onSuccess: (saved) => setNote(dialNote(saved)),
     });
   }
@@ -383,6 +384,29 @@ function BootstrapSection({ settings }: { settings: ConnectionSettings }) {
             />
           )}
         </Field>
+        <label className="checkbox">
+          <input
+            type="checkbox"
+            checked={tor}
+            aria-describedby="tor-mode-hint"
+            onChange={(e) => {
+              setTor(e.target.checked);
+              setNote(null);
+              save.reset();
+            }}
+          />
+          Tor mode: connect only through Tor
+        </label>
+        <p className="muted" id="tor-mode-hint">
+          Souk then starts its own Tor (install the <code>tor</code> package), is reachable only at its .onion
+          address and reaches only onion addresses, so the peers above must be /onion3/… ones. Applies from
+          the next start. The chain backend is not reached through Tor.
+        </p>
+        {settings.running.tor ? (
+          <p className="muted" data-testid="tor-running">
+            Running in Tor mode now.
+          </p>
+        ) : null}
         {extra.length > 0 ? (
           <p className="muted" data-testid="bootstrap-running">
             Also in use now (given on the command line): {extra.join(', ')}
