@@ -274,9 +274,13 @@ mod tests {
     async fn phases_move_from_pending_to_done_or_failed_and_reset() {
         let tracker = StartupTracker::default();
         let fresh = tracker.snapshot();
+        // Clearnet: no Tor phase is shown.
         assert_eq!(
             fresh.phases.iter().map(|p| p.phase).collect::<Vec<_>>(),
             StartupPhase::ALL
+                .into_iter()
+                .filter(|p| *p != StartupPhase::Tor)
+                .collect::<Vec<_>>()
         );
         assert!(
             fresh
@@ -285,6 +289,34 @@ mod tests {
                 .all(|p| p.state == PhaseState::Pending && p.elapsed_ms.is_none())
         );
         assert!(!fresh.complete() && fresh.failed().is_none());
+        tracker.set_tor(true);
+        assert_eq!(
+            tracker
+                .snapshot()
+                .phases
+                .iter()
+                .map(|p| p.phase)
+                .collect::<Vec<_>>(),
+            StartupPhase::ALL
+        );
+        // A running phase's detail follows what it reports; a pending one takes none.
+        tracker.note(StartupPhase::Tor, "too early");
+        assert_eq!(
+            tracker.snapshot().phase(StartupPhase::Tor).unwrap().detail,
+            None
+        );
+        tracker.begin(StartupPhase::Tor);
+        tracker.note(StartupPhase::Tor, "45%: Asking for relay descriptors");
+        assert_eq!(
+            tracker
+                .snapshot()
+                .phase(StartupPhase::Tor)
+                .unwrap()
+                .detail
+                .as_deref(),
+            Some("45%: Asking for relay descriptors")
+        );
+        tracker.set_tor(false);
 
         tracker.begin(StartupPhase::Keystore);
         let running = tracker.snapshot();
