@@ -341,7 +341,7 @@ async fn round_trips(
 }
 
 /// The maker's side: every incoming chat message of the trade is sent back as it is.
-async fn echo(
+pub(crate) async fn echo(
     maker: &Node,
     trade_id: Uuid,
     mut events: broadcast::Receiver<TradeEvent>,
@@ -362,7 +362,7 @@ async fn echo(
 }
 
 /// Waits for the counterparty's message `text` on `trade_id`; returns when it was seen.
-async fn await_message(
+pub(crate) async fn await_message(
     events: &mut broadcast::Receiver<TradeEvent>,
     trade_id: Uuid,
     text: &str,

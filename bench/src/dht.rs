@@ -1,32 +1,41 @@
-//! The DHT at scale: N `Network`s in this process on loopback with the production Kademlia settings
-//! (DHT server mode, 30 s query timeout, 60 s idle connections, the real record filter), each joining
-//! through one random earlier node as a new install joins through its bootstrap peer, then running a
+//! The DHT at scale: N `Network`s on loopback with the production Kademlia settings (DHT server
+//! mode, 30 s query timeout, 60 s idle connections, the real record filter), each joining through
+//! one random earlier node as a new install joins through its bootstrap peer, then running a
 //! Kademlia bootstrap. Signed offers are stored as records and keys announced by several providers
 //! from random nodes; random other nodes look them up.
 //!
+//! The nodes live in this process, or spread over worker processes of this binary (`worker`) when
+//! one process cannot hold them: node `i` lives in process `i mod P`, and a node joins through a node
+//! of another process, so the processes make one network. This module keeps the plan and the
+//! figures; `host` runs the operations next to the nodes, in whichever process holds them.
+//!
 //! Per lookup: its latency and the requests it had sent by the time it answered (libp2p-kad reports
 //! requests, not hops; it asks up to α = 3 peers at a time, each round one step closer, so
-//! rounds ≈ requests / 3). Also the routing-table sizes and the process's memory.
+//! rounds ≈ requests / 3). Also the routing-table sizes, the memory and the open files of every
+//! process that holds nodes.
 //!
 //! Baseline in the same run: one request–answer on an open connection between two of the nodes (the
 //! cost of one step without the search), so a lookup's latency reads as "so many round trips".
 
+mod host;
+pub mod worker;
+
 use std::{
     fmt,
-    sync::Arc,
+    path::PathBuf,
     time::{Duration, Instant},
 };
 
 use anyhow::Context;
 use futures::future::join_all;
-use libp2p::{Multiaddr, PeerId, identity::Keypair, multiaddr::Protocol};
-use serde::Serialize;
-use souk_core::net::{DhtMode, InboundFilter, NetClient, NetConfig, NetEvent, Network};
-use tokio::sync::broadcast;
+use serde::{Deserialize, Serialize};
+use souk_core::net::NetConfig;
 
-use crate::{
-    market::VerifyingFilter, memory::MemoryReading, propagation::Rng, summary::LatencySummary,
+use self::{
+    host::{Host, HostStats, Lookup, Op, Reply},
+    worker::Worker,
 };
+use crate::{propagation::Rng, summary::LatencySummary};
 
 /// Nodes started or looking up at once.
 const PARALLEL: usize = 16;
@@ -40,7 +49,7 @@ const SETTLE_POLL: Duration = Duration::from_secs(1);
 const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 
 /// The transport every node listens and dials on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     Tcp,
@@ -50,6 +59,11 @@ pub enum Transport {
 #[derive(Debug, Clone)]
 pub struct DhtSettings {
     pub nodes: usize,
+    /// Processes holding the nodes: 1 runs them all in this process; more start that many workers
+    /// (`worker_program dht-worker`), node `i` in worker `i mod processes`.
+    pub processes: usize,
+    /// The `souk-bench` binary the workers run (this process's own when absent).
+    pub worker_program: Option<PathBuf>,
     /// Signed offers stored as records, each from a random node.
     pub records: usize,
     /// Keys announced by providers.
@@ -60,8 +74,8 @@ pub struct DhtSettings {
     pub lookups: usize,
     pub transport: Transport,
     /// How long an unused connection stays open (production: 60 s). Every open connection costs
-    /// memory (QUIC ~0.3 MB) and, over TCP, two file descriptors in this one process: a thousand
-    /// nodes that keep every connection of their bootstrap for a minute do not fit one machine.
+    /// memory (QUIC ~0.3 MB) and, over TCP, an open file at each end: in one process a thousand
+    /// nodes that keep every connection of their bootstrap for a minute do not fit.
     pub idle_connection: Duration,
     pub seed: u64,
 }
@@ -70,6 +84,8 @@ impl DhtSettings {
     pub fn new(nodes: usize) -> Self {
         Self {
             nodes,
+            processes: 1,
+            worker_program: None,
             records: 50,
             provider_keys: 20,
             providers_per_key: 5,
@@ -81,7 +97,7 @@ impl DhtSettings {
     }
 }
 
-/// Least, median and most of a count over the nodes.
+/// Least, median and most of a count over the nodes (or the processes).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Spread {
     pub min: usize,
@@ -114,18 +130,26 @@ pub struct LookupFigures {
 #[derive(Debug, Clone, Serialize)]
 pub struct DhtReport {
     pub nodes: usize,
+    /// Processes holding the nodes (1: all in the benchmark's own process).
+    pub processes: usize,
     pub transport: Transport,
     pub idle_connection_secs: f64,
     pub seed: u64,
     pub start_secs: f64,
     /// From the last start until the routing tables stopped growing (each node's automatic bootstrap).
     pub bootstrap_secs: f64,
+    /// From the first start to the last node stopped.
+    pub wall_secs: f64,
     /// Peers in each node's routing table after the bootstrap and after the lookups.
     pub routing_table: Spread,
     pub routing_table_after: Spread,
     pub connected_peers_after: Spread,
     pub records_stored: usize,
     pub records_put_failures: usize,
+    /// How long storing a record took (`put_record`: the closest peers found, then stored on them).
+    pub record_put: LatencySummary,
+    /// How long announcing a provider took.
+    pub start_providing: LatencySummary,
     pub record: LookupFigures,
     /// Every provider of a key (the whole query, as the market's `get_providers` waits for).
     pub providers: LookupFigures,
@@ -133,8 +157,17 @@ pub struct DhtReport {
     pub first_provider: LatencySummary,
     /// Baseline: one request and its answer on an open connection between two nodes.
     pub baseline_request: LatencySummary,
+    /// Resident memory at the end, summed over the processes holding nodes (with several processes
+    /// the benchmark's own, which holds none, is left out).
     pub rss_mib: Option<f64>,
     pub rss_mib_per_node: Option<f64>,
+    /// The peak resident memory of each process, summed (the peaks need not coincide).
+    pub peak_rss_mib: Option<f64>,
+    /// Resident memory at the end of each process holding nodes, in process order.
+    pub process_rss_mib: Vec<f64>,
+    /// Open files per process holding nodes: at the end, and the most at once during the run.
+    pub open_files: Spread,
+    pub open_files_peak: Spread,
 }
 
 impl DhtReport {
@@ -147,22 +180,34 @@ impl DhtReport {
     }
 }
 
-struct DhtNode {
-    client: NetClient,
-    addr: Multiaddr,
-    keypair: Keypair,
-}
-
 pub async fn run_dht(settings: DhtSettings) -> anyhow::Result<DhtReport> {
     anyhow::ensure!(settings.nodes >= 2, "at least 2 nodes are needed");
+    anyhow::ensure!(
+        (1..=settings.nodes).contains(&settings.processes),
+        "from 1 process to one per node"
+    );
     raise_open_files();
-    let mut rng = Rng::new(settings.seed);
-    let filter: Arc<dyn InboundFilter> = Arc::new(VerifyingFilter);
-
-    // Start: the first node alone, then each joins through one random node started before it.
     let started = Instant::now();
-    let mut nodes: Vec<DhtNode> = Vec::with_capacity(settings.nodes);
-    let mut answering = Vec::new();
+    let fleet = Fleet::start(&settings)?;
+    let measured = measure(&fleet, &settings).await;
+    // Stopped whether or not the run got through, so no worker outlives it.
+    let stopped = fleet.shutdown().await;
+    let mut report = measured?;
+    stopped.context("stopping the nodes")?;
+    report.wall_secs = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtReport> {
+    let mut rng = Rng::new(settings.seed);
+    let processes = fleet.processes();
+    let idle_connection_ms =
+        u64::try_from(settings.idle_connection.as_millis()).unwrap_or(u64::MAX);
+
+    // Start: the first node alone, then each joins through one random node started before it (in
+    // another process, when there are several).
+    let started = Instant::now();
+    let mut addrs: Vec<String> = Vec::with_capacity(settings.nodes);
     let mut first = 0..1;
     let mut rest = (1..settings.nodes).step_by(PARALLEL);
     while let Some(chunk_start) = first.next().or_else(|| rest.next()) {
@@ -170,24 +215,36 @@ pub async fn run_dht(settings: DhtSettings) -> anyhow::Result<DhtReport> {
             0 => 1,
             _ => (chunk_start + PARALLEL).min(settings.nodes),
         };
-        let starts = (chunk_start..chunk_end).map(|_| {
-            let bootstrap = match chunk_start {
-                0 => Vec::new(),
-                _ => vec![nodes[rng.below(chunk_start)].addr.clone()],
-            };
-            let mut config = config(settings.transport, bootstrap);
-            config.idle_connection_timeout = settings.idle_connection;
-            start_node(config, filter.clone())
-        });
-        let starts: Vec<_> = starts.collect();
-        for started in join_all(starts).await {
-            let (node, events) = started?;
-            // Something must take the network's events, or its direct requests go unanswered.
-            answering.push(tokio::spawn(answer_requests(node.client.clone(), events)));
-            nodes.push(node);
+        let starts: Vec<_> = (chunk_start..chunk_end)
+            .map(|node| {
+                let bootstrap = match chunk_start {
+                    0 => None,
+                    _ => {
+                        let through = bootstrap_peer(&mut rng, node, chunk_start, processes);
+                        Some(addrs[through].clone())
+                    }
+                };
+                let op = Op::Start {
+                    node,
+                    bootstrap,
+                    transport: settings.transport,
+                    idle_connection_ms,
+                };
+                async move { (node, fleet.on(node, op).await) }
+            })
+            .collect();
+        for (node, reply) in join_all(starts).await {
+            match reply {
+                Ok(Reply::Started { addr }) => addrs.push(addr),
+                other => return Err(unexpected(other).context(format!("starting node {node}"))),
+            }
         }
     }
     let start_secs = started.elapsed().as_secs_f64();
+    progress(format_args!(
+        "{} nodes started in {start_secs:.1} s",
+        settings.nodes
+    ));
 
     // Each node bootstraps on its own as a production node does (libp2p-kad's automatic bootstrap
     // once its routing table gets its first peer): wait until the routing tables stop growing.
@@ -196,170 +253,244 @@ pub async fn run_dht(settings: DhtSettings) -> anyhow::Result<DhtReport> {
     let mut steady = 0;
     while steady < SETTLED_POLLS && started.elapsed() < SETTLE_LIMIT {
         tokio::time::sleep(SETTLE_POLL).await;
-        let total: usize = table_sizes(&nodes).await.iter().sum();
+        let total: usize = table_sizes(&fleet.stats().await?).iter().sum();
         steady = if total == last { steady + 1 } else { 0 };
         last = total;
     }
     let bootstrap_secs = started.elapsed().as_secs_f64();
-    let routing_table = Spread::of(table_sizes(&nodes).await);
+    let routing_table = Spread::of(table_sizes(&fleet.stats().await?));
+    progress(format_args!(
+        "routing tables settled in {bootstrap_secs:.1} s (median {})",
+        routing_table.median
+    ));
 
-    // Records: signed offers, each stored from a random node.
+    // Records: signed offers, each stored from a random node, `PARALLEL` at a time (at 1,000 nodes
+    // on two cores a put can take its whole 30 s query timeout).
+    let makers: Vec<usize> = (0..settings.records)
+        .map(|_| rng.below(settings.nodes))
+        .collect();
     let mut record_keys = Vec::new();
     let mut records_put_failures = 0;
-    for _ in 0..settings.records {
-        let maker = &nodes[rng.below(nodes.len())];
-        let (key, value) = signed_record(&maker.keypair)?;
-        match maker
-            .client
-            .put_record(key.clone(), value, Duration::from_secs(3600))
-            .await
-        {
-            Ok(stored_on) if stored_on > 0 => record_keys.push(key),
-            _ => records_put_failures += 1,
-        }
-    }
-    // Provider keys, each announced by several random nodes.
-    let mut provider_keys = Vec::new();
-    for k in 0..settings.provider_keys {
-        let key = format!("souk-bench provider key {k} {}", settings.seed).into_bytes();
-        let providers = rng.distinct_below(nodes.len(), settings.providers_per_key);
-        let announce = providers
+    let mut put_times = Vec::new();
+    for wave in makers.chunks(PARALLEL) {
+        let puts = wave
             .iter()
-            .map(|&p| nodes[p].client.start_providing(key.clone()));
-        for result in join_all(announce).await {
-            result.context("announcing a provider")?;
+            .map(|&maker| fleet.on(maker, Op::PutOffer { node: maker }));
+        for put in join_all(puts).await {
+            match put {
+                Ok(Reply::Put { key, took_us }) => {
+                    put_times.push(Duration::from_micros(took_us));
+                    match key {
+                        Some(key) => record_keys.push(key),
+                        None => records_put_failures += 1,
+                    }
+                }
+                _ => records_put_failures += 1,
+            }
         }
-        provider_keys.push((key, providers));
+    }
+    // Provider keys, each announced by several random nodes, `PARALLEL` announcements at a time.
+    let provider_keys: Vec<(Vec<u8>, Vec<usize>)> = (0..settings.provider_keys)
+        .map(|k| {
+            let key = format!("souk-bench provider key {k} {}", settings.seed).into_bytes();
+            (
+                key,
+                rng.distinct_below(settings.nodes, settings.providers_per_key),
+            )
+        })
+        .collect();
+    let announcements: Vec<(usize, &Vec<u8>)> = provider_keys
+        .iter()
+        .flat_map(|(key, providers)| providers.iter().map(move |&node| (node, key)))
+        .collect();
+    let mut provide_times = Vec::new();
+    for wave in announcements.chunks(PARALLEL) {
+        let announce = wave.iter().map(|&(node, key)| {
+            let key = key.clone();
+            fleet.on(node, Op::Provide { node, key })
+        });
+        for announced in join_all(announce).await {
+            match announced {
+                Ok(Reply::Provided { took_us }) => {
+                    provide_times.push(Duration::from_micros(took_us));
+                }
+                other => return Err(unexpected(other).context("announcing a provider")),
+            }
+        }
     }
 
-    let record = look_up_records(&nodes, &record_keys, settings.lookups, &mut rng).await;
-    let (providers, first_provider) =
-        look_up_providers(&nodes, &provider_keys, settings.lookups, &mut rng).await;
-    let baseline_request = baseline(&nodes, 200).await;
+    progress(format_args!(
+        "{} records stored, {} provider keys announced",
+        record_keys.len(),
+        provider_keys.len()
+    ));
+    let record = look_up_records(
+        fleet,
+        settings.nodes,
+        &record_keys,
+        settings.lookups,
+        &mut rng,
+    )
+    .await;
+    progress(format_args!("{} record lookups done", record.lookups));
+    let (providers, first_provider) = look_up_providers(
+        fleet,
+        settings.nodes,
+        &provider_keys,
+        settings.lookups,
+        &mut rng,
+    )
+    .await;
+    progress(format_args!("{} provider lookups done", providers.lookups));
+    let baseline_request = baseline(fleet, &addrs[1], 200).await;
 
-    let memory = MemoryReading::now();
-    let rss_mib = memory.rss_kib.map(|kib| kib as f64 / 1024.0);
-    let routing_table_after = Spread::of(table_sizes(&nodes).await);
-    let mut connected = Vec::new();
-    for node in &nodes {
-        connected.push(node.client.stats().await.map_or(0, |s| s.connected_peers));
-    }
-    for chunk in nodes.chunks(64) {
-        join_all(chunk.iter().map(|n| n.client.shutdown())).await;
-    }
-    for task in answering {
-        task.abort();
-    }
+    let hosts = fleet.stats().await?;
+    let kib_to_mib = |kib: u64| kib as f64 / 1024.0;
+    let process_rss_mib: Vec<f64> = hosts
+        .iter()
+        .filter_map(|h| h.rss_kib.map(kib_to_mib))
+        .collect();
+    let measured_all = process_rss_mib.len() == hosts.len();
+    let rss_mib = measured_all.then(|| process_rss_mib.iter().sum::<f64>());
+    let peak_rss_mib = hosts
+        .iter()
+        .map(|h| h.peak_rss_kib.map(kib_to_mib))
+        .sum::<Option<f64>>();
+    let connected = hosts
+        .iter()
+        .flat_map(|h| h.nodes.iter().map(|n| n.connected_peers))
+        .collect();
     Ok(DhtReport {
         nodes: settings.nodes,
+        processes,
         transport: settings.transport,
         idle_connection_secs: settings.idle_connection.as_secs_f64(),
         seed: settings.seed,
         start_secs,
         bootstrap_secs,
+        wall_secs: 0.0,
         routing_table,
-        routing_table_after,
+        routing_table_after: Spread::of(table_sizes(&hosts)),
         connected_peers_after: Spread::of(connected),
         records_stored: record_keys.len(),
         records_put_failures,
+        record_put: LatencySummary::of(&put_times),
+        start_providing: LatencySummary::of(&provide_times),
         record,
         providers,
         first_provider,
         baseline_request,
         rss_mib,
         rss_mib_per_node: rss_mib.map(|m| m / settings.nodes as f64),
+        peak_rss_mib,
+        process_rss_mib,
+        open_files: Spread::of(hosts.iter().filter_map(|h| h.open_files).collect()),
+        open_files_peak: Spread::of(hosts.iter().filter_map(|h| h.peak_open_files).collect()),
     })
 }
 
-/// The production settings, on loopback (so: a DHT server that accepts loopback peers) with mDNS
-/// off (nodes on one machine would all find each other through it).
-fn config(transport: Transport, bootstrap: Vec<Multiaddr>) -> NetConfig {
-    let listen = match transport {
-        Transport::Tcp => Multiaddr::empty()
-            .with(Protocol::Ip4([127, 0, 0, 1].into()))
-            .with(Protocol::Tcp(0)),
-        Transport::Quic => Multiaddr::empty()
-            .with(Protocol::Ip4([127, 0, 0, 1].into()))
-            .with(Protocol::Udp(0))
-            .with(Protocol::QuicV1),
-    };
-    NetConfig {
-        listen: vec![listen],
-        bootstrap,
-        mdns: false,
-        dht_mode: DhtMode::Server,
-        allow_loopback_peers: true,
-        ..NetConfig::default()
+/// Where the nodes run: in this process, or spread over worker processes (node `i` in worker
+/// `i mod P`).
+enum Fleet {
+    Here(Host),
+    Workers(Vec<Worker>),
+}
+
+impl Fleet {
+    fn start(settings: &DhtSettings) -> anyhow::Result<Self> {
+        if settings.processes == 1 {
+            return Ok(Self::Here(Host::new()));
+        }
+        let program = match &settings.worker_program {
+            Some(program) => program.clone(),
+            None => std::env::current_exe().context("finding this program to run its workers")?,
+        };
+        let workers = (0..settings.processes)
+            .map(|index| Worker::spawn(&program, index))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self::Workers(workers))
     }
-}
 
-async fn start_node(
-    config: NetConfig,
-    filter: Arc<dyn InboundFilter>,
-) -> anyhow::Result<(DhtNode, broadcast::Receiver<NetEvent>)> {
-    let keypair = Keypair::generate_ed25519();
-    let (client, events) = Network::start(config, keypair.clone(), filter).await?;
-    let addr = client
-        .listen_addrs()
-        .await?
-        .into_iter()
-        .next()
-        .context("a node without a listen address")?
-        .with(Protocol::P2p(client.local_peer_id()));
-    Ok((
-        DhtNode {
-            client,
-            addr,
-            keypair,
-        },
-        events,
-    ))
-}
+    fn processes(&self) -> usize {
+        match self {
+            Self::Here(_) => 1,
+            Self::Workers(workers) => workers.len(),
+        }
+    }
 
-/// Answers every direct request with its own bytes (the baseline's echo).
-async fn answer_requests(client: NetClient, mut events: broadcast::Receiver<NetEvent>) {
-    loop {
-        match events.recv().await {
-            Ok(NetEvent::Request { id, data, .. }) => {
-                let _ = client.respond(id, data).await;
+    /// Runs `op` in the process that holds node `node`.
+    async fn on(&self, node: usize, op: Op) -> Result<Reply, String> {
+        match self {
+            Self::Here(host) => host.handle(op).await,
+            Self::Workers(workers) => workers[node % workers.len()].call(op).await,
+        }
+    }
+
+    /// Every process's nodes, memory and open files, in process order.
+    async fn stats(&self) -> anyhow::Result<Vec<HostStats>> {
+        let replies = match self {
+            Self::Here(host) => vec![host.handle(Op::Stats).await],
+            Self::Workers(workers) => join_all(workers.iter().map(|w| w.call(Op::Stats))).await,
+        };
+        replies
+            .into_iter()
+            .map(|reply| match reply {
+                Ok(Reply::Stats(stats)) => Ok(stats),
+                other => Err(unexpected(other).context("reading the nodes' stats")),
+            })
+            .collect()
+    }
+
+    async fn shutdown(self) -> anyhow::Result<()> {
+        match self {
+            Self::Here(host) => match host.handle(Op::Shutdown).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(anyhow::anyhow!(e)),
+            },
+            Self::Workers(workers) => {
+                let stopped = join_all(workers.into_iter().map(Worker::stop)).await;
+                stopped.into_iter().collect()
             }
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }
 
-/// A signed offer of `maker`'s as a record: its key and bytes (what the real filter accepts).
-fn signed_record(maker: &Keypair) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-    let (offer, signed) = crate::market::signed_offer(maker)?;
-    Ok((offer.record_key().to_vec(), signed.to_bytes()))
+/// A long run says where it is on stderr (the report goes to stdout).
+fn progress(what: fmt::Arguments<'_>) {
+    eprintln!("souk-bench dht: {what}");
 }
 
-async fn table_sizes(nodes: &[DhtNode]) -> Vec<usize> {
-    let mut sizes = Vec::with_capacity(nodes.len());
-    for node in nodes {
-        sizes.push(
-            node.client
-                .stats()
-                .await
-                .map_or(0, |s| s.routing_table_size),
-        );
+fn unexpected(reply: Result<Reply, String>) -> anyhow::Error {
+    match reply {
+        Err(e) => anyhow::anyhow!(e),
+        Ok(other) => anyhow::anyhow!("an unexpected reply: {other:?}"),
     }
-    sizes
 }
 
-/// The node's lookup counters: (lookups answered, requests they sent).
-async fn lookup_counters(client: &NetClient) -> (u64, u64) {
-    client
-        .stats()
-        .await
-        .map_or((0, 0), |s| (s.dht_lookups, s.dht_lookup_requests))
+/// The node `node` joins through: a random one of the `started` before it, in another process when
+/// there is one (with one process: any, and the same draw as ever).
+fn bootstrap_peer(rng: &mut Rng, node: usize, started: usize, processes: usize) -> usize {
+    let elsewhere: Vec<usize> = (0..started)
+        .filter(|&other| other % processes != node % processes)
+        .collect();
+    match elsewhere.is_empty() {
+        true => rng.below(started),
+        false => elsewhere[rng.below(elsewhere.len())],
+    }
+}
+
+fn table_sizes(hosts: &[HostStats]) -> Vec<usize> {
+    hosts
+        .iter()
+        .flat_map(|h| h.nodes.iter().map(|n| n.routing_table))
+        .collect()
 }
 
 /// `count` lookups, `PARALLEL` at a time from distinct nodes, each of a random key from a random
 /// node that does not hold it: (latency, requests, found) each.
 async fn look_up_records(
-    nodes: &[DhtNode],
+    fleet: &Fleet,
+    nodes: usize,
     keys: &[Vec<u8>],
     count: usize,
     rng: &mut Rng,
@@ -374,33 +505,35 @@ async fn look_up_records(
     let mut idle_waves = 0;
     while samples.len() + errors < count && idle_waves < IDLE_WAVES {
         let wave = (count - samples.len() - errors).min(PARALLEL);
-        let askers = rng.distinct_below(nodes.len(), wave);
-        let mut plan = Vec::new();
-        for asker in askers {
-            let key = keys[rng.below(keys.len())].clone();
-            // A node that holds the record answers from its own store: not a lookup.
-            if matches!(
-                nodes[asker].client.local_record(key.clone()).await,
-                Ok(Some(_))
-            ) {
-                continue;
-            }
-            plan.push((asker, key));
-        }
-        idle_waves = if plan.is_empty() { idle_waves + 1 } else { 0 };
-        let runs = plan.into_iter().map(|(asker, key)| async move {
-            let client = &nodes[asker].client;
-            let before = lookup_counters(client).await;
-            let started = Instant::now();
-            let result = client.get_record(key).await;
-            let took = started.elapsed();
-            let after = lookup_counters(client).await;
-            (result, took, after.1.saturating_sub(before.1))
+        let askers = rng.distinct_below(nodes, wave);
+        let drawn: Vec<(usize, Vec<u8>)> = askers
+            .into_iter()
+            .map(|asker| (asker, keys[rng.below(keys.len())].clone()))
+            .collect();
+        // A node that holds the record answers from its own store: not a lookup. Asked all at
+        // once: at 1,000 nodes on two cores one answer takes seconds.
+        let holds = drawn.iter().map(|(asker, key)| {
+            let op = Op::HoldsRecord {
+                node: *asker,
+                key: key.clone(),
+            };
+            fleet.on(*asker, op)
         });
-        for (result, took, requests) in join_all(runs).await {
+        let holds = join_all(holds).await;
+        let plan: Vec<(usize, Vec<u8>)> = drawn
+            .into_iter()
+            .zip(holds)
+            .filter(|(_, held)| !matches!(held, Ok(Reply::Holds(true))))
+            .map(|(planned, _)| planned)
+            .collect();
+        idle_waves = if plan.is_empty() { idle_waves + 1 } else { 0 };
+        let runs = plan
+            .into_iter()
+            .map(|(asker, key)| fleet.on(asker, Op::GetRecord { node: asker, key }));
+        for result in join_all(runs).await {
             match result {
-                Ok(found) => samples.push((took, requests, found.is_some())),
-                Err(_) => errors += 1,
+                Ok(Reply::Lookup(lookup)) => samples.push(sample(&lookup)),
+                _ => errors += 1,
             }
         }
     }
@@ -409,7 +542,8 @@ async fn look_up_records(
 
 /// Provider lookups: the whole query (every provider), and apart from it the first provider alone.
 async fn look_up_providers(
-    nodes: &[DhtNode],
+    fleet: &Fleet,
+    nodes: usize,
     keys: &[(Vec<u8>, Vec<usize>)],
     count: usize,
     rng: &mut Rng,
@@ -423,7 +557,7 @@ async fn look_up_providers(
     let mut idle_waves = 0;
     while samples.len() + errors < count && idle_waves < IDLE_WAVES {
         let wave = (count - samples.len() - errors).min(PARALLEL);
-        let askers = rng.distinct_below(nodes.len(), wave);
+        let askers = rng.distinct_below(nodes, wave);
         let mut plan = Vec::new();
         for asker in askers {
             let (key, providers) = &keys[rng.below(keys.len())];
@@ -433,38 +567,28 @@ async fn look_up_providers(
             plan.push((asker, key.clone()));
         }
         idle_waves = if plan.is_empty() { idle_waves + 1 } else { 0 };
-        let runs = plan.into_iter().map(|(asker, key)| async move {
-            let client = &nodes[asker].client;
-            let before = lookup_counters(client).await;
-            let started = Instant::now();
-            let result = client.get_providers(key.clone()).await;
-            let took = started.elapsed();
-            let after = lookup_counters(client).await;
-            // The first provider alone, as a fresh search (the local cache of providers is none:
-            // a node keeps only what it announces and what is announced to it).
-            let (found_tx, mut found_rx) = tokio::sync::mpsc::unbounded_channel::<PeerId>();
-            let started = Instant::now();
-            let search = client.get_providers_as_found(key, found_tx);
-            let first = tokio::select! {
-                Some(_) = found_rx.recv() => Some(started.elapsed()),
-                _ = search => None,
-            };
-            (
-                result.map(|found| !found.is_empty()),
-                took,
-                after.1.saturating_sub(before.1),
-                first,
-            )
-        });
-        for (result, took, requests, first) in join_all(runs).await {
+        let runs = plan
+            .into_iter()
+            .map(|(asker, key)| fleet.on(asker, Op::GetProviders { node: asker, key }));
+        for result in join_all(runs).await {
             match result {
-                Ok(found) => samples.push((took, requests, found)),
-                Err(_) => errors += 1,
+                Ok(Reply::Lookup(lookup)) => {
+                    samples.push(sample(&lookup));
+                    firsts.extend(lookup.first_provider_us.map(Duration::from_micros));
+                }
+                _ => errors += 1,
             }
-            firsts.extend(first);
         }
     }
     (figures(&samples, errors), LatencySummary::of(&firsts))
+}
+
+fn sample(lookup: &Lookup) -> (Duration, u64, bool) {
+    (
+        Duration::from_micros(lookup.took_us),
+        lookup.requests,
+        lookup.found,
+    )
 }
 
 fn figures(samples: &[(Duration, u64, bool)], errors: usize) -> LookupFigures {
@@ -480,26 +604,25 @@ fn figures(samples: &[(Duration, u64, bool)], errors: usize) -> LookupFigures {
     }
 }
 
-/// One request–answer between node 0 and node 1 on an open connection, `count` times.
-async fn baseline(nodes: &[DhtNode], count: usize) -> LatencySummary {
-    let (a, b) = (&nodes[0].client, &nodes[1]);
-    if a.dial(b.addr.clone()).await.is_err() {
-        return LatencySummary::default();
-    }
-    let peer = b.client.local_peer_id();
-    let _ = a.request(peer, b"warm".to_vec()).await;
-    let mut samples = Vec::with_capacity(count);
-    for _ in 0..count {
-        let started = Instant::now();
-        if a.request(peer, b"ping".to_vec()).await.is_ok() {
-            samples.push(started.elapsed());
+/// One request–answer from node 0 to node 1 (`peer`) on an open connection, `count` times.
+async fn baseline(fleet: &Fleet, peer: &str, count: usize) -> LatencySummary {
+    let op = Op::Baseline {
+        node: 0,
+        peer: peer.to_owned(),
+        count,
+    };
+    match fleet.on(0, op).await {
+        Ok(Reply::Samples(samples)) => {
+            let samples: Vec<Duration> = samples.into_iter().map(Duration::from_micros).collect();
+            LatencySummary::of(&samples)
         }
+        _ => LatencySummary::default(),
     }
-    LatencySummary::of(&samples)
 }
 
-/// A thousand nodes hold tens of thousands of sockets (two per TCP connection, both ends being in
-/// this process): as root, raise the hard limit too; otherwise use what the hard limit allows.
+/// In one process a thousand nodes hold tens of thousands of sockets (two per TCP connection, both
+/// ends being in this process): as root, raise the hard limit too; otherwise use what the hard
+/// limit allows.
 fn raise_open_files() {
     const WANTED: u64 = 1 << 18;
     if rlimit::setrlimit(rlimit::Resource::NOFILE, WANTED, WANTED).is_ok() {
@@ -515,13 +638,18 @@ impl fmt::Display for DhtReport {
         let ms = |us: f64| us / 1000.0;
         writeln!(
             f,
-            "DHT: {} in-process nodes over {:?}, unused connections closed after {:.0} s (seed {}), started in {:.1} s, routing tables settled {:.1} s later",
+            "DHT: {} nodes in {} over {:?}, unused connections closed after {:.0} s (seed {}), started in {:.1} s, routing tables settled {:.1} s later, {:.0} s in all",
             self.nodes,
+            match self.processes {
+                1 => "this process".to_owned(),
+                n => format!("{n} processes"),
+            },
             self.transport,
             self.idle_connection_secs,
             self.seed,
             self.start_secs,
             self.bootstrap_secs,
+            self.wall_secs,
         )?;
         writeln!(
             f,
@@ -538,8 +666,13 @@ impl fmt::Display for DhtReport {
         )?;
         writeln!(
             f,
-            "records stored: {} ({} puts failed)",
-            self.records_stored, self.records_put_failures
+            "records stored: {} ({} puts failed), put p50/p95 {:.1}/{:.1} ms; provider announcement p50/p95 {:.1}/{:.1} ms",
+            self.records_stored,
+            self.records_put_failures,
+            ms(self.record_put.p50_us),
+            ms(self.record_put.p95_us),
+            ms(self.start_providing.p50_us),
+            ms(self.start_providing.p95_us),
         )?;
         writeln!(
             f,
@@ -586,11 +719,26 @@ impl fmt::Display for DhtReport {
             ms(b.max_us)
         )?;
         match (self.rss_mib, self.rss_mib_per_node) {
-            (Some(total), Some(per)) => writeln!(
-                f,
-                "memory: {total:.0} MiB resident for the process, {per:.2} MiB per node"
-            ),
-            _ => writeln!(f, "memory: not measured here"),
+            (Some(total), Some(per)) => {
+                let largest = self.process_rss_mib.iter().copied().fold(0.0, f64::max);
+                writeln!(
+                    f,
+                    "memory: {total:.0} MiB resident over {} process(es) (largest {largest:.0} MiB, peaks summed {:.0} MiB), {per:.2} MiB per node",
+                    self.process_rss_mib.len(),
+                    self.peak_rss_mib.unwrap_or(0.0),
+                )?;
+            }
+            _ => writeln!(f, "memory: not measured here")?,
         }
+        writeln!(
+            f,
+            "open files per process (min/median/max): {}/{}/{} at the end, {}/{}/{} at the most",
+            self.open_files.min,
+            self.open_files.median,
+            self.open_files.max,
+            self.open_files_peak.min,
+            self.open_files_peak.median,
+            self.open_files_peak.max
+        )
     }
 }

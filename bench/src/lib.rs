@@ -20,6 +20,7 @@ pub mod propagation;
 pub mod raw_tcp;
 pub mod real_nodes;
 pub mod summary;
+pub mod tor;
 pub mod watcher;
 
 pub use book_pages::{BookPagesReport, BookPagesSettings, run_book_pages};
@@ -30,4 +31,5 @@ pub use envelope::{EnvelopeReport, EnvelopeSettings, run_envelope};
 pub use footprint::{FootprintReport, FootprintSettings, run_footprint};
 pub use propagation::{PropagationReport, PropagationSettings, run_propagation};
 pub use real_nodes::{RealNodesReport, RealNodesSettings, run_real_nodes};
+pub use tor::{TorBenchReport, TorBenchSettings, run_tor};
 pub use watcher::{WatcherReport, WatcherSettings, run_watcher};

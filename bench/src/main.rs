@@ -13,9 +13,9 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use souk_bench::{
     BookPagesSettings, ChatRttSettings, ColdStartSettings, DhtSettings, EnvelopeSettings,
-    FootprintSettings, PropagationSettings, RealNodesSettings, Transport, WatcherSettings,
-    run_book_pages, run_chat_rtt, run_cold_start, run_dht, run_envelope, run_footprint,
-    run_propagation, run_real_nodes, run_watcher,
+    FootprintSettings, PropagationSettings, RealNodesSettings, TorBenchSettings, Transport,
+    WatcherSettings, run_book_pages, run_chat_rtt, run_cold_start, run_dht, run_envelope,
+    run_footprint, run_propagation, run_real_nodes, run_tor, run_watcher,
 };
 
 #[derive(Parser)]
@@ -163,6 +163,26 @@ enum Bench {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Tor mode against clearnet: a bootstrap node, a maker and a taker on loopback, then the same
+    /// in Tor mode on a private Tor network (Debian's `tor`: 3 authorities, 2 relays, each node its
+    /// own tor): start to first peer, offer propagation, chat round trips.
+    Tor {
+        /// Offers posted one after another, each timed to the taker's book.
+        #[arg(long, default_value_t = 20)]
+        offers: usize,
+        /// Chat round trips measured per mode.
+        #[arg(long, default_value_t = 50)]
+        round_trips: usize,
+        /// The longest one offer or round trip may take before the run stops.
+        #[arg(long, default_value_t = 30)]
+        step_timeout_secs: u64,
+        /// Overall deadline.
+        #[arg(long, default_value_t = 600)]
+        deadline_secs: u64,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Chat round trips between two loopback nodes (send_chat → echoed message seen), against a raw
     /// TCP echo of the same size.
     ChatRtt {
@@ -184,14 +204,22 @@ enum Bench {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// Kademlia at scale: N in-process nodes (production DHT settings) joining through one random
-    /// peer each; record and provider lookups: latency, requests, routing tables, memory. A node's
+    /// Kademlia at scale: N nodes (production DHT settings) joining through one random peer each;
+    /// record and provider lookups: latency, requests, routing tables, memory, open files. A node's
     /// connections close once unused for `--idle-connection-secs` (these nodes are in no gossip
-    /// mesh), but a joining network dials widely: over TCP each connection is two open files in this
-    /// one process (250 nodes reach the limit of 20,000 here), over QUIC ~29 MB per node at 250.
+    /// mesh), but a joining network dials widely: over TCP each connection is an open file at each
+    /// end, and one process holding both ends of every connection runs out of its 20,000 near 250
+    /// nodes; over QUIC in one process ~29 MB per node at 250. `--processes P` spreads the nodes over
+    /// P worker processes of this binary (node i in worker i mod P, each joining through a node of
+    /// another worker): 1,000 nodes over TCP fit in 20 (at most 3,600 open files each, 8.7 GB in
+    /// all), but on two cores their own Kademlia traffic keeps both busy and lookups run into the
+    /// 30 s query timeout.
     Dht {
         #[arg(long, default_value_t = 100)]
         nodes: usize,
+        /// Processes holding the nodes: 1 runs them in this one; more start that many workers.
+        #[arg(long, default_value_t = 1)]
+        processes: usize,
         #[arg(long, default_value_t = 50)]
         records: usize,
         #[arg(long, default_value_t = 20)]
@@ -213,6 +241,9 @@ enum Bench {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// A worker of `dht --processes`: hosts nodes, driven by JSON lines on stdin and stdout.
+    #[command(name = souk_bench::dht::worker::SUBCOMMAND, hide = true)]
+    DhtWorker,
 }
 
 #[tokio::main]
@@ -337,6 +368,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
         }
         Bench::Dht {
             nodes,
+            processes,
             records,
             provider_keys,
             providers_per_key,
@@ -347,6 +379,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             json,
         } => {
             let mut settings = DhtSettings {
+                processes,
                 records,
                 provider_keys,
                 providers_per_key,
@@ -367,6 +400,10 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 eprintln!("souk-bench: not every lookup found what it looked for");
             }
             Ok(report.all_found())
+        }
+        Bench::DhtWorker => {
+            souk_bench::dht::worker::serve().await?;
+            Ok(true)
         }
         Bench::BookPages {
             offers,
@@ -426,6 +463,29 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             }
             if !report.all_delivered() {
                 eprintln!("souk-bench: an envelope or ciphertext did not come back intact");
+            }
+            Ok(report.all_delivered())
+        }
+        Bench::Tor {
+            offers,
+            round_trips,
+            step_timeout_secs,
+            deadline_secs,
+            json,
+        } => {
+            let report = run_tor(TorBenchSettings {
+                offers,
+                round_trips,
+                step_timeout: Duration::from_secs(step_timeout_secs),
+                deadline: Duration::from_secs(deadline_secs),
+            })
+            .await?;
+            println!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            if !report.all_delivered() {
+                eprintln!("souk-bench: not every offer or message arrived in time");
             }
             Ok(report.all_delivered())
         }

@@ -1,11 +1,14 @@
 //! Keeps the DHT benchmark from rotting: a small network over each transport must find every record
-//! and every provider, count the requests its lookups sent and fill the routing tables. No timing
-//! thresholds: how fast is the benchmark's business, not a test's.
+//! and every provider, count the requests its lookups sent and fill the routing tables, in one
+//! process and spread over worker processes of the `souk-bench` binary. No timing thresholds: how
+//! fast is the benchmark's business, not a test's.
 
 use souk_bench::{DhtSettings, Transport, run_dht};
 
-async fn small_network(transport: Transport) {
+async fn small_network(transport: Transport, processes: usize) {
     let settings = DhtSettings {
+        processes,
+        worker_program: Some(env!("CARGO_BIN_EXE_souk-bench").into()),
         records: 5,
         provider_keys: 3,
         providers_per_key: 2,
@@ -31,16 +34,23 @@ async fn small_network(transport: Transport) {
         "a node that knows nobody:\n{report}"
     );
     assert!(report.baseline_request.samples > 0, "{report}");
+    assert_eq!(report.process_rss_mib.len(), processes, "{report}");
     let json = serde_json::to_value(&report).expect("serialises");
     assert_eq!(json["nodes"], 40);
+    assert_eq!(json["processes"], processes);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_nodes_over_tcp_find_every_record_and_provider() {
-    small_network(Transport::Tcp).await;
+    small_network(Transport::Tcp, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forty_nodes_over_quic_find_every_record_and_provider() {
-    small_network(Transport::Quic).await;
+    small_network(Transport::Quic, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_nodes_in_four_worker_processes_make_one_network() {
+    small_network(Transport::Tcp, 4).await;
 }
