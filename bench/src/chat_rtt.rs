@@ -155,7 +155,7 @@ pub async fn run_chat_rtt(settings: ChatRttSettings) -> anyhow::Result<ChatRttRe
 /// A node as a user runs it, but with the cheap KDF (unlocking is not what is measured), no price
 /// feed (nothing leaves loopback) and no chat rate limit (a person sends at most 30 messages a minute
 /// in a trade; the round trips here follow each other at once, and the limit changes no latency).
-fn bench_node(data_dir: &Path) -> Node {
+pub(crate) fn bench_node(data_dir: &Path) -> Node {
     Node::new(data_dir, offline_config())
         .with_kdf_cost(CHEAP_KDF)
         .with_trade_config(souk_core::trading::TradeConfig {

@@ -32,8 +32,8 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::{
-    chat_rtt::{await_message, echo},
-    cold_start::{CHEAP_KDF, PASSPHRASE, market_query, offline_config, sell_offer, within},
+    chat_rtt::{await_message, bench_node, echo},
+    cold_start::{PASSPHRASE, market_query, sell_offer, within},
     market::{BASE, QUOTE},
     summary::LatencySummary,
 };
@@ -178,15 +178,6 @@ fn net_config(
         }
     }
     Ok(config)
-}
-
-fn bench_node(data_dir: &Path) -> Node {
-    Node::new(data_dir, offline_config())
-        .with_kdf_cost(CHEAP_KDF)
-        .with_trade_config(souk_core::trading::TradeConfig {
-            max_chat_per_minute: u32::MAX,
-            ..Default::default()
-        })
 }
 
 /// Starts `node`'s network; the time from the call until it has a connected peer (when `await_peer`).
