@@ -2,7 +2,9 @@
 //! a maker and a taker, each with its own `tor` and reachable only at its onion address, find the
 //! offer, take it, chat and complete a no-escrow trade; meanwhile no socket of this process leaves
 //! loopback or bypasses the nodes' tors. A restarted node keeps its onion address. And a `tor` that
-//! cannot bootstrap fails the start with tor's own reason instead of spinning.
+//! cannot bootstrap fails the start with tor's own reason instead of spinning. And a bridge (a
+//! clearnet node with its own tor and onion service, relaying for both sides) lets a Tor-mode node
+//! and a clearnet node trade with each other, both ways.
 
 use std::{collections::HashSet, path::Path, time::Duration};
 
@@ -11,6 +13,7 @@ use souk_core::{
         NetConfig,
         tor::{TorSettings, is_onion},
     },
+    node::NetworkStatus,
     offer::PaymentMethod,
     startup::{PhaseState, StartupPhase},
     trading::{TradeAnswer, TradeState},
@@ -49,24 +52,9 @@ fn onion_address(node: &TestNode) -> String {
     format!("{addr}/p2p/{}", node.info.peer_id)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn tor_mode_nodes_trade_and_chat_over_onion_services_only() {
-    let net = TorNet::start().await;
-    let dir = TestDir::new();
-    let started = std::time::Instant::now();
-    let hub = TestNode::start_with(dir.path("bootstrap"), tor_config(&net, &[])).await;
-    eprintln!(
-        "bootstrap node up at its onion address in {:?}",
-        started.elapsed()
-    );
-    let bootstrap = vec![onion_address(&hub)];
-    let (maker, taker) = futures::join!(
-        TestNode::start_with(dir.path("maker"), tor_config(&net, &bootstrap)),
-        TestNode::start_with(dir.path("taker"), tor_config(&net, &bootstrap)),
-    );
-    let maker_onion = onion_address(&maker);
-    onion_address(&taker);
-
+/// The whole of a no-escrow trade: `maker` posts, `taker` finds the offer and takes it, both chat,
+/// paid, received.
+async fn trade_and_chat(maker: &TestNode, taker: &TestNode) {
     let offer = maker
         .node
         .post_offer(sell_offer(60_000))
@@ -79,7 +67,7 @@ async fn tor_mode_nodes_trade_and_chat_over_onion_services_only() {
         .node
         .take_offer(offer.id, 5_000_000, sepa, "IBAN DE00 1234".into())
         .await
-        .expect("take over tor");
+        .expect("take");
     maker
         .node
         .answer_trade(trade.id, TradeAnswer::Accept)
@@ -98,7 +86,7 @@ async fn tor_mode_nodes_trade_and_chat_over_onion_services_only() {
         .send_chat(trade.id, "thanks, checking".into())
         .await
         .expect("chat");
-    for side in [&maker, &taker] {
+    for side in [maker, taker] {
         side.await_chat(trade.id, "both messages delivered", |log| {
             log.len() == 2 && log.iter().all(|m| m.delivered_at.is_some())
         })
@@ -114,6 +102,27 @@ async fn tor_mode_nodes_trade_and_chat_over_onion_services_only() {
     taker
         .await_trade(trade.id, "completion", |t| t.state == TradeState::Completed)
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tor_mode_nodes_trade_and_chat_over_onion_services_only() {
+    let net = TorNet::start().await;
+    let dir = TestDir::new();
+    let started = std::time::Instant::now();
+    let hub = TestNode::start_with(dir.path("bootstrap"), tor_config(&net, &[])).await;
+    eprintln!(
+        "bootstrap node up at its onion address in {:?}",
+        started.elapsed()
+    );
+    let bootstrap = vec![onion_address(&hub)];
+    let (maker, taker) = futures::join!(
+        TestNode::start_with(dir.path("maker"), tor_config(&net, &bootstrap)),
+        TestNode::start_with(dir.path("taker"), tor_config(&net, &bootstrap)),
+    );
+    let maker_onion = onion_address(&maker);
+    onion_address(&taker);
+
+    trade_and_chat(&maker, &taker).await;
 
     // Everything above went through the nodes' tors: this process holds no socket that leaves
     // loopback or reaches anything but a node's own tor.
@@ -141,6 +150,97 @@ async fn tor_mode_nodes_trade_and_chat_over_onion_services_only() {
     again.stop().await;
     taker.stop().await;
     hub.stop().await;
+}
+
+/// A bridge joins the two networks: a Tor-mode node and a clearnet node, each knowing only the
+/// bridge (at its onion address, at its clearnet address), trade both ways through it. Each holds a
+/// circuit reservation at the bridge and announces only what the other side needs: the Tor-mode node
+/// a clearnet address of the bridge's (never one of its own), the clearnet node the bridge's onion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tor_mode_and_clearnet_nodes_trade_through_a_bridge() {
+    let net = TorNet::start().await;
+    let dir = TestDir::new();
+    let mut config = NetConfig::loopback_for_tests();
+    config.bridge = Some(TorSettings {
+        extra_config: net.client_config(),
+        ..TorSettings::new()
+    });
+    let bridge = TestNode::start_with(dir.path("bridge"), config).await;
+    let bridge_id = bridge.info.peer_id.clone();
+    let status = bridge.node.network_status().await.expect("status");
+    assert!(status.relay_server, "a bridge relays: {status:?}");
+    let onion = status
+        .external_addrs
+        .iter()
+        .find(|a| is_onion(&a.parse().expect("multiaddr")))
+        .unwrap_or_else(|| panic!("the bridge has an onion address: {status:?}"))
+        .clone();
+    let clear = [bridge.address()];
+    let (tor_side, clear_side) = futures::join!(
+        TestNode::start_with(dir.path("tor"), tor_config(&net, &[onion])),
+        TestNode::start(dir.path("clear"), &clear),
+    );
+
+    // The Tor-mode node tells its onion address and the bridge's clearnet side; nothing of its own
+    // outside Tor.
+    let tor_status = await_status(&tor_side, "a reservation at the bridge", |s| {
+        reserved_at(s, &bridge_id) && s.external_addrs.iter().any(|a| !is_onion_text(a))
+    })
+    .await;
+    for addr in &tor_status.external_addrs {
+        assert!(
+            is_onion_text(addr) || addr.contains(&format!("/p2p/{bridge_id}/p2p-circuit")),
+            "a Tor-mode node announced {addr}: {tor_status:?}"
+        );
+    }
+    // The clearnet node tells its own address and the bridge's onion side.
+    let clear_status = await_status(&clear_side, "a reservation at the bridge", |s| {
+        reserved_at(s, &bridge_id) && s.external_addrs.iter().any(|a| is_onion_text(a))
+    })
+    .await;
+    eprintln!(
+        "announced: tor {:?}; clear {:?}",
+        tor_status.external_addrs, clear_status.external_addrs
+    );
+
+    // A Tor-mode maker, a clearnet taker; then the other way round.
+    trade_and_chat(&tor_side, &clear_side).await;
+    trade_and_chat(&clear_side, &tor_side).await;
+
+    for node in [tor_side, clear_side, bridge] {
+        node.stop().await;
+    }
+}
+
+async fn await_status(
+    node: &TestNode,
+    what: &str,
+    check: impl Fn(&NetworkStatus) -> bool,
+) -> NetworkStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = node.node.network_status().await.expect("status");
+        if check(&status) {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} timed out waiting for {what}: {status:?}",
+            node.info.peer_id
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn reserved_at(status: &NetworkStatus, relay: &str) -> bool {
+    status
+        .relays
+        .iter()
+        .any(|r| r.relay == relay && r.reservation.is_some())
+}
+
+fn is_onion_text(addr: &str) -> bool {
+    addr.parse().is_ok_and(|a| is_onion(&a))
 }
 
 #[derive(Debug, Default)]

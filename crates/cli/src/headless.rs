@@ -59,6 +59,8 @@ pub struct NodeOptions {
     pub no_mdns: bool,
     /// Tor mode (`--tor` or `[net] tor`): how its tor runs.
     pub tor: Option<souk_core::net::tor::TorSettings>,
+    /// A bridge (`--tor-bridge` or `[net] tor_bridge`): how its tor runs.
+    pub tor_bridge: Option<souk_core::net::tor::TorSettings>,
     pub api: Option<SocketAddr>,
     pub markets: Vec<String>,
     /// `souk serve`: the built UI to serve next to the API.
@@ -109,6 +111,8 @@ pub(crate) async fn run_node(
         external: args.external_address,
         no_mdns: args.no_mdns,
         tor: (args.tor || config.net.tor).then(|| config.net.tor_settings()),
+        tor_bridge: (args.tor_bridge || (config.net.tor_bridge && !args.tor))
+            .then(|| config.net.tor_settings()),
         api: args.api,
         markets: args.market,
     };
@@ -197,6 +201,7 @@ pub fn net_config(options: &NodeOptions) -> NetConfig {
     config.added_latency = options.added_latency;
     config.external_addresses = options.external.clone();
     config.tor = options.tor.clone();
+    config.bridge = options.tor_bridge.clone();
     config
 }
 

@@ -35,6 +35,7 @@ pub const ENV_KEYS: &[(&str, &str)] = &[
     ("SOUK_CONFIRMATIONS", "chain.confirmations"),
     ("SOUK_MDNS", "net.mdns"),
     ("SOUK_TOR", "net.tor"),
+    ("SOUK_TOR_BRIDGE", "net.tor_bridge"),
     ("SOUK_BACKUP_FOLDER", "backup.folder"),
     ("SOUK_BACKUP_KEEP", "backup.keep"),
     ("SOUK_ARBITRATOR", "trade.arbitrator"),

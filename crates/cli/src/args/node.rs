@@ -40,6 +40,11 @@ pub(crate) struct NodeArgs {
     /// `[net] tor` in souk.toml, else off]
     #[arg(long)]
     pub(crate) tor: bool,
+    /// A bridge between clearnet and Tor: a clearnet node that also starts its own tor, publishes an
+    /// onion service and relays for both sides, so Tor-mode and clearnet nodes trade through it
+    /// (needs a public address) [default: `[net] tor_bridge` in souk.toml, else off]
+    #[arg(long, conflicts_with = "tor")]
+    pub(crate) tor_bridge: bool,
     /// Where the local API listens; loopback only [default: 127.0.0.1:0, a free port]
     #[arg(long, value_name = "ADDR:PORT")]
     pub(crate) api: Option<SocketAddr>,

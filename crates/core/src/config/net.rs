@@ -33,7 +33,11 @@ pub struct NetSettings {
     /// Tor mode: every connection goes through this node's own `tor` (Debian: `apt install tor`),
     /// the node is reachable only at its onion address, and bootstrap peers are onion addresses.
     pub tor: bool,
-    /// The `tor` program Tor mode starts.
+    /// A bridge between clearnet and Tor: a clearnet node that also starts its own `tor`, publishes
+    /// an onion service and relays for both sides, so Tor-mode and clearnet nodes trade through it.
+    /// Excludes `tor`. Needs a public address (AutoNAT confirms it) for clearnet nodes to reach it.
+    pub tor_bridge: bool,
+    /// The `tor` program Tor mode (or a bridge) starts.
     pub tor_binary: String,
     /// More torrc lines for that tor (bridges, or a private test network's `DirAuthority` lines).
     pub tor_config: Vec<String>,
@@ -47,6 +51,7 @@ impl Default for NetSettings {
             mdns: true,
             markets: DEFAULT_MARKETS.iter().map(|m| (*m).to_owned()).collect(),
             tor: false,
+            tor_bridge: false,
             tor_binary: "tor".into(),
             tor_config: Vec::new(),
         }
@@ -90,8 +95,18 @@ impl NetSettings {
             )));
         }
         net.mdns = self.mdns;
+        if self.tor && self.tor_bridge {
+            return Err(invalid(
+                "tor and tor_bridge exclude each other: Tor mode is Tor only, a bridge speaks both"
+                    .into(),
+            ));
+        }
         if self.tor {
             net.tor = Some(self.tor_settings());
+            check_tor(&net).map_err(invalid)?;
+        }
+        if self.tor_bridge {
+            net.bridge = Some(self.tor_settings());
             check_tor(&net).map_err(invalid)?;
         }
         let mut markets = Vec::new();
@@ -118,21 +133,26 @@ impl NetSettings {
 
 /// What Tor mode cannot do with these settings: reach a bootstrap peer that is not an onion address.
 /// (`listen` is not used in Tor mode: tor forwards the onion service to a loopback port of its own.)
+/// A bridge reaches both kinds.
 pub fn check_tor(net: &NetConfig) -> Result<(), String> {
-    if net.tor.is_none() {
-        return Ok(());
-    }
-    if let Some(clear) = net.bootstrap.iter().find(|a| !is_onion(a)) {
-        return Err(format!(
-            "bootstrap {clear}: Tor mode reaches peers only at onion addresses (/onion3/…/p2p/PEERID)"
-        ));
+    if net.tor.is_some() && net.bridge.is_some() {
+        return Err(
+            "Tor mode and a bridge exclude each other: Tor mode is Tor only, a bridge speaks both"
+                .into(),
+        );
     }
     if net
-        .tor
-        .as_ref()
+        .tor_settings()
         .is_some_and(|t| t.binary.as_os_str().is_empty())
     {
         return Err("tor_binary is empty".into());
+    }
+    if net.tor.is_some()
+        && let Some(clear) = net.bootstrap.iter().find(|a| !is_onion(a))
+    {
+        return Err(format!(
+            "bootstrap {clear}: Tor mode reaches peers only at onion addresses (/onion3/…/p2p/PEERID)"
+        ));
     }
     Ok(())
 }

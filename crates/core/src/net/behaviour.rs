@@ -1,6 +1,8 @@
 //! The composed libp2p behaviour and its wire protocol names. Construction only: events are routed
 //! by the event loop.
 
+use std::time::Duration;
+
 use libp2p::{
     StreamProtocol, autonat, dcutr, gossipsub, identify,
     identity::Keypair,
@@ -35,7 +37,8 @@ pub(crate) struct Behaviour {
     pub(crate) autonat: autonat::Behaviour,
     pub(crate) relay_client: relay::client::Behaviour,
     pub(crate) relay_server: Toggle<relay::Behaviour>,
-    pub(crate) dcutr: dcutr::Behaviour,
+    /// Off in Tor mode: hole punching means telling and dialling IP addresses.
+    pub(crate) dcutr: Toggle<dcutr::Behaviour>,
     pub(crate) direct: request_response::Behaviour<DirectCodec>,
 }
 
@@ -129,9 +132,13 @@ impl Behaviour {
             .with_peer_score(gossip_score_params(), gossip_score_thresholds())
             .map_err(|e| format!("gossip peer scoring: {e}"))?;
 
-        let relay_server = config
-            .relay_server
-            .then(|| relay::Behaviour::new(peer_id, relay::Config::default()));
+        let relay_server = config.relay_server.then(|| {
+            let relay_config = match config.bridge {
+                Some(_) => bridge_relay_config(),
+                None => relay::Config::default(),
+            };
+            relay::Behaviour::new(peer_id, relay_config)
+        });
 
         let direct = request_response::Behaviour::with_codec(
             DirectCodec::new(config.max_request_bytes, config.max_response_bytes),
@@ -154,7 +161,7 @@ impl Behaviour {
             ),
             relay_client,
             relay_server: Toggle::from(relay_server),
-            dcutr: dcutr::Behaviour::new(peer_id),
+            dcutr: Toggle::from(config.tor.is_none().then(|| dcutr::Behaviour::new(peer_id))),
             direct,
         })
     }
@@ -205,4 +212,25 @@ fn content_message_id(message: &gossipsub::Message) -> gossipsub::MessageId {
     hash.update([0]);
     hash.update(&message.data);
     gossipsub::MessageId::new(&hash.finalize()[..20])
+}
+
+/// A bridge's relay service. Its circuits carry whole trades between a Tor-mode node and a clearnet
+/// one (libp2p's defaults, 2 minutes and 128 KiB, are for the start of a hole punch), and every
+/// Tor-mode client arrives from tor's loopback address: limits per peer, none per IP address.
+fn bridge_relay_config() -> relay::Config {
+    let thirty = std::num::NonZeroU32::MIN.saturating_add(29);
+    let two_minutes = Duration::from_secs(2 * 60);
+    relay::Config {
+        max_reservations: 1024,
+        max_reservations_per_peer: 4,
+        reservation_rate_limiters: Vec::new(),
+        max_circuits: 256,
+        max_circuits_per_peer: 16,
+        max_circuit_duration: Duration::from_secs(60 * 60),
+        max_circuit_bytes: 64 << 20,
+        circuit_src_rate_limiters: Vec::new(),
+        ..relay::Config::default()
+    }
+    .reservation_rate_per_peer(thirty, two_minutes)
+    .circuit_src_per_peer(thirty, two_minutes)
 }

@@ -30,7 +30,9 @@ pub struct NetConfig {
     /// Act as a circuit-relay v2 server for peers behind NAT (headless / bootstrap nodes).
     pub relay_server: bool,
     /// Behind a NAT (AutoNAT says private), listen through this many relays chosen among the
-    /// connected peers that offer the relay service; 0: only the relays `listen` names.
+    /// connected peers that offer the relay service; 0: only the relays `listen` names. A Tor-mode
+    /// node listens through this many bridges (so clearnet nodes reach it), a reachable clearnet
+    /// node through one bridge (so Tor-mode nodes reach it).
     pub auto_relays: usize,
     /// Treat private addresses (10.x, 192.168.x, …) as ones others may reach: AutoNAT tests them and
     /// vouches for them. For a network that is private throughout (a lab, a company network); off
@@ -96,6 +98,11 @@ pub struct NetConfig {
     /// Tor mode: every connection goes through this node's own `tor` (onion addresses only, no
     /// clearnet listener, no mDNS, no QUIC, no DNS lookups of our own).
     pub tor: Option<super::tor::TorSettings>,
+    /// A bridge between clearnet and Tor: everything of a clearnet node as configured, plus this
+    /// node's own `tor`, an onion service and a relay server for both sides, so Tor-mode nodes
+    /// reserve circuits here and clearnet nodes reach them through it (and the other way round).
+    /// Excludes `tor`.
+    pub bridge: Option<super::tor::TorSettings>,
 }
 
 impl Default for NetConfig {
@@ -144,6 +151,7 @@ impl Default for NetConfig {
             market_refresh: Duration::from_secs(10 * 60),
             added_latency: Duration::ZERO,
             tor: None,
+            bridge: None,
         }
     }
 }
@@ -168,10 +176,20 @@ impl NetConfig {
         }
     }
 
+    /// The `tor` this node starts: Tor mode's or a bridge's.
+    pub fn tor_settings(&self) -> Option<&super::tor::TorSettings> {
+        self.tor.as_ref().or(self.bridge.as_ref())
+    }
+
     /// What Tor mode forces whatever else was asked: one loopback TCP listener (tor forwards the
-    /// onion service there), no mDNS, no relaying, no relays (the onion service is reachable from
-    /// anywhere), the DHT served.
+    /// onion service there), no mDNS, no relaying for others (relays are used only to be reached
+    /// from clearnet through bridges: the onion service is reachable from all of Tor), the DHT
+    /// served.
     pub(crate) fn confine_to_tor(&mut self) {
+        if self.tor.is_none() {
+            self.tor = Some(self.bridge.take().unwrap_or_default());
+        }
+        self.bridge = None;
         self.listen = vec![
             Multiaddr::empty()
                 .with(Protocol::Ip4([127, 0, 0, 1].into()))
@@ -179,12 +197,29 @@ impl NetConfig {
         ];
         self.mdns = false;
         self.relay_server = false;
-        self.auto_relays = 0;
         self.probe_private_addresses = false;
         self.external_addresses.clear();
         self.allow_loopback_peers = false;
         self.dht_mode = DhtMode::Server;
         self.added_latency = Duration::ZERO;
+    }
+
+    /// What a bridge adds to a clearnet node: the relay server, and a loopback TCP listener for
+    /// the onion service unless one of the listeners already takes loopback connections.
+    pub(crate) fn open_bridge(&mut self) {
+        self.relay_server = true;
+        let takes_loopback = self.listen.iter().any(|a| {
+            let mut parts = a.iter();
+            matches!(parts.next(), Some(Protocol::Ip4(ip)) if ip.is_loopback() || ip.is_unspecified())
+                && matches!(parts.next(), Some(Protocol::Tcp(_)))
+        });
+        if !takes_loopback {
+            self.listen.push(
+                Multiaddr::empty()
+                    .with(Protocol::Ip4([127, 0, 0, 1].into()))
+                    .with(Protocol::Tcp(0)),
+            );
+        }
     }
 
     /// [`DhtMode::Auto`] on a node that only listens on loopback means server: nobody could ever

@@ -131,8 +131,12 @@ pub(crate) struct EventLoop {
     relay_offers: HashSet<PeerId>,
     /// The address each peer was reached at over a connection this node dialled (not relayed).
     reached_at: HashMap<PeerId, Multiaddr>,
-    /// Tor mode: only onion addresses are dialled, kept or told; what keeps tor running.
+    /// Relay offers that are bridges: they announce an onion address and a clearnet one.
+    bridge_offers: HashSet<PeerId>,
+    /// Tor mode (or a bridge's onion side): what keeps tor running.
     tor: Option<Arc<crate::net::tor::Tor>>,
+    /// This node is a bridge: clearnet, and onions through its tor.
+    bridge: bool,
 }
 
 pub(crate) struct Circuit {
@@ -156,6 +160,7 @@ pub(crate) struct LoopSettings {
     pub(crate) max_pending_requests_per_peer: usize,
     pub(crate) auto_relays: usize,
     pub(crate) tor: Option<Arc<crate::net::tor::Tor>>,
+    pub(crate) bridge: bool,
 }
 
 impl EventLoop {
@@ -200,13 +205,15 @@ impl EventLoop {
             private: false,
             relay_offers: HashSet::new(),
             reached_at: HashMap::new(),
+            bridge_offers: HashSet::new(),
             tor: settings.tor,
+            bridge: settings.bridge,
         }
     }
 
     /// Tor mode: the only addresses this node uses and tells are onion addresses.
     pub(crate) fn onion_only(&self) -> bool {
-        self.tor.is_some()
+        self.tor.is_some() && !self.bridge
     }
 
     pub(crate) fn swarm_mut(&mut self) -> &mut Swarm<Behaviour> {

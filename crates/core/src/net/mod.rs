@@ -23,8 +23,8 @@ pub mod tor;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use libp2p::{
-    Multiaddr, PeerId, SwarmBuilder, Transport as _, identity::Keypair, multiaddr::Protocol, noise,
-    tcp, yamux,
+    Multiaddr, PeerId, SwarmBuilder, Transport as _, core::transport::OptionalTransport,
+    identity::Keypair, multiaddr::Protocol, noise, tcp, yamux,
 };
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -226,19 +226,32 @@ impl Network {
         filter: Arc<dyn InboundFilter>,
         tor: Option<Arc<tor::Tor>>,
     ) -> Result<(NetClient, broadcast::Receiver<NetEvent>), NetError> {
-        match (&tor, &config.tor) {
-            (Some(_), _) => config.confine_to_tor(),
-            (None, Some(_)) => {
+        // Tor mode: only through tor. A bridge: clearnet as configured, and onions through tor.
+        let bridge = match (&tor, &config.tor, &config.bridge) {
+            (_, Some(_), Some(_)) => {
+                return Err(NetError::Tor(
+                    "Tor mode and a bridge exclude each other: a bridge also speaks clearnet"
+                        .into(),
+                ));
+            }
+            (Some(_), None, Some(_)) => {
+                config.open_bridge();
+                true
+            }
+            (Some(_), _, None) => {
+                config.confine_to_tor();
+                false
+            }
+            (None, Some(_), _) | (None, _, Some(_)) => {
                 return Err(NetError::Tor(
                     "Tor mode is on but tor is not running: start it first".into(),
                 ));
             }
-            (None, None) => {}
-        }
+            (None, None, None) => false,
+        };
+        let onion_only = tor.is_some() && !bridge;
         let bootstrap = parse_bootstrap(&config.bootstrap)?;
-        if tor.is_some()
-            && let Some((_, clear)) = bootstrap.iter().find(|(_, a)| !tor::is_onion(a))
-        {
+        if onion_only && let Some((_, clear)) = bootstrap.iter().find(|(_, a)| !tor::is_onion(a)) {
             return Err(NetError::InvalidAddress {
                 addr: clear.to_string(),
                 reason: "Tor mode reaches peers only at onion addresses (/onion3/…)".into(),
@@ -246,7 +259,9 @@ impl Network {
         }
         let idle = config.idle_connection_timeout;
         let latency = config.added_latency;
-        let mut swarm = match &tor {
+        // A bridge dials onion addresses through its tor, everything else directly.
+        let onions = tor.as_ref().filter(|_| bridge).map(|t| t.socks_addr());
+        let mut swarm = match tor.as_ref().filter(|_| onion_only) {
             None => SwarmBuilder::with_existing_identity(keypair.clone())
                 .with_tokio()
                 .with_quic()
@@ -255,7 +270,15 @@ impl Network {
                     |key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
                         Ok(
                             tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
-                                .map(move |stream, _| delay::MaybeDelayed::new(stream, latency))
+                                .or_transport(match onions {
+                                    Some(socks) => OptionalTransport::some(
+                                        tor::OnionTransport::onions_only(socks),
+                                    ),
+                                    None => OptionalTransport::none(),
+                                })
+                                .map(move |stream, _| {
+                                    delay::MaybeDelayed::new(stream.into_inner(), latency)
+                                })
                                 .upgrade(libp2p::core::upgrade::Version::V1Lazy)
                                 .authenticate(noise::Config::new(key)?)
                                 .multiplex(yamux::Config::default()),
@@ -337,6 +360,7 @@ impl Network {
                 max_pending_requests_per_peer: config.max_pending_requests_per_peer,
                 auto_relays: config.auto_relays,
                 tor: tor.clone(),
+                bridge,
             },
         );
         event_loop
@@ -357,10 +381,26 @@ impl Network {
         for addr in &config.external_addresses {
             swarm.add_external_address(addr.clone());
         }
+        if bridge && config.allow_loopback_peers {
+            // A bridge on one machine (a test, a lab): its loopback addresses are how the clearnet
+            // side reaches it, and what its relay service gives Tor-mode nodes to announce.
+            let local: Vec<Multiaddr> = swarm
+                .listeners()
+                .filter(|a| socket_addr(a).is_some_and(|s| s.ip().is_loopback()))
+                .cloned()
+                .collect();
+            for addr in local {
+                swarm.add_external_address(addr);
+            }
+        }
         if let Some(tor) = &tor {
-            let target = swarm.listeners().find_map(socket_addr).ok_or_else(|| {
-                NetError::Tor("no loopback listener for the onion service".into())
-            })?;
+            let target = swarm
+                .listeners()
+                .filter_map(socket_addr)
+                .find(|a| a.ip().is_loopback())
+                .ok_or_else(|| {
+                    NetError::Tor("no loopback listener for the onion service".into())
+                })?;
             let onion = tor.publish(&keypair, target).await?;
             tracing::info!(%onion, "reachable at our onion address");
             swarm.add_external_address(onion);

@@ -58,10 +58,12 @@ impl Node {
                 u.store.pool().clone(),
             )
         };
-        let tor = match &config.tor {
+        let tor = match config.tor_settings() {
             Some(settings) => Some(self.ensure_tor(settings).await?),
             None => None,
         };
+        // Only Tor mode sends everything through tor; a bridge's price feed is clearnet.
+        let tor_mode = config.tor.is_some();
         let prices = match self.config.price.url.trim() {
             "" => None,
             url => Some(PriceFeed {
@@ -69,7 +71,7 @@ impl Node {
                 source: HttpTicker::through(
                     url,
                     std::time::Duration::from_secs(10),
-                    tor.as_ref().map(|t| t.socks_addr()),
+                    tor.as_ref().filter(|_| tor_mode).map(|t| t.socks_addr()),
                 )?,
                 every: std::time::Duration::from_secs(self.config.price.refresh_secs.max(1)),
             }),
@@ -85,7 +87,7 @@ impl Node {
         let refresh_every = config.market_refresh;
         let (net, _events) = match tor {
             Some(tor) => {
-                if self.config.chain.is_configured() {
+                if tor_mode && self.config.chain.is_configured() {
                     tracing::warn!(
                         "Tor mode: the chain backend ([chain]) is reached directly, not through tor"
                     );
@@ -214,8 +216,8 @@ impl Node {
             });
         }
         self.startup.reset_from(StartupPhase::Tor);
-        self.startup.set_tor(config.tor.is_some());
-        if let Some(settings) = &config.tor {
+        self.startup.set_tor(config.tor_settings().is_some());
+        if let Some(settings) = config.tor_settings() {
             self.startup
                 .run(StartupPhase::Tor, self.ensure_tor(settings), |tor| {
                     format!("bootstrapped; SOCKS proxy {}", tor.socks_addr())

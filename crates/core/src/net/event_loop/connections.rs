@@ -5,6 +5,12 @@
 //! offer the relay service (up to `NetConfig::auto_relays`), listens through each (a reservation),
 //! announces the relayed addresses as its own (identify, the DHT), and DCUtR tries to turn relayed
 //! connections into direct ones. When AutoNAT says public again, the picked relays are let go.
+//!
+//! Bridges join clearnet and Tor: a relay that announces an onion address and a clearnet one. A
+//! Tor-mode node listens through up to `auto_relays` bridges (reached at their onion addresses) and
+//! announces the clearnet-side relayed addresses, so clearnet nodes reach it without ever learning
+//! where it is; a reachable clearnet node listens through one bridge and announces the onion-side
+//! relayed address, so Tor-mode nodes reach it. Each announces only what the other side needs.
 
 use std::collections::HashMap;
 
@@ -25,6 +31,7 @@ const MAX_RELAY_OFFERS: usize = 64;
 use crate::net::{
     NatStatus, Reachability, RelayCircuit,
     behaviour::{BehaviourEvent, KAD_PROTOCOL},
+    tor::is_onion,
 };
 
 impl EventLoop {
@@ -34,10 +41,10 @@ impl EventLoop {
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
-                if address.iter().any(|p| p == Protocol::P2pCircuit) {
+                if is_relayed(&address) {
                     // A reservation granted: others reach this node through the relay at this
                     // address, so it is announced as this node's own (identify, the DHT).
-                    self.swarm.add_external_address(address.clone());
+                    self.announce_relayed();
                 }
                 self.emit(NetEvent::Listening(address));
             }
@@ -46,10 +53,7 @@ impl EventLoop {
                 addresses,
                 ..
             } => {
-                for address in addresses
-                    .iter()
-                    .filter(|a| a.iter().any(|p| p == Protocol::P2pCircuit))
-                {
+                for address in addresses.iter().filter(|a| is_relayed(a)) {
                     self.swarm.remove_external_address(address);
                 }
                 for circuit in &mut self.circuits {
@@ -155,10 +159,21 @@ impl EventLoop {
         if info.protocols.contains(&relay::HOP_PROTOCOL_NAME) {
             if self.relay_offers.len() < MAX_RELAY_OFFERS {
                 self.relay_offers.insert(peer_id);
+                let onion = info.listen_addrs.iter().any(is_onion);
+                let clear = info
+                    .listen_addrs
+                    .iter()
+                    .any(|a| !is_onion(a) && !is_relayed(a));
+                if onion && clear {
+                    self.bridge_offers.insert(peer_id);
+                } else {
+                    self.bridge_offers.remove(&peer_id);
+                }
             }
             self.pick_relays();
         } else {
             self.relay_offers.remove(&peer_id);
+            self.bridge_offers.remove(&peer_id);
         }
         // Only peers that serve our DHT belong in the routing table; a listener learns the
         // dialer's addresses only from identify.
@@ -198,10 +213,13 @@ impl EventLoop {
     pub(super) fn on_nat_status(&mut self, old: autonat::NatStatus, new: autonat::NatStatus) {
         tracing::info!(?old, ?new, "NAT status changed");
         self.private = new == autonat::NatStatus::Private;
-        match new {
-            autonat::NatStatus::Private => self.pick_relays(),
-            autonat::NatStatus::Public(_) => self.drop_picked_relays(),
-            autonat::NatStatus::Unknown => {}
+        if !self.onion_only() {
+            match new {
+                autonat::NatStatus::Private => self.pick_relays(),
+                autonat::NatStatus::Public(_) => self.drop_picked_relays(),
+                autonat::NatStatus::Unknown => {}
+            }
+            self.announce_relayed();
         }
         if self.auto_dht_mode {
             let mode = match new {
@@ -261,15 +279,25 @@ impl EventLoop {
         }
     }
 
-    /// Behind a NAT, listens through more relays until `auto_relays` are picked: connected peers that
-    /// offer the relay service, reached at an address this node dialled, not picked yet.
+    /// Listens through more relays until enough are picked: connected peers that offer the relay
+    /// service, reached at an address this node dialled, not picked yet. Behind a NAT,
+    /// `auto_relays` of any kind; in Tor mode, `auto_relays` bridges; a reachable clearnet node,
+    /// one bridge; a bridge needs none.
     pub(super) fn pick_relays(&mut self) {
-        if !self.private || self.auto_relays == 0 {
+        let (wanted, offers) = if self.onion_only() {
+            (self.auto_relays, &self.bridge_offers)
+        } else if self.private {
+            (self.auto_relays, &self.relay_offers)
+        } else if self.bridge {
+            (0, &self.bridge_offers)
+        } else {
+            (self.auto_relays.min(1), &self.bridge_offers)
+        };
+        if wanted == 0 {
             return;
         }
         let picked = self.circuits.iter().filter(|c| c.automatic).count();
-        let mut offers: Vec<(PeerId, Multiaddr)> = self
-            .relay_offers
+        let mut offers: Vec<(PeerId, Multiaddr)> = offers
             .iter()
             .filter_map(|peer| self.reached_at.get(peer).map(|at| (*peer, at.clone())))
             .filter(|(peer, _)| {
@@ -277,16 +305,13 @@ impl EventLoop {
             })
             .collect();
         offers.sort_by_key(|(peer, _)| peer.to_bytes());
-        for (relay, at) in offers
-            .into_iter()
-            .take(self.auto_relays.saturating_sub(picked))
-        {
+        for (relay, at) in offers.into_iter().take(wanted.saturating_sub(picked)) {
             let base: Multiaddr = at
                 .iter()
                 .filter(|p| !matches!(p, Protocol::P2p(_)))
                 .collect();
             let addr = base.with(Protocol::P2p(relay)).with(Protocol::P2pCircuit);
-            tracing::info!(%relay, %addr, "behind a NAT: listening through a relay");
+            tracing::info!(%relay, %addr, bridge = self.bridge_offers.contains(&relay), "listening through a relay");
             self.circuits.push(super::Circuit {
                 relay,
                 addr,
@@ -297,19 +322,60 @@ impl EventLoop {
         }
     }
 
-    /// Reachable directly again: the relays picked behind the NAT are let go (configured ones stay).
+    /// Reachable directly again: the relays picked behind the NAT are let go (configured ones stay),
+    /// but for one bridge, kept for Tor-mode nodes.
     fn drop_picked_relays(&mut self) {
-        for circuit in self.circuits.iter().filter(|c| c.automatic) {
+        let keep = self
+            .circuits
+            .iter()
+            .find(|c| c.automatic && self.bridge_offers.contains(&c.relay))
+            .map(|c| c.relay)
+            .filter(|_| !self.bridge && self.auto_relays > 0);
+        for circuit in self
+            .circuits
+            .iter()
+            .filter(|c| c.automatic && Some(c.relay) != keep)
+        {
             if let Some(listener) = circuit.listener {
                 self.swarm.remove_listener(listener);
             }
         }
-        self.circuits.retain(|c| !c.automatic);
+        self.circuits
+            .retain(|c| !c.automatic || Some(c.relay) == keep);
+        self.pick_relays();
     }
 
-    fn usable_peer_addr(&self, addr: &Multiaddr) -> bool {
+    /// Announces the relayed addresses this node listens on that others need, and withdraws the
+    /// rest: in Tor mode the clearnet side of its bridges (Tor reaches its onion address), on a
+    /// reachable clearnet node the onion side (clearnet reaches it directly), behind a NAT all.
+    fn announce_relayed(&mut self) {
+        let relayed: Vec<Multiaddr> = self
+            .swarm
+            .listeners()
+            .filter(|a| is_relayed(a))
+            .cloned()
+            .collect();
+        for addr in relayed {
+            let wanted = if self.onion_only() {
+                !is_onion(&addr)
+            } else {
+                self.private || is_onion(&addr)
+            };
+            if wanted {
+                self.swarm.add_external_address(addr);
+            } else {
+                self.swarm.remove_external_address(&addr);
+            }
+        }
+    }
+
+    pub(super) fn usable_peer_addr(&self, addr: &Multiaddr) -> bool {
         if self.onion_only() {
-            return crate::net::tor::is_onion(addr);
+            return is_onion(addr);
+        }
+        if is_onion(addr) && !self.bridge {
+            // Only a node with its own tor can reach an onion address (or a relay at one).
+            return false;
         }
         if self.allow_loopback_peers {
             return true;
@@ -320,4 +386,8 @@ impl EventLoop {
             _ => false,
         })
     }
+}
+
+fn is_relayed(addr: &Multiaddr) -> bool {
+    addr.iter().any(|p| p == Protocol::P2pCircuit)
 }

@@ -351,6 +351,7 @@ impl EventLoop {
                     .iter()
                     .filter(|p| p.peer_id == target)
                     .flat_map(|p| p.addrs.iter().cloned())
+                    .filter(|a| self.usable_peer_addr(a))
                     .collect();
                 let found = !addrs.is_empty();
                 if found {

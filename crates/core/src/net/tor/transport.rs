@@ -1,7 +1,8 @@
 //! Tor mode's only transport: dials `/onion3/…` (and `/dns/…/tcp/…`, resolved by tor) through tor's
 //! SOCKS5 proxy, and listens on loopback only, where tor delivers the onion service's connections.
 //! Anything else (an IP address, a UDP or relayed address) is refused: a Tor-mode node must never
-//! open a connection that does not go through tor.
+//! open a connection that does not go through tor. A bridge has it beside its clearnet transports,
+//! for onion addresses only ([`OnionTransport::onions_only`]).
 
 use std::{
     io,
@@ -21,14 +22,26 @@ use libp2p::{
 /// Dials through tor's SOCKS5 port; listens on loopback TCP.
 pub(crate) struct OnionTransport {
     socks: SocketAddr,
-    listen: tcp::tokio::Transport,
+    /// Tor mode's listener; a bridge listens with its TCP transport.
+    listen: Option<tcp::tokio::Transport>,
 }
 
 impl OnionTransport {
     pub(crate) fn new(socks: SocketAddr) -> Self {
         Self {
             socks,
-            listen: tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)),
+            listen: Some(tcp::tokio::Transport::new(
+                tcp::Config::default().nodelay(true),
+            )),
+        }
+    }
+
+    /// A bridge's: dials onion addresses only (everything else goes its clearnet way), never
+    /// listens.
+    pub(crate) fn onions_only(socks: SocketAddr) -> Self {
+        Self {
+            socks,
+            listen: None,
         }
     }
 }
@@ -86,14 +99,16 @@ impl Transport for OnionTransport {
         id: ListenerId,
         addr: Multiaddr,
     ) -> Result<(), TransportError<Self::Error>> {
-        if !loopback_tcp(&addr) {
-            return Err(TransportError::MultiaddrNotSupported(addr));
+        match &mut self.listen {
+            Some(listen) if loopback_tcp(&addr) => listen.listen_on(id, addr),
+            _ => Err(TransportError::MultiaddrNotSupported(addr)),
         }
-        self.listen.listen_on(id, addr)
     }
 
     fn remove_listener(&mut self, id: ListenerId) -> bool {
-        self.listen.remove_listener(id)
+        self.listen
+            .as_mut()
+            .is_some_and(|listen| listen.remove_listener(id))
     }
 
     fn dial(
@@ -101,7 +116,8 @@ impl Transport for OnionTransport {
         addr: Multiaddr,
         _opts: DialOpts,
     ) -> Result<Self::Dial, TransportError<Self::Error>> {
-        let Some(target) = target(&addr) else {
+        let Some(target) = target(&addr).filter(|_| self.listen.is_some() || is_onion(&addr))
+        else {
             return Err(TransportError::MultiaddrNotSupported(addr));
         };
         let socks = self.socks;
@@ -120,7 +136,10 @@ impl Transport for OnionTransport {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<TransportEvent<Self::ListenerUpgrade, Self::Error>> {
-        Pin::new(&mut self.listen).poll(cx)
+        match &mut self.listen {
+            Some(listen) => Pin::new(listen).poll(cx),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -153,6 +172,30 @@ mod tests {
             assert_eq!(target(&addr), None, "{clear}");
             assert!(!is_onion(&addr));
         }
+    }
+
+    #[test]
+    fn a_bridges_onion_transport_dials_onions_only_and_never_listens() {
+        let mut t = OnionTransport::onions_only("127.0.0.1:9050".parse().unwrap());
+        let onion: Multiaddr =
+            "/onion3/vww6ybal4bd7szmgncyruucpgfkqahzddi37ktceo3ah7ngmcopnpyyd:4001"
+                .parse()
+                .unwrap();
+        let opts = || DialOpts {
+            role: libp2p::core::Endpoint::Dialer,
+            port_use: libp2p::core::transport::PortUse::New,
+        };
+        assert!(t.dial(onion, opts()).is_ok());
+        for other in ["/dns/example.org/tcp/4001", "/ip4/1.2.3.4/tcp/4001"] {
+            assert!(matches!(
+                t.dial(other.parse().unwrap(), opts()),
+                Err(TransportError::MultiaddrNotSupported(_))
+            ));
+        }
+        assert!(matches!(
+            t.listen_on(ListenerId::next(), "/ip4/127.0.0.1/tcp/0".parse().unwrap()),
+            Err(TransportError::MultiaddrNotSupported(_))
+        ));
     }
 
     #[test]
