@@ -10,7 +10,7 @@ use std::{collections::HashSet, path::Path, time::Duration};
 
 use souk_core::{
     net::{
-        NetConfig,
+        NetConfig, PeerReach,
         tor::{TorSettings, is_onion},
     },
     node::NetworkStatus,
@@ -52,15 +52,32 @@ fn onion_address(node: &TestNode) -> String {
     format!("{addr}/p2p/{}", node.info.peer_id)
 }
 
-/// The whole of a no-escrow trade: `maker` posts, `taker` finds the offer and takes it, both chat,
-/// paid, received.
-async fn trade_and_chat(maker: &TestNode, taker: &TestNode) {
+/// The whole of a no-escrow trade: `maker` posts, `taker` finds the offer (its book telling how the
+/// maker is reached: `reach`) and takes it, both chat, paid, received.
+async fn trade_and_chat(maker: &TestNode, taker: &TestNode, reach: PeerReach) {
     let offer = maker
         .node
         .post_offer(sell_offer(60_000))
         .await
         .expect("post");
     taker.await_offer(offer.id).await;
+    // Before any connection to the maker: what the DHT tells of it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let book = taker.book().await;
+        let seen = book
+            .iter()
+            .find(|e| e.offer.id == offer.id)
+            .map(|e| e.maker_reach);
+        if seen == Some(reach) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the taker's book never said the maker is reached {reach:?}: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 
     let sepa = PaymentMethod::new("SEPA").unwrap();
     let trade = taker
@@ -122,7 +139,7 @@ async fn tor_mode_nodes_trade_and_chat_over_onion_services_only() {
     let maker_onion = onion_address(&maker);
     onion_address(&taker);
 
-    trade_and_chat(&maker, &taker).await;
+    trade_and_chat(&maker, &taker, PeerReach::Tor).await;
 
     // Everything above went through the nodes' tors: this process holds no socket that leaves
     // loopback or reaches anything but a node's own tor.
@@ -204,8 +221,8 @@ async fn tor_mode_and_clearnet_nodes_trade_through_a_bridge() {
     );
 
     // A Tor-mode maker, a clearnet taker; then the other way round.
-    trade_and_chat(&tor_side, &clear_side).await;
-    trade_and_chat(&clear_side, &tor_side).await;
+    trade_and_chat(&tor_side, &clear_side, PeerReach::Tor).await;
+    trade_and_chat(&clear_side, &tor_side, PeerReach::Clearnet).await;
 
     for node in [tor_side, clear_side, bridge] {
         node.stop().await;

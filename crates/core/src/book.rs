@@ -75,6 +75,14 @@ pub struct BookEntry {
     /// Trades this node completed with the maker (from its own trades table: this node's history
     /// with them, not a reputation anyone else vouches for). 0 for this node's own offers.
     pub completed_with_maker: u32,
+    /// How the maker can be reached, from what it announced to the network (a Tor-mode maker: over
+    /// Tor only); unknown until its addresses reach this node (the node asks the DHT for them).
+    #[serde(default = "unknown_reach")]
+    pub maker_reach: crate::net::PeerReach,
+}
+
+fn unknown_reach() -> crate::net::PeerReach {
+    crate::net::PeerReach::Unknown
 }
 
 /// Live offers one maker may have in one market; a further one is refused until one is withdrawn or
@@ -529,6 +537,7 @@ fn entry_of(
         effective_price,
         completed_with_maker: u32::try_from(row.try_get::<i64, _>("completed")?)
             .unwrap_or(u32::MAX),
+        maker_reach: crate::net::PeerReach::Unknown,
     })
 }
 

@@ -147,6 +147,18 @@ impl NetClient {
         self.call(|reply| Command::FindPeer(peer, reply)).await
     }
 
+    /// How each of `peers` can be reached, from what it announced (identify, DHT lookups).
+    pub async fn reach_of(&self, peers: Vec<PeerId>) -> Result<Vec<super::PeerReach>, NetError> {
+        let announced = self.call(|r| Command::Announced(peers, r)).await?;
+        Ok(announced.iter().map(|a| super::PeerReach::of(a)).collect())
+    }
+
+    /// Asks the DHT where `peer` is, without dialling it (at most once a minute per peer): what it
+    /// finds feeds [`NetClient::reach_of`].
+    pub async fn look_up(&self, peer: PeerId) -> Result<(), NetError> {
+        self.call(|r| Command::LookUp(peer, r)).await
+    }
+
     pub async fn subscribe(&self, topic: &str) -> Result<bool, NetError> {
         let topic = topic.to_owned();
         self.call(|r| Command::Subscribe(topic, r)).await

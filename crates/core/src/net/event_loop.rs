@@ -73,6 +73,10 @@ pub(crate) enum Command {
         Reply<HashSet<PeerId>>,
     ),
     FindPeer(PeerId, Reply<bool>),
+    /// What these peers announced about their addresses, in the same order.
+    Announced(Vec<PeerId>, Reply<Vec<Vec<Multiaddr>>>),
+    /// Ask the DHT for a peer's addresses (at most once a minute per peer), without dialling it.
+    LookUp(PeerId, Reply<()>),
     Subscribe(String, Reply<bool>),
     Unsubscribe(String, Reply<bool>),
     Publish(String, Vec<u8>, Reply<usize>),
@@ -137,6 +141,8 @@ pub(crate) struct EventLoop {
     tor: Option<Arc<crate::net::tor::Tor>>,
     /// This node is a bridge: clearnet, and onions through its tor.
     bridge: bool,
+    /// The addresses peers announced (identify, DHT lookups), whether this node can use them or not.
+    announced: crate::net::reach::Announced,
 }
 
 pub(crate) struct Circuit {
@@ -208,6 +214,7 @@ impl EventLoop {
             bridge_offers: HashSet::new(),
             tor: settings.tor,
             bridge: settings.bridge,
+            announced: crate::net::reach::Announced::default(),
         }
     }
 

@@ -18,6 +18,7 @@ mod event_loop;
 mod filter;
 mod gossip_keep_alive;
 mod quota;
+mod reach;
 pub mod tor;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
@@ -35,6 +36,7 @@ pub use config::{DhtMode, NetConfig};
 pub use direct::{DIRECT_PROTOCOL, InboundId};
 pub use error::NetError;
 pub use filter::{AcceptAll, InboundFilter};
+pub use reach::PeerReach;
 
 /// The relay a relayed address goes through: the peer named right before `/p2p-circuit`.
 pub fn relay_of(addr: &Multiaddr) -> Option<PeerId> {

@@ -17,7 +17,48 @@ impl Node {
     /// price known for it, market-relative offers come with their current price.
     pub async fn offers(&self, query: &BookQuery) -> Result<Vec<BookEntry>> {
         let (book, price) = self.book_and_price(query).await?;
-        Ok(book.query(query, store::now_ms(), price).await?)
+        let mut entries = book.query(query, store::now_ms(), price).await?;
+        self.with_reach(&mut entries).await;
+        Ok(entries)
+    }
+
+    /// Fills in how each maker can be reached, as far as the network knows (offline: unknown).
+    /// Makers it knows nothing of are looked up in the DHT, without dialling them, so a later look
+    /// at the book can say.
+    async fn with_reach(&self, entries: &mut [BookEntry]) {
+        /// Lookups one look at the book starts at most (each is a handful of DHT requests).
+        const LOOKUPS: usize = 16;
+        let Ok(net) = self.net().await else {
+            return;
+        };
+        let makers: Vec<libp2p::PeerId> = entries
+            .iter()
+            .map(|e| e.offer.maker)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let Ok(reach) = net.reach_of(makers.clone()).await else {
+            return;
+        };
+        let me = net.local_peer_id();
+        let mine = match net.reachability().await {
+            Ok(r) => crate::net::PeerReach::of(&r.external_addrs),
+            Err(_) => crate::net::PeerReach::Unknown,
+        };
+        let by_maker: std::collections::HashMap<_, _> = makers.into_iter().zip(reach).collect();
+        let unknown = by_maker
+            .iter()
+            .filter(|(m, r)| **r == crate::net::PeerReach::Unknown && **m != me);
+        for (maker, _) in unknown.take(LOOKUPS) {
+            let _ = net.look_up(*maker).await;
+        }
+        for entry in entries {
+            entry.maker_reach = match by_maker.get(&entry.offer.maker) {
+                _ if entry.offer.maker == me => mine,
+                Some(reach) => *reach,
+                None => crate::net::PeerReach::Unknown,
+            };
+        }
     }
 
     /// The book, and the market price of the query's market when one is named and known.
@@ -48,7 +89,9 @@ impl Node {
         page: &crate::book::PageRequest,
     ) -> Result<crate::book::BookPage> {
         let (book, price) = self.book_and_price(query).await?;
-        Ok(book.page(query, page, store::now_ms(), price).await?)
+        let mut page = book.page(query, page, store::now_ms(), price).await?;
+        self.with_reach(&mut page.entries).await;
+        Ok(page)
     }
 
     /// One offer of the local book, with its state (works offline).

@@ -74,6 +74,17 @@ impl EventLoop {
                     self.pending_find.insert(id, (peer, reply));
                 }
             }
+            Command::Announced(peers, reply) => {
+                let _ = reply.send(Ok(peers.iter().map(|p| self.announced.get(p)).collect()));
+            }
+            Command::LookUp(peer, reply) => {
+                if peer != self.local_peer_id
+                    && self.announced.may_look_up(peer, std::time::Instant::now())
+                {
+                    self.kad().get_closest_peers(peer);
+                }
+                let _ = reply.send(Ok(()));
+            }
             Command::Subscribe(topic, reply) => {
                 let result = gossip_topic(&topic).and_then(|t| {
                     let gossipsub = &mut self.swarm.behaviour_mut().gossipsub;

@@ -156,6 +156,8 @@ impl EventLoop {
     /// What identify told of a peer: its listen addresses, for the DHT's routing table; whether it
     /// offers the relay service.
     pub(super) fn on_identified(&mut self, peer_id: PeerId, info: identify::Info) {
+        self.announced
+            .record(peer_id, info.listen_addrs.iter().cloned());
         if info.protocols.contains(&relay::HOP_PROTOCOL_NAME) {
             if self.relay_offers.len() < MAX_RELAY_OFFERS {
                 self.relay_offers.insert(peer_id);

@@ -339,6 +339,12 @@ impl EventLoop {
                 }
             }
             QueryResult::GetClosestPeers(result) => {
+                if let Ok(ok) = &result {
+                    for peer in &ok.peers {
+                        self.announced
+                            .record(peer.peer_id, peer.addrs.iter().cloned());
+                    }
+                }
                 let Some((target, _)) = self.pending_find.get(&id) else {
                     return;
                 };
