@@ -2,9 +2,10 @@
 //! `Node`; errors cross as `{ kind, message }`. Nothing here decides anything about trading.
 //!
 //! Once an identity is unlocked (created, restored, imported from a backup or opened), the node goes
-//! online by itself with the `[net]` settings from `souk.toml` (`Node::go_online_in_background`); every
-//! market and trade event is forwarded to the window from the start. The node trades by `[trade]` (an
-//! arbitrator there decides disputes from the window's Disputes screen).
+//! online by itself with the `[net]` settings from `souk.toml` (`Node::go_online_in_background`), Tor
+//! mode included when it was chosen while setting up; every market and trade event is forwarded to the
+//! window from the start. The node trades by `[trade]` (an arbitrator there decides disputes from the
+//! window's Disputes screen).
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod notify;
@@ -22,7 +23,7 @@ use souk_core::{
     events, logging,
     node::{
         AppStatus, BackupSettings, BackupSummary, ChainStatus, CreatedIdentity, IdentityInfo,
-        ImportedBackup, NetworkStatus, Node, SavedConnection,
+        ImportedBackup, NetworkStatus, Node, SavedConnection, SetupChoices,
     },
     offer::{Asset, NewOffer, Offer, PaymentMethod, Quote},
     preferences::Preferences,
@@ -41,9 +42,17 @@ async fn app_status(node: NodeState<'_>) -> Reply<AppStatus> {
     Ok(node.status().await?)
 }
 
+/// `tor`: connect only through Tor, from this first start on (absent: no).
 #[tauri::command]
-async fn create_identity(node: NodeState<'_>, passphrase: String) -> Reply<CreatedIdentity> {
-    let created = node.create_identity(&passphrase).await?;
+async fn create_identity(
+    node: NodeState<'_>,
+    passphrase: String,
+    tor: Option<bool>,
+) -> Reply<CreatedIdentity> {
+    let choices = SetupChoices {
+        tor: tor.unwrap_or(false),
+    };
+    let created = node.create_identity_with(&passphrase, choices).await?;
     node.go_online_in_background();
     Ok(created)
 }
@@ -53,8 +62,14 @@ async fn restore_identity(
     node: NodeState<'_>,
     words: String,
     passphrase: String,
+    tor: Option<bool>,
 ) -> Reply<IdentityInfo> {
-    let restored = node.restore_identity(&words, &passphrase).await?;
+    let choices = SetupChoices {
+        tor: tor.unwrap_or(false),
+    };
+    let restored = node
+        .restore_identity_with(&words, &passphrase, choices)
+        .await?;
     node.go_online_in_background();
     Ok(restored)
 }

@@ -769,8 +769,8 @@ holders: number, receipts: Array<ReceiptView>,
 refused: Array<RefusedReceipt>, };
 export interface Commands {
   app_status: { args: Record<string, never>, result: AppStatus };
-  create_identity: { args: { passphrase: string }, result: CreatedIdentity };
-  restore_identity: { args: { words: string, passphrase: string }, result: IdentityInfo };
+  create_identity: { args: { passphrase: string, tor: boolean }, result: CreatedIdentity };
+  restore_identity: { args: { words: string, passphrase: string, tor: boolean }, result: IdentityInfo };
   import_backup: { args: { source: string, passphrase: string }, result: ImportedBackup };
   unlock: { args: { passphrase: string }, result: IdentityInfo };
   network_status: { args: Record<string, never>, result: NetworkStatus };

@@ -68,8 +68,8 @@ macro_rules! command_table {
     ($callback:ident) => {
         $callback! {
             app_status() -> AppStatus;
-            create_identity(passphrase: String) -> CreatedIdentity;
-            restore_identity(words: String, passphrase: String) -> IdentityInfo;
+            create_identity(passphrase: String, tor: bool) -> CreatedIdentity;
+            restore_identity(words: String, passphrase: String, tor: bool) -> IdentityInfo;
             import_backup(source: String, passphrase: String) -> ImportedBackup;
             unlock(passphrase: String) -> IdentityInfo;
             network_status() -> NetworkStatus;
@@ -345,7 +345,7 @@ mod tests {
         );
         assert!(ts.contains("schema_version: number"), "{ts}");
         assert!(ts.contains(r#""wrong_passphrase""#), "{ts}");
-        assert!(ts.contains("restore_identity: { args: { words: string, passphrase: string }, result: IdentityInfo };"));
+        assert!(ts.contains("restore_identity: { args: { words: string, passphrase: string, tor: boolean }, result: IdentityInfo };"));
         assert!(ts.contains(
             "export_backup: { args: { target: string, passphrase: string }, result: BackupSummary };"
         ), "{ts}");

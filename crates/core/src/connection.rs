@@ -223,6 +223,30 @@ pub fn save_backup(data_dir: &Path, folder: Option<&Path>, keep: u32) -> Result<
     Ok(())
 }
 
+/// Writes `[net] tor` of `souk.toml`, keeping everything else of the file as it is, and says whether
+/// the file changed. Refused (file untouched) when the file would not start a node, say Tor mode with a
+/// bootstrap peer that is not an onion address.
+pub fn save_tor(data_dir: &Path, on: bool) -> Result<bool, Error> {
+    let Editing {
+        path,
+        origin,
+        current,
+        mut doc,
+        ..
+    } = editing(data_dir)?;
+    if current.net.tor == on {
+        return Ok(false);
+    }
+    set_keeping_comments(section(&mut doc, "net")?, "tor", Value::from(on));
+    let new_text = doc.to_string();
+    let written = Config::from_parts(&origin, &new_text, [])
+        .map_err(|e| Error::Internal(format!("the edited souk.toml would not load: {e}")))?;
+    written.net.resolve()?;
+    write_atomically(&path, &new_text)?;
+    tracing::info!(file = %origin, tor = on, "Tor mode saved");
+    Ok(true)
+}
+
 /// `souk.toml` alone (no environment, no flags), as the config would read it.
 pub fn read_saved(data_dir: &Path) -> Result<Config, Error> {
     let path = file_path(data_dir);

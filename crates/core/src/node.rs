@@ -5,6 +5,7 @@
 //! trades) hangs off the unlocked state. The facade never prints, prompts or exits: shells do that.
 
 mod backup;
+mod first_run;
 mod lifecycle;
 mod offers;
 mod online;
@@ -21,6 +22,7 @@ use tokio::sync::Mutex;
 
 pub use self::{
     backup::{BackupFileInfo, BackupSettings, BackupSummary, ImportedBackup, backup_file_info},
+    first_run::SetupChoices,
     lifecycle::{AppStatus, CreatedIdentity, IdentityInfo},
     online::{BOOTSTRAP_TIMEOUT, NetInfo, watch_wallet_name},
     settings::{BootstrapDial, SavedConnection},
@@ -45,7 +47,8 @@ use crate::{
 #[derive(Debug)]
 pub struct Node {
     data_dir: PathBuf,
-    config: Config,
+    /// The config as given, amended once by the choices made while setting up an identity.
+    config: first_run::RunningConfig,
     kdf_cost: KdfCost,
     trade_config: TradeConfig,
     unlocked: Mutex<Option<Unlocked>>,
@@ -106,7 +109,7 @@ impl Node {
         Self {
             data_dir,
             backup_config: std::sync::Mutex::new(config.backup.clone()),
-            config,
+            config: first_run::RunningConfig::new(config),
             kdf_cost: KdfCost::DEFAULT,
             trade_config: TradeConfig::default(),
             unlocked: Mutex::new(None),

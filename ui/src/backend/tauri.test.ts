@@ -28,15 +28,15 @@ describe('tauriBackend', () => {
     });
 
     await expect(tauriBackend.appStatus()).resolves.toEqual({ state: 'needs_setup', data_dir: '/d' });
-    await expect(tauriBackend.createIdentity('secret12')).resolves.toMatchObject({ words: ['a'] });
-    await tauriBackend.restoreIdentity('a b c', 'secret12');
+    await expect(tauriBackend.createIdentity('secret12', false)).resolves.toMatchObject({ words: ['a'] });
+    await tauriBackend.restoreIdentity('a b c', 'secret12', true);
     await tauriBackend.importBackup('/media/usb/souk.soukbackup', 'secret12');
     await tauriBackend.unlock('secret12');
 
     expect(seen).toEqual([
       ['app_status', {}],
-      ['create_identity', { passphrase: 'secret12' }],
-      ['restore_identity', { words: 'a b c', passphrase: 'secret12' }],
+      ['create_identity', { passphrase: 'secret12', tor: false }],
+      ['restore_identity', { words: 'a b c', passphrase: 'secret12', tor: true }],
       ['import_backup', { source: '/media/usb/souk.soukbackup', passphrase: 'secret12' }],
       ['unlock', { passphrase: 'secret12' }],
     ]);

@@ -54,8 +54,8 @@ function subscribeEvents(listener: (signal: NodeSignal) => void): () => void {
 
 export const tauriBackend: Backend = {
   appStatus: () => call('app_status', {}),
-  createIdentity: (passphrase) => call('create_identity', { passphrase }),
-  restoreIdentity: (words, passphrase) => call('restore_identity', { words, passphrase }),
+  createIdentity: (passphrase, tor) => call('create_identity', { passphrase, tor }),
+  restoreIdentity: (words, passphrase, tor) => call('restore_identity', { words, passphrase, tor }),
   importBackup: (source, passphrase) => call('import_backup', { source, passphrase }),
   unlock: (passphrase) => call('unlock', { passphrase }),
   networkStatus: () => call('network_status', {}),

@@ -100,8 +100,13 @@ export interface TakeRequest {
  */
 export interface Backend {
   appStatus(): Promise<AppStatus>;
-  createIdentity(passphrase: string): Promise<CreatedIdentity>;
-  restoreIdentity(words: string, passphrase: string): Promise<IdentityInfo>;
+  /**
+   * Creates the identity; with `tor`, the node connects only through Tor from this first start on
+   * (saved as Tor mode in souk.toml; refused, with nothing changed, when the settings cannot run so).
+   */
+  createIdentity(passphrase: string, tor: boolean): Promise<CreatedIdentity>;
+  /** Restores the identity from its seed words; `tor` as for `createIdentity`. */
+  restoreIdentity(words: string, passphrase: string, tor: boolean): Promise<IdentityInfo>;
   /**
    * Restores the backup file at `source` (a path on the node's machine) into the empty data folder,
    * opened with the passphrase it was made with; the identity is then unlocked, as after a restore.

@@ -45,8 +45,8 @@ export function useRefreshStatus(): () => Promise<void> {
 export function useCreateIdentity() {
   const backend = useBackend();
   const queryClient = useQueryClient();
-  return useMutation<CreatedIdentity, BackendError, { passphrase: string }>({
-    mutationFn: ({ passphrase }) => asBackendCall(backend.createIdentity(passphrase)),
+  return useMutation<CreatedIdentity, BackendError, { passphrase: string; tor: boolean }>({
+    mutationFn: ({ passphrase, tor }) => asBackendCall(backend.createIdentity(passphrase, tor)),
     onMutate: () => forgetStartup(queryClient),
   });
 }
@@ -59,8 +59,8 @@ function forgetStartup(queryClient: QueryClient): void {
 export function useRestoreIdentity() {
   const backend = useBackend();
   const queryClient = useQueryClient();
-  return useMutation<IdentityInfo, BackendError, { words: string; passphrase: string }>({
-    mutationFn: ({ words, passphrase }) => asBackendCall(backend.restoreIdentity(words, passphrase)),
+  return useMutation<IdentityInfo, BackendError, { words: string; passphrase: string; tor: boolean }>({
+    mutationFn: ({ words, passphrase, tor }) => asBackendCall(backend.restoreIdentity(words, passphrase, tor)),
     onMutate: () => forgetStartup(queryClient),
     onSuccess: (identity) => markUnlocked(queryClient, identity),
   });

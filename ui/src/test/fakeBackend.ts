@@ -411,27 +411,52 @@ export class FakeBackend implements Backend {
     });
   }
 
-  createIdentity(passphrase: string): Promise<CreatedIdentity> {
+  /** As the core: Tor mode chosen on first run is refused, before anything changes, while a bootstrap peer is not an onion address. */
+  private checkTor(tor: boolean): void {
+    const clear = this.connection.saved.bootstrap.find((addr) => !addr.startsWith('/onion3/'));
+    if (tor && clear) {
+      throw new BackendError(
+        'invalid_input',
+        `Tor mode cannot be used with these settings ([net]: bootstrap ${clear}: Tor mode reaches peers only at onion addresses (/onion3/…/p2p/PEERID)). Leave “Connect only through Tor” off for now, and switch Tor mode on in Settings once the bootstrap peers are onion addresses (or edit ${this.connection.path}); nothing was changed`,
+      );
+    }
+  }
+
+  /** Tor mode chosen on first run: saved, and the first start runs with it. */
+  private applyTor(tor: boolean): void {
+    if (!tor) return;
+    this.connection = {
+      ...this.connection,
+      saved: { ...this.connection.saved, tor: true },
+      running: { ...this.connection.running, tor: true },
+    };
+  }
+
+  createIdentity(passphrase: string, tor: boolean): Promise<CreatedIdentity> {
     return Promise.resolve().then(() => {
-      this.record('createIdentity', [passphrase]);
+      this.record('createIdentity', [passphrase, tor]);
       if (this.state !== 'needs_setup') {
         throw new BackendError('already_initialized', 'identity exists');
       }
+      this.checkTor(tor);
+      this.applyTor(tor);
       this.state = 'unlocked';
       this.passphrase = passphrase;
       return { identity: this.identity(), words: [...this.words] };
     });
   }
 
-  restoreIdentity(words: string, passphrase: string): Promise<IdentityInfo> {
+  restoreIdentity(words: string, passphrase: string, tor: boolean): Promise<IdentityInfo> {
     return Promise.resolve().then(() => {
-      this.record('restoreIdentity', [words, passphrase]);
+      this.record('restoreIdentity', [words, passphrase, tor]);
       if (this.state !== 'needs_setup') {
         throw new BackendError('already_initialized', 'identity exists');
       }
+      this.checkTor(tor);
       if (words !== this.words.join(' ')) {
         throw new BackendError('invalid_seed_phrase', 'checksum mismatch');
       }
+      this.applyTor(tor);
       this.state = 'unlocked';
       this.passphrase = passphrase;
       return this.identity();

@@ -75,7 +75,7 @@ describe('create identity: seed words and confirmation', () => {
 
   it('sends the passphrase and shows all words numbered, with the only-once warning', async () => {
     const { backend } = await createAndShowWords();
-    expect(backend.callsOf('createIdentity')).toEqual([['correct horse battery']]);
+    expect(backend.callsOf('createIdentity')).toEqual([['correct horse battery', false]]);
 
     const grid = screen.getByRole('list', { name: 'Seed words' });
     const cells = within(grid).getAllByRole('listitem');

@@ -28,7 +28,7 @@ describe('restore identity', () => {
     await user.click(screen.getByRole('button', { name: 'Restore identity' }));
 
     expect(await screen.findByRole('navigation', { name: 'Main' })).toBeInTheDocument();
-    expect(backend.callsOf('restoreIdentity')).toEqual([[FAKE_WORDS.join(' '), 'new device pass']]);
+    expect(backend.callsOf('restoreIdentity')).toEqual([[FAKE_WORDS.join(' '), 'new device pass', false]]);
   });
 
   it('shows an alert for invalid seed words', async () => {
@@ -39,7 +39,7 @@ describe('restore identity', () => {
     await user.click(screen.getByRole('button', { name: 'Restore identity' }));
 
     expect(await screen.findByRole('alert')).toHaveTextContent(/seed words are not valid/);
-    expect(backend.callsOf('restoreIdentity')).toEqual([['abandon abandon zoo', 'new device pass']]);
+    expect(backend.callsOf('restoreIdentity')).toEqual([['abandon abandon zoo', 'new device pass', false]]);
     expect(screen.queryByRole('navigation')).toBeNull();
   });
 

@@ -6,7 +6,11 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use super::{Node, Unlocked, join_error};
+use super::{
+    Node, Unlocked,
+    first_run::{SetupChoices, TorChoice},
+    join_error,
+};
 use crate::{
     book::Book,
     error::{Error, Result},
@@ -68,7 +72,19 @@ impl Node {
     /// Creates a new identity in an empty data directory. The words are returned once and never stored
     /// in the clear.
     pub async fn create_identity(&self, passphrase: &str) -> Result<CreatedIdentity> {
+        self.create_identity_with(passphrase, SetupChoices::default())
+            .await
+    }
+
+    /// [`Self::create_identity`] with what the person chose for the first start (Tor mode), saved in
+    /// `souk.toml` and applied to the start that follows; a choice that cannot run is refused first.
+    pub async fn create_identity_with(
+        &self,
+        passphrase: &str,
+        choices: SetupChoices,
+    ) -> Result<CreatedIdentity> {
         self.refuse_when_unlocked().await?;
+        let tor = self.check_setup_choices(choices)?;
         self.startup.reset();
         self.startup.begin(StartupPhase::Keystore);
         let identity =
@@ -78,7 +94,7 @@ impl Node {
                 .and_then(|r| r.map_err(Error::from))
                 .inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
         let words = identity.seed_words();
-        let info = self.install(identity, passphrase).await?;
+        let info = self.install(identity, passphrase, tor).await?;
         Ok(CreatedIdentity {
             identity: info,
             words,
@@ -88,7 +104,20 @@ impl Node {
     /// Re-creates an identity from its seed words. A database left in the data directory by the same
     /// identity is kept, with all its trades; one of another identity is refused.
     pub async fn restore_identity(&self, words: &str, passphrase: &str) -> Result<IdentityInfo> {
+        self.restore_identity_with(words, passphrase, SetupChoices::default())
+            .await
+    }
+
+    /// [`Self::restore_identity`] with what the person chose for the first start (Tor mode), as
+    /// [`Self::create_identity_with`] takes it.
+    pub async fn restore_identity_with(
+        &self,
+        words: &str,
+        passphrase: &str,
+        choices: SetupChoices,
+    ) -> Result<IdentityInfo> {
         self.refuse_when_unlocked().await?;
+        let tor = self.check_setup_choices(choices)?;
         self.startup.reset();
         self.startup.begin(StartupPhase::Keystore);
         let words = words.to_owned();
@@ -99,14 +128,25 @@ impl Node {
         .map_err(join_error)
         .and_then(|r| r.map_err(Error::from))
         .inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
-        self.install(identity, passphrase).await
+        self.install(identity, passphrase, tor).await
     }
 
-    /// Writes the keystore (the Keystore phase, begun by the caller) and opens the database.
-    async fn install(&self, identity: Identity, passphrase: &str) -> Result<IdentityInfo> {
-        let result = self.install_keystore(identity, passphrase).await;
+    /// Writes the keystore (the Keystore phase, begun by the caller) and opens the database. A Tor
+    /// choice is saved with the keystore and applies from then on, whatever the database does.
+    async fn install(
+        &self,
+        identity: Identity,
+        passphrase: &str,
+        tor: Option<TorChoice>,
+    ) -> Result<IdentityInfo> {
+        let result = self
+            .install_keystore(identity, passphrase, tor.is_some())
+            .await;
         let (identity, store) =
             result.inspect_err(|e| self.startup.fail(StartupPhase::Keystore, e))?;
+        if let Some(tor) = tor {
+            self.apply_tor_choice(tor);
+        }
         self.startup
             .done(StartupPhase::Keystore, "created and encrypted");
         let info = self
@@ -125,10 +165,13 @@ impl Node {
         Ok(info)
     }
 
+    /// With `tor`, `[net] tor = true` is saved just before the keystore is written, and taken back out
+    /// when that fails.
     async fn install_keystore(
         &self,
         identity: Identity,
         passphrase: &str,
+        tor: bool,
     ) -> Result<(Identity, Store)> {
         let keystore_path = self.keystore_path();
         if keystore_path.exists() {
@@ -140,13 +183,21 @@ impl Node {
         create_private_dir(&self.data_dir)?;
         // The database is checked before the keystore is written, so a refusal leaves no keystore behind.
         let store = self.open_store_for(&identity).await?;
+        let tor_saved = match tor {
+            true => self.save_tor_choice().await?,
+            false => false,
+        };
         let (cost, pass) = (self.kdf_cost, passphrase.to_owned());
-        let identity = tokio::task::spawn_blocking(move || {
+        let written = tokio::task::spawn_blocking(move || {
             keystore::create(&keystore_path, &identity, &pass, cost).map(|()| identity)
         })
         .await
-        .map_err(join_error)??;
-        Ok((identity, store))
+        .map_err(join_error)
+        .and_then(|r| r.map_err(Error::from));
+        if written.is_err() && tor_saved {
+            self.undo_tor_choice().await;
+        }
+        Ok((written?, store))
     }
 
     /// Opens the keystore with `passphrase` and the database behind it, recording both phases in

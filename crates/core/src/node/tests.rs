@@ -3,7 +3,7 @@
 use super::*;
 use crate::{ErrorKind, identity::SeedPhrase, preferences::Preferences};
 
-const FAST: KdfCost = KdfCost {
+pub(super) const FAST: KdfCost = KdfCost {
     memory_kib: 64,
     iterations: 1,
     lanes: 1,

@@ -1,3 +1,4 @@
+import { useState } from 'react';
 import type { FormEvent } from 'react';
 import type { CreatedIdentity } from '../../bindings';
 import { CardScreen } from '../../components/CardScreen';
@@ -7,6 +8,7 @@ import { PassphraseFields } from '../../components/PassphraseFields';
 import { focusField } from '../../components/focus';
 import { usePassphraseForm } from '../../components/usePassphraseForm';
 import { useCreateIdentity } from '../../state/identity';
+import { TorChoice } from './TorChoice';
 
 interface CreateIdentityProps {
   onCreated: (created: CreatedIdentity) => void;
@@ -16,6 +18,7 @@ interface CreateIdentityProps {
 export function CreateIdentity({ onCreated, onBack }: CreateIdentityProps) {
   const form = usePassphraseForm();
   const create = useCreateIdentity();
+  const [tor, setTor] = useState(false);
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -25,7 +28,7 @@ export function CreateIdentity({ onCreated, onBack }: CreateIdentityProps) {
       if (invalid) focusField(event.currentTarget, invalid);
       return;
     }
-    create.mutate({ passphrase: form.passphrase }, { onSuccess: onCreated });
+    create.mutate({ passphrase: form.passphrase, tor }, { onSuccess: onCreated });
   }
 
   return (
@@ -43,6 +46,7 @@ export function CreateIdentity({ onCreated, onBack }: CreateIdentityProps) {
           errors={form.visibleErrors}
           disabled={create.isPending}
         />
+        <TorChoice checked={tor} onChange={setTor} disabled={create.isPending} />
         {create.isError ? (
           <ErrorAlert error={create.error}>
             <StatusSyncAction error={create.error} />

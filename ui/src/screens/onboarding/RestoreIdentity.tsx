@@ -9,6 +9,7 @@ import { usePassphraseForm } from '../../components/usePassphraseForm';
 import { normaliseSeedWords, splitSeedWords } from '../../logic/seedWords';
 import { useRestoreIdentity } from '../../state/identity';
 import { StatusSyncAction } from '../../components/StatusSyncAction';
+import { TorChoice } from './TorChoice';
 
 interface RestoreIdentityProps {
   onBack: () => void;
@@ -18,6 +19,7 @@ export function RestoreIdentity({ onBack }: RestoreIdentityProps) {
   const [words, setWords] = useState('');
   const form = usePassphraseForm();
   const restore = useRestoreIdentity();
+  const [tor, setTor] = useState(false);
 
   const [wordsAttempted, setWordsAttempted] = useState(false);
 
@@ -38,7 +40,7 @@ export function RestoreIdentity({ onBack }: RestoreIdentityProps) {
       if (invalid) focusField(event.currentTarget, invalid);
       return;
     }
-    restore.mutate({ words: normaliseSeedWords(words), passphrase: form.passphrase });
+    restore.mutate({ words: normaliseSeedWords(words), passphrase: form.passphrase, tor });
   }
 
   return (
@@ -82,6 +84,7 @@ export function RestoreIdentity({ onBack }: RestoreIdentityProps) {
           errors={form.visibleErrors}
           disabled={restore.isPending}
         />
+        <TorChoice checked={tor} onChange={setTor} disabled={restore.isPending} />
         {restore.isError ? (
           <ErrorAlert error={restore.error}>
             <StatusSyncAction error={restore.error} />
