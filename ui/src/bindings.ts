@@ -96,6 +96,7 @@ amount: number | null,
  * Include this node's own offers (default true).
  */
 include_mine: boolean | null, };
+export type PeerReach = "unknown" | "clearnet" | "tor" | "tor_and_clearnet";
 export type BookEntry = { offer: Offer, mine: boolean, 
 /**
  * When this node last heard from the maker (unix ms): the offer itself, or the maker online.
@@ -110,7 +111,12 @@ effective_price: string | null,
  * Trades this node completed with the maker (from its own trades table: this node's history
  * with them, not a reputation anyone else vouches for). 0 for this node's own offers.
  */
-completed_with_maker: number, };
+completed_with_maker: number, 
+/**
+ * How the maker can be reached, from what it announced to the network (a Tor-mode maker: over
+ * Tor only); unknown until its addresses reach this node (the node asks the DHT for them).
+ */
+maker_reach: PeerReach, };
 export type PageRequest = { 
 /**
  * Where the page starts: the `next` of the page before; none for the first page.

@@ -160,6 +160,7 @@ pub fn typescript() -> String {
         Offer::decl(&cfg),
         NewOffer::decl(&cfg),
         BookQuery::decl(&cfg),
+        crate::net::PeerReach::decl(&cfg),
         BookEntry::decl(&cfg),
         PageRequest::decl(&cfg),
         BookPage::decl(&cfg),

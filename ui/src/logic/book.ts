@@ -1,4 +1,4 @@
-import type { BookEntry, BookPage, MarketPrice, Offer, Side } from '../bindings';
+import type { BookEntry, BookPage, MarketPrice, Offer, PeerReach, Side } from '../bindings';
 
 /** What the Market screen filters on; empty strings mean "any". */
 export interface BookFilters {
@@ -122,7 +122,13 @@ export function entryFromEvent(
     maker_last_seen: nowMs,
     effective_price: 'fixed' in offer.price ? offer.price.fixed : null,
     completed_with_maker: known.find((e) => e.offer.maker === offer.maker)?.completed_with_maker ?? 0,
+    maker_reach: known.find((e) => e.offer.maker === offer.maker)?.maker_reach ?? 'unknown',
   };
+}
+
+/** The maker has an onion address of its own: a Tor-mode node, or a bridge. */
+export function overTor(reach: PeerReach): boolean {
+  return reach === 'tor' || reach === 'tor_and_clearnet';
 }
 
 /**

@@ -110,6 +110,7 @@ export function fakeEntry(offer: Partial<Offer> = {}, entry: Partial<BookEntry> 
     maker_last_seen: Date.now(),
     effective_price: 'fixed' in o.price ? o.price.fixed : null,
     completed_with_maker: 0,
+    maker_reach: 'unknown',
     ...entry,
   };
 }
@@ -582,6 +583,7 @@ export class FakeBackend implements Backend {
         maker_last_seen: Date.now(),
         effective_price: null,
         completed_with_maker: 0,
+        maker_reach: 'unknown',
       });
       this.myOfferList.unshift({ offer: posted, state: { state: 'live' } });
       this.emit({ kind: 'offer_added', offer: posted });

@@ -266,6 +266,26 @@ describe('Market: only my payment methods, and the maker’s history with you', 
   });
 });
 
+describe('Maker reach', () => {
+  it('marks makers reachable over Tor, and only them', async () => {
+    const backend = new FakeBackend({ state: 'unlocked' });
+    backend.book = [
+      fakeEntry({ id: 'onion', price: { fixed: '60000' } }, { maker_reach: 'tor' }),
+      fakeEntry(
+        { id: 'clear', maker: '12D3KooWStrangerMakerPeerIdForTests7aBcDeFgHiJk', price: { fixed: '60001' } },
+        { maker_reach: 'clearnet' },
+      ),
+    ];
+    await openApp(backend);
+    await screen.findByText('60,001 EUR');
+    const rows = within(sellTable()).getAllByRole('row').slice(1);
+    const tor = within(rows[0] as HTMLElement).getByTestId('maker-tor');
+    expect(tor).toHaveTextContent('Tor');
+    expect(tor).toHaveAttribute('title', expect.stringMatching(/over Tor only/));
+    expect(within(rows[1] as HTMLElement).queryByTestId('maker-tor')).toBeNull();
+  });
+});
+
 describe('Network', () => {
   it('shows peers, addresses and DHT numbers', async () => {
     const { user, nav } = await openApp();

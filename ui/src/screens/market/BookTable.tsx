@@ -2,7 +2,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useLayoutEffect, useState } from 'react';
 import type { BookEntry, MarketPrice } from '../../bindings';
 import { PeerId } from '../../components/PeerId';
-import { formatAgo, formatRelative, makerHistoryText, relativeToMarket } from '../../logic/book';
+import { formatAgo, formatRelative, makerHistoryText, overTor, relativeToMarket } from '../../logic/book';
 import type { ReputationLookup } from '../../logic/reputation';
 import { formatEscrow, formatPrice, formatRange } from './format';
 import { OfferTerms } from './OfferTerms';
@@ -184,6 +184,19 @@ function BookRow({
             >
               {makerHistoryText(entry.completed_with_maker)}
             </span>
+            {overTor(entry.maker_reach) && (
+              <span
+                className="badge maker-tor"
+                data-testid="maker-tor"
+                title={
+                  entry.maker_reach === 'tor'
+                    ? 'This maker is reachable over Tor only; from clearnet the trade goes through a bridge'
+                    : 'This maker is reachable over Tor and on clearnet'
+                }
+              >
+                Tor
+              </span>
+            )}
           </>
         )}
       </td>
