@@ -326,6 +326,7 @@ async fn a_watch_only_wallet_follows_an_escrow_on_a_pruned_node() {
             bootstrap: Vec::new(),
             tor: false,
         },
+        Ok(None),
     )
     .await
     .expect("the pruned node answers");

@@ -268,11 +268,19 @@ pub fn env_overrides() -> Vec<EnvOverride> {
 }
 
 /// Connects to the chain backend `edit` describes (the saved password when it gives none) and asks
-/// for the tip, without saving anything.
-pub async fn test_chain(data_dir: &Path, edit: &ConnectionEdit) -> Result<ChainCheck, Error> {
+/// for the tip, without saving anything. A backend off this machine goes through `proxy` (tor's, in
+/// Tor mode: [`crate::node::Node`] says which, or why there is none to go through).
+pub async fn test_chain(
+    data_dir: &Path,
+    edit: &ConnectionEdit,
+    proxy: Result<Option<std::net::SocketAddr>, crate::chain::ChainError>,
+) -> Result<ChainCheck, Error> {
     edit.validate_chain()?;
     let saved = read_saved(data_dir)?;
     let mut chain = edit.chain_config(&saved.chain);
+    if chain.is_configured() && !chain.is_local() {
+        chain.proxy = proxy?;
+    }
     if !chain.is_configured() {
         return Err(invalid(
             "no chain backend to test: give the RPC URL of a Bitcoin Core or Litecoin Core node \
@@ -811,7 +819,9 @@ refresh_secs = 120
             rpc_url: String::new(),
             ..edit()
         };
-        let err = test_chain(dir.path(), &nothing).await.unwrap_err();
+        let err = test_chain(dir.path(), &nothing, Ok(None))
+            .await
+            .unwrap_err();
         assert!(
             err.to_string().contains("no chain backend to test"),
             "{err}"
@@ -826,7 +836,7 @@ refresh_secs = 120
             rpc_url: format!("http://127.0.0.1:{port}/"),
             ..edit()
         };
-        let err = test_chain(dir.path(), &closed).await.unwrap_err();
+        let err = test_chain(dir.path(), &closed, Ok(None)).await.unwrap_err();
         assert!(
             err.to_string().contains("cannot reach the chain node"),
             "{err}"

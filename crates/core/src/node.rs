@@ -98,6 +98,9 @@ struct Unlocked {
     auto_backup: Option<backup::AutoBackup>,
     /// Tor mode's running `tor`, started before the network and stopped with the lock.
     tor: Option<Arc<crate::net::tor::Tor>>,
+    /// That tor carries everything (Tor mode), not only a bridge's onion side: the chain backend
+    /// goes through it too.
+    tor_mode: bool,
 }
 
 impl Node {

@@ -132,7 +132,10 @@ impl ElectrumBackend {
     /// Connects (TCP or TLS), and checks that the server serves `config.chain`/`config.network`.
     pub async fn connect(config: &ChainConfig) -> Result<Self, ChainError> {
         let url = config.electrum_url.trim().to_owned();
-        let target = Target::parse(&url)?;
+        let target = Target {
+            proxy: config.proxy,
+            ..Target::parse(&url)?
+        };
         let pin = tls::parse_fingerprint(&config.electrum_cert_sha256)?;
         if pin.is_some() && !target.tls {
             return Err(ChainError::Config(format!(

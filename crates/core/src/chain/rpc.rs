@@ -151,7 +151,14 @@ impl RpcBackend {
                 ))
             })?;
         let timeout = Duration::from_secs(config.rpc_timeout_secs.max(1));
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder();
+        if let Some(proxy) = config.proxy {
+            // `socks5h`: the proxy resolves the node's name (an onion address has no other way).
+            let proxy = reqwest::Proxy::all(format!("socks5h://{proxy}"))
+                .map_err(|e| ChainError::Config(format!("the proxy {proxy}: {e}")))?;
+            client = client.proxy(proxy);
+        }
+        let client = client
             .timeout(timeout)
             // Below Core's `-rpcservertimeout` (30 s), so a connection the node closed is never reused.
             .pool_idle_timeout(Duration::from_secs(20))

@@ -142,6 +142,9 @@ pub struct Target {
     pub tls: bool,
     pub host: String,
     pub port: u16,
+    /// Reached through this SOCKS5 proxy (tor's), which resolves the host: see
+    /// [`crate::config::ChainConfig::proxy`].
+    pub proxy: Option<std::net::SocketAddr>,
 }
 
 impl Target {
@@ -175,6 +178,7 @@ impl Target {
             tls,
             host: host.to_owned(),
             port,
+            proxy: None,
         })
     }
 }
@@ -214,6 +218,41 @@ pub fn show_fingerprint(fingerprint: &Fingerprint) -> String {
         .join(":")
 }
 
+fn direct(target: &Target, timeout: Duration) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for addr in (target.host.as_str(), target.port).to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other(format!("{} has no address", target.host))))
+}
+
+/// A TCP connection to the target through a SOCKS5 proxy (the host name goes to the proxy, never to
+/// a resolver here). Runs on the blocking pool, inside the runtime.
+fn through_proxy(
+    proxy: std::net::SocketAddr,
+    target: &Target,
+    timeout: Duration,
+) -> std::io::Result<TcpStream> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
+    let dial = tokio_socks::tcp::Socks5Stream::connect(proxy, (target.host.clone(), target.port));
+    let stream = runtime
+        .block_on(tokio::time::timeout(timeout, dial))
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no connection through the proxy at {proxy} within {timeout:?}"),
+            )
+        })?
+        .map_err(|e| std::io::Error::other(format!("through the proxy at {proxy}: {e}")))?
+        .into_inner()
+        .into_std()?;
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
 /// Opens the byte stream to `target` (blocking), with `timeout` on connecting, reading and writing.
 /// For TLS, the handshake runs with the first bytes sent; the returned [`Seen`] then holds the
 /// certificate the server showed.
@@ -222,20 +261,10 @@ pub fn connect(
     pin: Option<Fingerprint>,
     timeout: Duration,
 ) -> std::io::Result<(Stream, Seen)> {
-    let mut last = None;
-    let mut tcp = None;
-    for addr in (target.host.as_str(), target.port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => {
-                tcp = Some(stream);
-                break;
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    let tcp = tcp.ok_or_else(|| {
-        last.unwrap_or_else(|| std::io::Error::other(format!("{} has no address", target.host)))
-    })?;
+    let tcp = match target.proxy {
+        Some(proxy) => through_proxy(proxy, target, timeout)?,
+        None => direct(target, timeout)?,
+    };
     tcp.set_read_timeout(Some(timeout))?;
     tcp.set_write_timeout(Some(timeout))?;
     tcp.set_nodelay(true)?;
@@ -367,6 +396,7 @@ mod tests {
         assert_eq!(
             Target::parse(" ssl://electrum.example.org:50002 ").unwrap(),
             Target {
+                proxy: None,
                 tls: true,
                 host: "electrum.example.org".into(),
                 port: 50002
@@ -375,6 +405,7 @@ mod tests {
         assert_eq!(
             Target::parse("tcp://[::1]:50001").unwrap(),
             Target {
+                proxy: None,
                 tls: false,
                 host: "::1".into(),
                 port: 50001

@@ -35,6 +35,10 @@ pub struct ChainConfig {
     /// certificate and no other is trusted, for a server with a self-signed one (most personal
     /// servers). Empty: the certificate must be signed by a public authority for the URL's host.
     pub electrum_cert_sha256: String,
+    /// A SOCKS5 proxy (tor's, in Tor mode) the backend is reached through, names resolved by the
+    /// proxy. Not a setting: the node sets it while Tor mode runs.
+    #[serde(skip)]
+    pub proxy: Option<std::net::SocketAddr>,
 }
 
 impl Default for ChainConfig {
@@ -51,11 +55,34 @@ impl Default for ChainConfig {
             rpc_timeout_secs: 30,
             electrum_url: String::new(),
             electrum_cert_sha256: String::new(),
+            proxy: None,
         }
     }
 }
 
 impl ChainConfig {
+    /// The backend runs on this machine (a loopback address or `localhost`): in Tor mode it is
+    /// reached directly, as nothing leaves the machine (tor refuses loopback targets anyway).
+    pub fn is_local(&self) -> bool {
+        let url = if self.uses_electrum() {
+            self.electrum_url.trim().to_owned()
+        } else {
+            self.rpc_url()
+        };
+        let Ok(url) = reqwest::Url::parse(&url) else {
+            return false;
+        };
+        let host = url
+            .host_str()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// A chain node is named (an RPC URL or a cookie file): escrow trades can settle.
     pub fn is_configured(&self) -> bool {
         !self.rpc_url.trim().is_empty() || self.rpc_cookie_file.is_some() || self.uses_electrum()
@@ -114,5 +141,42 @@ impl std::fmt::Debug for ChainConfig {
             .field("electrum_url", &self.electrum_url)
             .field("electrum_cert_sha256", &self.electrum_cert_sha256)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backend_on_this_machine_is_local_and_nothing_else_is() {
+        let rpc = |url: &str| ChainConfig {
+            rpc_url: url.into(),
+            ..ChainConfig::default()
+        };
+        let electrum = |url: &str| ChainConfig {
+            electrum_url: url.into(),
+            ..ChainConfig::default()
+        };
+        // The default: the local node's port.
+        assert!(ChainConfig::default().is_local());
+        for local in [
+            rpc("http://127.0.0.1:8332/"),
+            rpc("http://user:secret@localhost:8332/"),
+            rpc("http://[::1]:8332/"),
+            electrum("tcp://127.0.0.1:50001"),
+            electrum("ssl://localhost:50002"),
+        ] {
+            assert!(local.is_local(), "{local:?}");
+        }
+        for remote in [
+            rpc("http://10.0.0.2:8332/"),
+            rpc("http://node.example.org:8332/"),
+            electrum("ssl://electrum.example.org:50002"),
+            electrum("tcp://abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzab.onion:50001"),
+            electrum("not a url"),
+        ] {
+            assert!(!remote.is_local(), "{remote:?}");
+        }
     }
 }

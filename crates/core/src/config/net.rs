@@ -174,3 +174,38 @@ fn is_loopback(addr: &Multiaddr) -> bool {
         _ => false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bridge_keeps_its_clearnet_peers_and_excludes_tor_mode() {
+        let bridge = NetSettings {
+            tor_bridge: true,
+            bootstrap: vec![
+                "/ip4/1.2.3.4/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
+                    .into(),
+            ],
+            ..NetSettings::default()
+        };
+        let (net, _) = bridge.resolve().expect("a bridge reaches clearnet peers");
+        assert!(net.bridge.is_some() && net.tor.is_none());
+        assert!(net.tor_settings().is_some());
+
+        let both = NetSettings {
+            tor: true,
+            ..bridge
+        };
+        let err = both.resolve().unwrap_err().to_string();
+        assert!(err.contains("exclude each other"), "{err}");
+
+        let config = NetConfig {
+            tor: Some(TorSettings::new()),
+            bridge: Some(TorSettings::new()),
+            ..NetConfig::default()
+        };
+        let err = check_tor(&config).unwrap_err();
+        assert!(err.contains("exclude each other"), "{err}");
+    }
+}

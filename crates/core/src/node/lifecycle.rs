@@ -274,6 +274,7 @@ impl Node {
             alerts: None,
             auto_backup: None,
             tor: None,
+            tor_mode: false,
         };
         let mut slot = self.unlocked.lock().await;
         if let Some(running) = slot.as_ref() {

@@ -64,6 +64,9 @@ impl Node {
         };
         // Only Tor mode sends everything through tor; a bridge's price feed is clearnet.
         let tor_mode = config.tor.is_some();
+        if tor_mode && let Some(u) = self.unlocked.lock().await.as_mut() {
+            u.tor_mode = true;
+        }
         let prices = match self.config.price.url.trim() {
             "" => None,
             url => Some(PriceFeed {
@@ -87,11 +90,6 @@ impl Node {
         let refresh_every = config.market_refresh;
         let (net, _events) = match tor {
             Some(tor) => {
-                if tor_mode && self.config.chain.is_configured() {
-                    tracing::warn!(
-                        "Tor mode: the chain backend ([chain]) is reached directly, not through tor"
-                    );
-                }
                 Network::start_over_tor(config, keypair.clone(), Arc::new(OfferFilter), tor).await?
             }
             None => Network::start(config, keypair.clone(), Arc::new(OfferFilter)).await?,
@@ -165,6 +163,48 @@ impl Node {
         }
         drop(guard);
         net_info(&market).await
+    }
+
+    /// `[chain]` as this node reaches it: in Tor mode a backend off this machine goes through tor's
+    /// SOCKS port (the backend never learns where this node is; an onion address works), one on
+    /// this machine directly.
+    pub(crate) async fn reach_chain(
+        &self,
+    ) -> std::result::Result<crate::config::ChainConfig, crate::chain::ChainError> {
+        let mut chain = self.config.chain.clone();
+        if chain.is_configured() && !chain.is_local() {
+            chain.proxy = self.chain_proxy().await?;
+        }
+        Ok(chain)
+    }
+
+    /// The proxy a chain backend off this machine is reached through: tor's in Tor mode. Tor mode
+    /// without a running tor refuses rather than go around it.
+    pub(crate) async fn chain_proxy(
+        &self,
+    ) -> std::result::Result<Option<std::net::SocketAddr>, crate::chain::ChainError> {
+        let running = {
+            let guard = self.unlocked.lock().await;
+            guard
+                .as_ref()
+                .filter(|u| u.tor_mode)
+                .and_then(|u| u.tor.as_ref().map(|t| t.socks_addr()))
+        };
+        let planned = self
+            .online_plan
+            .lock()
+            .ok()
+            .and_then(|plan| plan.as_ref().map(|p| p.net.tor.is_some()));
+        match running {
+            Some(socks) => Ok(Some(socks)),
+            None if planned.unwrap_or(self.config.net.tor) => {
+                Err(crate::chain::ChainError::Config(
+                    "Tor mode: the chain backend is reached through tor, which has not started yet"
+                        .into(),
+                ))
+            }
+            None => Ok(None),
+        }
     }
 
     /// This identity's running `tor`, started (and waited for through its bootstrap, each step noted
@@ -364,7 +404,7 @@ impl Node {
     /// wrong chain, network or password stops the start with its reason. Escrows are watched in a
     /// watch-only wallet on the node named after this identity ([`watch_wallet_name`]).
     async fn settlement(&self, me: &libp2p::PeerId) -> Result<Option<crate::trading::Settlement>> {
-        let chain = &self.config.chain;
+        let chain = &self.reach_chain().await?;
         if let Some(backend) = &self.chain_backend {
             let custom = crate::chain::Custom {
                 backend: backend.clone(),

@@ -125,7 +125,7 @@ impl Node {
     /// Connects to the chain backend an edit describes and reports its chain, network and tip,
     /// or exactly why it cannot; saves nothing.
     pub async fn test_chain_connection(&self, edit: ConnectionEdit) -> Result<ChainCheck> {
-        connection::test_chain(&self.data_dir, &edit).await
+        connection::test_chain(&self.data_dir, &edit, self.chain_proxy().await).await
     }
 
     /// The person's preferences (theme, notifications, payment accounts); defaults until saved.

@@ -149,6 +149,8 @@ impl Node {
         };
         let ask = async {
             use crate::chain::ChainBackend;
+            // In Tor mode through tor (or not at all while tor is not running).
+            let config = &self.reach_chain().await?;
             match (running, &self.chain_backend) {
                 (Some(backend), _) => backend.tip_height().await,
                 (None, Some(given)) => given.tip_height().await,
