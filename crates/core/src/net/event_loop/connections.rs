@@ -348,8 +348,9 @@ impl EventLoop {
     }
 
     /// Announces the relayed addresses this node listens on that others need, and withdraws the
-    /// rest: in Tor mode the clearnet side of its bridges (Tor reaches its onion address), on a
-    /// reachable clearnet node the onion side (clearnet reaches it directly), behind a NAT all.
+    /// rest: in Tor mode the clearnet side of its bridges (Tor reaches its onion address); on a
+    /// clearnet node the relays its config names, and of the relays it picked the onion side
+    /// (clearnet reaches it directly), or all behind a NAT.
     fn announce_relayed(&mut self) {
         let relayed: Vec<Multiaddr> = self
             .swarm
@@ -358,10 +359,14 @@ impl EventLoop {
             .cloned()
             .collect();
         for addr in relayed {
+            let configured = self
+                .circuits
+                .iter()
+                .any(|c| !c.automatic && Some(c.relay) == crate::net::relay_of(&addr));
             let wanted = if self.onion_only() {
                 !is_onion(&addr)
             } else {
-                self.private || is_onion(&addr)
+                configured || self.private || is_onion(&addr)
             };
             if wanted {
                 self.swarm.add_external_address(addr);
