@@ -186,12 +186,14 @@ async fn tor_mode_and_clearnet_nodes_trade_through_a_bridge() {
     let bridge_id = bridge.info.peer_id.clone();
     let status = bridge.node.network_status().await.expect("status");
     assert!(status.relay_server, "a bridge relays: {status:?}");
-    let onion = status
-        .external_addrs
+    // It tells its onion address with its listeners (what `souk node` prints).
+    let onion = bridge
+        .info
+        .listen_addrs
         .iter()
-        .find(|a| is_onion(&a.parse().expect("multiaddr")))
-        .unwrap_or_else(|| panic!("the bridge has an onion address: {status:?}"))
-        .clone();
+        .find(|a| is_onion_text(a))
+        .map(|a| format!("{a}/p2p/{bridge_id}"))
+        .unwrap_or_else(|| panic!("the bridge tells an onion address: {:?}", bridge.info));
     let clear = [bridge.address()];
     let (tor_side, clear_side) = futures::join!(
         TestNode::start_with(dir.path("tor"), tor_config(&net, &[onion])),

@@ -308,11 +308,22 @@ async fn a_backup_brings_back_identity_payment_accounts_settings_and_config_into
         "[log]\nlevel = \"debug\"\n"
     );
     restored.shutdown().await;
-    let names: Vec<String> = snapshot(&fresh)
-        .keys()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["identity.keystore", "souk.db", "souk.toml"]);
+    // SQLite removes its -wal and -shm files as the last connection closes, which a loaded machine
+    // may finish a moment after the shutdown returned: wait for that, then nothing else may be left.
+    let names = || -> Vec<String> {
+        snapshot(&fresh)
+            .keys()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    let expected = ["identity.keystore", "souk.db", "souk.toml"];
+    for _ in 0..100 {
+        if names() == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(names(), expected);
     let again = node(&fresh);
     assert_eq!(
         again.unlock("passphrase-1").await.unwrap().peer_id,

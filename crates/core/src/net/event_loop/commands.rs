@@ -13,10 +13,15 @@ impl EventLoop {
         match command {
             Command::ListenAddrs(reply) => {
                 // In Tor mode the loopback listener is tor's business: the onion address is ours.
+                // A bridge tells its onion address next to its listeners (what Tor users dial).
                 let addrs = if self.onion_only() {
                     self.swarm.external_addresses().cloned().collect()
                 } else {
-                    self.swarm.listeners().cloned().collect()
+                    let onion = self
+                        .swarm
+                        .external_addresses()
+                        .filter(|a| self.bridge && crate::net::tor::is_onion(a));
+                    self.swarm.listeners().chain(onion).cloned().collect()
                 };
                 let _ = reply.send(Ok(addrs));
             }
