@@ -195,9 +195,16 @@ async fn tor_mode_and_clearnet_nodes_trade_through_a_bridge() {
         .map(|a| format!("{a}/p2p/{bridge_id}"))
         .unwrap_or_else(|| panic!("the bridge tells an onion address: {:?}", bridge.info));
     let clear = [bridge.address()];
-    let (tor_side, clear_side) = futures::join!(
-        TestNode::start_with(dir.path("tor"), tor_config(&net, &[onion])),
+    // A Tor-mode node that does not want to be reachable from clearnet: it tells only its onion
+    // address, and still takes from clearnet makers (through their reservations at the bridge).
+    let mut onion_only = tor_config(&net, std::slice::from_ref(&onion));
+    if let Some(tor) = onion_only.tor.as_mut() {
+        tor.via_bridges = false;
+    }
+    let (tor_side, clear_side, quiet) = futures::join!(
+        TestNode::start_with(dir.path("tor"), tor_config(&net, &[onion.clone()])),
         TestNode::start(dir.path("clear"), &clear),
+        TestNode::start_with(dir.path("quiet"), onion_only),
     );
 
     // The Tor-mode node tells its onion address and the bridge's clearnet side; nothing of its own
@@ -217,6 +224,14 @@ async fn tor_mode_and_clearnet_nodes_trade_through_a_bridge() {
         reserved_at(s, &bridge_id) && s.external_addrs.iter().any(|a| is_onion_text(a))
     })
     .await;
+    // By now the other Tor-mode node would have its reservation too: it has none, tells one address.
+    let quiet_status = quiet.node.network_status().await.expect("status");
+    assert!(
+        quiet_status.relays.is_empty()
+            && quiet_status.external_addrs.len() == 1
+            && is_onion_text(&quiet_status.external_addrs[0]),
+        "{quiet_status:?}"
+    );
     eprintln!(
         "announced: tor {:?}; clear {:?}",
         tor_status.external_addrs, clear_status.external_addrs
@@ -224,9 +239,9 @@ async fn tor_mode_and_clearnet_nodes_trade_through_a_bridge() {
 
     // A Tor-mode maker, a clearnet taker; then the other way round.
     trade_and_chat(&tor_side, &clear_side, PeerReach::Tor).await;
-    trade_and_chat(&clear_side, &tor_side, PeerReach::Clearnet).await;
+    trade_and_chat(&clear_side, &quiet, PeerReach::Clearnet).await;
 
-    for node in [tor_side, clear_side, bridge] {
+    for node in [tor_side, clear_side, quiet, bridge] {
         node.stop().await;
     }
 }

@@ -37,6 +37,9 @@ pub struct NetSettings {
     /// an onion service and relays for both sides, so Tor-mode and clearnet nodes trade through it.
     /// Excludes `tor`. Needs a public address (AutoNAT confirms it) for clearnet nodes to reach it.
     pub tor_bridge: bool,
+    /// Tor mode: be reachable from clearnet traders through bridges (announces a bridge's relayed
+    /// address, which names the bridge, never this node); off: only the onion address is told.
+    pub tor_via_bridges: bool,
     /// The `tor` program Tor mode (or a bridge) starts.
     pub tor_binary: String,
     /// More torrc lines for that tor (bridges, or a private test network's `DirAuthority` lines).
@@ -52,6 +55,7 @@ impl Default for NetSettings {
             markets: DEFAULT_MARKETS.iter().map(|m| (*m).to_owned()).collect(),
             tor: false,
             tor_bridge: false,
+            tor_via_bridges: true,
             tor_binary: "tor".into(),
             tor_config: Vec::new(),
         }
@@ -126,6 +130,7 @@ impl NetSettings {
         TorSettings {
             binary: self.tor_binary.trim().into(),
             extra_config: self.tor_config.clone(),
+            via_bridges: self.tor_via_bridges,
             ..TorSettings::new()
         }
     }
@@ -190,6 +195,10 @@ mod tests {
             ..NetSettings::default()
         };
         let (net, _) = bridge.resolve().expect("a bridge reaches clearnet peers");
+        assert!(
+            net.bridge.as_ref().is_some_and(|t| t.via_bridges),
+            "on by default"
+        );
         assert!(net.bridge.is_some() && net.tor.is_none());
         assert!(net.tor_settings().is_some());
 
@@ -207,5 +216,30 @@ mod tests {
         };
         let err = check_tor(&config).unwrap_err();
         assert!(err.contains("exclude each other"), "{err}");
+    }
+
+    #[test]
+    fn tor_mode_can_refuse_to_be_reached_through_bridges() {
+        let quiet = NetSettings {
+            tor: true,
+            tor_via_bridges: false,
+            ..NetSettings::default()
+        };
+        let (mut net, _) = quiet.resolve().expect("valid");
+        assert!(net.tor.as_ref().is_some_and(|t| !t.via_bridges));
+        assert_eq!(
+            net.auto_relays, 2,
+            "the default, until Tor mode confines it"
+        );
+        net.confine_to_tor();
+        assert_eq!(net.auto_relays, 0, "no bridge is asked for a reservation");
+        let (mut open, _) = NetSettings {
+            tor: true,
+            ..NetSettings::default()
+        }
+        .resolve()
+        .expect("valid");
+        open.confine_to_tor();
+        assert_eq!(open.auto_relays, 2);
     }
 }

@@ -190,6 +190,9 @@ impl NetConfig {
             self.tor = Some(self.bridge.take().unwrap_or_default());
         }
         self.bridge = None;
+        if self.tor.as_ref().is_some_and(|t| !t.via_bridges) {
+            self.auto_relays = 0;
+        }
         self.listen = vec![
             Multiaddr::empty()
                 .with(Protocol::Ip4([127, 0, 0, 1].into()))

@@ -48,6 +48,10 @@ pub struct TorSettings {
     pub stall_timeout: Duration,
     /// How long the network start waits for the onion service's descriptor to be published.
     pub publish_timeout: Duration,
+    /// Tor mode: be reachable from clearnet through bridges (a circuit reserved at a bridge, its
+    /// relayed address announced: it names the bridge, never this node). Off: only the onion address
+    /// is ever told, and clearnet makers are still reached through their bridges.
+    pub via_bridges: bool,
 }
 
 impl TorSettings {
@@ -58,6 +62,7 @@ impl TorSettings {
             extra_config: Vec::new(),
             stall_timeout: Duration::from_secs(60),
             publish_timeout: Duration::from_secs(120),
+            via_bridges: true,
         }
     }
 }
