@@ -202,7 +202,10 @@ async fn tor_mode_and_clearnet_nodes_trade_through_a_bridge() {
         tor.via_bridges = false;
     }
     let (tor_side, clear_side, quiet) = futures::join!(
-        TestNode::start_with(dir.path("tor"), tor_config(&net, &[onion.clone()])),
+        TestNode::start_with(
+            dir.path("tor"),
+            tor_config(&net, std::slice::from_ref(&onion))
+        ),
         TestNode::start(dir.path("clear"), &clear),
         TestNode::start_with(dir.path("quiet"), onion_only),
     );
