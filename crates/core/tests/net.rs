@@ -838,7 +838,7 @@ async fn answering_twice_or_an_unknown_peer_fails_clearly() {
         .await
         .expect_err("unreachable");
     assert!(
-        matches!(err, NetError::RequestFailed { peer, .. } if peer == stranger),
+        matches!(err, NetError::NotConnected { peer } if peer == stranger),
         "{err}"
     );
     assert!(

@@ -234,10 +234,7 @@ pub(crate) fn outbound_error(
             peer,
             after: elapsed,
         },
-        OutboundFailure::DialFailure => NetError::RequestFailed {
-            peer,
-            reason: "could not connect (no known address, or every dial failed)".into(),
-        },
+        OutboundFailure::DialFailure => NetError::NotConnected { peer },
         OutboundFailure::ConnectionClosed => NetError::RequestFailed {
             peer,
             reason: "the connection closed before the answer arrived".into(),

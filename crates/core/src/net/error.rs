@@ -56,6 +56,10 @@ pub enum NetError {
     RequestRefused { peer: PeerId },
     #[error("request to {peer} failed: {reason}")]
     RequestFailed { peer: PeerId, reason: String },
+    /// No connection to the peer could be made (no known address, or every dial failed): the
+    /// request was never sent, so sending it again is safe.
+    #[error("request to {peer} failed: could not connect (no known address, or every dial failed)")]
+    NotConnected { peer: PeerId },
     #[error(
         "no inbound request {id} waits for an answer: already answered, expired, or its connection closed"
     )]
@@ -89,6 +93,7 @@ impl NetError {
             | Self::RequestTimedOut { .. }
             | Self::RequestRefused { .. }
             | Self::RequestFailed { .. }
+            | Self::NotConnected { .. }
             | Self::RequestClosed { .. }
             | Self::Tor(_) => ErrorKind::Io,
             Self::Stopped | Self::Transport(_) | Self::StoreFull | Self::Internal(_) => {

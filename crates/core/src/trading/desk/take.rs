@@ -10,6 +10,7 @@ use super::{Desk, Inner, negotiate::sign, peer_fault, sql};
 use crate::{
     channel,
     error::{Error, Result},
+    net::NetError,
     offer::PaymentMethod,
     protocol::negotiation::{
         MessageBody, Negotiation, NegotiationMessage, SignedNegotiationMessage,
@@ -18,6 +19,11 @@ use crate::{
     store::now_ms,
     trading::{TakeError, TradeEvent, TradeInfo, settle, store},
 };
+
+/// How often a take that could not reach its maker is sent again, and the wait before the first
+/// resend (doubled for the second).
+const TAKE_REDIALS: u32 = 2;
+const TAKE_REDIAL_WAIT: std::time::Duration = std::time::Duration::from_millis(750);
 
 impl Desk {
     /// Takes `offer_id` from the book: asks its maker (who must be reachable now) and opens the trade's
@@ -69,18 +75,25 @@ impl Desk {
             &inner.me.keypair,
         )
         .map_err(Error::from)?;
-        let _ = inner.net.find_peer(offer.maker).await;
-        let answer = inner
-            .net
-            .request(
-                offer.maker,
-                DirectRequest::Take(sealed.to_bytes().map_err(Error::from)?).encode(),
-            )
-            .await
-            .map_err(|e| TakeError::MakerUnreachable {
-                maker: offer.maker,
-                reason: e.to_string(),
-            })?;
+        let take = DirectRequest::Take(sealed.to_bytes().map_err(Error::from)?).encode();
+        // A maker that just announced a new address (a relay reservation) may not be findable for a
+        // moment: a take that never left this node is sent again, twice, before it fails.
+        let mut attempt = 0;
+        let answer = loop {
+            let _ = inner.net.find_peer(offer.maker).await;
+            match inner.net.request(offer.maker, take.clone()).await {
+                Err(NetError::NotConnected { .. }) if attempt < TAKE_REDIALS => {
+                    attempt += 1;
+                    tokio::time::sleep(TAKE_REDIAL_WAIT * attempt).await;
+                }
+                other => {
+                    break other.map_err(|e| TakeError::MakerUnreachable {
+                        maker: offer.maker,
+                        reason: e.to_string(),
+                    })?;
+                }
+            }
+        };
         let accept = match TakeAnswer::decode(&answer).map_err(TakeError::Nonsense)? {
             TakeAnswer::Accepted(accept) => accept,
             TakeAnswer::Refused(reason) => return Err(TakeError::Refused(reason)),
