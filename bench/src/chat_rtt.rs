@@ -214,12 +214,22 @@ async fn open_trade(
         .await
         .map_err(|_| anyhow::anyhow!("deadline while the taker waited for the offer"))??;
 
+    take_and_accept(maker, taker, offer.id, deadline).await
+}
+
+/// The taker takes `offer` and the maker accepts; returns the trade once the taker has seen the accept.
+pub(crate) async fn take_and_accept(
+    maker: &Node,
+    taker: &Node,
+    offer: Uuid,
+    deadline: Instant,
+) -> anyhow::Result<Uuid> {
     let mut taker_events = taker.trade_events();
     let trade = within(
         deadline,
         "taking the offer",
         taker.take_offer(
-            offer.id,
+            offer,
             TAKE_AMOUNT,
             PaymentMethod::new("SEPA")?,
             "IBAN DE00 0000 0000 0000 0000 00".into(),

@@ -24,15 +24,13 @@ use serde::Serialize;
 use souk_core::{
     net::{NetConfig, tor::TorSettings},
     node::{NetInfo, Node},
-    offer::PaymentMethod,
-    trading::{TradeAnswer, TradeState},
 };
 use souk_tests::tor::TorNet;
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::{
-    chat_rtt::{await_message, bench_node, echo},
+    chat_rtt::{await_message, bench_node, echo, take_and_accept},
     cold_start::{PASSPHRASE, market_query, sell_offer, within},
     market::{BASE, QUOTE},
     summary::LatencySummary,
@@ -318,33 +316,8 @@ async fn chat(
     settings: &TorBenchSettings,
     deadline: Instant,
 ) -> anyhow::Result<(Vec<Duration>, bool)> {
+    let trade = take_and_accept(maker, taker, offer, deadline).await?;
     let mut taker_events = taker.trade_events();
-    let trade = within(
-        deadline,
-        "taking the offer",
-        taker.take_offer(
-            offer,
-            5_000_000,
-            PaymentMethod::new("SEPA")?,
-            "IBAN DE00 0000 0000 0000 0000 00".into(),
-        ),
-    )
-    .await?;
-    within(
-        deadline,
-        "accepting the take",
-        maker.answer_trade(trade.id, TradeAnswer::Accept),
-    )
-    .await?;
-    while within(deadline, "reading the trade", taker.trade(trade.id))
-        .await?
-        .state
-        != TradeState::Accepted
-    {
-        if let Err(broadcast::error::RecvError::Closed) = taker_events.recv().await {
-            anyhow::bail!("the taker's trade desk stopped");
-        }
-    }
     let maker_events = maker.trade_events();
     let mut lagged = 0;
     let mut latencies = Vec::with_capacity(settings.round_trips);
@@ -356,13 +329,13 @@ async fn chat(
             within(
                 deadline,
                 "sending a chat message",
-                taker.send_chat(trade.id, text.clone()),
+                taker.send_chat(trade, text.clone()),
             )
             .await?;
             let until = deadline.min(Instant::now() + settings.step_timeout);
             match tokio::time::timeout_at(
                 until.into(),
-                await_message(&mut taker_events, trade.id, &text, &mut lagged),
+                await_message(&mut taker_events, trade, &text, &mut lagged),
             )
             .await
             {
@@ -382,7 +355,7 @@ async fn chat(
     let mut echo_lagged = 0;
     tokio::select! {
         measured = measure => measured?,
-        echoed = echo(maker, trade.id, maker_events, &mut echo_lagged) => {
+        echoed = echo(maker, trade, maker_events, &mut echo_lagged) => {
             echoed?;
             anyhow::bail!("the maker's echo stopped");
         }

@@ -22,7 +22,7 @@ use souk_core::{
     Error, ErrorKind, ErrorPayload,
     config::{self, Config, Override},
     logging,
-    node::Node,
+    node::{Node, SetupChoices},
 };
 
 use args::{
@@ -60,7 +60,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a new identity and database; prints the PeerId and, once, the seed words
-    Init,
+    Init {
+        /// Connect only through Tor from the first start on (saves `[net] tor = true`; needs `tor`
+        /// installed; checked before anything is written)
+        #[arg(long)]
+        tor: bool,
+    },
     /// Show this node's PeerId, data directory and schema version
     Id,
     /// Re-create an identity from its seed words (from --words-file, standard input, or a prompt); open
@@ -69,6 +74,9 @@ enum Command {
         /// File holding the seed words (whitespace-separated)
         #[arg(long, value_name = "FILE")]
         words_file: Option<PathBuf>,
+        /// Connect only through Tor from the first start on (saves `[net] tor = true`)
+        #[arg(long)]
+        tor: bool,
     },
     /// Export an encrypted backup of this data directory, import one into an empty one, or inspect one
     #[command(subcommand)]
@@ -366,7 +374,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print_backup_info(cli.json, &info);
             return Ok(());
         }
-        Command::Init | Command::Id | Command::Restore { .. } | Command::Backup(_) => {}
+        Command::Init { .. } | Command::Id | Command::Restore { .. } | Command::Backup(_) => {}
     }
     // One-shot commands stay quiet unless asked; they never write log files, so a failed command leaves
     // the data directory exactly as it was.
@@ -379,9 +387,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let node = Node::new(&data_dir, config);
 
     let result = match &cli.command {
-        Command::Init => {
+        Command::Init { tor } => {
             let passphrase = passphrase(&cli, Confirm::Twice)?;
-            let created = node.create_identity(&passphrase).await?;
+            let created = node
+                .create_identity_with(&passphrase, SetupChoices { tor: *tor })
+                .await?;
             print_created(cli.json, &created);
             Ok(())
         }
@@ -391,10 +401,12 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print_info(cli.json, &info, "");
             Ok(())
         }
-        Command::Restore { words_file } => {
+        Command::Restore { words_file, tor } => {
             let words = seed_words(words_file.as_ref())?;
             let passphrase = passphrase(&cli, Confirm::Twice)?;
-            let info = node.restore_identity(&words, &passphrase).await?;
+            let info = node
+                .restore_identity_with(&words, &passphrase, SetupChoices { tor: *tor })
+                .await?;
             print_info(cli.json, &info, "Restored identity\n");
             if !cli.json {
                 println!(

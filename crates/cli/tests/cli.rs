@@ -270,3 +270,56 @@ fn serve_without_a_built_ui_says_how_to_get_one_before_asking_anything() {
     assert!(err.contains("npm --prefix ui run build"), "{err}");
     assert!(!d.exists(), "serve wrote to the data directory");
 }
+
+#[test]
+fn init_tor_saves_tor_mode_and_refuses_a_clearnet_bootstrap_peer_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("d");
+    let out = run(souk(&d)
+        .args(["--json", "init", "--tor"])
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(json(&out)["identity"]["peer_id"].is_string());
+    let saved = std::fs::read_to_string(d.join("souk.toml")).unwrap();
+    assert!(saved.contains("tor = true"), "{saved}");
+
+    // A clearnet bootstrap peer in souk.toml: refused before any identity or database is made.
+    let e = tmp.path().join("e");
+    std::fs::create_dir_all(&e).unwrap();
+    std::fs::write(
+        e.join("souk.toml"),
+        "[net]\nbootstrap = [\"/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN\"]\n",
+    )
+    .unwrap();
+    let before = snapshot(&e);
+    let out = run(souk(&e)
+        .args(["init", "--tor"])
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Tor mode cannot be used with these settings") && err.contains("bootstrap"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&e), before, "the data directory changed");
+
+    // Restore takes the same choice.
+    let words: Vec<String> = json(&run(souk(&tmp.path().join("a"))
+        .args(["--json", "init"])
+        .env("SOUK_PASSPHRASE", PASS)))["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_owned())
+        .collect();
+    let words_file = tmp.path().join("words.txt");
+    std::fs::write(&words_file, words.join(" ")).unwrap();
+    let r = tmp.path().join("r");
+    let out = run(souk(&r)
+        .args(["--json", "restore", "--tor", "--words-file"])
+        .arg(&words_file)
+        .env("SOUK_PASSPHRASE", PASS));
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let saved = std::fs::read_to_string(r.join("souk.toml")).unwrap();
+    assert!(saved.contains("tor = true"), "{saved}");
+}
