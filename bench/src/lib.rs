@@ -11,6 +11,7 @@
 pub mod book_pages;
 pub mod chat_rtt;
 pub mod cold_start;
+pub mod desktop_footprint;
 pub mod dht;
 pub mod envelope;
 pub mod footprint;
@@ -26,6 +27,9 @@ pub mod watcher;
 pub use book_pages::{BookPagesReport, BookPagesSettings, run_book_pages};
 pub use chat_rtt::{ChatRttReport, ChatRttSettings, run_chat_rtt};
 pub use cold_start::{ColdStartReport, ColdStartSettings, run_cold_start};
+pub use desktop_footprint::{
+    DesktopFootprintReport, DesktopFootprintSettings, run_desktop_footprint,
+};
 pub use dht::{DhtReport, DhtSettings, Transport, run_dht};
 pub use envelope::{EnvelopeReport, EnvelopeSettings, run_envelope};
 pub use footprint::{FootprintReport, FootprintSettings, run_footprint};

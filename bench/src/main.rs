@@ -12,10 +12,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use souk_bench::{
-    BookPagesSettings, ChatRttSettings, ColdStartSettings, DhtSettings, EnvelopeSettings,
-    FootprintSettings, PropagationSettings, RealNodesSettings, TorBenchSettings, Transport,
-    WatcherSettings, run_book_pages, run_chat_rtt, run_cold_start, run_dht, run_envelope,
-    run_footprint, run_propagation, run_real_nodes, run_tor, run_watcher,
+    BookPagesSettings, ChatRttSettings, ColdStartSettings, DesktopFootprintSettings, DhtSettings,
+    EnvelopeSettings, FootprintSettings, PropagationSettings, RealNodesSettings, TorBenchSettings,
+    Transport, WatcherSettings, run_book_pages, run_chat_rtt, run_cold_start,
+    run_desktop_footprint, run_dht, run_envelope, run_footprint, run_propagation, run_real_nodes,
+    run_tor, run_watcher,
 };
 
 #[derive(Parser)]
@@ -127,6 +128,29 @@ enum Bench {
         /// Seconds each node is left idle before it is measured.
         #[arg(long, default_value_t = 20)]
         idle_secs: u64,
+        /// Write the full results here as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Memory of the release desktop app (its own process and WebKit's) on the Market screen with a
+    /// book of many offers, unlocked by typing the passphrase into its window (needs a display, e.g.
+    /// `xvfb-run -a`, and xdotool).
+    DesktopFootprint {
+        /// The `souk-desktop` binary (a release build with the UI embedded).
+        #[arg(long)]
+        app: PathBuf,
+        /// The `souk` binary that makes the data directory.
+        #[arg(long)]
+        souk: PathBuf,
+        /// Offers in the book.
+        #[arg(long, default_value_t = 10_000)]
+        offers: usize,
+        /// Seconds the app is left idle on the Market screen before it is measured.
+        #[arg(long, default_value_t = 20)]
+        idle_secs: u64,
+        /// Save a screenshot of the screen as measured here (PNG; needs ImageMagick's `import`).
+        #[arg(long)]
+        screenshot: Option<PathBuf>,
         /// Write the full results here as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -443,6 +467,27 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 write_json(&path, &report)?;
             }
             Ok(report.nodes.len() == settings.offers.len())
+        }
+        Bench::DesktopFootprint {
+            app,
+            souk,
+            offers,
+            idle_secs,
+            screenshot,
+            json,
+        } => {
+            let settings = DesktopFootprintSettings {
+                offers,
+                idle: Duration::from_secs(idle_secs),
+                screenshot,
+                ..DesktopFootprintSettings::new(app, souk)
+            };
+            let report = run_desktop_footprint(&settings).await?;
+            print!("{report}");
+            if let Some(path) = json {
+                write_json(&path, &report)?;
+            }
+            Ok(!report.processes.is_empty())
         }
         Bench::Envelope {
             sizes,

@@ -29,7 +29,7 @@ use tokio::{process::Child, sync::mpsc};
 
 use crate::{dht::Transport, propagation::Rng, summary::LatencySummary};
 
-const PASS: &str = "souk bench passphrase";
+pub(crate) const PASS: &str = "souk bench passphrase";
 
 #[derive(Debug, Clone)]
 pub struct RealNodesSettings {

@@ -13,8 +13,9 @@
 //!   processes (TCP and QUIC, each alone, TCP with 50 ms added latency), gossip propagation across
 //!   100 in-process nodes, DHT lookups among 100 in-process nodes and 1,000 nodes in 20 processes
 //!   (300 in 6 on a machine with fewer than 8 cores), cold start to a full book, the 100k-offer
-//!   book's pages, memory footprint, sealed-envelope throughput, chat round trips, Tor mode against
-//!   clearnet on a private Tor network; writes `artifacts/bench-*.json`. Not part of `test`:
+//!   book's pages, memory footprint of a node and of the release desktop app, sealed-envelope
+//!   throughput, chat round trips, Tor mode against clearnet on a private Tor network; writes
+//!   `artifacts/bench-*.json`. Not part of `test`:
 //!   benchmarks report numbers, they do not gate.
 //! - `soak`     N real `souk node` processes with offers posted and withdrawn at a steady rate for M
 //!   minutes; checks every book and samples each node's memory and fds; writes `artifacts/soak.json`.
@@ -1113,6 +1114,15 @@ fn bench() -> Result {
         }
         results.push(json);
     }
+    // The desktop app on the Market screen: the release build with the UI embedded, in a window on
+    // Xvfb with a 10,000-offer book, unlocked by typing into it (xdotool); ImageMagick's `import`
+    // takes the screenshot that shows which screen was measured.
+    let json = artifacts_dir().join("bench-desktop-footprint.json");
+    let _ = std::fs::remove_file(&json);
+    if let Err(e) = desktop_footprint(&souk, &json) {
+        failed.push(e);
+    }
+    results.push(json);
     // A run that did not deliver everything still writes its numbers.
     for json in results.iter().filter(|j| j.exists()) {
         println!("results in {}", json.display());
@@ -1122,6 +1132,41 @@ fn bench() -> Result {
     } else {
         Err(failed.join("\n"))
     }
+}
+
+/// Builds the release desktop app and measures it on the Market screen (`souk-bench desktop-footprint`).
+fn desktop_footprint(souk: &str, json: &Path) -> Result {
+    let packages: Vec<&str> = BUILD_PACKAGES
+        .iter()
+        .chain(&["xvfb", "xauth", "xdotool", "dbus-daemon", "imagemagick"])
+        .copied()
+        .collect();
+    ensure_packages(&packages)?;
+    ensure_npm_packages()?;
+    build_ui()?;
+    exec(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "souk-desktop",
+        "--features",
+        "custom-protocol",
+    ]))?;
+    exec(cargo().args(["build", "--release", "-p", "souk-bench"]))?;
+    let app = target_dir().join("release/souk-desktop");
+    exec(
+        Command::new("xvfb-run")
+            .args(["--auto-servernum", "--server-args=-screen 0 1280x800x24"])
+            .arg(target_dir().join("release/souk-bench"))
+            .arg("desktop-footprint")
+            .arg("--app")
+            .arg(&app)
+            .args(["--souk", souk, "--offers", "10000"])
+            .arg("--screenshot")
+            .arg(artifacts_dir().join("desktop-footprint.png"))
+            .arg("--json")
+            .arg(json),
+    )
 }
 
 /// The fuzz targets of `fuzz/`: one per decoder that reads bytes a peer or a file controls (see
