@@ -96,7 +96,7 @@ impl fmt::Display for DesktopFootprintReport {
         let mib = |kib: u64| kib as f64 / 1024.0;
         writeln!(
             f,
-            "desktop footprint: the release app on the Market screen with {} offers, idle {:.0} s \
+            "desktop footprint: the app on the Market screen with {} offers, idle {:.0} s \
              (unlocked {:.1} s after its start)",
             self.offers, self.idle_secs, self.start_to_unlocked_secs
         )?;
