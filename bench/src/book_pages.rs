@@ -7,6 +7,9 @@
 //!   row's JSON — the least any paged read must do;
 //! - **unpaged**: [`Book::query`] of the whole market, what the Market screen asked for before pages.
 //!
+//! And the first page after a quiet spell: the store closes connections that sat idle (a thread and
+//! a page cache each), so the first query after one opens a connection again with a cold cache.
+//!
 //! The offers are real signed offers (400 makers, at most 250 each, the per-maker cap of a market),
 //! verified and stored through [`Book::insert_many`] as the network path stores them. No network.
 
@@ -39,6 +42,9 @@ pub struct BookPagesSettings {
     pub repetitions: usize,
     /// Timed repetitions of the unpaged whole-market query (slow at 100k).
     pub unpaged_repetitions: usize,
+    /// Timed first pages after a quiet spell, each waiting for the store to close its idle
+    /// connections (up to ~20 s each).
+    pub after_quiet_repetitions: usize,
 }
 
 impl BookPagesSettings {
@@ -47,6 +53,7 @@ impl BookPagesSettings {
             offers,
             repetitions: 200,
             unpaged_repetitions: 5,
+            after_quiet_repetitions: 3,
         }
     }
 }
@@ -74,6 +81,8 @@ pub struct BookPagesReport {
     pub pages: Vec<Case>,
     pub baseline: Case,
     pub unpaged: Case,
+    /// The first page once the store had closed its idle connections.
+    pub after_quiet: Option<Case>,
 }
 
 impl BookPagesReport {
@@ -105,7 +114,12 @@ impl fmt::Display for BookPagesReport {
             "  {:<44} {:>6} {:>10} {:>10} {:>10}",
             "query", "rows", "p50 µs", "p95 µs", "p99 µs"
         )?;
-        for c in self.pages.iter().chain([&self.baseline, &self.unpaged]) {
+        for c in self
+            .pages
+            .iter()
+            .chain([&self.baseline, &self.unpaged])
+            .chain(self.after_quiet.iter())
+        {
             writeln!(
                 f,
                 "  {:<44} {:>6} {:>10.0} {:>10.0} {:>10.0}",
@@ -353,6 +367,32 @@ pub async fn run_book_pages(settings: &BookPagesSettings) -> anyhow::Result<Book
         },
     )
     .await?;
+    let after_quiet = if settings.after_quiet_repetitions == 0 {
+        None
+    } else {
+        let mut samples = Vec::new();
+        let mut rows = 0;
+        let first_page = page_of(market(), None, price);
+        for _ in 0..settings.after_quiet_repetitions {
+            let deadline = Instant::now() + std::time::Duration::from_secs(60);
+            while store.pool().size() > 0 {
+                anyhow::ensure!(
+                    Instant::now() < deadline,
+                    "the store kept {} idle connections open for 60 s",
+                    store.pool().size()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let started = Instant::now();
+            rows = first_page().await?;
+            samples.push(started.elapsed());
+        }
+        Some(Case {
+            name: "first page after quiet (connection reopened)".to_owned(),
+            rows,
+            latency: LatencySummary::of(&samples),
+        })
+    };
     Ok(BookPagesReport {
         offers: settings.offers,
         fill_secs,
@@ -362,5 +402,6 @@ pub async fn run_book_pages(settings: &BookPagesSettings) -> anyhow::Result<Book
         pages,
         baseline,
         unpaged,
+        after_quiet,
     })
 }

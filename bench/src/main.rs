@@ -151,6 +151,10 @@ enum Bench {
         /// Save a screenshot of the screen as measured here (PNG; needs ImageMagick's `import`).
         #[arg(long)]
         screenshot: Option<PathBuf>,
+        /// Measure the app with WebKit's accelerated compositing on (WebKit's default) first, as
+        /// the baseline for the app's default (off).
+        #[arg(long)]
+        baseline: bool,
         /// Write the full results here as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -167,6 +171,10 @@ enum Bench {
         /// Timed repetitions of the unpaged whole-market query.
         #[arg(long, default_value_t = 5)]
         unpaged_repetitions: usize,
+        /// Timed first pages after the store closed its idle connections (each waits up to ~20 s;
+        /// 0 skips them).
+        #[arg(long, default_value_t = 3)]
+        after_quiet_repetitions: usize,
         /// Write the full results here as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -433,11 +441,13 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             offers,
             repetitions,
             unpaged_repetitions,
+            after_quiet_repetitions,
             json,
         } => {
             let settings = BookPagesSettings {
                 repetitions,
                 unpaged_repetitions,
+                after_quiet_repetitions,
                 ..BookPagesSettings::new(offers)
             };
             let report = run_book_pages(&settings).await?;
@@ -474,6 +484,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             offers,
             idle_secs,
             screenshot,
+            baseline,
             json,
         } => {
             let settings = DesktopFootprintSettings {
@@ -482,12 +493,36 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 screenshot,
                 ..DesktopFootprintSettings::new(app, souk)
             };
-            let report = run_desktop_footprint(&settings).await?;
-            print!("{report}");
-            if let Some(path) = json {
-                write_json(&path, &report)?;
+            let webkit_default = if baseline {
+                let report = run_desktop_footprint(&DesktopFootprintSettings {
+                    webkit_compositing: true,
+                    screenshot: None,
+                    ..settings.clone()
+                })
+                .await?;
+                print!("{report}");
+                Some(report)
+            } else {
+                None
+            };
+            let app = run_desktop_footprint(&settings).await?;
+            print!("{app}");
+            if let Some(base) = &webkit_default {
+                println!(
+                    "  against WebKit's default: PSS {:.1} -> {:.1} MiB ({:+.1})",
+                    base.total_pss_kib as f64 / 1024.0,
+                    app.total_pss_kib as f64 / 1024.0,
+                    (app.total_pss_kib as f64 - base.total_pss_kib as f64) / 1024.0
+                );
             }
-            Ok(!report.processes.is_empty())
+            let ok = !app.processes.is_empty();
+            if let Some(path) = json {
+                write_json(
+                    &path,
+                    &serde_json::json!({ "app": app, "webkit_default": webkit_default }),
+                )?;
+            }
+            Ok(ok)
         }
         Bench::Envelope {
             sizes,

@@ -8,6 +8,7 @@ async fn a_small_book_is_walked_whole_and_every_query_answers() {
     let settings = BookPagesSettings {
         repetitions: 3,
         unpaged_repetitions: 2,
+        after_quiet_repetitions: 1,
         ..BookPagesSettings::new(1_200)
     };
     let report = run_book_pages(&settings).await.expect("the benchmark runs");
@@ -20,6 +21,9 @@ async fn a_small_book_is_walked_whole_and_every_query_answers() {
     assert!(report.pages[2..].iter().all(|c| c.rows > 0), "{report}");
     assert_eq!(report.baseline.rows, 50);
     assert!(report.pages.iter().all(|c| c.latency.samples == 3));
+    // The first page again once the store had closed its idle connections.
+    let after_quiet = report.after_quiet.as_ref().expect("measured");
+    assert_eq!((after_quiet.rows, after_quiet.latency.samples), (50, 1));
     let json = serde_json::to_value(&report).expect("serialises");
     assert_eq!(json["offers"], 1_200);
 }

@@ -78,6 +78,12 @@ pub fn supported_schema_version() -> i64 {
     MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
 }
 
+/// How long a pooled SQLite connection may sit unused before it is closed (sqlx's default is ten
+/// minutes). Each connection is a thread of its own with its page cache and its allocator arena;
+/// an idle node kept the connections a burst had opened. Opening one again costs about a
+/// millisecond, paid by the first query after a quiet spell.
+const IDLE_CONNECTION: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
@@ -108,13 +114,15 @@ impl Store {
         Self::refuse_newer(path).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .idle_timeout(IDLE_CONNECTION)
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&pool).await?;
         // One connection: SQLite takes one writer at a time anyway, and each connection keeps a
-        // page cache of its own (up to 2 MiB).
+        // page cache of its own (up to 512 KiB).
         let relaxed = SqlitePoolOptions::new()
             .max_connections(1)
+            .idle_timeout(IDLE_CONNECTION)
             .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
         Ok(Self { pool, relaxed })
@@ -290,6 +298,43 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(seen, 2);
+    }
+
+    /// A burst opens connections (a thread, a page cache and an allocator arena each); once the
+    /// store is quiet they are closed, and the next query opens one again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_are_closed_and_reopened_when_needed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join(FILE_NAME)).await.unwrap();
+        let count = |pool: SqlitePool| async move {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM offers")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        };
+        let burst: Vec<_> = (0..8)
+            .map(|_| tokio::spawn(count(store.pool().clone())))
+            .collect();
+        for query in burst {
+            assert_eq!(query.await.unwrap(), 0);
+        }
+        assert_eq!(count(store.relaxed_pool().clone()).await, 0);
+        assert!(store.pool().size() >= 1 && store.relaxed_pool().size() == 1);
+
+        // The pools' reaper looks every IDLE_CONNECTION and closes what has been idle that long.
+        let deadline = std::time::Instant::now() + IDLE_CONNECTION * 3;
+        while store.pool().size() + store.relaxed_pool().size() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "connections still open after {:?} idle: {} + {}",
+                IDLE_CONNECTION * 3,
+                store.pool().size(),
+                store.relaxed_pool().size()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(count(store.pool().clone()).await, 0);
+        assert_eq!(count(store.relaxed_pool().clone()).await, 0);
     }
 
     #[tokio::test]
