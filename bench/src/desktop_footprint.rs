@@ -43,6 +43,9 @@ pub struct DesktopFootprintSettings {
     pub start_timeout: Duration,
     /// Where to save a screenshot of the screen as measured (needs ImageMagick's `import`).
     pub screenshot: Option<PathBuf>,
+    /// Run the app with WebKit's accelerated compositing on (`SOUK_WEBKIT_COMPOSITING=1`, WebKit's
+    /// own default) instead of the app's default (off): the baseline the app's choice is held against.
+    pub webkit_compositing: bool,
 }
 
 impl DesktopFootprintSettings {
@@ -54,6 +57,7 @@ impl DesktopFootprintSettings {
             idle: Duration::from_secs(20),
             start_timeout: Duration::from_secs(90),
             screenshot: None,
+            webkit_compositing: false,
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct ProcessMemory {
 #[derive(Debug, Clone, Serialize)]
 pub struct DesktopFootprintReport {
     pub offers: usize,
+    /// Whether WebKit's accelerated compositing was on (its default) rather than the app's default.
+    pub webkit_compositing: bool,
     pub idle_secs: f64,
     /// From the app's start to its node running (window shown, passphrase typed, unlocked).
     pub start_to_unlocked_secs: f64,
@@ -97,8 +103,15 @@ impl fmt::Display for DesktopFootprintReport {
         writeln!(
             f,
             "desktop footprint: the app on the Market screen with {} offers, idle {:.0} s \
-             (unlocked {:.1} s after its start)",
-            self.offers, self.idle_secs, self.start_to_unlocked_secs
+             (unlocked {:.1} s after its start), {}",
+            self.offers,
+            self.idle_secs,
+            self.start_to_unlocked_secs,
+            if self.webkit_compositing {
+                "WebKit's accelerated compositing on (WebKit's default, SOUK_WEBKIT_COMPOSITING=1)"
+            } else {
+                "the app's default (WebKit's accelerated compositing off)"
+            }
         )?;
         writeln!(
             f,
@@ -202,7 +215,15 @@ pub async fn run_desktop_footprint(
 
     let started = Instant::now();
     let deadline = started + settings.start_timeout;
-    let app = App(Command::new(&settings.app)
+    let mut command = Command::new(&settings.app);
+    // The app decides WebKit's compositing from these (src-tauri/src/webkit.rs).
+    command
+        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
+        .env_remove("SOUK_WEBKIT_COMPOSITING");
+    if settings.webkit_compositing {
+        command.env("SOUK_WEBKIT_COMPOSITING", "1");
+    }
+    let app = App(command
         .env("SOUK_DATA_DIR", &data)
         // Loopback only: no market price feed.
         .env("SOUK_PRICE_URL", "")
@@ -280,6 +301,7 @@ pub async fn run_desktop_footprint(
     let sum = |f: fn(&ProcessMemory) -> u64| processes.iter().map(f).sum::<u64>();
     Ok(DesktopFootprintReport {
         offers: settings.offers,
+        webkit_compositing: settings.webkit_compositing,
         idle_secs: settings.idle.as_secs_f64(),
         start_to_unlocked_secs,
         total_rss_kib: sum(|p| p.rss_kib),

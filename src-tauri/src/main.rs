@@ -10,6 +10,7 @@
 
 mod notify;
 mod tray;
+mod webkit;
 mod window;
 
 use std::{str::FromStr, sync::Arc};
@@ -386,6 +387,7 @@ macro_rules! tauri_handlers {
 }
 
 fn main() {
+    webkit::choose_environment();
     let data_dir = match std::env::var_os("SOUK_DATA_DIR") {
         Some(dir) => dir.into(),
         None => config::default_data_dir().unwrap_or_else(|e| fail(&e.to_string())),

@@ -5,8 +5,8 @@
 // Env: SOUK_DESKTOP_BIN (the app), TAURI_DRIVER (the driver), SOUK_ARTIFACTS (where screenshots go).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,16 @@ const python = process.env.SOUK_SESSION_PYTHON ?? '/usr/bin/python3';
 
 // Waiting on a condition, not a fixed sleep: the browser harness's `until`, re-exported for the desktop tests.
 export { until };
+
+/** Runs a program to its end; rejects with its stderr if it fails or takes longer than `ms`. */
+function run(program, args, ms) {
+  return new Promise((resolve, reject) => {
+    execFile(program, args, { timeout: ms }, (error, _stdout, stderr) => {
+      if (error) reject(new Error(`${program} ${args.join(' ')} failed: ${stderr.trim() || error.message}`));
+      else resolve();
+    });
+  });
+}
 
 /** A port the kernel says is free right now (tauri-driver takes ports, not port 0). */
 export function freePort() {
@@ -197,12 +207,16 @@ export async function launchApp({ dataDir, env = {} }) {
         script: 'const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));',
         args: [],
       }),
+    /**
+     * The X server's picture of the screen (ImageMagick's `import`): the window as a person sees it. Not
+     * WebDriver's screenshot: WebKitGTK's never answers while accelerated compositing is off, and the
+     * app turns it off (src-tauri/src/webkit.rs).
+     */
     async screenshot(name) {
       await app.painted();
-      const png = await wd('GET', s('/screenshot'));
       mkdirSync(artifacts, { recursive: true });
       const file = join(artifacts, `${name}.png`);
-      writeFileSync(file, Buffer.from(png, 'base64'));
+      await run('import', ['-window', 'root', file], 20_000);
       return file;
     },
     /** Ends the WebDriver session (which ends the app if it still runs) and the driver. */

@@ -57,6 +57,9 @@ const TEST_PACKAGES: &[&str] = &[
     "dbus-daemon",
     // Types the passphrase into the desktop window for the footprint benchmark's smoke run.
     "xdotool",
+    // `import`: the desktop tests' screenshots, taken from the X server (WebKitGTK's WebDriver
+    // screenshot never answers with accelerated compositing off, as the app runs).
+    "imagemagick",
     "python3-dbus",
     "python3-gi",
     "python3-xlib",
@@ -1185,7 +1188,7 @@ fn desktop_footprint(souk: &str, json: &Path) -> Result {
             .arg("desktop-footprint")
             .arg("--app")
             .arg(&app)
-            .args(["--souk", souk, "--offers", "10000"])
+            .args(["--souk", souk, "--offers", "10000", "--baseline"])
             .arg("--screenshot")
             .arg(artifacts_dir().join("desktop-footprint.png"))
             .arg("--json")
