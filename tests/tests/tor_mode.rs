@@ -20,6 +20,10 @@ use souk_core::{
 };
 use souk_tests::{BTC_EUR, TestDir, TestNode, node, sell_offer, tor::TorNet};
 
+/// The onion-only test checks every socket of this process, so it runs alone: it holds this lock
+/// for writing, the other tests of this file for reading (they may run together).
+static SOCKETS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn tor_config(net: &TorNet, bootstrap: &[String]) -> NetConfig {
     let mut config = NetConfig {
         gossip_heartbeat: Duration::from_millis(200),
@@ -123,6 +127,7 @@ async fn trade_and_chat(maker: &TestNode, taker: &TestNode, reach: PeerReach) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tor_mode_nodes_trade_and_chat_over_onion_services_only() {
+    let _alone = SOCKETS.write().await;
     let net = TorNet::start().await;
     let dir = TestDir::new();
     let started = std::time::Instant::now();
@@ -175,6 +180,7 @@ async fn tor_mode_nodes_trade_and_chat_over_onion_services_only() {
 /// a clearnet address of the bridge's (never one of its own), the clearnet node the bridge's onion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tor_mode_and_clearnet_nodes_trade_through_a_bridge() {
+    let _shared = SOCKETS.read().await;
     let net = TorNet::start().await;
     let dir = TestDir::new();
     let mut config = NetConfig::loopback_for_tests();
@@ -427,6 +433,7 @@ fn comm(pid: u32) -> String {
 /// its Tor phase naming tor's own complaint, instead of waiting for ever, and may be retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_tor_bootstrap_fails_with_tors_reason() {
+    let _shared = SOCKETS.read().await;
     let dir = TestDir::new();
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

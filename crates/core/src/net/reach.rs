@@ -50,22 +50,82 @@ impl PeerReach {
     }
 }
 
-/// The last addresses each peer announced, bounded.
+/// What is known of one peer's addresses.
+#[derive(Debug)]
+struct Known {
+    addrs: Vec<Multiaddr>,
+    /// Told by the peer itself (identify, over a connection authenticated as that peer), not by
+    /// DHT servers about it.
+    from_peer: bool,
+}
+
+/// The addresses each peer announced, bounded: what the peer itself last said (identify) wins over
+/// what DHT servers say of it; their answers add up until then. Each server knows only the
+/// addresses it can use (a clearnet server drops a Tor-mode node's onion address and keeps its
+/// relayed one), so taking the last answer alone made a Tor-mode maker look like a clearnet one
+/// whenever such a server answered last.
 #[derive(Debug, Default)]
 pub(crate) struct Announced {
-    addrs: HashMap<PeerId, Vec<Multiaddr>>,
+    addrs: HashMap<PeerId, Known>,
     order: VecDeque<PeerId>,
     looked_up: HashMap<PeerId, Instant>,
 }
 
 impl Announced {
-    pub(crate) fn record(&mut self, peer: PeerId, addrs: impl IntoIterator<Item = Multiaddr>) {
+    /// What `peer` told of itself (identify): replaces whatever was known.
+    pub(crate) fn record_from_peer(
+        &mut self,
+        peer: PeerId,
+        addrs: impl IntoIterator<Item = Multiaddr>,
+    ) {
         let mut addrs: Vec<Multiaddr> = addrs.into_iter().take(MAX_ADDRS).collect();
         addrs.dedup();
         if addrs.is_empty() {
             return;
         }
-        if self.addrs.insert(peer, addrs).is_none() {
+        self.insert(
+            peer,
+            Known {
+                addrs,
+                from_peer: true,
+            },
+        );
+    }
+
+    /// What a DHT lookup said of `peer`: added to what other answers said (bounded), ignored once
+    /// the peer told its own.
+    pub(crate) fn record_from_dht(
+        &mut self,
+        peer: PeerId,
+        addrs: impl IntoIterator<Item = Multiaddr>,
+    ) {
+        let mut known = match self.addrs.get(&peer) {
+            Some(known) if known.from_peer => return,
+            Some(known) => known.addrs.clone(),
+            None => Vec::new(),
+        };
+        for addr in addrs {
+            if known.len() >= MAX_ADDRS {
+                break;
+            }
+            if !known.contains(&addr) {
+                known.push(addr);
+            }
+        }
+        if known.is_empty() {
+            return;
+        }
+        self.insert(
+            peer,
+            Known {
+                addrs: known,
+                from_peer: false,
+            },
+        );
+    }
+
+    fn insert(&mut self, peer: PeerId, known: Known) {
+        if self.addrs.insert(peer, known).is_none() {
             self.order.push_back(peer);
             while self.order.len() > MAX_PEERS {
                 if let Some(old) = self.order.pop_front() {
@@ -76,7 +136,10 @@ impl Announced {
     }
 
     pub(crate) fn get(&self, peer: &PeerId) -> Vec<Multiaddr> {
-        self.addrs.get(peer).cloned().unwrap_or_default()
+        self.addrs
+            .get(peer)
+            .map(|k| k.addrs.clone())
+            .unwrap_or_default()
     }
 
     /// Whether `peer` may be looked up now (not within the last minute); remembers that it was.
@@ -124,13 +187,44 @@ mod tests {
         );
     }
 
+    /// A Tor-mode maker as a clearnet taker learns of it before any connection: one DHT server
+    /// knows its onion address and relayed one, another (a clearnet server) the relayed one only.
+    /// Whatever order the answers come in, the maker is a Tor user; once it speaks for itself, its
+    /// own word stands, and servers' answers no longer change it.
+    #[test]
+    fn dht_answers_add_up_and_the_peers_own_word_wins() {
+        let relayed = format!("/ip4/1.2.3.4/tcp/4001/p2p/{RELAY}/p2p-circuit");
+        let maker = PeerId::random();
+        let mut announced = Announced::default();
+        announced.record_from_dht(maker, addrs(&[ONION, &relayed]));
+        announced.record_from_dht(maker, addrs(&[&relayed]));
+        assert_eq!(PeerReach::of(&announced.get(&maker)), PeerReach::Tor);
+        let mut other_order = Announced::default();
+        other_order.record_from_dht(maker, addrs(&[&relayed]));
+        assert_eq!(PeerReach::of(&other_order.get(&maker)), PeerReach::Clearnet);
+        other_order.record_from_dht(maker, addrs(&[ONION, &relayed]));
+        assert_eq!(PeerReach::of(&other_order.get(&maker)), PeerReach::Tor);
+
+        // The peer's own identify replaces what servers said; a server claiming more is ignored.
+        announced.record_from_peer(maker, addrs(&[ONION]));
+        announced.record_from_dht(maker, addrs(&["/ip4/6.6.6.6/tcp/1"]));
+        assert_eq!(announced.get(&maker), addrs(&[ONION]));
+
+        // Servers' answers stay bounded too.
+        let peer = PeerId::random();
+        for p in 0..100 {
+            announced.record_from_dht(peer, addrs(&[&format!("/ip4/1.2.3.4/tcp/{p}")]));
+        }
+        assert_eq!(announced.get(&peer).len(), MAX_ADDRS);
+    }
+
     #[test]
     fn kept_addresses_and_lookups_are_bounded() {
         let mut announced = Announced::default();
         let first = PeerId::random();
-        announced.record(first, addrs(&["/ip4/1.2.3.4/tcp/1"]));
+        announced.record_from_peer(first, addrs(&["/ip4/1.2.3.4/tcp/1"]));
         for _ in 0..MAX_PEERS {
-            announced.record(PeerId::random(), addrs(&["/ip4/1.2.3.4/tcp/1"]));
+            announced.record_from_peer(PeerId::random(), addrs(&["/ip4/1.2.3.4/tcp/1"]));
         }
         assert!(
             announced.get(&first).is_empty(),
@@ -141,7 +235,7 @@ mod tests {
             .map(|p| format!("/ip4/1.2.3.4/tcp/{p}").parse().unwrap())
             .collect();
         let peer = PeerId::random();
-        announced.record(peer, many);
+        announced.record_from_peer(peer, many);
         assert_eq!(announced.get(&peer).len(), MAX_ADDRS);
 
         let now = Instant::now();

@@ -157,7 +157,7 @@ impl EventLoop {
     /// offers the relay service.
     pub(super) fn on_identified(&mut self, peer_id: PeerId, info: identify::Info) {
         self.announced
-            .record(peer_id, info.listen_addrs.iter().cloned());
+            .record_from_peer(peer_id, info.listen_addrs.iter().cloned());
         if info.protocols.contains(&relay::HOP_PROTOCOL_NAME) {
             if self.relay_offers.len() < MAX_RELAY_OFFERS {
                 self.relay_offers.insert(peer_id);

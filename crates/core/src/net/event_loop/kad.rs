@@ -342,7 +342,7 @@ impl EventLoop {
                 if let Ok(ok) = &result {
                     for peer in &ok.peers {
                         self.announced
-                            .record(peer.peer_id, peer.addrs.iter().cloned());
+                            .record_from_dht(peer.peer_id, peer.addrs.iter().cloned());
                     }
                 }
                 let Some((target, _)) = self.pending_find.get(&id) else {
