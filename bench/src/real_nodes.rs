@@ -635,6 +635,10 @@ fn souk_command(souk: &Path, dir: &Path) -> tokio::process::Command {
         .env_remove("SOUK_LOG_LEVEL")
         .env_remove("SOUK_LOG_FILE")
         .stdin(Stdio::null());
+    // The nodes' log filter, for looking into a run (with `SOUK_BENCH_DEBUG` their directories stay).
+    if let Some(filter) = std::env::var_os("SOUK_BENCH_NODE_LOG") {
+        cmd.env("SOUK_LOG_LEVEL", filter);
+    }
     cmd
 }
 

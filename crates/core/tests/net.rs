@@ -606,6 +606,75 @@ async fn bootstrap_peers_from_config_and_lonely_node_errors() {
     assert_eq!(b.client.stats().await.unwrap().routing_table_size, 1);
 }
 
+/// A peer being dialled is not dialled again: the node's start dials its bootstrap peer, and the
+/// dials asked for meanwhile (as the node's start does to report the bootstrap, here twice at once)
+/// wait for that one. One connection results at both ends. (The added latency keeps the first dial's
+/// handshake under way long enough for the later ones to find it.)
+#[tokio::test]
+async fn a_peer_being_dialled_is_not_dialled_twice() {
+    let slow = NetConfig {
+        added_latency: Duration::from_millis(150),
+        ..NetConfig::loopback_for_tests()
+    };
+    let mut a = start(slow.clone(), Arc::new(AcceptAll)).await;
+    let b = start(
+        NetConfig {
+            bootstrap: vec![a.addr.clone()],
+            ..slow
+        },
+        Arc::new(AcceptAll),
+    )
+    .await;
+    let (one, two) = tokio::join!(b.client.dial(a.addr.clone()), b.client.dial(a.addr.clone()));
+    assert_eq!(one.unwrap(), a.peer);
+    assert_eq!(two.unwrap(), a.peer);
+    let b_peer = b.peer;
+    wait_for(&mut a, "the listener's end of the connection", |e| {
+        matches!(e, NetEvent::PeerConnected(p) if *p == b_peer).then_some(())
+    })
+    .await;
+    for (name, node) in [("dialer", &b), ("listener", &a)] {
+        let stats = node.client.stats().await.unwrap();
+        assert_eq!(
+            (stats.connected_peers, stats.connections),
+            (1, 1),
+            "the {name}'s peers and connections: {stats:?}"
+        );
+    }
+}
+
+/// A dial that waited for another one to the same peer, which then failed, tries its own address.
+#[tokio::test]
+async fn a_dial_waiting_on_a_failed_one_tries_its_own_address() {
+    let a = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+    // A slow stranger: it accepts TCP, says nothing for half a second, then hangs up; the
+    // bootstrap dial's handshake fails there, after the dial below has started waiting for it.
+    let wrong = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let wrong_port = wrong.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in wrong.incoming() {
+            std::thread::sleep(Duration::from_millis(500));
+            drop(stream);
+        }
+    });
+    let wrong_addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{wrong_port}/p2p/{}", a.peer)
+        .parse()
+        .unwrap();
+    let b = start(
+        NetConfig {
+            bootstrap: vec![wrong_addr],
+            ..NetConfig::loopback_for_tests()
+        },
+        Arc::new(AcceptAll),
+    )
+    .await;
+    let dialled = tokio::time::timeout(DEADLINE, b.client.dial(a.addr.clone()))
+        .await
+        .expect("the waiting dial is answered");
+    assert_eq!(dialled.unwrap(), a.peer);
+    assert_eq!(b.client.stats().await.unwrap().connections, 1);
+}
+
 // ---------------------------------------------------------------- direct request-response
 
 /// The next direct request `node` receives: (from, id, data).

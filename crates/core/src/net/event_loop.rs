@@ -110,6 +110,9 @@ pub(crate) struct EventLoop {
     max_value_bytes: usize,
     max_gossip_bytes: usize,
     pending_dial: HashMap<ConnectionId, (Multiaddr, Reply<PeerId>)>,
+    /// Dials asked for while another dial to the same peer was under way: they wait for that one
+    /// (a second connection to a peer is never opened on purpose; see `EventLoop::dial`).
+    dial_waiters: HashMap<PeerId, Vec<(Multiaddr, Reply<PeerId>)>>,
     pending_put: HashMap<QueryId, Reply<usize>>,
     pending_get: HashMap<QueryId, Reply<Option<Vec<u8>>>>,
     pending_providing: HashMap<QueryId, Reply<()>>,
@@ -193,6 +196,7 @@ impl EventLoop {
             max_value_bytes: settings.max_value_bytes,
             max_gossip_bytes: settings.max_gossip_bytes,
             pending_dial: HashMap::new(),
+            dial_waiters: HashMap::new(),
             pending_put: HashMap::new(),
             pending_get: HashMap::new(),
             pending_providing: HashMap::new(),

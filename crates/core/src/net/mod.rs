@@ -117,6 +117,8 @@ pub enum NetEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetStats {
     pub connected_peers: usize,
+    /// Open connections, all peers together (more than `connected_peers` when a peer has several).
+    pub connections: usize,
     pub routing_table_size: usize,
     /// Value records in the local store (ours and others').
     pub stored_records: usize,

@@ -128,6 +128,11 @@ impl EventLoop {
 
     fn stats(&mut self) -> NetStats {
         let connected_peers = self.swarm.connected_peers().count();
+        let connections = self
+            .swarm
+            .network_info()
+            .connection_counters()
+            .num_established() as usize;
         let kad = self.kad();
         let routing_table_size = kad.kbuckets().map(|b| b.num_entries()).sum();
         let stored_records = kad.store_mut().records().count();
@@ -146,6 +151,7 @@ impl EventLoop {
             gossip_mesh_peers,
             gossip_graylisted,
             connected_peers,
+            connections,
             routing_table_size,
             stored_records,
             pending_inbound: self.pending_inbound.len(),

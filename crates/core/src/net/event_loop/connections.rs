@@ -19,7 +19,7 @@ use libp2p::{
     multiaddr::Protocol,
     relay,
     swarm::{
-        SwarmEvent,
+        DialError, SwarmEvent,
         dial_opts::{DialOpts, PeerCondition},
     },
 };
@@ -82,6 +82,9 @@ impl EventLoop {
                 if let Some((_, reply)) = self.pending_dial.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
+                for (_, reply) in self.dial_waiters.remove(&peer_id).unwrap_or_default() {
+                    let _ = reply.send(Ok(peer_id));
+                }
                 if num_established.get() == 1 {
                     self.emit(NetEvent::PeerConnected(peer_id));
                 }
@@ -120,6 +123,15 @@ impl EventLoop {
                         reason: error.to_string(),
                     }));
                 }
+                // The dial they waited for failed: each tries its own address now (or waits again
+                // for a dial still under way).
+                if let Some(peer) = peer_id
+                    && !self.swarm.is_connected(&peer)
+                {
+                    for (addr, reply) in self.dial_waiters.remove(&peer).unwrap_or_default() {
+                        self.dial(addr, reply);
+                    }
+                }
             }
             SwarmEvent::ListenerError { error, .. } => {
                 tracing::warn!(%error, "listener error");
@@ -131,25 +143,46 @@ impl EventLoop {
         }
     }
 
+    /// Dials `addr`, answering with the peer once connected. A peer already connected answers at
+    /// once; one being dialled already (the start's own dial of a bootstrap peer, another caller)
+    /// is not dialled a second time: the request waits for that dial. Two connections to one peer
+    /// cost a handshake and, worse, let gossipsub spread what it sends that peer over both, so a
+    /// GRAFT could overtake the subscription it depends on and be dropped, leaving the peer out of
+    /// the mesh and every message reaching it a heartbeat late.
     pub(super) fn dial(&mut self, addr: Multiaddr, reply: Reply<PeerId>) {
-        if let Some(peer) = peer_id_of(&addr)
+        let peer = peer_id_of(&addr);
+        if let Some(peer) = peer
             && self.swarm.is_connected(&peer)
         {
             let _ = reply.send(Ok(peer));
             return;
         }
-        let opts = DialOpts::from(addr.clone());
+        let opts = match peer {
+            Some(peer) => DialOpts::peer_id(peer)
+                .addresses(vec![addr.clone()])
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build(),
+            None => DialOpts::from(addr.clone()),
+        };
         let connection_id = opts.connection_id();
         match self.swarm.dial(opts) {
             Ok(()) => {
                 self.pending_dial.insert(connection_id, (addr, reply));
             }
-            Err(e) => {
-                let _ = reply.send(Err(NetError::Dial {
-                    addr: addr.to_string(),
-                    reason: e.to_string(),
-                }));
-            }
+            Err(e) => match (peer, e) {
+                (Some(peer), DialError::DialPeerConditionFalse(_)) => {
+                    self.dial_waiters
+                        .entry(peer)
+                        .or_default()
+                        .push((addr, reply));
+                }
+                (_, e) => {
+                    let _ = reply.send(Err(NetError::Dial {
+                        addr: addr.to_string(),
+                        reason: e.to_string(),
+                    }));
+                }
+            },
         }
     }
 
