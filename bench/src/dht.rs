@@ -77,6 +77,9 @@ pub struct DhtSettings {
     /// memory (QUIC ~0.3 MB) and, over TCP, an open file at each end: in one process a thousand
     /// nodes that keep every connection of their bootstrap for a minute do not fit.
     pub idle_connection: Duration,
+    /// How often each node repeats its Kademlia bootstrap (production: every 5 minutes); `None`:
+    /// never after the first.
+    pub kad_bootstrap: Option<Duration>,
     pub seed: u64,
 }
 
@@ -92,6 +95,7 @@ impl DhtSettings {
             lookups: 200,
             transport: Transport::Tcp,
             idle_connection: NetConfig::default().idle_connection_timeout,
+            kad_bootstrap: NetConfig::default().kad_bootstrap_interval,
             seed: getrandom::u64().unwrap_or(0xd47),
         }
     }
@@ -134,6 +138,8 @@ pub struct DhtReport {
     pub processes: usize,
     pub transport: Transport,
     pub idle_connection_secs: f64,
+    /// Seconds between each node's routine Kademlia bootstraps; `None`: none after the first.
+    pub kad_bootstrap_secs: Option<f64>,
     pub seed: u64,
     pub start_secs: f64,
     /// From the last start until the routing tables stopped growing (each node's automatic bootstrap).
@@ -203,6 +209,7 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
     let processes = fleet.processes();
     let idle_connection_ms =
         u64::try_from(settings.idle_connection.as_millis()).unwrap_or(u64::MAX);
+    let kad_bootstrap_secs = settings.kad_bootstrap.map(|d| d.as_secs());
 
     // Start: the first node alone, then each joins through one random node started before it (in
     // another process, when there are several).
@@ -229,6 +236,7 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
                     bootstrap,
                     transport: settings.transport,
                     idle_connection_ms,
+                    kad_bootstrap_secs,
                 };
                 async move { (node, fleet.on(node, op).await) }
             })
@@ -365,6 +373,7 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
         processes,
         transport: settings.transport,
         idle_connection_secs: settings.idle_connection.as_secs_f64(),
+        kad_bootstrap_secs: settings.kad_bootstrap.map(|d| d.as_secs_f64()),
         seed: settings.seed,
         start_secs,
         bootstrap_secs,
@@ -638,7 +647,7 @@ impl fmt::Display for DhtReport {
         let ms = |us: f64| us / 1000.0;
         writeln!(
             f,
-            "DHT: {} nodes in {} over {:?}, unused connections closed after {:.0} s (seed {}), started in {:.1} s, routing tables settled {:.1} s later, {:.0} s in all",
+            "DHT: {} nodes in {} over {:?}, unused connections closed after {:.0} s, {} (seed {}), started in {:.1} s, routing tables settled {:.1} s later, {:.0} s in all",
             self.nodes,
             match self.processes {
                 1 => "this process".to_owned(),
@@ -646,6 +655,21 @@ impl fmt::Display for DhtReport {
             },
             self.transport,
             self.idle_connection_secs,
+            {
+                let production = NetConfig::default()
+                    .kad_bootstrap_interval
+                    .map(|d| d.as_secs_f64());
+                match self.kad_bootstrap_secs {
+                    s if s == production => format!(
+                        "routine Kademlia bootstrap every {:.0} s as in production",
+                        s.unwrap_or(0.0)
+                    ),
+                    Some(s) => {
+                        format!("routine Kademlia bootstrap every {s:.0} s (NOT production's)")
+                    }
+                    None => "NO routine Kademlia bootstrap (NOT production's)".to_owned(),
+                }
+            },
             self.seed,
             self.start_secs,
             self.bootstrap_secs,

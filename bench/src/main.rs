@@ -266,6 +266,10 @@ enum Bench {
         /// Seconds an unused connection stays open (production: 60).
         #[arg(long, default_value_t = 60)]
         idle_connection_secs: u64,
+        /// Seconds between a node's routine Kademlia bootstraps (production: 300); 0: none, only
+        /// the one each node runs as it joins. The report says when this differs from production.
+        #[arg(long, default_value_t = 300)]
+        kad_bootstrap_secs: u64,
         /// Seed of the joins and the lookups (random when absent; the report shows it).
         #[arg(long)]
         seed: Option<u64>,
@@ -407,6 +411,7 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             lookups,
             transport,
             idle_connection_secs,
+            kad_bootstrap_secs,
             seed,
             json,
         } => {
@@ -418,6 +423,8 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
                 lookups,
                 transport,
                 idle_connection: Duration::from_secs(idle_connection_secs),
+                kad_bootstrap: (kad_bootstrap_secs > 0)
+                    .then(|| Duration::from_secs(kad_bootstrap_secs)),
                 ..DhtSettings::new(nodes)
             };
             if let Some(seed) = seed {

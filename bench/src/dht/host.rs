@@ -37,6 +37,8 @@ pub enum Op {
         bootstrap: Option<String>,
         transport: Transport,
         idle_connection_ms: u64,
+        /// Seconds between the node's routine Kademlia bootstraps; absent: none.
+        kad_bootstrap_secs: Option<u64>,
     },
     /// Every node's routing table and connections, and the process's memory and open files.
     Stats,
@@ -159,6 +161,7 @@ impl Host {
                 bootstrap,
                 transport,
                 idle_connection_ms,
+                kad_bootstrap_secs,
             } => {
                 let bootstrap = match bootstrap {
                     Some(addr) => vec![addr.parse().map_err(|e| format!("{addr}: {e}"))?],
@@ -166,6 +169,7 @@ impl Host {
                 };
                 let mut config = config(transport, bootstrap);
                 config.idle_connection_timeout = Duration::from_millis(idle_connection_ms);
+                config.kad_bootstrap_interval = kad_bootstrap_secs.map(Duration::from_secs);
                 self.start(node, config).await.map(|addr| Reply::Started {
                     addr: addr.to_string(),
                 })

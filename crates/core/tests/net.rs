@@ -643,6 +643,84 @@ async fn a_peer_being_dialled_is_not_dialled_twice() {
     }
 }
 
+/// Two peers that dial each other at the same moment end with one connection, the same one at
+/// both ends (not none: the two ends agree which to close), and it carries their requests. Two
+/// would let gossipsub send a peer's messages over both, where a GRAFT can overtake its
+/// subscription and be dropped. Over QUIC (over TCP on loopback the crossing dials become one
+/// connection: both bind their listening port). The dials cross only when both start before
+/// either's handshake ends; a pair whose dials did not cross is replaced by a new one.
+#[tokio::test]
+async fn peers_dialling_each_other_at_once_keep_one_connection() {
+    let quic = NetConfig {
+        listen: vec![
+            Multiaddr::empty()
+                .with(Protocol::Ip4([127, 0, 0, 1].into()))
+                .with(Protocol::Udp(0))
+                .with(Protocol::QuicV1),
+        ],
+        ..NetConfig::loopback_for_tests()
+    };
+    for _ in 0..20 {
+        let a = start(quic.clone(), Arc::new(AcceptAll)).await;
+        let b = start(quic.clone(), Arc::new(AcceptAll)).await;
+        let (to_b, to_a) =
+            tokio::join!(a.client.dial(b.addr.clone()), b.client.dial(a.addr.clone()));
+        assert_eq!(to_b.unwrap(), b.peer);
+        assert_eq!(to_a.unwrap(), a.peer);
+
+        let settled = tokio::time::timeout(DEADLINE, async {
+            loop {
+                let (sa, sb) = (
+                    a.client.stats().await.unwrap(),
+                    b.client.stats().await.unwrap(),
+                );
+                if (sa.connections, sb.connections) == (1, 1) {
+                    return (sa, sb);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        let (sa, sb) = settled.unwrap_or_else(|_| {
+            panic!("each end still holds more than one connection (or none) to the other")
+        });
+        assert_eq!((sa.connected_peers, sb.connected_peers), (1, 1));
+        if sa.duplicate_connections_closed + sb.duplicate_connections_closed == 0 {
+            continue;
+        }
+
+        // The kept connection works both ways.
+        for (asker, answerer) in [(&a, &b), (&b, &a)] {
+            let mut events = answerer.client.subscribe_events();
+            let client = answerer.client.clone();
+            let responder = tokio::spawn(async move {
+                while let Ok(event) = events.recv().await {
+                    if let NetEvent::Request { id, data, .. } = event {
+                        client.respond(id, data).await.expect("respond");
+                    }
+                }
+            });
+            let answer = asker
+                .client
+                .request(answerer.peer, b"still there?".to_vec())
+                .await;
+            assert_eq!(answer.unwrap(), b"still there?".to_vec());
+            responder.abort();
+        }
+        let (sa, sb) = (
+            a.client.stats().await.unwrap(),
+            b.client.stats().await.unwrap(),
+        );
+        assert_eq!(
+            (sa.connections, sb.connections),
+            (1, 1),
+            "no new connection for the requests"
+        );
+        return;
+    }
+    panic!("in 20 pairs the two dials never crossed: nothing was shown");
+}
+
 /// A dial that waited for another one to the same peer, which then failed, tries its own address.
 #[tokio::test]
 async fn a_dial_waiting_on_a_failed_one_tries_its_own_address() {

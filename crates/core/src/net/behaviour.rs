@@ -91,6 +91,7 @@ impl Behaviour {
             .set_provider_publication_interval(Some(config.provider_republish_interval))
             .set_provider_record_ttl(Some(config.provider_ttl))
             .set_query_timeout(config.query_timeout)
+            .set_periodic_bootstrap_interval(config.kad_bootstrap_interval)
             // Room for a full-size value plus key, publisher and protobuf framing.
             .set_max_packet_size(config.max_value_bytes.saturating_mul(2).max(16 * 1024));
         let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);

@@ -113,6 +113,9 @@ pub(crate) struct EventLoop {
     /// Dials asked for while another dial to the same peer was under way: they wait for that one
     /// (a second connection to a peer is never opened on purpose; see `EventLoop::dial`).
     dial_waiters: HashMap<PeerId, Vec<(Multiaddr, Reply<PeerId>)>>,
+    /// Each peer's open direct (not relayed) connections, oldest first, and whether this node
+    /// dialled each: two peers that dial each other at once get two, and one is closed.
+    direct_connections: HashMap<PeerId, Vec<(ConnectionId, bool)>>,
     pending_put: HashMap<QueryId, Reply<usize>>,
     pending_get: HashMap<QueryId, Reply<Option<Vec<u8>>>>,
     pending_providing: HashMap<QueryId, Reply<()>>,
@@ -197,6 +200,7 @@ impl EventLoop {
             max_gossip_bytes: settings.max_gossip_bytes,
             pending_dial: HashMap::new(),
             dial_waiters: HashMap::new(),
+            direct_connections: HashMap::new(),
             pending_put: HashMap::new(),
             pending_get: HashMap::new(),
             pending_providing: HashMap::new(),
