@@ -333,6 +333,50 @@ async fn the_same_bytes_published_twice_are_one_message() {
     assert_eq!(copies, 1, "the repeated message arrived {copies} times");
 }
 
+/// A put whose search for the record's closest peers runs out of time still stores the record at
+/// the peers that answered by then: here one of the two peers near the key reads everything
+/// 500 ms late, past the putting node's 250 ms query timeout, and the quick one gets the record.
+#[tokio::test]
+async fn a_put_whose_search_times_out_stores_at_the_peers_that_answered() {
+    let mut a = start(
+        NetConfig {
+            query_timeout: Duration::from_millis(250),
+            ..NetConfig::loopback_for_tests()
+        },
+        Arc::new(AcceptAll),
+    )
+    .await;
+    let mut quick = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+    let mut slow = start(
+        NetConfig {
+            added_latency: Duration::from_millis(500),
+            ..NetConfig::loopback_for_tests()
+        },
+        Arc::new(AcceptAll),
+    )
+    .await;
+    connect(&mut a, &mut quick, true).await;
+    connect(&mut a, &mut slow, true).await;
+
+    let stored_on = a
+        .client
+        .put_record(b"k-timeout".to_vec(), b"v".to_vec(), TTL)
+        .await
+        .unwrap();
+    assert_eq!(stored_on, 1, "the quick peer stored it");
+    assert_eq!(quick.client.stats().await.unwrap().stored_records, 1);
+    assert_eq!(
+        quick
+            .client
+            .get_record(b"k-timeout".to_vec())
+            .await
+            .unwrap(),
+        Some(b"v".to_vec())
+    );
+    // And the putting node keeps it (republished from there).
+    assert_eq!(a.client.stats().await.unwrap().stored_records, 1);
+}
+
 #[tokio::test]
 async fn filter_keeps_bad_records_out_of_the_store() {
     let mut nodes = start_n(2, &NetConfig::loopback_for_tests(), Arc::new(RefuseBad)).await;

@@ -22,7 +22,7 @@ use std::{
 use futures::StreamExt;
 use libp2p::{
     Multiaddr, PeerId, Swarm, autonat, identify,
-    kad::{QueryId, store::MemoryStore},
+    kad::{QueryId, Record, store::MemoryStore},
     mdns,
     multiaddr::Protocol,
     request_response::{InboundRequestId, OutboundRequestId, ResponseChannel},
@@ -116,6 +116,8 @@ pub(crate) struct EventLoop {
     /// Each peer's open direct (not relayed) connections, oldest first, and whether this node
     /// dialled each: two peers that dial each other at once get two, and one is closed.
     direct_connections: HashMap<PeerId, Vec<(ConnectionId, bool)>>,
+    /// Our records stored here, whose closest peers are being searched for (`EventLoop::put_record`).
+    pending_put_search: HashMap<QueryId, (Record, Reply<usize>)>,
     pending_put: HashMap<QueryId, Reply<usize>>,
     pending_get: HashMap<QueryId, Reply<Option<Vec<u8>>>>,
     pending_providing: HashMap<QueryId, Reply<()>>,
@@ -201,6 +203,7 @@ impl EventLoop {
             pending_dial: HashMap::new(),
             dial_waiters: HashMap::new(),
             direct_connections: HashMap::new(),
+            pending_put_search: HashMap::new(),
             pending_put: HashMap::new(),
             pending_get: HashMap::new(),
             pending_providing: HashMap::new(),

@@ -154,8 +154,8 @@ impl EventLoop {
     }
 
     /// A new direct connection to `peer`: when it is the second (the two peers dialled each other
-    /// at once, or a hole punch opened one each way), one is closed, the same one at both ends.
-    /// Gossipsub spreads what it sends a peer over all of its connections, so with two a GRAFT
+    /// at once, or a hole punch opened one each way), the end that dialled the surplus one closes
+    /// it, so both keep the same one. Gossipsub spreads what it sends a peer over all of its connections, so with two a GRAFT
     /// can overtake the subscription it depends on and be dropped, and the peer misses the mesh
     /// (every message then reaches it a heartbeat late). A relayed connection is left alone: the
     /// relay ends it within its circuit limits.
@@ -457,16 +457,16 @@ impl EventLoop {
 
 /// Which of `peer`'s direct connections (oldest first; `true`: this node dialled it) this node
 /// closes. Both ends keep the same one: the oldest dialled by the smaller peer id, or, when that
-/// peer dialled none, the oldest. Each end closes only what both agree on (a connection dialled by
-/// the other side than the kept one's) and its own extra dials; the other side's extra dials are
-/// that side's to close, as the two ends may have seen them in different orders.
+/// peer dialled none, the oldest. Each end closes only the others it dialled itself: the ends may
+/// have seen the connections in different orders, and a connection closed by both at once leaves
+/// each complaining of a broken pipe.
 fn surplus_connections(
     local: PeerId,
     peer: PeerId,
     connections: &[(ConnectionId, bool)],
 ) -> Vec<ConnectionId> {
     let preferred_here = local < peer;
-    let Some(&(kept, kept_here)) = connections
+    let Some(&(kept, _)) = connections
         .iter()
         .find(|(_, here)| *here == preferred_here)
         .or(connections.first())
@@ -475,7 +475,7 @@ fn surplus_connections(
     };
     connections
         .iter()
-        .filter(|(id, here)| *id != kept && (*here != kept_here || *here))
+        .filter(|(id, here)| *id != kept && *here)
         .map(|(id, _)| *id)
         .collect()
 }
@@ -507,15 +507,17 @@ mod tests {
         // One connection: nothing to close.
         assert!(closed(small, big, &[(1, true)]).is_empty());
         assert!(closed(big, small, &[(1, false)]).is_empty());
-        // Each dialled the other; the ends saw them in opposite orders. Both close the one the
-        // bigger id dialled (2).
-        assert_eq!(closed(small, big, &[(1, true), (2, false)]), one(2));
+        // Each dialled the other; the ends saw them in opposite orders. The bigger id closes the
+        // one it dialled (2), in either order; the smaller keeps both until it is closed.
+        assert!(closed(small, big, &[(1, true), (2, false)]).is_empty());
+        assert!(closed(small, big, &[(2, false), (1, true)]).is_empty());
         assert_eq!(closed(big, small, &[(2, true), (1, false)]), one(2));
         assert_eq!(closed(big, small, &[(1, false), (2, true)]), one(2));
         // One side dialled twice (two addresses): that side closes its newer, the other waits.
         assert_eq!(closed(big, small, &[(1, true), (2, true)]), one(2));
         assert!(closed(small, big, &[(2, false), (1, false)]).is_empty());
-        // Then a crossed dial from the smaller: the kept one moves to it, at both ends.
+        // Then a crossed dial from the smaller: the kept one moves to it; the bigger closes both
+        // of its own, the smaller nothing.
         let mut both = closed(big, small, &[(1, true), (2, true), (3, false)]);
         both.sort();
         assert_eq!(
@@ -525,14 +527,6 @@ mod tests {
                 ConnectionId::new_unchecked(2)
             ]
         );
-        let mut both = closed(small, big, &[(1, false), (2, false), (3, true)]);
-        both.sort();
-        assert_eq!(
-            both,
-            vec![
-                ConnectionId::new_unchecked(1),
-                ConnectionId::new_unchecked(2)
-            ]
-        );
+        assert!(closed(small, big, &[(1, false), (2, false), (3, true)]).is_empty());
     }
 }

@@ -32,11 +32,17 @@ impl EventLoop {
         }
         let mut record = Record::new(key, value);
         record.expires = Instant::now().checked_add(ttl);
+        record.publisher = Some(self.local_peer_id);
         // From now on the record is ours, not charged to whichever peer stored it here before.
         self.quotas.release_record(&record.key);
-        match self.kad().put_record(record, Quorum::One) {
-            Ok(id) => {
-                self.pending_put.insert(id, reply);
+        // Stored here first (from here it is republished on schedule), then sent to the closest
+        // peers the search finds. Two steps rather than libp2p's `put_record`, which sends nothing
+        // when its search for the closest peers runs out of time (a slow or vanished peer among
+        // them, a busy network): here the peers found by then get the record.
+        match self.kad().store_mut().put(record.clone()) {
+            Ok(()) => {
+                let id = self.kad().get_closest_peers(record.key.to_vec());
+                self.pending_put_search.insert(id, (record, reply));
             }
             Err(kad::store::Error::ValueTooLarge) => {
                 let _ = reply.send(Err(NetError::RecordTooLarge {
@@ -228,6 +234,35 @@ impl EventLoop {
         }
     }
 
+    /// The search for `record`'s closest peers ended: they get it (success: one stored it). A search
+    /// that ran out of time still names the closest peers that answered by then.
+    fn put_to_closest(
+        &mut self,
+        record: Record,
+        search: &Result<kad::GetClosestPeersOk, kad::GetClosestPeersError>,
+        reply: Reply<usize>,
+    ) {
+        let peers: Vec<PeerId> = match search {
+            Ok(ok) => ok.peers.iter().map(|p| p.peer_id).collect(),
+            Err(kad::GetClosestPeersError::Timeout { peers, .. }) => {
+                tracing::debug!(
+                    key = %short_hex(record.key.as_ref()),
+                    found = peers.len(),
+                    "closest-peer search for a record timed out; storing at those found"
+                );
+                peers.iter().map(|p| p.peer_id).collect()
+            }
+        };
+        if peers.is_empty() {
+            let _ = reply.send(Ok(0));
+            return;
+        }
+        let id = self
+            .kad()
+            .put_record_to(record, peers.into_iter(), Quorum::One);
+        self.pending_put.insert(id, reply);
+    }
+
     /// A record or provider lookup answered its caller after `stats`' requests.
     fn note_lookup(&mut self, stats: &kad::QueryStats) {
         self.counters.dht_lookups += 1;
@@ -344,6 +379,10 @@ impl EventLoop {
                         self.announced
                             .record_from_dht(peer.peer_id, peer.addrs.iter().cloned());
                     }
+                }
+                if let Some((record, reply)) = self.pending_put_search.remove(&id) {
+                    self.put_to_closest(record, &result, reply);
+                    return;
                 }
                 let Some((target, _)) = self.pending_find.get(&id) else {
                     return;
