@@ -155,10 +155,10 @@ impl EventLoop {
 
     /// A new direct connection to `peer`: when it is the second (the two peers dialled each other
     /// at once, or a hole punch opened one each way), the end that dialled the surplus one closes
-    /// it, so both keep the same one. Gossipsub spreads what it sends a peer over all of its connections, so with two a GRAFT
-    /// can overtake the subscription it depends on and be dropped, and the peer misses the mesh
-    /// (every message then reaches it a heartbeat late). A relayed connection is left alone: the
-    /// relay ends it within its circuit limits.
+    /// it, so both keep the same one. Gossipsub spreads what it sends a peer over all of its
+    /// connections, so with two a GRAFT can overtake the subscription it depends on and be
+    /// dropped, and the peer misses the mesh (every message then reaches it a heartbeat late). A
+    /// relayed connection is left alone: the relay ends it within its circuit limits.
     fn keep_one_direct_connection(&mut self, peer: PeerId, id: ConnectionId, dialled_here: bool) {
         let list = self.direct_connections.entry(peer).or_default();
         list.push((id, dialled_here));
@@ -498,7 +498,7 @@ mod tests {
         surplus_connections(local, peer, &ids(list))
     }
 
-    /// Both ends of a pair, as each sees the connections: (id, dialled by the smaller peer).
+    /// Both ends of a pair, each with the connections as it sees them: (id, dialled by this end).
     #[test]
     fn both_ends_keep_the_same_connection() {
         let (x, y) = (PeerId::random(), PeerId::random());
