@@ -150,9 +150,6 @@ pub struct DhtReport {
     pub routing_table: Spread,
     pub routing_table_after: Spread,
     pub connected_peers_after: Spread,
-    /// Second direct connections the nodes closed, all together (two nodes had dialled each other
-    /// at once; one of the two connections is closed).
-    pub duplicate_connections_closed: u64,
     pub records_stored: usize,
     pub records_put_failures: usize,
     /// How long storing a record took (`put_record`: the closest peers found, then stored on them).
@@ -384,10 +381,6 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
         routing_table,
         routing_table_after: Spread::of(table_sizes(&hosts)),
         connected_peers_after: Spread::of(connected),
-        duplicate_connections_closed: hosts
-            .iter()
-            .flat_map(|h| h.nodes.iter().map(|n| n.duplicate_connections_closed))
-            .sum(),
         records_stored: record_keys.len(),
         records_put_failures,
         record_put: LatencySummary::of(&put_times),
@@ -684,7 +677,7 @@ impl fmt::Display for DhtReport {
         )?;
         writeln!(
             f,
-            "routing table per node (min/median/max): {}/{}/{} after the bootstrap, {}/{}/{} at the end; connected peers at the end {}/{}/{}; second connections closed (crossed dials): {}",
+            "routing table per node (min/median/max): {}/{}/{} after the bootstrap, {}/{}/{} at the end; connected peers at the end {}/{}/{}",
             self.routing_table.min,
             self.routing_table.median,
             self.routing_table.max,
@@ -693,8 +686,7 @@ impl fmt::Display for DhtReport {
             self.routing_table_after.max,
             self.connected_peers_after.min,
             self.connected_peers_after.median,
-            self.connected_peers_after.max,
-            self.duplicate_connections_closed
+            self.connected_peers_after.max
         )?;
         writeln!(
             f,

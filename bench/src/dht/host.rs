@@ -125,8 +125,6 @@ pub struct NodeStats {
     pub node: usize,
     pub routing_table: usize,
     pub connected_peers: usize,
-    /// Second direct connections it closed (it and a peer had dialled each other at once).
-    pub duplicate_connections_closed: u64,
 }
 
 #[derive(Clone)]
@@ -283,9 +281,6 @@ impl Host {
                 node,
                 routing_table: s.as_ref().map_or(0, |s| s.routing_table_size),
                 connected_peers: s.as_ref().map_or(0, |s| s.connected_peers),
-                duplicate_connections_closed: s
-                    .as_ref()
-                    .map_or(0, |s| s.duplicate_connections_closed),
             });
         }
         let memory = MemoryReading::now();

@@ -113,9 +113,6 @@ pub(crate) struct EventLoop {
     /// Dials asked for while another dial to the same peer was under way: they wait for that one
     /// (a second connection to a peer is never opened on purpose; see `EventLoop::dial`).
     dial_waiters: HashMap<PeerId, Vec<(Multiaddr, Reply<PeerId>)>>,
-    /// Each peer's open direct (not relayed) connections, oldest first, and whether this node
-    /// dialled each: two peers that dial each other at once get two, and one is closed.
-    direct_connections: HashMap<PeerId, Vec<(ConnectionId, bool)>>,
     /// Our records stored here, whose closest peers are being searched for (`EventLoop::put_record`).
     pending_put_search: HashMap<QueryId, (Record, Reply<usize>)>,
     pending_put: HashMap<QueryId, Reply<usize>>,
@@ -202,7 +199,6 @@ impl EventLoop {
             max_gossip_bytes: settings.max_gossip_bytes,
             pending_dial: HashMap::new(),
             dial_waiters: HashMap::new(),
-            direct_connections: HashMap::new(),
             pending_put_search: HashMap::new(),
             pending_put: HashMap::new(),
             pending_get: HashMap::new(),

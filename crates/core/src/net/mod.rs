@@ -119,8 +119,6 @@ pub struct NetStats {
     pub connected_peers: usize,
     /// Open connections, all peers together (more than `connected_peers` when a peer has several).
     pub connections: usize,
-    /// Second direct connections to a peer closed (two peers that dialled each other at once).
-    pub duplicate_connections_closed: u64,
     pub routing_table_size: usize,
     /// Value records in the local store (ours and others').
     pub stored_records: usize,

@@ -19,7 +19,7 @@ use libp2p::{
     multiaddr::Protocol,
     relay,
     swarm::{
-        ConnectionId, DialError, SwarmEvent,
+        DialError, SwarmEvent,
         dial_opts::{DialOpts, PeerCondition},
     },
 };
@@ -97,25 +97,15 @@ impl EventLoop {
                     self.reached_at
                         .insert(peer_id, endpoint.get_remote_address().clone());
                 }
-                if !relayed {
-                    self.keep_one_direct_connection(peer_id, connection_id, endpoint.is_dialer());
-                }
                 self.listen_through(peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                connection_id,
                 num_established,
                 cause,
                 ..
             } => {
                 tracing::debug!(peer = %peer_id, ?cause, "connection closed");
-                if let Some(list) = self.direct_connections.get_mut(&peer_id) {
-                    list.retain(|(id, _)| *id != connection_id);
-                    if list.is_empty() {
-                        self.direct_connections.remove(&peer_id);
-                    }
-                }
                 if num_established == 0 {
                     self.emit(NetEvent::PeerDisconnected(peer_id));
                     self.reached_at.remove(&peer_id);
@@ -150,23 +140,6 @@ impl EventLoop {
                 tracing::info!(%address, "external address confirmed");
             }
             other => tracing::trace!(event = ?other, "swarm event"),
-        }
-    }
-
-    /// A new direct connection to `peer`: when it is the second (the two peers dialled each other
-    /// at once, or a hole punch opened one each way), the end that dialled the surplus one closes
-    /// it, so both keep the same one. Gossipsub spreads what it sends a peer over all of its
-    /// connections, so with two a GRAFT can overtake the subscription it depends on and be
-    /// dropped, and the peer misses the mesh (every message then reaches it a heartbeat late). A
-    /// relayed connection is left alone: the relay ends it within its circuit limits.
-    fn keep_one_direct_connection(&mut self, peer: PeerId, id: ConnectionId, dialled_here: bool) {
-        let list = self.direct_connections.entry(peer).or_default();
-        list.push((id, dialled_here));
-        for id in surplus_connections(self.local_peer_id, peer, list) {
-            tracing::debug!(%peer, ?id, "closing a second direct connection to the peer");
-            if self.swarm.close_connection(id) {
-                self.counters.duplicate_connections_closed += 1;
-            }
         }
     }
 
@@ -455,78 +428,6 @@ impl EventLoop {
     }
 }
 
-/// Which of `peer`'s direct connections (oldest first; `true`: this node dialled it) this node
-/// closes. Both ends keep the same one: the oldest dialled by the smaller peer id, or, when that
-/// peer dialled none, the oldest. Each end closes only the others it dialled itself: the ends may
-/// have seen the connections in different orders, and a connection closed by both at once leaves
-/// each complaining of a broken pipe.
-fn surplus_connections(
-    local: PeerId,
-    peer: PeerId,
-    connections: &[(ConnectionId, bool)],
-) -> Vec<ConnectionId> {
-    let preferred_here = local < peer;
-    let Some(&(kept, _)) = connections
-        .iter()
-        .find(|(_, here)| *here == preferred_here)
-        .or(connections.first())
-    else {
-        return Vec::new();
-    };
-    connections
-        .iter()
-        .filter(|(id, here)| *id != kept && *here)
-        .map(|(id, _)| *id)
-        .collect()
-}
-
 fn is_relayed(addr: &Multiaddr) -> bool {
     addr.iter().any(|p| p == Protocol::P2pCircuit)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ids(list: &[(usize, bool)]) -> Vec<(ConnectionId, bool)> {
-        list.iter()
-            .map(|&(n, here)| (ConnectionId::new_unchecked(n), here))
-            .collect()
-    }
-
-    fn closed(local: PeerId, peer: PeerId, list: &[(usize, bool)]) -> Vec<ConnectionId> {
-        surplus_connections(local, peer, &ids(list))
-    }
-
-    /// Both ends of a pair, each with the connections as it sees them: (id, dialled by this end).
-    #[test]
-    fn both_ends_keep_the_same_connection() {
-        let (x, y) = (PeerId::random(), PeerId::random());
-        let (small, big) = if x < y { (x, y) } else { (y, x) };
-        let one = |n| vec![ConnectionId::new_unchecked(n)];
-        // One connection: nothing to close.
-        assert!(closed(small, big, &[(1, true)]).is_empty());
-        assert!(closed(big, small, &[(1, false)]).is_empty());
-        // Each dialled the other; the ends saw them in opposite orders. The bigger id closes the
-        // one it dialled (2), in either order; the smaller keeps both until it is closed.
-        assert!(closed(small, big, &[(1, true), (2, false)]).is_empty());
-        assert!(closed(small, big, &[(2, false), (1, true)]).is_empty());
-        assert_eq!(closed(big, small, &[(2, true), (1, false)]), one(2));
-        assert_eq!(closed(big, small, &[(1, false), (2, true)]), one(2));
-        // One side dialled twice (two addresses): that side closes its newer, the other waits.
-        assert_eq!(closed(big, small, &[(1, true), (2, true)]), one(2));
-        assert!(closed(small, big, &[(2, false), (1, false)]).is_empty());
-        // Then a crossed dial from the smaller: the kept one moves to it; the bigger closes both
-        // of its own, the smaller nothing.
-        let mut both = closed(big, small, &[(1, true), (2, true), (3, false)]);
-        both.sort();
-        assert_eq!(
-            both,
-            vec![
-                ConnectionId::new_unchecked(1),
-                ConnectionId::new_unchecked(2)
-            ]
-        );
-        assert!(closed(small, big, &[(1, false), (2, false), (3, true)]).is_empty());
-    }
 }
