@@ -266,9 +266,9 @@ enum Bench {
         /// Seconds an unused connection stays open (production: 60).
         #[arg(long, default_value_t = 60)]
         idle_connection_secs: u64,
-        /// Seconds between a node's routine Kademlia bootstraps (production: 300); 0: none, only
-        /// the one each node runs as it joins. The report says when this differs from production.
-        #[arg(long, default_value_t = 300)]
+        /// Seconds between a node's routine Kademlia bootstraps (default: production's); 0: none,
+        /// only the one each node runs as it joins. The report says when this differs from production.
+        #[arg(long, default_value_t = souk_core::net::NetConfig::default().kad_bootstrap_interval.map_or(0, |d| d.as_secs()))]
         kad_bootstrap_secs: u64,
         /// Seed of the joins and the lookups (random when absent; the report shows it).
         #[arg(long)]
