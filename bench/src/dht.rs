@@ -18,6 +18,7 @@
 //! cost of one step without the search), so a lookup's latency reads as "so many round trips".
 
 mod host;
+mod placement;
 pub mod worker;
 
 use std::{
@@ -32,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use souk_core::net::NetConfig;
 
 use self::{
-    host::{Host, HostStats, Lookup, Op, Reply},
+    host::{Host, HostStats, Lookup, NodeHoldings, Op, Reply},
+    placement::Placement,
     worker::Worker,
 };
 use crate::{propagation::Rng, summary::LatencySummary};
@@ -161,6 +163,9 @@ pub struct DhtReport {
     pub providers: LookupFigures,
     /// The first provider of a key (`get_providers_as_found`, what a cold start can act on).
     pub first_provider: LatencySummary,
+    /// Where the records and announcements were before the lookups, next to how these fared.
+    pub record_placement: Placement,
+    pub provider_placement: Placement,
     /// Baseline: one request and its answer on an open connection between two nodes.
     pub baseline_request: LatencySummary,
     /// Resident memory at the end, summed over the processes holding nodes (with several processes
@@ -332,7 +337,11 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
         record_keys.len(),
         provider_keys.len()
     ));
-    let record = look_up_records(
+    let provider_key_bytes: Vec<Vec<u8>> = provider_keys.iter().map(|(k, _)| k.clone()).collect();
+    let holdings = fleet
+        .holdings(record_keys.clone(), provider_key_bytes.clone())
+        .await?;
+    let (record, record_outcomes) = look_up_records(
         fleet,
         settings.nodes,
         &record_keys,
@@ -341,7 +350,7 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
     )
     .await;
     progress(format_args!("{} record lookups done", record.lookups));
-    let (providers, first_provider) = look_up_providers(
+    let (providers, first_provider, provider_outcomes) = look_up_providers(
         fleet,
         settings.nodes,
         &provider_keys,
@@ -351,6 +360,18 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
     .await;
     progress(format_args!("{} provider lookups done", providers.lookups));
     let baseline_request = baseline(fleet, &addrs[1], 200).await;
+    let record_placement = Placement::of(
+        &record_keys,
+        &holdings,
+        |n, k| n.records[k],
+        &record_outcomes,
+    );
+    let provider_placement = Placement::of(
+        &provider_key_bytes,
+        &holdings,
+        |n, k| n.providers[k],
+        &provider_outcomes,
+    );
 
     let hosts = fleet.stats().await?;
     let kib_to_mib = |kib: u64| kib as f64 / 1024.0;
@@ -388,6 +409,8 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
         record,
         providers,
         first_provider,
+        record_placement,
+        provider_placement,
         baseline_request,
         rss_mib,
         rss_mib_per_node: rss_mib.map(|m| m / settings.nodes as f64),
@@ -450,6 +473,28 @@ impl Fleet {
             .collect()
     }
 
+    /// What every node holds of `records` and `providers`, in node order.
+    async fn holdings(
+        &self,
+        records: Vec<Vec<u8>>,
+        providers: Vec<Vec<u8>>,
+    ) -> anyhow::Result<Vec<NodeHoldings>> {
+        let op = Op::Holdings { records, providers };
+        let replies = match self {
+            Self::Here(host) => vec![host.handle(op).await],
+            Self::Workers(workers) => join_all(workers.iter().map(|w| w.call(op.clone()))).await,
+        };
+        let mut nodes = Vec::new();
+        for reply in replies {
+            match reply {
+                Ok(Reply::Holdings(held)) => nodes.extend(held),
+                other => return Err(unexpected(other).context("reading what the nodes hold")),
+            }
+        }
+        nodes.sort_by_key(|n| n.node);
+        Ok(nodes)
+    }
+
     async fn shutdown(self) -> anyhow::Result<()> {
         match self {
             Self::Here(host) => match host.handle(Op::Shutdown).await {
@@ -496,18 +541,19 @@ fn table_sizes(hosts: &[HostStats]) -> Vec<usize> {
 }
 
 /// `count` lookups, `PARALLEL` at a time from distinct nodes, each of a random key from a random
-/// node that does not hold it: (latency, requests, found) each.
+/// node that does not hold it: (latency, requests, found) each; and (key index, found) each.
 async fn look_up_records(
     fleet: &Fleet,
     nodes: usize,
     keys: &[Vec<u8>],
     count: usize,
     rng: &mut Rng,
-) -> LookupFigures {
+) -> (LookupFigures, Vec<(usize, bool)>) {
     let mut samples = Vec::new();
+    let mut outcomes = Vec::new();
     let mut errors = 0;
     if keys.is_empty() {
-        return LookupFigures::default();
+        return (LookupFigures::default(), outcomes);
     }
     // In a small network every node may hold every record (it goes to the 20 closest): a few waves
     // that find no asker end the run with fewer lookups rather than never.
@@ -515,38 +561,45 @@ async fn look_up_records(
     while samples.len() + errors < count && idle_waves < IDLE_WAVES {
         let wave = (count - samples.len() - errors).min(PARALLEL);
         let askers = rng.distinct_below(nodes, wave);
-        let drawn: Vec<(usize, Vec<u8>)> = askers
+        let drawn: Vec<(usize, usize)> = askers
             .into_iter()
-            .map(|asker| (asker, keys[rng.below(keys.len())].clone()))
+            .map(|asker| (asker, rng.below(keys.len())))
             .collect();
         // A node that holds the record answers from its own store: not a lookup. Asked all at
         // once: at 1,000 nodes on two cores one answer takes seconds.
-        let holds = drawn.iter().map(|(asker, key)| {
+        let holds = drawn.iter().map(|&(asker, k)| {
             let op = Op::HoldsRecord {
-                node: *asker,
-                key: key.clone(),
+                node: asker,
+                key: keys[k].clone(),
             };
-            fleet.on(*asker, op)
+            fleet.on(asker, op)
         });
         let holds = join_all(holds).await;
-        let plan: Vec<(usize, Vec<u8>)> = drawn
+        let plan: Vec<(usize, usize)> = drawn
             .into_iter()
             .zip(holds)
             .filter(|(_, held)| !matches!(held, Ok(Reply::Holds(true))))
             .map(|(planned, _)| planned)
             .collect();
         idle_waves = if plan.is_empty() { idle_waves + 1 } else { 0 };
-        let runs = plan
-            .into_iter()
-            .map(|(asker, key)| fleet.on(asker, Op::GetRecord { node: asker, key }));
-        for result in join_all(runs).await {
+        let runs = plan.into_iter().map(|(asker, k)| async move {
+            let op = Op::GetRecord {
+                node: asker,
+                key: keys[k].clone(),
+            };
+            (k, fleet.on(asker, op).await)
+        });
+        for (k, result) in join_all(runs).await {
             match result {
-                Ok(Reply::Lookup(lookup)) => samples.push(sample(&lookup)),
+                Ok(Reply::Lookup(lookup)) => {
+                    outcomes.push((k, lookup.found));
+                    samples.push(sample(&lookup));
+                }
                 _ => errors += 1,
             }
         }
     }
-    figures(&samples, errors)
+    (figures(&samples, errors), outcomes)
 }
 
 /// Provider lookups: the whole query (every provider), and apart from it the first provider alone.
@@ -556,12 +609,17 @@ async fn look_up_providers(
     keys: &[(Vec<u8>, Vec<usize>)],
     count: usize,
     rng: &mut Rng,
-) -> (LookupFigures, LatencySummary) {
+) -> (LookupFigures, LatencySummary, Vec<(usize, bool)>) {
     let mut samples = Vec::new();
     let mut firsts = Vec::new();
+    let mut outcomes = Vec::new();
     let mut errors = 0;
     if keys.is_empty() {
-        return (LookupFigures::default(), LatencySummary::default());
+        return (
+            LookupFigures::default(),
+            LatencySummary::default(),
+            outcomes,
+        );
     }
     let mut idle_waves = 0;
     while samples.len() + errors < count && idle_waves < IDLE_WAVES {
@@ -569,19 +627,24 @@ async fn look_up_providers(
         let askers = rng.distinct_below(nodes, wave);
         let mut plan = Vec::new();
         for asker in askers {
-            let (key, providers) = &keys[rng.below(keys.len())];
-            if providers.contains(&asker) {
+            let k = rng.below(keys.len());
+            if keys[k].1.contains(&asker) {
                 continue;
             }
-            plan.push((asker, key.clone()));
+            plan.push((asker, k));
         }
         idle_waves = if plan.is_empty() { idle_waves + 1 } else { 0 };
-        let runs = plan
-            .into_iter()
-            .map(|(asker, key)| fleet.on(asker, Op::GetProviders { node: asker, key }));
-        for result in join_all(runs).await {
+        let runs = plan.into_iter().map(|(asker, k)| async move {
+            let op = Op::GetProviders {
+                node: asker,
+                key: keys[k].0.clone(),
+            };
+            (k, fleet.on(asker, op).await)
+        });
+        for (k, result) in join_all(runs).await {
             match result {
                 Ok(Reply::Lookup(lookup)) => {
+                    outcomes.push((k, lookup.found));
                     samples.push(sample(&lookup));
                     firsts.extend(lookup.first_provider_us.map(Duration::from_micros));
                 }
@@ -589,7 +652,11 @@ async fn look_up_providers(
             }
         }
     }
-    (figures(&samples, errors), LatencySummary::of(&firsts))
+    (
+        figures(&samples, errors),
+        LatencySummary::of(&firsts),
+        outcomes,
+    )
 }
 
 fn sample(lookup: &Lookup) -> (Duration, u64, bool) {
@@ -732,6 +799,30 @@ impl fmt::Display for DhtReport {
             ms(fp.max_us),
             fp.samples
         )?;
+        for (name, p) in [
+            ("records", &self.record_placement),
+            ("provider keys", &self.provider_placement),
+        ] {
+            writeln!(
+                f,
+                "{name} before the lookups: {} of {} held by none of their {} closest nodes; per lookup, the key's holders (of them among its closest) min/median/max: found {}/{}/{} ({}/{}/{}), missed {}/{}/{} ({}/{}/{})",
+                p.away_from_closest(),
+                p.keys.len(),
+                placement::CLOSEST,
+                p.found_holders.min,
+                p.found_holders.median,
+                p.found_holders.max,
+                p.found_closest_holders.min,
+                p.found_closest_holders.median,
+                p.found_closest_holders.max,
+                p.missed_holders.min,
+                p.missed_holders.median,
+                p.missed_holders.max,
+                p.missed_closest_holders.min,
+                p.missed_closest_holders.median,
+                p.missed_closest_holders.max,
+            )?;
+        }
         let b = &self.baseline_request;
         writeln!(
             f,

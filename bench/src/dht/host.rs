@@ -56,6 +56,11 @@ pub enum Op {
         node: usize,
         key: Vec<u8>,
     },
+    /// Which of these records and provider keys each node of this process holds in its own store.
+    Holdings {
+        records: Vec<Vec<u8>>,
+        providers: Vec<Vec<u8>>,
+    },
     GetRecord {
         node: usize,
         key: Vec<u8>,
@@ -94,6 +99,7 @@ pub enum Reply {
     },
     Done,
     Holds(bool),
+    Holdings(Vec<NodeHoldings>),
     Lookup(Lookup),
     /// Round trips, in µs.
     Samples(Vec<u64>),
@@ -108,6 +114,16 @@ pub struct Lookup {
     pub requests: u64,
     /// Provider lookups: how long a fresh search took to its first provider (none: it met none).
     pub first_provider_us: Option<u64>,
+}
+
+/// What one node holds of the keys asked about, in their order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeHoldings {
+    pub node: usize,
+    pub peer: String,
+    pub records: Vec<bool>,
+    /// Some provider of the key (this node itself, when it is one).
+    pub providers: Vec<bool>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -204,6 +220,32 @@ impl Host {
                 let node = self.node(node)?;
                 let held = node.client.local_record(key).await;
                 Ok(Reply::Holds(matches!(held, Ok(Some(_)))))
+            }
+            Op::Holdings { records, providers } => {
+                let nodes: Vec<(usize, NetClient)> = self
+                    .lock_nodes()
+                    .iter()
+                    .map(|(&i, n)| (i, n.client.clone()))
+                    .collect();
+                let mut holdings = Vec::with_capacity(nodes.len());
+                for (node, client) in nodes {
+                    let mut held = NodeHoldings {
+                        node,
+                        peer: client.local_peer_id().to_string(),
+                        records: Vec::with_capacity(records.len()),
+                        providers: Vec::with_capacity(providers.len()),
+                    };
+                    for key in &records {
+                        let record = client.local_record(key.clone()).await;
+                        held.records.push(matches!(record, Ok(Some(_))));
+                    }
+                    for key in &providers {
+                        let found = client.local_providers(key.clone()).await;
+                        held.providers.push(found.is_ok_and(|p| !p.is_empty()));
+                    }
+                    holdings.push(held);
+                }
+                Ok(Reply::Holdings(holdings))
             }
             Op::GetRecord { node, key } => {
                 let client = self.node(node)?.client;

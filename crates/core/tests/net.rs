@@ -377,6 +377,49 @@ async fn a_put_whose_search_times_out_stores_at_the_peers_that_answered() {
     assert_eq!(a.client.stats().await.unwrap().stored_records, 1);
 }
 
+/// The same for a provider announcement: libp2p's `start_providing` announces only when its search
+/// for the key's closest peers ends, and sends nothing when that search runs out of time; the search
+/// is cut before that, and the quick peer gets the announcement.
+#[tokio::test]
+async fn an_announcement_whose_search_is_slow_reaches_the_peers_that_answered() {
+    let mut a = start(
+        NetConfig {
+            query_timeout: Duration::from_millis(250),
+            ..NetConfig::loopback_for_tests()
+        },
+        Arc::new(AcceptAll),
+    )
+    .await;
+    let mut quick = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+    let mut slow = start(
+        NetConfig {
+            added_latency: Duration::from_millis(500),
+            ..NetConfig::loopback_for_tests()
+        },
+        Arc::new(AcceptAll),
+    )
+    .await;
+    connect(&mut a, &mut quick, true).await;
+    connect(&mut a, &mut slow, true).await;
+
+    let key = b"provided-slowly".to_vec();
+    a.client.start_providing(key.clone()).await.unwrap();
+    // The announcement is a message without an answer: it may land just after the call returns.
+    let held = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let held = quick.client.local_providers(key.clone()).await.unwrap();
+            if !held.is_empty() {
+                return held;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the quick peer gets the announcement");
+    assert_eq!(held, vec![a.peer]);
+    assert_eq!(a.client.local_providers(key).await.unwrap(), vec![a.peer]);
+}
+
 #[tokio::test]
 async fn filter_keeps_bad_records_out_of_the_store() {
     let mut nodes = start_n(2, &NetConfig::loopback_for_tests(), Arc::new(RefuseBad)).await;

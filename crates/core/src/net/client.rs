@@ -114,6 +114,12 @@ impl NetClient {
         self.call(|r| Command::LocalRecord(key, r)).await
     }
 
+    /// The providers of `key` this node's own store holds (what it would answer a lookup with),
+    /// without a lookup.
+    pub async fn local_providers(&self, key: Vec<u8>) -> Result<Vec<PeerId>, NetError> {
+        self.call(|r| Command::LocalProviders(key, r)).await
+    }
+
     /// Announce this node as a provider of `key` (renewed on schedule while running).
     pub async fn start_providing(&self, key: Vec<u8>) -> Result<(), NetError> {
         self.call(|r| Command::StartProviding(key, r)).await

@@ -64,6 +64,8 @@ pub(crate) enum Command {
     },
     GetRecord(Vec<u8>, Reply<Option<Vec<u8>>>),
     LocalRecord(Vec<u8>, Reply<Option<Vec<u8>>>),
+    /// The providers of a key this node's own store holds (no lookup).
+    LocalProviders(Vec<u8>, Reply<Vec<PeerId>>),
     StartProviding(Vec<u8>, Reply<()>),
     StopProviding(Vec<u8>, Reply<()>),
     /// Providers of a key; each one is also sent on the channel, when given, as the lookup meets it.
@@ -113,6 +115,9 @@ pub(crate) struct EventLoop {
     /// Dials asked for while another dial to the same peer was under way: they wait for that one
     /// (a second connection to a peer is never opened on purpose; see `EventLoop::dial`).
     dial_waiters: HashMap<PeerId, Vec<(Multiaddr, Reply<PeerId>)>>,
+    /// How long the search of a query that publishes (a record, a provider announcement) may run
+    /// before it is cut and what it found gets the record (`EventLoop::cut_long_searches`).
+    search_limit: Duration,
     /// Our records stored here, whose closest peers are being searched for (`EventLoop::put_record`).
     pending_put_search: HashMap<QueryId, (Record, Reply<usize>)>,
     pending_put: HashMap<QueryId, Reply<usize>>,
@@ -172,6 +177,7 @@ pub(crate) struct LoopSettings {
     pub(crate) auto_relays: usize,
     pub(crate) tor: Option<Arc<crate::net::tor::Tor>>,
     pub(crate) bridge: bool,
+    pub(crate) query_timeout: Duration,
 }
 
 impl EventLoop {
@@ -199,6 +205,7 @@ impl EventLoop {
             max_gossip_bytes: settings.max_gossip_bytes,
             pending_dial: HashMap::new(),
             dial_waiters: HashMap::new(),
+            search_limit: settings.query_timeout * 2 / 3,
             pending_put_search: HashMap::new(),
             pending_put: HashMap::new(),
             pending_get: HashMap::new(),
@@ -288,6 +295,10 @@ impl EventLoop {
     pub(crate) async fn run(mut self, _done: watch::Sender<()>) {
         let mut housekeeping = tokio::time::interval(HOUSEKEEPING_INTERVAL);
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut search_watch = tokio::time::interval(
+            (self.search_limit / 8).clamp(Duration::from_millis(10), Duration::from_secs(1)),
+        );
+        search_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 biased;
@@ -298,6 +309,7 @@ impl EventLoop {
                     None => break,
                 },
                 _ = housekeeping.tick() => self.housekeeping(),
+                _ = search_watch.tick() => self.cut_long_searches(),
             }
         }
         tracing::debug!(peer = %self.local_peer_id, "network task stopped");

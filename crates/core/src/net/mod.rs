@@ -365,6 +365,7 @@ impl Network {
                 auto_relays: config.auto_relays,
                 tor: tor.clone(),
                 bridge,
+                query_timeout: config.query_timeout,
             },
         );
         event_loop

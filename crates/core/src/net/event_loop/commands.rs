@@ -46,6 +46,12 @@ impl EventLoop {
                 let value = self.accepted_local_record(&key).map(|r| r.value);
                 let _ = reply.send(Ok(value));
             }
+            Command::LocalProviders(key, reply) => {
+                let now = std::time::Instant::now();
+                let providers = self.kad().store_mut().providers(&RecordKey::from(key));
+                let live = providers.into_iter().filter(|p| !p.is_expired(now));
+                let _ = reply.send(Ok(live.map(|p| p.provider).collect()));
+            }
             Command::StartProviding(key, reply) => {
                 match self.kad().start_providing(RecordKey::from(key)) {
                     Ok(id) => {

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use libp2p::{
     Multiaddr, PeerId,
     kad::{
-        self, GetProvidersOk, GetRecordOk, InboundRequest, PutRecordError, QueryId, QueryResult,
-        Quorum, Record, RecordKey, store::RecordStore,
+        self, AddProviderPhase, GetProvidersOk, GetRecordOk, InboundRequest, PutRecordError,
+        PutRecordPhase, QueryId, QueryInfo, QueryResult, Quorum, Record, RecordKey,
+        store::RecordStore,
     },
     swarm::dial_opts::{DialOpts, PeerCondition},
 };
@@ -52,6 +53,38 @@ impl EventLoop {
             }
             Err(_) => {
                 let _ = reply.send(Err(NetError::StoreFull));
+            }
+        }
+    }
+
+    /// Ends the search of every query that publishes (our puts, provider announcements, libp2p's
+    /// republishing) once it has run for `search_limit`: the closest peers that answered by then
+    /// get the record or announcement, with a timeout of their own. libp2p sends them only when the
+    /// search ends, and one that runs out of the query's time sends nothing at all; a search that
+    /// long is held up by slow or vanished peers among the closest, not still finding closer ones.
+    pub(super) fn cut_long_searches(&mut self) {
+        let limit = self.search_limit;
+        let Self {
+            swarm,
+            pending_put_search,
+            ..
+        } = self;
+        for mut query in swarm.behaviour_mut().kad.iter_queries_mut() {
+            let publishing = match query.info() {
+                QueryInfo::AddProvider {
+                    phase: AddProviderPhase::GetClosestPeers,
+                    ..
+                }
+                | QueryInfo::PutRecord {
+                    phase: PutRecordPhase::GetClosestPeers,
+                    ..
+                } => true,
+                QueryInfo::GetClosestPeers { .. } => pending_put_search.contains_key(&query.id()),
+                _ => false,
+            };
+            if publishing && query.stats().duration().is_some_and(|d| d >= limit) {
+                tracing::debug!(query = ?query.id(), "search of a publishing query cut at its limit");
+                query.finish();
             }
         }
     }
