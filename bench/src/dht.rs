@@ -154,6 +154,8 @@ pub struct DhtReport {
     pub connected_peers_after: Spread,
     pub records_stored: usize,
     pub records_put_failures: usize,
+    /// Per put, the peers that stored the record.
+    pub record_stored_on: Spread,
     /// How long storing a record took (`put_record`: the closest peers found, then stored on them).
     pub record_put: LatencySummary,
     /// How long announcing a provider took.
@@ -285,14 +287,20 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
     let mut record_keys = Vec::new();
     let mut records_put_failures = 0;
     let mut put_times = Vec::new();
+    let mut stored_ons = Vec::new();
     for wave in makers.chunks(PARALLEL) {
         let puts = wave
             .iter()
             .map(|&maker| fleet.on(maker, Op::PutOffer { node: maker }));
         for put in join_all(puts).await {
             match put {
-                Ok(Reply::Put { key, took_us }) => {
+                Ok(Reply::Put {
+                    key,
+                    stored_on,
+                    took_us,
+                }) => {
                     put_times.push(Duration::from_micros(took_us));
+                    stored_ons.push(stored_on);
                     match key {
                         Some(key) => record_keys.push(key),
                         None => records_put_failures += 1,
@@ -404,6 +412,7 @@ async fn measure(fleet: &Fleet, settings: &DhtSettings) -> anyhow::Result<DhtRep
         connected_peers_after: Spread::of(connected),
         records_stored: record_keys.len(),
         records_put_failures,
+        record_stored_on: Spread::of(stored_ons),
         record_put: LatencySummary::of(&put_times),
         start_providing: LatencySummary::of(&provide_times),
         record,
@@ -757,9 +766,12 @@ impl fmt::Display for DhtReport {
         )?;
         writeln!(
             f,
-            "records stored: {} ({} puts failed), put p50/p95 {:.1}/{:.1} ms; provider announcement p50/p95 {:.1}/{:.1} ms",
+            "records stored: {} ({} puts failed) on {}/{}/{} peers each (min/median/max), put p50/p95 {:.1}/{:.1} ms; provider announcement p50/p95 {:.1}/{:.1} ms",
             self.records_stored,
             self.records_put_failures,
+            self.record_stored_on.min,
+            self.record_stored_on.median,
+            self.record_stored_on.max,
             ms(self.record_put.p50_us),
             ms(self.record_put.p95_us),
             ms(self.start_providing.p50_us),

@@ -35,12 +35,20 @@ async fn small_network(transport: Transport, processes: usize) {
     );
     assert!(report.baseline_request.samples > 0, "{report}");
     // Where the keys sat: every one held by some of its closest nodes, every lookup counted once.
-    for (placement, keys) in [(&report.record_placement, 5), (&report.provider_placement, 3)] {
+    for (placement, keys) in [
+        (&report.record_placement, 5),
+        (&report.provider_placement, 3),
+    ] {
         assert_eq!(placement.keys.len(), keys, "{report}");
         assert_eq!(placement.away_from_closest(), 0, "{report}");
         let lookups: usize = placement.keys.iter().map(|k| k.lookups).sum();
         assert_eq!(lookups, 12, "{report}");
-        assert!(placement.keys.iter().all(|k| k.holders >= k.closest_holders));
+        assert!(
+            placement
+                .keys
+                .iter()
+                .all(|k| k.holders >= k.closest_holders)
+        );
     }
     assert_eq!(report.process_rss_mib.len(), processes, "{report}");
     let json = serde_json::to_value(&report).expect("serialises");

@@ -91,6 +91,8 @@ pub enum Reply {
     /// The key of the stored record (none when no peer confirmed it), and how long the put took.
     Put {
         key: Option<Vec<u8>>,
+        /// Peers that stored it.
+        stored_on: usize,
         took_us: u64,
     },
     /// How long announcing a provider took.
@@ -202,6 +204,7 @@ impl Host {
                     .map_err(|e| e.to_string())?;
                 Ok(Reply::Put {
                     key: (stored_on > 0).then_some(key),
+                    stored_on,
                     took_us: micros(started.elapsed()),
                 })
             }

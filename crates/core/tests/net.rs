@@ -377,6 +377,39 @@ async fn a_put_whose_search_times_out_stores_at_the_peers_that_answered() {
     assert_eq!(a.client.stats().await.unwrap().stored_records, 1);
 }
 
+/// A put waits for every peer it sends the record to, and answers how many stored it: the one
+/// reading everything 300 ms late too (with a quorum of one the put ended at the quick peer's
+/// answer, and a peer still being dialled then never got the record).
+#[tokio::test]
+async fn a_put_answers_once_every_closest_peer_stored_the_record() {
+    let mut a = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+    let mut quick = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
+    let mut slow = start(
+        NetConfig {
+            added_latency: Duration::from_millis(300),
+            ..NetConfig::loopback_for_tests()
+        },
+        Arc::new(AcceptAll),
+    )
+    .await;
+    connect(&mut a, &mut quick, true).await;
+    connect(&mut a, &mut slow, true).await;
+
+    let key = b"k-everyone".to_vec();
+    let stored_on = a
+        .client
+        .put_record(key.clone(), b"v".to_vec(), TTL)
+        .await
+        .unwrap();
+    assert_eq!(stored_on, 2, "both peers stored it");
+    for node in [&quick, &slow] {
+        assert_eq!(
+            node.client.local_record(key.clone()).await.unwrap(),
+            Some(b"v".to_vec())
+        );
+    }
+}
+
 /// The same for a provider announcement: libp2p's `start_providing` announces only when its search
 /// for the key's closest peers ends, and sends nothing when that search runs out of time; the search
 /// is cut before that, and the quick peer gets the announcement.

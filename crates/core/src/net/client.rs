@@ -82,9 +82,9 @@ impl NetClient {
         self.call(Command::Bootstrap).await
     }
 
-    /// Store a record locally (expiring after `ttl`) and replicate it to the closest peers
-    /// (quorum one). Succeeds even with no peer; returns on how many peers it is known to be stored
-    /// (0, or 1 when the quorum was reached).
+    /// Store a record locally (expiring after `ttl`) and replicate it to the closest peers the DHT
+    /// finds (up to 20), waiting for each to answer or fail. Succeeds even with no peer; returns on
+    /// how many peers it is stored.
     ///
     /// A peer confirms a put before its own filter has judged it: a confirmation means "received",
     /// not "will serve".

@@ -120,7 +120,8 @@ pub(crate) struct EventLoop {
     search_limit: Duration,
     /// Our records stored here, whose closest peers are being searched for (`EventLoop::put_record`).
     pending_put_search: HashMap<QueryId, (Record, Reply<usize>)>,
-    pending_put: HashMap<QueryId, Reply<usize>>,
+    /// Our puts being sent to the closest peers found: to how many, and the answer.
+    pending_put: HashMap<QueryId, (usize, Reply<usize>)>,
     pending_get: HashMap<QueryId, Reply<Option<Vec<u8>>>>,
     pending_providing: HashMap<QueryId, Reply<()>>,
     pending_providers: HashMap<QueryId, PendingProviders>,

@@ -267,8 +267,12 @@ impl EventLoop {
         }
     }
 
-    /// The search for `record`'s closest peers ended: they get it (success: one stored it). A search
-    /// that ran out of time still names the closest peers that answered by then.
+    /// The search for `record`'s closest peers ended: they get it, and the answer is how many stored
+    /// it. A search that ran out of time still names the closest peers that answered by then.
+    ///
+    /// All of them, not the first: with a quorum of one, libp2p ends the query at the first peer
+    /// that confirms, and drops the record for each peer it was still dialling (a 1,000-node run
+    /// left keys at the putting node and one or two others).
     fn put_to_closest(
         &mut self,
         record: Record,
@@ -290,10 +294,11 @@ impl EventLoop {
             let _ = reply.send(Ok(0));
             return;
         }
+        let sent_to = peers.len();
         let id = self
             .kad()
-            .put_record_to(record, peers.into_iter(), Quorum::One);
-        self.pending_put.insert(id, reply);
+            .put_record_to(record, peers.into_iter(), Quorum::All);
+        self.pending_put.insert(id, (sent_to, reply));
     }
 
     /// A record or provider lookup answered its caller after `stats`' requests.
@@ -311,13 +316,12 @@ impl EventLoop {
     ) {
         match result {
             QueryResult::PutRecord(result) => {
-                let Some(reply) = self.pending_put.remove(&id) else {
+                let Some((sent_to, reply)) = self.pending_put.remove(&id) else {
                     return;
                 };
-                // Quorum::One: success means at least one peer answered; libp2p does not report
-                // how many more did before the query finished.
+                // Quorum::All: success means every peer it went to stored it.
                 let stored_on = match result {
-                    Ok(_) => 1,
+                    Ok(_) => sent_to,
                     Err(PutRecordError::QuorumFailed { success, .. })
                     | Err(PutRecordError::Timeout { success, .. }) => success.len(),
                 };
