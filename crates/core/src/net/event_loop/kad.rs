@@ -279,21 +279,21 @@ impl EventLoop {
         search: &Result<kad::GetClosestPeersOk, kad::GetClosestPeersError>,
         reply: Reply<usize>,
     ) {
-        let peers: Vec<PeerId> = match search {
-            Ok(ok) => ok.peers.iter().map(|p| p.peer_id).collect(),
-            Err(kad::GetClosestPeersError::Timeout { peers, .. }) => {
-                tracing::debug!(
-                    key = %short_hex(record.key.as_ref()),
-                    found = peers.len(),
-                    "closest-peer search for a record timed out; storing at those found"
-                );
-                peers.iter().map(|p| p.peer_id).collect()
-            }
+        let found = match search {
+            Ok(ok) => &ok.peers,
+            Err(kad::GetClosestPeersError::Timeout { peers, .. }) => peers,
         };
-        if peers.is_empty() {
+        if found.is_empty() {
             let _ = reply.send(Ok(0));
             return;
         }
+        tracing::debug!(
+            key = %short_hex(record.key.as_ref()),
+            found = found.len(),
+            timed_out = search.is_err(),
+            "sending a record to the closest peers found"
+        );
+        let peers: Vec<PeerId> = found.iter().map(|p| p.peer_id).collect();
         let sent_to = peers.len();
         let id = self
             .kad()
@@ -320,11 +320,12 @@ impl EventLoop {
                     return;
                 };
                 // Quorum::All: success means every peer it went to stored it.
-                let stored_on = match result {
+                let stored_on = match &result {
                     Ok(_) => sent_to,
                     Err(PutRecordError::QuorumFailed { success, .. })
                     | Err(PutRecordError::Timeout { success, .. }) => success.len(),
                 };
+                tracing::debug!(sent_to, stored_on, error = ?result.err(), "put finished");
                 let _ = reply.send(Ok(stored_on));
             }
             QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(found))) => {
