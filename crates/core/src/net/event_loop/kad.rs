@@ -270,9 +270,9 @@ impl EventLoop {
     /// The search for `record`'s closest peers ended: they get it, and the answer is how many stored
     /// it. A search that ran out of time still names the closest peers that answered by then.
     ///
-    /// All of them, not the first: with a quorum of one, libp2p ends the query at the first peer
-    /// that confirms, and drops the record for each peer it was still dialling (a 1,000-node run
-    /// left keys at the putting node and one or two others).
+    /// The answer waits for all of them, not the first: with a quorum of one, libp2p ends the query
+    /// at the first peer that confirms (the others may not hold the record yet, and one it was
+    /// still dialling never gets it), and the caller learns only "one".
     fn put_to_closest(
         &mut self,
         record: Record,
