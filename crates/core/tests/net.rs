@@ -333,14 +333,12 @@ async fn the_same_bytes_published_twice_are_one_message() {
     assert_eq!(copies, 1, "the repeated message arrived {copies} times");
 }
 
-/// A put whose search for the record's closest peers runs out of time still stores the record at
-/// the peers that answered by then: here one of the two peers near the key reads everything
-/// 500 ms late, past the putting node's 250 ms query timeout, and the quick one gets the record.
-#[tokio::test]
-async fn a_put_whose_search_times_out_stores_at_the_peers_that_answered() {
+/// A node with this query timeout, in the DHT with two peers: one quick, one reading everything
+/// `slow_ms` late.
+async fn quick_and_slow(query_timeout: Duration, slow_ms: u64) -> (Node, Node, Node) {
     let mut a = start(
         NetConfig {
-            query_timeout: Duration::from_millis(250),
+            query_timeout,
             ..NetConfig::loopback_for_tests()
         },
         Arc::new(AcceptAll),
@@ -349,7 +347,7 @@ async fn a_put_whose_search_times_out_stores_at_the_peers_that_answered() {
     let mut quick = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
     let mut slow = start(
         NetConfig {
-            added_latency: Duration::from_millis(500),
+            added_latency: Duration::from_millis(slow_ms),
             ..NetConfig::loopback_for_tests()
         },
         Arc::new(AcceptAll),
@@ -357,6 +355,15 @@ async fn a_put_whose_search_times_out_stores_at_the_peers_that_answered() {
     .await;
     connect(&mut a, &mut quick, true).await;
     connect(&mut a, &mut slow, true).await;
+    (a, quick, slow)
+}
+
+/// A put whose search for the record's closest peers runs out of time still stores the record at
+/// the peers that answered by then: here one of the two peers near the key reads everything
+/// 500 ms late, past the putting node's 250 ms query timeout, and the quick one gets the record.
+#[tokio::test]
+async fn a_put_whose_search_times_out_stores_at_the_peers_that_answered() {
+    let (a, quick, _slow) = quick_and_slow(Duration::from_millis(250), 500).await;
 
     let stored_on = a
         .client
@@ -379,21 +386,11 @@ async fn a_put_whose_search_times_out_stores_at_the_peers_that_answered() {
 
 /// A put waits for every peer it sends the record to, and answers how many stored it: the one
 /// reading everything 300 ms late too (with a quorum of one the put ended at the quick peer's
-/// answer, and a peer still being dialled then never got the record).
+/// answer, before the late one held the record).
 #[tokio::test]
 async fn a_put_answers_once_every_closest_peer_stored_the_record() {
-    let mut a = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
-    let mut quick = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
-    let mut slow = start(
-        NetConfig {
-            added_latency: Duration::from_millis(300),
-            ..NetConfig::loopback_for_tests()
-        },
-        Arc::new(AcceptAll),
-    )
-    .await;
-    connect(&mut a, &mut quick, true).await;
-    connect(&mut a, &mut slow, true).await;
+    let query_timeout = NetConfig::loopback_for_tests().query_timeout;
+    let (a, quick, slow) = quick_and_slow(query_timeout, 300).await;
 
     let key = b"k-everyone".to_vec();
     let stored_on = a
@@ -415,25 +412,7 @@ async fn a_put_answers_once_every_closest_peer_stored_the_record() {
 /// is cut before that, and the quick peer gets the announcement.
 #[tokio::test]
 async fn an_announcement_whose_search_is_slow_reaches_the_peers_that_answered() {
-    let mut a = start(
-        NetConfig {
-            query_timeout: Duration::from_millis(250),
-            ..NetConfig::loopback_for_tests()
-        },
-        Arc::new(AcceptAll),
-    )
-    .await;
-    let mut quick = start(NetConfig::loopback_for_tests(), Arc::new(AcceptAll)).await;
-    let mut slow = start(
-        NetConfig {
-            added_latency: Duration::from_millis(500),
-            ..NetConfig::loopback_for_tests()
-        },
-        Arc::new(AcceptAll),
-    )
-    .await;
-    connect(&mut a, &mut quick, true).await;
-    connect(&mut a, &mut slow, true).await;
+    let (a, quick, _slow) = quick_and_slow(Duration::from_millis(250), 500).await;
 
     let key = b"provided-slowly".to_vec();
     a.client.start_providing(key.clone()).await.unwrap();
