@@ -225,11 +225,7 @@ impl Host {
                 Ok(Reply::Holds(matches!(held, Ok(Some(_)))))
             }
             Op::Holdings { records, providers } => {
-                let nodes: Vec<(usize, NetClient)> = self
-                    .lock_nodes()
-                    .iter()
-                    .map(|(&i, n)| (i, n.client.clone()))
-                    .collect();
+                let nodes = self.clients();
                 let mut holdings = Vec::with_capacity(nodes.len());
                 for (node, client) in nodes {
                     let mut held = NodeHoldings {
@@ -314,11 +310,7 @@ impl Host {
     }
 
     async fn stats(&self) -> HostStats {
-        let nodes: Vec<(usize, NetClient)> = self
-            .lock_nodes()
-            .iter()
-            .map(|(&i, n)| (i, n.client.clone()))
-            .collect();
+        let nodes = self.clients();
         let mut stats = Vec::with_capacity(nodes.len());
         for (node, client) in nodes {
             let s = client.stats().await.ok();
@@ -372,6 +364,14 @@ impl Host {
             .get(&index)
             .cloned()
             .ok_or_else(|| format!("node {index} is not hosted here"))
+    }
+
+    /// Each hosted node's index and client, taken out of the lock (they are asked things after).
+    fn clients(&self) -> Vec<(usize, NetClient)> {
+        self.lock_nodes()
+            .iter()
+            .map(|(&i, n)| (i, n.client.clone()))
+            .collect()
     }
 
     fn lock_nodes(&self) -> std::sync::MutexGuard<'_, BTreeMap<usize, HostedNode>> {
